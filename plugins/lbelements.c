@@ -1,0 +1,8 @@
+/* lookback — registration of the lookback elements */
+#include "lbelements.h"
+
+gboolean
+lb_elements_register (GstPlugin *plugin)
+{
+  return TRUE;
+}

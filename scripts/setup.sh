@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages lookback needs to build, run its demo and
+# run its tests (apt-get update first, only when something is missing), then
+# configures and builds into ./build.  Safe to run again: quiet when all is
+# there.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  gcc libc6-dev pkg-config meson ninja-build
+  libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libsoup-3.0-dev libjson-glib-dev libsqlite3-dev
+  # run: GStreamer elements the recorder and the retrieval pipelines use
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # tests: a test RTSP camera, an upload receiver, curl, process tools
+  libgstrtspserver-1.0-dev nginx-light curl procps sqlite3
+  # benchmarks: the side to beat, and the load tools
+  ffmpeg wrk hyperfine
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=debugoptimized >/dev/null
+fi
+ninja -C build --quiet 2>/dev/null || ninja -C build

@@ -1,0 +1,25 @@
+/* lookback — the table of `lookback` commands */
+#include "cli/lb-cli.h"
+
+static const LbCliCommand commands[] = {
+  { NULL, NULL, NULL },
+};
+
+const LbCliCommand *
+lb_cli_find (const gchar *name)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  for (guint i = 0; commands[i].name; i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+gchar *
+lb_cli_describe (void)
+{
+  GString *s = g_string_new ("Commands:\n");
+  for (guint i = 0; commands[i].name; i++)
+    g_string_append_printf (s, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  return g_string_free (s, FALSE);
+}

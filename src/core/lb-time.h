@@ -1,0 +1,49 @@
+/* lookback — time
+ *
+ * Inside lookback a time is a gint64 count of nanoseconds since the Unix
+ * epoch, UTC.  RFC 3339 strings are parsed and printed here and nowhere else.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define LB_NS_PER_MS  G_GINT64_CONSTANT (1000000)
+#define LB_NS_PER_SEC G_GINT64_CONSTANT (1000000000)
+#define LB_TIME_NONE  G_MININT64
+
+gboolean lb_time_parse_rfc3339 (const gchar  *text,
+                                gint64       *out_ns,
+                                GError      **error);
+
+gchar   *lb_time_format_rfc3339 (gint64 ns);
+
+gboolean lb_time_parse_duration (const gchar  *text,
+                                 gint64       *out_ns,
+                                 GError      **error);
+
+gchar   *lb_time_format_duration (gint64 ns);
+
+/**
+ * LbClock:
+ *
+ * A wall clock that tests can replace.  lb_clock_now() on %NULL reads the
+ * real clock.
+ */
+typedef struct _LbClock LbClock;
+typedef gint64 (*LbClockFunc) (gpointer user_data);
+
+LbClock *lb_clock_new_system (void);
+LbClock *lb_clock_new_manual (gint64 start_ns);
+LbClock *lb_clock_new_func   (LbClockFunc func, gpointer user_data);
+void     lb_clock_free       (LbClock *clock);
+gint64   lb_clock_now        (LbClock *clock);
+void     lb_clock_set        (LbClock *clock, gint64 ns);
+void     lb_clock_advance    (LbClock *clock, gint64 delta_ns);
+
+gint64   lb_time_now (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbClock, lb_clock_free)
+
+G_END_DECLS

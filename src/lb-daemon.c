@@ -1,0 +1,85 @@
+/* lookback — the daemon: owns the store and the modules, starts and stops them */
+#include "lb-daemon.h"
+
+#include "core/lb-debug.h"
+#include "store/lb-store.h"
+
+GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
+#define GST_CAT_DEFAULT lb_daemon_debug
+
+struct _LbDaemon {
+  LbConfig *config;             /* not owned */
+  GMainLoop *loop;
+  LbStore *store;
+  gchar *description;
+  gboolean stopping;
+};
+
+LbDaemon *
+lb_daemon_new (LbConfig *config, GMainLoop *loop, GError **error)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (loop != NULL, NULL);
+
+  LB_DEBUG_INIT (lb_daemon_debug, "lookback-daemon", "lookback daemon");
+
+  g_autoptr (LbDaemon) daemon = g_new0 (LbDaemon, 1);
+  g_autofree gchar *db_path = lb_config_get_db_path (config);
+
+  daemon->config = config;
+  daemon->loop = g_main_loop_ref (loop);
+  daemon->store = lb_store_open (db_path, LB_STORE_OPEN_DEFAULT, error);
+  if (daemon->store == NULL)
+    return NULL;
+  return g_steal_pointer (&daemon);
+}
+
+gboolean
+lb_daemon_start (LbDaemon *daemon, GError **error)
+{
+  g_return_val_if_fail (daemon != NULL, FALSE);
+
+  daemon->description = g_strdup_printf ("configuration from %s, store %s, %u inputs",
+      lb_config_get_source_name (daemon->config), lb_store_get_path (daemon->store),
+      lb_config_get_inputs (daemon->config)->len);
+  GST_INFO ("started: %s", daemon->description);
+  return TRUE;
+}
+
+void
+lb_daemon_stop (LbDaemon *daemon)
+{
+  g_return_if_fail (daemon != NULL);
+
+  if (daemon->stopping)
+    return;
+  daemon->stopping = TRUE;
+  GST_INFO ("stopping");
+  g_main_loop_quit (daemon->loop);
+}
+
+gboolean
+lb_daemon_finish (LbDaemon *daemon, GError **error)
+{
+  g_return_val_if_fail (daemon != NULL, FALSE);
+  GST_INFO ("finished");
+  return TRUE;
+}
+
+const gchar *
+lb_daemon_describe (LbDaemon *daemon)
+{
+  g_return_val_if_fail (daemon != NULL, NULL);
+  return daemon->description;
+}
+
+void
+lb_daemon_free (LbDaemon *daemon)
+{
+  if (daemon == NULL)
+    return;
+  g_clear_pointer (&daemon->store, lb_store_free);
+  g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  g_free (daemon->description);
+  g_free (daemon);
+}

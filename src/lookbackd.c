@@ -1,0 +1,72 @@
+/* lookbackd — the lookback daemon: records cameras, answers retrievals */
+#include "config.h"
+
+#include "lb-daemon.h"
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <stdio.h>
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  LbDaemon *daemon = user_data;
+
+  lb_daemon_stop (daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree gchar *config_path = NULL;
+  gboolean version = FALSE;
+  g_autoptr (GError) error = NULL;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+        "Configuration file (default: the embedded defaults)", "FILE" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+
+  g_option_context_set_summary (ctx,
+      "Records cameras and answers media retrieval requests over HTTP.\n"
+      "Without --config it runs on the embedded defaults: a demo vehicle with "
+      "two test cameras, a store in ./lookback-data, listening on 127.0.0.1:8080.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    fprintf (stderr, "lookbackd: %s\n", error->message);
+    return 2;
+  }
+  if (version) {
+    printf ("lookbackd %s\n", VERSION);
+    return 0;
+  }
+
+  g_autoptr (LbConfig) config = config_path ? lb_config_load (config_path, &error)
+      : lb_config_new_default ();
+  if (config == NULL) {
+    fprintf (stderr, "lookbackd: %s\n", error->message);
+    return 2;
+  }
+
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr (LbDaemon) daemon = lb_daemon_new (config, loop, &error);
+  if (daemon == NULL || !lb_daemon_start (daemon, &error)) {
+    fprintf (stderr, "lookbackd: %s\n", error->message);
+    return 1;
+  }
+  fprintf (stderr, "lookbackd: %s\n", lb_daemon_describe (daemon));
+
+  g_unix_signal_add (SIGINT, on_signal, daemon);
+  g_unix_signal_add (SIGTERM, on_signal, daemon);
+  g_main_loop_run (loop);
+
+  if (!lb_daemon_finish (daemon, &error)) {
+    fprintf (stderr, "lookbackd: %s\n", error->message);
+    return 1;
+  }
+  return 0;
+}

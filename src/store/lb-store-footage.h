@@ -1,0 +1,92 @@
+/* lookback — store area 'footage': segments, keyframes, lookup, pins
+ *
+ * Times are wall-clock nanoseconds since the epoch (UTC).  A segment is one
+ * fragmented MP4 file with one fragment (moof + mdat) per GOP; each fragment
+ * begins with a keyframe, which has one row in the keyframe table.
+ *
+ * Mapping between a file's media timeline and the wall clock:
+ *   wall_ns = segment->start_ns + (media_pts_ns - segment->media_base_ns)
+ *
+ * The read side below is the contract that lbrecordingsrc and the job
+ * engine use; the write side (segment begin/append/finish, pins, retention)
+ * is declared further down by the footage area.
+ */
+#pragma once
+
+#include "store/lb-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gint64 id;
+  gchar *vehicle;
+  gchar *input;
+  gchar *path;                  /* absolute path of the file */
+  gint64 start_ns;              /* wall clock of the first frame */
+  gint64 end_ns;                /* wall clock end of the last indexed frame */
+  gint64 media_base_ns;         /* media PTS of the first frame */
+  gchar *codec;                 /* "h264" or "h265" */
+  gchar *caps;                  /* GstCaps of the stream, with codec_data */
+  gint width, height;
+  gint fps_n, fps_d;            /* 0/1 when variable or unknown */
+  gint64 init_size;             /* bytes of ftyp + moov at the file's start */
+  gint64 bytes;                 /* bytes indexed: complete, synced fragments */
+  gboolean open;                /* still being recorded */
+} LbSegment;
+
+typedef struct {
+  gint64 segment_id;
+  gint64 time_ns;               /* wall clock of the keyframe */
+  gint64 offset;                /* byte offset of its fragment (moof) */
+  gint64 size;                  /* bytes of the fragment, moof + mdat */
+  gint64 sample_offset;         /* byte offset of the keyframe's sample */
+  gint64 sample_size;           /* bytes of the keyframe's sample */
+  guint frames;                 /* frames in the fragment (the GOP) */
+} LbKeyframe;
+
+typedef struct {
+  gint64 start_ns;
+  gint64 end_ns;
+} LbTimeRange;
+
+/* The part of one segment a request needs: the fragments from the keyframe
+ * at or before the range's start (or the segment's first) to the last one
+ * that begins before the range's end. */
+typedef struct {
+  LbSegment *segment;
+  GArray *keyframes;            /* LbKeyframe, in time order: one per fragment to read */
+} LbFootagePiece;
+
+typedef struct {
+  gchar *vehicle;
+  gchar *input;
+  gint64 start_ns, end_ns;      /* the range asked for */
+  GPtrArray *pieces;            /* LbFootagePiece*, in time order */
+  GArray *gaps;                 /* LbTimeRange: parts of the range with no footage */
+  gint64 first_ns, last_ns;     /* extent of all footage of the input (LB_TIME_NONE if none) */
+} LbFootagePlan;
+
+/**
+ * lb_store_lookup:
+ *
+ * What is recorded for @vehicle/@input between @start_ns and @end_ns
+ * (end exclusive; an image passes start == end).  Answered by indexed
+ * queries whose cost does not grow with the hours recorded.  A plan with no
+ * pieces is not an error: the caller decides between "unavailable" and "not
+ * recorded yet" from first_ns/last_ns.
+ */
+LbFootagePlan *lb_store_lookup (LbStore      *store,
+                                const gchar  *vehicle,
+                                const gchar  *input,
+                                gint64        start_ns,
+                                gint64        end_ns,
+                                GError      **error);
+
+void           lb_footage_plan_free (LbFootagePlan *plan);
+void           lb_segment_free      (LbSegment *segment);
+LbSegment     *lb_segment_copy      (const LbSegment *segment);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbFootagePlan, lb_footage_plan_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbSegment, lb_segment_free)
+
+G_END_DECLS

@@ -1,0 +1,277 @@
+/* lookback — the store: connection, pragmas, per-area migrations */
+#include "store/lb-store-private.h"
+#include "core/lb-debug.h"
+#include "core/lb-error.h"
+
+#include <glib/gstdio.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_store_debug);
+#define GST_CAT_DEFAULT lb_store_debug
+
+static const LbStoreSchema *const schemas[] = {
+  &lb_store_footage_schema,
+  &lb_store_api_schema,
+  &lb_store_upload_schema,
+};
+
+void
+lb_store_set_error (LbStore *store, GError **error, const gchar *what)
+{
+  gint code = sqlite3_errcode (store->db);
+  gint domain_code = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? LB_ERROR_BUSY
+      : (code == SQLITE_FULL || code == SQLITE_IOERR) ? LB_ERROR_IO
+      : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? LB_ERROR_CORRUPT
+      : LB_ERROR_FAILED;
+
+  GST_WARNING ("%s: %s: %s", store->path, what, sqlite3_errmsg (store->db));
+  g_set_error (error, LB_ERROR, domain_code, "store %s: %s: %s", store->path, what,
+      sqlite3_errmsg (store->db));
+}
+
+sqlite3_stmt *
+lb_store_prepare (LbStore *store, const gchar *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    lb_store_set_error (store, error, "preparing a statement");
+    GST_ERROR ("could not prepare: %s", sql);
+    return NULL;
+  }
+  return stmt;
+}
+
+gboolean
+lb_store_exec (LbStore *store, const gchar *sql, GError **error)
+{
+  g_autofree gchar *msg = NULL;
+  gchar *errmsg = NULL;
+
+  if (sqlite3_exec (store->db, sql, NULL, NULL, &errmsg) != SQLITE_OK) {
+    msg = g_strdup (errmsg ? errmsg : "unknown error");
+    sqlite3_free (errmsg);
+    lb_store_set_error (store, error, msg);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+lb_store_begin (LbStore *store, GError **error)
+{
+  return lb_store_exec (store, "BEGIN IMMEDIATE", error);
+}
+
+gboolean
+lb_store_commit (LbStore *store, GError **error)
+{
+  if (lb_store_exec (store, "COMMIT", error))
+    return TRUE;
+  lb_store_rollback (store);
+  return FALSE;
+}
+
+void
+lb_store_rollback (LbStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+gint
+lb_store_schema_version (LbStore *store, const gchar *area)
+{
+  g_return_val_if_fail (store != NULL, -1);
+  g_return_val_if_fail (area != NULL, -1);
+
+  gint version = 0;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+      "SELECT version FROM schema_version WHERE area = ?", NULL);
+  if (stmt) {
+    sqlite3_bind_text (stmt, 1, area, -1, SQLITE_STATIC);
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+      version = sqlite3_column_int (stmt, 0);
+  }
+  LB_STORE_UNLOCK (store);
+  return version;
+}
+
+static gboolean
+migrate_area (LbStore *store, const LbStoreSchema *schema, GError **error)
+{
+  guint target = schema->steps ? g_strv_length ((GStrv) schema->steps) : 0;
+  guint version = lb_store_schema_version (store, schema->area);
+
+  if (version > target) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "store %s: the '%s' schema is at version %u, newer than this lookback "
+        "knows (%u); refusing to use it", store->path, schema->area, version, target);
+    return FALSE;
+  }
+  for (; version < target; version++) {
+    if (!lb_store_begin (store, error))
+      return FALSE;
+    if (!lb_store_exec (store, schema->steps[version], error))
+      goto fail;
+    g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+        "INSERT INTO schema_version (area, version) VALUES (?, ?) "
+        "ON CONFLICT (area) DO UPDATE SET version = excluded.version", error);
+    if (stmt == NULL)
+      goto fail;
+    sqlite3_bind_text (stmt, 1, schema->area, -1, SQLITE_STATIC);
+    sqlite3_bind_int (stmt, 2, version + 1);
+    if (sqlite3_step (stmt) != SQLITE_DONE) {
+      lb_store_set_error (store, error, "recording the schema version");
+      goto fail;
+    }
+    if (!lb_store_commit (store, error))
+      return FALSE;
+    GST_INFO ("%s: schema '%s' migrated to version %u", store->path, schema->area,
+        version + 1);
+  }
+  return TRUE;
+
+fail:
+  lb_store_rollback (store);
+  g_prefix_error (error, "migrating '%s' to version %u: ", schema->area, version + 1);
+  return FALSE;
+}
+
+/**
+ * lb_store_open:
+ * @db_path: the database file; its folder is created when missing
+ *
+ * Opens (and unless read-only, creates and migrates) the store.
+ */
+LbStore *
+lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
+{
+  g_return_val_if_fail (db_path != NULL, NULL);
+
+  LB_DEBUG_INIT (lb_store_debug, "lookback-store", "lookback store (SQLite)");
+
+  gboolean read_only = (flags & LB_STORE_OPEN_READ_ONLY) != 0;
+  g_autoptr (LbStore) store = g_new0 (LbStore, 1);
+  g_rec_mutex_init (&store->lock);
+  store->path = g_canonicalize_filename (db_path, NULL);
+  store->dir = g_path_get_dirname (store->path);
+  store->read_only = read_only;
+
+  if (read_only && !g_file_test (store->path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+        "no lookback store at %s", store->path);
+    return NULL;
+  }
+  if (!read_only && g_mkdir_with_parents (store->dir, 0750) != 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create the store folder %s: %s",
+        store->dir, g_strerror (errno));
+    return NULL;
+  }
+
+  gint oflags = SQLITE_OPEN_FULLMUTEX |
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (sqlite3_open_v2 (store->path, &store->db, oflags, NULL) != SQLITE_OK) {
+    lb_store_set_error (store, error, "opening");
+    return NULL;
+  }
+  sqlite3_busy_timeout (store->db, 10000);
+  sqlite3_extended_result_codes (store->db, 0);
+
+  /* WAL with synchronous=FULL: a commit is on disk when COMMIT returns. */
+  if (!read_only &&
+      !lb_store_exec (store,
+          "PRAGMA journal_mode = WAL;"
+          "PRAGMA synchronous = FULL;", error))
+    return NULL;
+  if (!lb_store_exec (store, "PRAGMA foreign_keys = ON;", error))
+    return NULL;
+
+  if (!read_only) {
+    if (!lb_store_exec (store,
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "  area TEXT PRIMARY KEY, version INTEGER NOT NULL)", error))
+      return NULL;
+    for (guint i = 0; i < G_N_ELEMENTS (schemas); i++)
+      if (!migrate_area (store, schemas[i], error))
+        return NULL;
+  } else {
+    /* A read-only opener still refuses a file that is not a store. */
+    g_autoptr (sqlite3_stmt) probe = lb_store_prepare (store,
+        "SELECT version FROM schema_version LIMIT 1", NULL);
+    if (probe == NULL) {
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+          "%s is not a lookback store", store->path);
+      return NULL;
+    }
+  }
+  GST_DEBUG ("opened %s%s", store->path, read_only ? " (read-only)" : "");
+  return g_steal_pointer (&store);
+}
+
+void
+lb_store_free (LbStore *store)
+{
+  if (store == NULL)
+    return;
+  if (store->db)
+    sqlite3_close_v2 (store->db);
+  g_rec_mutex_clear (&store->lock);
+  g_free (store->path);
+  g_free (store->dir);
+  g_free (store);
+}
+
+const gchar *
+lb_store_get_path (LbStore *store)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  return store->path;
+}
+
+const gchar *
+lb_store_get_dir (LbStore *store)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  return store->dir;
+}
+
+gboolean
+lb_store_check_integrity (LbStore *store, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, "PRAGMA integrity_check", error);
+  if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
+    const gchar *answer = (const gchar *) sqlite3_column_text (stmt, 0);
+    ok = g_strcmp0 (answer, "ok") == 0;
+    if (!ok)
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "store %s: integrity check: %s",
+          store->path, answer);
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
+}
+
+gchar *
+lb_store_explain (LbStore *store, const gchar *sql, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+
+  g_autofree gchar *q = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
+  GString *out = g_string_new (NULL);
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, q, error);
+  if (stmt == NULL) {
+    LB_STORE_UNLOCK (store);
+    g_string_free (out, TRUE);
+    return NULL;
+  }
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (out, "%s\n", (const gchar *) sqlite3_column_text (stmt, 3));
+  LB_STORE_UNLOCK (store);
+  return g_string_free (out, FALSE);
+}

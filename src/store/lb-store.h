@@ -1,0 +1,53 @@
+/* lookback — the store: the one module that speaks SQL
+ *
+ * One SQLite database in WAL mode holds the footage index (segments and
+ * keyframes), retrievals, tokens, quota, the upload journal and pins.  The
+ * schema of each area is created and migrated by the store itself: every area
+ * ("footage", "api", "upload", ...) keeps its own list of migration steps and
+ * its own version in the schema_version table, so areas evolve independently.
+ *
+ * An LbStore may be used from several threads: each call takes the store's
+ * lock for its whole transaction.  Other processes (the CLI, a second
+ * lbrecordingsrc) may open the same file; SQLite's WAL and busy timeout
+ * handle that.
+ *
+ * The functions of each area are declared in lb-store-<area>.h.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _LbStore LbStore;
+
+typedef enum {
+  LB_STORE_OPEN_DEFAULT = 0,
+  LB_STORE_OPEN_READ_ONLY = 1 << 0,   /* never creates or migrates */
+} LbStoreOpenFlags;
+
+LbStore     *lb_store_open       (const gchar       *db_path,
+                                  LbStoreOpenFlags   flags,
+                                  GError           **error);
+void         lb_store_free       (LbStore *store);
+const gchar *lb_store_get_path   (LbStore *store);
+
+/* Folder of the database: segment paths in the index are relative to it. */
+const gchar *lb_store_get_dir    (LbStore *store);
+
+/* The version of an area's schema (0 when the area has no tables yet). */
+gint         lb_store_schema_version (LbStore      *store,
+                                      const gchar  *area);
+
+/* PRAGMA integrity_check: TRUE when it answers "ok". */
+gboolean     lb_store_check_integrity (LbStore  *store,
+                                       GError  **error);
+
+/* The query plan SQLite would use for @sql, one line per step (tests). */
+gchar       *lb_store_explain   (LbStore      *store,
+                                 const gchar  *sql,
+                                 GError      **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStore, lb_store_free)
+
+G_END_DECLS
