@@ -177,8 +177,8 @@ lb_mp4_to_ns (const LbMp4Init *init, gint64 ticks)
 {
   g_return_val_if_fail (init != NULL && init->timescale > 0, 0);
   if (ticks < 0)
-    return -(gint64) gst_util_uint64_scale (-ticks, GST_SECOND, init->timescale);
-  return (gint64) gst_util_uint64_scale (ticks, GST_SECOND, init->timescale);
+    return -(gint64) gst_util_uint64_scale_round (-ticks, GST_SECOND, init->timescale);
+  return (gint64) gst_util_uint64_scale_round (ticks, GST_SECOND, init->timescale);
 }
 
 void

@@ -107,7 +107,7 @@ test_growing (void)
     for (guint k = 1; k < f->samples->len; k++) {
       LbMp4Sample *smp = &g_array_index (f->samples, LbMp4Sample, k);
       g_assert_false (smp->sync);
-      g_assert_cmpint (smp->pts_ns, ==, first->pts_ns + (gint64) k * GST_SECOND / 30);
+      g_assert_cmpint (smp->pts_ns, ==, first->pts_ns + (gint64) gst_util_uint64_scale_round (k, GST_SECOND, 30));
     }
   }
   check_keyframes_are_idr (path, &s);

@@ -1,0 +1,610 @@
+/* lookback — the footage indexer: segment files → index rows */
+#include "recorder/lb-indexer.h"
+#include "mp4/lb-mp4.h"
+#include "core/lb-debug.h"
+#include "core/lb-error.h"
+#include "core/lb-time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_indexer_debug);
+#define GST_CAT_DEFAULT lb_indexer_debug
+
+static void
+debug_init (void)
+{
+  LB_DEBUG_INIT (lb_indexer_debug, "lookback-indexer", "lookback footage indexer");
+}
+
+/* ---- fragments → keyframe rows ---- */
+
+typedef struct {
+  gint64 start_ns;
+  gint64 media_base_ns;         /* LB_TIME_NONE until the first sample */
+  GArray *rows;                 /* LbKeyframe not yet committed */
+  gboolean have_row;            /* a committed row exists for this segment */
+  gint64 extend_size;           /* for the last committed row */
+  guint extend_frames;
+  gint64 end_ns;
+  guint fragments;
+} Collector;
+
+static void
+collector_init (Collector *c, gint64 start_ns)
+{
+  memset (c, 0, sizeof (*c));
+  c->start_ns = start_ns;
+  c->media_base_ns = LB_TIME_NONE;
+  c->end_ns = start_ns;
+  c->rows = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
+}
+
+static void
+collector_clear (Collector *c)
+{
+  g_clear_pointer (&c->rows, g_array_unref);
+}
+
+/* Committed: what is pending now belongs to the store. */
+static void
+collector_committed (Collector *c)
+{
+  if (c->rows->len > 0)
+    c->have_row = TRUE;
+  g_array_set_size (c->rows, 0);
+  c->extend_size = 0;
+  c->extend_frames = 0;
+}
+
+static gint64
+wall (const Collector *c, gint64 pts_ns)
+{
+  return c->start_ns + (pts_ns - c->media_base_ns);
+}
+
+static void
+grow_last (Collector *c, gint64 size, guint frames)
+{
+  if (c->rows->len > 0) {
+    LbKeyframe *k = &g_array_index (c->rows, LbKeyframe, c->rows->len - 1);
+    k->size += size;
+    k->frames += frames;
+  } else if (c->have_row) {
+    c->extend_size += size;
+    c->extend_frames += frames;
+  }
+  /* else: frames before the first keyframe cannot be decoded; dropped */
+}
+
+static void
+collector_add (Collector *c, const LbMp4Fragment *f)
+{
+  const LbMp4Sample *s = (const LbMp4Sample *) f->samples->data;
+  guint n = f->samples->len;
+  c->fragments++;
+  if (n == 0) {
+    grow_last (c, f->size, 0);
+    return;
+  }
+  gint ks = -1;
+  for (guint i = 0; i < n; i++)
+    if (s[i].sync) {
+      ks = i;
+      break;
+    }
+  if (c->media_base_ns == LB_TIME_NONE) {
+    if (ks < 0)
+      return;                   /* nothing decodable yet */
+    gint64 base = s[ks].pts_ns;
+    for (guint i = ks; i < n; i++)
+      base = MIN (base, s[i].pts_ns);
+    c->media_base_ns = base;
+  }
+  for (guint i = MAX (ks, 0); i < n; i++)
+    c->end_ns = MAX (c->end_ns, wall (c, s[i].pts_ns + s[i].duration_ns));
+  if (ks < 0) {
+    grow_last (c, f->size, n);
+    return;
+  }
+  if (ks > 0)
+    grow_last (c, 0, ks);
+  LbKeyframe k = {
+    .time_ns = wall (c, s[ks].pts_ns),
+    .offset = f->offset,
+    .size = f->size,
+    .sample_offset = s[ks].offset,
+    .sample_size = s[ks].size,
+    .frames = n - ks,
+  };
+  g_array_append_val (c->rows, k);
+}
+
+/* ---- syncing ---- */
+
+static gboolean
+sync_fd (gint fd, const gchar *what, GError **error)
+{
+  if (fdatasync (fd) != 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "fdatasync %s: %s", what, g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* fsyncs the folders from @path's up to @stop_dir (their entries). */
+static gboolean
+sync_dirs (const gchar *path, const gchar *stop_dir, GError **error)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  while (TRUE) {
+    gint dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "open %s: %s", dir, g_strerror (errno));
+      return FALSE;
+    }
+    gboolean ok = fsync (dfd) == 0;
+    gint err = errno;
+    close (dfd);
+    if (!ok) {
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "fsync %s: %s", dir, g_strerror (err));
+      return FALSE;
+    }
+    if (stop_dir == NULL || g_strcmp0 (dir, stop_dir) == 0 || !g_str_has_prefix (dir, stop_dir))
+      return TRUE;
+    gchar *up = g_path_get_dirname (dir);
+    if (g_str_equal (up, dir)) {
+      g_free (up);
+      return TRUE;
+    }
+    g_free (dir);
+    dir = up;
+  }
+}
+
+/* ---- scanning a file ---- */
+
+typedef struct {
+  gint fd;
+  LbMp4Init *init;
+  gint64 cursor;                /* where the next fragment starts */
+  gboolean ended;               /* finalised and read to its end */
+} Scanner;
+
+/* Reads every fragment complete now into @c.  TRUE unless the file is not
+ * a segment (or I/O fails); NOT_YET conditions end the scan quietly. */
+static gboolean
+scan_more (Scanner *sc, Collector *c, GError **error)
+{
+  if (sc->init == NULL) {
+    GError *local = NULL;
+    if (!lb_mp4_read_init (sc->fd, &sc->init, &local)) {
+      if (local->code == LB_ERROR_NOT_YET) {
+        g_clear_error (&local);
+        return TRUE;
+      }
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+    sc->cursor = lb_mp4_first_offset (sc->init);
+  }
+  while (!sc->ended) {
+    struct stat st;
+    if (fstat (sc->fd, &st) != 0) {
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "fstat: %s", g_strerror (errno));
+      return FALSE;
+    }
+    LbMp4Fragment *f = NULL;
+    GError *local = NULL;
+    if (!lb_mp4_read_fragment (sc->fd, sc->init, sc->cursor, st.st_size, &f, &local)) {
+      if (local->code == LB_ERROR_NOT_YET) {
+        g_clear_error (&local);
+        return TRUE;
+      }
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+    if (f == NULL) {
+      /* End of the fragments: the file may have been finalised since the
+       * init was read; its new moov describes what follows the cursor. */
+      if (!sc->init->fragmented) {
+        sc->ended = TRUE;
+        return TRUE;
+      }
+      LbMp4Init *fresh = NULL;
+      if (!lb_mp4_read_init (sc->fd, &fresh, &local)) {
+        g_clear_error (&local);
+        return TRUE;
+      }
+      gboolean finalised = !fresh->fragmented;
+      lb_mp4_init_free (sc->init);
+      sc->init = fresh;
+      if (!finalised)
+        return TRUE;
+      continue;
+    }
+    collector_add (c, f);
+    sc->cursor = f->next_offset;
+    lb_mp4_fragment_free (f);
+  }
+  return TRUE;
+}
+
+static void
+scanner_clear (Scanner *sc)
+{
+  if (sc->fd >= 0)
+    close (sc->fd);
+  sc->fd = -1;
+  g_clear_pointer (&sc->init, lb_mp4_init_free);
+}
+
+static LbSegment *
+segment_from_init (const gchar *vehicle, const gchar *input, const gchar *path, gint64 start_ns,
+    const LbMp4Init *init, const Collector *c)
+{
+  LbSegment *s = g_new0 (LbSegment, 1);
+  s->vehicle = g_strdup (vehicle);
+  s->input = g_strdup (input);
+  s->path = g_strdup (path);
+  s->start_ns = start_ns;
+  s->end_ns = c->end_ns;
+  s->media_base_ns = c->media_base_ns;
+  s->codec = g_strdup (init->codec);
+  s->caps = g_strdup (init->caps);
+  s->width = init->width;
+  s->height = init->height;
+  s->fps_n = init->fps_n;
+  s->fps_d = init->fps_d ? init->fps_d : 1;
+  s->init_size = init->init_size;
+  return s;
+}
+
+/* ---- LbIndexer ---- */
+
+struct _LbIndexer {
+  LbStore *store;
+  gchar *vehicle, *input, *path;
+  gint64 start_ns;
+  Scanner sc;
+  Collector c;
+  gint64 segment_id;
+  gboolean dirs_synced;
+  gboolean finished;
+};
+
+LbIndexer *
+lb_indexer_new (LbStore *store, const gchar *vehicle, const gchar *input, const gchar *path,
+    gint64 start_ns, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, NULL);
+  debug_init ();
+
+  LbIndexer *ix = g_new0 (LbIndexer, 1);
+  ix->store = store;
+  ix->vehicle = g_strdup (vehicle);
+  ix->input = g_strdup (input);
+  ix->path = g_canonicalize_filename (path, NULL);
+  ix->start_ns = start_ns;
+  ix->sc.fd = -1;
+  collector_init (&ix->c, start_ns);
+  return ix;
+}
+
+gint64
+lb_indexer_get_segment_id (LbIndexer *indexer)
+{
+  g_return_val_if_fail (indexer != NULL, 0);
+  return indexer->segment_id;
+}
+
+gint64
+lb_indexer_get_end (LbIndexer *indexer)
+{
+  g_return_val_if_fail (indexer != NULL, 0);
+  return indexer->c.end_ns;
+}
+
+gboolean
+lb_indexer_update (LbIndexer *ix, GError **error)
+{
+  g_return_val_if_fail (ix != NULL, FALSE);
+  g_return_val_if_fail (!ix->finished, FALSE);
+
+  if (ix->sc.fd < 0) {
+    ix->sc.fd = open (ix->path, O_RDONLY | O_CLOEXEC);
+    if (ix->sc.fd < 0) {
+      if (errno == ENOENT)
+        return TRUE;            /* not created yet */
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "open %s: %s", ix->path, g_strerror (errno));
+      return FALSE;
+    }
+  }
+  guint before = ix->c.fragments;
+  if (!scan_more (&ix->sc, &ix->c, error)) {
+    g_prefix_error (error, "%s: ", ix->path);
+    return FALSE;
+  }
+  if (ix->c.fragments == before || ix->c.media_base_ns == LB_TIME_NONE)
+    return TRUE;
+
+  /* The bytes first, then the rows that point at them. */
+  if (!sync_fd (ix->sc.fd, ix->path, error))
+    return FALSE;
+  if (!ix->dirs_synced) {
+    if (!sync_dirs (ix->path, lb_store_get_dir (ix->store), error))
+      return FALSE;
+    ix->dirs_synced = TRUE;
+  }
+  if (ix->segment_id == 0) {
+    g_autoptr (LbSegment) seg = segment_from_init (ix->vehicle, ix->input, ix->path,
+        ix->start_ns, ix->sc.init, &ix->c);
+    if (!lb_store_segment_begin (ix->store, seg, error))
+      return FALSE;
+    ix->segment_id = seg->id;
+  }
+  if (!lb_store_segment_append (ix->store, ix->segment_id, ix->c.extend_size,
+          ix->c.extend_frames, ix->c.rows, ix->c.end_ns, ix->sc.cursor, error))
+    return FALSE;
+  GST_DEBUG ("%s: %u new keyframe rows, end %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " bytes",
+      ix->path, ix->c.rows->len, ix->c.end_ns, ix->sc.cursor);
+  collector_committed (&ix->c);
+  return TRUE;
+}
+
+gboolean
+lb_indexer_finish (LbIndexer *ix, GError **error)
+{
+  g_return_val_if_fail (ix != NULL, FALSE);
+  g_return_val_if_fail (!ix->finished, FALSE);
+
+  if (!lb_indexer_update (ix, error))
+    return FALSE;
+  ix->finished = TRUE;
+  if (ix->segment_id == 0) {
+    GST_WARNING ("%s: finished without a complete fragment; nothing indexed", ix->path);
+    return TRUE;
+  }
+  struct stat st;
+  if (ix->sc.fd >= 0 && fstat (ix->sc.fd, &st) == 0 && st.st_size > ix->sc.cursor) {
+    /* the finalised moov (and anything after the last fragment) counts */
+    if (!sync_fd (ix->sc.fd, ix->path, error) ||
+        !lb_store_segment_append (ix->store, ix->segment_id, 0, 0, NULL, ix->c.end_ns,
+            st.st_size, error))
+      return FALSE;
+  }
+  return lb_store_segment_finish (ix->store, ix->segment_id, error);
+}
+
+void
+lb_indexer_free (LbIndexer *ix)
+{
+  if (ix == NULL)
+    return;
+  scanner_clear (&ix->sc);
+  collector_clear (&ix->c);
+  g_free (ix->vehicle);
+  g_free (ix->input);
+  g_free (ix->path);
+  g_free (ix);
+}
+
+/* ---- complete files ---- */
+
+/* Scans the whole file at @path; on success returns the closed segment (with
+ * bytes = the end of its last complete fragment) and its rows. */
+static LbSegment *
+scan_file (const gchar *vehicle, const gchar *input, const gchar *path, gint64 start_ns,
+    GArray **rows, gint64 *file_size, GError **error)
+{
+  Scanner sc = { .fd = open (path, O_RDONLY | O_CLOEXEC) };
+  if (sc.fd < 0) {
+    g_set_error (error, LB_ERROR, errno == ENOENT ? LB_ERROR_NOT_FOUND : LB_ERROR_IO,
+        "open %s: %s", path, g_strerror (errno));
+    return NULL;
+  }
+  Collector c;
+  collector_init (&c, start_ns);
+  LbSegment *seg = NULL;
+  GError *local = NULL;
+  if (!lb_mp4_read_init (sc.fd, &sc.init, &local)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: %s", path,
+        local->code == LB_ERROR_NOT_YET ? "no complete fragment (no moov)" : local->message);
+    g_clear_error (&local);
+    goto out;
+  }
+  sc.cursor = lb_mp4_first_offset (sc.init);
+  if (!scan_more (&sc, &c, error)) {
+    g_prefix_error (error, "%s: ", path);
+    goto out;
+  }
+  if (c.rows->len == 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: no complete fragment with a keyframe",
+        path);
+    goto out;
+  }
+  struct stat st;
+  fstat (sc.fd, &st);
+  *file_size = st.st_size;
+  if (!sync_fd (sc.fd, path, error))
+    goto out;
+  seg = segment_from_init (vehicle, input, path, start_ns, sc.init, &c);
+  seg->bytes = sc.ended ? st.st_size : sc.cursor;
+  seg->open = FALSE;
+  *rows = g_steal_pointer (&c.rows);
+out:
+  scanner_clear (&sc);
+  collector_clear (&c);
+  return seg;
+}
+
+gboolean
+lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
+    const gchar *path, gint64 start_ns, gint64 *out_segment_id, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, FALSE);
+  debug_init ();
+
+  g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
+  GArray *rows = NULL;
+  gint64 size = 0;
+  g_autoptr (LbSegment) seg = scan_file (vehicle, input, abs, start_ns, &rows, &size, error);
+  if (seg == NULL)
+    return FALSE;
+  if (!sync_dirs (abs, lb_store_get_dir (store), error)) {
+    g_array_unref (rows);
+    return FALSE;
+  }
+  g_autoptr (GPtrArray) segs = g_ptr_array_new ();
+  g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_ptr_array_add (segs, seg);
+  g_ptr_array_add (kfs, rows);
+  if (!lb_store_segment_add (store, segs, kfs, error))
+    return FALSE;
+  GST_INFO ("indexed %s: %u keyframes, %" G_GINT64_FORMAT " ns", abs, rows->len,
+      seg->end_ns - seg->start_ns);
+  if (out_segment_id)
+    *out_segment_id = seg->id;
+  return TRUE;
+}
+
+/* ---- reconcile ---- */
+
+static gboolean
+reindex_open (LbStore *store, LbSegment *seg, GString *report, GError **error)
+{
+  GArray *rows = NULL;
+  gint64 size = 0;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (LbSegment) fresh = scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns,
+      &rows, &size, &local);
+  if (fresh == NULL) {
+    g_string_append_printf (report, "removed the row of open segment %s: %s\n", seg->path,
+        local->message);
+    return lb_store_segment_delete (store, seg->id, error);
+  }
+  g_autoptr (GArray) rows_owned = rows;
+  if (size > fresh->bytes) {
+    /* Cut the torn tail off: what remains is whole fragments, readable. */
+    if (truncate (seg->path, fresh->bytes) != 0) {
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate %s: %s", seg->path,
+          g_strerror (errno));
+      return FALSE;
+    }
+    gint fd = open (seg->path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      fdatasync (fd);
+      close (fd);
+    }
+  }
+  /* Replace the row: delete, then add closed (a crash in between leaves the
+   * file unknown, and the next reconcile indexes it again). */
+  if (!lb_store_segment_delete (store, seg->id, error))
+    return FALSE;
+  g_autoptr (GPtrArray) segs = g_ptr_array_new ();
+  g_autoptr (GPtrArray) kfs = g_ptr_array_new ();
+  g_ptr_array_add (segs, fresh);
+  g_ptr_array_add (kfs, rows);
+  if (!lb_store_segment_add (store, segs, kfs, error))
+    return FALSE;
+  g_string_append_printf (report,
+      "closed open segment %s: %u keyframes, %" G_GINT64_FORMAT " bytes%s\n", seg->path,
+      rows->len, fresh->bytes, size > fresh->bytes ? " (torn tail cut off)" : "");
+  return TRUE;
+}
+
+static gboolean
+walk_segments (LbStore *store, const gchar *dir, guint depth, GHashTable *known,
+    GString *report, GError **error)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  if (d == NULL)
+    return TRUE;
+  const gchar *name;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  while ((name = g_dir_read_name (d)))
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  for (guint i = 0; i < names->len; i++) {
+    const gchar *n = *(const gchar **) &g_ptr_array_index (names, i);
+    g_autofree gchar *path = g_build_filename (dir, n, NULL);
+    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+      if (depth < 2) {
+        if (!walk_segments (store, path, depth + 1, known, report, error))
+          return FALSE;
+      } else {
+        g_string_append_printf (report, "unknown folder %s\n", path);
+      }
+      continue;
+    }
+    if (g_hash_table_contains (known, path))
+      continue;
+    g_autofree gchar *vehicle = NULL, *input = NULL;
+    gint64 start_ns;
+    if (depth != 2 || !lb_footage_parse_segment_path (lb_store_get_dir (store), path, &vehicle,
+            &input, &start_ns)) {
+      g_string_append_printf (report, "unknown file %s: not named like a segment\n", path);
+      continue;
+    }
+    g_autoptr (GError) local = NULL;
+    gint64 id = 0;
+    if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id, &local)) {
+      g_string_append_printf (report, "indexed unknown file %s\n", path);
+    } else if (local->domain == LB_ERROR && local->code == LB_ERROR_CORRUPT) {
+      g_string_append_printf (report, "unknown file %s\n", local->message);
+    } else {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+lb_footage_reconcile (LbStore *store, GString *report, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (report != NULL, FALSE);
+  debug_init ();
+
+  /* 1. open segments: a crash (or a kill) left them */
+  g_autoptr (GPtrArray) open_segs = lb_store_segment_list (store, NULL, NULL, TRUE, error);
+  if (open_segs == NULL)
+    return FALSE;
+  for (guint i = 0; i < open_segs->len; i++) {
+    LbSegment *seg = g_ptr_array_index (open_segs, i);
+    if (!g_file_test (seg->path, G_FILE_TEST_EXISTS))
+      continue;                 /* handled with the missing files below */
+    if (!reindex_open (store, seg, report, error))
+      return FALSE;
+  }
+
+  /* 2. rows whose file is gone */
+  g_autoptr (GPtrArray) all = lb_store_segment_list (store, NULL, NULL, FALSE, error);
+  if (all == NULL)
+    return FALSE;
+  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < all->len; i++) {
+    LbSegment *seg = g_ptr_array_index (all, i);
+    if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR)) {
+      if (!lb_store_segment_delete (store, seg->id, error))
+        return FALSE;
+      g_string_append_printf (report, "removed the row of missing file %s\n", seg->path);
+      GST_WARNING ("segment file %s is gone; its row was removed", seg->path);
+      continue;
+    }
+    g_hash_table_add (known, seg->path);
+  }
+
+  /* 3. files the index does not know */
+  g_autofree gchar *root = g_build_filename (lb_store_get_dir (store), "segments", NULL);
+  if (!walk_segments (store, root, 0, known, report, error))
+    return FALSE;
+  return TRUE;
+}

@@ -1,0 +1,354 @@
+/* The indexer on real segments made at test time; reconcile at start-up */
+#include "recorder/lb-indexer.h"
+#include "mp4/lb-mp4.h"
+#include "core/lb-error.h"
+#include "footage-util.h"
+
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define T0 G_GINT64_CONSTANT (1700000000000000000)
+
+/* Recordings shared by the tests (made once). */
+static gchar *media_dir;
+static gchar *growing_path;     /* 160 frames @30, GOP 30, cut without EOS */
+static gchar *final_path;       /* 90 frames @30, GOP 30, finalised */
+
+typedef struct {
+  gchar *dir;
+  LbStore *store;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp ("lb-indexer-XXXXXX", NULL);
+  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
+  g_autoptr (GError) error = NULL;
+  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  lb_store_free (f->store);
+  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->dir);
+}
+
+/* Writes the first @len bytes of @src to @dst (creating its folders). */
+static void
+copy_prefix (const gchar *src, const gchar *dst, gssize len)
+{
+  g_autoptr (GBytes) b = lbt_read_bytes (src);
+  g_assert_nonnull (b);
+  gsize n;
+  const gchar *data = g_bytes_get_data (b, &n);
+  g_autofree gchar *dir = g_path_get_dirname (dst);
+  g_mkdir_with_parents (dir, 0755);
+  /* in place, like a muxer appending: an indexer's open fd sees it */
+  FILE *fp = fopen (dst, "wb");
+  g_assert_nonnull (fp);
+  gsize want = len < 0 ? n : (gsize) len;
+  g_assert_cmpuint (fwrite (data, 1, want, fp), ==, want);
+  g_assert_cmpint (fclose (fp), ==, 0);
+}
+
+static gint64
+file_size (const gchar *path)
+{
+  GStatBuf st;
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_size;
+}
+
+/* Every row's keyframe sample is an IDR inside its fragment's bytes, rows
+ * are one second apart from the segment's start. */
+static void
+check_rows (LbStore *store, gint64 segment_id, guint expect_rows)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbSegment) seg = lb_store_segment_get (store, segment_id, &error);
+  g_assert_no_error (error);
+  g_autoptr (GArray) rows = lb_store_segment_keyframes (store, segment_id, &error);
+  g_assert_cmpuint (rows->len, ==, expect_rows);
+  g_autoptr (GBytes) bytes = lbt_read_bytes (seg->path);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  for (guint i = 0; i < rows->len; i++) {
+    LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
+    g_assert_cmpint (k->time_ns, ==, seg->start_ns + (gint64) i * GST_SECOND);
+    g_assert_cmpint (k->sample_offset, >=, k->offset);
+    g_assert_cmpint (k->sample_offset + k->sample_size, <=, k->offset + k->size);
+    g_assert_cmpint (k->offset + k->size, <=, (gint64) len);
+    g_assert_true (lbt_avc_sample_is_idr (data + k->sample_offset, k->sample_size));
+    g_assert_cmpuint (k->frames, ==, 30);
+    if (i > 0) {
+      LbKeyframe *p = &g_array_index (rows, LbKeyframe, i - 1);
+      g_assert_cmpint (k->offset, >=, p->offset + p->size);
+    }
+  }
+  g_assert_cmpint (seg->end_ns, ==, seg->start_ns + (gint64) expect_rows * GST_SECOND);
+  g_assert_cmpstr (seg->codec, ==, "h264");
+  g_assert_cmpint (seg->width, ==, 160);
+  g_assert_cmpint (seg->fps_n, ==, 30);
+}
+
+static guint
+count_segments (LbStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) all = lb_store_segment_list (store, NULL, NULL, FALSE, &error);
+  g_assert_no_error (error);
+  return all->len;
+}
+
+static void
+test_growing (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbIndexer) ix = lb_indexer_new (f->store, "v1", "a", path, T0, &error);
+  g_assert_no_error (error);
+
+  /* not created yet, then only a header: nothing to index */
+  g_assert_true (lb_indexer_update (ix, &error));
+  g_assert_no_error (error);
+  copy_prefix (growing_path, path, 100);
+  g_assert_true (lb_indexer_update (ix, &error));
+  g_assert_cmpint (lb_indexer_get_segment_id (ix), ==, 0);
+  g_assert_cmpuint (count_segments (f->store), ==, 0);
+
+  /* the file grows: the first fragment (moov table), then the others */
+  gint64 full = file_size (growing_path);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init_path (growing_path, &init, &error));
+  copy_prefix (growing_path, path, init->init_size + 20);
+  g_assert_true (lb_indexer_update (ix, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (lb_indexer_get_segment_id (ix), >, 0);
+  check_rows (f->store, lb_indexer_get_segment_id (ix), 1);
+
+  copy_prefix (growing_path, path, full);
+  g_assert_true (lb_indexer_update (ix, &error));
+  g_assert_no_error (error);
+  check_rows (f->store, lb_indexer_get_segment_id (ix), 3);
+  g_autoptr (LbSegment) open = lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix),
+      &error);
+  g_assert_true (open->open);
+  g_assert_cmpint (open->media_base_ns, ==, 0);
+  /* updating again adds nothing */
+  g_assert_true (lb_indexer_update (ix, &error));
+  check_rows (f->store, lb_indexer_get_segment_id (ix), 3);
+
+  g_assert_true (lb_indexer_finish (ix, &error));
+  g_assert_no_error (error);
+  g_autoptr (LbSegment) closed = lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix),
+      &error);
+  g_assert_false (closed->open);
+  g_assert_cmpint (closed->bytes, ==, full);
+
+  /* the lookup finds the rows */
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (f->store, "v1", "a", T0 + GST_SECOND / 2,
+      T0 + 2 * GST_SECOND, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+  LbFootagePiece *piece = g_ptr_array_index (plan->pieces, 0);
+  g_assert_cmpuint (piece->keyframes->len, ==, 2);
+  g_assert_cmpint (g_array_index (piece->keyframes, LbKeyframe, 0).time_ns, ==, T0);
+}
+
+static void
+test_complete_file (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  copy_prefix (final_path, path, -1);
+  g_autoptr (GError) error = NULL;
+  gint64 id = 0;
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, T0, &id, &error));
+  g_assert_no_error (error);
+  check_rows (f->store, id, 3);
+  g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
+  g_assert_false (seg->open);
+  g_assert_cmpint (seg->bytes, ==, file_size (path));
+  g_assert_true (g_str_has_prefix (seg->caps, "video/x-h264"));
+}
+
+static void
+test_truncated (Fixture *f, gconstpointer data)
+{
+  /* cut in the middle of the third fragment: two remain */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init_path (growing_path, &init, &error));
+  gint fd = g_open (growing_path, O_RDONLY, 0);
+  gint64 off = lb_mp4_first_offset (init);
+  for (gint i = 0; i < 2; i++) {
+    g_autoptr (LbMp4Fragment) fr = NULL;
+    g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (growing_path), &fr, &error));
+    off = fr->next_offset;
+  }
+  g_autoptr (LbMp4Fragment) third = NULL;
+  g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (growing_path), &third, &error));
+  close (fd);
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  copy_prefix (growing_path, path, third->offset + third->size / 2);
+  gint64 id = 0;
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, T0, &id, &error));
+  g_assert_no_error (error);
+  check_rows (f->store, id, 2);
+}
+
+static void
+test_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = g_build_filename (f->dir, "segments", "v1", "a", "1.mp4", NULL);
+  lbt_write_file (text, "hello, not a video\n");
+  g_autofree gchar *garbage = g_build_filename (f->dir, "segments", "v1", "a", "2.mp4", NULL);
+  {
+    GRand *r = g_rand_new_with_seed (7);
+    GString *s = g_string_new (NULL);
+    for (gint i = 0; i < 5000; i++)
+      g_string_append_c (s, (gchar) g_rand_int_range (r, 1, 256));
+    g_assert_true (g_file_set_contents (garbage, s->str, s->len, NULL));
+    g_string_free (s, TRUE);
+    g_rand_free (r);
+  }
+  /* an MP4 with only audio: not video */
+  g_autofree gchar *audio = g_build_filename (f->dir, "segments", "v1", "a", "3.mp4", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("audiotestsrc num-buffers=20 ! audioconvert ! "
+      "avenc_aac ! mp4mux ! filesink location=\"%s\"", audio);
+  GstElement *p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+
+  const gchar *files[] = { text, garbage, audio };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    gint64 id = 0;
+    g_assert_false (lb_footage_index_file (f->store, "v1", "a", files[i], T0, &id, &error));
+    g_assert_error (error, LB_ERROR, LB_ERROR_CORRUPT);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    g_assert_cmpint (id, ==, 0);
+  }
+  g_assert_cmpuint (count_segments (f->store), ==, 0);
+}
+
+static void
+test_reconcile (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  /* (a) an open segment: indexed while it grew, then the process died; the
+   * file has a torn tail */
+  g_autofree gchar *open_path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init_path (growing_path, &init, &error));
+  copy_prefix (growing_path, open_path, init->init_size + 20);
+  LbIndexer *ix = lb_indexer_new (f->store, "v1", "a", open_path, T0, &error);
+  g_assert_true (lb_indexer_update (ix, &error));
+  gint64 open_id = lb_indexer_get_segment_id (ix);
+  g_assert_cmpint (open_id, >, 0);
+  lb_indexer_free (ix);         /* crash: never finished */
+  copy_prefix (growing_path, open_path, -1);
+
+  /* (b) a closed segment whose file is then lost */
+  g_autofree gchar *lost = lb_footage_segment_path (f->dir, "v1", "a", T0 + 100 * GST_SECOND);
+  copy_prefix (final_path, lost, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", lost, T0 + 100 * GST_SECOND, NULL,
+          &error));
+  g_assert_cmpint (g_unlink (lost), ==, 0);
+
+  /* (c) files the index does not know */
+  g_autofree gchar *unknown = lb_footage_segment_path (f->dir, "v2", "b", T0 + 50 * GST_SECOND);
+  copy_prefix (final_path, unknown, -1);
+  g_autofree gchar *junk = lb_footage_segment_path (f->dir, "v1", "a", T0 + 200 * GST_SECOND);
+  lbt_write_file (junk, "junk");
+  g_autofree gchar *stray = g_build_filename (f->dir, "segments", "v1", "a", "notes.txt", NULL);
+  lbt_write_file (stray, "x");
+
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", report->str);
+
+  /* (a) closed, re-indexed to its last complete fragment, tail cut off */
+  g_autoptr (GPtrArray) segs = lb_store_segment_list (f->store, "v1", "a", FALSE, &error);
+  g_assert_cmpuint (segs->len, ==, 1);
+  LbSegment *a = g_ptr_array_index (segs, 0);
+  g_assert_false (a->open);
+  g_assert_cmpstr (a->path, ==, open_path);
+  check_rows (f->store, a->id, 3);
+  g_assert_cmpint (file_size (open_path), ==, a->bytes);
+  g_assert_cmpint (file_size (open_path), <, file_size (growing_path));
+  g_assert_nonnull (strstr (report->str, "closed open segment"));
+  /* still readable after the cut */
+  gint64 again = 0;
+  g_autofree gchar *copy = lb_footage_segment_path (f->dir, "v3", "a", T0);
+  copy_prefix (open_path, copy, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v3", "a", copy, T0, &again, &error));
+  check_rows (f->store, again, 3);
+
+  /* (b) the lost file's row is gone and reported */
+  g_assert_nonnull (strstr (report->str, "removed the row of missing file"));
+  g_assert_nonnull (strstr (report->str, lost));
+
+  /* (c) the unknown segment is indexed from its name; the rest reported */
+  g_autoptr (GPtrArray) v2 = lb_store_segment_list (f->store, "v2", "b", FALSE, &error);
+  g_assert_cmpuint (v2->len, ==, 1);
+  g_assert_cmpint (((LbSegment *) g_ptr_array_index (v2, 0))->start_ns, ==,
+      T0 + 50 * GST_SECOND);
+  check_rows (f->store, ((LbSegment *) g_ptr_array_index (v2, 0))->id, 3);
+  g_assert_nonnull (strstr (report->str, "indexed unknown file"));
+  g_autofree gchar *junk_line = g_strdup_printf ("unknown file %s:", junk);
+  g_assert_nonnull (strstr (report->str, junk_line));
+  g_autofree gchar *stray_line = g_strdup_printf ("unknown file %s: not named like a segment",
+      stray);
+  g_assert_nonnull (strstr (report->str, stray_line));
+
+  /* a second run has nothing to do but report the junk again */
+  g_autoptr (GString) report2 = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report2, &error));
+  g_assert_null (strstr (report2->str, "closed open segment"));
+  g_assert_null (strstr (report2->str, "indexed unknown file"));
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  media_dir = g_dir_make_tmp ("lb-indexer-media-XXXXXX", NULL);
+  growing_path = g_build_filename (media_dir, "growing.mp4", NULL);
+  final_path = g_build_filename (media_dir, "final.mp4", NULL);
+  LbtRecording grow = { .frames = 160, .fps = 30, .gop = 30, .crash = TRUE };
+  LbtRecording fin = { .frames = 90, .fps = 30, .gop = 30 };
+  g_assert_true (lbt_record (growing_path, &grow));
+  g_assert_true (lbt_record (final_path, &fin));
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/indexer/growing", test_growing);
+  ADD ("/indexer/complete-file", test_complete_file);
+  ADD ("/indexer/truncated", test_truncated);
+  ADD ("/indexer/refused", test_refused);
+  ADD ("/indexer/reconcile", test_reconcile);
+  gint ret = g_test_run ();
+  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
+  (void) !system (cmd);
+  return ret;
+}
