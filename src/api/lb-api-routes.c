@@ -5,6 +5,7 @@
  * objects.
  */
 #include "api/lb-api-private.h"
+#include "lb-api-resources.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-sign.h"
@@ -987,8 +988,10 @@ void
 lb_api_route_openapi (LbApiRequest *req)
 {
   g_autoptr (GError) error = NULL;
-  GBytes *doc = g_resources_lookup_data ("/org/lookback/api/openapi.json",
-      G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
+  /* Through the resource itself: a static link would drop the generated
+   * constructor that registers it globally. */
+  GBytes *doc = g_resource_lookup_data (lb_api_get_resource (),
+      "/org/lookback/api/openapi.json", G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
 
   if (doc == NULL) {
     lb_api_reply_gerror (req, error);
