@@ -52,6 +52,7 @@ typedef struct {
   const gchar *route;           /* OpenAPI path of the route, or NULL */
   GSource *timer;               /* request timeout; main thread only */
   gboolean got_body;
+  gboolean finished;            /* "finished" was emitted; main thread only */
 
   /* request */
   gchar *method;

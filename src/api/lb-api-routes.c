@@ -464,6 +464,12 @@ lb_api_route_create (LbApiRequest *req)
   gdouble used = 0;
   if (!lb_store_api_create_retrieval (server->store, rows, allowance, &used, &error)) {
     lb_api_reply_gerror (req, error);
+    if (g_error_matches (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED)) {
+      /* The real wait: usage resets when the month turns (UTC). */
+      g_autofree gchar *wait = g_strdup_printf ("%" G_GINT64_FORMAT,
+          (lb_quota_period_end (now_ns) - now_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
+      lb_api_add_header (req, "Retry-After", wait);
+    }
     return;
   }
   GST_DEBUG ("requestId=%s: retrieval %s, %u rows, org %s", req->request_id, retrieval_id,

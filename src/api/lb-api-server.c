@@ -240,8 +240,10 @@ task_done (GObject *source, GAsyncResult *result, gpointer user_data)
   SoupServerMessage *msg = user_data;
   LbApiRequest *req = g_task_get_task_data (G_TASK (result));
 
-  apply_reply (req, msg);
-  soup_server_message_unpause (msg);
+  if (!req->finished) {          /* the client may have gone meanwhile */
+    apply_reply (req, msg);
+    soup_server_message_unpause (msg);
+  }
   g_atomic_int_dec_and_test (&req->server->in_flight);
   g_object_unref (msg);
 }
@@ -407,6 +409,7 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
 
   if (req == NULL)
     return;
+  req->finished = TRUE;
   if (req->timer) {
     g_source_destroy (req->timer);
     g_clear_pointer (&req->timer, g_source_unref);
@@ -444,6 +447,16 @@ on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data
 
 /* ------------------------------------------------------------------------- */
 
+static void
+health_free (gpointer p)
+{
+  LbApiHealth *h = p;
+  if (h->notify)
+    h->notify (h->user_data);
+  g_free (h->name);
+  g_free (h);
+}
+
 LbApiServer *
 lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **error)
 {
@@ -474,7 +487,7 @@ lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **er
   gdouble per_second = lb_config_get_double (config, "api", "reads-per-second");
   server->creates = lb_rate_limiter_new (per_minute, per_minute / 60.0);
   server->reads = lb_rate_limiter_new (per_second, per_second);
-  server->health = g_ptr_array_new_with_free_func ((GDestroyNotify) g_free);
+  server->health = g_ptr_array_new_with_free_func (health_free);
 
   server->soup = soup_server_new ("server-header", "lookback/" "0.1 ", NULL);
   soup_server_add_early_handler (server->soup, NULL, handle_early, server, NULL);
@@ -563,16 +576,6 @@ lb_api_server_get_uri (LbApiServer *server)
   return uri;
 }
 
-static void
-health_free (gpointer p)
-{
-  LbApiHealth *h = p;
-  if (h->notify)
-    h->notify (h->user_data);
-  g_free (h->name);
-  g_free (h);
-}
-
 void
 lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFunc func,
     gpointer user_data, GDestroyNotify notify)
@@ -584,7 +587,6 @@ lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFun
   h->func = func;
   h->user_data = user_data;
   h->notify = notify;
-  g_ptr_array_set_free_func (server->health, health_free);
   g_ptr_array_add (server->health, h);
 }
 

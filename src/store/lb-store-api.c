@@ -737,6 +737,25 @@ lb_store_api_defer (LbStore *store, gint64 id, gint64 not_before_ns, GError **er
 }
 
 gboolean
+lb_store_api_list_open (LbStore *store, GPtrArray **out_rows, GError **error)
+{
+  g_return_val_if_fail (store != NULL && out_rows != NULL, FALSE);
+
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+      "SELECT " ROW_COLUMNS " FROM api_retrievals WHERE status IN ('pending', 'running')"
+      " ORDER BY created_ns, id", error);
+  if (stmt)
+    ok = collect_rows (store, stmt, rows, error);
+  LB_STORE_UNLOCK (store);
+  if (ok)
+    *out_rows = g_steal_pointer (&rows);
+  return ok;
+}
+
+gboolean
 lb_store_api_requeue_running (LbStore *store, guint *out_count, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);

@@ -234,6 +234,12 @@ gboolean lb_store_api_requeue_running  (LbStore      *store,
                                         guint        *out_count,
                                         GError      **error);
 
+/* Every pending or running row, oldest first (for deadlines, and for
+ * pinning the footage they need against retention). */
+gboolean lb_store_api_list_open        (LbStore      *store,
+                                        GPtrArray   **out_rows,
+                                        GError      **error);
+
 /* One row by id (LB_ERROR_NOT_FOUND when there is none). */
 gboolean lb_store_api_get              (LbStore      *store,
                                         gint64        id,

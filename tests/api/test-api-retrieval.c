@@ -178,6 +178,11 @@ test_defer_and_requeue (void)
   g_assert_cmpint (again->id, ==, a->id);
   g_assert_cmpint (again->attempts, ==, 2);
 
+  g_autoptr (GPtrArray) open_rows = NULL;
+  lb_store_api_list_open (f->store, &open_rows, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (open_rows->len, ==, 2);
+
   /* both are running now; a restart puts them back */
   lb_store_api_set_progress (f->store, again->id, 0.5, &error);
   guint n = 0;
