@@ -1,8 +1,15 @@
 /* lookback — registration of the lookback elements */
 #include "lbelements.h"
 
+#include "lbclockcheck.h"
+#include "lbclockstamp.h"
+
 gboolean
 lb_elements_register (GstPlugin *plugin)
 {
-  return TRUE;
+  gboolean ok = TRUE;
+
+  ok &= GST_ELEMENT_REGISTER (lbclockstamp, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbclockcheck, plugin);
+  return ok;
 }
