@@ -511,7 +511,9 @@ add_url_info (LbApiRequest *req, JsonBuilder *b, LbRetrieval *r)
   g_mutex_lock (&server->lock);
   g_autofree gchar *base = g_strdup (server->public_url ? server->public_url : "");
   g_mutex_unlock (&server->lock);
-  g_autofree gchar *url = lb_sign_media_url (server->sign_key, base, r->media_id, expires_s);
+  /* An uploaded object is fetched from where it was uploaded. */
+  g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)
+      : lb_sign_media_url (server->sign_key, base, r->media_id, expires_s);
 
   json_builder_set_member_name (b, "urlInfo");
   json_builder_begin_object (b);

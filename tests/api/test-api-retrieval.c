@@ -5,6 +5,7 @@
 #include "core/lb-error.h"
 #include "core/lb-sign.h"
 #include "quota/lb-quota.h"
+#include "store/lb-store-private.h"
 
 #include <gst/gst.h>
 #include <sqlite3.h>
@@ -196,6 +197,64 @@ test_defer_and_requeue (void)
   gdouble used, reserved;
   lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error);
   g_assert_cmpfloat_with_epsilon (reserved, 0.2, 1e-9);        /* still reserved */
+  api_fixture_free (f);
+}
+
+/* Another store area (the upload journal) finishes a retrieval inside its
+ * own transaction: the api functions join it, and roll back with it. */
+static void
+test_join_transaction (void)
+{
+  ApiFixture *f = api_fixture_new (FAST);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *id = create_id (f, "image", IMG, IMG, "[\"dashcamRoadFacing\", \"analog1\"]");
+  gint64 now = lb_clock_now (f->clock);
+
+  g_autoptr (LbRetrieval) a = NULL;
+  lb_store_api_find (f->store, id, "analog1", &a, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (a->input, ==, "analog1");
+  g_autoptr (LbRetrieval) none = NULL;
+  g_assert_false (lb_store_api_find (f->store, id, "analog4", &none, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* rolled back with the caller */
+  LB_STORE_LOCK (f->store);
+  g_assert_true (lb_store_begin (f->store, &error));
+  lb_store_api_set_public_url (f->store, a->id, "https://cdn.example/x.jpg", &error);
+  g_assert_no_error (error);
+  lb_store_api_finish_available (f->store, a->id, "x.jpg", "image/jpeg", a->start_ns,
+      a->end_ns, NULL, now, 0.1, &error);
+  g_assert_no_error (error);
+  lb_store_rollback (f->store);
+  LB_STORE_UNLOCK (f->store);
+  g_autoptr (LbRetrieval) after = NULL;
+  lb_store_api_get (f->store, a->id, &after, &error);
+  g_assert_cmpint (after->status, ==, LB_RETRIEVAL_PENDING);
+  g_assert_null (after->public_url);
+
+  /* committed with the caller; a failing call inside leaves the caller's
+   * transaction usable */
+  LB_STORE_LOCK (f->store);
+  g_assert_true (lb_store_begin (f->store, &error));
+  g_assert_false (lb_store_api_finish_failed (f->store, 777777, "x", &error));
+  g_clear_error (&error);
+  lb_store_api_set_public_url (f->store, a->id, "https://cdn.example/x.jpg", &error);
+  lb_store_api_finish_available (f->store, a->id, "x.jpg", "image/jpeg", a->start_ns,
+      a->end_ns, NULL, now, 0.1, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_store_commit (f->store, &error));
+  LB_STORE_UNLOCK (f->store);
+
+  g_autoptr (ApiReply) g = get_retrieval (f, f->token, id);
+  g_assert_cmpstr (api_json_string (g, "data.media.1.status"), ==, "available");
+  g_assert_cmpstr (api_json_string (g, "data.media.1.urlInfo.url"), ==,
+      "https://cdn.example/x.jpg");
+  gdouble used, reserved;
+  lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error);
+  g_assert_cmpfloat_with_epsilon (used, 0.1, 1e-9);
+  g_assert_cmpfloat_with_epsilon (reserved, 0.1, 1e-9);
   api_fixture_free (f);
 }
 
@@ -696,6 +755,7 @@ main (int argc, char **argv)
   g_test_add_func ("/api/jobs/claim-order", test_claim_order);
   g_test_add_func ("/api/jobs/lifecycle", test_lifecycle);
   g_test_add_func ("/api/jobs/defer-and-requeue", test_defer_and_requeue);
+  g_test_add_func ("/api/jobs/join-transaction", test_join_transaction);
   g_test_add_func ("/api/tokens/cli-hash-revoke", test_tokens_cli);
   g_test_add_func ("/api/orgs/isolation", test_cross_org);
   g_test_add_func ("/api/list/pagination-250", test_pagination);
