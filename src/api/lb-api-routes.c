@@ -961,8 +961,7 @@ lb_api_route_health (LbApiRequest *req)
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, store_ok ? "ok" : "degraded");
   json_builder_set_member_name (b, "uptimeSeconds");
-  json_builder_add_double_value (b,
-      (gdouble) (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
+  json_builder_add_int_value (b, (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
   json_builder_set_member_name (b, "requests");
   json_builder_add_int_value (b, g_atomic_int_get (&server->requests));
   json_builder_set_member_name (b, "inFlight");
@@ -977,8 +976,12 @@ lb_api_route_health (LbApiRequest *req)
   }
   json_builder_end_object (b);
   if (!store_ok) {
-    json_builder_set_member_name (b, "storeError");
-    json_builder_add_string_value (b, error->message);
+    /* A non-2xx body is an error body too: message and requestId. */
+    GST_ERROR ("requestId=%s: health: %s", req->request_id, error->message);
+    json_builder_set_member_name (b, "message");
+    json_builder_add_string_value (b, "The store does not answer.");
+    json_builder_set_member_name (b, "requestId");
+    json_builder_add_string_value (b, req->request_id);
   }
   for (guint i = 0; i < server->health->len; i++) {
     LbApiHealth *h = server->health->pdata[i];
