@@ -86,6 +86,27 @@ void           lb_footage_plan_free (LbFootagePlan *plan);
 void           lb_segment_free      (LbSegment *segment);
 LbSegment     *lb_segment_copy      (const LbSegment *segment);
 
+/* ---- segment file layout ----
+ *
+ * <store dir>/segments/<vehicle, URI-escaped>/<input, URI-escaped>/<start_ns>.mp4
+ * where start_ns is the wall-clock time of the file's first frame.  The
+ * index stores paths relative to the store dir ("segments/...").
+ */
+gchar         *lb_footage_segment_relpath (const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       start_ns);
+gchar         *lb_footage_segment_path    (const gchar *store_dir,
+                                           const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       start_ns);
+/* The inverse: TRUE when @path (absolute under @store_dir, or relative to
+ * it) follows the layout; outputs may be NULL. */
+gboolean       lb_footage_parse_segment_path (const gchar  *store_dir,
+                                              const gchar  *path,
+                                              gchar       **vehicle,
+                                              gchar       **input,
+                                              gint64       *start_ns);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbFootagePlan, lb_footage_plan_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbSegment, lb_segment_free)
 
