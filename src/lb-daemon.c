@@ -1,6 +1,7 @@
 /* lookback — the daemon: owns the store and the modules, starts and stops them */
 #include "lb-daemon.h"
 
+#include "api/lb-api-server.h"
 #include "core/lb-debug.h"
 #include "store/lb-store.h"
 
@@ -11,6 +12,7 @@ struct _LbDaemon {
   LbConfig *config;             /* not owned */
   GMainLoop *loop;
   LbStore *store;
+  LbApiServer *api;
   gchar *description;
   gboolean stopping;
 };
@@ -39,9 +41,14 @@ lb_daemon_start (LbDaemon *daemon, GError **error)
 {
   g_return_val_if_fail (daemon != NULL, FALSE);
 
-  daemon->description = g_strdup_printf ("configuration from %s, store %s, %u inputs",
-      lb_config_get_source_name (daemon->config), lb_store_get_path (daemon->store),
-      lb_config_get_inputs (daemon->config)->len);
+  daemon->api = lb_api_server_new (daemon->config, daemon->store, NULL, error);
+  if (daemon->api == NULL || !lb_api_server_listen (daemon->api, error))
+    return FALSE;
+
+  g_autofree gchar *uri = lb_api_server_get_uri (daemon->api);
+  daemon->description = g_strdup_printf ("API on %s, configuration from %s, "
+      "store %s, %u inputs", uri, lb_config_get_source_name (daemon->config),
+      lb_store_get_path (daemon->store), lb_config_get_inputs (daemon->config)->len);
   GST_INFO ("started: %s", daemon->description);
   return TRUE;
 }
@@ -78,6 +85,7 @@ lb_daemon_free (LbDaemon *daemon)
 {
   if (daemon == NULL)
     return;
+  g_clear_pointer (&daemon->api, lb_api_server_free);
   g_clear_pointer (&daemon->store, lb_store_free);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->description);
