@@ -113,7 +113,8 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
         (gdouble) src_dur / interval / fps * GST_SECOND > run->hyperlapse_max_output_ns)
       interval = (gint64) ((gdouble) src_dur * GST_SECOND / fps / run->hyperlapse_max_output_ns);
     set_i64 (p, "lapse", "interval", interval);
-    set_int (p, "lapse", "framerate", fps);
+    g_autofree gchar *rate = g_strdup_printf ("%d/1", fps);
+    lb_pipeline_set (p, "lapse", "framerate", rate);
   }
   return p;
 }

@@ -123,8 +123,8 @@ jt_lapse_class_init (JtLapseClass *klass)
   oc->get_property = get_prop;
   install_i64 (oc, 1, "interval");
   install_i64 (oc, 2, "target-duration");
-  g_object_class_install_property (oc, 3, g_param_spec_int ("framerate", "f", "f", 1, 1000, 30,
-          G_PARAM_READWRITE));
+  g_object_class_install_property (oc, 3, gst_param_spec_fraction ("framerate", "f", "f", 1, 1,
+          1000, 1, 30, 1, G_PARAM_READWRITE));
   gst_element_class_add_static_pad_template (GST_ELEMENT_CLASS (klass), &src_t);
   gst_element_class_add_static_pad_template (GST_ELEMENT_CLASS (klass), &sink_t);
   gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass), "stand-in",

@@ -66,6 +66,10 @@ get_i64 (GstElement *pipeline, const gchar *name, const gchar *prop)
   g_autoptr (GstElement) e = lb_pipeline_get (pipeline, name);
   GValue v = G_VALUE_INIT;
   g_object_get_property (G_OBJECT (e), prop, &v);
+  if (GST_VALUE_HOLDS_FRACTION (&v)) {
+    g_assert_cmpint (gst_value_get_fraction_denominator (&v), ==, 1);
+    return gst_value_get_fraction_numerator (&v);
+  }
   GValue i = G_VALUE_INIT;
   g_value_init (&i, G_TYPE_INT64);
   g_assert_true (g_value_transform (&v, &i));
