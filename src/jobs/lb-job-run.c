@@ -89,7 +89,10 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
   lb_pipeline_set (p, "src", "vehicle", run->vehicle);
   lb_pipeline_set (p, "src", "input", run->input);
   set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
-  set_i64 (p, "src", "end-time", run->end_ns);
+  /* a still: the frame after the requested time may be the nearest one, so
+   * the source must not stop at the requested time itself (lbframepick
+   * ends the stream as soon as it has chosen) */
+  set_i64 (p, "src", "end-time", image ? run->start_ns + LB_NS_PER_SEC : run->end_ns);
   lb_pipeline_set (p, "sink", "location", run->output_path);
 
   if (image) {

@@ -131,6 +131,9 @@ test_values_set_by_name (void)
   g_autoptr (GstElement) still = lb_job_build (p, &image, "image", &error);
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (still, "pick", "target-time"), ==, image.start_ns);
+  g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns);
+  /* the next frame may be the nearest: the source reads on */
+  g_assert_cmpint (get_i64 (still, "src", "end-time"), >, image.start_ns);
   g_autoptr (GstElement) sink = lb_pipeline_get (still, "sink");
   g_autofree gchar *location = NULL;
   g_object_get (sink, "location", &location, NULL);
