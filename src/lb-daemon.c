@@ -51,7 +51,7 @@ jobs_health (JsonBuilder *b, gpointer user_data)
 }
 
 /* Workers run pipelines on their own threads; rows left running by a crash
- * run again now.  New retrievals are found by polling the store (250 ms). */
+ * run again now.  New retrievals are found by polling the store (100 ms). */
 static gboolean
 start_jobs (LbDaemon *daemon, GError **error)
 {

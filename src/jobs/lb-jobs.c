@@ -20,7 +20,7 @@ GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 #pragma weak lb_store_lookup
 #pragma weak lb_footage_plan_free
 
-#define POLL_INTERVAL (250 * G_TIME_SPAN_MILLISECOND)
+#define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
 #define RECHECK_NS (LB_NS_PER_SEC)
 
 struct _LbJobs {
