@@ -127,6 +127,8 @@ typedef struct {
   GMutex lock;
   GstClockTime first, last_end;
   guint frames;
+  gboolean clip;                /* drop frames outside [start, end) */
+  GstClockTime start, end;
 } Range;
 
 static GstPadProbeReturn
@@ -138,6 +140,11 @@ on_range_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 
   if (!GST_CLOCK_TIME_IS_VALID (pts))
     return GST_PAD_PROBE_OK;
+  /* Decoders already clip to lbrecordingsrc's segment; this keeps the
+   * delivered range exact behind any other source an operator puts in. */
+  if (r->clip && (pts + (GST_CLOCK_TIME_IS_VALID (dur) ? dur : 0) <= r->start ||
+          pts >= r->end) && !(pts == r->start))
+    return GST_PAD_PROBE_DROP;
   g_mutex_lock (&r->lock);
   if (!GST_CLOCK_TIME_IS_VALID (r->first) || pts < r->first)
     r->first = pts;
@@ -289,6 +296,9 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
     rm = lb_remux_attach (mux, run->end_ns);
   } else {
     /* the frames that reach the encoder (after clipping), or the hyperlapse */
+    range.clip = !image && !g_str_equal (name, "hyperlapse");
+    range.start = run->start_ns;
+    range.end = run->end_ns;
     if (!watch_range (p, g_str_equal (name, "hyperlapse") ? "lapse" : "enc", &range))
       GST_WARNING ("template %s: cannot watch the delivered range", name);
   }

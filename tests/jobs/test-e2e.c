@@ -16,6 +16,8 @@
  * frame stamped with its wall-clock time. */
 #define T0 (API_TEST_START_NS - 120 * LB_NS_PER_SEC)
 #define FRAME (LB_NS_PER_SEC / 30)
+/* the time of frame n, as videotestsrc stamps it */
+#define F(n) ((gint64) gst_util_uint64_scale ((n), GST_SECOND, 30))
 
 typedef struct {
   ApiFixture *api;
@@ -186,8 +188,8 @@ test_image (Fixture *f, gconstpointer data)
   g_assert_cmpint (info->height, ==, 120);
   g_autoptr (GArray) stamps = read_stamps (file);
   g_assert_cmpuint (stamps->len, ==, 1);
-  g_assert_cmpint (STAMP (stamps, 0), ==, T0 + 75 * FRAME);
-  g_autofree gchar *delivered = rfc (T0 + 75 * FRAME);
+  g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (75));
+  g_autofree gchar *delivered = rfc (T0 + F (75));
   g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==, delivered);
 
   g_autofree gchar *id2 = create (f, "image", T0 + 2520 * LB_NS_PER_MS,
@@ -195,7 +197,7 @@ test_image (Fixture *f, gconstpointer data)
   g_autoptr (ApiReply) r2 = poll_done (f, id2, 30);
   g_autofree gchar *file2 = download (f, r2, "still2.jpg");
   g_autoptr (GArray) stamps2 = read_stamps (file2);
-  g_assert_cmpint (STAMP (stamps2, 0), ==, T0 + 76 * FRAME);
+  g_assert_cmpint (STAMP (stamps2, 0), ==, T0 + F (76));
   assert_books (f, 0.2, 0);
 }
 
@@ -216,21 +218,21 @@ check_clip (Fixture *f, const gchar *media_type, gint64 start, gint64 end, gint 
   guint frames = (end - start) / FRAME;
   g_assert_cmpuint (stamps->len, ==, frames);
   g_assert_cmpint (STAMP (stamps, 0), ==, start);
-  g_assert_cmpint (STAMP (stamps, stamps->len - 1), ==, start + (frames - 1) * FRAME);
+  g_assert_cmpint (STAMP (stamps, stamps->len - 1), ==, start + F (frames - 1));
 }
 
 static void
 test_high_res (Fixture *f, gconstpointer data)
 {
   /* mid-GOP start, across fragments */
-  check_clip (f, "videoHighRes", T0 + 45 * FRAME, T0 + 105 * FRAME, 160, 120);
+  check_clip (f, "videoHighRes", T0 + F (45), T0 + F (105), 160, 120);
   assert_books (f, 2.0, 0);
 }
 
 static void
 test_low_res (Fixture *f, gconstpointer data)
 {
-  check_clip (f, "videoLowRes", T0 + 30 * FRAME, T0 + 90 * FRAME, 160, 120);
+  check_clip (f, "videoLowRes", T0 + F (30), T0 + F (90), 160, 120);
 }
 
 static void
@@ -248,7 +250,7 @@ test_hyperlapse (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stamps->len, ==, 10);
   for (guint i = 0; i < stamps->len; i++)
     g_assert_cmpint (STAMP (stamps, i), ==, T0 + i * LB_NS_PER_SEC);
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (10 * FRAME, info->duration)), <=, FRAME);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (10), info->duration)), <=, FRAME);
 }
 
 static void

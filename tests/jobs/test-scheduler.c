@@ -17,16 +17,18 @@
 
 #define T0 (G_GINT64_CONSTANT (1785000000) * LB_NS_PER_SEC)
 
-/* Stock pipelines with the templates' names and named elements. */
+/* Stock pipelines with the templates' names and named elements; their
+ * frames carry wall-clock times from T0 like lbrecordingsrc's. */
+#define TS "1785000000000000000"
 static const struct { const gchar *name; const gchar *text; } stock[] = {
-  { "image", "videotestsrc name=src num-buffers=1 pattern=ball ! video/x-raw,width=64,height=48 "
+  { "image", "videotestsrc name=src timestamp-offset=" TS " num-buffers=1 pattern=ball ! video/x-raw,width=64,height=48 "
         "! videoconvert ! jpegenc name=enc ! filesink name=sink" },
-  { "video-high-res", "videotestsrc name=src num-buffers=15 ! video/x-raw,width=64,height=48,"
+  { "video-high-res", "videotestsrc name=src timestamp-offset=" TS " num-buffers=15 ! video/x-raw,width=64,height=48,"
         "framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink" },
-  { "video-high-res-transcode", "videotestsrc name=src num-buffers=15 ! video/x-raw,width=64,"
+  { "video-high-res-transcode", "videotestsrc name=src timestamp-offset=" TS " num-buffers=15 ! video/x-raw,width=64,"
         "height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink" },
   /* slow: 10 s of live video, for stopping mid-run */
-  { "video-low-res", "videotestsrc name=src is-live=true num-buffers=150 ! video/x-raw,"
+  { "video-low-res", "videotestsrc name=src timestamp-offset=" TS " is-live=true num-buffers=150 ! video/x-raw,"
         "width=64,height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux "
         "! filesink name=sink" },
   /* big: 256 KiB of raw frames, more than the small disk holds */
