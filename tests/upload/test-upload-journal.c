@@ -1,6 +1,7 @@
 /* lookback tests — the upload journal (store area 'upload') and the
  * uploader's pure helpers: templates, Retry-After, backoff, the sweep */
 #include "store/lb-store-upload.h"
+#include "store/lb-store-api.h"
 #include "store/lb-store-private.h"
 #include "upload/lb-uploader.h"
 #include "core/lb-error.h"
@@ -317,6 +318,126 @@ test_sweep (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (w, G_FILE_TEST_EXISTS));
 }
 
+
+static gint64
+make_row (LbStore *store, const gchar *rid, const gchar *input, const gchar *type,
+    gdouble cost)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) lb_retrieval_free);
+  LbRetrieval *r = lb_retrieval_new ();
+  r->retrieval_id = g_strdup (rid);
+  r->media_id = g_strdup_printf ("m-%s-%s", rid, input);
+  r->org = g_strdup ("acme");
+  r->vehicle = g_strdup ("veh 1");
+  r->input = g_strdup (input);
+  r->media_type = g_strdup (type);
+  r->start_ns = 1000;
+  r->end_ns = g_str_equal (type, "image") ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
+  r->status = LB_RETRIEVAL_PENDING;
+  r->created_ns = lb_time_now ();
+  r->period = g_strdup ("2026-11");
+  r->cost_reserved = cost;
+  g_ptr_array_add (rows, r);
+  g_assert_true (lb_store_api_create_retrieval (store, rows, 1000, NULL, &error));
+  g_assert_no_error (error);
+  return r->id;
+}
+
+static void
+assert_books (LbStore *store, gdouble used, gdouble reserved)
+{
+  g_autoptr (GError) error = NULL;
+  gdouble u = -1, r = -1;
+  g_assert_true (lb_store_api_quota_usage (store, "acme", "2026-11", &u, &r, &error));
+  g_assert_cmpfloat_with_epsilon (u, used, 1e-9);
+  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-9);
+}
+
+/* With the 'api' area's rows: queued = pending and never claimed again;
+ * uploaded = available + cost committed; refused = failed + refunded; each
+ * in the journal's transaction. */
+static void
+test_retrieval_rows (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 now = lb_time_now ();
+  gint64 a = make_row (f->store, "ra", "analog1", "image", 0.1);
+  gint64 b = make_row (f->store, "rb", "analog1", "videoHighRes", 10);
+  assert_books (f->store, 0, 10.1);
+
+  LbRetrieval *claimed = NULL;
+  g_assert_true (lb_store_api_claim_next (f->store, now, &claimed, &error));
+  g_assert_cmpint (claimed->id, ==, a);
+  g_clear_pointer (&claimed, lb_retrieval_free);
+
+  LbUploadJob ja = { "ra", "veh 1", "analog1", "image", "out/a.jpg", 1000, 1000,
+    "{\"gaps\":[]}", a, "image/jpeg", 0.1 };
+  g_assert_true (lb_store_upload_enqueue (f->store, &ja, now, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr (LbRetrieval) ra = NULL;
+  g_assert_true (lb_store_api_get (f->store, a, &ra, &error));
+  g_assert_cmpint (ra->status, ==, LB_RETRIEVAL_PENDING);
+  g_assert_cmpfloat (ra->progress, ==, 1.0);
+  /* Not run again: the next claim is b, then nothing; a restart does not
+   * requeue it either. */
+  g_assert_true (lb_store_api_claim_next (f->store, now + LB_NS_PER_SEC, &claimed, &error));
+  g_assert_cmpint (claimed->id, ==, b);
+  g_clear_pointer (&claimed, lb_retrieval_free);
+  g_assert_true (lb_store_api_claim_next (f->store, now + 3600 * LB_NS_PER_SEC, &claimed,
+          &error));
+  g_assert_null (claimed);
+  guint requeued = 99;
+  g_assert_true (lb_store_api_requeue_running (f->store, &requeued, &error));
+  g_assert_cmpuint (requeued, ==, 1);        /* b, which was running */
+  assert_books (f->store, 0, 10.1);
+
+  g_autoptr (LbUploadEntry) ea = lb_store_upload_find (f->store, "ra", "analog1", &error);
+  g_assert_cmpint (ea->retrieval_row, ==, a);
+  g_assert_true (lb_store_upload_done (f->store, ea->id, now + 5, 1234, "ab",
+          "https://cdn/a.jpg", &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&ra, lb_retrieval_free);
+  g_assert_true (lb_store_api_get (f->store, a, &ra, &error));
+  g_assert_cmpint (ra->status, ==, LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpstr (ra->output_path, ==, "out/a.jpg");
+  g_assert_cmpstr (ra->content_type, ==, "image/jpeg");
+  g_assert_cmpstr (ra->coverage_json, ==, "{\"gaps\":[]}");
+  g_assert_cmpint (ra->delivered_start_ns, ==, 1000);
+  g_assert_cmpint (ra->available_ns, ==, now + 5);
+  g_assert_cmpfloat_with_epsilon (ra->cost_committed, 0.1, 1e-9);
+  assert_books (f->store, 0.1, 10);
+  g_autofree gchar *url = lb_store_upload_public_url (f->store, a, &error);
+  g_assert_cmpstr (url, ==, "https://cdn/a.jpg");
+  g_autofree gchar *no_url = lb_store_upload_public_url (f->store, b, &error);
+  g_assert_null (no_url);
+  g_assert_no_error (error);
+
+  /* A finished row cannot be queued: nothing changes. */
+  LbUploadJob again = { "ra", "veh 1", "analog2", "image", "out/a2.jpg", 1000, 1000, NULL,
+    a, "image/jpeg", 0.1 };
+  g_assert_false (lb_store_upload_enqueue (f->store, &again, now, NULL, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (lb_store_upload_find (f->store, "ra", "analog2", NULL));
+
+  /* b: queued, then refused by the endpoint: failed, refunded. */
+  LbUploadJob jb = { "rb", "veh 1", "analog1", "videoHighRes", "out/b.mp4", 1000,
+    1000 + 10 * LB_NS_PER_SEC, NULL, b, "video/mp4", 10 };
+  gint64 eb = 0;
+  g_assert_true (lb_store_upload_enqueue (f->store, &jb, now, &eb, &error));
+  g_assert_true (lb_store_upload_fail (f->store, eb, now + 6,
+          "cloud endpoint answered HTTP 403 Forbidden: no such bucket", &error));
+  g_assert_no_error (error);
+  g_autoptr (LbRetrieval) rb = NULL;
+  g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
+  g_assert_cmpint (rb->status, ==, LB_RETRIEVAL_FAILED);
+  g_assert_cmpstr (rb->failure_reason, ==,
+      "cloud endpoint answered HTTP 403 Forbidden: no such bucket");
+  assert_books (f->store, 0.1, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -328,6 +449,8 @@ main (int argc, char **argv)
       test_enqueue_joins_transaction, teardown);
   g_test_add ("/upload/journal/config-checked", Fixture, NULL, setup,
       test_config_checked, teardown);
+  g_test_add ("/upload/journal/retrieval-rows", Fixture, NULL, setup,
+      test_retrieval_rows, teardown);
   g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep, teardown);
   g_test_add_func ("/upload/template", test_template);
   g_test_add_func ("/upload/retry-after", test_retry_after);
