@@ -212,6 +212,23 @@ row_check_changed (LbStore *store, gint64 row, const gchar *what, GError **error
   return FALSE;
 }
 
+/* A row finished (or removed) by someone else while its upload waited: the
+ * journal entry still ends, else it would be uploaded again forever. */
+static gboolean
+row_gone (const LbUploadEntry *e, GError **row_error, GError **error)
+{
+  GError *err = *row_error;
+  if (err->domain != LB_ERROR ||
+      (err->code != LB_ERROR_INVALID && err->code != LB_ERROR_NOT_FOUND)) {
+    g_propagate_error (error, g_steal_pointer (row_error));
+    return FALSE;
+  }
+  init_debug ();
+  GST_WARNING ("upload %" G_GINT64_FORMAT ": %s; the entry ends anyway", e->id,
+      err->message);
+  return TRUE;
+}
+
 static gboolean
 row_hold_for_upload (LbStore *store, gint64 row, GError **error)
 {
@@ -540,8 +557,10 @@ lb_store_upload_done (LbStore *store, gint64 id, gint64 now_ns, gint64 bytes,
     }
     /* The retrieval becomes available, its cost committed: same transaction. */
     if (ok) {
+      g_autoptr (GError) row_error = NULL;
       g_autoptr (LbUploadEntry) e = get_where (store, "id = ?", id, NULL, NULL, error);
-      ok = e != NULL && (e->retrieval_row <= 0 || row_available (store, e, now_ns, error));
+      ok = e != NULL && (e->retrieval_row <= 0 ||
+          row_available (store, e, now_ns, &row_error) || row_gone (e, &row_error, error));
     }
     ok = txn_end (store, owned, ok, error);
   }
@@ -569,9 +588,11 @@ lb_store_upload_fail (LbStore *store, gint64 id, gint64 now_ns, const gchar *rea
     }
     /* The retrieval fails with the same reason, its reservation refunded. */
     if (ok) {
+      g_autoptr (GError) row_error = NULL;
       g_autoptr (LbUploadEntry) e = get_where (store, "id = ?", id, NULL, NULL, error);
       ok = e != NULL && (e->retrieval_row <= 0 ||
-          row_failed (store, e->retrieval_row, reason, error));
+          row_failed (store, e->retrieval_row, reason, &row_error) ||
+          row_gone (e, &row_error, error));
     }
     ok = txn_end (store, owned, ok, error);
   }

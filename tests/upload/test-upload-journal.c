@@ -436,6 +436,22 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
   g_assert_cmpstr (rb->failure_reason, ==,
       "cloud endpoint answered HTTP 403 Forbidden: no such bucket");
   assert_books (f->store, 0.1, 0);
+
+  /* A row finished by someone else meanwhile: the entry still ends (it is
+   * not uploaded forever) and the row keeps its state. */
+  gint64 c = make_row (f->store, "rc", "analog4", "image", 0.1);
+  LbUploadJob jc = { "rc", "veh 1", "analog4", "image", "out/c.jpg", 1000, 1000, NULL, c,
+    "image/jpeg", 0.1 };
+  gint64 ec = 0;
+  g_assert_true (lb_store_upload_enqueue (f->store, &jc, now, &ec, &error));
+  g_assert_true (lb_store_api_finish_failed (f->store, c, "cancelled", &error));
+  g_assert_true (lb_store_upload_done (f->store, ec, now + 7, 10, "cd", NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr (LbRetrieval) rc = NULL;
+  g_assert_true (lb_store_api_get (f->store, c, &rc, &error));
+  g_assert_cmpint (rc->status, ==, LB_RETRIEVAL_FAILED);
+  g_autoptr (LbUploadEntry) ecd = lb_store_upload_get (f->store, ec, &error);
+  g_assert_cmpint (ecd->state, ==, LB_UPLOAD_DONE);
 }
 
 int

@@ -3,6 +3,7 @@
  * test.  Backoff is 20 ms .. 200 ms here, so every case takes seconds. */
 #include "upload/lb-uploader.h"
 #include "store/lb-store-upload.h"
+#include "store/lb-store-api.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "lb-test-nginx.h"
@@ -89,17 +90,53 @@ ext_of (const gchar *media_type)
   return g_str_equal (media_type, "image") ? "jpg" : "mp4";
 }
 
+/* A pending retrieval row of the 'api' area (organisation acme). */
+static gint64
+make_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type, gdouble cost)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) lb_retrieval_free);
+  LbRetrieval *r = lb_retrieval_new ();
+  r->retrieval_id = g_strdup (rid);
+  r->media_id = g_strdup_printf ("m-%s", rid);
+  r->org = g_strdup ("acme");
+  r->vehicle = g_strdup ("veh+1");
+  r->input = g_strdup (input);
+  r->media_type = g_strdup (type);
+  r->start_ns = r->end_ns = 1000;
+  r->status = LB_RETRIEVAL_PENDING;
+  r->created_ns = lb_time_now ();
+  r->period = g_strdup ("2026-11");
+  r->cost_reserved = cost;
+  g_ptr_array_add (rows, r);
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1000, NULL, &error));
+  g_assert_no_error (error);
+  return r->id;
+}
+
+static gchar *queue_output_row (Fixture *f, const gchar *rid, const gchar *input,
+    const gchar *type, gsize size, gint64 now, gint64 row);
+
 /* Makes an output file and queues it; returns its SHA-256. */
 static gchar *
 queue_output (Fixture *f, const gchar *rid, const gchar *input, const gchar *type,
     gsize size, gint64 now)
+{
+  return queue_output_row (f, rid, input, type, size, now, 0);
+}
+
+static gchar *
+queue_output_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type,
+    gsize size, gint64 now, gint64 row)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *name = g_strdup_printf ("%s-%s.%s", rid, input, ext_of (type));
   g_autofree gchar *path = g_build_filename (f->outputs, name, NULL);
   gchar *sha = lb_test_make_file (path, size, g_str_hash (name));
   g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
-  LbUploadJob job = { rid, "veh+1", input, type, rel, LB_TIME_NONE, LB_TIME_NONE, NULL };
+  LbUploadJob job = { rid, "veh+1", input, type, rel, 1000, 1000, NULL, row,
+    lb_upload_content_type (ext_of (type)), 0.1 };
   g_assert_true (lb_store_upload_enqueue (f->store, &job, now, NULL, &error));
   g_assert_no_error (error);
   if (f->up)
@@ -214,7 +251,9 @@ test_normal (Fixture *f, gconstpointer data)
   lb_test_nginx_start (f->ngx);
   g_autofree gchar *vsha = queue_output (f, "r-vid", "dashcamRoadFacing", "videoHighRes",
       big, now);
-  g_autofree gchar *isha = queue_output (f, "r-img", "analog1", "image", 100 * 1024, now + 1);
+  gint64 row = make_row (f, "r-img", "analog1", "image", 0.1);
+  g_autofree gchar *isha = queue_output_row (f, "r-img", "analog1", "image", 100 * 1024,
+      now + 1, row);
   glong rss_before = max_rss_kib ();
   start_uploader (f, "up");
   g_assert_true (lb_test_wait_for (queue_empty, f, 20000));
@@ -257,6 +296,20 @@ test_normal (Fixture *f, gconstpointer data)
   g_assert_cmpstr (e->public_url, ==,
       "https://cdn.example.invalid/veh%2B1/r-vid/dashcamRoadFacing.mp4");
   g_assert_cmpint (e->uploaded_ns, >=, now);
+
+  /* The retrieval is available, its cost committed, its URL the cloud's. */
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, &error));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpfloat_with_epsilon (r->cost_committed, 0.1, 1e-9);
+  g_assert_cmpstr (r->content_type, ==, "image/jpeg");
+  g_autofree gchar *url = lb_store_upload_public_url (f->store, row, &error);
+  g_assert_cmpstr (url, ==, "https://cdn.example.invalid/veh%2B1/r-img/analog1.jpg");
+  gdouble used = -1, reserved = -1;
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used, &reserved,
+          &error));
+  g_assert_cmpfloat_with_epsilon (used, 0.1, 1e-9);
+  g_assert_cmpfloat_with_epsilon (reserved, 0, 1e-9);
 
   LbUploadStats st;
   g_assert_true (lb_uploader_get_stats (f->up, &st, &error));
@@ -372,7 +425,8 @@ test_forbidden (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   lb_test_nginx_start (f->ngx);
-  g_free (queue_output (f, "r-no", "analog3", "image", 1000, lb_time_now ()));
+  gint64 row = make_row (f, "r-no", "analog3", "image", 0.1);
+  g_free (queue_output_row (f, "r-no", "analog3", "image", 1000, lb_time_now (), row));
   g_free (queue_output (f, "r-no2", "analog3", "videoLowRes", 3000000, lb_time_now ()));
   start_uploader (f, "forbidden");
   g_assert_true (lb_test_wait_for (all_failed, f, 10000));
@@ -383,6 +437,16 @@ test_forbidden (Fixture *f, gconstpointer data)
   g_test_message ("reason: %s", e->last_error);
   g_assert_nonnull (strstr (e->last_error, "403"));
   g_assert_nonnull (strstr (e->last_error, "no such bucket"));
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, &error));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_FAILED);
+  g_assert_cmpstr (r->failure_reason, ==, e->last_error);
+  gdouble used = -1, reserved = -1;
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used, &reserved,
+          &error));
+  g_assert_cmpfloat (used, ==, 0);
+  g_assert_cmpfloat (reserved, ==, 0);
+
   g_autoptr (GPtrArray) log = read_log (f);
   g_assert_cmpuint (log->len, ==, 2);
   g_assert_cmpuint (((LogLine *) log->pdata[0])->status, ==, 403);
