@@ -3,6 +3,7 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
+#include "store/lb-store-api.h"
 #include "config.h"
 
 #include <errno.h>
@@ -72,6 +73,10 @@ struct _LbUploader {
 };
 
 static void schedule (LbUploader *self);
+
+/* The started uploaders of this process, for lb_upload_finish_job()'s poke. */
+static GMutex running_lock;
+static GSList *running;
 
 static gint64
 now_ns (void)
@@ -802,11 +807,20 @@ lb_uploader_start (LbUploader *self, GError **error)
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
+  g_mutex_lock (&self->lock);
+  self->stopping = FALSE;
+  g_mutex_unlock (&self->lock);
+  g_cancellable_reset (self->stop_cancel);
+  self->pause_until_ns = 0;
+  self->next_sweep_ns = self->next_log_ns = 0;
   self->thread = g_thread_try_new ("lb-uploader", thread_main, self, error);
   if (self->thread == NULL) {
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
+  g_mutex_lock (&running_lock);
+  running = g_slist_prepend (running, self);
+  g_mutex_unlock (&running_lock);
   return TRUE;
 }
 
@@ -837,6 +851,9 @@ lb_uploader_stop (LbUploader *self)
 
   if (self->thread == NULL)
     return;
+  g_mutex_lock (&running_lock);
+  running = g_slist_remove (running, self);
+  g_mutex_unlock (&running_lock);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
@@ -926,5 +943,30 @@ lb_uploader_sweep (LbUploader *self, gint64 now, guint *out_deleted, GError **er
   }
   if (out_deleted)
     *out_deleted = deleted;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ job handover */
+
+gboolean
+lb_upload_finish_job (LbConfig *config, LbStore *store, const LbUploadJob *job,
+    gint64 now, GError **error)
+{
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (job != NULL && job->retrieval_row > 0 && job->path != NULL, FALSE);
+
+  LB_DEBUG_INIT (lb_upload_debug, "lookback-upload", "lookback uploader");
+  if (!lb_uploader_enabled (config))
+    return lb_store_api_finish_available (store, job->retrieval_row, job->path,
+        job->content_type, job->delivered_start_ns, job->delivered_end_ns,
+        job->coverage_json, now, job->cost, error);
+
+  if (!lb_store_upload_enqueue (store, job, now, NULL, error))
+    return FALSE;
+  g_mutex_lock (&running_lock);
+  for (GSList *l = running; l; l = l->next)
+    lb_uploader_poke (l->data);
+  g_mutex_unlock (&running_lock);
   return TRUE;
 }

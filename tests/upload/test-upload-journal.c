@@ -454,6 +454,44 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
   g_assert_cmpint (ecd->state, ==, LB_UPLOAD_DONE);
 }
 
+/* The job engine's one call: no url-template = available at once (cost
+ * committed, nothing queued); with one = queued, row held pending. */
+static void
+test_finish_job (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 now = lb_time_now ();
+  gint64 a = make_row (f->store, "ra", "analog1", "videoLowRes", 2.5);
+  gint64 b = make_row (f->store, "rb", "analog1", "image", 0.1);
+
+  g_autoptr (LbConfig) local = lb_test_upload_config (f->dir, "");
+  LbUploadJob ja = { "ra", "veh 1", "analog1", "videoLowRes", "out/a.mp4", 1000, 5000,
+    NULL, a, "video/mp4", 2.0 };
+  g_assert_true (lb_upload_finish_job (local, f->store, &ja, now, &error));
+  g_assert_no_error (error);
+  g_autoptr (LbRetrieval) ra = NULL;
+  g_assert_true (lb_store_api_get (f->store, a, &ra, &error));
+  g_assert_cmpint (ra->status, ==, LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpstr (ra->output_path, ==, "out/a.mp4");
+  g_assert_cmpint (ra->available_ns, ==, now);
+  g_assert_null (lb_store_upload_find (f->store, "ra", "analog1", NULL));
+  assert_books (f->store, 2.0, 0.1);
+
+  g_autoptr (LbConfig) cloud = lb_test_upload_config (f->dir, "http://h/{retrievalId}");
+  LbUploadJob jb = { "rb", "veh 1", "analog1", "image", "out/b.jpg", 1000, 1000,
+    NULL, b, "image/jpeg", 0.1 };
+  g_assert_true (lb_upload_finish_job (cloud, f->store, &jb, now, &error));
+  g_assert_no_error (error);
+  g_autoptr (LbRetrieval) rb = NULL;
+  g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
+  g_assert_cmpint (rb->status, ==, LB_RETRIEVAL_PENDING);
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "rb", "analog1", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_cmpint (e->retrieval_row, ==, b);
+  assert_books (f->store, 2.0, 0.1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -467,6 +505,8 @@ main (int argc, char **argv)
       test_config_checked, teardown);
   g_test_add ("/upload/journal/retrieval-rows", Fixture, NULL, setup,
       test_retrieval_rows, teardown);
+  g_test_add ("/upload/journal/finish-job", Fixture, NULL, setup, test_finish_job,
+      teardown);
   g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep, teardown);
   g_test_add_func ("/upload/template", test_template);
   g_test_add_func ("/upload/retry-after", test_retry_after);

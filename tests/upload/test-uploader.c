@@ -697,6 +697,43 @@ test_queue_200_offline (Fixture *f, gconstpointer data)
     g_ptr_array_unref (expected[p]);
 }
 
+static gboolean
+row_available (gpointer data)
+{
+  gpointer *d = data;
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (((Fixture *) d[0])->store, GPOINTER_TO_INT (d[1]), &r,
+          NULL));
+  return r->status == LB_RETRIEVAL_AVAILABLE;
+}
+
+/* The job engine's call wakes the running uploader: the retrieval is
+ * available well before the uploader would have looked again by itself. */
+static void
+test_finish_job_pokes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  lb_test_nginx_start (f->ngx);
+  start_uploader (f, "up");
+  g_usleep (300000);            /* the uploader has found nothing and sleeps */
+  gint64 row = make_row (f, "r-poke", "dashcamRoadFacing", "image", 0.1);
+  g_autofree gchar *path = g_build_filename (f->outputs, "poke.jpg", NULL);
+  g_autofree gchar *sha = lb_test_make_file (path, 4096, 7);
+  LbUploadJob job = { "r-poke", "veh+1", "dashcamRoadFacing", "image", path, 1000, 1000,
+    NULL, row, "image/jpeg", 0.1 };
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (lb_upload_finish_job (f->config, f->store, &job, lb_time_now (), &error));
+  g_assert_no_error (error);
+  gpointer d[2] = { f, GINT_TO_POINTER ((gint) row) };
+  g_assert_true (lb_test_wait_for (row_available, d, 5000));
+  gint64 took = g_get_monotonic_time () - t0;
+  g_test_message ("available %.3f s after the job finished", took / 1e6);
+  g_assert_cmpint (took, <, 1000000);
+  g_autofree gchar *obj = received_path (f, "up", "r-poke", "dashcamRoadFacing", "image");
+  g_autofree gchar *got = lb_test_file_sha256 (obj);
+  g_assert_cmpstr (got, ==, sha);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -707,6 +744,7 @@ main (int argc, char **argv)
   ADD ("down-then-up", test_down_then_up);
   ADD ("retry-after", test_retry_after);
   ADD ("forbidden", test_forbidden);
+  ADD ("finish-job-pokes", test_finish_job_pokes);
   ADD ("crash-mid-upload", test_crash_mid_upload);
   ADD ("queue-200-offline", test_queue_200_offline);
   return g_test_run ();
