@@ -369,8 +369,8 @@ out:
 }
 
 gboolean
-lb_store_upload_next (LbStore *store, gint64 now_ns, LbUploadEntry **out_entry,
-    gint64 *out_next_ns, GError **error)
+lb_store_upload_next (LbStore *store, gint64 now_ns, gint64 exclude_id,
+    LbUploadEntry **out_entry, gint64 *out_next_ns, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out_entry != NULL, FALSE);
@@ -383,11 +383,12 @@ lb_store_upload_next (LbStore *store, gint64 now_ns, LbUploadEntry **out_entry,
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
       "SELECT " ENTRY_COLUMNS " FROM upload_journal "
-      "WHERE state = 0 AND next_attempt_ns <= ? "
+      "WHERE state = 0 AND next_attempt_ns <= ? AND id != ? "
       "ORDER BY state, priority, created_ns, id LIMIT 1", error);
   if (sel == NULL)
     goto out;
   sqlite3_bind_int64 (sel, 1, now_ns);
+  sqlite3_bind_int64 (sel, 2, exclude_id);
   gint rc = sqlite3_step (sel);
   if (rc == SQLITE_ROW)
     *out_entry = entry_from_row (sel);
@@ -508,6 +509,28 @@ update_one (LbStore *store, sqlite3_stmt *stmt, gint id_col, gint64 id, GError *
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+lb_store_upload_reset_waits (LbStore *store, gint64 now_ns, guint *out_count,
+    GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+      "UPDATE upload_journal SET next_attempt_ns = ? WHERE state = 0 AND next_attempt_ns > ?",
+      error);
+  if (up) {
+    sqlite3_bind_int64 (up, 1, now_ns);
+    sqlite3_bind_int64 (up, 2, now_ns);
+    ok = step_done (store, up, error, "resetting upload waits");
+    if (ok && out_count)
+      *out_count = sqlite3_changes (store->db);
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
 }
 
 gboolean

@@ -103,11 +103,13 @@ gboolean lb_store_upload_enqueue (LbStore            *store,
                                   gint64             *out_id,
                                   GError            **error);
 
-/* The first waiting entry due at @now_ns in upload order, or *out_entry = NULL.
- * @out_next_ns (optional) receives the earliest next_attempt_ns among the
- * waiting entries not yet due (0 when there are none). */
+/* The first waiting entry due at @now_ns in upload order, other than
+ * @exclude_id (0: none), or *out_entry = NULL.  @out_next_ns (optional)
+ * receives the earliest next_attempt_ns among the waiting entries not yet due
+ * (0 when there are none). */
 gboolean lb_store_upload_next    (LbStore        *store,
                                   gint64          now_ns,
+                                  gint64          exclude_id,
                                   LbUploadEntry **out_entry,
                                   gint64         *out_next_ns,
                                   GError        **error);
@@ -125,6 +127,13 @@ LbUploadEntry *lb_store_upload_find (LbStore      *store,
 /* Every entry in upload order (waiting first), for tests and the CLI. */
 GPtrArray *lb_store_upload_list  (LbStore  *store,
                                   GError  **error);
+
+/* At start: every waiting entry is due now (a restart probes the endpoint
+ * at once, in order).  @out_count (optional): entries changed. */
+gboolean lb_store_upload_reset_waits (LbStore  *store,
+                                      gint64    now_ns,
+                                      guint    *out_count,
+                                      GError  **error);
 
 /* A transient failure: attempts + 1, last_error, next attempt at @next_ns. */
 gboolean lb_store_upload_retry_later (LbStore      *store,

@@ -62,6 +62,8 @@ struct _LbUploader {
   Current *cur;
   guint failures;               /* consecutive transient failures */
   gint64 pause_until_ns;        /* wall clock; no upload starts before */
+  gint64 last_failed_id;        /* entry of the last transient failure */
+  gboolean last_failed_answered;  /* ... which the endpoint answered (5xx, 429, 408) */
   gint64 next_sweep_ns;
   gint64 next_log_ns;
 
@@ -401,27 +403,40 @@ finish_current (LbUploader *self)
   g_source_unref (idle);
 }
 
-/* No answer, or an answer asking us to come back later. */
+/* No answer (@answered FALSE), or an answer asking us to come back later.
+ *
+ * The whole queue pauses (backoff over the consecutive failures, or the
+ * Retry-After), so that the entries keep their order while the endpoint is
+ * away.  An entry the endpoint answered with an error gets a wait of its own
+ * growing with its attempts, and after three such answers in a row another
+ * entry is tried first (see schedule()): one object the endpoint keeps
+ * refusing with 5xx does not hold the queue. */
 static void
-transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns)
+transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns,
+    gboolean answered)
 {
   Current *cur = self->cur;
   g_autoptr (GError) error = NULL;
   gint64 now = now_ns ();
+  gdouble jitter = g_random_double ();
 
   self->failures++;
-  gint64 delay = lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
-      self->failures, g_random_double ());
+  gint64 pause = lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
+      self->failures, jitter);
+  gint64 wait = answered ? lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
+      MAX (self->failures, (guint) cur->entry->attempts + 1), jitter) : pause;
   if (retry_after_ns >= 0)
-    delay = MAX (retry_after_ns, self->backoff_min_ns);
-  self->pause_until_ns = now + delay;
+    pause = wait = MAX (retry_after_ns, self->backoff_min_ns);
+  self->pause_until_ns = now + pause;
+  self->last_failed_id = cur->entry->id;
+  self->last_failed_answered = answered;
 
   GST_WARNING ("upload %" G_GINT64_FORMAT " (%s %s): %s; retrying in %.3f s (failure %u)",
       cur->entry->id, cur->entry->retrieval_id, cur->entry->input, reason,
-      delay / 1e9, self->failures);
+      wait / 1e9, self->failures);
   set_last_error (self, reason);
-  if (!lb_store_upload_retry_later (self->store, cur->entry->id, self->pause_until_ns,
-          reason, &error))
+  if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait, reason,
+          &error))
     GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id, error->message);
   finish_current (self);
 }
@@ -487,7 +502,7 @@ answered (LbUploader *self, gsize excerpt_len)
         soup_message_get_response_headers (cur->msg), "Retry-After");
     if (!lb_upload_parse_retry_after (ra, now_ns (), &retry_after))
       retry_after = -1;
-    transient_failure (self, reason, retry_after);
+    transient_failure (self, reason, retry_after, TRUE);
     return;
   }
   self->failures = 0;
@@ -534,7 +549,7 @@ sent_cb (GObject *source, GAsyncResult *res, gpointer data)
         ? g_strdup_printf ("cloud endpoint unreachable: no connection within %.1f s",
             self->connect_timeout_ns / 1e9)
         : g_strdup_printf ("cloud endpoint unreachable: %s", error->message);
-    transient_failure (self, reason, -1);
+    transient_failure (self, reason, -1, FALSE);
     return;
   }
   if (SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (cur->msg))) {
@@ -747,11 +762,22 @@ schedule (LbUploader *self)
 
   LbUploadEntry *entry = NULL;
   gint64 next = 0;
-  if (!lb_store_upload_next (self->store, now, &entry, &next, &error)) {
+  if (!lb_store_upload_next (self->store, now, 0, &entry, &next, &error)) {
     GST_WARNING ("reading the journal: %s", error->message);
     set_last_error (self, error->message);
     arm_timer (self, MAX (self->backoff_min_ns, LB_NS_PER_SEC));
     return;
+  }
+  if (entry && entry->id == self->last_failed_id && self->last_failed_answered &&
+      self->failures >= 3) {
+    /* The endpoint keeps refusing this one: try another first. */
+    LbUploadEntry *other = NULL;
+    if (lb_store_upload_next (self->store, now, entry->id, &other, NULL, NULL) && other) {
+      GST_INFO ("upload %" G_GINT64_FORMAT " refused %u times in a row; trying %"
+          G_GINT64_FORMAT " first", entry->id, self->failures, other->id);
+      lb_upload_entry_free (entry);
+      entry = other;
+    }
   }
   if (entry) {
     start_upload (self, entry);
@@ -776,6 +802,14 @@ thread_main (gpointer data)
       "max-conns-per-host", 2,
       "user-agent", "lookback/" VERSION " ",
       NULL);
+
+  /* A restart probes the endpoint at once, in order. */
+  g_autoptr (GError) error = NULL;
+  guint reset = 0;
+  if (!lb_store_upload_reset_waits (self->store, now_ns (), &reset, &error))
+    GST_WARNING ("%s", error->message);
+  else if (reset)
+    GST_INFO ("%u waiting uploads are due now", reset);
 
   GSource *idle = g_idle_source_new ();
   g_source_set_callback (idle, schedule_cb, self, NULL);
@@ -812,6 +846,8 @@ lb_uploader_start (LbUploader *self, GError **error)
   g_mutex_unlock (&self->lock);
   g_cancellable_reset (self->stop_cancel);
   self->pause_until_ns = 0;
+  self->failures = 0;
+  self->last_failed_id = 0;
   self->next_sweep_ns = self->next_log_ns = 0;
   self->thread = g_thread_try_new ("lb-uploader", thread_main, self, error);
   if (self->thread == NULL) {

@@ -99,21 +99,34 @@ test_enqueue_order (Fixture *f, gconstpointer data)
   /* next: the head; once postponed, the next one, and the wake-up time. */
   LbUploadEntry *n = NULL;
   gint64 next = -1;
-  g_assert_true (lb_store_upload_next (f->store, t + 10, &n, &next, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 10, 0, &n, &next, &error));
   g_assert_nonnull (n);
   g_assert_cmpint (n->id, ==, i1);
   g_assert_cmpint (next, ==, 0);
   lb_upload_entry_free (n);
 
   g_assert_true (lb_store_upload_retry_later (f->store, i1, t + 500, "HTTP 503", &error));
-  g_assert_true (lb_store_upload_next (f->store, t + 10, &n, &next, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 10, 0, &n, &next, &error));
   g_assert_cmpint (n->id, ==, i2);
   g_assert_cmpint (next, ==, t + 500);
   lb_upload_entry_free (n);
-  g_assert_true (lb_store_upload_next (f->store, t + 500, &n, &next, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 500, 0, &n, &next, &error));
   g_assert_cmpint (n->id, ==, i1);
   g_assert_cmpint (n->attempts, ==, 1);
   g_assert_cmpstr (n->last_error, ==, "HTTP 503");
+  lb_upload_entry_free (n);
+  /* Excluding the head gives the one after it. */
+  g_assert_true (lb_store_upload_next (f->store, t + 500, i1, &n, NULL, &error));
+  g_assert_cmpint (n->id, ==, i2);
+  lb_upload_entry_free (n);
+  /* A restart makes every wait due now. */
+  g_assert_true (lb_store_upload_retry_later (f->store, v1, t + 9000, "x", &error));
+  guint reset = 0;
+  g_assert_true (lb_store_upload_reset_waits (f->store, t + 500, &reset, &error));
+  g_assert_cmpuint (reset, ==, 1);
+  g_assert_true (lb_store_upload_next (f->store, t + 500, 0, &n, &next, &error));
+  g_assert_cmpint (n->id, ==, i1);
+  g_assert_cmpint (next, ==, 0);
   lb_upload_entry_free (n);
 
   /* done and failed leave the queue. */
@@ -131,7 +144,7 @@ test_enqueue_order (Fixture *f, gconstpointer data)
   g_assert_cmpint (c.bytes_uploaded, ==, 1234);
   g_assert_cmpint (c.oldest_waiting_ns, ==, t);
 
-  g_assert_true (lb_store_upload_next (f->store, t + 700, &n, NULL, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 700, 0, &n, NULL, &error));
   g_assert_cmpint (n->id, ==, v1);
   lb_upload_entry_free (n);
 
@@ -152,7 +165,7 @@ test_enqueue_order (Fixture *f, gconstpointer data)
   g_assert_null (lb_store_upload_find (f->store, "nope", "analog1", &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_true (lb_store_upload_next (f->store, t + 700, &n, NULL, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 700, 0, &n, NULL, &error));
   g_assert_cmpint (n->id, ==, v1);
   lb_upload_entry_free (n);
   g_assert_cmpint (lb_store_schema_version (f->store, "upload"), ==, 1);

@@ -734,6 +734,40 @@ test_finish_job_pokes (Fixture *f, gconstpointer data)
   g_assert_cmpstr (got, ==, sha);
 }
 
+static gboolean
+three_done (gpointer data)
+{
+  return counts (data).done == 3;
+}
+
+/* One object the endpoint always answers 500 does not hold the queue: after
+ * a few refusals the others go first; it keeps waiting, not failed. */
+static void
+test_poisoned_entry (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 now = lb_time_now ();
+  lb_test_nginx_start (f->ngx);
+  g_free (queue_output (f, "r-poison", "analog1", "image", 2000, now));
+  for (guint i = 0; i < 3; i++) {
+    g_autofree gchar *rid = g_strdup_printf ("r-ok%u", i);
+    g_free (queue_output (f, rid, "analog1", "videoLowRes", 3000, now + 1 + i));
+  }
+  start_uploader (f, "up");
+  g_assert_true (lb_test_wait_for (three_done, f, 10000));
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-poison", "analog1",
+      &error);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_cmpint (e->attempts, >=, 3);
+  g_assert_nonnull (strstr (e->last_error, "500"));
+  g_assert_nonnull (strstr (e->last_error, "internal trouble"));
+  g_autoptr (GPtrArray) log = read_log (f);
+  guint ok = 0;
+  for (guint i = 0; i < log->len; i++)
+    ok += ((LogLine *) log->pdata[i])->status == 201;
+  g_assert_cmpuint (ok, ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -744,6 +778,7 @@ main (int argc, char **argv)
   ADD ("down-then-up", test_down_then_up);
   ADD ("retry-after", test_retry_after);
   ADD ("forbidden", test_forbidden);
+  ADD ("poisoned-entry", test_poisoned_entry);
   ADD ("finish-job-pokes", test_finish_job_pokes);
   ADD ("crash-mid-upload", test_crash_mid_upload);
   ADD ("queue-200-offline", test_queue_200_offline);
