@@ -21,6 +21,9 @@
  * system clock.  Frames that pass before the pipeline is PLAYING (the
  * preroll of a non-live pipeline) are stamped with the base time the
  * element has then, so stamp live sources, or set the base time yourself.
+ * For footage made faster than real time, `source=pts` draws the buffer's
+ * PTS plus #LbClockStamp:offset: with `offset` set to the wall-clock time
+ * the footage is imported at, stamps are the frames' wall-clock times.
  *
  * ## Example launch line
  * |[
@@ -45,6 +48,7 @@ struct _LbClockStamp
 
   /* protected by the object lock */
   LbClockStampSource source;
+  gint64 offset;
 
   /* streaming thread only */
   gboolean warned;
@@ -54,9 +58,11 @@ enum
 {
   PROP_0,
   PROP_SOURCE,
+  PROP_OFFSET,
 };
 
 #define DEFAULT_SOURCE LB_CLOCK_STAMP_SOURCE_RUNNING_TIME
+#define DEFAULT_OFFSET 0
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (LB_CLOCK_CODE_CAPS));
@@ -71,6 +77,8 @@ lb_clock_stamp_source_get_type (void)
         "Base time plus the buffer's running time", "running-time"},
     {LB_CLOCK_STAMP_SOURCE_CLOCK,
         "The pipeline clock's current time", "clock"},
+    {LB_CLOCK_STAMP_SOURCE_PTS,
+        "The buffer's PTS plus the offset property", "pts"},
     {0, NULL, NULL},
   };
   static gsize type = 0;
@@ -95,9 +103,11 @@ lb_clock_stamp_pick_time (LbClockStamp *self, GstVideoFrame *frame,
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
   LbClockStampSource source;
+  gint64 offset;
 
   GST_OBJECT_LOCK (self);
   source = self->source;
+  offset = self->offset;
   GST_OBJECT_UNLOCK (self);
 
   if (source == LB_CLOCK_STAMP_SOURCE_CLOCK) {
@@ -113,8 +123,12 @@ lb_clock_stamp_pick_time (LbClockStamp *self, GstVideoFrame *frame,
   GstClockTime pts = GST_BUFFER_PTS (frame->buffer);
   guint64 running_time;
   if (!GST_CLOCK_TIME_IS_VALID (pts)) {
-    *why_not = "the frame has no timestamp (source=running-time)";
+    *why_not = "the frame has no timestamp";
     return FALSE;
+  }
+  if (source == LB_CLOCK_STAMP_SOURCE_PTS) {
+    *out_stamp = offset + (gint64) pts;
+    return TRUE;
   }
   running_time = gst_segment_to_running_time (&trans->segment,
       GST_FORMAT_TIME, pts);
@@ -172,6 +186,11 @@ lb_clock_stamp_set_property (GObject *object, guint prop_id,
       self->source = g_value_get_enum (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_OFFSET:
+      GST_OBJECT_LOCK (self);
+      self->offset = g_value_get_int64 (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -188,6 +207,11 @@ lb_clock_stamp_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_SOURCE:
       GST_OBJECT_LOCK (self);
       g_value_set_enum (value, self->source);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_OFFSET:
+      GST_OBJECT_LOCK (self);
+      g_value_set_int64 (value, self->offset);
       GST_OBJECT_UNLOCK (self);
       break;
     default:
@@ -211,14 +235,29 @@ lb_clock_stamp_class_init (LbClockStampClass *klass)
    * LbClockStamp:source:
    *
    * Which time to draw: `running-time` (base time + the buffer's running
-   * time, the default) or `clock` (the pipeline clock's time when the frame
-   * passes).  Both are wall clock when the pipeline clock is realtime.
+   * time, the default), `clock` (the pipeline clock's time when the frame
+   * passes) or `pts` (the buffer's PTS plus #LbClockStamp:offset).  The
+   * first two are wall clock when the pipeline clock is realtime.
    */
   g_object_class_install_property (gobject_class, PROP_SOURCE,
       g_param_spec_enum ("source", "Source",
-          "Time to draw: base time + the buffer's running time, or the "
-          "pipeline clock's current time (wall clock with a realtime clock)",
+          "Time to draw: base time + the buffer's running time, the "
+          "pipeline clock's current time (wall clock with a realtime clock), "
+          "or the buffer's PTS + offset",
           LB_TYPE_CLOCK_STAMP_SOURCE, DEFAULT_SOURCE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * LbClockStamp:offset:
+   *
+   * Nanoseconds added to the PTS with `source=pts`, e.g. the wall-clock
+   * time (ns since the Unix epoch) of the footage's first frame.
+   */
+  g_object_class_install_property (gobject_class, PROP_OFFSET,
+      g_param_spec_int64 ("offset", "Offset",
+          "Nanoseconds added to the buffer's PTS when source=pts",
+          G_MININT64, G_MAXINT64, DEFAULT_OFFSET,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
 
@@ -240,4 +279,5 @@ static void
 lb_clock_stamp_init (LbClockStamp *self)
 {
   self->source = DEFAULT_SOURCE;
+  self->offset = DEFAULT_OFFSET;
 }

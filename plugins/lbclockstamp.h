@@ -12,10 +12,13 @@ G_BEGIN_DECLS
  *   clock)
  * @LB_CLOCK_STAMP_SOURCE_CLOCK: the pipeline clock's time when the frame
  *   passes the element
+ * @LB_CLOCK_STAMP_SOURCE_PTS: the buffer's PTS plus #LbClockStamp:offset
+ *   (for footage made faster than real time: a corpus, a test recording)
  */
 typedef enum {
   LB_CLOCK_STAMP_SOURCE_RUNNING_TIME,
   LB_CLOCK_STAMP_SOURCE_CLOCK,
+  LB_CLOCK_STAMP_SOURCE_PTS,
 } LbClockStampSource;
 
 #define LB_TYPE_CLOCK_STAMP_SOURCE (lb_clock_stamp_source_get_type ())

@@ -3,6 +3,8 @@
 
 #include "lbclockcheck.h"
 #include "lbclockstamp.h"
+#include "lbframepick.h"
+#include "lbhyperlapse.h"
 
 gboolean
 lb_elements_register (GstPlugin *plugin)
@@ -11,5 +13,7 @@ lb_elements_register (GstPlugin *plugin)
 
   ok &= GST_ELEMENT_REGISTER (lbclockstamp, plugin);
   ok &= GST_ELEMENT_REGISTER (lbclockcheck, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbframepick, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbhyperlapse, plugin);
   return ok;
 }

@@ -525,6 +525,8 @@ lb_api_server_listen (LbApiServer *server, GError **error)
   g_autoptr (GSocketAddress) bound = NULL;
   if (server->service == NULL) {
     server->service = g_socket_service_new ();
+    /* GSocketListener's default backlog (10) resets bursts of clients. */
+    g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 128);
     g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming), server);
   }
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), sa,

@@ -76,7 +76,7 @@ int
 main (int argc, char **argv)
 {
   static const gchar *const elements[] = {
-    "lbclockstamp", "lbclockcheck",
+    "lbclockstamp", "lbclockcheck", "lbframepick", "lbhyperlapse",
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -135,6 +135,36 @@ GST_START_TEST (test_running_time)
 GST_END_TEST;
 
 /* clock: the pipeline clock's time when the frame passes */
+/* source=pts draws PTS + offset, whatever the segment and base time. */
+GST_START_TEST (test_source_pts)
+{
+  GstHarness *h = new_harness (GST_VIDEO_FORMAT_I420);
+  const gint64 offset = G_GINT64_CONSTANT (1767607200000000000);
+  GstSegment segment;
+  gint64 stamp = 0;
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "source", "pts");
+  g_object_set (h->element, "offset", offset, NULL);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  segment.start = 10 * GST_SECOND;
+  segment.base = 5 * GST_SECOND;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  gst_element_set_base_time (h->element, BASE_TIME);
+
+  for (guint i = 0; i < 3; i++) {
+    GstClockTime pts = 12 * GST_SECOND + i * GST_SECOND / 30;
+    fail_unless_equals_int (gst_harness_push (h,
+            lb_test_make_frame (GST_VIDEO_FORMAT_I420, WIDTH, HEIGHT, 50, 50,
+                pts)), GST_FLOW_OK);
+    g_autoptr (GstBuffer) out = gst_harness_pull (h);
+    fail_unless_equals_int (read_code (out, GST_VIDEO_FORMAT_I420, &stamp),
+        LB_CLOCK_CODE_OK);
+    fail_unless_equals_int64 (stamp, offset + (gint64) pts);
+  }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_source_clock)
 {
   GstHarness *h = new_harness (GST_VIDEO_FORMAT_NV12);
@@ -270,6 +300,7 @@ lbclockstamp_suite (void)
   tcase_add_test (tc, test_refuses_other_caps);
   tcase_add_test (tc, test_running_time);
   tcase_add_test (tc, test_source_clock);
+  tcase_add_test (tc, test_source_pts);
   tcase_add_test (tc, test_no_timestamp);
   tcase_add_test (tc, test_no_clock);
   tcase_add_test (tc, test_properties);
