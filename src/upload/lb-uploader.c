@@ -948,6 +948,34 @@ lb_uploader_get_stats (LbUploader *self, LbUploadStats *out, GError **error)
   return TRUE;
 }
 
+gboolean
+lb_upload_get_stats (LbStore *store, LbUploadStats *out, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  LbUploader *self = NULL;
+  g_mutex_lock (&running_lock);
+  for (GSList *l = running; l && !self; l = l->next)
+    if (((LbUploader *) l->data)->store == store)
+      self = l->data;
+  gboolean ok;
+  if (self) {
+    ok = lb_uploader_get_stats (self, out, error);
+  } else {
+    LbUploadCounts counts;
+    memset (out, 0, sizeof *out);
+    ok = lb_store_upload_counts (store, &counts, error);
+    out->queue_length = counts.waiting;
+    out->oldest_waiting_ns = counts.oldest_waiting_ns;
+    out->bytes_uploaded = counts.bytes_uploaded;
+    out->done = counts.done;
+    out->failed = counts.failed;
+  }
+  g_mutex_unlock (&running_lock);
+  return ok;
+}
+
 void
 lb_upload_stats_clear (LbUploadStats *stats)
 {

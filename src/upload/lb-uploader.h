@@ -75,6 +75,13 @@ gboolean    lb_uploader_get_stats (LbUploader     *uploader,
                                    GError        **error);
 void        lb_upload_stats_clear (LbUploadStats  *stats);
 
+/* The same for whoever holds only the store (the API's /healthz): the
+ * journal's figures, plus the in-flight flag and last error of the uploader
+ * running in this process on @store, if any. */
+gboolean    lb_upload_get_stats   (LbStore        *store,
+                                   LbUploadStats  *out,
+                                   GError        **error);
+
 /* Deletes the local files of entries uploaded more than [upload] keep before
  * @now_ns (the periodic sweep calls it; tests call it directly). */
 gboolean    lb_uploader_sweep    (LbUploader  *uploader,

@@ -455,6 +455,18 @@ test_forbidden (Fixture *f, gconstpointer data)
   g_assert_cmpuint (st.failed, ==, 2);
   g_assert_nonnull (strstr (st.last_error, "403"));
   lb_upload_stats_clear (&st);
+  /* The same through the store alone (what /healthz holds). */
+  g_assert_true (lb_upload_get_stats (f->store, &st, &error));
+  g_assert_cmpuint (st.failed, ==, 2);
+  g_assert_cmpuint (st.queue_length, ==, 0);
+  g_assert_nonnull (st.last_error);
+  g_assert_nonnull (strstr (st.last_error, "403"));
+  lb_upload_stats_clear (&st);
+  lb_uploader_stop (f->up);
+  g_assert_true (lb_upload_get_stats (f->store, &st, &error));
+  g_assert_cmpuint (st.failed, ==, 2);
+  g_assert_null (st.last_error);
+  lb_upload_stats_clear (&st);
 }
 
 /* ---- a slow TCP relay between the uploader and nginx (crash test) ---- */
