@@ -505,6 +505,45 @@ test_finish_job (Fixture *f, gconstpointer data)
   assert_books (f->store, 2.0, 0.1);
 }
 
+gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
+    GError **error);
+
+/* `lookback uploads`: figures, then waiting and failed entries (--all: done too). */
+static void
+test_cli (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 t = 1700000000 * LB_NS_PER_SEC;
+  gint64 a = enqueue (f->store, "ra", "analog1", "image", "out/a.jpg", t);
+  gint64 b = enqueue (f->store, "rb", "analog1", "videoHighRes", "out/b.mp4", t + 1);
+  enqueue (f->store, "rc", "analog1", "hyperlapse", "out/c.mp4", t + 2);
+  g_assert_true (lb_store_upload_done (f->store, a, t + 5, 77, "x", NULL, &error));
+  g_assert_true (lb_store_upload_fail (f->store, b, t + 6, "HTTP 403 Forbidden", &error));
+
+  g_autoptr (LbConfig) config = lb_test_upload_config (f->dir, "http://h/{retrievalId}");
+  gchar *args[] = { (gchar *) "uploads", NULL };
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_assert_true (lb_cli_uploads (config, 1, args, out, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", out->str);
+  g_assert_nonnull (strstr (out->str, "upload to: http://h/{retrievalId}"));
+  g_assert_nonnull (strstr (out->str, "waiting 1 (oldest queued 2023-11-14T22:13:20"));
+  g_assert_nonnull (strstr (out->str, "done 1, failed 1, 77 bytes uploaded"));
+  g_assert_nonnull (strstr (out->str, "failed  2 rb analog1 videoHighRes"));
+  g_assert_nonnull (strstr (out->str, "HTTP 403 Forbidden"));
+  g_assert_nonnull (strstr (out->str, "waiting 3 rc"));
+  g_assert_null (strstr (out->str, " ra "));
+
+  gchar *args_all[] = { (gchar *) "uploads", (gchar *) "--all", NULL };
+  g_string_truncate (out, 0);
+  g_assert_true (lb_cli_uploads (config, 2, args_all, out, &error));
+  g_assert_nonnull (strstr (out->str, "done    1 ra analog1 image out/a.jpg"));
+
+  gchar *bad[] = { (gchar *) "uploads", (gchar *) "--nope", NULL };
+  g_assert_false (lb_cli_uploads (config, 2, bad, out, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -520,6 +559,7 @@ main (int argc, char **argv)
       test_retrieval_rows, teardown);
   g_test_add ("/upload/journal/finish-job", Fixture, NULL, setup, test_finish_job,
       teardown);
+  g_test_add ("/upload/journal/cli", Fixture, NULL, setup, test_cli, teardown);
   g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep, teardown);
   g_test_add_func ("/upload/template", test_template);
   g_test_add_func ("/upload/retry-after", test_retry_after);
