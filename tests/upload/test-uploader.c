@@ -780,6 +780,108 @@ test_poisoned_entry (Fixture *f, gconstpointer data)
   g_assert_cmpuint (ok, ==, 3);
 }
 
+/* A socket listening on 127.0.0.1 that never accepts; with @fill, its
+ * accept queue (backlog 0) is filled first so that a further connect hangs. */
+static GSocket *
+silent_listener (guint *port, GPtrArray *fillers)
+{
+  g_autoptr (GError) error = NULL;
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert_true (g_socket_bind (sock, any, TRUE, &error));
+  g_socket_set_listen_backlog (sock, fillers ? 0 : 16);
+  g_assert_true (g_socket_listen (sock, &error));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  for (guint i = 0; fillers && i < 4; i++) {
+    /* Fill the queue; the connects that do not get in just time out. */
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_socket_client_set_timeout (client, 1);
+    GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1", *port,
+        NULL, NULL);
+    if (c == NULL)
+      break;
+    g_ptr_array_add (fillers, c);
+  }
+  return sock;
+}
+
+typedef struct {
+  Fixture *f;
+  const gchar *rid, *input;
+} EntryWait;
+
+static gboolean
+has_error (gpointer data)
+{
+  EntryWait *w = data;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (w->f->store, w->rid, w->input, NULL);
+  return e && e->last_error != NULL;
+}
+
+/* An endpoint that accepts the connection but never answers: [upload]
+ * timeout (1 s here) abandons the upload, which stays queued. */
+static void
+test_read_timeout (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint port = 0;
+  g_autoptr (GSocket) sock = silent_listener (&port, NULL);
+  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
+      port);
+  f->config = lb_test_upload_config (f->dir, tmpl);
+  g_assert_true (lb_config_set (f->config, "upload", "timeout", "1s", &error));
+  g_free (queue_output (f, "r-silent", "analog1", "image", 1000, lb_time_now ()));
+  f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (lb_uploader_start (f->up, &error));
+  EntryWait w = { f, "r-silent", "analog1" };
+  g_assert_true (lb_test_wait_for (has_error, &w, 10000));
+  gint64 took = g_get_monotonic_time () - t0;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-silent", "analog1",
+      &error);
+  g_test_message ("after %.2f s: %s", took / 1e6, e->last_error);
+  g_assert_cmpint (took, >=, 900000);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_cmpint (e->attempts, ==, 1);
+  g_assert_nonnull (strstr (e->last_error, "unreachable"));
+  g_assert_null (strstr (e->last_error, "no connection within"));
+}
+
+/* An endpoint whose connect never completes: [upload] connect-timeout
+ * (300 ms here, shorter than the I/O timeout) gives up on it. */
+static void
+test_connect_timeout (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint port = 0;
+  g_autoptr (GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GSocket) sock = silent_listener (&port, fillers);
+  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
+      port);
+  f->config = lb_test_upload_config (f->dir, tmpl);
+  g_assert_true (lb_config_set (f->config, "upload", "connect-timeout", "300ms", &error));
+  g_free (queue_output (f, "r-hang", "analog1", "image", 1000, lb_time_now ()));
+  f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (lb_uploader_start (f->up, &error));
+  EntryWait w = { f, "r-hang", "analog1" };
+  g_assert_true (lb_test_wait_for (has_error, &w, 10000));
+  gint64 took = g_get_monotonic_time () - t0;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-hang", "analog1", &error);
+  g_test_message ("after %.2f s (%u queued connections): %s", took / 1e6, fillers->len,
+      e->last_error);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_nonnull (strstr (e->last_error, "no connection within 0.3 s"));
+  g_assert_cmpint (took, >=, 250000);
+  g_assert_cmpint (took, <, 1000000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -794,5 +896,9 @@ main (int argc, char **argv)
   ADD ("finish-job-pokes", test_finish_job_pokes);
   ADD ("crash-mid-upload", test_crash_mid_upload);
   ADD ("queue-200-offline", test_queue_200_offline);
+  g_test_add ("/upload/silent/read-timeout", Fixture, NULL, setup, test_read_timeout,
+      teardown);
+  g_test_add ("/upload/silent/connect-timeout", Fixture, NULL, setup, test_connect_timeout,
+      teardown);
   return g_test_run ();
 }
