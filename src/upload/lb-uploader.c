@@ -391,9 +391,7 @@ schedule_cb (gpointer data)
 static void
 finish_current (LbUploader *self)
 {
-  GST_LOG ("upload over");
   g_clear_pointer (&self->cur, current_free);
-  GST_LOG ("upload freed");
   g_mutex_lock (&self->lock);
   self->uploading = FALSE;
   g_mutex_unlock (&self->lock);
