@@ -19,6 +19,11 @@ GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
  * resolver says so instead of the build failing. */
 #pragma weak lb_store_lookup
 #pragma weak lb_footage_plan_free
+extern gboolean lb_store_pin (LbStore *store, const gchar *owner, const gchar *vehicle,
+    const gchar *input, gint64 start_ns, gint64 end_ns, GError **error);
+extern gboolean lb_store_unpin (LbStore *store, const gchar *owner, GError **error);
+#pragma weak lb_store_pin
+#pragma weak lb_store_unpin
 
 #define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
 #define RECHECK_NS (LB_NS_PER_SEC)
@@ -44,6 +49,7 @@ struct _LbJobs {
   GPtrArray *threads;
   GPtrArray *cancellables;      /* one per worker */
   GHashTable *failures;         /* row id → transient failures so far; protected by lock */
+  GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
 };
 
@@ -126,6 +132,7 @@ lb_jobs_new (LbConfig *config, LbStore *store, GError **error)
   jobs->threads = g_ptr_array_new ();
   jobs->cancellables = g_ptr_array_new_with_free_func (g_object_unref);
   jobs->failures = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->pinned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 
   gint64 workers = lb_config_get_int (config, "jobs", "workers");
   if (workers <= 0)
@@ -252,6 +259,45 @@ coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 
   return json_to_string (root, FALSE);
 }
 
+/* Retention keeps the footage of a row that is pending or running. */
+static void
+pin (LbJobs *jobs, const LbRetrieval *row)
+{
+  if (lb_store_pin == NULL)
+    return;
+  g_mutex_lock (&jobs->lock);
+  gboolean done = g_hash_table_contains (jobs->pinned, &row->id);
+  if (!done) {
+    gint64 *key = g_new (gint64, 1);
+    *key = row->id;
+    g_hash_table_add (jobs->pinned, key);
+  }
+  g_mutex_unlock (&jobs->lock);
+  if (done)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, row->id);
+  /* one pin per owner, whatever a previous run left */
+  if (!lb_store_unpin (jobs->store, owner, &error) ||
+      !lb_store_pin (jobs->store, owner, row->vehicle, row->input, row->start_ns,
+          row->end_ns, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": pin: %s", row->id, error->message);
+}
+
+static void
+unpin (LbJobs *jobs, gint64 id)
+{
+  g_mutex_lock (&jobs->lock);
+  g_hash_table_remove (jobs->pinned, &id);
+  g_mutex_unlock (&jobs->lock);
+  if (lb_store_unpin == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, id);
+  if (!lb_store_unpin (jobs->store, owner, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": unpin: %s", id, error->message);
+}
+
 static void
 count_finished (LbJobs *jobs, gint64 id)
 {
@@ -259,6 +305,7 @@ count_finished (LbJobs *jobs, gint64 id)
   jobs->finished++;
   g_hash_table_remove (jobs->failures, &id);
   g_mutex_unlock (&jobs->lock);
+  unpin (jobs, id);
 }
 
 static void
@@ -316,6 +363,7 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
 
   GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type, row->vehicle,
       row->input);
+  pin (jobs, row);
   if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
     fail (jobs, row, error);
     lb_job_footage_clear (&f);
@@ -515,6 +563,7 @@ lb_jobs_free (LbJobs *jobs)
   g_ptr_array_unref (jobs->threads);
   g_ptr_array_unref (jobs->cancellables);
   g_hash_table_unref (jobs->failures);
+  g_hash_table_unref (jobs->pinned);
   lb_pipelines_free (jobs->pipelines);
   g_free (jobs->outputs_dir);
   g_free (jobs->db_path);

@@ -20,7 +20,9 @@
  *   - a transient failure (I/O, a full disk, a busy store) is retried
  *     [jobs] retries times, then the row is failed with failureReason and
  *     refunded; corrupt footage fails it at once.
- * Rows left running by a crash are requeued by lb_jobs_start(), and half
+ * While a row is pending or running, its range is pinned (owner
+ * "retrieval:<row id>") so that retention keeps the footage; the pin goes
+ * when the row ends.  Rows left running by a crash are requeued by lb_jobs_start(), and half
  * written outputs removed: a row ends exactly once and is charged once.
  */
 #pragma once
