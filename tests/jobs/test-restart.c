@@ -9,6 +9,7 @@
 #include "store/lb-store-footage.h"
 #include "jobs-test-media.h"
 
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
