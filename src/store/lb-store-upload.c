@@ -33,6 +33,9 @@ static const gchar *const upload_steps[] = {
   "  delivered_end_ns INTEGER,"
   "  coverage_json TEXT,"
   "  file_deleted INTEGER NOT NULL DEFAULT 0,"
+  "  retrieval_row INTEGER,"                   /* api_retrievals.id, or NULL */
+  "  content_type TEXT,"
+  "  cost REAL NOT NULL DEFAULT 0,"
   "  UNIQUE (retrieval_id, input));"
   "CREATE INDEX upload_journal_order ON upload_journal (state, priority, created_ns, id);"
   "CREATE INDEX upload_journal_uploaded ON upload_journal (state, file_deleted, uploaded_ns);",
@@ -44,7 +47,8 @@ const LbStoreSchema lb_store_upload_schema = { "upload", upload_steps };
 #define ENTRY_COLUMNS \
   "id, retrieval_id, vehicle, input, media_type, path, priority, state, attempts, " \
   "created_ns, next_attempt_ns, uploaded_ns, bytes, sha256, public_url, last_error, " \
-  "delivered_start_ns, delivered_end_ns, coverage_json, file_deleted"
+  "delivered_start_ns, delivered_end_ns, coverage_json, file_deleted, retrieval_row, " \
+  "content_type, cost"
 
 static void
 init_debug (void)
@@ -77,6 +81,7 @@ lb_upload_entry_free (LbUploadEntry *entry)
   g_free (entry->public_url);
   g_free (entry->last_error);
   g_free (entry->coverage_json);
+  g_free (entry->content_type);
   g_free (entry);
 }
 
@@ -117,6 +122,9 @@ entry_from_row (sqlite3_stmt *stmt)
   e->delivered_end_ns = col_time (stmt, 17);
   e->coverage_json = col_text (stmt, 18);
   e->file_deleted = sqlite3_column_int (stmt, 19) != 0;
+  e->retrieval_row = sqlite3_column_int64 (stmt, 20);
+  e->content_type = col_text (stmt, 21);
+  e->cost = sqlite3_column_double (stmt, 22);
   return e;
 }
 
@@ -166,6 +174,121 @@ bind_time (sqlite3_stmt *stmt, gint col, gint64 t)
     sqlite3_bind_int64 (stmt, col, t);
 }
 
+/* --- the retrieval row (table api_retrievals of the 'api' area) ---
+ *
+ * The api area's finish functions each run their own transaction, so they
+ * cannot share one with the journal; the three transitions below are done
+ * here, with the same meaning as lb_store_api_finish_available() and
+ * lb_store_api_finish_failed():
+ *   queued:   pending (shown as pending), never claimed again
+ *             (not_before_ns = max), progress 1
+ *   uploaded: available, output fields set, cost committed
+ *   refused:  failed with the reason, nothing committed (refund) */
+
+#define ROW_OPEN "status IN ('pending', 'running')"
+
+/* FALSE with LB_ERROR_NOT_FOUND / LB_ERROR_INVALID when the last UPDATE of
+ * row @row matched nothing. */
+static LbUploadEntry *get_where (LbStore *store, const gchar *where, gint64 id,
+    const gchar *retrieval_id, const gchar *input, GError **error);
+
+static gboolean
+row_check_changed (LbStore *store, gint64 row, const gchar *what, GError **error)
+{
+  if (sqlite3_changes (store->db) == 1)
+    return TRUE;
+  g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
+      "SELECT status FROM api_retrievals WHERE id = ?", error);
+  if (sel == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (sel, 1, row);
+  if (sqlite3_step (sel) == SQLITE_ROW)
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "retrieval row %" G_GINT64_FORMAT " is %s already; cannot %s it", row,
+        (const gchar *) sqlite3_column_text (sel, 0), what);
+  else
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+        "no retrieval row %" G_GINT64_FORMAT " to %s", row, what);
+  return FALSE;
+}
+
+/* A row finished (or removed) by someone else while its upload waited: the
+ * journal entry still ends, else it would be uploaded again forever. */
+static gboolean
+row_gone (const LbUploadEntry *e, GError **row_error, GError **error)
+{
+  GError *err = *row_error;
+  if (err->domain != LB_ERROR ||
+      (err->code != LB_ERROR_INVALID && err->code != LB_ERROR_NOT_FOUND)) {
+    g_propagate_error (error, g_steal_pointer (row_error));
+    return FALSE;
+  }
+  init_debug ();
+  GST_WARNING ("upload %" G_GINT64_FORMAT ": %s; the entry ends anyway", e->id,
+      err->message);
+  return TRUE;
+}
+
+static gboolean
+row_hold_for_upload (LbStore *store, gint64 row, GError **error)
+{
+  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+      "UPDATE api_retrievals SET status = 'pending', not_before_ns = ?, progress = 1 "
+      "WHERE id = ? AND " ROW_OPEN, error);
+  if (up == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (up, 1, G_MAXINT64);
+  sqlite3_bind_int64 (up, 2, row);
+  if (!step_done (store, up, error, "holding a retrieval for its upload"))
+    return FALSE;
+  return row_check_changed (store, row, "queue the upload of", error);
+}
+
+static gboolean
+row_available (LbStore *store, const LbUploadEntry *e, gint64 now_ns, GError **error)
+{
+  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+      "UPDATE api_retrievals SET status = 'available', progress = 1, not_before_ns = 0,"
+      " output_path = ?, content_type = ?, delivered_start_ns = ?, delivered_end_ns = ?,"
+      " coverage = ?, available_ns = ?, cost_committed = ?, failure_reason = NULL "
+      "WHERE id = ? AND " ROW_OPEN, error);
+  if (up == NULL)
+    return FALSE;
+  gint c = 1;
+  sqlite3_bind_text (up, c++, e->path, -1, SQLITE_STATIC);
+  if (e->content_type)
+    sqlite3_bind_text (up, c++, e->content_type, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (up, c++);
+  bind_time (up, c++, e->delivered_start_ns);
+  bind_time (up, c++, e->delivered_end_ns);
+  if (e->coverage_json)
+    sqlite3_bind_text (up, c++, e->coverage_json, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (up, c++);
+  sqlite3_bind_int64 (up, c++, now_ns);
+  sqlite3_bind_double (up, c++, e->cost);
+  sqlite3_bind_int64 (up, c++, e->retrieval_row);
+  if (!step_done (store, up, error, "making a retrieval available"))
+    return FALSE;
+  return row_check_changed (store, e->retrieval_row, "make available", error);
+}
+
+static gboolean
+row_failed (LbStore *store, gint64 row, const gchar *reason, GError **error)
+{
+  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+      "UPDATE api_retrievals SET status = 'failed', failure_reason = ?, not_before_ns = 0,"
+      " cost_committed = 0 WHERE id = ? AND " ROW_OPEN, error);
+  if (up == NULL)
+    return FALSE;
+  sqlite3_bind_text (up, 1, reason, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (up, 2, row);
+  if (!step_done (store, up, error, "failing a retrieval"))
+    return FALSE;
+  return row_check_changed (store, row, "fail", error);
+}
+
 gboolean
 lb_store_upload_enqueue (LbStore *store, const LbUploadJob *job, gint64 now_ns,
     gint64 *out_id, GError **error)
@@ -186,7 +309,8 @@ lb_store_upload_enqueue (LbStore *store, const LbUploadJob *job, gint64 now_ns,
     g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
         "INSERT INTO upload_journal (retrieval_id, vehicle, input, media_type, path, "
         "  priority, created_ns, next_attempt_ns, delivered_start_ns, delivered_end_ns, "
-        "  coverage_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "  coverage_json, retrieval_row, content_type, cost) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (retrieval_id, input) DO NOTHING", error);
     if (ins == NULL)
       goto end;
@@ -204,7 +328,18 @@ lb_store_upload_enqueue (LbStore *store, const LbUploadJob *job, gint64 now_ns,
       sqlite3_bind_text (ins, 11, job->coverage_json, -1, SQLITE_STATIC);
     else
       sqlite3_bind_null (ins, 11);
+    if (job->retrieval_row > 0)
+      sqlite3_bind_int64 (ins, 12, job->retrieval_row);
+    else
+      sqlite3_bind_null (ins, 12);
+    if (job->content_type)
+      sqlite3_bind_text (ins, 13, job->content_type, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null (ins, 13);
+    sqlite3_bind_double (ins, 14, MAX (job->cost, 0.0));
     if (!step_done (store, ins, error, "queueing an upload"))
+      goto end;
+    if (job->retrieval_row > 0 && !row_hold_for_upload (store, job->retrieval_row, error))
       goto end;
 
     g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
@@ -234,8 +369,8 @@ out:
 }
 
 gboolean
-lb_store_upload_next (LbStore *store, gint64 now_ns, LbUploadEntry **out_entry,
-    gint64 *out_next_ns, GError **error)
+lb_store_upload_next (LbStore *store, gint64 now_ns, gint64 exclude_id,
+    LbUploadEntry **out_entry, gint64 *out_next_ns, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out_entry != NULL, FALSE);
@@ -248,11 +383,12 @@ lb_store_upload_next (LbStore *store, gint64 now_ns, LbUploadEntry **out_entry,
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
       "SELECT " ENTRY_COLUMNS " FROM upload_journal "
-      "WHERE state = 0 AND next_attempt_ns <= ? "
+      "WHERE state = 0 AND next_attempt_ns <= ? AND id != ? "
       "ORDER BY state, priority, created_ns, id LIMIT 1", error);
   if (sel == NULL)
     goto out;
   sqlite3_bind_int64 (sel, 1, now_ns);
+  sqlite3_bind_int64 (sel, 2, exclude_id);
   gint rc = sqlite3_step (sel);
   if (rc == SQLITE_ROW)
     *out_entry = entry_from_row (sel);
@@ -376,6 +512,28 @@ update_one (LbStore *store, sqlite3_stmt *stmt, gint id_col, gint64 id, GError *
 }
 
 gboolean
+lb_store_upload_reset_waits (LbStore *store, gint64 now_ns, guint *out_count,
+    GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+      "UPDATE upload_journal SET next_attempt_ns = ? WHERE state = 0 AND next_attempt_ns > ?",
+      error);
+  if (up) {
+    sqlite3_bind_int64 (up, 1, now_ns);
+    sqlite3_bind_int64 (up, 2, now_ns);
+    ok = step_done (store, up, error, "resetting upload waits");
+    if (ok && out_count)
+      *out_count = sqlite3_changes (store->db);
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
+}
+
+gboolean
 lb_store_upload_retry_later (LbStore *store, gint64 id, gint64 next_ns,
     const gchar *reason, GError **error)
 {
@@ -420,9 +578,13 @@ lb_store_upload_done (LbStore *store, gint64 id, gint64 now_ns, gint64 bytes,
         sqlite3_bind_null (up, 4);
       ok = update_one (store, up, 5, id, error, "recording an upload");
     }
-    /* The retrieval row (status available, quota committed) is the 'api'
-     * area's; it is updated here, in this same transaction, once that area
-     * provides its functions. */
+    /* The retrieval becomes available, its cost committed: same transaction. */
+    if (ok) {
+      g_autoptr (GError) row_error = NULL;
+      g_autoptr (LbUploadEntry) e = get_where (store, "id = ?", id, NULL, NULL, error);
+      ok = e != NULL && (e->retrieval_row <= 0 ||
+          row_available (store, e, now_ns, &row_error) || row_gone (e, &row_error, error));
+    }
     ok = txn_end (store, owned, ok, error);
   }
   LB_STORE_UNLOCK (store);
@@ -447,7 +609,14 @@ lb_store_upload_fail (LbStore *store, gint64 id, gint64 now_ns, const gchar *rea
       sqlite3_bind_int64 (up, 2, now_ns);
       ok = update_one (store, up, 3, id, error, "failing an upload");
     }
-    /* The retrieval row (status failed, quota refunded) likewise. */
+    /* The retrieval fails with the same reason, its reservation refunded. */
+    if (ok) {
+      g_autoptr (GError) row_error = NULL;
+      g_autoptr (LbUploadEntry) e = get_where (store, "id = ?", id, NULL, NULL, error);
+      ok = e != NULL && (e->retrieval_row <= 0 ||
+          row_failed (store, e->retrieval_row, reason, &row_error) ||
+          row_gone (e, &row_error, error));
+    }
     ok = txn_end (store, owned, ok, error);
   }
   LB_STORE_UNLOCK (store);
@@ -517,4 +686,25 @@ lb_store_upload_counts (LbStore *store, LbUploadCounts *out, GError **error)
   }
   LB_STORE_UNLOCK (store);
   return ok;
+}
+
+gchar *
+lb_store_upload_public_url (LbStore *store, gint64 retrieval_row, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+
+  gchar *url = NULL;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
+      "SELECT public_url FROM upload_journal WHERE retrieval_row = ? AND state = 1", error);
+  if (sel) {
+    sqlite3_bind_int64 (sel, 1, retrieval_row);
+    gint rc = sqlite3_step (sel);
+    if (rc == SQLITE_ROW)
+      url = col_text (sel, 0);
+    else if (rc != SQLITE_DONE)
+      lb_store_set_error (store, error, "reading an upload's public URL");
+  }
+  LB_STORE_UNLOCK (store);
+  return url;
 }

@@ -55,6 +55,9 @@ typedef struct {
   gint64 delivered_start_ns;    /* LB_TIME_NONE when unknown */
   gint64 delivered_end_ns;
   const gchar *coverage_json;   /* may be NULL */
+  gint64 retrieval_row;         /* api_retrievals row id (LbRetrieval.id); 0: none (tests) */
+  const gchar *content_type;    /* image/jpeg, video/mp4 (for the retrieval row) */
+  gdouble cost;                 /* delivered cost, committed when uploaded */
 } LbUploadJob;
 
 typedef struct {
@@ -78,24 +81,35 @@ typedef struct {
   gint64 delivered_end_ns;
   gchar *coverage_json;
   gboolean file_deleted;        /* the local output was removed by the sweep */
+  gint64 retrieval_row;         /* 0 when the entry has no retrieval row */
+  gchar *content_type;
+  gdouble cost;
 } LbUploadEntry;
 
 void lb_upload_entry_free (LbUploadEntry *entry);
 
-/* Queues @job (state waiting, due now).  Idempotent: a second call for the
- * same retrieval_id and input returns the existing entry's id and changes
- * nothing.  Joins the caller's open transaction, if any. */
+/* Queues @job (state waiting, due now).  With a retrieval_row, in the same
+ * transaction, that row (pending or running) becomes pending with progress 1
+ * and is never claimed again (not_before = max): the API shows it pending
+ * until the upload is over.  This is what the job engine calls INSTEAD of
+ * lb_store_api_finish_available() when lb_uploader_enabled().  A row that is
+ * finished already gives LB_ERROR_INVALID, an unknown one LB_ERROR_NOT_FOUND,
+ * and nothing is queued.  Idempotent: a second call for the same
+ * retrieval_id and input returns the existing entry's id.  Joins the
+ * caller's open transaction, if any. */
 gboolean lb_store_upload_enqueue (LbStore            *store,
                                   const LbUploadJob  *job,
                                   gint64              now_ns,
                                   gint64             *out_id,
                                   GError            **error);
 
-/* The first waiting entry due at @now_ns in upload order, or *out_entry = NULL.
- * @out_next_ns (optional) receives the earliest next_attempt_ns among the
- * waiting entries not yet due (0 when there are none). */
+/* The first waiting entry due at @now_ns in upload order, other than
+ * @exclude_id (0: none), or *out_entry = NULL.  @out_next_ns (optional)
+ * receives the earliest next_attempt_ns among the waiting entries not yet due
+ * (0 when there are none). */
 gboolean lb_store_upload_next    (LbStore        *store,
                                   gint64          now_ns,
+                                  gint64          exclude_id,
                                   LbUploadEntry **out_entry,
                                   gint64         *out_next_ns,
                                   GError        **error);
@@ -114,6 +128,13 @@ LbUploadEntry *lb_store_upload_find (LbStore      *store,
 GPtrArray *lb_store_upload_list  (LbStore  *store,
                                   GError  **error);
 
+/* At start: every waiting entry is due now (a restart probes the endpoint
+ * at once, in order).  @out_count (optional): entries changed. */
+gboolean lb_store_upload_reset_waits (LbStore  *store,
+                                      gint64    now_ns,
+                                      guint    *out_count,
+                                      GError  **error);
+
 /* A transient failure: attempts + 1, last_error, next attempt at @next_ns. */
 gboolean lb_store_upload_retry_later (LbStore      *store,
                                       gint64        id,
@@ -122,8 +143,9 @@ gboolean lb_store_upload_retry_later (LbStore      *store,
                                       GError      **error);
 
 /* Uploaded: state done with the size, checksum and public URL (NULL: the
- * box's own signed URL).  In the same transaction the retrieval becomes
- * available with its quota committed (once the 'api' area provides it). */
+ * box's own signed URL).  In the same transaction the retrieval row becomes
+ * available (output path, content type, delivered range, coverage from the
+ * entry; availableAtTime @now_ns) with its cost committed. */
 gboolean lb_store_upload_done    (LbStore      *store,
                                   gint64        id,
                                   gint64        now_ns,
@@ -133,13 +155,20 @@ gboolean lb_store_upload_done    (LbStore      *store,
                                   GError      **error);
 
 /* Refused for good: state failed with @reason.  In the same transaction the
- * retrieval becomes failed with @reason and its quota is refunded (once the
- * 'api' area provides it). */
+ * retrieval row becomes failed with @reason as failureReason and its
+ * reservation is refunded. */
 gboolean lb_store_upload_fail    (LbStore      *store,
                                   gint64        id,
                                   gint64        now_ns,
                                   const gchar  *reason,
                                   GError      **error);
+
+/* urlInfo.url of an uploaded retrieval row (public-url-template), or NULL
+ * (no upload, not uploaded yet, or no public template: the box's own signed
+ * URL applies). */
+gchar     *lb_store_upload_public_url (LbStore  *store,
+                                       gint64    retrieval_row,
+                                       GError  **error);
 
 /* Done entries uploaded at or before @before_ns whose local file has not been
  * removed yet (the retention sweep deletes them, then marks them). */

@@ -3,6 +3,7 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
+#include "store/lb-store-api.h"
 #include "config.h"
 
 #include <errno.h>
@@ -61,6 +62,8 @@ struct _LbUploader {
   Current *cur;
   guint failures;               /* consecutive transient failures */
   gint64 pause_until_ns;        /* wall clock; no upload starts before */
+  gint64 last_failed_id;        /* entry of the last transient failure */
+  gboolean last_failed_answered;  /* ... which the endpoint answered (5xx, 429, 408) */
   gint64 next_sweep_ns;
   gint64 next_log_ns;
 
@@ -72,6 +75,10 @@ struct _LbUploader {
 };
 
 static void schedule (LbUploader *self);
+
+/* The started uploaders of this process, for lb_upload_finish_job()'s poke. */
+static GMutex running_lock;
+static GSList *running;
 
 static gint64
 now_ns (void)
@@ -384,9 +391,7 @@ schedule_cb (gpointer data)
 static void
 finish_current (LbUploader *self)
 {
-  GST_LOG ("upload over");
   g_clear_pointer (&self->cur, current_free);
-  GST_LOG ("upload freed");
   g_mutex_lock (&self->lock);
   self->uploading = FALSE;
   g_mutex_unlock (&self->lock);
@@ -396,27 +401,40 @@ finish_current (LbUploader *self)
   g_source_unref (idle);
 }
 
-/* No answer, or an answer asking us to come back later. */
+/* No answer (@answered FALSE), or an answer asking us to come back later.
+ *
+ * The whole queue pauses (backoff over the consecutive failures, or the
+ * Retry-After), so that the entries keep their order while the endpoint is
+ * away.  An entry the endpoint answered with an error gets a wait of its own
+ * growing with its attempts, and after three such answers in a row another
+ * entry is tried first (see schedule()): one object the endpoint keeps
+ * refusing with 5xx does not hold the queue. */
 static void
-transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns)
+transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns,
+    gboolean answered)
 {
   Current *cur = self->cur;
   g_autoptr (GError) error = NULL;
   gint64 now = now_ns ();
+  gdouble jitter = g_random_double ();
 
   self->failures++;
-  gint64 delay = lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
-      self->failures, g_random_double ());
+  gint64 pause = lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
+      self->failures, jitter);
+  gint64 wait = answered ? lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
+      MAX (self->failures, (guint) cur->entry->attempts + 1), jitter) : pause;
   if (retry_after_ns >= 0)
-    delay = MAX (retry_after_ns, self->backoff_min_ns);
-  self->pause_until_ns = now + delay;
+    pause = wait = MAX (retry_after_ns, self->backoff_min_ns);
+  self->pause_until_ns = now + pause;
+  self->last_failed_id = cur->entry->id;
+  self->last_failed_answered = answered;
 
   GST_WARNING ("upload %" G_GINT64_FORMAT " (%s %s): %s; retrying in %.3f s (failure %u)",
       cur->entry->id, cur->entry->retrieval_id, cur->entry->input, reason,
-      delay / 1e9, self->failures);
+      wait / 1e9, self->failures);
   set_last_error (self, reason);
-  if (!lb_store_upload_retry_later (self->store, cur->entry->id, self->pause_until_ns,
-          reason, &error))
+  if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait, reason,
+          &error))
     GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id, error->message);
   finish_current (self);
 }
@@ -482,7 +500,7 @@ answered (LbUploader *self, gsize excerpt_len)
         soup_message_get_response_headers (cur->msg), "Retry-After");
     if (!lb_upload_parse_retry_after (ra, now_ns (), &retry_after))
       retry_after = -1;
-    transient_failure (self, reason, retry_after);
+    transient_failure (self, reason, retry_after, TRUE);
     return;
   }
   self->failures = 0;
@@ -529,7 +547,7 @@ sent_cb (GObject *source, GAsyncResult *res, gpointer data)
         ? g_strdup_printf ("cloud endpoint unreachable: no connection within %.1f s",
             self->connect_timeout_ns / 1e9)
         : g_strdup_printf ("cloud endpoint unreachable: %s", error->message);
-    transient_failure (self, reason, -1);
+    transient_failure (self, reason, -1, FALSE);
     return;
   }
   if (SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (cur->msg))) {
@@ -742,11 +760,22 @@ schedule (LbUploader *self)
 
   LbUploadEntry *entry = NULL;
   gint64 next = 0;
-  if (!lb_store_upload_next (self->store, now, &entry, &next, &error)) {
+  if (!lb_store_upload_next (self->store, now, 0, &entry, &next, &error)) {
     GST_WARNING ("reading the journal: %s", error->message);
     set_last_error (self, error->message);
     arm_timer (self, MAX (self->backoff_min_ns, LB_NS_PER_SEC));
     return;
+  }
+  if (entry && entry->id == self->last_failed_id && self->last_failed_answered &&
+      self->failures >= 3) {
+    /* The endpoint keeps refusing this one: try another first. */
+    LbUploadEntry *other = NULL;
+    if (lb_store_upload_next (self->store, now, entry->id, &other, NULL, NULL) && other) {
+      GST_INFO ("upload %" G_GINT64_FORMAT " refused %u times in a row; trying %"
+          G_GINT64_FORMAT " first", entry->id, self->failures, other->id);
+      lb_upload_entry_free (entry);
+      entry = other;
+    }
   }
   if (entry) {
     start_upload (self, entry);
@@ -771,6 +800,14 @@ thread_main (gpointer data)
       "max-conns-per-host", 2,
       "user-agent", "lookback/" VERSION " ",
       NULL);
+
+  /* A restart probes the endpoint at once, in order. */
+  g_autoptr (GError) error = NULL;
+  guint reset = 0;
+  if (!lb_store_upload_reset_waits (self->store, now_ns (), &reset, &error))
+    GST_WARNING ("%s", error->message);
+  else if (reset)
+    GST_INFO ("%u waiting uploads are due now", reset);
 
   GSource *idle = g_idle_source_new ();
   g_source_set_callback (idle, schedule_cb, self, NULL);
@@ -802,11 +839,22 @@ lb_uploader_start (LbUploader *self, GError **error)
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (self->thread == NULL, FALSE);
 
+  g_mutex_lock (&self->lock);
+  self->stopping = FALSE;
+  g_mutex_unlock (&self->lock);
+  g_cancellable_reset (self->stop_cancel);
+  self->pause_until_ns = 0;
+  self->failures = 0;
+  self->last_failed_id = 0;
+  self->next_sweep_ns = self->next_log_ns = 0;
   self->thread = g_thread_try_new ("lb-uploader", thread_main, self, error);
   if (self->thread == NULL) {
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
+  g_mutex_lock (&running_lock);
+  running = g_slist_prepend (running, self);
+  g_mutex_unlock (&running_lock);
   return TRUE;
 }
 
@@ -837,6 +885,9 @@ lb_uploader_stop (LbUploader *self)
 
   if (self->thread == NULL)
     return;
+  g_mutex_lock (&running_lock);
+  running = g_slist_remove (running, self);
+  g_mutex_unlock (&running_lock);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
@@ -895,6 +946,34 @@ lb_uploader_get_stats (LbUploader *self, LbUploadStats *out, GError **error)
   return TRUE;
 }
 
+gboolean
+lb_upload_get_stats (LbStore *store, LbUploadStats *out, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  LbUploader *self = NULL;
+  g_mutex_lock (&running_lock);
+  for (GSList *l = running; l && !self; l = l->next)
+    if (((LbUploader *) l->data)->store == store)
+      self = l->data;
+  gboolean ok;
+  if (self) {
+    ok = lb_uploader_get_stats (self, out, error);
+  } else {
+    LbUploadCounts counts;
+    memset (out, 0, sizeof *out);
+    ok = lb_store_upload_counts (store, &counts, error);
+    out->queue_length = counts.waiting;
+    out->oldest_waiting_ns = counts.oldest_waiting_ns;
+    out->bytes_uploaded = counts.bytes_uploaded;
+    out->done = counts.done;
+    out->failed = counts.failed;
+  }
+  g_mutex_unlock (&running_lock);
+  return ok;
+}
+
 void
 lb_upload_stats_clear (LbUploadStats *stats)
 {
@@ -926,5 +1005,30 @@ lb_uploader_sweep (LbUploader *self, gint64 now, guint *out_deleted, GError **er
   }
   if (out_deleted)
     *out_deleted = deleted;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------ job handover */
+
+gboolean
+lb_upload_finish_job (LbConfig *config, LbStore *store, const LbUploadJob *job,
+    gint64 now, GError **error)
+{
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (job != NULL && job->retrieval_row > 0 && job->path != NULL, FALSE);
+
+  LB_DEBUG_INIT (lb_upload_debug, "lookback-upload", "lookback uploader");
+  if (!lb_uploader_enabled (config))
+    return lb_store_api_finish_available (store, job->retrieval_row, job->path,
+        job->content_type, job->delivered_start_ns, job->delivered_end_ns,
+        job->coverage_json, now, job->cost, error);
+
+  if (!lb_store_upload_enqueue (store, job, now, NULL, error))
+    return FALSE;
+  g_mutex_lock (&running_lock);
+  for (GSList *l = running; l; l = l->next)
+    lb_uploader_poke (l->data);
+  g_mutex_unlock (&running_lock);
   return TRUE;
 }

@@ -42,11 +42,13 @@ gboolean    lb_uploader_enabled  (LbConfig *config);
 LbUploader *lb_uploader_new      (LbConfig  *config,
                                   LbStore   *store,
                                   GError   **error);
-/* Starts the uploader's thread; uploading starts at once. */
+/* Starts the uploader's thread; uploading starts at once.  An uploader that
+ * was stopped may be started again. */
 gboolean    lb_uploader_start    (LbUploader  *uploader,
                                   GError     **error);
 /* Wakes the uploader after an entry was queued (thread-safe, cheap).  Without
- * a poke a new entry is still found within a few seconds. */
+ * a poke a new entry is still found within a few seconds.
+ * lb_upload_finish_job() pokes the running uploaders itself. */
 void        lb_uploader_poke     (LbUploader *uploader);
 /* Cancels the upload in flight (its entry stays waiting and is uploaded again
  * at the next start) and joins the thread.  Returns quickly. */
@@ -73,12 +75,41 @@ gboolean    lb_uploader_get_stats (LbUploader     *uploader,
                                    GError        **error);
 void        lb_upload_stats_clear (LbUploadStats  *stats);
 
+/* The same for whoever holds only the store (the API's /healthz): the
+ * journal's figures, plus the in-flight flag and last error of the uploader
+ * running in this process on @store, if any. */
+gboolean    lb_upload_get_stats   (LbStore        *store,
+                                   LbUploadStats  *out,
+                                   GError        **error);
+
 /* Deletes the local files of entries uploaded more than [upload] keep before
  * @now_ns (the periodic sweep calls it; tests call it directly). */
 gboolean    lb_uploader_sweep    (LbUploader  *uploader,
                                   gint64       now_ns,
                                   guint       *out_deleted,
                                   GError     **error);
+
+/**
+ * lb_upload_finish_job:
+ * @job: the finished output; job->retrieval_row must be set
+ *
+ * What the job engine calls when a retrieval's output file is finished,
+ * instead of lb_store_api_finish_available():
+ * - [upload] url-template set: queues @job in the upload journal; in the
+ *   same transaction the row stays pending (progress 1) and is never claimed
+ *   again; the running uploader of this process (if any) is woken.  The row
+ *   becomes available (cost committed) when the upload succeeds, or failed
+ *   (refunded) when the endpoint refuses it.
+ * - empty (the default): the row becomes available at once with
+ *   job->cost committed (lb_store_api_finish_available()); urlInfo is the
+ *   box's own signed URL.
+ * Thread-safe.
+ */
+gboolean    lb_upload_finish_job (LbConfig           *config,
+                                  LbStore            *store,
+                                  const LbUploadJob  *job,
+                                  gint64              now_ns,
+                                  GError            **error);
 
 /* --- helpers, public for tests --- */
 

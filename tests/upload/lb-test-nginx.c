@@ -82,6 +82,7 @@ lb_test_nginx_new (const gchar *dir, guint port)
       "      %s\n"
       "    }\n"
       "    location /forbidden/ { return 403 \"no such bucket\\n\"; }\n"
+      "    location /up/veh+1/r-poison/ { return 500 \"internal trouble\\n\"; }\n"
       "  }\n"
       "}\n",
       ngx->dir, ngx->dir, ngx->log, tmp, ngx->port, ngx->root, dav, ngx->flag, dav);

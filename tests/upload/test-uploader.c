@@ -3,6 +3,7 @@
  * test.  Backoff is 20 ms .. 200 ms here, so every case takes seconds. */
 #include "upload/lb-uploader.h"
 #include "store/lb-store-upload.h"
+#include "store/lb-store-api.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "lb-test-nginx.h"
@@ -89,17 +90,53 @@ ext_of (const gchar *media_type)
   return g_str_equal (media_type, "image") ? "jpg" : "mp4";
 }
 
+/* A pending retrieval row of the 'api' area (organisation acme). */
+static gint64
+make_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type, gdouble cost)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) lb_retrieval_free);
+  LbRetrieval *r = lb_retrieval_new ();
+  r->retrieval_id = g_strdup (rid);
+  r->media_id = g_strdup_printf ("m-%s", rid);
+  r->org = g_strdup ("acme");
+  r->vehicle = g_strdup ("veh+1");
+  r->input = g_strdup (input);
+  r->media_type = g_strdup (type);
+  r->start_ns = r->end_ns = 1000;
+  r->status = LB_RETRIEVAL_PENDING;
+  r->created_ns = lb_time_now ();
+  r->period = g_strdup ("2026-11");
+  r->cost_reserved = cost;
+  g_ptr_array_add (rows, r);
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1000, NULL, &error));
+  g_assert_no_error (error);
+  return r->id;
+}
+
+static gchar *queue_output_row (Fixture *f, const gchar *rid, const gchar *input,
+    const gchar *type, gsize size, gint64 now, gint64 row);
+
 /* Makes an output file and queues it; returns its SHA-256. */
 static gchar *
 queue_output (Fixture *f, const gchar *rid, const gchar *input, const gchar *type,
     gsize size, gint64 now)
+{
+  return queue_output_row (f, rid, input, type, size, now, 0);
+}
+
+static gchar *
+queue_output_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type,
+    gsize size, gint64 now, gint64 row)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *name = g_strdup_printf ("%s-%s.%s", rid, input, ext_of (type));
   g_autofree gchar *path = g_build_filename (f->outputs, name, NULL);
   gchar *sha = lb_test_make_file (path, size, g_str_hash (name));
   g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
-  LbUploadJob job = { rid, "veh+1", input, type, rel, LB_TIME_NONE, LB_TIME_NONE, NULL };
+  LbUploadJob job = { rid, "veh+1", input, type, rel, 1000, 1000, NULL, row,
+    lb_upload_content_type (ext_of (type)), 0.1 };
   g_assert_true (lb_store_upload_enqueue (f->store, &job, now, NULL, &error));
   g_assert_no_error (error);
   if (f->up)
@@ -214,7 +251,9 @@ test_normal (Fixture *f, gconstpointer data)
   lb_test_nginx_start (f->ngx);
   g_autofree gchar *vsha = queue_output (f, "r-vid", "dashcamRoadFacing", "videoHighRes",
       big, now);
-  g_autofree gchar *isha = queue_output (f, "r-img", "analog1", "image", 100 * 1024, now + 1);
+  gint64 row = make_row (f, "r-img", "analog1", "image", 0.1);
+  g_autofree gchar *isha = queue_output_row (f, "r-img", "analog1", "image", 100 * 1024,
+      now + 1, row);
   glong rss_before = max_rss_kib ();
   start_uploader (f, "up");
   g_assert_true (lb_test_wait_for (queue_empty, f, 20000));
@@ -257,6 +296,20 @@ test_normal (Fixture *f, gconstpointer data)
   g_assert_cmpstr (e->public_url, ==,
       "https://cdn.example.invalid/veh%2B1/r-vid/dashcamRoadFacing.mp4");
   g_assert_cmpint (e->uploaded_ns, >=, now);
+
+  /* The retrieval is available, its cost committed, its URL the cloud's. */
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, &error));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpfloat_with_epsilon (r->cost_committed, 0.1, 1e-9);
+  g_assert_cmpstr (r->content_type, ==, "image/jpeg");
+  g_autofree gchar *url = lb_store_upload_public_url (f->store, row, &error);
+  g_assert_cmpstr (url, ==, "https://cdn.example.invalid/veh%2B1/r-img/analog1.jpg");
+  gdouble used = -1, reserved = -1;
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used, &reserved,
+          &error));
+  g_assert_cmpfloat_with_epsilon (used, 0.1, 1e-9);
+  g_assert_cmpfloat_with_epsilon (reserved, 0, 1e-9);
 
   LbUploadStats st;
   g_assert_true (lb_uploader_get_stats (f->up, &st, &error));
@@ -372,7 +425,8 @@ test_forbidden (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   lb_test_nginx_start (f->ngx);
-  g_free (queue_output (f, "r-no", "analog3", "image", 1000, lb_time_now ()));
+  gint64 row = make_row (f, "r-no", "analog3", "image", 0.1);
+  g_free (queue_output_row (f, "r-no", "analog3", "image", 1000, lb_time_now (), row));
   g_free (queue_output (f, "r-no2", "analog3", "videoLowRes", 3000000, lb_time_now ()));
   start_uploader (f, "forbidden");
   g_assert_true (lb_test_wait_for (all_failed, f, 10000));
@@ -383,6 +437,16 @@ test_forbidden (Fixture *f, gconstpointer data)
   g_test_message ("reason: %s", e->last_error);
   g_assert_nonnull (strstr (e->last_error, "403"));
   g_assert_nonnull (strstr (e->last_error, "no such bucket"));
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, &error));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_FAILED);
+  g_assert_cmpstr (r->failure_reason, ==, e->last_error);
+  gdouble used = -1, reserved = -1;
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used, &reserved,
+          &error));
+  g_assert_cmpfloat (used, ==, 0);
+  g_assert_cmpfloat (reserved, ==, 0);
+
   g_autoptr (GPtrArray) log = read_log (f);
   g_assert_cmpuint (log->len, ==, 2);
   g_assert_cmpuint (((LogLine *) log->pdata[0])->status, ==, 403);
@@ -390,6 +454,18 @@ test_forbidden (Fixture *f, gconstpointer data)
   g_assert_true (lb_uploader_get_stats (f->up, &st, &error));
   g_assert_cmpuint (st.failed, ==, 2);
   g_assert_nonnull (strstr (st.last_error, "403"));
+  lb_upload_stats_clear (&st);
+  /* The same through the store alone (what /healthz holds). */
+  g_assert_true (lb_upload_get_stats (f->store, &st, &error));
+  g_assert_cmpuint (st.failed, ==, 2);
+  g_assert_cmpuint (st.queue_length, ==, 0);
+  g_assert_nonnull (st.last_error);
+  g_assert_nonnull (strstr (st.last_error, "403"));
+  lb_upload_stats_clear (&st);
+  lb_uploader_stop (f->up);
+  g_assert_true (lb_upload_get_stats (f->store, &st, &error));
+  g_assert_cmpuint (st.failed, ==, 2);
+  g_assert_null (st.last_error);
   lb_upload_stats_clear (&st);
 }
 
@@ -633,6 +709,179 @@ test_queue_200_offline (Fixture *f, gconstpointer data)
     g_ptr_array_unref (expected[p]);
 }
 
+static gboolean
+row_available (gpointer data)
+{
+  gpointer *d = data;
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (((Fixture *) d[0])->store, GPOINTER_TO_INT (d[1]), &r,
+          NULL));
+  return r->status == LB_RETRIEVAL_AVAILABLE;
+}
+
+/* The job engine's call wakes the running uploader: the retrieval is
+ * available well before the uploader would have looked again by itself. */
+static void
+test_finish_job_pokes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  lb_test_nginx_start (f->ngx);
+  start_uploader (f, "up");
+  g_usleep (300000);            /* the uploader has found nothing and sleeps */
+  gint64 row = make_row (f, "r-poke", "dashcamRoadFacing", "image", 0.1);
+  g_autofree gchar *path = g_build_filename (f->outputs, "poke.jpg", NULL);
+  g_autofree gchar *sha = lb_test_make_file (path, 4096, 7);
+  LbUploadJob job = { "r-poke", "veh+1", "dashcamRoadFacing", "image", path, 1000, 1000,
+    NULL, row, "image/jpeg", 0.1 };
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (lb_upload_finish_job (f->config, f->store, &job, lb_time_now (), &error));
+  g_assert_no_error (error);
+  gpointer d[2] = { f, GINT_TO_POINTER ((gint) row) };
+  g_assert_true (lb_test_wait_for (row_available, d, 5000));
+  gint64 took = g_get_monotonic_time () - t0;
+  g_test_message ("available %.3f s after the job finished", took / 1e6);
+  g_assert_cmpint (took, <, 1500000);
+  g_autofree gchar *obj = received_path (f, "up", "r-poke", "dashcamRoadFacing", "image");
+  g_autofree gchar *got = lb_test_file_sha256 (obj);
+  g_assert_cmpstr (got, ==, sha);
+}
+
+static gboolean
+three_done (gpointer data)
+{
+  return counts (data).done == 3;
+}
+
+/* One object the endpoint always answers 500 does not hold the queue: after
+ * a few refusals the others go first; it keeps waiting, not failed. */
+static void
+test_poisoned_entry (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 now = lb_time_now ();
+  lb_test_nginx_start (f->ngx);
+  g_free (queue_output (f, "r-poison", "analog1", "image", 2000, now));
+  for (guint i = 0; i < 3; i++) {
+    g_autofree gchar *rid = g_strdup_printf ("r-ok%u", i);
+    g_free (queue_output (f, rid, "analog1", "videoLowRes", 3000, now + 1 + i));
+  }
+  start_uploader (f, "up");
+  g_assert_true (lb_test_wait_for (three_done, f, 10000));
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-poison", "analog1",
+      &error);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_cmpint (e->attempts, >=, 3);
+  g_assert_nonnull (strstr (e->last_error, "500"));
+  g_assert_nonnull (strstr (e->last_error, "internal trouble"));
+  g_autoptr (GPtrArray) log = read_log (f);
+  guint ok = 0;
+  for (guint i = 0; i < log->len; i++)
+    ok += ((LogLine *) log->pdata[i])->status == 201;
+  g_assert_cmpuint (ok, ==, 3);
+}
+
+/* A socket listening on 127.0.0.1 that never accepts; with @fill, its
+ * accept queue (backlog 0) is filled first so that a further connect hangs. */
+static GSocket *
+silent_listener (guint *port, GPtrArray *fillers)
+{
+  g_autoptr (GError) error = NULL;
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert_true (g_socket_bind (sock, any, TRUE, &error));
+  g_socket_set_listen_backlog (sock, fillers ? 0 : 16);
+  g_assert_true (g_socket_listen (sock, &error));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  for (guint i = 0; fillers && i < 4; i++) {
+    /* Fill the queue; the connects that do not get in just time out. */
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_socket_client_set_timeout (client, 1);
+    GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1", *port,
+        NULL, NULL);
+    if (c == NULL)
+      break;
+    g_ptr_array_add (fillers, c);
+  }
+  return sock;
+}
+
+typedef struct {
+  Fixture *f;
+  const gchar *rid, *input;
+} EntryWait;
+
+static gboolean
+has_error (gpointer data)
+{
+  EntryWait *w = data;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (w->f->store, w->rid, w->input, NULL);
+  return e && e->last_error != NULL;
+}
+
+/* An endpoint that accepts the connection but never answers: [upload]
+ * timeout (1 s here) abandons the upload, which stays queued. */
+static void
+test_read_timeout (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint port = 0;
+  g_autoptr (GSocket) sock = silent_listener (&port, NULL);
+  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
+      port);
+  f->config = lb_test_upload_config (f->dir, tmpl);
+  g_assert_true (lb_config_set (f->config, "upload", "timeout", "1s", &error));
+  g_free (queue_output (f, "r-silent", "analog1", "image", 1000, lb_time_now ()));
+  f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (lb_uploader_start (f->up, &error));
+  EntryWait w = { f, "r-silent", "analog1" };
+  g_assert_true (lb_test_wait_for (has_error, &w, 10000));
+  gint64 took = g_get_monotonic_time () - t0;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-silent", "analog1",
+      &error);
+  g_test_message ("after %.2f s: %s", took / 1e6, e->last_error);
+  g_assert_cmpint (took, >=, 900000);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_cmpint (e->attempts, ==, 1);
+  g_assert_nonnull (strstr (e->last_error, "unreachable"));
+  g_assert_null (strstr (e->last_error, "no connection within"));
+}
+
+/* An endpoint whose connect never completes: [upload] connect-timeout
+ * (300 ms here, shorter than the I/O timeout) gives up on it. */
+static void
+test_connect_timeout (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint port = 0;
+  g_autoptr (GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GSocket) sock = silent_listener (&port, fillers);
+  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
+      port);
+  f->config = lb_test_upload_config (f->dir, tmpl);
+  g_assert_true (lb_config_set (f->config, "upload", "connect-timeout", "300ms", &error));
+  g_free (queue_output (f, "r-hang", "analog1", "image", 1000, lb_time_now ()));
+  f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_true (lb_uploader_start (f->up, &error));
+  EntryWait w = { f, "r-hang", "analog1" };
+  g_assert_true (lb_test_wait_for (has_error, &w, 10000));
+  gint64 took = g_get_monotonic_time () - t0;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-hang", "analog1", &error);
+  g_test_message ("after %.2f s (%u queued connections): %s", took / 1e6, fillers->len,
+      e->last_error);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
+  g_assert_nonnull (strstr (e->last_error, "no connection within 0.3 s"));
+  g_assert_cmpint (took, >=, 250000);
+  g_assert_cmpint (took, <, 1000000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -643,7 +892,13 @@ main (int argc, char **argv)
   ADD ("down-then-up", test_down_then_up);
   ADD ("retry-after", test_retry_after);
   ADD ("forbidden", test_forbidden);
+  ADD ("poisoned-entry", test_poisoned_entry);
+  ADD ("finish-job-pokes", test_finish_job_pokes);
   ADD ("crash-mid-upload", test_crash_mid_upload);
   ADD ("queue-200-offline", test_queue_200_offline);
+  g_test_add ("/upload/silent/read-timeout", Fixture, NULL, setup, test_read_timeout,
+      teardown);
+  g_test_add ("/upload/silent/connect-timeout", Fixture, NULL, setup, test_connect_timeout,
+      teardown);
   return g_test_run ();
 }
