@@ -7,6 +7,7 @@
 #include "jobs/lb-pipelines.h"
 #include "quota/lb-quota.h"
 #include "store/lb-store-footage.h"
+#include "upload/lb-uploader.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -440,8 +441,14 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
       run.delivered_end_ns);
   gdouble cost = lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
       run.delivered_end_ns);
-  if (!lb_store_api_finish_available (jobs->store, row->id, rel, run.content_type,
-          run.delivered_start_ns, run.delivered_end_ns, coverage, now_ns (jobs), cost, &error)) {
+  /* available now, or once uploaded when [upload] url-template is set */
+  LbUploadJob done = {
+    .retrieval_id = row->retrieval_id, .vehicle = row->vehicle, .input = row->input,
+    .media_type = row->media_type, .path = rel, .delivered_start_ns = run.delivered_start_ns,
+    .delivered_end_ns = run.delivered_end_ns, .coverage_json = coverage,
+    .retrieval_row = row->id, .content_type = run.content_type, .cost = cost,
+  };
+  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs), &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))

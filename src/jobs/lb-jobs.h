@@ -8,9 +8,10 @@
  *
  * Outcome of a row:
  *   - footage covers it: the output goes to <store dir>/outputs/<mediaId>.jpg
- *     or .mp4, then one store transaction marks it available with the
- *     delivered range, the coverage manifest and the quota committed for
- *     the delivered duration;
+ *     or .mp4, then lb_upload_finish_job() marks it available (or queues it
+ *     for upload when [upload] url-template is set) with the delivered
+ *     range, the coverage manifest and the quota committed for the
+ *     delivered duration;
  *   - nothing recorded for that input and time (footage exists after it):
  *     unavailable, refunded;
  *   - not recorded yet (the input's footage ends before the requested end):
