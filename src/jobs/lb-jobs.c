@@ -7,6 +7,7 @@
 #include "jobs/lb-pipelines.h"
 #include "quota/lb-quota.h"
 #include "store/lb-store-footage.h"
+#include "upload/lb-uploader.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -19,6 +20,11 @@ GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
  * resolver says so instead of the build failing. */
 #pragma weak lb_store_lookup
 #pragma weak lb_footage_plan_free
+extern gboolean lb_store_pin (LbStore *store, const gchar *owner, const gchar *vehicle,
+    const gchar *input, gint64 start_ns, gint64 end_ns, GError **error);
+extern gboolean lb_store_unpin (LbStore *store, const gchar *owner, GError **error);
+#pragma weak lb_store_pin
+#pragma weak lb_store_unpin
 
 #define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
 #define RECHECK_NS (LB_NS_PER_SEC)
@@ -44,6 +50,7 @@ struct _LbJobs {
   GPtrArray *threads;
   GPtrArray *cancellables;      /* one per worker */
   GHashTable *failures;         /* row id → transient failures so far; protected by lock */
+  GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
 };
 
@@ -126,6 +133,7 @@ lb_jobs_new (LbConfig *config, LbStore *store, GError **error)
   jobs->threads = g_ptr_array_new ();
   jobs->cancellables = g_ptr_array_new_with_free_func (g_object_unref);
   jobs->failures = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->pinned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 
   gint64 workers = lb_config_get_int (config, "jobs", "workers");
   if (workers <= 0)
@@ -252,6 +260,45 @@ coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 
   return json_to_string (root, FALSE);
 }
 
+/* Retention keeps the footage of a row that is pending or running. */
+static void
+pin (LbJobs *jobs, const LbRetrieval *row)
+{
+  if (lb_store_pin == NULL)
+    return;
+  g_mutex_lock (&jobs->lock);
+  gboolean done = g_hash_table_contains (jobs->pinned, &row->id);
+  if (!done) {
+    gint64 *key = g_new (gint64, 1);
+    *key = row->id;
+    g_hash_table_add (jobs->pinned, key);
+  }
+  g_mutex_unlock (&jobs->lock);
+  if (done)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, row->id);
+  /* one pin per owner, whatever a previous run left */
+  if (!lb_store_unpin (jobs->store, owner, &error) ||
+      !lb_store_pin (jobs->store, owner, row->vehicle, row->input, row->start_ns,
+          row->end_ns, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": pin: %s", row->id, error->message);
+}
+
+static void
+unpin (LbJobs *jobs, gint64 id)
+{
+  g_mutex_lock (&jobs->lock);
+  g_hash_table_remove (jobs->pinned, &id);
+  g_mutex_unlock (&jobs->lock);
+  if (lb_store_unpin == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, id);
+  if (!lb_store_unpin (jobs->store, owner, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": unpin: %s", id, error->message);
+}
+
 static void
 count_finished (LbJobs *jobs, gint64 id)
 {
@@ -259,6 +306,7 @@ count_finished (LbJobs *jobs, gint64 id)
   jobs->finished++;
   g_hash_table_remove (jobs->failures, &id);
   g_mutex_unlock (&jobs->lock);
+  unpin (jobs, id);
 }
 
 static void
@@ -316,6 +364,7 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
 
   GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type, row->vehicle,
       row->input);
+  pin (jobs, row);
   if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
     fail (jobs, row, error);
     lb_job_footage_clear (&f);
@@ -392,8 +441,14 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
       run.delivered_end_ns);
   gdouble cost = lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
       run.delivered_end_ns);
-  if (!lb_store_api_finish_available (jobs->store, row->id, rel, run.content_type,
-          run.delivered_start_ns, run.delivered_end_ns, coverage, now_ns (jobs), cost, &error)) {
+  /* available now, or once uploaded when [upload] url-template is set */
+  LbUploadJob done = {
+    .retrieval_id = row->retrieval_id, .vehicle = row->vehicle, .input = row->input,
+    .media_type = row->media_type, .path = rel, .delivered_start_ns = run.delivered_start_ns,
+    .delivered_end_ns = run.delivered_end_ns, .coverage_json = coverage,
+    .retrieval_row = row->id, .content_type = run.content_type, .cost = cost,
+  };
+  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs), &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
@@ -515,6 +570,7 @@ lb_jobs_free (LbJobs *jobs)
   g_ptr_array_unref (jobs->threads);
   g_ptr_array_unref (jobs->cancellables);
   g_hash_table_unref (jobs->failures);
+  g_hash_table_unref (jobs->pinned);
   lb_pipelines_free (jobs->pipelines);
   g_free (jobs->outputs_dir);
   g_free (jobs->db_path);

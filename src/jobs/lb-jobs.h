@@ -8,9 +8,10 @@
  *
  * Outcome of a row:
  *   - footage covers it: the output goes to <store dir>/outputs/<mediaId>.jpg
- *     or .mp4, then one store transaction marks it available with the
- *     delivered range, the coverage manifest and the quota committed for
- *     the delivered duration;
+ *     or .mp4, then lb_upload_finish_job() marks it available (or queues it
+ *     for upload when [upload] url-template is set) with the delivered
+ *     range, the coverage manifest and the quota committed for the
+ *     delivered duration;
  *   - nothing recorded for that input and time (footage exists after it):
  *     unavailable, refunded;
  *   - not recorded yet (the input's footage ends before the requested end):
@@ -20,7 +21,9 @@
  *   - a transient failure (I/O, a full disk, a busy store) is retried
  *     [jobs] retries times, then the row is failed with failureReason and
  *     refunded; corrupt footage fails it at once.
- * Rows left running by a crash are requeued by lb_jobs_start(), and half
+ * While a row is pending or running, its range is pinned (owner
+ * "retrieval:<row id>") so that retention keeps the footage; the pin goes
+ * when the row ends.  Rows left running by a crash are requeued by lb_jobs_start(), and half
  * written outputs removed: a row ends exactly once and is charged once.
  */
 #pragma once

@@ -365,6 +365,7 @@ typedef struct {
   gint64 moov_offset;           /* chunk offsets beyond it move */
   gint64 delta;                 /* by this much */
   gboolean overflow;
+  gboolean drop_udta;
 } Writer;
 
 static void write_boxes (Writer *w, const guint8 *p, gsize len, GByteArray *out, gboolean in_trak);
@@ -476,8 +477,9 @@ write_boxes (Writer *w, const guint8 *p, gsize len, GByteArray *out, gboolean in
 
   while (len > 0 && box_at (p, len, &b)) {
     gboolean video = in_video_trak || b.start == w->plan->trak;
-    if (in_video_trak && b.type == FOURCC ('e', 'd', 't', 's')) {
-      /* replaced by the one written after tkhd */
+    if ((in_video_trak && b.type == FOURCC ('e', 'd', 't', 's')) ||
+        (w->drop_udta && b.type == FOURCC ('u', 'd', 't', 'a'))) {
+      /* edts: replaced by the one written after tkhd */
     } else if (is_container (b.type)) {
       guint at = out->len;
       put32 (out, 0);
@@ -637,8 +639,28 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
   if (!plan_track (mb.payload, mb.payload_size, skip_ns, duration_ns, &plan, out, error))
     goto done;
 
-  Writer w = { &plan, moov_off + moov_size, 0, FALSE };
+  Writer w = { &plan, moov_off + moov_size, 0, FALSE, FALSE };
   new_moov = build_moov (&w, mb.payload, mb.payload_size);
+  /* A smaller moov (fewer sync samples) keeps its place: a free box fills
+   * the rest, so the media data is not copied.  Entries are 4 bytes and a
+   * box at least 8: when 4 bytes are left, one more late keyframe goes, or
+ * the muxer's udta tags. */
+  if ((gint64) new_moov->len == moov_size - 4) {
+    if (plan.sync && plan.sync->len > 1)
+      g_array_set_size (plan.sync, plan.sync->len - 1);
+    else
+      w.drop_udta = TRUE;       /* muxer tags only */
+    g_byte_array_unref (new_moov);
+    new_moov = build_moov (&w, mb.payload, mb.payload_size);
+  }
+  if ((gint64) new_moov->len + 8 <= moov_size) {
+    guint32 gap = moov_size - new_moov->len;
+    put32 (new_moov, gap);
+    put32 (new_moov, FOURCC ('f', 'r', 'e', 'e'));
+    g_byte_array_set_size (new_moov, moov_size);
+    memset (new_moov->data + moov_size - (gap - 8), 0, gap - 8);
+    wr32 (new_moov->data, moov_size);
+  }
   if ((gint64) new_moov->len != moov_size) {
     w.delta = (gint64) new_moov->len - moov_size;
     g_byte_array_unref (new_moov);

@@ -132,9 +132,15 @@ remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
   g_assert_cmpuint (lb_remux_samples (rm), >=, 1);
 
   GstClockTime ds, de;
+  GStatBuf before, after;
+  g_assert_cmpint (g_stat (out, &before), ==, 0);
   gboolean ok = lb_remux_finish (rm, out, WALL + start, WALL + end, &ds, &de, frames, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
+  /* edited in place: the media data did not move */
+  g_assert_cmpint (g_stat (out, &after), ==, 0);
+  g_assert_cmpint (before.st_size, ==, after.st_size);
+  g_assert_cmpint (before.st_ino, ==, after.st_ino);
   *dstart = ds - WALL;
   *dend = de - WALL;
 }

@@ -7,6 +7,7 @@
 #include "quota/lb-quota.h"
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
+#include "upload/lb-uploader.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -118,7 +119,7 @@ set_up (Fixture *f, gconstpointer data)
     g_assert_true (g_file_set_contents (path, stock[i].text, -1, NULL));
   }
   g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s/store\n[jobs]\nworkers=2\n"
-      "retries=2\npending-deadline=%s\n", f->dir, (const gchar *) data ? (const gchar *) data : "60s");
+      "retries=2\npending-deadline=60s\n%s", f->dir, data ? (const gchar *) data : "");
   f->config = lb_config_load_data (conf, "test.conf", &error);
   g_assert_no_error (error);
   g_autofree gchar *store_dir = g_build_filename (f->dir, "store", NULL);
@@ -472,6 +473,34 @@ test_full_disk (Fixture *f, gconstpointer data)
   lb_retrieval_free (r);
 }
 
+/* With an upload endpoint, a finished output waits in the upload journal:
+ * the row stays pending (progress 1) until the upload succeeds. */
+static void
+test_hands_over_to_upload (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "image", T0, T0);
+  gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  LbUploadStats stats = { 0 };
+  while (g_get_monotonic_time () < until) {
+    lb_upload_stats_clear (&stats);
+    g_assert_true (lb_upload_get_stats (f->store, &stats, &error));
+    if (stats.queue_length == 1)
+      break;
+    g_usleep (20000);
+  }
+  g_assert_cmpuint (stats.queue_length, ==, 1);
+  lb_upload_stats_clear (&stats);
+  g_usleep (300000);            /* never claimed again */
+  g_autoptr (LbRetrieval) r = get (f, id);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
+  g_assert_cmpfloat (r->progress, ==, 1.0);
+  g_assert_cmpint (r->attempts, ==, 1);
+  g_assert_cmpuint (count_outputs (f), ==, 1);
+  assert_books (f, 0, 0.1);     /* committed when uploaded */
+}
+
 static void
 test_default_workers (void)
 {
@@ -505,6 +534,8 @@ main (int argc, char **argv)
   ADD ("/jobs/scheduler/stop-and-restart", test_stop_and_restart, NULL);
   ADD ("/jobs/scheduler/crash-recovery", test_crash_recovery, NULL);
   ADD ("/jobs/scheduler/full-disk", test_full_disk, NULL);
+  ADD ("/jobs/scheduler/hands-over-to-upload", test_hands_over_to_upload,
+      "[upload]\nurl-template=http://127.0.0.1:9/{retrievalId}.{ext}\n");
   g_test_add_func ("/jobs/scheduler/default-workers", test_default_workers);
   return g_test_run ();
 }
