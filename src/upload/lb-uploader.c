@@ -975,6 +975,48 @@ lb_upload_get_stats (LbStore *store, LbUploadStats *out, GError **error)
 }
 
 void
+lb_upload_health_json (JsonBuilder *b, gpointer store)
+{
+  g_return_if_fail (b != NULL && store != NULL);
+
+  LbUploadStats st;
+  g_autoptr (GError) error = NULL;
+  if (!lb_upload_get_stats (store, &st, &error)) {
+    json_builder_set_member_name (b, "error");
+    json_builder_add_string_value (b, error->message);
+    return;
+  }
+  json_builder_set_member_name (b, "waiting");
+  json_builder_add_int_value (b, st.queue_length);
+  json_builder_set_member_name (b, "oldestWaitingSeconds");
+  if (st.oldest_waiting_ns)
+    json_builder_add_double_value (b, MAX (0, now_ns () - st.oldest_waiting_ns) / 1e9);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "bytesUploaded");
+  json_builder_add_int_value (b, st.bytes_uploaded);
+  json_builder_set_member_name (b, "done");
+  json_builder_add_int_value (b, st.done);
+  json_builder_set_member_name (b, "failed");
+  json_builder_add_int_value (b, st.failed);
+  json_builder_set_member_name (b, "uploading");
+  json_builder_add_boolean_value (b, st.uploading);
+  json_builder_set_member_name (b, "lastError");
+  if (st.last_error)
+    json_builder_add_string_value (b, st.last_error);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "lastErrorTime");
+  if (st.last_error_ns) {
+    g_autofree gchar *t = lb_time_format_rfc3339 (st.last_error_ns);
+    json_builder_add_string_value (b, t);
+  } else {
+    json_builder_add_null_value (b);
+  }
+  lb_upload_stats_clear (&st);
+}
+
+void
 lb_upload_stats_clear (LbUploadStats *stats)
 {
   if (stats)

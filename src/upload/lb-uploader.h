@@ -29,6 +29,8 @@
 #include "store/lb-store.h"
 #include "store/lb-store-upload.h"
 
+#include <json-glib/json-glib.h>
+
 G_BEGIN_DECLS
 
 typedef struct _LbUploader LbUploader;
@@ -81,6 +83,13 @@ void        lb_upload_stats_clear (LbUploadStats  *stats);
 gboolean    lb_upload_get_stats   (LbStore        *store,
                                    LbUploadStats  *out,
                                    GError        **error);
+
+/* An LbApiHealthFunc (user_data: the LbStore): adds the upload metrics to
+ * the /healthz object: waiting, oldestWaitingSeconds, bytesUploaded, done,
+ * failed, uploading, lastError, lastErrorTime.  The daemon registers it with
+ *   lb_api_server_add_health (api, "uploads", lb_upload_health_json, store, NULL); */
+void        lb_upload_health_json (JsonBuilder *builder,
+                                   gpointer     store);
 
 /* Deletes the local files of entries uploaded more than [upload] keep before
  * @now_ns (the periodic sweep calls it; tests call it directly). */
