@@ -1074,3 +1074,15 @@ lb_upload_finish_job (LbConfig *config, LbStore *store, const LbUploadJob *job,
   g_mutex_unlock (&running_lock);
   return TRUE;
 }
+
+gboolean
+lb_upload_release_if_disabled (LbConfig *config, LbStore *store, guint *out_count,
+    GError **error)
+{
+  g_return_val_if_fail (config != NULL && store != NULL, FALSE);
+  if (out_count)
+    *out_count = 0;
+  if (lb_uploader_enabled (config))
+    return TRUE;
+  return lb_store_upload_release_waiting (store, now_ns (), out_count, error);
+}

@@ -120,6 +120,15 @@ gboolean    lb_upload_finish_job (LbConfig           *config,
                                   gint64              now_ns,
                                   GError            **error);
 
+/* At daemon start when the upload is switched off (lb_uploader_enabled()
+ * FALSE): retrievals still waiting in the journal from an earlier
+ * configuration become available at once, served by the box
+ * (lb_store_upload_release_waiting()).  Does nothing when upload is on. */
+gboolean    lb_upload_release_if_disabled (LbConfig  *config,
+                                           LbStore   *store,
+                                           guint     *out_count,
+                                           GError   **error);
+
 /* --- helpers, public for tests --- */
 
 /* Expands {vehicleId} {retrievalId} {input} {mediaType} {ext} in @tmpl, each
