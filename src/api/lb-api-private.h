@@ -1,6 +1,7 @@
 /* lookback — API internals shared by lb-api-server.c and lb-api-routes.c */
 #pragma once
 
+#include "api/lb-api-conn.h"
 #include "api/lb-api-server.h"
 #include "api/lb-rate-limit.h"
 #include "store/lb-store-api.h"
@@ -30,6 +31,7 @@ struct _LbApiServer {
   LbRateLimiter *creates;
   LbRateLimiter *reads;
   GPtrArray *health;            /* LbApiHealth*; server context only */
+  GHashTable *conns;            /* peer "ip:port" → LbApiConn*; protected by lock */
   gint64 started_ns;
   gint64 max_body;
   guint request_timeout_s, idle_timeout_s;
@@ -50,8 +52,12 @@ typedef struct {
   gchar *request_id;
   gint64 start_us;              /* monotonic */
   const gchar *route;           /* OpenAPI path of the route, or NULL */
-  GSource *timer;               /* request timeout; main thread only */
+  LbApiConn *conn;              /* the connection it came on (strong), or NULL */
+  GSource *timer;               /* request-timeout ticks; main thread only */
+  guint64 bytes_at_start;       /* conn bytes read at request-started */
+  gint64 first_byte_us;         /* monotonic time the request's first byte was seen */
   gboolean got_body;
+  gboolean finished;            /* "finished" was emitted; main thread only */
 
   /* request */
   gchar *method;

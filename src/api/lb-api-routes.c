@@ -5,6 +5,7 @@
  * objects.
  */
 #include "api/lb-api-private.h"
+#include "lb-api-resources.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-sign.h"
@@ -463,6 +464,12 @@ lb_api_route_create (LbApiRequest *req)
   gdouble used = 0;
   if (!lb_store_api_create_retrieval (server->store, rows, allowance, &used, &error)) {
     lb_api_reply_gerror (req, error);
+    if (g_error_matches (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED)) {
+      /* The real wait: usage resets when the month turns (UTC). */
+      g_autofree gchar *wait = g_strdup_printf ("%" G_GINT64_FORMAT,
+          (lb_quota_period_end (now_ns) - now_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
+      lb_api_add_header (req, "Retry-After", wait);
+    }
     return;
   }
   GST_DEBUG ("requestId=%s: retrieval %s, %u rows, org %s", req->request_id, retrieval_id,
@@ -504,7 +511,9 @@ add_url_info (LbApiRequest *req, JsonBuilder *b, LbRetrieval *r)
   g_mutex_lock (&server->lock);
   g_autofree gchar *base = g_strdup (server->public_url ? server->public_url : "");
   g_mutex_unlock (&server->lock);
-  g_autofree gchar *url = lb_sign_media_url (server->sign_key, base, r->media_id, expires_s);
+  /* An uploaded object is fetched from where it was uploaded. */
+  g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)
+      : lb_sign_media_url (server->sign_key, base, r->media_id, expires_s);
 
   json_builder_set_member_name (b, "urlInfo");
   json_builder_begin_object (b);
@@ -952,8 +961,7 @@ lb_api_route_health (LbApiRequest *req)
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, store_ok ? "ok" : "degraded");
   json_builder_set_member_name (b, "uptimeSeconds");
-  json_builder_add_double_value (b,
-      (gdouble) (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
+  json_builder_add_int_value (b, (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
   json_builder_set_member_name (b, "requests");
   json_builder_add_int_value (b, g_atomic_int_get (&server->requests));
   json_builder_set_member_name (b, "inFlight");
@@ -968,8 +976,12 @@ lb_api_route_health (LbApiRequest *req)
   }
   json_builder_end_object (b);
   if (!store_ok) {
-    json_builder_set_member_name (b, "storeError");
-    json_builder_add_string_value (b, error->message);
+    /* A non-2xx body is an error body too: message and requestId. */
+    GST_ERROR ("requestId=%s: health: %s", req->request_id, error->message);
+    json_builder_set_member_name (b, "message");
+    json_builder_add_string_value (b, "The store does not answer.");
+    json_builder_set_member_name (b, "requestId");
+    json_builder_add_string_value (b, req->request_id);
   }
   for (guint i = 0; i < server->health->len; i++) {
     LbApiHealth *h = server->health->pdata[i];
@@ -987,8 +999,10 @@ void
 lb_api_route_openapi (LbApiRequest *req)
 {
   g_autoptr (GError) error = NULL;
-  GBytes *doc = g_resources_lookup_data ("/org/lookback/api/openapi.json",
-      G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
+  /* Through the resource itself: a static link would drop the generated
+   * constructor that registers it globally. */
+  GBytes *doc = g_resource_lookup_data (lb_api_get_resource (),
+      "/org/lookback/api/openapi.json", G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
 
   if (doc == NULL) {
     lb_api_reply_gerror (req, error);

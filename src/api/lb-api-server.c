@@ -6,6 +6,8 @@
  * worker built is applied back in the server's context and the message
  * unpaused.  "finished" logs one line per request on lookback-api.
  */
+#include "config.h"
+
 #include "api/lb-api-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
@@ -67,6 +69,7 @@ server_clear (gpointer p)
   g_clear_pointer (&server->creates, lb_rate_limiter_free);
   g_clear_pointer (&server->reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health, g_ptr_array_unref);
+  g_clear_pointer (&server->conns, g_hash_table_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
   g_free (server->uri);
   g_free (server->public_url);
@@ -89,6 +92,7 @@ request_clear (gpointer p)
     g_source_destroy (req->timer);
     g_source_unref (req->timer);
   }
+  g_clear_pointer (&req->conn, lb_api_conn_unref);
   g_free (req->request_id);
   g_free (req->method);
   g_free (req->path);
@@ -240,8 +244,10 @@ task_done (GObject *source, GAsyncResult *result, gpointer user_data)
   SoupServerMessage *msg = user_data;
   LbApiRequest *req = g_task_get_task_data (G_TASK (result));
 
-  apply_reply (req, msg);
-  soup_server_message_unpause (msg);
+  if (!req->finished) {          /* the client may have gone meanwhile */
+    apply_reply (req, msg);
+    soup_server_message_unpause (msg);
+  }
   g_atomic_int_dec_and_test (&req->server->in_flight);
   g_object_unref (msg);
 }
@@ -351,9 +357,30 @@ handle_early (SoupServer *soup, SoupServerMessage *msg, const char *path,
   }
 }
 
-/* A new connection: idle ones are cut after idle-timeout without traffic
- * (GSocket's timeout makes a stalled read or write fail), then it is handed
- * to libsoup. */
+typedef struct {
+  LbApiServer *server;          /* strong */
+  LbApiConn *conn;              /* weak: the table holds it */
+} ConnGone;
+
+/* libsoup dropped a connection's stream: the connection is over. */
+static void
+on_stream_gone (gpointer data, GObject *where_the_stream_was)
+{
+  ConnGone *g = data;
+  LbApiServer *server = g->server;
+
+  g_mutex_lock (&server->lock);
+  if (server->conns &&
+      g_hash_table_lookup (server->conns, lb_api_conn_get_peer (g->conn)) == g->conn)
+    g_hash_table_remove (server->conns, lb_api_conn_get_peer (g->conn));
+  g_mutex_unlock (&server->lock);
+  server_unref (server);
+  g_free (g);
+}
+
+/* A new connection: its socket gets the idle timeout (no traffic for that
+ * long and libsoup's pending read or write fails), its input is counted
+ * (see lb-api-conn.h), and it is handed to libsoup. */
 static gboolean
 on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
     gpointer user_data)
@@ -362,29 +389,67 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
   g_autoptr (GSocketAddress) local = g_socket_connection_get_local_address (conn, NULL);
   g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
   g_autoptr (GError) err = NULL;
+  LbApiConn *c = lb_api_conn_new (conn, server->idle_timeout_s);
+  g_autoptr (GIOStream) stream = lb_api_conn_steal_stream (c);
+  ConnGone *g = g_new0 (ConnGone, 1);
 
-  g_socket_set_timeout (g_socket_connection_get_socket (conn), server->idle_timeout_s);
-  if (!soup_server_accept_iostream (server->soup, G_IO_STREAM (conn), local, remote, &err))
+  g->server = server_ref (server);
+  g->conn = c;
+  g_mutex_lock (&server->lock);
+  g_hash_table_replace (server->conns, g_strdup (lb_api_conn_get_peer (c)), c);
+  g_mutex_unlock (&server->lock);
+  g_object_weak_ref (G_OBJECT (stream), on_stream_gone, g);
+  if (!soup_server_accept_iostream (server->soup, stream, local, remote, &err))
     GST_WARNING ("cannot accept a connection: %s", err->message);
   return TRUE;
 }
 
+/* Once a second while a request is being read: the whole request (headers
+ * and body) must arrive within request-timeout of its first byte.  Before
+ * any byte, the connection is merely idle (the socket's idle timeout). */
 static gboolean
-request_timed_out (gpointer user_data)
+request_tick (gpointer user_data)
 {
   SoupServerMessage *msg = user_data;
   LbApiRequest *req = request_get (msg);
-  GSocket *sock = soup_server_message_get_socket (msg);
 
-  if (req && !req->got_body) {
-    GST_INFO ("requestId=%s: the request did not arrive within %u s; closing",
-        req->request_id, req->server->request_timeout_s);
-    if (sock)
-      g_socket_shutdown (sock, TRUE, TRUE, NULL);
+  if (req == NULL || req->got_body || req->finished || req->conn == NULL) {
+    if (req)
+      g_clear_pointer (&req->timer, g_source_unref);
+    return G_SOURCE_REMOVE;
   }
-  if (req)
-    g_clear_pointer (&req->timer, g_source_unref);
+  gint64 now = g_get_monotonic_time ();
+  if (req->first_byte_us == 0 &&
+      lb_api_conn_bytes_read (req->conn) > req->bytes_at_start)
+    req->first_byte_us = now;
+  if (req->first_byte_us == 0 ||
+      now - req->first_byte_us < (gint64) req->server->request_timeout_s * G_USEC_PER_SEC)
+    return G_SOURCE_CONTINUE;
+  GST_INFO ("requestId=%s: the request from %s did not arrive within %u s; closing",
+      req->request_id, lb_api_conn_get_peer (req->conn), req->server->request_timeout_s);
+  lb_api_conn_shutdown (req->conn);
+  g_clear_pointer (&req->timer, g_source_unref);
   return G_SOURCE_REMOVE;
+}
+
+/* A body without a declared length (chunked) is cut off as soon as it
+ * outgrows max-body, before it can fill the memory. */
+static void
+on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  LbApiRequest *req = request_get (msg);
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+
+  /* A declared length over the limit was answered by handle_early. */
+  if (req == NULL || body->length <= req->server->max_body ||
+      soup_message_headers_get_encoding (soup_server_message_get_request_headers (msg)) ==
+      SOUP_ENCODING_CONTENT_LENGTH)
+    return;
+  GST_INFO ("requestId=%s: body over %" G_GINT64_FORMAT " bytes; closing",
+      req->request_id, req->server->max_body);
+  soup_message_body_truncate (body);
+  if (req->conn)
+    lb_api_conn_shutdown (req->conn);
 }
 
 static void
@@ -407,6 +472,7 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
 
   if (req == NULL)
     return;
+  req->finished = TRUE;
   if (req->timer) {
     g_source_destroy (req->timer);
     g_clear_pointer (&req->timer, g_source_unref);
@@ -431,18 +497,39 @@ on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data
   g_atomic_int_inc (&server->requests);
   g_object_set_data_full (G_OBJECT (msg), "lb-request", req, request_unref);
 
-  /* request-started comes with the first bytes of a request: from then on
-   * the whole request (headers and body) must arrive within request-timeout.
-   * Idle connections are cut by the socket timeout (see on_incoming). */
-  req->timer = g_timeout_source_new_seconds (server->request_timeout_s);
-  g_source_set_callback (req->timer, request_timed_out, msg, NULL);
+  /* libsoup 3.2 emits request-started as soon as the connection waits for a
+   * request, before any byte: the tick finds when the first one came. */
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  g_autofree gchar *peer = remote
+      ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : NULL;
+  g_mutex_lock (&server->lock);
+  LbApiConn *c = peer ? g_hash_table_lookup (server->conns, peer) : NULL;
+  req->conn = c ? lb_api_conn_ref (c) : NULL;
+  g_mutex_unlock (&server->lock);
+  if (req->conn)
+    req->bytes_at_start = lb_api_conn_bytes_read (req->conn);
+  GST_LOG ("requestId=%s: started on %s (%s)", req->request_id, peer,
+      req->conn ? "known" : "unknown connection");
+  req->timer = g_timeout_source_new_seconds (1);
+  g_source_set_callback (req->timer, request_tick, msg, NULL);
   g_source_attach (req->timer, server->context);
 
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
   g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);
   g_signal_connect (msg, "finished", G_CALLBACK (on_finished), NULL);
 }
 
 /* ------------------------------------------------------------------------- */
+
+static void
+health_free (gpointer p)
+{
+  LbApiHealth *h = p;
+  if (h->notify)
+    h->notify (h->user_data);
+  g_free (h->name);
+  g_free (h);
+}
 
 LbApiServer *
 lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **error)
@@ -474,9 +561,12 @@ lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **er
   gdouble per_second = lb_config_get_double (config, "api", "reads-per-second");
   server->creates = lb_rate_limiter_new (per_minute, per_minute / 60.0);
   server->reads = lb_rate_limiter_new (per_second, per_second);
-  server->health = g_ptr_array_new_with_free_func ((GDestroyNotify) g_free);
+  server->health = g_ptr_array_new_with_free_func (health_free);
+  server->conns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) lb_api_conn_unref);
 
-  server->soup = soup_server_new ("server-header", "lookback/" "0.1 ", NULL);
+  /* The trailing space makes libsoup append its own product token. */
+  server->soup = soup_server_new ("server-header", PACKAGE "/" VERSION " ", NULL);
   soup_server_add_early_handler (server->soup, NULL, handle_early, server, NULL);
   soup_server_add_handler (server->soup, NULL, handle, server, NULL);
   g_signal_connect (server->soup, "request-started", G_CALLBACK (on_request_started), server);
@@ -563,16 +653,6 @@ lb_api_server_get_uri (LbApiServer *server)
   return uri;
 }
 
-static void
-health_free (gpointer p)
-{
-  LbApiHealth *h = p;
-  if (h->notify)
-    h->notify (h->user_data);
-  g_free (h->name);
-  g_free (h);
-}
-
 void
 lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFunc func,
     gpointer user_data, GDestroyNotify notify)
@@ -584,7 +664,6 @@ lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFun
   h->func = func;
   h->user_data = user_data;
   h->notify = notify;
-  g_ptr_array_set_free_func (server->health, health_free);
   g_ptr_array_add (server->health, h);
 }
 

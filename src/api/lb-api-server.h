@@ -42,7 +42,8 @@ gboolean     lb_api_server_listen   (LbApiServer  *server,
 /* "http://127.0.0.1:8080" (no trailing slash) once listening, else NULL. */
 gchar       *lb_api_server_get_uri  (LbApiServer  *server);
 
-/* Registers @func to add a member object @name to /healthz. */
+/* Registers @func to add a member object @name to /healthz.  Call it in the
+ * server's context (the thread that created it); @func runs there too. */
 void         lb_api_server_add_health (LbApiServer    *server,
                                        const gchar    *name,
                                        LbApiHealthFunc func,

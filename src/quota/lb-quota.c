@@ -3,6 +3,8 @@
 #include "core/lb-time.h"
 #include "store/lb-store-api.h"
 
+#include <stdlib.h>
+
 gdouble
 lb_quota_cost (LbConfig *config, const gchar *media_type, gint64 start_ns, gint64 end_ns)
 {
@@ -28,6 +30,19 @@ lb_quota_period (gint64 ns)
   /* lb_time_format_rfc3339 is the one calendar of the project: reuse it. */
   g_autofree gchar *text = lb_time_format_rfc3339 (ns);
   return g_strndup (text, 7);
+}
+
+gint64
+lb_quota_period_end (gint64 ns)
+{
+  g_autofree gchar *period = lb_quota_period (ns);
+  gint year = atoi (period), month = atoi (period + 5);
+  g_autofree gchar *next = g_strdup_printf ("%04d-%02d-01T00:00:00Z",
+      month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1);
+  gint64 end = 0;
+  if (!lb_time_parse_rfc3339 (next, &end, NULL))
+    g_return_val_if_reached (ns);
+  return end;
 }
 
 gchar *

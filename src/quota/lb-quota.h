@@ -32,6 +32,9 @@ gdouble  lb_quota_cost            (LbConfig    *config,
 /* The quota period containing @ns: "YYYY-MM" (UTC). */
 gchar   *lb_quota_period          (gint64 ns);
 
+/* The first instant of the period after the one containing @ns (UTC). */
+gint64   lb_quota_period_end      (gint64 ns);
+
 /* "Current monthly usage is 80000.4 seconds of high-res video out of
  * 900000.0 available." */
 gchar   *lb_quota_status_sentence (gdouble used,

@@ -2,6 +2,7 @@
 #include "recorder/lb-segment-sink.h"
 
 #include "core/lb-debug.h"
+#include "store/lb-store-footage.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -12,15 +13,6 @@ GST_DEBUG_CATEGORY_STATIC (lb_segment_sink_debug);
 
 #define SINK_DATA "lb-segment-sink"
 
-/* TODO(merge): replace with the footage area's lb_footage_segment_path(). */
-static gchar *
-lb_footage_segment_path (const gchar *store_dir, const gchar *vehicle,
-    const gchar *input, gint64 start_ns)
-{
-  g_autofree gchar *v = g_uri_escape_string (vehicle, NULL, FALSE);
-  g_autofree gchar *name = g_strdup_printf ("%" G_GINT64_FORMAT ".mp4", start_ns);
-  return g_build_filename (store_dir, "segments", v, input, name, NULL);
-}
 
 /* What a segment sink knows, attached to the splitmuxsink as object data. */
 typedef struct {
@@ -97,7 +89,8 @@ on_format_location (GstElement *splitmux, guint fragment_id, GstSample *first,
 static GstStructure *
 muxer_properties (gint64 fragment_cap_ns)
 {
-  /* The enum type of fragment-mode exists only once mp4mux is loaded. */
+  /* The enum type of fragment-mode exists only once mp4mux is loaded and
+   * its class initialised: take it from the property itself. */
   GstElementFactory *factory = gst_element_factory_find ("mp4mux");
   if (factory == NULL)
     return NULL;
@@ -105,9 +98,14 @@ muxer_properties (gint64 fragment_cap_ns)
   gst_object_unref (factory);
   if (loaded == NULL)
     return NULL;
+  GType mux_type = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
   gst_object_unref (loaded);
-
-  GType mode_type = g_type_from_name ("GstQTMuxFragmentMode");
+  if (mux_type == 0)
+    return NULL;
+  GObjectClass *mux_class = g_type_class_ref (mux_type);
+  GParamSpec *pspec = g_object_class_find_property (mux_class, "fragment-mode");
+  GType mode_type = pspec && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
+  g_type_class_unref (mux_class);
   if (mode_type == 0)
     return NULL;
   GEnumClass *klass = g_type_class_ref (mode_type);
@@ -163,8 +161,15 @@ lb_segment_sink_new (const gchar *store_dir, const gchar *vehicle, const gchar *
     GST_ERROR ("splitmuxsink (gst-plugins-good) is not available");
     return NULL;
   }
+  /* The file sink neither prerolls nor syncs: a live pipeline goes to
+   * PLAYING without waiting on it (a prerolling sink created by splitmuxsink
+   * for each new file can otherwise stay in PAUSED). */
+  g_autoptr (GstStructure) sink_props = gst_structure_new ("properties",
+      "async", G_TYPE_BOOLEAN, FALSE, "sync", G_TYPE_BOOLEAN, FALSE, NULL);
   g_object_set (sink,
       "async-finalize", TRUE,
+      "sink-factory", "filesink",
+      "sink-properties", sink_props,
       "muxer-factory", "mp4mux",
       "muxer-properties", props,
       "max-size-time", (guint64) segment_duration_ns,
@@ -201,6 +206,34 @@ lb_segment_sink_new_clock (void)
 {
   return g_object_new (GST_TYPE_SYSTEM_CLOCK, "name", "lookback-realtime-clock",
       "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
+}
+
+guint
+lb_segment_sink_count_open (GstElement *sink)
+{
+  g_return_val_if_fail (GST_IS_ELEMENT (sink), 0);
+  SinkData *d = g_object_get_data (G_OBJECT (sink), SINK_DATA);
+  g_return_val_if_fail (d != NULL, 0);
+
+  g_mutex_lock (&d->lock);
+  guint n = g_hash_table_size (d->starts);
+  g_mutex_unlock (&d->lock);
+  return n;
+}
+
+GStrv
+lb_segment_sink_list_open (GstElement *sink)
+{
+  g_return_val_if_fail (GST_IS_ELEMENT (sink), NULL);
+  SinkData *d = g_object_get_data (G_OBJECT (sink), SINK_DATA);
+  g_return_val_if_fail (d != NULL, NULL);
+
+  g_mutex_lock (&d->lock);
+  GStrv paths = (GStrv) g_hash_table_get_keys_as_array (d->starts, NULL);
+  for (guint i = 0; paths[i]; i++)
+    paths[i] = g_strdup (paths[i]);
+  g_mutex_unlock (&d->lock);
+  return paths;
 }
 
 LbSegmentEvent

@@ -47,6 +47,12 @@ void            lb_segment_sink_set_origin   (GstElement *sink,
 /* The REALTIME system clock: base-time + running-time = ns since the epoch. */
 GstClock       *lb_segment_sink_new_clock    (void);
 
+/* Files named by @sink and not closed yet (being written, or about to be). */
+guint           lb_segment_sink_count_open    (GstElement *sink);
+
+/* Their paths. */
+GStrv           lb_segment_sink_list_open     (GstElement *sink);
+
 /* If @message is a segment event of @sink (or of any segment sink when @sink
  * is NULL), returns it with the file's path and first-frame wall clock. */
 LbSegmentEvent  lb_segment_sink_parse_message (GstElement  *sink,

@@ -53,6 +53,8 @@ static const gchar *const api_steps[] = {
   "CREATE INDEX api_retrievals_quota ON api_retrievals (org, period, status);"
   "CREATE INDEX api_retrievals_media ON api_retrievals (org, status, id);"
   "CREATE TABLE api_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
+  /* 2: the public URL of an uploaded object */
+  "ALTER TABLE api_retrievals ADD COLUMN public_url TEXT;",
   NULL,
 };
 
@@ -128,6 +130,7 @@ lb_retrieval_free (LbRetrieval *r)
   g_free (r->content_type);
   g_free (r->coverage_json);
   g_free (r->failure_reason);
+  g_free (r->public_url);
   g_free (r);
 }
 
@@ -156,7 +159,7 @@ lb_token_has_scope (const LbToken *token, const gchar *scope)
   "id, retrieval_id, media_id, org, vehicle, input, camera_role, media_type, " \
   "trigger_reason, start_ns, end_ns, status, progress, not_before_ns, created_ns, " \
   "attempts, period, cost_reserved, cost_committed, output_path, content_type, " \
-  "delivered_start_ns, delivered_end_ns, coverage, available_ns, failure_reason"
+  "delivered_start_ns, delivered_end_ns, coverage, available_ns, failure_reason, public_url"
 
 static gchar *
 col_text (sqlite3_stmt *stmt, gint i)
@@ -204,6 +207,7 @@ row_from_stmt (sqlite3_stmt *stmt)
   r->coverage_json = col_text (stmt, c++);
   r->available_ns = sqlite3_column_int64 (stmt, c++);
   r->failure_reason = col_text (stmt, c++);
+  r->public_url = col_text (stmt, c++);
   return r;
 }
 
@@ -214,6 +218,34 @@ bind_text_or_null (sqlite3_stmt *stmt, gint i, const gchar *text)
     sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
   else
     sqlite3_bind_null (stmt, i);
+}
+
+/* A transaction of its own, or a savepoint inside the caller's open one
+ * (another store area finishing a retrieval in its own transaction).  The
+ * caller holds the lock. */
+static gboolean
+tx_begin (LbStore *store, gboolean *nested, GError **error)
+{
+  *nested = !sqlite3_get_autocommit (store->db);
+  return *nested ? lb_store_exec (store, "SAVEPOINT lb_api", error)
+      : lb_store_begin (store, error);
+}
+
+static gboolean
+tx_commit (LbStore *store, gboolean nested, GError **error)
+{
+  return nested ? lb_store_exec (store, "RELEASE lb_api", error)
+      : lb_store_commit (store, error);
+}
+
+static void
+tx_rollback (LbStore *store, gboolean nested)
+{
+  if (nested) {
+    sqlite3_exec (store->db, "ROLLBACK TO lb_api; RELEASE lb_api", NULL, NULL, NULL);
+  } else {
+    lb_store_rollback (store);
+  }
 }
 
 /* Usage and reservations of @org in @period; the caller holds the lock. */
@@ -431,6 +463,36 @@ lb_store_api_get (LbStore *store, gint64 id, LbRetrieval **out, GError **error)
 }
 
 gboolean
+lb_store_api_find (LbStore *store, const gchar *retrieval_id, const gchar *input,
+    LbRetrieval **out, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (retrieval_id != NULL && input != NULL && out != NULL, FALSE);
+
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+      "SELECT " ROW_COLUMNS " FROM api_retrievals WHERE retrieval_id = ? AND input = ?"
+      " ORDER BY id LIMIT 1", error);
+  if (stmt) {
+    sqlite3_bind_text (stmt, 1, retrieval_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 2, input, -1, SQLITE_STATIC);
+    gint rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+      *out = row_from_stmt (stmt);
+      ok = TRUE;
+    } else if (rc == SQLITE_DONE) {
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "No retrieval %s for input %s.",
+          retrieval_id, input);
+    } else {
+      lb_store_set_error (store, error, "finding a retrieval");
+    }
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
+}
+
+gboolean
 lb_store_api_get_media (LbStore *store, const gchar *media_id, LbRetrieval **out,
     GError **error)
 {
@@ -603,10 +665,14 @@ static gboolean
 update_open_row (LbStore *store, gint64 id, const gchar *sql, BindFunc bind,
     gpointer data, const gchar *what, GError **error)
 {
+  gboolean nested = FALSE;
+
   debug_init ();
   LB_STORE_LOCK (store);
-  if (!lb_store_begin (store, error))
-    goto fail;
+  if (!tx_begin (store, &nested, error)) {
+    LB_STORE_UNLOCK (store);
+    return FALSE;
+  }
   {
     g_autoptr (LbRetrieval) row = NULL;
     if (!get_one (store, "id = ?", id, NULL, &row, error))
@@ -627,14 +693,14 @@ update_open_row (LbStore *store, gint64 id, const gchar *sql, BindFunc bind,
       goto fail;
     }
   }
-  if (!lb_store_commit (store, error))
+  if (!tx_commit (store, nested, error))
     goto fail;
   LB_STORE_UNLOCK (store);
   GST_DEBUG ("row %" G_GINT64_FORMAT ": %s", id, what);
   return TRUE;
 
 fail:
-  lb_store_rollback (store);
+  tx_rollback (store, nested);
   LB_STORE_UNLOCK (store);
   return FALSE;
 }
@@ -728,12 +794,41 @@ bind_int64 (sqlite3_stmt *stmt, gpointer data)
 }
 
 gboolean
+lb_store_api_set_public_url (LbStore *store, gint64 id, const gchar *public_url,
+    GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  return update_open_row (store, id,
+      "UPDATE api_retrievals SET public_url = ? WHERE id = ?", bind_reason,
+      (gpointer) public_url, "set the public URL of", error);
+}
+
+gboolean
 lb_store_api_defer (LbStore *store, gint64 id, gint64 not_before_ns, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   return update_open_row (store, id,
       "UPDATE api_retrievals SET status = 'pending', not_before_ns = ? WHERE id = ?",
       bind_int64, &not_before_ns, "defer", error);
+}
+
+gboolean
+lb_store_api_list_open (LbStore *store, GPtrArray **out_rows, GError **error)
+{
+  g_return_val_if_fail (store != NULL && out_rows != NULL, FALSE);
+
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+      "SELECT " ROW_COLUMNS " FROM api_retrievals WHERE status IN ('pending', 'running')"
+      " ORDER BY created_ns, id", error);
+  if (stmt)
+    ok = collect_rows (store, stmt, rows, error);
+  LB_STORE_UNLOCK (store);
+  if (ok)
+    *out_rows = g_steal_pointer (&rows);
+  return ok;
 }
 
 gboolean

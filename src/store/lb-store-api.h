@@ -73,6 +73,8 @@ typedef struct {
   gchar *coverage_json;         /* JSON object text, or NULL (see api-contract.md) */
   gint64 available_ns;          /* 0 until available */
   gchar *failure_reason;        /* failed / unavailable / invalid: why; else NULL */
+  gchar *public_url;            /* urlInfo.url of an uploaded object, or NULL: the
+                                 * box's own signed URL */
 } LbRetrieval;
 
 LbRetrieval *lb_retrieval_new  (void);
@@ -160,6 +162,11 @@ gboolean lb_store_api_count_status     (LbStore      *store,
  * Every finish_* call applies only to a row that is pending or running: a
  * row that is already finished gives LB_ERROR_INVALID, an unknown id
  * LB_ERROR_NOT_FOUND, and nothing changes.
+ *
+ * set_progress, finish_*, set_public_url and defer join the caller's open
+ * transaction when there is one (another store area, e.g. the upload
+ * journal, finishing a retrieval in its own transaction: a SAVEPOINT), and
+ * run in a transaction of their own otherwise.
  */
 
 /**
@@ -221,6 +228,14 @@ gboolean lb_store_api_finish_unavailable (LbStore      *store,
                                           const gchar  *reason,
                                           GError      **error);
 
+/* The upload journal's public URL of the row's object: the API shows it as
+ * urlInfo.url instead of the box's own signed URL.  Call it before (or in
+ * the same transaction as) finish_available. */
+gboolean lb_store_api_set_public_url   (LbStore      *store,
+                                        gint64        id,
+                                        const gchar  *public_url,
+                                        GError      **error);
+
 /* Puts a running row back to pending, not to be claimed before
  * @not_before_ns (footage not recorded yet).  The reservation stays. */
 gboolean lb_store_api_defer            (LbStore      *store,
@@ -234,9 +249,23 @@ gboolean lb_store_api_requeue_running  (LbStore      *store,
                                         guint        *out_count,
                                         GError      **error);
 
+/* Every pending or running row, oldest first (for deadlines, and for
+ * pinning the footage they need against retention). */
+gboolean lb_store_api_list_open        (LbStore      *store,
+                                        GPtrArray   **out_rows,
+                                        GError      **error);
+
 /* One row by id (LB_ERROR_NOT_FOUND when there is none). */
 gboolean lb_store_api_get              (LbStore      *store,
                                         gint64        id,
+                                        LbRetrieval **out,
+                                        GError      **error);
+
+/* The row of @retrieval_id for @input (what the upload journal knows a
+ * retrieval by); LB_ERROR_NOT_FOUND when there is none. */
+gboolean lb_store_api_find             (LbStore      *store,
+                                        const gchar  *retrieval_id,
+                                        const gchar  *input,
                                         LbRetrieval **out,
                                         GError      **error);
 

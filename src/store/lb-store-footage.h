@@ -86,6 +86,146 @@ void           lb_footage_plan_free (LbFootagePlan *plan);
 void           lb_segment_free      (LbSegment *segment);
 LbSegment     *lb_segment_copy      (const LbSegment *segment);
 
+/* ---- write side (the indexer, the importer, retention) ---- */
+
+/* Inserts an open segment row from @segment (vehicle, input, path — absolute
+ * under the store dir or relative to it —, start_ns, media_base_ns, codec,
+ * caps, width, height, fps, init_size); end_ns = start_ns, bytes =
+ * init_size.  Sets @segment->id. */
+gboolean       lb_store_segment_begin  (LbStore      *store,
+                                        LbSegment    *segment,
+                                        GError      **error);
+
+/* Adds complete segments (LbSegment*, end_ns/bytes/open as given) with their
+ * keyframes (@keyframes: GArray of LbKeyframe per segment, or NULL) in ONE
+ * transaction: nothing is half-indexed.  Sets each segment's id. */
+gboolean       lb_store_segment_add    (LbStore      *store,
+                                        GPtrArray    *segments,
+                                        GPtrArray    *keyframes,
+                                        GError      **error);
+
+/* One transaction: grows the last keyframe row of the segment by
+ * @extend_size bytes and @extend_frames frames (fragments without a
+ * keyframe belong to the GOP before them), appends @keyframes (LbKeyframe,
+ * may be NULL) and moves the segment's end_ns / bytes. */
+gboolean       lb_store_segment_append (LbStore      *store,
+                                        gint64        segment_id,
+                                        gint64        extend_size,
+                                        guint         extend_frames,
+                                        GArray       *keyframes,
+                                        gint64        end_ns,
+                                        gint64        bytes,
+                                        GError      **error);
+
+/* Marks the segment closed (no more appends). */
+gboolean       lb_store_segment_finish (LbStore      *store,
+                                        gint64        segment_id,
+                                        GError      **error);
+
+/* Removes the segment row and its keyframes (not the file). */
+gboolean       lb_store_segment_delete (LbStore      *store,
+                                        gint64        segment_id,
+                                        GError      **error);
+
+/* NULL with LB_ERROR_NOT_FOUND when there is no such row. */
+LbSegment     *lb_store_segment_get    (LbStore      *store,
+                                        gint64        segment_id,
+                                        GError      **error);
+/* The segment whose file is @path (absolute or store-relative); 0 if none. */
+gint64         lb_store_segment_find_path (LbStore     *store,
+                                           const gchar *path,
+                                           GError     **error);
+
+/* Segments (LbSegment*) in start order; @vehicle / @input may be NULL for
+ * all; @open_only limits to open ones.  For maintenance (reconcile). */
+GPtrArray     *lb_store_segment_list   (LbStore      *store,
+                                        const gchar  *vehicle,
+                                        const gchar  *input,
+                                        gboolean      open_only,
+                                        GError      **error);
+
+/* The @limit oldest segments of an input (retention candidates). */
+GPtrArray     *lb_store_segment_oldest (LbStore      *store,
+                                        const gchar  *vehicle,
+                                        const gchar  *input,
+                                        guint         limit,
+                                        GError      **error);
+
+/* The keyframe rows of a segment, in time order. */
+GArray        *lb_store_segment_keyframes (LbStore    *store,
+                                           gint64      segment_id,
+                                           GError    **error);
+
+typedef struct {
+  gchar *vehicle;
+  gchar *input;
+  guint segments;
+  gint64 bytes;                 /* sum of the segments' bytes */
+  gint64 max_segment_ns;        /* longest segment ever indexed */
+} LbFootageInput;
+
+/* Every input with footage (LbFootageInput*), ordered by vehicle, input;
+ * @vehicle may be NULL for all. */
+GPtrArray     *lb_store_footage_inputs (LbStore      *store,
+                                        const gchar  *vehicle,
+                                        GError      **error);
+void           lb_footage_input_free   (LbFootageInput *input);
+
+/* ---- pins: footage a retrieval still needs is kept by retention ---- */
+
+gboolean       lb_store_pin            (LbStore      *store,
+                                        const gchar  *owner,
+                                        const gchar  *vehicle,
+                                        const gchar  *input,
+                                        gint64        start_ns,
+                                        gint64        end_ns,
+                                        GError      **error);
+/* Removes every pin of @owner. */
+gboolean       lb_store_unpin          (LbStore      *store,
+                                        const gchar  *owner,
+                                        GError      **error);
+/* Whether a pin overlaps the segment's [start_ns, end_ns). */
+gboolean       lb_store_segment_is_pinned (LbStore         *store,
+                                           const LbSegment *segment,
+                                           GError         **error);
+
+/* ---- coverage ---- */
+
+/* Recorded ranges and gaps (LbTimeRange) of an input within
+ * [@start_ns, @end_ns): segments closer than ~2 frame intervals merge. */
+gboolean       lb_store_coverage       (LbStore      *store,
+                                        const gchar  *vehicle,
+                                        const gchar  *input,
+                                        gint64        start_ns,
+                                        gint64        end_ns,
+                                        GArray      **ranges,
+                                        GArray      **gaps,
+                                        GError      **error);
+
+/* The SQL of the lookup's segment query (tests explain it). */
+const gchar   *lb_store_lookup_sql     (void);
+
+/* ---- segment file layout ----
+ *
+ * <store dir>/segments/<vehicle, URI-escaped>/<input, URI-escaped>/<start_ns>.mp4
+ * where start_ns is the wall-clock time of the file's first frame.  The
+ * index stores paths relative to the store dir ("segments/...").
+ */
+gchar         *lb_footage_segment_relpath (const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       start_ns);
+gchar         *lb_footage_segment_path    (const gchar *store_dir,
+                                           const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       start_ns);
+/* The inverse: TRUE when @path (absolute under @store_dir, or relative to
+ * it) follows the layout; outputs may be NULL. */
+gboolean       lb_footage_parse_segment_path (const gchar  *store_dir,
+                                              const gchar  *path,
+                                              gchar       **vehicle,
+                                              gchar       **input,
+                                              gint64       *start_ns);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbFootagePlan, lb_footage_plan_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbSegment, lb_segment_free)
 

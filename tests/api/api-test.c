@@ -51,7 +51,9 @@ api_fixture_new (const gchar *extra)
       "[input 5678 dashcamRoadFacing]\nsource=videotestsrc\n"
       "%s\n", f->dir, extra ? extra : "");
   g_autofree gchar *conf_path = g_build_filename (f->dir, "lookback.conf", NULL);
-  f->config = lb_config_load_data (text, conf_path, &error);
+  g_file_set_contents (conf_path, text, -1, &error);
+  g_assert_no_error (error);
+  f->config = lb_config_load (conf_path, &error);
   g_assert_no_error (error);
   g_autofree gchar *db = lb_config_get_db_path (f->config);
   f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);

@@ -129,6 +129,8 @@ test_quota_month (void)
   g_autoptr (ApiReply) over = create_image (f, f->token);
   api_assert_error (over, 429, "monthly quota is exhausted");
   g_assert_cmpint (count_rows (f), ==, rows);
+  /* 2026-11-15T12:00Z to 2026-12-01T00:00Z */
+  g_assert_cmpstr (soup_message_headers_get_one (over->headers, "Retry-After"), ==, "1339200");
 
   /* Delivered: the usage shows in quotaStatus (a refused create still says). */
   g_assert_cmpuint (api_make_available (f), ==, 10);

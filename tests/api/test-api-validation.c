@@ -380,6 +380,10 @@ test_internal_error (void)
   g_autoptr (ApiReply) r = get_retrieval (f, f->token, created);
   api_assert_error (r, 500, api_json_string (r, "requestId"));
   g_assert_null (strstr (api_json_string (r, "message"), "api_retrievals"));
+  /* and the health check says so, with 503 */
+  g_autoptr (ApiReply) h = api_request (f, "GET", "/healthz", NULL, NULL);
+  api_assert_error (h, 503, "store");
+  g_assert_cmpstr (api_json_string (h, "status"), ==, "degraded");
   api_fixture_free (f);
 }
 
@@ -473,7 +477,7 @@ main (int argc, char **argv)
   g_test_add_func ("/api/status/404-path", test_unknown_path);
   g_test_add_func ("/api/status/405-allow", test_method_not_allowed);
   g_test_add_func ("/api/status/413-body", test_body_too_large);
-  g_test_add_func ("/api/status/500-store", test_internal_error);
+  g_test_add_func ("/api/status/500-503-store", test_internal_error);
   for (guint i = 0; i < G_N_ELEMENTS (time_cases); i++) {
     g_autofree gchar *name = g_strdup_printf ("/api/time/%s", time_cases[i].name);
     g_test_add_data_func (name, &time_cases[i], test_time_case);

@@ -134,7 +134,6 @@ GST_START_TEST (test_running_time)
 }
 GST_END_TEST;
 
-/* clock: the pipeline clock's time when the frame passes */
 /* source=pts draws PTS + offset, whatever the segment and base time. */
 GST_START_TEST (test_source_pts)
 {
@@ -165,6 +164,7 @@ GST_START_TEST (test_source_pts)
 }
 GST_END_TEST;
 
+/* clock: the pipeline clock's time when the frame passes */
 GST_START_TEST (test_source_clock)
 {
   GstHarness *h = new_harness (GST_VIDEO_FORMAT_NV12);

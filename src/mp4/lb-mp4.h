@@ -1,0 +1,104 @@
+/* lookback — reading ISO BMFF (MP4) segments: init and fragments
+ *
+ * lookback records with mp4mux fragment-mode=first-moov-then-finalise.
+ * While such a file grows it looks like this (checked on GStreamer 1.22):
+ *
+ *   ftyp | free | mdat (first GOP) | moov (stbl for the first GOP, mvex) |
+ *   free | mdat | moof | free | mdat | moof | ... | mdat (being written)
+ *
+ * i.e. the first fragment is described by the moov's sample table and every
+ * later fragment by a moof that FOLLOWS its mdat (tfhd base-data-offset
+ * points back).  At EOS mp4mux "finalises" the file: it rewrites the mdat
+ * header at the start to span everything, overwrites the early moov and
+ * appends a complete moov (no mvex) at the end.  All sample bytes and the
+ * later moofs stay where they were, so offsets indexed while the file grew
+ * stay valid.  A file cut by a crash keeps every complete mdat+moof pair.
+ *
+ * A "fragment" here is a byte range holding whole samples of the video
+ * track: one moof and its mdat (+ padding boxes) in fragmented files, or one
+ * GOP of samples described by a moov sample table.  Times are nanoseconds on
+ * the file's media timeline.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gint64 offset;                /* byte offset of the sample in the file */
+  guint32 size;
+  gint64 dts_ns, pts_ns, duration_ns;
+  gboolean sync;                /* a keyframe (IDR) */
+} LbMp4Sample;
+
+typedef struct {
+  guint32 track_id;             /* the (first) video track */
+  guint32 timescale;
+  gchar *codec;                 /* "h264" or "h265" */
+  gchar *sample_entry;          /* "avc1", "avc3", "hvc1", "hev1" */
+  gint width, height;
+  gint fps_n, fps_d;            /* from the sample durations; 0/1 when unknown */
+  GBytes *codec_data;           /* avcC / hvcC payload */
+  gchar *caps;                  /* GstCaps string with codec_data, width, height */
+  gint64 init_size;             /* end of the moov box: fragments follow it */
+  gint64 moov_offset, moov_size;
+  gboolean fragmented;          /* moov has mvex: more fragments may follow */
+  GArray *samples;              /* LbMp4Sample described by the moov's sample table
+                                 * (the first GOP while growing, everything once
+                                 * finalised), in decode order */
+  guint32 trex_duration, trex_size, trex_flags;
+} LbMp4Init;
+
+typedef struct {
+  gint64 offset;                /* first byte of the fragment (padding/mdat/moof) */
+  gint64 size;                  /* bytes of the fragment */
+  gint64 next_offset;           /* where the next fragment's scan starts */
+  GArray *samples;              /* LbMp4Sample of the video track, decode order */
+} LbMp4Fragment;
+
+/* Reads ftyp + moov (wherever the moov is).  LB_ERROR_NOT_YET while the file
+ * has no moov yet (the first fragment is still being written);
+ * LB_ERROR_CORRUPT for a file that is not MP4 or has no H.264/H.265 track. */
+gboolean     lb_mp4_read_init      (gint            fd,
+                                    LbMp4Init     **out,
+                                    GError        **error);
+gboolean     lb_mp4_read_init_path (const gchar    *path,
+                                    LbMp4Init     **out,
+                                    GError        **error);
+
+/* Where the first fragment starts (start of a scan with lb_mp4_read_fragment). */
+gint64       lb_mp4_first_offset   (const LbMp4Init *init);
+
+/* Reads the fragment that starts at @offset (a previous fragment's
+ * next_offset, or lb_mp4_first_offset()).  FALSE with LB_ERROR_NOT_YET when
+ * it is not complete within @file_size (growing file, or cut by a crash);
+ * LB_ERROR_CORRUPT for garbage.  TRUE with *@out = NULL when the file is
+ * finalised and @offset is past its last sample (nothing more will come). */
+gboolean     lb_mp4_read_fragment  (gint                fd,
+                                    const LbMp4Init    *init,
+                                    gint64              offset,
+                                    gint64              file_size,
+                                    LbMp4Fragment     **out,
+                                    GError            **error);
+
+/* The video samples whose bytes lie in [@offset, @offset + @size): what a
+ * reader uses to play an indexed fragment, whether the file is still
+ * fragmented or has been finalised since it was indexed. */
+gboolean     lb_mp4_read_range     (gint                fd,
+                                    const LbMp4Init    *init,
+                                    gint64              offset,
+                                    gint64              size,
+                                    LbMp4Fragment     **out,
+                                    GError            **error);
+
+gint64       lb_mp4_to_ns          (const LbMp4Init *init,
+                                    gint64           ticks);
+
+void         lb_mp4_init_free      (LbMp4Init *init);
+void         lb_mp4_fragment_free  (LbMp4Fragment *fragment);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbMp4Init, lb_mp4_init_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbMp4Fragment, lb_mp4_fragment_free)
+
+G_END_DECLS

@@ -1,0 +1,330 @@
+/* The store's 'footage' area: schema, write side, lookup, pins, coverage */
+#include "store/lb-store-footage.h"
+#include "core/lb-error.h"
+#include "core/lb-time.h"
+
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define T0 G_GINT64_CONSTANT (1700000000000000000)
+#define S(x) ((gint64) ((x) * GST_SECOND))
+
+typedef struct {
+  gchar *dir;
+  LbStore *store;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp ("lb-footage-XXXXXX", NULL);
+  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
+  g_autoptr (GError) error = NULL;
+  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  lb_store_free (f->store);
+  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->dir);
+}
+
+/* A closed segment [start, end) with one keyframe every @gop seconds at 30 fps. */
+static LbSegment *
+make_segment (const gchar *input, gint64 start, gint64 end, gint64 gop, GArray **kfs)
+{
+  LbSegment *s = g_new0 (LbSegment, 1);
+  s->vehicle = g_strdup ("v1");
+  s->input = g_strdup (input);
+  s->path = lb_footage_segment_relpath ("v1", input, start);
+  s->start_ns = start;
+  s->end_ns = end;
+  s->codec = g_strdup ("h264");
+  s->caps = g_strdup ("video/x-h264");
+  s->width = 320;
+  s->height = 240;
+  s->fps_n = 30;
+  s->fps_d = 1;
+  s->init_size = 1000;
+  *kfs = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
+  gint64 off = 1000;
+  for (gint64 t = start; t < end; t += gop) {
+    LbKeyframe k = { 0, t, off, 5000, off + 16, 900, (guint) (gop * 30 / GST_SECOND) };
+    g_array_append_val (*kfs, k);
+    off += 5000;
+  }
+  s->bytes = off;
+  return s;
+}
+
+static void
+add_segments (LbStore *store, const gchar *input, const gint64 (*spans)[2], guint n)
+{
+  g_autoptr (GPtrArray) segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < n; i++) {
+    GArray *k;
+    g_ptr_array_add (segs, make_segment (input, spans[i][0], spans[i][1], GST_SECOND, &k));
+    g_ptr_array_add (kfs, k);
+  }
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_schema (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 1);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_store_check_integrity (f->store, &error));
+  /* reopening keeps the version, a read-only opener sees it too */
+  g_autofree gchar *db = g_strdup (lb_store_get_path (f->store));
+  lb_store_free (f->store);
+  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 1);
+  g_autoptr (LbStore) ro = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (ro, "v1", "a", T0, T0 + S (1), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 0);
+  g_assert_cmpint (plan->first_ns, ==, LB_TIME_NONE);
+}
+
+static void
+test_write_side (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *abs = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  LbSegment seg = { .vehicle = "v1", .input = "a", .path = abs, .start_ns = T0,
+    .media_base_ns = 0, .codec = "h264", .caps = "video/x-h264", .width = 16, .height = 16,
+    .fps_n = 30, .fps_d = 1, .init_size = 100
+  };
+  g_assert_true (lb_store_segment_begin (f->store, &seg, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (seg.id, >, 0);
+  g_autoptr (GArray) k = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
+  LbKeyframe k0 = { 0, T0, 100, 400, 116, 300, 30 };
+  g_array_append_val (k, k0);
+  g_assert_true (lb_store_segment_append (f->store, seg.id, 0, 0, k, T0 + S (1), 500, &error));
+  /* a fragment without keyframe grows the last row */
+  g_assert_true (lb_store_segment_append (f->store, seg.id, 200, 30, NULL, T0 + S (2), 700,
+          &error));
+  g_assert_no_error (error);
+  g_autoptr (LbSegment) got = lb_store_segment_get (f->store, seg.id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (got->path, ==, abs);
+  g_assert_true (got->open);
+  g_assert_cmpint (got->end_ns, ==, T0 + S (2));
+  g_assert_cmpint (got->bytes, ==, 700);
+  g_autoptr (GArray) rows = lb_store_segment_keyframes (f->store, seg.id, &error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpint (g_array_index (rows, LbKeyframe, 0).size, ==, 600);
+  g_assert_cmpint (g_array_index (rows, LbKeyframe, 0).frames, ==, 60);
+  g_assert_cmpint (lb_store_segment_find_path (f->store, abs, &error), ==, seg.id);
+  g_autoptr (GPtrArray) open = lb_store_segment_list (f->store, NULL, NULL, TRUE, &error);
+  g_assert_cmpuint (open->len, ==, 1);
+  g_assert_true (lb_store_segment_finish (f->store, seg.id, &error));
+  g_autoptr (GPtrArray) open2 = lb_store_segment_list (f->store, NULL, NULL, TRUE, &error);
+  g_assert_cmpuint (open2->len, ==, 0);
+  g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (f->store, NULL, &error);
+  g_assert_cmpuint (inputs->len, ==, 1);
+  LbFootageInput *in = g_ptr_array_index (inputs, 0);
+  g_assert_cmpint (in->bytes, ==, 700);
+  g_assert_cmpint (in->max_segment_ns, ==, S (2));
+  g_assert_true (lb_store_segment_delete (f->store, seg.id, &error));
+  g_assert_no_error (error);
+  g_autoptr (LbSegment) gone = lb_store_segment_get (f->store, seg.id, &error);
+  g_assert_null (gone);
+  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_autoptr (GArray) rows2 = lb_store_segment_keyframes (f->store, seg.id, &error);
+  g_assert_cmpuint (rows2->len, ==, 0);
+  g_autoptr (GPtrArray) inputs2 = lb_store_footage_inputs (f->store, NULL, &error);
+  g_assert_cmpuint (inputs2->len, ==, 0);
+}
+
+static void
+assert_piece (LbFootagePlan *plan, guint i, gint64 seg_start, gint64 first_kf, guint n)
+{
+  g_assert_cmpuint (plan->pieces->len, >, i);
+  LbFootagePiece *p = g_ptr_array_index (plan->pieces, i);
+  g_assert_cmpint (p->segment->start_ns, ==, seg_start);
+  g_assert_cmpuint (p->keyframes->len, ==, n);
+  g_assert_cmpint (g_array_index (p->keyframes, LbKeyframe, 0).time_ns, ==, first_kf);
+  for (guint k = 1; k < n; k++)
+    g_assert_cmpint (g_array_index (p->keyframes, LbKeyframe, k).time_ns, >,
+        g_array_index (p->keyframes, LbKeyframe, k - 1).time_ns);
+}
+
+static void
+assert_gap (LbFootagePlan *plan, guint i, gint64 s, gint64 e)
+{
+  g_assert_cmpuint (plan->gaps->len, >, i);
+  g_assert_cmpint (g_array_index (plan->gaps, LbTimeRange, i).start_ns, ==, s);
+  g_assert_cmpint (g_array_index (plan->gaps, LbTimeRange, i).end_ns, ==, e);
+}
+
+static LbFootagePlan *
+lookup (Fixture *f, gint64 s, gint64 e)
+{
+  g_autoptr (GError) error = NULL;
+  LbFootagePlan *plan = lb_store_lookup (f->store, "v1", "a", s, e, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (plan);
+  return plan;
+}
+
+static void
+test_lookup (Fixture *f, gconstpointer data)
+{
+  /* A [0, 60) and B [60.02, 120) touch (under two frames apart), C [200, 260) after a gap */
+  const gint64 spans[][2] = {
+    { T0, T0 + S (60) }, { T0 + S (60.02), T0 + S (120) }, { T0 + S (200), T0 + S (260) },
+  };
+  add_segments (f->store, "a", spans, 3);
+  const gint64 other[][2] = { { T0 + S (130), T0 + S (140) } };
+  add_segments (f->store, "b", other, 1);
+
+  /* across a segment boundary */
+  g_autoptr (LbFootagePlan) p1 = lookup (f, T0 + S (30.5), T0 + S (90));
+  g_assert_cmpuint (p1->pieces->len, ==, 2);
+  assert_piece (p1, 0, T0, T0 + S (30), 30);
+  assert_piece (p1, 1, T0 + S (60.02), T0 + S (60.02), 30);
+  g_assert_cmpuint (p1->gaps->len, ==, 0);
+  g_assert_cmpint (p1->first_ns, ==, T0);
+  g_assert_cmpint (p1->last_ns, ==, T0 + S (260));
+
+  /* at an exact keyframe, and an image (start == end) */
+  g_autoptr (LbFootagePlan) p2 = lookup (f, T0 + S (45), T0 + S (46));
+  g_assert_cmpuint (p2->pieces->len, ==, 1);
+  assert_piece (p2, 0, T0, T0 + S (45), 1);
+  g_autoptr (LbFootagePlan) p3 = lookup (f, T0 + S (45.5), T0 + S (45.5));
+  g_assert_cmpuint (p3->pieces->len, ==, 1);
+  assert_piece (p3, 0, T0, T0 + S (45), 1);
+  g_assert_cmpuint (p3->gaps->len, ==, 0);
+
+  /* inside the gap (another input has footage there) */
+  g_autoptr (LbFootagePlan) p4 = lookup (f, T0 + S (130), T0 + S (150));
+  g_assert_cmpuint (p4->pieces->len, ==, 0);
+  g_assert_cmpuint (p4->gaps->len, ==, 1);
+  assert_gap (p4, 0, T0 + S (130), T0 + S (150));
+  g_autoptr (LbFootagePlan) p4i = lookup (f, T0 + S (150), T0 + S (150));
+  g_assert_cmpuint (p4i->pieces->len, ==, 0);
+  g_assert_cmpuint (p4i->gaps->len, ==, 1);
+
+  /* spanning the gap */
+  g_autoptr (LbFootagePlan) p5 = lookup (f, T0 + S (110), T0 + S (210));
+  g_assert_cmpuint (p5->pieces->len, ==, 2);
+  assert_piece (p5, 0, T0 + S (60.02), T0 + S (109.02), 11);
+  assert_piece (p5, 1, T0 + S (200), T0 + S (200), 10);
+  g_assert_cmpuint (p5->gaps->len, ==, 1);
+  assert_gap (p5, 0, T0 + S (120), T0 + S (200));
+
+  /* before the first and after the last footage */
+  g_autoptr (LbFootagePlan) p6 = lookup (f, T0 - S (100), T0 - S (10));
+  g_assert_cmpuint (p6->pieces->len, ==, 0);
+  assert_gap (p6, 0, T0 - S (100), T0 - S (10));
+  g_assert_cmpint (p6->first_ns, ==, T0);
+  g_autoptr (LbFootagePlan) p7 = lookup (f, T0 + S (300), T0 + S (400));
+  g_assert_cmpuint (p7->pieces->len, ==, 0);
+  g_assert_cmpint (p7->last_ns, ==, T0 + S (260));
+  /* straddling the start: a gap before, then footage */
+  g_autoptr (LbFootagePlan) p8 = lookup (f, T0 - S (5), T0 + S (2));
+  g_assert_cmpuint (p8->pieces->len, ==, 1);
+  assert_piece (p8, 0, T0, T0, 2);
+  assert_gap (p8, 0, T0 - S (5), T0);
+  /* straddling the end */
+  g_autoptr (LbFootagePlan) p9 = lookup (f, T0 + S (259.5), T0 + S (265));
+  assert_piece (p9, 0, T0 + S (200), T0 + S (259), 1);
+  assert_gap (p9, 0, T0 + S (260), T0 + S (265));
+
+  /* coverage */
+  g_autoptr (GArray) ranges = NULL, gaps = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_store_coverage (f->store, "v1", "a", T0 - S (10), T0 + S (300), &ranges,
+          &gaps, &error));
+  g_assert_cmpuint (ranges->len, ==, 2);
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).start_ns, ==, T0);
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).end_ns, ==, T0 + S (120));
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 1).start_ns, ==, T0 + S (200));
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 1).end_ns, ==, T0 + S (260));
+  g_assert_cmpuint (gaps->len, ==, 3);
+}
+
+static void
+test_lookup_100k (Fixture *f, gconstpointer data)
+{
+  const guint n = 100000;
+  g_autoptr (GPtrArray) segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  for (guint i = 0; i < n; i++) {
+    GArray *k;
+    gint64 s = T0 + (gint64) i * S (60);
+    g_ptr_array_add (segs, make_segment ("a", s, s + S (60), S (30), &k));
+    g_ptr_array_add (kfs, k);
+  }
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_store_segment_add (f->store, segs, kfs, &error));
+  g_assert_no_error (error);
+
+  g_autofree gchar *plan_text = lb_store_explain (f->store, lb_store_lookup_sql (), &error);
+  g_assert_no_error (error);
+  g_test_message ("plan: %s", plan_text);
+  g_assert_nonnull (strstr (plan_text, "USING INDEX footage_segment_by_start"));
+  g_assert_null (strstr (plan_text, "SCAN"));
+  g_assert_null (strstr (plan_text, "TEMP B-TREE"));
+
+  gint64 t = T0 + (gint64) 77777 * S (60) + S (45);
+  gint64 before = g_get_monotonic_time ();
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (f->store, "v1", "a", t, t + S (10), &error);
+  gint64 took = g_get_monotonic_time () - before;
+  g_assert_no_error (error);
+  g_test_message ("lookup took %" G_GINT64_FORMAT " us", took);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+  assert_piece (plan, 0, T0 + (gint64) 77777 * S (60), T0 + (gint64) 77777 * S (60) + S (30), 1);
+  g_assert_cmpuint (plan->gaps->len, ==, 0);
+  g_assert_cmpint (plan->last_ns, ==, T0 + (gint64) n * S (60));
+  /* indexed: well under what a scan of 100 000 rows costs */
+  g_assert_cmpint (took, <, 50000);
+}
+
+static void
+test_pins (Fixture *f, gconstpointer data)
+{
+  const gint64 spans[][2] = { { T0, T0 + S (60) }, { T0 + S (60), T0 + S (120) } };
+  add_segments (f->store, "a", spans, 2);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) segs = lb_store_segment_oldest (f->store, "v1", "a", 10, &error);
+  g_assert_cmpuint (segs->len, ==, 2);
+  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
+  g_assert_true (lb_store_pin (f->store, "r1", "v1", "a", T0 + S (70), T0 + S (80), &error));
+  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 1), &error));
+  g_assert_true (lb_store_pin (f->store, "r2", "v1", "a", T0 + S (10), T0 + S (10), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
+  g_assert_true (lb_store_unpin (f->store, "r1", &error));
+  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 1), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
+  g_assert_no_error (error);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/footage/schema", test_schema);
+  ADD ("/footage/write-side", test_write_side);
+  ADD ("/footage/lookup", test_lookup);
+  ADD ("/footage/lookup-100k", test_lookup_100k);
+  ADD ("/footage/pins", test_pins);
+  return g_test_run ();
+}
