@@ -1,8 +1,19 @@
 /* lookback — registration of the lookback elements */
 #include "lbelements.h"
 
+#include "lbclockcheck.h"
+#include "lbclockstamp.h"
+#include "lbframepick.h"
+#include "lbhyperlapse.h"
+
 gboolean
 lb_elements_register (GstPlugin *plugin)
 {
-  return TRUE;
+  gboolean ok = TRUE;
+
+  ok &= GST_ELEMENT_REGISTER (lbclockstamp, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbclockcheck, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbframepick, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbhyperlapse, plugin);
+  return ok;
 }

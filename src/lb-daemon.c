@@ -1,7 +1,9 @@
 /* lookback — the daemon: owns the store and the modules, starts and stops them */
 #include "lb-daemon.h"
 
+#include "api/lb-api-server.h"
 #include "core/lb-debug.h"
+#include "jobs/lb-jobs.h"
 #include "store/lb-store.h"
 
 GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
@@ -11,6 +13,8 @@ struct _LbDaemon {
   LbConfig *config;             /* not owned */
   GMainLoop *loop;
   LbStore *store;
+  LbApiServer *api;
+  LbJobs *jobs;
   gchar *description;
   gboolean stopping;
 };
@@ -34,14 +38,48 @@ lb_daemon_new (LbConfig *config, GMainLoop *loop, GError **error)
   return g_steal_pointer (&daemon);
 }
 
+/* ---- jobs: retrieval workers (owner: jobs) ---- */
+
+static void
+jobs_health (JsonBuilder *b, gpointer user_data)
+{
+  LbJobs *jobs = user_data;
+  json_builder_set_member_name (b, "workers");
+  json_builder_add_int_value (b, lb_jobs_get_n_workers (jobs));
+  json_builder_set_member_name (b, "finished");
+  json_builder_add_int_value (b, lb_jobs_get_n_finished (jobs));
+}
+
+/* Workers run pipelines on their own threads; rows left running by a crash
+ * run again now.  New retrievals are found by polling the store (100 ms). */
+static gboolean
+start_jobs (LbDaemon *daemon, GError **error)
+{
+  daemon->jobs = lb_jobs_new (daemon->config, daemon->store, error);
+  if (daemon->jobs == NULL || !lb_jobs_start (daemon->jobs, error))
+    return FALSE;
+  lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs, NULL);
+  return TRUE;
+}
+
+/* ---- end of jobs ---- */
+
 gboolean
 lb_daemon_start (LbDaemon *daemon, GError **error)
 {
   g_return_val_if_fail (daemon != NULL, FALSE);
 
-  daemon->description = g_strdup_printf ("configuration from %s, store %s, %u inputs",
-      lb_config_get_source_name (daemon->config), lb_store_get_path (daemon->store),
-      lb_config_get_inputs (daemon->config)->len);
+  daemon->api = lb_api_server_new (daemon->config, daemon->store, NULL, error);
+  if (daemon->api == NULL || !lb_api_server_listen (daemon->api, error))
+    return FALSE;
+
+  if (!start_jobs (daemon, error))
+    return FALSE;
+
+  g_autofree gchar *uri = lb_api_server_get_uri (daemon->api);
+  daemon->description = g_strdup_printf ("API on %s, configuration from %s, "
+      "store %s, %u inputs", uri, lb_config_get_source_name (daemon->config),
+      lb_store_get_path (daemon->store), lb_config_get_inputs (daemon->config)->len);
   GST_INFO ("started: %s", daemon->description);
   return TRUE;
 }
@@ -62,6 +100,8 @@ gboolean
 lb_daemon_finish (LbDaemon *daemon, GError **error)
 {
   g_return_val_if_fail (daemon != NULL, FALSE);
+  if (daemon->jobs)
+    lb_jobs_stop (daemon->jobs);        /* rows in progress go back to pending */
   GST_INFO ("finished");
   return TRUE;
 }
@@ -78,6 +118,8 @@ lb_daemon_free (LbDaemon *daemon)
 {
   if (daemon == NULL)
     return;
+  g_clear_pointer (&daemon->api, lb_api_server_free);
+  g_clear_pointer (&daemon->jobs, lb_jobs_free);
   g_clear_pointer (&daemon->store, lb_store_free);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->description);

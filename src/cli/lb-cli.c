@@ -1,7 +1,14 @@
 /* lookback — the table of `lookback` commands */
 #include "cli/lb-cli.h"
 
+gboolean lb_cli_token (LbConfig *config, gint argc, gchar **argv, GString *out,
+    GError **error);
+gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
+    GError **error);
+
 static const LbCliCommand commands[] = {
+  { "token", "API tokens: add --org ORG --scopes S | list | revoke ID", lb_cli_token },
+  { "uploads", "the upload journal: waiting and failed uploads [--all]", lb_cli_uploads },
   { NULL, NULL, NULL },
 };
 

@@ -657,6 +657,14 @@ lb_config_get_keys (LbConfig *config, const gchar *group)
   return keys ? keys : g_new0 (gchar *, 1);
 }
 
+gchar *
+lb_config_get_free_string (LbConfig *config, const gchar *group, const gchar *key)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  gchar *v = g_key_file_get_string (config->kf, group, key, NULL);
+  return v ? g_strstrip (v) : NULL;
+}
+
 GPtrArray *
 lb_config_get_inputs (LbConfig *config)
 {

@@ -62,6 +62,9 @@ gchar       *lb_config_get_db_path   (LbConfig *config);
 
 /* The free-form keys of a group such as [upload-headers], in file order. */
 GStrv        lb_config_get_keys      (LbConfig *config, const gchar *group);
+/* The value of a free-form key such as [upload-headers] NAME (whitespace
+ * trimmed), or NULL when absent. */
+gchar       *lb_config_get_free_string (LbConfig *config, const gchar *group, const gchar *key);
 
 GPtrArray           *lb_config_get_inputs  (LbConfig *config);
 const LbInputConfig *lb_config_find_input  (LbConfig *config, const gchar *vehicle, const gchar *input);

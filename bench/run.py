@@ -1,0 +1,649 @@
+#!/usr/bin/env python3
+"""lookback benchmarks, side by side with ffmpeg in the same run.
+
+    bench/run.sh              full run (about 10 minutes on 2 cores): 10 min 720p
+                              corpus, warm-up + 5 alternating runs per job, API
+                              load, lookup scaling, memory; writes BENCHMARKS.md
+    bench/run.sh --smoke      seconds: a tiny corpus, one run per job, every
+                              output checked; writes nothing (meson test runs it)
+
+Every figure is a ratio lookback / ffmpeg measured in this run, on the same
+files (BENCH.md in the shared folder explains the targets).  Each output is
+checked (duration, resolution, and for lookback the stamped frame times read
+back with lbclockcheck), so a fast wrong answer cannot win.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("LB_BUILD_ROOT", os.path.join(ROOT, "build"))
+LOOKBACKD = os.path.join(BUILD, "lookbackd")
+LOOKBACK = os.path.join(BUILD, "lookback")
+CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
+LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
+CACHE = os.path.join(ROOT, "bench", "cache")
+
+# Wall-clock time of the corpus' first frame: the corpus is stamped with
+# PTS + this epoch and imported at this time, so stamps are wall-clock times.
+EPOCH_NS = 1767607200 * 10**9  # 2026-01-05T10:00:00Z
+NS = 10**9
+
+
+def log(*args):
+    print("bench:", *args, file=sys.stderr, flush=True)
+
+
+def rfc3339(ns):
+    secs, rem = divmod(ns, NS)
+    t = datetime.datetime.fromtimestamp(secs, datetime.timezone.utc)
+    ms = rem // 10**6
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (".%03dZ" % ms if ms else "Z")
+
+
+def gst_env():
+    env = dict(os.environ)
+    env["GST_PLUGIN_PATH_1_0"] = os.path.join(BUILD, "plugins")
+    env.setdefault("GST_REGISTRY_1_0", os.path.join(BUILD, "bench-registry.dat"))
+    return env
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+# --------------------------------------------------------------------------
+# Corpus
+
+
+class Corpus:
+    def __init__(self, smoke):
+        if smoke:
+            self.name, self.width, self.height = "smoke", 320, 180
+            self.segments, self.seg_s, self.bitrate = 2, 10, 300
+        else:
+            self.name, self.width, self.height = "full", 1280, 720
+            self.segments, self.seg_s, self.bitrate = 10, 60, 4000
+        self.fps = 30
+        self.dir = os.path.join(CACHE, self.name)
+        self.files = [os.path.join(self.dir, "seg%03d.mp4" % i) for i in range(self.segments)]
+
+    @property
+    def duration_s(self):
+        return self.segments * self.seg_s
+
+    def command(self):
+        frames = self.duration_s * self.fps
+        return [
+            "gst-launch-1.0", "-q", "-e",
+            "videotestsrc", "pattern=smpte", "horizontal-speed=7", "num-buffers=%d" % frames,
+            "!", "video/x-raw,width=%d,height=%d,framerate=%d/1" % (self.width, self.height, self.fps),
+            "!", "videoconvert", "!", "video/x-raw,format=I420",
+            "!", "lbclockstamp", "source=pts", "offset=%d" % EPOCH_NS,
+            "!", "x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=%d" % self.fps,
+            "bitrate=%d" % self.bitrate, "option-string=scenecut=0",
+            "!", "video/x-h264,profile=high", "!", "h264parse",
+            "!", "splitmuxsink", "location=%s" % os.path.join(self.dir, "seg%03d.mp4"),
+            "max-size-time=%d" % (self.seg_s * NS), "muxer=mp4mux",
+        ]
+
+    def ensure(self):
+        stamp = os.path.join(self.dir, "corpus.json")
+        want = {"command": self.command()}
+        if os.path.exists(stamp) and all(os.path.exists(f) for f in self.files):
+            with open(stamp) as f:
+                if json.load(f) == want:
+                    return
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        log("generating the %s corpus (%d s of %dx%d) ..." % (self.name, self.duration_s, self.width, self.height))
+        t = time.monotonic()
+        run(self.command(), env=gst_env())
+        log("corpus made in %.1f s" % (time.monotonic() - t))
+        keyframes = probe_keyframes(self.files[0])
+        if keyframes != self.seg_s:
+            raise SystemExit("corpus check: %s has %d keyframes, expected %d" % (self.files[0], keyframes, self.seg_s))
+        with open(stamp, "w") as f:
+            json.dump(want, f)
+
+
+def probe_keyframes(path):
+    out = run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags",
+               "-of", "csv", path]).stdout
+    return sum(1 for line in out.splitlines() if "K" in line)
+
+
+def probe(path):
+    out = run(["ffprobe", "-v", "error", "-show_entries",
+               "stream=codec_name,width,height,nb_frames:format=duration,format_name", "-of", "json", path]).stdout
+    j = json.loads(out)
+    s = j["streams"][0]
+    return {
+        "codec": s.get("codec_name"), "width": s.get("width"), "height": s.get("height"),
+        "frames": int(s.get("nb_frames") or 0), "duration": float(j["format"].get("duration") or 0),
+        "format": j["format"].get("format_name"),
+    }
+
+
+def read_stamps(path):
+    """Decodes @path and returns the stamp of every frame (None if unreadable)."""
+    demux = "jpegdec" if path.endswith(".jpg") else "qtdemux ! h264parse ! avdec_h264"
+    desc = "filesrc location=%s ! %s ! videoconvert ! video/x-raw,format=I420 ! lbclockcheck ! fakesink" % (path, demux)
+    out = run(["gst-launch-1.0", "-m"] + desc.replace("!", " ! ").split(), env=gst_env()).stdout
+    stamps = []
+    for line in out.splitlines():
+        if "lbclockcheck," not in line:
+            continue
+        m = re.search(r"stamp=\(gint64\)(-?\d+)", line)
+        stamps.append(int(m.group(1)) if m else None)
+    return stamps
+
+
+# --------------------------------------------------------------------------
+# Processes and measurements
+
+
+class Usage:
+    def __init__(self, wall, cpu, peak_kib):
+        self.wall, self.cpu, self.peak_kib = wall, cpu, peak_kib
+
+
+def run_ffmpeg(args, cwd):
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"] + args
+    t = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit("ffmpeg failed: %s" % " ".join(cmd))
+    return Usage(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak(pid):
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+class Daemon:
+    """A lookbackd on a fresh store, uploads off, rate limits raised."""
+
+    def __init__(self, workdir, inputs=None, recorder=False):
+        self.dir = workdir
+        self.conf = os.path.join(workdir, "lookback.conf")
+        lines = [
+            "[server]", "listen=127.0.0.1:0",
+            "[store]", "dir=store",
+            "[recorder]", "enabled=%s" % ("true" if recorder else "false"),
+            "[api]", "create-per-minute=100000000", "reads-per-second=100000000",
+            "[quota]", "allowance=1000000000000",
+            "[limits]", "hyperlapse-max=40min",
+        ]
+        for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc")]:
+            lines += ["[input %s %s]" % (vehicle, name), "source=%s" % source]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+
+    def cli(self, *args):
+        return run([LOOKBACK, "--config", self.conf] + list(args), env=gst_env()).stdout
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "lookbackd.log"), "w+")
+        self.proc = subprocess.Popen([LOOKBACKD, "--config", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=self.log, env=gst_env())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            m = re.search(r"API on (http://[0-9.:]+)", self.log.read())
+            if m:
+                self.url = m.group(1)
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.log.seek(0)
+        raise SystemExit("lookbackd did not start:\n" + self.log.read())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Api:
+    def __init__(self, url, token):
+        self.url, self.token = url, token
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + self.token)
+        if data:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())
+
+    def retrieve(self, vehicle, input_, media_type, start_ns, end_ns, poll_s=0.002, timeout_s=600):
+        t = time.monotonic()
+        created = self.call("POST", "/cameras/media/retrieval", {
+            "vehicleId": vehicle, "inputs": [input_], "mediaType": media_type,
+            "startTime": rfc3339(start_ns), "endTime": rfc3339(end_ns)})
+        rid = created["data"]["retrievalId"]
+        while True:
+            media = self.call("GET", "/cameras/media/retrieval?retrievalId=" + rid)["data"]["media"][0]
+            if media["status"] != "pending":
+                break
+            if time.monotonic() - t > timeout_s:
+                raise SystemExit("retrieval %s still pending after %d s" % (rid, timeout_s))
+            time.sleep(poll_s)
+        wall = time.monotonic() - t
+        if media["status"] != "available":
+            raise SystemExit("retrieval %s ended %s: %s" % (rid, media["status"], media.get("failureReason")))
+        return wall, media, rid
+
+    def download(self, url, path):
+        with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as f:
+            shutil.copyfileobj(r, f)
+
+
+# --------------------------------------------------------------------------
+# The jobs
+
+
+class Job:
+    def __init__(self, key, title, media_type, start_ns, end_ns, ffmpeg_args, target, target_of=None):
+        self.key, self.title, self.media_type = key, title, media_type
+        self.start_ns, self.end_ns = start_ns, end_ns
+        self.ffmpeg_args = ffmpeg_args  # function(workdir, lookback_probe) -> [args]
+        self.target = target            # maximum ratio lookback/ffmpeg
+        self.target_of = target_of or [key]
+
+
+def jobs_for(c):
+    seg = c.seg_s
+    frame_ns = NS // c.fps
+    # The still: the last frame of a GOP in the middle of segment 5 (or 1).
+    still_seg = min(5, c.segments - 1)
+    still_off = seg / 2 - 1 / c.fps
+    still_ns = EPOCH_NS + still_seg * seg * NS + round(still_off * NS)
+    # 30 s (smoke: 6 s) across the boundary of segments 3|4 (smoke: 0|1).
+    clip_s = 30 if seg >= 60 else 6
+    a = min(3, c.segments - 2)
+    clip_start = EPOCH_NS + ((a + 1) * seg - clip_s // 2) * NS
+    clip_end = clip_start + clip_s * NS
+
+    def concat(workdir, names, listname):
+        path = os.path.join(workdir, listname)
+        with open(path, "w") as f:
+            for n in names:
+                f.write("file '%s'\n" % n)
+        return path
+
+    def still_args(w, p):
+        return ["-ss", "%.3f" % still_off, "-i", c.files[still_seg], "-frames:v", "1", "-q:v", "2", "ff-still.jpg"]
+
+    def hi_args(w, p):
+        lst = concat(w, c.files[a:a + 2], "two.txt")
+        return ["-f", "concat", "-safe", "0", "-i", lst, "-ss", str(seg - clip_s // 2), "-t", str(clip_s),
+                "-c", "copy", "ff-hi.mp4"]
+
+    def lo_args(w, p):
+        lst = concat(w, c.files[a:a + 2], "two.txt")
+        return ["-f", "concat", "-safe", "0", "-i", lst, "-ss", str(seg - clip_s // 2), "-t", str(clip_s),
+                "-vf", "scale=%d:%d" % (p["width"], p["height"]), "-c:v", "libx264", "-preset", "veryfast",
+                "-b:v", "500k", "ff-lo.mp4"]
+
+    def scale(p):
+        if (p["width"], p["height"]) == (c.width, c.height):
+            return ""
+        return ",scale=%d:%d" % (p["width"], p["height"])
+
+    def hl_naive_args(w, p):
+        lst = concat(w, c.files, "all.txt")
+        return ["-f", "concat", "-safe", "0", "-i", lst,
+                "-vf", "select='not(mod(n\\,%d))',setpts=N/30/TB%s" % (c.fps, scale(p)),
+                "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "veryfast", "ff-hl-naive.mp4"]
+
+    def hl_key_args(w, p):
+        lst = concat(w, c.files, "all.txt")
+        return ["-skip_frame", "nokey", "-f", "concat", "-safe", "0", "-i", lst,
+                "-vf", "setpts=N/30/TB%s" % scale(p), "-fps_mode", "passthrough",
+                "-c:v", "libx264", "-preset", "veryfast", "ff-hl-key.mp4"]
+
+    hl_start, hl_end = EPOCH_NS, EPOCH_NS + c.duration_s * NS
+    return [
+        Job("still", "still at the last frame of a GOP", "image", still_ns, still_ns, still_args, 0.5),
+        Job("hi", "%d s high-res clip across a segment boundary" % clip_s, "videoHighRes",
+            clip_start, clip_end, hi_args, 1.0),
+        Job("lo", "same %d s as a low-res clip" % clip_s, "videoLowRes", clip_start, clip_end, lo_args, 0.8),
+        Job("hl-key", "%d min hyperlapse vs ffmpeg keyframes-only" % (c.duration_s // 60 or 1), "hyperlapse",
+            hl_start, hl_end, hl_key_args, 0.5),
+        Job("hl-naive", "%d min hyperlapse vs ffmpeg naive select" % (c.duration_s // 60 or 1), "hyperlapse",
+            hl_start, hl_end, hl_naive_args, 0.2),
+    ]
+
+
+def check_output(job, c, path, stamps=True):
+    """Returns a list of problems with lookback's output @path (empty: fine)."""
+    problems = []
+    frame_ns = NS / c.fps
+    if job.media_type == "image":
+        st = read_stamps(path) if stamps else []
+        if stamps and (not st or st[0] is None):
+            problems.append("the still has no readable stamp")
+        elif stamps and abs(st[0] - job.start_ns) > frame_ns / 2:
+            problems.append("the still shows %s, not the frame nearest %s" % (rfc3339(st[0]), rfc3339(job.start_ns)))
+        return problems
+    p = probe(path)
+    want = (job.end_ns - job.start_ns) / NS
+    if job.media_type == "hyperlapse":
+        frames = round((job.end_ns - job.start_ns) / NS)  # 1 frame per source second
+        if abs(p["frames"] - frames) > 1:
+            problems.append("hyperlapse has %d frames, expected %d" % (p["frames"], frames))
+        return problems
+    if abs(p["duration"] - want) > 1 / c.fps + 1e-3:
+        problems.append("duration %.3f s, requested %.3f s" % (p["duration"], want))
+    if job.media_type == "videoLowRes" and (p["width"] > 640 or p["height"] > 360):
+        problems.append("low-res output is %dx%d" % (p["width"], p["height"]))
+    if job.media_type == "videoHighRes" and (p["width"], p["height"]) != (c.width, c.height):
+        problems.append("high-res output is %dx%d" % (p["width"], p["height"]))
+    if stamps:
+        st = [s for s in read_stamps(path) if s is not None]
+        if not st:
+            problems.append("no readable stamps")
+        else:
+            if abs(st[0] - job.start_ns) > frame_ns / 2:
+                problems.append("first frame %s, requested %s" % (rfc3339(st[0]), rfc3339(job.start_ns)))
+            if abs(st[-1] - (job.end_ns - frame_ns)) > frame_ns / 2 + 1:
+                problems.append("last frame %s, requested end %s" % (rfc3339(st[-1]), rfc3339(job.end_ns)))
+    return problems
+
+
+def stats(values):
+    return min(values), statistics.median(values), max(values)
+
+
+def bench_jobs(c, api, daemon, runs, workdir, smoke):
+    results = []
+    for job in jobs_for(c):
+        log("job %s: %s" % (job.key, job.title))
+        lb, ff = [], []
+        lb_probe = None
+        problems = []
+        for i in range(runs + 1):  # the first round is the warm-up
+            pid = daemon.proc.pid
+            reset_peak(pid)
+            cpu0 = proc_cpu(pid)
+            wall, media, rid = api.retrieve("bench", "dashcamRoadFacing", job.media_type, job.start_ns, job.end_ns)
+            usage = Usage(wall, proc_cpu(pid) - cpu0, proc_status(pid, "VmHWM"))
+            ext = ".jpg" if job.media_type == "image" else ".mp4"
+            out = os.path.join(workdir, "lb-%s%s" % (job.key, ext))
+            api.download(media["urlInfo"]["url"], out)
+            if lb_probe is None:
+                lb_probe = probe(out) if ext == ".mp4" else None
+                problems = check_output(job, c, out)
+            ffu = run_ffmpeg(job.ffmpeg_args(workdir, lb_probe or {}), workdir)
+            if i > 0 or runs == 0:
+                lb.append(usage)
+                ff.append(ffu)
+        ratio = statistics.median(u.wall for u in lb) / statistics.median(u.wall for u in ff)
+        results.append({"job": job, "lb": lb, "ff": ff, "ratio": ratio, "problems": problems,
+                        "ffmpeg": "ffmpeg " + " ".join(job.ffmpeg_args(workdir, lb_probe or {}))})
+        log("  lookback %.3f s, ffmpeg %.3f s (median wall), ratio %.2f (target <= %.2f)%s" % (
+            statistics.median(u.wall for u in lb), statistics.median(u.wall for u in ff), ratio, job.target,
+            "; PROBLEMS: " + "; ".join(problems) if problems else ""))
+    return results
+
+
+# --------------------------------------------------------------------------
+# API load, lookup scaling, memory
+
+
+WRK_CREATE = r"""
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{"vehicleId":"bench","inputs":["dashcamRoadFacing"],"mediaType":"image","startTime":"%s","endTime":"%s"}', START, START)
+  return wrk.format("POST", "/cameras/media/retrieval", {["Content-Type"]="application/json", ["Authorization"]="Bearer " .. TOKEN}, body)
+end
+delay = function() return DELAY end
+"""
+
+
+def parse_wrk(out):
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct, val, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        lat[pct] = float(val) * {"us": 1e-3, "ms": 1, "s": 1000}[unit]
+    return rps, lat
+
+
+def bench_api(api, workdir, seconds):
+    if not shutil.which("wrk"):
+        return None
+    _, _, rid = api.retrieve("bench", "dashcamRoadFacing", "image", EPOCH_NS + 2 * NS, EPOCH_NS + 2 * NS)
+    get = run(["wrk", "-t2", "-c32", "-d%ds" % seconds, "--latency", "-H", "Authorization: Bearer " + api.token,
+               api.url + "/cameras/media/retrieval?retrievalId=" + rid]).stdout
+    get_rps, get_lat = parse_wrk(get)
+    script = os.path.join(workdir, "create.lua")
+    # 10 connections, each pausing 20 ms between requests: about 500 creates/s.
+    with open(script, "w") as f:
+        f.write(WRK_CREATE.replace("START", '"%s"' % rfc3339(EPOCH_NS + NS)).replace("TOKEN", '"%s"' % api.token)
+                .replace("DELAY", "20"))
+    create = run(["wrk", "-t2", "-c10", "-d%ds" % seconds, "--latency", "-s", script, api.url]).stdout
+    create_rps, create_lat = parse_wrk(create)
+    return {"get_rps": get_rps, "get_lat": get_lat, "create_rps": create_rps, "create_lat": create_lat,
+            "get_cmd": "wrk -t2 -c32 -d%ds --latency -H 'Authorization: Bearer …' %s/cameras/media/retrieval?retrievalId=…" % (seconds, api.url),
+            "create_cmd": "wrk -t2 -c10 -d%ds --latency -s create.lua %s  (20 ms pause per connection ≈ 500 req/s)" % (seconds, api.url)}
+
+
+def bench_lookup(smoke):
+    if not os.path.exists(LOOKUP_BENCH):
+        return None
+    sizes = [1000, 10000] if smoke else [1000, 10000, 100000, 1000000]
+    out = run([LOOKUP_BENCH] + [str(s) for s in sizes]).stdout
+    res = {}
+    for line in out.splitlines():
+        m = re.match(r"segments=(\d+) lookup_us=([\d.]+)", line)
+        if m:
+            res[int(m.group(1))] = float(m.group(2))
+    return {"sizes": res, "cmd": " ".join([os.path.relpath(LOOKUP_BENCH, ROOT)] + [str(s) for s in sizes])}
+
+
+def bench_memory(c, workdir, seconds, smoke):
+    """RSS of lookbackd idle with 4 H.264 cameras recording, then peak during
+    2 concurrent low-res jobs."""
+    if not os.path.exists(CAMERA):
+        return None
+    cams = []
+    try:
+        for i in range(4):
+            p = subprocess.Popen([CAMERA, "--width", "1280", "--height", "720", "--fps", "15"],
+                                 stdout=subprocess.PIPE, text=True, env=gst_env())
+            cams.append((p, p.stdout.readline().strip()))
+        names = ["dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2"]
+        inputs = [("mem", names[i], "rtspsrc location=%s latency=100" % url) for i, (_, url) in enumerate(cams)]
+        inputs.append(("bench", "dashcamRoadFacing", "videotestsrc"))
+        d = Daemon(tempfile.mkdtemp(dir=workdir), inputs=inputs, recorder=True)
+        d.start()
+        try:
+            # The bench vehicle's input is a videotestsrc: only the 4 cameras
+            # matter, so import the corpus for the jobs below.
+            d.cli("import", "--vehicle", "bench", "--input", "dashcamRoadFacing", "--start",
+                  rfc3339(EPOCH_NS), *c.files)
+            time.sleep(seconds)
+            idle = proc_status(d.proc.pid, "VmRSS")
+            token = d.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+            api = Api(d.url, token)
+            reset_peak(d.proc.pid)
+            job = [j for j in jobs_for(c) if j.key == "lo"][0]
+            import threading
+            threads = [threading.Thread(target=api.retrieve, args=("bench", "dashcamRoadFacing", "videoLowRes",
+                                                                     job.start_ns, job.end_ns)) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            peak = proc_status(d.proc.pid, "VmHWM")
+        finally:
+            d.stop()
+        return {"idle_kib": idle, "peak_kib": peak}
+    finally:
+        for p, _ in cams:
+            p.terminate()
+            p.wait()
+
+
+# --------------------------------------------------------------------------
+# Report
+
+
+def fmt_usage(us):
+    w = stats([u.wall for u in us])
+    cpu = statistics.median(u.cpu for u in us)
+    mem = max(u.peak_kib for u in us) / 1024
+    return "%.3f / %.3f / %.3f s" % w, "%.2f s" % cpu, "%.0f MiB" % mem
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = m.group(1) if m else cpu
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    ff = run(["ffmpeg", "-version"]).stdout.splitlines()[0]
+    gst = run(["gst-launch-1.0", "--version"]).stdout.splitlines()[1]
+    return "%s, %d cores, %.0f GiB, %s %s; %s; %s" % (cpu, os.cpu_count(), mem, platform.system(),
+                                                    platform.release(), ff, gst)
+
+
+def report(c, results, api_res, lookup_res, mem_res, runs):
+    ok = True
+    lines = ["# Benchmarks", "",
+             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
+                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
+             "Machine: %s." % machine(), "",
+             "Corpus: %d × %d s segments of %dx%d H.264 High, %d fps, one keyframe per second, %d kbit/s, "
+             "stamped with `lbclockstamp` (`%s`)." % (c.segments, c.seg_s, c.width, c.height, c.fps, c.bitrate,
+                                                     " ".join(c.command())),
+             "",
+             "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
+             "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
+             "over the request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
+             "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % runs, "",
+             "| job | lookback wall min/med/max | CPU | peak RSS | ffmpeg wall min/med/max | CPU | peak RSS | ratio | target | met | output check |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        j = r["job"]
+        met = r["ratio"] <= j.target and not r["problems"]
+        ok &= met
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %.2f | ≤ %.1f | %s | %s |" % (
+            (j.title,) + fmt_usage(r["lb"]) + fmt_usage(r["ff"]) + (r["ratio"], j.target, "yes" if met else "**no**",
+                                                                   "; ".join(r["problems"]) or "ok")))
+    lines += ["", "ffmpeg commands (run in the corpus' work folder):", ""]
+    lines += ["- %s: `%s`" % (r["job"].key, r["ffmpeg"]) for r in results]
+    if api_res:
+        lines += ["", "## API", "",
+                  "| measure | result | target | met |", "| --- | --- | --- | --- |",
+                  "| `GET /cameras/media/retrieval` throughput | %.0f req/s (p50 %.2f ms, p99 %.2f ms) | ≥ 10 000 req/s | %s |" % (
+                      api_res["get_rps"], api_res["get_lat"].get("50", 0), api_res["get_lat"].get("99", 0),
+                      "yes" if api_res["get_rps"] >= 10000 else "**no**"),
+                  "| create latency at ~500 req/s | p99 %.2f ms (p50 %.2f ms, %.0f req/s achieved) | p99 ≤ 10 ms | %s |" % (
+                      api_res["create_lat"].get("99", 0), api_res["create_lat"].get("50", 0), api_res["create_rps"],
+                      "yes" if api_res["create_lat"].get("99", 1e9) <= 10 else "**no**"),
+                  "", "Commands: `%s`; `%s`." % (api_res["get_cmd"], api_res["create_cmd"])]
+    if lookup_res:
+        s = lookup_res["sizes"]
+        lines += ["", "## Nearest-media lookup", "", "| segments in the store | lookup |", "| --- | --- |"]
+        lines += ["| %d | %.1f µs |" % (k, v) for k, v in sorted(s.items())]
+        if 1000 in s and max(s) > 1000:
+            r = s[max(s)] / s[1000]
+            lines += ["", "Time at %d ÷ time at 1000: %.2f (target ≤ 2): %s. Command: `%s`." % (
+                max(s), r, "met" if r <= 2 else "**not met**", lookup_res["cmd"])]
+    if mem_res:
+        lines += ["", "## Memory", "",
+                  "lookbackd RSS idle with 4 H.264 RTSP cameras (720p, 15 fps, `lb-test-camera`) recording: "
+                  "**%.1f MiB** (target ≤ 64 MiB: %s); peak during 2 concurrent low-res jobs: %.1f MiB." % (
+                      mem_res["idle_kib"] / 1024, "met" if mem_res["idle_kib"] <= 65536 else "**not met**",
+                      mem_res["peak_kib"] / 1024)]
+    return "\n".join(lines) + "\n", ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    args = ap.parse_args()
+    runs = 1 if args.smoke else args.runs
+
+    c = Corpus(args.smoke)
+    c.ensure()
+    workdir = tempfile.mkdtemp(prefix="lookback-bench-")
+    daemon = Daemon(workdir)
+    try:
+        daemon.cli("import", "--vehicle", "bench", "--input", "dashcamRoadFacing", "--start", rfc3339(EPOCH_NS),
+                   *c.files)
+        token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+        daemon.start()
+        api = Api(daemon.url, token)
+        results = bench_jobs(c, api, daemon, runs, workdir, args.smoke)
+        api_res = bench_api(api, workdir, 2 if args.smoke else 10)
+        daemon.stop()
+        lookup_res = bench_lookup(args.smoke)
+        mem_res = None if args.smoke else bench_memory(c, workdir, 20, args.smoke)
+        text, ok = report(c, results, api_res, lookup_res, mem_res, runs)
+        problems = [p for r in results for p in r["problems"]]
+        if args.smoke:
+            sys.stdout.write(text)
+            if problems:
+                raise SystemExit("bench smoke: wrong outputs: " + "; ".join(problems))
+        else:
+            with open(args.out, "w") as f:
+                f.write(text)
+            log("wrote %s (%s)" % (args.out, "all targets met" if ok else "some targets not met"))
+    finally:
+        daemon.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+/* lookback — running one retrieval's pipeline
+ *
+ * Builds the media type's template, sets the request's values on the named
+ * elements, runs it on the calling thread (a worker: bus messages are
+ * popped here, nothing touches the main loop), and writes the output file.
+ * High-res clips from H.264 footage are remuxed frame-exactly
+ * (lb-remux.h); when the pre-roll cannot be hidden, or the footage is not
+ * H.264, they are transcoded.
+ */
+#pragma once
+
+#include "jobs/lb-pipelines.h"
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef void (*LbJobProgressFunc) (gdouble progress, gpointer user_data);
+
+typedef struct {
+  /* what to make */
+  const gchar *media_type;      /* image, videoHighRes, videoLowRes, hyperlapse */
+  const gchar *db_path;         /* lbrecordingsrc's index */
+  const gchar *vehicle;
+  const gchar *input;
+  gint64 start_ns, end_ns;      /* requested (wall clock); equal for an image */
+  const gchar *output_path;     /* written whole or not at all */
+  /* about the footage (from the index) */
+  const gchar *codec;           /* "h264", "h265", or NULL when unknown */
+  gint width, height;           /* 0 when unknown */
+  gint fps_n, fps_d;            /* 0/1 when unknown */
+  const GArray *keyframes_ns;   /* gint64, in time order, or NULL */
+  /* [jobs] settings */
+  gint low_res_width, low_res_height, low_res_bitrate;
+  gint64 hyperlapse_interval_ns;
+  gint hyperlapse_framerate;
+  gint64 hyperlapse_max_output_ns;
+  /* reporting */
+  LbJobProgressFunc progress;
+  gpointer progress_data;
+  GCancellable *cancellable;
+  /* results */
+  gint64 delivered_start_ns, delivered_end_ns;
+  guint frames;
+  const gchar *content_type;
+  const gchar *template_used;
+} LbJobRun;
+
+/* The template a job would use. */
+const gchar *lb_job_template_for (const gchar *media_type,
+                                  const gchar *codec);
+
+/* Builds the pipeline of @run with every value set, without running it. */
+GstElement  *lb_job_build        (LbPipelines  *pipelines,
+                                  LbJobRun     *run,
+                                  const gchar  *template_name,
+                                  GError      **error);
+
+/**
+ * lb_job_run:
+ *
+ * Runs @run to its output file.  Errors: LB_ERROR_UNAVAILABLE (no frame in
+ * the range), LB_ERROR_IO (writing failed: a full disk), LB_ERROR_CORRUPT
+ * (the footage does not decode / parse), LB_ERROR_BUSY (cancelled),
+ * LB_ERROR_FAILED otherwise.  On failure nothing is left at output_path.
+ */
+gboolean     lb_job_run          (LbPipelines  *pipelines,
+                                  LbJobRun     *run,
+                                  GError      **error);
+
+G_END_DECLS

@@ -1,0 +1,580 @@
+/* lookback — the retrieval jobs engine: scheduler and workers */
+#include "jobs/lb-jobs.h"
+
+#include "core/lb-debug.h"
+#include "core/lb-error.h"
+#include "jobs/lb-job-run.h"
+#include "jobs/lb-pipelines.h"
+#include "quota/lb-quota.h"
+#include "store/lb-store-footage.h"
+#include "upload/lb-uploader.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
+#define GST_CAT_DEFAULT lb_jobs_debug
+
+/* The footage area provides these; until it is linked in, the default
+ * resolver says so instead of the build failing. */
+#pragma weak lb_store_lookup
+#pragma weak lb_footage_plan_free
+extern gboolean lb_store_pin (LbStore *store, const gchar *owner, const gchar *vehicle,
+    const gchar *input, gint64 start_ns, gint64 end_ns, GError **error);
+extern gboolean lb_store_unpin (LbStore *store, const gchar *owner, GError **error);
+#pragma weak lb_store_pin
+#pragma weak lb_store_unpin
+
+#define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
+#define RECHECK_NS (LB_NS_PER_SEC)
+
+struct _LbJobs {
+  LbConfig *config;             /* not owned */
+  LbStore *store;               /* not owned */
+  LbClock *clock;               /* not owned, NULL = real time */
+  LbPipelines *pipelines;
+  gchar *outputs_dir;
+  gchar *db_path;
+  LbJobsResolveFunc resolve;
+  gpointer resolve_data;
+
+  guint n_workers;
+  gint retries;
+  gint64 pending_deadline;
+
+  GMutex lock;
+  GCond cond;
+  gboolean stopping;            /* protected by lock */
+  guint pokes;                  /* protected by lock */
+  GPtrArray *threads;
+  GPtrArray *cancellables;      /* one per worker */
+  GHashTable *failures;         /* row id → transient failures so far; protected by lock */
+  GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
+  guint finished;               /* protected by lock */
+};
+
+void
+lb_job_footage_clear (LbJobFootage *f)
+{
+  g_clear_pointer (&f->gaps, g_array_unref);
+  g_clear_pointer (&f->keyframes_ns, g_array_unref);
+  g_clear_pointer (&f->codec, g_free);
+}
+
+gboolean
+lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage *out,
+    gpointer user_data, GError **error)
+{
+  if (lb_store_lookup == NULL || lb_footage_plan_free == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "this build has no footage index");
+    return FALSE;
+  }
+  LbFootagePlan *plan = lb_store_lookup (store, row->vehicle, row->input, row->start_ns,
+      row->end_ns, error);
+  if (plan == NULL)
+    return FALSE;
+
+  out->first_ns = plan->first_ns;
+  out->last_ns = plan->last_ns;
+  out->covered_start_ns = out->covered_end_ns = LB_TIME_NONE;
+  out->gaps = g_array_new (FALSE, FALSE, sizeof (LbTimeRange));
+  out->keyframes_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
+  if (plan->gaps)
+    g_array_append_vals (out->gaps, plan->gaps->data, plan->gaps->len);
+  for (guint i = 0; plan->pieces && i < plan->pieces->len; i++) {
+    LbFootagePiece *piece = plan->pieces->pdata[i];
+    LbSegment *seg = piece->segment;
+    gint64 from = MAX (row->start_ns, seg->start_ns);
+    gint64 to = MIN (row->end_ns, seg->end_ns);
+    if (row->start_ns == row->end_ns) {
+      if (row->start_ns < seg->start_ns || row->start_ns > seg->end_ns)
+        continue;
+      from = to = row->start_ns;
+    } else if (to <= from) {
+      continue;
+    }
+    if (out->covered_start_ns == LB_TIME_NONE) {
+      out->covered_start_ns = from;
+      out->codec = g_strdup (seg->codec);
+      out->width = seg->width;
+      out->height = seg->height;
+      out->fps_n = seg->fps_n;
+      out->fps_d = seg->fps_d;
+    }
+    out->covered_end_ns = to;
+    for (guint k = 0; piece->keyframes && k < piece->keyframes->len; k++)
+      g_array_append_val (out->keyframes_ns,
+          g_array_index (piece->keyframes, LbKeyframe, k).time_ns);
+  }
+  lb_footage_plan_free (plan);
+  return TRUE;
+}
+
+static gint64
+now_ns (LbJobs *jobs)
+{
+  return lb_clock_now (jobs->clock);
+}
+
+LbJobs *
+lb_jobs_new (LbConfig *config, LbStore *store, GError **error)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (store != NULL, NULL);
+
+  LB_DEBUG_INIT (lb_jobs_debug, "lookback-jobs", "retrieval scheduler and workers");
+  g_autoptr (LbJobs) jobs = g_new0 (LbJobs, 1);
+  jobs->config = config;
+  jobs->store = store;
+  jobs->resolve = lb_jobs_resolve_from_index;
+  g_mutex_init (&jobs->lock);
+  g_cond_init (&jobs->cond);
+  jobs->threads = g_ptr_array_new ();
+  jobs->cancellables = g_ptr_array_new_with_free_func (g_object_unref);
+  jobs->failures = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->pinned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+
+  gint64 workers = lb_config_get_int (config, "jobs", "workers");
+  if (workers <= 0)
+    workers = MAX (1, (gint64) g_get_num_processors () - 1);
+  jobs->n_workers = workers;
+  jobs->retries = lb_config_get_int (config, "jobs", "retries");
+  jobs->pending_deadline = lb_config_get_duration (config, "jobs", "pending-deadline");
+  jobs->db_path = g_strdup (lb_store_get_path (store));
+  jobs->outputs_dir = g_build_filename (lb_store_get_dir (store), "outputs", NULL);
+  jobs->pipelines = lb_pipelines_load (NULL, error);
+  if (jobs->pipelines == NULL)
+    return NULL;
+  return g_steal_pointer (&jobs);
+}
+
+gboolean
+lb_jobs_set_pipelines_dir (LbJobs *jobs, const gchar *dir, GError **error)
+{
+  g_return_val_if_fail (jobs != NULL, FALSE);
+  LbPipelines *p = lb_pipelines_load (dir, error);
+  if (p == NULL)
+    return FALSE;
+  lb_pipelines_free (jobs->pipelines);
+  jobs->pipelines = p;
+  return TRUE;
+}
+
+void
+lb_jobs_set_clock (LbJobs *jobs, LbClock *clock)
+{
+  g_return_if_fail (jobs != NULL);
+  jobs->clock = clock;
+}
+
+void
+lb_jobs_set_resolver (LbJobs *jobs, LbJobsResolveFunc func, gpointer user_data)
+{
+  g_return_if_fail (jobs != NULL);
+  jobs->resolve = func ? func : lb_jobs_resolve_from_index;
+  jobs->resolve_data = user_data;
+}
+
+guint
+lb_jobs_get_n_workers (LbJobs *jobs)
+{
+  g_return_val_if_fail (jobs != NULL, 0);
+  return jobs->n_workers;
+}
+
+guint
+lb_jobs_get_n_finished (LbJobs *jobs)
+{
+  g_return_val_if_fail (jobs != NULL, 0);
+  g_mutex_lock (&jobs->lock);
+  guint n = jobs->finished;
+  g_mutex_unlock (&jobs->lock);
+  return n;
+}
+
+void
+lb_jobs_poke (LbJobs *jobs)
+{
+  g_return_if_fail (jobs != NULL);
+  g_mutex_lock (&jobs->lock);
+  jobs->pokes++;
+  g_cond_broadcast (&jobs->cond);
+  g_mutex_unlock (&jobs->lock);
+}
+
+/* ---- one row ---------------------------------------------------------- */
+
+typedef struct {
+  LbJobs *jobs;
+  gint64 id;
+  gdouble last;
+  gint64 last_at;
+} Progress;
+
+static void
+on_progress (gdouble progress, gpointer user_data)
+{
+  Progress *p = user_data;
+  gint64 t = g_get_monotonic_time ();
+  if (progress < 1.0 && progress - p->last < 0.05 && t - p->last_at < G_TIME_SPAN_SECOND)
+    return;
+  p->last = progress;
+  p->last_at = t;
+  g_autoptr (GError) error = NULL;
+  if (!lb_store_api_set_progress (p->jobs->store, p->id, MIN (progress, 0.99), &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": progress: %s", p->id, error->message);
+}
+
+static void
+add_time (JsonBuilder *b, const gchar *name, gint64 ns)
+{
+  g_autofree gchar *s = lb_time_format_rfc3339 (ns);
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, s);
+}
+
+static gchar *
+coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 de)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  add_time (b, "requestedStartTime", row->start_ns);
+  add_time (b, "requestedEndTime", row->end_ns);
+  add_time (b, "deliveredStartTime", ds);
+  add_time (b, "deliveredEndTime", de);
+  json_builder_set_member_name (b, "offsetMs");
+  json_builder_add_double_value (b, (gdouble) ((ds - row->start_ns) / 1000) / 1000.0);
+  json_builder_set_member_name (b, "gaps");
+  json_builder_begin_array (b);
+  for (guint i = 0; f->gaps && i < f->gaps->len; i++) {
+    LbTimeRange *g = &g_array_index (f->gaps, LbTimeRange, i);
+    json_builder_begin_object (b);
+    add_time (b, "startTime", g->start_ns);
+    add_time (b, "endTime", g->end_ns);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* Retention keeps the footage of a row that is pending or running. */
+static void
+pin (LbJobs *jobs, const LbRetrieval *row)
+{
+  if (lb_store_pin == NULL)
+    return;
+  g_mutex_lock (&jobs->lock);
+  gboolean done = g_hash_table_contains (jobs->pinned, &row->id);
+  if (!done) {
+    gint64 *key = g_new (gint64, 1);
+    *key = row->id;
+    g_hash_table_add (jobs->pinned, key);
+  }
+  g_mutex_unlock (&jobs->lock);
+  if (done)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, row->id);
+  /* one pin per owner, whatever a previous run left */
+  if (!lb_store_unpin (jobs->store, owner, &error) ||
+      !lb_store_pin (jobs->store, owner, row->vehicle, row->input, row->start_ns,
+          row->end_ns, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": pin: %s", row->id, error->message);
+}
+
+static void
+unpin (LbJobs *jobs, gint64 id)
+{
+  g_mutex_lock (&jobs->lock);
+  g_hash_table_remove (jobs->pinned, &id);
+  g_mutex_unlock (&jobs->lock);
+  if (lb_store_unpin == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, id);
+  if (!lb_store_unpin (jobs->store, owner, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": unpin: %s", id, error->message);
+}
+
+static void
+count_finished (LbJobs *jobs, gint64 id)
+{
+  g_mutex_lock (&jobs->lock);
+  jobs->finished++;
+  g_hash_table_remove (jobs->failures, &id);
+  g_mutex_unlock (&jobs->lock);
+  unpin (jobs, id);
+}
+
+static void
+finish_unavailable (LbJobs *jobs, const LbRetrieval *row, const gchar *why)
+{
+  g_autoptr (GError) error = NULL;
+  GST_INFO ("row %" G_GINT64_FORMAT " unavailable: %s", row->id, why);
+  if (!lb_store_api_finish_unavailable (jobs->store, row->id, why, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+  count_finished (jobs, row->id);
+}
+
+static void
+defer (LbJobs *jobs, const LbRetrieval *row, gint64 not_before)
+{
+  g_autoptr (GError) error = NULL;
+  if (!lb_store_api_defer (jobs->store, row->id, not_before, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": defer: %s", row->id, error->message);
+}
+
+/* A failure: retried while transient and under [jobs] retries. */
+static void
+fail (LbJobs *jobs, const LbRetrieval *row, const GError *err)
+{
+  gboolean transient = err->domain == LB_ERROR &&
+      (err->code == LB_ERROR_IO || err->code == LB_ERROR_BUSY || err->code == LB_ERROR_FAILED);
+  g_mutex_lock (&jobs->lock);
+  gint n = GPOINTER_TO_INT (g_hash_table_lookup (jobs->failures, &row->id)) + 1;
+  gint64 *key = g_new (gint64, 1);
+  *key = row->id;
+  g_hash_table_replace (jobs->failures, key, GINT_TO_POINTER (n));
+  g_mutex_unlock (&jobs->lock);
+
+  if (transient && n <= jobs->retries) {
+    GST_INFO ("row %" G_GINT64_FORMAT ": %s; retry %d of %d", row->id, err->message, n,
+        jobs->retries);
+    defer (jobs, row, now_ns (jobs) + n * 200 * LB_NS_PER_MS);
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  GST_WARNING ("row %" G_GINT64_FORMAT " failed: %s", row->id, err->message);
+  if (!lb_store_api_finish_failed (jobs->store, row->id, err->message, &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+  count_finished (jobs, row->id);
+}
+
+static void
+process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
+{
+  g_autoptr (GError) error = NULL;
+  LbJobFootage f = { .first_ns = LB_TIME_NONE, .last_ns = LB_TIME_NONE,
+    .covered_start_ns = LB_TIME_NONE, .covered_end_ns = LB_TIME_NONE };
+  gint64 now = now_ns (jobs);
+  gint64 deadline = row->end_ns + jobs->pending_deadline;
+
+  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type, row->vehicle,
+      row->input);
+  pin (jobs, row);
+  if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
+    fail (jobs, row, error);
+    lb_job_footage_clear (&f);
+    return;
+  }
+  /* Footage that may still come: the input has recorded nothing up to the
+   * requested end yet. */
+  gboolean may_come = f.last_ns == LB_TIME_NONE || f.last_ns < row->end_ns;
+  gboolean complete = f.covered_start_ns != LB_TIME_NONE &&
+      (row->start_ns == row->end_ns || f.covered_end_ns >= row->end_ns);
+  if (!complete && may_come && now < deadline) {
+    GST_DEBUG ("row %" G_GINT64_FORMAT ": footage not recorded yet", row->id);
+    defer (jobs, row, now + RECHECK_NS);
+    lb_job_footage_clear (&f);
+    return;
+  }
+  if (f.covered_start_ns == LB_TIME_NONE) {
+    finish_unavailable (jobs, row, may_come ?
+        "Nothing was recorded for this input and time before the pending deadline."
+        : "Nothing was recorded for this input and time.");
+    lb_job_footage_clear (&f);
+    return;
+  }
+
+  gboolean image = g_str_equal (row->media_type, "image");
+  g_autofree gchar *name = g_strconcat (row->media_id, image ? ".jpg" : ".mp4", NULL);
+  g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
+  g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
+  g_autofree gchar *part = g_strconcat (final, ".part", NULL);
+  Progress progress = { jobs, row->id, 0, 0 };
+  LbJobRun run = {
+    .media_type = row->media_type, .db_path = jobs->db_path, .vehicle = row->vehicle,
+    .input = row->input, .start_ns = row->start_ns, .end_ns = row->end_ns,
+    .output_path = part, .codec = f.codec, .width = f.width, .height = f.height,
+    .fps_n = f.fps_n, .fps_d = f.fps_d, .keyframes_ns = f.keyframes_ns,
+    .low_res_width = lb_config_get_int (jobs->config, "jobs", "low-res-width"),
+    .low_res_height = lb_config_get_int (jobs->config, "jobs", "low-res-height"),
+    .low_res_bitrate = lb_config_get_int (jobs->config, "jobs", "low-res-bitrate"),
+    .hyperlapse_interval_ns = lb_config_get_duration (jobs->config, "jobs", "hyperlapse-interval"),
+    .hyperlapse_framerate = lb_config_get_int (jobs->config, "jobs", "hyperlapse-framerate"),
+    .hyperlapse_max_output_ns = lb_config_get_duration (jobs->config, "jobs",
+        "hyperlapse-max-output"),
+    .progress = on_progress, .progress_data = &progress, .cancellable = cancellable,
+  };
+
+  if (g_mkdir_with_parents (jobs->outputs_dir, 0755) < 0) {
+    int e = errno;
+    g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s", jobs->outputs_dir,
+        g_strerror (e));
+    fail (jobs, row, error);
+    lb_job_footage_clear (&f);
+    return;
+  }
+  if (!lb_job_run (jobs->pipelines, &run, &error)) {
+    g_unlink (part);
+    if (g_error_matches (error, LB_ERROR, LB_ERROR_BUSY) && g_cancellable_is_cancelled (cancellable))
+      defer (jobs, row, 0);     /* stopping: runs again at the next start */
+    else if (g_error_matches (error, LB_ERROR, LB_ERROR_UNAVAILABLE))
+      finish_unavailable (jobs, row, error->message);
+    else
+      fail (jobs, row, error);
+    lb_job_footage_clear (&f);
+    return;
+  }
+  if (g_rename (part, final) < 0) {
+    int e = errno;
+    g_unlink (part);
+    g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot rename %s: %s", part, g_strerror (e));
+    fail (jobs, row, error);
+    lb_job_footage_clear (&f);
+    return;
+  }
+  g_autofree gchar *coverage = coverage_json (row, &f, run.delivered_start_ns,
+      run.delivered_end_ns);
+  gdouble cost = lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
+      run.delivered_end_ns);
+  /* available now, or once uploaded when [upload] url-template is set */
+  LbUploadJob done = {
+    .retrieval_id = row->retrieval_id, .vehicle = row->vehicle, .input = row->input,
+    .media_type = row->media_type, .path = rel, .delivered_start_ns = run.delivered_start_ns,
+    .delivered_end_ns = run.delivered_end_ns, .coverage_json = coverage,
+    .retrieval_row = row->id, .content_type = run.content_type, .cost = cost,
+  };
+  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs), &error)) {
+    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    g_unlink (final);
+    if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
+      fail (jobs, row, error);
+  } else {
+    GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id, rel,
+        run.template_used, cost);
+    count_finished (jobs, row->id);
+  }
+  lb_job_footage_clear (&f);
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+typedef struct {
+  LbJobs *jobs;
+  GCancellable *cancellable;
+} Worker;
+
+static gpointer
+worker_main (gpointer data)
+{
+  Worker *w = data;
+  LbJobs *jobs = w->jobs;
+
+  for (;;) {
+    g_mutex_lock (&jobs->lock);
+    gboolean stopping = jobs->stopping;
+    guint pokes = jobs->pokes;
+    g_mutex_unlock (&jobs->lock);
+    if (stopping)
+      break;
+
+    g_autoptr (LbRetrieval) row = NULL;
+    g_autoptr (GError) error = NULL;
+    if (!lb_store_api_claim_next (jobs->store, now_ns (jobs), &row, &error))
+      GST_WARNING ("claim: %s", error->message);
+    if (row) {
+      process (jobs, row, w->cancellable);
+      continue;
+    }
+    gint64 until = g_get_monotonic_time () + POLL_INTERVAL;
+    g_mutex_lock (&jobs->lock);
+    while (!jobs->stopping && jobs->pokes == pokes)
+      if (!g_cond_wait_until (&jobs->cond, &jobs->lock, until))
+        break;
+    g_mutex_unlock (&jobs->lock);
+  }
+  g_free (w);
+  return NULL;
+}
+
+/* Outputs a crash left half written. */
+static void
+remove_partial_outputs (LbJobs *jobs)
+{
+  g_autoptr (GDir) d = g_dir_open (jobs->outputs_dir, 0, NULL);
+  const gchar *name;
+  while (d && (name = g_dir_read_name (d))) {
+    if (!g_str_has_suffix (name, ".part") && !g_str_has_suffix (name, ".trim"))
+      continue;
+    g_autofree gchar *path = g_build_filename (jobs->outputs_dir, name, NULL);
+    GST_INFO ("removing %s, left by a crash", path);
+    g_unlink (path);
+  }
+}
+
+gboolean
+lb_jobs_start (LbJobs *jobs, GError **error)
+{
+  g_return_val_if_fail (jobs != NULL, FALSE);
+  g_return_val_if_fail (jobs->threads->len == 0, FALSE);
+
+  guint requeued = 0;
+  if (!lb_store_api_requeue_running (jobs->store, &requeued, error))
+    return FALSE;
+  if (requeued)
+    GST_INFO ("%u retrievals were running when lookbackd stopped; they run again", requeued);
+  remove_partial_outputs (jobs);
+
+  jobs->stopping = FALSE;
+  for (guint i = 0; i < jobs->n_workers; i++) {
+    Worker *w = g_new0 (Worker, 1);
+    w->jobs = jobs;
+    w->cancellable = g_cancellable_new ();
+    g_ptr_array_add (jobs->cancellables, w->cancellable);
+    g_autofree gchar *name = g_strdup_printf ("lb-job-%u", i);
+    g_ptr_array_add (jobs->threads, g_thread_new (name, worker_main, w));
+  }
+  GST_INFO ("%u workers, templates from %s", jobs->n_workers,
+      lb_pipelines_get_dir (jobs->pipelines));
+  return TRUE;
+}
+
+void
+lb_jobs_stop (LbJobs *jobs)
+{
+  g_return_if_fail (jobs != NULL);
+
+  g_mutex_lock (&jobs->lock);
+  jobs->stopping = TRUE;
+  g_cond_broadcast (&jobs->cond);
+  g_mutex_unlock (&jobs->lock);
+  for (guint i = 0; i < jobs->cancellables->len; i++)
+    g_cancellable_cancel (jobs->cancellables->pdata[i]);
+  for (guint i = 0; i < jobs->threads->len; i++)
+    g_thread_join (jobs->threads->pdata[i]);
+  g_ptr_array_set_size (jobs->threads, 0);
+  g_ptr_array_set_size (jobs->cancellables, 0);
+}
+
+void
+lb_jobs_free (LbJobs *jobs)
+{
+  if (jobs == NULL)
+    return;
+  if (jobs->threads->len)
+    lb_jobs_stop (jobs);
+  g_ptr_array_unref (jobs->threads);
+  g_ptr_array_unref (jobs->cancellables);
+  g_hash_table_unref (jobs->failures);
+  g_hash_table_unref (jobs->pinned);
+  lb_pipelines_free (jobs->pipelines);
+  g_free (jobs->outputs_dir);
+  g_free (jobs->db_path);
+  g_mutex_clear (&jobs->lock);
+  g_cond_clear (&jobs->cond);
+  g_free (jobs);
+}

@@ -1,0 +1,89 @@
+/* Smoke test on the built plugin: every element's documented launch line
+ * (the "## Example launch line" of its SECTION block) runs to EOS.
+ *
+ * The elements come from libgstlookback.so through GST_PLUGIN_PATH_1_0,
+ * not from an in-process registration, so the plugin's file name and
+ * plugin_init are tested too. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* The gst-launch-1.0 lines in the SECTION block of @path. */
+static GPtrArray *
+launch_lines (const gchar *path)
+{
+  g_autofree gchar *text = NULL;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_auto (GStrv) split = g_strsplit (text, "\n", -1);
+  for (guint i = 0; split[i] != NULL; i++) {
+    const gchar *line = split[i];
+    if (g_str_has_prefix (line, " * gst-launch-1.0 "))
+      g_ptr_array_add (lines, g_strdup (line + strlen (" * ")));
+  }
+  return lines;
+}
+
+static void
+run_line (const gchar *line, const gchar *cwd)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) argv = NULL;
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = 0;
+
+  g_test_message ("running: %s", line);
+  g_assert_true (g_shell_parse_argv (line, NULL, &argv, &error));
+  g_assert_no_error (error);
+
+  /* no pipeline may hang the suite */
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_strv_builder_add_many (builder, "timeout", "60", NULL);
+  g_strv_builder_addv (builder, (const gchar **) argv);
+  g_auto (GStrv) full = g_strv_builder_end (builder);
+
+  g_assert_true (g_spawn_sync (cwd, full, NULL, G_SPAWN_SEARCH_PATH, NULL,
+          NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("'%s' failed: %s\nstdout:\n%s\nstderr:\n%s", line,
+        error->message, out, err);
+  g_assert_null (strstr (out, "ERROR"));
+  g_assert_nonnull (strstr (out, "EOS"));
+}
+
+static void
+test_launch_lines (gconstpointer data)
+{
+  const gchar *element = data;
+  g_autofree gchar *file = g_strdup_printf ("%s.c", element);
+  g_autofree gchar *path = g_build_filename (g_getenv ("LB_SOURCE_ROOT"),
+      "plugins", file, NULL);
+  g_autoptr (GPtrArray) lines = launch_lines (path);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *tmp = g_dir_make_tmp ("lb-launch-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (lines->len, >, 0);
+  for (guint i = 0; i < lines->len; i++)
+    run_line (g_ptr_array_index (lines, i), tmp);
+  g_assert_cmpint (g_rmdir (tmp), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const gchar *const elements[] = {
+    "lbclockstamp", "lbclockcheck", "lbframepick", "lbhyperlapse",
+  };
+
+  g_test_init (&argc, &argv, NULL);
+  g_assert_nonnull (g_getenv ("LB_SOURCE_ROOT"));
+  for (guint i = 0; i < G_N_ELEMENTS (elements); i++) {
+    g_autofree gchar *name = g_strdup_printf ("/launch-line/%s", elements[i]);
+    g_test_add_data_func (name, elements[i], test_launch_lines);
+  }
+  return g_test_run ();
+}

@@ -1,0 +1,318 @@
+/* Jobs end to end: stamped footage imported at test time, the API server
+ * and the jobs engine in this process, real HTTP on 127.0.0.1: create →
+ * poll → available → download urlInfo.url → GstDiscoverer + lbclockcheck. */
+#include "api-test.h"
+#include "jobs/lb-jobs.h"
+#include "quota/lb-quota.h"
+#include "recorder/lb-indexer.h"
+#include "store/lb-store-footage.h"
+#include "jobs-test-media.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/mount.h>
+
+/* Footage: 10 s from T0, 160x120, 30 fps, a keyframe per second, every
+ * frame stamped with its wall-clock time. */
+#define T0 (API_TEST_START_NS - 120 * LB_NS_PER_SEC)
+#define FRAME (LB_NS_PER_SEC / 30)
+/* the time of frame n, as videotestsrc stamps it */
+#define F(n) ((gint64) gst_util_uint64_scale ((n), GST_SECOND, 30))
+
+typedef struct {
+  ApiFixture *api;
+  LbJobs *jobs;
+  gboolean mounted;
+} Fixture;
+
+static gchar *
+rfc (gint64 ns)
+{
+  return lb_time_format_rfc3339 (ns);
+}
+
+/* Records @seconds of stamped video starting at wall time @start into the
+ * store's segment layout and indexes it. */
+static void
+import_footage (Fixture *f, const gchar *input, gint64 start, guint seconds)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *store_dir = lb_config_get_store_dir (f->api->config);
+  g_autofree gchar *path = lb_footage_segment_path (store_dir, "1234", input, start);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0755);
+  g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
+      "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
+      "! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
+      "option-string=scenecut=0 ! h264parse ! mp4mux fragment-duration=1000 "
+      "! filesink location=\"%s\"", seconds * 30, start, path);
+  jt_run_launch (d);
+  gint64 id = 0;
+  g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path, start, &id, &error));
+  g_assert_no_error (error);
+  lb_jobs_poke (f->jobs);
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->api = api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n");
+  f->jobs = lb_jobs_new (f->api->config, f->api->store, &error);
+  g_assert_no_error (error);
+  lb_jobs_set_clock (f->jobs, f->api->clock);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  import_footage (f, "dashcamRoadFacing", T0, 10);
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->jobs, lb_jobs_free);
+  if (f->mounted) {
+    g_autofree gchar *outputs = g_build_filename (lb_config_get_store_dir (f->api->config),
+        "outputs", NULL);
+    umount (outputs);
+  }
+  api_fixture_free (f->api);
+}
+
+/* POSTs a retrieval; returns its id. */
+static gchar *
+create (Fixture *f, const gchar *media_type, gint64 start, gint64 end, const gchar *input)
+{
+  g_autofree gchar *s = rfc (start), *e = rfc (end);
+  g_autofree gchar *inputs = g_strdup_printf ("[\"%s\"]", input);
+  g_autoptr (ApiReply) r = api_create (f->api, f->api->token, "1234", media_type, s, e, inputs);
+  g_assert_cmpuint (r->status, ==, 200);
+  return g_strdup (api_json_string (r, "data.retrievalId"));
+}
+
+/* Polls GET /cameras/media/retrieval until the media is no longer pending. */
+static ApiReply *
+poll_done (Fixture *f, const gchar *id, gdouble max_s)
+{
+  g_autofree gchar *path = g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
+  gint64 until = g_get_monotonic_time () + max_s * G_TIME_SPAN_SECOND;
+  for (;;) {
+    ApiReply *r = api_request (f->api, "GET", path, f->api->token, NULL);
+    g_assert_cmpuint (r->status, ==, 200);
+    if (g_strcmp0 (api_json_string (r, "data.media.0.status"), "pending") != 0 ||
+        g_get_monotonic_time () > until)
+      return r;
+    api_reply_free (r);
+    g_usleep (30000);
+  }
+}
+
+/* Downloads urlInfo.url into a file of the fixture's folder. */
+static gchar *
+download (Fixture *f, ApiReply *r, const gchar *name)
+{
+  const gchar *url = api_json_string (r, "data.media.0.urlInfo.url");
+  g_assert_nonnull (url);
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
+  g_assert_nonnull (uri);
+  g_autofree gchar *path = g_strdup_printf ("%s%s%s", g_uri_get_path (uri),
+      g_uri_get_query (uri) ? "?" : "", g_uri_get_query (uri) ? g_uri_get_query (uri) : "");
+  g_autoptr (ApiReply) media = api_request (f->api, "GET", path, NULL, NULL);
+  g_assert_cmpuint (media->status, ==, 200);
+  g_autofree gchar *file = g_build_filename (f->api->dir, name, NULL);
+  gsize len;
+  const gchar *data = g_bytes_get_data (media->body, &len);
+  g_assert_true (g_file_set_contents (file, data, len, NULL));
+  return g_steal_pointer (&file);
+}
+
+/* The stamps lbclockcheck reads from every frame a player shows. */
+static GArray *
+read_stamps (const gchar *path)
+{
+  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
+      "! lbclockcheck ! fakesink", path);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
+  g_assert_no_error (error);
+  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (;;) {
+    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+    g_assert_nonnull (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) err = NULL;
+      gst_message_parse_error (m, &err, NULL);
+      g_error ("%s: %s", path, err->message);
+    }
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
+      break;
+    const GstStructure *s = gst_message_get_structure (m);
+    gint64 stamp;
+    if (gst_structure_has_name (s, "lbclockcheck")) {
+      g_assert_true (gst_structure_get_int64 (s, "stamp", &stamp));
+      g_array_append_val (stamps, stamp);
+    }
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  return stamps;
+}
+
+#define STAMP(a, i) g_array_index ((a), gint64, (i))
+
+static void
+assert_books (Fixture *f, gdouble used, gdouble reserved)
+{
+  g_autoptr (GError) error = NULL;
+  gdouble u, r;
+  g_assert_true (lb_quota_get_usage (f->api->store, "acme", lb_clock_now (f->api->clock),
+      &u, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (u, used, 1e-3);
+  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-3);
+}
+
+static void
+test_image (Fixture *f, gconstpointer data)
+{
+  /* 2.51 s: nearest frame 75 (2.500 s); 2.52 s: frame 76 (2.533 s) */
+  g_autofree gchar *id = create (f, "image", T0 + 2510 * LB_NS_PER_MS, T0 + 2510 * LB_NS_PER_MS,
+      "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *file = download (f, r, "still.jpg");
+  g_autoptr (JtInfo) info = jt_discover (file);
+  g_assert_cmpstr (info->video, ==, "image/jpeg");
+  g_assert_cmpint (info->width, ==, 160);
+  g_assert_cmpint (info->height, ==, 120);
+  g_autoptr (GArray) stamps = read_stamps (file);
+  g_assert_cmpuint (stamps->len, ==, 1);
+  g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (75));
+  g_autofree gchar *delivered = rfc (T0 + F (75));
+  g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==, delivered);
+
+  g_autofree gchar *id2 = create (f, "image", T0 + 2520 * LB_NS_PER_MS,
+      T0 + 2520 * LB_NS_PER_MS, "dashcamRoadFacing");
+  g_autoptr (ApiReply) r2 = poll_done (f, id2, 30);
+  g_autofree gchar *file2 = download (f, r2, "still2.jpg");
+  g_autoptr (GArray) stamps2 = read_stamps (file2);
+  g_assert_cmpint (STAMP (stamps2, 0), ==, T0 + F (76));
+  assert_books (f, 0.2, 0);
+}
+
+static void
+check_clip (Fixture *f, const gchar *media_type, gint64 start, gint64 end, gint w, gint h)
+{
+  g_autofree gchar *id = create (f, media_type, start, end, "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 60);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *file = download (f, r, "clip.mp4");
+  g_autoptr (JtInfo) info = jt_discover (file);
+  g_assert_cmpstr (info->container, ==, "video/quicktime");
+  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_assert_cmpint (info->width, ==, w);
+  g_assert_cmpint (info->height, ==, h);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (end - start, info->duration)), <=, FRAME);
+  g_autoptr (GArray) stamps = read_stamps (file);
+  guint frames = (end - start) / FRAME;
+  g_assert_cmpuint (stamps->len, ==, frames);
+  g_assert_cmpint (STAMP (stamps, 0), ==, start);
+  g_assert_cmpint (STAMP (stamps, stamps->len - 1), ==, start + F (frames - 1));
+}
+
+static void
+test_high_res (Fixture *f, gconstpointer data)
+{
+  /* mid-GOP start, across fragments */
+  check_clip (f, "videoHighRes", T0 + F (45), T0 + F (105), 160, 120);
+  assert_books (f, 2.0, 0);
+}
+
+static void
+test_low_res (Fixture *f, gconstpointer data)
+{
+  check_clip (f, "videoLowRes", T0 + F (30), T0 + F (90), 160, 120);
+}
+
+static void
+test_hyperlapse (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *id = create (f, "hyperlapse", T0, T0 + 10 * LB_NS_PER_SEC,
+      "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 60);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *file = download (f, r, "lapse.mp4");
+  g_autoptr (JtInfo) info = jt_discover (file);
+  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_autoptr (GArray) stamps = read_stamps (file);
+  /* one frame per source second (the keyframes), played at 30 fps */
+  g_assert_cmpuint (stamps->len, ==, 10);
+  for (guint i = 0; i < stamps->len; i++)
+    g_assert_cmpint (STAMP (stamps, i), ==, T0 + i * LB_NS_PER_SEC);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (10), info->duration)), <=, FRAME);
+}
+
+static void
+test_unavailable (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *id = create (f, "videoHighRes", T0 - 60 * LB_NS_PER_SEC,
+      T0 - 50 * LB_NS_PER_SEC, "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "unavailable");
+  assert_books (f, 0, 0);
+}
+
+/* Nothing recorded yet on the driver camera: pending; imported later:
+ * available. */
+static void
+test_late_footage (Fixture *f, gconstpointer data)
+{
+  /* a second before the clock's now: the deadline (5 s) is still ahead */
+  gint64 t = API_TEST_START_NS - LB_NS_PER_SEC;
+  g_autofree gchar *id = create (f, "image", t, t, "dashcamDriverFacing");
+  g_usleep (500000);
+  {
+    g_autoptr (ApiReply) r = poll_done (f, id, 0);
+    g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "pending");
+    assert_books (f, 0, 0.1);
+  }
+  import_footage (f, "dashcamDriverFacing", API_TEST_START_NS - 3 * LB_NS_PER_SEC, 3);
+  lb_clock_advance (f->api->clock, 2 * LB_NS_PER_SEC);
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  assert_books (f, 0.1, 0);
+}
+
+static void
+test_pending_deadline (Fixture *f, gconstpointer data)
+{
+  gint64 t = API_TEST_START_NS - LB_NS_PER_SEC;
+  g_autofree gchar *id = create (f, "image", t, t, "dashcamDriverFacing");
+  g_usleep (300000);
+  {
+    g_autoptr (ApiReply) r = poll_done (f, id, 0);
+    g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "pending");
+  }
+  /* the deadline is 5 s after the requested time */
+  lb_clock_advance (f->api->clock, 10 * LB_NS_PER_SEC);
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "unavailable");
+  assert_books (f, 0, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
+  ADD ("/jobs/e2e/image", test_image);
+  ADD ("/jobs/e2e/high-res", test_high_res);
+  ADD ("/jobs/e2e/low-res", test_low_res);
+  ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
+  ADD ("/jobs/e2e/unavailable", test_unavailable);
+  ADD ("/jobs/e2e/late-footage", test_late_footage);
+  ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);
+  return g_test_run ();
+}

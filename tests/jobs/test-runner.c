@@ -1,0 +1,272 @@
+/* Jobs tests: the real templates' downstream (decodebin, lbframepick,
+ * videoscale, x264enc, lbhyperlapse, mp4mux + edit list) run by the job
+ * runner on stamped footage; only the source is swapped for
+ * filesrc ! qtdemux, whose timestamps are the stamps (lbclockstamp
+ * source=pts), so lbclockcheck tells exactly which frames came out. */
+#include "jobs/lb-job-run.h"
+#include "jobs/lb-pipelines.h"
+#include "core/lb-error.h"
+#include "core/lb-time.h"
+#include "jobs-test-media.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define FRAME (GST_SECOND / 30)
+/* the time of frame n, as videotestsrc stamps it */
+#define F(n) ((gint64) gst_util_uint64_scale ((n), GST_SECOND, 30))
+
+typedef struct {
+  gchar *dir;
+  gchar *src_720;               /* 4 s, 1280x720 → no: 320x180 keeps it fast */
+  gchar *src_43;                /* 4 s, 320x240 */
+  LbPipelines *pipelines;
+} Fixture;
+
+static void
+make_source (const gchar *path, gint w, gint h, guint frames)
+{
+  g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
+      "num-buffers=%u ! video/x-raw,width=%d,height=%d,framerate=30/1 "
+      "! lbclockstamp source=pts ! videoconvert ! video/x-raw,format=I420 "
+      "! x264enc speed-preset=ultrafast bframes=0 key-int-max=30 option-string=scenecut=0 "
+      "! h264parse ! mp4mux ! filesink location=\"%s\"", frames, w, h, path);
+  jt_run_launch (d);
+}
+
+/* Copies the real templates with the recording source swapped for @src. */
+static LbPipelines *
+swapped_templates (const gchar *dir, const gchar *src)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *tdir = g_build_filename (dir, "templates", NULL);
+  g_mkdir (tdir, 0755);
+  const gchar *const *names = lb_pipelines_names ();
+  for (guint i = 0; names[i]; i++) {
+    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+    g_autofree gchar *from = g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
+    g_autofree gchar *to = g_build_filename (tdir, file, NULL);
+    g_autofree gchar *text = NULL;
+    g_assert_true (g_file_get_contents (from, &text, NULL, NULL));
+    g_autoptr (GRegex) re = g_regex_new ("lbrecordingsrc name=src( mode=keyframes)?", 0, 0, NULL);
+    g_autofree gchar *repl = g_strdup_printf ("filesrc name=src location=\"%s\" ! qtdemux", src);
+    g_autofree gchar *out = g_regex_replace_literal (re, text, -1, 0, repl, 0, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (strstr (out, "qtdemux"));
+    g_assert_true (g_file_set_contents (to, out, -1, NULL));
+  }
+  LbPipelines *p = lb_pipelines_load (tdir, &error);
+  g_assert_no_error (error);
+  return p;
+}
+
+static void
+rm_rf (const gchar *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+    const gchar *name;
+    while (d && (name = g_dir_read_name (d))) {
+      g_autofree gchar *p = g_build_filename (path, name, NULL);
+      rm_rf (p);
+    }
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->dir = g_dir_make_tmp ("lb-runner-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->src_720 = g_build_filename (f->dir, "wide.mp4", NULL);
+  make_source (f->src_720, 320, 180, 120);
+  f->pipelines = swapped_templates (f->dir, f->src_720);
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->pipelines, lb_pipelines_free);
+  if (!g_getenv ("LB_TEST_KEEP"))
+    rm_rf (f->dir);
+  g_free (f->dir);
+  g_free (f->src_720);
+  g_free (f->src_43);
+}
+
+static LbJobRun
+make_run (Fixture *f, const gchar *media_type, gint64 start, gint64 end, const gchar *out)
+{
+  LbJobRun run = {
+    .media_type = media_type, .db_path = "unused", .vehicle = "v", .input = "i",
+    .start_ns = start, .end_ns = end, .output_path = out, .codec = "h264",
+    .width = 320, .height = 180, .fps_n = 30, .fps_d = 1,
+    .low_res_width = 160, .low_res_height = 120, .low_res_bitrate = 200,
+    .hyperlapse_interval_ns = GST_SECOND, .hyperlapse_framerate = 30,
+    .hyperlapse_max_output_ns = 120 * GST_SECOND,
+  };
+  return run;
+}
+
+/* Stamps of every frame a player shows, via lbclockcheck. */
+static GArray *
+read_stamps (const gchar *path)
+{
+  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
+      "! lbclockcheck ! fakesink", path);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
+  g_assert_no_error (error);
+  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (;;) {
+    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+    g_assert_nonnull (m);
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
+      break;
+    const GstStructure *s = gst_message_get_structure (m);
+    gint64 stamp;
+    if (gst_structure_has_name (s, "lbclockcheck")) {
+      g_assert_true (gst_structure_get_int64 (s, "stamp", &stamp));
+      g_array_append_val (stamps, stamp);
+    }
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  return stamps;
+}
+
+#define STAMP(a, i) g_array_index ((a), gint64, (i))
+
+static void
+test_image_nearest (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "still.jpg", NULL);
+  /* 1.51 s → frame 45 (1.500); 1.52 s → frame 46 (1.533) */
+  const gint64 targets[][2] = { { 1510, 45 }, { 1520, 46 }, { 990, 30 }, { 2000, 60 } };
+  for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
+    gint64 t = targets[i][0] * GST_MSECOND;
+    LbJobRun run = make_run (f, "image", t, t, out);
+    g_assert_true (lb_job_run (f->pipelines, &run, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (run.content_type, ==, "image/jpeg");
+    g_assert_cmpstr (run.template_used, ==, "image");
+    g_autoptr (GArray) stamps = read_stamps (out);
+    g_assert_cmpuint (stamps->len, ==, 1);
+    g_assert_cmpint (STAMP (stamps, 0), ==, F (targets[i][1]));
+    g_assert_cmpint (run.delivered_start_ns, ==, F (targets[i][1]));
+    g_autoptr (JtInfo) info = jt_discover (out);
+    g_assert_cmpstr (info->video, ==, "image/jpeg");
+    g_assert_cmpint (info->width, ==, 320);
+  }
+}
+
+static void
+check_clip (const gchar *out, guint first, guint frames, gint w, gint h)
+{
+  g_autoptr (JtInfo) info = jt_discover (out);
+  g_assert_cmpstr (info->container, ==, "video/quicktime");
+  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_assert_cmpint (info->width, ==, w);
+  g_assert_cmpint (info->height, ==, h);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (frames), info->duration)), <=, FRAME);
+  g_autoptr (GArray) stamps = read_stamps (out);
+  g_assert_cmpuint (stamps->len, ==, frames);
+  g_assert_cmpint (STAMP (stamps, 0), ==, F (first));
+  g_assert_cmpint (STAMP (stamps, frames - 1), ==, F (first + frames - 1));
+}
+
+/* Remux with the pre-roll hidden: no encoder ran, first and last frames
+ * are the requested ones. */
+static void
+test_high_res_remux (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
+  LbJobRun run = make_run (f, "videoHighRes", F (15), F (75), out);
+  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (run.template_used, ==, "video-high-res");
+  g_assert_cmpint (ABS (run.delivered_start_ns - (gint64) (F (15))), <=, 1);
+  g_assert_cmpint (ABS (run.delivered_end_ns - (gint64) (F (75))), <=, 1);
+  check_clip (out, 15, 60, 320, 180);
+}
+
+/* The source here starts at the file's first frame: a pre-roll as long as
+ * the clip cannot be hidden from qtdemux, so the runner transcodes. */
+static void
+test_high_res_long_preroll_transcodes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
+  LbJobRun run = make_run (f, "videoHighRes", F (70), F (100), out);
+  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (run.template_used, ==, "video-high-res-transcode");
+  check_clip (out, 70, 30, 320, 180);
+}
+
+static void
+test_low_res (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "lo.mp4", NULL);
+  LbJobRun run = make_run (f, "videoLowRes", F (30), F (90), out);
+  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  g_assert_no_error (error);
+  /* 320x180 into 160x120: 160x90 */
+  check_clip (out, 30, 60, 160, 90);
+  g_assert_cmpint (run.delivered_start_ns, ==, F (30));
+}
+
+static void
+test_hyperlapse (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "lapse.mp4", NULL);
+  /* here the source sends every frame, not keyframes only: lbhyperlapse
+   * still keeps one per second */
+  LbJobRun run = make_run (f, "hyperlapse", 0, 4 * GST_SECOND, out);
+  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  g_assert_no_error (error);
+  g_autoptr (GArray) stamps = read_stamps (out);
+  g_assert_cmpuint (stamps->len, ==, 4);
+  for (guint i = 0; i < stamps->len; i++)
+    g_assert_cmpint (STAMP (stamps, i), ==, i * GST_SECOND);
+  g_autoptr (JtInfo) info = jt_discover (out);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (4), info->duration)), <=, FRAME);
+}
+
+/* No frame in the range: an error, and no file left. */
+static void
+test_nothing_in_range (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "none.mp4", NULL);
+  LbJobRun run = make_run (f, "videoLowRes", 10 * GST_SECOND, 12 * GST_SECOND, out);
+  g_assert_false (lb_job_run (f->pipelines, &run, &error));
+  g_assert_nonnull (error);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
+  ADD ("/jobs/runner/image-nearest", test_image_nearest);
+  ADD ("/jobs/runner/high-res-remux", test_high_res_remux);
+  ADD ("/jobs/runner/high-res-long-preroll-transcodes", test_high_res_long_preroll_transcodes);
+  ADD ("/jobs/runner/low-res", test_low_res);
+  ADD ("/jobs/runner/hyperlapse", test_hyperlapse);
+  ADD ("/jobs/runner/nothing-in-range", test_nothing_in_range);
+  return g_test_run ();
+}

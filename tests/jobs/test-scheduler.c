@@ -1,0 +1,541 @@
+/* Jobs tests: the scheduler and workers against a real store, with stock
+ * pipelines standing in for the templates and a scripted footage resolver:
+ * statuses, quota books, retries, deadlines, restarts, a full disk. */
+#include "jobs/lb-jobs.h"
+#include "jobs/lb-pipelines.h"
+#include "core/lb-error.h"
+#include "quota/lb-quota.h"
+#include "store/lb-store-api.h"
+#include "store/lb-store-footage.h"
+#include "upload/lb-uploader.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#define T0 (G_GINT64_CONSTANT (1785000000) * LB_NS_PER_SEC)
+
+/* Stock pipelines with the templates' names and named elements; their
+ * frames carry wall-clock times from T0 like lbrecordingsrc's. */
+#define TS "1785000000000000000"
+static const struct { const gchar *name; const gchar *text; } stock[] = {
+  { "image", "videotestsrc name=src timestamp-offset=" TS " num-buffers=1 pattern=ball ! video/x-raw,width=64,height=48 "
+        "! videoconvert ! jpegenc name=enc ! filesink name=sink" },
+  { "video-high-res", "videotestsrc name=src timestamp-offset=" TS " num-buffers=15 ! video/x-raw,width=64,height=48,"
+        "framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink" },
+  { "video-high-res-transcode", "videotestsrc name=src timestamp-offset=" TS " num-buffers=15 ! video/x-raw,width=64,"
+        "height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink" },
+  /* slow: 10 s of live video, for stopping mid-run */
+  { "video-low-res", "videotestsrc name=src timestamp-offset=" TS " is-live=true num-buffers=150 ! video/x-raw,"
+        "width=64,height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux "
+        "! filesink name=sink" },
+  /* big: 256 KiB of raw frames, more than the small disk holds */
+  { "hyperlapse", "videotestsrc name=src num-buffers=60 pattern=snow ! video/x-raw,width=64,"
+        "height=48,framerate=30/1 ! identity name=enc ! filesink name=sink" },
+};
+
+typedef struct {
+  gchar *dir;
+  gchar *pipelines_dir;
+  LbConfig *config;
+  LbStore *store;
+  LbClock *clock;
+  LbJobs *jobs;
+  GMutex lock;
+  /* the scripted resolver */
+  gint64 last_ns;               /* LB_TIME_NONE: nothing recorded */
+  gboolean covered;
+  gint fail_code;               /* 0: resolve normally */
+  guint resolves;
+  gboolean mounted;
+} Fixture;
+
+static gboolean
+scripted_resolve (LbStore *store, const LbRetrieval *row, LbJobFootage *out,
+    gpointer user_data, GError **error)
+{
+  Fixture *f = user_data;
+  g_mutex_lock (&f->lock);
+  f->resolves++;
+  gint code = f->fail_code;
+  out->last_ns = f->last_ns;
+  out->first_ns = f->last_ns == LB_TIME_NONE ? LB_TIME_NONE : T0 - 3600 * LB_NS_PER_SEC;
+  gboolean covered = f->covered;
+  g_mutex_unlock (&f->lock);
+  if (code) {
+    g_set_error (error, LB_ERROR, code, "scripted failure %d", code);
+    return FALSE;
+  }
+  out->covered_start_ns = covered ? row->start_ns : LB_TIME_NONE;
+  out->covered_end_ns = covered ? row->end_ns : LB_TIME_NONE;
+  out->gaps = g_array_new (FALSE, FALSE, sizeof (LbTimeRange));
+  out->codec = g_strdup ("h265");
+  out->width = 64;
+  out->height = 48;
+  return TRUE;
+}
+
+static void
+rm_rf (const gchar *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+    const gchar *name;
+    while (d && (name = g_dir_read_name (d))) {
+      g_autofree gchar *p = g_build_filename (path, name, NULL);
+      rm_rf (p);
+    }
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+static void
+make_jobs (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  f->jobs = lb_jobs_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_jobs_set_pipelines_dir (f->jobs, f->pipelines_dir, &error));
+  lb_jobs_set_clock (f->jobs, f->clock);
+  lb_jobs_set_resolver (f->jobs, scripted_resolve, f);
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->dir = g_dir_make_tmp ("lb-sched-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->pipelines_dir = g_build_filename (f->dir, "pipelines", NULL);
+  g_mkdir (f->pipelines_dir, 0755);
+  for (guint i = 0; i < G_N_ELEMENTS (stock); i++) {
+    g_autofree gchar *file = g_strconcat (stock[i].name, ".pipeline", NULL);
+    g_autofree gchar *path = g_build_filename (f->pipelines_dir, file, NULL);
+    g_assert_true (g_file_set_contents (path, stock[i].text, -1, NULL));
+  }
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s/store\n[jobs]\nworkers=2\n"
+      "retries=2\npending-deadline=60s\n%s", f->dir, data ? (const gchar *) data : "");
+  f->config = lb_config_load_data (conf, "test.conf", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *store_dir = g_build_filename (f->dir, "store", NULL);
+  g_mkdir (store_dir, 0755);
+  g_autofree gchar *db = lb_config_get_db_path (f->config);
+  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  f->clock = lb_clock_new_manual (T0 + 60 * LB_NS_PER_SEC);
+  g_mutex_init (&f->lock);
+  f->last_ns = T0 + 3600 * LB_NS_PER_SEC;
+  f->covered = TRUE;
+  make_jobs (f);
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->jobs, lb_jobs_free);
+  g_clear_pointer (&f->store, lb_store_free);
+  g_clear_pointer (&f->config, lb_config_free);
+  g_clear_pointer (&f->clock, lb_clock_free);
+  if (f->mounted) {
+    g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+    umount (outputs);
+  }
+  rm_rf (f->dir);
+  g_free (f->dir);
+  g_free (f->pipelines_dir);
+  g_mutex_clear (&f->lock);
+}
+
+static gint64
+create (Fixture *f, const gchar *media_type, gint64 start, gint64 end)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  LbRetrieval *r = lb_retrieval_new ();
+  r->retrieval_id = g_uuid_string_random ();
+  r->media_id = g_uuid_string_random ();
+  r->org = g_strdup ("acme");
+  r->vehicle = g_strdup ("v1");
+  r->input = g_strdup ("dashcamRoadFacing");
+  r->media_type = g_strdup (media_type);
+  r->trigger_reason = g_strdup ("api");
+  r->start_ns = start;
+  r->end_ns = end;
+  r->created_ns = lb_clock_now (f->clock);
+  r->period = lb_quota_period (r->created_ns);
+  r->status = LB_RETRIEVAL_PENDING;
+  r->cost_reserved = lb_quota_cost (f->config, media_type, start, end);
+  g_ptr_array_add (rows, r);
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL, &error));
+  g_assert_no_error (error);
+  if (f->jobs)
+    lb_jobs_poke (f->jobs);
+  return r->id;
+}
+
+static LbRetrieval *
+get (Fixture *f, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  LbRetrieval *r = NULL;
+  g_assert_true (lb_store_api_get (f->store, id, &r, &error));
+  g_assert_no_error (error);
+  return r;
+}
+
+/* Waits until the row is no longer pending/running (or @max_s passes). */
+static LbRetrieval *
+wait_done (Fixture *f, gint64 id, gdouble max_s)
+{
+  gint64 until = g_get_monotonic_time () + max_s * G_TIME_SPAN_SECOND;
+  for (;;) {
+    LbRetrieval *r = get (f, id);
+    if ((r->status != LB_RETRIEVAL_PENDING && r->status != LB_RETRIEVAL_RUNNING) ||
+        g_get_monotonic_time () > until)
+      return r;
+    lb_retrieval_free (r);
+    g_usleep (20000);
+  }
+}
+
+static void
+assert_books (Fixture *f, gdouble used, gdouble reserved)
+{
+  g_autoptr (GError) error = NULL;
+  gdouble u, r;
+  g_autofree gchar *period = lb_quota_period (lb_clock_now (f->clock));
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", period, &u, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
+}
+
+/* Files in outputs/ (ignoring none). */
+static guint
+count_outputs (Fixture *f)
+{
+  g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+  g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
+  guint n = 0;
+  while (d && g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+static void
+test_image_available (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "image", T0, T0);
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+  g_assert_cmpstr (r->content_type, ==, "image/jpeg");
+  g_autofree gchar *expect = g_strconcat ("outputs/", r->media_id, ".jpg", NULL);
+  g_assert_cmpstr (r->output_path, ==, expect);
+  g_autofree gchar *path = g_build_filename (f->dir, "store", r->output_path, NULL);
+  g_autofree gchar *jpeg = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (path, &jpeg, &len, NULL));
+  g_assert_cmpuint (len, >, 100);
+  g_assert_cmpint ((guchar) jpeg[0], ==, 0xff);
+  g_assert_cmpint ((guchar) jpeg[1], ==, 0xd8);
+  g_assert_cmpint (r->available_ns, ==, lb_clock_now (f->clock));
+  g_assert_cmpfloat (r->progress, ==, 1.0);
+  /* coverage: the contract's fields */
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, r->coverage_json, -1, &error));
+  JsonObject *cov = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (cov, "requestedStartTime"), ==,
+      "2026-07-25T17:20:00Z");
+  g_assert_true (json_object_has_member (cov, "deliveredStartTime"));
+  g_assert_true (json_object_has_member (cov, "offsetMs"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov, "gaps")), ==, 0);
+  assert_books (f, 0.1, 0);
+  g_assert_cmpuint (count_outputs (f), ==, 1);
+  g_assert_cmpuint (lb_jobs_get_n_finished (f->jobs), ==, 1);
+}
+
+/* Footage exists after the requested time but none at it: unavailable at
+ * once, refunded, nothing written. */
+static void
+test_unavailable (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->covered = FALSE;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "videoHighRes", T0, T0 + 10 * LB_NS_PER_SEC);
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "unavailable");
+  g_assert_nonnull (r->failure_reason);
+  assert_books (f, 0, 0);
+  g_assert_cmpuint (count_outputs (f), ==, 0);
+}
+
+/* Not recorded yet: stays pending (reservation held), then the footage
+ * arrives and the row becomes available. */
+static void
+test_footage_arrives_late (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->covered = FALSE;
+  f->last_ns = LB_TIME_NONE;    /* nothing recorded at all yet */
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "videoHighRes", T0, T0 + 1 * LB_NS_PER_SEC);
+  g_usleep (600000);
+  {
+    g_autoptr (LbRetrieval) r = get (f, id);
+    g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
+    assert_books (f, 0, 1.0);
+  }
+  g_mutex_lock (&f->lock);
+  guint resolves = f->resolves;
+  f->covered = TRUE;
+  f->last_ns = T0 + 30 * LB_NS_PER_SEC;
+  g_mutex_unlock (&f->lock);
+  g_assert_cmpuint (resolves, >=, 1);
+  /* re-checked every second of the (manual) clock */
+  lb_clock_advance (f->clock, 2 * LB_NS_PER_SEC);
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+  g_assert_cmpstr (r->content_type, ==, "video/mp4");
+  g_assert_cmpuint (count_outputs (f), ==, 1);
+  g_assert_cmpfloat (r->cost_committed, >, 0);
+  assert_books (f, r->cost_committed, 0);
+}
+
+/* Nothing arrives before the pending deadline: unavailable, refunded. */
+static void
+test_pending_deadline (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->covered = FALSE;
+  f->last_ns = T0 - 5 * LB_NS_PER_SEC;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "image", T0 + 120 * LB_NS_PER_SEC, T0 + 120 * LB_NS_PER_SEC);
+  g_usleep (400000);
+  {
+    g_autoptr (LbRetrieval) r = get (f, id);
+    g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
+  }
+  /* deadline: 60 s after the requested end */
+  lb_clock_set (f->clock, T0 + 181 * LB_NS_PER_SEC);
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "unavailable");
+  g_assert_nonnull (strstr (r->failure_reason, "deadline"));
+  assert_books (f, 0, 0);
+}
+
+/* A transient failure is retried [jobs] retries times, then failed. */
+static void
+test_retries_then_failed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->fail_code = LB_ERROR_IO;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "image", T0, T0);
+  /* retries are deferred on the manual clock */
+  gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  LbRetrieval *r = NULL;
+  while (g_get_monotonic_time () < until) {
+    lb_clock_advance (f->clock, LB_NS_PER_SEC);
+    r = get (f, id);
+    if (r->status == LB_RETRIEVAL_FAILED)
+      break;
+    g_clear_pointer (&r, lb_retrieval_free);
+    g_usleep (50000);
+  }
+  g_assert_nonnull (r);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "failed");
+  g_assert_nonnull (strstr (r->failure_reason, "scripted failure"));
+  g_assert_cmpuint (f->resolves, ==, 3);        /* 1 + 2 retries */
+  assert_books (f, 0, 0);
+  lb_retrieval_free (r);
+}
+
+/* Corrupt footage is not retried. */
+static void
+test_corrupt_fails_at_once (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->fail_code = LB_ERROR_CORRUPT;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "videoLowRes", T0, T0 + 5 * LB_NS_PER_SEC);
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "failed");
+  g_assert_cmpuint (f->resolves, ==, 1);
+  assert_books (f, 0, 0);
+}
+
+/* Stopped mid-run: the row goes back to pending, runs again after a
+ * restart, ends once, charged once. */
+static void
+test_stop_and_restart (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "videoLowRes", T0, T0 + 4 * LB_NS_PER_SEC);
+  /* running: the live stand-in takes 10 s */
+  gint64 until = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  for (;;) {
+    g_autoptr (LbRetrieval) r = get (f, id);
+    if (r->status == LB_RETRIEVAL_RUNNING || g_get_monotonic_time () > until)
+      break;
+    g_usleep (10000);
+  }
+  g_usleep (300000);
+  lb_jobs_stop (f->jobs);
+  {
+    g_autoptr (LbRetrieval) r = get (f, id);
+    g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
+    assert_books (f, 0, 1.0);
+  }
+  g_assert_cmpuint (count_outputs (f), ==, 0);
+  g_clear_pointer (&f->jobs, lb_jobs_free);
+
+  /* a quicker pipeline for the second run */
+  g_autofree gchar *path = g_build_filename (f->pipelines_dir, "video-low-res.pipeline", NULL);
+  g_assert_true (g_file_set_contents (path, stock[1].text, -1, NULL));
+  make_jobs (f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+  g_assert_cmpint (r->attempts, ==, 2);
+  assert_books (f, r->cost_committed, 0);
+  g_assert_cmpuint (count_outputs (f), ==, 1);
+}
+
+/* A crash (kill -9) leaves the row running and a half-written file: the
+ * next start requeues the row and removes the file. */
+static void
+test_crash_recovery (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 id = create (f, "image", T0, T0);
+  g_autoptr (LbRetrieval) claimed = NULL;
+  g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock), &claimed, &error));
+  g_assert_cmpint (claimed->id, ==, id);
+  g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+  g_mkdir_with_parents (outputs, 0755);
+  g_autofree gchar *stale = g_build_filename (outputs, "dead.jpg.part", NULL);
+  g_assert_true (g_file_set_contents (stale, "half", -1, NULL));
+
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_outputs (f), ==, 1);
+  assert_books (f, 0.1, 0);
+}
+
+/* A full disk: writing the output fails; retried, then failed, refunded,
+ * nothing left behind. */
+static void
+test_full_disk (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+  g_mkdir_with_parents (outputs, 0755);
+  if (mount ("tmpfs", outputs, "tmpfs", 0, "size=64k") == 0) {
+    f->mounted = TRUE;
+  } else {
+    /* no mount here: a size limit on files does the same to filesink */
+    struct rlimit rl = { 64 * 1024, 64 * 1024 };
+    signal (SIGXFSZ, SIG_IGN);
+    g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
+  }
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "hyperlapse", T0, T0 + 60 * LB_NS_PER_SEC);
+  gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  LbRetrieval *r = NULL;
+  while (g_get_monotonic_time () < until) {
+    lb_clock_advance (f->clock, LB_NS_PER_SEC);
+    r = get (f, id);
+    if (r->status == LB_RETRIEVAL_FAILED || r->status == LB_RETRIEVAL_AVAILABLE)
+      break;
+    g_clear_pointer (&r, lb_retrieval_free);
+    g_usleep (50000);
+  }
+  if (!f->mounted) {
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    setrlimit (RLIMIT_FSIZE, &rl);
+  }
+  g_assert_nonnull (r);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "failed");
+  g_assert_nonnull (r->failure_reason);
+  assert_books (f, 0, 0);
+  g_assert_cmpuint (count_outputs (f), ==, 0);
+  lb_retrieval_free (r);
+}
+
+/* With an upload endpoint, a finished output waits in the upload journal:
+ * the row stays pending (progress 1) until the upload succeeds. */
+static void
+test_hands_over_to_upload (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "image", T0, T0);
+  gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  LbUploadStats stats = { 0 };
+  while (g_get_monotonic_time () < until) {
+    lb_upload_stats_clear (&stats);
+    g_assert_true (lb_upload_get_stats (f->store, &stats, &error));
+    if (stats.queue_length == 1)
+      break;
+    g_usleep (20000);
+  }
+  g_assert_cmpuint (stats.queue_length, ==, 1);
+  lb_upload_stats_clear (&stats);
+  g_usleep (300000);            /* never claimed again */
+  g_autoptr (LbRetrieval) r = get (f, id);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
+  g_assert_cmpfloat (r->progress, ==, 1.0);
+  g_assert_cmpint (r->attempts, ==, 1);
+  g_assert_cmpuint (count_outputs (f), ==, 1);
+  assert_books (f, 0, 0.1);     /* committed when uploaded */
+}
+
+static void
+test_default_workers (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-sched-XXXXXX", &error);
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n", dir);
+  g_autoptr (LbConfig) config = lb_config_load_data (conf, "t.conf", &error);
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1, g_get_num_processors () - 1));
+  g_clear_pointer (&jobs, lb_jobs_free);
+  g_clear_pointer (&store, lb_store_free);
+  rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn, data) g_test_add (name, Fixture, data, set_up, fn, tear_down)
+  ADD ("/jobs/scheduler/image-available", test_image_available, NULL);
+  ADD ("/jobs/scheduler/unavailable", test_unavailable, NULL);
+  ADD ("/jobs/scheduler/footage-arrives-late", test_footage_arrives_late, NULL);
+  ADD ("/jobs/scheduler/pending-deadline", test_pending_deadline, NULL);
+  ADD ("/jobs/scheduler/retries-then-failed", test_retries_then_failed, NULL);
+  ADD ("/jobs/scheduler/corrupt-fails-at-once", test_corrupt_fails_at_once, NULL);
+  ADD ("/jobs/scheduler/stop-and-restart", test_stop_and_restart, NULL);
+  ADD ("/jobs/scheduler/crash-recovery", test_crash_recovery, NULL);
+  ADD ("/jobs/scheduler/full-disk", test_full_disk, NULL);
+  ADD ("/jobs/scheduler/hands-over-to-upload", test_hands_over_to_upload,
+      "[upload]\nurl-template=http://127.0.0.1:9/{retrievalId}.{ext}\n");
+  g_test_add_func ("/jobs/scheduler/default-workers", test_default_workers);
+  return g_test_run ();
+}

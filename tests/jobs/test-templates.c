@@ -1,0 +1,240 @@
+/* Jobs unit tests: the pipeline templates parse, hold their named
+ * elements, take the request's values as properties, and the high-res
+ * template of H.264 footage has no encoder. */
+#include "jobs/lb-job-run.h"
+#include "jobs/lb-pipelines.h"
+#include "core/lb-error.h"
+#include "jobs-standins.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static const struct {
+  const gchar *name;
+  const gchar *elements[6];
+  gboolean encoder;
+} expected[] = {
+  { "image", { "src", "pick", "enc", "sink" }, TRUE },
+  { "video-high-res", { "src", "mux", "sink" }, FALSE },
+  { "video-high-res-transcode", { "src", "enc", "mux", "sink" }, TRUE },
+  { "video-low-res", { "src", "size", "enc", "mux", "sink" }, TRUE },
+  { "hyperlapse", { "src", "lapse", "enc", "mux", "sink" }, TRUE },
+};
+
+static void
+test_templates_parse (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (lb_pipelines_get_dir (p), "pipelines"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++) {
+    const gchar *text = lb_pipelines_get_text (p, expected[i].name);
+    g_assert_nonnull (text);
+    g_assert_null (strchr (text, '#'));
+    g_autoptr (GstElement) pipeline = lb_pipelines_build (p, expected[i].name, &error);
+    g_assert_no_error (error);
+    g_assert_true (GST_IS_PIPELINE (pipeline));
+    for (guint k = 0; expected[i].elements[k]; k++) {
+      g_autoptr (GstElement) e = lb_pipeline_get (pipeline, expected[i].elements[k]);
+      if (e == NULL)
+        g_error ("%s has no element named %s", expected[i].name, expected[i].elements[k]);
+    }
+    g_assert_cmpint (lb_pipeline_has_encoder (pipeline), ==, expected[i].encoder);
+  }
+}
+
+static LbJobRun
+make_run (const gchar *media_type, const gchar *codec)
+{
+  LbJobRun run = {
+    .media_type = media_type, .db_path = "/tmp/x.db", .vehicle = "v1",
+    .input = "dashcamRoadFacing", .start_ns = 1785000000 * GST_SECOND,
+    .end_ns = 1785000030 * GST_SECOND, .output_path = "/tmp/out.mp4", .codec = codec,
+    .width = 1280, .height = 720, .fps_n = 30, .fps_d = 1,
+    .low_res_width = 640, .low_res_height = 360, .low_res_bitrate = 500,
+    .hyperlapse_interval_ns = GST_SECOND, .hyperlapse_framerate = 30,
+    .hyperlapse_max_output_ns = 120 * GST_SECOND,
+  };
+  return run;
+}
+
+static gint64
+get_i64 (GstElement *pipeline, const gchar *name, const gchar *prop)
+{
+  g_autoptr (GstElement) e = lb_pipeline_get (pipeline, name);
+  GValue v = G_VALUE_INIT;
+  g_object_get_property (G_OBJECT (e), prop, &v);
+  if (GST_VALUE_HOLDS_FRACTION (&v)) {
+    g_assert_cmpint (gst_value_get_fraction_denominator (&v), ==, 1);
+    return gst_value_get_fraction_numerator (&v);
+  }
+  GValue i = G_VALUE_INIT;
+  g_value_init (&i, G_TYPE_INT64);
+  g_assert_true (g_value_transform (&v, &i));
+  g_value_unset (&v);
+  return g_value_get_int64 (&i);
+}
+
+/* The high-res pipeline for H.264 footage remuxes: no encoder, whatever
+ * the request; other codecs transcode. */
+static void
+test_high_res_has_no_encoder (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
+  g_assert_no_error (error);
+
+  LbJobRun run = make_run ("videoHighRes", "h264");
+  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h264"), ==, "video-high-res");
+  g_autoptr (GstElement) remux = lb_job_build (p, &run, "video-high-res", &error);
+  g_assert_no_error (error);
+  g_assert_false (lb_pipeline_has_encoder (remux));
+  g_assert_cmpint (get_i64 (remux, "src", "start-time"), ==, run.start_ns);
+  g_assert_cmpint (get_i64 (remux, "src", "end-time"), ==, run.end_ns);
+
+  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h265"), ==, "video-high-res-transcode");
+  LbJobRun hevc = make_run ("videoHighRes", "h265");
+  g_autoptr (GstElement) transcode = lb_job_build (p, &hevc, "video-high-res-transcode", &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_pipeline_has_encoder (transcode));
+}
+
+/* A keyframe that is itself the nearest frame: the remux starts there. */
+static void
+test_high_res_starts_at_nearest_keyframe (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
+  LbJobRun run = make_run ("videoHighRes", "h264");
+  g_autoptr (GArray) kf = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 k0 = run.start_ns - GST_SECOND + 10 * GST_MSECOND, k1 = k0 + GST_SECOND;
+  g_array_append_val (kf, k0);
+  g_array_append_val (kf, k1);
+  run.keyframes_ns = kf;
+  g_autoptr (GstElement) pipeline = lb_job_build (p, &run, "video-high-res", &error);
+  g_assert_no_error (error);
+  /* k1 is 10 ms after the request, less than half a frame at 30 fps */
+  g_assert_cmpint (get_i64 (pipeline, "src", "start-time"), ==, k1);
+}
+
+static void
+test_values_set_by_name (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
+  g_assert_no_error (error);
+
+  LbJobRun image = make_run ("image", "h264");
+  image.end_ns = image.start_ns;
+  g_autoptr (GstElement) still = lb_job_build (p, &image, "image", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (still, "pick", "target-time"), ==, image.start_ns);
+  g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns);
+  /* the next frame may be the nearest: the source reads on */
+  g_assert_cmpint (get_i64 (still, "src", "end-time"), >, image.start_ns);
+  g_autoptr (GstElement) sink = lb_pipeline_get (still, "sink");
+  g_autofree gchar *location = NULL;
+  g_object_get (sink, "location", &location, NULL);
+  g_assert_cmpstr (location, ==, "/tmp/out.mp4");
+
+  /* low-res: within 640x360, aspect kept */
+  const gint sizes[][4] = { { 1280, 720, 640, 360 }, { 640, 480, 480, 360 },
+    { 480, 240, 480, 240 }, { 1920, 1080, 640, 360 } };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    LbJobRun lo = make_run ("videoLowRes", "h264");
+    lo.width = sizes[i][0];
+    lo.height = sizes[i][1];
+    g_autoptr (GstElement) pl = lb_job_build (p, &lo, "video-low-res", &error);
+    g_assert_no_error (error);
+    g_autoptr (GstElement) size = lb_pipeline_get (pl, "size");
+    g_autoptr (GstCaps) caps = NULL;
+    g_object_get (size, "caps", &caps, NULL);
+    gint w, h;
+    GstStructure *s = gst_caps_get_structure (caps, 0);
+    g_assert_true (gst_structure_get_int (s, "width", &w));
+    g_assert_true (gst_structure_get_int (s, "height", &h));
+    g_assert_cmpint (w, ==, sizes[i][2]);
+    g_assert_cmpint (h, ==, sizes[i][3]);
+    g_assert_cmpint (get_i64 (pl, "enc", "bitrate"), ==, 500);
+  }
+
+  /* hyperlapse: 1 s interval for 30 min (60 s out); 40 min at 1 s would be
+   * 80 s, under the 120 s cap; 4 h would not: the interval grows */
+  LbJobRun hl = make_run ("hyperlapse", "h264");
+  g_autoptr (GstElement) lapse = lb_job_build (p, &hl, "hyperlapse", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (lapse, "lapse", "interval"), ==, GST_SECOND);
+  g_assert_cmpint (get_i64 (lapse, "lapse", "framerate"), ==, 30);
+  hl.end_ns = hl.start_ns + 4 * 3600 * GST_SECOND;
+  g_autoptr (GstElement) capped = lb_job_build (p, &hl, "hyperlapse", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (capped, "lapse", "interval"), ==, 4 * GST_SECOND);
+}
+
+/* An operator swaps x264enc for another encoder by editing a copy of the
+ * templates; the engine sets what the new element has. */
+static void
+test_swapped_encoder (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-templates-XXXXXX", &error);
+  g_assert_no_error (error);
+  const gchar *const *names = lb_pipelines_names ();
+  for (guint i = 0; names[i]; i++) {
+    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+    g_autofree gchar *src = g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
+    g_autofree gchar *dst = g_build_filename (dir, file, NULL);
+    g_autofree gchar *text = NULL;
+    g_assert_true (g_file_get_contents (src, &text, NULL, NULL));
+    g_auto (GStrv) parts = g_strsplit (text, "x264enc", -1);
+    g_autofree gchar *swapped = g_strjoinv ("openh264enc", parts);
+    /* x264enc's own options do not exist on openh264enc */
+    g_autoptr (GRegex) re = g_regex_new ("openh264enc name=enc[^\\n]*", 0, 0, NULL);
+    g_autofree gchar *fixed = g_regex_replace_literal (re, swapped, -1, 0,
+        "openh264enc name=enc", 0, NULL);
+    g_assert_true (g_file_set_contents (dst, fixed, -1, NULL));
+  }
+  g_autoptr (LbPipelines) p = lb_pipelines_load (dir, &error);
+  g_assert_no_error (error);
+  LbJobRun lo = make_run ("videoLowRes", "h264");
+  g_autoptr (GstElement) pl = lb_job_build (p, &lo, "video-low-res", &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) enc = lb_pipeline_get (pl, "enc");
+  g_assert_cmpstr (GST_OBJECT_NAME (gst_element_get_factory (enc)), ==, "openh264enc");
+
+  for (guint i = 0; names[i]; i++) {
+    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+    g_autofree gchar *dst = g_build_filename (dir, file, NULL);
+    g_unlink (dst);
+  }
+  g_rmdir (dir);
+}
+
+static void
+test_missing_template (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-templates-XXXXXX", &error);
+  g_assert_null (lb_pipelines_load (dir, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "image.pipeline"));
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  jt_register_standins ();
+  g_test_add_func ("/jobs/templates/parse", test_templates_parse);
+  g_test_add_func ("/jobs/templates/high-res-has-no-encoder", test_high_res_has_no_encoder);
+  g_test_add_func ("/jobs/templates/high-res-starts-at-nearest-keyframe",
+      test_high_res_starts_at_nearest_keyframe);
+  g_test_add_func ("/jobs/templates/values-set-by-name", test_values_set_by_name);
+  g_test_add_func ("/jobs/templates/swapped-encoder", test_swapped_encoder);
+  g_test_add_func ("/jobs/templates/missing-template", test_missing_template);
+  return g_test_run ();
+}
