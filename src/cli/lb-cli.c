@@ -6,7 +6,12 @@ gboolean lb_cli_token (LbConfig *config, gint argc, gchar **argv, GString *out,
 gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
     GError **error);
 
+gboolean lb_cli_coverage (LbConfig *config, gint argc, gchar **argv, GString *out,
+    GError **error);
+
 static const LbCliCommand commands[] = {
+  { "coverage", "recorded ranges and gaps: --vehicle ID [--input NAME] [--from T --to T]",
+      lb_cli_coverage },
   { "token", "API tokens: add --org ORG --scopes S | list | revoke ID", lb_cli_token },
   { "uploads", "the upload journal: waiting and failed uploads [--all]", lb_cli_uploads },
   { NULL, NULL, NULL },

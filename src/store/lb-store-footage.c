@@ -611,14 +611,26 @@ lb_store_segment_list (LbStore *store, const gchar *vehicle, const gchar *input,
 
 GPtrArray *
 lb_store_segment_oldest (LbStore *store, const gchar *vehicle, const gchar *input,
-    guint limit, GError **error)
+    gint64 after_ns, guint limit, GError **error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
-  return segments_query (store,
+  GPtrArray *out = NULL;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
       "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
-      "WHERE vehicle = ?1 AND input = ?2 ORDER BY start_ns LIMIT ?3", vehicle, input, limit,
-      error);
+      "WHERE vehicle = ?1 AND input = ?2 AND start_ns > ?3 ORDER BY start_ns LIMIT ?4", error);
+  if (stmt) {
+    sqlite3_bind_text (stmt, 1, vehicle, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 2, input, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 3, after_ns);
+    sqlite3_bind_int64 (stmt, 4, limit);
+    out = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      g_ptr_array_add (out, segment_from_row (store, stmt));
+  }
+  LB_STORE_UNLOCK (store);
+  return out;
 }
 
 static LbKeyframe
@@ -874,6 +886,23 @@ ranges_and_gaps (GPtrArray *segments, gint64 start_ns, gint64 end_ns, GArray *ra
     add_range (ranges, range_start, cursor);
   if (end_ns - cursor > tol && gaps)
     add_range (gaps, cursor, end_ns);
+}
+
+gboolean
+lb_store_footage_extent (LbStore *store, const gchar *vehicle, const gchar *input,
+    gint64 *first_ns, gint64 *last_ns, GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (vehicle != NULL && input != NULL, FALSE);
+  gint64 max_len, first, last;
+  LB_STORE_LOCK (store);
+  gboolean ok = input_extent (store, vehicle, input, &max_len, &first, &last, error);
+  LB_STORE_UNLOCK (store);
+  if (first_ns)
+    *first_ns = first;
+  if (last_ns)
+    *last_ns = last;
+  return ok;
 }
 
 LbFootagePlan *

@@ -144,11 +144,21 @@ GPtrArray     *lb_store_segment_list   (LbStore      *store,
                                         gboolean      open_only,
                                         GError      **error);
 
-/* The @limit oldest segments of an input (retention candidates). */
+/* The @limit oldest segments of an input that start after @after_ns
+ * (G_MININT64 for the very oldest): retention candidates, page by page. */
 GPtrArray     *lb_store_segment_oldest (LbStore      *store,
                                         const gchar  *vehicle,
                                         const gchar  *input,
+                                        gint64        after_ns,
                                         guint         limit,
+                                        GError      **error);
+
+/* First start and last end of an input's footage (LB_TIME_NONE if none). */
+gboolean       lb_store_footage_extent (LbStore      *store,
+                                        const gchar  *vehicle,
+                                        const gchar  *input,
+                                        gint64       *first_ns,
+                                        gint64       *last_ns,
                                         GError      **error);
 
 /* The keyframe rows of a segment, in time order. */

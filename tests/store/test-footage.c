@@ -301,7 +301,7 @@ test_pins (Fixture *f, gconstpointer data)
   const gint64 spans[][2] = { { T0, T0 + S (60) }, { T0 + S (60), T0 + S (120) } };
   add_segments (f->store, "a", spans, 2);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) segs = lb_store_segment_oldest (f->store, "v1", "a", 10, &error);
+  g_autoptr (GPtrArray) segs = lb_store_segment_oldest (f->store, "v1", "a", G_MININT64, 10, &error);
   g_assert_cmpuint (segs->len, ==, 2);
   g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
   g_assert_true (lb_store_pin (f->store, "r1", "v1", "a", T0 + S (70), T0 + S (80), &error));

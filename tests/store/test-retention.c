@@ -1,0 +1,199 @@
+/* Retention: by age and by bytes, oldest first; pins and the open segment stay */
+#include "recorder/lb-retention.h"
+#include "core/lb-error.h"
+#include "core/lb-time.h"
+#include "footage-util.h"
+
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define NOW G_GINT64_CONSTANT (1700000000000000000)
+#define MIN_NS (60 * GST_SECOND)
+
+typedef struct {
+  gchar *dir;
+  LbStore *store;
+  GPtrArray *segs;              /* LbSegment*, oldest first */
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = g_dir_make_tmp ("lb-retention-XXXXXX", NULL);
+  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
+  g_autoptr (GError) error = NULL;
+  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  f->segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_ptr_array_unref (f->segs);
+  lb_store_free (f->store);
+  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
+  g_assert_cmpint (system (cmd), ==, 0);
+  g_free (f->dir);
+}
+
+/* Five one-minute segments of 1000 bytes each, ending @age_min minutes ago
+ * for the newest; the newest is open when @open_last. */
+static void
+add_five (Fixture *f, gint64 newest_end, gboolean open_last)
+{
+  g_autoptr (GPtrArray) add = g_ptr_array_new ();
+  for (gint i = 0; i < 5; i++) {
+    LbSegment *s = g_new0 (LbSegment, 1);
+    s->vehicle = g_strdup ("v1");
+    s->input = g_strdup ("analog1");
+    s->start_ns = newest_end - (5 - i) * MIN_NS;
+    s->end_ns = s->start_ns + MIN_NS;
+    s->path = lb_footage_segment_path (f->dir, "v1", "analog1", s->start_ns);
+    s->codec = g_strdup ("h264");
+    s->caps = g_strdup ("video/x-h264");
+    s->fps_n = 30;
+    s->fps_d = 1;
+    s->bytes = 1000;
+    s->open = open_last && i == 4;
+    lbt_write_file (s->path, "segment bytes");
+    g_ptr_array_add (f->segs, s);
+    g_ptr_array_add (add, s);
+  }
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_store_segment_add (f->store, add, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static LbConfig *
+config (const gchar *text)
+{
+  g_autoptr (GError) error = NULL;
+  LbConfig *c = lb_config_load_data (text, "/etc/lookback/test.conf", &error);
+  g_assert_no_error (error);
+  return c;
+}
+
+/* Which of the five still have a row and a file ("10011": 1 = kept). */
+static gchar *
+kept (Fixture *f)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < f->segs->len; i++) {
+    LbSegment *seg = g_ptr_array_index (f->segs, i);
+    gboolean row = lb_store_segment_find_path (f->store, seg->path, NULL) != 0;
+    gboolean file = g_file_test (seg->path, G_FILE_TEST_EXISTS);
+    g_assert_cmpint (row, ==, file);
+    g_string_append_c (s, row ? '1' : '0');
+  }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+run (Fixture *f, LbConfig *c, GString *report)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean ok = lb_retention_run (f->store, c, NOW, report, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s", report->str);
+  return ok;
+}
+
+static void
+test_age (Fixture *f, gconstpointer data)
+{
+  /* newest ends 1 min ago: segments end 5,4,3,2,1 minutes ago */
+  add_five (f, NOW - MIN_NS, FALSE);
+  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=150s\n");
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (run (f, c, report));
+  g_autofree gchar *k = kept (f);
+  g_assert_cmpstr (k, ==, "00011");
+  g_assert_nonnull (strstr (report->str, "older than max-age"));
+  /* a per-input override wins over [retention] */
+  g_autoptr (LbConfig) c2 = config ("[retention]\nmax-age=150s\n"
+      "[input v1 analog1]\nsource=videotestsrc\nretention-max-age=90s\n");
+  g_assert_true (run (f, c2, report));
+  g_autofree gchar *k2 = kept (f);
+  g_assert_cmpstr (k2, ==, "00001");
+}
+
+static void
+test_bytes (Fixture *f, gconstpointer data)
+{
+  add_five (f, NOW, FALSE);
+  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\n"
+      "[input v1 analog1]\nsource=videotestsrc\nretention-max-bytes=3000\n");
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (run (f, c, report));
+  g_autofree gchar *k = kept (f);
+  g_assert_cmpstr (k, ==, "00111");
+  g_assert_nonnull (strstr (report->str, "over max-bytes"));
+  /* oldest first: the report names the first segment before the second */
+  LbSegment *s0 = g_ptr_array_index (f->segs, 0), *s1 = g_ptr_array_index (f->segs, 1);
+  g_assert_true (strstr (report->str, s0->path) < strstr (report->str, s1->path));
+  g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (f->store, "v1", NULL);
+  g_assert_cmpint (((LbFootageInput *) g_ptr_array_index (inputs, 0))->bytes, ==, 3000);
+}
+
+static void
+test_pinned (Fixture *f, gconstpointer data)
+{
+  add_five (f, NOW, FALSE);
+  g_autoptr (GError) error = NULL;
+  LbSegment *s0 = g_ptr_array_index (f->segs, 0);
+  g_assert_true (lb_store_pin (f->store, "retrieval-1", "v1", "analog1", s0->start_ns + GST_SECOND,
+          s0->start_ns + 2 * GST_SECOND, &error));
+  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\nmax-bytes=3000\n");
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (run (f, c, report));
+  g_autofree gchar *k = kept (f);
+  g_assert_cmpstr (k, ==, "10011");
+
+  /* pins alone keep the input over its budget: kept, and said loudly */
+  for (guint i = 3; i < 5; i++) {
+    LbSegment *s = g_ptr_array_index (f->segs, i);
+    g_assert_true (lb_store_pin (f->store, "retrieval-2", "v1", "analog1", s->start_ns, s->end_ns,
+            &error));
+  }
+  g_autoptr (LbConfig) c2 = config ("[retention]\nmax-age=0\nmax-bytes=500\n");
+  g_autoptr (GString) report2 = g_string_new (NULL);
+  g_assert_true (run (f, c2, report2));
+  g_autofree gchar *k2 = kept (f);
+  g_assert_cmpstr (k2, ==, "10011");
+  g_assert_nonnull (strstr (report2->str, "v1/analog1 over max-bytes: 3 pinned segments kept"));
+
+  /* unpinned, they go */
+  g_assert_true (lb_store_unpin (f->store, "retrieval-1", &error));
+  g_assert_true (lb_store_unpin (f->store, "retrieval-2", &error));
+  g_autoptr (GString) report3 = g_string_new (NULL);
+  g_assert_true (run (f, c2, report3));
+  g_autofree gchar *k3 = kept (f);
+  g_assert_cmpstr (k3, ==, "00000");
+}
+
+static void
+test_open_stays (Fixture *f, gconstpointer data)
+{
+  /* everything is too old and too big, the newest is still being recorded */
+  add_five (f, NOW - 100 * MIN_NS, TRUE);
+  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=1min\nmax-bytes=1\n");
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (run (f, c, report));
+  g_autofree gchar *k = kept (f);
+  g_assert_cmpstr (k, ==, "00001");
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/retention/age", test_age);
+  ADD ("/retention/bytes", test_bytes);
+  ADD ("/retention/pinned", test_pinned);
+  ADD ("/retention/open-stays", test_open_stays);
+  return g_test_run ();
+}
