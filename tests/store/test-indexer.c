@@ -329,6 +329,78 @@ test_reconcile (Fixture *f, gconstpointer data)
   g_assert_null (strstr (report2->str, "indexed unknown file"));
 }
 
+static gboolean
+hevc_is_irap (const guint8 *data, gsize size)
+{
+  gsize pos = 0;
+  while (pos + 5 < size) {
+    guint32 n = ((guint32) data[pos] << 24) | ((guint32) data[pos + 1] << 16) |
+        ((guint32) data[pos + 2] << 8) | data[pos + 3];
+    if (n == 0 || n > size - pos - 4)
+      return FALSE;
+    guint type = (data[pos + 4] >> 1) & 0x3f;
+    if (type >= 16 && type <= 21)
+      return TRUE;
+    if (type < 16)
+      return FALSE;
+    pos += 4 + n;
+  }
+  return FALSE;
+}
+
+/* Real files from other recorders: B-frames with an audio track first,
+ * 1 fps, H.265, one keyframe at 1080p. */
+static void
+test_shared_media (Fixture *f, gconstpointer data)
+{
+  const gchar *media = g_getenv ("LB_SHARED_MEDIA");
+  g_autofree gchar *probe = media ? g_build_filename (media, "kerberos-480p.mp4", NULL) : NULL;
+  if (probe == NULL || !g_file_test (probe, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("shared media not found (LB_SHARED_MEDIA)");
+    return;
+  }
+  static const struct {
+    const gchar *name;
+    const gchar *codec;
+    guint rows;
+    gdouble key_s[4];           /* keyframe times from the segment start */
+    gdouble end_s;
+  } cases[] = {
+    { "kerberos-480p.mp4", "h264", 4, { 0, 1.0344, 2.002, 3.0364 }, 3.2 },
+    { "moonfire-clip.mp4", "h264", 3, { 0, 4.0, 8.0 }, 10.0 },
+    { "bbb-hevc.mp4", "h265", 3, { 0, 2, 4 }, 5.0 },
+    { "mediamtx-offline.mp4", "h264", 1, { 0 }, 1.0 },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autofree gchar *src = g_build_filename (media, cases[c].name, NULL);
+    gint64 start = T0 + c * 100 * GST_SECOND;
+    g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", start);
+    copy_prefix (src, path, -1);
+    g_autoptr (GError) error = NULL;
+    gint64 id = 0;
+    g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, start, &id, &error));
+    g_assert_no_error (error);
+    g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
+    g_assert_cmpstr (seg->codec, ==, cases[c].codec);
+    g_assert_true (g_str_has_prefix (seg->caps, g_str_equal (cases[c].codec, "h264")
+            ? "video/x-h264" : "video/x-h265"));
+    g_assert_cmpfloat_with_epsilon ((seg->end_ns - start) / 1e9, cases[c].end_s, 0.1);
+    g_autoptr (GArray) rows = lb_store_segment_keyframes (f->store, id, &error);
+    g_assert_cmpuint (rows->len, ==, cases[c].rows);
+    g_autoptr (GBytes) bytes = lbt_read_bytes (path);
+    gsize len;
+    const guint8 *d = g_bytes_get_data (bytes, &len);
+    for (guint i = 0; i < rows->len; i++) {
+      LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
+      g_assert_cmpfloat_with_epsilon ((k->time_ns - start) / 1e9, cases[c].key_s[i], 0.002);
+      if (g_str_equal (cases[c].codec, "h264"))
+        g_assert_true (lbt_avc_sample_is_idr (d + k->sample_offset, k->sample_size));
+      else
+        g_assert_true (hevc_is_irap (d + k->sample_offset, k->sample_size));
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -347,6 +419,7 @@ main (int argc, char **argv)
   ADD ("/indexer/truncated", test_truncated);
   ADD ("/indexer/refused", test_refused);
   ADD ("/indexer/reconcile", test_reconcile);
+  ADD ("/indexer/shared-media", test_shared_media);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
   (void) !system (cmd);
