@@ -784,10 +784,23 @@ static const gchar lookup_sql[] =
     "WHERE vehicle = ?1 AND input = ?2 AND start_ns > ?3 AND start_ns < ?5 AND end_ns > ?4 "
     "ORDER BY start_ns";
 
+/* The keyframes of one segment from the one at or before ?2 to the last
+ * before ?3: two searches of the primary key (segment_id, time_ns). */
+static const gchar lookup_keyframes_sql[] =
+    "SELECT " KEYFRAME_COLUMNS " FROM footage_keyframe WHERE segment_id = ?1 "
+    "AND time_ns >= COALESCE ((SELECT MAX (time_ns) FROM footage_keyframe "
+    "WHERE segment_id = ?1 AND time_ns <= ?2), ?2) AND time_ns < ?3 ORDER BY time_ns";
+
 const gchar *
 lb_store_lookup_sql (void)
 {
   return lookup_sql;
+}
+
+const gchar *
+lb_store_lookup_keyframes_sql (void)
+{
+  return lookup_keyframes_sql;
 }
 
 static gboolean
@@ -935,10 +948,7 @@ lb_store_lookup (LbStore *store, const gchar *vehicle, const gchar *input, gint6
   if (segments == NULL)
     goto out;
 
-  kf = lb_store_prepare (store,
-      "SELECT " KEYFRAME_COLUMNS " FROM footage_keyframe WHERE segment_id = ?1 "
-      "AND time_ns >= COALESCE ((SELECT MAX (time_ns) FROM footage_keyframe "
-      "WHERE segment_id = ?1 AND time_ns <= ?2), ?2) AND time_ns < ?3 ORDER BY time_ns", error);
+  kf = lb_store_prepare (store, lookup_keyframes_sql, error);
   if (kf == NULL)
     goto out;
   for (guint i = 0; i < segments->len; i++) {

@@ -212,8 +212,10 @@ gboolean       lb_store_coverage       (LbStore      *store,
                                         GArray      **gaps,
                                         GError      **error);
 
-/* The SQL of the lookup's segment query (tests explain it). */
+/* The SQL of the lookup's segment query and of its per-segment keyframe
+ * query (tests explain them). */
 const gchar   *lb_store_lookup_sql     (void);
+const gchar   *lb_store_lookup_keyframes_sql (void);
 
 /* ---- segment file layout ----
  *

@@ -280,6 +280,13 @@ test_lookup_100k (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (plan_text, "USING INDEX footage_segment_by_start"));
   g_assert_null (strstr (plan_text, "SCAN"));
   g_assert_null (strstr (plan_text, "TEMP B-TREE"));
+  g_autofree gchar *kf_text = lb_store_explain (f->store, lb_store_lookup_keyframes_sql (),
+      &error);
+  g_assert_no_error (error);
+  g_test_message ("keyframes plan: %s", kf_text);
+  g_assert_nonnull (strstr (kf_text, "SEARCH footage_keyframe USING PRIMARY KEY"));
+  g_assert_null (strstr (kf_text, "SCAN"));
+  g_assert_null (strstr (kf_text, "TEMP B-TREE"));
 
   gint64 t = T0 + (gint64) 77777 * S (60) + S (45);
   gint64 before = g_get_monotonic_time ();
