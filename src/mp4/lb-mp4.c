@@ -891,11 +891,13 @@ lb_mp4_read_range (gint fd, const LbMp4Init *init, gint64 offset, gint64 size,
     if (s->offset >= offset && s->offset + (gint64) s->size <= end)
       g_array_append_val (f->samples, *s);
   }
-  if (f->samples->len == 0 && init->fragmented) {
+  /* Past the moov of a fragmented file, boxes follow one another: moofs
+   * describe the rest of the range. */
+  if (init->fragmented && end > init->init_size) {
     gint64 file_size;
     if (!file_size_of (fd, &file_size, error))
       return FALSE;
-    gint64 pos = offset, dmin = G_MAXINT64, dmax = G_MININT64;
+    gint64 pos = MAX (offset, init->init_size), dmin = G_MAXINT64, dmax = G_MININT64;
     while (pos < end) {
       BoxHdr box;
       if (!read_box_header (fd, pos, file_size, &box, error))

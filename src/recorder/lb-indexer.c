@@ -28,7 +28,7 @@ typedef struct {
   gint64 media_base_ns;         /* LB_TIME_NONE until the first sample */
   GArray *rows;                 /* LbKeyframe not yet committed */
   gboolean have_row;            /* a committed row exists for this segment */
-  gint64 extend_size;           /* for the last committed row */
+  gint64 extend_end;            /* new end offset of the last committed row */
   guint extend_frames;
   gint64 end_ns;
   guint fragments;
@@ -57,7 +57,7 @@ collector_committed (Collector *c)
   if (c->rows->len > 0)
     c->have_row = TRUE;
   g_array_set_size (c->rows, 0);
-  c->extend_size = 0;
+  c->extend_end = 0;
   c->extend_frames = 0;
 }
 
@@ -67,15 +67,17 @@ wall (const Collector *c, gint64 pts_ns)
   return c->start_ns + (pts_ns - c->media_base_ns);
 }
 
+/* The last row's byte range now reaches @end (0: unchanged) and holds
+ * @frames more frames. */
 static void
-grow_last (Collector *c, gint64 size, guint frames)
+grow_last (Collector *c, gint64 end, guint frames)
 {
   if (c->rows->len > 0) {
     LbKeyframe *k = &g_array_index (c->rows, LbKeyframe, c->rows->len - 1);
-    k->size += size;
+    k->size = MAX (k->size, end - k->offset);
     k->frames += frames;
   } else if (c->have_row) {
-    c->extend_size += size;
+    c->extend_end = MAX (c->extend_end, end);
     c->extend_frames += frames;
   }
   /* else: frames before the first keyframe cannot be decoded; dropped */
@@ -88,7 +90,7 @@ collector_add (Collector *c, const LbMp4Fragment *f)
   guint n = f->samples->len;
   c->fragments++;
   if (n == 0) {
-    grow_last (c, f->size, 0);
+    grow_last (c, f->offset + f->size, 0);
     return;
   }
   gint ks = -1;
@@ -108,7 +110,7 @@ collector_add (Collector *c, const LbMp4Fragment *f)
   for (guint i = MAX (ks, 0); i < n; i++)
     c->end_ns = MAX (c->end_ns, wall (c, s[i].pts_ns + s[i].duration_ns));
   if (ks < 0) {
-    grow_last (c, f->size, n);
+    grow_last (c, f->offset + f->size, n);
     return;
   }
   if (ks > 0)
@@ -348,7 +350,7 @@ lb_indexer_update (LbIndexer *ix, GError **error)
       return FALSE;
     ix->segment_id = seg->id;
   }
-  if (!lb_store_segment_append (ix->store, ix->segment_id, ix->c.extend_size,
+  if (!lb_store_segment_append (ix->store, ix->segment_id, ix->c.extend_end,
           ix->c.extend_frames, ix->c.rows, ix->c.end_ns, ix->sc.cursor, error))
     return FALSE;
   GST_DEBUG ("%s: %u new keyframe rows, end %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " bytes",

@@ -408,7 +408,7 @@ out:
 }
 
 gboolean
-lb_store_segment_append (LbStore *store, gint64 segment_id, gint64 extend_size,
+lb_store_segment_append (LbStore *store, gint64 segment_id, gint64 extend_end,
     guint extend_frames, GArray *keyframes, gint64 end_ns, gint64 bytes, GError **error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
@@ -435,15 +435,15 @@ lb_store_segment_append (LbStore *store, gint64 segment_id, gint64 extend_size,
     gint64 start_ns = sqlite3_column_int64 (old, 2);
     gint64 old_bytes = sqlite3_column_int64 (old, 3);
 
-    if (extend_size > 0 || extend_frames > 0) {
+    if (extend_end > 0 || extend_frames > 0) {
       g_autoptr (sqlite3_stmt) ext = lb_store_prepare (store,
-          "UPDATE footage_keyframe SET size = size + ?2, frames = frames + ?3 "
+          "UPDATE footage_keyframe SET size = MAX (size, ?2 - offset), frames = frames + ?3 "
           "WHERE segment_id = ?1 AND time_ns = (SELECT MAX (time_ns) FROM footage_keyframe "
           "WHERE segment_id = ?1)", error);
       if (ext == NULL)
         goto fail;
       sqlite3_bind_int64 (ext, 1, segment_id);
-      sqlite3_bind_int64 (ext, 2, extend_size);
+      sqlite3_bind_int64 (ext, 2, extend_end);
       sqlite3_bind_int (ext, 3, extend_frames);
       if (!step_done (store, ext, error, "extending a keyframe"))
         goto fail;

@@ -104,13 +104,14 @@ gboolean       lb_store_segment_add    (LbStore      *store,
                                         GPtrArray    *keyframes,
                                         GError      **error);
 
-/* One transaction: grows the last keyframe row of the segment by
- * @extend_size bytes and @extend_frames frames (fragments without a
- * keyframe belong to the GOP before them), appends @keyframes (LbKeyframe,
- * may be NULL) and moves the segment's end_ns / bytes. */
+/* One transaction: grows the byte range of the segment's last keyframe
+ * row to end at @extend_end (0: unchanged) and its frames by @extend_frames
+ * (fragments without a keyframe belong to the GOP before them), appends
+ * @keyframes (LbKeyframe, may be NULL) and moves the segment's end_ns /
+ * bytes. */
 gboolean       lb_store_segment_append (LbStore      *store,
                                         gint64        segment_id,
-                                        gint64        extend_size,
+                                        gint64        extend_end,
                                         guint         extend_frames,
                                         GArray       *keyframes,
                                         gint64        end_ns,

@@ -114,7 +114,7 @@ test_write_side (Fixture *f, gconstpointer data)
   g_array_append_val (k, k0);
   g_assert_true (lb_store_segment_append (f->store, seg.id, 0, 0, k, T0 + S (1), 500, &error));
   /* a fragment without keyframe grows the last row */
-  g_assert_true (lb_store_segment_append (f->store, seg.id, 200, 30, NULL, T0 + S (2), 700,
+  g_assert_true (lb_store_segment_append (f->store, seg.id, 700, 30, NULL, T0 + S (2), 700,
           &error));
   g_assert_no_error (error);
   g_autoptr (LbSegment) got = lb_store_segment_get (f->store, seg.id, &error);

@@ -329,6 +329,63 @@ test_reconcile (Fixture *f, gconstpointer data)
   g_assert_null (strstr (report2->str, "indexed unknown file"));
 }
 
+/* mp4mux cuts fragments by duration, not at keyframes: with a 2 s GOP and
+ * 1 s fragments every other fragment has no keyframe; it belongs to the
+ * row of the GOP before it. */
+static void
+test_fragments_without_keyframes (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  LbtRecording rec = { .frames = 300, .fps = 30, .gop = 60, .crash = TRUE };
+  g_autofree gchar *src = g_build_filename (f->dir, "gop60.mp4", NULL);
+  g_assert_true (lbt_record (src, &rec));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbIndexer) ix = lb_indexer_new (f->store, "v1", "a", path, T0, &error);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init_path (src, &init, &error));
+  /* grow it in steps so that some updates end on a keyframe-less fragment */
+  gint64 full = file_size (src);
+  for (gint64 len = init->init_size + 10; len < full; len += 7000) {
+    copy_prefix (src, path, len);
+    g_assert_true (lb_indexer_update (ix, &error));
+    g_assert_no_error (error);
+  }
+  copy_prefix (src, path, full);
+  g_assert_true (lb_indexer_finish (ix, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (GArray) rows = lb_store_segment_keyframes (f->store,
+      lb_indexer_get_segment_id (ix), &error);
+  /* complete fragments: 0-1 s (moov), then moofs up to 5 or 6 s */
+  g_assert_cmpuint (rows->len, >=, 3);
+  g_autoptr (GBytes) bytes = lbt_read_bytes (path);
+  const guint8 *d = g_bytes_get_data (bytes, NULL);
+  for (guint i = 0; i < rows->len; i++) {
+    LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
+    g_assert_cmpint (k->time_ns, ==, T0 + (gint64) i * 2 * GST_SECOND);
+    g_assert_true (lbt_avc_sample_is_idr (d + k->sample_offset, k->sample_size));
+    if (i + 1 < rows->len) {
+      LbKeyframe *n = &g_array_index (rows, LbKeyframe, i + 1);
+      g_assert_cmpuint (k->frames, ==, 60);
+      g_assert_cmpint (k->offset + k->size, ==, n->offset);
+    }
+    /* a reader gets every frame of the GOP from the row's byte range */
+    gint fd = open (path, O_RDONLY);
+    g_autoptr (LbMp4Init) now = NULL;
+    g_autoptr (LbMp4Fragment) range = NULL;
+    g_assert_true (lb_mp4_read_init (fd, &now, &error));
+    g_assert_true (lb_mp4_read_range (fd, now, k->offset, k->size, &range, &error));
+    close (fd);
+    g_assert_cmpuint (range->samples->len, ==, k->frames);
+    g_assert_cmpint (g_array_index (range->samples, LbMp4Sample, 0).offset, ==,
+        k->sample_offset);
+  }
+  g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix),
+      &error);
+  g_assert_cmpint ((seg->end_ns - T0) % GST_SECOND, ==, 0);
+  g_assert_cmpint (seg->end_ns, >=, T0 + 5 * GST_SECOND);
+}
+
 static gboolean
 hevc_is_irap (const guint8 *data, gsize size)
 {
@@ -420,6 +477,7 @@ main (int argc, char **argv)
   ADD ("/indexer/refused", test_refused);
   ADD ("/indexer/reconcile", test_reconcile);
   ADD ("/indexer/shared-media", test_shared_media);
+  ADD ("/indexer/fragments-without-keyframes", test_fragments_without_keyframes);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
   (void) !system (cmd);
