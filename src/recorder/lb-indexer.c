@@ -466,6 +466,15 @@ lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
   debug_init ();
 
   g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
+  GError *local = NULL;
+  if (lb_store_segment_find_path (store, abs, &local) != 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s is indexed already", abs);
+    return FALSE;
+  }
+  if (local) {
+    g_propagate_error (error, local);
+    return FALSE;
+  }
   GArray *rows = NULL;
   gint64 size = 0;
   g_autoptr (LbSegment) seg = scan_file (vehicle, input, abs, start_ns, &rows, &size, error);

@@ -178,6 +178,10 @@ test_complete_file (Fixture *f, gconstpointer data)
   g_assert_false (seg->open);
   g_assert_cmpint (seg->bytes, ==, file_size (path));
   g_assert_true (g_str_has_prefix (seg->caps, "video/x-h264"));
+  /* twice: refused, nothing doubled */
+  g_assert_false (lb_footage_index_file (f->store, "v1", "a", path, T0, NULL, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
+  g_assert_cmpuint (count_segments (f->store), ==, 1);
 }
 
 static void
