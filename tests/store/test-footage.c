@@ -210,6 +210,22 @@ test_lookup (Fixture *f, gconstpointer data)
   assert_piece (p3, 0, T0, T0 + S (45), 1);
   g_assert_cmpuint (p3->gaps->len, ==, 0);
 
+  /* an image in the crack between A and B: the nearest frame (B's first) */
+  g_autoptr (LbFootagePlan) crack = lookup (f, T0 + S (60.01), T0 + S (60.01));
+  g_assert_cmpuint (crack->pieces->len, ==, 1);
+  assert_piece (crack, 0, T0 + S (60.02), T0 + S (60.02), 1);
+  g_assert_cmpuint (crack->gaps->len, ==, 0);
+  /* a wider crack (60 ms, under two frames): just after the first
+   * segment, its last frame is the nearest */
+  const gint64 cracked[][2] = { { T0, T0 + S (10) }, { T0 + S (10.06), T0 + S (20) } };
+  add_segments (f->store, "c", cracked, 2);
+  g_autoptr (GError) cerr = NULL;
+  g_autoptr (LbFootagePlan) crack2 = lb_store_lookup (f->store, "v1", "c", T0 + S (10.001),
+      T0 + S (10.001), &cerr);
+  g_assert_no_error (cerr);
+  g_assert_cmpuint (crack2->pieces->len, ==, 1);
+  assert_piece (crack2, 0, T0, T0 + S (9), 1);
+
   /* inside the gap (another input has footage there) */
   g_autoptr (LbFootagePlan) p4 = lookup (f, T0 + S (130), T0 + S (150));
   g_assert_cmpuint (p4->pieces->len, ==, 0);
