@@ -5,9 +5,11 @@
  * reads its connections asynchronously through GPollableInputStream). */
 typedef struct {
   GFilterInputStream parent;
-  guint64 count;                /* atomic (g_atomic_pointer on 64-bit is not
-                                 * portable: protected by lock) */
   GMutex lock;
+  guint64 count;                /* bytes read; protected by lock */
+  guint64 mark;                 /* count at the last lb_api_conn_mark(); lock */
+  gint64 first_after_mark_us;   /* monotonic time of the first byte read after
+                                 * the mark, 0 if none yet; lock */
 } LbCountingInputStream;
 
 typedef struct {
@@ -27,6 +29,8 @@ add_count (LbCountingInputStream *self, gssize n)
   if (n <= 0)
     return;
   g_mutex_lock (&self->lock);
+  if (self->count == self->mark && self->first_after_mark_us == 0)
+    self->first_after_mark_us = g_get_monotonic_time ();
   self->count += n;
   g_mutex_unlock (&self->lock);
 }
@@ -180,6 +184,24 @@ lb_api_conn_bytes_read (LbApiConn *c)
   guint64 n = c->in->count;
   g_mutex_unlock (&c->in->lock);
   return n;
+}
+
+void
+lb_api_conn_mark (LbApiConn *c)
+{
+  g_mutex_lock (&c->in->lock);
+  c->in->mark = c->in->count;
+  c->in->first_after_mark_us = 0;
+  g_mutex_unlock (&c->in->lock);
+}
+
+gint64
+lb_api_conn_first_byte_us (LbApiConn *c)
+{
+  g_mutex_lock (&c->in->lock);
+  gint64 t = c->in->first_after_mark_us;
+  g_mutex_unlock (&c->in->lock);
+  return t;
 }
 
 void

@@ -29,6 +29,10 @@ GIOStream   *lb_api_conn_steal_stream (LbApiConn *c);
 const gchar *lb_api_conn_get_peer   (LbApiConn *c);
 /* Bytes read from the client so far (any thread). */
 guint64      lb_api_conn_bytes_read (LbApiConn *c);
+/* Starts watching for the next byte (a new request may begin). */
+void         lb_api_conn_mark       (LbApiConn *c);
+/* Monotonic time (µs) of the first byte read since lb_api_conn_mark(), or 0. */
+gint64       lb_api_conn_first_byte_us (LbApiConn *c);
 /* Cuts the connection off (both directions). */
 void         lb_api_conn_shutdown   (LbApiConn *c);
 

@@ -53,9 +53,7 @@ typedef struct {
   gint64 start_us;              /* monotonic */
   const gchar *route;           /* OpenAPI path of the route, or NULL */
   LbApiConn *conn;              /* the connection it came on (strong), or NULL */
-  GSource *timer;               /* request-timeout ticks; main thread only */
-  guint64 bytes_at_start;       /* conn bytes read at request-started */
-  gint64 first_byte_us;         /* monotonic time the request's first byte was seen */
+  GSource *timer;               /* request-timeout watch; main thread only */
   gboolean got_body;
   gboolean finished;            /* "finished" was emitted; main thread only */
 

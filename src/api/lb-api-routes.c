@@ -384,6 +384,10 @@ lb_api_route_create (LbApiRequest *req)
       !field_enum_array (req, o, "inputs", inputs, &req_inputs) ||
       !field_enum_array (req, o, "cameraRoles", camera_roles, &req_roles))
     return;
+  if (*vehicle == '\0') {
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "vehicleId must not be empty.");
+    return;
+  }
   if (req_inputs == NULL && req_roles == NULL) {
     lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
         "inputs or cameraRoles is required.");

@@ -404,9 +404,24 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
   return TRUE;
 }
 
-/* Once a second while a request is being read: the whole request (headers
- * and body) must arrive within request-timeout of its first byte.  Before
- * any byte, the connection is merely idle (the socket's idle timeout). */
+static gboolean request_tick (gpointer user_data);
+
+static void
+arm_timer (LbApiRequest *req, SoupServerMessage *msg, GSource *source)
+{
+  if (req->timer) {
+    g_source_destroy (req->timer);
+    g_source_unref (req->timer);
+  }
+  req->timer = source;
+  g_source_set_callback (source, request_tick, msg, NULL);
+  g_source_attach (source, req->server->context);
+}
+
+/* While a request is being read: it must arrive whole (headers and body)
+ * within request-timeout of its first byte.  Before any byte the connection
+ * is merely idle (the socket's idle timeout applies), so a coarse tick
+ * watches for that byte; then a precise deadline takes over. */
 static gboolean
 request_tick (gpointer user_data)
 {
@@ -418,13 +433,16 @@ request_tick (gpointer user_data)
       g_clear_pointer (&req->timer, g_source_unref);
     return G_SOURCE_REMOVE;
   }
-  gint64 now = g_get_monotonic_time ();
-  if (req->first_byte_us == 0 &&
-      lb_api_conn_bytes_read (req->conn) > req->bytes_at_start)
-    req->first_byte_us = now;
-  if (req->first_byte_us == 0 ||
-      now - req->first_byte_us < (gint64) req->server->request_timeout_s * G_USEC_PER_SEC)
+  gint64 first = lb_api_conn_first_byte_us (req->conn);
+  if (first == 0)
     return G_SOURCE_CONTINUE;
+  gint64 deadline = first + (gint64) req->server->request_timeout_s * G_USEC_PER_SEC;
+  gint64 now = g_get_monotonic_time ();
+  if (now < deadline) {
+    /* replaces (and destroys) the current source */
+    arm_timer (req, msg, g_timeout_source_new ((deadline - now + 999) / 1000));
+    return G_SOURCE_REMOVE;
+  }
   GST_INFO ("requestId=%s: the request from %s did not arrive within %u s; closing",
       req->request_id, lb_api_conn_get_peer (req->conn), req->server->request_timeout_s);
   lb_api_conn_shutdown (req->conn);
@@ -507,12 +525,10 @@ on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data
   req->conn = c ? lb_api_conn_ref (c) : NULL;
   g_mutex_unlock (&server->lock);
   if (req->conn)
-    req->bytes_at_start = lb_api_conn_bytes_read (req->conn);
+    lb_api_conn_mark (req->conn);
   GST_LOG ("requestId=%s: started on %s (%s)", req->request_id, peer,
       req->conn ? "known" : "unknown connection");
-  req->timer = g_timeout_source_new_seconds (1);
-  g_source_set_callback (req->timer, request_tick, msg, NULL);
-  g_source_attach (req->timer, server->context);
+  arm_timer (req, msg, g_timeout_source_new (500));
 
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), NULL);
   g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), NULL);

@@ -623,6 +623,46 @@ lb_store_upload_fail (LbStore *store, gint64 id, gint64 now_ns, const gchar *rea
   return ok;
 }
 
+gboolean
+lb_store_upload_release_waiting (LbStore *store, gint64 now_ns, guint *out_count,
+    GError **error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  init_debug ();
+  guint n = 0;
+  g_autoptr (GPtrArray) all = list_where (store, "WHERE state = 0 ORDER BY id", 0, FALSE,
+      error);
+  if (all == NULL)
+    return FALSE;
+  for (guint i = 0; i < all->len; i++) {
+    LbUploadEntry *e = all->pdata[i];
+    gboolean owned, ok = FALSE;
+    LB_STORE_LOCK (store);
+    if (txn_begin (store, &owned, error)) {
+      g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+          "UPDATE upload_journal SET state = 3, last_error = 'released: upload switched off' "
+          "WHERE id = ? AND state = 0", error);
+      ok = up != NULL && update_one (store, up, 1, e->id, error, "releasing an upload");
+      if (ok && e->retrieval_row > 0) {
+        g_autoptr (GError) row_error = NULL;
+        ok = row_available (store, e, now_ns, &row_error) ||
+            row_gone (e, &row_error, error);
+      }
+      ok = txn_end (store, owned, ok, error);
+    }
+    LB_STORE_UNLOCK (store);
+    if (!ok)
+      return FALSE;
+    GST_INFO ("upload %" G_GINT64_FORMAT " (%s %s) released: upload is switched off",
+        e->id, e->retrieval_id, e->input);
+    n++;
+  }
+  if (out_count)
+    *out_count = n;
+  return TRUE;
+}
+
 GPtrArray *
 lb_store_upload_expired (LbStore *store, gint64 before_ns, GError **error)
 {

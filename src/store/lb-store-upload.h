@@ -29,6 +29,7 @@ typedef enum {
   LB_UPLOAD_WAITING = 0,
   LB_UPLOAD_DONE = 1,
   LB_UPLOAD_FAILED = 2,
+  LB_UPLOAD_RELEASED = 3,       /* never uploaded: upload was switched off */
 } LbUploadState;
 
 /* Priorities: lower goes first. */
@@ -169,6 +170,15 @@ gboolean lb_store_upload_fail    (LbStore      *store,
 gchar     *lb_store_upload_public_url (LbStore  *store,
                                        gint64    retrieval_row,
                                        GError  **error);
+
+/* For a box whose upload was switched off while entries waited: every
+ * waiting entry becomes 'released' and its retrieval row available at once
+ * (cost committed; urlInfo the box's own signed URL), one transaction per
+ * entry.  @out_count (optional): entries released. */
+gboolean   lb_store_upload_release_waiting (LbStore  *store,
+                                            gint64    now_ns,
+                                            guint    *out_count,
+                                            GError  **error);
 
 /* Done entries uploaded at or before @before_ns whose local file has not been
  * removed yet (the retention sweep deletes them, then marks them). */

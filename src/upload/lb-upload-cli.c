@@ -7,7 +7,7 @@
 gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
     GError **error);
 
-static const gchar *const state_names[] = { "waiting", "done", "failed" };
+static const gchar *const state_names[] = { "waiting", "done", "failed", "local" };
 
 /* lookback uploads [--all]: the figures, then the waiting and failed entries
  * (with --all the done ones too), in upload order. */
@@ -49,11 +49,11 @@ lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out, GError 
     return FALSE;
   for (guint i = 0; i < entries->len; i++) {
     LbUploadEntry *e = entries->pdata[i];
-    if (e->state == LB_UPLOAD_DONE && !all)
+    if ((e->state == LB_UPLOAD_DONE || e->state == LB_UPLOAD_RELEASED) && !all)
       continue;
     g_autofree gchar *queued = lb_time_format_rfc3339 (e->created_ns);
     g_string_append_printf (out, "%-7s %" G_GINT64_FORMAT " %s %s %s %s queued %s, %d failed "
-        "attempts%s%s\n", state_names[CLAMP (e->state, 0, 2)], e->id, e->retrieval_id,
+        "attempts%s%s\n", state_names[CLAMP (e->state, 0, 3)], e->id, e->retrieval_id,
         e->input, e->media_type, e->path, queued, e->attempts,
         e->last_error ? ", last error: " : "", e->last_error ? e->last_error : "");
   }

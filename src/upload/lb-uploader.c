@@ -975,6 +975,48 @@ lb_upload_get_stats (LbStore *store, LbUploadStats *out, GError **error)
 }
 
 void
+lb_upload_health_json (JsonBuilder *b, gpointer store)
+{
+  g_return_if_fail (b != NULL && store != NULL);
+
+  LbUploadStats st;
+  g_autoptr (GError) error = NULL;
+  if (!lb_upload_get_stats (store, &st, &error)) {
+    json_builder_set_member_name (b, "error");
+    json_builder_add_string_value (b, error->message);
+    return;
+  }
+  json_builder_set_member_name (b, "waiting");
+  json_builder_add_int_value (b, st.queue_length);
+  json_builder_set_member_name (b, "oldestWaitingSeconds");
+  if (st.oldest_waiting_ns)
+    json_builder_add_double_value (b, MAX (0, now_ns () - st.oldest_waiting_ns) / 1e9);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "bytesUploaded");
+  json_builder_add_int_value (b, st.bytes_uploaded);
+  json_builder_set_member_name (b, "done");
+  json_builder_add_int_value (b, st.done);
+  json_builder_set_member_name (b, "failed");
+  json_builder_add_int_value (b, st.failed);
+  json_builder_set_member_name (b, "uploading");
+  json_builder_add_boolean_value (b, st.uploading);
+  json_builder_set_member_name (b, "lastError");
+  if (st.last_error)
+    json_builder_add_string_value (b, st.last_error);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "lastErrorTime");
+  if (st.last_error_ns) {
+    g_autofree gchar *t = lb_time_format_rfc3339 (st.last_error_ns);
+    json_builder_add_string_value (b, t);
+  } else {
+    json_builder_add_null_value (b);
+  }
+  lb_upload_stats_clear (&st);
+}
+
+void
 lb_upload_stats_clear (LbUploadStats *stats)
 {
   if (stats)
@@ -1031,4 +1073,16 @@ lb_upload_finish_job (LbConfig *config, LbStore *store, const LbUploadJob *job,
     lb_uploader_poke (l->data);
   g_mutex_unlock (&running_lock);
   return TRUE;
+}
+
+gboolean
+lb_upload_release_if_disabled (LbConfig *config, LbStore *store, guint *out_count,
+    GError **error)
+{
+  g_return_val_if_fail (config != NULL && store != NULL, FALSE);
+  if (out_count)
+    *out_count = 0;
+  if (lb_uploader_enabled (config))
+    return TRUE;
+  return lb_store_upload_release_waiting (store, now_ns (), out_count, error);
 }

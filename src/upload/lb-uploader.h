@@ -29,6 +29,8 @@
 #include "store/lb-store.h"
 #include "store/lb-store-upload.h"
 
+#include <json-glib/json-glib.h>
+
 G_BEGIN_DECLS
 
 typedef struct _LbUploader LbUploader;
@@ -82,6 +84,13 @@ gboolean    lb_upload_get_stats   (LbStore        *store,
                                    LbUploadStats  *out,
                                    GError        **error);
 
+/* An LbApiHealthFunc (user_data: the LbStore): adds the upload metrics to
+ * the /healthz object: waiting, oldestWaitingSeconds, bytesUploaded, done,
+ * failed, uploading, lastError, lastErrorTime.  The daemon registers it with
+ *   lb_api_server_add_health (api, "uploads", lb_upload_health_json, store, NULL); */
+void        lb_upload_health_json (JsonBuilder *builder,
+                                   gpointer     store);
+
 /* Deletes the local files of entries uploaded more than [upload] keep before
  * @now_ns (the periodic sweep calls it; tests call it directly). */
 gboolean    lb_uploader_sweep    (LbUploader  *uploader,
@@ -110,6 +119,15 @@ gboolean    lb_upload_finish_job (LbConfig           *config,
                                   const LbUploadJob  *job,
                                   gint64              now_ns,
                                   GError            **error);
+
+/* At daemon start when the upload is switched off (lb_uploader_enabled()
+ * FALSE): retrievals still waiting in the journal from an earlier
+ * configuration become available at once, served by the box
+ * (lb_store_upload_release_waiting()).  Does nothing when upload is on. */
+gboolean    lb_upload_release_if_disabled (LbConfig  *config,
+                                           LbStore   *store,
+                                           guint     *out_count,
+                                           GError   **error);
 
 /* --- helpers, public for tests --- */
 

@@ -30,6 +30,8 @@ static const CreateCase create_cases[] = {
     400, "vehicleId" },
   { "vehicleId-type", "{\"vehicleId\": 1234, \"mediaType\": \"image\", " IMG_TIMES
         ", \"inputs\": [\"analog1\"]}", 400, "vehicleId must be a string" },
+  { "vehicleId-empty", "{\"vehicleId\": \"\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\"]}", 400, "vehicleId must not be empty" },
   { "startTime-missing", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
         "\"endTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}", 400, "startTime" },
   { "startTime-type", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": 5, "

@@ -503,6 +503,26 @@ test_finish_job (Fixture *f, gconstpointer data)
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
   g_assert_cmpint (e->retrieval_row, ==, b);
   assert_books (f->store, 2.0, 0.1);
+
+  /* Upload switched off later: the waiting entry is released at start, the
+   * retrieval served by the box; nothing happens while upload is on. */
+  guint released = 99;
+  g_assert_true (lb_upload_release_if_disabled (cloud, f->store, &released, &error));
+  g_assert_cmpuint (released, ==, 0);
+  g_assert_true (lb_upload_release_if_disabled (local, f->store, &released, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (released, ==, 1);
+  g_clear_pointer (&rb, lb_retrieval_free);
+  g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
+  g_assert_cmpint (rb->status, ==, LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpstr (rb->output_path, ==, "out/b.jpg");
+  assert_books (f->store, 2.1, 0);
+  g_clear_pointer (&e, lb_upload_entry_free);
+  e = lb_store_upload_find (f->store, "rb", "analog1", &error);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_RELEASED);
+  LbUploadCounts c;
+  g_assert_true (lb_store_upload_counts (f->store, &c, &error));
+  g_assert_cmpuint (c.waiting + c.done + c.failed, ==, 0);
 }
 
 gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
