@@ -4,6 +4,7 @@
 #include "api/lb-api-server.h"
 #include "core/lb-debug.h"
 #include "jobs/lb-jobs.h"
+#include "upload/lb-uploader.h"
 #include "store/lb-store.h"
 
 GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
@@ -15,6 +16,7 @@ struct _LbDaemon {
   LbStore *store;
   LbApiServer *api;
   LbJobs *jobs;
+  LbUploader *uploader;          /* NULL when [upload] url-template is empty */
   gchar *description;
   gboolean stopping;
 };
@@ -64,6 +66,23 @@ start_jobs (LbDaemon *daemon, GError **error)
 
 /* ---- end of jobs ---- */
 
+/* Uploads on: finished media waits in the journal until the endpoint takes
+ * it.  Uploads off: entries a previous configuration left waiting are
+ * released to be served by this box. */
+static gboolean
+start_uploads (LbDaemon *daemon, GError **error)
+{
+  if (!lb_uploader_enabled (daemon->config))
+    return lb_upload_release_if_disabled (daemon->config, daemon->store, NULL, error);
+
+  daemon->uploader = lb_uploader_new (daemon->config, daemon->store, error);
+  if (daemon->uploader == NULL || !lb_uploader_start (daemon->uploader, error))
+    return FALSE;
+  lb_api_server_add_health (daemon->api, "uploads", lb_upload_health_json, daemon->store,
+      NULL);
+  return TRUE;
+}
+
 gboolean
 lb_daemon_start (LbDaemon *daemon, GError **error)
 {
@@ -73,7 +92,7 @@ lb_daemon_start (LbDaemon *daemon, GError **error)
   if (daemon->api == NULL || !lb_api_server_listen (daemon->api, error))
     return FALSE;
 
-  if (!start_jobs (daemon, error))
+  if (!start_uploads (daemon, error) || !start_jobs (daemon, error))
     return FALSE;
 
   g_autofree gchar *uri = lb_api_server_get_uri (daemon->api);
@@ -102,6 +121,8 @@ lb_daemon_finish (LbDaemon *daemon, GError **error)
   g_return_val_if_fail (daemon != NULL, FALSE);
   if (daemon->jobs)
     lb_jobs_stop (daemon->jobs);        /* rows in progress go back to pending */
+  if (daemon->uploader)
+    lb_uploader_stop (daemon->uploader);        /* the upload in flight stays queued */
   GST_INFO ("finished");
   return TRUE;
 }
@@ -120,6 +141,7 @@ lb_daemon_free (LbDaemon *daemon)
     return;
   g_clear_pointer (&daemon->api, lb_api_server_free);
   g_clear_pointer (&daemon->jobs, lb_jobs_free);
+  g_clear_pointer (&daemon->uploader, lb_uploader_free);
   g_clear_pointer (&daemon->store, lb_store_free);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->description);

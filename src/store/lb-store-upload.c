@@ -1,5 +1,6 @@
 /* lookback — store area 'upload': the upload journal (see lb-store-upload.h) */
 #include "store/lb-store-upload.h"
+#include "store/lb-store-api.h"
 #include "store/lb-store-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
@@ -174,43 +175,12 @@ bind_time (sqlite3_stmt *stmt, gint col, gint64 t)
     sqlite3_bind_int64 (stmt, col, t);
 }
 
-/* --- the retrieval row (table api_retrievals of the 'api' area) ---
- *
- * The api area's finish functions each run their own transaction, so they
- * cannot share one with the journal; the three transitions below are done
- * here, with the same meaning as lb_store_api_finish_available() and
- * lb_store_api_finish_failed():
+/* --- the retrieval row (the 'api' area's functions, which join the
+ * transaction the journal holds):
  *   queued:   pending (shown as pending), never claimed again
- *             (not_before_ns = max), progress 1
+ *             (deferred for ever), progress 1
  *   uploaded: available, output fields set, cost committed
  *   refused:  failed with the reason, nothing committed (refund) */
-
-#define ROW_OPEN "status IN ('pending', 'running')"
-
-/* FALSE with LB_ERROR_NOT_FOUND / LB_ERROR_INVALID when the last UPDATE of
- * row @row matched nothing. */
-static LbUploadEntry *get_where (LbStore *store, const gchar *where, gint64 id,
-    const gchar *retrieval_id, const gchar *input, GError **error);
-
-static gboolean
-row_check_changed (LbStore *store, gint64 row, const gchar *what, GError **error)
-{
-  if (sqlite3_changes (store->db) == 1)
-    return TRUE;
-  g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
-      "SELECT status FROM api_retrievals WHERE id = ?", error);
-  if (sel == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (sel, 1, row);
-  if (sqlite3_step (sel) == SQLITE_ROW)
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "retrieval row %" G_GINT64_FORMAT " is %s already; cannot %s it", row,
-        (const gchar *) sqlite3_column_text (sel, 0), what);
-  else
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-        "no retrieval row %" G_GINT64_FORMAT " to %s", row, what);
-  return FALSE;
-}
 
 /* A row finished (or removed) by someone else while its upload waited: the
  * journal entry still ends, else it would be uploaded again forever. */
@@ -232,61 +202,22 @@ row_gone (const LbUploadEntry *e, GError **row_error, GError **error)
 static gboolean
 row_hold_for_upload (LbStore *store, gint64 row, GError **error)
 {
-  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
-      "UPDATE api_retrievals SET status = 'pending', not_before_ns = ?, progress = 1 "
-      "WHERE id = ? AND " ROW_OPEN, error);
-  if (up == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (up, 1, G_MAXINT64);
-  sqlite3_bind_int64 (up, 2, row);
-  if (!step_done (store, up, error, "holding a retrieval for its upload"))
-    return FALSE;
-  return row_check_changed (store, row, "queue the upload of", error);
+  return lb_store_api_defer (store, row, G_MAXINT64, error) &&
+      lb_store_api_set_progress (store, row, 1.0, error);
 }
 
 static gboolean
 row_available (LbStore *store, const LbUploadEntry *e, gint64 now_ns, GError **error)
 {
-  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
-      "UPDATE api_retrievals SET status = 'available', progress = 1, not_before_ns = 0,"
-      " output_path = ?, content_type = ?, delivered_start_ns = ?, delivered_end_ns = ?,"
-      " coverage = ?, available_ns = ?, cost_committed = ?, failure_reason = NULL "
-      "WHERE id = ? AND " ROW_OPEN, error);
-  if (up == NULL)
-    return FALSE;
-  gint c = 1;
-  sqlite3_bind_text (up, c++, e->path, -1, SQLITE_STATIC);
-  if (e->content_type)
-    sqlite3_bind_text (up, c++, e->content_type, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null (up, c++);
-  bind_time (up, c++, e->delivered_start_ns);
-  bind_time (up, c++, e->delivered_end_ns);
-  if (e->coverage_json)
-    sqlite3_bind_text (up, c++, e->coverage_json, -1, SQLITE_STATIC);
-  else
-    sqlite3_bind_null (up, c++);
-  sqlite3_bind_int64 (up, c++, now_ns);
-  sqlite3_bind_double (up, c++, e->cost);
-  sqlite3_bind_int64 (up, c++, e->retrieval_row);
-  if (!step_done (store, up, error, "making a retrieval available"))
-    return FALSE;
-  return row_check_changed (store, e->retrieval_row, "make available", error);
+  return lb_store_api_finish_available (store, e->retrieval_row, e->path,
+      e->content_type, e->delivered_start_ns, e->delivered_end_ns, e->coverage_json,
+      now_ns, e->cost, error);
 }
 
 static gboolean
 row_failed (LbStore *store, gint64 row, const gchar *reason, GError **error)
 {
-  g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
-      "UPDATE api_retrievals SET status = 'failed', failure_reason = ?, not_before_ns = 0,"
-      " cost_committed = 0 WHERE id = ? AND " ROW_OPEN, error);
-  if (up == NULL)
-    return FALSE;
-  sqlite3_bind_text (up, 1, reason, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (up, 2, row);
-  if (!step_done (store, up, error, "failing a retrieval"))
-    return FALSE;
-  return row_check_changed (store, row, "fail", error);
+  return lb_store_api_finish_failed (store, row, reason, error);
 }
 
 gboolean
