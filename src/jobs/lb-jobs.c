@@ -289,7 +289,6 @@ count_finished (LbJobs *jobs, gint64 id)
   jobs->finished++;
   g_hash_table_remove (jobs->failures, &id);
   g_mutex_unlock (&jobs->lock);
-  unpin (jobs, id);
 }
 
 static void
@@ -297,6 +296,7 @@ finish_unavailable (LbJobs *jobs, const LbRetrieval *row, const gchar *why)
 {
   g_autoptr (GError) error = NULL;
   GST_INFO ("row %" G_GINT64_FORMAT " unavailable: %s", row->id, why);
+  unpin (jobs, row->id);
   if (!lb_store_api_finish_unavailable (jobs->store, row->id, why, &error))
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
   count_finished (jobs, row->id);
@@ -331,6 +331,7 @@ fail (LbJobs *jobs, const LbRetrieval *row, const GError *err)
   }
   g_autoptr (GError) error = NULL;
   GST_WARNING ("row %" G_GINT64_FORMAT " failed: %s", row->id, err->message);
+  unpin (jobs, row->id);
   if (!lb_store_api_finish_failed (jobs->store, row->id, err->message, &error))
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
   count_finished (jobs, row->id);
@@ -431,6 +432,7 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
     .delivered_end_ns = run.delivered_end_ns, .coverage_json = coverage,
     .retrieval_row = row->id, .content_type = run.content_type, .cost = cost,
   };
+  unpin (jobs, row->id);        /* the output exists: the footage may go */
   if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs), &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);
