@@ -27,6 +27,15 @@ GPtrArray *
 lb_test_record (const gchar *db, const gchar *vehicle, const gchar *input,
     gint64 origin_ns, guint n_frames, gint64 segment_ns)
 {
+  return lb_test_record_full (db, vehicle, input, origin_ns, n_frames,
+      segment_ns, "");
+}
+
+GPtrArray *
+lb_test_record_full (const gchar *db, const gchar *vehicle,
+    const gchar *input, gint64 origin_ns, guint n_frames, gint64 segment_ns,
+    const gchar *x264_options)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT,
       &error);
@@ -35,8 +44,9 @@ lb_test_record (const gchar *db, const gchar *vehicle, const gchar *input,
       "pattern=ball num-buffers=%u ! video/x-raw,format=I420,width=%d,"
       "height=%d,framerate=%d/1 ! lbclockstamp source=pts offset=%"
       G_GINT64_FORMAT " ! x264enc speed-preset=ultrafast key-int-max=%d "
-      "option-string=scenecut=0 ! h264parse name=parse", n_frames,
-      LB_TEST_WIDTH, LB_TEST_HEIGHT, LB_TEST_FPS, origin_ns, LB_TEST_FPS);
+      "option-string=scenecut=0 %s ! h264parse name=parse", n_frames,
+      LB_TEST_WIDTH, LB_TEST_HEIGHT, LB_TEST_FPS, origin_ns, LB_TEST_FPS,
+      x264_options);
   GstElement *pipeline = gst_parse_launch (description, &error);
   g_assert_no_error (error);
 

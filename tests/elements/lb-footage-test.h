@@ -33,6 +33,15 @@ GPtrArray *lb_test_record         (const gchar *db,
                                    guint        n_frames,
                                    gint64       segment_ns);
 
+/* The same with more x264enc properties (e.g. "bframes=2"). */
+GPtrArray *lb_test_record_full    (const gchar *db,
+                                   const gchar *vehicle,
+                                   const gchar *input,
+                                   gint64       origin_ns,
+                                   guint        n_frames,
+                                   gint64       segment_ns,
+                                   const gchar *x264_options);
+
 /* The recording of a test suite is made once, before the suite forks its
  * tests, by the test program itself in a child process (so that the
  * process that forks never ran a GStreamer thread):
