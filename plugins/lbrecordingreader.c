@@ -38,6 +38,8 @@ struct _LbRecordingReader
   gint64 file_size;
   LbMp4Init *init;
   LbMp4Fragment *fragment;      /* mode all: the fragment being pushed */
+  gboolean have_dts_shift;
+  gint64 dts_shift;             /* DTS moved back by this in the piece */
   guint sample;                 /* next sample of the fragment */
   GstCaps *caps;                /* caps pushed last */
   gboolean need_segment;
@@ -84,6 +86,8 @@ close_piece (LbRecordingReader *self)
   g_clear_pointer (&self->fragment, lb_mp4_fragment_free);
   self->sample = 0;
   self->keyframe = 0;
+  self->have_dts_shift = FALSE;
+  self->dts_shift = 0;
 }
 
 static LbFootagePiece *
@@ -291,6 +295,9 @@ static GstBuffer *
 finish_buffer (LbRecordingReader *self, GstBuffer *buffer, gint64 pts,
     gint64 dts, gint64 duration, gboolean sync)
 {
+  GST_LOG_OBJECT (self, "sample pts %" G_GINT64_FORMAT " dts %" G_GINT64_FORMAT
+      " duration %" G_GINT64_FORMAT "%s", pts, dts, duration,
+      sync ? " (keyframe)" : "");
   announce_gaps (self, pts);
   GST_BUFFER_PTS (buffer) = pts;
   GST_BUFFER_DTS (buffer) = dts;
@@ -370,15 +377,31 @@ next_sample (LbRecordingReader *self, GstBuffer **out)
     }
     GST_LOG_OBJECT (self, "fragment at %" G_GINT64_FORMAT ": %u samples",
         kf->offset, self->fragment->samples->len);
+    if (!self->have_dts_shift) {
+      /* negative composition offsets (ctts version 1) put some DTS after
+       * their PTS: move the piece's DTS back so that no frame is decoded
+       * after it is shown (as qtdemux does) */
+      for (guint i = 0; i < self->fragment->samples->len; i++) {
+        const LbMp4Sample *x = &g_array_index (self->fragment->samples,
+            LbMp4Sample, i);
+        self->dts_shift = MAX (self->dts_shift, x->dts_ns - x->pts_ns);
+      }
+      self->have_dts_shift = TRUE;
+      if (self->dts_shift > 0)
+        GST_DEBUG_OBJECT (self, "%s: DTS moved back by %" G_GINT64_FORMAT
+            " ns", self->path, self->dts_shift);
+    }
     return GST_FLOW_OK;
   }
 
   const LbMp4Sample *s = &g_array_index (self->fragment->samples, LbMp4Sample,
       self->sample);
   gint64 pts = segment->start_ns + (s->pts_ns - segment->media_base_ns);
-  gint64 dts = segment->start_ns + (s->dts_ns - segment->media_base_ns);
+  gint64 dts = segment->start_ns + (s->dts_ns - segment->media_base_ns) -
+      self->dts_shift;
 
   self->sample++;
+  dts = MIN (dts, pts);
   /* past the range: nothing decoded from here on can be shown in it */
   if (self->end_ns > self->start_ns && dts >= self->end_ns)
     return GST_FLOW_OK;

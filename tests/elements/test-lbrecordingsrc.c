@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "core/lb-time.h"
+#include "recorder/lb-indexer.h"
 #include "store/lb-store-footage.h"
 #include "lbelements.h"
 #include "lb-elements-test.h"
@@ -335,6 +336,94 @@ GST_START_TEST (test_bframes)
 }
 GST_END_TEST;
 
+/* Counts the buffers reaching a pad and checks their PTS increase. */
+typedef struct {
+  guint frames;
+  GstClockTime first, last;
+  gboolean ordered;
+} Count;
+
+static GstPadProbeReturn
+count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  Count *c = user_data;
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  if (c->frames == 0)
+    c->first = pts;
+  else if (!(pts > c->last))
+    c->ordered = FALSE;
+  c->last = pts;
+  c->frames++;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Real recordings from other systems (../shared/media), indexed as they
+ * are: every frame decoded once, in display order, from the start (B-frames,
+ * 1 fps, NTSC rate, audio track first, a single GOP). */
+GST_START_TEST (test_shared_media)
+{
+  static const struct {
+    const gchar *file;
+    guint frames;
+  } media[] = {
+    { "kerberos-480p.mp4", 96 },     /* 96 samples; its edit list shows 95 */
+    { "moonfire-clip.mp4", 10 },
+    { "bbb-avc.mp4", 150 },
+    { "gst-h264-aac.mp4", 15 },
+    { "mediamtx-offline.mp4", 30 },
+  };
+  const gchar *folder = g_getenv ("LB_SHARED_MEDIA");
+
+  if (folder == NULL || !g_file_test (folder, G_FILE_TEST_IS_DIR)) {
+    g_printerr ("test_shared_media: no shared media at %s, not run\n",
+        GST_STR_NULL (folder));
+    return;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (media); i++) {
+    g_autofree gchar *source = g_build_filename (folder, media[i].file, NULL);
+    g_autofree gchar *mdb = NULL;
+    g_autofree gchar *dir = lb_test_store_new (&mdb);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (LbStore) store = lb_store_open (mdb, LB_STORE_OPEN_DEFAULT,
+        &error);
+    g_autofree gchar *path = lb_footage_segment_path (dir, "m", "cam", WALL0);
+    g_autofree gchar *folder_of = g_path_get_dirname (path);
+    g_autofree gchar *data = NULL;
+    gsize size = 0;
+    gint64 id = 0;
+
+    fail_unless (g_file_get_contents (source, &data, &size, NULL));
+    fail_unless_equals_int (g_mkdir_with_parents (folder_of, 0755), 0);
+    fail_unless (g_file_set_contents (path, data, size, NULL));
+    fail_unless (lb_footage_index_file (store, "m", "cam", path, WALL0, &id,
+            &error), "%s: %s", media[i].file, error ? error->message : "");
+
+    g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
+        "db=\"%s\" vehicle=m input=cam start-time=%" G_GINT64_FORMAT
+        " end-time=%" G_GINT64_FORMAT " ! avdec_h264 ! fakesink name=sink",
+        mdb, WALL0, WALL0 + 60 * SEC);
+    GstElement *pipeline = gst_parse_launch (description, &error);
+    fail_unless (pipeline != NULL);
+    g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline),
+        "sink");
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
+    Count count = { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE };
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &count,
+        NULL);
+    g_autoptr (LbTestRun) run = lb_test_run (pipeline, GST_CLOCK_TIME_NONE,
+        30);
+
+    fail_unless (run->error == NULL, "%s: %s", media[i].file,
+        run->error ? run->error->message : "");
+    fail_unless_equals_int (count.frames, media[i].frames);
+    fail_unless (count.ordered, "%s: PTS out of order", media[i].file);
+    assert_time (count.first, WALL0);
+    lb_test_remove_tree (dir);
+  }
+}
+GST_END_TEST;
+
 /* RFC 3339 and integer ns are the same time; without end-time, the GOP
  * holding start-time. */
 GST_START_TEST (test_time_formats)
@@ -581,6 +670,7 @@ lbrecordingsrc_suite (void)
   tcase_add_test (tc, test_keyframes_mode);
   tcase_add_test (tc, test_gap_inside_range);
   tcase_add_test (tc, test_bframes);
+  tcase_add_test (tc, test_shared_media);
   tcase_add_test (tc, test_time_formats);
   tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_error_no_store);
