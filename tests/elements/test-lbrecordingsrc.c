@@ -359,19 +359,22 @@ count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 }
 
 /* Real recordings from other systems (../shared/media), indexed as they
- * are: every frame decoded once, in display order, from the start (B-frames,
- * 1 fps, NTSC rate, audio track first, a single GOP). */
+ * are: every frame decoded once, in display order, from the start (B-frames
+ * with negative composition offsets, 1 fps, NTSC rate, audio track first,
+ * H.265 through h265parse, a single GOP). */
 GST_START_TEST (test_shared_media)
 {
   static const struct {
     const gchar *file;
+    const gchar *decoder;
     guint frames;
   } media[] = {
-    { "kerberos-480p.mp4", 96 },     /* 96 samples; its edit list shows 95 */
-    { "moonfire-clip.mp4", 10 },
-    { "bbb-avc.mp4", 150 },
-    { "gst-h264-aac.mp4", 15 },
-    { "mediamtx-offline.mp4", 30 },
+    { "kerberos-480p.mp4", "avdec_h264", 96 },  /* its edit list shows 95 */
+    { "moonfire-clip.mp4", "avdec_h264", 10 },
+    { "bbb-avc.mp4", "avdec_h264", 150 },
+    { "bbb-hevc.mp4", "avdec_h265", 150 },
+    { "gst-h264-aac.mp4", "avdec_h264", 15 },
+    { "mediamtx-offline.mp4", "avdec_h264", 30 },
   };
   const gchar *folder = g_getenv ("LB_SHARED_MEDIA");
 
@@ -401,8 +404,8 @@ GST_START_TEST (test_shared_media)
 
     g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
         "db=\"%s\" vehicle=m input=cam start-time=%" G_GINT64_FORMAT
-        " end-time=%" G_GINT64_FORMAT " ! avdec_h264 ! fakesink name=sink",
-        mdb, WALL0, WALL0 + 60 * SEC);
+        " end-time=%" G_GINT64_FORMAT " ! %s ! fakesink name=sink",
+        mdb, WALL0, WALL0 + 60 * SEC, media[i].decoder);
     GstElement *pipeline = gst_parse_launch (description, &error);
     fail_unless (pipeline != NULL);
     g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline),
