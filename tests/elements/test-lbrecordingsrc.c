@@ -570,10 +570,14 @@ GST_START_TEST (test_error_in_gap)
   g_autofree gchar *still = g_strdup_printf ("db=\"%s\" vehicle=\"truck 7\" "
       "input=road start-time=2026-01-01T00:00:50Z", db);
 
+  /* the message names the whole gap, not just the range asked for */
   assert_fails (range, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-      "falls in a gap");
+      "falls in a gap in the footage of vehicle 'truck 7', input 'road': "
+      "nothing is recorded from 2026-01-01T00:00:40Z to "
+      "2026-01-01T00:01:00Z");
   assert_fails (still, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
-      "falls in a gap");
+      "nothing is recorded from 2026-01-01T00:00:40Z to "
+      "2026-01-01T00:01:00Z");
 }
 GST_END_TEST;
 
