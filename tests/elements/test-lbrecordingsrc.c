@@ -427,6 +427,68 @@ GST_START_TEST (test_shared_media)
 }
 GST_END_TEST;
 
+/* Runs @pipeline from READY to EOS; FALSE on an error. */
+static gboolean
+play_to_eos (GstElement *pipeline)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+      30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_element_set_state (pipeline, GST_STATE_READY);
+  return GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+}
+
+/* The element runs again after going back to READY, with new properties
+ * (another range, another mode). */
+GST_START_TEST (test_restart)
+{
+  g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc name=src "
+      "db=\"%s\" vehicle=\"truck 7\" input=road start-time=%" G_GINT64_FORMAT
+      " end-time=%" G_GINT64_FORMAT " ! fakesink name=sink", db,
+      WALL0 + 2 * SEC, WALL0 + 3 * SEC);
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description, NULL);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline),
+      "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline),
+      "sink");
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
+  Count count = { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE };
+
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &count,
+      NULL);
+  fail_unless (play_to_eos (pipeline));
+  fail_unless_equals_int (count.frames, 30);
+  assert_time (count.first, FRAME (60));
+
+  g_autofree gchar *start = ns_string (WALL1);
+  g_autofree gchar *end = ns_string (WALL1 + 5 * SEC);
+  g_object_set (src, "start-time", start, "end-time", end, NULL);
+  gst_util_set_object_arg (G_OBJECT (src), "mode", "keyframes");
+  count = (Count) { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE };
+  fail_unless (play_to_eos (pipeline));
+  fail_unless_equals_int (count.frames, 5);
+  assert_time (count.first, WALL1);
+  fail_unless (count.ordered);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+}
+GST_END_TEST;
+
+/* Going down from PAUSED before any buffer was taken neither hangs nor
+ * leaks the open file. */
+GST_START_TEST (test_stop_early)
+{
+  for (guint i = 0; i < 3; i++) {
+    GstHarness *h = source_harness (WALL0, WALL0 + 30 * SEC, "all", NULL);
+    gst_harness_play (h);
+    gst_buffer_unref (gst_harness_pull (h));
+    gst_harness_teardown (h);
+  }
+}
+GST_END_TEST;
+
 /* RFC 3339 and integer ns are the same time; without end-time, the GOP
  * holding start-time. */
 GST_START_TEST (test_time_formats)
@@ -678,6 +740,8 @@ lbrecordingsrc_suite (void)
   tcase_add_test (tc, test_gap_inside_range);
   tcase_add_test (tc, test_bframes);
   tcase_add_test (tc, test_shared_media);
+  tcase_add_test (tc, test_restart);
+  tcase_add_test (tc, test_stop_early);
   tcase_add_test (tc, test_time_formats);
   tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_error_no_store);
