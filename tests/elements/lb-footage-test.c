@@ -137,7 +137,7 @@ lb_test_is_recorder (int argc, char **argv, LbTestRecordFunc record)
 }
 
 gchar *
-lb_test_prepare_store (gchar **out_dir)
+lb_test_prepare_store (const gchar *program, gchar **out_dir)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = NULL, *err = NULL;
@@ -145,9 +145,9 @@ lb_test_prepare_store (gchar **out_dir)
   gint status = 0;
 
   *out_dir = lb_test_store_new (&db);
-  const gchar *argv[] = { "/proc/self/exe", "--record", db, NULL };
+  const gchar *argv[] = { program, "--record", db, NULL };
   g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error));
+          G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, &error))
     g_error ("recording the test footage failed: %s\n%s%s", error->message,

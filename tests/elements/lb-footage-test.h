@@ -50,7 +50,7 @@ GPtrArray *lb_test_record_full    (const gchar *db,
  *     if (lb_test_is_recorder (argc, argv, record))   // in the child
  *       return 0;
  *     gst_check_init (&argc, &argv);
- *     db = lb_test_prepare_store (&store_dir);          // spawns the child
+ *     db = lb_test_prepare_store (argv[0], &store_dir); // spawns the child
  *     ...
  *
  * @record is called in the child with the database path. */
@@ -59,7 +59,8 @@ typedef void (*LbTestRecordFunc) (const gchar *db);
 gboolean  lb_test_is_recorder     (int               argc,
                                    char            **argv,
                                    LbTestRecordFunc  record);
-gchar    *lb_test_prepare_store   (gchar           **out_dir);
+gchar    *lb_test_prepare_store   (const gchar      *program,
+                                   gchar           **out_dir);
 
 /* Removes @dir and everything in it. */
 void      lb_test_remove_tree     (const gchar *dir);

@@ -762,7 +762,7 @@ main (int argc, char **argv)
   if (lb_test_is_recorder (argc, argv, record))
     return 0;
   gst_check_init (&argc, &argv);
-  db = lb_test_prepare_store (&store_dir);
+  db = lb_test_prepare_store (argv[0], &store_dir);
   int ret = gst_check_run_suite (lbrecordingsrc_suite (), "lbrecordingsrc",
       __FILE__);
   lb_test_remove_tree (store_dir);
