@@ -361,20 +361,20 @@ count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 /* Real recordings from other systems (../shared/media), indexed as they
  * are: every frame decoded once, in display order, from the start (B-frames
  * with negative composition offsets, 1 fps, NTSC rate, audio track first,
- * H.265 through h265parse, a single GOP). */
+ * H.265 through h265parse, a single GOP), and their keyframes alone. */
 GST_START_TEST (test_shared_media)
 {
   static const struct {
     const gchar *file;
     const gchar *decoder;
-    guint frames;
+    guint frames, keyframes;
   } media[] = {
-    { "kerberos-480p.mp4", "avdec_h264", 96 },  /* its edit list shows 95 */
-    { "moonfire-clip.mp4", "avdec_h264", 10 },
-    { "bbb-avc.mp4", "avdec_h264", 150 },
-    { "bbb-hevc.mp4", "avdec_h265", 150 },
-    { "gst-h264-aac.mp4", "avdec_h264", 15 },
-    { "mediamtx-offline.mp4", "avdec_h264", 30 },
+    { "kerberos-480p.mp4", "avdec_h264", 96, 4 },  /* its edit list shows 95 */
+    { "moonfire-clip.mp4", "avdec_h264", 10, 3 },
+    { "bbb-avc.mp4", "avdec_h264", 150, 3 },
+    { "bbb-hevc.mp4", "avdec_h265", 150, 3 },
+    { "gst-h264-aac.mp4", "avdec_h264", 15, 1 },
+    { "mediamtx-offline.mp4", "avdec_h264", 30, 1 },
   };
   const gchar *folder = g_getenv ("LB_SHARED_MEDIA");
 
@@ -402,26 +402,30 @@ GST_START_TEST (test_shared_media)
     fail_unless (lb_footage_index_file (store, "m", "cam", path, WALL0, &id,
             &error), "%s: %s", media[i].file, error ? error->message : "");
 
-    g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
-        "db=\"%s\" vehicle=m input=cam start-time=%" G_GINT64_FORMAT
-        " end-time=%" G_GINT64_FORMAT " ! %s ! fakesink name=sink",
-        mdb, WALL0, WALL0 + 60 * SEC, media[i].decoder);
-    GstElement *pipeline = gst_parse_launch (description, &error);
-    fail_unless (pipeline != NULL);
-    g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline),
-        "sink");
-    g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
-    Count count = { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE };
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &count,
-        NULL);
-    g_autoptr (LbTestRun) run = lb_test_run (pipeline, GST_CLOCK_TIME_NONE,
-        30);
+    for (guint keyframes = 0; keyframes < 2; keyframes++) {
+      g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
+          "db=\"%s\" vehicle=m input=cam start-time=%" G_GINT64_FORMAT
+          " end-time=%" G_GINT64_FORMAT " mode=%s ! %s ! fakesink name=sink",
+          mdb, WALL0, WALL0 + 60 * SEC, keyframes ? "keyframes" : "all",
+          media[i].decoder);
+      GstElement *pipeline = gst_parse_launch (description, &error);
+      fail_unless (pipeline != NULL);
+      g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline),
+          "sink");
+      g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
+      Count count = { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE };
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &count,
+          NULL);
+      g_autoptr (LbTestRun) run = lb_test_run (pipeline, GST_CLOCK_TIME_NONE,
+          30);
 
-    fail_unless (run->error == NULL, "%s: %s", media[i].file,
-        run->error ? run->error->message : "");
-    fail_unless_equals_int (count.frames, media[i].frames);
-    fail_unless (count.ordered, "%s: PTS out of order", media[i].file);
-    assert_time (count.first, WALL0);
+      fail_unless (run->error == NULL, "%s: %s", media[i].file,
+          run->error ? run->error->message : "");
+      fail_unless_equals_int (count.frames, keyframes ? media[i].keyframes :
+          media[i].frames);
+      fail_unless (count.ordered, "%s: PTS out of order", media[i].file);
+      assert_time (count.first, WALL0);
+    }
     lb_test_remove_tree (dir);
   }
 }
