@@ -75,8 +75,8 @@ lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage
     gint64 from = MAX (row->start_ns, seg->start_ns);
     gint64 to = MIN (row->end_ns, seg->end_ns);
     if (row->start_ns == row->end_ns) {
-      if (row->start_ns < seg->start_ns || row->start_ns > seg->end_ns)
-        continue;
+      /* an image: the lookup gives the segment that covers the instant, or
+       * the nearest one across a crack of a frame or two */
       from = to = row->start_ns;
     } else if (to <= from) {
       continue;
