@@ -88,11 +88,20 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
   lb_pipeline_set (p, "src", "db", run->db_path);
   lb_pipeline_set (p, "src", "vehicle", run->vehicle);
   lb_pipeline_set (p, "src", "input", run->input);
-  set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
-  /* a still: the frame after the requested time may be the nearest one, so
-   * the source must not stop at the requested time itself (lbframepick
-   * ends the stream as soon as it has chosen) */
-  set_i64 (p, "src", "end-time", image ? run->start_ns + LB_NS_PER_SEC : run->end_ns);
+  if (image) {
+    /* A still: decoders clip to the source's segment and move the PTS of
+     * the frame that straddles its start onto it, so the segment starts a
+     * frame early (the nearest frame is at most half a frame away), and it
+     * ends a while after: the next frame may be the nearest one
+     * (lbframepick ends the stream as soon as it has chosen). */
+    gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
+        (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d, run->fps_n) : GST_SECOND / 2;
+    set_i64 (p, "src", "start-time", run->start_ns - frame);
+    set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
+  } else {
+    set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
+    set_i64 (p, "src", "end-time", run->end_ns);
+  }
   lb_pipeline_set (p, "sink", "location", run->output_path);
 
   if (image) {

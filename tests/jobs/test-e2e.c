@@ -62,7 +62,8 @@ static void
 set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  f->api = api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n");
+  f->api = api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
+      "[api]\nreads-per-second=10000\n");
   f->jobs = lb_jobs_new (f->api->config, f->api->store, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (f->jobs, f->api->clock);
@@ -353,12 +354,22 @@ test_full_disk (Fixture *f, gconstpointer data)
   }
   g_autofree gchar *id = create (f, "videoHighRes", T0 + 1 * LB_NS_PER_SEC,
       T0 + 9 * LB_NS_PER_SEC, "dashcamRoadFacing");
-  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  /* retries wait on the (manual) clock */
+  ApiReply *r = NULL;
+  for (guint i = 0; i < 100; i++) {
+    g_clear_pointer (&r, api_reply_free);
+    r = poll_done (f, id, 0.2);
+    if (g_strcmp0 (api_json_string (r, "data.media.0.status"), "pending") != 0)
+      break;
+    lb_clock_advance (f->api->clock, LB_NS_PER_SEC);
+  }
   if (!f->mounted) {
     struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
     setrlimit (RLIMIT_FSIZE, &rl);
   }
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "failed");
+  g_assert_nonnull (api_json_string (r, "data.media.0.failureReason"));
+  api_reply_free (r);
   assert_books (f, 0, 0);
   g_assert_cmpuint (count_outputs (f), ==, 0);
 }
