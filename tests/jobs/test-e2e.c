@@ -37,8 +37,18 @@ rfc (gint64 ns)
 
 /* Records @seconds of stamped video starting at wall time @start into the
  * store's segment layout and indexes it. */
+static void import_footage_codec (Fixture *f, const gchar *input, gint64 start,
+    guint seconds, const gchar *codec);
+
 static void
 import_footage (Fixture *f, const gchar *input, gint64 start, guint seconds)
+{
+  import_footage_codec (f, input, start, seconds, "h264");
+}
+
+static void
+import_footage_codec (Fixture *f, const gchar *input, gint64 start, guint seconds,
+    const gchar *codec)
 {
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
@@ -48,9 +58,11 @@ import_footage (Fixture *f, const gchar *input, gint64 start, guint seconds)
   g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
       "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
       "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
-      "! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
-      "option-string=scenecut=0 ! h264parse ! mp4mux fragment-duration=1000 "
-      "! filesink location=\"%s\"", seconds * 30, start, path);
+      "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000 "
+      "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec, "h265") ?
+      "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
+      "! h265parse" : "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
+      "option-string=scenecut=0 ! h264parse", path);
   jt_run_launch (d);
   gint64 id = 0;
   g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path, start, &id, &error));
@@ -196,6 +208,11 @@ test_image (Fixture *f, gconstpointer data)
   g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (75));
   g_autofree gchar *delivered = rfc (T0 + F (75));
   g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==, delivered);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.coverage.deliveredStartTime"), ==, delivered);
+  g_assert_cmpfloat (json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs")),
+      ==, -10.0);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (api_json_get (r,
+                  "data.media.0.coverage.gaps"))), ==, 0);
 
   g_autofree gchar *id2 = create (f, "image", T0 + 2520 * LB_NS_PER_MS,
       T0 + 2520 * LB_NS_PER_MS, "dashcamRoadFacing");
@@ -232,6 +249,26 @@ test_high_res (Fixture *f, gconstpointer data)
   /* mid-GOP start, across fragments */
   check_clip (f, "videoHighRes", T0 + F (45), T0 + F (105), 160, 120);
   assert_books (f, 2.0, 0);
+}
+
+/* H.265 footage: high-res is transcoded to H.264, still frame-exact. */
+static void
+test_high_res_from_h265 (Fixture *f, gconstpointer data)
+{
+  import_footage_codec (f, "dashcamDriverFacing", T0, 3, "h265");
+  g_autofree gchar *id = create (f, "videoHighRes", T0 + F (15), T0 + F (75),
+      "dashcamDriverFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 60);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *file = download (f, r, "hevc.mp4");
+  g_autoptr (JtInfo) info = jt_discover (file);
+  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_assert_cmpint (info->width, ==, 160);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (60), info->duration)), <=, FRAME);
+  g_autoptr (GArray) stamps = read_stamps (file);
+  g_assert_cmpuint (stamps->len, ==, 60);
+  g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (15));
+  g_assert_cmpint (STAMP (stamps, 59), ==, T0 + F (74));
 }
 
 static void
@@ -382,6 +419,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/e2e/image", test_image);
   ADD ("/jobs/e2e/high-res", test_high_res);
+  ADD ("/jobs/e2e/high-res-from-h265", test_high_res_from_h265);
   ADD ("/jobs/e2e/low-res", test_low_res);
   ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
   ADD ("/jobs/e2e/unavailable", test_unavailable);
