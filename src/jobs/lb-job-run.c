@@ -363,8 +363,13 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
   }
   run->content_type = g_str_equal (name, "image") ? "image/jpeg" : "video/mp4";
   gboolean ok = run_template (pipelines, run, name, &err);
-  if (!ok && g_str_equal (name, "video-high-res") && g_error_matches (err, LB_ERROR, LB_ERROR_INVALID)) {
-    /* the GOP is longer than the clip: the pre-roll cannot be hidden */
+  if (!ok && g_str_equal (name, "video-high-res") &&
+      (g_error_matches (err, LB_ERROR, LB_ERROR_INVALID) ||
+          g_error_matches (err, LB_ERROR, LB_ERROR_FAILED)) &&
+      !(run->cancellable && g_cancellable_is_cancelled (run->cancellable))) {
+    /* the GOP is longer than the clip (the pre-roll cannot be hidden), or
+     * the muxer refused the stream as it is (e.g. the codec data changes
+     * between two segments): decode and encode instead */
     GST_INFO ("%s; transcoding instead", err->message);
     g_clear_error (&err);
     ok = run_template (pipelines, run, "video-high-res-transcode", &err);
