@@ -5,6 +5,7 @@
 #include "lbclockstamp.h"
 #include "lbframepick.h"
 #include "lbhyperlapse.h"
+#include "lbrecordingsrc.h"
 
 gboolean
 lb_elements_register (GstPlugin *plugin)
@@ -15,5 +16,6 @@ lb_elements_register (GstPlugin *plugin)
   ok &= GST_ELEMENT_REGISTER (lbclockcheck, plugin);
   ok &= GST_ELEMENT_REGISTER (lbframepick, plugin);
   ok &= GST_ELEMENT_REGISTER (lbhyperlapse, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbrecordingsrc, plugin);
   return ok;
 }

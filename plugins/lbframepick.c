@@ -14,7 +14,10 @@
  * any timestamped buffer the element posts an error.
  *
  * With lbrecordingsrc upstream, PTS and so #LbFramePick:target-time are
- * wall-clock nanoseconds since the Unix epoch.
+ * wall-clock nanoseconds since the Unix epoch.  Give lbrecordingsrc a range
+ * that starts before the target (e.g. target − 1 s to target + 1 s): a
+ * decoder drops the frames that end before the segment's start and moves
+ * the PTS of the frame on screen at the start to the start itself.
  *
  * When it has chosen, the element posts an element message whose structure
  * is named `lbframepick`, with the fields:

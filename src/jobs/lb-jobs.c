@@ -16,15 +16,6 @@
 GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 #define GST_CAT_DEFAULT lb_jobs_debug
 
-/* The footage area provides these; until it is linked in, the default
- * resolver says so instead of the build failing. */
-#pragma weak lb_store_lookup
-#pragma weak lb_footage_plan_free
-extern gboolean lb_store_pin (LbStore *store, const gchar *owner, const gchar *vehicle,
-    const gchar *input, gint64 start_ns, gint64 end_ns, GError **error);
-extern gboolean lb_store_unpin (LbStore *store, const gchar *owner, GError **error);
-#pragma weak lb_store_pin
-#pragma weak lb_store_unpin
 
 #define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
 #define RECHECK_NS (LB_NS_PER_SEC)
@@ -66,10 +57,6 @@ gboolean
 lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage *out,
     gpointer user_data, GError **error)
 {
-  if (lb_store_lookup == NULL || lb_footage_plan_free == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "this build has no footage index");
-    return FALSE;
-  }
   LbFootagePlan *plan = lb_store_lookup (store, row->vehicle, row->input, row->start_ns,
       row->end_ns, error);
   if (plan == NULL)
@@ -88,8 +75,8 @@ lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage
     gint64 from = MAX (row->start_ns, seg->start_ns);
     gint64 to = MIN (row->end_ns, seg->end_ns);
     if (row->start_ns == row->end_ns) {
-      if (row->start_ns < seg->start_ns || row->start_ns > seg->end_ns)
-        continue;
+      /* an image: the lookup gives the segment that covers the instant, or
+       * the nearest one across a crack of a frame or two */
       from = to = row->start_ns;
     } else if (to <= from) {
       continue;
@@ -264,8 +251,6 @@ coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 
 static void
 pin (LbJobs *jobs, const LbRetrieval *row)
 {
-  if (lb_store_pin == NULL)
-    return;
   g_mutex_lock (&jobs->lock);
   gboolean done = g_hash_table_contains (jobs->pinned, &row->id);
   if (!done) {
@@ -291,8 +276,6 @@ unpin (LbJobs *jobs, gint64 id)
   g_mutex_lock (&jobs->lock);
   g_hash_table_remove (jobs->pinned, &id);
   g_mutex_unlock (&jobs->lock);
-  if (lb_store_unpin == NULL)
-    return;
   g_autoptr (GError) error = NULL;
   g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, id);
   if (!lb_store_unpin (jobs->store, owner, &error))
@@ -306,7 +289,6 @@ count_finished (LbJobs *jobs, gint64 id)
   jobs->finished++;
   g_hash_table_remove (jobs->failures, &id);
   g_mutex_unlock (&jobs->lock);
-  unpin (jobs, id);
 }
 
 static void
@@ -314,6 +296,7 @@ finish_unavailable (LbJobs *jobs, const LbRetrieval *row, const gchar *why)
 {
   g_autoptr (GError) error = NULL;
   GST_INFO ("row %" G_GINT64_FORMAT " unavailable: %s", row->id, why);
+  unpin (jobs, row->id);
   if (!lb_store_api_finish_unavailable (jobs->store, row->id, why, &error))
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
   count_finished (jobs, row->id);
@@ -348,6 +331,7 @@ fail (LbJobs *jobs, const LbRetrieval *row, const GError *err)
   }
   g_autoptr (GError) error = NULL;
   GST_WARNING ("row %" G_GINT64_FORMAT " failed: %s", row->id, err->message);
+  unpin (jobs, row->id);
   if (!lb_store_api_finish_failed (jobs->store, row->id, err->message, &error))
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
   count_finished (jobs, row->id);
@@ -448,6 +432,7 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
     .delivered_end_ns = run.delivered_end_ns, .coverage_json = coverage,
     .retrieval_row = row->id, .content_type = run.content_type, .cost = cost,
   };
+  unpin (jobs, row->id);        /* the output exists: the footage may go */
   if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs), &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);

@@ -15,6 +15,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_mp4_debug);
 #define FOURCC(a,b,c,d) ((guint32) (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d)))
 #define MAX_MOOV (64 * 1024 * 1024)
 #define MAX_MOOF (16 * 1024 * 1024)
+/* Offsets and times beyond this are garbage (and could overflow sums). */
+#define MAX_OFFSET (G_GINT64_CONSTANT (1) << 50)
 
 static void
 debug_init (void)
@@ -340,8 +342,11 @@ parse_sample_table (LbMp4Init *init, const Buf *b, gsize stbl, gsize stbl_len, G
     if (first < 1 || last < first)
       goto bad;
     for (guint32 c = first; c < last && c <= nchunks && k < count; c++) {
-      gint64 off = co64 ? (gint64) rd64 (b->p + cp + 8 + 8 * (gsize) (c - 1))
+      guint64 coff = co64 ? rd64 (b->p + cp + 8 + 8 * (gsize) (c - 1))
           : rd32 (b->p + cp + 8 + 4 * (gsize) (c - 1));
+      if (coff > MAX_OFFSET)
+        goto bad;
+      gint64 off = (gint64) coff;
       for (guint32 j = 0; j < per && k < count; j++, k++) {
         s[k].offset = off;
         off += s[k].size;
@@ -520,9 +525,8 @@ lb_mp4_read_init (gint fd, LbMp4Init **out, GError **error)
   for (;;) {
     GError *local = NULL;
     if (!read_box_header (fd, pos, file_size, &box, &local)) {
-      if (first && local->code == LB_ERROR_NOT_YET && file_size >= 8)
-        local->code = LB_ERROR_CORRUPT;
-      if (first && file_size > 0 && local->code != LB_ERROR_IO) {
+      /* a file shorter than a box header may still be growing */
+      if (first && local->code == LB_ERROR_CORRUPT) {
         g_clear_error (&local);
         g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "not an MP4 file");
         return FALSE;
@@ -641,7 +645,10 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
     if (tf & 0x1) {
       if (q + 8 > p + n)
         goto bad;
-      base = (gint64) rd64 (b->p + q);
+      guint64 bdo = rd64 (b->p + q);
+      if (bdo > MAX_OFFSET)
+        goto bad;
+      base = (gint64) bdo;
       q += 8;
     }
     if (tf & 0x2)
@@ -688,6 +695,8 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
           if (rp + 4 > rend)
             goto bad;
           data_pos = base + (gint32) rd32 (b->p + rp);
+          if (data_pos < 0)
+            goto bad;
           rp += 4;
         }
         guint32 first_flags = def_flags;
@@ -703,7 +712,7 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
             ((flags & 0x400) ? 4 : 0) + ((flags & 0x800) ? 4 : 0);
         if (per && (rend - rp) / per < count)
           goto bad;
-        if (!per && count > 1000000)
+        if (!per && count > 100000)
           goto bad;
         for (guint32 i = 0; i < count; i++) {
           guint32 dur = def_dur, sz = def_size, fl = (i == 0 && has_first) ? first_flags : def_flags;
@@ -724,6 +733,8 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
             cto = version == 0 ? (gint64) rd32 (b->p + rp) : (gint64) (gint32) rd32 (b->p + rp);
             rp += 4;
           }
+          if (data_pos > MAX_OFFSET || dts > MAX_OFFSET)
+            goto bad;
           LbMp4Sample s = {
             .offset = data_pos,
             .size = sz,
@@ -811,6 +822,11 @@ lb_mp4_read_fragment (gint fd, const LbMp4Init *init, gint64 offset, gint64 file
     g_autoptr (LbMp4Fragment) f = table_fragment (init, offset);
     if (f && f->offset + f->size > file_size) {
       g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "samples beyond the end of the file");
+      return FALSE;
+    }
+    if (f && f->next_offset <= offset) {
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "sample table goes backwards at %"
+          G_GINT64_FORMAT, offset);
       return FALSE;
     }
     *out = g_steal_pointer (&f);

@@ -179,8 +179,24 @@ typedef struct {
 
 /* Reads every fragment complete now into @c.  TRUE unless the file is not
  * a segment (or I/O fails); NOT_YET conditions end the scan quietly. */
+/* The moov now says the file is finalised: switch to its sample table.
+ * FALSE when it is still fragmented (or unreadable). */
 static gboolean
-scan_more (Scanner *sc, Collector *c, GError **error)
+switch_to_final_init (Scanner *sc)
+{
+  LbMp4Init *fresh = NULL;
+  if (!lb_mp4_read_init (sc->fd, &fresh, NULL))
+    return FALSE;
+  gboolean finalised = !fresh->fragmented;
+  lb_mp4_init_free (sc->init);
+  sc->init = fresh;
+  return finalised;
+}
+
+/* With @last (the writer is done), an incomplete tail makes us look again at
+ * the moov: mp4mux leaves the last mdat's size at 0 when it finalises. */
+static gboolean
+scan_more (Scanner *sc, Collector *c, gboolean last, GError **error)
 {
   if (sc->init == NULL) {
     GError *local = NULL;
@@ -205,6 +221,8 @@ scan_more (Scanner *sc, Collector *c, GError **error)
     if (!lb_mp4_read_fragment (sc->fd, sc->init, sc->cursor, st.st_size, &f, &local)) {
       if (local->code == LB_ERROR_NOT_YET) {
         g_clear_error (&local);
+        if (last && sc->init->fragmented && switch_to_final_init (sc))
+          continue;
         return TRUE;
       }
       g_propagate_error (error, local);
@@ -217,15 +235,7 @@ scan_more (Scanner *sc, Collector *c, GError **error)
         sc->ended = TRUE;
         return TRUE;
       }
-      LbMp4Init *fresh = NULL;
-      if (!lb_mp4_read_init (sc->fd, &fresh, &local)) {
-        g_clear_error (&local);
-        return TRUE;
-      }
-      gboolean finalised = !fresh->fragmented;
-      lb_mp4_init_free (sc->init);
-      sc->init = fresh;
-      if (!finalised)
+      if (!switch_to_final_init (sc))
         return TRUE;
       continue;
     }
@@ -276,6 +286,7 @@ struct _LbIndexer {
   Collector c;
   gint64 segment_id;
   gboolean dirs_synced;
+  gboolean finishing;           /* the writer is done with the file */
   gboolean finished;
 };
 
@@ -328,7 +339,7 @@ lb_indexer_update (LbIndexer *ix, GError **error)
     }
   }
   guint before = ix->c.fragments;
-  if (!scan_more (&ix->sc, &ix->c, error)) {
+  if (!scan_more (&ix->sc, &ix->c, ix->finishing, error)) {
     g_prefix_error (error, "%s: ", ix->path);
     return FALSE;
   }
@@ -365,6 +376,7 @@ lb_indexer_finish (LbIndexer *ix, GError **error)
   g_return_val_if_fail (ix != NULL, FALSE);
   g_return_val_if_fail (!ix->finished, FALSE);
 
+  ix->finishing = TRUE;
   if (!lb_indexer_update (ix, error))
     return FALSE;
   ix->finished = TRUE;
@@ -421,7 +433,7 @@ scan_file (const gchar *vehicle, const gchar *input, const gchar *path, gint64 s
     goto out;
   }
   sc.cursor = lb_mp4_first_offset (sc.init);
-  if (!scan_more (&sc, &c, error)) {
+  if (!scan_more (&sc, &c, TRUE, error)) {
     g_prefix_error (error, "%s: ", path);
     goto out;
   }
@@ -454,6 +466,15 @@ lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
   debug_init ();
 
   g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
+  GError *local = NULL;
+  if (lb_store_segment_find_path (store, abs, &local) != 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s is indexed already", abs);
+    return FALSE;
+  }
+  if (local) {
+    g_propagate_error (error, local);
+    return FALSE;
+  }
   GArray *rows = NULL;
   gint64 size = 0;
   g_autoptr (LbSegment) seg = scan_file (vehicle, input, abs, start_ns, &rows, &size, error);

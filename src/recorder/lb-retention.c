@@ -112,3 +112,97 @@ lb_retention_run (LbStore *store, LbConfig *config, gint64 now_ns, GString *repo
   }
   return TRUE;
 }
+
+/* ---- the background runner ---- */
+
+struct _LbRetention {
+  LbStore *store;
+  LbConfig *config;
+  LbClock *clock;
+  gint64 interval_us;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  gboolean stop;                /* protected by lock */
+  gboolean poked;               /* protected by lock */
+  guint passes;                 /* protected by lock */
+};
+
+static gpointer
+retention_thread (gpointer data)
+{
+  LbRetention *r = data;
+  for (;;) {
+    g_autoptr (GString) report = g_string_new (NULL);
+    g_autoptr (GError) error = NULL;
+    if (!lb_retention_run (r->store, r->config, lb_clock_now (r->clock), report, &error))
+      GST_ERROR ("retention failed: %s", error->message);
+    else if (report->len)
+      GST_INFO ("retention:\n%s", report->str);
+    g_mutex_lock (&r->lock);
+    r->passes++;
+    g_cond_broadcast (&r->cond);
+    gint64 deadline = g_get_monotonic_time () + r->interval_us;
+    while (!r->stop && !r->poked)
+      if (!g_cond_wait_until (&r->cond, &r->lock, deadline))
+        break;
+    r->poked = FALSE;
+    gboolean stop = r->stop;
+    g_mutex_unlock (&r->lock);
+    if (stop)
+      return NULL;
+  }
+}
+
+LbRetention *
+lb_retention_start (LbStore *store, LbConfig *config, LbClock *clock)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  LB_DEBUG_INIT (lb_retention_debug, "lookback-retention", "lookback footage retention");
+
+  LbRetention *r = g_new0 (LbRetention, 1);
+  r->store = store;
+  r->config = config;
+  r->clock = clock;
+  r->interval_us = lb_config_get_duration (config, "retention", "interval") / 1000;
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  r->thread = g_thread_new ("lb-retention", retention_thread, r);
+  return r;
+}
+
+void
+lb_retention_poke (LbRetention *r)
+{
+  g_return_if_fail (r != NULL);
+  g_mutex_lock (&r->lock);
+  r->poked = TRUE;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+}
+
+guint
+lb_retention_get_passes (LbRetention *r)
+{
+  g_return_val_if_fail (r != NULL, 0);
+  g_mutex_lock (&r->lock);
+  guint n = r->passes;
+  g_mutex_unlock (&r->lock);
+  return n;
+}
+
+void
+lb_retention_stop (LbRetention *r)
+{
+  if (r == NULL)
+    return;
+  g_mutex_lock (&r->lock);
+  r->stop = TRUE;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  g_thread_join (r->thread);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  g_free (r);
+}

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/lb-config.h"
+#include "core/lb-time.h"
 #include "store/lb-store-footage.h"
 
 G_BEGIN_DECLS
@@ -23,5 +24,19 @@ gboolean lb_retention_run (LbStore   *store,
                            gint64     now_ns,
                            GString   *report,
                            GError   **error);
+
+/* A thread that runs lb_retention_run() at start and then every [retention]
+ * interval (file deletions never block the main loop).  @clock may be NULL
+ * (the system clock).  lb_retention_stop() wakes it, joins it and frees. */
+typedef struct _LbRetention LbRetention;
+
+LbRetention *lb_retention_start (LbStore   *store,
+                                 LbConfig  *config,
+                                 LbClock   *clock);
+/* Runs a pass now (tests, or after a burst of imports). */
+void         lb_retention_poke  (LbRetention *retention);
+/* The number of passes done so far. */
+guint        lb_retention_get_passes (LbRetention *retention);
+void         lb_retention_stop  (LbRetention *retention);
 
 G_END_DECLS

@@ -947,6 +947,33 @@ lb_store_lookup (LbStore *store, const gchar *vehicle, const gchar *input, gint6
   segments = overlapping_segments (store, vehicle, input, start_ns, q_end, max_len, error);
   if (segments == NULL)
     goto out;
+  gint64 kf_from = start_ns, kf_to = q_end;
+  if (start_ns == end_ns && segments->len == 0) {
+    /* An image in a crack between segments (under ~2 frames wide): the
+     * nearest frame around it, if there is one that close. */
+    g_autoptr (GPtrArray) near = overlapping_segments (store, vehicle, input,
+        start_ns - 3 * GST_SECOND, start_ns + 3 * GST_SECOND, max_len, error);
+    if (near == NULL)
+      goto out;
+    LbSegment *best = NULL;
+    gint64 best_d = G_MAXINT64;
+    for (guint i = 0; i < near->len; i++) {
+      LbSegment *s = g_ptr_array_index (near, i);
+      gint64 d = s->start_ns > start_ns ? s->start_ns - start_ns
+          : start_ns - (s->end_ns - frame_ns (s));
+      if (d <= gap_tolerance (s) && d < best_d) {
+        best = s;
+        best_d = d;
+      }
+    }
+    if (best) {
+      if (best->start_ns > start_ns) {
+        kf_from = best->start_ns;
+        kf_to = best->start_ns + 1;
+      }
+      g_ptr_array_add (segments, lb_segment_copy (best));
+    }
+  }
 
   kf = lb_store_prepare (store, lookup_keyframes_sql, error);
   if (kf == NULL)
@@ -955,8 +982,8 @@ lb_store_lookup (LbStore *store, const gchar *vehicle, const gchar *input, gint6
     LbSegment *s = g_ptr_array_index (segments, i);
     sqlite3_reset (kf);
     sqlite3_bind_int64 (kf, 1, s->id);
-    sqlite3_bind_int64 (kf, 2, start_ns);
-    sqlite3_bind_int64 (kf, 3, q_end);
+    sqlite3_bind_int64 (kf, 2, kf_from);
+    sqlite3_bind_int64 (kf, 3, kf_to);
     LbFootagePiece *piece = g_new0 (LbFootagePiece, 1);
     piece->keyframes = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
     while (sqlite3_step (kf) == SQLITE_ROW) {

@@ -70,7 +70,9 @@ typedef struct {
  * lb_store_lookup:
  *
  * What is recorded for @vehicle/@input between @start_ns and @end_ns
- * (end exclusive; an image passes start == end).  Answered by indexed
+ * (end exclusive; an image passes start == end: when no segment covers
+ * that instant but one ends or begins within ~2 frame intervals of it —
+ * a crack between segments — that one is the piece).  Answered by indexed
  * queries whose cost does not grow with the hours recorded.  A plan with no
  * pieces is not an error: the caller decides between "unavailable" and "not
  * recorded yet" from first_ns/last_ns.

@@ -4,9 +4,32 @@
  * The elements come from libgstlookback.so through GST_PLUGIN_PATH_1_0,
  * not from an in-process registration, so the plugin's file name and
  * plugin_init are tested too. */
-#include <glib.h>
+#include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <string.h>
+
+#include "store/lb-store.h"
+#include "lbelements.h"
+#include "lb-footage-test.h"
+
+/* lbrecordingsrc's line reads lookback-data/lookback.db in its folder:
+ * vehicle "demo", input "dashcamRoadFacing", from 2026-01-01T00:00:00Z. */
+static void
+make_demo_store (const gchar *cwd)
+{
+  g_autofree gchar *dir = g_build_filename (cwd, "lookback-data", NULL);
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT,
+      &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) files = lb_test_record (db, "demo",
+      "dashcamRoadFacing", G_GINT64_CONSTANT (1767225600) * GST_SECOND,
+      6 * LB_TEST_FPS, 60 * GST_SECOND);
+  g_assert_cmpuint (files->len, ==, 1);
+}
 
 /* The gst-launch-1.0 lines in the SECTION block of @path. */
 static GPtrArray *
@@ -67,9 +90,11 @@ test_launch_lines (gconstpointer data)
 
   g_assert_no_error (error);
   g_assert_cmpuint (lines->len, >, 0);
+  if (g_str_equal (element, "lbrecordingsrc"))
+    make_demo_store (tmp);
   for (guint i = 0; i < lines->len; i++)
     run_line (g_ptr_array_index (lines, i), tmp);
-  g_assert_cmpint (g_rmdir (tmp), ==, 0);
+  lb_test_remove_tree (tmp);
 }
 
 int
@@ -77,9 +102,14 @@ main (int argc, char **argv)
 {
   static const gchar *const elements[] = {
     "lbclockstamp", "lbclockcheck", "lbframepick", "lbhyperlapse",
+    "lbrecordingsrc",
   };
 
   g_test_init (&argc, &argv, NULL);
+  gst_init (&argc, &argv);
+  /* in-process, for the recording that lbrecordingsrc's line reads; the
+   * lines themselves run gst-launch-1.0 on the built plugin */
+  g_assert_true (lb_elements_register (NULL));
   g_assert_nonnull (g_getenv ("LB_SOURCE_ROOT"));
   for (guint i = 0; i < G_N_ELEMENTS (elements); i++) {
     g_autofree gchar *name = g_strdup_printf ("/launch-line/%s", elements[i]);

@@ -8,9 +8,13 @@
 #include "store/lb-store-footage.h"
 #include "jobs-test-media.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* Footage: 10 s from T0, 160x120, 30 fps, a keyframe per second, every
  * frame stamped with its wall-clock time. */
@@ -301,6 +305,64 @@ test_pending_deadline (Fixture *f, gconstpointer data)
   assert_books (f, 0, 0);
 }
 
+static guint
+count_outputs (Fixture *f)
+{
+  g_autofree gchar *outputs = g_build_filename (lb_config_get_store_dir (f->api->config),
+      "outputs", NULL);
+  g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
+  guint n = 0;
+  while (d && g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+/* The segment file lost its second half after it was indexed: the clip
+ * over it fails with a reason, refunded, nothing left behind. */
+static void
+test_corrupt_segment (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = lb_footage_segment_path (lb_config_get_store_dir (f->api->config),
+      "1234", "dashcamRoadFacing", T0);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (truncate (path, st.st_size * 4 / 10), ==, 0);
+  g_autofree gchar *id = create (f, "videoLowRes", T0 + 6 * LB_NS_PER_SEC,
+      T0 + 9 * LB_NS_PER_SEC, "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "failed");
+  g_assert_nonnull (api_json_string (r, "data.media.0.failureReason"));
+  assert_books (f, 0, 0);
+  g_assert_cmpuint (count_outputs (f), ==, 0);
+}
+
+/* No room for the output: failed after the retries, refunded, no file. */
+static void
+test_full_disk (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *outputs = g_build_filename (lb_config_get_store_dir (f->api->config),
+      "outputs", NULL);
+  g_mkdir_with_parents (outputs, 0755);
+  if (mount ("tmpfs", outputs, "tmpfs", 0, "size=8k") != 0) {
+    g_test_message ("mount: %s; a file size limit instead", g_strerror (errno));
+    struct rlimit rl = { 8 * 1024, 8 * 1024 };
+    signal (SIGXFSZ, SIG_IGN);
+    g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
+  } else {
+    f->mounted = TRUE;
+  }
+  g_autofree gchar *id = create (f, "videoHighRes", T0 + 1 * LB_NS_PER_SEC,
+      T0 + 9 * LB_NS_PER_SEC, "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  if (!f->mounted) {
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    setrlimit (RLIMIT_FSIZE, &rl);
+  }
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "failed");
+  assert_books (f, 0, 0);
+  g_assert_cmpuint (count_outputs (f), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -314,5 +376,7 @@ main (int argc, char **argv)
   ADD ("/jobs/e2e/unavailable", test_unavailable);
   ADD ("/jobs/e2e/late-footage", test_late_footage);
   ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);
+  ADD ("/jobs/e2e/corrupt-segment", test_corrupt_segment);
+  ADD ("/jobs/e2e/full-disk", test_full_disk);
   return g_test_run ();
 }

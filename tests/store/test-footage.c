@@ -97,6 +97,25 @@ test_schema (Fixture *f, gconstpointer data)
   g_assert_cmpint (plan->first_ns, ==, LB_TIME_NONE);
 }
 
+/* An existing empty file (e.g. touched by an installer) is migrated. */
+static void
+test_migrate_empty_file (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-footage-empty-XXXXXX", NULL);
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  g_assert_true (g_file_set_contents (db, "", 0, NULL));
+  g_autoptr (GError) error = NULL;
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 1);
+  g_autofree gchar *plan = lb_store_explain (store, lb_store_lookup_sql (), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (plan, "footage_segment_by_start"));
+  lb_store_free (store);
+  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+  g_assert_cmpint (system (cmd), ==, 0);
+}
+
 static void
 test_write_side (Fixture *f, gconstpointer data)
 {
@@ -209,6 +228,22 @@ test_lookup (Fixture *f, gconstpointer data)
   g_assert_cmpuint (p3->pieces->len, ==, 1);
   assert_piece (p3, 0, T0, T0 + S (45), 1);
   g_assert_cmpuint (p3->gaps->len, ==, 0);
+
+  /* an image in the crack between A and B: the nearest frame (B's first) */
+  g_autoptr (LbFootagePlan) crack = lookup (f, T0 + S (60.01), T0 + S (60.01));
+  g_assert_cmpuint (crack->pieces->len, ==, 1);
+  assert_piece (crack, 0, T0 + S (60.02), T0 + S (60.02), 1);
+  g_assert_cmpuint (crack->gaps->len, ==, 0);
+  /* a wider crack (60 ms, under two frames): just after the first
+   * segment, its last frame is the nearest */
+  const gint64 cracked[][2] = { { T0, T0 + S (10) }, { T0 + S (10.06), T0 + S (20) } };
+  add_segments (f->store, "c", cracked, 2);
+  g_autoptr (GError) cerr = NULL;
+  g_autoptr (LbFootagePlan) crack2 = lb_store_lookup (f->store, "v1", "c", T0 + S (10.001),
+      T0 + S (10.001), &cerr);
+  g_assert_no_error (cerr);
+  g_assert_cmpuint (crack2->pieces->len, ==, 1);
+  assert_piece (crack2, 0, T0, T0 + S (9), 1);
 
   /* inside the gap (another input has footage there) */
   g_autoptr (LbFootagePlan) p4 = lookup (f, T0 + S (130), T0 + S (150));
@@ -329,6 +364,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/footage/schema", test_schema);
+  g_test_add_func ("/footage/migrate-empty-file", test_migrate_empty_file);
   ADD ("/footage/write-side", test_write_side);
   ADD ("/footage/lookup", test_lookup);
   ADD ("/footage/lookup-100k", test_lookup_100k);

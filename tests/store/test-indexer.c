@@ -178,6 +178,10 @@ test_complete_file (Fixture *f, gconstpointer data)
   g_assert_false (seg->open);
   g_assert_cmpint (seg->bytes, ==, file_size (path));
   g_assert_true (g_str_has_prefix (seg->caps, "video/x-h264"));
+  /* twice: refused, nothing doubled */
+  g_assert_false (lb_footage_index_file (f->store, "v1", "a", path, T0, NULL, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
+  g_assert_cmpuint (count_segments (f->store), ==, 1);
 }
 
 static void
@@ -386,6 +390,70 @@ test_fragments_without_keyframes (Fixture *f, gconstpointer data)
   g_assert_cmpint (seg->end_ns, >=, T0 + 5 * GST_SECOND);
 }
 
+/* An indexer follows a file while splitmuxsink writes it, then the muxer
+ * finalises it at EOS: every GOP ends up indexed exactly once, including the
+ * last frames that only the final moov describes. */
+static void
+test_follow_recording (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *seg_dir = g_build_filename (f->dir, "segments", "v1", "a", NULL);
+  g_mkdir_with_parents (seg_dir, 0755);
+  g_autofree gchar *tmpl = g_build_filename (seg_dir, "rec%03d.mp4", NULL);
+  g_autofree gchar *path = g_build_filename (seg_dir, "rec000.mp4", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=150 pattern=ball ! "
+      "video/x-raw,width=160,height=120,framerate=30/1 ! videoconvert ! "
+      "video/x-raw,format=I420 ! identity sleep-time=3000 ! x264enc speed-preset=superfast "
+      "bframes=0 key-int-max=30 option-string=scenecut=0 ! video/x-h264,profile=high ! "
+      "h264parse ! splitmuxsink async-finalize=true muxer-factory=mp4mux "
+      "muxer-properties=\"properties,fragment-duration=(uint)1000,fragment-mode=(int)1\" "
+      "location=%s max-size-time=3600000000000", tmpl);
+  g_autoptr (GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbIndexer) ix = lb_indexer_new (f->store, "v1", "a", path, T0, &error);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = NULL;
+  guint updates = 0;
+  while (!(msg = gst_bus_timed_pop_filtered (bus, 20 * GST_MSECOND,
+              GST_MESSAGE_EOS | GST_MESSAGE_ERROR))) {
+    g_assert_true (lb_indexer_update (ix, &error));
+    g_assert_no_error (error);
+    updates++;
+  }
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+  g_test_message ("%u updates while recording", updates);
+  g_assert_cmpint (lb_indexer_get_segment_id (ix), >, 0);   /* rows while it grew */
+  g_assert_true (lb_indexer_finish (ix, &error));
+  g_assert_no_error (error);
+
+  gint64 id = lb_indexer_get_segment_id (ix);
+  check_rows (f->store, id, 5);
+  g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
+  g_assert_false (seg->open);
+  g_assert_cmpint (seg->bytes, ==, file_size (path));
+  /* the rows read back through the finalised file give all 150 frames */
+  g_autoptr (GArray) rows = lb_store_segment_keyframes (f->store, id, &error);
+  gint fd = open (path, O_RDONLY);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &init, &error));
+  g_assert_false (init->fragmented);
+  guint total = 0;
+  for (guint i = 0; i < rows->len; i++) {
+    LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
+    g_autoptr (LbMp4Fragment) r = NULL;
+    g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &r, &error));
+    g_assert_cmpuint (r->samples->len, ==, k->frames);
+    total += r->samples->len;
+  }
+  close (fd);
+  g_assert_cmpuint (total, ==, 150);
+}
+
 static gboolean
 hevc_is_irap (const guint8 *data, gsize size)
 {
@@ -477,6 +545,7 @@ main (int argc, char **argv)
   ADD ("/indexer/refused", test_refused);
   ADD ("/indexer/reconcile", test_reconcile);
   ADD ("/indexer/shared-media", test_shared_media);
+  ADD ("/indexer/follow-recording", test_follow_recording);
   ADD ("/indexer/fragments-without-keyframes", test_fragments_without_keyframes);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);

@@ -1,0 +1,156 @@
+/* lookback — recorded footage for the lbrecordingsrc tests */
+#include "lb-footage-test.h"
+
+#include "lbelements.h"
+#include "recorder/lb-indexer.h"
+#include "recorder/lb-segment-sink.h"
+#include "store/lb-store.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+gchar *
+lb_test_store_new (gchar **out_db)
+{
+  g_autoptr (GError) error = NULL;
+  gchar *dir = g_dir_make_tmp ("lb-elements-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  *out_db = g_build_filename (dir, "lookback.db", NULL);
+  g_autoptr (LbStore) store = lb_store_open (*out_db, LB_STORE_OPEN_DEFAULT,
+      &error);
+  g_assert_no_error (error);
+  return dir;
+}
+
+GPtrArray *
+lb_test_record (const gchar *db, const gchar *vehicle, const gchar *input,
+    gint64 origin_ns, guint n_frames, gint64 segment_ns)
+{
+  return lb_test_record_full (db, vehicle, input, origin_ns, n_frames,
+      segment_ns, "");
+}
+
+GPtrArray *
+lb_test_record_full (const gchar *db, const gchar *vehicle,
+    const gchar *input, gint64 origin_ns, guint n_frames, gint64 segment_ns,
+    const gchar *x264_options)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT,
+      &error);
+  g_assert_no_error (error);
+  g_autofree gchar *description = g_strdup_printf ("videotestsrc "
+      "pattern=ball num-buffers=%u ! video/x-raw,format=I420,width=%d,"
+      "height=%d,framerate=%d/1 ! lbclockstamp source=pts offset=%"
+      G_GINT64_FORMAT " ! x264enc speed-preset=ultrafast key-int-max=%d "
+      "option-string=scenecut=0 %s ! h264parse name=parse", n_frames,
+      LB_TEST_WIDTH, LB_TEST_HEIGHT, LB_TEST_FPS, origin_ns, LB_TEST_FPS,
+      x264_options);
+  GstElement *pipeline = gst_parse_launch (description, &error);
+  g_assert_no_error (error);
+
+  GstElement *sink = lb_segment_sink_new (lb_store_get_dir (store), vehicle,
+      input, segment_ns, GST_SECOND);
+  g_assert_nonnull (sink);
+  lb_segment_sink_set_origin (sink, origin_ns);
+  gst_bin_add (GST_BIN (pipeline), sink);
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (pipeline),
+      "parse");
+  g_assert_true (gst_element_link (parse, sink));
+
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  gboolean done = FALSE;
+
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+      GST_STATE_CHANGE_FAILURE);
+  while (!done) {
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+        60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+        GST_MESSAGE_ELEMENT);
+    g_assert_nonnull (msg);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) e = NULL;
+      g_autofree gchar *debug = NULL;
+      gst_message_parse_error (msg, &e, &debug);
+      g_error ("recording failed: %s (%s)", e->message, debug);
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+      done = TRUE;
+    gchar *path = NULL;
+    gint64 start_ns = 0;
+    if (lb_segment_sink_parse_message (sink, msg, &path, &start_ns) ==
+        LB_SEGMENT_EVENT_CLOSED) {
+      g_ptr_array_add (paths, path);
+      g_array_append_val (starts, start_ns);
+    } else {
+      g_free (path);
+    }
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (pipeline);
+
+  for (guint i = 0; i < paths->len; i++) {
+    gint64 id = 0;
+    g_assert_true (lb_footage_index_file (store, vehicle, input,
+            g_ptr_array_index (paths, i), g_array_index (starts, gint64, i),
+            &id, &error));
+    g_assert_no_error (error);
+  }
+  return paths;
+}
+
+static void
+remove_tree (GFile *file)
+{
+  g_autoptr (GFileEnumerator) children = g_file_enumerate_children (file,
+      G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+      NULL, NULL);
+
+  if (children != NULL) {
+    GFile *child;
+    while (g_file_enumerator_iterate (children, NULL, &child, NULL, NULL) &&
+        child != NULL)
+      remove_tree (child);
+  }
+  g_file_delete (file, NULL, NULL);
+}
+
+void
+lb_test_remove_tree (const gchar *dir)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (dir);
+  remove_tree (file);
+}
+
+gboolean
+lb_test_is_recorder (int argc, char **argv, LbTestRecordFunc record)
+{
+  if (argc != 3 || g_strcmp0 (argv[1], "--record") != 0)
+    return FALSE;
+  gst_init (NULL, NULL);
+  g_assert_true (lb_elements_register (NULL));
+  record (argv[2]);
+  return TRUE;
+}
+
+gchar *
+lb_test_prepare_store (const gchar *program, gchar **out_dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = NULL, *err = NULL;
+  gchar *db = NULL;
+  gint status = 0;
+
+  *out_dir = lb_test_store_new (&db);
+  const gchar *argv[] = { program, "--record", db, NULL };
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL,
+          G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("recording the test footage failed: %s\n%s%s", error->message,
+        out, err);
+  return db;
+}
