@@ -6,6 +6,7 @@
 #include "jobs/lb-jobs.h"
 #include "upload/lb-uploader.h"
 #include "core/lb-time.h"
+#include "lbelements.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-recorder.h"
 #include "recorder/lb-retention.h"
@@ -78,6 +79,9 @@ recording_start (LbDaemon *daemon, GError **error)
   if (!lb_config_get_bool (daemon->config, "recorder", "enabled") ||
       lb_config_get_inputs (daemon->config)->len == 0)
     return TRUE;
+  /* Capture sources may use the lookback elements (the demo cameras stamp
+   * their frames with lbclockstamp): lookbackd links them in. */
+  lb_elements_register (NULL);
   daemon->recorder = lb_recorder_new (daemon->config, daemon->store, error);
   return daemon->recorder && lb_recorder_start (daemon->recorder, error);
 }
