@@ -5,6 +5,11 @@
 #include "core/lb-debug.h"
 #include "jobs/lb-jobs.h"
 #include "upload/lb-uploader.h"
+#include "core/lb-time.h"
+#include "lbelements.h"
+#include "recorder/lb-indexer.h"
+#include "recorder/lb-recorder.h"
+#include "recorder/lb-retention.h"
 #include "store/lb-store.h"
 
 GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
@@ -19,7 +24,103 @@ struct _LbDaemon {
   LbUploader *uploader;          /* NULL when [upload] url-template is empty */
   gchar *description;
   gboolean stopping;
+  /* recording (see "recording" below) */
+  LbRecorder *recorder;
+  guint retention_id;
+  GThreadPool *retention_pool;  /* one thread: retention runs off the loop */
+  gint retention_busy;          /* atomic: a run is queued or running */
 };
+
+/* --- recording: reconcile, recorder, retention ------------------------- */
+
+static void
+retention_run (gpointer data, gpointer user_data)
+{
+  LbDaemon *daemon = user_data;
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  if (!lb_retention_run (daemon->store, daemon->config, lb_time_now (), report, &error))
+    GST_WARNING ("retention: %s", error->message);
+  else if (report->len)
+    GST_INFO ("retention: %s", report->str);
+  g_atomic_int_set (&daemon->retention_busy, 0);
+}
+
+static gboolean
+on_retention (gpointer data)
+{
+  LbDaemon *daemon = data;
+
+  /* Skipped while the previous run is still going. */
+  if (g_atomic_int_compare_and_exchange (&daemon->retention_busy, 0, 1))
+    g_thread_pool_push (daemon->retention_pool, GINT_TO_POINTER (1), NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Before recording: footage left open by a crash is indexed to its last
+ * complete fragment and closed; then the inputs are recorded and retention
+ * runs on its interval. */
+static gboolean
+recording_start (LbDaemon *daemon, GError **error)
+{
+  g_autoptr (GString) report = g_string_new (NULL);
+
+  if (!lb_footage_reconcile (daemon->store, report, error))
+    return FALSE;
+  if (report->len)
+    GST_INFO ("reconcile: %s", report->str);
+
+  daemon->retention_pool = g_thread_pool_new (retention_run, daemon, 1, FALSE, NULL);
+  gint64 interval = lb_config_get_duration (daemon->config, "retention", "interval");
+  daemon->retention_id = g_timeout_add_seconds ((guint) MAX (1, interval / LB_NS_PER_SEC),
+      on_retention, daemon);
+
+  if (!lb_config_get_bool (daemon->config, "recorder", "enabled") ||
+      lb_config_get_inputs (daemon->config)->len == 0)
+    return TRUE;
+  /* Capture sources may use the lookback elements (the demo cameras stamp
+   * their frames with lbclockstamp): lookbackd links them in. */
+  lb_elements_register (NULL);
+  daemon->recorder = lb_recorder_new (daemon->config, daemon->store, error);
+  return daemon->recorder && lb_recorder_start (daemon->recorder, error);
+}
+
+static void
+on_recording_stopped (LbRecorder *recorder, gpointer data)
+{
+  LbDaemon *daemon = data;
+
+  GST_INFO ("recording stopped: every segment closed and indexed");
+  g_main_loop_quit (daemon->loop);
+}
+
+/* Closes the open segments cleanly; TRUE when the loop quits later. */
+static gboolean
+recording_stop (LbDaemon *daemon)
+{
+  if (daemon->retention_id) {
+    g_source_remove (daemon->retention_id);
+    daemon->retention_id = 0;
+  }
+  if (daemon->recorder == NULL)
+    return FALSE;
+  lb_recorder_stop (daemon->recorder, on_recording_stopped, daemon);
+  return TRUE;
+}
+
+static void
+recording_free (LbDaemon *daemon)
+{
+  if (daemon->retention_id)
+    g_source_remove (daemon->retention_id);
+  g_clear_pointer (&daemon->recorder, lb_recorder_free);
+  if (daemon->retention_pool)
+    g_thread_pool_free (daemon->retention_pool, TRUE, TRUE);
+  daemon->retention_pool = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 
 LbDaemon *
 lb_daemon_new (LbConfig *config, GMainLoop *loop, GError **error)
@@ -88,6 +189,9 @@ lb_daemon_start (LbDaemon *daemon, GError **error)
 {
   g_return_val_if_fail (daemon != NULL, FALSE);
 
+  if (!recording_start (daemon, error))
+    return FALSE;
+
   daemon->api = lb_api_server_new (daemon->config, daemon->store, NULL, error);
   if (daemon->api == NULL || !lb_api_server_listen (daemon->api, error))
     return FALSE;
@@ -112,6 +216,8 @@ lb_daemon_stop (LbDaemon *daemon)
     return;
   daemon->stopping = TRUE;
   GST_INFO ("stopping");
+  if (recording_stop (daemon))
+    return;                     /* the loop quits once the segments are closed */
   g_main_loop_quit (daemon->loop);
 }
 
@@ -142,6 +248,7 @@ lb_daemon_free (LbDaemon *daemon)
   g_clear_pointer (&daemon->api, lb_api_server_free);
   g_clear_pointer (&daemon->jobs, lb_jobs_free);
   g_clear_pointer (&daemon->uploader, lb_uploader_free);
+  recording_free (daemon);
   g_clear_pointer (&daemon->store, lb_store_free);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->description);

@@ -1,5 +1,6 @@
 /* lookback — the table of `lookback` commands */
 #include "cli/lb-cli.h"
+#include "recorder/lb-import.h"
 
 gboolean lb_cli_token (LbConfig *config, gint argc, gchar **argv, GString *out,
     GError **error);
@@ -14,6 +15,7 @@ static const LbCliCommand commands[] = {
       lb_cli_coverage },
   { "token", "API tokens: add --org ORG --scopes S | list | revoke ID", lb_cli_token },
   { "uploads", "the upload journal: waiting and failed uploads [--all]", lb_cli_uploads },
+  { "import", "Index existing H.264 recordings as footage of an input", lb_import_command },
   { NULL, NULL, NULL },
 };
 

@@ -1,0 +1,810 @@
+/* lookback — `lookback import`: remux existing H.264 recordings into segments */
+#include "recorder/lb-import.h"
+
+#include "core/lb-debug.h"
+#include "core/lb-error.h"
+#include "core/lb-time.h"
+#include "recorder/lb-indexer.h"
+#include "recorder/lb-segment-sink.h"
+#include "store/lb-store-footage.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <gst/base/gsttypefindhelper.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_import_debug);
+#define GST_CAT_DEFAULT lb_import_debug
+
+/* How long one file may take to remux (it runs as fast as the disk). */
+#define IMPORT_TIMEOUT (10 * 60 * GST_SECOND)
+/* A remux that makes no progress for this long has failed. */
+#define IMPORT_STALL_US (10 * G_USEC_PER_SEC)
+/* Bytes read to recognise a file. */
+#define TYPEFIND_BYTES (256 * 1024)
+
+typedef struct {
+  GstElement *pipeline;
+  GstElement *sink;
+  GstPad *sink_pad;             /* splitmuxsink's video pad */
+  const LbImportOptions *opt;
+
+  GMutex lock;
+  gchar *refusal;               /* protected by lock: why the file is refused */
+  gboolean linked;              /* protected by lock */
+  /* streaming thread only */
+  gboolean have_first;
+  gint64 first_rt;
+  gint64 end_rt;
+  guint64 frames;
+  gint progress;                /* atomic: buffers seen, for the stall check */
+  guint64 elementary_n;         /* frames timestamped so far (elementary) */
+  GArray *display;              /* elementary: display index of each frame */
+  guint64 reorder;              /* elementary: frames of reordering */
+} Import;
+
+static void
+refuse (Import *imp, const gchar *why)
+{
+  g_mutex_lock (&imp->lock);
+  if (imp->refusal == NULL)
+    imp->refusal = g_strdup (why);
+  g_mutex_unlock (&imp->lock);
+  gst_element_post_message (imp->pipeline,
+      gst_message_new_application (GST_OBJECT (imp->pipeline),
+          gst_structure_new_empty ("lb-import-refused")));
+}
+
+/* Streaming thread, elementary streams: the frames come in decode order
+ * without timestamps.  Frame n is decoded n-th (DTS n) and shown
+ * display[n]-th (PTS), both at --framerate; PTS are moved by the reorder
+ * depth so that no DTS is after its PTS. */
+static GstPadProbeReturn
+on_elementary_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Import *imp = data;
+  GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  guint64 n = imp->elementary_n++;
+  guint64 shown = n < imp->display->len ? g_array_index (imp->display, guint64, n) : n;
+
+  GST_BUFFER_DTS (buf) = gst_util_uint64_scale (n, GST_SECOND * imp->opt->fps_d,
+      imp->opt->fps_n);
+  GST_BUFFER_PTS (buf) = gst_util_uint64_scale (shown + imp->reorder,
+      GST_SECOND * imp->opt->fps_d, imp->opt->fps_n);
+  GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (GST_SECOND, imp->opt->fps_d,
+      imp->opt->fps_n);
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+static GstCaps *
+frame_number_caps (void)
+{
+  static GstCaps *caps;
+  static gsize once;
+  if (g_once_init_enter (&once)) {
+    caps = gst_caps_new_empty_simple ("timestamp/x-lookback-decode-order");
+    GST_MINI_OBJECT_FLAG_SET (caps, GST_MINI_OBJECT_FLAG_MAY_BE_LEAKED);
+    g_once_init_leave (&once, 1);
+  }
+  return caps;
+}
+
+/* Numbers each frame in decode order with a meta the decoder carries over. */
+static GstPadProbeReturn
+on_number_frames (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  guint64 *n = data;
+  GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  GST_BUFFER_PTS (buf) = *n * GST_MSECOND;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buf) = GST_MSECOND;
+  gst_buffer_add_reference_timestamp_meta (buf, frame_number_caps (), *n, 0);
+  (*n)++;
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+on_decoded (GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer data)
+{
+  GArray *order = data;
+  GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta (buf,
+      frame_number_caps ());
+  guint64 n = meta ? meta->timestamp : G_MAXUINT64;
+
+  g_array_append_val (order, n);
+}
+
+/* An elementary stream carries no order of display: decode it once,
+ * numbering the frames in decode order, and see in which order the decoder
+ * shows them.  Returns display[n] for each frame n, or NULL. */
+static GArray *
+elementary_display_order (const gchar *path, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! h264parse name=parse ! "
+      "avdec_h264 ! fakesink name=sink signal-handoffs=true sync=false", &err);
+  if (p == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "cannot decode H.264: %s", err->message);
+    return NULL;
+  }
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (p), "parse");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
+  g_autoptr (GArray) shown = g_array_new (FALSE, FALSE, sizeof (guint64));
+  guint64 frames = 0;
+
+  g_object_set (src, "location", path, NULL);
+  gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER, on_number_frames, &frames, NULL);
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_decoded), shown);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, IMPORT_TIMEOUT,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (p, GST_STATE_NULL);
+  if (msg == NULL || GST_MESSAGE_TYPE (msg) != GST_MESSAGE_EOS || frames == 0 ||
+      shown->len != frames) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the H.264 stream does not decode whole "
+        "(%u of %" G_GUINT64_FORMAT " frames)", shown->len, frames);
+    return NULL;
+  }
+  /* shown[k] = decode index of the k-th frame shown → display[n] = k */
+  GArray *display = g_array_new (FALSE, TRUE, sizeof (guint64));
+  g_array_set_size (display, frames);
+  for (guint64 n = 0; n < frames; n++)
+    g_array_index (display, guint64, n) = G_MAXUINT64;
+  for (guint k = 0; k < shown->len; k++) {
+    guint64 n = g_array_index (shown, guint64, k);
+    if (n < frames)
+      g_array_index (display, guint64, n) = k;
+  }
+  for (guint64 n = 0; n < frames; n++) {
+    if (g_array_index (display, guint64, n) == G_MAXUINT64) {
+      g_array_unref (display);
+      g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the order of display of its frames "
+          "cannot be worked out");
+      return NULL;
+    }
+  }
+  return display;
+}
+
+/* Streaming thread: the wall-clock origin from the first buffer, and the
+ * extent of what reached the segment sink. */
+static GstPadProbeReturn
+on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Import *imp = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : GST_BUFFER_DTS (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstEvent) ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  const GstSegment *seg = NULL;
+  guint64 rt = ts;
+  if (ev) {
+    gst_event_parse_segment (ev, &seg);
+    if (gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts, &rt) < 0)
+      rt = 0;
+  }
+  if (!imp->have_first) {
+    imp->have_first = TRUE;
+    imp->first_rt = (gint64) rt;
+    lb_segment_sink_set_origin (imp->sink, imp->opt->start_ns - (gint64) rt);
+  }
+  gint64 end = (gint64) rt + (GST_BUFFER_DURATION_IS_VALID (buf) ?
+      (gint64) GST_BUFFER_DURATION (buf) : 0);
+  imp->end_rt = MAX (imp->end_rt, end);
+  imp->frames++;
+  g_atomic_int_inc (&imp->progress);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Unlocks the always-PLAYING fakesinks so that NULL reaches them. */
+static void
+unlock_states (GstElement *pipeline)
+{
+  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    if (gst_element_is_locked_state (e)) {
+      gst_element_set_locked_state (e, FALSE);
+      gst_element_set_state (e, GST_STATE_NULL);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+}
+
+/* A dropped stream ended while no video was found: the file has none. */
+static GstPadProbeReturn
+on_dropped_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Import *imp = data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    g_mutex_lock (&imp->lock);
+    gboolean linked = imp->linked;
+    g_mutex_unlock (&imp->lock);
+    if (!linked)
+      refuse (imp, "it holds no video stream");
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+link_fakesink (Import *imp, GstPad *pad)
+{
+  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (imp->pipeline), fake);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (fake, "sink");
+  gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_dropped_event, imp, NULL);
+  gst_pad_link (pad, sinkpad);
+  /* Always PLAYING: a dropped stream must never block its demuxer in
+   * preroll while the segment sink waits for video. */
+  gst_element_set_locked_state (fake, TRUE);
+  gst_element_set_state (fake, GST_STATE_PLAYING);
+}
+
+static gboolean
+link_h264 (Import *imp, GstPad *pad)
+{
+  GstElement *parse = gst_element_factory_make ("h264parse", NULL);
+  if (parse == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (imp->pipeline), parse);
+  g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
+  g_autoptr (GstPad) out = gst_element_get_static_pad (parse, "src");
+  if (gst_pad_link (pad, in) != GST_PAD_LINK_OK ||
+      gst_pad_link (out, imp->sink_pad) != GST_PAD_LINK_OK)
+    return FALSE;
+  gst_element_sync_state_with_parent (parse);
+  return TRUE;
+}
+
+static const gchar *
+codec_name (const gchar *media)
+{
+  static const struct { const gchar *caps, *name; } names[] = {
+    { "video/x-h265", "H.265 (HEVC)" }, { "video/x-vp8", "VP8" }, { "video/x-vp9", "VP9" },
+    { "video/x-av1", "AV1" }, { "video/mpeg", "MPEG video" }, { "image/jpeg", "Motion JPEG" },
+    { "video/x-raw", "uncompressed video" }, { "video/x-divx", "DivX" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_str_equal (names[i].caps, media))
+      return names[i].name;
+  return media;
+}
+
+static void
+on_pad_added (GstElement *parsebin, GstPad *pad, gpointer data)
+{
+  Import *imp = data;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  gboolean video = g_str_has_prefix (media, "video/") || g_str_has_prefix (media, "image/");
+
+  g_mutex_lock (&imp->lock);
+  gboolean take = video && !imp->linked && g_str_equal (media, "video/x-h264");
+  gboolean first_video = video && !imp->linked;
+  if (take)
+    imp->linked = TRUE;
+  g_mutex_unlock (&imp->lock);
+
+  if (take) {
+    if (!link_h264 (imp, pad))
+      refuse (imp, "cannot set up the remux (h264parse missing?)");
+    return;
+  }
+  link_fakesink (imp, pad);
+  if (first_video) {
+    g_autofree gchar *why = g_strdup_printf ("its video is %s; lookback imports H.264 only "
+        "(remuxed, never transcoded)", codec_name (media));
+    refuse (imp, why);
+  }
+}
+
+static void
+on_no_more_pads (GstElement *parsebin, gpointer data)
+{
+  Import *imp = data;
+
+  g_mutex_lock (&imp->lock);
+  gboolean linked = imp->linked;
+  g_mutex_unlock (&imp->lock);
+  if (!linked)
+    refuse (imp, "it holds no video stream");
+}
+
+static void
+remove_files (GPtrArray *paths)
+{
+  for (guint i = 0; i < paths->len; i++) {
+    if (g_unlink (paths->pdata[i]) == 0)
+      GST_INFO ("removed %s", (const gchar *) paths->pdata[i]);
+  }
+}
+
+static void
+add_path (GPtrArray *paths, const gchar *path)
+{
+  for (guint i = 0; i < paths->len; i++)
+    if (g_str_equal (paths->pdata[i], path))
+      return;
+  g_ptr_array_add (paths, g_strdup (path));
+}
+
+/* Recognises @path from its first bytes: the caps of its content or NULL. */
+static GstCaps *
+typefind_file (const gchar *path, GError **error)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileInputStream) in = g_file_read (file, NULL, error);
+  if (in == NULL)
+    return NULL;
+  g_autofree guint8 *data = g_malloc (TYPEFIND_BYTES);
+  gsize got = 0;
+  if (!g_input_stream_read_all (G_INPUT_STREAM (in), data, TYPEFIND_BYTES, &got, NULL, error))
+    return NULL;
+  if (got == 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the file is empty");
+    return NULL;
+  }
+  const gchar *dot = strrchr (path, '.');
+  GstCaps *caps = gst_type_find_helper_for_data_with_extension (NULL, data, got,
+      dot ? dot + 1 : NULL, NULL);
+  if (caps == NULL)
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "not a media file GStreamer recognises");
+  return caps;
+}
+
+gboolean
+lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
+    const gchar *input, const gchar *path, const LbImportOptions *opt,
+    gint64 segment_duration_ns, gint64 *out_end_ns, GString *report, GError **error)
+{
+  g_return_val_if_fail (store != NULL && store_dir != NULL, FALSE);
+  g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (opt != NULL, FALSE);
+
+  LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
+
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GstCaps) type = typefind_file (path, &err);
+  if (type == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path, err->message);
+    return FALSE;
+  }
+  const gchar *media = gst_structure_get_name (gst_caps_get_structure (type, 0));
+  gboolean elementary = g_str_equal (media, "video/x-h264");
+  GST_INFO ("%s: %" GST_PTR_FORMAT, path, type);
+
+  if (g_str_equal (media, "video/x-h265")) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: an H.265 (HEVC) elementary stream; "
+        "lookback imports H.264 only (remuxed, never transcoded)", path);
+    return FALSE;
+  }
+  if (elementary && opt->fps_n <= 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: an H.264 elementary stream "
+        "(Annex B) carries no timestamps: give its frame rate with --framerate N/D", path);
+    return FALSE;
+  }
+  if (!g_str_has_prefix (media, "video/") && !g_str_has_prefix (media, "application/") &&
+      !g_str_has_prefix (media, "audio/")) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: not a video file (%s)", path, media);
+    return FALSE;
+  }
+
+  Import imp = { 0 };
+  g_mutex_init (&imp.lock);
+  imp.opt = opt;
+  imp.pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
+  GstElement *src = gst_element_factory_make ("filesrc", NULL);
+  g_object_set (src, "location", path, NULL);
+  imp.sink = lb_segment_sink_new (store_dir, vehicle, input, segment_duration_ns,
+      LB_NS_PER_SEC);
+  gboolean ok = src && imp.sink;
+  g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GPtrArray) closed = g_ptr_array_new_with_free_func (g_free);
+  gchar *failure = NULL;
+  g_autoptr (GstBus) bus = NULL;
+  gint64 deadline = 0;
+
+  if (ok) {
+    gst_bin_add_many (GST_BIN (imp.pipeline), src, imp.sink, NULL);
+    imp.sink_pad = gst_element_request_pad_simple (imp.sink, "video");
+    gst_pad_add_probe (imp.sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &imp, NULL);
+    if (elementary) {
+      g_autoptr (GError) derr = NULL;
+      imp.display = elementary_display_order (path, &derr);
+      if (imp.display == NULL) {
+        failure = g_strdup (derr->message);
+        goto done;
+      }
+      for (guint n = 0; n < imp.display->len; n++) {
+        guint64 shown = g_array_index (imp.display, guint64, n);
+        if (n > shown)
+          imp.reorder = MAX (imp.reorder, n - shown);
+      }
+      GstElement *parse = gst_element_factory_make ("h264parse", NULL);
+      gst_bin_add (GST_BIN (imp.pipeline), parse);
+      g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
+      gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER, on_elementary_buffer, &imp, NULL);
+      ok = gst_element_link (src, parse) && gst_pad_link (parsed, imp.sink_pad) == GST_PAD_LINK_OK;
+      imp.linked = TRUE;
+    } else {
+      GstElement *pb = gst_element_factory_make ("parsebin", NULL);
+      gst_bin_add (GST_BIN (imp.pipeline), pb);
+      ok = pb && gst_element_link (src, pb);
+      g_signal_connect (pb, "pad-added", G_CALLBACK (on_pad_added), &imp);
+      g_signal_connect (pb, "no-more-pads", G_CALLBACK (on_no_more_pads), &imp);
+    }
+  }
+  if (!ok) {
+    failure = g_strdup ("the remux pipeline cannot be built (missing GStreamer plugins)");
+    goto done;
+  }
+
+  bus = gst_pipeline_get_bus (GST_PIPELINE (imp.pipeline));
+  if (gst_element_set_state (imp.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    failure = g_strdup ("the file cannot be opened");
+  deadline = g_get_monotonic_time () + IMPORT_TIMEOUT / GST_USECOND;
+  gint64 last_progress = g_get_monotonic_time ();
+  gint seen = 0;
+  while (failure == NULL) {
+    if (g_get_monotonic_time () > deadline) {
+      failure = g_strdup ("remuxing took too long");
+      break;
+    }
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT | GST_MESSAGE_APPLICATION);
+    gint now_seen = g_atomic_int_get (&imp.progress);
+    if (msg || now_seen != seen)
+      last_progress = g_get_monotonic_time ();
+    seen = now_seen;
+    if (msg == NULL) {
+      /* Nothing moves: a demuxer stuck on a damaged file. */
+      if (g_get_monotonic_time () - last_progress > IMPORT_STALL_US)
+        failure = g_strdup ("unreadable (truncated or damaged?): nothing came out of it");
+      continue;
+    }
+    g_autofree gchar *seg_path = NULL;
+    gint64 seg_start = 0;
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_ELEMENT:
+        switch (lb_segment_sink_parse_message (imp.sink, msg, &seg_path, &seg_start)) {
+          case LB_SEGMENT_EVENT_OPENED:
+            add_path (written, seg_path);
+            break;
+          case LB_SEGMENT_EVENT_CLOSED:
+            add_path (written, seg_path);
+            g_ptr_array_add (closed, g_strdup (seg_path));
+            g_array_append_val (starts, seg_start);
+            break;
+          default:
+            break;
+        }
+        break;
+      case GST_MESSAGE_APPLICATION:
+        g_mutex_lock (&imp.lock);
+        failure = g_strdup (imp.refusal);
+        g_mutex_unlock (&imp.lock);
+        break;
+      case GST_MESSAGE_ERROR:{
+        g_autoptr (GError) gerr = NULL;
+        g_autofree gchar *dbg = NULL;
+        gst_message_parse_error (msg, &gerr, &dbg);
+        GST_INFO ("%s: error: %s (%s)", path, gerr->message, dbg ? dbg : "");
+        g_mutex_lock (&imp.lock);
+        failure = imp.refusal ? g_strdup (imp.refusal)
+            : g_strdup_printf ("unreadable (truncated or damaged?): %s", gerr->message);
+        g_mutex_unlock (&imp.lock);
+        break;
+      }
+      case GST_MESSAGE_EOS:
+        goto eos;
+      default:
+        break;
+    }
+  }
+  goto done;
+
+eos:
+  if (imp.frames == 0) {
+    failure = g_strdup ("it holds no video frames");
+    goto done;
+  }
+  /* A file cut short still plays to its cut: compare what came out with
+   * what its container declares. */
+  gint64 declared = -1;
+  if (!elementary && gst_element_query_duration (imp.pipeline, GST_FORMAT_TIME, &declared) &&
+      declared > 0) {
+    gint64 got = imp.end_rt - imp.first_rt;
+    gint64 slack = MAX (LB_NS_PER_SEC / 2, declared / 10);
+    if (got + slack < declared) {
+      g_autofree gchar *a = lb_time_format_duration (got);
+      g_autofree gchar *b = lb_time_format_duration (declared);
+      failure = g_strdup_printf ("truncated: it holds %s of the %s its header declares", a, b);
+      goto done;
+    }
+  }
+  /* Every file the sink named must be closed by now. */
+  {
+    g_auto (GStrv) open = lb_segment_sink_list_open (imp.sink);
+    for (guint i = 0; open[i]; i++)
+      add_path (written, open[i]);
+    if (open[0]) {
+      failure = g_strdup ("the segment sink did not close its files");
+      goto done;
+    }
+  }
+
+done:
+  if (imp.pipeline) {
+    unlock_states (imp.pipeline);
+    gst_element_set_state (imp.pipeline, GST_STATE_NULL);
+  }
+  if (imp.sink && failure) {
+    g_auto (GStrv) open = lb_segment_sink_list_open (imp.sink);
+    for (guint i = 0; open[i]; i++)
+      add_path (written, open[i]);
+  }
+  gst_clear_object (&imp.sink_pad);
+  gst_clear_object (&imp.pipeline);
+  g_mutex_clear (&imp.lock);
+  g_free (imp.refusal);
+  g_clear_pointer (&imp.display, g_array_unref);
+
+  if (failure == NULL) {
+    /* Index every segment; any failure takes back the ones done. */
+    g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+    for (guint i = 0; i < closed->len && failure == NULL; i++) {
+      gint64 id = 0;
+      g_autoptr (GError) ierr = NULL;
+      if (lb_footage_index_file (store, vehicle, input, closed->pdata[i],
+              g_array_index (starts, gint64, i), &id, &ierr))
+        g_array_append_val (ids, id);
+      else
+        failure = g_strdup_printf ("cannot be indexed: %s", ierr->message);
+    }
+    if (failure) {
+      for (guint i = 0; i < ids->len; i++) {
+        g_autoptr (GError) derr = NULL;
+        if (!lb_store_segment_delete (store, g_array_index (ids, gint64, i), &derr))
+          GST_WARNING ("cannot take back segment %" G_GINT64_FORMAT ": %s",
+              g_array_index (ids, gint64, i), derr->message);
+      }
+    }
+  }
+
+  if (failure) {
+    remove_files (written);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path, failure);
+    g_free (failure);
+    return FALSE;
+  }
+
+  gint64 start = opt->start_ns;
+  gint64 end = opt->start_ns + (imp.end_rt - imp.first_rt);
+  if (out_end_ns)
+    *out_end_ns = end;
+  if (report) {
+    g_autofree gchar *a = lb_time_format_rfc3339 (start);
+    g_autofree gchar *b = lb_time_format_rfc3339 (end);
+    g_autofree gchar *d = lb_time_format_duration (end - start);
+    g_string_append_printf (report, "imported %s: %s to %s (%s, %" G_GUINT64_FORMAT
+        " frames, %u segments)\n", path, a, b, d, imp.frames, closed->len);
+  }
+  return TRUE;
+}
+
+/* --- the command ---------------------------------------------------------- */
+
+static const gchar *const api_inputs[] = {
+  "dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2", "analog3", "analog4",
+  NULL
+};
+
+static const gchar usage[] =
+    "usage: lookback [--config FILE] import --vehicle ID --input NAME "
+    "--start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]";
+
+/* "--name value" or "--name=value" at argv[*i]; advances *i past it. */
+static gboolean
+take_option (gint argc, gchar **argv, gint *i, const gchar *name, const gchar **value,
+    GError **error)
+{
+  gsize n = strlen (name);
+  const gchar *arg = argv[*i];
+
+  if (strncmp (arg, name, n) != 0)
+    return FALSE;
+  if (arg[n] == '=') {
+    *value = arg + n + 1;
+    return TRUE;
+  }
+  if (arg[n] != '\0')
+    return FALSE;
+  if (*i + 1 >= argc) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s needs a value\n%s", name, usage);
+    *value = NULL;
+    return TRUE;
+  }
+  *value = argv[++*i];
+  return TRUE;
+}
+
+static gboolean
+parse_framerate (const gchar *text, gint *n, gint *d)
+{
+  gchar *end = NULL;
+  gint64 a = g_ascii_strtoll (text, &end, 10), b = 1;
+
+  if (end == text)
+    return FALSE;
+  if (*end == '/') {
+    const gchar *p = end + 1;
+    b = g_ascii_strtoll (p, &end, 10);
+    if (end == p)
+      return FALSE;
+  }
+  if (*end != '\0' || a <= 0 || b <= 0 || a > 1000000 || b > 1000000)
+    return FALSE;
+  *n = (gint) a;
+  *d = (gint) b;
+  return TRUE;
+}
+
+typedef struct {
+  gchar *path;
+  gboolean has_start;
+  gint64 start_ns;
+  gint fps_n, fps_d;
+} FileArg;
+
+static void
+file_arg_free (gpointer p)
+{
+  FileArg *f = p;
+  g_free (f->path);
+  g_free (f);
+}
+
+gboolean
+lb_import_command (LbConfig *config, gint argc, gchar **argv, GString *out, GError **error)
+{
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
+
+  const gchar *vehicle = NULL, *input = NULL, *value = NULL;
+  gboolean pending_start = FALSE;
+  gint64 start_ns = 0;
+  gint fps_n = 0, fps_d = 0;
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (file_arg_free);
+  gboolean options_done = FALSE;
+
+  for (gint i = 1; i < argc; i++) {
+    const gchar *arg = argv[i];
+    g_autoptr (GError) err = NULL;
+    if (!options_done && g_str_equal (arg, "--")) {
+      options_done = TRUE;
+      continue;
+    }
+    if (!options_done && arg[0] == '-' && arg[1] != '\0') {
+      if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h")) {
+        g_string_append_printf (out, "%s\n", usage);
+        return TRUE;
+      }
+      if (take_option (argc, argv, &i, "--vehicle", &value, &err)) {
+        vehicle = value;
+      } else if (take_option (argc, argv, &i, "--input", &value, &err)) {
+        input = value;
+      } else if (take_option (argc, argv, &i, "--start", &value, &err)) {
+        if (value && !lb_time_parse_rfc3339 (value, &start_ns, &err)) {
+          g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s", err->message);
+          return FALSE;
+        }
+        pending_start = TRUE;
+      } else if (take_option (argc, argv, &i, "--framerate", &value, &err)) {
+        if (value && !parse_framerate (value, &fps_n, &fps_d)) {
+          g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+              "--framerate: '%s' is not a frame rate such as 30 or 30000/1001", value);
+          return FALSE;
+        }
+      } else {
+        g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown option '%s'\n%s", arg, usage);
+        return FALSE;
+      }
+      if (err) {
+        g_propagate_error (error, g_steal_pointer (&err));
+        return FALSE;
+      }
+      continue;
+    }
+    FileArg *f = g_new0 (FileArg, 1);
+    f->path = g_strdup (arg);
+    f->has_start = pending_start;
+    f->start_ns = start_ns;
+    f->fps_n = fps_n;
+    f->fps_d = fps_d;
+    pending_start = FALSE;
+    g_ptr_array_add (files, f);
+  }
+
+  if (vehicle == NULL || *vehicle == '\0' || input == NULL || *input == '\0') {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--vehicle and --input are required\n%s",
+        usage);
+    return FALSE;
+  }
+  if (!g_strv_contains (api_inputs, input)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--input: '%s' is not an input of the API "
+        "(dashcamRoadFacing, dashcamDriverFacing, analog1 … analog4)", input);
+    return FALSE;
+  }
+  if (files->len == 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s", usage);
+    return FALSE;
+  }
+  if (!((FileArg *) files->pdata[0])->has_start) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--start (the wall-clock time of the first frame) must come before the first file\n%s",
+        usage);
+    return FALSE;
+  }
+
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  const gchar *store_dir = lb_config_get_store_dir (config);
+  if (g_mkdir_with_parents (store_dir, 0755) < 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s", store_dir,
+        g_strerror (errno));
+    return FALSE;
+  }
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
+  if (store == NULL)
+    return FALSE;
+
+  gint64 segment_ns = lb_config_get_duration (config, "recorder", "segment-duration");
+  gint64 next_start = 0;
+  guint failed = 0;
+  g_autoptr (GString) failures = g_string_new (NULL);
+
+  for (guint i = 0; i < files->len; i++) {
+    FileArg *f = files->pdata[i];
+    LbImportOptions opt = { 0 };
+    g_autoptr (GError) err = NULL;
+    gint64 end = 0;
+
+    opt.start_ns = f->has_start ? f->start_ns : next_start;
+    opt.fps_n = f->fps_n;
+    opt.fps_d = f->fps_d;
+    if (lb_import_file (store, store_dir, vehicle, input, f->path, &opt, segment_ns, &end,
+            out, &err)) {
+      next_start = end;
+    } else {
+      failed++;
+      g_string_append_printf (out, "skipped %s\n", err->message);
+      g_string_append_printf (failures, "%s%s", failures->len ? "; " : "", err->message);
+      /* The next file keeps the time this one would have started at. */
+      next_start = opt.start_ns;
+    }
+  }
+  if (failed) {
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "%u of %u files not imported (%s)",
+        failed, files->len, failures->str);
+    return FALSE;
+  }
+  return TRUE;
+}

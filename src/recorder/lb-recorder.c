@@ -1,0 +1,956 @@
+/* lookback — the recorder: capture pipelines, indexing thread, retries */
+#include "config.h"
+
+#include "recorder/lb-recorder.h"
+
+#include "core/lb-debug.h"
+#include "core/lb-error.h"
+#include "recorder/lb-indexer.h"
+#include "recorder/lb-segment-sink.h"
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
+#define GST_CAT_DEFAULT lb_recorder_debug
+
+/* A pipeline that delivers no video for this long is treated as a camera
+ * that dropped; one that has not delivered any after START_TIMEOUT too. */
+#define STALL_TIMEOUT_S 5
+#define START_TIMEOUT_S 15
+/* Longest wait for splitmuxsink to close the open file after EOS. */
+#define DRAIN_TIMEOUT_MS 5000
+#define INDEX_PERIOD_US G_USEC_PER_SEC
+
+/* ------------------------------------------------------------------------ */
+/* The indexing thread: owns every LbIndexer; all fsync and SQLite work of
+ * the recorder happens here. */
+
+typedef enum {
+  TASK_OPEN,
+  TASK_CLOSE,
+  TASK_BARRIER,                 /* calls back on the main context once reached */
+  TASK_QUIT,
+} TaskKind;
+
+typedef struct {
+  TaskKind kind;
+  gchar *vehicle, *input, *path;
+  gint64 start_ns;
+  GSourceFunc callback;         /* TASK_BARRIER */
+  gpointer user_data;
+} Task;
+
+typedef struct {
+  gchar *vehicle, *input, *path;
+  gint64 start_ns;
+  LbIndexer *indexer;           /* NULL until lb_indexer_new succeeds */
+} OpenFile;
+
+static void
+task_free (Task *t)
+{
+  g_free (t->vehicle);
+  g_free (t->input);
+  g_free (t->path);
+  g_free (t);
+}
+
+static void
+open_file_free (gpointer p)
+{
+  OpenFile *f = p;
+  g_clear_pointer (&f->indexer, lb_indexer_free);
+  g_free (f->vehicle);
+  g_free (f->input);
+  g_free (f->path);
+  g_free (f);
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  IN_IDLE,                      /* not running (stopped) */
+  IN_RUNNING,                   /* pipeline playing */
+  IN_DRAINING,                  /* EOS sent, waiting for the open file to close */
+  IN_WAITING,                   /* waiting to retry */
+} InState;
+
+typedef struct {
+  LbRecorder *rec;
+  gchar *vehicle, *input, *source;
+  gchar *name;                  /* "vehicle/input", for logs */
+  InState state;
+  GstElement *pipeline;
+  GstElement *sink;             /* the segment sink, owned by pipeline */
+  GstPad *sink_pad;             /* its video request pad (ref) */
+  guint bus_watch;
+  guint retry_id;
+  guint drain_id;
+  gboolean retry_after_drain;
+  gint64 backoff_ns;
+  gchar *open_path;             /* file being written, main thread */
+  gint64 started_s;             /* monotonic seconds at pipeline start */
+  gint last_data_s;             /* atomic: monotonic seconds of the last buffer */
+  gint linked;                  /* atomic: the video branch is linked */
+  gboolean seen_key;            /* streaming thread: a keyframe reached the sink */
+  gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
+} RecInput;
+
+struct _LbRecorder {
+  LbConfig *config;             /* not owned */
+  LbStore *store;               /* not owned */
+  GMainContext *context;
+  gchar *store_dir;
+  gint64 segment_ns, fragment_ns, retry_min_ns, retry_max_ns;
+  gchar *tpl_source, *tpl_h264, *tpl_encode;
+  GstClock *clock;
+  GPtrArray *inputs;            /* RecInput* */
+  guint watchdog_id;
+  gboolean started;
+  gboolean stopping;
+  GPtrArray *done_cbs;          /* DoneCb*, main thread */
+
+  GThread *index_thread;
+  GAsyncQueue *tasks;           /* Task* to the indexing thread */
+  GHashTable *open_files;       /* path → OpenFile*; indexing thread only */
+  gint closed;                  /* atomic */
+};
+
+typedef struct {
+  LbRecorderDoneFunc func;
+  gpointer user_data;
+} DoneCb;
+
+static void start_input (RecInput *in);
+static void drain_input (RecInput *in, gboolean retry, const gchar *why);
+static void check_stopped (LbRecorder *rec);
+
+/* --- indexing thread ---------------------------------------------------- */
+
+static gboolean
+ensure_indexer (LbRecorder *rec, OpenFile *f, gboolean quiet)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (f->indexer)
+    return TRUE;
+  f->indexer = lb_indexer_new (rec->store, f->vehicle, f->input, f->path, f->start_ns,
+      &error);
+  if (f->indexer == NULL) {
+    if (quiet && g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
+      GST_DEBUG ("%s: not indexable yet: %s", f->path, error->message);
+    else
+      GST_WARNING ("%s: cannot index: %s", f->path, error->message);
+  }
+  return f->indexer != NULL;
+}
+
+static void
+index_update_all (LbRecorder *rec)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, rec->open_files);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    OpenFile *f = value;
+    g_autoptr (GError) error = NULL;
+    if (!ensure_indexer (rec, f, TRUE))
+      continue;
+    if (!lb_indexer_update (f->indexer, &error) &&
+        !g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
+      GST_WARNING ("%s: index update failed: %s", f->path, error->message);
+  }
+}
+
+static void
+index_close (LbRecorder *rec, const gchar *vehicle, const gchar *input, const gchar *path,
+    gint64 start_ns)
+{
+  OpenFile *f = g_hash_table_lookup (rec->open_files, path);
+  g_autoptr (GError) error = NULL;
+
+  if (f == NULL) {
+    f = g_new0 (OpenFile, 1);
+    f->vehicle = g_strdup (vehicle);
+    f->input = g_strdup (input);
+    f->path = g_strdup (path);
+    f->start_ns = start_ns;
+    g_hash_table_insert (rec->open_files, f->path, f);
+  }
+  if (ensure_indexer (rec, f, FALSE)) {
+    if (lb_indexer_finish (f->indexer, &error))
+      GST_INFO ("%s: closed and indexed", path);
+    else
+      GST_WARNING ("%s: final indexing failed: %s", path, error->message);
+  }
+  g_hash_table_remove (rec->open_files, path);
+  g_atomic_int_inc (&rec->closed);
+}
+
+static gpointer
+index_thread_main (gpointer data)
+{
+  LbRecorder *rec = data;
+  gint64 next_tick = g_get_monotonic_time () + INDEX_PERIOD_US;
+
+  for (;;) {
+    gint64 now = g_get_monotonic_time ();
+    Task *t = now < next_tick ? g_async_queue_timeout_pop (rec->tasks, next_tick - now)
+        : g_async_queue_try_pop (rec->tasks);
+
+    if (t == NULL) {
+      index_update_all (rec);
+      next_tick = g_get_monotonic_time () + INDEX_PERIOD_US;
+      continue;
+    }
+    switch (t->kind) {
+      case TASK_OPEN:{
+        OpenFile *f = g_new0 (OpenFile, 1);
+        f->vehicle = g_steal_pointer (&t->vehicle);
+        f->input = g_steal_pointer (&t->input);
+        f->path = g_steal_pointer (&t->path);
+        f->start_ns = t->start_ns;
+        g_hash_table_replace (rec->open_files, f->path, f);
+        ensure_indexer (rec, f, TRUE);
+        break;
+      }
+      case TASK_CLOSE:
+        index_close (rec, t->vehicle, t->input, t->path, t->start_ns);
+        break;
+      case TASK_BARRIER:
+        g_main_context_invoke (rec->context, t->callback, t->user_data);
+        break;
+      case TASK_QUIT:{
+        /* Files still open are left as they are: the next start's
+         * reconcile indexes them to their last complete fragment. */
+        index_update_all (rec);
+        task_free (t);
+        return NULL;
+      }
+    }
+    task_free (t);
+  }
+}
+
+static void
+push_task (LbRecorder *rec, TaskKind kind, RecInput *in, const gchar *path, gint64 start_ns)
+{
+  Task *t = g_new0 (Task, 1);
+
+  t->kind = kind;
+  if (in) {
+    t->vehicle = g_strdup (in->vehicle);
+    t->input = g_strdup (in->input);
+  }
+  t->path = g_strdup (path);
+  t->start_ns = start_ns;
+  g_async_queue_push (rec->tasks, t);
+}
+
+/* --- templates ---------------------------------------------------------- */
+
+static gchar *
+read_template (const gchar *name, GError **error)
+{
+  g_autofree gchar *installed = g_build_filename (LB_PIPELINES_DIR, name, NULL);
+  g_autofree gchar *source = g_build_filename (LB_SOURCE_PIPELINES_DIR, name, NULL);
+  const gchar *path = g_file_test (source, G_FILE_TEST_EXISTS) ? source : installed;
+  gchar *text = NULL;
+  g_autoptr (GError) err = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, &err)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s: %s", path,
+        err->message);
+    return NULL;
+  }
+  return g_strstrip (text);
+}
+
+/* --- one input ---------------------------------------------------------- */
+
+/* Unlocks the always-PLAYING fakesinks so that NULL reaches them. */
+static void
+unlock_states (GstElement *pipeline)
+{
+  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    if (gst_element_is_locked_state (e)) {
+      gst_element_set_locked_state (e, FALSE);
+      gst_element_set_state (e, GST_STATE_NULL);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+}
+
+static void
+teardown_pipeline (RecInput *in)
+{
+  if (in->drain_id) {
+    g_source_remove (in->drain_id);
+    in->drain_id = 0;
+  }
+  if (in->bus_watch) {
+    g_source_remove (in->bus_watch);
+    in->bus_watch = 0;
+  }
+  if (in->pipeline) {
+    unlock_states (in->pipeline);
+    gst_element_set_state (in->pipeline, GST_STATE_NULL);
+    gst_clear_object (&in->sink_pad);
+    gst_clear_object (&in->pipeline);
+    in->sink = NULL;
+  }
+  g_atomic_int_set (&in->linked, 0);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  RecInput *in = data;
+
+  in->retry_id = 0;
+  if (in->rec->stopping)
+    return G_SOURCE_REMOVE;
+  start_input (in);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (RecInput *in)
+{
+  LbRecorder *rec = in->rec;
+  guint ms = (guint) (in->backoff_ns / GST_MSECOND);
+
+  in->state = IN_WAITING;
+  GST_INFO ("%s: retrying in %u ms", in->name, ms);
+  in->retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in, NULL);
+  in->backoff_ns = MIN (in->backoff_ns * 2, rec->retry_max_ns);
+}
+
+/* The drain is over (file closed, or given up): index what is left, tear
+ * the pipeline down, then retry or report stopped. */
+static void
+finish_drain (RecInput *in)
+{
+  LbRecorder *rec = in->rec;
+
+  if (in->sink) {
+    /* Files splitmuxsink did not close in time: index them to their last
+     * complete fragment all the same. */
+    g_auto (GStrv) open = lb_segment_sink_list_open (in->sink);
+    for (guint i = 0; open[i]; i++) {
+      GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
+      push_task (rec, TASK_CLOSE, in, open[i], 0);
+    }
+  }
+  g_clear_pointer (&in->open_path, g_free);
+  teardown_pipeline (in);
+  if (in->retry_after_drain && !rec->stopping) {
+    schedule_retry (in);
+  } else {
+    in->state = IN_IDLE;
+    check_stopped (rec);
+  }
+}
+
+static gboolean
+on_drain_timeout (gpointer data)
+{
+  RecInput *in = data;
+
+  in->drain_id = 0;
+  GST_WARNING ("%s: the open segment did not close within %d ms", in->name,
+      DRAIN_TIMEOUT_MS);
+  finish_drain (in);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_eos_to_sink (GstElement *pipeline, gpointer data)
+{
+  GstPad *pad = data;
+
+  gst_pad_send_event (pad, gst_event_new_eos ());
+}
+
+/* The drain is over when the segment sink has taken the EOS (it posts its
+ * own) and closed every file it opened (in async-finalize mode the next
+ * file can open while the previous one closes). */
+static gboolean
+drain_done (RecInput *in)
+{
+  return in->sink == NULL || (in->sink_eos && lb_segment_sink_count_open (in->sink) == 0);
+}
+
+static void
+drain_input (RecInput *in, gboolean retry, const gchar *why)
+{
+  if (in->state != IN_RUNNING)
+    return;
+  GST_INFO ("%s: stopping (%s)", in->name, why);
+  in->state = IN_DRAINING;
+  in->retry_after_drain = retry;
+  if (in->sink_pad == NULL || drain_done (in) ||
+      (g_atomic_int_get (&in->last_data_s) == 0 &&
+          lb_segment_sink_count_open (in->sink) == 0)) {
+    finish_drain (in);
+    return;
+  }
+  /* EOS straight into the segment sink: it closes the file whatever the
+   * state of the source.  From a pool thread, as it takes the pad's stream
+   * lock. */
+  gst_element_call_async (in->pipeline, send_eos_to_sink, gst_object_ref (in->sink_pad),
+      gst_object_unref);
+  in->drain_id = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, in);
+}
+
+static void
+on_segment_event (RecInput *in, LbSegmentEvent ev, const gchar *path, gint64 start_ns)
+{
+  LbRecorder *rec = in->rec;
+
+  if (ev == LB_SEGMENT_EVENT_OPENED) {
+    if (in->open_path) {
+      /* splitmuxsink announces the next file before closing the previous
+       * one in async-finalize mode; the close comes with its own message. */
+      GST_DEBUG ("%s: %s opened while %s open", in->name, path, in->open_path);
+    }
+    g_free (in->open_path);
+    in->open_path = g_strdup (path);
+    in->backoff_ns = rec->retry_min_ns;
+    GST_INFO ("%s: recording %s", in->name, path);
+    push_task (rec, TASK_OPEN, in, path, start_ns);
+  } else if (ev == LB_SEGMENT_EVENT_CLOSED) {
+    push_task (rec, TASK_CLOSE, in, path, start_ns);
+    if (g_strcmp0 (in->open_path, path) == 0)
+      g_clear_pointer (&in->open_path, g_free);
+    if (in->state == IN_DRAINING && drain_done (in))
+      finish_drain (in);
+  }
+}
+
+static gboolean
+on_bus (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  RecInput *in = data;
+  g_autofree gchar *path = NULL;
+  gint64 start_ns = 0;
+  LbSegmentEvent ev;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT:{
+      const GstStructure *st = gst_message_get_structure (msg);
+      GstMessage *inner = NULL;
+      /* The pipeline forwards its children's messages (message-forward):
+       * the segment sink's own EOS says it has finished. */
+      if (st && gst_structure_has_name (st, "GstBinForwarded") &&
+          gst_structure_get (st, "message", GST_TYPE_MESSAGE, &inner, NULL)) {
+        if (GST_MESSAGE_TYPE (inner) == GST_MESSAGE_EOS &&
+            GST_MESSAGE_SRC (inner) == GST_OBJECT (in->sink)) {
+          in->sink_eos = TRUE;
+          if (in->state == IN_DRAINING && drain_done (in))
+            finish_drain (in);
+        }
+        gst_message_unref (inner);
+        break;
+      }
+      ev = lb_segment_sink_parse_message (in->sink, msg, &path, &start_ns);
+      if (ev != LB_SEGMENT_EVENT_NONE)
+        on_segment_event (in, ev, path, start_ns);
+      break;
+    }
+    case GST_MESSAGE_ASYNC_DONE:
+      /* splitmuxsink completes its first state change asynchronously, when
+       * its first file opens; a PLAYING asked for meanwhile can be lost:
+       * ask again. */
+      if (in->state == IN_RUNNING && GST_MESSAGE_SRC (msg) == GST_OBJECT (in->pipeline))
+        gst_element_set_state (in->pipeline, GST_STATE_PLAYING);
+      break;
+    case GST_MESSAGE_EOS:
+      GST_INFO ("%s: end of stream", in->name);
+      if (in->state == IN_DRAINING) {
+        in->sink_eos = TRUE;    /* the whole pipeline is done */
+        if (drain_done (in))
+          finish_drain (in);
+      } else if (in->state == IN_RUNNING) {
+        drain_input (in, TRUE, "the camera ended its stream");
+      }
+      break;
+    case GST_MESSAGE_ERROR:{
+      g_autoptr (GError) err = NULL;
+      g_autofree gchar *dbg = NULL;
+      gst_message_parse_error (msg, &err, &dbg);
+      GST_WARNING ("%s: error from %s: %s (%s)", in->name, GST_OBJECT_NAME (msg->src),
+          err->message, dbg ? dbg : "");
+      if (in->state == IN_RUNNING)
+        drain_input (in, TRUE, err->message);
+      else if (in->state == IN_DRAINING && (in->sink == NULL ||
+              lb_segment_sink_count_open (in->sink) == 0))
+        finish_drain (in);
+      break;
+    }
+    case GST_MESSAGE_WARNING:{
+      g_autoptr (GError) err = NULL;
+      gst_message_parse_warning (msg, &err, NULL);
+      GST_WARNING ("%s: warning from %s: %s", in->name, GST_OBJECT_NAME (msg->src),
+          err->message);
+      break;
+    }
+    default:
+      break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static GstPadProbeReturn
+on_sink_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  RecInput *in = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  /* mp4mux refuses a buffer without PTS (RTSP depayloaders emit some before
+   * the stream is synchronised): take its DTS, or drop it. */
+  if (!GST_BUFFER_PTS_IS_VALID (buf)) {
+    if (!GST_BUFFER_DTS_IS_VALID (buf))
+      return GST_PAD_PROBE_DROP;
+    buf = gst_buffer_make_writable (buf);
+    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  }
+  g_atomic_int_set (&in->last_data_s, (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
+  /* A file starts with a keyframe: what a camera sends before its first
+   * one cannot be decoded anyway. */
+  if (!in->seen_key) {
+    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+      return GST_PAD_PROBE_DROP;
+    in->seen_key = TRUE;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+link_to_fakesink (GstElement *pipeline, GstPad *pad)
+{
+  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
+
+  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), fake);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (fake, "sink");
+  gst_pad_link (pad, sinkpad);
+  /* Always PLAYING: a dropped stream must never block its demuxer in
+   * preroll while the segment sink waits for video. */
+  gst_element_set_locked_state (fake, TRUE);
+  gst_element_set_state (fake, GST_STATE_PLAYING);
+}
+
+/* parsebin exposed a stream (streaming thread). */
+static void
+on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
+{
+  RecInput *in = data;
+  LbRecorder *rec = in->rec;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  GstElement *pipeline = in->pipeline;
+
+  if (caps == NULL)
+    caps = gst_pad_query_caps (pad, NULL);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_name (s);
+  gboolean video = g_str_has_prefix (media, "video/") || g_str_has_prefix (media, "image/");
+
+  if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
+    GST_INFO ("%s: not recording stream %s", in->name, media);
+    link_to_fakesink (pipeline, pad);
+    return;
+  }
+
+  gboolean h264 = g_str_equal (media, "video/x-h264");
+  gboolean raw = g_str_equal (media, "video/x-raw");
+  g_autoptr (GError) error = NULL;
+
+  GstElement *decoder = NULL;
+  if (!h264 && !raw) {
+    /* Other video (MJPEG, H.265, ...): the best decoder for it, then the
+     * encode template. */
+    GList *all = gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
+        GST_RANK_MARGINAL);
+    GList *fit = gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
+    fit = g_list_sort (fit, gst_plugin_feature_rank_compare_func);
+    if (fit)
+      decoder = gst_element_factory_create (fit->data, NULL);
+    gst_plugin_feature_list_free (fit);
+    gst_plugin_feature_list_free (all);
+    if (decoder == NULL) {
+      GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s", media), (NULL));
+      return;
+    }
+  }
+  GstElement *bin = gst_parse_bin_from_description (h264 ? rec->tpl_h264 : rec->tpl_encode,
+      TRUE, &error);
+  if (bin == NULL) {
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
+            error->message), (NULL));
+    return;
+  }
+  if (!h264) {
+    /* One keyframe per fragment-duration of frames (30 when the rate is
+     * unknown).  Set here only: x264enc applies a template's key-int-max
+     * after ours. */
+    g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
+    gint fps_n = 0, fps_d = 1;
+    guint frames = 30;
+    if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0 && fps_d > 0)
+      frames = (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
+              (guint64) fps_d * GST_SECOND));
+    if (enc && g_object_class_find_property (G_OBJECT_GET_CLASS (enc), "key-int-max")) {
+      g_object_set (enc, "key-int-max", frames, NULL);
+      GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name, media, frames);
+    }
+  } else {
+    GST_INFO ("%s: recording H.264 as it comes", in->name);
+  }
+
+  gst_bin_add (GST_BIN (pipeline), bin);
+  if (decoder) {
+    gst_bin_add (GST_BIN (pipeline), decoder);
+    if (!gst_element_link (decoder, bin)) {
+      GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("cannot link the decoder of %s", media),
+          (NULL));
+      return;
+    }
+    gst_element_sync_state_with_parent (decoder);
+  }
+  g_autoptr (GstPad) binsink = gst_element_get_static_pad (decoder ? decoder : bin, "sink");
+  g_autoptr (GstPad) binsrc = gst_element_get_static_pad (bin, "src");
+  GstPadLinkReturn r1 = GST_PAD_LINK_REFUSED, r2 = GST_PAD_LINK_REFUSED;
+  if (binsink == NULL || binsrc == NULL ||
+      (r1 = gst_pad_link (pad, binsink)) != GST_PAD_LINK_OK ||
+      (r2 = gst_pad_link (binsrc, in->sink_pad)) != GST_PAD_LINK_OK) {
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("cannot link the recording branch"),
+        ("%s → branch: %s, branch → segment sink: %s", media, gst_pad_link_get_name (r1),
+            gst_pad_link_get_name (r2)));
+    return;
+  }
+  gst_element_sync_state_with_parent (bin);
+}
+
+static gboolean
+build_pipeline (RecInput *in, GError **error)
+{
+  LbRecorder *rec = in->rec;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *desc = g_strdup_printf ("%s ! %s", in->source, rec->tpl_source);
+  GstElement *el = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+
+  if (el == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[input %s %s] source: %s",
+        in->vehicle, in->input, err->message);
+    return FALSE;
+  }
+  if (!GST_IS_PIPELINE (el)) {
+    GstElement *p = gst_pipeline_new (NULL);
+    gst_bin_add (GST_BIN (p), el);
+    el = p;
+  }
+  in->pipeline = gst_object_ref_sink (el);
+  g_autofree gchar *pname = g_strdup_printf ("record-%s-%s", in->vehicle, in->input);
+  gst_object_set_name (GST_OBJECT (in->pipeline), pname);
+
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (in->pipeline), "parse");
+  if (parse == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
+        "pipeline template record-source.pipeline has no element named 'parse'");
+    gst_clear_object (&in->pipeline);
+    return FALSE;
+  }
+  in->sink = lb_segment_sink_new (rec->store_dir, in->vehicle, in->input, rec->segment_ns,
+      rec->fragment_ns);
+  if (in->sink == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
+        "splitmuxsink or mp4mux is missing (gst-plugins-good)");
+    gst_clear_object (&in->pipeline);
+    return FALSE;
+  }
+  gst_bin_add (GST_BIN (in->pipeline), in->sink);
+  in->sink_pad = gst_element_request_pad_simple (in->sink, "video");
+  gst_pad_add_probe (in->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer, in, NULL);
+  g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
+  gst_pipeline_use_clock (GST_PIPELINE (in->pipeline), rec->clock);
+  g_object_set (in->pipeline, "message-forward", TRUE, NULL);
+
+  g_autoptr (GstBus) bus = gst_pipeline_get_bus (GST_PIPELINE (in->pipeline));
+  GSource *src = gst_bus_create_watch (bus);
+  g_source_set_callback (src, (GSourceFunc) (void (*)(void)) on_bus, in, NULL);
+  in->bus_watch = g_source_attach (src, rec->context);
+  g_source_unref (src);
+  return TRUE;
+}
+
+static void
+start_input (RecInput *in)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_atomic_int_set (&in->last_data_s, 0);
+  in->seen_key = FALSE;
+  in->sink_eos = FALSE;
+  in->started_s = g_get_monotonic_time () / G_USEC_PER_SEC;
+  if (!build_pipeline (in, &error)) {
+    GST_WARNING ("%s: %s", in->name, error->message);
+    schedule_retry (in);
+    return;
+  }
+  in->state = IN_RUNNING;
+  /* PAUSED first, as gst-launch does: going straight to PLAYING loses the
+   * PLAYING of splitmuxsink, which is still changing state asynchronously. */
+  if (gst_element_set_state (in->pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE ||
+      gst_element_set_state (in->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    GST_WARNING ("%s: the pipeline does not start", in->name);
+    /* An error message on the bus says why; drain if it did not. */
+    in->state = IN_DRAINING;
+    in->retry_after_drain = TRUE;
+    finish_drain (in);
+    return;
+  }
+  GST_INFO ("%s: started", in->name);
+}
+
+static gboolean
+on_watchdog (gpointer data)
+{
+  LbRecorder *rec = data;
+  gint now = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    if (in->state != IN_RUNNING)
+      continue;
+    gint last = g_atomic_int_get (&in->last_data_s);
+    if (last == 0 && now - in->started_s > START_TIMEOUT_S)
+      drain_input (in, TRUE, "no video since the start");
+    else if (last != 0 && now - last > STALL_TIMEOUT_S)
+      drain_input (in, TRUE, "no video for a while");
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* --- the recorder --------------------------------------------------------- */
+
+static void
+rec_input_free (gpointer p)
+{
+  RecInput *in = p;
+
+  if (in->retry_id)
+    g_source_remove (in->retry_id);
+  teardown_pipeline (in);
+  g_free (in->open_path);
+  g_free (in->vehicle);
+  g_free (in->input);
+  g_free (in->source);
+  g_free (in->name);
+  g_free (in);
+}
+
+LbRecorder *
+lb_recorder_new (LbConfig *config, LbStore *store, GError **error)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (store != NULL, NULL);
+
+  LB_DEBUG_INIT (lb_recorder_debug, "lookback-recorder", "lookback recorder");
+
+  g_autoptr (LbRecorder) rec = g_new0 (LbRecorder, 1);
+  rec->config = config;
+  rec->store = store;
+  rec->context = g_main_context_ref_thread_default ();
+  rec->store_dir = g_strdup (lb_config_get_store_dir (config));
+  rec->segment_ns = lb_config_get_duration (config, "recorder", "segment-duration");
+  rec->fragment_ns = lb_config_get_duration (config, "recorder", "fragment-duration");
+  rec->retry_min_ns = lb_config_get_duration (config, "recorder", "retry-min");
+  rec->retry_max_ns = lb_config_get_duration (config, "recorder", "retry-max");
+  rec->inputs = g_ptr_array_new_with_free_func (rec_input_free);
+  rec->done_cbs = g_ptr_array_new_with_free_func (g_free);
+  rec->open_files = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, open_file_free);
+  rec->tasks = g_async_queue_new ();
+
+  if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
+      !(rec->tpl_h264 = read_template ("record-h264.pipeline", error)) ||
+      !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
+    return NULL;
+  rec->clock = lb_segment_sink_new_clock ();
+
+  GPtrArray *inputs = lb_config_get_inputs (config);
+  for (guint i = 0; i < inputs->len; i++) {
+    const LbInputConfig *ic = inputs->pdata[i];
+    RecInput *in = g_new0 (RecInput, 1);
+    in->rec = rec;
+    in->vehicle = g_strdup (ic->vehicle);
+    in->input = g_strdup (ic->input);
+    in->source = g_strdup (ic->source);
+    in->name = g_strdup_printf ("%s/%s", ic->vehicle, ic->input);
+    in->backoff_ns = rec->retry_min_ns;
+    g_ptr_array_add (rec->inputs, in);
+  }
+  return g_steal_pointer (&rec);
+}
+
+gboolean
+lb_recorder_start (LbRecorder *rec, GError **error)
+{
+  g_return_val_if_fail (rec != NULL, FALSE);
+  g_return_val_if_fail (!rec->started, FALSE);
+
+  /* Check every source parses before anything starts. */
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    if (!build_pipeline (in, error)) {
+      for (guint j = 0; j < rec->inputs->len; j++)
+        teardown_pipeline (rec->inputs->pdata[j]);
+      return FALSE;
+    }
+    teardown_pipeline (in);
+  }
+
+  rec->started = TRUE;
+  rec->index_thread = g_thread_new ("lb-indexer", index_thread_main, rec);
+  for (guint i = 0; i < rec->inputs->len; i++)
+    start_input (rec->inputs->pdata[i]);
+  GSource *wd = g_timeout_source_new_seconds (1);
+  g_source_set_callback (wd, on_watchdog, rec, NULL);
+  rec->watchdog_id = g_source_attach (wd, rec->context);
+  g_source_unref (wd);
+  GST_INFO ("recording %u inputs into %s", rec->inputs->len, rec->store_dir);
+  return TRUE;
+}
+
+static gboolean
+on_index_barrier (gpointer data)
+{
+  LbRecorder *rec = data;
+  g_autoptr (GPtrArray) cbs = g_steal_pointer (&rec->done_cbs);
+
+  rec->done_cbs = g_ptr_array_new_with_free_func (g_free);
+  GST_INFO ("stopped: every segment closed and indexed");
+  for (guint i = 0; i < cbs->len; i++) {
+    DoneCb *cb = cbs->pdata[i];
+    cb->func (rec, cb->user_data);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+check_stopped (LbRecorder *rec)
+{
+  if (!rec->stopping || rec->done_cbs->len == 0)
+    return;
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    if (in->state != IN_IDLE)
+      return;
+  }
+  if (rec->index_thread == NULL) {
+    on_index_barrier (rec);
+    return;
+  }
+  Task *t = g_new0 (Task, 1);
+  t->kind = TASK_BARRIER;
+  t->callback = on_index_barrier;
+  t->user_data = rec;
+  g_async_queue_push (rec->tasks, t);
+}
+
+void
+lb_recorder_stop (LbRecorder *rec, LbRecorderDoneFunc done, gpointer user_data)
+{
+  g_return_if_fail (rec != NULL);
+
+  if (done) {
+    DoneCb *cb = g_new0 (DoneCb, 1);
+    cb->func = done;
+    cb->user_data = user_data;
+    g_ptr_array_add (rec->done_cbs, cb);
+  }
+  gboolean first = !rec->stopping;
+  rec->stopping = TRUE;
+  if (rec->watchdog_id) {
+    g_source_remove (rec->watchdog_id);
+    rec->watchdog_id = 0;
+  }
+  if (first) {
+    GST_INFO ("stopping: closing the open segments");
+    for (guint i = 0; i < rec->inputs->len; i++) {
+      RecInput *in = rec->inputs->pdata[i];
+      if (in->retry_id) {
+        g_source_remove (in->retry_id);
+        in->retry_id = 0;
+      }
+      if (in->state == IN_RUNNING)
+        drain_input (in, FALSE, "recorder stopping");
+      else if (in->state == IN_WAITING)
+        in->state = IN_IDLE;
+    }
+  }
+  check_stopped (rec);
+}
+
+guint
+lb_recorder_count_recording (LbRecorder *rec)
+{
+  g_return_val_if_fail (rec != NULL, 0);
+  gint now = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+  guint n = 0;
+
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    gint last = g_atomic_int_get (&in->last_data_s);
+    if (in->state == IN_RUNNING && last != 0 && now - last <= 2)
+      n++;
+  }
+  return n;
+}
+
+guint
+lb_recorder_count_closed (LbRecorder *rec)
+{
+  g_return_val_if_fail (rec != NULL, 0);
+  return (guint) g_atomic_int_get (&rec->closed);
+}
+
+void
+lb_recorder_free (LbRecorder *rec)
+{
+  if (rec == NULL)
+    return;
+  rec->stopping = TRUE;
+  if (rec->watchdog_id)
+    g_source_remove (rec->watchdog_id);
+  g_clear_pointer (&rec->inputs, g_ptr_array_unref);
+  if (rec->index_thread) {
+    Task *t = g_new0 (Task, 1);
+    t->kind = TASK_QUIT;
+    g_async_queue_push (rec->tasks, t);
+    g_thread_join (rec->index_thread);
+  }
+  g_clear_pointer (&rec->open_files, g_hash_table_unref);
+  if (rec->tasks) {
+    Task *t;
+    while ((t = g_async_queue_try_pop (rec->tasks)))
+      task_free (t);
+    g_async_queue_unref (rec->tasks);
+  }
+  g_clear_pointer (&rec->done_cbs, g_ptr_array_unref);
+  gst_clear_object (&rec->clock);
+  g_main_context_unref (rec->context);
+  g_free (rec->tpl_source);
+  g_free (rec->tpl_h264);
+  g_free (rec->tpl_encode);
+  g_free (rec->store_dir);
+  g_free (rec);
+}

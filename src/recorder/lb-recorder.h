@@ -1,0 +1,74 @@
+/* lookback — the recorder: one capture pipeline per configured input
+ *
+ * Each [input VEHICLE INPUT] of the configuration gets a pipeline
+ *
+ *   <source from the config> ! <pipelines/record-source.pipeline>
+ *       → H.264:           <pipelines/record-h264.pipeline>   (passed through)
+ *       → raw video:       <pipelines/record-encode.pipeline> (encoded)
+ *       → other video:     the best-ranked decoder for it ! record-encode
+ *   ! lb_segment_sink_new()
+ *
+ * record-source.pipeline ends in a parsebin named "parse" (it depayloads
+ * RTP and parses what the source gives); its capsfilter "accept" lists, in
+ * order of preference, what a source may negotiate (H.264 first, then I420).
+ *
+ * running on the REALTIME system clock, so that each file is named by the
+ * wall clock of its first frame.  The element named "enc" of the encode
+ * template gets key-int-max = one [recorder] fragment-duration of frames
+ * when it has that property (x264enc); an operator can swap in a hardware
+ * encoder by editing the template.
+ *
+ * Indexing happens as it records, on one indexing thread: about once a second
+ * lb_indexer_update() for every open file (fsync + one transaction), and
+ * lb_indexer_finish() when splitmuxsink closes a file.
+ *
+ * A camera that stops (error, EOS, or no video for a few seconds) has its
+ * open segment closed and indexed, and is reopened after [recorder]
+ * retry-min, doubling up to retry-max; the backoff resets once a new segment
+ * opens.  The gap shows between segments.
+ *
+ * Everything runs on the thread-default main context of the caller of
+ * lb_recorder_start() (the daemon's main loop); pipelines stream on their own
+ * threads and report through their buses.
+ */
+#pragma once
+
+#include "core/lb-config.h"
+#include "store/lb-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct _LbRecorder LbRecorder;
+
+typedef void (*LbRecorderDoneFunc) (LbRecorder *recorder,
+                                    gpointer    user_data);
+
+LbRecorder *lb_recorder_new   (LbConfig    *config,
+                               LbStore     *store,
+                               GError     **error);
+
+/* Starts every input's pipeline (an input that fails to start is retried
+ * like a camera that drops; only a bad configuration fails here). */
+gboolean    lb_recorder_start (LbRecorder  *recorder,
+                               GError     **error);
+
+/* Clean stop: EOS through every pipeline, waits until the last segment of
+ * each input is closed and indexed, then calls @done on the main context.
+ * Calling it again (or on a recorder never started) just calls @done. */
+void        lb_recorder_stop  (LbRecorder          *recorder,
+                               LbRecorderDoneFunc   done,
+                               gpointer             user_data);
+
+/* Number of inputs whose pipeline is delivering video right now. */
+guint       lb_recorder_count_recording (LbRecorder *recorder);
+
+/* Segments closed and indexed since start (all inputs). */
+guint       lb_recorder_count_closed    (LbRecorder *recorder);
+
+/* Stops without waiting (if still running, open files are left for the next
+ * start's reconcile) and frees. */
+void        lb_recorder_free  (LbRecorder *recorder);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbRecorder, lb_recorder_free)
+
+G_END_DECLS

@@ -1,0 +1,167 @@
+/* Helpers shared by the recorder tests */
+#include "rec-util.h"
+
+#include <gst/app/gstappsink.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+gint
+rec_decode_count (const gchar *path, gchar **error_text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! qtdemux ! h264parse ! "
+      "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  gint count = 0;
+
+  g_object_set (src, "location", path, NULL);
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (p, GST_STATE_NULL);
+  if (msg == NULL || GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    if (error_text) {
+      g_autoptr (GError) err = NULL;
+      if (msg)
+        gst_message_parse_error (msg, &err, NULL);
+      *error_text = g_strdup (err ? err->message : "timeout");
+    }
+    return -1;
+  }
+  return count;
+}
+
+static void
+frame_clear (gpointer p)
+{
+  RecFrame *f = p;
+  g_clear_pointer (&f->bytes, g_bytes_unref);
+}
+
+GArray *
+rec_demux_frames (const gchar *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! qtdemux ! "
+      "video/x-h264 ! appsink name=sink sync=false", &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GArray *frames = g_array_new (FALSE, TRUE, sizeof (RecFrame));
+
+  g_array_set_clear_func (frames, frame_clear);
+  g_object_set (src, "location", path, NULL);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (;;) {
+    g_autoptr (GstSample) s = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+        10 * GST_SECOND);
+    if (s == NULL)
+      break;
+    GstBuffer *b = gst_sample_get_buffer (s);
+    RecFrame f = { 0 };
+    f.pts_ns = GST_BUFFER_PTS (b);
+    f.dts_ns = GST_BUFFER_DTS_OR_PTS (b);
+    f.key = !GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT);
+    f.size = gst_buffer_get_size (b);
+    if (f.key) {
+      gpointer data = g_malloc (f.size);
+      gst_buffer_extract (b, 0, data, f.size);
+      f.bytes = g_bytes_new_take (data, f.size);
+    }
+    g_array_append_val (frames, f);
+  }
+  gboolean eos = gst_app_sink_is_eos (GST_APP_SINK (sink));
+  gst_element_set_state (p, GST_STATE_NULL);
+  if (!eos) {
+    g_array_unref (frames);
+    return NULL;
+  }
+  return frames;
+}
+
+static void
+list_into (const gchar *dir, GPtrArray *out)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d))) {
+    g_autofree gchar *path = g_build_filename (dir, name, NULL);
+    if (g_file_test (path, G_FILE_TEST_IS_DIR))
+      list_into (path, out);
+    else if (g_str_has_suffix (name, ".mp4"))
+      g_ptr_array_add (out, g_steal_pointer (&path));
+  }
+}
+
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar **) a, *(const gchar **) b);
+}
+
+GPtrArray *
+rec_list_mp4 (const gchar *dir)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  list_into (dir, out);
+  g_ptr_array_sort (out, cmp_str);
+  return out;
+}
+
+static gboolean
+set_flag (gpointer p)
+{
+  *(gboolean *) p = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+rec_run_for (guint ms)
+{
+  gboolean done = FALSE;
+  g_timeout_add (ms, set_flag, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+wake (gpointer p)
+{
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+rec_run_until (gboolean *flag, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  while (!*flag && g_get_monotonic_time () < end) {
+    g_timeout_add (50, wake, NULL);
+    g_main_context_iteration (NULL, TRUE);
+  }
+  return *flag;
+}
+
+void
+rec_rm_rf (const gchar *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  if (d) {
+    while ((name = g_dir_read_name (d))) {
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        rec_rm_rf (path);
+      else
+        g_unlink (path);
+    }
+  }
+  g_rmdir (dir);
+}

@@ -1,0 +1,36 @@
+/* Helpers shared by the recorder tests */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gint64 pts_ns;                /* media PTS (file timeline) */
+  gint64 dts_ns;
+  gboolean key;
+  gsize size;
+  GBytes *bytes;                /* the sample as stored (keyframes only) */
+} RecFrame;
+
+/* Decodes @path (qtdemux ! h264parse ! avdec_h264) to the end; returns the
+ * decoded frame count, or -1 when the pipeline fails. */
+gint       rec_decode_count   (const gchar *path, gchar **error_text);
+
+/* Demuxes @path (no decoding): every video sample in decode order.
+ * Keyframes keep their bytes.  NULL on failure. */
+GArray    *rec_demux_frames   (const gchar *path);
+
+/* Sorted list of the .mp4 files under @dir (recursively). */
+GPtrArray *rec_list_mp4       (const gchar *dir);
+
+/* Runs the default main context for @ms milliseconds. */
+void       rec_run_for        (guint ms);
+
+/* Runs the default main context until *flag is TRUE or @ms pass. */
+gboolean   rec_run_until      (gboolean *flag, guint ms);
+
+/* Removes @dir and everything in it. */
+void       rec_rm_rf          (const gchar *dir);
+
+G_END_DECLS

@@ -1,0 +1,171 @@
+/* Camera loss: an RTSP camera (lb-test-camera) stops and comes back; the
+ * recorder closes and indexes the open segment, retries with backoff and
+ * resumes by itself; the gap shows in the index. */
+#include "rec-util.h"
+
+#include "core/lb-config.h"
+#include "core/lb-time.h"
+#include "recorder/lb-recorder.h"
+#include "store/lb-store.h"
+#include "store/lb-store-footage.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+typedef struct {
+  GPid pid;
+  gchar *url;
+} Camera;
+
+static Camera *
+camera_start (gint port)
+{
+  g_autofree gchar *exe = g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
+      "lb-test-camera", NULL);
+  g_autofree gchar *port_s = g_strdup_printf ("%d", port);
+  const gchar *argv[] = { exe, "--port", port_s, NULL };
+  g_autoptr (GError) error = NULL;
+  gint out_fd = -1;
+  Camera *cam = g_new0 (Camera, 1);
+
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &cam->pid, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  FILE *f = fdopen (out_fd, "r");
+  gchar line[256] = "";
+  g_assert_nonnull (fgets (line, sizeof line, f));
+  fclose (f);
+  cam->url = g_strdup (g_strstrip (line));
+  g_assert_true (g_str_has_prefix (cam->url, "rtsp://127.0.0.1:"));
+  return cam;
+}
+
+static gint
+camera_port (Camera *cam)
+{
+  return atoi (strrchr (cam->url, ':') + 1);
+}
+
+static void
+camera_kill (Camera *cam)
+{
+  kill (cam->pid, SIGKILL);
+  waitpid (cam->pid, NULL, 0);
+  g_spawn_close_pid (cam->pid);
+  g_free (cam->url);
+  g_free (cam);
+}
+
+static void
+on_stopped (LbRecorder *rec, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean
+wait_recording (LbRecorder *rec, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  while (g_get_monotonic_time () < end) {
+    if (lb_recorder_count_recording (rec) == 1)
+      return TRUE;
+    rec_run_for (100);
+  }
+  return FALSE;
+}
+
+static void
+test_camera_loss (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-cam-XXXXXX", NULL);
+  Camera *cam = camera_start (0);
+  gint port = camera_port (cam);
+  g_autofree gchar *conf = g_strdup_printf (
+      "[store]\ndir=%s\n"
+      "[recorder]\nsegment-duration=5s\nretry-min=200ms\nretry-max=800ms\n"
+      "[input veh-2 analog1]\n"
+      "source=rtspsrc location=%s protocols=tcp latency=0\n", dir, cam->url);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
+  g_assert_no_error (error);
+
+  gint64 t0 = lb_time_now ();
+  gboolean started = lb_recorder_start (rec, &error);
+  g_assert_no_error (error);
+  g_assert_true (started);
+  g_assert_true (wait_recording (rec, 10000));
+  rec_run_for (3000);
+
+  /* The camera goes away for a few seconds. */
+  gint64 t_lost = lb_time_now ();
+  camera_kill (cam);
+  rec_run_for (3000);
+  g_assert_cmpuint (lb_recorder_count_recording (rec), ==, 0);
+  g_assert_cmpuint (lb_recorder_count_closed (rec), >=, 1);
+  gint64 t_back = lb_time_now ();
+  cam = camera_start (port);
+
+  /* ... and comes back at the same address: recording resumes by itself. */
+  g_assert_true (wait_recording (rec, 10000));
+  rec_run_for (3000);
+  gboolean stopped = FALSE;
+  lb_recorder_stop (rec, on_stopped, &stopped);
+  g_assert_true (rec_run_until (&stopped, 10000));
+  gint64 t1 = lb_time_now ();
+  camera_kill (cam);
+
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-2", "analog1", t0, t1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, >=, 2);
+  /* Footage before the loss and after the return ... */
+  LbFootagePiece *first = plan->pieces->pdata[0];
+  LbFootagePiece *last = plan->pieces->pdata[plan->pieces->len - 1];
+  g_assert_cmpint (first->segment->start_ns, <, t_lost);
+  g_assert_cmpint (last->segment->end_ns, >, t_back + LB_NS_PER_SEC);
+  g_assert_false (last->segment->open);
+  /* ... and a gap covering the time the camera was away. */
+  gboolean found = FALSE;
+  for (guint i = 0; i < plan->gaps->len; i++) {
+    LbTimeRange *g = &g_array_index (plan->gaps, LbTimeRange, i);
+    if (g->start_ns <= t_lost + LB_NS_PER_SEC && g->end_ns >= t_back &&
+        g->end_ns - g->start_ns >= 2 * LB_NS_PER_SEC)
+      found = TRUE;
+  }
+  g_assert_true (found);
+  /* The same in the store's coverage: two recorded ranges around a gap. */
+  g_autoptr (GArray) ranges = NULL;
+  g_autoptr (GArray) gaps = NULL;
+  g_assert_true (lb_store_coverage (store, "veh-2", "analog1", t0, t1, &ranges, &gaps, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ranges->len, >=, 2);
+  found = FALSE;
+  for (guint i = 0; i < gaps->len; i++) {
+    LbTimeRange *g = &g_array_index (gaps, LbTimeRange, i);
+    if (g->start_ns <= t_lost + LB_NS_PER_SEC && g->end_ns >= t_back)
+      found = TRUE;
+  }
+  g_assert_true (found);
+  /* Every segment decodes. */
+  for (guint i = 0; i < plan->pieces->len; i++) {
+    LbFootagePiece *p = plan->pieces->pdata[i];
+    g_assert_cmpint (rec_decode_count (p->segment->path, NULL), >, 0);
+  }
+  rec_rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/recorder/camera-loss", test_camera_loss);
+  return g_test_run ();
+}

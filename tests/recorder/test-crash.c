@@ -1,0 +1,149 @@
+/* Crash: lookbackd killed with SIGKILL while recording keeps everything up
+ * to the last complete GOP; the next start reconciles it; a SIGTERM stops
+ * it cleanly (exit 0) with every segment closed and indexed. */
+#include "rec-util.h"
+
+#include "core/lb-config.h"
+#include "core/lb-time.h"
+#include "store/lb-store.h"
+#include "store/lb-store-footage.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#define FPS 15
+
+static GPid
+daemon_start (const gchar *conf, const gchar *log)
+{
+  const gchar *exe = g_getenv ("LOOKBACKD");
+  g_assert_nonnull (exe);
+  g_autofree gchar *cmd = g_strdup_printf ("exec '%s' --config '%s' >>'%s' 2>&1", exe, conf,
+      log);
+  const gchar *argv[] = { "/bin/sh", "-c", cmd, NULL };
+  g_autoptr (GError) error = NULL;
+  GPid pid = 0;
+
+  g_assert_true (g_spawn_async (NULL, (gchar **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+          NULL, &pid, &error));
+  g_assert_no_error (error);
+  return pid;
+}
+
+/* Waits up to @ms for @pid to exit; its exit status, or -1 on timeout. */
+static gint
+daemon_wait (GPid pid, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint status = 0;
+
+  while (g_get_monotonic_time () < end) {
+    if (waitpid (pid, &status, WNOHANG) == pid)
+      return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+    g_usleep (50 * 1000);
+  }
+  return -1;
+}
+
+static guint
+count_files (const gchar *dir)
+{
+  g_autoptr (GPtrArray) files = rec_list_mp4 (dir);
+  return files->len;
+}
+
+static void
+test_crash (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-crash-XXXXXX", NULL);
+  g_autofree gchar *conf = g_build_filename (dir, "lookback.conf", NULL);
+  g_autofree gchar *log = g_build_filename (dir, "lookbackd.log", NULL);
+  g_autofree gchar *segdir = g_build_filename (dir, "store", "segments", NULL);
+  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
+      "[store]\ndir=store\n"
+      "[recorder]\nsegment-duration=60s\nfragment-duration=1s\n"
+      "[input veh-4 dashcamRoadFacing]\n"
+      "source=videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=160,height=120,framerate=%d/1\n", FPS);
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+
+  gint64 t0 = lb_time_now ();
+  GPid pid = daemon_start (conf, log);
+  /* Wait until the segment file exists, then record a few seconds more. */
+  for (guint i = 0; i < 100 && count_files (segdir) == 0; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_files (segdir), ==, 1);
+  g_usleep (5500 * 1000);
+  gint64 t_kill = lb_time_now ();
+  kill (pid, SIGKILL);
+  g_assert_cmpint (daemon_wait (pid, 5000), ==, 128 + SIGKILL);
+  g_spawn_close_pid (pid);
+
+  /* Restart (reconcile closes the killed segment), record a little, stop. */
+  pid = daemon_start (conf, log);
+  for (guint i = 0; i < 100 && count_files (segdir) < 2; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_files (segdir), ==, 2);
+  g_usleep (2500 * 1000);
+  kill (pid, SIGTERM);
+  gint status = daemon_wait (pid, 15000);
+  g_spawn_close_pid (pid);
+  if (status != 0) {
+    g_autofree gchar *logtext = NULL;
+    g_file_get_contents (log, &logtext, NULL, NULL);
+    g_test_message ("lookbackd log:\n%s", logtext);
+  }
+  g_assert_cmpint (status, ==, 0);
+  gint64 t_end = lb_time_now ();
+
+  g_autofree gchar *db = g_build_filename (dir, "store", "lookback.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_store_check_integrity (store, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-4", "dashcamRoadFacing", t0,
+      t_end, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 2);
+  LbFootagePiece *killed = plan->pieces->pdata[0];
+  LbFootagePiece *clean = plan->pieces->pdata[1];
+
+  /* The killed segment: closed by reconcile, indexed up to the last
+   * complete GOP in the file.  With 1 s GOPs that is at most ~2 s before the
+   * kill: splitmuxsink holds one GOP back (to decide where to split) and
+   * mp4mux writes a fragment when the next one starts; allow 1 s more for
+   * a loaded machine. */
+  g_assert_false (killed->segment->open);
+  g_assert_cmpint (killed->segment->start_ns, >=, t0);
+  g_assert_cmpint (killed->segment->end_ns, <=, t_kill);
+  g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 3500 * LB_NS_PER_MS);
+  g_assert_cmpuint (killed->keyframes->len, >=, 3);
+  /* ... and it decodes: every indexed frame and no more than a GOP beyond. */
+  gint64 indexed_frames = (killed->segment->end_ns - killed->segment->start_ns) * FPS /
+      LB_NS_PER_SEC;
+  gint n = rec_decode_count (killed->segment->path, NULL);
+  g_assert_cmpint (n, >=, indexed_frames - 1);
+  g_assert_cmpint (n, <=, indexed_frames + 2 * FPS);
+
+  /* The clean stop closed and indexed the second segment to its end. */
+  g_assert_false (clean->segment->open);
+  g_assert_cmpint (clean->segment->start_ns, >, t_kill);
+  g_assert_cmpint (clean->segment->end_ns, >=, clean->segment->start_ns + 2 * LB_NS_PER_SEC);
+  gint m = rec_decode_count (clean->segment->path, NULL);
+  gint64 clean_frames = (clean->segment->end_ns - clean->segment->start_ns) * FPS /
+      LB_NS_PER_SEC;
+  g_assert_cmpint (ABS (m - clean_frames), <=, 1);
+  rec_rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/recorder/crash", test_crash);
+  return g_test_run ();
+}

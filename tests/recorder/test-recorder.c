@@ -1,0 +1,158 @@
+/* Recorder: ~10 s of videotestsrc into segments that decode, indexed as
+ * recorded; the index matches the files read back. */
+#include "rec-util.h"
+
+#include "core/lb-config.h"
+#include "core/lb-time.h"
+#include "recorder/lb-recorder.h"
+#include "store/lb-store.h"
+#include "store/lb-store-footage.h"
+
+#include <string.h>
+
+#define FPS 15
+
+static void
+on_stopped (LbRecorder *rec, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static gint64
+name_start_ns (const gchar *path)
+{
+  g_autofree gchar *base = g_path_get_basename (path);
+  return g_ascii_strtoll (base, NULL, 10);
+}
+
+static void
+test_record (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-rec-XXXXXX", NULL);
+  g_autofree gchar *conf = g_strdup_printf (
+      "[store]\ndir=%s\n"
+      "[recorder]\nsegment-duration=5s\nfragment-duration=1s\n"
+      "[input veh-1 dashcamRoadFacing]\n"
+      "source=videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=160,height=120,framerate=%d/1\n", dir, FPS);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+
+  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
+  g_assert_no_error (error);
+  gint64 t0 = lb_time_now ();
+  gboolean started = lb_recorder_start (rec, &error);
+  g_assert_no_error (error);
+  g_assert_true (started);
+  rec_run_for (7000);
+  g_assert_cmpuint (lb_recorder_count_recording (rec), ==, 1);
+  {
+    /* Indexed as it records: footage a few seconds old is findable. */
+    gint64 now = lb_time_now ();
+    g_autoptr (LbFootagePlan) live = lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0,
+        now, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (live->pieces->len, >=, 1);
+    LbFootagePiece *last = live->pieces->pdata[live->pieces->len - 1];
+    g_assert_cmpint (last->segment->end_ns, >=, now - 3 * LB_NS_PER_SEC);
+  }
+  rec_run_for (3500);
+  gboolean stopped = FALSE;
+  lb_recorder_stop (rec, on_stopped, &stopped);
+  g_assert_true (rec_run_until (&stopped, 10000));
+  gint64 t1 = lb_time_now ();
+
+  g_autofree gchar *segdir = g_build_filename (dir, "segments", "veh-1",
+      "dashcamRoadFacing", NULL);
+  g_autoptr (GPtrArray) files = rec_list_mp4 (segdir);
+  g_assert_cmpuint (files->len, >=, 2);
+  g_assert_cmpuint (lb_recorder_count_closed (rec), ==, files->len);
+
+  gint total = 0;
+  gint64 prev_end = 0;
+  for (guint i = 0; i < files->len; i++) {
+    const gchar *path = files->pdata[i];
+    g_autofree gchar *why = NULL;
+    gint n = rec_decode_count (path, &why);
+    g_assert_cmpint (n, >, 0);
+    total += n;
+    gint64 start = name_start_ns (path);
+    g_assert_cmpint (start, >=, t0);
+    g_assert_cmpint (start, <=, t1);
+    if (prev_end)               /* the next file starts where the last ended */
+      g_assert_cmpint (ABS (start - prev_end), <, 2 * LB_NS_PER_SEC / FPS);
+    prev_end = start + (gint64) n * LB_NS_PER_SEC / FPS;
+  }
+  /* ~10 s of 15 fps video */
+  g_assert_cmpint (total, >=, 9 * FPS);
+  g_assert_cmpint (total, <=, 12 * FPS);
+
+  /* The index matches the files, read back. */
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0,
+      t1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, files->len);
+  g_assert_cmpuint (plan->gaps->len, ==, 0);
+  for (guint i = 0; i < files->len; i++) {
+    LbFootagePiece *p = plan->pieces->pdata[i];
+    LbSegment *seg = p->segment;
+    g_assert_cmpstr (seg->path, ==, files->pdata[i]);
+    g_assert_cmpint (seg->start_ns, ==, name_start_ns (seg->path));
+    g_assert_false (seg->open);
+    g_assert_cmpstr (seg->codec, ==, "h264");
+    g_assert_cmpint (seg->width, ==, 160);
+    g_assert_cmpint (seg->height, ==, 120);
+    if (i + 1 < files->len) {
+      LbSegment *next = ((LbFootagePiece *) plan->pieces->pdata[i + 1])->segment;
+      g_assert_cmpint (ABS (next->start_ns - seg->end_ns), <, 2 * LB_NS_PER_SEC / FPS);
+    }
+
+    g_autoptr (GArray) frames = rec_demux_frames (seg->path);
+    g_assert_nonnull (frames);
+    g_autofree gchar *contents = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (seg->path, &contents, &len, NULL));
+    gint64 first_pts = g_array_index (frames, RecFrame, 0).pts_ns;
+    const RecFrame *lastf = &g_array_index (frames, RecFrame, frames->len - 1);
+    /* the segment ends after its last frame */
+    g_assert_cmpint (ABS (seg->end_ns - (seg->start_ns + lastf->pts_ns - first_pts +
+                LB_NS_PER_SEC / FPS)), <=, LB_NS_PER_SEC / FPS);
+    guint k = 0;
+    for (guint f = 0; f < frames->len; f++) {
+      const RecFrame *fr = &g_array_index (frames, RecFrame, f);
+      if (!fr->key)
+        continue;
+      g_assert_cmpuint (k, <, p->keyframes->len);
+      LbKeyframe *kf = &g_array_index (p->keyframes, LbKeyframe, k);
+      /* its wall-clock time ... */
+      g_assert_cmpint (ABS (kf->time_ns - (seg->start_ns + fr->pts_ns - first_pts)), <,
+          LB_NS_PER_MS);
+      /* ... and its bytes where the index says */
+      g_assert_cmpint (kf->sample_offset + kf->sample_size, <=, (gint64) len);
+      g_assert_cmpuint (kf->sample_size, ==, fr->size);
+      g_assert_true (memcmp (contents + kf->sample_offset, g_bytes_get_data (fr->bytes, NULL),
+              fr->size) == 0);
+      g_assert_cmpint (kf->offset, <=, kf->sample_offset);
+      k++;
+    }
+    g_assert_cmpuint (k, ==, p->keyframes->len);
+    /* one keyframe a second (fragment-duration=1s) in the 5 s segments; the
+     * last one is cut short by the stop */
+    if (i + 1 < files->len)
+      g_assert_cmpuint (k, ==, 5);
+  }
+  rec_rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/recorder/record", test_record);
+  return g_test_run ();
+}
