@@ -251,6 +251,15 @@ test_high_res (Fixture *f, gconstpointer data)
   assert_books (f, 2.0, 0);
 }
 
+/* A clip across two segment files: still one remux, frame-exact. */
+static void
+test_high_res_across_segments (Fixture *f, gconstpointer data)
+{
+  import_footage (f, "dashcamRoadFacing", T0 + 10 * LB_NS_PER_SEC, 4);
+  check_clip (f, "videoHighRes", T0 + F (285), T0 + F (345), 160, 120);
+  assert_books (f, 2.0, 0);
+}
+
 /* H.265 footage: high-res is transcoded to H.264, still frame-exact. */
 static void
 test_high_res_from_h265 (Fixture *f, gconstpointer data)
@@ -419,6 +428,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/e2e/image", test_image);
   ADD ("/jobs/e2e/high-res", test_high_res);
+  ADD ("/jobs/e2e/high-res-across-segments", test_high_res_across_segments);
   ADD ("/jobs/e2e/high-res-from-h265", test_high_res_from_h265);
   ADD ("/jobs/e2e/low-res", test_low_res);
   ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
