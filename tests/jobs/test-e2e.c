@@ -352,6 +352,59 @@ test_pending_deadline (Fixture *f, gconstpointer data)
   assert_books (f, 0, 0);
 }
 
+/* Real footage from another recorder (Moonfire NVR's test clip: 1 fps,
+ * irregular frame times, a keyframe every 4 frames): the still is the
+ * nearest frame, up to half a second away, and the coverage says how far;
+ * a clip starts at the nearest frame. */
+static void
+test_one_fps_recording (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *src = g_build_filename (g_getenv ("LB_SHARED_MEDIA"), "moonfire-clip.mp4",
+      NULL);
+  if (!g_file_test (src, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("no shared media (LB_SHARED_MEDIA)");
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  const gchar *store_dir = lb_config_get_store_dir (f->api->config);
+  gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
+  g_autofree gchar *path = lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0755);
+  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
+      "! mp4mux fragment-duration=1000 ! filesink location=\"%s\"", src, path);
+  jt_run_launch (d);
+  g_assert_true (lb_footage_index_file (f->api->store, "1234", "dashcamDriverFacing", path, t2,
+      NULL, &error));
+  g_assert_no_error (error);
+
+  /* 3.4 s: the frame at 3.000133 s is 0.4 s away, the next 0.6 s */
+  g_autofree gchar *id = create (f, "image", t2 + 3400 * LB_NS_PER_MS, t2 + 3400 * LB_NS_PER_MS,
+      "dashcamDriverFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  gdouble offset = json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs"));
+  /* (the import's timescale may round the frame time by a fraction of a ms) */
+  g_assert_cmpfloat_with_epsilon (offset, -399.867, 1.0);
+  g_autofree gchar *still = download (f, r, "moonfire.jpg");
+  g_autoptr (JtInfo) info = jt_discover (still);
+  g_assert_cmpint (info->width, ==, 320);
+  g_assert_cmpint (info->height, ==, 240);
+
+  /* a clip from 2 s to 6 s: frames 2..5, remuxed */
+  g_autofree gchar *cid = create (f, "videoHighRes", t2 + 2 * LB_NS_PER_SEC,
+      t2 + 6 * LB_NS_PER_SEC, "dashcamDriverFacing");
+  g_autoptr (ApiReply) c = poll_done (f, cid, 30);
+  g_assert_cmpstr (api_json_string (c, "data.media.0.status"), ==, "available");
+  g_autofree gchar *clip = download (f, c, "moonfire.mp4");
+  g_autoptr (JtDecoded) frames = jt_decode (clip);
+  g_assert_cmpuint (frames->frames->len, ==, 4);
+  g_autoptr (JtInfo) cinfo = jt_discover (clip);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (4 * GST_SECOND, cinfo->duration)), <=, GST_SECOND);
+  gdouble coffset = json_node_get_double (api_json_get (c, "data.media.0.coverage.offsetMs"));
+  g_assert_cmpfloat (ABS (coffset), <, 4.0);   /* the frame at 2.0029 s (or 2.0) */
+}
+
 static guint
 count_outputs (Fixture *f)
 {
@@ -435,6 +488,7 @@ main (int argc, char **argv)
   ADD ("/jobs/e2e/unavailable", test_unavailable);
   ADD ("/jobs/e2e/late-footage", test_late_footage);
   ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);
+  ADD ("/jobs/e2e/one-fps-recording", test_one_fps_recording);
   ADD ("/jobs/e2e/corrupt-segment", test_corrupt_segment);
   ADD ("/jobs/e2e/full-disk", test_full_disk);
   return g_test_run ();
