@@ -612,6 +612,8 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--only", choices=["jobs", "api", "lookup", "memory"], action="append",
+                    help="run only these parts (repeatable; default: all); writes no report file")
     args = ap.parse_args()
     runs = 1 if args.smoke else args.runs
 
@@ -625,14 +627,15 @@ def main():
         token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
         daemon.start()
         api = Api(daemon.url, token)
-        results = bench_jobs(c, api, daemon, runs, workdir, args.smoke)
-        api_res = bench_api(api, workdir, 2 if args.smoke else 10)
+        want = lambda part: not args.only or part in args.only
+        results = bench_jobs(c, api, daemon, runs, workdir, args.smoke) if want("jobs") else []
+        api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
         daemon.stop()
-        lookup_res = bench_lookup(args.smoke)
-        mem_res = None if args.smoke else bench_memory(c, workdir, 20, args.smoke)
+        lookup_res = bench_lookup(args.smoke) if want("lookup") else None
+        mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs)
         problems = [p for r in results for p in r["problems"]]
-        if args.smoke:
+        if args.smoke or args.only:
             sys.stdout.write(text)
             if problems:
                 raise SystemExit("bench smoke: wrong outputs: " + "; ".join(problems))
