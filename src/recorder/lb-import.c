@@ -192,6 +192,10 @@ on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     if (gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts, &rt) < 0)
       rt = 0;
   }
+  GST_LOG ("buffer %" GST_PTR_FORMAT, buf);
+  /* Outside the segment (past an edit list's end): the muxer clips it. */
+  if (seg && GST_CLOCK_TIME_IS_VALID (seg->stop) && ts >= seg->stop)
+    return GST_PAD_PROBE_OK;
   if (!imp->have_first) {
     imp->have_first = TRUE;
     imp->first_rt = (gint64) rt;

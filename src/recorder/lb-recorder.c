@@ -7,6 +7,7 @@
 #include "core/lb-error.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-segment-sink.h"
+#include "store/lb-store-footage.h"
 
 #include <string.h>
 
@@ -345,8 +346,10 @@ finish_drain (RecInput *in)
      * complete fragment all the same. */
     g_auto (GStrv) open = lb_segment_sink_list_open (in->sink);
     for (guint i = 0; open[i]; i++) {
+      gint64 start_ns = 0;
       GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
-      push_task (rec, TASK_CLOSE, in, open[i], 0);
+      if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL, &start_ns))
+        push_task (rec, TASK_CLOSE, in, open[i], start_ns);
     }
   }
   g_clear_pointer (&in->open_path, g_free);

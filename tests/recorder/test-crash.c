@@ -119,14 +119,13 @@ test_crash (void)
   g_assert_false (killed->segment->open);
   g_assert_cmpint (killed->segment->start_ns, >=, t0);
   g_assert_cmpint (killed->segment->end_ns, <=, t_kill);
-  g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 3500 * LB_NS_PER_MS);
+  g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 4000 * LB_NS_PER_MS);
   g_assert_cmpuint (killed->keyframes->len, >=, 3);
-  /* ... and it decodes: every indexed frame and no more than a GOP beyond. */
+  /* ... and it decodes: every frame the file holds is indexed. */
   gint64 indexed_frames = (killed->segment->end_ns - killed->segment->start_ns) * FPS /
       LB_NS_PER_SEC;
   gint n = rec_decode_count (killed->segment->path, NULL);
-  g_assert_cmpint (n, >=, indexed_frames - 1);
-  g_assert_cmpint (n, <=, indexed_frames + 2 * FPS);
+  g_assert_cmpint (ABS (n - indexed_frames), <=, 1);
 
   /* The clean stop closed and indexed the second segment to its end. */
   g_assert_false (clean->segment->open);

@@ -184,7 +184,12 @@ test_bad_files (Fixture *fx, gconstpointer data)
 {
   g_autofree gchar *good = make_media (fx, "good.mp4", 2 * FPS, "mp4mux ! filesink");
   g_autofree gchar *whole = make_media (fx, "whole.mp4", 4 * FPS, "mp4mux ! filesink");
+  g_autofree gchar *whole_fs = make_media (fx, "whole-fs.mp4", 4 * FPS,
+      "mp4mux faststart=true ! filesink");
+  g_autofree gchar *whole_mkv = make_media (fx, "whole.mkv", 4 * FPS, "matroskamux ! filesink");
   g_autofree gchar *cut = g_build_filename (fx->media, "cut.mp4", NULL);
+  g_autofree gchar *cut_fs = g_build_filename (fx->media, "cut-fs.mp4", NULL);
+  g_autofree gchar *cut_mkv = g_build_filename (fx->media, "cut.mkv", NULL);
   g_autofree gchar *text = g_build_filename (fx->media, "notes.mp4", NULL);
   g_autofree gchar *audio = g_build_filename (fx->media, "sound.ogg", NULL);
   gchar *data_ = NULL;
@@ -193,6 +198,14 @@ test_bad_files (Fixture *fx, gconstpointer data)
   /* A recording cut short (mp4mux writes its moov last). */
   g_assert_true (g_file_get_contents (whole, &data_, &len, NULL));
   g_assert_true (g_file_set_contents (cut, data_, len * 6 / 10, NULL));
+  g_free (data_);
+  /* ... and cut short with its index first: what is left plays, but less
+   * than the header declares. */
+  g_assert_true (g_file_get_contents (whole_fs, &data_, &len, NULL));
+  g_assert_true (g_file_set_contents (cut_fs, data_, len * 6 / 10, NULL));
+  g_free (data_);
+  g_assert_true (g_file_get_contents (whole_mkv, &data_, &len, NULL));
+  g_assert_true (g_file_set_contents (cut_mkv, data_, len * 6 / 10, NULL));
   g_free (data_);
   g_assert_true (g_file_set_contents (text, "not a video\n", -1, NULL));
   {
@@ -211,15 +224,17 @@ test_bad_files (Fixture *fx, gconstpointer data)
 
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
-  gboolean ok = run_import (fx, out, &error, "--start", "2026-03-02T00:00:00Z", cut, text,
-      audio, "--start", "2026-03-02T01:00:00Z", good, NULL);
+  gboolean ok = run_import (fx, out, &error, "--start", "2026-03-02T00:00:00Z", cut, cut_fs,
+      cut_mkv, text, audio, "--start", "2026-03-02T01:00:00Z", good, NULL);
   g_test_message ("%s", out->str);
   g_assert_false (ok);
   g_assert_error (error, LB_ERROR, LB_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "3 of 4"));
+  g_assert_nonnull (strstr (error->message, "5 of 6"));
   /* each bad file is named, with the reason */
   g_assert_nonnull (strstr (out->str, "skipped"));
   g_assert_nonnull (strstr (out->str, cut));
+  g_assert_nonnull (strstr (out->str, "cut-fs.mp4: truncated"));
+  g_assert_nonnull (strstr (out->str, "cut.mkv: truncated"));
   g_assert_nonnull (strstr (out->str, text));
   g_assert_nonnull (strstr (out->str, audio));
   g_assert_nonnull (strstr (out->str, "no video"));

@@ -148,11 +148,52 @@ test_record (void)
   rec_rm_rf (dir);
 }
 
+/* A camera that sends Motion JPEG: decoded and encoded to H.264 with a
+ * keyframe a second. */
+static void
+test_mjpeg_source (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-rec-XXXXXX", NULL);
+  g_autofree gchar *conf = g_strdup_printf (
+      "[store]\ndir=%s\n"
+      "[input veh-5 analog2]\n"
+      "source=videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=%d/1 "
+      "! jpegenc\n", dir, FPS);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
+  g_assert_no_error (error);
+  gint64 t0 = lb_time_now ();
+  gboolean started = lb_recorder_start (rec, &error);
+  g_assert_no_error (error);
+  g_assert_true (started);
+  rec_run_for (3500);
+  gboolean stopped = FALSE;
+  lb_recorder_stop (rec, on_stopped, &stopped);
+  g_assert_true (rec_run_until (&stopped, 10000));
+
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-5", "analog2", t0,
+      lb_time_now (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+  LbFootagePiece *p = plan->pieces->pdata[0];
+  g_assert_cmpstr (p->segment->codec, ==, "h264");
+  g_assert_cmpuint (p->keyframes->len, >=, 3);
+  gint n = rec_decode_count (p->segment->path, NULL);
+  g_assert_cmpint (n, >=, 3 * FPS);
+  rec_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/recorder/record", test_record);
+  g_test_add_func ("/recorder/mjpeg-source", test_mjpeg_source);
   return g_test_run ();
 }
