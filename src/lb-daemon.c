@@ -155,6 +155,14 @@ jobs_health (JsonBuilder *b, gpointer user_data)
 
 /* Workers run pipelines on their own threads; rows left running by a crash
  * run again now.  New retrievals are found by polling the store (100 ms). */
+/* A create has committed: a worker takes it at once instead of at its next
+ * poll of the store. */
+static void
+on_retrieval_created (gpointer user_data)
+{
+  lb_jobs_poke (user_data);
+}
+
 static gboolean
 start_jobs (LbDaemon *daemon, GError **error)
 {
@@ -162,6 +170,7 @@ start_jobs (LbDaemon *daemon, GError **error)
   if (daemon->jobs == NULL || !lb_jobs_start (daemon->jobs, error))
     return FALSE;
   lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs, NULL);
+  lb_api_server_set_created_func (daemon->api, on_retrieval_created, daemon->jobs);
   return TRUE;
 }
 

@@ -31,6 +31,8 @@ struct _LbApiServer {
   LbRateLimiter *creates;
   LbRateLimiter *reads;
   GPtrArray *health;            /* LbApiHealth*; server context only */
+  LbApiCreatedFunc created;     /* set before requests arrive; then read-only */
+  gpointer created_data;
   GHashTable *conns;            /* peer "ip:port" → LbApiConn*; protected by lock */
   gint64 started_ns;
   gint64 max_body;

@@ -478,6 +478,8 @@ lb_api_route_create (LbApiRequest *req)
   }
   GST_DEBUG ("requestId=%s: retrieval %s, %u rows, org %s", req->request_id, retrieval_id,
       rows->len, token->org);
+  if (server->created)
+    server->created (server->created_data);
 
   g_autofree gchar *sentence = lb_quota_status_sentence (used, allowance);
   g_autoptr (JsonBuilder) b = json_builder_new ();

@@ -684,6 +684,15 @@ lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFun
 }
 
 void
+lb_api_server_set_created_func (LbApiServer *server, LbApiCreatedFunc func,
+    gpointer user_data)
+{
+  g_return_if_fail (server != NULL);
+  server->created = func;
+  server->created_data = user_data;
+}
+
+void
 lb_api_server_free (LbApiServer *server)
 {
   if (server == NULL)

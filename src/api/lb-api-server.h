@@ -50,6 +50,15 @@ void         lb_api_server_add_health (LbApiServer    *server,
                                        gpointer        user_data,
                                        GDestroyNotify  notify);
 
+/* Called (on the thread that committed it, possibly not the server's) after
+ * a create has committed its rows: e.g. to wake the job engine.  Set it
+ * before the first request arrives. */
+typedef void (*LbApiCreatedFunc) (gpointer user_data);
+
+void         lb_api_server_set_created_func (LbApiServer      *server,
+                                             LbApiCreatedFunc  func,
+                                             gpointer          user_data);
+
 /* Every route the server answers, "METHOD /path" in OpenAPI spelling
  * ("GET /media/{mediaId}"), NULL-terminated. */
 const gchar *const *lb_api_server_routes (void);

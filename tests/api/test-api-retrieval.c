@@ -644,6 +644,30 @@ test_health (void)
   api_fixture_free (f);
 }
 
+static void
+count_created (gpointer user_data)
+{
+  g_atomic_int_inc ((gint *) user_data);
+}
+
+/* The created hook runs once per committed create, never for a refused one. */
+static void
+test_created_hook (void)
+{
+  ApiFixture *f = api_fixture_new (FAST "[quota]\nallowance=0.1\n");
+  gint created = 0;
+
+  lb_api_server_set_created_func (f->server, count_created, &created);
+  g_free (create_id (f, "image", IMG, IMG, NULL));
+  g_assert_cmpint (g_atomic_int_get (&created), ==, 1);
+  g_autoptr (ApiReply) over = api_create (f, f->token, "1234", "image", IMG, IMG, NULL);
+  g_assert_cmpuint (over->status, ==, 429);
+  g_autoptr (ApiReply) bad = api_create (f, f->token, "1234", "image", IMG, "junk", NULL);
+  g_assert_cmpuint (bad->status, ==, 400);
+  g_assert_cmpint (g_atomic_int_get (&created), ==, 1);
+  api_fixture_free (f);
+}
+
 static GMutex log_lock;
 static GString *log_text;
 
@@ -770,6 +794,7 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/api/jobs/claim-order", test_claim_order);
+  g_test_add_func ("/api/jobs/created-hook", test_created_hook);
   g_test_add_func ("/api/jobs/lifecycle", test_lifecycle);
   g_test_add_func ("/api/jobs/defer-and-requeue", test_defer_and_requeue);
   g_test_add_func ("/api/jobs/join-transaction", test_join_transaction);
