@@ -57,6 +57,24 @@ source_start (LbJobRun *run)
   return run->start_ns;
 }
 
+/* Where a still's source starts: at the keyframe at or before the target
+ * when the index gives it — reading starts there anyway, no frame shown
+ * from it on has its PTS moved onto the segment start, and no frame before
+ * it can be nearer the target than it — else a frame before the target
+ * (the nearest frame is at most half a frame away at a steady rate). */
+static gint64
+image_start (LbJobRun *run, gint64 frame)
+{
+  gint64 start = run->start_ns - frame;
+  for (guint i = 0; run->keyframes_ns && i < run->keyframes_ns->len; i++) {
+    gint64 k = g_array_index (run->keyframes_ns, gint64, i);
+    if (k > run->start_ns)
+      break;
+    start = k;
+  }
+  return start;
+}
+
 /* The end of a decoded clip, as the decoder and the range watch clip it.
  * Index times drift by nanoseconds from the stamps (segment starts are
  * chained from rounded durations), so a frame indexed a few ns before the
@@ -105,13 +123,14 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
   lb_pipeline_set (p, "src", "input", run->input);
   if (image) {
     /* A still: decoders clip to the source's segment and move the PTS of
-     * the frame that straddles its start onto it, so the segment starts a
-     * frame early (the nearest frame is at most half a frame away), and it
-     * ends a while after: the next frame may be the nearest one
-     * (lbframepick ends the stream as soon as it has chosen). */
+     * the frame that straddles its start onto it, so the segment starts
+     * before any frame that can be the nearest (image_start()): the time
+     * lbframepick posts is the real frame's.  It ends a while after the
+     * target: the next frame may be the nearest one (lbframepick ends the
+     * stream as soon as it has chosen). */
     gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
         (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d, run->fps_n) : GST_SECOND / 2;
-    set_i64 (p, "src", "start-time", run->start_ns - frame);
+    set_i64 (p, "src", "start-time", image_start (run, frame));
     set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
   } else {
     set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);

@@ -140,6 +140,23 @@ test_values_set_by_name (void)
   g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns - GST_SECOND / 30);
   /* the next frame may be the nearest: the source reads on */
   g_assert_cmpint (get_i64 (still, "src", "end-time"), >, image.start_ns);
+  /* with the index's keyframes: at the keyframe at or before the target,
+   * even a GOP earlier than a frame before it (no PTS is moved, and no
+   * frame before that keyframe can be the nearest) */
+  g_autoptr (GArray) kf = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 k[] = { image.start_ns - 2 * GST_SECOND, image.start_ns - 700 * GST_MSECOND,
+    image.start_ns + 300 * GST_MSECOND };
+  g_array_append_vals (kf, k, G_N_ELEMENTS (k));
+  image.keyframes_ns = kf;
+  g_autoptr (GstElement) still_kf = lb_job_build (p, &image, "image", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (still_kf, "src", "start-time"), ==, k[1]);
+  /* the target a few ms after a keyframe: that keyframe, not the GOP before */
+  k[1] = image.start_ns - 10 * GST_MSECOND;
+  g_array_index (kf, gint64, 1) = k[1];
+  g_autoptr (GstElement) still_kf2 = lb_job_build (p, &image, "image", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (still_kf2, "src", "start-time"), ==, k[1]);
   g_autoptr (GstElement) sink = lb_pipeline_get (still, "sink");
   g_autofree gchar *location = NULL;
   g_object_get (sink, "location", &location, NULL);
