@@ -23,7 +23,7 @@ lb_job_template_for (const gchar *media_type, const gchar *codec)
   if (g_strcmp0 (media_type, "videoLowRes") == 0)
     return "video-low-res";
   if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return "hyperlapse";
+    return codec == NULL || g_str_equal (codec, "h264") ? "hyperlapse-remux" : "hyperlapse";
   return NULL;
 }
 
@@ -150,7 +150,7 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
       g_object_set (size, "caps", caps, NULL);
     }
     set_int (p, "enc", "bitrate", run->low_res_bitrate);
-  } else if (g_str_equal (template_name, "hyperlapse")) {
+  } else if (g_str_has_prefix (template_name, "hyperlapse")) {
     gint64 src_dur = run->end_ns - run->start_ns;
     gint64 interval = run->hyperlapse_interval_ns;
     gint fps = MAX (1, run->hyperlapse_framerate);
@@ -324,6 +324,7 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
 
   gboolean remux = g_str_equal (name, "video-high-res");
   gboolean image = g_str_equal (name, "image");
+  gboolean lapse = g_str_has_prefix (name, "hyperlapse");
   g_autoptr (LbRemux) rm = NULL;
   Range range = { .first = GST_CLOCK_TIME_NONE, .last_end = GST_CLOCK_TIME_NONE };
   gint64 picked = LB_TIME_NONE;
@@ -339,10 +340,10 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
     rm = lb_remux_attach (mux, run->end_ns);
   } else {
     /* the frames that reach the encoder (after clipping), or the hyperlapse */
-    range.clip = !image && !g_str_equal (name, "hyperlapse");
+    range.clip = !image && !lapse;
     range.start = run->start_ns;
     range.end = clip_end (run);
-    if (!watch_range (p, g_str_equal (name, "hyperlapse") ? "lapse" : "enc", &range))
+    if (!watch_range (p, lapse ? "lapse" : "enc", &range))
       GST_WARNING ("template %s: cannot watch the delivered range", name);
   }
 
@@ -395,8 +396,21 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown media type '%s'", run->media_type);
     return FALSE;
   }
+  /* an operator's template folder from before hyperlapse-remux */
+  if (g_str_equal (name, "hyperlapse-remux") && lb_pipelines_get_text (pipelines, name) == NULL)
+    name = "hyperlapse";
   run->content_type = g_str_equal (name, "image") ? "image/jpeg" : "video/mp4";
   gboolean ok = run_template (pipelines, run, name, &err);
+  if (!ok && g_str_equal (name, "hyperlapse-remux") &&
+      (g_error_matches (err, LB_ERROR, LB_ERROR_INVALID) ||
+          g_error_matches (err, LB_ERROR, LB_ERROR_FAILED)) &&
+      !(run->cancellable && g_cancellable_is_cancelled (run->cancellable))) {
+    /* the muxer refused the keyframes as they are (e.g. the codec data
+     * changes between two segments): decode and encode instead */
+    GST_INFO ("%s; transcoding the hyperlapse instead", err->message);
+    g_clear_error (&err);
+    ok = run_template (pipelines, run, "hyperlapse", &err);
+  }
   if (!ok && g_str_equal (name, "video-high-res") &&
       (g_error_matches (err, LB_ERROR, LB_ERROR_INVALID) ||
           g_error_matches (err, LB_ERROR, LB_ERROR_FAILED)) &&

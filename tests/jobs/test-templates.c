@@ -19,6 +19,7 @@ static const struct {
   { "video-high-res-transcode", { "src", "enc", "mux", "sink" }, TRUE },
   { "video-low-res", { "src", "size", "enc", "mux", "sink" }, TRUE },
   { "hyperlapse", { "src", "lapse", "enc", "mux", "sink" }, TRUE },
+  { "hyperlapse-remux", { "src", "lapse", "mux", "sink" }, FALSE },
 };
 
 static void
@@ -104,6 +105,16 @@ test_high_res_has_no_encoder (void)
   g_autoptr (GstElement) transcode = lb_job_build (p, &hevc, "video-high-res-transcode", &error);
   g_assert_no_error (error);
   g_assert_true (lb_pipeline_has_encoder (transcode));
+
+  /* a hyperlapse of H.264 footage remuxes its keyframes too */
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h264"), ==, "hyperlapse-remux");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", NULL), ==, "hyperlapse-remux");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h265"), ==, "hyperlapse");
+  LbJobRun hl = make_run ("hyperlapse", "h264");
+  g_autoptr (GstElement) lapse = lb_job_build (p, &hl, "hyperlapse-remux", &error);
+  g_assert_no_error (error);
+  g_assert_false (lb_pipeline_has_encoder (lapse));
+  g_assert_cmpint (get_i64 (lapse, "lapse", "interval"), ==, GST_SECOND);
 }
 
 /* A keyframe that is itself the nearest frame: the remux starts there. */
