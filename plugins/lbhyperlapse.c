@@ -276,7 +276,14 @@ lb_hyperlapse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     return GST_FLOW_OK;
   }
 
-  guint64 slot = pts > self->origin ? (pts - self->origin) / self->step : 0;
+  /* A frame a hair before a slot's start (< 1 ms, at most half the
+   * interval) belongs to that slot: timestamps drift by nanoseconds from
+   * rounding (lbrecordingsrc chains segment starts from rounded durations),
+   * and the frame at 60 s stamped 59.999999999 s must not lose its slot to
+   * the frame at 59 s. */
+  GstClockTime nudge = MIN (self->step / 2, GST_MSECOND);
+  guint64 slot = pts + nudge > self->origin ?
+      (pts + nudge - self->origin) / self->step : 0;
   if (slot < self->next_slot) {
     GST_LOG_OBJECT (self, "dropping %" GST_TIME_FORMAT " (slot %"
         G_GUINT64_FORMAT ")", GST_TIME_ARGS (pts), slot);

@@ -121,6 +121,23 @@ assert_output (Lapse *l, const guint64 *indices, guint n, gint fps_n,
 }
 
 /* The EOS message of @l. */
+/* Timestamps a few ns early (rounding drift across segment files): the
+ * frame of second n is still slot n's, not a second frame in slot n-1 that
+ * is dropped. */
+GST_START_TEST (test_drifting_timestamps)
+{
+  static const guint64 all[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+  Lapse l = lapse_new ("interval=1000000000");
+
+  push_segment (&l, 0, 10 * GST_SECOND);
+  for (guint i = 0; i < 10; i++)
+    fail_unless_equals_int (gst_harness_push (l.h, frame (i * GST_SECOND -
+                (i > 0 ? i : 0), i)), GST_FLOW_OK);
+  assert_output (&l, all, G_N_ELEMENTS (all), 30, 1);
+  lapse_free (&l);
+}
+GST_END_TEST;
+
 /* Encoded input: only keyframes are kept (a delta frame cannot stand
  * alone), one per interval, re-timed with DTS = PTS; the caps keep their
  * codec and get the output rate. */
@@ -372,6 +389,7 @@ lbhyperlapse_suite (void)
   tcase_add_test (tc, test_target_duration);
   tcase_add_test (tc, test_sparse_input);
   tcase_add_test (tc, test_encoded_keyframes);
+  tcase_add_test (tc, test_drifting_timestamps);
   tcase_add_test (tc, test_nothing_set);
   tcase_add_test (tc, test_target_duration_unbounded);
   tcase_add_test (tc, test_no_frame);
