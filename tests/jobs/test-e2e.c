@@ -61,7 +61,11 @@ import_footage_codec (Fixture *f, const gchar *input, gint64 start, guint second
       "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000 "
       "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec, "h265") ?
       "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
-      "! h265parse" : "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
+      "! h265parse" : g_str_equal (codec, "h264-high") ?
+      /* H.264 with another SPS than the default's (Constrained Baseline) */
+      "x264enc speed-preset=superfast bframes=0 key-int-max=30 option-string=scenecut=0 "
+      "! video/x-h264,profile=high ! h264parse" :
+      "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
       "option-string=scenecut=0 ! h264parse", path);
   jt_run_launch (d);
   gint64 id = 0;
@@ -304,6 +308,27 @@ test_hyperlapse (Fixture *f, gconstpointer data)
   g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (10), info->duration)), <=, FRAME);
 }
 
+/* The codec data changes between two segment files (the camera was
+ * reconfigured): whether the muxer takes the remuxed keyframes (the new
+ * SPS/PPS travel in band) or refuses them (then the hyperlapse is
+ * transcoded), every frame decodes, one per source second. */
+static void
+test_hyperlapse_codec_data_changes (Fixture *f, gconstpointer data)
+{
+  import_footage_codec (f, "dashcamRoadFacing", T0 + 10 * LB_NS_PER_SEC, 3, "h264-high");
+  g_autofree gchar *id = create (f, "hyperlapse", T0 + 7 * LB_NS_PER_SEC,
+      T0 + 13 * LB_NS_PER_SEC, "dashcamRoadFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 60);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *file = download (f, r, "lapse.mp4");
+  g_autoptr (JtInfo) info = jt_discover (file);
+  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_autoptr (GArray) stamps = read_stamps (file);
+  g_assert_cmpuint (stamps->len, ==, 6);
+  for (guint i = 0; i < stamps->len; i++)
+    g_assert_cmpint (STAMP (stamps, i), ==, T0 + (7 + i) * LB_NS_PER_SEC);
+}
+
 static void
 test_unavailable (Fixture *f, gconstpointer data)
 {
@@ -485,6 +510,7 @@ main (int argc, char **argv)
   ADD ("/jobs/e2e/high-res-from-h265", test_high_res_from_h265);
   ADD ("/jobs/e2e/low-res", test_low_res);
   ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
+  ADD ("/jobs/e2e/hyperlapse-codec-data-changes", test_hyperlapse_codec_data_changes);
   ADD ("/jobs/e2e/unavailable", test_unavailable);
   ADD ("/jobs/e2e/late-footage", test_late_footage);
   ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);
