@@ -88,11 +88,20 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
   lb_pipeline_set (p, "src", "db", run->db_path);
   lb_pipeline_set (p, "src", "vehicle", run->vehicle);
   lb_pipeline_set (p, "src", "input", run->input);
-  set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
-  /* a still: the frame after the requested time may be the nearest one, so
-   * the source must not stop at the requested time itself (lbframepick
-   * ends the stream as soon as it has chosen) */
-  set_i64 (p, "src", "end-time", image ? run->start_ns + LB_NS_PER_SEC : run->end_ns);
+  if (image) {
+    /* A still: decoders clip to the source's segment and move the PTS of
+     * the frame that straddles its start onto it, so the segment starts a
+     * frame early (the nearest frame is at most half a frame away), and it
+     * ends a while after: the next frame may be the nearest one
+     * (lbframepick ends the stream as soon as it has chosen). */
+    gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
+        (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d, run->fps_n) : GST_SECOND / 2;
+    set_i64 (p, "src", "start-time", run->start_ns - frame);
+    set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
+  } else {
+    set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
+    set_i64 (p, "src", "end-time", run->end_ns);
+  }
   lb_pipeline_set (p, "sink", "location", run->output_path);
 
   if (image) {
@@ -354,8 +363,13 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
   }
   run->content_type = g_str_equal (name, "image") ? "image/jpeg" : "video/mp4";
   gboolean ok = run_template (pipelines, run, name, &err);
-  if (!ok && g_str_equal (name, "video-high-res") && g_error_matches (err, LB_ERROR, LB_ERROR_INVALID)) {
-    /* the GOP is longer than the clip: the pre-roll cannot be hidden */
+  if (!ok && g_str_equal (name, "video-high-res") &&
+      (g_error_matches (err, LB_ERROR, LB_ERROR_INVALID) ||
+          g_error_matches (err, LB_ERROR, LB_ERROR_FAILED)) &&
+      !(run->cancellable && g_cancellable_is_cancelled (run->cancellable))) {
+    /* the GOP is longer than the clip (the pre-roll cannot be hidden), or
+     * the muxer refused the stream as it is (e.g. the codec data changes
+     * between two segments): decode and encode instead */
     GST_INFO ("%s; transcoding instead", err->message);
     g_clear_error (&err);
     ok = run_template (pipelines, run, "video-high-res-transcode", &err);

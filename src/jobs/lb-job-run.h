@@ -4,8 +4,8 @@
  * elements, runs it on the calling thread (a worker: bus messages are
  * popped here, nothing touches the main loop), and writes the output file.
  * High-res clips from H.264 footage are remuxed frame-exactly
- * (lb-remux.h); when the pre-roll cannot be hidden, or the footage is not
- * H.264, they are transcoded.
+ * (lb-remux.h); when the pre-roll cannot be hidden, the muxer refuses the
+ * stream, or the footage is not H.264, they are transcoded.
  */
 #pragma once
 

@@ -584,6 +584,7 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     return set_io_error (error, "cannot open", path);
 
   struct stat st;
+  Plan plan = { 0 };            /* before any goto done */
   gint64 off = 0, moov_off = -1, moov_size = 0;
   gboolean ok = FALSE;
   g_autofree guint8 *moov = NULL;
@@ -635,7 +636,6 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     goto done;
   }
 
-  Plan plan = { 0 };
   if (!plan_track (mb.payload, mb.payload_size, skip_ns, duration_ns, &plan, out, error))
     goto done;
 

@@ -58,10 +58,19 @@ jt_decode (const gchar *path)
     g_assert_true (gst_video_info_from_caps (&info, gst_sample_get_caps (s)));
     out->width = info.width;
     out->height = info.height;
-    GstMapInfo map;
-    g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
-    g_ptr_array_add (out->frames, g_bytes_new (map.data, map.size));
-    gst_buffer_unmap (buf, &map);
+    /* the visible pixels only: row padding may hold anything */
+    GstVideoFrame frame;
+    g_assert_true (gst_video_frame_map (&frame, &info, buf, GST_MAP_READ));
+    GByteArray *pixels = g_byte_array_new ();
+    for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (&frame); c++) {
+      const guint8 *row = GST_VIDEO_FRAME_COMP_DATA (&frame, c);
+      gint stride = GST_VIDEO_FRAME_COMP_STRIDE (&frame, c);
+      gint w = GST_VIDEO_FRAME_COMP_WIDTH (&frame, c) * GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c);
+      for (gint y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, c); y++)
+        g_byte_array_append (pixels, row + y * stride, w);
+    }
+    gst_video_frame_unmap (&frame);
+    g_ptr_array_add (out->frames, g_byte_array_free_to_bytes (pixels));
     GstClockTime pts = GST_BUFFER_PTS (buf);
     g_array_append_val (out->pts, pts);
   }

@@ -37,8 +37,18 @@ rfc (gint64 ns)
 
 /* Records @seconds of stamped video starting at wall time @start into the
  * store's segment layout and indexes it. */
+static void import_footage_codec (Fixture *f, const gchar *input, gint64 start,
+    guint seconds, const gchar *codec);
+
 static void
 import_footage (Fixture *f, const gchar *input, gint64 start, guint seconds)
+{
+  import_footage_codec (f, input, start, seconds, "h264");
+}
+
+static void
+import_footage_codec (Fixture *f, const gchar *input, gint64 start, guint seconds,
+    const gchar *codec)
 {
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
@@ -48,9 +58,11 @@ import_footage (Fixture *f, const gchar *input, gint64 start, guint seconds)
   g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
       "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
       "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
-      "! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
-      "option-string=scenecut=0 ! h264parse ! mp4mux fragment-duration=1000 "
-      "! filesink location=\"%s\"", seconds * 30, start, path);
+      "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000 "
+      "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec, "h265") ?
+      "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
+      "! h265parse" : "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
+      "option-string=scenecut=0 ! h264parse", path);
   jt_run_launch (d);
   gint64 id = 0;
   g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path, start, &id, &error));
@@ -62,7 +74,8 @@ static void
 set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  f->api = api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n");
+  f->api = api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
+      "[api]\nreads-per-second=10000\n");
   f->jobs = lb_jobs_new (f->api->config, f->api->store, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (f->jobs, f->api->clock);
@@ -195,6 +208,11 @@ test_image (Fixture *f, gconstpointer data)
   g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (75));
   g_autofree gchar *delivered = rfc (T0 + F (75));
   g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==, delivered);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.coverage.deliveredStartTime"), ==, delivered);
+  g_assert_cmpfloat (json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs")),
+      ==, -10.0);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (api_json_get (r,
+                  "data.media.0.coverage.gaps"))), ==, 0);
 
   g_autofree gchar *id2 = create (f, "image", T0 + 2520 * LB_NS_PER_MS,
       T0 + 2520 * LB_NS_PER_MS, "dashcamRoadFacing");
@@ -231,6 +249,35 @@ test_high_res (Fixture *f, gconstpointer data)
   /* mid-GOP start, across fragments */
   check_clip (f, "videoHighRes", T0 + F (45), T0 + F (105), 160, 120);
   assert_books (f, 2.0, 0);
+}
+
+/* A clip across two segment files: still one remux, frame-exact. */
+static void
+test_high_res_across_segments (Fixture *f, gconstpointer data)
+{
+  import_footage (f, "dashcamRoadFacing", T0 + 10 * LB_NS_PER_SEC, 4);
+  check_clip (f, "videoHighRes", T0 + F (285), T0 + F (345), 160, 120);
+  assert_books (f, 2.0, 0);
+}
+
+/* H.265 footage: high-res is transcoded to H.264, still frame-exact. */
+static void
+test_high_res_from_h265 (Fixture *f, gconstpointer data)
+{
+  import_footage_codec (f, "dashcamDriverFacing", T0, 3, "h265");
+  g_autofree gchar *id = create (f, "videoHighRes", T0 + F (15), T0 + F (75),
+      "dashcamDriverFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 60);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *file = download (f, r, "hevc.mp4");
+  g_autoptr (JtInfo) info = jt_discover (file);
+  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_assert_cmpint (info->width, ==, 160);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (60), info->duration)), <=, FRAME);
+  g_autoptr (GArray) stamps = read_stamps (file);
+  g_assert_cmpuint (stamps->len, ==, 60);
+  g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (15));
+  g_assert_cmpint (STAMP (stamps, 59), ==, T0 + F (74));
 }
 
 static void
@@ -305,6 +352,59 @@ test_pending_deadline (Fixture *f, gconstpointer data)
   assert_books (f, 0, 0);
 }
 
+/* Real footage from another recorder (Moonfire NVR's test clip: 1 fps,
+ * irregular frame times, a keyframe every 4 frames): the still is the
+ * nearest frame, up to half a second away, and the coverage says how far;
+ * a clip starts at the nearest frame. */
+static void
+test_one_fps_recording (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *src = g_build_filename (g_getenv ("LB_SHARED_MEDIA"), "moonfire-clip.mp4",
+      NULL);
+  if (!g_file_test (src, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("no shared media (LB_SHARED_MEDIA)");
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  const gchar *store_dir = lb_config_get_store_dir (f->api->config);
+  gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
+  g_autofree gchar *path = lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0755);
+  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
+      "! mp4mux fragment-duration=1000 ! filesink location=\"%s\"", src, path);
+  jt_run_launch (d);
+  g_assert_true (lb_footage_index_file (f->api->store, "1234", "dashcamDriverFacing", path, t2,
+      NULL, &error));
+  g_assert_no_error (error);
+
+  /* 3.4 s: the frame at 3.000133 s is 0.4 s away, the next 0.6 s */
+  g_autofree gchar *id = create (f, "image", t2 + 3400 * LB_NS_PER_MS, t2 + 3400 * LB_NS_PER_MS,
+      "dashcamDriverFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  gdouble offset = json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs"));
+  /* (the import's timescale may round the frame time by a fraction of a ms) */
+  g_assert_cmpfloat_with_epsilon (offset, -399.867, 1.0);
+  g_autofree gchar *still = download (f, r, "moonfire.jpg");
+  g_autoptr (JtInfo) info = jt_discover (still);
+  g_assert_cmpint (info->width, ==, 320);
+  g_assert_cmpint (info->height, ==, 240);
+
+  /* a clip from 2 s to 6 s: frames 2..5, remuxed */
+  g_autofree gchar *cid = create (f, "videoHighRes", t2 + 2 * LB_NS_PER_SEC,
+      t2 + 6 * LB_NS_PER_SEC, "dashcamDriverFacing");
+  g_autoptr (ApiReply) c = poll_done (f, cid, 30);
+  g_assert_cmpstr (api_json_string (c, "data.media.0.status"), ==, "available");
+  g_autofree gchar *clip = download (f, c, "moonfire.mp4");
+  g_autoptr (JtDecoded) frames = jt_decode (clip);
+  g_assert_cmpuint (frames->frames->len, ==, 4);
+  g_autoptr (JtInfo) cinfo = jt_discover (clip);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (4 * GST_SECOND, cinfo->duration)), <=, GST_SECOND);
+  gdouble coffset = json_node_get_double (api_json_get (c, "data.media.0.coverage.offsetMs"));
+  g_assert_cmpfloat (ABS (coffset), <, 4.0);   /* the frame at 2.0029 s (or 2.0) */
+}
+
 static guint
 count_outputs (Fixture *f)
 {
@@ -353,12 +453,22 @@ test_full_disk (Fixture *f, gconstpointer data)
   }
   g_autofree gchar *id = create (f, "videoHighRes", T0 + 1 * LB_NS_PER_SEC,
       T0 + 9 * LB_NS_PER_SEC, "dashcamRoadFacing");
-  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  /* retries wait on the (manual) clock */
+  ApiReply *r = NULL;
+  for (guint i = 0; i < 100; i++) {
+    g_clear_pointer (&r, api_reply_free);
+    r = poll_done (f, id, 0.2);
+    if (g_strcmp0 (api_json_string (r, "data.media.0.status"), "pending") != 0)
+      break;
+    lb_clock_advance (f->api->clock, LB_NS_PER_SEC);
+  }
   if (!f->mounted) {
     struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
     setrlimit (RLIMIT_FSIZE, &rl);
   }
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "failed");
+  g_assert_nonnull (api_json_string (r, "data.media.0.failureReason"));
+  api_reply_free (r);
   assert_books (f, 0, 0);
   g_assert_cmpuint (count_outputs (f), ==, 0);
 }
@@ -371,11 +481,14 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/e2e/image", test_image);
   ADD ("/jobs/e2e/high-res", test_high_res);
+  ADD ("/jobs/e2e/high-res-across-segments", test_high_res_across_segments);
+  ADD ("/jobs/e2e/high-res-from-h265", test_high_res_from_h265);
   ADD ("/jobs/e2e/low-res", test_low_res);
   ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
   ADD ("/jobs/e2e/unavailable", test_unavailable);
   ADD ("/jobs/e2e/late-footage", test_late_footage);
   ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);
+  ADD ("/jobs/e2e/one-fps-recording", test_one_fps_recording);
   ADD ("/jobs/e2e/corrupt-segment", test_corrupt_segment);
   ADD ("/jobs/e2e/full-disk", test_full_disk);
   return g_test_run ();

@@ -123,6 +123,7 @@ set_up (Fixture *f, gconstpointer data)
   f->conf = g_build_filename (f->dir, "lookback.conf", NULL);
   g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
       "[store]\ndir=%s\n[recorder]\nenabled=false\n[jobs]\nworkers=1\n"
+      "[api]\nreads-per-second=10000\n"
       "[input " VEHICLE " " INPUT "]\nsource=videotestsrc\n", f->dir);
   g_assert_true (g_file_set_contents (f->conf, text, -1, NULL));
   f->session = soup_session_new_with_options ("timeout", 30, NULL);

@@ -258,6 +258,9 @@ test_image_available (Fixture *f, gconstpointer data)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov, "gaps")), ==, 0);
   assert_books (f, 0.1, 0);
   g_assert_cmpuint (count_outputs (f), ==, 1);
+  /* counted just after the row's transaction */
+  for (guint i = 0; i < 100 && lb_jobs_get_n_finished (f->jobs) == 0; i++)
+    g_usleep (10000);
   g_assert_cmpuint (lb_jobs_get_n_finished (f->jobs), ==, 1);
 }
 

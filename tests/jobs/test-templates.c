@@ -66,6 +66,11 @@ get_i64 (GstElement *pipeline, const gchar *name, const gchar *prop)
   g_autoptr (GstElement) e = lb_pipeline_get (pipeline, name);
   GValue v = G_VALUE_INIT;
   g_object_get_property (G_OBJECT (e), prop, &v);
+  if (G_VALUE_HOLDS_STRING (&v)) {     /* lbrecordingsrc: times as text */
+    gint64 n = g_ascii_strtoll (g_value_get_string (&v), NULL, 10);
+    g_value_unset (&v);
+    return n;
+  }
   if (GST_VALUE_HOLDS_FRACTION (&v)) {
     g_assert_cmpint (gst_value_get_fraction_denominator (&v), ==, 1);
     return gst_value_get_fraction_numerator (&v);
@@ -131,7 +136,8 @@ test_values_set_by_name (void)
   g_autoptr (GstElement) still = lb_job_build (p, &image, "image", &error);
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (still, "pick", "target-time"), ==, image.start_ns);
-  g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns);
+  /* a frame early: decoders move the PTS of a frame straddling the start */
+  g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns - GST_SECOND / 30);
   /* the next frame may be the nearest: the source reads on */
   g_assert_cmpint (get_i64 (still, "src", "end-time"), >, image.start_ns);
   g_autoptr (GstElement) sink = lb_pipeline_get (still, "sink");
