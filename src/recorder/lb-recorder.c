@@ -477,8 +477,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
       break;
     case GST_MESSAGE_EOS:
       GST_INFO ("%s: end of stream", in->name);
+      in->sink_eos = TRUE;      /* the whole pipeline is done */
       if (in->state == IN_DRAINING) {
-        in->sink_eos = TRUE;    /* the whole pipeline is done */
         if (drain_done (in))
           finish_drain (in);
       } else if (in->state == IN_RUNNING) {
