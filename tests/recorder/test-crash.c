@@ -54,6 +54,37 @@ count_files (const gchar *dir)
   return files->len;
 }
 
+/* Frames lbrecordingsrc gives for [@start_ns, @end_ns) of the test input. */
+static gint
+play_count (const gchar *db, gint64 start_ns, gint64 end_ns)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch ("lbrecordingsrc name=src ! h264parse ! "
+      "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  g_autofree gchar *start = g_strdup_printf ("%" G_GINT64_FORMAT, start_ns);
+  g_autofree gchar *end = g_strdup_printf ("%" G_GINT64_FORMAT, end_ns);
+  gint count = 0;
+
+  g_object_set (src, "db", db, "vehicle", "veh-4", "input", "dashcamRoadFacing",
+      "start-time", start, "end-time", end, NULL);
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_nonnull (msg);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    g_error ("lbrecordingsrc: %s", err->message);
+  }
+  return count;
+}
+
 static void
 test_crash (void)
 {
@@ -75,7 +106,16 @@ test_crash (void)
   for (guint i = 0; i < 100 && count_files (segdir) == 0; i++)
     g_usleep (100 * 1000);
   g_assert_cmpuint (count_files (segdir), ==, 1);
-  g_usleep (5500 * 1000);
+  /* Kill just before the 6th keyframe, the worst moment: the GOP being
+   * captured is nearly complete.  (The file is named by the wall clock of
+   * its first frame.) */
+  g_autoptr (GPtrArray) files = rec_list_mp4 (segdir);
+  g_autofree gchar *base = g_path_get_basename (files->pdata[0]);
+  gint64 first_ns = g_ascii_strtoll (base, NULL, 10);
+  g_assert_cmpint (first_ns, >=, t0);
+  gint64 kill_at = first_ns + 5900 * LB_NS_PER_MS;
+  while (lb_time_now () < kill_at)
+    g_usleep (MAX (1000, (kill_at - lb_time_now ()) / 1000));
   gint64 t_kill = lb_time_now ();
   kill (pid, SIGKILL);
   g_assert_cmpint (daemon_wait (pid, 5000), ==, 128 + SIGKILL);
@@ -138,6 +178,11 @@ test_crash (void)
   g_assert_null (decode_error);
   g_assert_cmpint (n, ==, (gint) rows_frames);
   g_assert_cmpint (ABS (n - indexed_frames), <=, 1);
+  /* lbrecordingsrc plays the last fragment, recovered or not, in full */
+  LbKeyframe *last = &g_array_index (killed->keyframes, LbKeyframe,
+      killed->keyframes->len - 1);
+  g_assert_cmpint (play_count (db, last->time_ns, killed->segment->end_ns), ==,
+      (gint) last->frames);
 
   /* The clean stop closed and indexed the second segment to its end. */
   g_assert_false (clean->segment->open);

@@ -692,13 +692,16 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
   g_assert_null (strstr (again->str, "torn tail"));
 }
 
+/* The killed fragment is the one after the moov's (@data = 1) or after a
+ * moof fragment (2). */
 static void
 test_recover_tail (Fixture *f, gconstpointer data)
 {
+  guint index = GPOINTER_TO_UINT (data);
   g_auto (RefFragment) r;
-  find_fragment (growing_path, 2, &r);
+  find_fragment (growing_path, index, &r);
   g_assert_cmpuint (r.samples->len, ==, 30);
-  g_assert_cmpuint (r.before_frames, ==, 60);
+  g_assert_cmpuint (r.before_frames, ==, 30 * index);
   const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
   g_assert_true (s[0].sync);
   g_assert_true (s[10].size > 8);
@@ -802,7 +805,10 @@ main (int argc, char **argv)
   ADD ("/indexer/shared-media", test_shared_media);
   ADD ("/indexer/follow-recording", test_follow_recording);
   ADD ("/indexer/fragments-without-keyframes", test_fragments_without_keyframes);
-  ADD ("/indexer/recover-tail", test_recover_tail);
+  g_test_add ("/indexer/recover-tail/after-moov", Fixture, GUINT_TO_POINTER (1), fixture_setup,
+      test_recover_tail, fixture_teardown);
+  g_test_add ("/indexer/recover-tail/after-moof", Fixture, GUINT_TO_POINTER (2), fixture_setup,
+      test_recover_tail, fixture_teardown);
   ADD ("/indexer/recover-refused-bframes", test_recover_refused_bframes);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
