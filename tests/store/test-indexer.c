@@ -741,6 +741,54 @@ test_recover_tail (Fixture *f, gconstpointer data)
   }
 }
 
+/* Pictures of two slices: a picture torn between its slices is left out
+ * (it would decode half grey). */
+static void
+test_recover_slices (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *src = g_build_filename (f->dir, "slices.mp4", NULL);
+  LbtRecording rec = { .frames = 160, .fps = 30, .gop = 30, .slices = 2, .crash = TRUE };
+  g_assert_true (lbt_record (src, &rec));
+  g_auto (RefFragment) r;
+  find_fragment (src, 2, &r);
+  g_assert_cmpuint (r.samples->len, ==, 30);
+  /* the slices (VCL NAL units) of frame 10 */
+  const LbMp4Sample *s10 = &g_array_index (r.samples, LbMp4Sample, 10);
+  g_autoptr (GBytes) bytes = lbt_read_bytes (src);
+  const guint8 *d = (const guint8 *) g_bytes_get_data (bytes, NULL) + s10->offset;
+  gint64 slice_end[4];
+  guint slices = 0;
+  for (gsize pos = 0; pos + 4 < s10->size;) {
+    guint32 n = ((guint32) d[pos] << 24) | ((guint32) d[pos + 1] << 16) |
+        ((guint32) d[pos + 2] << 8) | d[pos + 3];
+    g_assert_cmpuint (n, <=, s10->size - pos - 4);
+    guint type = d[pos + 4] & 0x1f;
+    pos += 4 + n;
+    if ((type == 1 || type == 5) && slices < G_N_ELEMENTS (slice_end))
+      slice_end[slices++] = s10->offset + (gint64) pos;
+  }
+  g_assert_cmpuint (slices, ==, 2);
+  g_assert_cmpint (slice_end[1], ==, s10->offset + s10->size);
+  static const struct {
+    const gchar *what;
+    gint kind;
+    guint expect;
+  } cases[] = {
+    { "between the slices of frame 10", 0, 10 },
+    { "inside the second slice of frame 10", 1, 10 },
+    { "after frame 10", 2, 11 },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autofree gchar *input = g_strdup_printf ("s%u", c);
+    g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", input, T0);
+    gint64 len = cases[c].kind == 0 ? slice_end[0] : cases[c].kind == 1 ?
+        slice_end[0] + 7 : slice_end[1];
+    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
+    write_killed (src, path, &r, len, FALSE);
+    check_recovered (f->store, path, input, &r, cases[c].expect);
+  }
+}
+
 /* With B-frames the frame timing of a moof-less mdat cannot be known from
  * the samples' order: recovery is refused and what was indexable before
  * (the complete fragments) still is. */
@@ -809,6 +857,7 @@ main (int argc, char **argv)
       test_recover_tail, fixture_teardown);
   g_test_add ("/indexer/recover-tail/after-moof", Fixture, GUINT_TO_POINTER (2), fixture_setup,
       test_recover_tail, fixture_teardown);
+  ADD ("/indexer/recover-slices", test_recover_slices);
   ADD ("/indexer/recover-refused-bframes", test_recover_refused_bframes);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
