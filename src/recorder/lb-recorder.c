@@ -224,7 +224,7 @@ index_thread_main (gpointer data)
         break;
       case TASK_QUIT:{
         /* Files still open are left as they are: the next start's
-         * reconcile indexes them to their last complete fragment. */
+         * reconcile recovers their last fragment and indexes them. */
         index_update_all (rec);
         task_free (t);
         return NULL;

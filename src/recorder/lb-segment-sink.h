@@ -2,8 +2,10 @@
  *
  * A splitmuxsink configured for the store's segment layout:
  *   - mp4mux with fragment-mode=first-moov-then-finalise: the file is a
- *     fragmented MP4 while it grows (readable up to its last complete
- *     fragment after a kill -9) and a plain MP4 once closed at EOS;
+ *     fragmented MP4 while it grows (after a kill -9, readable up to its
+ *     last complete fragment, and up to its last sample once reconcile has
+ *     recovered the fragment whose moof was not written) and a plain MP4
+ *     once closed at EOS;
  *   - a new fragment at every keyframe (mp4mux cuts at keyframes; its
  *     fragment-duration is only an upper bound, set to the segment length so
  *     that a fragment is always exactly one GOP);
