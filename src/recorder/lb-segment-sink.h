@@ -7,6 +7,11 @@
  *   - a new fragment at every keyframe (mp4mux cuts at keyframes; its
  *     fragment-duration is only an upper bound, set to the segment length so
  *     that a fragment is always exactly one GOP);
+ *   - an unbuffered filesink: every buffer mp4mux pushes is written at once,
+ *     so after a kill the file holds every sample splitmuxsink had handed to
+ *     the muxer (except the one mp4mux holds to time it); the samples of the
+ *     last fragment, whose moof is not written yet, are recovered at the next
+ *     start (lb_footage_reconcile);
  *   - a new file every @segment_duration_ns, at a keyframe;
  *   - files named <store>/segments/<vehicle>/<input>/<start_ns>.mp4 where
  *     start_ns is the wall-clock time of the file's first frame.
