@@ -57,6 +57,21 @@ source_start (LbJobRun *run)
   return run->start_ns;
 }
 
+/* The end of a decoded clip, as the decoder and the range watch clip it.
+ * Index times drift by nanoseconds from the stamps (segment starts are
+ * chained from rounded durations), so a frame indexed a few ns before the
+ * requested end is the frame AT the end, which is excluded: the end moves
+ * back by 1 ms (at most half a frame), as the start already lets a frame
+ * straddling it by a few ns count as the first. */
+static gint64
+clip_end (LbJobRun *run)
+{
+  gint64 tol = GST_MSECOND;
+  if (run->fps_n > 0 && run->fps_d > 0)
+    tol = MIN (tol, (gint64) gst_util_uint64_scale (GST_SECOND / 2, run->fps_d, run->fps_n));
+  return MAX (run->start_ns, run->end_ns - tol);
+}
+
 /* Output size for a low-res clip: within the box, aspect kept, even. */
 static void
 low_res_size (LbJobRun *run, gint *w, gint *h)
@@ -100,7 +115,7 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
     set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
   } else {
     set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
-    set_i64 (p, "src", "end-time", run->end_ns);
+    set_i64 (p, "src", "end-time", remux ? run->end_ns : clip_end (run));
   }
   lb_pipeline_set (p, "sink", "location", run->output_path);
 
@@ -307,7 +322,7 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
     /* the frames that reach the encoder (after clipping), or the hyperlapse */
     range.clip = !image && !g_str_equal (name, "hyperlapse");
     range.start = run->start_ns;
-    range.end = run->end_ns;
+    range.end = clip_end (run);
     if (!watch_range (p, g_str_equal (name, "hyperlapse") ? "lapse" : "enc", &range))
       GST_WARNING ("template %s: cannot watch the delivered range", name);
   }

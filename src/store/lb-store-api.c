@@ -253,7 +253,7 @@ static gboolean
 quota_books (LbStore *store, const gchar *org, const gchar *period, gdouble *used,
     gdouble *reserved, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
       "SELECT"
       "  COALESCE (SUM (CASE WHEN status = 'available' THEN cost_committed END), 0),"
       "  COALESCE (SUM (CASE WHEN status IN ('pending', 'running') THEN cost_reserved END), 0)"
@@ -289,7 +289,7 @@ lb_store_api_quota_usage (LbStore *store, const gchar *org, const gchar *period,
 static gboolean
 insert_row (LbStore *store, LbRetrieval *r, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
       "INSERT INTO api_retrievals (retrieval_id, media_id, org, vehicle, input,"
       " camera_role, media_type, priority, trigger_reason, start_ns, end_ns, status,"
       " created_ns, period, cost_reserved, failure_reason)"
@@ -381,7 +381,7 @@ collect_rows (LbStore *store, sqlite3_stmt *stmt, GPtrArray *out, GError **error
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (out, row_from_stmt (stmt));
   if (rc != SQLITE_DONE) {
-    lb_store_set_error (store, error, "reading retrievals");
+    lb_store_set_stmt_error (store, stmt, error, "reading retrievals");
     return FALSE;
   }
   return TRUE;
@@ -398,16 +398,19 @@ lb_store_api_get_retrieval (LbStore *store, const gchar *retrieval_id, const gch
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   gboolean ok = FALSE;
 
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT " ROW_COLUMNS " FROM api_retrievals"
-      " WHERE retrieval_id = ? AND org = ? ORDER BY id", error);
-  if (stmt) {
-    sqlite3_bind_text (stmt, 1, retrieval_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 2, org, -1, SQLITE_STATIC);
-    ok = collect_rows (store, stmt, rows, error);
+  /* The last committed state, without waiting for a write in progress. */
+  lb_store_reader_lock (store);
+  {
+    g_autoptr (LbStoreStmt) stmt = lb_store_reader_cached (store,
+        "SELECT " ROW_COLUMNS " FROM api_retrievals"
+        " WHERE retrieval_id = ? AND org = ? ORDER BY id", error);
+    if (stmt) {
+      sqlite3_bind_text (stmt, 1, retrieval_id, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, org, -1, SQLITE_STATIC);
+      ok = collect_rows (store, stmt, rows, error);
+    }
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   if (!ok)
     return FALSE;
   if (rows->len == 0) {
@@ -426,7 +429,7 @@ get_one (LbStore *store, const gchar *where, gint64 id, const gchar *text,
 {
   g_autofree gchar *sql = g_strconcat ("SELECT " ROW_COLUMNS " FROM api_retrievals WHERE ",
       where, NULL);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql, error);
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, sql, error);
   if (stmt == NULL)
     return FALSE;
   if (text)
@@ -612,7 +615,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
   if (!lb_store_begin (store, error))
     goto fail;
   {
-    g_autoptr (sqlite3_stmt) pick = lb_store_prepare (store,
+    g_autoptr (LbStoreStmt) pick = lb_store_cached (store,
         "SELECT id FROM api_retrievals WHERE status = 'pending' AND not_before_ns <= ?"
         " ORDER BY priority, created_ns, id LIMIT 1", error);
     if (pick == NULL)
@@ -620,6 +623,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
     sqlite3_bind_int64 (pick, 1, now_ns);
     gint rc = sqlite3_step (pick);
     if (rc == SQLITE_DONE) {
+      lb_store_stmt_release (g_steal_pointer (&pick));   /* before unlocking */
       lb_store_rollback (store);
       LB_STORE_UNLOCK (store);
       return TRUE;
@@ -629,7 +633,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
       goto fail;
     }
     gint64 id = sqlite3_column_int64 (pick, 0);
-    g_autoptr (sqlite3_stmt) mark = lb_store_prepare (store,
+    g_autoptr (LbStoreStmt) mark = lb_store_cached (store,
         "UPDATE api_retrievals SET status = 'running', attempts = attempts + 1"
         " WHERE id = ?", error);
     if (mark == NULL)
@@ -899,20 +903,23 @@ lb_store_api_token_lookup (LbStore *store, const gchar *hash, LbToken **out,
 
   gboolean ok = FALSE;
   *out = NULL;
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT id, org, scopes, created_ns, revoked_ns FROM api_tokens"
-      " WHERE hash = ? AND revoked_ns = 0", error);
-  if (stmt) {
-    sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
-    gint rc = sqlite3_step (stmt);
-    ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
-    if (rc == SQLITE_ROW)
-      *out = token_from_stmt (stmt);
-    else if (!ok)
-      lb_store_set_error (store, error, "looking up a token");
+  /* Revocations are committed before they return: the reader sees them. */
+  lb_store_reader_lock (store);
+  {
+    g_autoptr (LbStoreStmt) stmt = lb_store_reader_cached (store,
+        "SELECT id, org, scopes, created_ns, revoked_ns FROM api_tokens"
+        " WHERE hash = ? AND revoked_ns = 0", error);
+    if (stmt) {
+      sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+      gint rc = sqlite3_step (stmt);
+      ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+      if (rc == SQLITE_ROW)
+        *out = token_from_stmt (stmt);
+      else if (!ok)
+        lb_store_set_stmt_error (store, stmt, error, "looking up a token");
+    }
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   return ok;
 }
 

@@ -14,18 +14,86 @@ static const LbStoreSchema *const schemas[] = {
   &lb_store_upload_schema,
 };
 
-void
-lb_store_set_error (LbStore *store, GError **error, const gchar *what)
+static void
+set_db_error (LbStore *store, sqlite3 *db, GError **error, const gchar *what)
 {
-  gint code = sqlite3_errcode (store->db);
+  gint code = sqlite3_errcode (db);
   gint domain_code = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? LB_ERROR_BUSY
       : (code == SQLITE_FULL || code == SQLITE_IOERR) ? LB_ERROR_IO
       : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? LB_ERROR_CORRUPT
       : LB_ERROR_FAILED;
 
-  GST_WARNING ("%s: %s: %s", store->path, what, sqlite3_errmsg (store->db));
+  GST_WARNING ("%s: %s: %s", store->path, what, sqlite3_errmsg (db));
   g_set_error (error, LB_ERROR, domain_code, "store %s: %s: %s", store->path, what,
-      sqlite3_errmsg (store->db));
+      sqlite3_errmsg (db));
+}
+
+void
+lb_store_set_error (LbStore *store, GError **error, const gchar *what)
+{
+  set_db_error (store, store->db, error, what);
+}
+
+void
+lb_store_set_stmt_error (LbStore *store, sqlite3_stmt *stmt, GError **error,
+    const gchar *what)
+{
+  set_db_error (store, sqlite3_db_handle (stmt), error, what);
+}
+
+static LbStoreStmt *
+cached (LbStore *store, sqlite3 *db, GHashTable *cache, const gchar *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (cache, sql);
+
+  if (stmt)
+    return stmt;
+  if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+    set_db_error (store, db, error, "preparing a statement");
+    GST_ERROR ("could not prepare: %s", sql);
+    return NULL;
+  }
+  g_hash_table_insert (cache, g_strdup (sql), stmt);
+  return stmt;
+}
+
+LbStoreStmt *
+lb_store_cached (LbStore *store, const gchar *sql, GError **error)
+{
+  return cached (store, store->db, store->stmts, sql, error);
+}
+
+void
+lb_store_stmt_release (LbStoreStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+void
+lb_store_reader_lock (LbStore *store)
+{
+  if (store->rdb)
+    g_mutex_lock (&store->read_lock);
+  else
+    LB_STORE_LOCK (store);
+}
+
+void
+lb_store_reader_unlock (LbStore *store)
+{
+  if (store->rdb)
+    g_mutex_unlock (&store->read_lock);
+  else
+    LB_STORE_UNLOCK (store);
+}
+
+LbStoreStmt *
+lb_store_reader_cached (LbStore *store, const gchar *sql, GError **error)
+{
+  if (store->rdb == NULL)
+    return lb_store_cached (store, sql, error);
+  return cached (store, store->rdb, store->rstmts, sql, error);
 }
 
 sqlite3_stmt *
@@ -154,6 +222,11 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
   gboolean read_only = (flags & LB_STORE_OPEN_READ_ONLY) != 0;
   g_autoptr (LbStore) store = g_new0 (LbStore, 1);
   g_rec_mutex_init (&store->lock);
+  g_mutex_init (&store->read_lock);
+  store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) sqlite3_finalize);
+  store->rstmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) sqlite3_finalize);
   store->path = g_canonicalize_filename (db_path, NULL);
   store->dir = g_path_get_dirname (store->path);
   store->read_only = read_only;
@@ -195,6 +268,15 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
     for (guint i = 0; i < G_N_ELEMENTS (schemas); i++)
       if (!migrate_area (store, schemas[i], error))
         return NULL;
+    /* The reader: WAL lets it see the last commit without waiting for the
+     * writer (and its fsync). */
+    if (sqlite3_open_v2 (store->path, &store->rdb, SQLITE_OPEN_READONLY |
+            SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+      set_db_error (store, store->rdb, error, "opening the reader connection");
+      return NULL;
+    }
+    sqlite3_busy_timeout (store->rdb, 10000);
+    sqlite3_extended_result_codes (store->rdb, 0);
   } else {
     /* A read-only opener still refuses a file that is not a store. */
     g_autoptr (sqlite3_stmt) probe = lb_store_prepare (store,
@@ -214,9 +296,16 @@ lb_store_free (LbStore *store)
 {
   if (store == NULL)
     return;
+  /* Cached statements first: a connection with statements left open
+   * would only become a zombie. */
+  g_clear_pointer (&store->stmts, g_hash_table_unref);
+  g_clear_pointer (&store->rstmts, g_hash_table_unref);
+  if (store->rdb)
+    sqlite3_close_v2 (store->rdb);
   if (store->db)
     sqlite3_close_v2 (store->db);
   g_rec_mutex_clear (&store->lock);
+  g_mutex_clear (&store->read_lock);
   g_free (store->path);
   g_free (store->dir);
   g_free (store);

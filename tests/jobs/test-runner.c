@@ -224,6 +224,15 @@ test_low_res (Fixture *f, gconstpointer data)
   /* 320x180 into 160x120: 160x90 */
   check_clip (out, 30, 60, 160, 90);
   g_assert_cmpint (run.delivered_start_ns, ==, F (30));
+
+  /* Index times run a few ns early (segment starts chained from rounded
+   * durations): frame 90, 3 ns before the requested end, is AT the end and
+   * excluded; frame 30, 3 ns before the start, is the first. */
+  LbJobRun drift = make_run (f, "videoLowRes", F (30) + 3, F (90) + 3, out);
+  g_assert_true (lb_job_run (f->pipelines, &drift, &error));
+  g_assert_no_error (error);
+  check_clip (out, 30, 60, 160, 90);
+  g_assert_cmpuint (drift.frames, ==, 60);
 }
 
 static void
