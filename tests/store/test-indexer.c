@@ -625,6 +625,25 @@ decode_count (const gchar *path)
   return count;
 }
 
+/* Frames ffprobe decodes in @path (-1 when it reports an error). */
+static gint
+ffprobe_count (const gchar *path)
+{
+  const gchar *argv[] = { "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+    "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path, NULL };
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+          &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL) || (err && *err)) {
+    g_test_message ("ffprobe %s: %s", path, err);
+    return -1;
+  }
+  return (gint) g_ascii_strtoll (out, NULL, 10);
+}
+
 /* Reconciles the killed file at @path (unknown to the index) and checks
  * that exactly @expect frames of the reference fragment were recovered,
  * timed and flagged like the muxer would have, and that all decode. */
@@ -685,6 +704,7 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
   }
   close (fd);
   g_assert_cmpint (decode_count (path), ==, (gint) (r->before_frames + expect));
+  g_assert_cmpint (ffprobe_count (path), ==, (gint) (r->before_frames + expect));
 
   /* a second reconcile finds nothing more to do */
   g_autoptr (GString) again = g_string_new (NULL);
