@@ -322,6 +322,88 @@ insert_row (LbStore *store, LbRetrieval *r, GError **error)
   return TRUE;
 }
 
+/* One create waiting for a commit. */
+typedef struct {
+  GPtrArray *rows;
+  gdouble allowance;
+  gdouble cost;
+  gdouble used;
+  gboolean ok;
+  gboolean done;
+  GError *error;
+} Create;
+
+/* Checks one create against the quota and inserts its rows, inside the
+ * batch's transaction; nothing of it stays on failure.  The lock is held. */
+static gboolean
+create_one (LbStore *store, Create *c, GError **error)
+{
+  LbRetrieval *first = c->rows->pdata[0];
+  gdouble used = 0, reserved = 0;
+
+  if (!lb_store_exec (store, "SAVEPOINT lb_create", error))
+    return FALSE;
+  /* Sees the creates before it in the batch: they are in the transaction. */
+  if (!quota_books (store, first->org, first->period, &used, &reserved, error))
+    goto fail;
+  c->used = used;
+  /* A small tolerance so that ten images of 0.1 fit an allowance of 1.0. */
+  if (c->cost > 0 && used + reserved + c->cost > c->allowance + 1e-9) {
+    GST_INFO ("org %s, %s: usage %.3f + reserved %.3f + %.3f > allowance %.3f",
+        first->org, first->period, used, reserved, c->cost, c->allowance);
+    g_set_error (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED,
+        "The monthly quota is exhausted: usage %.1f and pending %.1f seconds of "
+        "high-res video, this request needs %.1f more, of %.1f available.",
+        used, reserved, c->cost, c->allowance);
+    goto fail;
+  }
+  for (guint i = 0; i < c->rows->len; i++)
+    if (!insert_row (store, c->rows->pdata[i], error))
+      goto fail;
+  if (!lb_store_exec (store, "RELEASE lb_create", error))
+    goto fail;
+  return TRUE;
+
+fail:
+  sqlite3_exec (store->db, "ROLLBACK TO lb_create; RELEASE lb_create", NULL, NULL, NULL);
+  return FALSE;
+}
+
+/* Commits @batch (Create*, in arrival order) in one transaction. */
+static void
+create_batch (LbStore *store, GPtrArray *batch)
+{
+  g_autoptr (GError) error = NULL;
+
+  LB_STORE_LOCK (store);
+  if (!lb_store_begin (store, &error)) {
+    for (guint i = 0; i < batch->len; i++)
+      ((Create *) batch->pdata[i])->error = g_error_copy (error);
+    LB_STORE_UNLOCK (store);
+    return;
+  }
+  guint committed = 0;
+  for (guint i = 0; i < batch->len; i++) {
+    Create *c = batch->pdata[i];
+    c->ok = create_one (store, c, &c->error);
+    committed += c->ok;
+  }
+  if (committed > 0 && !lb_store_commit (store, &error)) {
+    for (guint i = 0; i < batch->len; i++) {
+      Create *c = batch->pdata[i];
+      if (c->ok) {
+        c->ok = FALSE;
+        c->error = g_error_copy (error);
+      }
+    }
+  } else if (committed == 0) {
+    lb_store_rollback (store);
+  }
+  LB_STORE_UNLOCK (store);
+  if (batch->len > 1)
+    GST_LOG ("%u creates in one commit", batch->len);
+}
+
 gboolean
 lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowance,
     gdouble *out_used, GError **error)
@@ -331,7 +413,7 @@ lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowanc
 
   debug_init ();
   LbRetrieval *first = rows->pdata[0];
-  gdouble cost = 0, used = 0, reserved = 0;
+  Create c = { rows, allowance, 0, 0, FALSE, FALSE, NULL };
   for (guint i = 0; i < rows->len; i++) {
     LbRetrieval *r = rows->pdata[i];
     g_return_val_if_fail (r->status == LB_RETRIEVAL_PENDING ||
@@ -339,39 +421,41 @@ lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowanc
     g_return_val_if_fail (g_strcmp0 (r->org, first->org) == 0 &&
         g_strcmp0 (r->period, first->period) == 0, FALSE);
     if (r->status == LB_RETRIEVAL_PENDING)
-      cost += r->cost_reserved;
+      c.cost += r->cost_reserved;
   }
 
-  LB_STORE_LOCK (store);
-  if (!lb_store_begin (store, error))
-    goto fail;
-  if (!quota_books (store, first->org, first->period, &used, &reserved, error))
-    goto fail;
+  /* Group commit: the first waiting thread commits everything queued (in
+   * order, each create checked against the quota after the ones before it),
+   * the others wait for it; what arrives meanwhile is the next batch. */
+  g_mutex_lock (&store->gc_lock);
+  g_queue_push_tail (&store->gc_queue, &c);
+  while (!c.done) {
+    if (store->gc_leader) {
+      g_cond_wait (&store->gc_cond, &store->gc_lock);
+      continue;
+    }
+    store->gc_leader = TRUE;
+    g_autoptr (GPtrArray) batch = g_ptr_array_new ();
+    while (!g_queue_is_empty (&store->gc_queue))
+      g_ptr_array_add (batch, g_queue_pop_head (&store->gc_queue));
+    g_mutex_unlock (&store->gc_lock);
+    create_batch (store, batch);
+    g_mutex_lock (&store->gc_lock);
+    for (guint i = 0; i < batch->len; i++)
+      ((Create *) batch->pdata[i])->done = TRUE;
+    store->gc_leader = FALSE;
+    g_cond_broadcast (&store->gc_cond);
+  }
+  g_mutex_unlock (&store->gc_lock);
+
   if (out_used)
-    *out_used = used;
-  /* A small tolerance so that ten images of 0.1 fit an allowance of 1.0. */
-  if (cost > 0 && used + reserved + cost > allowance + 1e-9) {
-    GST_INFO ("org %s, %s: usage %.3f + reserved %.3f + %.3f > allowance %.3f",
-        first->org, first->period, used, reserved, cost, allowance);
-    g_set_error (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED,
-        "The monthly quota is exhausted: usage %.1f and pending %.1f seconds of "
-        "high-res video, this request needs %.1f more, of %.1f available.",
-        used, reserved, cost, allowance);
-    goto fail;
+    *out_used = c.used;
+  if (!c.ok) {
+    g_propagate_error (error, c.error);
+    return FALSE;
   }
-  for (guint i = 0; i < rows->len; i++)
-    if (!insert_row (store, rows->pdata[i], error))
-      goto fail;
-  if (!lb_store_commit (store, error))
-    goto fail;
-  LB_STORE_UNLOCK (store);
-  GST_DEBUG ("retrieval %s: %u rows, reserved %.3f", first->retrieval_id, rows->len, cost);
+  GST_DEBUG ("retrieval %s: %u rows, reserved %.3f", first->retrieval_id, rows->len, c.cost);
   return TRUE;
-
-fail:
-  lb_store_rollback (store);
-  LB_STORE_UNLOCK (store);
-  return FALSE;
 }
 
 static gboolean

@@ -28,6 +28,19 @@ struct _LbStore {
                                  * last commit while db writes); NULL when the
                                  * store is read-only; protected by read_lock */
   GHashTable *rstmts;           /* SQL text → cached sqlite3_stmt* of rdb; read_lock */
+  /* WAL checkpoints run on a thread of their own (a connection of its own,
+   * PASSIVE), never inside a commit that a request waits for. */
+  GThread *checkpointer;
+  GMutex ck_lock;
+  GCond ck_cond;
+  gboolean ck_wanted;           /* ck_lock */
+  gboolean ck_stop;             /* ck_lock */
+  /* Group commit of retrieval creates (lb-store-api.c): the creates that
+   * arrive while one commit is in flight share the next one. */
+  GMutex gc_lock;
+  GCond gc_cond;
+  GQueue gc_queue;              /* waiting creates; gc_lock */
+  gboolean gc_leader;           /* a thread is committing a batch; gc_lock */
   gchar *path;
   gchar *dir;
   gboolean read_only;
