@@ -209,6 +209,9 @@ class Daemon:
             "[recorder]", "enabled=%s" % ("true" if recorder else "false"),
             "[api]", "create-per-minute=100000000", "reads-per-second=100000000",
             "[quota]", "allowance=1000000000000",
+            # the corpus is dated 2026-01-05: retention's default max-age
+            # (30 d) would delete it at its first run, 60 s in
+            "[retention]", "max-age=0",
             "[limits]", "hyperlapse-max=40min",
         ]
         for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc")]:

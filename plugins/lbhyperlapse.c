@@ -26,6 +26,12 @@
  * target-duration and its playback speed follows the frames, not the slots.
  * Buffers without a PTS are dropped.
  *
+ * The input may also be encoded H.264 or H.265 (access units): then only
+ * keyframes are kept (a buffer flagged DELTA_UNIT is dropped), each with
+ * DTS = PTS, so that a muxer can write a keyframes-only stream without
+ * decoding or encoding anything (e.g. after lbrecordingsrc
+ * `mode=keyframes`).
+ *
  * At EOS the element posts an element message whose structure is named
  * `lbhyperlapse`, with the fields:
  *
@@ -70,6 +76,7 @@ struct _LbHyperlapse
 
   /* protected by the sink pad's stream lock */
   GstSegment segment;           /* upstream's */
+  gboolean encoded;             /* H.264/H.265 access units, not raw video */
   gboolean need_segment;        /* ours is not sent yet */
   GstClockTime step;            /* the interval in use, NONE until resolved */
   gint out_fps_n, out_fps_d;
@@ -92,10 +99,14 @@ enum
 #define DEFAULT_FPS_N 30
 #define DEFAULT_FPS_D 1
 
+#define LB_HYPERLAPSE_CAPS "video/x-raw(ANY); " \
+    "video/x-h264, alignment = (string) au; " \
+    "video/x-h265, alignment = (string) au"
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw(ANY)"));
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (LB_HYPERLAPSE_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw(ANY)"));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (LB_HYPERLAPSE_CAPS));
 
 #define lb_hyperlapse_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE (LbHyperlapse, lb_hyperlapse, GST_TYPE_ELEMENT,
@@ -256,6 +267,15 @@ lb_hyperlapse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   }
   self->frames_in++;
 
+  /* encoded: a frame that needs others cannot stand alone in the output */
+  if (self->encoded && GST_BUFFER_FLAG_IS_SET (buffer,
+          GST_BUFFER_FLAG_DELTA_UNIT)) {
+    GST_LOG_OBJECT (self, "dropping %" GST_TIME_FORMAT ": not a keyframe",
+        GST_TIME_ARGS (pts));
+    gst_buffer_unref (buffer);
+    return GST_FLOW_OK;
+  }
+
   guint64 slot = pts > self->origin ? (pts - self->origin) / self->step : 0;
   if (slot < self->next_slot) {
     GST_LOG_OBJECT (self, "dropping %" GST_TIME_FORMAT " (slot %"
@@ -275,7 +295,9 @@ lb_hyperlapse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   buffer = gst_buffer_make_writable (buffer);
   GST_BUFFER_PTS (buffer) = gst_util_uint64_scale (self->frames_out,
       self->out_fps_d * GST_SECOND, self->out_fps_n);
-  GST_BUFFER_DTS (buffer) = GST_CLOCK_TIME_NONE;
+  /* keyframes only: decoded in the order shown */
+  GST_BUFFER_DTS (buffer) = self->encoded ? GST_BUFFER_PTS (buffer) :
+      GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION (buffer) = gst_util_uint64_scale (self->frames_out + 1,
       self->out_fps_d * GST_SECOND, self->out_fps_n) - GST_BUFFER_PTS (buffer);
   if (self->frames_out == 0)
@@ -304,6 +326,8 @@ lb_hyperlapse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gint fps_n, fps_d;
 
       gst_event_parse_caps (event, &caps);
+      self->encoded = !gst_structure_has_name (gst_caps_get_structure (caps,
+              0), "video/x-raw");
       lb_hyperlapse_get_framerate (self, &fps_n, &fps_d);
       g_autoptr (GstCaps) out = caps_with_framerate (caps, fps_n, fps_d);
       gst_event_unref (event);
@@ -359,6 +383,7 @@ lb_hyperlapse_change_state (GstElement *element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     GST_PAD_STREAM_LOCK (self->sinkpad);
     lb_hyperlapse_reset (self);
+    self->encoded = FALSE;      /* until the caps say */
     GST_PAD_STREAM_UNLOCK (self->sinkpad);
   }
   return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);

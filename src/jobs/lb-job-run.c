@@ -23,7 +23,7 @@ lb_job_template_for (const gchar *media_type, const gchar *codec)
   if (g_strcmp0 (media_type, "videoLowRes") == 0)
     return "video-low-res";
   if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return "hyperlapse";
+    return codec == NULL || g_str_equal (codec, "h264") ? "hyperlapse-remux" : "hyperlapse";
   return NULL;
 }
 
@@ -55,6 +55,24 @@ source_start (LbJobRun *run)
       return k;
   }
   return run->start_ns;
+}
+
+/* Where a still's source starts: at the keyframe at or before the target
+ * when the index gives it — reading starts there anyway, no frame shown
+ * from it on has its PTS moved onto the segment start, and no frame before
+ * it can be nearer the target than it — else a frame before the target
+ * (the nearest frame is at most half a frame away at a steady rate). */
+static gint64
+image_start (LbJobRun *run, gint64 frame)
+{
+  gint64 start = run->start_ns - frame;
+  for (guint i = 0; run->keyframes_ns && i < run->keyframes_ns->len; i++) {
+    gint64 k = g_array_index (run->keyframes_ns, gint64, i);
+    if (k > run->start_ns)
+      break;
+    start = k;
+  }
+  return start;
 }
 
 /* The end of a decoded clip, as the decoder and the range watch clip it.
@@ -105,13 +123,14 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
   lb_pipeline_set (p, "src", "input", run->input);
   if (image) {
     /* A still: decoders clip to the source's segment and move the PTS of
-     * the frame that straddles its start onto it, so the segment starts a
-     * frame early (the nearest frame is at most half a frame away), and it
-     * ends a while after: the next frame may be the nearest one
-     * (lbframepick ends the stream as soon as it has chosen). */
+     * the frame that straddles its start onto it, so the segment starts
+     * before any frame that can be the nearest (image_start()): the time
+     * lbframepick posts is the real frame's.  It ends a while after the
+     * target: the next frame may be the nearest one (lbframepick ends the
+     * stream as soon as it has chosen). */
     gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
         (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d, run->fps_n) : GST_SECOND / 2;
-    set_i64 (p, "src", "start-time", run->start_ns - frame);
+    set_i64 (p, "src", "start-time", image_start (run, frame));
     set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
   } else {
     set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
@@ -131,7 +150,7 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
       g_object_set (size, "caps", caps, NULL);
     }
     set_int (p, "enc", "bitrate", run->low_res_bitrate);
-  } else if (g_str_equal (template_name, "hyperlapse")) {
+  } else if (g_str_has_prefix (template_name, "hyperlapse")) {
     gint64 src_dur = run->end_ns - run->start_ns;
     gint64 interval = run->hyperlapse_interval_ns;
     gint fps = MAX (1, run->hyperlapse_framerate);
@@ -305,6 +324,7 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
 
   gboolean remux = g_str_equal (name, "video-high-res");
   gboolean image = g_str_equal (name, "image");
+  gboolean lapse = g_str_has_prefix (name, "hyperlapse");
   g_autoptr (LbRemux) rm = NULL;
   Range range = { .first = GST_CLOCK_TIME_NONE, .last_end = GST_CLOCK_TIME_NONE };
   gint64 picked = LB_TIME_NONE;
@@ -320,10 +340,10 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
     rm = lb_remux_attach (mux, run->end_ns);
   } else {
     /* the frames that reach the encoder (after clipping), or the hyperlapse */
-    range.clip = !image && !g_str_equal (name, "hyperlapse");
+    range.clip = !image && !lapse;
     range.start = run->start_ns;
     range.end = clip_end (run);
-    if (!watch_range (p, g_str_equal (name, "hyperlapse") ? "lapse" : "enc", &range))
+    if (!watch_range (p, lapse ? "lapse" : "enc", &range))
       GST_WARNING ("template %s: cannot watch the delivered range", name);
   }
 
@@ -376,8 +396,21 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown media type '%s'", run->media_type);
     return FALSE;
   }
+  /* an operator's template folder from before hyperlapse-remux */
+  if (g_str_equal (name, "hyperlapse-remux") && lb_pipelines_get_text (pipelines, name) == NULL)
+    name = "hyperlapse";
   run->content_type = g_str_equal (name, "image") ? "image/jpeg" : "video/mp4";
   gboolean ok = run_template (pipelines, run, name, &err);
+  if (!ok && g_str_equal (name, "hyperlapse-remux") &&
+      (g_error_matches (err, LB_ERROR, LB_ERROR_INVALID) ||
+          g_error_matches (err, LB_ERROR, LB_ERROR_FAILED)) &&
+      !(run->cancellable && g_cancellable_is_cancelled (run->cancellable))) {
+    /* the muxer refused the keyframes as they are (e.g. the codec data
+     * changes between two segments): decode and encode instead */
+    GST_INFO ("%s; transcoding the hyperlapse instead", err->message);
+    g_clear_error (&err);
+    ok = run_template (pipelines, run, "hyperlapse", &err);
+  }
   if (!ok && g_str_equal (name, "video-high-res") &&
       (g_error_matches (err, LB_ERROR, LB_ERROR_INVALID) ||
           g_error_matches (err, LB_ERROR, LB_ERROR_FAILED)) &&

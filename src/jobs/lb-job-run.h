@@ -5,7 +5,9 @@
  * popped here, nothing touches the main loop), and writes the output file.
  * High-res clips from H.264 footage are remuxed frame-exactly
  * (lb-remux.h); when the pre-roll cannot be hidden, the muxer refuses the
- * stream, or the footage is not H.264, they are transcoded.
+ * stream, or the footage is not H.264, they are transcoded.  Hyperlapses
+ * of H.264 footage remux the recorded keyframes (hyperlapse-remux), and
+ * are transcoded when the muxer refuses them or the footage is not H.264.
  */
 #pragma once
 

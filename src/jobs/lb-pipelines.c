@@ -12,8 +12,12 @@ GST_DEBUG_CATEGORY_STATIC (lb_pipelines_debug);
 #define GST_CAT_DEFAULT lb_pipelines_debug
 
 static const gchar *const names[] = {
-  "image", "video-high-res", "video-high-res-transcode", "video-low-res", "hyperlapse", NULL
+  "image", "video-high-res", "video-high-res-transcode", "video-low-res", "hyperlapse",
+  "hyperlapse-remux", NULL
 };
+/* A folder may lack these (an operator's copy from before they existed):
+ * the engine then uses the template they stand in front of. */
+static const gchar *const optional[] = { "hyperlapse-remux", NULL };
 
 struct _LbPipelines {
   gchar *dir;
@@ -68,6 +72,11 @@ lb_pipelines_load (const gchar *dir, GError **error)
     g_autofree gchar *text = NULL;
     g_autoptr (GError) err = NULL;
     if (!g_file_get_contents (path, &text, NULL, &err)) {
+      if (g_strv_contains (optional, names[i]) &&
+          g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        GST_INFO ("no optional template %s", path);
+        continue;
+      }
       g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s: %s", path,
           err->message);
       return NULL;

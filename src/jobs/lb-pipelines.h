@@ -7,7 +7,7 @@
  * named elements.  A request's values never go into the text.
  *
  * Templates: image, video-high-res, video-high-res-transcode,
- * video-low-res, hyperlapse.
+ * video-low-res, hyperlapse, hyperlapse-remux.
  */
 #pragma once
 
@@ -17,7 +17,8 @@ G_BEGIN_DECLS
 
 typedef struct _LbPipelines LbPipelines;
 
-/* The names every template folder must hold, NULL-terminated. */
+/* The names of the templates, NULL-terminated.  A folder must hold every
+ * one but hyperlapse-remux (without it, hyperlapses are transcoded). */
 const gchar *const *lb_pipelines_names (void);
 
 /* The folder templates are read from by default: LB_PIPELINES_DIR when it

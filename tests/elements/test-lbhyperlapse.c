@@ -26,6 +26,17 @@ lapse_new (const gchar *properties)
   return l;
 }
 
+/* Encoded H.264 access units instead of raw video. */
+static Lapse
+lapse_new_h264 (const gchar *properties)
+{
+  Lapse l = lapse_new (properties);
+
+  gst_harness_set_src_caps_str (l.h, "video/x-h264,stream-format=avc,"
+      "alignment=au,width=64,height=48,framerate=30/1");
+  return l;
+}
+
 static void
 lapse_free (Lapse *l)
 {
@@ -110,6 +121,41 @@ assert_output (Lapse *l, const guint64 *indices, guint n, gint fps_n,
 }
 
 /* The EOS message of @l. */
+/* Encoded input: only keyframes are kept (a delta frame cannot stand
+ * alone), one per interval, re-timed with DTS = PTS; the caps keep their
+ * codec and get the output rate. */
+GST_START_TEST (test_encoded_keyframes)
+{
+  Lapse l = lapse_new_h264 ("interval=1000000000 framerate=25/1");
+
+  /* 4 s at 30 fps, a keyframe every 15 frames (0.5 s) */
+  for (guint i = 0; i < 120; i++) {
+    GstBuffer *b = frame (gst_util_uint64_scale (i, GST_SECOND, 30), i);
+    if (i % 15 != 0)
+      GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DELTA_UNIT);
+    fail_unless_equals_int (gst_harness_push (l.h, b), GST_FLOW_OK);
+  }
+  /* a delta frame first in its slot is skipped, not kept: slot 1's first
+   * keyframe is frame 30 (1 s), not frame 31 */
+  fail_unless_equals_int (gst_harness_buffers_in_queue (l.h), 4);
+  for (guint i = 0; i < 4; i++) {
+    g_autoptr (GstBuffer) out = gst_harness_pull (l.h);
+    fail_unless_equals_uint64 (GST_BUFFER_OFFSET (out), i * 30);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * GST_SECOND / 25);
+    fail_unless_equals_uint64 (GST_BUFFER_DTS (out), GST_BUFFER_PTS (out));
+    fail_if (GST_BUFFER_FLAG_IS_SET (out, GST_BUFFER_FLAG_DELTA_UNIT));
+  }
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (l.h->sinkpad);
+  GstStructure *st = gst_caps_get_structure (caps, 0);
+  fail_unless (gst_structure_has_name (st, "video/x-h264"));
+  gint n = 0, d = 0;
+  fail_unless (gst_structure_get_fraction (st, "framerate", &n, &d));
+  fail_unless_equals_int (n, 25);
+  fail_unless_equals_int (d, 1);
+  lapse_free (&l);
+}
+GST_END_TEST;
+
 static void
 assert_summary (Lapse *l, GstClockTime interval, guint64 in, guint64 out,
     GstClockTime first, GstClockTime last)
@@ -325,6 +371,7 @@ lbhyperlapse_suite (void)
   tcase_add_test (tc, test_slots_from_segment_start);
   tcase_add_test (tc, test_target_duration);
   tcase_add_test (tc, test_sparse_input);
+  tcase_add_test (tc, test_encoded_keyframes);
   tcase_add_test (tc, test_nothing_set);
   tcase_add_test (tc, test_target_duration_unbounded);
   tcase_add_test (tc, test_no_frame);

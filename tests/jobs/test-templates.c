@@ -19,6 +19,7 @@ static const struct {
   { "video-high-res-transcode", { "src", "enc", "mux", "sink" }, TRUE },
   { "video-low-res", { "src", "size", "enc", "mux", "sink" }, TRUE },
   { "hyperlapse", { "src", "lapse", "enc", "mux", "sink" }, TRUE },
+  { "hyperlapse-remux", { "src", "lapse", "mux", "sink" }, FALSE },
 };
 
 static void
@@ -104,6 +105,16 @@ test_high_res_has_no_encoder (void)
   g_autoptr (GstElement) transcode = lb_job_build (p, &hevc, "video-high-res-transcode", &error);
   g_assert_no_error (error);
   g_assert_true (lb_pipeline_has_encoder (transcode));
+
+  /* a hyperlapse of H.264 footage remuxes its keyframes too */
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h264"), ==, "hyperlapse-remux");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", NULL), ==, "hyperlapse-remux");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h265"), ==, "hyperlapse");
+  LbJobRun hl = make_run ("hyperlapse", "h264");
+  g_autoptr (GstElement) lapse = lb_job_build (p, &hl, "hyperlapse-remux", &error);
+  g_assert_no_error (error);
+  g_assert_false (lb_pipeline_has_encoder (lapse));
+  g_assert_cmpint (get_i64 (lapse, "lapse", "interval"), ==, GST_SECOND);
 }
 
 /* A keyframe that is itself the nearest frame: the remux starts there. */
@@ -140,6 +151,23 @@ test_values_set_by_name (void)
   g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns - GST_SECOND / 30);
   /* the next frame may be the nearest: the source reads on */
   g_assert_cmpint (get_i64 (still, "src", "end-time"), >, image.start_ns);
+  /* with the index's keyframes: at the keyframe at or before the target,
+   * even a GOP earlier than a frame before it (no PTS is moved, and no
+   * frame before that keyframe can be the nearest) */
+  g_autoptr (GArray) kf = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 k[] = { image.start_ns - 2 * GST_SECOND, image.start_ns - 700 * GST_MSECOND,
+    image.start_ns + 300 * GST_MSECOND };
+  g_array_append_vals (kf, k, G_N_ELEMENTS (k));
+  image.keyframes_ns = kf;
+  g_autoptr (GstElement) still_kf = lb_job_build (p, &image, "image", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (still_kf, "src", "start-time"), ==, k[1]);
+  /* the target a few ms after a keyframe: that keyframe, not the GOP before */
+  k[1] = image.start_ns - 10 * GST_MSECOND;
+  g_array_index (kf, gint64, 1) = k[1];
+  g_autoptr (GstElement) still_kf2 = lb_job_build (p, &image, "image", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (get_i64 (still_kf2, "src", "start-time"), ==, k[1]);
   g_autoptr (GstElement) sink = lb_pipeline_get (still, "sink");
   g_autofree gchar *location = NULL;
   g_object_get (sink, "location", &location, NULL);
