@@ -422,7 +422,16 @@ def bench_jobs(c, api, daemon, runs, workdir, smoke):
             if lb_probe is None:
                 lb_probe = probe(out) if ext == ".mp4" else None
                 problems = check_output(job, c, out)
-            ffu = run_ffmpeg(job.ffmpeg_args(workdir, lb_probe or {}), workdir)
+            ff_args = job.ffmpeg_args(workdir, lb_probe or {})
+            ffu = run_ffmpeg(ff_args, workdir)
+            if i == 0 and ext == ".mp4":
+                # Same output class: a fast answer that is several times
+                # bigger (say, all-intra) is not the same job.
+                sizes = (os.path.getsize(out), os.path.getsize(os.path.join(workdir, ff_args[-1])))
+                if sizes[0] > 2 * sizes[1]:
+                    problems.append("output is %.1f× the size of ffmpeg's (%.1f vs %.1f MB): "
+                                    "not the same bitrate class" % (sizes[0] / sizes[1], sizes[0] / 1e6,
+                                                                    sizes[1] / 1e6))
             if i > 0 or runs == 0:
                 lb.append(usage)
                 ff.append(ffu)
