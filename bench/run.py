@@ -37,7 +37,7 @@ CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
 LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
 # realpath: a worktree may link bench/cache to a shared cache, whose
 # corpus.json names the files by their real path
-CACHE = os.path.realpath(os.path.join(ROOT, "bench", "cache"))
+CACHE = os.path.realpath(os.environ.get("LB_BENCH_CACHE") or os.path.join(ROOT, "bench", "cache"))
 
 # Wall-clock time of the corpus' first frame: the corpus is stamped with
 # PTS + this epoch and imported at this time, so stamps are wall-clock times.
