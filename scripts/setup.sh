@@ -15,8 +15,9 @@ packages=(
   # run: GStreamer elements the recorder and the retrieval pipelines use
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  # tests: a test RTSP camera, an upload receiver, curl, process tools
-  libgstrtspserver-1.0-dev nginx-light curl procps sqlite3
+  # tests and the README examples: a test RTSP camera, an upload receiver,
+  # curl and jq, process tools
+  libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
   # benchmarks: the side to beat, and the load tools
   ffmpeg wrk hyperfine
 )

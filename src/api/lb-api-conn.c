@@ -1,6 +1,9 @@
 /* lookback — one accepted HTTP connection: a byte-counting input stream */
 #include "api/lb-api-conn.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 /* A GFilterInputStream that counts what it reads and stays pollable (libsoup
  * reads its connections asynchronously through GPollableInputStream). */
 typedef struct {
@@ -129,7 +132,12 @@ lb_api_conn_new (GSocketConnection *conn, guint idle_timeout_s)
 
   LbApiConn *c = g_atomic_rc_box_new0 (LbApiConn);
   c->conn = g_object_ref (conn);
-  g_socket_set_timeout (g_socket_connection_get_socket (conn), idle_timeout_s);
+  GSocket *sock = g_socket_connection_get_socket (conn);
+  g_socket_set_timeout (sock, idle_timeout_s);
+  /* Kept-alive connections: a reply written in two parts (headers, body)
+   * must not wait for the peer's delayed ACK (Nagle). */
+  if (g_socket_get_family (sock) != G_SOCKET_FAMILY_UNIX)
+    g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
   c->in = g_object_new (lb_counting_input_stream_get_type (),
       "base-stream", g_io_stream_get_input_stream (G_IO_STREAM (conn)),
       "close-base-stream", TRUE, NULL);

@@ -12,6 +12,8 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -547,6 +549,37 @@ health_free (gpointer p)
   g_free (h);
 }
 
+/* libsoup 3.2 keeps a connection open after a response only while the
+ * server has a listener of its own (request_finished() checks
+ * priv->listeners); connections handed over with soup_server_accept_iostream
+ * are otherwise closed after every request, and each request pays a new TCP
+ * connection.  So the server gets a listener nobody can reach: a Unix socket
+ * whose file is removed as soon as it listens. */
+static gboolean
+add_keepalive_listener (SoupServer *soup, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("lookback-api-XXXXXX", &err);
+  if (dir == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "keep-alive listener: %s", err->message);
+    return FALSE;
+  }
+  g_autofree gchar *path = g_build_filename (dir, "unreachable", NULL);
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_DEFAULT, &err);
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  gboolean ok = sock && g_socket_bind (sock, addr, FALSE, &err) &&
+      g_socket_listen (sock, &err) &&
+      soup_server_listen_socket (soup, sock, 0, &err);
+  g_unlink (path);
+  g_rmdir (dir);
+  if (!ok) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "keep-alive listener: %s", err->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 LbApiServer *
 lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **error)
 {
@@ -586,6 +619,10 @@ lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **er
   soup_server_add_early_handler (server->soup, NULL, handle_early, server, NULL);
   soup_server_add_handler (server->soup, NULL, handle, server, NULL);
   g_signal_connect (server->soup, "request-started", G_CALLBACK (on_request_started), server);
+  if (!add_keepalive_listener (server->soup, error)) {
+    lb_api_server_free (server);
+    return NULL;
+  }
   return server;
 }
 

@@ -940,3 +940,385 @@ lb_mp4_read_range (gint fd, const LbMp4Init *init, gint64 offset, gint64 size,
   *out = g_steal_pointer (&f);
   return TRUE;
 }
+
+/* ---- crash recovery of the trailing mdat ---- */
+
+#define MAX_TAIL (256 * 1024 * 1024)
+
+/* Exp-Golomb ue(v) at the start of @p (@len bytes); FALSE when cut. */
+static gboolean
+read_ue (const guint8 *p, gsize len, guint32 *out)
+{
+  gsize bit = 0, nbits = len * 8;
+  guint zeros = 0;
+  while (bit < nbits && !(p[bit / 8] & (0x80 >> (bit % 8)))) {
+    zeros++;
+    bit++;
+    if (zeros > 31)
+      return FALSE;
+  }
+  if (bit >= nbits)
+    return FALSE;
+  bit++;                        /* the 1 */
+  if (bit + zeros > nbits)
+    return FALSE;
+  guint64 v = 0;
+  for (guint i = 0; i < zeros; i++, bit++)
+    v = (v << 1) | ((p[bit / 8] >> (7 - bit % 8)) & 1);
+  *out = (guint32) ((G_GUINT64_CONSTANT (1) << zeros) - 1 + v);
+  return TRUE;
+}
+
+typedef struct {
+  gsize start, end;             /* bytes in the mdat payload */
+  guint vcl;                    /* slices */
+  gboolean idr;
+} AccessUnit;
+
+/* Splits @len bytes of AVC length-prefixed NAL units into access units.
+ * Only units whose end is known (a following unit starts) go to @aus;
+ * the last one, whose NAL units are complete but which may miss slices,
+ * is returned in @last (vcl 0 when there is none). */
+static void
+split_access_units (const guint8 *d, gsize len, guint nal_len, GArray *aus, AccessUnit *last)
+{
+  AccessUnit cur = { 0 };
+  gboolean open = FALSE;
+  gsize p = 0;
+  while (p + nal_len < len) {
+    guint32 n = 0;
+    for (guint i = 0; i < nal_len; i++)
+      n = (n << 8) | d[p + i];
+    if (n == 0 || n > len - p - nal_len)
+      break;                    /* torn (or garbage) */
+    guint8 hdr = d[p + nal_len];
+    if (hdr & 0x80)
+      break;                    /* forbidden_zero_bit: garbage */
+    guint type = hdr & 0x1f;
+    gboolean vcl = type == 1 || type == 5;
+    gboolean starts = FALSE;
+    if (open && cur.vcl > 0) {
+      if (type == 9 || type == 7 || type == 8 || type == 6 || (type >= 14 && type <= 18)) {
+        starts = TRUE;
+      } else if (vcl) {
+        guint32 first_mb;
+        if (!read_ue (d + p + nal_len + 1, n - 1, &first_mb))
+          break;
+        starts = first_mb == 0;
+      }
+    }
+    if (starts) {
+      g_array_append_val (aus, cur);
+      open = FALSE;
+    }
+    if (!open) {
+      memset (&cur, 0, sizeof (cur));
+      cur.start = p;
+      open = TRUE;
+    }
+    if (vcl) {
+      cur.vcl++;
+      cur.idr |= type == 5;
+    }
+    p += nal_len + n;
+    cur.end = p;
+  }
+  memset (last, 0, sizeof (*last));
+  if (open && cur.vcl > 0)
+    *last = cur;
+}
+
+static gboolean
+pwrite_all (gint fd, const guint8 *src, gsize n, gint64 offset, GError **error)
+{
+  gsize done = 0;
+  while (done < n) {
+    ssize_t r = pwrite (fd, src + done, n - done, offset + done);
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "write at %" G_GINT64_FORMAT ": %s",
+          offset, g_strerror (errno));
+      return FALSE;
+    }
+    done += r;
+  }
+  return TRUE;
+}
+
+static gboolean
+sync_or_fail (gint fd, GError **error)
+{
+  if (fdatasync (fd) != 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "fdatasync: %s", g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+put32 (GByteArray *a, guint32 v)
+{
+  guint8 b[4] = { v >> 24, v >> 16, v >> 8, v };
+  g_byte_array_append (a, b, 4);
+}
+
+static void
+put64 (GByteArray *a, guint64 v)
+{
+  put32 (a, v >> 32);
+  put32 (a, (guint32) v);
+}
+
+static void
+set32 (GByteArray *a, gsize at, guint32 v)
+{
+  a->data[at] = v >> 24;
+  a->data[at + 1] = v >> 16;
+  a->data[at + 2] = v >> 8;
+  a->data[at + 3] = v;
+}
+
+/* moof (mfhd, traf: tfhd with base-data-offset, tfdt, trun with sizes,
+ * durations and flags) for @n access units starting at @base. */
+static GByteArray *
+build_moof (guint32 seq, guint32 track_id, gint64 base, guint64 decode_time, guint32 duration,
+    const AccessUnit *aus, guint n)
+{
+  GByteArray *a = g_byte_array_new ();
+  put32 (a, 0);
+  put32 (a, FOURCC ('m', 'o', 'o', 'f'));
+  put32 (a, 16);
+  put32 (a, FOURCC ('m', 'f', 'h', 'd'));
+  put32 (a, 0);
+  put32 (a, seq);
+  gsize traf = a->len;
+  put32 (a, 0);
+  put32 (a, FOURCC ('t', 'r', 'a', 'f'));
+  put32 (a, 24);
+  put32 (a, FOURCC ('t', 'f', 'h', 'd'));
+  put32 (a, 0x000001);          /* base-data-offset-present */
+  put32 (a, track_id);
+  put64 (a, (guint64) base);
+  put32 (a, 20);
+  put32 (a, FOURCC ('t', 'f', 'd', 't'));
+  put32 (a, 0x01000000);        /* version 1 */
+  put64 (a, decode_time);
+  put32 (a, 20 + 12 * n);
+  put32 (a, FOURCC ('t', 'r', 'u', 'n'));
+  put32 (a, 0x000701);          /* data-offset, duration, size, flags */
+  put32 (a, n);
+  put32 (a, 0);                 /* data offset from base */
+  for (guint i = 0; i < n; i++) {
+    put32 (a, duration);
+    put32 (a, (guint32) (aus[i].end - aus[i].start));
+    /* sync: depends on no other; else depends on others, non-sync */
+    put32 (a, aus[i].idr ? 0x02000000 : 0x01010000);
+  }
+  set32 (a, traf, a->len - traf);
+  set32 (a, 0, a->len);
+  return a;
+}
+
+static guint
+count_traks (gint fd, const LbMp4Init *init)
+{
+  BoxHdr box;
+  if (!read_box_header (fd, init->moov_offset, init->moov_offset + init->moov_size, &box, NULL))
+    return 0;
+  gsize len = init->moov_size - box.hdr;
+  g_autofree guint8 *data = g_malloc (len ? len : 1);
+  if (!pread_all (fd, data, len, init->moov_offset + box.hdr, NULL))
+    return 0;
+  guint n = 0;
+  gsize pos = 0;
+  while (pos + 8 <= len) {
+    guint32 size = rd32 (data + pos);
+    if (size < 8 || size > len - pos)
+      break;
+    if (rd32 (data + pos + 4) == FOURCC ('t', 'r', 'a', 'k'))
+      n++;
+    pos += size;
+  }
+  return n;
+}
+
+static gint
+cmp_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+#define REFUSE(...) G_STMT_START { \
+    if (out_note) *out_note = g_strdup_printf (__VA_ARGS__); \
+    GST_INFO ("no tail recovery: %s", out_note ? *out_note : ""); \
+    return TRUE; \
+  } G_STMT_END
+
+gboolean
+lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **error)
+{
+  g_return_val_if_fail (fd >= 0, FALSE);
+  g_return_val_if_fail (out_samples != NULL, FALSE);
+  debug_init ();
+
+  *out_samples = 0;
+  if (out_note)
+    *out_note = NULL;
+  g_autoptr (LbMp4Init) init = NULL;
+  GError *local = NULL;
+  if (!lb_mp4_read_init (fd, &init, &local)) {
+    if (local->code == LB_ERROR_IO) {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+    g_clear_error (&local);
+    return TRUE;                /* no moov: nothing can describe the samples */
+  }
+  if (!init->fragmented)
+    return TRUE;                /* finalised: complete */
+  gint64 file_size;
+  if (!file_size_of (fd, &file_size, error))
+    return FALSE;
+
+  /* The complete fragments: the last one's samples give the timing. */
+  gint64 cursor = lb_mp4_first_offset (init);
+  guint fragments = 0;
+  gboolean cto = FALSE;
+  LbMp4Sample last = { 0 };
+  gboolean have_last = FALSE;
+  g_autoptr (GArray) durations = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (;;) {
+    LbMp4Fragment *f = NULL;
+    if (!lb_mp4_read_fragment (fd, init, cursor, file_size, &f, &local)) {
+      if (local->code == LB_ERROR_NOT_YET) {
+        g_clear_error (&local);
+        break;
+      }
+      if (local->code == LB_ERROR_IO) {
+        g_propagate_error (error, local);
+        return FALSE;
+      }
+      g_autofree gchar *why = g_strdup (local->message);
+      g_clear_error (&local);
+      REFUSE ("%s", why);
+    }
+    if (f == NULL)
+      return TRUE;              /* finalised since */
+    fragments++;
+    if (f->samples->len > 0) {
+      g_array_set_size (durations, 0);
+      for (guint i = 0; i < f->samples->len; i++) {
+        const LbMp4Sample *s = &g_array_index (f->samples, LbMp4Sample, i);
+        cto |= s->pts_ns != s->dts_ns;
+        g_array_append_val (durations, s->duration_ns);
+      }
+      last = g_array_index (f->samples, LbMp4Sample, f->samples->len - 1);
+      have_last = TRUE;
+    }
+    cursor = f->next_offset;
+    lb_mp4_fragment_free (f);
+  }
+
+  /* What follows the last complete fragment: padding, then an mdat. */
+  gint64 pos = cursor;
+  BoxHdr box;
+  for (;;) {
+    if (!read_box_header (fd, pos, file_size, &box, &local)) {
+      if (local->code == LB_ERROR_IO) {
+        g_propagate_error (error, local);
+        return FALSE;
+      }
+      g_clear_error (&local);
+      return TRUE;              /* nothing (or a torn box header) */
+    }
+    if (box.type == FOURCC ('m', 'd', 'a', 't'))
+      break;
+    if (box.size == 0 || pos + box.size > file_size ||
+        (box.type != FOURCC ('f', 'r', 'e', 'e') && box.type != FOURCC ('s', 'k', 'i', 'p')))
+      REFUSE ("no moof-less mdat at %" G_GINT64_FORMAT, pos);
+    pos += box.size;
+  }
+  gint64 payload = pos + box.hdr;
+  gint64 payload_end = box.size == 0 || pos + box.size > file_size ? file_size : pos + box.size;
+  if (payload_end <= payload)
+    return TRUE;
+
+  if (g_strcmp0 (init->codec, "h264") != 0 || init->codec_data == NULL)
+    REFUSE ("%s is not H.264", init->codec);
+  if (count_traks (fd, init) != 1)
+    REFUSE ("more than one track");
+  if (cto)
+    REFUSE ("the earlier fragments have composition offsets (B-frames)");
+  if (!have_last || last.dts_ns < 0)
+    REFUSE ("no earlier sample to take the frame duration from");
+  g_array_sort (durations, cmp_gint64);
+  gint64 dur_ns = g_array_index (durations, gint64, durations->len / 2);
+  guint64 dur_ticks = gst_util_uint64_scale_round (MAX (dur_ns, 0), init->timescale, GST_SECOND);
+  if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
+    REFUSE ("no usable frame duration");
+  guint64 decode_time = gst_util_uint64_scale_round (last.dts_ns, init->timescale, GST_SECOND) +
+      gst_util_uint64_scale_round (MAX (last.duration_ns, 0), init->timescale, GST_SECOND);
+  gsize cd_len;
+  const guint8 *cd = g_bytes_get_data (init->codec_data, &cd_len);
+  if (cd_len < 5 || (cd[4] & 3) == 2)
+    REFUSE ("bad avcC");
+  guint nal_len = (cd[4] & 3) + 1;
+  if (payload_end - payload > MAX_TAIL)
+    REFUSE ("trailing mdat too large");
+
+  gsize len = payload_end - payload;
+  g_autofree guint8 *data = g_malloc (len);
+  if (!pread_all (fd, data, len, payload, error))
+    return FALSE;
+  g_autoptr (GArray) aus = g_array_new (FALSE, FALSE, sizeof (AccessUnit));
+  AccessUnit tail;
+  split_access_units (data, len, nal_len, aus, &tail);
+  /* The last access unit counts when it has as many slices as the others
+   * (a picture cut between two slices does not). */
+  guint min_vcl = G_MAXUINT;
+  for (guint i = 0; i < aus->len; i++)
+    min_vcl = MIN (min_vcl, g_array_index (aus, AccessUnit, i).vcl);
+  if (tail.vcl > 0 && (aus->len == 0 || tail.vcl >= min_vcl))
+    g_array_append_val (aus, tail);
+  if (aus->len == 0)
+    REFUSE ("no complete access unit in the trailing mdat");
+
+  gint64 new_end = payload + (gint64) g_array_index (aus, AccessUnit, aus->len - 1).end;
+  gint64 mdat_size = new_end - pos;
+  if (box.hdr == 8 && mdat_size > G_MAXUINT32)
+    REFUSE ("trailing mdat too large for its header");
+
+  /* Each step leaves a file this function can recover again: cut the torn
+   * bytes, close the mdat, sync, then append the moof and sync. */
+  if (file_size > new_end && ftruncate (fd, new_end) != 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate: %s", g_strerror (errno));
+    return FALSE;
+  }
+  guint8 sz[8];
+  if (box.hdr == 8) {
+    sz[0] = mdat_size >> 24;
+    sz[1] = mdat_size >> 16;
+    sz[2] = mdat_size >> 8;
+    sz[3] = mdat_size;
+    if (!pwrite_all (fd, sz, 4, pos, error))
+      return FALSE;
+  } else {
+    for (gint i = 0; i < 8; i++)
+      sz[i] = (guint64) mdat_size >> (56 - 8 * i);
+    if (!pwrite_all (fd, sz, 8, pos + 8, error))
+      return FALSE;
+  }
+  if (!sync_or_fail (fd, error))
+    return FALSE;
+  g_autoptr (GByteArray) moof = build_moof (fragments + 1, init->track_id, payload, decode_time,
+      (guint32) dur_ticks, (const AccessUnit *) aus->data, aus->len);
+  if (!pwrite_all (fd, moof->data, moof->len, new_end, error) || !sync_or_fail (fd, error))
+    return FALSE;
+  GST_INFO ("recovered %u samples (%" G_GINT64_FORMAT " bytes) of a moof-less mdat at %"
+      G_GINT64_FORMAT "; %" G_GINT64_FORMAT " torn bytes cut", aus->len, new_end - payload, pos,
+      file_size - new_end);
+  *out_samples = aus->len;
+  return TRUE;
+}

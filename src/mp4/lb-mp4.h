@@ -12,7 +12,10 @@
  * header at the start to span everything, overwrites the early moov and
  * appends a complete moov (no mvex) at the end.  All sample bytes and the
  * later moofs stay where they were, so offsets indexed while the file grew
- * stay valid.  A file cut by a crash keeps every complete mdat+moof pair.
+ * stay valid.  A file cut by a crash keeps every complete mdat+moof pair,
+ * and its last mdat (header size 0 while mp4mux writes into it) holds the
+ * samples of a fragment whose moof was not written: lb_mp4_recover_tail()
+ * gives it one.
  *
  * A "fragment" here is a byte range holding whole samples of the video
  * track: one moof and its mdat (+ padding boxes) in fragmented files, or one
@@ -90,6 +93,27 @@ gboolean     lb_mp4_read_range     (gint                fd,
                                     gint64              offset,
                                     gint64              size,
                                     LbMp4Fragment     **out,
+                                    GError            **error);
+
+/* Crash recovery of a fragmented file whose writer is dead (never call it
+ * on a file that is still being written).  mp4mux writes each fragment as
+ * its mdat first (header size 0, samples appended as they come) and its moof
+ * only when the next fragment starts, so a kill leaves the last fragment's
+ * samples in a trailing mdat that no moof describes.  This splits that mdat
+ * (H.264, AVC length-prefixed) into access units, drops a torn NAL unit at
+ * its end, gives each access unit the frame duration of the fragments before
+ * it, and appends the moof that describes them: the file becomes a normal
+ * fragmented file again (synced to disk before returning).
+ *
+ * @fd must be open for reading and writing.  TRUE with *@out_samples = 0 when
+ * there is nothing to recover or recovery is refused (then *@out_note, if
+ * given, says why): not H.264, more than one track, B-frames (composition
+ * offsets) in the earlier fragments, no earlier sample to take the frame
+ * duration from.  The file is then left as it was.  FALSE only on I/O
+ * errors. */
+gboolean     lb_mp4_recover_tail   (gint                fd,
+                                    guint              *out_samples,
+                                    gchar             **out_note,
                                     GError            **error);
 
 gint64       lb_mp4_to_ns          (const LbMp4Init *init,

@@ -39,6 +39,7 @@ typedef struct {
   gint64 end_rt;
   guint64 frames;
   gint progress;                /* atomic: buffers seen, for the stall check */
+  gint exposed;                 /* atomic: parsebin exposed a stream */
   guint64 elementary_n;         /* frames timestamped so far (elementary) */
   GArray *display;              /* elementary: display index of each frame */
   guint64 reorder;              /* elementary: frames of reordering */
@@ -293,6 +294,7 @@ static void
 on_pad_added (GstElement *parsebin, GstPad *pad, gpointer data)
 {
   Import *imp = data;
+  g_atomic_int_set (&imp->exposed, 1);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (caps == NULL)
     caps = gst_pad_query_caps (pad, NULL);
@@ -479,8 +481,12 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
       last_progress = g_get_monotonic_time ();
     seen = now_seen;
     if (msg == NULL) {
-      /* Nothing moves: a demuxer stuck on a damaged file. */
-      if (g_get_monotonic_time () - last_progress > IMPORT_STALL_US)
+      /* Nothing moves: a demuxer stuck on a damaged file.  (parsebin drops
+       * an error a demuxer posts while it is still being plugged, as
+       * qtdemux does at once for an MP4 without its moov.) */
+      gint64 stall = g_atomic_int_get (&imp.exposed) || elementary ? IMPORT_STALL_US
+          : IMPORT_STALL_US / 3;
+      if (g_get_monotonic_time () - last_progress > stall)
         failure = g_strdup ("unreadable (truncated or damaged?): nothing came out of it");
       continue;
     }

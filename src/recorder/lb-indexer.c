@@ -499,12 +499,40 @@ lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
 
 /* ---- reconcile ---- */
 
+/* The writer of @path died: give the samples of its trailing moof-less mdat
+ * a moof (lb_mp4_recover_tail) so that the scan indexes them too. */
+static void
+recover_tail (const gchar *path, GString *report)
+{
+  gint fd = open (path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    g_string_append_printf (report, "did not recover the torn tail of %s: open: %s\n", path,
+        g_strerror (errno));
+    return;
+  }
+  guint n = 0;
+  g_autofree gchar *note = NULL;
+  g_autoptr (GError) error = NULL;
+  if (!lb_mp4_recover_tail (fd, &n, &note, &error)) {
+    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n", path,
+        error->message);
+    GST_WARNING ("%s: tail recovery failed: %s", path, error->message);
+  } else if (n > 0) {
+    g_string_append_printf (report, "recovered %u frames from the torn tail of %s\n", n, path);
+    GST_INFO ("%s: recovered %u frames from the torn tail", path, n);
+  } else if (note) {
+    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n", path, note);
+  }
+  close (fd);
+}
+
 static gboolean
 reindex_open (LbStore *store, LbSegment *seg, GString *report, GError **error)
 {
   GArray *rows = NULL;
   gint64 size = 0;
   g_autoptr (GError) local = NULL;
+  recover_tail (seg->path, report);
   g_autoptr (LbSegment) fresh = scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns,
       &rows, &size, &local);
   if (fresh == NULL) {
@@ -577,6 +605,7 @@ walk_segments (LbStore *store, const gchar *dir, guint depth, GHashTable *known,
     }
     g_autoptr (GError) local = NULL;
     gint64 id = 0;
+    recover_tail (path, report);
     if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id, &local)) {
       g_string_append_printf (report, "indexed unknown file %s\n", path);
     } else if (local->domain == LB_ERROR && local->code == LB_ERROR_CORRUPT) {

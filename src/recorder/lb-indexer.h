@@ -56,9 +56,13 @@ gboolean   lb_footage_index_file (LbStore      *store,
                                   GError      **error);
 
 /* Start-up crash recovery: open segments are re-indexed up to their last
- * complete fragment (the torn tail is cut off the file) and closed; rows
+ * complete fragment and closed.  First the fragment whose moof the killed
+ * muxer had not written yet gets one (lb_mp4_recover_tail: H.264 without
+ * B-frames), so that only what never reached the file is lost; whatever is
+ * still torn after that is cut off the file.  Rows
  * whose file is gone are removed; files under segments/ that the index does
- * not know are indexed when their name and content parse.  Everything done
+ * not know are indexed when their name and content parse (their moof-less
+ * tail recovered the same way).  Everything done
  * or found wrong is written to @report, one line each. */
 gboolean   lb_footage_reconcile  (LbStore      *store,
                                   GString      *report,

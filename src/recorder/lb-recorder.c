@@ -224,7 +224,7 @@ index_thread_main (gpointer data)
         break;
       case TASK_QUIT:{
         /* Files still open are left as they are: the next start's
-         * reconcile indexes them to their last complete fragment. */
+         * reconcile recovers their last fragment and indexes them. */
         index_update_all (rec);
         task_free (t);
         return NULL;
@@ -477,8 +477,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
       break;
     case GST_MESSAGE_EOS:
       GST_INFO ("%s: end of stream", in->name);
+      in->sink_eos = TRUE;      /* the whole pipeline is done */
       if (in->state == IN_DRAINING) {
-        in->sink_eos = TRUE;    /* the whole pipeline is done */
         if (drain_done (in))
           finish_drain (in);
       } else if (in->state == IN_RUNNING) {

@@ -86,6 +86,43 @@ on_format_location (GstElement *splitmux, guint fragment_id, GstSample *first,
   return path;
 }
 
+/* Sets @name of @props to the value @nick of the enum property @name of
+ * @factory_name's elements (the enum type exists once the element class is
+ * loaded). */
+static gboolean
+set_enum_by_nick (GstStructure *props, const gchar *factory_name, const gchar *name,
+    const gchar *nick)
+{
+  GstElementFactory *factory = gst_element_factory_find (factory_name);
+  if (factory == NULL)
+    return FALSE;
+  GstPluginFeature *loaded = gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
+  gst_object_unref (factory);
+  if (loaded == NULL)
+    return FALSE;
+  GType type = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
+  gst_object_unref (loaded);
+  if (type == 0)
+    return FALSE;
+  GObjectClass *klass = g_type_class_ref (type);
+  GParamSpec *pspec = g_object_class_find_property (klass, name);
+  GType enum_type = pspec && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
+  g_type_class_unref (klass);
+  if (enum_type == 0)
+    return FALSE;
+  GEnumClass *eclass = g_type_class_ref (enum_type);
+  GEnumValue *v = g_enum_get_value_by_nick (eclass, nick);
+  if (v) {
+    GValue gv = G_VALUE_INIT;
+    g_value_init (&gv, enum_type);
+    g_value_set_enum (&gv, v->value);
+    gst_structure_set_value (props, name, &gv);
+    g_value_unset (&gv);
+  }
+  g_type_class_unref (eclass);
+  return v != NULL;
+}
+
 static GstStructure *
 muxer_properties (gint64 fragment_cap_ns)
 {
@@ -166,6 +203,14 @@ lb_segment_sink_new (const gchar *store_dir, const gchar *vehicle, const gchar *
    * for each new file can otherwise stay in PAUSED). */
   g_autoptr (GstStructure) sink_props = gst_structure_new ("properties",
       "async", G_TYPE_BOOLEAN, FALSE, "sync", G_TYPE_BOOLEAN, FALSE, NULL);
+  /* Unbuffered: every buffer mp4mux pushes reaches the file at once.  With
+   * filesink's default 64 KiB buffer, a fragment's moof (and the samples of
+   * the next one) wait in memory until mp4mux's next seek, and a kill loses
+   * them: one GOP more than the GOP splitmuxsink holds back. */
+  if (!set_enum_by_nick (sink_props, "filesink", "buffer-mode", "unbuffered")) {
+    GST_ERROR ("filesink (gstreamer core) is not available");
+    return NULL;
+  }
   g_object_set (sink,
       "async-finalize", TRUE,
       "sink-factory", "filesink",

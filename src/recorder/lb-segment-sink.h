@@ -2,11 +2,18 @@
  *
  * A splitmuxsink configured for the store's segment layout:
  *   - mp4mux with fragment-mode=first-moov-then-finalise: the file is a
- *     fragmented MP4 while it grows (readable up to its last complete
- *     fragment after a kill -9) and a plain MP4 once closed at EOS;
+ *     fragmented MP4 while it grows (after a kill -9, readable up to its
+ *     last complete fragment, and up to its last sample once reconcile has
+ *     recovered the fragment whose moof was not written) and a plain MP4
+ *     once closed at EOS;
  *   - a new fragment at every keyframe (mp4mux cuts at keyframes; its
  *     fragment-duration is only an upper bound, set to the segment length so
  *     that a fragment is always exactly one GOP);
+ *   - an unbuffered filesink: every buffer mp4mux pushes is written at once,
+ *     so after a kill the file holds every sample splitmuxsink had handed to
+ *     the muxer (except the one mp4mux holds to time it); the samples of the
+ *     last fragment, whose moof is not written yet, are recovered at the next
+ *     start (lb_footage_reconcile);
  *   - a new file every @segment_duration_ns, at a keyframe;
  *   - files named <store>/segments/<vehicle>/<input>/<start_ns>.mp4 where
  *     start_ns is the wall-clock time of the file's first frame.

@@ -253,7 +253,7 @@ static gboolean
 quota_books (LbStore *store, const gchar *org, const gchar *period, gdouble *used,
     gdouble *reserved, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
       "SELECT"
       "  COALESCE (SUM (CASE WHEN status = 'available' THEN cost_committed END), 0),"
       "  COALESCE (SUM (CASE WHEN status IN ('pending', 'running') THEN cost_reserved END), 0)"
@@ -289,7 +289,7 @@ lb_store_api_quota_usage (LbStore *store, const gchar *org, const gchar *period,
 static gboolean
 insert_row (LbStore *store, LbRetrieval *r, GError **error)
 {
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
       "INSERT INTO api_retrievals (retrieval_id, media_id, org, vehicle, input,"
       " camera_role, media_type, priority, trigger_reason, start_ns, end_ns, status,"
       " created_ns, period, cost_reserved, failure_reason)"
@@ -322,6 +322,88 @@ insert_row (LbStore *store, LbRetrieval *r, GError **error)
   return TRUE;
 }
 
+/* One create waiting for a commit. */
+typedef struct {
+  GPtrArray *rows;
+  gdouble allowance;
+  gdouble cost;
+  gdouble used;
+  gboolean ok;
+  gboolean done;
+  GError *error;
+} Create;
+
+/* Checks one create against the quota and inserts its rows, inside the
+ * batch's transaction; nothing of it stays on failure.  The lock is held. */
+static gboolean
+create_one (LbStore *store, Create *c, GError **error)
+{
+  LbRetrieval *first = c->rows->pdata[0];
+  gdouble used = 0, reserved = 0;
+
+  if (!lb_store_exec (store, "SAVEPOINT lb_create", error))
+    return FALSE;
+  /* Sees the creates before it in the batch: they are in the transaction. */
+  if (!quota_books (store, first->org, first->period, &used, &reserved, error))
+    goto fail;
+  c->used = used;
+  /* A small tolerance so that ten images of 0.1 fit an allowance of 1.0. */
+  if (c->cost > 0 && used + reserved + c->cost > c->allowance + 1e-9) {
+    GST_INFO ("org %s, %s: usage %.3f + reserved %.3f + %.3f > allowance %.3f",
+        first->org, first->period, used, reserved, c->cost, c->allowance);
+    g_set_error (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED,
+        "The monthly quota is exhausted: usage %.1f and pending %.1f seconds of "
+        "high-res video, this request needs %.1f more, of %.1f available.",
+        used, reserved, c->cost, c->allowance);
+    goto fail;
+  }
+  for (guint i = 0; i < c->rows->len; i++)
+    if (!insert_row (store, c->rows->pdata[i], error))
+      goto fail;
+  if (!lb_store_exec (store, "RELEASE lb_create", error))
+    goto fail;
+  return TRUE;
+
+fail:
+  sqlite3_exec (store->db, "ROLLBACK TO lb_create; RELEASE lb_create", NULL, NULL, NULL);
+  return FALSE;
+}
+
+/* Commits @batch (Create*, in arrival order) in one transaction. */
+static void
+create_batch (LbStore *store, GPtrArray *batch)
+{
+  g_autoptr (GError) error = NULL;
+
+  LB_STORE_LOCK (store);
+  if (!lb_store_begin (store, &error)) {
+    for (guint i = 0; i < batch->len; i++)
+      ((Create *) batch->pdata[i])->error = g_error_copy (error);
+    LB_STORE_UNLOCK (store);
+    return;
+  }
+  guint committed = 0;
+  for (guint i = 0; i < batch->len; i++) {
+    Create *c = batch->pdata[i];
+    c->ok = create_one (store, c, &c->error);
+    committed += c->ok;
+  }
+  if (committed > 0 && !lb_store_commit (store, &error)) {
+    for (guint i = 0; i < batch->len; i++) {
+      Create *c = batch->pdata[i];
+      if (c->ok) {
+        c->ok = FALSE;
+        c->error = g_error_copy (error);
+      }
+    }
+  } else if (committed == 0) {
+    lb_store_rollback (store);
+  }
+  LB_STORE_UNLOCK (store);
+  if (batch->len > 1)
+    GST_LOG ("%u creates in one commit", batch->len);
+}
+
 gboolean
 lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowance,
     gdouble *out_used, GError **error)
@@ -331,7 +413,7 @@ lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowanc
 
   debug_init ();
   LbRetrieval *first = rows->pdata[0];
-  gdouble cost = 0, used = 0, reserved = 0;
+  Create c = { rows, allowance, 0, 0, FALSE, FALSE, NULL };
   for (guint i = 0; i < rows->len; i++) {
     LbRetrieval *r = rows->pdata[i];
     g_return_val_if_fail (r->status == LB_RETRIEVAL_PENDING ||
@@ -339,39 +421,41 @@ lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowanc
     g_return_val_if_fail (g_strcmp0 (r->org, first->org) == 0 &&
         g_strcmp0 (r->period, first->period) == 0, FALSE);
     if (r->status == LB_RETRIEVAL_PENDING)
-      cost += r->cost_reserved;
+      c.cost += r->cost_reserved;
   }
 
-  LB_STORE_LOCK (store);
-  if (!lb_store_begin (store, error))
-    goto fail;
-  if (!quota_books (store, first->org, first->period, &used, &reserved, error))
-    goto fail;
+  /* Group commit: the first waiting thread commits everything queued (in
+   * order, each create checked against the quota after the ones before it),
+   * the others wait for it; what arrives meanwhile is the next batch. */
+  g_mutex_lock (&store->gc_lock);
+  g_queue_push_tail (&store->gc_queue, &c);
+  while (!c.done) {
+    if (store->gc_leader) {
+      g_cond_wait (&store->gc_cond, &store->gc_lock);
+      continue;
+    }
+    store->gc_leader = TRUE;
+    g_autoptr (GPtrArray) batch = g_ptr_array_new ();
+    while (!g_queue_is_empty (&store->gc_queue))
+      g_ptr_array_add (batch, g_queue_pop_head (&store->gc_queue));
+    g_mutex_unlock (&store->gc_lock);
+    create_batch (store, batch);
+    g_mutex_lock (&store->gc_lock);
+    for (guint i = 0; i < batch->len; i++)
+      ((Create *) batch->pdata[i])->done = TRUE;
+    store->gc_leader = FALSE;
+    g_cond_broadcast (&store->gc_cond);
+  }
+  g_mutex_unlock (&store->gc_lock);
+
   if (out_used)
-    *out_used = used;
-  /* A small tolerance so that ten images of 0.1 fit an allowance of 1.0. */
-  if (cost > 0 && used + reserved + cost > allowance + 1e-9) {
-    GST_INFO ("org %s, %s: usage %.3f + reserved %.3f + %.3f > allowance %.3f",
-        first->org, first->period, used, reserved, cost, allowance);
-    g_set_error (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED,
-        "The monthly quota is exhausted: usage %.1f and pending %.1f seconds of "
-        "high-res video, this request needs %.1f more, of %.1f available.",
-        used, reserved, cost, allowance);
-    goto fail;
+    *out_used = c.used;
+  if (!c.ok) {
+    g_propagate_error (error, c.error);
+    return FALSE;
   }
-  for (guint i = 0; i < rows->len; i++)
-    if (!insert_row (store, rows->pdata[i], error))
-      goto fail;
-  if (!lb_store_commit (store, error))
-    goto fail;
-  LB_STORE_UNLOCK (store);
-  GST_DEBUG ("retrieval %s: %u rows, reserved %.3f", first->retrieval_id, rows->len, cost);
+  GST_DEBUG ("retrieval %s: %u rows, reserved %.3f", first->retrieval_id, rows->len, c.cost);
   return TRUE;
-
-fail:
-  lb_store_rollback (store);
-  LB_STORE_UNLOCK (store);
-  return FALSE;
 }
 
 static gboolean
@@ -381,7 +465,7 @@ collect_rows (LbStore *store, sqlite3_stmt *stmt, GPtrArray *out, GError **error
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (out, row_from_stmt (stmt));
   if (rc != SQLITE_DONE) {
-    lb_store_set_error (store, error, "reading retrievals");
+    lb_store_set_stmt_error (store, stmt, error, "reading retrievals");
     return FALSE;
   }
   return TRUE;
@@ -398,16 +482,19 @@ lb_store_api_get_retrieval (LbStore *store, const gchar *retrieval_id, const gch
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   gboolean ok = FALSE;
 
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT " ROW_COLUMNS " FROM api_retrievals"
-      " WHERE retrieval_id = ? AND org = ? ORDER BY id", error);
-  if (stmt) {
-    sqlite3_bind_text (stmt, 1, retrieval_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 2, org, -1, SQLITE_STATIC);
-    ok = collect_rows (store, stmt, rows, error);
+  /* The last committed state, without waiting for a write in progress. */
+  lb_store_reader_lock (store);
+  {
+    g_autoptr (LbStoreStmt) stmt = lb_store_reader_cached (store,
+        "SELECT " ROW_COLUMNS " FROM api_retrievals"
+        " WHERE retrieval_id = ? AND org = ? ORDER BY id", error);
+    if (stmt) {
+      sqlite3_bind_text (stmt, 1, retrieval_id, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, org, -1, SQLITE_STATIC);
+      ok = collect_rows (store, stmt, rows, error);
+    }
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   if (!ok)
     return FALSE;
   if (rows->len == 0) {
@@ -426,7 +513,7 @@ get_one (LbStore *store, const gchar *where, gint64 id, const gchar *text,
 {
   g_autofree gchar *sql = g_strconcat ("SELECT " ROW_COLUMNS " FROM api_retrievals WHERE ",
       where, NULL);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql, error);
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, sql, error);
   if (stmt == NULL)
     return FALSE;
   if (text)
@@ -612,7 +699,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
   if (!lb_store_begin (store, error))
     goto fail;
   {
-    g_autoptr (sqlite3_stmt) pick = lb_store_prepare (store,
+    g_autoptr (LbStoreStmt) pick = lb_store_cached (store,
         "SELECT id FROM api_retrievals WHERE status = 'pending' AND not_before_ns <= ?"
         " ORDER BY priority, created_ns, id LIMIT 1", error);
     if (pick == NULL)
@@ -620,6 +707,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
     sqlite3_bind_int64 (pick, 1, now_ns);
     gint rc = sqlite3_step (pick);
     if (rc == SQLITE_DONE) {
+      lb_store_stmt_release (g_steal_pointer (&pick));   /* before unlocking */
       lb_store_rollback (store);
       LB_STORE_UNLOCK (store);
       return TRUE;
@@ -629,7 +717,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
       goto fail;
     }
     gint64 id = sqlite3_column_int64 (pick, 0);
-    g_autoptr (sqlite3_stmt) mark = lb_store_prepare (store,
+    g_autoptr (LbStoreStmt) mark = lb_store_cached (store,
         "UPDATE api_retrievals SET status = 'running', attempts = attempts + 1"
         " WHERE id = ?", error);
     if (mark == NULL)
@@ -899,20 +987,23 @@ lb_store_api_token_lookup (LbStore *store, const gchar *hash, LbToken **out,
 
   gboolean ok = FALSE;
   *out = NULL;
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT id, org, scopes, created_ns, revoked_ns FROM api_tokens"
-      " WHERE hash = ? AND revoked_ns = 0", error);
-  if (stmt) {
-    sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
-    gint rc = sqlite3_step (stmt);
-    ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
-    if (rc == SQLITE_ROW)
-      *out = token_from_stmt (stmt);
-    else if (!ok)
-      lb_store_set_error (store, error, "looking up a token");
+  /* Revocations are committed before they return: the reader sees them. */
+  lb_store_reader_lock (store);
+  {
+    g_autoptr (LbStoreStmt) stmt = lb_store_reader_cached (store,
+        "SELECT id, org, scopes, created_ns, revoked_ns FROM api_tokens"
+        " WHERE hash = ? AND revoked_ns = 0", error);
+    if (stmt) {
+      sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
+      gint rc = sqlite3_step (stmt);
+      ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+      if (rc == SQLITE_ROW)
+        *out = token_from_stmt (stmt);
+      else if (!ok)
+        lb_store_set_stmt_error (store, stmt, error, "looking up a token");
+    }
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   return ok;
 }
 

@@ -14,18 +14,86 @@ static const LbStoreSchema *const schemas[] = {
   &lb_store_upload_schema,
 };
 
-void
-lb_store_set_error (LbStore *store, GError **error, const gchar *what)
+static void
+set_db_error (LbStore *store, sqlite3 *db, GError **error, const gchar *what)
 {
-  gint code = sqlite3_errcode (store->db);
+  gint code = sqlite3_errcode (db);
   gint domain_code = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? LB_ERROR_BUSY
       : (code == SQLITE_FULL || code == SQLITE_IOERR) ? LB_ERROR_IO
       : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? LB_ERROR_CORRUPT
       : LB_ERROR_FAILED;
 
-  GST_WARNING ("%s: %s: %s", store->path, what, sqlite3_errmsg (store->db));
+  GST_WARNING ("%s: %s: %s", store->path, what, sqlite3_errmsg (db));
   g_set_error (error, LB_ERROR, domain_code, "store %s: %s: %s", store->path, what,
-      sqlite3_errmsg (store->db));
+      sqlite3_errmsg (db));
+}
+
+void
+lb_store_set_error (LbStore *store, GError **error, const gchar *what)
+{
+  set_db_error (store, store->db, error, what);
+}
+
+void
+lb_store_set_stmt_error (LbStore *store, sqlite3_stmt *stmt, GError **error,
+    const gchar *what)
+{
+  set_db_error (store, sqlite3_db_handle (stmt), error, what);
+}
+
+static LbStoreStmt *
+cached (LbStore *store, sqlite3 *db, GHashTable *cache, const gchar *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (cache, sql);
+
+  if (stmt)
+    return stmt;
+  if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+    set_db_error (store, db, error, "preparing a statement");
+    GST_ERROR ("could not prepare: %s", sql);
+    return NULL;
+  }
+  g_hash_table_insert (cache, g_strdup (sql), stmt);
+  return stmt;
+}
+
+LbStoreStmt *
+lb_store_cached (LbStore *store, const gchar *sql, GError **error)
+{
+  return cached (store, store->db, store->stmts, sql, error);
+}
+
+void
+lb_store_stmt_release (LbStoreStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+void
+lb_store_reader_lock (LbStore *store)
+{
+  if (store->rdb)
+    g_mutex_lock (&store->read_lock);
+  else
+    LB_STORE_LOCK (store);
+}
+
+void
+lb_store_reader_unlock (LbStore *store)
+{
+  if (store->rdb)
+    g_mutex_unlock (&store->read_lock);
+  else
+    LB_STORE_UNLOCK (store);
+}
+
+LbStoreStmt *
+lb_store_reader_cached (LbStore *store, const gchar *sql, GError **error)
+{
+  if (store->rdb == NULL)
+    return lb_store_cached (store, sql, error);
+  return cached (store, store->rdb, store->rstmts, sql, error);
 }
 
 sqlite3_stmt *
@@ -138,6 +206,64 @@ fail:
   return FALSE;
 }
 
+/* WAL pages after which a commit asks for a checkpoint (SQLite's own
+ * automatic checkpoint runs at 1000, inside the committing call). */
+#define CHECKPOINT_PAGES 1000
+/* …and at least this often while anything was written. */
+#define CHECKPOINT_INTERVAL_US (2 * G_USEC_PER_SEC)
+
+static int
+wal_hook (void *data, sqlite3 *db, const char *name, int pages)
+{
+  LbStore *store = data;
+  if (pages >= CHECKPOINT_PAGES) {
+    g_mutex_lock (&store->ck_lock);
+    if (!store->ck_wanted) {
+      store->ck_wanted = TRUE;
+      g_cond_signal (&store->ck_cond);
+    }
+    g_mutex_unlock (&store->ck_lock);
+  }
+  return SQLITE_OK;
+}
+
+static gpointer
+checkpointer_main (gpointer data)
+{
+  LbStore *store = data;
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (store->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+          NULL) != SQLITE_OK) {
+    GST_WARNING ("%s: no checkpoint connection: %s", store->path, sqlite3_errmsg (db));
+    sqlite3_close_v2 (db);
+    return NULL;
+  }
+  sqlite3_busy_timeout (db, 1000);
+  g_mutex_lock (&store->ck_lock);
+  while (!store->ck_stop) {
+    gint64 until = g_get_monotonic_time () + CHECKPOINT_INTERVAL_US;
+    while (!store->ck_stop && !store->ck_wanted)
+      if (!g_cond_wait_until (&store->ck_cond, &store->ck_lock, until))
+        break;
+    if (store->ck_stop)
+      break;
+    store->ck_wanted = FALSE;
+    g_mutex_unlock (&store->ck_lock);
+    gint log = 0, done = 0;
+    /* PASSIVE: copies what it can without blocking writers or readers. */
+    gint rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      GST_WARNING ("%s: checkpoint: %s", store->path, sqlite3_errmsg (db));
+    else if (log > 0)
+      GST_LOG ("%s: checkpointed %d of %d WAL pages", store->path, done, log);
+    g_mutex_lock (&store->ck_lock);
+  }
+  g_mutex_unlock (&store->ck_lock);
+  sqlite3_close_v2 (db);
+  return NULL;
+}
+
 /**
  * lb_store_open:
  * @db_path: the database file; its folder is created when missing
@@ -154,6 +280,15 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
   gboolean read_only = (flags & LB_STORE_OPEN_READ_ONLY) != 0;
   g_autoptr (LbStore) store = g_new0 (LbStore, 1);
   g_rec_mutex_init (&store->lock);
+  g_mutex_init (&store->read_lock);
+  g_mutex_init (&store->ck_lock);
+  g_cond_init (&store->ck_cond);
+  g_mutex_init (&store->gc_lock);
+  g_cond_init (&store->gc_cond);
+  store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) sqlite3_finalize);
+  store->rstmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) sqlite3_finalize);
   store->path = g_canonicalize_filename (db_path, NULL);
   store->dir = g_path_get_dirname (store->path);
   store->read_only = read_only;
@@ -195,6 +330,19 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
     for (guint i = 0; i < G_N_ELEMENTS (schemas); i++)
       if (!migrate_area (store, schemas[i], error))
         return NULL;
+    /* The reader: WAL lets it see the last commit without waiting for the
+     * writer (and its fsync). */
+    if (sqlite3_open_v2 (store->path, &store->rdb, SQLITE_OPEN_READONLY |
+            SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+      set_db_error (store, store->rdb, error, "opening the reader connection");
+      return NULL;
+    }
+    sqlite3_busy_timeout (store->rdb, 10000);
+    sqlite3_extended_result_codes (store->rdb, 0);
+    /* Checkpoints leave the committing call for a thread of their own. */
+    sqlite3_wal_autocheckpoint (store->db, 0);
+    sqlite3_wal_hook (store->db, wal_hook, store);
+    store->checkpointer = g_thread_new ("lb-store-ckpt", checkpointer_main, store);
   } else {
     /* A read-only opener still refuses a file that is not a store. */
     g_autoptr (sqlite3_stmt) probe = lb_store_prepare (store,
@@ -214,9 +362,27 @@ lb_store_free (LbStore *store)
 {
   if (store == NULL)
     return;
+  if (store->checkpointer) {
+    g_mutex_lock (&store->ck_lock);
+    store->ck_stop = TRUE;
+    g_cond_signal (&store->ck_cond);
+    g_mutex_unlock (&store->ck_lock);
+    g_thread_join (store->checkpointer);
+  }
+  /* Cached statements first: a connection with statements left open
+   * would only become a zombie. */
+  g_clear_pointer (&store->stmts, g_hash_table_unref);
+  g_clear_pointer (&store->rstmts, g_hash_table_unref);
+  if (store->rdb)
+    sqlite3_close_v2 (store->rdb);
   if (store->db)
     sqlite3_close_v2 (store->db);
   g_rec_mutex_clear (&store->lock);
+  g_mutex_clear (&store->read_lock);
+  g_mutex_clear (&store->ck_lock);
+  g_cond_clear (&store->ck_cond);
+  g_mutex_clear (&store->gc_lock);
+  g_cond_clear (&store->gc_cond);
   g_free (store->path);
   g_free (store->dir);
   g_free (store);

@@ -161,11 +161,68 @@ test_camera_loss (void)
   rec_rm_rf (dir);
 }
 
+/* A source that ends its stream (EOS after 2 s of video): the segment is
+ * closed and indexed, the source is opened again after retry-min, and each
+ * run lands in a segment of its own. */
+static void
+test_source_eos (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-eos-XXXXXX", NULL);
+  g_autofree gchar *conf = g_strdup_printf (
+      "[store]\ndir=%s\n"
+      "[recorder]\nretry-min=500ms\nretry-max=500ms\n"
+      "[input veh-6 analog3]\n"
+      "source=videotestsrc is-live=true num-buffers=30 ! "
+      "video/x-raw,width=160,height=120,framerate=15/1\n", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
+  g_assert_no_error (error);
+
+  gint64 t0 = lb_time_now ();
+  gboolean started = lb_recorder_start (rec, &error);
+  g_assert_no_error (error);
+  g_assert_true (started);
+  /* 2 s of video, 0.5 s pause, 2 s of video, ... */
+  gint64 end = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end && lb_recorder_count_closed (rec) < 2)
+    rec_run_for (100);
+  g_assert_cmpuint (lb_recorder_count_closed (rec), >=, 2);
+  gboolean stopped = FALSE;
+  lb_recorder_stop (rec, on_stopped, &stopped);
+  g_assert_true (rec_run_until (&stopped, 10000));
+
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-6", "analog3", t0,
+      lb_time_now (), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, >=, 2);
+  for (guint i = 0; i < plan->pieces->len; i++) {
+    LbFootagePiece *p = plan->pieces->pdata[i];
+    g_assert_false (p->segment->open);
+    gint n = rec_decode_count (p->segment->path, NULL);
+    if (i + 1 < plan->pieces->len) {
+      /* a whole run: 30 frames, 2 s, then a gap before the next */
+      g_assert_cmpint (n, ==, 30);
+      LbSegment *next = ((LbFootagePiece *) plan->pieces->pdata[i + 1])->segment;
+      g_assert_cmpint (next->start_ns - p->segment->end_ns, >=, 400 * LB_NS_PER_MS);
+    } else {
+      g_assert_cmpint (n, >, 0);
+    }
+  }
+  g_assert_cmpuint (plan->gaps->len, >=, 1);
+  rec_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/recorder/camera-loss", test_camera_loss);
+  g_test_add_func ("/recorder/source-eos", test_source_eos);
   return g_test_run ();
 }

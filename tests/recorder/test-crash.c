@@ -1,5 +1,6 @@
 /* Crash: lookbackd killed with SIGKILL while recording keeps everything up
- * to the last complete GOP; the next start reconciles it; a SIGTERM stops
+ * to the GOP being captured at the kill; the next start reconciles it
+ * (recovering the fragment whose moof was not written yet); a SIGTERM stops
  * it cleanly (exit 0) with every segment closed and indexed. */
 #include "rec-util.h"
 
@@ -53,6 +54,37 @@ count_files (const gchar *dir)
   return files->len;
 }
 
+/* Frames lbrecordingsrc gives for [@start_ns, @end_ns) of the test input. */
+static gint
+play_count (const gchar *db, gint64 start_ns, gint64 end_ns)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch ("lbrecordingsrc name=src ! h264parse ! "
+      "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  g_autofree gchar *start = g_strdup_printf ("%" G_GINT64_FORMAT, start_ns);
+  g_autofree gchar *end = g_strdup_printf ("%" G_GINT64_FORMAT, end_ns);
+  gint count = 0;
+
+  g_object_set (src, "db", db, "vehicle", "veh-4", "input", "dashcamRoadFacing",
+      "start-time", start, "end-time", end, NULL);
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_nonnull (msg);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    g_error ("lbrecordingsrc: %s", err->message);
+  }
+  return count;
+}
+
 static void
 test_crash (void)
 {
@@ -74,7 +106,16 @@ test_crash (void)
   for (guint i = 0; i < 100 && count_files (segdir) == 0; i++)
     g_usleep (100 * 1000);
   g_assert_cmpuint (count_files (segdir), ==, 1);
-  g_usleep (5500 * 1000);
+  /* Kill just before the 6th keyframe, the worst moment: the GOP being
+   * captured is nearly complete.  (The file is named by the wall clock of
+   * its first frame.) */
+  g_autoptr (GPtrArray) files = rec_list_mp4 (segdir);
+  g_autofree gchar *base = g_path_get_basename (files->pdata[0]);
+  gint64 first_ns = g_ascii_strtoll (base, NULL, 10);
+  g_assert_cmpint (first_ns, >=, t0);
+  gint64 kill_at = first_ns + 5900 * LB_NS_PER_MS;
+  while (lb_time_now () < kill_at)
+    g_usleep (MAX (1000, (kill_at - lb_time_now ()) / 1000));
   gint64 t_kill = lb_time_now ();
   kill (pid, SIGKILL);
   g_assert_cmpint (daemon_wait (pid, 5000), ==, 128 + SIGKILL);
@@ -111,21 +152,37 @@ test_crash (void)
   LbFootagePiece *killed = plan->pieces->pdata[0];
   LbFootagePiece *clean = plan->pieces->pdata[1];
 
-  /* The killed segment: closed by reconcile, indexed up to the last
-   * complete GOP in the file.  With 1 s GOPs that is at most ~2 s before the
-   * kill: splitmuxsink holds one GOP back (to decide where to split) and
-   * mp4mux writes a fragment when the next one starts; allow 1 s more for
-   * a loaded machine. */
+  /* The killed segment: closed by reconcile, indexed up to the last frame
+   * on disk.  splitmuxsink holds the GOP being captured back (to decide
+   * where to split) and mp4mux the last frame of the GOP before it (to time
+   * it); reconcile recovers the rest of that GOP, whose moof mp4mux had not
+   * written yet.  So at most one GOP (1 s) + one frame is lost; allow a
+   * small scheduling margin. */
   g_assert_false (killed->segment->open);
   g_assert_cmpint (killed->segment->start_ns, >=, t0);
   g_assert_cmpint (killed->segment->end_ns, <=, t_kill);
-  g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 4000 * LB_NS_PER_MS);
-  g_assert_cmpuint (killed->keyframes->len, >=, 3);
-  /* ... and it decodes: every frame the file holds is indexed. */
+  g_test_message ("killed at %" G_GINT64_FORMAT " ms, indexed to %" G_GINT64_FORMAT " ms",
+      (t_kill - killed->segment->start_ns) / LB_NS_PER_MS,
+      (killed->segment->end_ns - killed->segment->start_ns) / LB_NS_PER_MS);
+  g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 1300 * LB_NS_PER_MS);
+  g_assert_cmpuint (killed->keyframes->len, >=, 4);
+  /* ... and it decodes: every frame the file holds, recovered ones
+   * included, is indexed and decodes without error. */
+  guint rows_frames = 0;
+  for (guint i = 0; i < killed->keyframes->len; i++)
+    rows_frames += g_array_index (killed->keyframes, LbKeyframe, i).frames;
   gint64 indexed_frames = (killed->segment->end_ns - killed->segment->start_ns) * FPS /
       LB_NS_PER_SEC;
-  gint n = rec_decode_count (killed->segment->path, NULL);
+  g_autofree gchar *decode_error = NULL;
+  gint n = rec_decode_count (killed->segment->path, &decode_error);
+  g_assert_null (decode_error);
+  g_assert_cmpint (n, ==, (gint) rows_frames);
   g_assert_cmpint (ABS (n - indexed_frames), <=, 1);
+  /* lbrecordingsrc plays the last fragment, recovered or not, in full */
+  LbKeyframe *last = &g_array_index (killed->keyframes, LbKeyframe,
+      killed->keyframes->len - 1);
+  g_assert_cmpint (play_count (db, last->time_ns, killed->segment->end_ns), ==,
+      (gint) last->frames);
 
   /* The clean stop closed and indexed the second segment to its end. */
   g_assert_false (clean->segment->open);

@@ -37,12 +37,13 @@ lbt_record (const gchar *path, const LbtRecording *rec)
       "videotestsrc num-buffers=%u pattern=ball ! "
       "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! x264enc name=enc speed-preset=superfast bframes=%d "
-      "key-int-max=%d option-string=scenecut=0 ! video/x-h264,profile=%s ! h264parse ! "
+      "key-int-max=%d option-string=scenecut=0:slices=%d ! video/x-h264,profile=%s ! "
+      "h264parse ! "
       "splitmuxsink name=sink async-finalize=true muxer-factory=mp4mux "
       "muxer-properties=\"properties,fragment-duration=(uint)%u,fragment-mode=(int)1\" "
       "location=%s max-size-time=3600000000000",
       rec->frames, rec->width ? rec->width : 160, rec->height ? rec->height : 120,
-      rec->fps ? rec->fps : 30, rec->bframes, rec->gop ? rec->gop : 30,
+      rec->fps ? rec->fps : 30, rec->bframes, rec->gop ? rec->gop : 30, rec->slices,
       rec->bframes ? "main" : "high", rec->fragment_ms ? rec->fragment_ms : 1000, tmpl);
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);

@@ -13,6 +13,7 @@ typedef struct {
   gint width, height;
   guint fragment_ms;            /* mp4mux fragment-duration */
   gboolean crash;               /* stop without EOS: the file stays "growing" */
+  gint slices;                  /* x264 slices per picture (0: its default) */
 } LbtRecording;
 
 /* Records @rec into @path (a fragmented MP4 written by splitmuxsink with

@@ -298,16 +298,19 @@ test_reconcile (Fixture *f, gconstpointer data)
   LbSegment *a = g_ptr_array_index (segs, 0);
   g_assert_false (a->open);
   g_assert_cmpstr (a->path, ==, open_path);
-  check_rows (f->store, a->id, 3);
+  /* ... and the GOP whose moof the muxer had not written is recovered */
+  check_rows (f->store, a->id, 4);
   g_assert_cmpint (file_size (open_path), ==, a->bytes);
-  g_assert_cmpint (file_size (open_path), <, file_size (growing_path));
   g_assert_nonnull (strstr (report->str, "closed open segment"));
+  g_autofree gchar *recovered = g_strdup_printf ("recovered 30 frames from the torn tail of %s",
+      open_path);
+  g_assert_nonnull (strstr (report->str, recovered));
   /* still readable after the cut */
   gint64 again = 0;
   g_autofree gchar *copy = lb_footage_segment_path (f->dir, "v3", "a", T0);
   copy_prefix (open_path, copy, -1);
   g_assert_true (lb_footage_index_file (f->store, "v3", "a", copy, T0, &again, &error));
-  check_rows (f->store, again, 3);
+  check_rows (f->store, again, 4);
 
   /* (b) the lost file's row is gone and reported */
   g_assert_nonnull (strstr (report->str, "removed the row of missing file"));
@@ -331,6 +334,7 @@ test_reconcile (Fixture *f, gconstpointer data)
   g_assert_true (lb_footage_reconcile (f->store, report2, &error));
   g_assert_null (strstr (report2->str, "closed open segment"));
   g_assert_null (strstr (report2->str, "indexed unknown file"));
+  g_assert_null (strstr (report2->str, "torn tail"));
 }
 
 /* mp4mux cuts fragments by duration, not at keyframes: with a 2 s GOP and
@@ -526,6 +530,328 @@ test_shared_media (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- recovery of the fragment whose moof was not written (kill -9) ---- */
+
+typedef struct _RefFragment RefFragment;
+struct _RefFragment {
+  gint64 mdat_pos;              /* the reference fragment's mdat header */
+  gint64 payload_end;           /* its moof starts here */
+  GArray *samples;              /* its samples (LbMp4Sample) */
+  guint before_frames;          /* frames of the fragments before it */
+  guint before_fragments;
+};
+
+static void
+ref_fragment_clear (RefFragment *r)
+{
+  g_clear_pointer (&r->samples, g_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RefFragment, ref_fragment_clear)
+
+/* The @index-th fragment (0: the moov's) of @src, which must be a moof
+ * fragment whose mdat holds only its samples. */
+static void
+find_fragment (const gchar *src, guint index, RefFragment *r)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbMp4Init) init = NULL;
+  gint fd = g_open (src, O_RDONLY, 0);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (lb_mp4_read_init (fd, &init, &error));
+  gint64 off = lb_mp4_first_offset (init);
+  memset (r, 0, sizeof (*r));
+  for (guint i = 0; i <= index; i++) {
+    g_autoptr (LbMp4Fragment) fr = NULL;
+    g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (src), &fr, &error));
+    g_assert_no_error (error);
+    g_assert_nonnull (fr);
+    if (i < index) {
+      r->before_frames += fr->samples->len;
+      r->before_fragments++;
+    } else {
+      r->samples = g_array_ref (fr->samples);
+    }
+    off = fr->next_offset;
+  }
+  close (fd);
+  g_autoptr (GBytes) bytes = lbt_read_bytes (src);
+  const guint8 *d = g_bytes_get_data (bytes, NULL);
+  LbMp4Sample *first = &g_array_index (r->samples, LbMp4Sample, 0);
+  LbMp4Sample *last = &g_array_index (r->samples, LbMp4Sample, r->samples->len - 1);
+  r->mdat_pos = first->offset - 8;
+  r->payload_end = last->offset + last->size;
+  g_assert_cmpint (memcmp (d + r->mdat_pos + 4, "mdat", 4), ==, 0);
+  g_assert_cmpint (memcmp (d + r->payload_end + 4, "moof", 4), ==, 0);
+}
+
+/* What a kill leaves: @src up to @len bytes, where the reference
+ * fragment's moof is not written yet and (unless @keep_size) its mdat
+ * header says "to the end of the file" (size 0). */
+static void
+write_killed (const gchar *src, const gchar *dst, const RefFragment *r, gint64 len,
+    gboolean keep_size)
+{
+  g_autoptr (GBytes) b = lbt_read_bytes (src);
+  gsize n;
+  const guint8 *data = g_bytes_get_data (b, &n);
+  g_assert_cmpint (len, <=, (gint64) n);
+  g_autofree guint8 *copy = g_memdup2 (data, len);
+  if (!keep_size && r->mdat_pos + 4 <= len)
+    memset (copy + r->mdat_pos, 0, 4);
+  g_autofree gchar *dir = g_path_get_dirname (dst);
+  g_mkdir_with_parents (dir, 0755);
+  g_assert_true (g_file_set_contents (dst, (const gchar *) copy, len, NULL));
+}
+
+static gint
+decode_count (const gchar *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
+      "avdec_h264 ! fakesink name=sink signal-handoffs=true", path);
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  gint count = 0;
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  return count;
+}
+
+/* Frames ffprobe decodes in @path (-1 when it reports an error). */
+static gint
+ffprobe_count (const gchar *path)
+{
+  const gchar *argv[] = { "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+    "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path, NULL };
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+          &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL) || (err && *err)) {
+    g_test_message ("ffprobe %s: %s", path, err);
+    return -1;
+  }
+  return (gint) g_ascii_strtoll (out, NULL, 10);
+}
+
+/* Reconciles the killed file at @path (unknown to the index) and checks
+ * that exactly @expect frames of the reference fragment were recovered,
+ * timed and flagged like the muxer would have, and that all decode. */
+static void
+check_recovered (LbStore *store, const gchar *path, const gchar *input, const RefFragment *r,
+    guint expect)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (store, report, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s: %s", input, report->str);
+  if (expect > 0) {
+    g_autofree gchar *line = g_strdup_printf ("recovered %u frames from the torn tail of %s",
+        expect, path);
+    g_assert_nonnull (strstr (report->str, line));
+  } else {
+    g_assert_null (strstr (report->str, "recovered"));
+  }
+  g_autoptr (GPtrArray) segs = lb_store_segment_list (store, "v1", input, FALSE, &error);
+  g_assert_cmpuint (segs->len, ==, 1);
+  LbSegment *seg = g_ptr_array_index (segs, 0);
+  guint rows = r->before_fragments + (expect > 0 ? 1 : 0);
+  g_autoptr (GArray) kf = lb_store_segment_keyframes (store, seg->id, &error);
+  g_assert_cmpuint (kf->len, ==, rows);
+  /* (an unknown file's torn tail is left in place, outside the index) */
+  if (expect > 0)
+    g_assert_cmpint (seg->bytes, ==, file_size (path));
+  else
+    g_assert_cmpint (seg->bytes, <=, file_size (path));
+  LbMp4Sample *s0 = &g_array_index (r->samples, LbMp4Sample, 0);
+  LbMp4Sample *sl = &g_array_index (r->samples, LbMp4Sample, MAX (expect, 1) - 1);
+  gint64 end = expect > 0 ? T0 + sl->pts_ns + sl->duration_ns : T0 + s0->pts_ns;
+  g_assert_cmpint (seg->end_ns, ==, end);
+
+  /* the file is a normal fragmented MP4 again: the reader finds the
+   * fragment, with the muxer's own sizes, offsets, times and flags */
+  gint fd = g_open (path, O_RDONLY, 0);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &init, &error));
+  g_assert_true (init->fragmented);
+  if (expect > 0) {
+    LbKeyframe *k = &g_array_index (kf, LbKeyframe, rows - 1);
+    g_assert_cmpuint (k->frames, ==, expect);
+    g_autoptr (LbMp4Fragment) range = NULL;
+    g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &range, &error));
+    g_assert_cmpuint (range->samples->len, ==, expect);
+    for (guint i = 0; i < expect; i++) {
+      LbMp4Sample *a = &g_array_index (range->samples, LbMp4Sample, i);
+      LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
+      g_assert_cmpint (a->offset, ==, b->offset);
+      g_assert_cmpuint (a->size, ==, b->size);
+      g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
+      g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
+      g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
+      g_assert_cmpint (a->sync, ==, b->sync);
+    }
+  }
+  close (fd);
+  g_assert_cmpint (decode_count (path), ==, (gint) (r->before_frames + expect));
+  g_assert_cmpint (ffprobe_count (path), ==, (gint) (r->before_frames + expect));
+
+  /* a second reconcile finds nothing more to do */
+  g_autoptr (GString) again = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (store, again, &error));
+  g_assert_null (strstr (again->str, "torn tail"));
+}
+
+/* The killed fragment is the one after the moov's (@data = 1) or after a
+ * moof fragment (2). */
+static void
+test_recover_tail (Fixture *f, gconstpointer data)
+{
+  guint index = GPOINTER_TO_UINT (data);
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, index, &r);
+  g_assert_cmpuint (r.samples->len, ==, 30);
+  g_assert_cmpuint (r.before_frames, ==, 30 * index);
+  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
+  g_assert_true (s[0].sync);
+  g_assert_true (s[10].size > 8);
+  static const struct {
+    const gchar *what;
+    gint kind;
+    guint expect;
+  } cases[] = {
+    { "inside the mdat header", 0, 0 },
+    { "right after the mdat header", 1, 0 },
+    { "inside the first NAL length", 2, 0 },
+    { "mid-NAL in frame 10", 3, 10 },
+    { "between frames 19 and 20", 4, 20 },
+    { "exactly at the end", 5, 30 },
+    { "mdat closed, moof not written", 6, 30 },
+    { "mdat closed, moof torn", 7, 30 },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autofree gchar *input = g_strdup_printf ("c%u", c);
+    g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", input, T0);
+    gint64 len = 0;
+    gboolean keep_size = FALSE;
+    switch (cases[c].kind) {
+      case 0: len = r.mdat_pos + 5; break;
+      case 1: len = r.mdat_pos + 8; break;
+      case 2: len = s[0].offset + 2; break;
+      case 3: len = s[10].offset + s[10].size / 2; break;
+      case 4: len = s[20].offset; break;
+      case 5: len = r.payload_end; break;
+      case 6: len = r.payload_end; keep_size = TRUE; break;
+      case 7: len = r.payload_end + 20; keep_size = TRUE; break;
+      default: g_assert_not_reached ();
+    }
+    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
+    write_killed (growing_path, path, &r, len, keep_size);
+    check_recovered (f->store, path, input, &r, cases[c].expect);
+  }
+}
+
+/* Pictures of two slices: a picture torn between its slices is left out
+ * (it would decode half grey). */
+static void
+test_recover_slices (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *src = g_build_filename (f->dir, "slices.mp4", NULL);
+  LbtRecording rec = { .frames = 160, .fps = 30, .gop = 30, .slices = 2, .crash = TRUE };
+  g_assert_true (lbt_record (src, &rec));
+  g_auto (RefFragment) r;
+  find_fragment (src, 2, &r);
+  g_assert_cmpuint (r.samples->len, ==, 30);
+  /* the slices (VCL NAL units) of frame 10 */
+  const LbMp4Sample *s10 = &g_array_index (r.samples, LbMp4Sample, 10);
+  g_autoptr (GBytes) bytes = lbt_read_bytes (src);
+  const guint8 *d = (const guint8 *) g_bytes_get_data (bytes, NULL) + s10->offset;
+  gint64 slice_end[4];
+  guint slices = 0;
+  for (gsize pos = 0; pos + 4 < s10->size;) {
+    guint32 n = ((guint32) d[pos] << 24) | ((guint32) d[pos + 1] << 16) |
+        ((guint32) d[pos + 2] << 8) | d[pos + 3];
+    g_assert_cmpuint (n, <=, s10->size - pos - 4);
+    guint type = d[pos + 4] & 0x1f;
+    pos += 4 + n;
+    if ((type == 1 || type == 5) && slices < G_N_ELEMENTS (slice_end))
+      slice_end[slices++] = s10->offset + (gint64) pos;
+  }
+  g_assert_cmpuint (slices, ==, 2);
+  g_assert_cmpint (slice_end[1], ==, s10->offset + s10->size);
+  static const struct {
+    const gchar *what;
+    gint kind;
+    guint expect;
+  } cases[] = {
+    { "between the slices of frame 10", 0, 10 },
+    { "inside the second slice of frame 10", 1, 10 },
+    { "after frame 10", 2, 11 },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autofree gchar *input = g_strdup_printf ("s%u", c);
+    g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", input, T0);
+    gint64 len = cases[c].kind == 0 ? slice_end[0] : cases[c].kind == 1 ?
+        slice_end[0] + 7 : slice_end[1];
+    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
+    write_killed (src, path, &r, len, FALSE);
+    check_recovered (f->store, path, input, &r, cases[c].expect);
+  }
+}
+
+/* With B-frames the frame timing of a moof-less mdat cannot be known from
+ * the samples' order: recovery is refused and what was indexable before
+ * (the complete fragments) still is. */
+static void
+test_recover_refused_bframes (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *src = g_build_filename (f->dir, "bframes.mp4", NULL);
+  LbtRecording rec = { .frames = 160, .fps = 30, .gop = 30, .bframes = 2, .crash = TRUE };
+  g_assert_true (lbt_record (src, &rec));
+  g_auto (RefFragment) r;
+  find_fragment (src, 2, &r);
+  gboolean cto = FALSE;
+  for (guint i = 0; i < r.samples->len; i++) {
+    LbMp4Sample *s = &g_array_index (r.samples, LbMp4Sample, i);
+    cto |= s->pts_ns != s->dts_ns;
+  }
+  g_assert_true (cto);
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "b", T0);
+  write_killed (src, path, &r, r.payload_end, FALSE);
+  g_autoptr (GBytes) before = lbt_read_bytes (path);
+  gint decoded_before = decode_count (path);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", report->str);
+  g_assert_nonnull (strstr (report->str, "composition offsets"));
+  g_assert_null (strstr (report->str, "recovered"));
+  g_autoptr (GPtrArray) segs = lb_store_segment_list (f->store, "v1", "b", FALSE, &error);
+  g_assert_cmpuint (segs->len, ==, 1);
+  LbSegment *seg = g_ptr_array_index (segs, 0);
+  g_autoptr (GArray) kf = lb_store_segment_keyframes (f->store, seg->id, &error);
+  g_assert_cmpuint (kf->len, ==, r.before_fragments);
+  guint frames = 0;
+  for (guint i = 0; i < kf->len; i++)
+    frames += g_array_index (kf, LbKeyframe, i).frames;
+  g_assert_cmpuint (frames, ==, r.before_frames);
+  /* the file is left as it was: it plays as before */
+  g_autoptr (GBytes) after = lbt_read_bytes (path);
+  g_assert_true (g_bytes_equal (before, after));
+  g_assert_cmpint (decode_count (path), ==, decoded_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -547,6 +873,12 @@ main (int argc, char **argv)
   ADD ("/indexer/shared-media", test_shared_media);
   ADD ("/indexer/follow-recording", test_follow_recording);
   ADD ("/indexer/fragments-without-keyframes", test_fragments_without_keyframes);
+  g_test_add ("/indexer/recover-tail/after-moov", Fixture, GUINT_TO_POINTER (1), fixture_setup,
+      test_recover_tail, fixture_teardown);
+  g_test_add ("/indexer/recover-tail/after-moof", Fixture, GUINT_TO_POINTER (2), fixture_setup,
+      test_recover_tail, fixture_teardown);
+  ADD ("/indexer/recover-slices", test_recover_slices);
+  ADD ("/indexer/recover-refused-bframes", test_recover_refused_bframes);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
   (void) !system (cmd);
