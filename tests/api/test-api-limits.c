@@ -4,6 +4,7 @@
 #include "quota/lb-quota.h"
 
 #include <gst/gst.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #define IMG "2019-06-13T19:08:25Z"
@@ -312,6 +313,85 @@ test_quota_concurrent (void)
   api_fixture_free (f);
 }
 
+/* The books a create checks (kept by triggers) equal the sums over the rows
+ * after inserts, claims, deliveries, failures and deletes. */
+static void
+assert_books_match (ApiFixture *f)
+{
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+          "SELECT b.used, b.reserved,"
+          "  (SELECT COALESCE (SUM (cost_committed), 0) FROM api_retrievals r"
+          "    WHERE r.org = b.org AND r.period = b.period AND status = 'available'),"
+          "  (SELECT COALESCE (SUM (cost_reserved), 0) FROM api_retrievals r"
+          "    WHERE r.org = b.org AND r.period = b.period"
+          "    AND status IN ('pending', 'running'))"
+          " FROM api_quota_books b", -1, &stmt, NULL), ==, SQLITE_OK);
+  guint n = 0;
+  while (sqlite3_step (stmt) == SQLITE_ROW) {
+    g_assert_cmpfloat_with_epsilon (sqlite3_column_double (stmt, 0),
+        sqlite3_column_double (stmt, 2), 1e-9);
+    g_assert_cmpfloat_with_epsilon (sqlite3_column_double (stmt, 1),
+        sqlite3_column_double (stmt, 3), 1e-9);
+    n++;
+  }
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  g_assert_cmpuint (n, ==, 1);
+}
+
+static void
+test_quota_books (void)
+{
+  ApiFixture *f = api_fixture_new ("[quota]\nallowance=1\n");
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < 6; i++) {
+    g_autoptr (ApiReply) r = create_image (f, f->token);
+    g_assert_cmpuint (r->status, ==, 200);
+  }
+  assert_books_match (f);
+  /* one runs, one fails, one is deferred, three are delivered */
+  g_autoptr (LbRetrieval) a = NULL, b = NULL, c = NULL;
+  gint64 now = lb_clock_now (f->clock);
+  g_assert_true (lb_store_api_claim_next (f->store, now, &a, &error));
+  g_assert_true (lb_store_api_claim_next (f->store, now, &b, &error));
+  g_assert_true (lb_store_api_claim_next (f->store, now, &c, &error));
+  g_assert_nonnull (c);
+  assert_books_match (f);
+  g_assert_true (lb_store_api_finish_failed (f->store, a->id, "no footage", &error));
+  g_assert_true (lb_store_api_defer (f->store, b->id, now, &error));
+  g_assert_no_error (error);
+  assert_books_match (f);
+  g_assert_cmpuint (api_make_available (f), >, 0);
+  assert_books_match (f);
+  /* as many more images fit as the exact sums leave room for */
+  gdouble used, reserved;
+  g_assert_true (lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error));
+  guint room = (guint) ((1.0 - used - reserved) / 0.1 + 0.5);
+  g_assert_cmpuint (room, >, 0);
+  for (guint i = 0; i < room; i++) {
+    g_autoptr (ApiReply) r = create_image (f, f->token);
+    g_assert_cmpuint (r->status, ==, 200);
+  }
+  g_autoptr (ApiReply) over = create_image (f, f->token);
+  api_assert_error (over, 429, "monthly quota is exhausted");
+  /* a row deleted under the store (retention, a hand edit) leaves the books */
+  sqlite3 *db;
+  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "DELETE FROM api_retrievals WHERE id IN (SELECT id"
+          " FROM api_retrievals WHERE status = 'pending' LIMIT 1)", NULL, NULL, NULL), ==,
+      SQLITE_OK);
+  sqlite3_close (db);
+  assert_books_match (f);
+  g_autoptr (ApiReply) again = create_image (f, f->token);
+  g_assert_cmpuint (again->status, ==, 200);
+  assert_books_match (f);
+  api_fixture_free (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -323,5 +403,6 @@ main (int argc, char **argv)
   g_test_add_func ("/api/quota/status-and-orgs", test_quota_status_and_orgs);
   g_test_add_func ("/api/quota/costs-commit-refund", test_quota_costs);
   g_test_add_func ("/api/quota/concurrent-creates", test_quota_concurrent);
+  g_test_add_func ("/api/quota/books-follow-every-change", test_quota_books);
   return g_test_run ();
 }
