@@ -69,6 +69,7 @@ static const KeySpec key_specs[] = {
   { "jobs", "hyperlapse-interval", T_DURATION, "1s", 0.01e9, 3600e9 },
   { "jobs", "hyperlapse-framerate", T_INT, "30", 1, 120 },
   { "jobs", "hyperlapse-max-output", T_DURATION, "120s", 1e9, 3600e9 },
+  { "jobs", "hyperlapse-remux-max-bitrate", T_INT, "8000", 0, 1000000 },
 
   { "upload", "url-template", T_STRING, "" },
   { "upload", "public-url-template", T_STRING, "" },

@@ -382,6 +382,24 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
   return ok;
 }
 
+/* A remuxed hyperlapse plays the recorded keyframes at the output frame
+ * rate: its bitrate is their mean size times that rate. */
+static gboolean
+remux_bitrate_ok (const LbJobRun *run)
+{
+  if (run->hyperlapse_remux_max_kbps <= 0)
+    return FALSE;
+  if (run->keyframes_ns == NULL || run->keyframes_ns->len == 0 || run->keyframe_bytes <= 0)
+    return TRUE;                /* unknown: the muxer and the fallback decide */
+  gdouble kbps = (gdouble) run->keyframe_bytes / run->keyframes_ns->len * 8.0 *
+      MAX (run->hyperlapse_framerate, 1) / 1000.0;
+  if (kbps <= run->hyperlapse_remux_max_kbps)
+    return TRUE;
+  GST_INFO ("copied keyframes would make %.0f kbit/s (over %d): transcoding the hyperlapse",
+      kbps, run->hyperlapse_remux_max_kbps);
+  return FALSE;
+}
+
 gboolean
 lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
 {
@@ -396,8 +414,10 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown media type '%s'", run->media_type);
     return FALSE;
   }
-  /* an operator's template folder from before hyperlapse-remux */
-  if (g_str_equal (name, "hyperlapse-remux") && lb_pipelines_get_text (pipelines, name) == NULL)
+  /* an operator's template folder from before hyperlapse-remux, or copied
+   * keyframes that would be too heavy a file */
+  if (g_str_equal (name, "hyperlapse-remux") &&
+      (lb_pipelines_get_text (pipelines, name) == NULL || !remux_bitrate_ok (run)))
     name = "hyperlapse";
   run->content_type = g_str_equal (name, "image") ? "image/jpeg" : "video/mp4";
   gboolean ok = run_template (pipelines, run, name, &err);

@@ -32,11 +32,13 @@ typedef struct {
   gint width, height;           /* 0 when unknown */
   gint fps_n, fps_d;            /* 0/1 when unknown */
   const GArray *keyframes_ns;   /* gint64, in time order, or NULL */
+  gint64 keyframe_bytes;        /* bytes of those keyframes' samples; 0: unknown */
   /* [jobs] settings */
   gint low_res_width, low_res_height, low_res_bitrate;
   gint64 hyperlapse_interval_ns;
   gint hyperlapse_framerate;
   gint64 hyperlapse_max_output_ns;
+  gint hyperlapse_remux_max_kbps; /* remux only at or below this; 0: never remux */
   /* reporting */
   LbJobProgressFunc progress;
   gpointer progress_data;

@@ -90,9 +90,11 @@ lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage
       out->fps_d = seg->fps_d;
     }
     out->covered_end_ns = to;
-    for (guint k = 0; piece->keyframes && k < piece->keyframes->len; k++)
-      g_array_append_val (out->keyframes_ns,
-          g_array_index (piece->keyframes, LbKeyframe, k).time_ns);
+    for (guint k = 0; piece->keyframes && k < piece->keyframes->len; k++) {
+      const LbKeyframe *kf = &g_array_index (piece->keyframes, LbKeyframe, k);
+      g_array_append_val (out->keyframes_ns, kf->time_ns);
+      out->keyframe_bytes += kf->sample_size;
+    }
   }
   lb_footage_plan_free (plan);
   return TRUE;
@@ -384,6 +386,7 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
     .input = row->input, .start_ns = row->start_ns, .end_ns = row->end_ns,
     .output_path = part, .codec = f.codec, .width = f.width, .height = f.height,
     .fps_n = f.fps_n, .fps_d = f.fps_d, .keyframes_ns = f.keyframes_ns,
+    .keyframe_bytes = f.keyframe_bytes,
     .low_res_width = lb_config_get_int (jobs->config, "jobs", "low-res-width"),
     .low_res_height = lb_config_get_int (jobs->config, "jobs", "low-res-height"),
     .low_res_bitrate = lb_config_get_int (jobs->config, "jobs", "low-res-bitrate"),
@@ -391,6 +394,8 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
     .hyperlapse_framerate = lb_config_get_int (jobs->config, "jobs", "hyperlapse-framerate"),
     .hyperlapse_max_output_ns = lb_config_get_duration (jobs->config, "jobs",
         "hyperlapse-max-output"),
+    .hyperlapse_remux_max_kbps = lb_config_get_int (jobs->config, "jobs",
+        "hyperlapse-remux-max-bitrate"),
     .progress = on_progress, .progress_data = &progress, .cancellable = cancellable,
   };
 

@@ -44,6 +44,7 @@ typedef struct {
   gint64 covered_end_ns;        /* requested time itself); LB_TIME_NONE: none */
   GArray *gaps;                 /* LbTimeRange (lb-store-footage.h) inside the range */
   GArray *keyframes_ns;         /* gint64: keyframes the range needs, in order */
+  gint64 keyframe_bytes;        /* their samples' bytes */
   gchar *codec;                 /* "h264", "h265", NULL */
   gint width, height, fps_n, fps_d;
 } LbJobFootage;

@@ -107,7 +107,7 @@ make_run (Fixture *f, const gchar *media_type, gint64 start, gint64 end, const g
     .width = 320, .height = 180, .fps_n = 30, .fps_d = 1,
     .low_res_width = 160, .low_res_height = 120, .low_res_bitrate = 200,
     .hyperlapse_interval_ns = GST_SECOND, .hyperlapse_framerate = 30,
-    .hyperlapse_max_output_ns = 120 * GST_SECOND,
+    .hyperlapse_max_output_ns = 120 * GST_SECOND, .hyperlapse_remux_max_kbps = 8000,
   };
   return run;
 }
@@ -256,6 +256,43 @@ test_hyperlapse (Fixture *f, gconstpointer data)
   g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (4), info->duration)), <=, FRAME);
 }
 
+/* Keyframes too big to be played as they are at the output rate (or a cap
+ * of 0): the hyperlapse is transcoded, with the same frames. */
+static void
+test_hyperlapse_heavy_keyframes (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "heavy.mp4", NULL);
+  g_autoptr (GArray) keyframes = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (gint64 i = 0; i < 4; i++) {
+    gint64 t = i * GST_SECOND;
+    g_array_append_val (keyframes, t);
+  }
+  const gint caps_kbps[] = { 8000, 0 };
+
+  for (guint c = 0; c < G_N_ELEMENTS (caps_kbps); c++) {
+    LbJobRun run = make_run (f, "hyperlapse", 0, 4 * GST_SECOND, out);
+    run.keyframes_ns = keyframes;
+    /* 4 keyframes of 40 kB at 30 fps: 9600 kbit/s */
+    run.keyframe_bytes = 4 * 40000;
+    run.hyperlapse_remux_max_kbps = caps_kbps[c];
+    g_assert_true (lb_job_run (f->pipelines, &run, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (run.template_used, ==, "hyperlapse");
+    g_autoptr (GArray) stamps = read_stamps (out);
+    g_assert_cmpuint (stamps->len, ==, 4);
+    for (guint i = 0; i < stamps->len; i++)
+      g_assert_cmpint (STAMP (stamps, i), ==, i * GST_SECOND);
+  }
+  /* light ones are copied */
+  LbJobRun light = make_run (f, "hyperlapse", 0, 4 * GST_SECOND, out);
+  light.keyframes_ns = keyframes;
+  light.keyframe_bytes = 4 * 20000;     /* 4800 kbit/s */
+  g_assert_true (lb_job_run (f->pipelines, &light, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (light.template_used, ==, "hyperlapse-remux");
+}
+
 /* No frame in the range: an error, and no file left. */
 static void
 test_nothing_in_range (Fixture *f, gconstpointer data)
@@ -279,6 +316,7 @@ main (int argc, char **argv)
   ADD ("/jobs/runner/high-res-long-preroll-transcodes", test_high_res_long_preroll_transcodes);
   ADD ("/jobs/runner/low-res", test_low_res);
   ADD ("/jobs/runner/hyperlapse", test_hyperlapse);
+  ADD ("/jobs/runner/hyperlapse-heavy-keyframes", test_hyperlapse_heavy_keyframes);
   ADD ("/jobs/runner/nothing-in-range", test_nothing_in_range);
   return g_test_run ();
 }
