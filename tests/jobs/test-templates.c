@@ -4,7 +4,6 @@
 #include "jobs/lb-job-run.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
-#include "jobs-standins.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -262,7 +261,6 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  jt_register_standins ();
   g_test_add_func ("/jobs/templates/parse", test_templates_parse);
   g_test_add_func ("/jobs/templates/high-res-has-no-encoder", test_high_res_has_no_encoder);
   g_test_add_func ("/jobs/templates/high-res-starts-at-nearest-keyframe",
