@@ -3,14 +3,14 @@
 
 #include "api/lb-api-server.h"
 #include "core/lb-debug.h"
-#include "jobs/lb-jobs.h"
-#include "upload/lb-uploader.h"
 #include "core/lb-time.h"
+#include "jobs/lb-jobs.h"
 #include "lbelements.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-recorder.h"
 #include "recorder/lb-retention.h"
 #include "store/lb-store.h"
+#include "upload/lb-uploader.h"
 
 GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
 #define GST_CAT_DEFAULT lb_daemon_debug
@@ -21,46 +21,17 @@ struct _LbDaemon {
   LbStore *store;
   LbApiServer *api;
   LbJobs *jobs;
-  LbUploader *uploader;          /* NULL when [upload] url-template is empty */
+  LbUploader *uploader;         /* NULL when [upload] url-template is empty */
+  LbRecorder *recorder;         /* NULL when nothing is recorded */
+  LbRetention *retention;       /* its own thread: file deletions stay off the loop */
   gchar *description;
   gboolean stopping;
-  /* recording (see "recording" below) */
-  LbRecorder *recorder;
-  guint retention_id;
-  GThreadPool *retention_pool;  /* one thread: retention runs off the loop */
-  gint retention_busy;          /* atomic: a run is queued or running */
 };
 
 /* --- recording: reconcile, recorder, retention ------------------------- */
 
-static void
-retention_run (gpointer data, gpointer user_data)
-{
-  LbDaemon *daemon = user_data;
-  g_autoptr (GString) report = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
-
-  if (!lb_retention_run (daemon->store, daemon->config, lb_time_now (), report, &error))
-    GST_WARNING ("retention: %s", error->message);
-  else if (report->len)
-    GST_INFO ("retention: %s", report->str);
-  g_atomic_int_set (&daemon->retention_busy, 0);
-}
-
-static gboolean
-on_retention (gpointer data)
-{
-  LbDaemon *daemon = data;
-
-  /* Skipped while the previous run is still going. */
-  if (g_atomic_int_compare_and_exchange (&daemon->retention_busy, 0, 1))
-    g_thread_pool_push (daemon->retention_pool, GINT_TO_POINTER (1), NULL);
-  return G_SOURCE_CONTINUE;
-}
-
-/* Before recording: footage left open by a crash is indexed to its last
- * complete fragment and closed; then the inputs are recorded and retention
- * runs on its interval. */
+/* Before recording: footage left open by a crash is recovered and closed;
+ * then retention starts on its interval and the inputs are recorded. */
 static gboolean
 recording_start (LbDaemon *daemon, GError **error)
 {
@@ -71,17 +42,11 @@ recording_start (LbDaemon *daemon, GError **error)
   if (report->len)
     GST_INFO ("reconcile: %s", report->str);
 
-  daemon->retention_pool = g_thread_pool_new (retention_run, daemon, 1, FALSE, NULL);
-  gint64 interval = lb_config_get_duration (daemon->config, "retention", "interval");
-  daemon->retention_id = g_timeout_add_seconds ((guint) MAX (1, interval / LB_NS_PER_SEC),
-      on_retention, daemon);
+  daemon->retention = lb_retention_start (daemon->store, daemon->config, NULL);
 
   if (!lb_config_get_bool (daemon->config, "recorder", "enabled") ||
       lb_config_get_inputs (daemon->config)->len == 0)
     return TRUE;
-  /* Capture sources may use the lookback elements (the demo cameras stamp
-   * their frames with lbclockstamp): lookbackd links them in. */
-  lb_elements_register (NULL);
   daemon->recorder = lb_recorder_new (daemon->config, daemon->store, error);
   return daemon->recorder && lb_recorder_start (daemon->recorder, error);
 }
@@ -99,25 +64,10 @@ on_recording_stopped (LbRecorder *recorder, gpointer data)
 static gboolean
 recording_stop (LbDaemon *daemon)
 {
-  if (daemon->retention_id) {
-    g_source_remove (daemon->retention_id);
-    daemon->retention_id = 0;
-  }
   if (daemon->recorder == NULL)
     return FALSE;
   lb_recorder_stop (daemon->recorder, on_recording_stopped, daemon);
   return TRUE;
-}
-
-static void
-recording_free (LbDaemon *daemon)
-{
-  if (daemon->retention_id)
-    g_source_remove (daemon->retention_id);
-  g_clear_pointer (&daemon->recorder, lb_recorder_free);
-  if (daemon->retention_pool)
-    g_thread_pool_free (daemon->retention_pool, TRUE, TRUE);
-  daemon->retention_pool = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -135,13 +85,17 @@ lb_daemon_new (LbConfig *config, GMainLoop *loop, GError **error)
 
   daemon->config = config;
   daemon->loop = g_main_loop_ref (loop);
+  /* lookbackd links the lookback elements in: the demo cameras stamp their
+   * frames with lbclockstamp and every job reads with lbrecordingsrc,
+   * whatever GST_PLUGIN_PATH says. */
+  lb_elements_register (NULL);
   daemon->store = lb_store_open (db_path, LB_STORE_OPEN_DEFAULT, error);
   if (daemon->store == NULL)
     return NULL;
   return g_steal_pointer (&daemon);
 }
 
-/* ---- jobs: retrieval workers (owner: jobs) ---- */
+/* --- jobs and uploads --------------------------------------------------- */
 
 static void
 jobs_health (JsonBuilder *b, gpointer user_data)
@@ -153,8 +107,6 @@ jobs_health (JsonBuilder *b, gpointer user_data)
   json_builder_add_int_value (b, lb_jobs_get_n_finished (jobs));
 }
 
-/* Workers run pipelines on their own threads; rows left running by a crash
- * run again now.  New retrievals are found by polling the store (100 ms). */
 /* A create has committed: a worker takes it at once instead of at its next
  * poll of the store. */
 static void
@@ -163,6 +115,8 @@ on_retrieval_created (gpointer user_data)
   lb_jobs_poke (user_data);
 }
 
+/* Workers run pipelines on their own threads; rows left running by a crash
+ * run again now. */
 static gboolean
 start_jobs (LbDaemon *daemon, GError **error)
 {
@@ -173,8 +127,6 @@ start_jobs (LbDaemon *daemon, GError **error)
   lb_api_server_set_created_func (daemon->api, on_retrieval_created, daemon->jobs);
   return TRUE;
 }
-
-/* ---- end of jobs ---- */
 
 /* Uploads on: finished media waits in the journal until the endpoint takes
  * it.  Uploads off: entries a previous configuration left waiting are
@@ -257,7 +209,8 @@ lb_daemon_free (LbDaemon *daemon)
   g_clear_pointer (&daemon->api, lb_api_server_free);
   g_clear_pointer (&daemon->jobs, lb_jobs_free);
   g_clear_pointer (&daemon->uploader, lb_uploader_free);
-  recording_free (daemon);
+  g_clear_pointer (&daemon->recorder, lb_recorder_free);
+  g_clear_pointer (&daemon->retention, lb_retention_stop);
   g_clear_pointer (&daemon->store, lb_store_free);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   g_free (daemon->description);
