@@ -9,8 +9,10 @@
  * #LbFramePick:target-time, then sends EOS downstream and returns EOS
  * upstream.  When two frames are equally near, the earlier one wins.  If
  * the stream ends before a frame at or after the target arrives, the last
- * frame is the nearest.  Frames must arrive in presentation order (decoded
- * video); buffers without a PTS are ignored.  If the stream ends without
+ * frame is the nearest.  A frame before the target that lies within half
+ * its duration of it is passed at once: no later frame can be nearer, so
+ * the next one is not waited for (nor decoded).  Frames must arrive in
+ * presentation order (decoded video); buffers without a PTS are ignored.  If the stream ends without
  * any timestamped buffer the element posts an error.
  *
  * With lbrecordingsrc upstream, PTS and so #LbFramePick:target-time are
@@ -149,6 +151,15 @@ lb_frame_pick_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   self->frames++;
 
   if (pts < target) {
+    GstClockTime duration = GST_BUFFER_DURATION (buffer);
+
+    /* Within half its duration of the target: the next frame, at the
+     * earliest pts + duration, cannot be nearer (a tie goes to this one), so
+     * there is no need to wait for it (and to decode it). */
+    if (GST_CLOCK_TIME_IS_VALID (duration) && 2 * (target - pts) <= duration) {
+      gst_clear_buffer (&self->candidate);
+      return lb_frame_pick_finish (self, buffer);
+    }
     /* keep the nearest before the target (the latest, in order) */
     if (self->candidate == NULL ||
         distance (pts, target) < distance (GST_BUFFER_PTS (self->candidate),

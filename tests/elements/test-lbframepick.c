@@ -102,12 +102,14 @@ GST_START_TEST (test_nearest_after)
 }
 GST_END_TEST;
 
+/* Frame 200 ms lasts to 300 ms: 40 ms from the target, it is nearer than
+ * any later frame can be, so it is passed without waiting for the next. */
 GST_START_TEST (test_nearest_before)
 {
   Pick p = pick_new (240 * MS);
 
-  fail_unless_equals_int (push_until_eos (&p, 10), 4);
-  assert_picked (&p, 240 * MS, 200 * MS, 4);
+  fail_unless_equals_int (push_until_eos (&p, 10), 3);
+  assert_picked (&p, 240 * MS, 200 * MS, 3);
   pick_free (&p);
 }
 GST_END_TEST;
@@ -116,8 +118,28 @@ GST_START_TEST (test_tie_goes_to_earlier)
 {
   Pick p = pick_new (250 * MS);
 
-  fail_unless_equals_int (push_until_eos (&p, 10), 4);
-  assert_picked (&p, 250 * MS, 200 * MS, 4);
+  fail_unless_equals_int (push_until_eos (&p, 10), 3);
+  assert_picked (&p, 250 * MS, 200 * MS, 3);
+  pick_free (&p);
+}
+GST_END_TEST;
+
+/* Without durations the element cannot know where the next frame falls:
+ * it waits for the first frame at or after the target. */
+GST_START_TEST (test_no_duration_waits)
+{
+  Pick p = pick_new (240 * MS);
+
+  for (guint i = 0; i < 3; i++) {
+    GstBuffer *b = frame (i * 100 * MS);
+    GST_BUFFER_DURATION (b) = GST_CLOCK_TIME_NONE;
+    fail_unless_equals_int (gst_harness_push (p.h, b), GST_FLOW_OK);
+  }
+  fail_unless_equals_int (gst_harness_buffers_in_queue (p.h), 0);
+  GstBuffer *b = frame (300 * MS);
+  GST_BUFFER_DURATION (b) = GST_CLOCK_TIME_NONE;
+  fail_unless_equals_int (gst_harness_push (p.h, b), GST_FLOW_EOS);
+  assert_picked (&p, 240 * MS, 200 * MS, 4);
   pick_free (&p);
 }
 GST_END_TEST;
@@ -224,8 +246,9 @@ GST_START_TEST (test_flush_starts_over)
           (&(GstSegment) {.format = GST_FORMAT_TIME,.rate = 1.0,
                   .applied_rate = 1.0,.stop = -1,.duration = -1,
               .position = 0})));
-  fail_unless_equals_int (push_until_eos (&p, 10), 3);
-  assert_picked (&p, 150 * MS, 100 * MS, 3);
+  /* 100 ms is a tie with 200 ms: passed as soon as it arrives */
+  fail_unless_equals_int (push_until_eos (&p, 10), 2);
+  assert_picked (&p, 150 * MS, 100 * MS, 2);
   pick_free (&p);
 }
 GST_END_TEST;
@@ -235,8 +258,7 @@ GST_START_TEST (test_caps_and_properties)
   Pick p = pick_new (42);
   guint64 target = 0;
 
-  fail_unless_equals_int (gst_harness_push (p.h, frame (0)), GST_FLOW_OK);
-  fail_unless (gst_harness_push_event (p.h, gst_event_new_eos ()));
+  fail_unless_equals_int (gst_harness_push (p.h, frame (0)), GST_FLOW_EOS);
   assert_picked (&p, 42, 0, 1);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (p.h->sinkpad);
   g_autoptr (GstCaps) expected = gst_caps_from_string ("video/x-raw,"
@@ -285,6 +307,7 @@ lbframepick_suite (void)
   tcase_add_test (tc, test_nearest_after);
   tcase_add_test (tc, test_nearest_before);
   tcase_add_test (tc, test_tie_goes_to_earlier);
+  tcase_add_test (tc, test_no_duration_waits);
   tcase_add_test (tc, test_exact);
   tcase_add_test (tc, test_target_before_first_frame);
   tcase_add_test (tc, test_stream_ends_first);
