@@ -403,9 +403,11 @@ def stats(values):
     return min(values), statistics.median(values), max(values)
 
 
-def bench_jobs(c, api, daemon, runs, workdir, smoke):
+def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
     results = []
     for job in jobs_for(c):
+        if keys and job.key not in keys:
+            continue
         log("job %s: %s" % (job.key, job.title))
         lb, ff = [], []
         lb_probe = None
@@ -647,6 +649,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--only", choices=["jobs", "api", "lookup", "memory"], action="append",
                     help="run only these parts (repeatable; default: all); writes no report file")
+    ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
+                    help="with --only jobs: only these retrievals (repeatable)")
     args = ap.parse_args()
     runs = 1 if args.smoke else args.runs
 
@@ -661,7 +665,7 @@ def main():
         daemon.start()
         api = Api(daemon.url, token)
         want = lambda part: not args.only or part in args.only
-        results = bench_jobs(c, api, daemon, runs, workdir, args.smoke) if want("jobs") else []
+        results = bench_jobs(c, api, daemon, runs, workdir, args.smoke, args.job) if want("jobs") else []
         api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
         daemon.stop()
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
