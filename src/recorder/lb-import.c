@@ -210,25 +210,6 @@ on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Unlocks the always-PLAYING fakesinks so that NULL reaches them. */
-static void
-unlock_states (GstElement *pipeline)
-{
-  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
-  GValue v = G_VALUE_INIT;
-
-  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
-    GstElement *e = g_value_get_object (&v);
-    if (gst_element_is_locked_state (e)) {
-      gst_element_set_locked_state (e, FALSE);
-      gst_element_set_state (e, GST_STATE_NULL);
-    }
-    g_value_reset (&v);
-  }
-  g_value_unset (&v);
-  gst_iterator_free (it);
-}
-
 /* A dropped stream ended while no video was found: the file has none. */
 static GstPadProbeReturn
 on_dropped_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -248,16 +229,8 @@ on_dropped_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 static void
 link_fakesink (Import *imp, GstPad *pad)
 {
-  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
-  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
-  gst_bin_add (GST_BIN (imp->pipeline), fake);
-  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (fake, "sink");
+  g_autoptr (GstPad) sinkpad = lb_segment_sink_drop_stream (imp->pipeline, pad);
   gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_dropped_event, imp, NULL);
-  gst_pad_link (pad, sinkpad);
-  /* Always PLAYING: a dropped stream must never block its demuxer in
-   * preroll while the segment sink waits for video. */
-  gst_element_set_locked_state (fake, TRUE);
-  gst_element_set_state (fake, GST_STATE_PLAYING);
 }
 
 static gboolean
@@ -563,7 +536,7 @@ eos:
 
 done:
   if (imp.pipeline) {
-    unlock_states (imp.pipeline);
+    lb_segment_sink_release_dropped (imp.pipeline);
     gst_element_set_state (imp.pipeline, GST_STATE_NULL);
   }
   if (imp.sink && failure) {

@@ -270,25 +270,6 @@ read_template (const gchar *name, GError **error)
 
 /* --- one input ---------------------------------------------------------- */
 
-/* Unlocks the always-PLAYING fakesinks so that NULL reaches them. */
-static void
-unlock_states (GstElement *pipeline)
-{
-  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
-  GValue v = G_VALUE_INIT;
-
-  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
-    GstElement *e = g_value_get_object (&v);
-    if (gst_element_is_locked_state (e)) {
-      gst_element_set_locked_state (e, FALSE);
-      gst_element_set_state (e, GST_STATE_NULL);
-    }
-    g_value_reset (&v);
-  }
-  g_value_unset (&v);
-  gst_iterator_free (it);
-}
-
 static void
 teardown_pipeline (RecInput *in)
 {
@@ -301,7 +282,7 @@ teardown_pipeline (RecInput *in)
     in->bus_watch = 0;
   }
   if (in->pipeline) {
-    unlock_states (in->pipeline);
+    lb_segment_sink_release_dropped (in->pipeline);
     gst_element_set_state (in->pipeline, GST_STATE_NULL);
     gst_clear_object (&in->sink_pad);
     gst_clear_object (&in->pipeline);
@@ -537,21 +518,6 @@ on_sink_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-link_to_fakesink (GstElement *pipeline, GstPad *pad)
-{
-  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
-
-  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
-  gst_bin_add (GST_BIN (pipeline), fake);
-  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (fake, "sink");
-  gst_pad_link (pad, sinkpad);
-  /* Always PLAYING: a dropped stream must never block its demuxer in
-   * preroll while the segment sink waits for video. */
-  gst_element_set_locked_state (fake, TRUE);
-  gst_element_set_state (fake, GST_STATE_PLAYING);
-}
-
 /* parsebin exposed a stream (streaming thread). */
 static void
 on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
@@ -569,7 +535,7 @@ on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
 
   if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
     GST_INFO ("%s: not recording stream %s", in->name, media);
-    link_to_fakesink (pipeline, pad);
+    gst_object_unref (lb_segment_sink_drop_stream (pipeline, pad));
     return;
   }
 

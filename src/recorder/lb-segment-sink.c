@@ -327,3 +327,39 @@ lb_segment_sink_parse_message (GstElement *sink, GstMessage *message, gchar **ou
     *out_start_ns = start_ns;
   return ev;
 }
+
+GstPad *
+lb_segment_sink_drop_stream (GstElement *pipeline, GstPad *pad)
+{
+  g_return_val_if_fail (GST_IS_BIN (pipeline), NULL);
+  g_return_val_if_fail (GST_IS_PAD (pad), NULL);
+
+  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), fake);
+  GstPad *sinkpad = gst_element_get_static_pad (fake, "sink");
+  gst_pad_link (pad, sinkpad);
+  gst_element_set_locked_state (fake, TRUE);
+  gst_element_set_state (fake, GST_STATE_PLAYING);
+  return sinkpad;
+}
+
+void
+lb_segment_sink_release_dropped (GstElement *pipeline)
+{
+  g_return_if_fail (GST_IS_BIN (pipeline));
+
+  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    if (gst_element_is_locked_state (e)) {
+      gst_element_set_locked_state (e, FALSE);
+      gst_element_set_state (e, GST_STATE_NULL);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+}

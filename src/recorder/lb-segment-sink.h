@@ -57,6 +57,15 @@ GstClock       *lb_segment_sink_new_clock    (void);
 /* Files named by @sink and not closed yet (being written, or about to be). */
 guint           lb_segment_sink_count_open    (GstElement *sink);
 
+/* Streams that are not recorded (audio, a second video) go to a fakesink
+ * added to @pipeline and kept PLAYING whatever the pipeline's state, so that
+ * a demuxer never blocks in preroll on them while the segment sink waits for
+ * video.  Returns the fakesink's sink pad (for a probe).  Before @pipeline
+ * goes to NULL, lb_segment_sink_release_dropped() lets those sinks follow. */
+GstPad         *lb_segment_sink_drop_stream   (GstElement *pipeline,
+                                               GstPad     *pad);
+void            lb_segment_sink_release_dropped (GstElement *pipeline);
+
 /* Their paths. */
 GStrv           lb_segment_sink_list_open     (GstElement *sink);
 
