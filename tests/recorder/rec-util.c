@@ -165,3 +165,48 @@ rec_rm_rf (const gchar *dir)
   }
   g_rmdir (dir);
 }
+
+RecSession *
+rec_session_start (const gchar *conf_text)
+{
+  g_autoptr (GError) error = NULL;
+  RecSession *s = g_new0 (RecSession, 1);
+
+  s->config = lb_config_load_data (conf_text, "/tmp/test.conf", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *db = lb_config_get_db_path (s->config);
+  s->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  s->recorder = lb_recorder_new (s->config, s->store, &error);
+  g_assert_no_error (error);
+  gboolean started = lb_recorder_start (s->recorder, &error);
+  g_assert_no_error (error);
+  g_assert_true (started);
+  return s;
+}
+
+static void
+on_session_stopped (LbRecorder *recorder, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+void
+rec_session_stop (RecSession *s)
+{
+  gboolean stopped = FALSE;
+
+  lb_recorder_stop (s->recorder, on_session_stopped, &stopped);
+  g_assert_true (rec_run_until (&stopped, 10000));
+}
+
+void
+rec_session_free (RecSession *s)
+{
+  if (s == NULL)
+    return;
+  g_clear_pointer (&s->recorder, lb_recorder_free);
+  g_clear_pointer (&s->store, lb_store_free);
+  g_clear_pointer (&s->config, lb_config_free);
+  g_free (s);
+}

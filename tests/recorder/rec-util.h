@@ -1,6 +1,10 @@
 /* Helpers shared by the recorder tests */
 #pragma once
 
+#include "core/lb-config.h"
+#include "recorder/lb-recorder.h"
+#include "store/lb-store.h"
+
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
@@ -32,5 +36,20 @@ gboolean   rec_run_until      (gboolean *flag, guint ms);
 
 /* Removes @dir and everything in it. */
 void       rec_rm_rf          (const gchar *dir);
+
+/* A recorder on the store and inputs of the configuration @conf_text,
+ * started (asserted). */
+typedef struct {
+  LbConfig *config;
+  LbStore *store;
+  LbRecorder *recorder;
+} RecSession;
+
+RecSession *rec_session_start (const gchar *conf_text);
+/* Stops the recorder cleanly; asserts it reported done within 10 s. */
+void        rec_session_stop  (RecSession *session);
+void        rec_session_free  (RecSession *session);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RecSession, rec_session_free)
 
 G_END_DECLS

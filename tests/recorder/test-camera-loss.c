@@ -59,12 +59,6 @@ camera_kill (Camera *cam)
   g_free (cam);
 }
 
-static void
-on_stopped (LbRecorder *rec, gpointer data)
-{
-  *(gboolean *) data = TRUE;
-}
-
 static gboolean
 wait_recording (LbRecorder *rec, guint ms)
 {
@@ -89,18 +83,10 @@ test_camera_loss (void)
       "[input veh-2 analog1]\n"
       "source=rtspsrc location=%s protocols=tcp latency=0\n", dir, cam->url);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
-  g_assert_no_error (error);
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
-  g_assert_no_error (error);
-
   gint64 t0 = lb_time_now ();
-  gboolean started = lb_recorder_start (rec, &error);
-  g_assert_no_error (error);
-  g_assert_true (started);
+  g_autoptr (RecSession) session = rec_session_start (conf);
+  LbStore *store = session->store;
+  LbRecorder *rec = session->recorder;
   g_assert_true (wait_recording (rec, 10000));
   rec_run_for (3000);
 
@@ -116,9 +102,7 @@ test_camera_loss (void)
   /* ... and comes back at the same address: recording resumes by itself. */
   g_assert_true (wait_recording (rec, 10000));
   rec_run_for (3000);
-  gboolean stopped = FALSE;
-  lb_recorder_stop (rec, on_stopped, &stopped);
-  g_assert_true (rec_run_until (&stopped, 10000));
+  rec_session_stop (session);
   gint64 t1 = lb_time_now ();
   camera_kill (cam);
 
@@ -175,26 +159,16 @@ test_source_eos (void)
       "source=videotestsrc is-live=true num-buffers=30 ! "
       "video/x-raw,width=160,height=120,framerate=15/1\n", dir);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
-  g_assert_no_error (error);
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
-  g_assert_no_error (error);
-
   gint64 t0 = lb_time_now ();
-  gboolean started = lb_recorder_start (rec, &error);
-  g_assert_no_error (error);
-  g_assert_true (started);
+  g_autoptr (RecSession) session = rec_session_start (conf);
+  LbStore *store = session->store;
+  LbRecorder *rec = session->recorder;
   /* 2 s of video, 0.5 s pause, 2 s of video, ... */
   gint64 end = g_get_monotonic_time () + 8 * G_USEC_PER_SEC;
   while (g_get_monotonic_time () < end && lb_recorder_count_closed (rec) < 2)
     rec_run_for (100);
   g_assert_cmpuint (lb_recorder_count_closed (rec), >=, 2);
-  gboolean stopped = FALSE;
-  lb_recorder_stop (rec, on_stopped, &stopped);
-  g_assert_true (rec_run_until (&stopped, 10000));
+  rec_session_stop (session);
 
   g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-6", "analog3", t0,
       lb_time_now (), &error);

@@ -12,12 +12,6 @@
 
 #define FPS 15
 
-static void
-on_stopped (LbRecorder *rec, gpointer data)
-{
-  *(gboolean *) data = TRUE;
-}
-
 static gint64
 name_start_ns (const gchar *path)
 {
@@ -36,18 +30,10 @@ test_record (void)
       "source=videotestsrc is-live=true pattern=ball ! "
       "video/x-raw,width=160,height=120,framerate=%d/1\n", dir, FPS);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
-  g_assert_no_error (error);
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-
-  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
-  g_assert_no_error (error);
   gint64 t0 = lb_time_now ();
-  gboolean started = lb_recorder_start (rec, &error);
-  g_assert_no_error (error);
-  g_assert_true (started);
+  g_autoptr (RecSession) session = rec_session_start (conf);
+  LbStore *store = session->store;
+  LbRecorder *rec = session->recorder;
   rec_run_for (7000);
   g_assert_cmpuint (lb_recorder_count_recording (rec), ==, 1);
   {
@@ -61,9 +47,7 @@ test_record (void)
     g_assert_cmpint (last->segment->end_ns, >=, now - 3 * LB_NS_PER_SEC);
   }
   rec_run_for (3500);
-  gboolean stopped = FALSE;
-  lb_recorder_stop (rec, on_stopped, &stopped);
-  g_assert_true (rec_run_until (&stopped, 10000));
+  rec_session_stop (session);
   gint64 t1 = lb_time_now ();
 
   g_autofree gchar *segdir = g_build_filename (dir, "segments", "veh-1",
@@ -160,21 +144,11 @@ test_mjpeg_source (void)
       "source=videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=%d/1 "
       "! jpegenc\n", dir, FPS);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbConfig) config = lb_config_load_data (conf, "/tmp/test.conf", &error);
-  g_assert_no_error (error);
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  g_autoptr (LbRecorder) rec = lb_recorder_new (config, store, &error);
-  g_assert_no_error (error);
   gint64 t0 = lb_time_now ();
-  gboolean started = lb_recorder_start (rec, &error);
-  g_assert_no_error (error);
-  g_assert_true (started);
+  g_autoptr (RecSession) session = rec_session_start (conf);
+  LbStore *store = session->store;
   rec_run_for (3500);
-  gboolean stopped = FALSE;
-  lb_recorder_stop (rec, on_stopped, &stopped);
-  g_assert_true (rec_run_until (&stopped, 10000));
+  rec_session_stop (session);
 
   g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-5", "analog2", t0,
       lb_time_now (), &error);
