@@ -141,3 +141,36 @@ jt_info_free (JtInfo *info)
   g_free (info->video);
   g_free (info);
 }
+
+GArray *
+jt_read_stamps (const gchar *path)
+{
+  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
+      "! lbclockcheck ! fakesink", path);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
+  g_assert_no_error (error);
+  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (;;) {
+    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+    g_assert_nonnull (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) err = NULL;
+      gst_message_parse_error (m, &err, NULL);
+      g_error ("%s: %s", path, err->message);
+    }
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
+      break;
+    const GstStructure *s = gst_message_get_structure (m);
+    gint64 stamp;
+    if (gst_structure_has_name (s, "lbclockcheck")) {
+      g_assert_true (gst_structure_get_int64 (s, "stamp", &stamp));
+      g_array_append_val (stamps, stamp);
+    }
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  return stamps;
+}

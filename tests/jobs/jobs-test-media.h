@@ -34,6 +34,11 @@ typedef struct {
 } JtInfo;
 
 JtInfo    *jt_discover        (const gchar *path);
+
+/* The lbclockcheck stamp of every frame a player shows of @path, in order
+ * (gint64); fails the test on a pipeline error or an unreadable frame. */
+GArray    *jt_read_stamps     (const gchar *path);
+#define STAMP(a, i) g_array_index ((a), gint64, (i))
 void       jt_info_free       (JtInfo *info);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (JtDecoded, jt_decoded_free)

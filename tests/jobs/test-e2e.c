@@ -146,42 +146,6 @@ download (Fixture *f, ApiReply *r, const gchar *name)
   return g_steal_pointer (&file);
 }
 
-/* The stamps lbclockcheck reads from every frame a player shows. */
-static GArray *
-read_stamps (const gchar *path)
-{
-  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
-      "! lbclockcheck ! fakesink", path);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
-  g_assert_no_error (error);
-  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  for (;;) {
-    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    g_assert_nonnull (m);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-      g_autoptr (GError) err = NULL;
-      gst_message_parse_error (m, &err, NULL);
-      g_error ("%s: %s", path, err->message);
-    }
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
-      break;
-    const GstStructure *s = gst_message_get_structure (m);
-    gint64 stamp;
-    if (gst_structure_has_name (s, "lbclockcheck")) {
-      g_assert_true (gst_structure_get_int64 (s, "stamp", &stamp));
-      g_array_append_val (stamps, stamp);
-    }
-  }
-  gst_element_set_state (p, GST_STATE_NULL);
-  return stamps;
-}
-
-#define STAMP(a, i) g_array_index ((a), gint64, (i))
-
 static void
 assert_books (Fixture *f, gdouble used, gdouble reserved)
 {
@@ -207,7 +171,7 @@ test_image (Fixture *f, gconstpointer data)
   g_assert_cmpstr (info->video, ==, "image/jpeg");
   g_assert_cmpint (info->width, ==, 160);
   g_assert_cmpint (info->height, ==, 120);
-  g_autoptr (GArray) stamps = read_stamps (file);
+  g_autoptr (GArray) stamps = jt_read_stamps (file);
   g_assert_cmpuint (stamps->len, ==, 1);
   g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (75));
   g_autofree gchar *delivered = rfc (T0 + F (75));
@@ -222,7 +186,7 @@ test_image (Fixture *f, gconstpointer data)
       T0 + 2520 * LB_NS_PER_MS, "dashcamRoadFacing");
   g_autoptr (ApiReply) r2 = poll_done (f, id2, 30);
   g_autofree gchar *file2 = download (f, r2, "still2.jpg");
-  g_autoptr (GArray) stamps2 = read_stamps (file2);
+  g_autoptr (GArray) stamps2 = jt_read_stamps (file2);
   g_assert_cmpint (STAMP (stamps2, 0), ==, T0 + F (76));
   assert_books (f, 0.2, 0);
 }
@@ -240,7 +204,7 @@ check_clip (Fixture *f, const gchar *media_type, gint64 start, gint64 end, gint 
   g_assert_cmpint (info->width, ==, w);
   g_assert_cmpint (info->height, ==, h);
   g_assert_cmpint (ABS (GST_CLOCK_DIFF (end - start, info->duration)), <=, FRAME);
-  g_autoptr (GArray) stamps = read_stamps (file);
+  g_autoptr (GArray) stamps = jt_read_stamps (file);
   guint frames = (end - start) / FRAME;
   g_assert_cmpuint (stamps->len, ==, frames);
   g_assert_cmpint (STAMP (stamps, 0), ==, start);
@@ -278,7 +242,7 @@ test_high_res_from_h265 (Fixture *f, gconstpointer data)
   g_assert_cmpstr (info->video, ==, "video/x-h264");
   g_assert_cmpint (info->width, ==, 160);
   g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (60), info->duration)), <=, FRAME);
-  g_autoptr (GArray) stamps = read_stamps (file);
+  g_autoptr (GArray) stamps = jt_read_stamps (file);
   g_assert_cmpuint (stamps->len, ==, 60);
   g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (15));
   g_assert_cmpint (STAMP (stamps, 59), ==, T0 + F (74));
@@ -300,7 +264,7 @@ test_hyperlapse (Fixture *f, gconstpointer data)
   g_autofree gchar *file = download (f, r, "lapse.mp4");
   g_autoptr (JtInfo) info = jt_discover (file);
   g_assert_cmpstr (info->video, ==, "video/x-h264");
-  g_autoptr (GArray) stamps = read_stamps (file);
+  g_autoptr (GArray) stamps = jt_read_stamps (file);
   /* one frame per source second (the keyframes), played at 30 fps */
   g_assert_cmpuint (stamps->len, ==, 10);
   for (guint i = 0; i < stamps->len; i++)
@@ -323,7 +287,7 @@ test_hyperlapse_codec_data_changes (Fixture *f, gconstpointer data)
   g_autofree gchar *file = download (f, r, "lapse.mp4");
   g_autoptr (JtInfo) info = jt_discover (file);
   g_assert_cmpstr (info->video, ==, "video/x-h264");
-  g_autoptr (GArray) stamps = read_stamps (file);
+  g_autoptr (GArray) stamps = jt_read_stamps (file);
   g_assert_cmpuint (stamps->len, ==, 6);
   for (guint i = 0; i < stamps->len; i++)
     g_assert_cmpint (STAMP (stamps, i), ==, T0 + (7 + i) * LB_NS_PER_SEC);

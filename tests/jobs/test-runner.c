@@ -112,38 +112,6 @@ make_run (Fixture *f, const gchar *media_type, gint64 start, gint64 end, const g
   return run;
 }
 
-/* Stamps of every frame a player shows, via lbclockcheck. */
-static GArray *
-read_stamps (const gchar *path)
-{
-  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
-      "! lbclockcheck ! fakesink", path);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
-  g_assert_no_error (error);
-  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  for (;;) {
-    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    g_assert_nonnull (m);
-    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
-      break;
-    const GstStructure *s = gst_message_get_structure (m);
-    gint64 stamp;
-    if (gst_structure_has_name (s, "lbclockcheck")) {
-      g_assert_true (gst_structure_get_int64 (s, "stamp", &stamp));
-      g_array_append_val (stamps, stamp);
-    }
-  }
-  gst_element_set_state (p, GST_STATE_NULL);
-  return stamps;
-}
-
-#define STAMP(a, i) g_array_index ((a), gint64, (i))
-
 static void
 test_image_nearest (Fixture *f, gconstpointer data)
 {
@@ -158,7 +126,7 @@ test_image_nearest (Fixture *f, gconstpointer data)
     g_assert_no_error (error);
     g_assert_cmpstr (run.content_type, ==, "image/jpeg");
     g_assert_cmpstr (run.template_used, ==, "image");
-    g_autoptr (GArray) stamps = read_stamps (out);
+    g_autoptr (GArray) stamps = jt_read_stamps (out);
     g_assert_cmpuint (stamps->len, ==, 1);
     g_assert_cmpint (STAMP (stamps, 0), ==, F (targets[i][1]));
     g_assert_cmpint (run.delivered_start_ns, ==, F (targets[i][1]));
@@ -177,7 +145,7 @@ check_clip (const gchar *out, guint first, guint frames, gint w, gint h)
   g_assert_cmpint (info->width, ==, w);
   g_assert_cmpint (info->height, ==, h);
   g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (frames), info->duration)), <=, FRAME);
-  g_autoptr (GArray) stamps = read_stamps (out);
+  g_autoptr (GArray) stamps = jt_read_stamps (out);
   g_assert_cmpuint (stamps->len, ==, frames);
   g_assert_cmpint (STAMP (stamps, 0), ==, F (first));
   g_assert_cmpint (STAMP (stamps, frames - 1), ==, F (first + frames - 1));
@@ -248,7 +216,7 @@ test_hyperlapse (Fixture *f, gconstpointer data)
   /* H.264: the recorded keyframes are remuxed (the delta frames this
    * source also sends are skipped) */
   g_assert_cmpstr (run.template_used, ==, "hyperlapse-remux");
-  g_autoptr (GArray) stamps = read_stamps (out);
+  g_autoptr (GArray) stamps = jt_read_stamps (out);
   g_assert_cmpuint (stamps->len, ==, 4);
   for (guint i = 0; i < stamps->len; i++)
     g_assert_cmpint (STAMP (stamps, i), ==, i * GST_SECOND);
@@ -279,7 +247,7 @@ test_hyperlapse_heavy_keyframes (Fixture *f, gconstpointer data)
     g_assert_true (lb_job_run (f->pipelines, &run, &error));
     g_assert_no_error (error);
     g_assert_cmpstr (run.template_used, ==, "hyperlapse");
-    g_autoptr (GArray) stamps = read_stamps (out);
+    g_autoptr (GArray) stamps = jt_read_stamps (out);
     g_assert_cmpuint (stamps->len, ==, 4);
     for (guint i = 0; i < stamps->len; i++)
       g_assert_cmpint (STAMP (stamps, i), ==, i * GST_SECOND);
