@@ -29,16 +29,20 @@ segment_start (gint64 i)
 }
 
 static gboolean
-fill (LbStore *store, gint64 n, GError **error)
+fill (LbStore * store, gint64 n, GError ** error)
 {
   for (gint64 base = 0; base < n; base += BATCH) {
-    g_autoptr (GPtrArray) segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-    g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+    g_autoptr (GPtrArray) segs =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+    g_autoptr (GPtrArray) kfs =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
     for (gint64 i = base; i < MIN (n, base + BATCH); i++) {
       LbSegment *s = g_new0 (LbSegment, 1);
       s->vehicle = g_strdup ("bench");
       s->input = g_strdup ("dashcamRoadFacing");
-      s->path = g_strdup_printf ("segments/bench/dashcamRoadFacing/%" G_GINT64_FORMAT ".mp4", i);
+      s->path =
+          g_strdup_printf ("segments/bench/dashcamRoadFacing/%" G_GINT64_FORMAT
+          ".mp4", i);
       s->start_ns = segment_start (i);
       s->end_ns = s->start_ns + SEGMENT_NS;
       s->codec = g_strdup ("h264");
@@ -83,7 +87,8 @@ main (int argc, char **argv)
     g_autoptr (GError) error = NULL;
     g_autofree gchar *dir = g_dir_make_tmp ("lb-bench-lookup-XXXXXX", &error);
     g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
-    g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+    g_autoptr (LbStore) store =
+        lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
 
     if (store == NULL || !fill (store, n, &error)) {
       fprintf (stderr, "lb-bench-lookup: %s\n", error->message);
@@ -94,9 +99,12 @@ main (int argc, char **argv)
     gint64 t0 = g_get_monotonic_time ();
     guint pieces = 0;
     for (guint i = 0; i < LOOKUPS; i++) {
-      gint64 at = segment_start (0) + (gint64) (g_rand_double (rand) * (span - 30 * LB_NS_PER_SEC));
-      g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "bench", "dashcamRoadFacing",
-          at, at + 30 * LB_NS_PER_SEC, &error);
+      gint64 at =
+          segment_start (0) + (gint64) (g_rand_double (rand) * (span -
+              30 * LB_NS_PER_SEC));
+      g_autoptr (LbFootagePlan) plan =
+          lb_store_lookup (store, "bench", "dashcamRoadFacing", at,
+          at + 30 * LB_NS_PER_SEC, &error);
       if (plan == NULL) {
         fprintf (stderr, "lb-bench-lookup: %s\n", error->message);
         return 1;
@@ -106,7 +114,9 @@ main (int argc, char **argv)
     gdouble us = (gdouble) (g_get_monotonic_time () - t0) / LOOKUPS;
     g_rand_free (rand);
     if (pieces < LOOKUPS) {
-      fprintf (stderr, "lb-bench-lookup: lookups found too little footage (%u pieces)\n", pieces);
+      fprintf (stderr,
+          "lb-bench-lookup: lookups found too little footage (%u pieces)\n",
+          pieces);
       return 1;
     }
     printf ("segments=%" G_GINT64_FORMAT " lookup_us=%.1f\n", n, us);

@@ -68,8 +68,8 @@ GST_ELEMENT_REGISTER_DEFINE (lbclockcheck, "lbclockcheck", GST_RANK_NONE,
     LB_TYPE_CLOCK_CHECK);
 
 static GstFlowReturn
-lb_clock_check_transform_frame_ip (GstVideoFilter *filter,
-    GstVideoFrame *frame)
+lb_clock_check_transform_frame_ip (GstVideoFilter * filter,
+    GstVideoFrame * frame)
 {
   LbClockCheck *self = LB_CLOCK_CHECK (filter);
   GstBaseTransform *trans = GST_BASE_TRANSFORM (filter);
@@ -109,7 +109,7 @@ lb_clock_check_transform_frame_ip (GstVideoFilter *filter,
 }
 
 static gboolean
-lb_clock_check_start (GstBaseTransform *trans)
+lb_clock_check_start (GstBaseTransform * trans)
 {
   LbClockCheck *self = LB_CLOCK_CHECK (trans);
 
@@ -121,8 +121,8 @@ lb_clock_check_start (GstBaseTransform *trans)
 }
 
 static void
-lb_clock_check_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+lb_clock_check_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
 {
   LbClockCheck *self = LB_CLOCK_CHECK (object);
 
@@ -144,7 +144,7 @@ lb_clock_check_get_property (GObject *object, guint prop_id, GValue *value,
 }
 
 static void
-lb_clock_check_class_init (LbClockCheckClass *klass)
+lb_clock_check_class_init (LbClockCheckClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -176,7 +176,7 @@ lb_clock_check_class_init (LbClockCheckClass *klass)
 }
 
 static void
-lb_clock_check_init (LbClockCheck *self)
+lb_clock_check_init (LbClockCheck * self)
 {
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }

@@ -36,7 +36,7 @@ crc32_of_stamp (guint64 stamp)
 /* Pixel bounds of cell (col, row) in a frame of @width × @height. */
 static void
 cell_bounds (gint width, gint height, gint col, gint row,
-    gint *x0, gint *x1, gint *y0, gint *y1)
+    gint * x0, gint * x1, gint * y0, gint * y1)
 {
   *x0 = (gint) ((gint64) col * width / LB_CLOCK_CODE_COLS);
   *x1 = (gint) ((gint64) (col + 1) * width / LB_CLOCK_CODE_COLS);
@@ -64,7 +64,7 @@ marker_bit (gint col)
 }
 
 static void
-fill_luma (GstVideoFrame *frame, gint x0, gint x1, gint y0, gint y1,
+fill_luma (GstVideoFrame * frame, gint x0, gint x1, gint y0, gint y1,
     guint8 value)
 {
   guint8 *data = GST_VIDEO_FRAME_COMP_DATA (frame, 0);
@@ -80,7 +80,7 @@ fill_luma (GstVideoFrame *frame, gint x0, gint x1, gint y0, gint y1,
 
 /* Neutral chroma under the whole band: no colour bleeds into the cells. */
 static void
-neutral_chroma (GstVideoFrame *frame, gint band_height)
+neutral_chroma (GstVideoFrame * frame, gint band_height)
 {
   const GstVideoFormatInfo *finfo = frame->info.finfo;
 
@@ -108,7 +108,7 @@ neutral_chroma (GstVideoFrame *frame, gint band_height)
  * Draws the code over the top quarter of @frame.
  */
 void
-lb_clock_code_draw (GstVideoFrame *frame, gint64 stamp)
+lb_clock_code_draw (GstVideoFrame * frame, gint64 stamp)
 {
   gint width = GST_VIDEO_FRAME_WIDTH (frame);
   gint height = GST_VIDEO_FRAME_HEIGHT (frame);
@@ -133,7 +133,7 @@ lb_clock_code_draw (GstVideoFrame *frame, gint64 stamp)
 /* Mean luma of the middle half (in both directions) of a cell: the edges
  * are where compression and scaling blur one cell into the next. */
 static gdouble
-cell_level (const GstVideoFrame *frame, gint col, gint row)
+cell_level (const GstVideoFrame * frame, gint col, gint row)
 {
   const guint8 *data = GST_VIDEO_FRAME_COMP_DATA (frame, 0);
   gint stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, 0);
@@ -181,7 +181,7 @@ classify (gdouble level, gdouble black, gdouble white)
  * Returns: whether @frame holds a readable code.
  */
 LbClockCodeResult
-lb_clock_code_read (const GstVideoFrame *frame, gint64 *out_stamp)
+lb_clock_code_read (const GstVideoFrame * frame, gint64 * out_stamp)
 {
   gdouble black = 0.0, white = 0.0;
 
@@ -202,8 +202,7 @@ lb_clock_code_read (const GstVideoFrame *frame, gint64 *out_stamp)
   if (white - black < MIN_CONTRAST)
     return LB_CLOCK_CODE_NONE;
   for (gint col = 0; col < LB_CLOCK_CODE_COLS; col++) {
-    if (classify (cell_level (frame, col, 0), black, white) !=
-        marker_bit (col))
+    if (classify (cell_level (frame, col, 0), black, white) != marker_bit (col))
       return LB_CLOCK_CODE_NONE;
   }
 

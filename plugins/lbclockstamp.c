@@ -98,8 +98,8 @@ GST_ELEMENT_REGISTER_DEFINE (lbclockstamp, "lbclockstamp", GST_RANK_NONE,
 
 /* The time to draw into @frame; FALSE when there is none to draw. */
 static gboolean
-lb_clock_stamp_pick_time (LbClockStamp *self, GstVideoFrame *frame,
-    gint64 *out_stamp, const gchar **why_not)
+lb_clock_stamp_pick_time (LbClockStamp * self, GstVideoFrame * frame,
+    gint64 * out_stamp, const gchar ** why_not)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
   LbClockStampSource source;
@@ -142,8 +142,8 @@ lb_clock_stamp_pick_time (LbClockStamp *self, GstVideoFrame *frame,
 }
 
 static GstFlowReturn
-lb_clock_stamp_transform_frame_ip (GstVideoFilter *filter,
-    GstVideoFrame *frame)
+lb_clock_stamp_transform_frame_ip (GstVideoFilter * filter,
+    GstVideoFrame * frame)
 {
   LbClockStamp *self = LB_CLOCK_STAMP (filter);
   const gchar *why_not = NULL;
@@ -168,15 +168,15 @@ lb_clock_stamp_transform_frame_ip (GstVideoFilter *filter,
 }
 
 static gboolean
-lb_clock_stamp_start (GstBaseTransform *trans)
+lb_clock_stamp_start (GstBaseTransform * trans)
 {
   LB_CLOCK_STAMP (trans)->warned = FALSE;
   return TRUE;
 }
 
 static void
-lb_clock_stamp_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+lb_clock_stamp_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
 {
   LbClockStamp *self = LB_CLOCK_STAMP (object);
 
@@ -198,8 +198,8 @@ lb_clock_stamp_set_property (GObject *object, guint prop_id,
 }
 
 static void
-lb_clock_stamp_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+lb_clock_stamp_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
 {
   LbClockStamp *self = LB_CLOCK_STAMP (object);
 
@@ -221,7 +221,7 @@ lb_clock_stamp_get_property (GObject *object, guint prop_id, GValue *value,
 }
 
 static void
-lb_clock_stamp_class_init (LbClockStampClass *klass)
+lb_clock_stamp_class_init (LbClockStampClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -276,7 +276,7 @@ lb_clock_stamp_class_init (LbClockStampClass *klass)
 }
 
 static void
-lb_clock_stamp_init (LbClockStamp *self)
+lb_clock_stamp_init (LbClockStamp * self)
 {
   self->source = DEFAULT_SOURCE;
   self->offset = DEFAULT_OFFSET;

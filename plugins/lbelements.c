@@ -8,7 +8,7 @@
 #include "lbrecordingsrc.h"
 
 gboolean
-lb_elements_register (GstPlugin *plugin)
+lb_elements_register (GstPlugin * plugin)
 {
   gboolean ok = TRUE;
 

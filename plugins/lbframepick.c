@@ -83,7 +83,7 @@ GST_ELEMENT_REGISTER_DEFINE (lbframepick, "lbframepick", GST_RANK_NONE,
     LB_TYPE_FRAME_PICK);
 
 static void
-lb_frame_pick_reset (LbFramePick *self)
+lb_frame_pick_reset (LbFramePick * self)
 {
   gst_clear_buffer (&self->candidate);
   self->done = FALSE;
@@ -91,7 +91,7 @@ lb_frame_pick_reset (LbFramePick *self)
 }
 
 static GstClockTime
-lb_frame_pick_get_target (LbFramePick *self)
+lb_frame_pick_get_target (LbFramePick * self)
 {
   GstClockTime target;
 
@@ -109,7 +109,7 @@ distance (GstClockTime a, GstClockTime b)
 
 /* Sends @buffer (consumed), the one chosen, then EOS. */
 static GstFlowReturn
-lb_frame_pick_finish (LbFramePick *self, GstBuffer *buffer)
+lb_frame_pick_finish (LbFramePick * self, GstBuffer * buffer)
 {
   GstClockTime target = lb_frame_pick_get_target (self);
   GstClockTime pts = GST_BUFFER_PTS (buffer);
@@ -133,7 +133,7 @@ lb_frame_pick_finish (LbFramePick *self, GstBuffer *buffer)
 }
 
 static GstFlowReturn
-lb_frame_pick_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+lb_frame_pick_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 {
   LbFramePick *self = LB_FRAME_PICK (parent);
   GstClockTime target = lb_frame_pick_get_target (self);
@@ -181,7 +181,7 @@ lb_frame_pick_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 }
 
 static gboolean
-lb_frame_pick_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+lb_frame_pick_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   LbFramePick *self = LB_FRAME_PICK (parent);
 
@@ -214,7 +214,7 @@ lb_frame_pick_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 }
 
 static GstStateChangeReturn
-lb_frame_pick_change_state (GstElement *element, GstStateChange transition)
+lb_frame_pick_change_state (GstElement * element, GstStateChange transition)
 {
   LbFramePick *self = LB_FRAME_PICK (element);
   GstStateChangeReturn ret;
@@ -234,8 +234,8 @@ lb_frame_pick_change_state (GstElement *element, GstStateChange transition)
 }
 
 static void
-lb_frame_pick_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+lb_frame_pick_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
 {
   LbFramePick *self = LB_FRAME_PICK (object);
 
@@ -252,8 +252,8 @@ lb_frame_pick_set_property (GObject *object, guint prop_id,
 }
 
 static void
-lb_frame_pick_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+lb_frame_pick_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
 {
   LbFramePick *self = LB_FRAME_PICK (object);
 
@@ -270,7 +270,7 @@ lb_frame_pick_get_property (GObject *object, guint prop_id, GValue *value,
 }
 
 static void
-lb_frame_pick_finalize (GObject *object)
+lb_frame_pick_finalize (GObject * object)
 {
   LbFramePick *self = LB_FRAME_PICK (object);
 
@@ -279,7 +279,7 @@ lb_frame_pick_finalize (GObject *object)
 }
 
 static void
-lb_frame_pick_class_init (LbFramePickClass *klass)
+lb_frame_pick_class_init (LbFramePickClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -313,7 +313,7 @@ lb_frame_pick_class_init (LbFramePickClass *klass)
 }
 
 static void
-lb_frame_pick_init (LbFramePick *self)
+lb_frame_pick_init (LbFramePick * self)
 {
   self->target_time = DEFAULT_TARGET_TIME;
 

@@ -116,7 +116,7 @@ GST_ELEMENT_REGISTER_DEFINE (lbhyperlapse, "lbhyperlapse", GST_RANK_NONE,
     LB_TYPE_HYPERLAPSE);
 
 static void
-lb_hyperlapse_reset (LbHyperlapse *self)
+lb_hyperlapse_reset (LbHyperlapse * self)
 {
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   self->need_segment = TRUE;
@@ -132,15 +132,14 @@ lb_hyperlapse_reset (LbHyperlapse *self)
 /* @caps with the framerate field replaced by @fps_n/@fps_d, or removed
  * when @fps_n is 0. */
 static GstCaps *
-caps_with_framerate (GstCaps *caps, gint fps_n, gint fps_d)
+caps_with_framerate (GstCaps * caps, gint fps_n, gint fps_d)
 {
   GstCaps *out = gst_caps_copy (caps);
 
   for (guint i = 0; i < gst_caps_get_size (out); i++) {
     GstStructure *s = gst_caps_get_structure (out, i);
     if (fps_n > 0)
-      gst_structure_set (s, "framerate", GST_TYPE_FRACTION, fps_n, fps_d,
-          NULL);
+      gst_structure_set (s, "framerate", GST_TYPE_FRACTION, fps_n, fps_d, NULL);
     else
       gst_structure_remove_field (s, "framerate");
   }
@@ -148,7 +147,7 @@ caps_with_framerate (GstCaps *caps, gint fps_n, gint fps_d)
 }
 
 static void
-lb_hyperlapse_get_framerate (LbHyperlapse *self, gint *fps_n, gint *fps_d)
+lb_hyperlapse_get_framerate (LbHyperlapse * self, gint * fps_n, gint * fps_d)
 {
   GST_OBJECT_LOCK (self);
   *fps_n = self->fps_n;
@@ -158,7 +157,7 @@ lb_hyperlapse_get_framerate (LbHyperlapse *self, gint *fps_n, gint *fps_d)
 
 /* Caps on one side are the caps on the other with another frame rate. */
 static gboolean
-lb_hyperlapse_query_caps (LbHyperlapse *self, GstPad *pad, GstQuery *query)
+lb_hyperlapse_query_caps (LbHyperlapse * self, GstPad * pad, GstQuery * query)
 {
   GstPad *other = pad == self->sinkpad ? self->srcpad : self->sinkpad;
   GstCaps *filter = NULL;
@@ -191,7 +190,7 @@ lb_hyperlapse_query_caps (LbHyperlapse *self, GstPad *pad, GstQuery *query)
 }
 
 static gboolean
-lb_hyperlapse_query (GstPad *pad, GstObject *parent, GstQuery *query)
+lb_hyperlapse_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS)
     return lb_hyperlapse_query_caps (LB_HYPERLAPSE (parent), pad, query);
@@ -200,7 +199,7 @@ lb_hyperlapse_query (GstPad *pad, GstObject *parent, GstQuery *query)
 
 /* Picks the interval at the first frame; FALSE after posting an error. */
 static gboolean
-lb_hyperlapse_resolve (LbHyperlapse *self, GstClockTime first_pts)
+lb_hyperlapse_resolve (LbHyperlapse * self, GstClockTime first_pts)
 {
   GstClockTime interval, target_duration;
 
@@ -237,8 +236,7 @@ lb_hyperlapse_resolve (LbHyperlapse *self, GstClockTime first_pts)
       GST_ELEMENT_ERROR (self, STREAM, FAILED,
           ("lbhyperlapse: the input range is empty or shorter than the "
               "output's frames."), ("segment %" GST_SEGMENT_FORMAT
-              ", %" G_GUINT64_FORMAT " output frames", &self->segment,
-              n_out));
+              ", %" G_GUINT64_FORMAT " output frames", &self->segment, n_out));
       return FALSE;
     }
   }
@@ -250,7 +248,7 @@ lb_hyperlapse_resolve (LbHyperlapse *self, GstClockTime first_pts)
 }
 
 static GstFlowReturn
-lb_hyperlapse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+lb_hyperlapse_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 {
   LbHyperlapse *self = LB_HYPERLAPSE (parent);
   GstClockTime pts = GST_BUFFER_PTS (buffer);
@@ -323,7 +321,7 @@ lb_hyperlapse_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 }
 
 static gboolean
-lb_hyperlapse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+lb_hyperlapse_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 {
   LbHyperlapse *self = LB_HYPERLAPSE (parent);
 
@@ -383,7 +381,7 @@ lb_hyperlapse_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 }
 
 static GstStateChangeReturn
-lb_hyperlapse_change_state (GstElement *element, GstStateChange transition)
+lb_hyperlapse_change_state (GstElement * element, GstStateChange transition)
 {
   LbHyperlapse *self = LB_HYPERLAPSE (element);
 
@@ -397,8 +395,8 @@ lb_hyperlapse_change_state (GstElement *element, GstStateChange transition)
 }
 
 static void
-lb_hyperlapse_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+lb_hyperlapse_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
 {
   LbHyperlapse *self = LB_HYPERLAPSE (object);
 
@@ -422,8 +420,8 @@ lb_hyperlapse_set_property (GObject *object, guint prop_id,
 }
 
 static void
-lb_hyperlapse_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+lb_hyperlapse_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
 {
   LbHyperlapse *self = LB_HYPERLAPSE (object);
 
@@ -446,7 +444,7 @@ lb_hyperlapse_get_property (GObject *object, guint prop_id, GValue *value,
 }
 
 static void
-lb_hyperlapse_class_init (LbHyperlapseClass *klass)
+lb_hyperlapse_class_init (LbHyperlapseClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -484,12 +482,11 @@ lb_hyperlapse_class_init (LbHyperlapseClass *klass)
       "Keeps one frame per interval of source time and re-times them to a "
       "frame rate", "lookback <https://lookback.invalid/>");
 
-  element_class->change_state =
-      GST_DEBUG_FUNCPTR (lb_hyperlapse_change_state);
+  element_class->change_state = GST_DEBUG_FUNCPTR (lb_hyperlapse_change_state);
 }
 
 static void
-lb_hyperlapse_init (LbHyperlapse *self)
+lb_hyperlapse_init (LbHyperlapse * self)
 {
   self->interval = DEFAULT_INTERVAL;
   self->target_duration = DEFAULT_TARGET_DURATION;

@@ -60,7 +60,8 @@ struct _LbRecordingReader
 #define lb_recording_reader_parent_class parent_class
 G_DEFINE_TYPE (LbRecordingReader, lb_recording_reader, GST_TYPE_PUSH_SRC);
 
-typedef struct {
+typedef struct
+{
   gint64 pts;
   gint64 duration;
 } Timing;
@@ -68,7 +69,7 @@ typedef struct {
 /* The file of @segment: index paths are absolute or relative to the store's
  * folder.  Nothing else is ever looked for on disk. */
 static gchar *
-segment_path (LbRecordingReader *self, const LbSegment *segment)
+segment_path (LbRecordingReader * self, const LbSegment * segment)
 {
   if (g_path_is_absolute (segment->path))
     return g_strdup (segment->path);
@@ -76,7 +77,7 @@ segment_path (LbRecordingReader *self, const LbSegment *segment)
 }
 
 static void
-close_piece (LbRecordingReader *self)
+close_piece (LbRecordingReader * self)
 {
   if (self->fd >= 0)
     close (self->fd);
@@ -91,13 +92,13 @@ close_piece (LbRecordingReader *self)
 }
 
 static LbFootagePiece *
-current_piece (LbRecordingReader *self)
+current_piece (LbRecordingReader * self)
 {
   return g_ptr_array_index (self->plan->pieces, self->piece);
 }
 
 static GstCaps *
-piece_caps (LbRecordingReader *self, const LbFootagePiece *piece)
+piece_caps (LbRecordingReader * self, const LbFootagePiece * piece)
 {
   if (piece->segment->caps == NULL)
     return NULL;
@@ -106,7 +107,7 @@ piece_caps (LbRecordingReader *self, const LbFootagePiece *piece)
 
 /* Opens the file of the current piece; FALSE after posting an error. */
 static gboolean
-open_piece (LbRecordingReader *self)
+open_piece (LbRecordingReader * self)
 {
   LbFootagePiece *piece = current_piece (self);
   g_autoptr (GError) error = NULL;
@@ -166,7 +167,7 @@ open_piece (LbRecordingReader *self)
 
 /* @size bytes at @offset of the open file; NULL after posting an error. */
 static GstBuffer *
-read_bytes (LbRecordingReader *self, gint64 offset, gint64 size)
+read_bytes (LbRecordingReader * self, gint64 offset, gint64 size)
 {
   GstMapInfo map;
   gsize done = 0;
@@ -208,7 +209,7 @@ read_bytes (LbRecordingReader *self, gint64 offset, gint64 size)
 /* A keyframe sample must be a run of length-prefixed NAL units holding an
  * IRAP picture: garbage is refused here rather than fed to a decoder. */
 static gboolean
-check_keyframe (LbRecordingReader *self, GstBuffer *buffer)
+check_keyframe (LbRecordingReader * self, GstBuffer * buffer)
 {
   const gchar *codec = current_piece (self)->segment->codec;
   gboolean h265 = g_strcmp0 (codec, "h265") == 0;
@@ -242,7 +243,7 @@ check_keyframe (LbRecordingReader *self, GstBuffer *buffer)
 }
 
 static void
-post_gap (LbRecordingReader *self, const LbTimeRange *gap)
+post_gap (LbRecordingReader * self, const LbTimeRange * gap)
 {
   g_autofree gchar *start = lb_time_format_rfc3339 (gap->start_ns);
   g_autofree gchar *end = lb_time_format_rfc3339 (gap->end_ns);
@@ -260,7 +261,7 @@ post_gap (LbRecordingReader *self, const LbTimeRange *gap)
 /* Announces the gaps that lie before @pts (all of them when @pts is
  * LB_TIME_NONE). */
 static void
-announce_gaps (LbRecordingReader *self, gint64 pts)
+announce_gaps (LbRecordingReader * self, gint64 pts)
 {
   GArray *gaps = self->plan->gaps;
 
@@ -275,7 +276,7 @@ announce_gaps (LbRecordingReader *self, gint64 pts)
 }
 
 static void
-post_done (LbRecordingReader *self)
+post_done (LbRecordingReader * self)
 {
   guint64 bytes = lb_recording_reader_get_bytes_read (self);
 
@@ -292,7 +293,7 @@ post_done (LbRecordingReader *self)
 
 /* Stamps @buffer and notes it as pushed. */
 static GstBuffer *
-finish_buffer (LbRecordingReader *self, GstBuffer *buffer, gint64 pts,
+finish_buffer (LbRecordingReader * self, GstBuffer * buffer, gint64 pts,
     gint64 dts, gint64 duration, gboolean sync)
 {
   GST_LOG_OBJECT (self, "sample pts %" G_GINT64_FORMAT " dts %" G_GINT64_FORMAT
@@ -326,7 +327,7 @@ finish_buffer (LbRecordingReader *self, GstBuffer *buffer, gint64 pts,
 
 /* keyframes mode: the next keyframe's sample, straight from the index. */
 static GstFlowReturn
-next_keyframe (LbRecordingReader *self, GstBuffer **out)
+next_keyframe (LbRecordingReader * self, GstBuffer ** out)
 {
   LbFootagePiece *piece = current_piece (self);
   const LbKeyframe *kf = &g_array_index (piece->keyframes, LbKeyframe,
@@ -355,7 +356,7 @@ next_keyframe (LbRecordingReader *self, GstBuffer **out)
 /* mode all: the next sample of the current fragment, reading the fragment
  * when needed. */
 static GstFlowReturn
-next_sample (LbRecordingReader *self, GstBuffer **out)
+next_sample (LbRecordingReader * self, GstBuffer ** out)
 {
   LbFootagePiece *piece = current_piece (self);
   const LbSegment *segment = piece->segment;
@@ -427,7 +428,7 @@ next_sample (LbRecordingReader *self, GstBuffer **out)
 }
 
 static GstFlowReturn
-lb_recording_reader_create (GstPushSrc *src, GstBuffer **out)
+lb_recording_reader_create (GstPushSrc * src, GstBuffer ** out)
 {
   LbRecordingReader *self = LB_RECORDING_READER (src);
 
@@ -476,7 +477,7 @@ lb_recording_reader_create (GstPushSrc *src, GstBuffer **out)
 }
 
 static gboolean
-lb_recording_reader_negotiate (GstBaseSrc *src)
+lb_recording_reader_negotiate (GstBaseSrc * src)
 {
   LbRecordingReader *self = LB_RECORDING_READER (src);
 
@@ -487,7 +488,7 @@ lb_recording_reader_negotiate (GstBaseSrc *src)
 }
 
 static gboolean
-lb_recording_reader_start (GstBaseSrc *src)
+lb_recording_reader_start (GstBaseSrc * src)
 {
   LbRecordingReader *self = LB_RECORDING_READER (src);
 
@@ -518,7 +519,7 @@ lb_recording_reader_start (GstBaseSrc *src)
 }
 
 static gboolean
-lb_recording_reader_stop (GstBaseSrc *src)
+lb_recording_reader_stop (GstBaseSrc * src)
 {
   LbRecordingReader *self = LB_RECORDING_READER (src);
 
@@ -529,14 +530,14 @@ lb_recording_reader_stop (GstBaseSrc *src)
 }
 
 static gboolean
-lb_recording_reader_is_seekable (GstBaseSrc *src)
+lb_recording_reader_is_seekable (GstBaseSrc * src)
 {
   return FALSE;
 }
 
 void
-lb_recording_reader_configure (LbRecordingReader *self, GstElement *owner,
-    const gchar *store_dir, LbFootagePlan *plan, gint64 start_ns,
+lb_recording_reader_configure (LbRecordingReader * self, GstElement * owner,
+    const gchar * store_dir, LbFootagePlan * plan, gint64 start_ns,
     gint64 end_ns, gboolean keyframes_only)
 {
   g_return_if_fail (LB_IS_RECORDING_READER (self));
@@ -553,8 +554,8 @@ lb_recording_reader_configure (LbRecordingReader *self, GstElement *owner,
 }
 
 void
-lb_recording_reader_restore_duration (LbRecordingReader *self,
-    GstBuffer *buffer)
+lb_recording_reader_restore_duration (LbRecordingReader * self,
+    GstBuffer * buffer)
 {
   GstClockTime pts = GST_BUFFER_PTS (buffer);
   Timing *t;
@@ -569,7 +570,7 @@ lb_recording_reader_restore_duration (LbRecordingReader *self,
 }
 
 guint64
-lb_recording_reader_get_bytes_read (LbRecordingReader *self)
+lb_recording_reader_get_bytes_read (LbRecordingReader * self)
 {
   guint64 bytes;
 
@@ -582,7 +583,7 @@ lb_recording_reader_get_bytes_read (LbRecordingReader *self)
 }
 
 static void
-lb_recording_reader_finalize (GObject *object)
+lb_recording_reader_finalize (GObject * object)
 {
   LbRecordingReader *self = LB_RECORDING_READER (object);
 
@@ -599,7 +600,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS ("video/x-h264; video/x-h265"));
 
 static void
-lb_recording_reader_class_init (LbRecordingReaderClass *klass)
+lb_recording_reader_class_init (LbRecordingReaderClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -623,7 +624,7 @@ lb_recording_reader_class_init (LbRecordingReaderClass *klass)
 }
 
 static void
-lb_recording_reader_init (LbRecordingReader *self)
+lb_recording_reader_init (LbRecordingReader * self)
 {
   self->fd = -1;
   g_queue_init (&self->durations);

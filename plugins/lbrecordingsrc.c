@@ -122,8 +122,8 @@ GST_ELEMENT_REGISTER_DEFINE (lbrecordingsrc, "lbrecordingsrc", GST_RANK_NONE,
 
 /* A time property: RFC 3339 or integer nanoseconds since the epoch. */
 static gboolean
-parse_time (const gchar *name, const gchar *text, gint64 *out_ns,
-    GError **error)
+parse_time (const gchar * name, const gchar * text, gint64 * out_ns,
+    GError ** error)
 {
   g_autoptr (GError) rfc_error = NULL;
   gint64 ns;
@@ -145,8 +145,8 @@ parse_time (const gchar *name, const gchar *text, gint64 *out_ns,
  * lookup clips gaps to the range, so widen the window until both ends of
  * the gap are found.  Only on the error path. */
 static void
-find_gap (LbStore *store, const LbFootagePlan *plan, gint64 *gap_start,
-    gint64 *gap_end)
+find_gap (LbStore * store, const LbFootagePlan * plan, gint64 * gap_start,
+    gint64 * gap_end)
 {
   gint64 window = 60 * LB_NS_PER_SEC;
 
@@ -175,7 +175,7 @@ find_gap (LbStore *store, const LbFootagePlan *plan, gint64 *gap_start,
 
 /* The message for a range the index has no footage for. */
 static gchar *
-describe_missing (LbStore *store, const LbFootagePlan *plan)
+describe_missing (LbStore * store, const LbFootagePlan * plan)
 {
   g_autofree gchar *start = lb_time_format_rfc3339 (plan->start_ns);
   g_autofree gchar *end = lb_time_format_rfc3339 (plan->end_ns);
@@ -209,7 +209,7 @@ describe_missing (LbStore *store, const LbFootagePlan *plan)
 /* keyframes mode: each keyframe lasts until the next, whatever the parser
  * made of its duration. */
 static GstPadProbeReturn
-restore_duration (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+restore_duration (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   LbRecordingReader *reader = user_data;
   GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER
@@ -223,7 +223,7 @@ restore_duration (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 /* Makes sure the parser for @codec sits between the reader and the ghost
  * pad. */
 static gboolean
-lb_recording_src_ensure_parser (LbRecordingSrc *self, const gchar *codec)
+lb_recording_src_ensure_parser (LbRecordingSrc * self, const gchar * codec)
 {
   const gchar *factory = g_strcmp0 (codec, "h265") == 0 ? "h265parse" :
       "h264parse";
@@ -263,7 +263,7 @@ lb_recording_src_ensure_parser (LbRecordingSrc *self, const gchar *codec)
 /* Opens the store, looks the range up and hands the plan to the reader;
  * FALSE after posting an error. */
 static gboolean
-lb_recording_src_prepare (LbRecordingSrc *self)
+lb_recording_src_prepare (LbRecordingSrc * self)
 {
   g_autofree gchar *db = NULL, *vehicle = NULL, *input = NULL;
   g_autofree gchar *start_text = NULL, *end_text = NULL;
@@ -298,8 +298,7 @@ lb_recording_src_prepare (LbRecordingSrc *self)
     end_ns = start_ns;
   if (end_ns < start_ns) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("end-time %s is before start-time %s.", end_text, start_text),
-        (NULL));
+        ("end-time %s is before start-time %s.", end_text, start_text), (NULL));
     return FALSE;
   }
 
@@ -347,7 +346,7 @@ lb_recording_src_prepare (LbRecordingSrc *self)
 }
 
 static GstStateChangeReturn
-lb_recording_src_change_state (GstElement *element, GstStateChange transition)
+lb_recording_src_change_state (GstElement * element, GstStateChange transition)
 {
   LbRecordingSrc *self = LB_RECORDING_SRC (element);
 
@@ -359,8 +358,8 @@ lb_recording_src_change_state (GstElement *element, GstStateChange transition)
 }
 
 static void
-lb_recording_src_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
+lb_recording_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
 {
   LbRecordingSrc *self = LB_RECORDING_SRC (object);
 
@@ -397,8 +396,8 @@ lb_recording_src_set_property (GObject *object, guint prop_id,
 }
 
 static void
-lb_recording_src_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
+lb_recording_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
 {
   LbRecordingSrc *self = LB_RECORDING_SRC (object);
 
@@ -436,7 +435,7 @@ lb_recording_src_get_property (GObject *object, guint prop_id, GValue *value,
 }
 
 static void
-lb_recording_src_finalize (GObject *object)
+lb_recording_src_finalize (GObject * object)
 {
   LbRecordingSrc *self = LB_RECORDING_SRC (object);
 
@@ -449,7 +448,7 @@ lb_recording_src_finalize (GObject *object)
 }
 
 static void
-lb_recording_src_class_init (LbRecordingSrcClass *klass)
+lb_recording_src_class_init (LbRecordingSrcClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -504,7 +503,7 @@ lb_recording_src_class_init (LbRecordingSrcClass *klass)
 }
 
 static void
-lb_recording_src_init (LbRecordingSrc *self)
+lb_recording_src_init (LbRecordingSrc * self)
 {
   self->mode = DEFAULT_MODE;
 

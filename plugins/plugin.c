@@ -6,7 +6,7 @@
 #include "lbelements.h"
 
 static gboolean
-plugin_init (GstPlugin *plugin)
+plugin_init (GstPlugin * plugin)
 {
   return lb_elements_register (plugin);
 }

@@ -18,6 +18,8 @@ packages=(
   # tests and the README examples: a test RTSP camera, an upload receiver,
   # curl and jq, process tools
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
+  # the style check (scripts/gst-indent)
+  indent
   # benchmarks: the side to beat, and the load tools
   ffmpeg wrk hyperfine
 )

@@ -15,7 +15,8 @@
 GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
 #define GST_CAT_DEFAULT lb_daemon_debug
 
-struct _LbDaemon {
+struct _LbDaemon
+{
   LbConfig *config;             /* not owned */
   GMainLoop *loop;
   LbStore *store;
@@ -33,7 +34,7 @@ struct _LbDaemon {
 /* Before recording: footage left open by a crash is recovered and closed;
  * then retention starts on its interval and the inputs are recorded. */
 static gboolean
-recording_start (LbDaemon *daemon, GError **error)
+recording_start (LbDaemon * daemon, GError ** error)
 {
   g_autoptr (GString) report = g_string_new (NULL);
 
@@ -52,7 +53,7 @@ recording_start (LbDaemon *daemon, GError **error)
 }
 
 static void
-on_recording_stopped (LbRecorder *recorder, gpointer data)
+on_recording_stopped (LbRecorder * recorder, gpointer data)
 {
   LbDaemon *daemon = data;
 
@@ -62,7 +63,7 @@ on_recording_stopped (LbRecorder *recorder, gpointer data)
 
 /* Closes the open segments cleanly; TRUE when the loop quits later. */
 static gboolean
-recording_stop (LbDaemon *daemon)
+recording_stop (LbDaemon * daemon)
 {
   if (daemon->recorder == NULL)
     return FALSE;
@@ -73,7 +74,7 @@ recording_stop (LbDaemon *daemon)
 /* ------------------------------------------------------------------------ */
 
 LbDaemon *
-lb_daemon_new (LbConfig *config, GMainLoop *loop, GError **error)
+lb_daemon_new (LbConfig * config, GMainLoop * loop, GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (loop != NULL, NULL);
@@ -98,7 +99,7 @@ lb_daemon_new (LbConfig *config, GMainLoop *loop, GError **error)
 /* --- jobs and uploads --------------------------------------------------- */
 
 static void
-jobs_health (JsonBuilder *b, gpointer user_data)
+jobs_health (JsonBuilder * b, gpointer user_data)
 {
   LbJobs *jobs = user_data;
   json_builder_set_member_name (b, "workers");
@@ -118,13 +119,15 @@ on_retrieval_created (gpointer user_data)
 /* Workers run pipelines on their own threads; rows left running by a crash
  * run again now. */
 static gboolean
-start_jobs (LbDaemon *daemon, GError **error)
+start_jobs (LbDaemon * daemon, GError ** error)
 {
   daemon->jobs = lb_jobs_new (daemon->config, daemon->store, error);
   if (daemon->jobs == NULL || !lb_jobs_start (daemon->jobs, error))
     return FALSE;
-  lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs, NULL);
-  lb_api_server_set_created_func (daemon->api, on_retrieval_created, daemon->jobs);
+  lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs,
+      NULL);
+  lb_api_server_set_created_func (daemon->api, on_retrieval_created,
+      daemon->jobs);
   return TRUE;
 }
 
@@ -132,21 +135,22 @@ start_jobs (LbDaemon *daemon, GError **error)
  * it.  Uploads off: entries a previous configuration left waiting are
  * released to be served by this box. */
 static gboolean
-start_uploads (LbDaemon *daemon, GError **error)
+start_uploads (LbDaemon * daemon, GError ** error)
 {
   if (!lb_uploader_enabled (daemon->config))
-    return lb_upload_release_if_disabled (daemon->config, daemon->store, NULL, error);
+    return lb_upload_release_if_disabled (daemon->config, daemon->store, NULL,
+        error);
 
   daemon->uploader = lb_uploader_new (daemon->config, daemon->store, error);
   if (daemon->uploader == NULL || !lb_uploader_start (daemon->uploader, error))
     return FALSE;
-  lb_api_server_add_health (daemon->api, "uploads", lb_upload_health_json, daemon->store,
-      NULL);
+  lb_api_server_add_health (daemon->api, "uploads", lb_upload_health_json,
+      daemon->store, NULL);
   return TRUE;
 }
 
 gboolean
-lb_daemon_start (LbDaemon *daemon, GError **error)
+lb_daemon_start (LbDaemon * daemon, GError ** error)
 {
   g_return_val_if_fail (daemon != NULL, FALSE);
 
@@ -163,13 +167,14 @@ lb_daemon_start (LbDaemon *daemon, GError **error)
   g_autofree gchar *uri = lb_api_server_get_uri (daemon->api);
   daemon->description = g_strdup_printf ("API on %s, configuration from %s, "
       "store %s, %u inputs", uri, lb_config_get_source_name (daemon->config),
-      lb_store_get_path (daemon->store), lb_config_get_inputs (daemon->config)->len);
+      lb_store_get_path (daemon->store),
+      lb_config_get_inputs (daemon->config)->len);
   GST_INFO ("started: %s", daemon->description);
   return TRUE;
 }
 
 void
-lb_daemon_stop (LbDaemon *daemon)
+lb_daemon_stop (LbDaemon * daemon)
 {
   g_return_if_fail (daemon != NULL);
 
@@ -183,7 +188,7 @@ lb_daemon_stop (LbDaemon *daemon)
 }
 
 gboolean
-lb_daemon_finish (LbDaemon *daemon, GError **error)
+lb_daemon_finish (LbDaemon * daemon, GError ** error)
 {
   g_return_val_if_fail (daemon != NULL, FALSE);
   if (daemon->jobs)
@@ -195,14 +200,14 @@ lb_daemon_finish (LbDaemon *daemon, GError **error)
 }
 
 const gchar *
-lb_daemon_describe (LbDaemon *daemon)
+lb_daemon_describe (LbDaemon * daemon)
 {
   g_return_val_if_fail (daemon != NULL, NULL);
   return daemon->description;
 }
 
 void
-lb_daemon_free (LbDaemon *daemon)
+lb_daemon_free (LbDaemon * daemon)
 {
   if (daemon == NULL)
     return;

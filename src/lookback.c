@@ -15,15 +15,16 @@ main (int argc, char **argv)
   gboolean version = FALSE;
   g_autoptr (GError) error = NULL;
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-        "Configuration file (default: the embedded defaults)", "FILE" },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
-    { NULL }
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+        "Configuration file (default: the embedded defaults)", "FILE"},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+    {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("COMMAND [ARGS…]");
   g_autofree gchar *commands = lb_cli_describe ();
 
-  g_option_context_set_summary (ctx, "Works on a lookback store from the command line.");
+  g_option_context_set_summary (ctx,
+      "Works on a lookback store from the command line.");
   g_option_context_set_description (ctx, commands);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
@@ -48,7 +49,8 @@ main (int argc, char **argv)
     return 2;
   }
 
-  g_autoptr (LbConfig) config = config_path ? lb_config_load (config_path, &error)
+  g_autoptr (LbConfig) config =
+      config_path ? lb_config_load (config_path, &error)
       : lb_config_new_default ();
   if (config == NULL) {
     fprintf (stderr, "lookback: %s\n", error->message);
@@ -60,8 +62,10 @@ main (int argc, char **argv)
   fputs (out->str, stdout);
   fflush (stdout);
   if (!ok) {
-    fprintf (stderr, "lookback %s: %s\n", cmd->name, error ? error->message : "failed");
-    return (error && error->domain == LB_ERROR && error->code == LB_ERROR_INVALID) ? 2 : 1;
+    fprintf (stderr, "lookback %s: %s\n", cmd->name,
+        error ? error->message : "failed");
+    return (error && error->domain == LB_ERROR
+        && error->code == LB_ERROR_INVALID) ? 2 : 1;
   }
   return 0;
 }

@@ -23,10 +23,10 @@ main (int argc, char **argv)
   gboolean version = FALSE;
   g_autoptr (GError) error = NULL;
   GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-        "Configuration file (default: the embedded defaults)", "FILE" },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
-    { NULL }
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+        "Configuration file (default: the embedded defaults)", "FILE"},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+    {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
 
@@ -45,7 +45,8 @@ main (int argc, char **argv)
     return 0;
   }
 
-  g_autoptr (LbConfig) config = config_path ? lb_config_load (config_path, &error)
+  g_autoptr (LbConfig) config =
+      config_path ? lb_config_load (config_path, &error)
       : lb_config_new_default ();
   if (config == NULL) {
     fprintf (stderr, "lookbackd: %s\n", error->message);

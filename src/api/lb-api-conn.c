@@ -6,7 +6,8 @@
 
 /* A GFilterInputStream that counts what it reads and stays pollable (libsoup
  * reads its connections asynchronously through GPollableInputStream). */
-typedef struct {
+typedef struct
+{
   GFilterInputStream parent;
   GMutex lock;
   guint64 count;                /* bytes read; protected by lock */
@@ -15,19 +16,18 @@ typedef struct {
                                  * the mark, 0 if none yet; lock */
 } LbCountingInputStream;
 
-typedef struct {
+typedef struct
+{
   GFilterInputStreamClass parent_class;
 } LbCountingInputStreamClass;
 
 static GType lb_counting_input_stream_get_type (void);
-static void pollable_iface_init (GPollableInputStreamInterface *iface);
+static void pollable_iface_init (GPollableInputStreamInterface * iface);
 
 G_DEFINE_TYPE_WITH_CODE (LbCountingInputStream, lb_counting_input_stream,
     G_TYPE_FILTER_INPUT_STREAM,
     G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM, pollable_iface_init))
-
-static void
-add_count (LbCountingInputStream *self, gssize n)
+     static void add_count (LbCountingInputStream * self, gssize n)
 {
   if (n <= 0)
     return;
@@ -45,16 +45,17 @@ base_of (gpointer self)
 }
 
 static gssize
-counting_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
-    GError **error)
+counting_read (GInputStream * stream, void *buffer, gsize count,
+    GCancellable * cancellable, GError ** error)
 {
-  gssize n = g_input_stream_read (base_of (stream), buffer, count, cancellable, error);
+  gssize n =
+      g_input_stream_read (base_of (stream), buffer, count, cancellable, error);
   add_count ((LbCountingInputStream *) stream, n);
   return n;
 }
 
 static gboolean
-counting_can_poll (GPollableInputStream *stream)
+counting_can_poll (GPollableInputStream * stream)
 {
   GInputStream *base = base_of (stream);
   return G_IS_POLLABLE_INPUT_STREAM (base) &&
@@ -62,33 +63,38 @@ counting_can_poll (GPollableInputStream *stream)
 }
 
 static gboolean
-counting_is_readable (GPollableInputStream *stream)
+counting_is_readable (GPollableInputStream * stream)
 {
-  return g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (stream)));
+  return
+      g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of
+          (stream)));
 }
 
 static GSource *
-counting_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+counting_create_source (GPollableInputStream * stream,
+    GCancellable * cancellable)
 {
-  GSource *base = g_pollable_input_stream_create_source (
-      G_POLLABLE_INPUT_STREAM (base_of (stream)), NULL);
+  GSource *base =
+      g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of
+          (stream)), NULL);
   GSource *source = g_pollable_source_new_full (stream, base, cancellable);
   g_source_unref (base);
   return source;
 }
 
 static gssize
-counting_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count,
-    GError **error)
+counting_read_nonblocking (GPollableInputStream * stream, void *buffer,
+    gsize count, GError ** error)
 {
-  gssize n = g_pollable_input_stream_read_nonblocking (
-      G_POLLABLE_INPUT_STREAM (base_of (stream)), buffer, count, NULL, error);
+  gssize n =
+      g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_of
+          (stream)), buffer, count, NULL, error);
   add_count ((LbCountingInputStream *) stream, n);
   return n;
 }
 
 static void
-pollable_iface_init (GPollableInputStreamInterface *iface)
+pollable_iface_init (GPollableInputStreamInterface * iface)
 {
   iface->can_poll = counting_can_poll;
   iface->is_readable = counting_is_readable;
@@ -97,28 +103,29 @@ pollable_iface_init (GPollableInputStreamInterface *iface)
 }
 
 static void
-counting_finalize (GObject *object)
+counting_finalize (GObject * object)
 {
   g_mutex_clear (&((LbCountingInputStream *) object)->lock);
   G_OBJECT_CLASS (lb_counting_input_stream_parent_class)->finalize (object);
 }
 
 static void
-lb_counting_input_stream_class_init (LbCountingInputStreamClass *klass)
+lb_counting_input_stream_class_init (LbCountingInputStreamClass * klass)
 {
   G_OBJECT_CLASS (klass)->finalize = counting_finalize;
   G_INPUT_STREAM_CLASS (klass)->read_fn = counting_read;
 }
 
 static void
-lb_counting_input_stream_init (LbCountingInputStream *self)
+lb_counting_input_stream_init (LbCountingInputStream * self)
 {
   g_mutex_init (&self->lock);
 }
 
 /* ------------------------------------------------------------------------- */
 
-struct _LbApiConn {
+struct _LbApiConn
+{
   GSocketConnection *conn;
   LbCountingInputStream *in;
   GIOStream *stream;
@@ -126,7 +133,7 @@ struct _LbApiConn {
 };
 
 LbApiConn *
-lb_api_conn_new (GSocketConnection *conn, guint idle_timeout_s)
+lb_api_conn_new (GSocketConnection * conn, guint idle_timeout_s)
 {
   g_return_val_if_fail (G_IS_SOCKET_CONNECTION (conn), NULL);
 
@@ -143,14 +150,16 @@ lb_api_conn_new (GSocketConnection *conn, guint idle_timeout_s)
       "close-base-stream", TRUE, NULL);
   c->stream = g_simple_io_stream_new (G_INPUT_STREAM (c->in),
       g_io_stream_get_output_stream (G_IO_STREAM (conn)));
-  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
-  c->peer = remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote))
+  g_autoptr (GSocketAddress) remote =
+      g_socket_connection_get_remote_address (conn, NULL);
+  c->peer =
+      remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote))
       : g_strdup ("?");
   return c;
 }
 
 LbApiConn *
-lb_api_conn_ref (LbApiConn *c)
+lb_api_conn_ref (LbApiConn * c)
 {
   return g_atomic_rc_box_acquire (c);
 }
@@ -168,25 +177,25 @@ conn_clear (gpointer p)
 }
 
 void
-lb_api_conn_unref (LbApiConn *c)
+lb_api_conn_unref (LbApiConn * c)
 {
   g_atomic_rc_box_release_full (c, conn_clear);
 }
 
 GIOStream *
-lb_api_conn_steal_stream (LbApiConn *c)
+lb_api_conn_steal_stream (LbApiConn * c)
 {
   return g_steal_pointer (&c->stream);
 }
 
 const gchar *
-lb_api_conn_get_peer (LbApiConn *c)
+lb_api_conn_get_peer (LbApiConn * c)
 {
   return c->peer;
 }
 
 guint64
-lb_api_conn_bytes_read (LbApiConn *c)
+lb_api_conn_bytes_read (LbApiConn * c)
 {
   g_mutex_lock (&c->in->lock);
   guint64 n = c->in->count;
@@ -195,7 +204,7 @@ lb_api_conn_bytes_read (LbApiConn *c)
 }
 
 void
-lb_api_conn_mark (LbApiConn *c)
+lb_api_conn_mark (LbApiConn * c)
 {
   g_mutex_lock (&c->in->lock);
   c->in->mark = c->in->count;
@@ -204,7 +213,7 @@ lb_api_conn_mark (LbApiConn *c)
 }
 
 gint64
-lb_api_conn_first_byte_us (LbApiConn *c)
+lb_api_conn_first_byte_us (LbApiConn * c)
 {
   g_mutex_lock (&c->in->lock);
   gint64 t = c->in->first_after_mark_us;
@@ -213,7 +222,8 @@ lb_api_conn_first_byte_us (LbApiConn *c)
 }
 
 void
-lb_api_conn_shutdown (LbApiConn *c)
+lb_api_conn_shutdown (LbApiConn * c)
 {
-  g_socket_shutdown (g_socket_connection_get_socket (c->conn), TRUE, TRUE, NULL);
+  g_socket_shutdown (g_socket_connection_get_socket (c->conn), TRUE, TRUE,
+      NULL);
 }

@@ -53,11 +53,12 @@ static const gchar *const trigger_reasons[] = {
 static void
 debug_init (void)
 {
-  LB_DEBUG_INIT (lb_api_routes_debug, "lookback-api-routes", "lookback API routes");
+  LB_DEBUG_INIT (lb_api_routes_debug, "lookback-api-routes",
+      "lookback API routes");
 }
 
 static const gchar *
-list_spelling (const gchar *input)
+list_spelling (const gchar * input)
 {
   for (guint i = 0; inputs[i]; i++)
     if (g_strcmp0 (inputs[i], input) == 0)
@@ -66,7 +67,7 @@ list_spelling (const gchar *input)
 }
 
 static const gchar *
-api_spelling (const gchar *list_input)
+api_spelling (const gchar * list_input)
 {
   for (guint i = 0; list_inputs[i]; i++)
     if (g_str_equal (list_inputs[i], list_input))
@@ -75,7 +76,7 @@ api_spelling (const gchar *list_input)
 }
 
 static gchar *
-join_enum (const gchar *const *values)
+join_enum (const gchar * const *values)
 {
   return g_strjoinv (", ", (GStrv) values);
 }
@@ -86,7 +87,7 @@ join_enum (const gchar *const *values)
 /* The caller's token, with @scope, within its rate limit; otherwise the
  * reply is set and NULL returned. */
 static LbToken *
-authorize (LbApiRequest *req, const gchar *scope, LbRateLimiter *limiter)
+authorize (LbApiRequest * req, const gchar * scope, LbRateLimiter * limiter)
 {
   LbApiServer *server = req->server;
   const gchar *auth = req->authorization;
@@ -106,8 +107,10 @@ authorize (LbApiRequest *req, const gchar *scope, LbRateLimiter *limiter)
     return NULL;
   }
   if (token == NULL) {
-    lb_api_reply_error (req, SOUP_STATUS_UNAUTHORIZED, "Unknown or revoked token.");
-    lb_api_add_header (req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    lb_api_reply_error (req, SOUP_STATUS_UNAUTHORIZED,
+        "Unknown or revoked token.");
+    lb_api_add_header (req, "WWW-Authenticate",
+        "Bearer error=\"invalid_token\"");
     return NULL;
   }
   if (!lb_token_has_scope (token, scope)) {
@@ -131,22 +134,21 @@ authorize (LbApiRequest *req, const gchar *scope, LbRateLimiter *limiter)
 /* ------------------------------------------------------------------------- */
 /* Query strings: repeated keys are kept, '+' is a plus (RFC 3986). */
 
-typedef struct {
+typedef struct
+{
   GPtrArray *names;
   GPtrArray *values;
 } Query;
 
 static void
-query_clear (Query *q)
+query_clear (Query * q)
 {
   g_clear_pointer (&q->names, g_ptr_array_unref);
   g_clear_pointer (&q->values, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Query, query_clear)
-
-static gboolean
-query_parse (LbApiRequest *req, Query *q)
+     static gboolean query_parse (LbApiRequest * req, Query * q)
 {
   q->names = g_ptr_array_new_with_free_func (g_free);
   q->values = g_ptr_array_new_with_free_func (g_free);
@@ -157,7 +159,8 @@ query_parse (LbApiRequest *req, Query *q)
     if (*parts[i] == '\0')
       continue;
     gchar *eq = strchr (parts[i], '=');
-    g_autofree gchar *raw_name = eq ? g_strndup (parts[i], eq - parts[i]) : g_strdup (parts[i]);
+    g_autofree gchar *raw_name =
+        eq ? g_strndup (parts[i], eq - parts[i]) : g_strdup (parts[i]);
     gchar *name = g_uri_unescape_string (raw_name, NULL);
     gchar *value = g_uri_unescape_string (eq ? eq + 1 : "", NULL);
     if (name == NULL || value == NULL) {
@@ -175,7 +178,7 @@ query_parse (LbApiRequest *req, Query *q)
 
 /* The last value of @name, or NULL. */
 static const gchar *
-query_get (Query *q, const gchar *name)
+query_get (Query * q, const gchar * name)
 {
   const gchar *v = NULL;
   for (guint i = 0; i < q->names->len; i++)
@@ -186,7 +189,7 @@ query_get (Query *q, const gchar *name)
 
 /* Every value of @name, commas splitting values too; NULL-terminated. */
 static GStrv
-query_get_all (Query *q, const gchar *name)
+query_get_all (Query * q, const gchar * name)
 {
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   for (guint i = 0; i < q->names->len; i++) {
@@ -206,15 +209,18 @@ query_get_all (Query *q, const gchar *name)
 /* JSON field checks: each sets a 400 naming the field and returns FALSE. */
 
 static gboolean
-field_string (LbApiRequest *req, JsonObject *o, const gchar *name, const gchar **out)
+field_string (LbApiRequest * req, JsonObject * o, const gchar * name,
+    const gchar ** out)
 {
   JsonNode *n = json_object_get_member (o, name);
   if (n == NULL || JSON_NODE_HOLDS_NULL (n)) {
     lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s is required.", name);
     return FALSE;
   }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must be a string.", name);
+  if (!JSON_NODE_HOLDS_VALUE (n)
+      || json_node_get_value_type (n) != G_TYPE_STRING) {
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must be a string.",
+        name);
     return FALSE;
   }
   *out = json_node_get_string (n);
@@ -222,61 +228,68 @@ field_string (LbApiRequest *req, JsonObject *o, const gchar *name, const gchar *
 }
 
 static gboolean
-parse_time (LbApiRequest *req, const gchar *name, const gchar *text, gint64 *out)
+parse_time (LbApiRequest * req, const gchar * name, const gchar * text,
+    gint64 * out)
 {
   g_autoptr (GError) error = NULL;
   if (!lb_time_parse_rfc3339 (text, out, &error)) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s: %s", name, error->message);
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s: %s", name,
+        error->message);
     return FALSE;
   }
   return TRUE;
 }
 
 static gboolean
-field_time (LbApiRequest *req, JsonObject *o, const gchar *name, gint64 *out)
+field_time (LbApiRequest * req, JsonObject * o, const gchar * name,
+    gint64 * out)
 {
   const gchar *text;
-  return field_string (req, o, name, &text) && parse_time (req, name, text, out);
+  return field_string (req, o, name, &text)
+      && parse_time (req, name, text, out);
 }
 
 static gboolean
-check_enum (LbApiRequest *req, const gchar *name, const gchar *value,
-    const gchar *const *allowed)
+check_enum (LbApiRequest * req, const gchar * name, const gchar * value,
+    const gchar * const *allowed)
 {
   if (g_strv_contains (allowed, value))
     return TRUE;
   g_autofree gchar *list = join_enum (allowed);
-  lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s: '%s' is not one of %s.", name,
-      value, list);
+  lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+      "%s: '%s' is not one of %s.", name, value, list);
   return FALSE;
 }
 
 /* An array of enum strings; *@out NULL when the member is absent. */
 static gboolean
-field_enum_array (LbApiRequest *req, JsonObject *o, const gchar *name,
-    const gchar *const *allowed, GStrv *out)
+field_enum_array (LbApiRequest * req, JsonObject * o, const gchar * name,
+    const gchar * const *allowed, GStrv * out)
 {
   JsonNode *n = json_object_get_member (o, name);
   *out = NULL;
   if (n == NULL || JSON_NODE_HOLDS_NULL (n))
     return TRUE;
   if (!JSON_NODE_HOLDS_ARRAY (n)) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must be an array of strings.",
-        name);
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+        "%s must be an array of strings.", name);
     return FALSE;
   }
   JsonArray *a = json_node_get_array (n);
   guint len = json_array_get_length (a);
   if (len == 0) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must not be empty.", name);
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must not be empty.",
+        name);
     return FALSE;
   }
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   for (guint i = 0; i < len; i++) {
     JsonNode *e = json_array_get_element (a, i);
     g_autofree gchar *label = g_strdup_printf ("%s[%u]", name, i);
-    if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING) {
-      lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must be a string.", label);
+    if (!JSON_NODE_HOLDS_VALUE (e)
+        || json_node_get_value_type (e) != G_TYPE_STRING) {
+      lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s must be a string.",
+          label);
       return FALSE;
     }
     if (!check_enum (req, label, json_node_get_string (e), allowed))
@@ -288,7 +301,7 @@ field_enum_array (LbApiRequest *req, JsonObject *o, const gchar *name,
 }
 
 static gint64
-max_duration (LbConfig *config, const gchar *media_type)
+max_duration (LbConfig * config, const gchar * media_type)
 {
   if (g_str_equal (media_type, "videoHighRes"))
     return lb_config_get_duration (config, "limits", "video-high-res-max");
@@ -298,7 +311,7 @@ max_duration (LbConfig *config, const gchar *media_type)
 }
 
 static gboolean
-parse_body (LbApiRequest *req, JsonParser *parser, JsonObject **out)
+parse_body (LbApiRequest * req, JsonParser * parser, JsonObject ** out)
 {
   g_autoptr (GError) error = NULL;
   gsize len = req->body ? g_bytes_get_size (req->body) : 0;
@@ -308,7 +321,8 @@ parse_body (LbApiRequest *req, JsonParser *parser, JsonObject **out)
         "The request body must be a JSON object.");
     return FALSE;
   }
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (req->body, NULL), len, &error)) {
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (req->body, NULL),
+          len, &error)) {
     lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "Malformed JSON body: %s",
         error->message);
     return FALSE;
@@ -327,9 +341,9 @@ parse_body (LbApiRequest *req, JsonParser *parser, JsonObject **out)
 /* POST /cameras/media/retrieval */
 
 static LbRetrieval *
-new_row (const gchar *retrieval_id, const gchar *org, const gchar *vehicle,
-    const gchar *media_type, gint64 start_ns, gint64 end_ns, gint64 now_ns,
-    const gchar *period)
+new_row (const gchar * retrieval_id, const gchar * org, const gchar * vehicle,
+    const gchar * media_type, gint64 start_ns, gint64 end_ns, gint64 now_ns,
+    const gchar * period)
 {
   LbRetrieval *r = lb_retrieval_new ();
   r->retrieval_id = g_strdup (retrieval_id);
@@ -347,18 +361,19 @@ new_row (const gchar *retrieval_id, const gchar *org, const gchar *vehicle,
 }
 
 static gboolean
-contains_row (GPtrArray *rows, const gchar *input, const gchar *role)
+contains_row (GPtrArray * rows, const gchar * input, const gchar * role)
 {
   for (guint i = 0; i < rows->len; i++) {
     LbRetrieval *r = rows->pdata[i];
-    if (g_strcmp0 (r->input, input) == 0 && g_strcmp0 (r->camera_role, role) == 0)
+    if (g_strcmp0 (r->input, input) == 0
+        && g_strcmp0 (r->camera_role, role) == 0)
       return TRUE;
   }
   return FALSE;
 }
 
 void
-lb_api_route_create (LbApiRequest *req)
+lb_api_route_create (LbApiRequest * req)
 {
   LbApiServer *server = req->server;
   LbConfig *config = server->config;
@@ -385,7 +400,8 @@ lb_api_route_create (LbApiRequest *req)
       !field_enum_array (req, o, "cameraRoles", camera_roles, &req_roles))
     return;
   if (*vehicle == '\0') {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "vehicleId must not be empty.");
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+        "vehicleId must not be empty.");
     return;
   }
   if (req_inputs == NULL && req_roles == NULL) {
@@ -414,8 +430,8 @@ lb_api_route_create (LbApiRequest *req)
     if (end_ns - start_ns > max) {
       g_autofree gchar *max_text = lb_time_format_duration (max);
       lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
-          "endTime: a %s retrieval covers at most %s after startTime.", media_type,
-          max_text);
+          "endTime: a %s retrieval covers at most %s after startTime.",
+          media_type, max_text);
       return;
     }
   }
@@ -429,17 +445,20 @@ lb_api_route_create (LbApiRequest *req)
   g_autofree gchar *period = lb_quota_period (now_ns);
   g_autofree gchar *retrieval_id = g_uuid_string_random ();
   gdouble cost = lb_quota_cost (config, media_type, start_ns, end_ns);
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
 
   for (guint i = 0; req_inputs && req_inputs[i]; i++) {
     if (contains_row (rows, req_inputs[i], NULL))
       continue;
-    LbRetrieval *r = new_row (retrieval_id, token->org, vehicle, media_type, start_ns,
+    LbRetrieval *r =
+        new_row (retrieval_id, token->org, vehicle, media_type, start_ns,
         end_ns, now_ns, period);
     r->input = g_strdup (req_inputs[i]);
     if (lb_config_find_input (config, vehicle, req_inputs[i]) == NULL) {
       r->status = LB_RETRIEVAL_INVALID;
-      r->failure_reason = g_strdup_printf ("Vehicle %s has no input %s.", vehicle,
+      r->failure_reason =
+          g_strdup_printf ("Vehicle %s has no input %s.", vehicle,
           req_inputs[i]);
     } else {
       r->cost_reserved = cost;
@@ -447,15 +466,18 @@ lb_api_route_create (LbApiRequest *req)
     g_ptr_array_add (rows, r);
   }
   for (guint i = 0; req_roles && req_roles[i]; i++) {
-    const LbInputConfig *in = lb_config_find_role (config, vehicle, req_roles[i]);
+    const LbInputConfig *in =
+        lb_config_find_role (config, vehicle, req_roles[i]);
     if (contains_row (rows, in ? in->input : NULL, req_roles[i]))
       continue;
-    LbRetrieval *r = new_row (retrieval_id, token->org, vehicle, media_type, start_ns,
+    LbRetrieval *r =
+        new_row (retrieval_id, token->org, vehicle, media_type, start_ns,
         end_ns, now_ns, period);
     r->camera_role = g_strdup (req_roles[i]);
     if (in == NULL) {
       r->status = LB_RETRIEVAL_INVALID;
-      r->failure_reason = g_strdup_printf ("Vehicle %s has no input with camera role %s.",
+      r->failure_reason =
+          g_strdup_printf ("Vehicle %s has no input with camera role %s.",
           vehicle, req_roles[i]);
     } else {
       r->input = g_strdup (in->input);
@@ -466,18 +488,20 @@ lb_api_route_create (LbApiRequest *req)
 
   gdouble allowance = lb_config_get_org_allowance (config, token->org);
   gdouble used = 0;
-  if (!lb_store_api_create_retrieval (server->store, rows, allowance, &used, &error)) {
+  if (!lb_store_api_create_retrieval (server->store, rows, allowance, &used,
+          &error)) {
     lb_api_reply_gerror (req, error);
     if (g_error_matches (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED)) {
       /* The real wait: usage resets when the month turns (UTC). */
       g_autofree gchar *wait = g_strdup_printf ("%" G_GINT64_FORMAT,
-          (lb_quota_period_end (now_ns) - now_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
+          (lb_quota_period_end (now_ns) - now_ns + LB_NS_PER_SEC -
+              1) / LB_NS_PER_SEC);
       lb_api_add_header (req, "Retry-After", wait);
     }
     return;
   }
-  GST_DEBUG ("requestId=%s: retrieval %s, %u rows, org %s", req->request_id, retrieval_id,
-      rows->len, token->org);
+  GST_DEBUG ("requestId=%s: retrieval %s, %u rows, org %s", req->request_id,
+      retrieval_id, rows->len, token->org);
   if (server->created)
     server->created (server->created_data);
 
@@ -500,7 +524,7 @@ lb_api_route_create (LbApiRequest *req)
 /* Media objects */
 
 static void
-add_time (JsonBuilder *b, const gchar *name, gint64 ns)
+add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
   g_autofree gchar *text = lb_time_format_rfc3339 (ns);
   json_builder_set_member_name (b, name);
@@ -508,14 +532,16 @@ add_time (JsonBuilder *b, const gchar *name, gint64 ns)
 }
 
 static void
-add_url_info (LbApiRequest *req, JsonBuilder *b, LbRetrieval *r)
+add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
 {
   LbApiServer *server = req->server;
   gint64 now_ns = lb_api_now (server);
-  gint64 expires_s = (now_ns + server->url_ttl_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC;
+  gint64 expires_s =
+      (now_ns + server->url_ttl_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC;
 
   g_mutex_lock (&server->lock);
-  g_autofree gchar *base = g_strdup (server->public_url ? server->public_url : "");
+  g_autofree gchar *base =
+      g_strdup (server->public_url ? server->public_url : "");
   g_mutex_unlock (&server->lock);
   /* An uploaded object is fetched from where it was uploaded. */
   g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)
@@ -530,7 +556,7 @@ add_url_info (LbApiRequest *req, JsonBuilder *b, LbRetrieval *r)
 }
 
 static void
-add_coverage (JsonBuilder *b, const gchar *text)
+add_coverage (JsonBuilder * b, const gchar * text)
 {
   g_autoptr (JsonParser) p = json_parser_new ();
   if (text == NULL || !json_parser_load_from_data (p, text, -1, NULL))
@@ -544,11 +570,11 @@ add_coverage (JsonBuilder *b, const gchar *text)
 
 /* One object of GET /cameras/media/retrieval. */
 static void
-add_retrieval_media (LbApiRequest *req, JsonBuilder *b, LbRetrieval *r)
+add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
 {
   gboolean available = r->status == LB_RETRIEVAL_AVAILABLE;
-  LbRetrievalStatus shown = r->status == LB_RETRIEVAL_RUNNING ? LB_RETRIEVAL_PENDING
-      : r->status;
+  LbRetrievalStatus shown =
+      r->status == LB_RETRIEVAL_RUNNING ? LB_RETRIEVAL_PENDING : r->status;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "vehicleId");
@@ -585,7 +611,7 @@ add_retrieval_media (LbApiRequest *req, JsonBuilder *b, LbRetrieval *r)
 
 /* GET /cameras/media/retrieval?retrievalId=… */
 void
-lb_api_route_get (LbApiRequest *req)
+lb_api_route_get (LbApiRequest * req)
 {
   LbApiServer *server = req->server;
   g_auto (Query) q = { 0 };
@@ -598,15 +624,17 @@ lb_api_route_get (LbApiRequest *req)
     return;
   const gchar *id = query_get (&q, "retrievalId");
   if (id == NULL || *id == '\0') {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "retrievalId is required.");
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+        "retrievalId is required.");
     return;
   }
   if (!g_uuid_string_is_valid (id)) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "retrievalId: '%s' is not a UUID.",
-        id);
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+        "retrievalId: '%s' is not a UUID.", id);
     return;
   }
-  if (!lb_store_api_get_retrieval (server->store, id, token->org, &rows, &error)) {
+  if (!lb_store_api_get_retrieval (server->store, id, token->org, &rows,
+          &error)) {
     lb_api_reply_gerror (req, error);
     return;
   }
@@ -635,7 +663,7 @@ cursor_encode (gint64 id)
   g_autofree gchar *plain = g_strdup_printf ("lb1:%" G_GINT64_FORMAT, id);
   gchar *b64 = g_base64_encode ((const guchar *) plain, strlen (plain));
   /* URL-safe, unpadded */
-  for (gchar *p = b64; *p; p++)
+  for (gchar * p = b64; *p; p++)
     *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
   gchar *eq = strchr (b64, '=');
   if (eq)
@@ -644,13 +672,13 @@ cursor_encode (gint64 id)
 }
 
 static gboolean
-cursor_decode (const gchar *cursor, gint64 *out)
+cursor_decode (const gchar * cursor, gint64 * out)
 {
   gsize n = strlen (cursor);
   if (n == 0 || n > 64)
     return FALSE;
   g_autoptr (GString) s = g_string_new (NULL);
-  for (const gchar *p = cursor; *p; p++) {
+  for (const gchar * p = cursor; *p; p++) {
     if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
       return FALSE;
     g_string_append_c (s, *p == '-' ? '+' : *p == '_' ? '/' : *p);
@@ -671,8 +699,8 @@ cursor_decode (const gchar *cursor, gint64 *out)
 }
 
 static gboolean
-check_enum_list (LbApiRequest *req, const gchar *name, GStrv values,
-    const gchar *const *allowed)
+check_enum_list (LbApiRequest * req, const gchar * name, GStrv values,
+    const gchar * const *allowed)
 {
   for (guint i = 0; values[i]; i++)
     if (!check_enum (req, name, values[i], allowed))
@@ -681,20 +709,22 @@ check_enum_list (LbApiRequest *req, const gchar *name, GStrv values,
 }
 
 static gboolean
-query_time (LbApiRequest *req, Query *q, const gchar *name, gboolean required, gint64 *out)
+query_time (LbApiRequest * req, Query * q, const gchar * name,
+    gboolean required, gint64 * out)
 {
   const gchar *text = query_get (q, name);
   *out = LB_TIME_NONE;
   if (text == NULL || *text == '\0') {
     if (required)
-      lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s is required.", name);
+      lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "%s is required.",
+          name);
     return !required;
   }
   return parse_time (req, name, text, out);
 }
 
 void
-lb_api_route_list (LbApiRequest *req)
+lb_api_route_list (LbApiRequest * req)
 {
   LbApiServer *server = req->server;
   g_auto (Query) q = { 0 };
@@ -710,7 +740,8 @@ lb_api_route_list (LbApiRequest *req)
 
   g_auto (GStrv) vehicles = query_get_all (&q, "vehicleIds");
   if (vehicles[0] == NULL) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "vehicleIds is required.");
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+        "vehicleIds is required.");
     return;
   }
   if (g_strv_length (vehicles) > MAX_VEHICLES) {
@@ -723,7 +754,8 @@ lb_api_route_list (LbApiRequest *req)
       !query_time (req, &q, "availableAfterTime", FALSE, &after_ns))
     return;
   if (end_ns < start_ns) {
-    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST, "endTime is before startTime.");
+    lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
+        "endTime is before startTime.");
     return;
   }
   if (end_ns - start_ns > 24 * 3600 * LB_NS_PER_SEC) {
@@ -737,11 +769,13 @@ lb_api_route_list (LbApiRequest *req)
   /* Both spellings of the dashcam inputs are accepted here. */
   g_autoptr (GStrvBuilder) all_inputs = g_strv_builder_new ();
   g_strv_builder_addv (all_inputs, (const gchar **) list_inputs);
-  g_strv_builder_add_many (all_inputs, "dashcamRoadFacing", "dashcamDriverFacing", NULL);
+  g_strv_builder_add_many (all_inputs, "dashcamRoadFacing",
+      "dashcamDriverFacing", NULL);
   g_auto (GStrv) input_names = g_strv_builder_end (all_inputs);
-  if (!check_enum_list (req, "inputs", in_list, (const gchar * const *) input_names) ||
-      !check_enum_list (req, "mediaTypes", types, media_types) ||
-      !check_enum_list (req, "triggerReasons", reasons, trigger_reasons))
+  if (!check_enum_list (req, "inputs", in_list,
+          (const gchar * const *) input_names)
+      || !check_enum_list (req, "mediaTypes", types, media_types)
+      || !check_enum_list (req, "triggerReasons", reasons, trigger_reasons))
     return;
   for (guint i = 0; in_list[i]; i++) {
     gchar *api = g_strdup (api_spelling (in_list[i]));
@@ -800,7 +834,8 @@ lb_api_route_list (LbApiRequest *req)
   json_builder_set_member_name (b, "pagination");
   json_builder_begin_object (b);
   g_autofree gchar *cursor = more && rows->len
-      ? cursor_encode (((LbRetrieval *) rows->pdata[rows->len - 1])->id) : g_strdup ("");
+      ? cursor_encode (((LbRetrieval *) rows->pdata[rows->len -
+              1])->id) : g_strdup ("");
   json_builder_set_member_name (b, "endCursor");
   json_builder_add_string_value (b, cursor);
   json_builder_set_member_name (b, "hasNextPage");
@@ -817,7 +852,7 @@ lb_api_route_list (LbApiRequest *req)
 /* "bytes=a-b", "bytes=a-", "bytes=-n" against @size: 1 = a range in
  * [*first, *last], 0 = no usable Range (serve it all), -1 = unsatisfiable. */
 static gint
-parse_range (const gchar *header, gint64 size, gint64 *first, gint64 *last)
+parse_range (const gchar * header, gint64 size, gint64 * first, gint64 * last)
 {
   if (header == NULL || !g_str_has_prefix (header, "bytes="))
     return 0;
@@ -855,7 +890,7 @@ parse_range (const gchar *header, gint64 size, gint64 *first, gint64 *last)
 }
 
 static const gchar *
-guess_type (const gchar *path)
+guess_type (const gchar * path)
 {
   if (g_str_has_suffix (path, ".jpg") || g_str_has_suffix (path, ".jpeg"))
     return "image/jpeg";
@@ -867,7 +902,7 @@ guess_type (const gchar *path)
 }
 
 void
-lb_api_route_media (LbApiRequest *req)
+lb_api_route_media (LbApiRequest * req)
 {
   LbApiServer *server = req->server;
   g_auto (Query) q = { 0 };
@@ -877,15 +912,19 @@ lb_api_route_media (LbApiRequest *req)
   debug_init ();
   if (!query_parse (req, &q))
     return;
-  g_autofree gchar *media_id = g_uri_unescape_string (req->path + strlen ("/media/"), NULL);
+  g_autofree gchar *media_id =
+      g_uri_unescape_string (req->path + strlen ("/media/"), NULL);
   const gchar *expires_text = query_get (&q, "expires");
   const gchar *signature = query_get (&q, "signature");
   gchar *end = NULL;
-  gint64 expires_s = expires_text ? g_ascii_strtoll (expires_text, &end, 10) : 0;
+  gint64 expires_s =
+      expires_text ? g_ascii_strtoll (expires_text, &end, 10) : 0;
   gint64 now_s = lb_api_now (server) / LB_NS_PER_SEC;
 
-  if (media_id == NULL || expires_text == NULL || end == expires_text || *end != '\0' ||
-      !lb_sign_verify_media (server->sign_key, media_id, expires_s, signature, now_s)) {
+  if (media_id == NULL || expires_text == NULL || end == expires_text
+      || *end != '\0'
+      || !lb_sign_verify_media (server->sign_key, media_id, expires_s,
+          signature, now_s)) {
     lb_api_reply_error (req, SOUP_STATUS_FORBIDDEN,
         "signature: the media URL is not signed, tampered with or expired.");
     return;
@@ -894,18 +933,21 @@ lb_api_route_media (LbApiRequest *req)
     lb_api_reply_gerror (req, error);
     return;
   }
-  g_autofree gchar *path = g_path_is_absolute (r->output_path) ? g_strdup (r->output_path)
-      : g_build_filename (lb_store_get_dir (server->store), r->output_path, NULL);
+  g_autofree gchar *path =
+      g_path_is_absolute (r->output_path) ? g_strdup (r->output_path)
+      : g_build_filename (lb_store_get_dir (server->store), r->output_path,
+      NULL);
   GStatBuf st;
   if (g_stat (path, &st) != 0) {
-    GST_WARNING ("requestId=%s: media %s: %s: %s", req->request_id, media_id, path,
-        g_strerror (errno));
-    lb_api_reply_error (req, SOUP_STATUS_NOT_FOUND, "The file of media %s is gone.",
-        media_id);
+    GST_WARNING ("requestId=%s: media %s: %s: %s", req->request_id, media_id,
+        path, g_strerror (errno));
+    lb_api_reply_error (req, SOUP_STATUS_NOT_FOUND,
+        "The file of media %s is gone.", media_id);
     return;
   }
-  g_autofree gchar *etag = g_strdup_printf ("\"%s-%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER
-      "x\"", media_id, (gint64) st.st_size, (gint64) st.st_mtime);
+  g_autofree gchar *etag =
+      g_strdup_printf ("\"%s-%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x\"",
+      media_id, (gint64) st.st_size, (gint64) st.st_mtime);
   lb_api_add_header (req, "ETag", etag);
   lb_api_add_header (req, "Accept-Ranges", "bytes");
   lb_api_add_header (req, "Cache-Control", "private, max-age=0");
@@ -915,29 +957,33 @@ lb_api_route_media (LbApiRequest *req)
     return;
   }
 
-  GMappedFile *mapped = st.st_size > 0 ? g_mapped_file_new (path, FALSE, &error) : NULL;
+  GMappedFile *mapped =
+      st.st_size > 0 ? g_mapped_file_new (path, FALSE, &error) : NULL;
   if (st.st_size > 0 && mapped == NULL) {
-    lb_api_reply_error (req, SOUP_STATUS_NOT_FOUND, "The file of media %s cannot be read.",
-        media_id);
+    lb_api_reply_error (req, SOUP_STATUS_NOT_FOUND,
+        "The file of media %s cannot be read.", media_id);
     return;
   }
-  g_autoptr (GBytes) all = mapped ? g_mapped_file_get_bytes (mapped) : g_bytes_new (NULL, 0);
+  g_autoptr (GBytes) all =
+      mapped ? g_mapped_file_get_bytes (mapped) : g_bytes_new (NULL, 0);
   g_clear_pointer (&mapped, g_mapped_file_unref);
   gint64 size = g_bytes_get_size (all);
   gint64 first = 0, last = size - 1;
 
   switch (parse_range (req->range, size, &first, &last)) {
     case -1:{
-      g_autofree gchar *cr = g_strdup_printf ("bytes */%" G_GINT64_FORMAT, size);
+      g_autofree gchar *cr =
+          g_strdup_printf ("bytes */%" G_GINT64_FORMAT, size);
       lb_api_reply_error (req, SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE,
-          "Range: '%s' is outside the %" G_GINT64_FORMAT " bytes of the file.", req->range,
-          size);
+          "Range: '%s' is outside the %" G_GINT64_FORMAT " bytes of the file.",
+          req->range, size);
       lb_api_add_header (req, "Content-Range", cr);
       return;
     }
     case 1:{
-      g_autofree gchar *cr = g_strdup_printf ("bytes %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
-          "/%" G_GINT64_FORMAT, first, last, size);
+      g_autofree gchar *cr =
+          g_strdup_printf ("bytes %" G_GINT64_FORMAT "-%" G_GINT64_FORMAT "/%"
+          G_GINT64_FORMAT, first, last, size);
       req->status = SOUP_STATUS_PARTIAL_CONTENT;
       req->reply = g_bytes_new_from_bytes (all, first, last - first + 1);
       lb_api_add_header (req, "Content-Range", cr);
@@ -948,14 +994,15 @@ lb_api_route_media (LbApiRequest *req)
       req->reply = g_bytes_ref (all);
       break;
   }
-  req->content_type = g_strdup (r->content_type ? r->content_type : guess_type (path));
+  req->content_type =
+      g_strdup (r->content_type ? r->content_type : guess_type (path));
 }
 
 /* ------------------------------------------------------------------------- */
 /* GET /healthz, GET /openapi.json (server context) */
 
 void
-lb_api_route_health (LbApiRequest *req)
+lb_api_route_health (LbApiRequest * req)
 {
   LbApiServer *server = req->server;
   gint64 counts[LB_RETRIEVAL_INVALID + 1];
@@ -967,7 +1014,8 @@ lb_api_route_health (LbApiRequest *req)
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, store_ok ? "ok" : "degraded");
   json_builder_set_member_name (b, "uptimeSeconds");
-  json_builder_add_int_value (b, (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
+  json_builder_add_int_value (b,
+      (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
   json_builder_set_member_name (b, "requests");
   json_builder_add_int_value (b, g_atomic_int_get (&server->requests));
   json_builder_set_member_name (b, "inFlight");
@@ -998,11 +1046,12 @@ lb_api_route_health (LbApiRequest *req)
   }
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  lb_api_reply_json (req, store_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, root);
+  lb_api_reply_json (req,
+      store_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, root);
 }
 
 void
-lb_api_route_openapi (LbApiRequest *req)
+lb_api_route_openapi (LbApiRequest * req)
 {
   g_autoptr (GError) error = NULL;
   /* Through the resource itself: a static link would drop the generated

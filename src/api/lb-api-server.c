@@ -20,7 +20,8 @@
 GST_DEBUG_CATEGORY_STATIC (lb_api_debug);
 #define GST_CAT_DEFAULT lb_api_debug
 
-typedef struct {
+typedef struct
+{
   const gchar *method;
   const gchar *path;            /* exact, or a prefix ending in '/' */
   gboolean prefix;
@@ -30,14 +31,16 @@ typedef struct {
 } Route;
 
 static const Route routes[] = {
-  { "POST", "/cameras/media/retrieval", FALSE, lb_api_route_create, TRUE,
-    "POST /cameras/media/retrieval" },
-  { "GET", "/cameras/media/retrieval", FALSE, lb_api_route_get, TRUE,
-    "GET /cameras/media/retrieval" },
-  { "GET", "/cameras/media", FALSE, lb_api_route_list, TRUE, "GET /cameras/media" },
-  { "GET", "/media/", TRUE, lb_api_route_media, TRUE, "GET /media/{mediaId}" },
-  { "GET", "/healthz", FALSE, lb_api_route_health, FALSE, "GET /healthz" },
-  { "GET", "/openapi.json", FALSE, lb_api_route_openapi, FALSE, "GET /openapi.json" },
+  {"POST", "/cameras/media/retrieval", FALSE, lb_api_route_create, TRUE,
+      "POST /cameras/media/retrieval"},
+  {"GET", "/cameras/media/retrieval", FALSE, lb_api_route_get, TRUE,
+      "GET /cameras/media/retrieval"},
+  {"GET", "/cameras/media", FALSE, lb_api_route_list, TRUE,
+      "GET /cameras/media"},
+  {"GET", "/media/", TRUE, lb_api_route_media, TRUE, "GET /media/{mediaId}"},
+  {"GET", "/healthz", FALSE, lb_api_route_health, FALSE, "GET /healthz"},
+  {"GET", "/openapi.json", FALSE, lb_api_route_openapi, FALSE,
+      "GET /openapi.json"},
 };
 
 const gchar *const *
@@ -50,13 +53,13 @@ lb_api_server_routes (void)
 }
 
 gint64
-lb_api_now (LbApiServer *server)
+lb_api_now (LbApiServer * server)
 {
   return lb_clock_now (server->clock);
 }
 
 static LbApiServer *
-server_ref (LbApiServer *server)
+server_ref (LbApiServer * server)
 {
   return g_atomic_rc_box_acquire (server);
 }
@@ -79,7 +82,7 @@ server_clear (gpointer p)
 }
 
 static void
-server_unref (LbApiServer *server)
+server_unref (LbApiServer * server)
 {
   g_atomic_rc_box_release_full (server, server_clear);
 }
@@ -116,13 +119,13 @@ request_unref (gpointer req)
 }
 
 static LbApiRequest *
-request_get (SoupServerMessage *msg)
+request_get (SoupServerMessage * msg)
 {
   return g_object_get_data (G_OBJECT (msg), "lb-request");
 }
 
 void
-lb_api_add_header (LbApiRequest *req, const gchar *name, const gchar *value)
+lb_api_add_header (LbApiRequest * req, const gchar * name, const gchar * value)
 {
   if (req->headers == NULL)
     req->headers = g_ptr_array_new_with_free_func (g_free);
@@ -131,7 +134,7 @@ lb_api_add_header (LbApiRequest *req, const gchar *name, const gchar *value)
 }
 
 void
-lb_api_reply_json (LbApiRequest *req, guint status, JsonNode *node)
+lb_api_reply_json (LbApiRequest * req, guint status, JsonNode * node)
 {
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   gsize len;
@@ -146,7 +149,7 @@ lb_api_reply_json (LbApiRequest *req, guint status, JsonNode *node)
 }
 
 void
-lb_api_reply_error (LbApiRequest *req, guint status, const gchar *format, ...)
+lb_api_reply_error (LbApiRequest * req, guint status, const gchar * format, ...)
 {
   va_list args;
   va_start (args, format);
@@ -167,7 +170,7 @@ lb_api_reply_error (LbApiRequest *req, guint status, const gchar *format, ...)
 }
 
 void
-lb_api_reply_gerror (LbApiRequest *req, const GError *error)
+lb_api_reply_gerror (LbApiRequest * req, const GError * error)
 {
   guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
 
@@ -203,8 +206,9 @@ lb_api_reply_gerror (LbApiRequest *req, const GError *error)
     GST_ERROR ("requestId=%s: %s", req->request_id, error->message);
     /* Internal details stay in the log. */
     lb_api_reply_error (req, status, status == SOUP_STATUS_SERVICE_UNAVAILABLE
-        ? "The server is busy; try again." : "Internal error (see the server log "
-        "for requestId %s).", req->request_id);
+        ? "The server is busy; try again." :
+        "Internal error (see the server log " "for requestId %s).",
+        req->request_id);
     return;
   }
   lb_api_reply_error (req, status, "%s", error->message);
@@ -212,7 +216,7 @@ lb_api_reply_gerror (LbApiRequest *req, const GError *error)
 
 /* Writes the reply the route built into @msg (server context). */
 static void
-apply_reply (LbApiRequest *req, SoupServerMessage *msg)
+apply_reply (LbApiRequest * req, SoupServerMessage * msg)
 {
   SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
 
@@ -221,18 +225,21 @@ apply_reply (LbApiRequest *req, SoupServerMessage *msg)
   soup_server_message_set_status (msg, req->status, NULL);
   soup_message_headers_replace (h, "X-Request-Id", req->request_id);
   for (guint i = 0; req->headers && i + 1 < req->headers->len; i += 2)
-    soup_message_headers_replace (h, req->headers->pdata[i], req->headers->pdata[i + 1]);
+    soup_message_headers_replace (h, req->headers->pdata[i],
+        req->headers->pdata[i + 1]);
   if (req->reply) {
     if (req->content_type)
       soup_message_headers_replace (h, "Content-Type", req->content_type);
-    soup_message_body_append_bytes (soup_server_message_get_response_body (msg), req->reply);
+    soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
+        req->reply);
   }
 }
 
 /* ------------------------------------------------------------------------- */
 
 static void
-task_run (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+task_run (GTask * task, gpointer source, gpointer task_data,
+    GCancellable * cancellable)
 {
   LbApiRequest *req = task_data;
   const Route *route = g_object_get_data (G_OBJECT (task), "lb-route");
@@ -241,12 +248,12 @@ task_run (GTask *task, gpointer source, gpointer task_data, GCancellable *cancel
 }
 
 static void
-task_done (GObject *source, GAsyncResult *result, gpointer user_data)
+task_done (GObject * source, GAsyncResult * result, gpointer user_data)
 {
   SoupServerMessage *msg = user_data;
   LbApiRequest *req = g_task_get_task_data (G_TASK (result));
 
-  if (!req->finished) {          /* the client may have gone meanwhile */
+  if (!req->finished) {         /* the client may have gone meanwhile */
     apply_reply (req, msg);
     soup_server_message_unpause (msg);
   }
@@ -255,7 +262,7 @@ task_done (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static const Route *
-match_route (const gchar *path, const gchar *method, GString *allow)
+match_route (const gchar * path, const gchar * method, GString * allow)
 {
   const Route *found = NULL;
   gboolean known = FALSE;
@@ -263,7 +270,8 @@ match_route (const gchar *path, const gchar *method, GString *allow)
 
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++) {
     const Route *r = &routes[i];
-    gboolean hit = r->prefix ? (g_str_has_prefix (path, r->path) && path[strlen (r->path)])
+    gboolean hit = r->prefix ? (g_str_has_prefix (path, r->path)
+        && path[strlen (r->path)])
         : g_str_equal (path, r->path);
     if (!hit)
       continue;
@@ -273,7 +281,8 @@ match_route (const gchar *path, const gchar *method, GString *allow)
     g_string_append (allow, r->method);
     if (g_str_equal (r->method, "GET"))
       g_string_append (allow, ", HEAD");
-    if (g_str_equal (r->method, method) || (is_get && g_str_equal (r->method, "GET")))
+    if (g_str_equal (r->method, method) || (is_get
+            && g_str_equal (r->method, "GET")))
       found = r;
   }
   if (!known)
@@ -282,8 +291,8 @@ match_route (const gchar *path, const gchar *method, GString *allow)
 }
 
 static void
-handle (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
-    gpointer user_data)
+handle (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer user_data)
 {
   LbApiServer *server = user_data;
   LbApiRequest *req = request_get (msg);
@@ -303,7 +312,8 @@ handle (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *
   }
   if (route == NULL) {
     lb_api_reply_error (req, SOUP_STATUS_METHOD_NOT_ALLOWED,
-        "Method %s is not allowed on %s (allowed: %s).", method, path, allow->str);
+        "Method %s is not allowed on %s (allowed: %s).", method, path,
+        allow->str);
     lb_api_add_header (req, "Allow", allow->str);
     apply_reply (req, msg);
     return;
@@ -313,15 +323,18 @@ handle (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   if (body->length > server->max_body) {
     lb_api_reply_error (req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-        "The request body is larger than %" G_GINT64_FORMAT " bytes.", server->max_body);
+        "The request body is larger than %" G_GINT64_FORMAT " bytes.",
+        server->max_body);
     apply_reply (req, msg);
     return;
   }
   GUri *uri = soup_server_message_get_uri (msg);
   req->query = g_strdup (g_uri_get_query (uri));
-  req->authorization = g_strdup (soup_message_headers_get_one (rh, "Authorization"));
+  req->authorization =
+      g_strdup (soup_message_headers_get_one (rh, "Authorization"));
   req->range = g_strdup (soup_message_headers_get_one (rh, "Range"));
-  req->if_none_match = g_strdup (soup_message_headers_get_one (rh, "If-None-Match"));
+  req->if_none_match =
+      g_strdup (soup_message_headers_get_one (rh, "If-None-Match"));
   req->body = soup_message_body_flatten (body);
 
   if (!route->in_thread) {
@@ -329,7 +342,8 @@ handle (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *
     apply_reply (req, msg);
     return;
   }
-  g_autoptr (GTask) task = g_task_new (NULL, NULL, task_done, g_object_ref (msg));
+  g_autoptr (GTask) task =
+      g_task_new (NULL, NULL, task_done, g_object_ref (msg));
   g_task_set_task_data (task, g_rc_box_acquire (req), request_unref);
   g_object_set_data (G_OBJECT (task), "lb-route", (gpointer) route);
   g_atomic_int_inc (&server->in_flight);
@@ -339,8 +353,8 @@ handle (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *
 
 /* Early handler: refuses a declared body over the limit before reading it. */
 static void
-handle_early (SoupServer *soup, SoupServerMessage *msg, const char *path,
-    GHashTable *query, gpointer user_data)
+handle_early (SoupServer * soup, SoupServerMessage * msg, const char *path,
+    GHashTable * query, gpointer user_data)
 {
   LbApiServer *server = user_data;
   LbApiRequest *req = request_get (msg);
@@ -353,27 +367,30 @@ handle_early (SoupServer *soup, SoupServerMessage *msg, const char *path,
     req->method = g_strdup (soup_server_message_get_method (msg));
     req->path = g_strdup (path);
     lb_api_reply_error (req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-        "The request body is larger than %" G_GINT64_FORMAT " bytes.", server->max_body);
+        "The request body is larger than %" G_GINT64_FORMAT " bytes.",
+        server->max_body);
     lb_api_add_header (req, "Connection", "close");
     apply_reply (req, msg);
   }
 }
 
-typedef struct {
+typedef struct
+{
   LbApiServer *server;          /* strong */
   LbApiConn *conn;              /* weak: the table holds it */
 } ConnGone;
 
 /* libsoup dropped a connection's stream: the connection is over. */
 static void
-on_stream_gone (gpointer data, GObject *where_the_stream_was)
+on_stream_gone (gpointer data, GObject * where_the_stream_was)
 {
   ConnGone *g = data;
   LbApiServer *server = g->server;
 
   g_mutex_lock (&server->lock);
   if (server->conns &&
-      g_hash_table_lookup (server->conns, lb_api_conn_get_peer (g->conn)) == g->conn)
+      g_hash_table_lookup (server->conns,
+          lb_api_conn_get_peer (g->conn)) == g->conn)
     g_hash_table_remove (server->conns, lb_api_conn_get_peer (g->conn));
   g_mutex_unlock (&server->lock);
   server_unref (server);
@@ -384,12 +401,14 @@ on_stream_gone (gpointer data, GObject *where_the_stream_was)
  * long and libsoup's pending read or write fails), its input is counted
  * (see lb-api-conn.h), and it is handed to libsoup. */
 static gboolean
-on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
-    gpointer user_data)
+on_incoming (GSocketService * service, GSocketConnection * conn,
+    GObject * source, gpointer user_data)
 {
   LbApiServer *server = user_data;
-  g_autoptr (GSocketAddress) local = g_socket_connection_get_local_address (conn, NULL);
-  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
+  g_autoptr (GSocketAddress) local =
+      g_socket_connection_get_local_address (conn, NULL);
+  g_autoptr (GSocketAddress) remote =
+      g_socket_connection_get_remote_address (conn, NULL);
   g_autoptr (GError) err = NULL;
   LbApiConn *c = lb_api_conn_new (conn, server->idle_timeout_s);
   g_autoptr (GIOStream) stream = lb_api_conn_steal_stream (c);
@@ -409,7 +428,7 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
 static gboolean request_tick (gpointer user_data);
 
 static void
-arm_timer (LbApiRequest *req, SoupServerMessage *msg, GSource *source)
+arm_timer (LbApiRequest * req, SoupServerMessage * msg, GSource * source)
 {
   if (req->timer) {
     g_source_destroy (req->timer);
@@ -438,15 +457,18 @@ request_tick (gpointer user_data)
   gint64 first = lb_api_conn_first_byte_us (req->conn);
   if (first == 0)
     return G_SOURCE_CONTINUE;
-  gint64 deadline = first + (gint64) req->server->request_timeout_s * G_USEC_PER_SEC;
+  gint64 deadline =
+      first + (gint64) req->server->request_timeout_s * G_USEC_PER_SEC;
   gint64 now = g_get_monotonic_time ();
   if (now < deadline) {
     /* replaces (and destroys) the current source */
     arm_timer (req, msg, g_timeout_source_new ((deadline - now + 999) / 1000));
     return G_SOURCE_REMOVE;
   }
-  GST_INFO ("requestId=%s: the request from %s did not arrive within %u s; closing",
-      req->request_id, lb_api_conn_get_peer (req->conn), req->server->request_timeout_s);
+  GST_INFO
+      ("requestId=%s: the request from %s did not arrive within %u s; closing",
+      req->request_id, lb_api_conn_get_peer (req->conn),
+      req->server->request_timeout_s);
   lb_api_conn_shutdown (req->conn);
   g_clear_pointer (&req->timer, g_source_unref);
   return G_SOURCE_REMOVE;
@@ -455,15 +477,15 @@ request_tick (gpointer user_data)
 /* A body without a declared length (chunked) is cut off as soon as it
  * outgrows max-body, before it can fill the memory. */
 static void
-on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+on_got_chunk (SoupServerMessage * msg, GBytes * chunk, gpointer user_data)
 {
   LbApiRequest *req = request_get (msg);
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
 
   /* A declared length over the limit was answered by handle_early. */
   if (req == NULL || body->length <= req->server->max_body ||
-      soup_message_headers_get_encoding (soup_server_message_get_request_headers (msg)) ==
-      SOUP_ENCODING_CONTENT_LENGTH)
+      soup_message_headers_get_encoding (soup_server_message_get_request_headers
+          (msg)) == SOUP_ENCODING_CONTENT_LENGTH)
     return;
   GST_INFO ("requestId=%s: body over %" G_GINT64_FORMAT " bytes; closing",
       req->request_id, req->server->max_body);
@@ -473,7 +495,7 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
 }
 
 static void
-on_got_body (SoupServerMessage *msg, gpointer user_data)
+on_got_body (SoupServerMessage * msg, gpointer user_data)
 {
   LbApiRequest *req = request_get (msg);
   if (req == NULL)
@@ -486,7 +508,7 @@ on_got_body (SoupServerMessage *msg, gpointer user_data)
 }
 
 static void
-on_finished (SoupServerMessage *msg, gpointer user_data)
+on_finished (SoupServerMessage * msg, gpointer user_data)
 {
   LbApiRequest *req = request_get (msg);
 
@@ -506,7 +528,8 @@ on_finished (SoupServerMessage *msg, gpointer user_data)
 }
 
 static void
-on_request_started (SoupServer *soup, SoupServerMessage *msg, gpointer user_data)
+on_request_started (SoupServer * soup, SoupServerMessage * msg,
+    gpointer user_data)
 {
   LbApiServer *server = user_data;
   LbApiRequest *req = g_rc_box_new0 (LbApiRequest);
@@ -556,16 +579,18 @@ health_free (gpointer p)
  * connection.  So the server gets a listener nobody can reach: a Unix socket
  * whose file is removed as soon as it listens. */
 static gboolean
-add_keepalive_listener (SoupServer *soup, GError **error)
+add_keepalive_listener (SoupServer * soup, GError ** error)
 {
   g_autoptr (GError) err = NULL;
   g_autofree gchar *dir = g_dir_make_tmp ("lookback-api-XXXXXX", &err);
   if (dir == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "keep-alive listener: %s", err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "keep-alive listener: %s",
+        err->message);
     return FALSE;
   }
   g_autofree gchar *path = g_build_filename (dir, "unreachable", NULL);
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+  g_autoptr (GSocket) sock =
+      g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
       G_SOCKET_PROTOCOL_DEFAULT, &err);
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
   gboolean ok = sock && g_socket_bind (sock, addr, FALSE, &err) &&
@@ -574,14 +599,16 @@ add_keepalive_listener (SoupServer *soup, GError **error)
   g_unlink (path);
   g_rmdir (dir);
   if (!ok) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "keep-alive listener: %s", err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "keep-alive listener: %s",
+        err->message);
     return FALSE;
   }
   return TRUE;
 }
 
 LbApiServer *
-lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **error)
+lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
+    GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
@@ -606,7 +633,8 @@ lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **er
   server->idle_timeout_s = MAX (1, lb_config_get_duration (config, "server",
           "idle-timeout") / LB_NS_PER_SEC);
   server->url_ttl_ns = lb_config_get_duration (config, "jobs", "url-ttl");
-  gdouble per_minute = lb_config_get_double (config, "api", "create-per-minute");
+  gdouble per_minute =
+      lb_config_get_double (config, "api", "create-per-minute");
   gdouble per_second = lb_config_get_double (config, "api", "reads-per-second");
   server->creates = lb_rate_limiter_new (per_minute, per_minute / 60.0);
   server->reads = lb_rate_limiter_new (per_second, per_second);
@@ -615,10 +643,13 @@ lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **er
       (GDestroyNotify) lb_api_conn_unref);
 
   /* The trailing space makes libsoup append its own product token. */
-  server->soup = soup_server_new ("server-header", PACKAGE "/" VERSION " ", NULL);
-  soup_server_add_early_handler (server->soup, NULL, handle_early, server, NULL);
+  server->soup =
+      soup_server_new ("server-header", PACKAGE "/" VERSION " ", NULL);
+  soup_server_add_early_handler (server->soup, NULL, handle_early, server,
+      NULL);
   soup_server_add_handler (server->soup, NULL, handle, server, NULL);
-  g_signal_connect (server->soup, "request-started", G_CALLBACK (on_request_started), server);
+  g_signal_connect (server->soup, "request-started",
+      G_CALLBACK (on_request_started), server);
   if (!add_keepalive_listener (server->soup, error)) {
     lb_api_server_free (server);
     return NULL;
@@ -627,11 +658,12 @@ lb_api_server_new (LbConfig *config, LbStore *store, LbClock *clock, GError **er
 }
 
 gboolean
-lb_api_server_listen (LbApiServer *server, GError **error)
+lb_api_server_listen (LbApiServer * server, GError ** error)
 {
   g_return_val_if_fail (server != NULL, FALSE);
 
-  const gchar *listen = lb_config_get_string (server->config, "server", "listen");
+  const gchar *listen =
+      lb_config_get_string (server->config, "server", "listen");
   const gchar *colon = strrchr (listen, ':');
   g_autoptr (GError) err = NULL;
 
@@ -670,21 +702,25 @@ lb_api_server_listen (LbApiServer *server, GError **error)
     server->service = g_socket_service_new ();
     /* GSocketListener's default backlog (10) resets bursts of clients. */
     g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 128);
-    g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming), server);
+    g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming),
+        server);
   }
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), sa,
           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot listen on %s: %s", listen,
-        err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot listen on %s: %s",
+        listen, err->message);
     return FALSE;
   }
   g_socket_service_start (server->service);
 
   GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS (bound);
-  g_autofree gchar *ip = g_inet_address_to_string (g_inet_socket_address_get_address (isa));
-  g_autofree gchar *uri = g_strdup_printf (strchr (ip, ':') ? "http://[%s]:%u" : "http://%s:%u",
+  g_autofree gchar *ip =
+      g_inet_address_to_string (g_inet_socket_address_get_address (isa));
+  g_autofree gchar *uri =
+      g_strdup_printf (strchr (ip, ':') ? "http://[%s]:%u" : "http://%s:%u",
       ip, g_inet_socket_address_get_port (isa));
-  const gchar *public_url = lb_config_get_string (server->config, "server", "public-url");
+  const gchar *public_url =
+      lb_config_get_string (server->config, "server", "public-url");
 
   g_mutex_lock (&server->lock);
   g_free (server->uri);
@@ -697,7 +733,7 @@ lb_api_server_listen (LbApiServer *server, GError **error)
 }
 
 gchar *
-lb_api_server_get_uri (LbApiServer *server)
+lb_api_server_get_uri (LbApiServer * server)
 {
   g_return_val_if_fail (server != NULL, NULL);
   g_mutex_lock (&server->lock);
@@ -707,8 +743,8 @@ lb_api_server_get_uri (LbApiServer *server)
 }
 
 void
-lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFunc func,
-    gpointer user_data, GDestroyNotify notify)
+lb_api_server_add_health (LbApiServer * server, const gchar * name,
+    LbApiHealthFunc func, gpointer user_data, GDestroyNotify notify)
 {
   g_return_if_fail (server != NULL && name != NULL && func != NULL);
 
@@ -721,7 +757,7 @@ lb_api_server_add_health (LbApiServer *server, const gchar *name, LbApiHealthFun
 }
 
 void
-lb_api_server_set_created_func (LbApiServer *server, LbApiCreatedFunc func,
+lb_api_server_set_created_func (LbApiServer * server, LbApiCreatedFunc func,
     gpointer user_data)
 {
   g_return_if_fail (server != NULL);
@@ -730,7 +766,7 @@ lb_api_server_set_created_func (LbApiServer *server, LbApiCreatedFunc func,
 }
 
 void
-lb_api_server_free (LbApiServer *server)
+lb_api_server_free (LbApiServer * server)
 {
   if (server == NULL)
     return;

@@ -2,12 +2,14 @@
 #include "api/lb-rate-limit.h"
 #include "core/lb-time.h"
 
-typedef struct {
+typedef struct
+{
   gdouble tokens;
   gint64 last_ns;
 } Bucket;
 
-struct _LbRateLimiter {
+struct _LbRateLimiter
+{
   gdouble burst;
   gdouble per_second;
   GMutex lock;
@@ -23,12 +25,13 @@ lb_rate_limiter_new (gdouble burst, gdouble per_second)
   limiter->burst = MAX (burst, 1.0);
   limiter->per_second = per_second;
   g_mutex_init (&limiter->lock);
-  limiter->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  limiter->buckets =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return limiter;
 }
 
 void
-lb_rate_limiter_free (LbRateLimiter *limiter)
+lb_rate_limiter_free (LbRateLimiter * limiter)
 {
   if (limiter == NULL)
     return;
@@ -38,8 +41,8 @@ lb_rate_limiter_free (LbRateLimiter *limiter)
 }
 
 gboolean
-lb_rate_limiter_take (LbRateLimiter *limiter, const gchar *key, gint64 now_ns,
-    gdouble *out_retry_after_s)
+lb_rate_limiter_take (LbRateLimiter * limiter, const gchar * key, gint64 now_ns,
+    gdouble * out_retry_after_s)
 {
   g_return_val_if_fail (limiter != NULL && key != NULL, FALSE);
 
@@ -57,7 +60,8 @@ lb_rate_limiter_take (LbRateLimiter *limiter, const gchar *key, gint64 now_ns,
   }
   if (now_ns > b->last_ns) {
     b->tokens = MIN (limiter->burst,
-        b->tokens + (gdouble) (now_ns - b->last_ns) / LB_NS_PER_SEC * limiter->per_second);
+        b->tokens + (gdouble) (now_ns -
+            b->last_ns) / LB_NS_PER_SEC * limiter->per_second);
     b->last_ns = now_ns;
   }
   /* The tolerance absorbs rounding: waiting exactly the Retry-After given

@@ -13,18 +13,18 @@
 
 #include <string.h>
 
-gboolean lb_cli_token (LbConfig *config, gint argc, gchar **argv, GString *out,
-    GError **error);
+gboolean lb_cli_token (LbConfig * config, gint argc, gchar ** argv,
+    GString * out, GError ** error);
 
-static const gchar *const known_scopes[] = { "media:read", "media:write", NULL };
+static const gchar *const known_scopes[] =
+    { "media:read", "media:write", NULL };
 
 static const gchar usage[] =
     "usage: lookback token add --org ORG --scopes media:read,media:write\n"
-    "       lookback token list\n"
-    "       lookback token revoke ID";
+    "       lookback token list\n" "       lookback token revoke ID";
 
 static LbStore *
-open_store (LbConfig *config, GError **error)
+open_store (LbConfig * config, GError ** error)
 {
   g_autofree gchar *db = lb_config_get_db_path (config);
   return lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
@@ -32,7 +32,7 @@ open_store (LbConfig *config, GError **error)
 
 /* Checks and normalises a comma-separated scope list. */
 static gchar *
-normalise_scopes (const gchar *text, GError **error)
+normalise_scopes (const gchar * text, GError ** error)
 {
   g_auto (GStrv) parts = g_strsplit (text, ",", -1);
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
@@ -60,26 +60,30 @@ normalise_scopes (const gchar *text, GError **error)
 }
 
 static gboolean
-token_add (LbConfig *config, gint argc, gchar **argv, GString *out, GError **error)
+token_add (LbConfig * config, gint argc, gchar ** argv, GString * out,
+    GError ** error)
 {
   g_autofree gchar *org = NULL;
   g_autofree gchar *scopes_text = NULL;
   GOptionEntry entries[] = {
-    { "org", 0, 0, G_OPTION_ARG_STRING, &org, "Organisation of the token", "ORG" },
-    { "scopes", 0, 0, G_OPTION_ARG_STRING, &scopes_text,
-        "Comma-separated: media:read, media:write", "SCOPES" },
-    { NULL }
+    {"org", 0, 0, G_OPTION_ARG_STRING, &org, "Organisation of the token",
+        "ORG"},
+    {"scopes", 0, 0, G_OPTION_ARG_STRING, &scopes_text,
+        "Comma-separated: media:read, media:write", "SCOPES"},
+    {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- add an API token");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_help_enabled (ctx, FALSE);
   g_autoptr (GError) err = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s\n%s", err->message, usage);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s\n%s", err->message,
+        usage);
     return FALSE;
   }
   if (org == NULL || *g_strstrip (org) == '\0') {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--org is required\n%s", usage);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--org is required\n%s",
+        usage);
     return FALSE;
   }
   g_autofree gchar *scopes = normalise_scopes (scopes_text ? scopes_text
@@ -95,7 +99,8 @@ token_add (LbConfig *config, gint argc, gchar **argv, GString *out, GError **err
     return FALSE;
   g_autofree gchar *hash = lb_sign_hash_token (token);
   gint64 id;
-  if (!lb_store_api_token_add (store, hash, org, scopes, lb_time_now (), &id, error))
+  if (!lb_store_api_token_add (store, hash, org, scopes, lb_time_now (), &id,
+          error))
     return FALSE;
   /* Only the token, so that TOKEN=$(lookback token add …) works; the id is
    * in `token list`. */
@@ -105,36 +110,41 @@ token_add (LbConfig *config, gint argc, gchar **argv, GString *out, GError **err
 }
 
 static gboolean
-token_list (LbConfig *config, GString *out, GError **error)
+token_list (LbConfig * config, GString * out, GError ** error)
 {
   g_autoptr (LbStore) store = open_store (config, error);
   g_autoptr (GPtrArray) tokens = NULL;
   if (store == NULL || !lb_store_api_token_list (store, &tokens, error))
     return FALSE;
-  g_string_append_printf (out, "%-6s %-20s %-24s %-24s %s\n", "ID", "ORG", "SCOPES",
-      "CREATED", "REVOKED");
+  g_string_append_printf (out, "%-6s %-20s %-24s %-24s %s\n", "ID", "ORG",
+      "SCOPES", "CREATED", "REVOKED");
   for (guint i = 0; i < tokens->len; i++) {
     LbToken *t = tokens->pdata[i];
     g_autofree gchar *created = lb_time_format_rfc3339 (t->created_ns);
-    g_autofree gchar *revoked = t->revoked_ns ? lb_time_format_rfc3339 (t->revoked_ns)
+    g_autofree gchar *revoked =
+        t->revoked_ns ? lb_time_format_rfc3339 (t->revoked_ns)
         : g_strdup ("-");
-    g_string_append_printf (out, "%-6" G_GINT64_FORMAT " %-20s %-24s %-24s %s\n", t->id,
-        t->org, t->scopes, created, revoked);
+    g_string_append_printf (out,
+        "%-6" G_GINT64_FORMAT " %-20s %-24s %-24s %s\n", t->id, t->org,
+        t->scopes, created, revoked);
   }
   return TRUE;
 }
 
 static gboolean
-token_revoke (LbConfig *config, const gchar *id_text, GString *out, GError **error)
+token_revoke (LbConfig * config, const gchar * id_text, GString * out,
+    GError ** error)
 {
   gchar *end;
   gint64 id = g_ascii_strtoll (id_text, &end, 10);
   if (end == id_text || *end != '\0' || id <= 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "'%s' is not a token id", id_text);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "'%s' is not a token id",
+        id_text);
     return FALSE;
   }
   g_autoptr (LbStore) store = open_store (config, error);
-  if (store == NULL || !lb_store_api_token_revoke (store, id, lb_time_now (), error))
+  if (store == NULL
+      || !lb_store_api_token_revoke (store, id, lb_time_now (), error))
     return FALSE;
   g_string_append_printf (out, "token %" G_GINT64_FORMAT " revoked\n", id);
   return TRUE;
@@ -142,7 +152,8 @@ token_revoke (LbConfig *config, const gchar *id_text, GString *out, GError **err
 
 /* argv[0] is "token". */
 gboolean
-lb_cli_token (LbConfig *config, gint argc, gchar **argv, GString *out, GError **error)
+lb_cli_token (LbConfig * config, gint argc, gchar ** argv, GString * out,
+    GError ** error)
 {
   g_return_val_if_fail (config != NULL, FALSE);
 

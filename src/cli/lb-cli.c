@@ -2,25 +2,29 @@
 #include "cli/lb-cli.h"
 #include "recorder/lb-import.h"
 
-gboolean lb_cli_token (LbConfig *config, gint argc, gchar **argv, GString *out,
-    GError **error);
-gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
-    GError **error);
+gboolean lb_cli_token (LbConfig * config, gint argc, gchar ** argv,
+    GString * out, GError ** error);
+gboolean lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv,
+    GString * out, GError ** error);
 
-gboolean lb_cli_coverage (LbConfig *config, gint argc, gchar **argv, GString *out,
-    GError **error);
+gboolean lb_cli_coverage (LbConfig * config, gint argc, gchar ** argv,
+    GString * out, GError ** error);
 
 static const LbCliCommand commands[] = {
-  { "coverage", "recorded ranges and gaps: --vehicle ID [--input NAME] [--from T --to T]",
-      lb_cli_coverage },
-  { "token", "API tokens: add --org ORG --scopes S | list | revoke ID", lb_cli_token },
-  { "uploads", "the upload journal: waiting and failed uploads [--all]", lb_cli_uploads },
-  { "import", "Index existing H.264 recordings as footage of an input", lb_import_command },
-  { NULL, NULL, NULL },
+  {"coverage",
+        "recorded ranges and gaps: --vehicle ID [--input NAME] [--from T --to T]",
+      lb_cli_coverage},
+  {"token", "API tokens: add --org ORG --scopes S | list | revoke ID",
+      lb_cli_token},
+  {"uploads", "the upload journal: waiting and failed uploads [--all]",
+      lb_cli_uploads},
+  {"import", "Index existing H.264 recordings as footage of an input",
+      lb_import_command},
+  {NULL, NULL, NULL},
 };
 
 const LbCliCommand *
-lb_cli_find (const gchar *name)
+lb_cli_find (const gchar * name)
 {
   g_return_val_if_fail (name != NULL, NULL);
   for (guint i = 0; commands[i].name; i++)
@@ -34,6 +38,7 @@ lb_cli_describe (void)
 {
   GString *s = g_string_new ("Commands:\n");
   for (guint i = 0; commands[i].name; i++)
-    g_string_append_printf (s, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    g_string_append_printf (s, "  %-10s %s\n", commands[i].name,
+        commands[i].summary);
   return g_string_free (s, FALSE);
 }

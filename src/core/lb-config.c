@@ -9,7 +9,8 @@
 GST_DEBUG_CATEGORY_STATIC (lb_config_debug);
 #define GST_CAT_DEFAULT lb_config_debug
 
-typedef enum {
+typedef enum
+{
   T_STRING,
   T_INT,
   T_DOUBLE,
@@ -18,7 +19,8 @@ typedef enum {
   T_SIZE,
 } KeyType;
 
-typedef struct {
+typedef struct
+{
   const gchar *group;           /* exact name, or "input" / "org" for the
                                  * groups named "input V I" / "org NAME" */
   const gchar *key;
@@ -29,63 +31,63 @@ typedef struct {
 
 /* Keep in step with data/lookback.conf, which documents each of these. */
 static const KeySpec key_specs[] = {
-  { "server", "listen", T_STRING, "127.0.0.1:8080" },
-  { "server", "public-url", T_STRING, "" },
-  { "server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9 },
-  { "server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9 },
-  { "server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0 },
+  {"server", "listen", T_STRING, "127.0.0.1:8080"},
+  {"server", "public-url", T_STRING, ""},
+  {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
+  {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
+  {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
 
-  { "store", "dir", T_STRING, "lookback-data" },
+  {"store", "dir", T_STRING, "lookback-data"},
 
-  { "recorder", "enabled", T_BOOL, "true" },
-  { "recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9 },
-  { "recorder", "fragment-duration", T_DURATION, "1s", 0.1e9, 60e9 },
-  { "recorder", "retry-min", T_DURATION, "1s", 0.05e9, 3600e9 },
-  { "recorder", "retry-max", T_DURATION, "30s", 0.05e9, 3600e9 },
+  {"recorder", "enabled", T_BOOL, "true"},
+  {"recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9},
+  {"recorder", "fragment-duration", T_DURATION, "1s", 0.1e9, 60e9},
+  {"recorder", "retry-min", T_DURATION, "1s", 0.05e9, 3600e9},
+  {"recorder", "retry-max", T_DURATION, "30s", 0.05e9, 3600e9},
 
-  { "retention", "max-age", T_DURATION, "30d" },
-  { "retention", "max-bytes", T_SIZE, "0" },
-  { "retention", "interval", T_DURATION, "60s", 1e9, 86400e9 },
+  {"retention", "max-age", T_DURATION, "30d"},
+  {"retention", "max-bytes", T_SIZE, "0"},
+  {"retention", "interval", T_DURATION, "60s", 1e9, 86400e9},
 
-  { "api", "create-per-minute", T_DOUBLE, "100", 0, 1e9 },
-  { "api", "reads-per-second", T_DOUBLE, "5", 0, 1e9 },
+  {"api", "create-per-minute", T_DOUBLE, "100", 0, 1e9},
+  {"api", "reads-per-second", T_DOUBLE, "5", 0, 1e9},
 
-  { "limits", "video-high-res-max", T_DURATION, "60s", 1e9, 86400e9 },
-  { "limits", "video-low-res-max", T_DURATION, "10min", 1e9, 86400e9 },
-  { "limits", "hyperlapse-max", T_DURATION, "40min", 1e9, 86400e9 },
+  {"limits", "video-high-res-max", T_DURATION, "60s", 1e9, 86400e9},
+  {"limits", "video-low-res-max", T_DURATION, "10min", 1e9, 86400e9},
+  {"limits", "hyperlapse-max", T_DURATION, "40min", 1e9, 86400e9},
 
-  { "quota", "allowance", T_DOUBLE, "900000", 0, 1e15 },
-  { "quota", "image-cost", T_DOUBLE, "0.1", 0, 1e9 },
-  { "quota", "low-res-weight", T_DOUBLE, "0.25", 0, 1e9 },
-  { "quota", "hyperlapse-weight", T_DOUBLE, "0.05", 0, 1e9 },
+  {"quota", "allowance", T_DOUBLE, "900000", 0, 1e15},
+  {"quota", "image-cost", T_DOUBLE, "0.1", 0, 1e9},
+  {"quota", "low-res-weight", T_DOUBLE, "0.25", 0, 1e9},
+  {"quota", "hyperlapse-weight", T_DOUBLE, "0.05", 0, 1e9},
 
-  { "jobs", "workers", T_INT, "0", 0, 64 },
-  { "jobs", "retries", T_INT, "3", 0, 100 },
-  { "jobs", "pending-deadline", T_DURATION, "10min", 0, 30 * 86400e9 },
-  { "jobs", "url-ttl", T_DURATION, "8h", 1e9, 7 * 86400e9 },
-  { "jobs", "low-res-width", T_INT, "640", 16, 7680 },
-  { "jobs", "low-res-height", T_INT, "360", 16, 4320 },
-  { "jobs", "low-res-bitrate", T_INT, "500", 16, 100000 },
-  { "jobs", "hyperlapse-interval", T_DURATION, "1s", 0.01e9, 3600e9 },
-  { "jobs", "hyperlapse-framerate", T_INT, "30", 1, 120 },
-  { "jobs", "hyperlapse-max-output", T_DURATION, "120s", 1e9, 3600e9 },
-  { "jobs", "hyperlapse-remux-max-bitrate", T_INT, "8000", 0, 1000000 },
+  {"jobs", "workers", T_INT, "0", 0, 64},
+  {"jobs", "retries", T_INT, "3", 0, 100},
+  {"jobs", "pending-deadline", T_DURATION, "10min", 0, 30 * 86400e9},
+  {"jobs", "url-ttl", T_DURATION, "8h", 1e9, 7 * 86400e9},
+  {"jobs", "low-res-width", T_INT, "640", 16, 7680},
+  {"jobs", "low-res-height", T_INT, "360", 16, 4320},
+  {"jobs", "low-res-bitrate", T_INT, "500", 16, 100000},
+  {"jobs", "hyperlapse-interval", T_DURATION, "1s", 0.01e9, 3600e9},
+  {"jobs", "hyperlapse-framerate", T_INT, "30", 1, 120},
+  {"jobs", "hyperlapse-max-output", T_DURATION, "120s", 1e9, 3600e9},
+  {"jobs", "hyperlapse-remux-max-bitrate", T_INT, "8000", 0, 1000000},
 
-  { "upload", "url-template", T_STRING, "" },
-  { "upload", "public-url-template", T_STRING, "" },
-  { "upload", "checksum-header", T_STRING, "x-checksum-sha256" },
-  { "upload", "connect-timeout", T_DURATION, "10s", 0.1e9, 3600e9 },
-  { "upload", "timeout", T_DURATION, "60s", 0.1e9, 86400e9 },
-  { "upload", "backoff-min", T_DURATION, "1s", 0.01e9, 3600e9 },
-  { "upload", "backoff-max", T_DURATION, "5min", 0.01e9, 86400e9 },
-  { "upload", "keep", T_DURATION, "24h", 0, 365 * 86400e9 },
+  {"upload", "url-template", T_STRING, ""},
+  {"upload", "public-url-template", T_STRING, ""},
+  {"upload", "checksum-header", T_STRING, "x-checksum-sha256"},
+  {"upload", "connect-timeout", T_DURATION, "10s", 0.1e9, 3600e9},
+  {"upload", "timeout", T_DURATION, "60s", 0.1e9, 86400e9},
+  {"upload", "backoff-min", T_DURATION, "1s", 0.01e9, 3600e9},
+  {"upload", "backoff-max", T_DURATION, "5min", 0.01e9, 86400e9},
+  {"upload", "keep", T_DURATION, "24h", 0, 365 * 86400e9},
 
-  { "input", "source", T_STRING, NULL },
-  { "input", "role", T_STRING, "" },
-  { "input", "retention-max-age", T_DURATION, "" },
-  { "input", "retention-max-bytes", T_SIZE, "" },
+  {"input", "source", T_STRING, NULL},
+  {"input", "role", T_STRING, ""},
+  {"input", "retention-max-age", T_DURATION, ""},
+  {"input", "retention-max-bytes", T_SIZE, ""},
 
-  { "org", "allowance", T_DOUBLE, "", 0, 1e15 },
+  {"org", "allowance", T_DOUBLE, "", 0, 1e15},
 };
 
 /* Groups whose keys are free-form strings. */
@@ -119,16 +121,19 @@ static const gchar default_text[] =
     "source=videotestsrc is-live=true pattern=ball ! "
     "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n";
 
-typedef struct {
+typedef struct
+{
   KeyType type;
   gchar *text;
-  union {
+  union
+  {
     gint64 i;                   /* T_INT, T_DURATION, T_SIZE, T_BOOL */
     gdouble d;                  /* T_DOUBLE */
   };
 } Value;
 
-struct _LbConfig {
+struct _LbConfig
+{
   gchar *source_name;           /* the file's path, or "embedded defaults" */
   gchar *base_dir;              /* where relative paths start */
   GKeyFile *kf;
@@ -158,7 +163,7 @@ input_config_free (gpointer p)
 }
 
 void
-lb_config_free (LbConfig *config)
+lb_config_free (LbConfig * config)
 {
   if (config == NULL)
     return;
@@ -173,7 +178,7 @@ lb_config_free (LbConfig *config)
 }
 
 static gchar *
-vkey (const gchar *group, const gchar *key)
+vkey (const gchar * group, const gchar * key)
 {
   return g_strconcat (group, "\n", key, NULL);
 }
@@ -181,7 +186,7 @@ vkey (const gchar *group, const gchar *key)
 /* Records the line of every "key=" in the raw text, per group, so that
  * errors can point at it.  GKeyFile does the real parsing. */
 static void
-index_lines (LbConfig *config, const gchar *data)
+index_lines (LbConfig * config, const gchar * data)
 {
   g_auto (GStrv) lines = g_strsplit (data, "\n", -1);
   g_autofree gchar *group = NULL;
@@ -193,29 +198,33 @@ index_lines (LbConfig *config, const gchar *data)
     if (line[0] == '[') {
       gchar *end = strrchr (line, ']');
       g_free (group);
-      group = g_strndup (line + 1, end ? (gsize) (end - line - 1) : strlen (line + 1));
-      g_hash_table_insert (config->lines, vkey (group, ""), GINT_TO_POINTER (i + 1));
+      group =
+          g_strndup (line + 1,
+          end ? (gsize) (end - line - 1) : strlen (line + 1));
+      g_hash_table_insert (config->lines, vkey (group, ""),
+          GINT_TO_POINTER (i + 1));
       continue;
     }
     gchar *eq = strchr (line, '=');
     if (group && eq) {
       g_autofree gchar *key = g_strstrip (g_strndup (line, eq - line));
-      g_hash_table_insert (config->lines, vkey (group, key), GINT_TO_POINTER (i + 1));
+      g_hash_table_insert (config->lines, vkey (group, key),
+          GINT_TO_POINTER (i + 1));
     }
   }
 }
 
 static gint
-line_of (LbConfig *config, const gchar *group, const gchar *key)
+line_of (LbConfig * config, const gchar * group, const gchar * key)
 {
   g_autofree gchar *k = vkey (group, key ? key : "");
   return GPOINTER_TO_INT (g_hash_table_lookup (config->lines, k));
 }
 
 G_GNUC_PRINTF (5, 6)
-static void
-set_config_error (GError **error, LbConfig *config, const gchar *group,
-    const gchar *key, const gchar *format, ...)
+     static void
+         set_config_error (GError ** error, LbConfig * config,
+    const gchar * group, const gchar * key, const gchar * format, ...)
 {
   va_list args;
   va_start (args, format);
@@ -232,7 +241,7 @@ set_config_error (GError **error, LbConfig *config, const gchar *group,
 }
 
 static const gchar *
-group_kind (const gchar *group)
+group_kind (const gchar * group)
 {
   if (g_str_has_prefix (group, "input ") || g_str_equal (group, "input"))
     return "input";
@@ -242,16 +251,17 @@ group_kind (const gchar *group)
 }
 
 static const KeySpec *
-find_spec (const gchar *kind, const gchar *key)
+find_spec (const gchar * kind, const gchar * key)
 {
   for (guint i = 0; i < G_N_ELEMENTS (key_specs); i++)
-    if (g_str_equal (key_specs[i].group, kind) && g_str_equal (key_specs[i].key, key))
+    if (g_str_equal (key_specs[i].group, kind)
+        && g_str_equal (key_specs[i].key, key))
       return &key_specs[i];
   return NULL;
 }
 
 static gboolean
-known_group (const gchar *kind)
+known_group (const gchar * kind)
 {
   for (guint i = 0; i < G_N_ELEMENTS (key_specs); i++)
     if (g_str_equal (key_specs[i].group, kind))
@@ -260,13 +270,17 @@ known_group (const gchar *kind)
 }
 
 static gboolean
-parse_size (const gchar *text, gint64 *out)
+parse_size (const gchar * text, gint64 * out)
 {
-  static const struct { const gchar *suffix; gdouble mult; } units[] = {
-    { "", 1 }, { "B", 1 }, { "K", 1e3 }, { "KB", 1e3 }, { "KiB", 1024.0 },
-    { "M", 1e6 }, { "MB", 1e6 }, { "MiB", 1048576.0 },
-    { "G", 1e9 }, { "GB", 1e9 }, { "GiB", 1073741824.0 },
-    { "T", 1e12 }, { "TB", 1e12 }, { "TiB", 1099511627776.0 },
+  static const struct
+  {
+    const gchar *suffix;
+    gdouble mult;
+  } units[] = {
+    {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"KiB", 1024.0},
+    {"M", 1e6}, {"MB", 1e6}, {"MiB", 1048576.0},
+    {"G", 1e9}, {"GB", 1e9}, {"GiB", 1073741824.0},
+    {"T", 1e12}, {"TB", 1e12}, {"TiB", 1099511627776.0},
   };
   gchar *end;
   if (!g_ascii_isdigit (text[0]))
@@ -284,7 +298,7 @@ parse_size (const gchar *text, gint64 *out)
 
 /* Parses @text as @spec says into @v; FALSE with a message otherwise. */
 static gboolean
-parse_value (const KeySpec *spec, const gchar *text, Value *v, gchar **why)
+parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
 {
   gchar *end = NULL;
   gdouble num = 0;
@@ -297,7 +311,8 @@ parse_value (const KeySpec *spec, const gchar *text, Value *v, gchar **why)
     case T_BOOL:
       if (g_ascii_strcasecmp (text, "true") == 0 || g_str_equal (text, "1"))
         v->i = 1;
-      else if (g_ascii_strcasecmp (text, "false") == 0 || g_str_equal (text, "0"))
+      else if (g_ascii_strcasecmp (text, "false") == 0
+          || g_str_equal (text, "0"))
         v->i = 0;
       else {
         *why = g_strdup_printf ("'%s' is not true or false", text);
@@ -331,27 +346,30 @@ parse_value (const KeySpec *spec, const gchar *text, Value *v, gchar **why)
     }
     case T_SIZE:
       if (!parse_size (text, &v->i)) {
-        *why = g_strdup_printf ("'%s' is not a size (like 500MiB or 20GB)", text);
+        *why =
+            g_strdup_printf ("'%s' is not a size (like 500MiB or 20GB)", text);
         return FALSE;
       }
       num = v->i;
       break;
   }
   if (spec->min != spec->max && (num < spec->min || num > spec->max)) {
-    *why = g_strdup_printf ("'%s' is out of range (%g to %g)", text, spec->min, spec->max);
+    *why =
+        g_strdup_printf ("'%s' is out of range (%g to %g)", text, spec->min,
+        spec->max);
     return FALSE;
   }
   return TRUE;
 }
 
 static gboolean
-is_api_input (const gchar *name)
+is_api_input (const gchar * name)
 {
   return g_strv_contains (api_inputs, name);
 }
 
 static gboolean
-load_inputs (LbConfig *config, GError **error)
+load_inputs (LbConfig * config, GError ** error)
 {
   g_auto (GStrv) groups = g_key_file_get_groups (config->kf, NULL);
 
@@ -381,7 +399,8 @@ load_inputs (LbConfig *config, GError **error)
           "'rtspsrc location=rtsp://…' or 'videotestsrc is-live=true')");
       return FALSE;
     }
-    g_autofree gchar *role = g_key_file_get_string (config->kf, groups[i], "role", NULL);
+    g_autofree gchar *role =
+        g_key_file_get_string (config->kf, groups[i], "role", NULL);
     if (role && *g_strstrip (role)) {
       if (!g_strv_contains (camera_roles, role)) {
         set_config_error (error, config, groups[i], "role",
@@ -390,8 +409,10 @@ load_inputs (LbConfig *config, GError **error)
       }
       in->role = g_steal_pointer (&role);
     }
-    in->retention_max_age = lb_config_get_duration (config, "retention", "max-age");
-    in->retention_max_bytes = lb_config_get_size (config, "retention", "max-bytes");
+    in->retention_max_age =
+        lb_config_get_duration (config, "retention", "max-age");
+    in->retention_max_bytes =
+        lb_config_get_size (config, "retention", "max-bytes");
     g_autofree gchar *k1 = vkey (groups[i], "retention-max-age");
     g_autofree gchar *k2 = vkey (groups[i], "retention-max-bytes");
     Value *age = g_hash_table_lookup (config->values, k1);
@@ -405,19 +426,20 @@ load_inputs (LbConfig *config, GError **error)
 }
 
 static gboolean
-load_key_file (LbConfig *config, const gchar *data, GError **error)
+load_key_file (LbConfig * config, const gchar * data, GError ** error)
 {
   g_autoptr (GError) err = NULL;
 
   config->kf = g_key_file_new ();
   config->lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  config->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
+  config->values =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, value_free);
   config->inputs = g_ptr_array_new_with_free_func (input_config_free);
 
   index_lines (config, data);
   if (!g_key_file_load_from_data (config->kf, data, -1, G_KEY_FILE_NONE, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "%s: %s", config->source_name,
-        err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "%s: %s",
+        config->source_name, err->message);
     return FALSE;
   }
 
@@ -429,7 +451,8 @@ load_key_file (LbConfig *config, const gchar *data, GError **error)
     Value *v = g_new0 (Value, 1);
     g_autofree gchar *why = NULL;
     if (!parse_value (s, s->def, v, &why))
-      g_error ("lookback: built-in default of [%s] %s is bad: %s", s->group, s->key, why);
+      g_error ("lookback: built-in default of [%s] %s is bad: %s", s->group,
+          s->key, why);
     g_hash_table_insert (config->values, vkey (s->group, s->key), v);
   }
 
@@ -441,9 +464,11 @@ load_key_file (LbConfig *config, const gchar *data, GError **error)
       set_config_error (error, config, groups[g], NULL, "unknown group");
       return FALSE;
     }
-    g_auto (GStrv) keys = g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
+    g_auto (GStrv) keys =
+        g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
     for (guint k = 0; keys[k]; k++) {
-      g_autofree gchar *raw = g_key_file_get_string (config->kf, groups[g], keys[k], NULL);
+      g_autofree gchar *raw =
+          g_key_file_get_string (config->kf, groups[g], keys[k], NULL);
       g_autofree gchar *why = NULL;
       if (g_strv_contains (free_groups, kind))
         continue;
@@ -453,7 +478,8 @@ load_key_file (LbConfig *config, const gchar *data, GError **error)
         return FALSE;
       }
       g_strstrip (raw);
-      if (*raw == '\0' && (g_str_equal (kind, "input") || g_str_equal (kind, "org")))
+      if (*raw == '\0' && (g_str_equal (kind, "input")
+              || g_str_equal (kind, "org")))
         continue;
       Value *v = g_new0 (Value, 1);
       if (!parse_value (s, raw, v, &why)) {
@@ -470,7 +496,8 @@ load_key_file (LbConfig *config, const gchar *data, GError **error)
 
   const gchar *dir = lb_config_get_string (config, "store", "dir");
   if (*dir == '\0') {
-    set_config_error (error, config, "store", "dir", "the store needs a folder");
+    set_config_error (error, config, "store", "dir",
+        "the store needs a folder");
     return FALSE;
   }
   config->store_dir = g_path_is_absolute (dir) ? g_strdup (dir)
@@ -482,8 +509,8 @@ load_key_file (LbConfig *config, const gchar *data, GError **error)
         "is longer than retry-max");
     return FALSE;
   }
-  GST_INFO ("configuration from %s: %u inputs, store in %s", config->source_name,
-      config->inputs->len, config->store_dir);
+  GST_INFO ("configuration from %s: %u inputs, store in %s",
+      config->source_name, config->inputs->len, config->store_dir);
   return TRUE;
 }
 
@@ -493,7 +520,7 @@ load_key_file (LbConfig *config, const gchar *data, GError **error)
  * @name: what to call it in errors (a path)
  */
 LbConfig *
-lb_config_load_data (const gchar *data, const gchar *name, GError **error)
+lb_config_load_data (const gchar * data, const gchar * name, GError ** error)
 {
   g_return_val_if_fail (data != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
@@ -509,7 +536,7 @@ lb_config_load_data (const gchar *data, const gchar *name, GError **error)
 }
 
 LbConfig *
-lb_config_load (const gchar *path, GError **error)
+lb_config_load (const gchar * path, GError ** error)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
@@ -518,7 +545,8 @@ lb_config_load (const gchar *path, GError **error)
   g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
 
   if (!g_file_get_contents (path, &data, NULL, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "%s: %s", path, err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "%s: %s", path,
+        err->message);
     return NULL;
   }
   return lb_config_load_data (data, abs, error);
@@ -534,7 +562,8 @@ LbConfig *
 lb_config_new_default (void)
 {
   g_autoptr (GError) error = NULL;
-  LbConfig *config = lb_config_load_data (default_text, "embedded defaults", &error);
+  LbConfig *config =
+      lb_config_load_data (default_text, "embedded defaults", &error);
 
   if (config == NULL)
     g_error ("lookback: the embedded defaults do not load: %s", error->message);
@@ -544,14 +573,15 @@ lb_config_new_default (void)
 }
 
 const gchar *
-lb_config_get_source_name (LbConfig *config)
+lb_config_get_source_name (LbConfig * config)
 {
   g_return_val_if_fail (config != NULL, NULL);
   return config->source_name;
 }
 
 static const Value *
-get_value (LbConfig *config, const gchar *group, const gchar *key, KeyType type)
+get_value (LbConfig * config, const gchar * group, const gchar * key,
+    KeyType type)
 {
   g_autofree gchar *k = vkey (group, key);
   const Value *v = g_hash_table_lookup (config->values, k);
@@ -564,7 +594,7 @@ get_value (LbConfig *config, const gchar *group, const gchar *key, KeyType type)
 }
 
 const gchar *
-lb_config_get_string (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_string (LbConfig * config, const gchar * group, const gchar * key)
 {
   g_return_val_if_fail (config != NULL, NULL);
   const Value *v = get_value (config, group, key, T_STRING);
@@ -572,7 +602,7 @@ lb_config_get_string (LbConfig *config, const gchar *group, const gchar *key)
 }
 
 gint64
-lb_config_get_int (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_int (LbConfig * config, const gchar * group, const gchar * key)
 {
   g_return_val_if_fail (config != NULL, 0);
   const Value *v = get_value (config, group, key, T_INT);
@@ -580,7 +610,7 @@ lb_config_get_int (LbConfig *config, const gchar *group, const gchar *key)
 }
 
 gdouble
-lb_config_get_double (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_double (LbConfig * config, const gchar * group, const gchar * key)
 {
   g_return_val_if_fail (config != NULL, 0);
   const Value *v = get_value (config, group, key, T_DOUBLE);
@@ -588,7 +618,7 @@ lb_config_get_double (LbConfig *config, const gchar *group, const gchar *key)
 }
 
 gboolean
-lb_config_get_bool (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_bool (LbConfig * config, const gchar * group, const gchar * key)
 {
   g_return_val_if_fail (config != NULL, FALSE);
   const Value *v = get_value (config, group, key, T_BOOL);
@@ -596,7 +626,8 @@ lb_config_get_bool (LbConfig *config, const gchar *group, const gchar *key)
 }
 
 gint64
-lb_config_get_duration (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_duration (LbConfig * config, const gchar * group,
+    const gchar * key)
 {
   g_return_val_if_fail (config != NULL, 0);
   const Value *v = get_value (config, group, key, T_DURATION);
@@ -604,7 +635,7 @@ lb_config_get_duration (LbConfig *config, const gchar *group, const gchar *key)
 }
 
 gint64
-lb_config_get_size (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_size (LbConfig * config, const gchar * group, const gchar * key)
 {
   g_return_val_if_fail (config != NULL, 0);
   const Value *v = get_value (config, group, key, T_SIZE);
@@ -612,8 +643,8 @@ lb_config_get_size (LbConfig *config, const gchar *group, const gchar *key)
 }
 
 gboolean
-lb_config_set (LbConfig *config, const gchar *group, const gchar *key,
-    const gchar *value, GError **error)
+lb_config_set (LbConfig * config, const gchar * group, const gchar * key,
+    const gchar * value, GError ** error)
 {
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (group != NULL && key != NULL && value != NULL, FALSE);
@@ -637,21 +668,21 @@ lb_config_set (LbConfig *config, const gchar *group, const gchar *key,
 }
 
 const gchar *
-lb_config_get_store_dir (LbConfig *config)
+lb_config_get_store_dir (LbConfig * config)
 {
   g_return_val_if_fail (config != NULL, NULL);
   return config->store_dir;
 }
 
 gchar *
-lb_config_get_db_path (LbConfig *config)
+lb_config_get_db_path (LbConfig * config)
 {
   g_return_val_if_fail (config != NULL, NULL);
   return g_build_filename (config->store_dir, "lookback.db", NULL);
 }
 
 GStrv
-lb_config_get_keys (LbConfig *config, const gchar *group)
+lb_config_get_keys (LbConfig * config, const gchar * group)
 {
   g_return_val_if_fail (config != NULL, NULL);
   GStrv keys = g_key_file_get_keys (config->kf, group, NULL, NULL);
@@ -659,7 +690,8 @@ lb_config_get_keys (LbConfig *config, const gchar *group)
 }
 
 gchar *
-lb_config_get_free_string (LbConfig *config, const gchar *group, const gchar *key)
+lb_config_get_free_string (LbConfig * config, const gchar * group,
+    const gchar * key)
 {
   g_return_val_if_fail (config != NULL, NULL);
   gchar *v = g_key_file_get_string (config->kf, group, key, NULL);
@@ -667,38 +699,42 @@ lb_config_get_free_string (LbConfig *config, const gchar *group, const gchar *ke
 }
 
 GPtrArray *
-lb_config_get_inputs (LbConfig *config)
+lb_config_get_inputs (LbConfig * config)
 {
   g_return_val_if_fail (config != NULL, NULL);
   return config->inputs;
 }
 
 const LbInputConfig *
-lb_config_find_input (LbConfig *config, const gchar *vehicle, const gchar *input)
+lb_config_find_input (LbConfig * config, const gchar * vehicle,
+    const gchar * input)
 {
   g_return_val_if_fail (config != NULL, NULL);
   for (guint i = 0; i < config->inputs->len; i++) {
     const LbInputConfig *in = config->inputs->pdata[i];
-    if (g_strcmp0 (in->vehicle, vehicle) == 0 && g_strcmp0 (in->input, input) == 0)
+    if (g_strcmp0 (in->vehicle, vehicle) == 0
+        && g_strcmp0 (in->input, input) == 0)
       return in;
   }
   return NULL;
 }
 
 const LbInputConfig *
-lb_config_find_role (LbConfig *config, const gchar *vehicle, const gchar *role)
+lb_config_find_role (LbConfig * config, const gchar * vehicle,
+    const gchar * role)
 {
   g_return_val_if_fail (config != NULL, NULL);
   for (guint i = 0; i < config->inputs->len; i++) {
     const LbInputConfig *in = config->inputs->pdata[i];
-    if (g_strcmp0 (in->vehicle, vehicle) == 0 && g_strcmp0 (in->role, role) == 0)
+    if (g_strcmp0 (in->vehicle, vehicle) == 0
+        && g_strcmp0 (in->role, role) == 0)
       return in;
   }
   return NULL;
 }
 
 gboolean
-lb_config_has_vehicle (LbConfig *config, const gchar *vehicle)
+lb_config_has_vehicle (LbConfig * config, const gchar * vehicle)
 {
   g_return_val_if_fail (config != NULL, FALSE);
   for (guint i = 0; i < config->inputs->len; i++) {
@@ -710,7 +746,7 @@ lb_config_has_vehicle (LbConfig *config, const gchar *vehicle)
 }
 
 gdouble
-lb_config_get_org_allowance (LbConfig *config, const gchar *org)
+lb_config_get_org_allowance (LbConfig * config, const gchar * org)
 {
   g_return_val_if_fail (config != NULL, 0);
   g_autofree gchar *group = g_strconcat ("org ", org, NULL);

@@ -7,7 +7,7 @@
 #include <sys/random.h>
 
 gboolean
-lb_sign_random_bytes (guint8 *buf, gsize len, GError **error)
+lb_sign_random_bytes (guint8 * buf, gsize len, GError ** error)
 {
   g_return_val_if_fail (buf != NULL || len == 0, FALSE);
 
@@ -27,7 +27,7 @@ lb_sign_random_bytes (guint8 *buf, gsize len, GError **error)
 }
 
 GBytes *
-lb_sign_new_key (GError **error)
+lb_sign_new_key (GError ** error)
 {
   guint8 *key = g_malloc (LB_SIGN_KEY_SIZE);
   if (!lb_sign_random_bytes (key, LB_SIGN_KEY_SIZE, error)) {
@@ -38,7 +38,7 @@ lb_sign_new_key (GError **error)
 }
 
 gchar *
-lb_sign_new_token (GError **error)
+lb_sign_new_token (GError ** error)
 {
   guint8 raw[32];
   GString *s = g_string_new ("lbt_");
@@ -54,27 +54,29 @@ lb_sign_new_token (GError **error)
 }
 
 gchar *
-lb_sign_hash_token (const gchar *token)
+lb_sign_hash_token (const gchar * token)
 {
   g_return_val_if_fail (token != NULL, NULL);
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
 }
 
 gchar *
-lb_sign_media (GBytes *key, const gchar *media_id, gint64 expires_s)
+lb_sign_media (GBytes * key, const gchar * media_id, gint64 expires_s)
 {
   g_return_val_if_fail (key != NULL, NULL);
   g_return_val_if_fail (media_id != NULL, NULL);
 
-  g_autofree gchar *msg = g_strdup_printf ("%s\n%" G_GINT64_FORMAT, media_id, expires_s);
+  g_autofree gchar *msg =
+      g_strdup_printf ("%s\n%" G_GINT64_FORMAT, media_id, expires_s);
   gsize key_len;
   const guint8 *key_data = g_bytes_get_data (key, &key_len);
-  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, key_data, key_len, msg, -1);
+  return g_compute_hmac_for_string (G_CHECKSUM_SHA256, key_data, key_len, msg,
+      -1);
 }
 
 gboolean
-lb_sign_verify_media (GBytes *key, const gchar *media_id, gint64 expires_s,
-    const gchar *signature, gint64 now_s)
+lb_sign_verify_media (GBytes * key, const gchar * media_id, gint64 expires_s,
+    const gchar * signature, gint64 now_s)
 {
   g_return_val_if_fail (key != NULL, FALSE);
 
@@ -91,7 +93,7 @@ lb_sign_verify_media (GBytes *key, const gchar *media_id, gint64 expires_s,
 }
 
 gchar *
-lb_sign_media_url (GBytes *key, const gchar *base_url, const gchar *media_id,
+lb_sign_media_url (GBytes * key, const gchar * base_url, const gchar * media_id,
     gint64 expires_s)
 {
   g_return_val_if_fail (base_url != NULL, NULL);
@@ -100,6 +102,6 @@ lb_sign_media_url (GBytes *key, const gchar *base_url, const gchar *media_id,
   g_autofree gchar *id = g_uri_escape_string (media_id, NULL, FALSE);
   gsize n = strlen (base_url);
   gboolean slash = n > 0 && base_url[n - 1] == '/';
-  return g_strdup_printf ("%.*s/media/%s?expires=%" G_GINT64_FORMAT "&signature=%s",
-      (int) (slash ? n - 1 : n), base_url, id, expires_s, sig);
+  return g_strdup_printf ("%.*s/media/%s?expires=%" G_GINT64_FORMAT
+      "&signature=%s", (int) (slash ? n - 1 : n), base_url, id, expires_s, sig);
 }

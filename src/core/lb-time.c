@@ -18,7 +18,7 @@ days_from_civil (gint64 y, gint m, gint d)
 }
 
 static void
-civil_from_days (gint64 z, gint64 *y, gint *m, gint *d)
+civil_from_days (gint64 z, gint64 * y, gint * m, gint * d)
 {
   z += 719468;
   gint64 era = (z >= 0 ? z : z - 146096) / 146097;
@@ -32,7 +32,7 @@ civil_from_days (gint64 z, gint64 *y, gint *m, gint *d)
 }
 
 static gboolean
-read_digits (const gchar **p, guint n, gint *out)
+read_digits (const gchar ** p, guint n, gint * out)
 {
   gint v = 0;
   for (guint i = 0; i < n; i++) {
@@ -46,7 +46,7 @@ read_digits (const gchar **p, guint n, gint *out)
 }
 
 static gboolean
-expect (const gchar **p, gchar c)
+expect (const gchar ** p, gchar c)
 {
   if (**p != c)
     return FALSE;
@@ -65,7 +65,7 @@ expect (const gchar **p, gchar c)
  * case.  Dates are checked against the calendar (leap years included).
  */
 gboolean
-lb_time_parse_rfc3339 (const gchar *text, gint64 *out_ns, GError **error)
+lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
 {
   g_return_val_if_fail (out_ns != NULL, FALSE);
 
@@ -140,7 +140,9 @@ bad:
 gchar *
 lb_time_format_rfc3339 (gint64 ns)
 {
-  gint64 secs = ns >= 0 ? ns / LB_NS_PER_SEC : -((-ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
+  gint64 secs =
+      ns >=
+      0 ? ns / LB_NS_PER_SEC : -((-ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
   gint64 rem_ns = ns - secs * LB_NS_PER_SEC;
   gint64 days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
   gint64 sod = secs - days * 86400;
@@ -150,24 +152,26 @@ lb_time_format_rfc3339 (gint64 ns)
 
   civil_from_days (days, &y, &m, &d);
   if (ms != 0)
-    return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02d-%02dT%02d:%02d:%02d.%03dZ",
-        y, m, d, (gint) (sod / 3600), (gint) (sod / 60 % 60), (gint) (sod % 60), ms);
-  return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02d-%02dT%02d:%02d:%02dZ",
-      y, m, d, (gint) (sod / 3600), (gint) (sod / 60 % 60), (gint) (sod % 60));
+    return g_strdup_printf ("%04" G_GINT64_FORMAT
+        "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, (gint) (sod / 3600),
+        (gint) (sod / 60 % 60), (gint) (sod % 60), ms);
+  return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02d-%02dT%02d:%02d:%02dZ", y,
+      m, d, (gint) (sod / 3600), (gint) (sod / 60 % 60), (gint) (sod % 60));
 }
 
-static const struct {
+static const struct
+{
   const gchar *suffix;
   gint64 ns;
 } duration_units[] = {
-  { "ns", 1 },
-  { "us", 1000 },
-  { "ms", LB_NS_PER_MS },
-  { "s", LB_NS_PER_SEC },
-  { "min", 60 * LB_NS_PER_SEC },
-  { "m", 60 * LB_NS_PER_SEC },
-  { "h", 3600 * LB_NS_PER_SEC },
-  { "d", 86400 * LB_NS_PER_SEC },
+  {"ns", 1},
+  {"us", 1000},
+  {"ms", LB_NS_PER_MS},
+  {"s", LB_NS_PER_SEC},
+  {"min", 60 * LB_NS_PER_SEC},
+  {"m", 60 * LB_NS_PER_SEC},
+  {"h", 3600 * LB_NS_PER_SEC},
+  {"d", 86400 * LB_NS_PER_SEC},
 };
 
 /**
@@ -176,7 +180,7 @@ static const struct {
  *   "30d".  A bare number is seconds.
  */
 gboolean
-lb_time_parse_duration (const gchar *text, gint64 *out_ns, GError **error)
+lb_time_parse_duration (const gchar * text, gint64 * out_ns, GError ** error)
 {
   g_return_val_if_fail (out_ns != NULL, FALSE);
 
@@ -225,7 +229,8 @@ lb_time_now (void)
   return g_get_real_time () * 1000;
 }
 
-struct _LbClock {
+struct _LbClock
+{
   LbClockFunc func;
   gpointer user_data;
   GMutex lock;
@@ -259,7 +264,7 @@ lb_clock_new_func (LbClockFunc func, gpointer user_data)
 }
 
 void
-lb_clock_free (LbClock *clock)
+lb_clock_free (LbClock * clock)
 {
   if (clock == NULL)
     return;
@@ -268,7 +273,7 @@ lb_clock_free (LbClock *clock)
 }
 
 gint64
-lb_clock_now (LbClock *clock)
+lb_clock_now (LbClock * clock)
 {
   if (clock == NULL)
     return lb_time_now ();
@@ -284,7 +289,7 @@ lb_clock_now (LbClock *clock)
 }
 
 void
-lb_clock_set (LbClock *clock, gint64 ns)
+lb_clock_set (LbClock * clock, gint64 ns)
 {
   g_return_if_fail (clock != NULL && clock->manual);
   g_mutex_lock (&clock->lock);
@@ -293,7 +298,7 @@ lb_clock_set (LbClock *clock, gint64 ns)
 }
 
 void
-lb_clock_advance (LbClock *clock, gint64 delta_ns)
+lb_clock_advance (LbClock * clock, gint64 delta_ns)
 {
   g_return_if_fail (clock != NULL && clock->manual);
   g_mutex_lock (&clock->lock);

@@ -13,7 +13,7 @@ GST_DEBUG_CATEGORY_STATIC (lb_job_run_debug);
 #define GST_CAT_DEFAULT lb_job_run_debug
 
 const gchar *
-lb_job_template_for (const gchar *media_type, const gchar *codec)
+lb_job_template_for (const gchar * media_type, const gchar * codec)
 {
   if (g_strcmp0 (media_type, "image") == 0)
     return "image";
@@ -23,19 +23,20 @@ lb_job_template_for (const gchar *media_type, const gchar *codec)
   if (g_strcmp0 (media_type, "videoLowRes") == 0)
     return "video-low-res";
   if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return codec == NULL || g_str_equal (codec, "h264") ? "hyperlapse-remux" : "hyperlapse";
+    return codec == NULL
+        || g_str_equal (codec, "h264") ? "hyperlapse-remux" : "hyperlapse";
   return NULL;
 }
 
 static void
-set_i64 (GstElement *p, const gchar *name, const gchar *prop, gint64 v)
+set_i64 (GstElement * p, const gchar * name, const gchar * prop, gint64 v)
 {
   g_autofree gchar *s = g_strdup_printf ("%" G_GINT64_FORMAT, v);
   lb_pipeline_set (p, name, prop, s);
 }
 
 static void
-set_int (GstElement *p, const gchar *name, const gchar *prop, gint v)
+set_int (GstElement * p, const gchar * name, const gchar * prop, gint v)
 {
   g_autofree gchar *s = g_strdup_printf ("%d", v);
   lb_pipeline_set (p, name, prop, s);
@@ -44,7 +45,7 @@ set_int (GstElement *p, const gchar *name, const gchar *prop, gint v)
 /* Where lbrecordingsrc starts: the request, or — for a remux — the keyframe
  * that is itself the nearest frame to it (no pre-roll at all then). */
 static gint64
-source_start (LbJobRun *run)
+source_start (LbJobRun * run)
 {
   if (run->keyframes_ns == NULL || run->fps_n <= 0 || run->fps_d <= 0)
     return run->start_ns;
@@ -63,7 +64,7 @@ source_start (LbJobRun *run)
  * it can be nearer the target than it — else a frame before the target
  * (the nearest frame is at most half a frame away at a steady rate). */
 static gint64
-image_start (LbJobRun *run, gint64 frame)
+image_start (LbJobRun * run, gint64 frame)
 {
   gint64 start = run->start_ns - frame;
   for (guint i = 0; run->keyframes_ns && i < run->keyframes_ns->len; i++) {
@@ -82,17 +83,19 @@ image_start (LbJobRun *run, gint64 frame)
  * back by 1 ms (at most half a frame), as the start already lets a frame
  * straddling it by a few ns count as the first. */
 static gint64
-clip_end (LbJobRun *run)
+clip_end (LbJobRun * run)
 {
   gint64 tol = GST_MSECOND;
   if (run->fps_n > 0 && run->fps_d > 0)
-    tol = MIN (tol, (gint64) gst_util_uint64_scale (GST_SECOND / 2, run->fps_d, run->fps_n));
+    tol =
+        MIN (tol, (gint64) gst_util_uint64_scale (GST_SECOND / 2, run->fps_d,
+            run->fps_n));
   return MAX (run->start_ns, run->end_ns - tol);
 }
 
 /* Output size for a low-res clip: within the box, aspect kept, even. */
 static void
-low_res_size (LbJobRun *run, gint *w, gint *h)
+low_res_size (LbJobRun * run, gint * w, gint * h)
 {
   gint bw = run->low_res_width, bh = run->low_res_height;
   if (run->width <= 0 || run->height <= 0) {
@@ -100,14 +103,15 @@ low_res_size (LbJobRun *run, gint *w, gint *h)
     *h = bh;
     return;
   }
-  gdouble s = MIN (1.0, MIN ((gdouble) bw / run->width, (gdouble) bh / run->height));
+  gdouble s =
+      MIN (1.0, MIN ((gdouble) bw / run->width, (gdouble) bh / run->height));
   *w = MAX (2, ((gint) (run->width * s)) & ~1);
   *h = MAX (2, ((gint) (run->height * s)) & ~1);
 }
 
 GstElement *
-lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
-    GError **error)
+lb_job_build (LbPipelines * pipelines, LbJobRun * run,
+    const gchar * template_name, GError ** error)
 {
   g_return_val_if_fail (pipelines != NULL && run != NULL, NULL);
 
@@ -129,11 +133,13 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
      * target: the next frame may be the nearest one (lbframepick ends the
      * stream as soon as it has chosen). */
     gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
-        (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d, run->fps_n) : GST_SECOND / 2;
+        (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d,
+        run->fps_n) : GST_SECOND / 2;
     set_i64 (p, "src", "start-time", image_start (run, frame));
     set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
   } else {
-    set_i64 (p, "src", "start-time", remux ? source_start (run) : run->start_ns);
+    set_i64 (p, "src", "start-time",
+        remux ? source_start (run) : run->start_ns);
     set_i64 (p, "src", "end-time", remux ? run->end_ns : clip_end (run));
   }
   lb_pipeline_set (p, "sink", "location", run->output_path);
@@ -145,8 +151,9 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
     low_res_size (run, &w, &h);
     g_autoptr (GstElement) size = lb_pipeline_get (p, "size");
     if (size) {
-      g_autoptr (GstCaps) caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, w,
-          "height", G_TYPE_INT, h, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+      g_autoptr (GstCaps) caps =
+          gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, w, "height",
+          G_TYPE_INT, h, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
       g_object_set (size, "caps", caps, NULL);
     }
     set_int (p, "enc", "bitrate", run->low_res_bitrate);
@@ -156,8 +163,11 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
     gint fps = MAX (1, run->hyperlapse_framerate);
     /* output length = src / interval / fps; grow the interval to cap it */
     if (interval > 0 && run->hyperlapse_max_output_ns > 0 &&
-        (gdouble) src_dur / interval / fps * GST_SECOND > run->hyperlapse_max_output_ns)
-      interval = (gint64) ((gdouble) src_dur * GST_SECOND / fps / run->hyperlapse_max_output_ns);
+        (gdouble) src_dur / interval / fps * GST_SECOND >
+        run->hyperlapse_max_output_ns)
+      interval =
+          (gint64) ((gdouble) src_dur * GST_SECOND / fps /
+          run->hyperlapse_max_output_ns);
     set_i64 (p, "lapse", "interval", interval);
     g_autofree gchar *rate = g_strdup_printf ("%d/1", fps);
     lb_pipeline_set (p, "lapse", "framerate", rate);
@@ -166,7 +176,8 @@ lb_job_build (LbPipelines *pipelines, LbJobRun *run, const gchar *template_name,
 }
 
 /* Watches frames going into an element to learn the range delivered. */
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GstClockTime first, last_end;
   guint frames;
@@ -175,7 +186,7 @@ typedef struct {
 } Range;
 
 static GstPadProbeReturn
-on_range_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_range_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Range *r = user_data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -200,7 +211,7 @@ on_range_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 }
 
 static gboolean
-watch_range (GstElement *p, const gchar *name, Range *r)
+watch_range (GstElement * p, const gchar * name, Range * r)
 {
   g_autoptr (GstElement) e = lb_pipeline_get (p, name);
   if (e == NULL)
@@ -214,12 +225,13 @@ watch_range (GstElement *p, const gchar *name, Range *r)
 
 /* The time lbframepick says it chose, from its element message. */
 static gboolean
-picked_time (GstMessage *msg, gint64 *out)
+picked_time (GstMessage * msg, gint64 * out)
 {
   const GstStructure *s = gst_message_get_structure (msg);
   for (gint i = 0; s && i < gst_structure_n_fields (s); i++) {
     const gchar *f = gst_structure_nth_field_name (s, i);
-    if (strstr (f, "time") == NULL || strstr (f, "target") || strstr (f, "distance"))
+    if (strstr (f, "time") == NULL || strstr (f, "target")
+        || strstr (f, "distance"))
       continue;
     const GValue *v = gst_structure_get_value (s, f);
     if (G_VALUE_HOLDS_UINT64 (v)) {
@@ -235,15 +247,19 @@ picked_time (GstMessage *msg, gint64 *out)
 }
 
 static gint
-error_code_for (GError *err)
+error_code_for (GError * err)
 {
   if (err->domain == GST_RESOURCE_ERROR &&
-      (err->code == GST_RESOURCE_ERROR_NO_SPACE_LEFT || err->code == GST_RESOURCE_ERROR_WRITE ||
-          err->code == GST_RESOURCE_ERROR_OPEN_WRITE || err->code == GST_RESOURCE_ERROR_CLOSE))
+      (err->code == GST_RESOURCE_ERROR_NO_SPACE_LEFT
+          || err->code == GST_RESOURCE_ERROR_WRITE
+          || err->code == GST_RESOURCE_ERROR_OPEN_WRITE
+          || err->code == GST_RESOURCE_ERROR_CLOSE))
     return LB_ERROR_IO;
   if (err->domain == GST_STREAM_ERROR &&
-      (err->code == GST_STREAM_ERROR_DECODE || err->code == GST_STREAM_ERROR_DEMUX ||
-          err->code == GST_STREAM_ERROR_FORMAT || err->code == GST_STREAM_ERROR_WRONG_TYPE))
+      (err->code == GST_STREAM_ERROR_DECODE
+          || err->code == GST_STREAM_ERROR_DEMUX
+          || err->code == GST_STREAM_ERROR_FORMAT
+          || err->code == GST_STREAM_ERROR_WRONG_TYPE))
     return LB_ERROR_CORRUPT;
   if (err->domain == LB_ERROR)
     return err->code;
@@ -252,7 +268,7 @@ error_code_for (GError *err)
 
 /* Runs @p to EOS on this thread; progress from the position. */
 static gboolean
-run_pipeline (GstElement *p, LbJobRun *run, gint64 *picked, GError **error)
+run_pipeline (GstElement * p, LbJobRun * run, gint64 * picked, GError ** error)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   gboolean ok = FALSE, done = FALSE;
@@ -266,7 +282,8 @@ run_pipeline (GstElement *p, LbJobRun *run, gint64 *picked, GError **error)
       gst_message_parse_error (m, &err, NULL);
       g_set_error (error, LB_ERROR, error_code_for (err), "%s", err->message);
     } else {
-      g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "the pipeline does not start");
+      g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
+          "the pipeline does not start");
     }
     gst_element_set_state (p, GST_STATE_NULL);
     return FALSE;
@@ -276,12 +293,13 @@ run_pipeline (GstElement *p, LbJobRun *run, gint64 *picked, GError **error)
       g_set_error (error, LB_ERROR, LB_ERROR_BUSY, "cancelled");
       break;
     }
-    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+    g_autoptr (GstMessage) m =
+        gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
         GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
     if (m == NULL) {
       gint64 pos;
-      if (run->progress && gst_element_query_position (p, GST_FORMAT_TIME, &pos) &&
-          pos >= run->start_ns)
+      if (run->progress && gst_element_query_position (p, GST_FORMAT_TIME, &pos)
+          && pos >= run->start_ns)
         run->progress (CLAMP ((gdouble) (pos - run->start_ns) / span, 0, 0.99),
             run->progress_data);
       continue;
@@ -294,8 +312,8 @@ run_pipeline (GstElement *p, LbJobRun *run, gint64 *picked, GError **error)
         g_autoptr (GError) err = NULL;
         g_autofree gchar *dbg = NULL;
         gst_message_parse_error (m, &err, &dbg);
-        GST_WARNING ("%s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), err->message,
-            dbg ? dbg : "");
+        GST_WARNING ("%s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
+            err->message, dbg ? dbg : "");
         g_set_error (error, LB_ERROR, error_code_for (err), "%s: %s",
             GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), err->message);
         done = TRUE;
@@ -316,7 +334,8 @@ run_pipeline (GstElement *p, LbJobRun *run, gint64 *picked, GError **error)
 }
 
 static gboolean
-run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError **error)
+run_template (LbPipelines * pipelines, LbJobRun * run, const gchar * name,
+    GError ** error)
 {
   g_autoptr (GstElement) p = lb_job_build (pipelines, run, name, error);
   if (p == NULL)
@@ -326,14 +345,15 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
   gboolean image = g_str_equal (name, "image");
   gboolean lapse = g_str_has_prefix (name, "hyperlapse");
   g_autoptr (LbRemux) rm = NULL;
-  Range range = { .first = GST_CLOCK_TIME_NONE, .last_end = GST_CLOCK_TIME_NONE };
+  Range range = {.first = GST_CLOCK_TIME_NONE,.last_end = GST_CLOCK_TIME_NONE };
   gint64 picked = LB_TIME_NONE;
 
   g_mutex_init (&range.lock);
   if (remux) {
     g_autoptr (GstElement) mux = lb_pipeline_get (p, "mux");
     if (mux == NULL) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "template %s has no element 'mux'", name);
+      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
+          "template %s has no element 'mux'", name);
       g_mutex_clear (&range.lock);
       return FALSE;
     }
@@ -353,8 +373,8 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
   if (ok && remux) {
     GstClockTime ds, de;
     guint frames;
-    ok = lb_remux_finish (rm, run->output_path, run->start_ns, run->end_ns, &ds, &de,
-        &frames, error);
+    ok = lb_remux_finish (rm, run->output_path, run->start_ns, run->end_ns, &ds,
+        &de, &frames, error);
     if (ok) {
       run->delivered_start_ns = ds;
       run->delivered_end_ns = de;
@@ -371,8 +391,10 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
       run->delivered_end_ns = range.last_end;
     }
     g_mutex_unlock (&range.lock);
-    if (run->frames == 0 || run->delivered_start_ns == (gint64) GST_CLOCK_TIME_NONE) {
-      g_set_error (error, LB_ERROR, LB_ERROR_UNAVAILABLE, "no frame in the requested range");
+    if (run->frames == 0
+        || run->delivered_start_ns == (gint64) GST_CLOCK_TIME_NONE) {
+      g_set_error (error, LB_ERROR, LB_ERROR_UNAVAILABLE,
+          "no frame in the requested range");
       ok = FALSE;
     }
   }
@@ -385,23 +407,25 @@ run_template (LbPipelines *pipelines, LbJobRun *run, const gchar *name, GError *
 /* A remuxed hyperlapse plays the recorded keyframes at the output frame
  * rate: its bitrate is their mean size times that rate. */
 static gboolean
-remux_bitrate_ok (const LbJobRun *run)
+remux_bitrate_ok (const LbJobRun * run)
 {
   if (run->hyperlapse_remux_max_kbps <= 0)
     return FALSE;
-  if (run->keyframes_ns == NULL || run->keyframes_ns->len == 0 || run->keyframe_bytes <= 0)
+  if (run->keyframes_ns == NULL || run->keyframes_ns->len == 0
+      || run->keyframe_bytes <= 0)
     return TRUE;                /* unknown: the muxer and the fallback decide */
   gdouble kbps = (gdouble) run->keyframe_bytes / run->keyframes_ns->len * 8.0 *
       MAX (run->hyperlapse_framerate, 1) / 1000.0;
   if (kbps <= run->hyperlapse_remux_max_kbps)
     return TRUE;
-  GST_INFO ("copied keyframes would make %.0f kbit/s (over %d): transcoding the hyperlapse",
+  GST_INFO
+      ("copied keyframes would make %.0f kbit/s (over %d): transcoding the hyperlapse",
       kbps, run->hyperlapse_remux_max_kbps);
   return FALSE;
 }
 
 gboolean
-lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
+lb_job_run (LbPipelines * pipelines, LbJobRun * run, GError ** error)
 {
   g_return_val_if_fail (pipelines != NULL && run != NULL, FALSE);
   g_return_val_if_fail (run->output_path != NULL, FALSE);
@@ -411,13 +435,15 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
   g_autoptr (GError) err = NULL;
 
   if (name == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown media type '%s'", run->media_type);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown media type '%s'",
+        run->media_type);
     return FALSE;
   }
   /* an operator's template folder from before hyperlapse-remux, or copied
    * keyframes that would be too heavy a file */
   if (g_str_equal (name, "hyperlapse-remux") &&
-      (lb_pipelines_get_text (pipelines, name) == NULL || !remux_bitrate_ok (run)))
+      (lb_pipelines_get_text (pipelines, name) == NULL
+          || !remux_bitrate_ok (run)))
     name = "hyperlapse";
   run->content_type = g_str_equal (name, "image") ? "image/jpeg" : "video/mp4";
   gboolean ok = run_template (pipelines, run, name, &err);
@@ -449,8 +475,8 @@ lb_job_run (LbPipelines *pipelines, LbJobRun *run, GError **error)
   }
   if (run->progress)
     run->progress (1.0, run->progress_data);
-  GST_INFO ("%s %s/%s: %u frames, %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " → %s",
-      run->media_type, run->vehicle, run->input, run->frames, run->delivered_start_ns,
-      run->delivered_end_ns, run->output_path);
+  GST_INFO ("%s %s/%s: %u frames, %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+      " → %s", run->media_type, run->vehicle, run->input, run->frames,
+      run->delivered_start_ns, run->delivered_end_ns, run->output_path);
   return TRUE;
 }

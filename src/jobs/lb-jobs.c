@@ -20,7 +20,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 #define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
 #define RECHECK_NS (LB_NS_PER_SEC)
 
-struct _LbJobs {
+struct _LbJobs
+{
   LbConfig *config;             /* not owned */
   LbStore *store;               /* not owned */
   LbClock *clock;               /* not owned, NULL = real time */
@@ -46,7 +47,7 @@ struct _LbJobs {
 };
 
 void
-lb_job_footage_clear (LbJobFootage *f)
+lb_job_footage_clear (LbJobFootage * f)
 {
   g_clear_pointer (&f->gaps, g_array_unref);
   g_clear_pointer (&f->keyframes_ns, g_array_unref);
@@ -54,10 +55,11 @@ lb_job_footage_clear (LbJobFootage *f)
 }
 
 gboolean
-lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage *out,
-    gpointer user_data, GError **error)
+lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
+    LbJobFootage * out, gpointer user_data, GError ** error)
 {
-  LbFootagePlan *plan = lb_store_lookup (store, row->vehicle, row->input, row->start_ns,
+  LbFootagePlan *plan =
+      lb_store_lookup (store, row->vehicle, row->input, row->start_ns,
       row->end_ns, error);
   if (plan == NULL)
     return FALSE;
@@ -101,18 +103,19 @@ lb_jobs_resolve_from_index (LbStore *store, const LbRetrieval *row, LbJobFootage
 }
 
 static gint64
-now_ns (LbJobs *jobs)
+now_ns (LbJobs * jobs)
 {
   return lb_clock_now (jobs->clock);
 }
 
 LbJobs *
-lb_jobs_new (LbConfig *config, LbStore *store, GError **error)
+lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
 
-  LB_DEBUG_INIT (lb_jobs_debug, "lookback-jobs", "retrieval scheduler and workers");
+  LB_DEBUG_INIT (lb_jobs_debug, "lookback-jobs",
+      "retrieval scheduler and workers");
   g_autoptr (LbJobs) jobs = g_new0 (LbJobs, 1);
   jobs->config = config;
   jobs->store = store;
@@ -121,17 +124,21 @@ lb_jobs_new (LbConfig *config, LbStore *store, GError **error)
   g_cond_init (&jobs->cond);
   jobs->threads = g_ptr_array_new ();
   jobs->cancellables = g_ptr_array_new_with_free_func (g_object_unref);
-  jobs->failures = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  jobs->pinned = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->failures =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->pinned =
+      g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 
   gint64 workers = lb_config_get_int (config, "jobs", "workers");
   if (workers <= 0)
     workers = MAX (1, (gint64) g_get_num_processors () - 1);
   jobs->n_workers = workers;
   jobs->retries = lb_config_get_int (config, "jobs", "retries");
-  jobs->pending_deadline = lb_config_get_duration (config, "jobs", "pending-deadline");
+  jobs->pending_deadline =
+      lb_config_get_duration (config, "jobs", "pending-deadline");
   jobs->db_path = g_strdup (lb_store_get_path (store));
-  jobs->outputs_dir = g_build_filename (lb_store_get_dir (store), "outputs", NULL);
+  jobs->outputs_dir =
+      g_build_filename (lb_store_get_dir (store), "outputs", NULL);
   jobs->pipelines = lb_pipelines_load (NULL, error);
   if (jobs->pipelines == NULL)
     return NULL;
@@ -139,7 +146,7 @@ lb_jobs_new (LbConfig *config, LbStore *store, GError **error)
 }
 
 gboolean
-lb_jobs_set_pipelines_dir (LbJobs *jobs, const gchar *dir, GError **error)
+lb_jobs_set_pipelines_dir (LbJobs * jobs, const gchar * dir, GError ** error)
 {
   g_return_val_if_fail (jobs != NULL, FALSE);
   LbPipelines *p = lb_pipelines_load (dir, error);
@@ -151,14 +158,14 @@ lb_jobs_set_pipelines_dir (LbJobs *jobs, const gchar *dir, GError **error)
 }
 
 void
-lb_jobs_set_clock (LbJobs *jobs, LbClock *clock)
+lb_jobs_set_clock (LbJobs * jobs, LbClock * clock)
 {
   g_return_if_fail (jobs != NULL);
   jobs->clock = clock;
 }
 
 void
-lb_jobs_set_resolver (LbJobs *jobs, LbJobsResolveFunc func, gpointer user_data)
+lb_jobs_set_resolver (LbJobs * jobs, LbJobsResolveFunc func, gpointer user_data)
 {
   g_return_if_fail (jobs != NULL);
   jobs->resolve = func ? func : lb_jobs_resolve_from_index;
@@ -166,14 +173,14 @@ lb_jobs_set_resolver (LbJobs *jobs, LbJobsResolveFunc func, gpointer user_data)
 }
 
 guint
-lb_jobs_get_n_workers (LbJobs *jobs)
+lb_jobs_get_n_workers (LbJobs * jobs)
 {
   g_return_val_if_fail (jobs != NULL, 0);
   return jobs->n_workers;
 }
 
 guint
-lb_jobs_get_n_finished (LbJobs *jobs)
+lb_jobs_get_n_finished (LbJobs * jobs)
 {
   g_return_val_if_fail (jobs != NULL, 0);
   g_mutex_lock (&jobs->lock);
@@ -183,7 +190,7 @@ lb_jobs_get_n_finished (LbJobs *jobs)
 }
 
 void
-lb_jobs_poke (LbJobs *jobs)
+lb_jobs_poke (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
   g_mutex_lock (&jobs->lock);
@@ -194,7 +201,8 @@ lb_jobs_poke (LbJobs *jobs)
 
 /* ---- one row ---------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   LbJobs *jobs;
   gint64 id;
   gdouble last;
@@ -206,17 +214,20 @@ on_progress (gdouble progress, gpointer user_data)
 {
   Progress *p = user_data;
   gint64 t = g_get_monotonic_time ();
-  if (progress < 1.0 && progress - p->last < 0.05 && t - p->last_at < G_TIME_SPAN_SECOND)
+  if (progress < 1.0 && progress - p->last < 0.05
+      && t - p->last_at < G_TIME_SPAN_SECOND)
     return;
   p->last = progress;
   p->last_at = t;
   g_autoptr (GError) error = NULL;
-  if (!lb_store_api_set_progress (p->jobs->store, p->id, MIN (progress, 0.99), &error))
-    GST_WARNING ("row %" G_GINT64_FORMAT ": progress: %s", p->id, error->message);
+  if (!lb_store_api_set_progress (p->jobs->store, p->id, MIN (progress, 0.99),
+          &error))
+    GST_WARNING ("row %" G_GINT64_FORMAT ": progress: %s", p->id,
+        error->message);
 }
 
 static void
-add_time (JsonBuilder *b, const gchar *name, gint64 ns)
+add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
   g_autofree gchar *s = lb_time_format_rfc3339 (ns);
   json_builder_set_member_name (b, name);
@@ -224,7 +235,8 @@ add_time (JsonBuilder *b, const gchar *name, gint64 ns)
 }
 
 static gchar *
-coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 de)
+coverage_json (const LbRetrieval * row, const LbJobFootage * f, gint64 ds,
+    gint64 de)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -233,7 +245,8 @@ coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 
   add_time (b, "deliveredStartTime", ds);
   add_time (b, "deliveredEndTime", de);
   json_builder_set_member_name (b, "offsetMs");
-  json_builder_add_double_value (b, (gdouble) ((ds - row->start_ns) / 1000) / 1000.0);
+  json_builder_add_double_value (b,
+      (gdouble) ((ds - row->start_ns) / 1000) / 1000.0);
   json_builder_set_member_name (b, "gaps");
   json_builder_begin_array (b);
   for (guint i = 0; f->gaps && i < f->gaps->len; i++) {
@@ -251,7 +264,7 @@ coverage_json (const LbRetrieval *row, const LbJobFootage *f, gint64 ds, gint64 
 
 /* Retention keeps the footage of a row that is pending or running. */
 static void
-pin (LbJobs *jobs, const LbRetrieval *row)
+pin (LbJobs * jobs, const LbRetrieval * row)
 {
   g_mutex_lock (&jobs->lock);
   gboolean done = g_hash_table_contains (jobs->pinned, &row->id);
@@ -264,16 +277,17 @@ pin (LbJobs *jobs, const LbRetrieval *row)
   if (done)
     return;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *owner = g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, row->id);
+  g_autofree gchar *owner =
+      g_strdup_printf ("retrieval:%" G_GINT64_FORMAT, row->id);
   /* one pin per owner, whatever a previous run left */
   if (!lb_store_unpin (jobs->store, owner, &error) ||
-      !lb_store_pin (jobs->store, owner, row->vehicle, row->input, row->start_ns,
-          row->end_ns, &error))
+      !lb_store_pin (jobs->store, owner, row->vehicle, row->input,
+          row->start_ns, row->end_ns, &error))
     GST_WARNING ("row %" G_GINT64_FORMAT ": pin: %s", row->id, error->message);
 }
 
 static void
-unpin (LbJobs *jobs, gint64 id)
+unpin (LbJobs * jobs, gint64 id)
 {
   g_mutex_lock (&jobs->lock);
   g_hash_table_remove (jobs->pinned, &id);
@@ -285,7 +299,7 @@ unpin (LbJobs *jobs, gint64 id)
 }
 
 static void
-count_finished (LbJobs *jobs, gint64 id)
+count_finished (LbJobs * jobs, gint64 id)
 {
   g_mutex_lock (&jobs->lock);
   jobs->finished++;
@@ -294,7 +308,7 @@ count_finished (LbJobs *jobs, gint64 id)
 }
 
 static void
-finish_unavailable (LbJobs *jobs, const LbRetrieval *row, const gchar *why)
+finish_unavailable (LbJobs * jobs, const LbRetrieval * row, const gchar * why)
 {
   g_autoptr (GError) error = NULL;
   GST_INFO ("row %" G_GINT64_FORMAT " unavailable: %s", row->id, why);
@@ -305,19 +319,21 @@ finish_unavailable (LbJobs *jobs, const LbRetrieval *row, const gchar *why)
 }
 
 static void
-defer (LbJobs *jobs, const LbRetrieval *row, gint64 not_before)
+defer (LbJobs * jobs, const LbRetrieval * row, gint64 not_before)
 {
   g_autoptr (GError) error = NULL;
   if (!lb_store_api_defer (jobs->store, row->id, not_before, &error))
-    GST_WARNING ("row %" G_GINT64_FORMAT ": defer: %s", row->id, error->message);
+    GST_WARNING ("row %" G_GINT64_FORMAT ": defer: %s", row->id,
+        error->message);
 }
 
 /* A failure: retried while transient and under [jobs] retries. */
 static void
-fail (LbJobs *jobs, const LbRetrieval *row, const GError *err)
+fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
 {
   gboolean transient = err->domain == LB_ERROR &&
-      (err->code == LB_ERROR_IO || err->code == LB_ERROR_BUSY || err->code == LB_ERROR_FAILED);
+      (err->code == LB_ERROR_IO || err->code == LB_ERROR_BUSY
+      || err->code == LB_ERROR_FAILED);
   g_mutex_lock (&jobs->lock);
   gint n = GPOINTER_TO_INT (g_hash_table_lookup (jobs->failures, &row->id)) + 1;
   gint64 *key = g_new (gint64, 1);
@@ -326,8 +342,8 @@ fail (LbJobs *jobs, const LbRetrieval *row, const GError *err)
   g_mutex_unlock (&jobs->lock);
 
   if (transient && n <= jobs->retries) {
-    GST_INFO ("row %" G_GINT64_FORMAT ": %s; retry %d of %d", row->id, err->message, n,
-        jobs->retries);
+    GST_INFO ("row %" G_GINT64_FORMAT ": %s; retry %d of %d", row->id,
+        err->message, n, jobs->retries);
     defer (jobs, row, now_ns (jobs) + n * 200 * LB_NS_PER_MS);
     return;
   }
@@ -340,16 +356,17 @@ fail (LbJobs *jobs, const LbRetrieval *row, const GError *err)
 }
 
 static void
-process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
+process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
 {
   g_autoptr (GError) error = NULL;
-  LbJobFootage f = { .first_ns = LB_TIME_NONE, .last_ns = LB_TIME_NONE,
-    .covered_start_ns = LB_TIME_NONE, .covered_end_ns = LB_TIME_NONE };
+  LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE,
+    .covered_start_ns = LB_TIME_NONE,.covered_end_ns = LB_TIME_NONE
+  };
   gint64 now = now_ns (jobs);
   gint64 deadline = row->end_ns + jobs->pending_deadline;
 
-  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type, row->vehicle,
-      row->input);
+  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type,
+      row->vehicle, row->input);
   pin (jobs, row);
   if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
     fail (jobs, row, error);
@@ -376,40 +393,48 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
   }
 
   gboolean image = g_str_equal (row->media_type, "image");
-  g_autofree gchar *name = g_strconcat (row->media_id, image ? ".jpg" : ".mp4", NULL);
+  g_autofree gchar *name =
+      g_strconcat (row->media_id, image ? ".jpg" : ".mp4", NULL);
   g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
   g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
   g_autofree gchar *part = g_strconcat (final, ".part", NULL);
   Progress progress = { jobs, row->id, 0, 0 };
   LbJobRun run = {
-    .media_type = row->media_type, .db_path = jobs->db_path, .vehicle = row->vehicle,
-    .input = row->input, .start_ns = row->start_ns, .end_ns = row->end_ns,
-    .output_path = part, .codec = f.codec, .width = f.width, .height = f.height,
-    .fps_n = f.fps_n, .fps_d = f.fps_d, .keyframes_ns = f.keyframes_ns,
+    .media_type = row->media_type,.db_path = jobs->db_path,.vehicle =
+        row->vehicle,
+    .input = row->input,.start_ns = row->start_ns,.end_ns = row->end_ns,
+    .output_path = part,.codec = f.codec,.width = f.width,.height = f.height,
+    .fps_n = f.fps_n,.fps_d = f.fps_d,.keyframes_ns = f.keyframes_ns,
     .keyframe_bytes = f.keyframe_bytes,
     .low_res_width = lb_config_get_int (jobs->config, "jobs", "low-res-width"),
-    .low_res_height = lb_config_get_int (jobs->config, "jobs", "low-res-height"),
-    .low_res_bitrate = lb_config_get_int (jobs->config, "jobs", "low-res-bitrate"),
-    .hyperlapse_interval_ns = lb_config_get_duration (jobs->config, "jobs", "hyperlapse-interval"),
-    .hyperlapse_framerate = lb_config_get_int (jobs->config, "jobs", "hyperlapse-framerate"),
+    .low_res_height =
+        lb_config_get_int (jobs->config, "jobs", "low-res-height"),
+    .low_res_bitrate =
+        lb_config_get_int (jobs->config, "jobs", "low-res-bitrate"),
+    .hyperlapse_interval_ns =
+        lb_config_get_duration (jobs->config, "jobs", "hyperlapse-interval"),
+    .hyperlapse_framerate =
+        lb_config_get_int (jobs->config, "jobs", "hyperlapse-framerate"),
     .hyperlapse_max_output_ns = lb_config_get_duration (jobs->config, "jobs",
         "hyperlapse-max-output"),
     .hyperlapse_remux_max_kbps = lb_config_get_int (jobs->config, "jobs",
         "hyperlapse-remux-max-bitrate"),
-    .progress = on_progress, .progress_data = &progress, .cancellable = cancellable,
+    .progress = on_progress,.progress_data = &progress,.cancellable =
+        cancellable,
   };
 
   if (g_mkdir_with_parents (jobs->outputs_dir, 0755) < 0) {
     int e = errno;
-    g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s", jobs->outputs_dir,
-        g_strerror (e));
+    g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
+        jobs->outputs_dir, g_strerror (e));
     fail (jobs, row, error);
     lb_job_footage_clear (&f);
     return;
   }
   if (!lb_job_run (jobs->pipelines, &run, &error)) {
     g_unlink (part);
-    if (g_error_matches (error, LB_ERROR, LB_ERROR_BUSY) && g_cancellable_is_cancelled (cancellable))
+    if (g_error_matches (error, LB_ERROR, LB_ERROR_BUSY)
+        && g_cancellable_is_cancelled (cancellable))
       defer (jobs, row, 0);     /* stopping: runs again at the next start */
     else if (g_error_matches (error, LB_ERROR, LB_ERROR_UNAVAILABLE))
       finish_unavailable (jobs, row, error->message);
@@ -421,31 +446,36 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
   if (g_rename (part, final) < 0) {
     int e = errno;
     g_unlink (part);
-    g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot rename %s: %s", part, g_strerror (e));
+    g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot rename %s: %s", part,
+        g_strerror (e));
     fail (jobs, row, error);
     lb_job_footage_clear (&f);
     return;
   }
   g_autofree gchar *coverage = coverage_json (row, &f, run.delivered_start_ns,
       run.delivered_end_ns);
-  gdouble cost = lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
+  gdouble cost =
+      lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
       run.delivered_end_ns);
   /* available now, or once uploaded when [upload] url-template is set */
   LbUploadJob done = {
-    .retrieval_id = row->retrieval_id, .vehicle = row->vehicle, .input = row->input,
-    .media_type = row->media_type, .path = rel, .delivered_start_ns = run.delivered_start_ns,
-    .delivered_end_ns = run.delivered_end_ns, .coverage_json = coverage,
-    .retrieval_row = row->id, .content_type = run.content_type, .cost = cost,
+    .retrieval_id = row->retrieval_id,.vehicle = row->vehicle,.input =
+        row->input,
+    .media_type = row->media_type,.path = rel,.delivered_start_ns =
+        run.delivered_start_ns,
+    .delivered_end_ns = run.delivered_end_ns,.coverage_json = coverage,
+    .retrieval_row = row->id,.content_type = run.content_type,.cost = cost,
   };
   unpin (jobs, row->id);        /* the output exists: the footage may go */
-  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs), &error)) {
+  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs),
+          &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
       fail (jobs, row, error);
   } else {
-    GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id, rel,
-        run.template_used, cost);
+    GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
+        rel, run.template_used, cost);
     count_finished (jobs, row->id);
   }
   lb_job_footage_clear (&f);
@@ -453,7 +483,8 @@ process (LbJobs *jobs, LbRetrieval *row, GCancellable *cancellable)
 
 /* ---- workers ---------------------------------------------------------- */
 
-typedef struct {
+typedef struct
+{
   LbJobs *jobs;
   GCancellable *cancellable;
 } Worker;
@@ -493,7 +524,7 @@ worker_main (gpointer data)
 
 /* Outputs a crash left half written. */
 static void
-remove_partial_outputs (LbJobs *jobs)
+remove_partial_outputs (LbJobs * jobs)
 {
   g_autoptr (GDir) d = g_dir_open (jobs->outputs_dir, 0, NULL);
   const gchar *name;
@@ -507,7 +538,7 @@ remove_partial_outputs (LbJobs *jobs)
 }
 
 gboolean
-lb_jobs_start (LbJobs *jobs, GError **error)
+lb_jobs_start (LbJobs * jobs, GError ** error)
 {
   g_return_val_if_fail (jobs != NULL, FALSE);
   g_return_val_if_fail (jobs->threads->len == 0, FALSE);
@@ -516,7 +547,9 @@ lb_jobs_start (LbJobs *jobs, GError **error)
   if (!lb_store_api_requeue_running (jobs->store, &requeued, error))
     return FALSE;
   if (requeued)
-    GST_INFO ("%u retrievals were running when lookbackd stopped; they run again", requeued);
+    GST_INFO
+        ("%u retrievals were running when lookbackd stopped; they run again",
+        requeued);
   remove_partial_outputs (jobs);
 
   jobs->stopping = FALSE;
@@ -534,7 +567,7 @@ lb_jobs_start (LbJobs *jobs, GError **error)
 }
 
 void
-lb_jobs_stop (LbJobs *jobs)
+lb_jobs_stop (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
 
@@ -551,7 +584,7 @@ lb_jobs_stop (LbJobs *jobs)
 }
 
 void
-lb_jobs_free (LbJobs *jobs)
+lb_jobs_free (LbJobs * jobs)
 {
   if (jobs == NULL)
     return;

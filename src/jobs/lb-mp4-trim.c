@@ -20,19 +20,20 @@ GST_DEBUG_CATEGORY_STATIC (lb_mp4_trim_debug);
   (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
 
 static guint32
-rd32 (const guint8 *p)
+rd32 (const guint8 * p)
 {
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8)
+      | p[3];
 }
 
 static guint64
-rd64 (const guint8 *p)
+rd64 (const guint8 * p)
 {
   return ((guint64) rd32 (p) << 32) | rd32 (p + 4);
 }
 
 static void
-wr32 (guint8 *p, guint32 v)
+wr32 (guint8 * p, guint32 v)
 {
   p[0] = v >> 24;
   p[1] = v >> 16;
@@ -41,14 +42,14 @@ wr32 (guint8 *p, guint32 v)
 }
 
 static void
-wr64 (guint8 *p, guint64 v)
+wr64 (guint8 * p, guint64 v)
 {
   wr32 (p, v >> 32);
   wr32 (p + 4, (guint32) v);
 }
 
 static void
-put32 (GByteArray *out, guint32 v)
+put32 (GByteArray * out, guint32 v)
 {
   guint8 b[4];
   wr32 (b, v);
@@ -56,7 +57,7 @@ put32 (GByteArray *out, guint32 v)
 }
 
 static void
-put64 (GByteArray *out, guint64 v)
+put64 (GByteArray * out, guint64 v)
 {
   guint8 b[8];
   wr64 (b, v);
@@ -64,7 +65,8 @@ put64 (GByteArray *out, guint64 v)
 }
 
 /* One box inside a buffer. */
-typedef struct {
+typedef struct
+{
   guint32 type;
   const guint8 *start;          /* the header */
   gsize size;                   /* header + payload */
@@ -74,7 +76,7 @@ typedef struct {
 
 /* Reads the box at @p (with @len bytes left); FALSE when it does not fit. */
 static gboolean
-box_at (const guint8 *p, gsize len, Box *box)
+box_at (const guint8 * p, gsize len, Box * box)
 {
   guint64 size;
   gsize header = 8;
@@ -102,7 +104,7 @@ box_at (const guint8 *p, gsize len, Box *box)
 
 /* The first child of type @type in the container payload @p. */
 static gboolean
-find_child (const guint8 *p, gsize len, guint32 type, Box *out)
+find_child (const guint8 * p, gsize len, guint32 type, Box * out)
 {
   Box b;
 
@@ -118,7 +120,8 @@ find_child (const guint8 *p, gsize len, guint32 type, Box *out)
 }
 
 static gboolean
-find_path (const guint8 *p, gsize len, const guint32 *path, guint n, Box *out)
+find_path (const guint8 * p, gsize len, const guint32 * path, guint n,
+    Box * out)
 {
   Box b = { 0 };
 
@@ -133,7 +136,8 @@ find_path (const guint8 *p, gsize len, const guint32 *path, guint n, Box *out)
 }
 
 /* What the edit needs to know about the video track. */
-typedef struct {
+typedef struct
+{
   const guint8 *trak;           /* the trak box (header) inside the moov */
   guint32 movie_timescale;
   guint32 media_timescale;
@@ -154,12 +158,13 @@ static gint64
 scale (gint64 v, gint64 num, gint64 den)
 {
   /* v * num / den, rounded to nearest, without 64-bit overflow for our ranges */
-  return (gint64) ((__int128) v * num / den + (((__int128) v * num % den) * 2 >= den ? 1 : 0));
+  return (gint64) ((__int128) v * num / den + (((__int128) v * num % den) * 2 >=
+          den ? 1 : 0));
 }
 
 /* Nearest value of sorted @v (n > 0) to @t; ties go to the earlier. */
 static guint
-nearest (const gint64 *v, guint n, gint64 t)
+nearest (const gint64 * v, guint n, gint64 t)
 {
   guint lo = 0, hi = n;
 
@@ -178,27 +183,31 @@ nearest (const gint64 *v, guint n, gint64 t)
 }
 
 static gboolean
-plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_ns,
-    Plan *plan, LbMp4Trim *result, GError **error)
+plan_track (const guint8 * moov, gsize moov_len, gint64 skip_ns,
+    gint64 duration_ns, Plan * plan, LbMp4Trim * result, GError ** error)
 {
   Box mvhd, b;
   const guint8 *p = moov;
   gsize len = moov_len;
 
-  if (!find_child (moov, moov_len, FOURCC ('m', 'v', 'h', 'd'), &mvhd) || mvhd.payload_size < 20) {
+  if (!find_child (moov, moov_len, FOURCC ('m', 'v', 'h', 'd'), &mvhd)
+      || mvhd.payload_size < 20) {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "no mvhd in the moov");
     return FALSE;
   }
-  plan->movie_timescale = rd32 (mvhd.payload + (mvhd.payload[0] == 1 ? 20 : 12));
+  plan->movie_timescale =
+      rd32 (mvhd.payload + (mvhd.payload[0] == 1 ? 20 : 12));
 
   /* The first trak whose handler is 'vide'. */
   plan->trak = NULL;
   while (len > 0 && box_at (p, len, &b)) {
     Box hdlr;
-    const guint32 hdlr_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('h', 'd', 'l', 'r') };
-    if (b.type == FOURCC ('t', 'r', 'a', 'k') &&
-        find_path (b.payload, b.payload_size, hdlr_path, 2, &hdlr) &&
-        hdlr.payload_size >= 12 && rd32 (hdlr.payload + 8) == FOURCC ('v', 'i', 'd', 'e')) {
+    const guint32 hdlr_path[] =
+        { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('h', 'd', 'l', 'r') };
+    if (b.type == FOURCC ('t', 'r', 'a', 'k')
+        && find_path (b.payload, b.payload_size, hdlr_path, 2, &hdlr)
+        && hdlr.payload_size >= 12
+        && rd32 (hdlr.payload + 8) == FOURCC ('v', 'i', 'd', 'e')) {
       plan->trak = b.start;
       break;
     }
@@ -206,24 +215,34 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
     len -= b.size;
   }
   if (plan->trak == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "no video track in the moov");
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "no video track in the moov");
     return FALSE;
   }
   Box trak;
   box_at (plan->trak, moov + moov_len - plan->trak, &trak);
 
   Box mdhd, stts, ctts;
-  const guint32 mdhd_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'd', 'h', 'd') };
-  const guint32 stts_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'i', 'n', 'f'),
-    FOURCC ('s', 't', 'b', 'l'), FOURCC ('s', 't', 't', 's') };
-  const guint32 ctts_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'i', 'n', 'f'),
-    FOURCC ('s', 't', 'b', 'l'), FOURCC ('c', 't', 't', 's') };
-  if (!find_path (trak.payload, trak.payload_size, mdhd_path, 2, &mdhd) || mdhd.payload_size < 20
-      || !find_path (trak.payload, trak.payload_size, stts_path, 4, &stts) || stts.payload_size < 8) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "the video track has no mdhd or stts");
+  const guint32 mdhd_path[] =
+      { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'd', 'h', 'd') };
+  const guint32 stts_path[] =
+      { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'i', 'n', 'f'),
+    FOURCC ('s', 't', 'b', 'l'), FOURCC ('s', 't', 't', 's')
+  };
+  const guint32 ctts_path[] =
+      { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'i', 'n', 'f'),
+    FOURCC ('s', 't', 'b', 'l'), FOURCC ('c', 't', 't', 's')
+  };
+  if (!find_path (trak.payload, trak.payload_size, mdhd_path, 2, &mdhd)
+      || mdhd.payload_size < 20
+      || !find_path (trak.payload, trak.payload_size, stts_path, 4, &stts)
+      || stts.payload_size < 8) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "the video track has no mdhd or stts");
     return FALSE;
   }
-  plan->media_timescale = rd32 (mdhd.payload + (mdhd.payload[0] == 1 ? 20 : 12));
+  plan->media_timescale =
+      rd32 (mdhd.payload + (mdhd.payload[0] == 1 ? 20 : 12));
   if (plan->media_timescale == 0 || plan->movie_timescale == 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "a timescale of 0");
     return FALSE;
@@ -242,7 +261,8 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
     guint32 count = rd32 (stts.payload + 8 + 8 * i);
     gint64 delta = rd32 (stts.payload + 12 + 8 * i);
     if (ct->len + (guint64) count > 10000000) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "stts lists too many samples");
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+          "stts lists too many samples");
       return FALSE;
     }
     for (guint32 k = 0; k < count; k++) {
@@ -252,11 +272,13 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
     }
   }
   if (ct->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "the video track has no samples");
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "the video track has no samples");
     return FALSE;
   }
   /* Composition offsets (version 1 is signed; version 0 values are small). */
-  if (find_path (trak.payload, trak.payload_size, ctts_path, 4, &ctts) && ctts.payload_size >= 8) {
+  if (find_path (trak.payload, trak.payload_size, ctts_path, 4, &ctts)
+      && ctts.payload_size >= 8) {
     guint32 m = rd32 (ctts.payload + 4);
     guint idx = 0;
     if ((gsize) m * 8 > ctts.payload_size - 8) {
@@ -274,13 +296,16 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
   /* Presentation end of the whole track: the latest composition end. */
   gint64 track_end = G_MININT64;
   for (guint i = 0; i < ct->len; i++)
-    track_end = MAX (track_end, g_array_index (ct, gint64, i) + g_array_index (dur, gint64, i));
+    track_end =
+        MAX (track_end, g_array_index (ct, gint64, i) + g_array_index (dur,
+            gint64, i));
   g_array_sort (ct, cmp_i64);
   const gint64 *v = (const gint64 *) ct->data;
   guint nv = ct->len;
   guint ts = plan->media_timescale;
 
-  guint first = nearest (v, nv, v[0] + scale (MAX (skip_ns, 0), ts, 1000000000));
+  guint first =
+      nearest (v, nv, v[0] + scale (MAX (skip_ns, 0), ts, 1000000000));
   gint64 start = v[first];
   gint64 end = track_end;
   guint last = nv;              /* one past the last frame shown */
@@ -298,14 +323,16 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
   /* Same check, during the pre-roll: qtdemux's position is then the edit's
    * media start, so a pre-roll as long as the clip ends it at once. */
   if (start - v[0] >= end - start) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the pre-roll (%" G_GINT64_FORMAT
-        " of %u) is not shorter than the clip (%" G_GINT64_FORMAT ")", start - v[0], ts,
-        end - start);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "the pre-roll (%" G_GINT64_FORMAT
+        " of %u) is not shorter than the clip (%" G_GINT64_FORMAT ")",
+        start - v[0], ts, end - start);
     return FALSE;
   }
   plan->new_media_time = start;
   /* rounded down: a sliver of the next frame would make players show it */
-  plan->new_segment_duration = (guint64) ((__int128) (end - start) * plan->movie_timescale / ts);
+  plan->new_segment_duration =
+      (guint64) ((__int128) (end - start) * plan->movie_timescale / ts);
 
   /* qtdemux (1.22, pull mode) ends the movie after a keyframe once the next
    * sample's *media* time reaches the movie's duration (it adds the edit's
@@ -319,9 +346,12 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
     max_dur = MAX (max_dur, g_array_index (dur, gint64, i));
   slack = 2 * max_dur + (track_end - dt > 0 ? track_end - dt : 0);
   Box stss = { 0 };
-  const guint32 stss_path[] = { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'i', 'n', 'f'),
-    FOURCC ('s', 't', 'b', 'l'), FOURCC ('s', 't', 's', 's') };
-  gboolean has_stss = find_path (trak.payload, trak.payload_size, stss_path, 4, &stss)
+  const guint32 stss_path[] =
+      { FOURCC ('m', 'd', 'i', 'a'), FOURCC ('m', 'i', 'n', 'f'),
+    FOURCC ('s', 't', 'b', 'l'), FOURCC ('s', 't', 's', 's')
+  };
+  gboolean has_stss =
+      find_path (trak.payload, trak.payload_size, stss_path, 4, &stss)
       && stss.payload_size >= 8;
   guint32 nsync = has_stss ? rd32 (stss.payload + 4) : dur->len;
   if (has_stss && (gsize) nsync * 4 > stss.payload_size - 8) {
@@ -355,12 +385,14 @@ plan_track (const guint8 *moov, gsize moov_len, gint64 skip_ns, gint64 duration_
     result->samples = nv;
   }
   GST_DEBUG ("%u samples, timescale %u: media time %" G_GINT64_FORMAT
-      " for %" G_GINT64_FORMAT " (frames %u..%u)", nv, ts, start, end - start, first, last);
+      " for %" G_GINT64_FORMAT " (frames %u..%u)", nv, ts, start, end - start,
+      first, last);
   return TRUE;
 }
 
 /* Writing the new moov. */
-typedef struct {
+typedef struct
+{
   const Plan *plan;
   gint64 moov_offset;           /* chunk offsets beyond it move */
   gint64 delta;                 /* by this much */
@@ -368,10 +400,11 @@ typedef struct {
   gboolean drop_udta;
 } Writer;
 
-static void write_boxes (Writer *w, const guint8 *p, gsize len, GByteArray *out, gboolean in_trak);
+static void write_boxes (Writer * w, const guint8 * p, gsize len,
+    GByteArray * out, gboolean in_trak);
 
 static void
-write_edts (Writer *w, GByteArray *out)
+write_edts (Writer * w, GByteArray * out)
 {
   gboolean v1 = w->plan->new_segment_duration > G_MAXUINT32 ||
       w->plan->new_media_time > G_MAXINT32;
@@ -393,7 +426,7 @@ write_edts (Writer *w, GByteArray *out)
 }
 
 static void
-write_stss (Writer *w, GByteArray *out)
+write_stss (Writer * w, GByteArray * out)
 {
   const GArray *sync = w->plan->sync;
 
@@ -406,7 +439,7 @@ write_stss (Writer *w, GByteArray *out)
 }
 
 static void
-write_leaf (Writer *w, const Box *b, GByteArray *out, gboolean in_video_trak)
+write_leaf (Writer * w, const Box * b, GByteArray * out, gboolean in_video_trak)
 {
   guint at = out->len;
   gsize header = b->payload - b->start;
@@ -419,7 +452,8 @@ write_leaf (Writer *w, const Box *b, GByteArray *out, gboolean in_video_trak)
       if (b->payload_size >= 32 && payload[0] == 1)
         wr64 (payload + 24, w->plan->new_segment_duration);
       else if (b->payload_size >= 20)
-        wr32 (payload + 16, (guint32) MIN (w->plan->new_segment_duration, G_MAXUINT32));
+        wr32 (payload + 16, (guint32) MIN (w->plan->new_segment_duration,
+                G_MAXUINT32));
       break;
     case FOURCC ('t', 'k', 'h', 'd'):
       if (!in_video_trak)
@@ -427,7 +461,8 @@ write_leaf (Writer *w, const Box *b, GByteArray *out, gboolean in_video_trak)
       if (b->payload_size >= 36 && payload[0] == 1)
         wr64 (payload + 28, w->plan->new_segment_duration);
       else if (b->payload_size >= 24)
-        wr32 (payload + 20, (guint32) MIN (w->plan->new_segment_duration, G_MAXUINT32));
+        wr32 (payload + 20, (guint32) MIN (w->plan->new_segment_duration,
+                G_MAXUINT32));
       break;
     case FOURCC ('s', 't', 's', 's'):
       if (in_video_trak && w->plan->sync) {
@@ -466,12 +501,15 @@ write_leaf (Writer *w, const Box *b, GByteArray *out, gboolean in_video_trak)
 static gboolean
 is_container (guint32 type)
 {
-  return type == FOURCC ('t', 'r', 'a', 'k') || type == FOURCC ('m', 'd', 'i', 'a') ||
-      type == FOURCC ('m', 'i', 'n', 'f') || type == FOURCC ('s', 't', 'b', 'l');
+  return type == FOURCC ('t', 'r', 'a', 'k')
+      || type == FOURCC ('m', 'd', 'i', 'a')
+      || type == FOURCC ('m', 'i', 'n', 'f')
+      || type == FOURCC ('s', 't', 'b', 'l');
 }
 
 static void
-write_boxes (Writer *w, const guint8 *p, gsize len, GByteArray *out, gboolean in_video_trak)
+write_boxes (Writer * w, const guint8 * p, gsize len, GByteArray * out,
+    gboolean in_video_trak)
 {
   Box b;
 
@@ -487,7 +525,8 @@ write_boxes (Writer *w, const guint8 *p, gsize len, GByteArray *out, gboolean in
       write_boxes (w, b.payload, b.payload_size, out, video);
       if (video && w->plan->sync && b.type == FOURCC ('s', 't', 'b', 'l')) {
         Box old;
-        if (!find_child (b.payload, b.payload_size, FOURCC ('s', 't', 's', 's'), &old))
+        if (!find_child (b.payload, b.payload_size, FOURCC ('s', 't', 's', 's'),
+                &old))
           write_stss (w, out);
       }
       wr32 (out->data + at, out->len - at);
@@ -502,7 +541,7 @@ write_boxes (Writer *w, const guint8 *p, gsize len, GByteArray *out, gboolean in
 }
 
 static GByteArray *
-build_moov (Writer *w, const guint8 *moov_payload, gsize len)
+build_moov (Writer * w, const guint8 * moov_payload, gsize len)
 {
   GByteArray *out = g_byte_array_sized_new (len + 64);
 
@@ -514,15 +553,16 @@ build_moov (Writer *w, const guint8 *moov_payload, gsize len)
 }
 
 static gboolean
-set_io_error (GError **error, const gchar *what, const gchar *path)
+set_io_error (GError ** error, const gchar * what, const gchar * path)
 {
   int e = errno;
-  g_set_error (error, LB_ERROR, LB_ERROR_IO, "%s %s: %s", what, path, g_strerror (e));
+  g_set_error (error, LB_ERROR, LB_ERROR_IO, "%s %s: %s", what, path,
+      g_strerror (e));
   return FALSE;
 }
 
 static gboolean
-pread_all (int fd, guint8 *buf, gsize len, gint64 offset)
+pread_all (int fd, guint8 * buf, gsize len, gint64 offset)
 {
   while (len > 0) {
     ssize_t r = pread (fd, buf, len, offset);
@@ -538,7 +578,7 @@ pread_all (int fd, guint8 *buf, gsize len, gint64 offset)
 }
 
 static gboolean
-pwrite_all (int fd, const guint8 *buf, gsize len, gint64 offset)
+pwrite_all (int fd, const guint8 * buf, gsize len, gint64 offset)
 {
   while (len > 0) {
     ssize_t r = pwrite (fd, buf, len, offset);
@@ -571,13 +611,14 @@ copy_range (int in, int out, gint64 from, gint64 to)
 }
 
 gboolean
-lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *out,
-    GError **error)
+lb_mp4_trim (const gchar * path, gint64 skip_ns, gint64 duration_ns,
+    LbMp4Trim * out, GError ** error)
 {
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  LB_DEBUG_INIT (lb_mp4_trim_debug, "lookback-mp4-trim", "edit lists of remuxed clips");
+  LB_DEBUG_INIT (lb_mp4_trim_debug, "lookback-mp4-trim",
+      "edit lists of remuxed clips");
 
   int fd = g_open (path, O_RDWR | O_CLOEXEC, 0);
   if (fd < 0)
@@ -610,8 +651,8 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     else if (size == 0)
       size = st.st_size - off;
     if (size < 8 || off + size > st.st_size) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: box at %" G_GINT64_FORMAT
-          " is cut short", path, off);
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+          "%s: box at %" G_GINT64_FORMAT " is cut short", path, off);
       goto done;
     }
     if (rd32 (h + 4) == FOURCC ('m', 'o', 'o', 'v')) {
@@ -636,7 +677,8 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     goto done;
   }
 
-  if (!plan_track (mb.payload, mb.payload_size, skip_ns, duration_ns, &plan, out, error))
+  if (!plan_track (mb.payload, mb.payload_size, skip_ns, duration_ns, &plan,
+          out, error))
     goto done;
 
   Writer w = { &plan, moov_off + moov_size, 0, FALSE, FALSE };
@@ -644,7 +686,7 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
   /* A smaller moov (fewer sync samples) keeps its place: a free box fills
    * the rest, so the media data is not copied.  Entries are 4 bytes and a
    * box at least 8: when 4 bytes are left, one more late keyframe goes, or
- * the muxer's udta tags. */
+   * the muxer's udta tags. */
   if ((gint64) new_moov->len == moov_size - 4) {
     if (plan.sync && plan.sync->len > 1)
       g_array_set_size (plan.sync, plan.sync->len - 1);
@@ -667,12 +709,14 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     new_moov = build_moov (&w, mb.payload, mb.payload_size);
   }
   if (w.overflow) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: chunk offsets do not fit", path);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "%s: chunk offsets do not fit", path);
     goto done;
   }
 
   if (w.delta == 0) {
-    if (!pwrite_all (fd, new_moov->data, new_moov->len, moov_off) || fdatasync (fd) < 0) {
+    if (!pwrite_all (fd, new_moov->data, new_moov->len, moov_off)
+        || fdatasync (fd) < 0) {
       set_io_error (error, "cannot write", path);
       goto done;
     }
@@ -685,7 +729,8 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     }
     if (!copy_range (fd, tfd, 0, moov_off) ||
         !pwrite_all (tfd, new_moov->data, new_moov->len, moov_off) ||
-        !copy_range (fd, tfd, moov_off + moov_size, st.st_size) || fdatasync (tfd) < 0) {
+        !copy_range (fd, tfd, moov_off + moov_size, st.st_size)
+        || fdatasync (tfd) < 0) {
       set_io_error (error, "cannot write", tmp);
       goto done;
     }
@@ -695,7 +740,8 @@ lb_mp4_trim (const gchar *path, gint64 skip_ns, gint64 duration_ns, LbMp4Trim *o
     }
     g_clear_pointer (&tmp, g_free);
   }
-  GST_INFO ("%s: edit list moved by %+" G_GINT64_FORMAT " bytes", path, w.delta);
+  GST_INFO ("%s: edit list moved by %+" G_GINT64_FORMAT " bytes", path,
+      w.delta);
   ok = TRUE;
 
 done:

@@ -12,14 +12,17 @@ GST_DEBUG_CATEGORY_STATIC (lb_pipelines_debug);
 #define GST_CAT_DEFAULT lb_pipelines_debug
 
 static const gchar *const names[] = {
-  "image", "video-high-res", "video-high-res-transcode", "video-low-res", "hyperlapse",
+  "image", "video-high-res", "video-high-res-transcode", "video-low-res",
+  "hyperlapse",
   "hyperlapse-remux", NULL
 };
+
 /* A folder may lack these (an operator's copy from before they existed):
  * the engine then uses the template they stand in front of. */
 static const gchar *const optional[] = { "hyperlapse-remux", NULL };
 
-struct _LbPipelines {
+struct _LbPipelines
+{
   gchar *dir;
   GHashTable *texts;            /* name → description */
 };
@@ -33,13 +36,15 @@ lb_pipelines_names (void)
 const gchar *
 lb_pipelines_default_dir (void)
 {
-  g_autofree gchar *probe = g_build_filename (LB_PIPELINES_DIR, "image.pipeline", NULL);
-  return g_file_test (probe, G_FILE_TEST_EXISTS) ? LB_PIPELINES_DIR : LB_SOURCE_PIPELINES_DIR;
+  g_autofree gchar *probe =
+      g_build_filename (LB_PIPELINES_DIR, "image.pipeline", NULL);
+  return g_file_test (probe,
+      G_FILE_TEST_EXISTS) ? LB_PIPELINES_DIR : LB_SOURCE_PIPELINES_DIR;
 }
 
 /* The description without comment lines, joined by spaces. */
 static gchar *
-strip_comments (const gchar *text)
+strip_comments (const gchar * text)
 {
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   GString *out = g_string_new (NULL);
@@ -58,9 +63,10 @@ strip_comments (const gchar *text)
 }
 
 LbPipelines *
-lb_pipelines_load (const gchar *dir, GError **error)
+lb_pipelines_load (const gchar * dir, GError ** error)
 {
-  LB_DEBUG_INIT (lb_pipelines_debug, "lookback-pipelines", "retrieval pipeline templates");
+  LB_DEBUG_INIT (lb_pipelines_debug, "lookback-pipelines",
+      "retrieval pipeline templates");
 
   g_autoptr (LbPipelines) p = g_new0 (LbPipelines, 1);
   p->dir = g_strdup (dir ? dir : lb_pipelines_default_dir ());
@@ -77,14 +83,15 @@ lb_pipelines_load (const gchar *dir, GError **error)
         GST_INFO ("no optional template %s", path);
         continue;
       }
-      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s: %s", path,
-          err->message);
+      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s: %s",
+          path, err->message);
       return NULL;
     }
     gchar *desc = strip_comments (text);
     if (*desc == '\0') {
       g_free (desc);
-      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s is empty", path);
+      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
+          "pipeline template %s is empty", path);
       return NULL;
     }
     GST_INFO ("template %s: %s", names[i], desc);
@@ -94,21 +101,22 @@ lb_pipelines_load (const gchar *dir, GError **error)
 }
 
 const gchar *
-lb_pipelines_get_dir (LbPipelines *pipelines)
+lb_pipelines_get_dir (LbPipelines * pipelines)
 {
   g_return_val_if_fail (pipelines != NULL, NULL);
   return pipelines->dir;
 }
 
 const gchar *
-lb_pipelines_get_text (LbPipelines *pipelines, const gchar *name)
+lb_pipelines_get_text (LbPipelines * pipelines, const gchar * name)
 {
   g_return_val_if_fail (pipelines != NULL, NULL);
   return g_hash_table_lookup (pipelines->texts, name);
 }
 
 GstElement *
-lb_pipelines_build (LbPipelines *pipelines, const gchar *name, GError **error)
+lb_pipelines_build (LbPipelines * pipelines, const gchar * name,
+    GError ** error)
 {
   g_return_val_if_fail (pipelines != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
@@ -116,13 +124,16 @@ lb_pipelines_build (LbPipelines *pipelines, const gchar *name, GError **error)
   const gchar *text = lb_pipelines_get_text (pipelines, name);
   g_autoptr (GError) err = NULL;
   if (text == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "no pipeline template '%s'", name);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "no pipeline template '%s'",
+        name);
     return NULL;
   }
-  GstElement *pipeline = gst_parse_launch_full (text, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  GstElement *pipeline =
+      gst_parse_launch_full (text, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (pipeline == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s/%s.pipeline: %s",
-        pipelines->dir, name, err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
+        "pipeline template %s/%s.pipeline: %s", pipelines->dir, name,
+        err->message);
     return NULL;
   }
   if (!GST_IS_PIPELINE (pipeline)) {
@@ -134,7 +145,7 @@ lb_pipelines_build (LbPipelines *pipelines, const gchar *name, GError **error)
 }
 
 void
-lb_pipelines_free (LbPipelines *pipelines)
+lb_pipelines_free (LbPipelines * pipelines)
 {
   if (pipelines == NULL)
     return;
@@ -144,20 +155,22 @@ lb_pipelines_free (LbPipelines *pipelines)
 }
 
 GstElement *
-lb_pipeline_get (GstElement *pipeline, const gchar *name)
+lb_pipeline_get (GstElement * pipeline, const gchar * name)
 {
   g_return_val_if_fail (GST_IS_BIN (pipeline), NULL);
   return gst_bin_get_by_name (GST_BIN (pipeline), name);
 }
 
 gboolean
-lb_pipeline_set (GstElement *pipeline, const gchar *name, const gchar *property,
-    const gchar *value)
+lb_pipeline_set (GstElement * pipeline, const gchar * name,
+    const gchar * property, const gchar * value)
 {
   g_return_val_if_fail (GST_IS_BIN (pipeline), FALSE);
 
   g_autoptr (GstElement) e = lb_pipeline_get (pipeline, name);
-  if (e == NULL || g_object_class_find_property (G_OBJECT_GET_CLASS (e), property) == NULL) {
+  if (e == NULL
+      || g_object_class_find_property (G_OBJECT_GET_CLASS (e),
+          property) == NULL) {
     GST_WARNING ("the pipeline has no %s with a property %s", name, property);
     return FALSE;
   }
@@ -166,15 +179,16 @@ lb_pipeline_set (GstElement *pipeline, const gchar *name, const gchar *property,
 }
 
 static gboolean
-is_encoder (GstElement *e)
+is_encoder (GstElement * e)
 {
   GstElementFactory *f = gst_element_get_factory (e);
-  const gchar *klass = f ? gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS) : NULL;
+  const gchar *klass = f ? gst_element_factory_get_metadata (f,
+      GST_ELEMENT_METADATA_KLASS) : NULL;
   return klass && strstr (klass, "Encoder") != NULL;
 }
 
 gboolean
-lb_pipeline_has_encoder (GstElement *pipeline)
+lb_pipeline_has_encoder (GstElement * pipeline)
 {
   g_return_val_if_fail (GST_IS_BIN (pipeline), FALSE);
 

@@ -10,7 +10,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_remux_debug);
 
 #define PREROLL_MAX (3600 * GST_SECOND)
 
-struct _LbRemux {
+struct _LbRemux
+{
   GMutex lock;
   GstClockTime first_pts;       /* protected by lock */
   GstClockTime stop;            /* the requested end: frames decoded after it go */
@@ -20,7 +21,7 @@ struct _LbRemux {
 };
 
 static GstPadProbeReturn
-on_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+on_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   LbRemux *remux = user_data;
 
@@ -34,7 +35,8 @@ on_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
     if (GST_CLOCK_TIME_IS_VALID (remux->stop) && GST_CLOCK_TIME_IS_VALID (t)
         && t > remux->stop) {
       g_mutex_unlock (&remux->lock);
-      GST_LOG_OBJECT (pad, "dropped %" GST_TIME_FORMAT ", decoded after the stop",
+      GST_LOG_OBJECT (pad,
+          "dropped %" GST_TIME_FORMAT ", decoded after the stop",
           GST_TIME_ARGS (t));
       return GST_PAD_PROBE_DROP;
     }
@@ -62,7 +64,8 @@ on_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   wide.time = wide.start;
   wide.position = wide.start;
   wide.stop = GST_CLOCK_TIME_NONE;
-  GST_DEBUG_OBJECT (pad, "segment start %" GST_TIME_FORMAT " widened to %" GST_TIME_FORMAT,
+  GST_DEBUG_OBJECT (pad,
+      "segment start %" GST_TIME_FORMAT " widened to %" GST_TIME_FORMAT,
       GST_TIME_ARGS (seg->start), GST_TIME_ARGS (wide.start));
   GstEvent *replaced = gst_event_new_segment (&wide);
   gst_event_set_seqnum (replaced, gst_event_get_seqnum (event));
@@ -72,7 +75,7 @@ on_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 }
 
 LbRemux *
-lb_remux_attach (GstElement *mux, GstClockTime end)
+lb_remux_attach (GstElement * mux, GstClockTime end)
 {
   g_return_val_if_fail (GST_IS_ELEMENT (mux), NULL);
 
@@ -100,7 +103,7 @@ lb_remux_attach (GstElement *mux, GstClockTime end)
 }
 
 GstClockTime
-lb_remux_first_pts (LbRemux *remux)
+lb_remux_first_pts (LbRemux * remux)
 {
   g_return_val_if_fail (remux != NULL, GST_CLOCK_TIME_NONE);
   g_mutex_lock (&remux->lock);
@@ -110,7 +113,7 @@ lb_remux_first_pts (LbRemux *remux)
 }
 
 guint
-lb_remux_samples (LbRemux *remux)
+lb_remux_samples (LbRemux * remux)
 {
   g_return_val_if_fail (remux != NULL, 0);
   g_mutex_lock (&remux->lock);
@@ -120,9 +123,9 @@ lb_remux_samples (LbRemux *remux)
 }
 
 gboolean
-lb_remux_finish (LbRemux *remux, const gchar *path, GstClockTime start, GstClockTime end,
-    GstClockTime *delivered_start, GstClockTime *delivered_end, guint *frames,
-    GError **error)
+lb_remux_finish (LbRemux * remux, const gchar * path, GstClockTime start,
+    GstClockTime end, GstClockTime * delivered_start,
+    GstClockTime * delivered_end, guint * frames, GError ** error)
 {
   g_return_val_if_fail (remux != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
@@ -130,7 +133,8 @@ lb_remux_finish (LbRemux *remux, const gchar *path, GstClockTime start, GstClock
 
   GstClockTime first = lb_remux_first_pts (remux);
   if (!GST_CLOCK_TIME_IS_VALID (first)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_UNAVAILABLE, "no frame reached the muxer");
+    g_set_error (error, LB_ERROR, LB_ERROR_UNAVAILABLE,
+        "no frame reached the muxer");
     return FALSE;
   }
   GstClockTime from = MAX (start, first);
@@ -148,19 +152,20 @@ lb_remux_finish (LbRemux *remux, const gchar *path, GstClockTime start, GstClock
     *delivered_end = first + trim.skip_ns + trim.duration_ns;
   if (frames)
     *frames = trim.frames;
-  GST_INFO ("%s: %u of %u samples shown, from %" GST_TIME_FORMAT " for %" GST_TIME_FORMAT,
-      path, trim.frames, trim.samples, GST_TIME_ARGS (first + trim.skip_ns),
-      GST_TIME_ARGS (trim.duration_ns));
+  GST_INFO ("%s: %u of %u samples shown, from %" GST_TIME_FORMAT " for %"
+      GST_TIME_FORMAT, path, trim.frames, trim.samples,
+      GST_TIME_ARGS (first + trim.skip_ns), GST_TIME_ARGS (trim.duration_ns));
   return TRUE;
 }
 
 void
-lb_remux_free (LbRemux *remux)
+lb_remux_free (LbRemux * remux)
 {
   if (remux == NULL)
     return;
   for (guint i = 0; i < remux->pads->len; i++)
-    gst_pad_remove_probe (remux->pads->pdata[i], g_array_index (remux->ids, gulong, i));
+    gst_pad_remove_probe (remux->pads->pdata[i], g_array_index (remux->ids,
+            gulong, i));
   g_ptr_array_unref (remux->pads);
   g_array_unref (remux->ids);
   g_mutex_clear (&remux->lock);

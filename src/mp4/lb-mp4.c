@@ -26,37 +26,39 @@ debug_init (void)
 
 /* ---- byte helpers ---- */
 
-typedef struct {
+typedef struct
+{
   const guint8 *p;
   gsize len;
 } Buf;
 
 static inline gboolean
-buf_has (const Buf *b, gsize at, gsize n)
+buf_has (const Buf * b, gsize at, gsize n)
 {
   return at <= b->len && n <= b->len - at;
 }
 
 static inline guint32
-rd32 (const guint8 *p)
+rd32 (const guint8 * p)
 {
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8)
+      | p[3];
 }
 
 static inline guint16
-rd16 (const guint8 *p)
+rd16 (const guint8 * p)
 {
   return (guint16) ((p[0] << 8) | p[1]);
 }
 
 static inline guint64
-rd64 (const guint8 *p)
+rd64 (const guint8 * p)
 {
   return ((guint64) rd32 (p) << 32) | rd32 (p + 4);
 }
 
 static gboolean
-pread_all (gint fd, guint8 *dst, gsize n, gint64 offset, GError **error)
+pread_all (gint fd, guint8 * dst, gsize n, gint64 offset, GError ** error)
 {
   gsize done = 0;
   while (done < n) {
@@ -64,13 +66,13 @@ pread_all (gint fd, guint8 *dst, gsize n, gint64 offset, GError **error)
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "read at %" G_GINT64_FORMAT ": %s",
-          offset, g_strerror (errno));
+      g_set_error (error, LB_ERROR, LB_ERROR_IO,
+          "read at %" G_GINT64_FORMAT ": %s", offset, g_strerror (errno));
       return FALSE;
     }
     if (r == 0) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "file ends at %" G_GINT64_FORMAT,
-          offset + (gint64) done);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET,
+          "file ends at %" G_GINT64_FORMAT, offset + (gint64) done);
       return FALSE;
     }
     done += r;
@@ -79,7 +81,7 @@ pread_all (gint fd, guint8 *dst, gsize n, gint64 offset, GError **error)
 }
 
 static gboolean
-file_size_of (gint fd, gint64 *size, GError **error)
+file_size_of (gint fd, gint64 * size, GError ** error)
 {
   struct stat st;
   if (fstat (fd, &st) != 0) {
@@ -102,18 +104,21 @@ is_fourcc_text (guint32 t)
 }
 
 /* A top-level box header at @pos.  size 0 means "to the end of the file". */
-typedef struct {
+typedef struct
+{
   gint64 pos, size;
   guint32 type;
   guint hdr;
 } BoxHdr;
 
 static gboolean
-read_box_header (gint fd, gint64 pos, gint64 file_size, BoxHdr *box, GError **error)
+read_box_header (gint fd, gint64 pos, gint64 file_size, BoxHdr * box,
+    GError ** error)
 {
   guint8 h[16];
   if (pos + 8 > file_size) {
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "no box header at %" G_GINT64_FORMAT, pos);
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET,
+        "no box header at %" G_GINT64_FORMAT, pos);
     return FALSE;
   }
   if (!pread_all (fd, h, 8, pos, error))
@@ -123,12 +128,14 @@ read_box_header (gint fd, gint64 pos, gint64 file_size, BoxHdr *box, GError **er
   box->size = rd32 (h);
   box->hdr = 8;
   if (!is_fourcc_text (box->type)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "not an MP4 box at %" G_GINT64_FORMAT, pos);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "not an MP4 box at %" G_GINT64_FORMAT, pos);
     return FALSE;
   }
   if (box->size == 1) {
     if (pos + 16 > file_size) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "no box header at %" G_GINT64_FORMAT, pos);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET,
+          "no box header at %" G_GINT64_FORMAT, pos);
       return FALSE;
     }
     if (!pread_all (fd, h + 8, 8, pos + 8, error))
@@ -136,11 +143,13 @@ read_box_header (gint fd, gint64 pos, gint64 file_size, BoxHdr *box, GError **er
     box->size = (gint64) rd64 (h + 8);
     box->hdr = 16;
     if (box->size < 16) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad box size at %" G_GINT64_FORMAT, pos);
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+          "bad box size at %" G_GINT64_FORMAT, pos);
       return FALSE;
     }
   } else if (box->size != 0 && box->size < 8) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad box size at %" G_GINT64_FORMAT, pos);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "bad box size at %" G_GINT64_FORMAT, pos);
     return FALSE;
   }
   return TRUE;
@@ -148,7 +157,8 @@ read_box_header (gint fd, gint64 pos, gint64 file_size, BoxHdr *box, GError **er
 
 /* Finds child @type inside [start, end) of @b; returns payload offset/len. */
 static gboolean
-find_child (const Buf *b, gsize start, gsize end, guint32 type, gsize *pay, gsize *pay_len)
+find_child (const Buf * b, gsize start, gsize end, guint32 type, gsize * pay,
+    gsize * pay_len)
 {
   gsize pos = start;
   while (pos + 8 <= end) {
@@ -175,16 +185,18 @@ find_child (const Buf *b, gsize start, gsize end, guint32 type, gsize *pay, gsiz
 }
 
 gint64
-lb_mp4_to_ns (const LbMp4Init *init, gint64 ticks)
+lb_mp4_to_ns (const LbMp4Init * init, gint64 ticks)
 {
   g_return_val_if_fail (init != NULL && init->timescale > 0, 0);
   if (ticks < 0)
-    return -(gint64) gst_util_uint64_scale_round (-ticks, GST_SECOND, init->timescale);
-  return (gint64) gst_util_uint64_scale_round (ticks, GST_SECOND, init->timescale);
+    return -(gint64) gst_util_uint64_scale_round (-ticks, GST_SECOND,
+        init->timescale);
+  return (gint64) gst_util_uint64_scale_round (ticks, GST_SECOND,
+      init->timescale);
 }
 
 void
-lb_mp4_init_free (LbMp4Init *init)
+lb_mp4_init_free (LbMp4Init * init)
 {
   if (init == NULL)
     return;
@@ -197,7 +209,7 @@ lb_mp4_init_free (LbMp4Init *init)
 }
 
 void
-lb_mp4_fragment_free (LbMp4Fragment *fragment)
+lb_mp4_fragment_free (LbMp4Fragment * fragment)
 {
   if (fragment == NULL)
     return;
@@ -214,7 +226,7 @@ fragment_new (void)
 }
 
 static void
-guess_fps (LbMp4Init *init, guint32 delta)
+guess_fps (LbMp4Init * init, guint32 delta)
 {
   if (delta == 0 || init->timescale == 0) {
     init->fps_n = 0;
@@ -233,14 +245,16 @@ guess_fps (LbMp4Init *init, guint32 delta)
 
 /* ---- moov ---- */
 
-typedef struct {
+typedef struct
+{
   guint32 track_id, timescale;
   gboolean video;
   gsize stbl, stbl_len;
 } TrakInfo;
 
 static gboolean
-parse_sample_table (LbMp4Init *init, const Buf *b, gsize stbl, gsize stbl_len, GError **error)
+parse_sample_table (LbMp4Init * init, const Buf * b, gsize stbl, gsize stbl_len,
+    GError ** error)
 {
   gsize end = stbl + stbl_len, p, n;
   guint32 count = 0;
@@ -287,7 +301,8 @@ parse_sample_table (LbMp4Init *init, const Buf *b, gsize stbl, gsize stbl_len, G
   if (find_child (b, stbl, end, FOURCC ('c', 't', 't', 's'), &p, &n) && n >= 8) {
     entries = rd32 (b->p + p + 4);
     k = 0;
-    for (guint32 e = 0; e < entries && (8 + 8 * (gsize) e + 8) <= n && k < count; e++) {
+    for (guint32 e = 0;
+        e < entries && (8 + 8 * (gsize) e + 8) <= n && k < count; e++) {
       guint32 c = rd32 (b->p + p + 8 + 8 * e);
       gint32 o = (gint32) rd32 (b->p + p + 12 + 8 * e);
       for (guint32 j = 0; j < c && k < count; j++, k++)
@@ -338,7 +353,8 @@ parse_sample_table (LbMp4Init *init, const Buf *b, gsize stbl, gsize stbl_len, G
   for (guint32 e = 0; e < entries && k < count; e++) {
     guint32 first = rd32 (b->p + p + 8 + 12 * e);
     guint32 per = rd32 (b->p + p + 12 + 12 * e);
-    guint32 last = (e + 1 < entries) ? rd32 (b->p + p + 8 + 12 * (e + 1)) : nchunks + 1;
+    guint32 last =
+        (e + 1 < entries) ? rd32 (b->p + p + 8 + 12 * (e + 1)) : nchunks + 1;
     if (first < 1 || last < first)
       goto bad;
     for (guint32 c = first; c < last && c <= nchunks && k < count; c++) {
@@ -364,7 +380,8 @@ bad:
 }
 
 static gboolean
-parse_sample_entry (LbMp4Init *init, const Buf *b, gsize stsd, gsize stsd_len, GError **error)
+parse_sample_entry (LbMp4Init * init, const Buf * b, gsize stsd, gsize stsd_len,
+    GError ** error)
 {
   if (stsd_len < 16) {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad stsd");
@@ -377,22 +394,26 @@ parse_sample_entry (LbMp4Init *init, const Buf *b, gsize stsd, gsize stsd_len, G
   for (gint i = 0; i < 4; i++)
     name[i] = (gchar) ((etype >> (24 - 8 * i)) & 0xff);
   if (esize < 86 || e + esize > stsd + stsd_len) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad sample entry '%s'", name);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad sample entry '%s'",
+        name);
     return FALSE;
   }
   guint32 cfg;
   const gchar *codec, *media;
-  if (etype == FOURCC ('a', 'v', 'c', '1') || etype == FOURCC ('a', 'v', 'c', '3')) {
+  if (etype == FOURCC ('a', 'v', 'c', '1')
+      || etype == FOURCC ('a', 'v', 'c', '3')) {
     codec = "h264";
     media = "video/x-h264";
     cfg = FOURCC ('a', 'v', 'c', 'C');
-  } else if (etype == FOURCC ('h', 'v', 'c', '1') || etype == FOURCC ('h', 'e', 'v', '1')) {
+  } else if (etype == FOURCC ('h', 'v', 'c', '1')
+      || etype == FOURCC ('h', 'e', 'v', '1')) {
     codec = "h265";
     media = "video/x-h265";
     cfg = FOURCC ('h', 'v', 'c', 'C');
   } else {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
-        "unsupported video codec '%s' (lookback records H.264 and H.265)", name);
+        "unsupported video codec '%s' (lookback records H.264 and H.265)",
+        name);
     return FALSE;
   }
   init->codec = g_strdup (codec);
@@ -401,19 +422,20 @@ parse_sample_entry (LbMp4Init *init, const Buf *b, gsize stsd, gsize stsd_len, G
   init->height = rd16 (b->p + e + 8 + 26);
   gsize p, n;
   if (!find_child (b, e + 86, e + esize, cfg, &p, &n) || n < 7) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "sample entry '%s' has no codec configuration",
-        name);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "sample entry '%s' has no codec configuration", name);
     return FALSE;
   }
   init->codec_data = g_bytes_new (b->p + p, n);
 
   GstBuffer *cd = gst_buffer_new_memdup (b->p + p, n);
   GstCaps *caps = gst_caps_new_simple (media,
-      "stream-format", G_TYPE_STRING, etype == FOURCC ('a', 'v', 'c', '1') ? "avc"
-      : etype == FOURCC ('a', 'v', 'c', '3') ? "avc3" : name,
+      "stream-format", G_TYPE_STRING, etype == FOURCC ('a', 'v', 'c',
+          '1') ? "avc" : etype == FOURCC ('a', 'v', 'c', '3') ? "avc3" : name,
       "alignment", G_TYPE_STRING, "au",
       "codec_data", GST_TYPE_BUFFER, cd,
-      "width", G_TYPE_INT, init->width, "height", G_TYPE_INT, init->height, NULL);
+      "width", G_TYPE_INT, init->width, "height", G_TYPE_INT, init->height,
+      NULL);
   gst_buffer_unref (cd);
   init->caps = gst_caps_to_string (caps);
   gst_caps_unref (caps);
@@ -421,7 +443,7 @@ parse_sample_entry (LbMp4Init *init, const Buf *b, gsize stsd, gsize stsd_len, G
 }
 
 static gboolean
-parse_moov (LbMp4Init *init, const Buf *b, GError **error)
+parse_moov (LbMp4Init * init, const Buf * b, GError ** error)
 {
   gsize pos = 0, end = b->len;
   gboolean found = FALSE;
@@ -429,7 +451,8 @@ parse_moov (LbMp4Init *init, const Buf *b, GError **error)
 
   /* mvex: trex defaults and "fragmented" */
   gsize mvex, mvex_len;
-  init->fragmented = find_child (b, 0, end, FOURCC ('m', 'v', 'e', 'x'), &mvex, &mvex_len);
+  init->fragmented =
+      find_child (b, 0, end, FOURCC ('m', 'v', 'e', 'x'), &mvex, &mvex_len);
 
   while (pos + 8 <= end && !found) {
     guint64 size = rd32 (b->p + pos);
@@ -443,21 +466,27 @@ parse_moov (LbMp4Init *init, const Buf *b, GError **error)
     if (size < hdr || size > end - pos)
       break;
     if (rd32 (b->p + pos + 4) == FOURCC ('t', 'r', 'a', 'k')) {
-      gsize t = pos + hdr, tend = pos + size, p, n, mdia, mdia_len, minf, minf_len, stbl,
-          stbl_len;
-      if (find_child (b, t, tend, FOURCC ('m', 'd', 'i', 'a'), &mdia, &mdia_len) &&
-          find_child (b, mdia, mdia + mdia_len, FOURCC ('h', 'd', 'l', 'r'), &p, &n) && n >= 12 &&
-          rd32 (b->p + p + 8) == FOURCC ('v', 'i', 'd', 'e') &&
-          find_child (b, t, tend, FOURCC ('t', 'k', 'h', 'd'), &p, &n) && n >= 24) {
+      gsize t = pos + hdr, tend =
+          pos + size, p, n, mdia, mdia_len, minf, minf_len, stbl, stbl_len;
+      if (find_child (b, t, tend, FOURCC ('m', 'd', 'i', 'a'), &mdia, &mdia_len)
+          && find_child (b, mdia, mdia + mdia_len, FOURCC ('h', 'd', 'l', 'r'),
+              &p, &n) && n >= 12
+          && rd32 (b->p + p + 8) == FOURCC ('v', 'i', 'd', 'e')
+          && find_child (b, t, tend, FOURCC ('t', 'k', 'h', 'd'), &p, &n)
+          && n >= 24) {
         init->track_id = rd32 (b->p + p + (b->p[p] == 1 ? 20 : 12));
-        if (find_child (b, mdia, mdia + mdia_len, FOURCC ('m', 'd', 'h', 'd'), &p, &n) && n >= 24)
+        if (find_child (b, mdia, mdia + mdia_len, FOURCC ('m', 'd', 'h', 'd'),
+                &p, &n) && n >= 24)
           init->timescale = rd32 (b->p + p + (b->p[p] == 1 ? 20 : 12));
         if (init->timescale == 0 ||
-            !find_child (b, mdia, mdia + mdia_len, FOURCC ('m', 'i', 'n', 'f'), &minf, &minf_len)
-            || !find_child (b, minf, minf + minf_len, FOURCC ('s', 't', 'b', 'l'), &stbl,
-                &stbl_len)
-            || !find_child (b, stbl, stbl + stbl_len, FOURCC ('s', 't', 's', 'd'), &p, &n)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "video track without a sample table");
+            !find_child (b, mdia, mdia + mdia_len, FOURCC ('m', 'i', 'n', 'f'),
+                &minf, &minf_len)
+            || !find_child (b, minf, minf + minf_len, FOURCC ('s', 't', 'b',
+                    'l'), &stbl, &stbl_len)
+            || !find_child (b, stbl, stbl + stbl_len, FOURCC ('s', 't', 's',
+                    'd'), &p, &n)) {
+          g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+              "video track without a sample table");
           return FALSE;
         }
         GError *local = NULL;
@@ -509,7 +538,7 @@ parse_moov (LbMp4Init *init, const Buf *b, GError **error)
 }
 
 gboolean
-lb_mp4_read_init (gint fd, LbMp4Init **out, GError **error)
+lb_mp4_read_init (gint fd, LbMp4Init ** out, GError ** error)
 {
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (out != NULL && *out == NULL, FALSE);
@@ -536,20 +565,22 @@ lb_mp4_read_init (gint fd, LbMp4Init **out, GError **error)
     }
     if (first) {
       static const guint32 starts[] = {
-        FOURCC ('f', 't', 'y', 'p'), FOURCC ('m', 'o', 'o', 'v'), FOURCC ('s', 't', 'y', 'p'),
+        FOURCC ('f', 't', 'y', 'p'), FOURCC ('m', 'o', 'o', 'v'), FOURCC ('s',
+            't', 'y', 'p'),
       };
       gboolean ok = FALSE;
       for (guint i = 0; i < G_N_ELEMENTS (starts); i++)
         ok |= box.type == starts[i];
       if (!ok) {
-        g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "not an MP4 file (no ftyp)");
+        g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+            "not an MP4 file (no ftyp)");
         return FALSE;
       }
       first = FALSE;
     }
     if (box.size == 0) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "no moov yet (box at %" G_GINT64_FORMAT
-          " still being written)", pos);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET,
+          "no moov yet (box at %" G_GINT64_FORMAT " still being written)", pos);
       return FALSE;
     }
     if (box.type == FOURCC ('m', 'o', 'o', 'v')) {
@@ -575,8 +606,9 @@ lb_mp4_read_init (gint fd, LbMp4Init **out, GError **error)
       if (!parse_moov (init, &b, error))
         return FALSE;
       GST_DEBUG ("init: track %u, %s %dx%d, timescale %u, %u table samples, %s",
-          init->track_id, init->codec, init->width, init->height, init->timescale,
-          init->samples->len, init->fragmented ? "fragmented" : "finalised");
+          init->track_id, init->codec, init->width, init->height,
+          init->timescale, init->samples->len,
+          init->fragmented ? "fragmented" : "finalised");
       *out = g_steal_pointer (&init);
       return TRUE;
     }
@@ -589,12 +621,13 @@ lb_mp4_read_init (gint fd, LbMp4Init **out, GError **error)
 }
 
 gboolean
-lb_mp4_read_init_path (const gchar *path, LbMp4Init **out, GError **error)
+lb_mp4_read_init_path (const gchar * path, LbMp4Init ** out, GError ** error)
 {
   g_return_val_if_fail (path != NULL, FALSE);
   gint fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    g_set_error (error, LB_ERROR, errno == ENOENT ? LB_ERROR_NOT_FOUND : LB_ERROR_IO,
+    g_set_error (error, LB_ERROR,
+        errno == ENOENT ? LB_ERROR_NOT_FOUND : LB_ERROR_IO,
         "cannot open %s: %s", path, g_strerror (errno));
     return FALSE;
   }
@@ -606,7 +639,7 @@ lb_mp4_read_init_path (const gchar *path, LbMp4Init **out, GError **error)
 }
 
 gint64
-lb_mp4_first_offset (const LbMp4Init *init)
+lb_mp4_first_offset (const LbMp4Init * init)
 {
   g_return_val_if_fail (init != NULL, 0);
   if (init->samples->len > 0)
@@ -618,8 +651,8 @@ lb_mp4_first_offset (const LbMp4Init *init)
 
 /* Parses a moof's traf of our track; appends samples; widens [*dmin, *dmax). */
 static gboolean
-parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *samples,
-    gint64 *dmin, gint64 *dmax, GError **error)
+parse_moof (const LbMp4Init * init, const Buf * b, gint64 moof_pos,
+    GArray * samples, gint64 * dmin, gint64 * dmax, GError ** error)
 {
   gsize pos = 0, end = b->len;
   while (pos + 8 <= end) {
@@ -640,8 +673,8 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
     }
     gsize q = p + 8;
     gint64 base = moof_pos;
-    guint32 def_dur = init->trex_duration, def_size = init->trex_size, def_flags =
-        init->trex_flags;
+    guint32 def_dur = init->trex_duration, def_size =
+        init->trex_size, def_flags = init->trex_flags;
     if (tf & 0x1) {
       if (q + 8 > p + n)
         goto bad;
@@ -673,7 +706,8 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
     }
     gint64 dts = 0;
     if (find_child (b, t, tend, FOURCC ('t', 'f', 'd', 't'), &p, &n) && n >= 8)
-      dts = b->p[p] == 1 && n >= 12 ? (gint64) rd64 (b->p + p + 4) : rd32 (b->p + p + 4);
+      dts = b->p[p] == 1
+          && n >= 12 ? (gint64) rd64 (b->p + p + 4) : rd32 (b->p + p + 4);
     else
       GST_WARNING ("fragment at %" G_GINT64_FORMAT " has no tfdt", moof_pos);
 
@@ -715,7 +749,8 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
         if (!per && count > 100000)
           goto bad;
         for (guint32 i = 0; i < count; i++) {
-          guint32 dur = def_dur, sz = def_size, fl = (i == 0 && has_first) ? first_flags : def_flags;
+          guint32 dur = def_dur, sz = def_size, fl = (i == 0
+              && has_first) ? first_flags : def_flags;
           gint64 cto = 0;
           if (flags & 0x100) {
             dur = rd32 (b->p + rp);
@@ -730,7 +765,10 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
             rp += 4;
           }
           if (flags & 0x800) {
-            cto = version == 0 ? (gint64) rd32 (b->p + rp) : (gint64) (gint32) rd32 (b->p + rp);
+            cto =
+                version ==
+                0 ? (gint64) rd32 (b->p + rp) : (gint64) (gint32) rd32 (b->p +
+                rp);
             rp += 4;
           }
           if (data_pos > MAX_OFFSET || dts > MAX_OFFSET)
@@ -759,17 +797,18 @@ parse_moof (const LbMp4Init *init, const Buf *b, gint64 moof_pos, GArray *sample
   return TRUE;
 
 bad:
-  g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad moof at %" G_GINT64_FORMAT, moof_pos);
+  g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+      "bad moof at %" G_GINT64_FORMAT, moof_pos);
   return FALSE;
 }
 
 static gboolean
-read_moof (gint fd, const LbMp4Init *init, const BoxHdr *box, GArray *samples, gint64 *dmin,
-    gint64 *dmax, GError **error)
+read_moof (gint fd, const LbMp4Init * init, const BoxHdr * box,
+    GArray * samples, gint64 * dmin, gint64 * dmax, GError ** error)
 {
   if (box->size > MAX_MOOF) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "moof too large at %" G_GINT64_FORMAT,
-        box->pos);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "moof too large at %" G_GINT64_FORMAT, box->pos);
     return FALSE;
   }
   gsize len = box->size - box->hdr;
@@ -783,7 +822,7 @@ read_moof (gint fd, const LbMp4Init *init, const BoxHdr *box, GArray *samples, g
 /* One GOP of the moov's sample table starting at the first sample at or
  * after @offset; NULL when there is none. */
 static LbMp4Fragment *
-table_fragment (const LbMp4Init *init, gint64 offset)
+table_fragment (const LbMp4Init * init, gint64 offset)
 {
   const LbMp4Sample *s = (const LbMp4Sample *) init->samples->data;
   guint n = init->samples->len, i = 0;
@@ -809,8 +848,8 @@ table_fragment (const LbMp4Init *init, gint64 offset)
 }
 
 gboolean
-lb_mp4_read_fragment (gint fd, const LbMp4Init *init, gint64 offset, gint64 file_size,
-    LbMp4Fragment **out, GError **error)
+lb_mp4_read_fragment (gint fd, const LbMp4Init * init, gint64 offset,
+    gint64 file_size, LbMp4Fragment ** out, GError ** error)
 {
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (init != NULL, FALSE);
@@ -818,15 +857,17 @@ lb_mp4_read_fragment (gint fd, const LbMp4Init *init, gint64 offset, gint64 file
   debug_init ();
 
   if (init->samples->len > 0 &&
-      offset <= g_array_index (init->samples, LbMp4Sample, init->samples->len - 1).offset) {
+      offset <= g_array_index (init->samples, LbMp4Sample,
+          init->samples->len - 1).offset) {
     g_autoptr (LbMp4Fragment) f = table_fragment (init, offset);
     if (f && f->offset + f->size > file_size) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "samples beyond the end of the file");
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET,
+          "samples beyond the end of the file");
       return FALSE;
     }
     if (f && f->next_offset <= offset) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "sample table goes backwards at %"
-          G_GINT64_FORMAT, offset);
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+          "sample table goes backwards at %" G_GINT64_FORMAT, offset);
       return FALSE;
     }
     *out = g_steal_pointer (&f);
@@ -840,21 +881,23 @@ lb_mp4_read_fragment (gint fd, const LbMp4Init *init, gint64 offset, gint64 file
   gint64 mdat_min = G_MAXINT64, mdat_max = G_MININT64;
   gboolean have_moof = FALSE;
   for (;;) {
-    if (have_moof && (dmin == G_MAXINT64 || (dmin >= mdat_min && dmax <= mdat_max)))
+    if (have_moof && (dmin == G_MAXINT64 || (dmin >= mdat_min
+                && dmax <= mdat_max)))
       break;
     BoxHdr box;
     if (!read_box_header (fd, pos, file_size, &box, error))
       return FALSE;
     if (box.size == 0 || pos + box.size > file_size) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET, "box at %" G_GINT64_FORMAT " incomplete",
-          pos);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_YET,
+          "box at %" G_GINT64_FORMAT " incomplete", pos);
       return FALSE;
     }
     switch (box.type) {
       case FOURCC ('m', 'o', 'o', 'f'):
         if (have_moof) {
           g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
-              "fragment at %" G_GINT64_FORMAT " refers to missing data", offset);
+              "fragment at %" G_GINT64_FORMAT " refers to missing data",
+              offset);
           return FALSE;
         }
         if (!read_moof (fd, init, &box, f->samples, &dmin, &dmax, error))
@@ -889,8 +932,8 @@ sample_cmp_offset (gconstpointer a, gconstpointer b)
 }
 
 gboolean
-lb_mp4_read_range (gint fd, const LbMp4Init *init, gint64 offset, gint64 size,
-    LbMp4Fragment **out, GError **error)
+lb_mp4_read_range (gint fd, const LbMp4Init * init, gint64 offset, gint64 size,
+    LbMp4Fragment ** out, GError ** error)
 {
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (init != NULL, FALSE);
@@ -913,7 +956,8 @@ lb_mp4_read_range (gint fd, const LbMp4Init *init, gint64 offset, gint64 size,
     gint64 file_size;
     if (!file_size_of (fd, &file_size, error))
       return FALSE;
-    gint64 pos = MAX (offset, init->init_size), dmin = G_MAXINT64, dmax = G_MININT64;
+    gint64 pos = MAX (offset, init->init_size), dmin = G_MAXINT64, dmax =
+        G_MININT64;
     while (pos < end) {
       BoxHdr box;
       if (!read_box_header (fd, pos, file_size, &box, error))
@@ -947,7 +991,7 @@ lb_mp4_read_range (gint fd, const LbMp4Init *init, gint64 offset, gint64 size,
 
 /* Exp-Golomb ue(v) at the start of @p (@len bytes); FALSE when cut. */
 static gboolean
-read_ue (const guint8 *p, gsize len, guint32 *out)
+read_ue (const guint8 * p, gsize len, guint32 * out)
 {
   gsize bit = 0, nbits = len * 8;
   guint zeros = 0;
@@ -969,7 +1013,8 @@ read_ue (const guint8 *p, gsize len, guint32 *out)
   return TRUE;
 }
 
-typedef struct {
+typedef struct
+{
   gsize start, end;             /* bytes in the mdat payload */
   guint vcl;                    /* slices */
   gboolean idr;
@@ -980,7 +1025,8 @@ typedef struct {
  * the last one, whose NAL units are complete but which may miss slices,
  * is returned in @last (vcl 0 when there is none). */
 static void
-split_access_units (const guint8 *d, gsize len, guint nal_len, GArray *aus, AccessUnit *last)
+split_access_units (const guint8 * d, gsize len, guint nal_len, GArray * aus,
+    AccessUnit * last)
 {
   AccessUnit cur = { 0 };
   gboolean open = FALSE;
@@ -998,7 +1044,8 @@ split_access_units (const guint8 *d, gsize len, guint nal_len, GArray *aus, Acce
     gboolean vcl = type == 1 || type == 5;
     gboolean starts = FALSE;
     if (open && cur.vcl > 0) {
-      if (type == 9 || type == 7 || type == 8 || type == 6 || (type >= 14 && type <= 18)) {
+      if (type == 9 || type == 7 || type == 8 || type == 6 || (type >= 14
+              && type <= 18)) {
         starts = TRUE;
       } else if (vcl) {
         guint32 first_mb;
@@ -1029,7 +1076,8 @@ split_access_units (const guint8 *d, gsize len, guint nal_len, GArray *aus, Acce
 }
 
 static gboolean
-pwrite_all (gint fd, const guint8 *src, gsize n, gint64 offset, GError **error)
+pwrite_all (gint fd, const guint8 * src, gsize n, gint64 offset,
+    GError ** error)
 {
   gsize done = 0;
   while (done < n) {
@@ -1037,8 +1085,8 @@ pwrite_all (gint fd, const guint8 *src, gsize n, gint64 offset, GError **error)
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "write at %" G_GINT64_FORMAT ": %s",
-          offset, g_strerror (errno));
+      g_set_error (error, LB_ERROR, LB_ERROR_IO,
+          "write at %" G_GINT64_FORMAT ": %s", offset, g_strerror (errno));
       return FALSE;
     }
     done += r;
@@ -1047,31 +1095,32 @@ pwrite_all (gint fd, const guint8 *src, gsize n, gint64 offset, GError **error)
 }
 
 static gboolean
-sync_or_fail (gint fd, GError **error)
+sync_or_fail (gint fd, GError ** error)
 {
   if (fdatasync (fd) != 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "fdatasync: %s", g_strerror (errno));
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "fdatasync: %s",
+        g_strerror (errno));
     return FALSE;
   }
   return TRUE;
 }
 
 static void
-put32 (GByteArray *a, guint32 v)
+put32 (GByteArray * a, guint32 v)
 {
   guint8 b[4] = { v >> 24, v >> 16, v >> 8, v };
   g_byte_array_append (a, b, 4);
 }
 
 static void
-put64 (GByteArray *a, guint64 v)
+put64 (GByteArray * a, guint64 v)
 {
   put32 (a, v >> 32);
   put32 (a, (guint32) v);
 }
 
 static void
-set32 (GByteArray *a, gsize at, guint32 v)
+set32 (GByteArray * a, gsize at, guint32 v)
 {
   a->data[at] = v >> 24;
   a->data[at + 1] = v >> 16;
@@ -1082,8 +1131,8 @@ set32 (GByteArray *a, gsize at, guint32 v)
 /* moof (mfhd, traf: tfhd with base-data-offset, tfdt, trun with sizes,
  * durations and flags) for @n access units starting at @base. */
 static GByteArray *
-build_moof (guint32 seq, guint32 track_id, gint64 base, guint64 decode_time, guint32 duration,
-    const AccessUnit *aus, guint n)
+build_moof (guint32 seq, guint32 track_id, gint64 base, guint64 decode_time,
+    guint32 duration, const AccessUnit * aus, guint n)
 {
   GByteArray *a = g_byte_array_new ();
   put32 (a, 0);
@@ -1121,10 +1170,11 @@ build_moof (guint32 seq, guint32 track_id, gint64 base, guint64 decode_time, gui
 }
 
 static guint
-count_traks (gint fd, const LbMp4Init *init)
+count_traks (gint fd, const LbMp4Init * init)
 {
   BoxHdr box;
-  if (!read_box_header (fd, init->moov_offset, init->moov_offset + init->moov_size, &box, NULL))
+  if (!read_box_header (fd, init->moov_offset,
+          init->moov_offset + init->moov_size, &box, NULL))
     return 0;
   gsize len = init->moov_size - box.hdr;
   g_autofree guint8 *data = g_malloc (len ? len : 1);
@@ -1157,7 +1207,8 @@ cmp_gint64 (gconstpointer a, gconstpointer b)
   } G_STMT_END
 
 gboolean
-lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **error)
+lb_mp4_recover_tail (gint fd, guint * out_samples, gchar ** out_note,
+    GError ** error)
 {
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (out_samples != NULL, FALSE);
@@ -1236,12 +1287,14 @@ lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **err
     if (box.type == FOURCC ('m', 'd', 'a', 't'))
       break;
     if (box.size == 0 || pos + box.size > file_size ||
-        (box.type != FOURCC ('f', 'r', 'e', 'e') && box.type != FOURCC ('s', 'k', 'i', 'p')))
+        (box.type != FOURCC ('f', 'r', 'e', 'e')
+            && box.type != FOURCC ('s', 'k', 'i', 'p')))
       REFUSE ("no moof-less mdat at %" G_GINT64_FORMAT, pos);
     pos += box.size;
   }
   gint64 payload = pos + box.hdr;
-  gint64 payload_end = box.size == 0 || pos + box.size > file_size ? file_size : pos + box.size;
+  gint64 payload_end = box.size == 0
+      || pos + box.size > file_size ? file_size : pos + box.size;
   if (payload_end <= payload)
     return TRUE;
 
@@ -1255,11 +1308,15 @@ lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **err
     REFUSE ("no earlier sample to take the frame duration from");
   g_array_sort (durations, cmp_gint64);
   gint64 dur_ns = g_array_index (durations, gint64, durations->len / 2);
-  guint64 dur_ticks = gst_util_uint64_scale_round (MAX (dur_ns, 0), init->timescale, GST_SECOND);
+  guint64 dur_ticks =
+      gst_util_uint64_scale_round (MAX (dur_ns, 0), init->timescale,
+      GST_SECOND);
   if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
     REFUSE ("no usable frame duration");
-  guint64 decode_time = gst_util_uint64_scale_round (last.dts_ns, init->timescale, GST_SECOND) +
-      gst_util_uint64_scale_round (MAX (last.duration_ns, 0), init->timescale, GST_SECOND);
+  guint64 decode_time =
+      gst_util_uint64_scale_round (last.dts_ns, init->timescale,
+      GST_SECOND) + gst_util_uint64_scale_round (MAX (last.duration_ns, 0),
+      init->timescale, GST_SECOND);
   gsize cd_len;
   const guint8 *cd = g_bytes_get_data (init->codec_data, &cd_len);
   if (cd_len < 5 || (cd[4] & 3) == 2)
@@ -1285,7 +1342,8 @@ lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **err
   if (aus->len == 0)
     REFUSE ("no complete access unit in the trailing mdat");
 
-  gint64 new_end = payload + (gint64) g_array_index (aus, AccessUnit, aus->len - 1).end;
+  gint64 new_end =
+      payload + (gint64) g_array_index (aus, AccessUnit, aus->len - 1).end;
   gint64 mdat_size = new_end - pos;
   if (box.hdr == 8 && mdat_size > G_MAXUINT32)
     REFUSE ("trailing mdat too large for its header");
@@ -1293,7 +1351,8 @@ lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **err
   /* Each step leaves a file this function can recover again: cut the torn
    * bytes, close the mdat, sync, then append the moof and sync. */
   if (file_size > new_end && ftruncate (fd, new_end) != 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate: %s", g_strerror (errno));
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate: %s",
+        g_strerror (errno));
     return FALSE;
   }
   guint8 sz[8];
@@ -1312,13 +1371,15 @@ lb_mp4_recover_tail (gint fd, guint *out_samples, gchar **out_note, GError **err
   }
   if (!sync_or_fail (fd, error))
     return FALSE;
-  g_autoptr (GByteArray) moof = build_moof (fragments + 1, init->track_id, payload, decode_time,
+  g_autoptr (GByteArray) moof =
+      build_moof (fragments + 1, init->track_id, payload, decode_time,
       (guint32) dur_ticks, (const AccessUnit *) aus->data, aus->len);
-  if (!pwrite_all (fd, moof->data, moof->len, new_end, error) || !sync_or_fail (fd, error))
+  if (!pwrite_all (fd, moof->data, moof->len, new_end, error)
+      || !sync_or_fail (fd, error))
     return FALSE;
-  GST_INFO ("recovered %u samples (%" G_GINT64_FORMAT " bytes) of a moof-less mdat at %"
-      G_GINT64_FORMAT "; %" G_GINT64_FORMAT " torn bytes cut", aus->len, new_end - payload, pos,
-      file_size - new_end);
+  GST_INFO ("recovered %u samples (%" G_GINT64_FORMAT
+      " bytes) of a moof-less mdat at %" G_GINT64_FORMAT "; %" G_GINT64_FORMAT
+      " torn bytes cut", aus->len, new_end - payload, pos, file_size - new_end);
   *out_samples = aus->len;
   return TRUE;
 }

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 
 gdouble
-lb_quota_cost (LbConfig *config, const gchar *media_type, gint64 start_ns, gint64 end_ns)
+lb_quota_cost (LbConfig * config, const gchar * media_type, gint64 start_ns,
+    gint64 end_ns)
 {
   g_return_val_if_fail (config != NULL, -1);
   g_return_val_if_fail (media_type != NULL, -1);
@@ -20,7 +21,8 @@ lb_quota_cost (LbConfig *config, const gchar *media_type, gint64 start_ns, gint6
   if (g_str_equal (media_type, "videoLowRes"))
     return seconds * lb_config_get_double (config, "quota", "low-res-weight");
   if (g_str_equal (media_type, "hyperlapse"))
-    return seconds * lb_config_get_double (config, "quota", "hyperlapse-weight");
+    return seconds * lb_config_get_double (config, "quota",
+        "hyperlapse-weight");
   return -1;
 }
 
@@ -52,14 +54,17 @@ lb_quota_status_sentence (gdouble used, gdouble allowance)
 
   g_ascii_formatd (u, sizeof u, "%.1f", used);
   g_ascii_formatd (a, sizeof a, "%.1f", allowance);
-  return g_strdup_printf ("Current monthly usage is %s seconds of high-res video out of "
+  return
+      g_strdup_printf
+      ("Current monthly usage is %s seconds of high-res video out of "
       "%s available.", u, a);
 }
 
 gboolean
-lb_quota_get_usage (LbStore *store, const gchar *org, gint64 now_ns, gdouble *out_used,
-    gdouble *out_reserved, GError **error)
+lb_quota_get_usage (LbStore * store, const gchar * org, gint64 now_ns,
+    gdouble * out_used, gdouble * out_reserved, GError ** error)
 {
   g_autofree gchar *period = lb_quota_period (now_ns);
-  return lb_store_api_quota_usage (store, org, period, out_used, out_reserved, error);
+  return lb_store_api_quota_usage (store, org, period, out_used, out_reserved,
+      error);
 }

@@ -8,8 +8,8 @@
 GST_DEBUG_CATEGORY_STATIC (lb_coverage_debug);
 #define GST_CAT_DEFAULT lb_coverage_debug
 
-gboolean lb_cli_coverage (LbConfig *config, gint argc, gchar **argv, GString *out,
-    GError **error);
+gboolean lb_cli_coverage (LbConfig * config, gint argc, gchar ** argv,
+    GString * out, GError ** error);
 
 /* "1h02m03s", "2m", "0.500s": stable and readable. */
 static gchar *
@@ -27,18 +27,20 @@ human_duration (gint64 ns)
   if (h)
     g_string_append_printf (s, "%" G_GINT64_FORMAT "h", h);
   if (m || (h && (sec || ms)))
-    g_string_append_printf (s, h ? "%02" G_GINT64_FORMAT "m" : "%" G_GINT64_FORMAT "m", m);
+    g_string_append_printf (s,
+        h ? "%02" G_GINT64_FORMAT "m" : "%" G_GINT64_FORMAT "m", m);
   if (ms)
-    g_string_append_printf (s, (h || m) ? "%02" G_GINT64_FORMAT ".%03" G_GINT64_FORMAT "s"
-        : "%" G_GINT64_FORMAT ".%03" G_GINT64_FORMAT "s", sec, ms);
+    g_string_append_printf (s, (h
+            || m) ? "%02" G_GINT64_FORMAT ".%03" G_GINT64_FORMAT "s" : "%"
+        G_GINT64_FORMAT ".%03" G_GINT64_FORMAT "s", sec, ms);
   else if (sec || (!h && !m))
-    g_string_append_printf (s, (h || m) ? "%02" G_GINT64_FORMAT "s" : "%" G_GINT64_FORMAT "s",
-        sec);
+    g_string_append_printf (s, (h
+            || m) ? "%02" G_GINT64_FORMAT "s" : "%" G_GINT64_FORMAT "s", sec);
   return g_string_free (s, FALSE);
 }
 
 static void
-print_range (GString *out, const gchar *what, const LbTimeRange *r)
+print_range (GString * out, const gchar * what, const LbTimeRange * r)
 {
   g_autofree gchar *a = lb_time_format_rfc3339 (r->start_ns);
   g_autofree gchar *b = lb_time_format_rfc3339 (r->end_ns);
@@ -54,8 +56,8 @@ range_cmp (gconstpointer a, gconstpointer b)
 }
 
 static gboolean
-cover_input (LbStore *store, const gchar *vehicle, const gchar *input, gint64 from, gint64 to,
-    GString *out, GError **error)
+cover_input (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 from, gint64 to, GString * out, GError ** error)
 {
   gint64 first, last;
   if (!lb_store_footage_extent (store, vehicle, input, &first, &last, error))
@@ -77,8 +79,9 @@ cover_input (LbStore *store, const gchar *vehicle, const gchar *input, gint64 fr
   g_autofree gchar *a = lb_time_format_rfc3339 (s);
   g_autofree gchar *b = lb_time_format_rfc3339 (e);
   g_autofree gchar *d = human_duration (recorded);
-  g_string_append_printf (out, "%s %s: %s .. %s, %s recorded, %u range%s, %u gap%s\n",
-      vehicle, input, a, b, d, ranges->len, ranges->len == 1 ? "" : "s", gaps->len,
+  g_string_append_printf (out,
+      "%s %s: %s .. %s, %s recorded, %u range%s, %u gap%s\n", vehicle, input, a,
+      b, d, ranges->len, ranges->len == 1 ? "" : "s", gaps->len,
       gaps->len == 1 ? "" : "s");
 
   /* both lists in time order, interleaved */
@@ -110,19 +113,22 @@ cover_input (LbStore *store, const gchar *vehicle, const gchar *input, gint64 fr
  * default the whole footage of the input).
  */
 gboolean
-lb_cli_coverage (LbConfig *config, gint argc, gchar **argv, GString *out, GError **error)
+lb_cli_coverage (LbConfig * config, gint argc, gchar ** argv, GString * out,
+    GError ** error)
 {
-  LB_DEBUG_INIT (lb_coverage_debug, "lookback-coverage", "lookback coverage command");
+  LB_DEBUG_INIT (lb_coverage_debug, "lookback-coverage",
+      "lookback coverage command");
 
   g_autofree gchar *vehicle = NULL, *input = NULL, *from_s = NULL, *to_s = NULL;
   GOptionEntry entries[] = {
-    { "vehicle", 0, 0, G_OPTION_ARG_STRING, &vehicle, "Vehicle id", "ID" },
-    { "input", 0, 0, G_OPTION_ARG_STRING, &input, "Only this input", "NAME" },
-    { "from", 0, 0, G_OPTION_ARG_STRING, &from_s, "Start (RFC 3339)", "TIME" },
-    { "to", 0, 0, G_OPTION_ARG_STRING, &to_s, "End (RFC 3339)", "TIME" },
-    { NULL }
+    {"vehicle", 0, 0, G_OPTION_ARG_STRING, &vehicle, "Vehicle id", "ID"},
+    {"input", 0, 0, G_OPTION_ARG_STRING, &input, "Only this input", "NAME"},
+    {"from", 0, 0, G_OPTION_ARG_STRING, &from_s, "Start (RFC 3339)", "TIME"},
+    {"to", 0, 0, G_OPTION_ARG_STRING, &to_s, "End (RFC 3339)", "TIME"},
+    {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- recorded ranges and gaps");
+  g_autoptr (GOptionContext) ctx =
+      g_option_context_new ("- recorded ranges and gaps");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_help_enabled (ctx, FALSE);
   g_autoptr (GError) local = NULL;
@@ -137,16 +143,19 @@ lb_cli_coverage (LbConfig *config, gint argc, gchar **argv, GString *out, GError
   gint64 from = LB_TIME_NONE, to = LB_TIME_NONE;
   if ((from_s && !lb_time_parse_rfc3339 (from_s, &from, &local)) ||
       (to_s && !lb_time_parse_rfc3339 (to_s, &to, &local))) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--from/--to: %s", local->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--from/--to: %s",
+        local->message);
     return FALSE;
   }
   if (from != LB_TIME_NONE && to != LB_TIME_NONE && to <= from) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--to must be after --from");
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--to must be after --from");
     return FALSE;
   }
 
   g_autofree gchar *db = lb_config_get_db_path (config);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, error);
+  g_autoptr (LbStore) store =
+      lb_store_open (db, LB_STORE_OPEN_READ_ONLY, error);
   if (store == NULL)
     return FALSE;
 
@@ -154,19 +163,21 @@ lb_cli_coverage (LbConfig *config, gint argc, gchar **argv, GString *out, GError
   if (input) {
     g_ptr_array_add (names, g_strdup (input));
   } else {
-    g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (store, vehicle, error);
+    g_autoptr (GPtrArray) inputs =
+        lb_store_footage_inputs (store, vehicle, error);
     if (inputs == NULL)
       return FALSE;
     for (guint i = 0; i < inputs->len; i++)
-      g_ptr_array_add (names, g_strdup (((LbFootageInput *) g_ptr_array_index (inputs,
-                      i))->input));
+      g_ptr_array_add (names,
+          g_strdup (((LbFootageInput *) g_ptr_array_index (inputs, i))->input));
     if (names->len == 0) {
       g_string_append_printf (out, "%s: no footage\n", vehicle);
       return TRUE;
     }
   }
   for (guint i = 0; i < names->len; i++)
-    if (!cover_input (store, vehicle, g_ptr_array_index (names, i), from, to, out, error))
+    if (!cover_input (store, vehicle, g_ptr_array_index (names, i), from, to,
+            out, error))
       return FALSE;
   return TRUE;
 }

@@ -24,7 +24,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_import_debug);
 /* Bytes read to recognise a file. */
 #define TYPEFIND_BYTES (256 * 1024)
 
-typedef struct {
+typedef struct
+{
   GstElement *pipeline;
   GstElement *sink;
   GstPad *sink_pad;             /* splitmuxsink's video pad */
@@ -46,7 +47,7 @@ typedef struct {
 } Import;
 
 static void
-refuse (Import *imp, const gchar *why)
+refuse (Import * imp, const gchar * why)
 {
   g_mutex_lock (&imp->lock);
   if (imp->refusal == NULL)
@@ -62,19 +63,20 @@ refuse (Import *imp, const gchar *why)
  * display[n]-th (PTS), both at --framerate; PTS are moved by the reorder
  * depth so that no DTS is after its PTS. */
 static GstPadProbeReturn
-on_elementary_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_elementary_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   Import *imp = data;
   GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
   guint64 n = imp->elementary_n++;
-  guint64 shown = n < imp->display->len ? g_array_index (imp->display, guint64, n) : n;
+  guint64 shown =
+      n < imp->display->len ? g_array_index (imp->display, guint64, n) : n;
 
   GST_BUFFER_DTS (buf) = gst_util_uint64_scale (n, GST_SECOND * imp->opt->fps_d,
       imp->opt->fps_n);
   GST_BUFFER_PTS (buf) = gst_util_uint64_scale (shown + imp->reorder,
       GST_SECOND * imp->opt->fps_d, imp->opt->fps_n);
-  GST_BUFFER_DURATION (buf) = gst_util_uint64_scale (GST_SECOND, imp->opt->fps_d,
-      imp->opt->fps_n);
+  GST_BUFFER_DURATION (buf) =
+      gst_util_uint64_scale (GST_SECOND, imp->opt->fps_d, imp->opt->fps_n);
   GST_PAD_PROBE_INFO_DATA (info) = buf;
   return GST_PAD_PROBE_OK;
 }
@@ -94,7 +96,7 @@ frame_number_caps (void)
 
 /* Numbers each frame in decode order with a meta the decoder carries over. */
 static GstPadProbeReturn
-on_number_frames (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_number_frames (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   guint64 *n = data;
   GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
@@ -109,10 +111,11 @@ on_number_frames (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 static void
-on_decoded (GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer data)
+on_decoded (GstElement * sink, GstBuffer * buf, GstPad * pad, gpointer data)
 {
   GArray *order = data;
-  GstReferenceTimestampMeta *meta = gst_buffer_get_reference_timestamp_meta (buf,
+  GstReferenceTimestampMeta *meta =
+      gst_buffer_get_reference_timestamp_meta (buf,
       frame_number_caps ());
   guint64 n = meta ? meta->timestamp : G_MAXUINT64;
 
@@ -123,13 +126,15 @@ on_decoded (GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer data)
  * numbering the frames in decode order, and see in which order the decoder
  * shows them.  Returns display[n] for each frame n, or NULL. */
 static GArray *
-elementary_display_order (const gchar *path, GError **error)
+elementary_display_order (const gchar * path, GError ** error)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! h264parse name=parse ! "
+  g_autoptr (GstElement) p =
+      gst_parse_launch ("filesrc name=src ! h264parse name=parse ! "
       "avdec_h264 ! fakesink name=sink signal-handoffs=true sync=false", &err);
   if (p == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "cannot decode H.264: %s", err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "cannot decode H.264: %s",
+        err->message);
     return NULL;
   }
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
@@ -140,7 +145,8 @@ elementary_display_order (const gchar *path, GError **error)
   guint64 frames = 0;
 
   g_object_set (src, "location", path, NULL);
-  gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER, on_number_frames, &frames, NULL);
+  gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER, on_number_frames,
+      &frames, NULL);
   g_signal_connect (sink, "handoff", G_CALLBACK (on_decoded), shown);
   gst_element_set_state (p, GST_STATE_PLAYING);
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
@@ -149,8 +155,9 @@ elementary_display_order (const gchar *path, GError **error)
   gst_element_set_state (p, GST_STATE_NULL);
   if (msg == NULL || GST_MESSAGE_TYPE (msg) != GST_MESSAGE_EOS || frames == 0 ||
       shown->len != frames) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the H.264 stream does not decode whole "
-        "(%u of %" G_GUINT64_FORMAT " frames)", shown->len, frames);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "the H.264 stream does not decode whole " "(%u of %" G_GUINT64_FORMAT
+        " frames)", shown->len, frames);
     return NULL;
   }
   /* shown[k] = decode index of the k-th frame shown → display[n] = k */
@@ -166,8 +173,8 @@ elementary_display_order (const gchar *path, GError **error)
   for (guint64 n = 0; n < frames; n++) {
     if (g_array_index (display, guint64, n) == G_MAXUINT64) {
       g_array_unref (display);
-      g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the order of display of its frames "
-          "cannot be worked out");
+      g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+          "the order of display of its frames " "cannot be worked out");
       return NULL;
     }
   }
@@ -177,15 +184,18 @@ elementary_display_order (const gchar *path, GError **error)
 /* Streaming thread: the wall-clock origin from the first buffer, and the
  * extent of what reached the segment sink. */
 static GstPadProbeReturn
-on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   Import *imp = data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
 
-  GstClockTime ts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : GST_BUFFER_DTS (buf);
+  GstClockTime ts =
+      GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) :
+      GST_BUFFER_DTS (buf);
   if (!GST_CLOCK_TIME_IS_VALID (ts))
     return GST_PAD_PROBE_OK;
-  g_autoptr (GstEvent) ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  g_autoptr (GstEvent) ev =
+      gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
   const GstSegment *seg = NULL;
   guint64 rt = ts;
   if (ev) {
@@ -212,7 +222,7 @@ on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
 /* A dropped stream ended while no video was found: the file has none. */
 static GstPadProbeReturn
-on_dropped_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_dropped_event (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   Import *imp = data;
 
@@ -227,14 +237,15 @@ on_dropped_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 static void
-link_fakesink (Import *imp, GstPad *pad)
+link_fakesink (Import * imp, GstPad * pad)
 {
   g_autoptr (GstPad) sinkpad = lb_segment_sink_drop_stream (imp->pipeline, pad);
-  gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_dropped_event, imp, NULL);
+  gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      on_dropped_event, imp, NULL);
 }
 
 static gboolean
-link_h264 (Import *imp, GstPad *pad)
+link_h264 (Import * imp, GstPad * pad)
 {
   GstElement *parse = gst_element_factory_make ("h264parse", NULL);
   if (parse == NULL)
@@ -250,12 +261,17 @@ link_h264 (Import *imp, GstPad *pad)
 }
 
 static const gchar *
-codec_name (const gchar *media)
+codec_name (const gchar * media)
 {
-  static const struct { const gchar *caps, *name; } names[] = {
-    { "video/x-h265", "H.265 (HEVC)" }, { "video/x-vp8", "VP8" }, { "video/x-vp9", "VP9" },
-    { "video/x-av1", "AV1" }, { "video/mpeg", "MPEG video" }, { "image/jpeg", "Motion JPEG" },
-    { "video/x-raw", "uncompressed video" }, { "video/x-divx", "DivX" },
+  static const struct
+  {
+    const gchar *caps, *name;
+  } names[] = {
+    {"video/x-h265", "H.265 (HEVC)"}, {"video/x-vp8", "VP8"}, {"video/x-vp9",
+        "VP9"},
+    {"video/x-av1", "AV1"}, {"video/mpeg", "MPEG video"}, {"image/jpeg",
+        "Motion JPEG"},
+    {"video/x-raw", "uncompressed video"}, {"video/x-divx", "DivX"},
   };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_str_equal (names[i].caps, media))
@@ -264,15 +280,17 @@ codec_name (const gchar *media)
 }
 
 static void
-on_pad_added (GstElement *parsebin, GstPad *pad, gpointer data)
+on_pad_added (GstElement * parsebin, GstPad * pad, gpointer data)
 {
   Import *imp = data;
   g_atomic_int_set (&imp->exposed, 1);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   if (caps == NULL)
     caps = gst_pad_query_caps (pad, NULL);
-  const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps, 0));
-  gboolean video = g_str_has_prefix (media, "video/") || g_str_has_prefix (media, "image/");
+  const gchar *media =
+      gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  gboolean video = g_str_has_prefix (media, "video/")
+      || g_str_has_prefix (media, "image/");
 
   g_mutex_lock (&imp->lock);
   gboolean take = video && !imp->linked && g_str_equal (media, "video/x-h264");
@@ -288,14 +306,15 @@ on_pad_added (GstElement *parsebin, GstPad *pad, gpointer data)
   }
   link_fakesink (imp, pad);
   if (first_video) {
-    g_autofree gchar *why = g_strdup_printf ("its video is %s; lookback imports H.264 only "
+    g_autofree gchar *why =
+        g_strdup_printf ("its video is %s; lookback imports H.264 only "
         "(remuxed, never transcoded)", codec_name (media));
     refuse (imp, why);
   }
 }
 
 static void
-on_no_more_pads (GstElement *parsebin, gpointer data)
+on_no_more_pads (GstElement * parsebin, gpointer data)
 {
   Import *imp = data;
 
@@ -307,7 +326,7 @@ on_no_more_pads (GstElement *parsebin, gpointer data)
 }
 
 static void
-remove_files (GPtrArray *paths)
+remove_files (GPtrArray * paths)
 {
   for (guint i = 0; i < paths->len; i++) {
     if (g_unlink (paths->pdata[i]) == 0)
@@ -316,7 +335,7 @@ remove_files (GPtrArray *paths)
 }
 
 static void
-add_path (GPtrArray *paths, const gchar *path)
+add_path (GPtrArray * paths, const gchar * path)
 {
   for (guint i = 0; i < paths->len; i++)
     if (g_str_equal (paths->pdata[i], path))
@@ -326,7 +345,7 @@ add_path (GPtrArray *paths, const gchar *path)
 
 /* Recognises @path from its first bytes: the caps of its content or NULL. */
 static GstCaps *
-typefind_file (const gchar *path, GError **error)
+typefind_file (const gchar * path, GError ** error)
 {
   g_autoptr (GFile) file = g_file_new_for_path (path);
   g_autoptr (GFileInputStream) in = g_file_read (file, NULL, error);
@@ -334,7 +353,8 @@ typefind_file (const gchar *path, GError **error)
     return NULL;
   g_autofree guint8 *data = g_malloc (TYPEFIND_BYTES);
   gsize got = 0;
-  if (!g_input_stream_read_all (G_INPUT_STREAM (in), data, TYPEFIND_BYTES, &got, NULL, error))
+  if (!g_input_stream_read_all (G_INPUT_STREAM (in), data, TYPEFIND_BYTES, &got,
+          NULL, error))
     return NULL;
   if (got == 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "the file is empty");
@@ -344,17 +364,20 @@ typefind_file (const gchar *path, GError **error)
   GstCaps *caps = gst_type_find_helper_for_data_with_extension (NULL, data, got,
       dot ? dot + 1 : NULL, NULL);
   if (caps == NULL)
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "not a media file GStreamer recognises");
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "not a media file GStreamer recognises");
   return caps;
 }
 
 gboolean
-lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
-    const gchar *input, const gchar *path, const LbImportOptions *opt,
-    gint64 segment_duration_ns, gint64 *out_end_ns, GString *report, GError **error)
+lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
+    const gchar * input, const gchar * path, const LbImportOptions * opt,
+    gint64 segment_duration_ns, gint64 * out_end_ns, GString * report,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL && store_dir != NULL, FALSE);
-  g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (vehicle != NULL && input != NULL
+      && path != NULL, FALSE);
   g_return_val_if_fail (opt != NULL, FALSE);
 
   LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
@@ -362,26 +385,33 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
   g_autoptr (GError) err = NULL;
   g_autoptr (GstCaps) type = typefind_file (path, &err);
   if (type == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path, err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path,
+        err->message);
     return FALSE;
   }
-  const gchar *media = gst_structure_get_name (gst_caps_get_structure (type, 0));
+  const gchar *media =
+      gst_structure_get_name (gst_caps_get_structure (type, 0));
   gboolean elementary = g_str_equal (media, "video/x-h264");
   GST_INFO ("%s: %" GST_PTR_FORMAT, path, type);
 
   if (g_str_equal (media, "video/x-h265")) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: an H.265 (HEVC) elementary stream; "
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "%s: an H.265 (HEVC) elementary stream; "
         "lookback imports H.264 only (remuxed, never transcoded)", path);
     return FALSE;
   }
   if (elementary && opt->fps_n <= 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: an H.264 elementary stream "
-        "(Annex B) carries no timestamps: give its frame rate with --framerate N/D", path);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "%s: an H.264 elementary stream "
+        "(Annex B) carries no timestamps: give its frame rate with --framerate N/D",
+        path);
     return FALSE;
   }
-  if (!g_str_has_prefix (media, "video/") && !g_str_has_prefix (media, "application/") &&
-      !g_str_has_prefix (media, "audio/")) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: not a video file (%s)", path, media);
+  if (!g_str_has_prefix (media, "video/")
+      && !g_str_has_prefix (media, "application/")
+      && !g_str_has_prefix (media, "audio/")) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: not a video file (%s)",
+        path, media);
     return FALSE;
   }
 
@@ -391,7 +421,8 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
   imp.pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
   g_object_set (src, "location", path, NULL);
-  imp.sink = lb_segment_sink_new (store_dir, vehicle, input, segment_duration_ns,
+  imp.sink =
+      lb_segment_sink_new (store_dir, vehicle, input, segment_duration_ns,
       LB_NS_PER_SEC);
   gboolean ok = src && imp.sink;
   g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
@@ -404,7 +435,8 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
   if (ok) {
     gst_bin_add_many (GST_BIN (imp.pipeline), src, imp.sink, NULL);
     imp.sink_pad = gst_element_request_pad_simple (imp.sink, "video");
-    gst_pad_add_probe (imp.sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &imp, NULL);
+    gst_pad_add_probe (imp.sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &imp,
+        NULL);
     if (elementary) {
       g_autoptr (GError) derr = NULL;
       imp.display = elementary_display_order (path, &derr);
@@ -420,8 +452,10 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
       GstElement *parse = gst_element_factory_make ("h264parse", NULL);
       gst_bin_add (GST_BIN (imp.pipeline), parse);
       g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
-      gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER, on_elementary_buffer, &imp, NULL);
-      ok = gst_element_link (src, parse) && gst_pad_link (parsed, imp.sink_pad) == GST_PAD_LINK_OK;
+      gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER,
+          on_elementary_buffer, &imp, NULL);
+      ok = gst_element_link (src, parse)
+          && gst_pad_link (parsed, imp.sink_pad) == GST_PAD_LINK_OK;
       imp.linked = TRUE;
     } else {
       GstElement *pb = gst_element_factory_make ("parsebin", NULL);
@@ -432,12 +466,15 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
     }
   }
   if (!ok) {
-    failure = g_strdup ("the remux pipeline cannot be built (missing GStreamer plugins)");
+    failure =
+        g_strdup
+        ("the remux pipeline cannot be built (missing GStreamer plugins)");
     goto done;
   }
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (imp.pipeline));
-  if (gst_element_set_state (imp.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+  if (gst_element_set_state (imp.pipeline,
+          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     failure = g_strdup ("the file cannot be opened");
   deadline = g_get_monotonic_time () + IMPORT_TIMEOUT / GST_USECOND;
   gint64 last_progress = g_get_monotonic_time ();
@@ -448,7 +485,8 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
       break;
     }
     g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
-        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT | GST_MESSAGE_APPLICATION);
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT |
+        GST_MESSAGE_APPLICATION);
     gint now_seen = g_atomic_int_get (&imp.progress);
     if (msg || now_seen != seen)
       last_progress = g_get_monotonic_time ();
@@ -457,17 +495,20 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
       /* Nothing moves: a demuxer stuck on a damaged file.  (parsebin drops
        * an error a demuxer posts while it is still being plugged, as
        * qtdemux does at once for an MP4 without its moov.) */
-      gint64 stall = g_atomic_int_get (&imp.exposed) || elementary ? IMPORT_STALL_US
-          : IMPORT_STALL_US / 3;
+      gint64 stall = g_atomic_int_get (&imp.exposed)
+          || elementary ? IMPORT_STALL_US : IMPORT_STALL_US / 3;
       if (g_get_monotonic_time () - last_progress > stall)
-        failure = g_strdup ("unreadable (truncated or damaged?): nothing came out of it");
+        failure =
+            g_strdup
+            ("unreadable (truncated or damaged?): nothing came out of it");
       continue;
     }
     g_autofree gchar *seg_path = NULL;
     gint64 seg_start = 0;
     switch (GST_MESSAGE_TYPE (msg)) {
       case GST_MESSAGE_ELEMENT:
-        switch (lb_segment_sink_parse_message (imp.sink, msg, &seg_path, &seg_start)) {
+        switch (lb_segment_sink_parse_message (imp.sink, msg, &seg_path,
+                &seg_start)) {
           case LB_SEGMENT_EVENT_OPENED:
             add_path (written, seg_path);
             break;
@@ -492,7 +533,8 @@ lb_import_file (LbStore *store, const gchar *store_dir, const gchar *vehicle,
         GST_INFO ("%s: error: %s (%s)", path, gerr->message, dbg ? dbg : "");
         g_mutex_lock (&imp.lock);
         failure = imp.refusal ? g_strdup (imp.refusal)
-            : g_strdup_printf ("unreadable (truncated or damaged?): %s", gerr->message);
+            : g_strdup_printf ("unreadable (truncated or damaged?): %s",
+            gerr->message);
         g_mutex_unlock (&imp.lock);
         break;
       }
@@ -512,14 +554,17 @@ eos:
   /* A file cut short still plays to its cut: compare what came out with
    * what its container declares. */
   gint64 declared = -1;
-  if (!elementary && gst_element_query_duration (imp.pipeline, GST_FORMAT_TIME, &declared) &&
-      declared > 0) {
+  if (!elementary
+      && gst_element_query_duration (imp.pipeline, GST_FORMAT_TIME, &declared)
+      && declared > 0) {
     gint64 got = imp.end_rt - imp.first_rt;
     gint64 slack = MAX (LB_NS_PER_SEC / 2, declared / 10);
     if (got + slack < declared) {
       g_autofree gchar *a = lb_time_format_duration (got);
       g_autofree gchar *b = lb_time_format_duration (declared);
-      failure = g_strdup_printf ("truncated: it holds %s of the %s its header declares", a, b);
+      failure =
+          g_strdup_printf
+          ("truncated: it holds %s of the %s its header declares", a, b);
       goto done;
     }
   }
@@ -565,7 +610,8 @@ done:
     if (failure) {
       for (guint i = 0; i < ids->len; i++) {
         g_autoptr (GError) derr = NULL;
-        if (!lb_store_segment_delete (store, g_array_index (ids, gint64, i), &derr))
+        if (!lb_store_segment_delete (store, g_array_index (ids, gint64, i),
+                &derr))
           GST_WARNING ("cannot take back segment %" G_GINT64_FORMAT ": %s",
               g_array_index (ids, gint64, i), derr->message);
       }
@@ -587,7 +633,8 @@ done:
     g_autofree gchar *a = lb_time_format_rfc3339 (start);
     g_autofree gchar *b = lb_time_format_rfc3339 (end);
     g_autofree gchar *d = lb_time_format_duration (end - start);
-    g_string_append_printf (report, "imported %s: %s to %s (%s, %" G_GUINT64_FORMAT
+    g_string_append_printf (report,
+        "imported %s: %s to %s (%s, %" G_GUINT64_FORMAT
         " frames, %u segments)\n", path, a, b, d, imp.frames, closed->len);
   }
   return TRUE;
@@ -596,7 +643,8 @@ done:
 /* --- the command ---------------------------------------------------------- */
 
 static const gchar *const api_inputs[] = {
-  "dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2", "analog3", "analog4",
+  "dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2", "analog3",
+  "analog4",
   NULL
 };
 
@@ -606,8 +654,8 @@ static const gchar usage[] =
 
 /* "--name value" or "--name=value" at argv[*i]; advances *i past it. */
 static gboolean
-take_option (gint argc, gchar **argv, gint *i, const gchar *name, const gchar **value,
-    GError **error)
+take_option (gint argc, gchar ** argv, gint * i, const gchar * name,
+    const gchar ** value, GError ** error)
 {
   gsize n = strlen (name);
   const gchar *arg = argv[*i];
@@ -621,7 +669,8 @@ take_option (gint argc, gchar **argv, gint *i, const gchar *name, const gchar **
   if (arg[n] != '\0')
     return FALSE;
   if (*i + 1 >= argc) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s needs a value\n%s", name, usage);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s needs a value\n%s",
+        name, usage);
     *value = NULL;
     return TRUE;
   }
@@ -630,7 +679,7 @@ take_option (gint argc, gchar **argv, gint *i, const gchar *name, const gchar **
 }
 
 static gboolean
-parse_framerate (const gchar *text, gint *n, gint *d)
+parse_framerate (const gchar * text, gint * n, gint * d)
 {
   gchar *end = NULL;
   gint64 a = g_ascii_strtoll (text, &end, 10), b = 1;
@@ -650,7 +699,8 @@ parse_framerate (const gchar *text, gint *n, gint *d)
   return TRUE;
 }
 
-typedef struct {
+typedef struct
+{
   gchar *path;
   gboolean has_start;
   gint64 start_ns;
@@ -666,7 +716,8 @@ file_arg_free (gpointer p)
 }
 
 gboolean
-lb_import_command (LbConfig *config, gint argc, gchar **argv, GString *out, GError **error)
+lb_import_command (LbConfig * config, gint argc, gchar ** argv, GString * out,
+    GError ** error)
 {
   g_return_val_if_fail (config != NULL, FALSE);
 
@@ -697,18 +748,21 @@ lb_import_command (LbConfig *config, gint argc, gchar **argv, GString *out, GErr
         input = value;
       } else if (take_option (argc, argv, &i, "--start", &value, &err)) {
         if (value && !lb_time_parse_rfc3339 (value, &start_ns, &err)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s", err->message);
+          g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s",
+              err->message);
           return FALSE;
         }
         pending_start = TRUE;
       } else if (take_option (argc, argv, &i, "--framerate", &value, &err)) {
         if (value && !parse_framerate (value, &fps_n, &fps_d)) {
           g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-              "--framerate: '%s' is not a frame rate such as 30 or 30000/1001", value);
+              "--framerate: '%s' is not a frame rate such as 30 or 30000/1001",
+              value);
           return FALSE;
         }
       } else {
-        g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "unknown option '%s'\n%s", arg, usage);
+        g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+            "unknown option '%s'\n%s", arg, usage);
         return FALSE;
       }
       if (err) {
@@ -728,17 +782,19 @@ lb_import_command (LbConfig *config, gint argc, gchar **argv, GString *out, GErr
   }
 
   if (vehicle == NULL || *vehicle == '\0' || input == NULL || *input == '\0') {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--vehicle and --input are required\n%s",
-        usage);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--vehicle and --input are required\n%s", usage);
     return FALSE;
   }
   if (!g_strv_contains (api_inputs, input)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--input: '%s' is not an input of the API "
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--input: '%s' is not an input of the API "
         "(dashcamRoadFacing, dashcamDriverFacing, analog1 … analog4)", input);
     return FALSE;
   }
   if (files->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s", usage);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s",
+        usage);
     return FALSE;
   }
   if (!((FileArg *) files->pdata[0])->has_start) {
@@ -751,15 +807,16 @@ lb_import_command (LbConfig *config, gint argc, gchar **argv, GString *out, GErr
   g_autofree gchar *db = lb_config_get_db_path (config);
   const gchar *store_dir = lb_config_get_store_dir (config);
   if (g_mkdir_with_parents (store_dir, 0755) < 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s", store_dir,
-        g_strerror (errno));
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
+        store_dir, g_strerror (errno));
     return FALSE;
   }
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
   if (store == NULL)
     return FALSE;
 
-  gint64 segment_ns = lb_config_get_duration (config, "recorder", "segment-duration");
+  gint64 segment_ns =
+      lb_config_get_duration (config, "recorder", "segment-duration");
   gint64 next_start = 0;
   guint failed = 0;
   g_autoptr (GString) failures = g_string_new (NULL);
@@ -773,20 +830,21 @@ lb_import_command (LbConfig *config, gint argc, gchar **argv, GString *out, GErr
     opt.start_ns = f->has_start ? f->start_ns : next_start;
     opt.fps_n = f->fps_n;
     opt.fps_d = f->fps_d;
-    if (lb_import_file (store, store_dir, vehicle, input, f->path, &opt, segment_ns, &end,
-            out, &err)) {
+    if (lb_import_file (store, store_dir, vehicle, input, f->path, &opt,
+            segment_ns, &end, out, &err)) {
       next_start = end;
     } else {
       failed++;
       g_string_append_printf (out, "skipped %s\n", err->message);
-      g_string_append_printf (failures, "%s%s", failures->len ? "; " : "", err->message);
+      g_string_append_printf (failures, "%s%s", failures->len ? "; " : "",
+          err->message);
       /* The next file keeps the time this one would have started at. */
       next_start = opt.start_ns;
     }
   }
   if (failed) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "%u of %u files not imported (%s)",
-        failed, files->len, failures->str);
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
+        "%u of %u files not imported (%s)", failed, files->len, failures->str);
     return FALSE;
   }
   return TRUE;

@@ -18,12 +18,14 @@ GST_DEBUG_CATEGORY_STATIC (lb_indexer_debug);
 static void
 debug_init (void)
 {
-  LB_DEBUG_INIT (lb_indexer_debug, "lookback-indexer", "lookback footage indexer");
+  LB_DEBUG_INIT (lb_indexer_debug, "lookback-indexer",
+      "lookback footage indexer");
 }
 
 /* ---- fragments → keyframe rows ---- */
 
-typedef struct {
+typedef struct
+{
   gint64 start_ns;
   gint64 media_base_ns;         /* LB_TIME_NONE until the first sample */
   GArray *rows;                 /* LbKeyframe not yet committed */
@@ -35,7 +37,7 @@ typedef struct {
 } Collector;
 
 static void
-collector_init (Collector *c, gint64 start_ns)
+collector_init (Collector * c, gint64 start_ns)
 {
   memset (c, 0, sizeof (*c));
   c->start_ns = start_ns;
@@ -45,14 +47,14 @@ collector_init (Collector *c, gint64 start_ns)
 }
 
 static void
-collector_clear (Collector *c)
+collector_clear (Collector * c)
 {
   g_clear_pointer (&c->rows, g_array_unref);
 }
 
 /* Committed: what is pending now belongs to the store. */
 static void
-collector_committed (Collector *c)
+collector_committed (Collector * c)
 {
   if (c->rows->len > 0)
     c->have_row = TRUE;
@@ -62,7 +64,7 @@ collector_committed (Collector *c)
 }
 
 static gint64
-wall (const Collector *c, gint64 pts_ns)
+wall (const Collector * c, gint64 pts_ns)
 {
   return c->start_ns + (pts_ns - c->media_base_ns);
 }
@@ -70,7 +72,7 @@ wall (const Collector *c, gint64 pts_ns)
 /* The last row's byte range now reaches @end (0: unchanged) and holds
  * @frames more frames. */
 static void
-grow_last (Collector *c, gint64 end, guint frames)
+grow_last (Collector * c, gint64 end, guint frames)
 {
   if (c->rows->len > 0) {
     LbKeyframe *k = &g_array_index (c->rows, LbKeyframe, c->rows->len - 1);
@@ -84,7 +86,7 @@ grow_last (Collector *c, gint64 end, guint frames)
 }
 
 static void
-collector_add (Collector *c, const LbMp4Fragment *f)
+collector_add (Collector * c, const LbMp4Fragment * f)
 {
   const LbMp4Sample *s = (const LbMp4Sample *) f->samples->data;
   guint n = f->samples->len;
@@ -129,10 +131,11 @@ collector_add (Collector *c, const LbMp4Fragment *f)
 /* ---- syncing ---- */
 
 static gboolean
-sync_fd (gint fd, const gchar *what, GError **error)
+sync_fd (gint fd, const gchar * what, GError ** error)
 {
   if (fdatasync (fd) != 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "fdatasync %s: %s", what, g_strerror (errno));
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "fdatasync %s: %s", what,
+        g_strerror (errno));
     return FALSE;
   }
   return TRUE;
@@ -140,23 +143,26 @@ sync_fd (gint fd, const gchar *what, GError **error)
 
 /* fsyncs the folders from @path's up to @stop_dir (their entries). */
 static gboolean
-sync_dirs (const gchar *path, const gchar *stop_dir, GError **error)
+sync_dirs (const gchar * path, const gchar * stop_dir, GError ** error)
 {
   g_autofree gchar *dir = g_path_get_dirname (path);
   while (TRUE) {
     gint dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "open %s: %s", dir, g_strerror (errno));
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "open %s: %s", dir,
+          g_strerror (errno));
       return FALSE;
     }
     gboolean ok = fsync (dfd) == 0;
     gint err = errno;
     close (dfd);
     if (!ok) {
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "fsync %s: %s", dir, g_strerror (err));
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "fsync %s: %s", dir,
+          g_strerror (err));
       return FALSE;
     }
-    if (stop_dir == NULL || g_strcmp0 (dir, stop_dir) == 0 || !g_str_has_prefix (dir, stop_dir))
+    if (stop_dir == NULL || g_strcmp0 (dir, stop_dir) == 0
+        || !g_str_has_prefix (dir, stop_dir))
       return TRUE;
     gchar *up = g_path_get_dirname (dir);
     if (g_str_equal (up, dir)) {
@@ -170,7 +176,8 @@ sync_dirs (const gchar *path, const gchar *stop_dir, GError **error)
 
 /* ---- scanning a file ---- */
 
-typedef struct {
+typedef struct
+{
   gint fd;
   LbMp4Init *init;
   gint64 cursor;                /* where the next fragment starts */
@@ -182,7 +189,7 @@ typedef struct {
 /* The moov now says the file is finalised: switch to its sample table.
  * FALSE when it is still fragmented (or unreadable). */
 static gboolean
-switch_to_final_init (Scanner *sc)
+switch_to_final_init (Scanner * sc)
 {
   LbMp4Init *fresh = NULL;
   if (!lb_mp4_read_init (sc->fd, &fresh, NULL))
@@ -196,7 +203,7 @@ switch_to_final_init (Scanner *sc)
 /* With @last (the writer is done), an incomplete tail makes us look again at
  * the moov: mp4mux leaves the last mdat's size at 0 when it finalises. */
 static gboolean
-scan_more (Scanner *sc, Collector *c, gboolean last, GError **error)
+scan_more (Scanner * sc, Collector * c, gboolean last, GError ** error)
 {
   if (sc->init == NULL) {
     GError *local = NULL;
@@ -213,12 +220,14 @@ scan_more (Scanner *sc, Collector *c, gboolean last, GError **error)
   while (!sc->ended) {
     struct stat st;
     if (fstat (sc->fd, &st) != 0) {
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "fstat: %s", g_strerror (errno));
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "fstat: %s",
+          g_strerror (errno));
       return FALSE;
     }
     LbMp4Fragment *f = NULL;
     GError *local = NULL;
-    if (!lb_mp4_read_fragment (sc->fd, sc->init, sc->cursor, st.st_size, &f, &local)) {
+    if (!lb_mp4_read_fragment (sc->fd, sc->init, sc->cursor, st.st_size, &f,
+            &local)) {
       if (local->code == LB_ERROR_NOT_YET) {
         g_clear_error (&local);
         if (last && sc->init->fragmented && switch_to_final_init (sc))
@@ -247,7 +256,7 @@ scan_more (Scanner *sc, Collector *c, gboolean last, GError **error)
 }
 
 static void
-scanner_clear (Scanner *sc)
+scanner_clear (Scanner * sc)
 {
   if (sc->fd >= 0)
     close (sc->fd);
@@ -256,8 +265,9 @@ scanner_clear (Scanner *sc)
 }
 
 static LbSegment *
-segment_from_init (const gchar *vehicle, const gchar *input, const gchar *path, gint64 start_ns,
-    const LbMp4Init *init, const Collector *c)
+segment_from_init (const gchar * vehicle, const gchar * input,
+    const gchar * path, gint64 start_ns, const LbMp4Init * init,
+    const Collector * c)
 {
   LbSegment *s = g_new0 (LbSegment, 1);
   s->vehicle = g_strdup (vehicle);
@@ -278,7 +288,8 @@ segment_from_init (const gchar *vehicle, const gchar *input, const gchar *path, 
 
 /* ---- LbIndexer ---- */
 
-struct _LbIndexer {
+struct _LbIndexer
+{
   LbStore *store;
   gchar *vehicle, *input, *path;
   gint64 start_ns;
@@ -291,8 +302,8 @@ struct _LbIndexer {
 };
 
 LbIndexer *
-lb_indexer_new (LbStore *store, const gchar *vehicle, const gchar *input, const gchar *path,
-    gint64 start_ns, GError **error)
+lb_indexer_new (LbStore * store, const gchar * vehicle, const gchar * input,
+    const gchar * path, gint64 start_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, NULL);
@@ -310,21 +321,21 @@ lb_indexer_new (LbStore *store, const gchar *vehicle, const gchar *input, const 
 }
 
 gint64
-lb_indexer_get_segment_id (LbIndexer *indexer)
+lb_indexer_get_segment_id (LbIndexer * indexer)
 {
   g_return_val_if_fail (indexer != NULL, 0);
   return indexer->segment_id;
 }
 
 gint64
-lb_indexer_get_end (LbIndexer *indexer)
+lb_indexer_get_end (LbIndexer * indexer)
 {
   g_return_val_if_fail (indexer != NULL, 0);
   return indexer->c.end_ns;
 }
 
 gboolean
-lb_indexer_update (LbIndexer *ix, GError **error)
+lb_indexer_update (LbIndexer * ix, GError ** error)
 {
   g_return_val_if_fail (ix != NULL, FALSE);
   g_return_val_if_fail (!ix->finished, FALSE);
@@ -334,7 +345,8 @@ lb_indexer_update (LbIndexer *ix, GError **error)
     if (ix->sc.fd < 0) {
       if (errno == ENOENT)
         return TRUE;            /* not created yet */
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "open %s: %s", ix->path, g_strerror (errno));
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "open %s: %s", ix->path,
+          g_strerror (errno));
       return FALSE;
     }
   }
@@ -355,8 +367,9 @@ lb_indexer_update (LbIndexer *ix, GError **error)
     ix->dirs_synced = TRUE;
   }
   if (ix->segment_id == 0) {
-    g_autoptr (LbSegment) seg = segment_from_init (ix->vehicle, ix->input, ix->path,
-        ix->start_ns, ix->sc.init, &ix->c);
+    g_autoptr (LbSegment) seg =
+        segment_from_init (ix->vehicle, ix->input, ix->path, ix->start_ns,
+        ix->sc.init, &ix->c);
     if (!lb_store_segment_begin (ix->store, seg, error))
       return FALSE;
     ix->segment_id = seg->id;
@@ -364,14 +377,15 @@ lb_indexer_update (LbIndexer *ix, GError **error)
   if (!lb_store_segment_append (ix->store, ix->segment_id, ix->c.extend_end,
           ix->c.extend_frames, ix->c.rows, ix->c.end_ns, ix->sc.cursor, error))
     return FALSE;
-  GST_DEBUG ("%s: %u new keyframe rows, end %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT " bytes",
-      ix->path, ix->c.rows->len, ix->c.end_ns, ix->sc.cursor);
+  GST_DEBUG ("%s: %u new keyframe rows, end %" G_GINT64_FORMAT ", %"
+      G_GINT64_FORMAT " bytes", ix->path, ix->c.rows->len, ix->c.end_ns,
+      ix->sc.cursor);
   collector_committed (&ix->c);
   return TRUE;
 }
 
 gboolean
-lb_indexer_finish (LbIndexer *ix, GError **error)
+lb_indexer_finish (LbIndexer * ix, GError ** error)
 {
   g_return_val_if_fail (ix != NULL, FALSE);
   g_return_val_if_fail (!ix->finished, FALSE);
@@ -381,22 +395,24 @@ lb_indexer_finish (LbIndexer *ix, GError **error)
     return FALSE;
   ix->finished = TRUE;
   if (ix->segment_id == 0) {
-    GST_WARNING ("%s: finished without a complete fragment; nothing indexed", ix->path);
+    GST_WARNING ("%s: finished without a complete fragment; nothing indexed",
+        ix->path);
     return TRUE;
   }
   struct stat st;
-  if (ix->sc.fd >= 0 && fstat (ix->sc.fd, &st) == 0 && st.st_size > ix->sc.cursor) {
+  if (ix->sc.fd >= 0 && fstat (ix->sc.fd, &st) == 0
+      && st.st_size > ix->sc.cursor) {
     /* the finalised moov (and anything after the last fragment) counts */
     if (!sync_fd (ix->sc.fd, ix->path, error) ||
-        !lb_store_segment_append (ix->store, ix->segment_id, 0, 0, NULL, ix->c.end_ns,
-            st.st_size, error))
+        !lb_store_segment_append (ix->store, ix->segment_id, 0, 0, NULL,
+            ix->c.end_ns, st.st_size, error))
       return FALSE;
   }
   return lb_store_segment_finish (ix->store, ix->segment_id, error);
 }
 
 void
-lb_indexer_free (LbIndexer *ix)
+lb_indexer_free (LbIndexer * ix)
 {
   if (ix == NULL)
     return;
@@ -413,13 +429,14 @@ lb_indexer_free (LbIndexer *ix)
 /* Scans the whole file at @path; on success returns the closed segment (with
  * bytes = the end of its last complete fragment) and its rows. */
 static LbSegment *
-scan_file (const gchar *vehicle, const gchar *input, const gchar *path, gint64 start_ns,
-    GArray **rows, gint64 *file_size, GError **error)
+scan_file (const gchar * vehicle, const gchar * input, const gchar * path,
+    gint64 start_ns, GArray ** rows, gint64 * file_size, GError ** error)
 {
-  Scanner sc = { .fd = open (path, O_RDONLY | O_CLOEXEC) };
+  Scanner sc = {.fd = open (path, O_RDONLY | O_CLOEXEC) };
   if (sc.fd < 0) {
-    g_set_error (error, LB_ERROR, errno == ENOENT ? LB_ERROR_NOT_FOUND : LB_ERROR_IO,
-        "open %s: %s", path, g_strerror (errno));
+    g_set_error (error, LB_ERROR,
+        errno == ENOENT ? LB_ERROR_NOT_FOUND : LB_ERROR_IO, "open %s: %s", path,
+        g_strerror (errno));
     return NULL;
   }
   Collector c;
@@ -428,7 +445,8 @@ scan_file (const gchar *vehicle, const gchar *input, const gchar *path, gint64 s
   GError *local = NULL;
   if (!lb_mp4_read_init (sc.fd, &sc.init, &local)) {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: %s", path,
-        local->code == LB_ERROR_NOT_YET ? "no complete fragment (no moov)" : local->message);
+        local->code ==
+        LB_ERROR_NOT_YET ? "no complete fragment (no moov)" : local->message);
     g_clear_error (&local);
     goto out;
   }
@@ -438,8 +456,8 @@ scan_file (const gchar *vehicle, const gchar *input, const gchar *path, gint64 s
     goto out;
   }
   if (c.rows->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: no complete fragment with a keyframe",
-        path);
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "%s: no complete fragment with a keyframe", path);
     goto out;
   }
   struct stat st;
@@ -458,17 +476,20 @@ out:
 }
 
 gboolean
-lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
-    const gchar *path, gint64 start_ns, gint64 *out_segment_id, GError **error)
+lb_footage_index_file (LbStore * store, const gchar * vehicle,
+    const gchar * input, const gchar * path, gint64 start_ns,
+    gint64 * out_segment_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, FALSE);
+  g_return_val_if_fail (vehicle != NULL && input != NULL
+      && path != NULL, FALSE);
   debug_init ();
 
   g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
   GError *local = NULL;
   if (lb_store_segment_find_path (store, abs, &local) != 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s is indexed already", abs);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s is indexed already",
+        abs);
     return FALSE;
   }
   if (local) {
@@ -477,7 +498,8 @@ lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
   }
   GArray *rows = NULL;
   gint64 size = 0;
-  g_autoptr (LbSegment) seg = scan_file (vehicle, input, abs, start_ns, &rows, &size, error);
+  g_autoptr (LbSegment) seg =
+      scan_file (vehicle, input, abs, start_ns, &rows, &size, error);
   if (seg == NULL)
     return FALSE;
   if (!sync_dirs (abs, lb_store_get_dir (store), error)) {
@@ -485,7 +507,8 @@ lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
     return FALSE;
   }
   g_autoptr (GPtrArray) segs = g_ptr_array_new ();
-  g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autoptr (GPtrArray) kfs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   g_ptr_array_add (segs, seg);
   g_ptr_array_add (kfs, rows);
   if (!lb_store_segment_add (store, segs, kfs, error))
@@ -502,11 +525,12 @@ lb_footage_index_file (LbStore *store, const gchar *vehicle, const gchar *input,
 /* The writer of @path died: give the samples of its trailing moof-less mdat
  * a moof (lb_mp4_recover_tail) so that the scan indexes them too. */
 static void
-recover_tail (const gchar *path, GString *report)
+recover_tail (const gchar * path, GString * report)
 {
   gint fd = open (path, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    g_string_append_printf (report, "did not recover the torn tail of %s: open: %s\n", path,
+    g_string_append_printf (report,
+        "did not recover the torn tail of %s: open: %s\n", path,
         g_strerror (errno));
     return;
   }
@@ -514,30 +538,34 @@ recover_tail (const gchar *path, GString *report)
   g_autofree gchar *note = NULL;
   g_autoptr (GError) error = NULL;
   if (!lb_mp4_recover_tail (fd, &n, &note, &error)) {
-    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n", path,
-        error->message);
+    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
+        path, error->message);
     GST_WARNING ("%s: tail recovery failed: %s", path, error->message);
   } else if (n > 0) {
-    g_string_append_printf (report, "recovered %u frames from the torn tail of %s\n", n, path);
+    g_string_append_printf (report,
+        "recovered %u frames from the torn tail of %s\n", n, path);
     GST_INFO ("%s: recovered %u frames from the torn tail", path, n);
   } else if (note) {
-    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n", path, note);
+    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
+        path, note);
   }
   close (fd);
 }
 
 static gboolean
-reindex_open (LbStore *store, LbSegment *seg, GString *report, GError **error)
+reindex_open (LbStore * store, LbSegment * seg, GString * report,
+    GError ** error)
 {
   GArray *rows = NULL;
   gint64 size = 0;
   g_autoptr (GError) local = NULL;
   recover_tail (seg->path, report);
-  g_autoptr (LbSegment) fresh = scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns,
-      &rows, &size, &local);
+  g_autoptr (LbSegment) fresh =
+      scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns, &rows,
+      &size, &local);
   if (fresh == NULL) {
-    g_string_append_printf (report, "removed the row of open segment %s: %s\n", seg->path,
-        local->message);
+    g_string_append_printf (report, "removed the row of open segment %s: %s\n",
+        seg->path, local->message);
     return lb_store_segment_delete (store, seg->id, error);
   }
   g_autoptr (GArray) rows_owned = rows;
@@ -565,14 +593,15 @@ reindex_open (LbStore *store, LbSegment *seg, GString *report, GError **error)
   if (!lb_store_segment_add (store, segs, kfs, error))
     return FALSE;
   g_string_append_printf (report,
-      "closed open segment %s: %u keyframes, %" G_GINT64_FORMAT " bytes%s\n", seg->path,
-      rows->len, fresh->bytes, size > fresh->bytes ? " (torn tail cut off)" : "");
+      "closed open segment %s: %u keyframes, %" G_GINT64_FORMAT " bytes%s\n",
+      seg->path, rows->len, fresh->bytes,
+      size > fresh->bytes ? " (torn tail cut off)" : "");
   return TRUE;
 }
 
 static gboolean
-walk_segments (LbStore *store, const gchar *dir, guint depth, GHashTable *known,
-    GString *report, GError **error)
+walk_segments (LbStore * store, const gchar * dir, guint depth,
+    GHashTable * known, GString * report, GError ** error)
 {
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   if (d == NULL)
@@ -598,15 +627,18 @@ walk_segments (LbStore *store, const gchar *dir, guint depth, GHashTable *known,
       continue;
     g_autofree gchar *vehicle = NULL, *input = NULL;
     gint64 start_ns;
-    if (depth != 2 || !lb_footage_parse_segment_path (lb_store_get_dir (store), path, &vehicle,
-            &input, &start_ns)) {
-      g_string_append_printf (report, "unknown file %s: not named like a segment\n", path);
+    if (depth != 2
+        || !lb_footage_parse_segment_path (lb_store_get_dir (store), path,
+            &vehicle, &input, &start_ns)) {
+      g_string_append_printf (report,
+          "unknown file %s: not named like a segment\n", path);
       continue;
     }
     g_autoptr (GError) local = NULL;
     gint64 id = 0;
     recover_tail (path, report);
-    if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id, &local)) {
+    if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
+            &local)) {
       g_string_append_printf (report, "indexed unknown file %s\n", path);
     } else if (local->domain == LB_ERROR && local->code == LB_ERROR_CORRUPT) {
       g_string_append_printf (report, "unknown file %s\n", local->message);
@@ -619,14 +651,15 @@ walk_segments (LbStore *store, const gchar *dir, guint depth, GHashTable *known,
 }
 
 gboolean
-lb_footage_reconcile (LbStore *store, GString *report, GError **error)
+lb_footage_reconcile (LbStore * store, GString * report, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (report != NULL, FALSE);
   debug_init ();
 
   /* 1. open segments: a crash (or a kill) left them */
-  g_autoptr (GPtrArray) open_segs = lb_store_segment_list (store, NULL, NULL, TRUE, error);
+  g_autoptr (GPtrArray) open_segs =
+      lb_store_segment_list (store, NULL, NULL, TRUE, error);
   if (open_segs == NULL)
     return FALSE;
   for (guint i = 0; i < open_segs->len; i++) {
@@ -638,7 +671,8 @@ lb_footage_reconcile (LbStore *store, GString *report, GError **error)
   }
 
   /* 2. rows whose file is gone */
-  g_autoptr (GPtrArray) all = lb_store_segment_list (store, NULL, NULL, FALSE, error);
+  g_autoptr (GPtrArray) all =
+      lb_store_segment_list (store, NULL, NULL, FALSE, error);
   if (all == NULL)
     return FALSE;
   g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
@@ -647,7 +681,8 @@ lb_footage_reconcile (LbStore *store, GString *report, GError **error)
     if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR)) {
       if (!lb_store_segment_delete (store, seg->id, error))
         return FALSE;
-      g_string_append_printf (report, "removed the row of missing file %s\n", seg->path);
+      g_string_append_printf (report, "removed the row of missing file %s\n",
+          seg->path);
       GST_WARNING ("segment file %s is gone; its row was removed", seg->path);
       continue;
     }
@@ -655,7 +690,8 @@ lb_footage_reconcile (LbStore *store, GString *report, GError **error)
   }
 
   /* 3. files the index does not know */
-  g_autofree gchar *root = g_build_filename (lb_store_get_dir (store), "segments", NULL);
+  g_autofree gchar *root =
+      g_build_filename (lb_store_get_dir (store), "segments", NULL);
   if (!walk_segments (store, root, 0, known, report, error))
     return FALSE;
   return TRUE;

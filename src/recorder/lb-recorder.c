@@ -26,14 +26,16 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
 /* The indexing thread: owns every LbIndexer; all fsync and SQLite work of
  * the recorder happens here. */
 
-typedef enum {
+typedef enum
+{
   TASK_OPEN,
   TASK_CLOSE,
   TASK_BARRIER,                 /* calls back on the main context once reached */
   TASK_QUIT,
 } TaskKind;
 
-typedef struct {
+typedef struct
+{
   TaskKind kind;
   gchar *vehicle, *input, *path;
   gint64 start_ns;
@@ -41,14 +43,15 @@ typedef struct {
   gpointer user_data;
 } Task;
 
-typedef struct {
+typedef struct
+{
   gchar *vehicle, *input, *path;
   gint64 start_ns;
   LbIndexer *indexer;           /* NULL until lb_indexer_new succeeds */
 } OpenFile;
 
 static void
-task_free (Task *t)
+task_free (Task * t)
 {
   g_free (t->vehicle);
   g_free (t->input);
@@ -69,14 +72,16 @@ open_file_free (gpointer p)
 
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum
+{
   IN_IDLE,                      /* not running (stopped) */
   IN_RUNNING,                   /* pipeline playing */
   IN_DRAINING,                  /* EOS sent, waiting for the open file to close */
   IN_WAITING,                   /* waiting to retry */
 } InState;
 
-typedef struct {
+typedef struct
+{
   LbRecorder *rec;
   gchar *vehicle, *input, *source;
   gchar *name;                  /* "vehicle/input", for logs */
@@ -97,7 +102,8 @@ typedef struct {
   gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
 } RecInput;
 
-struct _LbRecorder {
+struct _LbRecorder
+{
   LbConfig *config;             /* not owned */
   LbStore *store;               /* not owned */
   GMainContext *context;
@@ -117,25 +123,27 @@ struct _LbRecorder {
   gint closed;                  /* atomic */
 };
 
-typedef struct {
+typedef struct
+{
   LbRecorderDoneFunc func;
   gpointer user_data;
 } DoneCb;
 
-static void start_input (RecInput *in);
-static void drain_input (RecInput *in, gboolean retry, const gchar *why);
-static void check_stopped (LbRecorder *rec);
+static void start_input (RecInput * in);
+static void drain_input (RecInput * in, gboolean retry, const gchar * why);
+static void check_stopped (LbRecorder * rec);
 
 /* --- indexing thread ---------------------------------------------------- */
 
 static gboolean
-ensure_indexer (LbRecorder *rec, OpenFile *f, gboolean quiet)
+ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
 {
   g_autoptr (GError) error = NULL;
 
   if (f->indexer)
     return TRUE;
-  f->indexer = lb_indexer_new (rec->store, f->vehicle, f->input, f->path, f->start_ns,
+  f->indexer =
+      lb_indexer_new (rec->store, f->vehicle, f->input, f->path, f->start_ns,
       &error);
   if (f->indexer == NULL) {
     if (quiet && g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
@@ -147,7 +155,7 @@ ensure_indexer (LbRecorder *rec, OpenFile *f, gboolean quiet)
 }
 
 static void
-index_update_all (LbRecorder *rec)
+index_update_all (LbRecorder * rec)
 {
   GHashTableIter it;
   gpointer value;
@@ -165,8 +173,8 @@ index_update_all (LbRecorder *rec)
 }
 
 static void
-index_close (LbRecorder *rec, const gchar *vehicle, const gchar *input, const gchar *path,
-    gint64 start_ns)
+index_close (LbRecorder * rec, const gchar * vehicle, const gchar * input,
+    const gchar * path, gint64 start_ns)
 {
   OpenFile *f = g_hash_table_lookup (rec->open_files, path);
   g_autoptr (GError) error = NULL;
@@ -197,7 +205,8 @@ index_thread_main (gpointer data)
 
   for (;;) {
     gint64 now = g_get_monotonic_time ();
-    Task *t = now < next_tick ? g_async_queue_timeout_pop (rec->tasks, next_tick - now)
+    Task *t = now < next_tick ? g_async_queue_timeout_pop (rec->tasks,
+        next_tick - now)
         : g_async_queue_try_pop (rec->tasks);
 
     if (t == NULL) {
@@ -235,7 +244,8 @@ index_thread_main (gpointer data)
 }
 
 static void
-push_task (LbRecorder *rec, TaskKind kind, RecInput *in, const gchar *path, gint64 start_ns)
+push_task (LbRecorder * rec, TaskKind kind, RecInput * in, const gchar * path,
+    gint64 start_ns)
 {
   Task *t = g_new0 (Task, 1);
 
@@ -252,17 +262,19 @@ push_task (LbRecorder *rec, TaskKind kind, RecInput *in, const gchar *path, gint
 /* --- templates ---------------------------------------------------------- */
 
 static gchar *
-read_template (const gchar *name, GError **error)
+read_template (const gchar * name, GError ** error)
 {
   g_autofree gchar *installed = g_build_filename (LB_PIPELINES_DIR, name, NULL);
-  g_autofree gchar *source = g_build_filename (LB_SOURCE_PIPELINES_DIR, name, NULL);
-  const gchar *path = g_file_test (source, G_FILE_TEST_EXISTS) ? source : installed;
+  g_autofree gchar *source =
+      g_build_filename (LB_SOURCE_PIPELINES_DIR, name, NULL);
+  const gchar *path =
+      g_file_test (source, G_FILE_TEST_EXISTS) ? source : installed;
   gchar *text = NULL;
   g_autoptr (GError) err = NULL;
 
   if (!g_file_get_contents (path, &text, NULL, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s: %s", path,
-        err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "pipeline template %s: %s",
+        path, err->message);
     return NULL;
   }
   return g_strstrip (text);
@@ -271,7 +283,7 @@ read_template (const gchar *name, GError **error)
 /* --- one input ---------------------------------------------------------- */
 
 static void
-teardown_pipeline (RecInput *in)
+teardown_pipeline (RecInput * in)
 {
   if (in->drain_id) {
     g_source_remove (in->drain_id);
@@ -304,21 +316,22 @@ on_retry (gpointer data)
 }
 
 static void
-schedule_retry (RecInput *in)
+schedule_retry (RecInput * in)
 {
   LbRecorder *rec = in->rec;
   guint ms = (guint) (in->backoff_ns / GST_MSECOND);
 
   in->state = IN_WAITING;
   GST_INFO ("%s: retrying in %u ms", in->name, ms);
-  in->retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in, NULL);
+  in->retry_id =
+      g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in, NULL);
   in->backoff_ns = MIN (in->backoff_ns * 2, rec->retry_max_ns);
 }
 
 /* The drain is over (file closed, or given up): index what is left, tear
  * the pipeline down, then retry or report stopped. */
 static void
-finish_drain (RecInput *in)
+finish_drain (RecInput * in)
 {
   LbRecorder *rec = in->rec;
 
@@ -329,7 +342,8 @@ finish_drain (RecInput *in)
     for (guint i = 0; open[i]; i++) {
       gint64 start_ns = 0;
       GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
-      if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL, &start_ns))
+      if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
+              &start_ns))
         push_task (rec, TASK_CLOSE, in, open[i], start_ns);
     }
   }
@@ -356,7 +370,7 @@ on_drain_timeout (gpointer data)
 }
 
 static void
-send_eos_to_sink (GstElement *pipeline, gpointer data)
+send_eos_to_sink (GstElement * pipeline, gpointer data)
 {
   GstPad *pad = data;
 
@@ -367,13 +381,14 @@ send_eos_to_sink (GstElement *pipeline, gpointer data)
  * own) and closed every file it opened (in async-finalize mode the next
  * file can open while the previous one closes). */
 static gboolean
-drain_done (RecInput *in)
+drain_done (RecInput * in)
 {
-  return in->sink == NULL || (in->sink_eos && lb_segment_sink_count_open (in->sink) == 0);
+  return in->sink == NULL || (in->sink_eos
+      && lb_segment_sink_count_open (in->sink) == 0);
 }
 
 static void
-drain_input (RecInput *in, gboolean retry, const gchar *why)
+drain_input (RecInput * in, gboolean retry, const gchar * why)
 {
   if (in->state != IN_RUNNING)
     return;
@@ -389,13 +404,14 @@ drain_input (RecInput *in, gboolean retry, const gchar *why)
   /* EOS straight into the segment sink: it closes the file whatever the
    * state of the source.  From a pool thread, as it takes the pad's stream
    * lock. */
-  gst_element_call_async (in->pipeline, send_eos_to_sink, gst_object_ref (in->sink_pad),
-      gst_object_unref);
+  gst_element_call_async (in->pipeline, send_eos_to_sink,
+      gst_object_ref (in->sink_pad), gst_object_unref);
   in->drain_id = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, in);
 }
 
 static void
-on_segment_event (RecInput *in, LbSegmentEvent ev, const gchar *path, gint64 start_ns)
+on_segment_event (RecInput * in, LbSegmentEvent ev, const gchar * path,
+    gint64 start_ns)
 {
   LbRecorder *rec = in->rec;
 
@@ -420,7 +436,7 @@ on_segment_event (RecInput *in, LbSegmentEvent ev, const gchar *path, gint64 sta
 }
 
 static gboolean
-on_bus (GstBus *bus, GstMessage *msg, gpointer data)
+on_bus (GstBus * bus, GstMessage * msg, gpointer data)
 {
   RecInput *in = data;
   g_autofree gchar *path = NULL;
@@ -453,7 +469,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
       /* splitmuxsink completes its first state change asynchronously, when
        * its first file opens; a PLAYING asked for meanwhile can be lost:
        * ask again. */
-      if (in->state == IN_RUNNING && GST_MESSAGE_SRC (msg) == GST_OBJECT (in->pipeline))
+      if (in->state == IN_RUNNING
+          && GST_MESSAGE_SRC (msg) == GST_OBJECT (in->pipeline))
         gst_element_set_state (in->pipeline, GST_STATE_PLAYING);
       break;
     case GST_MESSAGE_EOS:
@@ -470,8 +487,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
       g_autoptr (GError) err = NULL;
       g_autofree gchar *dbg = NULL;
       gst_message_parse_error (msg, &err, &dbg);
-      GST_WARNING ("%s: error from %s: %s (%s)", in->name, GST_OBJECT_NAME (msg->src),
-          err->message, dbg ? dbg : "");
+      GST_WARNING ("%s: error from %s: %s (%s)", in->name,
+          GST_OBJECT_NAME (msg->src), err->message, dbg ? dbg : "");
       if (in->state == IN_RUNNING)
         drain_input (in, TRUE, err->message);
       else if (in->state == IN_DRAINING && (in->sink == NULL ||
@@ -482,8 +499,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
     case GST_MESSAGE_WARNING:{
       g_autoptr (GError) err = NULL;
       gst_message_parse_warning (msg, &err, NULL);
-      GST_WARNING ("%s: warning from %s: %s", in->name, GST_OBJECT_NAME (msg->src),
-          err->message);
+      GST_WARNING ("%s: warning from %s: %s", in->name,
+          GST_OBJECT_NAME (msg->src), err->message);
       break;
     }
     default:
@@ -493,7 +510,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
 }
 
 static GstPadProbeReturn
-on_sink_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   RecInput *in = data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -507,7 +524,8 @@ on_sink_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
     GST_PAD_PROBE_INFO_DATA (info) = buf;
   }
-  g_atomic_int_set (&in->last_data_s, (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
+  g_atomic_int_set (&in->last_data_s,
+      (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
   /* A file starts with a keyframe: what a camera sends before its first
    * one cannot be decoded anyway. */
   if (!in->seen_key) {
@@ -520,7 +538,7 @@ on_sink_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
 /* parsebin exposed a stream (streaming thread). */
 static void
-on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
+on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
 {
   RecInput *in = data;
   LbRecorder *rec = in->rec;
@@ -531,7 +549,8 @@ on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
     caps = gst_pad_query_caps (pad, NULL);
   const GstStructure *s = gst_caps_get_structure (caps, 0);
   const gchar *media = gst_structure_get_name (s);
-  gboolean video = g_str_has_prefix (media, "video/") || g_str_has_prefix (media, "image/");
+  gboolean video = g_str_has_prefix (media, "video/")
+      || g_str_has_prefix (media, "image/");
 
   if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
     GST_INFO ("%s: not recording stream %s", in->name, media);
@@ -547,20 +566,24 @@ on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
   if (!h264 && !raw) {
     /* Other video (MJPEG, H.265, ...): the best decoder for it, then the
      * encode template. */
-    GList *all = gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
+    GList *all =
+        gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
         GST_RANK_MARGINAL);
-    GList *fit = gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
+    GList *fit =
+        gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
     fit = g_list_sort (fit, gst_plugin_feature_rank_compare_func);
     if (fit)
       decoder = gst_element_factory_create (fit->data, NULL);
     gst_plugin_feature_list_free (fit);
     gst_plugin_feature_list_free (all);
     if (decoder == NULL) {
-      GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s", media), (NULL));
+      GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
+              media), (NULL));
       return;
     }
   }
-  GstElement *bin = gst_parse_bin_from_description (h264 ? rec->tpl_h264 : rec->tpl_encode,
+  GstElement *bin =
+      gst_parse_bin_from_description (h264 ? rec->tpl_h264 : rec->tpl_encode,
       TRUE, &error);
   if (bin == NULL) {
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
@@ -574,12 +597,17 @@ on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
     g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
     gint fps_n = 0, fps_d = 1;
     guint frames = 30;
-    if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0 && fps_d > 0)
-      frames = (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
+    if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0
+        && fps_d > 0)
+      frames =
+          (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
               (guint64) fps_d * GST_SECOND));
-    if (enc && g_object_class_find_property (G_OBJECT_GET_CLASS (enc), "key-int-max")) {
+    if (enc
+        && g_object_class_find_property (G_OBJECT_GET_CLASS (enc),
+            "key-int-max")) {
       g_object_set (enc, "key-int-max", frames, NULL);
-      GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name, media, frames);
+      GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name,
+          media, frames);
     }
   } else {
     GST_INFO ("%s: recording H.264 as it comes", in->name);
@@ -589,33 +617,37 @@ on_pad_added (GstElement *parse, GstPad *pad, gpointer data)
   if (decoder) {
     gst_bin_add (GST_BIN (pipeline), decoder);
     if (!gst_element_link (decoder, bin)) {
-      GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("cannot link the decoder of %s", media),
-          (NULL));
+      GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION,
+          ("cannot link the decoder of %s", media), (NULL));
       return;
     }
     gst_element_sync_state_with_parent (decoder);
   }
-  g_autoptr (GstPad) binsink = gst_element_get_static_pad (decoder ? decoder : bin, "sink");
+  g_autoptr (GstPad) binsink =
+      gst_element_get_static_pad (decoder ? decoder : bin, "sink");
   g_autoptr (GstPad) binsrc = gst_element_get_static_pad (bin, "src");
   GstPadLinkReturn r1 = GST_PAD_LINK_REFUSED, r2 = GST_PAD_LINK_REFUSED;
   if (binsink == NULL || binsrc == NULL ||
       (r1 = gst_pad_link (pad, binsink)) != GST_PAD_LINK_OK ||
       (r2 = gst_pad_link (binsrc, in->sink_pad)) != GST_PAD_LINK_OK) {
-    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("cannot link the recording branch"),
-        ("%s → branch: %s, branch → segment sink: %s", media, gst_pad_link_get_name (r1),
-            gst_pad_link_get_name (r2)));
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION,
+        ("cannot link the recording branch"),
+        ("%s → branch: %s, branch → segment sink: %s", media,
+            gst_pad_link_get_name (r1), gst_pad_link_get_name (r2)));
     return;
   }
   gst_element_sync_state_with_parent (bin);
 }
 
 static gboolean
-build_pipeline (RecInput *in, GError **error)
+build_pipeline (RecInput * in, GError ** error)
 {
   LbRecorder *rec = in->rec;
   g_autoptr (GError) err = NULL;
-  g_autofree gchar *desc = g_strdup_printf ("%s ! %s", in->source, rec->tpl_source);
-  GstElement *el = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  g_autofree gchar *desc =
+      g_strdup_printf ("%s ! %s", in->source, rec->tpl_source);
+  GstElement *el =
+      gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
 
   if (el == NULL) {
     g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[input %s %s] source: %s",
@@ -628,18 +660,21 @@ build_pipeline (RecInput *in, GError **error)
     el = p;
   }
   in->pipeline = gst_object_ref_sink (el);
-  g_autofree gchar *pname = g_strdup_printf ("record-%s-%s", in->vehicle, in->input);
+  g_autofree gchar *pname =
+      g_strdup_printf ("record-%s-%s", in->vehicle, in->input);
   gst_object_set_name (GST_OBJECT (in->pipeline), pname);
 
-  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (in->pipeline), "parse");
+  g_autoptr (GstElement) parse =
+      gst_bin_get_by_name (GST_BIN (in->pipeline), "parse");
   if (parse == NULL) {
     g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
         "pipeline template record-source.pipeline has no element named 'parse'");
     gst_clear_object (&in->pipeline);
     return FALSE;
   }
-  in->sink = lb_segment_sink_new (rec->store_dir, in->vehicle, in->input, rec->segment_ns,
-      rec->fragment_ns);
+  in->sink =
+      lb_segment_sink_new (rec->store_dir, in->vehicle, in->input,
+      rec->segment_ns, rec->fragment_ns);
   if (in->sink == NULL) {
     g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
         "splitmuxsink or mp4mux is missing (gst-plugins-good)");
@@ -648,7 +683,8 @@ build_pipeline (RecInput *in, GError **error)
   }
   gst_bin_add (GST_BIN (in->pipeline), in->sink);
   in->sink_pad = gst_element_request_pad_simple (in->sink, "video");
-  gst_pad_add_probe (in->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer, in, NULL);
+  gst_pad_add_probe (in->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer,
+      in, NULL);
   g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
   gst_pipeline_use_clock (GST_PIPELINE (in->pipeline), rec->clock);
   g_object_set (in->pipeline, "message-forward", TRUE, NULL);
@@ -662,7 +698,7 @@ build_pipeline (RecInput *in, GError **error)
 }
 
 static void
-start_input (RecInput *in)
+start_input (RecInput * in)
 {
   g_autoptr (GError) error = NULL;
 
@@ -678,8 +714,10 @@ start_input (RecInput *in)
   in->state = IN_RUNNING;
   /* PAUSED first, as gst-launch does: going straight to PLAYING loses the
    * PLAYING of splitmuxsink, which is still changing state asynchronously. */
-  if (gst_element_set_state (in->pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE ||
-      gst_element_set_state (in->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+  if (gst_element_set_state (in->pipeline,
+          GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE
+      || gst_element_set_state (in->pipeline,
+          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GST_WARNING ("%s: the pipeline does not start", in->name);
     /* An error message on the bus says why; drain if it did not. */
     in->state = IN_DRAINING;
@@ -728,7 +766,7 @@ rec_input_free (gpointer p)
 }
 
 LbRecorder *
-lb_recorder_new (LbConfig *config, LbStore *store, GError **error)
+lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
@@ -740,13 +778,16 @@ lb_recorder_new (LbConfig *config, LbStore *store, GError **error)
   rec->store = store;
   rec->context = g_main_context_ref_thread_default ();
   rec->store_dir = g_strdup (lb_config_get_store_dir (config));
-  rec->segment_ns = lb_config_get_duration (config, "recorder", "segment-duration");
-  rec->fragment_ns = lb_config_get_duration (config, "recorder", "fragment-duration");
+  rec->segment_ns =
+      lb_config_get_duration (config, "recorder", "segment-duration");
+  rec->fragment_ns =
+      lb_config_get_duration (config, "recorder", "fragment-duration");
   rec->retry_min_ns = lb_config_get_duration (config, "recorder", "retry-min");
   rec->retry_max_ns = lb_config_get_duration (config, "recorder", "retry-max");
   rec->inputs = g_ptr_array_new_with_free_func (rec_input_free);
   rec->done_cbs = g_ptr_array_new_with_free_func (g_free);
-  rec->open_files = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, open_file_free);
+  rec->open_files =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, open_file_free);
   rec->tasks = g_async_queue_new ();
 
   if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
@@ -771,7 +812,7 @@ lb_recorder_new (LbConfig *config, LbStore *store, GError **error)
 }
 
 gboolean
-lb_recorder_start (LbRecorder *rec, GError **error)
+lb_recorder_start (LbRecorder * rec, GError ** error)
 {
   g_return_val_if_fail (rec != NULL, FALSE);
   g_return_val_if_fail (!rec->started, FALSE);
@@ -815,7 +856,7 @@ on_index_barrier (gpointer data)
 }
 
 static void
-check_stopped (LbRecorder *rec)
+check_stopped (LbRecorder * rec)
 {
   if (!rec->stopping || rec->done_cbs->len == 0)
     return;
@@ -836,7 +877,7 @@ check_stopped (LbRecorder *rec)
 }
 
 void
-lb_recorder_stop (LbRecorder *rec, LbRecorderDoneFunc done, gpointer user_data)
+lb_recorder_stop (LbRecorder * rec, LbRecorderDoneFunc done, gpointer user_data)
 {
   g_return_if_fail (rec != NULL);
 
@@ -870,7 +911,7 @@ lb_recorder_stop (LbRecorder *rec, LbRecorderDoneFunc done, gpointer user_data)
 }
 
 guint
-lb_recorder_count_recording (LbRecorder *rec)
+lb_recorder_count_recording (LbRecorder * rec)
 {
   g_return_val_if_fail (rec != NULL, 0);
   gint now = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
@@ -886,14 +927,14 @@ lb_recorder_count_recording (LbRecorder *rec)
 }
 
 guint
-lb_recorder_count_closed (LbRecorder *rec)
+lb_recorder_count_closed (LbRecorder * rec)
 {
   g_return_val_if_fail (rec != NULL, 0);
   return (guint) g_atomic_int_get (&rec->closed);
 }
 
 void
-lb_recorder_free (LbRecorder *rec)
+lb_recorder_free (LbRecorder * rec)
 {
   if (rec == NULL)
     return;

@@ -13,8 +13,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_retention_debug);
 #define PAGE 256
 
 static gboolean
-retain_input (LbStore *store, const LbFootageInput *in, gint64 max_age, gint64 max_bytes,
-    gint64 now_ns, GString *report, GError **error)
+retain_input (LbStore * store, const LbFootageInput * in, gint64 max_age,
+    gint64 max_bytes, gint64 now_ns, GString * report, GError ** error)
 {
   gint64 total = in->bytes;
   gint64 cutoff = max_age > 0 ? now_ns - max_age : G_MININT64;
@@ -23,8 +23,9 @@ retain_input (LbStore *store, const LbFootageInput *in, gint64 max_age, gint64 m
   gint64 pinned_bytes = 0;
 
   for (;;) {
-    g_autoptr (GPtrArray) page = lb_store_segment_oldest (store, in->vehicle, in->input, after,
-        PAGE, error);
+    g_autoptr (GPtrArray) page =
+        lb_store_segment_oldest (store, in->vehicle, in->input, after, PAGE,
+        error);
     if (page == NULL)
       return FALSE;
     if (page->len == 0)
@@ -47,8 +48,8 @@ retain_input (LbStore *store, const LbFootageInput *in, gint64 max_age, gint64 m
         continue;
       }
       if (g_unlink (seg->path) != 0 && errno != ENOENT) {
-        g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot delete %s: %s", seg->path,
-            g_strerror (errno));
+        g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot delete %s: %s",
+            seg->path, g_strerror (errno));
         return FALSE;
       }
       if (!lb_store_segment_delete (store, seg->id, error))
@@ -65,41 +66,45 @@ retain_input (LbStore *store, const LbFootageInput *in, gint64 max_age, gint64 m
   }
 
   if (max_bytes > 0 && total > max_bytes && pinned_old > 0) {
-    GST_ERROR ("%s/%s stays over its retention budget: %" G_GINT64_FORMAT " bytes kept, "
-        "max %" G_GINT64_FORMAT "; %u pinned segments (%" G_GINT64_FORMAT " bytes) are still "
-        "needed by retrievals", in->vehicle, in->input, total, max_bytes, pinned_old,
-        pinned_bytes);
+    GST_ERROR ("%s/%s stays over its retention budget: %" G_GINT64_FORMAT
+        " bytes kept, " "max %" G_GINT64_FORMAT "; %u pinned segments (%"
+        G_GINT64_FORMAT " bytes) are still " "needed by retrievals",
+        in->vehicle, in->input, total, max_bytes, pinned_old, pinned_bytes);
     if (report)
-      g_string_append_printf (report, "%s/%s over max-bytes: %u pinned segments kept "
-          "(%" G_GINT64_FORMAT " bytes in all, max %" G_GINT64_FORMAT ")\n", in->vehicle,
-          in->input, pinned_old, total, max_bytes);
+      g_string_append_printf (report,
+          "%s/%s over max-bytes: %u pinned segments kept " "(%" G_GINT64_FORMAT
+          " bytes in all, max %" G_GINT64_FORMAT ")\n", in->vehicle, in->input,
+          pinned_old, total, max_bytes);
   } else if (pinned_old > 0) {
-    GST_WARNING ("%s/%s: %u segments past retention kept: pinned by retrievals", in->vehicle,
-        in->input, pinned_old);
+    GST_WARNING ("%s/%s: %u segments past retention kept: pinned by retrievals",
+        in->vehicle, in->input, pinned_old);
     if (report)
-      g_string_append_printf (report, "%s/%s: %u pinned segments kept past retention\n",
-          in->vehicle, in->input, pinned_old);
+      g_string_append_printf (report,
+          "%s/%s: %u pinned segments kept past retention\n", in->vehicle,
+          in->input, pinned_old);
   }
   if (deleted)
-    GST_DEBUG ("%s/%s: %u segments deleted, %" G_GINT64_FORMAT " bytes left", in->vehicle,
-        in->input, deleted, total);
+    GST_DEBUG ("%s/%s: %u segments deleted, %" G_GINT64_FORMAT " bytes left",
+        in->vehicle, in->input, deleted, total);
   return TRUE;
 }
 
 gboolean
-lb_retention_run (LbStore *store, LbConfig *config, gint64 now_ns, GString *report,
-    GError **error)
+lb_retention_run (LbStore * store, LbConfig * config, gint64 now_ns,
+    GString * report, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (config != NULL, FALSE);
-  LB_DEBUG_INIT (lb_retention_debug, "lookback-retention", "lookback footage retention");
+  LB_DEBUG_INIT (lb_retention_debug, "lookback-retention",
+      "lookback footage retention");
 
   g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (store, NULL, error);
   if (inputs == NULL)
     return FALSE;
   for (guint i = 0; i < inputs->len; i++) {
     const LbFootageInput *in = g_ptr_array_index (inputs, i);
-    const LbInputConfig *ic = lb_config_find_input (config, in->vehicle, in->input);
+    const LbInputConfig *ic =
+        lb_config_find_input (config, in->vehicle, in->input);
     /* an input no longer configured keeps the [retention] defaults */
     gint64 max_age = ic ? ic->retention_max_age
         : lb_config_get_duration (config, "retention", "max-age");
@@ -115,7 +120,8 @@ lb_retention_run (LbStore *store, LbConfig *config, gint64 now_ns, GString *repo
 
 /* ---- the background runner ---- */
 
-struct _LbRetention {
+struct _LbRetention
+{
   LbStore *store;
   LbConfig *config;
   LbClock *clock;
@@ -135,7 +141,8 @@ retention_thread (gpointer data)
   for (;;) {
     g_autoptr (GString) report = g_string_new (NULL);
     g_autoptr (GError) error = NULL;
-    if (!lb_retention_run (r->store, r->config, lb_clock_now (r->clock), report, &error))
+    if (!lb_retention_run (r->store, r->config, lb_clock_now (r->clock), report,
+            &error))
       GST_ERROR ("retention failed: %s", error->message);
     else if (report->len)
       GST_INFO ("retention:\n%s", report->str);
@@ -155,17 +162,19 @@ retention_thread (gpointer data)
 }
 
 LbRetention *
-lb_retention_start (LbStore *store, LbConfig *config, LbClock *clock)
+lb_retention_start (LbStore * store, LbConfig * config, LbClock * clock)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (config != NULL, NULL);
-  LB_DEBUG_INIT (lb_retention_debug, "lookback-retention", "lookback footage retention");
+  LB_DEBUG_INIT (lb_retention_debug, "lookback-retention",
+      "lookback footage retention");
 
   LbRetention *r = g_new0 (LbRetention, 1);
   r->store = store;
   r->config = config;
   r->clock = clock;
-  r->interval_us = lb_config_get_duration (config, "retention", "interval") / 1000;
+  r->interval_us =
+      lb_config_get_duration (config, "retention", "interval") / 1000;
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
   r->thread = g_thread_new ("lb-retention", retention_thread, r);
@@ -173,7 +182,7 @@ lb_retention_start (LbStore *store, LbConfig *config, LbClock *clock)
 }
 
 void
-lb_retention_poke (LbRetention *r)
+lb_retention_poke (LbRetention * r)
 {
   g_return_if_fail (r != NULL);
   g_mutex_lock (&r->lock);
@@ -183,7 +192,7 @@ lb_retention_poke (LbRetention *r)
 }
 
 guint
-lb_retention_get_passes (LbRetention *r)
+lb_retention_get_passes (LbRetention * r)
 {
   g_return_val_if_fail (r != NULL, 0);
   g_mutex_lock (&r->lock);
@@ -193,7 +202,7 @@ lb_retention_get_passes (LbRetention *r)
 }
 
 void
-lb_retention_stop (LbRetention *r)
+lb_retention_stop (LbRetention * r)
 {
   if (r == NULL)
     return;

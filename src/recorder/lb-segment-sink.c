@@ -15,7 +15,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_segment_sink_debug);
 
 
 /* What a segment sink knows, attached to the splitmuxsink as object data. */
-typedef struct {
+typedef struct
+{
   gchar *store_dir;
   gchar *vehicle;
   gchar *input;
@@ -41,7 +42,7 @@ sink_data_free (gpointer p)
 /* splitmuxsink's format-location-full: the file of a new segment, named by
  * the wall clock of its first buffer (streaming thread). */
 static gchar *
-on_format_location (GstElement *splitmux, guint fragment_id, GstSample *first,
+on_format_location (GstElement * splitmux, guint fragment_id, GstSample * first,
     gpointer user_data)
 {
   SinkData *d = user_data;
@@ -57,20 +58,27 @@ on_format_location (GstElement *splitmux, guint fragment_id, GstSample *first,
       ts = GST_BUFFER_DTS (buf);
   }
   if (GST_CLOCK_TIME_IS_VALID (ts) && seg && seg->format == GST_FORMAT_TIME) {
-    if (gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts, &running) < 0)
+    if (gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts,
+            &running) < 0)
       running = 0;
   }
 
   g_mutex_lock (&d->lock);
-  origin = d->has_origin ? d->origin_ns : (gint64) gst_element_get_base_time (splitmux);
+  origin =
+      d->
+      has_origin ? d->origin_ns : (gint64) gst_element_get_base_time (splitmux);
   start_ns = origin + (gint64) running;
 
-  gchar *path = lb_footage_segment_path (d->store_dir, d->vehicle, d->input, start_ns);
+  gchar *path =
+      lb_footage_segment_path (d->store_dir, d->vehicle, d->input, start_ns);
   /* Two files never share a name: a clash (same first-frame time) moves the
    * new one by a nanosecond. */
-  while (g_hash_table_contains (d->starts, path) || g_file_test (path, G_FILE_TEST_EXISTS)) {
+  while (g_hash_table_contains (d->starts, path)
+      || g_file_test (path, G_FILE_TEST_EXISTS)) {
     g_free (path);
-    path = lb_footage_segment_path (d->store_dir, d->vehicle, d->input, ++start_ns);
+    path =
+        lb_footage_segment_path (d->store_dir, d->vehicle, d->input,
+        ++start_ns);
   }
   gint64 *v = g_new (gint64, 1);
   *v = start_ns;
@@ -79,9 +87,11 @@ on_format_location (GstElement *splitmux, guint fragment_id, GstSample *first,
 
   g_autofree gchar *dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0755) < 0)
-    GST_ERROR_OBJECT (splitmux, "cannot create %s: %s", dir, g_strerror (errno));
-  GST_INFO_OBJECT (splitmux, "segment %u: %s (first frame at %" G_GINT64_FORMAT
-      ", running time %" GST_TIME_FORMAT ")", fragment_id, path, start_ns,
+    GST_ERROR_OBJECT (splitmux, "cannot create %s: %s", dir,
+        g_strerror (errno));
+  GST_INFO_OBJECT (splitmux,
+      "segment %u: %s (first frame at %" G_GINT64_FORMAT ", running time %"
+      GST_TIME_FORMAT ")", fragment_id, path, start_ns,
       GST_TIME_ARGS (running));
   return path;
 }
@@ -90,23 +100,26 @@ on_format_location (GstElement *splitmux, guint fragment_id, GstSample *first,
  * @factory_name's elements (the enum type exists once the element class is
  * loaded). */
 static gboolean
-set_enum_by_nick (GstStructure *props, const gchar *factory_name, const gchar *name,
-    const gchar *nick)
+set_enum_by_nick (GstStructure * props, const gchar * factory_name,
+    const gchar * name, const gchar * nick)
 {
   GstElementFactory *factory = gst_element_factory_find (factory_name);
   if (factory == NULL)
     return FALSE;
-  GstPluginFeature *loaded = gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
+  GstPluginFeature *loaded =
+      gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
   gst_object_unref (factory);
   if (loaded == NULL)
     return FALSE;
-  GType type = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
+  GType type =
+      gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
   gst_object_unref (loaded);
   if (type == 0)
     return FALSE;
   GObjectClass *klass = g_type_class_ref (type);
   GParamSpec *pspec = g_object_class_find_property (klass, name);
-  GType enum_type = pspec && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
+  GType enum_type = pspec
+      && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
   g_type_class_unref (klass);
   if (enum_type == 0)
     return FALSE;
@@ -131,22 +144,26 @@ muxer_properties (gint64 fragment_cap_ns)
   GstElementFactory *factory = gst_element_factory_find ("mp4mux");
   if (factory == NULL)
     return NULL;
-  GstPluginFeature *loaded = gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
+  GstPluginFeature *loaded =
+      gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
   gst_object_unref (factory);
   if (loaded == NULL)
     return NULL;
-  GType mux_type = gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
+  GType mux_type =
+      gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
   gst_object_unref (loaded);
   if (mux_type == 0)
     return NULL;
   GObjectClass *mux_class = g_type_class_ref (mux_type);
   GParamSpec *pspec = g_object_class_find_property (mux_class, "fragment-mode");
-  GType mode_type = pspec && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
+  GType mode_type = pspec
+      && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
   g_type_class_unref (mux_class);
   if (mode_type == 0)
     return NULL;
   GEnumClass *klass = g_type_class_ref (mode_type);
-  GEnumValue *mode = g_enum_get_value_by_nick (klass, "first-moov-then-finalise");
+  GEnumValue *mode =
+      g_enum_get_value_by_nick (klass, "first-moov-then-finalise");
   if (mode == NULL) {
     g_type_class_unref (klass);
     return NULL;
@@ -178,14 +195,16 @@ muxer_properties (gint64 fragment_cap_ns)
  * mp4mux or splitmuxsink is missing.
  */
 GstElement *
-lb_segment_sink_new (const gchar *store_dir, const gchar *vehicle, const gchar *input,
-    gint64 segment_duration_ns, gint64 fragment_duration_ns)
+lb_segment_sink_new (const gchar * store_dir, const gchar * vehicle,
+    const gchar * input, gint64 segment_duration_ns,
+    gint64 fragment_duration_ns)
 {
   g_return_val_if_fail (store_dir != NULL, NULL);
   g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
   g_return_val_if_fail (segment_duration_ns > 0, NULL);
 
-  LB_DEBUG_INIT (lb_segment_sink_debug, "lookback-segment-sink", "lookback segment sink");
+  LB_DEBUG_INIT (lb_segment_sink_debug, "lookback-segment-sink",
+      "lookback segment sink");
 
   g_autoptr (GstStructure) props = muxer_properties (MAX (segment_duration_ns,
           fragment_duration_ns));
@@ -218,9 +237,7 @@ lb_segment_sink_new (const gchar *store_dir, const gchar *vehicle, const gchar *
       "muxer-factory", "mp4mux",
       "muxer-properties", props,
       "max-size-time", (guint64) segment_duration_ns,
-      "max-size-bytes", (guint64) 0,
-      "send-keyframe-requests", FALSE,
-      NULL);
+      "max-size-bytes", (guint64) 0, "send-keyframe-requests", FALSE, NULL);
 
   SinkData *d = g_new0 (SinkData, 1);
   d->store_dir = g_strdup (store_dir);
@@ -229,12 +246,13 @@ lb_segment_sink_new (const gchar *store_dir, const gchar *vehicle, const gchar *
   g_mutex_init (&d->lock);
   d->starts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_object_set_data_full (G_OBJECT (sink), SINK_DATA, d, sink_data_free);
-  g_signal_connect (sink, "format-location-full", G_CALLBACK (on_format_location), d);
+  g_signal_connect (sink, "format-location-full",
+      G_CALLBACK (on_format_location), d);
   return sink;
 }
 
 void
-lb_segment_sink_set_origin (GstElement *sink, gint64 origin_ns)
+lb_segment_sink_set_origin (GstElement * sink, gint64 origin_ns)
 {
   g_return_if_fail (GST_IS_ELEMENT (sink));
   SinkData *d = g_object_get_data (G_OBJECT (sink), SINK_DATA);
@@ -254,7 +272,7 @@ lb_segment_sink_new_clock (void)
 }
 
 guint
-lb_segment_sink_count_open (GstElement *sink)
+lb_segment_sink_count_open (GstElement * sink)
 {
   g_return_val_if_fail (GST_IS_ELEMENT (sink), 0);
   SinkData *d = g_object_get_data (G_OBJECT (sink), SINK_DATA);
@@ -267,7 +285,7 @@ lb_segment_sink_count_open (GstElement *sink)
 }
 
 GStrv
-lb_segment_sink_list_open (GstElement *sink)
+lb_segment_sink_list_open (GstElement * sink)
 {
   g_return_val_if_fail (GST_IS_ELEMENT (sink), NULL);
   SinkData *d = g_object_get_data (G_OBJECT (sink), SINK_DATA);
@@ -282,8 +300,8 @@ lb_segment_sink_list_open (GstElement *sink)
 }
 
 LbSegmentEvent
-lb_segment_sink_parse_message (GstElement *sink, GstMessage *message, gchar **out_path,
-    gint64 *out_start_ns)
+lb_segment_sink_parse_message (GstElement * sink, GstMessage * message,
+    gchar ** out_path, gint64 * out_start_ns)
 {
   g_return_val_if_fail (GST_IS_MESSAGE (message), LB_SEGMENT_EVENT_NONE);
 
@@ -293,7 +311,8 @@ lb_segment_sink_parse_message (GstElement *sink, GstMessage *message, gchar **ou
     return LB_SEGMENT_EVENT_NONE;
   if (!GST_IS_ELEMENT (GST_MESSAGE_SRC (message)))
     return LB_SEGMENT_EVENT_NONE;
-  SinkData *d = g_object_get_data (G_OBJECT (GST_MESSAGE_SRC (message)), SINK_DATA);
+  SinkData *d =
+      g_object_get_data (G_OBJECT (GST_MESSAGE_SRC (message)), SINK_DATA);
   if (d == NULL)
     return LB_SEGMENT_EVENT_NONE;
 
@@ -329,7 +348,7 @@ lb_segment_sink_parse_message (GstElement *sink, GstMessage *message, gchar **ou
 }
 
 GstPad *
-lb_segment_sink_drop_stream (GstElement *pipeline, GstPad *pad)
+lb_segment_sink_drop_stream (GstElement * pipeline, GstPad * pad)
 {
   g_return_val_if_fail (GST_IS_BIN (pipeline), NULL);
   g_return_val_if_fail (GST_IS_PAD (pad), NULL);
@@ -345,7 +364,7 @@ lb_segment_sink_drop_stream (GstElement *pipeline, GstPad *pad)
 }
 
 void
-lb_segment_sink_release_dropped (GstElement *pipeline)
+lb_segment_sink_release_dropped (GstElement * pipeline)
 {
   g_return_if_fail (GST_IS_BIN (pipeline));
 

@@ -14,92 +14,91 @@ GST_DEBUG_CATEGORY_STATIC (lb_store_api_debug);
 static const gchar *const api_steps[] = {
   /* 1: tokens, retrieval rows, secrets */
   "CREATE TABLE api_tokens ("
-  "  id INTEGER PRIMARY KEY,"
-  "  hash TEXT NOT NULL UNIQUE,"
-  "  org TEXT NOT NULL,"
-  "  scopes TEXT NOT NULL,"
-  "  created_ns INTEGER NOT NULL,"
-  "  revoked_ns INTEGER NOT NULL DEFAULT 0);"
-  "CREATE TABLE api_retrievals ("
-  "  id INTEGER PRIMARY KEY,"
-  "  retrieval_id TEXT NOT NULL,"
-  "  media_id TEXT NOT NULL UNIQUE,"
-  "  org TEXT NOT NULL,"
-  "  vehicle TEXT NOT NULL,"
-  "  input TEXT,"
-  "  camera_role TEXT,"
-  "  media_type TEXT NOT NULL,"
-  "  priority INTEGER NOT NULL,"
-  "  trigger_reason TEXT NOT NULL DEFAULT 'api',"
-  "  start_ns INTEGER NOT NULL,"
-  "  end_ns INTEGER NOT NULL,"
-  "  status TEXT NOT NULL,"
-  "  progress REAL NOT NULL DEFAULT 0,"
-  "  not_before_ns INTEGER NOT NULL DEFAULT 0,"
-  "  created_ns INTEGER NOT NULL,"
-  "  attempts INTEGER NOT NULL DEFAULT 0,"
-  "  period TEXT NOT NULL,"
-  "  cost_reserved REAL NOT NULL DEFAULT 0,"
-  "  cost_committed REAL NOT NULL DEFAULT 0,"
-  "  output_path TEXT,"
-  "  content_type TEXT,"
-  "  delivered_start_ns INTEGER,"
-  "  delivered_end_ns INTEGER,"
-  "  coverage TEXT,"
-  "  available_ns INTEGER NOT NULL DEFAULT 0,"
-  "  failure_reason TEXT);"
-  "CREATE INDEX api_retrievals_by_request ON api_retrievals (retrieval_id);"
-  "CREATE INDEX api_retrievals_queue ON api_retrievals (status, priority, created_ns, id);"
-  "CREATE INDEX api_retrievals_quota ON api_retrievals (org, period, status);"
-  "CREATE INDEX api_retrievals_media ON api_retrievals (org, status, id);"
-  "CREATE TABLE api_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
+      "  id INTEGER PRIMARY KEY,"
+      "  hash TEXT NOT NULL UNIQUE,"
+      "  org TEXT NOT NULL,"
+      "  scopes TEXT NOT NULL,"
+      "  created_ns INTEGER NOT NULL,"
+      "  revoked_ns INTEGER NOT NULL DEFAULT 0);"
+      "CREATE TABLE api_retrievals ("
+      "  id INTEGER PRIMARY KEY,"
+      "  retrieval_id TEXT NOT NULL,"
+      "  media_id TEXT NOT NULL UNIQUE,"
+      "  org TEXT NOT NULL,"
+      "  vehicle TEXT NOT NULL,"
+      "  input TEXT,"
+      "  camera_role TEXT,"
+      "  media_type TEXT NOT NULL,"
+      "  priority INTEGER NOT NULL,"
+      "  trigger_reason TEXT NOT NULL DEFAULT 'api',"
+      "  start_ns INTEGER NOT NULL,"
+      "  end_ns INTEGER NOT NULL,"
+      "  status TEXT NOT NULL,"
+      "  progress REAL NOT NULL DEFAULT 0,"
+      "  not_before_ns INTEGER NOT NULL DEFAULT 0,"
+      "  created_ns INTEGER NOT NULL,"
+      "  attempts INTEGER NOT NULL DEFAULT 0,"
+      "  period TEXT NOT NULL,"
+      "  cost_reserved REAL NOT NULL DEFAULT 0,"
+      "  cost_committed REAL NOT NULL DEFAULT 0,"
+      "  output_path TEXT,"
+      "  content_type TEXT,"
+      "  delivered_start_ns INTEGER,"
+      "  delivered_end_ns INTEGER,"
+      "  coverage TEXT,"
+      "  available_ns INTEGER NOT NULL DEFAULT 0,"
+      "  failure_reason TEXT);"
+      "CREATE INDEX api_retrievals_by_request ON api_retrievals (retrieval_id);"
+      "CREATE INDEX api_retrievals_queue ON api_retrievals (status, priority, created_ns, id);"
+      "CREATE INDEX api_retrievals_quota ON api_retrievals (org, period, status);"
+      "CREATE INDEX api_retrievals_media ON api_retrievals (org, status, id);"
+      "CREATE TABLE api_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
   /* 2: the public URL of an uploaded object */
   "ALTER TABLE api_retrievals ADD COLUMN public_url TEXT;",
   /* 3: the quota books of each org and period, kept by triggers, so that a
    * create reads one row instead of summing every row of the month */
   "CREATE TABLE api_quota_books ("
-  "  org TEXT NOT NULL,"
-  "  period TEXT NOT NULL,"
-  "  used REAL NOT NULL DEFAULT 0,"
-  "  reserved REAL NOT NULL DEFAULT 0,"
-  "  PRIMARY KEY (org, period)) WITHOUT ROWID;"
-  "INSERT INTO api_quota_books (org, period, used, reserved)"
-  "  SELECT org, period,"
-  "    COALESCE (SUM (CASE WHEN status = 'available' THEN cost_committed END), 0),"
-  "    COALESCE (SUM (CASE WHEN status IN ('pending', 'running') THEN cost_reserved END), 0)"
-  "  FROM api_retrievals GROUP BY org, period;"
-  "CREATE TRIGGER api_quota_books_insert AFTER INSERT ON api_retrievals BEGIN"
-  "  INSERT INTO api_quota_books (org, period) VALUES (NEW.org, NEW.period)"
-  "    ON CONFLICT DO NOTHING;"
-  "  UPDATE api_quota_books SET"
-  "    used = used + (CASE WHEN NEW.status = 'available' THEN NEW.cost_committed ELSE 0 END),"
-  "    reserved = reserved + (CASE WHEN NEW.status IN ('pending', 'running')"
-  "      THEN NEW.cost_reserved ELSE 0 END)"
-  "    WHERE org = NEW.org AND period = NEW.period;"
-  "END;"
-  "CREATE TRIGGER api_quota_books_delete AFTER DELETE ON api_retrievals BEGIN"
-  "  UPDATE api_quota_books SET"
-  "    used = used - (CASE WHEN OLD.status = 'available' THEN OLD.cost_committed ELSE 0 END),"
-  "    reserved = reserved - (CASE WHEN OLD.status IN ('pending', 'running')"
-  "      THEN OLD.cost_reserved ELSE 0 END)"
-  "    WHERE org = OLD.org AND period = OLD.period;"
-  "END;"
-  "CREATE TRIGGER api_quota_books_update"
-  "  AFTER UPDATE OF org, period, status, cost_reserved, cost_committed ON api_retrievals"
-  "  BEGIN"
-  "  UPDATE api_quota_books SET"
-  "    used = used - (CASE WHEN OLD.status = 'available' THEN OLD.cost_committed ELSE 0 END),"
-  "    reserved = reserved - (CASE WHEN OLD.status IN ('pending', 'running')"
-  "      THEN OLD.cost_reserved ELSE 0 END)"
-  "    WHERE org = OLD.org AND period = OLD.period;"
-  "  INSERT INTO api_quota_books (org, period) VALUES (NEW.org, NEW.period)"
-  "    ON CONFLICT DO NOTHING;"
-  "  UPDATE api_quota_books SET"
-  "    used = used + (CASE WHEN NEW.status = 'available' THEN NEW.cost_committed ELSE 0 END),"
-  "    reserved = reserved + (CASE WHEN NEW.status IN ('pending', 'running')"
-  "      THEN NEW.cost_reserved ELSE 0 END)"
-  "    WHERE org = NEW.org AND period = NEW.period;"
-  "END;",
+      "  org TEXT NOT NULL,"
+      "  period TEXT NOT NULL,"
+      "  used REAL NOT NULL DEFAULT 0,"
+      "  reserved REAL NOT NULL DEFAULT 0,"
+      "  PRIMARY KEY (org, period)) WITHOUT ROWID;"
+      "INSERT INTO api_quota_books (org, period, used, reserved)"
+      "  SELECT org, period,"
+      "    COALESCE (SUM (CASE WHEN status = 'available' THEN cost_committed END), 0),"
+      "    COALESCE (SUM (CASE WHEN status IN ('pending', 'running') THEN cost_reserved END), 0)"
+      "  FROM api_retrievals GROUP BY org, period;"
+      "CREATE TRIGGER api_quota_books_insert AFTER INSERT ON api_retrievals BEGIN"
+      "  INSERT INTO api_quota_books (org, period) VALUES (NEW.org, NEW.period)"
+      "    ON CONFLICT DO NOTHING;"
+      "  UPDATE api_quota_books SET"
+      "    used = used + (CASE WHEN NEW.status = 'available' THEN NEW.cost_committed ELSE 0 END),"
+      "    reserved = reserved + (CASE WHEN NEW.status IN ('pending', 'running')"
+      "      THEN NEW.cost_reserved ELSE 0 END)"
+      "    WHERE org = NEW.org AND period = NEW.period;"
+      "END;"
+      "CREATE TRIGGER api_quota_books_delete AFTER DELETE ON api_retrievals BEGIN"
+      "  UPDATE api_quota_books SET"
+      "    used = used - (CASE WHEN OLD.status = 'available' THEN OLD.cost_committed ELSE 0 END),"
+      "    reserved = reserved - (CASE WHEN OLD.status IN ('pending', 'running')"
+      "      THEN OLD.cost_reserved ELSE 0 END)"
+      "    WHERE org = OLD.org AND period = OLD.period;"
+      "END;"
+      "CREATE TRIGGER api_quota_books_update"
+      "  AFTER UPDATE OF org, period, status, cost_reserved, cost_committed ON api_retrievals"
+      "  BEGIN"
+      "  UPDATE api_quota_books SET"
+      "    used = used - (CASE WHEN OLD.status = 'available' THEN OLD.cost_committed ELSE 0 END),"
+      "    reserved = reserved - (CASE WHEN OLD.status IN ('pending', 'running')"
+      "      THEN OLD.cost_reserved ELSE 0 END)"
+      "    WHERE org = OLD.org AND period = OLD.period;"
+      "  INSERT INTO api_quota_books (org, period) VALUES (NEW.org, NEW.period)"
+      "    ON CONFLICT DO NOTHING;"
+      "  UPDATE api_quota_books SET"
+      "    used = used + (CASE WHEN NEW.status = 'available' THEN NEW.cost_committed ELSE 0 END),"
+      "    reserved = reserved + (CASE WHEN NEW.status IN ('pending', 'running')"
+      "      THEN NEW.cost_reserved ELSE 0 END)"
+      "    WHERE org = NEW.org AND period = NEW.period;" "END;",
   NULL,
 };
 
@@ -129,7 +128,7 @@ lb_retrieval_status_to_string (LbRetrievalStatus status)
 }
 
 static LbRetrievalStatus
-status_from_string (const gchar *s)
+status_from_string (const gchar * s)
 {
   for (guint i = 0; i < G_N_ELEMENTS (status_names); i++)
     if (g_strcmp0 (status_names[i], s) == 0)
@@ -139,7 +138,7 @@ status_from_string (const gchar *s)
 
 /* Claim order: images, then clips, then hyperlapses. */
 static gint
-media_priority (const gchar *media_type)
+media_priority (const gchar * media_type)
 {
   if (g_strcmp0 (media_type, "image") == 0)
     return 0;
@@ -158,7 +157,7 @@ lb_retrieval_new (void)
 }
 
 void
-lb_retrieval_free (LbRetrieval *r)
+lb_retrieval_free (LbRetrieval * r)
 {
   if (r == NULL)
     return;
@@ -180,7 +179,7 @@ lb_retrieval_free (LbRetrieval *r)
 }
 
 void
-lb_token_free (LbToken *token)
+lb_token_free (LbToken * token)
 {
   if (token == NULL)
     return;
@@ -190,7 +189,7 @@ lb_token_free (LbToken *token)
 }
 
 gboolean
-lb_token_has_scope (const LbToken *token, const gchar *scope)
+lb_token_has_scope (const LbToken * token, const gchar * scope)
 {
   g_return_val_if_fail (token != NULL && scope != NULL, FALSE);
   g_auto (GStrv) scopes = g_strsplit (token->scopes, ",", -1);
@@ -207,14 +206,14 @@ lb_token_has_scope (const LbToken *token, const gchar *scope)
   "delivered_start_ns, delivered_end_ns, coverage, available_ns, failure_reason, public_url"
 
 static gchar *
-col_text (sqlite3_stmt *stmt, gint i)
+col_text (sqlite3_stmt * stmt, gint i)
 {
   const guchar *t = sqlite3_column_text (stmt, i);
   return t ? g_strdup ((const gchar *) t) : NULL;
 }
 
 static gint64
-col_time (sqlite3_stmt *stmt, gint i)
+col_time (sqlite3_stmt * stmt, gint i)
 {
   if (sqlite3_column_type (stmt, i) == SQLITE_NULL)
     return LB_TIME_NONE;
@@ -222,7 +221,7 @@ col_time (sqlite3_stmt *stmt, gint i)
 }
 
 static LbRetrieval *
-row_from_stmt (sqlite3_stmt *stmt)
+row_from_stmt (sqlite3_stmt * stmt)
 {
   LbRetrieval *r = lb_retrieval_new ();
   gint c = 0;
@@ -237,7 +236,8 @@ row_from_stmt (sqlite3_stmt *stmt)
   r->trigger_reason = col_text (stmt, c++);
   r->start_ns = sqlite3_column_int64 (stmt, c++);
   r->end_ns = sqlite3_column_int64 (stmt, c++);
-  r->status = status_from_string ((const gchar *) sqlite3_column_text (stmt, c++));
+  r->status =
+      status_from_string ((const gchar *) sqlite3_column_text (stmt, c++));
   r->progress = sqlite3_column_double (stmt, c++);
   r->not_before_ns = sqlite3_column_int64 (stmt, c++);
   r->created_ns = sqlite3_column_int64 (stmt, c++);
@@ -257,7 +257,7 @@ row_from_stmt (sqlite3_stmt *stmt)
 }
 
 static void
-bind_text_or_null (sqlite3_stmt *stmt, gint i, const gchar *text)
+bind_text_or_null (sqlite3_stmt * stmt, gint i, const gchar * text)
 {
   if (text)
     sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
@@ -269,7 +269,7 @@ bind_text_or_null (sqlite3_stmt *stmt, gint i, const gchar *text)
  * (another store area finishing a retrieval in its own transaction).  The
  * caller holds the lock. */
 static gboolean
-tx_begin (LbStore *store, gboolean *nested, GError **error)
+tx_begin (LbStore * store, gboolean * nested, GError ** error)
 {
   *nested = !sqlite3_get_autocommit (store->db);
   return *nested ? lb_store_exec (store, "SAVEPOINT lb_api", error)
@@ -277,17 +277,18 @@ tx_begin (LbStore *store, gboolean *nested, GError **error)
 }
 
 static gboolean
-tx_commit (LbStore *store, gboolean nested, GError **error)
+tx_commit (LbStore * store, gboolean nested, GError ** error)
 {
   return nested ? lb_store_exec (store, "RELEASE lb_api", error)
       : lb_store_commit (store, error);
 }
 
 static void
-tx_rollback (LbStore *store, gboolean nested)
+tx_rollback (LbStore * store, gboolean nested)
 {
   if (nested) {
-    sqlite3_exec (store->db, "ROLLBACK TO lb_api; RELEASE lb_api", NULL, NULL, NULL);
+    sqlite3_exec (store->db, "ROLLBACK TO lb_api; RELEASE lb_api", NULL, NULL,
+        NULL);
   } else {
     lb_store_rollback (store);
   }
@@ -295,8 +296,8 @@ tx_rollback (LbStore *store, gboolean nested)
 
 /* Usage and reservations of @org in @period; the caller holds the lock. */
 static gboolean
-quota_books (LbStore *store, const gchar *org, const gchar *period, gdouble *used,
-    gdouble *reserved, GError **error)
+quota_books (LbStore * store, const gchar * org, const gchar * period,
+    gdouble * used, gdouble * reserved, GError ** error)
 {
   g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
       "SELECT"
@@ -319,8 +320,9 @@ quota_books (LbStore *store, const gchar *org, const gchar *period, gdouble *use
 }
 
 gboolean
-lb_store_api_quota_usage (LbStore *store, const gchar *org, const gchar *period,
-    gdouble *out_used, gdouble *out_reserved, GError **error)
+lb_store_api_quota_usage (LbStore * store, const gchar * org,
+    const gchar * period, gdouble * out_used, gdouble * out_reserved,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (org != NULL && period != NULL, FALSE);
@@ -332,7 +334,7 @@ lb_store_api_quota_usage (LbStore *store, const gchar *org, const gchar *period,
 }
 
 static gboolean
-insert_row (LbStore *store, LbRetrieval *r, GError **error)
+insert_row (LbStore * store, LbRetrieval * r, GError ** error)
 {
   g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
       "INSERT INTO api_retrievals (retrieval_id, media_id, org, vehicle, input,"
@@ -350,14 +352,15 @@ insert_row (LbStore *store, LbRetrieval *r, GError **error)
   bind_text_or_null (stmt, c++, r->camera_role);
   sqlite3_bind_text (stmt, c++, r->media_type, -1, SQLITE_STATIC);
   sqlite3_bind_int (stmt, c++, media_priority (r->media_type));
-  sqlite3_bind_text (stmt, c++, r->trigger_reason ? r->trigger_reason : "api", -1,
-      SQLITE_STATIC);
+  sqlite3_bind_text (stmt, c++, r->trigger_reason ? r->trigger_reason : "api",
+      -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, c++, r->start_ns);
   sqlite3_bind_int64 (stmt, c++, r->end_ns);
   sqlite3_bind_text (stmt, c++, status_names[r->status], -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, c++, r->created_ns);
   sqlite3_bind_text (stmt, c++, r->period, -1, SQLITE_STATIC);
-  sqlite3_bind_double (stmt, c++, r->status == LB_RETRIEVAL_INVALID ? 0 : r->cost_reserved);
+  sqlite3_bind_double (stmt, c++,
+      r->status == LB_RETRIEVAL_INVALID ? 0 : r->cost_reserved);
   bind_text_or_null (stmt, c++, r->failure_reason);
   if (sqlite3_step (stmt) != SQLITE_DONE) {
     lb_store_set_error (store, error, "inserting a retrieval");
@@ -370,11 +373,12 @@ insert_row (LbStore *store, LbRetrieval *r, GError **error)
 /* The books of @org in @period as the triggers keep them (the same sums as
  * quota_books() up to float rounding); the caller holds the lock. */
 static gboolean
-quota_books_kept (LbStore *store, const gchar *org, const gchar *period, gdouble *used,
-    gdouble *reserved, GError **error)
+quota_books_kept (LbStore * store, const gchar * org, const gchar * period,
+    gdouble * used, gdouble * reserved, GError ** error)
 {
   g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
-      "SELECT used, reserved FROM api_quota_books WHERE org = ? AND period = ?", error);
+      "SELECT used, reserved FROM api_quota_books WHERE org = ? AND period = ?",
+      error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, org, -1, SQLITE_STATIC);
@@ -391,7 +395,8 @@ quota_books_kept (LbStore *store, const gchar *org, const gchar *period, gdouble
 }
 
 /* One create waiting for a commit. */
-typedef struct {
+typedef struct
+{
   GPtrArray *rows;
   gdouble allowance;
   gdouble cost;
@@ -404,7 +409,7 @@ typedef struct {
 /* Checks one create against the quota and inserts its rows, inside the
  * batch's transaction; nothing of it stays on failure.  The lock is held. */
 static gboolean
-create_one (LbStore *store, Create *c, GError **error)
+create_one (LbStore * store, Create * c, GError ** error)
 {
   LbRetrieval *first = c->rows->pdata[0];
   gdouble used = 0, reserved = 0;
@@ -412,7 +417,8 @@ create_one (LbStore *store, Create *c, GError **error)
   if (!lb_store_exec (store, "SAVEPOINT lb_create", error))
     return FALSE;
   /* Sees the creates before it in the batch: they are in the transaction. */
-  if (!quota_books_kept (store, first->org, first->period, &used, &reserved, error))
+  if (!quota_books_kept (store, first->org, first->period, &used, &reserved,
+          error))
     goto fail;
   c->used = used;
   /* A small tolerance so that ten images of 0.1 fit an allowance of 1.0. */
@@ -433,13 +439,14 @@ create_one (LbStore *store, Create *c, GError **error)
   return TRUE;
 
 fail:
-  sqlite3_exec (store->db, "ROLLBACK TO lb_create; RELEASE lb_create", NULL, NULL, NULL);
+  sqlite3_exec (store->db, "ROLLBACK TO lb_create; RELEASE lb_create", NULL,
+      NULL, NULL);
   return FALSE;
 }
 
 /* Commits @batch (Create*, in arrival order) in one transaction. */
 static void
-create_batch (LbStore *store, GPtrArray *batch)
+create_batch (LbStore * store, GPtrArray * batch)
 {
   g_autoptr (GError) error = NULL;
 
@@ -473,8 +480,8 @@ create_batch (LbStore *store, GPtrArray *batch)
 }
 
 gboolean
-lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowance,
-    gdouble *out_used, GError **error)
+lb_store_api_create_retrieval (LbStore * store, GPtrArray * rows,
+    gdouble allowance, gdouble * out_used, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (rows != NULL && rows->len > 0, FALSE);
@@ -522,12 +529,14 @@ lb_store_api_create_retrieval (LbStore *store, GPtrArray *rows, gdouble allowanc
     g_propagate_error (error, c.error);
     return FALSE;
   }
-  GST_DEBUG ("retrieval %s: %u rows, reserved %.3f", first->retrieval_id, rows->len, c.cost);
+  GST_DEBUG ("retrieval %s: %u rows, reserved %.3f", first->retrieval_id,
+      rows->len, c.cost);
   return TRUE;
 }
 
 static gboolean
-collect_rows (LbStore *store, sqlite3_stmt *stmt, GPtrArray *out, GError **error)
+collect_rows (LbStore * store, sqlite3_stmt * stmt, GPtrArray * out,
+    GError ** error)
 {
   gint rc;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -540,14 +549,15 @@ collect_rows (LbStore *store, sqlite3_stmt *stmt, GPtrArray *out, GError **error
 }
 
 gboolean
-lb_store_api_get_retrieval (LbStore *store, const gchar *retrieval_id, const gchar *org,
-    GPtrArray **out_rows, GError **error)
+lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
+    const gchar * org, GPtrArray ** out_rows, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (retrieval_id != NULL && org != NULL, FALSE);
   g_return_val_if_fail (out_rows != NULL, FALSE);
 
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   gboolean ok = FALSE;
 
   /* The last committed state, without waiting for a write in progress. */
@@ -566,8 +576,8 @@ lb_store_api_get_retrieval (LbStore *store, const gchar *retrieval_id, const gch
   if (!ok)
     return FALSE;
   if (rows->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "No retrieval with id %s.",
-        retrieval_id);
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+        "No retrieval with id %s.", retrieval_id);
     return FALSE;
   }
   *out_rows = g_steal_pointer (&rows);
@@ -576,10 +586,11 @@ lb_store_api_get_retrieval (LbStore *store, const gchar *retrieval_id, const gch
 
 /* One row selected by @where (with one bound parameter); the lock is held. */
 static gboolean
-get_one (LbStore *store, const gchar *where, gint64 id, const gchar *text,
-    LbRetrieval **out, GError **error)
+get_one (LbStore * store, const gchar * where, gint64 id, const gchar * text,
+    LbRetrieval ** out, GError ** error)
 {
-  g_autofree gchar *sql = g_strconcat ("SELECT " ROW_COLUMNS " FROM api_retrievals WHERE ",
+  g_autofree gchar *sql =
+      g_strconcat ("SELECT " ROW_COLUMNS " FROM api_retrievals WHERE ",
       where, NULL);
   g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, sql, error);
   if (stmt == NULL)
@@ -598,7 +609,8 @@ get_one (LbStore *store, const gchar *where, gint64 id, const gchar *text,
     return FALSE;
   }
   if (text)
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "No media with id %s.", text);
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "No media with id %s.",
+        text);
   else
     g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
         "No retrieval row %" G_GINT64_FORMAT ".", id);
@@ -606,7 +618,8 @@ get_one (LbStore *store, const gchar *where, gint64 id, const gchar *text,
 }
 
 gboolean
-lb_store_api_get (LbStore *store, gint64 id, LbRetrieval **out, GError **error)
+lb_store_api_get (LbStore * store, gint64 id, LbRetrieval ** out,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
@@ -618,16 +631,18 @@ lb_store_api_get (LbStore *store, gint64 id, LbRetrieval **out, GError **error)
 }
 
 gboolean
-lb_store_api_find (LbStore *store, const gchar *retrieval_id, const gchar *input,
-    LbRetrieval **out, GError **error)
+lb_store_api_find (LbStore * store, const gchar * retrieval_id,
+    const gchar * input, LbRetrieval ** out, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (retrieval_id != NULL && input != NULL && out != NULL, FALSE);
+  g_return_val_if_fail (retrieval_id != NULL && input != NULL
+      && out != NULL, FALSE);
 
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT " ROW_COLUMNS " FROM api_retrievals WHERE retrieval_id = ? AND input = ?"
+      "SELECT " ROW_COLUMNS
+      " FROM api_retrievals WHERE retrieval_id = ? AND input = ?"
       " ORDER BY id LIMIT 1", error);
   if (stmt) {
     sqlite3_bind_text (stmt, 1, retrieval_id, -1, SQLITE_STATIC);
@@ -637,8 +652,8 @@ lb_store_api_find (LbStore *store, const gchar *retrieval_id, const gchar *input
       *out = row_from_stmt (stmt);
       ok = TRUE;
     } else if (rc == SQLITE_DONE) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "No retrieval %s for input %s.",
-          retrieval_id, input);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+          "No retrieval %s for input %s.", retrieval_id, input);
     } else {
       lb_store_set_error (store, error, "finding a retrieval");
     }
@@ -648,21 +663,22 @@ lb_store_api_find (LbStore *store, const gchar *retrieval_id, const gchar *input
 }
 
 gboolean
-lb_store_api_get_media (LbStore *store, const gchar *media_id, LbRetrieval **out,
-    GError **error)
+lb_store_api_get_media (LbStore * store, const gchar * media_id,
+    LbRetrieval ** out, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (media_id != NULL && out != NULL, FALSE);
 
   LB_STORE_LOCK (store);
-  gboolean ok = get_one (store, "media_id = ? AND status = 'available'", 0, media_id,
+  gboolean ok =
+      get_one (store, "media_id = ? AND status = 'available'", 0, media_id,
       out, error);
   LB_STORE_UNLOCK (store);
   return ok;
 }
 
 static void
-append_in (GString *sql, const gchar *column, const gchar *const *values)
+append_in (GString * sql, const gchar * column, const gchar * const *values)
 {
   if (values == NULL || values[0] == NULL)
     return;
@@ -673,22 +689,24 @@ append_in (GString *sql, const gchar *column, const gchar *const *values)
 }
 
 static void
-bind_in (sqlite3_stmt *stmt, gint *c, const gchar *const *values)
+bind_in (sqlite3_stmt * stmt, gint * c, const gchar * const *values)
 {
   for (guint i = 0; values && values[i]; i++)
     sqlite3_bind_text (stmt, (*c)++, values[i], -1, SQLITE_STATIC);
 }
 
 gboolean
-lb_store_api_list_media (LbStore *store, const LbMediaFilter *f, GPtrArray **out_rows,
-    gboolean *out_more, GError **error)
+lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
+    GPtrArray ** out_rows, gboolean * out_more, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (f != NULL && f->org != NULL && f->vehicles != NULL, FALSE);
+  g_return_val_if_fail (f != NULL && f->org != NULL
+      && f->vehicles != NULL, FALSE);
   g_return_val_if_fail (f->limit > 0, FALSE);
   g_return_val_if_fail (out_rows != NULL, FALSE);
 
-  g_autoptr (GString) sql = g_string_new ("SELECT " ROW_COLUMNS " FROM api_retrievals"
+  g_autoptr (GString) sql =
+      g_string_new ("SELECT " ROW_COLUMNS " FROM api_retrievals"
       " WHERE org = ? AND status = 'available' AND id > ?"
       " AND delivered_end_ns >= ? AND delivered_start_ns <= ?");
   append_in (sql, "vehicle", f->vehicles);
@@ -699,7 +717,8 @@ lb_store_api_list_media (LbStore *store, const LbMediaFilter *f, GPtrArray **out
     g_string_append (sql, " AND available_ns > ?");
   g_string_append (sql, " ORDER BY id LIMIT ?");
 
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql->str, error);
@@ -731,7 +750,7 @@ lb_store_api_list_media (LbStore *store, const LbMediaFilter *f, GPtrArray **out
 }
 
 gboolean
-lb_store_api_count_status (LbStore *store, gint64 *counts, GError **error)
+lb_store_api_count_status (LbStore * store, gint64 * counts, GError ** error)
 {
   g_return_val_if_fail (store != NULL && counts != NULL, FALSE);
 
@@ -743,8 +762,8 @@ lb_store_api_count_status (LbStore *store, gint64 *counts, GError **error)
   if (stmt) {
     gint rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-      counts[status_from_string ((const gchar *) sqlite3_column_text (stmt, 0))] +=
-          sqlite3_column_int64 (stmt, 1);
+      counts[status_from_string ((const gchar *) sqlite3_column_text (stmt,
+                  0))] += sqlite3_column_int64 (stmt, 1);
     ok = rc == SQLITE_DONE;
     if (!ok)
       lb_store_set_error (store, error, "counting retrievals");
@@ -756,7 +775,8 @@ lb_store_api_count_status (LbStore *store, gint64 *counts, GError **error)
 /* ------------------------------------------------------------------------- */
 
 gboolean
-lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GError **error)
+lb_store_api_claim_next (LbStore * store, gint64 now_ns, LbRetrieval ** out,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
@@ -775,7 +795,7 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
     sqlite3_bind_int64 (pick, 1, now_ns);
     gint rc = sqlite3_step (pick);
     if (rc == SQLITE_DONE) {
-      lb_store_stmt_release (g_steal_pointer (&pick));   /* before unlocking */
+      lb_store_stmt_release (g_steal_pointer (&pick));  /* before unlocking */
       lb_store_rollback (store);
       LB_STORE_UNLOCK (store);
       return TRUE;
@@ -803,8 +823,8 @@ lb_store_api_claim_next (LbStore *store, gint64 now_ns, LbRetrieval **out, GErro
     goto fail;
   }
   LB_STORE_UNLOCK (store);
-  GST_DEBUG ("claimed row %" G_GINT64_FORMAT " (%s %s)", (*out)->id, (*out)->media_type,
-      (*out)->input);
+  GST_DEBUG ("claimed row %" G_GINT64_FORMAT " (%s %s)", (*out)->id,
+      (*out)->media_type, (*out)->input);
   return TRUE;
 
 fail:
@@ -815,11 +835,11 @@ fail:
 
 /* Runs @sql (an UPDATE whose last parameter is the row id, the ones before
  * bound by @bind) on a row that is pending or running, in a transaction. */
-typedef void (*BindFunc) (sqlite3_stmt *stmt, gpointer data);
+typedef void (*BindFunc) (sqlite3_stmt * stmt, gpointer data);
 
 static gboolean
-update_open_row (LbStore *store, gint64 id, const gchar *sql, BindFunc bind,
-    gpointer data, const gchar *what, GError **error)
+update_open_row (LbStore * store, gint64 id, const gchar * sql, BindFunc bind,
+    gpointer data, const gchar * what, GError ** error)
 {
   gboolean nested = FALSE;
 
@@ -833,7 +853,8 @@ update_open_row (LbStore *store, gint64 id, const gchar *sql, BindFunc bind,
     g_autoptr (LbRetrieval) row = NULL;
     if (!get_one (store, "id = ?", id, NULL, &row, error))
       goto fail;
-    if (row->status != LB_RETRIEVAL_PENDING && row->status != LB_RETRIEVAL_RUNNING) {
+    if (row->status != LB_RETRIEVAL_PENDING
+        && row->status != LB_RETRIEVAL_RUNNING) {
       g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
           "retrieval row %" G_GINT64_FORMAT " is %s already; cannot %s it", id,
           status_names[row->status], what);
@@ -862,30 +883,32 @@ fail:
 }
 
 static void
-bind_double (sqlite3_stmt *stmt, gpointer data)
+bind_double (sqlite3_stmt * stmt, gpointer data)
 {
   sqlite3_bind_double (stmt, 1, *(gdouble *) data);
 }
 
 gboolean
-lb_store_api_set_progress (LbStore *store, gint64 id, gdouble progress, GError **error)
+lb_store_api_set_progress (LbStore * store, gint64 id, gdouble progress,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
   progress = CLAMP (progress, 0.0, 1.0);
   return update_open_row (store, id,
-      "UPDATE api_retrievals SET progress = ? WHERE id = ?", bind_double, &progress,
-      "set the progress of", error);
+      "UPDATE api_retrievals SET progress = ? WHERE id = ?", bind_double,
+      &progress, "set the progress of", error);
 }
 
-typedef struct {
+typedef struct
+{
   const gchar *output_path, *content_type, *coverage_json;
   gint64 start_ns, end_ns, available_ns;
   gdouble cost;
 } Available;
 
 static void
-bind_available (sqlite3_stmt *stmt, gpointer data)
+bind_available (sqlite3_stmt * stmt, gpointer data)
 {
   Available *a = data;
   gint c = 1;
@@ -899,16 +922,19 @@ bind_available (sqlite3_stmt *stmt, gpointer data)
 }
 
 gboolean
-lb_store_api_finish_available (LbStore *store, gint64 id, const gchar *output_path,
-    const gchar *content_type, gint64 delivered_start_ns, gint64 delivered_end_ns,
-    const gchar *coverage_json, gint64 available_ns, gdouble cost, GError **error)
+lb_store_api_finish_available (LbStore * store, gint64 id,
+    const gchar * output_path, const gchar * content_type,
+    gint64 delivered_start_ns, gint64 delivered_end_ns,
+    const gchar * coverage_json, gint64 available_ns, gdouble cost,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (output_path != NULL, FALSE);
   g_return_val_if_fail (delivered_end_ns >= delivered_start_ns, FALSE);
 
   Available a = { output_path, content_type, coverage_json, delivered_start_ns,
-    delivered_end_ns, available_ns, MAX (cost, 0.0) };
+    delivered_end_ns, available_ns, MAX (cost, 0.0)
+  };
   return update_open_row (store, id,
       "UPDATE api_retrievals SET status = 'available', progress = 1,"
       " output_path = ?, content_type = ?, delivered_start_ns = ?, delivered_end_ns = ?,"
@@ -917,13 +943,14 @@ lb_store_api_finish_available (LbStore *store, gint64 id, const gchar *output_pa
 }
 
 static void
-bind_reason (sqlite3_stmt *stmt, gpointer data)
+bind_reason (sqlite3_stmt * stmt, gpointer data)
 {
   bind_text_or_null (stmt, 1, data);
 }
 
 gboolean
-lb_store_api_finish_failed (LbStore *store, gint64 id, const gchar *reason, GError **error)
+lb_store_api_finish_failed (LbStore * store, gint64 id, const gchar * reason,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   return update_open_row (store, id,
@@ -933,8 +960,8 @@ lb_store_api_finish_failed (LbStore *store, gint64 id, const gchar *reason, GErr
 }
 
 gboolean
-lb_store_api_finish_unavailable (LbStore *store, gint64 id, const gchar *reason,
-    GError **error)
+lb_store_api_finish_unavailable (LbStore * store, gint64 id,
+    const gchar * reason, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   return update_open_row (store, id,
@@ -944,14 +971,14 @@ lb_store_api_finish_unavailable (LbStore *store, gint64 id, const gchar *reason,
 }
 
 static void
-bind_int64 (sqlite3_stmt *stmt, gpointer data)
+bind_int64 (sqlite3_stmt * stmt, gpointer data)
 {
   sqlite3_bind_int64 (stmt, 1, *(gint64 *) data);
 }
 
 gboolean
-lb_store_api_set_public_url (LbStore *store, gint64 id, const gchar *public_url,
-    GError **error)
+lb_store_api_set_public_url (LbStore * store, gint64 id,
+    const gchar * public_url, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   return update_open_row (store, id,
@@ -960,7 +987,8 @@ lb_store_api_set_public_url (LbStore *store, gint64 id, const gchar *public_url,
 }
 
 gboolean
-lb_store_api_defer (LbStore *store, gint64 id, gint64 not_before_ns, GError **error)
+lb_store_api_defer (LbStore * store, gint64 id, gint64 not_before_ns,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   return update_open_row (store, id,
@@ -969,15 +997,17 @@ lb_store_api_defer (LbStore *store, gint64 id, gint64 not_before_ns, GError **er
 }
 
 gboolean
-lb_store_api_list_open (LbStore *store, GPtrArray **out_rows, GError **error)
+lb_store_api_list_open (LbStore * store, GPtrArray ** out_rows, GError ** error)
 {
   g_return_val_if_fail (store != NULL && out_rows != NULL, FALSE);
 
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT " ROW_COLUMNS " FROM api_retrievals WHERE status IN ('pending', 'running')"
+      "SELECT " ROW_COLUMNS
+      " FROM api_retrievals WHERE status IN ('pending', 'running')"
       " ORDER BY created_ns, id", error);
   if (stmt)
     ok = collect_rows (store, stmt, rows, error);
@@ -988,7 +1018,8 @@ lb_store_api_list_open (LbStore *store, GPtrArray **out_rows, GError **error)
 }
 
 gboolean
-lb_store_api_requeue_running (LbStore *store, guint *out_count, GError **error)
+lb_store_api_requeue_running (LbStore * store, guint * out_count,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
@@ -1009,8 +1040,8 @@ lb_store_api_requeue_running (LbStore *store, guint *out_count, GError **error)
 /* ------------------------------------------------------------------------- */
 
 gboolean
-lb_store_api_token_add (LbStore *store, const gchar *hash, const gchar *org,
-    const gchar *scopes, gint64 created_ns, gint64 *out_id, GError **error)
+lb_store_api_token_add (LbStore * store, const gchar * hash, const gchar * org,
+    const gchar * scopes, gint64 created_ns, gint64 * out_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (hash != NULL && org != NULL && scopes != NULL, FALSE);
@@ -1018,7 +1049,8 @@ lb_store_api_token_add (LbStore *store, const gchar *hash, const gchar *org,
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "INSERT INTO api_tokens (hash, org, scopes, created_ns) VALUES (?, ?, ?, ?)", error);
+      "INSERT INTO api_tokens (hash, org, scopes, created_ns) VALUES (?, ?, ?, ?)",
+      error);
   if (stmt) {
     sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_STATIC);
     sqlite3_bind_text (stmt, 2, org, -1, SQLITE_STATIC);
@@ -1035,7 +1067,7 @@ lb_store_api_token_add (LbStore *store, const gchar *hash, const gchar *org,
 }
 
 static LbToken *
-token_from_stmt (sqlite3_stmt *stmt)
+token_from_stmt (sqlite3_stmt * stmt)
 {
   LbToken *t = g_new0 (LbToken, 1);
   t->id = sqlite3_column_int64 (stmt, 0);
@@ -1047,8 +1079,8 @@ token_from_stmt (sqlite3_stmt *stmt)
 }
 
 gboolean
-lb_store_api_token_lookup (LbStore *store, const gchar *hash, LbToken **out,
-    GError **error)
+lb_store_api_token_lookup (LbStore * store, const gchar * hash, LbToken ** out,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (hash != NULL && out != NULL, FALSE);
@@ -1076,15 +1108,17 @@ lb_store_api_token_lookup (LbStore *store, const gchar *hash, LbToken **out,
 }
 
 gboolean
-lb_store_api_token_list (LbStore *store, GPtrArray **out, GError **error)
+lb_store_api_token_list (LbStore * store, GPtrArray ** out, GError ** error)
 {
   g_return_val_if_fail (store != NULL && out != NULL, FALSE);
 
-  g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_token_free);
+  g_autoptr (GPtrArray) tokens =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_token_free);
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT id, org, scopes, created_ns, revoked_ns FROM api_tokens ORDER BY id", error);
+      "SELECT id, org, scopes, created_ns, revoked_ns FROM api_tokens ORDER BY id",
+      error);
   if (stmt) {
     gint rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -1100,14 +1134,16 @@ lb_store_api_token_list (LbStore *store, GPtrArray **out, GError **error)
 }
 
 gboolean
-lb_store_api_token_revoke (LbStore *store, gint64 id, gint64 revoked_ns, GError **error)
+lb_store_api_token_revoke (LbStore * store, gint64 id, gint64 revoked_ns,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "UPDATE api_tokens SET revoked_ns = ? WHERE id = ? AND revoked_ns = 0", error);
+      "UPDATE api_tokens SET revoked_ns = ? WHERE id = ? AND revoked_ns = 0",
+      error);
   if (stmt) {
     sqlite3_bind_int64 (stmt, 1, MAX (revoked_ns, 1));
     sqlite3_bind_int64 (stmt, 2, id);
@@ -1125,7 +1161,7 @@ lb_store_api_token_revoke (LbStore *store, gint64 id, gint64 revoked_ns, GError 
 }
 
 GBytes *
-lb_store_api_get_signing_key (LbStore *store, GError **error)
+lb_store_api_get_signing_key (LbStore * store, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
 
@@ -1138,11 +1174,12 @@ lb_store_api_get_signing_key (LbStore *store, GError **error)
     goto out;
   {
     g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
-        "INSERT OR IGNORE INTO api_secrets (name, value) VALUES ('url-signing', ?)", error);
+        "INSERT OR IGNORE INTO api_secrets (name, value) VALUES ('url-signing', ?)",
+        error);
     if (ins == NULL)
       goto out;
-    sqlite3_bind_blob (ins, 1, g_bytes_get_data (fresh, NULL), g_bytes_get_size (fresh),
-        SQLITE_STATIC);
+    sqlite3_bind_blob (ins, 1, g_bytes_get_data (fresh, NULL),
+        g_bytes_get_size (fresh), SQLITE_STATIC);
     if (sqlite3_step (ins) != SQLITE_DONE) {
       lb_store_set_error (store, error, "saving the signing key");
       goto out;
@@ -1155,7 +1192,9 @@ lb_store_api_get_signing_key (LbStore *store, GError **error)
       lb_store_set_error (store, error, "reading the signing key");
       goto out;
     }
-    key = g_bytes_new (sqlite3_column_blob (sel, 0), sqlite3_column_bytes (sel, 0));
+    key =
+        g_bytes_new (sqlite3_column_blob (sel, 0), sqlite3_column_bytes (sel,
+            0));
   }
   if (!lb_store_commit (store, error))
     g_clear_pointer (&key, g_bytes_unref);

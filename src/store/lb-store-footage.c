@@ -14,56 +14,53 @@ GST_DEBUG_CATEGORY_STATIC (lb_footage_debug);
 static void
 debug_init (void)
 {
-  LB_DEBUG_INIT (lb_footage_debug, "lookback-footage", "lookback footage index");
+  LB_DEBUG_INIT (lb_footage_debug, "lookback-footage",
+      "lookback footage index");
 }
 
 /* Migration steps of the 'footage' area: append only, never edit. */
 static const gchar *const footage_steps[] = {
   /* 1: segments, keyframes, per-input totals, pins */
-  "CREATE TABLE footage_segment ("
-  "  id INTEGER PRIMARY KEY,"
-  "  vehicle TEXT NOT NULL,"
-  "  input TEXT NOT NULL,"
-  "  path TEXT NOT NULL UNIQUE,"            /* relative to the store dir */
-  "  start_ns INTEGER NOT NULL,"
-  "  end_ns INTEGER NOT NULL,"
-  "  media_base_ns INTEGER NOT NULL,"
-  "  codec TEXT NOT NULL,"
-  "  caps TEXT NOT NULL,"
-  "  width INTEGER NOT NULL,"
-  "  height INTEGER NOT NULL,"
-  "  fps_n INTEGER NOT NULL,"
-  "  fps_d INTEGER NOT NULL,"
-  "  init_size INTEGER NOT NULL,"
-  "  bytes INTEGER NOT NULL,"
-  "  open INTEGER NOT NULL DEFAULT 1);"
-  "CREATE INDEX footage_segment_by_start ON footage_segment (vehicle, input, start_ns);"
-  "CREATE INDEX footage_segment_open ON footage_segment (open) WHERE open;"
-  "CREATE TABLE footage_keyframe ("
-  "  segment_id INTEGER NOT NULL REFERENCES footage_segment (id) ON DELETE CASCADE,"
-  "  time_ns INTEGER NOT NULL,"
-  "  offset INTEGER NOT NULL,"
-  "  size INTEGER NOT NULL,"
-  "  sample_offset INTEGER NOT NULL,"
-  "  sample_size INTEGER NOT NULL,"
-  "  frames INTEGER NOT NULL,"
-  "  PRIMARY KEY (segment_id, time_ns)) WITHOUT ROWID;"
-  "CREATE TABLE footage_input ("
-  "  vehicle TEXT NOT NULL,"
-  "  input TEXT NOT NULL,"
-  "  segments INTEGER NOT NULL DEFAULT 0,"
-  "  bytes INTEGER NOT NULL DEFAULT 0,"
-  "  max_segment_ns INTEGER NOT NULL DEFAULT 0,"
-  "  PRIMARY KEY (vehicle, input)) WITHOUT ROWID;"
-  "CREATE TABLE footage_pin ("
-  "  id INTEGER PRIMARY KEY,"
-  "  owner TEXT NOT NULL,"
-  "  vehicle TEXT NOT NULL,"
-  "  input TEXT NOT NULL,"
-  "  start_ns INTEGER NOT NULL,"
-  "  end_ns INTEGER NOT NULL);"
-  "CREATE INDEX footage_pin_by_owner ON footage_pin (owner);"
-  "CREATE INDEX footage_pin_by_start ON footage_pin (vehicle, input, start_ns);",
+  "CREATE TABLE footage_segment (" "  id INTEGER PRIMARY KEY," "  vehicle TEXT NOT NULL," "  input TEXT NOT NULL," "  path TEXT NOT NULL UNIQUE,"       /* relative to the store dir */
+      "  start_ns INTEGER NOT NULL,"
+      "  end_ns INTEGER NOT NULL,"
+      "  media_base_ns INTEGER NOT NULL,"
+      "  codec TEXT NOT NULL,"
+      "  caps TEXT NOT NULL,"
+      "  width INTEGER NOT NULL,"
+      "  height INTEGER NOT NULL,"
+      "  fps_n INTEGER NOT NULL,"
+      "  fps_d INTEGER NOT NULL,"
+      "  init_size INTEGER NOT NULL,"
+      "  bytes INTEGER NOT NULL,"
+      "  open INTEGER NOT NULL DEFAULT 1);"
+      "CREATE INDEX footage_segment_by_start ON footage_segment (vehicle, input, start_ns);"
+      "CREATE INDEX footage_segment_open ON footage_segment (open) WHERE open;"
+      "CREATE TABLE footage_keyframe ("
+      "  segment_id INTEGER NOT NULL REFERENCES footage_segment (id) ON DELETE CASCADE,"
+      "  time_ns INTEGER NOT NULL,"
+      "  offset INTEGER NOT NULL,"
+      "  size INTEGER NOT NULL,"
+      "  sample_offset INTEGER NOT NULL,"
+      "  sample_size INTEGER NOT NULL,"
+      "  frames INTEGER NOT NULL,"
+      "  PRIMARY KEY (segment_id, time_ns)) WITHOUT ROWID;"
+      "CREATE TABLE footage_input ("
+      "  vehicle TEXT NOT NULL,"
+      "  input TEXT NOT NULL,"
+      "  segments INTEGER NOT NULL DEFAULT 0,"
+      "  bytes INTEGER NOT NULL DEFAULT 0,"
+      "  max_segment_ns INTEGER NOT NULL DEFAULT 0,"
+      "  PRIMARY KEY (vehicle, input)) WITHOUT ROWID;"
+      "CREATE TABLE footage_pin ("
+      "  id INTEGER PRIMARY KEY,"
+      "  owner TEXT NOT NULL,"
+      "  vehicle TEXT NOT NULL,"
+      "  input TEXT NOT NULL,"
+      "  start_ns INTEGER NOT NULL,"
+      "  end_ns INTEGER NOT NULL);"
+      "CREATE INDEX footage_pin_by_owner ON footage_pin (owner);"
+      "CREATE INDEX footage_pin_by_start ON footage_pin (vehicle, input, start_ns);",
   NULL,
 };
 
@@ -74,7 +71,7 @@ const LbStoreSchema lb_store_footage_schema = { "footage", footage_steps };
 /* URI-escapes a path component; a leading '.' is escaped too so that no
  * component can be "." or "..". */
 static gchar *
-escape_component (const gchar *s)
+escape_component (const gchar * s)
 {
   g_autofree gchar *e = g_uri_escape_string (s, NULL, FALSE);
   if (e[0] == '.')
@@ -83,20 +80,22 @@ escape_component (const gchar *s)
 }
 
 gchar *
-lb_footage_segment_relpath (const gchar *vehicle, const gchar *input, gint64 start_ns)
+lb_footage_segment_relpath (const gchar * vehicle, const gchar * input,
+    gint64 start_ns)
 {
   g_return_val_if_fail (vehicle != NULL && *vehicle, NULL);
   g_return_val_if_fail (input != NULL && *input, NULL);
 
   g_autofree gchar *v = escape_component (vehicle);
   g_autofree gchar *i = escape_component (input);
-  g_autofree gchar *name = g_strdup_printf ("%" G_GINT64_FORMAT ".mp4", start_ns);
+  g_autofree gchar *name =
+      g_strdup_printf ("%" G_GINT64_FORMAT ".mp4", start_ns);
   return g_build_filename ("segments", v, i, name, NULL);
 }
 
 gchar *
-lb_footage_segment_path (const gchar *store_dir, const gchar *vehicle, const gchar *input,
-    gint64 start_ns)
+lb_footage_segment_path (const gchar * store_dir, const gchar * vehicle,
+    const gchar * input, gint64 start_ns)
 {
   g_return_val_if_fail (store_dir != NULL, NULL);
   g_autofree gchar *rel = lb_footage_segment_relpath (vehicle, input, start_ns);
@@ -105,8 +104,8 @@ lb_footage_segment_path (const gchar *store_dir, const gchar *vehicle, const gch
 }
 
 gboolean
-lb_footage_parse_segment_path (const gchar *store_dir, const gchar *path, gchar **vehicle,
-    gchar **input, gint64 *start_ns)
+lb_footage_parse_segment_path (const gchar * store_dir, const gchar * path,
+    gchar ** vehicle, gchar ** input, gint64 * start_ns)
 {
   g_return_val_if_fail (store_dir != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
@@ -147,7 +146,7 @@ lb_footage_parse_segment_path (const gchar *store_dir, const gchar *path, gchar 
 /* ---- value types ---- */
 
 void
-lb_segment_free (LbSegment *segment)
+lb_segment_free (LbSegment * segment)
 {
   if (segment == NULL)
     return;
@@ -160,7 +159,7 @@ lb_segment_free (LbSegment *segment)
 }
 
 LbSegment *
-lb_segment_copy (const LbSegment *segment)
+lb_segment_copy (const LbSegment * segment)
 {
   g_return_val_if_fail (segment != NULL, NULL);
   LbSegment *c = g_memdup2 (segment, sizeof (LbSegment));
@@ -182,7 +181,7 @@ piece_free (gpointer p)
 }
 
 void
-lb_footage_plan_free (LbFootagePlan *plan)
+lb_footage_plan_free (LbFootagePlan * plan)
 {
   if (plan == NULL)
     return;
@@ -200,19 +199,21 @@ lb_footage_plan_free (LbFootagePlan *plan)
   "fps_n, fps_d, init_size, bytes, open"
 
 static gchar *
-col_dup (sqlite3_stmt *stmt, gint i)
+col_dup (sqlite3_stmt * stmt, gint i)
 {
   return g_strdup ((const gchar *) sqlite3_column_text (stmt, i));
 }
 
 static LbSegment *
-segment_from_row (LbStore *store, sqlite3_stmt *stmt)
+segment_from_row (LbStore * store, sqlite3_stmt * stmt)
 {
   LbSegment *s = g_new0 (LbSegment, 1);
   s->id = sqlite3_column_int64 (stmt, 0);
   s->vehicle = col_dup (stmt, 1);
   s->input = col_dup (stmt, 2);
-  s->path = g_build_filename (store->dir, (const gchar *) sqlite3_column_text (stmt, 3), NULL);
+  s->path =
+      g_build_filename (store->dir, (const gchar *) sqlite3_column_text (stmt,
+          3), NULL);
   s->start_ns = sqlite3_column_int64 (stmt, 4);
   s->end_ns = sqlite3_column_int64 (stmt, 5);
   s->media_base_ns = sqlite3_column_int64 (stmt, 6);
@@ -230,7 +231,7 @@ segment_from_row (LbStore *store, sqlite3_stmt *stmt)
 
 /* The store-relative spelling of @path, or NULL when it is outside. */
 static gchar *
-relative_path (LbStore *store, const gchar *path)
+relative_path (LbStore * store, const gchar * path)
 {
   if (!g_path_is_absolute (path))
     return g_strdup (path);
@@ -241,7 +242,8 @@ relative_path (LbStore *store, const gchar *path)
 }
 
 static gboolean
-step_done (LbStore *store, sqlite3_stmt *stmt, GError **error, const gchar *what)
+step_done (LbStore * store, sqlite3_stmt * stmt, GError ** error,
+    const gchar * what)
 {
   if (sqlite3_step (stmt) != SQLITE_DONE) {
     lb_store_set_error (store, error, what);
@@ -251,7 +253,7 @@ step_done (LbStore *store, sqlite3_stmt *stmt, GError **error, const gchar *what
 }
 
 static gint64
-frame_ns (const LbSegment *s)
+frame_ns (const LbSegment * s)
 {
   if (s->fps_n > 0 && s->fps_d > 0)
     return gst_util_uint64_scale_int (GST_SECOND, s->fps_d, s->fps_n);
@@ -260,16 +262,17 @@ frame_ns (const LbSegment *s)
 
 /* Gap tolerance: spaces up to about two frame intervals are not gaps. */
 static gint64
-gap_tolerance (const LbSegment *s)
+gap_tolerance (const LbSegment * s)
 {
   return 2 * frame_ns (s) + GST_MSECOND;
 }
 
 static gboolean
-store_writable (LbStore *store, GError **error)
+store_writable (LbStore * store, GError ** error)
 {
   if (store->read_only) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "store %s is open read-only", store->path);
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "store %s is open read-only",
+        store->path);
     return FALSE;
   }
   return TRUE;
@@ -280,19 +283,21 @@ store_writable (LbStore *store, GError **error)
 /* Inserts the row of @segment (end_ns, bytes and open as given) and counts
  * it in footage_input.  Lock held, inside a transaction. */
 static gboolean
-insert_segment (LbStore *store, LbSegment *segment, GError **error)
+insert_segment (LbStore * store, LbSegment * segment, GError ** error)
 {
   g_autofree gchar *rel = relative_path (store, segment->path);
   if (rel == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "segment %s is outside the store %s",
-        segment->path, store->dir);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "segment %s is outside the store %s", segment->path, store->dir);
     return FALSE;
   }
   g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
       "INSERT INTO footage_segment (vehicle, input, path, start_ns, end_ns, media_base_ns, "
       "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", error);
-  g_autoptr (sqlite3_stmt) inp = lb_store_prepare (store,
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+      error);
+  g_autoptr (sqlite3_stmt) inp =
+      lb_store_prepare (store,
       "INSERT INTO footage_input (vehicle, input, segments, bytes, max_segment_ns) "
       "VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (vehicle, input) DO UPDATE SET "
       "segments = segments + 1, bytes = bytes + excluded.bytes, "
@@ -305,8 +310,10 @@ insert_segment (LbStore *store, LbSegment *segment, GError **error)
   sqlite3_bind_int64 (ins, 4, segment->start_ns);
   sqlite3_bind_int64 (ins, 5, segment->end_ns);
   sqlite3_bind_int64 (ins, 6, segment->media_base_ns);
-  sqlite3_bind_text (ins, 7, segment->codec ? segment->codec : "", -1, SQLITE_STATIC);
-  sqlite3_bind_text (ins, 8, segment->caps ? segment->caps : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 7, segment->codec ? segment->codec : "", -1,
+      SQLITE_STATIC);
+  sqlite3_bind_text (ins, 8, segment->caps ? segment->caps : "", -1,
+      SQLITE_STATIC);
   sqlite3_bind_int (ins, 9, segment->width);
   sqlite3_bind_int (ins, 10, segment->height);
   sqlite3_bind_int (ins, 11, segment->fps_n);
@@ -325,13 +332,15 @@ insert_segment (LbStore *store, LbSegment *segment, GError **error)
 }
 
 static gboolean
-insert_keyframes (LbStore *store, gint64 segment_id, GArray *keyframes, GError **error)
+insert_keyframes (LbStore * store, gint64 segment_id, GArray * keyframes,
+    GError ** error)
 {
   if (keyframes == NULL || keyframes->len == 0)
     return TRUE;
   g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
       "INSERT OR REPLACE INTO footage_keyframe (segment_id, time_ns, offset, size, "
-      "sample_offset, sample_size, frames) VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+      "sample_offset, sample_size, frames) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      error);
   if (ins == NULL)
     return FALSE;
   for (guint i = 0; i < keyframes->len; i++) {
@@ -351,11 +360,12 @@ insert_keyframes (LbStore *store, gint64 segment_id, GArray *keyframes, GError *
 }
 
 gboolean
-lb_store_segment_begin (LbStore *store, LbSegment *segment, GError **error)
+lb_store_segment_begin (LbStore * store, LbSegment * segment, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (segment != NULL, FALSE);
-  g_return_val_if_fail (segment->vehicle && segment->input && segment->path, FALSE);
+  g_return_val_if_fail (segment->vehicle && segment->input
+      && segment->path, FALSE);
   debug_init ();
   if (!store_writable (store, error))
     return FALSE;
@@ -373,17 +383,19 @@ lb_store_segment_begin (LbStore *store, LbSegment *segment, GError **error)
   }
   LB_STORE_UNLOCK (store);
   if (ok)
-    GST_DEBUG ("segment %" G_GINT64_FORMAT " begun: %s", segment->id, segment->path);
+    GST_DEBUG ("segment %" G_GINT64_FORMAT " begun: %s", segment->id,
+        segment->path);
   return ok;
 }
 
 gboolean
-lb_store_segment_add (LbStore *store, GPtrArray *segments, GPtrArray *keyframes,
-    GError **error)
+lb_store_segment_add (LbStore * store, GPtrArray * segments,
+    GPtrArray * keyframes, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (segments != NULL, FALSE);
-  g_return_val_if_fail (keyframes == NULL || keyframes->len == segments->len, FALSE);
+  g_return_val_if_fail (keyframes == NULL
+      || keyframes->len == segments->len, FALSE);
   debug_init ();
   if (!store_writable (store, error))
     return FALSE;
@@ -395,8 +407,8 @@ lb_store_segment_add (LbStore *store, GPtrArray *segments, GPtrArray *keyframes,
   for (guint i = 0; i < segments->len; i++) {
     LbSegment *seg = g_ptr_array_index (segments, i);
     if (!insert_segment (store, seg, error) ||
-        !insert_keyframes (store, seg->id, keyframes ? g_ptr_array_index (keyframes, i) : NULL,
-            error)) {
+        !insert_keyframes (store, seg->id,
+            keyframes ? g_ptr_array_index (keyframes, i) : NULL, error)) {
       lb_store_rollback (store);
       goto out;
     }
@@ -408,8 +420,9 @@ out:
 }
 
 gboolean
-lb_store_segment_append (LbStore *store, gint64 segment_id, gint64 extend_end,
-    guint extend_frames, GArray *keyframes, gint64 end_ns, gint64 bytes, GError **error)
+lb_store_segment_append (LbStore * store, gint64 segment_id, gint64 extend_end,
+    guint extend_frames, GArray * keyframes, gint64 end_ns, gint64 bytes,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (segment_id > 0, FALSE);
@@ -423,13 +436,14 @@ lb_store_segment_append (LbStore *store, gint64 segment_id, gint64 extend_end,
     goto out;
   {
     g_autoptr (sqlite3_stmt) old = lb_store_prepare (store,
-        "SELECT vehicle, input, start_ns, bytes FROM footage_segment WHERE id = ?", error);
+        "SELECT vehicle, input, start_ns, bytes FROM footage_segment WHERE id = ?",
+        error);
     if (old == NULL)
       goto fail;
     sqlite3_bind_int64 (old, 1, segment_id);
     if (sqlite3_step (old) != SQLITE_ROW) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "no segment %" G_GINT64_FORMAT,
-          segment_id);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+          "no segment %" G_GINT64_FORMAT, segment_id);
       goto fail;
     }
     gint64 start_ns = sqlite3_column_int64 (old, 2);
@@ -455,7 +469,8 @@ lb_store_segment_append (LbStore *store, gint64 segment_id, gint64 extend_end,
         error);
     g_autoptr (sqlite3_stmt) inp = lb_store_prepare (store,
         "UPDATE footage_input SET bytes = bytes + ?3, "
-        "max_segment_ns = MAX (max_segment_ns, ?4) WHERE vehicle = ?1 AND input = ?2", error);
+        "max_segment_ns = MAX (max_segment_ns, ?4) WHERE vehicle = ?1 AND input = ?2",
+        error);
     if (upd == NULL || inp == NULL)
       goto fail;
     sqlite3_bind_int64 (upd, 1, segment_id);
@@ -482,7 +497,8 @@ out:
 }
 
 static gboolean
-exec_id (LbStore *store, const gchar *sql, gint64 id, GError **error, const gchar *what)
+exec_id (LbStore * store, const gchar * sql, gint64 id, GError ** error,
+    const gchar * what)
 {
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql, error);
   if (stmt == NULL)
@@ -492,20 +508,21 @@ exec_id (LbStore *store, const gchar *sql, gint64 id, GError **error, const gcha
 }
 
 gboolean
-lb_store_segment_finish (LbStore *store, gint64 segment_id, GError **error)
+lb_store_segment_finish (LbStore * store, gint64 segment_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   if (!store_writable (store, error))
     return FALSE;
   LB_STORE_LOCK (store);
-  gboolean ok = exec_id (store, "UPDATE footage_segment SET open = 0 WHERE id = ?",
+  gboolean ok =
+      exec_id (store, "UPDATE footage_segment SET open = 0 WHERE id = ?",
       segment_id, error, "closing a segment");
   LB_STORE_UNLOCK (store);
   return ok;
 }
 
 gboolean
-lb_store_segment_delete (LbStore *store, gint64 segment_id, GError **error)
+lb_store_segment_delete (LbStore * store, gint64 segment_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   if (!store_writable (store, error))
@@ -519,10 +536,10 @@ lb_store_segment_delete (LbStore *store, gint64 segment_id, GError **error)
           "bytes = bytes - (SELECT bytes FROM footage_segment WHERE id = ?1) "
           "WHERE (vehicle, input) = (SELECT vehicle, input FROM footage_segment WHERE id = ?1)",
           segment_id, error, "uncounting a segment") ||
-      !exec_id (store, "DELETE FROM footage_keyframe WHERE segment_id = ?", segment_id, error,
-          "deleting keyframes") ||
-      !exec_id (store, "DELETE FROM footage_segment WHERE id = ?", segment_id, error,
-          "deleting a segment")) {
+      !exec_id (store, "DELETE FROM footage_keyframe WHERE segment_id = ?",
+          segment_id, error, "deleting keyframes")
+      || !exec_id (store, "DELETE FROM footage_segment WHERE id = ?",
+          segment_id, error, "deleting a segment")) {
     lb_store_rollback (store);
     goto out;
   }
@@ -533,7 +550,7 @@ out:
 }
 
 LbSegment *
-lb_store_segment_get (LbStore *store, gint64 segment_id, GError **error)
+lb_store_segment_get (LbStore * store, gint64 segment_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   LbSegment *seg = NULL;
@@ -545,15 +562,16 @@ lb_store_segment_get (LbStore *store, gint64 segment_id, GError **error)
     if (sqlite3_step (stmt) == SQLITE_ROW)
       seg = segment_from_row (store, stmt);
     else
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND, "no segment %" G_GINT64_FORMAT,
-          segment_id);
+      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+          "no segment %" G_GINT64_FORMAT, segment_id);
   }
   LB_STORE_UNLOCK (store);
   return seg;
 }
 
 gint64
-lb_store_segment_find_path (LbStore *store, const gchar *path, GError **error)
+lb_store_segment_find_path (LbStore * store, const gchar * path,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, 0);
   g_return_val_if_fail (path != NULL, 0);
@@ -574,8 +592,8 @@ lb_store_segment_find_path (LbStore *store, const gchar *path, GError **error)
 }
 
 static GPtrArray *
-segments_query (LbStore *store, const gchar *sql, const gchar *vehicle, const gchar *input,
-    gint64 n, GError **error)
+segments_query (LbStore * store, const gchar * sql, const gchar * vehicle,
+    const gchar * input, gint64 n, GError ** error)
 {
   GPtrArray *out = NULL;
   LB_STORE_LOCK (store);
@@ -598,20 +616,20 @@ segments_query (LbStore *store, const gchar *sql, const gchar *vehicle, const gc
 }
 
 GPtrArray *
-lb_store_segment_list (LbStore *store, const gchar *vehicle, const gchar *input,
-    gboolean open_only, GError **error)
+lb_store_segment_list (LbStore * store, const gchar * vehicle,
+    const gchar * input, gboolean open_only, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   return segments_query (store,
       "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
       "WHERE (?1 IS NULL OR vehicle = ?1) AND (?2 IS NULL OR input = ?2) "
-      "AND (?3 = 0 OR open) ORDER BY vehicle, input, start_ns", vehicle, input, open_only,
-      error);
+      "AND (?3 = 0 OR open) ORDER BY vehicle, input, start_ns", vehicle, input,
+      open_only, error);
 }
 
 GPtrArray *
-lb_store_segment_oldest (LbStore *store, const gchar *vehicle, const gchar *input,
-    gint64 after_ns, guint limit, GError **error)
+lb_store_segment_oldest (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 after_ns, guint limit, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
@@ -619,7 +637,8 @@ lb_store_segment_oldest (LbStore *store, const gchar *vehicle, const gchar *inpu
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
       "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
-      "WHERE vehicle = ?1 AND input = ?2 AND start_ns > ?3 ORDER BY start_ns LIMIT ?4", error);
+      "WHERE vehicle = ?1 AND input = ?2 AND start_ns > ?3 ORDER BY start_ns LIMIT ?4",
+      error);
   if (stmt) {
     sqlite3_bind_text (stmt, 1, vehicle, -1, SQLITE_STATIC);
     sqlite3_bind_text (stmt, 2, input, -1, SQLITE_STATIC);
@@ -634,7 +653,7 @@ lb_store_segment_oldest (LbStore *store, const gchar *vehicle, const gchar *inpu
 }
 
 static LbKeyframe
-keyframe_from_row (sqlite3_stmt *stmt)
+keyframe_from_row (sqlite3_stmt * stmt)
 {
   LbKeyframe k = {
     .segment_id = sqlite3_column_int64 (stmt, 0),
@@ -651,7 +670,7 @@ keyframe_from_row (sqlite3_stmt *stmt)
 #define KEYFRAME_COLUMNS "segment_id, time_ns, offset, size, sample_offset, sample_size, frames"
 
 GArray *
-lb_store_segment_keyframes (LbStore *store, gint64 segment_id, GError **error)
+lb_store_segment_keyframes (LbStore * store, gint64 segment_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   GArray *out = NULL;
@@ -672,7 +691,7 @@ lb_store_segment_keyframes (LbStore *store, gint64 segment_id, GError **error)
 }
 
 void
-lb_footage_input_free (LbFootageInput *input)
+lb_footage_input_free (LbFootageInput * input)
 {
   if (input == NULL)
     return;
@@ -682,17 +701,20 @@ lb_footage_input_free (LbFootageInput *input)
 }
 
 GPtrArray *
-lb_store_footage_inputs (LbStore *store, const gchar *vehicle, GError **error)
+lb_store_footage_inputs (LbStore * store, const gchar * vehicle,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   GPtrArray *out = NULL;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
       "SELECT vehicle, input, segments, bytes, max_segment_ns FROM footage_input "
-      "WHERE (?1 IS NULL OR vehicle = ?1) AND segments > 0 ORDER BY vehicle, input", error);
+      "WHERE (?1 IS NULL OR vehicle = ?1) AND segments > 0 ORDER BY vehicle, input",
+      error);
   if (stmt) {
     sqlite3_bind_text (stmt, 1, vehicle, -1, SQLITE_STATIC);
-    out = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_footage_input_free);
+    out =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) lb_footage_input_free);
     while (sqlite3_step (stmt) == SQLITE_ROW) {
       LbFootageInput *in = g_new0 (LbFootageInput, 1);
       in->vehicle = col_dup (stmt, 0);
@@ -710,8 +732,8 @@ lb_store_footage_inputs (LbStore *store, const gchar *vehicle, GError **error)
 /* ---- pins ---- */
 
 gboolean
-lb_store_pin (LbStore *store, const gchar *owner, const gchar *vehicle, const gchar *input,
-    gint64 start_ns, gint64 end_ns, GError **error)
+lb_store_pin (LbStore * store, const gchar * owner, const gchar * vehicle,
+    const gchar * input, gint64 start_ns, gint64 end_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (owner && vehicle && input, FALSE);
@@ -735,7 +757,7 @@ lb_store_pin (LbStore *store, const gchar *owner, const gchar *vehicle, const gc
 }
 
 gboolean
-lb_store_unpin (LbStore *store, const gchar *owner, GError **error)
+lb_store_unpin (LbStore * store, const gchar * owner, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (owner != NULL, FALSE);
@@ -754,7 +776,8 @@ lb_store_unpin (LbStore *store, const gchar *owner, GError **error)
 }
 
 gboolean
-lb_store_segment_is_pinned (LbStore *store, const LbSegment *segment, GError **error)
+lb_store_segment_is_pinned (LbStore * store, const LbSegment * segment,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (segment != NULL, FALSE);
@@ -804,17 +827,20 @@ lb_store_lookup_keyframes_sql (void)
 }
 
 static gboolean
-input_extent (LbStore *store, const gchar *vehicle, const gchar *input, gint64 *max_len,
-    gint64 *first_ns, gint64 *last_ns, GError **error)
+input_extent (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 * max_len, gint64 * first_ns, gint64 * last_ns, GError ** error)
 {
   *max_len = 0;
   *first_ns = *last_ns = LB_TIME_NONE;
   g_autoptr (sqlite3_stmt) a = lb_store_prepare (store,
-      "SELECT max_segment_ns FROM footage_input WHERE vehicle = ? AND input = ?", error);
-  g_autoptr (sqlite3_stmt) b = lb_store_prepare (store,
+      "SELECT max_segment_ns FROM footage_input WHERE vehicle = ? AND input = ?",
+      error);
+  g_autoptr (sqlite3_stmt) b =
+      lb_store_prepare (store,
       "SELECT start_ns FROM footage_segment WHERE vehicle = ? AND input = ? "
       "ORDER BY start_ns LIMIT 1", error);
-  g_autoptr (sqlite3_stmt) c = lb_store_prepare (store,
+  g_autoptr (sqlite3_stmt) c =
+      lb_store_prepare (store,
       "SELECT end_ns FROM footage_segment WHERE vehicle = ? AND input = ? "
       "ORDER BY start_ns DESC LIMIT 1", error);
   if (!a || !b || !c)
@@ -835,8 +861,9 @@ input_extent (LbStore *store, const gchar *vehicle, const gchar *input, gint64 *
 
 /* Segments overlapping [start_ns, end_ns) in start order. */
 static GPtrArray *
-overlapping_segments (LbStore *store, const gchar *vehicle, const gchar *input,
-    gint64 start_ns, gint64 end_ns, gint64 max_len, GError **error)
+overlapping_segments (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 start_ns, gint64 end_ns, gint64 max_len,
+    GError ** error)
 {
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, lookup_sql, error);
   if (stmt == NULL)
@@ -846,7 +873,8 @@ overlapping_segments (LbStore *store, const gchar *vehicle, const gchar *input,
   sqlite3_bind_int64 (stmt, 3, start_ns - max_len - 1);
   sqlite3_bind_int64 (stmt, 4, start_ns);
   sqlite3_bind_int64 (stmt, 5, end_ns);
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  GPtrArray *out =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
   gint rc;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (out, segment_from_row (store, stmt));
@@ -859,7 +887,7 @@ overlapping_segments (LbStore *store, const gchar *vehicle, const gchar *input,
 }
 
 static void
-add_range (GArray *a, gint64 s, gint64 e)
+add_range (GArray * a, gint64 s, gint64 e)
 {
   LbTimeRange r = { s, e };
   g_array_append_val (a, r);
@@ -868,8 +896,8 @@ add_range (GArray *a, gint64 s, gint64 e)
 /* Merges @segments into covered ranges and gaps within [start_ns, end_ns):
  * spaces of up to ~2 frame intervals between segments are not gaps. */
 static void
-ranges_and_gaps (GPtrArray *segments, gint64 start_ns, gint64 end_ns, GArray *ranges,
-    GArray *gaps)
+ranges_and_gaps (GPtrArray * segments, gint64 start_ns, gint64 end_ns,
+    GArray * ranges, GArray * gaps)
 {
   if (segments->len == 0) {
     if (gaps && end_ns > start_ns)
@@ -902,14 +930,15 @@ ranges_and_gaps (GPtrArray *segments, gint64 start_ns, gint64 end_ns, GArray *ra
 }
 
 gboolean
-lb_store_footage_extent (LbStore *store, const gchar *vehicle, const gchar *input,
-    gint64 *first_ns, gint64 *last_ns, GError **error)
+lb_store_footage_extent (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 * first_ns, gint64 * last_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (vehicle != NULL && input != NULL, FALSE);
   gint64 max_len, first, last;
   LB_STORE_LOCK (store);
-  gboolean ok = input_extent (store, vehicle, input, &max_len, &first, &last, error);
+  gboolean ok =
+      input_extent (store, vehicle, input, &max_len, &first, &last, error);
   LB_STORE_UNLOCK (store);
   if (first_ns)
     *first_ns = first;
@@ -919,8 +948,8 @@ lb_store_footage_extent (LbStore *store, const gchar *vehicle, const gchar *inpu
 }
 
 LbFootagePlan *
-lb_store_lookup (LbStore *store, const gchar *vehicle, const gchar *input, gint64 start_ns,
-    gint64 end_ns, GError **error)
+lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 start_ns, gint64 end_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
@@ -942,9 +971,12 @@ lb_store_lookup (LbStore *store, const gchar *vehicle, const gchar *input, gint6
   g_autoptr (sqlite3_stmt) kf = NULL;
   LB_STORE_LOCK (store);
   gint64 max_len;
-  if (!input_extent (store, vehicle, input, &max_len, &plan->first_ns, &plan->last_ns, error))
+  if (!input_extent (store, vehicle, input, &max_len, &plan->first_ns,
+          &plan->last_ns, error))
     goto out;
-  segments = overlapping_segments (store, vehicle, input, start_ns, q_end, max_len, error);
+  segments =
+      overlapping_segments (store, vehicle, input, start_ns, q_end, max_len,
+      error);
   if (segments == NULL)
     goto out;
   gint64 kf_from = start_ns, kf_to = q_end;
@@ -1009,14 +1041,15 @@ out:
   LB_STORE_UNLOCK (store);
   if (!ok)
     return NULL;
-  GST_DEBUG ("lookup %s/%s: %u pieces, %u gaps", vehicle, input, plan->pieces->len,
-      plan->gaps->len);
+  GST_DEBUG ("lookup %s/%s: %u pieces, %u gaps", vehicle, input,
+      plan->pieces->len, plan->gaps->len);
   return g_steal_pointer (&plan);
 }
 
 gboolean
-lb_store_coverage (LbStore *store, const gchar *vehicle, const gchar *input, gint64 start_ns,
-    gint64 end_ns, GArray **ranges, GArray **gaps, GError **error)
+lb_store_coverage (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 start_ns, gint64 end_ns, GArray ** ranges, GArray ** gaps,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (vehicle != NULL && input != NULL, FALSE);

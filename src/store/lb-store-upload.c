@@ -13,33 +13,13 @@ GST_DEBUG_CATEGORY_STATIC (lb_store_upload_debug);
 
 static const gchar *const upload_steps[] = {
   /* 1: the journal */
-  "CREATE TABLE upload_journal ("
-  "  id INTEGER PRIMARY KEY,"
-  "  retrieval_id TEXT NOT NULL,"
-  "  vehicle TEXT NOT NULL,"
-  "  input TEXT NOT NULL,"
-  "  media_type TEXT NOT NULL,"
-  "  path TEXT NOT NULL,"
-  "  priority INTEGER NOT NULL,"
-  "  state INTEGER NOT NULL DEFAULT 0,"       /* LbUploadState */
-  "  attempts INTEGER NOT NULL DEFAULT 0,"
-  "  created_ns INTEGER NOT NULL,"
-  "  next_attempt_ns INTEGER NOT NULL,"
-  "  uploaded_ns INTEGER NOT NULL DEFAULT 0,"
-  "  bytes INTEGER NOT NULL DEFAULT 0,"
-  "  sha256 TEXT,"
-  "  public_url TEXT,"
-  "  last_error TEXT,"
-  "  delivered_start_ns INTEGER,"
-  "  delivered_end_ns INTEGER,"
-  "  coverage_json TEXT,"
-  "  file_deleted INTEGER NOT NULL DEFAULT 0,"
-  "  retrieval_row INTEGER,"                   /* api_retrievals.id, or NULL */
-  "  content_type TEXT,"
-  "  cost REAL NOT NULL DEFAULT 0,"
-  "  UNIQUE (retrieval_id, input));"
-  "CREATE INDEX upload_journal_order ON upload_journal (state, priority, created_ns, id);"
-  "CREATE INDEX upload_journal_uploaded ON upload_journal (state, file_deleted, uploaded_ns);",
+  "CREATE TABLE upload_journal (" "  id INTEGER PRIMARY KEY," "  retrieval_id TEXT NOT NULL," "  vehicle TEXT NOT NULL," "  input TEXT NOT NULL," "  media_type TEXT NOT NULL," "  path TEXT NOT NULL," "  priority INTEGER NOT NULL," "  state INTEGER NOT NULL DEFAULT 0,"    /* LbUploadState */
+      "  attempts INTEGER NOT NULL DEFAULT 0," "  created_ns INTEGER NOT NULL," "  next_attempt_ns INTEGER NOT NULL," "  uploaded_ns INTEGER NOT NULL DEFAULT 0," "  bytes INTEGER NOT NULL DEFAULT 0," "  sha256 TEXT," "  public_url TEXT," "  last_error TEXT," "  delivered_start_ns INTEGER," "  delivered_end_ns INTEGER," "  coverage_json TEXT," "  file_deleted INTEGER NOT NULL DEFAULT 0," "  retrieval_row INTEGER,"        /* api_retrievals.id, or NULL */
+      "  content_type TEXT,"
+      "  cost REAL NOT NULL DEFAULT 0,"
+      "  UNIQUE (retrieval_id, input));"
+      "CREATE INDEX upload_journal_order ON upload_journal (state, priority, created_ns, id);"
+      "CREATE INDEX upload_journal_uploaded ON upload_journal (state, file_deleted, uploaded_ns);",
   NULL,
 };
 
@@ -59,7 +39,7 @@ init_debug (void)
 }
 
 gint
-lb_upload_priority_for_media_type (const gchar *media_type)
+lb_upload_priority_for_media_type (const gchar * media_type)
 {
   if (g_strcmp0 (media_type, "image") == 0)
     return LB_UPLOAD_PRIORITY_IMAGE;
@@ -69,7 +49,7 @@ lb_upload_priority_for_media_type (const gchar *media_type)
 }
 
 void
-lb_upload_entry_free (LbUploadEntry *entry)
+lb_upload_entry_free (LbUploadEntry * entry)
 {
   if (entry == NULL)
     return;
@@ -87,20 +67,20 @@ lb_upload_entry_free (LbUploadEntry *entry)
 }
 
 static gchar *
-col_text (sqlite3_stmt *stmt, gint col)
+col_text (sqlite3_stmt * stmt, gint col)
 {
   return g_strdup ((const gchar *) sqlite3_column_text (stmt, col));
 }
 
 static gint64
-col_time (sqlite3_stmt *stmt, gint col)
+col_time (sqlite3_stmt * stmt, gint col)
 {
   return sqlite3_column_type (stmt, col) == SQLITE_NULL ? LB_TIME_NONE
       : sqlite3_column_int64 (stmt, col);
 }
 
 static LbUploadEntry *
-entry_from_row (sqlite3_stmt *stmt)
+entry_from_row (sqlite3_stmt * stmt)
 {
   LbUploadEntry *e = g_new0 (LbUploadEntry, 1);
   e->id = sqlite3_column_int64 (stmt, 0);
@@ -132,7 +112,7 @@ entry_from_row (sqlite3_stmt *stmt)
 /* Opens a transaction unless the calling thread (which holds the recursive
  * store lock) already has one open; *owned tells which. */
 static gboolean
-txn_begin (LbStore *store, gboolean *owned, GError **error)
+txn_begin (LbStore * store, gboolean * owned, GError ** error)
 {
   if (!sqlite3_get_autocommit (store->db)) {
     *owned = FALSE;
@@ -145,7 +125,7 @@ txn_begin (LbStore *store, gboolean *owned, GError **error)
 /* Commits (or rolls back when !ok) an owned transaction; a joined one is left
  * to the caller, who rolls back when we report failure. */
 static gboolean
-txn_end (LbStore *store, gboolean owned, gboolean ok, GError **error)
+txn_end (LbStore * store, gboolean owned, gboolean ok, GError ** error)
 {
   if (!owned)
     return ok;
@@ -157,7 +137,8 @@ txn_end (LbStore *store, gboolean owned, gboolean ok, GError **error)
 }
 
 static gboolean
-step_done (LbStore *store, sqlite3_stmt *stmt, GError **error, const gchar *what)
+step_done (LbStore * store, sqlite3_stmt * stmt, GError ** error,
+    const gchar * what)
 {
   if (sqlite3_step (stmt) != SQLITE_DONE) {
     lb_store_set_error (store, error, what);
@@ -167,7 +148,7 @@ step_done (LbStore *store, sqlite3_stmt *stmt, GError **error, const gchar *what
 }
 
 static void
-bind_time (sqlite3_stmt *stmt, gint col, gint64 t)
+bind_time (sqlite3_stmt * stmt, gint col, gint64 t)
 {
   if (t == LB_TIME_NONE)
     sqlite3_bind_null (stmt, col);
@@ -185,7 +166,7 @@ bind_time (sqlite3_stmt *stmt, gint col, gint64 t)
 /* A row finished (or removed) by someone else while its upload waited: the
  * journal entry still ends, else it would be uploaded again forever. */
 static gboolean
-row_gone (const LbUploadEntry *e, GError **row_error, GError **error)
+row_gone (const LbUploadEntry * e, GError ** row_error, GError ** error)
 {
   GError *err = *row_error;
   if (err->domain != LB_ERROR ||
@@ -200,29 +181,30 @@ row_gone (const LbUploadEntry *e, GError **row_error, GError **error)
 }
 
 static gboolean
-row_hold_for_upload (LbStore *store, gint64 row, GError **error)
+row_hold_for_upload (LbStore * store, gint64 row, GError ** error)
 {
   return lb_store_api_defer (store, row, G_MAXINT64, error) &&
       lb_store_api_set_progress (store, row, 1.0, error);
 }
 
 static gboolean
-row_available (LbStore *store, const LbUploadEntry *e, gint64 now_ns, GError **error)
+row_available (LbStore * store, const LbUploadEntry * e, gint64 now_ns,
+    GError ** error)
 {
   return lb_store_api_finish_available (store, e->retrieval_row, e->path,
-      e->content_type, e->delivered_start_ns, e->delivered_end_ns, e->coverage_json,
-      now_ns, e->cost, error);
+      e->content_type, e->delivered_start_ns, e->delivered_end_ns,
+      e->coverage_json, now_ns, e->cost, error);
 }
 
 static gboolean
-row_failed (LbStore *store, gint64 row, const gchar *reason, GError **error)
+row_failed (LbStore * store, gint64 row, const gchar * reason, GError ** error)
 {
   return lb_store_api_finish_failed (store, row, reason, error);
 }
 
 gboolean
-lb_store_upload_enqueue (LbStore *store, const LbUploadJob *job, gint64 now_ns,
-    gint64 *out_id, GError **error)
+lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
+    gint64 now_ns, gint64 * out_id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (job != NULL, FALSE);
@@ -250,7 +232,8 @@ lb_store_upload_enqueue (LbStore *store, const LbUploadJob *job, gint64 now_ns,
     sqlite3_bind_text (ins, 3, job->input, -1, SQLITE_STATIC);
     sqlite3_bind_text (ins, 4, job->media_type, -1, SQLITE_STATIC);
     sqlite3_bind_text (ins, 5, job->path, -1, SQLITE_STATIC);
-    sqlite3_bind_int (ins, 6, lb_upload_priority_for_media_type (job->media_type));
+    sqlite3_bind_int (ins, 6,
+        lb_upload_priority_for_media_type (job->media_type));
     sqlite3_bind_int64 (ins, 7, now_ns);
     sqlite3_bind_int64 (ins, 8, now_ns);
     bind_time (ins, 9, job->delivered_start_ns);
@@ -270,11 +253,13 @@ lb_store_upload_enqueue (LbStore *store, const LbUploadJob *job, gint64 now_ns,
     sqlite3_bind_double (ins, 14, MAX (job->cost, 0.0));
     if (!step_done (store, ins, error, "queueing an upload"))
       goto end;
-    if (job->retrieval_row > 0 && !row_hold_for_upload (store, job->retrieval_row, error))
+    if (job->retrieval_row > 0
+        && !row_hold_for_upload (store, job->retrieval_row, error))
       goto end;
 
     g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
-        "SELECT id FROM upload_journal WHERE retrieval_id = ? AND input = ?", error);
+        "SELECT id FROM upload_journal WHERE retrieval_id = ? AND input = ?",
+        error);
     if (sel == NULL)
       goto end;
     sqlite3_bind_text (sel, 1, job->retrieval_id, -1, SQLITE_STATIC);
@@ -291,8 +276,8 @@ end:
 out:
   LB_STORE_UNLOCK (store);
   if (ok) {
-    GST_DEBUG ("queued upload %" G_GINT64_FORMAT " (%s %s %s) %s", id, job->retrieval_id,
-        job->input, job->media_type, job->path);
+    GST_DEBUG ("queued upload %" G_GINT64_FORMAT " (%s %s %s) %s", id,
+        job->retrieval_id, job->input, job->media_type, job->path);
     if (out_id)
       *out_id = id;
   }
@@ -300,8 +285,8 @@ out:
 }
 
 gboolean
-lb_store_upload_next (LbStore *store, gint64 now_ns, gint64 exclude_id,
-    LbUploadEntry **out_entry, gint64 *out_next_ns, GError **error)
+lb_store_upload_next (LbStore * store, gint64 now_ns, gint64 exclude_id,
+    LbUploadEntry ** out_entry, gint64 * out_next_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out_entry != NULL, FALSE);
@@ -334,7 +319,8 @@ lb_store_upload_next (LbStore *store, gint64 now_ns, gint64 exclude_id,
     if (nxt == NULL)
       goto out;
     sqlite3_bind_int64 (nxt, 1, now_ns);
-    if (sqlite3_step (nxt) == SQLITE_ROW && sqlite3_column_type (nxt, 0) != SQLITE_NULL)
+    if (sqlite3_step (nxt) == SQLITE_ROW
+        && sqlite3_column_type (nxt, 0) != SQLITE_NULL)
       *out_next_ns = sqlite3_column_int64 (nxt, 0);
   }
   ok = TRUE;
@@ -346,11 +332,12 @@ out:
 }
 
 static LbUploadEntry *
-get_where (LbStore *store, const gchar *where, gint64 id, const gchar *retrieval_id,
-    const gchar *input, GError **error)
+get_where (LbStore * store, const gchar * where, gint64 id,
+    const gchar * retrieval_id, const gchar * input, GError ** error)
 {
   LbUploadEntry *e = NULL;
-  g_autofree gchar *sql = g_strconcat ("SELECT " ENTRY_COLUMNS " FROM upload_journal WHERE ",
+  g_autofree gchar *sql =
+      g_strconcat ("SELECT " ENTRY_COLUMNS " FROM upload_journal WHERE ",
       where, NULL);
 
   LB_STORE_LOCK (store);
@@ -376,26 +363,28 @@ get_where (LbStore *store, const gchar *where, gint64 id, const gchar *retrieval
 }
 
 LbUploadEntry *
-lb_store_upload_get (LbStore *store, gint64 id, GError **error)
+lb_store_upload_get (LbStore * store, gint64 id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   return get_where (store, "id = ?", id, NULL, NULL, error);
 }
 
 LbUploadEntry *
-lb_store_upload_find (LbStore *store, const gchar *retrieval_id, const gchar *input,
-    GError **error)
+lb_store_upload_find (LbStore * store, const gchar * retrieval_id,
+    const gchar * input, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (retrieval_id != NULL && input != NULL, NULL);
-  return get_where (store, "retrieval_id = ? AND input = ?", 0, retrieval_id, input, error);
+  return get_where (store, "retrieval_id = ? AND input = ?", 0, retrieval_id,
+      input, error);
 }
 
 static GPtrArray *
-list_where (LbStore *store, const gchar *sql_tail, gint64 arg, gboolean bind_arg,
-    GError **error)
+list_where (LbStore * store, const gchar * sql_tail, gint64 arg,
+    gboolean bind_arg, GError ** error)
 {
-  g_autofree gchar *sql = g_strconcat ("SELECT " ENTRY_COLUMNS " FROM upload_journal ",
+  g_autofree gchar *sql =
+      g_strconcat ("SELECT " ENTRY_COLUMNS " FROM upload_journal ",
       sql_tail, NULL);
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (
       (GDestroyNotify) lb_upload_entry_free);
@@ -419,17 +408,18 @@ list_where (LbStore *store, const gchar *sql_tail, gint64 arg, gboolean bind_arg
 }
 
 GPtrArray *
-lb_store_upload_list (LbStore *store, GError **error)
+lb_store_upload_list (LbStore * store, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
-  return list_where (store, "ORDER BY state, priority, created_ns, id", 0, FALSE, error);
+  return list_where (store, "ORDER BY state, priority, created_ns, id", 0,
+      FALSE, error);
 }
 
 /* Binds @id at @id_col, runs the UPDATE and checks that it changed one row
  * (the entry exists and is still waiting). */
 static gboolean
-update_one (LbStore *store, sqlite3_stmt *stmt, gint id_col, gint64 id, GError **error,
-    const gchar *what)
+update_one (LbStore * store, sqlite3_stmt * stmt, gint id_col, gint64 id,
+    GError ** error, const gchar * what)
 {
   sqlite3_bind_int64 (stmt, id_col, id);
   if (!step_done (store, stmt, error, what))
@@ -443,8 +433,8 @@ update_one (LbStore *store, sqlite3_stmt *stmt, gint id_col, gint64 id, GError *
 }
 
 gboolean
-lb_store_upload_reset_waits (LbStore *store, gint64 now_ns, guint *out_count,
-    GError **error)
+lb_store_upload_reset_waits (LbStore * store, gint64 now_ns, guint * out_count,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
@@ -465,8 +455,8 @@ lb_store_upload_reset_waits (LbStore *store, gint64 now_ns, guint *out_count,
 }
 
 gboolean
-lb_store_upload_retry_later (LbStore *store, gint64 id, gint64 next_ns,
-    const gchar *reason, GError **error)
+lb_store_upload_retry_later (LbStore * store, gint64 id, gint64 next_ns,
+    const gchar * reason, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
@@ -488,8 +478,8 @@ lb_store_upload_retry_later (LbStore *store, gint64 id, gint64 next_ns,
 }
 
 gboolean
-lb_store_upload_done (LbStore *store, gint64 id, gint64 now_ns, gint64 bytes,
-    const gchar *sha256, const gchar *public_url, GError **error)
+lb_store_upload_done (LbStore * store, gint64 id, gint64 now_ns, gint64 bytes,
+    const gchar * sha256, const gchar * public_url, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
@@ -512,9 +502,11 @@ lb_store_upload_done (LbStore *store, gint64 id, gint64 now_ns, gint64 bytes,
     /* The retrieval becomes available, its cost committed: same transaction. */
     if (ok) {
       g_autoptr (GError) row_error = NULL;
-      g_autoptr (LbUploadEntry) e = get_where (store, "id = ?", id, NULL, NULL, error);
-      ok = e != NULL && (e->retrieval_row <= 0 ||
-          row_available (store, e, now_ns, &row_error) || row_gone (e, &row_error, error));
+      g_autoptr (LbUploadEntry) e =
+          get_where (store, "id = ?", id, NULL, NULL, error);
+      ok = e != NULL && (e->retrieval_row <= 0
+          || row_available (store, e, now_ns, &row_error)
+          || row_gone (e, &row_error, error));
     }
     ok = txn_end (store, owned, ok, error);
   }
@@ -523,8 +515,8 @@ lb_store_upload_done (LbStore *store, gint64 id, gint64 now_ns, gint64 bytes,
 }
 
 gboolean
-lb_store_upload_fail (LbStore *store, gint64 id, gint64 now_ns, const gchar *reason,
-    GError **error)
+lb_store_upload_fail (LbStore * store, gint64 id, gint64 now_ns,
+    const gchar * reason, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (reason != NULL, FALSE);
@@ -543,10 +535,11 @@ lb_store_upload_fail (LbStore *store, gint64 id, gint64 now_ns, const gchar *rea
     /* The retrieval fails with the same reason, its reservation refunded. */
     if (ok) {
       g_autoptr (GError) row_error = NULL;
-      g_autoptr (LbUploadEntry) e = get_where (store, "id = ?", id, NULL, NULL, error);
-      ok = e != NULL && (e->retrieval_row <= 0 ||
-          row_failed (store, e->retrieval_row, reason, &row_error) ||
-          row_gone (e, &row_error, error));
+      g_autoptr (LbUploadEntry) e =
+          get_where (store, "id = ?", id, NULL, NULL, error);
+      ok = e != NULL && (e->retrieval_row <= 0
+          || row_failed (store, e->retrieval_row, reason, &row_error)
+          || row_gone (e, &row_error, error));
     }
     ok = txn_end (store, owned, ok, error);
   }
@@ -555,15 +548,15 @@ lb_store_upload_fail (LbStore *store, gint64 id, gint64 now_ns, const gchar *rea
 }
 
 gboolean
-lb_store_upload_release_waiting (LbStore *store, gint64 now_ns, guint *out_count,
-    GError **error)
+lb_store_upload_release_waiting (LbStore * store, gint64 now_ns,
+    guint * out_count, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
   init_debug ();
   guint n = 0;
-  g_autoptr (GPtrArray) all = list_where (store, "WHERE state = 0 ORDER BY id", 0, FALSE,
-      error);
+  g_autoptr (GPtrArray) all =
+      list_where (store, "WHERE state = 0 ORDER BY id", 0, FALSE, error);
   if (all == NULL)
     return FALSE;
   for (guint i = 0; i < all->len; i++) {
@@ -574,7 +567,8 @@ lb_store_upload_release_waiting (LbStore *store, gint64 now_ns, guint *out_count
       g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
           "UPDATE upload_journal SET state = 3, last_error = 'released: upload switched off' "
           "WHERE id = ? AND state = 0", error);
-      ok = up != NULL && update_one (store, up, 1, e->id, error, "releasing an upload");
+      ok = up != NULL
+          && update_one (store, up, 1, e->id, error, "releasing an upload");
       if (ok && e->retrieval_row > 0) {
         g_autoptr (GError) row_error = NULL;
         ok = row_available (store, e, now_ns, &row_error) ||
@@ -585,8 +579,9 @@ lb_store_upload_release_waiting (LbStore *store, gint64 now_ns, guint *out_count
     LB_STORE_UNLOCK (store);
     if (!ok)
       return FALSE;
-    GST_INFO ("upload %" G_GINT64_FORMAT " (%s %s) released: upload is switched off",
-        e->id, e->retrieval_id, e->input);
+    GST_INFO ("upload %" G_GINT64_FORMAT
+        " (%s %s) released: upload is switched off", e->id, e->retrieval_id,
+        e->input);
     n++;
   }
   if (out_count)
@@ -595,7 +590,7 @@ lb_store_upload_release_waiting (LbStore *store, gint64 now_ns, guint *out_count
 }
 
 GPtrArray *
-lb_store_upload_expired (LbStore *store, gint64 before_ns, GError **error)
+lb_store_upload_expired (LbStore * store, gint64 before_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   return list_where (store,
@@ -604,7 +599,7 @@ lb_store_upload_expired (LbStore *store, gint64 before_ns, GError **error)
 }
 
 gboolean
-lb_store_upload_mark_deleted (LbStore *store, gint64 id, GError **error)
+lb_store_upload_mark_deleted (LbStore * store, gint64 id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
@@ -621,7 +616,7 @@ lb_store_upload_mark_deleted (LbStore *store, gint64 id, GError **error)
 }
 
 gboolean
-lb_store_upload_counts (LbStore *store, LbUploadCounts *out, GError **error)
+lb_store_upload_counts (LbStore * store, LbUploadCounts * out, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
@@ -660,14 +655,16 @@ lb_store_upload_counts (LbStore *store, LbUploadCounts *out, GError **error)
 }
 
 gchar *
-lb_store_upload_public_url (LbStore *store, gint64 retrieval_row, GError **error)
+lb_store_upload_public_url (LbStore * store, gint64 retrieval_row,
+    GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
 
   gchar *url = NULL;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
-      "SELECT public_url FROM upload_journal WHERE retrieval_row = ? AND state = 1", error);
+      "SELECT public_url FROM upload_journal WHERE retrieval_row = ? AND state = 1",
+      error);
   if (sel) {
     sqlite3_bind_int64 (sel, 1, retrieval_row);
     gint rc = sqlite3_step (sel);

@@ -15,40 +15,43 @@ static const LbStoreSchema *const schemas[] = {
 };
 
 static void
-set_db_error (LbStore *store, sqlite3 *db, GError **error, const gchar *what)
+set_db_error (LbStore * store, sqlite3 * db, GError ** error,
+    const gchar * what)
 {
   gint code = sqlite3_errcode (db);
-  gint domain_code = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? LB_ERROR_BUSY
-      : (code == SQLITE_FULL || code == SQLITE_IOERR) ? LB_ERROR_IO
-      : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? LB_ERROR_CORRUPT
-      : LB_ERROR_FAILED;
+  gint domain_code = (code == SQLITE_BUSY
+      || code == SQLITE_LOCKED) ? LB_ERROR_BUSY : (code == SQLITE_FULL
+      || code == SQLITE_IOERR) ? LB_ERROR_IO : (code == SQLITE_CORRUPT
+      || code == SQLITE_NOTADB) ? LB_ERROR_CORRUPT : LB_ERROR_FAILED;
 
   GST_WARNING ("%s: %s: %s", store->path, what, sqlite3_errmsg (db));
-  g_set_error (error, LB_ERROR, domain_code, "store %s: %s: %s", store->path, what,
-      sqlite3_errmsg (db));
+  g_set_error (error, LB_ERROR, domain_code, "store %s: %s: %s", store->path,
+      what, sqlite3_errmsg (db));
 }
 
 void
-lb_store_set_error (LbStore *store, GError **error, const gchar *what)
+lb_store_set_error (LbStore * store, GError ** error, const gchar * what)
 {
   set_db_error (store, store->db, error, what);
 }
 
 void
-lb_store_set_stmt_error (LbStore *store, sqlite3_stmt *stmt, GError **error,
-    const gchar *what)
+lb_store_set_stmt_error (LbStore * store, sqlite3_stmt * stmt, GError ** error,
+    const gchar * what)
 {
   set_db_error (store, sqlite3_db_handle (stmt), error, what);
 }
 
 static LbStoreStmt *
-cached (LbStore *store, sqlite3 *db, GHashTable *cache, const gchar *sql, GError **error)
+cached (LbStore * store, sqlite3 * db, GHashTable * cache, const gchar * sql,
+    GError ** error)
 {
   sqlite3_stmt *stmt = g_hash_table_lookup (cache, sql);
 
   if (stmt)
     return stmt;
-  if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v3 (db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+          NULL) != SQLITE_OK) {
     set_db_error (store, db, error, "preparing a statement");
     GST_ERROR ("could not prepare: %s", sql);
     return NULL;
@@ -58,20 +61,20 @@ cached (LbStore *store, sqlite3 *db, GHashTable *cache, const gchar *sql, GError
 }
 
 LbStoreStmt *
-lb_store_cached (LbStore *store, const gchar *sql, GError **error)
+lb_store_cached (LbStore * store, const gchar * sql, GError ** error)
 {
   return cached (store, store->db, store->stmts, sql, error);
 }
 
 void
-lb_store_stmt_release (LbStoreStmt *stmt)
+lb_store_stmt_release (LbStoreStmt * stmt)
 {
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
 }
 
 void
-lb_store_reader_lock (LbStore *store)
+lb_store_reader_lock (LbStore * store)
 {
   if (store->rdb)
     g_mutex_lock (&store->read_lock);
@@ -80,7 +83,7 @@ lb_store_reader_lock (LbStore *store)
 }
 
 void
-lb_store_reader_unlock (LbStore *store)
+lb_store_reader_unlock (LbStore * store)
 {
   if (store->rdb)
     g_mutex_unlock (&store->read_lock);
@@ -89,7 +92,7 @@ lb_store_reader_unlock (LbStore *store)
 }
 
 LbStoreStmt *
-lb_store_reader_cached (LbStore *store, const gchar *sql, GError **error)
+lb_store_reader_cached (LbStore * store, const gchar * sql, GError ** error)
 {
   if (store->rdb == NULL)
     return lb_store_cached (store, sql, error);
@@ -97,7 +100,7 @@ lb_store_reader_cached (LbStore *store, const gchar *sql, GError **error)
 }
 
 sqlite3_stmt *
-lb_store_prepare (LbStore *store, const gchar *sql, GError **error)
+lb_store_prepare (LbStore * store, const gchar * sql, GError ** error)
 {
   sqlite3_stmt *stmt = NULL;
 
@@ -110,7 +113,7 @@ lb_store_prepare (LbStore *store, const gchar *sql, GError **error)
 }
 
 gboolean
-lb_store_exec (LbStore *store, const gchar *sql, GError **error)
+lb_store_exec (LbStore * store, const gchar * sql, GError ** error)
 {
   g_autofree gchar *msg = NULL;
   gchar *errmsg = NULL;
@@ -125,13 +128,13 @@ lb_store_exec (LbStore *store, const gchar *sql, GError **error)
 }
 
 gboolean
-lb_store_begin (LbStore *store, GError **error)
+lb_store_begin (LbStore * store, GError ** error)
 {
   return lb_store_exec (store, "BEGIN IMMEDIATE", error);
 }
 
 gboolean
-lb_store_commit (LbStore *store, GError **error)
+lb_store_commit (LbStore * store, GError ** error)
 {
   if (lb_store_exec (store, "COMMIT", error))
     return TRUE;
@@ -140,14 +143,14 @@ lb_store_commit (LbStore *store, GError **error)
 }
 
 void
-lb_store_rollback (LbStore *store)
+lb_store_rollback (LbStore * store)
 {
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 gint
-lb_store_schema_version (LbStore *store, const gchar *area)
+lb_store_schema_version (LbStore * store, const gchar * area)
 {
   g_return_val_if_fail (store != NULL, -1);
   g_return_val_if_fail (area != NULL, -1);
@@ -166,7 +169,7 @@ lb_store_schema_version (LbStore *store, const gchar *area)
 }
 
 static gboolean
-migrate_area (LbStore *store, const LbStoreSchema *schema, GError **error)
+migrate_area (LbStore * store, const LbStoreSchema * schema, GError ** error)
 {
   guint target = schema->steps ? g_strv_length ((GStrv) schema->steps) : 0;
   guint version = lb_store_schema_version (store, schema->area);
@@ -174,7 +177,8 @@ migrate_area (LbStore *store, const LbStoreSchema *schema, GError **error)
   if (version > target) {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
         "store %s: the '%s' schema is at version %u, newer than this lookback "
-        "knows (%u); refusing to use it", store->path, schema->area, version, target);
+        "knows (%u); refusing to use it", store->path, schema->area, version,
+        target);
     return FALSE;
   }
   for (; version < target; version++) {
@@ -195,14 +199,15 @@ migrate_area (LbStore *store, const LbStoreSchema *schema, GError **error)
     }
     if (!lb_store_commit (store, error))
       return FALSE;
-    GST_INFO ("%s: schema '%s' migrated to version %u", store->path, schema->area,
-        version + 1);
+    GST_INFO ("%s: schema '%s' migrated to version %u", store->path,
+        schema->area, version + 1);
   }
   return TRUE;
 
 fail:
   lb_store_rollback (store);
-  g_prefix_error (error, "migrating '%s' to version %u: ", schema->area, version + 1);
+  g_prefix_error (error, "migrating '%s' to version %u: ", schema->area,
+      version + 1);
   return FALSE;
 }
 
@@ -213,7 +218,7 @@ fail:
 #define CHECKPOINT_INTERVAL_US (2 * G_USEC_PER_SEC)
 
 static int
-wal_hook (void *data, sqlite3 *db, const char *name, int pages)
+wal_hook (void *data, sqlite3 * db, const char *name, int pages)
 {
   LbStore *store = data;
   if (pages >= CHECKPOINT_PAGES) {
@@ -233,9 +238,10 @@ checkpointer_main (gpointer data)
   LbStore *store = data;
   sqlite3 *db = NULL;
 
-  if (sqlite3_open_v2 (store->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-          NULL) != SQLITE_OK) {
-    GST_WARNING ("%s: no checkpoint connection: %s", store->path, sqlite3_errmsg (db));
+  if (sqlite3_open_v2 (store->path, &db,
+          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    GST_WARNING ("%s: no checkpoint connection: %s", store->path,
+        sqlite3_errmsg (db));
     sqlite3_close_v2 (db);
     return NULL;
   }
@@ -252,7 +258,9 @@ checkpointer_main (gpointer data)
     g_mutex_unlock (&store->ck_lock);
     gint log = 0, done = 0;
     /* PASSIVE: copies what it can without blocking writers or readers. */
-    gint rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    gint rc =
+        sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+        &done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
       GST_WARNING ("%s: checkpoint: %s", store->path, sqlite3_errmsg (db));
     else if (log > 0)
@@ -271,7 +279,7 @@ checkpointer_main (gpointer data)
  * Opens (and unless read-only, creates and migrates) the store.
  */
 LbStore *
-lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
+lb_store_open (const gchar * db_path, LbStoreOpenFlags flags, GError ** error)
 {
   g_return_val_if_fail (db_path != NULL, NULL);
 
@@ -299,13 +307,15 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
     return NULL;
   }
   if (!read_only && g_mkdir_with_parents (store->dir, 0750) != 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create the store folder %s: %s",
-        store->dir, g_strerror (errno));
+    g_set_error (error, LB_ERROR, LB_ERROR_IO,
+        "cannot create the store folder %s: %s", store->dir,
+        g_strerror (errno));
     return NULL;
   }
 
   gint oflags = SQLITE_OPEN_FULLMUTEX |
-      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE |
+      SQLITE_OPEN_CREATE);
   if (sqlite3_open_v2 (store->path, &store->db, oflags, NULL) != SQLITE_OK) {
     lb_store_set_error (store, error, "opening");
     return NULL;
@@ -316,8 +326,7 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
   /* WAL with synchronous=FULL: a commit is on disk when COMMIT returns. */
   if (!read_only &&
       !lb_store_exec (store,
-          "PRAGMA journal_mode = WAL;"
-          "PRAGMA synchronous = FULL;", error))
+          "PRAGMA journal_mode = WAL;" "PRAGMA synchronous = FULL;", error))
     return NULL;
   if (!lb_store_exec (store, "PRAGMA foreign_keys = ON;", error))
     return NULL;
@@ -342,7 +351,8 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
     /* Checkpoints leave the committing call for a thread of their own. */
     sqlite3_wal_autocheckpoint (store->db, 0);
     sqlite3_wal_hook (store->db, wal_hook, store);
-    store->checkpointer = g_thread_new ("lb-store-ckpt", checkpointer_main, store);
+    store->checkpointer =
+        g_thread_new ("lb-store-ckpt", checkpointer_main, store);
   } else {
     /* A read-only opener still refuses a file that is not a store. */
     g_autoptr (sqlite3_stmt) probe = lb_store_prepare (store,
@@ -358,7 +368,7 @@ lb_store_open (const gchar *db_path, LbStoreOpenFlags flags, GError **error)
 }
 
 void
-lb_store_free (LbStore *store)
+lb_store_free (LbStore * store)
 {
   if (store == NULL)
     return;
@@ -389,40 +399,41 @@ lb_store_free (LbStore *store)
 }
 
 const gchar *
-lb_store_get_path (LbStore *store)
+lb_store_get_path (LbStore * store)
 {
   g_return_val_if_fail (store != NULL, NULL);
   return store->path;
 }
 
 const gchar *
-lb_store_get_dir (LbStore *store)
+lb_store_get_dir (LbStore * store)
 {
   g_return_val_if_fail (store != NULL, NULL);
   return store->dir;
 }
 
 gboolean
-lb_store_check_integrity (LbStore *store, GError **error)
+lb_store_check_integrity (LbStore * store, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, "PRAGMA integrity_check", error);
+  g_autoptr (sqlite3_stmt) stmt =
+      lb_store_prepare (store, "PRAGMA integrity_check", error);
   if (stmt && sqlite3_step (stmt) == SQLITE_ROW) {
     const gchar *answer = (const gchar *) sqlite3_column_text (stmt, 0);
     ok = g_strcmp0 (answer, "ok") == 0;
     if (!ok)
-      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "store %s: integrity check: %s",
-          store->path, answer);
+      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+          "store %s: integrity check: %s", store->path, answer);
   }
   LB_STORE_UNLOCK (store);
   return ok;
 }
 
 gchar *
-lb_store_explain (LbStore *store, const gchar *sql, GError **error)
+lb_store_explain (LbStore * store, const gchar * sql, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (sql != NULL, NULL);
@@ -437,7 +448,8 @@ lb_store_explain (LbStore *store, const gchar *sql, GError **error)
     return NULL;
   }
   while (sqlite3_step (stmt) == SQLITE_ROW)
-    g_string_append_printf (out, "%s\n", (const gchar *) sqlite3_column_text (stmt, 3));
+    g_string_append_printf (out, "%s\n",
+        (const gchar *) sqlite3_column_text (stmt, 3));
   LB_STORE_UNLOCK (store);
   return g_string_free (out, FALSE);
 }

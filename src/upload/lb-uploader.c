@@ -15,16 +15,17 @@
 GST_DEBUG_CATEGORY_STATIC (lb_upload_debug);
 #define GST_CAT_DEFAULT lb_upload_debug
 
-#define POLL_INTERVAL_NS      (2 * LB_NS_PER_SEC)   /* journal re-read without a poke */
-#define LOG_INTERVAL_NS       (60 * LB_NS_PER_SEC)  /* metrics log line */
-#define SWEEP_INTERVAL_NS     (60 * LB_NS_PER_SEC)  /* at most; less when keep is short */
+#define POLL_INTERVAL_NS      (2 * LB_NS_PER_SEC)       /* journal re-read without a poke */
+#define LOG_INTERVAL_NS       (60 * LB_NS_PER_SEC)      /* metrics log line */
+#define SWEEP_INTERVAL_NS     (60 * LB_NS_PER_SEC)      /* at most; less when keep is short */
 #define RETRY_AFTER_CAP_NS    (24 * 3600 * LB_NS_PER_SEC)
-#define EXCERPT_READ          512                   /* bytes of an error body read */
-#define EXCERPT_KEEP          200                   /* characters kept in the reason */
+#define EXCERPT_READ          512       /* bytes of an error body read */
+#define EXCERPT_KEEP          200       /* characters kept in the reason */
 #define HASH_BUFFER           (64 * 1024)
 
 /* The upload in flight (uploader thread only). */
-typedef struct {
+typedef struct
+{
   LbUploadEntry *entry;
   SoupMessage *msg;
   GCancellable *cancel;
@@ -36,7 +37,8 @@ typedef struct {
   GInputStream *response;
 } Current;
 
-struct _LbUploader {
+struct _LbUploader
+{
   LbConfig *config;             /* not owned */
   LbStore *store;               /* not owned */
 
@@ -63,7 +65,7 @@ struct _LbUploader {
   guint failures;               /* consecutive transient failures */
   gint64 pause_until_ns;        /* wall clock; no upload starts before */
   gint64 last_failed_id;        /* entry of the last transient failure */
-  gboolean last_failed_answered;  /* ... which the endpoint answered (5xx, 429, 408) */
+  gboolean last_failed_answered;        /* ... which the endpoint answered (5xx, 429, 408) */
   gint64 next_sweep_ns;
   gint64 next_log_ns;
 
@@ -74,7 +76,7 @@ struct _LbUploader {
   gint64 last_error_ns;
 };
 
-static void schedule (LbUploader *self);
+static void schedule (LbUploader * self);
 
 /* The started uploaders of this process, for lb_upload_finish_job()'s poke. */
 static GMutex running_lock;
@@ -89,7 +91,7 @@ now_ns (void)
 /* ------------------------------------------------------------------ helpers */
 
 gboolean
-lb_uploader_enabled (LbConfig *config)
+lb_uploader_enabled (LbConfig * config)
 {
   g_return_val_if_fail (config != NULL, FALSE);
   const gchar *t = lb_config_get_string (config, "upload", "url-template");
@@ -97,15 +99,19 @@ lb_uploader_enabled (LbConfig *config)
 }
 
 gchar *
-lb_upload_expand_template (const gchar *tmpl, const gchar *vehicle,
-    const gchar *retrieval_id, const gchar *input, const gchar *media_type,
-    const gchar *ext, GError **error)
+lb_upload_expand_template (const gchar * tmpl, const gchar * vehicle,
+    const gchar * retrieval_id, const gchar * input, const gchar * media_type,
+    const gchar * ext, GError ** error)
 {
   g_return_val_if_fail (tmpl != NULL, NULL);
 
-  const struct { const gchar *name; const gchar *value; } vars[] = {
-    { "vehicleId", vehicle }, { "retrievalId", retrieval_id }, { "input", input },
-    { "mediaType", media_type }, { "ext", ext },
+  const struct
+  {
+    const gchar *name;
+    const gchar *value;
+  } vars[] = {
+    {"vehicleId", vehicle}, {"retrievalId", retrieval_id}, {"input", input},
+    {"mediaType", media_type}, {"ext", ext},
   };
   g_autoptr (GString) out = g_string_new (NULL);
   const gchar *p = tmpl;
@@ -132,7 +138,8 @@ lb_upload_expand_template (const gchar *tmpl, const gchar *vehicle,
           "{retrievalId}, {input}, {mediaType}, {ext})", tmpl, name);
       return NULL;
     }
-    g_autofree gchar *esc = g_uri_escape_string (vars[i].value ? vars[i].value : "",
+    g_autofree gchar *esc =
+        g_uri_escape_string (vars[i].value ? vars[i].value : "",
         NULL, FALSE);
     g_string_append (out, esc);
     p = close + 1;
@@ -141,7 +148,8 @@ lb_upload_expand_template (const gchar *tmpl, const gchar *vehicle,
 }
 
 gboolean
-lb_upload_parse_retry_after (const gchar *value, gint64 now, gint64 *out_delay_ns)
+lb_upload_parse_retry_after (const gchar * value, gint64 now,
+    gint64 * out_delay_ns)
 {
   g_return_val_if_fail (out_delay_ns != NULL, FALSE);
   if (value == NULL)
@@ -178,12 +186,15 @@ lb_upload_backoff (gint64 min_ns, gint64 max_ns, guint failures, gdouble jitter)
 }
 
 const gchar *
-lb_upload_content_type (const gchar *ext)
+lb_upload_content_type (const gchar * ext)
 {
-  static const struct { const gchar *ext, *type; } types[] = {
-    { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" }, { "png", "image/png" },
-    { "mp4", "video/mp4" }, { "m4v", "video/mp4" }, { "mkv", "video/x-matroska" },
-    { "json", "application/json" },
+  static const struct
+  {
+    const gchar *ext, *type;
+  } types[] = {
+    {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"}, {"png", "image/png"},
+    {"mp4", "video/mp4"}, {"m4v", "video/mp4"}, {"mkv", "video/x-matroska"},
+    {"json", "application/json"},
   };
   for (guint i = 0; ext && i < G_N_ELEMENTS (types); i++)
     if (g_ascii_strcasecmp (ext, types[i].ext) == 0)
@@ -193,11 +204,11 @@ lb_upload_content_type (const gchar *ext)
 
 /* An RFC 9110 token. */
 static gboolean
-header_name_is_valid (const gchar *name)
+header_name_is_valid (const gchar * name)
 {
   if (name == NULL || *name == '\0')
     return FALSE;
-  for (const gchar *p = name; *p; p++)
+  for (const gchar * p = name; *p; p++)
     if (!g_ascii_isalnum (*p) && !strchr ("!#$%&'*+-.^_`|~", *p))
       return FALSE;
   return TRUE;
@@ -205,7 +216,7 @@ header_name_is_valid (const gchar *name)
 
 /* The extension of @path without the dot, or "". */
 static gchar *
-path_ext (const gchar *path)
+path_ext (const gchar * path)
 {
   g_autofree gchar *base = g_path_get_basename (path);
   const gchar *dot = strrchr (base, '.');
@@ -213,7 +224,7 @@ path_ext (const gchar *path)
 }
 
 static gchar *
-entry_url (const gchar *tmpl, const LbUploadEntry *e, GError **error)
+entry_url (const gchar * tmpl, const LbUploadEntry * e, GError ** error)
 {
   g_autofree gchar *ext = path_ext (e->path);
   return lb_upload_expand_template (tmpl, e->vehicle, e->retrieval_id, e->input,
@@ -221,7 +232,7 @@ entry_url (const gchar *tmpl, const LbUploadEntry *e, GError **error)
 }
 
 static gchar *
-entry_file (LbUploader *self, const LbUploadEntry *e)
+entry_file (LbUploader * self, const LbUploadEntry * e)
 {
   if (g_path_is_absolute (e->path))
     return g_strdup (e->path);
@@ -230,7 +241,7 @@ entry_file (LbUploader *self, const LbUploadEntry *e)
 
 /* A short, printable, single-line excerpt of an answer's body. */
 static gchar *
-excerpt (const guint8 *data, gsize len)
+excerpt (const guint8 * data, gsize len)
 {
   GString *s = g_string_new (NULL);
   gboolean space = FALSE;
@@ -249,7 +260,7 @@ excerpt (const guint8 *data, gsize len)
 }
 
 static void
-set_last_error (LbUploader *self, const gchar *reason)
+set_last_error (LbUploader * self, const gchar * reason)
 {
   g_mutex_lock (&self->lock);
   g_free (self->last_error);
@@ -259,7 +270,7 @@ set_last_error (LbUploader *self, const gchar *reason)
 }
 
 static gboolean
-is_stopping (LbUploader *self)
+is_stopping (LbUploader * self)
 {
   g_mutex_lock (&self->lock);
   gboolean s = self->stopping;
@@ -270,7 +281,7 @@ is_stopping (LbUploader *self)
 /* ------------------------------------------------------------- construction */
 
 LbUploader *
-lb_uploader_new (LbConfig *config, LbStore *store, GError **error)
+lb_uploader_new (LbConfig * config, LbStore * store, GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
@@ -278,7 +289,8 @@ lb_uploader_new (LbConfig *config, LbStore *store, GError **error)
   LB_DEBUG_INIT (lb_upload_debug, "lookback-upload", "lookback uploader");
 
   const gchar *tmpl = lb_config_get_string (config, "upload", "url-template");
-  const gchar *pub = lb_config_get_string (config, "upload", "public-url-template");
+  const gchar *pub =
+      lb_config_get_string (config, "upload", "public-url-template");
   if (tmpl == NULL || *tmpl == '\0') {
     g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
         "%s: [upload] url-template is empty: nothing to upload to",
@@ -290,18 +302,21 @@ lb_uploader_new (LbConfig *config, LbStore *store, GError **error)
   for (guint i = 0; i < G_N_ELEMENTS (tmpls); i++) {
     if (tmpls[i] == NULL || *tmpls[i] == '\0')
       continue;
-    g_autofree gchar *url = lb_upload_expand_template (tmpls[i], "v", "r", "i", "m", "e",
+    g_autofree gchar *url =
+        lb_upload_expand_template (tmpls[i], "v", "r", "i", "m", "e",
         error);
     if (url == NULL) {
-      g_prefix_error (error, "%s: [upload] %s: ", lb_config_get_source_name (config),
+      g_prefix_error (error, "%s: [upload] %s: ",
+          lb_config_get_source_name (config),
           i == 0 ? "url-template" : "public-url-template");
       return NULL;
     }
     g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
     const gchar *scheme = uri ? g_uri_get_scheme (uri) : NULL;
-    if (uri == NULL || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0' ||
-        (g_ascii_strcasecmp (scheme, "http") != 0 &&
-            g_ascii_strcasecmp (scheme, "https") != 0)) {
+    if (uri == NULL || g_uri_get_host (uri) == NULL
+        || *g_uri_get_host (uri) == '\0'
+        || (g_ascii_strcasecmp (scheme, "http") != 0
+            && g_ascii_strcasecmp (scheme, "https") != 0)) {
       g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
           "%s: [upload] %s: '%s' is not an http:// or https:// URL",
           lb_config_get_source_name (config),
@@ -318,21 +333,26 @@ lb_uploader_new (LbConfig *config, LbStore *store, GError **error)
   self->public_template = (pub && *pub) ? g_strdup (pub) : NULL;
   self->checksum_header = g_strdup (lb_config_get_string (config, "upload",
           "checksum-header"));
-  self->connect_timeout_ns = lb_config_get_duration (config, "upload", "connect-timeout");
+  self->connect_timeout_ns =
+      lb_config_get_duration (config, "upload", "connect-timeout");
   self->timeout_ns = lb_config_get_duration (config, "upload", "timeout");
-  self->backoff_min_ns = lb_config_get_duration (config, "upload", "backoff-min");
-  self->backoff_max_ns = MAX (self->backoff_min_ns,
-      lb_config_get_duration (config, "upload", "backoff-max"));
+  self->backoff_min_ns =
+      lb_config_get_duration (config, "upload", "backoff-min");
+  self->backoff_max_ns =
+      MAX (self->backoff_min_ns, lb_config_get_duration (config, "upload",
+          "backoff-max"));
   self->keep_ns = lb_config_get_duration (config, "upload", "keep");
   self->header_names = g_ptr_array_new_with_free_func (g_free);
   self->header_values = g_ptr_array_new_with_free_func (g_free);
 
   g_auto (GStrv) keys = lb_config_get_keys (config, "upload-headers");
   for (guint i = 0; keys[i]; i++) {
-    g_autofree gchar *value = lb_config_get_free_string (config, "upload-headers", keys[i]);
+    g_autofree gchar *value =
+        lb_config_get_free_string (config, "upload-headers", keys[i]);
     if (value == NULL) {
       g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
-          "%s: [upload-headers] %s: no value", lb_config_get_source_name (config), keys[i]);
+          "%s: [upload-headers] %s: no value",
+          lb_config_get_source_name (config), keys[i]);
       return NULL;
     }
     if (!header_name_is_valid (keys[i]) || strpbrk (value, "\r\n")) {
@@ -362,7 +382,7 @@ lb_uploader_new (LbConfig *config, LbStore *store, GError **error)
 /* ------------------------------------------------------------------ uploads */
 
 static void
-current_free (Current *cur)
+current_free (Current * cur)
 {
   if (cur == NULL)
     return;
@@ -389,7 +409,7 @@ schedule_cb (gpointer data)
 
 /* Ends the current upload and looks for the next one from an idle. */
 static void
-finish_current (LbUploader *self)
+finish_current (LbUploader * self)
 {
   g_clear_pointer (&self->cur, current_free);
   g_mutex_lock (&self->lock);
@@ -410,8 +430,8 @@ finish_current (LbUploader *self)
  * entry is tried first (see schedule()): one object the endpoint keeps
  * refusing with 5xx does not hold the queue. */
 static void
-transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns,
-    gboolean answered)
+transient_failure (LbUploader * self, const gchar * reason,
+    gint64 retry_after_ns, gboolean answered)
 {
   Current *cur = self->cur;
   g_autoptr (GError) error = NULL;
@@ -421,7 +441,8 @@ transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns,
   self->failures++;
   gint64 pause = lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
       self->failures, jitter);
-  gint64 wait = answered ? lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
+  gint64 wait =
+      answered ? lb_upload_backoff (self->backoff_min_ns, self->backoff_max_ns,
       MAX (self->failures, (guint) cur->entry->attempts + 1), jitter) : pause;
   if (retry_after_ns >= 0)
     pause = wait = MAX (retry_after_ns, self->backoff_min_ns);
@@ -429,19 +450,22 @@ transient_failure (LbUploader *self, const gchar *reason, gint64 retry_after_ns,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
-  GST_WARNING ("upload %" G_GINT64_FORMAT " (%s %s): %s; retrying in %.3f s (failure %u)",
-      cur->entry->id, cur->entry->retrieval_id, cur->entry->input, reason,
-      wait / 1e9, self->failures);
+  GST_WARNING ("upload %" G_GINT64_FORMAT
+      " (%s %s): %s; retrying in %.3f s (failure %u)", cur->entry->id,
+      cur->entry->retrieval_id, cur->entry->input, reason, wait / 1e9,
+      self->failures);
   set_last_error (self, reason);
-  if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait, reason,
-          &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id, error->message);
+  if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait,
+          reason, &error))
+    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id,
+        error->message);
   finish_current (self);
 }
 
 /* Refused for good (or the file cannot be read): the retrieval fails. */
 static void
-permanent_failure (LbUploader *self, LbUploadEntry *entry, const gchar *reason)
+permanent_failure (LbUploader * self, LbUploadEntry * entry,
+    const gchar * reason)
 {
   g_autoptr (GError) error = NULL;
 
@@ -453,7 +477,7 @@ permanent_failure (LbUploader *self, LbUploadEntry *entry, const gchar *reason)
 }
 
 static void
-upload_succeeded (LbUploader *self)
+upload_succeeded (LbUploader * self)
 {
   Current *cur = self->cur;
   g_autoptr (GError) error = NULL;
@@ -467,19 +491,19 @@ upload_succeeded (LbUploader *self)
           cur->sha256, public_url, &error)) {
     /* The bytes are there; the entry stays waiting and is uploaded again
      * (same object, same bytes) once the store answers. */
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": recording success: %s", cur->entry->id,
-        error->message);
+    GST_ERROR ("upload %" G_GINT64_FORMAT ": recording success: %s",
+        cur->entry->id, error->message);
     self->pause_until_ns = now_ns () + self->backoff_min_ns;
   } else {
-    GST_INFO ("uploaded %" G_GINT64_FORMAT " (%s %s %s, %" G_GINT64_FORMAT " bytes)",
-        cur->entry->id, cur->entry->retrieval_id, cur->entry->input,
+    GST_INFO ("uploaded %" G_GINT64_FORMAT " (%s %s %s, %" G_GINT64_FORMAT
+        " bytes)", cur->entry->id, cur->entry->retrieval_id, cur->entry->input,
         cur->entry->media_type, cur->size);
   }
   finish_current (self);
 }
 
 static void
-answered (LbUploader *self, gsize excerpt_len)
+answered (LbUploader * self, gsize excerpt_len)
 {
   Current *cur = self->cur;
   guint status = soup_message_get_status (cur->msg);
@@ -490,14 +514,16 @@ answered (LbUploader *self, gsize excerpt_len)
   }
   g_autofree gchar *body = excerpt (cur->excerpt, excerpt_len);
   const gchar *phrase = soup_message_get_reason_phrase (cur->msg);
-  g_autofree gchar *reason = g_strdup_printf ("cloud endpoint answered HTTP %u%s%s%s%s",
-      status, phrase && *phrase ? " " : "", phrase ? phrase : "", *body ? ": " : "", body);
+  g_autofree gchar *reason =
+      g_strdup_printf ("cloud endpoint answered HTTP %u%s%s%s%s",
+      status, phrase
+      && *phrase ? " " : "", phrase ? phrase : "", *body ? ": " : "", body);
 
-  if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == 429 ||
-      status >= 500) {
+  if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == 429 || status >= 500) {
     gint64 retry_after = -1;
-    const gchar *ra = soup_message_headers_get_one (
-        soup_message_get_response_headers (cur->msg), "Retry-After");
+    const gchar *ra =
+        soup_message_headers_get_one (soup_message_get_response_headers
+        (cur->msg), "Retry-After");
     if (!lb_upload_parse_retry_after (ra, now_ns (), &retry_after))
       retry_after = -1;
     transient_failure (self, reason, retry_after, TRUE);
@@ -510,14 +536,15 @@ answered (LbUploader *self, gsize excerpt_len)
 }
 
 static void
-excerpt_read_cb (GObject *source, GAsyncResult *res, gpointer data)
+excerpt_read_cb (GObject * source, GAsyncResult * res, gpointer data)
 {
   LbUploader *self = data;
   gsize n = 0;
   g_autoptr (GError) error = NULL;
 
-  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), res, &n, &error) &&
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && is_stopping (self)) {
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), res, &n, &error)
+      && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      && is_stopping (self)) {
     finish_current (self);
     return;
   }
@@ -525,7 +552,7 @@ excerpt_read_cb (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-sent_cb (GObject *source, GAsyncResult *res, gpointer data)
+sent_cb (GObject * source, GAsyncResult * res, gpointer data)
 {
   LbUploader *self = data;
   Current *cur = self->cur;
@@ -538,14 +565,16 @@ sent_cb (GObject *source, GAsyncResult *res, gpointer data)
   }
   if (cur->response == NULL) {
     if (is_stopping (self)) {
-      GST_INFO ("upload %" G_GINT64_FORMAT " interrupted by stop; it stays queued",
-          cur->entry->id);
+      GST_INFO ("upload %" G_GINT64_FORMAT
+          " interrupted by stop; it stays queued", cur->entry->id);
       finish_current (self);
       return;
     }
     g_autofree gchar *reason = cur->connect_timed_out
-        ? g_strdup_printf ("cloud endpoint unreachable: no connection within %.1f s",
-            self->connect_timeout_ns / 1e9)
+        ?
+        g_strdup_printf
+        ("cloud endpoint unreachable: no connection within %.1f s",
+        self->connect_timeout_ns / 1e9)
         : g_strdup_printf ("cloud endpoint unreachable: %s", error->message);
     transient_failure (self, reason, -1, FALSE);
     return;
@@ -554,8 +583,9 @@ sent_cb (GObject *source, GAsyncResult *res, gpointer data)
     answered (self, 0);
     return;
   }
-  g_input_stream_read_all_async (cur->response, cur->excerpt, sizeof cur->excerpt,
-      G_PRIORITY_DEFAULT, cur->cancel, excerpt_read_cb, self);
+  g_input_stream_read_all_async (cur->response, cur->excerpt,
+      sizeof cur->excerpt, G_PRIORITY_DEFAULT, cur->cancel, excerpt_read_cb,
+      self);
 }
 
 static gboolean
@@ -572,7 +602,7 @@ connect_timeout_cb (gpointer data)
 /* Once connected (or reusing a connection), the connect timer is over; the
  * session's I/O timeout takes over. */
 static void
-stop_connect_timer (Current *cur)
+stop_connect_timer (Current * cur)
 {
   if (cur->connect_timer) {
     g_source_destroy (cur->connect_timer);
@@ -581,7 +611,7 @@ stop_connect_timer (Current *cur)
 }
 
 static void
-network_event_cb (SoupMessage *msg, GSocketClientEvent event, GIOStream *conn,
+network_event_cb (SoupMessage * msg, GSocketClientEvent event, GIOStream * conn,
     gpointer data)
 {
   if (event == G_SOCKET_CLIENT_CONNECTED || event == G_SOCKET_CLIENT_COMPLETE)
@@ -589,14 +619,14 @@ network_event_cb (SoupMessage *msg, GSocketClientEvent event, GIOStream *conn,
 }
 
 static void
-wrote_headers_cb (SoupMessage *msg, gpointer data)
+wrote_headers_cb (SoupMessage * msg, gpointer data)
 {
   stop_connect_timer (data);
 }
 
 /* SHA-256 of the file, read in blocks (the uploader's own thread). */
 static gchar *
-hash_file (GFile *file, GCancellable *cancel, GError **error)
+hash_file (GFile * file, GCancellable * cancel, GError ** error)
 {
   g_autoptr (GFileInputStream) in = g_file_read (file, cancel, error);
   if (in == NULL)
@@ -604,7 +634,9 @@ hash_file (GFile *file, GCancellable *cancel, GError **error)
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autofree guint8 *buf = g_malloc (HASH_BUFFER);
   for (;;) {
-    gssize n = g_input_stream_read (G_INPUT_STREAM (in), buf, HASH_BUFFER, cancel, error);
+    gssize n =
+        g_input_stream_read (G_INPUT_STREAM (in), buf, HASH_BUFFER, cancel,
+        error);
     if (n < 0)
       return NULL;
     if (n == 0)
@@ -615,16 +647,18 @@ hash_file (GFile *file, GCancellable *cancel, GError **error)
 }
 
 static void
-start_upload (LbUploader *self, LbUploadEntry *entry)
+start_upload (LbUploader * self, LbUploadEntry * entry)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *filename = entry_file (self, entry);
   g_autoptr (GFile) file = g_file_new_for_path (filename);
 
-  g_autoptr (GFileInfo) info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
+  g_autoptr (GFileInfo) info =
+      g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
       G_FILE_QUERY_INFO_NONE, NULL, &error);
   if (info == NULL) {
-    g_autofree gchar *reason = g_strdup_printf ("output file %s cannot be read: %s",
+    g_autofree gchar *reason =
+        g_strdup_printf ("output file %s cannot be read: %s",
         filename, error->message);
     permanent_failure (self, entry, reason);
     lb_upload_entry_free (entry);
@@ -649,7 +683,8 @@ start_upload (LbUploader *self, LbUploadEntry *entry)
       finish_current (self);
       return;
     }
-    g_autofree gchar *reason = g_strdup_printf ("output file %s cannot be read: %s",
+    g_autofree gchar *reason =
+        g_strdup_printf ("output file %s cannot be read: %s",
         filename, error->message);
     permanent_failure (self, entry, reason);
     finish_current (self);
@@ -676,23 +711,26 @@ start_upload (LbUploader *self, LbUploadEntry *entry)
 
   soup_message_set_request_body (cur->msg, lb_upload_content_type (ext),
       G_INPUT_STREAM (body), cur->size);
-  g_signal_connect (cur->msg, "network-event", G_CALLBACK (network_event_cb), cur);
-  g_signal_connect (cur->msg, "wrote-headers", G_CALLBACK (wrote_headers_cb), cur);
+  g_signal_connect (cur->msg, "network-event", G_CALLBACK (network_event_cb),
+      cur);
+  g_signal_connect (cur->msg, "wrote-headers", G_CALLBACK (wrote_headers_cb),
+      cur);
 
-  cur->connect_timer = g_timeout_source_new (MAX (1, self->connect_timeout_ns / LB_NS_PER_MS));
+  cur->connect_timer =
+      g_timeout_source_new (MAX (1, self->connect_timeout_ns / LB_NS_PER_MS));
   g_source_set_callback (cur->connect_timer, connect_timeout_cb, cur, NULL);
   g_source_attach (cur->connect_timer, self->context);
 
-  GST_DEBUG ("PUT %s (%" G_GINT64_FORMAT " bytes, sha256 %s), attempt %d", url, cur->size,
-      cur->sha256, entry->attempts + 1);
-  soup_session_send_async (self->session, cur->msg, G_PRIORITY_DEFAULT, cur->cancel,
-      sent_cb, self);
+  GST_DEBUG ("PUT %s (%" G_GINT64_FORMAT " bytes, sha256 %s), attempt %d", url,
+      cur->size, cur->sha256, entry->attempts + 1);
+  soup_session_send_async (self->session, cur->msg, G_PRIORITY_DEFAULT,
+      cur->cancel, sent_cb, self);
 }
 
 /* --------------------------------------------------------------- scheduling */
 
 static void
-log_metrics (LbUploader *self)
+log_metrics (LbUploader * self)
 {
   LbUploadStats st = { 0 };
   g_autoptr (GError) error = NULL;
@@ -701,9 +739,10 @@ log_metrics (LbUploader *self)
     return;
   }
   gint64 age = st.oldest_waiting_ns ? now_ns () - st.oldest_waiting_ns : 0;
-  GST_INFO ("uploads: %u waiting (oldest %.1f s), %u done, %u failed, %" G_GINT64_FORMAT
-      " bytes uploaded, last error: %s", st.queue_length, age / 1e9, st.done, st.failed,
-      st.bytes_uploaded, st.last_error ? st.last_error : "none");
+  GST_INFO ("uploads: %u waiting (oldest %.1f s), %u done, %u failed, %"
+      G_GINT64_FORMAT " bytes uploaded, last error: %s", st.queue_length,
+      age / 1e9, st.done, st.failed, st.bytes_uploaded,
+      st.last_error ? st.last_error : "none");
   lb_upload_stats_clear (&st);
 }
 
@@ -717,20 +756,21 @@ timer_cb (gpointer data)
 }
 
 static void
-arm_timer (LbUploader *self, gint64 delay_ns)
+arm_timer (LbUploader * self, gint64 delay_ns)
 {
   if (self->timer) {
     g_source_destroy (self->timer);
     g_clear_pointer (&self->timer, g_source_unref);
   }
-  guint ms = (guint) CLAMP ((delay_ns + LB_NS_PER_MS - 1) / LB_NS_PER_MS, 1, G_MAXINT);
+  guint ms =
+      (guint) CLAMP ((delay_ns + LB_NS_PER_MS - 1) / LB_NS_PER_MS, 1, G_MAXINT);
   self->timer = g_timeout_source_new (ms);
   g_source_set_callback (self->timer, timer_cb, self, NULL);
   g_source_attach (self->timer, self->context);
 }
 
 static void
-schedule (LbUploader *self)
+schedule (LbUploader * self)
 {
   g_autoptr (GError) error = NULL;
 
@@ -744,7 +784,8 @@ schedule (LbUploader *self)
       GST_WARNING ("sweep: %s", error->message);
       g_clear_error (&error);
     }
-    self->next_sweep_ns = now + CLAMP (self->keep_ns, LB_NS_PER_SEC, SWEEP_INTERVAL_NS);
+    self->next_sweep_ns =
+        now + CLAMP (self->keep_ns, LB_NS_PER_SEC, SWEEP_INTERVAL_NS);
   }
   if (now >= self->next_log_ns) {
     log_metrics (self);
@@ -766,13 +807,15 @@ schedule (LbUploader *self)
     arm_timer (self, MAX (self->backoff_min_ns, LB_NS_PER_SEC));
     return;
   }
-  if (entry && entry->id == self->last_failed_id && self->last_failed_answered &&
-      self->failures >= 3) {
+  if (entry && entry->id == self->last_failed_id && self->last_failed_answered
+      && self->failures >= 3) {
     /* The endpoint keeps refusing this one: try another first. */
     LbUploadEntry *other = NULL;
-    if (lb_store_upload_next (self->store, now, entry->id, &other, NULL, NULL) && other) {
-      GST_INFO ("upload %" G_GINT64_FORMAT " refused %u times in a row; trying %"
-          G_GINT64_FORMAT " first", entry->id, self->failures, other->id);
+    if (lb_store_upload_next (self->store, now, entry->id, &other, NULL, NULL)
+        && other) {
+      GST_INFO ("upload %" G_GINT64_FORMAT
+          " refused %u times in a row; trying %" G_GINT64_FORMAT " first",
+          entry->id, self->failures, other->id);
       lb_upload_entry_free (entry);
       entry = other;
     }
@@ -793,13 +836,11 @@ thread_main (gpointer data)
   LbUploader *self = data;
 
   g_main_context_push_thread_default (self->context);
-  guint timeout_s = (guint) MAX (1, (self->timeout_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
-  self->session = soup_session_new_with_options (
-      "timeout", timeout_s,
-      "idle-timeout", 30,
-      "max-conns-per-host", 2,
-      "user-agent", "lookback/" VERSION " ",
-      NULL);
+  guint timeout_s =
+      (guint) MAX (1, (self->timeout_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC);
+  self->session =
+      soup_session_new_with_options ("timeout", timeout_s, "idle-timeout", 30,
+      "max-conns-per-host", 2, "user-agent", "lookback/" VERSION " ", NULL);
 
   /* A restart probes the endpoint at once, in order. */
   g_autoptr (GError) error = NULL;
@@ -827,14 +868,13 @@ thread_main (gpointer data)
   }
   soup_session_abort (self->session);
   g_clear_object (&self->session);
-  while (g_main_context_iteration (self->context, FALSE))
-    ;
+  while (g_main_context_iteration (self->context, FALSE));
   g_main_context_pop_thread_default (self->context);
   return NULL;
 }
 
 gboolean
-lb_uploader_start (LbUploader *self, GError **error)
+lb_uploader_start (LbUploader * self, GError ** error)
 {
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (self->thread == NULL, FALSE);
@@ -859,7 +899,7 @@ lb_uploader_start (LbUploader *self, GError **error)
 }
 
 void
-lb_uploader_poke (LbUploader *self)
+lb_uploader_poke (LbUploader * self)
 {
   g_return_if_fail (self != NULL);
   GSource *idle = g_idle_source_new ();
@@ -879,7 +919,7 @@ stop_cb (gpointer data)
 }
 
 void
-lb_uploader_stop (LbUploader *self)
+lb_uploader_stop (LbUploader * self)
 {
   g_return_if_fail (self != NULL);
 
@@ -903,7 +943,7 @@ lb_uploader_stop (LbUploader *self)
 }
 
 void
-lb_uploader_free (LbUploader *self)
+lb_uploader_free (LbUploader * self)
 {
   if (self == NULL)
     return;
@@ -924,7 +964,7 @@ lb_uploader_free (LbUploader *self)
 /* ------------------------------------------------------- metrics and sweep */
 
 gboolean
-lb_uploader_get_stats (LbUploader *self, LbUploadStats *out, GError **error)
+lb_uploader_get_stats (LbUploader * self, LbUploadStats * out, GError ** error)
 {
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
@@ -947,14 +987,14 @@ lb_uploader_get_stats (LbUploader *self, LbUploadStats *out, GError **error)
 }
 
 gboolean
-lb_upload_get_stats (LbStore *store, LbUploadStats *out, GError **error)
+lb_upload_get_stats (LbStore * store, LbUploadStats * out, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
 
   LbUploader *self = NULL;
   g_mutex_lock (&running_lock);
-  for (GSList *l = running; l && !self; l = l->next)
+  for (GSList * l = running; l && !self; l = l->next)
     if (((LbUploader *) l->data)->store == store)
       self = l->data;
   gboolean ok;
@@ -975,7 +1015,7 @@ lb_upload_get_stats (LbStore *store, LbUploadStats *out, GError **error)
 }
 
 void
-lb_upload_health_json (JsonBuilder *b, gpointer store)
+lb_upload_health_json (JsonBuilder * b, gpointer store)
 {
   g_return_if_fail (b != NULL && store != NULL);
 
@@ -990,7 +1030,8 @@ lb_upload_health_json (JsonBuilder *b, gpointer store)
   json_builder_add_int_value (b, st.queue_length);
   json_builder_set_member_name (b, "oldestWaitingSeconds");
   if (st.oldest_waiting_ns)
-    json_builder_add_double_value (b, MAX (0, now_ns () - st.oldest_waiting_ns) / 1e9);
+    json_builder_add_double_value (b, MAX (0,
+            now_ns () - st.oldest_waiting_ns) / 1e9);
   else
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "bytesUploaded");
@@ -1017,27 +1058,29 @@ lb_upload_health_json (JsonBuilder *b, gpointer store)
 }
 
 void
-lb_upload_stats_clear (LbUploadStats *stats)
+lb_upload_stats_clear (LbUploadStats * stats)
 {
   if (stats)
     g_clear_pointer (&stats->last_error, g_free);
 }
 
 gboolean
-lb_uploader_sweep (LbUploader *self, gint64 now, guint *out_deleted, GError **error)
+lb_uploader_sweep (LbUploader * self, gint64 now, guint * out_deleted,
+    GError ** error)
 {
   g_return_val_if_fail (self != NULL, FALSE);
 
   guint deleted = 0;
-  g_autoptr (GPtrArray) expired = lb_store_upload_expired (self->store, now - self->keep_ns,
-      error);
+  g_autoptr (GPtrArray) expired =
+      lb_store_upload_expired (self->store, now - self->keep_ns, error);
   if (expired == NULL)
     return FALSE;
   for (guint i = 0; i < expired->len; i++) {
     LbUploadEntry *e = expired->pdata[i];
     g_autofree gchar *filename = entry_file (self, e);
     if (g_unlink (filename) != 0 && errno != ENOENT) {
-      GST_WARNING ("cannot delete uploaded output %s: %s", filename, g_strerror (errno));
+      GST_WARNING ("cannot delete uploaded output %s: %s", filename,
+          g_strerror (errno));
       continue;
     }
     if (!lb_store_upload_mark_deleted (self->store, e->id, error))
@@ -1053,12 +1096,13 @@ lb_uploader_sweep (LbUploader *self, gint64 now, guint *out_deleted, GError **er
 /* ------------------------------------------------------------ job handover */
 
 gboolean
-lb_upload_finish_job (LbConfig *config, LbStore *store, const LbUploadJob *job,
-    gint64 now, GError **error)
+lb_upload_finish_job (LbConfig * config, LbStore * store,
+    const LbUploadJob * job, gint64 now, GError ** error)
 {
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (job != NULL && job->retrieval_row > 0 && job->path != NULL, FALSE);
+  g_return_val_if_fail (job != NULL && job->retrieval_row > 0
+      && job->path != NULL, FALSE);
 
   LB_DEBUG_INIT (lb_upload_debug, "lookback-upload", "lookback uploader");
   if (!lb_uploader_enabled (config))
@@ -1069,15 +1113,15 @@ lb_upload_finish_job (LbConfig *config, LbStore *store, const LbUploadJob *job,
   if (!lb_store_upload_enqueue (store, job, now, NULL, error))
     return FALSE;
   g_mutex_lock (&running_lock);
-  for (GSList *l = running; l; l = l->next)
+  for (GSList * l = running; l; l = l->next)
     lb_uploader_poke (l->data);
   g_mutex_unlock (&running_lock);
   return TRUE;
 }
 
 gboolean
-lb_upload_release_if_disabled (LbConfig *config, LbStore *store, guint *out_count,
-    GError **error)
+lb_upload_release_if_disabled (LbConfig * config, LbStore * store,
+    guint * out_count, GError ** error)
 {
   g_return_val_if_fail (config != NULL && store != NULL, FALSE);
   if (out_count)

@@ -34,15 +34,14 @@ server_thread (gpointer data)
 }
 
 ApiFixture *
-api_fixture_new (const gchar *extra)
+api_fixture_new (const gchar * extra)
 {
   ApiFixture *f = g_new0 (ApiFixture, 1);
   g_autoptr (GError) error = NULL;
 
   f->dir = g_dir_make_tmp ("lb-api-XXXXXX", &error);
   g_assert_no_error (error);
-  g_autofree gchar *text = g_strdup_printf (
-      "[server]\nlisten=127.0.0.1:0\n"
+  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
       "[store]\ndir=%s\n"
       "[input 1234 dashcamRoadFacing]\nsource=videotestsrc\n"
       "[input 1234 dashcamDriverFacing]\nsource=videotestsrc\n"
@@ -50,7 +49,8 @@ api_fixture_new (const gchar *extra)
       "[input 1234 analog2]\nsource=videotestsrc\nrole=leftSide\n"
       "[input 5678 dashcamRoadFacing]\nsource=videotestsrc\n"
       "%s\n", f->dir, extra ? extra : "");
-  g_autofree gchar *conf_path = g_build_filename (f->dir, "lookback.conf", NULL);
+  g_autofree gchar *conf_path =
+      g_build_filename (f->dir, "lookback.conf", NULL);
   g_file_set_contents (conf_path, text, -1, &error);
   g_assert_no_error (error);
   f->config = lb_config_load (conf_path, &error);
@@ -83,9 +83,10 @@ quit_loop (gpointer data)
 }
 
 static void
-rm_rf (const gchar *path)
+rm_rf (const gchar * path)
 {
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)
+      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
     GDir *d = g_dir_open (path, 0, NULL);
     const gchar *name;
     while (d && (name = g_dir_read_name (d))) {
@@ -101,7 +102,7 @@ rm_rf (const gchar *path)
 }
 
 void
-api_fixture_free (ApiFixture *f)
+api_fixture_free (ApiFixture * f)
 {
   g_clear_object (&f->session);
   g_main_context_invoke (f->context, quit_loop, f->loop);
@@ -121,20 +122,22 @@ api_fixture_free (ApiFixture *f)
 }
 
 gchar *
-api_fixture_add_token (ApiFixture *f, const gchar *org, const gchar *scopes)
+api_fixture_add_token (ApiFixture * f, const gchar * org, const gchar * scopes)
 {
   g_autoptr (GError) error = NULL;
   gchar *token = lb_sign_new_token (&error);
   g_assert_no_error (error);
   g_autofree gchar *hash = lb_sign_hash_token (token);
-  lb_store_api_token_add (f->store, hash, org, scopes, API_TEST_START_NS, NULL, &error);
+  lb_store_api_token_add (f->store, hash, org, scopes, API_TEST_START_NS, NULL,
+      &error);
   g_assert_no_error (error);
   return token;
 }
 
 ApiReply *
-api_request_full (ApiFixture *f, SoupSession *session, const gchar *method,
-    const gchar *path, const gchar *token, const gchar *body, const gchar *const *headers)
+api_request_full (ApiFixture * f, SoupSession * session, const gchar * method,
+    const gchar * path, const gchar * token, const gchar * body,
+    const gchar * const *headers)
 {
   g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new (method, url);
@@ -153,27 +156,31 @@ api_request_full (ApiFixture *f, SoupSession *session, const gchar *method,
     soup_message_set_request_body_from_bytes (msg, "application/json", b);
   }
   ApiReply *r = g_new0 (ApiReply, 1);
-  r->body = soup_session_send_and_read (session ? session : f->session, msg, NULL, &error);
+  r->body =
+      soup_session_send_and_read (session ? session : f->session, msg, NULL,
+      &error);
   g_assert_no_error (error);
   r->status = soup_message_get_status (msg);
-  r->headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
+  r->headers =
+      soup_message_headers_ref (soup_message_get_response_headers (msg));
   g_autoptr (JsonParser) parser = json_parser_new ();
   gsize len = g_bytes_get_size (r->body);
-  if (len > 0 && json_parser_load_from_data (parser, g_bytes_get_data (r->body, NULL), len,
-          NULL))
+  if (len > 0
+      && json_parser_load_from_data (parser, g_bytes_get_data (r->body, NULL),
+          len, NULL))
     r->json = json_node_copy (json_parser_get_root (parser));
   return r;
 }
 
 ApiReply *
-api_request (ApiFixture *f, const gchar *method, const gchar *path, const gchar *token,
-    const gchar *body)
+api_request (ApiFixture * f, const gchar * method, const gchar * path,
+    const gchar * token, const gchar * body)
 {
   return api_request_full (f, NULL, method, path, token, body, NULL);
 }
 
 void
-api_reply_free (ApiReply *r)
+api_reply_free (ApiReply * r)
 {
   if (r == NULL)
     return;
@@ -185,7 +192,7 @@ api_reply_free (ApiReply *r)
 }
 
 JsonNode *
-api_json_get (ApiReply *r, const gchar *path)
+api_json_get (ApiReply * r, const gchar * path)
 {
   JsonNode *n = r->json;
   g_auto (GStrv) parts = g_strsplit (path, ".", -1);
@@ -195,7 +202,8 @@ api_json_get (ApiReply *r, const gchar *path)
     } else if (JSON_NODE_HOLDS_ARRAY (n)) {
       guint idx = atoi (parts[i]);
       JsonArray *a = json_node_get_array (n);
-      n = idx < json_array_get_length (a) ? json_array_get_element (a, idx) : NULL;
+      n = idx < json_array_get_length (a) ? json_array_get_element (a,
+          idx) : NULL;
     } else {
       n = NULL;
     }
@@ -204,19 +212,21 @@ api_json_get (ApiReply *r, const gchar *path)
 }
 
 const gchar *
-api_json_string (ApiReply *r, const gchar *path)
+api_json_string (ApiReply * r, const gchar * path)
 {
   JsonNode *n = api_json_get (r, path);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n)
+      || json_node_get_value_type (n) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (n);
 }
 
 void
-api_assert_error (ApiReply *r, guint status, const gchar *needle)
+api_assert_error (ApiReply * r, guint status, const gchar * needle)
 {
   if (r->status != status)
-    g_printerr ("unexpected reply %u: %.*s\n", r->status, (int) g_bytes_get_size (r->body),
+    g_printerr ("unexpected reply %u: %.*s\n", r->status,
+        (int) g_bytes_get_size (r->body),
         (const gchar *) g_bytes_get_data (r->body, NULL));
   g_assert_cmpuint (r->status, ==, status);
   g_assert_nonnull (r->json);
@@ -226,39 +236,46 @@ api_assert_error (ApiReply *r, guint status, const gchar *needle)
   g_assert_nonnull (message);
   g_assert_nonnull (request_id);
   g_assert_true (g_uuid_string_is_valid (request_id));
-  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "X-Request-Id"), ==, request_id);
-  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"), ==,
-      "application/json");
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "X-Request-Id"),
+      ==, request_id);
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"),
+      ==, "application/json");
   if (needle && strstr (message, needle) == NULL)
     g_error ("message '%s' does not contain '%s'", message, needle);
 }
 
 ApiReply *
-api_create (ApiFixture *f, const gchar *token, const gchar *vehicle, const gchar *media_type,
-    const gchar *start, const gchar *end, const gchar *inputs_json)
+api_create (ApiFixture * f, const gchar * token, const gchar * vehicle,
+    const gchar * media_type, const gchar * start, const gchar * end,
+    const gchar * inputs_json)
 {
-  g_autofree gchar *body = g_strdup_printf ("{\"vehicleId\": \"%s\", \"mediaType\": \"%s\", "
-      "\"startTime\": \"%s\", \"endTime\": \"%s\", \"inputs\": %s}", vehicle, media_type,
+  g_autofree gchar *body =
+      g_strdup_printf ("{\"vehicleId\": \"%s\", \"mediaType\": \"%s\", "
+      "\"startTime\": \"%s\", \"endTime\": \"%s\", \"inputs\": %s}", vehicle,
+      media_type,
       start, end, inputs_json ? inputs_json : "[\"dashcamRoadFacing\"]");
   return api_request (f, "POST", "/cameras/media/retrieval", token, body);
 }
 
 guint
-api_make_available (ApiFixture *f)
+api_make_available (ApiFixture * f)
 {
   g_autoptr (GError) error = NULL;
   guint n = 0;
   LbRetrieval *r;
 
   while (lb_store_api_claim_next (f->store, G_MAXINT64, &r, &error) && r) {
-    g_autofree gchar *name = g_strdup_printf ("out-%" G_GINT64_FORMAT ".jpg", r->id);
+    g_autofree gchar *name =
+        g_strdup_printf ("out-%" G_GINT64_FORMAT ".jpg", r->id);
     g_autofree gchar *path = g_build_filename (f->dir, name, NULL);
-    g_autofree gchar *content = g_strdup_printf ("media of row %" G_GINT64_FORMAT, r->id);
+    g_autofree gchar *content =
+        g_strdup_printf ("media of row %" G_GINT64_FORMAT, r->id);
     g_file_set_contents (path, content, -1, &error);
     g_assert_no_error (error);
-    gdouble cost = lb_quota_cost (f->config, r->media_type, r->start_ns, r->end_ns);
-    lb_store_api_finish_available (f->store, r->id, name, "image/jpeg", r->start_ns,
-        r->end_ns, NULL, lb_clock_now (f->clock), cost, &error);
+    gdouble cost =
+        lb_quota_cost (f->config, r->media_type, r->start_ns, r->end_ns);
+    lb_store_api_finish_available (f->store, r->id, name, "image/jpeg",
+        r->start_ns, r->end_ns, NULL, lb_clock_now (f->clock), cost, &error);
     g_assert_no_error (error);
     lb_retrieval_free (r);
     n++;

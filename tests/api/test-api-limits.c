@@ -10,13 +10,13 @@
 #define IMG "2019-06-13T19:08:25Z"
 
 static ApiReply *
-create_image (ApiFixture *f, const gchar *token)
+create_image (ApiFixture * f, const gchar * token)
 {
   return api_create (f, token, "1234", "image", IMG, IMG, NULL);
 }
 
 static gint64
-retry_after_ns (ApiReply *r)
+retry_after_ns (ApiReply * r)
 {
   const gchar *text = soup_message_headers_get_one (r->headers, "Retry-After");
   g_assert_nonnull (text);
@@ -40,11 +40,13 @@ test_rate_create (void)
   }
   g_autoptr (ApiReply) over = create_image (f, f->token);
   api_assert_error (over, 429, NULL);
-  g_assert_cmpstr (api_json_string (over, "message"), ==, "Exceeded rate limit.");
+  g_assert_cmpstr (api_json_string (over, "message"), ==,
+      "Exceeded rate limit.");
   gint64 wait = retry_after_ns (over);
-  g_assert_cmpint (wait, >=, 590 * LB_NS_PER_MS);      /* 60 s / 100 */
+  g_assert_cmpint (wait, >=, 590 * LB_NS_PER_MS);       /* 60 s / 100 */
   g_assert_cmpint (wait, <=, 610 * LB_NS_PER_MS);
-  g_assert_true (strchr (soup_message_headers_get_one (over->headers, "Retry-After"), '.'));
+  g_assert_true (strchr (soup_message_headers_get_one (over->headers,
+              "Retry-After"), '.'));
 
   lb_clock_advance (f->clock, wait - 100 * LB_NS_PER_MS);
   g_autoptr (ApiReply) early = create_image (f, f->token);
@@ -60,7 +62,8 @@ test_rate_create (void)
   api_assert_error (again, 429, "Exceeded rate limit.");
 
   /* Another token has a bucket of its own, even in the same organisation. */
-  g_autofree gchar *other = api_fixture_add_token (f, "acme", "media:read,media:write");
+  g_autofree gchar *other =
+      api_fixture_add_token (f, "acme", "media:read,media:write");
   g_autoptr (ApiReply) fresh = create_image (f, other);
   g_assert_cmpuint (fresh->status, ==, 200);
 
@@ -77,7 +80,8 @@ static void
 test_rate_reads (void)
 {
   ApiFixture *f = api_fixture_new (NULL);
-  const gchar *path = "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
+  const gchar *path =
+      "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
       "&endTime=2019-06-13T01:00:00Z";
   g_autofree gchar *other = api_fixture_add_token (f, "acme", "media:read");
 
@@ -101,7 +105,7 @@ test_rate_reads (void)
 }
 
 static gint64
-count_rows (ApiFixture *f)
+count_rows (ApiFixture * f)
 {
   gint64 counts[LB_RETRIEVAL_INVALID + 1];
   g_autoptr (GError) error = NULL;
@@ -131,7 +135,8 @@ test_quota_month (void)
   api_assert_error (over, 429, "monthly quota is exhausted");
   g_assert_cmpint (count_rows (f), ==, rows);
   /* 2026-11-15T12:00Z to 2026-12-01T00:00Z */
-  g_assert_cmpstr (soup_message_headers_get_one (over->headers, "Retry-After"), ==, "1339200");
+  g_assert_cmpstr (soup_message_headers_get_one (over->headers, "Retry-After"),
+      ==, "1339200");
 
   /* Delivered: the usage shows in quotaStatus (a refused create still says). */
   g_assert_cmpuint (api_make_available (f), ==, 10);
@@ -169,8 +174,10 @@ test_quota_month (void)
 static void
 test_quota_status_and_orgs (void)
 {
-  ApiFixture *f = api_fixture_new ("[quota]\nallowance=100\n[org big]\nallowance=1000\n");
-  g_autofree gchar *big = api_fixture_add_token (f, "big", "media:read,media:write");
+  ApiFixture *f =
+      api_fixture_new ("[quota]\nallowance=100\n[org big]\nallowance=1000\n");
+  g_autofree gchar *big =
+      api_fixture_add_token (f, "big", "media:read,media:write");
 
   g_autoptr (ApiReply) a = api_create (f, f->token, "1234", "videoHighRes",
       "2019-06-13T19:08:00Z", "2019-06-13T19:08:40.5Z", NULL);
@@ -199,11 +206,13 @@ test_quota_status_and_orgs (void)
 static void
 test_quota_costs (void)
 {
-  ApiFixture *f = api_fixture_new ("[quota]\nlow-res-weight=0.5\nhyperlapse-weight=0.1\n");
+  ApiFixture *f =
+      api_fixture_new ("[quota]\nlow-res-weight=0.5\nhyperlapse-weight=0.1\n");
   g_autoptr (GError) error = NULL;
   gdouble used, reserved;
 
-  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "image", 0, 0), 0.1, 1e-9);
+  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "image", 0, 0), 0.1,
+      1e-9);
   g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "videoHighRes", 0,
           30 * LB_NS_PER_SEC), 30, 1e-9);
   g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "videoLowRes", 0,
@@ -217,7 +226,8 @@ test_quota_costs (void)
       "2019-06-13T19:00:00Z", "2019-06-13T19:01:40Z",
       "[\"dashcamRoadFacing\", \"dashcamDriverFacing\", \"analog4\"]");
   g_assert_cmpuint (r->status, ==, 200);
-  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved, &error);
+  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved,
+      &error);
   g_assert_no_error (error);
   g_assert_cmpfloat_with_epsilon (used, 0, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 100, 1e-9);
@@ -229,17 +239,19 @@ test_quota_costs (void)
   g_assert_no_error (error);
   g_assert_nonnull (a);
   g_assert_nonnull (b);
-  lb_store_api_finish_available (f->store, a->id, "/nonexistent.mp4", "video/mp4",
-      a->start_ns, a->start_ns + 60 * LB_NS_PER_SEC, NULL, API_TEST_START_NS,
-      lb_quota_cost (f->config, a->media_type, a->start_ns, a->start_ns + 60 * LB_NS_PER_SEC),
-      &error);
+  lb_store_api_finish_available (f->store, a->id, "/nonexistent.mp4",
+      "video/mp4", a->start_ns, a->start_ns + 60 * LB_NS_PER_SEC, NULL,
+      API_TEST_START_NS, lb_quota_cost (f->config, a->media_type, a->start_ns,
+          a->start_ns + 60 * LB_NS_PER_SEC), &error);
   g_assert_no_error (error);
-  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved, &error);
+  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved,
+      &error);
   g_assert_cmpfloat_with_epsilon (used, 30, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 50, 1e-9);
   lb_store_api_finish_failed (f->store, b->id, "decoder exploded", &error);
   g_assert_no_error (error);
-  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved, &error);
+  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved,
+      &error);
   g_assert_cmpfloat_with_epsilon (used, 30, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 0, 1e-9);
   lb_retrieval_free (a);
@@ -249,7 +261,8 @@ test_quota_costs (void)
 
 /* 50 creates at once, from 50 client threads on their own connections,
  * against an allowance of 10 images: exactly 10 succeed. */
-typedef struct {
+typedef struct
+{
   ApiFixture *f;
   GMutex *lock;
   GCond *cond;
@@ -261,7 +274,8 @@ static gpointer
 racer (gpointer data)
 {
   Racer *r = data;
-  g_autoptr (SoupSession) session = soup_session_new_with_options ("timeout", 60, NULL);
+  g_autoptr (SoupSession) session =
+      soup_session_new_with_options ("timeout", 60, NULL);
   g_mutex_lock (r->lock);
   (*r->waiting)--;
   g_cond_broadcast (r->cond);
@@ -270,8 +284,9 @@ racer (gpointer data)
   g_mutex_unlock (r->lock);
   g_autoptr (ApiReply) reply = api_request_full (r->f, session, "POST",
       "/cameras/media/retrieval", r->f->token,
-      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": \"" IMG "\", "
-      "\"endTime\": \"" IMG "\", \"inputs\": [\"dashcamRoadFacing\"]}", NULL);
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": \""
+      IMG "\", " "\"endTime\": \"" IMG
+      "\", \"inputs\": [\"dashcamRoadFacing\"]}", NULL);
   r->status = reply->status;
   return NULL;
 }
@@ -289,7 +304,8 @@ test_quota_concurrent (void)
   g_mutex_init (&lock);
   g_cond_init (&cond);
   for (guint i = 0; i < 50; i++) {
-    racers[i] = (Racer) { f, &lock, &cond, &waiting, 0 };
+    racers[i] = (Racer) {
+    f, &lock, &cond, &waiting, 0};
     threads[i] = g_thread_new ("racer", racer, &racers[i]);
   }
   guint ok = 0, refused = 0;
@@ -304,7 +320,8 @@ test_quota_concurrent (void)
   g_assert_cmpuint (refused, ==, 40);
   gdouble used, reserved;
   g_autoptr (GError) error = NULL;
-  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved, &error);
+  lb_quota_get_usage (f->store, "acme", API_TEST_START_NS, &used, &reserved,
+      &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (used + reserved, <=, 1.0 + 1e-9);
   g_assert_cmpint (count_rows (f), ==, 10);
@@ -316,19 +333,20 @@ test_quota_concurrent (void)
 /* The books a create checks (kept by triggers) equal the sums over the rows
  * after inserts, claims, deliveries, failures and deletes. */
 static void
-assert_books_match (ApiFixture *f)
+assert_books_match (ApiFixture * f)
 {
   sqlite3 *db;
   sqlite3_stmt *stmt;
-  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==,
+      SQLITE_OK);
   g_assert_cmpint (sqlite3_prepare_v2 (db,
           "SELECT b.used, b.reserved,"
           "  (SELECT COALESCE (SUM (cost_committed), 0) FROM api_retrievals r"
           "    WHERE r.org = b.org AND r.period = b.period AND status = 'available'),"
           "  (SELECT COALESCE (SUM (cost_reserved), 0) FROM api_retrievals r"
           "    WHERE r.org = b.org AND r.period = b.period"
-          "    AND status IN ('pending', 'running'))"
-          " FROM api_quota_books b", -1, &stmt, NULL), ==, SQLITE_OK);
+          "    AND status IN ('pending', 'running'))" " FROM api_quota_books b",
+          -1, &stmt, NULL), ==, SQLITE_OK);
   guint n = 0;
   while (sqlite3_step (stmt) == SQLITE_ROW) {
     g_assert_cmpfloat_with_epsilon (sqlite3_column_double (stmt, 0),
@@ -361,7 +379,8 @@ test_quota_books (void)
   g_assert_true (lb_store_api_claim_next (f->store, now, &c, &error));
   g_assert_nonnull (c);
   assert_books_match (f);
-  g_assert_true (lb_store_api_finish_failed (f->store, a->id, "no footage", &error));
+  g_assert_true (lb_store_api_finish_failed (f->store, a->id, "no footage",
+          &error));
   g_assert_true (lb_store_api_defer (f->store, b->id, now, &error));
   g_assert_no_error (error);
   assert_books_match (f);
@@ -369,7 +388,8 @@ test_quota_books (void)
   assert_books_match (f);
   /* as many more images fit as the exact sums leave room for */
   gdouble used, reserved;
-  g_assert_true (lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error));
+  g_assert_true (lb_quota_get_usage (f->store, "acme", now, &used, &reserved,
+          &error));
   guint room = (guint) ((1.0 - used - reserved) / 0.1 + 0.5);
   g_assert_cmpuint (room, >, 0);
   for (guint i = 0; i < room; i++) {
@@ -380,10 +400,12 @@ test_quota_books (void)
   api_assert_error (over, 429, "monthly quota is exhausted");
   /* a row deleted under the store (retention, a hand edit) leaves the books */
   sqlite3 *db;
-  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db, "DELETE FROM api_retrievals WHERE id IN (SELECT id"
-          " FROM api_retrievals WHERE status = 'pending' LIMIT 1)", NULL, NULL, NULL), ==,
+  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==,
       SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+          "DELETE FROM api_retrievals WHERE id IN (SELECT id"
+          " FROM api_retrievals WHERE status = 'pending' LIMIT 1)", NULL, NULL,
+          NULL), ==, SQLITE_OK);
   sqlite3_close (db);
   assert_books_match (f);
   g_autoptr (ApiReply) again = create_image (f, f->token);

@@ -15,17 +15,19 @@
 #define FAST "[api]\ncreate-per-minute=100000\nreads-per-second=100000\n"
 
 static ApiReply *
-get_retrieval (ApiFixture *f, const gchar *token, const gchar *id)
+get_retrieval (ApiFixture * f, const gchar * token, const gchar * id)
 {
-  g_autofree gchar *path = g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   return api_request (f, "GET", path, token, NULL);
 }
 
 static gchar *
-create_id (ApiFixture *f, const gchar *media_type, const gchar *start, const gchar *end,
-    const gchar *inputs)
+create_id (ApiFixture * f, const gchar * media_type, const gchar * start,
+    const gchar * end, const gchar * inputs)
 {
-  g_autoptr (ApiReply) r = api_create (f, f->token, "1234", media_type, start, end, inputs);
+  g_autoptr (ApiReply) r =
+      api_create (f, f->token, "1234", media_type, start, end, inputs);
   g_assert_cmpuint (r->status, ==, 200);
   return g_strdup (api_json_string (r, "data.retrievalId"));
 }
@@ -38,7 +40,8 @@ test_claim_order (void)
 {
   ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
-  const gchar *order[] = { "hyperlapse", "videoLowRes", "image", "videoHighRes", "image" };
+  const gchar *order[] =
+      { "hyperlapse", "videoLowRes", "image", "videoHighRes", "image" };
 
   for (guint i = 0; i < G_N_ELEMENTS (order); i++) {
     gboolean image = g_str_equal (order[i], "image");
@@ -47,11 +50,13 @@ test_claim_order (void)
     lb_clock_advance (f->clock, LB_NS_PER_SEC);
   }
   /* images (oldest first), then clips (oldest first), then hyperlapses */
-  const gchar *want[] = { "image", "image", "videoLowRes", "videoHighRes", "hyperlapse" };
+  const gchar *want[] =
+      { "image", "image", "videoLowRes", "videoHighRes", "hyperlapse" };
   gint64 last_image_created = 0;
   for (guint i = 0; i < G_N_ELEMENTS (want); i++) {
     g_autoptr (LbRetrieval) r = NULL;
-    g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock), &r, &error));
+    g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
+            &r, &error));
     g_assert_no_error (error);
     g_assert_nonnull (r);
     g_assert_cmpstr (r->media_type, ==, want[i]);
@@ -62,7 +67,8 @@ test_claim_order (void)
     last_image_created = r->created_ns;
   }
   g_autoptr (LbRetrieval) none = NULL;
-  g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock), &none, &error));
+  g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
+          &none, &error));
   g_assert_null (none);
   api_fixture_free (f);
 }
@@ -73,7 +79,8 @@ test_lifecycle (void)
   ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
   g_autofree gchar *id = create_id (f, "videoHighRes", "2019-06-13T19:08:25Z",
-      "2019-06-13T19:08:55Z", "[\"dashcamRoadFacing\", \"dashcamDriverFacing\", \"analog1\"]");
+      "2019-06-13T19:08:55Z",
+      "[\"dashcamRoadFacing\", \"dashcamDriverFacing\", \"analog1\"]");
 
   g_autoptr (LbRetrieval) a = NULL;
   g_autoptr (LbRetrieval) b = NULL;
@@ -88,12 +95,14 @@ test_lifecycle (void)
   /* running shows as pending, with progress */
   lb_store_api_set_progress (f->store, a->id, 0.25, &error);
   g_assert_no_error (error);
-  lb_store_api_set_progress (f->store, b->id, 7, &error);     /* clamped */
+  lb_store_api_set_progress (f->store, b->id, 7, &error);       /* clamped */
   g_assert_no_error (error);
   g_autoptr (ApiReply) p = get_retrieval (f, f->token, id);
   g_assert_cmpstr (api_json_string (p, "data.media.0.status"), ==, "pending");
-  g_assert_cmpfloat (json_node_get_double (api_json_get (p, "data.media.0.progress")), ==, 0.25);
-  g_assert_cmpfloat (json_node_get_double (api_json_get (p, "data.media.1.progress")), ==, 1.0);
+  g_assert_cmpfloat (json_node_get_double (api_json_get (p,
+              "data.media.0.progress")), ==, 0.25);
+  g_assert_cmpfloat (json_node_get_double (api_json_get (p,
+              "data.media.1.progress")), ==, 1.0);
 
   /* available: delivered times, availableAtTime, urlInfo, coverage */
   g_autofree gchar *file = g_build_filename (f->dir, "clip.mp4", NULL);
@@ -105,8 +114,8 @@ test_lifecycle (void)
   gint64 avail_ns = lb_clock_now (f->clock) + 1500 * LB_NS_PER_MS;
   lb_store_api_finish_available (f->store, a->id, file, "video/mp4",
       a->start_ns - 500 * LB_NS_PER_MS, a->end_ns, coverage, avail_ns,
-      lb_quota_cost (f->config, "videoHighRes", a->start_ns - 500 * LB_NS_PER_MS, a->end_ns),
-      &error);
+      lb_quota_cost (f->config, "videoHighRes",
+          a->start_ns - 500 * LB_NS_PER_MS, a->end_ns), &error);
   g_assert_no_error (error);
   /* failed and unavailable carry their reason */
   lb_store_api_finish_failed (f->store, b->id, "encoder crashed", &error);
@@ -127,22 +136,28 @@ test_lifecycle (void)
   g_autoptr (ApiReply) g = get_retrieval (f, f->token, id);
   g_assert_cmpuint (g->status, ==, 200);
   g_assert_cmpstr (api_json_string (g, "data.media.0.status"), ==, "available");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==, "2019-06-13T19:08:24.500Z");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==, "2019-06-13T19:08:55Z");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==,
+      "2019-06-13T19:08:24.500Z");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==,
+      "2019-06-13T19:08:55Z");
   g_assert_cmpstr (api_json_string (g, "data.media.0.availableAtTime"), ==,
       "2026-11-15T12:00:01.500Z");
   g_assert_nonnull (api_json_string (g, "data.media.0.urlInfo.url"));
-  g_assert_cmpstr (api_json_string (g, "data.media.0.urlInfo.urlExpiryTime"), ==,
-      "2026-11-15T20:00:00Z");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.coverage.deliveredStartTime"), ==,
+  g_assert_cmpstr (api_json_string (g, "data.media.0.urlInfo.urlExpiryTime"),
+      ==, "2026-11-15T20:00:00Z");
+  g_assert_cmpstr (api_json_string (g,
+          "data.media.0.coverage.deliveredStartTime"), ==,
       "2019-06-13T19:08:24.5Z");
   g_assert_null (api_json_get (g, "data.media.0.progress"));
   g_assert_cmpstr (api_json_string (g, "data.media.1.status"), ==, "failed");
-  g_assert_cmpstr (api_json_string (g, "data.media.1.failureReason"), ==, "encoder crashed");
+  g_assert_cmpstr (api_json_string (g, "data.media.1.failureReason"), ==,
+      "encoder crashed");
   g_assert_null (api_json_get (g, "data.media.1.urlInfo"));
   g_assert_null (api_json_get (g, "data.media.1.availableAtTime"));
-  g_assert_cmpstr (api_json_string (g, "data.media.2.status"), ==, "unavailable");
-  g_assert_cmpstr (api_json_string (g, "data.media.2.startTime"), ==, "2019-06-13T19:08:25Z");
+  g_assert_cmpstr (api_json_string (g, "data.media.2.status"), ==,
+      "unavailable");
+  g_assert_cmpstr (api_json_string (g, "data.media.2.startTime"), ==,
+      "2019-06-13T19:08:25Z");
 
   g_autoptr (LbRetrieval) row = NULL;
   lb_store_api_get (f->store, a->id, &row, &error);
@@ -160,7 +175,8 @@ test_defer_and_requeue (void)
 {
   ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
-  g_free (create_id (f, "image", IMG, IMG, "[\"dashcamRoadFacing\", \"analog1\"]"));
+  g_free (create_id (f, "image", IMG, IMG,
+          "[\"dashcamRoadFacing\", \"analog1\"]"));
   gint64 now = lb_clock_now (f->clock);
 
   g_autoptr (LbRetrieval) a = NULL;
@@ -170,7 +186,7 @@ test_defer_and_requeue (void)
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) b = NULL;
   lb_store_api_claim_next (f->store, now, &b, &error);
-  g_assert_cmpint (b->id, !=, a->id);           /* the deferred one waits */
+  g_assert_cmpint (b->id, !=, a->id);   /* the deferred one waits */
   g_autoptr (LbRetrieval) none = NULL;
   lb_store_api_claim_next (f->store, now + 59 * LB_NS_PER_SEC, &none, &error);
   g_assert_null (none);
@@ -196,7 +212,7 @@ test_defer_and_requeue (void)
   g_assert_cmpfloat (row->progress, ==, 0);
   gdouble used, reserved;
   lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error);
-  g_assert_cmpfloat_with_epsilon (reserved, 0.2, 1e-9);        /* still reserved */
+  g_assert_cmpfloat_with_epsilon (reserved, 0.2, 1e-9); /* still reserved */
   api_fixture_free (f);
 }
 
@@ -207,7 +223,8 @@ test_join_transaction (void)
 {
   ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *id = create_id (f, "image", IMG, IMG, "[\"dashcamRoadFacing\", \"analog1\"]");
+  g_autofree gchar *id =
+      create_id (f, "image", IMG, IMG, "[\"dashcamRoadFacing\", \"analog1\"]");
   gint64 now = lb_clock_now (f->clock);
 
   g_autoptr (LbRetrieval) a = NULL;
@@ -222,10 +239,11 @@ test_join_transaction (void)
   /* rolled back with the caller */
   LB_STORE_LOCK (f->store);
   g_assert_true (lb_store_begin (f->store, &error));
-  lb_store_api_set_public_url (f->store, a->id, "https://cdn.example/x.jpg", &error);
+  lb_store_api_set_public_url (f->store, a->id, "https://cdn.example/x.jpg",
+      &error);
   g_assert_no_error (error);
-  lb_store_api_finish_available (f->store, a->id, "x.jpg", "image/jpeg", a->start_ns,
-      a->end_ns, NULL, now, 0.1, &error);
+  lb_store_api_finish_available (f->store, a->id, "x.jpg", "image/jpeg",
+      a->start_ns, a->end_ns, NULL, now, 0.1, &error);
   g_assert_no_error (error);
   lb_store_rollback (f->store);
   LB_STORE_UNLOCK (f->store);
@@ -240,9 +258,10 @@ test_join_transaction (void)
   g_assert_true (lb_store_begin (f->store, &error));
   g_assert_false (lb_store_api_finish_failed (f->store, 777777, "x", &error));
   g_clear_error (&error);
-  lb_store_api_set_public_url (f->store, a->id, "https://cdn.example/x.jpg", &error);
-  lb_store_api_finish_available (f->store, a->id, "x.jpg", "image/jpeg", a->start_ns,
-      a->end_ns, NULL, now, 0.1, &error);
+  lb_store_api_set_public_url (f->store, a->id, "https://cdn.example/x.jpg",
+      &error);
+  lb_store_api_finish_available (f->store, a->id, "x.jpg", "image/jpeg",
+      a->start_ns, a->end_ns, NULL, now, 0.1, &error);
   g_assert_no_error (error);
   g_assert_true (lb_store_commit (f->store, &error));
   LB_STORE_UNLOCK (f->store);
@@ -262,7 +281,7 @@ test_join_transaction (void)
 /* Tokens */
 
 static gchar *
-run_cli (ApiFixture *f, const gchar *const *args, gint *out_status)
+run_cli (ApiFixture * f, const gchar * const *args, gint * out_status)
 {
   g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
@@ -273,7 +292,8 @@ run_cli (ApiFixture *f, const gchar *const *args, gint *out_status)
   g_auto (GStrv) argv = g_strv_builder_end (b);
   gchar *out = NULL;
   g_autoptr (GError) error = NULL;
-  g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, out_status, &error);
+  g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+      out_status, &error);
   g_assert_no_error (error);
   return out;
 }
@@ -283,7 +303,8 @@ test_tokens_cli (void)
 {
   ApiFixture *f = api_fixture_new (FAST);
   gint status;
-  const gchar *add[] = { "token", "add", "--org", "acme", "--scopes", "media:read", NULL };
+  const gchar *add[] =
+      { "token", "add", "--org", "acme", "--scopes", "media:read", NULL };
   g_autofree gchar *out = run_cli (f, add, &status);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_autofree gchar *token = g_strstrip (g_strdup (out));
@@ -293,10 +314,12 @@ test_tokens_cli (void)
   /* Only the SHA-256 is in the store, never the token. */
   sqlite3 *db;
   sqlite3_stmt *stmt;
-  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT * FROM api_tokens", -1, &stmt, NULL), ==,
+  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==,
       SQLITE_OK);
-  g_autofree gchar *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT * FROM api_tokens", -1,
+          &stmt, NULL), ==, SQLITE_OK);
+  g_autofree gchar *hash =
+      g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
   guint found = 0;
   while (sqlite3_step (stmt) == SQLITE_ROW) {
     for (gint c = 0; c < sqlite3_column_count (stmt); c++) {
@@ -311,9 +334,11 @@ test_tokens_cli (void)
   g_assert_cmpuint (found, ==, 1);
 
   /* read scope only */
-  g_autoptr (ApiReply) w = api_create (f, token, "1234", "image", IMG, IMG, NULL);
+  g_autoptr (ApiReply) w =
+      api_create (f, token, "1234", "image", IMG, IMG, NULL);
   api_assert_error (w, 403, "media:write");
-  const gchar *path = "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
+  const gchar *path =
+      "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
       "&endTime=2019-06-13T01:00:00Z";
   g_autoptr (ApiReply) r = api_request (f, "GET", path, token, NULL);
   g_assert_cmpuint (r->status, ==, 200);
@@ -335,7 +360,8 @@ test_tokens_cli (void)
   g_free (run_cli (f, revoke, &status));
   g_assert_false (g_spawn_check_wait_status (status, NULL));
 
-  const gchar *bad[] = { "token", "add", "--org", "acme", "--scopes", "admin", NULL };
+  const gchar *bad[] =
+      { "token", "add", "--org", "acme", "--scopes", "admin", NULL };
   g_free (run_cli (f, bad, &status));
   g_assert_false (g_spawn_check_wait_status (status, NULL));
   const gchar *noorg[] = { "token", "add", NULL };
@@ -349,7 +375,8 @@ static void
 test_cross_org (void)
 {
   ApiFixture *f = api_fixture_new (FAST);
-  g_autofree gchar *other = api_fixture_add_token (f, "globex", "media:read,media:write");
+  g_autofree gchar *other =
+      api_fixture_add_token (f, "globex", "media:read,media:write");
   g_autofree gchar *id = create_id (f, "image", IMG, IMG, NULL);
 
   g_autoptr (ApiReply) mine = get_retrieval (f, f->token, id);
@@ -358,7 +385,8 @@ test_cross_org (void)
   api_assert_error (theirs, 404, NULL);
 
   api_make_available (f);
-  const gchar *path = "/cameras/media?vehicleIds=1234&startTime=2019-06-13T19:00:00Z"
+  const gchar *path =
+      "/cameras/media?vehicleIds=1234&startTime=2019-06-13T19:00:00Z"
       "&endTime=2019-06-13T20:00:00Z";
   g_autoptr (ApiReply) l1 = api_request (f, "GET", path, f->token, NULL);
   g_assert_nonnull (api_json_get (l1, "data.media.0"));
@@ -381,7 +409,8 @@ test_pagination (void)
 
   /* 125 retrievals of two inputs each, straight into the store. */
   for (guint i = 0; i < 125; i++) {
-    g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+    g_autoptr (GPtrArray) rows =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
     g_autofree gchar *rid = g_uuid_string_random ();
     for (guint j = 0; j < 2; j++) {
       LbRetrieval *r = lb_retrieval_new ();
@@ -392,7 +421,8 @@ test_pagination (void)
       r->input = g_strdup (j ? "dashcamDriverFacing" : "dashcamRoadFacing");
       r->media_type = g_strdup ("image");
       /* one image every 5 minutes from 19:00 */
-      r->start_ns = r->end_ns = API_TEST_START_NS + (gint64) i * 300 * LB_NS_PER_SEC;
+      r->start_ns = r->end_ns =
+          API_TEST_START_NS + (gint64) i *300 * LB_NS_PER_SEC;
       r->created_ns = API_TEST_START_NS;
       r->period = lb_quota_period (API_TEST_START_NS);
       r->cost_reserved = 0.1;
@@ -405,12 +435,15 @@ test_pagination (void)
   g_assert_cmpuint (api_make_available (f), ==, 250);
 
   g_autofree gchar *start = lb_time_format_rfc3339 (API_TEST_START_NS);
-  g_autofree gchar *end = lb_time_format_rfc3339 (API_TEST_START_NS + 24 * 3600 * LB_NS_PER_SEC);
-  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree gchar *end =
+      lb_time_format_rfc3339 (API_TEST_START_NS + 24 * 3600 * LB_NS_PER_SEC);
+  g_autoptr (GHashTable) seen =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree gchar *cursor = NULL;
   guint pages = 0;
   while (TRUE) {
-    g_autofree gchar *path = g_strdup_printf ("/cameras/media?vehicleIds=1234,5678"
+    g_autofree gchar *path =
+        g_strdup_printf ("/cameras/media?vehicleIds=1234,5678"
         "&startTime=%s&endTime=%s%s%s", start, end, cursor ? "&after=" : "",
         cursor ? cursor : "");
     g_autoptr (ApiReply) r = api_request (f, "GET", path, f->token, NULL);
@@ -420,21 +453,24 @@ test_pagination (void)
     for (guint i = 0; i < json_array_get_length (media); i++) {
       JsonObject *m = json_array_get_object_element (media, i);
       g_assert_true (json_object_has_member (m, "urlInfo"));
-      const gchar *url = json_object_get_string_member (
-          json_object_get_object_member (m, "urlInfo"), "url");
+      const gchar *url =
+          json_object_get_string_member (json_object_get_object_member (m,
+              "urlInfo"), "url");
       g_assert_nonnull (url);
       const gchar *id = strstr (url, "/media/") + 7;
       g_autofree gchar *media_id = g_strndup (id, strchr (id, '?') - id);
       g_assert_false (g_hash_table_contains (seen, media_id));
       g_hash_table_add (seen, g_steal_pointer (&media_id));
       g_assert_false (json_object_has_member (m, "status"));
-      g_assert_cmpstr (json_object_get_string_member (m, "triggerReason"), ==, "api");
+      g_assert_cmpstr (json_object_get_string_member (m, "triggerReason"), ==,
+          "api");
       const gchar *input = json_object_get_string_member (m, "input");
       g_assert_true (g_str_equal (input, "dashcamForwardFacing") ||
           g_str_equal (input, "dashcamInwardFacing"));
       g_assert_nonnull (json_object_get_string_member (m, "availableAtTime"));
     }
-    gboolean more = json_node_get_boolean (api_json_get (r, "pagination.hasNextPage"));
+    gboolean more =
+        json_node_get_boolean (api_json_get (r, "pagination.hasNextPage"));
     const gchar *next = api_json_string (r, "pagination.endCursor");
     g_assert_nonnull (next);
     g_assert_cmpuint (json_array_get_length (media), ==, more ? 100 : 50);
@@ -451,19 +487,24 @@ test_pagination (void)
   g_assert_cmpuint (g_hash_table_size (seen), ==, 250);
 
   /* Filters: one vehicle, one input (list spelling), a time window. */
-  g_autofree gchar *w_end = lb_time_format_rfc3339 (API_TEST_START_NS + 3600 * LB_NS_PER_SEC);
-  g_autofree gchar *path = g_strdup_printf ("/cameras/media?vehicleIds=5678&startTime=%s"
-      "&endTime=%s&inputs=dashcamInwardFacing&mediaTypes=image&triggerReasons=api", start,
+  g_autofree gchar *w_end =
+      lb_time_format_rfc3339 (API_TEST_START_NS + 3600 * LB_NS_PER_SEC);
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media?vehicleIds=5678&startTime=%s"
+      "&endTime=%s&inputs=dashcamInwardFacing&mediaTypes=image&triggerReasons=api",
+      start,
       w_end);
   g_autoptr (ApiReply) r = api_request (f, "GET", path, f->token, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   /* images at 0, 25 min... of 5678 (i % 5 == 0): i = 0, 5, 10 within the hour */
   JsonArray *media = json_node_get_array (api_json_get (r, "data.media"));
   g_assert_cmpuint (json_array_get_length (media), ==, 3);
-  g_assert_cmpstr (api_json_string (r, "data.media.0.input"), ==, "dashcamInwardFacing");
+  g_assert_cmpstr (api_json_string (r, "data.media.0.input"), ==,
+      "dashcamInwardFacing");
   g_assert_cmpstr (api_json_string (r, "data.media.0.vehicleId"), ==, "5678");
   /* availableAfterTime excludes everything made available at the start */
-  g_autofree gchar *p2 = g_strdup_printf ("%s&availableAfterTime=%s", path, start);
+  g_autofree gchar *p2 =
+      g_strdup_printf ("%s&availableAfterTime=%s", path, start);
   g_autoptr (ApiReply) r2 = api_request (f, "GET", p2, f->token, NULL);
   g_assert_null (api_json_get (r2, "data.media.0"));
   api_fixture_free (f);
@@ -473,7 +514,7 @@ test_pagination (void)
 /* Signed media URLs */
 
 static gchar *
-url_path (ApiFixture *f, const gchar *url)
+url_path (ApiFixture * f, const gchar * url)
 {
   g_assert_true (g_str_has_prefix (url, f->uri));
   return g_strdup (url + strlen (f->uri));
@@ -497,35 +538,45 @@ test_signed_urls (void)
   g_autoptr (ApiReply) ok = api_request (f, "GET", path, NULL, NULL);
   g_assert_cmpuint (ok->status, ==, 200);
   const gchar *want = "media of row 1";
-  g_assert_cmpmem (g_bytes_get_data (ok->body, NULL), g_bytes_get_size (ok->body), want,
-      strlen (want));
-  g_assert_cmpstr (soup_message_headers_get_one (ok->headers, "Content-Type"), ==, "image/jpeg");
+  g_assert_cmpmem (g_bytes_get_data (ok->body, NULL),
+      g_bytes_get_size (ok->body), want, strlen (want));
+  g_assert_cmpstr (soup_message_headers_get_one (ok->headers, "Content-Type"),
+      ==, "image/jpeg");
   const gchar *etag = soup_message_headers_get_one (ok->headers, "ETag");
   g_assert_nonnull (etag);
-  g_assert_cmpstr (soup_message_headers_get_one (ok->headers, "Accept-Ranges"), ==, "bytes");
+  g_assert_cmpstr (soup_message_headers_get_one (ok->headers, "Accept-Ranges"),
+      ==, "bytes");
 
   /* Range */
-  struct { const gchar *range; guint status; const gchar *body; const gchar *cr; } ranges[] = {
-    { "bytes=0-4", 206, "media", "bytes 0-4/14" },
-    { "bytes=9-", 206, "row 1", "bytes 9-13/14" },
-    { "bytes=-3", 206, "w 1", "bytes 11-13/14" },
-    { "bytes=6-100", 206, "of row 1", "bytes 6-13/14" },
-    { "bytes=14-", 416, NULL, "bytes */14" },
+  struct
+  {
+    const gchar *range;
+    guint status;
+    const gchar *body;
+    const gchar *cr;
+  } ranges[] = {
+    {"bytes=0-4", 206, "media", "bytes 0-4/14"},
+    {"bytes=9-", 206, "row 1", "bytes 9-13/14"},
+    {"bytes=-3", 206, "w 1", "bytes 11-13/14"},
+    {"bytes=6-100", 206, "of row 1", "bytes 6-13/14"},
+    {"bytes=14-", 416, NULL, "bytes */14"},
   };
   for (guint i = 0; i < G_N_ELEMENTS (ranges); i++) {
     const gchar *h[] = { "Range", ranges[i].range, NULL };
-    g_autoptr (ApiReply) r = api_request_full (f, NULL, "GET", path, NULL, NULL, h);
+    g_autoptr (ApiReply) r =
+        api_request_full (f, NULL, "GET", path, NULL, NULL, h);
     g_assert_cmpuint (r->status, ==, ranges[i].status);
-    g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Range"), ==,
-        ranges[i].cr);
+    g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Range"),
+        ==, ranges[i].cr);
     if (ranges[i].body)
-      g_assert_cmpmem (g_bytes_get_data (r->body, NULL), g_bytes_get_size (r->body),
-          ranges[i].body, strlen (ranges[i].body));
+      g_assert_cmpmem (g_bytes_get_data (r->body, NULL),
+          g_bytes_get_size (r->body), ranges[i].body, strlen (ranges[i].body));
     else
       api_assert_error (r, 416, "Range");
   }
   const gchar *inm[] = { "If-None-Match", etag, NULL };
-  g_autoptr (ApiReply) nm = api_request_full (f, NULL, "GET", path, NULL, NULL, inm);
+  g_autoptr (ApiReply) nm =
+      api_request_full (f, NULL, "GET", path, NULL, NULL, inm);
   g_assert_cmpuint (nm->status, ==, 304);
 
   /* tampered: signature, id, expiry; missing signature */
@@ -573,7 +624,9 @@ test_signed_urls (void)
 static void
 test_public_url (void)
 {
-  ApiFixture *f = api_fixture_new (FAST "[server]\npublic-url=https://box.example:8443/lb/\n");
+  ApiFixture *f =
+      api_fixture_new (FAST
+      "[server]\npublic-url=https://box.example:8443/lb/\n");
   g_autofree gchar *id = create_id (f, "image", IMG, IMG, NULL);
   api_make_available (f);
   g_autoptr (ApiReply) g = get_retrieval (f, f->token, id);
@@ -606,14 +659,15 @@ test_openapi (void)
   /* and documents nothing the server does not have */
   guint documented = 0;
   g_autoptr (GList) names = json_object_get_members (paths);
-  for (GList *l = names; l; l = l->next) {
+  for (GList * l = names; l; l = l->next) {
     JsonObject *item = json_object_get_object_member (paths, l->data);
     g_autoptr (GList) methods = json_object_get_members (item);
-    for (GList *m = methods; m; m = m->next) {
+    for (GList * m = methods; m; m = m->next) {
       if (g_str_equal (m->data, "parameters"))
         continue;
       g_autofree gchar *up = g_ascii_strup (m->data, -1);
-      g_autofree gchar *route = g_strdup_printf ("%s %s", up, (const gchar *) l->data);
+      g_autofree gchar *route =
+          g_strdup_printf ("%s %s", up, (const gchar *) l->data);
       g_assert_true (g_strv_contains (routes, route));
       documented++;
     }
@@ -626,7 +680,8 @@ test_openapi (void)
   g_autofree gchar *text = NULL;
   gsize len;
   g_assert_true (g_file_get_contents (src, &text, &len, NULL));
-  g_assert_cmpmem (text, len, g_bytes_get_data (r->body, NULL), g_bytes_get_size (r->body));
+  g_assert_cmpmem (text, len, g_bytes_get_data (r->body, NULL),
+      g_bytes_get_size (r->body));
   api_fixture_free (f);
 }
 
@@ -634,12 +689,15 @@ static void
 test_health (void)
 {
   ApiFixture *f = api_fixture_new (FAST);
-  g_free (create_id (f, "image", IMG, IMG, "[\"dashcamRoadFacing\", \"analog3\"]"));
+  g_free (create_id (f, "image", IMG, IMG,
+          "[\"dashcamRoadFacing\", \"analog3\"]"));
   g_autoptr (ApiReply) r = api_request (f, "GET", "/healthz", NULL, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_cmpstr (api_json_string (r, "status"), ==, "ok");
-  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.pending")), ==, 1);
-  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.invalid")), ==, 1);
+  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.pending")),
+      ==, 1);
+  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.invalid")),
+      ==, 1);
   g_assert_cmpint (json_node_get_int (api_json_get (r, "requests")), >=, 2);
   api_fixture_free (f);
 }
@@ -660,9 +718,11 @@ test_created_hook (void)
   lb_api_server_set_created_func (f->server, count_created, &created);
   g_free (create_id (f, "image", IMG, IMG, NULL));
   g_assert_cmpint (g_atomic_int_get (&created), ==, 1);
-  g_autoptr (ApiReply) over = api_create (f, f->token, "1234", "image", IMG, IMG, NULL);
+  g_autoptr (ApiReply) over =
+      api_create (f, f->token, "1234", "image", IMG, IMG, NULL);
   g_assert_cmpuint (over->status, ==, 429);
-  g_autoptr (ApiReply) bad = api_create (f, f->token, "1234", "image", IMG, "junk", NULL);
+  g_autoptr (ApiReply) bad =
+      api_create (f, f->token, "1234", "image", IMG, "junk", NULL);
   g_assert_cmpuint (bad->status, ==, 400);
   g_assert_cmpint (g_atomic_int_get (&created), ==, 1);
   api_fixture_free (f);
@@ -672,9 +732,9 @@ static GMutex log_lock;
 static GString *log_text;
 
 static void
-capture_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
-    const gchar *function, gint line, GObject *object, GstDebugMessage *message,
-    gpointer user_data)
+capture_log (GstDebugCategory * category, GstDebugLevel level,
+    const gchar * file, const gchar * function, gint line, GObject * object,
+    GstDebugMessage * message, gpointer user_data)
 {
   if (g_strcmp0 (gst_debug_category_get_name (category), "lookback-api") != 0)
     return;
@@ -693,12 +753,14 @@ test_request_log (void)
   gst_debug_set_threshold_for_name ("lookback-api", GST_LEVEL_INFO);
   gst_debug_add_log_function (capture_log, NULL, NULL);
 
-  g_autoptr (ApiReply) r = api_create (f, f->token, "9999", "image", IMG, IMG, NULL);
+  g_autoptr (ApiReply) r =
+      api_create (f, f->token, "9999", "image", IMG, IMG, NULL);
   api_assert_error (r, 404, NULL);
   const gchar *rid = api_json_string (r, "requestId");
   g_autoptr (ApiReply) h = api_request (f, "GET", "/healthz", NULL, NULL);
   g_assert_cmpuint (h->status, ==, 200);
-  g_autofree gchar *hid = g_strdup (soup_message_headers_get_one (h->headers, "X-Request-Id"));
+  g_autofree gchar *hid =
+      g_strdup (soup_message_headers_get_one (h->headers, "X-Request-Id"));
   api_fixture_free (f);         /* joins the server thread: every line is out */
 
   gst_debug_remove_log_function (capture_log);
@@ -707,7 +769,8 @@ test_request_log (void)
       "path=/cameras/media/retrieval route=POST /cameras/media/retrieval status=404 duration=",
       rid);
   g_assert_nonnull (strstr (log_text->str, want));
-  g_autofree gchar *want2 = g_strdup_printf ("requestId=%s method=GET path=/healthz "
+  g_autofree gchar *want2 =
+      g_strdup_printf ("requestId=%s method=GET path=/healthz "
       "route=GET /healthz status=200", hid);
   g_assert_nonnull (strstr (log_text->str, want2));
   /* once */
@@ -717,7 +780,7 @@ test_request_log (void)
 }
 
 static gboolean
-closed_within (GSocketConnection *conn, gint64 limit_us)
+closed_within (GSocketConnection * conn, gint64 limit_us)
 {
   GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
   GSocket *sock = g_socket_connection_get_socket (conn);
@@ -728,7 +791,8 @@ closed_within (GSocketConnection *conn, gint64 limit_us)
   while (TRUE) {
     g_autoptr (GError) error = NULL;
     gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, &error);
-    if (n == 0 || (n < 0 && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
+    if (n == 0 || (n < 0
+            && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
       return g_get_monotonic_time () - start <= limit_us;
     if (n < 0)
       return FALSE;             /* still open after the limit */
@@ -740,14 +804,16 @@ closed_within (GSocketConnection *conn, gint64 limit_us)
 static void
 test_timeouts (void)
 {
-  ApiFixture *f = api_fixture_new ("[server]\nrequest-timeout=1s\nidle-timeout=3s\n");
+  ApiFixture *f =
+      api_fixture_new ("[server]\nrequest-timeout=1s\nidle-timeout=3s\n");
   g_autoptr (GUri) uri = g_uri_parse (f->uri, G_URI_FLAGS_NONE, NULL);
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GError) error = NULL;
 
   /* slow: headers trickle in, never finished; cut after 1-2 s (one-second
    * ticks), well before the idle timeout */
-  g_autoptr (GSocketConnection) slow = g_socket_client_connect_to_host (client, "127.0.0.1",
+  g_autoptr (GSocketConnection) slow =
+      g_socket_client_connect_to_host (client, "127.0.0.1",
       g_uri_get_port (uri), NULL, &error);
   g_assert_no_error (error);
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (slow));
@@ -759,7 +825,8 @@ test_timeouts (void)
   g_assert_cmpint (g_get_monotonic_time () - t0, >=, 900 * 1000);
 
   /* idle: connects and says nothing; cut after the idle timeout (3 s) */
-  g_autoptr (GSocketConnection) idle = g_socket_client_connect_to_host (client, "127.0.0.1",
+  g_autoptr (GSocketConnection) idle =
+      g_socket_client_connect_to_host (client, "127.0.0.1",
       g_uri_get_port (uri), NULL, &error);
   g_assert_no_error (error);
   t0 = g_get_monotonic_time ();
@@ -767,7 +834,8 @@ test_timeouts (void)
   g_assert_cmpint (g_get_monotonic_time () - t0, >=, 2500 * 1000);
 
   /* a chunked body that outgrows max-body is cut off */
-  g_autoptr (GSocketConnection) big = g_socket_client_connect_to_host (client, "127.0.0.1",
+  g_autoptr (GSocketConnection) big =
+      g_socket_client_connect_to_host (client, "127.0.0.1",
       g_uri_get_port (uri), NULL, &error);
   g_assert_no_error (error);
   GOutputStream *bout = g_io_stream_get_output_stream (G_IO_STREAM (big));
@@ -779,7 +847,9 @@ test_timeouts (void)
   g_autofree gchar *line = g_strdup_printf ("1000\r\n%s\r\n", chunk);
   gboolean cut = FALSE;
   for (guint i = 0; i < 64 && !cut; i++)        /* 256 KiB > 64 KiB */
-    cut = !g_output_stream_write_all (bout, line, strlen (line), NULL, NULL, NULL);
+    cut =
+        !g_output_stream_write_all (bout, line, strlen (line), NULL, NULL,
+        NULL);
   g_assert_true (cut || closed_within (big, 2 * G_USEC_PER_SEC));
 
   /* a normal request on a fresh connection still works */

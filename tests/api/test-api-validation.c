@@ -12,7 +12,8 @@ static ApiFixture *fx;          /* one server for the whole binary */
 /* ------------------------------------------------------------------------- */
 /* POST validation: each case is one test. */
 
-typedef struct {
+typedef struct
+{
   const gchar *name;
   const gchar *body;
   guint status;
@@ -23,104 +24,147 @@ typedef struct {
 #define IMG_TIMES "\"startTime\": \"2019-06-13T19:08:25Z\", \"endTime\": \"2019-06-13T19:08:25Z\""
 
 static const CreateCase create_cases[] = {
-  { "malformed-json", "{\"vehicleId\": \"1234\",", 400, "Malformed JSON" },
-  { "not-an-object", "[1, 2, 3]", 400, "JSON object" },
-  { "empty-body", "", 400, "JSON object" },
-  { "vehicleId-missing", "{\"mediaType\": \"image\", " IMG_TIMES ", \"inputs\": [\"analog1\"]}",
-    400, "vehicleId" },
-  { "vehicleId-type", "{\"vehicleId\": 1234, \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\"]}", 400, "vehicleId must be a string" },
-  { "vehicleId-empty", "{\"vehicleId\": \"\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\"]}", 400, "vehicleId must not be empty" },
-  { "startTime-missing", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
-        "\"endTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}", 400, "startTime" },
-  { "startTime-type", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": 5, "
-        "\"endTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}", 400,
-    "startTime must be a string" },
-  { "startTime-unparseable", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+  {"malformed-json", "{\"vehicleId\": \"1234\",", 400, "Malformed JSON"},
+  {"not-an-object", "[1, 2, 3]", 400, "JSON object"},
+  {"empty-body", "", 400, "JSON object"},
+  {"vehicleId-missing",
+        "{\"mediaType\": \"image\", " IMG_TIMES ", \"inputs\": [\"analog1\"]}",
+      400, "vehicleId"},
+  {"vehicleId-type",
+      "{\"vehicleId\": 1234, \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\"]}", 400, "vehicleId must be a string"},
+  {"vehicleId-empty",
+      "{\"vehicleId\": \"\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\"]}", 400, "vehicleId must not be empty"},
+  {"startTime-missing",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"endTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}",
+      400, "startTime"},
+  {"startTime-type",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": 5, "
+        "\"endTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}",
+        400,
+      "startTime must be a string"},
+  {"startTime-unparseable",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
         "\"startTime\": \"yesterday\", \"endTime\": \"2019-06-13T19:08:25Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "startTime: 'yesterday'" },
-  { "startTime-no-offset", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"inputs\": [\"analog1\"]}", 400, "startTime: 'yesterday'"},
+  {"startTime-no-offset",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
         "\"startTime\": \"2019-06-13T19:08:25\", \"endTime\": \"2019-06-13T19:08:25Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "startTime" },
-  { "endTime-missing", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
-        "\"startTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}", 400, "endTime" },
-  { "endTime-unparseable", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"inputs\": [\"analog1\"]}", 400, "startTime"},
+  {"endTime-missing",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"startTime\": \"2019-06-13T19:08:25Z\", \"inputs\": [\"analog1\"]}",
+      400, "endTime"},
+  {"endTime-unparseable",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
         "\"startTime\": \"2019-06-13T19:08:25Z\", \"endTime\": \"2019-13-13T19:08:25Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "endTime: '2019-13-13T19:08:25Z'" },
-  { "mediaType-missing", "{\"vehicleId\": \"1234\", " IMG_TIMES ", \"inputs\": [\"analog1\"]}",
-    400, "mediaType" },
-  { "mediaType-type", "{\"vehicleId\": \"1234\", \"mediaType\": [\"image\"], " IMG_TIMES
-        ", \"inputs\": [\"analog1\"]}", 400, "mediaType must be a string" },
-  { "mediaType-unknown", "{\"vehicleId\": \"1234\", \"mediaType\": \"gif\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\"]}", 400, "mediaType: 'gif'" },
-  { "inputs-type", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": \"analog1\"}", 400, "inputs must be an array" },
-  { "inputs-empty", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": []}", 400, "inputs must not be empty" },
-  { "inputs-unknown", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\", \"dashcamForwardFacing\"]}", 400, "inputs[1]: 'dashcamForwardFacing'" },
-  { "inputs-element-type", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\", 2]}", 400, "inputs[1] must be a string" },
-  { "cameraRoles-unknown", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"cameraRoles\": [\"roof\"]}", 400, "cameraRoles[0]: 'roof'" },
-  { "cameraRoles-empty", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"cameraRoles\": []}", 400, "cameraRoles must not be empty" },
-  { "cameraRoles-type", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"cameraRoles\": {\"a\": 1}}", 400, "cameraRoles must be an array" },
-  { "inputs-and-roles-missing", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        "}", 400, "inputs or cameraRoles" },
-  { "inputs-and-roles-both", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        "\"inputs\": [\"analog1\"]}", 400, "endTime: '2019-13-13T19:08:25Z'"},
+  {"mediaType-missing",
+        "{\"vehicleId\": \"1234\", " IMG_TIMES ", \"inputs\": [\"analog1\"]}",
+      400, "mediaType"},
+  {"mediaType-type",
+      "{\"vehicleId\": \"1234\", \"mediaType\": [\"image\"], " IMG_TIMES
+        ", \"inputs\": [\"analog1\"]}", 400, "mediaType must be a string"},
+  {"mediaType-unknown",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"gif\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\"]}", 400, "mediaType: 'gif'"},
+  {"inputs-type",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": \"analog1\"}", 400, "inputs must be an array"},
+  {"inputs-empty",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": []}", 400, "inputs must not be empty"},
+  {"inputs-unknown",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\", \"dashcamForwardFacing\"]}", 400,
+      "inputs[1]: 'dashcamForwardFacing'"},
+  {"inputs-element-type",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\", 2]}", 400, "inputs[1] must be a string"},
+  {"cameraRoles-unknown",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"cameraRoles\": [\"roof\"]}", 400, "cameraRoles[0]: 'roof'"},
+  {"cameraRoles-empty",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"cameraRoles\": []}", 400, "cameraRoles must not be empty"},
+  {"cameraRoles-type",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"cameraRoles\": {\"a\": 1}}", 400, "cameraRoles must be an array"},
+  {"inputs-and-roles-missing",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES "}",
+      400, "inputs or cameraRoles"},
+  {"inputs-and-roles-both",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
         ", \"inputs\": [\"analog1\"], \"cameraRoles\": [\"rearHigh\"]}", 400,
-    "inputs and cameraRoles" },
-  { "image-end-differs", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " OK_TIMES
-        ", \"inputs\": [\"analog1\"]}", 400, "endTime must equal startTime" },
-  { "video-too-short", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+      "inputs and cameraRoles"},
+  {"image-end-differs",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " OK_TIMES
+        ", \"inputs\": [\"analog1\"]}", 400, "endTime must equal startTime"},
+  {"video-too-short",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
         "\"startTime\": \"2019-06-13T19:08:25Z\", \"endTime\": \"2019-06-13T19:08:25.999Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "endTime must be at least 1 s" },
-  { "video-end-before-start", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
+        "\"inputs\": [\"analog1\"]}", 400, "endTime must be at least 1 s"},
+  {"video-end-before-start",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
         "\"startTime\": \"2019-06-13T19:08:25Z\", \"endTime\": \"2019-06-13T19:08:20Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "endTime" },
-  { "videoHighRes-too-long", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"inputs\": [\"analog1\"]}", 400, "endTime"},
+  {"videoHighRes-too-long",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
         "\"startTime\": \"2019-06-13T19:08:25Z\", \"endTime\": \"2019-06-13T19:09:25.001Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "endTime: a videoHighRes retrieval covers at most 60s" },
-  { "videoLowRes-too-long", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
+        "\"inputs\": [\"analog1\"]}", 400,
+      "endTime: a videoHighRes retrieval covers at most 60s"},
+  {"videoLowRes-too-long",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:10:01Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "endTime: a videoLowRes retrieval covers at most 600s" },
-  { "hyperlapse-too-long", "{\"vehicleId\": \"1234\", \"mediaType\": \"hyperlapse\", "
+        "\"inputs\": [\"analog1\"]}", 400,
+      "endTime: a videoLowRes retrieval covers at most 600s"},
+  {"hyperlapse-too-long",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"hyperlapse\", "
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:40:01Z\", "
-        "\"inputs\": [\"analog1\"]}", 400, "endTime: a hyperlapse retrieval covers at most 2400s" },
-  { "vehicle-unknown", "{\"vehicleId\": \"9999\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\"]}", 404, "'9999'" },
+        "\"inputs\": [\"analog1\"]}", 400,
+      "endTime: a hyperlapse retrieval covers at most 2400s"},
+  {"vehicle-unknown",
+      "{\"vehicleId\": \"9999\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\"]}", 404, "'9999'"},
   /* Accepted: the limits themselves, unknown fields, offsets. */
-  { "videoHighRes-at-max", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+  {"videoHighRes-at-max",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
         "\"startTime\": \"2019-06-13T19:08:25Z\", \"endTime\": \"2019-06-13T19:09:25Z\", "
-        "\"inputs\": [\"analog1\"]}", 200, NULL },
-  { "video-exactly-1s", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
+  {"video-exactly-1s",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
         "\"startTime\": \"2019-06-13T19:08:25.5Z\", \"endTime\": \"2019-06-13T19:08:26.5Z\", "
-        "\"inputs\": [\"analog1\"]}", 200, NULL },
-  { "videoLowRes-at-max", "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
+  {"videoLowRes-at-max",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:10:00Z\", "
-        "\"inputs\": [\"analog1\"]}", 200, NULL },
-  { "hyperlapse-at-max", "{\"vehicleId\": \"1234\", \"mediaType\": \"hyperlapse\", "
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
+  {"hyperlapse-at-max",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"hyperlapse\", "
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:40:00Z\", "
-        "\"inputs\": [\"analog1\"]}", 200, NULL },
-  { "unknown-fields-ignored", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
-        ", \"inputs\": [\"analog1\"], \"colour\": \"blue\", \"extra\": {\"x\": [1]}}", 200, NULL },
-  { "image-same-instant-other-offsets", "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
+  {"unknown-fields-ignored",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
+        ", \"inputs\": [\"analog1\"], \"colour\": \"blue\", \"extra\": {\"x\": [1]}}",
+      200, NULL},
+  {"image-same-instant-other-offsets",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
         "\"startTime\": \"2015-09-15T14:00:12-04:00\", \"endTime\": \"2015-09-15T18:00:12Z\", "
-        "\"inputs\": [\"analog1\"]}", 200, NULL },
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
 };
 
 static void
 test_create_case (gconstpointer data)
 {
   const CreateCase *c = data;
-  g_autoptr (ApiReply) r = api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
-      c->body);
+  g_autoptr (ApiReply) r =
+      api_request (fx, "POST", "/cameras/media/retrieval", fx->token, c->body);
   if (c->status == 200) {
     g_assert_cmpuint (r->status, ==, 200);
-    g_assert_true (g_uuid_string_is_valid (api_json_string (r, "data.retrievalId")));
+    g_assert_true (g_uuid_string_is_valid (api_json_string (r,
+                "data.retrievalId")));
   } else {
     api_assert_error (r, c->status, c->needle);
   }
@@ -130,10 +174,11 @@ static void
 test_create_ok (void)
 {
   g_autoptr (ApiReply) r = api_create (fx, fx->token, "1234", "videoHighRes",
-      "2019-06-13T19:08:25Z", "2019-06-13T19:08:55Z", "[\"dashcamRoadFacing\"]");
+      "2019-06-13T19:08:25Z", "2019-06-13T19:08:55Z",
+      "[\"dashcamRoadFacing\"]");
   g_assert_cmpuint (r->status, ==, 200);
-  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"), ==,
-      "application/json");
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"),
+      ==, "application/json");
   const gchar *id = api_json_string (r, "data.retrievalId");
   g_assert_true (g_uuid_string_is_valid (id));
   const gchar *quota = api_json_string (r, "data.quotaStatus");
@@ -141,15 +186,20 @@ test_create_ok (void)
   g_assert_true (g_str_has_suffix (quota,
           " seconds of high-res video out of 900000.0 available."));
 
-  g_autofree gchar *path = g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   g_autoptr (ApiReply) g = api_request (fx, "GET", path, fx->token, NULL);
   g_assert_cmpuint (g->status, ==, 200);
   g_assert_cmpstr (api_json_string (g, "data.media.0.vehicleId"), ==, "1234");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==, "dashcamRoadFacing");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.mediaType"), ==, "videoHighRes");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==,
+      "dashcamRoadFacing");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.mediaType"), ==,
+      "videoHighRes");
   g_assert_cmpstr (api_json_string (g, "data.media.0.status"), ==, "pending");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==, "2019-06-13T19:08:25Z");
-  g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==, "2019-06-13T19:08:55Z");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==,
+      "2019-06-13T19:08:25Z");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==,
+      "2019-06-13T19:08:55Z");
   g_assert_null (api_json_get (g, "data.media.0.urlInfo"));
   g_assert_null (api_json_get (g, "data.media.0.availableAtTime"));
   g_assert_null (api_json_get (g, "data.media.1"));
@@ -170,11 +220,12 @@ test_create_limits_configurable (void)
 }
 
 static ApiReply *
-get_retrieval (ApiFixture *f, const gchar *token, ApiReply *created)
+get_retrieval (ApiFixture * f, const gchar * token, ApiReply * created)
 {
   const gchar *id = api_json_string (created, "data.retrievalId");
   g_assert_nonnull (id);
-  g_autofree gchar *path = g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   return api_request (f, "GET", path, token, NULL);
 }
 
@@ -188,11 +239,13 @@ test_create_input_missing_on_vehicle (void)
   g_assert_cmpuint (r->status, ==, 200);
   g_autoptr (ApiReply) g = get_retrieval (fx, fx->token, r);
   g_assert_cmpuint (g->status, ==, 200);
-  g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==, "dashcamRoadFacing");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==,
+      "dashcamRoadFacing");
   g_assert_cmpstr (api_json_string (g, "data.media.0.status"), ==, "pending");
   g_assert_cmpstr (api_json_string (g, "data.media.1.input"), ==, "analog3");
   g_assert_cmpstr (api_json_string (g, "data.media.1.status"), ==, "invalid");
-  g_assert_nonnull (strstr (api_json_string (g, "data.media.1.failureReason"), "analog3"));
+  g_assert_nonnull (strstr (api_json_string (g, "data.media.1.failureReason"),
+          "analog3"));
   g_assert_null (api_json_get (g, "data.media.2"));     /* duplicates collapse */
 }
 
@@ -200,15 +253,18 @@ test_create_input_missing_on_vehicle (void)
 static void
 test_create_camera_roles (void)
 {
-  g_autoptr (ApiReply) r = api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
+  g_autoptr (ApiReply) r =
+      api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
       "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
       ", \"cameraRoles\": [\"rearHigh\", \"leftSide\", \"front\"]}");
   g_assert_cmpuint (r->status, ==, 200);
   g_autoptr (ApiReply) g = get_retrieval (fx, fx->token, r);
-  g_assert_cmpstr (api_json_string (g, "data.media.0.cameraRole"), ==, "rearHigh");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.cameraRole"), ==,
+      "rearHigh");
   g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==, "analog1");
   g_assert_cmpstr (api_json_string (g, "data.media.0.status"), ==, "pending");
-  g_assert_cmpstr (api_json_string (g, "data.media.1.cameraRole"), ==, "leftSide");
+  g_assert_cmpstr (api_json_string (g, "data.media.1.cameraRole"), ==,
+      "leftSide");
   g_assert_cmpstr (api_json_string (g, "data.media.1.input"), ==, "analog2");
   g_assert_cmpstr (api_json_string (g, "data.media.2.cameraRole"), ==, "front");
   g_assert_cmpstr (api_json_string (g, "data.media.2.status"), ==, "invalid");
@@ -218,7 +274,8 @@ test_create_camera_roles (void)
 /* ------------------------------------------------------------------------- */
 /* GET /cameras/media/retrieval and GET /cameras/media validation */
 
-typedef struct {
+typedef struct
+{
   const gchar *name;
   const gchar *path;
   guint status;
@@ -228,41 +285,51 @@ typedef struct {
 #define LIST "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
 
 static const GetCase get_cases[] = {
-  { "get-retrievalId-missing", "/cameras/media/retrieval", 400, "retrievalId is required" },
-  { "get-retrievalId-empty", "/cameras/media/retrieval?retrievalId=", 400, "retrievalId" },
-  { "get-retrievalId-not-uuid", "/cameras/media/retrieval?retrievalId=abc", 400,
-    "retrievalId: 'abc'" },
-  { "get-retrievalId-unknown",
-    "/cameras/media/retrieval?retrievalId=2308cec4-82e0-46f1-8b3c-a3592e5cc21e", 404,
-    "2308cec4-82e0-46f1-8b3c-a3592e5cc21e" },
-  { "list-vehicleIds-missing", "/cameras/media?startTime=2019-06-13T00:00:00Z"
-        "&endTime=2019-06-13T01:00:00Z", 400, "vehicleIds is required" },
-  { "list-vehicleIds-too-many", "/cameras/media?vehicleIds=1,2,3,4,5,6,7,8,9,10,11,12,13,14,"
+  {"get-retrievalId-missing", "/cameras/media/retrieval", 400,
+      "retrievalId is required"},
+  {"get-retrievalId-empty", "/cameras/media/retrieval?retrievalId=", 400,
+      "retrievalId"},
+  {"get-retrievalId-not-uuid", "/cameras/media/retrieval?retrievalId=abc", 400,
+      "retrievalId: 'abc'"},
+  {"get-retrievalId-unknown",
+        "/cameras/media/retrieval?retrievalId=2308cec4-82e0-46f1-8b3c-a3592e5cc21e",
+        404,
+      "2308cec4-82e0-46f1-8b3c-a3592e5cc21e"},
+  {"list-vehicleIds-missing", "/cameras/media?startTime=2019-06-13T00:00:00Z"
+        "&endTime=2019-06-13T01:00:00Z", 400, "vehicleIds is required"},
+  {"list-vehicleIds-too-many",
+        "/cameras/media?vehicleIds=1,2,3,4,5,6,7,8,9,10,11,12,13,14,"
         "15,16,17,18,19,20,21&startTime=2019-06-13T00:00:00Z&endTime=2019-06-13T01:00:00Z",
-    400, "vehicleIds: at most 20" },
-  { "list-startTime-missing", "/cameras/media?vehicleIds=1234&endTime=2019-06-13T01:00:00Z",
-    400, "startTime is required" },
-  { "list-startTime-unparseable", "/cameras/media?vehicleIds=1234&startTime=now"
-        "&endTime=2019-06-13T01:00:00Z", 400, "startTime: 'now'" },
-  { "list-endTime-missing", LIST, 400, "endTime is required" },
-  { "list-endTime-unparseable", LIST "&endTime=2019-02-29T00:00:00Z", 400,
-    "endTime: '2019-02-29T00:00:00Z'" },
-  { "list-endTime-before-start", LIST "&endTime=2019-06-12T00:00:00Z", 400,
-    "endTime is before startTime" },
-  { "list-range-over-24h", LIST "&endTime=2019-06-14T00:00:00.001Z", 400,
-    "endTime must be at most 24 hours" },
-  { "list-inputs-unknown", LIST "&endTime=2019-06-13T01:00:00Z&inputs=roof", 400,
-    "inputs: 'roof'" },
-  { "list-mediaTypes-unknown", LIST "&endTime=2019-06-13T01:00:00Z&mediaTypes=image"
-        "&mediaTypes=gif", 400, "mediaTypes: 'gif'" },
-  { "list-triggerReasons-unknown", LIST "&endTime=2019-06-13T01:00:00Z&triggerReasons=whim",
-    400, "triggerReasons: 'whim'" },
-  { "list-availableAfterTime-unparseable", LIST "&endTime=2019-06-13T01:00:00Z"
-        "&availableAfterTime=soon", 400, "availableAfterTime: 'soon'" },
-  { "list-after-not-a-cursor", LIST "&endTime=2019-06-13T01:00:00Z&after=%2A%2A", 400,
-    "after: '**'" },
-  { "list-ok-24h", LIST "&endTime=2019-06-14T00:00:00Z&inputs=dashcamForwardFacing"
-        "&inputs=analog1&mediaTypes=image,videoHighRes&triggerReasons=api", 200, NULL },
+      400, "vehicleIds: at most 20"},
+  {"list-startTime-missing",
+        "/cameras/media?vehicleIds=1234&endTime=2019-06-13T01:00:00Z",
+      400, "startTime is required"},
+  {"list-startTime-unparseable", "/cameras/media?vehicleIds=1234&startTime=now"
+        "&endTime=2019-06-13T01:00:00Z", 400, "startTime: 'now'"},
+  {"list-endTime-missing", LIST, 400, "endTime is required"},
+  {"list-endTime-unparseable", LIST "&endTime=2019-02-29T00:00:00Z", 400,
+      "endTime: '2019-02-29T00:00:00Z'"},
+  {"list-endTime-before-start", LIST "&endTime=2019-06-12T00:00:00Z", 400,
+      "endTime is before startTime"},
+  {"list-range-over-24h", LIST "&endTime=2019-06-14T00:00:00.001Z", 400,
+      "endTime must be at most 24 hours"},
+  {"list-inputs-unknown", LIST "&endTime=2019-06-13T01:00:00Z&inputs=roof", 400,
+      "inputs: 'roof'"},
+  {"list-mediaTypes-unknown",
+        LIST "&endTime=2019-06-13T01:00:00Z&mediaTypes=image" "&mediaTypes=gif",
+      400, "mediaTypes: 'gif'"},
+  {"list-triggerReasons-unknown",
+        LIST "&endTime=2019-06-13T01:00:00Z&triggerReasons=whim",
+      400, "triggerReasons: 'whim'"},
+  {"list-availableAfterTime-unparseable", LIST "&endTime=2019-06-13T01:00:00Z"
+        "&availableAfterTime=soon", 400, "availableAfterTime: 'soon'"},
+  {"list-after-not-a-cursor", LIST "&endTime=2019-06-13T01:00:00Z&after=%2A%2A",
+        400,
+      "after: '**'"},
+  {"list-ok-24h",
+        LIST "&endTime=2019-06-14T00:00:00Z&inputs=dashcamForwardFacing"
+        "&inputs=analog1&mediaTypes=image,videoHighRes&triggerReasons=api", 200,
+      NULL},
 };
 
 static void
@@ -285,16 +352,17 @@ test_get_case (gconstpointer data)
 static void
 test_auth_missing (void)
 {
-  g_autoptr (ApiReply) a = api_create (fx, NULL, "1234", "image", "2019-06-13T19:08:25Z",
+  g_autoptr (ApiReply) a =
+      api_create (fx, NULL, "1234", "image", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:25Z", NULL);
   api_assert_error (a, 401, "bearer token");
-  g_autoptr (ApiReply) b = api_request (fx, "GET", LIST "&endTime=2019-06-13T01:00:00Z",
-      NULL, NULL);
+  g_autoptr (ApiReply) b =
+      api_request (fx, "GET", LIST "&endTime=2019-06-13T01:00:00Z", NULL, NULL);
   api_assert_error (b, 401, NULL);
   const gchar *basic[] = { "Authorization", "Basic dXNlcjpwYXNz", NULL };
   g_autoptr (ApiReply) c = api_request_full (fx, NULL, "GET",
-      "/cameras/media/retrieval?retrievalId=2308cec4-82e0-46f1-8b3c-a3592e5cc21e", NULL,
-      NULL, basic);
+      "/cameras/media/retrieval?retrievalId=2308cec4-82e0-46f1-8b3c-a3592e5cc21e",
+      NULL, NULL, basic);
   api_assert_error (c, 401, NULL);
 }
 
@@ -312,26 +380,29 @@ test_auth_scopes (void)
   g_autofree gchar *reader = api_fixture_add_token (fx, "acme", "media:read");
   g_autofree gchar *writer = api_fixture_add_token (fx, "acme", "media:write");
 
-  g_autoptr (ApiReply) a = api_create (fx, reader, "1234", "image", "2019-06-13T19:08:25Z",
+  g_autoptr (ApiReply) a =
+      api_create (fx, reader, "1234", "image", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:25Z", NULL);
   api_assert_error (a, 403, "media:write");
-  g_autoptr (ApiReply) b = api_create (fx, writer, "1234", "image", "2019-06-13T19:08:25Z",
+  g_autoptr (ApiReply) b =
+      api_create (fx, writer, "1234", "image", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:25Z", NULL);
   g_assert_cmpuint (b->status, ==, 200);
   g_autoptr (ApiReply) c = get_retrieval (fx, writer, b);
   api_assert_error (c, 403, "media:read");
   g_autoptr (ApiReply) d = get_retrieval (fx, reader, b);
   g_assert_cmpuint (d->status, ==, 200);
-  g_autoptr (ApiReply) e = api_request (fx, "GET", LIST "&endTime=2019-06-13T01:00:00Z",
-      writer, NULL);
+  g_autoptr (ApiReply) e =
+      api_request (fx, "GET", LIST "&endTime=2019-06-13T01:00:00Z", writer,
+      NULL);
   api_assert_error (e, 403, "media:read");
 }
 
 static void
 test_unknown_path (void)
 {
-  g_autoptr (ApiReply) r = api_request (fx, "GET", "/cameras/media/retrievals", fx->token,
-      NULL);
+  g_autoptr (ApiReply) r =
+      api_request (fx, "GET", "/cameras/media/retrievals", fx->token, NULL);
   api_assert_error (r, 404, "/cameras/media/retrievals");
   g_autoptr (ApiReply) m = api_request (fx, "GET", "/media/", NULL, NULL);
   api_assert_error (m, 404, NULL);
@@ -340,14 +411,16 @@ test_unknown_path (void)
 static void
 test_method_not_allowed (void)
 {
-  g_autoptr (ApiReply) r = api_request (fx, "DELETE", "/cameras/media/retrieval", fx->token,
-      NULL);
+  g_autoptr (ApiReply) r =
+      api_request (fx, "DELETE", "/cameras/media/retrieval", fx->token, NULL);
   api_assert_error (r, 405, "DELETE");
   g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Allow"), ==,
       "POST, GET, HEAD");
-  g_autoptr (ApiReply) s = api_request (fx, "POST", "/cameras/media", fx->token, "{}");
+  g_autoptr (ApiReply) s =
+      api_request (fx, "POST", "/cameras/media", fx->token, "{}");
   api_assert_error (s, 405, NULL);
-  g_assert_cmpstr (soup_message_headers_get_one (s->headers, "Allow"), ==, "GET, HEAD");
+  g_assert_cmpstr (soup_message_headers_get_one (s->headers, "Allow"), ==,
+      "GET, HEAD");
   g_autoptr (ApiReply) t = api_request (fx, "PUT", "/healthz", NULL, "{}");
   api_assert_error (t, 405, NULL);
 }
@@ -358,9 +431,11 @@ test_body_too_large (void)
   /* default max-body is 64 KiB */
   GString *body = g_string_new ("{\"vehicleId\": \"1234\", \"pad\": \"");
   while (body->len < 70 * 1024)
-    g_string_append (body, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    g_string_append (body,
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
   g_string_append (body, "\"}");
-  g_autoptr (ApiReply) r = api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
+  g_autoptr (ApiReply) r =
+      api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
       body->str);
   api_assert_error (r, 413, "larger than 65536 bytes");
   g_string_free (body, TRUE);
@@ -375,9 +450,11 @@ test_internal_error (void)
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:25Z", NULL);
   g_assert_cmpuint (created->status, ==, 200);
   sqlite3 *db;
-  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (db, "ALTER TABLE api_retrievals RENAME TO gone", NULL, NULL,
-          NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_open (lb_store_get_path (f->store), &db), ==,
+      SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+          "ALTER TABLE api_retrievals RENAME TO gone", NULL, NULL, NULL), ==,
+      SQLITE_OK);
   sqlite3_close (db);
   g_autoptr (ApiReply) r = get_retrieval (f, f->token, created);
   api_assert_error (r, 500, api_json_string (r, "requestId"));
@@ -392,31 +469,34 @@ test_internal_error (void)
 /* ------------------------------------------------------------------------- */
 /* RFC 3339: inputs with milliseconds and offsets, outputs in UTC. */
 
-typedef struct {
+typedef struct
+{
   const gchar *name;
   const gchar *start, *end;     /* request (video when they differ) */
   const gchar *want_start, *want_end;
 } TimeCase;
 
 static const TimeCase time_cases[] = {
-  { "offset-minus-4", "2015-09-15T14:00:12-04:00", "2015-09-15T14:00:12-04:00",
-    "2015-09-15T18:00:12Z", "2015-09-15T18:00:12Z" },
-  { "offset-plus-530-ms", "2019-06-14T00:38:25.455+05:30", "2019-06-14T00:38:25.455+05:30",
-    "2019-06-13T19:08:25.455Z", "2019-06-13T19:08:25.455Z" },
-  { "zero-ms-dropped", "2019-06-13T19:08:25.000Z", "2019-06-13T19:08:25.000Z",
-    "2019-06-13T19:08:25Z", "2019-06-13T19:08:25Z" },
-  { "nanoseconds-to-ms", "2019-06-13T19:08:25.123456789Z", "2019-06-13T19:08:25.123456789Z",
-    "2019-06-13T19:08:25.123Z", "2019-06-13T19:08:25.123Z" },
-  { "leap-day", "2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z",
-    "2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z" },
-  { "across-leap-day", "2024-02-28T23:59:30Z", "2024-02-29T00:00:20Z",
-    "2024-02-28T23:59:30Z", "2024-02-29T00:00:20Z" },
-  { "month-end-offset", "2026-01-31T23:30:00-01:00", "2026-01-31T23:30:00-01:00",
-    "2026-02-01T00:30:00Z", "2026-02-01T00:30:00Z" },
-  { "year-end-offset", "2027-01-01T04:59:40+05:30", "2027-01-01T05:00:30+05:30",
-    "2026-12-31T23:29:40Z", "2026-12-31T23:30:30Z" },
-  { "lower-case", "2019-06-13t19:08:25.5z", "2019-06-13t19:08:25.5z",
-    "2019-06-13T19:08:25.500Z", "2019-06-13T19:08:25.500Z" },
+  {"offset-minus-4", "2015-09-15T14:00:12-04:00", "2015-09-15T14:00:12-04:00",
+      "2015-09-15T18:00:12Z", "2015-09-15T18:00:12Z"},
+  {"offset-plus-530-ms", "2019-06-14T00:38:25.455+05:30",
+        "2019-06-14T00:38:25.455+05:30",
+      "2019-06-13T19:08:25.455Z", "2019-06-13T19:08:25.455Z"},
+  {"zero-ms-dropped", "2019-06-13T19:08:25.000Z", "2019-06-13T19:08:25.000Z",
+      "2019-06-13T19:08:25Z", "2019-06-13T19:08:25Z"},
+  {"nanoseconds-to-ms", "2019-06-13T19:08:25.123456789Z",
+        "2019-06-13T19:08:25.123456789Z",
+      "2019-06-13T19:08:25.123Z", "2019-06-13T19:08:25.123Z"},
+  {"leap-day", "2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z",
+      "2024-02-29T23:59:59.999Z", "2024-02-29T23:59:59.999Z"},
+  {"across-leap-day", "2024-02-28T23:59:30Z", "2024-02-29T00:00:20Z",
+      "2024-02-28T23:59:30Z", "2024-02-29T00:00:20Z"},
+  {"month-end-offset", "2026-01-31T23:30:00-01:00", "2026-01-31T23:30:00-01:00",
+      "2026-02-01T00:30:00Z", "2026-02-01T00:30:00Z"},
+  {"year-end-offset", "2027-01-01T04:59:40+05:30", "2027-01-01T05:00:30+05:30",
+      "2026-12-31T23:29:40Z", "2026-12-31T23:30:30Z"},
+  {"lower-case", "2019-06-13t19:08:25.5z", "2019-06-13t19:08:25.5z",
+      "2019-06-13T19:08:25.500Z", "2019-06-13T19:08:25.500Z"},
 };
 
 static void
@@ -424,33 +504,38 @@ test_time_case (gconstpointer data)
 {
   const TimeCase *c = data;
   gboolean image = g_str_equal (c->start, c->end);
-  g_autoptr (ApiReply) r = api_create (fx, fx->token, "1234", image ? "image" : "videoHighRes",
+  g_autoptr (ApiReply) r =
+      api_create (fx, fx->token, "1234", image ? "image" : "videoHighRes",
       c->start, c->end, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_autoptr (ApiReply) g = get_retrieval (fx, fx->token, r);
-  g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==, c->want_start);
-  g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==, c->want_end);
+  g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==,
+      c->want_start);
+  g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==,
+      c->want_end);
 }
 
-typedef struct {
+typedef struct
+{
   const gchar *name;
   const gchar *text;
 } BadTime;
 
 static const BadTime bad_times[] = {
-  { "not-leap-year", "2023-02-29T12:00:00Z" },
-  { "april-31", "2026-04-31T12:00:00Z" },
-  { "hour-24", "2026-04-30T24:00:00Z" },
-  { "offset-bad", "2026-04-30T12:00:00+5:30" },
-  { "no-seconds", "2026-04-30T12:00Z" },
-  { "space-separator", "2026-04-30 12:00:00Z" },
+  {"not-leap-year", "2023-02-29T12:00:00Z"},
+  {"april-31", "2026-04-31T12:00:00Z"},
+  {"hour-24", "2026-04-30T24:00:00Z"},
+  {"offset-bad", "2026-04-30T12:00:00+5:30"},
+  {"no-seconds", "2026-04-30T12:00Z"},
+  {"space-separator", "2026-04-30 12:00:00Z"},
 };
 
 static void
 test_bad_time (gconstpointer data)
 {
   const BadTime *c = data;
-  g_autoptr (ApiReply) r = api_create (fx, fx->token, "1234", "image", c->text, c->text, NULL);
+  g_autoptr (ApiReply) r =
+      api_create (fx, fx->token, "1234", "image", c->text, c->text, NULL);
   g_autofree gchar *needle = g_strdup_printf ("startTime: '%s'", c->text);
   api_assert_error (r, 400, needle);
 }
@@ -462,12 +547,15 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (create_cases); i++) {
-    g_autofree gchar *name = g_strdup_printf ("/api/create/%s", create_cases[i].name);
+    g_autofree gchar *name =
+        g_strdup_printf ("/api/create/%s", create_cases[i].name);
     g_test_add_data_func (name, &create_cases[i], test_create_case);
   }
   g_test_add_func ("/api/create/ok", test_create_ok);
-  g_test_add_func ("/api/create/limits-configurable", test_create_limits_configurable);
-  g_test_add_func ("/api/create/input-missing-on-vehicle", test_create_input_missing_on_vehicle);
+  g_test_add_func ("/api/create/limits-configurable",
+      test_create_limits_configurable);
+  g_test_add_func ("/api/create/input-missing-on-vehicle",
+      test_create_input_missing_on_vehicle);
   g_test_add_func ("/api/create/camera-roles", test_create_camera_roles);
   for (guint i = 0; i < G_N_ELEMENTS (get_cases); i++) {
     g_autofree gchar *name = g_strdup_printf ("/api/get/%s", get_cases[i].name);
@@ -481,15 +569,18 @@ main (int argc, char **argv)
   g_test_add_func ("/api/status/413-body", test_body_too_large);
   g_test_add_func ("/api/status/500-503-store", test_internal_error);
   for (guint i = 0; i < G_N_ELEMENTS (time_cases); i++) {
-    g_autofree gchar *name = g_strdup_printf ("/api/time/%s", time_cases[i].name);
+    g_autofree gchar *name =
+        g_strdup_printf ("/api/time/%s", time_cases[i].name);
     g_test_add_data_func (name, &time_cases[i], test_time_case);
   }
   for (guint i = 0; i < G_N_ELEMENTS (bad_times); i++) {
-    g_autofree gchar *name = g_strdup_printf ("/api/time/bad/%s", bad_times[i].name);
+    g_autofree gchar *name =
+        g_strdup_printf ("/api/time/bad/%s", bad_times[i].name);
     g_test_add_data_func (name, &bad_times[i], test_bad_time);
   }
 
-  fx = api_fixture_new ("[api]\ncreate-per-minute=100000\nreads-per-second=100000\n");
+  fx = api_fixture_new
+      ("[api]\ncreate-per-minute=100000\nreads-per-second=100000\n");
   int ret = g_test_run ();
   api_fixture_free (fx);
   return ret;

@@ -4,7 +4,7 @@
 #include <gst/check/gstcheck.h>
 
 LbTestRun *
-lb_test_run (GstElement *pipeline, GstClockTime base_time, guint timeout_s)
+lb_test_run (GstElement * pipeline, GstClockTime base_time, guint timeout_s)
 {
   LbTestRun *run = g_new0 (LbTestRun, 1);
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
@@ -63,7 +63,7 @@ lb_test_run (GstElement *pipeline, GstClockTime base_time, guint timeout_s)
 }
 
 LbTestRun *
-lb_test_run_launch (const gchar *description, GstClockTime base_time,
+lb_test_run_launch (const gchar * description, GstClockTime base_time,
     guint timeout_s)
 {
   g_autoptr (GError) error = NULL;
@@ -76,7 +76,7 @@ lb_test_run_launch (const gchar *description, GstClockTime base_time,
 }
 
 void
-lb_test_run_free (LbTestRun *run)
+lb_test_run_free (LbTestRun * run)
 {
   g_ptr_array_unref (run->messages);
   g_ptr_array_unref (run->warnings);
@@ -86,7 +86,7 @@ lb_test_run_free (LbTestRun *run)
 }
 
 GPtrArray *
-lb_test_run_messages (LbTestRun *run, const gchar *name)
+lb_test_run_messages (LbTestRun * run, const gchar * name)
 {
   GPtrArray *out = g_ptr_array_new ();
 

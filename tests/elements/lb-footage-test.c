@@ -10,7 +10,7 @@
 #include <glib/gstdio.h>
 
 gchar *
-lb_test_store_new (gchar **out_db)
+lb_test_store_new (gchar ** out_db)
 {
   g_autoptr (GError) error = NULL;
   gchar *dir = g_dir_make_tmp ("lb-elements-XXXXXX", &error);
@@ -24,7 +24,7 @@ lb_test_store_new (gchar **out_db)
 }
 
 GPtrArray *
-lb_test_record (const gchar *db, const gchar *vehicle, const gchar *input,
+lb_test_record (const gchar * db, const gchar * vehicle, const gchar * input,
     gint64 origin_ns, guint n_frames, gint64 segment_ns)
 {
   return lb_test_record_full (db, vehicle, input, origin_ns, n_frames,
@@ -32,13 +32,12 @@ lb_test_record (const gchar *db, const gchar *vehicle, const gchar *input,
 }
 
 GPtrArray *
-lb_test_record_full (const gchar *db, const gchar *vehicle,
-    const gchar *input, gint64 origin_ns, guint n_frames, gint64 segment_ns,
-    const gchar *x264_options)
+lb_test_record_full (const gchar * db, const gchar * vehicle,
+    const gchar * input, gint64 origin_ns, guint n_frames, gint64 segment_ns,
+    const gchar * x264_options)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT,
-      &error);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
   g_autofree gchar *description = g_strdup_printf ("videotestsrc "
       "pattern=ball num-buffers=%u ! video/x-raw,format=I420,width=%d,"
@@ -103,7 +102,7 @@ lb_test_record_full (const gchar *db, const gchar *vehicle,
 }
 
 static void
-remove_tree (GFile *file)
+remove_tree (GFile * file)
 {
   g_autoptr (GFileEnumerator) children = g_file_enumerate_children (file,
       G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
@@ -119,7 +118,7 @@ remove_tree (GFile *file)
 }
 
 void
-lb_test_remove_tree (const gchar *dir)
+lb_test_remove_tree (const gchar * dir)
 {
   g_autoptr (GFile) file = g_file_new_for_path (dir);
   remove_tree (file);
@@ -137,7 +136,7 @@ lb_test_is_recorder (int argc, char **argv, LbTestRecordFunc record)
 }
 
 gchar *
-lb_test_prepare_store (const gchar *program, gchar **out_dir)
+lb_test_prepare_store (const gchar * program, gchar ** out_dir)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = NULL, *err = NULL;

@@ -12,15 +12,16 @@
 
 #define SEC GST_SECOND
 #define MINUTES 10
-#define WALL0 (G_GINT64_CONSTANT (1767225600) * GST_SECOND)  /* 2026-01-01T00:00:00Z */
+#define WALL0 (G_GINT64_CONSTANT (1767225600) * GST_SECOND)     /* 2026-01-01T00:00:00Z */
 
 static gchar *db;
 static gchar *store_dir;
 
 static void
-record (const gchar *path)
+record (const gchar * path)
 {
-  g_autoptr (GPtrArray) files = lb_test_record (path, "bus 9", "dashcamRoadFacing", WALL0,
+  g_autoptr (GPtrArray) files =
+      lb_test_record (path, "bus 9", "dashcamRoadFacing", WALL0,
       MINUTES * 60 * LB_TEST_FPS, 60 * SEC);
   g_assert_cmpuint (files->len, ==, MINUTES);
 }
@@ -34,9 +35,11 @@ ns_text (gint64 ns)
 GST_START_TEST (test_keyframes_only_bytes)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "bus 9", "dashcamRoadFacing",
-      WALL0, WALL0 + MINUTES * 60 * SEC, &error);
+  g_autoptr (LbStore) store =
+      lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (store, "bus 9", "dashcamRoadFacing", WALL0,
+      WALL0 + MINUTES * 60 * SEC, &error);
   fail_unless (plan != NULL, "%s", error ? error->message : "");
 
   /* What the index says the keyframes are, and what the files weigh. */
@@ -59,7 +62,8 @@ GST_START_TEST (test_keyframes_only_bytes)
   /* Decode the keyframes-only stream and read each frame's stamp. */
   g_autofree gchar *start = ns_text (WALL0);
   g_autofree gchar *end = ns_text (WALL0 + MINUTES * 60 * SEC);
-  g_autofree gchar *desc = g_strdup_printf ("lbrecordingsrc name=src mode=keyframes "
+  g_autofree gchar *desc =
+      g_strdup_printf ("lbrecordingsrc name=src mode=keyframes "
       "db=\"%s\" vehicle=\"bus 9\" input=dashcamRoadFacing start-time=%s end-time=%s "
       "! avdec_h264 ! videoconvert ! video/x-raw,format=I420 ! lbclockcheck name=check "
       "! fakesink", db, start, end);
@@ -68,7 +72,8 @@ GST_START_TEST (test_keyframes_only_bytes)
   GstBus *bus = gst_element_get_bus (pipeline);
   g_autoptr (GArray) stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
 
-  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_set_state (pipeline,
+          GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   for (gboolean done = FALSE; !done;) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * SEC,
         GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
@@ -82,7 +87,8 @@ GST_START_TEST (test_keyframes_only_bytes)
     } else if (gst_message_has_name (msg, "lbclockcheck")) {
       const GstStructure *s = gst_message_get_structure (msg);
       gint64 stamp = -1;
-      fail_unless (gst_structure_get_int64 (s, "stamp", &stamp), "unreadable frame");
+      fail_unless (gst_structure_get_int64 (s, "stamp", &stamp),
+          "unreadable frame");
       g_array_append_val (stamps, stamp);
     }
     gst_message_unref (msg);
@@ -112,6 +118,7 @@ GST_START_TEST (test_keyframes_only_bytes)
     fail_unless (ABS (want - (WALL0 + (gint64) i * SEC)) <= 1000);
   }
 }
+
 GST_END_TEST;
 
 static Suite *
@@ -134,7 +141,8 @@ main (int argc, char **argv)
   gst_check_init (&argc, &argv);
   lb_elements_register (NULL);
   db = lb_test_prepare_store (argv[0], &store_dir);
-  int ret = gst_check_run_suite (keyframes_suite (), "keyframes-10min", __FILE__);
+  int ret =
+      gst_check_run_suite (keyframes_suite (), "keyframes-10min", __FILE__);
   lb_test_remove_tree (store_dir);
   return ret;
 }

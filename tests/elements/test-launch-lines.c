@@ -15,15 +15,14 @@
 /* lbrecordingsrc's line reads lookback-data/lookback.db in its folder:
  * vehicle "demo", input "dashcamRoadFacing", from 2026-01-01T00:00:00Z. */
 static void
-make_demo_store (const gchar *cwd)
+make_demo_store (const gchar * cwd)
 {
   g_autofree gchar *dir = g_build_filename (cwd, "lookback-data", NULL);
   g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
   g_autoptr (GError) error = NULL;
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT,
-      &error);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
   g_autoptr (GPtrArray) files = lb_test_record (db, "demo",
       "dashcamRoadFacing", G_GINT64_CONSTANT (1767225600) * GST_SECOND,
@@ -33,7 +32,7 @@ make_demo_store (const gchar *cwd)
 
 /* The gst-launch-1.0 lines in the SECTION block of @path. */
 static GPtrArray *
-launch_lines (const gchar *path)
+launch_lines (const gchar * path)
 {
   g_autofree gchar *text = NULL;
   g_autoptr (GError) error = NULL;
@@ -50,7 +49,7 @@ launch_lines (const gchar *path)
 }
 
 static void
-run_line (const gchar *line, const gchar *cwd)
+run_line (const gchar * line, const gchar * cwd)
 {
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) argv = NULL;

@@ -7,7 +7,7 @@
 #include "lbelements.h"
 #include "lb-elements-test.h"
 
-#define BASE_TIME (G_GUINT64_CONSTANT (1767225600) * GST_SECOND)  /* 2026-01-01 */
+#define BASE_TIME (G_GUINT64_CONSTANT (1767225600) * GST_SECOND)        /* 2026-01-01 */
 #define STAMP (G_GINT64_CONSTANT (1767225600123456789))
 #define WIDTH 320
 #define HEIGHT 180
@@ -29,7 +29,7 @@ stamped_frame (gint64 stamp, GstClockTime pts)
 
 /* Sets the luma of the middle of data cell @bit (0 = first stamp bit). */
 static void
-paint_cell (GstBuffer *buffer, guint bit, guint8 luma)
+paint_cell (GstBuffer * buffer, guint bit, guint8 luma)
 {
   GstMapInfo map;
   gint col = bit % LB_CLOCK_CODE_COLS, row = 1 + bit / LB_CLOCK_CODE_COLS;
@@ -45,7 +45,8 @@ paint_cell (GstBuffer *buffer, guint bit, guint8 luma)
   gst_buffer_unmap (buffer, &map);
 }
 
-typedef struct {
+typedef struct
+{
   GstHarness *h;
   GstBus *bus;
 } Check;
@@ -65,7 +66,7 @@ check_new (void)
 }
 
 static void
-check_free (Check *c)
+check_free (Check * c)
 {
   gst_element_set_bus (c->h->element, NULL);
   gst_object_unref (c->bus);
@@ -74,7 +75,7 @@ check_free (Check *c)
 
 /* Pushes @buffer and returns the structure of the message it produced. */
 static GstStructure *
-check_push (Check *c, GstBuffer *buffer)
+check_push (Check * c, GstBuffer * buffer)
 {
   fail_unless_equals_int (gst_harness_push (c->h, buffer), GST_FLOW_OK);
   gst_buffer_unref (gst_harness_pull (c->h));
@@ -87,7 +88,7 @@ check_push (Check *c, GstBuffer *buffer)
 }
 
 static void
-assert_unreadable (const GstStructure *s, const gchar *result)
+assert_unreadable (const GstStructure * s, const gchar * result)
 {
   gboolean readable = TRUE;
 
@@ -141,6 +142,7 @@ GST_START_TEST (test_reads_stamp)
   fail_unless_equals_uint64 (pts, GST_CLOCK_TIME_NONE);
   check_free (&c);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_no_code)
@@ -160,6 +162,7 @@ GST_START_TEST (test_no_code)
   assert_unreadable (s2, "no-code");
   check_free (&c);
 }
+
 GST_END_TEST;
 
 /* A cell that is neither black nor white: damaged, not guessed. */
@@ -175,6 +178,7 @@ GST_START_TEST (test_damaged_cell)
   }
   check_free (&c);
 }
+
 GST_END_TEST;
 
 /* A cell flipped cleanly to the other level: the checksum catches it. */
@@ -198,6 +202,7 @@ GST_START_TEST (test_flipped_bit)
   }
   check_free (&c);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_passthrough_and_counters)
@@ -230,6 +235,7 @@ GST_START_TEST (test_passthrough_and_counters)
   fail_unless (eos);
   check_free (&c);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_refuses_other_caps)
@@ -243,12 +249,13 @@ GST_START_TEST (test_refuses_other_caps)
       GST_FLOW_NOT_NEGOTIATED);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* Runs videotestsrc → lbclockstamp → @middle → lbclockcheck with a fixed
  * base time and asserts that every frame comes out with the stamp it got. */
 static void
-round_trip (const gchar *source_caps, const gchar *middle, guint n_frames)
+round_trip (const gchar * source_caps, const gchar * middle, guint n_frames)
 {
   g_autofree gchar *description = g_strdup_printf ("videotestsrc "
       "pattern=snow num-buffers=%u ! %s,framerate=30/1 ! lbclockstamp ! %s ! "
@@ -279,6 +286,7 @@ GST_START_TEST (test_round_trip_h264)
   round_trip ("video/x-raw,format=I420,width=640,height=360",
       "x264enc bitrate=500 ! avdec_h264", 45);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_round_trip_h264_720p)
@@ -286,6 +294,7 @@ GST_START_TEST (test_round_trip_h264_720p)
   round_trip ("video/x-raw,format=NV12,width=1280,height=720",
       "x264enc bitrate=500 speed-preset=ultrafast ! avdec_h264", 20);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_round_trip_scale)
@@ -295,6 +304,7 @@ GST_START_TEST (test_round_trip_scale)
   round_trip ("video/x-raw,format=NV12,width=1920,height=1080",
       "videoscale ! video/x-raw,width=640,height=360", 5);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_round_trip_jpeg)
@@ -302,6 +312,7 @@ GST_START_TEST (test_round_trip_jpeg)
   round_trip ("video/x-raw,format=I420,width=640,height=360",
       "jpegenc quality=75 ! jpegdec", 20);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_round_trip_all)
@@ -310,6 +321,7 @@ GST_START_TEST (test_round_trip_all)
       "x264enc bitrate=500 speed-preset=ultrafast ! avdec_h264 ! videoscale ! "
       "video/x-raw,width=640,height=360 ! jpegenc quality=75 ! jpegdec", 20);
 }
+
 GST_END_TEST;
 
 static Suite *

@@ -6,13 +6,13 @@
 #include "lbelements.h"
 #include "lb-elements-test.h"
 
-#define BASE_TIME (G_GUINT64_CONSTANT (1767225600) * GST_SECOND)  /* 2026-01-01 */
+#define BASE_TIME (G_GUINT64_CONSTANT (1767225600) * GST_SECOND)        /* 2026-01-01 */
 #define WIDTH 320
 #define HEIGHT 180
 
 /* Reads the code of @buffer (of @format, WIDTH×HEIGHT). */
 static LbClockCodeResult
-read_code (GstBuffer *buffer, GstVideoFormat format, gint64 *stamp)
+read_code (GstBuffer * buffer, GstVideoFormat format, gint64 * stamp)
 {
   GstVideoInfo info;
   GstVideoFrame frame;
@@ -82,6 +82,7 @@ GST_START_TEST (test_formats)
     gst_harness_teardown (h);
   }
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_refuses_other_caps)
@@ -104,13 +105,14 @@ GST_START_TEST (test_refuses_other_caps)
       GST_FLOW_NOT_NEGOTIATED);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* Pushes three frames at 12 s + i/30 in a segment starting at 10 s (base
  * 5 s) with the base time BASE_TIME, and checks each stamp is @offset plus
  * the PTS, minus @minus. */
 static void
-check_three_stamps (GstHarness *h, gint64 offset, gint64 minus)
+check_three_stamps (GstHarness * h, gint64 offset, gint64 minus)
 {
   GstSegment segment;
   gint64 stamp = 0;
@@ -141,6 +143,7 @@ GST_START_TEST (test_running_time)
   check_three_stamps (h, BASE_TIME, 5 * GST_SECOND);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* source=pts draws PTS + offset, whatever the segment and base time. */
@@ -154,6 +157,7 @@ GST_START_TEST (test_source_pts)
   check_three_stamps (h, offset, 0);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* clock: the pipeline clock's time when the frame passes */
@@ -175,12 +179,13 @@ GST_START_TEST (test_source_clock)
   fail_unless_equals_int64 (stamp, BASE_TIME + 42 * GST_MSECOND);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* Without a time to draw the frame passes unchanged and the element warns
  * once on the bus. */
 static void
-check_unstamped (GstHarness *h, GstBuffer *in)
+check_unstamped (GstHarness * h, GstBuffer * in)
 {
   g_autoptr (GstBus) bus = gst_bus_new ();
   gint64 stamp;
@@ -220,6 +225,7 @@ GST_START_TEST (test_no_timestamp)
   check_unstamped (h, in);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_no_clock)
@@ -240,6 +246,7 @@ GST_START_TEST (test_no_clock)
   gst_harness_teardown (h);
   gst_object_unref (element);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_properties)
@@ -262,6 +269,7 @@ GST_START_TEST (test_properties)
   fail_unless (g_enum_get_value_by_nick (enum_class, "running-time") != NULL);
   gst_object_unref (element);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_eos)
@@ -278,6 +286,7 @@ GST_START_TEST (test_eos)
   fail_unless (eos);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 static Suite *

@@ -7,7 +7,8 @@
 
 #define MS GST_MSECOND
 
-typedef struct {
+typedef struct
+{
   GstHarness *h;
   GstBus *bus;
 } Pick;
@@ -27,7 +28,7 @@ pick_new (GstClockTime target)
 }
 
 static void
-pick_free (Pick *p)
+pick_free (Pick * p)
 {
   gst_element_set_bus (p->h->element, NULL);
   gst_object_unref (p->bus);
@@ -46,8 +47,7 @@ frame (GstClockTime pts)
 /* Asserts the one buffer out has @pts, EOS follows, and the message says
  * so. */
 static void
-assert_picked (Pick *p, GstClockTime target, GstClockTime pts,
-    guint64 frames)
+assert_picked (Pick * p, GstClockTime target, GstClockTime pts, guint64 frames)
 {
   fail_unless_equals_int (gst_harness_buffers_in_queue (p->h), 1);
   g_autoptr (GstBuffer) out = gst_harness_pull (p->h);
@@ -80,7 +80,7 @@ assert_picked (Pick *p, GstClockTime target, GstClockTime pts,
 
 /* Pushes frames every 100 ms from 0 until the element says EOS. */
 static guint
-push_until_eos (Pick *p, guint max)
+push_until_eos (Pick * p, guint max)
 {
   for (guint i = 0; i < max; i++) {
     GstFlowReturn ret = gst_harness_push (p->h, frame (i * 100 * MS));
@@ -100,6 +100,7 @@ GST_START_TEST (test_nearest_after)
   assert_picked (&p, 260 * MS, 300 * MS, 4);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 /* Frame 200 ms lasts to 300 ms: 40 ms from the target, it is nearer than
@@ -112,6 +113,7 @@ GST_START_TEST (test_nearest_before)
   assert_picked (&p, 240 * MS, 200 * MS, 3);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_tie_goes_to_earlier)
@@ -122,6 +124,7 @@ GST_START_TEST (test_tie_goes_to_earlier)
   assert_picked (&p, 250 * MS, 200 * MS, 3);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 /* Without durations the element cannot know where the next frame falls:
@@ -142,6 +145,7 @@ GST_START_TEST (test_no_duration_waits)
   assert_picked (&p, 240 * MS, 200 * MS, 4);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_exact)
@@ -152,6 +156,7 @@ GST_START_TEST (test_exact)
   assert_picked (&p, 200 * MS, 200 * MS, 3);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_target_before_first_frame)
@@ -163,6 +168,7 @@ GST_START_TEST (test_target_before_first_frame)
   assert_picked (&p, 0, 5 * GST_SECOND, 1);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 /* The stream ends before the target: the last frame is the nearest. */
@@ -176,6 +182,7 @@ GST_START_TEST (test_stream_ends_first)
   assert_picked (&p, 10 * GST_SECOND, 300 * MS, 4);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_after_the_pick)
@@ -191,15 +198,15 @@ GST_START_TEST (test_after_the_pick)
   fail_unless_equals_int (gst_harness_events_in_queue (p.h), 0);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 static void
-assert_no_frame_error (Pick *p)
+assert_no_frame_error (Pick * p)
 {
   fail_if (gst_harness_push_event (p->h, gst_event_new_eos ()));
   fail_unless_equals_int (gst_harness_buffers_in_queue (p->h), 0);
-  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (p->bus,
-      GST_MESSAGE_ERROR);
+  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (p->bus, GST_MESSAGE_ERROR);
   fail_unless (msg != NULL);
   fail_unless_message_error (msg, STREAM, FAILED);
   g_autoptr (GError) error = NULL;
@@ -215,6 +222,7 @@ GST_START_TEST (test_no_frame)
   assert_no_frame_error (&p);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_untimestamped_ignored)
@@ -226,6 +234,7 @@ GST_START_TEST (test_untimestamped_ignored)
   assert_no_frame_error (&p);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_flush_starts_over)
@@ -242,15 +251,16 @@ GST_START_TEST (test_flush_starts_over)
   gst_message_unref (gst_bus_pop_filtered (p.bus, GST_MESSAGE_ELEMENT));
 
   g_object_set (p.h->element, "target-time", (guint64) 150 * MS, NULL);
-  fail_unless (gst_harness_push_event (p.h, gst_event_new_segment
-          (&(GstSegment) {.format = GST_FORMAT_TIME,.rate = 1.0,
-                  .applied_rate = 1.0,.stop = -1,.duration = -1,
-              .position = 0})));
+  fail_unless (gst_harness_push_event (p.h, gst_event_new_segment (&(GstSegment) {
+              .format = GST_FORMAT_TIME,.rate = 1.0,.applied_rate =
+                1.0,.stop = -1,.duration = -1,.position = 0}
+          )));
   /* 100 ms is a tie with 200 ms: passed as soon as it arrives */
   fail_unless_equals_int (push_until_eos (&p, 10), 2);
   assert_picked (&p, 150 * MS, 100 * MS, 2);
   pick_free (&p);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_caps_and_properties)
@@ -273,6 +283,7 @@ GST_START_TEST (test_caps_and_properties)
   fail_unless_equals_uint64 (target, 0);
   gst_object_unref (element);
 }
+
 GST_END_TEST;
 
 /* In a pipeline: decoded video, the nearest frame, one JPEG; upstream
@@ -282,7 +293,8 @@ GST_START_TEST (test_pipeline)
   g_autoptr (LbTestRun) run = lb_test_run_launch ("videotestsrc "
       "num-buffers=90 ! video/x-raw,format=I420,width=160,height=120,"
       "framerate=30/1 ! jpegenc ! jpegdec ! "
-      "lbframepick target-time=2010000000 ! jpegenc ! fakesink", GST_CLOCK_TIME_NONE, 30);
+      "lbframepick target-time=2010000000 ! jpegenc ! fakesink",
+      GST_CLOCK_TIME_NONE, 30);
 
   fail_unless (run->error == NULL);
   fail_unless (run->eos);
@@ -294,6 +306,7 @@ GST_START_TEST (test_pipeline)
   /* frame 60 is at 2.000 s, 61 at 2.033 s */
   fail_unless_equals_uint64 (frame_time, 2 * GST_SECOND);
 }
+
 GST_END_TEST;
 
 static Suite *

@@ -8,13 +8,14 @@
 #define MS GST_MSECOND
 #define IN_CAPS "video/x-raw,format=I420,width=64,height=48,framerate=30/1"
 
-typedef struct {
+typedef struct
+{
   GstHarness *h;
   GstBus *bus;
 } Lapse;
 
 static Lapse
-lapse_new (const gchar *properties)
+lapse_new (const gchar * properties)
 {
   Lapse l;
   g_autofree gchar *launch = g_strdup_printf ("lbhyperlapse %s", properties);
@@ -28,7 +29,7 @@ lapse_new (const gchar *properties)
 
 /* Encoded H.264 access units instead of raw video. */
 static Lapse
-lapse_new_h264 (const gchar *properties)
+lapse_new_h264 (const gchar * properties)
 {
   Lapse l = lapse_new (properties);
 
@@ -38,7 +39,7 @@ lapse_new_h264 (const gchar *properties)
 }
 
 static void
-lapse_free (Lapse *l)
+lapse_free (Lapse * l)
 {
   gst_element_set_bus (l->h->element, NULL);
   gst_object_unref (l->bus);
@@ -59,7 +60,7 @@ frame (GstClockTime pts, guint64 index)
 }
 
 static void
-push_segment (Lapse *l, GstClockTime start, GstClockTime stop)
+push_segment (Lapse * l, GstClockTime start, GstClockTime stop)
 {
   GstSegment segment;
 
@@ -67,13 +68,12 @@ push_segment (Lapse *l, GstClockTime start, GstClockTime stop)
   segment.start = start;
   segment.stop = stop;
   segment.time = start;
-  fail_unless (gst_harness_push_event (l->h, gst_event_new_segment
-          (&segment)));
+  fail_unless (gst_harness_push_event (l->h, gst_event_new_segment (&segment)));
 }
 
 /* Pushes @n frames at 30 fps from @start. */
 static void
-push_full_rate (Lapse *l, GstClockTime start, guint n)
+push_full_rate (Lapse * l, GstClockTime start, guint n)
 {
   for (guint i = 0; i < n; i++)
     fail_unless_equals_int (gst_harness_push (l->h, frame (start +
@@ -83,7 +83,7 @@ push_full_rate (Lapse *l, GstClockTime start, guint n)
 /* Asserts the output frames are the inputs @indices, re-timed to
  * @fps_n/@fps_d from 0. */
 static void
-assert_output (Lapse *l, const guint64 *indices, guint n, gint fps_n,
+assert_output (Lapse * l, const guint64 * indices, guint n, gint fps_n,
     gint fps_d)
 {
   fail_unless_equals_int (gst_harness_buffers_in_queue (l->h), n);
@@ -136,6 +136,7 @@ GST_START_TEST (test_drifting_timestamps)
   assert_output (&l, all, G_N_ELEMENTS (all), 30, 1);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 /* Encoded input: only keyframes are kept (a delta frame cannot stand
@@ -171,10 +172,11 @@ GST_START_TEST (test_encoded_keyframes)
   fail_unless_equals_int (d, 1);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 static void
-assert_summary (Lapse *l, GstClockTime interval, guint64 in, guint64 out,
+assert_summary (Lapse * l, GstClockTime interval, guint64 in, guint64 out,
     GstClockTime first, GstClockTime last)
 {
   fail_unless (gst_harness_push_event (l->h, gst_event_new_eos ()));
@@ -206,6 +208,7 @@ GST_START_TEST (test_interval)
   assert_summary (&l, 500 * MS, 60, 4, 0, 1500 * MS);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 /* Slots start at the segment's start, not at the first frame. */
@@ -222,6 +225,7 @@ GST_START_TEST (test_slots_from_segment_start)
       10 * GST_SECOND + 1500 * MS);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 /* 10 s of input in 1 s at 10 fps: one frame per second. */
@@ -235,10 +239,10 @@ GST_START_TEST (test_target_duration)
   push_segment (&l, 100 * GST_SECOND, 110 * GST_SECOND);
   push_full_rate (&l, 100 * GST_SECOND, 300);
   assert_output (&l, kept, 10, 10, 1);
-  assert_summary (&l, GST_SECOND, 300, 10, 100 * GST_SECOND,
-      109 * GST_SECOND);
+  assert_summary (&l, GST_SECOND, 300, 10, 100 * GST_SECOND, 109 * GST_SECOND);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 /* Keyframes once a second: sparser than a 0.5 s interval, so every frame
@@ -264,13 +268,13 @@ GST_START_TEST (test_sparse_input)
   assert_summary (&l, 2500 * MS, 10, 4, 0, 8 * GST_SECOND);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 static void
-assert_error (Lapse *l, GQuark domain, gint code, const gchar *text)
+assert_error (Lapse * l, GQuark domain, gint code, const gchar * text)
 {
-  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (l->bus,
-      GST_MESSAGE_ERROR);
+  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (l->bus, GST_MESSAGE_ERROR);
   g_autoptr (GError) error = NULL;
 
   fail_unless (msg != NULL);
@@ -283,24 +287,24 @@ GST_START_TEST (test_nothing_set)
 {
   Lapse l = lapse_new ("");
 
-  fail_unless_equals_int (gst_harness_push (l.h, frame (0, 0)),
-      GST_FLOW_ERROR);
+  fail_unless_equals_int (gst_harness_push (l.h, frame (0, 0)), GST_FLOW_ERROR);
   assert_error (&l, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS,
       "interval or target-duration");
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_target_duration_unbounded)
 {
   Lapse l = lapse_new ("target-duration=1000000000");
 
-  fail_unless_equals_int (gst_harness_push (l.h, frame (0, 0)),
-      GST_FLOW_ERROR);
+  fail_unless_equals_int (gst_harness_push (l.h, frame (0, 0)), GST_FLOW_ERROR);
   assert_error (&l, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED, "no known end");
   fail_unless_equals_int (gst_harness_buffers_in_queue (l.h), 0);
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_no_frame)
@@ -313,6 +317,7 @@ GST_START_TEST (test_no_frame)
   assert_error (&l, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED, "No frame");
   lapse_free (&l);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_caps_query)
@@ -332,6 +337,7 @@ GST_START_TEST (test_caps_query)
   fail_if (gst_pad_peer_query_accept_caps (h->srcpad, wrong));
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_properties)
@@ -354,6 +360,7 @@ GST_START_TEST (test_properties)
   g_value_unset (&fps);
   gst_object_unref (e);
 }
+
 GST_END_TEST;
 
 /* In a pipeline with an encoder and a muxer behind it. */
@@ -374,6 +381,7 @@ GST_START_TEST (test_pipeline)
           "frames-out", &out));
   fail_unless_equals_uint64 (out, 10);
 }
+
 GST_END_TEST;
 
 static Suite *

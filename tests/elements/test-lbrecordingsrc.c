@@ -12,7 +12,7 @@
 #include "lb-elements-test.h"
 #include "lb-footage-test.h"
 
-#define WALL0 (G_GINT64_CONSTANT (1767225600) * GST_SECOND)  /* 2026-01-01T00:00:00Z */
+#define WALL0 (G_GINT64_CONSTANT (1767225600) * GST_SECOND)     /* 2026-01-01T00:00:00Z */
 #define SEC GST_SECOND
 #define MS GST_MSECOND
 #define FRAME(i) LB_TEST_FRAME_TIME (WALL0, (i))
@@ -26,7 +26,7 @@ static gchar *store_dir;
 static gchar *db;
 
 static void
-record (const gchar *path)
+record (const gchar * path)
 {
   g_autoptr (GPtrArray) a = lb_test_record (path, "truck 7", "road", WALL0,
       40 * LB_TEST_FPS, 5 * SEC);
@@ -53,7 +53,7 @@ ns_string (gint64 ns)
 /* A harness around a configured lbrecordingsrc (its bus set to @bus when
  * not NULL). */
 static GstHarness *
-source_harness (gint64 start, gint64 end, const gchar *mode, GstBus *bus)
+source_harness (gint64 start, gint64 end, const gchar * mode, GstBus * bus)
 {
   g_autofree gchar *start_text = ns_string (start);
   g_autofree gchar *end_text = ns_string (end);
@@ -71,7 +71,7 @@ source_harness (gint64 start, gint64 end, const gchar *mode, GstBus *bus)
 
 /* Pulls every buffer until EOS. */
 static GPtrArray *
-pull_all (GstHarness *h)
+pull_all (GstHarness * h)
 {
   GPtrArray *buffers = g_ptr_array_new_with_free_func (
       (GDestroyNotify) gst_buffer_unref);
@@ -89,7 +89,7 @@ pull_all (GstHarness *h)
 
 /* The segment event lbrecordingsrc pushed. */
 static void
-assert_segment (GstHarness *h, gint64 start, gint64 stop)
+assert_segment (GstHarness * h, gint64 start, gint64 stop)
 {
   g_autoptr (GstEvent) event = gst_pad_get_sticky_event (h->sinkpad,
       GST_EVENT_SEGMENT, 0);
@@ -104,7 +104,7 @@ assert_segment (GstHarness *h, gint64 start, gint64 stop)
 }
 
 static guint64
-buffers_size (GPtrArray *buffers)
+buffers_size (GPtrArray * buffers)
 {
   guint64 size = 0;
 
@@ -156,8 +156,7 @@ GST_START_TEST (test_caps_and_timestamps)
   guint64 bytes = 0;
   g_object_get (h->element, "bytes-read", &bytes, NULL);
   fail_unless_equals_uint64 (bytes, buffers_size (buffers));
-  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus,
-      GST_MESSAGE_ELEMENT);
+  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
   fail_unless (msg != NULL);
   const GstStructure *done = gst_message_get_structure (msg);
   guint64 frames = 0, bytes_msg = 0;
@@ -178,6 +177,7 @@ GST_START_TEST (test_caps_and_timestamps)
   gst_element_set_bus (h->element, NULL);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* 3.5 s → 33.5 s crosses six segment files: every frame once, in order,
@@ -198,6 +198,7 @@ GST_START_TEST (test_seamless_across_files)
   }
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* keyframes: one buffer per keyframe, each lasting until the next; only
@@ -242,6 +243,7 @@ GST_START_TEST (test_keyframes_mode)
   fail_unless_equals_uint64 (bytes, buffers_size (buffers));
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* A gap inside the range is skipped, named in a message, and the first
@@ -263,8 +265,7 @@ GST_START_TEST (test_gap_inside_range)
             GST_BUFFER_FLAG_DISCONT), i == 0 || i == 60);
   }
 
-  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus,
-      GST_MESSAGE_ELEMENT);
+  g_autoptr (GstMessage) msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
   fail_unless (msg != NULL);
   const GstStructure *s = gst_message_get_structure (msg);
   gint64 start = 0, end = 0;
@@ -274,8 +275,7 @@ GST_START_TEST (test_gap_inside_range)
           G_TYPE_INT64, &end, NULL));
   assert_time (start, FRAME (1200));
   assert_time (end, WALL1);
-  g_autoptr (GstMessage) done = gst_bus_pop_filtered (bus,
-      GST_MESSAGE_ELEMENT);
+  g_autoptr (GstMessage) done = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
   guint gaps = 0;
   fail_unless (gst_structure_get_uint (gst_message_get_structure (done),
           "gaps", &gaps));
@@ -284,6 +284,7 @@ GST_START_TEST (test_gap_inside_range)
   gst_element_set_bus (h->element, NULL);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 /* Footage with B-frames (DTS before PTS, decode order ≠ display order):
@@ -322,8 +323,7 @@ GST_START_TEST (test_bframes)
       "lbclockcheck ! fakesink", bdb, start_text, end_text);
   g_autoptr (LbTestRun) run = lb_test_run_launch (description,
       GST_CLOCK_TIME_NONE, 30);
-  fail_unless (run->error == NULL, "%s", run->error ? run->error->message :
-      "");
+  fail_unless (run->error == NULL, "%s", run->error ? run->error->message : "");
   g_autoptr (GPtrArray) checks = lb_test_run_messages (run, "lbclockcheck");
   fail_unless_equals_int (checks->len, 255 - 45 + 1);
   for (guint i = 0; i < checks->len; i++) {
@@ -334,17 +334,19 @@ GST_START_TEST (test_bframes)
   }
   lb_test_remove_tree (dir);
 }
+
 GST_END_TEST;
 
 /* Counts the buffers reaching a pad and checks their PTS increase. */
-typedef struct {
+typedef struct
+{
   guint frames;
   GstClockTime first, last;
   gboolean ordered;
 } Count;
 
 static GstPadProbeReturn
-count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+count_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Count *c = user_data;
   GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
@@ -364,17 +366,18 @@ count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
  * H.265 through h265parse, a single GOP), and their keyframes alone. */
 GST_START_TEST (test_shared_media)
 {
-  static const struct {
+  static const struct
+  {
     const gchar *file;
     const gchar *decoder;
     guint frames, keyframes;
   } media[] = {
-    { "kerberos-480p.mp4", "avdec_h264", 96, 4 },  /* its edit list shows 95 */
-    { "moonfire-clip.mp4", "avdec_h264", 10, 3 },
-    { "bbb-avc.mp4", "avdec_h264", 150, 3 },
-    { "bbb-hevc.mp4", "avdec_h265", 150, 3 },
-    { "gst-h264-aac.mp4", "avdec_h264", 15, 1 },
-    { "mediamtx-offline.mp4", "avdec_h264", 30, 1 },
+    {"kerberos-480p.mp4", "avdec_h264", 96, 4}, /* its edit list shows 95 */
+    {"moonfire-clip.mp4", "avdec_h264", 10, 3},
+    {"bbb-avc.mp4", "avdec_h264", 150, 3},
+    {"bbb-hevc.mp4", "avdec_h265", 150, 3},
+    {"gst-h264-aac.mp4", "avdec_h264", 15, 1},
+    {"mediamtx-offline.mp4", "avdec_h264", 30, 1},
   };
   const gchar *folder = g_getenv ("LB_SHARED_MEDIA");
 
@@ -429,11 +432,12 @@ GST_START_TEST (test_shared_media)
     lb_test_remove_tree (dir);
   }
 }
+
 GST_END_TEST;
 
 /* Runs @pipeline from READY to EOS; FALSE on an error. */
 static gboolean
-play_to_eos (GstElement *pipeline)
+play_to_eos (GstElement * pipeline)
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
 
@@ -454,8 +458,7 @@ GST_START_TEST (test_restart)
       " end-time=%" G_GINT64_FORMAT " ! fakesink name=sink", db,
       WALL0 + 2 * SEC, WALL0 + 3 * SEC);
   g_autoptr (GstElement) pipeline = gst_parse_launch (description, NULL);
-  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline),
-      "src");
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline),
       "sink");
   g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
@@ -471,13 +474,15 @@ GST_START_TEST (test_restart)
   g_autofree gchar *end = ns_string (WALL1 + 5 * SEC);
   g_object_set (src, "start-time", start, "end-time", end, NULL);
   gst_util_set_object_arg (G_OBJECT (src), "mode", "keyframes");
-  count = (Count) { 0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE };
+  count = (Count) {
+  0, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, TRUE};
   fail_unless (play_to_eos (pipeline));
   fail_unless_equals_int (count.frames, 5);
   assert_time (count.first, WALL1);
   fail_unless (count.ordered);
   gst_element_set_state (pipeline, GST_STATE_NULL);
 }
+
 GST_END_TEST;
 
 /* Going down from PAUSED before any buffer was taken neither hangs nor
@@ -491,6 +496,7 @@ GST_START_TEST (test_stop_early)
     gst_harness_teardown (h);
   }
 }
+
 GST_END_TEST;
 
 /* RFC 3339 and integer ns are the same time; without end-time, the GOP
@@ -511,6 +517,7 @@ GST_START_TEST (test_time_formats)
       WALL0 + 12 * SEC);
   gst_harness_teardown (h);
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_properties)
@@ -535,8 +542,7 @@ GST_START_TEST (test_properties)
   fail_unless_equals_string (g_enum_get_value (modes, mode)->value_nick,
       "keyframes");
 
-  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src),
-      "bytes-read");
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "bytes-read");
   fail_if (pspec->flags & G_PARAM_WRITABLE);
   static const gchar *const names[] = { "db", "vehicle", "input",
     "start-time", "end-time", "mode", "bytes-read"
@@ -551,13 +557,14 @@ GST_START_TEST (test_properties)
   fail_unless (pad != NULL);
   gst_object_unref (src);
 }
+
 GST_END_TEST;
 
 /* ---- error paths: each ends with an error message naming the problem ---- */
 
 static void
-assert_fails (const gchar *properties, GQuark domain, gint code,
-    const gchar *text)
+assert_fails (const gchar * properties, GQuark domain, gint code,
+    const gchar * text)
 {
   g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc %s ! "
       "avdec_h264 ! fakesink", properties);
@@ -573,7 +580,7 @@ assert_fails (const gchar *properties, GQuark domain, gint code,
 }
 
 static gchar *
-range_properties (const gchar *vehicle, gint64 start, gint64 end)
+range_properties (const gchar * vehicle, gint64 start, gint64 end)
 {
   return g_strdup_printf ("db=\"%s\" vehicle=\"%s\" input=road "
       "start-time=%" G_GINT64_FORMAT " end-time=%" G_GINT64_FORMAT, db,
@@ -587,6 +594,7 @@ GST_START_TEST (test_error_no_store)
       GST_RESOURCE_ERROR_NOT_FOUND, "Cannot open the footage store "
       "/nonexistent/lookback.db");
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_error_settings)
@@ -600,6 +608,7 @@ GST_START_TEST (test_error_settings)
       GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
       "end-time 5 is before start-time 10");
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_error_nothing_recorded)
@@ -608,6 +617,7 @@ GST_START_TEST (test_error_nothing_recorded)
   assert_fails (p, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
       "No footage is recorded for vehicle 'truck 8'");
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_error_before_first_footage)
@@ -617,6 +627,7 @@ GST_START_TEST (test_error_before_first_footage)
   assert_fails (p, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
       "is before the first footage");
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_error_after_last_footage)
@@ -626,6 +637,7 @@ GST_START_TEST (test_error_after_last_footage)
   assert_fails (p, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
       "is after the last footage");
 }
+
 GST_END_TEST;
 
 /* A range (or a still's target) inside the gap from 40 s to 60 s. */
@@ -645,12 +657,13 @@ GST_START_TEST (test_error_in_gap)
       "nothing is recorded from 2026-01-01T00:00:40Z to "
       "2026-01-01T00:01:00Z");
 }
+
 GST_END_TEST;
 
 /* ---- damaged files: a store of its own, one file broken per case ---- */
 
 static gchar *
-corrupt_store (gchar **out_db, gchar **out_file)
+corrupt_store (gchar ** out_db, gchar ** out_file)
 {
   gchar *dir = lb_test_store_new (out_db);
   g_autoptr (GPtrArray) files = lb_test_record (*out_db, "v", "c", WALL0,
@@ -662,8 +675,8 @@ corrupt_store (gchar **out_db, gchar **out_file)
 }
 
 static void
-assert_corrupt_fails (const gchar *mode, void (*damage) (const gchar *path),
-    GQuark domain, gint code, const gchar *text)
+assert_corrupt_fails (const gchar * mode, void (*damage) (const gchar * path),
+    GQuark domain, gint code, const gchar * text)
 {
   g_autofree gchar *cdb = NULL, *file = NULL;
   g_autofree gchar *dir = corrupt_store (&cdb, &file);
@@ -678,7 +691,7 @@ assert_corrupt_fails (const gchar *mode, void (*damage) (const gchar *path),
 
 /* Overwrites every byte from 1/4 of the file to its end with a pattern. */
 static void
-scribble (const gchar *path)
+scribble (const gchar * path)
 {
   g_autofree gchar *data = NULL;
   gsize size = 0;
@@ -690,7 +703,7 @@ scribble (const gchar *path)
 }
 
 static void
-truncate_half (const gchar *path)
+truncate_half (const gchar * path)
 {
   g_autofree gchar *data = NULL;
   gsize size = 0;
@@ -700,7 +713,7 @@ truncate_half (const gchar *path)
 }
 
 static void
-delete_file (const gchar *path)
+delete_file (const gchar * path)
 {
   fail_unless_equals_int (g_unlink (path), 0);
 }
@@ -712,6 +725,7 @@ GST_START_TEST (test_error_corrupt_segment)
   assert_corrupt_fails ("keyframes", scribble, GST_STREAM_ERROR,
       GST_STREAM_ERROR_DEMUX, "is corrupt");
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_error_truncated_segment)
@@ -721,6 +735,7 @@ GST_START_TEST (test_error_truncated_segment)
   assert_corrupt_fails ("keyframes", truncate_half, GST_STREAM_ERROR,
       GST_STREAM_ERROR_DEMUX, "is corrupt");
 }
+
 GST_END_TEST;
 
 GST_START_TEST (test_error_missing_segment)
@@ -728,6 +743,7 @@ GST_START_TEST (test_error_missing_segment)
   assert_corrupt_fails ("all", delete_file, GST_RESOURCE_ERROR,
       GST_RESOURCE_ERROR_NOT_FOUND, "listed in the index is missing");
 }
+
 GST_END_TEST;
 
 static Suite *

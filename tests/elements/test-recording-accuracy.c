@@ -9,7 +9,7 @@
 #include "lb-elements-test.h"
 #include "lb-footage-test.h"
 
-#define WALL0 (G_GINT64_CONSTANT (1767225600) * GST_SECOND)  /* 2026-01-01T00:00:00Z */
+#define WALL0 (G_GINT64_CONSTANT (1767225600) * GST_SECOND)     /* 2026-01-01T00:00:00Z */
 #define SEC GST_SECOND
 #define MS GST_MSECOND
 #define N_FRAMES (40 * LB_TEST_FPS)
@@ -20,7 +20,7 @@ static gchar *store_dir;
 static gchar *db;
 
 static void
-record (const gchar *path)
+record (const gchar * path)
 {
   g_autoptr (GPtrArray) files = lb_test_record (path, "bus", "front", WALL0,
       N_FRAMES, 5 * SEC);
@@ -49,7 +49,7 @@ nearest_frame (gint64 target)
  * frame that starts before the segment to the segment's start
  * (@clipped_start, or -1). */
 static GArray *
-stamps_of (LbTestRun *run, gint64 clipped_start)
+stamps_of (LbTestRun * run, gint64 clipped_start)
 {
   g_autoptr (GPtrArray) checks = lb_test_run_messages (run, "lbclockcheck");
   GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -68,7 +68,8 @@ stamps_of (LbTestRun *run, gint64 clipped_start)
           stamp + SEC / LB_TEST_FPS > clipped_start);
     else
       fail_unless (ABS ((gint64) pts - stamp) <= ROUNDING, "PTS %"
-        G_GUINT64_FORMAT " of the frame stamped %" G_GINT64_FORMAT, pts, stamp);
+          G_GUINT64_FORMAT " of the frame stamped %" G_GINT64_FORMAT, pts,
+          stamp);
     g_array_append_val (stamps, stamp);
   }
   return stamps;
@@ -146,6 +147,7 @@ GST_START_TEST (test_nearest_frame)
   for (guint i = 0; i < targets->len; i++)
     check_target (g_array_index (targets, gint64, i));
 }
+
 GST_END_TEST;
 
 /* 30 s across six file boundaries, from mid-GOP and mid-frame: every frame
@@ -164,14 +166,14 @@ GST_START_TEST (test_range_every_frame_once)
   g_autoptr (LbTestRun) run = lb_test_run_launch (description,
       GST_CLOCK_TIME_NONE, 60);
 
-  fail_unless (run->error == NULL, "%s", run->error ? run->error->message :
-      "");
+  fail_unless (run->error == NULL, "%s", run->error ? run->error->message : "");
   g_autoptr (GArray) stamps = stamps_of (run, start);
   fail_unless_equals_int (stamps->len, last_frame - first_frame + 1);
   for (guint i = 0; i < stamps->len; i++)
     fail_unless_equals_int64 (g_array_index (stamps, gint64, i),
         FRAME (first_frame + i));
 }
+
 GST_END_TEST;
 
 /* keyframes: one decoded frame per keyframe, and a hyperlapse built on
@@ -185,8 +187,7 @@ GST_START_TEST (test_keyframes_decoded)
   g_autoptr (LbTestRun) run = lb_test_run_launch (description,
       GST_CLOCK_TIME_NONE, 60);
 
-  fail_unless (run->error == NULL, "%s", run->error ? run->error->message :
-      "");
+  fail_unless (run->error == NULL, "%s", run->error ? run->error->message : "");
   g_autoptr (GArray) stamps = stamps_of (run, -1);
   fail_unless_equals_int (stamps->len, 40);
   for (guint i = 0; i < stamps->len; i++)
@@ -213,9 +214,10 @@ GST_START_TEST (test_keyframes_decoded)
     fail_unless (gst_structure_get_int64 (s, "stamp", &stamp));
     fail_unless (gst_structure_get_uint64 (s, "pts", &pts));
     fail_unless_equals_int64 (stamp, FRAME (i * 4 * LB_TEST_FPS));
-    fail_unless_equals_uint64 (pts, i * 100 * MS);  /* re-timed: 10 fps */
+    fail_unless_equals_uint64 (pts, i * 100 * MS);      /* re-timed: 10 fps */
   }
 }
+
 GST_END_TEST;
 
 static Suite *

@@ -6,12 +6,13 @@
 #include <gst/video/video.h>
 
 void
-jt_run_launch (const gchar *description)
+jt_run_launch (const gchar * description)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch (description, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
+      GST_STATE_CHANGE_FAILURE);
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
@@ -25,21 +26,26 @@ jt_run_launch (const gchar *description)
 }
 
 void
-jt_make_h264_mp4 (const gchar *path, guint frames, gint width, gint height, guint bframes)
+jt_make_h264_mp4 (const gchar * path, guint frames, gint width, gint height,
+    guint bframes)
 {
-  g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=ball num-buffers=%u "
+  g_autofree gchar *d =
+      g_strdup_printf ("videotestsrc pattern=ball num-buffers=%u "
       "! video/x-raw,width=%d,height=%d,framerate=30/1 ! videoconvert "
       "! video/x-raw,format=I420 ! x264enc speed-preset=superfast bframes=%u "
       "key-int-max=30 option-string=scenecut=0 ! video/x-h264,profile=high ! h264parse "
-      "! mp4mux ! filesink location=\"%s\"", frames, width, height, bframes, path);
+      "! mp4mux ! filesink location=\"%s\"", frames, width, height, bframes,
+      path);
   jt_run_launch (d);
 }
 
 JtDecoded *
-jt_decode (const gchar *path)
+jt_decode (const gchar * path)
 {
-  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! decodebin "
-      "! videoconvert ! video/x-raw,format=I420 ! appsink name=out sync=false", path);
+  g_autofree gchar *d =
+      g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! decodebin "
+      "! videoconvert ! video/x-raw,format=I420 ! appsink name=out sync=false",
+      path);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch (d, &error);
   g_assert_no_error (error);
@@ -48,9 +54,11 @@ jt_decode (const gchar *path)
   out->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   out->pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
 
-  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
+      GST_STATE_CHANGE_FAILURE);
   for (;;) {
-    g_autoptr (GstSample) s = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 30 * GST_SECOND);
+    g_autoptr (GstSample) s =
+        gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 30 * GST_SECOND);
     if (s == NULL)
       break;
     GstBuffer *buf = gst_sample_get_buffer (s);
@@ -65,7 +73,8 @@ jt_decode (const gchar *path)
     for (guint c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (&frame); c++) {
       const guint8 *row = GST_VIDEO_FRAME_COMP_DATA (&frame, c);
       gint stride = GST_VIDEO_FRAME_COMP_STRIDE (&frame, c);
-      gint w = GST_VIDEO_FRAME_COMP_WIDTH (&frame, c) * GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c);
+      gint w = GST_VIDEO_FRAME_COMP_WIDTH (&frame,
+          c) * GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, c);
       for (gint y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT (&frame, c); y++)
         g_byte_array_append (pixels, row + y * stride, w);
     }
@@ -82,7 +91,7 @@ jt_decode (const gchar *path)
 }
 
 void
-jt_decoded_free (JtDecoded *d)
+jt_decoded_free (JtDecoded * d)
 {
   if (d == NULL)
     return;
@@ -92,7 +101,7 @@ jt_decoded_free (JtDecoded *d)
 }
 
 gint
-jt_find_frame (JtDecoded *all, GBytes *frame)
+jt_find_frame (JtDecoded * all, GBytes * frame)
 {
   gint found = -1;
   for (guint i = 0; i < all->frames->len; i++)
@@ -104,27 +113,33 @@ jt_find_frame (JtDecoded *all, GBytes *frame)
 }
 
 JtInfo *
-jt_discover (const gchar *path)
+jt_discover (const gchar * path)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstDiscoverer) disc = gst_discoverer_new (20 * GST_SECOND, &error);
   g_assert_no_error (error);
   g_autofree gchar *uri = gst_filename_to_uri (path, &error);
   g_assert_no_error (error);
-  g_autoptr (GstDiscovererInfo) info = gst_discoverer_discover_uri (disc, uri, &error);
+  g_autoptr (GstDiscovererInfo) info =
+      gst_discoverer_discover_uri (disc, uri, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (gst_discoverer_info_get_result (info), ==, GST_DISCOVERER_OK);
+  g_assert_cmpint (gst_discoverer_info_get_result (info), ==,
+      GST_DISCOVERER_OK);
 
   JtInfo *out = g_new0 (JtInfo, 1);
   out->duration = gst_discoverer_info_get_duration (info);
-  g_autoptr (GstDiscovererStreamInfo) top = gst_discoverer_info_get_stream_info (info);
+  g_autoptr (GstDiscovererStreamInfo) top =
+      gst_discoverer_info_get_stream_info (info);
   g_autoptr (GstCaps) tcaps = gst_discoverer_stream_info_get_caps (top);
-  out->container = g_strdup (gst_structure_get_name (gst_caps_get_structure (tcaps, 0)));
+  out->container =
+      g_strdup (gst_structure_get_name (gst_caps_get_structure (tcaps, 0)));
   GList *videos = gst_discoverer_info_get_video_streams (info);
   if (videos) {
     GstDiscovererVideoInfo *v = videos->data;
-    g_autoptr (GstCaps) vcaps = gst_discoverer_stream_info_get_caps (GST_DISCOVERER_STREAM_INFO (v));
-    out->video = g_strdup (gst_structure_get_name (gst_caps_get_structure (vcaps, 0)));
+    g_autoptr (GstCaps) vcaps =
+        gst_discoverer_stream_info_get_caps (GST_DISCOVERER_STREAM_INFO (v));
+    out->video =
+        g_strdup (gst_structure_get_name (gst_caps_get_structure (vcaps, 0)));
     out->width = gst_discoverer_video_info_get_width (v);
     out->height = gst_discoverer_video_info_get_height (v);
   }
@@ -133,7 +148,7 @@ jt_discover (const gchar *path)
 }
 
 void
-jt_info_free (JtInfo *info)
+jt_info_free (JtInfo * info)
 {
   if (info == NULL)
     return;
@@ -143,9 +158,10 @@ jt_info_free (JtInfo *info)
 }
 
 GArray *
-jt_read_stamps (const gchar *path)
+jt_read_stamps (const gchar * path)
 {
-  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
+  g_autofree gchar *d =
+      g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
       "! lbclockcheck ! fakesink", path);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch (d, &error);

@@ -23,7 +23,8 @@
 /* the time of frame n, as videotestsrc stamps it */
 #define F(n) ((gint64) gst_util_uint64_scale ((n), GST_SECOND, 30))
 
-typedef struct {
+typedef struct
+{
   ApiFixture *api;
   LbJobs *jobs;
   gboolean mounted;
@@ -37,29 +38,32 @@ rfc (gint64 ns)
 
 /* Records @seconds of stamped video starting at wall time @start into the
  * store's segment layout and indexes it. */
-static void import_footage_codec (Fixture *f, const gchar *input, gint64 start,
-    guint seconds, const gchar *codec);
+static void import_footage_codec (Fixture * f, const gchar * input,
+    gint64 start, guint seconds, const gchar * codec);
 
 static void
-import_footage (Fixture *f, const gchar *input, gint64 start, guint seconds)
+import_footage (Fixture * f, const gchar * input, gint64 start, guint seconds)
 {
   import_footage_codec (f, input, start, seconds, "h264");
 }
 
 static void
-import_footage_codec (Fixture *f, const gchar *input, gint64 start, guint seconds,
-    const gchar *codec)
+import_footage_codec (Fixture * f, const gchar * input, gint64 start,
+    guint seconds, const gchar * codec)
 {
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
-  g_autofree gchar *path = lb_footage_segment_path (store_dir, "1234", input, start);
+  g_autofree gchar *path =
+      lb_footage_segment_path (store_dir, "1234", input, start);
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_mkdir_with_parents (dir, 0755);
-  g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
+  g_autofree gchar *d =
+      g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
       "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
       "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
       "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000 "
-      "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec, "h265") ?
+      "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec,
+          "h265") ?
       "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
       "! h265parse" : g_str_equal (codec, "h264-high") ?
       /* H.264 with another SPS than the default's (Constrained Baseline) */
@@ -69,16 +73,18 @@ import_footage_codec (Fixture *f, const gchar *input, gint64 start, guint second
       "option-string=scenecut=0 ! h264parse", path);
   jt_run_launch (d);
   gint64 id = 0;
-  g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path, start, &id, &error));
+  g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path,
+          start, &id, &error));
   g_assert_no_error (error);
   lb_jobs_poke (f->jobs);
 }
 
 static void
-set_up (Fixture *f, gconstpointer data)
+set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  f->api = api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
+  f->api =
+      api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
       "[api]\nreads-per-second=10000\n");
   f->jobs = lb_jobs_new (f->api->config, f->api->store, &error);
   g_assert_no_error (error);
@@ -88,11 +94,12 @@ set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-tear_down (Fixture *f, gconstpointer data)
+tear_down (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->jobs, lb_jobs_free);
   if (f->mounted) {
-    g_autofree gchar *outputs = g_build_filename (lb_config_get_store_dir (f->api->config),
+    g_autofree gchar *outputs =
+        g_build_filename (lb_config_get_store_dir (f->api->config),
         "outputs", NULL);
     umount (outputs);
   }
@@ -101,26 +108,29 @@ tear_down (Fixture *f, gconstpointer data)
 
 /* POSTs a retrieval; returns its id. */
 static gchar *
-create (Fixture *f, const gchar *media_type, gint64 start, gint64 end, const gchar *input)
+create (Fixture * f, const gchar * media_type, gint64 start, gint64 end,
+    const gchar * input)
 {
   g_autofree gchar *s = rfc (start), *e = rfc (end);
   g_autofree gchar *inputs = g_strdup_printf ("[\"%s\"]", input);
-  g_autoptr (ApiReply) r = api_create (f->api, f->api->token, "1234", media_type, s, e, inputs);
+  g_autoptr (ApiReply) r =
+      api_create (f->api, f->api->token, "1234", media_type, s, e, inputs);
   g_assert_cmpuint (r->status, ==, 200);
   return g_strdup (api_json_string (r, "data.retrievalId"));
 }
 
 /* Polls GET /cameras/media/retrieval until the media is no longer pending. */
 static ApiReply *
-poll_done (Fixture *f, const gchar *id, gdouble max_s)
+poll_done (Fixture * f, const gchar * id, gdouble max_s)
 {
-  g_autofree gchar *path = g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   gint64 until = g_get_monotonic_time () + max_s * G_TIME_SPAN_SECOND;
   for (;;) {
     ApiReply *r = api_request (f->api, "GET", path, f->api->token, NULL);
     g_assert_cmpuint (r->status, ==, 200);
-    if (g_strcmp0 (api_json_string (r, "data.media.0.status"), "pending") != 0 ||
-        g_get_monotonic_time () > until)
+    if (g_strcmp0 (api_json_string (r, "data.media.0.status"), "pending") != 0
+        || g_get_monotonic_time () > until)
       return r;
     api_reply_free (r);
     g_usleep (30000);
@@ -129,14 +139,15 @@ poll_done (Fixture *f, const gchar *id, gdouble max_s)
 
 /* Downloads urlInfo.url into a file of the fixture's folder. */
 static gchar *
-download (Fixture *f, ApiReply *r, const gchar *name)
+download (Fixture * f, ApiReply * r, const gchar * name)
 {
   const gchar *url = api_json_string (r, "data.media.0.urlInfo.url");
   g_assert_nonnull (url);
   g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
   g_assert_nonnull (uri);
   g_autofree gchar *path = g_strdup_printf ("%s%s%s", g_uri_get_path (uri),
-      g_uri_get_query (uri) ? "?" : "", g_uri_get_query (uri) ? g_uri_get_query (uri) : "");
+      g_uri_get_query (uri) ? "?" : "",
+      g_uri_get_query (uri) ? g_uri_get_query (uri) : "");
   g_autoptr (ApiReply) media = api_request (f->api, "GET", path, NULL, NULL);
   g_assert_cmpuint (media->status, ==, 200);
   g_autofree gchar *file = g_build_filename (f->api->dir, name, NULL);
@@ -147,22 +158,23 @@ download (Fixture *f, ApiReply *r, const gchar *name)
 }
 
 static void
-assert_books (Fixture *f, gdouble used, gdouble reserved)
+assert_books (Fixture * f, gdouble used, gdouble reserved)
 {
   g_autoptr (GError) error = NULL;
   gdouble u, r;
-  g_assert_true (lb_quota_get_usage (f->api->store, "acme", lb_clock_now (f->api->clock),
-      &u, &r, &error));
+  g_assert_true (lb_quota_get_usage (f->api->store, "acme",
+          lb_clock_now (f->api->clock), &u, &r, &error));
   g_assert_no_error (error);
   g_assert_cmpfloat_with_epsilon (u, used, 1e-3);
   g_assert_cmpfloat_with_epsilon (r, reserved, 1e-3);
 }
 
 static void
-test_image (Fixture *f, gconstpointer data)
+test_image (Fixture * f, gconstpointer data)
 {
   /* 2.51 s: nearest frame 75 (2.500 s); 2.52 s: frame 76 (2.533 s) */
-  g_autofree gchar *id = create (f, "image", T0 + 2510 * LB_NS_PER_MS, T0 + 2510 * LB_NS_PER_MS,
+  g_autofree gchar *id =
+      create (f, "image", T0 + 2510 * LB_NS_PER_MS, T0 + 2510 * LB_NS_PER_MS,
       "dashcamRoadFacing");
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
@@ -175,10 +187,12 @@ test_image (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stamps->len, ==, 1);
   g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (75));
   g_autofree gchar *delivered = rfc (T0 + F (75));
-  g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==, delivered);
-  g_assert_cmpstr (api_json_string (r, "data.media.0.coverage.deliveredStartTime"), ==, delivered);
-  g_assert_cmpfloat (json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs")),
-      ==, -10.0);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==,
+      delivered);
+  g_assert_cmpstr (api_json_string (r,
+          "data.media.0.coverage.deliveredStartTime"), ==, delivered);
+  g_assert_cmpfloat (json_node_get_double (api_json_get (r,
+              "data.media.0.coverage.offsetMs")), ==, -10.0);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (api_json_get (r,
                   "data.media.0.coverage.gaps"))), ==, 0);
 
@@ -192,9 +206,11 @@ test_image (Fixture *f, gconstpointer data)
 }
 
 static void
-check_clip (Fixture *f, const gchar *media_type, gint64 start, gint64 end, gint w, gint h)
+check_clip (Fixture * f, const gchar * media_type, gint64 start, gint64 end,
+    gint w, gint h)
 {
-  g_autofree gchar *id = create (f, media_type, start, end, "dashcamRoadFacing");
+  g_autofree gchar *id =
+      create (f, media_type, start, end, "dashcamRoadFacing");
   g_autoptr (ApiReply) r = poll_done (f, id, 60);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
   g_autofree gchar *file = download (f, r, "clip.mp4");
@@ -203,7 +219,8 @@ check_clip (Fixture *f, const gchar *media_type, gint64 start, gint64 end, gint 
   g_assert_cmpstr (info->video, ==, "video/x-h264");
   g_assert_cmpint (info->width, ==, w);
   g_assert_cmpint (info->height, ==, h);
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (end - start, info->duration)), <=, FRAME);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (end - start, info->duration)), <=,
+      FRAME);
   g_autoptr (GArray) stamps = jt_read_stamps (file);
   guint frames = (end - start) / FRAME;
   g_assert_cmpuint (stamps->len, ==, frames);
@@ -212,7 +229,7 @@ check_clip (Fixture *f, const gchar *media_type, gint64 start, gint64 end, gint 
 }
 
 static void
-test_high_res (Fixture *f, gconstpointer data)
+test_high_res (Fixture * f, gconstpointer data)
 {
   /* mid-GOP start, across fragments */
   check_clip (f, "videoHighRes", T0 + F (45), T0 + F (105), 160, 120);
@@ -221,7 +238,7 @@ test_high_res (Fixture *f, gconstpointer data)
 
 /* A clip across two segment files: still one remux, frame-exact. */
 static void
-test_high_res_across_segments (Fixture *f, gconstpointer data)
+test_high_res_across_segments (Fixture * f, gconstpointer data)
 {
   import_footage (f, "dashcamRoadFacing", T0 + 10 * LB_NS_PER_SEC, 4);
   check_clip (f, "videoHighRes", T0 + F (285), T0 + F (345), 160, 120);
@@ -230,7 +247,7 @@ test_high_res_across_segments (Fixture *f, gconstpointer data)
 
 /* H.265 footage: high-res is transcoded to H.264, still frame-exact. */
 static void
-test_high_res_from_h265 (Fixture *f, gconstpointer data)
+test_high_res_from_h265 (Fixture * f, gconstpointer data)
 {
   import_footage_codec (f, "dashcamDriverFacing", T0, 3, "h265");
   g_autofree gchar *id = create (f, "videoHighRes", T0 + F (15), T0 + F (75),
@@ -249,13 +266,13 @@ test_high_res_from_h265 (Fixture *f, gconstpointer data)
 }
 
 static void
-test_low_res (Fixture *f, gconstpointer data)
+test_low_res (Fixture * f, gconstpointer data)
 {
   check_clip (f, "videoLowRes", T0 + F (30), T0 + F (90), 160, 120);
 }
 
 static void
-test_hyperlapse (Fixture *f, gconstpointer data)
+test_hyperlapse (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *id = create (f, "hyperlapse", T0, T0 + 10 * LB_NS_PER_SEC,
       "dashcamRoadFacing");
@@ -277,9 +294,10 @@ test_hyperlapse (Fixture *f, gconstpointer data)
  * SPS/PPS travel in band) or refuses them (then the hyperlapse is
  * transcoded), every frame decodes, one per source second. */
 static void
-test_hyperlapse_codec_data_changes (Fixture *f, gconstpointer data)
+test_hyperlapse_codec_data_changes (Fixture * f, gconstpointer data)
 {
-  import_footage_codec (f, "dashcamRoadFacing", T0 + 10 * LB_NS_PER_SEC, 3, "h264-high");
+  import_footage_codec (f, "dashcamRoadFacing", T0 + 10 * LB_NS_PER_SEC, 3,
+      "h264-high");
   g_autofree gchar *id = create (f, "hyperlapse", T0 + 7 * LB_NS_PER_SEC,
       T0 + 13 * LB_NS_PER_SEC, "dashcamRoadFacing");
   g_autoptr (ApiReply) r = poll_done (f, id, 60);
@@ -294,19 +312,20 @@ test_hyperlapse_codec_data_changes (Fixture *f, gconstpointer data)
 }
 
 static void
-test_unavailable (Fixture *f, gconstpointer data)
+test_unavailable (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *id = create (f, "videoHighRes", T0 - 60 * LB_NS_PER_SEC,
       T0 - 50 * LB_NS_PER_SEC, "dashcamRoadFacing");
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
-  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "unavailable");
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==,
+      "unavailable");
   assert_books (f, 0, 0);
 }
 
 /* Nothing recorded yet on the driver camera: pending; imported later:
  * available. */
 static void
-test_late_footage (Fixture *f, gconstpointer data)
+test_late_footage (Fixture * f, gconstpointer data)
 {
   /* a second before the clock's now: the deadline (5 s) is still ahead */
   gint64 t = API_TEST_START_NS - LB_NS_PER_SEC;
@@ -317,7 +336,8 @@ test_late_footage (Fixture *f, gconstpointer data)
     g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "pending");
     assert_books (f, 0, 0.1);
   }
-  import_footage (f, "dashcamDriverFacing", API_TEST_START_NS - 3 * LB_NS_PER_SEC, 3);
+  import_footage (f, "dashcamDriverFacing",
+      API_TEST_START_NS - 3 * LB_NS_PER_SEC, 3);
   lb_clock_advance (f->api->clock, 2 * LB_NS_PER_SEC);
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
@@ -325,7 +345,7 @@ test_late_footage (Fixture *f, gconstpointer data)
 }
 
 static void
-test_pending_deadline (Fixture *f, gconstpointer data)
+test_pending_deadline (Fixture * f, gconstpointer data)
 {
   gint64 t = API_TEST_START_NS - LB_NS_PER_SEC;
   g_autofree gchar *id = create (f, "image", t, t, "dashcamDriverFacing");
@@ -337,7 +357,8 @@ test_pending_deadline (Fixture *f, gconstpointer data)
   /* the deadline is 5 s after the requested time */
   lb_clock_advance (f->api->clock, 10 * LB_NS_PER_SEC);
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
-  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "unavailable");
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==,
+      "unavailable");
   assert_books (f, 0, 0);
 }
 
@@ -346,9 +367,10 @@ test_pending_deadline (Fixture *f, gconstpointer data)
  * nearest frame, up to half a second away, and the coverage says how far;
  * a clip starts at the nearest frame. */
 static void
-test_one_fps_recording (Fixture *f, gconstpointer data)
+test_one_fps_recording (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *src = g_build_filename (g_getenv ("LB_SHARED_MEDIA"), "moonfire-clip.mp4",
+  g_autofree gchar *src =
+      g_build_filename (g_getenv ("LB_SHARED_MEDIA"), "moonfire-clip.mp4",
       NULL);
   if (!g_file_test (src, G_FILE_TEST_EXISTS)) {
     g_test_skip ("no shared media (LB_SHARED_MEDIA)");
@@ -357,22 +379,26 @@ test_one_fps_recording (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
   gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
-  g_autofree gchar *path = lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
+  g_autofree gchar *path =
+      lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_mkdir_with_parents (dir, 0755);
-  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
+  g_autofree gchar *d =
+      g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
       "! mp4mux fragment-duration=1000 ! filesink location=\"%s\"", src, path);
   jt_run_launch (d);
-  g_assert_true (lb_footage_index_file (f->api->store, "1234", "dashcamDriverFacing", path, t2,
-      NULL, &error));
+  g_assert_true (lb_footage_index_file (f->api->store, "1234",
+          "dashcamDriverFacing", path, t2, NULL, &error));
   g_assert_no_error (error);
 
   /* 3.4 s: the frame at 3.000133 s is 0.4 s away, the next 0.6 s */
-  g_autofree gchar *id = create (f, "image", t2 + 3400 * LB_NS_PER_MS, t2 + 3400 * LB_NS_PER_MS,
+  g_autofree gchar *id =
+      create (f, "image", t2 + 3400 * LB_NS_PER_MS, t2 + 3400 * LB_NS_PER_MS,
       "dashcamDriverFacing");
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
-  gdouble offset = json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs"));
+  gdouble offset =
+      json_node_get_double (api_json_get (r, "data.media.0.coverage.offsetMs"));
   /* (the import's timescale may round the frame time by a fraction of a ms) */
   g_assert_cmpfloat_with_epsilon (offset, -399.867, 1.0);
   g_autofree gchar *still = download (f, r, "moonfire.jpg");
@@ -389,15 +415,18 @@ test_one_fps_recording (Fixture *f, gconstpointer data)
   g_autoptr (JtDecoded) frames = jt_decode (clip);
   g_assert_cmpuint (frames->frames->len, ==, 4);
   g_autoptr (JtInfo) cinfo = jt_discover (clip);
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (4 * GST_SECOND, cinfo->duration)), <=, GST_SECOND);
-  gdouble coffset = json_node_get_double (api_json_get (c, "data.media.0.coverage.offsetMs"));
-  g_assert_cmpfloat (ABS (coffset), <, 4.0);   /* the frame at 2.0029 s (or 2.0) */
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (4 * GST_SECOND, cinfo->duration)), <=,
+      GST_SECOND);
+  gdouble coffset =
+      json_node_get_double (api_json_get (c, "data.media.0.coverage.offsetMs"));
+  g_assert_cmpfloat (ABS (coffset), <, 4.0);    /* the frame at 2.0029 s (or 2.0) */
 }
 
 static guint
-count_outputs (Fixture *f)
+count_outputs (Fixture * f)
 {
-  g_autofree gchar *outputs = g_build_filename (lb_config_get_store_dir (f->api->config),
+  g_autofree gchar *outputs =
+      g_build_filename (lb_config_get_store_dir (f->api->config),
       "outputs", NULL);
   g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
   guint n = 0;
@@ -409,9 +438,10 @@ count_outputs (Fixture *f)
 /* The segment file lost its second half after it was indexed: the clip
  * over it fails with a reason, refunded, nothing left behind. */
 static void
-test_corrupt_segment (Fixture *f, gconstpointer data)
+test_corrupt_segment (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *path = lb_footage_segment_path (lb_config_get_store_dir (f->api->config),
+  g_autofree gchar *path =
+      lb_footage_segment_path (lb_config_get_store_dir (f->api->config),
       "1234", "dashcamRoadFacing", T0);
   GStatBuf st;
   g_assert_cmpint (g_stat (path, &st), ==, 0);
@@ -427,9 +457,10 @@ test_corrupt_segment (Fixture *f, gconstpointer data)
 
 /* No room for the output: failed after the retries, refunded, no file. */
 static void
-test_full_disk (Fixture *f, gconstpointer data)
+test_full_disk (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *outputs = g_build_filename (lb_config_get_store_dir (f->api->config),
+  g_autofree gchar *outputs =
+      g_build_filename (lb_config_get_store_dir (f->api->config),
       "outputs", NULL);
   g_mkdir_with_parents (outputs, 0755);
   if (mount ("tmpfs", outputs, "tmpfs", 0, "size=8k") != 0) {
@@ -474,7 +505,8 @@ main (int argc, char **argv)
   ADD ("/jobs/e2e/high-res-from-h265", test_high_res_from_h265);
   ADD ("/jobs/e2e/low-res", test_low_res);
   ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
-  ADD ("/jobs/e2e/hyperlapse-codec-data-changes", test_hyperlapse_codec_data_changes);
+  ADD ("/jobs/e2e/hyperlapse-codec-data-changes",
+      test_hyperlapse_codec_data_changes);
   ADD ("/jobs/e2e/unavailable", test_unavailable);
   ADD ("/jobs/e2e/late-footage", test_late_footage);
   ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);

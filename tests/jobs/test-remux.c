@@ -15,12 +15,13 @@
 #define WALL (G_GINT64_CONSTANT (1785000000) * GST_SECOND)
 #define FRAME (GST_SECOND / 30)
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
 } Fixture;
 
 static void
-fixture_set_up (Fixture *f, gconstpointer data)
+fixture_set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-remux-XXXXXX", &error);
@@ -28,7 +29,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-fixture_tear_down (Fixture *f, gconstpointer data)
+fixture_tear_down (Fixture * f, gconstpointer data)
 {
   if (g_getenv ("LB_TEST_KEEP"))
     return;
@@ -44,28 +45,34 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 
 /* The encoded samples of @path, as a recording source would read them. */
 static GPtrArray *
-read_samples (const gchar *path)
+read_samples (const gchar * path)
 {
-  g_autofree gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
-      "! video/x-h264,stream-format=avc,alignment=au ! appsink name=out sync=false", path);
+  g_autofree gchar *d =
+      g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
+      "! video/x-h264,stream-format=avc,alignment=au ! appsink name=out sync=false",
+      path);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch (d, &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "out");
-  GPtrArray *samples = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_sample_unref);
+  GPtrArray *samples =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_sample_unref);
   gst_element_set_state (p, GST_STATE_PLAYING);
   GstSample *s;
   /* Timestamps on the presentation timeline (qtdemux's are media times
    * shifted by the file's own edit list, as its segment says), like
    * lbrecordingsrc's wall clock: PTS of frame n = n / 30 s. */
-  while ((s = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 30 * GST_SECOND))) {
+  while ((s =
+          gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+              30 * GST_SECOND))) {
     const GstSegment *seg = gst_sample_get_segment (s);
     GstBuffer *b = gst_buffer_copy (gst_sample_get_buffer (s));
     GstClockTime shift = seg->start - seg->time;
     GST_BUFFER_PTS (b) -= shift;
     if (GST_BUFFER_DTS_IS_VALID (b))
       GST_BUFFER_DTS (b) = GST_BUFFER_DTS (b) + WALL - shift - WALL;
-    g_ptr_array_add (samples, gst_sample_new (b, gst_sample_get_caps (s), NULL, NULL));
+    g_ptr_array_add (samples, gst_sample_new (b, gst_sample_get_caps (s), NULL,
+            NULL));
     gst_buffer_unref (b);
     gst_sample_unref (s);
   }
@@ -78,8 +85,9 @@ read_samples (const gchar *path)
  * samples from the keyframe at or before @start to the end of the GOP that
  * holds @end, in a segment [start, end), with wall-clock timestamps. */
 static void
-remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
-    GstClockTime *dstart, GstClockTime *dend, guint *frames)
+remux (const gchar * src, const gchar * out, GstClockTime start,
+    GstClockTime end, GstClockTime * dstart, GstClockTime * dend,
+    guint * frames)
 {
   g_autoptr (GPtrArray) samples = read_samples (src);
   g_autofree gchar *d = g_strdup_printf ("appsrc name=src format=time "
@@ -95,7 +103,7 @@ remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
   GstSegment seg;
   gst_segment_init (&seg, GST_FORMAT_TIME);
   seg.start = WALL + start;
-  seg.stop = GST_CLOCK_TIME_NONE;  /* basesrc would end at the first P-frame past it */
+  seg.stop = GST_CLOCK_TIME_NONE;       /* basesrc would end at the first P-frame past it */
   seg.time = WALL + start;
   seg.position = seg.start;
 
@@ -107,8 +115,8 @@ remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
     if (!GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT)
         && GST_BUFFER_PTS (b) <= start + FRAME / 2)
       first = i;
-    if (!GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT) && GST_BUFFER_PTS (b) >= end
-        && last == samples->len)
+    if (!GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DELTA_UNIT)
+        && GST_BUFFER_PTS (b) >= end && last == samples->len)
       last = i;
   }
   gst_element_set_state (p, GST_STATE_PLAYING);
@@ -118,9 +126,11 @@ remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
     GST_BUFFER_PTS (b) += WALL;
     if (GST_BUFFER_DTS_IS_VALID (b))
       GST_BUFFER_DTS (b) += WALL;
-    g_autoptr (GstSample) ns = gst_sample_new (b, gst_sample_get_caps (s), &seg, NULL);
+    g_autoptr (GstSample) ns =
+        gst_sample_new (b, gst_sample_get_caps (s), &seg, NULL);
     gst_buffer_unref (b);
-    g_assert_cmpint (gst_app_src_push_sample (GST_APP_SRC (appsrc), ns), ==, GST_FLOW_OK);
+    g_assert_cmpint (gst_app_src_push_sample (GST_APP_SRC (appsrc), ns), ==,
+        GST_FLOW_OK);
   }
   gst_app_src_end_of_stream (GST_APP_SRC (appsrc));
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
@@ -134,7 +144,9 @@ remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
   GstClockTime ds, de;
   GStatBuf before, after;
   g_assert_cmpint (g_stat (out, &before), ==, 0);
-  gboolean ok = lb_remux_finish (rm, out, WALL + start, WALL + end, &ds, &de, frames, &error);
+  gboolean ok =
+      lb_remux_finish (rm, out, WALL + start, WALL + end, &ds, &de, frames,
+      &error);
   g_assert_no_error (error);
   g_assert_true (ok);
   /* edited in place: the media data did not move */
@@ -149,8 +161,8 @@ remux (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
  * @want_first of the source, the clip shows @want_frames frames in order,
  * and the container's duration is within one frame of the request. */
 static void
-check_clip (const gchar *src, const gchar *out, GstClockTime start, GstClockTime end,
-    gint want_first, guint want_frames)
+check_clip (const gchar * src, const gchar * out, GstClockTime start,
+    GstClockTime end, gint want_first, guint want_frames)
 {
   g_autoptr (JtDecoded) all = jt_decode (src);
   GstClockTime ds, de;
@@ -159,13 +171,16 @@ check_clip (const gchar *src, const gchar *out, GstClockTime start, GstClockTime
   remux (src, out, start, end, &ds, &de, &frames);
   g_assert_cmpuint (frames, ==, want_frames);
   /* within a nanosecond (timescale rounding) */
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (gst_util_uint64_scale (want_first, GST_SECOND, 30), ds)), <=, 1);
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (gst_util_uint64_scale (want_frames, GST_SECOND, 30), de - ds)), <=, 1);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (gst_util_uint64_scale (want_first,
+                  GST_SECOND, 30), ds)), <=, 1);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (gst_util_uint64_scale (want_frames,
+                  GST_SECOND, 30), de - ds)), <=, 1);
 
   g_autoptr (JtDecoded) clip = jt_decode (out);
   g_assert_cmpuint (clip->frames->len, ==, want_frames);
   for (guint i = 0; i < clip->frames->len; i++)
-    g_assert_cmpint (jt_find_frame (all, clip->frames->pdata[i]), ==, want_first + (gint) i);
+    g_assert_cmpint (jt_find_frame (all, clip->frames->pdata[i]), ==,
+        want_first + (gint) i);
 
   g_autoptr (JtInfo) info = jt_discover (out);
   g_assert_cmpstr (info->container, ==, "video/quicktime");
@@ -176,7 +191,7 @@ check_clip (const gchar *src, const gchar *out, GstClockTime start, GstClockTime
 
 /* Mid-GOP start (frame 45, GOP from frame 30): 15 frames of pre-roll hidden. */
 static void
-test_mid_gop (Fixture *f, gconstpointer data)
+test_mid_gop (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "src.mp4", NULL);
   g_autofree gchar *out = g_build_filename (f->dir, "clip.mp4", NULL);
@@ -186,7 +201,7 @@ test_mid_gop (Fixture *f, gconstpointer data)
 
 /* Times between frames snap to the nearest frame. */
 static void
-test_snaps_to_nearest_frame (Fixture *f, gconstpointer data)
+test_snaps_to_nearest_frame (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "src.mp4", NULL);
   g_autofree gchar *out = g_build_filename (f->dir, "clip.mp4", NULL);
@@ -201,7 +216,7 @@ test_snaps_to_nearest_frame (Fixture *f, gconstpointer data)
 
 /* B-frames: composition offsets (ctts) and mp4mux's own edit list shift. */
 static void
-test_b_frames (Fixture *f, gconstpointer data)
+test_b_frames (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "src.mp4", NULL);
   g_autofree gchar *out = g_build_filename (f->dir, "clip.mp4", NULL);
@@ -212,7 +227,7 @@ test_b_frames (Fixture *f, gconstpointer data)
 
 /* Requested range beyond the recorded end: plays to the last frame. */
 static void
-test_to_the_end (Fixture *f, gconstpointer data)
+test_to_the_end (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "src.mp4", NULL);
   g_autofree gchar *out = g_build_filename (f->dir, "clip.mp4", NULL);
@@ -233,17 +248,19 @@ test_to_the_end (Fixture *f, gconstpointer data)
 /* A file without an edit list (ffmpeg -use_editlist 0, moov first): trim
  * inserts one and moves every chunk offset. */
 static void
-test_inserts_edit_list (Fixture *f, gconstpointer data)
+test_inserts_edit_list (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "src.mp4", NULL);
   g_autofree gchar *plain = g_build_filename (f->dir, "plain.mp4", NULL);
   jt_make_h264_mp4 (src, 120, 160, 120, 0);
-  const gchar *argv[] = { "ffmpeg", "-v", "error", "-y", "-i", src, "-c", "copy",
-    "-use_editlist", "0", "-movflags", "+faststart", plain, NULL };
+  const gchar *argv[] =
+      { "ffmpeg", "-v", "error", "-y", "-i", src, "-c", "copy",
+    "-use_editlist", "0", "-movflags", "+faststart", plain, NULL
+  };
   gint status;
   g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-      NULL, NULL, &status, &error));
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH,
+          NULL, NULL, NULL, NULL, &status, &error));
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_autofree gchar *before = NULL;
@@ -255,7 +272,7 @@ test_inserts_edit_list (Fixture *f, gconstpointer data)
   g_assert_true (lb_mp4_trim (plain, 40 * FRAME, 50 * FRAME, &trim, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (trim.frames, ==, 50);
-  g_assert_cmpint (ABS (trim.skip_ns - (gint64) (40 * FRAME)), <=, GST_MSECOND);  /* ffmpeg: 1/15360 s */
+  g_assert_cmpint (ABS (trim.skip_ns - (gint64) (40 * FRAME)), <=, GST_MSECOND);        /* ffmpeg: 1/15360 s */
   g_autofree gchar *after = NULL;
   g_assert_true (g_file_get_contents (plain, &after, &after_len, NULL));
   g_assert_cmpuint (after_len, >, before_len);  /* + edts, - late sync samples */
@@ -271,7 +288,7 @@ test_inserts_edit_list (Fixture *f, gconstpointer data)
 /* A pre-roll as long as the clip cannot be hidden from qtdemux: refused,
  * the file left as it was. */
 static void
-test_refuses_long_preroll (Fixture *f, gconstpointer data)
+test_refuses_long_preroll (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "src.mp4", NULL);
   g_autoptr (GError) error = NULL;
@@ -287,11 +304,12 @@ test_refuses_long_preroll (Fixture *f, gconstpointer data)
 }
 
 static void
-test_refuses_garbage (Fixture *f, gconstpointer data)
+test_refuses_garbage (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *path = g_build_filename (f->dir, "junk.mp4", NULL);
   g_autoptr (GError) error = NULL;
-  g_assert_true (g_file_set_contents (path, "\0\0\0\x10" "ftypjunkjunk\0\0\0\xff" "moov", 20, NULL));
+  g_assert_true (g_file_set_contents (path,
+          "\0\0\0\x10" "ftypjunkjunk\0\0\0\xff" "moov", 20, NULL));
   g_assert_false (lb_mp4_trim (path, 0, GST_SECOND, NULL, &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_CORRUPT);
   g_clear_error (&error);

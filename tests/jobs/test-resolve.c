@@ -13,7 +13,8 @@
 #define T0 (G_GINT64_CONSTANT (1785000000) * LB_NS_PER_SEC)
 #define S(x) ((gint64) ((x) * LB_NS_PER_SEC))
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   LbConfig *config;
   LbStore *store;
@@ -22,13 +23,14 @@ typedef struct {
 
 /* A closed H.264 segment [start, end) with a keyframe every second. */
 static LbSegment *
-add_segment (Fixture *f, const gchar *input, gint64 start, gint64 end)
+add_segment (Fixture * f, const gchar * input, gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
   LbSegment *seg = g_new0 (LbSegment, 1);
   seg->vehicle = g_strdup ("v1");
   seg->input = g_strdup (input);
-  seg->path = lb_footage_segment_path (lb_store_get_dir (f->store), "v1", input, start);
+  seg->path =
+      lb_footage_segment_path (lb_store_get_dir (f->store), "v1", input, start);
   seg->start_ns = start;
   seg->end_ns = end;
   seg->codec = g_strdup ("h264");
@@ -41,7 +43,8 @@ add_segment (Fixture *f, const gchar *input, gint64 start, gint64 end)
   seg->bytes = 1000 + (end - start) / LB_NS_PER_SEC * 10000;
   g_autoptr (GArray) kf = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
   for (gint64 t = start, i = 0; t < end; t += LB_NS_PER_SEC, i++) {
-    LbKeyframe k = { 0, t, 1000 + i * 10000, 10000, 1100 + i * 10000, 3000, 30 };
+    LbKeyframe k =
+        { 0, t, 1000 + i * 10000, 10000, 1100 + i * 10000, 3000, 30 };
     g_array_append_val (kf, k);
   }
   g_autoptr (GPtrArray) segs = g_ptr_array_new ();
@@ -54,11 +57,12 @@ add_segment (Fixture *f, const gchar *input, gint64 start, gint64 end)
 }
 
 static void
-set_up (Fixture *f, gconstpointer data)
+set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-resolve-XXXXXX", &error);
-  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n[jobs]\nworkers=1\n"
+  g_autofree gchar *conf =
+      g_strdup_printf ("[store]\ndir=%s\n[jobs]\nworkers=1\n"
       "pending-deadline=30s\n", f->dir);
   f->config = lb_config_load_data (conf, "t.conf", &error);
   g_assert_no_error (error);
@@ -69,7 +73,7 @@ set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-tear_down (Fixture *f, gconstpointer data)
+tear_down (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->store, lb_store_free);
   g_clear_pointer (&f->config, lb_config_free);
@@ -85,7 +89,8 @@ tear_down (Fixture *f, gconstpointer data)
 }
 
 static LbRetrieval *
-row_for (const gchar *media_type, const gchar *input, gint64 start, gint64 end)
+row_for (const gchar * media_type, const gchar * input, gint64 start,
+    gint64 end)
 {
   LbRetrieval *r = lb_retrieval_new ();
   r->id = 1;
@@ -98,7 +103,7 @@ row_for (const gchar *media_type, const gchar *input, gint64 start, gint64 end)
 }
 
 static void
-resolve (Fixture *f, LbRetrieval *row, LbJobFootage *out)
+resolve (Fixture * f, LbRetrieval * row, LbJobFootage * out)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_resolve_from_index (f->store, row, out, NULL, &error));
@@ -106,14 +111,15 @@ resolve (Fixture *f, LbRetrieval *row, LbJobFootage *out)
 }
 
 static void
-test_resolve (Fixture *f, gconstpointer data)
+test_resolve (Fixture * f, gconstpointer data)
 {
   g_autoptr (LbSegment) a = add_segment (f, "road", T0, T0 + S (10));
   g_autoptr (LbSegment) b = add_segment (f, "road", T0 + S (20), T0 + S (30));
 
   /* inside the first segment */
   {
-    g_autoptr (LbRetrieval) row = row_for ("videoHighRes", "road", T0 + S (2.5), T0 + S (5));
+    g_autoptr (LbRetrieval) row =
+        row_for ("videoHighRes", "road", T0 + S (2.5), T0 + S (5));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.first_ns, ==, T0);
@@ -126,24 +132,29 @@ test_resolve (Fixture *f, gconstpointer data)
     g_assert_cmpuint (fo.gaps->len, ==, 0);
     /* from the keyframe at or before the start */
     g_assert_cmpuint (fo.keyframes_ns->len, >=, 3);
-    g_assert_cmpint (g_array_index (fo.keyframes_ns, gint64, 0), ==, T0 + S (2));
+    g_assert_cmpint (g_array_index (fo.keyframes_ns, gint64, 0), ==,
+        T0 + S (2));
     lb_job_footage_clear (&fo);
   }
   /* across the gap */
   {
-    g_autoptr (LbRetrieval) row = row_for ("videoLowRes", "road", T0 + S (5), T0 + S (25));
+    g_autoptr (LbRetrieval) row =
+        row_for ("videoLowRes", "road", T0 + S (5), T0 + S (25));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, T0 + S (5));
     g_assert_cmpint (fo.covered_end_ns, ==, T0 + S (25));
     g_assert_cmpuint (fo.gaps->len, ==, 1);
-    g_assert_cmpint (g_array_index (fo.gaps, LbTimeRange, 0).start_ns, ==, T0 + S (10));
-    g_assert_cmpint (g_array_index (fo.gaps, LbTimeRange, 0).end_ns, ==, T0 + S (20));
+    g_assert_cmpint (g_array_index (fo.gaps, LbTimeRange, 0).start_ns, ==,
+        T0 + S (10));
+    g_assert_cmpint (g_array_index (fo.gaps, LbTimeRange, 0).end_ns, ==,
+        T0 + S (20));
     lb_job_footage_clear (&fo);
   }
   /* an image in the gap: nothing covers it */
   {
-    g_autoptr (LbRetrieval) row = row_for ("image", "road", T0 + S (15), T0 + S (15));
+    g_autoptr (LbRetrieval) row =
+        row_for ("image", "road", T0 + S (15), T0 + S (15));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, LB_TIME_NONE);
@@ -151,7 +162,8 @@ test_resolve (Fixture *f, gconstpointer data)
   }
   /* an image in a segment */
   {
-    g_autoptr (LbRetrieval) row = row_for ("image", "road", T0 + S (21.5), T0 + S (21.5));
+    g_autoptr (LbRetrieval) row =
+        row_for ("image", "road", T0 + S (21.5), T0 + S (21.5));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, T0 + S (21.5));
@@ -160,7 +172,8 @@ test_resolve (Fixture *f, gconstpointer data)
   }
   /* after the last footage; another input with nothing */
   {
-    g_autoptr (LbRetrieval) row = row_for ("videoHighRes", "road", T0 + S (40), T0 + S (50));
+    g_autoptr (LbRetrieval) row =
+        row_for ("videoHighRes", "road", T0 + S (40), T0 + S (50));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, LB_TIME_NONE);
@@ -176,10 +189,12 @@ test_resolve (Fixture *f, gconstpointer data)
 }
 
 static gint64
-create (Fixture *f, const gchar *media_type, const gchar *input, gint64 start, gint64 end)
+create (Fixture * f, const gchar * media_type, const gchar * input,
+    gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   LbRetrieval *r = row_for (media_type, input, start, end);
   r->id = 0;
   r->retrieval_id = g_uuid_string_random ();
@@ -191,20 +206,21 @@ create (Fixture *f, const gchar *media_type, const gchar *input, gint64 start, g
   r->status = LB_RETRIEVAL_PENDING;
   r->cost_reserved = lb_quota_cost (f->config, media_type, start, end);
   g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL, &error));
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL,
+          &error));
   return r->id;
 }
 
 static LbRetrievalStatus
-status_after (Fixture *f, gint64 id, gdouble s)
+status_after (Fixture * f, gint64 id, gdouble s)
 {
   g_autoptr (GError) error = NULL;
   gint64 until = g_get_monotonic_time () + s * G_TIME_SPAN_SECOND;
   for (;;) {
     g_autoptr (LbRetrieval) r = NULL;
     g_assert_true (lb_store_api_get (f->store, id, &r, &error));
-    if ((r->status != LB_RETRIEVAL_PENDING && r->status != LB_RETRIEVAL_RUNNING) ||
-        g_get_monotonic_time () > until)
+    if ((r->status != LB_RETRIEVAL_PENDING && r->status != LB_RETRIEVAL_RUNNING)
+        || g_get_monotonic_time () > until)
       return r->status;
     g_usleep (20000);
   }
@@ -214,7 +230,7 @@ status_after (Fixture *f, gint64 id, gdouble s)
  * → unavailable at once; nothing yet → pending with the range pinned,
  * until the deadline → unavailable, pin gone. */
 static void
-test_decisions (Fixture *f, gconstpointer data)
+test_decisions (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbSegment) seg = add_segment (f, "road", T0, T0 + S (60));
@@ -241,8 +257,8 @@ test_decisions (Fixture *f, gconstpointer data)
   g_assert_cmpint (status_after (f, later, 10), ==, LB_RETRIEVAL_UNAVAILABLE);
   g_assert_false (lb_store_segment_is_pinned (f->store, probe, &error));
   gdouble used, reserved;
-  g_assert_true (lb_quota_get_usage (f->store, "acme", lb_clock_now (f->clock), &used,
-      &reserved, &error));
+  g_assert_true (lb_quota_get_usage (f->store, "acme", lb_clock_now (f->clock),
+          &used, &reserved, &error));
   g_assert_cmpfloat (used, ==, 0);
   g_assert_cmpfloat (reserved, ==, 0);
 }
@@ -252,7 +268,9 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/jobs/resolve/index", Fixture, NULL, set_up, test_resolve, tear_down);
-  g_test_add ("/jobs/resolve/decisions", Fixture, NULL, set_up, test_decisions, tear_down);
+  g_test_add ("/jobs/resolve/index", Fixture, NULL, set_up, test_resolve,
+      tear_down);
+  g_test_add ("/jobs/resolve/decisions", Fixture, NULL, set_up, test_decisions,
+      tear_down);
   return g_test_run ();
 }

@@ -20,7 +20,8 @@
 #define VEHICLE "1234"
 #define INPUT "dashcamRoadFacing"
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   gchar *conf;
   gchar *token;
@@ -31,9 +32,10 @@ typedef struct {
 } Fixture;
 
 static void
-rm_rf (const gchar *path)
+rm_rf (const gchar * path)
 {
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)
+      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
     g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
     const gchar *name;
     while (d && (name = g_dir_read_name (d))) {
@@ -47,7 +49,7 @@ rm_rf (const gchar *path)
 }
 
 static LbStore *
-open_store (Fixture *f)
+open_store (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
@@ -58,33 +60,36 @@ open_store (Fixture *f)
 
 /* Starts lookbackd and reads the API's address from its first line. */
 static void
-start_daemon (Fixture *f)
+start_daemon (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
   const gchar *argv[] = { g_getenv ("LOOKBACKD"), "--config", f->conf, NULL };
   gint err_fd;
   g_assert_nonnull (argv[0]);
   g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
-      G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &f->pid, NULL, NULL, &err_fd, &error));
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &f->pid, NULL, NULL, &err_fd,
+          &error));
   g_assert_no_error (error);
   g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
   g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
   g_clear_pointer (&f->uri, g_free);
   for (;;) {
-    g_autofree gchar *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+    g_autofree gchar *line =
+        g_data_input_stream_read_line (in, NULL, NULL, &error);
     g_assert_no_error (error);
     g_assert_nonnull (line);    /* the daemon died before listening */
     const gchar *at = strstr (line, "API on ");
     if (at) {
       const gchar *end = strchr (at + 7, ',');
-      f->uri = g_strndup (at + 7, end ? (gsize) (end - at - 7) : strlen (at + 7));
+      f->uri =
+          g_strndup (at + 7, end ? (gsize) (end - at - 7) : strlen (at + 7));
       break;
     }
   }
 }
 
 static gint
-stop_daemon (Fixture *f, gint sig)
+stop_daemon (Fixture * f, gint sig)
 {
   gint status = 0;
   kill (f->pid, sig);
@@ -95,18 +100,21 @@ stop_daemon (Fixture *f, gint sig)
 }
 
 static JsonNode *
-request (Fixture *f, const gchar *method, const gchar *path, const gchar *body, guint *status)
+request (Fixture * f, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
 {
   g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new (method, url);
   g_autoptr (GError) error = NULL;
   g_autofree gchar *auth = g_strconcat ("Bearer ", f->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization", auth);
+  soup_message_headers_append (soup_message_get_request_headers (msg),
+      "Authorization", auth);
   if (body) {
     g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
     soup_message_set_request_body_from_bytes (msg, "application/json", b);
   }
-  g_autoptr (GBytes) reply = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_autoptr (GBytes) reply =
+      soup_session_send_and_read (f->session, msg, NULL, &error);
   g_assert_no_error (error);
   *status = soup_message_get_status (msg);
   gsize len;
@@ -115,7 +123,7 @@ request (Fixture *f, const gchar *method, const gchar *path, const gchar *body, 
 }
 
 static void
-set_up (Fixture *f, gconstpointer data)
+set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-restart-XXXXXX", &error);
@@ -133,24 +141,27 @@ set_up (Fixture *f, gconstpointer data)
   g_autoptr (LbStore) store = open_store (f);
   f->token = lb_sign_new_token (&error);
   g_autofree gchar *hash = lb_sign_hash_token (f->token);
-  g_assert_true (lb_store_api_token_add (store, hash, "acme", "media:read,media:write",
-      lb_time_now (), NULL, &error));
-  g_autofree gchar *path = lb_footage_segment_path (f->dir, VEHICLE, INPUT, f->t0);
+  g_assert_true (lb_store_api_token_add (store, hash, "acme",
+          "media:read,media:write", lb_time_now (), NULL, &error));
+  g_autofree gchar *path =
+      lb_footage_segment_path (f->dir, VEHICLE, INPUT, f->t0);
   g_autofree gchar *seg_dir = g_path_get_dirname (path);
   g_mkdir_with_parents (seg_dir, 0755);
-  g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
+  g_autofree gchar *d =
+      g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
       "num-buffers=900 ! video/x-raw,width=640,height=480,framerate=30/1 "
       "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
       "! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
       "option-string=scenecut=0 ! h264parse ! mp4mux fragment-duration=1000 "
       "! filesink location=\"%s\"", f->t0, path);
   jt_run_launch (d);
-  g_assert_true (lb_footage_index_file (store, VEHICLE, INPUT, path, f->t0, NULL, &error));
+  g_assert_true (lb_footage_index_file (store, VEHICLE, INPUT, path, f->t0,
+          NULL, &error));
   g_assert_no_error (error);
 }
 
 static void
-tear_down (Fixture *f, gconstpointer data)
+tear_down (Fixture * f, gconstpointer data)
 {
   if (f->pid)
     stop_daemon (f, SIGKILL);
@@ -163,7 +174,7 @@ tear_down (Fixture *f, gconstpointer data)
 }
 
 static guint
-count_outputs (Fixture *f, const gchar *suffix)
+count_outputs (Fixture * f, const gchar * suffix)
 {
   g_autofree gchar *outputs = g_build_filename (f->dir, "outputs", NULL);
   g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
@@ -176,7 +187,7 @@ count_outputs (Fixture *f, const gchar *suffix)
 }
 
 static void
-test_kill_mid_transcode (Fixture *f, gconstpointer data)
+test_kill_mid_transcode (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   guint status;
@@ -187,10 +198,12 @@ test_kill_mid_transcode (Fixture *f, gconstpointer data)
   g_autofree gchar *body = g_strdup_printf ("{\"vehicleId\": \"" VEHICLE "\", "
       "\"mediaType\": \"videoLowRes\", \"startTime\": \"%s\", \"endTime\": \"%s\", "
       "\"inputs\": [\"" INPUT "\"]}", s, e);
-  g_autoptr (JsonNode) created = request (f, "POST", "/cameras/media/retrieval", body, &status);
+  g_autoptr (JsonNode) created =
+      request (f, "POST", "/cameras/media/retrieval", body, &status);
   g_assert_cmpuint (status, ==, 200);
-  g_autofree gchar *id = g_strdup (json_object_get_string_member (
-      json_object_get_object_member (json_node_get_object (created), "data"), "retrievalId"));
+  g_autofree gchar *id =
+      g_strdup (json_object_get_string_member (json_object_get_object_member
+          (json_node_get_object (created), "data"), "retrievalId"));
 
   /* wait for the worker to be transcoding, then kill -9 */
   g_autoptr (LbStore) store = open_store (f);
@@ -198,9 +211,10 @@ test_kill_mid_transcode (Fixture *f, gconstpointer data)
   gboolean running = FALSE;
   while (!running && g_get_monotonic_time () < until) {
     g_autoptr (GPtrArray) rows = NULL;
-    g_assert_true (lb_store_api_get_retrieval (store, id, "acme", &rows, &error));
+    g_assert_true (lb_store_api_get_retrieval (store, id, "acme", &rows,
+            &error));
     LbRetrieval *r = rows->pdata[0];
-    g_assert_cmpint (r->status, !=, LB_RETRIEVAL_AVAILABLE);   /* too fast to test */
+    g_assert_cmpint (r->status, !=, LB_RETRIEVAL_AVAILABLE);    /* too fast to test */
     running = r->status == LB_RETRIEVAL_RUNNING;
     g_usleep (5000);
   }
@@ -210,7 +224,8 @@ test_kill_mid_transcode (Fixture *f, gconstpointer data)
   g_assert_true (WIFSIGNALED (st));
   {
     g_autoptr (GPtrArray) rows = NULL;
-    g_assert_true (lb_store_api_get_retrieval (store, id, "acme", &rows, &error));
+    g_assert_true (lb_store_api_get_retrieval (store, id, "acme", &rows,
+            &error));
     LbRetrieval *r = rows->pdata[0];
     g_assert_cmpint (r->status, ==, LB_RETRIEVAL_RUNNING);
   }
@@ -218,7 +233,8 @@ test_kill_mid_transcode (Fixture *f, gconstpointer data)
 
   /* restart: the row runs again and ends once */
   start_daemon (f);
-  g_autofree gchar *path = g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   const gchar *st_text = NULL;
   g_autoptr (JsonNode) got = NULL;
   until = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
@@ -226,8 +242,10 @@ test_kill_mid_transcode (Fixture *f, gconstpointer data)
     g_clear_pointer (&got, json_node_unref);
     got = request (f, "GET", path, NULL, &status);
     g_assert_cmpuint (status, ==, 200);
-    JsonObject *m = json_array_get_object_element (json_object_get_array_member (
-            json_object_get_object_member (json_node_get_object (got), "data"), "media"), 0);
+    JsonObject *m =
+        json_array_get_object_element (json_object_get_array_member
+        (json_object_get_object_member (json_node_get_object (got), "data"),
+            "media"), 0);
     st_text = json_object_get_string_member (m, "status");
     if (g_strcmp0 (st_text, "pending") != 0)
       break;
@@ -241,7 +259,8 @@ test_kill_mid_transcode (Fixture *f, gconstpointer data)
   LbRetrieval *r = rows->pdata[0];
   g_assert_cmpint (r->attempts, ==, 2);
   gdouble used, reserved;
-  g_assert_true (lb_quota_get_usage (store, "acme", lb_time_now (), &used, &reserved, &error));
+  g_assert_true (lb_quota_get_usage (store, "acme", lb_time_now (), &used,
+          &reserved, &error));
   g_assert_cmpfloat_with_epsilon (used, r->cost_committed, 1e-6);
   g_assert_cmpfloat_with_epsilon (used, 30 * 0.25, 0.05);
   g_assert_cmpfloat_with_epsilon (reserved, 0, 1e-9);

@@ -16,7 +16,8 @@
 /* the time of frame n, as videotestsrc stamps it */
 #define F(n) ((gint64) gst_util_uint64_scale ((n), GST_SECOND, 30))
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   gchar *src_720;               /* 4 s, 1280x720 → no: 320x180 keeps it fast */
   gchar *src_43;                /* 4 s, 320x240 */
@@ -24,9 +25,10 @@ typedef struct {
 } Fixture;
 
 static void
-make_source (const gchar *path, gint w, gint h, guint frames)
+make_source (const gchar * path, gint w, gint h, guint frames)
 {
-  g_autofree gchar *d = g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
+  g_autofree gchar *d =
+      g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
       "num-buffers=%u ! video/x-raw,width=%d,height=%d,framerate=30/1 "
       "! lbclockstamp source=pts ! videoconvert ! video/x-raw,format=I420 "
       "! x264enc speed-preset=ultrafast bframes=0 key-int-max=30 option-string=scenecut=0 "
@@ -36,7 +38,7 @@ make_source (const gchar *path, gint w, gint h, guint frames)
 
 /* Copies the real templates with the recording source swapped for @src. */
 static LbPipelines *
-swapped_templates (const gchar *dir, const gchar *src)
+swapped_templates (const gchar * dir, const gchar * src)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *tdir = g_build_filename (dir, "templates", NULL);
@@ -44,13 +46,17 @@ swapped_templates (const gchar *dir, const gchar *src)
   const gchar *const *names = lb_pipelines_names ();
   for (guint i = 0; names[i]; i++) {
     g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
-    g_autofree gchar *from = g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
+    g_autofree gchar *from =
+        g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
     g_autofree gchar *to = g_build_filename (tdir, file, NULL);
     g_autofree gchar *text = NULL;
     g_assert_true (g_file_get_contents (from, &text, NULL, NULL));
-    g_autoptr (GRegex) re = g_regex_new ("lbrecordingsrc name=src( mode=keyframes)?", 0, 0, NULL);
-    g_autofree gchar *repl = g_strdup_printf ("filesrc name=src location=\"%s\" ! qtdemux", src);
-    g_autofree gchar *out = g_regex_replace_literal (re, text, -1, 0, repl, 0, &error);
+    g_autoptr (GRegex) re =
+        g_regex_new ("lbrecordingsrc name=src( mode=keyframes)?", 0, 0, NULL);
+    g_autofree gchar *repl =
+        g_strdup_printf ("filesrc name=src location=\"%s\" ! qtdemux", src);
+    g_autofree gchar *out =
+        g_regex_replace_literal (re, text, -1, 0, repl, 0, &error);
     g_assert_no_error (error);
     g_assert_nonnull (strstr (out, "qtdemux"));
     g_assert_true (g_file_set_contents (to, out, -1, NULL));
@@ -61,7 +67,7 @@ swapped_templates (const gchar *dir, const gchar *src)
 }
 
 static void
-rm_rf (const gchar *path)
+rm_rf (const gchar * path)
 {
   if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
     g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
@@ -77,7 +83,7 @@ rm_rf (const gchar *path)
 }
 
 static void
-set_up (Fixture *f, gconstpointer data)
+set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-runner-XXXXXX", &error);
@@ -88,7 +94,7 @@ set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-tear_down (Fixture *f, gconstpointer data)
+tear_down (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->pipelines, lb_pipelines_free);
   if (!g_getenv ("LB_TEST_KEEP"))
@@ -99,26 +105,28 @@ tear_down (Fixture *f, gconstpointer data)
 }
 
 static LbJobRun
-make_run (Fixture *f, const gchar *media_type, gint64 start, gint64 end, const gchar *out)
+make_run (Fixture * f, const gchar * media_type, gint64 start, gint64 end,
+    const gchar * out)
 {
   LbJobRun run = {
-    .media_type = media_type, .db_path = "unused", .vehicle = "v", .input = "i",
-    .start_ns = start, .end_ns = end, .output_path = out, .codec = "h264",
-    .width = 320, .height = 180, .fps_n = 30, .fps_d = 1,
-    .low_res_width = 160, .low_res_height = 120, .low_res_bitrate = 200,
-    .hyperlapse_interval_ns = GST_SECOND, .hyperlapse_framerate = 30,
-    .hyperlapse_max_output_ns = 120 * GST_SECOND, .hyperlapse_remux_max_kbps = 8000,
+    .media_type = media_type,.db_path = "unused",.vehicle = "v",.input = "i",
+    .start_ns = start,.end_ns = end,.output_path = out,.codec = "h264",
+    .width = 320,.height = 180,.fps_n = 30,.fps_d = 1,
+    .low_res_width = 160,.low_res_height = 120,.low_res_bitrate = 200,
+    .hyperlapse_interval_ns = GST_SECOND,.hyperlapse_framerate = 30,
+    .hyperlapse_max_output_ns = 120 * GST_SECOND,.hyperlapse_remux_max_kbps =
+        8000,
   };
   return run;
 }
 
 static void
-test_image_nearest (Fixture *f, gconstpointer data)
+test_image_nearest (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "still.jpg", NULL);
   /* 1.51 s → frame 45 (1.500); 1.52 s → frame 46 (1.533) */
-  const gint64 targets[][2] = { { 1510, 45 }, { 1520, 46 }, { 990, 30 }, { 2000, 60 } };
+  const gint64 targets[][2] = { {1510, 45}, {1520, 46}, {990, 30}, {2000, 60} };
   for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
     gint64 t = targets[i][0] * GST_MSECOND;
     LbJobRun run = make_run (f, "image", t, t, out);
@@ -137,14 +145,15 @@ test_image_nearest (Fixture *f, gconstpointer data)
 }
 
 static void
-check_clip (const gchar *out, guint first, guint frames, gint w, gint h)
+check_clip (const gchar * out, guint first, guint frames, gint w, gint h)
 {
   g_autoptr (JtInfo) info = jt_discover (out);
   g_assert_cmpstr (info->container, ==, "video/quicktime");
   g_assert_cmpstr (info->video, ==, "video/x-h264");
   g_assert_cmpint (info->width, ==, w);
   g_assert_cmpint (info->height, ==, h);
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (frames), info->duration)), <=, FRAME);
+  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (frames), info->duration)), <=,
+      FRAME);
   g_autoptr (GArray) stamps = jt_read_stamps (out);
   g_assert_cmpuint (stamps->len, ==, frames);
   g_assert_cmpint (STAMP (stamps, 0), ==, F (first));
@@ -154,7 +163,7 @@ check_clip (const gchar *out, guint first, guint frames, gint w, gint h)
 /* Remux with the pre-roll hidden: no encoder ran, first and last frames
  * are the requested ones. */
 static void
-test_high_res_remux (Fixture *f, gconstpointer data)
+test_high_res_remux (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
@@ -170,7 +179,7 @@ test_high_res_remux (Fixture *f, gconstpointer data)
 /* The source here starts at the file's first frame: a pre-roll as long as
  * the clip cannot be hidden from qtdemux, so the runner transcodes. */
 static void
-test_high_res_long_preroll_transcodes (Fixture *f, gconstpointer data)
+test_high_res_long_preroll_transcodes (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
@@ -182,7 +191,7 @@ test_high_res_long_preroll_transcodes (Fixture *f, gconstpointer data)
 }
 
 static void
-test_low_res (Fixture *f, gconstpointer data)
+test_low_res (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "lo.mp4", NULL);
@@ -204,7 +213,7 @@ test_low_res (Fixture *f, gconstpointer data)
 }
 
 static void
-test_hyperlapse (Fixture *f, gconstpointer data)
+test_hyperlapse (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "lapse.mp4", NULL);
@@ -227,7 +236,7 @@ test_hyperlapse (Fixture *f, gconstpointer data)
 /* Keyframes too big to be played as they are at the output rate (or a cap
  * of 0): the hyperlapse is transcoded, with the same frames. */
 static void
-test_hyperlapse_heavy_keyframes (Fixture *f, gconstpointer data)
+test_hyperlapse_heavy_keyframes (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "heavy.mp4", NULL);
@@ -263,11 +272,12 @@ test_hyperlapse_heavy_keyframes (Fixture *f, gconstpointer data)
 
 /* No frame in the range: an error, and no file left. */
 static void
-test_nothing_in_range (Fixture *f, gconstpointer data)
+test_nothing_in_range (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "none.mp4", NULL);
-  LbJobRun run = make_run (f, "videoLowRes", 10 * GST_SECOND, 12 * GST_SECOND, out);
+  LbJobRun run =
+      make_run (f, "videoLowRes", 10 * GST_SECOND, 12 * GST_SECOND, out);
   g_assert_false (lb_job_run (f->pipelines, &run, &error));
   g_assert_nonnull (error);
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
@@ -281,10 +291,12 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/runner/image-nearest", test_image_nearest);
   ADD ("/jobs/runner/high-res-remux", test_high_res_remux);
-  ADD ("/jobs/runner/high-res-long-preroll-transcodes", test_high_res_long_preroll_transcodes);
+  ADD ("/jobs/runner/high-res-long-preroll-transcodes",
+      test_high_res_long_preroll_transcodes);
   ADD ("/jobs/runner/low-res", test_low_res);
   ADD ("/jobs/runner/hyperlapse", test_hyperlapse);
-  ADD ("/jobs/runner/hyperlapse-heavy-keyframes", test_hyperlapse_heavy_keyframes);
+  ADD ("/jobs/runner/hyperlapse-heavy-keyframes",
+      test_hyperlapse_heavy_keyframes);
   ADD ("/jobs/runner/nothing-in-range", test_nothing_in_range);
   return g_test_run ();
 }

@@ -21,23 +21,37 @@
 /* Stock pipelines with the templates' names and named elements; their
  * frames carry wall-clock times from T0 like lbrecordingsrc's. */
 #define TS "1785000000000000000"
-static const struct { const gchar *name; const gchar *text; } stock[] = {
-  { "image", "videotestsrc name=src timestamp-offset=" TS " num-buffers=1 pattern=ball ! video/x-raw,width=64,height=48 "
-        "! videoconvert ! jpegenc name=enc ! filesink name=sink" },
-  { "video-high-res", "videotestsrc name=src timestamp-offset=" TS " num-buffers=15 ! video/x-raw,width=64,height=48,"
-        "framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink" },
-  { "video-high-res-transcode", "videotestsrc name=src timestamp-offset=" TS " num-buffers=15 ! video/x-raw,width=64,"
-        "height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink" },
+static const struct
+{
+  const gchar *name;
+  const gchar *text;
+} stock[] = {
+  {"image",
+      "videotestsrc name=src timestamp-offset=" TS
+        " num-buffers=1 pattern=ball ! video/x-raw,width=64,height=48 "
+        "! videoconvert ! jpegenc name=enc ! filesink name=sink"},
+  {"video-high-res",
+      "videotestsrc name=src timestamp-offset=" TS
+        " num-buffers=15 ! video/x-raw,width=64,height=48,"
+        "framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink"},
+  {"video-high-res-transcode",
+      "videotestsrc name=src timestamp-offset=" TS
+        " num-buffers=15 ! video/x-raw,width=64,"
+        "height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux ! filesink name=sink"},
   /* slow: 10 s of live video, for stopping mid-run */
-  { "video-low-res", "videotestsrc name=src timestamp-offset=" TS " is-live=true num-buffers=150 ! video/x-raw,"
+  {"video-low-res",
+      "videotestsrc name=src timestamp-offset=" TS
+        " is-live=true num-buffers=150 ! video/x-raw,"
         "width=64,height=48,framerate=15/1 ! x264enc name=enc ! mp4mux name=mux "
-        "! filesink name=sink" },
+        "! filesink name=sink"},
   /* big: 256 KiB of raw frames, more than the small disk holds */
-  { "hyperlapse", "videotestsrc name=src num-buffers=60 pattern=snow ! video/x-raw,width=64,"
-        "height=48,framerate=30/1 ! identity name=enc ! filesink name=sink" },
+  {"hyperlapse",
+      "videotestsrc name=src num-buffers=60 pattern=snow ! video/x-raw,width=64,"
+        "height=48,framerate=30/1 ! identity name=enc ! filesink name=sink"},
 };
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   gchar *pipelines_dir;
   LbConfig *config;
@@ -54,15 +68,16 @@ typedef struct {
 } Fixture;
 
 static gboolean
-scripted_resolve (LbStore *store, const LbRetrieval *row, LbJobFootage *out,
-    gpointer user_data, GError **error)
+scripted_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
+    gpointer user_data, GError ** error)
 {
   Fixture *f = user_data;
   g_mutex_lock (&f->lock);
   f->resolves++;
   gint code = f->fail_code;
   out->last_ns = f->last_ns;
-  out->first_ns = f->last_ns == LB_TIME_NONE ? LB_TIME_NONE : T0 - 3600 * LB_NS_PER_SEC;
+  out->first_ns =
+      f->last_ns == LB_TIME_NONE ? LB_TIME_NONE : T0 - 3600 * LB_NS_PER_SEC;
   gboolean covered = f->covered;
   g_mutex_unlock (&f->lock);
   if (code) {
@@ -79,9 +94,10 @@ scripted_resolve (LbStore *store, const LbRetrieval *row, LbJobFootage *out,
 }
 
 static void
-rm_rf (const gchar *path)
+rm_rf (const gchar * path)
 {
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)
+      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
     g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
     const gchar *name;
     while (d && (name = g_dir_read_name (d))) {
@@ -95,7 +111,7 @@ rm_rf (const gchar *path)
 }
 
 static void
-make_jobs (Fixture *f)
+make_jobs (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
   f->jobs = lb_jobs_new (f->config, f->store, &error);
@@ -106,7 +122,7 @@ make_jobs (Fixture *f)
 }
 
 static void
-set_up (Fixture *f, gconstpointer data)
+set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-sched-XXXXXX", &error);
@@ -118,8 +134,10 @@ set_up (Fixture *f, gconstpointer data)
     g_autofree gchar *path = g_build_filename (f->pipelines_dir, file, NULL);
     g_assert_true (g_file_set_contents (path, stock[i].text, -1, NULL));
   }
-  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s/store\n[jobs]\nworkers=2\n"
-      "retries=2\npending-deadline=60s\n%s", f->dir, data ? (const gchar *) data : "");
+  g_autofree gchar *conf =
+      g_strdup_printf ("[store]\ndir=%s/store\n[jobs]\nworkers=2\n"
+      "retries=2\npending-deadline=60s\n%s", f->dir,
+      data ? (const gchar *) data : "");
   f->config = lb_config_load_data (conf, "test.conf", &error);
   g_assert_no_error (error);
   g_autofree gchar *store_dir = g_build_filename (f->dir, "store", NULL);
@@ -135,14 +153,15 @@ set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-tear_down (Fixture *f, gconstpointer data)
+tear_down (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->jobs, lb_jobs_free);
   g_clear_pointer (&f->store, lb_store_free);
   g_clear_pointer (&f->config, lb_config_free);
   g_clear_pointer (&f->clock, lb_clock_free);
   if (f->mounted) {
-    g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+    g_autofree gchar *outputs =
+        g_build_filename (f->dir, "store", "outputs", NULL);
     umount (outputs);
   }
   rm_rf (f->dir);
@@ -152,10 +171,11 @@ tear_down (Fixture *f, gconstpointer data)
 }
 
 static gint64
-create (Fixture *f, const gchar *media_type, gint64 start, gint64 end)
+create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   LbRetrieval *r = lb_retrieval_new ();
   r->retrieval_id = g_uuid_string_random ();
   r->media_id = g_uuid_string_random ();
@@ -171,7 +191,8 @@ create (Fixture *f, const gchar *media_type, gint64 start, gint64 end)
   r->status = LB_RETRIEVAL_PENDING;
   r->cost_reserved = lb_quota_cost (f->config, media_type, start, end);
   g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL, &error));
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL,
+          &error));
   g_assert_no_error (error);
   if (f->jobs)
     lb_jobs_poke (f->jobs);
@@ -179,7 +200,7 @@ create (Fixture *f, const gchar *media_type, gint64 start, gint64 end)
 }
 
 static LbRetrieval *
-get (Fixture *f, gint64 id)
+get (Fixture * f, gint64 id)
 {
   g_autoptr (GError) error = NULL;
   LbRetrieval *r = NULL;
@@ -190,13 +211,13 @@ get (Fixture *f, gint64 id)
 
 /* Waits until the row is no longer pending/running (or @max_s passes). */
 static LbRetrieval *
-wait_done (Fixture *f, gint64 id, gdouble max_s)
+wait_done (Fixture * f, gint64 id, gdouble max_s)
 {
   gint64 until = g_get_monotonic_time () + max_s * G_TIME_SPAN_SECOND;
   for (;;) {
     LbRetrieval *r = get (f, id);
-    if ((r->status != LB_RETRIEVAL_PENDING && r->status != LB_RETRIEVAL_RUNNING) ||
-        g_get_monotonic_time () > until)
+    if ((r->status != LB_RETRIEVAL_PENDING && r->status != LB_RETRIEVAL_RUNNING)
+        || g_get_monotonic_time () > until)
       return r;
     lb_retrieval_free (r);
     g_usleep (20000);
@@ -204,12 +225,13 @@ wait_done (Fixture *f, gint64 id, gdouble max_s)
 }
 
 static void
-assert_books (Fixture *f, gdouble used, gdouble reserved)
+assert_books (Fixture * f, gdouble used, gdouble reserved)
 {
   g_autoptr (GError) error = NULL;
   gdouble u, r;
   g_autofree gchar *period = lb_quota_period (lb_clock_now (f->clock));
-  g_assert_true (lb_store_api_quota_usage (f->store, "acme", period, &u, &r, &error));
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", period, &u, &r,
+          &error));
   g_assert_no_error (error);
   g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
   g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
@@ -217,9 +239,10 @@ assert_books (Fixture *f, gdouble used, gdouble reserved)
 
 /* Files in outputs/ (ignoring none). */
 static guint
-count_outputs (Fixture *f)
+count_outputs (Fixture * f)
 {
-  g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+  g_autofree gchar *outputs =
+      g_build_filename (f->dir, "store", "outputs", NULL);
   g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
   guint n = 0;
   while (d && g_dir_read_name (d))
@@ -228,7 +251,7 @@ count_outputs (Fixture *f)
 }
 
 static void
-test_image_available (Fixture *f, gconstpointer data)
+test_image_available (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
@@ -236,9 +259,11 @@ test_image_available (Fixture *f, gconstpointer data)
   g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
   g_assert_cmpstr (r->content_type, ==, "image/jpeg");
-  g_autofree gchar *expect = g_strconcat ("outputs/", r->media_id, ".jpg", NULL);
+  g_autofree gchar *expect =
+      g_strconcat ("outputs/", r->media_id, ".jpg", NULL);
   g_assert_cmpstr (r->output_path, ==, expect);
-  g_autofree gchar *path = g_build_filename (f->dir, "store", r->output_path, NULL);
+  g_autofree gchar *path =
+      g_build_filename (f->dir, "store", r->output_path, NULL);
   g_autofree gchar *jpeg = NULL;
   gsize len;
   g_assert_true (g_file_get_contents (path, &jpeg, &len, NULL));
@@ -249,13 +274,15 @@ test_image_available (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (r->progress, ==, 1.0);
   /* coverage: the contract's fields */
   g_autoptr (JsonParser) parser = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (parser, r->coverage_json, -1, &error));
+  g_assert_true (json_parser_load_from_data (parser, r->coverage_json, -1,
+          &error));
   JsonObject *cov = json_node_get_object (json_parser_get_root (parser));
-  g_assert_cmpstr (json_object_get_string_member (cov, "requestedStartTime"), ==,
-      "2026-07-25T17:20:00Z");
+  g_assert_cmpstr (json_object_get_string_member (cov, "requestedStartTime"),
+      ==, "2026-07-25T17:20:00Z");
   g_assert_true (json_object_has_member (cov, "deliveredStartTime"));
   g_assert_true (json_object_has_member (cov, "offsetMs"));
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov, "gaps")), ==, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov,
+              "gaps")), ==, 0);
   assert_books (f, 0.1, 0);
   g_assert_cmpuint (count_outputs (f), ==, 1);
   /* counted just after the row's transaction */
@@ -267,14 +294,15 @@ test_image_available (Fixture *f, gconstpointer data)
 /* Footage exists after the requested time but none at it: unavailable at
  * once, refunded, nothing written. */
 static void
-test_unavailable (Fixture *f, gconstpointer data)
+test_unavailable (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->covered = FALSE;
   g_assert_true (lb_jobs_start (f->jobs, &error));
   gint64 id = create (f, "videoHighRes", T0, T0 + 10 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
-  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "unavailable");
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
+      "unavailable");
   g_assert_nonnull (r->failure_reason);
   assert_books (f, 0, 0);
   g_assert_cmpuint (count_outputs (f), ==, 0);
@@ -283,7 +311,7 @@ test_unavailable (Fixture *f, gconstpointer data)
 /* Not recorded yet: stays pending (reservation held), then the footage
  * arrives and the row becomes available. */
 static void
-test_footage_arrives_late (Fixture *f, gconstpointer data)
+test_footage_arrives_late (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->covered = FALSE;
@@ -314,13 +342,14 @@ test_footage_arrives_late (Fixture *f, gconstpointer data)
 
 /* Nothing arrives before the pending deadline: unavailable, refunded. */
 static void
-test_pending_deadline (Fixture *f, gconstpointer data)
+test_pending_deadline (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->covered = FALSE;
   f->last_ns = T0 - 5 * LB_NS_PER_SEC;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0 + 120 * LB_NS_PER_SEC, T0 + 120 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, "image", T0 + 120 * LB_NS_PER_SEC, T0 + 120 * LB_NS_PER_SEC);
   g_usleep (400000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -329,14 +358,15 @@ test_pending_deadline (Fixture *f, gconstpointer data)
   /* deadline: 60 s after the requested end */
   lb_clock_set (f->clock, T0 + 181 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
-  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "unavailable");
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
+      "unavailable");
   g_assert_nonnull (strstr (r->failure_reason, "deadline"));
   assert_books (f, 0, 0);
 }
 
 /* A transient failure is retried [jobs] retries times, then failed. */
 static void
-test_retries_then_failed (Fixture *f, gconstpointer data)
+test_retries_then_failed (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_IO;
@@ -363,7 +393,7 @@ test_retries_then_failed (Fixture *f, gconstpointer data)
 
 /* Corrupt footage is not retried. */
 static void
-test_corrupt_fails_at_once (Fixture *f, gconstpointer data)
+test_corrupt_fails_at_once (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_CORRUPT;
@@ -378,7 +408,7 @@ test_corrupt_fails_at_once (Fixture *f, gconstpointer data)
 /* Stopped mid-run: the row goes back to pending, runs again after a
  * restart, ends once, charged once. */
 static void
-test_stop_and_restart (Fixture *f, gconstpointer data)
+test_stop_and_restart (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
@@ -402,7 +432,8 @@ test_stop_and_restart (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->jobs, lb_jobs_free);
 
   /* a quicker pipeline for the second run */
-  g_autofree gchar *path = g_build_filename (f->pipelines_dir, "video-low-res.pipeline", NULL);
+  g_autofree gchar *path =
+      g_build_filename (f->pipelines_dir, "video-low-res.pipeline", NULL);
   g_assert_true (g_file_set_contents (path, stock[1].text, -1, NULL));
   make_jobs (f);
   g_assert_true (lb_jobs_start (f->jobs, &error));
@@ -416,14 +447,16 @@ test_stop_and_restart (Fixture *f, gconstpointer data)
 /* A crash (kill -9) leaves the row running and a half-written file: the
  * next start requeues the row and removes the file. */
 static void
-test_crash_recovery (Fixture *f, gconstpointer data)
+test_crash_recovery (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 id = create (f, "image", T0, T0);
   g_autoptr (LbRetrieval) claimed = NULL;
-  g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock), &claimed, &error));
+  g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
+          &claimed, &error));
   g_assert_cmpint (claimed->id, ==, id);
-  g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+  g_autofree gchar *outputs =
+      g_build_filename (f->dir, "store", "outputs", NULL);
   g_mkdir_with_parents (outputs, 0755);
   g_autofree gchar *stale = g_build_filename (outputs, "dead.jpg.part", NULL);
   g_assert_true (g_file_set_contents (stale, "half", -1, NULL));
@@ -439,10 +472,11 @@ test_crash_recovery (Fixture *f, gconstpointer data)
 /* A full disk: writing the output fails; retried, then failed, refunded,
  * nothing left behind. */
 static void
-test_full_disk (Fixture *f, gconstpointer data)
+test_full_disk (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *outputs = g_build_filename (f->dir, "store", "outputs", NULL);
+  g_autofree gchar *outputs =
+      g_build_filename (f->dir, "store", "outputs", NULL);
   g_mkdir_with_parents (outputs, 0755);
   if (mount ("tmpfs", outputs, "tmpfs", 0, "size=64k") == 0) {
     f->mounted = TRUE;
@@ -479,7 +513,7 @@ test_full_disk (Fixture *f, gconstpointer data)
 /* With an upload endpoint, a finished output waits in the upload journal:
  * the row stays pending (progress 1) until the upload succeeds. */
 static void
-test_hands_over_to_upload (Fixture *f, gconstpointer data)
+test_hands_over_to_upload (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
@@ -516,7 +550,8 @@ test_default_workers (void)
   g_assert_no_error (error);
   g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1, g_get_num_processors () - 1));
+  g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1,
+          g_get_num_processors () - 1));
   g_clear_pointer (&jobs, lb_jobs_free);
   g_clear_pointer (&store, lb_store_free);
   rm_rf (dir);
@@ -533,7 +568,8 @@ main (int argc, char **argv)
   ADD ("/jobs/scheduler/footage-arrives-late", test_footage_arrives_late, NULL);
   ADD ("/jobs/scheduler/pending-deadline", test_pending_deadline, NULL);
   ADD ("/jobs/scheduler/retries-then-failed", test_retries_then_failed, NULL);
-  ADD ("/jobs/scheduler/corrupt-fails-at-once", test_corrupt_fails_at_once, NULL);
+  ADD ("/jobs/scheduler/corrupt-fails-at-once", test_corrupt_fails_at_once,
+      NULL);
   ADD ("/jobs/scheduler/stop-and-restart", test_stop_and_restart, NULL);
   ADD ("/jobs/scheduler/crash-recovery", test_crash_recovery, NULL);
   ADD ("/jobs/scheduler/full-disk", test_full_disk, NULL);

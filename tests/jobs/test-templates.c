@@ -8,17 +8,18 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-static const struct {
+static const struct
+{
   const gchar *name;
   const gchar *elements[6];
   gboolean encoder;
 } expected[] = {
-  { "image", { "src", "pick", "enc", "sink" }, TRUE },
-  { "video-high-res", { "src", "mux", "sink" }, FALSE },
-  { "video-high-res-transcode", { "src", "enc", "mux", "sink" }, TRUE },
-  { "video-low-res", { "src", "size", "enc", "mux", "sink" }, TRUE },
-  { "hyperlapse", { "src", "lapse", "enc", "mux", "sink" }, TRUE },
-  { "hyperlapse-remux", { "src", "lapse", "mux", "sink" }, FALSE },
+  {"image", {"src", "pick", "enc", "sink"}, TRUE},
+  {"video-high-res", {"src", "mux", "sink"}, FALSE},
+  {"video-high-res-transcode", {"src", "enc", "mux", "sink"}, TRUE},
+  {"video-low-res", {"src", "size", "enc", "mux", "sink"}, TRUE},
+  {"hyperlapse", {"src", "lapse", "enc", "mux", "sink"}, TRUE},
+  {"hyperlapse-remux", {"src", "lapse", "mux", "sink"}, FALSE},
 };
 
 static void
@@ -33,40 +34,45 @@ test_templates_parse (void)
     const gchar *text = lb_pipelines_get_text (p, expected[i].name);
     g_assert_nonnull (text);
     g_assert_null (strchr (text, '#'));
-    g_autoptr (GstElement) pipeline = lb_pipelines_build (p, expected[i].name, &error);
+    g_autoptr (GstElement) pipeline =
+        lb_pipelines_build (p, expected[i].name, &error);
     g_assert_no_error (error);
     g_assert_true (GST_IS_PIPELINE (pipeline));
     for (guint k = 0; expected[i].elements[k]; k++) {
-      g_autoptr (GstElement) e = lb_pipeline_get (pipeline, expected[i].elements[k]);
+      g_autoptr (GstElement) e =
+          lb_pipeline_get (pipeline, expected[i].elements[k]);
       if (e == NULL)
-        g_error ("%s has no element named %s", expected[i].name, expected[i].elements[k]);
+        g_error ("%s has no element named %s", expected[i].name,
+            expected[i].elements[k]);
     }
-    g_assert_cmpint (lb_pipeline_has_encoder (pipeline), ==, expected[i].encoder);
+    g_assert_cmpint (lb_pipeline_has_encoder (pipeline), ==,
+        expected[i].encoder);
   }
 }
 
 static LbJobRun
-make_run (const gchar *media_type, const gchar *codec)
+make_run (const gchar * media_type, const gchar * codec)
 {
   LbJobRun run = {
-    .media_type = media_type, .db_path = "/tmp/x.db", .vehicle = "v1",
-    .input = "dashcamRoadFacing", .start_ns = 1785000000 * GST_SECOND,
-    .end_ns = 1785000030 * GST_SECOND, .output_path = "/tmp/out.mp4", .codec = codec,
-    .width = 1280, .height = 720, .fps_n = 30, .fps_d = 1,
-    .low_res_width = 640, .low_res_height = 360, .low_res_bitrate = 500,
-    .hyperlapse_interval_ns = GST_SECOND, .hyperlapse_framerate = 30,
+    .media_type = media_type,.db_path = "/tmp/x.db",.vehicle = "v1",
+    .input = "dashcamRoadFacing",.start_ns = 1785000000 * GST_SECOND,
+    .end_ns = 1785000030 * GST_SECOND,.output_path = "/tmp/out.mp4",.codec =
+        codec,
+    .width = 1280,.height = 720,.fps_n = 30,.fps_d = 1,
+    .low_res_width = 640,.low_res_height = 360,.low_res_bitrate = 500,
+    .hyperlapse_interval_ns = GST_SECOND,.hyperlapse_framerate = 30,
     .hyperlapse_max_output_ns = 120 * GST_SECOND,
   };
   return run;
 }
 
 static gint64
-get_i64 (GstElement *pipeline, const gchar *name, const gchar *prop)
+get_i64 (GstElement * pipeline, const gchar * name, const gchar * prop)
 {
   g_autoptr (GstElement) e = lb_pipeline_get (pipeline, name);
   GValue v = G_VALUE_INIT;
   g_object_get_property (G_OBJECT (e), prop, &v);
-  if (G_VALUE_HOLDS_STRING (&v)) {     /* lbrecordingsrc: times as text */
+  if (G_VALUE_HOLDS_STRING (&v)) {      /* lbrecordingsrc: times as text */
     gint64 n = g_ascii_strtoll (g_value_get_string (&v), NULL, 10);
     g_value_unset (&v);
     return n;
@@ -92,25 +98,33 @@ test_high_res_has_no_encoder (void)
   g_assert_no_error (error);
 
   LbJobRun run = make_run ("videoHighRes", "h264");
-  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h264"), ==, "video-high-res");
-  g_autoptr (GstElement) remux = lb_job_build (p, &run, "video-high-res", &error);
+  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h264"), ==,
+      "video-high-res");
+  g_autoptr (GstElement) remux =
+      lb_job_build (p, &run, "video-high-res", &error);
   g_assert_no_error (error);
   g_assert_false (lb_pipeline_has_encoder (remux));
   g_assert_cmpint (get_i64 (remux, "src", "start-time"), ==, run.start_ns);
   g_assert_cmpint (get_i64 (remux, "src", "end-time"), ==, run.end_ns);
 
-  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h265"), ==, "video-high-res-transcode");
+  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h265"), ==,
+      "video-high-res-transcode");
   LbJobRun hevc = make_run ("videoHighRes", "h265");
-  g_autoptr (GstElement) transcode = lb_job_build (p, &hevc, "video-high-res-transcode", &error);
+  g_autoptr (GstElement) transcode =
+      lb_job_build (p, &hevc, "video-high-res-transcode", &error);
   g_assert_no_error (error);
   g_assert_true (lb_pipeline_has_encoder (transcode));
 
   /* a hyperlapse of H.264 footage remuxes its keyframes too */
-  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h264"), ==, "hyperlapse-remux");
-  g_assert_cmpstr (lb_job_template_for ("hyperlapse", NULL), ==, "hyperlapse-remux");
-  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h265"), ==, "hyperlapse");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h264"), ==,
+      "hyperlapse-remux");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", NULL), ==,
+      "hyperlapse-remux");
+  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h265"), ==,
+      "hyperlapse");
   LbJobRun hl = make_run ("hyperlapse", "h264");
-  g_autoptr (GstElement) lapse = lb_job_build (p, &hl, "hyperlapse-remux", &error);
+  g_autoptr (GstElement) lapse =
+      lb_job_build (p, &hl, "hyperlapse-remux", &error);
   g_assert_no_error (error);
   g_assert_false (lb_pipeline_has_encoder (lapse));
   g_assert_cmpint (get_i64 (lapse, "lapse", "interval"), ==, GST_SECOND);
@@ -124,11 +138,13 @@ test_high_res_starts_at_nearest_keyframe (void)
   g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
   LbJobRun run = make_run ("videoHighRes", "h264");
   g_autoptr (GArray) kf = g_array_new (FALSE, FALSE, sizeof (gint64));
-  gint64 k0 = run.start_ns - GST_SECOND + 10 * GST_MSECOND, k1 = k0 + GST_SECOND;
+  gint64 k0 = run.start_ns - GST_SECOND + 10 * GST_MSECOND, k1 =
+      k0 + GST_SECOND;
   g_array_append_val (kf, k0);
   g_array_append_val (kf, k1);
   run.keyframes_ns = kf;
-  g_autoptr (GstElement) pipeline = lb_job_build (p, &run, "video-high-res", &error);
+  g_autoptr (GstElement) pipeline =
+      lb_job_build (p, &run, "video-high-res", &error);
   g_assert_no_error (error);
   /* k1 is 10 ms after the request, less than half a frame at 30 fps */
   g_assert_cmpint (get_i64 (pipeline, "src", "start-time"), ==, k1);
@@ -147,15 +163,18 @@ test_values_set_by_name (void)
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (still, "pick", "target-time"), ==, image.start_ns);
   /* a frame early: decoders move the PTS of a frame straddling the start */
-  g_assert_cmpint (get_i64 (still, "src", "start-time"), ==, image.start_ns - GST_SECOND / 30);
+  g_assert_cmpint (get_i64 (still, "src", "start-time"), ==,
+      image.start_ns - GST_SECOND / 30);
   /* the next frame may be the nearest: the source reads on */
   g_assert_cmpint (get_i64 (still, "src", "end-time"), >, image.start_ns);
   /* with the index's keyframes: at the keyframe at or before the target,
    * even a GOP earlier than a frame before it (no PTS is moved, and no
    * frame before that keyframe can be the nearest) */
   g_autoptr (GArray) kf = g_array_new (FALSE, FALSE, sizeof (gint64));
-  gint64 k[] = { image.start_ns - 2 * GST_SECOND, image.start_ns - 700 * GST_MSECOND,
-    image.start_ns + 300 * GST_MSECOND };
+  gint64 k[] =
+      { image.start_ns - 2 * GST_SECOND, image.start_ns - 700 * GST_MSECOND,
+    image.start_ns + 300 * GST_MSECOND
+  };
   g_array_append_vals (kf, k, G_N_ELEMENTS (k));
   image.keyframes_ns = kf;
   g_autoptr (GstElement) still_kf = lb_job_build (p, &image, "image", &error);
@@ -173,8 +192,9 @@ test_values_set_by_name (void)
   g_assert_cmpstr (location, ==, "/tmp/out.mp4");
 
   /* low-res: within 640x360, aspect kept */
-  const gint sizes[][4] = { { 1280, 720, 640, 360 }, { 640, 480, 480, 360 },
-    { 480, 240, 480, 240 }, { 1920, 1080, 640, 360 } };
+  const gint sizes[][4] = { {1280, 720, 640, 360}, {640, 480, 480, 360},
+  {480, 240, 480, 240}, {1920, 1080, 640, 360}
+  };
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
     LbJobRun lo = make_run ("videoLowRes", "h264");
     lo.width = sizes[i][0];
@@ -217,14 +237,16 @@ test_swapped_encoder (void)
   const gchar *const *names = lb_pipelines_names ();
   for (guint i = 0; names[i]; i++) {
     g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
-    g_autofree gchar *src = g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
+    g_autofree gchar *src =
+        g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
     g_autofree gchar *dst = g_build_filename (dir, file, NULL);
     g_autofree gchar *text = NULL;
     g_assert_true (g_file_get_contents (src, &text, NULL, NULL));
     g_auto (GStrv) parts = g_strsplit (text, "x264enc", -1);
     g_autofree gchar *swapped = g_strjoinv ("openh264enc", parts);
     /* x264enc's own options do not exist on openh264enc */
-    g_autoptr (GRegex) re = g_regex_new ("openh264enc name=enc[^\\n]*", 0, 0, NULL);
+    g_autoptr (GRegex) re =
+        g_regex_new ("openh264enc name=enc[^\\n]*", 0, 0, NULL);
     g_autofree gchar *fixed = g_regex_replace_literal (re, swapped, -1, 0,
         "openh264enc name=enc", 0, NULL);
     g_assert_true (g_file_set_contents (dst, fixed, -1, NULL));
@@ -235,7 +257,8 @@ test_swapped_encoder (void)
   g_autoptr (GstElement) pl = lb_job_build (p, &lo, "video-low-res", &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) enc = lb_pipeline_get (pl, "enc");
-  g_assert_cmpstr (GST_OBJECT_NAME (gst_element_get_factory (enc)), ==, "openh264enc");
+  g_assert_cmpstr (GST_OBJECT_NAME (gst_element_get_factory (enc)), ==,
+      "openh264enc");
 
   for (guint i = 0; names[i]; i++) {
     g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
@@ -262,10 +285,12 @@ main (int argc, char **argv)
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/jobs/templates/parse", test_templates_parse);
-  g_test_add_func ("/jobs/templates/high-res-has-no-encoder", test_high_res_has_no_encoder);
+  g_test_add_func ("/jobs/templates/high-res-has-no-encoder",
+      test_high_res_has_no_encoder);
   g_test_add_func ("/jobs/templates/high-res-starts-at-nearest-keyframe",
       test_high_res_starts_at_nearest_keyframe);
-  g_test_add_func ("/jobs/templates/values-set-by-name", test_values_set_by_name);
+  g_test_add_func ("/jobs/templates/values-set-by-name",
+      test_values_set_by_name);
   g_test_add_func ("/jobs/templates/swapped-encoder", test_swapped_encoder);
   g_test_add_func ("/jobs/templates/missing-template", test_missing_template);
   return g_test_run ();

@@ -6,10 +6,11 @@
 #include <string.h>
 
 gint
-rec_decode_count (const gchar *path, gchar **error_text)
+rec_decode_count (const gchar * path, gchar ** error_text)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! qtdemux ! h264parse ! "
+  g_autoptr (GstElement) p =
+      gst_parse_launch ("filesrc name=src ! qtdemux ! h264parse ! "
       "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
@@ -17,7 +18,8 @@ rec_decode_count (const gchar *path, gchar **error_text)
   gint count = 0;
 
   g_object_set (src, "location", path, NULL);
-  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
+      &count);
   gst_element_set_state (p, GST_STATE_PLAYING);
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
@@ -43,7 +45,7 @@ frame_clear (gpointer p)
 }
 
 GArray *
-rec_demux_frames (const gchar *path)
+rec_demux_frames (const gchar * path)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! qtdemux ! "
@@ -84,7 +86,7 @@ rec_demux_frames (const gchar *path)
 }
 
 static void
-list_into (const gchar *dir, GPtrArray *out)
+list_into (const gchar * dir, GPtrArray * out)
 {
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   const gchar *name;
@@ -107,7 +109,7 @@ cmp_str (gconstpointer a, gconstpointer b)
 }
 
 GPtrArray *
-rec_list_mp4 (const gchar *dir)
+rec_list_mp4 (const gchar * dir)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
   list_into (dir, out);
@@ -138,7 +140,7 @@ wake (gpointer p)
 }
 
 gboolean
-rec_run_until (gboolean *flag, guint ms)
+rec_run_until (gboolean * flag, guint ms)
 {
   gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
   while (!*flag && g_get_monotonic_time () < end) {
@@ -149,7 +151,7 @@ rec_run_until (gboolean *flag, guint ms)
 }
 
 void
-rec_rm_rf (const gchar *dir)
+rec_rm_rf (const gchar * dir)
 {
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   const gchar *name;
@@ -157,7 +159,8 @@ rec_rm_rf (const gchar *dir)
   if (d) {
     while ((name = g_dir_read_name (d))) {
       g_autofree gchar *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+      if (g_file_test (path, G_FILE_TEST_IS_DIR)
+          && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
         rec_rm_rf (path);
       else
         g_unlink (path);
@@ -167,7 +170,7 @@ rec_rm_rf (const gchar *dir)
 }
 
 RecSession *
-rec_session_start (const gchar *conf_text)
+rec_session_start (const gchar * conf_text)
 {
   g_autoptr (GError) error = NULL;
   RecSession *s = g_new0 (RecSession, 1);
@@ -186,13 +189,13 @@ rec_session_start (const gchar *conf_text)
 }
 
 static void
-on_session_stopped (LbRecorder *recorder, gpointer data)
+on_session_stopped (LbRecorder * recorder, gpointer data)
 {
   *(gboolean *) data = TRUE;
 }
 
 void
-rec_session_stop (RecSession *s)
+rec_session_stop (RecSession * s)
 {
   gboolean stopped = FALSE;
 
@@ -201,7 +204,7 @@ rec_session_stop (RecSession *s)
 }
 
 void
-rec_session_free (RecSession *s)
+rec_session_free (RecSession * s)
 {
   if (s == NULL)
     return;

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-typedef struct {
+typedef struct
+{
   GPid pid;
   gchar *url;
 } Camera;
@@ -23,7 +24,8 @@ typedef struct {
 static Camera *
 camera_start (gint port)
 {
-  g_autofree gchar *exe = g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
+  g_autofree gchar *exe =
+      g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
       "lb-test-camera", NULL);
   g_autofree gchar *port_s = g_strdup_printf ("%d", port);
   const gchar *argv[] = { exe, "--port", port_s, NULL };
@@ -32,7 +34,8 @@ camera_start (gint port)
   Camera *cam = g_new0 (Camera, 1);
 
   g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &cam->pid, NULL, &out_fd, NULL, &error));
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &cam->pid, NULL, &out_fd, NULL,
+          &error));
   g_assert_no_error (error);
   FILE *f = fdopen (out_fd, "r");
   gchar line[256] = "";
@@ -44,13 +47,13 @@ camera_start (gint port)
 }
 
 static gint
-camera_port (Camera *cam)
+camera_port (Camera * cam)
 {
   return atoi (strrchr (cam->url, ':') + 1);
 }
 
 static void
-camera_kill (Camera *cam)
+camera_kill (Camera * cam)
 {
   kill (cam->pid, SIGKILL);
   waitpid (cam->pid, NULL, 0);
@@ -60,7 +63,7 @@ camera_kill (Camera *cam)
 }
 
 static gboolean
-wait_recording (LbRecorder *rec, guint ms)
+wait_recording (LbRecorder * rec, guint ms)
 {
   gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
   while (g_get_monotonic_time () < end) {
@@ -77,8 +80,7 @@ test_camera_loss (void)
   g_autofree gchar *dir = g_dir_make_tmp ("lb-cam-XXXXXX", NULL);
   Camera *cam = camera_start (0);
   gint port = camera_port (cam);
-  g_autofree gchar *conf = g_strdup_printf (
-      "[store]\ndir=%s\n"
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "[recorder]\nsegment-duration=5s\nretry-min=200ms\nretry-max=800ms\n"
       "[input veh-2 analog1]\n"
       "source=rtspsrc location=%s protocols=tcp latency=0\n", dir, cam->url);
@@ -106,7 +108,8 @@ test_camera_loss (void)
   gint64 t1 = lb_time_now ();
   camera_kill (cam);
 
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-2", "analog1", t0, t1, &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (store, "veh-2", "analog1", t0, t1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, >=, 2);
   /* Footage before the loss and after the return ... */
@@ -127,7 +130,8 @@ test_camera_loss (void)
   /* The same in the store's coverage: two recorded ranges around a gap. */
   g_autoptr (GArray) ranges = NULL;
   g_autoptr (GArray) gaps = NULL;
-  g_assert_true (lb_store_coverage (store, "veh-2", "analog1", t0, t1, &ranges, &gaps, &error));
+  g_assert_true (lb_store_coverage (store, "veh-2", "analog1", t0, t1, &ranges,
+          &gaps, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (ranges->len, >=, 2);
   found = FALSE;
@@ -152,8 +156,7 @@ static void
 test_source_eos (void)
 {
   g_autofree gchar *dir = g_dir_make_tmp ("lb-eos-XXXXXX", NULL);
-  g_autofree gchar *conf = g_strdup_printf (
-      "[store]\ndir=%s\n"
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "[recorder]\nretry-min=500ms\nretry-max=500ms\n"
       "[input veh-6 analog3]\n"
       "source=videotestsrc is-live=true num-buffers=30 ! "
@@ -170,8 +173,8 @@ test_source_eos (void)
   g_assert_cmpuint (lb_recorder_count_closed (rec), >=, 2);
   rec_session_stop (session);
 
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-6", "analog3", t0,
-      lb_time_now (), &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (store, "veh-6", "analog3", t0, lb_time_now (), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, >=, 2);
   for (guint i = 0; i < plan->pieces->len; i++) {
@@ -181,8 +184,10 @@ test_source_eos (void)
     if (i + 1 < plan->pieces->len) {
       /* a whole run: 30 frames, 2 s, then a gap before the next */
       g_assert_cmpint (n, ==, 30);
-      LbSegment *next = ((LbFootagePiece *) plan->pieces->pdata[i + 1])->segment;
-      g_assert_cmpint (next->start_ns - p->segment->end_ns, >=, 400 * LB_NS_PER_MS);
+      LbSegment *next =
+          ((LbFootagePiece *) plan->pieces->pdata[i + 1])->segment;
+      g_assert_cmpint (next->start_ns - p->segment->end_ns, >=,
+          400 * LB_NS_PER_MS);
     } else {
       g_assert_cmpint (n, >, 0);
     }

@@ -16,18 +16,19 @@
 #define FPS 15
 
 static GPid
-daemon_start (const gchar *conf, const gchar *log)
+daemon_start (const gchar * conf, const gchar * log)
 {
   const gchar *exe = g_getenv ("LOOKBACKD");
   g_assert_nonnull (exe);
-  g_autofree gchar *cmd = g_strdup_printf ("exec '%s' --config '%s' >>'%s' 2>&1", exe, conf,
+  g_autofree gchar *cmd =
+      g_strdup_printf ("exec '%s' --config '%s' >>'%s' 2>&1", exe, conf,
       log);
   const gchar *argv[] = { "/bin/sh", "-c", cmd, NULL };
   g_autoptr (GError) error = NULL;
   GPid pid = 0;
 
-  g_assert_true (g_spawn_async (NULL, (gchar **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-          NULL, &pid, &error));
+  g_assert_true (g_spawn_async (NULL, (gchar **) argv, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
   g_assert_no_error (error);
   return pid;
 }
@@ -41,14 +42,15 @@ daemon_wait (GPid pid, guint ms)
 
   while (g_get_monotonic_time () < end) {
     if (waitpid (pid, &status, WNOHANG) == pid)
-      return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+      return WIFEXITED (status) ? WEXITSTATUS (status) : 128 +
+          WTERMSIG (status);
     g_usleep (50 * 1000);
   }
   return -1;
 }
 
 static guint
-count_files (const gchar *dir)
+count_files (const gchar * dir)
 {
   g_autoptr (GPtrArray) files = rec_list_mp4 (dir);
   return files->len;
@@ -56,10 +58,11 @@ count_files (const gchar *dir)
 
 /* Frames lbrecordingsrc gives for [@start_ns, @end_ns) of the test input. */
 static gint
-play_count (const gchar *db, gint64 start_ns, gint64 end_ns)
+play_count (const gchar * db, gint64 start_ns, gint64 end_ns)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch ("lbrecordingsrc name=src ! h264parse ! "
+  g_autoptr (GstElement) p =
+      gst_parse_launch ("lbrecordingsrc name=src ! h264parse ! "
       "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
@@ -70,7 +73,8 @@ play_count (const gchar *db, gint64 start_ns, gint64 end_ns)
 
   g_object_set (src, "db", db, "vehicle", "veh-4", "input", "dashcamRoadFacing",
       "start-time", start, "end-time", end, NULL);
-  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
+      &count);
   gst_element_set_state (p, GST_STATE_PLAYING);
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
@@ -145,8 +149,8 @@ test_crash (void)
   g_assert_true (lb_store_check_integrity (store, &error));
   g_assert_no_error (error);
 
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-4", "dashcamRoadFacing", t0,
-      t_end, &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (store, "veh-4", "dashcamRoadFacing", t0, t_end, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, 2);
   LbFootagePiece *killed = plan->pieces->pdata[0];
@@ -161,7 +165,8 @@ test_crash (void)
   g_assert_false (killed->segment->open);
   g_assert_cmpint (killed->segment->start_ns, >=, t0);
   g_assert_cmpint (killed->segment->end_ns, <=, t_kill);
-  g_test_message ("killed at %" G_GINT64_FORMAT " ms, indexed to %" G_GINT64_FORMAT " ms",
+  g_test_message ("killed at %" G_GINT64_FORMAT " ms, indexed to %"
+      G_GINT64_FORMAT " ms",
       (t_kill - killed->segment->start_ns) / LB_NS_PER_MS,
       (killed->segment->end_ns - killed->segment->start_ns) / LB_NS_PER_MS);
   g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 1300 * LB_NS_PER_MS);
@@ -171,8 +176,9 @@ test_crash (void)
   guint rows_frames = 0;
   for (guint i = 0; i < killed->keyframes->len; i++)
     rows_frames += g_array_index (killed->keyframes, LbKeyframe, i).frames;
-  gint64 indexed_frames = (killed->segment->end_ns - killed->segment->start_ns) * FPS /
-      LB_NS_PER_SEC;
+  gint64 indexed_frames =
+      (killed->segment->end_ns -
+      killed->segment->start_ns) * FPS / LB_NS_PER_SEC;
   g_autofree gchar *decode_error = NULL;
   gint n = rec_decode_count (killed->segment->path, &decode_error);
   g_assert_null (decode_error);
@@ -187,10 +193,11 @@ test_crash (void)
   /* The clean stop closed and indexed the second segment to its end. */
   g_assert_false (clean->segment->open);
   g_assert_cmpint (clean->segment->start_ns, >, t_kill);
-  g_assert_cmpint (clean->segment->end_ns, >=, clean->segment->start_ns + 2 * LB_NS_PER_SEC);
+  g_assert_cmpint (clean->segment->end_ns, >=,
+      clean->segment->start_ns + 2 * LB_NS_PER_SEC);
   gint m = rec_decode_count (clean->segment->path, NULL);
-  gint64 clean_frames = (clean->segment->end_ns - clean->segment->start_ns) * FPS /
-      LB_NS_PER_SEC;
+  gint64 clean_frames =
+      (clean->segment->end_ns - clean->segment->start_ns) * FPS / LB_NS_PER_SEC;
   g_assert_cmpint (ABS (m - clean_frames), <=, 1);
   rec_rm_rf (dir);
 }

@@ -16,14 +16,15 @@
 
 #define FPS 15
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   gchar *media;                 /* generated inputs */
   LbConfig *config;
 } Fixture;
 
 static void
-fixture_set_up (Fixture *fx, gconstpointer data)
+fixture_set_up (Fixture * fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   fx->dir = g_dir_make_tmp ("lb-imp-XXXXXX", NULL);
@@ -37,7 +38,7 @@ fixture_set_up (Fixture *fx, gconstpointer data)
 }
 
 static void
-fixture_tear_down (Fixture *fx, gconstpointer data)
+fixture_tear_down (Fixture * fx, gconstpointer data)
 {
   lb_config_free (fx->config);
   rec_rm_rf (fx->dir);
@@ -47,13 +48,15 @@ fixture_tear_down (Fixture *fx, gconstpointer data)
 
 /* Encodes @frames frames of test video with @tail (muxer ! filesink). */
 static gchar *
-make_media (Fixture *fx, const gchar *name, guint frames, const gchar *tail)
+make_media (Fixture * fx, const gchar * name, guint frames, const gchar * tail)
 {
   g_autofree gchar *path = g_build_filename (fx->media, name, NULL);
-  g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball ! "
+  g_autofree gchar *desc =
+      g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball ! "
       "video/x-raw,width=160,height=120,framerate=%d/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=0 key-int-max=%d "
-      "option-string=scenecut=0 ! h264parse ! %s location=\"%s\"", frames, FPS, FPS, tail,
+      "option-string=scenecut=0 ! h264parse ! %s location=\"%s\"", frames, FPS,
+      FPS, tail,
       path);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
@@ -69,7 +72,7 @@ make_media (Fixture *fx, const gchar *name, guint frames, const gchar *tail)
 }
 
 static gboolean
-run_import (Fixture *fx, GString *out, GError **error, ...)
+run_import (Fixture * fx, GString * out, GError ** error, ...)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   va_list ap;
@@ -82,14 +85,15 @@ run_import (Fixture *fx, GString *out, GError **error, ...)
   g_ptr_array_add (args, (gpointer) "dashcamDriverFacing");
   va_start (ap, error);
   while ((a = va_arg (ap, const gchar *)))
-    g_ptr_array_add (args, (gpointer) a);
+      g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
-  return lb_import_command (fx->config, args->len - 1, (gchar **) args->pdata, out, error);
+  return lb_import_command (fx->config, args->len - 1, (gchar **) args->pdata,
+      out, error);
 }
 
 static LbStore *
-open_store (Fixture *fx)
+open_store (Fixture * fx)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *db = lb_config_get_db_path (fx->config);
@@ -99,26 +103,28 @@ open_store (Fixture *fx)
 }
 
 static guint
-count_segment_files (Fixture *fx)
+count_segment_files (Fixture * fx)
 {
-  g_autofree gchar *segs = g_build_filename (lb_config_get_store_dir (fx->config),
+  g_autofree gchar *segs =
+      g_build_filename (lb_config_get_store_dir (fx->config),
       "segments", NULL);
   g_autoptr (GPtrArray) files = rec_list_mp4 (segs);
   return files->len;
 }
 
 static LbFootagePlan *
-lookup (LbStore *store, gint64 start, gint64 end)
+lookup (LbStore * store, gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
-  LbFootagePlan *plan = lb_store_lookup (store, "veh 3", "dashcamDriverFacing", start, end,
+  LbFootagePlan *plan =
+      lb_store_lookup (store, "veh 3", "dashcamDriverFacing", start, end,
       &error);
   g_assert_no_error (error);
   return plan;
 }
 
 static gint64
-at (const gchar *rfc3339)
+at (const gchar * rfc3339)
 {
   gint64 ns = 0;
   g_assert_true (lb_time_parse_rfc3339 (rfc3339, &ns, NULL));
@@ -128,16 +134,22 @@ at (const gchar *rfc3339)
 /* Three containers, one after the other from one --start; a fourth file at
  * its own --start. */
 static void
-test_good_files (Fixture *fx, gconstpointer data)
+test_good_files (Fixture * fx, gconstpointer data)
 {
-  g_autofree gchar *mp4 = make_media (fx, "a.mp4", 3 * FPS, "mp4mux ! filesink");
-  g_autofree gchar *mkv = make_media (fx, "b.mkv", 3 * FPS, "matroskamux ! filesink");
-  g_autofree gchar *ts = make_media (fx, "c.ts", 3 * FPS, "mpegtsmux ! filesink");
-  g_autofree gchar *late = make_media (fx, "d.mp4", 6 * FPS, "mp4mux ! filesink");
+  g_autofree gchar *mp4 =
+      make_media (fx, "a.mp4", 3 * FPS, "mp4mux ! filesink");
+  g_autofree gchar *mkv =
+      make_media (fx, "b.mkv", 3 * FPS, "matroskamux ! filesink");
+  g_autofree gchar *ts =
+      make_media (fx, "c.ts", 3 * FPS, "mpegtsmux ! filesink");
+  g_autofree gchar *late =
+      make_media (fx, "d.mp4", 6 * FPS, "mp4mux ! filesink");
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
 
-  gboolean ok = run_import (fx, out, &error, "--start", "2026-03-01T10:00:00Z", mp4, mkv, ts,
+  gboolean ok =
+      run_import (fx, out, &error, "--start", "2026-03-01T10:00:00Z", mp4, mkv,
+      ts,
       "--start", "2026-03-01T12:00:00.500+01:00", late, NULL);
   g_test_message ("%s", out->str);
   g_assert_no_error (error);
@@ -145,15 +157,16 @@ test_good_files (Fixture *fx, gconstpointer data)
 
   g_autoptr (LbStore) store = open_store (fx);
   gint64 t = at ("2026-03-01T10:00:00Z");
-  g_autoptr (LbFootagePlan) plan = lookup (store, t - LB_NS_PER_SEC, t + 20 * LB_NS_PER_SEC);
+  g_autoptr (LbFootagePlan) plan =
+      lookup (store, t - LB_NS_PER_SEC, t + 20 * LB_NS_PER_SEC);
   g_assert_cmpuint (plan->pieces->len, ==, 3);
   for (guint i = 0; i < 3; i++) {
     LbFootagePiece *p = plan->pieces->pdata[i];
     /* each file starts where the previous one ended: 3 s apart */
-    g_assert_cmpint (ABS (p->segment->start_ns - (t + i * 3 * LB_NS_PER_SEC)), <=,
-        LB_NS_PER_SEC / FPS);
-    g_assert_cmpint (ABS (p->segment->end_ns - (t + (i + 1) * 3 * LB_NS_PER_SEC)), <=,
-        LB_NS_PER_SEC / FPS);
+    g_assert_cmpint (ABS (p->segment->start_ns - (t + i * 3 * LB_NS_PER_SEC)),
+        <=, LB_NS_PER_SEC / FPS);
+    g_assert_cmpint (ABS (p->segment->end_ns - (t + (i +
+                    1) * 3 * LB_NS_PER_SEC)), <=, LB_NS_PER_SEC / FPS);
     g_assert_false (p->segment->open);
     g_assert_cmpstr (p->segment->codec, ==, "h264");
     g_assert_cmpint (rec_decode_count (p->segment->path, NULL), ==, 3 * FPS);
@@ -161,32 +174,38 @@ test_good_files (Fixture *fx, gconstpointer data)
     g_assert_cmpuint (p->keyframes->len, ==, 3);
     for (guint k = 0; k < 3; k++) {
       LbKeyframe *kf = &g_array_index (p->keyframes, LbKeyframe, k);
-      g_assert_cmpint (ABS (kf->time_ns - (p->segment->start_ns + k * LB_NS_PER_SEC)), <=,
-          LB_NS_PER_MS);
+      g_assert_cmpint (ABS (kf->time_ns - (p->segment->start_ns +
+                  k * LB_NS_PER_SEC)), <=, LB_NS_PER_MS);
     }
   }
   /* 12:00:00.500+01:00 is 11:00:00.500Z: 6 s, split at the keyframe after
    * 5 s into two segments that follow each other. */
   gint64 t2 = at ("2026-03-01T11:00:00.500Z");
-  g_autoptr (LbFootagePlan) plan2 = lookup (store, t2 - LB_NS_PER_SEC, t2 + 60 * LB_NS_PER_SEC);
+  g_autoptr (LbFootagePlan) plan2 =
+      lookup (store, t2 - LB_NS_PER_SEC, t2 + 60 * LB_NS_PER_SEC);
   g_assert_cmpuint (plan2->pieces->len, ==, 2);
   LbFootagePiece *p0 = plan2->pieces->pdata[0];
   LbFootagePiece *p1 = plan2->pieces->pdata[1];
   g_assert_cmpint (p0->segment->start_ns, ==, t2);
-  g_assert_cmpint (ABS (p1->segment->start_ns - (t2 + 5 * LB_NS_PER_SEC)), <=, LB_NS_PER_MS);
-  g_assert_cmpint (ABS (p1->segment->end_ns - (t2 + 6 * LB_NS_PER_SEC)), <=, LB_NS_PER_MS);
-  g_assert_cmpint (rec_decode_count (p0->segment->path, NULL) +
-      rec_decode_count (p1->segment->path, NULL), ==, 6 * FPS);
+  g_assert_cmpint (ABS (p1->segment->start_ns - (t2 + 5 * LB_NS_PER_SEC)), <=,
+      LB_NS_PER_MS);
+  g_assert_cmpint (ABS (p1->segment->end_ns - (t2 + 6 * LB_NS_PER_SEC)), <=,
+      LB_NS_PER_MS);
+  g_assert_cmpint (rec_decode_count (p0->segment->path,
+          NULL) + rec_decode_count (p1->segment->path, NULL), ==, 6 * FPS);
 }
 
 static void
-test_bad_files (Fixture *fx, gconstpointer data)
+test_bad_files (Fixture * fx, gconstpointer data)
 {
-  g_autofree gchar *good = make_media (fx, "good.mp4", 2 * FPS, "mp4mux ! filesink");
-  g_autofree gchar *whole = make_media (fx, "whole.mp4", 4 * FPS, "mp4mux ! filesink");
+  g_autofree gchar *good =
+      make_media (fx, "good.mp4", 2 * FPS, "mp4mux ! filesink");
+  g_autofree gchar *whole =
+      make_media (fx, "whole.mp4", 4 * FPS, "mp4mux ! filesink");
   g_autofree gchar *whole_fs = make_media (fx, "whole-fs.mp4", 4 * FPS,
       "mp4mux faststart=true ! filesink");
-  g_autofree gchar *whole_mkv = make_media (fx, "whole.mkv", 4 * FPS, "matroskamux ! filesink");
+  g_autofree gchar *whole_mkv =
+      make_media (fx, "whole.mkv", 4 * FPS, "matroskamux ! filesink");
   g_autofree gchar *cut = g_build_filename (fx->media, "cut.mp4", NULL);
   g_autofree gchar *cut_fs = g_build_filename (fx->media, "cut-fs.mp4", NULL);
   g_autofree gchar *cut_mkv = g_build_filename (fx->media, "cut.mkv", NULL);
@@ -210,13 +229,15 @@ test_bad_files (Fixture *fx, gconstpointer data)
   g_assert_true (g_file_set_contents (text, "not a video\n", -1, NULL));
   {
     g_autoptr (GError) error = NULL;
-    g_autofree gchar *desc = g_strdup_printf ("audiotestsrc num-buffers=20 ! vorbisenc ! "
+    g_autofree gchar *desc =
+        g_strdup_printf ("audiotestsrc num-buffers=20 ! vorbisenc ! "
         "oggmux ! filesink location=\"%s\"", audio);
     g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
     g_assert_no_error (error);
     gst_element_set_state (p, GST_STATE_PLAYING);
     g_autoptr (GstBus) bus = gst_element_get_bus (p);
-    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+    g_autoptr (GstMessage) msg =
+        gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
         GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
     g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
     gst_element_set_state (p, GST_STATE_NULL);
@@ -224,7 +245,9 @@ test_bad_files (Fixture *fx, gconstpointer data)
 
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
-  gboolean ok = run_import (fx, out, &error, "--start", "2026-03-02T00:00:00Z", cut, cut_fs,
+  gboolean ok =
+      run_import (fx, out, &error, "--start", "2026-03-02T00:00:00Z", cut,
+      cut_fs,
       cut_mkv, text, audio, "--start", "2026-03-02T01:00:00Z", good, NULL);
   g_test_message ("%s", out->str);
   g_assert_false (ok);
@@ -243,24 +266,26 @@ test_bad_files (Fixture *fx, gconstpointer data)
   /* Only the good file left files and rows. */
   g_autoptr (LbStore) store = open_store (fx);
   gint64 t = at ("2026-03-02T00:00:00Z");
-  g_autoptr (LbFootagePlan) bad = lookup (store, t - LB_NS_PER_SEC, t + 1800 * LB_NS_PER_SEC);
+  g_autoptr (LbFootagePlan) bad =
+      lookup (store, t - LB_NS_PER_SEC, t + 1800 * LB_NS_PER_SEC);
   g_assert_cmpuint (bad->pieces->len, ==, 0);
   g_autoptr (LbFootagePlan) plan = lookup (store, t, t + 7200 * LB_NS_PER_SEC);
   g_assert_cmpuint (plan->pieces->len, ==, 1);
   g_assert_cmpuint (count_segment_files (fx), ==, 1);
-  g_assert_cmpint (rec_decode_count (((LbFootagePiece *) plan->pieces->pdata[0])->segment->path,
-          NULL), ==, 2 * FPS);
+  g_assert_cmpint (rec_decode_count (((LbFootagePiece *) plan->
+              pieces->pdata[0])->segment->path, NULL), ==, 2 * FPS);
 }
 
 /* An Annex-B stream with B-frames: --framerate numbers the frames, their
  * order of display comes from the stream; the PTS/DTS match what mp4mux
  * writes for the same stream. */
 static void
-test_annexb_bframes (Fixture *fx, gconstpointer data)
+test_annexb_bframes (Fixture * fx, gconstpointer data)
 {
   g_autofree gchar *es = g_build_filename (fx->media, "b.h264", NULL);
   g_autofree gchar *ref = g_build_filename (fx->media, "ref.mp4", NULL);
-  g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=30 pattern=ball ! "
+  g_autofree gchar *desc =
+      g_strdup_printf ("videotestsrc num-buffers=30 pattern=ball ! "
       "video/x-raw,width=160,height=120,framerate=25/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=2 b-adapt=false "
       "key-int-max=10 ! tee name=t "
@@ -286,12 +311,13 @@ test_annexb_bframes (Fixture *fx, gconstpointer data)
 
   g_autoptr (LbStore) store = open_store (fx);
   gint64 t = at ("2026-03-03T00:00:00Z");
-  g_autoptr (LbFootagePlan) plan = lookup (store, t - LB_NS_PER_SEC, t + 60 * LB_NS_PER_SEC);
+  g_autoptr (LbFootagePlan) plan =
+      lookup (store, t - LB_NS_PER_SEC, t + 60 * LB_NS_PER_SEC);
   g_assert_cmpuint (plan->pieces->len, ==, 1);
   LbFootagePiece *piece = plan->pieces->pdata[0];
   g_assert_cmpint (piece->segment->start_ns, ==, t);
-  g_assert_cmpint (ABS (piece->segment->end_ns - (t + 30 * LB_NS_PER_SEC / 25)), <=,
-      LB_NS_PER_MS);
+  g_assert_cmpint (ABS (piece->segment->end_ns - (t + 30 * LB_NS_PER_SEC / 25)),
+      <=, LB_NS_PER_MS);
 
   g_autoptr (GArray) got = rec_demux_frames (piece->segment->path);
   g_autoptr (GArray) want = rec_demux_frames (ref);
@@ -305,7 +331,8 @@ test_annexb_bframes (Fixture *fx, gconstpointer data)
     const RecFrame *w = &g_array_index (want, RecFrame, i);
     if (!w->key)                /* keyframes may carry SPS/PPS in band */
       g_assert_cmpuint (g->size, ==, w->size);
-    g_assert_cmpint (ABS ((g->pts_ns - g0) - (w->pts_ns - w0)), <=, LB_NS_PER_MS);
+    g_assert_cmpint (ABS ((g->pts_ns - g0) - (w->pts_ns - w0)), <=,
+        LB_NS_PER_MS);
     g_assert_cmpint (g->dts_ns, <=, g->pts_ns);
     if (g->pts_ns != g->dts_ns)
       reordered = TRUE;
@@ -315,7 +342,7 @@ test_annexb_bframes (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_usage (Fixture *fx, gconstpointer data)
+test_usage (Fixture * fx, gconstpointer data)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
@@ -323,43 +350,45 @@ test_usage (Fixture *fx, gconstpointer data)
   g_assert_false (run_import (fx, out, &error, "x.mp4", NULL));
   g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
   g_clear_error (&error);
-  g_assert_false (run_import (fx, out, &error, "--start", "yesterday", "x.mp4", NULL));
+  g_assert_false (run_import (fx, out, &error, "--start", "yesterday", "x.mp4",
+          NULL));
   g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
   g_clear_error (&error);
-  g_assert_false (run_import (fx, out, &error, "--start", "2026-03-02T00:00:00Z",
-          "--framerate", "fast", "x.mp4", NULL));
+  g_assert_false (run_import (fx, out, &error, "--start",
+          "2026-03-02T00:00:00Z", "--framerate", "fast", "x.mp4", NULL));
   g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
   g_clear_error (&error);
   /* a file that does not exist is a bad file like any other */
-  g_assert_false (run_import (fx, out, &error, "--start", "2026-03-02T00:00:00Z",
-          "/nonexistent/x.mp4", NULL));
+  g_assert_false (run_import (fx, out, &error, "--start",
+          "2026-03-02T00:00:00Z", "/nonexistent/x.mp4", NULL));
   g_assert_nonnull (strstr (out->str, "/nonexistent/x.mp4"));
 }
 
 /* The real recordings: each imports with its own frames, or is refused by name. */
 static void
-test_shared_media (Fixture *fx, gconstpointer data)
+test_shared_media (Fixture * fx, gconstpointer data)
 {
   const gchar *media = g_getenv ("LB_SHARED_MEDIA");
   if (media == NULL || !g_file_test (media, G_FILE_TEST_IS_DIR)) {
     g_test_skip ("LB_SHARED_MEDIA is not there: no real recordings to import");
     return;
   }
-  static const struct {
+  static const struct
+  {
     const gchar *name;
     const gchar *framerate;
     gint frames;                /* decodable frames; 0: refused */
     gint64 duration_ms;
     const gchar *refusal;
   } cases[] = {
-    { "kerberos-480p.mp4", NULL, 94, 3170, NULL },          /* B-frames */
-    { "moonfire-clip.mp4", NULL, 10, 10000, NULL },          /* 1 fps */
-    { "mediamtx-offline.mp4", NULL, 30, 1000, NULL },        /* 1080p */
-    { "bbb-avc.mp4", NULL, 150, 5000, NULL },
-    { "gst-h264-aac.mp4", NULL, 15, 1000, NULL },            /* audio dropped */
-    { "exnvr-30-10s.h264", "30", 300, 10000, NULL },         /* Annex B */
-    { "exnvr-30-10s.h264", NULL, 0, 0, "--framerate" },
-    { "bbb-hevc.mp4", NULL, 0, 0, "H.265" },
+    {"kerberos-480p.mp4", NULL, 94, 3170, NULL},        /* B-frames */
+    {"moonfire-clip.mp4", NULL, 10, 10000, NULL},       /* 1 fps */
+    {"mediamtx-offline.mp4", NULL, 30, 1000, NULL},     /* 1080p */
+    {"bbb-avc.mp4", NULL, 150, 5000, NULL},
+    {"gst-h264-aac.mp4", NULL, 15, 1000, NULL}, /* audio dropped */
+    {"exnvr-30-10s.h264", "30", 300, 10000, NULL},      /* Annex B */
+    {"exnvr-30-10s.h264", NULL, 0, 0, "--framerate"},
+    {"bbb-hevc.mp4", NULL, 0, 0, "H.265"},
   };
   g_autoptr (LbStore) store = open_store (fx);
   gint64 t = at ("2026-04-01T00:00:00Z");
@@ -371,10 +400,13 @@ test_shared_media (Fixture *fx, gconstpointer data)
     g_autoptr (GError) error = NULL;
     guint before = count_segment_files (fx);
     gboolean ok = cases[i].framerate ?
-        run_import (fx, out, &error, "--start", start, "--framerate", cases[i].framerate,
-        path, NULL) : run_import (fx, out, &error, "--start", start, path, NULL);
+        run_import (fx, out, &error, "--start", start, "--framerate",
+        cases[i].framerate,
+        path, NULL) : run_import (fx, out, &error, "--start", start, path,
+        NULL);
     g_test_message ("%s", out->str);
-    g_autoptr (LbFootagePlan) plan = lookup (store, t - LB_NS_PER_SEC, t + 1800 * LB_NS_PER_SEC);
+    g_autoptr (LbFootagePlan) plan =
+        lookup (store, t - LB_NS_PER_SEC, t + 1800 * LB_NS_PER_SEC);
 
     if (cases[i].refusal) {
       g_assert_false (ok);
@@ -390,8 +422,8 @@ test_shared_media (Fixture *fx, gconstpointer data)
     LbFootagePiece *first = plan->pieces->pdata[0];
     LbFootagePiece *last = plan->pieces->pdata[plan->pieces->len - 1];
     g_assert_cmpint (first->segment->start_ns, ==, t);
-    g_assert_cmpint (ABS (last->segment->end_ns - t - cases[i].duration_ms * LB_NS_PER_MS), <=,
-        100 * LB_NS_PER_MS);
+    g_assert_cmpint (ABS (last->segment->end_ns - t -
+            cases[i].duration_ms * LB_NS_PER_MS), <=, 100 * LB_NS_PER_MS);
     gint frames = 0;
     for (guint k = 0; k < plan->pieces->len; k++) {
       LbFootagePiece *p = plan->pieces->pdata[k];
@@ -408,14 +440,15 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/import/good-files", Fixture, NULL, fixture_set_up, test_good_files,
+  g_test_add ("/import/good-files", Fixture, NULL, fixture_set_up,
+      test_good_files, fixture_tear_down);
+  g_test_add ("/import/bad-files", Fixture, NULL, fixture_set_up,
+      test_bad_files, fixture_tear_down);
+  g_test_add ("/import/annexb-bframes", Fixture, NULL, fixture_set_up,
+      test_annexb_bframes, fixture_tear_down);
+  g_test_add ("/import/usage", Fixture, NULL, fixture_set_up, test_usage,
       fixture_tear_down);
-  g_test_add ("/import/bad-files", Fixture, NULL, fixture_set_up, test_bad_files,
-      fixture_tear_down);
-  g_test_add ("/import/annexb-bframes", Fixture, NULL, fixture_set_up, test_annexb_bframes,
-      fixture_tear_down);
-  g_test_add ("/import/usage", Fixture, NULL, fixture_set_up, test_usage, fixture_tear_down);
-  g_test_add ("/import/shared-media", Fixture, NULL, fixture_set_up, test_shared_media,
-      fixture_tear_down);
+  g_test_add ("/import/shared-media", Fixture, NULL, fixture_set_up,
+      test_shared_media, fixture_tear_down);
   return g_test_run ();
 }

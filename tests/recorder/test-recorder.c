@@ -13,7 +13,7 @@
 #define FPS 15
 
 static gint64
-name_start_ns (const gchar *path)
+name_start_ns (const gchar * path)
 {
   g_autofree gchar *base = g_path_get_basename (path);
   return g_ascii_strtoll (base, NULL, 10);
@@ -23,8 +23,7 @@ static void
 test_record (void)
 {
   g_autofree gchar *dir = g_dir_make_tmp ("lb-rec-XXXXXX", NULL);
-  g_autofree gchar *conf = g_strdup_printf (
-      "[store]\ndir=%s\n"
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "[recorder]\nsegment-duration=5s\nfragment-duration=1s\n"
       "[input veh-1 dashcamRoadFacing]\n"
       "source=videotestsrc is-live=true pattern=ball ! "
@@ -39,8 +38,8 @@ test_record (void)
   {
     /* Indexed as it records: footage a few seconds old is findable. */
     gint64 now = lb_time_now ();
-    g_autoptr (LbFootagePlan) live = lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0,
-        now, &error);
+    g_autoptr (LbFootagePlan) live =
+        lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0, now, &error);
     g_assert_no_error (error);
     g_assert_cmpuint (live->pieces->len, >=, 1);
     LbFootagePiece *last = live->pieces->pdata[live->pieces->len - 1];
@@ -69,15 +68,15 @@ test_record (void)
     g_assert_cmpint (start, <=, t1);
     if (prev_end)               /* the next file starts where the last ended */
       g_assert_cmpint (ABS (start - prev_end), <, 2 * LB_NS_PER_SEC / FPS);
-    prev_end = start + (gint64) n * LB_NS_PER_SEC / FPS;
+    prev_end = start + (gint64) n *LB_NS_PER_SEC / FPS;
   }
   /* ~10 s of 15 fps video */
   g_assert_cmpint (total, >=, 9 * FPS);
   g_assert_cmpint (total, <=, 12 * FPS);
 
   /* The index matches the files, read back. */
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0,
-      t1, &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0, t1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, files->len);
   g_assert_cmpuint (plan->gaps->len, ==, 0);
@@ -91,8 +90,10 @@ test_record (void)
     g_assert_cmpint (seg->width, ==, 160);
     g_assert_cmpint (seg->height, ==, 120);
     if (i + 1 < files->len) {
-      LbSegment *next = ((LbFootagePiece *) plan->pieces->pdata[i + 1])->segment;
-      g_assert_cmpint (ABS (next->start_ns - seg->end_ns), <, 2 * LB_NS_PER_SEC / FPS);
+      LbSegment *next =
+          ((LbFootagePiece *) plan->pieces->pdata[i + 1])->segment;
+      g_assert_cmpint (ABS (next->start_ns - seg->end_ns), <,
+          2 * LB_NS_PER_SEC / FPS);
     }
 
     g_autoptr (GArray) frames = rec_demux_frames (seg->path);
@@ -103,8 +104,8 @@ test_record (void)
     gint64 first_pts = g_array_index (frames, RecFrame, 0).pts_ns;
     const RecFrame *lastf = &g_array_index (frames, RecFrame, frames->len - 1);
     /* the segment ends after its last frame */
-    g_assert_cmpint (ABS (seg->end_ns - (seg->start_ns + lastf->pts_ns - first_pts +
-                LB_NS_PER_SEC / FPS)), <=, LB_NS_PER_SEC / FPS);
+    g_assert_cmpint (ABS (seg->end_ns - (seg->start_ns + lastf->pts_ns -
+                first_pts + LB_NS_PER_SEC / FPS)), <=, LB_NS_PER_SEC / FPS);
     guint k = 0;
     for (guint f = 0; f < frames->len; f++) {
       const RecFrame *fr = &g_array_index (frames, RecFrame, f);
@@ -113,13 +114,13 @@ test_record (void)
       g_assert_cmpuint (k, <, p->keyframes->len);
       LbKeyframe *kf = &g_array_index (p->keyframes, LbKeyframe, k);
       /* its wall-clock time ... */
-      g_assert_cmpint (ABS (kf->time_ns - (seg->start_ns + fr->pts_ns - first_pts)), <,
-          LB_NS_PER_MS);
+      g_assert_cmpint (ABS (kf->time_ns - (seg->start_ns + fr->pts_ns -
+                  first_pts)), <, LB_NS_PER_MS);
       /* ... and its bytes where the index says */
       g_assert_cmpint (kf->sample_offset + kf->sample_size, <=, (gint64) len);
       g_assert_cmpuint (kf->sample_size, ==, fr->size);
-      g_assert_true (memcmp (contents + kf->sample_offset, g_bytes_get_data (fr->bytes, NULL),
-              fr->size) == 0);
+      g_assert_true (memcmp (contents + kf->sample_offset,
+              g_bytes_get_data (fr->bytes, NULL), fr->size) == 0);
       g_assert_cmpint (kf->offset, <=, kf->sample_offset);
       k++;
     }
@@ -138,8 +139,7 @@ static void
 test_mjpeg_source (void)
 {
   g_autofree gchar *dir = g_dir_make_tmp ("lb-rec-XXXXXX", NULL);
-  g_autofree gchar *conf = g_strdup_printf (
-      "[store]\ndir=%s\n"
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "[input veh-5 analog2]\n"
       "source=videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=%d/1 "
       "! jpegenc\n", dir, FPS);
@@ -150,8 +150,8 @@ test_mjpeg_source (void)
   rec_run_for (3500);
   rec_session_stop (session);
 
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-5", "analog2", t0,
-      lb_time_now (), &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (store, "veh-5", "analog2", t0, lb_time_now (), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, 1);
   LbFootagePiece *p = plan->pieces->pdata[0];

@@ -4,14 +4,15 @@
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 
-typedef struct {
+typedef struct
+{
   GMutex lock;
   GCond cond;
   guint seen;
 } Counter;
 
 static GstPadProbeReturn
-drop_eos (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+drop_eos (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Counter *c = user_data;
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
@@ -28,13 +29,13 @@ drop_eos (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 }
 
 gboolean
-lbt_record (const gchar *path, const LbtRecording *rec)
+lbt_record (const gchar * path, const LbtRecording * rec)
 {
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_autofree gchar *tmpl = g_build_filename (dir, "lbt-rec-%03d.mp4", NULL);
   g_autofree gchar *first = g_build_filename (dir, "lbt-rec-000.mp4", NULL);
-  g_autofree gchar *desc = g_strdup_printf (
-      "videotestsrc num-buffers=%u pattern=ball ! "
+  g_autofree gchar *desc =
+      g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball ! "
       "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! x264enc name=enc speed-preset=superfast bframes=%d "
       "key-int-max=%d option-string=scenecut=0:slices=%d ! video/x-h264,profile=%s ! "
@@ -42,9 +43,12 @@ lbt_record (const gchar *path, const LbtRecording *rec)
       "splitmuxsink name=sink async-finalize=true muxer-factory=mp4mux "
       "muxer-properties=\"properties,fragment-duration=(uint)%u,fragment-mode=(int)1\" "
       "location=%s max-size-time=3600000000000",
-      rec->frames, rec->width ? rec->width : 160, rec->height ? rec->height : 120,
-      rec->fps ? rec->fps : 30, rec->bframes, rec->gop ? rec->gop : 30, rec->slices,
-      rec->bframes ? "main" : "high", rec->fragment_ms ? rec->fragment_ms : 1000, tmpl);
+      rec->frames, rec->width ? rec->width : 160,
+      rec->height ? rec->height : 120,
+      rec->fps ? rec->fps : 30, rec->bframes, rec->gop ? rec->gop : 30,
+      rec->slices,
+      rec->bframes ? "main" : "high",
+      rec->fragment_ms ? rec->fragment_ms : 1000, tmpl);
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
@@ -59,10 +63,10 @@ lbt_record (const gchar *path, const LbtRecording *rec)
       /* request pad: probe the upstream h264parse src instead */
       GstElement *enc = gst_bin_get_by_name (GST_BIN (pipeline), "enc");
       GstPad *encsrc = gst_element_get_static_pad (enc, "src");
-      GstPad *peer = gst_pad_get_peer (encsrc);     /* capsfilter sink */
+      GstPad *peer = gst_pad_get_peer (encsrc); /* capsfilter sink */
       GstElement *cf = gst_pad_get_parent_element (peer);
       GstPad *cfsrc = gst_element_get_static_pad (cf, "src");
-      GstPad *ppeer = gst_pad_get_peer (cfsrc);     /* h264parse sink */
+      GstPad *ppeer = gst_pad_get_peer (cfsrc); /* h264parse sink */
       GstElement *parse = gst_pad_get_parent_element (ppeer);
       pad = gst_element_get_static_pad (parse, "src");
       gst_object_unref (parse);
@@ -73,7 +77,8 @@ lbt_record (const gchar *path, const LbtRecording *rec)
       gst_object_unref (encsrc);
       gst_object_unref (enc);
     }
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, drop_eos, &c, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, drop_eos, &c,
+        NULL);
     gst_object_unref (pad);
     gst_object_unref (sink);
   }
@@ -128,7 +133,7 @@ lbt_record (const gchar *path, const LbtRecording *rec)
 }
 
 GBytes *
-lbt_read_bytes (const gchar *path)
+lbt_read_bytes (const gchar * path)
 {
   gchar *data = NULL;
   gsize len = 0;
@@ -138,7 +143,7 @@ lbt_read_bytes (const gchar *path)
 }
 
 gboolean
-lbt_avc_sample_is_idr (const guint8 *data, gsize size)
+lbt_avc_sample_is_idr (const guint8 * data, gsize size)
 {
   gsize pos = 0;
   while (pos + 4 < size) {
@@ -157,7 +162,7 @@ lbt_avc_sample_is_idr (const guint8 *data, gsize size)
 }
 
 void
-lbt_write_file (const gchar *path, const gchar *text)
+lbt_write_file (const gchar * path, const gchar * text)
 {
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_mkdir_with_parents (dir, 0755);

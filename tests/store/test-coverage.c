@@ -7,14 +7,14 @@
 #include <gst/gst.h>
 #include <string.h>
 
-#define T0 G_GINT64_CONSTANT (1700000000000000000)     /* 2023-11-14T22:13:20Z */
+#define T0 G_GINT64_CONSTANT (1700000000000000000)      /* 2023-11-14T22:13:20Z */
 #define S(x) ((gint64) ((x) * GST_SECOND))
 
 static gchar *dir;
 static gchar *conf_path;
 
 static void
-add (LbStore *store, const gchar *input, gint64 start, gint64 end)
+add (LbStore * store, const gchar * input, gint64 start, gint64 end)
 {
   LbSegment *s = g_new0 (LbSegment, 1);
   s->vehicle = g_strdup ("v1");
@@ -26,7 +26,8 @@ add (LbStore *store, const gchar *input, gint64 start, gint64 end)
   s->caps = g_strdup ("video/x-h264");
   s->fps_n = 30;
   s->fps_d = 1;
-  g_autoptr (GPtrArray) a = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) a =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
   g_ptr_array_add (a, s);
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_segment_add (store, a, NULL, &error));
@@ -34,7 +35,7 @@ add (LbStore *store, const gchar *input, gint64 start, gint64 end)
 }
 
 static gchar *
-run_command (const gchar *const *args, GError **error)
+run_command (const gchar * const *args, GError ** error)
 {
   g_autoptr (LbConfig) config = lb_config_load (conf_path, NULL);
   g_assert_nonnull (config);
@@ -89,14 +90,15 @@ static void
 test_binary (void)
 {
   /* the real program prints the same */
-  const gchar *argv[] = { g_getenv ("LOOKBACK"), "--config", conf_path, "coverage",
+  const gchar *argv[] =
+      { g_getenv ("LOOKBACK"), "--config", conf_path, "coverage",
     "--vehicle", "v1", NULL
   };
   g_autofree gchar *out = NULL, *err = NULL;
   gint status = 0;
   g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-          &err, &status, &error));
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT,
+          NULL, NULL, &out, &err, &status, &error));
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_cmpstr (out, ==, expect_all);
@@ -114,7 +116,8 @@ main (int argc, char **argv)
   {
     g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
     g_autoptr (GError) error = NULL;
-    g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+    g_autoptr (LbStore) store =
+        lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
     g_assert_no_error (error);
     add (store, "a", T0, T0 + S (60));
     add (store, "a", T0 + S (60.02), T0 + S (120));     /* touches: no gap */

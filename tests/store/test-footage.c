@@ -10,13 +10,14 @@
 #define T0 G_GINT64_CONSTANT (1700000000000000000)
 #define S(x) ((gint64) ((x) * GST_SECOND))
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   LbStore *store;
 } Fixture;
 
 static void
-fixture_setup (Fixture *f, gconstpointer data)
+fixture_setup (Fixture * f, gconstpointer data)
 {
   f->dir = g_dir_make_tmp ("lb-footage-XXXXXX", NULL);
   g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
@@ -26,7 +27,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 }
 
 static void
-fixture_teardown (Fixture *f, gconstpointer data)
+fixture_teardown (Fixture * f, gconstpointer data)
 {
   lb_store_free (f->store);
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
@@ -36,7 +37,8 @@ fixture_teardown (Fixture *f, gconstpointer data)
 
 /* A closed segment [start, end) with one keyframe every @gop seconds at 30 fps. */
 static LbSegment *
-make_segment (const gchar *input, gint64 start, gint64 end, gint64 gop, GArray **kfs)
+make_segment (const gchar * input, gint64 start, gint64 end, gint64 gop,
+    GArray ** kfs)
 {
   LbSegment *s = g_new0 (LbSegment, 1);
   s->vehicle = g_strdup ("v1");
@@ -54,7 +56,8 @@ make_segment (const gchar *input, gint64 start, gint64 end, gint64 gop, GArray *
   *kfs = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
   gint64 off = 1000;
   for (gint64 t = start; t < end; t += gop) {
-    LbKeyframe k = { 0, t, off, 5000, off + 16, 900, (guint) (gop * 30 / GST_SECOND) };
+    LbKeyframe k =
+        { 0, t, off, 5000, off + 16, 900, (guint) (gop * 30 / GST_SECOND) };
     g_array_append_val (*kfs, k);
     off += 5000;
   }
@@ -63,13 +66,17 @@ make_segment (const gchar *input, gint64 start, gint64 end, gint64 gop, GArray *
 }
 
 static void
-add_segments (LbStore *store, const gchar *input, const gint64 (*spans)[2], guint n)
+add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
+    guint n)
 {
-  g_autoptr (GPtrArray) segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autoptr (GPtrArray) segs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   for (guint i = 0; i < n; i++) {
     GArray *k;
-    g_ptr_array_add (segs, make_segment (input, spans[i][0], spans[i][1], GST_SECOND, &k));
+    g_ptr_array_add (segs, make_segment (input, spans[i][0], spans[i][1],
+            GST_SECOND, &k));
     g_ptr_array_add (kfs, k);
   }
   g_autoptr (GError) error = NULL;
@@ -78,7 +85,7 @@ add_segments (LbStore *store, const gchar *input, const gint64 (*spans)[2], guin
 }
 
 static void
-test_schema (Fixture *f, gconstpointer data)
+test_schema (Fixture * f, gconstpointer data)
 {
   g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 1);
   g_autoptr (GError) error = NULL;
@@ -91,7 +98,8 @@ test_schema (Fixture *f, gconstpointer data)
   g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 1);
   g_autoptr (LbStore) ro = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
   g_assert_no_error (error);
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (ro, "v1", "a", T0, T0 + S (1), &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (ro, "v1", "a", T0, T0 + S (1), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, 0);
   g_assert_cmpint (plan->first_ns, ==, LB_TIME_NONE);
@@ -108,7 +116,8 @@ test_migrate_empty_file (void)
   LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
   g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 1);
-  g_autofree gchar *plan = lb_store_explain (store, lb_store_lookup_sql (), &error);
+  g_autofree gchar *plan =
+      lb_store_explain (store, lb_store_lookup_sql (), &error);
   g_assert_no_error (error);
   g_assert_nonnull (strstr (plan, "footage_segment_by_start"));
   lb_store_free (store);
@@ -117,13 +126,14 @@ test_migrate_empty_file (void)
 }
 
 static void
-test_write_side (Fixture *f, gconstpointer data)
+test_write_side (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *abs = lb_footage_segment_path (f->dir, "v1", "a", T0);
-  LbSegment seg = { .vehicle = "v1", .input = "a", .path = abs, .start_ns = T0,
-    .media_base_ns = 0, .codec = "h264", .caps = "video/x-h264", .width = 16, .height = 16,
-    .fps_n = 30, .fps_d = 1, .init_size = 100
+  LbSegment seg = {.vehicle = "v1",.input = "a",.path = abs,.start_ns = T0,
+    .media_base_ns = 0,.codec = "h264",.caps = "video/x-h264",.width =
+        16,.height = 16,
+    .fps_n = 30,.fps_d = 1,.init_size = 100
   };
   g_assert_true (lb_store_segment_begin (f->store, &seg, &error));
   g_assert_no_error (error);
@@ -131,10 +141,11 @@ test_write_side (Fixture *f, gconstpointer data)
   g_autoptr (GArray) k = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
   LbKeyframe k0 = { 0, T0, 100, 400, 116, 300, 30 };
   g_array_append_val (k, k0);
-  g_assert_true (lb_store_segment_append (f->store, seg.id, 0, 0, k, T0 + S (1), 500, &error));
+  g_assert_true (lb_store_segment_append (f->store, seg.id, 0, 0, k, T0 + S (1),
+          500, &error));
   /* a fragment without keyframe grows the last row */
-  g_assert_true (lb_store_segment_append (f->store, seg.id, 700, 30, NULL, T0 + S (2), 700,
-          &error));
+  g_assert_true (lb_store_segment_append (f->store, seg.id, 700, 30, NULL,
+          T0 + S (2), 700, &error));
   g_assert_no_error (error);
   g_autoptr (LbSegment) got = lb_store_segment_get (f->store, seg.id, &error);
   g_assert_no_error (error);
@@ -142,17 +153,22 @@ test_write_side (Fixture *f, gconstpointer data)
   g_assert_true (got->open);
   g_assert_cmpint (got->end_ns, ==, T0 + S (2));
   g_assert_cmpint (got->bytes, ==, 700);
-  g_autoptr (GArray) rows = lb_store_segment_keyframes (f->store, seg.id, &error);
+  g_autoptr (GArray) rows =
+      lb_store_segment_keyframes (f->store, seg.id, &error);
   g_assert_cmpuint (rows->len, ==, 1);
   g_assert_cmpint (g_array_index (rows, LbKeyframe, 0).size, ==, 600);
   g_assert_cmpint (g_array_index (rows, LbKeyframe, 0).frames, ==, 60);
-  g_assert_cmpint (lb_store_segment_find_path (f->store, abs, &error), ==, seg.id);
-  g_autoptr (GPtrArray) open = lb_store_segment_list (f->store, NULL, NULL, TRUE, &error);
+  g_assert_cmpint (lb_store_segment_find_path (f->store, abs, &error), ==,
+      seg.id);
+  g_autoptr (GPtrArray) open =
+      lb_store_segment_list (f->store, NULL, NULL, TRUE, &error);
   g_assert_cmpuint (open->len, ==, 1);
   g_assert_true (lb_store_segment_finish (f->store, seg.id, &error));
-  g_autoptr (GPtrArray) open2 = lb_store_segment_list (f->store, NULL, NULL, TRUE, &error);
+  g_autoptr (GPtrArray) open2 =
+      lb_store_segment_list (f->store, NULL, NULL, TRUE, &error);
   g_assert_cmpuint (open2->len, ==, 0);
-  g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (f->store, NULL, &error);
+  g_autoptr (GPtrArray) inputs =
+      lb_store_footage_inputs (f->store, NULL, &error);
   g_assert_cmpuint (inputs->len, ==, 1);
   LbFootageInput *in = g_ptr_array_index (inputs, 0);
   g_assert_cmpint (in->bytes, ==, 700);
@@ -163,27 +179,31 @@ test_write_side (Fixture *f, gconstpointer data)
   g_assert_null (gone);
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_autoptr (GArray) rows2 = lb_store_segment_keyframes (f->store, seg.id, &error);
+  g_autoptr (GArray) rows2 =
+      lb_store_segment_keyframes (f->store, seg.id, &error);
   g_assert_cmpuint (rows2->len, ==, 0);
-  g_autoptr (GPtrArray) inputs2 = lb_store_footage_inputs (f->store, NULL, &error);
+  g_autoptr (GPtrArray) inputs2 =
+      lb_store_footage_inputs (f->store, NULL, &error);
   g_assert_cmpuint (inputs2->len, ==, 0);
 }
 
 static void
-assert_piece (LbFootagePlan *plan, guint i, gint64 seg_start, gint64 first_kf, guint n)
+assert_piece (LbFootagePlan * plan, guint i, gint64 seg_start, gint64 first_kf,
+    guint n)
 {
   g_assert_cmpuint (plan->pieces->len, >, i);
   LbFootagePiece *p = g_ptr_array_index (plan->pieces, i);
   g_assert_cmpint (p->segment->start_ns, ==, seg_start);
   g_assert_cmpuint (p->keyframes->len, ==, n);
-  g_assert_cmpint (g_array_index (p->keyframes, LbKeyframe, 0).time_ns, ==, first_kf);
+  g_assert_cmpint (g_array_index (p->keyframes, LbKeyframe, 0).time_ns, ==,
+      first_kf);
   for (guint k = 1; k < n; k++)
     g_assert_cmpint (g_array_index (p->keyframes, LbKeyframe, k).time_ns, >,
         g_array_index (p->keyframes, LbKeyframe, k - 1).time_ns);
 }
 
 static void
-assert_gap (LbFootagePlan *plan, guint i, gint64 s, gint64 e)
+assert_gap (LbFootagePlan * plan, guint i, gint64 s, gint64 e)
 {
   g_assert_cmpuint (plan->gaps->len, >, i);
   g_assert_cmpint (g_array_index (plan->gaps, LbTimeRange, i).start_ns, ==, s);
@@ -191,7 +211,7 @@ assert_gap (LbFootagePlan *plan, guint i, gint64 s, gint64 e)
 }
 
 static LbFootagePlan *
-lookup (Fixture *f, gint64 s, gint64 e)
+lookup (Fixture * f, gint64 s, gint64 e)
 {
   g_autoptr (GError) error = NULL;
   LbFootagePlan *plan = lb_store_lookup (f->store, "v1", "a", s, e, &error);
@@ -201,14 +221,15 @@ lookup (Fixture *f, gint64 s, gint64 e)
 }
 
 static void
-test_lookup (Fixture *f, gconstpointer data)
+test_lookup (Fixture * f, gconstpointer data)
 {
   /* A [0, 60) and B [60.02, 120) touch (under two frames apart), C [200, 260) after a gap */
   const gint64 spans[][2] = {
-    { T0, T0 + S (60) }, { T0 + S (60.02), T0 + S (120) }, { T0 + S (200), T0 + S (260) },
+    {T0, T0 + S (60)}, {T0 + S (60.02), T0 + S (120)}, {T0 + S (200),
+        T0 + S (260)},
   };
   add_segments (f->store, "a", spans, 3);
-  const gint64 other[][2] = { { T0 + S (130), T0 + S (140) } };
+  const gint64 other[][2] = { {T0 + S (130), T0 + S (140)} };
   add_segments (f->store, "b", other, 1);
 
   /* across a segment boundary */
@@ -236,11 +257,13 @@ test_lookup (Fixture *f, gconstpointer data)
   g_assert_cmpuint (crack->gaps->len, ==, 0);
   /* a wider crack (60 ms, under two frames): just after the first
    * segment, its last frame is the nearest */
-  const gint64 cracked[][2] = { { T0, T0 + S (10) }, { T0 + S (10.06), T0 + S (20) } };
+  const gint64 cracked[][2] =
+      { {T0, T0 + S (10)}, {T0 + S (10.06), T0 + S (20)} };
   add_segments (f->store, "c", cracked, 2);
   g_autoptr (GError) cerr = NULL;
-  g_autoptr (LbFootagePlan) crack2 = lb_store_lookup (f->store, "v1", "c", T0 + S (10.001),
-      T0 + S (10.001), &cerr);
+  g_autoptr (LbFootagePlan) crack2 =
+      lb_store_lookup (f->store, "v1", "c", T0 + S (10.001), T0 + S (10.001),
+      &cerr);
   g_assert_no_error (cerr);
   g_assert_cmpuint (crack2->pieces->len, ==, 1);
   assert_piece (crack2, 0, T0, T0 + S (9), 1);
@@ -283,22 +306,27 @@ test_lookup (Fixture *f, gconstpointer data)
   /* coverage */
   g_autoptr (GArray) ranges = NULL, gaps = NULL;
   g_autoptr (GError) error = NULL;
-  g_assert_true (lb_store_coverage (f->store, "v1", "a", T0 - S (10), T0 + S (300), &ranges,
-          &gaps, &error));
+  g_assert_true (lb_store_coverage (f->store, "v1", "a", T0 - S (10),
+          T0 + S (300), &ranges, &gaps, &error));
   g_assert_cmpuint (ranges->len, ==, 2);
   g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).start_ns, ==, T0);
-  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).end_ns, ==, T0 + S (120));
-  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 1).start_ns, ==, T0 + S (200));
-  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 1).end_ns, ==, T0 + S (260));
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).end_ns, ==,
+      T0 + S (120));
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 1).start_ns, ==,
+      T0 + S (200));
+  g_assert_cmpint (g_array_index (ranges, LbTimeRange, 1).end_ns, ==,
+      T0 + S (260));
   g_assert_cmpuint (gaps->len, ==, 3);
 }
 
 static void
-test_lookup_100k (Fixture *f, gconstpointer data)
+test_lookup_100k (Fixture * f, gconstpointer data)
 {
   const guint n = 100000;
-  g_autoptr (GPtrArray) segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_autoptr (GPtrArray) kfs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autoptr (GPtrArray) segs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   for (guint i = 0; i < n; i++) {
     GArray *k;
     gint64 s = T0 + (gint64) i * S (60);
@@ -309,28 +337,33 @@ test_lookup_100k (Fixture *f, gconstpointer data)
   g_assert_true (lb_store_segment_add (f->store, segs, kfs, &error));
   g_assert_no_error (error);
 
-  g_autofree gchar *plan_text = lb_store_explain (f->store, lb_store_lookup_sql (), &error);
+  g_autofree gchar *plan_text =
+      lb_store_explain (f->store, lb_store_lookup_sql (), &error);
   g_assert_no_error (error);
   g_test_message ("plan: %s", plan_text);
   g_assert_nonnull (strstr (plan_text, "USING INDEX footage_segment_by_start"));
   g_assert_null (strstr (plan_text, "SCAN"));
   g_assert_null (strstr (plan_text, "TEMP B-TREE"));
-  g_autofree gchar *kf_text = lb_store_explain (f->store, lb_store_lookup_keyframes_sql (),
+  g_autofree gchar *kf_text =
+      lb_store_explain (f->store, lb_store_lookup_keyframes_sql (),
       &error);
   g_assert_no_error (error);
   g_test_message ("keyframes plan: %s", kf_text);
-  g_assert_nonnull (strstr (kf_text, "SEARCH footage_keyframe USING PRIMARY KEY"));
+  g_assert_nonnull (strstr (kf_text,
+          "SEARCH footage_keyframe USING PRIMARY KEY"));
   g_assert_null (strstr (kf_text, "SCAN"));
   g_assert_null (strstr (kf_text, "TEMP B-TREE"));
 
   gint64 t = T0 + (gint64) 77777 * S (60) + S (45);
   gint64 before = g_get_monotonic_time ();
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (f->store, "v1", "a", t, t + S (10), &error);
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (f->store, "v1", "a", t, t + S (10), &error);
   gint64 took = g_get_monotonic_time () - before;
   g_assert_no_error (error);
   g_test_message ("lookup took %" G_GINT64_FORMAT " us", took);
   g_assert_cmpuint (plan->pieces->len, ==, 1);
-  assert_piece (plan, 0, T0 + (gint64) 77777 * S (60), T0 + (gint64) 77777 * S (60) + S (30), 1);
+  assert_piece (plan, 0, T0 + (gint64) 77777 * S (60),
+      T0 + (gint64) 77777 * S (60) + S (30), 1);
   g_assert_cmpuint (plan->gaps->len, ==, 0);
   g_assert_cmpint (plan->last_ns, ==, T0 + (gint64) n * S (60));
   /* indexed: well under what a scan of 100 000 rows costs */
@@ -338,22 +371,31 @@ test_lookup_100k (Fixture *f, gconstpointer data)
 }
 
 static void
-test_pins (Fixture *f, gconstpointer data)
+test_pins (Fixture * f, gconstpointer data)
 {
-  const gint64 spans[][2] = { { T0, T0 + S (60) }, { T0 + S (60), T0 + S (120) } };
+  const gint64 spans[][2] = { {T0, T0 + S (60)}, {T0 + S (60), T0 + S (120)} };
   add_segments (f->store, "a", spans, 2);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) segs = lb_store_segment_oldest (f->store, "v1", "a", G_MININT64, 10, &error);
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_oldest (f->store, "v1", "a", G_MININT64, 10, &error);
   g_assert_cmpuint (segs->len, ==, 2);
-  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
-  g_assert_true (lb_store_pin (f->store, "r1", "v1", "a", T0 + S (70), T0 + S (80), &error));
-  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
-  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 1), &error));
-  g_assert_true (lb_store_pin (f->store, "r2", "v1", "a", T0 + S (10), T0 + S (10), &error));
-  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
+  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs,
+              0), &error));
+  g_assert_true (lb_store_pin (f->store, "r1", "v1", "a", T0 + S (70),
+          T0 + S (80), &error));
+  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs,
+              0), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs,
+              1), &error));
+  g_assert_true (lb_store_pin (f->store, "r2", "v1", "a", T0 + S (10),
+          T0 + S (10), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs,
+              0), &error));
   g_assert_true (lb_store_unpin (f->store, "r1", &error));
-  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 1), &error));
-  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs, 0), &error));
+  g_assert_false (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs,
+              1), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, g_ptr_array_index (segs,
+              0), &error));
   g_assert_no_error (error);
 }
 

@@ -18,13 +18,14 @@ static gchar *media_dir;
 static gchar *growing_path;     /* 160 frames @30, GOP 30, cut without EOS */
 static gchar *final_path;       /* 90 frames @30, GOP 30, finalised */
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   LbStore *store;
 } Fixture;
 
 static void
-fixture_setup (Fixture *f, gconstpointer data)
+fixture_setup (Fixture * f, gconstpointer data)
 {
   f->dir = g_dir_make_tmp ("lb-indexer-XXXXXX", NULL);
   g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
@@ -34,7 +35,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 }
 
 static void
-fixture_teardown (Fixture *f, gconstpointer data)
+fixture_teardown (Fixture * f, gconstpointer data)
 {
   lb_store_free (f->store);
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
@@ -44,7 +45,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 
 /* Writes the first @len bytes of @src to @dst (creating its folders). */
 static void
-copy_prefix (const gchar *src, const gchar *dst, gssize len)
+copy_prefix (const gchar * src, const gchar * dst, gssize len)
 {
   g_autoptr (GBytes) b = lbt_read_bytes (src);
   g_assert_nonnull (b);
@@ -61,7 +62,7 @@ copy_prefix (const gchar *src, const gchar *dst, gssize len)
 }
 
 static gint64
-file_size (const gchar *path)
+file_size (const gchar * path)
 {
   GStatBuf st;
   g_assert_cmpint (g_stat (path, &st), ==, 0);
@@ -71,12 +72,13 @@ file_size (const gchar *path)
 /* Every row's keyframe sample is an IDR inside its fragment's bytes, rows
  * are one second apart from the segment's start. */
 static void
-check_rows (LbStore *store, gint64 segment_id, guint expect_rows)
+check_rows (LbStore * store, gint64 segment_id, guint expect_rows)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbSegment) seg = lb_store_segment_get (store, segment_id, &error);
   g_assert_no_error (error);
-  g_autoptr (GArray) rows = lb_store_segment_keyframes (store, segment_id, &error);
+  g_autoptr (GArray) rows =
+      lb_store_segment_keyframes (store, segment_id, &error);
   g_assert_cmpuint (rows->len, ==, expect_rows);
   g_autoptr (GBytes) bytes = lbt_read_bytes (seg->path);
   gsize len;
@@ -85,36 +87,41 @@ check_rows (LbStore *store, gint64 segment_id, guint expect_rows)
     LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
     g_assert_cmpint (k->time_ns, ==, seg->start_ns + (gint64) i * GST_SECOND);
     g_assert_cmpint (k->sample_offset, >=, k->offset);
-    g_assert_cmpint (k->sample_offset + k->sample_size, <=, k->offset + k->size);
+    g_assert_cmpint (k->sample_offset + k->sample_size, <=,
+        k->offset + k->size);
     g_assert_cmpint (k->offset + k->size, <=, (gint64) len);
-    g_assert_true (lbt_avc_sample_is_idr (data + k->sample_offset, k->sample_size));
+    g_assert_true (lbt_avc_sample_is_idr (data + k->sample_offset,
+            k->sample_size));
     g_assert_cmpuint (k->frames, ==, 30);
     if (i > 0) {
       LbKeyframe *p = &g_array_index (rows, LbKeyframe, i - 1);
       g_assert_cmpint (k->offset, >=, p->offset + p->size);
     }
   }
-  g_assert_cmpint (seg->end_ns, ==, seg->start_ns + (gint64) expect_rows * GST_SECOND);
+  g_assert_cmpint (seg->end_ns, ==,
+      seg->start_ns + (gint64) expect_rows * GST_SECOND);
   g_assert_cmpstr (seg->codec, ==, "h264");
   g_assert_cmpint (seg->width, ==, 160);
   g_assert_cmpint (seg->fps_n, ==, 30);
 }
 
 static guint
-count_segments (LbStore *store)
+count_segments (LbStore * store)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) all = lb_store_segment_list (store, NULL, NULL, FALSE, &error);
+  g_autoptr (GPtrArray) all =
+      lb_store_segment_list (store, NULL, NULL, FALSE, &error);
   g_assert_no_error (error);
   return all->len;
 }
 
 static void
-test_growing (Fixture *f, gconstpointer data)
+test_growing (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbIndexer) ix = lb_indexer_new (f->store, "v1", "a", path, T0, &error);
+  g_autoptr (LbIndexer) ix =
+      lb_indexer_new (f->store, "v1", "a", path, T0, &error);
   g_assert_no_error (error);
 
   /* not created yet, then only a header: nothing to index */
@@ -139,8 +146,8 @@ test_growing (Fixture *f, gconstpointer data)
   g_assert_true (lb_indexer_update (ix, &error));
   g_assert_no_error (error);
   check_rows (f->store, lb_indexer_get_segment_id (ix), 3);
-  g_autoptr (LbSegment) open = lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix),
-      &error);
+  g_autoptr (LbSegment) open =
+      lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix), &error);
   g_assert_true (open->open);
   g_assert_cmpint (open->media_base_ns, ==, 0);
   /* updating again adds nothing */
@@ -149,29 +156,32 @@ test_growing (Fixture *f, gconstpointer data)
 
   g_assert_true (lb_indexer_finish (ix, &error));
   g_assert_no_error (error);
-  g_autoptr (LbSegment) closed = lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix),
-      &error);
+  g_autoptr (LbSegment) closed =
+      lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix), &error);
   g_assert_false (closed->open);
   g_assert_cmpint (closed->bytes, ==, full);
 
   /* the lookup finds the rows */
-  g_autoptr (LbFootagePlan) plan = lb_store_lookup (f->store, "v1", "a", T0 + GST_SECOND / 2,
+  g_autoptr (LbFootagePlan) plan =
+      lb_store_lookup (f->store, "v1", "a", T0 + GST_SECOND / 2,
       T0 + 2 * GST_SECOND, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, 1);
   LbFootagePiece *piece = g_ptr_array_index (plan->pieces, 0);
   g_assert_cmpuint (piece->keyframes->len, ==, 2);
-  g_assert_cmpint (g_array_index (piece->keyframes, LbKeyframe, 0).time_ns, ==, T0);
+  g_assert_cmpint (g_array_index (piece->keyframes, LbKeyframe, 0).time_ns, ==,
+      T0);
 }
 
 static void
-test_complete_file (Fixture *f, gconstpointer data)
+test_complete_file (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
   copy_prefix (final_path, path, -1);
   g_autoptr (GError) error = NULL;
   gint64 id = 0;
-  g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, T0, &id, &error));
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, T0, &id,
+          &error));
   g_assert_no_error (error);
   check_rows (f->store, id, 3);
   g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
@@ -179,13 +189,14 @@ test_complete_file (Fixture *f, gconstpointer data)
   g_assert_cmpint (seg->bytes, ==, file_size (path));
   g_assert_true (g_str_has_prefix (seg->caps, "video/x-h264"));
   /* twice: refused, nothing doubled */
-  g_assert_false (lb_footage_index_file (f->store, "v1", "a", path, T0, NULL, &error));
+  g_assert_false (lb_footage_index_file (f->store, "v1", "a", path, T0, NULL,
+          &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
   g_assert_cmpuint (count_segments (f->store), ==, 1);
 }
 
 static void
-test_truncated (Fixture *f, gconstpointer data)
+test_truncated (Fixture * f, gconstpointer data)
 {
   /* cut in the middle of the third fragment: two remain */
   g_autoptr (GError) error = NULL;
@@ -195,27 +206,32 @@ test_truncated (Fixture *f, gconstpointer data)
   gint64 off = lb_mp4_first_offset (init);
   for (gint i = 0; i < 2; i++) {
     g_autoptr (LbMp4Fragment) fr = NULL;
-    g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (growing_path), &fr, &error));
+    g_assert_true (lb_mp4_read_fragment (fd, init, off,
+            file_size (growing_path), &fr, &error));
     off = fr->next_offset;
   }
   g_autoptr (LbMp4Fragment) third = NULL;
-  g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (growing_path), &third, &error));
+  g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (growing_path),
+          &third, &error));
   close (fd);
   g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
   copy_prefix (growing_path, path, third->offset + third->size / 2);
   gint64 id = 0;
-  g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, T0, &id, &error));
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, T0, &id,
+          &error));
   g_assert_no_error (error);
   check_rows (f->store, id, 2);
 }
 
 static void
-test_refused (Fixture *f, gconstpointer data)
+test_refused (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *text = g_build_filename (f->dir, "segments", "v1", "a", "1.mp4", NULL);
+  g_autofree gchar *text =
+      g_build_filename (f->dir, "segments", "v1", "a", "1.mp4", NULL);
   lbt_write_file (text, "hello, not a video\n");
-  g_autofree gchar *garbage = g_build_filename (f->dir, "segments", "v1", "a", "2.mp4", NULL);
+  g_autofree gchar *garbage =
+      g_build_filename (f->dir, "segments", "v1", "a", "2.mp4", NULL);
   {
     GRand *r = g_rand_new_with_seed (7);
     GString *s = g_string_new (NULL);
@@ -226,8 +242,10 @@ test_refused (Fixture *f, gconstpointer data)
     g_rand_free (r);
   }
   /* an MP4 with only audio: not video */
-  g_autofree gchar *audio = g_build_filename (f->dir, "segments", "v1", "a", "3.mp4", NULL);
-  g_autofree gchar *desc = g_strdup_printf ("audiotestsrc num-buffers=20 ! audioconvert ! "
+  g_autofree gchar *audio =
+      g_build_filename (f->dir, "segments", "v1", "a", "3.mp4", NULL);
+  g_autofree gchar *desc =
+      g_strdup_printf ("audiotestsrc num-buffers=20 ! audioconvert ! "
       "avenc_aac ! mp4mux ! filesink location=\"%s\"", audio);
   GstElement *p = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
@@ -245,7 +263,8 @@ test_refused (Fixture *f, gconstpointer data)
   const gchar *files[] = { text, garbage, audio };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
     gint64 id = 0;
-    g_assert_false (lb_footage_index_file (f->store, "v1", "a", files[i], T0, &id, &error));
+    g_assert_false (lb_footage_index_file (f->store, "v1", "a", files[i], T0,
+            &id, &error));
     g_assert_error (error, LB_ERROR, LB_ERROR_CORRUPT);
     g_test_message ("%s", error->message);
     g_clear_error (&error);
@@ -255,7 +274,7 @@ test_refused (Fixture *f, gconstpointer data)
 }
 
 static void
-test_reconcile (Fixture *f, gconstpointer data)
+test_reconcile (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -273,18 +292,22 @@ test_reconcile (Fixture *f, gconstpointer data)
   copy_prefix (growing_path, open_path, -1);
 
   /* (b) a closed segment whose file is then lost */
-  g_autofree gchar *lost = lb_footage_segment_path (f->dir, "v1", "a", T0 + 100 * GST_SECOND);
+  g_autofree gchar *lost =
+      lb_footage_segment_path (f->dir, "v1", "a", T0 + 100 * GST_SECOND);
   copy_prefix (final_path, lost, -1);
-  g_assert_true (lb_footage_index_file (f->store, "v1", "a", lost, T0 + 100 * GST_SECOND, NULL,
-          &error));
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", lost,
+          T0 + 100 * GST_SECOND, NULL, &error));
   g_assert_cmpint (g_unlink (lost), ==, 0);
 
   /* (c) files the index does not know */
-  g_autofree gchar *unknown = lb_footage_segment_path (f->dir, "v2", "b", T0 + 50 * GST_SECOND);
+  g_autofree gchar *unknown =
+      lb_footage_segment_path (f->dir, "v2", "b", T0 + 50 * GST_SECOND);
   copy_prefix (final_path, unknown, -1);
-  g_autofree gchar *junk = lb_footage_segment_path (f->dir, "v1", "a", T0 + 200 * GST_SECOND);
+  g_autofree gchar *junk =
+      lb_footage_segment_path (f->dir, "v1", "a", T0 + 200 * GST_SECOND);
   lbt_write_file (junk, "junk");
-  g_autofree gchar *stray = g_build_filename (f->dir, "segments", "v1", "a", "notes.txt", NULL);
+  g_autofree gchar *stray =
+      g_build_filename (f->dir, "segments", "v1", "a", "notes.txt", NULL);
   lbt_write_file (stray, "x");
 
   g_autoptr (GString) report = g_string_new (NULL);
@@ -293,7 +316,8 @@ test_reconcile (Fixture *f, gconstpointer data)
   g_test_message ("%s", report->str);
 
   /* (a) closed, re-indexed to its last complete fragment, tail cut off */
-  g_autoptr (GPtrArray) segs = lb_store_segment_list (f->store, "v1", "a", FALSE, &error);
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_list (f->store, "v1", "a", FALSE, &error);
   g_assert_cmpuint (segs->len, ==, 1);
   LbSegment *a = g_ptr_array_index (segs, 0);
   g_assert_false (a->open);
@@ -302,14 +326,16 @@ test_reconcile (Fixture *f, gconstpointer data)
   check_rows (f->store, a->id, 4);
   g_assert_cmpint (file_size (open_path), ==, a->bytes);
   g_assert_nonnull (strstr (report->str, "closed open segment"));
-  g_autofree gchar *recovered = g_strdup_printf ("recovered 30 frames from the torn tail of %s",
+  g_autofree gchar *recovered =
+      g_strdup_printf ("recovered 30 frames from the torn tail of %s",
       open_path);
   g_assert_nonnull (strstr (report->str, recovered));
   /* still readable after the cut */
   gint64 again = 0;
   g_autofree gchar *copy = lb_footage_segment_path (f->dir, "v3", "a", T0);
   copy_prefix (open_path, copy, -1);
-  g_assert_true (lb_footage_index_file (f->store, "v3", "a", copy, T0, &again, &error));
+  g_assert_true (lb_footage_index_file (f->store, "v3", "a", copy, T0, &again,
+          &error));
   check_rows (f->store, again, 4);
 
   /* (b) the lost file's row is gone and reported */
@@ -317,7 +343,8 @@ test_reconcile (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (report->str, lost));
 
   /* (c) the unknown segment is indexed from its name; the rest reported */
-  g_autoptr (GPtrArray) v2 = lb_store_segment_list (f->store, "v2", "b", FALSE, &error);
+  g_autoptr (GPtrArray) v2 =
+      lb_store_segment_list (f->store, "v2", "b", FALSE, &error);
   g_assert_cmpuint (v2->len, ==, 1);
   g_assert_cmpint (((LbSegment *) g_ptr_array_index (v2, 0))->start_ns, ==,
       T0 + 50 * GST_SECOND);
@@ -325,7 +352,8 @@ test_reconcile (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (report->str, "indexed unknown file"));
   g_autofree gchar *junk_line = g_strdup_printf ("unknown file %s:", junk);
   g_assert_nonnull (strstr (report->str, junk_line));
-  g_autofree gchar *stray_line = g_strdup_printf ("unknown file %s: not named like a segment",
+  g_autofree gchar *stray_line =
+      g_strdup_printf ("unknown file %s: not named like a segment",
       stray);
   g_assert_nonnull (strstr (report->str, stray_line));
 
@@ -341,14 +369,15 @@ test_reconcile (Fixture *f, gconstpointer data)
  * 1 s fragments every other fragment has no keyframe; it belongs to the
  * row of the GOP before it. */
 static void
-test_fragments_without_keyframes (Fixture *f, gconstpointer data)
+test_fragments_without_keyframes (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
-  LbtRecording rec = { .frames = 300, .fps = 30, .gop = 60, .crash = TRUE };
+  LbtRecording rec = {.frames = 300,.fps = 30,.gop = 60,.crash = TRUE };
   g_autofree gchar *src = g_build_filename (f->dir, "gop60.mp4", NULL);
   g_assert_true (lbt_record (src, &rec));
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbIndexer) ix = lb_indexer_new (f->store, "v1", "a", path, T0, &error);
+  g_autoptr (LbIndexer) ix =
+      lb_indexer_new (f->store, "v1", "a", path, T0, &error);
   g_autoptr (LbMp4Init) init = NULL;
   g_assert_true (lb_mp4_read_init_path (src, &init, &error));
   /* grow it in steps so that some updates end on a keyframe-less fragment */
@@ -371,7 +400,8 @@ test_fragments_without_keyframes (Fixture *f, gconstpointer data)
   for (guint i = 0; i < rows->len; i++) {
     LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
     g_assert_cmpint (k->time_ns, ==, T0 + (gint64) i * 2 * GST_SECOND);
-    g_assert_true (lbt_avc_sample_is_idr (d + k->sample_offset, k->sample_size));
+    g_assert_true (lbt_avc_sample_is_idr (d + k->sample_offset,
+            k->sample_size));
     if (i + 1 < rows->len) {
       LbKeyframe *n = &g_array_index (rows, LbKeyframe, i + 1);
       g_assert_cmpuint (k->frames, ==, 60);
@@ -382,14 +412,15 @@ test_fragments_without_keyframes (Fixture *f, gconstpointer data)
     g_autoptr (LbMp4Init) now = NULL;
     g_autoptr (LbMp4Fragment) range = NULL;
     g_assert_true (lb_mp4_read_init (fd, &now, &error));
-    g_assert_true (lb_mp4_read_range (fd, now, k->offset, k->size, &range, &error));
+    g_assert_true (lb_mp4_read_range (fd, now, k->offset, k->size, &range,
+            &error));
     close (fd);
     g_assert_cmpuint (range->samples->len, ==, k->frames);
     g_assert_cmpint (g_array_index (range->samples, LbMp4Sample, 0).offset, ==,
         k->sample_offset);
   }
-  g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix),
-      &error);
+  g_autoptr (LbSegment) seg =
+      lb_store_segment_get (f->store, lb_indexer_get_segment_id (ix), &error);
   g_assert_cmpint ((seg->end_ns - T0) % GST_SECOND, ==, 0);
   g_assert_cmpint (seg->end_ns, >=, T0 + 5 * GST_SECOND);
 }
@@ -398,13 +429,15 @@ test_fragments_without_keyframes (Fixture *f, gconstpointer data)
  * finalises it at EOS: every GOP ends up indexed exactly once, including the
  * last frames that only the final moov describes. */
 static void
-test_follow_recording (Fixture *f, gconstpointer data)
+test_follow_recording (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *seg_dir = g_build_filename (f->dir, "segments", "v1", "a", NULL);
+  g_autofree gchar *seg_dir =
+      g_build_filename (f->dir, "segments", "v1", "a", NULL);
   g_mkdir_with_parents (seg_dir, 0755);
   g_autofree gchar *tmpl = g_build_filename (seg_dir, "rec%03d.mp4", NULL);
   g_autofree gchar *path = g_build_filename (seg_dir, "rec000.mp4", NULL);
-  g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=150 pattern=ball ! "
+  g_autofree gchar *desc =
+      g_strdup_printf ("videotestsrc num-buffers=150 pattern=ball ! "
       "video/x-raw,width=160,height=120,framerate=30/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! identity sleep-time=3000 ! x264enc speed-preset=superfast "
       "bframes=0 key-int-max=30 option-string=scenecut=0 ! video/x-h264,profile=high ! "
@@ -414,7 +447,8 @@ test_follow_recording (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
-  g_autoptr (LbIndexer) ix = lb_indexer_new (f->store, "v1", "a", path, T0, &error);
+  g_autoptr (LbIndexer) ix =
+      lb_indexer_new (f->store, "v1", "a", path, T0, &error);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (pipeline);
   GstMessage *msg = NULL;
@@ -431,7 +465,7 @@ test_follow_recording (Fixture *f, gconstpointer data)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   g_test_message ("%u updates while recording", updates);
-  g_assert_cmpint (lb_indexer_get_segment_id (ix), >, 0);   /* rows while it grew */
+  g_assert_cmpint (lb_indexer_get_segment_id (ix), >, 0);       /* rows while it grew */
   g_assert_true (lb_indexer_finish (ix, &error));
   g_assert_no_error (error);
 
@@ -450,7 +484,8 @@ test_follow_recording (Fixture *f, gconstpointer data)
   for (guint i = 0; i < rows->len; i++) {
     LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
     g_autoptr (LbMp4Fragment) r = NULL;
-    g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &r, &error));
+    g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &r,
+            &error));
     g_assert_cmpuint (r->samples->len, ==, k->frames);
     total += r->samples->len;
   }
@@ -459,7 +494,7 @@ test_follow_recording (Fixture *f, gconstpointer data)
 }
 
 static gboolean
-hevc_is_irap (const guint8 *data, gsize size)
+hevc_is_irap (const guint8 * data, gsize size)
 {
   gsize pos = 0;
   while (pos + 5 < size) {
@@ -480,25 +515,27 @@ hevc_is_irap (const guint8 *data, gsize size)
 /* Real files from other recorders: B-frames with an audio track first,
  * 1 fps, H.265, one keyframe at 1080p. */
 static void
-test_shared_media (Fixture *f, gconstpointer data)
+test_shared_media (Fixture * f, gconstpointer data)
 {
   const gchar *media = g_getenv ("LB_SHARED_MEDIA");
-  g_autofree gchar *probe = media ? g_build_filename (media, "kerberos-480p.mp4", NULL) : NULL;
+  g_autofree gchar *probe =
+      media ? g_build_filename (media, "kerberos-480p.mp4", NULL) : NULL;
   if (probe == NULL || !g_file_test (probe, G_FILE_TEST_EXISTS)) {
     g_test_skip ("shared media not found (LB_SHARED_MEDIA)");
     return;
   }
-  static const struct {
+  static const struct
+  {
     const gchar *name;
     const gchar *codec;
     guint rows;
     gdouble key_s[4];           /* keyframe times from the segment start */
     gdouble end_s;
   } cases[] = {
-    { "kerberos-480p.mp4", "h264", 4, { 0, 1.0344, 2.002, 3.0364 }, 3.2 },
-    { "moonfire-clip.mp4", "h264", 3, { 0, 4.0, 8.0 }, 10.0 },
-    { "bbb-hevc.mp4", "h265", 3, { 0, 2, 4 }, 5.0 },
-    { "mediamtx-offline.mp4", "h264", 1, { 0 }, 1.0 },
+    {"kerberos-480p.mp4", "h264", 4, {0, 1.0344, 2.002, 3.0364}, 3.2},
+    {"moonfire-clip.mp4", "h264", 3, {0, 4.0, 8.0}, 10.0},
+    {"bbb-hevc.mp4", "h265", 3, {0, 2, 4}, 5.0},
+    {"mediamtx-offline.mp4", "h264", 1, {0}, 1.0},
   };
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
     g_autofree gchar *src = g_build_filename (media, cases[c].name, NULL);
@@ -507,13 +544,16 @@ test_shared_media (Fixture *f, gconstpointer data)
     copy_prefix (src, path, -1);
     g_autoptr (GError) error = NULL;
     gint64 id = 0;
-    g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, start, &id, &error));
+    g_assert_true (lb_footage_index_file (f->store, "v1", "a", path, start, &id,
+            &error));
     g_assert_no_error (error);
     g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
     g_assert_cmpstr (seg->codec, ==, cases[c].codec);
-    g_assert_true (g_str_has_prefix (seg->caps, g_str_equal (cases[c].codec, "h264")
+    g_assert_true (g_str_has_prefix (seg->caps, g_str_equal (cases[c].codec,
+                "h264")
             ? "video/x-h264" : "video/x-h265"));
-    g_assert_cmpfloat_with_epsilon ((seg->end_ns - start) / 1e9, cases[c].end_s, 0.1);
+    g_assert_cmpfloat_with_epsilon ((seg->end_ns - start) / 1e9, cases[c].end_s,
+        0.1);
     g_autoptr (GArray) rows = lb_store_segment_keyframes (f->store, id, &error);
     g_assert_cmpuint (rows->len, ==, cases[c].rows);
     g_autoptr (GBytes) bytes = lbt_read_bytes (path);
@@ -521,9 +561,11 @@ test_shared_media (Fixture *f, gconstpointer data)
     const guint8 *d = g_bytes_get_data (bytes, &len);
     for (guint i = 0; i < rows->len; i++) {
       LbKeyframe *k = &g_array_index (rows, LbKeyframe, i);
-      g_assert_cmpfloat_with_epsilon ((k->time_ns - start) / 1e9, cases[c].key_s[i], 0.002);
+      g_assert_cmpfloat_with_epsilon ((k->time_ns - start) / 1e9,
+          cases[c].key_s[i], 0.002);
       if (g_str_equal (cases[c].codec, "h264"))
-        g_assert_true (lbt_avc_sample_is_idr (d + k->sample_offset, k->sample_size));
+        g_assert_true (lbt_avc_sample_is_idr (d + k->sample_offset,
+                k->sample_size));
       else
         g_assert_true (hevc_is_irap (d + k->sample_offset, k->sample_size));
     }
@@ -533,7 +575,8 @@ test_shared_media (Fixture *f, gconstpointer data)
 /* ---- recovery of the fragment whose moof was not written (kill -9) ---- */
 
 typedef struct _RefFragment RefFragment;
-struct _RefFragment {
+struct _RefFragment
+{
   gint64 mdat_pos;              /* the reference fragment's mdat header */
   gint64 payload_end;           /* its moof starts here */
   GArray *samples;              /* its samples (LbMp4Sample) */
@@ -542,17 +585,15 @@ struct _RefFragment {
 };
 
 static void
-ref_fragment_clear (RefFragment *r)
+ref_fragment_clear (RefFragment * r)
 {
   g_clear_pointer (&r->samples, g_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RefFragment, ref_fragment_clear)
-
 /* The @index-th fragment (0: the moov's) of @src, which must be a moof
  * fragment whose mdat holds only its samples. */
-static void
-find_fragment (const gchar *src, guint index, RefFragment *r)
+     static void find_fragment (const gchar * src, guint index, RefFragment * r)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbMp4Init) init = NULL;
@@ -563,7 +604,8 @@ find_fragment (const gchar *src, guint index, RefFragment *r)
   memset (r, 0, sizeof (*r));
   for (guint i = 0; i <= index; i++) {
     g_autoptr (LbMp4Fragment) fr = NULL;
-    g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (src), &fr, &error));
+    g_assert_true (lb_mp4_read_fragment (fd, init, off, file_size (src), &fr,
+            &error));
     g_assert_no_error (error);
     g_assert_nonnull (fr);
     if (i < index) {
@@ -578,7 +620,8 @@ find_fragment (const gchar *src, guint index, RefFragment *r)
   g_autoptr (GBytes) bytes = lbt_read_bytes (src);
   const guint8 *d = g_bytes_get_data (bytes, NULL);
   LbMp4Sample *first = &g_array_index (r->samples, LbMp4Sample, 0);
-  LbMp4Sample *last = &g_array_index (r->samples, LbMp4Sample, r->samples->len - 1);
+  LbMp4Sample *last =
+      &g_array_index (r->samples, LbMp4Sample, r->samples->len - 1);
   r->mdat_pos = first->offset - 8;
   r->payload_end = last->offset + last->size;
   g_assert_cmpint (memcmp (d + r->mdat_pos + 4, "mdat", 4), ==, 0);
@@ -589,8 +632,8 @@ find_fragment (const gchar *src, guint index, RefFragment *r)
  * fragment's moof is not written yet and (unless @keep_size) its mdat
  * header says "to the end of the file" (size 0). */
 static void
-write_killed (const gchar *src, const gchar *dst, const RefFragment *r, gint64 len,
-    gboolean keep_size)
+write_killed (const gchar * src, const gchar * dst, const RefFragment * r,
+    gint64 len, gboolean keep_size)
 {
   g_autoptr (GBytes) b = lbt_read_bytes (src);
   gsize n;
@@ -605,16 +648,18 @@ write_killed (const gchar *src, const gchar *dst, const RefFragment *r, gint64 l
 }
 
 static gint
-decode_count (const gchar *path)
+decode_count (const gchar * path)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
+  g_autofree gchar *desc =
+      g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse ! "
       "avdec_h264 ! fakesink name=sink signal-handoffs=true", path);
   g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
   gint count = 0;
-  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc), &count);
+  g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
+      &count);
   gst_element_set_state (p, GST_STATE_PLAYING);
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
@@ -627,15 +672,17 @@ decode_count (const gchar *path)
 
 /* Frames ffprobe decodes in @path (-1 when it reports an error). */
 static gint
-ffprobe_count (const gchar *path)
+ffprobe_count (const gchar * path)
 {
-  const gchar *argv[] = { "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-    "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path, NULL };
+  const gchar *argv[] =
+      { "ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+    "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path, NULL
+  };
   g_autofree gchar *out = NULL, *err = NULL;
   gint status = 0;
   g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-          &out, &err, &status, &error));
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_SEARCH_PATH,
+          NULL, NULL, &out, &err, &status, &error));
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, NULL) || (err && *err)) {
     g_test_message ("ffprobe %s: %s", path, err);
@@ -648,8 +695,8 @@ ffprobe_count (const gchar *path)
  * that exactly @expect frames of the reference fragment were recovered,
  * timed and flagged like the muxer would have, and that all decode. */
 static void
-check_recovered (LbStore *store, const gchar *path, const gchar *input, const RefFragment *r,
-    guint expect)
+check_recovered (LbStore * store, const gchar * path, const gchar * input,
+    const RefFragment * r, guint expect)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GString) report = g_string_new (NULL);
@@ -657,13 +704,15 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
   g_assert_no_error (error);
   g_test_message ("%s: %s", input, report->str);
   if (expect > 0) {
-    g_autofree gchar *line = g_strdup_printf ("recovered %u frames from the torn tail of %s",
+    g_autofree gchar *line =
+        g_strdup_printf ("recovered %u frames from the torn tail of %s",
         expect, path);
     g_assert_nonnull (strstr (report->str, line));
   } else {
     g_assert_null (strstr (report->str, "recovered"));
   }
-  g_autoptr (GPtrArray) segs = lb_store_segment_list (store, "v1", input, FALSE, &error);
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_list (store, "v1", input, FALSE, &error);
   g_assert_cmpuint (segs->len, ==, 1);
   LbSegment *seg = g_ptr_array_index (segs, 0);
   guint rows = r->before_fragments + (expect > 0 ? 1 : 0);
@@ -675,7 +724,8 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
   else
     g_assert_cmpint (seg->bytes, <=, file_size (path));
   LbMp4Sample *s0 = &g_array_index (r->samples, LbMp4Sample, 0);
-  LbMp4Sample *sl = &g_array_index (r->samples, LbMp4Sample, MAX (expect, 1) - 1);
+  LbMp4Sample *sl =
+      &g_array_index (r->samples, LbMp4Sample, MAX (expect, 1) - 1);
   gint64 end = expect > 0 ? T0 + sl->pts_ns + sl->duration_ns : T0 + s0->pts_ns;
   g_assert_cmpint (seg->end_ns, ==, end);
 
@@ -689,7 +739,8 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
     LbKeyframe *k = &g_array_index (kf, LbKeyframe, rows - 1);
     g_assert_cmpuint (k->frames, ==, expect);
     g_autoptr (LbMp4Fragment) range = NULL;
-    g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &range, &error));
+    g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &range,
+            &error));
     g_assert_cmpuint (range->samples->len, ==, expect);
     for (guint i = 0; i < expect; i++) {
       LbMp4Sample *a = &g_array_index (range->samples, LbMp4Sample, i);
@@ -704,7 +755,8 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
   }
   close (fd);
   g_assert_cmpint (decode_count (path), ==, (gint) (r->before_frames + expect));
-  g_assert_cmpint (ffprobe_count (path), ==, (gint) (r->before_frames + expect));
+  g_assert_cmpint (ffprobe_count (path), ==,
+      (gint) (r->before_frames + expect));
 
   /* a second reconcile finds nothing more to do */
   g_autoptr (GString) again = g_string_new (NULL);
@@ -715,7 +767,7 @@ check_recovered (LbStore *store, const gchar *path, const gchar *input, const Re
 /* The killed fragment is the one after the moov's (@data = 1) or after a
  * moof fragment (2). */
 static void
-test_recover_tail (Fixture *f, gconstpointer data)
+test_recover_tail (Fixture * f, gconstpointer data)
 {
   guint index = GPOINTER_TO_UINT (data);
   g_auto (RefFragment) r;
@@ -725,19 +777,20 @@ test_recover_tail (Fixture *f, gconstpointer data)
   const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
   g_assert_true (s[0].sync);
   g_assert_true (s[10].size > 8);
-  static const struct {
+  static const struct
+  {
     const gchar *what;
     gint kind;
     guint expect;
   } cases[] = {
-    { "inside the mdat header", 0, 0 },
-    { "right after the mdat header", 1, 0 },
-    { "inside the first NAL length", 2, 0 },
-    { "mid-NAL in frame 10", 3, 10 },
-    { "between frames 19 and 20", 4, 20 },
-    { "exactly at the end", 5, 30 },
-    { "mdat closed, moof not written", 6, 30 },
-    { "mdat closed, moof torn", 7, 30 },
+    {"inside the mdat header", 0, 0},
+    {"right after the mdat header", 1, 0},
+    {"inside the first NAL length", 2, 0},
+    {"mid-NAL in frame 10", 3, 10},
+    {"between frames 19 and 20", 4, 20},
+    {"exactly at the end", 5, 30},
+    {"mdat closed, moof not written", 6, 30},
+    {"mdat closed, moof torn", 7, 30},
   };
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
     g_autofree gchar *input = g_strdup_printf ("c%u", c);
@@ -745,15 +798,34 @@ test_recover_tail (Fixture *f, gconstpointer data)
     gint64 len = 0;
     gboolean keep_size = FALSE;
     switch (cases[c].kind) {
-      case 0: len = r.mdat_pos + 5; break;
-      case 1: len = r.mdat_pos + 8; break;
-      case 2: len = s[0].offset + 2; break;
-      case 3: len = s[10].offset + s[10].size / 2; break;
-      case 4: len = s[20].offset; break;
-      case 5: len = r.payload_end; break;
-      case 6: len = r.payload_end; keep_size = TRUE; break;
-      case 7: len = r.payload_end + 20; keep_size = TRUE; break;
-      default: g_assert_not_reached ();
+      case 0:
+        len = r.mdat_pos + 5;
+        break;
+      case 1:
+        len = r.mdat_pos + 8;
+        break;
+      case 2:
+        len = s[0].offset + 2;
+        break;
+      case 3:
+        len = s[10].offset + s[10].size / 2;
+        break;
+      case 4:
+        len = s[20].offset;
+        break;
+      case 5:
+        len = r.payload_end;
+        break;
+      case 6:
+        len = r.payload_end;
+        keep_size = TRUE;
+        break;
+      case 7:
+        len = r.payload_end + 20;
+        keep_size = TRUE;
+        break;
+      default:
+        g_assert_not_reached ();
     }
     g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
     write_killed (growing_path, path, &r, len, keep_size);
@@ -764,10 +836,12 @@ test_recover_tail (Fixture *f, gconstpointer data)
 /* Pictures of two slices: a picture torn between its slices is left out
  * (it would decode half grey). */
 static void
-test_recover_slices (Fixture *f, gconstpointer data)
+test_recover_slices (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "slices.mp4", NULL);
-  LbtRecording rec = { .frames = 160, .fps = 30, .gop = 30, .slices = 2, .crash = TRUE };
+  LbtRecording rec = {.frames = 160,.fps = 30,.gop = 30,.slices = 2,.crash =
+        TRUE
+  };
   g_assert_true (lbt_record (src, &rec));
   g_auto (RefFragment) r;
   find_fragment (src, 2, &r);
@@ -775,7 +849,8 @@ test_recover_slices (Fixture *f, gconstpointer data)
   /* the slices (VCL NAL units) of frame 10 */
   const LbMp4Sample *s10 = &g_array_index (r.samples, LbMp4Sample, 10);
   g_autoptr (GBytes) bytes = lbt_read_bytes (src);
-  const guint8 *d = (const guint8 *) g_bytes_get_data (bytes, NULL) + s10->offset;
+  const guint8 *d =
+      (const guint8 *) g_bytes_get_data (bytes, NULL) + s10->offset;
   gint64 slice_end[4];
   guint slices = 0;
   for (gsize pos = 0; pos + 4 < s10->size;) {
@@ -789,14 +864,15 @@ test_recover_slices (Fixture *f, gconstpointer data)
   }
   g_assert_cmpuint (slices, ==, 2);
   g_assert_cmpint (slice_end[1], ==, s10->offset + s10->size);
-  static const struct {
+  static const struct
+  {
     const gchar *what;
     gint kind;
     guint expect;
   } cases[] = {
-    { "between the slices of frame 10", 0, 10 },
-    { "inside the second slice of frame 10", 1, 10 },
-    { "after frame 10", 2, 11 },
+    {"between the slices of frame 10", 0, 10},
+    {"inside the second slice of frame 10", 1, 10},
+    {"after frame 10", 2, 11},
   };
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
     g_autofree gchar *input = g_strdup_printf ("s%u", c);
@@ -813,10 +889,12 @@ test_recover_slices (Fixture *f, gconstpointer data)
  * the samples' order: recovery is refused and what was indexable before
  * (the complete fragments) still is. */
 static void
-test_recover_refused_bframes (Fixture *f, gconstpointer data)
+test_recover_refused_bframes (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = g_build_filename (f->dir, "bframes.mp4", NULL);
-  LbtRecording rec = { .frames = 160, .fps = 30, .gop = 30, .bframes = 2, .crash = TRUE };
+  LbtRecording rec = {.frames = 160,.fps = 30,.gop = 30,.bframes = 2,.crash =
+        TRUE
+  };
   g_assert_true (lbt_record (src, &rec));
   g_auto (RefFragment) r;
   find_fragment (src, 2, &r);
@@ -837,10 +915,12 @@ test_recover_refused_bframes (Fixture *f, gconstpointer data)
   g_test_message ("%s", report->str);
   g_assert_nonnull (strstr (report->str, "composition offsets"));
   g_assert_null (strstr (report->str, "recovered"));
-  g_autoptr (GPtrArray) segs = lb_store_segment_list (f->store, "v1", "b", FALSE, &error);
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_list (f->store, "v1", "b", FALSE, &error);
   g_assert_cmpuint (segs->len, ==, 1);
   LbSegment *seg = g_ptr_array_index (segs, 0);
-  g_autoptr (GArray) kf = lb_store_segment_keyframes (f->store, seg->id, &error);
+  g_autoptr (GArray) kf =
+      lb_store_segment_keyframes (f->store, seg->id, &error);
   g_assert_cmpuint (kf->len, ==, r.before_fragments);
   guint frames = 0;
   for (guint i = 0; i < kf->len; i++)
@@ -860,8 +940,8 @@ main (int argc, char **argv)
   media_dir = g_dir_make_tmp ("lb-indexer-media-XXXXXX", NULL);
   growing_path = g_build_filename (media_dir, "growing.mp4", NULL);
   final_path = g_build_filename (media_dir, "final.mp4", NULL);
-  LbtRecording grow = { .frames = 160, .fps = 30, .gop = 30, .crash = TRUE };
-  LbtRecording fin = { .frames = 90, .fps = 30, .gop = 30 };
+  LbtRecording grow = {.frames = 160,.fps = 30,.gop = 30,.crash = TRUE };
+  LbtRecording fin = {.frames = 90,.fps = 30,.gop = 30 };
   g_assert_true (lbt_record (growing_path, &grow));
   g_assert_true (lbt_record (final_path, &fin));
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
@@ -872,11 +952,12 @@ main (int argc, char **argv)
   ADD ("/indexer/reconcile", test_reconcile);
   ADD ("/indexer/shared-media", test_shared_media);
   ADD ("/indexer/follow-recording", test_follow_recording);
-  ADD ("/indexer/fragments-without-keyframes", test_fragments_without_keyframes);
-  g_test_add ("/indexer/recover-tail/after-moov", Fixture, GUINT_TO_POINTER (1), fixture_setup,
-      test_recover_tail, fixture_teardown);
-  g_test_add ("/indexer/recover-tail/after-moof", Fixture, GUINT_TO_POINTER (2), fixture_setup,
-      test_recover_tail, fixture_teardown);
+  ADD ("/indexer/fragments-without-keyframes",
+      test_fragments_without_keyframes);
+  g_test_add ("/indexer/recover-tail/after-moov", Fixture, GUINT_TO_POINTER (1),
+      fixture_setup, test_recover_tail, fixture_teardown);
+  g_test_add ("/indexer/recover-tail/after-moof", Fixture, GUINT_TO_POINTER (2),
+      fixture_setup, test_recover_tail, fixture_teardown);
   ADD ("/indexer/recover-slices", test_recover_slices);
   ADD ("/indexer/recover-refused-bframes", test_recover_refused_bframes);
   gint ret = g_test_run ();

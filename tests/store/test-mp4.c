@@ -12,7 +12,8 @@
 
 static gchar *tmpdir;
 
-typedef struct {
+typedef struct
+{
   LbMp4Init *init;
   GPtrArray *fragments;
   GError *stop;
@@ -20,7 +21,7 @@ typedef struct {
 } Scan;
 
 static void
-scan_clear (Scan *s)
+scan_clear (Scan * s)
 {
   g_clear_pointer (&s->init, lb_mp4_init_free);
   g_clear_pointer (&s->fragments, g_ptr_array_unref);
@@ -28,7 +29,7 @@ scan_clear (Scan *s)
 }
 
 static void
-scan_file (const gchar *path, Scan *s)
+scan_file (const gchar * path, Scan * s)
 {
   GError *error = NULL;
   gint fd = open (path, O_RDONLY);
@@ -37,7 +38,8 @@ scan_file (const gchar *path, Scan *s)
   g_assert_cmpint (fstat (fd, &st), ==, 0);
   g_assert_true (lb_mp4_read_init (fd, &s->init, &error));
   g_assert_no_error (error);
-  s->fragments = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_mp4_fragment_free);
+  s->fragments =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_mp4_fragment_free);
   gint64 off = lb_mp4_first_offset (s->init);
   for (;;) {
     LbMp4Fragment *f = NULL;
@@ -55,7 +57,7 @@ scan_file (const gchar *path, Scan *s)
 }
 
 static void
-check_keyframes_are_idr (const gchar *path, Scan *s)
+check_keyframes_are_idr (const gchar * path, Scan * s)
 {
   g_autoptr (GBytes) bytes = lbt_read_bytes (path);
   gsize len;
@@ -68,7 +70,8 @@ check_keyframes_are_idr (const gchar *path, Scan *s)
       g_assert_cmpint (smp->offset + smp->size, <=, (gint64) len);
       g_assert_cmpint (smp->offset, >=, f->offset);
       g_assert_cmpint (smp->offset + smp->size, <=, f->offset + f->size);
-      g_assert_cmpint (lbt_avc_sample_is_idr (data + smp->offset, smp->size), ==, smp->sync);
+      g_assert_cmpint (lbt_avc_sample_is_idr (data + smp->offset, smp->size),
+          ==, smp->sync);
       keyframes += smp->sync;
     }
   }
@@ -79,7 +82,7 @@ static void
 test_growing (void)
 {
   g_autofree gchar *path = g_build_filename (tmpdir, "growing.mp4", NULL);
-  LbtRecording rec = { .frames = 160, .fps = 30, .gop = 30, .crash = TRUE };
+  LbtRecording rec = {.frames = 160,.fps = 30,.gop = 30,.crash = TRUE };
   g_assert_true (lbt_record (path, &rec));
 
   Scan s = { 0 };
@@ -107,7 +110,9 @@ test_growing (void)
     for (guint k = 1; k < f->samples->len; k++) {
       LbMp4Sample *smp = &g_array_index (f->samples, LbMp4Sample, k);
       g_assert_false (smp->sync);
-      g_assert_cmpint (smp->pts_ns, ==, first->pts_ns + (gint64) gst_util_uint64_scale_round (k, GST_SECOND, 30));
+      g_assert_cmpint (smp->pts_ns, ==,
+          first->pts_ns + (gint64) gst_util_uint64_scale_round (k, GST_SECOND,
+              30));
     }
   }
   check_keyframes_are_idr (path, &s);
@@ -118,7 +123,8 @@ test_growing (void)
     LbMp4Fragment *f = g_ptr_array_index (s.fragments, i);
     g_autoptr (LbMp4Fragment) r = NULL;
     g_autoptr (GError) error = NULL;
-    g_assert_true (lb_mp4_read_range (fd, s.init, f->offset, f->size, &r, &error));
+    g_assert_true (lb_mp4_read_range (fd, s.init, f->offset, f->size, &r,
+            &error));
     g_assert_no_error (error);
     g_assert_cmpuint (r->samples->len, ==, f->samples->len);
     g_assert_cmpint (g_array_index (r->samples, LbMp4Sample, 0).offset, ==,
@@ -132,7 +138,7 @@ static void
 test_finalised (void)
 {
   g_autofree gchar *path = g_build_filename (tmpdir, "final.mp4", NULL);
-  LbtRecording rec = { .frames = 90, .fps = 30, .gop = 30 };
+  LbtRecording rec = {.frames = 90,.fps = 30,.gop = 30 };
   g_assert_true (lbt_record (path, &rec));
 
   Scan s = { 0 };
@@ -145,7 +151,8 @@ test_finalised (void)
   for (guint i = 0; i < s.fragments->len; i++) {
     LbMp4Fragment *f = g_ptr_array_index (s.fragments, i);
     g_assert_cmpuint (f->samples->len, ==, 30);
-    g_assert_cmpint (g_array_index (f->samples, LbMp4Sample, 0).pts_ns, ==, i * GST_SECOND);
+    g_assert_cmpint (g_array_index (f->samples, LbMp4Sample, 0).pts_ns, ==,
+        i * GST_SECOND);
   }
   check_keyframes_are_idr (path, &s);
   scan_clear (&s);
@@ -155,7 +162,9 @@ static void
 test_bframes (void)
 {
   g_autofree gchar *path = g_build_filename (tmpdir, "bframes.mp4", NULL);
-  LbtRecording rec = { .frames = 150, .fps = 25, .gop = 25, .bframes = 2, .crash = TRUE };
+  LbtRecording rec = {.frames = 150,.fps = 25,.gop = 25,.bframes = 2,.crash =
+        TRUE
+  };
   g_assert_true (lbt_record (path, &rec));
 
   Scan s = { 0 };
@@ -167,7 +176,8 @@ test_bframes (void)
     LbMp4Sample *first = &g_array_index (f->samples, LbMp4Sample, 0);
     g_assert_true (first->sync);
     /* the keyframe is shown first within its GOP; every frame's PTS is on the grid */
-    g_autoptr (GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+    g_autoptr (GHashTable) seen =
+        g_hash_table_new (g_int64_hash, g_int64_equal);
     for (guint k = 0; k < f->samples->len; k++) {
       LbMp4Sample *smp = &g_array_index (f->samples, LbMp4Sample, k);
       g_assert_cmpint (smp->pts_ns, >=, first->pts_ns);
@@ -176,8 +186,8 @@ test_bframes (void)
       g_hash_table_add (seen, &smp->pts_ns);
     }
     g_assert_cmpint (first->pts_ns - g_array_index (((LbMp4Fragment *)
-                g_ptr_array_index (s.fragments, 0))->samples, LbMp4Sample, 0).pts_ns, ==,
-        i * GST_SECOND);
+                g_ptr_array_index (s.fragments, 0))->samples, LbMp4Sample,
+            0).pts_ns, ==, i * GST_SECOND);
   }
   g_assert_true (reordered);
   check_keyframes_are_idr (path, &s);
@@ -188,7 +198,7 @@ static void
 test_one_fps (void)
 {
   g_autofree gchar *path = g_build_filename (tmpdir, "onefps.mp4", NULL);
-  LbtRecording rec = { .frames = 6, .fps = 1, .gop = 2 };
+  LbtRecording rec = {.frames = 6,.fps = 1,.gop = 2 };
   g_assert_true (lbt_record (path, &rec));
   Scan s = { 0 };
   scan_file (path, &s);
@@ -198,8 +208,10 @@ test_one_fps (void)
   for (guint i = 0; i < s.fragments->len; i++) {
     LbMp4Fragment *f = g_ptr_array_index (s.fragments, i);
     g_assert_cmpuint (f->samples->len, ==, 2);
-    g_assert_cmpint (g_array_index (f->samples, LbMp4Sample, 0).pts_ns, ==, 2 * i * GST_SECOND);
-    g_assert_cmpint (g_array_index (f->samples, LbMp4Sample, 1).duration_ns, ==, GST_SECOND);
+    g_assert_cmpint (g_array_index (f->samples, LbMp4Sample, 0).pts_ns, ==,
+        2 * i * GST_SECOND);
+    g_assert_cmpint (g_array_index (f->samples, LbMp4Sample, 1).duration_ns, ==,
+        GST_SECOND);
   }
   check_keyframes_are_idr (path, &s);
   scan_clear (&s);
@@ -233,7 +245,7 @@ static void
 test_mutations (void)
 {
   g_autofree gchar *src = g_build_filename (tmpdir, "mut-src.mp4", NULL);
-  LbtRecording rec = { .frames = 100, .fps = 30, .gop = 15, .crash = TRUE };
+  LbtRecording rec = {.frames = 100,.fps = 30,.gop = 15,.crash = TRUE };
   g_assert_true (lbt_record (src, &rec));
   g_autoptr (GBytes) orig = lbt_read_bytes (src);
   gsize len;
@@ -247,14 +259,15 @@ test_mutations (void)
     guint flips = g_rand_int_range (r, 1, 8);
     for (guint k = 0; k < flips; k++) {
       /* mostly in the boxes' headers and tables (start and around moofs) */
-      gsize at = g_rand_boolean (r) ? (gsize) g_rand_int_range (r, 0, MIN (len, 20000))
+      gsize at =
+          g_rand_boolean (r) ? (gsize) g_rand_int_range (r, 0, MIN (len, 20000))
           : (gsize) g_rand_int_range (r, 0, len);
       copy[at] = (guint8) g_rand_int_range (r, 0, 256);
     }
     if (g_rand_int_range (r, 0, 4) == 0)
       n = g_rand_int_range (r, 0, len);
-    g_assert_true (g_file_set_contents_full (path, (gchar *) copy, n, G_FILE_SET_CONTENTS_NONE,
-            0644, NULL));
+    g_assert_true (g_file_set_contents_full (path, (gchar *) copy, n,
+            G_FILE_SET_CONTENTS_NONE, 0644, NULL));
 
     gint fd = open (path, O_RDONLY);
     g_assert_cmpint (fd, >=, 0);
@@ -288,16 +301,19 @@ test_mutations (void)
     close (fd);
   }
   g_rand_free (r);
-  g_test_message ("%u of 400 damaged files still had a readable moov", readable);
+  g_test_message ("%u of 400 damaged files still had a readable moov",
+      readable);
   g_assert_cmpuint (readable, >, 0);
 }
 
 static void
 test_segment_path (void)
 {
-  g_autofree gchar *p = lb_footage_segment_path ("/srv/lb", "veh/1 ..", "analog1",
+  g_autofree gchar *p =
+      lb_footage_segment_path ("/srv/lb", "veh/1 ..", "analog1",
       G_GINT64_CONSTANT (1700000000123456789));
-  g_assert_cmpstr (p, ==, "/srv/lb/segments/veh%2F1%20../analog1/1700000000123456789.mp4");
+  g_assert_cmpstr (p, ==,
+      "/srv/lb/segments/veh%2F1%20../analog1/1700000000123456789.mp4");
   g_autofree gchar *v = NULL, *i = NULL;
   gint64 t = 0;
   g_assert_true (lb_footage_parse_segment_path ("/srv/lb", p, &v, &i, &t));
@@ -306,16 +322,16 @@ test_segment_path (void)
   g_assert_cmpint (t, ==, G_GINT64_CONSTANT (1700000000123456789));
   g_autofree gchar *dots = lb_footage_segment_relpath ("..", "x", 5);
   g_assert_cmpstr (dots, ==, "segments/%2E./x/5.mp4");
-  g_assert_true (lb_footage_parse_segment_path ("/srv/lb", "segments/%2E./x/5.mp4", NULL, NULL,
-          NULL));
-  g_assert_false (lb_footage_parse_segment_path ("/srv/lb", "/srv/lb/segments/a/b/c.mp4",
-          NULL, NULL, NULL));
-  g_assert_false (lb_footage_parse_segment_path ("/srv/lb", "/srv/lb/segments/a/b/12.mkv",
-          NULL, NULL, NULL));
-  g_assert_false (lb_footage_parse_segment_path ("/srv/lb", "/other/segments/a/b/12.mp4",
-          NULL, NULL, NULL));
-  g_assert_false (lb_footage_parse_segment_path ("/srv/lb", "segments/a/b/c/12.mp4",
-          NULL, NULL, NULL));
+  g_assert_true (lb_footage_parse_segment_path ("/srv/lb",
+          "segments/%2E./x/5.mp4", NULL, NULL, NULL));
+  g_assert_false (lb_footage_parse_segment_path ("/srv/lb",
+          "/srv/lb/segments/a/b/c.mp4", NULL, NULL, NULL));
+  g_assert_false (lb_footage_parse_segment_path ("/srv/lb",
+          "/srv/lb/segments/a/b/12.mkv", NULL, NULL, NULL));
+  g_assert_false (lb_footage_parse_segment_path ("/srv/lb",
+          "/other/segments/a/b/12.mp4", NULL, NULL, NULL));
+  g_assert_false (lb_footage_parse_segment_path ("/srv/lb",
+          "segments/a/b/c/12.mp4", NULL, NULL, NULL));
 }
 
 int

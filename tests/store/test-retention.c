@@ -11,14 +11,15 @@
 #define NOW G_GINT64_CONSTANT (1700000000000000000)
 #define MIN_NS (60 * GST_SECOND)
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   LbStore *store;
   GPtrArray *segs;              /* LbSegment*, oldest first */
 } Fixture;
 
 static void
-fixture_setup (Fixture *f, gconstpointer data)
+fixture_setup (Fixture * f, gconstpointer data)
 {
   f->dir = g_dir_make_tmp ("lb-retention-XXXXXX", NULL);
   g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
@@ -29,7 +30,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 }
 
 static void
-fixture_teardown (Fixture *f, gconstpointer data)
+fixture_teardown (Fixture * f, gconstpointer data)
 {
   g_ptr_array_unref (f->segs);
   lb_store_free (f->store);
@@ -41,7 +42,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 /* Five one-minute segments of 1000 bytes each, ending @age_min minutes ago
  * for the newest; the newest is open when @open_last. */
 static void
-add_five (Fixture *f, gint64 newest_end, gboolean open_last)
+add_five (Fixture * f, gint64 newest_end, gboolean open_last)
 {
   g_autoptr (GPtrArray) add = g_ptr_array_new ();
   for (gint i = 0; i < 5; i++) {
@@ -67,7 +68,7 @@ add_five (Fixture *f, gint64 newest_end, gboolean open_last)
 }
 
 static LbConfig *
-config (const gchar *text)
+config (const gchar * text)
 {
   g_autoptr (GError) error = NULL;
   LbConfig *c = lb_config_load_data (text, "/etc/lookback/test.conf", &error);
@@ -77,7 +78,7 @@ config (const gchar *text)
 
 /* Which of the five still have a row and a file ("10011": 1 = kept). */
 static gchar *
-kept (Fixture *f)
+kept (Fixture * f)
 {
   GString *s = g_string_new (NULL);
   for (guint i = 0; i < f->segs->len; i++) {
@@ -91,7 +92,7 @@ kept (Fixture *f)
 }
 
 static gboolean
-run (Fixture *f, LbConfig *c, GString *report)
+run (Fixture * f, LbConfig * c, GString * report)
 {
   g_autoptr (GError) error = NULL;
   gboolean ok = lb_retention_run (f->store, c, NOW, report, &error);
@@ -101,7 +102,7 @@ run (Fixture *f, LbConfig *c, GString *report)
 }
 
 static void
-test_age (Fixture *f, gconstpointer data)
+test_age (Fixture * f, gconstpointer data)
 {
   /* newest ends 1 min ago: segments end 5,4,3,2,1 minutes ago */
   add_five (f, NOW - MIN_NS, FALSE);
@@ -120,7 +121,7 @@ test_age (Fixture *f, gconstpointer data)
 }
 
 static void
-test_bytes (Fixture *f, gconstpointer data)
+test_bytes (Fixture * f, gconstpointer data)
 {
   add_five (f, NOW, FALSE);
   g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\n"
@@ -131,20 +132,23 @@ test_bytes (Fixture *f, gconstpointer data)
   g_assert_cmpstr (k, ==, "00111");
   g_assert_nonnull (strstr (report->str, "over max-bytes"));
   /* oldest first: the report names the first segment before the second */
-  LbSegment *s0 = g_ptr_array_index (f->segs, 0), *s1 = g_ptr_array_index (f->segs, 1);
-  g_assert_true (strstr (report->str, s0->path) < strstr (report->str, s1->path));
+  LbSegment *s0 = g_ptr_array_index (f->segs, 0), *s1 =
+      g_ptr_array_index (f->segs, 1);
+  g_assert_true (strstr (report->str, s0->path) < strstr (report->str,
+          s1->path));
   g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (f->store, "v1", NULL);
-  g_assert_cmpint (((LbFootageInput *) g_ptr_array_index (inputs, 0))->bytes, ==, 3000);
+  g_assert_cmpint (((LbFootageInput *) g_ptr_array_index (inputs, 0))->bytes,
+      ==, 3000);
 }
 
 static void
-test_pinned (Fixture *f, gconstpointer data)
+test_pinned (Fixture * f, gconstpointer data)
 {
   add_five (f, NOW, FALSE);
   g_autoptr (GError) error = NULL;
   LbSegment *s0 = g_ptr_array_index (f->segs, 0);
-  g_assert_true (lb_store_pin (f->store, "retrieval-1", "v1", "analog1", s0->start_ns + GST_SECOND,
-          s0->start_ns + 2 * GST_SECOND, &error));
+  g_assert_true (lb_store_pin (f->store, "retrieval-1", "v1", "analog1",
+          s0->start_ns + GST_SECOND, s0->start_ns + 2 * GST_SECOND, &error));
   g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\nmax-bytes=3000\n");
   g_autoptr (GString) report = g_string_new (NULL);
   g_assert_true (run (f, c, report));
@@ -154,15 +158,16 @@ test_pinned (Fixture *f, gconstpointer data)
   /* pins alone keep the input over its budget: kept, and said loudly */
   for (guint i = 3; i < 5; i++) {
     LbSegment *s = g_ptr_array_index (f->segs, i);
-    g_assert_true (lb_store_pin (f->store, "retrieval-2", "v1", "analog1", s->start_ns, s->end_ns,
-            &error));
+    g_assert_true (lb_store_pin (f->store, "retrieval-2", "v1", "analog1",
+            s->start_ns, s->end_ns, &error));
   }
   g_autoptr (LbConfig) c2 = config ("[retention]\nmax-age=0\nmax-bytes=500\n");
   g_autoptr (GString) report2 = g_string_new (NULL);
   g_assert_true (run (f, c2, report2));
   g_autofree gchar *k2 = kept (f);
   g_assert_cmpstr (k2, ==, "10011");
-  g_assert_nonnull (strstr (report2->str, "v1/analog1 over max-bytes: 3 pinned segments kept"));
+  g_assert_nonnull (strstr (report2->str,
+          "v1/analog1 over max-bytes: 3 pinned segments kept"));
 
   /* unpinned, they go */
   g_assert_true (lb_store_unpin (f->store, "retrieval-1", &error));
@@ -174,7 +179,7 @@ test_pinned (Fixture *f, gconstpointer data)
 }
 
 static void
-test_open_stays (Fixture *f, gconstpointer data)
+test_open_stays (Fixture * f, gconstpointer data)
 {
   /* everything is too old and too big, the newest is still being recorded */
   add_five (f, NOW - 100 * MIN_NS, TRUE);
@@ -186,7 +191,7 @@ test_open_stays (Fixture *f, gconstpointer data)
 }
 
 static void
-test_runner (Fixture *f, gconstpointer data)
+test_runner (Fixture * f, gconstpointer data)
 {
   add_five (f, NOW - MIN_NS, FALSE);
   g_autoptr (LbConfig) c = config ("[retention]\nmax-age=150s\ninterval=1h\n");

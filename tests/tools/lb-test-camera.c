@@ -25,11 +25,11 @@ main (int argc, char **argv)
   gint port = 0, width = 160, height = 120, fps = 15;
   g_autoptr (GError) error = NULL;
   GOptionEntry entries[] = {
-    { "port", 0, 0, G_OPTION_ARG_INT, &port, "TCP port (0: any free port)", "N" },
-    { "width", 0, 0, G_OPTION_ARG_INT, &width, "Frame width", "W" },
-    { "height", 0, 0, G_OPTION_ARG_INT, &height, "Frame height", "H" },
-    { "fps", 0, 0, G_OPTION_ARG_INT, &fps, "Frames per second", "F" },
-    { NULL }
+    {"port", 0, 0, G_OPTION_ARG_INT, &port, "TCP port (0: any free port)", "N"},
+    {"width", 0, 0, G_OPTION_ARG_INT, &width, "Frame width", "W"},
+    {"height", 0, 0, G_OPTION_ARG_INT, &height, "Frame height", "H"},
+    {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "Frames per second", "F"},
+    {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
 
@@ -46,15 +46,18 @@ main (int argc, char **argv)
   gst_rtsp_server_set_address (server, "127.0.0.1");
   gst_rtsp_server_set_service (server, service);
 
-  g_autofree gchar *launch = g_strdup_printf ("( videotestsrc is-live=true pattern=ball ! "
+  g_autofree gchar *launch =
+      g_strdup_printf ("( videotestsrc is-live=true pattern=ball ! "
       "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! x264enc speed-preset=ultrafast tune=zerolatency "
       "bframes=0 key-int-max=%d option-string=scenecut=0 ! "
-      "rtph264pay name=pay0 pt=96 config-interval=-1 )", width, height, fps, fps);
+      "rtph264pay name=pay0 pt=96 config-interval=-1 )", width, height, fps,
+      fps);
   GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
   gst_rtsp_media_factory_set_launch (factory, launch);
   gst_rtsp_media_factory_set_shared (factory, TRUE);
-  g_autoptr (GstRTSPMountPoints) mounts = gst_rtsp_server_get_mount_points (server);
+  g_autoptr (GstRTSPMountPoints) mounts =
+      gst_rtsp_server_get_mount_points (server);
   gst_rtsp_mount_points_add_factory (mounts, "/cam", factory);
 
   if (gst_rtsp_server_attach (server, NULL) == 0) {

@@ -10,22 +10,28 @@ static void
 test_defaults (void)
 {
   g_autoptr (LbConfig) config = lb_config_new_default ();
-  g_assert_cmpstr (lb_config_get_string (config, "server", "listen"), ==, "127.0.0.1:8080");
-  g_assert_cmpint (lb_config_get_duration (config, "recorder", "segment-duration"), ==,
-      60 * LB_NS_PER_SEC);
-  g_assert_cmpfloat (lb_config_get_double (config, "api", "create-per-minute"), ==, 100);
-  g_assert_cmpint (lb_config_get_size (config, "server", "max-body"), ==, 65536);
+  g_assert_cmpstr (lb_config_get_string (config, "server", "listen"), ==,
+      "127.0.0.1:8080");
+  g_assert_cmpint (lb_config_get_duration (config, "recorder",
+          "segment-duration"), ==, 60 * LB_NS_PER_SEC);
+  g_assert_cmpfloat (lb_config_get_double (config, "api", "create-per-minute"),
+      ==, 100);
+  g_assert_cmpint (lb_config_get_size (config, "server", "max-body"), ==,
+      65536);
   g_assert_true (lb_config_has_vehicle (config, "demo"));
   g_assert_nonnull (lb_config_find_input (config, "demo", "dashcamRoadFacing"));
-  g_assert_nonnull (lb_config_find_input (config, "demo", "dashcamDriverFacing"));
+  g_assert_nonnull (lb_config_find_input (config, "demo",
+          "dashcamDriverFacing"));
   g_assert_null (lb_config_find_input (config, "demo", "analog1"));
-  g_assert_true (g_str_has_suffix (lb_config_get_store_dir (config), "/lookback-data"));
+  g_assert_true (g_str_has_suffix (lb_config_get_store_dir (config),
+          "/lookback-data"));
 }
 
 static void
 test_documented_file_loads (void)
 {
-  g_autofree gchar *path = g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "data",
+  g_autofree gchar *path =
+      g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "data",
       "lookback.conf", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (LbConfig) config = lb_config_load (path, &error);
@@ -44,7 +50,8 @@ test_inputs_and_roles (void)
       "[input 1234 dashcamRoadFacing]\nsource=videotestsrc\n"
       "[org acme]\nallowance=42\n";
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbConfig) config = lb_config_load_data (text, "/etc/lb/test.conf", &error);
+  g_autoptr (LbConfig) config =
+      lb_config_load_data (text, "/etc/lb/test.conf", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (lb_config_get_store_dir (config), ==, "/etc/lb/store");
   const LbInputConfig *in = lb_config_find_role (config, "1234", "rearHigh");
@@ -58,7 +65,7 @@ test_inputs_and_roles (void)
 }
 
 static void
-expect_bad (const gchar *text, const gchar *fragment)
+expect_bad (const gchar * text, const gchar * fragment)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbConfig) config = lb_config_load_data (text, "bad.conf", &error);
@@ -71,14 +78,20 @@ expect_bad (const gchar *text, const gchar *fragment)
 static void
 test_bad (void)
 {
-  expect_bad ("[server]\nlisten=x\n[jobs]\nworkers=lots\n", "bad.conf:4: [jobs] workers");
-  expect_bad ("[server]\nlisten=x\nlistne=y\n", "bad.conf:3: [server] listne: unknown key");
+  expect_bad ("[server]\nlisten=x\n[jobs]\nworkers=lots\n",
+      "bad.conf:4: [jobs] workers");
+  expect_bad ("[server]\nlisten=x\nlistne=y\n",
+      "bad.conf:3: [server] listne: unknown key");
   expect_bad ("[sever]\nlisten=x\n", "bad.conf:1: [sever]: unknown group");
-  expect_bad ("[recorder]\nsegment-duration=1s\n", "bad.conf:2: [recorder] segment-duration");
+  expect_bad ("[recorder]\nsegment-duration=1s\n",
+      "bad.conf:2: [recorder] segment-duration");
   expect_bad ("[retention]\nmax-bytes=lots\n", "[retention] max-bytes");
-  expect_bad ("[input demo dashcamRoadFacing]\nrole=front\n", "[input demo dashcamRoadFacing] source");
-  expect_bad ("[input demo frontCam]\nsource=videotestsrc\n", "'frontCam' is not an input");
-  expect_bad ("[input demo analog2]\nsource=videotestsrc\nrole=roof\n", "bad.conf:3: [input demo analog2] role");
+  expect_bad ("[input demo dashcamRoadFacing]\nrole=front\n",
+      "[input demo dashcamRoadFacing] source");
+  expect_bad ("[input demo frontCam]\nsource=videotestsrc\n",
+      "'frontCam' is not an input");
+  expect_bad ("[input demo analog2]\nsource=videotestsrc\nrole=roof\n",
+      "bad.conf:3: [input demo analog2] role");
   expect_bad ("[input demo]\nsource=videotestsrc\n", "[input VEHICLE INPUT]");
   expect_bad ("this is not a key file\n", "bad.conf");
 }

@@ -3,7 +3,7 @@
 #include "core/lb-time.h"
 
 static gint64
-parse_ok (const gchar *text)
+parse_ok (const gchar * text)
 {
   g_autoptr (GError) error = NULL;
   gint64 ns = 0;
@@ -16,7 +16,8 @@ static void
 test_parse_basic (void)
 {
   /* date -u -d 2019-06-13T19:08:25Z +%s → 1560452905 */
-  g_assert_cmpint (parse_ok ("2019-06-13T19:08:25Z"), ==, 1560452905 * LB_NS_PER_SEC);
+  g_assert_cmpint (parse_ok ("2019-06-13T19:08:25Z"), ==,
+      1560452905 * LB_NS_PER_SEC);
   g_assert_cmpint (parse_ok ("2019-06-13T19:08:25.455Z"), ==,
       1560452905 * LB_NS_PER_SEC + 455 * LB_NS_PER_MS);
   g_assert_cmpint (parse_ok ("1970-01-01T00:00:00Z"), ==, 0);
@@ -39,11 +40,12 @@ test_parse_offsets (void)
 static void
 test_parse_calendar (void)
 {
-  g_assert_cmpint (parse_ok ("2024-02-29T12:00:00Z") + 86400 * LB_NS_PER_SEC, ==,
-      parse_ok ("2024-03-01T12:00:00Z"));
+  g_assert_cmpint (parse_ok ("2024-02-29T12:00:00Z") + 86400 * LB_NS_PER_SEC,
+      ==, parse_ok ("2024-03-01T12:00:00Z"));
   g_assert_cmpint (parse_ok ("2023-12-31T23:59:59Z") + LB_NS_PER_SEC, ==,
       parse_ok ("2024-01-01T00:00:00Z"));
-  g_assert_cmpint (parse_ok ("2000-02-29T00:00:00Z"), ==, 951782400 * LB_NS_PER_SEC);
+  g_assert_cmpint (parse_ok ("2000-02-29T00:00:00Z"), ==,
+      951782400 * LB_NS_PER_SEC);
 }
 
 static void
@@ -54,7 +56,8 @@ test_parse_bad (void)
     "2019-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
     "2019-06-31T00:00:00Z", "2019-06-13T24:00:00Z", "2019-06-13T19:60:00Z",
     "2019-06-13T19:08:61Z", "2019-06-13T19:08:25.Z", "2019-06-13T19:08:25+5:30",
-    "2019-06-13T19:08:25Zjunk", "19-06-13T19:08:25Z", "2019-06-13T19:08:25+24:00",
+    "2019-06-13T19:08:25Zjunk", "19-06-13T19:08:25Z",
+    "2019-06-13T19:08:25+24:00",
   };
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autoptr (GError) error = NULL;
@@ -67,10 +70,14 @@ test_parse_bad (void)
 static void
 test_format (void)
 {
-  g_autofree gchar *a = lb_time_format_rfc3339 (parse_ok ("2019-06-13T19:08:25Z"));
-  g_autofree gchar *b = lb_time_format_rfc3339 (parse_ok ("2019-06-13T19:08:25.455Z"));
-  g_autofree gchar *c = lb_time_format_rfc3339 (parse_ok ("2015-09-15T14:00:12-04:00"));
-  g_autofree gchar *d = lb_time_format_rfc3339 (parse_ok ("2024-02-29T23:59:59.999999Z"));
+  g_autofree gchar *a =
+      lb_time_format_rfc3339 (parse_ok ("2019-06-13T19:08:25Z"));
+  g_autofree gchar *b =
+      lb_time_format_rfc3339 (parse_ok ("2019-06-13T19:08:25.455Z"));
+  g_autofree gchar *c =
+      lb_time_format_rfc3339 (parse_ok ("2015-09-15T14:00:12-04:00"));
+  g_autofree gchar *d =
+      lb_time_format_rfc3339 (parse_ok ("2024-02-29T23:59:59.999999Z"));
   g_autofree gchar *e = lb_time_format_rfc3339 (-1);
   g_assert_cmpstr (a, ==, "2019-06-13T19:08:25Z");
   g_assert_cmpstr (b, ==, "2019-06-13T19:08:25.455Z");

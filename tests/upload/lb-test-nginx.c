@@ -5,7 +5,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
-struct _LbTestNginx {
+struct _LbTestNginx
+{
   gchar *dir;
   gchar *root;
   gchar *flag;
@@ -19,10 +20,12 @@ guint
 lb_test_free_port (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+  g_autoptr (GSocket) sock =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
       G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_assert_true (g_socket_bind (sock, any, FALSE, &error));
   g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
@@ -37,15 +40,16 @@ die_with_parent (gpointer data)
 }
 
 GSubprocess *
-lb_test_spawn_tied (const gchar * const *argv, GError **error)
+lb_test_spawn_tied (const gchar * const *argv, GError ** error)
 {
-  g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocessLauncher) l =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
   return g_subprocess_launcher_spawnv (l, argv, error);
 }
 
 LbTestNginx *
-lb_test_nginx_new (const gchar *dir, guint port)
+lb_test_nginx_new (const gchar * dir, guint port)
 {
   LbTestNginx *ngx = g_new0 (LbTestNginx, 1);
   ngx->dir = g_build_filename (dir, "nginx", NULL);
@@ -60,8 +64,7 @@ lb_test_nginx_new (const gchar *dir, guint port)
 
   const gchar *dav = "dav_methods PUT; create_full_put_path on; "
       "dav_access user:rw group:r all:r;";
-  g_autofree gchar *conf = g_strdup_printf (
-      "daemon off;\n"
+  g_autofree gchar *conf = g_strdup_printf ("daemon off;\n"
       "master_process off;\n"
       "user root;\n"
       "pid %s/nginx.pid;\n"
@@ -83,23 +86,25 @@ lb_test_nginx_new (const gchar *dir, guint port)
       "    }\n"
       "    location /forbidden/ { return 403 \"no such bucket\\n\"; }\n"
       "    location /up/veh+1/r-poison/ { return 500 \"internal trouble\\n\"; }\n"
-      "  }\n"
-      "}\n",
-      ngx->dir, ngx->dir, ngx->log, tmp, ngx->port, ngx->root, dav, ngx->flag, dav);
+      "  }\n" "}\n",
+      ngx->dir, ngx->dir, ngx->log, tmp, ngx->port, ngx->root, dav, ngx->flag,
+      dav);
   g_autoptr (GError) error = NULL;
   g_assert_true (g_file_set_contents (ngx->conf, conf, -1, &error));
   return ngx;
 }
 
 void
-lb_test_nginx_start (LbTestNginx *ngx)
+lb_test_nginx_start (LbTestNginx * ngx)
 {
   g_autoptr (GError) error = NULL;
   g_assert_null (ngx->proc);
   const gchar *argv[] = { "nginx", "-c", ngx->conf, "-p", ngx->dir, "-e",
-    "stderr", NULL };
+    "stderr", NULL
+  };
   g_autofree gchar *nginx = g_find_program_in_path ("nginx");
-  if (nginx == NULL && g_file_test ("/usr/sbin/nginx", G_FILE_TEST_IS_EXECUTABLE))
+  if (nginx == NULL
+      && g_file_test ("/usr/sbin/nginx", G_FILE_TEST_IS_EXECUTABLE))
     nginx = g_strdup ("/usr/sbin/nginx");
   g_assert_nonnull (nginx);
   argv[0] = nginx;
@@ -109,19 +114,21 @@ lb_test_nginx_start (LbTestNginx *ngx)
   /* Ready when it accepts a connection. */
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   for (guint i = 0; i < 500; i++) {
-    g_autoptr (GSocketConnection) c = g_socket_client_connect_to_host (client, "127.0.0.1",
-        ngx->port, NULL, NULL);
+    g_autoptr (GSocketConnection) c =
+        g_socket_client_connect_to_host (client, "127.0.0.1", ngx->port, NULL,
+        NULL);
     if (c)
       return;
     if (g_subprocess_get_identifier (ngx->proc) == NULL)
       g_error ("nginx exited at start (see %s/error.log)", ngx->dir);
     g_usleep (10000);
   }
-  g_error ("nginx did not start on port %u (see %s/error.log)", ngx->port, ngx->dir);
+  g_error ("nginx did not start on port %u (see %s/error.log)", ngx->port,
+      ngx->dir);
 }
 
 void
-lb_test_nginx_stop (LbTestNginx *ngx)
+lb_test_nginx_stop (LbTestNginx * ngx)
 {
   if (ngx->proc == NULL)
     return;
@@ -131,25 +138,25 @@ lb_test_nginx_stop (LbTestNginx *ngx)
 }
 
 guint
-lb_test_nginx_port (LbTestNginx *ngx)
+lb_test_nginx_port (LbTestNginx * ngx)
 {
   return ngx->port;
 }
 
 const gchar *
-lb_test_nginx_root (LbTestNginx *ngx)
+lb_test_nginx_root (LbTestNginx * ngx)
 {
   return ngx->root;
 }
 
 const gchar *
-lb_test_nginx_flag (LbTestNginx *ngx)
+lb_test_nginx_flag (LbTestNginx * ngx)
 {
   return ngx->flag;
 }
 
 GStrv
-lb_test_nginx_log_lines (LbTestNginx *ngx)
+lb_test_nginx_log_lines (LbTestNginx * ngx)
 {
   g_autofree gchar *text = NULL;
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
@@ -163,7 +170,7 @@ lb_test_nginx_log_lines (LbTestNginx *ngx)
 }
 
 void
-lb_test_nginx_free (LbTestNginx *ngx)
+lb_test_nginx_free (LbTestNginx * ngx)
 {
   if (ngx == NULL)
     return;

@@ -4,12 +4,12 @@
 #include <gio/gio.h>
 
 gchar *
-lb_test_make_file (const gchar *path, gsize size, guint32 seed)
+lb_test_make_file (const gchar * path, gsize size, guint32 seed)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GFile) f = g_file_new_for_path (path);
-  g_autoptr (GFileOutputStream) out = g_file_replace (f, NULL, FALSE, G_FILE_CREATE_NONE,
-      NULL, &error);
+  g_autoptr (GFileOutputStream) out =
+      g_file_replace (f, NULL, FALSE, G_FILE_CREATE_NONE, NULL, &error);
   g_assert_no_error (error);
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
@@ -18,8 +18,8 @@ lb_test_make_file (const gchar *path, gsize size, guint32 seed)
     gsize n = MIN (size, sizeof block);
     for (guint i = 0; i < G_N_ELEMENTS (block); i++)
       block[i] = g_rand_int (rand);
-    g_assert_true (g_output_stream_write_all (G_OUTPUT_STREAM (out), block, n, NULL, NULL,
-            &error));
+    g_assert_true (g_output_stream_write_all (G_OUTPUT_STREAM (out), block, n,
+            NULL, NULL, &error));
     g_checksum_update (sum, (const guchar *) block, n);
     size -= n;
   }
@@ -28,20 +28,20 @@ lb_test_make_file (const gchar *path, gsize size, guint32 seed)
 }
 
 gchar *
-lb_test_file_sha256 (const gchar *path)
+lb_test_file_sha256 (const gchar * path)
 {
   g_autoptr (GMappedFile) m = g_mapped_file_new (path, FALSE, NULL);
   if (m == NULL)
     return NULL;
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-      (const guchar *) g_mapped_file_get_contents (m), g_mapped_file_get_length (m));
+      (const guchar *) g_mapped_file_get_contents (m),
+      g_mapped_file_get_length (m));
 }
 
 gchar *
-lb_test_upload_conf_text (const gchar *store_dir, const gchar *url_template)
+lb_test_upload_conf_text (const gchar * store_dir, const gchar * url_template)
 {
-  return g_strdup_printf (
-      "[store]\n"
+  return g_strdup_printf ("[store]\n"
       "dir=%s\n"
       "[recorder]\n"
       "enabled=false\n"
@@ -58,7 +58,7 @@ lb_test_upload_conf_text (const gchar *store_dir, const gchar *url_template)
 }
 
 LbConfig *
-lb_test_upload_config (const gchar *store_dir, const gchar *url_template)
+lb_test_upload_config (const gchar * store_dir, const gchar * url_template)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *text = lb_test_upload_conf_text (store_dir, url_template);

@@ -26,7 +26,8 @@ main (int argc, char **argv)
   }
   g_autofree gchar *db = lb_config_get_db_path (config);
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_autoptr (LbUploader) up = store ? lb_uploader_new (config, store, &error) : NULL;
+  g_autoptr (LbUploader) up =
+      store ? lb_uploader_new (config, store, &error) : NULL;
   if (up == NULL || !lb_uploader_start (up, &error)) {
     g_printerr ("lb-upload-runner: %s\n", error->message);
     return 1;

@@ -13,14 +13,15 @@
 #include <gst/gst.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   gchar *db;
   LbStore *store;
 } Fixture;
 
 static void
-setup (Fixture *f, gconstpointer data)
+setup (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-upload-journal-XXXXXX", &error);
@@ -31,7 +32,7 @@ setup (Fixture *f, gconstpointer data)
 }
 
 static void
-rm_rf (const gchar *path)
+rm_rf (const gchar * path)
 {
   g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
   if (d) {
@@ -45,7 +46,7 @@ rm_rf (const gchar *path)
 }
 
 static void
-teardown (Fixture *f, gconstpointer data)
+teardown (Fixture * f, gconstpointer data)
 {
   lb_store_free (f->store);
   rm_rf (f->dir);
@@ -54,11 +55,12 @@ teardown (Fixture *f, gconstpointer data)
 }
 
 static gint64
-enqueue (LbStore *store, const gchar *rid, const gchar *input, const gchar *type,
-    const gchar *path, gint64 now)
+enqueue (LbStore * store, const gchar * rid, const gchar * input,
+    const gchar * type, const gchar * path, gint64 now)
 {
   g_autoptr (GError) error = NULL;
-  LbUploadJob job = { rid, "veh 1", input, type, path, 1000, 2000, "{\"gaps\":[]}" };
+  LbUploadJob job =
+      { rid, "veh 1", input, type, path, 1000, 2000, "{\"gaps\":[]}" };
   gint64 id = 0;
   g_assert_true (lb_store_upload_enqueue (store, &job, now, &id, &error));
   g_assert_no_error (error);
@@ -67,15 +69,22 @@ enqueue (LbStore *store, const gchar *rid, const gchar *input, const gchar *type
 }
 
 static void
-test_enqueue_order (Fixture *f, gconstpointer data)
+test_enqueue_order (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 t = 1700000000 * LB_NS_PER_SEC;
 
-  gint64 h1 = enqueue (f->store, "r1", "dashcamRoadFacing", "hyperlapse", "out/1.mp4", t);
-  gint64 v1 = enqueue (f->store, "r2", "dashcamRoadFacing", "videoHighRes", "out/2.mp4", t + 1);
-  gint64 i1 = enqueue (f->store, "r3", "dashcamRoadFacing", "image", "out/3.jpg", t + 2);
-  gint64 v2 = enqueue (f->store, "r4", "analog1", "videoLowRes", "out/4.mp4", t + 3);
+  gint64 h1 =
+      enqueue (f->store, "r1", "dashcamRoadFacing", "hyperlapse", "out/1.mp4",
+      t);
+  gint64 v1 =
+      enqueue (f->store, "r2", "dashcamRoadFacing", "videoHighRes", "out/2.mp4",
+      t + 1);
+  gint64 i1 =
+      enqueue (f->store, "r3", "dashcamRoadFacing", "image", "out/3.jpg",
+      t + 2);
+  gint64 v2 =
+      enqueue (f->store, "r4", "analog1", "videoLowRes", "out/4.mp4", t + 3);
   gint64 i2 = enqueue (f->store, "r5", "analog1", "image", "out/5.jpg", t + 4);
 
   /* Idempotent: the same retrieval and input again is the same entry. */
@@ -105,34 +114,43 @@ test_enqueue_order (Fixture *f, gconstpointer data)
   g_assert_cmpint (next, ==, 0);
   lb_upload_entry_free (n);
 
-  g_assert_true (lb_store_upload_retry_later (f->store, i1, t + 500, "HTTP 503", &error));
+  g_assert_true (lb_store_upload_retry_later (f->store, i1, t + 500, "HTTP 503",
+          &error));
   g_assert_true (lb_store_upload_next (f->store, t + 10, 0, &n, &next, &error));
   g_assert_cmpint (n->id, ==, i2);
   g_assert_cmpint (next, ==, t + 500);
   lb_upload_entry_free (n);
-  g_assert_true (lb_store_upload_next (f->store, t + 500, 0, &n, &next, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 500, 0, &n, &next,
+          &error));
   g_assert_cmpint (n->id, ==, i1);
   g_assert_cmpint (n->attempts, ==, 1);
   g_assert_cmpstr (n->last_error, ==, "HTTP 503");
   lb_upload_entry_free (n);
   /* Excluding the head gives the one after it. */
-  g_assert_true (lb_store_upload_next (f->store, t + 500, i1, &n, NULL, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 500, i1, &n, NULL,
+          &error));
   g_assert_cmpint (n->id, ==, i2);
   lb_upload_entry_free (n);
   /* A restart makes every wait due now. */
-  g_assert_true (lb_store_upload_retry_later (f->store, v1, t + 9000, "x", &error));
+  g_assert_true (lb_store_upload_retry_later (f->store, v1, t + 9000, "x",
+          &error));
   guint reset = 0;
-  g_assert_true (lb_store_upload_reset_waits (f->store, t + 500, &reset, &error));
+  g_assert_true (lb_store_upload_reset_waits (f->store, t + 500, &reset,
+          &error));
   g_assert_cmpuint (reset, ==, 1);
-  g_assert_true (lb_store_upload_next (f->store, t + 500, 0, &n, &next, &error));
+  g_assert_true (lb_store_upload_next (f->store, t + 500, 0, &n, &next,
+          &error));
   g_assert_cmpint (n->id, ==, i1);
   g_assert_cmpint (next, ==, 0);
   lb_upload_entry_free (n);
 
   /* done and failed leave the queue. */
-  g_assert_true (lb_store_upload_done (f->store, i1, t + 600, 1234, "abcd", NULL, &error));
-  g_assert_true (lb_store_upload_fail (f->store, i2, t + 601, "HTTP 403: no", &error));
-  g_assert_false (lb_store_upload_done (f->store, i1, t + 600, 1, "x", NULL, &error));
+  g_assert_true (lb_store_upload_done (f->store, i1, t + 600, 1234, "abcd",
+          NULL, &error));
+  g_assert_true (lb_store_upload_fail (f->store, i2, t + 601, "HTTP 403: no",
+          &error));
+  g_assert_false (lb_store_upload_done (f->store, i1, t + 600, 1, "x", NULL,
+          &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
@@ -152,8 +170,8 @@ test_enqueue_order (Fixture *f, gconstpointer data)
   lb_store_free (f->store);
   f->store = lb_store_open (f->db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_autoptr (LbUploadEntry) d = lb_store_upload_find (f->store, "r3", "dashcamRoadFacing",
-      &error);
+  g_autoptr (LbUploadEntry) d =
+      lb_store_upload_find (f->store, "r3", "dashcamRoadFacing", &error);
   g_assert_no_error (error);
   g_assert_cmpint (d->state, ==, LB_UPLOAD_DONE);
   g_assert_cmpint (d->bytes, ==, 1234);
@@ -174,11 +192,13 @@ test_enqueue_order (Fixture *f, gconstpointer data)
 /* A store function of another area holding the lock and a transaction can
  * queue an entry inside it: it commits or rolls back with the caller's work. */
 static void
-test_enqueue_joins_transaction (Fixture *f, gconstpointer data)
+test_enqueue_joins_transaction (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  LbUploadJob job = { "rx", "v", "analog2", "image", "x.jpg", LB_TIME_NONE, LB_TIME_NONE,
-    NULL };
+  LbUploadJob job =
+      { "rx", "v", "analog2", "image", "x.jpg", LB_TIME_NONE, LB_TIME_NONE,
+    NULL
+  };
 
   LB_STORE_LOCK (f->store);
   g_assert_true (lb_store_begin (f->store, &error));
@@ -193,7 +213,8 @@ test_enqueue_joins_transaction (Fixture *f, gconstpointer data)
   g_assert_true (lb_store_upload_enqueue (f->store, &job, 5, NULL, &error));
   g_assert_true (lb_store_commit (f->store, &error));
   LB_STORE_UNLOCK (f->store);
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "rx", "analog2", &error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "rx", "analog2", &error);
   g_assert_no_error (error);
   g_assert_cmpint (e->delivered_start_ns, ==, LB_TIME_NONE);
   g_assert_null (e->coverage_json);
@@ -203,19 +224,21 @@ static void
 test_template (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *u = lb_upload_expand_template (
-      "https://h.example/b/{vehicleId}/{retrievalId}-{input}.{ext}?t={mediaType}",
+  g_autofree gchar *u =
+      lb_upload_expand_template
+      ("https://h.example/b/{vehicleId}/{retrievalId}-{input}.{ext}?t={mediaType}",
       "veh/1 ä", "2308cec4", "analog1", "image", "jpg", &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (u, ==, "https://h.example/b/veh%2F1%20%C3%A4/2308cec4-analog1.jpg?t=image");
+  g_assert_cmpstr (u, ==,
+      "https://h.example/b/veh%2F1%20%C3%A4/2308cec4-analog1.jpg?t=image");
 
-  g_assert_null (lb_upload_expand_template ("http://h/{vehicle}", "v", "r", "i", "m", "e",
-          &error));
+  g_assert_null (lb_upload_expand_template ("http://h/{vehicle}", "v", "r", "i",
+          "m", "e", &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
   g_assert_nonnull (strstr (error->message, "{vehicle}"));
   g_clear_error (&error);
-  g_assert_null (lb_upload_expand_template ("http://h/{input", "v", "r", "i", "m", "e",
-          &error));
+  g_assert_null (lb_upload_expand_template ("http://h/{input", "v", "r", "i",
+          "m", "e", &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
 }
 
@@ -228,9 +251,11 @@ test_retry_after (void)
   g_assert_cmpint (d, ==, 120 * LB_NS_PER_SEC);
   g_assert_true (lb_upload_parse_retry_after (" 0.5 ", now, &d));
   g_assert_cmpint (d, ==, LB_NS_PER_SEC / 2);
-  g_assert_true (lb_upload_parse_retry_after ("Wed, 21 Oct 2015 07:28:30 GMT", now, &d));
+  g_assert_true (lb_upload_parse_retry_after ("Wed, 21 Oct 2015 07:28:30 GMT",
+          now, &d));
   g_assert_cmpint (d, ==, 30 * LB_NS_PER_SEC);
-  g_assert_true (lb_upload_parse_retry_after ("Wed, 21 Oct 2015 07:00:00 GMT", now, &d));
+  g_assert_true (lb_upload_parse_retry_after ("Wed, 21 Oct 2015 07:00:00 GMT",
+          now, &d));
   g_assert_cmpint (d, ==, 0);
   g_assert_false (lb_upload_parse_retry_after ("soon", now, &d));
   g_assert_false (lb_upload_parse_retry_after ("-3", now, &d));
@@ -244,8 +269,10 @@ test_backoff (void)
   /* Upper half of min·2^(n-1), capped. */
   g_assert_cmpint (lb_upload_backoff (min, max, 1, 0.0), ==, min);
   g_assert_cmpint (lb_upload_backoff (min, max, 1, 1.0), ==, min);
-  g_assert_cmpint (lb_upload_backoff (min, max, 3, 0.0), ==, 200 * LB_NS_PER_MS);
-  g_assert_cmpint (lb_upload_backoff (min, max, 3, 1.0), ==, 400 * LB_NS_PER_MS);
+  g_assert_cmpint (lb_upload_backoff (min, max, 3, 0.0), ==,
+      200 * LB_NS_PER_MS);
+  g_assert_cmpint (lb_upload_backoff (min, max, 3, 1.0), ==,
+      400 * LB_NS_PER_MS);
   g_assert_cmpint (lb_upload_backoff (min, max, 30, 1.0), ==, max);
   g_assert_cmpint (lb_upload_backoff (min, max, 30, 0.0), ==, max / 2);
   for (guint n = 1; n < 100; n++) {
@@ -259,7 +286,7 @@ test_backoff (void)
 }
 
 static void
-test_config_checked (Fixture *f, gconstpointer data)
+test_config_checked (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbConfig) none = lb_test_upload_config (f->dir, "");
@@ -268,7 +295,8 @@ test_config_checked (Fixture *f, gconstpointer data)
   g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
   g_clear_error (&error);
 
-  g_autoptr (LbConfig) bad = lb_test_upload_config (f->dir, "ftp://h/{retrievalId}");
+  g_autoptr (LbConfig) bad =
+      lb_test_upload_config (f->dir, "ftp://h/{retrievalId}");
   g_assert_null (lb_uploader_new (bad, f->store, &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
   g_clear_error (&error);
@@ -279,7 +307,8 @@ test_config_checked (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "url-template"));
   g_clear_error (&error);
 
-  g_autoptr (LbConfig) ok = lb_test_upload_config (f->dir, "http://h/{retrievalId}");
+  g_autoptr (LbConfig) ok =
+      lb_test_upload_config (f->dir, "http://h/{retrievalId}");
   g_assert_true (lb_uploader_enabled (ok));
   g_autoptr (LbUploader) up = lb_uploader_new (ok, f->store, &error);
   g_assert_no_error (error);
@@ -289,7 +318,7 @@ test_config_checked (Fixture *f, gconstpointer data)
 /* Done outputs are deleted [upload] keep (1h here) after their upload;
  * waiting ones never. */
 static void
-test_sweep (Fixture *f, gconstpointer data)
+test_sweep (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = 1700000000 * LB_NS_PER_SEC;
@@ -302,14 +331,16 @@ test_sweep (Fixture *f, gconstpointer data)
     g_autofree gchar *abs = g_build_filename (f->dir, rel, NULL);
     g_free (lb_test_make_file (abs, 100, i));
     g_autofree gchar *rid = g_strdup_printf ("r%u", i);
-    ids[i] = enqueue (f->store, rid, "analog1", "image", i == 0 ? abs : rel, now);
+    ids[i] =
+        enqueue (f->store, rid, "analog1", "image", i == 0 ? abs : rel, now);
   }
-  g_assert_true (lb_store_upload_done (f->store, ids[0], now - 2 * 3600 * LB_NS_PER_SEC,
-          100, "a", NULL, &error));
-  g_assert_true (lb_store_upload_done (f->store, ids[1], now - 1800 * LB_NS_PER_SEC,
-          100, "b", NULL, &error));
+  g_assert_true (lb_store_upload_done (f->store, ids[0],
+          now - 2 * 3600 * LB_NS_PER_SEC, 100, "a", NULL, &error));
+  g_assert_true (lb_store_upload_done (f->store, ids[1],
+          now - 1800 * LB_NS_PER_SEC, 100, "b", NULL, &error));
 
-  g_autoptr (LbConfig) config = lb_test_upload_config (f->dir, "http://h/{retrievalId}");
+  g_autoptr (LbConfig) config =
+      lb_test_upload_config (f->dir, "http://h/{retrievalId}");
   g_autoptr (LbUploader) up = lb_uploader_new (config, f->store, &error);
   g_assert_no_error (error);
   guint deleted = 99;
@@ -325,7 +356,8 @@ test_sweep (Fixture *f, gconstpointer data)
   /* Nothing more to do now; an hour later the second goes too. */
   g_assert_true (lb_uploader_sweep (up, now, &deleted, &error));
   g_assert_cmpuint (deleted, ==, 0);
-  g_assert_true (lb_uploader_sweep (up, now + 3600 * LB_NS_PER_SEC, &deleted, &error));
+  g_assert_true (lb_uploader_sweep (up, now + 3600 * LB_NS_PER_SEC, &deleted,
+          &error));
   g_assert_cmpuint (deleted, ==, 1);
   g_autofree gchar *w = g_build_filename (outdir, "waiting.jpg", NULL);
   g_assert_true (g_file_test (w, G_FILE_TEST_EXISTS));
@@ -333,8 +365,8 @@ test_sweep (Fixture *f, gconstpointer data)
 
 
 static gint64
-make_row (LbStore *store, const gchar *rid, const gchar *input, const gchar *type,
-    gdouble cost)
+make_row (LbStore * store, const gchar * rid, const gchar * input,
+    const gchar * type, gdouble cost)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
@@ -353,17 +385,19 @@ make_row (LbStore *store, const gchar *rid, const gchar *input, const gchar *typ
   r->period = g_strdup ("2026-11");
   r->cost_reserved = cost;
   g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (store, rows, 1000, NULL, &error));
+  g_assert_true (lb_store_api_create_retrieval (store, rows, 1000, NULL,
+          &error));
   g_assert_no_error (error);
   return r->id;
 }
 
 static void
-assert_books (LbStore *store, gdouble used, gdouble reserved)
+assert_books (LbStore * store, gdouble used, gdouble reserved)
 {
   g_autoptr (GError) error = NULL;
   gdouble u = -1, r = -1;
-  g_assert_true (lb_store_api_quota_usage (store, "acme", "2026-11", &u, &r, &error));
+  g_assert_true (lb_store_api_quota_usage (store, "acme", "2026-11", &u, &r,
+          &error));
   g_assert_cmpfloat_with_epsilon (u, used, 1e-9);
   g_assert_cmpfloat_with_epsilon (r, reserved, 1e-9);
 }
@@ -372,7 +406,7 @@ assert_books (LbStore *store, gdouble used, gdouble reserved)
  * uploaded = available + cost committed; refused = failed + refunded; each
  * in the journal's transaction. */
 static void
-test_retrieval_rows (Fixture *f, gconstpointer data)
+test_retrieval_rows (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
@@ -386,7 +420,8 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
   g_clear_pointer (&claimed, lb_retrieval_free);
 
   LbUploadJob ja = { "ra", "veh 1", "analog1", "image", "out/a.jpg", 1000, 1000,
-    "{\"gaps\":[]}", a, "image/jpeg", 0.1 };
+    "{\"gaps\":[]}", a, "image/jpeg", 0.1
+  };
   g_assert_true (lb_store_upload_enqueue (f->store, &ja, now, NULL, &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) ra = NULL;
@@ -395,18 +430,20 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (ra->progress, ==, 1.0);
   /* Not run again: the next claim is b, then nothing; a restart does not
    * requeue it either. */
-  g_assert_true (lb_store_api_claim_next (f->store, now + LB_NS_PER_SEC, &claimed, &error));
+  g_assert_true (lb_store_api_claim_next (f->store, now + LB_NS_PER_SEC,
+          &claimed, &error));
   g_assert_cmpint (claimed->id, ==, b);
   g_clear_pointer (&claimed, lb_retrieval_free);
-  g_assert_true (lb_store_api_claim_next (f->store, now + 3600 * LB_NS_PER_SEC, &claimed,
-          &error));
+  g_assert_true (lb_store_api_claim_next (f->store, now + 3600 * LB_NS_PER_SEC,
+          &claimed, &error));
   g_assert_null (claimed);
   guint requeued = 99;
   g_assert_true (lb_store_api_requeue_running (f->store, &requeued, &error));
-  g_assert_cmpuint (requeued, ==, 1);        /* b, which was running */
+  g_assert_cmpuint (requeued, ==, 1);   /* b, which was running */
   assert_books (f->store, 0, 10.1);
 
-  g_autoptr (LbUploadEntry) ea = lb_store_upload_find (f->store, "ra", "analog1", &error);
+  g_autoptr (LbUploadEntry) ea =
+      lb_store_upload_find (f->store, "ra", "analog1", &error);
   g_assert_cmpint (ea->retrieval_row, ==, a);
   g_assert_true (lb_store_upload_done (f->store, ea->id, now + 5, 1234, "ab",
           "https://cdn/a.jpg", &error));
@@ -428,20 +465,26 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 
   /* A finished row cannot be queued: nothing changes. */
-  LbUploadJob again = { "ra", "veh 1", "analog2", "image", "out/a2.jpg", 1000, 1000, NULL,
-    a, "image/jpeg", 0.1 };
-  g_assert_false (lb_store_upload_enqueue (f->store, &again, now, NULL, &error));
+  LbUploadJob again =
+      { "ra", "veh 1", "analog2", "image", "out/a2.jpg", 1000, 1000, NULL,
+    a, "image/jpeg", 0.1
+  };
+  g_assert_false (lb_store_upload_enqueue (f->store, &again, now, NULL,
+          &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
   g_clear_error (&error);
   g_assert_null (lb_store_upload_find (f->store, "ra", "analog2", NULL));
 
   /* b: queued, then refused by the endpoint: failed, refunded. */
-  LbUploadJob jb = { "rb", "veh 1", "analog1", "videoHighRes", "out/b.mp4", 1000,
-    1000 + 10 * LB_NS_PER_SEC, NULL, b, "video/mp4", 10 };
+  LbUploadJob jb =
+      { "rb", "veh 1", "analog1", "videoHighRes", "out/b.mp4", 1000,
+    1000 + 10 * LB_NS_PER_SEC, NULL, b, "video/mp4", 10
+  };
   gint64 eb = 0;
   g_assert_true (lb_store_upload_enqueue (f->store, &jb, now, &eb, &error));
   g_assert_true (lb_store_upload_fail (f->store, eb, now + 6,
-          "cloud endpoint answered HTTP 403 Forbidden: no such bucket", &error));
+          "cloud endpoint answered HTTP 403 Forbidden: no such bucket",
+          &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) rb = NULL;
   g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
@@ -453,12 +496,15 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
   /* A row finished by someone else meanwhile: the entry still ends (it is
    * not uploaded forever) and the row keeps its state. */
   gint64 c = make_row (f->store, "rc", "analog4", "image", 0.1);
-  LbUploadJob jc = { "rc", "veh 1", "analog4", "image", "out/c.jpg", 1000, 1000, NULL, c,
-    "image/jpeg", 0.1 };
+  LbUploadJob jc =
+      { "rc", "veh 1", "analog4", "image", "out/c.jpg", 1000, 1000, NULL, c,
+    "image/jpeg", 0.1
+  };
   gint64 ec = 0;
   g_assert_true (lb_store_upload_enqueue (f->store, &jc, now, &ec, &error));
   g_assert_true (lb_store_api_finish_failed (f->store, c, "cancelled", &error));
-  g_assert_true (lb_store_upload_done (f->store, ec, now + 7, 10, "cd", NULL, &error));
+  g_assert_true (lb_store_upload_done (f->store, ec, now + 7, 10, "cd", NULL,
+          &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) rc = NULL;
   g_assert_true (lb_store_api_get (f->store, c, &rc, &error));
@@ -470,7 +516,7 @@ test_retrieval_rows (Fixture *f, gconstpointer data)
 /* The job engine's one call: no url-template = available at once (cost
  * committed, nothing queued); with one = queued, row held pending. */
 static void
-test_finish_job (Fixture *f, gconstpointer data)
+test_finish_job (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
@@ -478,8 +524,10 @@ test_finish_job (Fixture *f, gconstpointer data)
   gint64 b = make_row (f->store, "rb", "analog1", "image", 0.1);
 
   g_autoptr (LbConfig) local = lb_test_upload_config (f->dir, "");
-  LbUploadJob ja = { "ra", "veh 1", "analog1", "videoLowRes", "out/a.mp4", 1000, 5000,
-    NULL, a, "video/mp4", 2.0 };
+  LbUploadJob ja =
+      { "ra", "veh 1", "analog1", "videoLowRes", "out/a.mp4", 1000, 5000,
+    NULL, a, "video/mp4", 2.0
+  };
   g_assert_true (lb_upload_finish_job (local, f->store, &ja, now, &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) ra = NULL;
@@ -490,15 +538,18 @@ test_finish_job (Fixture *f, gconstpointer data)
   g_assert_null (lb_store_upload_find (f->store, "ra", "analog1", NULL));
   assert_books (f->store, 2.0, 0.1);
 
-  g_autoptr (LbConfig) cloud = lb_test_upload_config (f->dir, "http://h/{retrievalId}");
+  g_autoptr (LbConfig) cloud =
+      lb_test_upload_config (f->dir, "http://h/{retrievalId}");
   LbUploadJob jb = { "rb", "veh 1", "analog1", "image", "out/b.jpg", 1000, 1000,
-    NULL, b, "image/jpeg", 0.1 };
+    NULL, b, "image/jpeg", 0.1
+  };
   g_assert_true (lb_upload_finish_job (cloud, f->store, &jb, now, &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) rb = NULL;
   g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
   g_assert_cmpint (rb->status, ==, LB_RETRIEVAL_PENDING);
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "rb", "analog1", &error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "rb", "analog1", &error);
   g_assert_no_error (error);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
   g_assert_cmpint (e->retrieval_row, ==, b);
@@ -507,9 +558,11 @@ test_finish_job (Fixture *f, gconstpointer data)
   /* Upload switched off later: the waiting entry is released at start, the
    * retrieval served by the box; nothing happens while upload is on. */
   guint released = 99;
-  g_assert_true (lb_upload_release_if_disabled (cloud, f->store, &released, &error));
+  g_assert_true (lb_upload_release_if_disabled (cloud, f->store, &released,
+          &error));
   g_assert_cmpuint (released, ==, 0);
-  g_assert_true (lb_upload_release_if_disabled (local, f->store, &released, &error));
+  g_assert_true (lb_upload_release_if_disabled (local, f->store, &released,
+          &error));
   g_assert_no_error (error);
   g_assert_cmpuint (released, ==, 1);
   g_clear_pointer (&rb, lb_retrieval_free);
@@ -525,29 +578,34 @@ test_finish_job (Fixture *f, gconstpointer data)
   g_assert_cmpuint (c.waiting + c.done + c.failed, ==, 0);
 }
 
-gboolean lb_cli_uploads (LbConfig *config, gint argc, gchar **argv, GString *out,
-    GError **error);
+gboolean lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv,
+    GString * out, GError ** error);
 
 /* `lookback uploads`: figures, then waiting and failed entries (--all: done too). */
 static void
-test_cli (Fixture *f, gconstpointer data)
+test_cli (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 t = 1700000000 * LB_NS_PER_SEC;
   gint64 a = enqueue (f->store, "ra", "analog1", "image", "out/a.jpg", t);
-  gint64 b = enqueue (f->store, "rb", "analog1", "videoHighRes", "out/b.mp4", t + 1);
+  gint64 b =
+      enqueue (f->store, "rb", "analog1", "videoHighRes", "out/b.mp4", t + 1);
   enqueue (f->store, "rc", "analog1", "hyperlapse", "out/c.mp4", t + 2);
-  g_assert_true (lb_store_upload_done (f->store, a, t + 5, 77, "x", NULL, &error));
-  g_assert_true (lb_store_upload_fail (f->store, b, t + 6, "HTTP 403 Forbidden", &error));
+  g_assert_true (lb_store_upload_done (f->store, a, t + 5, 77, "x", NULL,
+          &error));
+  g_assert_true (lb_store_upload_fail (f->store, b, t + 6, "HTTP 403 Forbidden",
+          &error));
 
-  g_autoptr (LbConfig) config = lb_test_upload_config (f->dir, "http://h/{retrievalId}");
+  g_autoptr (LbConfig) config =
+      lb_test_upload_config (f->dir, "http://h/{retrievalId}");
   gchar *args[] = { (gchar *) "uploads", NULL };
   g_autoptr (GString) out = g_string_new (NULL);
   g_assert_true (lb_cli_uploads (config, 1, args, out, &error));
   g_assert_no_error (error);
   g_test_message ("%s", out->str);
   g_assert_nonnull (strstr (out->str, "upload to: http://h/{retrievalId}"));
-  g_assert_nonnull (strstr (out->str, "waiting 1 (oldest queued 2023-11-14T22:13:20"));
+  g_assert_nonnull (strstr (out->str,
+          "waiting 1 (oldest queued 2023-11-14T22:13:20"));
   g_assert_nonnull (strstr (out->str, "done 1, failed 1, 77 bytes uploaded"));
   g_assert_nonnull (strstr (out->str, "failed  2 rb analog1 videoHighRes"));
   g_assert_nonnull (strstr (out->str, "HTTP 403 Forbidden"));
@@ -577,10 +635,11 @@ main (int argc, char **argv)
       test_config_checked, teardown);
   g_test_add ("/upload/journal/retrieval-rows", Fixture, NULL, setup,
       test_retrieval_rows, teardown);
-  g_test_add ("/upload/journal/finish-job", Fixture, NULL, setup, test_finish_job,
-      teardown);
+  g_test_add ("/upload/journal/finish-job", Fixture, NULL, setup,
+      test_finish_job, teardown);
   g_test_add ("/upload/journal/cli", Fixture, NULL, setup, test_cli, teardown);
-  g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep, teardown);
+  g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep,
+      teardown);
   g_test_add_func ("/upload/template", test_template);
   g_test_add_func ("/upload/retry-after", test_retry_after);
   g_test_add_func ("/upload/backoff", test_backoff);

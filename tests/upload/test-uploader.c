@@ -16,7 +16,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-typedef struct {
+typedef struct
+{
   gchar *dir;
   gchar *outputs;
   LbStore *store;
@@ -26,7 +27,7 @@ typedef struct {
 } Fixture;
 
 static void
-setup (Fixture *f, gconstpointer data)
+setup (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->dir = g_dir_make_tmp ("lb-uploader-XXXXXX", &error);
@@ -40,7 +41,7 @@ setup (Fixture *f, gconstpointer data)
 }
 
 static void
-rm_rf (const gchar *path)
+rm_rf (const gchar * path)
 {
   g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
   if (d) {
@@ -54,7 +55,7 @@ rm_rf (const gchar *path)
 }
 
 static void
-teardown (Fixture *f, gconstpointer data)
+teardown (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->up, lb_uploader_free);
   g_clear_pointer (&f->config, lb_config_free);
@@ -67,14 +68,16 @@ teardown (Fixture *f, gconstpointer data)
 
 /* An uploader for @location ("up", "flaky", "forbidden") on the fixture's nginx. */
 static gchar *
-url_template (Fixture *f, const gchar *location)
+url_template (Fixture * f, const gchar * location)
 {
-  return g_strdup_printf ("http://127.0.0.1:%u/%s/{vehicleId}/{retrievalId}/{input}.{ext}",
+  return
+      g_strdup_printf
+      ("http://127.0.0.1:%u/%s/{vehicleId}/{retrievalId}/{input}.{ext}",
       lb_test_nginx_port (f->ngx), location);
 }
 
 static void
-start_uploader (Fixture *f, const gchar *location)
+start_uploader (Fixture * f, const gchar * location)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *tmpl = url_template (f, location);
@@ -85,14 +88,15 @@ start_uploader (Fixture *f, const gchar *location)
 }
 
 static const gchar *
-ext_of (const gchar *media_type)
+ext_of (const gchar * media_type)
 {
   return g_str_equal (media_type, "image") ? "jpg" : "mp4";
 }
 
 /* A pending retrieval row of the 'api' area (organisation acme). */
 static gint64
-make_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type, gdouble cost)
+make_row (Fixture * f, const gchar * rid, const gchar * input,
+    const gchar * type, gdouble cost)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
@@ -110,33 +114,37 @@ make_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type, g
   r->period = g_strdup ("2026-11");
   r->cost_reserved = cost;
   g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1000, NULL, &error));
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1000, NULL,
+          &error));
   g_assert_no_error (error);
   return r->id;
 }
 
-static gchar *queue_output_row (Fixture *f, const gchar *rid, const gchar *input,
-    const gchar *type, gsize size, gint64 now, gint64 row);
+static gchar *queue_output_row (Fixture * f, const gchar * rid,
+    const gchar * input, const gchar * type, gsize size, gint64 now,
+    gint64 row);
 
 /* Makes an output file and queues it; returns its SHA-256. */
 static gchar *
-queue_output (Fixture *f, const gchar *rid, const gchar *input, const gchar *type,
-    gsize size, gint64 now)
+queue_output (Fixture * f, const gchar * rid, const gchar * input,
+    const gchar * type, gsize size, gint64 now)
 {
   return queue_output_row (f, rid, input, type, size, now, 0);
 }
 
 static gchar *
-queue_output_row (Fixture *f, const gchar *rid, const gchar *input, const gchar *type,
-    gsize size, gint64 now, gint64 row)
+queue_output_row (Fixture * f, const gchar * rid, const gchar * input,
+    const gchar * type, gsize size, gint64 now, gint64 row)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *name = g_strdup_printf ("%s-%s.%s", rid, input, ext_of (type));
+  g_autofree gchar *name =
+      g_strdup_printf ("%s-%s.%s", rid, input, ext_of (type));
   g_autofree gchar *path = g_build_filename (f->outputs, name, NULL);
   gchar *sha = lb_test_make_file (path, size, g_str_hash (name));
   g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
   LbUploadJob job = { rid, "veh+1", input, type, rel, 1000, 1000, NULL, row,
-    lb_upload_content_type (ext_of (type)), 0.1 };
+    lb_upload_content_type (ext_of (type)), 0.1
+  };
   g_assert_true (lb_store_upload_enqueue (f->store, &job, now, NULL, &error));
   g_assert_no_error (error);
   if (f->up)
@@ -146,14 +154,16 @@ queue_output_row (Fixture *f, const gchar *rid, const gchar *input, const gchar 
 
 /* Where nginx stored an object of the "up" or "flaky" location. */
 static gchar *
-received_path (Fixture *f, const gchar *location, const gchar *rid, const gchar *input,
-    const gchar *type)
+received_path (Fixture * f, const gchar * location, const gchar * rid,
+    const gchar * input, const gchar * type)
 {
   g_autofree gchar *name = g_strdup_printf ("%s.%s", input, ext_of (type));
-  return g_build_filename (lb_test_nginx_root (f->ngx), location, "veh+1", rid, name, NULL);
+  return g_build_filename (lb_test_nginx_root (f->ngx), location, "veh+1", rid,
+      name, NULL);
 }
 
-typedef struct {
+typedef struct
+{
   gdouble msec;
   gchar *method, *uri;
   guint status;
@@ -174,7 +184,7 @@ log_line_free (gpointer p)
 }
 
 static GPtrArray *
-read_log (Fixture *f)
+read_log (Fixture * f)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (log_line_free);
   g_auto (GStrv) lines = lb_test_nginx_log_lines (f->ngx);
@@ -188,7 +198,8 @@ read_log (Fixture *f)
     l->status = atoi (w[3]);
     l->length = g_ascii_strtoll (w[4], NULL, 10);
     gchar *rest = w[5];
-    g_assert_true (g_str_has_prefix (rest, "\"") && g_str_has_suffix (rest, "\""));
+    g_assert_true (g_str_has_prefix (rest, "\"")
+        && g_str_has_suffix (rest, "\""));
     rest[strlen (rest) - 1] = '\0';
     g_auto (GStrv) q = g_strsplit (rest + 1, "\" \"", 3);
     g_assert_cmpuint (g_strv_length (q), ==, 3);
@@ -201,7 +212,7 @@ read_log (Fixture *f)
 }
 
 static LbUploadCounts
-counts (Fixture *f)
+counts (Fixture * f)
 {
   LbUploadCounts c;
   g_autoptr (GError) error = NULL;
@@ -217,7 +228,8 @@ queue_empty (gpointer data)
   return c.waiting == 0;
 }
 
-typedef struct {
+typedef struct
+{
   Fixture *f;
   const gchar *rid, *input;
   gint attempts;
@@ -227,7 +239,8 @@ static gboolean
 attempts_reached (gpointer data)
 {
   AttemptsWait *w = data;
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (w->f->store, w->rid, w->input, NULL);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (w->f->store, w->rid, w->input, NULL);
   return e && e->attempts >= w->attempts;
 }
 
@@ -242,29 +255,33 @@ max_rss_kib (void)
 /* Normal upload: bytes, checksum and headers arrive; images go before the
  * video queued earlier; memory does not grow with the file. */
 static void
-test_normal (Fixture *f, gconstpointer data)
+test_normal (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
   const gsize big = 32 * 1024 * 1024;
 
   lb_test_nginx_start (f->ngx);
-  g_autofree gchar *vsha = queue_output (f, "r-vid", "dashcamRoadFacing", "videoHighRes",
+  g_autofree gchar *vsha =
+      queue_output (f, "r-vid", "dashcamRoadFacing", "videoHighRes",
       big, now);
   gint64 row = make_row (f, "r-img", "analog1", "image", 0.1);
-  g_autofree gchar *isha = queue_output_row (f, "r-img", "analog1", "image", 100 * 1024,
+  g_autofree gchar *isha =
+      queue_output_row (f, "r-img", "analog1", "image", 100 * 1024,
       now + 1, row);
   glong rss_before = max_rss_kib ();
   start_uploader (f, "up");
   g_assert_true (lb_test_wait_for (queue_empty, f, 20000));
   glong rss_after = max_rss_kib ();
-  g_test_message ("max RSS %ld KiB before, %ld KiB after a %zu byte upload", rss_before,
-      rss_after, big);
+  g_test_message ("max RSS %ld KiB before, %ld KiB after a %zu byte upload",
+      rss_before, rss_after, big);
   g_assert_cmpint (rss_after - rss_before, <, 16 * 1024);
 
-  g_autofree gchar *vpath = received_path (f, "up", "r-vid", "dashcamRoadFacing",
+  g_autofree gchar *vpath =
+      received_path (f, "up", "r-vid", "dashcamRoadFacing",
       "videoHighRes");
-  g_autofree gchar *ipath = received_path (f, "up", "r-img", "analog1", "image");
+  g_autofree gchar *ipath =
+      received_path (f, "up", "r-img", "analog1", "image");
   g_autofree gchar *vgot = lb_test_file_sha256 (vpath);
   g_autofree gchar *igot = lb_test_file_sha256 (ipath);
   g_assert_cmpstr (vgot, ==, vsha);
@@ -304,10 +321,11 @@ test_normal (Fixture *f, gconstpointer data)
   g_assert_cmpfloat_with_epsilon (r->cost_committed, 0.1, 1e-9);
   g_assert_cmpstr (r->content_type, ==, "image/jpeg");
   g_autofree gchar *url = lb_store_upload_public_url (f->store, row, &error);
-  g_assert_cmpstr (url, ==, "https://cdn.example.invalid/veh%2B1/r-img/analog1.jpg");
+  g_assert_cmpstr (url, ==,
+      "https://cdn.example.invalid/veh%2B1/r-img/analog1.jpg");
   gdouble used = -1, reserved = -1;
-  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used, &reserved,
-          &error));
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used,
+          &reserved, &error));
   g_assert_cmpfloat_with_epsilon (used, 0.1, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 0, 1e-9);
 
@@ -323,16 +341,19 @@ test_normal (Fixture *f, gconstpointer data)
 /* The receiver is down for the first attempts, then comes up: everything
  * arrives once. */
 static void
-test_down_then_up (Fixture *f, gconstpointer data)
+test_down_then_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
-  const gchar *types[] = { "image", "videoHighRes", "videoLowRes", "hyperlapse" };
+  const gchar *types[] =
+      { "image", "videoHighRes", "videoLowRes", "hyperlapse" };
   gchar *shas[4];
 
   for (guint i = 0; i < 4; i++) {
     g_autofree gchar *rid = g_strdup_printf ("r%u", i);
-    shas[i] = queue_output (f, rid, "dashcamDriverFacing", types[i], 5000 + i, now + i);
+    shas[i] =
+        queue_output (f, rid, "dashcamDriverFacing", types[i], 5000 + i,
+        now + i);
   }
   start_uploader (f, "up");
   AttemptsWait w = { f, "r0", "dashcamDriverFacing", 3 };
@@ -355,12 +376,14 @@ test_down_then_up (Fixture *f, gconstpointer data)
   g_assert_cmpuint (log->len, ==, 4);
   for (guint i = 0; i < 4; i++) {
     g_autofree gchar *rid = g_strdup_printf ("r%u", i);
-    g_autofree gchar *uri = g_strdup_printf ("/up/veh+1/%s/dashcamDriverFacing.%s", rid,
+    g_autofree gchar *uri =
+        g_strdup_printf ("/up/veh+1/%s/dashcamDriverFacing.%s", rid,
         ext_of (types[i]));
     LogLine *l = log->pdata[i];
     g_assert_cmpstr (l->uri, ==, uri);
     g_assert_cmpuint (l->status, ==, 201);
-    g_autofree gchar *p = received_path (f, "up", rid, "dashcamDriverFacing", types[i]);
+    g_autofree gchar *p =
+        received_path (f, "up", rid, "dashcamDriverFacing", types[i]);
     g_autofree gchar *got = lb_test_file_sha256 (p);
     g_assert_cmpstr (got, ==, shas[i]);
     g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, rid,
@@ -376,7 +399,7 @@ test_down_then_up (Fixture *f, gconstpointer data)
 /* 503 with Retry-After: 1 is honoured (backoff-max is 200 ms here), then the
  * upload goes through. */
 static void
-test_retry_after (Fixture *f, gconstpointer data)
+test_retry_after (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   lb_test_nginx_start (f->ngx);
@@ -385,11 +408,12 @@ test_retry_after (Fixture *f, gconstpointer data)
   start_uploader (f, "flaky");
   AttemptsWait w = { f, "r-flaky", "analog2", 2 };
   g_assert_true (lb_test_wait_for (attempts_reached, &w, 10000));
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-flaky", "analog2",
-      &error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "r-flaky", "analog2", &error);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
   g_assert_nonnull (strstr (e->last_error, "503"));
-  g_assert_true (g_file_set_contents (lb_test_nginx_flag (f->ngx), "", 0, &error));
+  g_assert_true (g_file_set_contents (lb_test_nginx_flag (f->ngx), "", 0,
+          &error));
   g_assert_true (lb_test_wait_for (queue_empty, f, 10000));
 
   g_autoptr (GPtrArray) log = read_log (f);
@@ -400,11 +424,13 @@ test_retry_after (Fixture *f, gconstpointer data)
     g_assert_cmpuint (l->status, ==, i + 1 < log->len ? 503 : 201);
     if (i > 0) {
       gdouble gap = l->msec - ((LogLine *) log->pdata[i - 1])->msec;
-      g_test_message ("attempt %u came %.3f s after the previous one", i + 1, gap);
+      g_test_message ("attempt %u came %.3f s after the previous one", i + 1,
+          gap);
       g_assert_cmpfloat (gap, >=, 0.95);
     }
   }
-  g_autofree gchar *p = received_path (f, "flaky", "r-flaky", "analog2", "image");
+  g_autofree gchar *p =
+      received_path (f, "flaky", "r-flaky", "analog2", "image");
   g_autofree gchar *got = lb_test_file_sha256 (p);
   g_assert_cmpstr (got, ==, sha);
   g_clear_pointer (&e, lb_upload_entry_free);
@@ -421,18 +447,21 @@ all_failed (gpointer data)
 
 /* 403: the entry fails at once with the endpoint's answer; no retry. */
 static void
-test_forbidden (Fixture *f, gconstpointer data)
+test_forbidden (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   lb_test_nginx_start (f->ngx);
   gint64 row = make_row (f, "r-no", "analog3", "image", 0.1);
-  g_free (queue_output_row (f, "r-no", "analog3", "image", 1000, lb_time_now (), row));
-  g_free (queue_output (f, "r-no2", "analog3", "videoLowRes", 3000000, lb_time_now ()));
+  g_free (queue_output_row (f, "r-no", "analog3", "image", 1000, lb_time_now (),
+          row));
+  g_free (queue_output (f, "r-no2", "analog3", "videoLowRes", 3000000,
+          lb_time_now ()));
   start_uploader (f, "forbidden");
   g_assert_true (lb_test_wait_for (all_failed, f, 10000));
   g_usleep (300000);            /* more than backoff-max: nothing is retried */
 
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-no", "analog3", &error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "r-no", "analog3", &error);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_FAILED);
   g_test_message ("reason: %s", e->last_error);
   g_assert_nonnull (strstr (e->last_error, "403"));
@@ -442,8 +471,8 @@ test_forbidden (Fixture *f, gconstpointer data)
   g_assert_cmpint (r->status, ==, LB_RETRIEVAL_FAILED);
   g_assert_cmpstr (r->failure_reason, ==, e->last_error);
   gdouble used = -1, reserved = -1;
-  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used, &reserved,
-          &error));
+  g_assert_true (lb_store_api_quota_usage (f->store, "acme", "2026-11", &used,
+          &reserved, &error));
   g_assert_cmpfloat (used, ==, 0);
   g_assert_cmpfloat (reserved, ==, 0);
 
@@ -471,7 +500,8 @@ test_forbidden (Fixture *f, gconstpointer data)
 
 /* ---- a slow TCP relay between the uploader and nginx (crash test) ---- */
 
-typedef struct {
+typedef struct
+{
   GSocket *listen;
   guint port, upstream;
   gint rate;                    /* bytes per second client → nginx; 0: unthrottled */
@@ -480,7 +510,8 @@ typedef struct {
   GThread *thread;
 } Relay;
 
-typedef struct {
+typedef struct
+{
   Relay *relay;
   GSocket *from, *to;
   gboolean upstream;            /* client → nginx direction */
@@ -535,10 +566,13 @@ relay_main (gpointer data)
     }
     GSocket *s = g_socket_connection_get_socket (up);
     Pump *a = g_new0 (Pump, 1), *b = g_new0 (Pump, 1);
-    *a = (Pump) { r, g_object_ref (c), g_object_ref (s), TRUE };
-    *b = (Pump) { r, g_object_ref (s), c, FALSE };
+    *a = (Pump) {
+    r, g_object_ref (c), g_object_ref (s), TRUE};
+    *b = (Pump) {
+    r, g_object_ref (s), c, FALSE};
     /* The pumps hold the sockets; the connection object may go. */
-    g_object_set_data_full (G_OBJECT (s), "lb-conn", g_object_ref (up), g_object_unref);
+    g_object_set_data_full (G_OBJECT (s), "lb-conn", g_object_ref (up),
+        g_object_unref);
     g_thread_unref (g_thread_new ("relay-up", pump_main, a));
     g_thread_unref (g_thread_new ("relay-down", pump_main, b));
   }
@@ -556,11 +590,13 @@ relay_new (guint upstream, gint rate)
   r->listen = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
       G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_assert_true (g_socket_bind (r->listen, any, TRUE, &error));
   g_assert_true (g_socket_listen (r->listen, &error));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (r->listen, &error);
+  g_autoptr (GSocketAddress) bound =
+      g_socket_get_local_address (r->listen, &error);
   r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   r->thread = g_thread_new ("relay", relay_main, r);
   return r;
@@ -569,7 +605,7 @@ relay_new (guint upstream, gint rate)
 /* Stops accepting; pumps end with their connections (the relay itself is
  * left allocated for them). */
 static void
-relay_stop (Relay *r)
+relay_stop (Relay * r)
 {
   g_cancellable_cancel (r->cancel);
   g_thread_join (r->thread);
@@ -586,7 +622,7 @@ relay_forwarded (gpointer data)
 /* kill -9 of a process uploading a large file, restart: the object on the
  * receiver is complete and matches; the entry is done. */
 static void
-test_crash_mid_upload (Fixture *f, gconstpointer data)
+test_crash_mid_upload (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   const gsize size = 24 * 1024 * 1024;
@@ -596,12 +632,15 @@ test_crash_mid_upload (Fixture *f, gconstpointer data)
   lb_test_nginx_start (f->ngx);
   static Relay *relay;
   relay = relay_new (lb_test_nginx_port (f->ngx), 2 * 1024 * 1024);
-  g_autofree gchar *tmpl = g_strdup_printf (
-      "http://127.0.0.1:%u/up/{vehicleId}/{retrievalId}/{input}.{ext}", relay->port);
+  g_autofree gchar *tmpl =
+      g_strdup_printf
+      ("http://127.0.0.1:%u/up/{vehicleId}/{retrievalId}/{input}.{ext}",
+      relay->port);
   g_autofree gchar *conf_text = lb_test_upload_conf_text (f->dir, tmpl);
   g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
   g_assert_true (g_file_set_contents (conf, conf_text, -1, &error));
-  g_autofree gchar *sha = queue_output (f, "r-big", "dashcamRoadFacing", "videoHighRes",
+  g_autofree gchar *sha =
+      queue_output (f, "r-big", "dashcamRoadFacing", "videoHighRes",
       size, lb_time_now ());
 
   const gchar *argv[] = { runner, conf, NULL };
@@ -612,7 +651,8 @@ test_crash_mid_upload (Fixture *f, gconstpointer data)
   g_assert_true (g_subprocess_wait (p1, NULL, &error));
   g_assert_true (g_subprocess_get_if_signaled (p1));
   g_assert_cmpint (g_subprocess_get_term_sig (p1), ==, SIGKILL);
-  g_test_message ("killed the uploader after %" G_GINT64_FORMAT " bytes had reached nginx",
+  g_test_message ("killed the uploader after %" G_GINT64_FORMAT
+      " bytes had reached nginx",
       (gint64) g_atomic_pointer_get (&relay->forwarded));
 
   g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-big",
@@ -645,8 +685,8 @@ test_crash_mid_upload (Fixture *f, gconstpointer data)
   guint ok = 0;
   for (guint i = 0; i < log->len; i++) {
     LogLine *l = log->pdata[i];
-    g_test_message ("nginx: %s %s %u %" G_GINT64_FORMAT, l->method, l->uri, l->status,
-        l->length);
+    g_test_message ("nginx: %s %s %u %" G_GINT64_FORMAT, l->method, l->uri,
+        l->status, l->length);
     g_assert_cmpstr (l->uri, ==, "/up/veh+1/r-big/dashcamRoadFacing.mp4");
     if (l->status == 201 || l->status == 204)
       ok++;
@@ -657,15 +697,16 @@ test_crash_mid_upload (Fixture *f, gconstpointer data)
 /* 200 entries queued while the receiver is down; it comes up: all arrive,
  * once each, in priority order (images, videos, hyperlapses; oldest first). */
 static void
-test_queue_200_offline (Fixture *f, gconstpointer data)
+test_queue_200_offline (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const gchar *types[] = { "hyperlapse", "videoHighRes", "image", "videoLowRes" };
+  const gchar *types[] =
+      { "hyperlapse", "videoHighRes", "image", "videoLowRes" };
   const gchar *inputs[] = { "dashcamRoadFacing", "dashcamDriverFacing" };
   gint64 now = lb_time_now ();
   GPtrArray *expected[3];
-  g_autoptr (GHashTable) shas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+  g_autoptr (GHashTable) shas =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   for (guint p = 0; p < 3; p++)
     expected[p] = g_ptr_array_new_with_free_func (g_free);
 
@@ -675,7 +716,8 @@ test_queue_200_offline (Fixture *f, gconstpointer data)
     const gchar *input = inputs[(i / 4) % 2];
     g_autofree gchar *rid = g_strdup_printf ("r%03u", i);
     gchar *sha = queue_output (f, rid, input, type, 1000 + i, now + i);
-    gchar *uri = g_strdup_printf ("/up/veh+1/%s/%s.%s", rid, input, ext_of (type));
+    gchar *uri =
+        g_strdup_printf ("/up/veh+1/%s/%s.%s", rid, input, ext_of (type));
     g_hash_table_insert (shas, g_strdup (uri), sha);
     g_ptr_array_add (expected[lb_upload_priority_for_media_type (type)], uri);
   }
@@ -698,7 +740,8 @@ test_queue_200_offline (Fixture *f, gconstpointer data)
       g_assert_cmpstr (l->uri, ==, expected[p]->pdata[i]);
       g_assert_cmpuint (l->status, ==, 201);
       g_assert_cmpstr (l->checksum, ==, g_hash_table_lookup (shas, l->uri));
-      g_autofree gchar *path = g_build_filename (lb_test_nginx_root (f->ngx), l->uri + 1,
+      g_autofree gchar *path =
+          g_build_filename (lb_test_nginx_root (f->ngx), l->uri + 1,
           NULL);
       g_autofree gchar *got = lb_test_file_sha256 (path);
       g_assert_cmpstr (got, ==, g_hash_table_lookup (shas, l->uri));
@@ -714,15 +757,15 @@ row_available (gpointer data)
 {
   gpointer *d = data;
   g_autoptr (LbRetrieval) r = NULL;
-  g_assert_true (lb_store_api_get (((Fixture *) d[0])->store, GPOINTER_TO_INT (d[1]), &r,
-          NULL));
+  g_assert_true (lb_store_api_get (((Fixture *) d[0])->store,
+          GPOINTER_TO_INT (d[1]), &r, NULL));
   return r->status == LB_RETRIEVAL_AVAILABLE;
 }
 
 /* The job engine's call wakes the running uploader: the retrieval is
  * available well before the uploader would have looked again by itself. */
 static void
-test_finish_job_pokes (Fixture *f, gconstpointer data)
+test_finish_job_pokes (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   lb_test_nginx_start (f->ngx);
@@ -731,17 +774,21 @@ test_finish_job_pokes (Fixture *f, gconstpointer data)
   gint64 row = make_row (f, "r-poke", "dashcamRoadFacing", "image", 0.1);
   g_autofree gchar *path = g_build_filename (f->outputs, "poke.jpg", NULL);
   g_autofree gchar *sha = lb_test_make_file (path, 4096, 7);
-  LbUploadJob job = { "r-poke", "veh+1", "dashcamRoadFacing", "image", path, 1000, 1000,
-    NULL, row, "image/jpeg", 0.1 };
+  LbUploadJob job =
+      { "r-poke", "veh+1", "dashcamRoadFacing", "image", path, 1000, 1000,
+    NULL, row, "image/jpeg", 0.1
+  };
   gint64 t0 = g_get_monotonic_time ();
-  g_assert_true (lb_upload_finish_job (f->config, f->store, &job, lb_time_now (), &error));
+  g_assert_true (lb_upload_finish_job (f->config, f->store, &job,
+          lb_time_now (), &error));
   g_assert_no_error (error);
   gpointer d[2] = { f, GINT_TO_POINTER ((gint) row) };
   g_assert_true (lb_test_wait_for (row_available, d, 5000));
   gint64 took = g_get_monotonic_time () - t0;
   g_test_message ("available %.3f s after the job finished", took / 1e6);
   g_assert_cmpint (took, <, 1500000);
-  g_autofree gchar *obj = received_path (f, "up", "r-poke", "dashcamRoadFacing", "image");
+  g_autofree gchar *obj =
+      received_path (f, "up", "r-poke", "dashcamRoadFacing", "image");
   g_autofree gchar *got = lb_test_file_sha256 (obj);
   g_assert_cmpstr (got, ==, sha);
 }
@@ -755,7 +802,7 @@ three_done (gpointer data)
 /* One object the endpoint always answers 500 does not hold the queue: after
  * a few refusals the others go first; it keeps waiting, not failed. */
 static void
-test_poisoned_entry (Fixture *f, gconstpointer data)
+test_poisoned_entry (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
@@ -767,8 +814,8 @@ test_poisoned_entry (Fixture *f, gconstpointer data)
   }
   start_uploader (f, "up");
   g_assert_true (lb_test_wait_for (three_done, f, 10000));
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-poison", "analog1",
-      &error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "r-poison", "analog1", &error);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
   g_assert_cmpint (e->attempts, >=, 3);
   g_assert_nonnull (strstr (e->last_error, "500"));
@@ -783,13 +830,14 @@ test_poisoned_entry (Fixture *f, gconstpointer data)
 /* A socket listening on 127.0.0.1 that never accepts; with @fill, its
  * accept queue (backlog 0) is filled first so that a further connect hangs. */
 static GSocket *
-silent_listener (guint *port, GPtrArray *fillers)
+silent_listener (guint * port, GPtrArray * fillers)
 {
   g_autoptr (GError) error = NULL;
   GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
       G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
   g_assert_true (g_socket_bind (sock, any, TRUE, &error));
   g_socket_set_listen_backlog (sock, fillers ? 0 : 16);
@@ -800,7 +848,8 @@ silent_listener (guint *port, GPtrArray *fillers)
     /* Fill the queue; the connects that do not get in just time out. */
     g_autoptr (GSocketClient) client = g_socket_client_new ();
     g_socket_client_set_timeout (client, 1);
-    GSocketConnection *c = g_socket_client_connect_to_host (client, "127.0.0.1", *port,
+    GSocketConnection *c =
+        g_socket_client_connect_to_host (client, "127.0.0.1", *port,
         NULL, NULL);
     if (c == NULL)
       break;
@@ -809,7 +858,8 @@ silent_listener (guint *port, GPtrArray *fillers)
   return sock;
 }
 
-typedef struct {
+typedef struct
+{
   Fixture *f;
   const gchar *rid, *input;
 } EntryWait;
@@ -818,23 +868,26 @@ static gboolean
 has_error (gpointer data)
 {
   EntryWait *w = data;
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (w->f->store, w->rid, w->input, NULL);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (w->f->store, w->rid, w->input, NULL);
   return e && e->last_error != NULL;
 }
 
 /* An endpoint that accepts the connection but never answers: [upload]
  * timeout (1 s here) abandons the upload, which stays queued. */
 static void
-test_read_timeout (Fixture *f, gconstpointer data)
+test_read_timeout (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   guint port = 0;
   g_autoptr (GSocket) sock = silent_listener (&port, NULL);
-  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
+  g_autofree gchar *tmpl =
+      g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
       port);
   f->config = lb_test_upload_config (f->dir, tmpl);
   g_assert_true (lb_config_set (f->config, "upload", "timeout", "1s", &error));
-  g_free (queue_output (f, "r-silent", "analog1", "image", 1000, lb_time_now ()));
+  g_free (queue_output (f, "r-silent", "analog1", "image", 1000,
+          lb_time_now ()));
   f->up = lb_uploader_new (f->config, f->store, &error);
   g_assert_no_error (error);
   gint64 t0 = g_get_monotonic_time ();
@@ -842,8 +895,8 @@ test_read_timeout (Fixture *f, gconstpointer data)
   EntryWait w = { f, "r-silent", "analog1" };
   g_assert_true (lb_test_wait_for (has_error, &w, 10000));
   gint64 took = g_get_monotonic_time () - t0;
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-silent", "analog1",
-      &error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "r-silent", "analog1", &error);
   g_test_message ("after %.2f s: %s", took / 1e6, e->last_error);
   g_assert_cmpint (took, >=, 900000);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
@@ -855,16 +908,19 @@ test_read_timeout (Fixture *f, gconstpointer data)
 /* An endpoint whose connect never completes: [upload] connect-timeout
  * (300 ms here, shorter than the I/O timeout) gives up on it. */
 static void
-test_connect_timeout (Fixture *f, gconstpointer data)
+test_connect_timeout (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   guint port = 0;
-  g_autoptr (GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GPtrArray) fillers =
+      g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr (GSocket) sock = silent_listener (&port, fillers);
-  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
+  g_autofree gchar *tmpl =
+      g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
       port);
   f->config = lb_test_upload_config (f->dir, tmpl);
-  g_assert_true (lb_config_set (f->config, "upload", "connect-timeout", "300ms", &error));
+  g_assert_true (lb_config_set (f->config, "upload", "connect-timeout", "300ms",
+          &error));
   g_free (queue_output (f, "r-hang", "analog1", "image", 1000, lb_time_now ()));
   f->up = lb_uploader_new (f->config, f->store, &error);
   g_assert_no_error (error);
@@ -873,9 +929,10 @@ test_connect_timeout (Fixture *f, gconstpointer data)
   EntryWait w = { f, "r-hang", "analog1" };
   g_assert_true (lb_test_wait_for (has_error, &w, 10000));
   gint64 took = g_get_monotonic_time () - t0;
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-hang", "analog1", &error);
-  g_test_message ("after %.2f s (%u queued connections): %s", took / 1e6, fillers->len,
-      e->last_error);
+  g_autoptr (LbUploadEntry) e =
+      lb_store_upload_find (f->store, "r-hang", "analog1", &error);
+  g_test_message ("after %.2f s (%u queued connections): %s", took / 1e6,
+      fillers->len, e->last_error);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
   g_assert_nonnull (strstr (e->last_error, "no connection within 0.3 s"));
   g_assert_cmpint (took, >=, 250000);
@@ -896,9 +953,9 @@ main (int argc, char **argv)
   ADD ("finish-job-pokes", test_finish_job_pokes);
   ADD ("crash-mid-upload", test_crash_mid_upload);
   ADD ("queue-200-offline", test_queue_200_offline);
-  g_test_add ("/upload/silent/read-timeout", Fixture, NULL, setup, test_read_timeout,
-      teardown);
-  g_test_add ("/upload/silent/connect-timeout", Fixture, NULL, setup, test_connect_timeout,
-      teardown);
+  g_test_add ("/upload/silent/read-timeout", Fixture, NULL, setup,
+      test_read_timeout, teardown);
+  g_test_add ("/upload/silent/connect-timeout", Fixture, NULL, setup,
+      test_connect_timeout, teardown);
   return g_test_run ();
 }
