@@ -3,6 +3,7 @@
 
 #include "cli/lb-cli.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 
 #include <gst/gst.h>
 #include <stdio.h>
@@ -56,6 +57,9 @@ main (int argc, char **argv)
     fprintf (stderr, "lookback: %s\n", error->message);
     return 2;
   }
+
+  /* A command prints its results; the log says only what went wrong. */
+  lb_log_init (LB_LOG_WARNING, LB_LOG_OUTPUT_TEXT);
 
   g_autoptr (GString) out = g_string_new (NULL);
   gboolean ok = cmd->func (config, argc - 1, argv + 1, out, &error);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "lb-daemon.h"
+#include "core/lb-log.h"
 
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -53,21 +54,28 @@ main (int argc, char **argv)
     return 2;
   }
 
+  LbLogLevel level = LB_LOG_INFO;
+  lb_log_level_parse (lb_config_get_string (config, "log", "level"), &level);
+  lb_log_init (level, LB_LOG_OUTPUT_AUTO);
+
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr (LbDaemon) daemon = lb_daemon_new (config, loop, &error);
   if (daemon == NULL || !lb_daemon_start (daemon, &error)) {
     fprintf (stderr, "lookbackd: %s\n", error->message);
     return 1;
   }
-  fprintf (stderr, "lookbackd: %s\n", lb_daemon_describe (daemon));
+  lb_log (LB_LOG_INFO, NULL, "lookbackd %s started: %s", VERSION,
+      lb_daemon_describe (daemon));
 
   g_unix_signal_add (SIGINT, on_signal, daemon);
   g_unix_signal_add (SIGTERM, on_signal, daemon);
   g_main_loop_run (loop);
 
   if (!lb_daemon_finish (daemon, &error)) {
-    fprintf (stderr, "lookbackd: %s\n", error->message);
+    lb_log (LB_LOG_ERROR, NULL, "lookbackd stopped with an error: %s",
+        error->message);
     return 1;
   }
+  lb_log (LB_LOG_INFO, NULL, "lookbackd stopped");
   return 0;
 }

@@ -17,6 +17,7 @@ typedef enum
   T_BOOL,
   T_DURATION,
   T_SIZE,
+  T_CHOICE,                     /* one of the '|'-separated words of choices */
 } KeyType;
 
 typedef struct
@@ -27,6 +28,7 @@ typedef struct
   KeyType type;
   const gchar *def;             /* default, as it would be written in a file */
   gdouble min, max;             /* numeric range, inclusive (ignored if equal) */
+  const gchar *choices;         /* T_CHOICE: "a|b|c" */
 } KeySpec;
 
 /* Keep in step with data/lookback.conf, which documents each of these. */
@@ -38,6 +40,8 @@ static const KeySpec key_specs[] = {
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
 
   {"store", "dir", T_STRING, "lookback-data"},
+
+  {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
 
   {"recorder", "enabled", T_BOOL, "true"},
   {"recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9},
@@ -308,6 +312,13 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
   switch (spec->type) {
     case T_STRING:
       return TRUE;
+    case T_CHOICE:{
+      g_auto (GStrv) words = g_strsplit (spec->choices, "|", -1);
+      if (g_strv_contains ((const gchar * const *) words, text))
+        return TRUE;
+      *why = g_strdup_printf ("'%s' is not one of %s", text, spec->choices);
+      return FALSE;
+    }
     case T_BOOL:
       if (g_ascii_strcasecmp (text, "true") == 0 || g_str_equal (text, "1"))
         v->i = 1;
@@ -586,11 +597,15 @@ get_value (LbConfig * config, const gchar * group, const gchar * key,
   g_autofree gchar *k = vkey (group, key);
   const Value *v = g_hash_table_lookup (config->values, k);
 
+  /* A choice is read as the string it is. */
+  gboolean same = v && (v->type == type
+      || (type == T_STRING && v->type == T_CHOICE));
+
   if (v == NULL)
     g_critical ("lookback: [%s] %s is not a configuration key", group, key);
-  else if (v->type != type)
+  else if (!same)
     g_critical ("lookback: [%s] %s is read with the wrong type", group, key);
-  return v && v->type == type ? v : NULL;
+  return same ? v : NULL;
 }
 
 const gchar *
