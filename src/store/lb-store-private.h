@@ -35,6 +35,7 @@ struct _LbStore {
   GCond ck_cond;
   gboolean ck_wanted;           /* ck_lock */
   gboolean ck_stop;             /* ck_lock */
+  gint wal_limit_pages;         /* lb_store_set_wal_limit(); atomic */
   /* Group commit of retrieval creates (lb-store-api.c): the creates that
    * arrive while one commit is in flight share the next one. */
   GMutex gc_lock;

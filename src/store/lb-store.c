@@ -2,6 +2,7 @@
 #include "store/lb-store-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 
 #include <glib/gstdio.h>
 
@@ -211,17 +212,41 @@ fail:
   return FALSE;
 }
 
-/* WAL pages after which a commit asks for a checkpoint (SQLite's own
- * automatic checkpoint runs at 1000, inside the committing call). */
-#define CHECKPOINT_PAGES 1000
-/* …and at least this often while anything was written. */
+/* The WAL is bounded while lookbackd runs (a box stopped by power cuts
+ * never gets the clean exit that folds it back):
+ *
+ *  - the checkpointer thread, on a connection of its own, copies the WAL
+ *    into the database (PASSIVE: it never blocks readers or writers) once
+ *    a commit leaves a quarter of the limit in the WAL, and at least every
+ *    CHECKPOINT_INTERVAL_US;
+ *  - a commit that finds half of the limit in the WAL (the thread has
+ *    fallen behind) checkpoints at once, on the committing connection;
+ *  - the writer restarts the WAL from its beginning at the first commit
+ *    after a complete checkpoint, and journal_size_limit cuts the file back
+ *    to a quarter of the limit then.
+ * Only a reader that keeps one snapshot for a long time can hold the WAL
+ * above the limit; the store's own reads are short. */
+#define WAL_PAGE_SIZE 4096      /* SQLite's default page size, ours */
 #define CHECKPOINT_INTERVAL_US (2 * G_USEC_PER_SEC)
+
+static gint
+wal_pages (LbStore * store, guint fraction)
+{
+  return (gint) MAX (g_atomic_int_get (&store->wal_limit_pages) / fraction, 1);
+}
 
 static int
 wal_hook (void *data, sqlite3 * db, const char *name, int pages)
 {
   LbStore *store = data;
-  if (pages >= CHECKPOINT_PAGES) {
+
+  if (pages >= wal_pages (store, 2)) {
+    gint log = 0, done = 0;
+    sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+        &done);
+    GST_DEBUG ("%s: the WAL held %d pages: checkpointed %d of %d at commit",
+        store->path, pages, done, log);
+  } else if (pages >= wal_pages (store, 4)) {
     g_mutex_lock (&store->ck_lock);
     if (!store->ck_wanted) {
       store->ck_wanted = TRUE;
@@ -232,22 +257,58 @@ wal_hook (void *data, sqlite3 * db, const char *name, int pages)
   return SQLITE_OK;
 }
 
-static gpointer
-checkpointer_main (gpointer data)
+static void
+set_size_limit (LbStore * store, sqlite3 * db)
 {
-  LbStore *store = data;
+  g_autofree gchar *sql = g_strdup_printf ("PRAGMA journal_size_limit = %"
+      G_GINT64_FORMAT, (gint64) wal_pages (store, 4) * WAL_PAGE_SIZE);
+  sqlite3_exec (db, sql, NULL, NULL, NULL);
+}
+
+/* The checkpointer's connection.  It reads the database once: a connection
+ * that never has does not know the file is in WAL mode, and its checkpoints
+ * do nothing (log = -1). */
+static sqlite3 *
+checkpointer_open (LbStore * store)
+{
   sqlite3 *db = NULL;
 
   if (sqlite3_open_v2 (store->path, &db,
-          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    GST_WARNING ("%s: no checkpoint connection: %s", store->path,
+          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK
+      || sqlite3_exec (db, "SELECT COUNT (*) FROM sqlite_schema", NULL, NULL,
+          NULL) != SQLITE_OK) {
+    lb_log (LB_LOG_WARNING, NULL, "store %s: no checkpoint connection (%s): "
+        "the WAL is only checkpointed by commits", store->path,
         sqlite3_errmsg (db));
     sqlite3_close_v2 (db);
     return NULL;
   }
   sqlite3_busy_timeout (db, 1000);
+  return db;
+}
+
+static void
+checkpoint (LbStore * store, sqlite3 * db)
+{
+  gint log = 0, done = 0;
+
+  set_size_limit (store, db);
+  gint rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+      &log, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    GST_WARNING ("%s: checkpoint: %s", store->path, sqlite3_errmsg (db));
+  else if (log > 0)
+    GST_LOG ("%s: checkpointed %d of %d WAL pages", store->path, done, log);
+}
+
+static gpointer
+checkpointer_main (gpointer data)
+{
+  LbStore *store = data;
+  sqlite3 *db = checkpointer_open (store);
+
   g_mutex_lock (&store->ck_lock);
-  while (!store->ck_stop) {
+  while (db && !store->ck_stop) {
     gint64 until = g_get_monotonic_time () + CHECKPOINT_INTERVAL_US;
     while (!store->ck_stop && !store->ck_wanted)
       if (!g_cond_wait_until (&store->ck_cond, &store->ck_lock, until))
@@ -256,20 +317,27 @@ checkpointer_main (gpointer data)
       break;
     store->ck_wanted = FALSE;
     g_mutex_unlock (&store->ck_lock);
-    gint log = 0, done = 0;
-    /* PASSIVE: copies what it can without blocking writers or readers. */
-    gint rc =
-        sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
-        &done);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-      GST_WARNING ("%s: checkpoint: %s", store->path, sqlite3_errmsg (db));
-    else if (log > 0)
-      GST_LOG ("%s: checkpointed %d of %d WAL pages", store->path, done, log);
+    checkpoint (store, db);
     g_mutex_lock (&store->ck_lock);
   }
   g_mutex_unlock (&store->ck_lock);
   sqlite3_close_v2 (db);
   return NULL;
+}
+
+void
+lb_store_set_wal_limit (LbStore * store, gint64 bytes)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (bytes >= 4 * WAL_PAGE_SIZE);
+
+  g_atomic_int_set (&store->wal_limit_pages,
+      (gint) MIN (bytes / WAL_PAGE_SIZE, G_MAXINT));
+  if (store->read_only)
+    return;
+  LB_STORE_LOCK (store);
+  set_size_limit (store, store->db);
+  LB_STORE_UNLOCK (store);
 }
 
 /**
@@ -300,6 +368,7 @@ lb_store_open (const gchar * db_path, LbStoreOpenFlags flags, GError ** error)
   store->path = g_canonicalize_filename (db_path, NULL);
   store->dir = g_path_get_dirname (store->path);
   store->read_only = read_only;
+  store->wal_limit_pages = LB_STORE_WAL_LIMIT / WAL_PAGE_SIZE;
 
   if (read_only && !g_file_test (store->path, G_FILE_TEST_IS_REGULAR)) {
     g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
@@ -349,6 +418,7 @@ lb_store_open (const gchar * db_path, LbStoreOpenFlags flags, GError ** error)
     sqlite3_busy_timeout (store->rdb, 10000);
     sqlite3_extended_result_codes (store->rdb, 0);
     /* Checkpoints leave the committing call for a thread of their own. */
+    set_size_limit (store, store->db);
     sqlite3_wal_autocheckpoint (store->db, 0);
     sqlite3_wal_hook (store->db, wal_hook, store);
     store->checkpointer =
