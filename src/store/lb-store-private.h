@@ -47,6 +47,13 @@ struct _LbStore {
   gboolean read_only;
 };
 
+/* Makes the store folder private (lb-store-folder.c): the process's umask
+ * loses its group and other bits, the folder is created 0700 and the
+ * database 0600, and looser modes found are tightened with a log line. */
+gboolean lb_store_folder_prepare (const gchar  *dir,
+                                  const gchar  *db_path,
+                                  GError      **error);
+
 /* Lock helpers: every public store function brackets its work with these. */
 #define LB_STORE_LOCK(s)   g_rec_mutex_lock (&(s)->lock)
 #define LB_STORE_UNLOCK(s) g_rec_mutex_unlock (&(s)->lock)

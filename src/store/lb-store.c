@@ -340,21 +340,11 @@ lb_store_set_wal_limit (LbStore * store, gint64 bytes)
   LB_STORE_UNLOCK (store);
 }
 
-/**
- * lb_store_open:
- * @db_path: the database file; its folder is created when missing
- *
- * Opens (and unless read-only, creates and migrates) the store.
- */
-LbStore *
-lb_store_open (const gchar * db_path, LbStoreOpenFlags flags, GError ** error)
+static LbStore *
+store_new (const gchar * db_path, gboolean read_only)
 {
-  g_return_val_if_fail (db_path != NULL, NULL);
+  LbStore *store = g_new0 (LbStore, 1);
 
-  LB_DEBUG_INIT (lb_store_debug, "lookback-store", "lookback store (SQLite)");
-
-  gboolean read_only = (flags & LB_STORE_OPEN_READ_ONLY) != 0;
-  g_autoptr (LbStore) store = g_new0 (LbStore, 1);
   g_rec_mutex_init (&store->lock);
   g_mutex_init (&store->read_lock);
   g_mutex_init (&store->ck_lock);
@@ -369,69 +359,108 @@ lb_store_open (const gchar * db_path, LbStoreOpenFlags flags, GError ** error)
   store->dir = g_path_get_dirname (store->path);
   store->read_only = read_only;
   store->wal_limit_pages = LB_STORE_WAL_LIMIT / WAL_PAGE_SIZE;
+  return store;
+}
 
-  if (read_only && !g_file_test (store->path, G_FILE_TEST_IS_REGULAR)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-        "no lookback store at %s", store->path);
-    return NULL;
-  }
-  if (!read_only && g_mkdir_with_parents (store->dir, 0750) != 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO,
-        "cannot create the store folder %s: %s", store->dir,
-        g_strerror (errno));
-    return NULL;
-  }
+/* The main connection: WAL with synchronous=FULL (a commit is on disk when
+ * COMMIT returns) unless read-only. */
+static gboolean
+open_main (LbStore * store, GError ** error)
+{
+  gint oflags = SQLITE_OPEN_FULLMUTEX | (store->read_only ?
+      SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 
-  gint oflags = SQLITE_OPEN_FULLMUTEX |
-      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE |
-      SQLITE_OPEN_CREATE);
   if (sqlite3_open_v2 (store->path, &store->db, oflags, NULL) != SQLITE_OK) {
     lb_store_set_error (store, error, "opening");
-    return NULL;
+    return FALSE;
   }
   sqlite3_busy_timeout (store->db, 10000);
   sqlite3_extended_result_codes (store->db, 0);
-
-  /* WAL with synchronous=FULL: a commit is on disk when COMMIT returns. */
-  if (!read_only &&
+  if (!store->read_only &&
       !lb_store_exec (store,
           "PRAGMA journal_mode = WAL;" "PRAGMA synchronous = FULL;", error))
-    return NULL;
-  if (!lb_store_exec (store, "PRAGMA foreign_keys = ON;", error))
-    return NULL;
+    return FALSE;
+  return lb_store_exec (store, "PRAGMA foreign_keys = ON;", error);
+}
 
-  if (!read_only) {
-    if (!lb_store_exec (store,
-            "CREATE TABLE IF NOT EXISTS schema_version ("
-            "  area TEXT PRIMARY KEY, version INTEGER NOT NULL)", error))
+static gboolean
+migrate (LbStore * store, GError ** error)
+{
+  if (!lb_store_exec (store,
+          "CREATE TABLE IF NOT EXISTS schema_version ("
+          "  area TEXT PRIMARY KEY, version INTEGER NOT NULL)", error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (schemas); i++)
+    if (!migrate_area (store, schemas[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/* The reader (WAL lets it see the last commit without waiting for the
+ * writer and its fsync), and checkpoints on a thread of their own. */
+static gboolean
+start_reader_and_checkpointer (LbStore * store, GError ** error)
+{
+  if (sqlite3_open_v2 (store->path, &store->rdb, SQLITE_OPEN_READONLY |
+          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    set_db_error (store, store->rdb, error, "opening the reader connection");
+    return FALSE;
+  }
+  sqlite3_busy_timeout (store->rdb, 10000);
+  sqlite3_extended_result_codes (store->rdb, 0);
+  set_size_limit (store, store->db);
+  sqlite3_wal_autocheckpoint (store->db, 0);
+  sqlite3_wal_hook (store->db, wal_hook, store);
+  store->checkpointer = g_thread_new ("lb-store-ckpt", checkpointer_main,
+      store);
+  return TRUE;
+}
+
+/* A read-only opener still refuses a file that is not a store. */
+static gboolean
+probe_read_only (LbStore * store, GError ** error)
+{
+  if (!g_file_test (store->path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+        "no lookback store at %s", store->path);
+    return FALSE;
+  }
+  if (!open_main (store, error))
+    return FALSE;
+  g_autoptr (sqlite3_stmt) probe = lb_store_prepare (store,
+      "SELECT version FROM schema_version LIMIT 1", NULL);
+  if (probe == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "%s is not a lookback store", store->path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * lb_store_open:
+ * @db_path: the database file; its folder is created when missing
+ *
+ * Opens (and unless read-only, creates and migrates) the store.  Opening
+ * for writing makes the folder private (lb-store-folder.c).
+ */
+LbStore *
+lb_store_open (const gchar * db_path, LbStoreOpenFlags flags, GError ** error)
+{
+  g_return_val_if_fail (db_path != NULL, NULL);
+
+  LB_DEBUG_INIT (lb_store_debug, "lookback-store", "lookback store (SQLite)");
+
+  gboolean read_only = (flags & LB_STORE_OPEN_READ_ONLY) != 0;
+  g_autoptr (LbStore) store = store_new (db_path, read_only);
+
+  if (read_only) {
+    if (!probe_read_only (store, error))
       return NULL;
-    for (guint i = 0; i < G_N_ELEMENTS (schemas); i++)
-      if (!migrate_area (store, schemas[i], error))
-        return NULL;
-    /* The reader: WAL lets it see the last commit without waiting for the
-     * writer (and its fsync). */
-    if (sqlite3_open_v2 (store->path, &store->rdb, SQLITE_OPEN_READONLY |
-            SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-      set_db_error (store, store->rdb, error, "opening the reader connection");
-      return NULL;
-    }
-    sqlite3_busy_timeout (store->rdb, 10000);
-    sqlite3_extended_result_codes (store->rdb, 0);
-    /* Checkpoints leave the committing call for a thread of their own. */
-    set_size_limit (store, store->db);
-    sqlite3_wal_autocheckpoint (store->db, 0);
-    sqlite3_wal_hook (store->db, wal_hook, store);
-    store->checkpointer =
-        g_thread_new ("lb-store-ckpt", checkpointer_main, store);
-  } else {
-    /* A read-only opener still refuses a file that is not a store. */
-    g_autoptr (sqlite3_stmt) probe = lb_store_prepare (store,
-        "SELECT version FROM schema_version LIMIT 1", NULL);
-    if (probe == NULL) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
-          "%s is not a lookback store", store->path);
-      return NULL;
-    }
+  } else if (!lb_store_folder_prepare (store->dir, store->path, error)
+      || !open_main (store, error) || !migrate (store, error)
+      || !start_reader_and_checkpointer (store, error)) {
+    return NULL;
   }
   GST_DEBUG ("opened %s%s", store->path, read_only ? " (read-only)" : "");
   return g_steal_pointer (&store);
