@@ -502,26 +502,26 @@ lb_store_api_create_retrieval (LbStore * store, GPtrArray * rows,
   /* Group commit: the first waiting thread commits everything queued (in
    * order, each create checked against the quota after the ones before it),
    * the others wait for it; what arrives meanwhile is the next batch. */
-  g_mutex_lock (&store->gc_lock);
+  g_mutex_lock (&store->state_lock);
   g_queue_push_tail (&store->gc_queue, &c);
   while (!c.done) {
     if (store->gc_leader) {
-      g_cond_wait (&store->gc_cond, &store->gc_lock);
+      g_cond_wait (&store->gc_cond, &store->state_lock);
       continue;
     }
     store->gc_leader = TRUE;
     g_autoptr (GPtrArray) batch = g_ptr_array_new ();
     while (!g_queue_is_empty (&store->gc_queue))
       g_ptr_array_add (batch, g_queue_pop_head (&store->gc_queue));
-    g_mutex_unlock (&store->gc_lock);
+    g_mutex_unlock (&store->state_lock);
     create_batch (store, batch);
-    g_mutex_lock (&store->gc_lock);
+    g_mutex_lock (&store->state_lock);
     for (guint i = 0; i < batch->len; i++)
       ((Create *) batch->pdata[i])->done = TRUE;
     store->gc_leader = FALSE;
     g_cond_broadcast (&store->gc_cond);
   }
-  g_mutex_unlock (&store->gc_lock);
+  g_mutex_unlock (&store->state_lock);
 
   if (out_used)
     *out_used = c.used;

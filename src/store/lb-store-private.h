@@ -19,29 +19,52 @@ extern const LbStoreSchema lb_store_footage_schema;
 extern const LbStoreSchema lb_store_api_schema;
 extern const LbStoreSchema lb_store_upload_schema;
 
+/* Locks of an LbStore, in the order they are taken (a thread holding one
+ * takes only locks further down the list, never one above it):
+ *
+ *   1. lock        the main connection.  Recursive: one store area may
+ *                  finish another's row inside its own transaction.
+ *   2. read_lock   the reader connection.  Never held with another store
+ *                  lock: a read that needs the main connection as well
+ *                  takes lock instead (lb_store_reader_lock() on a
+ *                  read-only store).
+ *   3. state_lock  the small state of the checkpointer thread and of the
+ *                  group commit of creates.  Taken under lock (a commit's
+ *                  WAL hook asks for a checkpoint), or alone; nothing is
+ *                  taken under it, and no SQL runs under it.
+ *
+ * Fields written once by lb_store_open() before the store is shared (path,
+ * dir, read_only, the connections themselves, checkpointer) need no lock.
+ */
 struct _LbStore {
-  GRecMutex lock;               /* held for every call into db */
-  sqlite3 *db;                  /* protected by lock */
-  GHashTable *stmts;            /* SQL text → cached sqlite3_stmt* of db; lock */
-  GMutex read_lock;             /* held for every call into rdb */
+  GRecMutex lock;
+  sqlite3 *db;                  /* calls into it: protected by lock */
+  GHashTable *stmts;            /* SQL text → cached sqlite3_stmt* of db;
+                                 * protected by lock */
+
+  GMutex read_lock;
   sqlite3 *rdb;                 /* second, read-only connection (WAL: it reads the
                                  * last commit while db writes); NULL when the
-                                 * store is read-only; protected by read_lock */
-  GHashTable *rstmts;           /* SQL text → cached sqlite3_stmt* of rdb; read_lock */
+                                 * store is read-only; calls into it: protected
+                                 * by read_lock */
+  GHashTable *rstmts;           /* SQL text → cached sqlite3_stmt* of rdb;
+                                 * protected by read_lock */
+
+  GMutex state_lock;
   /* WAL checkpoints run on a thread of their own (a connection of its own,
    * PASSIVE), never inside a commit that a request waits for. */
   GThread *checkpointer;
-  GMutex ck_lock;
-  GCond ck_cond;
-  gboolean ck_wanted;           /* ck_lock */
-  gboolean ck_stop;             /* ck_lock */
+  GCond ck_cond;                /* signalled with ck_wanted or ck_stop */
+  gboolean ck_wanted;           /* protected by state_lock */
+  gboolean ck_stop;             /* protected by state_lock */
   gint wal_limit_pages;         /* lb_store_set_wal_limit(); atomic */
   /* Group commit of retrieval creates (lb-store-api.c): the creates that
    * arrive while one commit is in flight share the next one. */
-  GMutex gc_lock;
-  GCond gc_cond;
-  GQueue gc_queue;              /* waiting creates; gc_lock */
-  gboolean gc_leader;           /* a thread is committing a batch; gc_lock */
+  GCond gc_cond;                /* signalled when a batch is committed */
+  GQueue gc_queue;              /* waiting creates; protected by state_lock */
+  gboolean gc_leader;           /* a thread is committing a batch; protected
+                                 * by state_lock */
+
   gchar *path;
   gchar *dir;
   gboolean read_only;

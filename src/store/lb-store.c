@@ -247,12 +247,12 @@ wal_hook (void *data, sqlite3 * db, const char *name, int pages)
     GST_DEBUG ("%s: the WAL held %d pages: checkpointed %d of %d at commit",
         store->path, pages, done, log);
   } else if (pages >= wal_pages (store, 4)) {
-    g_mutex_lock (&store->ck_lock);
+    g_mutex_lock (&store->state_lock);
     if (!store->ck_wanted) {
       store->ck_wanted = TRUE;
       g_cond_signal (&store->ck_cond);
     }
-    g_mutex_unlock (&store->ck_lock);
+    g_mutex_unlock (&store->state_lock);
   }
   return SQLITE_OK;
 }
@@ -307,20 +307,20 @@ checkpointer_main (gpointer data)
   LbStore *store = data;
   sqlite3 *db = checkpointer_open (store);
 
-  g_mutex_lock (&store->ck_lock);
+  g_mutex_lock (&store->state_lock);
   while (db && !store->ck_stop) {
     gint64 until = g_get_monotonic_time () + CHECKPOINT_INTERVAL_US;
     while (!store->ck_stop && !store->ck_wanted)
-      if (!g_cond_wait_until (&store->ck_cond, &store->ck_lock, until))
+      if (!g_cond_wait_until (&store->ck_cond, &store->state_lock, until))
         break;
     if (store->ck_stop)
       break;
     store->ck_wanted = FALSE;
-    g_mutex_unlock (&store->ck_lock);
+    g_mutex_unlock (&store->state_lock);
     checkpoint (store, db);
-    g_mutex_lock (&store->ck_lock);
+    g_mutex_lock (&store->state_lock);
   }
-  g_mutex_unlock (&store->ck_lock);
+  g_mutex_unlock (&store->state_lock);
   sqlite3_close_v2 (db);
   return NULL;
 }
@@ -347,9 +347,8 @@ store_new (const gchar * db_path, gboolean read_only)
 
   g_rec_mutex_init (&store->lock);
   g_mutex_init (&store->read_lock);
-  g_mutex_init (&store->ck_lock);
+  g_mutex_init (&store->state_lock);
   g_cond_init (&store->ck_cond);
-  g_mutex_init (&store->gc_lock);
   g_cond_init (&store->gc_cond);
   store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) sqlite3_finalize);
@@ -472,10 +471,10 @@ lb_store_free (LbStore * store)
   if (store == NULL)
     return;
   if (store->checkpointer) {
-    g_mutex_lock (&store->ck_lock);
+    g_mutex_lock (&store->state_lock);
     store->ck_stop = TRUE;
     g_cond_signal (&store->ck_cond);
-    g_mutex_unlock (&store->ck_lock);
+    g_mutex_unlock (&store->state_lock);
     g_thread_join (store->checkpointer);
   }
   /* Cached statements first: a connection with statements left open
@@ -488,9 +487,8 @@ lb_store_free (LbStore * store)
     sqlite3_close_v2 (store->db);
   g_rec_mutex_clear (&store->lock);
   g_mutex_clear (&store->read_lock);
-  g_mutex_clear (&store->ck_lock);
+  g_mutex_clear (&store->state_lock);
   g_cond_clear (&store->ck_cond);
-  g_mutex_clear (&store->gc_lock);
   g_cond_clear (&store->gc_cond);
   g_free (store->path);
   g_free (store->dir);
