@@ -4,6 +4,7 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "jobs/lb-job-run.h"
+#include "jobs/lb-job-waits.h"
 #include "jobs/lb-pipelines.h"
 #include "quota/lb-quota.h"
 #include "store/lb-store-footage.h"
@@ -18,7 +19,6 @@ GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 
 
 #define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
-#define RECHECK_NS (LB_NS_PER_SEC)
 
 struct _LbJobs
 {
@@ -35,6 +35,8 @@ struct _LbJobs
   gint retries;
   gint64 pending_deadline;
 
+  /* Never held while calling the store: the store's footage watcher
+   * (on_footage) takes it under the store's state lock. */
   GMutex lock;
   GCond cond;
   gboolean stopping;            /* protected by lock */
@@ -44,6 +46,7 @@ struct _LbJobs
   GHashTable *failures;         /* row id → transient failures so far; protected by lock */
   GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
+  LbJobWaits *waits;            /* rows waiting for footage; its own lock */
 };
 
 void
@@ -128,6 +131,7 @@ lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
       g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   jobs->pinned =
       g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->waits = lb_job_waits_new ();
 
   gint64 workers = lb_config_get_int (config, "jobs", "workers");
   if (workers <= 0)
@@ -355,6 +359,85 @@ fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
   count_finished (jobs, row->id);
 }
 
+/* ---- rows waiting for footage (lb-job-waits.h) ------------------------ */
+
+/* The input has recorded nothing up to the row's end yet. */
+static gboolean
+footage_may_come (const LbRetrieval * row, const LbJobFootage * f)
+{
+  return f->last_ns == LB_TIME_NONE || f->last_ns < row->end_ns;
+}
+
+/* The row sleeps in the store until its deadline (one write) and waits in
+ * memory for its footage. */
+static void
+wait_for_footage (LbJobs * jobs, const LbRetrieval * row, gint64 now,
+    gint64 deadline)
+{
+  defer (jobs, row, deadline);
+  lb_job_waits_add (jobs->waits, row, now, FALSE);
+}
+
+/* Checks the waiting rows that are due, reading the index only; those
+ * whose footage is there are woken in the store.  TRUE when any was. */
+static gboolean
+check_waiting (LbJobs * jobs)
+{
+  gint64 now = now_ns (jobs);
+  g_autoptr (GPtrArray) due = lb_job_waits_take_due (jobs->waits, now);
+  gboolean woke = FALSE;
+
+  for (guint i = 0; due && i < due->len; i++) {
+    const LbRetrieval *row = due->pdata[i];
+    LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE };
+    g_autoptr (GError) error = NULL;
+    /* a resolver error is for the row's own run to report */
+    gboolean ready = !jobs->resolve (jobs->store, row, &f, jobs->resolve_data,
+        NULL) || !footage_may_come (row, &f);
+    lb_job_footage_clear (&f);
+    if (!ready) {
+      lb_job_waits_retry (jobs->waits, row->id, now);
+      continue;
+    }
+    lb_job_waits_remove (jobs->waits, row->id);
+    if (!lb_store_api_wake (jobs->store, row->id, &error))
+      GST_WARNING ("row %" G_GINT64_FORMAT ": wake: %s", row->id,
+          error->message);
+    GST_DEBUG ("row %" G_GINT64_FORMAT ": its footage is there", row->id);
+    woke = TRUE;
+  }
+  return woke;
+}
+
+/* The store committed footage (any thread, under the store's state lock). */
+static void
+on_footage (const gchar * vehicle, const gchar * input, gint64 end_ns,
+    gpointer user_data)
+{
+  LbJobs *jobs = user_data;
+
+  if (lb_job_waits_footage (jobs->waits, vehicle, input, end_ns))
+    lb_jobs_poke (jobs);
+}
+
+/* Rows a previous run left waiting for footage are checked at once. */
+static gboolean
+watch_footage (LbJobs * jobs, GError ** error)
+{
+  g_autoptr (GPtrArray) rows = NULL;
+  gint64 now = now_ns (jobs);
+
+  lb_store_set_footage_func (jobs->store, on_footage, jobs);
+  if (!lb_store_api_list_open (jobs->store, &rows, error))
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++) {
+    const LbRetrieval *row = rows->pdata[i];
+    if (row->status == LB_RETRIEVAL_PENDING && row->not_before_ns > now)
+      lb_job_waits_add (jobs->waits, row, now, TRUE);
+  }
+  return TRUE;
+}
+
 static void
 process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
 {
@@ -375,12 +458,12 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
   }
   /* Footage that may still come: the input has recorded nothing up to the
    * requested end yet. */
-  gboolean may_come = f.last_ns == LB_TIME_NONE || f.last_ns < row->end_ns;
+  gboolean may_come = footage_may_come (row, &f);
   gboolean complete = f.covered_start_ns != LB_TIME_NONE &&
       (row->start_ns == row->end_ns || f.covered_end_ns >= row->end_ns);
   if (!complete && may_come && now < deadline) {
     GST_DEBUG ("row %" G_GINT64_FORMAT ": footage not recorded yet", row->id);
-    defer (jobs, row, now + RECHECK_NS);
+    wait_for_footage (jobs, row, now, deadline);
     lb_job_footage_clear (&f);
     return;
   }
@@ -508,9 +591,12 @@ worker_main (gpointer data)
     if (!lb_store_api_claim_next (jobs->store, now_ns (jobs), &row, &error))
       GST_WARNING ("claim: %s", error->message);
     if (row) {
+      lb_job_waits_remove (jobs->waits, row->id);
       process (jobs, row, w->cancellable);
       continue;
     }
+    if (check_waiting (jobs))
+      continue;
     gint64 until = g_get_monotonic_time () + POLL_INTERVAL;
     g_mutex_lock (&jobs->lock);
     while (!jobs->stopping && jobs->pokes == pokes)
@@ -551,6 +637,8 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
         ("%u retrievals were running when lookbackd stopped; they run again",
         requeued);
   remove_partial_outputs (jobs);
+  if (!watch_footage (jobs, error))
+    return FALSE;
 
   jobs->stopping = FALSE;
   for (guint i = 0; i < jobs->n_workers; i++) {
@@ -571,6 +659,7 @@ lb_jobs_stop (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
 
+  lb_store_set_footage_func (jobs->store, NULL, NULL);
   g_mutex_lock (&jobs->lock);
   jobs->stopping = TRUE;
   g_cond_broadcast (&jobs->cond);
@@ -594,6 +683,7 @@ lb_jobs_free (LbJobs * jobs)
   g_ptr_array_unref (jobs->cancellables);
   g_hash_table_unref (jobs->failures);
   g_hash_table_unref (jobs->pinned);
+  lb_job_waits_free (jobs->waits);
   lb_pipelines_free (jobs->pipelines);
   g_free (jobs->outputs_dir);
   g_free (jobs->db_path);

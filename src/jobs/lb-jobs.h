@@ -15,9 +15,12 @@
  *   - nothing recorded for that input and time (footage exists after it):
  *     unavailable, refunded;
  *   - not recorded yet (the input's footage ends before the requested end):
- *     stays pending, re-checked every second, until the footage arrives or
- *     [jobs] pending-deadline after the requested end has passed; then what
- *     exists is delivered, or the row is unavailable;
+ *     stays pending until the footage arrives or [jobs] pending-deadline
+ *     after the requested end has passed; then what exists is delivered, or
+ *     the row is unavailable.  Such a row is not polled (lb-job-waits.h):
+ *     it is checked again, reading the index only, after a back-off that
+ *     doubles from 1 s to 60 s, and at once when the store commits footage
+ *     of its input that reaches its end;
  *   - a transient failure (I/O, a full disk, a busy store) is retried
  *     [jobs] retries times, then the row is failed with failureReason and
  *     refunded; corrupt footage fails it at once.
@@ -84,8 +87,8 @@ void     lb_jobs_set_resolver (LbJobs            *jobs,
  * workers. */
 gboolean lb_jobs_start        (LbJobs  *jobs,
                                GError **error);
-/* A retrieval was created (or footage arrived): look now, not at the next
- * poll.  Any thread. */
+/* A retrieval was created: look now, not at the next poll.  Any thread.
+ * (New footage needs no poke: the engine watches the store's commits.) */
 void     lb_jobs_poke         (LbJobs  *jobs);
 /* Stops the workers (blocking until they have): a row in progress goes back
  * to pending and runs again at the next start. */

@@ -243,6 +243,13 @@ gboolean lb_store_api_defer            (LbStore      *store,
                                         gint64        not_before_ns,
                                         GError      **error);
 
+/* A row deferred by lb_store_api_defer() may be claimed now (its footage
+ * arrived).  Nothing happens to a row that is not pending any more (running
+ * or finished): that is not an error. */
+gboolean lb_store_api_wake             (LbStore      *store,
+                                        gint64        id,
+                                        GError      **error);
+
 /* At start-up: every row left running (by a crash) goes back to pending,
  * progress 0.  @out_count (optional) gets the number of rows requeued. */
 gboolean lb_store_api_requeue_running  (LbStore      *store,

@@ -382,9 +382,12 @@ lb_store_segment_begin (LbStore * store, LbSegment * segment, GError ** error)
       lb_store_rollback (store);
   }
   LB_STORE_UNLOCK (store);
-  if (ok)
+  if (ok) {
     GST_DEBUG ("segment %" G_GINT64_FORMAT " begun: %s", segment->id,
         segment->path);
+    lb_store_footage_added (store, segment->vehicle, segment->input,
+        segment->end_ns);
+  }
   return ok;
 }
 
@@ -416,7 +419,80 @@ lb_store_segment_add (LbStore * store, GPtrArray * segments,
   ok = lb_store_commit (store, error);
 out:
   LB_STORE_UNLOCK (store);
+  for (guint i = 0; ok && i < segments->len; i++) {
+    LbSegment *seg = g_ptr_array_index (segments, i);
+    lb_store_footage_added (store, seg->vehicle, seg->input, seg->end_ns);
+  }
   return ok;
+}
+
+/* The row's vehicle and input, start and bytes, in the transaction. */
+static gboolean
+segment_head (LbStore * store, gint64 segment_id, gchar ** vehicle,
+    gchar ** input, gint64 * start_ns, gint64 * bytes, GError ** error)
+{
+  g_autoptr (LbStoreStmt) old = lb_store_cached (store,
+      "SELECT vehicle, input, start_ns, bytes FROM footage_segment WHERE id = ?",
+      error);
+  if (old == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (old, 1, segment_id);
+  if (sqlite3_step (old) != SQLITE_ROW) {
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+        "no segment %" G_GINT64_FORMAT, segment_id);
+    return FALSE;
+  }
+  *vehicle = col_dup (old, 0);
+  *input = col_dup (old, 1);
+  *start_ns = sqlite3_column_int64 (old, 2);
+  *bytes = sqlite3_column_int64 (old, 3);
+  return TRUE;
+}
+
+/* Grows the byte range and frames of the segment's last keyframe row. */
+static gboolean
+extend_last_keyframe (LbStore * store, gint64 segment_id, gint64 extend_end,
+    guint extend_frames, GError ** error)
+{
+  g_autoptr (LbStoreStmt) ext = lb_store_cached (store,
+      "UPDATE footage_keyframe SET size = MAX (size, ?2 - offset), frames = frames + ?3 "
+      "WHERE segment_id = ?1 AND time_ns = (SELECT MAX (time_ns) FROM footage_keyframe "
+      "WHERE segment_id = ?1)", error);
+  if (ext == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (ext, 1, segment_id);
+  sqlite3_bind_int64 (ext, 2, extend_end);
+  sqlite3_bind_int (ext, 3, extend_frames);
+  return step_done (store, ext, error, "extending a keyframe");
+}
+
+/* Moves the segment's end and bytes, and its input's totals. */
+static gboolean
+move_segment_end (LbStore * store, gint64 segment_id, const gchar * vehicle,
+    const gchar * input, gint64 grown_bytes, gint64 end_ns, gint64 bytes,
+    gint64 length_ns, GError ** error)
+{
+  g_autoptr (LbStoreStmt) upd = lb_store_cached (store,
+      "UPDATE footage_segment SET end_ns = MAX (end_ns, ?2), bytes = ?3 WHERE id = ?1",
+      error);
+  if (upd == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (upd, 1, segment_id);
+  sqlite3_bind_int64 (upd, 2, end_ns);
+  sqlite3_bind_int64 (upd, 3, bytes);
+  if (!step_done (store, upd, error, "moving a segment's end"))
+    return FALSE;
+  g_autoptr (LbStoreStmt) inp = lb_store_cached (store,
+      "UPDATE footage_input SET bytes = bytes + ?3, "
+      "max_segment_ns = MAX (max_segment_ns, ?4) WHERE vehicle = ?1 AND input = ?2",
+      error);
+  if (inp == NULL)
+    return FALSE;
+  sqlite3_bind_text (inp, 1, vehicle, -1, SQLITE_STATIC);
+  sqlite3_bind_text (inp, 2, input, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (inp, 3, grown_bytes);
+  sqlite3_bind_int64 (inp, 4, length_ns);
+  return step_done (store, inp, error, "counting bytes");
 }
 
 gboolean
@@ -430,69 +506,31 @@ lb_store_segment_append (LbStore * store, gint64 segment_id, gint64 extend_end,
   if (!store_writable (store, error))
     return FALSE;
 
+  g_autofree gchar *vehicle = NULL, *input = NULL;
+  gint64 start_ns, old_bytes;
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   if (!lb_store_begin (store, error))
     goto out;
-  {
-    g_autoptr (sqlite3_stmt) old = lb_store_prepare (store,
-        "SELECT vehicle, input, start_ns, bytes FROM footage_segment WHERE id = ?",
-        error);
-    if (old == NULL)
-      goto fail;
-    sqlite3_bind_int64 (old, 1, segment_id);
-    if (sqlite3_step (old) != SQLITE_ROW) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-          "no segment %" G_GINT64_FORMAT, segment_id);
-      goto fail;
-    }
-    gint64 start_ns = sqlite3_column_int64 (old, 2);
-    gint64 old_bytes = sqlite3_column_int64 (old, 3);
-
-    if (extend_end > 0 || extend_frames > 0) {
-      g_autoptr (sqlite3_stmt) ext = lb_store_prepare (store,
-          "UPDATE footage_keyframe SET size = MAX (size, ?2 - offset), frames = frames + ?3 "
-          "WHERE segment_id = ?1 AND time_ns = (SELECT MAX (time_ns) FROM footage_keyframe "
-          "WHERE segment_id = ?1)", error);
-      if (ext == NULL)
-        goto fail;
-      sqlite3_bind_int64 (ext, 1, segment_id);
-      sqlite3_bind_int64 (ext, 2, extend_end);
-      sqlite3_bind_int (ext, 3, extend_frames);
-      if (!step_done (store, ext, error, "extending a keyframe"))
-        goto fail;
-    }
-    if (!insert_keyframes (store, segment_id, keyframes, error))
-      goto fail;
-    g_autoptr (sqlite3_stmt) upd = lb_store_prepare (store,
-        "UPDATE footage_segment SET end_ns = MAX (end_ns, ?2), bytes = ?3 WHERE id = ?1",
-        error);
-    g_autoptr (sqlite3_stmt) inp = lb_store_prepare (store,
-        "UPDATE footage_input SET bytes = bytes + ?3, "
-        "max_segment_ns = MAX (max_segment_ns, ?4) WHERE vehicle = ?1 AND input = ?2",
-        error);
-    if (upd == NULL || inp == NULL)
-      goto fail;
-    sqlite3_bind_int64 (upd, 1, segment_id);
-    sqlite3_bind_int64 (upd, 2, end_ns);
-    sqlite3_bind_int64 (upd, 3, bytes);
-    if (!step_done (store, upd, error, "moving a segment's end"))
-      goto fail;
-    sqlite3_bind_text (inp, 1, (const gchar *) sqlite3_column_text (old, 0), -1,
-        SQLITE_TRANSIENT);
-    sqlite3_bind_text (inp, 2, (const gchar *) sqlite3_column_text (old, 1), -1,
-        SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (inp, 3, bytes - old_bytes);
-    sqlite3_bind_int64 (inp, 4, end_ns - start_ns);
-    if (!step_done (store, inp, error, "counting bytes"))
-      goto fail;
-  }
+  if (!segment_head (store, segment_id, &vehicle, &input, &start_ns,
+          &old_bytes, error))
+    goto fail;
+  if ((extend_end > 0 || extend_frames > 0)
+      && !extend_last_keyframe (store, segment_id, extend_end, extend_frames,
+          error))
+    goto fail;
+  if (!insert_keyframes (store, segment_id, keyframes, error)
+      || !move_segment_end (store, segment_id, vehicle, input,
+          bytes - old_bytes, end_ns, bytes, end_ns - start_ns, error))
+    goto fail;
   ok = lb_store_commit (store, error);
   goto out;
 fail:
   lb_store_rollback (store);
 out:
   LB_STORE_UNLOCK (store);
+  if (ok)
+    lb_store_footage_added (store, vehicle, input, end_ns);
   return ok;
 }
 

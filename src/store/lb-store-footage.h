@@ -184,6 +184,29 @@ GPtrArray     *lb_store_footage_inputs (LbStore      *store,
                                         GError      **error);
 void           lb_footage_input_free   (LbFootageInput *input);
 
+/* ---- new footage ---- */
+
+/**
+ * LbFootageFunc:
+ * @end_ns: where the input's footage written by the commit ends
+ *
+ * Told after each commit of this store that adds footage to an input (a
+ * segment begun, appended to or added), on the committing thread, once the
+ * store's SQL lock is released but with its state lock held: it must be
+ * quick, may take locks of its own, and must not call the store.
+ */
+typedef void (*LbFootageFunc) (const gchar *vehicle,
+                               const gchar *input,
+                               gint64       end_ns,
+                               gpointer     user_data);
+
+/* The one watcher of the footage this store writes (the jobs engine wakes
+ * the rows waiting for it); NULL removes it.  Once this returns, the
+ * previous watcher is not running and will not be called again. */
+void           lb_store_set_footage_func (LbStore       *store,
+                                          LbFootageFunc  func,
+                                          gpointer       user_data);
+
 /* ---- pins: footage a retrieval still needs is kept by retention ---- */
 
 gboolean       lb_store_pin            (LbStore      *store,

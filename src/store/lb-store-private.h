@@ -2,6 +2,7 @@
 #pragma once
 
 #include "store/lb-store.h"
+#include "store/lb-store-footage.h"
 
 #include <sqlite3.h>
 
@@ -28,10 +29,13 @@ extern const LbStoreSchema lb_store_upload_schema;
  *                  lock: a read that needs the main connection as well
  *                  takes lock instead (lb_store_reader_lock() on a
  *                  read-only store).
- *   3. state_lock  the small state of the checkpointer thread and of the
- *                  group commit of creates.  Taken under lock (a commit's
- *                  WAL hook asks for a checkpoint), or alone; nothing is
- *                  taken under it, and no SQL runs under it.
+ *   3. state_lock  the small state of the checkpointer thread, of the
+ *                  group commit of creates and of the footage watcher.
+ *                  Taken under lock (a commit's WAL hook asks for a
+ *                  checkpoint), or alone; no other store lock is taken
+ *                  under it and no SQL runs under it.  The footage watcher
+ *                  runs under it (and only under it): it may take locks of
+ *                  its own, never the store's.
  *
  * Fields written once by lb_store_open() before the store is shared (path,
  * dir, read_only, the connections themselves, checkpointer) need no lock.
@@ -64,6 +68,10 @@ struct _LbStore {
   GQueue gc_queue;              /* waiting creates; protected by state_lock */
   gboolean gc_leader;           /* a thread is committing a batch; protected
                                  * by state_lock */
+  /* The watcher of new footage (lb_store_set_footage_func()): called with
+   * state_lock held, so that removing it waits for a call in progress. */
+  LbFootageFunc footage_func;   /* protected by state_lock */
+  gpointer footage_data;        /* protected by state_lock */
 
   gchar *path;
   gchar *dir;
@@ -76,6 +84,12 @@ struct _LbStore {
 gboolean lb_store_folder_prepare (const gchar  *dir,
                                   const gchar  *db_path,
                                   GError      **error);
+
+/* Tells the footage watcher, if any (call it with no store lock held). */
+void     lb_store_footage_added  (LbStore      *store,
+                                  const gchar  *vehicle,
+                                  const gchar  *input,
+                                  gint64        end_ns);
 
 /* Lock helpers: every public store function brackets its work with these. */
 #define LB_STORE_LOCK(s)   g_rec_mutex_lock (&(s)->lock)

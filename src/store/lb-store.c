@@ -495,6 +495,39 @@ lb_store_free (LbStore * store)
   g_free (store);
 }
 
+void
+lb_store_set_footage_func (LbStore * store, LbFootageFunc func,
+    gpointer user_data)
+{
+  g_return_if_fail (store != NULL);
+
+  g_mutex_lock (&store->state_lock);
+  store->footage_func = func;
+  store->footage_data = user_data;
+  g_mutex_unlock (&store->state_lock);
+}
+
+void
+lb_store_footage_added (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 end_ns)
+{
+  g_mutex_lock (&store->state_lock);
+  if (store->footage_func)
+    store->footage_func (vehicle, input, end_ns, store->footage_data);
+  g_mutex_unlock (&store->state_lock);
+}
+
+guint64
+lb_store_get_n_changes (LbStore * store)
+{
+  g_return_val_if_fail (store != NULL, 0);
+
+  LB_STORE_LOCK (store);
+  guint64 n = sqlite3_total_changes64 (store->db);
+  LB_STORE_UNLOCK (store);
+  return n;
+}
+
 const gchar *
 lb_store_get_path (LbStore * store)
 {

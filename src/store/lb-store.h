@@ -48,6 +48,10 @@ gint         lb_store_schema_version (LbStore      *store,
 void         lb_store_set_wal_limit (LbStore  *store,
                                      gint64    bytes);
 
+/* Rows inserted, updated or deleted through this store since it was opened
+ * (SQLite's total_changes): how much it writes, for tests and counters. */
+guint64      lb_store_get_n_changes (LbStore *store);
+
 /* PRAGMA integrity_check: TRUE when it answers "ok". */
 gboolean     lb_store_check_integrity (LbStore  *store,
                                        GError  **error);

@@ -538,6 +538,138 @@ test_hands_over_to_upload (Fixture * f, gconstpointer data)
   assert_books (f, 0, 0.1);     /* committed when uploaded */
 }
 
+/* The index's own resolver, counted: how often rows were looked at. */
+static gboolean
+counting_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
+    gpointer user_data, GError ** error)
+{
+  Fixture *f = user_data;
+  g_mutex_lock (&f->lock);
+  f->resolves++;
+  g_mutex_unlock (&f->lock);
+  return lb_jobs_resolve_from_index (store, row, out, NULL, error);
+}
+
+/* Waits until rows were looked at @n times in all. */
+static void
+wait_resolves (Fixture * f, guint n)
+{
+  for (;;) {
+    g_mutex_lock (&f->lock);
+    guint done = f->resolves;
+    g_mutex_unlock (&f->lock);
+    if (done >= n)
+      return;
+    g_usleep (10000);
+  }
+}
+
+/* Waits until every row of @ids is pending and deferred in the store. */
+static void
+wait_deferred (Fixture * f, const gint64 * ids, guint n)
+{
+  for (guint i = 0; i < n;) {
+    g_autoptr (LbRetrieval) r = get (f, ids[i]);
+    if (r->status == LB_RETRIEVAL_PENDING && r->not_before_ns > 0)
+      i++;
+    else
+      g_usleep (10000);
+  }
+}
+
+/* Footage of the fixture's input over [start, end), committed as the
+ * recorder's indexer commits it: a segment begun, then a GOP a second. */
+static void
+record_footage (Fixture * f, gint64 start, gint64 end)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *path =
+      lb_footage_segment_relpath ("v1", "dashcamRoadFacing", start);
+  LbSegment seg = {.vehicle = (gchar *) "v1",.input =
+        (gchar *) "dashcamRoadFacing",.path = path,.start_ns = start,
+    .codec = (gchar *) "h264",.caps = (gchar *) "video/x-h264",.width = 64,
+    .height = 48,.fps_n = 15,.fps_d = 1,.init_size = 1000,
+  };
+  g_assert_true (lb_store_segment_begin (f->store, &seg, &error));
+  g_assert_no_error (error);
+  for (gint64 t = start, off = 1000; t < end; t += LB_NS_PER_SEC) {
+    g_autoptr (GArray) kf = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
+    LbKeyframe k = { seg.id, t, off, 5000, off + 100, 2000, 15 };
+    g_array_append_val (kf, k);
+    off += k.size;
+    g_assert_true (lb_store_segment_append (f->store, seg.id, 0, 0, kf,
+            t + LB_NS_PER_SEC, off, &error));
+    g_assert_no_error (error);
+  }
+}
+
+/* Images dated ahead of what is recorded wait without writing: looked at
+ * once, deferred in the store, then only read from the index as their
+ * back-off runs out (1 s, 2 s, 4 s of the clock) — the store counts no
+ * change.  The input's footage arriving runs them all at once, with the
+ * clock standing still. */
+static void
+test_pending_quiet (Fixture * f, gconstpointer data)
+{
+  const gint64 ahead = T0 + 24 * 3600 * LB_NS_PER_SEC;
+  enum
+  { N = 30 };
+  gint64 ids[N];
+  g_autoptr (GError) error = NULL;
+
+  lb_jobs_set_resolver (f->jobs, counting_resolve, f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  for (guint i = 0; i < N; i++)
+    ids[i] = create (f, "image", ahead + i * LB_NS_PER_SEC,
+        ahead + i * LB_NS_PER_SEC);
+  wait_resolves (f, N);
+  wait_deferred (f, ids, N);
+
+  guint64 writes = lb_store_get_n_changes (f->store);
+  for (guint round = 1; round <= 3; round++) {
+    lb_clock_advance (f->clock, (G_GINT64_CONSTANT (1) << round) *
+        LB_NS_PER_SEC);
+    wait_resolves (f, N * (round + 1));
+  }
+  g_assert_cmpuint (lb_store_get_n_changes (f->store), ==, writes);
+  for (guint i = 0; i < N; i++) {
+    g_autoptr (LbRetrieval) r = get (f, ids[i]);
+    g_assert_cmpint (r->status, ==, LB_RETRIEVAL_PENDING);
+    g_assert_cmpint (r->attempts, ==, 1);
+  }
+
+  record_footage (f, ahead - 5 * LB_NS_PER_SEC, ahead + (N + 5) *
+      LB_NS_PER_SEC);
+  for (guint i = 0; i < N; i++) {
+    g_autoptr (LbRetrieval) r = wait_done (f, ids[i], 30);
+    g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
+        "available");
+    g_assert_cmpint (r->attempts, ==, 2);
+  }
+}
+
+/* Rows left waiting by a previous run whose footage came meanwhile (an
+ * import while lookbackd was down) run as soon as the engine starts. */
+static void
+test_pending_after_restart (Fixture * f, gconstpointer data)
+{
+  const gint64 ahead = T0 + 3600 * LB_NS_PER_SEC;
+  g_autoptr (GError) error = NULL;
+
+  lb_jobs_set_resolver (f->jobs, counting_resolve, f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, "image", ahead, ahead);
+  wait_deferred (f, &id, 1);
+  g_clear_pointer (&f->jobs, lb_jobs_free);
+
+  record_footage (f, ahead - 2 * LB_NS_PER_SEC, ahead + 2 * LB_NS_PER_SEC);
+  make_jobs (f);
+  lb_jobs_set_resolver (f->jobs, counting_resolve, f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 30);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+}
+
 static void
 test_default_workers (void)
 {
@@ -567,6 +699,9 @@ main (int argc, char **argv)
   ADD ("/jobs/scheduler/unavailable", test_unavailable, NULL);
   ADD ("/jobs/scheduler/footage-arrives-late", test_footage_arrives_late, NULL);
   ADD ("/jobs/scheduler/pending-deadline", test_pending_deadline, NULL);
+  ADD ("/jobs/scheduler/pending-quiet", test_pending_quiet, NULL);
+  ADD ("/jobs/scheduler/pending-after-restart", test_pending_after_restart,
+      NULL);
   ADD ("/jobs/scheduler/retries-then-failed", test_retries_then_failed, NULL);
   ADD ("/jobs/scheduler/corrupt-fails-at-once", test_corrupt_fails_at_once,
       NULL);
