@@ -985,75 +985,70 @@ lb_store_footage_extent (LbStore * store, const gchar * vehicle,
   return ok;
 }
 
-LbFootagePlan *
-lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
-    gint64 start_ns, gint64 end_ns, GError ** error)
+static LbFootagePlan *
+plan_new (const gchar * vehicle, const gchar * input, gint64 start_ns,
+    gint64 end_ns)
 {
-  g_return_val_if_fail (store != NULL, NULL);
-  g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
-  g_return_val_if_fail (end_ns >= start_ns, NULL);
-  debug_init ();
-
-  g_autoptr (LbFootagePlan) plan = g_new0 (LbFootagePlan, 1);
+  LbFootagePlan *plan = g_new0 (LbFootagePlan, 1);
   plan->vehicle = g_strdup (vehicle);
   plan->input = g_strdup (input);
   plan->start_ns = start_ns;
   plan->end_ns = end_ns;
   plan->pieces = g_ptr_array_new_with_free_func (piece_free);
   plan->gaps = g_array_new (FALSE, TRUE, sizeof (LbTimeRange));
+  return plan;
+}
 
-  /* An image asks for one instant: look for what covers it. */
-  gint64 q_end = MAX (end_ns, start_ns + 1);
-  gboolean ok = FALSE;
-  g_autoptr (GPtrArray) segments = NULL;
-  g_autoptr (sqlite3_stmt) kf = NULL;
-  LB_STORE_LOCK (store);
-  gint64 max_len;
-  if (!input_extent (store, vehicle, input, &max_len, &plan->first_ns,
-          &plan->last_ns, error))
-    goto out;
-  segments =
-      overlapping_segments (store, vehicle, input, start_ns, q_end, max_len,
-      error);
-  if (segments == NULL)
-    goto out;
-  gint64 kf_from = start_ns, kf_to = q_end;
-  if (start_ns == end_ns && segments->len == 0) {
-    /* An image in a crack between segments (under ~2 frames wide): the
-     * nearest frame around it, if there is one that close. */
-    g_autoptr (GPtrArray) near = overlapping_segments (store, vehicle, input,
-        start_ns - 3 * GST_SECOND, start_ns + 3 * GST_SECOND, max_len, error);
-    if (near == NULL)
-      goto out;
-    LbSegment *best = NULL;
-    gint64 best_d = G_MAXINT64;
-    for (guint i = 0; i < near->len; i++) {
-      LbSegment *s = g_ptr_array_index (near, i);
-      gint64 d = s->start_ns > start_ns ? s->start_ns - start_ns
-          : start_ns - (s->end_ns - frame_ns (s));
-      if (d <= gap_tolerance (s) && d < best_d) {
-        best = s;
-        best_d = d;
-      }
-    }
-    if (best) {
-      if (best->start_ns > start_ns) {
-        kf_from = best->start_ns;
-        kf_to = best->start_ns + 1;
-      }
-      g_ptr_array_add (segments, lb_segment_copy (best));
+/* An image in a crack between segments (under ~2 frames wide): the segment
+ * with the nearest frame around @at_ns, if one is that close, is added to
+ * @segments; when its first frame is after @at_ns, *@kf_from / *@kf_to
+ * move to that frame.  The lock is held. */
+static gboolean
+nearest_across_crack (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 at_ns, gint64 max_len, GPtrArray * segments,
+    gint64 * kf_from, gint64 * kf_to, GError ** error)
+{
+  g_autoptr (GPtrArray) near = overlapping_segments (store, vehicle, input,
+      at_ns - 3 * GST_SECOND, at_ns + 3 * GST_SECOND, max_len, error);
+  if (near == NULL)
+    return FALSE;
+  LbSegment *best = NULL;
+  gint64 best_d = G_MAXINT64;
+  for (guint i = 0; i < near->len; i++) {
+    LbSegment *s = g_ptr_array_index (near, i);
+    gint64 d = s->start_ns > at_ns ? s->start_ns - at_ns
+        : at_ns - (s->end_ns - frame_ns (s));
+    if (d <= gap_tolerance (s) && d < best_d) {
+      best = s;
+      best_d = d;
     }
   }
+  if (best == NULL)
+    return TRUE;
+  if (best->start_ns > at_ns) {
+    *kf_from = best->start_ns;
+    *kf_to = best->start_ns + 1;
+  }
+  g_ptr_array_add (segments, lb_segment_copy (best));
+  return TRUE;
+}
 
-  kf = lb_store_prepare (store, lookup_keyframes_sql, error);
+/* One piece per segment of @segments that has keyframes in [from, to)
+ * (from the one at or before @from).  The lock is held. */
+static gboolean
+collect_pieces (LbStore * store, LbFootagePlan * plan, GPtrArray * segments,
+    gint64 from, gint64 to, GError ** error)
+{
+  g_autoptr (LbStoreStmt) kf =
+      lb_store_cached (store, lookup_keyframes_sql, error);
   if (kf == NULL)
-    goto out;
+    return FALSE;
   for (guint i = 0; i < segments->len; i++) {
     LbSegment *s = g_ptr_array_index (segments, i);
     sqlite3_reset (kf);
     sqlite3_bind_int64 (kf, 1, s->id);
-    sqlite3_bind_int64 (kf, 2, kf_from);
-    sqlite3_bind_int64 (kf, 3, kf_to);
+    sqlite3_bind_int64 (kf, 2, from);
+    sqlite3_bind_int64 (kf, 3, to);
     LbFootagePiece *piece = g_new0 (LbFootagePiece, 1);
     piece->keyframes = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
     while (sqlite3_step (kf) == SQLITE_ROW) {
@@ -1064,16 +1059,46 @@ lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
       piece_free (piece);
       continue;
     }
-    piece->segment = g_ptr_array_steal_index (segments, i);
-    g_ptr_array_insert (segments, i, lb_segment_copy (piece->segment));
+    piece->segment = lb_segment_copy (s);
     g_ptr_array_add (plan->pieces, piece);
   }
+  return TRUE;
+}
 
-  if (end_ns > start_ns) {
+LbFootagePlan *
+lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 start_ns, gint64 end_ns, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
+  g_return_val_if_fail (end_ns >= start_ns, NULL);
+  debug_init ();
+
+  g_autoptr (LbFootagePlan) plan = plan_new (vehicle, input, start_ns, end_ns);
+  /* An image asks for one instant: look for what covers it. */
+  gint64 q_end = MAX (end_ns, start_ns + 1), kf_from = start_ns, kf_to = q_end;
+  g_autoptr (GPtrArray) segments = NULL;
+  gint64 max_len;
+  gboolean ok = FALSE;
+
+  LB_STORE_LOCK (store);
+  if (!input_extent (store, vehicle, input, &max_len, &plan->first_ns,
+          &plan->last_ns, error))
+    goto out;
+  segments = overlapping_segments (store, vehicle, input, start_ns, q_end,
+      max_len, error);
+  if (segments == NULL)
+    goto out;
+  if (start_ns == end_ns && segments->len == 0
+      && !nearest_across_crack (store, vehicle, input, start_ns, max_len,
+          segments, &kf_from, &kf_to, error))
+    goto out;
+  if (!collect_pieces (store, plan, segments, kf_from, kf_to, error))
+    goto out;
+  if (end_ns > start_ns)
     ranges_and_gaps (segments, start_ns, end_ns, NULL, plan->gaps);
-  } else if (plan->pieces->len == 0) {
+  else if (plan->pieces->len == 0)
     add_range (plan->gaps, start_ns, end_ns);
-  }
   ok = TRUE;
 out:
   LB_STORE_UNLOCK (store);
