@@ -291,13 +291,13 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
         "segment %s is outside the store %s", segment->path, store->dir);
     return FALSE;
   }
-  g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT INTO footage_segment (vehicle, input, path, start_ns, end_ns, media_base_ns, "
       "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
       error);
-  g_autoptr (sqlite3_stmt) inp =
-      lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) inp =
+      lb_store_cached (store,
       "INSERT INTO footage_input (vehicle, input, segments, bytes, max_segment_ns) "
       "VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (vehicle, input) DO UPDATE SET "
       "segments = segments + 1, bytes = bytes + excluded.bytes, "
@@ -337,7 +337,7 @@ insert_keyframes (LbStore * store, gint64 segment_id, GArray * keyframes,
 {
   if (keyframes == NULL || keyframes->len == 0)
     return TRUE;
-  g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT OR REPLACE INTO footage_keyframe (segment_id, time_ns, offset, size, "
       "sample_offset, sample_size, frames) VALUES (?, ?, ?, ?, ?, ?, ?)",
       error);
@@ -391,6 +391,89 @@ lb_store_segment_begin (LbStore * store, LbSegment * segment, GError ** error)
   return ok;
 }
 
+/* Where the footage of each input added by one transaction ends:
+ * "vehicle/input" → gint64*. */
+static void
+note_end (GHashTable * ends, const LbSegment * seg)
+{
+  g_autofree gchar *key = g_strconcat (seg->vehicle, "/", seg->input, NULL);
+  gint64 *end = g_hash_table_lookup (ends, key);
+  if (end == NULL) {
+    end = g_new (gint64, 1);
+    *end = seg->end_ns;
+    g_hash_table_insert (ends, g_steal_pointer (&key), end);
+  }
+  *end = MAX (*end, seg->end_ns);
+}
+
+static void
+tell_ends (LbStore * store, GHashTable * ends)
+{
+  GHashTableIter iter;
+  const gchar *key;
+  gint64 *end;
+
+  g_hash_table_iter_init (&iter, ends);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & key, (gpointer *) & end)) {
+    g_auto (GStrv) parts = g_strsplit (key, "/", 2);
+    lb_store_footage_added (store, parts[0], parts[1], *end);
+  }
+}
+
+gboolean
+lb_store_segment_add_all (LbStore * store, LbSegmentSource source,
+    gpointer user_data, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (source != NULL, FALSE);
+  debug_init ();
+  if (!store_writable (store, error))
+    return FALSE;
+
+  g_autoptr (GHashTable) ends = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, g_free);
+  gboolean ok = FALSE;
+  LbSegment *seg;
+  GArray *keyframes = NULL;
+
+  LB_STORE_LOCK (store);
+  if (!lb_store_begin (store, error))
+    goto out;
+  while ((seg = source (&keyframes, user_data))) {
+    if (!insert_segment (store, seg, error)
+        || !insert_keyframes (store, seg->id, keyframes, error)) {
+      lb_store_rollback (store);
+      goto out;
+    }
+    note_end (ends, seg);
+    keyframes = NULL;
+  }
+  ok = lb_store_commit (store, error);
+out:
+  LB_STORE_UNLOCK (store);
+  if (ok)
+    tell_ends (store, ends);
+  return ok;
+}
+
+/* lb_store_segment_add()'s arrays as a source. */
+typedef struct
+{
+  GPtrArray *segments, *keyframes;
+  guint next;
+} Arrays;
+
+static LbSegment *
+next_of_arrays (GArray ** keyframes, gpointer user_data)
+{
+  Arrays *a = user_data;
+  if (a->next >= a->segments->len)
+    return NULL;
+  if (a->keyframes)
+    *keyframes = g_ptr_array_index (a->keyframes, a->next);
+  return g_ptr_array_index (a->segments, a->next++);
+}
+
 gboolean
 lb_store_segment_add (LbStore * store, GPtrArray * segments,
     GPtrArray * keyframes, GError ** error)
@@ -399,31 +482,9 @@ lb_store_segment_add (LbStore * store, GPtrArray * segments,
   g_return_val_if_fail (segments != NULL, FALSE);
   g_return_val_if_fail (keyframes == NULL
       || keyframes->len == segments->len, FALSE);
-  debug_init ();
-  if (!store_writable (store, error))
-    return FALSE;
 
-  gboolean ok = FALSE;
-  LB_STORE_LOCK (store);
-  if (!lb_store_begin (store, error))
-    goto out;
-  for (guint i = 0; i < segments->len; i++) {
-    LbSegment *seg = g_ptr_array_index (segments, i);
-    if (!insert_segment (store, seg, error) ||
-        !insert_keyframes (store, seg->id,
-            keyframes ? g_ptr_array_index (keyframes, i) : NULL, error)) {
-      lb_store_rollback (store);
-      goto out;
-    }
-  }
-  ok = lb_store_commit (store, error);
-out:
-  LB_STORE_UNLOCK (store);
-  for (guint i = 0; ok && i < segments->len; i++) {
-    LbSegment *seg = g_ptr_array_index (segments, i);
-    lb_store_footage_added (store, seg->vehicle, seg->input, seg->end_ns);
-  }
-  return ok;
+  Arrays a = { segments, keyframes, 0 };
+  return lb_store_segment_add_all (store, next_of_arrays, &a, error);
 }
 
 /* The row's vehicle and input, start and bytes, in the transaction. */
@@ -658,11 +719,18 @@ lb_store_segment_list (LbStore * store, const gchar * vehicle,
     const gchar * input, gboolean open_only, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
+  /* The open ones are few: the partial index on open finds them without
+   * reading every row (reconcile at start). */
+  if (open_only)
+    return segments_query (store,
+        "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
+        "INDEXED BY footage_segment_open WHERE open AND (?1 IS NULL OR vehicle = ?1) AND (?2 IS NULL OR input = ?2) "
+        "AND ?3 ORDER BY vehicle, input, start_ns", vehicle, input, TRUE,
+        error);
   return segments_query (store,
       "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
       "WHERE (?1 IS NULL OR vehicle = ?1) AND (?2 IS NULL OR input = ?2) "
-      "AND (?3 = 0 OR open) ORDER BY vehicle, input, start_ns", vehicle, input,
-      open_only, error);
+      "AND ?3 ORDER BY vehicle, input, start_ns", vehicle, input, TRUE, error);
 }
 
 GPtrArray *
@@ -746,7 +814,9 @@ lb_store_footage_inputs (LbStore * store, const gchar * vehicle,
   GPtrArray *out = NULL;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT vehicle, input, segments, bytes, max_segment_ns FROM footage_input "
+      "SELECT vehicle, input, segments, bytes, max_segment_ns, "
+      "(SELECT MAX (start_ns) FROM footage_segment s "
+      "WHERE s.vehicle = i.vehicle AND s.input = i.input) FROM footage_input i "
       "WHERE (?1 IS NULL OR vehicle = ?1) AND segments > 0 ORDER BY vehicle, input",
       error);
   if (stmt) {
@@ -760,6 +830,7 @@ lb_store_footage_inputs (LbStore * store, const gchar * vehicle,
       in->segments = sqlite3_column_int (stmt, 2);
       in->bytes = sqlite3_column_int64 (stmt, 3);
       in->max_segment_ns = sqlite3_column_int64 (stmt, 4);
+      in->last_start_ns = sqlite3_column_int64 (stmt, 5);
       g_ptr_array_add (out, in);
     }
   }
@@ -870,15 +941,15 @@ input_extent (LbStore * store, const gchar * vehicle, const gchar * input,
 {
   *max_len = 0;
   *first_ns = *last_ns = LB_TIME_NONE;
-  g_autoptr (sqlite3_stmt) a = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) a = lb_store_cached (store,
       "SELECT max_segment_ns FROM footage_input WHERE vehicle = ? AND input = ?",
       error);
-  g_autoptr (sqlite3_stmt) b =
-      lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) b =
+      lb_store_cached (store,
       "SELECT start_ns FROM footage_segment WHERE vehicle = ? AND input = ? "
       "ORDER BY start_ns LIMIT 1", error);
-  g_autoptr (sqlite3_stmt) c =
-      lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) c =
+      lb_store_cached (store,
       "SELECT end_ns FROM footage_segment WHERE vehicle = ? AND input = ? "
       "ORDER BY start_ns DESC LIMIT 1", error);
   if (!a || !b || !c)
@@ -903,7 +974,7 @@ overlapping_segments (LbStore * store, const gchar * vehicle,
     const gchar * input, gint64 start_ns, gint64 end_ns, gint64 max_len,
     GError ** error)
 {
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, lookup_sql, error);
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, lookup_sql, error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_text (stmt, 1, vehicle, -1, SQLITE_STATIC);

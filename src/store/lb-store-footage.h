@@ -106,6 +106,25 @@ gboolean       lb_store_segment_add    (LbStore      *store,
                                         GPtrArray    *keyframes,
                                         GError      **error);
 
+/**
+ * LbSegmentSource:
+ * @keyframes: (out): the segment's keyframes (LbKeyframe), or left NULL
+ *
+ * The next segment to add, or NULL when there is none left.  The segment
+ * and its keyframes stay the source's; the store sets the segment's id and
+ * does not look at either after the next call.
+ */
+typedef LbSegment *(*LbSegmentSource) (GArray   **keyframes,
+                                       gpointer   user_data);
+
+/* lb_store_segment_add() for any number of segments: every segment
+ * @source gives, with its keyframes, in ONE transaction on cached
+ * statements (imports of many files, benchmarks). */
+gboolean       lb_store_segment_add_all (LbStore         *store,
+                                         LbSegmentSource  source,
+                                         gpointer         user_data,
+                                         GError         **error);
+
 /* One transaction: grows the byte range of the segment's last keyframe
  * row to end at @extend_end (0: unchanged) and its frames by @extend_frames
  * (fragments without a keyframe belong to the GOP before them), appends
@@ -175,6 +194,7 @@ typedef struct {
   guint segments;
   gint64 bytes;                 /* sum of the segments' bytes */
   gint64 max_segment_ns;        /* longest segment ever indexed */
+  gint64 last_start_ns;         /* start of its newest segment */
 } LbFootageInput;
 
 /* Every input with footage (LbFootageInput*), ordered by vehicle, input;
