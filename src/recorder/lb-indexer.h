@@ -55,15 +55,19 @@ gboolean   lb_footage_index_file (LbStore      *store,
                                   gint64       *out_segment_id,
                                   GError      **error);
 
-/* Start-up crash recovery: open segments are re-indexed up to their last
- * complete fragment and closed.  First the fragment whose moof the killed
- * muxer had not written yet gets one (lb_mp4_recover_tail: H.264 without
- * B-frames), so that only what never reached the file is lost; whatever is
- * still torn after that is cut off the file.  Rows
- * whose file is gone are removed; files under segments/ that the index does
- * not know are indexed when their name and content parse (their moof-less
- * tail recovered the same way).  Everything done
- * or found wrong is written to @report, one line each. */
+/* Start-up crash recovery, whose cost does not grow with the footage kept:
+ * open segments are re-indexed up to their last complete fragment and
+ * closed.  First the fragment whose moof the killed muxer had not written
+ * yet gets one (lb_mp4_recover_tail: H.264 without B-frames), so that only
+ * what never reached the file is lost; whatever is still torn after that is
+ * cut off the file.  Then the two places a crash leaves the index and the
+ * files apart: an input's oldest rows whose file is gone (retention deletes
+ * the file, then the row) are removed, and files newer than an input's
+ * newest row (the recorder creates a file before its row) are indexed when
+ * their name and content parse (their moof-less tail recovered the same
+ * way).  Closed segments in between are not looked at: rows or files
+ * changed by hand there are not found.  Everything done or found wrong is
+ * written to @report, one line each. */
 gboolean   lb_footage_reconcile  (LbStore      *store,
                                   GString      *report,
                                   GError      **error);

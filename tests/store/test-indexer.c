@@ -291,12 +291,13 @@ test_reconcile (Fixture * f, gconstpointer data)
   lb_indexer_free (ix);         /* crash: never finished */
   copy_prefix (growing_path, open_path, -1);
 
-  /* (b) a closed segment whose file is then lost */
+  /* (b) the oldest segment, whose file was deleted by retention just
+   * before the crash (its row was not) */
   g_autofree gchar *lost =
-      lb_footage_segment_path (f->dir, "v1", "a", T0 + 100 * GST_SECOND);
+      lb_footage_segment_path (f->dir, "v1", "a", T0 - 100 * GST_SECOND);
   copy_prefix (final_path, lost, -1);
   g_assert_true (lb_footage_index_file (f->store, "v1", "a", lost,
-          T0 + 100 * GST_SECOND, NULL, &error));
+          T0 - 100 * GST_SECOND, NULL, &error));
   g_assert_cmpint (g_unlink (lost), ==, 0);
 
   /* (c) files the index does not know */
