@@ -6,6 +6,8 @@
                               load, lookup scaling, memory; writes BENCHMARKS.md
     bench/run.sh --smoke      seconds: a tiny corpus, one run per job, every
                               output checked; writes nothing (meson test runs it)
+    bench/run.sh --only year  a year of index alone (about 3 minutes, 1.5 GB of
+                              disk in the work folder)
 
 Every figure is a ratio lookback / ffmpeg measured in this run, on the same
 files (BENCH.md in the shared folder explains the targets).  Each output is
@@ -21,6 +23,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +38,7 @@ LOOKBACKD = os.path.join(BUILD, "lookbackd")
 LOOKBACK = os.path.join(BUILD, "lookback")
 CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
 LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
+YEAR_BENCH = os.path.join(BUILD, "bench", "lb-bench-year")
 # realpath: a worktree may link bench/cache to a shared cache, whose
 # corpus.json names the files by their real path
 CACHE = os.path.realpath(os.environ.get("LB_BENCH_CACHE") or os.path.join(ROOT, "bench", "cache"))
@@ -200,11 +204,11 @@ def reset_peak(pid):
 class Daemon:
     """A lookbackd on a fresh store, uploads off, rate limits raised."""
 
-    def __init__(self, workdir, inputs=None, recorder=False):
+    def __init__(self, workdir, inputs=None, recorder=False, listen="127.0.0.1:0"):
         self.dir = workdir
         self.conf = os.path.join(workdir, "lookback.conf")
         lines = [
-            "[server]", "listen=127.0.0.1:0",
+            "[server]", "listen=" + listen,
             "[store]", "dir=store",
             "[recorder]", "enabled=%s" % ("true" if recorder else "false"),
             "[api]", "create-per-minute=100000000", "reads-per-second=100000000",
@@ -502,6 +506,108 @@ def bench_lookup(smoke):
     return {"sizes": res, "cmd": " ".join([os.path.relpath(LOOKUP_BENCH, ROOT)] + [str(s) for s in sizes])}
 
 
+YEAR_SEGMENTS = 525600  # 365 days of one-minute segments
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def year_gen(db, segments):
+    out = run([YEAR_BENCH, "generate", db, str(segments)]).stdout
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", out)}
+
+
+def year_measure(db):
+    out = run([YEAR_BENCH, "measure", db]).stdout
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", out)}
+
+
+def timed_calls(fn, n):
+    """Wall ms of @n calls of @fn: (p50, p99)."""
+    ms = []
+    for i in range(n):
+        t = time.monotonic()
+        fn(i)
+        ms.append((time.monotonic() - t) * 1000)
+    ms.sort()
+    return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def first_answer(d, token, path):
+    """Starts lookbackd on its store; seconds until @path answers 200."""
+    t = time.monotonic()
+    d.log = open(os.path.join(d.dir, "lookbackd.log"), "w+")
+    d.proc = subprocess.Popen([LOOKBACKD, "--config", d.conf], stdout=subprocess.DEVNULL,
+                              stderr=d.log, env=gst_env())
+    api = Api(d.url, token)
+    while time.monotonic() - t < 60:
+        try:
+            api.call("GET", path)
+            return time.monotonic() - t
+        except (urllib.error.URLError, ConnectionError):
+            if d.proc.poll() is not None:
+                break
+            time.sleep(0.002)
+    d.log.seek(0)
+    raise SystemExit("lookbackd did not answer:\n" + d.log.read())
+
+
+def bench_year(workdir, smoke):
+    """A year of index for one camera: time to the first API answer after
+    start, lookup against its time at 1 000 segments, a day's coverage, the
+    media list, create and GET."""
+    if not os.path.exists(YEAR_BENCH):
+        return None
+    segments = 1440 if smoke else YEAR_SEGMENTS
+    base = os.path.join(workdir, "year-base", "lookback.db")
+    port = free_port()
+    os.makedirs(os.path.join(workdir, "year"))
+    d = Daemon(os.path.join(workdir, "year"), listen="127.0.0.1:%d" % port)
+    d.url = "http://127.0.0.1:%d" % port
+    db = os.path.join(d.dir, "store", "lookback.db")
+    year_gen(base, 1000)
+    run(["gst-inspect-1.0", "lbrecordingsrc"], env=gst_env())  # a warm registry, as at any boot
+    log("a year of index: generating %d segments ..." % segments)
+    gen = year_gen(db, segments)
+    log("  %d segments, %d keyframe rows in %.1f s" % (gen["segments"], gen["keyframes"], gen["generate_s"]))
+    rounds = {"base": [], "year": []}
+    for _ in range(1 if smoke else 5):  # alternating: the machine's load drifts
+        rounds["base"].append(year_measure(base))
+        rounds["year"].append(year_measure(db))
+    med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in rounds.items()}
+    token = d.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+    end_ns = int(gen["end_ns"])
+    day = lambda i: end_ns - (1 + (i * 37) % max(1, segments // 1440)) * 86400 * NS
+    list_path = lambda i: "/cameras/media?vehicleIds=bench&startTime=%s&endTime=%s" % (
+        rfc3339(day(i)), rfc3339(day(i) + 86400 * NS))
+    try:
+        start_s = first_answer(d, token, list_path(0))
+        api = Api(d.url, token)
+        n = 20 if smoke else 200
+        lst = timed_calls(lambda i: api.call("GET", list_path(i)), n)
+        rids = []
+
+        def create(i):
+            at = rfc3339(day(i) + (i * 7919 % 86400) * NS)
+            rids.append(api.call("POST", "/cameras/media/retrieval", {
+                "vehicleId": "bench", "inputs": ["dashcamRoadFacing"], "mediaType": "image",
+                "startTime": at, "endTime": at})["data"]["retrievalId"])
+        crt = timed_calls(create, n)
+        get = timed_calls(lambda i: api.call("GET", "/cameras/media/retrieval?retrievalId=" + rids[i % len(rids)]),
+                          n)
+    finally:
+        d.stop()
+    shutil.rmtree(d.dir, ignore_errors=True)
+    shutil.rmtree(os.path.dirname(base), ignore_errors=True)
+    return {"gen": gen, "base": med["base"], "year": med["year"], "start_s": start_s, "list": lst,
+            "create": crt, "get": get, "n": n,
+            "cmd": "%s generate DB %d; %s measure DB" % (os.path.relpath(YEAR_BENCH, ROOT), segments,
+                                                          os.path.relpath(YEAR_BENCH, ROOT))}
+
+
 def bench_memory(c, workdir, seconds, smoke):
     """RSS of lookbackd idle with 4 H.264 cameras recording, then peak during
     2 concurrent low-res jobs."""
@@ -582,7 +688,32 @@ def gap_note(key):
         return " ".join(f.read().split())
 
 
-def report(c, results, api_res, lookup_res, mem_res, runs):
+def year_lines(y):
+    lookup_ratio = y["year"]["lookup_us"] / y["base"]["lookup_us"]
+    met = lambda ok: "yes" if ok else "**no**"
+    g = y["gen"]
+    return ["", "## A year of index", "",
+            "One camera, %d one-minute segments with a keyframe row a second (%d rows, generated in "
+            "%.1f s in one transaction); the rows point to no files, so only the index is measured. "
+            "In-process figures are medians of alternating runs against a store of 1 000 such "
+            "segments; HTTP figures are single requests from Python (urllib) on loopback, %d each." % (
+                g["segments"], g["keyframes"], g["generate_s"], y["n"]), "",
+            "| measure | a year | 1 000 segments | target | met |", "| --- | --- | --- | --- | --- |",
+            "| lookbackd start → first API answer (reconcile included) | %.2f s | | ≤ 2 s | %s |" % (
+                y["start_s"], met(y["start_s"] <= 2)),
+            "| lookup, 30 s window | %.1f µs | %.1f µs | ≤ 2× (%.2f×) | %s |" % (
+                y["year"]["lookup_us"], y["base"]["lookup_us"], lookup_ratio, met(lookup_ratio <= 2)),
+            "| lookup, one instant (image) | %.1f µs | %.1f µs | | |" % (
+                y["year"]["image_us"], y["base"]["image_us"]),
+            "| a day's coverage (mean / worst of 30 days) | %.2f / %.2f ms | | ≤ 50 ms | %s |" % (
+                y["year"]["coverage_ms"], y["year"]["coverage_max_ms"], met(y["year"]["coverage_max_ms"] <= 50)),
+            "| `GET /cameras/media` for a day, p50 / p99 | %.2f / %.2f ms | | | |" % y["list"],
+            "| `POST /cameras/media/retrieval` (image), p50 / p99 | %.2f / %.2f ms | | | |" % y["create"],
+            "| `GET /cameras/media/retrieval`, p50 / p99 | %.2f / %.2f ms | | | |" % y["get"],
+            "", "Command: `%s`, then lookbackd on that store (bench/run.py `bench_year`)." % y["cmd"]]
+
+
+def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None):
     ok = True
     lines = ["# Benchmarks", "",
              "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
@@ -634,6 +765,8 @@ def report(c, results, api_res, lookup_res, mem_res, runs):
             r = s[max(s)] / s[1000]
             lines += ["", "Time at %d ÷ time at 1000: %.2f (target ≤ 2): %s. Command: `%s`." % (
                 max(s), r, "met" if r <= 2 else "**not met**", lookup_res["cmd"])]
+    if year_res:
+        lines += year_lines(year_res)
     if mem_res:
         lines += ["", "## Memory", "",
                   "lookbackd RSS idle with 4 H.264 RTSP cameras (720p, 15 fps, `lb-test-camera`) recording: "
@@ -648,30 +781,33 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "api", "lookup", "memory"], action="append",
+    ap.add_argument("--only", choices=["jobs", "api", "lookup", "year", "memory"], action="append",
                     help="run only these parts (repeatable; default: all); writes no report file")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs: only these retrievals (repeatable)")
     args = ap.parse_args()
     runs = 1 if args.smoke else args.runs
 
+    want = lambda part: not args.only or part in args.only
     c = Corpus(args.smoke)
-    c.ensure()
     workdir = tempfile.mkdtemp(prefix="lookback-bench-")
     daemon = Daemon(workdir)
     try:
-        daemon.cli("import", "--vehicle", "bench", "--input", "dashcamRoadFacing", "--start", rfc3339(EPOCH_NS),
-                   *c.files)
-        token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
-        daemon.start()
-        api = Api(daemon.url, token)
-        want = lambda part: not args.only or part in args.only
-        results = bench_jobs(c, api, daemon, runs, workdir, args.smoke, args.job) if want("jobs") else []
-        api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
-        daemon.stop()
+        results, api_res = [], None
+        if want("jobs") or want("api") or want("memory"):
+            c.ensure()
+            daemon.cli("import", "--vehicle", "bench", "--input", "dashcamRoadFacing", "--start",
+                       rfc3339(EPOCH_NS), *c.files)
+            token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+            daemon.start()
+            api = Api(daemon.url, token)
+            results = bench_jobs(c, api, daemon, runs, workdir, args.smoke, args.job) if want("jobs") else []
+            api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
+            daemon.stop()
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
+        year_res = bench_year(workdir, args.smoke) if want("year") else None
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
-        text, ok = report(c, results, api_res, lookup_res, mem_res, runs)
+        text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res)
         problems = [p for r in results for p in r["problems"]]
         if args.smoke or args.only:
             sys.stdout.write(text)
