@@ -1001,19 +1001,11 @@ lb_store_api_wake (LbStore * store, gint64 id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
 
-  gboolean ok = FALSE;
   LB_STORE_LOCK (store);
-  {
-    g_autoptr (LbStoreStmt) stmt = lb_store_cached (store,
-        "UPDATE api_retrievals SET not_before_ns = 0"
-        " WHERE id = ? AND status = 'pending' AND not_before_ns > 0", error);
-    if (stmt) {
-      sqlite3_bind_int64 (stmt, 1, id);
-      ok = sqlite3_step (stmt) == SQLITE_DONE;
-      if (!ok)
-        lb_store_set_error (store, error, "waking a retrieval");
-    }
-  }
+  gboolean ok = lb_store_exec_id (store,
+      "UPDATE api_retrievals SET not_before_ns = 0"
+      " WHERE id = ? AND status = 'pending' AND not_before_ns > 0", id, error,
+      "waking a retrieval");
   LB_STORE_UNLOCK (store);
   return ok;
 }

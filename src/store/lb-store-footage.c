@@ -595,17 +595,6 @@ out:
   return ok;
 }
 
-static gboolean
-exec_id (LbStore * store, const gchar * sql, gint64 id, GError ** error,
-    const gchar * what)
-{
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql, error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  return step_done (store, stmt, error, what);
-}
-
 gboolean
 lb_store_segment_finish (LbStore * store, gint64 segment_id, GError ** error)
 {
@@ -613,8 +602,8 @@ lb_store_segment_finish (LbStore * store, gint64 segment_id, GError ** error)
   if (!store_writable (store, error))
     return FALSE;
   LB_STORE_LOCK (store);
-  gboolean ok =
-      exec_id (store, "UPDATE footage_segment SET open = 0 WHERE id = ?",
+  gboolean ok = lb_store_exec_id (store,
+      "UPDATE footage_segment SET open = 0 WHERE id = ?",
       segment_id, error, "closing a segment");
   LB_STORE_UNLOCK (store);
   return ok;
@@ -630,14 +619,15 @@ lb_store_segment_delete (LbStore * store, gint64 segment_id, GError ** error)
   LB_STORE_LOCK (store);
   if (!lb_store_begin (store, error))
     goto out;
-  if (!exec_id (store,
+  if (!lb_store_exec_id (store,
           "UPDATE footage_input SET segments = segments - 1, "
           "bytes = bytes - (SELECT bytes FROM footage_segment WHERE id = ?1) "
           "WHERE (vehicle, input) = (SELECT vehicle, input FROM footage_segment WHERE id = ?1)",
           segment_id, error, "uncounting a segment") ||
-      !exec_id (store, "DELETE FROM footage_keyframe WHERE segment_id = ?",
-          segment_id, error, "deleting keyframes")
-      || !exec_id (store, "DELETE FROM footage_segment WHERE id = ?",
+      !lb_store_exec_id (store,
+          "DELETE FROM footage_keyframe WHERE segment_id = ?", segment_id,
+          error, "deleting keyframes")
+      || !lb_store_exec_id (store, "DELETE FROM footage_segment WHERE id = ?",
           segment_id, error, "deleting a segment")) {
     lb_store_rollback (store);
     goto out;

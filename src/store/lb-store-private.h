@@ -134,6 +134,14 @@ gboolean      lb_store_exec    (LbStore      *store,
                                 const gchar  *sql,
                                 GError      **error);
 
+/* Runs @sql, a cached statement whose one parameter is @id and which
+ * returns no rows; @what names it in the error.  The caller holds the lock. */
+gboolean      lb_store_exec_id (LbStore      *store,
+                                const gchar  *sql,
+                                gint64        id,
+                                GError      **error,
+                                const gchar  *what);
+
 gboolean      lb_store_begin    (LbStore *store, GError **error);   /* BEGIN IMMEDIATE */
 gboolean      lb_store_commit   (LbStore *store, GError **error);
 void          lb_store_rollback (LbStore *store);

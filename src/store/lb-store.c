@@ -129,6 +129,21 @@ lb_store_exec (LbStore * store, const gchar * sql, GError ** error)
 }
 
 gboolean
+lb_store_exec_id (LbStore * store, const gchar * sql, gint64 id,
+    GError ** error, const gchar * what)
+{
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, sql, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (sqlite3_step (stmt) != SQLITE_DONE) {
+    lb_store_set_error (store, error, what);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
 lb_store_begin (LbStore * store, GError ** error)
 {
   return lb_store_exec (store, "BEGIN IMMEDIATE", error);
