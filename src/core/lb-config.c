@@ -18,6 +18,7 @@ typedef enum
   T_DURATION,
   T_SIZE,
   T_CHOICE,                     /* one of the '|'-separated words of choices */
+  T_SIZE_PERCENT,               /* a size, or a percentage ("5%") of a whole */
 } KeyType;
 
 typedef struct
@@ -40,6 +41,7 @@ static const KeySpec key_specs[] = {
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
 
   {"store", "dir", T_STRING, "lookback-data"},
+  {"store", "min-free", T_SIZE_PERCENT, "5%"},
 
   {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
 
@@ -129,10 +131,11 @@ typedef struct
 {
   KeyType type;
   gchar *text;
+  gboolean percent;             /* T_SIZE_PERCENT given as a percentage (in d) */
   union
   {
-    gint64 i;                   /* T_INT, T_DURATION, T_SIZE, T_BOOL */
-    gdouble d;                  /* T_DOUBLE */
+    gint64 i;                   /* T_INT, T_DURATION, T_SIZE(_PERCENT), T_BOOL */
+    gdouble d;                  /* T_DOUBLE, T_SIZE_PERCENT's percentage */
   };
 } Value;
 
@@ -300,6 +303,28 @@ parse_size (const gchar * text, gint64 * out)
   return FALSE;
 }
 
+/* "5%" (0 to under 100) into v->d, or a size into v->i. */
+static gboolean
+parse_size_percent (const gchar * text, Value * v, gchar ** why)
+{
+  if (g_str_has_suffix (text, "%")) {
+    g_autofree gchar *num = g_strndup (text, strlen (text) - 1);
+    gchar *end = NULL;
+    v->d = g_ascii_strtod (num, &end);
+    v->percent = TRUE;
+    if (end != num && *end == '\0' && v->d >= 0 && v->d < 100)
+      return TRUE;
+    *why = g_strdup_printf ("'%s' is not a percentage from 0%% to under 100%%",
+        text);
+    return FALSE;
+  }
+  if (parse_size (text, &v->i))
+    return TRUE;
+  *why = g_strdup_printf ("'%s' is not a size (like 2GiB) or a percentage "
+      "(like 5%%)", text);
+  return FALSE;
+}
+
 /* Parses @text as @spec says into @v; FALSE with a message otherwise. */
 static gboolean
 parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
@@ -363,6 +388,8 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
       }
       num = v->i;
       break;
+    case T_SIZE_PERCENT:
+      return parse_size_percent (text, v, why);
   }
   if (spec->min != spec->max && (num < spec->min || num > spec->max)) {
     *why =
@@ -655,6 +682,17 @@ lb_config_get_size (LbConfig * config, const gchar * group, const gchar * key)
   g_return_val_if_fail (config != NULL, 0);
   const Value *v = get_value (config, group, key, T_SIZE);
   return v ? v->i : 0;
+}
+
+gint64
+lb_config_get_size_of (LbConfig * config, const gchar * group,
+    const gchar * key, gint64 whole)
+{
+  g_return_val_if_fail (config != NULL, 0);
+  const Value *v = get_value (config, group, key, T_SIZE_PERCENT);
+  if (v == NULL)
+    return 0;
+  return v->percent ? (gint64) (whole * (v->d / 100.0)) : v->i;
 }
 
 gboolean

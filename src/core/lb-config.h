@@ -46,6 +46,10 @@ gdouble      lb_config_get_double   (LbConfig *config, const gchar *group, const
 gboolean     lb_config_get_bool     (LbConfig *config, const gchar *group, const gchar *key);
 gint64       lb_config_get_duration (LbConfig *config, const gchar *group, const gchar *key);
 gint64       lb_config_get_size     (LbConfig *config, const gchar *group, const gchar *key);
+/* A key that is a size or a percentage ("5%"): the size in bytes, or that
+ * percentage of @whole. */
+gint64       lb_config_get_size_of  (LbConfig *config, const gchar *group, const gchar *key,
+                                     gint64 whole);
 
 /* Overrides a value after load (tests, command-line options); the value is
  * checked as a file value would be. */

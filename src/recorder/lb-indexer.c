@@ -390,13 +390,15 @@ lb_indexer_finish (LbIndexer * ix, GError ** error)
   g_return_val_if_fail (ix != NULL, FALSE);
   g_return_val_if_fail (!ix->finished, FALSE);
 
+  /* Nothing is marked done before the store has it all: a failure (a full
+   * disk) can be followed by another call. */
   ix->finishing = TRUE;
   if (!lb_indexer_update (ix, error))
     return FALSE;
-  ix->finished = TRUE;
   if (ix->segment_id == 0) {
     GST_WARNING ("%s: finished without a complete fragment; nothing indexed",
         ix->path);
+    ix->finished = TRUE;
     return TRUE;
   }
   struct stat st;
@@ -408,7 +410,10 @@ lb_indexer_finish (LbIndexer * ix, GError ** error)
             ix->c.end_ns, st.st_size, error))
       return FALSE;
   }
-  return lb_store_segment_finish (ix->store, ix->segment_id, error);
+  if (!lb_store_segment_finish (ix->store, ix->segment_id, error))
+    return FALSE;
+  ix->finished = TRUE;
+  return TRUE;
 }
 
 void

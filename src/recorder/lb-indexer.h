@@ -33,7 +33,8 @@ LbIndexer *lb_indexer_new     (LbStore      *store,
 gboolean   lb_indexer_update  (LbIndexer    *indexer,
                                GError      **error);
 
-/* A last update, then the segment row is closed. */
+/* A last update, then the segment row is closed.  After a failure (a full
+ * disk, a busy store) it may be called again. */
 gboolean   lb_indexer_finish  (LbIndexer    *indexer,
                                GError      **error);
 

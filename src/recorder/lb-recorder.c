@@ -4,11 +4,15 @@
 #include "recorder/lb-recorder.h"
 
 #include "core/lb-debug.h"
+#include "core/lb-disk.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
+#include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-segment-sink.h"
 #include "store/lb-store-footage.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
@@ -20,6 +24,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
 #define START_TIMEOUT_S 15
 /* Longest wait for splitmuxsink to close the open file after EOS. */
 #define DRAIN_TIMEOUT_MS 5000
+/* After a full disk, recording starts again once the store's file system
+ * has this much free space (retention or the operator freed it). */
+#define DISK_RESUME_BYTES (8 * 1024 * 1024)
 #define INDEX_PERIOD_US G_USEC_PER_SEC
 
 /* ------------------------------------------------------------------------ */
@@ -48,6 +55,10 @@ typedef struct
   gchar *vehicle, *input, *path;
   gint64 start_ns;
   LbIndexer *indexer;           /* NULL until lb_indexer_new succeeds */
+  gboolean closing;             /* closed by the writer; its final indexing
+                                 * failed for a while (full disk, busy store)
+                                 * and is tried again at every tick */
+  gboolean warned;              /* an indexing failure was logged */
 } OpenFile;
 
 static void
@@ -100,6 +111,13 @@ typedef struct
   gint linked;                  /* atomic: the video branch is linked */
   gboolean seen_key;            /* streaming thread: a keyframe reached the sink */
   gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
+  /* main thread: what the operator was told */
+  gboolean live;                /* video flows since the last start */
+  gboolean warned;              /* the current outage was logged */
+  gint64 lost_ns;               /* wall clock when it stopped recording, 0 */
+  gboolean disk_full;           /* stopped by a full disk: waits for space */
+  gboolean outage_disk;         /* the current outage began with a full disk */
+  gint64 retry_at_us;           /* disk_full: monotonic time of the next try */
 } RecInput;
 
 struct _LbRecorder
@@ -135,6 +153,19 @@ static void check_stopped (LbRecorder * rec);
 
 /* --- indexing thread ---------------------------------------------------- */
 
+/* An indexing failure of @f reaches the operator once per file. */
+static void
+index_warn (OpenFile * f, const gchar * what, const GError * error)
+{
+  if (f->warned) {
+    GST_DEBUG ("%s: %s: %s", f->path, what, error->message);
+    return;
+  }
+  f->warned = TRUE;
+  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = f->vehicle,.input =
+          f->input), "segment %s: %s: %s", f->path, what, error->message);
+}
+
 static gboolean
 ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
 {
@@ -149,9 +180,40 @@ ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
     if (quiet && g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
       GST_DEBUG ("%s: not indexable yet: %s", f->path, error->message);
     else
-      GST_WARNING ("%s: cannot index: %s", f->path, error->message);
+      index_warn (f, "cannot index", error);
   }
   return f->indexer != NULL;
+}
+
+/* The file is complete: its last rows and the segment row's close.  FALSE
+ * while that has to be tried again (a full disk or a busy store); a file
+ * that holds nothing decodable is removed. */
+static gboolean
+index_finish (LbRecorder * rec, OpenFile * f)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!ensure_indexer (rec, f, FALSE))
+    return TRUE;
+  if (!lb_indexer_finish (f->indexer, &error)) {
+    gboolean again = g_error_matches (error, LB_ERROR, LB_ERROR_IO)
+        || g_error_matches (error, LB_ERROR, LB_ERROR_BUSY);
+    index_warn (f, again ? "final indexing failed, tried again every second"
+        : "final indexing failed", error);
+    return !again;
+  }
+  if (lb_indexer_get_segment_id (f->indexer) == 0) {
+    /* Not one whole fragment with a keyframe (the camera or the disk gave
+     * up at once): nothing in it can be decoded. */
+    GST_INFO ("%s: nothing to index, removed", f->path);
+    g_unlink (f->path);
+  } else {
+    GST_INFO ("%s: closed and indexed", f->path);
+    if (f->warned)
+      lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = f->vehicle,.input =
+              f->input), "segment %s: closed and indexed", f->path);
+  }
+  return TRUE;
 }
 
 static void
@@ -164,11 +226,16 @@ index_update_all (LbRecorder * rec)
   while (g_hash_table_iter_next (&it, NULL, &value)) {
     OpenFile *f = value;
     g_autoptr (GError) error = NULL;
+    if (f->closing) {
+      if (index_finish (rec, f))
+        g_hash_table_iter_remove (&it);
+      continue;
+    }
     if (!ensure_indexer (rec, f, TRUE))
       continue;
     if (!lb_indexer_update (f->indexer, &error) &&
         !g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
-      GST_WARNING ("%s: index update failed: %s", f->path, error->message);
+      index_warn (f, "index update failed", error);
   }
 }
 
@@ -177,7 +244,6 @@ index_close (LbRecorder * rec, const gchar * vehicle, const gchar * input,
     const gchar * path, gint64 start_ns)
 {
   OpenFile *f = g_hash_table_lookup (rec->open_files, path);
-  g_autoptr (GError) error = NULL;
 
   if (f == NULL) {
     f = g_new0 (OpenFile, 1);
@@ -187,13 +253,9 @@ index_close (LbRecorder * rec, const gchar * vehicle, const gchar * input,
     f->start_ns = start_ns;
     g_hash_table_insert (rec->open_files, f->path, f);
   }
-  if (ensure_indexer (rec, f, FALSE)) {
-    if (lb_indexer_finish (f->indexer, &error))
-      GST_INFO ("%s: closed and indexed", path);
-    else
-      GST_WARNING ("%s: final indexing failed: %s", path, error->message);
-  }
-  g_hash_table_remove (rec->open_files, path);
+  f->closing = TRUE;
+  if (index_finish (rec, f))
+    g_hash_table_remove (rec->open_files, path);
   g_atomic_int_inc (&rec->closed);
 }
 
@@ -322,9 +384,16 @@ schedule_retry (RecInput * in)
   guint ms = (guint) (in->backoff_ns / GST_MSECOND);
 
   in->state = IN_WAITING;
-  GST_INFO ("%s: retrying in %u ms", in->name, ms);
-  in->retry_id =
-      g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in, NULL);
+  if (in->disk_full) {
+    /* on_watchdog starts it once there is space again */
+    in->retry_at_us = g_get_monotonic_time () + in->backoff_ns / 1000;
+    GST_INFO ("%s: waiting for free space, at least %u ms", in->name, ms);
+  } else {
+    GST_INFO ("%s: retrying in %u ms", in->name, ms);
+    in->retry_id =
+        g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in,
+        NULL);
+  }
   in->backoff_ns = MIN (in->backoff_ns * 2, rec->retry_max_ns);
 }
 
@@ -335,20 +404,18 @@ finish_drain (RecInput * in)
 {
   LbRecorder *rec = in->rec;
 
-  if (in->sink) {
-    /* Files splitmuxsink did not close in time: index them to their last
-     * complete fragment all the same. */
-    g_auto (GStrv) open = lb_segment_sink_list_open (in->sink);
-    for (guint i = 0; open[i]; i++) {
-      gint64 start_ns = 0;
-      GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
-      if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
-              &start_ns))
-        push_task (rec, TASK_CLOSE, in, open[i], start_ns);
-    }
-  }
+  /* Files splitmuxsink did not close in time: index them to their last
+   * complete fragment all the same, once nothing writes them any more. */
+  g_auto (GStrv) open = in->sink ? lb_segment_sink_list_open (in->sink) : NULL;
   g_clear_pointer (&in->open_path, g_free);
   teardown_pipeline (in);
+  for (guint i = 0; open && open[i]; i++) {
+    gint64 start_ns = 0;
+    GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
+    if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
+            &start_ns))
+      push_task (rec, TASK_CLOSE, in, open[i], start_ns);
+  }
   if (in->retry_after_drain && !rec->stopping) {
     schedule_retry (in);
   } else {
@@ -387,12 +454,62 @@ drain_done (RecInput * in)
       && lb_segment_sink_count_open (in->sink) == 0);
 }
 
+/* The input stopped recording (camera lost, full disk, failed start): one
+ * line per outage, not one per retry. */
+static void
+report_lost (RecInput * in, const gchar * why)
+{
+  const LbLogContext *ctx = LB_LOG_CTX (.vehicle = in->vehicle,.input =
+      in->input);
+
+  g_autofree gchar *every = lb_time_format_duration (in->rec->retry_max_ns);
+
+  if (in->live)
+    in->lost_ns = lb_time_now ();
+  in->live = FALSE;
+  if (in->warned)
+    return;
+  in->warned = TRUE;
+  in->outage_disk = in->disk_full;
+  if (in->disk_full)
+    lb_log (LB_LOG_ERROR, ctx, "disk full: recording stopped, the open "
+        "segment is closed; it resumes by itself once space is freed");
+  else if (in->lost_ns)
+    lb_log (LB_LOG_WARNING, ctx, "camera lost (%s): the open segment is "
+        "closed; retrying every %s at most", why, every);
+  else
+    lb_log (LB_LOG_WARNING, ctx, "camera not recording (%s); retrying every "
+        "%s at most", why, every);
+}
+
+/* Video flows again (main thread, from the watchdog). */
+static void
+report_live (RecInput * in)
+{
+  const LbLogContext *ctx = LB_LOG_CTX (.vehicle = in->vehicle,.input =
+      in->input);
+
+  in->live = TRUE;
+  in->warned = FALSE;
+  if (in->lost_ns == 0) {
+    lb_log (LB_LOG_INFO, ctx, "camera connected: recording");
+    return;
+  }
+  g_autofree gchar *gap = lb_time_format_duration (lb_time_now () -
+      in->lost_ns);
+  lb_log (LB_LOG_INFO, ctx, "%s: recording again after a gap of %s",
+      in->outage_disk ? "disk space back" : "camera back", gap);
+  in->lost_ns = 0;
+}
+
 static void
 drain_input (RecInput * in, gboolean retry, const gchar * why)
 {
   if (in->state != IN_RUNNING)
     return;
   GST_INFO ("%s: stopping (%s)", in->name, why);
+  if (retry)
+    report_lost (in, why);
   in->state = IN_DRAINING;
   in->retry_after_drain = retry;
   if (in->sink_pad == NULL || drain_done (in) ||
@@ -433,6 +550,16 @@ on_segment_event (RecInput * in, LbSegmentEvent ev, const gchar * path,
     if (in->state == IN_DRAINING && drain_done (in))
       finish_drain (in);
   }
+}
+
+/* An error while the store's disk is (nearly) full is the disk's doing,
+ * whatever element saw it first. */
+static gboolean
+disk_is_full (LbRecorder * rec)
+{
+  gint64 free_b = 0;
+  return lb_disk_space (rec->store_dir, &free_b, NULL, NULL)
+      && free_b < DISK_RESUME_BYTES;
 }
 
 static gboolean
@@ -489,6 +616,9 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
       gst_message_parse_error (msg, &err, &dbg);
       GST_WARNING ("%s: error from %s: %s (%s)", in->name,
           GST_OBJECT_NAME (msg->src), err->message, dbg ? dbg : "");
+      if (g_error_matches (err, GST_RESOURCE_ERROR,
+              GST_RESOURCE_ERROR_NO_SPACE_LEFT) || disk_is_full (in->rec))
+        in->disk_full = TRUE;
       if (in->state == IN_RUNNING)
         drain_input (in, TRUE, err->message);
       else if (in->state == IN_DRAINING && (in->sink == NULL ||
@@ -705,9 +835,11 @@ start_input (RecInput * in)
   g_atomic_int_set (&in->last_data_s, 0);
   in->seen_key = FALSE;
   in->sink_eos = FALSE;
+  in->disk_full = FALSE;
   in->started_s = g_get_monotonic_time () / G_USEC_PER_SEC;
   if (!build_pipeline (in, &error)) {
     GST_WARNING ("%s: %s", in->name, error->message);
+    report_lost (in, error->message);
     schedule_retry (in);
     return;
   }
@@ -728,6 +860,14 @@ start_input (RecInput * in)
   GST_INFO ("%s: started", in->name);
 }
 
+/* An input stopped by a full disk starts again once there is room. */
+static void
+retry_if_space (RecInput * in)
+{
+  if (g_get_monotonic_time () >= in->retry_at_us && !disk_is_full (in->rec))
+    start_input (in);
+}
+
 static gboolean
 on_watchdog (gpointer data)
 {
@@ -736,6 +876,8 @@ on_watchdog (gpointer data)
 
   for (guint i = 0; i < rec->inputs->len; i++) {
     RecInput *in = rec->inputs->pdata[i];
+    if (in->state == IN_WAITING && in->disk_full)
+      retry_if_space (in);
     if (in->state != IN_RUNNING)
       continue;
     gint last = g_atomic_int_get (&in->last_data_s);
@@ -743,6 +885,8 @@ on_watchdog (gpointer data)
       drain_input (in, TRUE, "no video since the start");
     else if (last != 0 && now - last > STALL_TIMEOUT_S)
       drain_input (in, TRUE, "no video for a while");
+    else if (last != 0 && !in->live)
+      report_live (in);
   }
   return G_SOURCE_CONTINUE;
 }

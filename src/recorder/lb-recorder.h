@@ -25,7 +25,16 @@
  * A camera that stops (error, EOS, or no video for a few seconds) has its
  * open segment closed and indexed, and is reopened after [recorder]
  * retry-min, doubling up to retry-max; the backoff resets once a new segment
- * opens.  The gap shows between segments.
+ * opens.  The gap shows between segments.  A full disk stops an input the
+ * same way; it records again once the store's file system has 8 MiB free
+ * (looked at every second, and not before the backoff).  A segment whose
+ * final indexing fails for want of space (or a busy store) is indexed again
+ * every second until it succeeds; a file that holds no whole fragment with a
+ * keyframe is removed.
+ *
+ * The operator sees one lb_log line per event: camera connected, lost and
+ * back (once per outage, not per retry), disk full and back, and the first
+ * indexing failure of each segment.
  *
  * Everything runs on the thread-default main context of the caller of
  * lb_recorder_start() (the daemon's main loop); pipelines stream on their own
