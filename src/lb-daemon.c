@@ -6,7 +6,7 @@
 #include "core/lb-time.h"
 #include "jobs/lb-jobs.h"
 #include "lbelements.h"
-#include "recorder/lb-indexer.h"
+#include "recorder/lb-reconcile.h"
 #include "recorder/lb-recorder.h"
 #include "recorder/lb-retention.h"
 #include "store/lb-store.h"

@@ -13,7 +13,7 @@
  *     so after a kill the file holds every sample splitmuxsink had handed to
  *     the muxer (except the one mp4mux holds to time it); the samples of the
  *     last fragment, whose moof is not written yet, are recovered at the next
- *     start (lb_footage_reconcile);
+ *     start (lb_footage_reconcile, lb-reconcile.h);
  *   - a new file every @segment_duration_ns, at a keyframe;
  *   - files named <store>/segments/<vehicle>/<input>/<start_ns>.mp4 where
  *     start_ns is the wall-clock time of the file's first frame.
