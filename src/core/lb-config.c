@@ -97,18 +97,19 @@ static const KeySpec key_specs[] = {
 };
 
 /* Groups whose keys are free-form strings. */
-static const gchar *const free_groups[] = { "upload-headers" };
+/* NULL-terminated: read with g_strv_contains */
+static const gchar *const free_groups[] = { "upload-headers", NULL };
 
 static const gchar *const api_inputs[] = {
   "dashcamRoadFacing", "dashcamDriverFacing",
-  "analog1", "analog2", "analog3", "analog4",
+  "analog1", "analog2", "analog3", "analog4", NULL
 };
 
 static const gchar *const camera_roles[] = {
   "leftMirrorMount", "leftSide", "rightMirrorMount", "rightSide", "rearHigh",
   "rearBumper", "inCab", "front", "hopper", "other1", "other2", "other3",
   "other4", "leftBev", "rightBev", "rearBev", "frontBev", "otherBev",
-  "bevNotUsed",
+  "bevNotUsed", NULL
 };
 
 static const gchar default_text[] =
@@ -400,9 +401,10 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
   return TRUE;
 }
 
-static gboolean
-is_api_input (const gchar * name)
+gboolean
+lb_config_is_api_input (const gchar * name)
 {
+  g_return_val_if_fail (name != NULL, FALSE);
   return g_strv_contains (api_inputs, name);
 }
 
@@ -420,7 +422,7 @@ load_inputs (LbConfig * config, GError ** error)
           "an input group is named [input VEHICLE INPUT]");
       return FALSE;
     }
-    if (!is_api_input (words[2])) {
+    if (!lb_config_is_api_input (words[2])) {
       set_config_error (error, config, groups[i], NULL,
           "'%s' is not an input of the API (dashcamRoadFacing, dashcamDriverFacing, "
           "analog1 … analog4)", words[2]);

@@ -76,6 +76,10 @@ const LbInputConfig *lb_config_find_role   (LbConfig *config, const gchar *vehic
 gboolean             lb_config_has_vehicle (LbConfig *config, const gchar *vehicle);
 gdouble              lb_config_get_org_allowance (LbConfig *config, const gchar *org);
 
+/* Whether @name is an input of the API: dashcamRoadFacing,
+ * dashcamDriverFacing, analog1 … analog4. */
+gboolean             lb_config_is_api_input (const gchar *name);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbConfig, lb_config_free)
 
 G_END_DECLS

@@ -5,7 +5,8 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
-#include "recorder/lb-segment-sink.h"
+#include "recorder/lb-recorder.h"
+#include "recorder/lb-segment-writer.h"
 #include "store/lb-store-footage.h"
 
 #include <errno.h>
@@ -27,8 +28,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_import_debug);
 typedef struct
 {
   GstElement *pipeline;
-  GstElement *sink;
-  GstPad *sink_pad;             /* splitmuxsink's video pad */
+  LbSegmentWriter *writer;
+  GstPad *sink_pad;             /* the writer's splitmuxsink's video pad */
   const LbImportOptions *opt;
 
   GMutex lock;
@@ -210,7 +211,8 @@ on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   if (!imp->have_first) {
     imp->have_first = TRUE;
     imp->first_rt = (gint64) rt;
-    lb_segment_sink_set_origin (imp->sink, imp->opt->start_ns - (gint64) rt);
+    lb_segment_writer_set_origin (imp->writer,
+        imp->opt->start_ns - (gint64) rt);
   }
   gint64 end = (gint64) rt + (GST_BUFFER_DURATION_IS_VALID (buf) ?
       (gint64) GST_BUFFER_DURATION (buf) : 0);
@@ -239,7 +241,7 @@ on_dropped_event (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 static void
 link_fakesink (Import * imp, GstPad * pad)
 {
-  g_autoptr (GstPad) sinkpad = lb_segment_sink_drop_stream (imp->pipeline, pad);
+  g_autoptr (GstPad) sinkpad = lb_recorder_drop_stream (imp->pipeline, pad);
   gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
       on_dropped_event, imp, NULL);
 }
@@ -421,10 +423,10 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
   imp.pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
   g_object_set (src, "location", path, NULL);
-  imp.sink =
-      lb_segment_sink_new (store_dir, vehicle, input, segment_duration_ns,
+  imp.writer =
+      lb_segment_writer_new (store_dir, vehicle, input, segment_duration_ns,
       LB_NS_PER_SEC);
-  gboolean ok = src && imp.sink;
+  gboolean ok = src && imp.writer;
   g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GPtrArray) closed = g_ptr_array_new_with_free_func (g_free);
@@ -433,8 +435,9 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
   gint64 deadline = 0;
 
   if (ok) {
-    gst_bin_add_many (GST_BIN (imp.pipeline), src, imp.sink, NULL);
-    imp.sink_pad = gst_element_request_pad_simple (imp.sink, "video");
+    GstElement *sink = lb_segment_writer_get_sink (imp.writer);
+    gst_bin_add_many (GST_BIN (imp.pipeline), src, sink, NULL);
+    imp.sink_pad = gst_element_request_pad_simple (sink, "video");
     gst_pad_add_probe (imp.sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &imp,
         NULL);
     if (elementary) {
@@ -507,7 +510,7 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
     gint64 seg_start = 0;
     switch (GST_MESSAGE_TYPE (msg)) {
       case GST_MESSAGE_ELEMENT:
-        switch (lb_segment_sink_parse_message (imp.sink, msg, &seg_path,
+        switch (lb_segment_writer_parse_message (imp.writer, msg, &seg_path,
                 &seg_start)) {
           case LB_SEGMENT_EVENT_OPENED:
             add_path (written, seg_path);
@@ -570,7 +573,7 @@ eos:
   }
   /* Every file the sink named must be closed by now. */
   {
-    g_auto (GStrv) open = lb_segment_sink_list_open (imp.sink);
+    g_auto (GStrv) open = lb_segment_writer_list_open (imp.writer);
     for (guint i = 0; open[i]; i++)
       add_path (written, open[i]);
     if (open[0]) {
@@ -581,16 +584,17 @@ eos:
 
 done:
   if (imp.pipeline) {
-    lb_segment_sink_release_dropped (imp.pipeline);
+    lb_recorder_release_dropped (imp.pipeline);
     gst_element_set_state (imp.pipeline, GST_STATE_NULL);
   }
-  if (imp.sink && failure) {
-    g_auto (GStrv) open = lb_segment_sink_list_open (imp.sink);
+  if (imp.writer && failure) {
+    g_auto (GStrv) open = lb_segment_writer_list_open (imp.writer);
     for (guint i = 0; open[i]; i++)
       add_path (written, open[i]);
   }
   gst_clear_object (&imp.sink_pad);
   gst_clear_object (&imp.pipeline);
+  g_clear_pointer (&imp.writer, lb_segment_writer_free);
   g_mutex_clear (&imp.lock);
   g_free (imp.refusal);
   g_clear_pointer (&imp.display, g_array_unref);
@@ -636,216 +640,6 @@ done:
     g_string_append_printf (report,
         "imported %s: %s to %s (%s, %" G_GUINT64_FORMAT
         " frames, %u segments)\n", path, a, b, d, imp.frames, closed->len);
-  }
-  return TRUE;
-}
-
-/* --- the command ---------------------------------------------------------- */
-
-static const gchar *const api_inputs[] = {
-  "dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2", "analog3",
-  "analog4",
-  NULL
-};
-
-static const gchar usage[] =
-    "usage: lookback [--config FILE] import --vehicle ID --input NAME "
-    "--start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]";
-
-/* "--name value" or "--name=value" at argv[*i]; advances *i past it. */
-static gboolean
-take_option (gint argc, gchar ** argv, gint * i, const gchar * name,
-    const gchar ** value, GError ** error)
-{
-  gsize n = strlen (name);
-  const gchar *arg = argv[*i];
-
-  if (strncmp (arg, name, n) != 0)
-    return FALSE;
-  if (arg[n] == '=') {
-    *value = arg + n + 1;
-    return TRUE;
-  }
-  if (arg[n] != '\0')
-    return FALSE;
-  if (*i + 1 >= argc) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s needs a value\n%s",
-        name, usage);
-    *value = NULL;
-    return TRUE;
-  }
-  *value = argv[++*i];
-  return TRUE;
-}
-
-static gboolean
-parse_framerate (const gchar * text, gint * n, gint * d)
-{
-  gchar *end = NULL;
-  gint64 a = g_ascii_strtoll (text, &end, 10), b = 1;
-
-  if (end == text)
-    return FALSE;
-  if (*end == '/') {
-    const gchar *p = end + 1;
-    b = g_ascii_strtoll (p, &end, 10);
-    if (end == p)
-      return FALSE;
-  }
-  if (*end != '\0' || a <= 0 || b <= 0 || a > 1000000 || b > 1000000)
-    return FALSE;
-  *n = (gint) a;
-  *d = (gint) b;
-  return TRUE;
-}
-
-typedef struct
-{
-  gchar *path;
-  gboolean has_start;
-  gint64 start_ns;
-  gint fps_n, fps_d;
-} FileArg;
-
-static void
-file_arg_free (gpointer p)
-{
-  FileArg *f = p;
-  g_free (f->path);
-  g_free (f);
-}
-
-gboolean
-lb_import_command (LbConfig * config, gint argc, gchar ** argv, GString * out,
-    GError ** error)
-{
-  g_return_val_if_fail (config != NULL, FALSE);
-
-  LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
-
-  const gchar *vehicle = NULL, *input = NULL, *value = NULL;
-  gboolean pending_start = FALSE;
-  gint64 start_ns = 0;
-  gint fps_n = 0, fps_d = 0;
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (file_arg_free);
-  gboolean options_done = FALSE;
-
-  for (gint i = 1; i < argc; i++) {
-    const gchar *arg = argv[i];
-    g_autoptr (GError) err = NULL;
-    if (!options_done && g_str_equal (arg, "--")) {
-      options_done = TRUE;
-      continue;
-    }
-    if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-      if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h")) {
-        g_string_append_printf (out, "%s\n", usage);
-        return TRUE;
-      }
-      if (take_option (argc, argv, &i, "--vehicle", &value, &err)) {
-        vehicle = value;
-      } else if (take_option (argc, argv, &i, "--input", &value, &err)) {
-        input = value;
-      } else if (take_option (argc, argv, &i, "--start", &value, &err)) {
-        if (value && !lb_time_parse_rfc3339 (value, &start_ns, &err)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s",
-              err->message);
-          return FALSE;
-        }
-        pending_start = TRUE;
-      } else if (take_option (argc, argv, &i, "--framerate", &value, &err)) {
-        if (value && !parse_framerate (value, &fps_n, &fps_d)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-              "--framerate: '%s' is not a frame rate such as 30 or 30000/1001",
-              value);
-          return FALSE;
-        }
-      } else {
-        g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-            "unknown option '%s'\n%s", arg, usage);
-        return FALSE;
-      }
-      if (err) {
-        g_propagate_error (error, g_steal_pointer (&err));
-        return FALSE;
-      }
-      continue;
-    }
-    FileArg *f = g_new0 (FileArg, 1);
-    f->path = g_strdup (arg);
-    f->has_start = pending_start;
-    f->start_ns = start_ns;
-    f->fps_n = fps_n;
-    f->fps_d = fps_d;
-    pending_start = FALSE;
-    g_ptr_array_add (files, f);
-  }
-
-  if (vehicle == NULL || *vehicle == '\0' || input == NULL || *input == '\0') {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--vehicle and --input are required\n%s", usage);
-    return FALSE;
-  }
-  if (!g_strv_contains (api_inputs, input)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--input: '%s' is not an input of the API "
-        "(dashcamRoadFacing, dashcamDriverFacing, analog1 … analog4)", input);
-    return FALSE;
-  }
-  if (files->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s",
-        usage);
-    return FALSE;
-  }
-  if (!((FileArg *) files->pdata[0])->has_start) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--start (the wall-clock time of the first frame) must come before the first file\n%s",
-        usage);
-    return FALSE;
-  }
-
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  const gchar *store_dir = lb_config_get_store_dir (config);
-  if (g_mkdir_with_parents (store_dir, 0755) < 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
-        store_dir, g_strerror (errno));
-    return FALSE;
-  }
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
-  if (store == NULL)
-    return FALSE;
-
-  gint64 segment_ns =
-      lb_config_get_duration (config, "recorder", "segment-duration");
-  gint64 next_start = 0;
-  guint failed = 0;
-  g_autoptr (GString) failures = g_string_new (NULL);
-
-  for (guint i = 0; i < files->len; i++) {
-    FileArg *f = files->pdata[i];
-    LbImportOptions opt = { 0 };
-    g_autoptr (GError) err = NULL;
-    gint64 end = 0;
-
-    opt.start_ns = f->has_start ? f->start_ns : next_start;
-    opt.fps_n = f->fps_n;
-    opt.fps_d = f->fps_d;
-    if (lb_import_file (store, store_dir, vehicle, input, f->path, &opt,
-            segment_ns, &end, out, &err)) {
-      next_start = end;
-    } else {
-      failed++;
-      g_string_append_printf (out, "skipped %s\n", err->message);
-      g_string_append_printf (failures, "%s%s", failures->len ? "; " : "",
-          err->message);
-      /* The next file keeps the time this one would have started at. */
-      next_start = opt.start_ns;
-    }
-  }
-  if (failed) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
-        "%u of %u files not imported (%s)", failed, files->len, failures->str);
-    return FALSE;
   }
   return TRUE;
 }

@@ -1,17 +1,11 @@
-/* lookback — `lookback import`: existing H.264 recordings into the store
+/* lookback — import: existing H.264 recordings into the store
  *
- *   lookback [--config FILE] import --vehicle ID --input NAME
- *            --start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]
- *
- * Each FILE (MP4/MOV, Matroska/WebM, MPEG-TS, or an H.264 Annex-B
- * elementary stream, which needs --framerate) is remuxed without
- * transcoding into the store's segment layout by the recorder's segment
- * sink (video only; audio is dropped; B-frames keep their PTS/DTS), then
- * every segment is indexed with lb_footage_index_file().
- *
- * --start is the wall-clock time of the first frame of the next FILE;
- * the files after it follow each other (each starts where the previous one
- * ended) until another --start.  --framerate applies to the files after it.
+ * A file (MP4/MOV, Matroska/WebM, MPEG-TS, or an H.264 Annex-B elementary
+ * stream, which needs a frame rate) is remuxed without transcoding into the
+ * store's segment layout by the recorder's segment writer (video only; audio
+ * is dropped; B-frames keep their PTS/DTS), then every segment is indexed
+ * with lb_footage_index_file().  The `lookback import` command
+ * (src/cli/lb-cli-import.c) calls it for each file it is given.
  *
  * A bad file (truncated, not video, not H.264 — H.265 is refused by name)
  * is reported and skipped: the segment files written for it are removed
@@ -19,7 +13,6 @@
  */
 #pragma once
 
-#include "core/lb-config.h"
 #include "store/lb-store.h"
 
 G_BEGIN_DECLS
@@ -42,12 +35,5 @@ gboolean lb_import_file (LbStore               *store,
                          gint64                *out_end_ns,
                          GString               *report,
                          GError               **error);
-
-/* The `import` command of the CLI table. */
-gboolean lb_import_command (LbConfig  *config,
-                            gint       argc,
-                            gchar    **argv,
-                            GString   *out,
-                            GError   **error);
 
 G_END_DECLS

@@ -9,7 +9,7 @@
 #include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
-#include "recorder/lb-segment-sink.h"
+#include "recorder/lb-segment-writer.h"
 #include "store/lb-store-footage.h"
 
 #include <glib/gstdio.h>
@@ -98,7 +98,7 @@ typedef struct
   gchar *name;                  /* "vehicle/input", for logs */
   InState state;
   GstElement *pipeline;
-  GstElement *sink;             /* the segment sink, owned by pipeline */
+  LbSegmentWriter *writer;      /* writes the segments; its sink is in pipeline */
   GstPad *sink_pad;             /* its video request pad (ref) */
   guint bus_watch;
   guint retry_id;
@@ -356,12 +356,12 @@ teardown_pipeline (RecInput * in)
     in->bus_watch = 0;
   }
   if (in->pipeline) {
-    lb_segment_sink_release_dropped (in->pipeline);
+    lb_recorder_release_dropped (in->pipeline);
     gst_element_set_state (in->pipeline, GST_STATE_NULL);
     gst_clear_object (&in->sink_pad);
     gst_clear_object (&in->pipeline);
-    in->sink = NULL;
   }
+  g_clear_pointer (&in->writer, lb_segment_writer_free);
   g_atomic_int_set (&in->linked, 0);
 }
 
@@ -406,7 +406,8 @@ finish_drain (RecInput * in)
 
   /* Files splitmuxsink did not close in time: index them to their last
    * complete fragment all the same, once nothing writes them any more. */
-  g_auto (GStrv) open = in->sink ? lb_segment_sink_list_open (in->sink) : NULL;
+  g_auto (GStrv) open =
+      in->writer ? lb_segment_writer_list_open (in->writer) : NULL;
   g_clear_pointer (&in->open_path, g_free);
   teardown_pipeline (in);
   for (guint i = 0; open && open[i]; i++) {
@@ -450,8 +451,8 @@ send_eos_to_sink (GstElement * pipeline, gpointer data)
 static gboolean
 drain_done (RecInput * in)
 {
-  return in->sink == NULL || (in->sink_eos
-      && lb_segment_sink_count_open (in->sink) == 0);
+  return in->writer == NULL || (in->sink_eos
+      && lb_segment_writer_count_open (in->writer) == 0);
 }
 
 /* The input stopped recording (camera lost, full disk, failed start): one
@@ -514,7 +515,7 @@ drain_input (RecInput * in, gboolean retry, const gchar * why)
   in->retry_after_drain = retry;
   if (in->sink_pad == NULL || drain_done (in) ||
       (g_atomic_int_get (&in->last_data_s) == 0 &&
-          lb_segment_sink_count_open (in->sink) == 0)) {
+          lb_segment_writer_count_open (in->writer) == 0)) {
     finish_drain (in);
     return;
   }
@@ -579,7 +580,8 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
       if (st && gst_structure_has_name (st, "GstBinForwarded") &&
           gst_structure_get (st, "message", GST_TYPE_MESSAGE, &inner, NULL)) {
         if (GST_MESSAGE_TYPE (inner) == GST_MESSAGE_EOS &&
-            GST_MESSAGE_SRC (inner) == GST_OBJECT (in->sink)) {
+            GST_MESSAGE_SRC (inner) ==
+            GST_OBJECT (lb_segment_writer_get_sink (in->writer))) {
           in->sink_eos = TRUE;
           if (in->state == IN_DRAINING && drain_done (in))
             finish_drain (in);
@@ -587,7 +589,7 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
         gst_message_unref (inner);
         break;
       }
-      ev = lb_segment_sink_parse_message (in->sink, msg, &path, &start_ns);
+      ev = lb_segment_writer_parse_message (in->writer, msg, &path, &start_ns);
       if (ev != LB_SEGMENT_EVENT_NONE)
         on_segment_event (in, ev, path, start_ns);
       break;
@@ -621,8 +623,8 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
         in->disk_full = TRUE;
       if (in->state == IN_RUNNING)
         drain_input (in, TRUE, err->message);
-      else if (in->state == IN_DRAINING && (in->sink == NULL ||
-              lb_segment_sink_count_open (in->sink) == 0))
+      else if (in->state == IN_DRAINING && (in->writer == NULL ||
+              lb_segment_writer_count_open (in->writer) == 0))
         finish_drain (in);
       break;
     }
@@ -684,7 +686,7 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
 
   if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
     GST_INFO ("%s: not recording stream %s", in->name, media);
-    gst_object_unref (lb_segment_sink_drop_stream (pipeline, pad));
+    gst_object_unref (lb_recorder_drop_stream (pipeline, pad));
     return;
   }
 
@@ -802,17 +804,18 @@ build_pipeline (RecInput * in, GError ** error)
     gst_clear_object (&in->pipeline);
     return FALSE;
   }
-  in->sink =
-      lb_segment_sink_new (rec->store_dir, in->vehicle, in->input,
+  in->writer =
+      lb_segment_writer_new (rec->store_dir, in->vehicle, in->input,
       rec->segment_ns, rec->fragment_ns);
-  if (in->sink == NULL) {
+  if (in->writer == NULL) {
     g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
         "splitmuxsink or mp4mux is missing (gst-plugins-good)");
     gst_clear_object (&in->pipeline);
     return FALSE;
   }
-  gst_bin_add (GST_BIN (in->pipeline), in->sink);
-  in->sink_pad = gst_element_request_pad_simple (in->sink, "video");
+  GstElement *sink = lb_segment_writer_get_sink (in->writer);
+  gst_bin_add (GST_BIN (in->pipeline), sink);
+  in->sink_pad = gst_element_request_pad_simple (sink, "video");
   gst_pad_add_probe (in->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer,
       in, NULL);
   g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
@@ -938,7 +941,7 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
       !(rec->tpl_h264 = read_template ("record-h264.pipeline", error)) ||
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
-  rec->clock = lb_segment_sink_new_clock ();
+  rec->clock = lb_segment_writer_new_clock ();
 
   GPtrArray *inputs = lb_config_get_inputs (config);
   for (guint i = 0; i < inputs->len; i++) {
@@ -1107,4 +1110,42 @@ lb_recorder_free (LbRecorder * rec)
   g_free (rec->tpl_encode);
   g_free (rec->store_dir);
   g_free (rec);
+}
+
+/* --- helpers for capture pipelines ------------------------------------- */
+
+GstPad *
+lb_recorder_drop_stream (GstElement * pipeline, GstPad * pad)
+{
+  g_return_val_if_fail (GST_IS_BIN (pipeline), NULL);
+  g_return_val_if_fail (GST_IS_PAD (pad), NULL);
+
+  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), fake);
+  GstPad *sinkpad = gst_element_get_static_pad (fake, "sink");
+  gst_pad_link (pad, sinkpad);
+  gst_element_set_locked_state (fake, TRUE);
+  gst_element_set_state (fake, GST_STATE_PLAYING);
+  return sinkpad;
+}
+
+void
+lb_recorder_release_dropped (GstElement * pipeline)
+{
+  g_return_if_fail (GST_IS_BIN (pipeline));
+
+  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    if (gst_element_is_locked_state (e)) {
+      gst_element_set_locked_state (e, FALSE);
+      gst_element_set_state (e, GST_STATE_NULL);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
 }

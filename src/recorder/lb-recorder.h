@@ -6,7 +6,7 @@
  *       → H.264:           <pipelines/record-h264.pipeline>   (passed through)
  *       → raw video:       <pipelines/record-encode.pipeline> (encoded)
  *       → other video:     the best-ranked decoder for it ! record-encode
- *   ! lb_segment_sink_new()
+ *   ! the splitmuxsink of an LbSegmentWriter (lb-segment-writer.h)
  *
  * record-source.pipeline ends in a parsebin named "parse" (it depayloads
  * RTP and parses what the source gives); its capsfilter "accept" lists, in
@@ -45,6 +45,8 @@
 #include "core/lb-config.h"
 #include "store/lb-store.h"
 
+#include <gst/gst.h>
+
 G_BEGIN_DECLS
 
 typedef struct _LbRecorder LbRecorder;
@@ -79,5 +81,15 @@ guint       lb_recorder_count_closed    (LbRecorder *recorder);
 void        lb_recorder_free  (LbRecorder *recorder);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbRecorder, lb_recorder_free)
+
+/* For capture pipelines (the recorder's and the importer's): a stream that
+ * is not recorded (audio, a second video) goes to a fakesink added to
+ * @pipeline and kept PLAYING whatever the pipeline's state, so that a
+ * demuxer never blocks in preroll on it while the segment sink waits for
+ * video.  Returns the fakesink's sink pad (for a probe).  Before @pipeline
+ * goes to NULL, lb_recorder_release_dropped() lets those sinks follow. */
+GstPad     *lb_recorder_drop_stream     (GstElement *pipeline,
+                                         GstPad     *pad);
+void        lb_recorder_release_dropped (GstElement *pipeline);
 
 G_END_DECLS
