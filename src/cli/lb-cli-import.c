@@ -85,6 +85,168 @@ file_arg_free (gpointer p)
   g_free (f);
 }
 
+/* The command line, read. */
+typedef struct
+{
+  const gchar *vehicle, *input;
+  gboolean help;
+  gboolean pending_start;       /* --start given, no file after it yet */
+  gint64 start_ns;
+  gint fps_n, fps_d;
+  GPtrArray *files;             /* FileArg*, each with the options before it */
+} Args;
+
+/* The option at argv[*i] (advancing *i past its value). */
+static gboolean
+parse_option (gint argc, gchar ** argv, gint * i, Args * a, GError ** error)
+{
+  const gchar *arg = argv[*i], *value = NULL;
+  g_autoptr (GError) err = NULL;
+
+  if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h")) {
+    a->help = TRUE;
+  } else if (take_option (argc, argv, i, "--vehicle", &value, &err)) {
+    a->vehicle = value;
+  } else if (take_option (argc, argv, i, "--input", &value, &err)) {
+    a->input = value;
+  } else if (take_option (argc, argv, i, "--start", &value, &err)) {
+    if (value && !lb_time_parse_rfc3339 (value, &a->start_ns, &err)) {
+      g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s",
+          err->message);
+      return FALSE;
+    }
+    a->pending_start = TRUE;
+  } else if (take_option (argc, argv, i, "--framerate", &value, &err)) {
+    if (value && !parse_framerate (value, &a->fps_n, &a->fps_d)) {
+      g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+          "--framerate: '%s' is not a frame rate such as 30 or 30000/1001",
+          value);
+      return FALSE;
+    }
+  } else {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "unknown option '%s'\n%s", arg, usage);
+    return FALSE;
+  }
+  if (err) {
+    g_propagate_error (error, g_steal_pointer (&err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_args (gint argc, gchar ** argv, Args * a, GError ** error)
+{
+  gboolean options_done = FALSE;
+
+  for (gint i = 1; i < argc && !a->help; i++) {
+    const gchar *arg = argv[i];
+    if (!options_done && g_str_equal (arg, "--")) {
+      options_done = TRUE;
+    } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
+      if (!parse_option (argc, argv, &i, a, error))
+        return FALSE;
+    } else {
+      FileArg *f = g_new0 (FileArg, 1);
+      f->path = g_strdup (arg);
+      f->has_start = a->pending_start;
+      f->start_ns = a->start_ns;
+      f->fps_n = a->fps_n;
+      f->fps_d = a->fps_d;
+      a->pending_start = FALSE;
+      g_ptr_array_add (a->files, f);
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+check_args (const Args * a, GError ** error)
+{
+  if (a->vehicle == NULL || *a->vehicle == '\0' || a->input == NULL
+      || *a->input == '\0') {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--vehicle and --input are required\n%s", usage);
+    return FALSE;
+  }
+  if (!lb_config_is_api_input (a->input)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--input: '%s' is not an input of the API "
+        "(dashcamRoadFacing, dashcamDriverFacing, analog1 … analog4)",
+        a->input);
+    return FALSE;
+  }
+  if (a->files->len == 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s",
+        usage);
+    return FALSE;
+  }
+  if (!((FileArg *) a->files->pdata[0])->has_start) {
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+        "--start (the wall-clock time of the first frame) must come before the first file\n%s",
+        usage);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static LbStore *
+open_store (LbConfig * config, GError ** error)
+{
+  g_autofree gchar *db = lb_config_get_db_path (config);
+  const gchar *store_dir = lb_config_get_store_dir (config);
+
+  if (g_mkdir_with_parents (store_dir, 0755) < 0) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
+        store_dir, g_strerror (errno));
+    return NULL;
+  }
+  return lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
+}
+
+/* Each file in turn; a file that fails is reported and skipped (the next
+ * one keeps the time it would have started at). */
+static gboolean
+import_files (LbConfig * config, LbStore * store, const Args * a,
+    GString * out, GError ** error)
+{
+  LbImportOptions opt = {
+    .store = store,.vehicle = a->vehicle,.input = a->input,
+    .segment_duration_ns =
+        lb_config_get_duration (config, "recorder", "segment-duration"),
+  };
+  gint64 next_start = 0;
+  guint failed = 0;
+  g_autoptr (GString) failures = g_string_new (NULL);
+
+  for (guint i = 0; i < a->files->len; i++) {
+    FileArg *f = a->files->pdata[i];
+    g_autoptr (GError) err = NULL;
+    gint64 end = 0;
+
+    opt.start_ns = f->has_start ? f->start_ns : next_start;
+    opt.fps_n = f->fps_n;
+    opt.fps_d = f->fps_d;
+    if (lb_import_file (&opt, f->path, &end, out, &err)) {
+      next_start = end;
+      continue;
+    }
+    failed++;
+    g_string_append_printf (out, "skipped %s\n", err->message);
+    g_string_append_printf (failures, "%s%s", failures->len ? "; " : "",
+        err->message);
+    next_start = opt.start_ns;
+  }
+  if (failed) {
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
+        "%u of %u files not imported (%s)", failed, a->files->len,
+        failures->str);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /**
  * lb_cli_import:
  *
@@ -96,129 +258,17 @@ lb_cli_import (LbConfig * config, gint argc, gchar ** argv, GString * out,
 {
   g_return_val_if_fail (config != NULL, FALSE);
 
-  const gchar *vehicle = NULL, *input = NULL, *value = NULL;
-  gboolean pending_start = FALSE;
-  gint64 start_ns = 0;
-  gint fps_n = 0, fps_d = 0;
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (file_arg_free);
-  gboolean options_done = FALSE;
+  Args a = {.files = files };
 
-  for (gint i = 1; i < argc; i++) {
-    const gchar *arg = argv[i];
-    g_autoptr (GError) err = NULL;
-    if (!options_done && g_str_equal (arg, "--")) {
-      options_done = TRUE;
-      continue;
-    }
-    if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-      if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h")) {
-        g_string_append_printf (out, "%s\n", usage);
-        return TRUE;
-      }
-      if (take_option (argc, argv, &i, "--vehicle", &value, &err)) {
-        vehicle = value;
-      } else if (take_option (argc, argv, &i, "--input", &value, &err)) {
-        input = value;
-      } else if (take_option (argc, argv, &i, "--start", &value, &err)) {
-        if (value && !lb_time_parse_rfc3339 (value, &start_ns, &err)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s",
-              err->message);
-          return FALSE;
-        }
-        pending_start = TRUE;
-      } else if (take_option (argc, argv, &i, "--framerate", &value, &err)) {
-        if (value && !parse_framerate (value, &fps_n, &fps_d)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-              "--framerate: '%s' is not a frame rate such as 30 or 30000/1001",
-              value);
-          return FALSE;
-        }
-      } else {
-        g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-            "unknown option '%s'\n%s", arg, usage);
-        return FALSE;
-      }
-      if (err) {
-        g_propagate_error (error, g_steal_pointer (&err));
-        return FALSE;
-      }
-      continue;
-    }
-    FileArg *f = g_new0 (FileArg, 1);
-    f->path = g_strdup (arg);
-    f->has_start = pending_start;
-    f->start_ns = start_ns;
-    f->fps_n = fps_n;
-    f->fps_d = fps_d;
-    pending_start = FALSE;
-    g_ptr_array_add (files, f);
-  }
-
-  if (vehicle == NULL || *vehicle == '\0' || input == NULL || *input == '\0') {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--vehicle and --input are required\n%s", usage);
+  if (!parse_args (argc, argv, &a, error))
     return FALSE;
+  if (a.help) {
+    g_string_append_printf (out, "%s\n", usage);
+    return TRUE;
   }
-  if (!lb_config_is_api_input (input)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--input: '%s' is not an input of the API "
-        "(dashcamRoadFacing, dashcamDriverFacing, analog1 … analog4)", input);
+  if (!check_args (&a, error))
     return FALSE;
-  }
-  if (files->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s",
-        usage);
-    return FALSE;
-  }
-  if (!((FileArg *) files->pdata[0])->has_start) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--start (the wall-clock time of the first frame) must come before the first file\n%s",
-        usage);
-    return FALSE;
-  }
-
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  const gchar *store_dir = lb_config_get_store_dir (config);
-  if (g_mkdir_with_parents (store_dir, 0755) < 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
-        store_dir, g_strerror (errno));
-    return FALSE;
-  }
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
-  if (store == NULL)
-    return FALSE;
-
-  gint64 segment_ns =
-      lb_config_get_duration (config, "recorder", "segment-duration");
-  gint64 next_start = 0;
-  guint failed = 0;
-  g_autoptr (GString) failures = g_string_new (NULL);
-
-  for (guint i = 0; i < files->len; i++) {
-    FileArg *f = files->pdata[i];
-    LbImportOptions opt = { 0 };
-    g_autoptr (GError) err = NULL;
-    gint64 end = 0;
-
-    opt.start_ns = f->has_start ? f->start_ns : next_start;
-    opt.fps_n = f->fps_n;
-    opt.fps_d = f->fps_d;
-    if (lb_import_file (store, store_dir, vehicle, input, f->path, &opt,
-            segment_ns, &end, out, &err)) {
-      next_start = end;
-    } else {
-      failed++;
-      g_string_append_printf (out, "skipped %s\n", err->message);
-      g_string_append_printf (failures, "%s%s", failures->len ? "; " : "",
-          err->message);
-      /* The next file keeps the time this one would have started at. */
-      next_start = opt.start_ns;
-    }
-  }
-  if (failed) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
-        "%u of %u files not imported (%s)", failed, files->len, failures->str);
-    return FALSE;
-  }
-  return TRUE;
+  g_autoptr (LbStore) store = open_store (config, error);
+  return store && import_files (config, store, &a, out, error);
 }

@@ -25,12 +25,19 @@ GST_DEBUG_CATEGORY_STATIC (lb_import_debug);
 /* Bytes read to recognise a file. */
 #define TYPEFIND_BYTES (256 * 1024)
 
+/* One file's import (main thread unless said otherwise). */
 typedef struct
 {
+  const LbImportOptions *opt;
+  const gchar *path;
+  gboolean elementary;          /* an H.264 elementary stream */
   GstElement *pipeline;
   LbSegmentWriter *writer;
   GstPad *sink_pad;             /* the writer's splitmuxsink's video pad */
-  const LbImportOptions *opt;
+  GPtrArray *written;           /* every file the writer named: removed on failure */
+  GPtrArray *closed;            /* the closed segment files, in order */
+  GArray *starts;               /* their first-frame wall clocks */
+  gchar *failure;               /* why the file is not imported */
 
   GMutex lock;
   gchar *refusal;               /* protected by lock: why the file is refused */
@@ -371,19 +378,12 @@ typefind_file (const gchar * path, GError ** error)
   return caps;
 }
 
-gboolean
-lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
-    const gchar * input, const gchar * path, const LbImportOptions * opt,
-    gint64 segment_duration_ns, gint64 * out_end_ns, GString * report,
-    GError ** error)
+/* What kind of file @path is; FALSE with the reason for one lookback does
+ * not import.  *@elementary for an H.264 elementary stream. */
+static gboolean
+check_file (const gchar * path, const LbImportOptions * opt,
+    gboolean * elementary, GError ** error)
 {
-  g_return_val_if_fail (store != NULL && store_dir != NULL, FALSE);
-  g_return_val_if_fail (vehicle != NULL && input != NULL
-      && path != NULL, FALSE);
-  g_return_val_if_fail (opt != NULL, FALSE);
-
-  LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
-
   g_autoptr (GError) err = NULL;
   g_autoptr (GstCaps) type = typefind_file (path, &err);
   if (type == NULL) {
@@ -393,7 +393,7 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
   }
   const gchar *media =
       gst_structure_get_name (gst_caps_get_structure (type, 0));
-  gboolean elementary = g_str_equal (media, "video/x-h264");
+  *elementary = g_str_equal (media, "video/x-h264");
   GST_INFO ("%s: %" GST_PTR_FORMAT, path, type);
 
   if (g_str_equal (media, "video/x-h265")) {
@@ -402,7 +402,7 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
         "lookback imports H.264 only (remuxed, never transcoded)", path);
     return FALSE;
   }
-  if (elementary && opt->fps_n <= 0) {
+  if (*elementary && opt->fps_n <= 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
         "%s: an H.264 elementary stream "
         "(Annex B) carries no timestamps: give its frame rate with --framerate N/D",
@@ -416,221 +416,281 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
         path, media);
     return FALSE;
   }
+  return TRUE;
+}
 
-  Import imp = { 0 };
-  g_mutex_init (&imp.lock);
-  imp.opt = opt;
-  imp.pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
+static void
+import_init (Import * imp, const LbImportOptions * opt, const gchar * path,
+    gboolean elementary)
+{
+  memset (imp, 0, sizeof *imp);
+  imp->opt = opt;
+  imp->path = path;
+  imp->elementary = elementary;
+  imp->written = g_ptr_array_new_with_free_func (g_free);
+  imp->closed = g_ptr_array_new_with_free_func (g_free);
+  imp->starts = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_mutex_init (&imp->lock);
+}
+
+static void
+import_clear (Import * imp)
+{
+  g_ptr_array_unref (imp->written);
+  g_ptr_array_unref (imp->closed);
+  g_array_unref (imp->starts);
+  g_free (imp->failure);
+  g_mutex_clear (&imp->lock);
+  g_free (imp->refusal);
+  g_clear_pointer (&imp->display, g_array_unref);
+}
+
+/* An elementary stream: filesrc ! h264parse ! segment sink, the frames
+ * timestamped from their order of display (on_elementary_buffer). */
+static gboolean
+link_elementary (Import * imp, GstElement * src)
+{
+  g_autoptr (GError) derr = NULL;
+
+  imp->display = elementary_display_order (imp->path, &derr);
+  if (imp->display == NULL) {
+    imp->failure = g_strdup (derr->message);
+    return FALSE;
+  }
+  for (guint n = 0; n < imp->display->len; n++) {
+    guint64 shown = g_array_index (imp->display, guint64, n);
+    if (n > shown)
+      imp->reorder = MAX (imp->reorder, n - shown);
+  }
+  GstElement *parse = gst_element_factory_make ("h264parse", NULL);
+  if (parse == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (imp->pipeline), parse);
+  g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
+  gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER,
+      on_elementary_buffer, imp, NULL);
+  imp->linked = TRUE;           /* before any streaming thread exists */
+  return gst_element_link (src, parse)
+      && gst_pad_link (parsed, imp->sink_pad) == GST_PAD_LINK_OK;
+}
+
+/* A container: filesrc ! parsebin, whose H.264 stream on_pad_added links. */
+static gboolean
+link_container (Import * imp, GstElement * src)
+{
+  GstElement *pb = gst_element_factory_make ("parsebin", NULL);
+  if (pb == NULL)
+    return FALSE;
+  gst_bin_add (GST_BIN (imp->pipeline), pb);
+  g_signal_connect (pb, "pad-added", G_CALLBACK (on_pad_added), imp);
+  g_signal_connect (pb, "no-more-pads", G_CALLBACK (on_no_more_pads), imp);
+  return gst_element_link (src, pb);
+}
+
+/* The remux pipeline: file → segment writer.  FALSE with imp->failure. */
+static gboolean
+build_remux (Import * imp)
+{
+  const LbImportOptions *opt = imp->opt;
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
-  g_object_set (src, "location", path, NULL);
-  imp.writer =
-      lb_segment_writer_new (store_dir, vehicle, input, segment_duration_ns,
-      LB_NS_PER_SEC);
-  gboolean ok = src && imp.writer;
-  g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GPtrArray) closed = g_ptr_array_new_with_free_func (g_free);
-  gchar *failure = NULL;
-  g_autoptr (GstBus) bus = NULL;
-  gint64 deadline = 0;
+  gboolean ok = FALSE;
 
-  if (ok) {
-    GstElement *sink = lb_segment_writer_get_sink (imp.writer);
-    gst_bin_add_many (GST_BIN (imp.pipeline), src, sink, NULL);
-    imp.sink_pad = gst_element_request_pad_simple (sink, "video");
-    gst_pad_add_probe (imp.sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &imp,
-        NULL);
-    if (elementary) {
-      g_autoptr (GError) derr = NULL;
-      imp.display = elementary_display_order (path, &derr);
-      if (imp.display == NULL) {
-        failure = g_strdup (derr->message);
-        goto done;
+  imp->pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
+  imp->writer = lb_segment_writer_new (lb_store_get_dir (opt->store),
+      opt->vehicle, opt->input, opt->segment_duration_ns, LB_NS_PER_SEC);
+  if (src && imp->writer) {
+    GstElement *sink = lb_segment_writer_get_sink (imp->writer);
+    g_object_set (src, "location", imp->path, NULL);
+    gst_bin_add_many (GST_BIN (imp->pipeline), src, sink, NULL);
+    imp->sink_pad = gst_element_request_pad_simple (sink, "video");
+    gst_pad_add_probe (imp->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer,
+        imp, NULL);
+    ok = imp->elementary ? link_elementary (imp, src)
+        : link_container (imp, src);
+  } else if (src) {
+    gst_object_unref (gst_object_ref_sink (src));
+  }
+  if (!ok && imp->failure == NULL)
+    imp->failure = g_strdup ("the remux pipeline cannot be built "
+        "(missing GStreamer plugins)");
+  return ok;
+}
+
+/* One message of the remux's bus: segment files named and closed, a
+ * refusal or an error (imp->failure), or the end (*@eos). */
+static void
+handle_message (Import * imp, GstMessage * msg, gboolean * eos)
+{
+  g_autofree gchar *path = NULL;
+  gint64 start = 0;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT:
+      switch (lb_segment_writer_parse_message (imp->writer, msg, &path, &start)) {
+        case LB_SEGMENT_EVENT_OPENED:
+          add_path (imp->written, path);
+          break;
+        case LB_SEGMENT_EVENT_CLOSED:
+          add_path (imp->written, path);
+          g_ptr_array_add (imp->closed, g_strdup (path));
+          g_array_append_val (imp->starts, start);
+          break;
+        default:
+          break;
       }
-      for (guint n = 0; n < imp.display->len; n++) {
-        guint64 shown = g_array_index (imp.display, guint64, n);
-        if (n > shown)
-          imp.reorder = MAX (imp.reorder, n - shown);
-      }
-      GstElement *parse = gst_element_factory_make ("h264parse", NULL);
-      gst_bin_add (GST_BIN (imp.pipeline), parse);
-      g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
-      gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER,
-          on_elementary_buffer, &imp, NULL);
-      ok = gst_element_link (src, parse)
-          && gst_pad_link (parsed, imp.sink_pad) == GST_PAD_LINK_OK;
-      imp.linked = TRUE;
-    } else {
-      GstElement *pb = gst_element_factory_make ("parsebin", NULL);
-      gst_bin_add (GST_BIN (imp.pipeline), pb);
-      ok = pb && gst_element_link (src, pb);
-      g_signal_connect (pb, "pad-added", G_CALLBACK (on_pad_added), &imp);
-      g_signal_connect (pb, "no-more-pads", G_CALLBACK (on_no_more_pads), &imp);
+      break;
+    case GST_MESSAGE_APPLICATION:
+      g_mutex_lock (&imp->lock);
+      imp->failure = g_strdup (imp->refusal);
+      g_mutex_unlock (&imp->lock);
+      break;
+    case GST_MESSAGE_ERROR:{
+      g_autoptr (GError) gerr = NULL;
+      g_autofree gchar *dbg = NULL;
+      gst_message_parse_error (msg, &gerr, &dbg);
+      GST_INFO ("%s: error: %s (%s)", imp->path, gerr->message, dbg ? dbg : "");
+      g_mutex_lock (&imp->lock);
+      imp->failure = imp->refusal ? g_strdup (imp->refusal)
+          : g_strdup_printf ("unreadable (truncated or damaged?): %s",
+          gerr->message);
+      g_mutex_unlock (&imp->lock);
+      break;
     }
+    case GST_MESSAGE_EOS:
+      *eos = TRUE;
+      break;
+    default:
+      break;
   }
-  if (!ok) {
-    failure =
-        g_strdup
-        ("the remux pipeline cannot be built (missing GStreamer plugins)");
-    goto done;
-  }
+}
 
-  bus = gst_pipeline_get_bus (GST_PIPELINE (imp.pipeline));
-  if (gst_element_set_state (imp.pipeline,
-          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    failure = g_strdup ("the file cannot be opened");
-  deadline = g_get_monotonic_time () + IMPORT_TIMEOUT / GST_USECOND;
+/* Nothing has moved for a while: a demuxer stuck on a damaged file.
+ * (parsebin drops an error a demuxer posts while it is still being
+ * plugged, as qtdemux does at once for an MP4 without its moov.) */
+static gboolean
+stalled (Import * imp, gint64 last_progress)
+{
+  gint64 stall = g_atomic_int_get (&imp->exposed)
+      || imp->elementary ? IMPORT_STALL_US : IMPORT_STALL_US / 3;
+  return g_get_monotonic_time () - last_progress > stall;
+}
+
+/* Plays the remux to its end: TRUE at EOS, FALSE with imp->failure. */
+static gboolean
+run_remux (Import * imp)
+{
+  g_autoptr (GstBus) bus = gst_pipeline_get_bus (GST_PIPELINE (imp->pipeline));
+  gint64 deadline = g_get_monotonic_time () + IMPORT_TIMEOUT / GST_USECOND;
   gint64 last_progress = g_get_monotonic_time ();
   gint seen = 0;
-  while (failure == NULL) {
+  gboolean eos = FALSE;
+
+  if (gst_element_set_state (imp->pipeline,
+          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    imp->failure = g_strdup ("the file cannot be opened");
+  while (imp->failure == NULL && !eos) {
     if (g_get_monotonic_time () > deadline) {
-      failure = g_strdup ("remuxing took too long");
+      imp->failure = g_strdup ("remuxing took too long");
       break;
     }
     g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
         GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT |
         GST_MESSAGE_APPLICATION);
-    gint now_seen = g_atomic_int_get (&imp.progress);
+    gint now_seen = g_atomic_int_get (&imp->progress);
     if (msg || now_seen != seen)
       last_progress = g_get_monotonic_time ();
     seen = now_seen;
-    if (msg == NULL) {
-      /* Nothing moves: a demuxer stuck on a damaged file.  (parsebin drops
-       * an error a demuxer posts while it is still being plugged, as
-       * qtdemux does at once for an MP4 without its moov.) */
-      gint64 stall = g_atomic_int_get (&imp.exposed)
-          || elementary ? IMPORT_STALL_US : IMPORT_STALL_US / 3;
-      if (g_get_monotonic_time () - last_progress > stall)
-        failure =
-            g_strdup
-            ("unreadable (truncated or damaged?): nothing came out of it");
-      continue;
-    }
-    g_autofree gchar *seg_path = NULL;
-    gint64 seg_start = 0;
-    switch (GST_MESSAGE_TYPE (msg)) {
-      case GST_MESSAGE_ELEMENT:
-        switch (lb_segment_writer_parse_message (imp.writer, msg, &seg_path,
-                &seg_start)) {
-          case LB_SEGMENT_EVENT_OPENED:
-            add_path (written, seg_path);
-            break;
-          case LB_SEGMENT_EVENT_CLOSED:
-            add_path (written, seg_path);
-            g_ptr_array_add (closed, g_strdup (seg_path));
-            g_array_append_val (starts, seg_start);
-            break;
-          default:
-            break;
-        }
-        break;
-      case GST_MESSAGE_APPLICATION:
-        g_mutex_lock (&imp.lock);
-        failure = g_strdup (imp.refusal);
-        g_mutex_unlock (&imp.lock);
-        break;
-      case GST_MESSAGE_ERROR:{
-        g_autoptr (GError) gerr = NULL;
-        g_autofree gchar *dbg = NULL;
-        gst_message_parse_error (msg, &gerr, &dbg);
-        GST_INFO ("%s: error: %s (%s)", path, gerr->message, dbg ? dbg : "");
-        g_mutex_lock (&imp.lock);
-        failure = imp.refusal ? g_strdup (imp.refusal)
-            : g_strdup_printf ("unreadable (truncated or damaged?): %s",
-            gerr->message);
-        g_mutex_unlock (&imp.lock);
-        break;
-      }
-      case GST_MESSAGE_EOS:
-        goto eos;
-      default:
-        break;
-    }
+    if (msg)
+      handle_message (imp, msg, &eos);
+    else if (stalled (imp, last_progress))
+      imp->failure = g_strdup ("unreadable (truncated or damaged?): "
+          "nothing came out of it");
   }
-  goto done;
+  return eos;
+}
 
-eos:
-  if (imp.frames == 0) {
-    failure = g_strdup ("it holds no video frames");
-    goto done;
-  }
-  /* A file cut short still plays to its cut: compare what came out with
-   * what its container declares. */
+/* At EOS: frames came out, as many as the container declares (a file cut
+ * short still plays to its cut), and every segment file is closed. */
+static gboolean
+check_complete (Import * imp)
+{
   gint64 declared = -1;
-  if (!elementary
-      && gst_element_query_duration (imp.pipeline, GST_FORMAT_TIME, &declared)
+
+  if (imp->frames == 0) {
+    imp->failure = g_strdup ("it holds no video frames");
+    return FALSE;
+  }
+  if (!imp->elementary
+      && gst_element_query_duration (imp->pipeline, GST_FORMAT_TIME, &declared)
       && declared > 0) {
-    gint64 got = imp.end_rt - imp.first_rt;
+    gint64 got = imp->end_rt - imp->first_rt;
     gint64 slack = MAX (LB_NS_PER_SEC / 2, declared / 10);
     if (got + slack < declared) {
       g_autofree gchar *a = lb_time_format_duration (got);
       g_autofree gchar *b = lb_time_format_duration (declared);
-      failure =
-          g_strdup_printf
-          ("truncated: it holds %s of the %s its header declares", a, b);
-      goto done;
+      imp->failure = g_strdup_printf ("truncated: it holds %s of the %s its "
+          "header declares", a, b);
+      return FALSE;
     }
   }
-  /* Every file the sink named must be closed by now. */
-  {
-    g_auto (GStrv) open = lb_segment_writer_list_open (imp.writer);
-    for (guint i = 0; open[i]; i++)
-      add_path (written, open[i]);
-    if (open[0]) {
-      failure = g_strdup ("the segment sink did not close its files");
-      goto done;
-    }
-  }
-
-done:
-  if (imp.pipeline) {
-    lb_recorder_release_dropped (imp.pipeline);
-    gst_element_set_state (imp.pipeline, GST_STATE_NULL);
-  }
-  if (imp.writer && failure) {
-    g_auto (GStrv) open = lb_segment_writer_list_open (imp.writer);
-    for (guint i = 0; open[i]; i++)
-      add_path (written, open[i]);
-  }
-  gst_clear_object (&imp.sink_pad);
-  gst_clear_object (&imp.pipeline);
-  g_clear_pointer (&imp.writer, lb_segment_writer_free);
-  g_mutex_clear (&imp.lock);
-  g_free (imp.refusal);
-  g_clear_pointer (&imp.display, g_array_unref);
-
-  if (failure == NULL) {
-    /* Index every segment; any failure takes back the ones done. */
-    g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-    for (guint i = 0; i < closed->len && failure == NULL; i++) {
-      gint64 id = 0;
-      g_autoptr (GError) ierr = NULL;
-      if (lb_footage_index_file (store, vehicle, input, closed->pdata[i],
-              g_array_index (starts, gint64, i), &id, &ierr))
-        g_array_append_val (ids, id);
-      else
-        failure = g_strdup_printf ("cannot be indexed: %s", ierr->message);
-    }
-    if (failure) {
-      for (guint i = 0; i < ids->len; i++) {
-        g_autoptr (GError) derr = NULL;
-        if (!lb_store_segment_delete (store, g_array_index (ids, gint64, i),
-                &derr))
-          GST_WARNING ("cannot take back segment %" G_GINT64_FORMAT ": %s",
-              g_array_index (ids, gint64, i), derr->message);
-      }
-    }
-  }
-
-  if (failure) {
-    remove_files (written);
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path, failure);
-    g_free (failure);
+  if (lb_segment_writer_count_open (imp->writer) > 0) {
+    imp->failure = g_strdup ("the segment sink did not close its files");
     return FALSE;
   }
+  return TRUE;
+}
 
-  gint64 start = opt->start_ns;
-  gint64 end = opt->start_ns + (imp.end_rt - imp.first_rt);
+/* The pipeline to NULL; files the writer left open count as written. */
+static void
+stop_remux (Import * imp)
+{
+  if (imp->pipeline) {
+    lb_recorder_release_dropped (imp->pipeline);
+    gst_element_set_state (imp->pipeline, GST_STATE_NULL);
+  }
+  if (imp->writer) {
+    g_auto (GStrv) open = lb_segment_writer_list_open (imp->writer);
+    for (guint i = 0; open[i]; i++)
+      add_path (imp->written, open[i]);
+  }
+  gst_clear_object (&imp->sink_pad);
+  gst_clear_object (&imp->pipeline);
+  g_clear_pointer (&imp->writer, lb_segment_writer_free);
+}
+
+/* Indexes every closed segment; a failure takes back the ones done. */
+static gboolean
+index_segments (Import * imp)
+{
+  const LbImportOptions *opt = imp->opt;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; i < imp->closed->len && imp->failure == NULL; i++) {
+    gint64 id = 0;
+    g_autoptr (GError) ierr = NULL;
+    if (lb_footage_index_file (opt->store, opt->vehicle, opt->input,
+            imp->closed->pdata[i], g_array_index (imp->starts, gint64, i), &id,
+            &ierr))
+      g_array_append_val (ids, id);
+    else
+      imp->failure = g_strdup_printf ("cannot be indexed: %s", ierr->message);
+  }
+  for (guint i = 0; imp->failure && i < ids->len; i++) {
+    g_autoptr (GError) derr = NULL;
+    gint64 id = g_array_index (ids, gint64, i);
+    if (!lb_store_segment_delete (opt->store, id, &derr))
+      GST_WARNING ("cannot take back segment %" G_GINT64_FORMAT ": %s", id,
+          derr->message);
+  }
+  return imp->failure == NULL;
+}
+
+static void
+report_imported (Import * imp, gint64 * out_end_ns, GString * report)
+{
+  gint64 start = imp->opt->start_ns;
+  gint64 end = start + (imp->end_rt - imp->first_rt);
+
   if (out_end_ns)
     *out_end_ns = end;
   if (report) {
@@ -639,7 +699,38 @@ done:
     g_autofree gchar *d = lb_time_format_duration (end - start);
     g_string_append_printf (report,
         "imported %s: %s to %s (%s, %" G_GUINT64_FORMAT
-        " frames, %u segments)\n", path, a, b, d, imp.frames, closed->len);
+        " frames, %u segments)\n", imp->path, a, b, d, imp->frames,
+        imp->closed->len);
   }
-  return TRUE;
+}
+
+gboolean
+lb_import_file (const LbImportOptions * opt, const gchar * path,
+    gint64 * out_end_ns, GString * report, GError ** error)
+{
+  g_return_val_if_fail (opt != NULL && opt->store != NULL, FALSE);
+  g_return_val_if_fail (opt->vehicle != NULL && opt->input != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
+
+  gboolean elementary = FALSE;
+  if (!check_file (path, opt, &elementary, error))
+    return FALSE;
+
+  Import imp;
+  import_init (&imp, opt, path, elementary);
+  gboolean ok = build_remux (&imp) && run_remux (&imp)
+      && check_complete (&imp);
+  stop_remux (&imp);
+  ok = ok && index_segments (&imp);
+  if (ok) {
+    report_imported (&imp, out_end_ns, report);
+  } else {
+    remove_files (imp.written);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path,
+        imp.failure ? imp.failure : "not imported");
+  }
+  import_clear (&imp);
+  return ok;
 }

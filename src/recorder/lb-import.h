@@ -18,22 +18,21 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  gint64 start_ns;              /* wall clock of the first frame */
+  LbStore *store;               /* segments go under its folder */
+  const gchar *vehicle;
+  const gchar *input;
+  gint64 segment_duration_ns;   /* [recorder] segment-duration */
+  gint64 start_ns;              /* wall clock of the file's first frame */
   gint fps_n, fps_d;            /* for elementary streams; 0/0 = none given */
 } LbImportOptions;
 
-/* Imports one file.  On success *out_end_ns is the wall clock just after
- * its last frame and @report gets one line about it; on failure nothing of
- * the file remains. */
-gboolean lb_import_file (LbStore               *store,
-                         const gchar           *store_dir,
-                         const gchar           *vehicle,
-                         const gchar           *input,
-                         const gchar           *path,
-                         const LbImportOptions *options,
-                         gint64                 segment_duration_ns,
-                         gint64                *out_end_ns,
-                         GString               *report,
-                         GError               **error);
+/* Imports the file at @path.  On success *@out_end_ns is the wall clock just
+ * after its last frame and @report gets one line about it; on failure
+ * (LB_ERROR_INVALID, the message saying why) nothing of the file remains. */
+gboolean lb_import_file (const LbImportOptions  *options,
+                         const gchar            *path,
+                         gint64                 *out_end_ns,
+                         GString                *report,
+                         GError                **error);
 
 G_END_DECLS

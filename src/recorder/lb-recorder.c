@@ -668,91 +668,81 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* parsebin exposed a stream (streaming thread). */
-static void
-on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
+/* The caps @pad carries (or can carry, before it is negotiated). */
+static GstCaps *
+pad_caps (GstPad * pad)
 {
-  RecInput *in = data;
-  LbRecorder *rec = in->rec;
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  GstElement *pipeline = in->pipeline;
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  return caps ? caps : gst_pad_query_caps (pad, NULL);
+}
 
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  const GstStructure *s = gst_caps_get_structure (caps, 0);
-  const gchar *media = gst_structure_get_name (s);
-  gboolean video = g_str_has_prefix (media, "video/")
-      || g_str_has_prefix (media, "image/");
-
-  if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
-    GST_INFO ("%s: not recording stream %s", in->name, media);
-    gst_object_unref (lb_recorder_drop_stream (pipeline, pad));
-    return;
-  }
-
-  gboolean h264 = g_str_equal (media, "video/x-h264");
-  gboolean raw = g_str_equal (media, "video/x-raw");
-  g_autoptr (GError) error = NULL;
-
+/* The best-ranked decoder for @caps, or NULL. */
+static GstElement *
+make_decoder (GstCaps * caps)
+{
+  GList *all =
+      gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
+      GST_RANK_MARGINAL);
+  GList *fit = gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
   GstElement *decoder = NULL;
-  if (!h264 && !raw) {
-    /* Other video (MJPEG, H.265, ...): the best decoder for it, then the
-     * encode template. */
-    GList *all =
-        gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
-        GST_RANK_MARGINAL);
-    GList *fit =
-        gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
-    fit = g_list_sort (fit, gst_plugin_feature_rank_compare_func);
-    if (fit)
-      decoder = gst_element_factory_create (fit->data, NULL);
-    gst_plugin_feature_list_free (fit);
-    gst_plugin_feature_list_free (all);
-    if (decoder == NULL) {
-      GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
-              media), (NULL));
-      return;
-    }
-  }
+
+  fit = g_list_sort (fit, gst_plugin_feature_rank_compare_func);
+  if (fit)
+    decoder = gst_element_factory_create (fit->data, NULL);
+  gst_plugin_feature_list_free (fit);
+  gst_plugin_feature_list_free (all);
+  return decoder;
+}
+
+/* The recording branch for a stream @s: record-h264.pipeline as it comes,
+ * or record-encode.pipeline whose "enc" (when it has key-int-max) makes one
+ * keyframe per fragment-duration of frames (30 when the rate is unknown).
+ * Set here only: x264enc applies a template's key-int-max after ours. */
+static GstElement *
+make_branch (RecInput * in, const GstStructure * s, GError ** error)
+{
+  LbRecorder *rec = in->rec;
+  const gchar *media = gst_structure_get_name (s);
+  gboolean h264 = g_str_equal (media, "video/x-h264");
   GstElement *bin =
       gst_parse_bin_from_description (h264 ? rec->tpl_h264 : rec->tpl_encode,
-      TRUE, &error);
-  if (bin == NULL) {
-    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
-            error->message), (NULL));
-    return;
-  }
-  if (!h264) {
-    /* One keyframe per fragment-duration of frames (30 when the rate is
-     * unknown).  Set here only: x264enc applies a template's key-int-max
-     * after ours. */
-    g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
-    gint fps_n = 0, fps_d = 1;
-    guint frames = 30;
-    if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0
-        && fps_d > 0)
-      frames =
-          (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
-              (guint64) fps_d * GST_SECOND));
-    if (enc
-        && g_object_class_find_property (G_OBJECT_GET_CLASS (enc),
-            "key-int-max")) {
-      g_object_set (enc, "key-int-max", frames, NULL);
-      GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name,
-          media, frames);
-    }
-  } else {
-    GST_INFO ("%s: recording H.264 as it comes", in->name);
-  }
+      TRUE, error);
 
-  gst_bin_add (GST_BIN (pipeline), bin);
+  if (bin == NULL)
+    return NULL;
+  if (h264) {
+    GST_INFO ("%s: recording H.264 as it comes", in->name);
+    return bin;
+  }
+  g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
+  gint fps_n = 0, fps_d = 1;
+  guint frames = 30;
+  if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0
+      && fps_d > 0)
+    frames =
+        (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
+            (guint64) fps_d * GST_SECOND));
+  if (enc
+      && g_object_class_find_property (G_OBJECT_GET_CLASS (enc),
+          "key-int-max")) {
+    g_object_set (enc, "key-int-max", frames, NULL);
+    GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name,
+        media, frames);
+  }
+  return bin;
+}
+
+/* parsebin's @pad → [@decoder] → @bin → the segment sink, all added to the
+ * pipeline.  NULL, or what failed (*@debug: details). */
+static const gchar *
+link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
+    GstElement * bin, gchar ** debug)
+{
+  gst_bin_add (GST_BIN (in->pipeline), bin);
   if (decoder) {
-    gst_bin_add (GST_BIN (pipeline), decoder);
-    if (!gst_element_link (decoder, bin)) {
-      GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION,
-          ("cannot link the decoder of %s", media), (NULL));
-      return;
-    }
+    gst_bin_add (GST_BIN (in->pipeline), decoder);
+    if (!gst_element_link (decoder, bin))
+      return "cannot link the decoder";
     gst_element_sync_state_with_parent (decoder);
   }
   g_autoptr (GstPad) binsink =
@@ -762,13 +752,55 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
   if (binsink == NULL || binsrc == NULL ||
       (r1 = gst_pad_link (pad, binsink)) != GST_PAD_LINK_OK ||
       (r2 = gst_pad_link (binsrc, in->sink_pad)) != GST_PAD_LINK_OK) {
-    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION,
-        ("cannot link the recording branch"),
-        ("%s → branch: %s, branch → segment sink: %s", media,
-            gst_pad_link_get_name (r1), gst_pad_link_get_name (r2)));
-    return;
+    *debug =
+        g_strdup_printf ("stream → branch: %s, branch → segment sink: %s",
+        gst_pad_link_get_name (r1), gst_pad_link_get_name (r2));
+    return "cannot link the recording branch";
   }
   gst_element_sync_state_with_parent (bin);
+  return NULL;
+}
+
+/* parsebin exposed a stream (streaming thread): the first video stream is
+ * recorded (other video than H.264 and raw through the best decoder for
+ * it, then the encode template), the others dropped. */
+static void
+on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
+{
+  RecInput *in = data;
+  g_autoptr (GstCaps) caps = pad_caps (pad);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_name (s);
+  gboolean video = g_str_has_prefix (media, "video/")
+      || g_str_has_prefix (media, "image/");
+
+  if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
+    GST_INFO ("%s: not recording stream %s", in->name, media);
+    gst_object_unref (lb_recorder_drop_stream (in->pipeline, pad));
+    return;
+  }
+  GstElement *decoder = NULL;
+  if (!g_str_equal (media, "video/x-h264")
+      && !g_str_equal (media, "video/x-raw")
+      && (decoder = make_decoder (caps)) == NULL) {
+    GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
+            media), (NULL));
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  GstElement *bin = make_branch (in, s, &error);
+  if (bin == NULL) {
+    if (decoder)
+      gst_object_unref (gst_object_ref_sink (decoder));
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
+            error->message), (NULL));
+    return;
+  }
+  g_autofree gchar *debug = NULL;
+  const gchar *failed = link_branch (in, pad, decoder, bin, &debug);
+  if (failed)
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
+        ("%s", debug ? debug : ""));
 }
 
 static gboolean
