@@ -3,6 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-recorder.h"
@@ -679,8 +680,9 @@ index_segments (Import * imp)
     g_autoptr (GError) derr = NULL;
     gint64 id = g_array_index (ids, gint64, i);
     if (!lb_store_segment_delete (opt->store, id, &derr))
-      GST_WARNING ("cannot take back segment %" G_GINT64_FORMAT ": %s", id,
-          derr->message);
+      lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = opt->vehicle,.input =
+              opt->input), "import of %s: cannot take back its segment row %"
+          G_GINT64_FORMAT ": %s", imp->path, id, derr->message);
   }
   return imp->failure == NULL;
 }

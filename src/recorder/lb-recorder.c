@@ -477,10 +477,10 @@ report_lost (RecInput * in, const gchar * why)
         "segment is closed; it resumes by itself once space is freed");
   else if (in->lost_ns)
     lb_log (LB_LOG_WARNING, ctx, "camera lost (%s): the open segment is "
-        "closed; retrying every %s at most", why, every);
+        "closed; retrying with a backoff of up to %s", why, every);
   else
-    lb_log (LB_LOG_WARNING, ctx, "camera not recording (%s); retrying every "
-        "%s at most", why, every);
+    lb_log (LB_LOG_WARNING, ctx, "camera not recording (%s); retrying with a "
+        "backoff of up to %s", why, every);
 }
 
 /* Video flows again (main thread, from the watchdog). */
@@ -886,7 +886,7 @@ start_input (RecInput * in)
       || gst_element_set_state (in->pipeline,
           GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GST_WARNING ("%s: the pipeline does not start", in->name);
-    /* An error message on the bus says why; drain if it did not. */
+    report_lost (in, "the pipeline does not start");
     in->state = IN_DRAINING;
     in->retry_after_drain = TRUE;
     finish_drain (in);
