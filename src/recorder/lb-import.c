@@ -254,13 +254,23 @@ link_fakesink (Import * imp, GstPad * pad)
       on_dropped_event, imp, NULL);
 }
 
+/* An element of @factory added to the pipeline, or NULL when it is not
+ * installed. */
+static GstElement *
+add_element (Import * imp, const gchar * factory)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+  if (e)
+    gst_bin_add (GST_BIN (imp->pipeline), e);
+  return e;
+}
+
 static gboolean
 link_h264 (Import * imp, GstPad * pad)
 {
-  GstElement *parse = gst_element_factory_make ("h264parse", NULL);
+  GstElement *parse = add_element (imp, "h264parse");
   if (parse == NULL)
     return FALSE;
-  gst_bin_add (GST_BIN (imp->pipeline), parse);
   g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
   g_autoptr (GstPad) out = gst_element_get_static_pad (parse, "src");
   if (gst_pad_link (pad, in) != GST_PAD_LINK_OK ||
@@ -463,10 +473,9 @@ link_elementary (Import * imp, GstElement * src)
     if (n > shown)
       imp->reorder = MAX (imp->reorder, n - shown);
   }
-  GstElement *parse = gst_element_factory_make ("h264parse", NULL);
+  GstElement *parse = add_element (imp, "h264parse");
   if (parse == NULL)
     return FALSE;
-  gst_bin_add (GST_BIN (imp->pipeline), parse);
   g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
   gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER,
       on_elementary_buffer, imp, NULL);
@@ -479,10 +488,9 @@ link_elementary (Import * imp, GstElement * src)
 static gboolean
 link_container (Import * imp, GstElement * src)
 {
-  GstElement *pb = gst_element_factory_make ("parsebin", NULL);
+  GstElement *pb = add_element (imp, "parsebin");
   if (pb == NULL)
     return FALSE;
-  gst_bin_add (GST_BIN (imp->pipeline), pb);
   g_signal_connect (pb, "pad-added", G_CALLBACK (on_pad_added), imp);
   g_signal_connect (pb, "no-more-pads", G_CALLBACK (on_no_more_pads), imp);
   return gst_element_link (src, pb);

@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define MIB (1024 * 1024)
+/* A camera whose H.264 is large (~250 KB/s): disks fill in seconds. */
+#define SNOW "videotestsrc is-live=true pattern=snow ! " \
+  "video/x-raw,width=320,height=240,framerate=15/1\n"
 
 /* ---- floor-oldest-first ---- */
 
@@ -248,10 +251,8 @@ test_floor_recording (void)
   g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "min-free=16MiB\n[retention]\ninterval=1h\n"
       "[recorder]\nsegment-duration=5s\n"
-      "[input v1 analog1]\nsource=videotestsrc is-live=true pattern=snow ! "
-      "video/x-raw,width=320,height=240,framerate=15/1\n"
-      "[input v1 analog2]\nsource=videotestsrc is-live=true pattern=snow ! "
-      "video/x-raw,width=320,height=240,framerate=15/1\n", dir);
+      "[input v1 analog1]\nsource=" SNOW "[input v1 analog2]\nsource=" SNOW,
+      dir);
   RecLogCapture *log = rec_log_capture_start ();
   g_autoptr (RecSession) session = rec_session_start (conf);
   LbRetentionOptions options = { 0 };
@@ -326,8 +327,7 @@ test_enospc (void)
   g_autofree gchar *dir = rec_mount_tmpfs (24 * MIB);
   g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\nmin-free=0\n"
       "[recorder]\nsegment-duration=5s\nretry-min=200ms\nretry-max=1s\n"
-      "[input v1 analog1]\nsource=videotestsrc is-live=true pattern=snow ! "
-      "video/x-raw,width=320,height=240,framerate=15/1\n", dir);
+      "[input v1 analog1]\nsource=" SNOW, dir);
   RecLogCapture *log = rec_log_capture_start ();
   g_autoptr (RecSession) session = rec_session_start (conf);
   g_autoptr (GError) error = NULL;
