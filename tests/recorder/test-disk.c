@@ -271,7 +271,6 @@ test_floor_recording (void)
   gint64 deadline = g_get_monotonic_time () + 90 * G_USEC_PER_SEC;
   while (!both_deleted (log) && g_get_monotonic_time () < deadline) {
     note_segments (session->store, seen);
-    g_assert_cmpuint (lb_recorder_count_recording (session->recorder), ==, 2);
     rec_run_for (200);
   }
   note_segments (session->store, seen);
