@@ -3,7 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
-#include "jobs/lb-job-run.h"
+#include "jobs/lb-job-kind.h"
 #include "jobs/lb-pipelines.h"
 #include "quota/lb-quota.h"
 #include "store/lb-store-footage.h"
@@ -365,8 +365,8 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
   gint64 now = now_ns (jobs);
   gint64 deadline = row->end_ns + jobs->pending_deadline;
 
-  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type,
-      row->vehicle, row->input);
+  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id,
+      lb_media_type_to_string (row->media_type), row->vehicle, row->input);
   pin (jobs, row);
   if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
     fail (jobs, row, error);
@@ -392,9 +392,8 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
     return;
   }
 
-  gboolean image = g_str_equal (row->media_type, "image");
-  g_autofree gchar *name =
-      g_strconcat (row->media_id, image ? ".jpg" : ".mp4", NULL);
+  g_autofree gchar *name = g_strconcat (row->media_id,
+      lb_job_kind_for (row->media_type)->extension, NULL);
   g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
   g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
   g_autofree gchar *part = g_strconcat (final, ".part", NULL);

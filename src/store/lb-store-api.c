@@ -3,6 +3,7 @@
 #include "store/lb-store-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "core/lb-sign.h"
 #include "core/lb-time.h"
 
@@ -136,15 +137,15 @@ status_from_string (const gchar * s)
   return LB_RETRIEVAL_FAILED;
 }
 
-/* Claim order: images, then clips, then hyperlapses. */
-static gint
-media_priority (const gchar * media_type)
+LbMediaType
+lb_store_col_media_type (sqlite3_stmt * stmt, gint col)
 {
-  if (g_strcmp0 (media_type, "image") == 0)
-    return 0;
-  if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return 2;
-  return 1;
+  LbMediaType t = LB_MEDIA_TYPE_VIDEO_HIGH_RES;
+  const gchar *text = (const gchar *) sqlite3_column_text (stmt, col);
+  if (!lb_media_type_from_string (text, &t))
+    lb_log (LB_LOG_WARNING, NULL,
+        "store: unknown media type '%s' in a row: read as videoHighRes", text);
+  return t;
 }
 
 LbRetrieval *
@@ -167,7 +168,6 @@ lb_retrieval_free (LbRetrieval * r)
   g_free (r->vehicle);
   g_free (r->input);
   g_free (r->camera_role);
-  g_free (r->media_type);
   g_free (r->trigger_reason);
   g_free (r->period);
   g_free (r->output_path);
@@ -232,7 +232,7 @@ row_from_stmt (sqlite3_stmt * stmt)
   r->vehicle = col_text (stmt, c++);
   r->input = col_text (stmt, c++);
   r->camera_role = col_text (stmt, c++);
-  r->media_type = col_text (stmt, c++);
+  r->media_type = lb_store_col_media_type (stmt, c++);
   r->trigger_reason = col_text (stmt, c++);
   r->start_ns = sqlite3_column_int64 (stmt, c++);
   r->end_ns = sqlite3_column_int64 (stmt, c++);
@@ -350,8 +350,9 @@ insert_row (LbStore * store, LbRetrieval * r, GError ** error)
   sqlite3_bind_text (stmt, c++, r->vehicle, -1, SQLITE_STATIC);
   bind_text_or_null (stmt, c++, r->input);
   bind_text_or_null (stmt, c++, r->camera_role);
-  sqlite3_bind_text (stmt, c++, r->media_type, -1, SQLITE_STATIC);
-  sqlite3_bind_int (stmt, c++, media_priority (r->media_type));
+  sqlite3_bind_text (stmt, c++, lb_media_type_to_string (r->media_type), -1,
+      SQLITE_STATIC);
+  sqlite3_bind_int (stmt, c++, lb_media_type_priority (r->media_type));
   sqlite3_bind_text (stmt, c++, r->trigger_reason ? r->trigger_reason : "api",
       -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, c++, r->start_ns);
@@ -695,6 +696,17 @@ bind_in (sqlite3_stmt * stmt, gint * c, const gchar * const *values)
     sqlite3_bind_text (stmt, (*c)++, values[i], -1, SQLITE_STATIC);
 }
 
+/* The wire names of the media types in @set, NULL-terminated in @out. */
+static void
+media_type_names (guint set, const gchar * out[LB_MEDIA_TYPE_COUNT + 1])
+{
+  guint n = 0;
+  for (guint t = 0; t < LB_MEDIA_TYPE_COUNT; t++)
+    if (set & LB_MEDIA_TYPE_BIT (t))
+      out[n++] = lb_media_type_to_string (t);
+  out[n] = NULL;
+}
+
 gboolean
 lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
     GPtrArray ** out_rows, gboolean * out_more, GError ** error)
@@ -705,13 +717,15 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
   g_return_val_if_fail (f->limit > 0, FALSE);
   g_return_val_if_fail (out_rows != NULL, FALSE);
 
+  const gchar *types[LB_MEDIA_TYPE_COUNT + 1];
+  media_type_names (f->media_types, types);
   g_autoptr (GString) sql =
       g_string_new ("SELECT " ROW_COLUMNS " FROM api_retrievals"
       " WHERE org = ? AND status = 'available' AND id > ?"
       " AND delivered_end_ns >= ? AND delivered_start_ns <= ?");
   append_in (sql, "vehicle", f->vehicles);
   append_in (sql, "input", f->inputs);
-  append_in (sql, "media_type", f->media_types);
+  append_in (sql, "media_type", types);
   append_in (sql, "trigger_reason", f->trigger_reasons);
   if (f->available_after_ns != LB_TIME_NONE)
     g_string_append (sql, " AND available_ns > ?");
@@ -730,7 +744,7 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
     sqlite3_bind_int64 (stmt, c++, f->end_ns);
     bind_in (stmt, &c, f->vehicles);
     bind_in (stmt, &c, f->inputs);
-    bind_in (stmt, &c, f->media_types);
+    bind_in (stmt, &c, types);
     bind_in (stmt, &c, f->trigger_reasons);
     if (f->available_after_ns != LB_TIME_NONE)
       sqlite3_bind_int64 (stmt, c++, f->available_after_ns);
@@ -824,7 +838,7 @@ lb_store_api_claim_next (LbStore * store, gint64 now_ns, LbRetrieval ** out,
   }
   LB_STORE_UNLOCK (store);
   GST_DEBUG ("claimed row %" G_GINT64_FORMAT " (%s %s)", (*out)->id,
-      (*out)->media_type, (*out)->input);
+      lb_media_type_to_string ((*out)->media_type), (*out)->input);
   return TRUE;
 
 fail:

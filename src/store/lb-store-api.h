@@ -24,6 +24,7 @@
  */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
 
 G_BEGIN_DECLS
@@ -53,7 +54,7 @@ typedef struct {
   gchar *input;                 /* dashcamRoadFacing, analog1, …; NULL when a camera
                                  * role resolved to no input (the row is invalid) */
   gchar *camera_role;           /* the requested cameraRole, or NULL */
-  gchar *media_type;            /* image, videoHighRes, videoLowRes, hyperlapse */
+  LbMediaType media_type;
   gchar *trigger_reason;        /* "api" */
   gint64 start_ns;              /* requested */
   gint64 end_ns;                /* requested (== start_ns for an image) */
@@ -127,7 +128,7 @@ typedef struct {
   const gchar *const *vehicles;         /* required */
   gint64 start_ns, end_ns;              /* delivered range overlaps [start, end] */
   const gchar *const *inputs;           /* NULL or empty: any */
-  const gchar *const *media_types;      /* NULL or empty: any */
+  guint media_types;                    /* LB_MEDIA_TYPE_BIT of each; 0: any */
   const gchar *const *trigger_reasons;  /* NULL or empty: any */
   gint64 available_after_ns;            /* LB_TIME_NONE: any */
   gint64 after_id;                      /* rows with a larger id only (cursor) */

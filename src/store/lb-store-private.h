@@ -1,6 +1,7 @@
 /* lookback — store internals shared by the store's own files only */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
 
 #include <sqlite3.h>
@@ -97,6 +98,12 @@ void          lb_store_rollback (LbStore *store);
 void          lb_store_set_error (LbStore      *store,
                                   GError      **error,
                                   const gchar  *what);
+
+/* Rows of the api and upload areas (lb-store-api.c): a media type column
+ * holds the wire name; one this build does not know (a newer build's row)
+ * reads as a clip. */
+LbMediaType   lb_store_col_media_type (sqlite3_stmt *stmt,
+                                       gint          col);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStoreStmt, lb_store_stmt_release)

@@ -38,16 +38,6 @@ init_debug (void)
       "lookback store: upload journal");
 }
 
-gint
-lb_upload_priority_for_media_type (const gchar * media_type)
-{
-  if (g_strcmp0 (media_type, "image") == 0)
-    return LB_UPLOAD_PRIORITY_IMAGE;
-  if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return LB_UPLOAD_PRIORITY_HYPERLAPSE;
-  return LB_UPLOAD_PRIORITY_VIDEO;
-}
-
 void
 lb_upload_entry_free (LbUploadEntry * entry)
 {
@@ -56,7 +46,6 @@ lb_upload_entry_free (LbUploadEntry * entry)
   g_free (entry->retrieval_id);
   g_free (entry->vehicle);
   g_free (entry->input);
-  g_free (entry->media_type);
   g_free (entry->path);
   g_free (entry->sha256);
   g_free (entry->public_url);
@@ -87,7 +76,7 @@ entry_from_row (sqlite3_stmt * stmt)
   e->retrieval_id = col_text (stmt, 1);
   e->vehicle = col_text (stmt, 2);
   e->input = col_text (stmt, 3);
-  e->media_type = col_text (stmt, 4);
+  e->media_type = lb_store_col_media_type (stmt, 4);
   e->path = col_text (stmt, 5);
   e->priority = sqlite3_column_int (stmt, 6);
   e->state = sqlite3_column_int (stmt, 7);
@@ -209,7 +198,7 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (job != NULL, FALSE);
   g_return_val_if_fail (job->retrieval_id && job->vehicle && job->input &&
-      job->media_type && job->path, FALSE);
+      job->path, FALSE);
 
   init_debug ();
   gboolean owned, ok = FALSE;
@@ -230,10 +219,10 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
     sqlite3_bind_text (ins, 1, job->retrieval_id, -1, SQLITE_STATIC);
     sqlite3_bind_text (ins, 2, job->vehicle, -1, SQLITE_STATIC);
     sqlite3_bind_text (ins, 3, job->input, -1, SQLITE_STATIC);
-    sqlite3_bind_text (ins, 4, job->media_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text (ins, 4, lb_media_type_to_string (job->media_type), -1,
+        SQLITE_STATIC);
     sqlite3_bind_text (ins, 5, job->path, -1, SQLITE_STATIC);
-    sqlite3_bind_int (ins, 6,
-        lb_upload_priority_for_media_type (job->media_type));
+    sqlite3_bind_int (ins, 6, lb_media_type_priority (job->media_type));
     sqlite3_bind_int64 (ins, 7, now_ns);
     sqlite3_bind_int64 (ins, 8, now_ns);
     bind_time (ins, 9, job->delivered_start_ns);
@@ -277,7 +266,8 @@ out:
   LB_STORE_UNLOCK (store);
   if (ok) {
     GST_DEBUG ("queued upload %" G_GINT64_FORMAT " (%s %s %s) %s", id,
-        job->retrieval_id, job->input, job->media_type, job->path);
+        job->retrieval_id, job->input,
+        lb_media_type_to_string (job->media_type), job->path);
     if (out_id)
       *out_id = id;
   }

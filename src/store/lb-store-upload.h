@@ -9,9 +9,9 @@
  * retrieval and input, so the retry overwrites the same object with the same
  * bytes).
  *
- * Order: waiting entries are taken by priority (images, then videos, then
- * hyperlapses), oldest first within a priority, and only once their retry
- * time (next_attempt_ns) has come.
+ * Order: waiting entries are taken by priority (lb_media_type_priority():
+ * images, then videos, then hyperlapses), oldest first within a priority,
+ * and only once their retry time (next_attempt_ns) has come.
  *
  * Transactions: every function below takes the store lock and runs in one
  * transaction.  When the calling thread already holds an open transaction on
@@ -21,6 +21,7 @@
  */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
 
 G_BEGIN_DECLS
@@ -31,14 +32,6 @@ typedef enum {
   LB_UPLOAD_FAILED = 2,
   LB_UPLOAD_RELEASED = 3,       /* never uploaded: upload was switched off */
 } LbUploadState;
-
-/* Priorities: lower goes first. */
-#define LB_UPLOAD_PRIORITY_IMAGE      0
-#define LB_UPLOAD_PRIORITY_VIDEO      1
-#define LB_UPLOAD_PRIORITY_HYPERLAPSE 2
-
-/* The priority of an API mediaType (unknown types go with videos). */
-gint lb_upload_priority_for_media_type (const gchar *media_type);
 
 /**
  * LbUploadJob:
@@ -51,7 +44,7 @@ typedef struct {
   const gchar *retrieval_id;    /* the API's retrievalId (UUID) */
   const gchar *vehicle;         /* vehicleId */
   const gchar *input;           /* resolved input (dashcamRoadFacing, analog1...) */
-  const gchar *media_type;      /* image, videoHighRes, videoLowRes, hyperlapse */
+  LbMediaType media_type;
   const gchar *path;            /* output file: absolute, or relative to the store folder */
   gint64 delivered_start_ns;    /* LB_TIME_NONE when unknown */
   gint64 delivered_end_ns;
@@ -66,7 +59,7 @@ typedef struct {
   gchar *retrieval_id;
   gchar *vehicle;
   gchar *input;
-  gchar *media_type;
+  LbMediaType media_type;
   gchar *path;                  /* as given at enqueue */
   gint priority;
   LbUploadState state;

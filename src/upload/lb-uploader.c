@@ -228,7 +228,7 @@ entry_url (const gchar * tmpl, const LbUploadEntry * e, GError ** error)
 {
   g_autofree gchar *ext = path_ext (e->path);
   return lb_upload_expand_template (tmpl, e->vehicle, e->retrieval_id, e->input,
-      e->media_type, ext, error);
+      lb_media_type_to_string (e->media_type), ext, error);
 }
 
 static gchar *
@@ -497,7 +497,7 @@ upload_succeeded (LbUploader * self)
   } else {
     GST_INFO ("uploaded %" G_GINT64_FORMAT " (%s %s %s, %" G_GINT64_FORMAT
         " bytes)", cur->entry->id, cur->entry->retrieval_id, cur->entry->input,
-        cur->entry->media_type, cur->size);
+        lb_media_type_to_string (cur->entry->media_type), cur->size);
   }
   finish_current (self);
 }

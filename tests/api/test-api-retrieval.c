@@ -59,7 +59,7 @@ test_claim_order (void)
             &r, &error));
     g_assert_no_error (error);
     g_assert_nonnull (r);
-    g_assert_cmpstr (r->media_type, ==, want[i]);
+    g_assert_cmpstr (lb_media_type_to_string (r->media_type), ==, want[i]);
     g_assert_cmpint (r->status, ==, LB_RETRIEVAL_RUNNING);
     g_assert_cmpint (r->attempts, ==, 1);
     if (i == 1)
@@ -114,7 +114,7 @@ test_lifecycle (void)
   gint64 avail_ns = lb_clock_now (f->clock) + 1500 * LB_NS_PER_MS;
   lb_store_api_finish_available (f->store, a->id, file, "video/mp4",
       a->start_ns - 500 * LB_NS_PER_MS, a->end_ns, coverage, avail_ns,
-      lb_quota_cost (f->config, "videoHighRes",
+      lb_quota_cost (f->config, LB_MEDIA_TYPE_VIDEO_HIGH_RES,
           a->start_ns - 500 * LB_NS_PER_MS, a->end_ns), &error);
   g_assert_no_error (error);
   /* failed and unavailable carry their reason */
@@ -419,7 +419,7 @@ test_pagination (void)
       r->org = g_strdup ("acme");
       r->vehicle = g_strdup (i % 5 == 0 ? "5678" : "1234");
       r->input = g_strdup (j ? "dashcamDriverFacing" : "dashcamRoadFacing");
-      r->media_type = g_strdup ("image");
+      r->media_type = LB_MEDIA_TYPE_IMAGE;
       /* one image every 5 minutes from 19:00 */
       r->start_ns = r->end_ns =
           API_TEST_START_NS + (gint64) i *300 * LB_NS_PER_SEC;

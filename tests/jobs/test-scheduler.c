@@ -171,7 +171,7 @@ tear_down (Fixture * f, gconstpointer data)
 }
 
 static gint64
-create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
+create (Fixture * f, LbMediaType media_type, gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows =
@@ -182,7 +182,7 @@ create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("v1");
   r->input = g_strdup ("dashcamRoadFacing");
-  r->media_type = g_strdup (media_type);
+  r->media_type = media_type;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = start;
   r->end_ns = end;
@@ -255,7 +255,7 @@ test_image_available (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
   g_assert_cmpstr (r->content_type, ==, "image/jpeg");
@@ -299,7 +299,8 @@ test_unavailable (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->covered = FALSE;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoHighRes", T0, T0 + 10 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + 10 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
       "unavailable");
@@ -317,7 +318,8 @@ test_footage_arrives_late (Fixture * f, gconstpointer data)
   f->covered = FALSE;
   f->last_ns = LB_TIME_NONE;    /* nothing recorded at all yet */
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoHighRes", T0, T0 + 1 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + 1 * LB_NS_PER_SEC);
   g_usleep (600000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -348,8 +350,8 @@ test_pending_deadline (Fixture * f, gconstpointer data)
   f->covered = FALSE;
   f->last_ns = T0 - 5 * LB_NS_PER_SEC;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id =
-      create (f, "image", T0 + 120 * LB_NS_PER_SEC, T0 + 120 * LB_NS_PER_SEC);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0 + 120 * LB_NS_PER_SEC,
+      T0 + 120 * LB_NS_PER_SEC);
   g_usleep (400000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -371,7 +373,7 @@ test_retries_then_failed (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_IO;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   /* retries are deferred on the manual clock */
   gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
@@ -398,7 +400,8 @@ test_corrupt_fails_at_once (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_CORRUPT;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoLowRes", T0, T0 + 5 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, T0, T0 + 5 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "failed");
   g_assert_cmpuint (f->resolves, ==, 1);
@@ -412,7 +415,8 @@ test_stop_and_restart (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoLowRes", T0, T0 + 4 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, T0, T0 + 4 * LB_NS_PER_SEC);
   /* running: the live stand-in takes 10 s */
   gint64 until = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
   for (;;) {
@@ -450,7 +454,7 @@ static void
 test_crash_recovery (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   g_autoptr (LbRetrieval) claimed = NULL;
   g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
           &claimed, &error));
@@ -487,7 +491,7 @@ test_full_disk (Fixture * f, gconstpointer data)
     g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
   }
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "hyperlapse", T0, T0 + 60 * LB_NS_PER_SEC);
+  gint64 id = create (f, LB_MEDIA_TYPE_HYPERLAPSE, T0, T0 + 60 * LB_NS_PER_SEC);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
   while (g_get_monotonic_time () < until) {
@@ -517,7 +521,7 @@ test_hands_over_to_upload (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   LbUploadStats stats = { 0 };
   while (g_get_monotonic_time () < until) {

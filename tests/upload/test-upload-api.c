@@ -83,7 +83,8 @@ test_pending_until_uploaded (void)
   g_autofree gchar *sha = lb_test_make_file (out, 30000, 3);
   gint64 at = 1794743940 * LB_NS_PER_SEC;       /* 11:59:00 */
   LbUploadJob job =
-      { rid, "1234", "dashcamRoadFacing", "image", out, at, at, NULL,
+      { rid, "1234", "dashcamRoadFacing", LB_MEDIA_TYPE_IMAGE, out, at, at,
+    NULL,
     row->id, "image/jpeg", 0.1
   };
   g_assert_true (lb_upload_finish_job (f->config, f->store, &job,

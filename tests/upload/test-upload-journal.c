@@ -56,7 +56,7 @@ teardown (Fixture * f, gconstpointer data)
 
 static gint64
 enqueue (LbStore * store, const gchar * rid, const gchar * input,
-    const gchar * type, const gchar * path, gint64 now)
+    LbMediaType type, const gchar * path, gint64 now)
 {
   g_autoptr (GError) error = NULL;
   LbUploadJob job =
@@ -75,21 +75,24 @@ test_enqueue_order (Fixture * f, gconstpointer data)
   gint64 t = 1700000000 * LB_NS_PER_SEC;
 
   gint64 h1 =
-      enqueue (f->store, "r1", "dashcamRoadFacing", "hyperlapse", "out/1.mp4",
+      enqueue (f->store, "r1", "dashcamRoadFacing", LB_MEDIA_TYPE_HYPERLAPSE,
+      "out/1.mp4",
       t);
-  gint64 v1 =
-      enqueue (f->store, "r2", "dashcamRoadFacing", "videoHighRes", "out/2.mp4",
+  gint64 v1 = enqueue (f->store, "r2", "dashcamRoadFacing",
+      LB_MEDIA_TYPE_VIDEO_HIGH_RES, "out/2.mp4",
       t + 1);
-  gint64 i1 =
-      enqueue (f->store, "r3", "dashcamRoadFacing", "image", "out/3.jpg",
+  gint64 i1 = enqueue (f->store, "r3", "dashcamRoadFacing", LB_MEDIA_TYPE_IMAGE,
+      "out/3.jpg",
       t + 2);
-  gint64 v2 =
-      enqueue (f->store, "r4", "analog1", "videoLowRes", "out/4.mp4", t + 3);
-  gint64 i2 = enqueue (f->store, "r5", "analog1", "image", "out/5.jpg", t + 4);
+  gint64 v2 = enqueue (f->store, "r4", "analog1", LB_MEDIA_TYPE_VIDEO_LOW_RES,
+      "out/4.mp4", t + 3);
+  gint64 i2 =
+      enqueue (f->store, "r5", "analog1", LB_MEDIA_TYPE_IMAGE, "out/5.jpg",
+      t + 4);
 
   /* Idempotent: the same retrieval and input again is the same entry. */
-  g_assert_cmpint (enqueue (f->store, "r2", "dashcamRoadFacing", "videoHighRes",
-          "elsewhere.mp4", t + 99), ==, v1);
+  g_assert_cmpint (enqueue (f->store, "r2", "dashcamRoadFacing",
+          LB_MEDIA_TYPE_VIDEO_HIGH_RES, "elsewhere.mp4", t + 99), ==, v1);
 
   g_autoptr (GPtrArray) all = lb_store_upload_list (f->store, &error);
   g_assert_no_error (error);
@@ -100,7 +103,8 @@ test_enqueue_order (Fixture * f, gconstpointer data)
   LbUploadEntry *e = all->pdata[2];
   g_assert_cmpstr (e->path, ==, "out/2.mp4");
   g_assert_cmpstr (e->vehicle, ==, "veh 1");
-  g_assert_cmpint (e->priority, ==, LB_UPLOAD_PRIORITY_VIDEO);
+  g_assert_cmpint (e->priority, ==,
+      lb_media_type_priority (LB_MEDIA_TYPE_VIDEO_HIGH_RES));
   g_assert_cmpint (e->delivered_start_ns, ==, 1000);
   g_assert_cmpstr (e->coverage_json, ==, "{\"gaps\":[]}");
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
@@ -196,7 +200,8 @@ test_enqueue_joins_transaction (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   LbUploadJob job =
-      { "rx", "v", "analog2", "image", "x.jpg", LB_TIME_NONE, LB_TIME_NONE,
+      { "rx", "v", "analog2", LB_MEDIA_TYPE_IMAGE, "x.jpg", LB_TIME_NONE,
+    LB_TIME_NONE,
     NULL
   };
 
@@ -332,7 +337,8 @@ test_sweep (Fixture * f, gconstpointer data)
     g_free (lb_test_make_file (abs, 100, i));
     g_autofree gchar *rid = g_strdup_printf ("r%u", i);
     ids[i] =
-        enqueue (f->store, rid, "analog1", "image", i == 0 ? abs : rel, now);
+        enqueue (f->store, rid, "analog1", LB_MEDIA_TYPE_IMAGE,
+        i == 0 ? abs : rel, now);
   }
   g_assert_true (lb_store_upload_done (f->store, ids[0],
           now - 2 * 3600 * LB_NS_PER_SEC, 100, "a", NULL, &error));
@@ -366,7 +372,7 @@ test_sweep (Fixture * f, gconstpointer data)
 
 static gint64
 make_row (LbStore * store, const gchar * rid, const gchar * input,
-    const gchar * type, gdouble cost)
+    LbMediaType type, gdouble cost)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
@@ -377,9 +383,9 @@ make_row (LbStore * store, const gchar * rid, const gchar * input,
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("veh 1");
   r->input = g_strdup (input);
-  r->media_type = g_strdup (type);
+  r->media_type = type;
   r->start_ns = 1000;
-  r->end_ns = g_str_equal (type, "image") ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
+  r->end_ns = type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
   r->status = LB_RETRIEVAL_PENDING;
   r->created_ns = lb_time_now ();
   r->period = g_strdup ("2026-11");
@@ -410,8 +416,9 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
-  gint64 a = make_row (f->store, "ra", "analog1", "image", 0.1);
-  gint64 b = make_row (f->store, "rb", "analog1", "videoHighRes", 10);
+  gint64 a = make_row (f->store, "ra", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
+  gint64 b =
+      make_row (f->store, "rb", "analog1", LB_MEDIA_TYPE_VIDEO_HIGH_RES, 10);
   assert_books (f->store, 0, 10.1);
 
   LbRetrieval *claimed = NULL;
@@ -419,7 +426,8 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
   g_assert_cmpint (claimed->id, ==, a);
   g_clear_pointer (&claimed, lb_retrieval_free);
 
-  LbUploadJob ja = { "ra", "veh 1", "analog1", "image", "out/a.jpg", 1000, 1000,
+  LbUploadJob ja =
+      { "ra", "veh 1", "analog1", LB_MEDIA_TYPE_IMAGE, "out/a.jpg", 1000, 1000,
     "{\"gaps\":[]}", a, "image/jpeg", 0.1
   };
   g_assert_true (lb_store_upload_enqueue (f->store, &ja, now, NULL, &error));
@@ -466,7 +474,8 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 
   /* A finished row cannot be queued: nothing changes. */
   LbUploadJob again =
-      { "ra", "veh 1", "analog2", "image", "out/a2.jpg", 1000, 1000, NULL,
+      { "ra", "veh 1", "analog2", LB_MEDIA_TYPE_IMAGE, "out/a2.jpg", 1000, 1000,
+    NULL,
     a, "image/jpeg", 0.1
   };
   g_assert_false (lb_store_upload_enqueue (f->store, &again, now, NULL,
@@ -477,7 +486,8 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 
   /* b: queued, then refused by the endpoint: failed, refunded. */
   LbUploadJob jb =
-      { "rb", "veh 1", "analog1", "videoHighRes", "out/b.mp4", 1000,
+      { "rb", "veh 1", "analog1", LB_MEDIA_TYPE_VIDEO_HIGH_RES, "out/b.mp4",
+    1000,
     1000 + 10 * LB_NS_PER_SEC, NULL, b, "video/mp4", 10
   };
   gint64 eb = 0;
@@ -495,9 +505,10 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 
   /* A row finished by someone else meanwhile: the entry still ends (it is
    * not uploaded forever) and the row keeps its state. */
-  gint64 c = make_row (f->store, "rc", "analog4", "image", 0.1);
+  gint64 c = make_row (f->store, "rc", "analog4", LB_MEDIA_TYPE_IMAGE, 0.1);
   LbUploadJob jc =
-      { "rc", "veh 1", "analog4", "image", "out/c.jpg", 1000, 1000, NULL, c,
+      { "rc", "veh 1", "analog4", LB_MEDIA_TYPE_IMAGE, "out/c.jpg", 1000, 1000,
+    NULL, c,
     "image/jpeg", 0.1
   };
   gint64 ec = 0;
@@ -520,12 +531,14 @@ test_finish_job (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
-  gint64 a = make_row (f->store, "ra", "analog1", "videoLowRes", 2.5);
-  gint64 b = make_row (f->store, "rb", "analog1", "image", 0.1);
+  gint64 a =
+      make_row (f->store, "ra", "analog1", LB_MEDIA_TYPE_VIDEO_LOW_RES, 2.5);
+  gint64 b = make_row (f->store, "rb", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
 
   g_autoptr (LbConfig) local = lb_test_upload_config (f->dir, "");
   LbUploadJob ja =
-      { "ra", "veh 1", "analog1", "videoLowRes", "out/a.mp4", 1000, 5000,
+      { "ra", "veh 1", "analog1", LB_MEDIA_TYPE_VIDEO_LOW_RES, "out/a.mp4",
+    1000, 5000,
     NULL, a, "video/mp4", 2.0
   };
   g_assert_true (lb_upload_finish_job (local, f->store, &ja, now, &error));
@@ -540,7 +553,8 @@ test_finish_job (Fixture * f, gconstpointer data)
 
   g_autoptr (LbConfig) cloud =
       lb_test_upload_config (f->dir, "http://h/{retrievalId}");
-  LbUploadJob jb = { "rb", "veh 1", "analog1", "image", "out/b.jpg", 1000, 1000,
+  LbUploadJob jb =
+      { "rb", "veh 1", "analog1", LB_MEDIA_TYPE_IMAGE, "out/b.jpg", 1000, 1000,
     NULL, b, "image/jpeg", 0.1
   };
   g_assert_true (lb_upload_finish_job (cloud, f->store, &jb, now, &error));
@@ -587,10 +601,12 @@ test_cli (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 t = 1700000000 * LB_NS_PER_SEC;
-  gint64 a = enqueue (f->store, "ra", "analog1", "image", "out/a.jpg", t);
-  gint64 b =
-      enqueue (f->store, "rb", "analog1", "videoHighRes", "out/b.mp4", t + 1);
-  enqueue (f->store, "rc", "analog1", "hyperlapse", "out/c.mp4", t + 2);
+  gint64 a =
+      enqueue (f->store, "ra", "analog1", LB_MEDIA_TYPE_IMAGE, "out/a.jpg", t);
+  gint64 b = enqueue (f->store, "rb", "analog1", LB_MEDIA_TYPE_VIDEO_HIGH_RES,
+      "out/b.mp4", t + 1);
+  enqueue (f->store, "rc", "analog1", LB_MEDIA_TYPE_HYPERLAPSE, "out/c.mp4",
+      t + 2);
   g_assert_true (lb_store_upload_done (f->store, a, t + 5, 77, "x", NULL,
           &error));
   g_assert_true (lb_store_upload_fail (f->store, b, t + 6, "HTTP 403 Forbidden",
