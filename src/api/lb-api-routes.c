@@ -563,17 +563,34 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_end_object (b);
 }
 
+/* The coverage manifest (api-contract.md): requested and delivered range,
+ * how far the delivered start is from the requested one, the gaps. */
 static void
-add_coverage (JsonBuilder * b, const gchar * text)
+add_coverage (JsonBuilder * b, const LbCoverage * c)
 {
-  g_autoptr (JsonParser) p = json_parser_new ();
-  if (text == NULL || !json_parser_load_from_data (p, text, -1, NULL))
-    return;
-  JsonNode *root = json_parser_get_root (p);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (c == NULL)
     return;
   json_builder_set_member_name (b, "coverage");
-  json_builder_add_value (b, json_node_copy (root));
+  json_builder_begin_object (b);
+  add_time (b, "requestedStartTime", c->requested_start_ns);
+  add_time (b, "requestedEndTime", c->requested_end_ns);
+  add_time (b, "deliveredStartTime", c->delivered_start_ns);
+  add_time (b, "deliveredEndTime", c->delivered_end_ns);
+  json_builder_set_member_name (b, "offsetMs");
+  json_builder_add_double_value (b,
+      (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
+      1000.0);
+  json_builder_set_member_name (b, "gaps");
+  json_builder_begin_array (b);
+  for (guint i = 0; c->gaps && i < c->gaps->len; i++) {
+    const LbTimeRange *g = &g_array_index (c->gaps, LbTimeRange, i);
+    json_builder_begin_object (b);
+    add_time (b, "startTime", g->start_ns);
+    add_time (b, "endTime", g->end_ns);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
 }
 
 /* One object of GET /cameras/media/retrieval. */
@@ -604,7 +621,7 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   if (available) {
     add_time (b, "availableAtTime", r->available_ns);
     add_url_info (req, b, r);
-    add_coverage (b, r->coverage_json);
+    add_coverage (b, r->coverage);
   }
   if (shown == LB_RETRIEVAL_PENDING) {
     json_builder_set_member_name (b, "progress");

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 #define GST_CAT_DEFAULT lb_jobs_debug
@@ -24,6 +23,7 @@ struct _LbJobs
 {
   LbConfig *config;             /* not owned */
   LbStore *store;               /* not owned */
+  LbUploader *uploader;         /* not owned; NULL when uploads are off */
   LbClock *clock;               /* not owned, NULL = real time */
   LbPipelines *pipelines;
   gchar *outputs_dir;
@@ -109,7 +109,8 @@ now_ns (LbJobs * jobs)
 }
 
 LbJobs *
-lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
+lb_jobs_new (LbConfig * config, LbStore * store, LbUploader * uploader,
+    GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
@@ -119,6 +120,7 @@ lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
   g_autoptr (LbJobs) jobs = g_new0 (LbJobs, 1);
   jobs->config = config;
   jobs->store = store;
+  jobs->uploader = uploader;
   jobs->resolve = lb_jobs_resolve_from_index;
   g_mutex_init (&jobs->lock);
   g_cond_init (&jobs->cond);
@@ -226,40 +228,20 @@ on_progress (gdouble progress, gpointer user_data)
         error->message);
 }
 
-static void
-add_time (JsonBuilder * b, const gchar * name, gint64 ns)
+/* The coverage manifest of @row's output: @run's delivered range and the
+ * gaps the index found. */
+static LbCoverage *
+coverage_of (const LbRetrieval * row, const LbJobFootage * f,
+    const LbJobRun * run)
 {
-  g_autofree gchar *s = lb_time_format_rfc3339 (ns);
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, s);
-}
-
-static gchar *
-coverage_json (const LbRetrieval * row, const LbJobFootage * f, gint64 ds,
-    gint64 de)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  add_time (b, "requestedStartTime", row->start_ns);
-  add_time (b, "requestedEndTime", row->end_ns);
-  add_time (b, "deliveredStartTime", ds);
-  add_time (b, "deliveredEndTime", de);
-  json_builder_set_member_name (b, "offsetMs");
-  json_builder_add_double_value (b,
-      (gdouble) ((ds - row->start_ns) / 1000) / 1000.0);
-  json_builder_set_member_name (b, "gaps");
-  json_builder_begin_array (b);
-  for (guint i = 0; f->gaps && i < f->gaps->len; i++) {
-    LbTimeRange *g = &g_array_index (f->gaps, LbTimeRange, i);
-    json_builder_begin_object (b);
-    add_time (b, "startTime", g->start_ns);
-    add_time (b, "endTime", g->end_ns);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  LbCoverage *c = lb_coverage_new ();
+  c->requested_start_ns = row->start_ns;
+  c->requested_end_ns = row->end_ns;
+  c->delivered_start_ns = run->delivered_start_ns;
+  c->delivered_end_ns = run->delivered_end_ns;
+  if (f->gaps)
+    g_array_append_vals (c->gaps, f->gaps->data, f->gaps->len);
+  return c;
 }
 
 /* Retention keeps the footage of a row that is pending or running. */
@@ -451,8 +433,7 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
     lb_job_footage_clear (&f);
     return;
   }
-  g_autofree gchar *coverage = coverage_json (row, &f, run.delivered_start_ns,
-      run.delivered_end_ns);
+  g_autoptr (LbCoverage) coverage = coverage_of (row, &f, &run);
   gdouble cost =
       lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
       run.delivered_end_ns);
@@ -462,12 +443,12 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
         row->input,
     .media_type = row->media_type,.path = rel,.delivered_start_ns =
         run.delivered_start_ns,
-    .delivered_end_ns = run.delivered_end_ns,.coverage_json = coverage,
+    .delivered_end_ns = run.delivered_end_ns,.coverage = coverage,
     .retrieval_row = row->id,.content_type = run.content_type,.cost = cost,
   };
   unpin (jobs, row->id);        /* the output exists: the footage may go */
-  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs),
-          &error)) {
+  if (!lb_upload_finish_job (jobs->config, jobs->store, jobs->uploader, &done,
+          now_ns (jobs), &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))

@@ -172,7 +172,7 @@ lb_retrieval_free (LbRetrieval * r)
   g_free (r->period);
   g_free (r->output_path);
   g_free (r->content_type);
-  g_free (r->coverage_json);
+  lb_coverage_free (r->coverage);
   g_free (r->failure_reason);
   g_free (r->public_url);
   g_free (r);
@@ -249,7 +249,7 @@ row_from_stmt (sqlite3_stmt * stmt)
   r->content_type = col_text (stmt, c++);
   r->delivered_start_ns = col_time (stmt, c++);
   r->delivered_end_ns = col_time (stmt, c++);
-  r->coverage_json = col_text (stmt, c++);
+  r->coverage = lb_store_col_coverage (stmt, c++);
   r->available_ns = sqlite3_column_int64 (stmt, c++);
   r->failure_reason = col_text (stmt, c++);
   r->public_url = col_text (stmt, c++);
@@ -916,7 +916,8 @@ lb_store_api_set_progress (LbStore * store, gint64 id, gdouble progress,
 
 typedef struct
 {
-  const gchar *output_path, *content_type, *coverage_json;
+  const gchar *output_path, *content_type;
+  const LbCoverage *coverage;
   gint64 start_ns, end_ns, available_ns;
   gdouble cost;
 } Available;
@@ -930,7 +931,7 @@ bind_available (sqlite3_stmt * stmt, gpointer data)
   bind_text_or_null (stmt, c++, a->content_type);
   sqlite3_bind_int64 (stmt, c++, a->start_ns);
   sqlite3_bind_int64 (stmt, c++, a->end_ns);
-  bind_text_or_null (stmt, c++, a->coverage_json);
+  lb_store_bind_coverage (stmt, c++, a->coverage);
   sqlite3_bind_int64 (stmt, c++, a->available_ns);
   sqlite3_bind_double (stmt, c++, a->cost);
 }
@@ -939,14 +940,14 @@ gboolean
 lb_store_api_finish_available (LbStore * store, gint64 id,
     const gchar * output_path, const gchar * content_type,
     gint64 delivered_start_ns, gint64 delivered_end_ns,
-    const gchar * coverage_json, gint64 available_ns, gdouble cost,
+    const LbCoverage * coverage, gint64 available_ns, gdouble cost,
     GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (output_path != NULL, FALSE);
   g_return_val_if_fail (delivered_end_ns >= delivered_start_ns, FALSE);
 
-  Available a = { output_path, content_type, coverage_json, delivered_start_ns,
+  Available a = { output_path, content_type, coverage, delivered_start_ns,
     delivered_end_ns, available_ns, MAX (cost, 0.0)
   };
   return update_open_row (store, id,

@@ -50,7 +50,7 @@ lb_upload_entry_free (LbUploadEntry * entry)
   g_free (entry->sha256);
   g_free (entry->public_url);
   g_free (entry->last_error);
-  g_free (entry->coverage_json);
+  lb_coverage_free (entry->coverage);
   g_free (entry->content_type);
   g_free (entry);
 }
@@ -90,7 +90,7 @@ entry_from_row (sqlite3_stmt * stmt)
   e->last_error = col_text (stmt, 15);
   e->delivered_start_ns = col_time (stmt, 16);
   e->delivered_end_ns = col_time (stmt, 17);
-  e->coverage_json = col_text (stmt, 18);
+  e->coverage = lb_store_col_coverage (stmt, 18);
   e->file_deleted = sqlite3_column_int (stmt, 19) != 0;
   e->retrieval_row = sqlite3_column_int64 (stmt, 20);
   e->content_type = col_text (stmt, 21);
@@ -182,7 +182,7 @@ row_available (LbStore * store, const LbUploadEntry * e, gint64 now_ns,
 {
   return lb_store_api_finish_available (store, e->retrieval_row, e->path,
       e->content_type, e->delivered_start_ns, e->delivered_end_ns,
-      e->coverage_json, now_ns, e->cost, error);
+      e->coverage, now_ns, e->cost, error);
 }
 
 static gboolean
@@ -227,10 +227,7 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
     sqlite3_bind_int64 (ins, 8, now_ns);
     bind_time (ins, 9, job->delivered_start_ns);
     bind_time (ins, 10, job->delivered_end_ns);
-    if (job->coverage_json)
-      sqlite3_bind_text (ins, 11, job->coverage_json, -1, SQLITE_STATIC);
-    else
-      sqlite3_bind_null (ins, 11);
+    lb_store_bind_coverage (ins, 11, job->coverage);
     if (job->retrieval_row > 0)
       sqlite3_bind_int64 (ins, 12, job->retrieval_row);
     else

@@ -23,6 +23,7 @@
 
 #include "core/lb-media-type.h"
 #include "store/lb-store.h"
+#include "store/lb-store-api.h"
 
 G_BEGIN_DECLS
 
@@ -48,7 +49,7 @@ typedef struct {
   const gchar *path;            /* output file: absolute, or relative to the store folder */
   gint64 delivered_start_ns;    /* LB_TIME_NONE when unknown */
   gint64 delivered_end_ns;
-  const gchar *coverage_json;   /* may be NULL */
+  const LbCoverage *coverage;   /* may be NULL */
   gint64 retrieval_row;         /* api_retrievals row id (LbRetrieval.id); 0: none (tests) */
   const gchar *content_type;    /* image/jpeg, video/mp4 (for the retrieval row) */
   gdouble cost;                 /* delivered cost, committed when uploaded */
@@ -73,7 +74,7 @@ typedef struct {
   gchar *last_error;            /* last failure, or NULL */
   gint64 delivered_start_ns;
   gint64 delivered_end_ns;
-  gchar *coverage_json;
+  LbCoverage *coverage;         /* NULL when none was given */
   gboolean file_deleted;        /* the local output was removed by the sweep */
   gint64 retrieval_row;         /* 0 when the entry has no retrieval row */
   gchar *content_type;

@@ -236,7 +236,7 @@ test_decisions (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbSegment) seg = add_segment (f, "road", T0, T0 + S (60));
-  g_autoptr (LbJobs) jobs = lb_jobs_new (f->config, f->store, &error);
+  g_autoptr (LbJobs) jobs = lb_jobs_new (f->config, f->store, NULL, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (jobs, f->clock);
   g_assert_true (lb_jobs_start (jobs, &error));

@@ -114,7 +114,7 @@ static void
 make_jobs (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
-  f->jobs = lb_jobs_new (f->config, f->store, &error);
+  f->jobs = lb_jobs_new (f->config, f->store, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (lb_jobs_set_pipelines_dir (f->jobs, f->pipelines_dir, &error));
   lb_jobs_set_clock (f->jobs, f->clock);
@@ -272,17 +272,13 @@ test_image_available (Fixture * f, gconstpointer data)
   g_assert_cmpint ((guchar) jpeg[1], ==, 0xd8);
   g_assert_cmpint (r->available_ns, ==, lb_clock_now (f->clock));
   g_assert_cmpfloat (r->progress, ==, 1.0);
-  /* coverage: the contract's fields */
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (parser, r->coverage_json, -1,
-          &error));
-  JsonObject *cov = json_node_get_object (json_parser_get_root (parser));
-  g_assert_cmpstr (json_object_get_string_member (cov, "requestedStartTime"),
-      ==, "2026-07-25T17:20:00Z");
-  g_assert_true (json_object_has_member (cov, "deliveredStartTime"));
-  g_assert_true (json_object_has_member (cov, "offsetMs"));
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov,
-              "gaps")), ==, 0);
+  /* coverage: requested and delivered range, no gap */
+  g_assert_nonnull (r->coverage);
+  g_assert_cmpint (r->coverage->requested_start_ns, ==, T0);
+  g_assert_cmpint (r->coverage->requested_end_ns, ==, T0);
+  g_assert_cmpint (r->coverage->delivered_start_ns, ==, r->delivered_start_ns);
+  g_assert_cmpint (r->coverage->delivered_end_ns, ==, r->delivered_end_ns);
+  g_assert_cmpuint (r->coverage->gaps->len, ==, 0);
   assert_books (f, 0.1, 0);
   g_assert_cmpuint (count_outputs (f), ==, 1);
   /* counted just after the row's transaction */
@@ -523,16 +519,14 @@ test_hands_over_to_upload (Fixture * f, gconstpointer data)
   g_assert_true (lb_jobs_start (f->jobs, &error));
   gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
-  LbUploadStats stats = { 0 };
+  LbUploadCounts counts = { 0 };
   while (g_get_monotonic_time () < until) {
-    lb_upload_stats_clear (&stats);
-    g_assert_true (lb_upload_get_stats (f->store, &stats, &error));
-    if (stats.queue_length == 1)
+    g_assert_true (lb_store_upload_counts (f->store, &counts, &error));
+    if (counts.waiting == 1)
       break;
     g_usleep (20000);
   }
-  g_assert_cmpuint (stats.queue_length, ==, 1);
-  lb_upload_stats_clear (&stats);
+  g_assert_cmpuint (counts.waiting, ==, 1);
   g_usleep (300000);            /* never claimed again */
   g_autoptr (LbRetrieval) r = get (f, id);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
@@ -552,7 +546,7 @@ test_default_workers (void)
   g_autofree gchar *db = lb_config_get_db_path (config);
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, &error);
+  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1,
           g_get_num_processors () - 1));

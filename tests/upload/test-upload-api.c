@@ -62,11 +62,11 @@ test_pending_until_uploaded (void)
       port);
   ApiFixture *f = api_fixture_new (extra);
   LbTestNginx *ngx = lb_test_nginx_new (f->dir, port);
-  lb_api_server_add_health (f->server, "uploads", lb_upload_health_json,
-      f->store, NULL);
   g_autoptr (LbUploader) up = lb_uploader_new (f->config, f->store, &error);
   g_assert_no_error (error);
   g_assert_true (lb_uploader_start (up, &error));
+  lb_api_server_add_health (f->server, "uploads", lb_upload_health_json, up,
+      NULL);
 
   /* A retrieval, and its job done by hand: claim, write the output, hand over. */
   g_autoptr (ApiReply) created = api_create (f, f->token, "1234", "image",
@@ -87,7 +87,7 @@ test_pending_until_uploaded (void)
     NULL,
     row->id, "image/jpeg", 0.1
   };
-  g_assert_true (lb_upload_finish_job (f->config, f->store, &job,
+  g_assert_true (lb_upload_finish_job (f->config, f->store, up, &job,
           API_TEST_START_NS, &error));
   g_assert_no_error (error);
 
