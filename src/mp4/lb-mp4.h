@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
   guint32 track_id;             /* the (first) video track */
+  guint tracks;                 /* trak boxes in the moov (any kind) */
   guint32 timescale;
   gchar *codec;                 /* "h264" or "h265" */
   gchar *sample_entry;          /* "avc1", "avc3", "hvc1", "hev1" */

@@ -239,6 +239,26 @@ test_garbage (void)
   g_assert_null (init);
 }
 
+/* A box whose 64-bit size reaches past any file (pos + size overflowed
+ * int64): not MP4, whatever follows. */
+static void
+test_huge_box (void)
+{
+  static const guint8 data[] = {
+    0, 0, 0, 16, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0, 0, 0, 0,
+    0, 0, 0, 1, 'f', 'r', 'e', 'e', 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xf0, 0, 0, 0, 8, 'm', 'o', 'o', 'v',
+  };
+  g_autofree gchar *path = g_build_filename (tmpdir, "huge.mp4", NULL);
+  g_assert_true (g_file_set_contents (path, (const gchar *) data,
+          sizeof data, NULL));
+  LbMp4Init *init = NULL;
+  GError *error = NULL;
+  g_assert_false (lb_mp4_read_init_path (path, &init, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_CORRUPT);
+  g_clear_error (&error);
+}
+
 /* Damaged files (flipped bytes, cuts) never crash or loop: every call
  * either fails with an LB_ERROR or returns samples inside the file. */
 static void
@@ -345,6 +365,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mp4/bframes", test_bframes);
   g_test_add_func ("/mp4/one-fps", test_one_fps);
   g_test_add_func ("/mp4/garbage", test_garbage);
+  g_test_add_func ("/mp4/huge-box", test_huge_box);
   g_test_add_func ("/mp4/mutations", test_mutations);
   g_test_add_func ("/footage/segment-path", test_segment_path);
   gint ret = g_test_run ();

@@ -1,0 +1,31 @@
+/* Test helper: small MP4 files written box by box, for the cases a muxer
+ * never writes (huge sample counts, truncated or odd boxes) */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* One video track (avc1, 64x48), its samples in one chunk of one mdat:
+ *   ftyp | mdat | moov (mvhd, trak (tkhd, mdia (mdhd, hdlr 'vide',
+ *   minf (stbl (stsd, stts, [stss], stsz, stsc, stco))))) */
+typedef struct {
+  guint32 samples;              /* sample count in stts and stsz */
+  guint32 sample_size;          /* every sample's size (stsz fixed size) */
+  guint32 mdat_size;            /* payload bytes of the mdat (0: samples × size) */
+  guint32 timescale;            /* of the movie and the media; 0: 1000 */
+  guint32 delta;                /* duration of each sample; 0: 1 */
+  gboolean sync_all;            /* an stss listing every sample */
+  guint8 mvhd_version, mdhd_version;
+  guint32 mvhd_cut;             /* payload bytes of mvhd kept (0: all) */
+  guint32 mdhd_cut;             /* payload bytes of mdhd kept (0: all) */
+  guint64 stts_count;           /* stts sample count (0: samples) */
+} LbtSynth;
+
+/* The bytes of the file @synth describes. */
+GBytes *lbt_synth_mp4   (const LbtSynth *synth);
+
+/* Writes them to @path. */
+void    lbt_synth_write (const gchar *path, const LbtSynth *synth);
+
+G_END_DECLS
