@@ -26,6 +26,10 @@ G_BEGIN_DECLS
  * from overflowing. */
 #define LB_MP4_MAX_OFFSET (G_GINT64_CONSTANT (1) << 50)
 
+/* The most samples a moov's sample table may list for lookback to read it
+ * (9.7 hours at 60 fps): more is LB_ERROR_CORRUPT. */
+#define LB_MP4_MAX_TABLE_SAMPLES (1 << 21)
+
 /* A box in memory. */
 typedef struct {
   guint32 type;

@@ -23,7 +23,6 @@ GST_DEBUG_CATEGORY_STATIC (lb_mp4_trim_debug);
 
 #define FOURCC LB_MP4_FOURCC
 #define MAX_MOOV (64 * 1024 * 1024)
-#define MAX_SAMPLES (10 * 1000 * 1000)
 #define COPY_BLOCK (1 << 20)
 
 #define MDIA FOURCC ('m', 'd', 'i', 'a')
@@ -177,7 +176,8 @@ read_samples (const LbMp4Box * trak, gint64 file_size, Samples * s,
 {
   GstByteReader r;
   guint32 n, count;
-  if (!sample_count (trak, file_size, &count) || count > MAX_SAMPLES)
+  if (!sample_count (trak, file_size, &count)
+      || count > LB_MP4_MAX_TABLE_SAMPLES)
     goto bad_stsz;
   if (!stbl_table (trak, FOURCC ('s', 't', 't', 's'), &r, &n)
       || gst_byte_reader_get_remaining (&r) / 8 < n)

@@ -12,10 +12,12 @@ GST_DEBUG_CATEGORY_STATIC (lb_mp4_debug);
 #define GST_CAT_DEFAULT lb_mp4_debug
 
 #define FOURCC LB_MP4_FOURCC
-#define MAX_MOOV (64 * 1024 * 1024)
+/* Limits on what a file may make the reader allocate; a file over them is
+ * LB_ERROR_CORRUPT.  Besides, every count and size is checked against the
+ * file's size (or the box that holds it) before anything is allocated. */
+#define MAX_MOOV (64 * 1024 * 1024)     /* bytes read at once */
 #define MAX_MOOF (16 * 1024 * 1024)
-#define MAX_TABLE_SAMPLES (10 * 1000 * 1000)
-#define MAX_TRUN_SAMPLES_WITHOUT_TABLE 100000
+#define MAX_FRAGMENT_SAMPLES (1 << 18)  /* 72 min at 60 fps in one moof */
 
 static void
 debug_init (void)
@@ -95,19 +97,34 @@ table_box (const LbMp4Box * stbl, guint32 type, GstByteReader * r)
   return gst_byte_reader_skip (r, 4);
 }
 
-/* stsz: how many samples, and their sizes. */
+/* stsz: how many samples, and their sizes.  Samples of one size must fit
+ * in the file (@file_size), one by one in the table. */
 static gboolean
-table_sizes (LbMp4Init * init, const LbMp4Box * stbl, guint32 * count)
+table_sizes (LbMp4Init * init, const LbMp4Box * stbl, gint64 file_size,
+    guint32 * count, GError ** error)
 {
   GstByteReader r;
   guint32 fixed;
   if (!table_box (stbl, FOURCC ('s', 't', 's', 'z'), &r)
       || !gst_byte_reader_get_uint32_be (&r, &fixed)
-      || !gst_byte_reader_get_uint32_be (&r, count))
+      || !gst_byte_reader_get_uint32_be (&r, count)
+      || (fixed == 0 && gst_byte_reader_get_remaining (&r) / 4 < *count)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "bad sample table in moov: stsz is missing or cut short");
     return FALSE;
-  if (*count > MAX_TABLE_SAMPLES
-      || (fixed == 0 && gst_byte_reader_get_remaining (&r) / 4 < *count))
+  }
+  if (fixed > 0 && *count > file_size / fixed) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "bad sample table in moov: %u samples of %u bytes do not fit in a "
+        "file of %" G_GINT64_FORMAT " bytes", *count, fixed, file_size);
     return FALSE;
+  }
+  if (*count > LB_MP4_MAX_TABLE_SAMPLES) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
+        "bad sample table in moov: %u samples, more than %u", *count,
+        LB_MP4_MAX_TABLE_SAMPLES);
+    return FALSE;
+  }
   g_array_set_size (init->samples, *count);
   LbMp4Sample *s = (LbMp4Sample *) init->samples->data;
   for (guint32 i = 0; i < *count; i++)
@@ -249,11 +266,12 @@ table_times_ns (LbMp4Init * init, const LbMp4Box * stbl)
 }
 
 static gboolean
-parse_sample_table (LbMp4Init * init, const LbMp4Box * stbl, GError ** error)
+parse_sample_table (LbMp4Init * init, const LbMp4Box * stbl, gint64 file_size,
+    GError ** error)
 {
   guint32 count;
-  if (!table_sizes (init, stbl, &count))
-    goto bad;
+  if (!table_sizes (init, stbl, file_size, &count, error))
+    return FALSE;
   if (count == 0)
     return TRUE;
   if (!table_times_ns (init, stbl))
@@ -389,7 +407,8 @@ video_track (LbMp4Init * init, const LbMp4Box * trak, LbMp4Box * stbl,
 /* The first video track whose codec lookback reads: its sample entry and
  * sample table. */
 static gboolean
-parse_tracks (LbMp4Init * init, const guint8 * moov, gsize len, GError ** error)
+parse_tracks (LbMp4Init * init, const guint8 * moov, gsize len,
+    gint64 file_size, GError ** error)
 {
   GstByteReader r = GST_BYTE_READER_INIT (moov, len);
   g_autofree gchar *other_codec = NULL;
@@ -406,7 +425,7 @@ parse_tracks (LbMp4Init * init, const guint8 * moov, gsize len, GError ** error)
       return FALSE;
     }
     if (parse_sample_entry (init, &stsd, &local))
-      return parse_sample_table (init, &stbl, error);
+      return parse_sample_table (init, &stbl, file_size, error);
     /* another video track may be usable */
     g_free (other_codec);
     other_codec = g_strdup (local->message);
@@ -442,7 +461,8 @@ parse_trex (LbMp4Init * init, const LbMp4Box * mvex)
 }
 
 static gboolean
-parse_moov (LbMp4Init * init, const guint8 * moov, gsize len, GError ** error)
+parse_moov (LbMp4Init * init, const guint8 * moov, gsize len,
+    gint64 file_size, GError ** error)
 {
   GstByteReader r = GST_BYTE_READER_INIT (moov, len);
   LbMp4Box mvex, b;
@@ -450,7 +470,7 @@ parse_moov (LbMp4Init * init, const guint8 * moov, gsize len, GError ** error)
     init->tracks += b.type == FOURCC ('t', 'r', 'a', 'k');
   init->fragmented =
       lb_mp4_box_find (moov, len, FOURCC ('m', 'v', 'e', 'x'), &mvex);
-  if (!parse_tracks (init, moov, len, error))
+  if (!parse_tracks (init, moov, len, file_size, error))
     return FALSE;
   if (init->fragmented)
     parse_trex (init, &mvex);
@@ -527,7 +547,7 @@ lb_mp4_read_init (gint fd, LbMp4Init ** out, GError ** error)
   init->moov_size = box.size;
   init->init_size = box.pos + box.size;
   init->fps_d = 1;
-  if (!parse_moov (init, data, len, error))
+  if (!parse_moov (init, data, len, file_size, error))
     return FALSE;
   GST_DEBUG ("init: track %u, %s %dx%d, timescale %u, %u table samples, %s",
       init->track_id, init->codec, init->width, init->height,
@@ -577,6 +597,8 @@ typedef struct
   gint64 data_pos;              /* offset of the next sample */
   GArray *samples;
   gint64 *dmin, *dmax;          /* widened to the samples' bytes */
+  gint64 file_size;
+  const gchar *bad;             /* what is wrong, when parsing fails */
 } Traf;
 
 /* tfhd: FALSE when malformed; *@ours FALSE when it is another track's. */
@@ -656,9 +678,16 @@ parse_trun (Traf * t, const LbMp4Box * trun)
     return FALSE;
   gsize per = ((flags & 0x100) ? 4 : 0) + ((flags & 0x200) ? 4 : 0) +
       ((flags & 0x400) ? 4 : 0) + ((flags & 0x800) ? 4 : 0);
-  if ((per && gst_byte_reader_get_remaining (&r) / per < count)
-      || (!per && count > MAX_TRUN_SAMPLES_WITHOUT_TABLE))
+  if (per && gst_byte_reader_get_remaining (&r) / per < count)
     return FALSE;
+  if (count > MAX_FRAGMENT_SAMPLES - t->samples->len) {
+    t->bad = "more samples than lookback reads in one fragment";
+    return FALSE;
+  }
+  if (!(flags & 0x200) && count > 0 && t->def_size == 0) {
+    t->bad = "samples of no size";
+    return FALSE;
+  }
   for (guint32 i = 0; i < count; i++) {
     guint32 dur = t->def_duration, sz = t->def_size;
     guint32 fl = i == 0 && (flags & 0x4) ? first_flags : t->def_flags;
@@ -695,18 +724,34 @@ parse_trun (Traf * t, const LbMp4Box * trun)
   return TRUE;
 }
 
+/* The truns of a traf of our track. */
+static gboolean
+parse_truns (Traf * t, const LbMp4Box * traf)
+{
+  GstByteReader r;
+  LbMp4Box box;
+  lb_mp4_box_reader (traf, &r);
+  while (gst_byte_reader_get_remaining (&r) >= 8) {
+    if (!lb_mp4_box_read (&r, &box))
+      return FALSE;
+    if (box.type == FOURCC ('t', 'r', 'u', 'n') && !parse_trun (t, &box))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* A moof's traf of our track: appends its samples; widens [*dmin, *dmax)
  * to their bytes. */
 static gboolean
 parse_moof (const LbMp4Init * init, const guint8 * moof, gsize len,
-    gint64 moof_pos, GArray * samples, gint64 * dmin, gint64 * dmax,
-    GError ** error)
+    gint64 moof_pos, gint64 file_size, GArray * samples, gint64 * dmin,
+    gint64 * dmax, GError ** error)
 {
   GstByteReader r = GST_BYTE_READER_INIT (moof, len);
   Traf t = {.init = init,.moof_pos = moof_pos,.samples = samples,
-    .dmin = dmin,.dmax = dmax
+    .dmin = dmin,.dmax = dmax,.file_size = file_size
   };
-  LbMp4Box traf, box;
+  LbMp4Box traf;
 
   while (gst_byte_reader_get_remaining (&r) >= 8) {
     gboolean ours = FALSE;
@@ -714,36 +759,28 @@ parse_moof (const LbMp4Init * init, const guint8 * moof, gsize len,
       goto bad;
     if (traf.type != FOURCC ('t', 'r', 'a', 'f'))
       continue;
-    if (!parse_tfhd (&t, &traf, &ours))
+    if (!parse_tfhd (&t, &traf, &ours) || (ours && !parse_truns (&t, &traf)))
       goto bad;
-    if (!ours)
-      continue;
-    GstByteReader c;
-    lb_mp4_box_reader (&traf, &c);
-    while (gst_byte_reader_get_remaining (&c) >= 8) {
-      if (!lb_mp4_box_read (&c, &box))
-        goto bad;
-      if (box.type == FOURCC ('t', 'r', 'u', 'n') && !parse_trun (&t, &box))
-        goto bad;
-    }
   }
   return TRUE;
 
 bad:
   g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
-      "bad moof at %" G_GINT64_FORMAT, moof_pos);
+      "bad moof at %" G_GINT64_FORMAT "%s%s", moof_pos, t.bad ? ": " : "",
+      t.bad ? t.bad : "");
   return FALSE;
 }
 
 static gboolean
 read_moof (gint fd, const LbMp4Init * init, const LbMp4FileBox * box,
-    GArray * samples, gint64 * dmin, gint64 * dmax, GError ** error)
+    gint64 file_size, GArray * samples, gint64 * dmin, gint64 * dmax,
+    GError ** error)
 {
   gsize len;
   g_autofree guint8 *data =
       lb_mp4_file_box_load (fd, box, MAX_MOOF, &len, error);
-  return data
-      && parse_moof (init, data, len, box->pos, samples, dmin, dmax, error);
+  return data && parse_moof (init, data, len, box->pos, file_size, samples,
+      dmin, dmax, error);
 }
 
 /* One GOP of the moov's sample table starting at the first sample at or
@@ -821,7 +858,8 @@ read_moof_fragment (gint fd, const LbMp4Init * init, gint64 offset,
             "fragment at %" G_GINT64_FORMAT " refers to missing data", offset);
         return FALSE;
       }
-      if (!read_moof (fd, init, &box, f->samples, &dmin, &dmax, error))
+      if (!read_moof (fd, init, &box, file_size, f->samples, &dmin, &dmax,
+              error))
         return FALSE;
       have_moof = TRUE;
     } else if (box.type == FOURCC ('m', 'd', 'a', 't')) {
@@ -906,7 +944,7 @@ range_moofs (gint fd, const LbMp4Init * init, gint64 offset, gint64 end,
             "box at %" G_GINT64_FORMAT " incomplete", pos);
         return FALSE;
       }
-      if (!read_moof (fd, init, &box, tmp, &dmin, &dmax, error))
+      if (!read_moof (fd, init, &box, file_size, tmp, &dmin, &dmax, error))
         return FALSE;
       append_in_range (samples, tmp, offset, end);
     }

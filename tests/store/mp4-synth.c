@@ -6,6 +6,19 @@
 #define FOURCC(a, b, c, d) \
   (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
 
+static guint begin (GstByteWriter * w, const gchar * type);
+static void end (GstByteWriter * w, guint at);
+
+static void
+ftyp (GstByteWriter * w)
+{
+  guint at = begin (w, "ftyp");
+  gst_byte_writer_put_data (w, (const guint8 *) "isom", 4);
+  gst_byte_writer_put_uint32_be (w, 0);
+  gst_byte_writer_put_data (w, (const guint8 *) "isomavc1", 8);
+  end (w, at);
+}
+
 static guint
 begin (GstByteWriter * w, const gchar * type)
 {
@@ -116,6 +129,23 @@ sample_table (GstByteWriter * w, const LbtSynth * s, guint32 chunk_offset)
 }
 
 static void
+empty_sample_table (GstByteWriter * w)
+{
+  const gchar *tables[] = { "stts", "stsc", "stco" };
+  guint stbl = begin (w, "stbl");
+  sample_entry (w);
+  for (guint i = 0; i < G_N_ELEMENTS (tables); i++) {
+    guint at = begin (w, tables[i]);
+    zeros (w, 8);
+    end (w, at);
+  }
+  guint at = begin (w, "stsz");
+  zeros (w, 12);
+  end (w, at);
+  end (w, stbl);
+}
+
+static void
 track (GstByteWriter * w, const LbtSynth * s, guint32 timescale,
     guint64 duration, guint32 chunk_offset)
 {
@@ -136,7 +166,10 @@ track (GstByteWriter * w, const LbtSynth * s, guint32 timescale,
   zeros (w, 13);
   end (w, at);
   guint minf = begin (w, "minf");
-  sample_table (w, s, chunk_offset);
+  if (s->samples)
+    sample_table (w, s, chunk_offset);
+  else
+    empty_sample_table (w);
   end (w, minf);
   end (w, mdia);
   end (w, trak);
@@ -151,12 +184,8 @@ lbt_synth_mp4 (const LbtSynth * s)
   GstByteWriter w;
   gst_byte_writer_init (&w);
 
-  guint at = begin (&w, "ftyp");
-  gst_byte_writer_put_data (&w, (const guint8 *) "isom", 4);
-  gst_byte_writer_put_uint32_be (&w, 0);
-  gst_byte_writer_put_data (&w, (const guint8 *) "isomavc1", 8);
-  end (&w, at);
-  at = begin (&w, "mdat");
+  ftyp (&w);
+  guint at = begin (&w, "mdat");
   guint32 chunk_offset = gst_byte_writer_get_pos (&w);
   zeros (&w, mdat);
   end (&w, at);
@@ -176,4 +205,65 @@ lbt_synth_write (const gchar * path, const LbtSynth * synth)
   gsize len;
   const gchar *data = g_bytes_get_data (b, &len);
   g_assert_true (g_file_set_contents (path, data, len, NULL));
+}
+
+static void
+fragment (GstByteWriter * w, const LbtSynthFragmented * f, guint32 data)
+{
+  guint moof = begin (w, "moof");
+  guint at = begin (w, "mfhd");
+  gst_byte_writer_put_uint32_be (w, 0);
+  gst_byte_writer_put_uint32_be (w, 1);
+  end (w, at);
+  guint traf = begin (w, "traf");
+  at = begin (w, "tfhd");
+  gst_byte_writer_put_uint32_be (w, 0x000019);  /* base offset, duration, size */
+  gst_byte_writer_put_uint32_be (w, 1);
+  gst_byte_writer_put_uint64_be (w, data);
+  gst_byte_writer_put_uint32_be (w, 1);
+  gst_byte_writer_put_uint32_be (w, f->sample_size);
+  end (w, at);
+  at = begin (w, "tfdt");
+  gst_byte_writer_put_uint32_be (w, 0x01000000);
+  gst_byte_writer_put_uint64_be (w, 0);
+  end (w, at);
+  for (guint i = 0; i < f->truns; i++) {
+    at = begin (w, "trun");
+    gst_byte_writer_put_uint32_be (w, 0);
+    gst_byte_writer_put_uint32_be (w, f->trun_samples);
+    end (w, at);
+  }
+  end (w, traf);
+  end (w, moof);
+}
+
+GBytes *
+lbt_synth_fragmented_mp4 (const LbtSynthFragmented * f)
+{
+  LbtSynth empty = {.timescale = 30 };
+  GstByteWriter w;
+  gst_byte_writer_init (&w);
+
+  ftyp (&w);
+  guint moov = begin (&w, "moov");
+  header_box (&w, "mvhd", 0, 30, 0, 80, 0);
+  track (&w, &empty, 30, 0, 0);
+  guint mvex = begin (&w, "mvex");
+  guint at = begin (&w, "trex");
+  gst_byte_writer_put_uint32_be (&w, 0);
+  gst_byte_writer_put_uint32_be (&w, 1);
+  gst_byte_writer_put_uint32_be (&w, 1);
+  gst_byte_writer_put_uint32_be (&w, 1);
+  gst_byte_writer_put_uint32_be (&w, f->sample_size);
+  gst_byte_writer_put_uint32_be (&w, 0);
+  end (&w, at);
+  end (&w, mvex);
+  end (&w, moov);
+  at = begin (&w, "mdat");
+  guint32 data = gst_byte_writer_get_pos (&w);
+  zeros (&w, f->mdat_size);
+  end (&w, at);
+  fragment (&w, f, data);
+  guint size = gst_byte_writer_get_pos (&w);
+  return g_bytes_new_take (gst_byte_writer_reset_and_get_data (&w), size);
 }

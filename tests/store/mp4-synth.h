@@ -28,4 +28,17 @@ GBytes *lbt_synth_mp4   (const LbtSynth *synth);
 /* Writes them to @path. */
 void    lbt_synth_write (const gchar *path, const LbtSynth *synth);
 
+/* A fragmented file as mp4mux writes one (the first fragment empty):
+ *   ftyp | moov (empty sample table, mvex) | mdat | moof
+ * whose traf has @truns truns of @trun_samples samples each, every sample
+ * of the default size @sample_size (tfhd), none listed one by one. */
+typedef struct {
+  guint truns;
+  guint32 trun_samples;
+  guint32 sample_size;
+  guint32 mdat_size;            /* payload bytes of the mdat */
+} LbtSynthFragmented;
+
+GBytes *lbt_synth_fragmented_mp4 (const LbtSynthFragmented *synth);
+
 G_END_DECLS
