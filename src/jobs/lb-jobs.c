@@ -337,82 +337,85 @@ fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
   count_finished (jobs, row->id);
 }
 
-static void
-process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
+/* What the index has for @row: TRUE with @f filled when the job can run;
+ * FALSE when the row is done with for now (deferred until its footage is
+ * recorded, unavailable, or failed). */
+static gboolean
+resolve_footage (LbJobs * jobs, LbRetrieval * row, LbJobFootage * f)
 {
   g_autoptr (GError) error = NULL;
-  LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE,
-    .covered_start_ns = LB_TIME_NONE,.covered_end_ns = LB_TIME_NONE
-  };
   gint64 now = now_ns (jobs);
   gint64 deadline = row->end_ns + jobs->pending_deadline;
 
-  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id,
-      lb_media_type_to_string (row->media_type), row->vehicle, row->input);
   pin (jobs, row);
-  if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
+  if (!jobs->resolve (jobs->store, row, f, jobs->resolve_data, &error)) {
     fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
   /* Footage that may still come: the input has recorded nothing up to the
    * requested end yet. */
-  gboolean may_come = f.last_ns == LB_TIME_NONE || f.last_ns < row->end_ns;
-  gboolean complete = f.covered_start_ns != LB_TIME_NONE &&
-      (row->start_ns == row->end_ns || f.covered_end_ns >= row->end_ns);
+  gboolean may_come = f->last_ns == LB_TIME_NONE || f->last_ns < row->end_ns;
+  gboolean complete = f->covered_start_ns != LB_TIME_NONE &&
+      (row->start_ns == row->end_ns || f->covered_end_ns >= row->end_ns);
   if (!complete && may_come && now < deadline) {
     GST_DEBUG ("row %" G_GINT64_FORMAT ": footage not recorded yet", row->id);
     defer (jobs, row, now + RECHECK_NS);
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
-  if (f.covered_start_ns == LB_TIME_NONE) {
+  if (f->covered_start_ns == LB_TIME_NONE) {
     finish_unavailable (jobs, row, may_come ?
         "Nothing was recorded for this input and time before the pending deadline."
         : "Nothing was recorded for this input and time.");
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
+  return TRUE;
+}
 
-  g_autofree gchar *name = g_strconcat (row->media_id,
-      lb_job_kind_for (row->media_type)->extension, NULL);
-  g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
-  g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
-  g_autofree gchar *part = g_strconcat (final, ".part", NULL);
-  Progress progress = { jobs, row->id, 0, 0 };
+/* The job of @row over @f, with the [jobs] settings, written to @path. */
+static LbJobRun
+job_run_for (LbJobs * jobs, const LbRetrieval * row, const LbJobFootage * f,
+    const gchar * path)
+{
+  LbConfig *c = jobs->config;
   LbJobRun run = {
-    .media_type = row->media_type,.db_path = jobs->db_path,.vehicle =
-        row->vehicle,
-    .input = row->input,.start_ns = row->start_ns,.end_ns = row->end_ns,
-    .output_path = part,.codec = f.codec,.width = f.width,.height = f.height,
-    .fps_n = f.fps_n,.fps_d = f.fps_d,.keyframes_ns = f.keyframes_ns,
-    .keyframe_bytes = f.keyframe_bytes,
-    .low_res_width = lb_config_get_int (jobs->config, "jobs", "low-res-width"),
-    .low_res_height =
-        lb_config_get_int (jobs->config, "jobs", "low-res-height"),
-    .low_res_bitrate =
-        lb_config_get_int (jobs->config, "jobs", "low-res-bitrate"),
+    .media_type = row->media_type,.db_path = jobs->db_path,
+    .vehicle = row->vehicle,.input = row->input,
+    .start_ns = row->start_ns,.end_ns = row->end_ns,.output_path = path,
+    .codec = f->codec,.width = f->width,.height = f->height,
+    .fps_n = f->fps_n,.fps_d = f->fps_d,.keyframes_ns = f->keyframes_ns,
+    .keyframe_bytes = f->keyframe_bytes,
+    .low_res_width = lb_config_get_int (c, "jobs", "low-res-width"),
+    .low_res_height = lb_config_get_int (c, "jobs", "low-res-height"),
+    .low_res_bitrate = lb_config_get_int (c, "jobs", "low-res-bitrate"),
     .hyperlapse_interval_ns =
-        lb_config_get_duration (jobs->config, "jobs", "hyperlapse-interval"),
+        lb_config_get_duration (c, "jobs", "hyperlapse-interval"),
     .hyperlapse_framerate =
-        lb_config_get_int (jobs->config, "jobs", "hyperlapse-framerate"),
-    .hyperlapse_max_output_ns = lb_config_get_duration (jobs->config, "jobs",
-        "hyperlapse-max-output"),
-    .hyperlapse_remux_max_kbps = lb_config_get_int (jobs->config, "jobs",
-        "hyperlapse-remux-max-bitrate"),
-    .progress = on_progress,.progress_data = &progress,.cancellable =
-        cancellable,
+        lb_config_get_int (c, "jobs", "hyperlapse-framerate"),
+    .hyperlapse_max_output_ns =
+        lb_config_get_duration (c, "jobs", "hyperlapse-max-output"),
+    .hyperlapse_remux_max_kbps =
+        lb_config_get_int (c, "jobs", "hyperlapse-remux-max-bitrate"),
   };
+  return run;
+}
+
+/* Runs @run into @final (through @final.part, renamed when whole).  FALSE
+ * when it did not: the row is then deferred (stopping), unavailable, or
+ * failed. */
+static gboolean
+make_output (LbJobs * jobs, LbRetrieval * row, LbJobRun * run,
+    const gchar * final, GCancellable * cancellable)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *part = run->output_path;
 
   if (g_mkdir_with_parents (jobs->outputs_dir, 0755) < 0) {
     int e = errno;
     g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
         jobs->outputs_dir, g_strerror (e));
-    fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    goto failed;
   }
-  if (!lb_job_run (jobs->pipelines, &run, &error)) {
+  if (!lb_job_run (jobs->pipelines, run, &error)) {
     g_unlink (part);
     if (g_error_matches (error, LB_ERROR, LB_ERROR_BUSY)
         && g_cancellable_is_cancelled (cancellable))
@@ -421,30 +424,39 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
       finish_unavailable (jobs, row, error->message);
     else
       fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
   if (g_rename (part, final) < 0) {
     int e = errno;
     g_unlink (part);
     g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot rename %s: %s", part,
         g_strerror (e));
-    fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    goto failed;
   }
-  g_autoptr (LbCoverage) coverage = coverage_of (row, &f, &run);
+  return TRUE;
+
+failed:
+  fail (jobs, row, error);
+  return FALSE;
+}
+
+/* The output @rel (@final) is made: the row becomes available, now or
+ * once uploaded, with its coverage and the cost of what was delivered. */
+static void
+hand_over (LbJobs * jobs, LbRetrieval * row, const LbJobFootage * f,
+    const LbJobRun * run, const gchar * rel, const gchar * final)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbCoverage) coverage = coverage_of (row, f, run);
   gdouble cost =
-      lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
-      run.delivered_end_ns);
-  /* available now, or once uploaded when [upload] url-template is set */
+      lb_quota_cost (jobs->config, row->media_type, run->delivered_start_ns,
+      run->delivered_end_ns);
   LbUploadJob done = {
-    .retrieval_id = row->retrieval_id,.vehicle = row->vehicle,.input =
-        row->input,
-    .media_type = row->media_type,.path = rel,.delivered_start_ns =
-        run.delivered_start_ns,
-    .delivered_end_ns = run.delivered_end_ns,.coverage = coverage,
-    .retrieval_row = row->id,.content_type = run.content_type,.cost = cost,
+    .retrieval_id = row->retrieval_id,.vehicle = row->vehicle,
+    .input = row->input,.media_type = row->media_type,.path = rel,
+    .delivered_start_ns = run->delivered_start_ns,
+    .delivered_end_ns = run->delivered_end_ns,.coverage = coverage,
+    .retrieval_row = row->id,.content_type = run->content_type,.cost = cost,
   };
   unpin (jobs, row->id);        /* the output exists: the footage may go */
   if (!lb_upload_finish_job (jobs->config, jobs->store, jobs->uploader, &done,
@@ -453,10 +465,36 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
       fail (jobs, row, error);
-  } else {
-    GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
-        rel, run.template_used, cost);
-    count_finished (jobs, row->id);
+    return;
+  }
+  GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
+      rel, run->template_used, cost);
+  count_finished (jobs, row->id);
+}
+
+/* One claimed row: its footage, its output, its hand-over. */
+static void
+process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
+{
+  LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE,
+    .covered_start_ns = LB_TIME_NONE,.covered_end_ns = LB_TIME_NONE
+  };
+
+  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id,
+      lb_media_type_to_string (row->media_type), row->vehicle, row->input);
+  if (resolve_footage (jobs, row, &f)) {
+    g_autofree gchar *name = g_strconcat (row->media_id,
+        lb_job_kind_for (row->media_type)->extension, NULL);
+    g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
+    g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
+    g_autofree gchar *part = g_strconcat (final, ".part", NULL);
+    Progress progress = { jobs, row->id, 0, 0 };
+    LbJobRun run = job_run_for (jobs, row, &f, part);
+    run.progress = on_progress;
+    run.progress_data = &progress;
+    run.cancellable = cancellable;
+    if (make_output (jobs, row, &run, final, cancellable))
+      hand_over (jobs, row, &f, &run, rel, final);
   }
   lb_job_footage_clear (&f);
 }
