@@ -13,6 +13,18 @@
  */
 #pragma once
 
+/* GStreamer's GST_READ_* and GST_WRITE_* macros, and so GstByteReader and
+ * GstByteWriter, load and store misaligned words directly on CPUs that
+ * allow it.  That is undefined behaviour in C, which UBSan (the sanitized
+ * run, the fuzz targets) reports for box fields at odd offsets: here they
+ * go byte by byte.  So this header comes before any GStreamer header. */
+#ifdef __GST_UTILS_H__
+#error "include mp4/lb-mp4-box.h before any GStreamer header"
+#endif
+#include <gst/gstconfig.h>
+#undef GST_HAVE_UNALIGNED_ACCESS
+#define GST_HAVE_UNALIGNED_ACCESS 0
+
 #include <glib.h>
 #include <gst/base/gstbytereader.h>
 #include <gst/base/gstbytewriter.h>

@@ -1,13 +1,15 @@
 /* Test helper: small MP4 files written box by box */
+#include "mp4/lb-mp4-box.h"
 #include "mp4-synth.h"
 
-#include <gst/base/gstbytewriter.h>
+/* A box of @type ("ftyp"), ended by end(). */
+static guint
+begin (GstByteWriter * w, const gchar * type)
+{
+  return lb_mp4_box_begin (w, GST_READ_UINT32_BE (type));
+}
 
-#define FOURCC(a, b, c, d) \
-  (((guint32) (a) << 24) | ((guint32) (b) << 16) | ((guint32) (c) << 8) | (guint32) (d))
-
-static guint begin (GstByteWriter * w, const gchar * type);
-static void end (GstByteWriter * w, guint at);
+#define end lb_mp4_box_end
 
 static void
 ftyp (GstByteWriter * w)
@@ -17,24 +19,6 @@ ftyp (GstByteWriter * w)
   gst_byte_writer_put_uint32_be (w, 0);
   gst_byte_writer_put_data (w, (const guint8 *) "isomavc1", 8);
   end (w, at);
-}
-
-static guint
-begin (GstByteWriter * w, const gchar * type)
-{
-  guint at = gst_byte_writer_get_pos (w);
-  gst_byte_writer_put_uint32_be (w, 0);
-  gst_byte_writer_put_data (w, (const guint8 *) type, 4);
-  return at;
-}
-
-static void
-end (GstByteWriter * w, guint at)
-{
-  guint pos = gst_byte_writer_get_pos (w);
-  gst_byte_writer_set_pos (w, at);
-  gst_byte_writer_put_uint32_be (w, pos - at);
-  gst_byte_writer_set_pos (w, pos);
 }
 
 static void
