@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     g_assert_cmpuint (init->timescale, >, 0);
     g_assert_nonnull (init->caps);
     g_assert_cmpint (init->init_size, <=, (gint64) size);
-    g_autoptr (LbMp4Fragment) last = fuzz_mp4_scan (fd, init, &error);
+    lb_mp4_fragment_free (fuzz_mp4_scan (fd, init, &error));
     if (error)
       fuzz_mp4_check_error (error);
   } else {
