@@ -254,10 +254,8 @@ lb_mp4_patch32 (GstByteWriter * writer, guint at, guint32 value)
 void
 lb_mp4_patch64 (GstByteWriter * writer, guint at, guint64 value)
 {
-  guint pos = gst_byte_writer_get_pos (writer);
-  gst_byte_writer_set_pos (writer, at);
-  gst_byte_writer_put_uint64_be (writer, value);
-  gst_byte_writer_set_pos (writer, pos);
+  lb_mp4_patch32 (writer, at, value >> 32);
+  lb_mp4_patch32 (writer, at + 4, (guint32) value);
 }
 
 void

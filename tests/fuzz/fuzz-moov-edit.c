@@ -14,9 +14,8 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
+/* The folder the input is written to, made at the first input and
+ * removed at exit (empty between inputs). */
 static gchar *dir;
 
 static void
@@ -24,16 +23,6 @@ remove_dir (void)
 {
   g_rmdir (dir);
   g_free (dir);
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  gst_init (NULL, NULL);
-  dir = g_dir_make_tmp ("lb-fuzz-moov-edit-XXXXXX", NULL);
-  g_assert_nonnull (dir);
-  atexit (remove_dir);
-  return 0;
 }
 
 /* The samples of the moov of @path, and how many are sync; -1 when it
@@ -53,6 +42,11 @@ read_samples (const gchar * path, guint * sync)
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
+  if (dir == NULL) {
+    dir = g_dir_make_tmp ("lb-fuzz-moov-edit-XXXXXX", NULL);
+    g_assert_nonnull (dir);
+    atexit (remove_dir);
+  }
   if (size < 2)
     return 0;
   gint64 skip_ns = data[0] * 20 * GST_MSECOND;

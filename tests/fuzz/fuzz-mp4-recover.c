@@ -9,16 +9,6 @@
 #define _GNU_SOURCE             /* memfd_create */
 #include "fuzz-mp4.h"
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
-int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  gst_init (NULL, NULL);
-  return 0;
-}
-
 static void
 check_recovered (gint fd, guint samples)
 {

@@ -32,6 +32,17 @@ __asan_default_options (void)
   return "fast_unwind_on_malloc=0";
 }
 
+int LLVMFuzzerInitialize (int *argc, char ***argv);
+int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+
+/* The reader makes GstCaps: GStreamer is initialised once. */
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  gst_init (NULL, NULL);
+  return 0;
+}
+
 /* @data in an anonymous memory file, open for reading and writing. */
 static inline gint
 fuzz_mp4_memfd (const uint8_t * data, size_t size)
