@@ -35,6 +35,7 @@
 #include "core/lb-time.h"
 #include "store/lb-store.h"
 #include "store/lb-store-api.h"
+#include "upload/lb-uploader.h"
 
 G_BEGIN_DECLS
 
@@ -68,9 +69,12 @@ gboolean lb_jobs_resolve_from_index (LbStore           *store,
                                      GError           **error);
 
 /* Reads [jobs] and the pipeline templates (lb_pipelines_default_dir()).
- * @config and @store are not owned and must outlive the engine. */
+ * Finished outputs go to @uploader's journal when [upload] is on (it is
+ * woken for each; NULL when uploads are off).  @config, @store and
+ * @uploader are not owned and must outlive the engine. */
 LbJobs  *lb_jobs_new          (LbConfig   *config,
                                LbStore    *store,
+                               LbUploader *uploader,
                                GError    **error);
 /* Before start: where templates come from (tests), the clock (not owned;
  * NULL = real time), another resolver. */

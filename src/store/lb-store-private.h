@@ -1,8 +1,10 @@
 /* lookback — store internals shared by the store's own files only */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "store/lb-store-api.h"
 
 #include <sqlite3.h>
 
@@ -150,6 +152,21 @@ void          lb_store_rollback (LbStore *store);
 void          lb_store_set_error (LbStore      *store,
                                   GError      **error,
                                   const gchar  *what);
+
+/* Rows of the api and upload areas (lb-store-api.c): a media type column
+ * holds the wire name; one this build does not know (a newer build's row)
+ * reads as a clip. */
+LbMediaType   lb_store_col_media_type (sqlite3_stmt *stmt,
+                                       gint          col);
+
+/* A coverage column (lb-store-coverage.c): the manifest as the store keeps
+ * it.  NULL binds and reads as SQL NULL; a text that does not parse reads
+ * as NULL (logged). */
+void          lb_store_bind_coverage  (sqlite3_stmt     *stmt,
+                                       gint              col,
+                                       const LbCoverage *coverage);
+LbCoverage   *lb_store_col_coverage   (sqlite3_stmt     *stmt,
+                                       gint              col);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStoreStmt, lb_store_stmt_release)

@@ -86,7 +86,7 @@ set_up (Fixture * f, gconstpointer data)
   f->api =
       api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
       "[api]\nreads-per-second=10000\n");
-  f->jobs = lb_jobs_new (f->api->config, f->api->store, &error);
+  f->jobs = lb_jobs_new (f->api->config, f->api->store, NULL, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (f->jobs, f->api->clock);
   g_assert_true (lb_jobs_start (f->jobs, &error));

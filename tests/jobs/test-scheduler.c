@@ -114,7 +114,7 @@ static void
 make_jobs (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
-  f->jobs = lb_jobs_new (f->config, f->store, &error);
+  f->jobs = lb_jobs_new (f->config, f->store, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (lb_jobs_set_pipelines_dir (f->jobs, f->pipelines_dir, &error));
   lb_jobs_set_clock (f->jobs, f->clock);
@@ -171,7 +171,7 @@ tear_down (Fixture * f, gconstpointer data)
 }
 
 static gint64
-create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
+create (Fixture * f, LbMediaType media_type, gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows =
@@ -182,7 +182,7 @@ create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("v1");
   r->input = g_strdup ("dashcamRoadFacing");
-  r->media_type = g_strdup (media_type);
+  r->media_type = media_type;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = start;
   r->end_ns = end;
@@ -255,7 +255,7 @@ test_image_available (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
   g_assert_cmpstr (r->content_type, ==, "image/jpeg");
@@ -272,17 +272,13 @@ test_image_available (Fixture * f, gconstpointer data)
   g_assert_cmpint ((guchar) jpeg[1], ==, 0xd8);
   g_assert_cmpint (r->available_ns, ==, lb_clock_now (f->clock));
   g_assert_cmpfloat (r->progress, ==, 1.0);
-  /* coverage: the contract's fields */
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (parser, r->coverage_json, -1,
-          &error));
-  JsonObject *cov = json_node_get_object (json_parser_get_root (parser));
-  g_assert_cmpstr (json_object_get_string_member (cov, "requestedStartTime"),
-      ==, "2026-07-25T17:20:00Z");
-  g_assert_true (json_object_has_member (cov, "deliveredStartTime"));
-  g_assert_true (json_object_has_member (cov, "offsetMs"));
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov,
-              "gaps")), ==, 0);
+  /* coverage: requested and delivered range, no gap */
+  g_assert_nonnull (r->coverage);
+  g_assert_cmpint (r->coverage->requested_start_ns, ==, T0);
+  g_assert_cmpint (r->coverage->requested_end_ns, ==, T0);
+  g_assert_cmpint (r->coverage->delivered_start_ns, ==, r->delivered_start_ns);
+  g_assert_cmpint (r->coverage->delivered_end_ns, ==, r->delivered_end_ns);
+  g_assert_cmpuint (r->coverage->gaps->len, ==, 0);
   assert_books (f, 0.1, 0);
   g_assert_cmpuint (count_outputs (f), ==, 1);
   /* counted just after the row's transaction */
@@ -299,7 +295,8 @@ test_unavailable (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->covered = FALSE;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoHighRes", T0, T0 + 10 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + 10 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
       "unavailable");
@@ -317,7 +314,8 @@ test_footage_arrives_late (Fixture * f, gconstpointer data)
   f->covered = FALSE;
   f->last_ns = LB_TIME_NONE;    /* nothing recorded at all yet */
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoHighRes", T0, T0 + 1 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + 1 * LB_NS_PER_SEC);
   g_usleep (600000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -348,8 +346,8 @@ test_pending_deadline (Fixture * f, gconstpointer data)
   f->covered = FALSE;
   f->last_ns = T0 - 5 * LB_NS_PER_SEC;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id =
-      create (f, "image", T0 + 120 * LB_NS_PER_SEC, T0 + 120 * LB_NS_PER_SEC);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0 + 120 * LB_NS_PER_SEC,
+      T0 + 120 * LB_NS_PER_SEC);
   g_usleep (400000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -371,7 +369,7 @@ test_retries_then_failed (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_IO;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   /* retries are deferred on the manual clock */
   gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
@@ -398,7 +396,8 @@ test_corrupt_fails_at_once (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_CORRUPT;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoLowRes", T0, T0 + 5 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, T0, T0 + 5 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "failed");
   g_assert_cmpuint (f->resolves, ==, 1);
@@ -412,7 +411,8 @@ test_stop_and_restart (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoLowRes", T0, T0 + 4 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, T0, T0 + 4 * LB_NS_PER_SEC);
   /* running: the live stand-in takes 10 s */
   gint64 until = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
   for (;;) {
@@ -450,7 +450,7 @@ static void
 test_crash_recovery (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   g_autoptr (LbRetrieval) claimed = NULL;
   g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
           &claimed, &error));
@@ -487,7 +487,7 @@ test_full_disk (Fixture * f, gconstpointer data)
     g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
   }
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "hyperlapse", T0, T0 + 60 * LB_NS_PER_SEC);
+  gint64 id = create (f, LB_MEDIA_TYPE_HYPERLAPSE, T0, T0 + 60 * LB_NS_PER_SEC);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
   while (g_get_monotonic_time () < until) {
@@ -517,18 +517,16 @@ test_hands_over_to_upload (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
-  LbUploadStats stats = { 0 };
+  LbUploadCounts counts = { 0 };
   while (g_get_monotonic_time () < until) {
-    lb_upload_stats_clear (&stats);
-    g_assert_true (lb_upload_get_stats (f->store, &stats, &error));
-    if (stats.queue_length == 1)
+    g_assert_true (lb_store_upload_counts (f->store, &counts, &error));
+    if (counts.waiting == 1)
       break;
     g_usleep (20000);
   }
-  g_assert_cmpuint (stats.queue_length, ==, 1);
-  lb_upload_stats_clear (&stats);
+  g_assert_cmpuint (counts.waiting, ==, 1);
   g_usleep (300000);            /* never claimed again */
   g_autoptr (LbRetrieval) r = get (f, id);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
@@ -620,7 +618,7 @@ test_pending_quiet (Fixture * f, gconstpointer data)
   lb_jobs_set_resolver (f->jobs, counting_resolve, f);
   g_assert_true (lb_jobs_start (f->jobs, &error));
   for (guint i = 0; i < N; i++)
-    ids[i] = create (f, "image", ahead + i * LB_NS_PER_SEC,
+    ids[i] = create (f, LB_MEDIA_TYPE_IMAGE, ahead + i * LB_NS_PER_SEC,
         ahead + i * LB_NS_PER_SEC);
   wait_resolves (f, N);
   wait_deferred (f, ids, N);
@@ -658,7 +656,7 @@ test_pending_after_restart (Fixture * f, gconstpointer data)
 
   lb_jobs_set_resolver (f->jobs, counting_resolve, f);
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", ahead, ahead);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, ahead, ahead);
   wait_deferred (f, &id, 1);
   g_clear_pointer (&f->jobs, lb_jobs_free);
 
@@ -680,7 +678,7 @@ test_default_workers (void)
   g_autofree gchar *db = lb_config_get_db_path (config);
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, &error);
+  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1,
           g_get_num_processors () - 1));

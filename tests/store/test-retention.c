@@ -232,7 +232,7 @@ add_output (Fixture * f, gint64 written_ago, gint64 available_ago)
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("v1");
   r->input = g_strdup ("analog1");
-  r->media_type = g_strdup ("image");
+  r->media_type = LB_MEDIA_TYPE_IMAGE;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = r->end_ns = NOW - 3600 * GST_SECOND;
   r->created_ns = NOW - written_ago;

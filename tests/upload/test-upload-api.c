@@ -66,11 +66,11 @@ test_pending_until_uploaded (void)
       port);
   ApiFixture *f = api_fixture_new (extra);
   LbTestNginx *ngx = lb_test_nginx_new (f->dir, port);
-  lb_api_server_add_health (f->server, "uploads", lb_upload_health_json,
-      f->store, NULL);
   g_autoptr (LbUploader) up = lb_uploader_new (f->config, f->store, &error);
   g_assert_no_error (error);
   g_assert_true (lb_uploader_start (up, &error));
+  lb_api_server_add_health (f->server, "uploads", lb_upload_health_json, up,
+      NULL);
 
   /* A retrieval, and its job done by hand: claim, write the output, hand over. */
   g_autoptr (ApiReply) created = api_create (f, f->token, "1234", "image",
@@ -87,10 +87,11 @@ test_pending_until_uploaded (void)
   g_autofree gchar *sha = lb_test_make_file (out, 30000, 3);
   gint64 at = 1794743940 * LB_NS_PER_SEC;       /* 11:59:00 */
   LbUploadJob job =
-      { rid, "1234", "dashcamRoadFacing", "image", out, at, at, NULL,
+      { rid, "1234", "dashcamRoadFacing", LB_MEDIA_TYPE_IMAGE, out, at, at,
+    NULL,
     row->id, "image/jpeg", 0.1
   };
-  g_assert_true (lb_upload_finish_job (f->config, f->store, &job,
+  g_assert_true (lb_upload_finish_job (f->config, f->store, up, &job,
           API_TEST_START_NS, &error));
   g_assert_no_error (error);
 
