@@ -41,9 +41,12 @@ run_command (const gchar * const *args, GError ** error)
   g_assert_nonnull (config);
   const LbCliCommand *cmd = lb_cli_find ("coverage");
   g_assert_nonnull (cmd);
-  g_auto (GStrv) argv = g_strdupv ((gchar **) args);
+  /* the command's option parser takes strings out of argv: free a copy */
+  g_auto (GStrv) strings = g_strdupv ((gchar **) args);
+  guint argc = g_strv_length (strings);
+  g_autofree gchar **argv = g_memdup2 (strings, (argc + 1) * sizeof (gchar *));
   g_autoptr (GString) out = g_string_new (NULL);
-  if (!cmd->func (config, g_strv_length (argv), argv, out, error))
+  if (!cmd->func (config, argc, argv, out, error))
     return NULL;
   return g_strdup (out->str);
 }
