@@ -514,6 +514,7 @@ typedef struct
 {
   Relay *relay;
   GSocket *from, *to;
+  GSocketConnection *conn;      /* owns the nginx side's socket */
   gboolean upstream;            /* client → nginx direction */
 } Pump;
 
@@ -544,6 +545,7 @@ out:
   g_socket_shutdown (p->to, FALSE, TRUE, NULL);
   g_object_unref (p->from);
   g_object_unref (p->to);
+  g_object_unref (p->conn);
   g_free (p);
   return NULL;
 }
@@ -566,13 +568,11 @@ relay_main (gpointer data)
     }
     GSocket *s = g_socket_connection_get_socket (up);
     Pump *a = g_new0 (Pump, 1), *b = g_new0 (Pump, 1);
+    /* each pump holds both sockets and the connection that owns one */
     *a = (Pump) {
-    r, g_object_ref (c), g_object_ref (s), TRUE};
+    r, g_object_ref (c), g_object_ref (s), g_object_ref (up), TRUE};
     *b = (Pump) {
-    r, g_object_ref (s), c, FALSE};
-    /* The pumps hold the sockets; the connection object may go. */
-    g_object_set_data_full (G_OBJECT (s), "lb-conn", g_object_ref (up),
-        g_object_unref);
+    r, g_object_ref (s), c, g_object_ref (up), FALSE};
     g_thread_unref (g_thread_new ("relay-up", pump_main, a));
     g_thread_unref (g_thread_new ("relay-down", pump_main, b));
   }
