@@ -35,7 +35,6 @@ void       rec_run_for        (guint ms);
 gboolean   rec_run_until      (gboolean *flag, guint ms);
 
 /* Removes @dir and everything in it. */
-void       rec_rm_rf          (const gchar *dir);
 
 /* A recorder on the store and inputs of the configuration @conf_text,
  * started (asserted). */

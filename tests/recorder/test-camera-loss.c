@@ -8,6 +8,7 @@
 #include "recorder/lb-recorder.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -146,7 +147,7 @@ test_camera_loss (void)
     LbFootagePiece *p = plan->pieces->pdata[i];
     g_assert_cmpint (rec_decode_count (p->segment->path, NULL), >, 0);
   }
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 /* A source that ends its stream (EOS after 2 s of video): the segment is
@@ -193,7 +194,7 @@ test_source_eos (void)
     }
   }
   g_assert_cmpuint (plan->gaps->len, >=, 1);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int

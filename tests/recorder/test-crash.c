@@ -8,6 +8,7 @@
 #include "core/lb-time.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -199,7 +200,7 @@ test_crash (void)
   gint64 clean_frames =
       (clean->segment->end_ns - clean->segment->start_ns) * FPS / LB_NS_PER_SEC;
   g_assert_cmpint (ABS (m - clean_frames), <=, 1);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int

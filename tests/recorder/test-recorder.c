@@ -7,6 +7,7 @@
 #include "recorder/lb-recorder.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <string.h>
 
@@ -131,7 +132,7 @@ test_record (void)
     if (i + 1 < files->len)
       g_assert_cmpuint (k, ==, 5);
   }
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 /* A camera that sends Motion JPEG: decoded and encoded to H.264 with a
@@ -160,7 +161,7 @@ test_mjpeg_source (void)
   g_assert_cmpuint (p->keyframes->len, >=, 3);
   gint n = rec_decode_count (p->segment->path, NULL);
   g_assert_cmpint (n, >=, 3 * FPS);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int

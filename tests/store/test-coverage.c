@@ -3,6 +3,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <string.h>
@@ -130,7 +131,6 @@ main (int argc, char **argv)
   g_test_add_func ("/coverage/command", test_coverage);
   g_test_add_func ("/coverage/binary", test_binary);
   gint ret = g_test_run ();
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", dir);
-  (void) !system (cmd);
+  lb_test_rm_rf (dir);
   return ret;
 }
