@@ -230,9 +230,9 @@ http_get_status (const gchar * uri, const gchar * path)
   g_autofree gchar *url = g_strconcat (uri, path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body =
-      soup_session_send_and_read (session, msg, NULL, &error);
+  GBytes *body = soup_session_send_and_read (session, msg, NULL, &error);
   g_assert_no_error (error);
+  g_bytes_unref (body);
   return soup_message_get_status (msg);
 }
 
