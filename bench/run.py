@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -48,6 +50,11 @@ CACHE = os.path.realpath(os.environ.get("LB_BENCH_CACHE") or os.path.join(ROOT, 
 EPOCH_NS = 1767607200 * 10**9  # 2026-01-05T10:00:00Z
 NS = 10**9
 
+# Every child process and every wait is bounded: a step that takes longer
+# than this ends the run with a message naming it (--smoke: 120 s; a full run:
+# 30 min).  Set by main().
+STEP_TIMEOUT_S = 1800
+
 
 def log(*args):
     print("bench:", *args, file=sys.stderr, flush=True)
@@ -67,8 +74,22 @@ def gst_env():
     return env
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+def tail(text, lines=20):
+    return "\n".join((text or "").splitlines()[-lines:])
+
+
+def run(cmd, timeout=None, **kw):
+    """Runs @cmd to its end, within @timeout s (STEP_TIMEOUT_S by default)."""
+    timeout = timeout or STEP_TIMEOUT_S
+    try:
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+        raise SystemExit("bench: %s did not finish within %d s (killed): %s\n%s" % (
+            os.path.basename(cmd[0]), timeout, " ".join(cmd), tail(err)))
+    except subprocess.CalledProcessError as e:
+        raise SystemExit("bench: %s failed (exit %d): %s\n%s" % (
+            os.path.basename(cmd[0]), e.returncode, " ".join(cmd), tail(e.stderr)))
 
 
 # --------------------------------------------------------------------------
@@ -91,24 +112,30 @@ class Corpus:
     def duration_s(self):
         return self.segments * self.seg_s
 
-    def command(self):
-        frames = self.duration_s * self.fps
+    def command(self, i):
+        """The pipeline that makes segment @i: its frames are stamped with
+        their wall-clock time, continuing the segment before.
+
+        One pipeline per file, not one splitmuxsink: gst-launch-1.0 with
+        splitmuxsink (1.22.0) never exits in about half of the runs on a busy
+        machine (the files are complete, every streaming thread is idle, the
+        pipeline's EOS message never comes; with or without -e, with a fresh
+        or a warm registry), while mp4mux ! filesink ended 10 runs of 10."""
         return [
-            "gst-launch-1.0", "-q", "-e",
-            "videotestsrc", "pattern=smpte", "horizontal-speed=7", "num-buffers=%d" % frames,
+            "gst-launch-1.0", "-q",
+            "videotestsrc", "pattern=smpte", "horizontal-speed=7", "num-buffers=%d" % (self.seg_s * self.fps),
             "!", "video/x-raw,width=%d,height=%d,framerate=%d/1" % (self.width, self.height, self.fps),
             "!", "videoconvert", "!", "video/x-raw,format=I420",
-            "!", "lbclockstamp", "source=pts", "offset=%d" % EPOCH_NS,
+            "!", "lbclockstamp", "source=pts", "offset=%d" % (EPOCH_NS + i * self.seg_s * NS),
             "!", "x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=%d" % self.fps,
             "bitrate=%d" % self.bitrate, "option-string=scenecut=0",
             "!", "video/x-h264,profile=high", "!", "h264parse",
-            "!", "splitmuxsink", "location=%s" % os.path.join(self.dir, "seg%03d.mp4"),
-            "max-size-time=%d" % (self.seg_s * NS), "muxer=mp4mux",
+            "!", "mp4mux", "!", "filesink", "location=%s" % self.files[i],
         ]
 
     def ensure(self):
         stamp = os.path.join(self.dir, "corpus.json")
-        want = {"command": self.command()}
+        want = {"commands": [self.command(i) for i in range(self.segments)]}
         if os.path.exists(stamp) and all(os.path.exists(f) for f in self.files):
             with open(stamp) as f:
                 if json.load(f) == want:
@@ -117,7 +144,8 @@ class Corpus:
         os.makedirs(self.dir)
         log("generating the %s corpus (%d s of %dx%d) ..." % (self.name, self.duration_s, self.width, self.height))
         t = time.monotonic()
-        run(self.command(), env=gst_env())
+        for i in range(self.segments):
+            run(self.command(i), env=gst_env())
         log("corpus made in %.1f s" % (time.monotonic() - t))
         keyframes = probe_keyframes(self.files[0])
         if keyframes != self.seg_s:
@@ -171,9 +199,18 @@ def run_ffmpeg(args, cwd):
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"] + args
     t = time.monotonic()
     p = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
+    # wait4 for the child's own CPU time and peak memory; a timer bounds it
+    killed = threading.Event()
+    timer = threading.Timer(STEP_TIMEOUT_S, lambda: (killed.set(), p.kill()))
+    timer.start()
+    try:
+        _, status, ru = os.wait4(p.pid, 0)
+    finally:
+        timer.cancel()
     wall = time.monotonic() - t
     p.returncode = os.waitstatus_to_exitcode(status)
+    if killed.is_set():
+        raise SystemExit("bench: ffmpeg did not finish within %d s (killed): %s" % (STEP_TIMEOUT_S, " ".join(cmd)))
     if p.returncode != 0:
         raise SystemExit("ffmpeg failed: %s" % " ".join(cmd))
     return Usage(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)
@@ -264,10 +301,11 @@ class Api:
         req.add_header("Authorization", "Bearer " + self.token)
         if data:
             req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=120) as r:
+        with urllib.request.urlopen(req, timeout=min(120, STEP_TIMEOUT_S)) as r:
             return json.loads(r.read())
 
-    def retrieve(self, vehicle, input_, media_type, start_ns, end_ns, poll_s=0.002, timeout_s=600):
+    def retrieve(self, vehicle, input_, media_type, start_ns, end_ns, poll_s=0.002, timeout_s=None):
+        timeout_s = timeout_s or STEP_TIMEOUT_S
         t = time.monotonic()
         created = self.call("POST", "/cameras/media/retrieval", {
             "vehicleId": vehicle, "inputs": [input_], "mediaType": media_type,
@@ -286,7 +324,7 @@ class Api:
         return wall, media, rid
 
     def download(self, url, path):
-        with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as f:
+        with urllib.request.urlopen(url, timeout=min(120, STEP_TIMEOUT_S)) as r, open(path, "wb") as f:
             shutil.copyfileobj(r, f)
 
 
@@ -608,6 +646,13 @@ def bench_year(workdir, smoke):
                                                           os.path.relpath(YEAR_BENCH, ROOT))}
 
 
+def readline_within(p, seconds, what):
+    ready, _, _ = select.select([p.stdout], [], [], seconds)
+    if not ready:
+        raise SystemExit("bench: no %s within %d s" % (what, seconds))
+    return p.stdout.readline().strip()
+
+
 def bench_memory(c, workdir, seconds, smoke):
     """RSS of lookbackd idle with 4 H.264 cameras recording, then peak during
     2 concurrent low-res jobs."""
@@ -618,7 +663,7 @@ def bench_memory(c, workdir, seconds, smoke):
         for i in range(4):
             p = subprocess.Popen([CAMERA, "--width", "1280", "--height", "720", "--fps", "15"],
                                  stdout=subprocess.PIPE, text=True, env=gst_env())
-            cams.append((p, p.stdout.readline().strip()))
+            cams.append((p, readline_within(p, 30, "lb-test-camera's URL")))
         names = ["dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2"]
         inputs = [("mem", names[i], "rtspsrc location=%s latency=100" % url) for i, (_, url) in enumerate(cams)]
         inputs.append(("bench", "dashcamRoadFacing", "videotestsrc"))
@@ -635,7 +680,6 @@ def bench_memory(c, workdir, seconds, smoke):
             api = Api(d.url, token)
             reset_peak(d.proc.pid)
             job = [j for j in jobs_for(c) if j.key == "lo"][0]
-            import threading
             threads = [threading.Thread(target=api.retrieve, args=("bench", "dashcamRoadFacing", "videoLowRes",
                                                                      job.start_ns, job.end_ns)) for _ in range(2)]
             for t in threads:
@@ -720,8 +764,8 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None):
                  datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
              "Machine: %s." % machine(), "",
              "Corpus: %d × %d s segments of %dx%d H.264 High, %d fps, one keyframe per second, %d kbit/s, "
-             "stamped with `lbclockstamp` (`%s`)." % (c.segments, c.seg_s, c.width, c.height, c.fps, c.bitrate,
-                                                     " ".join(c.command())),
+             "stamped with `lbclockstamp`, one pipeline per segment, the first being `%s`." % (
+                 c.segments, c.seg_s, c.width, c.height, c.fps, c.bitrate, " ".join(c.command(0))),
              "",
              "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
              "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
@@ -787,6 +831,8 @@ def main():
                     help="with --only jobs: only these retrievals (repeatable)")
     args = ap.parse_args()
     runs = 1 if args.smoke else args.runs
+    global STEP_TIMEOUT_S
+    STEP_TIMEOUT_S = 120 if args.smoke else 1800
 
     want = lambda part: not args.only or part in args.only
     c = Corpus(args.smoke)

@@ -8,6 +8,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "jobs-test-media.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -69,22 +70,6 @@ swapped_templates (const gchar * dir, const gchar * src)
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
-static void
 set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -100,7 +85,7 @@ tear_down (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->pipelines, lb_pipelines_free);
   if (!g_getenv ("LB_TEST_KEEP"))
-    rm_rf (f->dir);
+    lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->src_720);
   g_free (f->src_43);

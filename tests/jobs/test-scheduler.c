@@ -8,6 +8,7 @@
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
 #include "upload/lb-uploader.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -94,23 +95,6 @@ scripted_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
-static void
 make_jobs (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
@@ -164,7 +148,7 @@ tear_down (Fixture * f, gconstpointer data)
         g_build_filename (f->dir, "store", "outputs", NULL);
     umount (outputs);
   }
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->pipelines_dir);
   g_mutex_clear (&f->lock);
@@ -684,7 +668,7 @@ test_default_workers (void)
           g_get_num_processors () - 1));
   g_clear_pointer (&jobs, lb_jobs_free);
   g_clear_pointer (&store, lb_store_free);
-  rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int

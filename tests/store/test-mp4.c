@@ -4,6 +4,7 @@
 #include "core/lb-error.h"
 #include "footage-util.h"
 #include "mp4-synth.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <glib/gstdio.h>
@@ -425,8 +426,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mp4/mutations", test_mutations);
   g_test_add_func ("/footage/segment-path", test_segment_path);
   gint ret = g_test_run ();
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  (void) !system (cmd);
+  lb_test_rm_rf (tmpdir);
   g_free (tmpdir);
   return ret;
 }

@@ -62,8 +62,9 @@ test_pending_until_uploaded (void)
   g_autofree gchar *extra = g_strdup_printf ("[upload]\n"
       "url-template=http://127.0.0.1:%u/up/{vehicleId}/{retrievalId}/{input}.{ext}\n"
       "public-url-template=https://cdn.example.invalid/{retrievalId}/{input}.{ext}\n"
-      "backoff-min=20ms\nbackoff-max=200ms\nconnect-timeout=1s\ntimeout=5s\n",
-      port);
+      "backoff-min=20ms\nbackoff-max=200ms\nconnect-timeout=1s\ntimeout=5s\n"
+      /* the test polls the status every 10 ms, however slow the build */
+      "[api]\nreads-per-second=100000\n", port);
   ApiFixture *f = api_fixture_new (extra);
   LbTestNginx *ngx = lb_test_nginx_new (f->dir, port);
   g_autoptr (LbUploader) up = lb_uploader_new (f->config, f->store, &error);

@@ -7,6 +7,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "lb-test-upload-util.h"
+#include "lb-test-common.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -32,24 +33,10 @@ setup (Fixture * f, gconstpointer data)
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-  if (d) {
-    const gchar *name;
-    while ((name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-  }
-  g_remove (path);
-}
-
-static void
 teardown (Fixture * f, gconstpointer data)
 {
   lb_store_free (f->store);
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->db);
 }

@@ -8,6 +8,7 @@
 #include "core/lb-time.h"
 #include "lb-test-nginx.h"
 #include "lb-test-upload-util.h"
+#include "lb-test-common.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -41,27 +42,13 @@ setup (Fixture * f, gconstpointer data)
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-  if (d) {
-    const gchar *name;
-    while ((name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-  }
-  g_remove (path);
-}
-
-static void
 teardown (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->up, lb_uploader_free);
   g_clear_pointer (&f->config, lb_config_free);
   g_clear_pointer (&f->ngx, lb_test_nginx_free);
   g_clear_pointer (&f->store, lb_store_free);
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->outputs);
 }
@@ -504,6 +491,7 @@ typedef struct
 {
   Relay *relay;
   GSocket *from, *to;
+  GSocketConnection *conn;      /* owns the nginx side's socket */
   gboolean upstream;            /* client → nginx direction */
 } Pump;
 
@@ -534,6 +522,7 @@ out:
   g_socket_shutdown (p->to, FALSE, TRUE, NULL);
   g_object_unref (p->from);
   g_object_unref (p->to);
+  g_object_unref (p->conn);
   g_free (p);
   return NULL;
 }
@@ -556,13 +545,11 @@ relay_main (gpointer data)
     }
     GSocket *s = g_socket_connection_get_socket (up);
     Pump *a = g_new0 (Pump, 1), *b = g_new0 (Pump, 1);
+    /* each pump holds both sockets and the connection that owns one */
     *a = (Pump) {
-    r, g_object_ref (c), g_object_ref (s), TRUE};
+    r, g_object_ref (c), g_object_ref (s), g_object_ref (up), TRUE};
     *b = (Pump) {
-    r, g_object_ref (s), c, FALSE};
-    /* The pumps hold the sockets; the connection object may go. */
-    g_object_set_data_full (G_OBJECT (s), "lb-conn", g_object_ref (up),
-        g_object_unref);
+    r, g_object_ref (s), c, g_object_ref (up), FALSE};
     g_thread_unref (g_thread_new ("relay-up", pump_main, a));
     g_thread_unref (g_thread_new ("relay-down", pump_main, b));
   }
