@@ -10,6 +10,7 @@
 #include "core/lb-error.h"
 #include "core/lb-sign.h"
 #include "quota/lb-quota.h"
+#include "store/lb-store-cluster.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -367,6 +368,43 @@ new_row (const gchar * retrieval_id, const gchar * org, const gchar * vehicle,
   return r;
 }
 
+/* The inputs of @vehicle (LbClusterInput*): this box's configuration, or in
+ * cluster mode the registry every node writes.  Empty: no such vehicle. */
+static GPtrArray *
+vehicle_inputs (LbApiServer * server, const gchar * vehicle, GError ** error)
+{
+  GPtrArray *out = NULL;
+  if (lb_store_is_clustered (server->store))
+    return lb_store_cluster_vehicle (server->store, vehicle, &out, error)
+        ? out : NULL;
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_cluster_input_free);
+  GPtrArray *all = lb_config_get_inputs (server->config);
+  for (guint i = 0; i < all->len; i++) {
+    const LbInputConfig *in = all->pdata[i];
+    if (!g_str_equal (in->vehicle, vehicle))
+      continue;
+    LbClusterInput *ci = g_new0 (LbClusterInput, 1);
+    ci->vehicle = g_strdup (in->vehicle);
+    ci->input = g_strdup (in->input);
+    ci->role = in->role && *in->role ? g_strdup (in->role) : NULL;
+    g_ptr_array_add (out, ci);
+  }
+  return out;
+}
+
+/* The input named @input, or the one whose camera role is @role. */
+static const LbClusterInput *
+find_input (GPtrArray * inputs, const gchar * input, const gchar * role)
+{
+  for (guint i = 0; i < inputs->len; i++) {
+    const LbClusterInput *in = inputs->pdata[i];
+    if (input ? g_str_equal (in->input, input) : g_strcmp0 (in->role,
+            role) == 0)
+      return in;
+  }
+  return NULL;
+}
+
 static gboolean
 contains_row (GPtrArray * rows, const gchar * input, const gchar * role)
 {
@@ -443,7 +481,12 @@ lb_api_route_create (LbApiRequest * req)
       return;
     }
   }
-  if (!lb_config_has_vehicle (config, vehicle)) {
+  g_autoptr (GPtrArray) cameras = vehicle_inputs (server, vehicle, &error);
+  if (cameras == NULL) {
+    lb_api_reply_gerror (req, error);
+    return;
+  }
+  if (cameras->len == 0) {
     lb_api_reply_error (req, SOUP_STATUS_NOT_FOUND,
         "vehicleId: this box records no vehicle '%s'.", vehicle);
     return;
@@ -463,7 +506,7 @@ lb_api_route_create (LbApiRequest * req)
         new_row (retrieval_id, token->org, vehicle, media_type, start_ns,
         end_ns, now_ns, period);
     r->input = g_strdup (req_inputs[i]);
-    if (lb_config_find_input (config, vehicle, req_inputs[i]) == NULL) {
+    if (find_input (cameras, req_inputs[i], NULL) == NULL) {
       r->status = LB_RETRIEVAL_INVALID;
       r->failure_reason =
           g_strdup_printf ("Vehicle %s has no input %s.", vehicle,
@@ -474,8 +517,7 @@ lb_api_route_create (LbApiRequest * req)
     g_ptr_array_add (rows, r);
   }
   for (guint i = 0; req_roles && req_roles[i]; i++) {
-    const LbInputConfig *in =
-        lb_config_find_role (config, vehicle, req_roles[i]);
+    const LbClusterInput *in = find_input (cameras, NULL, req_roles[i]);
     if (contains_row (rows, in ? in->input : NULL, req_roles[i]))
       continue;
     LbRetrieval *r =
@@ -548,8 +590,9 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
       (now_ns + server->url_ttl_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC;
 
   g_mutex_lock (&server->lock);
-  g_autofree gchar *base =
-      g_strdup (server->public_url ? server->public_url : "");
+  /* cluster mode: the node that holds the output serves it */
+  g_autofree gchar *base = g_strdup (r->media_base ? r->media_base
+      : server->public_url ? server->public_url : "");
   g_mutex_unlock (&server->lock);
   /* An uploaded object is fetched from where it was uploaded. */
   g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)

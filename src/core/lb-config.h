@@ -8,7 +8,7 @@
  *
  * Groups:
  *   [server] [store] [recorder] [retention] [api] [limits] [quota] [jobs]
- *   [upload] [upload-headers]
+ *   [upload] [upload-headers] [cluster]
  *   [input VEHICLE INPUT]   one camera input of a vehicle this box records
  *   [org NAME]              per-organisation overrides (quota allowance)
  */

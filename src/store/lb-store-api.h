@@ -95,6 +95,10 @@ typedef struct {
   gchar *failure_reason;        /* failed / unavailable / invalid: why; else NULL */
   gchar *public_url;            /* urlInfo.url of an uploaded object, or NULL: the
                                  * box's own signed URL */
+  /* Cluster mode (lb-store-cluster.h); NULL on a single box: */
+  gchar *owner;                 /* the node that records the row's input */
+  gchar *media_base;            /* set when available: the base URL (advertise)
+                                 * of the node that holds the output */
 } LbRetrieval;
 
 LbRetrieval *lb_retrieval_new  (void);
