@@ -6,11 +6,13 @@
 #include "core/lb-time.h"
 
 static const gchar *const cluster_steps[] = {
-  /* 1: nodes (seen by the database's clock, which every node shares) and
-   * the (vehicle, input) pairs each records */
+  /* 1: nodes (seen by the database's clock, which every node shares; a
+   * node is silent once it missed SILENT_BEATS of its heartbeats) and the
+   * (vehicle, input) pairs each records */
   "CREATE TABLE cluster_nodes ("
       "  name text PRIMARY KEY,"
       "  advertise text NOT NULL DEFAULT '',"
+      "  heartbeat interval NOT NULL,"
       "  seen timestamptz NOT NULL DEFAULT now ());"
       "CREATE TABLE cluster_inputs ("
       "  vehicle text NOT NULL,"
@@ -23,6 +25,11 @@ static const gchar *const cluster_steps[] = {
 };
 
 const LbStoreSchema lb_store_pg_cluster_schema = { "cluster", cluster_steps };
+
+/* A node is silent once it has missed this many heartbeats: its inputs may
+ * be taken over and its rows are ended at their pending deadline. */
+#define SILENT_BEATS "3"
+#define SILENT(n) "(" n ".seen < now () - " SILENT_BEATS " * " n ".heartbeat)"
 
 void
 lb_cluster_input_free (LbClusterInput * input)
@@ -42,31 +49,32 @@ lb_store_pg_heartbeat (LbStorePg * pg, LbPgConn * conn, GError ** error)
   g_auto (LbPgParams) p = { 0 };
   lb_pg_text (&p, lb_store_pg_node (pg));
   lb_pg_text (&p, lb_store_pg_advertise (pg));
+  lb_pg_int (&p, lb_store_pg_heartbeat_us (pg));
   g_autoptr (PGresult) res = lb_store_pg_run_on (pg, conn,
-      "INSERT INTO cluster_nodes (name, advertise, seen) VALUES ($1, $2, now ())"
+      "INSERT INTO cluster_nodes (name, advertise, heartbeat, seen)"
+      " VALUES ($1, $2, $3 * interval '1 microsecond', now ())"
       " ON CONFLICT (name) DO UPDATE SET advertise = EXCLUDED.advertise,"
-      "   seen = now ()", &p, error);
+      "   heartbeat = EXCLUDED.heartbeat, seen = now ()", &p, error);
   return res != NULL;
 }
 
 /* One input: ours, unless another node that is alive records it. */
 static gboolean
 register_input (LbStorePg * pg, LbPgConn * conn, const LbClusterInput * in,
-    const gchar * silent, GError ** error)
+    GError ** error)
 {
   g_auto (LbPgParams) p = { 0 };
   lb_pg_text (&p, in->vehicle);
   lb_pg_text (&p, in->input);
   lb_pg_text (&p, in->role);
   lb_pg_text (&p, in->node);
-  lb_pg_text (&p, silent);
   g_autoptr (PGresult) res = lb_store_pg_run_on (pg, conn,
       "INSERT INTO cluster_inputs AS ci (vehicle, input, role, node)"
       " VALUES ($1, $2, $3, $4)"
       " ON CONFLICT (vehicle, input) DO UPDATE SET role = EXCLUDED.role,"
       "   node = EXCLUDED.node"
       " WHERE ci.node = EXCLUDED.node OR NOT EXISTS (SELECT 1 FROM cluster_nodes n"
-      "   WHERE n.name = ci.node AND n.seen > now () - $5::interval)"
+      "   WHERE n.name = ci.node AND NOT " SILENT ("n") ")"
       " RETURNING node", &p, error);
   if (res == NULL)
     return FALSE;
@@ -82,13 +90,12 @@ gboolean
 lb_store_pg_register (LbStorePg * pg, LbPgConn * conn, GPtrArray * inputs,
     GError ** error)
 {
-  g_autofree gchar *silent = lb_store_pg_silent_interval (pg);
   if (!lb_store_pg_heartbeat (pg, conn, error))
     return FALSE;
   g_autoptr (GStrvBuilder) keys = g_strv_builder_new ();
   for (guint i = 0; i < inputs->len; i++) {
     const LbClusterInput *in = inputs->pdata[i];
-    if (!register_input (pg, conn, in, silent, error))
+    if (!register_input (pg, conn, in, error))
       return FALSE;
     g_autofree gchar *key = g_strconcat (in->vehicle, "\n", in->input, NULL);
     g_strv_builder_add (keys, key);
@@ -113,13 +120,11 @@ lb_store_pg_register (LbStorePg * pg, LbPgConn * conn, GPtrArray * inputs,
 gboolean
 lb_store_pg_end_orphans (LbStorePg * pg, LbPgConn * conn, GError ** error)
 {
-  g_autofree gchar *silent = lb_store_pg_silent_interval (pg);
   g_auto (LbPgParams) p = { 0 };
   lb_pg_int (&p, lb_time_now () - lb_store_pg_pending_deadline (pg));
   lb_pg_text (&p, lb_store_pg_node (pg));
   lb_pg_text (&p, "No node recording this input answered before the "
       "pending deadline.");
-  lb_pg_text (&p, silent);
   g_autoptr (PGresult) res = lb_store_pg_run_on (pg, conn,
       "UPDATE api_retrievals SET status = 'unavailable', failure_reason = $3,"
       "   cost_committed = 0"
@@ -127,7 +132,7 @@ lb_store_pg_end_orphans (LbStorePg * pg, LbPgConn * conn, GError ** error)
       "   LEFT JOIN cluster_nodes n ON n.name = o.owner"
       "   WHERE o.status IN ('pending', 'running') AND o.end_ns < $1"
       "   AND o.owner IS DISTINCT FROM $2"
-      "   AND (n.name IS NULL OR n.seen < now () - $4::interval)"
+      "   AND (n.name IS NULL OR " SILENT ("n") ")"
       "   FOR UPDATE OF o SKIP LOCKED)", &p, error);
   if (res == NULL)
     return FALSE;

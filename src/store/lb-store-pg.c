@@ -24,9 +24,6 @@ GST_DEBUG_CATEGORY_STATIC (lb_store_pg_debug);
 /* The node's thread reconnects after this, doubling up to the max. */
 #define RETRY_MIN_US (G_USEC_PER_SEC / 4)
 #define RETRY_MAX_US (5 * G_USEC_PER_SEC)
-/* A node is silent once it has missed this many heartbeats: its inputs may
- * be taken over and its rows are ended at their pending deadline. */
-#define SILENT_BEATS 3
 
 struct _LbPgConn
 {
@@ -192,10 +189,24 @@ wake_thread (LbStorePg * pg)
     GST_WARNING ("waking the cluster thread: %s", g_strerror (errno));
 }
 
+/* libpq's messages span lines: one line for the log. */
+static gchar *
+one_line (const gchar * text)
+{
+  g_auto (GStrv) words = g_strsplit_set (text ? text : "no answer", " \t\n",
+      -1);
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  for (guint i = 0; words[i]; i++)
+    if (*words[i])
+      g_strv_builder_add (b, words[i]);
+  g_auto (GStrv) kept = g_strv_builder_end (b);
+  return g_strjoinv (" ", kept);
+}
+
 void
 lb_store_pg_set_down (LbStorePg * pg, const gchar * why)
 {
-  g_autofree gchar *text = g_strstrip (g_strdup (why ? why : "no answer"));
+  g_autofree gchar *text = one_line (why);
   g_mutex_lock (&pg->lock);
   gboolean was_down = pg->down;
   /* A client has no thread to bring it back up: it just tries again. */
@@ -385,7 +396,7 @@ result_ok (LbStorePg * pg, LbPgConn * c, const PGresult * res,
   }
   gboolean busy = sqlstate_is (res, "40") || sqlstate_is (res, "53")
       || sqlstate_is (res, "55P03") || sqlstate_is (res, "57014");
-  g_autofree gchar *text = g_strstrip (g_strdup (msg));
+  g_autofree gchar *text = one_line (msg);
   GST_WARNING ("cluster database: %s (statement: %.200s)", text, sql);
   g_set_error (error, LB_ERROR, busy ? LB_ERROR_BUSY : LB_ERROR_FAILED,
       "cluster database: %s", text);
@@ -560,11 +571,10 @@ lb_store_pg_pending_deadline (LbStorePg * pg)
   return pg->pending_deadline_ns;
 }
 
-gchar *
-lb_store_pg_silent_interval (LbStorePg * pg)
+gint64
+lb_store_pg_heartbeat_us (LbStorePg * pg)
 {
-  return g_strdup_printf ("%" G_GINT64_FORMAT " milliseconds",
-      SILENT_BEATS * pg->heartbeat_us / 1000);
+  return pg->heartbeat_us;
 }
 
 gboolean
@@ -870,8 +880,12 @@ node_start (LbStorePg * pg, GError ** error)
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
-    lb_log (LB_LOG_WARNING, NULL, "node %s starts offline: %s; retrying in "
-        "the background", pg->node, local->message);
+    g_mutex_lock (&pg->lock);
+    g_autofree gchar *why = g_strdup (pg->last_error);
+    g_mutex_unlock (&pg->lock);
+    lb_log (LB_LOG_WARNING, NULL, "node %s starts without the cluster "
+        "database (%s): creates and reads answer 503 until it is reached",
+        pg->node, why ? why : local->message);
   }
   pg->thread = g_thread_new ("lb-cluster", node_main, pg);
   return TRUE;

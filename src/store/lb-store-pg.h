@@ -92,9 +92,7 @@ LbStore     *lb_store_pg_store     (LbStorePg *pg);     /* the local store */
 const gchar *lb_store_pg_node      (LbStorePg *pg);     /* NULL for a client */
 const gchar *lb_store_pg_advertise (LbStorePg *pg);
 gint64    lb_store_pg_pending_deadline (LbStorePg *pg);
-/* "6000 milliseconds": how long a node may miss its heartbeats before the
- * others call it silent. */
-gchar    *lb_store_pg_silent_interval  (LbStorePg *pg);
+gint64    lb_store_pg_heartbeat_us     (LbStorePg *pg);
 /* Whether the node's first steps on the database are done (claims wait for
  * them: rows it left running must be requeued before it claims any). */
 gboolean  lb_store_pg_ready   (LbStorePg *pg);

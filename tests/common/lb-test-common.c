@@ -2,6 +2,8 @@
 #include "lb-test-common.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -71,4 +73,47 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
   g_clear_pointer (&f->store, lb_store_free);
   lb_test_rm_rf (f->dir);
   g_clear_pointer (&f->dir, g_free);
+}
+
+guint
+lb_test_free_port (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GSubprocess *
+lb_test_spawn_tied_logged (const gchar * const *argv, const gchar * log,
+    GError ** error)
+{
+  g_autoptr (GSubprocessLauncher) l =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+  if (log) {
+    g_subprocess_launcher_set_stdout_file_path (l, log);
+    g_subprocess_launcher_set_stderr_file_path (l, log);
+  }
+  return g_subprocess_launcher_spawnv (l, argv, error);
+}
+
+GSubprocess *
+lb_test_spawn_tied (const gchar * const *argv, GError ** error)
+{
+  return lb_test_spawn_tied_logged (argv, NULL, error);
 }

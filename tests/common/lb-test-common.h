@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "store/lb-store.h"
 
@@ -43,5 +43,16 @@ void      lb_test_store_fixture_teardown  (LbTestStoreFixture *f,
  * once, naming it: the tests that need the recordings never pass without
  * them (README, "Tests"). */
 gchar    *lb_test_shared_media            (const gchar *file);
+
+/* A free TCP port on 127.0.0.1 (bound then released). */
+guint     lb_test_free_port               (void);
+
+/* Spawns @argv as a child that is killed when the test dies. */
+GSubprocess *lb_test_spawn_tied           (const gchar * const *argv,
+                                           GError            **error);
+/* The same with its stdout and stderr written to the file @log. */
+GSubprocess *lb_test_spawn_tied_logged    (const gchar * const *argv,
+                                           const gchar        *log,
+                                           GError            **error);
 
 G_END_DECLS

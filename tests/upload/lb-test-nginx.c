@@ -3,7 +3,6 @@
 
 #include <gio/gio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 
 struct _LbTestNginx
 {
@@ -15,38 +14,6 @@ struct _LbTestNginx
   guint port;
   GSubprocess *proc;
 };
-
-guint
-lb_test_free_port (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) sock =
-      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-GSubprocess *
-lb_test_spawn_tied (const gchar * const *argv, GError ** error)
-{
-  g_autoptr (GSubprocessLauncher) l =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
-  return g_subprocess_launcher_spawnv (l, argv, error);
-}
 
 LbTestNginx *
 lb_test_nginx_new (const gchar * dir, guint port)
