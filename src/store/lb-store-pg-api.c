@@ -144,7 +144,18 @@ static const gchar *const api_steps[] = {
       "  END LOOP;"
       "  PERFORM pg_notify ('lb_work', o) FROM (SELECT DISTINCT owner AS o"
       "    FROM api_retrievals WHERE id = ANY (ids) AND owner IS NOT NULL) s;"
-      "  END $$;",
+      "  END $$;"
+      /* a claim lost with the database's last moments before a crash only
+       * runs its row once more: its commit does not wait for the disk */
+      "CREATE FUNCTION api_claim (p_owner text, p_now bigint)"
+      "  RETURNS SETOF api_retrievals LANGUAGE plpgsql AS $$ BEGIN"
+      "  PERFORM set_config ('synchronous_commit', 'off', true);"
+      "  RETURN QUERY UPDATE api_retrievals"
+      "    SET status = 'running', attempts = attempts + 1"
+      "    WHERE id = (SELECT id FROM api_retrievals WHERE owner = p_owner"
+      "      AND status = 'pending' AND not_before_ns <= p_now"
+      "      ORDER BY priority, created_ns, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+      "    RETURNING *;" "  END $$;",
   NULL,
 };
 
@@ -475,11 +486,7 @@ lb_store_pg_claim_next (LbStorePg * pg, gint64 now_ns, LbRetrieval ** out,
   lb_pg_int (&p, now_ns);
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) rows = select_rows (pg, LB_PG_WRITE,
-      "UPDATE api_retrievals SET status = 'running', attempts = attempts + 1"
-      " WHERE id = (SELECT id FROM api_retrievals WHERE owner = $1"
-      "   AND status = 'pending' AND not_before_ns <= $2"
-      "   ORDER BY priority, created_ns, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-      " RETURNING " PG_ROW_COLUMNS, &p, &local);
+      "SELECT " PG_ROW_COLUMNS " FROM api_claim ($1, $2)", &p, &local);
   if (rows == NULL && g_error_matches (local, LB_ERROR, LB_ERROR_OFFLINE))
     return TRUE;
   if (rows == NULL) {
@@ -718,10 +725,26 @@ lb_store_pg_token_add (LbStorePg * pg, const gchar * hash, const gchar * org,
   return res != NULL;
 }
 
+static gpointer
+token_copy (gconstpointer data, gpointer unused)
+{
+  const LbToken *t = data;
+  LbToken *c = g_new0 (LbToken, 1);
+  *c = *t;
+  c->org = g_strdup (t->org);
+  c->scopes = g_strdup (t->scopes);
+  return c;
+}
+
+/* Every request asks: a node keeps the valid tokens it has seen; a
+ * revocation empties every node's cache (NOTIFY lb_tokens). */
 gboolean
 lb_store_pg_token_lookup (LbStorePg * pg, const gchar * hash, LbToken ** out,
     GError ** error)
 {
+  *out = lb_store_pg_cache_get (pg, LB_PG_CACHE_TOKENS, hash, token_copy);
+  if (*out)
+    return TRUE;
   g_auto (LbPgParams) p = { 0 };
   lb_pg_text (&p, hash);
   g_autoptr (PGresult) res = lb_store_pg_run (pg, LB_PG_READ,
@@ -730,6 +753,9 @@ lb_store_pg_token_lookup (LbStorePg * pg, const gchar * hash, LbToken ** out,
   if (res == NULL)
     return FALSE;
   *out = PQntuples (res) ? token_from_result (res, 0) : NULL;
+  if (*out)
+    lb_store_pg_cache_put (pg, LB_PG_CACHE_TOKENS, hash, token_copy (*out,
+            NULL), (GDestroyNotify) lb_token_free);
   return TRUE;
 }
 
@@ -755,11 +781,12 @@ lb_store_pg_token_revoke (LbStorePg * pg, gint64 id, gint64 revoked_ns,
   lb_pg_int (&p, MAX (revoked_ns, 1));
   lb_pg_int (&p, id);
   g_autoptr (PGresult) res = lb_store_pg_run (pg, LB_PG_WRITE,
-      "UPDATE api_tokens SET revoked_ns = $1 WHERE id = $2 AND revoked_ns = 0",
-      &p, error);
+      "WITH r AS (UPDATE api_tokens SET revoked_ns = $1"
+      "   WHERE id = $2 AND revoked_ns = 0 RETURNING id)"
+      " SELECT id, pg_notify ('lb_tokens', '') FROM r", &p, error);
   if (res == NULL)
     return FALSE;
-  if (g_str_equal (PQcmdTuples (res), "0")) {
+  if (PQntuples (res) == 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
         "no valid token with id %" G_GINT64_FORMAT, id);
     return FALSE;

@@ -106,9 +106,9 @@ lb_store_pg_register (LbStorePg * pg, LbPgConn * conn, GPtrArray * inputs,
   lb_pg_text (&p, lb_store_pg_node (pg));
   lb_pg_text_array (&p, (const gchar * const *) mine);
   g_autoptr (PGresult) res = lb_store_pg_run_on (pg, conn,
-      "DELETE FROM cluster_inputs WHERE node = $1"
-      " AND NOT (vehicle || E'\\n' || input = ANY (COALESCE ($2::text[], '{}')))",
-      &p, error);
+      "WITH gone AS (DELETE FROM cluster_inputs WHERE node = $1"
+      "   AND NOT (vehicle || E'\\n' || input = ANY (COALESCE ($2::text[], '{}'))))"
+      " SELECT pg_notify ('lb_registry', $1)", &p, error);
   if (res == NULL)
     return FALSE;
   lb_log (LB_LOG_INFO, NULL, "node %s joined the cluster with %u inputs; "
@@ -143,10 +143,33 @@ lb_store_pg_end_orphans (LbStorePg * pg, LbPgConn * conn, GError ** error)
   return TRUE;
 }
 
+static gpointer
+inputs_copy (gconstpointer data, gpointer unused)
+{
+  const GPtrArray *from = data;
+  GPtrArray *to =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_cluster_input_free);
+  for (guint i = 0; i < from->len; i++) {
+    const LbClusterInput *in = from->pdata[i];
+    LbClusterInput *c = g_new0 (LbClusterInput, 1);
+    c->vehicle = g_strdup (in->vehicle);
+    c->input = g_strdup (in->input);
+    c->role = g_strdup (in->role);
+    c->node = g_strdup (in->node);
+    g_ptr_array_add (to, c);
+  }
+  return to;
+}
+
+/* Every create asks: a node keeps what it read of the registry; a node
+ * that registers empties every node's copy (NOTIFY lb_registry). */
 gboolean
 lb_store_pg_vehicle (LbStorePg * pg, const gchar * vehicle, GPtrArray ** out,
     GError ** error)
 {
+  *out = lb_store_pg_cache_get (pg, LB_PG_CACHE_VEHICLES, vehicle, inputs_copy);
+  if (*out)
+    return TRUE;
   g_auto (LbPgParams) p = { 0 };
   lb_pg_text (&p, vehicle);
   g_autoptr (PGresult) res = lb_store_pg_run (pg, LB_PG_READ,
@@ -164,5 +187,8 @@ lb_store_pg_vehicle (LbStorePg * pg, const gchar * vehicle, GPtrArray ** out,
     in->node = lb_pg_get_text (res, i, 3);
     g_ptr_array_add (*out, in);
   }
+  if ((*out)->len)
+    lb_store_pg_cache_put (pg, LB_PG_CACHE_VEHICLES, vehicle,
+        inputs_copy (*out, NULL), (GDestroyNotify) g_ptr_array_unref);
   return TRUE;
 }

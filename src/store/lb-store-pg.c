@@ -24,6 +24,15 @@ GST_DEBUG_CATEGORY_STATIC (lb_store_pg_debug);
 /* The node's thread reconnects after this, doubling up to the max. */
 #define RETRY_MIN_US (G_USEC_PER_SEC / 4)
 #define RETRY_MAX_US (5 * G_USEC_PER_SEC)
+/* A node's caches of tokens and of the registry: emptied by the database's
+ * notifications of a change, kept at most this long and this many. */
+#define CACHE_TTL_US (30 * G_USEC_PER_SEC)
+#define CACHE_MAX 1024
+
+static const gchar *const cache_channels[LB_PG_CACHE_N] = {
+  [LB_PG_CACHE_TOKENS] = "lb_tokens",
+  [LB_PG_CACHE_VEHICLES] = "lb_registry",
+};
 
 struct _LbPgConn
 {
@@ -59,6 +68,7 @@ struct _LbStorePg
   gboolean kicked;              /* the journal has news; lock */
   gboolean probe;               /* a call saw the database go; lock */
   gboolean stop;                /* lock */
+  GHashTable *cache[LB_PG_CACHE_N];     /* key → Cached*; lock; nodes only */
 
   GMutex work_lock;
   LbStoreWorkFunc work_func;    /* work_lock */
@@ -234,6 +244,68 @@ set_up (LbStorePg * pg)
   g_mutex_unlock (&pg->lock);
   if (again)
     lb_log (LB_LOG_NOTICE, NULL, "cluster database reachable again");
+}
+
+/* ---- caches ----------------------------------------------------------- */
+
+typedef struct
+{
+  gpointer value;
+  GDestroyNotify free_func;
+  gint64 until_us;
+} Cached;
+
+static void
+cached_free (gpointer data)
+{
+  Cached *c = data;
+  c->free_func (c->value);
+  g_free (c);
+}
+
+gpointer
+lb_store_pg_cache_get (LbStorePg * pg, LbPgCacheKind kind, const gchar * key,
+    GCopyFunc copy)
+{
+  gpointer out = NULL;
+  g_mutex_lock (&pg->lock);
+  Cached *c = pg->cache[kind] ? g_hash_table_lookup (pg->cache[kind], key)
+      : NULL;
+  if (c && c->until_us > g_get_monotonic_time ())
+    out = copy (c->value, NULL);
+  g_mutex_unlock (&pg->lock);
+  return out;
+}
+
+void
+lb_store_pg_cache_put (LbStorePg * pg, LbPgCacheKind kind, const gchar * key,
+    gpointer value, GDestroyNotify free_func)
+{
+  Cached *c = g_new0 (Cached, 1);
+  c->value = value;
+  c->free_func = free_func;
+  c->until_us = g_get_monotonic_time () + CACHE_TTL_US;
+  g_mutex_lock (&pg->lock);
+  if (pg->cache[kind] == NULL) {
+    /* a client: nobody would tell it of a change */
+    g_mutex_unlock (&pg->lock);
+    cached_free (c);
+    return;
+  }
+  if (g_hash_table_size (pg->cache[kind]) >= CACHE_MAX)
+    g_hash_table_remove_all (pg->cache[kind]);
+  g_hash_table_replace (pg->cache[kind], g_strdup (key), c);
+  g_mutex_unlock (&pg->lock);
+}
+
+static void
+cache_clear (LbStorePg * pg, gint kind)
+{
+  g_mutex_lock (&pg->lock);
+  for (gint k = 0; k < LB_PG_CACHE_N; k++)
+    if (pg->cache[k] && (kind < 0 || kind == k))
+      g_hash_table_remove_all (pg->cache[k]);
+  g_mutex_unlock (&pg->lock);
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -651,9 +723,12 @@ node_connect (LbStorePg * pg, GError ** error)
   if (pg->own == NULL)
     return FALSE;
   if ((!pg->migrated && !lb_store_pg_migrate (pg, pg->own, error))
-      || !lb_store_pg_command (pg, pg->own, "LISTEN lb_work", error)
+      || !lb_store_pg_command (pg, pg->own, "LISTEN lb_work; "
+          "LISTEN lb_tokens; LISTEN lb_registry", error)
       || !lb_store_pg_register (pg, pg->own, pg->inputs, error))
     goto fail;
+  /* what changed while it did not listen */
+  cache_clear (pg, -1);
   pg->migrated = TRUE;
   if (!lb_store_pg_apply_journal (pg, pg->own, NULL, error))
     goto fail;
@@ -702,7 +777,11 @@ read_notifies (LbStorePg * pg, gboolean * work)
   }
   PGnotify *n;
   while ((n = PQnotifies (pg->own->conn)) != NULL) {
-    *work |= g_strcmp0 (n->extra, pg->node) == 0;
+    if (g_str_equal (n->relname, "lb_work"))
+      *work |= g_strcmp0 (n->extra, pg->node) == 0;
+    for (gint k = 0; k < LB_PG_CACHE_N; k++)
+      if (g_str_equal (n->relname, cache_channels[k]))
+        cache_clear (pg, k);
     PQfreemem (n);
   }
   return TRUE;
@@ -866,6 +945,9 @@ node_start (LbStorePg * pg, GError ** error)
 {
   g_autoptr (GError) local = NULL;
 
+  for (gint k = 0; k < LB_PG_CACHE_N; k++)
+    pg->cache[k] = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        cached_free);
   pg->event_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (pg->event_fd < 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_IO, "eventfd: %s",
@@ -921,6 +1003,8 @@ lb_store_pg_free (LbStorePg * pg)
     close (pg->event_fd);
   g_ptr_array_unref (pg->idle);
   g_hash_table_unref (pg->names);
+  for (gint k = 0; k < LB_PG_CACHE_N; k++)
+    g_clear_pointer (&pg->cache[k], g_hash_table_unref);
   g_ptr_array_unref (pg->inputs);
   g_mutex_clear (&pg->lock);
   g_cond_clear (&pg->cond);

@@ -83,6 +83,27 @@ gboolean  lb_store_pg_command (LbStorePg         *pg,
                                const gchar       *sql,
                                GError           **error);
 
+/* A node's caches, each emptied when the database notifies a change
+ * (lb_tokens: a token revoked; lb_registry: a node registered), when the
+ * node reconnects, and after 30 s anyway.  A client caches nothing. */
+typedef enum {
+  LB_PG_CACHE_TOKENS,           /* token hash → LbToken */
+  LB_PG_CACHE_VEHICLES,         /* vehicle → GPtrArray of LbClusterInput */
+  LB_PG_CACHE_N,
+} LbPgCacheKind;
+
+/* A copy (by @copy) of the value kept for @key, or NULL. */
+gpointer  lb_store_pg_cache_get (LbStorePg       *pg,
+                                 LbPgCacheKind    kind,
+                                 const gchar     *key,
+                                 GCopyFunc        copy);
+/* Keeps @value (taken) for @key. */
+void      lb_store_pg_cache_put (LbStorePg       *pg,
+                                 LbPgCacheKind    kind,
+                                 const gchar     *key,
+                                 gpointer         value,
+                                 GDestroyNotify   free_func);
+
 /* Migrates the PostgreSQL areas (cluster, api) on @conn. */
 gboolean  lb_store_pg_migrate (LbStorePg  *pg,
                                LbPgConn   *conn,

@@ -3,6 +3,7 @@
  * created on one node and run by the node that records their vehicle, the
  * quota shared by nodes creating at once, the journal across a database
  * restart, rows of a node gone silent, rows left running by a crash. */
+#include "core/lb-config.h"
 #include "core/lb-error.h"
 #include "core/lb-sign.h"
 #include "core/lb-time.h"
@@ -11,6 +12,8 @@
 #include "store/lb-store-cluster.h"
 #include "lb-test-common.h"
 #include "lb-test-pg.h"
+
+#include <string.h>
 
 #define INPUT "dashcamRoadFacing"
 
@@ -477,8 +480,14 @@ test_tokens_and_key (void)
   g_assert_cmpstr (token->org, ==, "o5");
   g_assert_true (lb_store_api_token_revoke (client->store, id, lb_time_now (),
           &error));
-  g_clear_pointer (&token, lb_token_free);
-  g_assert_true (lb_store_api_token_lookup (n->store, "h-t1", &token, &error));
+  /* the node keeps the tokens it has seen until the database tells it of
+   * the revocation (a notification, at once) */
+  gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  do {
+    g_clear_pointer (&token, lb_token_free);
+    g_assert_true (lb_store_api_token_lookup (n->store, "h-t1", &token,
+            &error));
+  } while (token && g_get_monotonic_time () < until && (g_usleep (1000), 1));
   g_assert_null (token);
 
   g_autoptr (GBytes) k1 = lb_store_api_get_signing_key (n->store, &error);
@@ -496,6 +505,38 @@ test_tokens_and_key (void)
   lb_test_pg_start (pg);
 }
 
+/* [cluster] from a configuration: unset, nothing happens; a node needs an
+ * advertise URL it can name; a connection string that does not parse is
+ * refused naming the key. */
+static void
+test_configured (void)
+{
+  g_autoptr (Node) n = client_new ();
+  LbStore *store = n->store;
+  g_autofree gchar *db = g_build_filename (n->dir, "other.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbStore) plain = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_autoptr (LbConfig) none = lb_config_load_data ("[server]\nlisten="
+      "127.0.0.1:0\n", "none.conf", &error);
+  g_assert_true (lb_store_join_configured (plain, none, TRUE, &error));
+  g_assert_false (lb_store_is_clustered (plain));
+  g_assert_true (lb_store_is_clustered (store));
+
+  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
+      "[cluster]\ndatabase=%s\n", lb_test_pg_uri (pg));
+  g_autoptr (LbConfig) no_url = lb_config_load_data (text, "c.conf", &error);
+  g_assert_false (lb_store_join_configured (plain, no_url, TRUE, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[cluster] advertise"));
+  g_clear_error (&error);
+
+  g_autoptr (LbConfig) bad = lb_config_load_data ("[cluster]\n"
+      "database=host=x port\n", "bad.conf", &error);
+  g_assert_false (lb_store_join_configured (plain, bad, FALSE, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "[cluster] database"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -509,6 +550,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cluster/store/silent-node", test_silent_node);
   g_test_add_func ("/cluster/store/registry", test_registry);
   g_test_add_func ("/cluster/store/tokens-and-key", test_tokens_and_key);
+  g_test_add_func ("/cluster/store/configured", test_configured);
   gint rc = g_test_run ();
   lb_test_pg_free (pg);
   return rc;
