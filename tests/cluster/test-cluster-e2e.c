@@ -37,6 +37,9 @@
 #define FPS 10
 #define SEC LB_NS_PER_SEC
 #define MS LB_NS_PER_MS
+/* Footage this old is indexed whole, the frames after it too (a 1 s
+ * fragment, and the encoder's delay on a busy machine): images ask for it. */
+#define SETTLED (4 * SEC)
 
 typedef struct
 {
@@ -267,12 +270,9 @@ wait_running (const gchar * rid, const gchar * org)
 
 /* ---- checks ------------------------------------------------------------- */
 
-/* An available image of @owner's camera at @at: fetched from @owner's own
- * URL, its stamp is the delivered time, and it is the frame nearest @at:
- * less than a frame period away (half of one, but for the jitter of a
- * live capture on a busy machine). */
-static void
-assert_image (JsonObject * m, const Node * owner, gint64 at)
+/* The media of @m (available), fetched from @owner's own URL into @name. */
+static gchar *
+download (JsonObject * m, const Node * owner, const gchar * name)
 {
   g_autoptr (GError) error = NULL;
   g_assert_cmpstr (json_object_get_string_member (m, "status"), ==,
@@ -281,23 +281,52 @@ assert_image (JsonObject * m, const Node * owner, gint64 at)
       json_object_get_string_member (json_object_get_object_member (m,
           "urlInfo"), "url");
   g_assert_true (g_str_has_prefix (url, owner->url));
-  guint status = 0;
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
-  g_autoptr (GBytes) jpeg = soup_session_send_and_read (session, msg, NULL,
+  g_autoptr (GBytes) body = soup_session_send_and_read (session, msg, NULL,
       &error);
   g_assert_no_error (error);
-  status = soup_message_get_status (msg);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  gchar *path = g_build_filename (base_dir, name, NULL);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), NULL));
+  return path;
+}
+
+/* The stamp of the frame @owner recorded nearest @at (the earlier on a
+ * tie), read from a high-res clip of the second around it: a live camera
+ * on a busy machine does not keep its frames evenly spaced. */
+static gint64
+nearest_recorded (const Node * owner, const gchar * token, gint64 at)
+{
+  guint status = 0;
+  g_autofree gchar *rid = create (owner, token, owner->vehicle,
+      "videoHighRes", at - SEC, at + SEC, &status);
   g_assert_cmpuint (status, ==, 200);
-  g_autofree gchar *path = g_build_filename (base_dir, "still.jpg", NULL);
-  g_assert_true (g_file_set_contents (path, g_bytes_get_data (jpeg, NULL),
-          g_bytes_get_size (jpeg), NULL));
+  g_autoptr (JsonObject) m = wait_done (owner, token, rid, 60);
+  g_autofree gchar *path = download (m, owner, "around.mp4");
+  g_autoptr (GArray) stamps = jt_read_stamps (path);
+  g_assert_cmpuint (stamps->len, >, 0);
+  gint64 best = STAMP (stamps, 0);
+  for (guint i = 1; i < stamps->len; i++)
+    if (ABS (STAMP (stamps, i) - at) < ABS (best - at))
+      best = STAMP (stamps, i);
+  return best;
+}
+
+/* An available image of @owner's camera at @at: fetched from @owner's own
+ * URL, its stamp is the delivered time, and it is the frame recorded
+ * nearest @at. */
+static void
+assert_image (JsonObject * m, const Node * owner, const gchar * token,
+    gint64 at)
+{
+  g_autofree gchar *path = download (m, owner, "still.jpg");
   g_autoptr (GArray) stamps = jt_read_stamps (path);
   g_assert_cmpuint (stamps->len, ==, 1);
   gint64 stamp = STAMP (stamps, 0);
-  gint64 delivered = time_member (m, "startTime");
-  g_assert_cmpint (ABS (stamp - delivered), <, MS);
-  g_assert_cmpint (ABS (stamp - at), <, SEC / FPS);
+  g_assert_cmpint (ABS (stamp - time_member (m, "startTime")), <, MS);
+  g_assert_cmpint (stamp, ==, nearest_recorded (owner, token, at));
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -311,14 +340,14 @@ test_round_robin (void)
   gint64 at[6];
   for (guint i = 0; i < 6; i++) {
     guint status = 0;
-    at[i] = lb_time_now () - 2 * SEC - i * 137 * MS;
+    at[i] = lb_time_now () - SETTLED - i * 137 * MS;
     rids[i] = create (&nodes[i % 3], token, nodes[(i + 1) % 3].vehicle,
         "image", at[i], at[i], &status);
     g_assert_cmpuint (status, ==, 200);
   }
   for (guint i = 0; i < 6; i++) {
     JsonObject *m = wait_done (&nodes[(i + 2) % 3], token, rids[i], 60);
-    assert_image (m, &nodes[(i + 1) % 3], at[i]);
+    assert_image (m, &nodes[(i + 1) % 3], token, at[i]);
     json_object_unref (m);
     g_free (rids[i]);
   }
@@ -327,7 +356,7 @@ test_round_robin (void)
   g_autofree gchar *s = rfc (at[5] - SEC);
   g_autofree gchar *e = rfc (lb_time_now ());
   g_autofree gchar *path = g_strdup_printf ("/cameras/media?vehicleIds=%s"
-      "&startTime=%s&endTime=%s", nodes[1].vehicle, s, e);
+      "&startTime=%s&endTime=%s&mediaTypes=image", nodes[1].vehicle, s, e);
   guint status = 0;
   g_autoptr (JsonNode) list = http (nodes[1].url, "GET", path, token, NULL,
       &status);
@@ -358,7 +387,7 @@ race (gpointer data)
   Racer *r = data;
   for (guint i = 0; i < 10; i++) {
     guint k = r->first + i, status = 0;
-    gint64 at = lb_time_now () - 2 * SEC;
+    gint64 at = lb_time_now () - SETTLED;
     gchar *rid = create (&nodes[k % 3], r->token, nodes[(k + 1) % 3].vehicle,
         "image", at, at, &status);
     g_assert_true (status == 200 || status == 429);
@@ -436,7 +465,7 @@ test_kill_node (void)
   g_assert_cmpint (cut->status, ==, LB_RETRIEVAL_RUNNING);
 
   /* the node is down: a retrieval of its vehicle waits for it */
-  gint64 at = lb_time_now () - 2 * SEC;
+  gint64 at = lb_time_now () - SETTLED;
   g_autofree gchar *image = create (&nodes[1], token, owner->vehicle, "image",
       at, at, &status);
   g_assert_cmpuint (status, ==, 200);
@@ -450,8 +479,6 @@ test_kill_node (void)
       "available");
   json_object_unref (m);
   m = wait_done (&nodes[0], token, image, 60);
-  assert_image (m, owner, at);
-  json_object_unref (m);
   g_autoptr (LbRetrieval) r = row_of (lowres, "kill");
   g_assert_cmpint (r->attempts, ==, 2);
   g_autoptr (LbRetrieval) i = row_of (image, "kill");
@@ -459,6 +486,8 @@ test_kill_node (void)
   g_assert_cmpfloat_with_epsilon (r->cost_committed, 30 * 0.25, 0.05);
   g_assert_cmpuint (count_outputs (owner, ".mp4"), ==, outputs + 1);
   g_assert_cmpuint (count_outputs (owner, ".part"), ==, 0);
+  assert_image (m, owner, token, at);
+  json_object_unref (m);
 }
 
 /* PostgreSQL stops while node 2 transcodes. */
@@ -480,7 +509,7 @@ test_database_restart (void)
   lb_test_pg_stop (pg);
   gint64 at = lb_time_now ();
   g_autofree gchar *refused = create (&nodes[0], token, nodes[1].vehicle,
-      "image", at - 2 * SEC, at - 2 * SEC, &status);
+      "image", at - SETTLED, at - SETTLED, &status);
   g_assert_cmpuint (status, ==, 503);
   g_autofree gchar *path =
       g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", lowres);
@@ -507,11 +536,13 @@ test_database_restart (void)
   g_assert_cmpint (after->attempts, ==, 1);
   assert_books ("outage", after->cost_committed, 0);
   /* recording went on while the database was down */
+  while (lb_time_now () < during + SETTLED)
+    g_usleep (100000);
   g_autofree gchar *image = create (&nodes[2], token, nodes[0].vehicle,
       "image", during, during, &status);
   g_assert_cmpuint (status, ==, 200);
   m = wait_done (&nodes[1], token, image, 60);
-  assert_image (m, &nodes[0], during);
+  assert_image (m, &nodes[0], token, during);
   json_object_unref (m);
 }
 
@@ -576,7 +607,7 @@ main (int argc, char **argv)
     node_start (&nodes[i]);
   join_client ();
   /* a few seconds of footage on every camera before the first image */
-  g_usleep (4 * G_USEC_PER_SEC);
+  g_usleep ((SETTLED + 2 * SEC) / 1000);
 
   g_test_add_func ("/cluster/e2e/round-robin", test_round_robin);
   g_test_add_func ("/cluster/e2e/quota", test_quota);
