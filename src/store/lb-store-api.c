@@ -573,6 +573,18 @@ collect_rows (LbStore * store, sqlite3_stmt * stmt, GPtrArray * out,
   return TRUE;
 }
 
+/* No rows: LB_ERROR_NOT_FOUND (and *@rows freed). */
+static gboolean
+any_rows (GPtrArray ** rows, const gchar * retrieval_id, GError ** error)
+{
+  if ((*rows)->len)
+    return TRUE;
+  g_clear_pointer (rows, g_ptr_array_unref);
+  g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+      "No retrieval with id %s.", retrieval_id);
+  return FALSE;
+}
+
 gboolean
 lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
     const gchar * org, GPtrArray ** out_rows, GError ** error)
@@ -582,7 +594,7 @@ lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
   g_return_val_if_fail (out_rows != NULL, FALSE);
   if (store->pg)
     return lb_store_pg_get_retrieval (store->pg, retrieval_id, org, out_rows,
-        error);
+        error) && any_rows (out_rows, retrieval_id, error);
 
   g_autoptr (GPtrArray) rows =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
@@ -603,13 +615,8 @@ lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
   lb_store_reader_unlock (store);
   if (!ok)
     return FALSE;
-  if (rows->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-        "No retrieval with id %s.", retrieval_id);
-    return FALSE;
-  }
   *out_rows = g_steal_pointer (&rows);
-  return TRUE;
+  return any_rows (out_rows, retrieval_id, error);
 }
 
 /* One row selected by @where (with one bound parameter); the lock is held. */
@@ -729,9 +736,9 @@ bind_in (sqlite3_stmt * stmt, gint * c, const gchar * const *values)
     sqlite3_bind_text (stmt, (*c)++, values[i], -1, SQLITE_STATIC);
 }
 
-/* The wire names of the media types in @set, NULL-terminated in @out. */
-static void
-media_type_names (guint set, const gchar * out[LB_MEDIA_TYPE_COUNT + 1])
+void
+lb_store_media_type_names (guint set,
+    const gchar * out[LB_MEDIA_TYPE_COUNT + 1])
 {
   guint n = 0;
   for (guint t = 0; t < LB_MEDIA_TYPE_COUNT; t++)
@@ -753,7 +760,7 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
     return lb_store_pg_list_media (store->pg, f, out_rows, out_more, error);
 
   const gchar *types[LB_MEDIA_TYPE_COUNT + 1];
-  media_type_names (f->media_types, types);
+  lb_store_media_type_names (f->media_types, types);
   g_autoptr (GString) sql =
       g_string_new ("SELECT " ROW_COLUMNS " FROM api_retrievals"
       " WHERE org = ? AND status = 'available' AND id > ?"
@@ -789,13 +796,20 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
   LB_STORE_UNLOCK (store);
   if (!ok)
     return FALSE;
+  lb_store_media_page (g_steal_pointer (&rows), f, out_rows, out_more);
+  return TRUE;
+}
+
+void
+lb_store_media_page (GPtrArray * rows, const LbMediaFilter * f,
+    GPtrArray ** out_rows, gboolean * out_more)
+{
   gboolean more = rows->len > f->limit;
   if (more)
     g_ptr_array_set_size (rows, f->limit);
   if (out_more)
     *out_more = more;
-  *out_rows = g_steal_pointer (&rows);
-  return TRUE;
+  *out_rows = rows;
 }
 
 gboolean

@@ -341,17 +341,9 @@ lb_store_pg_get_retrieval (LbStorePg * pg, const gchar * retrieval_id,
   g_auto (LbPgParams) p = { 0 };
   lb_pg_text (&p, retrieval_id);
   lb_pg_text (&p, org);
-  g_autoptr (GPtrArray) rows = select_rows (pg, LB_PG_READ, SELECT_ROWS
+  *out_rows = select_rows (pg, LB_PG_READ, SELECT_ROWS
       "WHERE retrieval_id = $1 AND org = $2 ORDER BY id", &p, error);
-  if (rows == NULL)
-    return FALSE;
-  if (rows->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-        "No retrieval with id %s.", retrieval_id);
-    return FALSE;
-  }
-  *out_rows = g_steal_pointer (&rows);
-  return TRUE;
+  return *out_rows != NULL;
 }
 
 gboolean
@@ -395,11 +387,7 @@ lb_store_pg_list_media (LbStorePg * pg, const LbMediaFilter * f,
     GPtrArray ** out_rows, gboolean * out_more, GError ** error)
 {
   const gchar *types[LB_MEDIA_TYPE_COUNT + 1];
-  guint n = 0;
-  for (guint t = 0; t < LB_MEDIA_TYPE_COUNT; t++)
-    if (f->media_types & LB_MEDIA_TYPE_BIT (t))
-      types[n++] = lb_media_type_to_string (t);
-  types[n] = NULL;
+  lb_store_media_type_names (f->media_types, types);
 
   g_auto (LbPgParams) p = { 0 };
   lb_pg_text (&p, f->org);
@@ -426,12 +414,7 @@ lb_store_pg_list_media (LbStorePg * pg, const LbMediaFilter * f,
       " ORDER BY id LIMIT $10", &p, error);
   if (rows == NULL)
     return FALSE;
-  gboolean more = rows->len > f->limit;
-  if (more)
-    g_ptr_array_set_size (rows, f->limit);
-  if (out_more)
-    *out_more = more;
-  *out_rows = g_steal_pointer (&rows);
+  lb_store_media_page (g_steal_pointer (&rows), f, out_rows, out_more);
   return TRUE;
 }
 

@@ -127,7 +127,8 @@ void      lb_store_pg_tell_work (LbStorePg *pg);
 void      lb_store_pg_set_down  (LbStorePg *pg,
                                  const gchar *why);
 
-/* ---- the 'api' area (lb-store-pg-api.c); the contract of lb-store-api.h */
+/* ---- the 'api' area (lb-store-pg-api.c); the contract of lb-store-api.h,
+ * except that get_retrieval finds no rows without an error */
 
 extern const LbStoreSchema lb_store_pg_api_schema;
 

@@ -171,6 +171,16 @@ void          lb_store_set_error (LbStore      *store,
   "attempts, period, cost_reserved, cost_committed, output_path, content_type, " \
   "delivered_start_ns, delivered_end_ns, coverage, available_ns, failure_reason, public_url"
 
+/* The wire names of the media types in @set, NULL-terminated in @out. */
+void          lb_store_media_type_names (guint        set,
+                                         const gchar *out[LB_MEDIA_TYPE_COUNT + 1]);
+/* A page of the media list: @rows (taken) were read with a limit one above
+ * @f's, to know whether more follow. */
+void          lb_store_media_page     (GPtrArray           *rows,
+                                       const LbMediaFilter *f,
+                                       GPtrArray          **out_rows,
+                                       gboolean            *out_more);
+
 /* A create refused for the quota: LB_ERROR_QUOTA_EXCEEDED saying why. */
 void          lb_store_quota_refused  (GError  **error,
                                        gdouble   used,

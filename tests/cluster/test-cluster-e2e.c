@@ -132,23 +132,7 @@ http (const gchar * base, const gchar * method, const gchar * path,
 {
   g_autoptr (SoupSession) session =
       soup_session_new_with_options ("timeout", 60, NULL);
-  g_autofree gchar *url = g_strconcat (base, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  if (token) {
-    g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
-    soup_message_headers_append (soup_message_get_request_headers (msg),
-        "Authorization", auth);
-  }
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (session, msg, NULL, NULL);
-  *status = soup_message_get_status (msg);
-  gsize len = 0;
-  const gchar *data = reply ? g_bytes_get_data (reply, &len) : NULL;
-  return len ? json_from_string (data, NULL) : NULL;
+  return lb_test_http_json (session, base, method, path, token, body, status);
 }
 
 static gchar *
@@ -239,18 +223,6 @@ row_of (const gchar * rid, const gchar * org)
   g_assert_true (lb_store_api_get_retrieval (client, rid, org, &rows, &error));
   g_assert_no_error (error);
   return g_ptr_array_steal_index (rows, 0);
-}
-
-static void
-assert_books (const gchar * org, gdouble used, gdouble reserved)
-{
-  g_autoptr (GError) error = NULL;
-  gdouble u = -1, r = -1;
-  g_assert_true (lb_quota_get_usage (client, org, lb_time_now (), &u, &r,
-          &error));
-  g_assert_no_error (error);
-  g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
-  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
 }
 
 /* Waits (up to 60 s) for the row to be running on its node. */
@@ -431,7 +403,7 @@ test_quota (void)
         "available");
     json_object_unref (m);
   }
-  assert_books ("small", 1.0, 0);
+  lb_test_assert_books (client, "small", 1.0, 0);
 }
 
 static guint
@@ -482,7 +454,8 @@ test_kill_node (void)
   g_autoptr (LbRetrieval) r = row_of (lowres, "kill");
   g_assert_cmpint (r->attempts, ==, 2);
   g_autoptr (LbRetrieval) i = row_of (image, "kill");
-  assert_books ("kill", r->cost_committed + i->cost_committed, 0);
+  lb_test_assert_books (client, "kill", r->cost_committed + i->cost_committed,
+      0);
   g_assert_cmpfloat_with_epsilon (r->cost_committed, 30 * 0.25, 0.05);
   g_assert_cmpuint (count_outputs (owner, ".mp4"), ==, outputs + 1);
   g_assert_cmpuint (count_outputs (owner, ".part"), ==, 0);
@@ -534,7 +507,7 @@ test_database_restart (void)
   json_object_unref (m);
   g_autoptr (LbRetrieval) after = row_of (lowres, "outage");
   g_assert_cmpint (after->attempts, ==, 1);
-  assert_books ("outage", after->cost_committed, 0);
+  lb_test_assert_books (client, "outage", after->cost_committed, 0);
   /* recording went on while the database was down */
   while (lb_time_now () < during + SETTLED)
     g_usleep (100000);

@@ -166,19 +166,6 @@ wait_status (LbStore * store, gint64 id, LbRetrievalStatus status)
   }
 }
 
-static void
-assert_books (LbStore * store, const gchar * org, gdouble used,
-    gdouble reserved)
-{
-  g_autoptr (GError) error = NULL;
-  gdouble u = -1, r = -1;
-  g_assert_true (lb_quota_get_usage (store, org, lb_time_now (), &u, &r,
-          &error));
-  g_assert_no_error (error);
-  g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
-  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
-}
-
 /* A create on one node for a vehicle another records: that node claims it,
  * ends it through its journal, and every node reads the same row. */
 static void
@@ -202,7 +189,7 @@ test_create_elsewhere (void)
   gint64 id = ((LbRetrieval *) rows->pdata[0])->id;
   g_assert_cmpint (id, >, 0);
   g_assert_cmpint (((LbRetrieval *) rows->pdata[1])->id, >, id);
-  assert_books (n2->store, "o1", 0, 0.1);
+  lb_test_assert_books (n2->store, "o1", 0, 0.1);
 
   /* only the owner claims it */
   g_autoptr (LbRetrieval) none = NULL;
@@ -229,7 +216,7 @@ test_create_elsewhere (void)
   g_assert_cmpint (done->status, ==, LB_RETRIEVAL_AVAILABLE);
   g_assert_cmpstr (done->media_base, ==, "http://n2.example");
   g_assert_cmpint (done->coverage->delivered_start_ns, ==, at + 5);
-  assert_books (n1->store, "o1", 0.1, 0);
+  lb_test_assert_books (n1->store, "o1", 0.1, 0);
 
   /* the same rows from every node: by request, by media id, in the list */
   g_autoptr (GPtrArray) got = NULL;
@@ -310,7 +297,7 @@ test_quota_race (void)
   }
   g_assert_cmpint (ok, ==, 10);
   g_assert_cmpint (refused, ==, 50);
-  assert_books (nodes[0]->store, "small", 0, 1.0);
+  lb_test_assert_books (nodes[0]->store, "small", 0, 1.0);
   for (guint i = 0; i < 3; i++)
     node_free (nodes[i]);
 }
@@ -362,7 +349,7 @@ test_database_restart (void)
       LB_RETRIEVAL_AVAILABLE);
   g_assert_cmpint (done->status, ==, LB_RETRIEVAL_AVAILABLE);
   g_assert_cmpint (done->attempts, ==, 1);
-  assert_books (client->store, "o3", 0.1, 0);
+  lb_test_assert_books (client->store, "o3", 0.1, 0);
   /* dropped from the journal once applied */
   gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
   do {
@@ -408,7 +395,7 @@ test_requeue_at_restart (void)
   g_autoptr (LbRetrieval) done = wait_status (again->store, id,
       LB_RETRIEVAL_UNAVAILABLE);
   g_assert_cmpint (done->status, ==, LB_RETRIEVAL_UNAVAILABLE);
-  assert_books (again->store, "o6", 0, 0);
+  lb_test_assert_books (again->store, "o6", 0, 0);
   node_drop (again);
 }
 
@@ -435,7 +422,7 @@ test_silent_node (void)
   g_assert_nonnull (strstr (ended->failure_reason, "pending deadline"));
   g_autoptr (LbRetrieval) waiting = row_now (other->store, future);
   g_assert_cmpint (waiting->status, ==, LB_RETRIEVAL_PENDING);
-  assert_books (other->store, "o4", 0, 0.1);
+  lb_test_assert_books (other->store, "o4", 0, 0.1);
   lb_test_rm_rf (dir);
 }
 

@@ -1,8 +1,12 @@
 /* lookback — helpers shared by every test suite */
 #include "lb-test-common.h"
 
+#include "core/lb-time.h"
+#include "quota/lb-quota.h"
+
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 void
@@ -116,4 +120,41 @@ GSubprocess *
 lb_test_spawn_tied (const gchar * const *argv, GError ** error)
 {
   return lb_test_spawn_tied_logged (argv, NULL, error);
+}
+
+JsonNode *
+lb_test_http_json (SoupSession * session, const gchar * base,
+    const gchar * method, const gchar * path, const gchar * token,
+    const gchar * body, guint * status)
+{
+  g_autofree gchar *url = g_strconcat (base, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  if (token) {
+    g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+    soup_message_headers_append (soup_message_get_request_headers (msg),
+        "Authorization", auth);
+  }
+  if (body) {
+    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, "application/json", b);
+  }
+  g_autoptr (GBytes) reply =
+      soup_session_send_and_read (session, msg, NULL, NULL);
+  *status = soup_message_get_status (msg);
+  gsize len = 0;
+  const gchar *data = reply ? g_bytes_get_data (reply, &len) : NULL;
+  return len ? json_from_string (data, NULL) : NULL;
+}
+
+void
+lb_test_assert_books (LbStore * store, const gchar * org, gdouble used,
+    gdouble reserved)
+{
+  g_autoptr (GError) error = NULL;
+  gdouble u = -1, r = -1;
+  g_assert_true (lb_quota_get_usage (store, org, lb_time_now (), &u, &r,
+          &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
 }

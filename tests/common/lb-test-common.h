@@ -5,6 +5,8 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "store/lb-store.h"
 
@@ -44,12 +46,30 @@ void      lb_test_store_fixture_teardown  (LbTestStoreFixture *f,
  * them (README, "Tests"). */
 gchar    *lb_test_shared_media            (const gchar *file);
 
+/* Asserts the quota books of @org this month: committed usage @used and
+ * open reservations @reserved (seconds of high-res video). */
+void      lb_test_assert_books            (LbStore     *store,
+                                           const gchar *org,
+                                           gdouble      used,
+                                           gdouble      reserved);
+
 /* A free TCP port on 127.0.0.1 (bound then released). */
 guint     lb_test_free_port               (void);
 
 /* Spawns @argv as a child that is killed when the test dies. */
 GSubprocess *lb_test_spawn_tied           (const gchar * const *argv,
                                            GError            **error);
+/* @method @base@path through @session, with "Authorization: Bearer @token"
+ * (NULL: none) and the JSON @body (NULL: none).  The reply's JSON, or NULL
+ * when it has none; *@status gets the status (0 when nothing answered). */
+JsonNode *lb_test_http_json               (SoupSession  *session,
+                                           const gchar  *base,
+                                           const gchar  *method,
+                                           const gchar  *path,
+                                           const gchar  *token,
+                                           const gchar  *body,
+                                           guint        *status);
+
 /* The same with its stdout and stderr written to the file @log. */
 GSubprocess *lb_test_spawn_tied_logged    (const gchar * const *argv,
                                            const gchar        *log,

@@ -87,23 +87,10 @@ static JsonNode *
 request (Fixture * f, const gchar * method, const gchar * path,
     const gchar * body, guint * status)
 {
-  g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", f->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (f->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  gsize len;
-  const gchar *data = g_bytes_get_data (reply, &len);
-  return json_from_string (len ? data : "null", NULL);
+  JsonNode *reply = lb_test_http_json (f->session, f->uri, method, path,
+      f->token, body, status);
+  g_assert_cmpuint (*status, !=, 0);
+  return reply ? reply : json_node_new (JSON_NODE_NULL);
 }
 
 static void
