@@ -23,7 +23,7 @@ GST_DEBUG_CATEGORY_STATIC (lb_store_pg_debug);
 #define ACQUIRE_TIMEOUT_US (10 * G_USEC_PER_SEC)
 /* The node's thread reconnects after this, doubling up to the max. */
 #define RETRY_MIN_US (G_USEC_PER_SEC / 4)
-#define RETRY_MAX_US (5 * G_USEC_PER_SEC)
+#define RETRY_MAX_US (2 * G_USEC_PER_SEC)
 /* A node's caches of tokens and of the registry: emptied by the database's
  * notifications of a change, kept at most this long and this many. */
 #define CACHE_TTL_US (30 * G_USEC_PER_SEC)
