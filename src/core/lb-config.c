@@ -50,6 +50,9 @@ static const KeySpec key_specs[] = {
   {"recorder", "fragment-duration", T_DURATION, "1s", 0.1e9, 60e9},
   {"recorder", "retry-min", T_DURATION, "1s", 0.05e9, 3600e9},
   {"recorder", "retry-max", T_DURATION, "30s", 0.05e9, 3600e9},
+  {"recorder", "time-source", T_CHOICE, "ntp", 0, 0, "ntp|file|trust"},
+  {"recorder", "time-sync-file", T_STRING,
+      "/run/systemd/timesync/synchronized"},
 
   {"retention", "max-age", T_DURATION, "30d"},
   {"retention", "max-bytes", T_SIZE, "0"},
@@ -119,6 +122,10 @@ static const gchar default_text[] =
     "\n"
     "[store]\n"
     "dir=lookback-data\n"
+    "\n"
+    "# a developer's machine may not say its clock is synchronised\n"
+    "[recorder]\n"
+    "time-source=trust\n"
     "\n"
     "[input demo dashcamRoadFacing]\n"
     "source=videotestsrc is-live=true pattern=smpte horizontal-speed=2 ! "
