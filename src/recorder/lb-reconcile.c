@@ -214,7 +214,9 @@ reindex_open (LbStore * store, LbSegment * seg, GString * report,
     }
   }
   /* Replace the row: delete, then add closed (a crash in between leaves the
-   * file unknown, and the next reconcile indexes it again). */
+   * file unknown, and the next reconcile indexes it again).  It keeps its
+   * times and its clock epoch. */
+  fresh->clock_epoch = seg->clock_epoch;
   if (!lb_store_segment_delete (store, seg->id, error))
     return FALSE;
   g_autoptr (GPtrArray) segs = g_ptr_array_new ();
