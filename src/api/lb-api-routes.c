@@ -23,10 +23,6 @@ GST_DEBUG_CATEGORY_STATIC (lb_api_routes_debug);
 #define PAGE_SIZE 100
 #define MAX_VEHICLES 20
 
-static const gchar *const media_types[] = {
-  "image", "videoHighRes", "videoLowRes", "hyperlapse", NULL,
-};
-
 static const gchar *const inputs[] = {
   "dashcamRoadFacing", "dashcamDriverFacing",
   "analog1", "analog2", "analog3", "analog4", NULL,
@@ -261,6 +257,17 @@ check_enum (LbApiRequest * req, const gchar * name, const gchar * value,
   return FALSE;
 }
 
+/* A media type by its wire name, or a 400 naming the field. */
+static gboolean
+check_media_type (LbApiRequest * req, const gchar * name, const gchar * value,
+    LbMediaType * out)
+{
+  if (lb_media_type_from_string (value, out))
+    return TRUE;
+  check_enum (req, name, value, lb_media_type_names ());
+  return FALSE;
+}
+
 /* An array of enum strings; *@out NULL when the member is absent. */
 static gboolean
 field_enum_array (LbApiRequest * req, JsonObject * o, const gchar * name,
@@ -301,11 +308,11 @@ field_enum_array (LbApiRequest * req, JsonObject * o, const gchar * name,
 }
 
 static gint64
-max_duration (LbConfig * config, const gchar * media_type)
+max_duration (LbConfig * config, LbMediaType media_type)
 {
-  if (g_str_equal (media_type, "videoHighRes"))
+  if (media_type == LB_MEDIA_TYPE_VIDEO_HIGH_RES)
     return lb_config_get_duration (config, "limits", "video-high-res-max");
-  if (g_str_equal (media_type, "videoLowRes"))
+  if (media_type == LB_MEDIA_TYPE_VIDEO_LOW_RES)
     return lb_config_get_duration (config, "limits", "video-low-res-max");
   return lb_config_get_duration (config, "limits", "hyperlapse-max");
 }
@@ -342,7 +349,7 @@ parse_body (LbApiRequest * req, JsonParser * parser, JsonObject ** out)
 
 static LbRetrieval *
 new_row (const gchar * retrieval_id, const gchar * org, const gchar * vehicle,
-    const gchar * media_type, gint64 start_ns, gint64 end_ns, gint64 now_ns,
+    LbMediaType media_type, gint64 start_ns, gint64 end_ns, gint64 now_ns,
     const gchar * period)
 {
   LbRetrieval *r = lb_retrieval_new ();
@@ -350,7 +357,7 @@ new_row (const gchar * retrieval_id, const gchar * org, const gchar * vehicle,
   r->media_id = g_uuid_string_random ();
   r->org = g_strdup (org);
   r->vehicle = g_strdup (vehicle);
-  r->media_type = g_strdup (media_type);
+  r->media_type = media_type;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = start_ns;
   r->end_ns = end_ns;
@@ -380,7 +387,8 @@ lb_api_route_create (LbApiRequest * req)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonObject *o;
-  const gchar *vehicle, *media_type;
+  const gchar *vehicle, *type_name;
+  LbMediaType media_type;
   gint64 start_ns, end_ns;
   g_auto (GStrv) req_inputs = NULL;
   g_auto (GStrv) req_roles = NULL;
@@ -394,8 +402,8 @@ lb_api_route_create (LbApiRequest * req)
   if (!field_string (req, o, "vehicleId", &vehicle) ||
       !field_time (req, o, "startTime", &start_ns) ||
       !field_time (req, o, "endTime", &end_ns) ||
-      !field_string (req, o, "mediaType", &media_type) ||
-      !check_enum (req, "mediaType", media_type, media_types) ||
+      !field_string (req, o, "mediaType", &type_name) ||
+      !check_media_type (req, "mediaType", type_name, &media_type) ||
       !field_enum_array (req, o, "inputs", inputs, &req_inputs) ||
       !field_enum_array (req, o, "cameraRoles", camera_roles, &req_roles))
     return;
@@ -414,7 +422,7 @@ lb_api_route_create (LbApiRequest * req)
         "inputs and cameraRoles: give one of them, not both.");
     return;
   }
-  if (g_str_equal (media_type, "image")) {
+  if (media_type == LB_MEDIA_TYPE_IMAGE) {
     if (end_ns != start_ns) {
       lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
           "endTime must equal startTime for an image.");
@@ -424,14 +432,14 @@ lb_api_route_create (LbApiRequest * req)
     gint64 max = max_duration (config, media_type);
     if (end_ns - start_ns < LB_NS_PER_SEC) {
       lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
-          "endTime must be at least 1 s after startTime for %s.", media_type);
+          "endTime must be at least 1 s after startTime for %s.", type_name);
       return;
     }
     if (end_ns - start_ns > max) {
       g_autofree gchar *max_text = lb_time_format_duration (max);
       lb_api_reply_error (req, SOUP_STATUS_BAD_REQUEST,
           "endTime: a %s retrieval covers at most %s after startTime.",
-          media_type, max_text);
+          type_name, max_text);
       return;
     }
   }
@@ -555,17 +563,34 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_end_object (b);
 }
 
+/* The coverage manifest (api-contract.md): requested and delivered range,
+ * how far the delivered start is from the requested one, the gaps. */
 static void
-add_coverage (JsonBuilder * b, const gchar * text)
+add_coverage (JsonBuilder * b, const LbCoverage * c)
 {
-  g_autoptr (JsonParser) p = json_parser_new ();
-  if (text == NULL || !json_parser_load_from_data (p, text, -1, NULL))
-    return;
-  JsonNode *root = json_parser_get_root (p);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (c == NULL)
     return;
   json_builder_set_member_name (b, "coverage");
-  json_builder_add_value (b, json_node_copy (root));
+  json_builder_begin_object (b);
+  add_time (b, "requestedStartTime", c->requested_start_ns);
+  add_time (b, "requestedEndTime", c->requested_end_ns);
+  add_time (b, "deliveredStartTime", c->delivered_start_ns);
+  add_time (b, "deliveredEndTime", c->delivered_end_ns);
+  json_builder_set_member_name (b, "offsetMs");
+  json_builder_add_double_value (b,
+      (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
+      1000.0);
+  json_builder_set_member_name (b, "gaps");
+  json_builder_begin_array (b);
+  for (guint i = 0; c->gaps && i < c->gaps->len; i++) {
+    const LbTimeRange *g = &g_array_index (c->gaps, LbTimeRange, i);
+    json_builder_begin_object (b);
+    add_time (b, "startTime", g->start_ns);
+    add_time (b, "endTime", g->end_ns);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
 }
 
 /* One object of GET /cameras/media/retrieval. */
@@ -588,7 +613,7 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
     json_builder_add_string_value (b, r->camera_role);
   }
   json_builder_set_member_name (b, "mediaType");
-  json_builder_add_string_value (b, r->media_type);
+  json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
   add_time (b, "startTime", available ? r->delivered_start_ns : r->start_ns);
   add_time (b, "endTime", available ? r->delivered_end_ns : r->end_ns);
   json_builder_set_member_name (b, "status");
@@ -596,7 +621,7 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   if (available) {
     add_time (b, "availableAtTime", r->available_ns);
     add_url_info (req, b, r);
-    add_coverage (b, r->coverage_json);
+    add_coverage (b, r->coverage);
   }
   if (shown == LB_RETRIEVAL_PENDING) {
     json_builder_set_member_name (b, "progress");
@@ -708,6 +733,20 @@ check_enum_list (LbApiRequest * req, const gchar * name, GStrv values,
   return TRUE;
 }
 
+/* The set (LB_MEDIA_TYPE_BIT) of the media types named in @values. */
+static gboolean
+media_type_set (LbApiRequest * req, const gchar * name, GStrv values,
+    guint * out)
+{
+  for (guint i = 0; values[i]; i++) {
+    LbMediaType t;
+    if (!check_media_type (req, name, values[i], &t))
+      return FALSE;
+    *out |= LB_MEDIA_TYPE_BIT (t);
+  }
+  return TRUE;
+}
+
 static gboolean
 query_time (LbApiRequest * req, Query * q, const gchar * name,
     gboolean required, gint64 * out)
@@ -772,9 +811,10 @@ lb_api_route_list (LbApiRequest * req)
   g_strv_builder_add_many (all_inputs, "dashcamRoadFacing",
       "dashcamDriverFacing", NULL);
   g_auto (GStrv) input_names = g_strv_builder_end (all_inputs);
+  guint type_set = 0;
   if (!check_enum_list (req, "inputs", in_list,
           (const gchar * const *) input_names)
-      || !check_enum_list (req, "mediaTypes", types, media_types)
+      || !media_type_set (req, "mediaTypes", types, &type_set)
       || !check_enum_list (req, "triggerReasons", reasons, trigger_reasons))
     return;
   for (guint i = 0; in_list[i]; i++) {
@@ -795,7 +835,7 @@ lb_api_route_list (LbApiRequest * req)
     .start_ns = start_ns,
     .end_ns = end_ns,
     .inputs = (const gchar * const *) in_list,
-    .media_types = (const gchar * const *) types,
+    .media_types = type_set,
     .trigger_reasons = (const gchar * const *) reasons,
     .available_after_ns = after_ns,
     .after_id = after_id,
@@ -820,7 +860,7 @@ lb_api_route_list (LbApiRequest * req)
     json_builder_set_member_name (b, "input");
     json_builder_add_string_value (b, list_spelling (r->input));
     json_builder_set_member_name (b, "mediaType");
-    json_builder_add_string_value (b, r->media_type);
+    json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
     json_builder_set_member_name (b, "triggerReason");
     json_builder_add_string_value (b, r->trigger_reason);
     add_time (b, "startTime", r->delivered_start_ns);

@@ -321,7 +321,15 @@ lb_store_footage_retime (LbStore * store, const gchar * boot_id,
       lb_store_rollback (store);
   }
   LB_STORE_UNLOCK (store);
-  if (ok)
-    *groups = g_steal_pointer (&out);
-  return ok;
+  if (!ok)
+    return FALSE;
+  /* footage came where retrievals may wait for it */
+  for (guint i = 0; i < out->len; i++) {
+    const LbFootageRetime *r = g_ptr_array_index (out, i);
+    if (r->moved && r->delta_ns != 0)
+      lb_store_footage_added (store, r->vehicle, r->input,
+          r->end_ns + r->delta_ns);
+  }
+  *groups = g_steal_pointer (&out);
+  return TRUE;
 }
