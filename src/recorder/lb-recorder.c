@@ -688,18 +688,8 @@ report_held (RecInput * in, const LbSegmentTiming * timing)
   if (timing->held == in->held)
     return;
   in->held = timing->held;
-  gboolean synced = FALSE;
-  gint64 behind = timing->anchor_ns - lb_timeline_get_anchor (in->rec->timeline,
-      &synced);
-  g_autofree gchar *by = lb_time_format_duration (behind);
-  if (timing->held)
-    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
-            in->input), "the wall clock is %s behind the end of this input's "
-        "footage: its new footage goes after it (held), marked unsynchronised",
-        by);
-  else
-    lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = in->vehicle,.input =
-            in->input), "new footage is timed by the wall clock again");
+  lb_timeline_log_held (in->vehicle, in->input, timing->held,
+      timing->anchor_ns - lb_timeline_get_anchor (in->rec->timeline, NULL));
 }
 
 static void

@@ -210,11 +210,18 @@ lb_timeline_resolve (LbTimeline * tl, const gchar * key,
 
 /* ---- operator log lines ---- */
 
-/* "+1h02m03s"-like spelling is the CLI's; logs give signed seconds. */
+/* Seconds to the millisecond (a step is read to a few µs). */
+static gchar *
+ms_duration (gint64 ns)
+{
+  gint64 ms = (ns + (ns >= 0 ? 1 : -1) * LB_NS_PER_MS / 2) / LB_NS_PER_MS;
+  return lb_time_format_duration (ms * LB_NS_PER_MS);
+}
+
 static gchar *
 signed_duration (gint64 ns)
 {
-  g_autofree gchar *d = lb_time_format_duration (ns);
+  g_autofree gchar *d = ms_duration (ns);
   return g_strconcat (ns >= 0 ? "+" : "", d, NULL);
 }
 
@@ -257,6 +264,21 @@ lb_timeline_log_change (const LbTimelineChange * c)
 }
 
 void
+lb_timeline_log_held (const gchar * vehicle, const gchar * input,
+    gboolean held, gint64 behind_ns)
+{
+  const LbLogContext *ctx = LB_LOG_CTX (.vehicle = vehicle,.input = input);
+  g_autofree gchar *by = ms_duration (behind_ns);
+
+  if (held)
+    lb_log (LB_LOG_WARNING, ctx, "the wall clock is %s behind the end of "
+        "this input's footage: its new footage goes after it (held), marked "
+        "unsynchronised", by);
+  else
+    lb_log (LB_LOG_INFO, ctx, "new footage is timed by the wall clock again");
+}
+
+void
 lb_timeline_log_retime (const LbFootageRetime * r)
 {
   g_return_if_fail (r != NULL);
@@ -267,19 +289,19 @@ lb_timeline_log_retime (const LbFootageRetime * r)
   g_autofree gchar *to = lb_time_format_rfc3339 (r->end_ns);
   g_autofree gchar *by = signed_duration (r->delta_ns);
   if (r->moved && r->delta_ns == 0) {
-    lb_log (LB_LOG_INFO, ctx, "footage of %s .. %s (%u segments) recorded "
-        "before the clock was synchronised is marked synchronised: the clock "
-        "did not step", from, to, r->segments);
+    lb_log (LB_LOG_INFO, ctx, "footage of %s .. %s recorded before the "
+        "clock was synchronised is marked synchronised: the clock did not "
+        "step", from, to);
   } else if (r->moved) {
-    lb_log (LB_LOG_INFO, ctx, "footage re-timed: %u segments recorded before "
+    lb_log (LB_LOG_INFO, ctx, "footage re-timed: %u segment%s recorded before "
         "the clock was synchronised, %s .. %s, moved by %s", r->segments,
-        from, to, by);
+        r->segments == 1 ? "" : "s", from, to, by);
   } else {
     g_autofree gchar *b0 = lb_time_format_rfc3339 (r->blocker_start_ns);
     g_autofree gchar *b1 = lb_time_format_rfc3339 (r->blocker_end_ns);
     lb_log (LB_LOG_WARNING, ctx, "footage recorded before the clock was "
-        "synchronised (%s .. %s, %u segments) stays where it is, marked "
-        "unsynchronised: moved by %s it would overlap footage at %s .. %s",
-        from, to, r->segments, by, b0, b1);
+        "synchronised (%s .. %s) stays where it is, marked unsynchronised: "
+        "moved by %s it would overlap footage at %s .. %s", from, to, by, b0,
+        b1);
   }
 }

@@ -106,9 +106,15 @@ gboolean     lb_timeline_resolve    (LbTimeline       *timeline,
                                      LbSegmentTiming  *timing);
 
 /* Operator log lines: the clock at start (@timeline's first reading), a
- * change, a re-time's outcome for one input and epoch. */
+ * change, an input starting (@held) or ceasing to be held (the clock
+ * @behind_ns behind the end of its footage), a re-time's outcome for one
+ * input and epoch. */
 void         lb_timeline_log_start  (LbTimeline       *timeline);
 void         lb_timeline_log_change (const LbTimelineChange *change);
+void         lb_timeline_log_held   (const gchar      *vehicle,
+                                     const gchar      *input,
+                                     gboolean          held,
+                                     gint64            behind_ns);
 void         lb_timeline_log_retime (const LbFootageRetime  *retime);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbTimeline, lb_timeline_free)

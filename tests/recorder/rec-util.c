@@ -162,6 +162,12 @@ rec_run_until (gboolean * flag, guint ms)
 RecSession *
 rec_session_start (const gchar * conf_text)
 {
+  return rec_session_start_clock (conf_text, NULL);
+}
+
+RecSession *
+rec_session_start_clock (const gchar * conf_text, LbClock * clock)
+{
   g_autoptr (GError) error = NULL;
   RecSession *s = g_new0 (RecSession, 1);
 
@@ -172,6 +178,8 @@ rec_session_start (const gchar * conf_text)
   g_assert_no_error (error);
   s->recorder = lb_recorder_new (s->config, s->store, &error);
   g_assert_no_error (error);
+  if (clock)
+    lb_recorder_set_clock (s->recorder, clock);
   gboolean started = lb_recorder_start (s->recorder, &error);
   g_assert_no_error (error);
   g_assert_true (started);

@@ -70,6 +70,9 @@ typedef struct {
 } RecSession;
 
 RecSession *rec_session_start (const gchar *conf_text);
+/* The same, the recorder reading @clock (not owned) as its wall clock. */
+RecSession *rec_session_start_clock (const gchar *conf_text,
+                                     LbClock     *clock);
 /* Stops the recorder cleanly; asserts it reported done within 10 s. */
 void        rec_session_stop  (RecSession *session);
 void        rec_session_free  (RecSession *session);
