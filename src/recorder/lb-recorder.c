@@ -195,17 +195,19 @@ resolve_epoch (LbRecorder * rec, OpenFile * f, GError ** error)
     f->epoch = 0;
     return TRUE;
   }
-  gint64 *known = g_hash_table_lookup (rec->epochs, &f->timing.anchor_ns);
+  gint64 *known = g_hash_table_lookup (rec->epochs,
+      &f->timing.epoch_anchor_ns);
   if (known) {
     f->epoch = known[1];
     return TRUE;
   }
   gint64 id = lb_store_clock_epoch (rec->store,
-      lb_timeline_get_boot_id (rec->timeline), f->timing.anchor_ns, error);
+      lb_timeline_get_boot_id (rec->timeline), f->timing.epoch_anchor_ns,
+      error);
   if (id == 0)
     return FALSE;
   gint64 *entry = g_new (gint64, 2);
-  entry[0] = f->timing.anchor_ns;
+  entry[0] = f->timing.epoch_anchor_ns;
   entry[1] = id;
   g_hash_table_insert (rec->epochs, entry, entry);
   f->epoch = id;
@@ -319,15 +321,17 @@ index_close (LbRecorder * rec, Task * t)
   g_atomic_int_inc (&rec->closed);
 }
 
-/* @f, timed with an unsynchronised anchor, moves by @delta_ns to the
+/* @f, timed in an unsynchronised epoch, moves by @delta_ns to the
  * synchronised @anchor_ns. */
 static void
 shift_open_file (LbRecorder * rec, OpenFile * f, gint64 anchor_ns,
     gint64 delta_ns)
 {
-  lb_timeline_retimed (rec->timeline, f->key, f->timing.anchor_ns, anchor_ns);
+  lb_timeline_retimed (rec->timeline, f->key, f->timing.epoch_anchor_ns,
+      anchor_ns);
   f->timing.start_ns += delta_ns;
-  f->timing.anchor_ns = anchor_ns;
+  f->timing.anchor_ns += delta_ns;
+  f->timing.epoch_anchor_ns = anchor_ns;
   f->timing.synced = TRUE;
   f->epoch = 0;
   if (f->indexer)
@@ -384,7 +388,7 @@ retime_footage (LbRecorder * rec, gint64 anchor_ns)
   g_hash_table_iter_init (&it, rec->open_files);
   while (g_hash_table_iter_next (&it, NULL, &value)) {
     OpenFile *f = value;
-    gint64 delta = anchor_ns - f->timing.anchor_ns;
+    gint64 delta = anchor_ns - f->timing.epoch_anchor_ns;
     if (!f->timing.synced && resolve_epoch (rec, f, NULL)
         && open_file_moves (rec, f, groups, delta))
       shift_open_file (rec, f, anchor_ns, delta);
@@ -416,7 +420,7 @@ index_thread_main (gpointer data)
         index_close (rec, t);
         break;
       case TASK_RETIME:
-        retime_footage (rec, t->timing.anchor_ns);
+        retime_footage (rec, t->timing.epoch_anchor_ns);
         break;
       case TASK_BARRIER:
         g_main_context_invoke (rec->context, t->callback, t->user_data);
@@ -1106,7 +1110,7 @@ check_clock (LbRecorder * rec)
       lb_segment_writer_split (in->writer);
   }
   if (change.synced) {
-    LbSegmentTiming t = {.anchor_ns = change.anchor_ns };
+    LbSegmentTiming t = {.epoch_anchor_ns = change.anchor_ns };
     push_task (rec, TASK_RETIME, NULL, NULL, &t);
   }
 }

@@ -51,7 +51,7 @@ first_frame_time (LbSegmentWriter * w, GstElement * splitmux,
   memset (timing, 0, sizeof (*timing));
   timing->synced = TRUE;
   if (w->has_origin) {
-    timing->anchor_ns = w->origin_ns;
+    timing->anchor_ns = timing->epoch_anchor_ns = w->origin_ns;
     timing->start_ns = w->origin_ns + (gint64) running;
     return;
   }

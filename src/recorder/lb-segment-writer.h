@@ -60,6 +60,9 @@ typedef struct _LbSegmentWriter LbSegmentWriter;
 typedef struct {
   gint64 start_ns;              /* wall clock of its first frame (its name) */
   gint64 anchor_ns;
+  gint64 epoch_anchor_ns;       /* the clock anchor it was timed under, which
+                                 * a re-time replaces (lb-timeline.h):
+                                 * anchor_ns, or less than a step below it */
   gboolean synced;              /* timed by a wall clock known to be
                                  * synchronised (an import: by its origin) */
   gboolean held;                /* placed after its input's footage rather

@@ -7,6 +7,7 @@
 typedef struct
 {
   gint64 anchor_ns;             /* of its last file */
+  gint64 epoch_anchor_ns;       /* of its last file */
   gboolean synced;              /* its last file was timed by the clock, synchronised */
   gboolean placed;              /* a file was placed in this run */
   gint64 end_ns;                /* where its footage ends (LB_TIME_NONE: none
@@ -137,17 +138,26 @@ lb_timeline_place (LbTimeline * tl, const gchar * key, gboolean continuing,
   Input *in = get_input (tl, key);
   /* where its footage ends: the previous file runs up to this frame */
   gint64 end = continuing && in->placed ? in->anchor_ns + mono_ns : in->end_ns;
-  gint64 anchor = tl->anchor_ns;
-  gboolean held = end != LB_TIME_NONE && anchor + mono_ns < end;
-  /* held: on its previous anchor (the pause in recording shows), or just
-   * after the end of its footage */
-  if (held)
-    anchor = in->placed ? MAX (in->anchor_ns, end - mono_ns) : end - mono_ns;
-  timing->anchor_ns = anchor;
-  timing->start_ns = anchor + mono_ns;
-  timing->synced = !held && tl->synced;
-  timing->held = held;
-  in->anchor_ns = anchor;
+  gint64 behind = end == LB_TIME_NONE ? 0 : end - (tl->anchor_ns + mono_ns);
+  timing->held = behind > LB_TIMELINE_STEP_MIN;
+  if (timing->held) {
+    /* on its previous anchor (the pause in recording shows), or just after
+     * the end of its footage: an epoch of its own */
+    timing->anchor_ns = in->placed ? MAX (in->anchor_ns, end - mono_ns)
+        : end - mono_ns;
+    timing->epoch_anchor_ns = timing->anchor_ns;
+    timing->synced = FALSE;
+  } else {
+    /* on the clock's anchor, or (a capture started again within a frame of
+     * the nominal end of its last one, a held input the clock has nearly
+     * caught up with) nudged after its footage by less than a step */
+    timing->anchor_ns = tl->anchor_ns + MAX (behind, 0);
+    timing->epoch_anchor_ns = tl->anchor_ns;
+    timing->synced = tl->synced;
+  }
+  timing->start_ns = timing->anchor_ns + mono_ns;
+  in->anchor_ns = timing->anchor_ns;
+  in->epoch_anchor_ns = timing->epoch_anchor_ns;
   in->synced = timing->synced;
   in->placed = TRUE;
   g_mutex_unlock (&tl->lock);
@@ -175,9 +185,10 @@ lb_timeline_retimed (LbTimeline * tl, const gchar * key, gint64 old_anchor_ns,
   Input *in = get_input (tl, key);
   gint64 pair[2] = { old_anchor_ns, new_anchor_ns };
   g_array_append_vals (in->retimed, pair, 2);
-  if (in->placed && !in->synced && in->anchor_ns == old_anchor_ns) {
+  if (in->placed && !in->synced && in->epoch_anchor_ns == old_anchor_ns) {
     /* its last file moved: so did the end of its footage */
-    in->anchor_ns = new_anchor_ns;
+    in->anchor_ns += new_anchor_ns - old_anchor_ns;
+    in->epoch_anchor_ns = new_anchor_ns;
     in->synced = TRUE;
     if (in->end_ns != LB_TIME_NONE)
       in->end_ns += new_anchor_ns - old_anchor_ns;
@@ -197,9 +208,10 @@ lb_timeline_resolve (LbTimeline * tl, const gchar * key,
   for (guint i = 0; in && !timing->synced && i < in->retimed->len; i += 2) {
     gint64 old = g_array_index (in->retimed, gint64, i);
     gint64 new = g_array_index (in->retimed, gint64, i + 1);
-    if (old == timing->anchor_ns) {
+    if (old == timing->epoch_anchor_ns) {
       timing->start_ns += new - old;
-      timing->anchor_ns = new;
+      timing->anchor_ns += new - old;
+      timing->epoch_anchor_ns = new;
       timing->synced = TRUE;
       found = TRUE;
     }

@@ -29,7 +29,10 @@
  * as that no longer goes backwards (after a pause in recording at least as
  * long as the hold, or once the held footage is re-timed).  Held footage is
  * kept rather than dropped, and footage already indexed (perhaps delivered
- * already) never moves except by a re-time.
+ * already) never moves except by a re-time.  A capture that starts again
+ * less than a step after its last one's nominal end (a last frame's
+ * duration outlives its capture; a quick restart) is not held: it begins
+ * at that end, less than a step late, in the clock's epoch.
  *
  * Thread-safe: lb_timeline_poll() runs on the recorder's main context,
  * lb_timeline_place() on streaming threads, the rest where the recorder

@@ -194,6 +194,29 @@ test_start_behind (Fixture * f, gconstpointer data)
   g_assert_cmpint (c.start_ns, ==, T0 + S (61));
 }
 
+/* A capture started again within a frame of the nominal end of the last
+ * one (its last frame's duration runs past the restart): it begins at that
+ * end, on the clock's epoch, nudged by less than a step, not held. */
+static void
+test_quick_restart (Fixture * f, gconstpointer data)
+{
+  LbClockReading r;
+  LbSegmentTiming a = place_after (f, 0, FALSE);
+  lb_clock_advance (f->clock, S (2.5));
+  lb_clock_read (f->clock, &r);
+  lb_timeline_stopped (f->tl, KEY, r.mono_ns + S (0.066));
+  LbSegmentTiming b = place_after (f, 0.04, FALSE);
+  g_assert_false (b.held);
+  g_assert_true (b.synced);
+  g_assert_cmpint (b.start_ns, ==, T0 + S (2.566));
+  g_assert_cmpint (b.epoch_anchor_ns, ==, a.anchor_ns);
+  g_assert_cmpint (b.anchor_ns, ==, a.anchor_ns + S (0.026));
+  LbSegmentTiming c = place_after (f, 60, TRUE);
+  g_assert_false (c.held);
+  g_assert_cmpint (c.anchor_ns, ==, b.anchor_ns);
+  g_assert_cmpint (c.epoch_anchor_ns, ==, a.anchor_ns);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -205,5 +228,6 @@ main (int argc, char **argv)
   ADD ("/timeline/step-backward", test_step_backward, FALSE);
   ADD ("/timeline/sync-arrives", test_sync_arrives, TRUE);
   ADD ("/timeline/start-behind", test_start_behind, FALSE);
+  ADD ("/timeline/quick-restart", test_quick_restart, FALSE);
   return g_test_run ();
 }
