@@ -76,8 +76,9 @@ lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
   out->keyframes_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
   if (plan->gaps)
     g_array_append_vals (out->gaps, plan->gaps->data, plan->gaps->len);
-  out->unsynced = lb_footage_plan_unsynced (plan, row->start_ns,
-      MAX (row->end_ns, row->start_ns + 1));
+  /* all of the pieces: what is delivered may start before the range (at a
+   * keyframe) or, for an image, be the frame nearest to it */
+  out->unsynced = lb_footage_plan_unsynced (plan, G_MININT64, G_MAXINT64);
   for (guint i = 0; plan->pieces && i < plan->pieces->len; i++) {
     LbFootagePiece *piece = plan->pieces->pdata[i];
     LbSegment *seg = piece->segment;
