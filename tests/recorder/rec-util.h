@@ -79,4 +79,18 @@ void        rec_session_free  (RecSession *session);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RecSession, rec_session_free)
 
+/* The segments (LbSegment*) of an input, asserted sane: in time order and
+ * recorded in that order (row ids), none starting before the end of the
+ * one before it, each one's keyframes inside it and in order. */
+GPtrArray  *rec_sane_segments (LbStore     *store,
+                               const gchar *vehicle,
+                               const gchar *input);
+/* Nanoseconds of an input's footage in [@from, @to) recorded while the
+ * clock was not known to be synchronised. */
+gint64      rec_unsynced_ns   (LbStore     *store,
+                               const gchar *vehicle,
+                               const gchar *input,
+                               gint64       from,
+                               gint64       to);
+
 G_END_DECLS

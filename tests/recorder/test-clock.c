@@ -73,61 +73,6 @@ open_store (Fixture * f)
   return store;
 }
 
-/* The input's segments in time order: recorded in that order (row ids),
- * none starting before the end of the one before it, each one's keyframes
- * inside it and in order. */
-static GPtrArray *
-sane_segments (LbStore * store)
-{
-  g_autoptr (GError) error = NULL;
-  GPtrArray *segs = lb_store_segment_list (store, VEHICLE, INPUT, FALSE,
-      &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (segs->len, >, 0);
-  for (guint i = 0; i < segs->len; i++) {
-    const LbSegment *s = segs->pdata[i];
-    g_test_message ("segment %" G_GINT64_FORMAT ": %" G_GINT64_FORMAT
-        " .. %" G_GINT64_FORMAT " ms, epoch %" G_GINT64_FORMAT, s->id,
-        s->start_ns / LB_NS_PER_MS, s->end_ns / LB_NS_PER_MS, s->clock_epoch);
-    g_assert_false (s->open);
-    g_assert_cmpint (s->end_ns, >, s->start_ns);
-    if (i > 0) {
-      const LbSegment *p = segs->pdata[i - 1];
-      g_assert_cmpint (s->id, >, p->id);
-      g_assert_cmpint (s->start_ns, >=, p->end_ns);
-    }
-    g_autoptr (GArray) kfs = lb_store_segment_keyframes (store, s->id, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (kfs->len, >, 0);
-    for (guint k = 0; k < kfs->len; k++) {
-      gint64 t = g_array_index (kfs, LbKeyframe, k).time_ns;
-      g_assert_cmpint (t, >=, s->start_ns);
-      g_assert_cmpint (t, <, s->end_ns);
-      if (k > 0)
-        g_assert_cmpint (t, >, g_array_index (kfs, LbKeyframe, k - 1).time_ns);
-    }
-  }
-  return segs;
-}
-
-/* Nanoseconds of the input's footage in [from, to) recorded while the
- * clock was not known to be synchronised. */
-static gint64
-unsynced_ns (LbStore * store, gint64 from, gint64 to)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) ranges = NULL, gaps = NULL, unsynced = NULL;
-  g_assert_true (lb_store_coverage (store, VEHICLE, INPUT, from, to, &ranges,
-          &gaps, &unsynced, &error));
-  g_assert_no_error (error);
-  gint64 sum = 0;
-  for (guint i = 0; i < unsynced->len; i++) {
-    const LbTimeRange *r = &g_array_index (unsynced, LbTimeRange, i);
-    sum += r->end_ns - r->start_ns;
-  }
-  return sum;
-}
-
 static const LbSegment *
 first_segment (GPtrArray * segs)
 {
@@ -155,7 +100,7 @@ test_step_forward (Fixture * f, gconstpointer data)
   record (f, 3000, step_forward, 3500);
   gint64 t1 = lb_time_now ();
   g_autoptr (LbStore) store = open_store (f);
-  g_autoptr (GPtrArray) segs = sane_segments (store);
+  g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpuint (segs->len, >=, 2);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
   g_assert_cmpint (first_segment (segs)->start_ns, <, t0 + S (3));
@@ -167,7 +112,8 @@ test_step_forward (Fixture * f, gconstpointer data)
     gap |= s->start_ns - p->end_ns > HOUR - S (2);
   }
   g_assert_true (gap);
-  g_assert_cmpint (unsynced_ns (store, t0, t1 + 2 * HOUR), ==, 0);
+  g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, t0, t1 + 2 * HOUR),
+      ==, 0);
   g_assert_true (rec_log_capture_has (f->log, "wall clock stepped by +3600s"));
 }
 
@@ -187,7 +133,7 @@ test_step_backward (Fixture * f, gconstpointer data)
   record (f, 3000, step_backward, 3500);
   gint64 t1 = lb_time_now ();
   g_autoptr (LbStore) store = open_store (f);
-  g_autoptr (GPtrArray) segs = sane_segments (store);
+  g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpuint (segs->len, >=, 2);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
   g_assert_cmpint (last_segment (segs)->end_ns, <=, t1 + FRAME);
@@ -197,7 +143,8 @@ test_step_backward (Fixture * f, gconstpointer data)
   }
   g_assert_cmpint (first_segment (segs)->clock_epoch, ==, 0);
   g_assert_cmpint (last_segment (segs)->clock_epoch, !=, 0);
-  g_assert_cmpint (unsynced_ns (store, t0 - HOUR, t1), >, S (2));
+  g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, t0 - HOUR, t1), >,
+      S (2));
   g_assert_true (rec_log_capture_has (f->log, "wall clock stepped by -3600s"));
   g_assert_true (rec_log_capture_has (f->log, "(held)"));
 }
@@ -221,16 +168,17 @@ test_sync_arrives (Fixture * f, gconstpointer data)
   record (f, 4000, sync_back, 3000);
   gint64 t1 = lb_time_now ();
   g_autoptr (LbStore) store = open_store (f);
-  g_autoptr (GPtrArray) segs = sane_segments (store);
+  g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
   g_assert_cmpint (first_segment (segs)->start_ns, <, t0 + S (3));
   g_assert_cmpint (last_segment (segs)->end_ns, <=, t1 + FRAME);
   g_assert_cmpint (last_segment (segs)->end_ns, >, t1 - S (3));
   for (guint i = 0; i < segs->len; i++)
     g_assert_cmpint (((LbSegment *) segs->pdata[i])->clock_epoch, ==, 0);
-  g_assert_cmpint (unsynced_ns (store, t0 - HOUR, t1 + 2 * HOUR), ==, 0);
-  g_assert_true (rec_log_capture_has (f->log, "wall clock synchronised, "
-          "stepping by -3600s"));
+  g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, t0 - HOUR,
+          t1 + 2 * HOUR), ==, 0);
+  g_assert_true (rec_log_capture_has (f->log,
+          "wall clock synchronised, " "stepping by -3600s"));
   g_assert_true (rec_log_capture_has (f->log, "footage re-timed"));
 }
 
@@ -244,13 +192,13 @@ test_restart_behind (Fixture * f, gconstpointer data)
   gint64 t0 = lb_time_now ();
   record (f, 2500, NULL, 0);
   g_autoptr (LbStore) store = open_store (f);
-  g_autoptr (GPtrArray) before = sane_segments (store);
+  g_autoptr (GPtrArray) before = rec_sane_segments (store, VEHICLE, INPUT);
   const LbSegment *old = last_segment (before);
   g_assert_cmpint (old->start_ns, >=, t0 + HOUR);
 
   lb_clock_step (f->clock, -HOUR);
   record (f, 2500, NULL, 0);
-  g_autoptr (GPtrArray) segs = sane_segments (store);
+  g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpuint (segs->len, ==, before->len + 1);
   const LbSegment *kept = segs->pdata[before->len - 1];
   const LbSegment *held = last_segment (segs);
@@ -259,8 +207,8 @@ test_restart_behind (Fixture * f, gconstpointer data)
   g_assert_cmpint (kept->clock_epoch, ==, 0);
   g_assert_cmpint (held->start_ns, ==, old->end_ns);
   g_assert_cmpint (held->clock_epoch, !=, 0);
-  g_assert_cmpint (unsynced_ns (store, old->end_ns, held->end_ns), ==,
-      held->end_ns - held->start_ns);
+  g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, old->end_ns,
+          held->end_ns), ==, held->end_ns - held->start_ns);
   g_assert_true (rec_log_capture_has (f->log, "(held)"));
 }
 
@@ -276,19 +224,21 @@ test_restart_synced (Fixture * f, gconstpointer data)
   record (f, 2500, NULL, 0);
   gint64 t1 = lb_time_now ();
   g_autoptr (LbStore) store = open_store (f);
-  g_assert_cmpint (unsynced_ns (store, t0 + HOUR, t1 + HOUR), >, S (1));
+  g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, t0 + HOUR,
+          t1 + HOUR), >, S (1));
 
   lb_clock_step (f->clock, -HOUR);
   lb_clock_set_synced (f->clock, TRUE);
   record (f, 2500, NULL, 0);
   gint64 t2 = lb_time_now ();
-  g_autoptr (GPtrArray) segs = sane_segments (store);
+  g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpuint (segs->len, ==, 2);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
   g_assert_cmpint (first_segment (segs)->end_ns, <=, t1 + FRAME);
   g_assert_cmpint (last_segment (segs)->start_ns, >=, t1);
   g_assert_cmpint (last_segment (segs)->end_ns, <=, t2 + FRAME);
-  g_assert_cmpint (unsynced_ns (store, t0 - HOUR, t2 + 2 * HOUR), ==, 0);
+  g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, t0 - HOUR,
+          t2 + 2 * HOUR), ==, 0);
   g_assert_true (rec_log_capture_has (f->log, "footage re-timed"));
 }
 
