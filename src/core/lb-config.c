@@ -129,11 +129,11 @@ static const gchar default_text[] =
     "\n"
     "[input demo dashcamRoadFacing]\n"
     "source=videotestsrc is-live=true pattern=smpte horizontal-speed=2 ! "
-    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n"
+    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp source=wall\n"
     "\n"
     "[input demo dashcamDriverFacing]\n"
     "source=videotestsrc is-live=true pattern=ball ! "
-    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n";
+    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp source=wall\n";
 
 typedef struct
 {
