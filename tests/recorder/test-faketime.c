@@ -8,6 +8,7 @@
 
 #include "core/lb-sign.h"
 #include "core/lb-time.h"
+#include "recorder/lb-reconcile.h"
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
 #include "lb-test-common.h"
@@ -308,6 +309,14 @@ test_wrong_clock_then_right (Fixture * f, gconstpointer data)
           t2 + 2 * HOUR), ==, 0);
   g_autofree gchar *cov2 = coverage_text (f);
   g_assert_null (strstr (cov2, "unsynced"));
+
+  /* the next start: the re-timed file keeps its name, an hour after the
+   * newest row's start, and the index knows it */
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_footage_reconcile (store, report, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (report->str, ==, "");
 }
 
 int
