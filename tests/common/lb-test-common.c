@@ -20,6 +20,17 @@ lb_test_rm_rf (const gchar * path)
   }
 }
 
+LbStore *
+lb_test_store_open (const gchar * dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
 gchar *
 lb_test_store_new (gchar ** out_db)
 {
@@ -28,9 +39,7 @@ lb_test_store_new (gchar ** out_db)
 
   g_assert_no_error (error);
   g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  lb_store_free (store);
+  lb_store_free (lb_test_store_open (dir));
   if (out_db != NULL)
     *out_db = g_steal_pointer (&db);
   return dir;

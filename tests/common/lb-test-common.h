@@ -14,6 +14,10 @@ G_BEGIN_DECLS
  * followed.  Missing paths are fine. */
 void      lb_test_rm_rf                   (const gchar *path);
 
+/* The store of @dir (<dir>/lookback.db, created when missing), opened
+ * (asserted). */
+LbStore  *lb_test_store_open              (const gchar *dir);
+
 /* A new temporary folder holding an empty store: its database is
  * <dir>/lookback.db.  Returns the folder; *@out_db (if not NULL) gets the
  * database's path. */

@@ -32,16 +32,6 @@ typedef struct
   SoupSession *session;
 } Fixture;
 
-static LbStore *
-open_store (Fixture * f)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 /* Starts lookbackd and reads the API's address from its first line. */
 static void
 start_daemon (Fixture * f)
@@ -122,7 +112,7 @@ set_up (Fixture * f, gconstpointer data)
 
   /* footage 30 s of 640x480 until a minute ago, a token */
   f->t0 = (lb_time_now () / LB_NS_PER_SEC - 90) * LB_NS_PER_SEC;
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   f->token = lb_sign_new_token (&error);
   g_autofree gchar *hash = lb_sign_hash_token (f->token);
   g_assert_true (lb_store_api_token_add (store, hash, "acme",
@@ -190,7 +180,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
           (json_node_get_object (created), "data"), "retrievalId"));
 
   /* wait for the worker to be transcoding, then kill -9 */
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   gboolean running = FALSE;
   while (!running && g_get_monotonic_time () < until) {

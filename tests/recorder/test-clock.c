@@ -63,16 +63,6 @@ record (Fixture * f, guint ms, void (*midway) (Fixture *), guint more_ms)
   rec_session_stop (s);
 }
 
-static LbStore *
-open_store (Fixture * f)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static const LbSegment *
 first_segment (GPtrArray * segs)
 {
@@ -99,7 +89,7 @@ test_step_forward (Fixture * f, gconstpointer data)
   gint64 t0 = lb_time_now ();
   record (f, 3000, step_forward, 3500);
   gint64 t1 = lb_time_now ();
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpuint (segs->len, >=, 2);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
@@ -132,7 +122,7 @@ test_step_backward (Fixture * f, gconstpointer data)
   gint64 t0 = lb_time_now ();
   record (f, 3000, step_backward, 3500);
   gint64 t1 = lb_time_now ();
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpuint (segs->len, >=, 2);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
@@ -167,7 +157,7 @@ test_sync_arrives (Fixture * f, gconstpointer data)
   gint64 t0 = lb_time_now ();
   record (f, 4000, sync_back, 3000);
   gint64 t1 = lb_time_now ();
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   g_autoptr (GPtrArray) segs = rec_sane_segments (store, VEHICLE, INPUT);
   g_assert_cmpint (first_segment (segs)->start_ns, >=, t0);
   g_assert_cmpint (first_segment (segs)->start_ns, <, t0 + S (3));
@@ -191,7 +181,7 @@ test_restart_behind (Fixture * f, gconstpointer data)
   lb_clock_step (f->clock, HOUR);
   gint64 t0 = lb_time_now ();
   record (f, 2500, NULL, 0);
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   g_autoptr (GPtrArray) before = rec_sane_segments (store, VEHICLE, INPUT);
   const LbSegment *old = last_segment (before);
   g_assert_cmpint (old->start_ns, >=, t0 + HOUR);
@@ -223,7 +213,7 @@ test_restart_synced (Fixture * f, gconstpointer data)
   gint64 t0 = lb_time_now ();
   record (f, 2500, NULL, 0);
   gint64 t1 = lb_time_now ();
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   g_assert_cmpint (rec_unsynced_ns (store, VEHICLE, INPUT, t0 + HOUR,
           t1 + HOUR), >, S (1));
 

@@ -41,16 +41,6 @@ typedef struct
   SoupSession *session;
 } Fixture;
 
-static LbStore *
-open_store (Fixture * f)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 static void
 set_up (Fixture * f, gconstpointer data)
 {
@@ -70,7 +60,7 @@ set_up (Fixture * f, gconstpointer data)
   g_assert_true (g_file_set_contents (f->conf, text, -1, NULL));
   f->session = soup_session_new_with_options ("timeout", 30, NULL);
   f->log = g_string_new (NULL);
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   f->token = lb_sign_new_token (&error);
   g_autofree gchar *hash = lb_sign_hash_token (f->token);
   g_assert_true (lb_store_api_token_add (store, hash, "acme",
@@ -251,7 +241,7 @@ wait_footage (LbStore * store, gint64 end_ns)
 static void
 test_wrong_clock_then_right (Fixture * f, gconstpointer data)
 {
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   gint64 first = LB_TIME_NONE, last = LB_TIME_NONE;
 
   /* an hour ahead, not synchronised: the footage lands an hour ahead,

@@ -43,9 +43,10 @@ make_segment (const gchar * input, gint64 start, gint64 end, gint64 gop,
   return s;
 }
 
+/* Segments of input @input timed in clock epoch @epoch (0: synchronised). */
 static void
-add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
-    guint n)
+add_timed (LbStore * store, const gchar * input, gint64 epoch,
+    const gint64 (*spans)[2], guint n)
 {
   g_autoptr (GPtrArray) segs =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
@@ -53,13 +54,22 @@ add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
       g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   for (guint i = 0; i < n; i++) {
     GArray *k;
-    g_ptr_array_add (segs, make_segment (input, spans[i][0], spans[i][1],
-            GST_SECOND, &k));
+    LbSegment *s = make_segment (input, spans[i][0], spans[i][1], GST_SECOND,
+        &k);
+    s->clock_epoch = epoch;
+    g_ptr_array_add (segs, s);
     g_ptr_array_add (kfs, k);
   }
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
   g_assert_no_error (error);
+}
+
+static void
+add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
+    guint n)
+{
+  add_timed (store, input, 0, spans, n);
 }
 
 static void
@@ -379,28 +389,6 @@ test_pins (Fixture * f, gconstpointer data)
 /* ---- clock epochs ---- */
 
 #define HOUR S (3600)
-
-/* Segments of input @input timed in clock epoch @epoch (0: synchronised). */
-static void
-add_timed (LbStore * store, const gchar * input, gint64 epoch,
-    const gint64 (*spans)[2], guint n)
-{
-  g_autoptr (GPtrArray) segs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_autoptr (GPtrArray) kfs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  for (guint i = 0; i < n; i++) {
-    GArray *k;
-    LbSegment *s = make_segment (input, spans[i][0], spans[i][1], GST_SECOND,
-        &k);
-    s->clock_epoch = epoch;
-    g_ptr_array_add (segs, s);
-    g_ptr_array_add (kfs, k);
-  }
-  g_autoptr (GError) error = NULL;
-  g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
-  g_assert_no_error (error);
-}
 
 static GPtrArray *
 retime (LbStore * store, const gchar * boot, gint64 offset)
