@@ -10,7 +10,6 @@
 #include "jobs-test-media.h"
 #include "lb-test-common.h"
 
-#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -36,30 +35,9 @@ typedef struct
 static void
 start_daemon (Fixture * f)
 {
-  g_autoptr (GError) error = NULL;
   const gchar *argv[] = { g_getenv ("LOOKBACKD"), "--config", f->conf, NULL };
-  gint err_fd;
-  g_assert_nonnull (argv[0]);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &f->pid, NULL, NULL, &err_fd,
-          &error));
-  g_assert_no_error (error);
-  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
-  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
   g_clear_pointer (&f->uri, g_free);
-  for (;;) {
-    g_autofree gchar *line =
-        g_data_input_stream_read_line (in, NULL, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_nonnull (line);    /* the daemon died before listening */
-    const gchar *at = strstr (line, "API on ");
-    if (at) {
-      const gchar *end = strchr (at + 7, ',');
-      f->uri =
-          g_strndup (at + 7, end ? (gsize) (end - at - 7) : strlen (at + 7));
-      break;
-    }
-  }
+  f->pid = lb_test_daemon_spawn (argv, NULL, &f->uri, NULL);
 }
 
 static gint
@@ -77,23 +55,8 @@ static JsonNode *
 request (Fixture * f, const gchar * method, const gchar * path,
     const gchar * body, guint * status)
 {
-  g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", f->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (f->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  gsize len;
-  const gchar *data = g_bytes_get_data (reply, &len);
-  return json_from_string (len ? data : "null", NULL);
+  return lb_test_api_call (f->session, f->uri, f->token, method, path, body,
+      status);
 }
 
 static void

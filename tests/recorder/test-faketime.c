@@ -13,12 +13,10 @@
 #include "store/lb-store-footage.h"
 #include "lb-test-common.h"
 
-#include <gio/gunixinputstream.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #define VEHICLE "veh-f"
@@ -68,23 +66,15 @@ set_up (Fixture * f, gconstpointer data)
   g_assert_no_error (error);
 }
 
-/* A failed assertion aborts the test: nothing it started outlives it. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 /* Starts lookbackd (under faketime when @shift is set: the wrapper runs a
  * shell that writes its pid and becomes lookbackd, so that the daemon
  * itself can be signalled) and reads its output up to the API's address. */
 static void
 start_daemon (Fixture * f, const gchar * shift)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree gchar *pidfile = g_build_filename (f->dir, "pid", NULL);
-  /* setpriv: lookbackd dies with its parent (faketime), as faketime and
-   * a plain lookbackd do with this test (child_setup) */
+  /* setpriv: lookbackd dies with its parent (faketime), as faketime or a
+   * plain lookbackd does with this test */
   g_autofree gchar *script = g_strdup_printf ("echo $$ > '%s'; exec setpriv "
       "--pdeathsig KILL \"$0\" --config \"$1\"", pidfile);
   const gchar *wrapped[] = { "faketime", "-f", shift, "/bin/sh", "-c", script,
@@ -93,28 +83,10 @@ start_daemon (Fixture * f, const gchar * shift)
   const gchar *plain[] = { g_getenv ("LOOKBACKD"), "--config", f->conf, NULL };
   g_auto (GStrv) env = g_environ_setenv (g_get_environ (),
       "FAKETIME_DONT_FAKE_MONOTONIC", "1", TRUE);
-  gint err_fd;
-  g_assert_nonnull (plain[0]);
-  g_assert_true (g_spawn_async_with_pipes (NULL,
-          (gchar **) (shift ? wrapped : plain), env,
-          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-          G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent, NULL, &f->pid, NULL,
-          NULL, &err_fd, &error));
-  g_assert_no_error (error);
-  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
-  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
+
   g_clear_pointer (&f->uri, g_free);
   g_string_truncate (f->log, 0);
-  while (f->uri == NULL) {
-    g_autofree gchar *line =
-        g_data_input_stream_read_line (in, NULL, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_nonnull (line);    /* the daemon died before listening */
-    g_string_append_printf (f->log, "%s\n", line);
-    const gchar *at = strstr (line, "API on ");
-    if (at)
-      f->uri = g_strndup (at + 7, strcspn (at + 7, ","));
-  }
+  f->pid = lb_test_daemon_spawn (shift ? wrapped : plain, env, &f->uri, f->log);
   f->daemon = f->pid;
   g_autofree gchar *pid = NULL;
   if (shift) {
@@ -158,23 +130,11 @@ static JsonNode *
 request (Fixture * f, const gchar * method, const gchar * path,
     const gchar * body)
 {
-  g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", f->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (f->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
-  gsize len;
-  const gchar *data = g_bytes_get_data (reply, &len);
-  return json_from_string (len ? data : "null", NULL);
+  guint status = 0;
+  JsonNode *reply = lb_test_api_call (f->session, f->uri, f->token, method,
+      path, body, &status);
+  g_assert_cmpuint (status, ==, 200);
+  return reply;
 }
 
 /* A still at @at_ns, available: its media object (GET's first). */
