@@ -556,6 +556,13 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
         "is longer than retry-max");
     return FALSE;
   }
+  if (g_str_equal (lb_config_get_string (config, "recorder", "time-source"),
+          "file")
+      && *lb_config_get_string (config, "recorder", "time-sync-file") == '\0') {
+    set_config_error (error, config, "recorder", "time-sync-file",
+        "is empty while time-source=file");
+    return FALSE;
+  }
   GST_INFO ("configuration from %s: %u inputs, store in %s",
       config->source_name, config->inputs->len, config->store_dir);
   return TRUE;
