@@ -329,8 +329,10 @@ const gchar   *lb_store_lookup_keyframes_sql (void);
 /* ---- segment file layout ----
  *
  * <store dir>/segments/<vehicle, URI-escaped>/<input, URI-escaped>/<start_ns>.mp4
- * where start_ns is the wall-clock time of the file's first frame.  The
- * index stores paths relative to the store dir ("segments/...").
+ * where start_ns is the wall-clock time of the file's first frame when it
+ * was named: a re-timed segment (lb_store_footage_retime()) keeps its name
+ * while its row's times move.  The index stores paths relative to the store
+ * dir ("segments/...").
  */
 gchar         *lb_footage_segment_relpath (const gchar *vehicle,
                                            const gchar *input,
