@@ -23,6 +23,8 @@ packages=(
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
   # the cluster tests and benchmark: a real PostgreSQL 15, started by the test
   postgresql-15
+  # clock tests: lookbackd under a shifted wall clock
+  faketime
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:

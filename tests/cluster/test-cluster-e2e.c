@@ -74,11 +74,11 @@ node_init (Node * n, guint i)
   g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:%u\n"
       "[store]\ndir=%s\n"
       "[cluster]\ndatabase=%s\nnode=%s\nadvertise=%s\nheartbeat=500ms\n"
-      "[jobs]\nworkers=1\n"
+      "[recorder]\ntime-source=trust\n[jobs]\nworkers=1\n"
       "[api]\ncreate-per-minute=1000000\nreads-per-second=1000000\n"
       "[org small]\nallowance=1.0\n"
       "[input %s " INPUT "]\nsource=videotestsrc is-live=true pattern=ball "
-      "! video/x-raw,width=160,height=120,framerate=%d/1 ! lbclockstamp\n",
+      "! video/x-raw,width=160,height=120,framerate=%d/1 ! lbclockstamp source=wall\n",
       port, n->dir, lb_test_pg_uri (pg), n->name, n->url, n->vehicle, FPS);
   g_assert_true (g_file_set_contents (n->conf, text, -1, NULL));
 }
@@ -132,7 +132,11 @@ http (const gchar * base, const gchar * method, const gchar * path,
 {
   g_autoptr (SoupSession) session =
       soup_session_new_with_options ("timeout", 60, NULL);
-  return lb_test_http_json (session, base, method, path, token, body, status);
+  JsonNode *reply = lb_test_api_call (session, base, token, method, path,
+      body, status);
+  if (reply && JSON_NODE_HOLDS_NULL (reply))
+    g_clear_pointer (&reply, json_node_unref);
+  return reply;
 }
 
 static gchar *

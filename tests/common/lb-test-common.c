@@ -4,6 +4,7 @@
 #include "core/lb-time.h"
 #include "quota/lb-quota.h"
 
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -26,6 +27,17 @@ lb_test_rm_rf (const gchar * path)
   }
 }
 
+LbStore *
+lb_test_store_open (const gchar * dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
 gchar *
 lb_test_store_new (gchar ** out_db)
 {
@@ -34,9 +46,7 @@ lb_test_store_new (gchar ** out_db)
 
   g_assert_no_error (error);
   g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  lb_store_free (store);
+  lb_store_free (lb_test_store_open (dir));
   if (out_db != NULL)
     *out_db = g_steal_pointer (&db);
   return dir;
@@ -79,27 +89,66 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
   g_clear_pointer (&f->dir, g_free);
 }
 
-guint
-lb_test_free_port (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) sock =
-      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
+/* A failed assertion aborts a test: nothing it started outlives it. */
 static void
 die_with_parent (gpointer data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GPid
+lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
+    GString * log)
+{
+  g_autoptr (GError) error = NULL;
+  GPid pid = 0;
+  gint err_fd;
+
+  g_assert_nonnull (argv[0]);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+          G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent, NULL, &pid, NULL, NULL,
+          &err_fd, &error));
+  g_assert_no_error (error);
+  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
+  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
+  *uri = NULL;
+  while (*uri == NULL) {
+    g_autofree gchar *line =
+        g_data_input_stream_read_line (in, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (line);    /* the daemon died before listening */
+    if (log)
+      g_string_append_printf (log, "%s\n", line);
+    const gchar *at = strstr (line, "API on ");
+    if (at)
+      *uri = g_strndup (at + 7, strcspn (at + 7, ","));
+  }
+  return pid;
+}
+
+JsonNode *
+lb_test_api_call (SoupSession * session, const gchar * base_uri,
+    const gchar * token, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
+{
+  g_autofree gchar *url = g_strconcat (base_uri, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  if (token) {
+    g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+    soup_message_headers_append (soup_message_get_request_headers (msg),
+        "Authorization", auth);
+  }
+  if (body) {
+    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, "application/json", b);
+  }
+  g_autoptr (GBytes) reply =
+      soup_session_send_and_read (session, msg, NULL, NULL);
+  *status = soup_message_get_status (msg);
+  gsize len = 0;
+  const gchar *data = reply ? g_bytes_get_data (reply, &len) : NULL;
+  return json_from_string (len ? data : "null", NULL);
 }
 
 GSubprocess *
@@ -122,28 +171,21 @@ lb_test_spawn_tied (const gchar * const *argv, GError ** error)
   return lb_test_spawn_tied_logged (argv, NULL, error);
 }
 
-JsonNode *
-lb_test_http_json (SoupSession * session, const gchar * base,
-    const gchar * method, const gchar * path, const gchar * token,
-    const gchar * body, guint * status)
+guint
+lb_test_free_port (void)
 {
-  g_autofree gchar *url = g_strconcat (base, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  if (token) {
-    g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
-    soup_message_headers_append (soup_message_get_request_headers (msg),
-        "Authorization", auth);
-  }
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (session, msg, NULL, NULL);
-  *status = soup_message_get_status (msg);
-  gsize len = 0;
-  const gchar *data = reply ? g_bytes_get_data (reply, &len) : NULL;
-  return len ? json_from_string (data, NULL) : NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
 void

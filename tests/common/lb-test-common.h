@@ -16,6 +16,10 @@ G_BEGIN_DECLS
  * followed.  Missing paths are fine. */
 void      lb_test_rm_rf                   (const gchar *path);
 
+/* The store of @dir (<dir>/lookback.db, created when missing), opened
+ * (asserted). */
+LbStore  *lb_test_store_open              (const gchar *dir);
+
 /* A new temporary folder holding an empty store: its database is
  * <dir>/lookback.db.  Returns the folder; *@out_db (if not NULL) gets the
  * database's path. */
@@ -46,33 +50,44 @@ void      lb_test_store_fixture_teardown  (LbTestStoreFixture *f,
  * them (README, "Tests"). */
 gchar    *lb_test_shared_media            (const gchar *file);
 
+/* Runs @argv (lookbackd, or a wrapper that execs it) with the environment
+ * @envp (NULL: this process's) and reads its output up to the line that
+ * says where its API listens: returns its pid (a child of this process,
+ * killed if this process dies), *@uri gets the API's base URI, and the
+ * lines read are appended to @log (nullable).  Its standard output goes to
+ * /dev/null. */
+GPid      lb_test_daemon_spawn            (const gchar *const *argv,
+                                           gchar             **envp,
+                                           gchar             **uri,
+                                           GString            *log);
+
+/* A request to the API at @base_uri with the bearer @token (NULL: none; the
+ * server runs in another process): its JSON body (JSON null when empty);
+ * *@status gets the HTTP status, 0 when nothing answered. */
+JsonNode *lb_test_api_call                (SoupSession       *session,
+                                           const gchar       *base_uri,
+                                           const gchar       *token,
+                                           const gchar       *method,
+                                           const gchar       *path,
+                                           const gchar       *body,
+                                           guint             *status);
+
+/* Spawns @argv as a child that is killed when the test dies. */
+GSubprocess *lb_test_spawn_tied           (const gchar * const *argv,
+                                           GError            **error);
+/* The same with its stdout and stderr written to the file @log. */
+GSubprocess *lb_test_spawn_tied_logged    (const gchar * const *argv,
+                                           const gchar        *log,
+                                           GError            **error);
+
+/* A free TCP port on 127.0.0.1 (bound then released). */
+guint     lb_test_free_port               (void);
+
 /* Asserts the quota books of @org this month: committed usage @used and
  * open reservations @reserved (seconds of high-res video). */
 void      lb_test_assert_books            (LbStore     *store,
                                            const gchar *org,
                                            gdouble      used,
                                            gdouble      reserved);
-
-/* A free TCP port on 127.0.0.1 (bound then released). */
-guint     lb_test_free_port               (void);
-
-/* Spawns @argv as a child that is killed when the test dies. */
-GSubprocess *lb_test_spawn_tied           (const gchar * const *argv,
-                                           GError            **error);
-/* @method @base@path through @session, with "Authorization: Bearer @token"
- * (NULL: none) and the JSON @body (NULL: none).  The reply's JSON, or NULL
- * when it has none; *@status gets the status (0 when nothing answered). */
-JsonNode *lb_test_http_json               (SoupSession  *session,
-                                           const gchar  *base,
-                                           const gchar  *method,
-                                           const gchar  *path,
-                                           const gchar  *token,
-                                           const gchar  *body,
-                                           guint        *status);
-
-/* The same with its stdout and stderr written to the file @log. */
-GSubprocess *lb_test_spawn_tied_logged    (const gchar * const *argv,
-                                           const gchar        *log,
-                                           GError            **error);
 
 G_END_DECLS
