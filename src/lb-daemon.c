@@ -137,9 +137,12 @@ start_jobs (LbDaemon * daemon, GError ** error)
     return FALSE;
   lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs,
       NULL);
-  lb_api_server_set_created_func (daemon->api, on_retrieval_created,
-      daemon->jobs);
-  lb_store_set_work_func (daemon->store, on_retrieval_created, daemon->jobs);
+  /* cluster mode: the database tells the node that owns the rows */
+  if (lb_store_is_clustered (daemon->store))
+    lb_store_set_work_func (daemon->store, on_retrieval_created, daemon->jobs);
+  else
+    lb_api_server_set_created_func (daemon->api, on_retrieval_created,
+        daemon->jobs);
   return TRUE;
 }
 
