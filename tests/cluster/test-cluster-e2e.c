@@ -269,40 +269,48 @@ download (JsonObject * m, const Node * owner, const gchar * name)
   return path;
 }
 
-/* The stamp of the frame @owner recorded nearest @at (the earlier on a
- * tie), read from a high-res clip of the second around it: a live camera
- * on a busy machine does not keep its frames evenly spaced. */
-static gint64
-nearest_recorded (const Node * owner, const gchar * token, gint64 at)
+/* The stamps of the frames @owner recorded from @from to @to, read from a
+ * high-res clip of that range: a live camera on a busy machine does not
+ * keep its frames evenly spaced, so the nearest frame is looked up. */
+static GArray *
+recorded (const Node * owner, const gchar * token, gint64 from, gint64 to)
 {
   guint status = 0;
   g_autofree gchar *rid = create (owner, token, owner->vehicle,
-      "videoHighRes", at - SEC, at + SEC, &status);
+      "videoHighRes", from, to, &status);
   g_assert_cmpuint (status, ==, 200);
   g_autoptr (JsonObject) m = wait_done (owner, token, rid, 60);
   g_autofree gchar *path = download (m, owner, "around.mp4");
-  g_autoptr (GArray) stamps = jt_read_stamps (path);
+  GArray *stamps = jt_read_stamps (path);
   g_assert_cmpuint (stamps->len, >, 0);
-  gint64 best = STAMP (stamps, 0);
-  for (guint i = 1; i < stamps->len; i++)
-    if (ABS (STAMP (stamps, i) - at) < ABS (best - at))
-      best = STAMP (stamps, i);
-  return best;
+  return stamps;
 }
 
 /* An available image of @owner's camera at @at: fetched from @owner's own
  * URL, its stamp is the delivered time, and it is the frame recorded
- * nearest @at. */
+ * nearest @at among @frames (the earlier on a tie). */
 static void
-assert_image (JsonObject * m, const Node * owner, const gchar * token,
-    gint64 at)
+assert_image (JsonObject * m, const Node * owner, GArray * frames, gint64 at)
 {
   g_autofree gchar *path = download (m, owner, "still.jpg");
   g_autoptr (GArray) stamps = jt_read_stamps (path);
   g_assert_cmpuint (stamps->len, ==, 1);
   gint64 stamp = STAMP (stamps, 0);
   g_assert_cmpint (ABS (stamp - time_member (m, "startTime")), <, MS);
-  g_assert_cmpint (stamp, ==, nearest_recorded (owner, token, at));
+  gint64 best = STAMP (frames, 0);
+  for (guint i = 1; i < frames->len; i++)
+    if (ABS (STAMP (frames, i) - at) < ABS (best - at))
+      best = STAMP (frames, i);
+  g_assert_cmpint (stamp, ==, best);
+}
+
+/* assert_image() with the frames of the second around @at. */
+static void
+assert_image_at (JsonObject * m, const Node * owner, const gchar * token,
+    gint64 at)
+{
+  g_autoptr (GArray) frames = recorded (owner, token, at - SEC, at + SEC);
+  assert_image (m, owner, frames, at);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -321,12 +329,18 @@ test_round_robin (void)
         "image", at[i], at[i], &status);
     g_assert_cmpuint (status, ==, 200);
   }
+  /* the frames each camera recorded around its two images */
+  GArray *frames[3];
+  for (guint b = 0; b < 3; b++)
+    frames[b] = recorded (&nodes[b], token, at[5] - SEC, at[0] + SEC);
   for (guint i = 0; i < 6; i++) {
     JsonObject *m = wait_done (&nodes[(i + 2) % 3], token, rids[i], 60);
-    assert_image (m, &nodes[(i + 1) % 3], token, at[i]);
+    assert_image (m, &nodes[(i + 1) % 3], frames[(i + 1) % 3], at[i]);
     json_object_unref (m);
     g_free (rids[i]);
   }
+  for (guint b = 0; b < 3; b++)
+    g_array_unref (frames[b]);
 
   /* the list, from a node that records none of them */
   g_autofree gchar *s = rfc (at[5] - SEC);
@@ -463,7 +477,7 @@ test_kill_node (void)
   g_assert_cmpfloat_with_epsilon (r->cost_committed, 30 * 0.25, 0.05);
   g_assert_cmpuint (count_outputs (owner, ".mp4"), ==, outputs + 1);
   g_assert_cmpuint (count_outputs (owner, ".part"), ==, 0);
-  assert_image (m, owner, token, at);
+  assert_image_at (m, owner, token, at);
   json_object_unref (m);
 }
 
@@ -519,7 +533,7 @@ test_database_restart (void)
       "image", during, during, &status);
   g_assert_cmpuint (status, ==, 200);
   m = wait_done (&nodes[1], token, image, 60);
-  assert_image (m, &nodes[0], token, during);
+  assert_image_at (m, &nodes[0], token, during);
   json_object_unref (m);
 }
 
