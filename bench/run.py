@@ -827,9 +827,11 @@ def cluster_lines(res):
     gets = " / ".join("%.0f" % g[0] for g in res["gets"])
     get_p99 = " / ".join("%.2f" % g[1].get("99", 0) for g in res["gets"])
     return ["", "## Cluster", "",
-            "Measured on %s by `bench/run.sh --only cluster --update`: three lookbackd nodes on this machine, "
-            "each recording one camera and sharing one PostgreSQL 15 (Debian's, default settings, started by "
-            "the harness in a folder under /tmp), `[cluster]` set and nothing else tuned." % (
+            "Measured on %s by `bench/run.sh --only cluster --update`: three lookbackd nodes on this machine "
+            "sharing one PostgreSQL 15 (Debian's, default settings, started by the harness in a folder under "
+            "/tmp), each with one camera input in the registry (recording off, as for the API rows above) and "
+            "`[cluster]` set, nothing else tuned. Each created row is run by the node that owns it (an image "
+            "long before any footage: unavailable, through the shared books) while the load goes on." % (
                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")), "",
             "| measure | result | target | met |", "| --- | --- | --- | --- |",
             "| create latency, ~500 req/s spread over 3 nodes (each for vehicles the others record) | "
