@@ -766,21 +766,46 @@ def cluster_nodes(workdir, pg):
     return nodes
 
 
-def cluster_creates(nodes, token, workdir, seconds):
-    """One wrk per node, each creating for the vehicles the other two record,
-    together about 500 creates/s: 4 connections per node, each pausing 22 ms
-    between requests.  Images long before any footage: each row ends
-    (unavailable) on its node at once, through the cluster's books."""
+def wrk_creates(targets, token, workdir, seconds, connections):
+    """One wrk per (daemon, vehicles) target, all at once, each connection
+    pausing 22 ms between requests.  Images long before any footage: each
+    row ends (unavailable) on the node that records its vehicle at once."""
     procs = []
-    for i, d in enumerate(nodes):
-        others = ", ".join('"bench%d"' % j for j in range(3) if j != i)
-        script = os.path.join(workdir, "create-node%d.lua" % i)
+    for i, (d, vehicles) in enumerate(targets):
+        script = os.path.join(workdir, "create-%d.lua" % i)
         with open(script, "w") as f:
-            f.write(WRK_CLUSTER_CREATE.replace("{VEHICLES}", "{%s}" % others)
+            f.write(WRK_CLUSTER_CREATE.replace("{VEHICLES}", "{%s}" % ", ".join('"%s"' % v for v in vehicles))
                     .replace("START", '"%s"' % rfc3339(EPOCH_NS + NS)).replace("TOKEN", '"%s"' % token))
-        procs.append(subprocess.Popen(["wrk", "-t1", "-c4", "-d%ds" % seconds, "--latency", "-s", script, d.url],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(subprocess.Popen(["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--latency", "-s",
+                                       script, d.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return [parse_wrk(p.communicate(timeout=seconds + STEP_TIMEOUT_S)[0]) for p in procs]
+
+
+def wrk_get(d, token, rid, seconds):
+    return parse_wrk(run(["wrk", "-t2", "-c32", "-d%ds" % seconds, "--latency", "-H",
+                          "Authorization: Bearer " + token,
+                          d.url + "/cameras/media/retrieval?retrievalId=" + rid]).stdout)
+
+
+def first_row(d, token, vehicle):
+    """A row for the GETs to read (an image no node can make)."""
+    return Api(d.url, token).call("POST", "/cameras/media/retrieval", {
+        "vehicleId": vehicle, "inputs": ["dashcamRoadFacing"], "mediaType": "image",
+        "startTime": rfc3339(EPOCH_NS), "endTime": rfc3339(EPOCH_NS)})["data"]["retrievalId"]
+
+
+def one_box(workdir, seconds):
+    """The same load on one box (SQLite), in the same run: the reference
+    the cluster's figures are read against on a machine whose load drifts."""
+    d = Daemon(os.path.join(workdir, "one-box"), listen="127.0.0.1:%d" % free_port())
+    try:
+        d.start()
+        token = d.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+        rid = first_row(d, token, "bench")
+        creates = wrk_creates([(d, ["bench"])], token, workdir, seconds, 12)
+        return {"creates": creates, "get": wrk_get(d, token, rid, seconds)}
+    finally:
+        d.stop()
 
 
 def bench_cluster(workdir, seconds):
@@ -797,22 +822,17 @@ def bench_cluster(workdir, seconds):
         for d in nodes:
             d.start()
         token = nodes[0].cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
-        api = Api(nodes[0].url, token)
-        rid = api.call("POST", "/cameras/media/retrieval", {
-            "vehicleId": "bench1", "inputs": ["dashcamRoadFacing"], "mediaType": "image",
-            "startTime": rfc3339(EPOCH_NS), "endTime": rfc3339(EPOCH_NS)})["data"]["retrievalId"]
-        creates = cluster_creates(nodes, token, workdir, seconds)
-        gets = []
-        for d in nodes:
-            out = run(["wrk", "-t2", "-c32", "-d%ds" % seconds, "--latency", "-H", "Authorization: Bearer " + token,
-                       d.url + "/cameras/media/retrieval?retrievalId=" + rid]).stdout
-            gets.append(parse_wrk(out))
+        rid = first_row(nodes[0], token, "bench1")
+        # each node creates for the vehicles the other two record
+        creates = wrk_creates([(d, ["bench%d" % j for j in range(3) if j != i]) for i, d in enumerate(nodes)],
+                              token, workdir, seconds, 4)
+        gets = [wrk_get(d, token, rid, seconds) for d in nodes]
     finally:
         for d in nodes:
             d.stop()
         pg.stop()
-    return {"creates": creates, "gets": gets,
-            "create_cmd": "wrk -t1 -c4 -d%ds --latency -s create-nodeN.lua http://NODE_N (one per node, at once; "
+    return {"creates": creates, "gets": gets, "one_box": one_box(workdir, seconds),
+            "create_cmd": "wrk -t1 -c4 -d%ds --latency -s create-N.lua http://NODE_N (one per node, at once; "
                           "22 ms pause per connection)" % seconds,
             "get_cmd": "wrk -t2 -c32 -d%ds --latency -H 'Authorization: Bearer …' "
                        "http://NODE_N/cameras/media/retrieval?retrievalId=… (each node in turn)" % seconds}
@@ -820,6 +840,7 @@ def bench_cluster(workdir, seconds):
 
 def cluster_lines(res):
     met = lambda ok: "yes" if ok else "**no**"
+    one = res["one_box"]
     p99 = max(c[1].get("99", 1e9) for c in res["creates"])
     p50 = max(c[1].get("50", 0) for c in res["creates"])
     rate = sum(c[0] for c in res["creates"])
@@ -839,6 +860,10 @@ def cluster_lines(res):
                 p99, p50, rate, met(p99 <= 20)),
             "| `GET /cameras/media/retrieval` throughput per node | %s req/s (p99 %s ms) | ≥ 5 000 req/s each | %s |" % (
                 gets, get_p99, met(worst_get >= 5000)),
+            "| the same on one box (SQLite), same run, for reference | create p99 %.2f ms (p50 %.2f ms, %.0f req/s, "
+            "12 connections); GET %.0f req/s | | |" % (
+                one["creates"][0][1].get("99", 0), one["creates"][0][1].get("50", 0), one["creates"][0][0],
+                one["get"][0]),
             "", "Commands: `%s`; `%s`." % (res["create_cmd"], res["get_cmd"])]
 
 
