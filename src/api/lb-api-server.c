@@ -214,6 +214,14 @@ lb_api_reply_gerror (LbApiRequest * req, const GError * error)
   lb_api_reply_error (req, status, "%s", error->message);
 }
 
+/* The reason phrase of @status: libsoup 3.2 knows none for 429 (RFC 6585)
+ * and would send "Unknown Error". */
+static const gchar *
+reason_phrase (guint status)
+{
+  return status == LB_HTTP_TOO_MANY_REQUESTS ? "Too Many Requests" : NULL;
+}
+
 /* Writes the reply the route built into @msg (server context). */
 static void
 apply_reply (LbApiRequest * req, SoupServerMessage * msg)
@@ -222,7 +230,8 @@ apply_reply (LbApiRequest * req, SoupServerMessage * msg)
 
   if (req->status == 0)
     lb_api_reply_error (req, SOUP_STATUS_INTERNAL_SERVER_ERROR, "No reply.");
-  soup_server_message_set_status (msg, req->status, NULL);
+  soup_server_message_set_status (msg, req->status,
+      reason_phrase (req->status));
   soup_message_headers_replace (h, "X-Request-Id", req->request_id);
   for (guint i = 0; req->headers && i + 1 < req->headers->len; i += 2)
     soup_message_headers_replace (h, req->headers->pdata[i],

@@ -161,6 +161,7 @@ api_request_full (ApiFixture * f, SoupSession * session, const gchar * method,
       &error);
   g_assert_no_error (error);
   r->status = soup_message_get_status (msg);
+  r->reason = g_strdup (soup_message_get_reason_phrase (msg));
   r->headers =
       soup_message_headers_ref (soup_message_get_response_headers (msg));
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -185,6 +186,7 @@ api_reply_free (ApiReply * r)
   if (r == NULL)
     return;
   g_bytes_unref (r->body);
+  g_free (r->reason);
   if (r->json)
     json_node_unref (r->json);
   soup_message_headers_unref (r->headers);
@@ -229,6 +231,9 @@ api_assert_error (ApiReply * r, guint status, const gchar * needle)
         (int) g_bytes_get_size (r->body),
         (const gchar *) g_bytes_get_data (r->body, NULL));
   g_assert_cmpuint (r->status, ==, status);
+  /* libsoup's table lacks 429 (RFC 6585) */
+  g_assert_cmpstr (r->reason, ==, status == 429 ? "Too Many Requests"
+      : soup_status_get_phrase (status));
   g_assert_nonnull (r->json);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (r->json));
   const gchar *message = api_json_string (r, "message");

@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
   guint status;
+  gchar *reason;                /* the reason phrase of the status line */
   GBytes *body;
   JsonNode *json;               /* NULL when the body is not JSON */
   SoupMessageHeaders *headers;  /* response headers */
@@ -60,8 +61,8 @@ void         api_reply_free        (ApiReply *r);
 JsonNode    *api_json_get          (ApiReply *r, const gchar *path);
 const gchar *api_json_string       (ApiReply *r, const gchar *path);
 
-/* Asserts an error reply: @status, a requestId, and a message containing
- * @needle (NULL: any). */
+/* Asserts an error reply: @status with its standard reason phrase, a
+ * requestId, and a message containing @needle (NULL: any). */
 void         api_assert_error      (ApiReply *r, guint status, const gchar *needle);
 
 /* POST /cameras/media/retrieval with a body built from the arguments;
