@@ -33,10 +33,10 @@ server_thread (gpointer data)
   return NULL;
 }
 
-ApiFixture *
-api_fixture_new (const gchar * extra)
+void
+api_fixture_setup (ApiFixture * f, gconstpointer extra_config)
 {
-  ApiFixture *f = g_new0 (ApiFixture, 1);
+  const gchar *extra = extra_config;
   g_autoptr (GError) error = NULL;
 
   f->dir = g_dir_make_tmp ("lb-api-XXXXXX", &error);
@@ -72,6 +72,19 @@ api_fixture_new (const gchar * extra)
   g_assert_nonnull (f->uri);
   f->session = soup_session_new_with_options ("timeout", 30, NULL);
   f->token = api_fixture_add_token (f, "acme", "media:read,media:write");
+}
+
+void
+api_fixture_setup_default (ApiFixture * f, gconstpointer unused)
+{
+  api_fixture_setup (f, NULL);
+}
+
+ApiFixture *
+api_fixture_new (const gchar * extra)
+{
+  ApiFixture *f = g_new0 (ApiFixture, 1);
+  api_fixture_setup (f, extra);
   return f;
 }
 
@@ -102,11 +115,19 @@ rm_rf (const gchar * path)
 }
 
 void
-api_fixture_free (ApiFixture * f)
+api_fixture_stop_server (ApiFixture * f)
 {
   g_clear_object (&f->session);
+  if (f->thread == NULL)
+    return;
   g_main_context_invoke (f->context, quit_loop, f->loop);
-  g_thread_join (f->thread);
+  g_clear_pointer (&f->thread, g_thread_join);
+}
+
+void
+api_fixture_teardown (ApiFixture * f, gconstpointer unused)
+{
+  api_fixture_stop_server (f);
   g_main_loop_unref (f->loop);
   g_main_context_unref (f->context);
   lb_store_free (f->store);
@@ -118,6 +139,12 @@ api_fixture_free (ApiFixture * f)
   g_free (f->token);
   g_mutex_clear (&f->lock);
   g_cond_clear (&f->cond);
+}
+
+void
+api_fixture_free (ApiFixture * f)
+{
+  api_fixture_teardown (f, NULL);
   g_free (f);
 }
 
