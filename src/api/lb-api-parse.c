@@ -281,16 +281,26 @@ check_create (const LbApiCreate * c, const LbApiCreateLimits * limits,
   if (c->inputs && c->camera_roles)
     return invalid (error,
         "inputs and cameraRoles: give one of them, not both.");
+  /* Footage that far ahead cannot be recorded before the row's deadline:
+   * refused now rather than polled until then. */
+  if (lb_time_diff (c->start_ns, limits->now_ns) > limits->pending_deadline_ns) {
+    g_autofree gchar *ahead = lb_time_format_duration
+        (limits->pending_deadline_ns);
+    g_autofree gchar *now = lb_time_format_rfc3339 (limits->now_ns);
+    return invalid (error, "startTime: more than %s after the box's clock "
+        "(%s): footage for it cannot be recorded in time.", ahead, now);
+  }
   if (g_str_equal (c->media_type, "image")) {
     if (c->end_ns != c->start_ns)
       return invalid (error, "endTime must equal startTime for an image.");
     return TRUE;
   }
   gint64 max = max_duration (limits, c->media_type);
-  if (c->end_ns - c->start_ns < LB_NS_PER_SEC)
+  gint64 span = lb_time_diff (c->end_ns, c->start_ns);
+  if (span < LB_NS_PER_SEC)
     return invalid (error,
         "endTime must be at least 1 s after startTime for %s.", c->media_type);
-  if (c->end_ns - c->start_ns > max) {
+  if (span > max) {
     g_autofree gchar *max_text = lb_time_format_duration (max);
     return invalid (error,
         "endTime: a %s retrieval covers at most %s after startTime.",
@@ -458,7 +468,7 @@ list_window (LbApiList * l, LbApiQuery * q, GError ** error)
     return FALSE;
   if (l->end_ns < l->start_ns)
     return invalid (error, "endTime is before startTime.");
-  if (l->end_ns - l->start_ns > MAX_LIST_WINDOW_NS)
+  if (lb_time_diff (l->end_ns, l->start_ns) > MAX_LIST_WINDOW_NS)
     return invalid (error, "endTime must be at most 24 hours after startTime.");
   return TRUE;
 }

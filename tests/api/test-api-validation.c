@@ -123,6 +123,30 @@ static const CreateCase create_cases[] = {
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:40:01Z\", "
         "\"inputs\": [\"analog1\"]}", 400,
       "endTime: a hyperlapse retrieval covers at most 2400s"},
+  /* Times lookback cannot represent, and a range whose span overflows. */
+  {"startTime-year-9999",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"startTime\": \"9999-12-31T23:59:59Z\", \"endTime\": \"9999-12-31T23:59:59Z\", "
+        "\"inputs\": [\"analog1\"]}", 400,
+      "startTime: '9999-12-31T23:59:59Z' is outside the times"},
+  {"endTime-year-1677",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
+        "\"startTime\": \"1678-01-01T00:00:00Z\", \"endTime\": \"1677-12-31T23:59:59Z\", "
+        "\"inputs\": [\"analog1\"]}", 400, "endTime: '1677-12-31T23:59:59Z'"},
+  {"video-span-1678-to-2261",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"startTime\": \"1678-01-01T00:00:00Z\", \"endTime\": \"2261-12-31T00:00:00Z\", "
+        "\"inputs\": [\"analog1\"]}", 400,
+      "endTime: a videoHighRes retrieval covers at most 60s"},
+  /* Later than now (2026-11-15T12:00:00Z) + pending-deadline (10 min). */
+  {"startTime-years-ahead",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"startTime\": \"2030-01-01T00:00:00Z\", \"endTime\": \"2030-01-01T00:00:00Z\", "
+        "\"inputs\": [\"analog1\"]}", 400, "startTime: more than 600s after"},
+  {"startTime-past-pending-deadline",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"startTime\": \"2026-11-15T12:10:00.001Z\", \"endTime\": \"2026-11-15T12:10:30Z\", "
+        "\"inputs\": [\"analog1\"]}", 400, "startTime: more than 600s after"},
   {"vehicle-unknown",
       "{\"vehicleId\": \"9999\", \"mediaType\": \"image\", " IMG_TIMES
         ", \"inputs\": [\"analog1\"]}", 404, "'9999'"},
@@ -142,6 +166,10 @@ static const CreateCase create_cases[] = {
   {"hyperlapse-at-max",
       "{\"vehicleId\": \"1234\", \"mediaType\": \"hyperlapse\", "
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:40:00Z\", "
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
+  {"startTime-at-pending-deadline",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"startTime\": \"2026-11-15T12:10:00Z\", \"endTime\": \"2026-11-15T12:11:00Z\", "
         "\"inputs\": [\"analog1\"]}", 200, NULL},
   {"unknown-fields-ignored",
         "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
@@ -309,6 +337,14 @@ static const GetCase get_cases[] = {
       "endTime is before startTime"},
   {"list-range-over-24h", LIST "&endTime=2019-06-14T00:00:00.001Z", 400,
       "endTime must be at most 24 hours"},
+  {"list-window-1678-to-2261", "/cameras/media?vehicleIds=1234"
+        "&startTime=1678-01-01T00:00:00Z&endTime=2261-12-31T00:00:00Z", 400,
+      "endTime must be at most 24 hours"},
+  {"list-endTime-year-9999", LIST "&endTime=9999-12-31T23:59:59Z", 400,
+      "endTime: '9999-12-31T23:59:59Z' is outside the times"},
+  {"list-availableAfterTime-year-1000", LIST "&endTime=2019-06-13T01:00:00Z"
+        "&availableAfterTime=1000-01-01T00:00:00Z", 400,
+      "availableAfterTime: '1000-01-01T00:00:00Z' is outside"},
   {"list-inputs-unknown", LIST "&endTime=2019-06-13T01:00:00Z&inputs=roof", 400,
       "inputs: 'roof'"},
   {"list-mediaTypes-unknown",
@@ -486,8 +522,8 @@ static const TimeCase time_cases[] = {
       "2024-02-28T23:59:30Z", "2024-02-29T00:00:20Z"},
   {"month-end-offset", "2026-01-31T23:30:00-01:00", "2026-01-31T23:30:00-01:00",
       "2026-02-01T00:30:00Z", "2026-02-01T00:30:00Z"},
-  {"year-end-offset", "2027-01-01T04:59:40+05:30", "2027-01-01T05:00:30+05:30",
-      "2026-12-31T23:29:40Z", "2026-12-31T23:30:30Z"},
+  {"year-end-offset", "2026-01-01T04:59:40+05:30", "2026-01-01T05:00:30+05:30",
+      "2025-12-31T23:29:40Z", "2025-12-31T23:30:30Z"},
   {"lower-case", "2019-06-13t19:08:25.5z", "2019-06-13t19:08:25.5z",
       "2019-06-13T19:08:25.500Z", "2019-06-13T19:08:25.500Z"},
 };
