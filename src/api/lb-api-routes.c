@@ -1,8 +1,8 @@
-/* lookback — the API routes: create / get / list retrievals, media, health
+/* lookback — the API routes: create / get / list retrievals, media, OpenAPI
  *
- * Routes run on a worker thread (except health and openapi): they read the
- * request fields of LbApiRequest and fill its reply; they never touch soup
- * objects.
+ * Routes run on a worker thread (except openapi; /healthz is in
+ * lb-api-health.c): they read the request fields of LbApiRequest and fill
+ * its reply; they never touch soup objects.
  */
 #include "api/lb-api-parse.h"
 #include "api/lb-api-private.h"
@@ -33,10 +33,9 @@ debug_init (void)
 /* ------------------------------------------------------------------------- */
 /* Auth and rate limits */
 
-/* The caller's token, with @scope, within its rate limit; otherwise the
- * reply is set and NULL returned. */
-static LbToken *
-authorize (LbApiRequest * req, const gchar * scope, LbRateLimiter * limiter)
+LbToken *
+lb_api_authorize (LbApiRequest * req, const gchar * scope,
+    LbRateLimiter * limiter)
 {
   LbApiServer *server = req->server;
   const gchar *auth = req->authorization;
@@ -194,7 +193,7 @@ lb_api_route_create (LbApiRequest * req)
   gdouble used = 0;
 
   debug_init ();
-  token = authorize (req, "media:write", server->creates);
+  token = lb_api_authorize (req, "media:write", server->creates);
   if (token == NULL)
     return;                     /* the reply is set */
 
@@ -359,7 +358,7 @@ lb_api_route_get (LbApiRequest * req)
   g_autoptr (GPtrArray) rows = NULL;
 
   debug_init ();
-  token = authorize (req, "media:read", server->reads);
+  token = lb_api_authorize (req, "media:read", server->reads);
   if (token == NULL)
     return;                     /* the reply is set */
   id = lb_api_get_parse (req->query, &error);
@@ -439,7 +438,7 @@ lb_api_route_list (LbApiRequest * req)
   gboolean more = FALSE;
 
   debug_init ();
-  token = authorize (req, "media:read", server->reads);
+  token = lb_api_authorize (req, "media:read", server->reads);
   if (token == NULL)
     return;                     /* the reply is set */
   l = lb_api_list_parse (req->query, &error);
@@ -603,56 +602,7 @@ unreadable:
 }
 
 /* ------------------------------------------------------------------------- */
-/* GET /healthz, GET /openapi.json (server context) */
-
-void
-lb_api_route_health (LbApiRequest * req)
-{
-  LbApiServer *server = req->server;
-  gint64 counts[LB_RETRIEVAL_INVALID + 1];
-  g_autoptr (GError) error = NULL;
-  gboolean store_ok = lb_store_api_count_status (server->store, counts, &error);
-
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, store_ok ? "ok" : "degraded");
-  json_builder_set_member_name (b, "uptimeSeconds");
-  json_builder_add_int_value (b,
-      (lb_api_now (server) - server->started_ns) / LB_NS_PER_SEC);
-  json_builder_set_member_name (b, "requests");
-  json_builder_add_int_value (b, g_atomic_int_get (&server->requests));
-  json_builder_set_member_name (b, "inFlight");
-  json_builder_add_int_value (b, g_atomic_int_get (&server->in_flight));
-  json_builder_set_member_name (b, "serverErrors");
-  json_builder_add_int_value (b, g_atomic_int_get (&server->errors));
-  json_builder_set_member_name (b, "retrievals");
-  json_builder_begin_object (b);
-  for (guint i = 0; store_ok && i <= LB_RETRIEVAL_INVALID; i++) {
-    json_builder_set_member_name (b, lb_retrieval_status_to_string (i));
-    json_builder_add_int_value (b, counts[i]);
-  }
-  json_builder_end_object (b);
-  if (!store_ok) {
-    /* A non-2xx body is an error body too: message and requestId. */
-    GST_ERROR ("requestId=%s: health: %s", req->request_id, error->message);
-    json_builder_set_member_name (b, "message");
-    json_builder_add_string_value (b, "The store does not answer.");
-    json_builder_set_member_name (b, "requestId");
-    json_builder_add_string_value (b, req->request_id);
-  }
-  for (guint i = 0; i < server->health->len; i++) {
-    LbApiHealth *h = server->health->pdata[i];
-    json_builder_set_member_name (b, h->name);
-    json_builder_begin_object (b);
-    h->func (b, h->user_data);
-    json_builder_end_object (b);
-  }
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  lb_api_reply_json (req,
-      store_ok ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE, root);
-}
+/* GET /openapi.json (on the loop: no store) */
 
 void
 lb_api_route_openapi (LbApiRequest * req)

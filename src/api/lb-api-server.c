@@ -11,6 +11,7 @@
 #include "api/lb-api-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -20,26 +21,37 @@
 GST_DEBUG_CATEGORY_STATIC (lb_api_debug);
 #define GST_CAT_DEFAULT lb_api_debug
 
+/* Where a route runs: the main loop never waits on the store, so a route
+ * that reads it runs on a worker thread while the message is paused. */
+typedef enum
+{
+  RUN_ON_LOOP,                  /* memory only */
+  RUN_ON_WORKER,
+  RUN_ON_WORKER_IF_TOKEN,       /* a token to look up: a worker; else the loop */
+} RunOn;
+
 typedef struct
 {
   const gchar *method;
   const gchar *path;            /* exact, or a prefix ending in '/' */
   gboolean prefix;
   LbApiRouteFunc func;
-  gboolean in_thread;
+  RunOn run_on;
   const gchar *openapi;         /* "METHOD /path" as in data/openapi.json */
 } Route;
 
 static const Route routes[] = {
-  {"POST", "/cameras/media/retrieval", FALSE, lb_api_route_create, TRUE,
-      "POST /cameras/media/retrieval"},
-  {"GET", "/cameras/media/retrieval", FALSE, lb_api_route_get, TRUE,
+  {"POST", "/cameras/media/retrieval", FALSE, lb_api_route_create,
+      RUN_ON_WORKER, "POST /cameras/media/retrieval"},
+  {"GET", "/cameras/media/retrieval", FALSE, lb_api_route_get, RUN_ON_WORKER,
       "GET /cameras/media/retrieval"},
-  {"GET", "/cameras/media", FALSE, lb_api_route_list, TRUE,
+  {"GET", "/cameras/media", FALSE, lb_api_route_list, RUN_ON_WORKER,
       "GET /cameras/media"},
-  {"GET", "/media/", TRUE, lb_api_route_media, TRUE, "GET /media/{mediaId}"},
-  {"GET", "/healthz", FALSE, lb_api_route_health, FALSE, "GET /healthz"},
-  {"GET", "/openapi.json", FALSE, lb_api_route_openapi, FALSE,
+  {"GET", "/media/", TRUE, lb_api_route_media, RUN_ON_WORKER,
+      "GET /media/{mediaId}"},
+  {"GET", "/healthz", FALSE, lb_api_route_health, RUN_ON_WORKER_IF_TOKEN,
+      "GET /healthz"},
+  {"GET", "/openapi.json", FALSE, lb_api_route_openapi, RUN_ON_LOOP,
       "GET /openapi.json"},
 };
 
@@ -73,12 +85,34 @@ server_clear (gpointer p)
   g_clear_pointer (&server->sign_key, g_bytes_unref);
   g_clear_pointer (&server->creates, lb_rate_limiter_free);
   g_clear_pointer (&server->reads, lb_rate_limiter_free);
+  g_clear_pointer (&server->health_reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health, g_ptr_array_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
+  g_clear_pointer (&server->sections, json_node_unref);
   g_free (server->uri);
   g_free (server->public_url);
   g_mutex_clear (&server->lock);
+  g_mutex_clear (&server->work_lock);
+  g_cond_clear (&server->work_cond);
+  g_mutex_clear (&server->health_lock);
+}
+
+void
+lb_api_work_begin (LbApiServer * server)
+{
+  g_mutex_lock (&server->work_lock);
+  server->working++;
+  g_mutex_unlock (&server->work_lock);
+}
+
+void
+lb_api_work_end (LbApiServer * server)
+{
+  g_mutex_lock (&server->work_lock);
+  if (--server->working == 0)
+    g_cond_broadcast (&server->work_cond);
+  g_mutex_unlock (&server->work_lock);
 }
 
 static void
@@ -149,6 +183,16 @@ lb_api_reply_json (LbApiRequest * req, guint status, JsonNode * node)
 }
 
 void
+lb_api_add_error_members (LbApiRequest * req, JsonBuilder * b,
+    const gchar * message)
+{
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_set_member_name (b, "requestId");
+  json_builder_add_string_value (b, req->request_id);
+}
+
+void
 lb_api_reply_error (LbApiRequest * req, guint status, const gchar * format, ...)
 {
   va_list args;
@@ -158,15 +202,17 @@ lb_api_reply_error (LbApiRequest * req, guint status, const gchar * format, ...)
 
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "message");
-  json_builder_add_string_value (b, message);
-  json_builder_set_member_name (b, "requestId");
-  json_builder_add_string_value (b, req->request_id);
+  lb_api_add_error_members (req, b, message);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   lb_api_reply_json (req, status, root);
-  if (status >= 500)
+  if (status >= 500) {
+    /* /healthz reports it until a probe finds the store well again. */
     g_atomic_int_inc (&req->server->errors);
+    g_mutex_lock (&req->server->health_lock);
+    req->server->store_error_us = g_get_monotonic_time ();
+    g_mutex_unlock (&req->server->health_lock);
+  }
 }
 
 void
@@ -203,7 +249,9 @@ lb_api_reply_gerror (LbApiRequest * req, const GError * error)
     }
   }
   if (status >= 500) {
-    GST_ERROR ("requestId=%s: %s", req->request_id, error->message);
+    lb_log (LB_LOG_ERROR, LB_LOG_CTX (.request_id = req->request_id),
+        "%s %s answered %u: %s", req->method, req->path, status,
+        error->message);
     /* Internal details stay in the log. */
     lb_api_reply_error (req, status, status == SOUP_STATUS_SERVICE_UNAVAILABLE
         ? "The server is busy; try again." :
@@ -253,6 +301,7 @@ task_run (GTask * task, gpointer source, gpointer task_data,
   LbApiRequest *req = task_data;
   const Route *route = g_object_get_data (G_OBJECT (task), "lb-route");
   route->func (req);
+  lb_api_work_end (req->server);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -346,7 +395,8 @@ handle (SoupServer * soup, SoupServerMessage * msg, const char *path,
       g_strdup (soup_message_headers_get_one (rh, "If-None-Match"));
   req->body = soup_message_body_flatten (body);
 
-  if (!route->in_thread) {
+  if (route->run_on == RUN_ON_LOOP || (route->run_on == RUN_ON_WORKER_IF_TOKEN
+          && req->authorization == NULL)) {
     route->func (req);
     apply_reply (req, msg);
     return;
@@ -356,6 +406,7 @@ handle (SoupServer * soup, SoupServerMessage * msg, const char *path,
   g_task_set_task_data (task, g_rc_box_acquire (req), request_unref);
   g_object_set_data (G_OBJECT (task), "lb-route", (gpointer) route);
   g_atomic_int_inc (&server->in_flight);
+  lb_api_work_begin (server);
   soup_server_message_pause (msg);
   g_task_run_in_thread (task, task_run);
 }
@@ -630,6 +681,9 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
 
   LbApiServer *server = g_atomic_rc_box_new0 (LbApiServer);
   g_mutex_init (&server->lock);
+  g_mutex_init (&server->work_lock);
+  g_cond_init (&server->work_cond);
+  g_mutex_init (&server->health_lock);
   server->config = config;
   server->store = store;
   server->clock = clock;
@@ -647,6 +701,7 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
   gdouble per_second = lb_config_get_double (config, "api", "reads-per-second");
   server->creates = lb_rate_limiter_new (per_minute, per_minute / 60.0);
   server->reads = lb_rate_limiter_new (per_second, per_second);
+  server->health_reads = lb_rate_limiter_new (per_second, per_second);
   server->health = g_ptr_array_new_with_free_func (health_free);
   server->conns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) lb_api_conn_unref);
@@ -762,7 +817,9 @@ lb_api_server_add_health (LbApiServer * server, const gchar * name,
   h->func = func;
   h->user_data = user_data;
   h->notify = notify;
+  g_mutex_lock (&server->health_lock);
   g_ptr_array_add (server->health, h);
+  g_mutex_unlock (&server->health_lock);
 }
 
 void
@@ -787,6 +844,13 @@ lb_api_server_free (LbApiServer * server)
   soup_server_disconnect (server->soup);
   g_signal_handlers_disconnect_by_data (server->soup, server);
   soup_server_remove_handler (server->soup, NULL);
+  /* Routes and probes on workers use the store (and the health funcs'
+   * objects), which the caller frees next: wait for them.  The store's
+   * busy timeout bounds the wait. */
+  g_mutex_lock (&server->work_lock);
+  while (server->working > 0)
+    g_cond_wait (&server->work_cond, &server->work_lock);
+  g_mutex_unlock (&server->work_lock);
   /* Health callbacks belong to the caller's objects: drop them now. */
   g_ptr_array_set_size (server->health, 0);
   server_unref (server);

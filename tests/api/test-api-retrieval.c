@@ -664,18 +664,121 @@ test_openapi (ApiFixture * f, gconstpointer data)
 }
 
 static void
+secret_health (JsonBuilder * b, gpointer user_data)
+{
+  json_builder_set_member_name (b, "lastError");
+  json_builder_add_string_value (b, "PUT /srv/outputs/1234/x.jpg: refused");
+}
+
+/* Without a token /healthz tells the status and the server's counters only;
+ * with one it adds the retrievals per status and the modules' objects. */
+static void
 test_health (ApiFixture * f, gconstpointer data)
 {
+  lb_api_server_add_health (f->server, "uploads", secret_health, NULL, NULL);
   g_free (create_id (f, "image", IMG, IMG,
           "[\"dashcamRoadFacing\", \"analog3\"]"));
+
   g_autoptr (ApiReply) r = api_request (f, "GET", "/healthz", NULL, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_cmpstr (api_json_string (r, "status"), ==, "ok");
-  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.pending")),
-      ==, 1);
-  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.invalid")),
-      ==, 1);
   g_assert_cmpint (json_node_get_int (api_json_get (r, "requests")), >=, 2);
+  g_assert_null (api_json_get (r, "retrievals"));
+  g_assert_null (api_json_get (r, "uploads"));
+  g_autofree gchar *text = g_strndup (g_bytes_get_data (r->body, NULL),
+      g_bytes_get_size (r->body));
+  g_assert_null (strstr (text, "/srv"));
+  g_assert_null (strstr (text, "1234"));
+
+  g_autoptr (ApiReply) t = api_request (f, "GET", "/healthz", f->token, NULL);
+  g_assert_cmpuint (t->status, ==, 200);
+  g_assert_cmpstr (api_json_string (t, "status"), ==, "ok");
+  g_assert_cmpint (json_node_get_int (api_json_get (t, "retrievals.pending")),
+      ==, 1);
+  g_assert_cmpint (json_node_get_int (api_json_get (t, "retrievals.invalid")),
+      ==, 1);
+  g_assert_nonnull (strstr (api_json_string (t, "uploads.lastError"), "/srv"));
+
+  g_autoptr (ApiReply) bad = api_request (f, "GET", "/healthz", "lbt_0", NULL);
+  api_assert_error (bad, 401, NULL);
+}
+
+typedef struct
+{
+  ApiFixture *f;
+  gint done;
+  guint status;
+} AsyncCreate;
+
+static gpointer
+create_in_thread (gpointer data)
+{
+  AsyncCreate *c = data;
+  g_autoptr (SoupSession) session =
+      soup_session_new_with_options ("timeout", 60, NULL);
+  g_autoptr (ApiReply) r = api_request_full (c->f, session, "POST",
+      "/cameras/media/retrieval", c->f->token,
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": \""
+      IMG "\", \"endTime\": \"" IMG "\", \"inputs\": [\"analog1\"]}", NULL);
+  c->status = r->status;
+  g_atomic_int_set (&c->done, 1);
+  return NULL;
+}
+
+/* Another process holds the store's write lock (sqlite3 … BEGIN EXCLUSIVE):
+ * a create waits for it on its worker thread, and meanwhile /healthz (with
+ * and without a token), /openapi.json and reads answer; the create ends
+ * only once the lock is released.  The main loop never waits on SQLite. */
+static void
+test_health_under_write_lock (ApiFixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) holder = g_subprocess_new
+      (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+      "sqlite3", lb_store_get_path (f->store), NULL);
+  g_assert_no_error (error);
+  GOutputStream *in = g_subprocess_get_stdin_pipe (holder);
+  const gchar *lock = "BEGIN EXCLUSIVE;\nSELECT 'locked';\n";
+  g_output_stream_write_all (in, lock, strlen (lock), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (GDataInputStream) out =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (holder));
+  g_autofree gchar *line =
+      g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "locked");
+
+  /* The create's commit holds the writer connection while SQLite waits for
+   * the lock (up to its busy timeout): from then on it is stuck. */
+  AsyncCreate c = { f, 0, 0 };
+  GThread *thread = g_thread_new ("create", create_in_thread, &c);
+  while (!g_atomic_int_get (&c.done) && g_rec_mutex_trylock (&f->store->lock)) {
+    g_rec_mutex_unlock (&f->store->lock);
+    g_usleep (1000);
+  }
+
+  g_autoptr (ApiReply) h = api_request (f, "GET", "/healthz", NULL, NULL);
+  g_assert_cmpuint (h->status, ==, 200);
+  g_autoptr (ApiReply) o = api_request (f, "GET", "/openapi.json", NULL, NULL);
+  g_assert_cmpuint (o->status, ==, 200);
+  g_autoptr (ApiReply) t = api_request (f, "GET", "/healthz", f->token, NULL);
+  g_assert_cmpuint (t->status, ==, 200);
+  g_assert_nonnull (api_json_get (t, "retrievals.pending"));
+  g_autoptr (ApiReply) l = api_request (f, "GET", "/cameras/media?vehicleIds="
+      "1234&startTime=2019-06-13T00:00:00Z&endTime=2019-06-13T01:00:00Z",
+      f->token, NULL);
+  g_assert_cmpuint (l->status, ==, 200);
+  /* all answered while the create still waits for the lock */
+  g_assert_false (g_atomic_int_get (&c.done));
+
+  const gchar *release = "COMMIT;\n";
+  g_output_stream_write_all (in, release, strlen (release), NULL, NULL, &error);
+  g_output_stream_close (in, NULL, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (holder, NULL, &error);
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_cmpuint (c.status, ==, 200);
 }
 
 static void
@@ -859,6 +962,8 @@ main (int argc, char **argv)
       test_openapi, api_fixture_teardown);
   g_test_add ("/api/health", ApiFixture, FAST, api_fixture_setup, test_health,
       api_fixture_teardown);
+  g_test_add ("/api/health/under-write-lock", ApiFixture, FAST,
+      api_fixture_setup, test_health_under_write_lock, api_fixture_teardown);
   g_test_add ("/api/log/one-line-per-request", ApiFixture, FAST,
       api_fixture_setup, test_request_log, api_fixture_teardown);
   g_test_add ("/api/server/timeouts", ApiFixture,
