@@ -5,7 +5,8 @@
  * `lookback token add`, `sqlite3 … 'BEGIN EXCLUSIVE'`) must not stop it.
  * /healthz is answered from what the server keeps in memory:
  *
- *  - its own counters (requests, in flight, 5xx answers, connections);
+ *  - its own counters (requests, in flight, 5xx answers, connections: open,
+ *    the limit, accepted, closed or refused at the limit, failed accepts);
  *  - what a probe last found: the rows per status and the objects of the
  *    health funcs (jobs, uploads), read on a worker thread through the
  *    store's reader connection.  A /healthz without a token starts a probe
@@ -143,6 +144,25 @@ add_int (JsonBuilder * b, const gchar * name, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
+static void
+add_connections (LbApiServer * server, JsonBuilder * b)
+{
+  g_mutex_lock (&server->lock);
+  guint open = g_hash_table_size (server->conns) - server->n_closing;
+  g_mutex_unlock (&server->lock);
+
+  json_builder_set_member_name (b, "connections");
+  json_builder_begin_object (b);
+  add_int (b, "open", open);
+  add_int (b, "max", server->max_conns);
+  add_int (b, "accepted", g_atomic_int_get (&server->conns_accepted));
+  add_int (b, "closedAtLimit",
+      g_atomic_int_get (&server->conns_closed_at_limit));
+  add_int (b, "refusedAtLimit", g_atomic_int_get (&server->conns_refused));
+  add_int (b, "acceptFailures", g_atomic_int_get (&server->accept_failures));
+  json_builder_end_object (b);
+}
+
 /* The probe's findings (health_lock held). */
 static void
 add_details (LbApiServer * server, JsonBuilder * b)
@@ -186,6 +206,7 @@ lb_api_route_health (LbApiRequest * req)
 
   g_mutex_lock (&server->health_lock);
   g_autofree gchar *trouble = store_trouble (server);
+  g_mutex_unlock (&server->health_lock);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, trouble ? "degraded" : "ok");
@@ -194,9 +215,12 @@ lb_api_route_health (LbApiRequest * req)
   add_int (b, "requests", g_atomic_int_get (&server->requests));
   add_int (b, "inFlight", g_atomic_int_get (&server->in_flight));
   add_int (b, "serverErrors", g_atomic_int_get (&server->errors));
-  if (token)
+  add_connections (server, b);
+  if (token) {
+    g_mutex_lock (&server->health_lock);
     add_details (server, b);
-  g_mutex_unlock (&server->health_lock);
+    g_mutex_unlock (&server->health_lock);
+  }
   if (trouble)                  /* a non-2xx body is an error body too */
     lb_api_add_error_members (req, b, trouble);
   json_builder_end_object (b);

@@ -26,7 +26,13 @@ struct _LbApiServer {
   LbClock *clock;               /* not owned; NULL = real time */
   GMainContext *context;        /* where the server runs */
   SoupServer *soup;
-  GSocketService *service;
+  /* Accepting connections (lb-api-accept.c); the server's context only: */
+  GSocket *listener;            /* the listening socket, or NULL */
+  GSource *accept_source;       /* watches it; NULL while paused */
+  GSource *accept_timer;        /* ends a pause */
+  guint accept_pause_ms;        /* the current pause, 0 when accepting */
+  gint64 limit_logged_us;       /* the last line about the limit */
+  guint max_conns;              /* [server] max-connections, or derived */
   GBytes *sign_key;
   LbRateLimiter *creates;
   LbRateLimiter *reads;
@@ -37,6 +43,11 @@ struct _LbApiServer {
   LbApiCreatedFunc created;     /* set before requests arrive; then read-only */
   gpointer created_data;
   GHashTable *conns;            /* peer "ip:port" → LbApiConn*; protected by lock */
+  guint n_closing;              /* of them, closed to make room; lock */
+  gint conns_accepted;          /* atomic: counters for /healthz */
+  gint conns_closed_at_limit;   /* atomic */
+  gint conns_refused;           /* atomic: all busy at the limit */
+  gint accept_failures;         /* atomic: accept() failed (EMFILE, …) */
   gint64 started_ns;
   gint64 max_body;
   guint request_timeout_s, idle_timeout_s;
@@ -102,6 +113,20 @@ typedef void (*LbApiRouteFunc) (LbApiRequest *req);
  * worker thread only. */
 LbToken *lb_api_authorize    (LbApiRequest *req, const gchar *scope,
                               LbRateLimiter *limiter);
+
+LbApiServer *lb_api_server_acquire (LbApiServer *server);
+void     lb_api_server_release (LbApiServer *server);
+
+/* Connections (lb-api-accept.c).  Listens on @address and accepts in the
+ * server's context, keeping at most max-connections open. */
+gboolean lb_api_accept_start (LbApiServer *server, GSocketAddress *address,
+                              GSocketAddress **out_bound, GError **error);
+void     lb_api_accept_stop  (LbApiServer *server);
+/* [server] max-connections, or when 0 (the default) @fd_limit less a
+ * reserve for the rest of lookbackd (*@out_reserve): 64 descriptors plus
+ * 16 per input and per job worker; never fewer than 8. */
+guint    lb_api_max_connections (LbConfig *config, guint64 fd_limit,
+                                 guint *out_reserve);
 
 /* Work on a worker thread begins / ends (see LbApiServer.working). */
 void     lb_api_work_begin   (LbApiServer *server);

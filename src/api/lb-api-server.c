@@ -70,8 +70,8 @@ lb_api_now (LbApiServer * server)
   return lb_clock_now (server->clock);
 }
 
-static LbApiServer *
-server_ref (LbApiServer * server)
+LbApiServer *
+lb_api_server_acquire (LbApiServer * server)
 {
   return g_atomic_rc_box_acquire (server);
 }
@@ -80,7 +80,6 @@ static void
 server_clear (gpointer p)
 {
   LbApiServer *server = p;
-  g_clear_object (&server->service);
   g_clear_object (&server->soup);
   g_clear_pointer (&server->sign_key, g_bytes_unref);
   g_clear_pointer (&server->creates, lb_rate_limiter_free);
@@ -115,8 +114,8 @@ lb_api_work_end (LbApiServer * server)
   g_mutex_unlock (&server->work_lock);
 }
 
-static void
-server_unref (LbApiServer * server)
+void
+lb_api_server_release (LbApiServer * server)
 {
   g_atomic_rc_box_release_full (server, server_clear);
 }
@@ -143,7 +142,7 @@ request_clear (gpointer p)
   g_free (req->content_type);
   g_clear_pointer (&req->reply, g_bytes_unref);
   g_clear_pointer (&req->headers, g_ptr_array_unref);
-  server_unref (req->server);
+  lb_api_server_release (req->server);
 }
 
 static void
@@ -434,57 +433,6 @@ handle_early (SoupServer * soup, SoupServerMessage * msg, const char *path,
   }
 }
 
-typedef struct
-{
-  LbApiServer *server;          /* strong */
-  LbApiConn *conn;              /* weak: the table holds it */
-} ConnGone;
-
-/* libsoup dropped a connection's stream: the connection is over. */
-static void
-on_stream_gone (gpointer data, GObject * where_the_stream_was)
-{
-  ConnGone *g = data;
-  LbApiServer *server = g->server;
-
-  g_mutex_lock (&server->lock);
-  if (server->conns &&
-      g_hash_table_lookup (server->conns,
-          lb_api_conn_get_peer (g->conn)) == g->conn)
-    g_hash_table_remove (server->conns, lb_api_conn_get_peer (g->conn));
-  g_mutex_unlock (&server->lock);
-  server_unref (server);
-  g_free (g);
-}
-
-/* A new connection: its socket gets the idle timeout (no traffic for that
- * long and libsoup's pending read or write fails), its input is counted
- * (see lb-api-conn.h), and it is handed to libsoup. */
-static gboolean
-on_incoming (GSocketService * service, GSocketConnection * conn,
-    GObject * source, gpointer user_data)
-{
-  LbApiServer *server = user_data;
-  g_autoptr (GSocketAddress) local =
-      g_socket_connection_get_local_address (conn, NULL);
-  g_autoptr (GSocketAddress) remote =
-      g_socket_connection_get_remote_address (conn, NULL);
-  g_autoptr (GError) err = NULL;
-  LbApiConn *c = lb_api_conn_new (conn, server->idle_timeout_s);
-  g_autoptr (GIOStream) stream = lb_api_conn_steal_stream (c);
-  ConnGone *g = g_new0 (ConnGone, 1);
-
-  g->server = server_ref (server);
-  g->conn = c;
-  g_mutex_lock (&server->lock);
-  g_hash_table_replace (server->conns, g_strdup (lb_api_conn_get_peer (c)), c);
-  g_mutex_unlock (&server->lock);
-  g_object_weak_ref (G_OBJECT (stream), on_stream_gone, g);
-  if (!soup_server_accept_iostream (server->soup, stream, local, remote, &err))
-    GST_WARNING ("cannot accept a connection: %s", err->message);
-  return TRUE;
-}
-
 static gboolean request_tick (gpointer user_data);
 
 static void
@@ -561,6 +509,8 @@ on_got_body (SoupServerMessage * msg, gpointer user_data)
   if (req == NULL)
     return;
   req->got_body = TRUE;
+  if (req->conn)
+    lb_api_conn_request_begins (req->conn);
   if (req->timer) {
     g_source_destroy (req->timer);
     g_clear_pointer (&req->timer, g_source_unref);
@@ -575,6 +525,8 @@ on_finished (SoupServerMessage * msg, gpointer user_data)
   if (req == NULL)
     return;
   req->finished = TRUE;
+  if (req->conn)
+    lb_api_conn_request_ends (req->conn);
   if (req->timer) {
     g_source_destroy (req->timer);
     g_clear_pointer (&req->timer, g_source_unref);
@@ -594,7 +546,7 @@ on_request_started (SoupServer * soup, SoupServerMessage * msg,
   LbApiServer *server = user_data;
   LbApiRequest *req = g_rc_box_new0 (LbApiRequest);
 
-  req->server = server_ref (server);
+  req->server = lb_api_server_acquire (server);
   req->request_id = g_uuid_string_random ();
   req->start_us = g_get_monotonic_time ();
   g_atomic_int_inc (&server->requests);
@@ -762,20 +714,11 @@ lb_api_server_listen (LbApiServer * server, GError ** error)
   }
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, port);
   g_autoptr (GSocketAddress) bound = NULL;
-  if (server->service == NULL) {
-    server->service = g_socket_service_new ();
-    /* GSocketListener's default backlog (10) resets bursts of clients. */
-    g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 128);
-    g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming),
-        server);
-  }
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), sa,
-          G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot listen on %s: %s",
+  if (!lb_api_accept_start (server, sa, &bound, &err)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "[server] listen %s: %s",
         listen, err->message);
     return FALSE;
   }
-  g_socket_service_start (server->service);
 
   GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS (bound);
   g_autofree gchar *ip =
@@ -836,11 +779,7 @@ lb_api_server_free (LbApiServer * server)
 {
   if (server == NULL)
     return;
-  if (server->service) {
-    g_socket_service_stop (server->service);
-    g_socket_listener_close (G_SOCKET_LISTENER (server->service));
-    g_signal_handlers_disconnect_by_data (server->service, server);
-  }
+  lb_api_accept_stop (server);
   soup_server_disconnect (server->soup);
   g_signal_handlers_disconnect_by_data (server->soup, server);
   soup_server_remove_handler (server->soup, NULL);
@@ -853,5 +792,5 @@ lb_api_server_free (LbApiServer * server)
   g_mutex_unlock (&server->work_lock);
   /* Health callbacks belong to the caller's objects: drop them now. */
   g_ptr_array_set_size (server->health, 0);
-  server_unref (server);
+  lb_api_server_release (server);
 }

@@ -38,6 +38,7 @@ static const KeySpec key_specs[] = {
   {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
   {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
+  {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
 
