@@ -20,6 +20,9 @@ packages=(
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
   # the style check (scripts/gst-indent)
   indent
+  # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:
+  # clang-14 with libFuzzer, llvm-symbolizer for its reports)
+  libasan8 libubsan1 clang-14 libclang-rt-14-dev llvm-14
   # benchmarks: the side to beat, and the load tools
   ffmpeg wrk hyperfine
 )

@@ -32,12 +32,6 @@ typedef struct
   gsize len;
 } Buf;
 
-static inline gboolean
-buf_has (const Buf * b, gsize at, gsize n)
-{
-  return at <= b->len && n <= b->len - at;
-}
-
 static inline guint32
 rd32 (const guint8 * p)
 {

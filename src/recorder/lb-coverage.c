@@ -86,7 +86,6 @@ cover_input (LbStore * store, const gchar * vehicle, const gchar * input,
 
   /* both lists in time order, interleaved */
   g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (LbTimeRange));
-  g_autoptr (GArray) is_gap = g_array_new (FALSE, FALSE, sizeof (gboolean));
   GArray *lists[] = { ranges, gaps };
   for (guint l = 0; l < 2; l++)
     for (guint i = 0; i < lists[l]->len; i++)

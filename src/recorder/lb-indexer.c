@@ -556,7 +556,7 @@ static gboolean
 reindex_open (LbStore * store, LbSegment * seg, GString * report,
     GError ** error)
 {
-  GArray *rows = NULL;
+  g_autoptr (GArray) rows = NULL;
   gint64 size = 0;
   g_autoptr (GError) local = NULL;
   recover_tail (seg->path, report);
@@ -568,7 +568,6 @@ reindex_open (LbStore * store, LbSegment * seg, GString * report,
         seg->path, local->message);
     return lb_store_segment_delete (store, seg->id, error);
   }
-  g_autoptr (GArray) rows_owned = rows;
   if (size > fresh->bytes) {
     /* Cut the torn tail off: what remains is whole fragments, readable. */
     if (truncate (seg->path, fresh->bytes) != 0) {

@@ -17,9 +17,9 @@ lb_test_store_new (gchar ** out_db)
 
   g_assert_no_error (error);
   *out_db = g_build_filename (dir, "lookback.db", NULL);
-  g_autoptr (LbStore) store = lb_store_open (*out_db, LB_STORE_OPEN_DEFAULT,
-      &error);
+  LbStore *store = lb_store_open (*out_db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
+  lb_store_free (store);
   return dir;
 }
 

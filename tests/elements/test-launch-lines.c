@@ -22,8 +22,9 @@ make_demo_store (const gchar * cwd)
   g_autoptr (GError) error = NULL;
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
+  lb_store_free (store);
   g_autoptr (GPtrArray) files = lb_test_record (db, "demo",
       "dashcamRoadFacing", G_GINT64_CONSTANT (1767225600) * GST_SECOND,
       6 * LB_TEST_FPS, 60 * GST_SECOND);

@@ -113,8 +113,8 @@ resolve (Fixture * f, LbRetrieval * row, LbJobFootage * out)
 static void
 test_resolve (Fixture * f, gconstpointer data)
 {
-  g_autoptr (LbSegment) a = add_segment (f, "road", T0, T0 + S (10));
-  g_autoptr (LbSegment) b = add_segment (f, "road", T0 + S (20), T0 + S (30));
+  lb_segment_free (add_segment (f, "road", T0, T0 + S (10)));
+  lb_segment_free (add_segment (f, "road", T0 + S (20), T0 + S (30)));
 
   /* inside the first segment */
   {
@@ -233,7 +233,7 @@ static void
 test_decisions (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (LbSegment) seg = add_segment (f, "road", T0, T0 + S (60));
+  lb_segment_free (add_segment (f, "road", T0, T0 + S (60)));
   g_autoptr (LbJobs) jobs = lb_jobs_new (f->config, f->store, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (jobs, f->clock);

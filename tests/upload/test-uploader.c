@@ -699,7 +699,6 @@ test_crash_mid_upload (Fixture * f, gconstpointer data)
 static void
 test_queue_200_offline (Fixture * f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
   const gchar *types[] =
       { "hyperlapse", "videoHighRes", "image", "videoLowRes" };
   const gchar *inputs[] = { "dashcamRoadFacing", "dashcamDriverFacing" };
@@ -880,7 +879,7 @@ test_read_timeout (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   guint port = 0;
-  g_autoptr (GSocket) sock = silent_listener (&port, NULL);
+  GSocket *sock = silent_listener (&port, NULL);
   g_autofree gchar *tmpl =
       g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
       port);
@@ -903,6 +902,7 @@ test_read_timeout (Fixture * f, gconstpointer data)
   g_assert_cmpint (e->attempts, ==, 1);
   g_assert_nonnull (strstr (e->last_error, "unreachable"));
   g_assert_null (strstr (e->last_error, "no connection within"));
+  g_object_unref (sock);
 }
 
 /* An endpoint whose connect never completes: [upload] connect-timeout
@@ -914,7 +914,7 @@ test_connect_timeout (Fixture * f, gconstpointer data)
   guint port = 0;
   g_autoptr (GPtrArray) fillers =
       g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr (GSocket) sock = silent_listener (&port, fillers);
+  GSocket *sock = silent_listener (&port, fillers);
   g_autofree gchar *tmpl =
       g_strdup_printf ("http://127.0.0.1:%u/up/{retrievalId}.{ext}",
       port);
@@ -937,6 +937,7 @@ test_connect_timeout (Fixture * f, gconstpointer data)
   g_assert_nonnull (strstr (e->last_error, "no connection within 0.3 s"));
   g_assert_cmpint (took, >=, 250000);
   g_assert_cmpint (took, <, 1000000);
+  g_object_unref (sock);
 }
 
 int
