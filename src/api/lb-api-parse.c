@@ -522,40 +522,50 @@ lb_api_list_parse (const gchar * query, GError ** error)
 /* ------------------------------------------------------------------------- */
 /* Range */
 
+/* A decimal number of digits only (no sign, no blanks) that fits a gint64. */
+static gboolean
+read_number (const gchar ** p, gint64 * out)
+{
+  gint64 v = 0;
+
+  if (!g_ascii_isdigit (**p))
+    return FALSE;
+  for (; g_ascii_isdigit (**p); (*p)++) {
+    if (v > (G_MAXINT64 - (**p - '0')) / 10)
+      return FALSE;
+    v = v * 10 + (**p - '0');
+  }
+  *out = v;
+  return TRUE;
+}
+
 LbApiRange
 lb_api_range_parse (const gchar * header, gint64 size, gint64 * first,
     gint64 * last)
 {
   g_return_val_if_fail (first != NULL && last != NULL, LB_API_RANGE_ALL);
 
+  /* Anything but one well-formed range is ignored: the whole file is a
+   * valid answer to it (RFC 9110 14.2). */
   if (header == NULL || !g_str_has_prefix (header, "bytes="))
     return LB_API_RANGE_ALL;
-  const gchar *spec = header + 6;
-  if (strchr (spec, ','))
-    return LB_API_RANGE_ALL;    /* several ranges: the whole file is a valid answer */
-  gchar *end;
-  if (*spec == '-') {
-    gint64 n = g_ascii_strtoll (spec + 1, &end, 10);
-    if (end == spec + 1 || *end)
+  const gchar *p = header + 6;
+  gint64 a, b;
+  if (*p == '-') {              /* the last b bytes */
+    p++;
+    if (!read_number (&p, &b) || *p)
       return LB_API_RANGE_ALL;
-    if (n <= 0 || size == 0)
+    if (b == 0 || size == 0)
       return LB_API_RANGE_UNSATISFIABLE;
-    *first = MAX (size - n, 0);
+    *first = b >= size ? 0 : size - b;
     *last = size - 1;
     return LB_API_RANGE_PART;
   }
-  if (!g_ascii_isdigit (*spec))
+  if (!read_number (&p, &a) || *p++ != '-')
     return LB_API_RANGE_ALL;
-  gint64 a = g_ascii_strtoll (spec, &end, 10);
-  if (*end != '-')
+  b = G_MAXINT64;
+  if (*p && (!read_number (&p, &b) || *p || b < a))
     return LB_API_RANGE_ALL;
-  const gchar *b_text = end + 1;
-  gint64 b = size - 1;
-  if (*b_text) {
-    b = g_ascii_strtoll (b_text, &end, 10);
-    if (end == b_text || *end || b < a)
-      return LB_API_RANGE_ALL;
-  }
   if (a >= size)
     return LB_API_RANGE_UNSATISFIABLE;
   *first = a;

@@ -545,6 +545,12 @@ test_signed_urls (ApiFixture * f, gconstpointer data)
     {"bytes=-3", 206, "w 1", "bytes 11-13/14"},
     {"bytes=6-100", 206, "of row 1", "bytes 6-13/14"},
     {"bytes=14-", 416, NULL, "bytes */14"},
+    {"bytes=-0", 416, NULL, "bytes */14"},
+    /* not one well-formed range: ignored, the whole file */
+    {"bytes=--5", 200, "media of row 1", NULL},
+    {"bytes=99999999999999999999-", 200, "media of row 1", NULL},
+    {"bytes=1-2,4-5", 200, "media of row 1", NULL},
+    {"bytes=+1-2", 200, "media of row 1", NULL},
   };
   for (guint i = 0; i < G_N_ELEMENTS (ranges); i++) {
     const gchar *h[] = { "Range", ranges[i].range, NULL };
