@@ -97,6 +97,7 @@ probe_task (GTask * task, gpointer source, gpointer task_data,
   server->probe_started_us = 0;
   g_mutex_unlock (&server->health_lock);
   lb_api_work_end (server);
+  g_task_return_boolean (task, TRUE);
 }
 
 /* Starts a background probe unless one runs or the last is recent. */
