@@ -185,6 +185,50 @@ lb_api_create_free (LbApiCreate * c)
   g_free (c);
 }
 
+/* Where the object that starts @body ends (strings and their escapes
+ * skipped), or @len when it does not end. */
+static gsize
+object_end (const gchar * body, gsize len)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len; i++) {
+    if (in_string) {
+      if (body[i] == '\\')
+        i++;
+      else if (body[i] == '"')
+        in_string = FALSE;
+    } else if (body[i] == '"') {
+      in_string = TRUE;
+    } else if (body[i] == '{' || body[i] == '[') {
+      depth++;
+    } else if ((body[i] == '}' || body[i] == ']') && depth > 0 && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return len;
+}
+
+/* The body must be one JSON object.  json-glib 1.6 goes on parsing after
+ * the first value and leaks it when another follows ("{…}{…}", "true[1]":
+ * about a kilobyte a request), so what follows the object is checked
+ * before json-glib sees the body. */
+static gboolean
+one_object (const gchar * body, gsize len, GError ** error)
+{
+  gsize i = 0;
+
+  while (i < len && g_ascii_isspace (body[i]))
+    i++;
+  if (i == len || body[i] != '{')
+    return invalid (error, "The request body must be a JSON object.");
+  for (i += object_end (body + i, len - i); i < len; i++)
+    if (!g_ascii_isspace (body[i]))
+      return invalid (error, "Malformed JSON body: data after the object.");
+  return TRUE;
+}
+
 /* The body as a JSON object (owned by @parser). */
 static JsonObject *
 body_object (JsonParser * parser, const gchar * body, gsize len,
@@ -192,10 +236,8 @@ body_object (JsonParser * parser, const gchar * body, gsize len,
 {
   g_autoptr (GError) err = NULL;
 
-  if (body == NULL || len == 0) {
-    invalid (error, "The request body must be a JSON object.");
+  if (body == NULL || !one_object (body, len, error))
     return NULL;
-  }
   if (!json_parser_load_from_data (parser, body, len, &err)) {
     invalid (error, "Malformed JSON body: %s", err->message);
     return NULL;

@@ -25,6 +25,10 @@ static const CreateCase create_cases[] = {
   {"malformed-json", "{\"vehicleId\": \"1234\",", 400, "Malformed JSON"},
   {"not-an-object", "[1, 2, 3]", 400, "JSON object"},
   {"empty-body", "", 400, "JSON object"},
+  /* one object only (json-glib 1.6 leaks what a second value holds) */
+  {"two-values", "{\"vehicleId\": \"1234\"} {\"mediaType\": \"image\"}", 400,
+      "data after the object"},
+  {"value-then-object", "true {\"vehicleId\": \"1234\"}", 400, "JSON object"},
   {"vehicleId-missing",
         "{\"mediaType\": \"image\", " IMG_TIMES ", \"inputs\": [\"analog1\"]}",
       400, "vehicleId"},
