@@ -6,7 +6,7 @@
 #include "core/lb-time.h"
 #include "jobs/lb-jobs.h"
 #include "lbelements.h"
-#include "recorder/lb-indexer.h"
+#include "recorder/lb-reconcile.h"
 #include "recorder/lb-recorder.h"
 #include "recorder/lb-retention.h"
 #include "store/lb-store.h"
@@ -43,7 +43,14 @@ recording_start (LbDaemon * daemon, GError ** error)
   if (report->len)
     GST_INFO ("reconcile: %s", report->str);
 
-  daemon->retention = lb_retention_start (daemon->store, daemon->config, NULL);
+  /* Uploads off: the box serves its outputs until their URL expires.  Uploads
+   * on: the uploader deletes them [upload] keep after the upload. */
+  LbRetentionOptions retention = {
+    .output_ttl_ns = lb_uploader_enabled (daemon->config) ? 0
+        : lb_config_get_duration (daemon->config, "jobs", "url-ttl"),
+  };
+  daemon->retention =
+      lb_retention_start (daemon->store, daemon->config, &retention);
 
   if (!lb_config_get_bool (daemon->config, "recorder", "enabled") ||
       lb_config_get_inputs (daemon->config)->len == 0)

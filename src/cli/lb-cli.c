@@ -1,13 +1,9 @@
 /* lookback — the table of `lookback` commands */
 #include "cli/lb-cli.h"
-#include "recorder/lb-import.h"
 
 gboolean lb_cli_token (LbConfig * config, gint argc, gchar ** argv,
     GString * out, GError ** error);
 gboolean lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv,
-    GString * out, GError ** error);
-
-gboolean lb_cli_coverage (LbConfig * config, gint argc, gchar ** argv,
     GString * out, GError ** error);
 
 static const LbCliCommand commands[] = {
@@ -19,7 +15,7 @@ static const LbCliCommand commands[] = {
   {"uploads", "the upload journal: waiting and failed uploads [--all]",
       lb_cli_uploads},
   {"import", "Index existing H.264 recordings as footage of an input",
-      lb_import_command},
+      lb_cli_import},
   {NULL, NULL, NULL},
 };
 

@@ -1,8 +1,9 @@
 /* lookback — the commands of the `lookback` command line
  *
- * Each command lives in the module it belongs to and is listed in the table
- * of lb-cli.c.  A command writes what it has to say into @out (main prints
- * it) and fails with @error; it never prints itself.
+ * The commands live in this folder and are listed in the table of
+ * lb-cli.c; they call the functions the modules export.  A command writes
+ * what it has to say into @out (main prints it) and fails with @error; it
+ * never prints itself.
  */
 #pragma once
 
@@ -23,6 +24,19 @@ typedef struct {
 } LbCliCommand;
 
 const LbCliCommand *lb_cli_find     (const gchar *name);
+/* The command table's text for --help. */
 gchar              *lb_cli_describe (void);
+
+/* Commands (LbCliFunc) of this folder. */
+gboolean lb_cli_coverage (LbConfig  *config,
+                          gint       argc,
+                          gchar    **argv,
+                          GString   *out,
+                          GError   **error);
+gboolean lb_cli_import   (LbConfig  *config,
+                          gint       argc,
+                          gchar    **argv,
+                          GString   *out,
+                          GError   **error);
 
 G_END_DECLS

@@ -18,6 +18,7 @@ typedef enum
   T_DURATION,
   T_SIZE,
   T_CHOICE,                     /* one of the '|'-separated words of choices */
+  T_SIZE_PERCENT,               /* a size, or a percentage ("5%") of a whole */
 } KeyType;
 
 typedef struct
@@ -41,6 +42,7 @@ static const KeySpec key_specs[] = {
   {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
+  {"store", "min-free", T_SIZE_PERCENT, "5%"},
 
   {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
 
@@ -96,18 +98,19 @@ static const KeySpec key_specs[] = {
 };
 
 /* Groups whose keys are free-form strings. */
-static const gchar *const free_groups[] = { "upload-headers" };
+/* NULL-terminated: read with g_strv_contains */
+static const gchar *const free_groups[] = { "upload-headers", NULL };
 
 static const gchar *const api_inputs[] = {
   "dashcamRoadFacing", "dashcamDriverFacing",
-  "analog1", "analog2", "analog3", "analog4",
+  "analog1", "analog2", "analog3", "analog4", NULL
 };
 
 static const gchar *const camera_roles[] = {
   "leftMirrorMount", "leftSide", "rightMirrorMount", "rightSide", "rearHigh",
   "rearBumper", "inCab", "front", "hopper", "other1", "other2", "other3",
   "other4", "leftBev", "rightBev", "rearBev", "frontBev", "otherBev",
-  "bevNotUsed",
+  "bevNotUsed", NULL
 };
 
 static const gchar default_text[] =
@@ -130,10 +133,11 @@ typedef struct
 {
   KeyType type;
   gchar *text;
+  gboolean percent;             /* T_SIZE_PERCENT given as a percentage (in d) */
   union
   {
-    gint64 i;                   /* T_INT, T_DURATION, T_SIZE, T_BOOL */
-    gdouble d;                  /* T_DOUBLE */
+    gint64 i;                   /* T_INT, T_DURATION, T_SIZE(_PERCENT), T_BOOL */
+    gdouble d;                  /* T_DOUBLE, T_SIZE_PERCENT's percentage */
   };
 } Value;
 
@@ -301,6 +305,28 @@ parse_size (const gchar * text, gint64 * out)
   return FALSE;
 }
 
+/* "5%" (0 to under 100) into v->d, or a size into v->i. */
+static gboolean
+parse_size_percent (const gchar * text, Value * v, gchar ** why)
+{
+  if (g_str_has_suffix (text, "%")) {
+    g_autofree gchar *num = g_strndup (text, strlen (text) - 1);
+    gchar *end = NULL;
+    v->d = g_ascii_strtod (num, &end);
+    v->percent = TRUE;
+    if (end != num && *end == '\0' && v->d >= 0 && v->d < 100)
+      return TRUE;
+    *why = g_strdup_printf ("'%s' is not a percentage from 0%% to under 100%%",
+        text);
+    return FALSE;
+  }
+  if (parse_size (text, &v->i))
+    return TRUE;
+  *why = g_strdup_printf ("'%s' is not a size (like 2GiB) or a percentage "
+      "(like 5%%)", text);
+  return FALSE;
+}
+
 /* Parses @text as @spec says into @v; FALSE with a message otherwise. */
 static gboolean
 parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
@@ -364,6 +390,8 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
       }
       num = v->i;
       break;
+    case T_SIZE_PERCENT:
+      return parse_size_percent (text, v, why);
   }
   if (spec->min != spec->max && (num < spec->min || num > spec->max)) {
     *why =
@@ -374,9 +402,10 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
   return TRUE;
 }
 
-static gboolean
-is_api_input (const gchar * name)
+gboolean
+lb_config_is_api_input (const gchar * name)
 {
+  g_return_val_if_fail (name != NULL, FALSE);
   return g_strv_contains (api_inputs, name);
 }
 
@@ -394,7 +423,7 @@ load_inputs (LbConfig * config, GError ** error)
           "an input group is named [input VEHICLE INPUT]");
       return FALSE;
     }
-    if (!is_api_input (words[2])) {
+    if (!lb_config_is_api_input (words[2])) {
       set_config_error (error, config, groups[i], NULL,
           "'%s' is not an input of the API (dashcamRoadFacing, dashcamDriverFacing, "
           "analog1 … analog4)", words[2]);
@@ -656,6 +685,17 @@ lb_config_get_size (LbConfig * config, const gchar * group, const gchar * key)
   g_return_val_if_fail (config != NULL, 0);
   const Value *v = get_value (config, group, key, T_SIZE);
   return v ? v->i : 0;
+}
+
+gint64
+lb_config_get_size_of (LbConfig * config, const gchar * group,
+    const gchar * key, gint64 whole)
+{
+  g_return_val_if_fail (config != NULL, 0);
+  const Value *v = get_value (config, group, key, T_SIZE_PERCENT);
+  if (v == NULL)
+    return 0;
+  return v->percent ? (gint64) (whole * (v->d / 100.0)) : v->i;
 }
 
 gboolean

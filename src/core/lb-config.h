@@ -46,6 +46,10 @@ gdouble      lb_config_get_double   (LbConfig *config, const gchar *group, const
 gboolean     lb_config_get_bool     (LbConfig *config, const gchar *group, const gchar *key);
 gint64       lb_config_get_duration (LbConfig *config, const gchar *group, const gchar *key);
 gint64       lb_config_get_size     (LbConfig *config, const gchar *group, const gchar *key);
+/* A key that is a size or a percentage ("5%"): the size in bytes, or that
+ * percentage of @whole. */
+gint64       lb_config_get_size_of  (LbConfig *config, const gchar *group, const gchar *key,
+                                     gint64 whole);
 
 /* Overrides a value after load (tests, command-line options); the value is
  * checked as a file value would be. */
@@ -71,6 +75,10 @@ const LbInputConfig *lb_config_find_input  (LbConfig *config, const gchar *vehic
 const LbInputConfig *lb_config_find_role   (LbConfig *config, const gchar *vehicle, const gchar *role);
 gboolean             lb_config_has_vehicle (LbConfig *config, const gchar *vehicle);
 gdouble              lb_config_get_org_allowance (LbConfig *config, const gchar *org);
+
+/* Whether @name is an input of the API: dashcamRoadFacing,
+ * dashcamDriverFacing, analog1 … analog4. */
+gboolean             lb_config_is_api_input (const gchar *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbConfig, lb_config_free)
 

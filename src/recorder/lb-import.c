@@ -3,9 +3,11 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
-#include "recorder/lb-segment-sink.h"
+#include "recorder/lb-recorder.h"
+#include "recorder/lb-segment-writer.h"
 #include "store/lb-store-footage.h"
 
 #include <errno.h>
@@ -24,12 +26,19 @@ GST_DEBUG_CATEGORY_STATIC (lb_import_debug);
 /* Bytes read to recognise a file. */
 #define TYPEFIND_BYTES (256 * 1024)
 
+/* One file's import (main thread unless said otherwise). */
 typedef struct
 {
-  GstElement *pipeline;
-  GstElement *sink;
-  GstPad *sink_pad;             /* splitmuxsink's video pad */
   const LbImportOptions *opt;
+  const gchar *path;
+  gboolean elementary;          /* an H.264 elementary stream */
+  GstElement *pipeline;
+  LbSegmentWriter *writer;
+  GstPad *sink_pad;             /* the writer's splitmuxsink's video pad */
+  GPtrArray *written;           /* every file the writer named: removed on failure */
+  GPtrArray *closed;            /* the closed segment files, in order */
+  GArray *starts;               /* their first-frame wall clocks */
+  gchar *failure;               /* why the file is not imported */
 
   GMutex lock;
   gchar *refusal;               /* protected by lock: why the file is refused */
@@ -210,7 +219,8 @@ on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   if (!imp->have_first) {
     imp->have_first = TRUE;
     imp->first_rt = (gint64) rt;
-    lb_segment_sink_set_origin (imp->sink, imp->opt->start_ns - (gint64) rt);
+    lb_segment_writer_set_origin (imp->writer,
+        imp->opt->start_ns - (gint64) rt);
   }
   gint64 end = (gint64) rt + (GST_BUFFER_DURATION_IS_VALID (buf) ?
       (gint64) GST_BUFFER_DURATION (buf) : 0);
@@ -239,18 +249,28 @@ on_dropped_event (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 static void
 link_fakesink (Import * imp, GstPad * pad)
 {
-  g_autoptr (GstPad) sinkpad = lb_segment_sink_drop_stream (imp->pipeline, pad);
+  g_autoptr (GstPad) sinkpad = lb_recorder_drop_stream (imp->pipeline, pad);
   gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
       on_dropped_event, imp, NULL);
+}
+
+/* An element of @factory added to the pipeline, or NULL when it is not
+ * installed. */
+static GstElement *
+add_element (Import * imp, const gchar * factory)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+  if (e)
+    gst_bin_add (GST_BIN (imp->pipeline), e);
+  return e;
 }
 
 static gboolean
 link_h264 (Import * imp, GstPad * pad)
 {
-  GstElement *parse = gst_element_factory_make ("h264parse", NULL);
+  GstElement *parse = add_element (imp, "h264parse");
   if (parse == NULL)
     return FALSE;
-  gst_bin_add (GST_BIN (imp->pipeline), parse);
   g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
   g_autoptr (GstPad) out = gst_element_get_static_pad (parse, "src");
   if (gst_pad_link (pad, in) != GST_PAD_LINK_OK ||
@@ -369,19 +389,12 @@ typefind_file (const gchar * path, GError ** error)
   return caps;
 }
 
-gboolean
-lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
-    const gchar * input, const gchar * path, const LbImportOptions * opt,
-    gint64 segment_duration_ns, gint64 * out_end_ns, GString * report,
-    GError ** error)
+/* What kind of file @path is; FALSE with the reason for one lookback does
+ * not import.  *@elementary for an H.264 elementary stream. */
+static gboolean
+check_file (const gchar * path, const LbImportOptions * opt,
+    gboolean * elementary, GError ** error)
 {
-  g_return_val_if_fail (store != NULL && store_dir != NULL, FALSE);
-  g_return_val_if_fail (vehicle != NULL && input != NULL
-      && path != NULL, FALSE);
-  g_return_val_if_fail (opt != NULL, FALSE);
-
-  LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
-
   g_autoptr (GError) err = NULL;
   g_autoptr (GstCaps) type = typefind_file (path, &err);
   if (type == NULL) {
@@ -391,7 +404,7 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
   }
   const gchar *media =
       gst_structure_get_name (gst_caps_get_structure (type, 0));
-  gboolean elementary = g_str_equal (media, "video/x-h264");
+  *elementary = g_str_equal (media, "video/x-h264");
   GST_INFO ("%s: %" GST_PTR_FORMAT, path, type);
 
   if (g_str_equal (media, "video/x-h265")) {
@@ -400,7 +413,7 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
         "lookback imports H.264 only (remuxed, never transcoded)", path);
     return FALSE;
   }
-  if (elementary && opt->fps_n <= 0) {
+  if (*elementary && opt->fps_n <= 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
         "%s: an H.264 elementary stream "
         "(Annex B) carries no timestamps: give its frame rate with --framerate N/D",
@@ -414,219 +427,280 @@ lb_import_file (LbStore * store, const gchar * store_dir, const gchar * vehicle,
         path, media);
     return FALSE;
   }
+  return TRUE;
+}
 
-  Import imp = { 0 };
-  g_mutex_init (&imp.lock);
-  imp.opt = opt;
-  imp.pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
+static void
+import_init (Import * imp, const LbImportOptions * opt, const gchar * path,
+    gboolean elementary)
+{
+  memset (imp, 0, sizeof *imp);
+  imp->opt = opt;
+  imp->path = path;
+  imp->elementary = elementary;
+  imp->written = g_ptr_array_new_with_free_func (g_free);
+  imp->closed = g_ptr_array_new_with_free_func (g_free);
+  imp->starts = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_mutex_init (&imp->lock);
+}
+
+static void
+import_clear (Import * imp)
+{
+  g_ptr_array_unref (imp->written);
+  g_ptr_array_unref (imp->closed);
+  g_array_unref (imp->starts);
+  g_free (imp->failure);
+  g_mutex_clear (&imp->lock);
+  g_free (imp->refusal);
+  g_clear_pointer (&imp->display, g_array_unref);
+}
+
+/* An elementary stream: filesrc ! h264parse ! segment sink, the frames
+ * timestamped from their order of display (on_elementary_buffer). */
+static gboolean
+link_elementary (Import * imp, GstElement * src)
+{
+  g_autoptr (GError) derr = NULL;
+
+  imp->display = elementary_display_order (imp->path, &derr);
+  if (imp->display == NULL) {
+    imp->failure = g_strdup (derr->message);
+    return FALSE;
+  }
+  for (guint n = 0; n < imp->display->len; n++) {
+    guint64 shown = g_array_index (imp->display, guint64, n);
+    if (n > shown)
+      imp->reorder = MAX (imp->reorder, n - shown);
+  }
+  GstElement *parse = add_element (imp, "h264parse");
+  if (parse == NULL)
+    return FALSE;
+  g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
+  gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER,
+      on_elementary_buffer, imp, NULL);
+  imp->linked = TRUE;           /* before any streaming thread exists */
+  return gst_element_link (src, parse)
+      && gst_pad_link (parsed, imp->sink_pad) == GST_PAD_LINK_OK;
+}
+
+/* A container: filesrc ! parsebin, whose H.264 stream on_pad_added links. */
+static gboolean
+link_container (Import * imp, GstElement * src)
+{
+  GstElement *pb = add_element (imp, "parsebin");
+  if (pb == NULL)
+    return FALSE;
+  g_signal_connect (pb, "pad-added", G_CALLBACK (on_pad_added), imp);
+  g_signal_connect (pb, "no-more-pads", G_CALLBACK (on_no_more_pads), imp);
+  return gst_element_link (src, pb);
+}
+
+/* The remux pipeline: file → segment writer.  FALSE with imp->failure. */
+static gboolean
+build_remux (Import * imp)
+{
+  const LbImportOptions *opt = imp->opt;
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
-  g_object_set (src, "location", path, NULL);
-  imp.sink =
-      lb_segment_sink_new (store_dir, vehicle, input, segment_duration_ns,
-      LB_NS_PER_SEC);
-  gboolean ok = src && imp.sink;
-  g_autoptr (GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) starts = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GPtrArray) closed = g_ptr_array_new_with_free_func (g_free);
-  gchar *failure = NULL;
-  g_autoptr (GstBus) bus = NULL;
-  gint64 deadline = 0;
+  gboolean ok = FALSE;
 
-  if (ok) {
-    gst_bin_add_many (GST_BIN (imp.pipeline), src, imp.sink, NULL);
-    imp.sink_pad = gst_element_request_pad_simple (imp.sink, "video");
-    gst_pad_add_probe (imp.sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &imp,
-        NULL);
-    if (elementary) {
-      g_autoptr (GError) derr = NULL;
-      imp.display = elementary_display_order (path, &derr);
-      if (imp.display == NULL) {
-        failure = g_strdup (derr->message);
-        goto done;
+  imp->pipeline = gst_object_ref_sink (gst_pipeline_new ("import"));
+  imp->writer = lb_segment_writer_new (lb_store_get_dir (opt->store),
+      opt->vehicle, opt->input, opt->segment_duration_ns, LB_NS_PER_SEC);
+  if (src && imp->writer) {
+    GstElement *sink = lb_segment_writer_get_sink (imp->writer);
+    g_object_set (src, "location", imp->path, NULL);
+    gst_bin_add_many (GST_BIN (imp->pipeline), src, sink, NULL);
+    imp->sink_pad = gst_element_request_pad_simple (sink, "video");
+    gst_pad_add_probe (imp->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer,
+        imp, NULL);
+    ok = imp->elementary ? link_elementary (imp, src)
+        : link_container (imp, src);
+  } else if (src) {
+    gst_object_unref (gst_object_ref_sink (src));
+  }
+  if (!ok && imp->failure == NULL)
+    imp->failure = g_strdup ("the remux pipeline cannot be built "
+        "(missing GStreamer plugins)");
+  return ok;
+}
+
+/* One message of the remux's bus: segment files named and closed, a
+ * refusal or an error (imp->failure), or the end (*@eos). */
+static void
+handle_message (Import * imp, GstMessage * msg, gboolean * eos)
+{
+  g_autofree gchar *path = NULL;
+  gint64 start = 0;
+
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ELEMENT:
+      switch (lb_segment_writer_parse_message (imp->writer, msg, &path, &start)) {
+        case LB_SEGMENT_EVENT_OPENED:
+          add_path (imp->written, path);
+          break;
+        case LB_SEGMENT_EVENT_CLOSED:
+          add_path (imp->written, path);
+          g_ptr_array_add (imp->closed, g_strdup (path));
+          g_array_append_val (imp->starts, start);
+          break;
+        default:
+          break;
       }
-      for (guint n = 0; n < imp.display->len; n++) {
-        guint64 shown = g_array_index (imp.display, guint64, n);
-        if (n > shown)
-          imp.reorder = MAX (imp.reorder, n - shown);
-      }
-      GstElement *parse = gst_element_factory_make ("h264parse", NULL);
-      gst_bin_add (GST_BIN (imp.pipeline), parse);
-      g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
-      gst_pad_add_probe (parsed, GST_PAD_PROBE_TYPE_BUFFER,
-          on_elementary_buffer, &imp, NULL);
-      ok = gst_element_link (src, parse)
-          && gst_pad_link (parsed, imp.sink_pad) == GST_PAD_LINK_OK;
-      imp.linked = TRUE;
-    } else {
-      GstElement *pb = gst_element_factory_make ("parsebin", NULL);
-      gst_bin_add (GST_BIN (imp.pipeline), pb);
-      ok = pb && gst_element_link (src, pb);
-      g_signal_connect (pb, "pad-added", G_CALLBACK (on_pad_added), &imp);
-      g_signal_connect (pb, "no-more-pads", G_CALLBACK (on_no_more_pads), &imp);
+      break;
+    case GST_MESSAGE_APPLICATION:
+      g_mutex_lock (&imp->lock);
+      imp->failure = g_strdup (imp->refusal);
+      g_mutex_unlock (&imp->lock);
+      break;
+    case GST_MESSAGE_ERROR:{
+      g_autoptr (GError) gerr = NULL;
+      g_autofree gchar *dbg = NULL;
+      gst_message_parse_error (msg, &gerr, &dbg);
+      GST_INFO ("%s: error: %s (%s)", imp->path, gerr->message, dbg ? dbg : "");
+      g_mutex_lock (&imp->lock);
+      imp->failure = imp->refusal ? g_strdup (imp->refusal)
+          : g_strdup_printf ("unreadable (truncated or damaged?): %s",
+          gerr->message);
+      g_mutex_unlock (&imp->lock);
+      break;
     }
+    case GST_MESSAGE_EOS:
+      *eos = TRUE;
+      break;
+    default:
+      break;
   }
-  if (!ok) {
-    failure =
-        g_strdup
-        ("the remux pipeline cannot be built (missing GStreamer plugins)");
-    goto done;
-  }
+}
 
-  bus = gst_pipeline_get_bus (GST_PIPELINE (imp.pipeline));
-  if (gst_element_set_state (imp.pipeline,
-          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    failure = g_strdup ("the file cannot be opened");
-  deadline = g_get_monotonic_time () + IMPORT_TIMEOUT / GST_USECOND;
+/* Nothing has moved for a while: a demuxer stuck on a damaged file.
+ * (parsebin drops an error a demuxer posts while it is still being
+ * plugged, as qtdemux does at once for an MP4 without its moov.) */
+static gboolean
+stalled (Import * imp, gint64 last_progress)
+{
+  gint64 stall = g_atomic_int_get (&imp->exposed)
+      || imp->elementary ? IMPORT_STALL_US : IMPORT_STALL_US / 3;
+  return g_get_monotonic_time () - last_progress > stall;
+}
+
+/* Plays the remux to its end: TRUE at EOS, FALSE with imp->failure. */
+static gboolean
+run_remux (Import * imp)
+{
+  g_autoptr (GstBus) bus = gst_pipeline_get_bus (GST_PIPELINE (imp->pipeline));
+  gint64 deadline = g_get_monotonic_time () + IMPORT_TIMEOUT / GST_USECOND;
   gint64 last_progress = g_get_monotonic_time ();
   gint seen = 0;
-  while (failure == NULL) {
+  gboolean eos = FALSE;
+
+  if (gst_element_set_state (imp->pipeline,
+          GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    imp->failure = g_strdup ("the file cannot be opened");
+  while (imp->failure == NULL && !eos) {
     if (g_get_monotonic_time () > deadline) {
-      failure = g_strdup ("remuxing took too long");
+      imp->failure = g_strdup ("remuxing took too long");
       break;
     }
     g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
         GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_ELEMENT |
         GST_MESSAGE_APPLICATION);
-    gint now_seen = g_atomic_int_get (&imp.progress);
+    gint now_seen = g_atomic_int_get (&imp->progress);
     if (msg || now_seen != seen)
       last_progress = g_get_monotonic_time ();
     seen = now_seen;
-    if (msg == NULL) {
-      /* Nothing moves: a demuxer stuck on a damaged file.  (parsebin drops
-       * an error a demuxer posts while it is still being plugged, as
-       * qtdemux does at once for an MP4 without its moov.) */
-      gint64 stall = g_atomic_int_get (&imp.exposed)
-          || elementary ? IMPORT_STALL_US : IMPORT_STALL_US / 3;
-      if (g_get_monotonic_time () - last_progress > stall)
-        failure =
-            g_strdup
-            ("unreadable (truncated or damaged?): nothing came out of it");
-      continue;
-    }
-    g_autofree gchar *seg_path = NULL;
-    gint64 seg_start = 0;
-    switch (GST_MESSAGE_TYPE (msg)) {
-      case GST_MESSAGE_ELEMENT:
-        switch (lb_segment_sink_parse_message (imp.sink, msg, &seg_path,
-                &seg_start)) {
-          case LB_SEGMENT_EVENT_OPENED:
-            add_path (written, seg_path);
-            break;
-          case LB_SEGMENT_EVENT_CLOSED:
-            add_path (written, seg_path);
-            g_ptr_array_add (closed, g_strdup (seg_path));
-            g_array_append_val (starts, seg_start);
-            break;
-          default:
-            break;
-        }
-        break;
-      case GST_MESSAGE_APPLICATION:
-        g_mutex_lock (&imp.lock);
-        failure = g_strdup (imp.refusal);
-        g_mutex_unlock (&imp.lock);
-        break;
-      case GST_MESSAGE_ERROR:{
-        g_autoptr (GError) gerr = NULL;
-        g_autofree gchar *dbg = NULL;
-        gst_message_parse_error (msg, &gerr, &dbg);
-        GST_INFO ("%s: error: %s (%s)", path, gerr->message, dbg ? dbg : "");
-        g_mutex_lock (&imp.lock);
-        failure = imp.refusal ? g_strdup (imp.refusal)
-            : g_strdup_printf ("unreadable (truncated or damaged?): %s",
-            gerr->message);
-        g_mutex_unlock (&imp.lock);
-        break;
-      }
-      case GST_MESSAGE_EOS:
-        goto eos;
-      default:
-        break;
-    }
+    if (msg)
+      handle_message (imp, msg, &eos);
+    else if (stalled (imp, last_progress))
+      imp->failure = g_strdup ("unreadable (truncated or damaged?): "
+          "nothing came out of it");
   }
-  goto done;
+  return eos;
+}
 
-eos:
-  if (imp.frames == 0) {
-    failure = g_strdup ("it holds no video frames");
-    goto done;
-  }
-  /* A file cut short still plays to its cut: compare what came out with
-   * what its container declares. */
+/* At EOS: frames came out, as many as the container declares (a file cut
+ * short still plays to its cut), and every segment file is closed. */
+static gboolean
+check_complete (Import * imp)
+{
   gint64 declared = -1;
-  if (!elementary
-      && gst_element_query_duration (imp.pipeline, GST_FORMAT_TIME, &declared)
+
+  if (imp->frames == 0) {
+    imp->failure = g_strdup ("it holds no video frames");
+    return FALSE;
+  }
+  if (!imp->elementary
+      && gst_element_query_duration (imp->pipeline, GST_FORMAT_TIME, &declared)
       && declared > 0) {
-    gint64 got = imp.end_rt - imp.first_rt;
+    gint64 got = imp->end_rt - imp->first_rt;
     gint64 slack = MAX (LB_NS_PER_SEC / 2, declared / 10);
     if (got + slack < declared) {
       g_autofree gchar *a = lb_time_format_duration (got);
       g_autofree gchar *b = lb_time_format_duration (declared);
-      failure =
-          g_strdup_printf
-          ("truncated: it holds %s of the %s its header declares", a, b);
-      goto done;
+      imp->failure = g_strdup_printf ("truncated: it holds %s of the %s its "
+          "header declares", a, b);
+      return FALSE;
     }
   }
-  /* Every file the sink named must be closed by now. */
-  {
-    g_auto (GStrv) open = lb_segment_sink_list_open (imp.sink);
-    for (guint i = 0; open[i]; i++)
-      add_path (written, open[i]);
-    if (open[0]) {
-      failure = g_strdup ("the segment sink did not close its files");
-      goto done;
-    }
-  }
-
-done:
-  if (imp.pipeline) {
-    lb_segment_sink_release_dropped (imp.pipeline);
-    gst_element_set_state (imp.pipeline, GST_STATE_NULL);
-  }
-  if (imp.sink && failure) {
-    g_auto (GStrv) open = lb_segment_sink_list_open (imp.sink);
-    for (guint i = 0; open[i]; i++)
-      add_path (written, open[i]);
-  }
-  gst_clear_object (&imp.sink_pad);
-  gst_clear_object (&imp.pipeline);
-  g_mutex_clear (&imp.lock);
-  g_free (imp.refusal);
-  g_clear_pointer (&imp.display, g_array_unref);
-
-  if (failure == NULL) {
-    /* Index every segment; any failure takes back the ones done. */
-    g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-    for (guint i = 0; i < closed->len && failure == NULL; i++) {
-      gint64 id = 0;
-      g_autoptr (GError) ierr = NULL;
-      if (lb_footage_index_file (store, vehicle, input, closed->pdata[i],
-              g_array_index (starts, gint64, i), &id, &ierr))
-        g_array_append_val (ids, id);
-      else
-        failure = g_strdup_printf ("cannot be indexed: %s", ierr->message);
-    }
-    if (failure) {
-      for (guint i = 0; i < ids->len; i++) {
-        g_autoptr (GError) derr = NULL;
-        if (!lb_store_segment_delete (store, g_array_index (ids, gint64, i),
-                &derr))
-          GST_WARNING ("cannot take back segment %" G_GINT64_FORMAT ": %s",
-              g_array_index (ids, gint64, i), derr->message);
-      }
-    }
-  }
-
-  if (failure) {
-    remove_files (written);
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path, failure);
-    g_free (failure);
+  if (lb_segment_writer_count_open (imp->writer) > 0) {
+    imp->failure = g_strdup ("the segment sink did not close its files");
     return FALSE;
   }
+  return TRUE;
+}
 
-  gint64 start = opt->start_ns;
-  gint64 end = opt->start_ns + (imp.end_rt - imp.first_rt);
+/* The pipeline to NULL; files the writer left open count as written. */
+static void
+stop_remux (Import * imp)
+{
+  if (imp->pipeline) {
+    lb_recorder_release_dropped (imp->pipeline);
+    gst_element_set_state (imp->pipeline, GST_STATE_NULL);
+  }
+  if (imp->writer) {
+    g_auto (GStrv) open = lb_segment_writer_list_open (imp->writer);
+    for (guint i = 0; open[i]; i++)
+      add_path (imp->written, open[i]);
+  }
+  gst_clear_object (&imp->sink_pad);
+  gst_clear_object (&imp->pipeline);
+  g_clear_pointer (&imp->writer, lb_segment_writer_free);
+}
+
+/* Indexes every closed segment; a failure takes back the ones done. */
+static gboolean
+index_segments (Import * imp)
+{
+  const LbImportOptions *opt = imp->opt;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  for (guint i = 0; i < imp->closed->len && imp->failure == NULL; i++) {
+    gint64 id = 0;
+    g_autoptr (GError) ierr = NULL;
+    if (lb_footage_index_file (opt->store, opt->vehicle, opt->input,
+            imp->closed->pdata[i], g_array_index (imp->starts, gint64, i), &id,
+            &ierr))
+      g_array_append_val (ids, id);
+    else
+      imp->failure = g_strdup_printf ("cannot be indexed: %s", ierr->message);
+  }
+  for (guint i = 0; imp->failure && i < ids->len; i++) {
+    g_autoptr (GError) derr = NULL;
+    gint64 id = g_array_index (ids, gint64, i);
+    if (!lb_store_segment_delete (opt->store, id, &derr))
+      lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = opt->vehicle,.input =
+              opt->input), "import of %s: cannot take back its segment row %"
+          G_GINT64_FORMAT ": %s", imp->path, id, derr->message);
+  }
+  return imp->failure == NULL;
+}
+
+static void
+report_imported (Import * imp, gint64 * out_end_ns, GString * report)
+{
+  gint64 start = imp->opt->start_ns;
+  gint64 end = start + (imp->end_rt - imp->first_rt);
+
   if (out_end_ns)
     *out_end_ns = end;
   if (report) {
@@ -635,217 +709,38 @@ done:
     g_autofree gchar *d = lb_time_format_duration (end - start);
     g_string_append_printf (report,
         "imported %s: %s to %s (%s, %" G_GUINT64_FORMAT
-        " frames, %u segments)\n", path, a, b, d, imp.frames, closed->len);
+        " frames, %u segments)\n", imp->path, a, b, d, imp->frames,
+        imp->closed->len);
   }
-  return TRUE;
-}
-
-/* --- the command ---------------------------------------------------------- */
-
-static const gchar *const api_inputs[] = {
-  "dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2", "analog3",
-  "analog4",
-  NULL
-};
-
-static const gchar usage[] =
-    "usage: lookback [--config FILE] import --vehicle ID --input NAME "
-    "--start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]";
-
-/* "--name value" or "--name=value" at argv[*i]; advances *i past it. */
-static gboolean
-take_option (gint argc, gchar ** argv, gint * i, const gchar * name,
-    const gchar ** value, GError ** error)
-{
-  gsize n = strlen (name);
-  const gchar *arg = argv[*i];
-
-  if (strncmp (arg, name, n) != 0)
-    return FALSE;
-  if (arg[n] == '=') {
-    *value = arg + n + 1;
-    return TRUE;
-  }
-  if (arg[n] != '\0')
-    return FALSE;
-  if (*i + 1 >= argc) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s needs a value\n%s",
-        name, usage);
-    *value = NULL;
-    return TRUE;
-  }
-  *value = argv[++*i];
-  return TRUE;
-}
-
-static gboolean
-parse_framerate (const gchar * text, gint * n, gint * d)
-{
-  gchar *end = NULL;
-  gint64 a = g_ascii_strtoll (text, &end, 10), b = 1;
-
-  if (end == text)
-    return FALSE;
-  if (*end == '/') {
-    const gchar *p = end + 1;
-    b = g_ascii_strtoll (p, &end, 10);
-    if (end == p)
-      return FALSE;
-  }
-  if (*end != '\0' || a <= 0 || b <= 0 || a > 1000000 || b > 1000000)
-    return FALSE;
-  *n = (gint) a;
-  *d = (gint) b;
-  return TRUE;
-}
-
-typedef struct
-{
-  gchar *path;
-  gboolean has_start;
-  gint64 start_ns;
-  gint fps_n, fps_d;
-} FileArg;
-
-static void
-file_arg_free (gpointer p)
-{
-  FileArg *f = p;
-  g_free (f->path);
-  g_free (f);
 }
 
 gboolean
-lb_import_command (LbConfig * config, gint argc, gchar ** argv, GString * out,
-    GError ** error)
+lb_import_file (const LbImportOptions * opt, const gchar * path,
+    gint64 * out_end_ns, GString * report, GError ** error)
 {
-  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (opt != NULL && opt->store != NULL, FALSE);
+  g_return_val_if_fail (opt->vehicle != NULL && opt->input != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
 
   LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
 
-  const gchar *vehicle = NULL, *input = NULL, *value = NULL;
-  gboolean pending_start = FALSE;
-  gint64 start_ns = 0;
-  gint fps_n = 0, fps_d = 0;
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (file_arg_free);
-  gboolean options_done = FALSE;
-
-  for (gint i = 1; i < argc; i++) {
-    const gchar *arg = argv[i];
-    g_autoptr (GError) err = NULL;
-    if (!options_done && g_str_equal (arg, "--")) {
-      options_done = TRUE;
-      continue;
-    }
-    if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-      if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h")) {
-        g_string_append_printf (out, "%s\n", usage);
-        return TRUE;
-      }
-      if (take_option (argc, argv, &i, "--vehicle", &value, &err)) {
-        vehicle = value;
-      } else if (take_option (argc, argv, &i, "--input", &value, &err)) {
-        input = value;
-      } else if (take_option (argc, argv, &i, "--start", &value, &err)) {
-        if (value && !lb_time_parse_rfc3339 (value, &start_ns, &err)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--start: %s",
-              err->message);
-          return FALSE;
-        }
-        pending_start = TRUE;
-      } else if (take_option (argc, argv, &i, "--framerate", &value, &err)) {
-        if (value && !parse_framerate (value, &fps_n, &fps_d)) {
-          g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-              "--framerate: '%s' is not a frame rate such as 30 or 30000/1001",
-              value);
-          return FALSE;
-        }
-      } else {
-        g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-            "unknown option '%s'\n%s", arg, usage);
-        return FALSE;
-      }
-      if (err) {
-        g_propagate_error (error, g_steal_pointer (&err));
-        return FALSE;
-      }
-      continue;
-    }
-    FileArg *f = g_new0 (FileArg, 1);
-    f->path = g_strdup (arg);
-    f->has_start = pending_start;
-    f->start_ns = start_ns;
-    f->fps_n = fps_n;
-    f->fps_d = fps_d;
-    pending_start = FALSE;
-    g_ptr_array_add (files, f);
-  }
-
-  if (vehicle == NULL || *vehicle == '\0' || input == NULL || *input == '\0') {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--vehicle and --input are required\n%s", usage);
-    return FALSE;
-  }
-  if (!g_strv_contains (api_inputs, input)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--input: '%s' is not an input of the API "
-        "(dashcamRoadFacing, dashcamDriverFacing, analog1 … analog4)", input);
-    return FALSE;
-  }
-  if (files->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "no file to import\n%s",
-        usage);
-    return FALSE;
-  }
-  if (!((FileArg *) files->pdata[0])->has_start) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "--start (the wall-clock time of the first frame) must come before the first file\n%s",
-        usage);
-    return FALSE;
-  }
-
-  g_autofree gchar *db = lb_config_get_db_path (config);
-  const gchar *store_dir = lb_config_get_store_dir (config);
-  if (g_mkdir_with_parents (store_dir, 0755) < 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
-        store_dir, g_strerror (errno));
-    return FALSE;
-  }
-  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
-  if (store == NULL)
+  gboolean elementary = FALSE;
+  if (!check_file (path, opt, &elementary, error))
     return FALSE;
 
-  gint64 segment_ns =
-      lb_config_get_duration (config, "recorder", "segment-duration");
-  gint64 next_start = 0;
-  guint failed = 0;
-  g_autoptr (GString) failures = g_string_new (NULL);
-
-  for (guint i = 0; i < files->len; i++) {
-    FileArg *f = files->pdata[i];
-    LbImportOptions opt = { 0 };
-    g_autoptr (GError) err = NULL;
-    gint64 end = 0;
-
-    opt.start_ns = f->has_start ? f->start_ns : next_start;
-    opt.fps_n = f->fps_n;
-    opt.fps_d = f->fps_d;
-    if (lb_import_file (store, store_dir, vehicle, input, f->path, &opt,
-            segment_ns, &end, out, &err)) {
-      next_start = end;
-    } else {
-      failed++;
-      g_string_append_printf (out, "skipped %s\n", err->message);
-      g_string_append_printf (failures, "%s%s", failures->len ? "; " : "",
-          err->message);
-      /* The next file keeps the time this one would have started at. */
-      next_start = opt.start_ns;
-    }
+  Import imp;
+  import_init (&imp, opt, path, elementary);
+  gboolean ok = build_remux (&imp) && run_remux (&imp)
+      && check_complete (&imp);
+  stop_remux (&imp);
+  ok = ok && index_segments (&imp);
+  if (ok) {
+    report_imported (&imp, out_end_ns, report);
+  } else {
+    remove_files (imp.written);
+    g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "%s: %s", path,
+        imp.failure ? imp.failure : "not imported");
   }
-  if (failed) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
-        "%u of %u files not imported (%s)", failed, files->len, failures->str);
-    return FALSE;
-  }
-  return TRUE;
+  import_clear (&imp);
+  return ok;
 }

@@ -390,13 +390,15 @@ lb_indexer_finish (LbIndexer * ix, GError ** error)
   g_return_val_if_fail (ix != NULL, FALSE);
   g_return_val_if_fail (!ix->finished, FALSE);
 
+  /* Nothing is marked done before the store has it all: a failure (a full
+   * disk) can be followed by another call. */
   ix->finishing = TRUE;
   if (!lb_indexer_update (ix, error))
     return FALSE;
-  ix->finished = TRUE;
   if (ix->segment_id == 0) {
     GST_WARNING ("%s: finished without a complete fragment; nothing indexed",
         ix->path);
+    ix->finished = TRUE;
     return TRUE;
   }
   struct stat st;
@@ -408,7 +410,10 @@ lb_indexer_finish (LbIndexer * ix, GError ** error)
             ix->c.end_ns, st.st_size, error))
       return FALSE;
   }
-  return lb_store_segment_finish (ix->store, ix->segment_id, error);
+  if (!lb_store_segment_finish (ix->store, ix->segment_id, error))
+    return FALSE;
+  ix->finished = TRUE;
+  return TRUE;
 }
 
 void
@@ -426,12 +431,14 @@ lb_indexer_free (LbIndexer * ix)
 
 /* ---- complete files ---- */
 
-/* Scans the whole file at @path; on success returns the closed segment (with
- * bytes = the end of its last complete fragment) and its rows. */
-static LbSegment *
-scan_file (const gchar * vehicle, const gchar * input, const gchar * path,
-    gint64 start_ns, GArray ** rows, gint64 * file_size, GError ** error)
+LbSegment *
+lb_footage_scan_file (const gchar * vehicle, const gchar * input,
+    const gchar * path, gint64 start_ns, GArray ** rows, gint64 * file_size,
+    GError ** error)
 {
+  g_return_val_if_fail (vehicle != NULL && input != NULL && path != NULL, NULL);
+  g_return_val_if_fail (rows != NULL && file_size != NULL, NULL);
+
   Scanner sc = {.fd = open (path, O_RDONLY | O_CLOEXEC) };
   if (sc.fd < 0) {
     g_set_error (error, LB_ERROR,
@@ -499,7 +506,7 @@ lb_footage_index_file (LbStore * store, const gchar * vehicle,
   GArray *rows = NULL;
   gint64 size = 0;
   g_autoptr (LbSegment) seg =
-      scan_file (vehicle, input, abs, start_ns, &rows, &size, error);
+      lb_footage_scan_file (vehicle, input, abs, start_ns, &rows, &size, error);
   if (seg == NULL)
     return FALSE;
   if (!sync_dirs (abs, lb_store_get_dir (store), error)) {
@@ -517,181 +524,5 @@ lb_footage_index_file (LbStore * store, const gchar * vehicle,
       seg->end_ns - seg->start_ns);
   if (out_segment_id)
     *out_segment_id = seg->id;
-  return TRUE;
-}
-
-/* ---- reconcile ---- */
-
-/* The writer of @path died: give the samples of its trailing moof-less mdat
- * a moof (lb_mp4_recover_tail) so that the scan indexes them too. */
-static void
-recover_tail (const gchar * path, GString * report)
-{
-  gint fd = open (path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    g_string_append_printf (report,
-        "did not recover the torn tail of %s: open: %s\n", path,
-        g_strerror (errno));
-    return;
-  }
-  guint n = 0;
-  g_autofree gchar *note = NULL;
-  g_autoptr (GError) error = NULL;
-  if (!lb_mp4_recover_tail (fd, &n, &note, &error)) {
-    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
-        path, error->message);
-    GST_WARNING ("%s: tail recovery failed: %s", path, error->message);
-  } else if (n > 0) {
-    g_string_append_printf (report,
-        "recovered %u frames from the torn tail of %s\n", n, path);
-    GST_INFO ("%s: recovered %u frames from the torn tail", path, n);
-  } else if (note) {
-    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
-        path, note);
-  }
-  close (fd);
-}
-
-static gboolean
-reindex_open (LbStore * store, LbSegment * seg, GString * report,
-    GError ** error)
-{
-  g_autoptr (GArray) rows = NULL;
-  gint64 size = 0;
-  g_autoptr (GError) local = NULL;
-  recover_tail (seg->path, report);
-  g_autoptr (LbSegment) fresh =
-      scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns, &rows,
-      &size, &local);
-  if (fresh == NULL) {
-    g_string_append_printf (report, "removed the row of open segment %s: %s\n",
-        seg->path, local->message);
-    return lb_store_segment_delete (store, seg->id, error);
-  }
-  if (size > fresh->bytes) {
-    /* Cut the torn tail off: what remains is whole fragments, readable. */
-    if (truncate (seg->path, fresh->bytes) != 0) {
-      g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate %s: %s", seg->path,
-          g_strerror (errno));
-      return FALSE;
-    }
-    gint fd = open (seg->path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      fdatasync (fd);
-      close (fd);
-    }
-  }
-  /* Replace the row: delete, then add closed (a crash in between leaves the
-   * file unknown, and the next reconcile indexes it again). */
-  if (!lb_store_segment_delete (store, seg->id, error))
-    return FALSE;
-  g_autoptr (GPtrArray) segs = g_ptr_array_new ();
-  g_autoptr (GPtrArray) kfs = g_ptr_array_new ();
-  g_ptr_array_add (segs, fresh);
-  g_ptr_array_add (kfs, rows);
-  if (!lb_store_segment_add (store, segs, kfs, error))
-    return FALSE;
-  g_string_append_printf (report,
-      "closed open segment %s: %u keyframes, %" G_GINT64_FORMAT " bytes%s\n",
-      seg->path, rows->len, fresh->bytes,
-      size > fresh->bytes ? " (torn tail cut off)" : "");
-  return TRUE;
-}
-
-static gboolean
-walk_segments (LbStore * store, const gchar * dir, guint depth,
-    GHashTable * known, GString * report, GError ** error)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return TRUE;
-  const gchar *name;
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  while ((name = g_dir_read_name (d)))
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
-  for (guint i = 0; i < names->len; i++) {
-    const gchar *n = *(const gchar **) &g_ptr_array_index (names, i);
-    g_autofree gchar *path = g_build_filename (dir, n, NULL);
-    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-      if (depth < 2) {
-        if (!walk_segments (store, path, depth + 1, known, report, error))
-          return FALSE;
-      } else {
-        g_string_append_printf (report, "unknown folder %s\n", path);
-      }
-      continue;
-    }
-    if (g_hash_table_contains (known, path))
-      continue;
-    g_autofree gchar *vehicle = NULL, *input = NULL;
-    gint64 start_ns;
-    if (depth != 2
-        || !lb_footage_parse_segment_path (lb_store_get_dir (store), path,
-            &vehicle, &input, &start_ns)) {
-      g_string_append_printf (report,
-          "unknown file %s: not named like a segment\n", path);
-      continue;
-    }
-    g_autoptr (GError) local = NULL;
-    gint64 id = 0;
-    recover_tail (path, report);
-    if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
-            &local)) {
-      g_string_append_printf (report, "indexed unknown file %s\n", path);
-    } else if (local->domain == LB_ERROR && local->code == LB_ERROR_CORRUPT) {
-      g_string_append_printf (report, "unknown file %s\n", local->message);
-    } else {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
-gboolean
-lb_footage_reconcile (LbStore * store, GString * report, GError ** error)
-{
-  g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (report != NULL, FALSE);
-  debug_init ();
-
-  /* 1. open segments: a crash (or a kill) left them */
-  g_autoptr (GPtrArray) open_segs =
-      lb_store_segment_list (store, NULL, NULL, TRUE, error);
-  if (open_segs == NULL)
-    return FALSE;
-  for (guint i = 0; i < open_segs->len; i++) {
-    LbSegment *seg = g_ptr_array_index (open_segs, i);
-    if (!g_file_test (seg->path, G_FILE_TEST_EXISTS))
-      continue;                 /* handled with the missing files below */
-    if (!reindex_open (store, seg, report, error))
-      return FALSE;
-  }
-
-  /* 2. rows whose file is gone */
-  g_autoptr (GPtrArray) all =
-      lb_store_segment_list (store, NULL, NULL, FALSE, error);
-  if (all == NULL)
-    return FALSE;
-  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < all->len; i++) {
-    LbSegment *seg = g_ptr_array_index (all, i);
-    if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR)) {
-      if (!lb_store_segment_delete (store, seg->id, error))
-        return FALSE;
-      g_string_append_printf (report, "removed the row of missing file %s\n",
-          seg->path);
-      GST_WARNING ("segment file %s is gone; its row was removed", seg->path);
-      continue;
-    }
-    g_hash_table_add (known, seg->path);
-  }
-
-  /* 3. files the index does not know */
-  g_autofree gchar *root =
-      g_build_filename (lb_store_get_dir (store), "segments", NULL);
-  if (!walk_segments (store, root, 0, known, report, error))
-    return FALSE;
   return TRUE;
 }

@@ -33,7 +33,8 @@ LbIndexer *lb_indexer_new     (LbStore      *store,
 gboolean   lb_indexer_update  (LbIndexer    *indexer,
                                GError      **error);
 
-/* A last update, then the segment row is closed. */
+/* A last update, then the segment row is closed.  After a failure (a full
+ * disk, a busy store) it may be called again. */
 gboolean   lb_indexer_finish  (LbIndexer    *indexer,
                                GError      **error);
 
@@ -55,17 +56,17 @@ gboolean   lb_footage_index_file (LbStore      *store,
                                   gint64       *out_segment_id,
                                   GError      **error);
 
-/* Start-up crash recovery: open segments are re-indexed up to their last
- * complete fragment and closed.  First the fragment whose moof the killed
- * muxer had not written yet gets one (lb_mp4_recover_tail: H.264 without
- * B-frames), so that only what never reached the file is lost; whatever is
- * still torn after that is cut off the file.  Rows
- * whose file is gone are removed; files under segments/ that the index does
- * not know are indexed when their name and content parse (their moof-less
- * tail recovered the same way).  Everything done
- * or found wrong is written to @report, one line each. */
-gboolean   lb_footage_reconcile  (LbStore      *store,
-                                  GString      *report,
+/* Scans the whole file at @path, touching no store: the closed segment it
+ * makes (bytes = the end of its last complete fragment, or the whole file
+ * once finalised) and its keyframe rows; *@file_size gets the file's size.
+ * LB_ERROR_CORRUPT when it does not parse or holds no complete fragment with
+ * a keyframe. */
+LbSegment *lb_footage_scan_file  (const gchar  *vehicle,
+                                  const gchar  *input,
+                                  const gchar  *path,
+                                  gint64        start_ns,
+                                  GArray      **rows,
+                                  gint64       *file_size,
                                   GError      **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbIndexer, lb_indexer_free)

@@ -4,11 +4,15 @@
 #include "recorder/lb-recorder.h"
 
 #include "core/lb-debug.h"
+#include "core/lb-disk.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
+#include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
-#include "recorder/lb-segment-sink.h"
+#include "recorder/lb-segment-writer.h"
 #include "store/lb-store-footage.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
@@ -20,6 +24,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
 #define START_TIMEOUT_S 15
 /* Longest wait for splitmuxsink to close the open file after EOS. */
 #define DRAIN_TIMEOUT_MS 5000
+/* After a full disk, recording starts again once the store's file system
+ * has this much free space (retention or the operator freed it). */
+#define DISK_RESUME_BYTES (8 * 1024 * 1024)
 #define INDEX_PERIOD_US G_USEC_PER_SEC
 
 /* ------------------------------------------------------------------------ */
@@ -48,6 +55,10 @@ typedef struct
   gchar *vehicle, *input, *path;
   gint64 start_ns;
   LbIndexer *indexer;           /* NULL until lb_indexer_new succeeds */
+  gboolean closing;             /* closed by the writer; its final indexing
+                                 * failed for a while (full disk, busy store)
+                                 * and is tried again at every tick */
+  gboolean warned;              /* an indexing failure was logged */
 } OpenFile;
 
 static void
@@ -87,7 +98,7 @@ typedef struct
   gchar *name;                  /* "vehicle/input", for logs */
   InState state;
   GstElement *pipeline;
-  GstElement *sink;             /* the segment sink, owned by pipeline */
+  LbSegmentWriter *writer;      /* writes the segments; its sink is in pipeline */
   GstPad *sink_pad;             /* its video request pad (ref) */
   guint bus_watch;
   guint retry_id;
@@ -100,6 +111,13 @@ typedef struct
   gint linked;                  /* atomic: the video branch is linked */
   gboolean seen_key;            /* streaming thread: a keyframe reached the sink */
   gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
+  /* main thread: what the operator was told */
+  gboolean live;                /* video flows since the last start */
+  gboolean warned;              /* the current outage was logged */
+  gint64 lost_ns;               /* wall clock when it stopped recording, 0 */
+  gboolean disk_full;           /* stopped by a full disk: waits for space */
+  gboolean outage_disk;         /* the current outage began with a full disk */
+  gint64 retry_at_us;           /* disk_full: monotonic time of the next try */
 } RecInput;
 
 struct _LbRecorder
@@ -135,6 +153,19 @@ static void check_stopped (LbRecorder * rec);
 
 /* --- indexing thread ---------------------------------------------------- */
 
+/* An indexing failure of @f reaches the operator once per file. */
+static void
+index_warn (OpenFile * f, const gchar * what, const GError * error)
+{
+  if (f->warned) {
+    GST_DEBUG ("%s: %s: %s", f->path, what, error->message);
+    return;
+  }
+  f->warned = TRUE;
+  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = f->vehicle,.input =
+          f->input), "segment %s: %s: %s", f->path, what, error->message);
+}
+
 static gboolean
 ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
 {
@@ -149,9 +180,40 @@ ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
     if (quiet && g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
       GST_DEBUG ("%s: not indexable yet: %s", f->path, error->message);
     else
-      GST_WARNING ("%s: cannot index: %s", f->path, error->message);
+      index_warn (f, "cannot index", error);
   }
   return f->indexer != NULL;
+}
+
+/* The file is complete: its last rows and the segment row's close.  FALSE
+ * while that has to be tried again (a full disk or a busy store); a file
+ * that holds nothing decodable is removed. */
+static gboolean
+index_finish (LbRecorder * rec, OpenFile * f)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!ensure_indexer (rec, f, FALSE))
+    return TRUE;
+  if (!lb_indexer_finish (f->indexer, &error)) {
+    gboolean again = g_error_matches (error, LB_ERROR, LB_ERROR_IO)
+        || g_error_matches (error, LB_ERROR, LB_ERROR_BUSY);
+    index_warn (f, again ? "final indexing failed, tried again every second"
+        : "final indexing failed", error);
+    return !again;
+  }
+  if (lb_indexer_get_segment_id (f->indexer) == 0) {
+    /* Not one whole fragment with a keyframe (the camera or the disk gave
+     * up at once): nothing in it can be decoded. */
+    GST_INFO ("%s: nothing to index, removed", f->path);
+    g_unlink (f->path);
+  } else {
+    GST_INFO ("%s: closed and indexed", f->path);
+    if (f->warned)
+      lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = f->vehicle,.input =
+              f->input), "segment %s: closed and indexed", f->path);
+  }
+  return TRUE;
 }
 
 static void
@@ -164,11 +226,16 @@ index_update_all (LbRecorder * rec)
   while (g_hash_table_iter_next (&it, NULL, &value)) {
     OpenFile *f = value;
     g_autoptr (GError) error = NULL;
+    if (f->closing) {
+      if (index_finish (rec, f))
+        g_hash_table_iter_remove (&it);
+      continue;
+    }
     if (!ensure_indexer (rec, f, TRUE))
       continue;
     if (!lb_indexer_update (f->indexer, &error) &&
         !g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
-      GST_WARNING ("%s: index update failed: %s", f->path, error->message);
+      index_warn (f, "index update failed", error);
   }
 }
 
@@ -177,7 +244,6 @@ index_close (LbRecorder * rec, const gchar * vehicle, const gchar * input,
     const gchar * path, gint64 start_ns)
 {
   OpenFile *f = g_hash_table_lookup (rec->open_files, path);
-  g_autoptr (GError) error = NULL;
 
   if (f == NULL) {
     f = g_new0 (OpenFile, 1);
@@ -187,13 +253,9 @@ index_close (LbRecorder * rec, const gchar * vehicle, const gchar * input,
     f->start_ns = start_ns;
     g_hash_table_insert (rec->open_files, f->path, f);
   }
-  if (ensure_indexer (rec, f, FALSE)) {
-    if (lb_indexer_finish (f->indexer, &error))
-      GST_INFO ("%s: closed and indexed", path);
-    else
-      GST_WARNING ("%s: final indexing failed: %s", path, error->message);
-  }
-  g_hash_table_remove (rec->open_files, path);
+  f->closing = TRUE;
+  if (index_finish (rec, f))
+    g_hash_table_remove (rec->open_files, path);
   g_atomic_int_inc (&rec->closed);
 }
 
@@ -294,12 +356,12 @@ teardown_pipeline (RecInput * in)
     in->bus_watch = 0;
   }
   if (in->pipeline) {
-    lb_segment_sink_release_dropped (in->pipeline);
+    lb_recorder_release_dropped (in->pipeline);
     gst_element_set_state (in->pipeline, GST_STATE_NULL);
     gst_clear_object (&in->sink_pad);
     gst_clear_object (&in->pipeline);
-    in->sink = NULL;
   }
+  g_clear_pointer (&in->writer, lb_segment_writer_free);
   g_atomic_int_set (&in->linked, 0);
 }
 
@@ -322,9 +384,16 @@ schedule_retry (RecInput * in)
   guint ms = (guint) (in->backoff_ns / GST_MSECOND);
 
   in->state = IN_WAITING;
-  GST_INFO ("%s: retrying in %u ms", in->name, ms);
-  in->retry_id =
-      g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in, NULL);
+  if (in->disk_full) {
+    /* on_watchdog starts it once there is space again */
+    in->retry_at_us = g_get_monotonic_time () + in->backoff_ns / 1000;
+    GST_INFO ("%s: waiting for free space, at least %u ms", in->name, ms);
+  } else {
+    GST_INFO ("%s: retrying in %u ms", in->name, ms);
+    in->retry_id =
+        g_timeout_add_full (G_PRIORITY_DEFAULT, MAX (ms, 1), on_retry, in,
+        NULL);
+  }
   in->backoff_ns = MIN (in->backoff_ns * 2, rec->retry_max_ns);
 }
 
@@ -335,20 +404,19 @@ finish_drain (RecInput * in)
 {
   LbRecorder *rec = in->rec;
 
-  if (in->sink) {
-    /* Files splitmuxsink did not close in time: index them to their last
-     * complete fragment all the same. */
-    g_auto (GStrv) open = lb_segment_sink_list_open (in->sink);
-    for (guint i = 0; open[i]; i++) {
-      gint64 start_ns = 0;
-      GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
-      if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
-              &start_ns))
-        push_task (rec, TASK_CLOSE, in, open[i], start_ns);
-    }
-  }
+  /* Files splitmuxsink did not close in time: index them to their last
+   * complete fragment all the same, once nothing writes them any more. */
+  g_auto (GStrv) open =
+      in->writer ? lb_segment_writer_list_open (in->writer) : NULL;
   g_clear_pointer (&in->open_path, g_free);
   teardown_pipeline (in);
+  for (guint i = 0; open && open[i]; i++) {
+    gint64 start_ns = 0;
+    GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
+    if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
+            &start_ns))
+      push_task (rec, TASK_CLOSE, in, open[i], start_ns);
+  }
   if (in->retry_after_drain && !rec->stopping) {
     schedule_retry (in);
   } else {
@@ -383,8 +451,56 @@ send_eos_to_sink (GstElement * pipeline, gpointer data)
 static gboolean
 drain_done (RecInput * in)
 {
-  return in->sink == NULL || (in->sink_eos
-      && lb_segment_sink_count_open (in->sink) == 0);
+  return in->writer == NULL || (in->sink_eos
+      && lb_segment_writer_count_open (in->writer) == 0);
+}
+
+/* The input stopped recording (camera lost, full disk, failed start): one
+ * line per outage, not one per retry. */
+static void
+report_lost (RecInput * in, const gchar * why)
+{
+  const LbLogContext *ctx = LB_LOG_CTX (.vehicle = in->vehicle,.input =
+      in->input);
+
+  g_autofree gchar *every = lb_time_format_duration (in->rec->retry_max_ns);
+
+  if (in->live)
+    in->lost_ns = lb_time_now ();
+  in->live = FALSE;
+  if (in->warned)
+    return;
+  in->warned = TRUE;
+  in->outage_disk = in->disk_full;
+  if (in->disk_full)
+    lb_log (LB_LOG_ERROR, ctx, "disk full: recording stopped, the open "
+        "segment is closed; it resumes by itself once space is freed");
+  else if (in->lost_ns)
+    lb_log (LB_LOG_WARNING, ctx, "camera lost (%s): the open segment is "
+        "closed; retrying with a backoff of up to %s", why, every);
+  else
+    lb_log (LB_LOG_WARNING, ctx, "camera not recording (%s); retrying with a "
+        "backoff of up to %s", why, every);
+}
+
+/* Video flows again (main thread, from the watchdog). */
+static void
+report_live (RecInput * in)
+{
+  const LbLogContext *ctx = LB_LOG_CTX (.vehicle = in->vehicle,.input =
+      in->input);
+
+  in->live = TRUE;
+  in->warned = FALSE;
+  if (in->lost_ns == 0) {
+    lb_log (LB_LOG_INFO, ctx, "camera connected: recording");
+    return;
+  }
+  g_autofree gchar *gap = lb_time_format_duration (lb_time_now () -
+      in->lost_ns);
+  lb_log (LB_LOG_INFO, ctx, "%s: recording again after a gap of %s",
+      in->outage_disk ? "disk space back" : "camera back", gap);
+  in->lost_ns = 0;
 }
 
 static void
@@ -393,11 +509,13 @@ drain_input (RecInput * in, gboolean retry, const gchar * why)
   if (in->state != IN_RUNNING)
     return;
   GST_INFO ("%s: stopping (%s)", in->name, why);
+  if (retry)
+    report_lost (in, why);
   in->state = IN_DRAINING;
   in->retry_after_drain = retry;
   if (in->sink_pad == NULL || drain_done (in) ||
       (g_atomic_int_get (&in->last_data_s) == 0 &&
-          lb_segment_sink_count_open (in->sink) == 0)) {
+          lb_segment_writer_count_open (in->writer) == 0)) {
     finish_drain (in);
     return;
   }
@@ -435,6 +553,16 @@ on_segment_event (RecInput * in, LbSegmentEvent ev, const gchar * path,
   }
 }
 
+/* An error while the store's disk is (nearly) full is the disk's doing,
+ * whatever element saw it first. */
+static gboolean
+disk_is_full (LbRecorder * rec)
+{
+  gint64 free_b = 0;
+  return lb_disk_space (rec->store_dir, &free_b, NULL, NULL)
+      && free_b < DISK_RESUME_BYTES;
+}
+
 static gboolean
 on_bus (GstBus * bus, GstMessage * msg, gpointer data)
 {
@@ -452,7 +580,8 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
       if (st && gst_structure_has_name (st, "GstBinForwarded") &&
           gst_structure_get (st, "message", GST_TYPE_MESSAGE, &inner, NULL)) {
         if (GST_MESSAGE_TYPE (inner) == GST_MESSAGE_EOS &&
-            GST_MESSAGE_SRC (inner) == GST_OBJECT (in->sink)) {
+            GST_MESSAGE_SRC (inner) ==
+            GST_OBJECT (lb_segment_writer_get_sink (in->writer))) {
           in->sink_eos = TRUE;
           if (in->state == IN_DRAINING && drain_done (in))
             finish_drain (in);
@@ -460,7 +589,7 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
         gst_message_unref (inner);
         break;
       }
-      ev = lb_segment_sink_parse_message (in->sink, msg, &path, &start_ns);
+      ev = lb_segment_writer_parse_message (in->writer, msg, &path, &start_ns);
       if (ev != LB_SEGMENT_EVENT_NONE)
         on_segment_event (in, ev, path, start_ns);
       break;
@@ -489,10 +618,13 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
       gst_message_parse_error (msg, &err, &dbg);
       GST_WARNING ("%s: error from %s: %s (%s)", in->name,
           GST_OBJECT_NAME (msg->src), err->message, dbg ? dbg : "");
+      if (g_error_matches (err, GST_RESOURCE_ERROR,
+              GST_RESOURCE_ERROR_NO_SPACE_LEFT) || disk_is_full (in->rec))
+        in->disk_full = TRUE;
       if (in->state == IN_RUNNING)
         drain_input (in, TRUE, err->message);
-      else if (in->state == IN_DRAINING && (in->sink == NULL ||
-              lb_segment_sink_count_open (in->sink) == 0))
+      else if (in->state == IN_DRAINING && (in->writer == NULL ||
+              lb_segment_writer_count_open (in->writer) == 0))
         finish_drain (in);
       break;
     }
@@ -536,91 +668,81 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* parsebin exposed a stream (streaming thread). */
-static void
-on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
+/* The caps @pad carries (or can carry, before it is negotiated). */
+static GstCaps *
+pad_caps (GstPad * pad)
 {
-  RecInput *in = data;
-  LbRecorder *rec = in->rec;
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  GstElement *pipeline = in->pipeline;
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  return caps ? caps : gst_pad_query_caps (pad, NULL);
+}
 
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  const GstStructure *s = gst_caps_get_structure (caps, 0);
-  const gchar *media = gst_structure_get_name (s);
-  gboolean video = g_str_has_prefix (media, "video/")
-      || g_str_has_prefix (media, "image/");
-
-  if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
-    GST_INFO ("%s: not recording stream %s", in->name, media);
-    gst_object_unref (lb_segment_sink_drop_stream (pipeline, pad));
-    return;
-  }
-
-  gboolean h264 = g_str_equal (media, "video/x-h264");
-  gboolean raw = g_str_equal (media, "video/x-raw");
-  g_autoptr (GError) error = NULL;
-
+/* The best-ranked decoder for @caps, or NULL. */
+static GstElement *
+make_decoder (GstCaps * caps)
+{
+  GList *all =
+      gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
+      GST_RANK_MARGINAL);
+  GList *fit = gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
   GstElement *decoder = NULL;
-  if (!h264 && !raw) {
-    /* Other video (MJPEG, H.265, ...): the best decoder for it, then the
-     * encode template. */
-    GList *all =
-        gst_element_factory_list_get_elements (GST_ELEMENT_FACTORY_TYPE_DECODER,
-        GST_RANK_MARGINAL);
-    GList *fit =
-        gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
-    fit = g_list_sort (fit, gst_plugin_feature_rank_compare_func);
-    if (fit)
-      decoder = gst_element_factory_create (fit->data, NULL);
-    gst_plugin_feature_list_free (fit);
-    gst_plugin_feature_list_free (all);
-    if (decoder == NULL) {
-      GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
-              media), (NULL));
-      return;
-    }
-  }
+
+  fit = g_list_sort (fit, gst_plugin_feature_rank_compare_func);
+  if (fit)
+    decoder = gst_element_factory_create (fit->data, NULL);
+  gst_plugin_feature_list_free (fit);
+  gst_plugin_feature_list_free (all);
+  return decoder;
+}
+
+/* The recording branch for a stream @s: record-h264.pipeline as it comes,
+ * or record-encode.pipeline whose "enc" (when it has key-int-max) makes one
+ * keyframe per fragment-duration of frames (30 when the rate is unknown).
+ * Set here only: x264enc applies a template's key-int-max after ours. */
+static GstElement *
+make_branch (RecInput * in, const GstStructure * s, GError ** error)
+{
+  LbRecorder *rec = in->rec;
+  const gchar *media = gst_structure_get_name (s);
+  gboolean h264 = g_str_equal (media, "video/x-h264");
   GstElement *bin =
       gst_parse_bin_from_description (h264 ? rec->tpl_h264 : rec->tpl_encode,
-      TRUE, &error);
-  if (bin == NULL) {
-    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
-            error->message), (NULL));
-    return;
-  }
-  if (!h264) {
-    /* One keyframe per fragment-duration of frames (30 when the rate is
-     * unknown).  Set here only: x264enc applies a template's key-int-max
-     * after ours. */
-    g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
-    gint fps_n = 0, fps_d = 1;
-    guint frames = 30;
-    if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0
-        && fps_d > 0)
-      frames =
-          (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
-              (guint64) fps_d * GST_SECOND));
-    if (enc
-        && g_object_class_find_property (G_OBJECT_GET_CLASS (enc),
-            "key-int-max")) {
-      g_object_set (enc, "key-int-max", frames, NULL);
-      GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name,
-          media, frames);
-    }
-  } else {
-    GST_INFO ("%s: recording H.264 as it comes", in->name);
-  }
+      TRUE, error);
 
-  gst_bin_add (GST_BIN (pipeline), bin);
+  if (bin == NULL)
+    return NULL;
+  if (h264) {
+    GST_INFO ("%s: recording H.264 as it comes", in->name);
+    return bin;
+  }
+  g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
+  gint fps_n = 0, fps_d = 1;
+  guint frames = 30;
+  if (gst_structure_get_fraction (s, "framerate", &fps_n, &fps_d) && fps_n > 0
+      && fps_d > 0)
+    frames =
+        (guint) MAX (1, gst_util_uint64_scale_round (rec->fragment_ns, fps_n,
+            (guint64) fps_d * GST_SECOND));
+  if (enc
+      && g_object_class_find_property (G_OBJECT_GET_CLASS (enc),
+          "key-int-max")) {
+    g_object_set (enc, "key-int-max", frames, NULL);
+    GST_INFO ("%s: encoding %s with a keyframe every %u frames", in->name,
+        media, frames);
+  }
+  return bin;
+}
+
+/* parsebin's @pad → [@decoder] → @bin → the segment sink, all added to the
+ * pipeline.  NULL, or what failed (*@debug: details). */
+static const gchar *
+link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
+    GstElement * bin, gchar ** debug)
+{
+  gst_bin_add (GST_BIN (in->pipeline), bin);
   if (decoder) {
-    gst_bin_add (GST_BIN (pipeline), decoder);
-    if (!gst_element_link (decoder, bin)) {
-      GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION,
-          ("cannot link the decoder of %s", media), (NULL));
-      return;
-    }
+    gst_bin_add (GST_BIN (in->pipeline), decoder);
+    if (!gst_element_link (decoder, bin))
+      return "cannot link the decoder";
     gst_element_sync_state_with_parent (decoder);
   }
   g_autoptr (GstPad) binsink =
@@ -630,13 +752,55 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
   if (binsink == NULL || binsrc == NULL ||
       (r1 = gst_pad_link (pad, binsink)) != GST_PAD_LINK_OK ||
       (r2 = gst_pad_link (binsrc, in->sink_pad)) != GST_PAD_LINK_OK) {
-    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION,
-        ("cannot link the recording branch"),
-        ("%s → branch: %s, branch → segment sink: %s", media,
-            gst_pad_link_get_name (r1), gst_pad_link_get_name (r2)));
-    return;
+    *debug =
+        g_strdup_printf ("stream → branch: %s, branch → segment sink: %s",
+        gst_pad_link_get_name (r1), gst_pad_link_get_name (r2));
+    return "cannot link the recording branch";
   }
   gst_element_sync_state_with_parent (bin);
+  return NULL;
+}
+
+/* parsebin exposed a stream (streaming thread): the first video stream is
+ * recorded (other video than H.264 and raw through the best decoder for
+ * it, then the encode template), the others dropped. */
+static void
+on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
+{
+  RecInput *in = data;
+  g_autoptr (GstCaps) caps = pad_caps (pad);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_name (s);
+  gboolean video = g_str_has_prefix (media, "video/")
+      || g_str_has_prefix (media, "image/");
+
+  if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
+    GST_INFO ("%s: not recording stream %s", in->name, media);
+    gst_object_unref (lb_recorder_drop_stream (in->pipeline, pad));
+    return;
+  }
+  GstElement *decoder = NULL;
+  if (!g_str_equal (media, "video/x-h264")
+      && !g_str_equal (media, "video/x-raw")
+      && (decoder = make_decoder (caps)) == NULL) {
+    GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
+            media), (NULL));
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  GstElement *bin = make_branch (in, s, &error);
+  if (bin == NULL) {
+    if (decoder)
+      gst_object_unref (gst_object_ref_sink (decoder));
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
+            error->message), (NULL));
+    return;
+  }
+  g_autofree gchar *debug = NULL;
+  const gchar *failed = link_branch (in, pad, decoder, bin, &debug);
+  if (failed)
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
+        ("%s", debug ? debug : ""));
 }
 
 static gboolean
@@ -672,17 +836,18 @@ build_pipeline (RecInput * in, GError ** error)
     gst_clear_object (&in->pipeline);
     return FALSE;
   }
-  in->sink =
-      lb_segment_sink_new (rec->store_dir, in->vehicle, in->input,
+  in->writer =
+      lb_segment_writer_new (rec->store_dir, in->vehicle, in->input,
       rec->segment_ns, rec->fragment_ns);
-  if (in->sink == NULL) {
+  if (in->writer == NULL) {
     g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
         "splitmuxsink or mp4mux is missing (gst-plugins-good)");
     gst_clear_object (&in->pipeline);
     return FALSE;
   }
-  gst_bin_add (GST_BIN (in->pipeline), in->sink);
-  in->sink_pad = gst_element_request_pad_simple (in->sink, "video");
+  GstElement *sink = lb_segment_writer_get_sink (in->writer);
+  gst_bin_add (GST_BIN (in->pipeline), sink);
+  in->sink_pad = gst_element_request_pad_simple (sink, "video");
   gst_pad_add_probe (in->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer,
       in, NULL);
   g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
@@ -705,9 +870,11 @@ start_input (RecInput * in)
   g_atomic_int_set (&in->last_data_s, 0);
   in->seen_key = FALSE;
   in->sink_eos = FALSE;
+  in->disk_full = FALSE;
   in->started_s = g_get_monotonic_time () / G_USEC_PER_SEC;
   if (!build_pipeline (in, &error)) {
     GST_WARNING ("%s: %s", in->name, error->message);
+    report_lost (in, error->message);
     schedule_retry (in);
     return;
   }
@@ -719,13 +886,21 @@ start_input (RecInput * in)
       || gst_element_set_state (in->pipeline,
           GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GST_WARNING ("%s: the pipeline does not start", in->name);
-    /* An error message on the bus says why; drain if it did not. */
+    report_lost (in, "the pipeline does not start");
     in->state = IN_DRAINING;
     in->retry_after_drain = TRUE;
     finish_drain (in);
     return;
   }
   GST_INFO ("%s: started", in->name);
+}
+
+/* An input stopped by a full disk starts again once there is room. */
+static void
+retry_if_space (RecInput * in)
+{
+  if (g_get_monotonic_time () >= in->retry_at_us && !disk_is_full (in->rec))
+    start_input (in);
 }
 
 static gboolean
@@ -736,6 +911,8 @@ on_watchdog (gpointer data)
 
   for (guint i = 0; i < rec->inputs->len; i++) {
     RecInput *in = rec->inputs->pdata[i];
+    if (in->state == IN_WAITING && in->disk_full)
+      retry_if_space (in);
     if (in->state != IN_RUNNING)
       continue;
     gint last = g_atomic_int_get (&in->last_data_s);
@@ -743,6 +920,8 @@ on_watchdog (gpointer data)
       drain_input (in, TRUE, "no video since the start");
     else if (last != 0 && now - last > STALL_TIMEOUT_S)
       drain_input (in, TRUE, "no video for a while");
+    else if (last != 0 && !in->live)
+      report_live (in);
   }
   return G_SOURCE_CONTINUE;
 }
@@ -794,7 +973,7 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
       !(rec->tpl_h264 = read_template ("record-h264.pipeline", error)) ||
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
-  rec->clock = lb_segment_sink_new_clock ();
+  rec->clock = lb_segment_writer_new_clock ();
 
   GPtrArray *inputs = lb_config_get_inputs (config);
   for (guint i = 0; i < inputs->len; i++) {
@@ -963,4 +1142,42 @@ lb_recorder_free (LbRecorder * rec)
   g_free (rec->tpl_encode);
   g_free (rec->store_dir);
   g_free (rec);
+}
+
+/* --- helpers for capture pipelines ------------------------------------- */
+
+GstPad *
+lb_recorder_drop_stream (GstElement * pipeline, GstPad * pad)
+{
+  g_return_val_if_fail (GST_IS_BIN (pipeline), NULL);
+  g_return_val_if_fail (GST_IS_PAD (pad), NULL);
+
+  GstElement *fake = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (fake, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipeline), fake);
+  GstPad *sinkpad = gst_element_get_static_pad (fake, "sink");
+  gst_pad_link (pad, sinkpad);
+  gst_element_set_locked_state (fake, TRUE);
+  gst_element_set_state (fake, GST_STATE_PLAYING);
+  return sinkpad;
+}
+
+void
+lb_recorder_release_dropped (GstElement * pipeline)
+{
+  g_return_if_fail (GST_IS_BIN (pipeline));
+
+  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    if (gst_element_is_locked_state (e)) {
+      gst_element_set_locked_state (e, FALSE);
+      gst_element_set_state (e, GST_STATE_NULL);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
 }

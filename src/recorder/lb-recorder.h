@@ -6,7 +6,7 @@
  *       → H.264:           <pipelines/record-h264.pipeline>   (passed through)
  *       → raw video:       <pipelines/record-encode.pipeline> (encoded)
  *       → other video:     the best-ranked decoder for it ! record-encode
- *   ! lb_segment_sink_new()
+ *   ! the splitmuxsink of an LbSegmentWriter (lb-segment-writer.h)
  *
  * record-source.pipeline ends in a parsebin named "parse" (it depayloads
  * RTP and parses what the source gives); its capsfilter "accept" lists, in
@@ -25,7 +25,16 @@
  * A camera that stops (error, EOS, or no video for a few seconds) has its
  * open segment closed and indexed, and is reopened after [recorder]
  * retry-min, doubling up to retry-max; the backoff resets once a new segment
- * opens.  The gap shows between segments.
+ * opens.  The gap shows between segments.  A full disk stops an input the
+ * same way; it records again once the store's file system has 8 MiB free
+ * (looked at every second, and not before the backoff).  A segment whose
+ * final indexing fails for want of space (or a busy store) is indexed again
+ * every second until it succeeds; a file that holds no whole fragment with a
+ * keyframe is removed.
+ *
+ * The operator sees one lb_log line per event: camera connected, lost and
+ * back (once per outage, not per retry), disk full and back, and the first
+ * indexing failure of each segment.
  *
  * Everything runs on the thread-default main context of the caller of
  * lb_recorder_start() (the daemon's main loop); pipelines stream on their own
@@ -35,6 +44,8 @@
 
 #include "core/lb-config.h"
 #include "store/lb-store.h"
+
+#include <gst/gst.h>
 
 G_BEGIN_DECLS
 
@@ -70,5 +81,15 @@ guint       lb_recorder_count_closed    (LbRecorder *recorder);
 void        lb_recorder_free  (LbRecorder *recorder);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbRecorder, lb_recorder_free)
+
+/* For capture pipelines (the recorder's and the importer's): a stream that
+ * is not recorded (audio, a second video) goes to a fakesink added to
+ * @pipeline and kept PLAYING whatever the pipeline's state, so that a
+ * demuxer never blocks in preroll on it while the segment sink waits for
+ * video.  Returns the fakesink's sink pad (for a probe).  Before @pipeline
+ * goes to NULL, lb_recorder_release_dropped() lets those sinks follow. */
+GstPad     *lb_recorder_drop_stream     (GstElement *pipeline,
+                                         GstPad     *pad);
+void        lb_recorder_release_dropped (GstElement *pipeline);
 
 G_END_DECLS

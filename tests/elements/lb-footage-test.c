@@ -3,7 +3,7 @@
 
 #include "lbelements.h"
 #include "recorder/lb-indexer.h"
-#include "recorder/lb-segment-sink.h"
+#include "recorder/lb-segment-writer.h"
 #include "store/lb-store.h"
 
 #include <gio/gio.h>
@@ -49,10 +49,12 @@ lb_test_record_full (const gchar * db, const gchar * vehicle,
   GstElement *pipeline = gst_parse_launch (description, &error);
   g_assert_no_error (error);
 
-  GstElement *sink = lb_segment_sink_new (lb_store_get_dir (store), vehicle,
-      input, segment_ns, GST_SECOND);
-  g_assert_nonnull (sink);
-  lb_segment_sink_set_origin (sink, origin_ns);
+  g_autoptr (LbSegmentWriter) writer =
+      lb_segment_writer_new (lb_store_get_dir (store), vehicle, input,
+      segment_ns, GST_SECOND);
+  g_assert_nonnull (writer);
+  lb_segment_writer_set_origin (writer, origin_ns);
+  GstElement *sink = lb_segment_writer_get_sink (writer);
   gst_bin_add (GST_BIN (pipeline), sink);
   g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (pipeline),
       "parse");
@@ -80,7 +82,7 @@ lb_test_record_full (const gchar * db, const gchar * vehicle,
       done = TRUE;
     gchar *path = NULL;
     gint64 start_ns = 0;
-    if (lb_segment_sink_parse_message (sink, msg, &path, &start_ns) ==
+    if (lb_segment_writer_parse_message (writer, msg, &path, &start_ns) ==
         LB_SEGMENT_EVENT_CLOSED) {
       g_ptr_array_add (paths, path);
       g_array_append_val (starts, start_ns);

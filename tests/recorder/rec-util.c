@@ -1,9 +1,18 @@
 /* Helpers shared by the recorder tests */
+#define _GNU_SOURCE             /* unshare, CLONE_NEWNS */
 #include "rec-util.h"
 
+#include "core/lb-disk.h"
+#include "core/lb-log.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <gst/app/gstappsink.h>
 #include <glib/gstdio.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 gint
 rec_decode_count (const gchar * path, gchar ** error_text)
@@ -212,4 +221,145 @@ rec_session_free (RecSession * s)
   g_clear_pointer (&s->store, lb_store_free);
   g_clear_pointer (&s->config, lb_config_free);
   g_free (s);
+}
+
+static void
+write_proc (const gchar * path, const gchar * text)
+{
+  g_autoptr (GError) error = NULL;
+  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE,
+          0644, &error))
+    g_error ("%s: %s", path, error->message);
+}
+
+void
+rec_private_mounts (void)
+{
+  if (unshare (CLONE_NEWNS) != 0) {
+    /* Not root: a user namespace of our own maps us to root in it. */
+    uid_t uid = getuid ();
+    gid_t gid = getgid ();
+    if (unshare (CLONE_NEWUSER | CLONE_NEWNS) != 0)
+      g_error ("this test mounts a small tmpfs to fill a disk for real; it "
+          "needs root or unprivileged user namespaces: unshare: %s",
+          g_strerror (errno));
+    g_autofree gchar *uid_map = g_strdup_printf ("0 %u 1", (guint) uid);
+    g_autofree gchar *gid_map = g_strdup_printf ("0 %u 1", (guint) gid);
+    write_proc ("/proc/self/setgroups", "deny");
+    write_proc ("/proc/self/uid_map", uid_map);
+    write_proc ("/proc/self/gid_map", gid_map);
+  }
+  /* Our mounts must not propagate to the rest of the system. */
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    g_error ("making / private in our mount namespace: %s", g_strerror (errno));
+}
+
+gchar *
+rec_mount_tmpfs (gsize bytes)
+{
+  g_autoptr (GError) error = NULL;
+  gchar *dir = g_dir_make_tmp ("lb-disk-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *opts = g_strdup_printf ("size=%" G_GSIZE_FORMAT, bytes);
+  if (mount ("lb-test", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+    g_error ("mount tmpfs on %s: %s", dir, g_strerror (errno));
+  return dir;
+}
+
+void
+rec_umount (const gchar * dir)
+{
+  if (umount2 (dir, MNT_DETACH) != 0)
+    g_error ("umount %s: %s", dir, g_strerror (errno));
+  g_rmdir (dir);
+}
+
+gint64
+rec_fill_disk (const gchar * path, gint64 leave)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  gint fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  static const gchar block[64 * 1024];
+  gint64 written = 0;
+
+  g_assert_cmpint (fd, >=, 0);
+  for (;;) {
+    gint64 free_b = 0;
+    g_assert_true (lb_disk_space (dir, &free_b, NULL, NULL));
+    if (leave > 0 && free_b <= leave)
+      break;
+    gsize n = leave > 0 ? (gsize) MIN ((gint64) sizeof block, free_b - leave)
+        : sizeof block;
+    gssize w = write (fd, block, n);
+    if (w < 0 && errno == ENOSPC)
+      break;
+    g_assert_cmpint (w, >, 0);
+    written += w;
+  }
+  close (fd);
+  return written;
+}
+
+struct _RecLogCapture
+{
+  GMutex lock;
+  GString *text;
+};
+
+static void
+capture_event (LbLogLevel level, const GLogField * fields, gsize n,
+    gpointer data)
+{
+  RecLogCapture *c = data;
+
+  g_mutex_lock (&c->lock);
+  g_string_append (c->text, lb_log_level_name (level));
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      g_string_append_printf (c->text, " %s", (const gchar *) fields[i].value);
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "LB_INPUT"))
+      g_string_append_printf (c->text, " input=%s",
+          (const gchar *) fields[i].value);
+  g_string_append_c (c->text, '\n');
+  g_mutex_unlock (&c->lock);
+}
+
+RecLogCapture *
+rec_log_capture_start (void)
+{
+  RecLogCapture *c = g_new0 (RecLogCapture, 1);
+  g_mutex_init (&c->lock);
+  c->text = g_string_new (NULL);
+  lb_log_set_capture (capture_event, c);
+  return c;
+}
+
+gboolean
+rec_log_capture_has (RecLogCapture * c, const gchar * needle)
+{
+  g_mutex_lock (&c->lock);
+  gboolean has = strstr (c->text->str, needle) != NULL;
+  g_mutex_unlock (&c->lock);
+  return has;
+}
+
+gchar *
+rec_log_capture_text (RecLogCapture * c)
+{
+  g_mutex_lock (&c->lock);
+  gchar *text = g_strdup (c->text->str);
+  g_mutex_unlock (&c->lock);
+  return text;
+}
+
+void
+rec_log_capture_stop (RecLogCapture * c)
+{
+  lb_log_set_capture (NULL, NULL);
+  /* in the test's output, for whoever reads a failure */
+  g_test_message ("operator log:\n%s", c->text->str);
+  g_string_free (c->text, TRUE);
+  g_mutex_clear (&c->lock);
+  g_free (c);
 }

@@ -37,6 +37,31 @@ gboolean   rec_run_until      (gboolean *flag, guint ms);
 /* Removes @dir and everything in it. */
 void       rec_rm_rf          (const gchar *dir);
 
+/* A file system of our own for tests of a full disk: the process enters a
+ * mount namespace of its own (call it first thing in main(), before any
+ * thread exists), so the tmpfs mounts below vanish with it and nobody else
+ * sees them.  Needs root or unprivileged user namespaces; aborts with the
+ * reason otherwise. */
+void       rec_private_mounts (void);
+/* A tmpfs of @bytes mounted on a new temporary folder. */
+gchar     *rec_mount_tmpfs    (gsize bytes);
+/* Unmounts it and removes the folder. */
+void       rec_umount         (const gchar *dir);
+/* Writes @path until the file system of @path has at most @leave bytes free
+ * (0: until the disk is full); returns the bytes written. */
+gint64     rec_fill_disk      (const gchar *path, gint64 leave);
+
+/* Captures lb_log events ("LEVEL message" per line) from any thread. */
+typedef struct _RecLogCapture RecLogCapture;
+RecLogCapture *rec_log_capture_start (void);
+/* Whether an event containing @needle was logged (thread-safe). */
+gboolean       rec_log_capture_has   (RecLogCapture *capture,
+                                      const gchar   *needle);
+/* Every event so far, one per line.  rec_log_capture_stop() writes them
+ * to the test output. */
+gchar         *rec_log_capture_text  (RecLogCapture *capture);
+void           rec_log_capture_stop  (RecLogCapture *capture);
+
 /* A recorder on the store and inputs of the configuration @conf_text,
  * started (asserted). */
 typedef struct {

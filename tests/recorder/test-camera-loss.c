@@ -86,6 +86,7 @@ test_camera_loss (void)
       "source=rtspsrc location=%s protocols=tcp latency=0\n", dir, cam->url);
   g_autoptr (GError) error = NULL;
   gint64 t0 = lb_time_now ();
+  RecLogCapture *log = rec_log_capture_start ();
   g_autoptr (RecSession) session = rec_session_start (conf);
   LbStore *store = session->store;
   LbRecorder *rec = session->recorder;
@@ -146,6 +147,16 @@ test_camera_loss (void)
     LbFootagePiece *p = plan->pieces->pdata[i];
     g_assert_cmpint (rec_decode_count (p->segment->path, NULL), >, 0);
   }
+  /* The operator heard of it: connected, lost once (not once per retry),
+   * back with the length of the gap. */
+  g_autofree gchar *text = rec_log_capture_text (log);
+  g_auto (GStrv) lost = g_strsplit (text, "camera lost (", -1);
+  g_assert_cmpuint (g_strv_length (lost), ==, 2);
+  g_assert_true (rec_log_capture_has (log,
+          "info camera connected: recording input=analog1"));
+  g_assert_true (rec_log_capture_has (log,
+          "info camera back: recording again after a gap of "));
+  rec_log_capture_stop (log);
   rec_rm_rf (dir);
 }
 

@@ -1,7 +1,8 @@
 /* Crash: lookbackd killed with SIGKILL while recording keeps everything up
  * to the GOP being captured at the kill; the next start reconciles it
  * (recovering the fragment whose moof was not written yet); a SIGTERM stops
- * it cleanly (exit 0) with every segment closed and indexed. */
+ * it cleanly (exit 0) with every segment closed and indexed.  Broken files
+ * in the segments folder are quarantined at start, never fatal. */
 #include "rec-util.h"
 
 #include "core/lb-config.h"
@@ -10,7 +11,9 @@
 #include "store/lb-store-footage.h"
 
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #define FPS 15
@@ -202,11 +205,130 @@ test_crash (void)
   rec_rm_rf (dir);
 }
 
+/* The API address lookbackd logs once it listens; NULL if it exits first. */
+static gchar *
+daemon_uri (GPid pid, const gchar * log)
+{
+  for (guint i = 0; i < 300; i++) {
+    g_autofree gchar *text = NULL;
+    g_file_get_contents (log, &text, NULL, NULL);
+    const gchar *at = text ? strstr (text, "API on ") : NULL;
+    if (at)
+      return g_strndup (at + 7, strcspn (at + 7, ", \n"));
+    if (waitpid (pid, NULL, WNOHANG) == pid)
+      return NULL;
+    g_usleep (100 * 1000);
+  }
+  return NULL;
+}
+
+static guint
+http_get_status (const gchar * uri, const gchar * path)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree gchar *url = g_strconcat (uri, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body =
+      soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  return soup_message_get_status (msg);
+}
+
+static void
+write_segment (const gchar * path, const guint8 * data, gsize len)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (path, (const gchar *) data, len, NULL));
+}
+
+/* Broken files in the segments folder (garbage, cut short, damaged) never
+ * stop lookbackd: it starts, answers, and has moved them to the
+ * quarantine. */
+static void
+test_broken_files (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-broken-XXXXXX", NULL);
+  g_autofree gchar *conf = g_build_filename (dir, "lookback.conf", NULL);
+  g_autofree gchar *log = g_build_filename (dir, "lookbackd.log", NULL);
+  g_autofree gchar *store = g_build_filename (dir, "store", NULL);
+  g_autofree gchar *rec_conf = g_strdup_printf ("[store]\ndir=%s\n"
+      "[recorder]\nsegment-duration=60s\n"
+      "[input veh-5 analog1]\nsource=videotestsrc is-live=true "
+      "pattern=ball ! video/x-raw,width=160,height=120,framerate=15/1\n",
+      store);
+  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
+      "[store]\ndir=store\n[recorder]\nenabled=false\n");
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+
+  /* One real segment, recorded here. */
+  g_autoptr (RecSession) session = rec_session_start (rec_conf);
+  while (lb_recorder_count_closed (session->recorder) == 0
+      && lb_recorder_count_recording (session->recorder) == 0)
+    rec_run_for (100);
+  rec_run_for (2500);
+  rec_session_stop (session);
+  g_clear_pointer (&session, rec_session_free);
+  g_autoptr (GPtrArray) files = rec_list_mp4 (store);
+  g_assert_cmpuint (files->len, ==, 1);
+  gsize n = 0;
+  g_autofree guint8 *good = NULL;
+  g_assert_true (g_file_get_contents (files->pdata[0], (gchar **) & good, &n,
+          NULL));
+
+  /* Its broken cousins, named like segments of another input. */
+  gint64 t = lb_time_now ();
+  const gchar *what[] = { "garbage", "cut in its header", "damaged header" };
+  gchar *broken[3];
+  for (guint i = 0; i < 3; i++)
+    broken[i] = lb_footage_segment_path (store, "veh-5", "analog2",
+        t + i * LB_NS_PER_SEC);
+  guint8 garbage[8192];
+  for (guint i = 0; i < sizeof garbage; i++)
+    garbage[i] = (guint8) g_test_rand_int ();
+  write_segment (broken[0], garbage, sizeof garbage);
+  write_segment (broken[1], good, 200);
+  g_autofree guint8 *damaged = g_memdup2 (good, n);
+  memset (damaged + 8, 0xff, 64);
+  write_segment (broken[2], damaged, n);
+
+  GPid pid = daemon_start (conf, log);
+  g_autofree gchar *uri = daemon_uri (pid, log);
+  g_autofree gchar *logtext = NULL;
+  g_file_get_contents (log, &logtext, NULL, NULL);
+  g_test_message ("lookbackd log:\n%s", logtext);
+  g_assert_nonnull (uri);
+  g_assert_cmpuint (http_get_status (uri, "/healthz"), ==, 200);
+  kill (pid, SIGTERM);
+  g_assert_cmpint (daemon_wait (pid, 15000), ==, 0);
+  g_spawn_close_pid (pid);
+
+  for (guint i = 0; i < 3; i++) {
+    g_test_message ("%s: %s", what[i], broken[i]);
+    g_assert_false (g_file_test (broken[i], G_FILE_TEST_EXISTS));
+    g_autofree gchar *name = g_path_get_basename (broken[i]);
+    g_autofree gchar *moved = g_build_filename (store, "quarantine",
+        "segments", "veh-5", "analog2", name, NULL);
+    g_assert_true (g_file_test (moved, G_FILE_TEST_IS_REGULAR));
+    g_autofree gchar *line = g_strdup_printf ("segment file %s is broken",
+        broken[i]);
+    g_assert_nonnull (strstr (logtext, line));
+    g_free (broken[i]);
+  }
+  /* the good segment is still there */
+  g_autofree gchar *segments = g_build_filename (store, "segments", NULL);
+  g_autoptr (GPtrArray) left = rec_list_mp4 (segments);
+  g_assert_cmpuint (left->len, ==, 1);
+  rec_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/recorder/crash", test_crash);
+  g_test_add_func ("/recorder/broken-files", test_broken_files);
   return g_test_run ();
 }

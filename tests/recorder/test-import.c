@@ -4,6 +4,7 @@
  * are refused by name. */
 #include "rec-util.h"
 
+#include "cli/lb-cli.h"
 #include "core/lb-config.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
@@ -88,7 +89,7 @@ run_import (Fixture * fx, GString * out, GError ** error, ...)
       g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
-  return lb_import_command (fx->config, args->len - 1, (gchar **) args->pdata,
+  return lb_cli_import (fx->config, args->len - 1, (gchar **) args->pdata,
       out, error);
 }
 

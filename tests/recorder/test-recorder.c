@@ -79,7 +79,17 @@ test_record (void)
       lb_store_lookup (store, "veh-1", "dashcamRoadFacing", t0, t1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, files->len);
-  g_assert_cmpuint (plan->gaps->len, ==, 0);
+  /* No gap between the first frame and the last.  (Before the first, the
+   * pipeline was starting: how long that takes depends on the machine's
+   * load, not on the recorder.) */
+  gint64 first_ns =
+      ((LbFootagePiece *) plan->pieces->pdata[0])->segment->start_ns;
+  gint64 last_ns = ((LbFootagePiece *) plan->pieces->pdata[plan->pieces->len -
+          1])->segment->end_ns;
+  for (guint i = 0; i < plan->gaps->len; i++) {
+    LbTimeRange *g = &g_array_index (plan->gaps, LbTimeRange, i);
+    g_assert_true (g->end_ns <= first_ns || g->start_ns >= last_ns);
+  }
   for (guint i = 0; i < files->len; i++) {
     LbFootagePiece *p = plan->pieces->pdata[i];
     LbSegment *seg = p->segment;

@@ -1,5 +1,6 @@
 /* The indexer on real segments made at test time; reconcile at start-up */
 #include "recorder/lb-indexer.h"
+#include "recorder/lb-reconcile.h"
 #include "mp4/lb-mp4.h"
 #include "core/lb-error.h"
 #include "footage-util.h"
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define T0 G_GINT64_CONSTANT (1700000000000000000)
@@ -350,19 +352,130 @@ test_reconcile (Fixture * f, gconstpointer data)
       T0 + 50 * GST_SECOND);
   check_rows (f->store, ((LbSegment *) g_ptr_array_index (v2, 0))->id, 3);
   g_assert_nonnull (strstr (report->str, "indexed unknown file"));
-  g_autofree gchar *junk_line = g_strdup_printf ("unknown file %s:", junk);
+  /* a file named like a segment that does not parse is moved aside */
+  g_autofree gchar *junk_line = g_strdup_printf ("quarantined %s as", junk);
   g_assert_nonnull (strstr (report->str, junk_line));
+  g_assert_false (g_file_test (junk, G_FILE_TEST_EXISTS));
+  g_autofree gchar *junk_name = g_path_get_basename (junk);
+  g_autofree gchar *moved = g_build_filename (f->dir, "quarantine", "segments",
+      "v1", "a", junk_name, NULL);
+  g_assert_true (g_file_test (moved, G_FILE_TEST_IS_REGULAR));
   g_autofree gchar *stray_line =
       g_strdup_printf ("unknown file %s: not named like a segment",
       stray);
   g_assert_nonnull (strstr (report->str, stray_line));
 
-  /* a second run has nothing to do but report the junk again */
+  /* a second run has nothing to do but report the stray file again */
   g_autoptr (GString) report2 = g_string_new (NULL);
   g_assert_true (lb_footage_reconcile (f->store, report2, &error));
+  g_assert_null (strstr (report2->str, junk));
   g_assert_null (strstr (report2->str, "closed open segment"));
   g_assert_null (strstr (report2->str, "indexed unknown file"));
   g_assert_null (strstr (report2->str, "torn tail"));
+}
+
+static void
+write_bytes (const gchar * path, const guint8 * data, gsize len)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_mkdir_with_parents (dir, 0755);
+  g_assert_true (g_file_set_contents (path, (const gchar *) data, len, NULL));
+}
+
+static gboolean
+quarantined (Fixture * f, const gchar * path)
+{
+  g_autofree gchar *rel = g_strdup (path + strlen (f->dir) + 1);
+  g_autofree gchar *moved = g_build_filename (f->dir, "quarantine", rel, NULL);
+  return !g_file_test (path, G_FILE_TEST_EXISTS)
+      && g_file_test (moved, G_FILE_TEST_EXISTS);
+}
+
+/* Files that do not parse never stop a start: each is moved to the
+ * quarantine, its rows removed; good files are indexed all the same. */
+static void
+test_quarantine (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) good = lbt_read_bytes (final_path);
+  gsize n;
+  const guint8 *bytes = g_bytes_get_data (good, &n);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init_path (final_path, &init, &error));
+  gchar *p[7];
+  for (guint i = 0; i < G_N_ELEMENTS (p); i++)
+    p[i] = lb_footage_segment_path (f->dir, "v1", "q", T0 + i * GST_SECOND);
+
+  /* 0: good; 1: garbage; 2: cut in its moov; 3: a moov that claims more
+   * bytes than the file has; 4: empty; 5: garbage behind an open row;
+   * 6: a FIFO (a read would block) */
+  write_bytes (p[0], bytes, n);
+  guint8 garbage[4096];
+  for (guint i = 0; i < sizeof garbage; i++)
+    garbage[i] = (guint8) g_test_rand_int ();
+  write_bytes (p[1], garbage, sizeof garbage);
+  write_bytes (p[2], bytes, init->init_size / 2);
+  g_autofree guint8 *mutated = g_memdup2 (bytes, n);
+  gsize at = 4;
+  while (at + 4 <= n && memcmp (mutated + at, "moov", 4) != 0)
+    at++;
+  g_assert_cmpuint (at + 4, <=, n);
+  mutated[at - 4] = 0x7f;
+  write_bytes (p[3], mutated, n);
+  write_bytes (p[4], (const guint8 *) "", 0);
+  write_bytes (p[5], garbage, sizeof garbage);
+  g_assert_cmpint (mkfifo (p[6], 0600), ==, 0);
+  LbSegment open_row = {.vehicle = "v1",.input = "q",.path = p[5],.start_ns =
+        T0 + 5 * GST_SECOND,.codec = "h264",.caps = "video/x-h264",.fps_d = 1
+  };
+  g_assert_true (lb_store_segment_begin (f->store, &open_row, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", report->str);
+
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_list (f->store, "v1", "q", FALSE, &error);
+  g_assert_cmpuint (segs->len, ==, 1);
+  g_assert_cmpstr (((LbSegment *) segs->pdata[0])->path, ==, p[0]);
+  for (guint i = 1; i < G_N_ELEMENTS (p); i++) {
+    g_test_message ("%u: %s", i, p[i]);
+    g_assert_true (quarantined (f, p[i]));
+  }
+  /* a second start finds nothing more */
+  g_autoptr (GString) again = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, again, &error));
+  g_assert_null (strstr (again->str, "quarantine"));
+  for (guint i = 0; i < G_N_ELEMENTS (p); i++)
+    g_free (p[i]);
+}
+
+/* The quarantine keeps its newest 32 files. */
+static void
+test_quarantine_bounded (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  for (guint i = 0; i < 40; i++) {
+    g_autofree gchar *p =
+        lb_footage_segment_path (f->dir, "v1", "j", T0 + i * GST_SECOND);
+    lbt_write_file (p, "junk");
+  }
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report, &error));
+  g_assert_no_error (error);
+  g_autofree gchar *q =
+      g_build_filename (f->dir, "quarantine", "segments", "v1", "j", NULL);
+  g_autoptr (GDir) d = g_dir_open (q, 0, NULL);
+  guint count = 0;
+  while (d && g_dir_read_name (d))
+    count++;
+  g_assert_cmpuint (count, ==, 32);
+  /* the last one moved in is kept */
+  g_autofree gchar *last =
+      lb_footage_segment_path (f->dir, "v1", "j", T0 + 39 * GST_SECOND);
+  g_assert_true (quarantined (f, last));
 }
 
 /* mp4mux cuts fragments by duration, not at keyframes: with a 2 s GOP and
@@ -950,6 +1063,8 @@ main (int argc, char **argv)
   ADD ("/indexer/truncated", test_truncated);
   ADD ("/indexer/refused", test_refused);
   ADD ("/indexer/reconcile", test_reconcile);
+  ADD ("/indexer/quarantine", test_quarantine);
+  ADD ("/indexer/quarantine-bounded", test_quarantine_bounded);
   ADD ("/indexer/shared-media", test_shared_media);
   ADD ("/indexer/follow-recording", test_follow_recording);
   ADD ("/indexer/fragments-without-keyframes",

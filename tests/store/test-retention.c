@@ -4,9 +4,12 @@
 #include "core/lb-time.h"
 #include "footage-util.h"
 
+#include "store/lb-store-api.h"
+
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <utime.h>
 
 #define NOW G_GINT64_CONSTANT (1700000000000000000)
 #define MIN_NS (60 * GST_SECOND)
@@ -196,7 +199,8 @@ test_runner (Fixture * f, gconstpointer data)
   add_five (f, NOW - MIN_NS, FALSE);
   g_autoptr (LbConfig) c = config ("[retention]\nmax-age=150s\ninterval=1h\n");
   g_autoptr (LbClock) clock = lb_clock_new_manual (NOW - 10 * MIN_NS);
-  LbRetention *r = lb_retention_start (f->store, c, clock);
+  LbRetentionOptions options = {.clock = clock };
+  LbRetention *r = lb_retention_start (f->store, c, &options);
   /* the first pass runs at start: nothing is old yet */
   while (lb_retention_get_passes (r) < 1)
     g_usleep (1000);
@@ -213,6 +217,99 @@ test_runner (Fixture * f, gconstpointer data)
   g_assert_cmpstr (k2, ==, "00011");
 }
 
+/* An image retrieval row whose output is <store>/outputs/<mediaId>.jpg,
+ * written @written_ago before NOW; available @available_ago before NOW
+ * unless that is negative (the row stays pending). */
+static gchar *
+add_output (Fixture * f, gint64 written_ago, gint64 available_ago)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
+  LbRetrieval *r = lb_retrieval_new ();
+  r->retrieval_id = g_uuid_string_random ();
+  r->media_id = g_uuid_string_random ();
+  r->org = g_strdup ("acme");
+  r->vehicle = g_strdup ("v1");
+  r->input = g_strdup ("analog1");
+  r->media_type = g_strdup ("image");
+  r->trigger_reason = g_strdup ("api");
+  r->start_ns = r->end_ns = NOW - 3600 * GST_SECOND;
+  r->created_ns = NOW - written_ago;
+  r->period = g_strdup ("2023-11");
+  r->status = LB_RETRIEVAL_PENDING;
+  r->cost_reserved = 0.1;
+  g_ptr_array_add (rows, r);
+  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL,
+          &error));
+  g_assert_no_error (error);
+
+  g_autofree gchar *name = g_strconcat (r->media_id, ".jpg", NULL);
+  g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
+  gchar *path = g_build_filename (f->dir, rel, NULL);
+  lbt_write_file (path, "jpeg bytes");
+  struct utimbuf times = { 0 };
+  times.actime = times.modtime = (NOW - written_ago) / GST_SECOND;
+  g_assert_cmpint (g_utime (path, &times), ==, 0);
+  if (available_ago >= 0) {
+    LbRetrieval *claimed = NULL;
+    g_assert_true (lb_store_api_claim_next (f->store, G_MAXINT64, &claimed,
+            &error));
+    g_assert_cmpint (claimed->id, ==, r->id);
+    lb_retrieval_free (claimed);
+    g_assert_true (lb_store_api_finish_available (f->store, r->id, rel,
+            "image/jpeg", r->start_ns, r->end_ns, NULL, NOW - available_ago,
+            0.1, &error));
+    g_assert_no_error (error);
+  }
+  return path;
+}
+
+static void
+test_outputs_swept (Fixture * f, gconstpointer data)
+{
+  gint64 hour = 3600 * GST_SECOND;
+  /* url-ttl 8 h: available 9 h ago goes; 7 h ago stays, and so does one
+   * written long ago but available 5 h ago (released from the upload
+   * journal); pending stays however old; a half-written output and a file of
+   * no retrieval stay. */
+  g_autofree gchar *expired = add_output (f, 10 * hour, 9 * hour);
+  g_autofree gchar *fresh = add_output (f, 7 * hour, 7 * hour);
+  g_autofree gchar *released = add_output (f, 10 * hour, 5 * hour);
+  g_autofree gchar *pending = add_output (f, 10 * hour, -1);
+  g_autofree gchar *part = g_strconcat (expired, ".part", NULL);
+  lbt_write_file (part, "half");
+  g_autofree gchar *stray =
+      g_build_filename (f->dir, "outputs", "notes.txt", NULL);
+  lbt_write_file (stray, "operator's");
+
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  guint deleted = 0;
+  g_assert_true (lb_retention_sweep_outputs (f->store, NOW - 8 * hour, report,
+          &deleted, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (deleted, ==, 1);
+  g_assert_false (g_file_test (expired, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (released, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (pending, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (part, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (stray, G_FILE_TEST_EXISTS));
+
+  /* The runner sweeps when given a TTL (uploads off). */
+  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\ninterval=1h\n");
+  g_autoptr (LbClock) clock = lb_clock_new_manual (NOW + 2 * hour);
+  LbRetentionOptions options = {.clock = clock,.output_ttl_ns = 8 * hour };
+  LbRetention *r = lb_retention_start (f->store, c, &options);
+  while (lb_retention_get_passes (r) < 1)
+    g_usleep (1000);
+  lb_retention_stop (r);
+  g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (released, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (pending, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -224,5 +321,6 @@ main (int argc, char **argv)
   ADD ("/retention/pinned", test_pinned);
   ADD ("/retention/open-stays", test_open_stays);
   ADD ("/retention/runner", test_runner);
+  ADD ("/retention/outputs-swept", test_outputs_swept);
   return g_test_run ();
 }

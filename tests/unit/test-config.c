@@ -94,6 +94,30 @@ test_bad (void)
       "bad.conf:3: [input demo analog2] role");
   expect_bad ("[input demo]\nsource=videotestsrc\n", "[input VEHICLE INPUT]");
   expect_bad ("this is not a key file\n", "bad.conf");
+  expect_bad ("[store]\nmin-free=100%\n", "[store] min-free");
+  expect_bad ("[store]\nmin-free=lots\n", "[store] min-free");
+}
+
+static void
+test_size_or_percent (void)
+{
+  g_autoptr (LbConfig) config = lb_config_new_default ();
+  g_autoptr (GError) error = NULL;
+  gint64 disk = G_GINT64_CONSTANT (64) << 30;
+
+  /* the documented default: 5 % of the store's file system */
+  g_assert_cmpint (lb_config_get_size_of (config, "store", "min-free", disk),
+      ==, disk / 20);
+  g_assert_true (lb_config_set (config, "store", "min-free", "2GiB", &error));
+  g_assert_cmpint (lb_config_get_size_of (config, "store", "min-free", disk),
+      ==, G_GINT64_CONSTANT (2) << 30);
+  g_assert_true (lb_config_set (config, "store", "min-free", "12.5%", &error));
+  g_assert_cmpint (lb_config_get_size_of (config, "store", "min-free", disk),
+      ==, disk / 8);
+  g_assert_true (lb_config_set (config, "store", "min-free", "0", &error));
+  g_assert_cmpint (lb_config_get_size_of (config, "store", "min-free", disk),
+      ==, 0);
+  g_assert_no_error (error);
 }
 
 static void
@@ -117,5 +141,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/inputs", test_inputs_and_roles);
   g_test_add_func ("/config/bad", test_bad);
   g_test_add_func ("/config/set", test_set);
+  g_test_add_func ("/config/size-or-percent", test_size_or_percent);
   return g_test_run ();
 }

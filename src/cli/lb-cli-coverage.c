@@ -8,9 +8,6 @@
 GST_DEBUG_CATEGORY_STATIC (lb_coverage_debug);
 #define GST_CAT_DEFAULT lb_coverage_debug
 
-gboolean lb_cli_coverage (LbConfig * config, gint argc, gchar ** argv,
-    GString * out, GError ** error);
-
 /* "1h02m03s", "2m", "0.500s": stable and readable. */
 static gchar *
 human_duration (gint64 ns)

@@ -1,0 +1,358 @@
+/* lookback — reconcile: the index and the segments folder agree at start */
+#include "recorder/lb-reconcile.h"
+#include "recorder/lb-indexer.h"
+#include "mp4/lb-mp4.h"
+#include "core/lb-debug.h"
+#include "core/lb-error.h"
+#include "core/lb-log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+#include <glib/gstdio.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_reconcile_debug);
+#define GST_CAT_DEFAULT lb_reconcile_debug
+
+/* The quarantine keeps the newest files within these bounds. */
+#define QUARANTINE_MAX_FILES 32
+#define QUARANTINE_MAX_BYTES (G_GINT64_CONSTANT (1) << 30)
+
+/* ---- quarantine ---- */
+
+typedef struct
+{
+  gchar *path;
+  gint64 mtime;                 /* ns */
+  gint64 size;
+} QFile;
+
+static void
+qfile_clear (gpointer p)
+{
+  g_free (((QFile *) p)->path);
+}
+
+static gint
+qfile_newest_first (gconstpointer a, gconstpointer b)
+{
+  const QFile *x = a, *y = b;
+  return x->mtime > y->mtime ? -1 : x->mtime < y->mtime;
+}
+
+static void
+list_files (const gchar * dir, GArray * out)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d))) {
+    g_autofree gchar *path = g_build_filename (dir, name, NULL);
+    GStatBuf st;
+    if (g_lstat (path, &st) != 0)
+      continue;
+    if (S_ISDIR (st.st_mode)) {
+      list_files (path, out);
+      continue;
+    }
+    QFile f = {.path = g_steal_pointer (&path),.mtime =
+          st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+          st.st_mtim.tv_nsec,.size = st.st_size
+    };
+    g_array_append_val (out, f);
+  }
+}
+
+/* Keeps the newest quarantined files within QUARANTINE_MAX_FILES and
+ * QUARANTINE_MAX_BYTES (the newest one always); the others are deleted. */
+static void
+trim_quarantine (const gchar * qdir, GString * report)
+{
+  g_autoptr (GArray) files = g_array_new (FALSE, TRUE, sizeof (QFile));
+  gint64 total = 0;
+
+  g_array_set_clear_func (files, qfile_clear);
+  list_files (qdir, files);
+  g_array_sort (files, qfile_newest_first);
+  for (guint i = 0; i < files->len; i++) {
+    QFile *f = &g_array_index (files, QFile, i);
+    total += f->size;
+    if (i == 0 || (i < QUARANTINE_MAX_FILES && total <= QUARANTINE_MAX_BYTES))
+      continue;
+    if (g_unlink (f->path) != 0)
+      continue;
+    lb_log (LB_LOG_INFO, NULL, "quarantine full (%u files, %" G_GINT64_FORMAT
+        " bytes at most): deleted its oldest file %s", QUARANTINE_MAX_FILES,
+        QUARANTINE_MAX_BYTES, f->path);
+    g_string_append_printf (report, "deleted %s from the quarantine\n",
+        f->path);
+  }
+}
+
+/* Where @path (a file of the store) goes in <store>/quarantine: the same
+ * path under it, with a number added when that is taken. */
+static gchar *
+quarantine_path (const gchar * store_dir, const gchar * qdir,
+    const gchar * path)
+{
+  gsize n = strlen (store_dir);
+  g_autofree gchar *rel = strncmp (path, store_dir, n) == 0
+      && path[n] == G_DIR_SEPARATOR ? g_strdup (path + n + 1)
+      : g_path_get_basename (path);
+  gchar *dest = g_build_filename (qdir, rel, NULL);
+
+  for (guint i = 1; g_file_test (dest, G_FILE_TEST_EXISTS); i++) {
+    g_free (dest);
+    dest = g_strdup_printf ("%s/%s.%u", qdir, rel, i);
+  }
+  return dest;
+}
+
+/* A segment file that does not parse is moved aside to the quarantine and
+ * its rows (@segment_id, 0 if it has none) are removed: it never stops a
+ * start, and the operator hears of it once. */
+static gboolean
+quarantine (LbStore * store, const gchar * path, gint64 segment_id,
+    const gchar * why, GString * report, GError ** error)
+{
+  const gchar *store_dir = lb_store_get_dir (store);
+  g_autofree gchar *qdir = g_build_filename (store_dir, "quarantine", NULL);
+  g_autofree gchar *dest = quarantine_path (store_dir, qdir, path);
+  g_autofree gchar *folder = g_path_get_dirname (dest);
+  g_autofree gchar *vehicle = NULL, *input = NULL;
+  const gchar *rows = segment_id ? "; its rows are removed" : "";
+
+  /* the reader's messages start with the path, said already */
+  if (g_str_has_prefix (why, path) && g_str_has_prefix (why + strlen (path),
+          ": "))
+    why += strlen (path) + 2;
+  lb_footage_parse_segment_path (store_dir, path, &vehicle, &input, NULL);
+  const LbLogContext *ctx = LB_LOG_CTX (.vehicle = vehicle,.input = input);
+  if (g_mkdir_with_parents (folder, 0700) != 0 || g_rename (path, dest) != 0) {
+    gint e = errno;
+    lb_log (LB_LOG_ERROR, ctx, "segment file %s is broken (%s) and cannot be "
+        "moved to the quarantine: %s; it is left out of the index%s", path,
+        why, g_strerror (e), rows);
+    g_string_append_printf (report, "cannot quarantine %s: %s: %s\n", path,
+        why, g_strerror (e));
+  } else {
+    g_utime (dest, NULL);       /* the quarantine keeps the newest arrivals */
+    lb_log (LB_LOG_WARNING, ctx,
+        "segment file %s is broken (%s): moved to %s%s", path, why, dest, rows);
+    g_string_append_printf (report, "quarantined %s as %s: %s\n", path, dest,
+        why);
+    trim_quarantine (qdir, report);
+  }
+  return segment_id == 0 || lb_store_segment_delete (store, segment_id, error);
+}
+
+/* ---- reconcile ---- */
+
+/* The writer of @path died: give the samples of its trailing moof-less mdat
+ * a moof (lb_mp4_recover_tail) so that the scan indexes them too. */
+static void
+recover_tail (const gchar * path, GString * report)
+{
+  gint fd = open (path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    g_string_append_printf (report,
+        "did not recover the torn tail of %s: open: %s\n", path,
+        g_strerror (errno));
+    return;
+  }
+  guint n = 0;
+  g_autofree gchar *note = NULL;
+  g_autoptr (GError) error = NULL;
+  if (!lb_mp4_recover_tail (fd, &n, &note, &error)) {
+    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
+        path, error->message);
+    GST_WARNING ("%s: tail recovery failed: %s", path, error->message);
+  } else if (n > 0) {
+    g_string_append_printf (report,
+        "recovered %u frames from the torn tail of %s\n", n, path);
+    GST_INFO ("%s: recovered %u frames from the torn tail", path, n);
+  } else if (note) {
+    g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
+        path, note);
+  }
+  close (fd);
+}
+
+static gboolean
+reindex_open (LbStore * store, LbSegment * seg, GString * report,
+    GError ** error)
+{
+  g_autoptr (GArray) rows = NULL;
+  gint64 size = 0;
+  g_autoptr (GError) local = NULL;
+  recover_tail (seg->path, report);
+  g_autoptr (LbSegment) fresh =
+      lb_footage_scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns,
+      &rows, &size, &local);
+  if (fresh == NULL && g_error_matches (local, LB_ERROR, LB_ERROR_CORRUPT))
+    return quarantine (store, seg->path, seg->id, local->message, report,
+        error);
+  if (fresh == NULL) {
+    g_string_append_printf (report, "removed the row of open segment %s: %s\n",
+        seg->path, local->message);
+    return lb_store_segment_delete (store, seg->id, error);
+  }
+  if (size > fresh->bytes) {
+    /* Cut the torn tail off: what remains is whole fragments, readable. */
+    if (truncate (seg->path, fresh->bytes) != 0) {
+      g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate %s: %s", seg->path,
+          g_strerror (errno));
+      return FALSE;
+    }
+    gint fd = open (seg->path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      fdatasync (fd);
+      close (fd);
+    }
+  }
+  /* Replace the row: delete, then add closed (a crash in between leaves the
+   * file unknown, and the next reconcile indexes it again). */
+  if (!lb_store_segment_delete (store, seg->id, error))
+    return FALSE;
+  g_autoptr (GPtrArray) segs = g_ptr_array_new ();
+  g_autoptr (GPtrArray) kfs = g_ptr_array_new ();
+  g_ptr_array_add (segs, fresh);
+  g_ptr_array_add (kfs, rows);
+  if (!lb_store_segment_add (store, segs, kfs, error))
+    return FALSE;
+  g_string_append_printf (report,
+      "closed open segment %s: %u keyframes, %" G_GINT64_FORMAT " bytes%s\n",
+      seg->path, rows->len, fresh->bytes,
+      size > fresh->bytes ? " (torn tail cut off)" : "");
+  lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = seg->vehicle,.input =
+          seg->input), "segment %s left open by a crash: closed at its last "
+      "whole fragment%s", seg->path,
+      size > fresh->bytes ? " (its torn tail cut off)" : "");
+  return TRUE;
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* A file under segments/ that the index does not know: indexed when its
+ * name and content parse, quarantined when it is named like a segment but
+ * is not one, reported otherwise. */
+static gboolean
+reconcile_unknown (LbStore * store, const gchar * path, guint depth,
+    GString * report, GError ** error)
+{
+  g_autofree gchar *vehicle = NULL, *input = NULL;
+  gint64 start_ns, id = 0;
+  g_autoptr (GError) local = NULL;
+  GStatBuf st;
+
+  if (depth != 2
+      || !lb_footage_parse_segment_path (lb_store_get_dir (store), path,
+          &vehicle, &input, &start_ns)) {
+    g_string_append_printf (report,
+        "unknown file %s: not named like a segment\n", path);
+    return TRUE;
+  }
+  /* a FIFO or a device would block or never end a read: never opened */
+  if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
+    return quarantine (store, path, 0, "not a regular file", report, error);
+  recover_tail (path, report);
+  if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
+          &local)) {
+    g_string_append_printf (report, "indexed unknown file %s\n", path);
+    lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = vehicle,.input = input),
+        "segment file %s was not in the index: indexed", path);
+    return TRUE;
+  }
+  if (g_error_matches (local, LB_ERROR, LB_ERROR_CORRUPT))
+    return quarantine (store, path, 0, local->message, report, error);
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+static gboolean
+walk_segments (LbStore * store, const gchar * dir, guint depth,
+    GHashTable * known, GString * report, GError ** error)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  if (d == NULL)
+    return TRUE;
+  const gchar *name;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  while ((name = g_dir_read_name (d)))
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++) {
+    const gchar *n = *(const gchar **) &g_ptr_array_index (names, i);
+    g_autofree gchar *path = g_build_filename (dir, n, NULL);
+    gboolean ok = TRUE;
+    if (g_file_test (path, G_FILE_TEST_IS_DIR)
+        && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+      if (depth < 2)
+        ok = walk_segments (store, path, depth + 1, known, report, error);
+      else
+        g_string_append_printf (report, "unknown folder %s\n", path);
+    } else if (!g_hash_table_contains (known, path)) {
+      ok = reconcile_unknown (store, path, depth, report, error);
+    }
+    if (!ok)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+lb_footage_reconcile (LbStore * store, GString * report, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (report != NULL, FALSE);
+  LB_DEBUG_INIT (lb_reconcile_debug, "lookback-reconcile",
+      "lookback start-up reconcile");
+
+  /* 1. open segments: a crash (or a kill) left them */
+  g_autoptr (GPtrArray) open_segs =
+      lb_store_segment_list (store, NULL, NULL, TRUE, error);
+  if (open_segs == NULL)
+    return FALSE;
+  for (guint i = 0; i < open_segs->len; i++) {
+    LbSegment *seg = g_ptr_array_index (open_segs, i);
+    if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR))
+      continue;                 /* handled with the missing files below */
+    if (!reindex_open (store, seg, report, error))
+      return FALSE;
+  }
+
+  /* 2. rows whose file is gone */
+  g_autoptr (GPtrArray) all =
+      lb_store_segment_list (store, NULL, NULL, FALSE, error);
+  if (all == NULL)
+    return FALSE;
+  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < all->len; i++) {
+    LbSegment *seg = g_ptr_array_index (all, i);
+    if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR)) {
+      if (!lb_store_segment_delete (store, seg->id, error))
+        return FALSE;
+      g_string_append_printf (report, "removed the row of missing file %s\n",
+          seg->path);
+      lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = seg->vehicle,.input =
+              seg->input), "segment file %s is gone: its rows are removed",
+          seg->path);
+      continue;
+    }
+    g_hash_table_add (known, seg->path);
+  }
+
+  /* 3. files the index does not know */
+  g_autofree gchar *root =
+      g_build_filename (lb_store_get_dir (store), "segments", NULL);
+  if (!walk_segments (store, root, 0, known, report, error))
+    return FALSE;
+  return TRUE;
+}

@@ -1,0 +1,34 @@
+/* lookback — reconcile: the index and the segments folder agree at start
+ *
+ * Before recording starts, lb_footage_reconcile() makes the index tell the
+ * truth about <store>/segments after a crash, a power cut or an operator's
+ * hand:
+ *
+ *   - open segments (the writer died) are re-indexed up to their last
+ *     complete fragment and closed.  First the fragment whose moof the
+ *     killed muxer had not written yet gets one (lb_mp4_recover_tail: H.264
+ *     without B-frames), so that only what never reached the file is lost;
+ *     whatever is still torn after that is cut off the file;
+ *   - rows whose file is gone are removed;
+ *   - files the index does not know are indexed when their name and content
+ *     parse (their moof-less tail recovered the same way);
+ *   - a segment file that does not parse (garbage, cut short, damaged) is
+ *     quarantined: moved to <store>/quarantine/<its path in the store>, its
+ *     rows removed, one lb_log line; never an error of the start.  The
+ *     quarantine keeps its newest 32 files and 1 GiB at most (the newest
+ *     file always); older ones are deleted.
+ *
+ * Everything done or found wrong is written to @report, one line each.
+ * Only a store error fails it.
+ */
+#pragma once
+
+#include "store/lb-store-footage.h"
+
+G_BEGIN_DECLS
+
+gboolean lb_footage_reconcile (LbStore  *store,
+                               GString  *report,
+                               GError  **error);
+
+G_END_DECLS

@@ -1,0 +1,318 @@
+/* lookback — the segment writer: splitmuxsink writing crash-safe fMP4 segments */
+#include "recorder/lb-segment-writer.h"
+
+#include "core/lb-debug.h"
+#include "store/lb-store-footage.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (lb_segment_writer_debug);
+#define GST_CAT_DEFAULT lb_segment_writer_debug
+
+struct _LbSegmentWriter
+{
+  GstElement *sink;             /* the splitmuxsink (a reference) */
+  gulong location_handler;
+  gchar *store_dir;
+  gchar *vehicle;
+  gchar *input;
+  GMutex lock;                  /* the sink's streaming thread names files */
+  gboolean has_origin;          /* protected by lock */
+  gint64 origin_ns;             /* protected by lock */
+  GHashTable *starts;           /* location → gint64* start_ns; protected by lock */
+};
+
+/* The wall clock of @first, the first buffer of a new file. */
+static gint64
+first_frame_time (LbSegmentWriter * w, GstElement * splitmux,
+    GstSample * first, guint64 * out_running)
+{
+  GstBuffer *buf = gst_sample_get_buffer (first);
+  const GstSegment *seg = gst_sample_get_segment (first);
+  GstClockTime ts = GST_CLOCK_TIME_NONE;
+  guint64 running = 0;
+
+  if (buf) {
+    ts = GST_BUFFER_PTS (buf);
+    if (!GST_CLOCK_TIME_IS_VALID (ts))
+      ts = GST_BUFFER_DTS (buf);
+  }
+  if (GST_CLOCK_TIME_IS_VALID (ts) && seg && seg->format == GST_FORMAT_TIME) {
+    if (gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts,
+            &running) < 0)
+      running = 0;
+  }
+  *out_running = running;
+  /* under w->lock */
+  gint64 origin = w->has_origin ? w->origin_ns
+      : (gint64) gst_element_get_base_time (splitmux);
+  return origin + (gint64) running;
+}
+
+/* splitmuxsink's format-location-full: the file of a new segment, named by
+ * the wall clock of its first buffer (streaming thread). */
+static gchar *
+on_format_location (GstElement * splitmux, guint fragment_id, GstSample * first,
+    gpointer user_data)
+{
+  LbSegmentWriter *w = user_data;
+  guint64 running = 0;
+
+  g_mutex_lock (&w->lock);
+  gint64 start_ns = first_frame_time (w, splitmux, first, &running);
+  gchar *path =
+      lb_footage_segment_path (w->store_dir, w->vehicle, w->input, start_ns);
+  /* Two files never share a name: a clash (same first-frame time) moves the
+   * new one by a nanosecond. */
+  while (g_hash_table_contains (w->starts, path)
+      || g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_free (path);
+    path =
+        lb_footage_segment_path (w->store_dir, w->vehicle, w->input,
+        ++start_ns);
+  }
+  gint64 *v = g_new (gint64, 1);
+  *v = start_ns;
+  g_hash_table_insert (w->starts, g_strdup (path), v);
+  g_mutex_unlock (&w->lock);
+
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0755) < 0)
+    GST_ERROR_OBJECT (splitmux, "cannot create %s: %s", dir,
+        g_strerror (errno));
+  GST_INFO_OBJECT (splitmux,
+      "segment %u: %s (first frame at %" G_GINT64_FORMAT ", running time %"
+      GST_TIME_FORMAT ")", fragment_id, path, start_ns,
+      GST_TIME_ARGS (running));
+  return path;
+}
+
+/* Sets @name of @props to the value @nick of the enum property @name of
+ * @factory_name's elements (the enum type exists once the element class is
+ * loaded, so it is taken from the property itself). */
+static gboolean
+set_enum_by_nick (GstStructure * props, const gchar * factory_name,
+    const gchar * name, const gchar * nick)
+{
+  GstElementFactory *factory = gst_element_factory_find (factory_name);
+  if (factory == NULL)
+    return FALSE;
+  GstPluginFeature *loaded =
+      gst_plugin_feature_load (GST_PLUGIN_FEATURE (factory));
+  gst_object_unref (factory);
+  if (loaded == NULL)
+    return FALSE;
+  GType type =
+      gst_element_factory_get_element_type (GST_ELEMENT_FACTORY (loaded));
+  gst_object_unref (loaded);
+  if (type == 0)
+    return FALSE;
+  GObjectClass *klass = g_type_class_ref (type);
+  GParamSpec *pspec = g_object_class_find_property (klass, name);
+  GType enum_type = pspec
+      && G_IS_PARAM_SPEC_ENUM (pspec) ? pspec->value_type : 0;
+  g_type_class_unref (klass);
+  if (enum_type == 0)
+    return FALSE;
+  GEnumClass *eclass = g_type_class_ref (enum_type);
+  GEnumValue *v = g_enum_get_value_by_nick (eclass, nick);
+  if (v) {
+    GValue gv = G_VALUE_INIT;
+    g_value_init (&gv, enum_type);
+    g_value_set_enum (&gv, v->value);
+    gst_structure_set_value (props, name, &gv);
+    g_value_unset (&gv);
+  }
+  g_type_class_unref (eclass);
+  return v != NULL;
+}
+
+static GstStructure *
+muxer_properties (gint64 fragment_cap_ns)
+{
+  guint cap_ms = (guint) CLAMP (fragment_cap_ns / GST_MSECOND, 1, G_MAXUINT);
+  GstStructure *s = gst_structure_new ("properties",
+      "fragment-duration", G_TYPE_UINT, cap_ms, NULL);
+
+  if (!set_enum_by_nick (s, "mp4mux", "fragment-mode",
+          "first-moov-then-finalise")) {
+    gst_structure_free (s);
+    return NULL;
+  }
+  return s;
+}
+
+/* A splitmuxsink configured as the header says, or NULL. */
+static GstElement *
+make_splitmuxsink (gint64 segment_duration_ns, gint64 fragment_duration_ns)
+{
+  g_autoptr (GstStructure) props = muxer_properties (MAX (segment_duration_ns,
+          fragment_duration_ns));
+  if (props == NULL) {
+    GST_ERROR ("mp4mux (gst-plugins-good) is not available");
+    return NULL;
+  }
+  /* The file sink neither prerolls nor syncs: a live pipeline goes to
+   * PLAYING without waiting on it (a prerolling sink created by splitmuxsink
+   * for each new file can otherwise stay in PAUSED). */
+  g_autoptr (GstStructure) sink_props = gst_structure_new ("properties",
+      "async", G_TYPE_BOOLEAN, FALSE, "sync", G_TYPE_BOOLEAN, FALSE, NULL);
+  /* Unbuffered: every buffer mp4mux pushes reaches the file at once.  With
+   * filesink's default 64 KiB buffer, a fragment's moof (and the samples of
+   * the next one) wait in memory until mp4mux's next seek, and a kill loses
+   * them: one GOP more than the GOP splitmuxsink holds back. */
+  if (!set_enum_by_nick (sink_props, "filesink", "buffer-mode", "unbuffered")) {
+    GST_ERROR ("filesink (gstreamer core) is not available");
+    return NULL;
+  }
+  GstElement *sink = gst_element_factory_make ("splitmuxsink", NULL);
+  if (sink == NULL) {
+    GST_ERROR ("splitmuxsink (gst-plugins-good) is not available");
+    return NULL;
+  }
+  g_object_set (sink,
+      "async-finalize", TRUE,
+      "sink-factory", "filesink",
+      "sink-properties", sink_props,
+      "muxer-factory", "mp4mux",
+      "muxer-properties", props,
+      "max-size-time", (guint64) segment_duration_ns,
+      "max-size-bytes", (guint64) 0, "send-keyframe-requests", FALSE, NULL);
+  return sink;
+}
+
+LbSegmentWriter *
+lb_segment_writer_new (const gchar * store_dir, const gchar * vehicle,
+    const gchar * input, gint64 segment_duration_ns,
+    gint64 fragment_duration_ns)
+{
+  g_return_val_if_fail (store_dir != NULL, NULL);
+  g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
+  g_return_val_if_fail (segment_duration_ns > 0, NULL);
+
+  LB_DEBUG_INIT (lb_segment_writer_debug, "lookback-segment-writer",
+      "lookback segment writer");
+
+  GstElement *sink =
+      make_splitmuxsink (segment_duration_ns, fragment_duration_ns);
+  if (sink == NULL)
+    return NULL;
+  LbSegmentWriter *w = g_new0 (LbSegmentWriter, 1);
+  w->sink = gst_object_ref_sink (sink);
+  w->store_dir = g_strdup (store_dir);
+  w->vehicle = g_strdup (vehicle);
+  w->input = g_strdup (input);
+  g_mutex_init (&w->lock);
+  w->starts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  w->location_handler = g_signal_connect (sink, "format-location-full",
+      G_CALLBACK (on_format_location), w);
+  return w;
+}
+
+void
+lb_segment_writer_free (LbSegmentWriter * w)
+{
+  if (w == NULL)
+    return;
+  g_signal_handler_disconnect (w->sink, w->location_handler);
+  gst_object_unref (w->sink);
+  g_free (w->store_dir);
+  g_free (w->vehicle);
+  g_free (w->input);
+  g_mutex_clear (&w->lock);
+  g_hash_table_unref (w->starts);
+  g_free (w);
+}
+
+GstElement *
+lb_segment_writer_get_sink (LbSegmentWriter * w)
+{
+  g_return_val_if_fail (w != NULL, NULL);
+  return w->sink;
+}
+
+void
+lb_segment_writer_set_origin (LbSegmentWriter * w, gint64 origin_ns)
+{
+  g_return_if_fail (w != NULL);
+
+  g_mutex_lock (&w->lock);
+  w->has_origin = TRUE;
+  w->origin_ns = origin_ns;
+  g_mutex_unlock (&w->lock);
+}
+
+GstClock *
+lb_segment_writer_new_clock (void)
+{
+  return g_object_new (GST_TYPE_SYSTEM_CLOCK, "name", "lookback-realtime-clock",
+      "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
+}
+
+guint
+lb_segment_writer_count_open (LbSegmentWriter * w)
+{
+  g_return_val_if_fail (w != NULL, 0);
+
+  g_mutex_lock (&w->lock);
+  guint n = g_hash_table_size (w->starts);
+  g_mutex_unlock (&w->lock);
+  return n;
+}
+
+GStrv
+lb_segment_writer_list_open (LbSegmentWriter * w)
+{
+  g_return_val_if_fail (w != NULL, NULL);
+
+  g_mutex_lock (&w->lock);
+  GStrv paths = (GStrv) g_hash_table_get_keys_as_array (w->starts, NULL);
+  for (guint i = 0; paths[i]; i++)
+    paths[i] = g_strdup (paths[i]);
+  g_mutex_unlock (&w->lock);
+  return paths;
+}
+
+LbSegmentEvent
+lb_segment_writer_parse_message (LbSegmentWriter * w, GstMessage * message,
+    gchar ** out_path, gint64 * out_start_ns)
+{
+  g_return_val_if_fail (w != NULL, LB_SEGMENT_EVENT_NONE);
+  g_return_val_if_fail (GST_IS_MESSAGE (message), LB_SEGMENT_EVENT_NONE);
+
+  if (GST_MESSAGE_TYPE (message) != GST_MESSAGE_ELEMENT
+      || GST_MESSAGE_SRC (message) != GST_OBJECT (w->sink))
+    return LB_SEGMENT_EVENT_NONE;
+
+  const GstStructure *s = gst_message_get_structure (message);
+  LbSegmentEvent ev;
+  if (gst_structure_has_name (s, "splitmuxsink-fragment-opened"))
+    ev = LB_SEGMENT_EVENT_OPENED;
+  else if (gst_structure_has_name (s, "splitmuxsink-fragment-closed"))
+    ev = LB_SEGMENT_EVENT_CLOSED;
+  else
+    return LB_SEGMENT_EVENT_NONE;
+
+  const gchar *location = gst_structure_get_string (s, "location");
+  if (location == NULL)
+    return LB_SEGMENT_EVENT_NONE;
+
+  gint64 start_ns = 0;
+  g_mutex_lock (&w->lock);
+  gint64 *v = g_hash_table_lookup (w->starts, location);
+  if (v)
+    start_ns = *v;
+  if (v && ev == LB_SEGMENT_EVENT_CLOSED)
+    g_hash_table_remove (w->starts, location);
+  g_mutex_unlock (&w->lock);
+  if (v == NULL)
+    return LB_SEGMENT_EVENT_NONE;
+
+  if (out_path)
+    *out_path = g_strdup (location);
+  if (out_start_ns)
+    *out_start_ns = start_ns;
+  return ev;
+}
