@@ -185,47 +185,198 @@ lb_api_create_free (LbApiCreate * c)
   g_free (c);
 }
 
-/* Where the object that starts @body ends (strings and their escapes
- * skipped), or @len when it does not end. */
-static gsize
-object_end (const gchar * body, gsize len)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
+/* ------------------------------------------------------------------------- */
+/* The body is checked to be well-formed JSON before json-glib builds it:
+ * json-glib 1.6 leaks what it has built on several malformed inputs (a
+ * second top-level value, a member without its comma, …), about a
+ * kilobyte a request for any client.  This recognizer (RFC 8259, nesting
+ * at most MAX_DEPTH deep) allocates nothing; json-glib then only ever sees
+ * text it parses whole. */
 
-  for (gsize i = 0; i < len; i++) {
-    if (in_string) {
-      if (body[i] == '\\')
-        i++;
-      else if (body[i] == '"')
-        in_string = FALSE;
-    } else if (body[i] == '"') {
-      in_string = TRUE;
-    } else if (body[i] == '{' || body[i] == '[') {
-      depth++;
-    } else if ((body[i] == '}' || body[i] == ']') && depth > 0 && --depth == 0) {
-      return i + 1;
-    }
-  }
-  return len;
+#define MAX_DEPTH 32
+
+typedef struct
+{
+  const gchar *p;
+  const gchar *end;
+  guint depth;
+} Scan;
+
+static gboolean scan_value (Scan * s);
+
+static void
+scan_blanks (Scan * s)
+{
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n'
+          || *s->p == '\r'))
+    s->p++;
 }
 
-/* The body must be one JSON object.  json-glib 1.6 goes on parsing after
- * the first value and leaks it when another follows ("{…}{…}", "true[1]":
- * about a kilobyte a request), so what follows the object is checked
- * before json-glib sees the body. */
 static gboolean
-one_object (const gchar * body, gsize len, GError ** error)
+scan_char (Scan * s, gchar c)
 {
-  gsize i = 0;
+  scan_blanks (s);
+  if (s->p == s->end || *s->p != c)
+    return FALSE;
+  s->p++;
+  return TRUE;
+}
 
-  while (i < len && g_ascii_isspace (body[i]))
-    i++;
-  if (i == len || body[i] != '{')
+static gboolean
+scan_word (Scan * s, const gchar * word)
+{
+  gsize n = strlen (word);
+  if ((gsize) (s->end - s->p) < n || memcmp (s->p, word, n) != 0)
+    return FALSE;
+  s->p += n;
+  return TRUE;
+}
+
+static gboolean
+scan_digits (Scan * s)
+{
+  const gchar *start = s->p;
+  while (s->p < s->end && g_ascii_isdigit (*s->p))
+    s->p++;
+  return s->p > start;
+}
+
+static gboolean
+scan_number (Scan * s)
+{
+  if (s->p < s->end && *s->p == '-')
+    s->p++;
+  if (s->p < s->end && *s->p == '0')
+    s->p++;
+  else if (!scan_digits (s))
+    return FALSE;
+  if (s->p < s->end && *s->p == '.' && (s->p++, !scan_digits (s)))
+    return FALSE;
+  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+    s->p++;
+    if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+      s->p++;
+    return scan_digits (s);
+  }
+  return TRUE;
+}
+
+/* \uXXXX: its value, or -1. */
+static gint
+scan_hex4 (Scan * s)
+{
+  gint v = 0;
+  if (s->end - s->p < 5 || s->p[0] != 'u')
+    return -1;
+  for (guint i = 1; i <= 4; i++) {
+    if (!g_ascii_isxdigit (s->p[i]))
+      return -1;
+    v = v * 16 + g_ascii_xdigit_value (s->p[i]);
+  }
+  s->p += 5;
+  return v;
+}
+
+/* An escape after the backslash: surrogates come in pairs, NUL never. */
+static gboolean
+scan_escape (Scan * s)
+{
+  if (s->p < s->end && strchr ("\"\\/bfnrt", *s->p) && *s->p) {
+    s->p++;
+    return TRUE;
+  }
+  gint u = scan_hex4 (s);
+  if (u <= 0 || (u >= 0xdc00 && u <= 0xdfff))
+    return FALSE;
+  if (u >= 0xd800 && u <= 0xdbff) {
+    if (!scan_word (s, "\\"))
+      return FALSE;
+    gint low = scan_hex4 (s);
+    return low >= 0xdc00 && low <= 0xdfff;
+  }
+  return TRUE;
+}
+
+static gboolean
+scan_string (Scan * s)
+{
+  if (!scan_char (s, '"'))
+    return FALSE;
+  while (s->p < s->end) {
+    guchar c = *s->p++;
+    if (c == '"')
+      return TRUE;
+    if (c < 0x20 || (c == '\\' && !scan_escape (s)))
+      return FALSE;
+  }
+  return FALSE;
+}
+
+/* The members of an object or the elements of an array, after its '{' or
+ * '[', up to its @close. */
+static gboolean
+scan_items (Scan * s, gboolean members, gchar close)
+{
+  if (++s->depth > MAX_DEPTH)
+    return FALSE;
+  if (scan_char (s, close)) {
+    s->depth--;
+    return TRUE;
+  }
+  do {
+    if (members && (!scan_string (s) || !scan_char (s, ':')))
+      return FALSE;
+    if (!scan_value (s))
+      return FALSE;
+  } while (scan_char (s, ','));
+  s->depth--;
+  return scan_char (s, close);
+}
+
+static gboolean
+scan_value (Scan * s)
+{
+  scan_blanks (s);
+  if (s->p == s->end)
+    return FALSE;
+  switch (*s->p) {
+    case '{':
+      s->p++;
+      return scan_items (s, TRUE, '}');
+    case '[':
+      s->p++;
+      return scan_items (s, FALSE, ']');
+    case '"':
+      return scan_string (s);
+    case 't':
+      return scan_word (s, "true");
+    case 'f':
+      return scan_word (s, "false");
+    case 'n':
+      return scan_word (s, "null");
+    default:
+      return scan_number (s);
+  }
+}
+
+/* The body must be one JSON object, well formed and valid UTF-8. */
+static gboolean
+check_body (const gchar * body, gsize len, GError ** error)
+{
+  Scan s = { body, body + len, 0 };
+
+  scan_blanks (&s);
+  if (s.p == s.end || *s.p != '{')
     return invalid (error, "The request body must be a JSON object.");
-  for (i += object_end (body + i, len - i); i < len; i++)
-    if (!g_ascii_isspace (body[i]))
-      return invalid (error, "Malformed JSON body: data after the object.");
+  if (!g_utf8_validate (body, len, NULL))
+    return invalid (error, "Malformed JSON body: not UTF-8.");
+  if (!scan_value (&s))
+    return invalid (error, "Malformed JSON body: error at byte %"
+        G_GSIZE_FORMAT ".", (gsize) (s.p - body));
+  scan_blanks (&s);
+  if (s.p != s.end)
+    return invalid (error, "Malformed JSON body: data after the object "
+        "(byte %" G_GSIZE_FORMAT ").", (gsize) (s.p - body));
   return TRUE;
 }
 
@@ -236,7 +387,7 @@ body_object (JsonParser * parser, const gchar * body, gsize len,
 {
   g_autoptr (GError) err = NULL;
 
-  if (body == NULL || !one_object (body, len, error))
+  if (body == NULL || !check_body (body, len, error))
     return NULL;
   if (!json_parser_load_from_data (parser, body, len, &err)) {
     invalid (error, "Malformed JSON body: %s", err->message);

@@ -508,9 +508,15 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
     g_auto (GStrv) keys =
         g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
     for (guint k = 0; keys[k]; k++) {
+      g_autoptr (GError) bad = NULL;
       g_autofree gchar *raw =
-          g_key_file_get_string (config->kf, groups[g], keys[k], NULL);
+          g_key_file_get_string (config->kf, groups[g], keys[k], &bad);
       g_autofree gchar *why = NULL;
+      if (raw == NULL) {        /* not UTF-8, or a bad escape */
+        set_config_error (error, config, groups[g], keys[k], "%s",
+            bad->message);
+        return FALSE;
+      }
       if (g_strv_contains (free_groups, kind))
         continue;
       const KeySpec *s = find_spec (kind, keys[k]);

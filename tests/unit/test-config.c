@@ -96,6 +96,10 @@ test_bad (void)
   expect_bad ("this is not a key file\n", "bad.conf");
   expect_bad ("[store]\nmin-free=100%\n", "[store] min-free");
   expect_bad ("[store]\nmin-free=lots\n", "[store] min-free");
+  /* a value that is not UTF-8 (found by fuzz-config: a critical) */
+  expect_bad ("[server]\npublic-url=\xff\xfe\n",
+      "bad.conf:2: [server] public-url");
+  expect_bad ("[upload-headers]\nX-Key=\xc3\n", "[upload-headers] X-Key");
 }
 
 static void
