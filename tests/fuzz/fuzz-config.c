@@ -8,9 +8,19 @@
 #include "core/lb-config.h"
 #include "core/lb-error.h"
 
+#include "fuzz-abort.h"
+
 #include <stdint.h>
 
+int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  lb_fuzz_abort_on_trouble ();
+  return 0;
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)

@@ -9,9 +9,19 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 
+#include "fuzz-abort.h"
+
 #include <stdint.h>
 
+int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  lb_fuzz_abort_on_trouble ();
+  return 0;
+}
 
 /* 2026-11-15T12:00:00Z and the default limits. */
 static const LbApiCreateLimits limits = {
