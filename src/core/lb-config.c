@@ -4,6 +4,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 
+#include <math.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_config_debug);
@@ -299,7 +300,11 @@ parse_size (const gchar * text, gint64 * out)
     end++;
   for (guint i = 0; i < G_N_ELEMENTS (units); i++)
     if (g_ascii_strcasecmp (end, units[i].suffix) == 0) {
-      *out = (gint64) (v * units[i].mult + 0.5);
+      gdouble bytes = v * units[i].mult;
+      /* a gint64 holds it (and NaN fails both) */
+      if (!(bytes >= 0 && bytes <= (gdouble) G_MAXINT64 / 2))
+        return FALSE;
+      *out = (gint64) (bytes + 0.5);
       return TRUE;
     }
   return FALSE;
@@ -367,7 +372,7 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
       break;
     case T_DOUBLE:
       v->d = g_ascii_strtod (text, &end);
-      if (end == text || *end != '\0') {
+      if (end == text || *end != '\0' || !isfinite (v->d)) {
         *why = g_strdup_printf ("'%s' is not a number", text);
         return FALSE;
       }

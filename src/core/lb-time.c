@@ -218,18 +218,15 @@ lb_time_parse_duration (const gchar * text, gint64 * out_ns, GError ** error)
     goto bad;
   while (*end == ' ')
     end++;
-  if (*end == '\0') {
-    *out_ns = (gint64) (value * LB_NS_PER_SEC + 0.5);
+  gdouble unit = *end == '\0' ? (gdouble) LB_NS_PER_SEC : 0;
+  for (guint i = 0; unit == 0 && i < G_N_ELEMENTS (duration_units); i++)
+    if (g_ascii_strcasecmp (end, duration_units[i].suffix) == 0)
+      unit = (gdouble) duration_units[i].ns;
+  gdouble ns = value * unit;
+  /* a gint64 holds it, with room for sums (and NaN fails) */
+  if (unit > 0 && ns <= (gdouble) G_MAXINT64 / 2) {
+    *out_ns = (gint64) (ns + 0.5);
     return TRUE;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (duration_units); i++) {
-    if (g_ascii_strcasecmp (end, duration_units[i].suffix) == 0) {
-      gdouble ns = value * (gdouble) duration_units[i].ns;
-      if (ns > (gdouble) G_MAXINT64 / 2)
-        goto bad;
-      *out_ns = (gint64) (ns + 0.5);
-      return TRUE;
-    }
   }
 
 bad:

@@ -159,6 +159,9 @@ test_duration (void)
   g_assert_false (lb_time_parse_duration ("-1s", &ns, NULL));
   g_assert_false (lb_time_parse_duration ("ten", &ns, NULL));
   g_assert_false (lb_time_parse_duration ("5 parsecs", &ns, NULL));
+  /* beyond a gint64 (a bare number is seconds): refused, never cast */
+  g_assert_false (lb_time_parse_duration ("1e30", &ns, NULL));
+  g_assert_false (lb_time_parse_duration ("1e999d", &ns, NULL));
 }
 
 static void
