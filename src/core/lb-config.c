@@ -471,6 +471,28 @@ load_inputs (LbConfig * config, GError ** error)
   return TRUE;
 }
 
+/* The value of @key, unescaped, or NULL with the reason: not UTF-8, a bad
+ * escape.  A value ending in a lone backslash is refused before GLib
+ * unescapes it: 2.74 sets its GError twice for it (a warning). */
+static gchar *
+get_string (LbConfig * config, const gchar * group, const gchar * key,
+    GError ** error)
+{
+  g_autofree gchar *value = g_key_file_get_value (config->kf, group, key,
+      NULL);
+  gsize n = value ? strlen (value) : 0, slashes = 0;
+  gchar *text = NULL;
+
+  while (slashes < n && value[n - 1 - slashes] == '\\')
+    slashes++;
+  if (value && slashes % 2 == 0)
+    text = g_key_file_get_string (config->kf, group, key, NULL);
+  if (text == NULL)
+    set_config_error (error, config, group, key,
+        "not UTF-8 text with valid escapes");
+  return text;
+}
+
 static gboolean
 load_key_file (LbConfig * config, const gchar * data, GError ** error)
 {
@@ -513,15 +535,10 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
     g_auto (GStrv) keys =
         g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
     for (guint k = 0; keys[k]; k++) {
-      g_autoptr (GError) bad = NULL;
-      g_autofree gchar *raw =
-          g_key_file_get_string (config->kf, groups[g], keys[k], &bad);
+      g_autofree gchar *raw = get_string (config, groups[g], keys[k], error);
       g_autofree gchar *why = NULL;
-      if (raw == NULL) {        /* not UTF-8, or a bad escape */
-        set_config_error (error, config, groups[g], keys[k], "%s",
-            bad->message);
+      if (raw == NULL)
         return FALSE;
-      }
       if (g_strv_contains (free_groups, kind))
         continue;
       const KeySpec *s = find_spec (kind, keys[k]);

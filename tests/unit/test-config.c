@@ -101,6 +101,7 @@ test_bad (void)
   expect_bad ("[server]\nmax-body=188888888888888888888MiB\n",
       "[server] max-body");
   expect_bad ("[quota]\nallowance=nan\n", "[quota] allowance");
+  expect_bad ("[server]\npublic-url=http://x/\\\n", "[server] public-url");
   expect_bad ("[recorder]\nsegment-duration=1e30\n",
       "[recorder] segment-duration");
   expect_bad ("[server]\npublic-url=\xff\xfe\n",
