@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages lookback needs to build, run its demo and
 # run its tests (apt-get update first, only when something is missing), then
-# configures and builds into ./build.  Safe to run again: quiet when all is
-# there.
+# configures and builds into ./build — or, with --sanitized, into
+# ./build-sanitized with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Safe to run again: quiet when all is there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -44,7 +45,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=debugoptimized >/dev/null
+build=build
+options=()
+if [ "${1:-}" = "--sanitized" ]; then
+  build=build-sanitized
+  options=(-Db_sanitize=address,undefined)
 fi
-ninja -C build --quiet 2>/dev/null || ninja -C build
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" --buildtype=debugoptimized "${options[@]}" >/dev/null
+fi
+ninja -C "$build" --quiet 2>/dev/null || ninja -C "$build"

@@ -128,7 +128,8 @@ on_retrieval_created (gpointer user_data)
 static gboolean
 start_jobs (LbDaemon * daemon, GError ** error)
 {
-  daemon->jobs = lb_jobs_new (daemon->config, daemon->store, error);
+  daemon->jobs =
+      lb_jobs_new (daemon->config, daemon->store, daemon->uploader, error);
   if (daemon->jobs == NULL || !lb_jobs_start (daemon->jobs, error))
     return FALSE;
   lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs,
@@ -152,7 +153,7 @@ start_uploads (LbDaemon * daemon, GError ** error)
   if (daemon->uploader == NULL || !lb_uploader_start (daemon->uploader, error))
     return FALSE;
   lb_api_server_add_health (daemon->api, "uploads", lb_upload_health_json,
-      daemon->store, NULL);
+      daemon->uploader, NULL);
   return TRUE;
 }
 

@@ -9,10 +9,6 @@
 #define MAX_VEHICLES 20
 #define MAX_LIST_WINDOW_NS (24 * 3600 * LB_NS_PER_SEC)
 
-static const gchar *const media_types[] = {
-  "image", "videoHighRes", "videoLowRes", "hyperlapse", NULL,
-};
-
 static const gchar *const inputs[] = {
   "dashcamRoadFacing", "dashcamDriverFacing",
   "analog1", "analog2", "analog3", "analog4", NULL,
@@ -65,6 +61,15 @@ check_enum (const gchar * name, const gchar * value,
     return TRUE;
   g_autofree gchar *list = g_strjoinv (", ", (GStrv) allowed);
   return invalid (error, "%s: '%s' is not one of %s.", name, value, list);
+}
+
+/* A media type by its wire name, or LB_ERROR_INVALID naming the field. */
+static gboolean
+check_media_type (const gchar * name, const gchar * value, LbMediaType * out,
+    GError ** error)
+{
+  return lb_media_type_from_string (value, out)
+      || check_enum (name, value, lb_media_type_names (), error);
 }
 
 static gboolean
@@ -453,11 +458,11 @@ field_enum_array (JsonObject * o, const gchar * name,
 }
 
 static gint64
-max_duration (const LbApiCreateLimits * limits, const gchar * media_type)
+max_duration (const LbApiCreateLimits * limits, LbMediaType media_type)
 {
-  if (g_str_equal (media_type, "videoHighRes"))
+  if (media_type == LB_MEDIA_TYPE_VIDEO_HIGH_RES)
     return limits->video_high_res_max_ns;
-  if (g_str_equal (media_type, "videoLowRes"))
+  if (media_type == LB_MEDIA_TYPE_VIDEO_LOW_RES)
     return limits->video_low_res_max_ns;
   return limits->hyperlapse_max_ns;
 }
@@ -483,7 +488,7 @@ check_create (const LbApiCreate * c, const LbApiCreateLimits * limits,
     return invalid (error, "startTime: more than %s after the box's clock "
         "(%s): footage for it cannot be recorded in time.", ahead, now);
   }
-  if (g_str_equal (c->media_type, "image")) {
+  if (c->media_type == LB_MEDIA_TYPE_IMAGE) {
     if (c->end_ns != c->start_ns)
       return invalid (error, "endTime must equal startTime for an image.");
     return TRUE;
@@ -492,12 +497,13 @@ check_create (const LbApiCreate * c, const LbApiCreateLimits * limits,
   gint64 span = lb_time_diff (c->end_ns, c->start_ns);
   if (span < LB_NS_PER_SEC)
     return invalid (error,
-        "endTime must be at least 1 s after startTime for %s.", c->media_type);
+        "endTime must be at least 1 s after startTime for %s.",
+        lb_media_type_to_string (c->media_type));
   if (span > max) {
     g_autofree gchar *max_text = lb_time_format_duration (max);
     return invalid (error,
         "endTime: a %s retrieval covers at most %s after startTime.",
-        c->media_type, max_text);
+        lb_media_type_to_string (c->media_type), max_text);
   }
   return TRUE;
 }
@@ -519,15 +525,12 @@ lb_api_create_parse (const gchar * body, gsize len,
       !field_time (o, "startTime", &c->start_ns, error) ||
       !field_time (o, "endTime", &c->end_ns, error) ||
       !field_string (o, "mediaType", &media_type, error) ||
-      !check_enum ("mediaType", media_type, media_types, error) ||
+      !check_media_type ("mediaType", media_type, &c->media_type, error) ||
       !field_enum_array (o, "inputs", inputs, &c->inputs, error) ||
       !field_enum_array (o, "cameraRoles", camera_roles, &c->camera_roles,
           error))
     return NULL;
   c->vehicle = g_strdup (vehicle);
-  for (guint i = 0; media_types[i]; i++)
-    if (g_str_equal (media_types[i], media_type))
-      c->media_type = media_types[i];
   if (!check_create (c, limits, error))
     return NULL;
   return g_steal_pointer (&c);
@@ -564,7 +567,6 @@ lb_api_list_free (LbApiList * l)
     return;
   g_strfreev (l->vehicles);
   g_strfreev (l->inputs);
-  g_strfreev (l->media_types);
   g_strfreev (l->trigger_reasons);
   g_free (l);
 }
@@ -640,6 +642,19 @@ check_enum_list (const gchar * name, GStrv values,
   return TRUE;
 }
 
+/* The set (LB_MEDIA_TYPE_BIT) of the media types named in @values. */
+static gboolean
+media_type_set (const gchar * name, GStrv values, guint * out, GError ** error)
+{
+  for (guint i = 0; values[i]; i++) {
+    LbMediaType t;
+    if (!check_media_type (name, values[i], &t, error))
+      return FALSE;
+    *out |= LB_MEDIA_TYPE_BIT (t);
+  }
+  return TRUE;
+}
+
 static gboolean
 query_time (LbApiQuery * q, const gchar * name, gboolean required,
     gint64 * out, GError ** error)
@@ -670,10 +685,10 @@ static gboolean
 list_filters (LbApiList * l, LbApiQuery * q, GError ** error)
 {
   l->inputs = lb_api_query_get_all (q, "inputs");
-  l->media_types = lb_api_query_get_all (q, "mediaTypes");
+  g_auto (GStrv) types = lb_api_query_get_all (q, "mediaTypes");
   l->trigger_reasons = lb_api_query_get_all (q, "triggerReasons");
   if (!check_enum_list ("inputs", l->inputs, any_inputs, error)
-      || !check_enum_list ("mediaTypes", l->media_types, media_types, error)
+      || !media_type_set ("mediaTypes", types, &l->media_types, error)
       || !check_enum_list ("triggerReasons", l->trigger_reasons,
           trigger_reasons, error))
     return FALSE;

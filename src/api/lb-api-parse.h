@@ -9,6 +9,7 @@
 #pragma once
 
 #include "core/lb-config.h"
+#include "core/lb-media-type.h"
 
 #include <glib.h>
 
@@ -48,7 +49,7 @@ void lb_api_create_limits_init (LbApiCreateLimits *limits,
 
 typedef struct {
   gchar *vehicle;                 /* not empty; not checked against the config */
-  const gchar *media_type;        /* static: image, videoHighRes, videoLowRes, hyperlapse */
+  LbMediaType media_type;
   gint64 start_ns;
   gint64 end_ns;                  /* == start_ns for an image */
   GStrv inputs;                   /* the inputs asked for, or NULL */
@@ -78,7 +79,7 @@ typedef struct {
   gint64 end_ns;                  /* start_ns ≤ end_ns ≤ start_ns + 24 h */
   gint64 available_after_ns;      /* LB_TIME_NONE: any */
   GStrv inputs;                   /* in the API's spelling; empty: any */
-  GStrv media_types;              /* empty: any */
+  guint media_types;              /* LB_MEDIA_TYPE_BIT of each; 0: any */
   GStrv trigger_reasons;          /* empty: any */
   gint64 after_id;                /* the cursor's row id; 0: the first page */
 } LbApiList;

@@ -91,7 +91,7 @@ new_row (const LbApiCreate * c, const gchar * retrieval_id, const gchar * org,
   r->media_id = g_uuid_string_random ();
   r->org = g_strdup (org);
   r->vehicle = g_strdup (c->vehicle);
-  r->media_type = g_strdup (c->media_type);
+  r->media_type = c->media_type;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = c->start_ns;
   r->end_ns = c->end_ns;
@@ -274,17 +274,34 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_end_object (b);
 }
 
+/* The coverage manifest (api-contract.md): requested and delivered range,
+ * how far the delivered start is from the requested one, the gaps. */
 static void
-add_coverage (JsonBuilder * b, const gchar * text)
+add_coverage (JsonBuilder * b, const LbCoverage * c)
 {
-  g_autoptr (JsonParser) p = json_parser_new ();
-  if (text == NULL || !json_parser_load_from_data (p, text, -1, NULL))
-    return;
-  JsonNode *root = json_parser_get_root (p);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (c == NULL)
     return;
   json_builder_set_member_name (b, "coverage");
-  json_builder_add_value (b, json_node_copy (root));
+  json_builder_begin_object (b);
+  add_time (b, "requestedStartTime", c->requested_start_ns);
+  add_time (b, "requestedEndTime", c->requested_end_ns);
+  add_time (b, "deliveredStartTime", c->delivered_start_ns);
+  add_time (b, "deliveredEndTime", c->delivered_end_ns);
+  json_builder_set_member_name (b, "offsetMs");
+  json_builder_add_double_value (b,
+      (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
+      1000.0);
+  json_builder_set_member_name (b, "gaps");
+  json_builder_begin_array (b);
+  for (guint i = 0; c->gaps && i < c->gaps->len; i++) {
+    const LbTimeRange *g = &g_array_index (c->gaps, LbTimeRange, i);
+    json_builder_begin_object (b);
+    add_time (b, "startTime", g->start_ns);
+    add_time (b, "endTime", g->end_ns);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
 }
 
 /* One object of GET /cameras/media/retrieval. */
@@ -307,7 +324,7 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
     json_builder_add_string_value (b, r->camera_role);
   }
   json_builder_set_member_name (b, "mediaType");
-  json_builder_add_string_value (b, r->media_type);
+  json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
   add_time (b, "startTime", available ? r->delivered_start_ns : r->start_ns);
   add_time (b, "endTime", available ? r->delivered_end_ns : r->end_ns);
   json_builder_set_member_name (b, "status");
@@ -315,7 +332,7 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   if (available) {
     add_time (b, "availableAtTime", r->available_ns);
     add_url_info (req, b, r);
-    add_coverage (b, r->coverage_json);
+    add_coverage (b, r->coverage);
   }
   if (shown == LB_RETRIEVAL_PENDING) {
     json_builder_set_member_name (b, "progress");
@@ -388,7 +405,7 @@ add_list_item (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_set_member_name (b, "input");
   json_builder_add_string_value (b, lb_api_list_spelling (r->input));
   json_builder_set_member_name (b, "mediaType");
-  json_builder_add_string_value (b, r->media_type);
+  json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
   json_builder_set_member_name (b, "triggerReason");
   json_builder_add_string_value (b, r->trigger_reason);
   add_time (b, "startTime", r->delivered_start_ns);
@@ -451,7 +468,7 @@ lb_api_route_list (LbApiRequest * req)
     .start_ns = l->start_ns,
     .end_ns = l->end_ns,
     .inputs = (const gchar * const *) l->inputs,
-    .media_types = (const gchar * const *) l->media_types,
+    .media_types = l->media_types,
     .trigger_reasons = (const gchar * const *) l->trigger_reasons,
     .available_after_ns = l->available_after_ns,
     .after_id = l->after_id,

@@ -197,7 +197,7 @@ open_store (LbConfig * config, GError ** error)
   g_autofree gchar *db = lb_config_get_db_path (config);
   const gchar *store_dir = lb_config_get_store_dir (config);
 
-  if (g_mkdir_with_parents (store_dir, 0755) < 0) {
+  if (g_mkdir_with_parents (store_dir, 0700) < 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
         store_dir, g_strerror (errno));
     return NULL;

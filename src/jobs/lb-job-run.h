@@ -1,16 +1,18 @@
 /* lookback — running one retrieval's pipeline
  *
- * Builds the media type's template, sets the request's values on the named
- * elements, runs it on the calling thread (a worker: bus messages are
- * popped here, nothing touches the main loop), and writes the output file.
- * High-res clips from H.264 footage are remuxed frame-exactly
- * (lb-remux.h); when the pre-roll cannot be hidden, the muxer refuses the
- * stream, or the footage is not H.264, they are transcoded.  Hyperlapses
- * of H.264 footage remux the recorded keyframes (hyperlapse-remux), and
- * are transcoded when the muxer refuses them or the footage is not H.264.
+ * Builds the template of the retrieval's kind (lb-job-kind.h), sets the
+ * request's values on the named elements, runs it on the calling thread (a
+ * worker: bus messages are popped here, nothing touches the main loop), and
+ * writes the output file.  High-res clips from H.264 footage are remuxed
+ * frame-exactly (lb-remux.h); when the pre-roll cannot be hidden, the muxer
+ * refuses the stream, or the footage is not H.264, they are transcoded.
+ * Hyperlapses of H.264 footage remux the recorded keyframes
+ * (hyperlapse-remux), and are transcoded when the muxer refuses them or the
+ * footage is not H.264.
  */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "jobs/lb-pipelines.h"
 
 #include <gio/gio.h>
@@ -21,7 +23,7 @@ typedef void (*LbJobProgressFunc) (gdouble progress, gpointer user_data);
 
 typedef struct {
   /* what to make */
-  const gchar *media_type;      /* image, videoHighRes, videoLowRes, hyperlapse */
+  LbMediaType media_type;
   const gchar *db_path;         /* lbrecordingsrc's index */
   const gchar *vehicle;
   const gchar *input;
@@ -47,18 +49,8 @@ typedef struct {
   gint64 delivered_start_ns, delivered_end_ns;
   guint frames;
   const gchar *content_type;
-  const gchar *template_used;
+  const gchar *template_used;   /* the kind's template that made the file */
 } LbJobRun;
-
-/* The template a job would use. */
-const gchar *lb_job_template_for (const gchar *media_type,
-                                  const gchar *codec);
-
-/* Builds the pipeline of @run with every value set, without running it. */
-GstElement  *lb_job_build        (LbPipelines  *pipelines,
-                                  LbJobRun     *run,
-                                  const gchar  *template_name,
-                                  GError      **error);
 
 /**
  * lb_job_run:

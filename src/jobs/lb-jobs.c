@@ -3,7 +3,9 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "jobs/lb-job-kind.h"
 #include "jobs/lb-job-run.h"
+#include "jobs/lb-job-waits.h"
 #include "jobs/lb-pipelines.h"
 #include "quota/lb-quota.h"
 #include "store/lb-store-footage.h"
@@ -11,19 +13,18 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 #define GST_CAT_DEFAULT lb_jobs_debug
 
 
 #define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
-#define RECHECK_NS (LB_NS_PER_SEC)
 
 struct _LbJobs
 {
   LbConfig *config;             /* not owned */
   LbStore *store;               /* not owned */
+  LbUploader *uploader;         /* not owned; NULL when uploads are off */
   LbClock *clock;               /* not owned, NULL = real time */
   LbPipelines *pipelines;
   gchar *outputs_dir;
@@ -35,6 +36,8 @@ struct _LbJobs
   gint retries;
   gint64 pending_deadline;
 
+  /* Never held while calling the store: the store's footage watcher
+   * (on_footage) takes it under the store's state lock. */
   GMutex lock;
   GCond cond;
   gboolean stopping;            /* protected by lock */
@@ -44,6 +47,7 @@ struct _LbJobs
   GHashTable *failures;         /* row id → transient failures so far; protected by lock */
   GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
+  LbJobWaits *waits;            /* rows waiting for footage; its own lock */
 };
 
 void
@@ -109,7 +113,8 @@ now_ns (LbJobs * jobs)
 }
 
 LbJobs *
-lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
+lb_jobs_new (LbConfig * config, LbStore * store, LbUploader * uploader,
+    GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
@@ -119,6 +124,7 @@ lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
   g_autoptr (LbJobs) jobs = g_new0 (LbJobs, 1);
   jobs->config = config;
   jobs->store = store;
+  jobs->uploader = uploader;
   jobs->resolve = lb_jobs_resolve_from_index;
   g_mutex_init (&jobs->lock);
   g_cond_init (&jobs->cond);
@@ -128,6 +134,7 @@ lb_jobs_new (LbConfig * config, LbStore * store, GError ** error)
       g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   jobs->pinned =
       g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  jobs->waits = lb_job_waits_new ();
 
   gint64 workers = lb_config_get_int (config, "jobs", "workers");
   if (workers <= 0)
@@ -226,40 +233,20 @@ on_progress (gdouble progress, gpointer user_data)
         error->message);
 }
 
-static void
-add_time (JsonBuilder * b, const gchar * name, gint64 ns)
+/* The coverage manifest of @row's output: @run's delivered range and the
+ * gaps the index found. */
+static LbCoverage *
+coverage_of (const LbRetrieval * row, const LbJobFootage * f,
+    const LbJobRun * run)
 {
-  g_autofree gchar *s = lb_time_format_rfc3339 (ns);
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, s);
-}
-
-static gchar *
-coverage_json (const LbRetrieval * row, const LbJobFootage * f, gint64 ds,
-    gint64 de)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  add_time (b, "requestedStartTime", row->start_ns);
-  add_time (b, "requestedEndTime", row->end_ns);
-  add_time (b, "deliveredStartTime", ds);
-  add_time (b, "deliveredEndTime", de);
-  json_builder_set_member_name (b, "offsetMs");
-  json_builder_add_double_value (b,
-      (gdouble) ((ds - row->start_ns) / 1000) / 1000.0);
-  json_builder_set_member_name (b, "gaps");
-  json_builder_begin_array (b);
-  for (guint i = 0; f->gaps && i < f->gaps->len; i++) {
-    LbTimeRange *g = &g_array_index (f->gaps, LbTimeRange, i);
-    json_builder_begin_object (b);
-    add_time (b, "startTime", g->start_ns);
-    add_time (b, "endTime", g->end_ns);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  LbCoverage *c = lb_coverage_new ();
+  c->requested_start_ns = row->start_ns;
+  c->requested_end_ns = row->end_ns;
+  c->delivered_start_ns = run->delivered_start_ns;
+  c->delivered_end_ns = run->delivered_end_ns;
+  if (f->gaps)
+    g_array_append_vals (c->gaps, f->gaps->data, f->gaps->len);
+  return c;
 }
 
 /* Retention keeps the footage of a row that is pending or running. */
@@ -355,83 +342,164 @@ fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
   count_finished (jobs, row->id);
 }
 
+/* ---- rows waiting for footage (lb-job-waits.h) ------------------------ */
+
+/* The input has recorded nothing up to the row's end yet. */
+static gboolean
+footage_may_come (const LbRetrieval * row, const LbJobFootage * f)
+{
+  return f->last_ns == LB_TIME_NONE || f->last_ns < row->end_ns;
+}
+
+/* The row sleeps in the store until its deadline (one write) and waits in
+ * memory for its footage. */
 static void
-process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
+wait_for_footage (LbJobs * jobs, const LbRetrieval * row, gint64 now,
+    gint64 deadline)
+{
+  defer (jobs, row, deadline);
+  lb_job_waits_add (jobs->waits, row, now, FALSE);
+}
+
+/* Checks the waiting rows that are due, reading the index only; those
+ * whose footage is there are woken in the store.  TRUE when any was. */
+static gboolean
+check_waiting (LbJobs * jobs)
+{
+  gint64 now = now_ns (jobs);
+  g_autoptr (GPtrArray) due = lb_job_waits_take_due (jobs->waits, now);
+  gboolean woke = FALSE;
+
+  for (guint i = 0; due && i < due->len; i++) {
+    const LbRetrieval *row = due->pdata[i];
+    LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE };
+    g_autoptr (GError) error = NULL;
+    /* a resolver error is for the row's own run to report */
+    gboolean ready = !jobs->resolve (jobs->store, row, &f, jobs->resolve_data,
+        NULL) || !footage_may_come (row, &f);
+    lb_job_footage_clear (&f);
+    if (!ready) {
+      lb_job_waits_retry (jobs->waits, row->id, now);
+      continue;
+    }
+    lb_job_waits_remove (jobs->waits, row->id);
+    if (!lb_store_api_wake (jobs->store, row->id, &error))
+      GST_WARNING ("row %" G_GINT64_FORMAT ": wake: %s", row->id,
+          error->message);
+    GST_DEBUG ("row %" G_GINT64_FORMAT ": its footage is there", row->id);
+    woke = TRUE;
+  }
+  return woke;
+}
+
+/* The store committed footage (any thread, under the store's state lock). */
+static void
+on_footage (const gchar * vehicle, const gchar * input, gint64 end_ns,
+    gpointer user_data)
+{
+  LbJobs *jobs = user_data;
+
+  if (lb_job_waits_footage (jobs->waits, vehicle, input, end_ns))
+    lb_jobs_poke (jobs);
+}
+
+/* Rows a previous run left waiting for footage are checked at once. */
+static gboolean
+watch_footage (LbJobs * jobs, GError ** error)
+{
+  g_autoptr (GPtrArray) rows = NULL;
+  gint64 now = now_ns (jobs);
+
+  lb_store_set_footage_func (jobs->store, on_footage, jobs);
+  if (!lb_store_api_list_open (jobs->store, &rows, error))
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++) {
+    const LbRetrieval *row = rows->pdata[i];
+    if (row->status == LB_RETRIEVAL_PENDING && row->not_before_ns > now)
+      lb_job_waits_add (jobs->waits, row, now, TRUE);
+  }
+  return TRUE;
+}
+
+/* What the index has for @row: TRUE with @f filled when the job can run;
+ * FALSE when the row is done with for now (deferred until its footage is
+ * recorded, unavailable, or failed). */
+static gboolean
+resolve_footage (LbJobs * jobs, LbRetrieval * row, LbJobFootage * f)
 {
   g_autoptr (GError) error = NULL;
-  LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE,
-    .covered_start_ns = LB_TIME_NONE,.covered_end_ns = LB_TIME_NONE
-  };
   gint64 now = now_ns (jobs);
   gint64 deadline = row->end_ns + jobs->pending_deadline;
 
-  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id, row->media_type,
-      row->vehicle, row->input);
   pin (jobs, row);
-  if (!jobs->resolve (jobs->store, row, &f, jobs->resolve_data, &error)) {
+  if (!jobs->resolve (jobs->store, row, f, jobs->resolve_data, &error)) {
     fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
   /* Footage that may still come: the input has recorded nothing up to the
    * requested end yet. */
-  gboolean may_come = f.last_ns == LB_TIME_NONE || f.last_ns < row->end_ns;
-  gboolean complete = f.covered_start_ns != LB_TIME_NONE &&
-      (row->start_ns == row->end_ns || f.covered_end_ns >= row->end_ns);
+  gboolean may_come = footage_may_come (row, f);
+  gboolean complete = f->covered_start_ns != LB_TIME_NONE &&
+      (row->start_ns == row->end_ns || f->covered_end_ns >= row->end_ns);
   if (!complete && may_come && now < deadline) {
     GST_DEBUG ("row %" G_GINT64_FORMAT ": footage not recorded yet", row->id);
-    defer (jobs, row, now + RECHECK_NS);
-    lb_job_footage_clear (&f);
-    return;
+    wait_for_footage (jobs, row, now, deadline);
+    return FALSE;
   }
-  if (f.covered_start_ns == LB_TIME_NONE) {
+  if (f->covered_start_ns == LB_TIME_NONE) {
     finish_unavailable (jobs, row, may_come ?
         "Nothing was recorded for this input and time before the pending deadline."
         : "Nothing was recorded for this input and time.");
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
+  return TRUE;
+}
 
-  gboolean image = g_str_equal (row->media_type, "image");
-  g_autofree gchar *name =
-      g_strconcat (row->media_id, image ? ".jpg" : ".mp4", NULL);
-  g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
-  g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
-  g_autofree gchar *part = g_strconcat (final, ".part", NULL);
-  Progress progress = { jobs, row->id, 0, 0 };
+/* The job of @row over @f, with the [jobs] settings, written to @path. */
+static LbJobRun
+job_run_for (LbJobs * jobs, const LbRetrieval * row, const LbJobFootage * f,
+    const gchar * path)
+{
+  LbConfig *c = jobs->config;
   LbJobRun run = {
-    .media_type = row->media_type,.db_path = jobs->db_path,.vehicle =
-        row->vehicle,
-    .input = row->input,.start_ns = row->start_ns,.end_ns = row->end_ns,
-    .output_path = part,.codec = f.codec,.width = f.width,.height = f.height,
-    .fps_n = f.fps_n,.fps_d = f.fps_d,.keyframes_ns = f.keyframes_ns,
-    .keyframe_bytes = f.keyframe_bytes,
-    .low_res_width = lb_config_get_int (jobs->config, "jobs", "low-res-width"),
-    .low_res_height =
-        lb_config_get_int (jobs->config, "jobs", "low-res-height"),
-    .low_res_bitrate =
-        lb_config_get_int (jobs->config, "jobs", "low-res-bitrate"),
+    .media_type = row->media_type,.db_path = jobs->db_path,
+    .vehicle = row->vehicle,.input = row->input,
+    .start_ns = row->start_ns,.end_ns = row->end_ns,.output_path = path,
+    .codec = f->codec,.width = f->width,.height = f->height,
+    .fps_n = f->fps_n,.fps_d = f->fps_d,.keyframes_ns = f->keyframes_ns,
+    .keyframe_bytes = f->keyframe_bytes,
+    .low_res_width = lb_config_get_int (c, "jobs", "low-res-width"),
+    .low_res_height = lb_config_get_int (c, "jobs", "low-res-height"),
+    .low_res_bitrate = lb_config_get_int (c, "jobs", "low-res-bitrate"),
     .hyperlapse_interval_ns =
-        lb_config_get_duration (jobs->config, "jobs", "hyperlapse-interval"),
+        lb_config_get_duration (c, "jobs", "hyperlapse-interval"),
     .hyperlapse_framerate =
-        lb_config_get_int (jobs->config, "jobs", "hyperlapse-framerate"),
-    .hyperlapse_max_output_ns = lb_config_get_duration (jobs->config, "jobs",
-        "hyperlapse-max-output"),
-    .hyperlapse_remux_max_kbps = lb_config_get_int (jobs->config, "jobs",
-        "hyperlapse-remux-max-bitrate"),
-    .progress = on_progress,.progress_data = &progress,.cancellable =
-        cancellable,
+        lb_config_get_int (c, "jobs", "hyperlapse-framerate"),
+    .hyperlapse_max_output_ns =
+        lb_config_get_duration (c, "jobs", "hyperlapse-max-output"),
+    .hyperlapse_remux_max_kbps =
+        lb_config_get_int (c, "jobs", "hyperlapse-remux-max-bitrate"),
   };
+  return run;
+}
+
+/* Runs @run into @final (through @final.part, renamed when whole).  FALSE
+ * when it did not: the row is then deferred (stopping), unavailable, or
+ * failed. */
+static gboolean
+make_output (LbJobs * jobs, LbRetrieval * row, LbJobRun * run,
+    const gchar * final, GCancellable * cancellable)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *part = run->output_path;
 
   if (g_mkdir_with_parents (jobs->outputs_dir, 0755) < 0) {
     int e = errno;
     g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot create %s: %s",
         jobs->outputs_dir, g_strerror (e));
-    fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    goto failed;
   }
-  if (!lb_job_run (jobs->pipelines, &run, &error)) {
+  if (!lb_job_run (jobs->pipelines, run, &error)) {
     g_unlink (part);
     if (g_error_matches (error, LB_ERROR, LB_ERROR_BUSY)
         && g_cancellable_is_cancelled (cancellable))
@@ -440,43 +508,77 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
       finish_unavailable (jobs, row, error->message);
     else
       fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    return FALSE;
   }
   if (g_rename (part, final) < 0) {
     int e = errno;
     g_unlink (part);
     g_set_error (&error, LB_ERROR, LB_ERROR_IO, "cannot rename %s: %s", part,
         g_strerror (e));
-    fail (jobs, row, error);
-    lb_job_footage_clear (&f);
-    return;
+    goto failed;
   }
-  g_autofree gchar *coverage = coverage_json (row, &f, run.delivered_start_ns,
-      run.delivered_end_ns);
+  return TRUE;
+
+failed:
+  fail (jobs, row, error);
+  return FALSE;
+}
+
+/* The output @rel (@final) is made: the row becomes available, now or
+ * once uploaded, with its coverage and the cost of what was delivered. */
+static void
+hand_over (LbJobs * jobs, LbRetrieval * row, const LbJobFootage * f,
+    const LbJobRun * run, const gchar * rel, const gchar * final)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbCoverage) coverage = coverage_of (row, f, run);
   gdouble cost =
-      lb_quota_cost (jobs->config, row->media_type, run.delivered_start_ns,
-      run.delivered_end_ns);
-  /* available now, or once uploaded when [upload] url-template is set */
+      lb_quota_cost (jobs->config, row->media_type, run->delivered_start_ns,
+      run->delivered_end_ns);
   LbUploadJob done = {
-    .retrieval_id = row->retrieval_id,.vehicle = row->vehicle,.input =
-        row->input,
-    .media_type = row->media_type,.path = rel,.delivered_start_ns =
-        run.delivered_start_ns,
-    .delivered_end_ns = run.delivered_end_ns,.coverage_json = coverage,
-    .retrieval_row = row->id,.content_type = run.content_type,.cost = cost,
+    .retrieval_id = row->retrieval_id,.vehicle = row->vehicle,
+    .input = row->input,.media_type = row->media_type,.path = rel,
+    .delivered_start_ns = run->delivered_start_ns,
+    .delivered_end_ns = run->delivered_end_ns,.coverage = coverage,
+    .retrieval_row = row->id,.content_type = run->content_type,.cost = cost,
   };
   unpin (jobs, row->id);        /* the output exists: the footage may go */
-  if (!lb_upload_finish_job (jobs->config, jobs->store, &done, now_ns (jobs),
-          &error)) {
+  if (!lb_upload_finish_job (jobs->config, jobs->store, jobs->uploader, &done,
+          now_ns (jobs), &error)) {
     GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
       fail (jobs, row, error);
-  } else {
-    GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
-        rel, run.template_used, cost);
-    count_finished (jobs, row->id);
+    return;
+  }
+  GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
+      rel, run->template_used, cost);
+  count_finished (jobs, row->id);
+}
+
+/* One claimed row: its footage, its output, its hand-over. */
+static void
+process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
+{
+  LbJobFootage f = {.first_ns = LB_TIME_NONE,.last_ns = LB_TIME_NONE,
+    .covered_start_ns = LB_TIME_NONE,.covered_end_ns = LB_TIME_NONE
+  };
+
+  GST_DEBUG ("row %" G_GINT64_FORMAT ": %s %s/%s", row->id,
+      lb_media_type_to_string (row->media_type), row->vehicle, row->input);
+  if (resolve_footage (jobs, row, &f)) {
+    g_autofree gchar *name = g_strconcat (row->media_id,
+        lb_job_kind_for (row->media_type)->extension, NULL);
+    g_autofree gchar *rel = g_build_filename ("outputs", name, NULL);
+    g_autofree gchar *final = g_build_filename (jobs->outputs_dir, name, NULL);
+    g_autofree gchar *part = g_strconcat (final, ".part", NULL);
+    Progress progress = { jobs, row->id, 0, 0 };
+    LbJobRun run = job_run_for (jobs, row, &f, part);
+    run.progress = on_progress;
+    run.progress_data = &progress;
+    run.cancellable = cancellable;
+    if (make_output (jobs, row, &run, final, cancellable))
+      hand_over (jobs, row, &f, &run, rel, final);
   }
   lb_job_footage_clear (&f);
 }
@@ -508,9 +610,12 @@ worker_main (gpointer data)
     if (!lb_store_api_claim_next (jobs->store, now_ns (jobs), &row, &error))
       GST_WARNING ("claim: %s", error->message);
     if (row) {
+      lb_job_waits_remove (jobs->waits, row->id);
       process (jobs, row, w->cancellable);
       continue;
     }
+    if (check_waiting (jobs))
+      continue;
     gint64 until = g_get_monotonic_time () + POLL_INTERVAL;
     g_mutex_lock (&jobs->lock);
     while (!jobs->stopping && jobs->pokes == pokes)
@@ -551,6 +656,8 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
         ("%u retrievals were running when lookbackd stopped; they run again",
         requeued);
   remove_partial_outputs (jobs);
+  if (!watch_footage (jobs, error))
+    return FALSE;
 
   jobs->stopping = FALSE;
   for (guint i = 0; i < jobs->n_workers; i++) {
@@ -571,6 +678,7 @@ lb_jobs_stop (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
 
+  lb_store_set_footage_func (jobs->store, NULL, NULL);
   g_mutex_lock (&jobs->lock);
   jobs->stopping = TRUE;
   g_cond_broadcast (&jobs->cond);
@@ -594,6 +702,7 @@ lb_jobs_free (LbJobs * jobs)
   g_ptr_array_unref (jobs->cancellables);
   g_hash_table_unref (jobs->failures);
   g_hash_table_unref (jobs->pinned);
+  lb_job_waits_free (jobs->waits);
   lb_pipelines_free (jobs->pipelines);
   g_free (jobs->outputs_dir);
   g_free (jobs->db_path);

@@ -15,9 +15,12 @@
  *   - nothing recorded for that input and time (footage exists after it):
  *     unavailable, refunded;
  *   - not recorded yet (the input's footage ends before the requested end):
- *     stays pending, re-checked every second, until the footage arrives or
- *     [jobs] pending-deadline after the requested end has passed; then what
- *     exists is delivered, or the row is unavailable;
+ *     stays pending until the footage arrives or [jobs] pending-deadline
+ *     after the requested end has passed; then what exists is delivered, or
+ *     the row is unavailable.  Such a row is not polled (lb-job-waits.h):
+ *     it is checked again, reading the index only, after a back-off that
+ *     doubles from 1 s to 60 s, and at once when the store commits footage
+ *     of its input that reaches its end;
  *   - a transient failure (I/O, a full disk, a busy store) is retried
  *     [jobs] retries times, then the row is failed with failureReason and
  *     refunded; corrupt footage fails it at once.
@@ -32,6 +35,7 @@
 #include "core/lb-time.h"
 #include "store/lb-store.h"
 #include "store/lb-store-api.h"
+#include "upload/lb-uploader.h"
 
 G_BEGIN_DECLS
 
@@ -65,9 +69,12 @@ gboolean lb_jobs_resolve_from_index (LbStore           *store,
                                      GError           **error);
 
 /* Reads [jobs] and the pipeline templates (lb_pipelines_default_dir()).
- * @config and @store are not owned and must outlive the engine. */
+ * Finished outputs go to @uploader's journal when [upload] is on (it is
+ * woken for each; NULL when uploads are off).  @config, @store and
+ * @uploader are not owned and must outlive the engine. */
 LbJobs  *lb_jobs_new          (LbConfig   *config,
                                LbStore    *store,
+                               LbUploader *uploader,
                                GError    **error);
 /* Before start: where templates come from (tests), the clock (not owned;
  * NULL = real time), another resolver. */
@@ -84,8 +91,8 @@ void     lb_jobs_set_resolver (LbJobs            *jobs,
  * workers. */
 gboolean lb_jobs_start        (LbJobs  *jobs,
                                GError **error);
-/* A retrieval was created (or footage arrived): look now, not at the next
- * poll.  Any thread. */
+/* A retrieval was created: look now, not at the next poll.  Any thread.
+ * (New footage needs no poke: the engine watches the store's commits.) */
 void     lb_jobs_poke         (LbJobs  *jobs);
 /* Stops the workers (blocking until they have): a row in progress goes back
  * to pending and runs again at the next start. */

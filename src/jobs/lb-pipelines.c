@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "jobs/lb-pipelines.h"
+#include "jobs/lb-job-kind.h"
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
@@ -11,27 +12,11 @@
 GST_DEBUG_CATEGORY_STATIC (lb_pipelines_debug);
 #define GST_CAT_DEFAULT lb_pipelines_debug
 
-static const gchar *const names[] = {
-  "image", "video-high-res", "video-high-res-transcode", "video-low-res",
-  "hyperlapse",
-  "hyperlapse-remux", NULL
-};
-
-/* A folder may lack these (an operator's copy from before they existed):
- * the engine then uses the template they stand in front of. */
-static const gchar *const optional[] = { "hyperlapse-remux", NULL };
-
 struct _LbPipelines
 {
   gchar *dir;
   GHashTable *texts;            /* name → description */
 };
-
-const gchar *const *
-lb_pipelines_names (void)
-{
-  return names;
-}
 
 const gchar *
 lb_pipelines_default_dir (void)
@@ -72,13 +57,18 @@ lb_pipelines_load (const gchar * dir, GError ** error)
   p->dir = g_strdup (dir ? dir : lb_pipelines_default_dir ());
   p->texts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
-  for (guint i = 0; names[i]; i++) {
-    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+  guint n;
+  const LbJobKind *kinds = lb_job_kinds (&n);
+  for (guint i = 0; i < n; i++) {
+    const gchar *name = kinds[i].template_name;
+    g_autofree gchar *file = g_strconcat (name, ".pipeline", NULL);
     g_autofree gchar *path = g_build_filename (p->dir, file, NULL);
     g_autofree gchar *text = NULL;
     g_autoptr (GError) err = NULL;
     if (!g_file_get_contents (path, &text, NULL, &err)) {
-      if (g_strv_contains (optional, names[i]) &&
+      /* an operator's copy from before an optional template existed: the
+       * kind's fallback runs instead */
+      if (kinds[i].optional &&
           g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
         GST_INFO ("no optional template %s", path);
         continue;
@@ -94,8 +84,8 @@ lb_pipelines_load (const gchar * dir, GError ** error)
           "pipeline template %s is empty", path);
       return NULL;
     }
-    GST_INFO ("template %s: %s", names[i], desc);
-    g_hash_table_insert (p->texts, g_strdup (names[i]), desc);
+    GST_INFO ("template %s: %s", name, desc);
+    g_hash_table_insert (p->texts, g_strdup (name), desc);
   }
   return g_steal_pointer (&p);
 }

@@ -6,8 +6,8 @@
  * gst_parse_launch() of the template text, then properties are set on the
  * named elements.  A request's values never go into the text.
  *
- * Templates: image, video-high-res, video-high-res-transcode,
- * video-low-res, hyperlapse, hyperlapse-remux.
+ * The templates are those of the job kinds (lb-job-kind.h); a folder must
+ * hold every one but the optional ones.
  */
 #pragma once
 
@@ -17,15 +17,12 @@ G_BEGIN_DECLS
 
 typedef struct _LbPipelines LbPipelines;
 
-/* The names of the templates, NULL-terminated.  A folder must hold every
- * one but hyperlapse-remux (without it, hyperlapses are transcoded). */
-const gchar *const *lb_pipelines_names (void);
-
 /* The folder templates are read from by default: LB_PIPELINES_DIR when it
  * holds them (installed), else the source tree's pipelines/ (build tree). */
 const gchar  *lb_pipelines_default_dir (void);
 
-/* Reads every template of @dir (NULL: the default folder). */
+/* Reads the template of every job kind from @dir (NULL: the default
+ * folder). */
 LbPipelines  *lb_pipelines_load     (const gchar  *dir,
                                      GError      **error);
 const gchar  *lb_pipelines_get_dir  (LbPipelines  *pipelines);

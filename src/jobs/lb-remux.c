@@ -3,7 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
-#include "jobs/lb-mp4-trim.h"
+#include "mp4/lb-mp4-trim.h"
 
 GST_DEBUG_CATEGORY_STATIC (lb_remux_debug);
 #define GST_CAT_DEFAULT lb_remux_debug

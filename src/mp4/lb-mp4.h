@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
   guint32 track_id;             /* the (first) video track */
+  guint tracks;                 /* trak boxes in the moov (any kind) */
   guint32 timescale;
   gchar *codec;                 /* "h264" or "h265" */
   gchar *sample_entry;          /* "avc1", "avc3", "hvc1", "hev1" */
@@ -60,9 +61,21 @@ typedef struct {
   GArray *samples;              /* LbMp4Sample of the video track, decode order */
 } LbMp4Fragment;
 
+/* Errors of the reader, for every function below:
+ *   LB_ERROR_NOT_YET   the file ends before what is asked for (a file still
+ *                      being written, or one cut by a crash);
+ *   LB_ERROR_CORRUPT   not what lookback records: not MP4, no H.264/H.265
+ *                      track, a box or table that does not parse, or sizes
+ *                      that do not fit the file or are over the reader's
+ *                      limits (a moov over 64 MiB, a moof over 16 MiB, more
+ *                      than 2^21 samples in a moov or 2^18 in a moof).
+ *                      Checked before anything is allocated: a damaged file
+ *                      costs at most about its own size (and those limits).
+ *                      Such a file stays corrupt: do not retry it;
+ *   LB_ERROR_IO        reading failed. */
+
 /* Reads ftyp + moov (wherever the moov is).  LB_ERROR_NOT_YET while the file
- * has no moov yet (the first fragment is still being written);
- * LB_ERROR_CORRUPT for a file that is not MP4 or has no H.264/H.265 track. */
+ * has no moov yet (the first fragment is still being written). */
 gboolean     lb_mp4_read_init      (gint            fd,
                                     LbMp4Init     **out,
                                     GError        **error);

@@ -6,24 +6,25 @@
 #include <stdlib.h>
 
 gdouble
-lb_quota_cost (LbConfig * config, const gchar * media_type, gint64 start_ns,
+lb_quota_cost (LbConfig * config, LbMediaType media_type, gint64 start_ns,
     gint64 end_ns)
 {
   g_return_val_if_fail (config != NULL, -1);
-  g_return_val_if_fail (media_type != NULL, -1);
 
   gdouble seconds = (gdouble) MAX (end_ns - start_ns, 0) / LB_NS_PER_SEC;
 
-  if (g_str_equal (media_type, "image"))
-    return lb_config_get_double (config, "quota", "image-cost");
-  if (g_str_equal (media_type, "videoHighRes"))
-    return seconds;
-  if (g_str_equal (media_type, "videoLowRes"))
-    return seconds * lb_config_get_double (config, "quota", "low-res-weight");
-  if (g_str_equal (media_type, "hyperlapse"))
-    return seconds * lb_config_get_double (config, "quota",
-        "hyperlapse-weight");
-  return -1;
+  switch (media_type) {
+    case LB_MEDIA_TYPE_IMAGE:
+      return lb_config_get_double (config, "quota", "image-cost");
+    case LB_MEDIA_TYPE_VIDEO_HIGH_RES:
+      return seconds;
+    case LB_MEDIA_TYPE_VIDEO_LOW_RES:
+      return seconds * lb_config_get_double (config, "quota", "low-res-weight");
+    case LB_MEDIA_TYPE_HYPERLAPSE:
+      return seconds * lb_config_get_double (config, "quota",
+          "hyperlapse-weight");
+  }
+  g_return_val_if_reached (-1);
 }
 
 gchar *

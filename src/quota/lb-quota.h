@@ -18,14 +18,14 @@
 #pragma once
 
 #include "core/lb-config.h"
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
 
 G_BEGIN_DECLS
 
-/* Cost in seconds of high-res video of @media_type over [@start_ns, @end_ns];
- * -1 for an unknown media type. */
+/* Cost in seconds of high-res video of @media_type over [@start_ns, @end_ns]. */
 gdouble  lb_quota_cost            (LbConfig    *config,
-                                   const gchar *media_type,
+                                   LbMediaType  media_type,
                                    gint64       start_ns,
                                    gint64       end_ns);
 

@@ -276,17 +276,39 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
   return FALSE;
 }
 
+/* The start time in a segment file's name ("<start_ns>.mp4"). */
 static gboolean
-walk_segments (LbStore * store, const gchar * dir, guint depth,
-    GHashTable * known, GString * report, GError ** error)
+name_start (const gchar * name, gint64 * start_ns)
+{
+  g_autofree gchar *num = g_str_has_suffix (name, ".mp4") ?
+      g_strndup (name, strlen (name) - 4) : NULL;
+  return num && g_ascii_string_to_signed (num, 10, G_MININT64, G_MAXINT64,
+      start_ns, NULL);
+}
+
+/* Files under @dir that may be unknown to the index.  In an input's folder
+ * (@newest: its newest row's start) only those named after it: the others
+ * are not even looked at, so that a start does not stat every file. */
+static GPtrArray *
+unknown_names (const gchar * dir, const gint64 * newest)
 {
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return TRUE;
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
   const gchar *name;
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  while ((name = g_dir_read_name (d)))
-    g_ptr_array_add (names, g_strdup (name));
+  gint64 start;
+
+  while (d && (name = g_dir_read_name (d)))
+    if (!newest || !name_start (name, &start) || start > *newest)
+      g_ptr_array_add (names, g_strdup (name));
+  return names;
+}
+
+static gboolean
+walk_segments (LbStore * store, const gchar * dir, guint depth,
+    GHashTable * newest, GString * report, GError ** error)
+{
+  g_autoptr (GPtrArray) names = unknown_names (dir,
+      depth == 2 ? g_hash_table_lookup (newest, dir) : NULL);
   g_ptr_array_sort (names, compare_names);
   for (guint i = 0; i < names->len; i++) {
     const gchar *n = *(const gchar **) &g_ptr_array_index (names, i);
@@ -295,16 +317,76 @@ walk_segments (LbStore * store, const gchar * dir, guint depth,
     if (g_file_test (path, G_FILE_TEST_IS_DIR)
         && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
       if (depth < 2)
-        ok = walk_segments (store, path, depth + 1, known, report, error);
+        ok = walk_segments (store, path, depth + 1, newest, report, error);
       else
         g_string_append_printf (report, "unknown folder %s\n", path);
-    } else if (!g_hash_table_contains (known, path)) {
+    } else {
       ok = reconcile_unknown (store, path, depth, report, error);
     }
     if (!ok)
       return FALSE;
   }
   return TRUE;
+}
+
+/* The row of a segment whose file is gone is removed. */
+static gboolean
+drop_missing (LbStore * store, const LbSegment * seg, GString * report,
+    GError ** error)
+{
+  if (!lb_store_segment_delete (store, seg->id, error))
+    return FALSE;
+  g_string_append_printf (report, "removed the row of missing file %s\n",
+      seg->path);
+  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = seg->vehicle,.input =
+          seg->input), "segment file %s is gone: its rows are removed",
+      seg->path);
+  return TRUE;
+}
+
+/* Each input's oldest rows whose file is gone: retention deletes a file,
+ * then its row, one segment at a time, so a crash leaves at most one such
+ * row per input.  A few are looked at, never more (a start must not grow
+ * with the footage). */
+#define MISSING_OLDEST_MAX 8
+
+static gboolean
+drop_missing_oldest (LbStore * store, const LbFootageInput * in,
+    GString * report, GError ** error)
+{
+  g_autoptr (GPtrArray) oldest = lb_store_segment_oldest (store, in->vehicle,
+      in->input, G_MININT64, MISSING_OLDEST_MAX, error);
+  if (oldest == NULL)
+    return FALSE;
+  for (guint i = 0; i < oldest->len; i++) {
+    LbSegment *seg = g_ptr_array_index (oldest, i);
+    if (g_file_test (seg->path, G_FILE_TEST_IS_REGULAR))
+      return TRUE;
+    if (!drop_missing (store, seg, report, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* The folder of each input with footage → its newest row's start. */
+static GHashTable *
+newest_by_folder (LbStore * store, GString * report, GError ** error)
+{
+  g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (store, NULL, error);
+  if (inputs == NULL)
+    return NULL;
+  g_autoptr (GHashTable) newest = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, g_free);
+  for (guint i = 0; i < inputs->len; i++) {
+    LbFootageInput *in = g_ptr_array_index (inputs, i);
+    if (!drop_missing_oldest (store, in, report, error))
+      return NULL;
+    g_autofree gchar *any = lb_footage_segment_path (lb_store_get_dir (store),
+        in->vehicle, in->input, 0);
+    g_hash_table_insert (newest, g_path_get_dirname (any),
+        g_memdup2 (&in->last_start_ns, sizeof (gint64)));
+  }
+  return g_steal_pointer (&newest);
 }
 
 gboolean
@@ -322,37 +404,26 @@ lb_footage_reconcile (LbStore * store, GString * report, GError ** error)
     return FALSE;
   for (guint i = 0; i < open_segs->len; i++) {
     LbSegment *seg = g_ptr_array_index (open_segs, i);
-    if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR))
-      continue;                 /* handled with the missing files below */
-    if (!reindex_open (store, seg, report, error))
+    gboolean ok;
+    /* Not a regular file: its row goes as a missing file's; whatever is
+     * there is newer than its input's newest row now, and the walk below
+     * quarantines it. */
+    if (g_file_test (seg->path, G_FILE_TEST_IS_REGULAR))
+      ok = reindex_open (store, seg, report, error);
+    else
+      ok = drop_missing (store, seg, report, error);
+    if (!ok)
       return FALSE;
   }
 
-  /* 2. rows whose file is gone */
-  g_autoptr (GPtrArray) all =
-      lb_store_segment_list (store, NULL, NULL, FALSE, error);
-  if (all == NULL)
+  /* 2. the oldest rows whose file is gone */
+  g_autoptr (GHashTable) newest = newest_by_folder (store, report, error);
+  if (newest == NULL)
     return FALSE;
-  g_autoptr (GHashTable) known = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < all->len; i++) {
-    LbSegment *seg = g_ptr_array_index (all, i);
-    if (!g_file_test (seg->path, G_FILE_TEST_IS_REGULAR)) {
-      if (!lb_store_segment_delete (store, seg->id, error))
-        return FALSE;
-      g_string_append_printf (report, "removed the row of missing file %s\n",
-          seg->path);
-      lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = seg->vehicle,.input =
-              seg->input), "segment file %s is gone: its rows are removed",
-          seg->path);
-      continue;
-    }
-    g_hash_table_add (known, seg->path);
-  }
 
-  /* 3. files the index does not know */
+  /* 3. files newer than their input's newest row: the recorder creates a
+   * file before its row */
   g_autofree gchar *root =
       g_build_filename (lb_store_get_dir (store), "segments", NULL);
-  if (!walk_segments (store, root, 0, known, report, error))
-    return FALSE;
-  return TRUE;
+  return walk_segments (store, root, 0, newest, report, error);
 }

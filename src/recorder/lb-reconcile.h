@@ -2,16 +2,23 @@
  *
  * Before recording starts, lb_footage_reconcile() makes the index tell the
  * truth about <store>/segments after a crash, a power cut or an operator's
- * hand:
+ * hand, at a cost that does not grow with the footage kept:
  *
  *   - open segments (the writer died) are re-indexed up to their last
  *     complete fragment and closed.  First the fragment whose moof the
  *     killed muxer had not written yet gets one (lb_mp4_recover_tail: H.264
  *     without B-frames), so that only what never reached the file is lost;
- *     whatever is still torn after that is cut off the file;
- *   - rows whose file is gone are removed;
- *   - files the index does not know are indexed when their name and content
- *     parse (their moof-less tail recovered the same way);
+ *     whatever is still torn after that is cut off the file.  An open row
+ *     whose file is gone is removed;
+ *   - then the two places a crash leaves the index and the files apart: an
+ *     input's oldest rows whose file is gone (retention deletes the file,
+ *     then the row; a few rows are looked at) are removed, and files newer
+ *     than an input's newest row (the recorder creates a file before its
+ *     row), or in a folder without rows, are indexed when their name and
+ *     content parse (their moof-less tail recovered the same way).  The
+ *     names of an input's older files are read, not stat'ed.  Closed
+ *     segments in between are not looked at: rows or files changed by hand
+ *     there are not found;
  *   - a segment file that does not parse (garbage, cut short, damaged) is
  *     quarantined: moved to <store>/quarantine/<its path in the store>, its
  *     rows removed, one lb_log line; never an error of the start.  The

@@ -3,6 +3,7 @@
 #include "store/lb-store-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "core/lb-sign.h"
 #include "core/lb-time.h"
 
@@ -136,15 +137,15 @@ status_from_string (const gchar * s)
   return LB_RETRIEVAL_FAILED;
 }
 
-/* Claim order: images, then clips, then hyperlapses. */
-static gint
-media_priority (const gchar * media_type)
+LbMediaType
+lb_store_col_media_type (sqlite3_stmt * stmt, gint col)
 {
-  if (g_strcmp0 (media_type, "image") == 0)
-    return 0;
-  if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return 2;
-  return 1;
+  LbMediaType t = LB_MEDIA_TYPE_VIDEO_HIGH_RES;
+  const gchar *text = (const gchar *) sqlite3_column_text (stmt, col);
+  if (!lb_media_type_from_string (text, &t))
+    lb_log (LB_LOG_WARNING, NULL,
+        "store: unknown media type '%s' in a row: read as videoHighRes", text);
+  return t;
 }
 
 LbRetrieval *
@@ -167,12 +168,11 @@ lb_retrieval_free (LbRetrieval * r)
   g_free (r->vehicle);
   g_free (r->input);
   g_free (r->camera_role);
-  g_free (r->media_type);
   g_free (r->trigger_reason);
   g_free (r->period);
   g_free (r->output_path);
   g_free (r->content_type);
-  g_free (r->coverage_json);
+  lb_coverage_free (r->coverage);
   g_free (r->failure_reason);
   g_free (r->public_url);
   g_free (r);
@@ -232,7 +232,7 @@ row_from_stmt (sqlite3_stmt * stmt)
   r->vehicle = col_text (stmt, c++);
   r->input = col_text (stmt, c++);
   r->camera_role = col_text (stmt, c++);
-  r->media_type = col_text (stmt, c++);
+  r->media_type = lb_store_col_media_type (stmt, c++);
   r->trigger_reason = col_text (stmt, c++);
   r->start_ns = sqlite3_column_int64 (stmt, c++);
   r->end_ns = sqlite3_column_int64 (stmt, c++);
@@ -249,7 +249,7 @@ row_from_stmt (sqlite3_stmt * stmt)
   r->content_type = col_text (stmt, c++);
   r->delivered_start_ns = col_time (stmt, c++);
   r->delivered_end_ns = col_time (stmt, c++);
-  r->coverage_json = col_text (stmt, c++);
+  r->coverage = lb_store_col_coverage (stmt, c++);
   r->available_ns = sqlite3_column_int64 (stmt, c++);
   r->failure_reason = col_text (stmt, c++);
   r->public_url = col_text (stmt, c++);
@@ -350,8 +350,9 @@ insert_row (LbStore * store, LbRetrieval * r, GError ** error)
   sqlite3_bind_text (stmt, c++, r->vehicle, -1, SQLITE_STATIC);
   bind_text_or_null (stmt, c++, r->input);
   bind_text_or_null (stmt, c++, r->camera_role);
-  sqlite3_bind_text (stmt, c++, r->media_type, -1, SQLITE_STATIC);
-  sqlite3_bind_int (stmt, c++, media_priority (r->media_type));
+  sqlite3_bind_text (stmt, c++, lb_media_type_to_string (r->media_type), -1,
+      SQLITE_STATIC);
+  sqlite3_bind_int (stmt, c++, lb_media_type_priority (r->media_type));
   sqlite3_bind_text (stmt, c++, r->trigger_reason ? r->trigger_reason : "api",
       -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, c++, r->start_ns);
@@ -502,26 +503,26 @@ lb_store_api_create_retrieval (LbStore * store, GPtrArray * rows,
   /* Group commit: the first waiting thread commits everything queued (in
    * order, each create checked against the quota after the ones before it),
    * the others wait for it; what arrives meanwhile is the next batch. */
-  g_mutex_lock (&store->gc_lock);
+  g_mutex_lock (&store->state_lock);
   g_queue_push_tail (&store->gc_queue, &c);
   while (!c.done) {
     if (store->gc_leader) {
-      g_cond_wait (&store->gc_cond, &store->gc_lock);
+      g_cond_wait (&store->gc_cond, &store->state_lock);
       continue;
     }
     store->gc_leader = TRUE;
     g_autoptr (GPtrArray) batch = g_ptr_array_new ();
     while (!g_queue_is_empty (&store->gc_queue))
       g_ptr_array_add (batch, g_queue_pop_head (&store->gc_queue));
-    g_mutex_unlock (&store->gc_lock);
+    g_mutex_unlock (&store->state_lock);
     create_batch (store, batch);
-    g_mutex_lock (&store->gc_lock);
+    g_mutex_lock (&store->state_lock);
     for (guint i = 0; i < batch->len; i++)
       ((Create *) batch->pdata[i])->done = TRUE;
     store->gc_leader = FALSE;
     g_cond_broadcast (&store->gc_cond);
   }
-  g_mutex_unlock (&store->gc_lock);
+  g_mutex_unlock (&store->state_lock);
 
   if (out_used)
     *out_used = c.used;
@@ -698,6 +699,17 @@ bind_in (sqlite3_stmt * stmt, gint * c, const gchar * const *values)
     sqlite3_bind_text (stmt, (*c)++, values[i], -1, SQLITE_STATIC);
 }
 
+/* The wire names of the media types in @set, NULL-terminated in @out. */
+static void
+media_type_names (guint set, const gchar * out[LB_MEDIA_TYPE_COUNT + 1])
+{
+  guint n = 0;
+  for (guint t = 0; t < LB_MEDIA_TYPE_COUNT; t++)
+    if (set & LB_MEDIA_TYPE_BIT (t))
+      out[n++] = lb_media_type_to_string (t);
+  out[n] = NULL;
+}
+
 gboolean
 lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
     GPtrArray ** out_rows, gboolean * out_more, GError ** error)
@@ -708,13 +720,15 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
   g_return_val_if_fail (f->limit > 0, FALSE);
   g_return_val_if_fail (out_rows != NULL, FALSE);
 
+  const gchar *types[LB_MEDIA_TYPE_COUNT + 1];
+  media_type_names (f->media_types, types);
   g_autoptr (GString) sql =
       g_string_new ("SELECT " ROW_COLUMNS " FROM api_retrievals"
       " WHERE org = ? AND status = 'available' AND id > ?"
       " AND delivered_end_ns >= ? AND delivered_start_ns <= ?");
   append_in (sql, "vehicle", f->vehicles);
   append_in (sql, "input", f->inputs);
-  append_in (sql, "media_type", f->media_types);
+  append_in (sql, "media_type", types);
   append_in (sql, "trigger_reason", f->trigger_reasons);
   if (f->available_after_ns != LB_TIME_NONE)
     g_string_append (sql, " AND available_ns > ?");
@@ -734,7 +748,7 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
     sqlite3_bind_int64 (stmt, c++, f->end_ns);
     bind_in (stmt, &c, f->vehicles);
     bind_in (stmt, &c, f->inputs);
-    bind_in (stmt, &c, f->media_types);
+    bind_in (stmt, &c, types);
     bind_in (stmt, &c, f->trigger_reasons);
     if (f->available_after_ns != LB_TIME_NONE)
       sqlite3_bind_int64 (stmt, c++, f->available_after_ns);
@@ -831,7 +845,7 @@ lb_store_api_claim_next (LbStore * store, gint64 now_ns, LbRetrieval ** out,
   }
   LB_STORE_UNLOCK (store);
   GST_DEBUG ("claimed row %" G_GINT64_FORMAT " (%s %s)", (*out)->id,
-      (*out)->media_type, (*out)->input);
+      lb_media_type_to_string ((*out)->media_type), (*out)->input);
   return TRUE;
 
 fail:
@@ -909,7 +923,8 @@ lb_store_api_set_progress (LbStore * store, gint64 id, gdouble progress,
 
 typedef struct
 {
-  const gchar *output_path, *content_type, *coverage_json;
+  const gchar *output_path, *content_type;
+  const LbCoverage *coverage;
   gint64 start_ns, end_ns, available_ns;
   gdouble cost;
 } Available;
@@ -923,7 +938,7 @@ bind_available (sqlite3_stmt * stmt, gpointer data)
   bind_text_or_null (stmt, c++, a->content_type);
   sqlite3_bind_int64 (stmt, c++, a->start_ns);
   sqlite3_bind_int64 (stmt, c++, a->end_ns);
-  bind_text_or_null (stmt, c++, a->coverage_json);
+  lb_store_bind_coverage (stmt, c++, a->coverage);
   sqlite3_bind_int64 (stmt, c++, a->available_ns);
   sqlite3_bind_double (stmt, c++, a->cost);
 }
@@ -932,14 +947,14 @@ gboolean
 lb_store_api_finish_available (LbStore * store, gint64 id,
     const gchar * output_path, const gchar * content_type,
     gint64 delivered_start_ns, gint64 delivered_end_ns,
-    const gchar * coverage_json, gint64 available_ns, gdouble cost,
+    const LbCoverage * coverage, gint64 available_ns, gdouble cost,
     GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (output_path != NULL, FALSE);
   g_return_val_if_fail (delivered_end_ns >= delivered_start_ns, FALSE);
 
-  Available a = { output_path, content_type, coverage_json, delivered_start_ns,
+  Available a = { output_path, content_type, coverage, delivered_start_ns,
     delivered_end_ns, available_ns, MAX (cost, 0.0)
   };
   return update_open_row (store, id,
@@ -1001,6 +1016,20 @@ lb_store_api_defer (LbStore * store, gint64 id, gint64 not_before_ns,
   return update_open_row (store, id,
       "UPDATE api_retrievals SET status = 'pending', not_before_ns = ? WHERE id = ?",
       bind_int64, &not_before_ns, "defer", error);
+}
+
+gboolean
+lb_store_api_wake (LbStore * store, gint64 id, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  LB_STORE_LOCK (store);
+  gboolean ok = lb_store_exec_id (store,
+      "UPDATE api_retrievals SET not_before_ns = 0"
+      " WHERE id = ? AND status = 'pending' AND not_before_ns > 0", id, error,
+      "waking a retrieval");
+  LB_STORE_UNLOCK (store);
+  return ok;
 }
 
 gboolean

@@ -24,7 +24,9 @@
  */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
+#include "store/lb-store-footage.h"
 
 G_BEGIN_DECLS
 
@@ -41,6 +43,24 @@ typedef enum {
 const gchar *lb_retrieval_status_to_string (LbRetrievalStatus status);
 
 /**
+ * LbCoverage:
+ * The coverage manifest of a finished retrieval (api-contract.md): what was
+ * asked for, what the output really holds, and the parts of the requested
+ * range with no footage.  The jobs engine makes it, the store keeps it with
+ * the row (its serialisation is the store's own), the API writes it as
+ * JSON.
+ */
+typedef struct {
+  gint64 requested_start_ns, requested_end_ns;
+  gint64 delivered_start_ns, delivered_end_ns;
+  GArray *gaps;                 /* LbTimeRange (lb-store-footage.h), in order */
+} LbCoverage;
+
+LbCoverage  *lb_coverage_new   (void);
+LbCoverage  *lb_coverage_copy  (const LbCoverage *coverage);
+void         lb_coverage_free  (LbCoverage *coverage);
+
+/**
  * LbRetrieval:
  * One row: one input (or camera role) of one retrieval request.
  */
@@ -53,7 +73,7 @@ typedef struct {
   gchar *input;                 /* dashcamRoadFacing, analog1, …; NULL when a camera
                                  * role resolved to no input (the row is invalid) */
   gchar *camera_role;           /* the requested cameraRole, or NULL */
-  gchar *media_type;            /* image, videoHighRes, videoLowRes, hyperlapse */
+  LbMediaType media_type;
   gchar *trigger_reason;        /* "api" */
   gint64 start_ns;              /* requested */
   gint64 end_ns;                /* requested (== start_ns for an image) */
@@ -70,7 +90,7 @@ typedef struct {
   gchar *content_type;          /* image/jpeg, video/mp4, … */
   gint64 delivered_start_ns;    /* LB_TIME_NONE until available */
   gint64 delivered_end_ns;
-  gchar *coverage_json;         /* JSON object text, or NULL (see api-contract.md) */
+  LbCoverage *coverage;         /* set when available; NULL otherwise */
   gint64 available_ns;          /* 0 until available */
   gchar *failure_reason;        /* failed / unavailable / invalid: why; else NULL */
   gchar *public_url;            /* urlInfo.url of an uploaded object, or NULL: the
@@ -127,7 +147,7 @@ typedef struct {
   const gchar *const *vehicles;         /* required */
   gint64 start_ns, end_ns;              /* delivered range overlaps [start, end] */
   const gchar *const *inputs;           /* NULL or empty: any */
-  const gchar *const *media_types;      /* NULL or empty: any */
+  guint media_types;                    /* LB_MEDIA_TYPE_BIT of each; 0: any */
   const gchar *const *trigger_reasons;  /* NULL or empty: any */
   gint64 available_after_ns;            /* LB_TIME_NONE: any */
   gint64 after_id;                      /* rows with a larger id only (cursor) */
@@ -196,7 +216,7 @@ gboolean lb_store_api_set_progress     (LbStore      *store,
  * @output_path: the media file (absolute, or relative to the store's folder)
  * @content_type: e.g. "image/jpeg", "video/mp4"
  * @delivered_start_ns, @delivered_end_ns: what the file really covers
- * @coverage_json: (nullable): the coverage object as JSON text
+ * @coverage: (nullable): the coverage manifest
  * @available_ns: when it became available (availableAtTime)
  * @cost: the delivered cost (lb_quota_cost() of the delivered range)
  *
@@ -209,7 +229,7 @@ gboolean lb_store_api_finish_available (LbStore      *store,
                                         const gchar  *content_type,
                                         gint64        delivered_start_ns,
                                         gint64        delivered_end_ns,
-                                        const gchar  *coverage_json,
+                                        const LbCoverage *coverage,
                                         gint64        available_ns,
                                         gdouble       cost,
                                         GError      **error);
@@ -241,6 +261,13 @@ gboolean lb_store_api_set_public_url   (LbStore      *store,
 gboolean lb_store_api_defer            (LbStore      *store,
                                         gint64        id,
                                         gint64        not_before_ns,
+                                        GError      **error);
+
+/* A row deferred by lb_store_api_defer() may be claimed now (its footage
+ * arrived).  Nothing happens to a row that is not pending any more (running
+ * or finished): that is not an error. */
+gboolean lb_store_api_wake             (LbStore      *store,
+                                        gint64        id,
                                         GError      **error);
 
 /* At start-up: every row left running (by a crash) goes back to pending,
@@ -313,6 +340,7 @@ gboolean lb_store_api_token_revoke     (LbStore      *store,
 GBytes  *lb_store_api_get_signing_key  (LbStore      *store,
                                         GError      **error);
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbCoverage, lb_coverage_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbRetrieval, lb_retrieval_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbToken, lb_token_free)
 

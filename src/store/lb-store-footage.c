@@ -291,13 +291,13 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
         "segment %s is outside the store %s", segment->path, store->dir);
     return FALSE;
   }
-  g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT INTO footage_segment (vehicle, input, path, start_ns, end_ns, media_base_ns, "
       "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
       error);
-  g_autoptr (sqlite3_stmt) inp =
-      lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) inp =
+      lb_store_cached (store,
       "INSERT INTO footage_input (vehicle, input, segments, bytes, max_segment_ns) "
       "VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (vehicle, input) DO UPDATE SET "
       "segments = segments + 1, bytes = bytes + excluded.bytes, "
@@ -337,7 +337,7 @@ insert_keyframes (LbStore * store, gint64 segment_id, GArray * keyframes,
 {
   if (keyframes == NULL || keyframes->len == 0)
     return TRUE;
-  g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT OR REPLACE INTO footage_keyframe (segment_id, time_ns, offset, size, "
       "sample_offset, sample_size, frames) VALUES (?, ?, ?, ?, ?, ?, ?)",
       error);
@@ -382,10 +382,96 @@ lb_store_segment_begin (LbStore * store, LbSegment * segment, GError ** error)
       lb_store_rollback (store);
   }
   LB_STORE_UNLOCK (store);
-  if (ok)
+  if (ok) {
     GST_DEBUG ("segment %" G_GINT64_FORMAT " begun: %s", segment->id,
         segment->path);
+    lb_store_footage_added (store, segment->vehicle, segment->input,
+        segment->end_ns);
+  }
   return ok;
+}
+
+/* Where the footage of each input added by one transaction ends:
+ * "vehicle/input" → gint64*. */
+static void
+note_end (GHashTable * ends, const LbSegment * seg)
+{
+  g_autofree gchar *key = g_strconcat (seg->vehicle, "/", seg->input, NULL);
+  gint64 *end = g_hash_table_lookup (ends, key);
+  if (end == NULL) {
+    end = g_new (gint64, 1);
+    *end = seg->end_ns;
+    g_hash_table_insert (ends, g_steal_pointer (&key), end);
+  }
+  *end = MAX (*end, seg->end_ns);
+}
+
+static void
+tell_ends (LbStore * store, GHashTable * ends)
+{
+  GHashTableIter iter;
+  const gchar *key;
+  gint64 *end;
+
+  g_hash_table_iter_init (&iter, ends);
+  while (g_hash_table_iter_next (&iter, (gpointer *) & key, (gpointer *) & end)) {
+    g_auto (GStrv) parts = g_strsplit (key, "/", 2);
+    lb_store_footage_added (store, parts[0], parts[1], *end);
+  }
+}
+
+gboolean
+lb_store_segment_add_all (LbStore * store, LbSegmentSource source,
+    gpointer user_data, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (source != NULL, FALSE);
+  debug_init ();
+  if (!store_writable (store, error))
+    return FALSE;
+
+  g_autoptr (GHashTable) ends = g_hash_table_new_full (g_str_hash,
+      g_str_equal, g_free, g_free);
+  gboolean ok = FALSE;
+  LbSegment *seg;
+  GArray *keyframes = NULL;
+
+  LB_STORE_LOCK (store);
+  if (!lb_store_begin (store, error))
+    goto out;
+  while ((seg = source (&keyframes, user_data))) {
+    if (!insert_segment (store, seg, error)
+        || !insert_keyframes (store, seg->id, keyframes, error)) {
+      lb_store_rollback (store);
+      goto out;
+    }
+    note_end (ends, seg);
+    keyframes = NULL;
+  }
+  ok = lb_store_commit (store, error);
+out:
+  LB_STORE_UNLOCK (store);
+  if (ok)
+    tell_ends (store, ends);
+  return ok;
+}
+
+/* lb_store_segment_add()'s arrays as a source. */
+typedef struct
+{
+  GPtrArray *segments, *keyframes;
+  guint next;
+} Arrays;
+
+static LbSegment *
+next_of_arrays (GArray ** keyframes, gpointer user_data)
+{
+  Arrays *a = user_data;
+  if (a->next >= a->segments->len)
+    return NULL;
+  if (a->keyframes)
+    *keyframes = g_ptr_array_index (a->keyframes, a->next);
+  return g_ptr_array_index (a->segments, a->next++);
 }
 
 gboolean
@@ -396,27 +482,78 @@ lb_store_segment_add (LbStore * store, GPtrArray * segments,
   g_return_val_if_fail (segments != NULL, FALSE);
   g_return_val_if_fail (keyframes == NULL
       || keyframes->len == segments->len, FALSE);
-  debug_init ();
-  if (!store_writable (store, error))
-    return FALSE;
 
-  gboolean ok = FALSE;
-  LB_STORE_LOCK (store);
-  if (!lb_store_begin (store, error))
-    goto out;
-  for (guint i = 0; i < segments->len; i++) {
-    LbSegment *seg = g_ptr_array_index (segments, i);
-    if (!insert_segment (store, seg, error) ||
-        !insert_keyframes (store, seg->id,
-            keyframes ? g_ptr_array_index (keyframes, i) : NULL, error)) {
-      lb_store_rollback (store);
-      goto out;
-    }
+  Arrays a = { segments, keyframes, 0 };
+  return lb_store_segment_add_all (store, next_of_arrays, &a, error);
+}
+
+/* The row's vehicle and input, start and bytes, in the transaction. */
+static gboolean
+segment_head (LbStore * store, gint64 segment_id, gchar ** vehicle,
+    gchar ** input, gint64 * start_ns, gint64 * bytes, GError ** error)
+{
+  g_autoptr (LbStoreStmt) old = lb_store_cached (store,
+      "SELECT vehicle, input, start_ns, bytes FROM footage_segment WHERE id = ?",
+      error);
+  if (old == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (old, 1, segment_id);
+  if (sqlite3_step (old) != SQLITE_ROW) {
+    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+        "no segment %" G_GINT64_FORMAT, segment_id);
+    return FALSE;
   }
-  ok = lb_store_commit (store, error);
-out:
-  LB_STORE_UNLOCK (store);
-  return ok;
+  *vehicle = col_dup (old, 0);
+  *input = col_dup (old, 1);
+  *start_ns = sqlite3_column_int64 (old, 2);
+  *bytes = sqlite3_column_int64 (old, 3);
+  return TRUE;
+}
+
+/* Grows the byte range and frames of the segment's last keyframe row. */
+static gboolean
+extend_last_keyframe (LbStore * store, gint64 segment_id, gint64 extend_end,
+    guint extend_frames, GError ** error)
+{
+  g_autoptr (LbStoreStmt) ext = lb_store_cached (store,
+      "UPDATE footage_keyframe SET size = MAX (size, ?2 - offset), frames = frames + ?3 "
+      "WHERE segment_id = ?1 AND time_ns = (SELECT MAX (time_ns) FROM footage_keyframe "
+      "WHERE segment_id = ?1)", error);
+  if (ext == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (ext, 1, segment_id);
+  sqlite3_bind_int64 (ext, 2, extend_end);
+  sqlite3_bind_int (ext, 3, extend_frames);
+  return step_done (store, ext, error, "extending a keyframe");
+}
+
+/* Moves the segment's end and bytes, and its input's totals. */
+static gboolean
+move_segment_end (LbStore * store, gint64 segment_id, const gchar * vehicle,
+    const gchar * input, gint64 grown_bytes, gint64 end_ns, gint64 bytes,
+    gint64 length_ns, GError ** error)
+{
+  g_autoptr (LbStoreStmt) upd = lb_store_cached (store,
+      "UPDATE footage_segment SET end_ns = MAX (end_ns, ?2), bytes = ?3 WHERE id = ?1",
+      error);
+  if (upd == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (upd, 1, segment_id);
+  sqlite3_bind_int64 (upd, 2, end_ns);
+  sqlite3_bind_int64 (upd, 3, bytes);
+  if (!step_done (store, upd, error, "moving a segment's end"))
+    return FALSE;
+  g_autoptr (LbStoreStmt) inp = lb_store_cached (store,
+      "UPDATE footage_input SET bytes = bytes + ?3, "
+      "max_segment_ns = MAX (max_segment_ns, ?4) WHERE vehicle = ?1 AND input = ?2",
+      error);
+  if (inp == NULL)
+    return FALSE;
+  sqlite3_bind_text (inp, 1, vehicle, -1, SQLITE_STATIC);
+  sqlite3_bind_text (inp, 2, input, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (inp, 3, grown_bytes);
+  sqlite3_bind_int64 (inp, 4, length_ns);
+  return step_done (store, inp, error, "counting bytes");
 }
 
 gboolean
@@ -430,81 +567,32 @@ lb_store_segment_append (LbStore * store, gint64 segment_id, gint64 extend_end,
   if (!store_writable (store, error))
     return FALSE;
 
+  g_autofree gchar *vehicle = NULL, *input = NULL;
+  gint64 start_ns, old_bytes;
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
   if (!lb_store_begin (store, error))
     goto out;
-  {
-    g_autoptr (sqlite3_stmt) old = lb_store_prepare (store,
-        "SELECT vehicle, input, start_ns, bytes FROM footage_segment WHERE id = ?",
-        error);
-    if (old == NULL)
-      goto fail;
-    sqlite3_bind_int64 (old, 1, segment_id);
-    if (sqlite3_step (old) != SQLITE_ROW) {
-      g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-          "no segment %" G_GINT64_FORMAT, segment_id);
-      goto fail;
-    }
-    gint64 start_ns = sqlite3_column_int64 (old, 2);
-    gint64 old_bytes = sqlite3_column_int64 (old, 3);
-
-    if (extend_end > 0 || extend_frames > 0) {
-      g_autoptr (sqlite3_stmt) ext = lb_store_prepare (store,
-          "UPDATE footage_keyframe SET size = MAX (size, ?2 - offset), frames = frames + ?3 "
-          "WHERE segment_id = ?1 AND time_ns = (SELECT MAX (time_ns) FROM footage_keyframe "
-          "WHERE segment_id = ?1)", error);
-      if (ext == NULL)
-        goto fail;
-      sqlite3_bind_int64 (ext, 1, segment_id);
-      sqlite3_bind_int64 (ext, 2, extend_end);
-      sqlite3_bind_int (ext, 3, extend_frames);
-      if (!step_done (store, ext, error, "extending a keyframe"))
-        goto fail;
-    }
-    if (!insert_keyframes (store, segment_id, keyframes, error))
-      goto fail;
-    g_autoptr (sqlite3_stmt) upd = lb_store_prepare (store,
-        "UPDATE footage_segment SET end_ns = MAX (end_ns, ?2), bytes = ?3 WHERE id = ?1",
-        error);
-    g_autoptr (sqlite3_stmt) inp = lb_store_prepare (store,
-        "UPDATE footage_input SET bytes = bytes + ?3, "
-        "max_segment_ns = MAX (max_segment_ns, ?4) WHERE vehicle = ?1 AND input = ?2",
-        error);
-    if (upd == NULL || inp == NULL)
-      goto fail;
-    sqlite3_bind_int64 (upd, 1, segment_id);
-    sqlite3_bind_int64 (upd, 2, end_ns);
-    sqlite3_bind_int64 (upd, 3, bytes);
-    if (!step_done (store, upd, error, "moving a segment's end"))
-      goto fail;
-    sqlite3_bind_text (inp, 1, (const gchar *) sqlite3_column_text (old, 0), -1,
-        SQLITE_TRANSIENT);
-    sqlite3_bind_text (inp, 2, (const gchar *) sqlite3_column_text (old, 1), -1,
-        SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (inp, 3, bytes - old_bytes);
-    sqlite3_bind_int64 (inp, 4, end_ns - start_ns);
-    if (!step_done (store, inp, error, "counting bytes"))
-      goto fail;
-  }
+  if (!segment_head (store, segment_id, &vehicle, &input, &start_ns,
+          &old_bytes, error))
+    goto fail;
+  if ((extend_end > 0 || extend_frames > 0)
+      && !extend_last_keyframe (store, segment_id, extend_end, extend_frames,
+          error))
+    goto fail;
+  if (!insert_keyframes (store, segment_id, keyframes, error)
+      || !move_segment_end (store, segment_id, vehicle, input,
+          bytes - old_bytes, end_ns, bytes, end_ns - start_ns, error))
+    goto fail;
   ok = lb_store_commit (store, error);
   goto out;
 fail:
   lb_store_rollback (store);
 out:
   LB_STORE_UNLOCK (store);
+  if (ok)
+    lb_store_footage_added (store, vehicle, input, end_ns);
   return ok;
-}
-
-static gboolean
-exec_id (LbStore * store, const gchar * sql, gint64 id, GError ** error,
-    const gchar * what)
-{
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql, error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  return step_done (store, stmt, error, what);
 }
 
 gboolean
@@ -514,8 +602,8 @@ lb_store_segment_finish (LbStore * store, gint64 segment_id, GError ** error)
   if (!store_writable (store, error))
     return FALSE;
   LB_STORE_LOCK (store);
-  gboolean ok =
-      exec_id (store, "UPDATE footage_segment SET open = 0 WHERE id = ?",
+  gboolean ok = lb_store_exec_id (store,
+      "UPDATE footage_segment SET open = 0 WHERE id = ?",
       segment_id, error, "closing a segment");
   LB_STORE_UNLOCK (store);
   return ok;
@@ -531,14 +619,15 @@ lb_store_segment_delete (LbStore * store, gint64 segment_id, GError ** error)
   LB_STORE_LOCK (store);
   if (!lb_store_begin (store, error))
     goto out;
-  if (!exec_id (store,
+  if (!lb_store_exec_id (store,
           "UPDATE footage_input SET segments = segments - 1, "
           "bytes = bytes - (SELECT bytes FROM footage_segment WHERE id = ?1) "
           "WHERE (vehicle, input) = (SELECT vehicle, input FROM footage_segment WHERE id = ?1)",
           segment_id, error, "uncounting a segment") ||
-      !exec_id (store, "DELETE FROM footage_keyframe WHERE segment_id = ?",
-          segment_id, error, "deleting keyframes")
-      || !exec_id (store, "DELETE FROM footage_segment WHERE id = ?",
+      !lb_store_exec_id (store,
+          "DELETE FROM footage_keyframe WHERE segment_id = ?", segment_id,
+          error, "deleting keyframes")
+      || !lb_store_exec_id (store, "DELETE FROM footage_segment WHERE id = ?",
           segment_id, error, "deleting a segment")) {
     lb_store_rollback (store);
     goto out;
@@ -620,11 +709,18 @@ lb_store_segment_list (LbStore * store, const gchar * vehicle,
     const gchar * input, gboolean open_only, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
+  /* The open ones are few: the partial index on open finds them without
+   * reading every row (reconcile at start). */
+  if (open_only)
+    return segments_query (store,
+        "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
+        "INDEXED BY footage_segment_open WHERE open AND (?1 IS NULL OR vehicle = ?1) AND (?2 IS NULL OR input = ?2) "
+        "AND ?3 ORDER BY vehicle, input, start_ns", vehicle, input, TRUE,
+        error);
   return segments_query (store,
       "SELECT " SEGMENT_COLUMNS " FROM footage_segment "
       "WHERE (?1 IS NULL OR vehicle = ?1) AND (?2 IS NULL OR input = ?2) "
-      "AND (?3 = 0 OR open) ORDER BY vehicle, input, start_ns", vehicle, input,
-      open_only, error);
+      "AND ?3 ORDER BY vehicle, input, start_ns", vehicle, input, TRUE, error);
 }
 
 GPtrArray *
@@ -708,7 +804,9 @@ lb_store_footage_inputs (LbStore * store, const gchar * vehicle,
   GPtrArray *out = NULL;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT vehicle, input, segments, bytes, max_segment_ns FROM footage_input "
+      "SELECT vehicle, input, segments, bytes, max_segment_ns, "
+      "(SELECT MAX (start_ns) FROM footage_segment s "
+      "WHERE s.vehicle = i.vehicle AND s.input = i.input) FROM footage_input i "
       "WHERE (?1 IS NULL OR vehicle = ?1) AND segments > 0 ORDER BY vehicle, input",
       error);
   if (stmt) {
@@ -722,6 +820,7 @@ lb_store_footage_inputs (LbStore * store, const gchar * vehicle,
       in->segments = sqlite3_column_int (stmt, 2);
       in->bytes = sqlite3_column_int64 (stmt, 3);
       in->max_segment_ns = sqlite3_column_int64 (stmt, 4);
+      in->last_start_ns = sqlite3_column_int64 (stmt, 5);
       g_ptr_array_add (out, in);
     }
   }
@@ -832,15 +931,15 @@ input_extent (LbStore * store, const gchar * vehicle, const gchar * input,
 {
   *max_len = 0;
   *first_ns = *last_ns = LB_TIME_NONE;
-  g_autoptr (sqlite3_stmt) a = lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) a = lb_store_cached (store,
       "SELECT max_segment_ns FROM footage_input WHERE vehicle = ? AND input = ?",
       error);
-  g_autoptr (sqlite3_stmt) b =
-      lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) b =
+      lb_store_cached (store,
       "SELECT start_ns FROM footage_segment WHERE vehicle = ? AND input = ? "
       "ORDER BY start_ns LIMIT 1", error);
-  g_autoptr (sqlite3_stmt) c =
-      lb_store_prepare (store,
+  g_autoptr (LbStoreStmt) c =
+      lb_store_cached (store,
       "SELECT end_ns FROM footage_segment WHERE vehicle = ? AND input = ? "
       "ORDER BY start_ns DESC LIMIT 1", error);
   if (!a || !b || !c)
@@ -865,7 +964,7 @@ overlapping_segments (LbStore * store, const gchar * vehicle,
     const gchar * input, gint64 start_ns, gint64 end_ns, gint64 max_len,
     GError ** error)
 {
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, lookup_sql, error);
+  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, lookup_sql, error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_text (stmt, 1, vehicle, -1, SQLITE_STATIC);
@@ -947,75 +1046,70 @@ lb_store_footage_extent (LbStore * store, const gchar * vehicle,
   return ok;
 }
 
-LbFootagePlan *
-lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
-    gint64 start_ns, gint64 end_ns, GError ** error)
+static LbFootagePlan *
+plan_new (const gchar * vehicle, const gchar * input, gint64 start_ns,
+    gint64 end_ns)
 {
-  g_return_val_if_fail (store != NULL, NULL);
-  g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
-  g_return_val_if_fail (end_ns >= start_ns, NULL);
-  debug_init ();
-
-  g_autoptr (LbFootagePlan) plan = g_new0 (LbFootagePlan, 1);
+  LbFootagePlan *plan = g_new0 (LbFootagePlan, 1);
   plan->vehicle = g_strdup (vehicle);
   plan->input = g_strdup (input);
   plan->start_ns = start_ns;
   plan->end_ns = end_ns;
   plan->pieces = g_ptr_array_new_with_free_func (piece_free);
   plan->gaps = g_array_new (FALSE, TRUE, sizeof (LbTimeRange));
+  return plan;
+}
 
-  /* An image asks for one instant: look for what covers it. */
-  gint64 q_end = MAX (end_ns, start_ns + 1);
-  gboolean ok = FALSE;
-  g_autoptr (GPtrArray) segments = NULL;
-  g_autoptr (sqlite3_stmt) kf = NULL;
-  LB_STORE_LOCK (store);
-  gint64 max_len;
-  if (!input_extent (store, vehicle, input, &max_len, &plan->first_ns,
-          &plan->last_ns, error))
-    goto out;
-  segments =
-      overlapping_segments (store, vehicle, input, start_ns, q_end, max_len,
-      error);
-  if (segments == NULL)
-    goto out;
-  gint64 kf_from = start_ns, kf_to = q_end;
-  if (start_ns == end_ns && segments->len == 0) {
-    /* An image in a crack between segments (under ~2 frames wide): the
-     * nearest frame around it, if there is one that close. */
-    g_autoptr (GPtrArray) near = overlapping_segments (store, vehicle, input,
-        start_ns - 3 * GST_SECOND, start_ns + 3 * GST_SECOND, max_len, error);
-    if (near == NULL)
-      goto out;
-    LbSegment *best = NULL;
-    gint64 best_d = G_MAXINT64;
-    for (guint i = 0; i < near->len; i++) {
-      LbSegment *s = g_ptr_array_index (near, i);
-      gint64 d = s->start_ns > start_ns ? s->start_ns - start_ns
-          : start_ns - (s->end_ns - frame_ns (s));
-      if (d <= gap_tolerance (s) && d < best_d) {
-        best = s;
-        best_d = d;
-      }
-    }
-    if (best) {
-      if (best->start_ns > start_ns) {
-        kf_from = best->start_ns;
-        kf_to = best->start_ns + 1;
-      }
-      g_ptr_array_add (segments, lb_segment_copy (best));
+/* An image in a crack between segments (under ~2 frames wide): the segment
+ * with the nearest frame around @at_ns, if one is that close, is added to
+ * @segments; when its first frame is after @at_ns, *@kf_from / *@kf_to
+ * move to that frame.  The lock is held. */
+static gboolean
+nearest_across_crack (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 at_ns, gint64 max_len, GPtrArray * segments,
+    gint64 * kf_from, gint64 * kf_to, GError ** error)
+{
+  g_autoptr (GPtrArray) near = overlapping_segments (store, vehicle, input,
+      at_ns - 3 * GST_SECOND, at_ns + 3 * GST_SECOND, max_len, error);
+  if (near == NULL)
+    return FALSE;
+  LbSegment *best = NULL;
+  gint64 best_d = G_MAXINT64;
+  for (guint i = 0; i < near->len; i++) {
+    LbSegment *s = g_ptr_array_index (near, i);
+    gint64 d = s->start_ns > at_ns ? s->start_ns - at_ns
+        : at_ns - (s->end_ns - frame_ns (s));
+    if (d <= gap_tolerance (s) && d < best_d) {
+      best = s;
+      best_d = d;
     }
   }
+  if (best == NULL)
+    return TRUE;
+  if (best->start_ns > at_ns) {
+    *kf_from = best->start_ns;
+    *kf_to = best->start_ns + 1;
+  }
+  g_ptr_array_add (segments, lb_segment_copy (best));
+  return TRUE;
+}
 
-  kf = lb_store_prepare (store, lookup_keyframes_sql, error);
+/* One piece per segment of @segments that has keyframes in [from, to)
+ * (from the one at or before @from).  The lock is held. */
+static gboolean
+collect_pieces (LbStore * store, LbFootagePlan * plan, GPtrArray * segments,
+    gint64 from, gint64 to, GError ** error)
+{
+  g_autoptr (LbStoreStmt) kf =
+      lb_store_cached (store, lookup_keyframes_sql, error);
   if (kf == NULL)
-    goto out;
+    return FALSE;
   for (guint i = 0; i < segments->len; i++) {
     LbSegment *s = g_ptr_array_index (segments, i);
     sqlite3_reset (kf);
     sqlite3_bind_int64 (kf, 1, s->id);
-    sqlite3_bind_int64 (kf, 2, kf_from);
-    sqlite3_bind_int64 (kf, 3, kf_to);
+    sqlite3_bind_int64 (kf, 2, from);
+    sqlite3_bind_int64 (kf, 3, to);
     LbFootagePiece *piece = g_new0 (LbFootagePiece, 1);
     piece->keyframes = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
     while (sqlite3_step (kf) == SQLITE_ROW) {
@@ -1026,16 +1120,46 @@ lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
       piece_free (piece);
       continue;
     }
-    piece->segment = g_ptr_array_steal_index (segments, i);
-    g_ptr_array_insert (segments, i, lb_segment_copy (piece->segment));
+    piece->segment = lb_segment_copy (s);
     g_ptr_array_add (plan->pieces, piece);
   }
+  return TRUE;
+}
 
-  if (end_ns > start_ns) {
+LbFootagePlan *
+lb_store_lookup (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 start_ns, gint64 end_ns, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (vehicle != NULL && input != NULL, NULL);
+  g_return_val_if_fail (end_ns >= start_ns, NULL);
+  debug_init ();
+
+  g_autoptr (LbFootagePlan) plan = plan_new (vehicle, input, start_ns, end_ns);
+  /* An image asks for one instant: look for what covers it. */
+  gint64 q_end = MAX (end_ns, start_ns + 1), kf_from = start_ns, kf_to = q_end;
+  g_autoptr (GPtrArray) segments = NULL;
+  gint64 max_len;
+  gboolean ok = FALSE;
+
+  LB_STORE_LOCK (store);
+  if (!input_extent (store, vehicle, input, &max_len, &plan->first_ns,
+          &plan->last_ns, error))
+    goto out;
+  segments = overlapping_segments (store, vehicle, input, start_ns, q_end,
+      max_len, error);
+  if (segments == NULL)
+    goto out;
+  if (start_ns == end_ns && segments->len == 0
+      && !nearest_across_crack (store, vehicle, input, start_ns, max_len,
+          segments, &kf_from, &kf_to, error))
+    goto out;
+  if (!collect_pieces (store, plan, segments, kf_from, kf_to, error))
+    goto out;
+  if (end_ns > start_ns)
     ranges_and_gaps (segments, start_ns, end_ns, NULL, plan->gaps);
-  } else if (plan->pieces->len == 0) {
+  else if (plan->pieces->len == 0)
     add_range (plan->gaps, start_ns, end_ns);
-  }
   ok = TRUE;
 out:
   LB_STORE_UNLOCK (store);

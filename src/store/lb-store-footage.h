@@ -106,6 +106,25 @@ gboolean       lb_store_segment_add    (LbStore      *store,
                                         GPtrArray    *keyframes,
                                         GError      **error);
 
+/**
+ * LbSegmentSource:
+ * @keyframes: (out): the segment's keyframes (LbKeyframe), or left NULL
+ *
+ * The next segment to add, or NULL when there is none left.  The segment
+ * and its keyframes stay the source's; the store sets the segment's id and
+ * does not look at either after the next call.
+ */
+typedef LbSegment *(*LbSegmentSource) (GArray   **keyframes,
+                                       gpointer   user_data);
+
+/* lb_store_segment_add() for any number of segments: every segment
+ * @source gives, with its keyframes, in ONE transaction on cached
+ * statements (imports of many files, benchmarks). */
+gboolean       lb_store_segment_add_all (LbStore         *store,
+                                         LbSegmentSource  source,
+                                         gpointer         user_data,
+                                         GError         **error);
+
 /* One transaction: grows the byte range of the segment's last keyframe
  * row to end at @extend_end (0: unchanged) and its frames by @extend_frames
  * (fragments without a keyframe belong to the GOP before them), appends
@@ -175,6 +194,7 @@ typedef struct {
   guint segments;
   gint64 bytes;                 /* sum of the segments' bytes */
   gint64 max_segment_ns;        /* longest segment ever indexed */
+  gint64 last_start_ns;         /* start of its newest segment */
 } LbFootageInput;
 
 /* Every input with footage (LbFootageInput*), ordered by vehicle, input;
@@ -183,6 +203,29 @@ GPtrArray     *lb_store_footage_inputs (LbStore      *store,
                                         const gchar  *vehicle,
                                         GError      **error);
 void           lb_footage_input_free   (LbFootageInput *input);
+
+/* ---- new footage ---- */
+
+/**
+ * LbFootageFunc:
+ * @end_ns: where the input's footage written by the commit ends
+ *
+ * Told after each commit of this store that adds footage to an input (a
+ * segment begun, appended to or added), on the committing thread, once the
+ * store's SQL lock is released but with its state lock held: it must be
+ * quick, may take locks of its own, and must not call the store.
+ */
+typedef void (*LbFootageFunc) (const gchar *vehicle,
+                               const gchar *input,
+                               gint64       end_ns,
+                               gpointer     user_data);
+
+/* The one watcher of the footage this store writes (the jobs engine wakes
+ * the rows waiting for it); NULL removes it.  Once this returns, the
+ * previous watcher is not running and will not be called again. */
+void           lb_store_set_footage_func (LbStore       *store,
+                                          LbFootageFunc  func,
+                                          gpointer       user_data);
 
 /* ---- pins: footage a retrieval still needs is kept by retention ---- */
 

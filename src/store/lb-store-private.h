@@ -1,7 +1,10 @@
 /* lookback — store internals shared by the store's own files only */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
+#include "store/lb-store-footage.h"
+#include "store/lb-store-api.h"
 
 #include <sqlite3.h>
 
@@ -19,32 +22,76 @@ extern const LbStoreSchema lb_store_footage_schema;
 extern const LbStoreSchema lb_store_api_schema;
 extern const LbStoreSchema lb_store_upload_schema;
 
+/* Locks of an LbStore, in the order they are taken (a thread holding one
+ * takes only locks further down the list, never one above it):
+ *
+ *   1. lock        the main connection.  Recursive: one store area may
+ *                  finish another's row inside its own transaction.
+ *   2. read_lock   the reader connection.  Never held with another store
+ *                  lock: a read that needs the main connection as well
+ *                  takes lock instead (lb_store_reader_lock() on a
+ *                  read-only store).
+ *   3. state_lock  the small state of the checkpointer thread, of the
+ *                  group commit of creates and of the footage watcher.
+ *                  Taken under lock (a commit's WAL hook asks for a
+ *                  checkpoint), or alone; no other store lock is taken
+ *                  under it and no SQL runs under it.  The footage watcher
+ *                  runs under it (and only under it): it may take locks of
+ *                  its own, never the store's.
+ *
+ * Fields written once by lb_store_open() before the store is shared (path,
+ * dir, read_only, the connections themselves, checkpointer) need no lock.
+ */
 struct _LbStore {
-  GRecMutex lock;               /* held for every call into db */
-  sqlite3 *db;                  /* protected by lock */
-  GHashTable *stmts;            /* SQL text → cached sqlite3_stmt* of db; lock */
-  GMutex read_lock;             /* held for every call into rdb */
+  GRecMutex lock;
+  sqlite3 *db;                  /* calls into it: protected by lock */
+  GHashTable *stmts;            /* SQL text → cached sqlite3_stmt* of db;
+                                 * protected by lock */
+
+  GMutex read_lock;
   sqlite3 *rdb;                 /* second, read-only connection (WAL: it reads the
                                  * last commit while db writes); NULL when the
-                                 * store is read-only; protected by read_lock */
-  GHashTable *rstmts;           /* SQL text → cached sqlite3_stmt* of rdb; read_lock */
+                                 * store is read-only; calls into it: protected
+                                 * by read_lock */
+  GHashTable *rstmts;           /* SQL text → cached sqlite3_stmt* of rdb;
+                                 * protected by read_lock */
+
+  GMutex state_lock;
   /* WAL checkpoints run on a thread of their own (a connection of its own,
    * PASSIVE), never inside a commit that a request waits for. */
   GThread *checkpointer;
-  GMutex ck_lock;
-  GCond ck_cond;
-  gboolean ck_wanted;           /* ck_lock */
-  gboolean ck_stop;             /* ck_lock */
+  GCond ck_cond;                /* signalled with ck_wanted or ck_stop */
+  gboolean ck_wanted;           /* protected by state_lock */
+  gboolean ck_stop;             /* protected by state_lock */
+  gint wal_limit_pages;         /* lb_store_set_wal_limit(); atomic */
   /* Group commit of retrieval creates (lb-store-api.c): the creates that
    * arrive while one commit is in flight share the next one. */
-  GMutex gc_lock;
-  GCond gc_cond;
-  GQueue gc_queue;              /* waiting creates; gc_lock */
-  gboolean gc_leader;           /* a thread is committing a batch; gc_lock */
+  GCond gc_cond;                /* signalled when a batch is committed */
+  GQueue gc_queue;              /* waiting creates; protected by state_lock */
+  gboolean gc_leader;           /* a thread is committing a batch; protected
+                                 * by state_lock */
+  /* The watcher of new footage (lb_store_set_footage_func()): called with
+   * state_lock held, so that removing it waits for a call in progress. */
+  LbFootageFunc footage_func;   /* protected by state_lock */
+  gpointer footage_data;        /* protected by state_lock */
+
   gchar *path;
   gchar *dir;
   gboolean read_only;
 };
+
+/* Makes the store folder private (lb-store-folder.c): the process's umask
+ * loses its group and other bits, the folder is created 0700 and the
+ * database 0600, and looser modes found are tightened with a log line. */
+gboolean lb_store_folder_prepare (const gchar  *dir,
+                                  const gchar  *db_path,
+                                  GError      **error);
+
+/* Tells the footage watcher, if any (call it with no store lock held). */
+void     lb_store_footage_added  (LbStore      *store,
+                                  const gchar  *vehicle,
+                                  const gchar  *input,
+                                  gint64        end_ns);
 
 /* Lock helpers: every public store function brackets its work with these. */
 #define LB_STORE_LOCK(s)   g_rec_mutex_lock (&(s)->lock)
@@ -95,6 +142,14 @@ gboolean      lb_store_exec    (LbStore      *store,
                                 const gchar  *sql,
                                 GError      **error);
 
+/* Runs @sql, a cached statement whose one parameter is @id and which
+ * returns no rows; @what names it in the error.  The caller holds the lock. */
+gboolean      lb_store_exec_id (LbStore      *store,
+                                const gchar  *sql,
+                                gint64        id,
+                                GError      **error,
+                                const gchar  *what);
+
 gboolean      lb_store_begin    (LbStore *store, GError **error);   /* BEGIN IMMEDIATE */
 gboolean      lb_store_commit   (LbStore *store, GError **error);
 void          lb_store_rollback (LbStore *store);
@@ -103,6 +158,21 @@ void          lb_store_rollback (LbStore *store);
 void          lb_store_set_error (LbStore      *store,
                                   GError      **error,
                                   const gchar  *what);
+
+/* Rows of the api and upload areas (lb-store-api.c): a media type column
+ * holds the wire name; one this build does not know (a newer build's row)
+ * reads as a clip. */
+LbMediaType   lb_store_col_media_type (sqlite3_stmt *stmt,
+                                       gint          col);
+
+/* A coverage column (lb-store-coverage.c): the manifest as the store keeps
+ * it.  NULL binds and reads as SQL NULL; a text that does not parse reads
+ * as NULL (logged). */
+void          lb_store_bind_coverage  (sqlite3_stmt     *stmt,
+                                       gint              col,
+                                       const LbCoverage *coverage);
+LbCoverage   *lb_store_col_coverage   (sqlite3_stmt     *stmt,
+                                       gint              col);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStoreStmt, lb_store_stmt_release)

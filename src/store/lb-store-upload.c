@@ -38,16 +38,6 @@ init_debug (void)
       "lookback store: upload journal");
 }
 
-gint
-lb_upload_priority_for_media_type (const gchar * media_type)
-{
-  if (g_strcmp0 (media_type, "image") == 0)
-    return LB_UPLOAD_PRIORITY_IMAGE;
-  if (g_strcmp0 (media_type, "hyperlapse") == 0)
-    return LB_UPLOAD_PRIORITY_HYPERLAPSE;
-  return LB_UPLOAD_PRIORITY_VIDEO;
-}
-
 void
 lb_upload_entry_free (LbUploadEntry * entry)
 {
@@ -56,12 +46,11 @@ lb_upload_entry_free (LbUploadEntry * entry)
   g_free (entry->retrieval_id);
   g_free (entry->vehicle);
   g_free (entry->input);
-  g_free (entry->media_type);
   g_free (entry->path);
   g_free (entry->sha256);
   g_free (entry->public_url);
   g_free (entry->last_error);
-  g_free (entry->coverage_json);
+  lb_coverage_free (entry->coverage);
   g_free (entry->content_type);
   g_free (entry);
 }
@@ -87,7 +76,7 @@ entry_from_row (sqlite3_stmt * stmt)
   e->retrieval_id = col_text (stmt, 1);
   e->vehicle = col_text (stmt, 2);
   e->input = col_text (stmt, 3);
-  e->media_type = col_text (stmt, 4);
+  e->media_type = lb_store_col_media_type (stmt, 4);
   e->path = col_text (stmt, 5);
   e->priority = sqlite3_column_int (stmt, 6);
   e->state = sqlite3_column_int (stmt, 7);
@@ -101,7 +90,7 @@ entry_from_row (sqlite3_stmt * stmt)
   e->last_error = col_text (stmt, 15);
   e->delivered_start_ns = col_time (stmt, 16);
   e->delivered_end_ns = col_time (stmt, 17);
-  e->coverage_json = col_text (stmt, 18);
+  e->coverage = lb_store_col_coverage (stmt, 18);
   e->file_deleted = sqlite3_column_int (stmt, 19) != 0;
   e->retrieval_row = sqlite3_column_int64 (stmt, 20);
   e->content_type = col_text (stmt, 21);
@@ -193,7 +182,7 @@ row_available (LbStore * store, const LbUploadEntry * e, gint64 now_ns,
 {
   return lb_store_api_finish_available (store, e->retrieval_row, e->path,
       e->content_type, e->delivered_start_ns, e->delivered_end_ns,
-      e->coverage_json, now_ns, e->cost, error);
+      e->coverage, now_ns, e->cost, error);
 }
 
 static gboolean
@@ -209,7 +198,7 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (job != NULL, FALSE);
   g_return_val_if_fail (job->retrieval_id && job->vehicle && job->input &&
-      job->media_type && job->path, FALSE);
+      job->path, FALSE);
 
   init_debug ();
   gboolean owned, ok = FALSE;
@@ -230,18 +219,15 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
     sqlite3_bind_text (ins, 1, job->retrieval_id, -1, SQLITE_STATIC);
     sqlite3_bind_text (ins, 2, job->vehicle, -1, SQLITE_STATIC);
     sqlite3_bind_text (ins, 3, job->input, -1, SQLITE_STATIC);
-    sqlite3_bind_text (ins, 4, job->media_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text (ins, 4, lb_media_type_to_string (job->media_type), -1,
+        SQLITE_STATIC);
     sqlite3_bind_text (ins, 5, job->path, -1, SQLITE_STATIC);
-    sqlite3_bind_int (ins, 6,
-        lb_upload_priority_for_media_type (job->media_type));
+    sqlite3_bind_int (ins, 6, lb_media_type_priority (job->media_type));
     sqlite3_bind_int64 (ins, 7, now_ns);
     sqlite3_bind_int64 (ins, 8, now_ns);
     bind_time (ins, 9, job->delivered_start_ns);
     bind_time (ins, 10, job->delivered_end_ns);
-    if (job->coverage_json)
-      sqlite3_bind_text (ins, 11, job->coverage_json, -1, SQLITE_STATIC);
-    else
-      sqlite3_bind_null (ins, 11);
+    lb_store_bind_coverage (ins, 11, job->coverage);
     if (job->retrieval_row > 0)
       sqlite3_bind_int64 (ins, 12, job->retrieval_row);
     else
@@ -277,7 +263,8 @@ out:
   LB_STORE_UNLOCK (store);
   if (ok) {
     GST_DEBUG ("queued upload %" G_GINT64_FORMAT " (%s %s %s) %s", id,
-        job->retrieval_id, job->input, job->media_type, job->path);
+        job->retrieval_id, job->input,
+        lb_media_type_to_string (job->media_type), job->path);
     if (out_id)
       *out_id = id;
   }

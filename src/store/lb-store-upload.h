@@ -9,9 +9,9 @@
  * retrieval and input, so the retry overwrites the same object with the same
  * bytes).
  *
- * Order: waiting entries are taken by priority (images, then videos, then
- * hyperlapses), oldest first within a priority, and only once their retry
- * time (next_attempt_ns) has come.
+ * Order: waiting entries are taken by priority (lb_media_type_priority():
+ * images, then videos, then hyperlapses), oldest first within a priority,
+ * and only once their retry time (next_attempt_ns) has come.
  *
  * Transactions: every function below takes the store lock and runs in one
  * transaction.  When the calling thread already holds an open transaction on
@@ -21,7 +21,9 @@
  */
 #pragma once
 
+#include "core/lb-media-type.h"
 #include "store/lb-store.h"
+#include "store/lb-store-api.h"
 
 G_BEGIN_DECLS
 
@@ -31,14 +33,6 @@ typedef enum {
   LB_UPLOAD_FAILED = 2,
   LB_UPLOAD_RELEASED = 3,       /* never uploaded: upload was switched off */
 } LbUploadState;
-
-/* Priorities: lower goes first. */
-#define LB_UPLOAD_PRIORITY_IMAGE      0
-#define LB_UPLOAD_PRIORITY_VIDEO      1
-#define LB_UPLOAD_PRIORITY_HYPERLAPSE 2
-
-/* The priority of an API mediaType (unknown types go with videos). */
-gint lb_upload_priority_for_media_type (const gchar *media_type);
 
 /**
  * LbUploadJob:
@@ -51,11 +45,11 @@ typedef struct {
   const gchar *retrieval_id;    /* the API's retrievalId (UUID) */
   const gchar *vehicle;         /* vehicleId */
   const gchar *input;           /* resolved input (dashcamRoadFacing, analog1...) */
-  const gchar *media_type;      /* image, videoHighRes, videoLowRes, hyperlapse */
+  LbMediaType media_type;
   const gchar *path;            /* output file: absolute, or relative to the store folder */
   gint64 delivered_start_ns;    /* LB_TIME_NONE when unknown */
   gint64 delivered_end_ns;
-  const gchar *coverage_json;   /* may be NULL */
+  const LbCoverage *coverage;   /* may be NULL */
   gint64 retrieval_row;         /* api_retrievals row id (LbRetrieval.id); 0: none (tests) */
   const gchar *content_type;    /* image/jpeg, video/mp4 (for the retrieval row) */
   gdouble cost;                 /* delivered cost, committed when uploaded */
@@ -66,7 +60,7 @@ typedef struct {
   gchar *retrieval_id;
   gchar *vehicle;
   gchar *input;
-  gchar *media_type;
+  LbMediaType media_type;
   gchar *path;                  /* as given at enqueue */
   gint priority;
   LbUploadState state;
@@ -80,7 +74,7 @@ typedef struct {
   gchar *last_error;            /* last failure, or NULL */
   gint64 delivered_start_ns;
   gint64 delivered_end_ns;
-  gchar *coverage_json;
+  LbCoverage *coverage;         /* NULL when none was given */
   gboolean file_deleted;        /* the local output was removed by the sweep */
   gint64 retrieval_row;         /* 0 when the entry has no retrieval row */
   gchar *content_type;

@@ -39,6 +39,19 @@ const gchar *lb_store_get_dir    (LbStore *store);
 gint         lb_store_schema_version (LbStore      *store,
                                       const gchar  *area);
 
+/* The bound of the write-ahead log, in bytes (default LB_STORE_WAL_LIMIT):
+ * while the store is open its WAL is checkpointed into the database in the
+ * background well before it holds that much, and cut back to a quarter of
+ * it; nothing waits for a clean exit.  Only a reader that keeps one
+ * snapshot open for long (another process) can hold it above. */
+#define LB_STORE_WAL_LIMIT (32 * 1024 * 1024)
+void         lb_store_set_wal_limit (LbStore  *store,
+                                     gint64    bytes);
+
+/* Rows inserted, updated or deleted through this store since it was opened
+ * (SQLite's total_changes): how much it writes, for tests and counters. */
+guint64      lb_store_get_n_changes (LbStore *store);
+
 /* PRAGMA integrity_check: TRUE when it answers "ok". */
 gboolean     lb_store_check_integrity (LbStore  *store,
                                        GError  **error);

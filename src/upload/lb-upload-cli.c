@@ -62,7 +62,8 @@ lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv, GString * out,
     g_string_append_printf (out,
         "%-7s %" G_GINT64_FORMAT " %s %s %s %s queued %s, %d failed "
         "attempts%s%s\n", state_names[CLAMP (e->state, 0, 3)], e->id,
-        e->retrieval_id, e->input, e->media_type, e->path, queued, e->attempts,
+        e->retrieval_id, e->input,
+        lb_media_type_to_string (e->media_type), e->path, queued, e->attempts,
         e->last_error ? ", last error: " : "",
         e->last_error ? e->last_error : "");
   }

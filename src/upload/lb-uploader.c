@@ -78,10 +78,6 @@ struct _LbUploader
 
 static void schedule (LbUploader * self);
 
-/* The started uploaders of this process, for lb_upload_finish_job()'s poke. */
-static GMutex running_lock;
-static GSList *running;
-
 static gint64
 now_ns (void)
 {
@@ -228,7 +224,7 @@ entry_url (const gchar * tmpl, const LbUploadEntry * e, GError ** error)
 {
   g_autofree gchar *ext = path_ext (e->path);
   return lb_upload_expand_template (tmpl, e->vehicle, e->retrieval_id, e->input,
-      e->media_type, ext, error);
+      lb_media_type_to_string (e->media_type), ext, error);
 }
 
 static gchar *
@@ -497,7 +493,7 @@ upload_succeeded (LbUploader * self)
   } else {
     GST_INFO ("uploaded %" G_GINT64_FORMAT " (%s %s %s, %" G_GINT64_FORMAT
         " bytes)", cur->entry->id, cur->entry->retrieval_id, cur->entry->input,
-        cur->entry->media_type, cur->size);
+        lb_media_type_to_string (cur->entry->media_type), cur->size);
   }
   finish_current (self);
 }
@@ -892,9 +888,6 @@ lb_uploader_start (LbUploader * self, GError ** error)
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
-  g_mutex_lock (&running_lock);
-  running = g_slist_prepend (running, self);
-  g_mutex_unlock (&running_lock);
   return TRUE;
 }
 
@@ -925,9 +918,6 @@ lb_uploader_stop (LbUploader * self)
 
   if (self->thread == NULL)
     return;
-  g_mutex_lock (&running_lock);
-  running = g_slist_remove (running, self);
-  g_mutex_unlock (&running_lock);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
@@ -986,42 +976,14 @@ lb_uploader_get_stats (LbUploader * self, LbUploadStats * out, GError ** error)
   return TRUE;
 }
 
-gboolean
-lb_upload_get_stats (LbStore * store, LbUploadStats * out, GError ** error)
-{
-  g_return_val_if_fail (store != NULL, FALSE);
-  g_return_val_if_fail (out != NULL, FALSE);
-
-  LbUploader *self = NULL;
-  g_mutex_lock (&running_lock);
-  for (GSList * l = running; l && !self; l = l->next)
-    if (((LbUploader *) l->data)->store == store)
-      self = l->data;
-  gboolean ok;
-  if (self) {
-    ok = lb_uploader_get_stats (self, out, error);
-  } else {
-    LbUploadCounts counts;
-    memset (out, 0, sizeof *out);
-    ok = lb_store_upload_counts (store, &counts, error);
-    out->queue_length = counts.waiting;
-    out->oldest_waiting_ns = counts.oldest_waiting_ns;
-    out->bytes_uploaded = counts.bytes_uploaded;
-    out->done = counts.done;
-    out->failed = counts.failed;
-  }
-  g_mutex_unlock (&running_lock);
-  return ok;
-}
-
 void
-lb_upload_health_json (JsonBuilder * b, gpointer store)
+lb_upload_health_json (JsonBuilder * b, gpointer uploader)
 {
-  g_return_if_fail (b != NULL && store != NULL);
+  g_return_if_fail (b != NULL && uploader != NULL);
 
   LbUploadStats st;
   g_autoptr (GError) error = NULL;
-  if (!lb_upload_get_stats (store, &st, &error)) {
+  if (!lb_uploader_get_stats (uploader, &st, &error)) {
     json_builder_set_member_name (b, "error");
     json_builder_add_string_value (b, error->message);
     return;
@@ -1097,7 +1059,7 @@ lb_uploader_sweep (LbUploader * self, gint64 now, guint * out_deleted,
 
 gboolean
 lb_upload_finish_job (LbConfig * config, LbStore * store,
-    const LbUploadJob * job, gint64 now, GError ** error)
+    LbUploader * uploader, const LbUploadJob * job, gint64 now, GError ** error)
 {
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (store != NULL, FALSE);
@@ -1108,14 +1070,12 @@ lb_upload_finish_job (LbConfig * config, LbStore * store,
   if (!lb_uploader_enabled (config))
     return lb_store_api_finish_available (store, job->retrieval_row, job->path,
         job->content_type, job->delivered_start_ns, job->delivered_end_ns,
-        job->coverage_json, now, job->cost, error);
+        job->coverage, now, job->cost, error);
 
   if (!lb_store_upload_enqueue (store, job, now, NULL, error))
     return FALSE;
-  g_mutex_lock (&running_lock);
-  for (GSList * l = running; l; l = l->next)
-    lb_uploader_poke (l->data);
-  g_mutex_unlock (&running_lock);
+  if (uploader)
+    lb_uploader_poke (uploader);
   return TRUE;
 }
 

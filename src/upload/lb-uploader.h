@@ -50,7 +50,7 @@ gboolean    lb_uploader_start    (LbUploader  *uploader,
                                   GError     **error);
 /* Wakes the uploader after an entry was queued (thread-safe, cheap).  Without
  * a poke a new entry is still found within a few seconds.
- * lb_upload_finish_job() pokes the running uploaders itself. */
+ * lb_upload_finish_job() pokes the uploader it is given. */
 void        lb_uploader_poke     (LbUploader *uploader);
 /* Cancels the upload in flight (its entry stays waiting and is uploaded again
  * at the next start) and joins the thread.  Returns quickly. */
@@ -77,19 +77,13 @@ gboolean    lb_uploader_get_stats (LbUploader     *uploader,
                                    GError        **error);
 void        lb_upload_stats_clear (LbUploadStats  *stats);
 
-/* The same for whoever holds only the store (the API's /healthz): the
- * journal's figures, plus the in-flight flag and last error of the uploader
- * running in this process on @store, if any. */
-gboolean    lb_upload_get_stats   (LbStore        *store,
-                                   LbUploadStats  *out,
-                                   GError        **error);
-
-/* An LbApiHealthFunc (user_data: the LbStore): adds the upload metrics to
- * the /healthz object: waiting, oldestWaitingSeconds, bytesUploaded, done,
- * failed, uploading, lastError, lastErrorTime.  The daemon registers it with
- *   lb_api_server_add_health (api, "uploads", lb_upload_health_json, store, NULL); */
+/* An LbApiHealthFunc (user_data: the LbUploader): adds the upload metrics
+ * to the /healthz object: waiting, oldestWaitingSeconds, bytesUploaded,
+ * done, failed, uploading, lastError, lastErrorTime.  The daemon registers
+ * it with
+ *   lb_api_server_add_health (api, "uploads", lb_upload_health_json, uploader, NULL); */
 void        lb_upload_health_json (JsonBuilder *builder,
-                                   gpointer     store);
+                                   gpointer     uploader);
 
 /* Deletes the local files of entries uploaded more than [upload] keep before
  * @now_ns (the periodic sweep calls it; tests call it directly). */
@@ -100,13 +94,14 @@ gboolean    lb_uploader_sweep    (LbUploader  *uploader,
 
 /**
  * lb_upload_finish_job:
+ * @uploader: (nullable): the running uploader, woken when @job is queued
  * @job: the finished output; job->retrieval_row must be set
  *
  * What the job engine calls when a retrieval's output file is finished,
  * instead of lb_store_api_finish_available():
  * - [upload] url-template set: queues @job in the upload journal; in the
  *   same transaction the row stays pending (progress 1) and is never claimed
- *   again; the running uploader of this process (if any) is woken.  The row
+ *   again; @uploader (if given) is woken.  The row
  *   becomes available (cost committed) when the upload succeeds, or failed
  *   (refunded) when the endpoint refuses it.
  * - empty (the default): the row becomes available at once with
@@ -116,6 +111,7 @@ gboolean    lb_uploader_sweep    (LbUploader  *uploader,
  */
 gboolean    lb_upload_finish_job (LbConfig           *config,
                                   LbStore            *store,
+                                  LbUploader         *uploader,
                                   const LbUploadJob  *job,
                                   gint64              now_ns,
                                   GError            **error);

@@ -2,6 +2,7 @@
 #include "api-test.h"
 #include "core/lb-sign.h"
 #include "quota/lb-quota.h"
+#include "lb-test-common.h"
 
 #include <stdlib.h>
 
@@ -95,25 +96,6 @@ quit_loop (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-rm_rf (const gchar * path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    GDir *d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-      rm_rf (child);
-    }
-    if (d)
-      g_dir_close (d);
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 void
 api_fixture_stop_server (ApiFixture * f)
 {
@@ -133,7 +115,7 @@ api_fixture_teardown (ApiFixture * f, gconstpointer unused)
   lb_store_free (f->store);
   lb_config_free (f->config);
   lb_clock_free (f->clock);
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->uri);
   g_free (f->token);

@@ -200,15 +200,14 @@ test_quota_costs (ApiFixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   gdouble used, reserved;
 
-  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "image", 0, 0), 0.1,
-      1e-9);
-  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "videoHighRes", 0,
-          30 * LB_NS_PER_SEC), 30, 1e-9);
-  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "videoLowRes", 0,
-          100 * LB_NS_PER_SEC), 50, 1e-9);
-  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, "hyperlapse", 0,
-          1000 * LB_NS_PER_SEC), 100, 1e-9);
-  g_assert_cmpfloat (lb_quota_cost (f->config, "gif", 0, 1), <, 0);
+  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config, LB_MEDIA_TYPE_IMAGE,
+          0, 0), 0.1, 1e-9);
+  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config,
+          LB_MEDIA_TYPE_VIDEO_HIGH_RES, 0, 30 * LB_NS_PER_SEC), 30, 1e-9);
+  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config,
+          LB_MEDIA_TYPE_VIDEO_LOW_RES, 0, 100 * LB_NS_PER_SEC), 50, 1e-9);
+  g_assert_cmpfloat_with_epsilon (lb_quota_cost (f->config,
+          LB_MEDIA_TYPE_HYPERLAPSE, 0, 1000 * LB_NS_PER_SEC), 100, 1e-9);
 
   /* Two inputs reserve twice; an invalid input reserves nothing. */
   g_autoptr (ApiReply) r = api_create (f, f->token, "1234", "videoLowRes",

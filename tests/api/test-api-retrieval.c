@@ -58,7 +58,7 @@ test_claim_order (ApiFixture * f, gconstpointer data)
             &r, &error));
     g_assert_no_error (error);
     g_assert_nonnull (r);
-    g_assert_cmpstr (r->media_type, ==, want[i]);
+    g_assert_cmpstr (lb_media_type_to_string (r->media_type), ==, want[i]);
     g_assert_cmpint (r->status, ==, LB_RETRIEVAL_RUNNING);
     g_assert_cmpint (r->attempts, ==, 1);
     if (i == 1)
@@ -104,14 +104,19 @@ test_lifecycle (ApiFixture * f, gconstpointer data)
   /* available: delivered times, availableAtTime, urlInfo, coverage */
   g_autofree gchar *file = g_build_filename (f->dir, "clip.mp4", NULL);
   g_file_set_contents (file, "not really an mp4", -1, &error);
-  const gchar *coverage = "{\"requestedStartTime\": \"2019-06-13T19:08:25Z\", "
-      "\"requestedEndTime\": \"2019-06-13T19:08:55Z\", \"deliveredStartTime\": "
-      "\"2019-06-13T19:08:24.5Z\", \"deliveredEndTime\": \"2019-06-13T19:08:55Z\", "
-      "\"offsetMs\": -500, \"gaps\": []}";
+  g_autoptr (LbCoverage) coverage = lb_coverage_new ();
+  coverage->requested_start_ns = a->start_ns;
+  coverage->requested_end_ns = a->end_ns;
+  coverage->delivered_start_ns = a->start_ns - 500 * LB_NS_PER_MS;
+  coverage->delivered_end_ns = a->end_ns;
+  LbTimeRange gap = { a->start_ns + 10 * LB_NS_PER_SEC,
+    a->start_ns + 12 * LB_NS_PER_SEC
+  };
+  g_array_append_val (coverage->gaps, gap);
   gint64 avail_ns = lb_clock_now (f->clock) + 1500 * LB_NS_PER_MS;
   lb_store_api_finish_available (f->store, a->id, file, "video/mp4",
       a->start_ns - 500 * LB_NS_PER_MS, a->end_ns, coverage, avail_ns,
-      lb_quota_cost (f->config, "videoHighRes",
+      lb_quota_cost (f->config, LB_MEDIA_TYPE_VIDEO_HIGH_RES,
           a->start_ns - 500 * LB_NS_PER_MS, a->end_ns), &error);
   g_assert_no_error (error);
   /* failed and unavailable carry their reason */
@@ -143,8 +148,18 @@ test_lifecycle (ApiFixture * f, gconstpointer data)
   g_assert_cmpstr (api_json_string (g, "data.media.0.urlInfo.urlExpiryTime"),
       ==, "2026-11-15T20:00:00Z");
   g_assert_cmpstr (api_json_string (g,
+          "data.media.0.coverage.requestedStartTime"), ==,
+      "2019-06-13T19:08:25Z");
+  g_assert_cmpstr (api_json_string (g,
           "data.media.0.coverage.deliveredStartTime"), ==,
-      "2019-06-13T19:08:24.5Z");
+      "2019-06-13T19:08:24.500Z");
+  g_assert_cmpfloat (json_node_get_double (api_json_get (g,
+              "data.media.0.coverage.offsetMs")), ==, -500.0);
+  g_assert_cmpstr (api_json_string (g,
+          "data.media.0.coverage.gaps.0.startTime"), ==,
+      "2019-06-13T19:08:35Z");
+  g_assert_cmpstr (api_json_string (g,
+          "data.media.0.coverage.gaps.0.endTime"), ==, "2019-06-13T19:08:37Z");
   g_assert_null (api_json_get (g, "data.media.0.progress"));
   g_assert_cmpstr (api_json_string (g, "data.media.1.status"), ==, "failed");
   g_assert_cmpstr (api_json_string (g, "data.media.1.failureReason"), ==,
@@ -406,7 +421,7 @@ test_pagination (ApiFixture * f, gconstpointer data)
       r->org = g_strdup ("acme");
       r->vehicle = g_strdup (i % 5 == 0 ? "5678" : "1234");
       r->input = g_strdup (j ? "dashcamDriverFacing" : "dashcamRoadFacing");
-      r->media_type = g_strdup ("image");
+      r->media_type = LB_MEDIA_TYPE_IMAGE;
       /* one image every 5 minutes from 19:00 */
       r->start_ns = r->end_ns =
           API_TEST_START_NS + (gint64) i *300 * LB_NS_PER_SEC;

@@ -9,20 +9,6 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-gchar *
-lb_test_store_new (gchar ** out_db)
-{
-  g_autoptr (GError) error = NULL;
-  gchar *dir = g_dir_make_tmp ("lb-elements-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  *out_db = g_build_filename (dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (*out_db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  lb_store_free (store);
-  return dir;
-}
-
 GPtrArray *
 lb_test_record (const gchar * db, const gchar * vehicle, const gchar * input,
     gint64 origin_ns, guint n_frames, gint64 segment_ns)
@@ -101,29 +87,6 @@ lb_test_record_full (const gchar * db, const gchar * vehicle,
     g_assert_no_error (error);
   }
   return paths;
-}
-
-static void
-remove_tree (GFile * file)
-{
-  g_autoptr (GFileEnumerator) children = g_file_enumerate_children (file,
-      G_FILE_ATTRIBUTE_STANDARD_NAME, G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-      NULL, NULL);
-
-  if (children != NULL) {
-    GFile *child;
-    while (g_file_enumerator_iterate (children, NULL, &child, NULL, NULL) &&
-        child != NULL)
-      remove_tree (child);
-  }
-  g_file_delete (file, NULL, NULL);
-}
-
-void
-lb_test_remove_tree (const gchar * dir)
-{
-  g_autoptr (GFile) file = g_file_new_for_path (dir);
-  remove_tree (file);
 }
 
 gboolean

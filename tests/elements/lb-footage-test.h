@@ -10,6 +10,8 @@
 
 #include <gst/gst.h>
 
+#include "lb-test-common.h"
+
 G_BEGIN_DECLS
 
 #define LB_TEST_FPS 30
@@ -19,9 +21,6 @@ G_BEGIN_DECLS
 /* The time of frame @i of a recording starting at @origin_ns. */
 #define LB_TEST_FRAME_TIME(origin_ns, i) \
   ((origin_ns) + (gint64) gst_util_uint64_scale ((i), GST_SECOND, LB_TEST_FPS))
-
-/* A new temporary folder for a store; its database is <dir>/lookback.db. */
-gchar    *lb_test_store_new       (gchar **out_db);
 
 /* Records @n_frames from @origin_ns into the store at @db for
  * @vehicle/@input, in segment files of @segment_ns, and indexes them.
@@ -61,8 +60,5 @@ gboolean  lb_test_is_recorder     (int               argc,
                                    LbTestRecordFunc  record);
 gchar    *lb_test_prepare_store   (const gchar      *program,
                                    gchar           **out_dir);
-
-/* Removes @dir and everything in it. */
-void      lb_test_remove_tree     (const gchar *dir);
 
 G_END_DECLS

@@ -94,7 +94,7 @@ test_launch_lines (gconstpointer data)
     make_demo_store (tmp);
   for (guint i = 0; i < lines->len; i++)
     run_line (g_ptr_array_index (lines, i), tmp);
-  lb_test_remove_tree (tmp);
+  lb_test_rm_rf (tmp);
 }
 
 int

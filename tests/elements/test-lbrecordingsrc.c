@@ -332,7 +332,7 @@ GST_START_TEST (test_bframes)
             "stamp", &stamp), "frame %u unreadable", i);
     fail_unless_equals_int64 (stamp, FRAME (45 + i));
   }
-  lb_test_remove_tree (dir);
+  lb_test_rm_rf (dir);
 }
 
 GST_END_TEST;
@@ -379,13 +379,8 @@ GST_START_TEST (test_shared_media)
     {"gst-h264-aac.mp4", "avdec_h264", 15, 1},
     {"mediamtx-offline.mp4", "avdec_h264", 30, 1},
   };
-  const gchar *folder = g_getenv ("LB_SHARED_MEDIA");
+  g_autofree gchar *folder = lb_test_shared_media (NULL);
 
-  if (folder == NULL || !g_file_test (folder, G_FILE_TEST_IS_DIR)) {
-    g_printerr ("test_shared_media: no shared media at %s, not run\n",
-        GST_STR_NULL (folder));
-    return;
-  }
   for (guint i = 0; i < G_N_ELEMENTS (media); i++) {
     g_autofree gchar *source = g_build_filename (folder, media[i].file, NULL);
     g_autofree gchar *mdb = NULL;
@@ -429,7 +424,7 @@ GST_START_TEST (test_shared_media)
       fail_unless (count.ordered, "%s: PTS out of order", media[i].file);
       assert_time (count.first, WALL0);
     }
-    lb_test_remove_tree (dir);
+    lb_test_rm_rf (dir);
   }
 }
 
@@ -686,7 +681,7 @@ assert_corrupt_fails (const gchar * mode, void (*damage) (const gchar * path),
 
   damage (file);
   assert_fails (p, domain, code, text);
-  lb_test_remove_tree (dir);
+  lb_test_rm_rf (dir);
 }
 
 /* Overwrites every byte from 1/4 of the file to its end with a pattern. */
@@ -785,6 +780,6 @@ main (int argc, char **argv)
   db = lb_test_prepare_store (argv[0], &store_dir);
   int ret = gst_check_run_suite (lbrecordingsrc_suite (), "lbrecordingsrc",
       __FILE__);
-  lb_test_remove_tree (store_dir);
+  lb_test_rm_rf (store_dir);
   return ret;
 }

@@ -244,6 +244,6 @@ main (int argc, char **argv)
   db = lb_test_prepare_store (argv[0], &store_dir);
   int ret = gst_check_run_suite (recording_accuracy_suite (),
       "recording-accuracy", __FILE__);
-  lb_test_remove_tree (store_dir);
+  lb_test_rm_rf (store_dir);
   return ret;
 }

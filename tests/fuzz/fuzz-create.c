@@ -32,16 +32,12 @@ static const LbApiCreateLimits limits = {
   .hyperlapse_max_ns = 2400 * LB_NS_PER_SEC,
 };
 
-static const gchar *const media_types[] = {
-  "image", "videoHighRes", "videoLowRes", "hyperlapse", NULL,
-};
-
 static gint64
-max_for (const gchar * media_type)
+max_for (LbMediaType media_type)
 {
-  if (g_str_equal (media_type, "videoHighRes"))
+  if (media_type == LB_MEDIA_TYPE_VIDEO_HIGH_RES)
     return limits.video_high_res_max_ns;
-  if (g_str_equal (media_type, "videoLowRes"))
+  if (media_type == LB_MEDIA_TYPE_VIDEO_LOW_RES)
     return limits.video_low_res_max_ns;
   return limits.hyperlapse_max_ns;
 }
@@ -60,13 +56,13 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   g_assert_no_error (error);
   g_assert_nonnull (c->vehicle);
   g_assert_cmpstr (c->vehicle, !=, "");
-  g_assert_true (g_strv_contains (media_types, c->media_type));
+  g_assert_cmpint (c->media_type, <, LB_MEDIA_TYPE_COUNT);
   g_assert_true ((c->inputs == NULL) != (c->camera_roles == NULL));
   g_assert_true ((c->inputs ? c->inputs : c->camera_roles)[0] != NULL);
   g_assert_cmpint (c->start_ns, >=, LB_TIME_MIN);
   g_assert_cmpint (c->end_ns, <=, LB_TIME_MAX);
   g_assert_cmpint (c->start_ns - limits.now_ns, <=, limits.pending_deadline_ns);
-  if (g_str_equal (c->media_type, "image")) {
+  if (c->media_type == LB_MEDIA_TYPE_IMAGE) {
     g_assert_cmpint (c->end_ns, ==, c->start_ns);
   } else {
     g_assert_cmpint (c->end_ns - c->start_ns, >=, LB_NS_PER_SEC);

@@ -7,6 +7,7 @@
 #include "recorder/lb-indexer.h"
 #include "store/lb-store-footage.h"
 #include "jobs-test-media.h"
+#include "lb-test-common.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -86,7 +87,7 @@ set_up (Fixture * f, gconstpointer data)
   f->api =
       api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
       "[api]\nreads-per-second=10000\n");
-  f->jobs = lb_jobs_new (f->api->config, f->api->store, &error);
+  f->jobs = lb_jobs_new (f->api->config, f->api->store, NULL, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (f->jobs, f->api->clock);
   g_assert_true (lb_jobs_start (f->jobs, &error));
@@ -369,13 +370,7 @@ test_pending_deadline (Fixture * f, gconstpointer data)
 static void
 test_one_fps_recording (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *src =
-      g_build_filename (g_getenv ("LB_SHARED_MEDIA"), "moonfire-clip.mp4",
-      NULL);
-  if (!g_file_test (src, G_FILE_TEST_EXISTS)) {
-    g_test_skip ("no shared media (LB_SHARED_MEDIA)");
-    return;
-  }
+  g_autofree gchar *src = lb_test_shared_media ("moonfire-clip.mp4");
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
   gint64 t2 = T0 + 20 * LB_NS_PER_SEC;

@@ -1,7 +1,7 @@
 /* Jobs unit tests: frame-exact high-res remux (pre-roll kept, hidden by the
  * edit list), checked by decoding the result and comparing pixels. */
 #define _GNU_SOURCE
-#include "jobs/lb-mp4-trim.h"
+#include "mp4/lb-mp4-trim.h"
 #include "jobs/lb-remux.h"
 #include "core/lb-error.h"
 #include "jobs-test-media.h"

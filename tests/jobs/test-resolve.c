@@ -89,14 +89,13 @@ tear_down (Fixture * f, gconstpointer data)
 }
 
 static LbRetrieval *
-row_for (const gchar * media_type, const gchar * input, gint64 start,
-    gint64 end)
+row_for (LbMediaType media_type, const gchar * input, gint64 start, gint64 end)
 {
   LbRetrieval *r = lb_retrieval_new ();
   r->id = 1;
   r->vehicle = g_strdup ("v1");
   r->input = g_strdup (input);
-  r->media_type = g_strdup (media_type);
+  r->media_type = media_type;
   r->start_ns = start;
   r->end_ns = end;
   return r;
@@ -119,7 +118,8 @@ test_resolve (Fixture * f, gconstpointer data)
   /* inside the first segment */
   {
     g_autoptr (LbRetrieval) row =
-        row_for ("videoHighRes", "road", T0 + S (2.5), T0 + S (5));
+        row_for (LB_MEDIA_TYPE_VIDEO_HIGH_RES, "road", T0 + S (2.5),
+        T0 + S (5));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.first_ns, ==, T0);
@@ -139,7 +139,7 @@ test_resolve (Fixture * f, gconstpointer data)
   /* across the gap */
   {
     g_autoptr (LbRetrieval) row =
-        row_for ("videoLowRes", "road", T0 + S (5), T0 + S (25));
+        row_for (LB_MEDIA_TYPE_VIDEO_LOW_RES, "road", T0 + S (5), T0 + S (25));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, T0 + S (5));
@@ -154,7 +154,7 @@ test_resolve (Fixture * f, gconstpointer data)
   /* an image in the gap: nothing covers it */
   {
     g_autoptr (LbRetrieval) row =
-        row_for ("image", "road", T0 + S (15), T0 + S (15));
+        row_for (LB_MEDIA_TYPE_IMAGE, "road", T0 + S (15), T0 + S (15));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, LB_TIME_NONE);
@@ -163,7 +163,7 @@ test_resolve (Fixture * f, gconstpointer data)
   /* an image in a segment */
   {
     g_autoptr (LbRetrieval) row =
-        row_for ("image", "road", T0 + S (21.5), T0 + S (21.5));
+        row_for (LB_MEDIA_TYPE_IMAGE, "road", T0 + S (21.5), T0 + S (21.5));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, T0 + S (21.5));
@@ -173,13 +173,15 @@ test_resolve (Fixture * f, gconstpointer data)
   /* after the last footage; another input with nothing */
   {
     g_autoptr (LbRetrieval) row =
-        row_for ("videoHighRes", "road", T0 + S (40), T0 + S (50));
+        row_for (LB_MEDIA_TYPE_VIDEO_HIGH_RES, "road", T0 + S (40),
+        T0 + S (50));
     LbJobFootage fo = { 0 };
     resolve (f, row, &fo);
     g_assert_cmpint (fo.covered_start_ns, ==, LB_TIME_NONE);
     g_assert_cmpint (fo.last_ns, <, row->end_ns);
     lb_job_footage_clear (&fo);
-    g_autoptr (LbRetrieval) other = row_for ("image", "cabin", T0, T0);
+    g_autoptr (LbRetrieval) other =
+        row_for (LB_MEDIA_TYPE_IMAGE, "cabin", T0, T0);
     LbJobFootage none = { 0 };
     resolve (f, other, &none);
     g_assert_cmpint (none.last_ns, ==, LB_TIME_NONE);
@@ -189,7 +191,7 @@ test_resolve (Fixture * f, gconstpointer data)
 }
 
 static gint64
-create (Fixture * f, const gchar * media_type, const gchar * input,
+create (Fixture * f, LbMediaType media_type, const gchar * input,
     gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
@@ -234,17 +236,19 @@ test_decisions (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   lb_segment_free (add_segment (f, "road", T0, T0 + S (60)));
-  g_autoptr (LbJobs) jobs = lb_jobs_new (f->config, f->store, &error);
+  g_autoptr (LbJobs) jobs = lb_jobs_new (f->config, f->store, NULL, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (jobs, f->clock);
   g_assert_true (lb_jobs_start (jobs, &error));
 
-  gint64 before = create (f, "videoHighRes", "road", T0 - S (100), T0 - S (90));
+  gint64 before = create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "road", T0 - S (100),
+      T0 - S (90));
   g_assert_cmpint (status_after (f, before, 10), ==, LB_RETRIEVAL_UNAVAILABLE);
 
   /* the clock is at T0 + 120 s; a request at T0 + 100 s on an input whose
    * footage ends at T0 + 60 s: not recorded yet */
-  gint64 later = create (f, "image", "road", T0 + S (100), T0 + S (100));
+  gint64 later =
+      create (f, LB_MEDIA_TYPE_IMAGE, "road", T0 + S (100), T0 + S (100));
   g_assert_cmpint (status_after (f, later, 0.5), ==, LB_RETRIEVAL_PENDING);
   g_autoptr (LbSegment) probe = g_new0 (LbSegment, 1);
   probe->vehicle = g_strdup ("v1");

@@ -8,6 +8,7 @@
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
 #include "jobs-test-media.h"
+#include "lb-test-common.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
@@ -30,23 +31,6 @@ typedef struct
   gchar *uri;
   SoupSession *session;
 } Fixture;
-
-static void
-rm_rf (const gchar * path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
 
 static LbStore *
 open_store (Fixture * f)
@@ -166,7 +150,7 @@ tear_down (Fixture * f, gconstpointer data)
   if (f->pid)
     stop_daemon (f, SIGKILL);
   g_clear_object (&f->session);
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->conf);
   g_free (f->token);

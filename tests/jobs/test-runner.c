@@ -3,11 +3,12 @@
  * runner on stamped footage; only the source is swapped for
  * filesrc ! qtdemux, whose timestamps are the stamps (lbclockstamp
  * source=pts), so lbclockcheck tells exactly which frames came out. */
-#include "jobs/lb-job-run.h"
+#include "jobs/lb-job-kind.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "jobs-test-media.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -43,9 +44,11 @@ swapped_templates (const gchar * dir, const gchar * src)
   g_autoptr (GError) error = NULL;
   g_autofree gchar *tdir = g_build_filename (dir, "templates", NULL);
   g_mkdir (tdir, 0755);
-  const gchar *const *names = lb_pipelines_names ();
-  for (guint i = 0; names[i]; i++) {
-    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+  guint n;
+  const LbJobKind *kinds = lb_job_kinds (&n);
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *file =
+        g_strconcat (kinds[i].template_name, ".pipeline", NULL);
     g_autofree gchar *from =
         g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
     g_autofree gchar *to = g_build_filename (tdir, file, NULL);
@@ -67,22 +70,6 @@ swapped_templates (const gchar * dir, const gchar * src)
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
-static void
 set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -98,14 +85,14 @@ tear_down (Fixture * f, gconstpointer data)
 {
   g_clear_pointer (&f->pipelines, lb_pipelines_free);
   if (!g_getenv ("LB_TEST_KEEP"))
-    rm_rf (f->dir);
+    lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->src_720);
   g_free (f->src_43);
 }
 
 static LbJobRun
-make_run (Fixture * f, const gchar * media_type, gint64 start, gint64 end,
+make_run (Fixture * f, LbMediaType media_type, gint64 start, gint64 end,
     const gchar * out)
 {
   LbJobRun run = {
@@ -129,7 +116,7 @@ test_image_nearest (Fixture * f, gconstpointer data)
   const gint64 targets[][2] = { {1510, 45}, {1520, 46}, {990, 30}, {2000, 60} };
   for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
     gint64 t = targets[i][0] * GST_MSECOND;
-    LbJobRun run = make_run (f, "image", t, t, out);
+    LbJobRun run = make_run (f, LB_MEDIA_TYPE_IMAGE, t, t, out);
     g_assert_true (lb_job_run (f->pipelines, &run, &error));
     g_assert_no_error (error);
     g_assert_cmpstr (run.content_type, ==, "image/jpeg");
@@ -167,7 +154,8 @@ test_high_res_remux (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
-  LbJobRun run = make_run (f, "videoHighRes", F (15), F (75), out);
+  LbJobRun run =
+      make_run (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, F (15), F (75), out);
   g_assert_true (lb_job_run (f->pipelines, &run, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (run.template_used, ==, "video-high-res");
@@ -183,7 +171,8 @@ test_high_res_long_preroll_transcodes (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
-  LbJobRun run = make_run (f, "videoHighRes", F (70), F (100), out);
+  LbJobRun run =
+      make_run (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, F (70), F (100), out);
   g_assert_true (lb_job_run (f->pipelines, &run, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (run.template_used, ==, "video-high-res-transcode");
@@ -195,7 +184,7 @@ test_low_res (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "lo.mp4", NULL);
-  LbJobRun run = make_run (f, "videoLowRes", F (30), F (90), out);
+  LbJobRun run = make_run (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, F (30), F (90), out);
   g_assert_true (lb_job_run (f->pipelines, &run, &error));
   g_assert_no_error (error);
   /* 320x180 into 160x120: 160x90 */
@@ -205,7 +194,8 @@ test_low_res (Fixture * f, gconstpointer data)
   /* Index times run a few ns early (segment starts chained from rounded
    * durations): frame 90, 3 ns before the requested end, is AT the end and
    * excluded; frame 30, 3 ns before the start, is the first. */
-  LbJobRun drift = make_run (f, "videoLowRes", F (30) + 3, F (90) + 3, out);
+  LbJobRun drift =
+      make_run (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, F (30) + 3, F (90) + 3, out);
   g_assert_true (lb_job_run (f->pipelines, &drift, &error));
   g_assert_no_error (error);
   check_clip (out, 30, 60, 160, 90);
@@ -219,7 +209,7 @@ test_hyperlapse (Fixture * f, gconstpointer data)
   g_autofree gchar *out = g_build_filename (f->dir, "lapse.mp4", NULL);
   /* here the source sends every frame, not keyframes only: lbhyperlapse
    * still keeps one per second */
-  LbJobRun run = make_run (f, "hyperlapse", 0, 4 * GST_SECOND, out);
+  LbJobRun run = make_run (f, LB_MEDIA_TYPE_HYPERLAPSE, 0, 4 * GST_SECOND, out);
   g_assert_true (lb_job_run (f->pipelines, &run, &error));
   g_assert_no_error (error);
   /* H.264: the recorded keyframes are remuxed (the delta frames this
@@ -248,7 +238,8 @@ test_hyperlapse_heavy_keyframes (Fixture * f, gconstpointer data)
   const gint caps_kbps[] = { 8000, 0 };
 
   for (guint c = 0; c < G_N_ELEMENTS (caps_kbps); c++) {
-    LbJobRun run = make_run (f, "hyperlapse", 0, 4 * GST_SECOND, out);
+    LbJobRun run =
+        make_run (f, LB_MEDIA_TYPE_HYPERLAPSE, 0, 4 * GST_SECOND, out);
     run.keyframes_ns = keyframes;
     /* 4 keyframes of 40 kB at 30 fps: 9600 kbit/s */
     run.keyframe_bytes = 4 * 40000;
@@ -262,7 +253,8 @@ test_hyperlapse_heavy_keyframes (Fixture * f, gconstpointer data)
       g_assert_cmpint (STAMP (stamps, i), ==, i * GST_SECOND);
   }
   /* light ones are copied */
-  LbJobRun light = make_run (f, "hyperlapse", 0, 4 * GST_SECOND, out);
+  LbJobRun light =
+      make_run (f, LB_MEDIA_TYPE_HYPERLAPSE, 0, 4 * GST_SECOND, out);
   light.keyframes_ns = keyframes;
   light.keyframe_bytes = 4 * 20000;     /* 4800 kbit/s */
   g_assert_true (lb_job_run (f->pipelines, &light, &error));
@@ -276,8 +268,8 @@ test_nothing_in_range (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "none.mp4", NULL);
-  LbJobRun run =
-      make_run (f, "videoLowRes", 10 * GST_SECOND, 12 * GST_SECOND, out);
+  LbJobRun run = make_run (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, 10 * GST_SECOND,
+      12 * GST_SECOND, out);
   g_assert_false (lb_job_run (f->pipelines, &run, &error));
   g_assert_nonnull (error);
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));

@@ -8,6 +8,7 @@
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
 #include "upload/lb-uploader.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -94,27 +95,10 @@ scripted_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
-static void
 make_jobs (Fixture * f)
 {
   g_autoptr (GError) error = NULL;
-  f->jobs = lb_jobs_new (f->config, f->store, &error);
+  f->jobs = lb_jobs_new (f->config, f->store, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (lb_jobs_set_pipelines_dir (f->jobs, f->pipelines_dir, &error));
   lb_jobs_set_clock (f->jobs, f->clock);
@@ -164,14 +148,14 @@ tear_down (Fixture * f, gconstpointer data)
         g_build_filename (f->dir, "store", "outputs", NULL);
     umount (outputs);
   }
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->pipelines_dir);
   g_mutex_clear (&f->lock);
 }
 
 static gint64
-create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
+create (Fixture * f, LbMediaType media_type, gint64 start, gint64 end)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows =
@@ -182,7 +166,7 @@ create (Fixture * f, const gchar * media_type, gint64 start, gint64 end)
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("v1");
   r->input = g_strdup ("dashcamRoadFacing");
-  r->media_type = g_strdup (media_type);
+  r->media_type = media_type;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = start;
   r->end_ns = end;
@@ -255,7 +239,7 @@ test_image_available (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
   g_assert_cmpstr (r->content_type, ==, "image/jpeg");
@@ -272,17 +256,13 @@ test_image_available (Fixture * f, gconstpointer data)
   g_assert_cmpint ((guchar) jpeg[1], ==, 0xd8);
   g_assert_cmpint (r->available_ns, ==, lb_clock_now (f->clock));
   g_assert_cmpfloat (r->progress, ==, 1.0);
-  /* coverage: the contract's fields */
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (parser, r->coverage_json, -1,
-          &error));
-  JsonObject *cov = json_node_get_object (json_parser_get_root (parser));
-  g_assert_cmpstr (json_object_get_string_member (cov, "requestedStartTime"),
-      ==, "2026-07-25T17:20:00Z");
-  g_assert_true (json_object_has_member (cov, "deliveredStartTime"));
-  g_assert_true (json_object_has_member (cov, "offsetMs"));
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cov,
-              "gaps")), ==, 0);
+  /* coverage: requested and delivered range, no gap */
+  g_assert_nonnull (r->coverage);
+  g_assert_cmpint (r->coverage->requested_start_ns, ==, T0);
+  g_assert_cmpint (r->coverage->requested_end_ns, ==, T0);
+  g_assert_cmpint (r->coverage->delivered_start_ns, ==, r->delivered_start_ns);
+  g_assert_cmpint (r->coverage->delivered_end_ns, ==, r->delivered_end_ns);
+  g_assert_cmpuint (r->coverage->gaps->len, ==, 0);
   assert_books (f, 0.1, 0);
   g_assert_cmpuint (count_outputs (f), ==, 1);
   /* counted just after the row's transaction */
@@ -299,7 +279,8 @@ test_unavailable (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->covered = FALSE;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoHighRes", T0, T0 + 10 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + 10 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
       "unavailable");
@@ -317,7 +298,8 @@ test_footage_arrives_late (Fixture * f, gconstpointer data)
   f->covered = FALSE;
   f->last_ns = LB_TIME_NONE;    /* nothing recorded at all yet */
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoHighRes", T0, T0 + 1 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + 1 * LB_NS_PER_SEC);
   g_usleep (600000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -348,8 +330,8 @@ test_pending_deadline (Fixture * f, gconstpointer data)
   f->covered = FALSE;
   f->last_ns = T0 - 5 * LB_NS_PER_SEC;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id =
-      create (f, "image", T0 + 120 * LB_NS_PER_SEC, T0 + 120 * LB_NS_PER_SEC);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0 + 120 * LB_NS_PER_SEC,
+      T0 + 120 * LB_NS_PER_SEC);
   g_usleep (400000);
   {
     g_autoptr (LbRetrieval) r = get (f, id);
@@ -371,7 +353,7 @@ test_retries_then_failed (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_IO;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   /* retries are deferred on the manual clock */
   gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
@@ -398,7 +380,8 @@ test_corrupt_fails_at_once (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_CORRUPT;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoLowRes", T0, T0 + 5 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, T0, T0 + 5 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 10);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "failed");
   g_assert_cmpuint (f->resolves, ==, 1);
@@ -412,7 +395,8 @@ test_stop_and_restart (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "videoLowRes", T0, T0 + 4 * LB_NS_PER_SEC);
+  gint64 id =
+      create (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, T0, T0 + 4 * LB_NS_PER_SEC);
   /* running: the live stand-in takes 10 s */
   gint64 until = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
   for (;;) {
@@ -450,7 +434,7 @@ static void
 test_crash_recovery (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   g_autoptr (LbRetrieval) claimed = NULL;
   g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
           &claimed, &error));
@@ -487,7 +471,7 @@ test_full_disk (Fixture * f, gconstpointer data)
     g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &rl), ==, 0);
   }
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "hyperlapse", T0, T0 + 60 * LB_NS_PER_SEC);
+  gint64 id = create (f, LB_MEDIA_TYPE_HYPERLAPSE, T0, T0 + 60 * LB_NS_PER_SEC);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
   while (g_get_monotonic_time () < until) {
@@ -517,18 +501,16 @@ test_hands_over_to_upload (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_jobs_start (f->jobs, &error));
-  gint64 id = create (f, "image", T0, T0);
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
-  LbUploadStats stats = { 0 };
+  LbUploadCounts counts = { 0 };
   while (g_get_monotonic_time () < until) {
-    lb_upload_stats_clear (&stats);
-    g_assert_true (lb_upload_get_stats (f->store, &stats, &error));
-    if (stats.queue_length == 1)
+    g_assert_true (lb_store_upload_counts (f->store, &counts, &error));
+    if (counts.waiting == 1)
       break;
     g_usleep (20000);
   }
-  g_assert_cmpuint (stats.queue_length, ==, 1);
-  lb_upload_stats_clear (&stats);
+  g_assert_cmpuint (counts.waiting, ==, 1);
   g_usleep (300000);            /* never claimed again */
   g_autoptr (LbRetrieval) r = get (f, id);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "pending");
@@ -536,6 +518,138 @@ test_hands_over_to_upload (Fixture * f, gconstpointer data)
   g_assert_cmpint (r->attempts, ==, 1);
   g_assert_cmpuint (count_outputs (f), ==, 1);
   assert_books (f, 0, 0.1);     /* committed when uploaded */
+}
+
+/* The index's own resolver, counted: how often rows were looked at. */
+static gboolean
+counting_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
+    gpointer user_data, GError ** error)
+{
+  Fixture *f = user_data;
+  g_mutex_lock (&f->lock);
+  f->resolves++;
+  g_mutex_unlock (&f->lock);
+  return lb_jobs_resolve_from_index (store, row, out, NULL, error);
+}
+
+/* Waits until rows were looked at @n times in all. */
+static void
+wait_resolves (Fixture * f, guint n)
+{
+  for (;;) {
+    g_mutex_lock (&f->lock);
+    guint done = f->resolves;
+    g_mutex_unlock (&f->lock);
+    if (done >= n)
+      return;
+    g_usleep (10000);
+  }
+}
+
+/* Waits until every row of @ids is pending and deferred in the store. */
+static void
+wait_deferred (Fixture * f, const gint64 * ids, guint n)
+{
+  for (guint i = 0; i < n;) {
+    g_autoptr (LbRetrieval) r = get (f, ids[i]);
+    if (r->status == LB_RETRIEVAL_PENDING && r->not_before_ns > 0)
+      i++;
+    else
+      g_usleep (10000);
+  }
+}
+
+/* Footage of the fixture's input over [start, end), committed as the
+ * recorder's indexer commits it: a segment begun, then a GOP a second. */
+static void
+record_footage (Fixture * f, gint64 start, gint64 end)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *path =
+      lb_footage_segment_relpath ("v1", "dashcamRoadFacing", start);
+  LbSegment seg = {.vehicle = (gchar *) "v1",.input =
+        (gchar *) "dashcamRoadFacing",.path = path,.start_ns = start,
+    .codec = (gchar *) "h264",.caps = (gchar *) "video/x-h264",.width = 64,
+    .height = 48,.fps_n = 15,.fps_d = 1,.init_size = 1000,
+  };
+  g_assert_true (lb_store_segment_begin (f->store, &seg, &error));
+  g_assert_no_error (error);
+  for (gint64 t = start, off = 1000; t < end; t += LB_NS_PER_SEC) {
+    g_autoptr (GArray) kf = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
+    LbKeyframe k = { seg.id, t, off, 5000, off + 100, 2000, 15 };
+    g_array_append_val (kf, k);
+    off += k.size;
+    g_assert_true (lb_store_segment_append (f->store, seg.id, 0, 0, kf,
+            t + LB_NS_PER_SEC, off, &error));
+    g_assert_no_error (error);
+  }
+}
+
+/* Images dated ahead of what is recorded wait without writing: looked at
+ * once, deferred in the store, then only read from the index as their
+ * back-off runs out (1 s, 2 s, 4 s of the clock) — the store counts no
+ * change.  The input's footage arriving runs them all at once, with the
+ * clock standing still. */
+static void
+test_pending_quiet (Fixture * f, gconstpointer data)
+{
+  const gint64 ahead = T0 + 24 * 3600 * LB_NS_PER_SEC;
+  enum
+  { N = 30 };
+  gint64 ids[N];
+  g_autoptr (GError) error = NULL;
+
+  lb_jobs_set_resolver (f->jobs, counting_resolve, f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  for (guint i = 0; i < N; i++)
+    ids[i] = create (f, LB_MEDIA_TYPE_IMAGE, ahead + i * LB_NS_PER_SEC,
+        ahead + i * LB_NS_PER_SEC);
+  wait_resolves (f, N);
+  wait_deferred (f, ids, N);
+
+  guint64 writes = lb_store_get_n_changes (f->store);
+  for (guint round = 1; round <= 3; round++) {
+    lb_clock_advance (f->clock, (G_GINT64_CONSTANT (1) << round) *
+        LB_NS_PER_SEC);
+    wait_resolves (f, N * (round + 1));
+  }
+  g_assert_cmpuint (lb_store_get_n_changes (f->store), ==, writes);
+  for (guint i = 0; i < N; i++) {
+    g_autoptr (LbRetrieval) r = get (f, ids[i]);
+    g_assert_cmpint (r->status, ==, LB_RETRIEVAL_PENDING);
+    g_assert_cmpint (r->attempts, ==, 1);
+  }
+
+  record_footage (f, ahead - 5 * LB_NS_PER_SEC, ahead + (N + 5) *
+      LB_NS_PER_SEC);
+  for (guint i = 0; i < N; i++) {
+    g_autoptr (LbRetrieval) r = wait_done (f, ids[i], 30);
+    g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==,
+        "available");
+    g_assert_cmpint (r->attempts, ==, 2);
+  }
+}
+
+/* Rows left waiting by a previous run whose footage came meanwhile (an
+ * import while lookbackd was down) run as soon as the engine starts. */
+static void
+test_pending_after_restart (Fixture * f, gconstpointer data)
+{
+  const gint64 ahead = T0 + 3600 * LB_NS_PER_SEC;
+  g_autoptr (GError) error = NULL;
+
+  lb_jobs_set_resolver (f->jobs, counting_resolve, f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, ahead, ahead);
+  wait_deferred (f, &id, 1);
+  g_clear_pointer (&f->jobs, lb_jobs_free);
+
+  record_footage (f, ahead - 2 * LB_NS_PER_SEC, ahead + 2 * LB_NS_PER_SEC);
+  make_jobs (f);
+  lb_jobs_set_resolver (f->jobs, counting_resolve, f);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 30);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
 }
 
 static void
@@ -548,13 +662,13 @@ test_default_workers (void)
   g_autofree gchar *db = lb_config_get_db_path (config);
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, &error);
+  g_autoptr (LbJobs) jobs = lb_jobs_new (config, store, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1,
           g_get_num_processors () - 1));
   g_clear_pointer (&jobs, lb_jobs_free);
   g_clear_pointer (&store, lb_store_free);
-  rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int
@@ -567,6 +681,9 @@ main (int argc, char **argv)
   ADD ("/jobs/scheduler/unavailable", test_unavailable, NULL);
   ADD ("/jobs/scheduler/footage-arrives-late", test_footage_arrives_late, NULL);
   ADD ("/jobs/scheduler/pending-deadline", test_pending_deadline, NULL);
+  ADD ("/jobs/scheduler/pending-quiet", test_pending_quiet, NULL);
+  ADD ("/jobs/scheduler/pending-after-restart", test_pending_after_restart,
+      NULL);
   ADD ("/jobs/scheduler/retries-then-failed", test_retries_then_failed, NULL);
   ADD ("/jobs/scheduler/corrupt-fails-at-once", test_corrupt_fails_at_once,
       NULL);

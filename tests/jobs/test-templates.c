@@ -1,7 +1,7 @@
 /* Jobs unit tests: the pipeline templates parse, hold their named
  * elements, take the request's values as properties, and the high-res
  * template of H.264 footage has no encoder. */
-#include "jobs/lb-job-run.h"
+#include "jobs/lb-job-kind.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
 
@@ -51,7 +51,7 @@ test_templates_parse (void)
 }
 
 static LbJobRun
-make_run (const gchar * media_type, const gchar * codec)
+make_run (LbMediaType media_type, const gchar * codec)
 {
   LbJobRun run = {
     .media_type = media_type,.db_path = "/tmp/x.db",.vehicle = "v1",
@@ -62,8 +62,29 @@ make_run (const gchar * media_type, const gchar * codec)
     .low_res_width = 640,.low_res_height = 360,.low_res_bitrate = 500,
     .hyperlapse_interval_ns = GST_SECOND,.hyperlapse_framerate = 30,
     .hyperlapse_max_output_ns = 120 * GST_SECOND,
+    .hyperlapse_remux_max_kbps = 8000,
   };
   return run;
+}
+
+/* The pipeline of kind @template_name with every value of @run set. */
+static GstElement *
+build (LbPipelines * p, LbJobRun * run, const gchar * template_name)
+{
+  g_autoptr (GError) error = NULL;
+  const LbJobKind *kind = lb_job_kind_find (template_name);
+  g_assert_nonnull (kind);
+  g_autoptr (LbJobPass) pass = lb_job_pass_new (p, run, kind, &error);
+  g_assert_no_error (error);
+  return gst_object_ref (pass->pipeline);
+}
+
+/* The template a job of @run starts with. */
+static const gchar *
+chosen (LbPipelines * p, LbMediaType media_type, const gchar * codec)
+{
+  LbJobRun run = make_run (media_type, codec);
+  return lb_job_kind_choose (p, &run)->template_name;
 }
 
 static gint64
@@ -97,34 +118,32 @@ test_high_res_has_no_encoder (void)
   g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
   g_assert_no_error (error);
 
-  LbJobRun run = make_run ("videoHighRes", "h264");
-  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h264"), ==,
+  LbJobRun run = make_run (LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h264");
+  g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h264"), ==,
       "video-high-res");
-  g_autoptr (GstElement) remux =
-      lb_job_build (p, &run, "video-high-res", &error);
+  g_autoptr (GstElement) remux = build (p, &run, "video-high-res");
   g_assert_no_error (error);
   g_assert_false (lb_pipeline_has_encoder (remux));
   g_assert_cmpint (get_i64 (remux, "src", "start-time"), ==, run.start_ns);
   g_assert_cmpint (get_i64 (remux, "src", "end-time"), ==, run.end_ns);
 
-  g_assert_cmpstr (lb_job_template_for ("videoHighRes", "h265"), ==,
+  g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h265"), ==,
       "video-high-res-transcode");
-  LbJobRun hevc = make_run ("videoHighRes", "h265");
+  LbJobRun hevc = make_run (LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h265");
   g_autoptr (GstElement) transcode =
-      lb_job_build (p, &hevc, "video-high-res-transcode", &error);
+      build (p, &hevc, "video-high-res-transcode");
   g_assert_no_error (error);
   g_assert_true (lb_pipeline_has_encoder (transcode));
 
   /* a hyperlapse of H.264 footage remuxes its keyframes too */
-  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h264"), ==,
+  g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_HYPERLAPSE, "h264"), ==,
       "hyperlapse-remux");
-  g_assert_cmpstr (lb_job_template_for ("hyperlapse", NULL), ==,
+  g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_HYPERLAPSE, NULL), ==,
       "hyperlapse-remux");
-  g_assert_cmpstr (lb_job_template_for ("hyperlapse", "h265"), ==,
+  g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_HYPERLAPSE, "h265"), ==,
       "hyperlapse");
-  LbJobRun hl = make_run ("hyperlapse", "h264");
-  g_autoptr (GstElement) lapse =
-      lb_job_build (p, &hl, "hyperlapse-remux", &error);
+  LbJobRun hl = make_run (LB_MEDIA_TYPE_HYPERLAPSE, "h264");
+  g_autoptr (GstElement) lapse = build (p, &hl, "hyperlapse-remux");
   g_assert_no_error (error);
   g_assert_false (lb_pipeline_has_encoder (lapse));
   g_assert_cmpint (get_i64 (lapse, "lapse", "interval"), ==, GST_SECOND);
@@ -136,15 +155,14 @@ test_high_res_starts_at_nearest_keyframe (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
-  LbJobRun run = make_run ("videoHighRes", "h264");
+  LbJobRun run = make_run (LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h264");
   g_autoptr (GArray) kf = g_array_new (FALSE, FALSE, sizeof (gint64));
   gint64 k0 = run.start_ns - GST_SECOND + 10 * GST_MSECOND, k1 =
       k0 + GST_SECOND;
   g_array_append_val (kf, k0);
   g_array_append_val (kf, k1);
   run.keyframes_ns = kf;
-  g_autoptr (GstElement) pipeline =
-      lb_job_build (p, &run, "video-high-res", &error);
+  g_autoptr (GstElement) pipeline = build (p, &run, "video-high-res");
   g_assert_no_error (error);
   /* k1 is 10 ms after the request, less than half a frame at 30 fps */
   g_assert_cmpint (get_i64 (pipeline, "src", "start-time"), ==, k1);
@@ -157,9 +175,9 @@ test_values_set_by_name (void)
   g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
   g_assert_no_error (error);
 
-  LbJobRun image = make_run ("image", "h264");
+  LbJobRun image = make_run (LB_MEDIA_TYPE_IMAGE, "h264");
   image.end_ns = image.start_ns;
-  g_autoptr (GstElement) still = lb_job_build (p, &image, "image", &error);
+  g_autoptr (GstElement) still = build (p, &image, "image");
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (still, "pick", "target-time"), ==, image.start_ns);
   /* a frame early: decoders move the PTS of a frame straddling the start */
@@ -177,13 +195,13 @@ test_values_set_by_name (void)
   };
   g_array_append_vals (kf, k, G_N_ELEMENTS (k));
   image.keyframes_ns = kf;
-  g_autoptr (GstElement) still_kf = lb_job_build (p, &image, "image", &error);
+  g_autoptr (GstElement) still_kf = build (p, &image, "image");
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (still_kf, "src", "start-time"), ==, k[1]);
   /* the target a few ms after a keyframe: that keyframe, not the GOP before */
   k[1] = image.start_ns - 10 * GST_MSECOND;
   g_array_index (kf, gint64, 1) = k[1];
-  g_autoptr (GstElement) still_kf2 = lb_job_build (p, &image, "image", &error);
+  g_autoptr (GstElement) still_kf2 = build (p, &image, "image");
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (still_kf2, "src", "start-time"), ==, k[1]);
   g_autoptr (GstElement) sink = lb_pipeline_get (still, "sink");
@@ -196,10 +214,10 @@ test_values_set_by_name (void)
   {480, 240, 480, 240}, {1920, 1080, 640, 360}
   };
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
-    LbJobRun lo = make_run ("videoLowRes", "h264");
+    LbJobRun lo = make_run (LB_MEDIA_TYPE_VIDEO_LOW_RES, "h264");
     lo.width = sizes[i][0];
     lo.height = sizes[i][1];
-    g_autoptr (GstElement) pl = lb_job_build (p, &lo, "video-low-res", &error);
+    g_autoptr (GstElement) pl = build (p, &lo, "video-low-res");
     g_assert_no_error (error);
     g_autoptr (GstElement) size = lb_pipeline_get (pl, "size");
     g_autoptr (GstCaps) caps = NULL;
@@ -215,15 +233,51 @@ test_values_set_by_name (void)
 
   /* hyperlapse: 1 s interval for 30 min (60 s out); 40 min at 1 s would be
    * 80 s, under the 120 s cap; 4 h would not: the interval grows */
-  LbJobRun hl = make_run ("hyperlapse", "h264");
-  g_autoptr (GstElement) lapse = lb_job_build (p, &hl, "hyperlapse", &error);
+  LbJobRun hl = make_run (LB_MEDIA_TYPE_HYPERLAPSE, "h264");
+  g_autoptr (GstElement) lapse = build (p, &hl, "hyperlapse");
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (lapse, "lapse", "interval"), ==, GST_SECOND);
   g_assert_cmpint (get_i64 (lapse, "lapse", "framerate"), ==, 30);
   hl.end_ns = hl.start_ns + 4 * 3600 * GST_SECOND;
-  g_autoptr (GstElement) capped = lb_job_build (p, &hl, "hyperlapse", &error);
+  g_autoptr (GstElement) capped = build (p, &hl, "hyperlapse");
   g_assert_no_error (error);
   g_assert_cmpint (get_i64 (capped, "lapse", "interval"), ==, 4 * GST_SECOND);
+}
+
+/* The kinds table: every media type has a kind; a fallback is a kind of
+ * the same media type that decodes (so it takes any footage) and has no
+ * fallback of its own; the template of a kind with a fallback may be the
+ * missing one. */
+static void
+test_kinds_table (void)
+{
+  guint n;
+  const LbJobKind *kinds = lb_job_kinds (&n);
+  for (guint t = 0; t < LB_MEDIA_TYPE_COUNT; t++) {
+    const LbJobKind *first = lb_job_kind_for (t);
+    g_assert_nonnull (first);
+    g_assert_cmpint (first->media_type, ==, t);
+  }
+  for (guint i = 0; i < n; i++) {
+    const LbJobKind *k = &kinds[i];
+    g_assert_true (lb_job_kind_find (k->template_name) == k);
+    g_assert_nonnull (k->configure);
+    g_assert_nonnull (k->finish);
+    g_assert_nonnull (k->content_type);
+    g_assert_true (g_str_has_prefix (k->extension, "."));
+    const LbJobKind *fb = lb_job_kind_get_fallback (k);
+    if (k->fallback == NULL) {
+      g_assert_null (fb);
+      g_assert_null (k->copies_codec);
+      g_assert_false (k->optional);
+      continue;
+    }
+    g_assert_nonnull (fb);
+    g_assert_cmpint (fb->media_type, ==, k->media_type);
+    g_assert_null (fb->fallback);
+    g_assert_null (fb->copies_codec);
+    g_assert_cmpstr (fb->content_type, ==, k->content_type);
+  }
 }
 
 /* An operator swaps x264enc for another encoder by editing a copy of the
@@ -234,9 +288,11 @@ test_swapped_encoder (void)
   g_autoptr (GError) error = NULL;
   g_autofree gchar *dir = g_dir_make_tmp ("lb-templates-XXXXXX", &error);
   g_assert_no_error (error);
-  const gchar *const *names = lb_pipelines_names ();
-  for (guint i = 0; names[i]; i++) {
-    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+  guint n;
+  const LbJobKind *kinds = lb_job_kinds (&n);
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *file =
+        g_strconcat (kinds[i].template_name, ".pipeline", NULL);
     g_autofree gchar *src =
         g_build_filename (g_getenv ("LB_SOURCE_ROOT"), "pipelines", file, NULL);
     g_autofree gchar *dst = g_build_filename (dir, file, NULL);
@@ -253,15 +309,16 @@ test_swapped_encoder (void)
   }
   g_autoptr (LbPipelines) p = lb_pipelines_load (dir, &error);
   g_assert_no_error (error);
-  LbJobRun lo = make_run ("videoLowRes", "h264");
-  g_autoptr (GstElement) pl = lb_job_build (p, &lo, "video-low-res", &error);
+  LbJobRun lo = make_run (LB_MEDIA_TYPE_VIDEO_LOW_RES, "h264");
+  g_autoptr (GstElement) pl = build (p, &lo, "video-low-res");
   g_assert_no_error (error);
   g_autoptr (GstElement) enc = lb_pipeline_get (pl, "enc");
   g_assert_cmpstr (GST_OBJECT_NAME (gst_element_get_factory (enc)), ==,
       "openh264enc");
 
-  for (guint i = 0; names[i]; i++) {
-    g_autofree gchar *file = g_strconcat (names[i], ".pipeline", NULL);
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *file =
+        g_strconcat (kinds[i].template_name, ".pipeline", NULL);
     g_autofree gchar *dst = g_build_filename (dir, file, NULL);
     g_unlink (dst);
   }
@@ -291,6 +348,7 @@ main (int argc, char **argv)
       test_high_res_starts_at_nearest_keyframe);
   g_test_add_func ("/jobs/templates/values-set-by-name",
       test_values_set_by_name);
+  g_test_add_func ("/jobs/templates/kinds-table", test_kinds_table);
   g_test_add_func ("/jobs/templates/swapped-encoder", test_swapped_encoder);
   g_test_add_func ("/jobs/templates/missing-template", test_missing_template);
   return g_test_run ();

@@ -159,25 +159,6 @@ rec_run_until (gboolean * flag, guint ms)
   return *flag;
 }
 
-void
-rec_rm_rf (const gchar * dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  if (d) {
-    while ((name = g_dir_read_name (d))) {
-      g_autofree gchar *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR)
-          && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        rec_rm_rf (path);
-      else
-        g_unlink (path);
-    }
-  }
-  g_rmdir (dir);
-}
-
 RecSession *
 rec_session_start (const gchar * conf_text)
 {

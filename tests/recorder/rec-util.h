@@ -35,7 +35,6 @@ void       rec_run_for        (guint ms);
 gboolean   rec_run_until      (gboolean *flag, guint ms);
 
 /* Removes @dir and everything in it. */
-void       rec_rm_rf          (const gchar *dir);
 
 /* A file system of our own for tests of a full disk: the process enters a
  * mount namespace of its own (call it first thing in main(), before any

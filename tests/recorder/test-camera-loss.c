@@ -8,6 +8,7 @@
 #include "recorder/lb-recorder.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -157,7 +158,7 @@ test_camera_loss (void)
   g_assert_true (rec_log_capture_has (log,
           "info camera back: recording again after a gap of "));
   rec_log_capture_stop (log);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 /* A source that ends its stream (EOS after 2 s of video): the segment is
@@ -204,7 +205,7 @@ test_source_eos (void)
     }
   }
   g_assert_cmpuint (plan->gaps->len, >=, 1);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int

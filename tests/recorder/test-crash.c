@@ -9,6 +9,7 @@
 #include "core/lb-time.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -202,7 +203,7 @@ test_crash (void)
   gint64 clean_frames =
       (clean->segment->end_ns - clean->segment->start_ns) * FPS / LB_NS_PER_SEC;
   g_assert_cmpint (ABS (m - clean_frames), <=, 1);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 /* The API address lookbackd logs once it listens; NULL if it exits first. */
@@ -229,9 +230,9 @@ http_get_status (const gchar * uri, const gchar * path)
   g_autofree gchar *url = g_strconcat (uri, path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) body =
-      soup_session_send_and_read (session, msg, NULL, &error);
+  GBytes *body = soup_session_send_and_read (session, msg, NULL, &error);
   g_assert_no_error (error);
+  g_bytes_unref (body);
   return soup_message_get_status (msg);
 }
 
@@ -320,7 +321,7 @@ test_broken_files (void)
   g_autofree gchar *segments = g_build_filename (store, "segments", NULL);
   g_autoptr (GPtrArray) left = rec_list_mp4 (segments);
   g_assert_cmpuint (left->len, ==, 1);
-  rec_rm_rf (dir);
+  lb_test_rm_rf (dir);
 }
 
 int

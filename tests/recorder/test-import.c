@@ -11,6 +11,7 @@
 #include "recorder/lb-import.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -42,7 +43,7 @@ static void
 fixture_tear_down (Fixture * fx, gconstpointer data)
 {
   lb_config_free (fx->config);
-  rec_rm_rf (fx->dir);
+  lb_test_rm_rf (fx->dir);
   g_free (fx->dir);
   g_free (fx->media);
 }
@@ -369,11 +370,7 @@ test_usage (Fixture * fx, gconstpointer data)
 static void
 test_shared_media (Fixture * fx, gconstpointer data)
 {
-  const gchar *media = g_getenv ("LB_SHARED_MEDIA");
-  if (media == NULL || !g_file_test (media, G_FILE_TEST_IS_DIR)) {
-    g_test_skip ("LB_SHARED_MEDIA is not there: no real recordings to import");
-    return;
-  }
+  g_autofree gchar *media = lb_test_shared_media (NULL);
   static const struct
   {
     const gchar *name;

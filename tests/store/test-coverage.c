@@ -3,6 +3,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <string.h>
@@ -41,9 +42,12 @@ run_command (const gchar * const *args, GError ** error)
   g_assert_nonnull (config);
   const LbCliCommand *cmd = lb_cli_find ("coverage");
   g_assert_nonnull (cmd);
-  g_auto (GStrv) argv = g_strdupv ((gchar **) args);
+  /* the command's option parser takes strings out of argv: free a copy */
+  g_auto (GStrv) strings = g_strdupv ((gchar **) args);
+  guint argc = g_strv_length (strings);
+  g_autofree gchar **argv = g_memdup2 (strings, (argc + 1) * sizeof (gchar *));
   g_autoptr (GString) out = g_string_new (NULL);
-  if (!cmd->func (config, g_strv_length (argv), argv, out, error))
+  if (!cmd->func (config, argc, argv, out, error))
     return NULL;
   return g_strdup (out->str);
 }
@@ -127,7 +131,6 @@ main (int argc, char **argv)
   g_test_add_func ("/coverage/command", test_coverage);
   g_test_add_func ("/coverage/binary", test_binary);
   gint ret = g_test_run ();
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", dir);
-  (void) !system (cmd);
+  lb_test_rm_rf (dir);
   return ret;
 }

@@ -2,6 +2,7 @@
 #include "store/lb-store-footage.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <glib/gstdio.h>
@@ -10,30 +11,7 @@
 #define T0 G_GINT64_CONSTANT (1700000000000000000)
 #define S(x) ((gint64) ((x) * GST_SECOND))
 
-typedef struct
-{
-  gchar *dir;
-  LbStore *store;
-} Fixture;
-
-static void
-fixture_setup (Fixture * f, gconstpointer data)
-{
-  f->dir = g_dir_make_tmp ("lb-footage-XXXXXX", NULL);
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  g_autoptr (GError) error = NULL;
-  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture * f, gconstpointer data)
-{
-  lb_store_free (f->store);
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-  g_assert_cmpint (system (cmd), ==, 0);
-  g_free (f->dir);
-}
+typedef LbTestStoreFixture Fixture;
 
 /* A closed segment [start, end) with one keyframe every @gop seconds at 30 fps. */
 static LbSegment *
@@ -121,8 +99,7 @@ test_migrate_empty_file (void)
   g_assert_no_error (error);
   g_assert_nonnull (strstr (plan, "footage_segment_by_start"));
   lb_store_free (store);
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", dir);
-  g_assert_cmpint (system (cmd), ==, 0);
+  lb_test_rm_rf (dir);
 }
 
 static void
@@ -404,7 +381,7 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, lb_test_store_fixture_setup, fn, lb_test_store_fixture_teardown)
   ADD ("/footage/schema", test_schema);
   g_test_add_func ("/footage/migrate-empty-file", test_migrate_empty_file);
   ADD ("/footage/write-side", test_write_side);

@@ -4,6 +4,7 @@
 #include "mp4/lb-mp4.h"
 #include "core/lb-error.h"
 #include "footage-util.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <glib/gstdio.h>
@@ -20,30 +21,7 @@ static gchar *media_dir;
 static gchar *growing_path;     /* 160 frames @30, GOP 30, cut without EOS */
 static gchar *final_path;       /* 90 frames @30, GOP 30, finalised */
 
-typedef struct
-{
-  gchar *dir;
-  LbStore *store;
-} Fixture;
-
-static void
-fixture_setup (Fixture * f, gconstpointer data)
-{
-  f->dir = g_dir_make_tmp ("lb-indexer-XXXXXX", NULL);
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  g_autoptr (GError) error = NULL;
-  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture * f, gconstpointer data)
-{
-  lb_store_free (f->store);
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-  g_assert_cmpint (system (cmd), ==, 0);
-  g_free (f->dir);
-}
+typedef LbTestStoreFixture Fixture;
 
 /* Writes the first @len bytes of @src to @dst (creating its folders). */
 static void
@@ -293,12 +271,13 @@ test_reconcile (Fixture * f, gconstpointer data)
   lb_indexer_free (ix);         /* crash: never finished */
   copy_prefix (growing_path, open_path, -1);
 
-  /* (b) a closed segment whose file is then lost */
+  /* (b) the oldest segment, whose file was deleted by retention just
+   * before the crash (its row was not) */
   g_autofree gchar *lost =
-      lb_footage_segment_path (f->dir, "v1", "a", T0 + 100 * GST_SECOND);
+      lb_footage_segment_path (f->dir, "v1", "a", T0 - 100 * GST_SECOND);
   copy_prefix (final_path, lost, -1);
   g_assert_true (lb_footage_index_file (f->store, "v1", "a", lost,
-          T0 + 100 * GST_SECOND, NULL, &error));
+          T0 - 100 * GST_SECOND, NULL, &error));
   g_assert_cmpint (g_unlink (lost), ==, 0);
 
   /* (c) files the index does not know */
@@ -630,13 +609,7 @@ hevc_is_irap (const guint8 * data, gsize size)
 static void
 test_shared_media (Fixture * f, gconstpointer data)
 {
-  const gchar *media = g_getenv ("LB_SHARED_MEDIA");
-  g_autofree gchar *probe =
-      media ? g_build_filename (media, "kerberos-480p.mp4", NULL) : NULL;
-  if (probe == NULL || !g_file_test (probe, G_FILE_TEST_EXISTS)) {
-    g_test_skip ("shared media not found (LB_SHARED_MEDIA)");
-    return;
-  }
+  g_autofree gchar *media = lb_test_shared_media (NULL);
   static const struct
   {
     const gchar *name;
@@ -1057,7 +1030,7 @@ main (int argc, char **argv)
   LbtRecording fin = {.frames = 90,.fps = 30,.gop = 30 };
   g_assert_true (lbt_record (growing_path, &grow));
   g_assert_true (lbt_record (final_path, &fin));
-#define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(name, fn) g_test_add (name, Fixture, NULL, lb_test_store_fixture_setup, fn, lb_test_store_fixture_teardown)
   ADD ("/indexer/growing", test_growing);
   ADD ("/indexer/complete-file", test_complete_file);
   ADD ("/indexer/truncated", test_truncated);
@@ -1070,13 +1043,14 @@ main (int argc, char **argv)
   ADD ("/indexer/fragments-without-keyframes",
       test_fragments_without_keyframes);
   g_test_add ("/indexer/recover-tail/after-moov", Fixture, GUINT_TO_POINTER (1),
-      fixture_setup, test_recover_tail, fixture_teardown);
+      lb_test_store_fixture_setup, test_recover_tail,
+      lb_test_store_fixture_teardown);
   g_test_add ("/indexer/recover-tail/after-moof", Fixture, GUINT_TO_POINTER (2),
-      fixture_setup, test_recover_tail, fixture_teardown);
+      lb_test_store_fixture_setup, test_recover_tail,
+      lb_test_store_fixture_teardown);
   ADD ("/indexer/recover-slices", test_recover_slices);
   ADD ("/indexer/recover-refused-bframes", test_recover_refused_bframes);
   gint ret = g_test_run ();
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", media_dir);
-  (void) !system (cmd);
+  lb_test_rm_rf (media_dir);
   return ret;
 }

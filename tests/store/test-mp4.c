@@ -3,6 +3,8 @@
 #include "store/lb-store-footage.h"
 #include "core/lb-error.h"
 #include "footage-util.h"
+#include "mp4-synth.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <glib/gstdio.h>
@@ -239,6 +241,80 @@ test_garbage (void)
   g_assert_null (init);
 }
 
+/* A box whose 64-bit size reaches past any file (pos + size overflowed
+ * int64): not MP4, whatever follows. */
+static void
+test_huge_box (void)
+{
+  static const guint8 data[] = {
+    0, 0, 0, 16, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0, 0, 0, 0,
+    0, 0, 0, 1, 'f', 'r', 'e', 'e', 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xf0, 0, 0, 0, 8, 'm', 'o', 'o', 'v',
+  };
+  g_autofree gchar *path = g_build_filename (tmpdir, "huge.mp4", NULL);
+  g_assert_true (g_file_set_contents (path, (const gchar *) data,
+          sizeof data, NULL));
+  LbMp4Init *init = NULL;
+  GError *error = NULL;
+  g_assert_false (lb_mp4_read_init_path (path, &init, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_CORRUPT);
+  g_clear_error (&error);
+}
+
+static void
+assert_corrupt (const gchar * name, GBytes * bytes)
+{
+  g_autofree gchar *path = g_build_filename (tmpdir, name, NULL);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+          g_bytes_get_size (bytes), NULL));
+  gint fd = open (path, O_RDONLY);
+  g_assert_cmpint (fd, >=, 0);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (LbMp4Fragment) f = NULL;
+  g_autoptr (GError) error = NULL;
+  if (lb_mp4_read_init (fd, &init, &error))
+    lb_mp4_read_fragment (fd, init, lb_mp4_first_offset (init),
+        g_bytes_get_size (bytes), &f, &error);
+  close (fd);
+  g_assert_null (f);
+  g_assert_error (error, LB_ERROR, LB_ERROR_CORRUPT);
+  g_test_message ("%s: %s", name, error->message);
+}
+
+/* Sizes read from a file are checked against the file before anything is
+ * sized by them: a moov whose sample table lists ten million samples in a
+ * file of a few hundred bytes (it took 560 MB), a moof whose truns list
+ * three million samples without a table (thousands of such truns aborted),
+ * samples of no size. */
+static void
+test_sizes_checked (void)
+{
+  LbtSynth table = {.samples = 10000000,.sample_size = 1,.mdat_size = 16 };
+  g_autoptr (GBytes) t = lbt_synth_mp4 (&table);
+  g_assert_cmpuint (g_bytes_get_size (t), <, 1000);
+  assert_corrupt ("table.mp4", t);
+
+  LbtSynthFragmented many = {.truns = 30,.trun_samples = 100000,
+    .sample_size = 1,.mdat_size = 16
+  };
+  g_autoptr (GBytes) m = lbt_synth_fragmented_mp4 (&many);
+  assert_corrupt ("truns.mp4", m);
+
+  LbtSynthFragmented empty = {.truns = 1,.trun_samples = 10,.mdat_size = 16 };
+  g_autoptr (GBytes) e = lbt_synth_fragmented_mp4 (&empty);
+  assert_corrupt ("empty-samples.mp4", e);
+
+  /* the same files with sizes that fit read well */
+  LbtSynth fits = {.samples = 16,.sample_size = 1 };
+  g_autofree gchar *path = g_build_filename (tmpdir, "fits.mp4", NULL);
+  lbt_synth_write (path, &fits);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_read_init_path (path, &init, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (init->samples->len, ==, 16);
+}
+
 /* Damaged files (flipped bytes, cuts) never crash or loop: every call
  * either fails with an LB_ERROR or returns samples inside the file. */
 static void
@@ -345,11 +421,12 @@ main (int argc, char **argv)
   g_test_add_func ("/mp4/bframes", test_bframes);
   g_test_add_func ("/mp4/one-fps", test_one_fps);
   g_test_add_func ("/mp4/garbage", test_garbage);
+  g_test_add_func ("/mp4/huge-box", test_huge_box);
+  g_test_add_func ("/mp4/sizes-checked", test_sizes_checked);
   g_test_add_func ("/mp4/mutations", test_mutations);
   g_test_add_func ("/footage/segment-path", test_segment_path);
   gint ret = g_test_run ();
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  (void) !system (cmd);
+  lb_test_rm_rf (tmpdir);
   g_free (tmpdir);
   return ret;
 }

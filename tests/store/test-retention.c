@@ -3,6 +3,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "footage-util.h"
+#include "lb-test-common.h"
 
 #include "store/lb-store-api.h"
 
@@ -16,6 +17,7 @@
 
 typedef struct
 {
+  /* first: the fixture's dir and store */
   gchar *dir;
   LbStore *store;
   GPtrArray *segs;              /* LbSegment*, oldest first */
@@ -24,11 +26,7 @@ typedef struct
 static void
 fixture_setup (Fixture * f, gconstpointer data)
 {
-  f->dir = g_dir_make_tmp ("lb-retention-XXXXXX", NULL);
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  g_autoptr (GError) error = NULL;
-  f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
+  lb_test_store_fixture_setup ((LbTestStoreFixture *) f, data);
   f->segs = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
 }
 
@@ -36,10 +34,7 @@ static void
 fixture_teardown (Fixture * f, gconstpointer data)
 {
   g_ptr_array_unref (f->segs);
-  lb_store_free (f->store);
-  g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", f->dir);
-  g_assert_cmpint (system (cmd), ==, 0);
-  g_free (f->dir);
+  lb_test_store_fixture_teardown ((LbTestStoreFixture *) f, data);
 }
 
 /* Five one-minute segments of 1000 bytes each, ending @age_min minutes ago
@@ -232,7 +227,7 @@ add_output (Fixture * f, gint64 written_ago, gint64 available_ago)
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("v1");
   r->input = g_strdup ("analog1");
-  r->media_type = g_strdup ("image");
+  r->media_type = LB_MEDIA_TYPE_IMAGE;
   r->trigger_reason = g_strdup ("api");
   r->start_ns = r->end_ns = NOW - 3600 * GST_SECOND;
   r->created_ns = NOW - written_ago;

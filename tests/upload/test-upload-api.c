@@ -18,10 +18,14 @@ typedef struct
   gchar *path;
 } StatusWait;
 
+/* Polled every 10 ms: the API's clock stands still, so each poll lets it
+ * go on by one read of the token's bucket ([api] reads-per-second = 5), or
+ * the poll would be refused (429) after five reads. */
 static gboolean
 is_available (gpointer data)
 {
   StatusWait *w = data;
+  lb_clock_advance (w->api->clock, LB_NS_PER_SEC / 5);
   g_autoptr (ApiReply) r =
       api_request (w->api, "GET", w->path, w->api->token, NULL);
   g_assert_cmpuint (r->status, ==, 200);
@@ -58,15 +62,16 @@ test_pending_until_uploaded (void)
   g_autofree gchar *extra = g_strdup_printf ("[upload]\n"
       "url-template=http://127.0.0.1:%u/up/{vehicleId}/{retrievalId}/{input}.{ext}\n"
       "public-url-template=https://cdn.example.invalid/{retrievalId}/{input}.{ext}\n"
-      "backoff-min=20ms\nbackoff-max=200ms\nconnect-timeout=1s\ntimeout=5s\n",
-      port);
+      "backoff-min=20ms\nbackoff-max=200ms\nconnect-timeout=1s\ntimeout=5s\n"
+      /* the test polls the status every 10 ms, however slow the build */
+      "[api]\nreads-per-second=100000\n", port);
   ApiFixture *f = api_fixture_new (extra);
   LbTestNginx *ngx = lb_test_nginx_new (f->dir, port);
-  lb_api_server_add_health (f->server, "uploads", lb_upload_health_json,
-      f->store, NULL);
   g_autoptr (LbUploader) up = lb_uploader_new (f->config, f->store, &error);
   g_assert_no_error (error);
   g_assert_true (lb_uploader_start (up, &error));
+  lb_api_server_add_health (f->server, "uploads", lb_upload_health_json, up,
+      NULL);
 
   /* A retrieval, and its job done by hand: claim, write the output, hand over. */
   g_autoptr (ApiReply) created = api_create (f, f->token, "1234", "image",
@@ -83,10 +88,11 @@ test_pending_until_uploaded (void)
   g_autofree gchar *sha = lb_test_make_file (out, 30000, 3);
   gint64 at = 1794743940 * LB_NS_PER_SEC;       /* 11:59:00 */
   LbUploadJob job =
-      { rid, "1234", "dashcamRoadFacing", "image", out, at, at, NULL,
+      { rid, "1234", "dashcamRoadFacing", LB_MEDIA_TYPE_IMAGE, out, at, at,
+    NULL,
     row->id, "image/jpeg", 0.1
   };
-  g_assert_true (lb_upload_finish_job (f->config, f->store, &job,
+  g_assert_true (lb_upload_finish_job (f->config, f->store, up, &job,
           API_TEST_START_NS, &error));
   g_assert_no_error (error);
 

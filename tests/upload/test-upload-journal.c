@@ -7,6 +7,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "lb-test-upload-util.h"
+#include "lb-test-common.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -32,35 +33,49 @@ setup (Fixture * f, gconstpointer data)
 }
 
 static void
-rm_rf (const gchar * path)
-{
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-  if (d) {
-    const gchar *name;
-    while ((name = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, name, NULL);
-      rm_rf (p);
-    }
-  }
-  g_remove (path);
-}
-
-static void
 teardown (Fixture * f, gconstpointer data)
 {
   lb_store_free (f->store);
-  rm_rf (f->dir);
+  lb_test_rm_rf (f->dir);
   g_free (f->dir);
   g_free (f->db);
 }
 
+/* A coverage manifest: requested 1000..2000 ns, delivered 1000..2000 ns,
+ * and @n gaps of 10 ns from 1100 on. */
+static LbCoverage *
+coverage_with_gaps (guint n)
+{
+  LbCoverage *c = lb_coverage_new ();
+  c->requested_start_ns = c->delivered_start_ns = 1000;
+  c->requested_end_ns = c->delivered_end_ns = 2000;
+  for (guint i = 0; i < n; i++) {
+    LbTimeRange g = { 1100 + 100 * i, 1110 + 100 * i };
+    g_array_append_val (c->gaps, g);
+  }
+  return c;
+}
+
+static void
+assert_coverage_equal (const LbCoverage * a, const LbCoverage * b)
+{
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_cmpint (a->requested_start_ns, ==, b->requested_start_ns);
+  g_assert_cmpint (a->requested_end_ns, ==, b->requested_end_ns);
+  g_assert_cmpint (a->delivered_start_ns, ==, b->delivered_start_ns);
+  g_assert_cmpint (a->delivered_end_ns, ==, b->delivered_end_ns);
+  g_assert_cmpmem (a->gaps->data, a->gaps->len * sizeof (LbTimeRange),
+      b->gaps->data, b->gaps->len * sizeof (LbTimeRange));
+}
+
 static gint64
 enqueue (LbStore * store, const gchar * rid, const gchar * input,
-    const gchar * type, const gchar * path, gint64 now)
+    LbMediaType type, const gchar * path, gint64 now)
 {
   g_autoptr (GError) error = NULL;
-  LbUploadJob job =
-      { rid, "veh 1", input, type, path, 1000, 2000, "{\"gaps\":[]}" };
+  g_autoptr (LbCoverage) coverage = coverage_with_gaps (0);
+  LbUploadJob job = { rid, "veh 1", input, type, path, 1000, 2000, coverage };
   gint64 id = 0;
   g_assert_true (lb_store_upload_enqueue (store, &job, now, &id, &error));
   g_assert_no_error (error);
@@ -75,21 +90,24 @@ test_enqueue_order (Fixture * f, gconstpointer data)
   gint64 t = 1700000000 * LB_NS_PER_SEC;
 
   gint64 h1 =
-      enqueue (f->store, "r1", "dashcamRoadFacing", "hyperlapse", "out/1.mp4",
+      enqueue (f->store, "r1", "dashcamRoadFacing", LB_MEDIA_TYPE_HYPERLAPSE,
+      "out/1.mp4",
       t);
-  gint64 v1 =
-      enqueue (f->store, "r2", "dashcamRoadFacing", "videoHighRes", "out/2.mp4",
+  gint64 v1 = enqueue (f->store, "r2", "dashcamRoadFacing",
+      LB_MEDIA_TYPE_VIDEO_HIGH_RES, "out/2.mp4",
       t + 1);
-  gint64 i1 =
-      enqueue (f->store, "r3", "dashcamRoadFacing", "image", "out/3.jpg",
+  gint64 i1 = enqueue (f->store, "r3", "dashcamRoadFacing", LB_MEDIA_TYPE_IMAGE,
+      "out/3.jpg",
       t + 2);
-  gint64 v2 =
-      enqueue (f->store, "r4", "analog1", "videoLowRes", "out/4.mp4", t + 3);
-  gint64 i2 = enqueue (f->store, "r5", "analog1", "image", "out/5.jpg", t + 4);
+  gint64 v2 = enqueue (f->store, "r4", "analog1", LB_MEDIA_TYPE_VIDEO_LOW_RES,
+      "out/4.mp4", t + 3);
+  gint64 i2 =
+      enqueue (f->store, "r5", "analog1", LB_MEDIA_TYPE_IMAGE, "out/5.jpg",
+      t + 4);
 
   /* Idempotent: the same retrieval and input again is the same entry. */
-  g_assert_cmpint (enqueue (f->store, "r2", "dashcamRoadFacing", "videoHighRes",
-          "elsewhere.mp4", t + 99), ==, v1);
+  g_assert_cmpint (enqueue (f->store, "r2", "dashcamRoadFacing",
+          LB_MEDIA_TYPE_VIDEO_HIGH_RES, "elsewhere.mp4", t + 99), ==, v1);
 
   g_autoptr (GPtrArray) all = lb_store_upload_list (f->store, &error);
   g_assert_no_error (error);
@@ -100,9 +118,11 @@ test_enqueue_order (Fixture * f, gconstpointer data)
   LbUploadEntry *e = all->pdata[2];
   g_assert_cmpstr (e->path, ==, "out/2.mp4");
   g_assert_cmpstr (e->vehicle, ==, "veh 1");
-  g_assert_cmpint (e->priority, ==, LB_UPLOAD_PRIORITY_VIDEO);
+  g_assert_cmpint (e->priority, ==,
+      lb_media_type_priority (LB_MEDIA_TYPE_VIDEO_HIGH_RES));
   g_assert_cmpint (e->delivered_start_ns, ==, 1000);
-  g_assert_cmpstr (e->coverage_json, ==, "{\"gaps\":[]}");
+  g_autoptr (LbCoverage) no_gaps = coverage_with_gaps (0);
+  assert_coverage_equal (e->coverage, no_gaps);
   g_assert_cmpint (e->state, ==, LB_UPLOAD_WAITING);
 
   /* next: the head; once postponed, the next one, and the wake-up time. */
@@ -196,7 +216,8 @@ test_enqueue_joins_transaction (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   LbUploadJob job =
-      { "rx", "v", "analog2", "image", "x.jpg", LB_TIME_NONE, LB_TIME_NONE,
+      { "rx", "v", "analog2", LB_MEDIA_TYPE_IMAGE, "x.jpg", LB_TIME_NONE,
+    LB_TIME_NONE,
     NULL
   };
 
@@ -217,7 +238,7 @@ test_enqueue_joins_transaction (Fixture * f, gconstpointer data)
       lb_store_upload_find (f->store, "rx", "analog2", &error);
   g_assert_no_error (error);
   g_assert_cmpint (e->delivered_start_ns, ==, LB_TIME_NONE);
-  g_assert_null (e->coverage_json);
+  g_assert_null (e->coverage);
 }
 
 static void
@@ -332,7 +353,8 @@ test_sweep (Fixture * f, gconstpointer data)
     g_free (lb_test_make_file (abs, 100, i));
     g_autofree gchar *rid = g_strdup_printf ("r%u", i);
     ids[i] =
-        enqueue (f->store, rid, "analog1", "image", i == 0 ? abs : rel, now);
+        enqueue (f->store, rid, "analog1", LB_MEDIA_TYPE_IMAGE,
+        i == 0 ? abs : rel, now);
   }
   g_assert_true (lb_store_upload_done (f->store, ids[0],
           now - 2 * 3600 * LB_NS_PER_SEC, 100, "a", NULL, &error));
@@ -366,7 +388,7 @@ test_sweep (Fixture * f, gconstpointer data)
 
 static gint64
 make_row (LbStore * store, const gchar * rid, const gchar * input,
-    const gchar * type, gdouble cost)
+    LbMediaType type, gdouble cost)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
@@ -377,9 +399,9 @@ make_row (LbStore * store, const gchar * rid, const gchar * input,
   r->org = g_strdup ("acme");
   r->vehicle = g_strdup ("veh 1");
   r->input = g_strdup (input);
-  r->media_type = g_strdup (type);
+  r->media_type = type;
   r->start_ns = 1000;
-  r->end_ns = g_str_equal (type, "image") ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
+  r->end_ns = type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
   r->status = LB_RETRIEVAL_PENDING;
   r->created_ns = lb_time_now ();
   r->period = g_strdup ("2026-11");
@@ -410,8 +432,9 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
-  gint64 a = make_row (f->store, "ra", "analog1", "image", 0.1);
-  gint64 b = make_row (f->store, "rb", "analog1", "videoHighRes", 10);
+  gint64 a = make_row (f->store, "ra", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
+  gint64 b =
+      make_row (f->store, "rb", "analog1", LB_MEDIA_TYPE_VIDEO_HIGH_RES, 10);
   assert_books (f->store, 0, 10.1);
 
   LbRetrieval *claimed = NULL;
@@ -419,8 +442,10 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
   g_assert_cmpint (claimed->id, ==, a);
   g_clear_pointer (&claimed, lb_retrieval_free);
 
-  LbUploadJob ja = { "ra", "veh 1", "analog1", "image", "out/a.jpg", 1000, 1000,
-    "{\"gaps\":[]}", a, "image/jpeg", 0.1
+  g_autoptr (LbCoverage) gaps = coverage_with_gaps (2);
+  LbUploadJob ja =
+      { "ra", "veh 1", "analog1", LB_MEDIA_TYPE_IMAGE, "out/a.jpg", 1000, 1000,
+    gaps, a, "image/jpeg", 0.1
   };
   g_assert_true (lb_store_upload_enqueue (f->store, &ja, now, NULL, &error));
   g_assert_no_error (error);
@@ -453,7 +478,7 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
   g_assert_cmpint (ra->status, ==, LB_RETRIEVAL_AVAILABLE);
   g_assert_cmpstr (ra->output_path, ==, "out/a.jpg");
   g_assert_cmpstr (ra->content_type, ==, "image/jpeg");
-  g_assert_cmpstr (ra->coverage_json, ==, "{\"gaps\":[]}");
+  assert_coverage_equal (ra->coverage, gaps);
   g_assert_cmpint (ra->delivered_start_ns, ==, 1000);
   g_assert_cmpint (ra->available_ns, ==, now + 5);
   g_assert_cmpfloat_with_epsilon (ra->cost_committed, 0.1, 1e-9);
@@ -466,7 +491,8 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 
   /* A finished row cannot be queued: nothing changes. */
   LbUploadJob again =
-      { "ra", "veh 1", "analog2", "image", "out/a2.jpg", 1000, 1000, NULL,
+      { "ra", "veh 1", "analog2", LB_MEDIA_TYPE_IMAGE, "out/a2.jpg", 1000, 1000,
+    NULL,
     a, "image/jpeg", 0.1
   };
   g_assert_false (lb_store_upload_enqueue (f->store, &again, now, NULL,
@@ -477,7 +503,8 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 
   /* b: queued, then refused by the endpoint: failed, refunded. */
   LbUploadJob jb =
-      { "rb", "veh 1", "analog1", "videoHighRes", "out/b.mp4", 1000,
+      { "rb", "veh 1", "analog1", LB_MEDIA_TYPE_VIDEO_HIGH_RES, "out/b.mp4",
+    1000,
     1000 + 10 * LB_NS_PER_SEC, NULL, b, "video/mp4", 10
   };
   gint64 eb = 0;
@@ -495,9 +522,10 @@ test_retrieval_rows (Fixture * f, gconstpointer data)
 
   /* A row finished by someone else meanwhile: the entry still ends (it is
    * not uploaded forever) and the row keeps its state. */
-  gint64 c = make_row (f->store, "rc", "analog4", "image", 0.1);
+  gint64 c = make_row (f->store, "rc", "analog4", LB_MEDIA_TYPE_IMAGE, 0.1);
   LbUploadJob jc =
-      { "rc", "veh 1", "analog4", "image", "out/c.jpg", 1000, 1000, NULL, c,
+      { "rc", "veh 1", "analog4", LB_MEDIA_TYPE_IMAGE, "out/c.jpg", 1000, 1000,
+    NULL, c,
     "image/jpeg", 0.1
   };
   gint64 ec = 0;
@@ -520,15 +548,18 @@ test_finish_job (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 now = lb_time_now ();
-  gint64 a = make_row (f->store, "ra", "analog1", "videoLowRes", 2.5);
-  gint64 b = make_row (f->store, "rb", "analog1", "image", 0.1);
+  gint64 a =
+      make_row (f->store, "ra", "analog1", LB_MEDIA_TYPE_VIDEO_LOW_RES, 2.5);
+  gint64 b = make_row (f->store, "rb", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
 
   g_autoptr (LbConfig) local = lb_test_upload_config (f->dir, "");
   LbUploadJob ja =
-      { "ra", "veh 1", "analog1", "videoLowRes", "out/a.mp4", 1000, 5000,
+      { "ra", "veh 1", "analog1", LB_MEDIA_TYPE_VIDEO_LOW_RES, "out/a.mp4",
+    1000, 5000,
     NULL, a, "video/mp4", 2.0
   };
-  g_assert_true (lb_upload_finish_job (local, f->store, &ja, now, &error));
+  g_assert_true (lb_upload_finish_job (local, f->store, NULL, &ja, now,
+          &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) ra = NULL;
   g_assert_true (lb_store_api_get (f->store, a, &ra, &error));
@@ -540,10 +571,12 @@ test_finish_job (Fixture * f, gconstpointer data)
 
   g_autoptr (LbConfig) cloud =
       lb_test_upload_config (f->dir, "http://h/{retrievalId}");
-  LbUploadJob jb = { "rb", "veh 1", "analog1", "image", "out/b.jpg", 1000, 1000,
+  LbUploadJob jb =
+      { "rb", "veh 1", "analog1", LB_MEDIA_TYPE_IMAGE, "out/b.jpg", 1000, 1000,
     NULL, b, "image/jpeg", 0.1
   };
-  g_assert_true (lb_upload_finish_job (cloud, f->store, &jb, now, &error));
+  g_assert_true (lb_upload_finish_job (cloud, f->store, NULL, &jb, now,
+          &error));
   g_assert_no_error (error);
   g_autoptr (LbRetrieval) rb = NULL;
   g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
@@ -582,15 +615,61 @@ gboolean lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv,
     GString * out, GError ** error);
 
 /* `lookback uploads`: figures, then waiting and failed entries (--all: done too). */
+/* The store keeps the coverage manifest at nanosecond precision, and
+ * reads the rows the first wave wrote (the API's JSON text) as well. */
+static void
+test_coverage_kept (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = make_row (f->store, "ra", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
+  gint64 b = make_row (f->store, "rb", "analog2", LB_MEDIA_TYPE_IMAGE, 0.1);
+  g_autoptr (LbCoverage) c = coverage_with_gaps (3);
+  c->delivered_start_ns = 1001; /* a nanosecond after the request */
+  g_assert_true (lb_store_api_finish_available (f->store, a, "a.jpg",
+          "image/jpeg", 1001, 2000, c, 5, 0.1, &error));
+  g_autoptr (LbRetrieval) ra = NULL;
+  g_assert_true (lb_store_api_get (f->store, a, &ra, &error));
+  assert_coverage_equal (ra->coverage, c);
+
+  g_assert_true (lb_store_api_finish_available (f->store, b, "b.jpg",
+          "image/jpeg", 1000, 2000, NULL, 5, 0.1, &error));
+  LB_STORE_LOCK (f->store);
+  g_autofree gchar *sql = g_strdup_printf ("UPDATE api_retrievals SET coverage"
+      " = '{\"requestedStartTime\": \"2019-06-13T19:08:25Z\", "
+      "\"requestedEndTime\": \"2019-06-13T19:08:55Z\", "
+      "\"deliveredStartTime\": \"2019-06-13T19:08:24.5Z\", "
+      "\"deliveredEndTime\": \"2019-06-13T19:08:55Z\", \"offsetMs\": -500, "
+      "\"gaps\": [{\"startTime\": \"2019-06-13T19:08:30Z\", "
+      "\"endTime\": \"2019-06-13T19:08:31.25Z\"}]}' WHERE id = %"
+      G_GINT64_FORMAT, b);
+  g_assert_true (lb_store_exec (f->store, sql, &error));
+  LB_STORE_UNLOCK (f->store);
+  g_autoptr (LbRetrieval) rb = NULL;
+  g_assert_true (lb_store_api_get (f->store, b, &rb, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (rb->coverage);
+  const gint64 t = G_GINT64_CONSTANT (1560452905) * LB_NS_PER_SEC;
+  g_assert_cmpint (rb->coverage->requested_start_ns, ==, t);
+  g_assert_cmpint (rb->coverage->requested_end_ns, ==, t + 30 * LB_NS_PER_SEC);
+  g_assert_cmpint (rb->coverage->delivered_start_ns, ==,
+      t - 500 * LB_NS_PER_MS);
+  g_assert_cmpuint (rb->coverage->gaps->len, ==, 1);
+  LbTimeRange *g = &g_array_index (rb->coverage->gaps, LbTimeRange, 0);
+  g_assert_cmpint (g->start_ns, ==, t + 5 * LB_NS_PER_SEC);
+  g_assert_cmpint (g->end_ns, ==, t + 6250 * LB_NS_PER_MS);
+}
+
 static void
 test_cli (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 t = 1700000000 * LB_NS_PER_SEC;
-  gint64 a = enqueue (f->store, "ra", "analog1", "image", "out/a.jpg", t);
-  gint64 b =
-      enqueue (f->store, "rb", "analog1", "videoHighRes", "out/b.mp4", t + 1);
-  enqueue (f->store, "rc", "analog1", "hyperlapse", "out/c.mp4", t + 2);
+  gint64 a =
+      enqueue (f->store, "ra", "analog1", LB_MEDIA_TYPE_IMAGE, "out/a.jpg", t);
+  gint64 b = enqueue (f->store, "rb", "analog1", LB_MEDIA_TYPE_VIDEO_HIGH_RES,
+      "out/b.mp4", t + 1);
+  enqueue (f->store, "rc", "analog1", LB_MEDIA_TYPE_HYPERLAPSE, "out/c.mp4",
+      t + 2);
   g_assert_true (lb_store_upload_done (f->store, a, t + 5, 77, "x", NULL,
           &error));
   g_assert_true (lb_store_upload_fail (f->store, b, t + 6, "HTTP 403 Forbidden",
@@ -637,6 +716,8 @@ main (int argc, char **argv)
       test_retrieval_rows, teardown);
   g_test_add ("/upload/journal/finish-job", Fixture, NULL, setup,
       test_finish_job, teardown);
+  g_test_add ("/upload/journal/coverage-kept", Fixture, NULL, setup,
+      test_coverage_kept, teardown);
   g_test_add ("/upload/journal/cli", Fixture, NULL, setup, test_cli, teardown);
   g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep,
       teardown);
