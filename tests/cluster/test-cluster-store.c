@@ -238,6 +238,13 @@ test_create_elsewhere (void)
   g_assert_true (lb_store_api_list_media (n2->store, &f, &list, &more, &error));
   g_assert_cmpuint (list->len, ==, 1);
   g_assert_false (more);
+  g_autoptr (LbRetrieval) found = NULL;
+  g_assert_true (lb_store_api_find (n1->store, rid, INPUT, &found, &error));
+  g_assert_cmpint (found->id, ==, id);
+  gint64 counts[LB_RETRIEVAL_INVALID + 1];
+  g_assert_true (lb_store_api_count_status (n1->store, counts, &error));
+  g_assert_cmpint (counts[LB_RETRIEVAL_AVAILABLE], >=, 1);
+  g_assert_cmpint (counts[LB_RETRIEVAL_INVALID], >=, 1);
   /* another organisation sees nothing */
   g_autoptr (GPtrArray) other = NULL;
   g_assert_false (lb_store_api_get_retrieval (n2->store, rid, "o2", &other,
@@ -483,6 +490,15 @@ test_tokens_and_key (void)
             &error));
   } while (token && g_get_monotonic_time () < until && (g_usleep (1000), 1));
   g_assert_null (token);
+
+  g_autoptr (GPtrArray) tokens = NULL;
+  g_assert_true (lb_store_api_token_list (n->store, &tokens, &error));
+  gboolean listed = FALSE;
+  for (guint i = 0; i < tokens->len; i++) {
+    const LbToken *t = tokens->pdata[i];
+    listed |= t->id == id && t->revoked_ns > 0;
+  }
+  g_assert_true (listed);
 
   g_autoptr (GBytes) k1 = lb_store_api_get_signing_key (n->store, &error);
   g_autoptr (GBytes) k2 = lb_store_api_get_signing_key (client->store, &error);
