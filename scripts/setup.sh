@@ -19,6 +19,10 @@ packages=(
   # tests and the README examples: a test RTSP camera, an upload receiver,
   # curl and jq, process tools
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
+  # the operator's view: a private systemd-journald (and journalctl) for the
+  # journal fields, in a namespace made by unshare; systemd-analyze for the
+  # unit's hardening
+  systemd util-linux
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:

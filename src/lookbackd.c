@@ -6,6 +6,7 @@
 
 #include <glib-unix.h>
 #include <gst/gst.h>
+#include <signal.h>
 #include <stdio.h>
 
 static gboolean
@@ -54,6 +55,9 @@ main (int argc, char **argv)
     return 2;
   }
 
+  /* A reader gone (a closed log pipe, a client) is an error to handle
+   * where it happens, never a reason to die. */
+  signal (SIGPIPE, SIG_IGN);
   LbLogLevel level = LB_LOG_INFO;
   lb_log_level_parse (lb_config_get_string (config, "log", "level"), &level);
   lb_log_init (level, LB_LOG_OUTPUT_AUTO);

@@ -3,6 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "jobs/lb-job-kind.h"
 #include "jobs/lb-job-run.h"
 #include "jobs/lb-job-waits.h"
@@ -47,6 +48,7 @@ struct _LbJobs
   GHashTable *failures;         /* row id → transient failures so far; protected by lock */
   GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
+  gboolean claim_failing;       /* protected by lock: logged once */
   LbJobWaits *waits;            /* rows waiting for footage; its own lock */
 };
 
@@ -208,6 +210,10 @@ lb_jobs_poke (LbJobs * jobs)
 
 /* ---- one row ---------------------------------------------------------- */
 
+/* What an operator's line about @row is about. */
+#define ROW_CTX(row) LB_LOG_CTX (.vehicle = (row)->vehicle, .input = \
+    (row)->input, .retrieval_id = (row)->retrieval_id)
+
 typedef struct
 {
   LbJobs *jobs;
@@ -298,10 +304,12 @@ static void
 finish_unavailable (LbJobs * jobs, const LbRetrieval * row, const gchar * why)
 {
   g_autoptr (GError) error = NULL;
-  GST_INFO ("row %" G_GINT64_FORMAT " unavailable: %s", row->id, why);
+  lb_log (LB_LOG_INFO, ROW_CTX (row), "%s unavailable: %s",
+      lb_media_type_to_string (row->media_type), why);
   unpin (jobs, row->id);
   if (!lb_store_api_finish_unavailable (jobs->store, row->id, why, &error))
-    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    lb_log (LB_LOG_ERROR, ROW_CTX (row), "cannot record the retrieval as "
+        "unavailable: %s", error->message);
   count_finished (jobs, row->id);
 }
 
@@ -335,10 +343,13 @@ fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
     return;
   }
   g_autoptr (GError) error = NULL;
-  GST_WARNING ("row %" G_GINT64_FORMAT " failed: %s", row->id, err->message);
+  lb_log (LB_LOG_WARNING, ROW_CTX (row), "%s failed%s: %s",
+      lb_media_type_to_string (row->media_type), n > 1 ? " after retries" : "",
+      err->message);
   unpin (jobs, row->id);
   if (!lb_store_api_finish_failed (jobs->store, row->id, err->message, &error))
-    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    lb_log (LB_LOG_ERROR, ROW_CTX (row), "cannot record the retrieval as "
+        "failed: %s", error->message);
   count_finished (jobs, row->id);
 }
 
@@ -545,14 +556,17 @@ hand_over (LbJobs * jobs, LbRetrieval * row, const LbJobFootage * f,
   unpin (jobs, row->id);        /* the output exists: the footage may go */
   if (!lb_upload_finish_job (jobs->config, jobs->store, jobs->uploader, &done,
           now_ns (jobs), &error)) {
-    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    lb_log (LB_LOG_WARNING, ROW_CTX (row), "cannot hand the output over: %s",
+        error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
       fail (jobs, row, error);
     return;
   }
-  GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
-      rel, run->template_used, cost);
+  lb_log (LB_LOG_INFO, ROW_CTX (row), "%s %s: %s (%s, cost %.1f s)",
+      lb_media_type_to_string (row->media_type),
+      jobs->uploader ? "made, waiting for its upload" : "available", rel,
+      run->template_used, cost);
   count_finished (jobs, row->id);
 }
 
@@ -585,6 +599,33 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
 
 /* ---- workers ---------------------------------------------------------- */
 
+/* The store cannot hand out work: one line when that starts, one when it
+ * ends, whatever the number of workers and polls. */
+static void
+log_claim_failure (LbJobs * jobs, const GError * error)
+{
+  g_mutex_lock (&jobs->lock);
+  gboolean first = !jobs->claim_failing;
+  jobs->claim_failing = TRUE;
+  g_mutex_unlock (&jobs->lock);
+  if (first)
+    lb_log (LB_LOG_ERROR, NULL, "jobs cannot take retrievals from the "
+        "store: %s", error->message);
+  else
+    GST_WARNING ("claim: %s", error->message);
+}
+
+static void
+log_claim_success (LbJobs * jobs)
+{
+  g_mutex_lock (&jobs->lock);
+  gboolean was = jobs->claim_failing;
+  jobs->claim_failing = FALSE;
+  g_mutex_unlock (&jobs->lock);
+  if (was)
+    lb_log (LB_LOG_INFO, NULL, "jobs take retrievals from the store again");
+}
+
 typedef struct
 {
   LbJobs *jobs;
@@ -608,7 +649,9 @@ worker_main (gpointer data)
     g_autoptr (LbRetrieval) row = NULL;
     g_autoptr (GError) error = NULL;
     if (!lb_store_api_claim_next (jobs->store, now_ns (jobs), &row, &error))
-      GST_WARNING ("claim: %s", error->message);
+      log_claim_failure (jobs, error);
+    else
+      log_claim_success (jobs);
     if (row) {
       lb_job_waits_remove (jobs->waits, row->id);
       process (jobs, row, w->cancellable);
@@ -652,9 +695,8 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
   if (!lb_store_api_requeue_running (jobs->store, &requeued, error))
     return FALSE;
   if (requeued)
-    GST_INFO
-        ("%u retrievals were running when lookbackd stopped; they run again",
-        requeued);
+    lb_log (LB_LOG_INFO, NULL, "%u retrievals were running when lookbackd "
+        "stopped; they run again", requeued);
   remove_partial_outputs (jobs);
   if (!watch_footage (jobs, error))
     return FALSE;

@@ -412,7 +412,9 @@ finish_drain (RecInput * in)
   teardown_pipeline (in);
   for (guint i = 0; open && open[i]; i++) {
     gint64 start_ns = 0;
-    GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "segment %s was not closed cleanly: it is indexed "
+        "to its last complete fragment", open[i]);
     if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
             &start_ns))
       push_task (rec, TASK_CLOSE, in, open[i], start_ns);
@@ -431,7 +433,8 @@ on_drain_timeout (gpointer data)
   RecInput *in = data;
 
   in->drain_id = 0;
-  GST_WARNING ("%s: the open segment did not close within %d ms", in->name,
+  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+          in->input), "the open segment did not close within %d ms",
       DRAIN_TIMEOUT_MS);
   finish_drain (in);
   return G_SOURCE_REMOVE;
@@ -563,6 +566,19 @@ disk_is_full (LbRecorder * rec)
       && free_b < DISK_RESUME_BYTES;
 }
 
+/* What an operator reads about a pipeline error: GStreamer's message and,
+ * when its debug text ends in a line of its own ("Failed to connect."),
+ * that line. */
+static gchar *
+error_reason (const GError * err, const gchar * dbg)
+{
+  const gchar *detail = dbg ? strrchr (dbg, '\n') : NULL;
+
+  if (detail == NULL || detail[1] == '\0')
+    return g_strdup (err->message);
+  return g_strdup_printf ("%s %s", err->message, detail + 1);
+}
+
 static gboolean
 on_bus (GstBus * bus, GstMessage * msg, gpointer data)
 {
@@ -621,9 +637,10 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
       if (g_error_matches (err, GST_RESOURCE_ERROR,
               GST_RESOURCE_ERROR_NO_SPACE_LEFT) || disk_is_full (in->rec))
         in->disk_full = TRUE;
-      if (in->state == IN_RUNNING)
-        drain_input (in, TRUE, err->message);
-      else if (in->state == IN_DRAINING && (in->writer == NULL ||
+      if (in->state == IN_RUNNING) {
+        g_autofree gchar *why = error_reason (err, dbg);
+        drain_input (in, TRUE, why);
+      } else if (in->state == IN_DRAINING && (in->writer == NULL ||
               lb_segment_writer_count_open (in->writer) == 0))
         finish_drain (in);
       break;

@@ -2,6 +2,7 @@
 #include "upload/lb-uploader.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "store/lb-store-api.h"
 #include "config.h"
@@ -77,6 +78,10 @@ struct _LbUploader
 };
 
 static void schedule (LbUploader * self);
+
+/* What an operator's line about an upload is about. */
+#define ENTRY_CTX(e) LB_LOG_CTX (.vehicle = (e)->vehicle, .input = \
+    (e)->input, .retrieval_id = (e)->retrieval_id)
 
 static gint64
 now_ns (void)
@@ -446,6 +451,12 @@ transient_failure (LbUploader * self, const gchar * reason,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
+  /* One line when uploads start failing; the recovery has its own. */
+  if (self->failures == 1) {
+    g_autofree gchar *max = lb_time_format_duration (self->backoff_max_ns);
+    lb_log (LB_LOG_WARNING, ENTRY_CTX (cur->entry), "upload failed: %s; "
+        "uploads are retried with a backoff of up to %s", reason, max);
+  }
   GST_WARNING ("upload %" G_GINT64_FORMAT
       " (%s %s): %s; retrying in %.3f s (failure %u)", cur->entry->id,
       cur->entry->retrieval_id, cur->entry->input, reason, wait / 1e9,
@@ -453,8 +464,8 @@ transient_failure (LbUploader * self, const gchar * reason,
   set_last_error (self, reason);
   if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait,
           reason, &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id,
-        error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the upload's "
+        "retry: %s", error->message);
   finish_current (self);
 }
 
@@ -465,11 +476,12 @@ permanent_failure (LbUploader * self, LbUploadEntry * entry,
 {
   g_autoptr (GError) error = NULL;
 
-  GST_WARNING ("upload %" G_GINT64_FORMAT " (%s %s) failed: %s", entry->id,
-      entry->retrieval_id, entry->input, reason);
+  lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "upload refused for good, the "
+      "retrieval fails: %s", reason);
   set_last_error (self, reason);
   if (!lb_store_upload_fail (self->store, entry->id, now_ns (), reason, &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "cannot record the failed "
+        "upload: %s", error->message);
 }
 
 static void
@@ -481,18 +493,21 @@ upload_succeeded (LbUploader * self)
 
   if (self->public_template)
     public_url = entry_url (self->public_template, cur->entry, NULL);
+  if (self->failures > 0)
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "uploads recovered: the "
+        "cloud endpoint took an upload after %u failures", self->failures);
   self->failures = 0;
   self->pause_until_ns = 0;
   if (!lb_store_upload_done (self->store, cur->entry->id, now_ns (), cur->size,
           cur->sha256, public_url, &error)) {
     /* The bytes are there; the entry stays waiting and is uploaded again
      * (same object, same bytes) once the store answers. */
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": recording success: %s",
-        cur->entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the upload; "
+        "it is uploaded again: %s", error->message);
     self->pause_until_ns = now_ns () + self->backoff_min_ns;
   } else {
-    GST_INFO ("uploaded %" G_GINT64_FORMAT " (%s %s %s, %" G_GINT64_FORMAT
-        " bytes)", cur->entry->id, cur->entry->retrieval_id, cur->entry->input,
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
+        G_GINT64_FORMAT " bytes)",
         lb_media_type_to_string (cur->entry->media_type), cur->size);
   }
   finish_current (self);

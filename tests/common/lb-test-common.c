@@ -1,7 +1,12 @@
 /* lookback — helpers shared by every test suite */
 #include "lb-test-common.h"
 
+#include "core/lb-log.h"
+
+#include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -71,4 +76,215 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
   g_clear_pointer (&f->store, lb_store_free);
   lb_test_rm_rf (f->dir);
   g_clear_pointer (&f->dir, g_free);
+}
+
+/* --- lookbackd run by a test ------------------------------------------- */
+
+struct _LbTestDaemon
+{
+  GSubprocess *proc;
+  gchar *uri;
+  GThread *reader;
+  GMutex lock;
+  GCond cond;
+  GPtrArray *lines;             /* protected by lock */
+  gboolean ended;               /* protected by lock: stderr closed */
+};
+
+static gpointer
+daemon_reader (gpointer data)
+{
+  LbTestDaemon *d = data;
+  g_autoptr (GDataInputStream) in =
+      g_data_input_stream_new (g_subprocess_get_stderr_pipe (d->proc));
+
+  for (;;) {
+    gchar *line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL);
+    g_mutex_lock (&d->lock);
+    if (line)
+      g_ptr_array_add (d->lines, line);
+    else
+      d->ended = TRUE;
+    g_cond_broadcast (&d->cond);
+    g_mutex_unlock (&d->lock);
+    if (line == NULL)
+      return NULL;
+  }
+}
+
+LbTestDaemon *
+lb_test_daemon_start (const gchar * conf, const gchar * const *env)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  const gchar *exe = g_getenv ("LOOKBACKD");
+  LbTestDaemon *d = g_new0 (LbTestDaemon, 1);
+
+  g_assert_nonnull (exe);
+  for (guint i = 0; env && env[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
+    g_subprocess_launcher_setenv (launcher, kv[0], kv[1] ? kv[1] : "", TRUE);
+  }
+  d->proc = g_subprocess_launcher_spawn (launcher, &error, exe, "--config",
+      conf, NULL);
+  g_assert_no_error (error);
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->cond);
+  d->lines = g_ptr_array_new_with_free_func (g_free);
+  d->reader = g_thread_new ("lb-test-daemon", daemon_reader, d);
+
+  g_autofree gchar *line = lb_test_daemon_wait_line (d, "* started: API on *");
+  if (line == NULL) {
+    g_autofree gchar *out = lb_test_daemon_get_output (d);
+    g_error ("lookbackd exited before listening:\n%s", out);
+  }
+  const gchar *at = strstr (line, "API on ") + strlen ("API on ");
+  d->uri = g_strndup (at, strcspn (at, ", "));
+  return d;
+}
+
+const gchar *
+lb_test_daemon_get_uri (LbTestDaemon * d)
+{
+  return d->uri;
+}
+
+GPid
+lb_test_daemon_get_pid (LbTestDaemon * d)
+{
+  const gchar *id = g_subprocess_get_identifier (d->proc);
+  return id ? (GPid) atoi (id) : 0;
+}
+
+gchar *
+lb_test_daemon_wait_line (LbTestDaemon * d, const gchar * pattern)
+{
+  g_autoptr (GPatternSpec) spec = g_pattern_spec_new (pattern);
+  gchar *found = NULL;
+
+  g_mutex_lock (&d->lock);
+  for (guint i = 0; found == NULL;) {
+    for (; found == NULL && i < d->lines->len; i++)
+      if (g_pattern_spec_match_string (spec, d->lines->pdata[i]))
+        found = g_strdup (d->lines->pdata[i]);
+    if (found || d->ended)
+      break;
+    g_cond_wait (&d->cond, &d->lock);
+  }
+  g_mutex_unlock (&d->lock);
+  return found;
+}
+
+gchar *
+lb_test_daemon_get_output (LbTestDaemon * d)
+{
+  GString *s = g_string_new (NULL);
+
+  g_mutex_lock (&d->lock);
+  for (guint i = 0; i < d->lines->len; i++)
+    g_string_append_printf (s, "%s\n", (const gchar *) d->lines->pdata[i]);
+  g_mutex_unlock (&d->lock);
+  return g_string_free (s, FALSE);
+}
+
+gint
+lb_test_daemon_stop (LbTestDaemon * d, gint sig)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_send_signal (d->proc, sig);
+  g_subprocess_wait (d->proc, NULL, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_if_signaled (d->proc))
+    return 128 + g_subprocess_get_term_sig (d->proc);
+  return g_subprocess_get_exit_status (d->proc);
+}
+
+void
+lb_test_daemon_free (LbTestDaemon * d)
+{
+  if (d == NULL)
+    return;
+  if (g_subprocess_get_identifier (d->proc)) {
+    g_subprocess_force_exit (d->proc);
+    g_subprocess_wait (d->proc, NULL, NULL);
+  }
+  g_thread_join (d->reader);
+  g_object_unref (d->proc);
+  g_ptr_array_unref (d->lines);
+  g_mutex_clear (&d->lock);
+  g_cond_clear (&d->cond);
+  g_free (d->uri);
+  g_free (d);
+}
+
+/* --- operator log capture ---------------------------------------------- */
+
+struct _LbTestLogCapture
+{
+  GMutex lock;
+  GString *text;
+};
+
+static void
+capture_event (LbLogLevel level, const GLogField * fields, gsize n,
+    gpointer data)
+{
+  LbTestLogCapture *c = data;
+
+  g_mutex_lock (&c->lock);
+  g_string_append (c->text, lb_log_level_name (level));
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      g_string_append_printf (c->text, " %s", (const gchar *) fields[i].value);
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "LB_INPUT"))
+      g_string_append_printf (c->text, " input=%s",
+          (const gchar *) fields[i].value);
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "LB_RETRIEVAL_ID"))
+      g_string_append_printf (c->text, " retrieval=%s",
+          (const gchar *) fields[i].value);
+  g_string_append_c (c->text, '\n');
+  g_mutex_unlock (&c->lock);
+}
+
+LbTestLogCapture *
+lb_test_log_capture_start (void)
+{
+  LbTestLogCapture *c = g_new0 (LbTestLogCapture, 1);
+  g_mutex_init (&c->lock);
+  c->text = g_string_new (NULL);
+  lb_log_set_capture (capture_event, c);
+  return c;
+}
+
+gboolean
+lb_test_log_capture_has (LbTestLogCapture * c, const gchar * needle)
+{
+  g_mutex_lock (&c->lock);
+  gboolean has = strstr (c->text->str, needle) != NULL;
+  g_mutex_unlock (&c->lock);
+  return has;
+}
+
+gchar *
+lb_test_log_capture_text (LbTestLogCapture * c)
+{
+  g_mutex_lock (&c->lock);
+  gchar *text = g_strdup (c->text->str);
+  g_mutex_unlock (&c->lock);
+  return text;
+}
+
+void
+lb_test_log_capture_stop (LbTestLogCapture * c)
+{
+  lb_log_set_capture (NULL, NULL);
+  /* in the test's output, for whoever reads a failure */
+  g_test_message ("operator log:\n%s", c->text->str);
+  g_string_free (c->text, TRUE);
+  g_mutex_clear (&c->lock);
+  g_free (c);
 }
