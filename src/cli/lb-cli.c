@@ -17,6 +17,8 @@ static const LbCliCommand commands[] = {
       lb_cli_uploads_help, lb_cli_uploads},
   {"import", "Index existing H.264 recordings as footage of an input",
       lb_cli_import_help, lb_cli_import},
+  {"retrieve", "a still or a clip from a lookbackd over its API, downloaded",
+      lb_cli_retrieve_help, lb_cli_retrieve},
   {NULL, NULL, NULL, NULL},
 };
 

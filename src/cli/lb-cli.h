@@ -32,6 +32,7 @@ typedef struct {
 /* The help texts, each beside its command. */
 extern const gchar lb_cli_coverage_help[];
 extern const gchar lb_cli_import_help[];
+extern const gchar lb_cli_retrieve_help[];
 extern const gchar lb_cli_token_help[];
 extern const gchar lb_cli_uploads_help[];
 
@@ -51,6 +52,11 @@ gboolean lb_cli_coverage (LbConfig  *config,
                           GString   *out,
                           GError   **error);
 gboolean lb_cli_import   (LbConfig  *config,
+                          gint       argc,
+                          gchar    **argv,
+                          GString   *out,
+                          GError   **error);
+gboolean lb_cli_retrieve (LbConfig  *config,
                           gint       argc,
                           gchar    **argv,
                           GString   *out,
