@@ -23,6 +23,9 @@ packages=(
   # journal fields, in a namespace made by unshare; systemd-analyze for the
   # unit's hardening
   systemd util-linux
+  # the manual pages: lookback.conf(5) is made from data/lookback.conf by a
+  # Python script; groff checks that every page renders
+  python3 groff-base
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:
