@@ -32,8 +32,7 @@ lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv, GString * out,
       all = TRUE;
     else {
       g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-          "unknown argument '%s' (usage: lookback uploads [--all])",
-          argv[i]);
+          "unknown argument '%s' (usage: lookback uploads [--all])", argv[i]);
       return FALSE;
     }
   }
