@@ -4,7 +4,9 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "jobs/lb-job-kind.h"
+#include "jobs/lb-job-metrics.h"
 #include "jobs/lb-job-run.h"
 #include "jobs/lb-job-waits.h"
 #include "jobs/lb-pipelines.h"
@@ -310,6 +312,8 @@ finish_unavailable (LbJobs * jobs, const LbRetrieval * row, const gchar * why)
   if (!lb_store_api_finish_unavailable (jobs->store, row->id, why, &error))
     lb_log (LB_LOG_ERROR, ROW_CTX (row), "cannot record the retrieval as "
         "unavailable: %s", error->message);
+  else
+    lb_job_metrics_ended (row->media_type, "unavailable");
   count_finished (jobs, row->id);
 }
 
@@ -350,6 +354,8 @@ fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
   if (!lb_store_api_finish_failed (jobs->store, row->id, err->message, &error))
     lb_log (LB_LOG_ERROR, ROW_CTX (row), "cannot record the retrieval as "
         "failed: %s", error->message);
+  else
+    lb_job_metrics_ended (row->media_type, "failed");
   count_finished (jobs, row->id);
 }
 
@@ -567,6 +573,8 @@ hand_over (LbJobs * jobs, LbRetrieval * row, const LbJobFootage * f,
       lb_media_type_to_string (row->media_type),
       jobs->uploader ? "made, waiting for its upload" : "available", rel,
       run->template_used, cost);
+  if (jobs->uploader == NULL)
+    lb_job_metrics_ended (row->media_type, "available");
   count_finished (jobs, row->id);
 }
 
@@ -588,11 +596,14 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
     g_autofree gchar *part = g_strconcat (final, ".part", NULL);
     Progress progress = { jobs, row->id, 0, 0 };
     LbJobRun run = job_run_for (jobs, row, &f, part);
+    gint64 began = g_get_monotonic_time ();
     run.progress = on_progress;
     run.progress_data = &progress;
     run.cancellable = cancellable;
     if (make_output (jobs, row, &run, final, cancellable))
       hand_over (jobs, row, &f, &run, rel, final);
+    lb_job_metrics_duration (row->media_type,
+        (g_get_monotonic_time () - began) / 1e6);
   }
   lb_job_footage_clear (&f);
 }
@@ -685,6 +696,23 @@ remove_partial_outputs (LbJobs * jobs)
   }
 }
 
+/* The queue, for GET /metrics (on the rendering thread; reads the store). */
+static void
+collect_metrics (gpointer data)
+{
+  LbJobs *jobs = data;
+  gint64 count = 0, oldest_ns = 0;
+
+  if (!lb_store_api_pending_summary (jobs->store, &count, &oldest_ns, NULL))
+    return;
+  lb_metric_set (lb_metrics_gauge ("lookback_retrievals_pending",
+          "Retrieval rows pending or running", NULL), NULL, count);
+  lb_metric_set (lb_metrics_gauge ("lookback_retrievals_oldest_pending_age_"
+          "seconds", "Age of the oldest pending or running retrieval row (0 "
+          "when none)", NULL), NULL,
+      count ? MAX (0, now_ns (jobs) - oldest_ns) / 1e9 : 0);
+}
+
 gboolean
 lb_jobs_start (LbJobs * jobs, GError ** error)
 {
@@ -712,6 +740,7 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
   }
   GST_INFO ("%u workers, templates from %s", jobs->n_workers,
       lb_pipelines_get_dir (jobs->pipelines));
+  lb_metrics_add_collector (collect_metrics, jobs);
   return TRUE;
 }
 
@@ -720,6 +749,7 @@ lb_jobs_stop (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
 
+  lb_metrics_remove_collector (collect_metrics, jobs);
   lb_store_set_footage_func (jobs->store, NULL, NULL);
   g_mutex_lock (&jobs->lock);
   jobs->stopping = TRUE;

@@ -7,6 +7,7 @@
 #include "core/lb-disk.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-segment-writer.h"
@@ -109,6 +110,9 @@ typedef struct
   gint64 started_s;             /* monotonic seconds at pipeline start */
   gint last_data_s;             /* atomic: monotonic seconds of the last buffer */
   gint linked;                  /* atomic: the video branch is linked */
+  guint64 bytes, frames;        /* atomic (__atomic): recorded, for metrics */
+  gint gaps;                    /* atomic: outages after recording began */
+  gint connected;               /* atomic: video flows (live, for metrics) */
   gboolean seen_key;            /* streaming thread: a keyframe reached the sink */
   gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
   /* main thread: what the operator was told */
@@ -130,6 +134,7 @@ struct _LbRecorder
   gchar *tpl_source, *tpl_h264, *tpl_encode;
   GstClock *clock;
   GPtrArray *inputs;            /* RecInput* */
+  gint created_s;               /* monotonic seconds at start */
   guint watchdog_id;
   gboolean started;
   gboolean stopping;
@@ -150,6 +155,7 @@ typedef struct
 static void start_input (RecInput * in);
 static void drain_input (RecInput * in, gboolean retry, const gchar * why);
 static void check_stopped (LbRecorder * rec);
+static void collect_metrics (gpointer data);
 
 /* --- indexing thread ---------------------------------------------------- */
 
@@ -468,9 +474,12 @@ report_lost (RecInput * in, const gchar * why)
 
   g_autofree gchar *every = lb_time_format_duration (in->rec->retry_max_ns);
 
-  if (in->live)
+  if (in->live) {
     in->lost_ns = lb_time_now ();
+    g_atomic_int_inc (&in->gaps);
+  }
   in->live = FALSE;
+  g_atomic_int_set (&in->connected, FALSE);
   if (in->warned)
     return;
   in->warned = TRUE;
@@ -494,6 +503,7 @@ report_live (RecInput * in)
       in->input);
 
   in->live = TRUE;
+  g_atomic_int_set (&in->connected, TRUE);
   in->warned = FALSE;
   if (in->lost_ns == 0) {
     lb_log (LB_LOG_INFO, ctx, "camera connected: recording");
@@ -675,6 +685,8 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   }
   g_atomic_int_set (&in->last_data_s,
       (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
+  __atomic_fetch_add (&in->bytes, gst_buffer_get_size (buf), __ATOMIC_RELAXED);
+  __atomic_fetch_add (&in->frames, 1, __ATOMIC_RELAXED);
   /* A file starts with a keyframe: what a camera sends before its first
    * one cannot be decoded anyway. */
   if (!in->seen_key) {
@@ -1025,6 +1037,8 @@ lb_recorder_start (LbRecorder * rec, GError ** error)
   }
 
   rec->started = TRUE;
+  rec->created_s = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+  lb_metrics_add_collector (collect_metrics, rec);
   rec->index_thread = g_thread_new ("lb-indexer", index_thread_main, rec);
   for (guint i = 0; i < rec->inputs->len; i++)
     start_input (rec->inputs->pdata[i]);
@@ -1129,11 +1143,43 @@ lb_recorder_count_closed (LbRecorder * rec)
   return (guint) g_atomic_int_get (&rec->closed);
 }
 
+/* Per input, for GET /metrics (on the rendering thread: atomics only). */
+static void
+collect_metrics (gpointer data)
+{
+  LbRecorder *rec = data;
+  LbMetric *bytes = lb_metrics_counter ("lookback_input_bytes_total",
+      "Bytes of video recorded", "vehicle,input");
+  LbMetric *frames = lb_metrics_counter ("lookback_input_frames_total",
+      "Frames recorded", "vehicle,input");
+  LbMetric *gaps = lb_metrics_counter ("lookback_input_gaps_total",
+      "Times recording stopped after it had begun (camera lost, disk full)",
+      "vehicle,input");
+  LbMetric *age = lb_metrics_gauge ("lookback_input_last_frame_age_seconds",
+      "Seconds since the last frame was recorded (since the start when none "
+      "was)", "vehicle,input");
+  LbMetric *connected = lb_metrics_gauge ("lookback_input_connected",
+      "1 while video flows from the camera, else 0", "vehicle,input");
+  gint now = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    const gchar *const *l = LB_LABELS (in->vehicle, in->input);
+    gint last = g_atomic_int_get (&in->last_data_s);
+    lb_metric_set (bytes, l, __atomic_load_n (&in->bytes, __ATOMIC_RELAXED));
+    lb_metric_set (frames, l, __atomic_load_n (&in->frames, __ATOMIC_RELAXED));
+    lb_metric_set (gaps, l, g_atomic_int_get (&in->gaps));
+    lb_metric_set (age, l, now - (last ? last : rec->created_s));
+    lb_metric_set (connected, l, g_atomic_int_get (&in->connected));
+  }
+}
+
 void
 lb_recorder_free (LbRecorder * rec)
 {
   if (rec == NULL)
     return;
+  lb_metrics_remove_collector (collect_metrics, rec);
   rec->stopping = TRUE;
   if (rec->watchdog_id)
     g_source_remove (rec->watchdog_id);

@@ -3,7 +3,9 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "core/lb-time.h"
+#include "jobs/lb-job-metrics.h"
 #include "store/lb-store-api.h"
 #include "config.h"
 
@@ -78,6 +80,23 @@ struct _LbUploader
 };
 
 static void schedule (LbUploader * self);
+
+/* lookback_upload_failures_total{class} of the upload in flight @cur (or
+ * of none): "local" (no request made: file, URL), "unreachable" (no
+ * answer), "http_429", "http_5xx", "http_4xx". */
+static void
+count_failure (const Current * cur)
+{
+  guint status = cur && cur->msg ? soup_message_get_status (cur->msg) : 0;
+  const gchar *class = cur == NULL || cur->msg == NULL ? "local"
+      : status == 0 ? "unreachable" : status == 429 ? "http_429"
+      : status >= 500 ? "http_5xx" : "http_4xx";
+
+  lb_metric_add (lb_metrics_counter ("lookback_upload_failures_total",
+          "Failed upload attempts, by class: local (the file or the URL), "
+          "unreachable (no answer), http_429, http_5xx, http_4xx", "class"),
+      LB_LABELS (class), 1);
+}
 
 /* What an operator's line about an upload is about. */
 #define ENTRY_CTX(e) LB_LOG_CTX (.vehicle = (e)->vehicle, .input = \
@@ -451,6 +470,7 @@ transient_failure (LbUploader * self, const gchar * reason,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
+  count_failure (cur);
   /* One line when uploads start failing; the recovery has its own. */
   if (self->failures == 1) {
     g_autofree gchar *max = lb_time_format_duration (self->backoff_max_ns);
@@ -476,12 +496,15 @@ permanent_failure (LbUploader * self, LbUploadEntry * entry,
 {
   g_autoptr (GError) error = NULL;
 
+  count_failure (self->cur);
   lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "upload refused for good, the "
       "retrieval fails: %s", reason);
   set_last_error (self, reason);
   if (!lb_store_upload_fail (self->store, entry->id, now_ns (), reason, &error))
     lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "cannot record the failed "
         "upload: %s", error->message);
+  else if (entry->retrieval_row)
+    lb_job_metrics_ended (entry->media_type, "failed");
 }
 
 static void
@@ -509,6 +532,11 @@ upload_succeeded (LbUploader * self)
     lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
         G_GINT64_FORMAT " bytes)",
         lb_media_type_to_string (cur->entry->media_type), cur->size);
+    lb_metric_add (lb_metrics_counter ("lookback_upload_bytes_total",
+            "Bytes uploaded (acknowledged by the endpoint)", NULL), NULL,
+        cur->size);
+    if (cur->entry->retrieval_row)
+      lb_job_metrics_ended (cur->entry->media_type, "available");
   }
   finish_current (self);
 }
@@ -884,6 +912,23 @@ thread_main (gpointer data)
   return NULL;
 }
 
+/* The journal's queue, for GET /metrics (on the rendering thread; reads
+ * the store). */
+static void
+collect_metrics (gpointer data)
+{
+  LbUploader *self = data;
+  LbUploadCounts c;
+
+  if (!lb_store_upload_counts (self->store, &c, NULL))
+    return;
+  lb_metric_set (lb_metrics_gauge ("lookback_upload_queue_length",
+          "Uploads waiting in the journal", NULL), NULL, c.waiting);
+  lb_metric_set (lb_metrics_gauge ("lookback_upload_oldest_age_seconds",
+          "Age of the oldest waiting upload (0 when none waits)", NULL), NULL,
+      c.waiting ? (now_ns () - c.oldest_waiting_ns) / 1e9 : 0);
+}
+
 gboolean
 lb_uploader_start (LbUploader * self, GError ** error)
 {
@@ -903,6 +948,7 @@ lb_uploader_start (LbUploader * self, GError ** error)
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
+  lb_metrics_add_collector (collect_metrics, self);
   return TRUE;
 }
 
@@ -933,6 +979,7 @@ lb_uploader_stop (LbUploader * self)
 
   if (self->thread == NULL)
     return;
+  lb_metrics_remove_collector (collect_metrics, self);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
