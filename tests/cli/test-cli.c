@@ -7,42 +7,18 @@
 #include <gio/gio.h>
 #include <string.h>
 
-typedef struct
-{
-  gint status;
-  gchar *out;
-  gchar *err;
-} Run;
-
-static void
-run_clear (Run * r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear);
 
 /* Runs $@program (LOOKBACK or LOOKBACKD) with the NULL-terminated @args. */
 static void
-run (Run * r, const gchar * program, const gchar * const *args)
+run (LbTestProgram * r, const gchar * program, const gchar * const *args)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
   g_ptr_array_add (argv, (gpointer) g_getenv (program));
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  g_autoptr (GSubprocess) p =
-      g_subprocess_newv ((const gchar * const *) argv->pdata,
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out,
-          &r->err, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (p));
-  r->status = g_subprocess_get_exit_status (p);
+  lb_test_program_run (r, NULL, NULL, (const gchar * const *) argv->pdata);
 }
 
 #define RUN(r, program, ...) \
@@ -52,7 +28,7 @@ run (Run * r, const gchar * program, const gchar * const *args)
 static GPtrArray *
 command_names (void)
 {
-  g_auto (Run) r = { 0 };
+  g_auto (LbTestProgram) r = { 0 };
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
 
   RUN (&r, "LOOKBACK", "--help");
@@ -75,9 +51,9 @@ test_help (void)
   g_assert_cmpuint (names->len, >=, 4);
   for (guint i = 0; i < names->len; i++) {
     const gchar *name = names->pdata[i];
-    g_auto (Run) a = { 0 };
-    g_auto (Run) b = { 0 };
-    g_auto (Run) c = { 0 };
+    g_auto (LbTestProgram) a = { 0 };
+    g_auto (LbTestProgram) b = { 0 };
+    g_auto (LbTestProgram) c = { 0 };
 
     RUN (&a, "LOOKBACK", name, "--help");
     g_test_message ("lookback %s --help: %d", name, a.status);
@@ -95,7 +71,7 @@ test_help (void)
     RUN (&c, "LOOKBACK", "--config", "/nonexistent.conf", name, "--", "--help");
     g_assert_cmpint (c.status, ==, 2);
   }
-  g_auto (Run) d = { 0 };
+  g_auto (LbTestProgram) d = { 0 };
   RUN (&d, "LOOKBACKD", "--help");
   g_assert_cmpint (d.status, ==, 0);
 }
@@ -147,7 +123,7 @@ test_exit_status (void)
   g_assert_true (g_file_set_contents (db, "not a database, not at all, no",
           -1, NULL));
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_auto (Run) r = { 0 };
+    g_auto (LbTestProgram) r = { 0 };
     run (&r, cases[i].program, cases[i].args);
     g_autofree gchar *line = g_strjoinv (" ", (gchar **) cases[i].args);
     g_test_message ("%s %s: %d: %s", cases[i].program, line, r.status, r.err);

@@ -19,50 +19,25 @@ typedef struct
   LbTestDaemon *daemon;
 } Fixture;
 
-typedef struct
-{
-  gint status;
-  gchar *out, *err;
-} Run;
-
-static void
-run_clear (Run * r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear);
 
 /* lookback --config CONF @args… in the fixture's folder; LOOKBACK_TOKEN is
  * @token (or unset when NULL). */
 static void
-lookback (Fixture * f, Run * r, const gchar * token, const gchar * const *args)
+lookback (Fixture * f, LbTestProgram * r, const gchar * token,
+    const gchar * const *args)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocessLauncher) l =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-      G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autofree gchar *env_token = token ? g_strconcat ("LOOKBACK_TOKEN=", token,
+      NULL) : g_strdup ("LOOKBACK_TOKEN");
+  const gchar *env[] = { env_token, NULL };
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
-  g_subprocess_launcher_set_cwd (l, f->dir);
-  if (token)
-    g_subprocess_launcher_setenv (l, "LOOKBACK_TOKEN", token, TRUE);
-  else
-    g_subprocess_launcher_unsetenv (l, "LOOKBACK_TOKEN");
   g_ptr_array_add (argv, (gpointer) g_getenv ("LOOKBACK"));
   g_ptr_array_add (argv, (gpointer) "--config");
   g_ptr_array_add (argv, f->conf);
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  g_autoptr (GSubprocess) p = g_subprocess_launcher_spawnv (l,
-      (const gchar * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out,
-          &r->err, &error));
-  g_assert_no_error (error);
-  r->status = g_subprocess_get_exit_status (p);
+  lb_test_program_run (r, f->dir, env, (const gchar * const *) argv->pdata);
   g_test_message ("lookback %s: %d\n%s%s", args[0], r->status, r->out, r->err);
 }
 
@@ -75,8 +50,8 @@ static void
 set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_auto (Run) imp = { 0 };
-  g_auto (Run) tok = { 0 };
+  g_auto (LbTestProgram) imp = { 0 };
+  g_auto (LbTestProgram) tok = { 0 };
 
   f->dir = g_dir_make_tmp ("lb-retrieve-XXXXXX", &error);
   g_assert_no_error (error);
@@ -116,8 +91,8 @@ file_in (Fixture * f, const gchar * name)
 static void
 test_image_and_clip (Fixture * f, gconstpointer data)
 {
-  g_auto (Run) still = { 0 };
-  g_auto (Run) clip = { 0 };
+  g_auto (LbTestProgram) still = { 0 };
+  g_auto (LbTestProgram) clip = { 0 };
   const gchar *url = lb_test_daemon_get_uri (f->daemon);
 
   /* an image, named after its retrieval, with the token from the env */
@@ -160,12 +135,12 @@ static void
 test_failures (Fixture * f, gconstpointer data)
 {
   const gchar *url = lb_test_daemon_get_uri (f->daemon);
-  g_auto (Run) none = { 0 };
-  g_auto (Run) unauth = { 0 };
-  g_auto (Run) reversed = { 0 };
-  g_auto (Run) no_token = { 0 };
-  g_auto (Run) bad_type = { 0 };
-  g_auto (Run) no_end = { 0 };
+  g_auto (LbTestProgram) none = { 0 };
+  g_auto (LbTestProgram) unauth = { 0 };
+  g_auto (LbTestProgram) reversed = { 0 };
+  g_auto (LbTestProgram) no_token = { 0 };
+  g_auto (LbTestProgram) bad_type = { 0 };
+  g_auto (LbTestProgram) no_end = { 0 };
 
   /* nothing recorded then: unavailable, with the server's reason */
   LOOKBACK (f, &none, f->token, "retrieve", "--url", url, "--vehicle",

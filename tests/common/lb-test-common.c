@@ -288,3 +288,39 @@ lb_test_log_capture_stop (LbTestLogCapture * c)
   g_mutex_clear (&c->lock);
   g_free (c);
 }
+
+/* --- programs run to their end ----------------------------------------- */
+
+void
+lb_test_program_run (LbTestProgram * r, const gchar * cwd,
+    const gchar * const *env, const gchar * const *argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) l =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  if (cwd)
+    g_subprocess_launcher_set_cwd (l, cwd);
+  for (guint i = 0; env && env[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
+    if (kv[1])
+      g_subprocess_launcher_setenv (l, kv[0], kv[1], TRUE);
+    else
+      g_subprocess_launcher_unsetenv (l, kv[0]);
+  }
+  g_autoptr (GSubprocess) p = g_subprocess_launcher_spawnv (l, argv, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out,
+          &r->err, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  r->status = g_subprocess_get_exit_status (p);
+}
+
+void
+lb_test_program_clear (LbTestProgram * r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}

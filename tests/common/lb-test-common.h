@@ -44,6 +44,25 @@ void      lb_test_store_fixture_teardown  (LbTestStoreFixture *f,
  * them (README, "Tests"). */
 gchar    *lb_test_shared_media            (const gchar *file);
 
+/* A program run to its end by a test, and what it said. */
+typedef struct
+{
+  gint status;                  /* exit status */
+  gchar *out;
+  gchar *err;
+} LbTestProgram;
+
+/* Runs @argv in @cwd (NULL: the test's) with @env changed ("NAME=value";
+ * "NAME" alone unsets it; NULL: none) and waits for it; fails the test if
+ * it cannot start or does not exit by itself. */
+void      lb_test_program_run             (LbTestProgram      *run,
+                                           const gchar        *cwd,
+                                           const gchar *const *env,
+                                           const gchar *const *argv);
+void      lb_test_program_clear           (LbTestProgram      *run);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LbTestProgram, lb_test_program_clear)
+
 /* Captures lb_log events ("LEVEL message input=…" per line) from any thread,
  * instead of writing them. */
 typedef struct _LbTestLogCapture LbTestLogCapture;
