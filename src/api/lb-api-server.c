@@ -53,6 +53,8 @@ static const Route routes[] = {
       "GET /healthz"},
   {"GET", "/openapi.json", FALSE, lb_api_route_openapi, RUN_ON_LOOP,
       "GET /openapi.json"},
+  {"GET", "/metrics", FALSE, lb_api_route_metrics, RUN_ON_WORKER,
+      "GET /metrics"},
 };
 
 const gchar *const *
@@ -87,6 +89,7 @@ server_clear (gpointer p)
   g_clear_pointer (&server->health_reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health, g_ptr_array_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
+  g_clear_pointer (&server->quota_logged, g_hash_table_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
   g_clear_pointer (&server->sections, json_node_unref);
   g_free (server->uri);
@@ -537,10 +540,15 @@ on_finished (SoupServerMessage * msg, gpointer user_data)
   }
   if (req->method == NULL)
     return;                     /* the connection closed before a request */
+  guint status = soup_server_message_get_status (msg);
+  gdouble ms = (g_get_monotonic_time () - req->start_us) / 1000.0;
   GST_INFO ("requestId=%s method=%s path=%s route=%s status=%u duration=%.3fms",
       req->request_id, req->method, req->path, req->route ? req->route : "-",
-      soup_server_message_get_status (msg),
-      (g_get_monotonic_time () - req->start_us) / 1000.0);
+      status, ms);
+  /* [log] level=debug: a line per request for operators too */
+  lb_log (LB_LOG_DEBUG, LB_LOG_CTX (.request_id = req->request_id),
+      "%s %s: %u in %.3f ms", req->method, req->path, status, ms);
+  lb_api_metrics_request_done (req, status);
 }
 
 static void
@@ -661,6 +669,8 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
   server->health = g_ptr_array_new_with_free_func (health_free);
   server->conns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) lb_api_conn_unref);
+  server->quota_logged = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, g_free);
 
   /* The trailing space makes libsoup append its own product token. */
   server->soup =
@@ -740,6 +750,7 @@ lb_api_server_listen (LbApiServer * server, GError ** error)
   server->public_url = g_strdup (*public_url ? public_url : uri);
   g_mutex_unlock (&server->lock);
   GST_INFO ("listening on %s", uri);
+  lb_api_metrics_start (server);
   return TRUE;
 }
 
@@ -783,6 +794,7 @@ lb_api_server_free (LbApiServer * server)
 {
   if (server == NULL)
     return;
+  lb_api_metrics_stop (server);
   lb_api_accept_stop (server);
   soup_server_disconnect (server->soup);
   g_signal_handlers_disconnect_by_data (server->soup, server);

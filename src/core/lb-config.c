@@ -47,6 +47,8 @@ static const KeySpec key_specs[] = {
 
   {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
 
+  {"metrics", "token", T_STRING, ""},
+
   {"recorder", "enabled", T_BOOL, "true"},
   {"recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9},
   {"recorder", "fragment-duration", T_DURATION, "1s", 0.1e9, 60e9},

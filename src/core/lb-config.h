@@ -7,7 +7,8 @@
  * successful load the typed getters cannot fail.
  *
  * Groups:
- *   [server] [store] [recorder] [retention] [api] [limits] [quota] [jobs]
+ *   [server] [store] [log] [metrics] [recorder] [retention] [api] [limits]
+ *   [quota] [jobs]
  *   [upload] [upload-headers]
  *   [input VEHICLE INPUT]   one camera input of a vehicle this box records
  *   [org NAME]              per-organisation overrides (quota allowance)

@@ -58,22 +58,30 @@ deleted_add (Deleted * d, const LbSegment * seg)
   d->bytes += seg->bytes;
 }
 
-/* Logs and counts (lookback_retention_deleted_*_total{reason}) what a pass
- * deleted of one input for @reason: age, bytes or floor. */
+static const gchar *const deletion_reasons[] = { "age", "bytes", "floor" };
+
+/* lookback_retention_deleted_*_total{reason}: @segments and @bytes more
+ * deleted for @reason (one of deletion_reasons). */
+static void
+count_deleted (const gchar * reason, guint segments, gint64 bytes)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_retention_deleted_segments_"
+          "total", "Segments retention deleted, by reason: age (max-age), "
+          "bytes (max-bytes), floor (min-free)", "reason"), LB_LABELS (reason),
+      segments);
+  lb_metric_add (lb_metrics_counter ("lookback_retention_deleted_bytes_total",
+          "Bytes of footage retention deleted, by reason", "reason"),
+      LB_LABELS (reason), bytes);
+}
+
+/* Logs and counts what a pass deleted of one input for @reason. */
 static void
 deleted_log (const Deleted * d, const gchar * vehicle, const gchar * input,
     const gchar * reason, const gchar * why)
 {
   if (d->segments == 0)
     return;
-  lb_metric_add (lb_metrics_counter
-      ("lookback_retention_deleted_segments_total",
-          "Segments retention deleted, by reason: age (max-age), bytes "
-          "(max-bytes), floor (min-free)", "reason"), LB_LABELS (reason),
-      d->segments);
-  lb_metric_add (lb_metrics_counter ("lookback_retention_deleted_bytes_total",
-          "Bytes of footage retention deleted, by reason", "reason"),
-      LB_LABELS (reason), d->bytes);
+  count_deleted (reason, d->segments, d->bytes);
   g_autofree gchar *a = lb_time_format_rfc3339 (d->first_ns);
   g_autofree gchar *b = lb_time_format_rfc3339 (d->last_ns);
   g_autofree gchar *size = format_size (d->bytes);
@@ -602,6 +610,9 @@ lb_retention_start (LbStore * store, LbConfig * config,
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
   r->thread = g_thread_new ("lb-retention", retention_thread, r);
+  /* every reason from 0, so that rates work before the first deletion */
+  for (guint i = 0; i < G_N_ELEMENTS (deletion_reasons); i++)
+    count_deleted (deletion_reasons[i], 0, 0);
   lb_metrics_add_collector (collect_metrics, r);
   return r;
 }

@@ -81,21 +81,37 @@ struct _LbUploader
 
 static void schedule (LbUploader * self);
 
+static const gchar *const failure_classes[] = { "local", "unreachable",
+  "http_429", "http_5xx", "http_4xx"
+};
+
+static void
+count_failures (const gchar * class, guint n)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_upload_failures_total",
+          "Failed upload attempts, by class: local (the file or the URL), "
+          "unreachable (no answer), http_429, http_5xx, http_4xx", "class"),
+      LB_LABELS (class), n);
+}
+
+static void
+count_uploaded (gint64 bytes)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_upload_bytes_total",
+          "Bytes uploaded (acknowledged by the endpoint)", NULL), NULL, bytes);
+}
+
 /* lookback_upload_failures_total{class} of the upload in flight @cur (or
- * of none): "local" (no request made: file, URL), "unreachable" (no
- * answer), "http_429", "http_5xx", "http_4xx". */
+ * of none): local (no request made: the file, the URL), unreachable (no
+ * answer), http_429, http_5xx, http_4xx. */
 static void
 count_failure (const Current * cur)
 {
   guint status = cur && cur->msg ? soup_message_get_status (cur->msg) : 0;
-  const gchar *class = cur == NULL || cur->msg == NULL ? "local"
-      : status == 0 ? "unreachable" : status == 429 ? "http_429"
-      : status >= 500 ? "http_5xx" : "http_4xx";
 
-  lb_metric_add (lb_metrics_counter ("lookback_upload_failures_total",
-          "Failed upload attempts, by class: local (the file or the URL), "
-          "unreachable (no answer), http_429, http_5xx, http_4xx", "class"),
-      LB_LABELS (class), 1);
+  count_failures (cur == NULL || cur->msg == NULL ? failure_classes[0]
+      : status == 0 ? failure_classes[1] : status == 429 ? failure_classes[2]
+      : status >= 500 ? failure_classes[3] : failure_classes[4], 1);
 }
 
 /* What an operator's line about an upload is about. */
@@ -532,9 +548,7 @@ upload_succeeded (LbUploader * self)
     lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
         G_GINT64_FORMAT " bytes)",
         lb_media_type_to_string (cur->entry->media_type), cur->size);
-    lb_metric_add (lb_metrics_counter ("lookback_upload_bytes_total",
-            "Bytes uploaded (acknowledged by the endpoint)", NULL), NULL,
-        cur->size);
+    count_uploaded (cur->size);
     if (cur->entry->retrieval_row)
       lb_job_metrics_ended (cur->entry->media_type, "available");
   }
@@ -948,6 +962,10 @@ lb_uploader_start (LbUploader * self, GError ** error)
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
+  /* every series from 0, so that rates work before the first event */
+  count_uploaded (0);
+  for (guint i = 0; i < G_N_ELEMENTS (failure_classes); i++)
+    count_failures (failure_classes[i], 0);
   lb_metrics_add_collector (collect_metrics, self);
   return TRUE;
 }
