@@ -26,6 +26,8 @@ packages=(
   # the manual pages: lookback.conf(5) is made from data/lookback.conf by a
   # Python script; groff checks that every page renders
   python3 groff-base
+  # clock tests: lookbackd under a shifted wall clock
+  faketime
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:
