@@ -28,6 +28,8 @@ packages=(
   python3 groff-base
   # GET /metrics is checked with promtool, from Prometheus
   prometheus
+  # clock tests: lookbackd under a shifted wall clock
+  faketime
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:

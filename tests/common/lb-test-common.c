@@ -4,9 +4,12 @@
 #include "core/lb-log.h"
 
 #include <gio/gio.h>
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -25,6 +28,17 @@ lb_test_rm_rf (const gchar * path)
   }
 }
 
+LbStore *
+lb_test_store_open (const gchar * dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
 gchar *
 lb_test_store_new (gchar ** out_db)
 {
@@ -33,9 +47,7 @@ lb_test_store_new (gchar ** out_db)
 
   g_assert_no_error (error);
   g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  lb_store_free (store);
+  lb_store_free (lb_test_store_open (dir));
   if (out_db != NULL)
     *out_db = g_steal_pointer (&db);
   return dir;
@@ -80,6 +92,17 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
 
 /* --- lookbackd run by a test ------------------------------------------- */
 
+static void die_with_parent (gpointer data);
+
+/* The API's base URI in lookbackd's start line ("… started: API on URI,
+ * …"), or NULL in any other line. */
+static gchar *
+api_uri_of (const gchar * line)
+{
+  const gchar *at = strstr (line, "API on ");
+  return at ? g_strndup (at + 7, strcspn (at + 7, ",")) : NULL;
+}
+
 struct _LbTestDaemon
 {
   GSubprocess *proc;
@@ -122,6 +145,7 @@ lb_test_daemon_start (const gchar * conf, const gchar * const *env)
   LbTestDaemon *d = g_new0 (LbTestDaemon, 1);
 
   g_assert_nonnull (exe);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   for (guint i = 0; env && env[i]; i++) {
     g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
     g_subprocess_launcher_setenv (launcher, kv[0], kv[1] ? kv[1] : "", TRUE);
@@ -139,8 +163,7 @@ lb_test_daemon_start (const gchar * conf, const gchar * const *env)
     g_autofree gchar *out = lb_test_daemon_get_output (d);
     g_error ("lookbackd exited before listening:\n%s", out);
   }
-  const gchar *at = strstr (line, "API on ") + strlen ("API on ");
-  d->uri = g_strndup (at, strcspn (at, ", "));
+  d->uri = api_uri_of (line);
   return d;
 }
 
@@ -323,4 +346,64 @@ lb_test_program_clear (LbTestProgram * r)
 {
   g_clear_pointer (&r->out, g_free);
   g_clear_pointer (&r->err, g_free);
+}
+
+/* A failed assertion aborts a test: nothing it started outlives it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GPid
+lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
+    GString * log)
+{
+  g_autoptr (GError) error = NULL;
+  GPid pid = 0;
+  gint err_fd;
+
+  g_assert_nonnull (argv[0]);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+          G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent, NULL, &pid, NULL, NULL,
+          &err_fd, &error));
+  g_assert_no_error (error);
+  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
+  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
+  *uri = NULL;
+  while (*uri == NULL) {
+    g_autofree gchar *line =
+        g_data_input_stream_read_line (in, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (line);    /* the daemon died before listening */
+    if (log)
+      g_string_append_printf (log, "%s\n", line);
+    *uri = api_uri_of (line);
+  }
+  return pid;
+}
+
+JsonNode *
+lb_test_api_call (SoupSession * session, const gchar * base_uri,
+    const gchar * token, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
+{
+  g_autofree gchar *url = g_strconcat (base_uri, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+  soup_message_headers_append (soup_message_get_request_headers (msg),
+      "Authorization", auth);
+  if (body) {
+    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, "application/json", b);
+  }
+  g_autoptr (GBytes) reply =
+      soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  gsize len;
+  const gchar *data = g_bytes_get_data (reply, &len);
+  return json_from_string (len ? data : "null", NULL);
 }

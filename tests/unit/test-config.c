@@ -107,6 +107,9 @@ test_bad (void)
   expect_bad ("[server]\npublic-url=\xff\xfe\n",
       "bad.conf:2: [server] public-url");
   expect_bad ("[upload-headers]\nX-Key=\xc3\n", "[upload-headers] X-Key");
+  expect_bad ("[recorder]\ntime-source=gps\n", "[recorder] time-source");
+  expect_bad ("[recorder]\ntime-source=file\ntime-sync-file=\n",
+      "[recorder] time-sync-file");
 }
 
 static void
