@@ -28,6 +28,9 @@ packages=(
   python3 groff-base
   # GET /metrics is checked with promtool, from Prometheus
   prometheus
+  # HTTPS: GLib's TLS backend; openssl makes the tests' self-signed
+  # certificates
+  glib-networking openssl
   # clock tests: lookbackd under a shifted wall clock
   faketime
   # the style check (scripts/gst-indent)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "lb-daemon.h"
+#include "core/lb-error.h"
 #include "core/lb-log.h"
 #include "core/lb-notify.h"
 
@@ -79,7 +80,7 @@ main (int argc, char **argv)
   g_autoptr (LbDaemon) daemon = lb_daemon_new (config, loop, &error);
   if (daemon == NULL || !lb_daemon_start (daemon, &error)) {
     lb_log (LB_LOG_ERROR, NULL, "lookbackd cannot start: %s", error->message);
-    return 1;
+    return g_error_matches (error, LB_ERROR, LB_ERROR_CONFIG) ? 2 : 1;
   }
   lb_log (LB_LOG_INFO, NULL, "lookbackd %s started: %s", VERSION,
       lb_daemon_describe (daemon));

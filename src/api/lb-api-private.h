@@ -34,6 +34,8 @@ struct _LbApiServer {
   gint64 limit_logged_us;       /* the last line about the limit */
   guint max_conns;              /* [server] max-connections, or derived */
   GBytes *sign_key;
+  GTlsCertificate *tls;         /* [server] tls-certificate and tls-key, or
+                                 * NULL: plain HTTP; read-only */
   LbRateLimiter *creates;
   LbRateLimiter *reads;
   LbRateLimiter *health_reads;  /* /healthz with a token: the same rate, a

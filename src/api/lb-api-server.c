@@ -84,6 +84,7 @@ server_clear (gpointer p)
   LbApiServer *server = p;
   g_clear_object (&server->soup);
   g_clear_pointer (&server->sign_key, g_bytes_unref);
+  g_clear_object (&server->tls);
   g_clear_pointer (&server->creates, lb_rate_limiter_free);
   g_clear_pointer (&server->reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health_reads, lb_rate_limiter_free);
@@ -630,6 +631,32 @@ add_keepalive_listener (SoupServer * soup, GError ** error)
   return TRUE;
 }
 
+/* [server] tls-certificate and tls-key (PEM files), when set: *@out, or
+ * FALSE with a configuration error naming the file. */
+static gboolean
+load_tls (LbConfig * config, GTlsCertificate ** out, GError ** error)
+{
+  g_autofree gchar *cert = lb_config_get_path (config, "server",
+      "tls-certificate");
+  g_autofree gchar *key = lb_config_get_path (config, "server", "tls-key");
+  g_autoptr (GError) err = NULL;
+
+  if (cert == NULL)
+    return TRUE;
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ())) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[server] tls-certificate: "
+        "GLib has no TLS backend here (install glib-networking)");
+    return FALSE;
+  }
+  *out = g_tls_certificate_new_from_files (cert, key, &err);
+  if (*out == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[server] tls-certificate "
+        "%s, tls-key %s: %s", cert, key, err->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 LbApiServer *
 lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
     GError ** error)
@@ -639,6 +666,9 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
 
   LB_DEBUG_INIT (lb_api_debug, "lookback-api", "lookback HTTP API");
 
+  g_autoptr (GTlsCertificate) tls = NULL;
+  if (!load_tls (config, &tls, error))
+    return NULL;
   GBytes *key = lb_store_api_get_signing_key (store, error);
   if (key == NULL)
     return NULL;
@@ -652,6 +682,7 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
   server->store = store;
   server->clock = clock;
   server->sign_key = key;
+  server->tls = g_steal_pointer (&tls);
   server->context = g_main_context_ref_thread_default ();
   server->started_ns = lb_clock_now (clock);
   server->max_body = lb_config_get_size (config, "server", "max-body");
@@ -738,8 +769,9 @@ lb_api_server_listen (LbApiServer * server, GError ** error)
   g_autofree gchar *ip =
       g_inet_address_to_string (g_inet_socket_address_get_address (isa));
   g_autofree gchar *uri =
-      g_strdup_printf (strchr (ip, ':') ? "http://[%s]:%u" : "http://%s:%u",
-      ip, g_inet_socket_address_get_port (isa));
+      g_strdup_printf (strchr (ip, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+      server->tls ? "https" : "http", ip,
+      g_inet_socket_address_get_port (isa));
   const gchar *public_url =
       lb_config_get_string (server->config, "server", "public-url");
 

@@ -3,7 +3,7 @@
  *
  *   lookback retrieve --vehicle V --input I --type image|videoHighRes|
  *       videoLowRes|hyperlapse --start T [--end T] [-o FILE]
- *       [--url URL] [--token TOKEN] [--timeout DURATION]
+ *       [--url URL] [--token TOKEN] [--timeout DURATION] [--cacert FILE]
  *
  * Creates the retrieval, follows it (a bar on a terminal, a line per step
  * otherwise, on stderr), downloads the file from its signed URL and says
@@ -33,7 +33,8 @@ const gchar lb_cli_retrieve_help[] =
     "usage: lookback [--config FILE] retrieve --vehicle ID --input NAME\n"
     "           --type image|videoHighRes|videoLowRes|hyperlapse --start TIME "
     "[--end TIME]\n"
-    "           [-o FILE] [--url URL] [--token TOKEN] [--timeout DURATION]\n\n"
+    "           [-o FILE] [--url URL] [--token TOKEN] [--timeout DURATION]\n"
+    "           [--cacert FILE]\n\n"
     "Asks a lookbackd for a still or a clip over its HTTP API, follows it and\n"
     "downloads it.  Progress goes to stderr (a bar on a terminal); the file\n"
     "and the range delivered to stdout.\n"
@@ -48,11 +49,14 @@ const gchar lb_cli_retrieve_help[] =
     "                    http://[server] listen of the configuration)\n"
     "  --token TOKEN     an API token with media:read and media:write\n"
     "                    (default: $LOOKBACK_TOKEN)\n"
-    "  --timeout DURATION  give up waiting after this long (default 1h)\n";
+    "  --timeout DURATION  give up waiting after this long (default 1h)\n"
+    "  --cacert FILE     trust the certificates (PEM) of FILE for https://\n"
+    "                    (a box with a self-signed certificate)\n";
 
 typedef struct
 {
-  gchar *url, *token, *vehicle, *input, *type, *start, *end, *output, *timeout;
+  gchar *url, *token, *vehicle, *input, *type, *start, *end, *output,
+      *timeout, *cacert;
   LbMediaType media_type;
   gint64 start_ns, end_ns, timeout_ns;
   SoupSession *session;
@@ -72,6 +76,7 @@ retrieve_clear (Retrieve * r)
   g_free (r->end);
   g_free (r->output);
   g_free (r->timeout);
+  g_free (r->cacert);
   g_clear_object (&r->session);
   g_free (r->last_step);
 }
@@ -91,10 +96,12 @@ static gchar *
 default_url (LbConfig * config)
 {
   const gchar *pub = lb_config_get_string (config, "server", "public-url");
+  const gchar *cert = lb_config_get_string (config, "server",
+      "tls-certificate");
   if (pub && *pub)
     return g_strdup (pub);
-  return g_strconcat ("http://", lb_config_get_string (config, "server",
-          "listen"), NULL);
+  return g_strconcat (*cert ? "https://" : "http://",
+      lb_config_get_string (config, "server", "listen"), NULL);
 }
 
 static gboolean
@@ -138,6 +145,7 @@ parse (Retrieve * r, LbConfig * config, gint argc, gchar ** argv,
     {"url", 0, 0, G_OPTION_ARG_STRING, &r->url, NULL, NULL},
     {"token", 0, 0, G_OPTION_ARG_STRING, &r->token, NULL, NULL},
     {"timeout", 0, 0, G_OPTION_ARG_STRING, &r->timeout, NULL, NULL},
+    {"cacert", 0, 0, G_OPTION_ARG_FILENAME, &r->cacert, NULL, NULL},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
@@ -471,6 +479,18 @@ lb_cli_retrieve (LbConfig * config, gint argc, gchar ** argv, GString * out,
   r.tty = isatty (STDERR_FILENO);
   r.session = soup_session_new_with_options ("timeout", 60, "user-agent",
       "lookback/" VERSION " ", NULL);
+  if (r.cacert) {
+    g_autoptr (GError) err = NULL;
+    /* GLib wants an absolute path */
+    g_autofree gchar *ca = g_canonicalize_filename (r.cacert, NULL);
+    g_autoptr (GTlsDatabase) db = g_tls_file_database_new (ca, &err);
+    if (db == NULL) {
+      g_set_error (error, LB_ERROR, LB_ERROR_INVALID, "--cacert: %s",
+          err->message);
+      return FALSE;
+    }
+    soup_session_set_tls_database (r.session, db);
+  }
 
   g_autofree gchar *id = create (&r, error);
   if (id == NULL)

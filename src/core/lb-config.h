@@ -60,6 +60,13 @@ gboolean     lb_config_set          (LbConfig     *config,
                                      const gchar  *value,
                                      GError      **error);
 
+/* A key that names a file or folder, made absolute (relative to the
+ * configuration file's folder, or to the working directory for the
+ * embedded defaults); NULL when empty. */
+gchar       *lb_config_get_path      (LbConfig    *config,
+                                      const gchar *group,
+                                      const gchar *key);
+
 /* [store] dir, made absolute (a relative dir is relative to the config
  * file's folder, or to the working directory for the embedded defaults). */
 const gchar *lb_config_get_store_dir (LbConfig *config);
