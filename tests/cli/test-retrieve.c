@@ -29,15 +29,8 @@ lookback (Fixture * f, LbTestProgram * r, const gchar * token,
   g_autofree gchar *env_token = token ? g_strconcat ("LOOKBACK_TOKEN=", token,
       NULL) : g_strdup ("LOOKBACK_TOKEN");
   const gchar *env[] = { env_token, NULL };
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
-  g_ptr_array_add (argv, (gpointer) g_getenv ("LOOKBACK"));
-  g_ptr_array_add (argv, (gpointer) "--config");
-  g_ptr_array_add (argv, f->conf);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  lb_test_program_run (r, f->dir, env, (const gchar * const *) argv->pdata);
+  lb_test_lookback (r, f->conf, f->dir, env, args);
   g_test_message ("lookback %s: %d\n%s%s", args[0], r->status, r->out, r->err);
 }
 

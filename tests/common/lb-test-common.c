@@ -342,6 +342,39 @@ lb_test_program_run (LbTestProgram * r, const gchar * cwd,
 }
 
 void
+lb_test_lookback (LbTestProgram * r, const gchar * conf, const gchar * cwd,
+    const gchar * const *env, const gchar * const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("LOOKBACK"));
+  g_ptr_array_add (argv, (gpointer) "--config");
+  g_ptr_array_add (argv, (gpointer) conf);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  lb_test_program_run (r, cwd, env, (const gchar * const *) argv->pdata);
+}
+
+guint16
+lb_test_dead_port (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  /* closed here: bound, never listening, and free again */
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+void
 lb_test_program_clear (LbTestProgram * r)
 {
   g_clear_pointer (&r->out, g_free);

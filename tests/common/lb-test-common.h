@@ -67,6 +67,18 @@ void      lb_test_program_run             (LbTestProgram      *run,
                                            const gchar *const *argv);
 void      lb_test_program_clear           (LbTestProgram      *run);
 
+/* $LOOKBACK --config @conf @args… (NULL-terminated), as
+ * lb_test_program_run() runs it. */
+void      lb_test_lookback                (LbTestProgram      *run,
+                                           const gchar        *conf,
+                                           const gchar        *cwd,
+                                           const gchar *const *env,
+                                           const gchar *const *args);
+
+/* A TCP port on 127.0.0.1 where nothing listens (connecting is refused):
+ * a dead camera, an endpoint that is down. */
+guint16   lb_test_dead_port               (void);
+
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LbTestProgram, lb_test_program_clear)
 
 /* Captures lb_log events ("LEVEL message input=…" per line) from any thread,

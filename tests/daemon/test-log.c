@@ -29,24 +29,6 @@
 #define INPUT "dashcamRoadFacing"
 #define JOURNAL_DIR "/run/systemd/journal"
 
-/* A TCP port on loopback where nothing listens: connecting is refused. */
-static guint16
-dead_port (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-
-  g_assert_no_error (error);
-  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 /* A store folder and a configuration with one camera at a dead port. */
 static gchar *
 dead_camera_conf (gchar ** out_dir)
@@ -59,7 +41,7 @@ dead_camera_conf (gchar ** out_dir)
       "[store]\ndir=%s\n"
       "[input " VEHICLE " " INPUT "]\n"
       "source=rtspsrc location=rtsp://127.0.0.1:%u/stream latency=200\n",
-      dir, dead_port ());
+      dir, lb_test_dead_port ());
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
   *out_dir = dir;
   return conf;

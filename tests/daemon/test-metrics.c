@@ -25,34 +25,13 @@ typedef struct
   SoupSession *session;
 } Fixture;
 
-static guint16
-dead_port (void)
-{
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-
-  g_assert_true (g_socket_bind (sock, any, FALSE, NULL));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 /* lookback --config CONF @args…, which must succeed; its stdout. */
 static gchar *
 lookback (Fixture * f, const gchar * const *args)
 {
   g_auto (LbTestProgram) p = { 0 };
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
-  g_ptr_array_add (argv, (gpointer) g_getenv ("LOOKBACK"));
-  g_ptr_array_add (argv, (gpointer) "--config");
-  g_ptr_array_add (argv, f->conf);
-  for (guint i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  lb_test_program_run (&p, NULL, NULL, (const gchar * const *) argv->pdata);
+  lb_test_lookback (&p, f->conf, NULL, NULL, args);
   if (p.status != 0)
     g_error ("lookback %s: %d: %s", args[0], p.status, p.err);
   return g_steal_pointer (&p.out);
@@ -67,7 +46,7 @@ static void
 start (Fixture * f, const gchar * extra)
 {
   g_autoptr (GError) error = NULL;
-  guint16 port = dead_port ();
+  guint16 port = lb_test_dead_port ();
 
   f->dir = g_dir_make_tmp ("lb-metrics-XXXXXX", &error);
   g_assert_no_error (error);
@@ -249,7 +228,7 @@ test_uploads_and_token (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *extra = g_strdup_printf ("[upload]\nurl-template="
       "http://127.0.0.1:%u/{retrievalId}/{input}.{ext}\nbackoff-min=50ms\n"
-      "backoff-max=200ms\n[metrics]\ntoken=s3cret\n", dead_port ());
+      "backoff-max=200ms\n[metrics]\ntoken=s3cret\n", lb_test_dead_port ());
 
   start (f, extra);
   g_autofree gchar *denied = request (f, "GET", "/metrics", NULL, NULL, 401);
