@@ -417,25 +417,37 @@ lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
   return pid;
 }
 
-JsonNode *
-lb_test_api_call (SoupSession * session, const gchar * base_uri,
+GBytes *
+lb_test_http_call (SoupSession * session, const gchar * base_uri,
     const gchar * token, const gchar * method, const gchar * path,
     const gchar * body, guint * status)
 {
   g_autofree gchar *url = g_strconcat (base_uri, path, NULL);
   g_autoptr (SoupMessage) msg = soup_message_new (method, url);
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
+
+  if (token) {
+    g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+    soup_message_headers_append (soup_message_get_request_headers (msg),
+        "Authorization", auth);
+  }
   if (body) {
     g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
     soup_message_set_request_body_from_bytes (msg, "application/json", b);
   }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (session, msg, NULL, &error);
+  GBytes *reply = soup_session_send_and_read (session, msg, NULL, &error);
   g_assert_no_error (error);
   *status = soup_message_get_status (msg);
+  return reply;
+}
+
+JsonNode *
+lb_test_api_call (SoupSession * session, const gchar * base_uri,
+    const gchar * token, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
+{
+  g_autoptr (GBytes) reply = lb_test_http_call (session, base_uri, token,
+      method, path, body, status);
   gsize len;
   const gchar *data = g_bytes_get_data (reply, &len);
   return json_from_string (len ? data : "null", NULL);

@@ -133,6 +133,17 @@ GPid      lb_test_daemon_spawn            (const gchar *const *argv,
                                            gchar             **uri,
                                            GString            *log);
 
+/* A request to @base_uri@path with the bearer @token (NULL: none) and the
+ * JSON @body (NULL: none), the server in another process: the body of the
+ * answer; *@status gets the HTTP status. */
+GBytes   *lb_test_http_call               (SoupSession       *session,
+                                           const gchar       *base_uri,
+                                           const gchar       *token,
+                                           const gchar       *method,
+                                           const gchar       *path,
+                                           const gchar       *body,
+                                           guint             *status);
+
 /* A request to the API at @base_uri with the bearer @token (the server runs
  * in another process): its JSON body (JSON null when empty); *@status gets
  * the HTTP status. */
