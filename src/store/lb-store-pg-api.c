@@ -453,6 +453,24 @@ lb_store_pg_count_status (LbStorePg * pg, gint64 * counts, GError ** error)
   return TRUE;
 }
 
+gboolean
+lb_store_pg_pending_summary (LbStorePg * pg, gint64 * out_count,
+    gint64 * out_oldest_ns, GError ** error)
+{
+  /* the node's own queue (a client's: every node's) */
+  g_auto (LbPgParams) p = { 0 };
+  lb_pg_text (&p, lb_store_pg_node (pg));
+  g_autoptr (PGresult) res = lb_store_pg_run (pg, LB_PG_READ,
+      "SELECT COUNT (*), COALESCE (MIN (created_ns), 0) FROM api_retrievals"
+      " WHERE status IN ('pending', 'running')"
+      "   AND ($1::text IS NULL OR owner = $1)", &p, error);
+  if (res == NULL)
+    return FALSE;
+  *out_count = lb_pg_get_int (res, 0, 0);
+  *out_oldest_ns = lb_pg_get_int (res, 0, 1);
+  return TRUE;
+}
+
 /* ---- job side ---------------------------------------------------------- */
 
 gboolean

@@ -148,6 +148,9 @@ gboolean lb_store_pg_quota_usage    (LbStorePg *pg, const gchar *org,
                                      gdouble *out_reserved, GError **error);
 gboolean lb_store_pg_count_status   (LbStorePg *pg, gint64 *counts,
                                      GError **error);
+/* The open rows this node owns (a client: every node's). */
+gboolean lb_store_pg_pending_summary (LbStorePg *pg, gint64 *out_count,
+                                     gint64 *out_oldest_ns, GError **error);
 gboolean lb_store_pg_claim_next     (LbStorePg *pg, gint64 now_ns,
                                      LbRetrieval **out, GError **error);
 gboolean lb_store_pg_list_open      (LbStorePg *pg, GPtrArray **out_rows,

@@ -94,7 +94,7 @@ lb_test_pg_new (void)
   }
   pg->data = g_build_filename (pg->dir, "data", NULL);
   pg->log = g_build_filename (pg->dir, "server.log", NULL);
-  pg->port = lb_test_free_port ();
+  pg->port = lb_test_dead_port ();
   pg->uri = g_strdup_printf ("postgresql://postgres@127.0.0.1:%u/postgres",
       pg->port);
   init_cluster (pg);

@@ -63,7 +63,7 @@ static gint64 import_t0;        /* node 2's imported 30 s of 640x480 */
 static void
 node_init (Node * n, guint i)
 {
-  guint port = lb_test_free_port ();
+  guint port = lb_test_dead_port ();
   n->name = g_strdup_printf ("node%u", i);
   n->vehicle = g_strdup_printf ("veh%u", i);
   n->dir = g_build_filename (base_dir, n->name, NULL);

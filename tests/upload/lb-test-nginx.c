@@ -24,7 +24,7 @@ lb_test_nginx_new (const gchar * dir, guint port)
   ngx->flag = g_build_filename (ngx->dir, "flaky-ok", NULL);
   ngx->conf = g_build_filename (ngx->dir, "nginx.conf", NULL);
   ngx->log = g_build_filename (ngx->dir, "access.log", NULL);
-  ngx->port = port ? port : lb_test_free_port ();
+  ngx->port = port ? port : lb_test_dead_port ();
   g_autofree gchar *tmp = g_build_filename (ngx->dir, "body-tmp", NULL);
   g_assert_cmpint (g_mkdir_with_parents (ngx->root, 0755), ==, 0);
   g_assert_cmpint (g_mkdir_with_parents (tmp, 0755), ==, 0);
