@@ -22,6 +22,7 @@
 #include "store/lb-store-api.h"
 #include "store/lb-store-cluster.h"
 #include "store/lb-store-footage.h"
+#include "store/lb-store-pg.h"
 #include "jobs-test-media.h"
 #include "lb-test-common.h"
 #include "lb-test-pg.h"
@@ -152,17 +153,25 @@ member (JsonNode * n, const gchar * a, const gchar * b)
   return json_object_get_string_member (o, b);
 }
 
+/* The body of a create of @vehicle's INPUT over [@start, @end]. */
+static gchar *
+create_body (const gchar * vehicle, const gchar * type, gint64 start,
+    gint64 end)
+{
+  g_autofree gchar *s = rfc (start);
+  g_autofree gchar *e = rfc (end);
+  return g_strdup_printf ("{\"vehicleId\": \"%s\", \"mediaType\": \"%s\", "
+      "\"startTime\": \"%s\", \"endTime\": \"%s\", \"inputs\": [\"" INPUT
+      "\"]}", vehicle, type, s, e);
+}
+
 /* POST a retrieval of @vehicle over [@start, @end]; its retrievalId, or
  * NULL when the answer is not 200 (*@status says what it was). */
 static gchar *
 create (const Node * via, const gchar * token, const gchar * vehicle,
     const gchar * type, gint64 start, gint64 end, guint * status)
 {
-  g_autofree gchar *s = rfc (start);
-  g_autofree gchar *e = rfc (end);
-  g_autofree gchar *body = g_strdup_printf ("{\"vehicleId\": \"%s\", "
-      "\"mediaType\": \"%s\", \"startTime\": \"%s\", \"endTime\": \"%s\", "
-      "\"inputs\": [\"" INPUT "\"]}", vehicle, type, s, e);
+  g_autofree gchar *body = create_body (vehicle, type, start, end);
   g_autoptr (JsonNode) r = http (via->url, "POST",
       "/cameras/media/retrieval", token, body, status);
   return *status == 200 ? g_strdup (member (r, "data", "retrievalId")) : NULL;
@@ -481,6 +490,39 @@ test_kill_node (void)
   json_object_unref (m);
 }
 
+/* Whether an entry of @kind for row @row waits in @n's local journal (read
+ * from its SQLite, read-only, as a second process may). */
+static gboolean
+journal_holds (const Node * n, gint64 row, LbJournalKind kind)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *db = g_build_filename (n->dir, "lookback.db", NULL);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_READ_ONLY,
+      &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) head = lb_store_journal_head (store, 1000, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < head->len; i++) {
+    const LbJournalEntry *e = head->pdata[i];
+    if (e->row == row && e->kind == kind)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Asserts that @path on @via answers 503 saying the database is the cause. */
+static void
+assert_offline (const Node * via, const gchar * token, const gchar * method,
+    const gchar * path, const gchar * body)
+{
+  guint status = 0;
+  g_autoptr (JsonNode) r = http (via->url, method, path, token, body, &status);
+  g_assert_cmpuint (status, ==, 503);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (r),
+          "message"), ==, "The cluster database is unreachable; try again "
+      "later.");
+}
+
 /* PostgreSQL stops while node 2 transcodes. */
 static void
 test_database_restart (void)
@@ -498,22 +540,23 @@ test_database_restart (void)
       g_build_filename (owner->dir, "outputs", name, NULL);
 
   lb_test_pg_stop (pg);
-  gint64 at = lb_time_now ();
-  g_autofree gchar *refused = create (&nodes[0], token, nodes[1].vehicle,
-      "image", at - SETTLED, at - SETTLED, &status);
-  g_assert_cmpuint (status, ==, 503);
+  /* creates, reads and lists, on any node, say why they cannot answer */
+  gint64 at = lb_time_now () - SETTLED;
+  g_autofree gchar *s = rfc (at);
+  g_autofree gchar *body = create_body (nodes[1].vehicle, "image", at, at);
+  assert_offline (&nodes[0], token, "POST", "/cameras/media/retrieval", body);
   g_autofree gchar *path =
       g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", lowres);
-  g_autoptr (JsonNode) r = http (nodes[1].url, "GET", path, token, NULL,
-      &status);
-  g_assert_cmpuint (status, ==, 503);
-  g_assert_nonnull (strstr (json_object_get_string_member
-          (json_node_get_object (r), "message"), "cluster database"));
+  assert_offline (&nodes[1], token, "GET", path, NULL);
+  g_autofree gchar *list = g_strdup_printf ("/cameras/media?vehicleIds=%s"
+      "&startTime=%s&endTime=%s", owner->vehicle, s, s);
+  assert_offline (&nodes[2], token, "GET", list, NULL);
   /* the transcode ends meanwhile: its outcome waits in node 2's journal */
   gint64 until = g_get_monotonic_time () + 120 * G_TIME_SPAN_SECOND;
-  while (!g_file_test (output, G_FILE_TEST_EXISTS)
+  while (!journal_holds (owner, before->id, LB_JOURNAL_AVAILABLE)
       && g_get_monotonic_time () < until)
-    g_usleep (50000);
+    g_usleep (100000);
+  g_assert_true (journal_holds (owner, before->id, LB_JOURNAL_AVAILABLE));
   g_assert_true (g_file_test (output, G_FILE_TEST_EXISTS));
   gint64 during = lb_time_now () - 500 * MS;
   g_usleep (G_USEC_PER_SEC);
@@ -526,6 +569,12 @@ test_database_restart (void)
   g_autoptr (LbRetrieval) after = row_of (lowres, "outage");
   g_assert_cmpint (after->attempts, ==, 1);
   lb_test_assert_books (client, "outage", after->cost_committed, 0);
+  /* and the journal let it go once recorded */
+  until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  while (journal_holds (owner, before->id, LB_JOURNAL_AVAILABLE)
+      && g_get_monotonic_time () < until)
+    g_usleep (50000);
+  g_assert_false (journal_holds (owner, before->id, LB_JOURNAL_AVAILABLE));
   /* recording went on while the database was down */
   while (lb_time_now () < during + SETTLED)
     g_usleep (100000);
