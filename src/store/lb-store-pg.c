@@ -320,9 +320,11 @@ conn_free (LbPgConn * c)
   g_free (c);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbPgConn, conn_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbPgConn, conn_free);
+
 /* The server's notices (NOTICE: … already exists) are for debugging. */
-     static void on_notice (void *data, const char *message)
+static void
+on_notice (void *data, const char *message)
 {
   GST_DEBUG ("cluster database: %s", message);
 }

@@ -157,3 +157,37 @@ lb_test_pg_free (LbTestPg * pg)
   g_free (pg->uri);
   g_free (pg);
 }
+
+typedef struct
+{
+  LbTestRacer racer;
+  LbTestRaceFunc func;
+} Lane;
+
+static gpointer
+run_lane (gpointer data)
+{
+  Lane *lane = data;
+  lane->func (&lane->racer);
+  return NULL;
+}
+
+void
+lb_test_race (guint n, LbTestRaceFunc func, gpointer data, gint * ok,
+    gint * refused)
+{
+  g_autofree Lane *lanes = g_new0 (Lane, n);
+  g_autofree GThread **threads = g_new0 (GThread *, n);
+  for (guint i = 0; i < n; i++) {
+    lanes[i] = (Lane) { {
+    i, data, 0, 0}
+    , func};
+    threads[i] = g_thread_new ("racer", run_lane, &lanes[i]);
+  }
+  *ok = *refused = 0;
+  for (guint i = 0; i < n; i++) {
+    g_thread_join (threads[i]);
+    *ok += lanes[i].racer.ok;
+    *refused += lanes[i].racer.refused;
+  }
+}

@@ -27,4 +27,23 @@ void         lb_test_pg_free   (LbTestPg *pg);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbTestPg, lb_test_pg_free)
 
+/* One of the racers lb_test_race () runs at once: its @index, the caller's
+ * @data, and what it counted (atomic). */
+typedef struct {
+  guint index;
+  gpointer data;
+  gint ok;
+  gint refused;
+} LbTestRacer;
+
+typedef void (*LbTestRaceFunc) (LbTestRacer *racer);
+
+/* Runs @func on @n threads at once and waits for them all: the sums of
+ * their counts in *@ok and *@refused. */
+void         lb_test_race      (guint           n,
+                                LbTestRaceFunc  func,
+                                gpointer        data,
+                                gint           *ok,
+                                gint           *refused);
+
 G_END_DECLS

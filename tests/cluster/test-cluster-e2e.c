@@ -372,32 +372,30 @@ test_round_robin (void)
 
 typedef struct
 {
-  guint first;
   gchar *token;
-  gint ok;
-  gint refused;
   GPtrArray *rids;
-  GMutex *lock;
-} Racer;
+  GMutex lock;
+} Race;
 
-static gpointer
-race (gpointer data)
+/* Ten creates through the nodes in turn, each for the vehicle of the next
+ * node (data: the Race). */
+static void
+race (LbTestRacer * r)
 {
-  Racer *r = data;
+  Race *race = r->data;
   for (guint i = 0; i < 10; i++) {
-    guint k = r->first + i, status = 0;
+    guint k = r->index + i, status = 0;
     gint64 at = lb_time_now () - SETTLED;
-    gchar *rid = create (&nodes[k % 3], r->token, nodes[(k + 1) % 3].vehicle,
-        "image", at, at, &status);
+    gchar *rid = create (&nodes[k % 3], race->token,
+        nodes[(k + 1) % 3].vehicle, "image", at, at, &status);
     g_assert_true (status == 200 || status == 429);
     g_atomic_int_inc (status == 200 ? &r->ok : &r->refused);
     if (rid) {
-      g_mutex_lock (r->lock);
-      g_ptr_array_add (r->rids, rid);
-      g_mutex_unlock (r->lock);
+      g_mutex_lock (&race->lock);
+      g_ptr_array_add (race->rids, rid);
+      g_mutex_unlock (&race->lock);
     }
   }
-  return NULL;
 }
 
 /* 60 creates at once over the three nodes, an allowance of ten images. */
@@ -406,22 +404,11 @@ test_quota (void)
 {
   g_autofree gchar *token = add_token ("small");
   g_autoptr (GPtrArray) rids = g_ptr_array_new_with_free_func (g_free);
-  GMutex lock;
-  g_mutex_init (&lock);
-  Racer racers[6];
-  GThread *threads[6];
-  for (guint t = 0; t < 6; t++) {
-    racers[t] = (Racer) {
-    t, token, 0, 0, rids, &lock};
-    threads[t] = g_thread_new ("racer", race, &racers[t]);
-  }
+  Race race_data = {.token = token,.rids = rids };
+  g_mutex_init (&race_data.lock);
   gint ok = 0, refused = 0;
-  for (guint t = 0; t < 6; t++) {
-    g_thread_join (threads[t]);
-    ok += racers[t].ok;
-    refused += racers[t].refused;
-  }
-  g_mutex_clear (&lock);
+  lb_test_race (6, race, &race_data, &ok, &refused);
+  g_mutex_clear (&race_data.lock);
   g_assert_cmpint (ok, ==, 10);
   g_assert_cmpint (refused, ==, 50);
   for (guint i = 0; i < rids->len; i++) {

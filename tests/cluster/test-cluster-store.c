@@ -85,9 +85,11 @@ node_free (Node * n)
   node_drop (n);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Node, node_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Node, node_free);
+
 /* A client of the cluster, as the CLI is. */
-     static Node *client_new (void)
+static Node *
+client_new (void)
 {
   g_autoptr (GError) error = NULL;
   Node *n = g_new0 (Node, 1);
@@ -252,33 +254,26 @@ test_create_elsewhere (void)
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
 }
 
-typedef struct
+/* Ten creates on the store of node index % 3 (data: the nodes). */
+static void
+race (LbTestRacer * r)
 {
-  LbStore *store;
-  guint n;
-  gint ok;                      /* atomic */
-  gint refused;                 /* atomic */
-} Racer;
-
-static gpointer
-race (gpointer data)
-{
-  Racer *r = data;
-  for (guint i = 0; i < r->n; i++) {
+  Node **nodes = r->data;
+  for (guint i = 0; i < 10; i++) {
     g_autoptr (GError) error = NULL;
     g_autofree gchar *rid = g_uuid_string_random ();
     g_autoptr (GPtrArray) rows =
         g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
     g_ptr_array_add (rows, image_row (rid, "small", "v2q", INPUT,
             lb_time_now ()));
-    if (lb_store_api_create_retrieval (r->store, rows, 1.0, NULL, &error))
+    if (lb_store_api_create_retrieval (nodes[r->index % 3]->store, rows, 1.0,
+            NULL, &error))
       g_atomic_int_inc (&r->ok);
     else if (g_error_matches (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED))
       g_atomic_int_inc (&r->refused);
     else
       g_error ("create: %s", error->message);
   }
-  return NULL;
 }
 
 /* 60 creates at once over three nodes against an allowance of ten images:
@@ -289,19 +284,8 @@ test_quota_race (void)
   Node *nodes[3] = { node_new ("q1", NULL), node_new ("q2", "v2q"),
     node_new ("q3", NULL)
   };
-  Racer racers[6];
-  GThread *threads[6];
-  for (guint i = 0; i < 6; i++) {
-    racers[i] = (Racer) {
-    nodes[i % 3]->store, 10, 0, 0};
-    threads[i] = g_thread_new ("racer", race, &racers[i]);
-  }
   gint ok = 0, refused = 0;
-  for (guint i = 0; i < 6; i++) {
-    g_thread_join (threads[i]);
-    ok += racers[i].ok;
-    refused += racers[i].refused;
-  }
+  lb_test_race (6, race, nodes, &ok, &refused);
   g_assert_cmpint (ok, ==, 10);
   g_assert_cmpint (refused, ==, 50);
   lb_test_assert_books (nodes[0]->store, "small", 0, 1.0);
