@@ -3,6 +3,7 @@
 
 #include "recorder/lb-recorder.h"
 
+#include "core/lb-codec.h"
 #include "core/lb-debug.h"
 #include "core/lb-disk.h"
 #include "core/lb-error.h"
@@ -29,18 +30,8 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
 #define DISK_RESUME_BYTES (8 * 1024 * 1024)
 #define INDEX_PERIOD_US G_USEC_PER_SEC
 
-/* The codecs recorded as they come (no decode, no encode), each through its
- * own template; anything else is encoded with record-encode.pipeline. */
-static const struct
-{
-  const gchar *caps;            /* media type parsebin exposes */
-  const gchar *name;            /* for logs */
-  const gchar *template_file;
-} copied[] = {
-  {"video/x-h264", "H.264", "record-h264.pipeline"},
-  {"video/x-h265", "H.265", "record-h265.pipeline"},
-};
-
+/* Templates of the codecs recorded as they come (lb-codec.h): at most. */
+#define MAX_COPIED 4
 
 /* ------------------------------------------------------------------------ */
 /* The indexing thread: owns every LbIndexer; all fsync and SQLite work of
@@ -141,7 +132,7 @@ struct _LbRecorder
   gchar *store_dir;
   gint64 segment_ns, fragment_ns, retry_min_ns, retry_max_ns;
   gchar *tpl_source, *tpl_encode;
-  gchar *tpl_copy[G_N_ELEMENTS (copied)];       /* their templates */
+  gchar *tpl_copy[MAX_COPIED];  /* record-<codec>.pipeline of lb_codecs () */
   GstClock *clock;
   GPtrArray *inputs;            /* RecInput* */
   guint watchdog_id;
@@ -336,16 +327,6 @@ push_task (LbRecorder * rec, TaskKind kind, RecInput * in, const gchar * path,
 }
 
 /* --- templates ---------------------------------------------------------- */
-
-/* The index in copied[] of @media, or -1 when it is encoded. */
-static gint
-copied_codec (const gchar * media)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (copied); i++)
-    if (g_str_equal (copied[i].caps, media))
-      return (gint) i;
-  return -1;
-}
 
 static gchar *
 read_template (const gchar * name, GError ** error)
@@ -719,7 +700,7 @@ make_decoder (GstCaps * caps)
 }
 
 /* The recording branch for a stream @s: the template of its codec when it
- * is recorded as it comes (copied[]), or record-encode.pipeline whose "enc"
+ * is recorded as it comes (lb-codec.h), or record-encode.pipeline whose "enc"
  * (when it has key-int-max) makes one keyframe per fragment-duration of
  * frames (30 when the rate is unknown).  Set here only: x264enc applies a
  * template's key-int-max after ours. */
@@ -728,14 +709,16 @@ make_branch (RecInput * in, const GstStructure * s, GError ** error)
 {
   LbRecorder *rec = in->rec;
   const gchar *media = gst_structure_get_name (s);
-  gint copy = copied_codec (media);
-  GstElement *bin = gst_parse_bin_from_description (copy >= 0 ?
-      rec->tpl_copy[copy] : rec->tpl_encode, TRUE, error);
+  guint n;
+  const LbCodec *codecs = lb_codecs (&n);
+  const LbCodec *copy = lb_codec_from_media (media);
+  GstElement *bin = gst_parse_bin_from_description (copy ?
+      rec->tpl_copy[copy - codecs] : rec->tpl_encode, TRUE, error);
 
   if (bin == NULL)
     return NULL;
-  if (copy >= 0) {
-    GST_INFO ("%s: recording %s as it comes", in->name, copied[copy].name);
+  if (copy) {
+    GST_INFO ("%s: recording %s as it comes", in->name, copy->label);
     return bin;
   }
   g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
@@ -786,8 +769,8 @@ link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
 }
 
 /* parsebin exposed a stream (streaming thread): the first video stream is
- * recorded (other video than copied[] and raw through the best decoder for
- * it, then the encode template), the others dropped. */
+ * recorded (other video than lb-codec.h's and raw through the best decoder
+ * for it, then the encode template), the others dropped. */
 static void
 on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
 {
@@ -804,7 +787,7 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
     return;
   }
   GstElement *decoder = NULL;
-  if (copied_codec (media) < 0 && !g_str_equal (media, "video/x-raw")
+  if (lb_codec_from_media (media) == NULL && !g_str_equal (media, "video/x-raw")
       && (decoder = make_decoder (caps)) == NULL) {
     GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
             media), (NULL));
@@ -995,9 +978,15 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
-  for (guint i = 0; i < G_N_ELEMENTS (copied); i++)
-    if (!(rec->tpl_copy[i] = read_template (copied[i].template_file, error)))
+  guint n;
+  const LbCodec *codecs = lb_codecs (&n);
+  g_assert (n <= MAX_COPIED);
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline",
+        codecs[i].name);
+    if (!(rec->tpl_copy[i] = read_template (file, error)))
       return NULL;
+  }
   rec->clock = lb_segment_writer_new_clock ();
 
   GPtrArray *inputs = lb_config_get_inputs (config);
@@ -1163,7 +1152,7 @@ lb_recorder_free (LbRecorder * rec)
   gst_clear_object (&rec->clock);
   g_main_context_unref (rec->context);
   g_free (rec->tpl_source);
-  for (guint i = 0; i < G_N_ELEMENTS (copied); i++)
+  for (guint i = 0; i < MAX_COPIED; i++)
     g_free (rec->tpl_copy[i]);
   g_free (rec->tpl_encode);
   g_free (rec->store_dir);

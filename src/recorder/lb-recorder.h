@@ -4,6 +4,7 @@
  *
  *   <source from the config> ! <pipelines/record-source.pipeline>
  *       → H.264:           <pipelines/record-h264.pipeline>   (passed through)
+ *       → H.265:           <pipelines/record-h265.pipeline>   (passed through)
  *       → raw video:       <pipelines/record-encode.pipeline> (encoded)
  *       → other video:     the best-ranked decoder for it ! record-encode
  *   ! the splitmuxsink of an LbSegmentWriter (lb-segment-writer.h)
