@@ -347,6 +347,9 @@ finish_remux (LbJobPass * pass, GError ** error)
 
 /* ---- the table ---- */
 
+/* the codecs kept as they are by the kinds that copy */
+static const gchar *const copied_codecs[] = { "h264", "h265", NULL };
+
 static const LbJobKind kinds[] = {
   {
         .template_name = "image",
@@ -362,7 +365,7 @@ static const LbJobKind kinds[] = {
         .fallback = "video-high-res-transcode",
         .content_type = "video/mp4",
         .extension = ".mp4",
-        .copies_codec = "h264",
+        .copies = copied_codecs,
         .configure = configure_remux,
         .finish = finish_remux,
       },
@@ -388,7 +391,7 @@ static const LbJobKind kinds[] = {
         .fallback = "hyperlapse",
         .content_type = "video/mp4",
         .extension = ".mp4",
-        .copies_codec = "h264",
+        .copies = copied_codecs,
         .optional = TRUE,
         .usable = hyperlapse_remux_usable,
         .configure = configure_hyperlapse,
@@ -437,11 +440,22 @@ lb_job_kind_get_fallback (const LbJobKind * kind)
   return lb_job_kind_find (kind->fallback);
 }
 
+/* Whether @kind keeps @run's footage as it is: a codec it copies, and
+ * H.264 only when the operator's players want nothing else. */
+static gboolean
+copies (const LbJobKind * kind, const LbJobRun * run)
+{
+  if (run->codec == NULL)
+    return TRUE;                /* unknown: the muxer and the fallback decide */
+  if (run->copy_h264_only && !g_str_equal (run->codec, "h264"))
+    return FALSE;
+  return g_strv_contains (kind->copies, run->codec);
+}
+
 static gboolean
 takes (const LbJobKind * kind, LbPipelines * pipelines, const LbJobRun * run)
 {
-  if (kind->copies_codec && run->codec
-      && !g_str_equal (kind->copies_codec, run->codec))
+  if (kind->copies && !copies (kind, run))
     return FALSE;
   /* an operator's template folder from before the kind existed */
   if (lb_pipelines_get_text (pipelines, kind->template_name) == NULL)
