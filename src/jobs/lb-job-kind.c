@@ -33,6 +33,7 @@ struct _LbJobWatch
   guint frames;                 /* protected by lock */
   gboolean clip;                /* drop frames outside [start, end) */
   GstClockTime start, end;
+  GstClockTime tolerance;       /* of the times against the index */
   GstPad *pad;                  /* watched, with the probe probe_id */
   gulong probe_id;
 };
@@ -47,9 +48,13 @@ on_watched_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   if (!GST_CLOCK_TIME_IS_VALID (pts))
     return GST_PAD_PROBE_OK;
   /* Decoders already clip to lbrecordingsrc's segment; this keeps the
-   * delivered range exact behind any other source an operator puts in. */
-  if (r->clip && (pts + (GST_CLOCK_TIME_IS_VALID (dur) ? dur : 0) <= r->start ||
-          pts >= r->end) && !(pts == r->start))
+   * delivered range exact behind any other source an operator puts in.  A
+   * frame that ends within the tolerance after the start is before it:
+   * with reordered frames a decoder can clip the frame before the start to
+   * a nanosecond at the start (its duration rounded up by one). */
+  gboolean before = GST_CLOCK_TIME_IS_VALID (dur) ?
+      pts + dur <= r->start + r->tolerance : pts < r->start;
+  if (r->clip && (before || pts >= r->end))
     return GST_PAD_PROBE_DROP;
   g_mutex_lock (&r->lock);
   if (!GST_CLOCK_TIME_IS_VALID (r->first) || pts < r->first)
@@ -73,6 +78,8 @@ watch_free (LbJobWatch * w)
   g_free (w);
 }
 
+static GstClockTime time_tolerance (const LbJobRun * run);
+
 /* Watches the frames entering element @name of @pass's pipeline; with
  * @clip, those outside [@start, @end) are dropped there. */
 static void
@@ -85,6 +92,7 @@ watch (LbJobPass * pass, const gchar * name, gboolean clip, gint64 start,
   w->clip = clip;
   w->start = start;
   w->end = end;
+  w->tolerance = time_tolerance (pass->run);
   pass->watch = w;
 
   g_autoptr (GstElement) e = lb_pipeline_get (pass->pipeline, name);
@@ -122,21 +130,28 @@ watched (LbJobPass * pass, GstClockTime * first, GstClockTime * last_end,
 
 /* ---- times ---- */
 
-/* The end of a decoded clip, as the decoder and the watch clip it.
- * Index times drift by nanoseconds from the stamps (segment starts are
- * chained from rounded durations), so a frame indexed a few ns before the
- * requested end is the frame AT the end, which is excluded: the end moves
- * back by 1 ms (at most half a frame), as the start already lets a frame
- * straddling it by a few ns count as the first. */
+/* How far index times may be from the stamps: they drift by nanoseconds
+ * (segment starts are chained from rounded durations).  1 ms, at most half
+ * a frame. */
+static GstClockTime
+time_tolerance (const LbJobRun * run)
+{
+  GstClockTime tol = GST_MSECOND;
+  if (run->fps_n > 0 && run->fps_d > 0)
+    tol = MIN (tol, gst_util_uint64_scale (GST_SECOND / 2, run->fps_d,
+            run->fps_n));
+  return tol;
+}
+
+/* The end of a decoded clip, as the decoder and the watch clip it: a frame
+ * indexed a few ns before the requested end is the frame AT the end, which
+ * is excluded, so the end moves back by the tolerance, as the watch lets a
+ * frame that straddles the start by less than it count as before the
+ * start. */
 static gint64
 clip_end (const LbJobRun * run)
 {
-  gint64 tol = GST_MSECOND;
-  if (run->fps_n > 0 && run->fps_d > 0)
-    tol =
-        MIN (tol, (gint64) gst_util_uint64_scale (GST_SECOND / 2, run->fps_d,
-            run->fps_n));
-  return MAX (run->start_ns, run->end_ns - tol);
+  return MAX (run->start_ns, run->end_ns - (gint64) time_tolerance (run));
 }
 
 /* Where lbrecordingsrc starts a remux: the request, or the keyframe that is
