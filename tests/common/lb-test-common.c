@@ -2,6 +2,12 @@
 #include "lb-test-common.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -71,4 +77,57 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
   g_clear_pointer (&f->store, lb_store_free);
   lb_test_rm_rf (f->dir);
   g_clear_pointer (&f->dir, g_free);
+}
+
+void
+lb_test_child_setup (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+LbTestCamera *
+lb_test_camera_start (gint port, const gchar * const *args)
+{
+  g_autofree gchar *exe =
+      g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
+      "lb-test-camera", NULL);
+  g_autofree gchar *port_s = g_strdup_printf ("%d", port);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  gint out_fd = -1;
+  LbTestCamera *cam = g_new0 (LbTestCamera, 1);
+
+  g_ptr_array_add (argv, exe);
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, port_s);
+  for (guint i = 0; args && args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv->pdata, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, lb_test_child_setup, NULL, &cam->pid,
+          NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  FILE *f = fdopen (out_fd, "r");
+  gchar line[256] = "";
+  g_assert_nonnull (fgets (line, sizeof line, f));
+  fclose (f);
+  cam->url = g_strdup (g_strstrip (line));
+  g_assert_true (g_str_has_prefix (cam->url, "rtsp://127.0.0.1:"));
+  return cam;
+}
+
+gint
+lb_test_camera_port (LbTestCamera * cam)
+{
+  return atoi (strrchr (cam->url, ':') + 1);
+}
+
+void
+lb_test_camera_kill (LbTestCamera * cam)
+{
+  kill (cam->pid, SIGKILL);
+  waitpid (cam->pid, NULL, 0);
+  g_spawn_close_pid (cam->pid);
+  g_free (cam->url);
+  g_free (cam);
 }

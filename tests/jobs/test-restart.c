@@ -7,6 +7,7 @@
 #include "recorder/lb-indexer.h"
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
+#include "jobs-test-daemon.h"
 #include "jobs-test-media.h"
 #include "lb-test-common.h"
 
@@ -23,112 +24,23 @@
 
 typedef struct
 {
-  gchar *dir;
-  gchar *conf;
-  gchar *token;
+  JtDaemon *d;
   gint64 t0;                    /* footage start */
-  GPid pid;
-  gchar *uri;
-  SoupSession *session;
 } Fixture;
-
-static LbStore *
-open_store (Fixture * f)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
-/* Starts lookbackd and reads the API's address from its first line. */
-static void
-start_daemon (Fixture * f)
-{
-  g_autoptr (GError) error = NULL;
-  const gchar *argv[] = { g_getenv ("LOOKBACKD"), "--config", f->conf, NULL };
-  gint err_fd;
-  g_assert_nonnull (argv[0]);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &f->pid, NULL, NULL, &err_fd,
-          &error));
-  g_assert_no_error (error);
-  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
-  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
-  g_clear_pointer (&f->uri, g_free);
-  for (;;) {
-    g_autofree gchar *line =
-        g_data_input_stream_read_line (in, NULL, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_nonnull (line);    /* the daemon died before listening */
-    const gchar *at = strstr (line, "API on ");
-    if (at) {
-      const gchar *end = strchr (at + 7, ',');
-      f->uri =
-          g_strndup (at + 7, end ? (gsize) (end - at - 7) : strlen (at + 7));
-      break;
-    }
-  }
-}
-
-static gint
-stop_daemon (Fixture * f, gint sig)
-{
-  gint status = 0;
-  kill (f->pid, sig);
-  g_assert_cmpint (waitpid (f->pid, &status, 0), ==, f->pid);
-  g_spawn_close_pid (f->pid);
-  f->pid = 0;
-  return status;
-}
-
-static JsonNode *
-request (Fixture * f, const gchar * method, const gchar * path,
-    const gchar * body, guint * status)
-{
-  g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", f->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (f->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  gsize len;
-  const gchar *data = g_bytes_get_data (reply, &len);
-  return json_from_string (len ? data : "null", NULL);
-}
 
 static void
 set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  f->dir = g_dir_make_tmp ("lb-restart-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->conf = g_build_filename (f->dir, "lookback.conf", NULL);
-  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
-      "[store]\ndir=%s\n[recorder]\nenabled=false\n[jobs]\nworkers=1\n"
+  f->d = jt_daemon_new ("[recorder]\nenabled=false\n[jobs]\nworkers=1\n"
       "[api]\nreads-per-second=10000\n"
-      "[input " VEHICLE " " INPUT "]\nsource=videotestsrc\n", f->dir);
-  g_assert_true (g_file_set_contents (f->conf, text, -1, NULL));
-  f->session = soup_session_new_with_options ("timeout", 30, NULL);
+      "[input " VEHICLE " " INPUT "]\nsource=videotestsrc\n");
 
-  /* footage 30 s of 640x480 until a minute ago, a token */
+  /* footage 30 s of 640x480 until a minute ago */
   f->t0 = (lb_time_now () / LB_NS_PER_SEC - 90) * LB_NS_PER_SEC;
-  g_autoptr (LbStore) store = open_store (f);
-  f->token = lb_sign_new_token (&error);
-  g_autofree gchar *hash = lb_sign_hash_token (f->token);
-  g_assert_true (lb_store_api_token_add (store, hash, "acme",
-          "media:read,media:write", lb_time_now (), NULL, &error));
+  g_autoptr (LbStore) store = jt_daemon_open_store (f->d);
   g_autofree gchar *path =
-      lb_footage_segment_path (f->dir, VEHICLE, INPUT, f->t0);
+      lb_footage_segment_path (f->d->dir, VEHICLE, INPUT, f->t0);
   g_autofree gchar *seg_dir = g_path_get_dirname (path);
   g_mkdir_with_parents (seg_dir, 0755);
   g_autofree gchar *d =
@@ -147,20 +59,13 @@ set_up (Fixture * f, gconstpointer data)
 static void
 tear_down (Fixture * f, gconstpointer data)
 {
-  if (f->pid)
-    stop_daemon (f, SIGKILL);
-  g_clear_object (&f->session);
-  lb_test_rm_rf (f->dir);
-  g_free (f->dir);
-  g_free (f->conf);
-  g_free (f->token);
-  g_free (f->uri);
+  g_clear_pointer (&f->d, jt_daemon_free);
 }
 
 static guint
 count_outputs (Fixture * f, const gchar * suffix)
 {
-  g_autofree gchar *outputs = g_build_filename (f->dir, "outputs", NULL);
+  g_autofree gchar *outputs = g_build_filename (f->d->dir, "outputs", NULL);
   g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
   const gchar *name;
   guint n = 0;
@@ -175,7 +80,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   guint status;
-  start_daemon (f);
+  jt_daemon_start (f->d);
 
   g_autofree gchar *s = lb_time_format_rfc3339 (f->t0);
   g_autofree gchar *e = lb_time_format_rfc3339 (f->t0 + 30 * LB_NS_PER_SEC);
@@ -183,14 +88,15 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
       "\"mediaType\": \"videoLowRes\", \"startTime\": \"%s\", \"endTime\": \"%s\", "
       "\"inputs\": [\"" INPUT "\"]}", s, e);
   g_autoptr (JsonNode) created =
-      request (f, "POST", "/cameras/media/retrieval", body, &status);
+      jt_daemon_request (f->d, "POST", "/cameras/media/retrieval", body,
+      &status);
   g_assert_cmpuint (status, ==, 200);
   g_autofree gchar *id =
       g_strdup (json_object_get_string_member (json_object_get_object_member
           (json_node_get_object (created), "data"), "retrievalId"));
 
   /* wait for the worker to be transcoding, then kill -9 */
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = jt_daemon_open_store (f->d);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   gboolean running = FALSE;
   while (!running && g_get_monotonic_time () < until) {
@@ -204,7 +110,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
   }
   g_assert_true (running);
   g_usleep (150000);
-  gint st = stop_daemon (f, SIGKILL);
+  gint st = jt_daemon_stop (f->d, SIGKILL);
   g_assert_true (WIFSIGNALED (st));
   {
     g_autoptr (GPtrArray) rows = NULL;
@@ -216,7 +122,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
   g_assert_cmpuint (count_outputs (f, ".mp4"), ==, 0);
 
   /* restart: the row runs again and ends once */
-  start_daemon (f);
+  jt_daemon_start (f->d);
   g_autofree gchar *path =
       g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   const gchar *st_text = NULL;
@@ -224,7 +130,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
   until = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
   while (g_get_monotonic_time () < until) {
     g_clear_pointer (&got, json_node_unref);
-    got = request (f, "GET", path, NULL, &status);
+    got = jt_daemon_request (f->d, "GET", path, NULL, &status);
     g_assert_cmpuint (status, ==, 200);
     JsonObject *m =
         json_array_get_object_element (json_object_get_array_member
@@ -236,7 +142,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
     g_usleep (50000);
   }
   g_assert_cmpstr (st_text, ==, "available");
-  g_assert_cmpint (WEXITSTATUS (stop_daemon (f, SIGTERM)), ==, 0);
+  g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (f->d, SIGTERM)), ==, 0);
 
   g_autoptr (GPtrArray) rows = NULL;
   g_assert_true (lb_store_api_get_retrieval (store, id, "acme", &rows, &error));
