@@ -287,6 +287,31 @@ GST_START_TEST (test_gap_inside_range)
 
 GST_END_TEST;
 
+/* lbrecordingsrc's output for @vehicle/cam from @start to @end is @media
+ * whose frames are mostly reordered (DTS before PTS: B-frames). */
+static void
+assert_reordered (const gchar * db, const gchar * vehicle, const gchar * start,
+    const gchar * end, const gchar * media)
+{
+  GstElement *src = gst_element_factory_make ("lbrecordingsrc", NULL);
+  g_object_set (src, "db", db, "vehicle", vehicle, "input", "cam",
+      "start-time", start, "end-time", end, NULL);
+  GstHarness *h = gst_harness_new_with_element (src, NULL, "src");
+  gst_object_unref (src);
+  g_autoptr (GPtrArray) buffers = pull_all (h);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_structure_has_name (gst_caps_get_structure (caps, 0),
+          media));
+  guint reordered = 0;
+  for (guint i = 0; i < buffers->len; i++) {
+    GstBuffer *b = g_ptr_array_index (buffers, i);
+    reordered += GST_BUFFER_DTS (b) < GST_BUFFER_PTS (b);
+  }
+  fail_unless (reordered > buffers->len / 2, "%u of %u", reordered,
+      buffers->len);
+  gst_harness_teardown (h);
+}
+
 /* Footage with B-frames (DTS before PTS, decode order ≠ display order):
  * decoded, every frame of the range once, in order, across a file
  * boundary; the last frames in display order are not lost to an early
@@ -303,20 +328,7 @@ GST_START_TEST (test_bframes)
   /* the reader's output really has reordered frames */
   g_autofree gchar *start_text = ns_string (FRAME (45) + 10 * MS);
   g_autofree gchar *end_text = ns_string (FRAME (255) + 10 * MS);
-  GstElement *src = gst_element_factory_make ("lbrecordingsrc", NULL);
-  g_object_set (src, "db", bdb, "vehicle", "b", "input", "cam", "start-time",
-      start_text, "end-time", end_text, NULL);
-  GstHarness *h = gst_harness_new_with_element (src, NULL, "src");
-  gst_object_unref (src);
-  g_autoptr (GPtrArray) buffers = pull_all (h);
-  guint reordered = 0;
-  for (guint i = 0; i < buffers->len; i++) {
-    GstBuffer *b = g_ptr_array_index (buffers, i);
-    reordered += GST_BUFFER_DTS (b) < GST_BUFFER_PTS (b);
-  }
-  fail_unless (reordered > buffers->len / 2, "%u of %u", reordered,
-      buffers->len);
-  gst_harness_teardown (h);
+  assert_reordered (bdb, "b", start_text, end_text, "video/x-h264");
 
   g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
       "db=\"%s\" vehicle=b input=cam start-time=%s end-time=%s ! avdec_h264 ! "
@@ -351,23 +363,7 @@ GST_START_TEST (test_h265_bframes)
 
   g_autofree gchar *start_text = ns_string (FRAME (45) + 10 * MS);
   g_autofree gchar *end_text = ns_string (FRAME (255) + 10 * MS);
-  GstElement *src = gst_element_factory_make ("lbrecordingsrc", NULL);
-  g_object_set (src, "db", hdb, "vehicle", "h", "input", "cam", "start-time",
-      start_text, "end-time", end_text, NULL);
-  GstHarness *h = gst_harness_new_with_element (src, NULL, "src");
-  gst_object_unref (src);
-  g_autoptr (GPtrArray) buffers = pull_all (h);
-  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (h->sinkpad);
-  fail_unless (gst_structure_has_name (gst_caps_get_structure (caps, 0),
-          "video/x-h265"));
-  guint reordered = 0;
-  for (guint i = 0; i < buffers->len; i++) {
-    GstBuffer *b = g_ptr_array_index (buffers, i);
-    reordered += GST_BUFFER_DTS (b) < GST_BUFFER_PTS (b);
-  }
-  fail_unless (reordered > buffers->len / 2, "%u of %u", reordered,
-      buffers->len);
-  gst_harness_teardown (h);
+  assert_reordered (hdb, "h", start_text, end_text, "video/x-h265");
 
   for (guint keyframes = 0; keyframes < 2; keyframes++) {
     g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "

@@ -31,11 +31,7 @@ typedef struct
   const gchar *clip_video;      /* caps of a high-res clip (remuxed) */
 } CameraCase;
 
-typedef struct
-{
-  gint64 pts;                   /* recorded wall-clock time */
-  gint64 stamp;                 /* capture time drawn in it */
-} Frame;
+typedef JtFrame Frame;          /* pts: recorded wall clock; stamp: capture */
 
 /* Every frame lbrecordingsrc gives for [@start, @end) (@keyframes: mode),
  * decoded: its time and its stamp, in the order shown. */
@@ -47,31 +43,7 @@ recorded_frames (const gchar * db, gint64 start, gint64 end, gboolean keyframes)
       " end-time=%" G_GINT64_FORMAT " mode=%s ! decodebin ! videoconvert ! "
       "lbclockcheck ! fakesink", db, start, end, keyframes ? "keyframes" :
       "all");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
-  g_assert_no_error (error);
-  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  for (;;) {
-    g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    g_assert_nonnull (m);
-    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
-      break;
-    const GstStructure *s = gst_message_get_structure (m);
-    Frame f;
-    guint64 pts;
-    if (!gst_structure_has_name (s, "lbclockcheck"))
-      continue;
-    g_assert_true (gst_structure_get_int64 (s, "stamp", &f.stamp));
-    g_assert_true (gst_structure_get_uint64 (s, "pts", &pts));
-    f.pts = (gint64) pts;
-    g_array_append_val (frames, f);
-  }
-  gst_element_set_state (p, GST_STATE_NULL);
-  return frames;
+  return jt_read_frames (d);
 }
 
 #define AT(a, i) g_array_index ((a), Frame, (i))

@@ -48,9 +48,11 @@ import_footage (Fixture * f, const gchar * input, gint64 start, guint seconds)
   import_footage_codec (f, input, start, seconds, "h264");
 }
 
+/* Runs @launch (a description ending in a muxer) into the segment of
+ * @input starting at @start, and indexes it. */
 static void
-import_footage_codec (Fixture * f, const gchar * input, gint64 start,
-    guint seconds, const gchar * codec)
+index_made (Fixture * f, const gchar * input, gint64 start,
+    const gchar * launch)
 {
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
@@ -58,12 +60,37 @@ import_footage_codec (Fixture * f, const gchar * input, gint64 start,
       lb_footage_segment_path (store_dir, "1234", input, start);
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_mkdir_with_parents (dir, 0755);
+  g_autofree gchar *d = g_strdup_printf ("%s ! filesink location=\"%s\"",
+      launch, path);
+  jt_run_launch (d);
+  g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path,
+          start, NULL, &error));
+  g_assert_no_error (error);
+  lb_jobs_poke (f->jobs);
+}
+
+/* A recording from ../shared/media, remuxed by mp4mux (@parser: the
+ * codec's) into the segment of @input starting at @start. */
+static void
+index_shared (Fixture * f, const gchar * file, const gchar * parser,
+    const gchar * input, gint64 start)
+{
+  g_autofree gchar *src = lb_test_shared_media (file);
+  g_autofree gchar *launch = g_strdup_printf ("filesrc location=\"%s\" ! "
+      "qtdemux ! %s ! mp4mux fragment-duration=1000", src, parser);
+  index_made (f, input, start, launch);
+}
+
+static void
+import_footage_codec (Fixture * f, const gchar * input, gint64 start,
+    guint seconds, const gchar * codec)
+{
   g_autofree gchar *d =
       g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
       "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
       "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
-      "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000 "
-      "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec,
+      "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000",
+      seconds * 30, start, g_str_equal (codec,
           "h265") ?
       "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
       "! h265parse" : g_str_equal (codec, "h265-b") ?
@@ -75,13 +102,8 @@ import_footage_codec (Fixture * f, const gchar * input, gint64 start,
       "x264enc speed-preset=superfast bframes=0 key-int-max=30 option-string=scenecut=0 "
       "! video/x-h264,profile=high ! h264parse" :
       "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
-      "option-string=scenecut=0 ! h264parse", path);
-  jt_run_launch (d);
-  gint64 id = 0;
-  g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path,
-          start, &id, &error));
-  g_assert_no_error (error);
-  lb_jobs_poke (f->jobs);
+      "option-string=scenecut=0 ! h264parse");
+  index_made (f, input, start, d);
 }
 
 /* @data: more [jobs] keys, or NULL */
@@ -428,21 +450,8 @@ test_pending_deadline (Fixture * f, gconstpointer data)
 static void
 test_one_fps_recording (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *src = lb_test_shared_media ("moonfire-clip.mp4");
-  g_autoptr (GError) error = NULL;
-  const gchar *store_dir = lb_config_get_store_dir (f->api->config);
   gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
-  g_autofree gchar *path =
-      lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
-  g_autofree gchar *dir = g_path_get_dirname (path);
-  g_mkdir_with_parents (dir, 0755);
-  g_autofree gchar *d =
-      g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
-      "! mp4mux fragment-duration=1000 ! filesink location=\"%s\"", src, path);
-  jt_run_launch (d);
-  g_assert_true (lb_footage_index_file (f->api->store, "1234",
-          "dashcamDriverFacing", path, t2, NULL, &error));
-  g_assert_no_error (error);
+  index_shared (f, "moonfire-clip.mp4", "h264parse", "dashcamDriverFacing", t2);
 
   /* 3.4 s: the frame at 3.000133 s is 0.4 s away, the next 0.6 s */
   g_autofree gchar *id =
@@ -484,20 +493,8 @@ static void
 test_shared_hevc (Fixture * f, gconstpointer data)
 {
   g_autofree gchar *src = lb_test_shared_media ("bbb-hevc.mp4");
-  g_autoptr (GError) error = NULL;
-  const gchar *store_dir = lb_config_get_store_dir (f->api->config);
   gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
-  g_autofree gchar *path =
-      lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
-  g_autofree gchar *dir = g_path_get_dirname (path);
-  g_autofree gchar *bytes = NULL;
-  gsize len = 0;
-  g_mkdir_with_parents (dir, 0755);
-  g_assert_true (g_file_get_contents (src, &bytes, &len, NULL));
-  g_assert_true (g_file_set_contents (path, bytes, len, NULL));
-  g_assert_true (lb_footage_index_file (f->api->store, "1234",
-          "dashcamDriverFacing", path, t2, NULL, &error));
-  g_assert_no_error (error);
+  index_shared (f, "bbb-hevc.mp4", "h265parse", "dashcamDriverFacing", t2);
 
   g_autofree gchar *id = create (f, "image", t2 + 2510 * LB_NS_PER_MS,
       t2 + 2510 * LB_NS_PER_MS, "dashcamDriverFacing");
