@@ -121,18 +121,14 @@ assert_stamps (GArray * got, GArray * want, guint from, guint n)
     g_assert_cmpint (STAMP (got, i), ==, AT (want, from + i).stamp);
 }
 
-/* The recording: stamps readable and in capture order, each frame timed
- * its capture time plus a steady delay (transport and buffering). */
+/* The recording: stamps readable, frames shown in capture order. */
 static void
 check_recording (GArray * all)
 {
   g_assert_cmpuint (all->len, >=, (RECORDED / LB_NS_PER_SEC - 1) * FPS);
-  gint64 delay = AT (all, 0).pts - AT (all, 0).stamp;
   for (guint i = 1; i < all->len; i++) {
     g_assert_cmpint (AT (all, i).stamp, >, AT (all, i - 1).stamp);
     g_assert_cmpint (AT (all, i).pts, >, AT (all, i - 1).pts);
-    g_assert_cmpint (ABS (AT (all, i).pts - AT (all, i).stamp - delay), <,
-        100 * LB_NS_PER_MS);
   }
 }
 
