@@ -50,6 +50,9 @@ static const KeySpec key_specs[] = {
   {"recorder", "fragment-duration", T_DURATION, "1s", 0.1e9, 60e9},
   {"recorder", "retry-min", T_DURATION, "1s", 0.05e9, 3600e9},
   {"recorder", "retry-max", T_DURATION, "30s", 0.05e9, 3600e9},
+  {"recorder", "time-source", T_CHOICE, "ntp", 0, 0, "ntp|file|trust"},
+  {"recorder", "time-sync-file", T_STRING,
+      "/run/systemd/timesync/synchronized"},
 
   {"retention", "max-age", T_DURATION, "30d"},
   {"retention", "max-bytes", T_SIZE, "0"},
@@ -121,13 +124,17 @@ static const gchar default_text[] =
     "[store]\n"
     "dir=lookback-data\n"
     "\n"
+    "# a developer's machine may not say its clock is synchronised\n"
+    "[recorder]\n"
+    "time-source=trust\n"
+    "\n"
     "[input demo dashcamRoadFacing]\n"
     "source=videotestsrc is-live=true pattern=smpte horizontal-speed=2 ! "
-    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n"
+    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp source=wall\n"
     "\n"
     "[input demo dashcamDriverFacing]\n"
     "source=videotestsrc is-live=true pattern=ball ! "
-    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n";
+    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp source=wall\n";
 
 typedef struct
 {
@@ -548,6 +555,13 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
       lb_config_get_duration (config, "recorder", "retry-max")) {
     set_config_error (error, config, "recorder", "retry-min",
         "is longer than retry-max");
+    return FALSE;
+  }
+  if (g_str_equal (lb_config_get_string (config, "recorder", "time-source"),
+          "file")
+      && *lb_config_get_string (config, "recorder", "time-sync-file") == '\0') {
+    set_config_error (error, config, "recorder", "time-sync-file",
+        "is empty while time-source=file");
     return FALSE;
   }
   GST_INFO ("configuration from %s: %u inputs, store in %s",

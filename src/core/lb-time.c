@@ -1,4 +1,4 @@
-/* lookback — time: RFC 3339 and durations ⇄ gint64 nanoseconds, clocks */
+/* lookback — time: RFC 3339 and durations ⇄ gint64 nanoseconds */
 #include "core/lb-time.h"
 #include "core/lb-error.h"
 
@@ -227,81 +227,4 @@ gint64
 lb_time_now (void)
 {
   return g_get_real_time () * 1000;
-}
-
-struct _LbClock
-{
-  LbClockFunc func;
-  gpointer user_data;
-  GMutex lock;
-  gint64 manual_ns;             /* protected by lock */
-  gboolean manual;
-};
-
-LbClock *
-lb_clock_new_system (void)
-{
-  return g_new0 (LbClock, 1);
-}
-
-LbClock *
-lb_clock_new_manual (gint64 start_ns)
-{
-  LbClock *clock = g_new0 (LbClock, 1);
-  clock->manual = TRUE;
-  clock->manual_ns = start_ns;
-  return clock;
-}
-
-LbClock *
-lb_clock_new_func (LbClockFunc func, gpointer user_data)
-{
-  g_return_val_if_fail (func != NULL, NULL);
-  LbClock *clock = g_new0 (LbClock, 1);
-  clock->func = func;
-  clock->user_data = user_data;
-  return clock;
-}
-
-void
-lb_clock_free (LbClock * clock)
-{
-  if (clock == NULL)
-    return;
-  g_mutex_clear (&clock->lock);
-  g_free (clock);
-}
-
-gint64
-lb_clock_now (LbClock * clock)
-{
-  if (clock == NULL)
-    return lb_time_now ();
-  if (clock->func)
-    return clock->func (clock->user_data);
-  if (clock->manual) {
-    g_mutex_lock (&clock->lock);
-    gint64 now = clock->manual_ns;
-    g_mutex_unlock (&clock->lock);
-    return now;
-  }
-  return lb_time_now ();
-}
-
-void
-lb_clock_set (LbClock * clock, gint64 ns)
-{
-  g_return_if_fail (clock != NULL && clock->manual);
-  g_mutex_lock (&clock->lock);
-  clock->manual_ns = ns;
-  g_mutex_unlock (&clock->lock);
-}
-
-void
-lb_clock_advance (LbClock * clock, gint64 delta_ns)
-{
-  g_return_if_fail (clock != NULL && clock->manual);
-  g_mutex_lock (&clock->lock);
-  clock->manual_ns += delta_ns;
-  g_mutex_unlock (&clock->lock);
 }

@@ -116,6 +116,9 @@ test_lifecycle (void)
     a->start_ns + 12 * LB_NS_PER_SEC
   };
   g_array_append_val (coverage->gaps, gap);
+  /* recorded before the clock was synchronised: the last 5 s */
+  LbTimeRange unsynced = { a->end_ns - 5 * LB_NS_PER_SEC, a->end_ns };
+  g_array_append_val (coverage->unsynced, unsynced);
   gint64 avail_ns = lb_clock_now (f->clock) + 1500 * LB_NS_PER_MS;
   lb_store_api_finish_available (f->store, a->id, file, "video/mp4",
       a->start_ns - 500 * LB_NS_PER_MS, a->end_ns, coverage, avail_ns,
@@ -163,6 +166,12 @@ test_lifecycle (void)
       "2019-06-13T19:08:35Z");
   g_assert_cmpstr (api_json_string (g,
           "data.media.0.coverage.gaps.0.endTime"), ==, "2019-06-13T19:08:37Z");
+  g_assert_cmpstr (api_json_string (g,
+          "data.media.0.coverage.unsynchronized.0.startTime"), ==,
+      "2019-06-13T19:08:50Z");
+  g_assert_cmpstr (api_json_string (g,
+          "data.media.0.coverage.unsynchronized.0.endTime"), ==,
+      "2019-06-13T19:08:55Z");
   g_assert_null (api_json_get (g, "data.media.0.progress"));
   g_assert_cmpstr (api_json_string (g, "data.media.1.status"), ==, "failed");
   g_assert_cmpstr (api_json_string (g, "data.media.1.failureReason"), ==,

@@ -18,7 +18,6 @@ jt_daemon_new (const gchar * conf)
   d->dir = g_dir_make_tmp ("lb-daemon-XXXXXX", &error);
   g_assert_no_error (error);
   d->conf = g_build_filename (d->dir, "lookback.conf", NULL);
-  d->log = g_build_filename (d->dir, "lookbackd.log", NULL);
   g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
       "[store]\ndir=%s\n%s", d->dir, conf);
   g_assert_true (g_file_set_contents (d->conf, text, -1, NULL));
@@ -41,15 +40,11 @@ jt_daemon_free (JtDaemon * d)
     return;
   if (d->pid)
     jt_daemon_stop (d, SIGKILL);
-  g_autofree gchar *log = NULL;
-  if (g_file_get_contents (d->log, &log, NULL, NULL))
-    g_test_message ("lookbackd log:\n%s", log);
   g_clear_object (&d->session);
   if (!g_getenv ("LB_TEST_KEEP"))
     lb_test_rm_rf (d->dir);
   g_free (d->dir);
   g_free (d->conf);
-  g_free (d->log);
   g_free (d->token);
   g_free (d->uri);
   g_free (d);
@@ -68,35 +63,11 @@ jt_daemon_open_store (JtDaemon * d)
 void
 jt_daemon_start (JtDaemon * d)
 {
-  g_autoptr (GError) error = NULL;
-  const gchar *exe = g_getenv ("LOOKBACKD");
-  g_assert_nonnull (exe);
-  g_autofree gchar *cmd = g_strdup_printf ("exec '%s' --config '%s' >>'%s' "
-      "2>&1", exe, d->conf, d->log);
-  const gchar *argv[] = { "/bin/sh", "-c", cmd, NULL };
-  g_autofree gchar *before = NULL;
-  gsize from = 0;
-  g_file_get_contents (d->log, &before, &from, NULL);
-  g_assert_true (g_spawn_async (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, lb_test_child_setup, NULL, &d->pid,
-          &error));
-  g_assert_no_error (error);
-  /* the address it logs once it listens (after what earlier runs logged) */
+  const gchar *argv[] = { g_getenv ("LOOKBACKD"), "--config", d->conf, NULL };
+  g_autoptr (GString) log = g_string_new (NULL);
   g_clear_pointer (&d->uri, g_free);
-  for (guint i = 0; i < 300 && d->uri == NULL; i++) {
-    g_autofree gchar *text = NULL;
-    gsize len = 0;
-    g_file_get_contents (d->log, &text, &len, NULL);
-    const gchar *at = text && len > from ? strstr (text + from, "API on ")
-        : NULL;
-    if (at)
-      d->uri = g_strndup (at + 7, strcspn (at + 7, ", \n"));
-    else if (waitpid (d->pid, NULL, WNOHANG) == d->pid)
-      g_error ("lookbackd exited before listening:\n%s", text);
-    else
-      g_usleep (100 * 1000);
-  }
-  g_assert_nonnull (d->uri);
+  d->pid = lb_test_daemon_spawn (argv, NULL, &d->uri, log);
+  g_test_message ("lookbackd:\n%s", log->str);
 }
 
 gint
@@ -114,23 +85,8 @@ JsonNode *
 jt_daemon_request (JtDaemon * d, const gchar * method, const gchar * path,
     const gchar * body, guint * status)
 {
-  g_autofree gchar *url = g_strconcat (d->uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", d->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (d->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  gsize len;
-  const gchar *data = g_bytes_get_data (reply, &len);
-  return json_from_string (len ? data : "null", NULL);
+  return lb_test_api_call (d->session, d->uri, d->token, method, path, body,
+      status);
 }
 
 static JsonObject *

@@ -3,7 +3,7 @@
  * The daemon runs on a configuration and a store of its own in a new
  * temporary folder, with a token (org "acme", media:read and media:write)
  * already in the store; its API listens on 127.0.0.1 (a free port, read
- * from the line it logs).
+ * from the line it logs: lb_test_daemon_spawn(), lb_test_api_call()).
  */
 #pragma once
 
@@ -17,7 +17,6 @@ G_BEGIN_DECLS
 typedef struct {
   gchar *dir;                   /* the store folder, the configuration's too */
   gchar *conf;
-  gchar *log;                   /* lookbackd's messages, for test output */
   gchar *token;
   GPid pid;                     /* 0 when not running */
   gchar *uri;                   /* http://127.0.0.1:PORT */

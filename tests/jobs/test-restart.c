@@ -7,11 +7,9 @@
 #include "recorder/lb-indexer.h"
 #include "store/lb-store-api.h"
 #include "store/lb-store-footage.h"
-#include "jobs-test-daemon.h"
 #include "jobs-test-media.h"
 #include "lb-test-common.h"
 
-#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -24,23 +22,66 @@
 
 typedef struct
 {
-  JtDaemon *d;
+  gchar *dir;
+  gchar *conf;
+  gchar *token;
   gint64 t0;                    /* footage start */
+  GPid pid;
+  gchar *uri;
+  SoupSession *session;
 } Fixture;
+
+/* Starts lookbackd and reads the API's address from its first line. */
+static void
+start_daemon (Fixture * f)
+{
+  const gchar *argv[] = { g_getenv ("LOOKBACKD"), "--config", f->conf, NULL };
+  g_clear_pointer (&f->uri, g_free);
+  f->pid = lb_test_daemon_spawn (argv, NULL, &f->uri, NULL);
+}
+
+static gint
+stop_daemon (Fixture * f, gint sig)
+{
+  gint status = 0;
+  kill (f->pid, sig);
+  g_assert_cmpint (waitpid (f->pid, &status, 0), ==, f->pid);
+  g_spawn_close_pid (f->pid);
+  f->pid = 0;
+  return status;
+}
+
+static JsonNode *
+request (Fixture * f, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
+{
+  return lb_test_api_call (f->session, f->uri, f->token, method, path, body,
+      status);
+}
 
 static void
 set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  f->d = jt_daemon_new ("[recorder]\nenabled=false\n[jobs]\nworkers=1\n"
+  f->dir = g_dir_make_tmp ("lb-restart-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->conf = g_build_filename (f->dir, "lookback.conf", NULL);
+  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
+      "[store]\ndir=%s\n[recorder]\nenabled=false\n[jobs]\nworkers=1\n"
       "[api]\nreads-per-second=10000\n"
-      "[input " VEHICLE " " INPUT "]\nsource=videotestsrc\n");
+      "[input " VEHICLE " " INPUT "]\nsource=videotestsrc\n", f->dir);
+  g_assert_true (g_file_set_contents (f->conf, text, -1, NULL));
+  f->session = soup_session_new_with_options ("timeout", 30, NULL);
 
-  /* footage 30 s of 640x480 until a minute ago */
+  /* footage 30 s of 640x480 until a minute ago, a token */
   f->t0 = (lb_time_now () / LB_NS_PER_SEC - 90) * LB_NS_PER_SEC;
-  g_autoptr (LbStore) store = jt_daemon_open_store (f->d);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
+  f->token = lb_sign_new_token (&error);
+  g_autofree gchar *hash = lb_sign_hash_token (f->token);
+  g_assert_true (lb_store_api_token_add (store, hash, "acme",
+          "media:read,media:write", lb_time_now (), NULL, &error));
   g_autofree gchar *path =
-      lb_footage_segment_path (f->d->dir, VEHICLE, INPUT, f->t0);
+      lb_footage_segment_path (f->dir, VEHICLE, INPUT, f->t0);
   g_autofree gchar *seg_dir = g_path_get_dirname (path);
   g_mkdir_with_parents (seg_dir, 0755);
   g_autofree gchar *d =
@@ -59,13 +100,20 @@ set_up (Fixture * f, gconstpointer data)
 static void
 tear_down (Fixture * f, gconstpointer data)
 {
-  g_clear_pointer (&f->d, jt_daemon_free);
+  if (f->pid)
+    stop_daemon (f, SIGKILL);
+  g_clear_object (&f->session);
+  lb_test_rm_rf (f->dir);
+  g_free (f->dir);
+  g_free (f->conf);
+  g_free (f->token);
+  g_free (f->uri);
 }
 
 static guint
 count_outputs (Fixture * f, const gchar * suffix)
 {
-  g_autofree gchar *outputs = g_build_filename (f->d->dir, "outputs", NULL);
+  g_autofree gchar *outputs = g_build_filename (f->dir, "outputs", NULL);
   g_autoptr (GDir) d = g_dir_open (outputs, 0, NULL);
   const gchar *name;
   guint n = 0;
@@ -80,7 +128,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   guint status;
-  jt_daemon_start (f->d);
+  start_daemon (f);
 
   g_autofree gchar *s = lb_time_format_rfc3339 (f->t0);
   g_autofree gchar *e = lb_time_format_rfc3339 (f->t0 + 30 * LB_NS_PER_SEC);
@@ -88,15 +136,14 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
       "\"mediaType\": \"videoLowRes\", \"startTime\": \"%s\", \"endTime\": \"%s\", "
       "\"inputs\": [\"" INPUT "\"]}", s, e);
   g_autoptr (JsonNode) created =
-      jt_daemon_request (f->d, "POST", "/cameras/media/retrieval", body,
-      &status);
+      request (f, "POST", "/cameras/media/retrieval", body, &status);
   g_assert_cmpuint (status, ==, 200);
   g_autofree gchar *id =
       g_strdup (json_object_get_string_member (json_object_get_object_member
           (json_node_get_object (created), "data"), "retrievalId"));
 
   /* wait for the worker to be transcoding, then kill -9 */
-  g_autoptr (LbStore) store = jt_daemon_open_store (f->d);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   gboolean running = FALSE;
   while (!running && g_get_monotonic_time () < until) {
@@ -110,7 +157,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
   }
   g_assert_true (running);
   g_usleep (150000);
-  gint st = jt_daemon_stop (f->d, SIGKILL);
+  gint st = stop_daemon (f, SIGKILL);
   g_assert_true (WIFSIGNALED (st));
   {
     g_autoptr (GPtrArray) rows = NULL;
@@ -122,7 +169,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
   g_assert_cmpuint (count_outputs (f, ".mp4"), ==, 0);
 
   /* restart: the row runs again and ends once */
-  jt_daemon_start (f->d);
+  start_daemon (f);
   g_autofree gchar *path =
       g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
   const gchar *st_text = NULL;
@@ -130,7 +177,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
   until = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
   while (g_get_monotonic_time () < until) {
     g_clear_pointer (&got, json_node_unref);
-    got = jt_daemon_request (f->d, "GET", path, NULL, &status);
+    got = request (f, "GET", path, NULL, &status);
     g_assert_cmpuint (status, ==, 200);
     JsonObject *m =
         json_array_get_object_element (json_object_get_array_member
@@ -142,7 +189,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
     g_usleep (50000);
   }
   g_assert_cmpstr (st_text, ==, "available");
-  g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (f->d, SIGTERM)), ==, 0);
+  g_assert_cmpint (WEXITSTATUS (stop_daemon (f, SIGTERM)), ==, 0);
 
   g_autoptr (GPtrArray) rows = NULL;
   g_assert_true (lb_store_api_get_retrieval (store, id, "acme", &rows, &error));

@@ -96,6 +96,9 @@ test_bad (void)
   expect_bad ("this is not a key file\n", "bad.conf");
   expect_bad ("[store]\nmin-free=100%\n", "[store] min-free");
   expect_bad ("[store]\nmin-free=lots\n", "[store] min-free");
+  expect_bad ("[recorder]\ntime-source=gps\n", "[recorder] time-source");
+  expect_bad ("[recorder]\ntime-source=file\ntime-sync-file=\n",
+      "[recorder] time-sync-file");
 }
 
 static void
