@@ -7,7 +7,6 @@
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #define PG_BINDIR "/usr/lib/postgresql/15/bin"
@@ -35,7 +34,7 @@ child_setup (gpointer data)
   if (pg->as_postgres && (setgid (pg->gid) != 0 || setgroups (0, NULL) != 0
           || setuid (pg->uid) != 0))
     _exit (126);
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  lb_test_child_setup (NULL);
 }
 
 static GSubprocessLauncher *

@@ -1,6 +1,8 @@
 /* lookback tests — nginx upload receiver (see lb-test-nginx.h) */
 #include "lb-test-nginx.h"
 
+#include "lb-test-common.h"
+
 #include <gio/gio.h>
 #include <signal.h>
 
