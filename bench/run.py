@@ -857,6 +857,7 @@ def bench_cluster(workdir, seconds):
         return None
     pg = Postgres(workdir)
     nodes = []
+    load = os.getloadavg()[0]
     try:
         pg.start()
         nodes = cluster_nodes(workdir, pg)
@@ -873,6 +874,7 @@ def bench_cluster(workdir, seconds):
             d.stop()
         pg.stop()
     return {"creates": creates, "gets": gets, "one_box": one_box(workdir, seconds),
+            "load": (load, os.getloadavg()[0]),
             "create_cmd": "wrk -t1 -c4 -d%ds --latency -s create-N.lua http://NODE_N (one per node, at once; "
                           "22 ms pause per connection)" % seconds,
             "get_cmd": "wrk -t2 -c32 -d%ds --latency -H 'Authorization: Bearer …' "
@@ -893,8 +895,9 @@ def cluster_lines(res):
             "sharing one PostgreSQL 15 (Debian's, default settings, started by the harness in a folder under "
             "/tmp), each with one camera input in the registry (recording off, as for the API rows above) and "
             "`[cluster]` set, nothing else tuned. Each created row is run by the node that owns it (an image "
-            "long before any footage: unavailable, through the shared books) while the load goes on." % (
-                datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")), "",
+            "long before any footage: unavailable, through the shared books) while the load goes on. The "
+            "machine's 1-minute load average (other work included): %.1f at the start, %.1f at the end." % (
+                (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),) + res["load"]), "",
             "| measure | result | target | met |", "| --- | --- | --- | --- |",
             "| create latency, ~500 req/s spread over 3 nodes (each for vehicles the others record) | "
             "p99 %.2f ms (worst node; p50 %.2f ms; %.0f req/s achieved in all) | p99 ≤ 20 ms | %s |" % (
