@@ -709,8 +709,11 @@ apply_journal (LbStorePg * pg)
   gboolean ok = lb_store_pg_apply_journal (pg, pg->own, &woke, &error);
   if (woke)
     lb_store_pg_tell_work (pg);
+  /* offline: said once by lb_store_pg_set_down; anything else, here (the
+   * entries wait for the next kick or reconnection) */
   if (!ok && !g_error_matches (error, LB_ERROR, LB_ERROR_OFFLINE))
-    GST_WARNING ("journal: %s", error->message);
+    lb_log (LB_LOG_WARNING, NULL, "cluster journal: the waiting job outcomes "
+        "cannot be recorded yet: %s", error->message);
   return ok || !g_error_matches (error, LB_ERROR, LB_ERROR_OFFLINE);
 }
 
