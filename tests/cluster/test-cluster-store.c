@@ -2,7 +2,8 @@
  * process (each its own SQLite folder, joined to the one database), rows
  * created on one node and run by the node that records their vehicle, the
  * quota shared by nodes creating at once, the journal across a database
- * restart, rows of a node gone silent, rows left running by a crash. */
+ * restart, rows of a node gone silent, rows left running by a crash, a
+ * delivery held for an upload target. */
 #include "core/lb-config.h"
 #include "core/lb-error.h"
 #include "core/lb-sign.h"
@@ -10,6 +11,7 @@
 #include "quota/lb-quota.h"
 #include "store/lb-store-api.h"
 #include "store/lb-store-cluster.h"
+#include "store/lb-store-upload.h"
 #include "lb-test-common.h"
 #include "lb-test-pg.h"
 
@@ -252,6 +254,63 @@ test_create_elsewhere (void)
   g_assert_false (lb_store_api_get_retrieval (n2->store, rid, "o2", &other,
           &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
+}
+
+/* Delivery to an upload target on the owner: the row waits, pending and
+ * counted in the owner's queue only, while the upload does; once it is
+ * uploaded the row is available and charged, on every node. */
+static void
+test_upload (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Node) owner = node_new ("u1", "v8");
+  g_autoptr (Node) other = node_new ("u2", NULL);
+  gint64 at = lb_time_now () - 60 * LB_NS_PER_SEC;
+  g_autofree gchar *rid = NULL;
+  gint64 id = create_image (other->store, "o8", "v8", at, &rid);
+  g_autoptr (LbRetrieval) row = NULL;
+  g_assert_true (lb_store_api_claim_next (owner->store, lb_time_now (), &row,
+          &error));
+  g_assert_nonnull (row);
+
+  LbUploadJob job = { rid, "v8", INPUT, LB_MEDIA_TYPE_IMAGE, "outputs/u.jpg",
+    at, at, NULL, id, "image/jpeg", 0.1
+  };
+  gint64 entry = 0;
+  g_assert_true (lb_store_upload_enqueue (owner->store, &job, lb_time_now (),
+          &entry, &error));
+  g_assert_no_error (error);
+  /* held for the upload: progress 1, pending, never claimed again */
+  gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  g_autoptr (LbRetrieval) held = row_now (other->store, id);
+  while (held->progress < 1 && g_get_monotonic_time () < until) {
+    g_usleep (20000);
+    g_clear_pointer (&held, lb_retrieval_free);
+    held = row_now (other->store, id);
+  }
+  g_assert_cmpfloat (held->progress, ==, 1);
+  g_assert_cmpint (held->status, ==, LB_RETRIEVAL_PENDING);
+  g_autoptr (LbRetrieval) again = NULL;
+  g_assert_true (lb_store_api_claim_next (owner->store, lb_time_now (),
+          &again, &error));
+  g_assert_null (again);
+  gint64 count = -1, oldest = -1;
+  g_assert_true (lb_store_api_pending_summary (owner->store, &count, &oldest,
+          &error));
+  g_assert_cmpint (count, ==, 1);
+  g_assert_cmpint (oldest, ==, held->created_ns);
+  g_assert_true (lb_store_api_pending_summary (other->store, &count, &oldest,
+          &error));
+  g_assert_cmpint (count, ==, 0);
+
+  g_assert_true (lb_store_upload_done (owner->store, entry, lb_time_now (),
+          1234, "abcd", "https://cdn.example/u.jpg", &error));
+  g_assert_no_error (error);
+  g_autoptr (LbRetrieval) done = wait_status (other->store, id,
+      LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpint (done->status, ==, LB_RETRIEVAL_AVAILABLE);
+  g_assert_cmpstr (done->content_type, ==, "image/jpeg");
+  lb_test_assert_books (other->store, "o8", 0.1, 0);
 }
 
 /* Ten creates on the store of node index % 3 (data: the nodes). */
@@ -537,6 +596,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   pg = lb_test_pg_new ();
   g_test_add_func ("/cluster/store/create-elsewhere", test_create_elsewhere);
+  g_test_add_func ("/cluster/store/upload", test_upload);
   g_test_add_func ("/cluster/store/quota-race", test_quota_race);
   g_test_add_func ("/cluster/store/database-restart", test_database_restart);
   g_test_add_func ("/cluster/store/requeue-at-restart",
