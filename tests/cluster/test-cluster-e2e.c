@@ -1,6 +1,7 @@
 /* Three lookbackd nodes and one PostgreSQL 15, all on loopback: each node
  * records its own test camera (videotestsrc, every frame stamped with its
- * wall-clock time) and any node answers any call.
+ * wall-clock time) and any node answers any call.  Tokens are made as an
+ * operator makes them, by `lookback token add` with a node's configuration.
  *
  *  - creates spread round-robin over the nodes, each for a vehicle another
  *    node records, all end available with the right frames (stamps read
@@ -10,9 +11,10 @@
  *  - a node killed -9 in the middle of a transcode: its vehicle's new
  *    retrievals wait, pending; at its restart the row runs again and ends
  *    once, charged once;
- *  - PostgreSQL stopped in the middle of a transcode: creates and reads
- *    answer 503 saying why, the job ends and its outcome waits in the
- *    node's journal, recording goes on; once the database is back nothing
+ *  - PostgreSQL stopped in the middle of a transcode: creates, reads and
+ *    lists answer 503 saying why, the job ends and its outcome waits in the
+ *    node's journal (read from its SQLite), recording goes on; once the
+ *    database is back the outcome is recorded, the journal empties, nothing
  *    is lost. */
 #include "core/lb-error.h"
 #include "core/lb-time.h"
