@@ -157,16 +157,29 @@ lb_test_pg_free (LbTestPg * pg)
   g_free (pg);
 }
 
+/* The racers wait at the gate until every thread is there. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean open;
+} Gate;
+
 typedef struct
 {
   LbTestRacer racer;
   LbTestRaceFunc func;
+  Gate *gate;
 } Lane;
 
 static gpointer
 run_lane (gpointer data)
 {
   Lane *lane = data;
+  g_mutex_lock (&lane->gate->lock);
+  while (!lane->gate->open)
+    g_cond_wait (&lane->gate->cond, &lane->gate->lock);
+  g_mutex_unlock (&lane->gate->lock);
   lane->func (&lane->racer);
   return NULL;
 }
@@ -175,18 +188,27 @@ void
 lb_test_race (guint n, LbTestRaceFunc func, gpointer data, gint * ok,
     gint * refused)
 {
+  Gate gate = { 0 };
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
   g_autofree Lane *lanes = g_new0 (Lane, n);
   g_autofree GThread **threads = g_new0 (GThread *, n);
   for (guint i = 0; i < n; i++) {
     lanes[i] = (Lane) { {
     i, data, 0, 0}
-    , func};
+    , func, &gate};
     threads[i] = g_thread_new ("racer", run_lane, &lanes[i]);
   }
+  g_mutex_lock (&gate.lock);
+  gate.open = TRUE;
+  g_cond_broadcast (&gate.cond);
+  g_mutex_unlock (&gate.lock);
   *ok = *refused = 0;
   for (guint i = 0; i < n; i++) {
     g_thread_join (threads[i]);
     *ok += lanes[i].racer.ok;
     *refused += lanes[i].racer.refused;
   }
+  g_cond_clear (&gate.cond);
+  g_mutex_clear (&gate.lock);
 }

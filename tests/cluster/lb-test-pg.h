@@ -38,8 +38,8 @@ typedef struct {
 
 typedef void (*LbTestRaceFunc) (LbTestRacer *racer);
 
-/* Runs @func on @n threads at once and waits for them all: the sums of
- * their counts in *@ok and *@refused. */
+/* Runs @func on @n threads at once (each starts once all of them exist)
+ * and waits for them all: the sums of their counts in *@ok and *@refused. */
 void         lb_test_race      (guint           n,
                                 LbTestRaceFunc  func,
                                 gpointer        data,
