@@ -220,12 +220,25 @@ lb_test_daemon_stop (LbTestDaemon * d, gint sig)
 {
   g_autoptr (GError) error = NULL;
 
+  gint status;
+
   g_subprocess_send_signal (d->proc, sig);
   g_subprocess_wait (d->proc, NULL, &error);
   g_assert_no_error (error);
   if (g_subprocess_get_if_signaled (d->proc))
-    return 128 + g_subprocess_get_term_sig (d->proc);
-  return g_subprocess_get_exit_status (d->proc);
+    status = 128 + g_subprocess_get_term_sig (d->proc);
+  else
+    status = g_subprocess_get_exit_status (d->proc);
+  if (status != 0 && status != 128 + sig) {
+    /* what it said before it ended badly (a sanitizer's report) */
+    g_mutex_lock (&d->lock);
+    while (!d->ended)
+      g_cond_wait (&d->cond, &d->lock);
+    g_mutex_unlock (&d->lock);
+    g_autofree gchar *out = lb_test_daemon_get_output (d);
+    g_test_message ("lookbackd ended with %d:\n%s", status, out);
+  }
+  return status;
 }
 
 void
