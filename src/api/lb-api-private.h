@@ -157,6 +157,7 @@ void     lb_api_route_openapi (LbApiRequest *req);
 
 void     lb_api_route_coverage (LbApiRequest *req);
 void     lb_api_route_quota  (LbApiRequest *req);
+void     lb_api_route_console (LbApiRequest *req);
 
 gint64   lb_api_now          (LbApiServer *server);
 
