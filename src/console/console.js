@@ -456,7 +456,7 @@
     if (!h)
       return el('span', { class: 'health idle', title: 'No recorder runs for this input.' },
         'not recording');
-    const since = state.healthAt - h.age * SEC;
+    const since = Math.round((state.healthAt - h.age * SEC) / SEC) * SEC;
     if (h.connected)
       return el('span', {
         class: 'health live',

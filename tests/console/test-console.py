@@ -307,6 +307,10 @@ class ConsoleTest(unittest.TestCase):
             r'quota 0\.0 s', self.css('#quota-text').text))
         d.execute_script('arguments[0].scrollIntoView()', card)
         self.shot('4-retrieval')
+        # the whole page (README's docs/console.png)
+        d.set_window_size(1280, 1500)
+        d.execute_script('window.scrollTo(0, 0)')
+        self.shot('5-console')
         self.check_browser_log()
 
 
