@@ -3,42 +3,11 @@
  * the organisation's quota; their validation, paging and bounds. */
 #include "api-test.h"
 #include "lb-test-common.h"
-#include "store/lb-store-footage.h"
 
 #include <string.h>
 
 #define T API_TEST_START_NS
 #define S(x) ((gint64) ((x) * LB_NS_PER_SEC))
-
-/* A segment of 1234 @input over [T + @a, T + @b), keyframes every second. */
-static void
-add_segment (ApiFixture * f, const gchar * input, gint64 a, gint64 b,
-    GPtrArray * segs, GPtrArray * kfs)
-{
-  LbSegment *s = g_new0 (LbSegment, 1);
-  GArray *k = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
-
-  s->vehicle = g_strdup ("1234");
-  s->input = g_strdup (input);
-  s->path = lb_footage_segment_relpath ("1234", input, T + a);
-  s->start_ns = T + a;
-  s->end_ns = T + b;
-  s->codec = g_strdup ("h264");
-  s->caps = g_strdup ("video/x-h264");
-  s->width = 320;
-  s->height = 240;
-  s->fps_n = 30;
-  s->fps_d = 1;
-  s->init_size = 1000;
-  gint64 off = 1000;
-  for (gint64 t = T + a; t < T + b; t += LB_NS_PER_SEC, off += 5000) {
-    LbKeyframe kf = { 0, t, off, 5000, off + 16, 900, 30 };
-    g_array_append_val (k, kf);
-  }
-  s->bytes = off;
-  g_ptr_array_add (segs, s);
-  g_ptr_array_add (kfs, k);
-}
 
 /* Segments of 1234 @input: @n spans [a, b) in seconds from T. */
 static void
@@ -51,8 +20,12 @@ add_footage (ApiFixture * f, const gchar * input, const gint64 (*spans)[2],
   g_autoptr (GPtrArray) kfs =
       g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
 
-  for (guint i = 0; i < n; i++)
-    add_segment (f, input, S (spans[i][0]), S (spans[i][1]), segs, kfs);
+  for (guint i = 0; i < n; i++) {
+    GArray *k;
+    g_ptr_array_add (segs, lb_test_segment_new ("1234", input,
+            T + S (spans[i][0]), T + S (spans[i][1]), LB_NS_PER_SEC, &k));
+    g_ptr_array_add (kfs, k);
+  }
   g_assert_true (lb_store_segment_add (f->store, segs, kfs, &error));
   g_assert_no_error (error);
 }
