@@ -14,20 +14,13 @@ static void
 add_footage (ApiFixture * f, const gchar * input, const gint64 (*spans)[2],
     guint n)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) segs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_autoptr (GPtrArray) kfs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autofree gint64 (*ns)[2] = g_malloc_n (n, sizeof *ns);
 
   for (guint i = 0; i < n; i++) {
-    GArray *k;
-    g_ptr_array_add (segs, lb_test_segment_new ("1234", input,
-            T + S (spans[i][0]), T + S (spans[i][1]), LB_NS_PER_SEC, &k));
-    g_ptr_array_add (kfs, k);
+    ns[i][0] = T + S (spans[i][0]);
+    ns[i][1] = T + S (spans[i][1]);
   }
-  g_assert_true (lb_store_segment_add (f->store, segs, kfs, &error));
-  g_assert_no_error (error);
+  lb_test_add_footage (f->store, "1234", input, 0, ns, n);
 }
 
 /* GET /cameras/media/coverage over [T + @from, T + @to] (seconds). */

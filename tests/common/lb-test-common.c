@@ -70,6 +70,28 @@ lb_test_segment_new (const gchar * vehicle, const gchar * input,
   return s;
 }
 
+void
+lb_test_add_footage (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 epoch, const gint64 (*spans)[2], guint n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) segs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+
+  for (guint i = 0; i < n; i++) {
+    GArray *k;
+    LbSegment *s = lb_test_segment_new (vehicle, input, spans[i][0],
+        spans[i][1], LB_NS_PER_SEC, &k);
+    s->clock_epoch = epoch;
+    g_ptr_array_add (segs, s);
+    g_ptr_array_add (kfs, k);
+  }
+  g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
+  g_assert_no_error (error);
+}
+
 gchar *
 lb_test_store_new (gchar ** out_db)
 {

@@ -32,6 +32,16 @@ LbSegment *lb_test_segment_new            (const gchar *vehicle,
                                            gint64       gop_ns,
                                            GArray     **keyframes);
 
+/* Adds @n segments of @vehicle's @input over @spans ([start, end) in ns),
+ * timed in clock epoch @epoch (0: synchronised), each with a keyframe every
+ * second (lb_test_segment_new()), in one transaction (asserted). */
+void       lb_test_add_footage            (LbStore     *store,
+                                           const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       epoch,
+                                           const gint64 (*spans)[2],
+                                           guint        n);
+
 /* A new temporary folder holding an empty store: its database is
  * <dir>/lookback.db.  Returns the folder; *@out_db (if not NULL) gets the
  * database's path. */

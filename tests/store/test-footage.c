@@ -18,22 +18,7 @@ static void
 add_timed (LbStore * store, const gchar * input, gint64 epoch,
     const gint64 (*spans)[2], guint n)
 {
-  g_autoptr (GPtrArray) segs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_autoptr (GPtrArray) kfs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  for (guint i = 0; i < n; i++) {
-    GArray *k;
-    LbSegment *s =
-        lb_test_segment_new ("v1", input, spans[i][0], spans[i][1], GST_SECOND,
-        &k);
-    s->clock_epoch = epoch;
-    g_ptr_array_add (segs, s);
-    g_ptr_array_add (kfs, k);
-  }
-  g_autoptr (GError) error = NULL;
-  g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
-  g_assert_no_error (error);
+  lb_test_add_footage (store, "v1", input, epoch, spans, n);
 }
 
 static void
