@@ -1,6 +1,8 @@
-/* GET /cameras/media/coverage and GET /cameras/media/quota (lookback's
- * extensions for the web console): what was recorded when, per input, and
- * the organisation's quota; their validation, paging and bounds. */
+/* The web console's routes: its static files (GET /, GET /console/{file})
+ * and lookback's API extensions it reads, GET /cameras/media/coverage (what
+ * was recorded when, per input) and GET /cameras/media/quota (the
+ * organisation's quota), with their validation, paging and bounds.  The
+ * console itself is driven in a browser by tests/console. */
 #include "api-test.h"
 #include "lb-test-common.h"
 
@@ -231,10 +233,63 @@ test_quota (ApiFixture * f, gconstpointer data)
               "data.reservedSeconds")), ==, 0.0);
 }
 
+/* GET @path: 200 with @type, the console's security headers, and a body
+ * holding @needle. */
+static void
+assert_file (ApiFixture * f, const gchar * path, const gchar * type,
+    const gchar * needle)
+{
+  g_autoptr (ApiReply) r = api_request (f, "GET", path, NULL, NULL);
+  gsize len = 0;
+  const gchar *body = g_bytes_get_data (r->body, &len);
+
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Type"),
+      ==, type);
+  g_assert_nonnull (g_strstr_len (body, len, needle));
+  g_assert_nonnull (strstr (soup_message_headers_get_one (r->headers,
+              "Content-Security-Policy"), "script-src 'self';"));
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers,
+          "X-Frame-Options"), ==, "DENY");
+  g_assert_cmpstr (soup_message_headers_get_one (r->headers,
+          "X-Content-Type-Options"), ==, "nosniff");
+}
+
+static void
+test_files (ApiFixture * f, gconstpointer data)
+{
+  assert_file (f, "/", "text/html; charset=utf-8",
+      "<script src=\"/console/console.js\" defer></script>");
+  assert_file (f, "/console/index.html", "text/html; charset=utf-8",
+      "<title>lookback</title>");
+  assert_file (f, "/console/console.js", "text/javascript; charset=utf-8",
+      "'use strict';");
+  assert_file (f, "/console/console.css", "text/css; charset=utf-8",
+      "#timeline {");
+  assert_file (f, "/console/icon.svg", "image/svg+xml", "<svg");
+
+  /* nothing else: not the resource's other names, no path tricks */
+  const gchar *missing[] = { "/console/", "/console/nope.js",
+    "/console/lb-console.gresource.xml", "/console/..openapi.json",
+    "/console/a.b.js", "/console/console.js.map", "/index.html",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (missing); i++) {
+    g_autoptr (ApiReply) r = api_request (f, "GET", missing[i], NULL, NULL);
+    g_test_message ("%s", missing[i]);
+    api_assert_error (r, 404, NULL);
+  }
+  /* an encoded slash: libsoup refuses it before any route */
+  g_autoptr (ApiReply) slash = api_request (f, "GET",
+      "/console/..%2Fopenapi.json", NULL, NULL);
+  g_assert_cmpuint (slash->status, ==, 400);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add ("/api/console/files", ApiFixture, NULL, api_fixture_setup,
+      test_files, api_fixture_teardown);
   g_test_add ("/api/coverage/ranges", ApiFixture, NULL, api_fixture_setup,
       test_ranges, api_fixture_teardown);
   g_test_add ("/api/coverage/pages", ApiFixture,
