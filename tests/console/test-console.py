@@ -7,7 +7,8 @@ and imported with `lookback import`, 20 s apart; lookbackd serves it on
 in with a token from `lookback token add`, finds the footage and the gap on
 the timeline, clicks a moment for a still, drags across a range, asks for a
 high-res clip of it, waits for it and checks the delivered range the page
-shows; the recorder's health and the organisation's quota are shown.  The
+shows; the recorder's health and the organisation's quota are shown, and
+the day and week zooms still find the footage.  The
 browser's console must hold no error (SEVERE).  A screenshot of each step
 is kept in $LB_ARTIFACTS_DIR (the build's meson-logs/console).
 
@@ -311,6 +312,18 @@ class ConsoleTest(unittest.TestCase):
         d.set_window_size(1280, 1500)
         d.execute_script('window.scrollTo(0, 0)')
         self.shot('5-console')
+
+        # a day and a week: the window read again holds the footage
+        for zoom, days in (('86400000', 1), ('604800000', 7)):
+            label = self.css('#window-label').text
+            self.css('button.zoom[data-zoom="%s"]' % zoom).click()
+            WebDriverWait(d, WAIT_S).until(
+                lambda _: self.css('#window-label').text != label)
+            self.wait_for(track + ' .seg.rec[data-start="%s"]' % rfc(T0))
+            a, b = re.findall(r'\d{4}-\d\d-\d\d', self.css('#window-label').text)
+            self.assertEqual((datetime.date.fromisoformat(b) -
+                              datetime.date.fromisoformat(a)).days, days)
+        self.shot('6-week')
         self.check_browser_log()
 
 
