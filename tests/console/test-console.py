@@ -3,14 +3,15 @@
 
 A store holds two pieces of stamped footage made at test time (lbclockstamp)
 and imported with `lookback import`, 20 s apart; lookbackd serves it on
-127.0.0.1 and records nothing (its camera is a dead port).  The test signs
-in with a token from `lookback token add`, finds the footage and the gap on
-the timeline, clicks a moment for a still, drags across a range, asks for a
-high-res clip of it, waits for it and checks the delivered range the page
-shows; the recorder's health and the organisation's quota are shown, and
-the day and week zooms still find the footage.  The
-browser's console must hold no error (SEVERE).  A screenshot of each step
-is kept in $LB_ARTIFACTS_DIR (the build's meson-logs/console).
+127.0.0.1 (that input's camera is a dead port) and records a live test
+camera on another input.  The test signs in with a token from `lookback
+token add`, finds the footage and the gap on the timeline, clicks a moment
+for a still, drags across a range, asks for a high-res clip of it, waits for
+it and checks the delivered range the page shows; the recorders' health
+(lost, live) and the organisation's quota are shown, and the day and week
+zooms still find the footage.  The browser's console must hold no error
+(SEVERE).  A screenshot of each step is kept in $LB_ARTIFACTS_DIR (the
+build's meson-logs/console).
 
 Everything talks to loopback only: lookbackd, chromedriver, and a Chromium
 told not to reach out (no sync, no component updates, no background
@@ -38,7 +39,8 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 VEHICLE = '1234'
-INPUT = 'dashcamRoadFacing'
+INPUT = 'dashcamRoadFacing'     # imported footage; its camera a dead port
+LIVE = 'dashcamDriverFacing'    # a live test camera, recorded
 T0 = datetime.datetime(2026, 1, 1, 10, 0, 0, tzinfo=datetime.timezone.utc)
 PIECE_S = 20          # each piece of footage
 GAP_S = 20            # between them
@@ -162,8 +164,10 @@ class ConsoleTest(unittest.TestCase):
                     '[retention]\nmax-age=0\n'
                     '[jobs]\nworkers=1\n'
                     '[input %s %s]\nsource=rtspsrc location=rtsp://127.0.0.1:%d/x\n'
+                    '[input %s %s]\nsource=videotestsrc is-live=true ! '
+                    'video/x-raw,width=160,height=120,framerate=10/1\n'
                     % (os.path.join(cls.dir, 'store'), VEHICLE, INPUT,
-                       dead_port()))
+                       dead_port(), VEHICLE, LIVE))
         lookback = [os.environ['LOOKBACK'], '--config', cls.conf]
         for i in range(2):
             start = T0 + datetime.timedelta(seconds=i * (PIECE_S + GAP_S))
@@ -236,10 +240,11 @@ class ConsoleTest(unittest.TestCase):
         quota = self.wait_for('#quota:not([hidden]) #quota-text')
         self.assertIn('acme', quota.text)
 
-        # the footage on the timeline: the view opens on the latest footage
-        # (none now); at ten minutes, both pieces and the gap between them
+        # the footage on the timeline: at ten minutes around it, both pieces
+        # and the gap between them
         self.css('button.zoom[data-zoom="600000"]').click()
-        self.css('#latest').click()
+        self.css('#goto').send_keys('2026-01-01 10:00:30')
+        self.css('#goto-form button[type="submit"]').click()
         track = '.track[data-vehicle="%s"][data-input="%s"]' % (VEHICLE, INPUT)
         gap_start = T0 + datetime.timedelta(seconds=PIECE_S)
         gap_end = gap_start + datetime.timedelta(seconds=GAP_S)
@@ -251,6 +256,7 @@ class ConsoleTest(unittest.TestCase):
         # recorder health from /metrics: the camera is a dead port
         health = self.wait_for('.tl-row[data-input="%s"] .health.lost' % INPUT)
         self.assertIn('since', health.text)
+        self.wait_for('.tl-row[data-input="%s"] .health.live' % LIVE)
         self.shot('2-timeline')
 
         # a click: a still of that moment
