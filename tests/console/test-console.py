@@ -310,8 +310,9 @@ class ConsoleTest(unittest.TestCase):
         self.assertTrue(link.get_attribute('href').startswith(
             self.daemon.url + '/media/'))
         # the quota counts the clip
-        WebDriverWait(d, WAIT_S).until(lambda _: not re.search(
-            r'quota 0\.0 s', self.css('#quota-text').text))
+        WebDriverWait(d, WAIT_S).until(lambda _: float(re.search(
+            r'quota ([0-9.]+) s', self.css('#quota-text').text).group(1))
+            >= (b - a).total_seconds())
         d.execute_script('arguments[0].scrollIntoView()', card)
         self.shot('4-retrieval')
         # the whole page (README's docs/console.png)
