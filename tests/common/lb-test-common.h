@@ -155,6 +155,17 @@ GPid      lb_test_daemon_spawn            (const gchar *const *argv,
                                            gchar             **uri,
                                            GString            *log);
 
+/* A request to @base_uri@path with the bearer @token (NULL: none) and the
+ * JSON @body (NULL: none), the server in another process: the body of the
+ * answer; *@status gets the HTTP status. */
+GBytes   *lb_test_http_call               (SoupSession       *session,
+                                           const gchar       *base_uri,
+                                           const gchar       *token,
+                                           const gchar       *method,
+                                           const gchar       *path,
+                                           const gchar       *body,
+                                           guint             *status);
+
 /* A request to the API at @base_uri with the bearer @token (the server runs
  * in another process): its JSON body (JSON null when empty); *@status gets
  * the HTTP status. */
@@ -165,5 +176,25 @@ JsonNode *lb_test_api_call                (SoupSession       *session,
                                            const gchar       *path,
                                            const gchar       *body,
                                            guint             *status);
+
+/* A GSpawnChildSetupFunc: the child is killed when the test dies (a
+ * failed assertion leaves no camera or daemon running). */
+void      lb_test_child_setup             (gpointer data);
+
+/* An RTSP test camera (tests/tools/lb-test-camera) on loopback, started by
+ * the test: @port 0 picks a free port; @args (NULL-terminated, or NULL)
+ * are more of its options ("--codec", "h265", "--bframes", "2",
+ * "--stamp", …).  Fails the test when it does not start. */
+typedef struct
+{
+  GPid pid;
+  gchar *url;                   /* rtsp://127.0.0.1:PORT/cam */
+} LbTestCamera;
+
+LbTestCamera *lb_test_camera_start       (gint                port,
+                                          const gchar *const *args);
+gint          lb_test_camera_port        (LbTestCamera       *camera);
+/* Kills it (SIGKILL) and frees it. */
+void          lb_test_camera_kill        (LbTestCamera       *camera);
 
 G_END_DECLS

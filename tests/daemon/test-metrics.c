@@ -89,24 +89,11 @@ static gchar *
 request (Fixture * f, const gchar * method, const gchar * path,
     const gchar * bearer, const gchar * body, guint want)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *url = g_strconcat (lb_test_daemon_get_uri (f->daemon),
-      path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  guint status = 0;
+  g_autoptr (GBytes) reply = lb_test_http_call (f->session,
+      lb_test_daemon_get_uri (f->daemon), bearer, method, path, body, &status);
 
-  if (bearer) {
-    g_autofree gchar *auth = g_strconcat ("Bearer ", bearer, NULL);
-    soup_message_headers_append (soup_message_get_request_headers (msg),
-        "Authorization", auth);
-  }
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply = soup_session_send_and_read (f->session, msg,
-      NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (soup_message_get_status (msg), ==, want);
+  g_assert_cmpuint (status, ==, want);
   return g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
 }
 
