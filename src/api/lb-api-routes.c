@@ -311,8 +311,8 @@ not_reserved:
 /* ------------------------------------------------------------------------- */
 /* Media objects */
 
-static void
-add_time (JsonBuilder * b, const gchar * name, gint64 ns)
+void
+lb_api_json_add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
   g_autofree gchar *text = lb_time_format_rfc3339 (ns);
   json_builder_set_member_name (b, name);
@@ -340,21 +340,21 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "url");
   json_builder_add_string_value (b, url);
-  add_time (b, "urlExpiryTime", expires_s * LB_NS_PER_SEC);
+  lb_api_json_add_time (b, "urlExpiryTime", expires_s * LB_NS_PER_SEC);
   json_builder_end_object (b);
 }
 
-/* "name": [{"startTime", "endTime"}, …] */
-static void
-add_ranges (JsonBuilder * b, const gchar * name, const GArray * ranges)
+void
+lb_api_json_add_ranges (JsonBuilder * b, const gchar * name,
+    const GArray * ranges)
 {
   json_builder_set_member_name (b, name);
   json_builder_begin_array (b);
   for (guint i = 0; ranges && i < ranges->len; i++) {
     const LbTimeRange *g = &g_array_index (ranges, LbTimeRange, i);
     json_builder_begin_object (b);
-    add_time (b, "startTime", g->start_ns);
-    add_time (b, "endTime", g->end_ns);
+    lb_api_json_add_time (b, "startTime", g->start_ns);
+    lb_api_json_add_time (b, "endTime", g->end_ns);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -371,16 +371,16 @@ add_coverage (JsonBuilder * b, const LbCoverage * c)
     return;
   json_builder_set_member_name (b, "coverage");
   json_builder_begin_object (b);
-  add_time (b, "requestedStartTime", c->requested_start_ns);
-  add_time (b, "requestedEndTime", c->requested_end_ns);
-  add_time (b, "deliveredStartTime", c->delivered_start_ns);
-  add_time (b, "deliveredEndTime", c->delivered_end_ns);
+  lb_api_json_add_time (b, "requestedStartTime", c->requested_start_ns);
+  lb_api_json_add_time (b, "requestedEndTime", c->requested_end_ns);
+  lb_api_json_add_time (b, "deliveredStartTime", c->delivered_start_ns);
+  lb_api_json_add_time (b, "deliveredEndTime", c->delivered_end_ns);
   json_builder_set_member_name (b, "offsetMs");
   json_builder_add_double_value (b,
       (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
       1000.0);
-  add_ranges (b, "gaps", c->gaps);
-  add_ranges (b, "unsynchronized", c->unsynced);
+  lb_api_json_add_ranges (b, "gaps", c->gaps);
+  lb_api_json_add_ranges (b, "unsynchronized", c->unsynced);
   json_builder_end_object (b);
 }
 
@@ -405,12 +405,14 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   }
   json_builder_set_member_name (b, "mediaType");
   json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
-  add_time (b, "startTime", available ? r->delivered_start_ns : r->start_ns);
-  add_time (b, "endTime", available ? r->delivered_end_ns : r->end_ns);
+  lb_api_json_add_time (b, "startTime",
+      available ? r->delivered_start_ns : r->start_ns);
+  lb_api_json_add_time (b, "endTime",
+      available ? r->delivered_end_ns : r->end_ns);
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, lb_retrieval_status_to_string (shown));
   if (available) {
-    add_time (b, "availableAtTime", r->available_ns);
+    lb_api_json_add_time (b, "availableAtTime", r->available_ns);
     add_url_info (req, b, r);
     add_coverage (b, r->coverage);
   }
@@ -488,10 +490,23 @@ add_list_item (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
   json_builder_set_member_name (b, "triggerReason");
   json_builder_add_string_value (b, r->trigger_reason);
-  add_time (b, "startTime", r->delivered_start_ns);
-  add_time (b, "endTime", r->delivered_end_ns);
-  add_time (b, "availableAtTime", r->available_ns);
+  lb_api_json_add_time (b, "startTime", r->delivered_start_ns);
+  lb_api_json_add_time (b, "endTime", r->delivered_end_ns);
+  lb_api_json_add_time (b, "availableAtTime", r->available_ns);
   add_url_info (req, b, r);
+  json_builder_end_object (b);
+}
+
+void
+lb_api_json_add_pagination (JsonBuilder * b, const gchar * cursor,
+    gboolean more)
+{
+  json_builder_set_member_name (b, "pagination");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "endCursor");
+  json_builder_add_string_value (b, cursor);
+  json_builder_set_member_name (b, "hasNextPage");
+  json_builder_add_boolean_value (b, more);
   json_builder_end_object (b);
 }
 
@@ -512,13 +527,7 @@ reply_list (LbApiRequest * req, GPtrArray * rows, gboolean more)
     add_list_item (req, b, rows->pdata[i]);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  json_builder_set_member_name (b, "pagination");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "endCursor");
-  json_builder_add_string_value (b, cursor);
-  json_builder_set_member_name (b, "hasNextPage");
-  json_builder_add_boolean_value (b, more);
-  json_builder_end_object (b);
+  lb_api_json_add_pagination (b, cursor, more);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   lb_api_reply_json (req, SOUP_STATUS_OK, root);
