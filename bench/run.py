@@ -748,6 +748,12 @@ def bench_memory(c, workdir, seconds, smoke):
 # Cluster mode: three nodes sharing one PostgreSQL
 
 
+def plain_env():
+    """The environment without the sanitized build's preload: PostgreSQL
+    under the ASan runtime hangs in initdb (bench-smoke, sanitized)."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.endswith("SAN_OPTIONS")}
+
+
 class Postgres:
     """PostgreSQL 15 in a new folder under /tmp (the postgres user cannot
     reach /root), run as postgres when root, on a free loopback port."""
@@ -761,17 +767,18 @@ class Postgres:
         self.uri = "postgresql://postgres@127.0.0.1:%d/postgres" % self.port
         self.proc = None
         run([os.path.join(PG_BINDIR, "initdb"), "-D", os.path.join(self.dir, "data"), "-A", "trust",
-             "-U", "postgres", "-E", "UTF8", "--no-sync"], user=self.user, cwd="/tmp")
+             "-U", "postgres", "-E", "UTF8", "--no-sync"], user=self.user, cwd="/tmp", env=plain_env())
 
     def start(self):
         self.log = open(os.path.join(self.dir, "server.log"), "w")
         self.proc = subprocess.Popen([os.path.join(PG_BINDIR, "postgres"), "-D", os.path.join(self.dir, "data"),
                                       "-p", str(self.port), "-k", self.dir, "-c", "listen_addresses=127.0.0.1"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, user=self.user, cwd="/tmp")
+                                     stdout=self.log, stderr=subprocess.STDOUT, user=self.user, cwd="/tmp",
+                                     env=plain_env())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if subprocess.run([os.path.join(PG_BINDIR, "pg_isready"), "-q", "-h", "127.0.0.1", "-p",
-                               str(self.port)]).returncode == 0:
+                               str(self.port)], env=plain_env()).returncode == 0:
                 return
             time.sleep(0.05)
         raise SystemExit("bench: PostgreSQL did not start (see %s/server.log)" % self.dir)
