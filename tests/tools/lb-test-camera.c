@@ -23,8 +23,14 @@
  * a camera that costs almost nothing itself, for measuring what recording
  * costs.  The encoding options do not apply then.
  *
+ * --audio aac|opus|pcma adds an audio stream to the same session (live
+ * only): audiotestsrc wave=ticks, one tick a second at running times
+ * 0 s, 1 s, 2 s, … — the times --stamp draws (lbclockstamp's running time)
+ * into the frames shown with them, so a test finds each tick with the frame
+ * stamped with the same whole second.  AAC (voaacenc, 48 kHz), Opus
+ * (opusenc, 48 kHz) or PCMA (G.711 A-law, 8 kHz).
+ *
  * Room for what comes next (parsed and checked, refused for now):
- * --audio adds an audio stream to the same session (AAC, Opus or PCMA), and
  * --sub-stream WxH serves a second, smaller profile at /sub.
  *
  * Exit status: 2 for bad options (or one not implemented yet), 1 when the
@@ -98,9 +104,9 @@ check_options (const Options * o, GError ** error)
           || w < 80 || h < 48))
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--sub-stream must be WxH, at least 80x48, not '%s'", o->sub_stream);
-  else if (g_strcmp0 (o->audio, "none") != 0)
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "--audio %s is not implemented yet", o->audio);
+  else if (g_strcmp0 (o->audio, "none") != 0 && o->loop)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--audio needs the live camera, not --loop");
   else if (o->sub_stream)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
         "--sub-stream is not implemented yet");
@@ -132,6 +138,26 @@ encoder_description (const Options * o)
       o->bframes, gop, rate, o->bframes == 0 ? "constrained-baseline" : "high");
 }
 
+/* The audio branch of --audio: ticks once a second, encoded and paid as
+ * pay1; "" for none. */
+static const gchar *
+audio_description (const Options * o)
+{
+#define TICKS "audiotestsrc is-live=true wave=ticks tick-interval=1000000000 " \
+    "volume=0.8 "
+  if (g_str_equal (o->audio, "aac"))
+    return TICKS "! audio/x-raw,rate=48000,channels=1 ! voaacenc "
+        "! aacparse ! rtpmp4gpay name=pay1 pt=97";
+  if (g_str_equal (o->audio, "opus"))
+    return TICKS "! audio/x-raw,rate=48000,channels=1 ! opusenc "
+        "! rtpopuspay name=pay1 pt=98";
+  if (g_str_equal (o->audio, "pcma"))
+    return TICKS "! audio/x-raw,rate=8000,channels=1 ! alawenc "
+        "! rtppcmapay name=pay1 pt=8";
+#undef TICKS
+  return "";
+}
+
 static gchar *
 live_launch (const Options * o)
 {
@@ -139,8 +165,8 @@ live_launch (const Options * o)
 
   return g_strdup_printf ("( videotestsrc is-live=true pattern=ball "
       "! video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert "
-      "! video/x-raw,format=I420 %s ! %s )", o->width, o->height, o->fps,
-      o->stamp ? "! lbclockstamp" : "", enc);
+      "! video/x-raw,format=I420 %s ! %s %s )", o->width, o->height, o->fps,
+      o->stamp ? "! lbclockstamp" : "", enc, audio_description (o));
 }
 
 /* ---- loop: a file encoded beforehand ---- */
@@ -326,7 +352,7 @@ main (int argc, char **argv)
     {"loop", 0, 0, G_OPTION_ARG_FILENAME, &o.loop,
         "Serve this encoded file over and over instead of encoding", "FILE"},
     {"audio", 0, 0, G_OPTION_ARG_STRING, &o.audio,
-          "Audio stream: none (default), aac, opus or pcma (not implemented yet)",
+          "Audio stream of ticks: none (default), aac, opus or pcma",
         "A"},
     {"sub-stream", 0, 0, G_OPTION_ARG_STRING, &o.sub_stream,
         "A second profile of this size at /sub (not implemented yet)", "WxH"},
