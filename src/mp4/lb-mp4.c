@@ -402,6 +402,12 @@ media_track (LbMp4Init * init, guint32 kind, const LbMp4Box * trak,
             'e') ? "video" : "audio");
     return FALSE;
   }
+  guint64 empty;
+  gint64 media_time;
+  lb_mp4_trak_edit_start (trak, &empty, &media_time);
+  init->edit_ns = (init->movie_timescale ?
+      (gint64) gst_util_uint64_scale_round (empty, GST_SECOND,
+          init->movie_timescale) : 0) - lb_mp4_to_ns (init, media_time);
   return TRUE;
 }
 
@@ -550,6 +556,7 @@ parse_audio (LbMp4Init * init, const guint8 * moov, gsize len,
     g_autoptr (LbMp4Init) a = g_new0 (LbMp4Init, 1);
     a->samples = g_array_new (FALSE, TRUE, sizeof (LbMp4Sample));
     a->fps_d = 1;
+    a->movie_timescale = init->movie_timescale;
     if (!media_track (a, FOURCC ('s', 'o', 'u', 'n'), &trak, &stbl, &stsd,
             NULL) || !parse_audio_entry (a, &stsd))
       continue;
@@ -600,6 +607,8 @@ parse_moov (LbMp4Init * init, const guint8 * moov, gsize len,
     init->tracks += b.type == FOURCC ('t', 'r', 'a', 'k');
   init->fragmented =
       lb_mp4_box_find (moov, len, FOURCC ('m', 'v', 'e', 'x'), &mvex);
+  if (lb_mp4_box_find (moov, len, FOURCC ('m', 'v', 'h', 'd'), &b))
+    full_box_u32 (&b, 12, 20, &init->movie_timescale);
   if (!parse_tracks (init, moov, len, file_size, error)
       || !parse_audio (init, moov, len, file_size, error))
     return FALSE;

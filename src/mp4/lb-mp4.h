@@ -58,6 +58,11 @@ typedef struct _LbMp4Init {
    * below like the video (lb_mp4_read_range (fd, init->audio, …) gives the
    * audio samples of an indexed fragment's bytes). */
   struct _LbMp4Init *audio;
+  guint32 movie_timescale;      /* mvhd's */
+  gint64 edit_ns;               /* presentation time of media time 0 (its
+                                 * edit list: empty edits minus the media
+                                 * time it starts at); the tracks of a file
+                                 * line up by it */
 } LbMp4Init;
 
 typedef struct {

@@ -75,7 +75,7 @@ add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
 static void
 test_schema (Fixture * f, gconstpointer data)
 {
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 2);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 3);
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_check_integrity (f->store, &error));
   /* reopening keeps the version, a read-only opener sees it too */
@@ -83,7 +83,7 @@ test_schema (Fixture * f, gconstpointer data)
   lb_store_free (f->store);
   f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 2);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 3);
   g_autoptr (LbStore) ro = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
   g_assert_no_error (error);
   g_autoptr (LbFootagePlan) plan =

@@ -24,11 +24,14 @@
  * costs.  The encoding options do not apply then.
  *
  * --audio aac|opus|pcma adds an audio stream to the same session (live
- * only): audiotestsrc wave=ticks, one tick a second at running times
- * 0 s, 1 s, 2 s, … — the times --stamp draws (lbclockstamp's running time)
- * into the frames shown with them, so a test finds each tick with the frame
- * stamped with the same whole second.  AAC (voaacenc, 48 kHz), Opus
- * (opusenc, 48 kHz) or PCMA (G.711 A-law, 8 kHz).
+ * only): audiotestsrc wave=ticks, one tick a second from its first sample.
+ * With --stamp the frames then carry their stream time plus an offset
+ * (lbclockstamp source=pts) set when the first audio buffer comes: each
+ * tick sounds at the instant whose stamp is a whole second (within a
+ * second of the wall clock), so a test knows where each tick belongs
+ * between the stamps of the frames around it.
+ * AAC (voaacenc, 48 kHz), Opus (opusenc, 48 kHz) or PCMA (G.711 A-law,
+ * 8 kHz).
  *
  * Room for what comes next (parsed and checked, refused for now):
  * --sub-stream WxH serves a second, smaller profile at /sub.
@@ -143,7 +146,8 @@ encoder_description (const Options * o)
 static const gchar *
 audio_description (const Options * o)
 {
-#define TICKS "audiotestsrc is-live=true wave=ticks tick-interval=1000000000 " \
+#define TICKS "audiotestsrc name=ticks is-live=true wave=ticks " \
+    "tick-interval=1000000000 " \
     "volume=0.8 "
   if (g_str_equal (o->audio, "aac"))
     return TICKS "! audio/x-raw,rate=48000,channels=1 ! voaacenc "
@@ -158,15 +162,49 @@ audio_description (const Options * o)
   return "";
 }
 
+/* The first tick (--audio with --stamp): the stamps from now on are whole
+ * seconds at each tick (the whole second of the wall clock now). */
+static GstPadProbeReturn
+on_first_tick (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstElement *stamp = data;
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+  gint64 whole = g_get_real_time () / G_USEC_PER_SEC * GST_SECOND;
+
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    g_object_set (stamp, "offset", whole - (gint64) pts, NULL);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+on_live_configure (GstRTSPMediaFactory * factory, GstRTSPMedia * media,
+    gpointer data)
+{
+  g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
+  g_autoptr (GstElement) ticks = gst_bin_get_by_name (GST_BIN (bin), "ticks");
+  g_autoptr (GstElement) stamp = gst_bin_get_by_name (GST_BIN (bin), "stamp");
+
+  if (ticks == NULL || stamp == NULL)
+    return;
+  g_object_set (stamp, "offset", g_get_real_time () * GST_USECOND, NULL);
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (ticks, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_tick,
+      gst_object_ref (stamp), gst_object_unref);
+}
+
 static gchar *
 live_launch (const Options * o)
 {
   g_autofree gchar *enc = encoder_description (o);
 
+  const gchar *audio = audio_description (o);
+  const gchar *stamp = !o->stamp ? "" : !*audio ? "! lbclockstamp" :
+      "! lbclockstamp name=stamp source=pts";
+
   return g_strdup_printf ("( videotestsrc is-live=true pattern=ball "
       "! video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert "
       "! video/x-raw,format=I420 %s ! %s %s )", o->width, o->height, o->fps,
-      o->stamp ? "! lbclockstamp" : "", enc, audio_description (o));
+      stamp, enc, audio);
 }
 
 /* ---- loop: a file encoded beforehand ---- */
@@ -324,6 +362,9 @@ make_factory (const Options * o, const Loop * loop, GstClock * clock)
   if (loop)
     g_signal_connect (factory, "media-configure",
         G_CALLBACK (on_media_configure), (gpointer) loop);
+  else
+    g_signal_connect (factory, "media-configure",
+        G_CALLBACK (on_live_configure), NULL);
   return factory;
 }
 
