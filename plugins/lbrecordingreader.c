@@ -439,9 +439,10 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
 
   self->sample++;
   dts = MIN (dts, pts);
-  /* audio: exactly the range (every frame decodes alone) */
-  if (self->audio && (pts < self->start_ns || (self->end_ns > self->start_ns
-              && pts >= self->end_ns)))
+  /* audio: the frames that sound in the range (every frame decodes
+   * alone): the one playing at its start first */
+  if (self->audio && (pts + s->duration_ns <= self->start_ns
+          || (self->end_ns > self->start_ns && pts >= self->end_ns)))
     return GST_FLOW_OK;
   /* past the range: nothing decoded from here on can be shown in it */
   if (self->end_ns > self->start_ns && dts >= self->end_ns)

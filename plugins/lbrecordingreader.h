@@ -27,7 +27,8 @@ void     lb_recording_reader_configure      (LbRecordingReader *reader,
                                              gboolean           keyframes_only);
 
 /* Reads the audio track instead of the video (call with configure):
- * the audio samples whose PTS lie in [start, end), from the pieces whose
+ * the audio frames that sound in [start, end) (the first may begin up to a
+ * frame before start), from the pieces whose
  * segment has audio; no messages are posted (the video reader posts
  * them). */
 void     lb_recording_reader_set_audio      (LbRecordingReader *reader,

@@ -156,8 +156,10 @@ audio_description (const Options * o)
     return TICKS "! audio/x-raw,rate=48000,channels=1 ! opusenc "
         "! rtpopuspay name=pay1 pt=98";
   if (g_str_equal (o->audio, "pcma"))
-    return TICKS "! audio/x-raw,rate=8000,channels=1 ! alawenc "
-        "! rtppcmapay name=pay1 pt=8";
+    /* 20 ms buffers, as the packets: with audiotestsrc's 1024 samples
+     * (128 ms at 8 kHz) the stream comes out ~100 ms early */
+    return TICKS "samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 "
+        "! alawenc " "! rtppcmapay name=pay1 pt=8";
 #undef TICKS
   return "";
 }
