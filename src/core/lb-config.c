@@ -4,6 +4,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 
+#include <math.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_config_debug);
@@ -39,11 +40,16 @@ static const KeySpec key_specs[] = {
   {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
   {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
+  {"server", "tls-certificate", T_STRING, ""},
+  {"server", "tls-key", T_STRING, ""},
+  {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
   {"store", "min-free", T_SIZE_PERCENT, "5%"},
 
   {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
+
+  {"metrics", "token", T_STRING, ""},
 
   {"recorder", "enabled", T_BOOL, "true"},
   {"recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9},
@@ -307,7 +313,11 @@ parse_size (const gchar * text, gint64 * out)
     end++;
   for (guint i = 0; i < G_N_ELEMENTS (units); i++)
     if (g_ascii_strcasecmp (end, units[i].suffix) == 0) {
-      *out = (gint64) (v * units[i].mult + 0.5);
+      gdouble bytes = v * units[i].mult;
+      /* a gint64 holds it (and NaN fails both) */
+      if (!(bytes >= 0 && bytes <= (gdouble) G_MAXINT64 / 2))
+        return FALSE;
+      *out = (gint64) (bytes + 0.5);
       return TRUE;
     }
   return FALSE;
@@ -375,7 +385,7 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
       break;
     case T_DOUBLE:
       v->d = g_ascii_strtod (text, &end);
-      if (end == text || *end != '\0') {
+      if (end == text || *end != '\0' || !isfinite (v->d)) {
         *why = g_strdup_printf ("'%s' is not a number", text);
         return FALSE;
       }
@@ -477,6 +487,28 @@ load_inputs (LbConfig * config, GError ** error)
   return TRUE;
 }
 
+/* The value of @key, unescaped, or NULL with the reason: not UTF-8, a bad
+ * escape.  A value ending in a lone backslash is refused before GLib
+ * unescapes it: 2.74 sets its GError twice for it (a warning). */
+static gchar *
+get_string (LbConfig * config, const gchar * group, const gchar * key,
+    GError ** error)
+{
+  g_autofree gchar *value = g_key_file_get_value (config->kf, group, key,
+      NULL);
+  gsize n = value ? strlen (value) : 0, slashes = 0;
+  gchar *text = NULL;
+
+  while (slashes < n && value[n - 1 - slashes] == '\\')
+    slashes++;
+  if (value && slashes % 2 == 0)
+    text = g_key_file_get_string (config->kf, group, key, NULL);
+  if (text == NULL)
+    set_config_error (error, config, group, key,
+        "not UTF-8 text with valid escapes");
+  return text;
+}
+
 static gboolean
 load_key_file (LbConfig * config, const gchar * data, GError ** error)
 {
@@ -519,9 +551,10 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
     g_auto (GStrv) keys =
         g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
     for (guint k = 0; keys[k]; k++) {
-      g_autofree gchar *raw =
-          g_key_file_get_string (config->kf, groups[g], keys[k], NULL);
+      g_autofree gchar *raw = get_string (config, groups[g], keys[k], error);
       g_autofree gchar *why = NULL;
+      if (raw == NULL)
+        return FALSE;
       if (g_strv_contains (free_groups, kind))
         continue;
       const KeySpec *s = find_spec (kind, keys[k]);
@@ -552,8 +585,13 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
         "the store needs a folder");
     return FALSE;
   }
-  config->store_dir = g_path_is_absolute (dir) ? g_strdup (dir)
-      : g_build_filename (config->base_dir, dir, NULL);
+  config->store_dir = lb_config_get_path (config, "store", "dir");
+  if ((*lb_config_get_string (config, "server", "tls-certificate") == '\0') !=
+      (*lb_config_get_string (config, "server", "tls-key") == '\0')) {
+    set_config_error (error, config, "server", "tls-key",
+        "tls-certificate and tls-key go together");
+    return FALSE;
+  }
 
   if (lb_config_get_duration (config, "recorder", "retry-min") >
       lb_config_get_duration (config, "recorder", "retry-max")) {
@@ -739,6 +777,18 @@ lb_config_set (LbConfig * config, const gchar * group, const gchar * key,
   g_hash_table_replace (config->values, vkey (group, key), v);
   g_key_file_set_string (config->kf, group, key, value);
   return TRUE;
+}
+
+gchar *
+lb_config_get_path (LbConfig * config, const gchar * group, const gchar * key)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+
+  const gchar *path = lb_config_get_string (config, group, key);
+  if (path == NULL || *path == '\0')
+    return NULL;
+  return g_path_is_absolute (path) ? g_strdup (path)
+      : g_build_filename (config->base_dir, path, NULL);
 }
 
 const gchar *
