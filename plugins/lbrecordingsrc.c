@@ -19,6 +19,17 @@
  * first decoded frame is the one shown at the start.  Segment files follow
  * each other seamlessly (no timestamp jump, no frame twice or missing).
  *
+ * With `audio=true` (and `mode=all`), when the footage of the range has
+ * audio (lookback records it with an input's `audio=true`), the element
+ * adds a sometimes pad `audio` before it leaves READY: AAC (raw, with its
+ * codec data) or Opus as recorded, exactly the frames that sound in the
+ * range (the first may begin up to one frame before the start), timed on
+ * the same wall clock as the video (the tracks of a segment file line up
+ * by their edit lists); a segment without audio, or a gap, is a DISCONT.
+ * Link it before going to PAUSED (a muxer's request pad), e.g.
+ * `lbrecordingsrc name=src audio=true … ! mp4mux name=mux ! filesink …
+ * src.audio ! mux.`.
+ *
  * With `mode=keyframes` only the keyframes are pushed, and only their bytes
  * are read (their offsets and sizes come from the index); each lasts until
  * the next one.  #LbRecordingSrc:bytes-read counts the sample bytes read.
