@@ -1385,21 +1385,16 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
-  guint n;
-  const LbCodec *codecs = lb_codecs (&n);
-  g_assert (n <= MAX_COPIED);
-  for (guint i = 0; i < n; i++) {
-    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline",
-        codecs[i].name);
-    if (!(rec->tpl_copy[i] = read_template (file, error)))
-      return NULL;
-  }
-  const LbAudioCodec *audio = lb_audio_codecs (&n);
-  g_assert (n <= MAX_COPIED);
-  for (guint i = 0; i < n; i++) {
-    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline",
-        audio[i].name);
-    if (!(rec->tpl_audio_copy[i] = read_template (file, error)))
+  /* record-<codec>.pipeline of each codec recorded as it comes */
+  guint nv, na;
+  const LbCodec *video = lb_codecs (&nv);
+  const LbAudioCodec *audio = lb_audio_codecs (&na);
+  g_assert (nv <= MAX_COPIED && na <= MAX_COPIED);
+  for (guint i = 0; i < nv + na; i++) {
+    const gchar *name = i < nv ? video[i].name : audio[i - nv].name;
+    gchar **slot = i < nv ? &rec->tpl_copy[i] : &rec->tpl_audio_copy[i - nv];
+    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline", name);
+    if (!(*slot = read_template (file, error)))
       return NULL;
   }
   if (!(rec->tpl_audio_encode = read_template ("record-audio-encode.pipeline",
