@@ -856,21 +856,32 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* mp4mux refuses a buffer without PTS (RTSP depayloaders emit some before
+ * the stream is synchronised): the probe's buffer with its DTS as PTS, or
+ * NULL when it has neither (drop it). */
+static GstBuffer *
+buffer_with_pts (GstPadProbeInfo * info)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (GST_BUFFER_PTS_IS_VALID (buf))
+    return buf;
+  if (!GST_BUFFER_DTS_IS_VALID (buf))
+    return NULL;
+  buf = gst_buffer_make_writable (buf);
+  GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return buf;
+}
+
 static GstPadProbeReturn
 on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   RecInput *in = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstBuffer *buf = buffer_with_pts (info);
 
-  /* mp4mux refuses a buffer without PTS (RTSP depayloaders emit some before
-   * the stream is synchronised): take its DTS, or drop it. */
-  if (!GST_BUFFER_PTS_IS_VALID (buf)) {
-    if (!GST_BUFFER_DTS_IS_VALID (buf))
-      return GST_PAD_PROBE_DROP;
-    buf = gst_buffer_make_writable (buf);
-    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
-    GST_PAD_PROBE_INFO_DATA (info) = buf;
-  }
+  if (buf == NULL)
+    return GST_PAD_PROBE_DROP;
   g_atomic_int_set (&in->last_data_s,
       (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
   __atomic_fetch_add (&in->bytes, gst_buffer_get_size (buf), __ATOMIC_RELAXED);
@@ -986,24 +997,15 @@ link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
   return NULL;
 }
 
-/* Audio to the segment sink: mp4mux refuses a buffer without PTS (take its
- * DTS, or drop it), and audio from before the first video keyframe has no
- * file to go to yet. */
+/* Audio to the segment sink: with a PTS (buffer_with_pts), and none from
+ * before the first video keyframe (no file to go to yet). */
 static GstPadProbeReturn
 on_audio_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   RecInput *in = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
 
-  if (!in->seen_key)
+  if (!in->seen_key || buffer_with_pts (info) == NULL)
     return GST_PAD_PROBE_DROP;
-  if (!GST_BUFFER_PTS_IS_VALID (buf)) {
-    if (!GST_BUFFER_DTS_IS_VALID (buf))
-      return GST_PAD_PROBE_DROP;
-    buf = gst_buffer_make_writable (buf);
-    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
-    GST_PAD_PROBE_INFO_DATA (info) = buf;
-  }
   return GST_PAD_PROBE_OK;
 }
 
