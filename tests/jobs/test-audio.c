@@ -25,7 +25,7 @@
 #define INPUT "dashcamRoadFacing"
 #define FPS 15
 /* footage recorded before the retrievals */
-#define RECORDED (12 * LB_NS_PER_SEC)
+#define RECORDED (15 * LB_NS_PER_SEC)
 
 typedef struct
 {
@@ -223,11 +223,12 @@ settled (GArray * frames, gint64 second)
   return second - FRAME (frames, i).stamp >= 3 * LB_NS_PER_SEC;
 }
 
-/* The clip @path is in sync: each tick sounds where it does in the
- * recording @reference (what lookback received), within one audio frame,
- * and once the camera's streams are in step (settled()) that is where the
- * camera's stamps put it, within two (an AAC encoder's priming delays its
- * sound by up to one frame). */
+/* The clip @path is in sync: once the camera's streams are in step
+ * (settled(); before, the video's times step when they are lined up, and
+ * a re-encoded clip may move a frame there), each tick sounds where it
+ * does in the recording @reference (what lookback received), within one
+ * audio frame, and that is where the camera's stamps put it, within two
+ * (an AAC encoder's priming delays its sound by up to one frame). */
 static void
 check_sync (const gchar * path, const gchar * reference, const AudioCase * c,
     guint min_ticks)
@@ -249,14 +250,15 @@ check_sync (const gchar * path, const gchar * reference, const AudioCase * c,
   while (g_hash_table_iter_next (&it, &key, &value)) {
     const gint64 *ref = g_hash_table_lookup (want, key);
     g_assert_nonnull (ref);
-    g_assert_cmpint (ABS (*(gint64 *) value - *ref), <=, c->frame_ns);
-    if (settled (ref_frames, *(gint64 *) key))
+    if (settled (ref_frames, *(gint64 *) key)) {
+      g_assert_cmpint (ABS (*(gint64 *) value - *ref), <=, c->frame_ns);
       g_assert_cmpint (ABS (*(gint64 *) value), <=, 2 * c->frame_ns);
-    matched++;
+      matched++;
+    }
   }
   g_assert_cmpuint (matched, >=, min_ticks);
   /* no tick where the camera made none */
-  g_assert_cmpuint (heard, <=, matched + 2);
+  g_assert_cmpuint (heard, <=, g_hash_table_size (got) + 2);
 
   /* one audio track, as long as the video (within one audio frame) */
   g_auto (Streams) s = { 0 };
@@ -299,13 +301,14 @@ retrieve (JtDaemon * d, const gchar * media_type, gint64 start, gint64 end)
   return path;
 }
 
-/* The start of the piece after the first: a segment boundary. */
+/* The start of the third piece: a segment boundary ten seconds in, when
+ * the camera's streams have long settled. */
 static gint64
 boundary (const LbFootagePlan * plan)
 {
-  g_assert_cmpuint (plan->pieces->len, >=, 2);
+  g_assert_cmpuint (plan->pieces->len, >=, 3);
   return ((LbFootagePiece *) g_ptr_array_index (plan->pieces,
-          1))->segment->start_ns;
+          2))->segment->start_ns;
 }
 
 static JtDaemon *
@@ -336,14 +339,14 @@ test_audio (gconstpointer data)
   gint64 t0 = lb_time_now ();
   g_autoptr (JtDaemon) d = start_daemon (cam, TRUE);
   if (c->gap) {
-    /* 8 s, then the camera drops out for 3 s and comes back for 7 s */
+    /* 8 s, then the camera drops out for 3 s and comes back for 9 s */
     g_autoptr (LbFootagePlan) before = wait_recorded (d, t0, 8 * LB_NS_PER_SEC);
     lb_test_camera_kill (cam);
     g_usleep (3 * G_USEC_PER_SEC);
     gint64 back = lb_time_now ();
     cam = lb_test_camera_start (port, args);
     g_autoptr (LbFootagePlan) after = wait_recorded (d, back,
-        7 * LB_NS_PER_SEC);
+        9 * LB_NS_PER_SEC);
   }
   g_autoptr (LbFootagePlan) plan = wait_recorded (d, t0, RECORDED);
   for (guint i = 0; i < plan->pieces->len; i++) {
@@ -374,7 +377,7 @@ test_audio (gconstpointer data)
   /* 4 s from mid-GOP across a segment boundary (or the gap) */
   gint64 start = b - 2 * LB_NS_PER_SEC - LB_NS_PER_SEC / 3;
   gint64 end = start + 4 * LB_NS_PER_SEC + after_gap + (c->gap ?
-      2 * LB_NS_PER_SEC : 0);
+      LB_NS_PER_SEC * 7 / 2 : 0);
   g_autofree gchar *hi = retrieve (d, "videoHighRes", start, end);
   check_sync (hi, reference, c, c->gap ? 2 : 3);
   g_autofree gchar *lo = retrieve (d, "videoLowRes", start, end);
