@@ -1009,12 +1009,12 @@ on_audio_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* The audio branch for @s: AAC and Opus as they come (their parser's
- * template), anything else encoded to AAC (*@decoder: the best decoder
- * for it, unless it is raw). */
+/* The audio branch for @s: AAC and Opus as they come (*@as_is; their
+ * parser's template), anything else encoded to AAC (*@decoder: the best
+ * decoder for it, unless it is raw). */
 static GstElement *
 make_audio_branch (RecInput * in, GstCaps * caps, GstElement ** decoder,
-    GError ** error)
+    gboolean * as_is, GError ** error)
 {
   LbRecorder *rec = in->rec;
   const GstStructure *s = gst_caps_get_structure (caps, 0);
@@ -1026,6 +1026,7 @@ make_audio_branch (RecInput * in, GstCaps * caps, GstElement ** decoder,
   gst_structure_get_int (s, "mpegversion", &version);
   const LbAudioCodec *copy = lb_audio_codec_from_media (media, version);
   *decoder = NULL;
+  *as_is = copy != NULL;
   if (copy == NULL && !g_str_equal (media, "audio/x-raw")
       && (*decoder = make_decoder (caps)) == NULL) {
     g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "no decoder for %s", media);
@@ -1047,8 +1048,9 @@ link_audio (RecInput * in, GstElement * parse, GstPad * pad, GstCaps * caps)
   const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps,
           0));
   GstElement *decoder = NULL;
+  gboolean as_is = FALSE;
   g_autoptr (GError) error = NULL;
-  GstElement *bin = make_audio_branch (in, caps, &decoder, &error);
+  GstElement *bin = make_audio_branch (in, caps, &decoder, &as_is, &error);
 
   if (bin == NULL) {
     lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
@@ -1072,7 +1074,9 @@ link_audio (RecInput * in, GstElement * parse, GstPad * pad, GstCaps * caps)
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
         ("%s", debug ? debug : ""));
   else
-    GST_INFO ("%s: recording audio %s", in->name, media);
+    lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "recording audio (%s, %s)", media,
+        as_is ? "as it comes" : "encoded to AAC");
 }
 
 /* parsebin exposed a stream (streaming thread): the first video stream is
@@ -1147,7 +1151,9 @@ on_source_pad (GstElement * source, GstPad * pad, gpointer data)
   gst_bin_add (GST_BIN (in->pipeline), parse);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (parse, "sink");
   if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    GST_WARNING ("%s: cannot link the audio stream", in->name);
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "not recording audio: the camera's audio stream "
+        "does not link");
   gst_element_sync_state_with_parent (parse);
 }
 
