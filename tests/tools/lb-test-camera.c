@@ -33,8 +33,10 @@
  * AAC (voaacenc, 48 kHz), Opus (opusenc, 48 kHz) or PCMA (G.711 A-law,
  * 8 kHz).
  *
- * Room for what comes next (parsed and checked, refused for now):
- * --sub-stream WxH serves a second, smaller profile at /sub.
+ * --sub-stream WxH (live only) serves a second profile at /sub, as IP
+ * cameras do: the same test picture at WxH, the same codec, B-frames and
+ * GOP, a quarter of --bitrate (when given), no audio, stamped (--stamp)
+ * with the wall clock of its capture like the main stream.
  *
  * Exit status: 2 for bad options (or one not implemented yet), 1 when the
  * camera cannot start.
@@ -110,9 +112,9 @@ check_options (const Options * o, GError ** error)
   else if (g_strcmp0 (o->audio, "none") != 0 && o->loop)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--audio needs the live camera, not --loop");
-  else if (o->sub_stream)
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "--sub-stream is not implemented yet");
+  else if (o->sub_stream && o->loop)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--sub-stream needs the live camera, not --loop");
   return error == NULL || *error == NULL;
 }
 
@@ -398,7 +400,7 @@ main (int argc, char **argv)
           "Audio stream of ticks: none (default), aac, opus or pcma",
         "A"},
     {"sub-stream", 0, 0, G_OPTION_ARG_STRING, &o.sub_stream,
-        "A second profile of this size at /sub (not implemented yet)", "WxH"},
+        "A second profile of this size at /sub", "WxH"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
@@ -434,6 +436,14 @@ main (int argc, char **argv)
       gst_rtsp_server_get_mount_points (server);
   gst_rtsp_mount_points_add_factory (mounts, "/cam", make_factory (&o, loop,
           clock));
+  if (o.sub_stream) {
+    Options sub = o;
+    sscanf (o.sub_stream, "%dx%d", &sub.width, &sub.height);
+    sub.bitrate = o.bitrate / 4;
+    sub.audio = (gchar *) "none";
+    gst_rtsp_mount_points_add_factory (mounts, "/sub", make_factory (&sub,
+            NULL, clock));
+  }
 
   if (gst_rtsp_server_attach (server, NULL) == 0) {
     fprintf (stderr, "lb-test-camera: cannot listen on 127.0.0.1:%d\n", o.port);
