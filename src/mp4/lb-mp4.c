@@ -945,10 +945,11 @@ table_fragment (const LbMp4Init * init, gint64 offset)
   for (guint k = i; k < j; k++)
     end = MAX (end, s[k].offset + (gint64) s[k].size);
   /* the other tracks' samples (audio) lie between this GOP's and the next
-   * one's, or the moov that follows the first fragment of a growing file */
+   * one's, or the moov after the last GOP (a growing file's first
+   * fragment, a finalised file's last GOP) */
   if (j < n)
     end = MAX (end, s[j].offset);
-  else if (init->fragmented && init->moov_offset > s[i].offset)
+  else if (init->moov_offset > s[i].offset)
     end = MAX (end, init->moov_offset);
   f->offset = s[i].offset;
   f->size = end - f->offset;
