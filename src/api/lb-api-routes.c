@@ -12,6 +12,7 @@
 #include "core/lb-log.h"
 #include "core/lb-sign.h"
 #include "quota/lb-quota.h"
+#include "store/lb-store-cluster.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -114,10 +115,48 @@ contains_row (GPtrArray * rows, const gchar * input, const gchar * role)
   return FALSE;
 }
 
-/* One row per distinct input or camera role asked for: pending with its
- * reservation, or invalid (no reservation) when the vehicle lacks it. */
+/* The inputs of @vehicle (LbClusterInput*): this box's configuration, or in
+ * cluster mode the registry every node writes.  Empty: no such vehicle. */
 static GPtrArray *
-build_rows (LbConfig * config, const LbApiCreate * c,
+vehicle_inputs (LbApiServer * server, const gchar * vehicle, GError ** error)
+{
+  GPtrArray *out = NULL;
+  if (lb_store_is_clustered (server->store))
+    return lb_store_cluster_vehicle (server->store, vehicle, &out, error)
+        ? out : NULL;
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_cluster_input_free);
+  GPtrArray *all = lb_config_get_inputs (server->config);
+  for (guint i = 0; i < all->len; i++) {
+    const LbInputConfig *in = all->pdata[i];
+    if (!g_str_equal (in->vehicle, vehicle))
+      continue;
+    LbClusterInput *ci = g_new0 (LbClusterInput, 1);
+    ci->vehicle = g_strdup (in->vehicle);
+    ci->input = g_strdup (in->input);
+    ci->role = in->role && *in->role ? g_strdup (in->role) : NULL;
+    g_ptr_array_add (out, ci);
+  }
+  return out;
+}
+
+/* The input named @input, or the one whose camera role is @role. */
+static const LbClusterInput *
+find_input (GPtrArray * inputs, const gchar * input, const gchar * role)
+{
+  for (guint i = 0; i < inputs->len; i++) {
+    const LbClusterInput *in = inputs->pdata[i];
+    if (input ? g_str_equal (in->input, input) : g_strcmp0 (in->role,
+            role) == 0)
+      return in;
+  }
+  return NULL;
+}
+
+/* One row per distinct input or camera role asked for: pending with its
+ * reservation, or invalid (no reservation) when the vehicle (whose inputs
+ * are @cameras) lacks it. */
+static GPtrArray *
+build_rows (LbConfig * config, GPtrArray * cameras, const LbApiCreate * c,
     const gchar * retrieval_id, const gchar * org, gint64 now_ns)
 {
   g_autofree gchar *period = lb_quota_period (now_ns);
@@ -130,7 +169,7 @@ build_rows (LbConfig * config, const LbApiCreate * c,
       continue;
     LbRetrieval *r = new_row (c, retrieval_id, org, now_ns, period);
     r->input = g_strdup (c->inputs[i]);
-    if (lb_config_find_input (config, c->vehicle, c->inputs[i]) == NULL) {
+    if (find_input (cameras, c->inputs[i], NULL) == NULL) {
       r->status = LB_RETRIEVAL_INVALID;
       r->failure_reason = g_strdup_printf ("Vehicle %s has no input %s.",
           c->vehicle, c->inputs[i]);
@@ -141,7 +180,7 @@ build_rows (LbConfig * config, const LbApiCreate * c,
   }
   for (guint i = 0; c->camera_roles && c->camera_roles[i]; i++) {
     const gchar *role = c->camera_roles[i];
-    const LbInputConfig *in = lb_config_find_role (config, c->vehicle, role);
+    const LbClusterInput *in = find_input (cameras, NULL, role);
     if (contains_row (rows, in ? in->input : NULL, role))
       continue;
     LbRetrieval *r = new_row (c, retrieval_id, org, now_ns, period);
@@ -212,6 +251,7 @@ lb_api_route_create (LbApiRequest * req)
   g_autoptr (LbToken) token = NULL;
   g_autoptr (LbApiCreate) c = NULL;
   g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GPtrArray) cameras = NULL;
   g_autofree gchar *retrieval_id = NULL;
   LbApiCreateLimits limits;
   gdouble used = 0;
@@ -227,11 +267,14 @@ lb_api_route_create (LbApiRequest * req)
       NULL, req->body ? g_bytes_get_size (req->body) : 0, &limits, &error);
   if (c == NULL)
     goto refused;
-  if (!lb_config_has_vehicle (config, c->vehicle))
+  cameras = vehicle_inputs (server, c->vehicle, &error);
+  if (cameras == NULL)
+    goto refused;
+  if (cameras->len == 0)
     goto unknown_vehicle;
 
   retrieval_id = g_uuid_string_random ();
-  rows = build_rows (config, c, retrieval_id, token->org, now_ns);
+  rows = build_rows (config, cameras, c, retrieval_id, token->org, now_ns);
   gdouble allowance = lb_config_get_org_allowance (config, token->org);
   if (!lb_store_api_create_retrieval (server->store, rows, allowance, &used,
           &error))
@@ -268,8 +311,8 @@ not_reserved:
 /* ------------------------------------------------------------------------- */
 /* Media objects */
 
-static void
-add_time (JsonBuilder * b, const gchar * name, gint64 ns)
+void
+lb_api_json_add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
   g_autofree gchar *text = lb_time_format_rfc3339 (ns);
   json_builder_set_member_name (b, name);
@@ -285,8 +328,9 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
       (now_ns + server->url_ttl_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC;
 
   g_mutex_lock (&server->lock);
-  g_autofree gchar *base =
-      g_strdup (server->public_url ? server->public_url : "");
+  /* cluster mode: the node that holds the output serves it */
+  g_autofree gchar *base = g_strdup (r->media_base ? r->media_base
+      : server->public_url ? server->public_url : "");
   g_mutex_unlock (&server->lock);
   /* An uploaded object is fetched from where it was uploaded. */
   g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)
@@ -296,21 +340,21 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "url");
   json_builder_add_string_value (b, url);
-  add_time (b, "urlExpiryTime", expires_s * LB_NS_PER_SEC);
+  lb_api_json_add_time (b, "urlExpiryTime", expires_s * LB_NS_PER_SEC);
   json_builder_end_object (b);
 }
 
-/* "name": [{"startTime", "endTime"}, …] */
-static void
-add_ranges (JsonBuilder * b, const gchar * name, const GArray * ranges)
+void
+lb_api_json_add_ranges (JsonBuilder * b, const gchar * name,
+    const GArray * ranges)
 {
   json_builder_set_member_name (b, name);
   json_builder_begin_array (b);
   for (guint i = 0; ranges && i < ranges->len; i++) {
     const LbTimeRange *g = &g_array_index (ranges, LbTimeRange, i);
     json_builder_begin_object (b);
-    add_time (b, "startTime", g->start_ns);
-    add_time (b, "endTime", g->end_ns);
+    lb_api_json_add_time (b, "startTime", g->start_ns);
+    lb_api_json_add_time (b, "endTime", g->end_ns);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -327,16 +371,16 @@ add_coverage (JsonBuilder * b, const LbCoverage * c)
     return;
   json_builder_set_member_name (b, "coverage");
   json_builder_begin_object (b);
-  add_time (b, "requestedStartTime", c->requested_start_ns);
-  add_time (b, "requestedEndTime", c->requested_end_ns);
-  add_time (b, "deliveredStartTime", c->delivered_start_ns);
-  add_time (b, "deliveredEndTime", c->delivered_end_ns);
+  lb_api_json_add_time (b, "requestedStartTime", c->requested_start_ns);
+  lb_api_json_add_time (b, "requestedEndTime", c->requested_end_ns);
+  lb_api_json_add_time (b, "deliveredStartTime", c->delivered_start_ns);
+  lb_api_json_add_time (b, "deliveredEndTime", c->delivered_end_ns);
   json_builder_set_member_name (b, "offsetMs");
   json_builder_add_double_value (b,
       (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
       1000.0);
-  add_ranges (b, "gaps", c->gaps);
-  add_ranges (b, "unsynchronized", c->unsynced);
+  lb_api_json_add_ranges (b, "gaps", c->gaps);
+  lb_api_json_add_ranges (b, "unsynchronized", c->unsynced);
   json_builder_end_object (b);
 }
 
@@ -361,12 +405,14 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   }
   json_builder_set_member_name (b, "mediaType");
   json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
-  add_time (b, "startTime", available ? r->delivered_start_ns : r->start_ns);
-  add_time (b, "endTime", available ? r->delivered_end_ns : r->end_ns);
+  lb_api_json_add_time (b, "startTime",
+      available ? r->delivered_start_ns : r->start_ns);
+  lb_api_json_add_time (b, "endTime",
+      available ? r->delivered_end_ns : r->end_ns);
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, lb_retrieval_status_to_string (shown));
   if (available) {
-    add_time (b, "availableAtTime", r->available_ns);
+    lb_api_json_add_time (b, "availableAtTime", r->available_ns);
     add_url_info (req, b, r);
     add_coverage (b, r->coverage);
   }
@@ -444,10 +490,23 @@ add_list_item (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
   json_builder_set_member_name (b, "triggerReason");
   json_builder_add_string_value (b, r->trigger_reason);
-  add_time (b, "startTime", r->delivered_start_ns);
-  add_time (b, "endTime", r->delivered_end_ns);
-  add_time (b, "availableAtTime", r->available_ns);
+  lb_api_json_add_time (b, "startTime", r->delivered_start_ns);
+  lb_api_json_add_time (b, "endTime", r->delivered_end_ns);
+  lb_api_json_add_time (b, "availableAtTime", r->available_ns);
   add_url_info (req, b, r);
+  json_builder_end_object (b);
+}
+
+void
+lb_api_json_add_pagination (JsonBuilder * b, const gchar * cursor,
+    gboolean more)
+{
+  json_builder_set_member_name (b, "pagination");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "endCursor");
+  json_builder_add_string_value (b, cursor);
+  json_builder_set_member_name (b, "hasNextPage");
+  json_builder_add_boolean_value (b, more);
   json_builder_end_object (b);
 }
 
@@ -468,13 +527,7 @@ reply_list (LbApiRequest * req, GPtrArray * rows, gboolean more)
     add_list_item (req, b, rows->pdata[i]);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  json_builder_set_member_name (b, "pagination");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "endCursor");
-  json_builder_add_string_value (b, cursor);
-  json_builder_set_member_name (b, "hasNextPage");
-  json_builder_add_boolean_value (b, more);
-  json_builder_end_object (b);
+  lb_api_json_add_pagination (b, cursor, more);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   lb_api_reply_json (req, SOUP_STATUS_OK, root);

@@ -55,6 +55,13 @@ static const Route routes[] = {
       "GET /openapi.json"},
   {"GET", "/metrics", FALSE, lb_api_route_metrics, RUN_ON_WORKER,
       "GET /metrics"},
+  {"GET", "/cameras/media/coverage", FALSE, lb_api_route_coverage,
+      RUN_ON_WORKER, "GET /cameras/media/coverage"},
+  {"GET", "/cameras/media/quota", FALSE, lb_api_route_quota, RUN_ON_WORKER,
+      "GET /cameras/media/quota"},
+  {"GET", "/", FALSE, lb_api_route_console, RUN_ON_LOOP, "GET /"},
+  {"GET", "/console/", TRUE, lb_api_route_console, RUN_ON_LOOP,
+      "GET /console/{file}"},
 };
 
 const gchar *const *
@@ -247,6 +254,12 @@ lb_api_reply_gerror (LbApiRequest * req, const GError * error)
       case LB_ERROR_BUSY:
         status = SOUP_STATUS_SERVICE_UNAVAILABLE;
         break;
+      case LB_ERROR_OFFLINE:
+        /* the message is written for the caller: say why */
+        lb_api_reply_error (req, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s",
+            error->message);
+        lb_api_add_header (req, "Retry-After", "1");
+        return;
       default:
         break;
     }

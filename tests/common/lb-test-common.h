@@ -4,11 +4,12 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "store/lb-store.h"
+#include "store/lb-store-footage.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,27 @@ void      lb_test_rm_rf                   (const gchar *path);
 /* The store of @dir (<dir>/lookback.db, created when missing), opened
  * (asserted). */
 LbStore  *lb_test_store_open              (const gchar *dir);
+
+/* A closed segment row of @vehicle's @input over [@start_ns, @end_ns) for
+ * lb_store_segment_add(): H.264 320x240 at 30 fps, its path relative in the
+ * store's layout, a keyframe every @gop_ns (5000 bytes each) put in
+ * *@keyframes (LbKeyframe).  No file is written. */
+LbSegment *lb_test_segment_new            (const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       start_ns,
+                                           gint64       end_ns,
+                                           gint64       gop_ns,
+                                           GArray     **keyframes);
+
+/* Adds @n segments of @vehicle's @input over @spans ([start, end) in ns),
+ * timed in clock epoch @epoch (0: synchronised), each with a keyframe every
+ * second (lb_test_segment_new()), in one transaction (asserted). */
+void       lb_test_add_footage            (LbStore     *store,
+                                           const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       epoch,
+                                           const gint64 (*spans)[2],
+                                           guint        n);
 
 /* A new temporary folder holding an empty store: its database is
  * <dir>/lookback.db.  Returns the folder; *@out_db (if not NULL) gets the
@@ -75,8 +97,9 @@ void      lb_test_lookback                (LbTestProgram      *run,
                                            const gchar *const *env,
                                            const gchar *const *args);
 
-/* A TCP port on 127.0.0.1 where nothing listens (connecting is refused):
- * a dead camera, an endpoint that is down. */
+/* A TCP port on 127.0.0.1 where nothing listens (bound, then released:
+ * connecting is refused): a dead camera, an endpoint that is down, or a port
+ * for a server the test starts. */
 guint16   lb_test_dead_port               (void);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LbTestProgram, lb_test_program_clear)
@@ -135,7 +158,8 @@ GPid      lb_test_daemon_spawn            (const gchar *const *argv,
 
 /* A request to @base_uri@path with the bearer @token (NULL: none) and the
  * JSON @body (NULL: none), the server in another process: the body of the
- * answer; *@status gets the HTTP status. */
+ * answer; *@status gets the HTTP status, 0 (and an empty body) when nothing
+ * answered. */
 GBytes   *lb_test_http_call               (SoupSession       *session,
                                            const gchar       *base_uri,
                                            const gchar       *token,
@@ -154,6 +178,20 @@ JsonNode *lb_test_api_call                (SoupSession       *session,
                                            const gchar       *path,
                                            const gchar       *body,
                                            guint             *status);
+
+/* Spawns @argv as a child that is killed when the test dies. */
+GSubprocess *lb_test_spawn_tied           (const gchar * const *argv,
+                                           GError            **error);
+/* The same with its stdout and stderr written to the file @log. */
+GSubprocess *lb_test_spawn_tied_logged    (const gchar * const *argv,
+                                           const gchar        *log,
+                                           GError            **error);
+/* Asserts the quota books of @org this month: committed usage @used and
+ * open reservations @reserved (seconds of high-res video). */
+void      lb_test_assert_books            (LbStore     *store,
+                                           const gchar *org,
+                                           gdouble      used,
+                                           gdouble      reserved);
 
 /* A GSpawnChildSetupFunc: the child is killed when the test dies (a
  * failed assertion leaves no camera or daemon running). */
