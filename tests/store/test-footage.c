@@ -506,7 +506,8 @@ test_audio (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) k1 = NULL, k2 = NULL;
-  LbSegment *with = make_segment ("a", T0, T0 + S (2), GST_SECOND, &k1);
+  LbSegment *with =
+      lb_test_segment_new ("v1", "a", T0, T0 + S (2), GST_SECOND, &k1);
   with->audio = g_strdup ("aac");
   with->audio_caps = g_strdup ("audio/mpeg, mpegversion=(int)4");
   g_assert_true (lb_store_segment_begin (f->store, with, &error));
@@ -515,7 +516,7 @@ test_audio (Fixture * f, gconstpointer data)
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
   g_autoptr (GPtrArray) kfs =
       g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  g_ptr_array_add (segs, make_segment ("a", T0 + S (2), T0 + S (4),
+  g_ptr_array_add (segs, lb_test_segment_new ("v1", "a", T0 + S (2), T0 + S (4),
           GST_SECOND, &k2));
   g_ptr_array_add (kfs, g_steal_pointer (&k2));
   g_assert_true (lb_store_segment_add (f->store, segs, kfs, &error));
