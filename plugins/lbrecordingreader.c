@@ -30,6 +30,7 @@ struct _LbRecordingReader
   LbFootagePlan *plan;
   gint64 start_ns, end_ns;
   gboolean keyframes_only;
+  gboolean audio;               /* reads the audio track (exactly the range) */
 
   /* streaming thread only */
   guint piece;                  /* index in plan->pieces */
@@ -101,9 +102,23 @@ current_piece (LbRecordingReader * self)
 static GstCaps *
 piece_caps (LbRecordingReader * self, const LbFootagePiece * piece)
 {
-  if (piece->segment->caps == NULL)
+  const gchar *caps = self->audio ? piece->segment->audio_caps :
+      piece->segment->caps;
+  if (caps == NULL)
     return NULL;
-  return gst_caps_from_string (piece->segment->caps);
+  return gst_caps_from_string (caps);
+}
+
+/* The first piece of the plan with the stream the reader reads. */
+static LbFootagePiece *
+first_piece (LbRecordingReader * self)
+{
+  for (guint i = 0; i < self->plan->pieces->len; i++) {
+    LbFootagePiece *piece = g_ptr_array_index (self->plan->pieces, i);
+    if (!self->audio || piece->segment->audio)
+      return piece;
+  }
+  return NULL;
 }
 
 /* Opens the file of the current piece; FALSE after posting an error. */
@@ -114,6 +129,12 @@ open_piece (LbRecordingReader * self)
   g_autoptr (GError) error = NULL;
   struct stat st;
 
+  if (self->audio && piece->segment->audio == NULL) {
+    /* no audio in this segment: its time is silence in the clip */
+    self->keyframe = piece->keyframes->len;
+    self->discont = TRUE;
+    return TRUE;
+  }
   self->path = segment_path (self, piece->segment);
   self->fd = open (self->path, O_RDONLY | O_CLOEXEC);
   if (self->fd < 0) {
@@ -159,6 +180,12 @@ open_piece (LbRecordingReader * self)
     GST_ELEMENT_ERROR (self->owner, STREAM, DEMUX,
         ("The segment file %s is corrupt: %s", self->path, error->message),
         (NULL));
+    return FALSE;
+  }
+  if (self->audio && self->init->audio == NULL) {
+    GST_ELEMENT_ERROR (self->owner, STREAM, DEMUX,
+        ("The segment file %s has no audio track, but the index says it "
+            "has.", self->path), (NULL));
     return FALSE;
   }
   GST_DEBUG_OBJECT (self, "reading %s (%u fragments)", self->path,
@@ -244,6 +271,9 @@ check_keyframe (LbRecordingReader * self, GstBuffer * buffer)
 static void
 post_gap (LbRecordingReader * self, const LbTimeRange * gap)
 {
+  self->discont = TRUE;
+  if (self->audio)
+    return;                     /* the video reader tells */
   g_autofree gchar *start = lb_time_format_rfc3339 (gap->start_ns);
   g_autofree gchar *end = lb_time_format_rfc3339 (gap->end_ns);
 
@@ -254,7 +284,6 @@ post_gap (LbRecordingReader * self, const LbTimeRange * gap)
               "start", G_TYPE_INT64, gap->start_ns,
               "end", G_TYPE_INT64, gap->end_ns,
               "description", G_TYPE_STRING, "no footage recorded", NULL)));
-  self->discont = TRUE;
 }
 
 /* Announces the gaps that lie before @pts (all of them when @pts is
@@ -277,6 +306,8 @@ announce_gaps (LbRecordingReader * self, gint64 pts)
 static void
 post_done (LbRecordingReader * self)
 {
+  if (self->audio)
+    return;
   guint64 bytes = lb_recording_reader_get_bytes_read (self);
 
   gst_element_post_message (self->owner,
@@ -368,8 +399,8 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
     g_clear_pointer (&self->fragment, lb_mp4_fragment_free);
     self->sample = 0;
     self->keyframe++;
-    if (!lb_mp4_read_range (self->fd, self->init, kf->offset, kf->size,
-            &self->fragment, &error)) {
+    if (!lb_mp4_read_range (self->fd, self->audio ? self->init->audio :
+            self->init, kf->offset, kf->size, &self->fragment, &error)) {
       GST_ELEMENT_ERROR (self->owner, STREAM, DEMUX,
           ("The segment file %s is corrupt: %s", self->path, error->message),
           ("fragment at %" G_GINT64_FORMAT, kf->offset));
@@ -377,7 +408,7 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
     }
     GST_LOG_OBJECT (self, "fragment at %" G_GINT64_FORMAT ": %u samples",
         kf->offset, self->fragment->samples->len);
-    if (!self->have_dts_shift) {
+    if (!self->have_dts_shift && !self->audio) {
       /* negative composition offsets (ctts version 1) put some DTS after
        * their PTS: move the piece's DTS back so that no frame is decoded
        * after it is shown (as qtdemux does) */
@@ -399,9 +430,20 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
   gint64 pts = segment->start_ns + (s->pts_ns - segment->media_base_ns);
   gint64 dts = segment->start_ns + (s->dts_ns - segment->media_base_ns) -
       self->dts_shift;
+  if (self->audio) {
+    /* the tracks line up by their edit lists */
+    gint64 shift = self->init->audio->edit_ns - self->init->edit_ns;
+    pts += shift;
+    dts += shift;
+  }
 
   self->sample++;
   dts = MIN (dts, pts);
+  /* audio: the frames that sound in the range (every frame decodes
+   * alone): the one playing at its start first */
+  if (self->audio && (pts + s->duration_ns <= self->start_ns
+          || (self->end_ns > self->start_ns && pts >= self->end_ns)))
+    return GST_FLOW_OK;
   /* past the range: nothing decoded from here on can be shown in it */
   if (self->end_ns > self->start_ns && dts >= self->end_ns)
     return GST_FLOW_OK;
@@ -418,7 +460,7 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
   if (buffer == NULL)
     return GST_FLOW_ERROR;
   GST_BUFFER_OFFSET (buffer) = s->offset;
-  if (s->sync && !check_keyframe (self, buffer)) {
+  if (s->sync && !self->audio && !check_keyframe (self, buffer)) {
     gst_buffer_unref (buffer);
     return GST_FLOW_ERROR;
   }
@@ -512,8 +554,9 @@ lb_recording_reader_start (GstBaseSrc * src)
   /* the first piece's caps, so that negotiation happens before the first
    * buffer */
   gst_clear_caps (&self->caps);
-  if (self->plan->pieces->len > 0)
-    self->caps = piece_caps (self, g_ptr_array_index (self->plan->pieces, 0));
+  LbFootagePiece *first = first_piece (self);
+  if (first)
+    self->caps = piece_caps (self, first);
   return TRUE;
 }
 
@@ -550,6 +593,25 @@ lb_recording_reader_configure (LbRecordingReader * self, GstElement * owner,
   self->start_ns = start_ns;
   self->end_ns = end_ns;
   self->keyframes_only = keyframes_only;
+}
+
+void
+lb_recording_reader_set_audio (LbRecordingReader * self, gboolean audio)
+{
+  g_return_if_fail (LB_IS_RECORDING_READER (self));
+  self->audio = audio;
+}
+
+gboolean
+lb_recording_plan_has_audio (const LbFootagePlan * plan)
+{
+  g_return_val_if_fail (plan != NULL, FALSE);
+  for (guint i = 0; i < plan->pieces->len; i++) {
+    const LbFootagePiece *piece = g_ptr_array_index (plan->pieces, i);
+    if (piece->segment->audio)
+      return TRUE;
+  }
+  return FALSE;
 }
 
 void
@@ -596,7 +658,7 @@ lb_recording_reader_finalize (GObject * object)
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("video/x-h264; video/x-h265"));
+    GST_STATIC_CAPS ("video/x-h264; video/x-h265; audio/mpeg; audio/x-opus"));
 
 static void
 lb_recording_reader_class_init (LbRecordingReaderClass * klass)

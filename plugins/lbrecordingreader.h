@@ -26,6 +26,17 @@ void     lb_recording_reader_configure      (LbRecordingReader *reader,
                                              gint64             end_ns,
                                              gboolean           keyframes_only);
 
+/* Reads the audio track instead of the video (call with configure):
+ * the audio frames that sound in [start, end) (the first may begin up to a
+ * frame before start), from the pieces whose
+ * segment has audio; no messages are posted (the video reader posts
+ * them). */
+void     lb_recording_reader_set_audio      (LbRecordingReader *reader,
+                                             gboolean           audio);
+
+/* Whether a piece of @plan carries audio. */
+gboolean lb_recording_plan_has_audio        (const LbFootagePlan *plan);
+
 /* keyframes mode: the parser after the reader gives every buffer the
  * duration of one frame (from the SPS); this puts the reader's (until the
  * next keyframe) back on @buffer, which must be writable.  Streaming

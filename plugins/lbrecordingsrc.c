@@ -19,6 +19,17 @@
  * first decoded frame is the one shown at the start.  Segment files follow
  * each other seamlessly (no timestamp jump, no frame twice or missing).
  *
+ * With `audio=true` (and `mode=all`), when the footage of the range has
+ * audio (lookback records it with an input's `audio=true`), the element
+ * adds a sometimes pad `audio` before it leaves READY: AAC (raw, with its
+ * codec data) or Opus as recorded, exactly the frames that sound in the
+ * range (the first may begin up to one frame before the start), timed on
+ * the same wall clock as the video (the tracks of a segment file line up
+ * by their edit lists); a segment without audio, or a gap, is a DISCONT.
+ * Link it before going to PAUSED (a muxer's request pad), e.g.
+ * `lbrecordingsrc name=src audio=true … ! mp4mux name=mux ! filesink …
+ * src.audio ! mux.`.
+ *
  * With `mode=keyframes` only the keyframes are pushed, and only their bytes
  * are read (their offsets and sizes come from the index); each lasts until
  * the next one.  #LbRecordingSrc:bytes-read counts the sample bytes read.
@@ -68,6 +79,8 @@ struct _LbRecordingSrc
   GstElement *reader;
   GstElement *parser;           /* h264parse or h265parse, from the index */
   GstPad *srcpad;               /* ghost of the parser's src pad */
+  GstElement *audio_reader;     /* audio=true and the footage has audio */
+  GstPad *audio_pad;            /* ghost of its src pad ("audio") */
 
   /* protected by the object lock */
   gchar *db;
@@ -76,6 +89,7 @@ struct _LbRecordingSrc
   gchar *start_time;
   gchar *end_time;
   LbRecordingSrcMode mode;
+  gboolean audio;
 };
 
 enum
@@ -87,6 +101,7 @@ enum
   PROP_START_TIME,
   PROP_END_TIME,
   PROP_MODE,
+  PROP_AUDIO,
   PROP_BYTES_READ,
 };
 
@@ -96,6 +111,11 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("video/x-h264, parsed = (boolean) true; "
         "video/x-h265, parsed = (boolean) true"));
+
+static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio",
+    GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS ("audio/mpeg, mpegversion = (int) 4, "
+        "stream-format = (string) raw; audio/x-opus"));
 
 GType
 lb_recording_src_mode_get_type (void)
@@ -261,6 +281,44 @@ lb_recording_src_ensure_parser (LbRecordingSrc * self, const gchar * codec)
   return TRUE;
 }
 
+/* audio=true, mode=all: when the footage of the range has audio (of one
+ * codec), a second reader for it behind the "audio" pad (added now, before
+ * any data flows, then no-more-pads). */
+static void
+lb_recording_src_add_audio (LbRecordingSrc * self, LbStore * store,
+    const LbFootagePlan * plan, LbFootagePlan * audio_plan)
+{
+  const gchar *codec = NULL;
+  for (guint i = 0; i < plan->pieces->len; i++) {
+    const LbSegment *seg =
+        ((LbFootagePiece *) g_ptr_array_index (plan->pieces, i))->segment;
+    if (seg->audio && codec && g_strcmp0 (seg->audio, codec) != 0) {
+      GST_WARNING_OBJECT (self, "the audio changes codec within the range "
+          "(%s, then %s): no audio", codec, seg->audio);
+      lb_footage_plan_free (audio_plan);
+      return;
+    }
+    codec = codec ? codec : seg->audio;
+  }
+  self->audio_reader = g_object_new (LB_TYPE_RECORDING_READER, "name",
+      "audio-reader", NULL);
+  gst_bin_add (GST_BIN (self), self->audio_reader);
+  lb_recording_reader_configure (LB_RECORDING_READER (self->audio_reader),
+      GST_ELEMENT (self), lb_store_get_dir (store), audio_plan,
+      plan->start_ns, plan->end_ns, FALSE);
+  lb_recording_reader_set_audio (LB_RECORDING_READER (self->audio_reader),
+      TRUE);
+  g_autoptr (GstPad) target =
+      gst_element_get_static_pad (self->audio_reader, "src");
+  GstPadTemplate *template = gst_static_pad_template_get (&audio_template);
+  self->audio_pad = gst_ghost_pad_new_from_template ("audio", target, template);
+  gst_object_unref (template);
+  gst_pad_set_active (self->audio_pad, TRUE);
+  gst_element_add_pad (GST_ELEMENT (self), self->audio_pad);
+  gst_element_no_more_pads (GST_ELEMENT (self));
+  gst_element_sync_state_with_parent (self->audio_reader);
+}
+
 /* Opens the store, looks the range up and hands the plan to the reader;
  * FALSE after posting an error. */
 static gboolean
@@ -279,6 +337,7 @@ lb_recording_src_prepare (LbRecordingSrc * self)
   start_text = g_strdup (self->start_time);
   end_text = g_strdup (self->end_time);
   mode = self->mode;
+  gboolean audio = self->audio && self->audio_reader == NULL;
   GST_OBJECT_UNLOCK (self);
 
   const gchar *missing = db == NULL ? "db" : vehicle == NULL ? "vehicle" :
@@ -340,6 +399,17 @@ lb_recording_src_prepare (LbRecordingSrc * self)
   GST_INFO_OBJECT (self, "%s/%s from %" G_GINT64_FORMAT " to %"
       G_GINT64_FORMAT ": %u segment files, %u gaps", vehicle, input,
       start_ns, end_ns, plan->pieces->len, plan->gaps ? plan->gaps->len : 0);
+  if (audio && mode == LB_RECORDING_SRC_MODE_ALL
+      && lb_recording_plan_has_audio (plan)) {
+    LbFootagePlan *audio_plan = lb_store_lookup (store, vehicle, input,
+        start_ns, end_ns, &error);
+    if (audio_plan == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, READ,
+          ("Cannot look up the footage in %s: %s", db, error->message), (NULL));
+      return FALSE;
+    }
+    lb_recording_src_add_audio (self, store, plan, audio_plan);
+  }
   lb_recording_reader_configure (LB_RECORDING_READER (self->reader),
       GST_ELEMENT (self), lb_store_get_dir (store), g_steal_pointer (&plan),
       start_ns, end_ns, mode == LB_RECORDING_SRC_MODE_KEYFRAMES);
@@ -355,7 +425,17 @@ lb_recording_src_change_state (GstElement * element, GstStateChange transition)
       !lb_recording_src_prepare (self))
     return GST_STATE_CHANGE_FAILURE;
 
-  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY && self->audio_reader) {
+    /* the next start looks the footage up again */
+    gst_element_set_state (self->audio_reader, GST_STATE_NULL);
+    gst_element_remove_pad (element, self->audio_pad);
+    gst_bin_remove (GST_BIN (self), self->audio_reader);
+    self->audio_pad = NULL;
+    self->audio_reader = NULL;
+  }
+  return ret;
 }
 
 static void
@@ -388,6 +468,9 @@ lb_recording_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
+      break;
+    case PROP_AUDIO:
+      self->audio = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -427,6 +510,9 @@ lb_recording_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
+      break;
+    case PROP_AUDIO:
+      g_value_set_boolean (value, self->audio);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -485,6 +571,11 @@ lb_recording_src_class_init (LbRecordingSrcClass * klass)
           "all: every frame from the keyframe at or before the start; "
           "keyframes: keyframes only, reading only their bytes",
           LB_TYPE_RECORDING_SRC_MODE, DEFAULT_MODE, flags));
+  g_object_class_install_property (gobject_class, PROP_AUDIO,
+      g_param_spec_boolean ("audio", "Audio",
+          "With mode=all: when the footage of the range has audio, add an "
+          "'audio' pad with exactly the audio of the range (AAC or Opus as "
+          "recorded), before the element leaves READY", FALSE, flags));
   g_object_class_install_property (gobject_class, PROP_BYTES_READ,
       g_param_spec_uint64 ("bytes-read", "Bytes read",
           "Sample bytes read from segment files since the element started "
@@ -492,6 +583,7 @@ lb_recording_src_class_init (LbRecordingSrcClass * klass)
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_add_static_pad_template (element_class, &audio_template);
   gst_element_class_set_static_metadata (element_class,
       "Recording source", "Source/Video",
       "Reads recorded footage of a vehicle's input for a wall-clock range "

@@ -222,10 +222,13 @@ static gboolean
 import_files (LbConfig * config, LbStore * store, const Args * a,
     GString * out, GError ** error)
 {
+  const LbInputConfig *input = lb_config_find_input (config, a->vehicle,
+      a->input);
   LbImportOptions opt = {
     .store = store,.vehicle = a->vehicle,.input = a->input,
     .segment_duration_ns =
         lb_config_get_duration (config, "recorder", "segment-duration"),
+    .audio = input && input->audio,
   };
   gint64 next_start = 0;
   guint failed = 0;

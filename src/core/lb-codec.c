@@ -33,3 +33,36 @@ lb_codec_from_media (const gchar * media)
       return &codecs[i];
   return NULL;
 }
+
+static const LbAudioCodec audio_codecs[] = {
+  {"aac", "AAC", "audio/mpeg", "aacparse", "avdec_aac"},
+  {"opus", "Opus", "audio/x-opus", "opusparse", "opusdec"},
+};
+
+const LbAudioCodec *
+lb_audio_codecs (guint * n)
+{
+  g_return_val_if_fail (n != NULL, NULL);
+  *n = G_N_ELEMENTS (audio_codecs);
+  return audio_codecs;
+}
+
+const LbAudioCodec *
+lb_audio_codec_from_name (const gchar * name)
+{
+  for (guint i = 0; name && i < G_N_ELEMENTS (audio_codecs); i++)
+    if (g_str_equal (audio_codecs[i].name, name))
+      return &audio_codecs[i];
+  return NULL;
+}
+
+const LbAudioCodec *
+lb_audio_codec_from_media (const gchar * media, gint mpegversion)
+{
+  if (g_strcmp0 (media, "audio/mpeg") == 0)
+    return mpegversion == 2 || mpegversion == 4 ? &audio_codecs[0] : NULL;
+  for (guint i = 1; media && i < G_N_ELEMENTS (audio_codecs); i++)
+    if (g_str_equal (audio_codecs[i].media, media))
+      return &audio_codecs[i];
+  return NULL;
+}

@@ -30,4 +30,22 @@ const LbCodec *lb_codecs            (guint        *n);
 const LbCodec *lb_codec_from_name   (const gchar  *name);
 const LbCodec *lb_codec_from_media  (const gchar  *media);
 
+/* The audio codecs stored as they come (with audio=true): AAC and Opus.
+ * Any other audio (G.711, raw, MP3, …) is encoded to AAC by the recorder
+ * (record-audio-encode.pipeline). */
+typedef struct {
+  const gchar *name;            /* "aac": LbSegment.audio, LbMp4Init.codec */
+  const gchar *label;           /* "AAC" */
+  const gchar *media;           /* "audio/mpeg" (mpegversion 2 or 4), "audio/x-opus" */
+  const gchar *parser;          /* "aacparse" */
+  const gchar *decoder;         /* "avdec_aac" */
+} LbAudioCodec;
+
+const LbAudioCodec *lb_audio_codecs          (guint        *n);
+const LbAudioCodec *lb_audio_codec_from_name (const gchar  *name);
+/* The codec of media type @media (@mpegversion: of audio/mpeg caps, 0
+ * when absent), or NULL (MP3 is audio/mpeg version 1). */
+const LbAudioCodec *lb_audio_codec_from_media (const gchar *media,
+                                               gint         mpegversion);
+
 G_END_DECLS

@@ -108,6 +108,7 @@ static const KeySpec key_specs[] = {
   {"input", "role", T_STRING, ""},
   {"input", "retention-max-age", T_DURATION, ""},
   {"input", "retention-max-bytes", T_SIZE, ""},
+  {"input", "audio", T_BOOL, "false"},
 
   {"org", "allowance", T_DOUBLE, "", 0, 1e15},
 };
@@ -485,6 +486,9 @@ load_inputs (LbConfig * config, GError ** error)
       in->retention_max_age = age->i;
     if (bytes)
       in->retention_max_bytes = bytes->i;
+    g_autofree gchar *k3 = vkey (groups[i], "audio");
+    Value *audio = g_hash_table_lookup (config->values, k3);
+    in->audio = audio && audio->i != 0;
   }
   return TRUE;
 }

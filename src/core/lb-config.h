@@ -26,6 +26,8 @@ typedef struct {
   gchar *source;                /* gst-launch fragment of the capture source */
   gint64 retention_max_age;     /* ns; 0 = keep forever */
   gint64 retention_max_bytes;   /* 0 = no limit */
+  gboolean audio;               /* record the camera's audio (off by default:
+                                 * in-cab audio is personal data) */
 } LbInputConfig;
 
 typedef struct _LbConfig LbConfig;

@@ -376,6 +376,7 @@ static const LbJobKind kinds[] = {
       },
   {
         .template_name = "video-high-res",
+        .audio = TRUE,
         .media_type = LB_MEDIA_TYPE_VIDEO_HIGH_RES,
         .fallback = "video-high-res-transcode",
         .content_type = "video/mp4",
@@ -386,6 +387,7 @@ static const LbJobKind kinds[] = {
       },
   {
         .template_name = "video-high-res-transcode",
+        .audio = TRUE,
         .media_type = LB_MEDIA_TYPE_VIDEO_HIGH_RES,
         .content_type = "video/mp4",
         .extension = ".mp4",
@@ -394,6 +396,7 @@ static const LbJobKind kinds[] = {
       },
   {
         .template_name = "video-low-res",
+        .audio = TRUE,
         .media_type = LB_MEDIA_TYPE_VIDEO_LOW_RES,
         .content_type = "video/mp4",
         .extension = ".mp4",
@@ -491,6 +494,36 @@ lb_job_kind_choose (LbPipelines * pipelines, const LbJobRun * run)
 
 /* ---- one pipeline of a kind ---- */
 
+/* lbrecordingsrc's "audio" pad (footage with audio): straight into the
+ * muxer, which keeps the two tracks in step by their times. */
+static void
+on_src_pad (GstElement * src, GstPad * pad, gpointer data)
+{
+  GstElement *mux = data;
+
+  if (g_strcmp0 (GST_PAD_NAME (pad), "audio") != 0)
+    return;
+  g_autoptr (GstPad) sink = gst_element_request_pad_simple (mux, "audio_%u");
+  if (sink == NULL || gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
+    GST_ELEMENT_WARNING (src, STREAM, MUX, ("The clip's muxer takes no audio "
+            "from %s.", GST_ELEMENT_NAME (src)), (NULL));
+}
+
+/* Kinds that carry audio: the source adds its audio pad when the footage
+ * has audio, linked to "mux" (a template without either gets none). */
+static void
+configure_audio (LbJobPass * pass)
+{
+  g_autoptr (GstElement) src = lb_pipeline_get (pass->pipeline, "src");
+  g_autoptr (GstElement) mux = lb_pipeline_get (pass->pipeline, "mux");
+
+  if (src == NULL || mux == NULL
+      || !g_object_class_find_property (G_OBJECT_GET_CLASS (src), "audio"))
+    return;
+  g_object_set (src, "audio", TRUE, NULL);
+  g_signal_connect_object (src, "pad-added", G_CALLBACK (on_src_pad), mux, 0);
+}
+
 LbJobPass *
 lb_job_pass_new (LbPipelines * pipelines, LbJobRun * run,
     const LbJobKind * kind, GError ** error)
@@ -510,6 +543,8 @@ lb_job_pass_new (LbPipelines * pipelines, LbJobRun * run,
   lb_pipeline_set (pass->pipeline, "src", "vehicle", run->vehicle);
   lb_pipeline_set (pass->pipeline, "src", "input", run->input);
   lb_pipeline_set (pass->pipeline, "sink", "location", run->output_path);
+  if (kind->audio)
+    configure_audio (pass);
   if (!kind->configure (pass, error))
     return NULL;
   return g_steal_pointer (&pass);

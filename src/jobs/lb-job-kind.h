@@ -49,6 +49,8 @@ struct _LbJobKind {
                                  * copies without decoding, NULL-terminated,
                                  * or NULL: it decodes whatever comes */
   gboolean optional;            /* a template folder may lack it */
+  gboolean audio;               /* its clips carry the footage's audio
+                                 * (lbrecordingsrc audio=true into "mux") */
   /* FALSE when this kind should not take @run (NULL: it always may) */
   gboolean (*usable)    (const LbJobRun *run);
   /* Sets the kind's values on @pass->pipeline and attaches its watches. */

@@ -263,3 +263,49 @@ lb_mp4_box_end (GstByteWriter * writer, guint start)
 {
   lb_mp4_patch32 (writer, start, gst_byte_writer_get_pos (writer) - start);
 }
+
+void
+lb_mp4_trak_edit_start (const LbMp4Box * trak, guint64 * empty,
+    gint64 * media_time)
+{
+  const guint32 elst_path[] =
+      { LB_MP4_FOURCC ('e', 'd', 't', 's'), LB_MP4_FOURCC ('e', 'l', 's',
+        't')
+  };
+  LbMp4Box elst;
+  GstByteReader r;
+  guint8 version;
+  guint32 flags, n;
+
+  *empty = 0;
+  *media_time = 0;
+  if (!lb_mp4_box_find_path (trak->payload, trak->payload_size, elst_path, 2,
+          &elst))
+    return;
+  lb_mp4_box_reader (&elst, &r);
+  if (!lb_mp4_box_full (&r, &version, &flags)
+      || !gst_byte_reader_get_uint32_be (&r, &n))
+    return;
+  for (guint32 i = 0; i < n && i < 4; i++) {
+    guint64 d = 0;
+    gint64 m = 0;
+    guint32 d32, m32;
+    if (version == 1 && gst_byte_reader_get_uint64_be (&r, &d)
+        && gst_byte_reader_get_int64_be (&r, &m)
+        && gst_byte_reader_skip (&r, 4)) {
+    } else if (version == 0 && gst_byte_reader_get_uint32_be (&r, &d32)
+        && gst_byte_reader_get_uint32_be (&r, &m32)
+        && gst_byte_reader_skip (&r, 4)) {
+      d = d32;
+      m = (gint32) m32;
+    } else {
+      return;
+    }
+    if (m == -1) {
+      *empty += d;
+      continue;
+    }
+    *media_time = m;
+    return;
+  }
+}

@@ -77,6 +77,14 @@ gboolean  lb_mp4_box_full      (GstByteReader   *reader,
                                 guint8          *version,
                                 guint32         *flags);
 
+/* Where the presentation of the track @trak starts, from its edit list:
+ * the empty edits before it (*@empty, movie timescale) and the media time
+ * of its first edit (*@media_time, media timescale); 0 and 0 without one
+ * (or when it does not parse). */
+void      lb_mp4_trak_edit_start (const LbMp4Box *trak,
+                                  guint64        *empty,
+                                  gint64         *media_time);
+
 /* A box header in a file. */
 typedef struct {
   gint64 pos;                   /* of the header */

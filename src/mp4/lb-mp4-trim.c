@@ -40,6 +40,7 @@ typedef struct
   gint64 new_media_duration;    /* the same duration, media timescale */
   GArray *sync;                 /* guint32 1-based sample numbers to list in stss, or NULL
                                  * to leave the sync samples as they are */
+  gint64 skip_ns;               /* how much later the presentation starts */
 } Plan;
 
 static void
@@ -418,6 +419,51 @@ write_edts (Writer * w, GstByteWriter * out)
   lb_mp4_box_end (out, edts);
 }
 
+/* One edit of an elst: @media_time -1 is an empty edit. */
+static void
+put_edit (GstByteWriter * out, guint64 duration, gint64 media_time)
+{
+  gst_byte_writer_put_uint64_be (out, duration);
+  gst_byte_writer_put_uint64_be (out, (guint64) media_time);
+  gst_byte_writer_put_uint32_be (out, 0x00010000);      /* rate 1.0 */
+}
+
+/* The edit list of another track (audio) of @trak: it keeps its place
+ * against the video, whose presentation now starts plan->skip_ns later,
+ * and ends with it. */
+static void
+write_other_edts (Writer * w, const LbMp4Box * trak, GstByteWriter * out)
+{
+  const guint32 mdhd_path[] = { MDIA, FOURCC ('m', 'd', 'h', 'd') };
+  LbMp4Box mdhd;
+  guint32 mts;
+  guint64 empty;
+  gint64 media_time;
+  const Plan *p = w->plan;
+
+  if (!lb_mp4_box_find_path (trak->payload, trak->payload_size, mdhd_path, 2,
+          &mdhd) || (mts = timescale_of (&mdhd)) == 0)
+    return;
+  lb_mp4_trak_edit_start (trak, &empty, &media_time);
+  gint64 skip = scale (p->skip_ns, p->movie_timescale, GST_SECOND);
+  gint64 total = (gint64) p->new_segment_duration;
+  gint64 new_empty = (gint64) empty - skip;
+  if (new_empty < 0) {
+    media_time += scale (-new_empty, mts, p->movie_timescale);
+    new_empty = 0;
+  }
+  new_empty = MIN (new_empty, total);
+  guint edts = lb_mp4_box_begin (out, FOURCC ('e', 'd', 't', 's'));
+  guint elst = lb_mp4_box_begin (out, FOURCC ('e', 'l', 's', 't'));
+  gst_byte_writer_put_uint32_be (out, 0x01000000);
+  gst_byte_writer_put_uint32_be (out, new_empty > 0 ? 2 : 1);
+  if (new_empty > 0)
+    put_edit (out, (guint64) new_empty, -1);
+  put_edit (out, (guint64) (total - new_empty), media_time);
+  lb_mp4_box_end (out, elst);
+  lb_mp4_box_end (out, edts);
+}
+
 static void
 write_stss (Writer * w, GstByteWriter * out)
 {
@@ -503,6 +549,34 @@ is_container (guint32 type)
       || type == STBL;
 }
 
+static void write_boxes (Writer * w, const guint8 * p, gsize len,
+    GstByteWriter * out, gboolean in_video_trak);
+
+/* A trak that is not the video's: copied, with its edit list rewritten
+ * (write_other_edts). */
+static void
+write_other_trak (Writer * w, const LbMp4Box * trak, GstByteWriter * out)
+{
+  GstByteReader r = GST_BYTE_READER_INIT (trak->payload, trak->payload_size);
+  LbMp4Box b;
+  guint at = lb_mp4_box_begin (out, trak->type);
+
+  while (lb_mp4_box_read (&r, &b)) {
+    if (b.type == FOURCC ('e', 'd', 't', 's'))
+      continue;
+    if (is_container (b.type)) {
+      guint c = lb_mp4_box_begin (out, b.type);
+      write_boxes (w, b.payload, b.payload_size, out, FALSE);
+      lb_mp4_box_end (out, c);
+    } else {
+      write_leaf (w, &b, out, FALSE);
+    }
+    if (b.type == FOURCC ('t', 'k', 'h', 'd'))
+      write_other_edts (w, trak, out);
+  }
+  lb_mp4_box_end (out, at);
+}
+
 static void
 write_boxes (Writer * w, const guint8 * p, gsize len, GstByteWriter * out,
     gboolean in_video_trak)
@@ -511,6 +585,10 @@ write_boxes (Writer * w, const guint8 * p, gsize len, GstByteWriter * out,
   LbMp4Box b, old;
 
   while (lb_mp4_box_read (&r, &b)) {
+    if (b.type == FOURCC ('t', 'r', 'a', 'k') && b.data != w->plan->trak) {
+      write_other_trak (w, &b, out);
+      continue;
+    }
     gboolean video = in_video_trak || b.data == w->plan->trak;
     if ((in_video_trak && b.type == FOURCC ('e', 'd', 't', 's')) ||
         (w->drop_udta && b.type == FOURCC ('u', 'd', 't', 'a')))
@@ -696,9 +774,13 @@ trim_fd (gint fd, const gchar * path, gint64 skip_ns, gint64 duration_ns,
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "bad moov");
     return FALSE;
   }
+  LbMp4Trim result;
   if (!plan_track (moov.payload, moov.payload_size, file_size, skip_ns,
-          duration_ns, &plan, out, error))
+          duration_ns, &plan, &result, error))
     return FALSE;
+  plan.skip_ns = result.skip_ns;
+  if (out)
+    *out = result;
   Writer w = {.plan = &plan,.moov_offset = box.pos + box.size };
   g_autoptr (GBytes) fitted = fit_moov (&w, &plan, &moov);
   if (w.overflow) {

@@ -46,6 +46,7 @@ lb_mp4_init_free (LbMp4Init * init)
   g_clear_pointer (&init->codec_data, g_bytes_unref);
   g_free (init->caps);
   g_clear_pointer (&init->samples, g_array_unref);
+  g_clear_pointer (&init->audio, lb_mp4_init_free);
   g_free (init);
 }
 
@@ -367,12 +368,12 @@ full_box_u32 (const LbMp4Box * b, gsize v0, gsize v1, guint32 * out)
       && gst_byte_reader_get_uint32_be (&r, out);
 }
 
-/* The track @trak when it is video: its id, timescale and stbl; FALSE
- * otherwise (not video), or on error (a video track without a sample
- * table). */
+/* The track @trak when its handler is @kind ('vide', 'soun'): its id,
+ * timescale and stbl; FALSE otherwise, or on error (such a track without a
+ * sample table). */
 static gboolean
-video_track (LbMp4Init * init, const LbMp4Box * trak, LbMp4Box * stbl,
-    LbMp4Box * stsd, GError ** error)
+media_track (LbMp4Init * init, guint32 kind, const LbMp4Box * trak,
+    LbMp4Box * stbl, LbMp4Box * stsd, GError ** error)
 {
   LbMp4Box mdia, hdlr, tkhd, mdhd;
   guint32 handler;
@@ -384,8 +385,7 @@ video_track (LbMp4Init * init, const LbMp4Box * trak, LbMp4Box * stbl,
       || !lb_mp4_box_find (mdia.payload, mdia.payload_size,
           FOURCC ('h', 'd', 'l', 'r'), &hdlr)
       || !full_box_u32 (&hdlr, 8, 8, &handler)
-      || handler != FOURCC ('v', 'i', 'd', 'e')
-      || !lb_mp4_box_find (trak->payload, trak->payload_size,
+      || handler != kind || !lb_mp4_box_find (trak->payload, trak->payload_size,
           FOURCC ('t', 'k', 'h', 'd'), &tkhd)
       || !full_box_u32 (&tkhd, 12, 20, &init->track_id))
     return FALSE;
@@ -398,9 +398,16 @@ video_track (LbMp4Init * init, const LbMp4Box * trak, LbMp4Box * stbl,
       || !lb_mp4_box_find (stbl->payload, stbl->payload_size,
           FOURCC ('s', 't', 's', 'd'), stsd)) {
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT,
-        "video track without a sample table");
+        "%s track without a sample table", kind == FOURCC ('v', 'i', 'd',
+            'e') ? "video" : "audio");
     return FALSE;
   }
+  guint64 empty;
+  gint64 media_time;
+  lb_mp4_trak_edit_start (trak, &empty, &media_time);
+  init->edit_ns = (init->movie_timescale ?
+      (gint64) gst_util_uint64_scale_round (empty, GST_SECOND,
+          init->movie_timescale) : 0) - lb_mp4_to_ns (init, media_time);
   return TRUE;
 }
 
@@ -418,7 +425,8 @@ parse_tracks (LbMp4Init * init, const guint8 * moov, gsize len,
     GError *local = NULL;
     if (trak.type != FOURCC ('t', 'r', 'a', 'k'))
       continue;
-    if (!video_track (init, &trak, &stbl, &stsd, &local)) {
+    if (!media_track (init, FOURCC ('v', 'i', 'd', 'e'), &trak, &stbl, &stsd,
+            &local)) {
       if (local == NULL)
         continue;
       g_propagate_error (error, local);
@@ -434,6 +442,135 @@ parse_tracks (LbMp4Init * init, const guint8 * moov, gsize len,
   g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s",
       other_codec ? other_codec : "no video track");
   return FALSE;
+}
+
+/* ---- the moov's audio track ---- */
+
+/* A descriptor of an esds (ISO 14496-1): its tag and payload. */
+static gboolean
+read_descriptor (GstByteReader * r, guint8 * tag, GstByteReader * payload)
+{
+  guint32 len = 0;
+  guint8 b;
+  if (!gst_byte_reader_get_uint8 (r, tag))
+    return FALSE;
+  for (guint i = 0; i < 4; i++) {
+    if (!gst_byte_reader_get_uint8 (r, &b))
+      return FALSE;
+    len = (len << 7) | (b & 0x7f);
+    if (!(b & 0x80))
+      break;
+  }
+  const guint8 *data;
+  if (!gst_byte_reader_get_data (r, len, &data))
+    return FALSE;
+  gst_byte_reader_init (payload, data, len);
+  return TRUE;
+}
+
+/* The AudioSpecificConfig in an esds payload (after version and flags). */
+static GBytes *
+esds_config (GstByteReader * r)
+{
+  GstByteReader es, dc, si;
+  guint8 tag, flags;
+  if (!read_descriptor (r, &tag, &es) || tag != 0x03
+      || !gst_byte_reader_skip (&es, 2) || !gst_byte_reader_get_uint8 (&es,
+          &flags))
+    return NULL;
+  if ((flags & 0x80) && !gst_byte_reader_skip (&es, 2))
+    return NULL;
+  if (flags & 0x40) {
+    guint8 url;
+    if (!gst_byte_reader_get_uint8 (&es, &url)
+        || !gst_byte_reader_skip (&es, url))
+      return NULL;
+  }
+  if (((flags & 0x20) && !gst_byte_reader_skip (&es, 2))
+      || !read_descriptor (&es, &tag, &dc) || tag != 0x04
+      || !gst_byte_reader_skip (&dc, 13)
+      || !read_descriptor (&dc, &tag, &si) || tag != 0x05
+      || gst_byte_reader_get_remaining (&si) == 0)
+    return NULL;
+  return g_bytes_new (si.data + si.byte, gst_byte_reader_get_remaining (&si));
+}
+
+/* AAC ('mp4a' with an esds) or Opus ('Opus' with a dOps): codec, caps. */
+static gboolean
+parse_audio_entry (LbMp4Init * a, const LbMp4Box * stsd)
+{
+  GstByteReader r;
+  LbMp4Box e, cfg;
+  lb_mp4_box_reader (stsd, &r);
+  if (stsd->payload_size < 16 || !gst_byte_reader_skip (&r, 8)
+      || !lb_mp4_box_read (&r, &e) || e.size < 36)
+    return FALSE;
+  guint16 version = GST_READ_UINT16_BE (e.data + 16);
+  gsize children = 36 + (version == 1 ? 16 : version == 2 ? 36 : 0);
+  gint channels = GST_READ_UINT16_BE (e.data + 24);
+  gint rate = GST_READ_UINT16_BE (e.data + 32);
+  if (e.size < children || channels < 1)
+    return FALSE;
+  g_autoptr (GstCaps) caps = NULL;
+  if (e.type == FOURCC ('m', 'p', '4', 'a')
+      && lb_mp4_box_find (e.data + children, e.size - children,
+          FOURCC ('e', 's', 'd', 's'), &cfg) && cfg.payload_size > 4) {
+    GstByteReader c = GST_BYTE_READER_INIT (cfg.payload + 4,
+        cfg.payload_size - 4);
+    a->codec_data = esds_config (&c);
+    if (a->codec_data == NULL)
+      return FALSE;
+    g_autoptr (GstBuffer) cd = gst_buffer_new_wrapped_bytes (a->codec_data);
+    a->codec = g_strdup ("aac");
+    a->sample_entry = g_strdup ("mp4a");
+    caps = gst_caps_new_simple ("audio/mpeg", "mpegversion", G_TYPE_INT, 4,
+        "stream-format", G_TYPE_STRING, "raw", "framed", G_TYPE_BOOLEAN, TRUE,
+        "codec_data", GST_TYPE_BUFFER, cd, "rate", G_TYPE_INT, rate,
+        "channels", G_TYPE_INT, channels, NULL);
+  } else if (e.type == FOURCC ('O', 'p', 'u', 's')
+      && lb_mp4_box_find (e.data + children, e.size - children,
+          FOURCC ('d', 'O', 'p', 's'), &cfg) && cfg.payload_size >= 11) {
+    a->codec = g_strdup ("opus");
+    a->sample_entry = g_strdup ("Opus");
+    caps = gst_caps_new_simple ("audio/x-opus", "channel-mapping-family",
+        G_TYPE_INT, (gint) cfg.payload[10], "channels", G_TYPE_INT,
+        (gint) cfg.payload[1], "rate", G_TYPE_INT, 48000, NULL);
+  } else {
+    return FALSE;
+  }
+  a->caps = gst_caps_to_string (caps);
+  return TRUE;
+}
+
+/* The first AAC or Opus track (other audio is left alone): init->audio. */
+static gboolean
+parse_audio (LbMp4Init * init, const guint8 * moov, gsize len,
+    gint64 file_size, GError ** error)
+{
+  GstByteReader r = GST_BYTE_READER_INIT (moov, len);
+  LbMp4Box trak, stbl, stsd;
+
+  while (lb_mp4_box_read (&r, &trak)) {
+    if (trak.type != FOURCC ('t', 'r', 'a', 'k'))
+      continue;
+    g_autoptr (LbMp4Init) a = g_new0 (LbMp4Init, 1);
+    a->samples = g_array_new (FALSE, TRUE, sizeof (LbMp4Sample));
+    a->fps_d = 1;
+    a->movie_timescale = init->movie_timescale;
+    if (!media_track (a, FOURCC ('s', 'o', 'u', 'n'), &trak, &stbl, &stsd,
+            NULL) || !parse_audio_entry (a, &stsd))
+      continue;
+    if (!parse_sample_table (a, &stbl, file_size, error))
+      return FALSE;
+    a->tracks = init->tracks;
+    a->init_size = init->init_size;
+    a->moov_offset = init->moov_offset;
+    a->moov_size = init->moov_size;
+    a->fragmented = init->fragmented;
+    init->audio = g_steal_pointer (&a);
+    return TRUE;
+  }
+  return TRUE;
 }
 
 /* mvex's trex of our track: the defaults of its fragments. */
@@ -470,10 +607,15 @@ parse_moov (LbMp4Init * init, const guint8 * moov, gsize len,
     init->tracks += b.type == FOURCC ('t', 'r', 'a', 'k');
   init->fragmented =
       lb_mp4_box_find (moov, len, FOURCC ('m', 'v', 'e', 'x'), &mvex);
-  if (!parse_tracks (init, moov, len, file_size, error))
+  if (lb_mp4_box_find (moov, len, FOURCC ('m', 'v', 'h', 'd'), &b))
+    full_box_u32 (&b, 12, 20, &init->movie_timescale);
+  if (!parse_tracks (init, moov, len, file_size, error)
+      || !parse_audio (init, moov, len, file_size, error))
     return FALSE;
   if (init->fragmented)
     parse_trex (init, &mvex);
+  if (init->fragmented && init->audio)
+    parse_trex (init->audio, &mvex);
   return TRUE;
 }
 
@@ -802,6 +944,13 @@ table_fragment (const LbMp4Init * init, gint64 offset)
   gint64 end = s[i].offset;
   for (guint k = i; k < j; k++)
     end = MAX (end, s[k].offset + (gint64) s[k].size);
+  /* the other tracks' samples (audio) lie between this GOP's and the next
+   * one's, or the moov after the last GOP (a growing file's first
+   * fragment, a finalised file's last GOP) */
+  if (j < n)
+    end = MAX (end, s[j].offset);
+  else if (init->moov_offset > s[i].offset)
+    end = MAX (end, init->moov_offset);
   f->offset = s[i].offset;
   f->size = end - f->offset;
   if (j < n)

@@ -35,7 +35,7 @@ typedef struct {
   gboolean sync;                /* a keyframe (IDR) */
 } LbMp4Sample;
 
-typedef struct {
+typedef struct _LbMp4Init {
   guint32 track_id;             /* the (first) video track */
   guint tracks;                 /* trak boxes in the moov (any kind) */
   guint32 timescale;
@@ -52,6 +52,17 @@ typedef struct {
                                  * (the first GOP while growing, everything once
                                  * finalised), in decode order */
   guint32 trex_duration, trex_size, trex_flags;
+  /* The first AAC or Opus track, NULL when there is none: its own id,
+   * timescale, codec ("aac", "opus"), sample_entry, codec_data (the
+   * AudioSpecificConfig), caps, samples and trex, read with the functions
+   * below like the video (lb_mp4_read_range (fd, init->audio, …) gives the
+   * audio samples of an indexed fragment's bytes). */
+  struct _LbMp4Init *audio;
+  guint32 movie_timescale;      /* mvhd's */
+  gint64 edit_ns;               /* presentation time of media time 0 (its
+                                 * edit list: empty edits minus the media
+                                 * time it starts at); the tracks of a file
+                                 * line up by it */
 } LbMp4Init;
 
 typedef struct {

@@ -22,6 +22,11 @@ GST_DEBUG_CATEGORY_STATIC (lb_import_debug);
 
 /* How long one file may take to remux (it runs as fast as the disk). */
 #define IMPORT_TIMEOUT (10 * 60 * GST_SECOND)
+/* How far one stream may run ahead of the other in an imported file (a
+ * GOP, and then some): a file interleaved more coarsely stalls and is
+ * refused. */
+#define STREAM_AHEAD (30 * GST_SECOND)
+
 /* A remux that makes no progress for this long has failed. */
 #define IMPORT_STALL_US (10 * G_USEC_PER_SEC)
 /* Bytes read to recognise a file. */
@@ -45,6 +50,7 @@ typedef struct
   GMutex lock;
   gchar *refusal;               /* protected by lock: why the file is refused */
   gboolean linked;              /* protected by lock */
+  gboolean audio_linked;        /* protected by lock */
   /* streaming thread only */
   gboolean have_first;
   gint64 first_rt;
@@ -269,6 +275,20 @@ add_element (Import * imp, const gchar * factory)
   return e;
 }
 
+/* A queue that lets the demuxer go on to the other stream while the
+ * segment sink waits for this one (it holds each stream until the video's
+ * GOP is complete, and the demuxer feeds all streams from one thread):
+ * bounded to STREAM_AHEAD of media. */
+static GstElement *
+add_queue (Import * imp)
+{
+  GstElement *queue = add_element (imp, "queue");
+  if (queue)
+    g_object_set (queue, "max-size-buffers", 0, "max-size-bytes", 0,
+        "max-size-time", (guint64) STREAM_AHEAD, NULL);
+  return queue;
+}
+
 /* @pad (a stream of @codec) → its parser [→ its timestamper, when the
  * container stores no decode times (Matroska): mp4mux needs them] → the
  * segment sink.  (Not otherwise: the timestamper guesses decode times from
@@ -279,18 +299,55 @@ link_parser (Import * imp, GstPad * pad, const LbCodec * codec)
   GstElement *parse = add_element (imp, codec->parser);
   GstElement *stamp = imp->pts_only ? add_element (imp, codec->timestamper)
       : NULL;
-  if (parse == NULL || (imp->pts_only && stamp == NULL))
+  GstElement *queue = add_queue (imp);
+  if (parse == NULL || queue == NULL || (imp->pts_only && stamp == NULL))
     return FALSE;
   g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
-  g_autoptr (GstPad) out = gst_element_get_static_pad (stamp ? stamp : parse,
-      "src");
-  if ((stamp && !gst_element_link (parse, stamp))
+  g_autoptr (GstPad) out = gst_element_get_static_pad (queue, "src");
+  if ((stamp && !gst_element_link_many (parse, stamp, queue, NULL))
+      || (!stamp && !gst_element_link (parse, queue))
       || gst_pad_link (pad, in) != GST_PAD_LINK_OK
       || gst_pad_link (out, imp->sink_pad) != GST_PAD_LINK_OK)
     return FALSE;
+  gst_element_sync_state_with_parent (queue);
   if (stamp)
     gst_element_sync_state_with_parent (stamp);
   gst_element_sync_state_with_parent (parse);
+  return TRUE;
+}
+
+/* With options->audio: an AAC or Opus stream → its parser → the segment
+ * sink's audio pad (the first such stream; others are dropped). */
+static gboolean
+take_audio (Import * imp, GstPad * pad, GstCaps * caps)
+{
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  gint version = 0;
+  gst_structure_get_int (s, "mpegversion", &version);
+  const LbAudioCodec *codec =
+      lb_audio_codec_from_media (gst_structure_get_name (s), version);
+  if (!imp->opt->audio || codec == NULL)
+    return FALSE;
+  g_mutex_lock (&imp->lock);
+  gboolean take = !imp->audio_linked;
+  imp->audio_linked = TRUE;
+  g_mutex_unlock (&imp->lock);
+  if (!take)
+    return FALSE;
+  GstElement *parse = add_element (imp, codec->parser);
+  GstElement *queue = add_queue (imp);
+  g_autoptr (GstPad) sink = gst_element_request_pad_simple
+      (lb_segment_writer_get_sink (imp->writer), "audio_%u");
+  if (parse == NULL || queue == NULL || sink == NULL)
+    return FALSE;
+  g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
+  g_autoptr (GstPad) out = gst_element_get_static_pad (queue, "src");
+  if (!gst_element_link (parse, queue) || gst_pad_link (pad, in) !=
+      GST_PAD_LINK_OK || gst_pad_link (out, sink) != GST_PAD_LINK_OK)
+    return FALSE;
+  gst_element_sync_state_with_parent (queue);
+  gst_element_sync_state_with_parent (parse);
+  GST_INFO ("%s: importing its %s audio", imp->path, codec->label);
   return TRUE;
 }
 
@@ -341,6 +398,8 @@ on_pad_added (GstElement * parsebin, GstPad * pad, gpointer data)
     }
     return;
   }
+  if (!video && take_audio (imp, pad, caps))
+    return;
   link_fakesink (imp, pad);
   if (first_video) {
     g_autofree gchar *why =

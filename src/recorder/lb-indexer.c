@@ -278,6 +278,10 @@ segment_from_init (const gchar * vehicle, const gchar * input,
   s->media_base_ns = c->media_base_ns;
   s->codec = g_strdup (init->codec);
   s->caps = g_strdup (init->caps);
+  if (init->audio) {
+    s->audio = g_strdup (init->audio->codec);
+    s->audio_caps = g_strdup (init->audio->caps);
+  }
   s->width = init->width;
   s->height = init->height;
   s->fps_n = init->fps_n;

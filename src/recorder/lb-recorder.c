@@ -125,6 +125,8 @@ typedef struct
   gint64 last_end_pts;          /* atomic (__atomic): PTS + duration of the
                                  * last buffer to the segment sink */
   gint linked;                  /* atomic: the video branch is linked */
+  gboolean audio;               /* record its audio (audio=true) */
+  gint audio_linked;            /* atomic: the audio branch is linked */
   guint64 bytes, frames;        /* atomic (__atomic): recorded, for metrics */
   gint gaps;                    /* atomic: outages after recording began */
   gint connected;               /* atomic: video flows (live, for metrics) */
@@ -150,6 +152,9 @@ struct _LbRecorder
   gint64 segment_ns, fragment_ns, retry_min_ns, retry_max_ns;
   gchar *tpl_source, *tpl_encode;
   gchar *tpl_copy[MAX_COPIED];  /* record-<codec>.pipeline of lb_codecs () */
+  gchar *tpl_audio_copy[MAX_COPIED];    /* record-<codec>.pipeline of
+                                         * lb_audio_codecs () */
+  gchar *tpl_audio_encode;
   GstClock *clock;              /* the pipelines' (monotonic) */
   LbClock *wall;                /* the wall clock and its sync status */
   LbClock *own_wall;            /* wall when the recorder made it */
@@ -507,6 +512,7 @@ teardown_pipeline (RecInput * in)
   }
   g_clear_pointer (&in->writer, lb_segment_writer_free);
   g_atomic_int_set (&in->linked, 0);
+  g_atomic_int_set (&in->audio_linked, 0);
 }
 
 static gboolean
@@ -608,12 +614,18 @@ on_drain_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+send_eos_to_pad (GstElement * sink, GstPad * pad, gpointer data)
+{
+  gst_pad_send_event (pad, gst_event_new_eos ());
+  return TRUE;
+}
+
+/* EOS on every pad of the segment sink (video, and audio when recorded). */
 static void
 send_eos_to_sink (GstElement * pipeline, gpointer data)
 {
-  GstPad *pad = data;
-
-  gst_pad_send_event (pad, gst_event_new_eos ());
+  gst_element_foreach_sink_pad (data, send_eos_to_pad, NULL);
 }
 
 /* The drain is over when the segment sink has taken the EOS (it posts its
@@ -698,7 +710,8 @@ drain_input (RecInput * in, gboolean retry, const gchar * why)
    * state of the source.  From a pool thread, as it takes the pad's stream
    * lock. */
   gst_element_call_async (in->pipeline, send_eos_to_sink,
-      gst_object_ref (in->sink_pad), gst_object_unref);
+      gst_object_ref (lb_segment_writer_get_sink (in->writer)),
+      gst_object_unref);
   in->drain_id = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, in);
 }
 
@@ -843,21 +856,32 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* mp4mux refuses a buffer without PTS (RTSP depayloaders emit some before
+ * the stream is synchronised): the probe's buffer with its DTS as PTS, or
+ * NULL when it has neither (drop it). */
+static GstBuffer *
+buffer_with_pts (GstPadProbeInfo * info)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (GST_BUFFER_PTS_IS_VALID (buf))
+    return buf;
+  if (!GST_BUFFER_DTS_IS_VALID (buf))
+    return NULL;
+  buf = gst_buffer_make_writable (buf);
+  GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return buf;
+}
+
 static GstPadProbeReturn
 on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
   RecInput *in = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstBuffer *buf = buffer_with_pts (info);
 
-  /* mp4mux refuses a buffer without PTS (RTSP depayloaders emit some before
-   * the stream is synchronised): take its DTS, or drop it. */
-  if (!GST_BUFFER_PTS_IS_VALID (buf)) {
-    if (!GST_BUFFER_DTS_IS_VALID (buf))
-      return GST_PAD_PROBE_DROP;
-    buf = gst_buffer_make_writable (buf);
-    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf);
-    GST_PAD_PROBE_INFO_DATA (info) = buf;
-  }
+  if (buf == NULL)
+    return GST_PAD_PROBE_DROP;
   g_atomic_int_set (&in->last_data_s,
       (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
   __atomic_fetch_add (&in->bytes, gst_buffer_get_size (buf), __ATOMIC_RELAXED);
@@ -944,11 +968,11 @@ make_branch (RecInput * in, const GstStructure * s, GError ** error)
   return bin;
 }
 
-/* parsebin's @pad → [@decoder] → @bin → the segment sink, all added to the
- * pipeline.  NULL, or what failed (*@debug: details). */
+/* parsebin's @pad → [@decoder] → @bin → @sink_pad of the segment sink, all
+ * added to the pipeline.  NULL, or what failed (*@debug: details). */
 static const gchar *
 link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
-    GstElement * bin, gchar ** debug)
+    GstElement * bin, GstPad * sink_pad, gchar ** debug)
 {
   gst_bin_add (GST_BIN (in->pipeline), bin);
   if (decoder) {
@@ -963,7 +987,7 @@ link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
   GstPadLinkReturn r1 = GST_PAD_LINK_REFUSED, r2 = GST_PAD_LINK_REFUSED;
   if (binsink == NULL || binsrc == NULL ||
       (r1 = gst_pad_link (pad, binsink)) != GST_PAD_LINK_OK ||
-      (r2 = gst_pad_link (binsrc, in->sink_pad)) != GST_PAD_LINK_OK) {
+      (r2 = gst_pad_link (binsrc, sink_pad)) != GST_PAD_LINK_OK) {
     *debug =
         g_strdup_printf ("stream → branch: %s, branch → segment sink: %s",
         gst_pad_link_get_name (r1), gst_pad_link_get_name (r2));
@@ -973,9 +997,92 @@ link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
   return NULL;
 }
 
+/* Audio to the segment sink: with a PTS (buffer_with_pts), and none from
+ * before the first video keyframe (no file to go to yet). */
+static GstPadProbeReturn
+on_audio_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  RecInput *in = data;
+
+  if (!in->seen_key || buffer_with_pts (info) == NULL)
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
+}
+
+/* The audio branch for @s: AAC and Opus as they come (*@as_is; their
+ * parser's template), anything else encoded to AAC (*@decoder: the best
+ * decoder for it, unless it is raw). */
+static GstElement *
+make_audio_branch (RecInput * in, GstCaps * caps, GstElement ** decoder,
+    gboolean * as_is, GError ** error)
+{
+  LbRecorder *rec = in->rec;
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_name (s);
+  gint version = 0;
+  guint n;
+  const LbAudioCodec *codecs = lb_audio_codecs (&n);
+
+  gst_structure_get_int (s, "mpegversion", &version);
+  const LbAudioCodec *copy = lb_audio_codec_from_media (media, version);
+  *decoder = NULL;
+  *as_is = copy != NULL;
+  if (copy == NULL && !g_str_equal (media, "audio/x-raw")
+      && (*decoder = make_decoder (caps)) == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "no decoder for %s", media);
+    return NULL;
+  }
+  GstElement *bin = gst_parse_bin_from_description (copy ?
+      rec->tpl_audio_copy[copy - codecs] : rec->tpl_audio_encode, TRUE, error);
+  if (bin == NULL && *decoder)
+    gst_object_unref (gst_object_ref_sink (g_steal_pointer (decoder)));
+  return bin;
+}
+
+/* An audio stream of an input with audio=true: recorded (the first one)
+ * into the same segment files as its video, on the segment sink's audio
+ * pad. */
+static void
+link_audio (RecInput * in, GstElement * parse, GstPad * pad, GstCaps * caps)
+{
+  const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps,
+          0));
+  GstElement *decoder = NULL;
+  gboolean as_is = FALSE;
+  g_autoptr (GError) error = NULL;
+  GstElement *bin = make_audio_branch (in, caps, &decoder, &as_is, &error);
+
+  if (bin == NULL) {
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "not recording audio %s: %s", media, error->message);
+    gst_object_unref (lb_recorder_drop_stream (in->pipeline, pad));
+    return;
+  }
+  GstElement *sink = lb_segment_writer_get_sink (in->writer);
+  g_autoptr (GstPad) sink_pad = gst_element_request_pad_simple (sink,
+      "audio_%u");
+  if (sink_pad == NULL) {
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("the segment sink takes no "
+            "audio"), (NULL));
+    return;
+  }
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_audio_buffer,
+      in, NULL);
+  g_autofree gchar *debug = NULL;
+  const gchar *failed = link_branch (in, pad, decoder, bin, sink_pad, &debug);
+  if (failed)
+    GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
+        ("%s", debug ? debug : ""));
+  else
+    lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "recording audio (%s, %s)", media,
+        as_is ? "as it comes" : "encoded to AAC");
+}
+
 /* parsebin exposed a stream (streaming thread): the first video stream is
  * recorded (other video than lb-codec.h's and raw through the best decoder
- * for it, then the encode template), the others dropped. */
+ * for it, then the encode template), and with audio=true the first audio
+ * stream; the others are dropped. */
 static void
 on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
 {
@@ -986,6 +1093,11 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
   gboolean video = g_str_has_prefix (media, "video/")
       || g_str_has_prefix (media, "image/");
 
+  if (in->audio && g_str_has_prefix (media, "audio/")
+      && g_atomic_int_compare_and_exchange (&in->audio_linked, 0, 1)) {
+    link_audio (in, parse, pad, caps);
+    return;
+  }
   if (!video || !g_atomic_int_compare_and_exchange (&in->linked, 0, 1)) {
     GST_INFO ("%s: not recording stream %s", in->name, media);
     gst_object_unref (lb_recorder_drop_stream (in->pipeline, pad));
@@ -1008,10 +1120,66 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
     return;
   }
   g_autofree gchar *debug = NULL;
-  const gchar *failed = link_branch (in, pad, decoder, bin, &debug);
+  const gchar *failed = link_branch (in, pad, decoder, bin, in->sink_pad,
+      &debug);
   if (failed)
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
         ("%s", debug ? debug : ""));
+}
+
+/* A source's pad that gst-launch's linking left alone (rtspsrc links its
+ * first stream to record-source.pipeline; the audio stream comes on a
+ * second pad): an audio stream gets a parsebin of its own whose streams go
+ * to on_pad_added (audio=true only). */
+static void
+on_source_pad (GstElement * source, GstPad * pad, gpointer data)
+{
+  RecInput *in = data;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC || gst_pad_is_linked (pad))
+    return;
+  g_autoptr (GstCaps) caps = pad_caps (pad);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_string (s, "media");
+  if (!g_str_has_prefix (gst_structure_get_name (s), "audio/")
+      && g_strcmp0 (media, "audio") != 0)
+    return;
+  GstElement *parse = gst_element_factory_make ("parsebin", NULL);
+  if (parse == NULL)
+    return;
+  g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
+  gst_bin_add (GST_BIN (in->pipeline), parse);
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (parse, "sink");
+  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "not recording audio: the camera's audio stream "
+        "does not link");
+  gst_element_sync_state_with_parent (parse);
+}
+
+/* Every element of the capture pipeline that may add streams later. */
+static void
+watch_sources (RecInput * in, GstElement * parse)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (in->pipeline));
+  GValue v = G_VALUE_INIT;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstElementClass *klass = GST_ELEMENT_GET_CLASS (e);
+    for (GList * l = gst_element_class_get_pad_template_list (klass); l;
+        l = l->next) {
+      GstPadTemplate *t = l->data;
+      if (e != parse && GST_PAD_TEMPLATE_DIRECTION (t) == GST_PAD_SRC
+          && GST_PAD_TEMPLATE_PRESENCE (t) == GST_PAD_SOMETIMES) {
+        g_signal_connect (e, "pad-added", G_CALLBACK (on_source_pad), in);
+        break;
+      }
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
 }
 
 /* A new file of @in (its writer's streaming thread): the timeline says
@@ -1074,6 +1242,8 @@ build_pipeline (RecInput * in, GError ** error)
       in, NULL);
   lb_segment_writer_set_placer (in->writer, place_file, in);
   g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
+  if (in->audio)
+    watch_sources (in, parse);
   gst_pipeline_use_clock (GST_PIPELINE (in->pipeline), rec->clock);
   g_object_set (in->pipeline, "message-forward", TRUE, NULL);
 
@@ -1223,15 +1393,21 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
-  guint n;
-  const LbCodec *codecs = lb_codecs (&n);
-  g_assert (n <= MAX_COPIED);
-  for (guint i = 0; i < n; i++) {
-    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline",
-        codecs[i].name);
-    if (!(rec->tpl_copy[i] = read_template (file, error)))
+  /* record-<codec>.pipeline of each codec recorded as it comes */
+  guint nv, na;
+  const LbCodec *video = lb_codecs (&nv);
+  const LbAudioCodec *audio = lb_audio_codecs (&na);
+  g_assert (nv <= MAX_COPIED && na <= MAX_COPIED);
+  for (guint i = 0; i < nv + na; i++) {
+    const gchar *name = i < nv ? video[i].name : audio[i - nv].name;
+    gchar **slot = i < nv ? &rec->tpl_copy[i] : &rec->tpl_audio_copy[i - nv];
+    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline", name);
+    if (!(*slot = read_template (file, error)))
       return NULL;
   }
+  if (!(rec->tpl_audio_encode = read_template ("record-audio-encode.pipeline",
+              error)))
+    return NULL;
   rec->clock = lb_segment_writer_new_clock ();
   LbTimeSource source = LB_TIME_SOURCE_NTP;
   lb_time_source_parse (lb_config_get_string (config, "recorder",
@@ -1248,6 +1424,7 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
     in->vehicle = g_strdup (ic->vehicle);
     in->input = g_strdup (ic->input);
     in->source = g_strdup (ic->source);
+    in->audio = ic->audio;
     in->name = g_strdup_printf ("%s/%s", ic->vehicle, ic->input);
     in->backoff_ns = rec->retry_min_ns;
     g_ptr_array_add (rec->inputs, in);
@@ -1474,6 +1651,9 @@ lb_recorder_free (LbRecorder * rec)
   gst_clear_object (&rec->clock);
   g_main_context_unref (rec->context);
   g_free (rec->tpl_source);
+  for (guint i = 0; i < MAX_COPIED; i++)
+    g_free (rec->tpl_audio_copy[i]);
+  g_free (rec->tpl_audio_encode);
   for (guint i = 0; i < MAX_COPIED; i++)
     g_free (rec->tpl_copy[i]);
   g_free (rec->tpl_encode);

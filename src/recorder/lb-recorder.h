@@ -97,7 +97,8 @@ void        lb_recorder_free  (LbRecorder *recorder);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbRecorder, lb_recorder_free)
 
 /* For capture pipelines (the recorder's and the importer's): a stream that
- * is not recorded (audio, a second video) goes to a fakesink added to
+ * is not recorded (audio without audio=true, a second video) goes to a
+ * fakesink added to
  * @pipeline and kept PLAYING whatever the pipeline's state, so that a
  * demuxer never blocks in preroll on it while the segment sink waits for
  * video.  Returns the fakesink's sink pad (for a probe).  Before @pipeline

@@ -71,6 +71,9 @@ static const gchar *const footage_steps[] = {
       "ALTER TABLE footage_segment ADD COLUMN clock_epoch INTEGER;"
       "CREATE INDEX footage_segment_unsynced ON footage_segment (clock_epoch) "
       "WHERE clock_epoch IS NOT NULL;",
+  /* 3: segments that carry audio (audio=true): its codec and caps */
+  "ALTER TABLE footage_segment ADD COLUMN audio TEXT;"
+      "ALTER TABLE footage_segment ADD COLUMN audio_caps TEXT;",
   NULL,
 };
 
@@ -165,6 +168,8 @@ lb_segment_free (LbSegment * segment)
   g_free (segment->path);
   g_free (segment->codec);
   g_free (segment->caps);
+  g_free (segment->audio);
+  g_free (segment->audio_caps);
   g_free (segment);
 }
 
@@ -178,6 +183,8 @@ lb_segment_copy (const LbSegment * segment)
   c->path = g_strdup (segment->path);
   c->codec = g_strdup (segment->codec);
   c->caps = g_strdup (segment->caps);
+  c->audio = g_strdup (segment->audio);
+  c->audio_caps = g_strdup (segment->audio_caps);
   return c;
 }
 
@@ -206,7 +213,7 @@ lb_footage_plan_free (LbFootagePlan * plan)
 
 #define SEGMENT_COLUMNS \
   "id, vehicle, input, path, start_ns, end_ns, media_base_ns, codec, caps, width, height, " \
-  "fps_n, fps_d, init_size, bytes, open, clock_epoch"
+  "fps_n, fps_d, init_size, bytes, open, clock_epoch, audio, audio_caps"
 
 static gchar *
 col_dup (sqlite3_stmt * stmt, gint i)
@@ -237,6 +244,8 @@ segment_from_row (LbStore * store, sqlite3_stmt * stmt)
   s->bytes = sqlite3_column_int64 (stmt, 14);
   s->open = sqlite3_column_int (stmt, 15) != 0;
   s->clock_epoch = sqlite3_column_int64 (stmt, 16);
+  s->audio = col_dup (stmt, 17);
+  s->audio_caps = col_dup (stmt, 18);
   return s;
 }
 
@@ -304,9 +313,10 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   }
   g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT INTO footage_segment (vehicle, input, path, start_ns, end_ns, media_base_ns, "
-      "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open, clock_epoch) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULLIF (?16, 0))",
-      error);
+      "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open, clock_epoch, "
+      "audio, audio_caps) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULLIF (?16, 0), "
+      "?17, ?18)", error);
   g_autoptr (LbStoreStmt) inp =
       lb_store_cached (store,
       "INSERT INTO footage_input (vehicle, input, segments, bytes, max_segment_ns) "
@@ -333,6 +343,9 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   sqlite3_bind_int64 (ins, 14, segment->bytes);
   sqlite3_bind_int (ins, 15, segment->open ? 1 : 0);
   sqlite3_bind_int64 (ins, 16, segment->clock_epoch);
+  sqlite3_bind_text (ins, 17, segment->audio, -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 18, segment->audio ? segment->audio_caps : NULL, -1,
+      SQLITE_STATIC);
   if (!step_done (store, ins, error, "inserting a segment"))
     return FALSE;
   segment->id = sqlite3_last_insert_rowid (store->db);

@@ -35,6 +35,9 @@ typedef struct {
   gint64 clock_epoch;           /* 0: timed by a synchronised wall clock (or
                                  * imported); else the clock epoch it was
                                  * timed in, not synchronised (below) */
+  gchar *audio;                 /* its audio track's codec ("aac", "opus",
+                                 * lb-codec.h), NULL: no audio */
+  gchar *audio_caps;            /* GstCaps of the audio, with codec_data */
 } LbSegment;
 
 typedef struct {

@@ -184,6 +184,8 @@ jt_read_frames (const gchar * description)
       g_assert_true (gst_structure_get_int64 (s, "stamp", &f.stamp));
       g_assert_true (gst_structure_get_uint64 (s, "pts", &pts));
       f.pts = (gint64) pts;
+      g_assert_true (gst_structure_get_uint64 (s, "running-time", &pts));
+      f.running_time = (gint64) pts;
       g_array_append_val (frames, f);
     }
   }

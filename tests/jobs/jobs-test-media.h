@@ -42,6 +42,8 @@ GArray    *jt_read_stamps     (const gchar *path);
 typedef struct {
   gint64 stamp;                 /* drawn in the frame */
   gint64 pts;                   /* its time at lbclockcheck */
+  gint64 running_time;          /* and its running time (what a player
+                                 * shows it at) */
 } JtFrame;
 
 /* Runs @description (… ! lbclockcheck ! fakesink) to EOS: each frame's

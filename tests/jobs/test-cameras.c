@@ -14,6 +14,7 @@
 #include "jobs-test-media.h"
 #include "lb-test-common.h"
 
+#include <gst/pbutils/pbutils.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -194,6 +195,43 @@ test_camera (gconstpointer data)
   lb_test_camera_kill (cam);
 }
 
+/* The size of the video at @uri (an RTSP stream, read with discoverer). */
+static void
+stream_size (const gchar * uri, gint * width, gint * height)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstDiscoverer) disc = gst_discoverer_new (20 * GST_SECOND, &error);
+  g_assert_no_error (error);
+  g_autoptr (GstDiscovererInfo) info = gst_discoverer_discover_uri (disc, uri,
+      &error);
+  g_assert_no_error (error);
+  GList *video = gst_discoverer_info_get_video_streams (info);
+  g_assert_nonnull (video);
+  *width = gst_discoverer_video_info_get_width (video->data);
+  *height = gst_discoverer_video_info_get_height (video->data);
+  gst_discoverer_stream_info_list_free (video);
+}
+
+/* A camera with a sub-stream serves it at /sub, at its own size, next to
+ * the main stream at /cam. */
+static void
+test_sub_stream (void)
+{
+  const gchar *args[] = { "--sub-stream", "96x64", "--stamp", NULL };
+  LbTestCamera *cam = lb_test_camera_start (0, args);
+  g_autofree gchar *base = g_strndup (cam->url, strlen (cam->url) - 4);
+  g_autofree gchar *sub = g_strconcat (base, "/sub", NULL);
+  gint w = 0, h = 0;
+
+  stream_size (cam->url, &w, &h);
+  g_assert_cmpint (w, ==, 160);
+  g_assert_cmpint (h, ==, 120);
+  stream_size (sub, &w, &h);
+  g_assert_cmpint (w, ==, 96);
+  g_assert_cmpint (h, ==, 64);
+  lb_test_camera_kill (cam);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -205,5 +243,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/jobs/cameras/h265", &h265, test_camera);
   g_test_add_data_func ("/jobs/cameras/h265-bframes", &h265_b, test_camera);
   g_test_add_data_func ("/jobs/cameras/h264-bframes", &h264_b, test_camera);
+  g_test_add_func ("/jobs/cameras/sub-stream", test_sub_stream);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
 #include "core/lb-config.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
+#include "mp4/lb-mp4.h"
 #include "recorder/lb-import.h"
 #include "store/lb-store.h"
 #include "store/lb-store-footage.h"
@@ -48,6 +49,22 @@ fixture_tear_down (Fixture * fx, gconstpointer data)
   g_free (fx->media);
 }
 
+/* Runs @desc (gst-launch syntax) to EOS. */
+static void
+run_to_eos (const gchar * desc)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (p);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_element_set_state (p, GST_STATE_NULL);
+}
+
 /* Encodes @frames frames of test video with @encoder (… ! parser) then
  * @tail (muxer ! filesink). */
 static gchar *
@@ -60,16 +77,7 @@ make_media_with (Fixture * fx, const gchar * name, guint frames,
       "video/x-raw,width=160,height=120,framerate=%d/1 ! videoconvert ! "
       "video/x-raw,format=I420 ! %s ! %s location=\"%s\"", frames, FPS,
       encoder, tail, path);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  g_assert_nonnull (msg);
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
-  gst_element_set_state (p, GST_STATE_NULL);
+  run_to_eos (desc);
   return g_steal_pointer (&path);
 }
 
@@ -303,15 +311,8 @@ test_annexb_bframes (Fixture * fx, gconstpointer data)
       "t. ! queue ! h264parse ! video/x-h264,stream-format=byte-stream ! "
       "filesink location=\"%s\" "
       "t. ! queue ! h264parse ! mp4mux ! filesink location=\"%s\"", es, ref);
+  run_to_eos (desc);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
-  gst_element_set_state (p, GST_STATE_NULL);
 
   g_autoptr (GString) out = g_string_new (NULL);
   gboolean ok = run_import (fx, out, &error, "--start", "2026-03-03T00:00:00Z",
@@ -428,6 +429,56 @@ test_h265_files (Fixture * fx, gconstpointer data)
   }
 }
 
+/* An MP4 with AAC audio: imported for an input with audio=true, its
+ * segment carries the audio (as long as the video) and the index says so;
+ * for one without, neither. */
+static void
+test_audio (Fixture * fx, gconstpointer data)
+{
+  g_autofree gchar *path = g_build_filename (fx->media, "a.mp4", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d "
+      "pattern=ball ! video/x-raw,width=160,height=120,framerate=%d/1 "
+      "! videoconvert ! video/x-raw,format=I420 ! x264enc "
+      "speed-preset=ultrafast bframes=0 key-int-max=%d "
+      "option-string=scenecut=0 ! h264parse ! mp4mux name=m "
+      "! filesink location=\"%s\" audiotestsrc num-buffers=%d wave=ticks "
+      "! audio/x-raw,rate=48000,channels=1 ! voaacenc ! aacparse ! m.",
+      2 * FPS, FPS, FPS, path, 2 * 48000 / 1024);
+  run_to_eos (desc);
+  g_autoptr (LbStore) store = open_store (fx);
+  const gchar *start[] = { "2026-03-05T10:00:00Z", "2026-03-05T11:00:00Z" };
+
+  for (guint with = 0; with < 2; with++) {
+    LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
+          "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
+      .start_ns = at (start[with]),.audio = with == 1
+    };
+    g_autoptr (GString) out = g_string_new (NULL);
+    g_autoptr (GError) error = NULL;
+    gint64 end = 0;
+    gboolean ok = lb_import_file (&opt, path, &end, out, &error);
+    g_assert_no_error (error);
+    g_assert_true (ok);
+    g_autoptr (LbFootagePlan) plan = lookup (store, opt.start_ns,
+        opt.start_ns + 2 * LB_NS_PER_SEC);
+    g_assert_cmpuint (plan->pieces->len, ==, 1);
+    LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
+    g_autoptr (LbMp4Init) init = NULL;
+    g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+    if (!with) {
+      g_assert_null (seg->audio);
+      g_assert_null (init->audio);
+      continue;
+    }
+    g_assert_cmpstr (seg->audio, ==, "aac");
+    g_assert_nonnull (init->audio);
+    g_assert_cmpstr (init->audio->codec, ==, "aac");
+    /* 2 s of 1024-sample frames at 48 kHz */
+    g_assert_cmpint (ABS ((gint) init->audio->samples->len - 2 * 48000 / 1024),
+        <=, 1);
+  }
+}
+
 static void
 test_usage (Fixture * fx, gconstpointer data)
 {
@@ -531,6 +582,8 @@ main (int argc, char **argv)
       test_annexb_bframes, fixture_tear_down);
   g_test_add ("/import/h265-files", Fixture, NULL, fixture_set_up,
       test_h265_files, fixture_tear_down);
+  g_test_add ("/import/audio", Fixture, NULL, fixture_set_up, test_audio,
+      fixture_tear_down);
   g_test_add ("/import/usage", Fixture, NULL, fixture_set_up, test_usage,
       fixture_tear_down);
   g_test_add ("/import/shared-media", Fixture, NULL, fixture_set_up,

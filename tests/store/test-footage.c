@@ -31,7 +31,7 @@ add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
 static void
 test_schema (Fixture * f, gconstpointer data)
 {
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 2);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 3);
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_check_integrity (f->store, &error));
   /* reopening keeps the version, a read-only opener sees it too */
@@ -39,7 +39,7 @@ test_schema (Fixture * f, gconstpointer data)
   lb_store_free (f->store);
   f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 2);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 3);
   g_autoptr (LbStore) ro = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
   g_assert_no_error (error);
   g_autoptr (LbFootagePlan) plan =
@@ -59,7 +59,7 @@ test_migrate_empty_file (void)
   g_autoptr (GError) error = NULL;
   LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 2);
+  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 3);
   g_autofree gchar *plan =
       lb_store_explain (store, lb_store_lookup_sql (), &error);
   g_assert_no_error (error);
@@ -499,6 +499,45 @@ test_retime_together (Fixture * f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* A segment's audio (codec and caps) is kept; a segment without it has
+ * none, begun (recorder) or added (import). */
+static void
+test_audio (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) k1 = NULL, k2 = NULL;
+  LbSegment *with =
+      lb_test_segment_new ("v1", "a", T0, T0 + S (2), GST_SECOND, &k1);
+  with->audio = g_strdup ("aac");
+  with->audio_caps = g_strdup ("audio/mpeg, mpegversion=(int)4");
+  g_assert_true (lb_store_segment_begin (f->store, with, &error));
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) segs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_ptr_array_add (segs, lb_test_segment_new ("v1", "a", T0 + S (2), T0 + S (4),
+          GST_SECOND, &k2));
+  g_ptr_array_add (kfs, g_steal_pointer (&k2));
+  g_assert_true (lb_store_segment_add (f->store, segs, kfs, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (LbSegment) a = lb_store_segment_get (f->store, with->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (a->audio, ==, "aac");
+  g_assert_cmpstr (a->audio_caps, ==, "audio/mpeg, mpegversion=(int)4");
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (f->store, "v1", "a",
+      T0 + S (2), T0 + S (4), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+  const LbSegment *b = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
+  g_assert_null (b->audio);
+  g_assert_null (b->audio_caps);
+  g_autoptr (LbSegment) copy = lb_segment_copy (a);
+  g_assert_cmpstr (copy->audio, ==, "aac");
+  lb_segment_free (with);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -514,5 +553,6 @@ main (int argc, char **argv)
   ADD ("/footage/retime", test_retime);
   ADD ("/footage/retime-blocked", test_retime_blocked);
   ADD ("/footage/retime-together", test_retime_together);
+  ADD ("/footage/audio", test_audio);
   return g_test_run ();
 }

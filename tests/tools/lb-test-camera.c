@@ -23,9 +23,20 @@
  * a camera that costs almost nothing itself, for measuring what recording
  * costs.  The encoding options do not apply then.
  *
- * Room for what comes next (parsed and checked, refused for now):
- * --audio adds an audio stream to the same session (AAC, Opus or PCMA), and
- * --sub-stream WxH serves a second, smaller profile at /sub.
+ * --audio aac|opus|pcma adds an audio stream to the same session (live
+ * only): audiotestsrc wave=ticks, one tick a second from its first sample.
+ * With --stamp the frames then carry their stream time plus an offset
+ * (lbclockstamp source=pts) set when the first audio buffer comes: each
+ * tick sounds at the instant whose stamp is a whole second (within a
+ * second of the wall clock), so a test knows where each tick belongs
+ * between the stamps of the frames around it.
+ * AAC (voaacenc, 48 kHz), Opus (opusenc, 48 kHz) or PCMA (G.711 A-law,
+ * 8 kHz).
+ *
+ * --sub-stream WxH (live only) serves a second profile at /sub, as IP
+ * cameras do: the same test picture at WxH, the same codec, B-frames and
+ * GOP, a quarter of --bitrate (when given), no audio, stamped (--stamp)
+ * with the wall clock of its capture like the main stream.
  *
  * Exit status: 2 for bad options (or one not implemented yet), 1 when the
  * camera cannot start.
@@ -98,12 +109,12 @@ check_options (const Options * o, GError ** error)
           || w < 80 || h < 48))
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--sub-stream must be WxH, at least 80x48, not '%s'", o->sub_stream);
-  else if (g_strcmp0 (o->audio, "none") != 0)
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "--audio %s is not implemented yet", o->audio);
-  else if (o->sub_stream)
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-        "--sub-stream is not implemented yet");
+  else if (g_strcmp0 (o->audio, "none") != 0 && o->loop)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--audio needs the live camera, not --loop");
+  else if (o->sub_stream && o->loop)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--sub-stream needs the live camera, not --loop");
   return error == NULL || *error == NULL;
 }
 
@@ -132,15 +143,72 @@ encoder_description (const Options * o)
       o->bframes, gop, rate, o->bframes == 0 ? "constrained-baseline" : "high");
 }
 
+/* The audio branch of --audio: ticks once a second, encoded and paid as
+ * pay1; "" for none. */
+static const gchar *
+audio_description (const Options * o)
+{
+#define TICKS "audiotestsrc name=ticks is-live=true wave=ticks " \
+    "tick-interval=1000000000 " \
+    "volume=0.8 "
+  if (g_str_equal (o->audio, "aac"))
+    return TICKS "! audio/x-raw,rate=48000,channels=1 ! voaacenc "
+        "! aacparse ! rtpmp4gpay name=pay1 pt=97";
+  if (g_str_equal (o->audio, "opus"))
+    return TICKS "! audio/x-raw,rate=48000,channels=1 ! opusenc "
+        "! rtpopuspay name=pay1 pt=98";
+  if (g_str_equal (o->audio, "pcma"))
+    /* 20 ms buffers, as the packets: with audiotestsrc's 1024 samples
+     * (128 ms at 8 kHz) the stream comes out ~100 ms early */
+    return TICKS "samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 "
+        "! alawenc " "! rtppcmapay name=pay1 pt=8";
+#undef TICKS
+  return "";
+}
+
+/* The first tick (--audio with --stamp): the stamps from now on are whole
+ * seconds at each tick (the whole second of the wall clock now). */
+static GstPadProbeReturn
+on_first_tick (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstElement *stamp = data;
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+  gint64 whole = g_get_real_time () / G_USEC_PER_SEC * GST_SECOND;
+
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    g_object_set (stamp, "offset", whole - (gint64) pts, NULL);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+on_live_configure (GstRTSPMediaFactory * factory, GstRTSPMedia * media,
+    gpointer data)
+{
+  g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
+  g_autoptr (GstElement) ticks = gst_bin_get_by_name (GST_BIN (bin), "ticks");
+  g_autoptr (GstElement) stamp = gst_bin_get_by_name (GST_BIN (bin), "stamp");
+
+  if (ticks == NULL || stamp == NULL)
+    return;
+  g_object_set (stamp, "offset", g_get_real_time () * GST_USECOND, NULL);
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (ticks, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_tick,
+      gst_object_ref (stamp), gst_object_unref);
+}
+
 static gchar *
 live_launch (const Options * o)
 {
   g_autofree gchar *enc = encoder_description (o);
 
+  const gchar *audio = audio_description (o);
+  const gchar *stamp = !o->stamp ? "" : !*audio ? "! lbclockstamp" :
+      "! lbclockstamp name=stamp source=pts";
+
   return g_strdup_printf ("( videotestsrc is-live=true pattern=ball "
       "! video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert "
-      "! video/x-raw,format=I420 %s ! %s )", o->width, o->height, o->fps,
-      o->stamp ? "! lbclockstamp" : "", enc);
+      "! video/x-raw,format=I420 %s ! %s %s )", o->width, o->height, o->fps,
+      stamp, enc, audio);
 }
 
 /* ---- loop: a file encoded beforehand ---- */
@@ -298,6 +366,9 @@ make_factory (const Options * o, const Loop * loop, GstClock * clock)
   if (loop)
     g_signal_connect (factory, "media-configure",
         G_CALLBACK (on_media_configure), (gpointer) loop);
+  else
+    g_signal_connect (factory, "media-configure",
+        G_CALLBACK (on_live_configure), NULL);
   return factory;
 }
 
@@ -326,10 +397,10 @@ main (int argc, char **argv)
     {"loop", 0, 0, G_OPTION_ARG_FILENAME, &o.loop,
         "Serve this encoded file over and over instead of encoding", "FILE"},
     {"audio", 0, 0, G_OPTION_ARG_STRING, &o.audio,
-          "Audio stream: none (default), aac, opus or pcma (not implemented yet)",
+          "Audio stream of ticks: none (default), aac, opus or pcma",
         "A"},
     {"sub-stream", 0, 0, G_OPTION_ARG_STRING, &o.sub_stream,
-        "A second profile of this size at /sub (not implemented yet)", "WxH"},
+        "A second profile of this size at /sub", "WxH"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
@@ -365,6 +436,14 @@ main (int argc, char **argv)
       gst_rtsp_server_get_mount_points (server);
   gst_rtsp_mount_points_add_factory (mounts, "/cam", make_factory (&o, loop,
           clock));
+  if (o.sub_stream) {
+    Options sub = o;
+    sscanf (o.sub_stream, "%dx%d", &sub.width, &sub.height);
+    sub.bitrate = o.bitrate / 4;
+    sub.audio = (gchar *) "none";
+    gst_rtsp_mount_points_add_factory (mounts, "/sub", make_factory (&sub,
+            NULL, clock));
+  }
 
   if (gst_rtsp_server_attach (server, NULL) == 0) {
     fprintf (stderr, "lb-test-camera: cannot listen on 127.0.0.1:%d\n", o.port);

@@ -47,7 +47,7 @@ test_inputs_and_roles (void)
       "[store]\ndir=store\n"
       "[retention]\nmax-age=7d\n"
       "[input 1234 analog1]\nsource=videotestsrc\nrole=rearHigh\nretention-max-bytes=1GiB\n"
-      "[input 1234 dashcamRoadFacing]\nsource=videotestsrc\n"
+      "[input 1234 dashcamRoadFacing]\nsource=videotestsrc\naudio=true\n"
       "[org acme]\nallowance=42\n";
   g_autoptr (GError) error = NULL;
   g_autoptr (LbConfig) config =
@@ -60,6 +60,10 @@ test_inputs_and_roles (void)
   g_assert_cmpint (in->retention_max_bytes, ==, G_GINT64_CONSTANT (1073741824));
   g_assert_cmpint (in->retention_max_age, ==, 7 * 86400 * LB_NS_PER_SEC);
   g_assert_null (lb_config_find_role (config, "1234", "front"));
+  /* audio is off unless asked for (in-cab audio is personal data) */
+  g_assert_false (in->audio);
+  g_assert_true (lb_config_find_input (config, "1234",
+          "dashcamRoadFacing")->audio);
   g_assert_cmpfloat (lb_config_get_org_allowance (config, "acme"), ==, 42);
   g_assert_cmpfloat (lb_config_get_org_allowance (config, "other"), ==, 900000);
 }
@@ -93,6 +97,8 @@ test_bad (void)
   expect_bad ("[input demo analog2]\nsource=videotestsrc\nrole=roof\n",
       "bad.conf:3: [input demo analog2] role");
   expect_bad ("[input demo]\nsource=videotestsrc\n", "[input VEHICLE INPUT]");
+  expect_bad ("[input demo analog1]\nsource=videotestsrc\naudio=yes please\n",
+      "bad.conf:3: [input demo analog1] audio");
   expect_bad ("this is not a key file\n", "bad.conf");
   expect_bad ("[store]\nmin-free=100%\n", "[store] min-free");
   expect_bad ("[store]\nmin-free=lots\n", "[store] min-free");
