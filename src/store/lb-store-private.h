@@ -78,6 +78,7 @@ struct _LbStore {
   gchar *path;
   gchar *dir;
   gboolean read_only;
+  gint webhooks;                /* lb_store_upload_set_webhooks(); atomic */
 };
 
 /* Makes the store folder private (lb-store-folder.c): the process's umask
@@ -167,6 +168,14 @@ void          lb_store_bind_coverage  (sqlite3_stmt     *stmt,
                                        const LbCoverage *coverage);
 LbCoverage   *lb_store_col_coverage   (sqlite3_stmt     *stmt,
                                        gint              col);
+
+/* Queues the webhook event of @row, which has just ended (lb-store-upload.c;
+ * nothing when webhooks are off).  The caller holds the lock and has the
+ * transaction open that ends the row. */
+gboolean      lb_store_upload_queue_event (LbStore           *store,
+                                           const LbRetrieval *row,
+                                           gint64             now_ns,
+                                           GError           **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStoreStmt, lb_store_stmt_release)

@@ -206,7 +206,7 @@ test_enqueue_order (Fixture * f, gconstpointer data)
   g_assert_true (lb_store_upload_next (f->store, t + 700, 0, &n, NULL, &error));
   g_assert_cmpint (n->id, ==, v1);
   lb_upload_entry_free (n);
-  g_assert_cmpint (lb_store_schema_version (f->store, "upload"), ==, 1);
+  g_assert_cmpint (lb_store_schema_version (f->store, "upload"), ==, 2);
 }
 
 /* A store function of another area holding the lock and a transaction can
