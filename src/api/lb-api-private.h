@@ -4,6 +4,7 @@
 #include "api/lb-api-conn.h"
 #include "api/lb-api-server.h"
 #include "api/lb-rate-limit.h"
+#include "media/lb-media-item.h"
 #include "store/lb-store-api.h"
 
 #include <libsoup/soup.h>
@@ -33,6 +34,8 @@ struct _LbApiServer {
   GPtrArray *health;            /* LbApiHealth*; server context only */
   LbApiCreatedFunc created;     /* set before requests arrive; then read-only */
   gpointer created_data;
+  LbMediaPresignFunc presign;   /* set before requests arrive; then read-only */
+  gpointer presign_data;
   GHashTable *conns;            /* peer "ip:port" → LbApiConn*; protected by lock */
   gint64 started_ns;
   gint64 max_body;
