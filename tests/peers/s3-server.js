@@ -1,10 +1,103 @@
-// lookback test peer: s3rver (an S3-compatible server that checks SigV4
-// signatures) on 127.0.0.1.
+// lookback test peer: s3rver (an S3-compatible server) on 127.0.0.1, with
+// every request's AWS Signature V4 checked first.
 //   node s3-server.js DIR BUCKET [PORT]
+// s3rver 3.7.1 checks only that the access key exists for V4 ("signature
+// version 4 calculation is unimplemented"), so this peer checks the
+// signature itself, with the AWS SDK's signer (@smithy/signature-v4) and
+// the secret of s3rver's account (S3RVER/S3RVER): header signatures and
+// presigned URLs (expiry included); a mismatch is 403 SignatureDoesNotMatch
+// as S3 answers it.  Unsigned requests go through, as s3rver lets them.
 // Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
 // stdin closes (the test that started it died).
 'use strict';
+const http = require('http');
 const S3rver = require('s3rver');
+const { SignatureV4 } = require('@smithy/signature-v4');
+const { Hash } = require('@smithy/hash-node');
+
+const SECRET = 'S3RVER';
+
+function decode(s) {
+  return decodeURIComponent(s);
+}
+
+function parseTarget(url) {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = {};
+  if (q >= 0)
+    for (const part of url.slice(q + 1).split('&')) {
+      if (!part)
+        continue;
+      const eq = part.indexOf('=');
+      const n = decode(eq < 0 ? part : part.slice(0, eq));
+      query[n] = eq < 0 ? '' : decode(part.slice(eq + 1));
+    }
+  return { path, query };
+}
+
+function amzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
+  return m ? new Date(Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
+}
+
+// The signature the request should carry, or null when it is not signed.
+async function expected(req) {
+  const { path, query } = parseTarget(req.url);
+  const authz = req.headers.authorization || '';
+  const presigned = 'X-Amz-Signature' in query;
+  let cred, signedHeaders, given;
+  if (authz.startsWith('AWS4-HMAC-SHA256 ')) {
+    const f = Object.fromEntries(authz.slice(17).split(',').map((x) => {
+      const i = x.indexOf('=');
+      return [x.slice(0, i).trim(), x.slice(i + 1).trim()];
+    }));
+    cred = f.Credential; signedHeaders = f.SignedHeaders; given = f.Signature;
+  } else if (presigned) {
+    cred = query['X-Amz-Credential']; signedHeaders = query['X-Amz-SignedHeaders'];
+    given = query['X-Amz-Signature'];
+  } else {
+    return null;
+  }
+  const [akid, , region, service] = String(cred).split('/');
+  const headers = {};
+  for (const h of String(signedHeaders).split(';'))
+    headers[h] = req.headers[h];
+  const token = presigned ? query['X-Amz-Security-Token'] : req.headers['x-amz-security-token'];
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: akid, secretAccessKey: SECRET, sessionToken: token },
+    region, service, sha256: Hash.bind(null, 'sha256'), uriEscapePath: false,
+    applyChecksum: false,
+  });
+  const request = { method: req.method, protocol: 'http:', hostname: '127.0.0.1', path, query, headers };
+  if (presigned) {
+    const when = amzDate(query['X-Amz-Date']);
+    const expires = Number(query['X-Amz-Expires']);
+    if (!when || when.getTime() + expires * 1000 < Date.now())
+      return { given, want: 'expired' };
+    for (const k of Object.keys(query))
+      if (k.startsWith('X-Amz-'))
+        delete query[k];
+    headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    const signed = await signer.presign(request, {
+      signingDate: when, expiresIn: expires,
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
+      unhoistableHeaders: new Set(Object.keys(headers)),
+    });
+    return { given, want: signed.query['X-Amz-Signature'] };
+  }
+  const signed = await signer.sign(request, { signingDate: amzDate(req.headers['x-amz-date']) });
+  const m = /Signature=([0-9a-f]+)/.exec(signed.headers.authorization);
+  return { given, want: m && m[1] };
+}
+
+function refuse(res, stats) {
+  stats.refused++;
+  res.writeHead(403, { 'Content-Type': 'application/xml' });
+  res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code>' +
+    '<Message>The request signature we calculated does not match the signature you ' +
+    'provided. Check your key and signing method.</Message></Error>');
+}
 
 const [dir, bucket, port] = process.argv.slice(2);
 if (!dir || !bucket) {
@@ -18,8 +111,27 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket }],
 });
-server.run().then((addr) => {
-  process.stdout.write(JSON.stringify({ port: addr.port }) + '\n');
+const stats = { checked: 0, refused: 0 };
+server.configureBuckets().then(() => {
+  const app = server.callback();
+  const front = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/__stats') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(stats));
+      return;
+    }
+    expected(req).then((sig) => {
+      if (sig) {
+        stats.checked++;
+        if (!sig.want || sig.want !== sig.given)
+          return refuse(res, stats);
+      }
+      app(req, res);
+    }, () => refuse(res, stats));
+  });
+  front.listen(Number(port || 0), '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ port: front.address().port }) + '\n');
+  });
 }, (err) => {
   console.error('s3-server:', err.message);
   process.exit(1);

@@ -5,7 +5,8 @@
 //            "service"},
 //    "time": unix seconds, "method", "host", "path" (decoded),
 //    "query": [[name, value], ...] (decoded), "headers": {name: value},
-//    "payloadHash", "presign": bool, "expires": seconds}
+//    "payloadHash" (for presign too: UNSIGNED-PAYLOAD for S3),
+//    "presign": bool, "expires": seconds}
 //   → {"authorization": "..."} or {"query": {name: value, ...}}
 'use strict';
 const readline = require('readline');
@@ -39,8 +40,11 @@ async function sign(r) {
     request.headers['x-amz-content-sha256'] = r.payloadHash;
   const when = new Date(r.time * 1000);
   if (r.presign) {
+    // S3 presigns with UNSIGNED-PAYLOAD: the hash is given, not signed as a
+    // header, and not moved into the query
     const signed = await signer.presign(request, {
       signingDate: when, expiresIn: r.expires,
+      unsignableHeaders: new Set(['x-amz-content-sha256']),
       unhoistableHeaders: new Set(Object.keys(headers).map((h) => h.toLowerCase())),
     });
     return { query: signed.query };
