@@ -7,7 +7,8 @@
 // the secret of s3rver's account (S3RVER/S3RVER): header signatures and
 // presigned URLs (expiry included); a mismatch is 403 SignatureDoesNotMatch
 // as S3 answers it.  Unsigned requests go through, as s3rver lets them.
-// Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
+// GET /__stats: {"checked": signatures checked, "refused": n, "puts":
+// objects stored whole}.  Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
 // stdin closes (the test that started it died).
 'use strict';
 const http = require('http');
@@ -111,7 +112,7 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket }],
 });
-const stats = { checked: 0, refused: 0 };
+const stats = { checked: 0, refused: 0, puts: 0 };
 server.configureBuckets().then(() => {
   const app = server.callback();
   const front = http.createServer((req, res) => {
@@ -126,6 +127,13 @@ server.configureBuckets().then(() => {
         if (!sig.want || sig.want !== sig.given)
           return refuse(res, stats);
       }
+      // whole objects stored (PutObject, CompleteMultipartUpload)
+      res.on('finish', () => {
+        const whole = (req.method === 'PUT' && !/[?&]uploadId=/.test(req.url))
+          || (req.method === 'POST' && /[?&]uploadId=/.test(req.url));
+        if (whole && res.statusCode === 200)
+          stats.puts++;
+      });
       app(req, res);
     }, () => refuse(res, stats));
   });

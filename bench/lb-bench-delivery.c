@@ -1,0 +1,319 @@
+/* lookback bench — delivery to cloud peers on 127.0.0.1 (the peers of the
+ * upload tests: tests/peers and tests/upload/lb-test-peers.c)
+ *
+ *   lb-bench-delivery [--size-mb 200] [--drop-mb 20] [--retrievals 200]
+ *                     [--outage-s 120] [--events 200]
+ *
+ * Prints one Markdown row per measure:
+ *   s3, tus   an object of --size-mb through a link dropped every --drop-mb:
+ *             drops, body bytes sent ÷ object size, intact (SHA-256)
+ *   offline   --retrievals outputs queued while the S3 endpoint is down for
+ *             --outage-s: each stored once, in priority order
+ *   webhooks  --events ended retrievals, the receiver failing its first 10
+ *             answers and dropping one: events delivered, requests, lost
+ * Exit status 1 when a target is missed.  Needs LB_PEERS_DIR (the bench
+ * suite's environment sets it).
+ */
+#include "upload/lb-uploader.h"
+#include "store/lb-store-upload.h"
+#include "store/lb-store-api.h"
+#include "core/lb-time.h"
+#include "lb-test-peers.h"
+#include "lb-test-upload-util.h"
+#include "lb-test-common.h"
+
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#define MiB (1024 * 1024)
+
+static gint size_mb = 200, drop_mb = 20, retrievals = 200, outage_s = 120,
+    events = 200;
+static gboolean failed;
+
+typedef struct
+{
+  gchar *dir;
+  LbStore *store;
+  LbConfig *config;
+  LbUploader *up;
+} Bench;
+
+static void
+bench_open (Bench * b)
+{
+  b->dir = g_dir_make_tmp ("lb-bench-delivery-XXXXXX", NULL);
+  g_autofree gchar *db = g_build_filename (b->dir, "lookback.db", NULL);
+  b->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, NULL);
+  g_assert_nonnull (b->store);
+}
+
+static void
+bench_close (Bench * b)
+{
+  g_clear_pointer (&b->up, lb_uploader_free);
+  g_clear_pointer (&b->config, lb_config_free);
+  g_clear_pointer (&b->store, lb_store_free);
+  lb_test_rm_rf (b->dir);
+  g_free (b->dir);
+}
+
+static void
+start (Bench * b, const gchar * protocol, guint port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *text = g_strdup_printf ("[store]\ndir=%s\n"
+      "[upload]\nprotocol=%s\nurl-template=http://127.0.0.1:%u/files/\n"
+      "s3-endpoint=http://127.0.0.1:%u\ns3-bucket=media\n"
+      "s3-access-key-id=S3RVER\ns3-secret-access-key=S3RVER\n"
+      "s3-path-style=true\nbackoff-min=50ms\nbackoff-max=1s\ntimeout=20s\n",
+      b->dir, protocol, port, port);
+  b->config = lb_config_load_data (text, "bench.conf", &error);
+  g_assert_no_error (error);
+  b->up = lb_uploader_new (b->config, b->store, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_uploader_start (b->up, &error));
+}
+
+static gchar *
+queue (Bench * b, guint i, LbMediaType type, gsize size)
+{
+  g_autofree gchar *rid = g_strdup_printf ("r-%04u", i);
+  g_autofree gchar *path = g_strdup_printf ("%s/%s.mp4", b->dir, rid);
+  gchar *sha = lb_test_make_file (path, size, i + 1);
+  LbUploadJob job = { rid, "veh1", "analog1", type, path, 1000, 2000, NULL, 0,
+    "video/mp4", 0
+  };
+  g_assert_true (lb_store_upload_enqueue (b->store, &job, lb_time_now () + i,
+          NULL, NULL));
+  return sha;
+}
+
+static gboolean
+settled (gpointer data)
+{
+  Bench *b = data;
+  LbUploadCounts c;
+  return lb_store_upload_counts (b->store, &c, NULL) && c.waiting == 0;
+}
+
+static gint64
+peer_stat (LbTestPeer * peer, const gchar * path, const gchar * name)
+{
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u%s",
+      lb_test_peer_port (peer), path);
+  g_autoptr (SoupSession) s = soup_session_new ();
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (p, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), NULL));
+  return json_object_get_int_member (json_node_get_object
+      (json_parser_get_root (p)), name);
+}
+
+/* The object as the endpoint holds it. */
+static gchar *
+stored_sha (Bench * b, const gchar * protocol, LbTestPeer * peer)
+{
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (b->store, "r-0000",
+      "analog1", NULL);
+  if (e == NULL || e->state != LB_UPLOAD_DONE)
+    return g_strdup ("not delivered");
+  if (g_str_equal (protocol, "tus")) {
+    g_autofree gchar *id = g_path_get_basename (e->session);
+    g_autofree gchar *file = g_build_filename (b->dir, "peer", id, NULL);
+    return lb_test_file_sha256 (file);
+  }
+  g_autofree gchar *url = lb_uploader_presign (e->public_url, lb_time_now (),
+      3600 * LB_NS_PER_SEC, b->up);
+  g_autoptr (SoupSession) s = soup_session_new ();
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, NULL);
+  return g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, body);
+}
+
+static void
+bench_drops (const gchar * protocol)
+{
+  Bench b = { 0 };
+  bench_open (&b);
+  g_autofree gchar *data = g_build_filename (b.dir, "peer", NULL);
+  g_mkdir (data, 0700);
+  const gchar *s3args[] = { data, "media", NULL };
+  const gchar *tusargs[] = { data, NULL };
+  gboolean s3 = g_str_equal (protocol, "s3");
+  g_autoptr (LbTestPeer) peer = lb_test_peer_start (s3 ? "s3-server.js" :
+      "tus-server.js", s3 ? s3args : tusargs);
+  g_autoptr (LbTestRelay) relay =
+      lb_test_relay_new (lb_test_peer_port (peer), (gint64) drop_mb * MiB);
+  start (&b, protocol, lb_test_relay_port (relay));
+  gint64 t0 = g_get_monotonic_time ();
+  g_autofree gchar *sha = queue (&b, 0, LB_MEDIA_TYPE_VIDEO_HIGH_RES,
+      (gsize) size_mb * MiB);
+  lb_uploader_poke (b.up);
+  gboolean done = lb_test_wait_for (settled, &b, 1800 * 1000);
+  gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
+  g_autofree gchar *got = stored_sha (&b, protocol, peer);
+  LbUploadStats st;
+  lb_uploader_get_stats (b.up, &st, NULL);
+  guint drops = lb_test_relay_drops (relay);
+  gdouble ratio = st.bytes_sent / ((gdouble) size_mb * MiB);
+  gboolean intact = done && g_str_equal (got, sha);
+  /* target: at most one part (chunk) re-sent per drop */
+  gdouble bound = 1.0 + drops * 8.0 / size_mb;
+  g_print ("| %s, %d MB, link dropped every %d MB | %u drops | %.3f "
+      "(bound %.3f) | %s | %.1f s |\n", protocol, size_mb, drop_mb, drops,
+      ratio, bound, intact ? "intact (SHA-256)" : "DAMAGED OR MISSING", secs);
+  failed |= !intact || ratio > bound;
+  lb_upload_stats_clear (&st);
+  bench_close (&b);
+}
+
+/* Uploaded order: priority first, then creation, each object once. */
+static gboolean
+in_priority_order (Bench * b, guint * out_done)
+{
+  g_autoptr (GPtrArray) all = lb_store_upload_list (b->store, NULL);
+  g_autoptr (GArray) order = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gboolean ok = TRUE;
+  *out_done = 0;
+  for (guint i = 0; i < all->len; i++) {
+    LbUploadEntry *e = all->pdata[i];
+    if (e->state == LB_UPLOAD_DONE)
+      (*out_done)++;
+  }
+  /* list is in (priority, created) order: uploaded_ns must not go back */
+  gint64 last = 0;
+  for (guint i = 0; i < all->len; i++) {
+    LbUploadEntry *e = all->pdata[i];
+    if (e->uploaded_ns < last)
+      ok = FALSE;
+    last = e->uploaded_ns;
+  }
+  return ok;
+}
+
+static void
+bench_offline (void)
+{
+  Bench b = { 0 };
+  bench_open (&b);
+  g_autofree gchar *data = g_build_filename (b.dir, "peer", NULL);
+  g_mkdir (data, 0700);
+  const gchar *args[] = { data, "media", NULL };
+  g_autoptr (LbTestPeer) peer = lb_test_peer_start ("s3-server.js", args);
+  g_autoptr (LbTestRelay) relay = lb_test_relay_new (lb_test_peer_port (peer),
+      0);
+  lb_test_relay_set_down (relay, TRUE);
+  start (&b, "s3", lb_test_relay_port (relay));
+  const LbMediaType types[] = { LB_MEDIA_TYPE_HYPERLAPSE,
+    LB_MEDIA_TYPE_VIDEO_LOW_RES, LB_MEDIA_TYPE_IMAGE,
+    LB_MEDIA_TYPE_VIDEO_HIGH_RES
+  };
+  for (gint i = 0; i < retrievals; i++)
+    g_free (queue (&b, i, types[i % 4], 20000 + i));
+  lb_uploader_poke (b.up);
+  g_usleep ((gulong) outage_s * G_USEC_PER_SEC);
+  lb_test_relay_set_down (relay, FALSE);
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean done = lb_test_wait_for (settled, &b, 600 * 1000);
+  gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
+  guint n_done = 0;
+  gboolean order = in_priority_order (&b, &n_done);
+  gint64 puts = peer_stat (peer, "/__stats", "puts");
+  gboolean ok = done && order && n_done == (guint) retrievals
+      && puts == retrievals;
+  g_print ("| %d retrievals queued, endpoint down %d s | %u uploaded, %"
+      G_GINT64_FORMAT
+      " objects stored | %s | %s | %.1f s after it came back |\n", retrievals,
+      outage_s, n_done, puts, order ? "priority order" : "OUT OF ORDER",
+      ok ? "each once" : "MISSED", secs);
+  failed |= !ok;
+  bench_close (&b);
+}
+
+static gboolean
+events_settled (gpointer data)
+{
+  Bench *b = data;
+  LbUploadCounts c;
+  return lb_store_upload_counts_kind (b->store, LB_UPLOAD_KIND_WEBHOOK, &c,
+      NULL) && c.waiting == 0;
+}
+
+static void
+bench_webhooks (void)
+{
+  Bench b = { 0 };
+  bench_open (&b);
+  g_autoptr (LbTestReceiver) recv = lb_test_receiver_new ("bench-secret", 10,
+      TRUE);
+  g_autofree gchar *secret = g_build_filename (b.dir, "secret", NULL);
+  g_file_set_contents (secret, "bench-secret", -1, NULL);
+  g_autofree gchar *text = g_strdup_printf ("[store]\ndir=%s\n[webhook]\n"
+      "url=http://127.0.0.1:%u/hook\nsecret-file=%s\nbackoff-min=20ms\n"
+      "backoff-max=500ms\n", b.dir, lb_test_receiver_port (recv), secret);
+  b.config = lb_config_load_data (text, "bench.conf", NULL);
+  lb_store_upload_set_webhooks (b.store, TRUE);
+  b.up = lb_uploader_new_webhooks (b.config, b.store, NULL);
+  lb_uploader_start (b.up, NULL);
+  for (gint i = 0; i < events; i++) {
+    g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
+        (GDestroyNotify) lb_retrieval_free);
+    LbRetrieval *r = lb_retrieval_new ();
+    r->retrieval_id = g_uuid_string_random ();
+    r->media_id = g_strdup_printf ("m%d", i);
+    r->org = g_strdup ("acme");
+    r->vehicle = g_strdup ("veh1");
+    r->input = g_strdup ("analog1");
+    r->start_ns = r->end_ns = 1000;
+    r->created_ns = lb_time_now ();
+    r->period = g_strdup ("2026-11");
+    g_ptr_array_add (rows, r);
+    lb_store_api_create_retrieval (b.store, rows, 1e9, NULL, NULL);
+    lb_store_api_finish_unavailable (b.store, r->id, "nothing", NULL);
+  }
+  lb_uploader_poke (b.up);
+  gboolean done = lb_test_wait_for (events_settled, &b, 300 * 1000);
+  g_autoptr (GHashTable) ev = lb_test_receiver_events (recv);
+  g_autoptr (GPtrArray) ids = lb_test_receiver_ids (recv);
+  guint strangers = 0;
+  for (guint i = 0; i < ids->len; i++)
+    strangers += !g_hash_table_contains (ev, ids->pdata[i]);
+  gboolean ok = done && g_hash_table_size (ev) == (guint) events
+      && strangers == 0 && lb_test_receiver_bad (recv) == 0;
+  g_print ("| %d events, receiver fails 10 answers and drops 1 | %u "
+      "delivered, %u requests | %u lost | duplicates only retries of an "
+      "event id: %s |\n", events, g_hash_table_size (ev), ids->len,
+      events - g_hash_table_size (ev), strangers == 0 ? "yes" : "NO");
+  failed |= !ok;
+  bench_close (&b);
+}
+
+int
+main (int argc, char **argv)
+{
+  const GOptionEntry entries[] = {
+    {"size-mb", 0, 0, G_OPTION_ARG_INT, &size_mb, "object size", "MB"},
+    {"drop-mb", 0, 0, G_OPTION_ARG_INT, &drop_mb, "drop every", "MB"},
+    {"retrievals", 0, 0, G_OPTION_ARG_INT, &retrievals, "queued", "N"},
+    {"outage-s", 0, 0, G_OPTION_ARG_INT, &outage_s, "endpoint down", "S"},
+    {"events", 0, 0, G_OPTION_ARG_INT, &events, "webhook events", "N"},
+    {NULL}
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  gst_init (&argc, &argv);
+  if (!g_option_context_parse (ctx, &argc, &argv, NULL))
+    return 2;
+  g_print ("| measure | figures | ratio / order | result | time |\n"
+      "| --- | --- | --- | --- | --- |\n");
+  bench_drops ("s3");
+  bench_drops ("tus");
+  bench_offline ();
+  bench_webhooks ();
+  return failed ? 1 : 0;
+}
