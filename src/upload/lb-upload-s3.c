@@ -53,8 +53,10 @@ xml_start (GMarkupParseContext * ctx, const gchar * name,
     return;
   }
   g_ptr_array_add (st->path, g_strdup (name));
-  if (g_str_equal (name, "Part"))
+  if (g_str_equal (name, "Part")) {
+    lb_upload_part_clear (&st->part);   /* a Part inside a Part */
     memset (&st->part, 0, sizeof st->part);
+  }
 }
 
 static void
