@@ -99,20 +99,6 @@ settled (gpointer data)
   return lb_store_upload_counts (b->store, &c, NULL) && c.waiting == 0;
 }
 
-static gint64
-peer_stat (LbTestPeer * peer, const gchar * path, const gchar * name)
-{
-  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u%s",
-      lb_test_peer_port (peer), path);
-  g_autoptr (SoupSession) s = soup_session_new ();
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
-  g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, NULL);
-  g_autoptr (JsonParser) p = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (p, g_bytes_get_data (body, NULL),
-          g_bytes_get_size (body), NULL));
-  return json_object_get_int_member (json_node_get_object
-      (json_parser_get_root (p)), name);
-}
 
 /* The object as the endpoint holds it. */
 static gchar *
@@ -223,7 +209,7 @@ bench_offline (void)
   gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
   guint n_done = 0;
   gboolean order = in_priority_order (&b, &n_done);
-  gint64 puts = peer_stat (peer, "/__stats", "puts");
+  gint64 puts = lb_test_peer_stat (peer, "/__stats", "puts");
   gboolean ok = done && order && n_done == (guint) retrievals
       && puts == retrievals;
   g_print ("| %d retrievals queued, endpoint down %d s | %u uploaded, %"

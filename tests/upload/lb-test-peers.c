@@ -97,6 +97,22 @@ lb_test_peer_free (LbTestPeer * p)
   g_free (p);
 }
 
+gint64
+lb_test_peer_stat (LbTestPeer * peer, const gchar * path, const gchar * name)
+{
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u%s",
+      peer->port, path);
+  g_autoptr (SoupSession) s = soup_session_new ();
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_assert_nonnull (body);
+  g_assert_true (json_parser_load_from_data (p, g_bytes_get_data (body, NULL),
+          g_bytes_get_size (body), NULL));
+  return json_object_get_int_member (json_node_get_object
+      (json_parser_get_root (p)), name);
+}
+
 LbTestPeer *
 lb_test_oracle_start (void)
 {

@@ -25,6 +25,11 @@ LbTestPeer *lb_test_peer_start   (const gchar        *script,
                                   const gchar *const *args);
 guint       lb_test_peer_port    (LbTestPeer *peer);
 void        lb_test_peer_free    (LbTestPeer *peer);
+/* A figure @name of the peer's statistics page @path ("/stats" of the tus
+ * peer, "/__stats" of the S3 peer). */
+gint64      lb_test_peer_stat    (LbTestPeer  *peer,
+                                  const gchar *path,
+                                  const gchar *name);
 
 /* The SigV4 oracle: one request (see tests/peers/sigv4-oracle.js) in, its
  * answer out. */

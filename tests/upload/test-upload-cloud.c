@@ -300,7 +300,6 @@ test_oracle (void)
 
 /* ------------------------------------------------------------------ s3 */
 
-static gint64 peer_stat (Fixture * f, const gchar * path, const gchar * name);
 
 /* A small output: one PutObject; the presigned URL fetches it, a tampered
  * one is refused. */
@@ -323,8 +322,8 @@ test_s3_put_object (Fixture * f, gconstpointer data)
   bad[strlen (bad) - 1] = bad[strlen (bad) - 1] == '0' ? '1' : '0';
   g_assert_cmpuint (http_get (bad, NULL), ==, 403);
   /* the peer checked every signature (s3rver alone checks none) */
-  g_assert_cmpint (peer_stat (f, "/__stats", "checked"), >=, 3);
-  g_assert_cmpint (peer_stat (f, "/__stats", "refused"), ==, 1);
+  g_assert_cmpint (lb_test_peer_stat (f->peer, "/__stats", "checked"), >=, 3);
+  g_assert_cmpint (lb_test_peer_stat (f->peer, "/__stats", "refused"), ==, 1);
 }
 
 /* A wrong secret: s3rver refuses the signature (403), the retrieval fails
@@ -431,20 +430,6 @@ test_s3_kill_resume (Fixture * f, gconstpointer data)
 /* ------------------------------------------------------------------ tus */
 
 /* A figure of the peer's statistics page (@path). */
-static gint64
-peer_stat (Fixture * f, const gchar * path, const gchar * name)
-{
-  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u%s",
-      lb_test_peer_port (f->peer), path);
-  g_autoptr (SoupSession) s = soup_session_new ();
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
-  g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, NULL);
-  g_autoptr (JsonParser) p = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (p, g_bytes_get_data (body, NULL),
-          g_bytes_get_size (body), NULL));
-  return json_object_get_int_member (json_node_get_object
-      (json_parser_get_root (p)), name);
-}
 
 /* 18 MiB in 4 MiB PATCHes with their SHA-256 through a link dropped every
  * 6 MiB: the file the tus server holds is the output, every chunk's
@@ -466,7 +451,7 @@ test_tus_drops (Fixture * f, gconstpointer data)
   g_autofree gchar *file = g_build_filename (f->dir, "tus", id, NULL);
   g_autofree gchar *got = lb_test_file_sha256 (file);
   g_assert_cmpstr (got, ==, sha);
-  g_assert_cmpint (peer_stat (f, "/stats", "checksums"), >=, 5);
+  g_assert_cmpint (lb_test_peer_stat (f->peer, "/stats", "checksums"), >=, 5);
 
   guint drops = lb_test_relay_drops (f->relay);
   LbUploadStats st;
