@@ -403,6 +403,12 @@ finish_current (LbUploader * self)
   g_source_unref (idle);
 }
 
+static const gchar *
+kind_name (LbUploader * self)
+{
+  return self->kind == LB_UPLOAD_KIND_MEDIA ? "upload" : "webhook event";
+}
+
 /* No answer (@answered FALSE), or an answer asking us to come back later.
  *
  * The whole queue pauses (backoff over the consecutive failures, or the
@@ -432,15 +438,16 @@ transient_failure (LbUploader * self, const gchar * reason,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
-  GST_WARNING ("upload %" G_GINT64_FORMAT
-      " (%s %s): %s; retrying in %.3f s (failure %u)", cur->entry->id,
-      cur->entry->retrieval_id, cur->entry->input, reason, wait / 1e9,
-      self->failures);
+  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = cur->entry->vehicle,.input =
+          cur->entry->input,.retrieval_id =
+          cur->entry->retrieval_id),
+      "%s %" G_GINT64_FORMAT ": %s; retrying in %.3f s (failure %u)",
+      kind_name (self), cur->entry->id, reason, wait / 1e9, self->failures);
   set_last_error (self, reason);
   if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait,
           reason, &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id,
-        error->message);
+    lb_log (LB_LOG_ERROR, NULL, "%s %" G_GINT64_FORMAT ": %s",
+        kind_name (self), cur->entry->id, error->message);
   finish_current (self);
 }
 
@@ -451,11 +458,15 @@ permanent_failure (LbUploader * self, LbUploadEntry * entry,
 {
   g_autoptr (GError) error = NULL;
 
-  GST_WARNING ("upload %" G_GINT64_FORMAT " (%s %s) failed: %s", entry->id,
-      entry->retrieval_id, entry->input, reason);
+  lb_log (self->kind == LB_UPLOAD_KIND_MEDIA ? LB_LOG_WARNING : LB_LOG_ERROR,
+      LB_LOG_CTX (.vehicle = entry->vehicle,.input =
+          entry->input,.retrieval_id =
+          entry->retrieval_id), "%s %" G_GINT64_FORMAT " failed: %s",
+      kind_name (self), entry->id, reason);
   set_last_error (self, reason);
   if (!lb_store_upload_fail (self->store, entry->id, now_ns (), reason, &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", entry->id, error->message);
+    lb_log (LB_LOG_ERROR, NULL, "%s %" G_GINT64_FORMAT ": %s",
+        kind_name (self), entry->id, error->message);
 }
 
 static void
@@ -478,7 +489,7 @@ upload_succeeded (LbUploader * self)
     lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = cur->entry->vehicle,.input =
             cur->entry->input,.retrieval_id = cur->entry->retrieval_id),
         "%s %" G_GINT64_FORMAT " delivered (%s, %" G_GINT64_FORMAT " bytes)",
-        self->kind == LB_UPLOAD_KIND_MEDIA ? "upload" : "webhook event",
+        kind_name (self),
         cur->entry->id, lb_media_type_to_string (cur->entry->media_type),
         cur->size);
   }
