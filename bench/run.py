@@ -8,6 +8,10 @@
                               output checked; writes nothing (meson test runs it)
     bench/run.sh --only year  a year of index alone (about 3 minutes, 1.5 GB of
                               disk in the work folder)
+    bench/run.sh --only delivery
+                              uploads to the test peers (s3rver, the tus server)
+                              through a dropping link, an outage, webhook faults
+                              (about 4 minutes)
 
 Every figure is a ratio lookback / ffmpeg measured in this run, on the same
 files (BENCH.md in the shared folder explains the targets).  Each output is
@@ -41,6 +45,7 @@ LOOKBACK = os.path.join(BUILD, "lookback")
 CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
 LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
 YEAR_BENCH = os.path.join(BUILD, "bench", "lb-bench-year")
+DELIVERY_BENCH = os.path.join(BUILD, "bench", "lb-bench-delivery")
 # realpath: a worktree may link bench/cache to a shared cache, whose
 # corpus.json names the files by their real path
 CACHE = os.path.realpath(os.environ.get("LB_BENCH_CACHE") or os.path.join(ROOT, "bench", "cache"))
@@ -820,12 +825,37 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None):
     return "\n".join(lines) + "\n", ok
 
 
+def bench_delivery(smoke):
+    """lb-bench-delivery against the peers of the upload tests: its own
+    Markdown rows, and whether every target was met."""
+    args = ["--size-mb", "24", "--drop-mb", "8", "--retrievals", "20", "--outage-s", "2",
+            "--events", "20"] if smoke else []
+    env = dict(os.environ, LB_PEERS_DIR=os.path.join(ROOT, "tests", "peers"))
+    log("delivery: %s %s" % (DELIVERY_BENCH, " ".join(args)))
+    p = subprocess.run([DELIVERY_BENCH] + args, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True, timeout=STEP_TIMEOUT_S)
+    cmd = "LB_PEERS_DIR=tests/peers build/bench/lb-bench-delivery" + (" " + " ".join(args) if args else "")
+    return {"table": p.stdout.strip(), "ok": p.returncode == 0, "cmd": cmd}
+
+
+def delivery_lines(res):
+    return ["", "## Delivery", "",
+            "Uploads and webhooks against the upload tests' peers on 127.0.0.1 (s3rver behind a "
+            "SigV4 check, the tus reference server, a relay that drops the link, a webhook "
+            "receiver that fails). Targets: at most one part (8 MiB) re-sent per drop, the "
+            "object intact; every queued retrieval stored once, in priority order, after the "
+            "outage; no webhook event lost, duplicates only retries of an event id.", "",
+            res["table"], "", "All targets met: %s. Command: `%s`." % (
+                "yes" if res["ok"] else "**no**", res["cmd"])]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "api", "lookup", "year", "memory"], action="append",
+    ap.add_argument("--only", choices=["jobs", "api", "lookup", "year", "memory", "delivery"],
+                    action="append",
                     help="run only these parts (repeatable; default: all); writes no report file")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs: only these retrievals (repeatable)")
@@ -853,8 +883,14 @@ def main():
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
         year_res = bench_year(workdir, args.smoke) if want("year") else None
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
+        del_res = bench_delivery(args.smoke) if want("delivery") else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res)
+        if del_res:
+            text += "\n".join(delivery_lines(del_res)) + "\n"
+            ok = ok and del_res["ok"]
         problems = [p for r in results for p in r["problems"]]
+        if del_res and not del_res["ok"]:
+            problems.append("delivery: a target was missed")
         if args.smoke or args.only:
             sys.stdout.write(text)
             if problems:

@@ -683,7 +683,7 @@ test_cli (Fixture * f, gconstpointer data)
   g_assert_true (lb_cli_uploads (config, 1, args, out, &error));
   g_assert_no_error (error);
   g_test_message ("%s", out->str);
-  g_assert_nonnull (strstr (out->str, "upload to: http://h/{retrievalId}"));
+  g_assert_nonnull (strstr (out->str, "upload to: put http://h/{retrievalId}"));
   g_assert_nonnull (strstr (out->str,
           "waiting 1 (oldest queued 2023-11-14T22:13:20"));
   g_assert_nonnull (strstr (out->str, "done 1, failed 1, 77 bytes uploaded"));
