@@ -64,9 +64,10 @@ xml_end (GMarkupParseContext * ctx, const gchar * name, gpointer data,
     GError ** error)
 {
   XmlState *st = data;
-  if (g_str_equal (name, "Part") && g_str_equal (xml_parent (st, 1),
-          "ListPartsResult")) {
-    if (st->part.number > 0 && st->part.etag && st->a->parts->len < MAX_PARTS)
+  if (g_str_equal (name, "Part")) {
+    if (g_str_equal (xml_parent (st, 1), "ListPartsResult")
+        && st->part.number > 0 && st->part.etag
+        && st->a->parts->len < MAX_PARTS)
       g_array_append_val (st->a->parts, st->part);
     else
       lb_upload_part_clear (&st->part);
