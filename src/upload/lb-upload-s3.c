@@ -40,13 +40,20 @@ xml_parent (XmlState * st, guint up)
 }
 
 static void
+set_once (gchar ** field, const gchar * text, gsize len)
+{
+  if (*field == NULL)
+    *field = g_strndup (text, len);
+}
+
+static void
 xml_start (GMarkupParseContext * ctx, const gchar * name,
     const gchar ** attr_names, const gchar ** attr_values, gpointer data,
     GError ** error)
 {
   XmlState *st = data;
   if (st->path->len == 0)
-    st->a->root = g_strdup (name);
+    set_once (&st->a->root, name, strlen (name));
   if (st->path->len > 16) {
     g_set_error (error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
         "too deep");
@@ -75,13 +82,6 @@ xml_end (GMarkupParseContext * ctx, const gchar * name, gpointer data,
   }
   if (st->path->len)
     g_ptr_array_remove_index (st->path, st->path->len - 1);
-}
-
-static void
-set_once (gchar ** field, const gchar * text, gsize len)
-{
-  if (*field == NULL)
-    *field = g_strndup (text, len);
 }
 
 static void
