@@ -7,6 +7,7 @@
 // the secret of s3rver's account (S3RVER/S3RVER): header signatures and
 // presigned URLs (expiry included); a mismatch is 403 SignatureDoesNotMatch
 // as S3 answers it.  Unsigned requests go through, as s3rver lets them.
+// It also makes UploadPart answer only once the part is on disk (below).
 // GET /__stats: {"checked": signatures checked, "refused": n, "puts":
 // objects stored whole}.  Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
 // stdin closes (the test that started it died).
@@ -17,6 +18,31 @@ const { SignatureV4 } = require('@smithy/signature-v4');
 const { Hash } = require('@smithy/hash-node');
 
 const SECRET = 'S3RVER';
+
+// s3rver 3.7.1 answers UploadPart (with its ETag) once it has hashed the
+// part, before the part's bytes are on disk, and CompleteMultipartUpload may
+// then read a part file still being written: an object stored wrong.  S3
+// acknowledges a part only once it is stored; so does this peer.
+const crypto = require('crypto');
+const fs = require('fs');
+const pathMod = require('path');
+const { Transform, pipeline } = require('stream');
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+FilesystemStore.prototype.putPart = async function putPart(bucket, uploadId, partNumber, content) {
+  const partPath = pathMod.join(this.getResourcePath(bucket, undefined, 'uploads'),
+    uploadId, partNumber.toString());
+  await fs.promises.mkdir(pathMod.dirname(partPath), { recursive: true });
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  const tmp = partPath + '.partial';
+  await new Promise((resolve, reject) => pipeline(content,
+    new Transform({ transform(chunk, enc, cb) { md5.update(chunk); size += chunk.length; cb(null, chunk); } }),
+    fs.createWriteStream(tmp), (err) => (err ? reject(err) : resolve())));
+  await fs.promises.rename(tmp, partPath);
+  const digest = md5.digest('hex');
+  await fs.promises.writeFile(`${partPath}.md5`, digest);
+  return { size, md5: digest };
+};
 
 function decode(s) {
   return decodeURIComponent(s);
