@@ -123,6 +123,19 @@ stored_sha (Bench * b, const gchar * protocol, LbTestPeer * peer)
   if (body == NULL || soup_message_get_status (msg) != 200)
     return g_strdup_printf ("GET: HTTP %u %s", soup_message_get_status (msg),
         error ? error->message : "");
+  g_autofree gchar *path = g_strdup_printf ("%s/r-0000.mp4", b->dir);
+  g_autoptr (GMappedFile) orig = g_mapped_file_new (path, FALSE, NULL);
+  gsize len = 0;
+  const gchar *got = g_bytes_get_data (body, &len);
+  const gchar *want = g_mapped_file_get_contents (orig);
+  for (gsize off = 0; off < len; off += 8 * MiB)
+    if (off + 8 * MiB > g_mapped_file_get_length (orig)
+        || memcmp (got + off, want + off, MIN (8 * MiB, len - off)) != 0) {
+      g_printerr ("the object differs in the 8 MiB part at %" G_GSIZE_FORMAT
+          " (%" G_GSIZE_FORMAT " bytes got, %" G_GSIZE_FORMAT " sent)\n",
+          off / (8 * MiB) + 1, len, g_mapped_file_get_length (orig));
+      break;
+    }
   return g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, body);
 }
 

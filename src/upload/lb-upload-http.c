@@ -71,7 +71,8 @@ lb_rate_take (LbRate * r, gsize bytes, GCancellable * cancel)
 /* ----------------------------------------------------------- body stream */
 
 /* @length bytes of a file from @offset, read through the uploader's rate
- * and counted as sent. */
+ * and counted as sent.  Seekable within the range, so that whoever sends it
+ * again can rewind it (libsoup does not: see restarted_cb()). */
 #define LB_TYPE_BODY_STREAM (lb_body_stream_get_type ())
 G_DECLARE_FINAL_TYPE (LbBodyStream, lb_body_stream, LB, BODY_STREAM,
     GInputStream);
@@ -80,11 +81,73 @@ struct _LbBodyStream
 {
   GInputStream parent;
   GInputStream *file;
+  gint64 offset;                /* of the range in the file */
+  gint64 length;
   gint64 left;
   LbUploader *up;
 };
 
-G_DEFINE_TYPE (LbBodyStream, lb_body_stream, G_TYPE_INPUT_STREAM);
+static void lb_body_stream_seekable_init (GSeekableIface * iface);
+
+G_DEFINE_TYPE_WITH_CODE (LbBodyStream, lb_body_stream, G_TYPE_INPUT_STREAM,
+    G_IMPLEMENT_INTERFACE (G_TYPE_SEEKABLE, lb_body_stream_seekable_init));
+
+static goffset
+body_tell (GSeekable * seekable)
+{
+  LbBodyStream *self = LB_BODY_STREAM (seekable);
+  return self->length - self->left;
+}
+
+static gboolean
+body_can_seek (GSeekable * seekable)
+{
+  return TRUE;
+}
+
+static gboolean
+body_seek (GSeekable * seekable, goffset offset, GSeekType type,
+    GCancellable * cancel, GError ** error)
+{
+  LbBodyStream *self = LB_BODY_STREAM (seekable);
+  goffset base = type == G_SEEK_CUR ? body_tell (seekable)
+      : type == G_SEEK_END ? self->length : 0;
+  goffset pos = base + offset;
+  if (pos < 0 || pos > self->length) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "seek outside the body");
+    return FALSE;
+  }
+  if (!g_seekable_seek (G_SEEKABLE (self->file), self->offset + pos,
+          G_SEEK_SET, cancel, error))
+    return FALSE;
+  self->left = self->length - pos;
+  return TRUE;
+}
+
+static gboolean
+body_can_truncate (GSeekable * seekable)
+{
+  return FALSE;
+}
+
+static gboolean
+body_truncate (GSeekable * seekable, goffset offset, GCancellable * cancel,
+    GError ** error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "read-only");
+  return FALSE;
+}
+
+static void
+lb_body_stream_seekable_init (GSeekableIface * iface)
+{
+  iface->tell = body_tell;
+  iface->can_seek = body_can_seek;
+  iface->seek = body_seek;
+  iface->can_truncate = body_can_truncate;
+  iface->truncate_fn = body_truncate;
+}
 
 static gssize
 body_read (GInputStream * stream, void *buffer, gsize count,
@@ -147,7 +210,8 @@ body_stream_new (LbUploader * up, const LbHttpBody * body,
     return NULL;
   LbBodyStream *s = g_object_new (LB_TYPE_BODY_STREAM, NULL);
   s->file = G_INPUT_STREAM (g_steal_pointer (&in));
-  s->left = body->length;
+  s->offset = body->offset;
+  s->length = s->left = body->length;
   s->up = up;
   return G_INPUT_STREAM (s);
 }
@@ -238,6 +302,7 @@ typedef struct
   GCancellable *cancel;
   GSource *timer;
   gint timed_out;
+  gint restarted;
 } Watch;
 
 static void
@@ -281,6 +346,18 @@ static void
 wrote_headers_cb (SoupMessage * msg, gpointer data)
 {
   watch_stop (data);
+}
+
+/* libsoup sends a request again by itself when the kept-alive connection
+ * it chose turns out closed, but libsoup 3.2 sends it again without its
+ * body stream (Content-Length: 0): an S3 part stored empty.  So a restart
+ * ends the request here; the protocol's own retry sends it again whole. */
+static void
+restarted_cb (SoupMessage * msg, gpointer data)
+{
+  Watch *w = data;
+  g_atomic_int_set (&w->restarted, 1);
+  g_cancellable_cancel (w->cancel);
 }
 
 static void
@@ -353,6 +430,7 @@ lb_http_send (LbDelivery * d, SoupMessage * msg, const LbHttpBody * body,
   g_source_attach (w->timer, lb_uploader_context (d->up));
   g_signal_connect (msg, "network-event", G_CALLBACK (network_event_cb), w);
   g_signal_connect (msg, "wrote-headers", G_CALLBACK (wrote_headers_cb), w);
+  g_signal_connect (msg, "restarted", G_CALLBACK (restarted_cb), w);
 
   g_autoptr (GInputStream) in = soup_session_send (d->session, msg, w->cancel,
       &error);
@@ -362,6 +440,7 @@ lb_http_send (LbDelivery * d, SoupMessage * msg, const LbHttpBody * body,
   g_signal_handlers_disconnect_by_data (msg, w);
   g_cancellable_disconnect (d->cancel, chain);
   gboolean timed_out = g_atomic_int_get (&w->timed_out);
+  gboolean restarted = g_atomic_int_get (&w->restarted);
   watch_unref (w);
 
   if (in == NULL) {
@@ -370,6 +449,9 @@ lb_http_send (LbDelivery * d, SoupMessage * msg, const LbHttpBody * body,
     if (timed_out)
       lb_delivery_retry (d, FALSE, -1, "cloud endpoint unreachable: no "
           "connection within %.1f s", s->connect_timeout_ns / 1e9);
+    else if (restarted)
+      lb_delivery_retry (d, FALSE, -1, "cloud endpoint unreachable: the "
+          "connection closed under the request");
     else
       lb_delivery_retry (d, FALSE, -1, "cloud endpoint unreachable: %s",
           error->message);

@@ -8,6 +8,7 @@
 // presigned URLs (expiry included); a mismatch is 403 SignatureDoesNotMatch
 // as S3 answers it.  Unsigned requests go through, as s3rver lets them.
 // It also makes UploadPart answer only once the part is on disk (below).
+// LB_S3_PEER_LOG=1 logs each part stored or cut on stderr.
 // GET /__stats: {"checked": signatures checked, "refused": n, "puts":
 // objects stored whole}.  Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
 // stdin closes (the test that started it died).
@@ -19,10 +20,11 @@ const { Hash } = require('@smithy/hash-node');
 
 const SECRET = 'S3RVER';
 
-// s3rver 3.7.1 answers UploadPart (with its ETag) once it has hashed the
-// part, before the part's bytes are on disk, and CompleteMultipartUpload may
-// then read a part file still being written: an object stored wrong.  S3
-// acknowledges a part only once it is stored; so does this peer.
+// s3rver 3.7.1 answers PutObject, UploadPart and CompleteMultipartUpload
+// once it has hashed the bytes, before they are on disk: a part file can be
+// read while still being written (an object stored wrong) and a GET right
+// after the answer can read a short object.  S3 answers only once the bytes
+// are stored; so does this peer (each file written whole, then renamed).
 const crypto = require('crypto');
 const fs = require('fs');
 const pathMod = require('path');
@@ -37,10 +39,34 @@ FilesystemStore.prototype.putPart = async function putPart(bucket, uploadId, par
   const tmp = partPath + '.partial';
   await new Promise((resolve, reject) => pipeline(content,
     new Transform({ transform(chunk, enc, cb) { md5.update(chunk); size += chunk.length; cb(null, chunk); } }),
-    fs.createWriteStream(tmp), (err) => (err ? reject(err) : resolve())));
+    fs.createWriteStream(tmp), (err) => (err ? reject(err) : resolve()))).catch((e) => {
+      if (process.env.LB_S3_PEER_LOG) console.error(`part ${partNumber}: cut after ${size}: ${e}`);
+      throw e;
+    });
   await fs.promises.rename(tmp, partPath);
+  if (process.env.LB_S3_PEER_LOG) console.error(`part ${partNumber}: stored ${size} (content-length ${content.headers['content-length']}, expect ${content.headers.expect}, ${content.method} ${content.url.slice(0, 60)})`);
   const digest = md5.digest('hex');
   await fs.promises.writeFile(`${partPath}.md5`, digest);
+  return { size, md5: digest };
+};
+FilesystemStore.prototype.putObject = async function putObject(object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  await fs.promises.mkdir(pathMod.dirname(objectPath), { recursive: true });
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  const tmp = objectPath + '.partial';
+  if (Buffer.isBuffer(object.content)) {
+    md5.update(object.content);
+    size = object.content.length;
+    await fs.promises.writeFile(tmp, object.content);
+  } else {
+    await new Promise((resolve, reject) => pipeline(object.content,
+      new Transform({ transform(chunk, enc, cb) { md5.update(chunk); size += chunk.length; cb(null, chunk); } }),
+      fs.createWriteStream(tmp), (err) => (err ? reject(err) : resolve())));
+  }
+  await fs.promises.rename(tmp, objectPath);
+  const digest = md5.digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
   return { size, md5: digest };
 };
 
