@@ -828,7 +828,7 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None):
 def bench_delivery(smoke):
     """lb-bench-delivery against the peers of the upload tests: its own
     Markdown rows, and whether every target was met."""
-    args = ["--size-mb", "24", "--drop-mb", "8", "--retrievals", "20", "--outage-s", "2",
+    args = ["--size-mb", "24", "--drop-mb", "11", "--retrievals", "20", "--outage-s", "2",
             "--events", "20"] if smoke else []
     env = dict(os.environ, LB_PEERS_DIR=os.path.join(ROOT, "tests", "peers"))
     log("delivery: %s %s" % (DELIVERY_BENCH, " ".join(args)))
