@@ -340,6 +340,7 @@ struct _LbTestReceiver
   GMainContext *context;
   GMainLoop *loop;
   SoupServer *server;
+  GSocketService *service;      /* 127.0.0.1 only; hands connections to server */
   GBytes *secret;
   guint port;
   guint fail_first;
@@ -403,6 +404,20 @@ receive (SoupServer * server, SoupServerMessage * msg, const gchar * path,
   soup_server_message_set_status (msg, fail ? 500 : ok ? 204 : 401, NULL);
 }
 
+static gboolean
+receiver_incoming (GSocketService * service, GSocketConnection * conn,
+    GObject * source, gpointer data)
+{
+  LbTestReceiver *r = data;
+  g_autoptr (GSocketAddress) local =
+      g_socket_connection_get_local_address (conn, NULL);
+  g_autoptr (GSocketAddress) remote =
+      g_socket_connection_get_remote_address (conn, NULL);
+  soup_server_accept_iostream (r->server, G_IO_STREAM (conn), local, remote,
+      NULL);
+  return TRUE;
+}
+
 static gpointer
 receiver_thread (gpointer data)
 {
@@ -429,12 +444,18 @@ lb_test_receiver_new (const gchar * secret, guint fail_first, gboolean drop_one)
   r->server = soup_server_new (NULL, NULL);
   soup_server_add_handler (r->server, NULL, receive, r, NULL);
   g_autoptr (GError) error = NULL;
-  g_assert_true (soup_server_listen_local (r->server, 0,
-          SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback
+      (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  r->service = g_socket_service_new ();
+  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER
+          (r->service), any, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+          &bound, &error));
+  g_signal_connect (r->service, "incoming", G_CALLBACK (receiver_incoming), r);
+  g_socket_service_start (r->service);
   g_main_context_pop_thread_default (r->context);
-  GSList *uris = soup_server_get_uris (r->server);
-  r->port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   r->thread = g_thread_new ("webhook-receiver", receiver_thread, r);
   return r;
 }
@@ -507,6 +528,9 @@ lb_test_receiver_free (LbTestReceiver * r)
   g_source_unref (s);
   g_thread_join (r->thread);
   g_main_context_push_thread_default (r->context);
+  g_socket_service_stop (r->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (r->service));
+  g_clear_object (&r->service);
   soup_server_disconnect (r->server);
   g_clear_object (&r->server);
   while (g_main_context_iteration (r->context, FALSE));
