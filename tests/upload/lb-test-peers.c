@@ -142,7 +142,9 @@ struct _LbTestRelay
   GThread *accepter;
   GMutex lock;
   GPtrArray *threads;
+  GPtrArray *sockets;           /* every relayed socket (ref), under lock */
   gint down;                    /* atomic */
+  gint rate;                    /* atomic: bytes per second up; 0: no cap */
   gint stop;                    /* atomic */
   gint64 bytes_up;              /* under lock */
   gint64 next_drop;             /* under lock */
@@ -211,6 +213,9 @@ pipe_thread (gpointer data)
     gboolean drop = p->up && count_up (p->relay, &n);
     if (n > 0 && !send_all (p->to, buf, n))
       break;
+    gint rate = p->up ? g_atomic_int_get (&p->relay->rate) : 0;
+    if (rate > 0)
+      g_usleep ((gulong) (n * (gdouble) G_USEC_PER_SEC / rate));
     if (drop)
       break;
   }
@@ -233,6 +238,7 @@ start_pipe (LbTestRelay * r, GSocket * from, GSocket * to, gboolean up)
   GThread *t = g_thread_new ("relay-pipe", pipe_thread, p);
   g_mutex_lock (&r->lock);
   g_ptr_array_add (r->threads, t);
+  g_ptr_array_add (r->sockets, g_object_ref (from));
   g_mutex_unlock (&r->lock);
 }
 
@@ -264,6 +270,7 @@ lb_test_relay_new (guint target_port, gint64 drop_every)
   LbTestRelay *r = g_new0 (LbTestRelay, 1);
   g_mutex_init (&r->lock);
   r->threads = g_ptr_array_new ();
+  r->sockets = g_ptr_array_new_with_free_func (g_object_unref);
   r->target = target_port;
   r->drop_every = drop_every;
   r->next_drop = drop_every;
@@ -285,6 +292,12 @@ guint
 lb_test_relay_port (LbTestRelay * r)
 {
   return r->port;
+}
+
+void
+lb_test_relay_set_rate (LbTestRelay * r, gint bytes_per_second)
+{
+  g_atomic_int_set (&r->rate, bytes_per_second);
 }
 
 void
@@ -322,12 +335,15 @@ lb_test_relay_free (LbTestRelay * r)
   g_thread_join (r->accepter);
   g_socket_close (r->listener, NULL);
   g_object_unref (r->listener);
-  /* pipes end when their peers close; the test's clients are gone */
+  /* every relayed connection ends here, then its pipes */
   g_mutex_lock (&r->lock);
   g_autoptr (GPtrArray) threads = g_steal_pointer (&r->threads);
+  g_autoptr (GPtrArray) sockets = g_steal_pointer (&r->sockets);
   g_mutex_unlock (&r->lock);
+  for (guint i = 0; i < sockets->len; i++)
+    g_socket_shutdown (sockets->pdata[i], TRUE, TRUE, NULL);
   for (guint i = 0; i < threads->len; i++)
-    g_thread_unref (threads->pdata[i]);
+    g_thread_join (threads->pdata[i]);
   g_mutex_clear (&r->lock);
   g_free (r);
 }

@@ -44,11 +44,15 @@ typedef struct _LbTestRelay LbTestRelay;
 LbTestRelay *lb_test_relay_new       (guint   target_port,
                                       gint64  drop_every);
 guint        lb_test_relay_port      (LbTestRelay *relay);
+/* Caps the bytes per second going client → server (0: no cap). */
+void         lb_test_relay_set_rate  (LbTestRelay *relay,
+                                      gint         bytes_per_second);
 /* Down: connections are accepted and closed at once. */
 void         lb_test_relay_set_down  (LbTestRelay *relay,
                                       gboolean     down);
 gint64       lb_test_relay_bytes_up  (LbTestRelay *relay);
 guint        lb_test_relay_drops     (LbTestRelay *relay);
+/* Ends every relayed connection, then frees. */
 void         lb_test_relay_free      (LbTestRelay *relay);
 
 typedef struct _LbTestReceiver LbTestReceiver;
