@@ -137,7 +137,7 @@ time_coverage (LbStore * store, gint64 first, gint64 end, gdouble * mean_ms,
     g_autoptr (GArray) gaps = NULL;
     gint64 t0 = g_get_monotonic_time ();
     if (!lb_store_coverage (store, "bench", "dashcamRoadFacing", day,
-            day + DAY_NS, &ranges, &gaps, error))
+            day + DAY_NS, &ranges, &gaps, NULL, error))
       return FALSE;
     gint64 t = g_get_monotonic_time () - t0;
     total += t;

@@ -16,9 +16,10 @@
  * The time written is chosen by #LbClockStamp:source: by default the
  * element's base time plus the buffer's running time, i.e. the time on the
  * pipeline clock at which the frame was captured.  With a realtime
- * pipeline clock (lookbackd's cameras use one) that is wall-clock time in
- * nanoseconds since the Unix epoch; gst-launch-1.0 uses the monotonic
- * system clock.  Frames that pass before the pipeline is PLAYING (the
+ * pipeline clock that is wall-clock time in nanoseconds since the Unix
+ * epoch; gst-launch-1.0 and lookbackd use the monotonic system clock, and
+ * `source=wall` moves that time to the wall clock (lookbackd's demo
+ * cameras).  Frames that pass before the pipeline is PLAYING (the
  * preroll of a non-live pipeline) are stamped with the base time the
  * element has then, so stamp live sources, or set the base time yourself.
  * For footage made faster than real time, `source=pts` draws the buffer's
@@ -79,6 +80,9 @@ lb_clock_stamp_source_get_type (void)
         "The pipeline clock's current time", "clock"},
     {LB_CLOCK_STAMP_SOURCE_PTS,
         "The buffer's PTS plus the offset property", "pts"},
+    {LB_CLOCK_STAMP_SOURCE_WALL,
+          "Base time plus the buffer's running time, on the wall clock",
+        "wall"},
     {0, NULL, NULL},
   };
   static gsize type = 0;
@@ -138,6 +142,15 @@ lb_clock_stamp_pick_time (LbClockStamp * self, GstVideoFrame * frame,
   }
   *out_stamp = (gint64) (gst_element_get_base_time (GST_ELEMENT (self)) +
       running_time);
+  if (source == LB_CLOCK_STAMP_SOURCE_WALL) {
+    g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (self));
+    if (clock == NULL) {
+      *why_not = "the element has no clock yet (source=wall)";
+      return FALSE;
+    }
+    *out_stamp += g_get_real_time () * 1000 -
+        (gint64) gst_clock_get_time (clock);
+  }
   return TRUE;
 }
 

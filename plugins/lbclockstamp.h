@@ -14,11 +14,16 @@ G_BEGIN_DECLS
  *   passes the element
  * @LB_CLOCK_STAMP_SOURCE_PTS: the buffer's PTS plus #LbClockStamp:offset
  *   (for footage made faster than real time: a corpus, a test recording)
+ * @LB_CLOCK_STAMP_SOURCE_WALL: the capture time of the frame on the wall
+ *   clock: its time on the pipeline clock (as with running-time) moved by
+ *   the wall clock minus the pipeline clock, read as the frame passes
+ *   (lookbackd's pipelines run on the monotonic clock)
  */
 typedef enum {
   LB_CLOCK_STAMP_SOURCE_RUNNING_TIME,
   LB_CLOCK_STAMP_SOURCE_CLOCK,
   LB_CLOCK_STAMP_SOURCE_PTS,
+  LB_CLOCK_STAMP_SOURCE_WALL,
 } LbClockStampSource;
 
 #define LB_TYPE_CLOCK_STAMP_SOURCE (lb_clock_stamp_source_get_type ())

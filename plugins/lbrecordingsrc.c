@@ -158,7 +158,7 @@ find_gap (LbStore * store, const LbFootagePlan * plan, gint64 * gap_start,
     g_autoptr (GArray) ranges = NULL, gaps = NULL;
 
     if (!lb_store_coverage (store, plan->vehicle, plan->input, s, e, &ranges,
-            &gaps, NULL))
+            &gaps, NULL, NULL))
       return;
     for (guint i = 0; i < gaps->len; i++) {
       const LbTimeRange *gap = &g_array_index (gaps, LbTimeRange, i);

@@ -19,6 +19,8 @@ packages=(
   # tests and the README examples: a test RTSP camera, an upload receiver,
   # curl and jq, process tools
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
+  # clock tests: lookbackd under a shifted wall clock
+  faketime
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:

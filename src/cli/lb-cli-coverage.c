@@ -36,20 +36,56 @@ human_duration (gint64 ns)
   return g_string_free (s, FALSE);
 }
 
-static void
-print_range (GString * out, const gchar * what, const LbTimeRange * r)
+typedef struct
 {
-  g_autofree gchar *a = lb_time_format_rfc3339 (r->start_ns);
-  g_autofree gchar *b = lb_time_format_rfc3339 (r->end_ns);
-  g_autofree gchar *d = human_duration (r->end_ns - r->start_ns);
-  g_string_append_printf (out, "  %-8s %s .. %s  %s\n", what, a, b, d);
-}
+  LbTimeRange range;
+  guint kind;                   /* index in kind_labels */
+} Entry;
+
+static const gchar *const kind_labels[] = { "recorded", "unsynced", "gap" };
 
 static gint
-range_cmp (gconstpointer a, gconstpointer b)
+entry_cmp (gconstpointer a, gconstpointer b)
 {
-  const LbTimeRange *x = a, *y = b;
-  return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+  const Entry *x = a, *y = b;
+  if (x->range.start_ns != y->range.start_ns)
+    return x->range.start_ns < y->range.start_ns ? -1 : 1;
+  return (gint) x->kind - (gint) y->kind;
+}
+
+static gint64
+total (const GArray * ranges)
+{
+  gint64 sum = 0;
+  for (guint i = 0; i < ranges->len; i++) {
+    const LbTimeRange *r = &g_array_index (ranges, LbTimeRange, i);
+    sum += r->end_ns - r->start_ns;
+  }
+  return sum;
+}
+
+/* The recorded ranges, the unsynchronised parts and the gaps, one line
+ * each, in time order. */
+static void
+print_entries (GString * out, GArray * ranges, GArray * unsynced, GArray * gaps)
+{
+  g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (Entry));
+  GArray *lists[] = { ranges, unsynced, gaps };
+  for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+    for (guint i = 0; i < lists[l]->len; i++) {
+      Entry e = { g_array_index (lists[l], LbTimeRange, i), l };
+      g_array_append_val (all, e);
+    }
+  g_array_sort (all, entry_cmp);
+  for (guint i = 0; i < all->len; i++) {
+    const Entry *e = &g_array_index (all, Entry, i);
+    g_autofree gchar *a = lb_time_format_rfc3339 (e->range.start_ns);
+    g_autofree gchar *b = lb_time_format_rfc3339 (e->range.end_ns);
+    g_autofree gchar *d = human_duration (e->range.end_ns - e->range.start_ns);
+    g_string_append_printf (out, "  %-8s %s .. %s  %s%s\n",
+        kind_labels[e->kind], a, b, d, e->kind == 1 ?
+        "  (clock not synchronised: times may be off)" : "");
+  }
 }
 
 static gboolean
@@ -65,39 +101,23 @@ cover_input (LbStore * store, const gchar * vehicle, const gchar * input,
   }
   gint64 s = from != LB_TIME_NONE ? from : first;
   gint64 e = to != LB_TIME_NONE ? to : last;
-  g_autoptr (GArray) ranges = NULL, gaps = NULL;
-  if (!lb_store_coverage (store, vehicle, input, s, e, &ranges, &gaps, error))
+  g_autoptr (GArray) ranges = NULL, gaps = NULL, unsynced = NULL;
+  if (!lb_store_coverage (store, vehicle, input, s, e, &ranges, &gaps,
+          &unsynced, error))
     return FALSE;
-  gint64 recorded = 0;
-  for (guint i = 0; i < ranges->len; i++) {
-    const LbTimeRange *r = &g_array_index (ranges, LbTimeRange, i);
-    recorded += r->end_ns - r->start_ns;
-  }
   g_autofree gchar *a = lb_time_format_rfc3339 (s);
   g_autofree gchar *b = lb_time_format_rfc3339 (e);
-  g_autofree gchar *d = human_duration (recorded);
+  g_autofree gchar *d = human_duration (total (ranges));
   g_string_append_printf (out,
-      "%s %s: %s .. %s, %s recorded, %u range%s, %u gap%s\n", vehicle, input, a,
+      "%s %s: %s .. %s, %s recorded, %u range%s, %u gap%s", vehicle, input, a,
       b, d, ranges->len, ranges->len == 1 ? "" : "s", gaps->len,
       gaps->len == 1 ? "" : "s");
-
-  /* both lists in time order, interleaved */
-  g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (LbTimeRange));
-  GArray *lists[] = { ranges, gaps };
-  for (guint l = 0; l < 2; l++)
-    for (guint i = 0; i < lists[l]->len; i++)
-      g_array_append_val (all, g_array_index (lists[l], LbTimeRange, i));
-  g_array_sort (all, range_cmp);
-  for (guint i = 0; i < all->len; i++) {
-    const LbTimeRange *r = &g_array_index (all, LbTimeRange, i);
-    gboolean gap = FALSE;
-    for (guint k = 0; k < gaps->len; k++) {
-      const LbTimeRange *g = &g_array_index (gaps, LbTimeRange, k);
-      if (g->start_ns == r->start_ns && g->end_ns == r->end_ns)
-        gap = TRUE;
-    }
-    print_range (out, gap ? "gap" : "recorded", r);
+  if (unsynced->len > 0) {
+    g_autofree gchar *u = human_duration (total (unsynced));
+    g_string_append_printf (out, ", %s unsynchronised", u);
   }
+  g_string_append_c (out, '\n');
+  print_entries (out, ranges, unsynced, gaps);
   return TRUE;
 }
 
@@ -106,7 +126,8 @@ cover_input (LbStore * store, const gchar * vehicle, const gchar * input,
  *
  * `lookback coverage --vehicle ID [--input NAME] [--from T] [--to T]`:
  * per input, the recorded ranges and the gaps between @from and @to (by
- * default the whole footage of the input).
+ * default the whole footage of the input), and the parts recorded while
+ * the clock was not known to be synchronised ("unsynced").
  */
 gboolean
 lb_cli_coverage (LbConfig * config, gint argc, gchar ** argv, GString * out,

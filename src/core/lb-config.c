@@ -4,6 +4,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 
+#include <math.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_config_debug);
@@ -39,6 +40,7 @@ static const KeySpec key_specs[] = {
   {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
   {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
+  {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
   {"store", "min-free", T_SIZE_PERCENT, "5%"},
@@ -50,6 +52,9 @@ static const KeySpec key_specs[] = {
   {"recorder", "fragment-duration", T_DURATION, "1s", 0.1e9, 60e9},
   {"recorder", "retry-min", T_DURATION, "1s", 0.05e9, 3600e9},
   {"recorder", "retry-max", T_DURATION, "30s", 0.05e9, 3600e9},
+  {"recorder", "time-source", T_CHOICE, "ntp", 0, 0, "ntp|file|trust"},
+  {"recorder", "time-sync-file", T_STRING,
+      "/run/systemd/timesync/synchronized"},
 
   {"retention", "max-age", T_DURATION, "30d"},
   {"retention", "max-bytes", T_SIZE, "0"},
@@ -141,13 +146,17 @@ static const gchar default_text[] =
     "[store]\n"
     "dir=lookback-data\n"
     "\n"
+    "# a developer's machine may not say its clock is synchronised\n"
+    "[recorder]\n"
+    "time-source=trust\n"
+    "\n"
     "[input demo dashcamRoadFacing]\n"
     "source=videotestsrc is-live=true pattern=smpte horizontal-speed=2 ! "
-    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n"
+    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp source=wall\n"
     "\n"
     "[input demo dashcamDriverFacing]\n"
     "source=videotestsrc is-live=true pattern=ball ! "
-    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp\n";
+    "video/x-raw,width=640,height=360,framerate=15/1 ! lbclockstamp source=wall\n";
 
 typedef struct
 {
@@ -319,7 +328,11 @@ parse_size (const gchar * text, gint64 * out)
     end++;
   for (guint i = 0; i < G_N_ELEMENTS (units); i++)
     if (g_ascii_strcasecmp (end, units[i].suffix) == 0) {
-      *out = (gint64) (v * units[i].mult + 0.5);
+      gdouble bytes = v * units[i].mult;
+      /* a gint64 holds it (and NaN fails both) */
+      if (!(bytes >= 0 && bytes <= (gdouble) G_MAXINT64 / 2))
+        return FALSE;
+      *out = (gint64) (bytes + 0.5);
       return TRUE;
     }
   return FALSE;
@@ -387,7 +400,7 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
       break;
     case T_DOUBLE:
       v->d = g_ascii_strtod (text, &end);
-      if (end == text || *end != '\0') {
+      if (end == text || *end != '\0' || !isfinite (v->d)) {
         *why = g_strdup_printf ("'%s' is not a number", text);
         return FALSE;
       }
@@ -486,6 +499,28 @@ load_inputs (LbConfig * config, GError ** error)
   return TRUE;
 }
 
+/* The value of @key, unescaped, or NULL with the reason: not UTF-8, a bad
+ * escape.  A value ending in a lone backslash is refused before GLib
+ * unescapes it: 2.74 sets its GError twice for it (a warning). */
+static gchar *
+get_string (LbConfig * config, const gchar * group, const gchar * key,
+    GError ** error)
+{
+  g_autofree gchar *value = g_key_file_get_value (config->kf, group, key,
+      NULL);
+  gsize n = value ? strlen (value) : 0, slashes = 0;
+  gchar *text = NULL;
+
+  while (slashes < n && value[n - 1 - slashes] == '\\')
+    slashes++;
+  if (value && slashes % 2 == 0)
+    text = g_key_file_get_string (config->kf, group, key, NULL);
+  if (text == NULL)
+    set_config_error (error, config, group, key,
+        "not UTF-8 text with valid escapes");
+  return text;
+}
+
 static gboolean
 load_key_file (LbConfig * config, const gchar * data, GError ** error)
 {
@@ -528,9 +563,10 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
     g_auto (GStrv) keys =
         g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
     for (guint k = 0; keys[k]; k++) {
-      g_autofree gchar *raw =
-          g_key_file_get_string (config->kf, groups[g], keys[k], NULL);
+      g_autofree gchar *raw = get_string (config, groups[g], keys[k], error);
       g_autofree gchar *why = NULL;
+      if (raw == NULL)
+        return FALSE;
       if (g_strv_contains (free_groups, kind))
         continue;
       const KeySpec *s = find_spec (kind, keys[k]);
@@ -568,6 +604,13 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
       lb_config_get_duration (config, "recorder", "retry-max")) {
     set_config_error (error, config, "recorder", "retry-min",
         "is longer than retry-max");
+    return FALSE;
+  }
+  if (g_str_equal (lb_config_get_string (config, "recorder", "time-source"),
+          "file")
+      && *lb_config_get_string (config, "recorder", "time-sync-file") == '\0') {
+    set_config_error (error, config, "recorder", "time-sync-file",
+        "is empty while time-source=file");
     return FALSE;
   }
   GST_INFO ("configuration from %s: %u inputs, store in %s",

@@ -1,4 +1,4 @@
-/* lookback — time: RFC 3339 and durations ⇄ gint64 nanoseconds, clocks */
+/* lookback — time: RFC 3339 and durations ⇄ gint64 nanoseconds */
 #include "core/lb-time.h"
 #include "core/lb-error.h"
 
@@ -62,7 +62,9 @@ expect (const gchar ** p, gchar c)
  *
  * Strict RFC 3339 date-time: the offset is required, fractional seconds may
  * have any number of digits (kept to the nanosecond), 'T'/'Z' may be lower
- * case.  Dates are checked against the calendar (leap years included).
+ * case.  Dates are checked against the calendar (leap years included), and
+ * the instant against what lookback represents (LB_TIME_MIN to LB_TIME_MAX,
+ * years 1678 to 2261).
  */
 gboolean
 lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
@@ -114,6 +116,10 @@ lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
   if (*p != '\0')
     goto bad;
 
+  /* A year beyond the span is refused before the calendar is consulted
+   * (GDate knows no year 0); offsets still move the edges by a day. */
+  if (year < 1677 || year > 2262)
+    goto out_of_range;
   if (month < 1 || month > 12 || day < 1 ||
       day > g_date_get_days_in_month (month, year) ||
       hour > 23 || minute > 59 || second > 59)
@@ -121,8 +127,17 @@ lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
 
   gint64 days = days_from_civil (year, month, day);
   gint64 secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  /* Years are four digits: secs is far from overflowing, secs × 10⁹ not. */
+  if (secs < LB_TIME_MIN / LB_NS_PER_SEC || secs > LB_TIME_MAX / LB_NS_PER_SEC)
+    goto out_of_range;
   *out_ns = secs * LB_NS_PER_SEC + frac_ns;
   return TRUE;
+
+out_of_range:
+  g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+      "'%s' is outside the times lookback can represent (years 1678 to 2261)",
+      text);
+  return FALSE;
 
 bad:
   g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
@@ -157,6 +172,15 @@ lb_time_format_rfc3339 (gint64 ns)
         (gint) (sod / 60 % 60), (gint) (sod % 60), ms);
   return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02d-%02dT%02d:%02d:%02dZ", y,
       m, d, (gint) (sod / 3600), (gint) (sod / 60 % 60), (gint) (sod % 60));
+}
+
+gint64
+lb_time_diff (gint64 end_ns, gint64 start_ns)
+{
+  gint64 d;
+  if (__builtin_sub_overflow (end_ns, start_ns, &d))
+    return end_ns > start_ns ? G_MAXINT64 : -G_MAXINT64;
+  return d;
 }
 
 static const struct
@@ -194,18 +218,15 @@ lb_time_parse_duration (const gchar * text, gint64 * out_ns, GError ** error)
     goto bad;
   while (*end == ' ')
     end++;
-  if (*end == '\0') {
-    *out_ns = (gint64) (value * LB_NS_PER_SEC + 0.5);
+  gdouble unit = *end == '\0' ? (gdouble) LB_NS_PER_SEC : 0;
+  for (guint i = 0; unit == 0 && i < G_N_ELEMENTS (duration_units); i++)
+    if (g_ascii_strcasecmp (end, duration_units[i].suffix) == 0)
+      unit = (gdouble) duration_units[i].ns;
+  gdouble ns = value * unit;
+  /* a gint64 holds it, with room for sums (and NaN fails) */
+  if (unit > 0 && ns <= (gdouble) G_MAXINT64 / 2) {
+    *out_ns = (gint64) (ns + 0.5);
     return TRUE;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (duration_units); i++) {
-    if (g_ascii_strcasecmp (end, duration_units[i].suffix) == 0) {
-      gdouble ns = value * (gdouble) duration_units[i].ns;
-      if (ns > (gdouble) G_MAXINT64 / 2)
-        goto bad;
-      *out_ns = (gint64) (ns + 0.5);
-      return TRUE;
-    }
   }
 
 bad:
@@ -227,81 +248,4 @@ gint64
 lb_time_now (void)
 {
   return g_get_real_time () * 1000;
-}
-
-struct _LbClock
-{
-  LbClockFunc func;
-  gpointer user_data;
-  GMutex lock;
-  gint64 manual_ns;             /* protected by lock */
-  gboolean manual;
-};
-
-LbClock *
-lb_clock_new_system (void)
-{
-  return g_new0 (LbClock, 1);
-}
-
-LbClock *
-lb_clock_new_manual (gint64 start_ns)
-{
-  LbClock *clock = g_new0 (LbClock, 1);
-  clock->manual = TRUE;
-  clock->manual_ns = start_ns;
-  return clock;
-}
-
-LbClock *
-lb_clock_new_func (LbClockFunc func, gpointer user_data)
-{
-  g_return_val_if_fail (func != NULL, NULL);
-  LbClock *clock = g_new0 (LbClock, 1);
-  clock->func = func;
-  clock->user_data = user_data;
-  return clock;
-}
-
-void
-lb_clock_free (LbClock * clock)
-{
-  if (clock == NULL)
-    return;
-  g_mutex_clear (&clock->lock);
-  g_free (clock);
-}
-
-gint64
-lb_clock_now (LbClock * clock)
-{
-  if (clock == NULL)
-    return lb_time_now ();
-  if (clock->func)
-    return clock->func (clock->user_data);
-  if (clock->manual) {
-    g_mutex_lock (&clock->lock);
-    gint64 now = clock->manual_ns;
-    g_mutex_unlock (&clock->lock);
-    return now;
-  }
-  return lb_time_now ();
-}
-
-void
-lb_clock_set (LbClock * clock, gint64 ns)
-{
-  g_return_if_fail (clock != NULL && clock->manual);
-  g_mutex_lock (&clock->lock);
-  clock->manual_ns = ns;
-  g_mutex_unlock (&clock->lock);
-}
-
-void
-lb_clock_advance (LbClock * clock, gint64 delta_ns)
-{
-  g_return_if_fail (clock != NULL && clock->manual);
-  g_mutex_lock (&clock->lock);
-  clock->manual_ns += delta_ns;
-  g_mutex_unlock (&clock->lock);
 }

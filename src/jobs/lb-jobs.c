@@ -54,6 +54,7 @@ void
 lb_job_footage_clear (LbJobFootage * f)
 {
   g_clear_pointer (&f->gaps, g_array_unref);
+  g_clear_pointer (&f->unsynced, g_array_unref);
   g_clear_pointer (&f->keyframes_ns, g_array_unref);
   g_clear_pointer (&f->codec, g_free);
 }
@@ -75,6 +76,9 @@ lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
   out->keyframes_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
   if (plan->gaps)
     g_array_append_vals (out->gaps, plan->gaps->data, plan->gaps->len);
+  /* all of the pieces: what is delivered may start before the range (at a
+   * keyframe) or, for an image, be the frame nearest to it */
+  out->unsynced = lb_footage_plan_unsynced (plan, G_MININT64, G_MAXINT64);
   for (guint i = 0; plan->pieces && i < plan->pieces->len; i++) {
     LbFootagePiece *piece = plan->pieces->pdata[i];
     LbSegment *seg = piece->segment;
@@ -233,8 +237,26 @@ on_progress (gdouble progress, gpointer user_data)
         error->message);
 }
 
-/* The coverage manifest of @row's output: @run's delivered range and the
- * gaps the index found. */
+/* The parts of @unsynced within [@start_ns, @end_ns] into @out (an
+ * instant, @start_ns == @end_ns, inside one of them: that instant). */
+static void
+clip_ranges (const GArray * unsynced, gint64 start_ns, gint64 end_ns,
+    GArray * out)
+{
+  for (guint i = 0; unsynced && i < unsynced->len; i++) {
+    const LbTimeRange *u = &g_array_index (unsynced, LbTimeRange, i);
+    LbTimeRange r = { MAX (u->start_ns, start_ns), MIN (u->end_ns, end_ns) };
+    if (r.end_ns > r.start_ns || (start_ns == end_ns
+            && u->start_ns <= start_ns && start_ns < u->end_ns)) {
+      r.end_ns = MAX (r.end_ns, r.start_ns);
+      g_array_append_val (out, r);
+    }
+  }
+}
+
+/* The coverage manifest of @row's output: @run's delivered range, the gaps
+ * the index found and the delivered parts whose clock was not known to be
+ * synchronised. */
 static LbCoverage *
 coverage_of (const LbRetrieval * row, const LbJobFootage * f,
     const LbJobRun * run)
@@ -246,6 +268,8 @@ coverage_of (const LbRetrieval * row, const LbJobFootage * f,
   c->delivered_end_ns = run->delivered_end_ns;
   if (f->gaps)
     g_array_append_vals (c->gaps, f->gaps->data, f->gaps->len);
+  clip_ranges (f->unsynced, c->delivered_start_ns, c->delivered_end_ns,
+      c->unsynced);
   return c;
 }
 

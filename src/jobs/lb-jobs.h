@@ -47,6 +47,10 @@ typedef struct {
   gint64 covered_start_ns;      /* footage inside the requested range (an image: the */
   gint64 covered_end_ns;        /* requested time itself); LB_TIME_NONE: none */
   GArray *gaps;                 /* LbTimeRange (lb-store-footage.h) inside the range */
+  GArray *unsynced;             /* LbTimeRange: parts of the footage found
+                                 * (the segments the range needs) recorded
+                                 * while the clock was not known to be
+                                 * synchronised; may be NULL */
   GArray *keyframes_ns;         /* gint64: keyframes the range needs, in order */
   gint64 keyframe_bytes;        /* their samples' bytes */
   gchar *codec;                 /* "h264", "h265", NULL */

@@ -46,8 +46,26 @@ lb_media_item_write_url_info (JsonBuilder * b, const LbRetrieval * r,
   json_builder_end_object (b);
 }
 
+/* "name": [{"startTime", "endTime"}, …] */
+static void
+add_ranges (JsonBuilder * b, const gchar * name, const GArray * ranges)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; ranges && i < ranges->len; i++) {
+    const LbTimeRange *g = &g_array_index (ranges, LbTimeRange, i);
+    json_builder_begin_object (b);
+    add_time (b, "startTime", g->start_ns);
+    add_time (b, "endTime", g->end_ns);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
 /* The coverage manifest (api-contract.md): requested and delivered range,
- * how far the delivered start is from the requested one, the gaps. */
+ * how far the delivered start is from the requested one, the gaps, and
+ * (ours, additive) the delivered parts recorded while the clock was not
+ * known to be synchronised. */
 static void
 add_coverage (JsonBuilder * b, const LbCoverage * c)
 {
@@ -63,16 +81,8 @@ add_coverage (JsonBuilder * b, const LbCoverage * c)
   json_builder_add_double_value (b,
       (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
       1000.0);
-  json_builder_set_member_name (b, "gaps");
-  json_builder_begin_array (b);
-  for (guint i = 0; c->gaps && i < c->gaps->len; i++) {
-    const LbTimeRange *g = &g_array_index (c->gaps, LbTimeRange, i);
-    json_builder_begin_object (b);
-    add_time (b, "startTime", g->start_ns);
-    add_time (b, "endTime", g->end_ns);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
+  add_ranges (b, "gaps", c->gaps);
+  add_ranges (b, "unsynchronized", c->unsynced);
   json_builder_end_object (b);
 }
 

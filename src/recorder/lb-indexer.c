@@ -296,6 +296,7 @@ struct _LbIndexer
   Scanner sc;
   Collector c;
   gint64 segment_id;
+  gint64 clock_epoch;           /* of the segment row it begins */
   gboolean dirs_synced;
   gboolean finishing;           /* the writer is done with the file */
   gboolean finished;
@@ -334,6 +335,19 @@ lb_indexer_get_end (LbIndexer * indexer)
   return indexer->c.end_ns;
 }
 
+void
+lb_indexer_retime (LbIndexer * ix, gint64 delta_ns, gint64 clock_epoch)
+{
+  g_return_if_fail (ix != NULL);
+
+  ix->start_ns += delta_ns;
+  ix->c.start_ns += delta_ns;
+  ix->c.end_ns += delta_ns;
+  for (guint i = 0; i < ix->c.rows->len; i++)
+    g_array_index (ix->c.rows, LbKeyframe, i).time_ns += delta_ns;
+  ix->clock_epoch = clock_epoch;
+}
+
 gboolean
 lb_indexer_update (LbIndexer * ix, GError ** error)
 {
@@ -370,6 +384,7 @@ lb_indexer_update (LbIndexer * ix, GError ** error)
     g_autoptr (LbSegment) seg =
         segment_from_init (ix->vehicle, ix->input, ix->path, ix->start_ns,
         ix->sc.init, &ix->c);
+    seg->clock_epoch = ix->clock_epoch;
     if (!lb_store_segment_begin (ix->store, seg, error))
       return FALSE;
     ix->segment_id = seg->id;

@@ -43,6 +43,14 @@ gint64     lb_indexer_get_segment_id (LbIndexer *indexer);
 /* Wall-clock end of the indexed footage (start_ns until then). */
 gint64     lb_indexer_get_end (LbIndexer *indexer);
 
+/* The file's times move by @delta_ns (its rows in the store have moved
+ * already: lb_store_footage_retime()), and a segment row it begins from now
+ * on carries @clock_epoch (0: synchronised).  With a delta of 0, sets the
+ * epoch of a new indexer. */
+void       lb_indexer_retime  (LbIndexer    *indexer,
+                               gint64        delta_ns,
+                               gint64        clock_epoch);
+
 void       lb_indexer_free    (LbIndexer    *indexer);
 
 /* Indexes a complete file in ONE transaction (closed segment); refuses a

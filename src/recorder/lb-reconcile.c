@@ -214,7 +214,9 @@ reindex_open (LbStore * store, LbSegment * seg, GString * report,
     }
   }
   /* Replace the row: delete, then add closed (a crash in between leaves the
-   * file unknown, and the next reconcile indexes it again). */
+   * file unknown, and the next reconcile indexes it again).  It keeps its
+   * times and its clock epoch. */
+  fresh->clock_epoch = seg->clock_epoch;
   if (!lb_store_segment_delete (store, seg->id, error))
     return FALSE;
   g_autoptr (GPtrArray) segs = g_ptr_array_new ();
@@ -258,6 +260,15 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
     g_string_append_printf (report,
         "unknown file %s: not named like a segment\n", path);
     return TRUE;
+  }
+  /* A re-timed file keeps its name (lb_store_footage_retime()): it can be
+   * named after its input's newest row and known to the index all the
+   * same. */
+  if (lb_store_segment_find_path (store, path, &local) != 0)
+    return TRUE;
+  if (local) {
+    g_propagate_error (error, g_steal_pointer (&local));
+    return FALSE;
   }
   /* a FIFO or a device would block or never end a read: never opened */
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))

@@ -10,6 +10,7 @@
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-segment-writer.h"
+#include "recorder/lb-timeline.h"
 #include "store/lb-store-footage.h"
 
 #include <glib/gstdio.h>
@@ -38,6 +39,7 @@ typedef enum
   TASK_OPEN,
   TASK_CLOSE,
   TASK_BARRIER,                 /* calls back on the main context once reached */
+  TASK_RETIME,                  /* the clock is synchronised: re-time footage */
   TASK_QUIT,
 } TaskKind;
 
@@ -45,15 +47,21 @@ typedef struct
 {
   TaskKind kind;
   gchar *vehicle, *input, *path;
-  gint64 start_ns;
+  LbSegmentTiming timing;       /* TASK_OPEN, TASK_CLOSE; TASK_RETIME: anchor */
   GSourceFunc callback;         /* TASK_BARRIER */
   gpointer user_data;
 } Task;
 
+/* An epoch not looked up yet (OpenFile.epoch). */
+#define EPOCH_UNKNOWN (-1)
+
 typedef struct
 {
   gchar *vehicle, *input, *path;
-  gint64 start_ns;
+  gchar *key;                   /* "vehicle/input": the timeline's name */
+  LbSegmentTiming timing;
+  gint64 epoch;                 /* its clock epoch: 0 when synchronised,
+                                 * EPOCH_UNKNOWN until looked up */
   LbIndexer *indexer;           /* NULL until lb_indexer_new succeeds */
   gboolean closing;             /* closed by the writer; its final indexing
                                  * failed for a while (full disk, busy store)
@@ -75,6 +83,7 @@ open_file_free (gpointer p)
 {
   OpenFile *f = p;
   g_clear_pointer (&f->indexer, lb_indexer_free);
+  g_free (f->key);
   g_free (f->vehicle);
   g_free (f->input);
   g_free (f->path);
@@ -108,6 +117,8 @@ typedef struct
   gchar *open_path;             /* file being written, main thread */
   gint64 started_s;             /* monotonic seconds at pipeline start */
   gint last_data_s;             /* atomic: monotonic seconds of the last buffer */
+  gint64 last_end_pts;          /* atomic (__atomic): PTS + duration of the
+                                 * last buffer to the segment sink */
   gint linked;                  /* atomic: the video branch is linked */
   gboolean seen_key;            /* streaming thread: a keyframe reached the sink */
   gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
@@ -115,6 +126,8 @@ typedef struct
   gboolean live;                /* video flows since the last start */
   gboolean warned;              /* the current outage was logged */
   gint64 lost_ns;               /* wall clock when it stopped recording, 0 */
+  gboolean held;                /* its files go after its footage, not where
+                                 * the clock says (lb-timeline.h) */
   gboolean disk_full;           /* stopped by a full disk: waits for space */
   gboolean outage_disk;         /* the current outage began with a full disk */
   gint64 retry_at_us;           /* disk_full: monotonic time of the next try */
@@ -128,7 +141,10 @@ struct _LbRecorder
   gchar *store_dir;
   gint64 segment_ns, fragment_ns, retry_min_ns, retry_max_ns;
   gchar *tpl_source, *tpl_h264, *tpl_encode;
-  GstClock *clock;
+  GstClock *clock;              /* the pipelines' (monotonic) */
+  LbClock *wall;                /* the wall clock and its sync status */
+  LbClock *own_wall;            /* wall when the recorder made it */
+  LbTimeline *timeline;         /* from start on */
   GPtrArray *inputs;            /* RecInput* */
   guint watchdog_id;
   gboolean started;
@@ -138,6 +154,8 @@ struct _LbRecorder
   GThread *index_thread;
   GAsyncQueue *tasks;           /* Task* to the indexing thread */
   GHashTable *open_files;       /* path → OpenFile*; indexing thread only */
+  GHashTable *epochs;           /* anchor → clock epoch (gint64); indexing
+                                 * thread only */
   gint closed;                  /* atomic */
 };
 
@@ -166,6 +184,36 @@ index_warn (OpenFile * f, const gchar * what, const GError * error)
           f->input), "segment %s: %s: %s", f->path, what, error->message);
 }
 
+/* The clock epoch of @f: 0 when it is timed by the synchronised clock,
+ * else the store's epoch of its anchor (one row per anchor, remembered). */
+static gboolean
+resolve_epoch (LbRecorder * rec, OpenFile * f, GError ** error)
+{
+  if (f->epoch != EPOCH_UNKNOWN)
+    return TRUE;
+  if (f->timing.synced) {
+    f->epoch = 0;
+    return TRUE;
+  }
+  gint64 *known = g_hash_table_lookup (rec->epochs,
+      &f->timing.epoch_anchor_ns);
+  if (known) {
+    f->epoch = known[1];
+    return TRUE;
+  }
+  gint64 id = lb_store_clock_epoch (rec->store,
+      lb_timeline_get_boot_id (rec->timeline), f->timing.epoch_anchor_ns,
+      error);
+  if (id == 0)
+    return FALSE;
+  gint64 *entry = g_new (gint64, 2);
+  entry[0] = f->timing.epoch_anchor_ns;
+  entry[1] = id;
+  g_hash_table_insert (rec->epochs, entry, entry);
+  f->epoch = id;
+  return TRUE;
+}
+
 static gboolean
 ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
 {
@@ -173,10 +221,13 @@ ensure_indexer (LbRecorder * rec, OpenFile * f, gboolean quiet)
 
   if (f->indexer)
     return TRUE;
-  f->indexer =
-      lb_indexer_new (rec->store, f->vehicle, f->input, f->path, f->start_ns,
-      &error);
-  if (f->indexer == NULL) {
+  if (resolve_epoch (rec, f, &error))
+    f->indexer =
+        lb_indexer_new (rec->store, f->vehicle, f->input, f->path,
+        f->timing.start_ns, &error);
+  if (f->indexer)
+    lb_indexer_retime (f->indexer, 0, f->epoch);
+  else {
     if (quiet && g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
       GST_DEBUG ("%s: not indexable yet: %s", f->path, error->message);
     else
@@ -239,24 +290,109 @@ index_update_all (LbRecorder * rec)
   }
 }
 
-static void
-index_close (LbRecorder * rec, const gchar * vehicle, const gchar * input,
-    const gchar * path, gint64 start_ns)
+/* The file of @t (TASK_OPEN, TASK_CLOSE), known to the indexing thread
+ * from now on; timed anew when its anchor was re-timed since it opened. */
+static OpenFile *
+open_file_add (LbRecorder * rec, Task * t)
 {
-  OpenFile *f = g_hash_table_lookup (rec->open_files, path);
+  OpenFile *f = g_new0 (OpenFile, 1);
 
-  if (f == NULL) {
-    f = g_new0 (OpenFile, 1);
-    f->vehicle = g_strdup (vehicle);
-    f->input = g_strdup (input);
-    f->path = g_strdup (path);
-    f->start_ns = start_ns;
-    g_hash_table_insert (rec->open_files, f->path, f);
-  }
+  f->vehicle = g_steal_pointer (&t->vehicle);
+  f->input = g_steal_pointer (&t->input);
+  f->path = g_steal_pointer (&t->path);
+  f->key = g_strdup_printf ("%s/%s", f->vehicle, f->input);
+  f->timing = t->timing;
+  lb_timeline_resolve (rec->timeline, f->key, &f->timing);
+  f->epoch = EPOCH_UNKNOWN;
+  g_hash_table_replace (rec->open_files, f->path, f);
+  return f;
+}
+
+static void
+index_close (LbRecorder * rec, Task * t)
+{
+  OpenFile *f = g_hash_table_lookup (rec->open_files, t->path);
+
+  if (f == NULL)
+    f = open_file_add (rec, t);
   f->closing = TRUE;
   if (index_finish (rec, f))
-    g_hash_table_remove (rec->open_files, path);
+    g_hash_table_remove (rec->open_files, f->path);
   g_atomic_int_inc (&rec->closed);
+}
+
+/* @f, timed in an unsynchronised epoch, moves by @delta_ns to the
+ * synchronised @anchor_ns. */
+static void
+shift_open_file (LbRecorder * rec, OpenFile * f, gint64 anchor_ns,
+    gint64 delta_ns)
+{
+  lb_timeline_retimed (rec->timeline, f->key, f->timing.epoch_anchor_ns,
+      anchor_ns);
+  f->timing.start_ns += delta_ns;
+  f->timing.anchor_ns += delta_ns;
+  f->timing.epoch_anchor_ns = anchor_ns;
+  f->timing.synced = TRUE;
+  f->epoch = 0;
+  if (f->indexer)
+    lb_indexer_retime (f->indexer, delta_ns, 0);
+}
+
+/* Whether the footage of @f's input and epoch moved (a group of
+ * @groups), and if it has no group (no row yet), whether it can move: its
+ * new start is not before the input's indexed footage ends. */
+static gboolean
+open_file_moves (LbRecorder * rec, OpenFile * f, GPtrArray * groups,
+    gint64 delta_ns)
+{
+  for (guint i = 0; i < groups->len; i++) {
+    const LbFootageRetime *g = g_ptr_array_index (groups, i);
+    if (g->epoch == f->epoch && g_str_equal (g->vehicle, f->vehicle)
+        && g_str_equal (g->input, f->input))
+      return g->moved;
+  }
+  gint64 last = LB_TIME_NONE;
+  return lb_store_footage_extent (rec->store, f->vehicle, f->input, NULL,
+      &last, NULL) && (last == LB_TIME_NONE
+      || f->timing.start_ns + delta_ns >= last);
+}
+
+/* The clock is synchronised, its anchor @anchor_ns: the footage recorded
+ * before moves to its true time (lb_store_footage_retime()), the files
+ * being written with it. */
+static void
+retime_footage (LbRecorder * rec, gint64 anchor_ns)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) groups = NULL;
+
+  index_update_all (rec);       /* rows for all that is on disk */
+  if (!lb_store_footage_retime (rec->store,
+          lb_timeline_get_boot_id (rec->timeline), anchor_ns, &groups,
+          &error)) {
+    lb_log (LB_LOG_ERROR, NULL, "footage recorded before the clock was "
+        "synchronised could not be re-timed: %s; it stays marked",
+        error->message);
+    return;
+  }
+  for (guint i = 0; i < groups->len; i++) {
+    const LbFootageRetime *g = g_ptr_array_index (groups, i);
+    g_autofree gchar *key = g_strdup_printf ("%s/%s", g->vehicle, g->input);
+    if (g->moved)
+      lb_timeline_retimed (rec->timeline, key, anchor_ns - g->delta_ns,
+          anchor_ns);
+    lb_timeline_log_retime (g);
+  }
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, rec->open_files);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    OpenFile *f = value;
+    gint64 delta = anchor_ns - f->timing.epoch_anchor_ns;
+    if (!f->timing.synced && resolve_epoch (rec, f, NULL)
+        && open_file_moves (rec, f, groups, delta))
+      shift_open_file (rec, f, anchor_ns, delta);
+  }
 }
 
 static gpointer
@@ -277,18 +413,14 @@ index_thread_main (gpointer data)
       continue;
     }
     switch (t->kind) {
-      case TASK_OPEN:{
-        OpenFile *f = g_new0 (OpenFile, 1);
-        f->vehicle = g_steal_pointer (&t->vehicle);
-        f->input = g_steal_pointer (&t->input);
-        f->path = g_steal_pointer (&t->path);
-        f->start_ns = t->start_ns;
-        g_hash_table_replace (rec->open_files, f->path, f);
-        ensure_indexer (rec, f, TRUE);
+      case TASK_OPEN:
+        ensure_indexer (rec, open_file_add (rec, t), TRUE);
         break;
-      }
       case TASK_CLOSE:
-        index_close (rec, t->vehicle, t->input, t->path, t->start_ns);
+        index_close (rec, t);
+        break;
+      case TASK_RETIME:
+        retime_footage (rec, t->timing.epoch_anchor_ns);
         break;
       case TASK_BARRIER:
         g_main_context_invoke (rec->context, t->callback, t->user_data);
@@ -307,7 +439,7 @@ index_thread_main (gpointer data)
 
 static void
 push_task (LbRecorder * rec, TaskKind kind, RecInput * in, const gchar * path,
-    gint64 start_ns)
+    const LbSegmentTiming * timing)
 {
   Task *t = g_new0 (Task, 1);
 
@@ -317,7 +449,8 @@ push_task (LbRecorder * rec, TaskKind kind, RecInput * in, const gchar * path,
     t->input = g_strdup (in->input);
   }
   t->path = g_strdup (path);
-  t->start_ns = start_ns;
+  if (timing)
+    t->timing = *timing;
   g_async_queue_push (rec->tasks, t);
 }
 
@@ -397,6 +530,28 @@ schedule_retry (RecInput * in)
   in->backoff_ns = MIN (in->backoff_ns * 2, rec->retry_max_ns);
 }
 
+/* The timeline learns where the input's footage ends (its last buffer), so
+ * that its next capture never starts before it. */
+static void
+note_stopped (RecInput * in)
+{
+  gint64 pts_end = __atomic_load_n (&in->last_end_pts, __ATOMIC_RELAXED);
+  GstEvent *ev = in->sink_pad ? gst_pad_get_sticky_event (in->sink_pad,
+      GST_EVENT_SEGMENT, 0) : NULL;
+  const GstSegment *seg = NULL;
+  guint64 running = 0;
+
+  if (ev)
+    gst_event_parse_segment (ev, &seg);
+  if (seg && seg->format == GST_FORMAT_TIME && pts_end > 0
+      && gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, pts_end,
+          &running) > 0)
+    lb_timeline_stopped (in->rec->timeline, in->name,
+        (gint64) gst_element_get_base_time (in->pipeline) + (gint64) running);
+  if (ev)
+    gst_event_unref (ev);
+}
+
 /* The drain is over (file closed, or given up): index what is left, tear
  * the pipeline down, then retry or report stopped. */
 static void
@@ -408,14 +563,16 @@ finish_drain (RecInput * in)
    * complete fragment all the same, once nothing writes them any more. */
   g_auto (GStrv) open =
       in->writer ? lb_segment_writer_list_open (in->writer) : NULL;
+  g_autofree LbSegmentTiming *timings = g_new0 (LbSegmentTiming,
+      open ? g_strv_length (open) : 0);
+  for (guint i = 0; open && open[i]; i++)
+    lb_segment_writer_get_timing (in->writer, open[i], &timings[i]);
+  note_stopped (in);
   g_clear_pointer (&in->open_path, g_free);
   teardown_pipeline (in);
   for (guint i = 0; open && open[i]; i++) {
-    gint64 start_ns = 0;
     GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
-    if (lb_footage_parse_segment_path (rec->store_dir, open[i], NULL, NULL,
-            &start_ns))
-      push_task (rec, TASK_CLOSE, in, open[i], start_ns);
+    push_task (rec, TASK_CLOSE, in, open[i], &timings[i]);
   }
   if (in->retry_after_drain && !rec->stopping) {
     schedule_retry (in);
@@ -527,13 +684,27 @@ drain_input (RecInput * in, gboolean retry, const gchar * why)
   in->drain_id = g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, in);
 }
 
+/* A held input (lb-timeline.h) tells the operator when it starts and stops
+ * being held. */
 static void
-on_segment_event (RecInput * in, LbSegmentEvent ev, const gchar * path,
-    gint64 start_ns)
+report_held (RecInput * in, const LbSegmentTiming * timing)
+{
+  if (timing->held == in->held)
+    return;
+  in->held = timing->held;
+  lb_timeline_log_held (in->vehicle, in->input, timing->held,
+      timing->anchor_ns - lb_timeline_get_anchor (in->rec->timeline, NULL));
+}
+
+static void
+on_segment_event (RecInput * in, LbSegmentEvent ev, const gchar * path)
 {
   LbRecorder *rec = in->rec;
+  LbSegmentTiming timing = { 0 };
 
   if (ev == LB_SEGMENT_EVENT_OPENED) {
+    lb_segment_writer_get_timing (in->writer, path, &timing);
+    report_held (in, &timing);
     if (in->open_path) {
       /* splitmuxsink announces the next file before closing the previous
        * one in async-finalize mode; the close comes with its own message. */
@@ -543,9 +714,9 @@ on_segment_event (RecInput * in, LbSegmentEvent ev, const gchar * path,
     in->open_path = g_strdup (path);
     in->backoff_ns = rec->retry_min_ns;
     GST_INFO ("%s: recording %s", in->name, path);
-    push_task (rec, TASK_OPEN, in, path, start_ns);
+    push_task (rec, TASK_OPEN, in, path, &timing);
   } else if (ev == LB_SEGMENT_EVENT_CLOSED) {
-    push_task (rec, TASK_CLOSE, in, path, start_ns);
+    push_task (rec, TASK_CLOSE, in, path, NULL);
     if (g_strcmp0 (in->open_path, path) == 0)
       g_clear_pointer (&in->open_path, g_free);
     if (in->state == IN_DRAINING && drain_done (in))
@@ -568,7 +739,6 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
 {
   RecInput *in = data;
   g_autofree gchar *path = NULL;
-  gint64 start_ns = 0;
   LbSegmentEvent ev;
 
   switch (GST_MESSAGE_TYPE (msg)) {
@@ -589,9 +759,9 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
         gst_message_unref (inner);
         break;
       }
-      ev = lb_segment_writer_parse_message (in->writer, msg, &path, &start_ns);
+      ev = lb_segment_writer_parse_message (in->writer, msg, &path, NULL);
       if (ev != LB_SEGMENT_EVENT_NONE)
-        on_segment_event (in, ev, path, start_ns);
+        on_segment_event (in, ev, path);
       break;
     }
     case GST_MESSAGE_ASYNC_DONE:
@@ -665,6 +835,12 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
       return GST_PAD_PROBE_DROP;
     in->seen_key = TRUE;
   }
+  /* where the footage ends, for note_stopped (only this thread writes it) */
+  gint64 end = (gint64) GST_BUFFER_PTS (buf) +
+      (GST_BUFFER_DURATION_IS_VALID (buf) ? (gint64) GST_BUFFER_DURATION (buf)
+      : 0);
+  if (end > __atomic_load_n (&in->last_end_pts, __ATOMIC_RELAXED))
+    __atomic_store_n (&in->last_end_pts, end, __ATOMIC_RELAXED);
   return GST_PAD_PROBE_OK;
 }
 
@@ -803,6 +979,17 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
         ("%s", debug ? debug : ""));
 }
 
+/* A new file of @in (its writer's streaming thread): the timeline says
+ * where it goes. */
+static void
+place_file (gboolean continuing, gint64 clock_ns, LbSegmentTiming * timing,
+    gpointer data)
+{
+  RecInput *in = data;
+
+  lb_timeline_place (in->rec->timeline, in->name, continuing, clock_ns, timing);
+}
+
 static gboolean
 build_pipeline (RecInput * in, GError ** error)
 {
@@ -850,6 +1037,7 @@ build_pipeline (RecInput * in, GError ** error)
   in->sink_pad = gst_element_request_pad_simple (sink, "video");
   gst_pad_add_probe (in->sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_sink_buffer,
       in, NULL);
+  lb_segment_writer_set_placer (in->writer, place_file, in);
   g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
   gst_pipeline_use_clock (GST_PIPELINE (in->pipeline), rec->clock);
   g_object_set (in->pipeline, "message-forward", TRUE, NULL);
@@ -868,6 +1056,7 @@ start_input (RecInput * in)
   g_autoptr (GError) error = NULL;
 
   g_atomic_int_set (&in->last_data_s, 0);
+  __atomic_store_n (&in->last_end_pts, 0, __ATOMIC_RELAXED);
   in->seen_key = FALSE;
   in->sink_eos = FALSE;
   in->disk_full = FALSE;
@@ -903,11 +1092,36 @@ retry_if_space (RecInput * in)
     start_input (in);
 }
 
+/* A step of the wall clock or a change of its sync status: the operator
+ * hears of it; a step or a loss of sync starts new files (timed anew) on
+ * every input; once synchronised, the footage recorded before is
+ * re-timed. */
+static void
+check_clock (LbRecorder * rec)
+{
+  LbTimelineChange change;
+
+  if (!lb_timeline_poll (rec->timeline, &change))
+    return;
+  lb_timeline_log_change (&change);
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    if (in->state == IN_RUNNING && (change.step_ns != 0 || !change.synced))
+      lb_segment_writer_split (in->writer);
+  }
+  if (change.synced) {
+    LbSegmentTiming t = {.epoch_anchor_ns = change.anchor_ns };
+    push_task (rec, TASK_RETIME, NULL, NULL, &t);
+  }
+}
+
 static gboolean
 on_watchdog (gpointer data)
 {
   LbRecorder *rec = data;
   gint now = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+
+  check_clock (rec);
 
   for (guint i = 0; i < rec->inputs->len; i++) {
     RecInput *in = rec->inputs->pdata[i];
@@ -967,6 +1181,8 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   rec->done_cbs = g_ptr_array_new_with_free_func (g_free);
   rec->open_files =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, open_file_free);
+  rec->epochs = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+      g_free);
   rec->tasks = g_async_queue_new ();
 
   if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
@@ -974,6 +1190,12 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
   rec->clock = lb_segment_writer_new_clock ();
+  LbTimeSource source = LB_TIME_SOURCE_NTP;
+  lb_time_source_parse (lb_config_get_string (config, "recorder",
+          "time-source"), &source);
+  rec->own_wall = rec->wall = lb_clock_new_system ();
+  lb_clock_set_time_source (rec->wall, source, lb_config_get_string (config,
+          "recorder", "time-sync-file"));
 
   GPtrArray *inputs = lb_config_get_inputs (config);
   for (guint i = 0; i < inputs->len; i++) {
@@ -988,6 +1210,39 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
     g_ptr_array_add (rec->inputs, in);
   }
   return g_steal_pointer (&rec);
+}
+
+void
+lb_recorder_set_clock (LbRecorder * rec, LbClock * clock)
+{
+  g_return_if_fail (rec != NULL && clock != NULL);
+  g_return_if_fail (!rec->started);
+  rec->wall = clock;
+}
+
+/* The first reading of the clock: footage recorded before it was
+ * synchronised is re-timed if it is now (nothing is open yet: reconcile has
+ * closed what a crash left open), then each input's footage ends where the
+ * index says. */
+static void
+start_timeline (LbRecorder * rec)
+{
+  gboolean synced = FALSE;
+
+  rec->timeline = lb_timeline_new (rec->wall);
+  lb_timeline_log_start (rec->timeline);
+  gint64 anchor = lb_timeline_get_anchor (rec->timeline, &synced);
+  if (synced)
+    retime_footage (rec, anchor);
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    gint64 last = LB_TIME_NONE;
+    g_autoptr (GError) error = NULL;
+    if (!lb_store_footage_extent (rec->store, in->vehicle, in->input, NULL,
+            &last, &error))
+      GST_WARNING ("%s: %s", in->name, error->message);
+    lb_timeline_add_input (rec->timeline, in->name, last);
+  }
 }
 
 gboolean
@@ -1007,6 +1262,7 @@ lb_recorder_start (LbRecorder * rec, GError ** error)
     teardown_pipeline (in);
   }
 
+  start_timeline (rec);
   rec->started = TRUE;
   rec->index_thread = g_thread_new ("lb-indexer", index_thread_main, rec);
   for (guint i = 0; i < rec->inputs->len; i++)
@@ -1128,6 +1384,9 @@ lb_recorder_free (LbRecorder * rec)
     g_thread_join (rec->index_thread);
   }
   g_clear_pointer (&rec->open_files, g_hash_table_unref);
+  g_clear_pointer (&rec->epochs, g_hash_table_unref);
+  g_clear_pointer (&rec->timeline, lb_timeline_free);
+  g_clear_pointer (&rec->own_wall, lb_clock_free);
   if (rec->tasks) {
     Task *t;
     while ((t = g_async_queue_try_pop (rec->tasks)))

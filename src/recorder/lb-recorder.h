@@ -12,8 +12,12 @@
  * RTP and parses what the source gives); its capsfilter "accept" lists, in
  * order of preference, what a source may negotiate (H.264 first, then I420).
  *
- * running on the REALTIME system clock, so that each file is named by the
- * wall clock of its first frame.  The element named "enc" of the encode
+ * running on the MONOTONIC system clock: a step of the wall clock does not
+ * disturb capture.  Each file is timed, and named, by the wall clock of its
+ * first frame as the timeline places it (lb-timeline.h: the monotonic clock
+ * anchored to the wall clock; steps; footage recorded while the clock is
+ * not synchronised is marked and re-timed once it is; an input never goes
+ * back before the end of its footage).  The element named "enc" of the encode
  * template gets key-int-max = one [recorder] fragment-duration of frames
  * when it has that property (x264enc); an operator can swap in a hardware
  * encoder by editing the template.
@@ -42,6 +46,7 @@
  */
 #pragma once
 
+#include "core/lb-clock.h"
 #include "core/lb-config.h"
 #include "store/lb-store.h"
 
@@ -57,6 +62,13 @@ typedef void (*LbRecorderDoneFunc) (LbRecorder *recorder,
 LbRecorder *lb_recorder_new   (LbConfig    *config,
                                LbStore     *store,
                                GError     **error);
+
+/* Before start: the wall clock and its sync status (not owned; it must
+ * outlive the recorder).  By default the system's, with [recorder]
+ * time-source.  Its monotonic clock must be the system's (lb-clock.h): the
+ * pipelines run on it. */
+void        lb_recorder_set_clock (LbRecorder *recorder,
+                                   LbClock    *clock);
 
 /* Starts every input's pipeline (an input that fails to start is retried
  * like a camera that drops; only a bad configuration fails here). */

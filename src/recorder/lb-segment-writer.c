@@ -21,13 +21,16 @@ struct _LbSegmentWriter
   GMutex lock;                  /* the sink's streaming thread names files */
   gboolean has_origin;          /* protected by lock */
   gint64 origin_ns;             /* protected by lock */
-  GHashTable *starts;           /* location → gint64* start_ns; protected by lock */
+  LbSegmentPlaceFunc place;     /* set before the pipeline runs */
+  gpointer place_data;
+  guint files;                  /* files named; protected by lock */
+  GHashTable *starts;           /* location → LbSegmentTiming*; protected by lock */
 };
 
-/* The wall clock of @first, the first buffer of a new file. */
-static gint64
+/* The timing of @first, the first buffer of a new file (under w->lock). */
+static void
 first_frame_time (LbSegmentWriter * w, GstElement * splitmux,
-    GstSample * first, guint64 * out_running)
+    GstSample * first, guint64 * out_running, LbSegmentTiming * timing)
 {
   GstBuffer *buf = gst_sample_get_buffer (first);
   const GstSegment *seg = gst_sample_get_segment (first);
@@ -45,10 +48,18 @@ first_frame_time (LbSegmentWriter * w, GstElement * splitmux,
       running = 0;
   }
   *out_running = running;
-  /* under w->lock */
-  gint64 origin = w->has_origin ? w->origin_ns
-      : (gint64) gst_element_get_base_time (splitmux);
-  return origin + (gint64) running;
+  memset (timing, 0, sizeof (*timing));
+  timing->synced = TRUE;
+  if (w->has_origin) {
+    timing->anchor_ns = timing->epoch_anchor_ns = w->origin_ns;
+    timing->start_ns = w->origin_ns + (gint64) running;
+    return;
+  }
+  gint64 clock_ns = (gint64) gst_element_get_base_time (splitmux) + running;
+  if (w->place)
+    w->place (w->files > 0, clock_ns, timing, w->place_data);
+  else
+    timing->start_ns = clock_ns;
 }
 
 /* splitmuxsink's format-location-full: the file of a new segment, named by
@@ -61,21 +72,22 @@ on_format_location (GstElement * splitmux, guint fragment_id, GstSample * first,
   guint64 running = 0;
 
   g_mutex_lock (&w->lock);
-  gint64 start_ns = first_frame_time (w, splitmux, first, &running);
-  gchar *path =
-      lb_footage_segment_path (w->store_dir, w->vehicle, w->input, start_ns);
-  /* Two files never share a name: a clash (same first-frame time) moves the
-   * new one by a nanosecond. */
-  while (g_hash_table_contains (w->starts, path)
-      || g_file_test (path, G_FILE_TEST_EXISTS)) {
+  LbSegmentTiming *timing = g_new0 (LbSegmentTiming, 1);
+  first_frame_time (w, splitmux, first, &running, timing);
+  w->files++;
+  gint64 start_ns = timing->start_ns;
+  gchar *path = lb_footage_segment_path (w->store_dir, w->vehicle, w->input,
+      start_ns);
+  /* Two files never share a name: a clash (same first-frame time, or a
+   * re-timed file's name) names the new one a nanosecond later; its timing
+   * stays. */
+  for (gint64 name_ns = start_ns; g_hash_table_contains (w->starts, path)
+      || g_file_test (path, G_FILE_TEST_EXISTS);) {
     g_free (path);
-    path =
-        lb_footage_segment_path (w->store_dir, w->vehicle, w->input,
-        ++start_ns);
+    path = lb_footage_segment_path (w->store_dir, w->vehicle, w->input,
+        ++name_ns);
   }
-  gint64 *v = g_new (gint64, 1);
-  *v = start_ns;
-  g_hash_table_insert (w->starts, g_strdup (path), v);
+  g_hash_table_insert (w->starts, g_strdup (path), timing);
   g_mutex_unlock (&w->lock);
 
   g_autofree gchar *dir = g_path_get_dirname (path);
@@ -234,6 +246,39 @@ lb_segment_writer_get_sink (LbSegmentWriter * w)
 }
 
 void
+lb_segment_writer_set_placer (LbSegmentWriter * w, LbSegmentPlaceFunc func,
+    gpointer user_data)
+{
+  g_return_if_fail (w != NULL);
+
+  g_mutex_lock (&w->lock);
+  w->place = func;
+  w->place_data = user_data;
+  g_mutex_unlock (&w->lock);
+}
+
+gboolean
+lb_segment_writer_get_timing (LbSegmentWriter * w, const gchar * path,
+    LbSegmentTiming * timing)
+{
+  g_return_val_if_fail (w != NULL && path != NULL && timing != NULL, FALSE);
+
+  g_mutex_lock (&w->lock);
+  LbSegmentTiming *t = g_hash_table_lookup (w->starts, path);
+  if (t)
+    *timing = *t;
+  g_mutex_unlock (&w->lock);
+  return t != NULL;
+}
+
+void
+lb_segment_writer_split (LbSegmentWriter * w)
+{
+  g_return_if_fail (w != NULL);
+  g_signal_emit_by_name (w->sink, "split-now");
+}
+
+void
 lb_segment_writer_set_origin (LbSegmentWriter * w, gint64 origin_ns)
 {
   g_return_if_fail (w != NULL);
@@ -247,8 +292,8 @@ lb_segment_writer_set_origin (LbSegmentWriter * w, gint64 origin_ns)
 GstClock *
 lb_segment_writer_new_clock (void)
 {
-  return g_object_new (GST_TYPE_SYSTEM_CLOCK, "name", "lookback-realtime-clock",
-      "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
+  return g_object_new (GST_TYPE_SYSTEM_CLOCK, "name",
+      "lookback-monotonic-clock", "clock-type", GST_CLOCK_TYPE_MONOTONIC, NULL);
 }
 
 guint
@@ -301,9 +346,9 @@ lb_segment_writer_parse_message (LbSegmentWriter * w, GstMessage * message,
 
   gint64 start_ns = 0;
   g_mutex_lock (&w->lock);
-  gint64 *v = g_hash_table_lookup (w->starts, location);
+  LbSegmentTiming *v = g_hash_table_lookup (w->starts, location);
   if (v)
-    start_ns = *v;
+    start_ns = v->start_ns;
   if (v && ev == LB_SEGMENT_EVENT_CLOSED)
     g_hash_table_remove (w->starts, location);
   g_mutex_unlock (&w->lock);

@@ -20,13 +20,16 @@
  *     start (lb_footage_reconcile, lb-reconcile.h);
  *   - a new file every @segment_duration_ns, at a keyframe;
  *   - files named <store>/segments/<vehicle>/<input>/<start_ns>.mp4 where
- *     start_ns is the wall-clock time of the file's first frame.
+ *     start_ns is the wall-clock time of the file's first frame when it was
+ *     opened (a re-timed file keeps its name).
  *
- * Wall clock of a buffer: by default base-time + running-time of its PTS,
- * which is the wall clock when the pipeline runs on
- * lb_segment_writer_new_clock() (the REALTIME system clock).
+ * Wall clock of a buffer: the anchor of its file + base-time + running-time
+ * of its PTS.  A placer (lb_segment_writer_set_placer(), the recorder's
+ * timeline) chooses each file's anchor when the pipeline runs on
+ * lb_segment_writer_new_clock() (the MONOTONIC system clock);
  * lb_segment_writer_set_origin() replaces base-time with an explicit origin
- * (imports of files, which run as fast as they can).
+ * (imports of files, which run as fast as they can).  Without either the
+ * anchor is 0.
  *
  * The sink posts splitmuxsink's element messages;
  * lb_segment_writer_parse_message() turns the "file opened" and "file
@@ -49,6 +52,31 @@ typedef enum {
 
 typedef struct _LbSegmentWriter LbSegmentWriter;
 
+/**
+ * LbSegmentTiming:
+ * How a file is timed: the wall clock of a frame is @anchor_ns + its
+ * pipeline clock time (base-time + running time).
+ */
+typedef struct {
+  gint64 start_ns;              /* wall clock of its first frame (its name) */
+  gint64 anchor_ns;
+  gint64 epoch_anchor_ns;       /* the clock anchor it was timed under, which
+                                 * a re-time replaces (lb-timeline.h):
+                                 * anchor_ns, or less than a step below it */
+  gboolean synced;              /* timed by a wall clock known to be
+                                 * synchronised (an import: by its origin) */
+  gboolean held;                /* placed after its input's footage rather
+                                 * than where the clock says (lb-timeline.h) */
+} LbSegmentTiming;
+
+/* Times a new file whose first frame is at pipeline clock time @clock_ns;
+ * @continuing: a file of this writer came just before it.  Called on a
+ * streaming thread. */
+typedef void (*LbSegmentPlaceFunc) (gboolean         continuing,
+                                    gint64           clock_ns,
+                                    LbSegmentTiming *timing,
+                                    gpointer         user_data);
+
 /* @fragment_duration_ns: the GOP length the recorder asks of encoders; the
  * muxer cuts a fragment at every keyframe, and at the latest after
  * max(@segment_duration_ns, @fragment_duration_ns).  NULL when mp4mux or
@@ -70,8 +98,23 @@ GstElement      *lb_segment_writer_get_sink   (LbSegmentWriter *writer);
 void             lb_segment_writer_set_origin (LbSegmentWriter *writer,
                                                gint64           origin_ns);
 
-/* The REALTIME system clock: base-time + running-time = ns since the epoch. */
+/* Each new file is timed by @func (before the first buffer). */
+void             lb_segment_writer_set_placer (LbSegmentWriter   *writer,
+                                               LbSegmentPlaceFunc func,
+                                               gpointer           user_data);
+
+/* The MONOTONIC system clock (the monotonic clock of lb-clock.h). */
 GstClock        *lb_segment_writer_new_clock  (void);
+
+/* How the open file @path is timed; FALSE when the writer does not know it
+ * (closed, or never named by it). */
+gboolean         lb_segment_writer_get_timing (LbSegmentWriter *writer,
+                                               const gchar     *path,
+                                               LbSegmentTiming *timing);
+
+/* Closes the file being written at the next keyframe and goes on in a new
+ * one (timed anew). */
+void             lb_segment_writer_split      (LbSegmentWriter *writer);
 
 /* Files named by the writer and not closed yet (being written, or about to
  * be), and their paths. */

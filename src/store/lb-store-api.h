@@ -45,15 +45,18 @@ const gchar *lb_retrieval_status_to_string (LbRetrievalStatus status);
 /**
  * LbCoverage:
  * The coverage manifest of a finished retrieval (api-contract.md): what was
- * asked for, what the output really holds, and the parts of the requested
- * range with no footage.  The jobs engine makes it, the store keeps it with
- * the row (its serialisation is the store's own), the API writes it as
- * JSON.
+ * asked for, what the output really holds, the parts of the requested
+ * range with no footage, and the parts of the delivered range recorded
+ * while the wall clock was not known to be synchronised (their times may be
+ * off).  The jobs engine makes it, the store keeps it with the row (its
+ * serialisation is the store's own), the API writes it as JSON.
  */
 typedef struct {
   gint64 requested_start_ns, requested_end_ns;
   gint64 delivered_start_ns, delivered_end_ns;
   GArray *gaps;                 /* LbTimeRange (lb-store-footage.h), in order */
+  GArray *unsynced;             /* LbTimeRange, in order; an image's instant
+                                 * is a range of length 0 */
 } LbCoverage;
 
 LbCoverage  *lb_coverage_new   (void);

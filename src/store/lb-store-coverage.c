@@ -3,7 +3,10 @@
  * A coverage column holds a small JSON object of nanosecond times:
  *
  *   {"requestedStartNs": …, "requestedEndNs": …, "deliveredStartNs": …,
- *    "deliveredEndNs": …, "gaps": [[start, end], …]}
+ *    "deliveredEndNs": …, "gaps": [[start, end], …],
+ *    "unsynced": [[start, end], …]}
+ *
+ * ("unsynced" is left out when empty; rows written before it have none.)
  *
  * Rows written by the first wave hold the API's own coverage object
  * instead (RFC 3339 times in "requestedStartTime" …, gaps as objects with
@@ -24,6 +27,7 @@ lb_coverage_new (void)
   c->requested_start_ns = c->requested_end_ns = LB_TIME_NONE;
   c->delivered_start_ns = c->delivered_end_ns = LB_TIME_NONE;
   c->gaps = g_array_new (FALSE, FALSE, sizeof (LbTimeRange));
+  c->unsynced = g_array_new (FALSE, FALSE, sizeof (LbTimeRange));
   return c;
 }
 
@@ -32,11 +36,15 @@ lb_coverage_copy (const LbCoverage * coverage)
 {
   g_return_val_if_fail (coverage != NULL, NULL);
   LbCoverage *c = lb_coverage_new ();
-  GArray *gaps = c->gaps;
+  GArray *gaps = c->gaps, *unsynced = c->unsynced;
   *c = *coverage;
   c->gaps = gaps;
+  c->unsynced = unsynced;
   if (coverage->gaps)
     g_array_append_vals (c->gaps, coverage->gaps->data, coverage->gaps->len);
+  if (coverage->unsynced)
+    g_array_append_vals (c->unsynced, coverage->unsynced->data,
+        coverage->unsynced->len);
   return c;
 }
 
@@ -46,6 +54,7 @@ lb_coverage_free (LbCoverage * coverage)
   if (coverage == NULL)
     return;
   g_clear_pointer (&coverage->gaps, g_array_unref);
+  g_clear_pointer (&coverage->unsynced, g_array_unref);
   g_free (coverage);
 }
 
@@ -54,6 +63,21 @@ add_ns (JsonBuilder * b, const gchar * name, gint64 ns)
 {
   json_builder_set_member_name (b, name);
   json_builder_add_int_value (b, ns);
+}
+
+static void
+add_ranges (JsonBuilder * b, const gchar * name, const GArray * ranges)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; ranges && i < ranges->len; i++) {
+    const LbTimeRange *g = &g_array_index (ranges, LbTimeRange, i);
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, g->start_ns);
+    json_builder_add_int_value (b, g->end_ns);
+    json_builder_end_array (b);
+  }
+  json_builder_end_array (b);
 }
 
 static gchar *
@@ -65,16 +89,9 @@ coverage_to_text (const LbCoverage * c)
   add_ns (b, "requestedEndNs", c->requested_end_ns);
   add_ns (b, "deliveredStartNs", c->delivered_start_ns);
   add_ns (b, "deliveredEndNs", c->delivered_end_ns);
-  json_builder_set_member_name (b, "gaps");
-  json_builder_begin_array (b);
-  for (guint i = 0; c->gaps && i < c->gaps->len; i++) {
-    const LbTimeRange *g = &g_array_index (c->gaps, LbTimeRange, i);
-    json_builder_begin_array (b);
-    json_builder_add_int_value (b, g->start_ns);
-    json_builder_add_int_value (b, g->end_ns);
-    json_builder_end_array (b);
-  }
-  json_builder_end_array (b);
+  add_ranges (b, "gaps", c->gaps);
+  if (c->unsynced && c->unsynced->len > 0)
+    add_ranges (b, "unsynced", c->unsynced);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
@@ -133,6 +150,22 @@ gap_from_node (JsonNode * n, LbTimeRange * gap)
       && member_time (json_node_get_object (n), "end", &gap->end_ns);
 }
 
+/* The ranges of the array @n into @out; FALSE when it is not one. */
+static gboolean
+ranges_from_node (JsonNode * n, GArray * out)
+{
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n))
+    return FALSE;
+  JsonArray *a = json_node_get_array (n);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    LbTimeRange range;
+    if (!gap_from_node (json_array_get_element (a, i), &range))
+      return FALSE;
+    g_array_append_val (out, range);
+  }
+  return TRUE;
+}
+
 static LbCoverage *
 coverage_from_text (const gchar * text)
 {
@@ -149,16 +182,11 @@ coverage_from_text (const gchar * text)
       || !member_time (o, "deliveredStart", &c->delivered_start_ns)
       || !member_time (o, "deliveredEnd", &c->delivered_end_ns))
     return NULL;
-  JsonNode *gaps = json_object_get_member (o, "gaps");
-  if (gaps == NULL || !JSON_NODE_HOLDS_ARRAY (gaps))
+  if (!ranges_from_node (json_object_get_member (o, "gaps"), c->gaps))
     return NULL;
-  JsonArray *a = json_node_get_array (gaps);
-  for (guint i = 0; i < json_array_get_length (a); i++) {
-    LbTimeRange gap;
-    if (!gap_from_node (json_array_get_element (a, i), &gap))
-      return NULL;
-    g_array_append_val (c->gaps, gap);
-  }
+  JsonNode *unsynced = json_object_get_member (o, "unsynced");
+  if (unsynced && !ranges_from_node (unsynced, c->unsynced))
+    return NULL;
   return g_steal_pointer (&c);
 }
 

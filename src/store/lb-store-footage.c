@@ -61,6 +61,16 @@ static const gchar *const footage_steps[] = {
       "  end_ns INTEGER NOT NULL);"
       "CREATE INDEX footage_pin_by_owner ON footage_pin (owner);"
       "CREATE INDEX footage_pin_by_start ON footage_pin (vehicle, input, start_ns);",
+  /* 2: footage timed by a wall clock not known to be synchronised
+   * (lb-store-clock.c) */
+  "CREATE TABLE footage_clock ("
+      "  id INTEGER PRIMARY KEY,"
+      "  boot_id TEXT NOT NULL,"
+      "  offset_ns INTEGER NOT NULL,"
+      "  UNIQUE (boot_id, offset_ns));"
+      "ALTER TABLE footage_segment ADD COLUMN clock_epoch INTEGER;"
+      "CREATE INDEX footage_segment_unsynced ON footage_segment (clock_epoch) "
+      "WHERE clock_epoch IS NOT NULL;",
   NULL,
 };
 
@@ -196,7 +206,7 @@ lb_footage_plan_free (LbFootagePlan * plan)
 
 #define SEGMENT_COLUMNS \
   "id, vehicle, input, path, start_ns, end_ns, media_base_ns, codec, caps, width, height, " \
-  "fps_n, fps_d, init_size, bytes, open"
+  "fps_n, fps_d, init_size, bytes, open, clock_epoch"
 
 static gchar *
 col_dup (sqlite3_stmt * stmt, gint i)
@@ -226,6 +236,7 @@ segment_from_row (LbStore * store, sqlite3_stmt * stmt)
   s->init_size = sqlite3_column_int64 (stmt, 13);
   s->bytes = sqlite3_column_int64 (stmt, 14);
   s->open = sqlite3_column_int (stmt, 15) != 0;
+  s->clock_epoch = sqlite3_column_int64 (stmt, 16);
   return s;
 }
 
@@ -293,8 +304,8 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   }
   g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT INTO footage_segment (vehicle, input, path, start_ns, end_ns, media_base_ns, "
-      "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+      "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open, clock_epoch) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULLIF (?16, 0))",
       error);
   g_autoptr (LbStoreStmt) inp =
       lb_store_cached (store,
@@ -321,6 +332,7 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   sqlite3_bind_int64 (ins, 13, segment->init_size);
   sqlite3_bind_int64 (ins, 14, segment->bytes);
   sqlite3_bind_int (ins, 15, segment->open ? 1 : 0);
+  sqlite3_bind_int64 (ins, 16, segment->clock_epoch);
   if (!step_done (store, ins, error, "inserting a segment"))
     return FALSE;
   segment->id = sqlite3_last_insert_rowid (store->db);
@@ -1028,6 +1040,40 @@ ranges_and_gaps (GPtrArray * segments, gint64 start_ns, gint64 end_ns,
     add_range (gaps, cursor, end_ns);
 }
 
+/* The part of @s within [start_ns, end_ns) joins @out (LbTimeRange) when
+ * its clock was not synchronised; it extends the last range when it
+ * follows it within the gap tolerance. */
+static void
+add_unsynced (GArray * out, const LbSegment * s, gint64 start_ns, gint64 end_ns)
+{
+  gint64 s0 = MAX (s->start_ns, start_ns), s1 = MIN (s->end_ns, end_ns);
+
+  if (s->clock_epoch == 0 || s1 <= s0)
+    return;
+  if (out->len > 0) {
+    LbTimeRange *last = &g_array_index (out, LbTimeRange, out->len - 1);
+    if (s0 - last->end_ns <= gap_tolerance (s)) {
+      last->end_ns = MAX (last->end_ns, s1);
+      return;
+    }
+  }
+  add_range (out, s0, s1);
+}
+
+GArray *
+lb_footage_plan_unsynced (const LbFootagePlan * plan, gint64 start_ns,
+    gint64 end_ns)
+{
+  g_return_val_if_fail (plan != NULL, NULL);
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (LbTimeRange));
+
+  for (guint i = 0; i < plan->pieces->len; i++) {
+    const LbFootagePiece *piece = g_ptr_array_index (plan->pieces, i);
+    add_unsynced (out, piece->segment, start_ns, end_ns);
+  }
+  return out;
+}
+
 gboolean
 lb_store_footage_extent (LbStore * store, const gchar * vehicle,
     const gchar * input, gint64 * first_ns, gint64 * last_ns, GError ** error)
@@ -1173,7 +1219,7 @@ out:
 gboolean
 lb_store_coverage (LbStore * store, const gchar * vehicle, const gchar * input,
     gint64 start_ns, gint64 end_ns, GArray ** ranges, GArray ** gaps,
-    GError ** error)
+    GArray ** unsynced, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (vehicle != NULL && input != NULL, FALSE);
@@ -1193,6 +1239,12 @@ lb_store_coverage (LbStore * store, const gchar * vehicle, const gchar * input,
   *ranges = g_array_new (FALSE, TRUE, sizeof (LbTimeRange));
   *gaps = g_array_new (FALSE, TRUE, sizeof (LbTimeRange));
   ranges_and_gaps (segments, start_ns, end_ns, *ranges, *gaps);
+  if (unsynced) {
+    *unsynced = g_array_new (FALSE, TRUE, sizeof (LbTimeRange));
+    for (guint i = 0; i < segments->len; i++)
+      add_unsynced (*unsynced, g_ptr_array_index (segments, i), start_ns,
+          end_ns);
+  }
   ok = TRUE;
 out:
   LB_STORE_UNLOCK (store);

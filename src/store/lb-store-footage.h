@@ -32,6 +32,9 @@ typedef struct {
   gint64 init_size;             /* bytes of ftyp + moov at the file's start */
   gint64 bytes;                 /* bytes indexed: complete, synced fragments */
   gboolean open;                /* still being recorded */
+  gint64 clock_epoch;           /* 0: timed by a synchronised wall clock (or
+                                 * imported); else the clock epoch it was
+                                 * timed in, not synchronised (below) */
 } LbSegment;
 
 typedef struct {
@@ -248,7 +251,9 @@ gboolean       lb_store_segment_is_pinned (LbStore         *store,
 /* ---- coverage ---- */
 
 /* Recorded ranges and gaps (LbTimeRange) of an input within
- * [@start_ns, @end_ns): segments closer than ~2 frame intervals merge. */
+ * [@start_ns, @end_ns): segments closer than ~2 frame intervals merge.
+ * @unsynced (nullable): the recorded parts timed by a wall clock that was
+ * not known to be synchronised. */
 gboolean       lb_store_coverage       (LbStore      *store,
                                         const gchar  *vehicle,
                                         const gchar  *input,
@@ -256,7 +261,65 @@ gboolean       lb_store_coverage       (LbStore      *store,
                                         gint64        end_ns,
                                         GArray      **ranges,
                                         GArray      **gaps,
+                                        GArray      **unsynced,
                                         GError      **error);
+
+/* The parts of [@start_ns, @end_ns) that @plan's footage covers with a
+ * clock that was not known to be synchronised (LbTimeRange, in order). */
+GArray        *lb_footage_plan_unsynced (const LbFootagePlan *plan,
+                                         gint64               start_ns,
+                                         gint64               end_ns);
+
+/* ---- clock epochs (lb-store-clock.c) ----
+ *
+ * Footage timed by a wall clock that was not known to be synchronised
+ * carries its clock epoch: the boot of the monotonic clock it was timed
+ * from and the anchor (wall − monotonic, ns) that turned monotonic time into
+ * wall time.  Once the synchronised anchor of the same boot is known, its
+ * true time is its time + (synchronised anchor − epoch anchor).  Footage of
+ * another boot cannot be moved (its monotonic clock is gone): it stays
+ * marked.
+ */
+
+/* The epoch of (@boot_id, @offset_ns), created when new; 0 on error. */
+gint64         lb_store_clock_epoch    (LbStore      *store,
+                                        const gchar  *boot_id,
+                                        gint64        offset_ns,
+                                        GError      **error);
+
+typedef struct {
+  gchar *vehicle;
+  gchar *input;
+  gint64 epoch;                 /* the clock epoch it was timed in */
+  gint64 delta_ns;              /* synchronised anchor − the epoch's anchor */
+  guint segments;
+  gint64 start_ns, end_ns;      /* where it was: first start, last end */
+  gboolean moved;               /* FALSE: it stays where it was, marked, */
+  gint64 blocker_start_ns;      /* because its new place overlaps footage */
+  gint64 blocker_end_ns;        /* of the input there */
+} LbFootageRetime;
+
+/**
+ * lb_store_footage_retime:
+ * @offset_ns: the synchronised anchor (wall − monotonic) of boot @boot_id
+ * @groups: (out): LbFootageRetime*, one per input and epoch, ordered by
+ *   vehicle, input and time
+ *
+ * Moves the unsynchronised footage of boot @boot_id to its true time, in ONE
+ * transaction: each input's segments of each epoch move by delta_ns, their
+ * keyframe rows with them, and are marked synchronised — all of them or
+ * none: when their new place would overlap other footage of the input
+ * (footage that stays, or that this call moves), they stay where they are,
+ * still marked.  Open segments move too: whoever writes them must move its
+ * own idea of their times (lb_indexer_shift()).  Epochs of other boots that
+ * no footage uses any more are forgotten.
+ */
+gboolean       lb_store_footage_retime (LbStore      *store,
+                                        const gchar  *boot_id,
+                                        gint64        offset_ns,
+                                        GPtrArray   **groups,
+                                        GError      **error);
+void           lb_footage_retime_free  (LbFootageRetime *retime);
 
 /* The SQL of the lookup's segment query and of its per-segment keyframe
  * query (tests explain them). */
@@ -266,8 +329,10 @@ const gchar   *lb_store_lookup_keyframes_sql (void);
 /* ---- segment file layout ----
  *
  * <store dir>/segments/<vehicle, URI-escaped>/<input, URI-escaped>/<start_ns>.mp4
- * where start_ns is the wall-clock time of the file's first frame.  The
- * index stores paths relative to the store dir ("segments/...").
+ * where start_ns is the wall-clock time of the file's first frame when it
+ * was named: a re-timed segment (lb_store_footage_retime()) keeps its name
+ * while its row's times move.  The index stores paths relative to the store
+ * dir ("segments/...").
  */
 gchar         *lb_footage_segment_relpath (const gchar *vehicle,
                                            const gchar *input,
@@ -286,5 +351,6 @@ gboolean       lb_footage_parse_segment_path (const gchar  *store_dir,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbFootagePlan, lb_footage_plan_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbSegment, lb_segment_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbFootageRetime, lb_footage_retime_free)
 
 G_END_DECLS

@@ -1,7 +1,11 @@
 /* lookback — helpers shared by every test suite */
 #include "lb-test-common.h"
 
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -20,6 +24,17 @@ lb_test_rm_rf (const gchar * path)
   }
 }
 
+LbStore *
+lb_test_store_open (const gchar * dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
 gchar *
 lb_test_store_new (gchar ** out_db)
 {
@@ -28,9 +43,7 @@ lb_test_store_new (gchar ** out_db)
 
   g_assert_no_error (error);
   g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  lb_store_free (store);
+  lb_store_free (lb_test_store_open (dir));
   if (out_db != NULL)
     *out_db = g_steal_pointer (&db);
   return dir;
@@ -71,4 +84,66 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
   g_clear_pointer (&f->store, lb_store_free);
   lb_test_rm_rf (f->dir);
   g_clear_pointer (&f->dir, g_free);
+}
+
+/* A failed assertion aborts a test: nothing it started outlives it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GPid
+lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
+    GString * log)
+{
+  g_autoptr (GError) error = NULL;
+  GPid pid = 0;
+  gint err_fd;
+
+  g_assert_nonnull (argv[0]);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+          G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent, NULL, &pid, NULL, NULL,
+          &err_fd, &error));
+  g_assert_no_error (error);
+  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
+  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
+  *uri = NULL;
+  while (*uri == NULL) {
+    g_autofree gchar *line =
+        g_data_input_stream_read_line (in, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (line);    /* the daemon died before listening */
+    if (log)
+      g_string_append_printf (log, "%s\n", line);
+    const gchar *at = strstr (line, "API on ");
+    if (at)
+      *uri = g_strndup (at + 7, strcspn (at + 7, ","));
+  }
+  return pid;
+}
+
+JsonNode *
+lb_test_api_call (SoupSession * session, const gchar * base_uri,
+    const gchar * token, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
+{
+  g_autofree gchar *url = g_strconcat (base_uri, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+  soup_message_headers_append (soup_message_get_request_headers (msg),
+      "Authorization", auth);
+  if (body) {
+    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, "application/json", b);
+  }
+  g_autoptr (GBytes) reply =
+      soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  gsize len;
+  const gchar *data = g_bytes_get_data (reply, &len);
+  return json_from_string (len ? data : "null", NULL);
 }

@@ -182,6 +182,35 @@ GST_START_TEST (test_source_clock)
 
 GST_END_TEST;
 
+/* wall: the running-time stamp moved by (wall clock − pipeline clock): a
+ * frame passing when the pipeline clock says it is captured is stamped
+ * with the wall clock's time then. */
+GST_START_TEST (test_source_wall)
+{
+  GstHarness *h = new_harness (GST_VIDEO_FORMAT_I420);
+  GstSegment segment;
+  gint64 stamp = 0;
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "source", "wall");
+  gst_harness_use_testclock (h);
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  gst_element_set_base_time (h->element, BASE_TIME);
+  fail_unless (gst_harness_set_time (h, BASE_TIME + 3 * GST_SECOND));
+  gint64 before = g_get_real_time () * 1000;
+  fail_unless_equals_int (gst_harness_push (h,
+          lb_test_make_frame (GST_VIDEO_FORMAT_I420, WIDTH, HEIGHT, 50, 50,
+              3 * GST_SECOND)), GST_FLOW_OK);
+  gint64 after = g_get_real_time () * 1000;
+  g_autoptr (GstBuffer) out = gst_harness_pull (h);
+  fail_unless_equals_int (read_code (out, GST_VIDEO_FORMAT_I420, &stamp),
+      LB_CLOCK_CODE_OK);
+  fail_unless (stamp >= before && stamp <= after);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* Without a time to draw the frame passes unchanged and the element warns
  * once on the bus. */
 static void
@@ -301,6 +330,7 @@ lbclockstamp_suite (void)
   tcase_add_test (tc, test_refuses_other_caps);
   tcase_add_test (tc, test_running_time);
   tcase_add_test (tc, test_source_clock);
+  tcase_add_test (tc, test_source_wall);
   tcase_add_test (tc, test_source_pts);
   tcase_add_test (tc, test_no_timestamp);
   tcase_add_test (tc, test_no_clock);

@@ -10,7 +10,6 @@
 #include "jobs-test-media.h"
 #include "lb-test-common.h"
 
-#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -32,44 +31,13 @@ typedef struct
   SoupSession *session;
 } Fixture;
 
-static LbStore *
-open_store (Fixture * f)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *db = g_build_filename (f->dir, "lookback.db", NULL);
-  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
-  g_assert_no_error (error);
-  return store;
-}
-
 /* Starts lookbackd and reads the API's address from its first line. */
 static void
 start_daemon (Fixture * f)
 {
-  g_autoptr (GError) error = NULL;
   const gchar *argv[] = { g_getenv ("LOOKBACKD"), "--config", f->conf, NULL };
-  gint err_fd;
-  g_assert_nonnull (argv[0]);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &f->pid, NULL, NULL, &err_fd,
-          &error));
-  g_assert_no_error (error);
-  g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
-  g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
   g_clear_pointer (&f->uri, g_free);
-  for (;;) {
-    g_autofree gchar *line =
-        g_data_input_stream_read_line (in, NULL, NULL, &error);
-    g_assert_no_error (error);
-    g_assert_nonnull (line);    /* the daemon died before listening */
-    const gchar *at = strstr (line, "API on ");
-    if (at) {
-      const gchar *end = strchr (at + 7, ',');
-      f->uri =
-          g_strndup (at + 7, end ? (gsize) (end - at - 7) : strlen (at + 7));
-      break;
-    }
-  }
+  f->pid = lb_test_daemon_spawn (argv, NULL, &f->uri, NULL);
 }
 
 static gint
@@ -87,23 +55,8 @@ static JsonNode *
 request (Fixture * f, const gchar * method, const gchar * path,
     const gchar * body, guint * status)
 {
-  g_autofree gchar *url = g_strconcat (f->uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", f->token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (f->session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  gsize len;
-  const gchar *data = g_bytes_get_data (reply, &len);
-  return json_from_string (len ? data : "null", NULL);
+  return lb_test_api_call (f->session, f->uri, f->token, method, path, body,
+      status);
 }
 
 static void
@@ -122,7 +75,7 @@ set_up (Fixture * f, gconstpointer data)
 
   /* footage 30 s of 640x480 until a minute ago, a token */
   f->t0 = (lb_time_now () / LB_NS_PER_SEC - 90) * LB_NS_PER_SEC;
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   f->token = lb_sign_new_token (&error);
   g_autofree gchar *hash = lb_sign_hash_token (f->token);
   g_assert_true (lb_store_api_token_add (store, hash, "acme",
@@ -190,7 +143,7 @@ test_kill_mid_transcode (Fixture * f, gconstpointer data)
           (json_node_get_object (created), "data"), "retrievalId"));
 
   /* wait for the worker to be transcoding, then kill -9 */
-  g_autoptr (LbStore) store = open_store (f);
+  g_autoptr (LbStore) store = lb_test_store_open (f->dir);
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   gboolean running = FALSE;
   while (!running && g_get_monotonic_time () < until) {

@@ -4,6 +4,8 @@
 
 #include "core/lb-disk.h"
 #include "core/lb-log.h"
+#include "core/lb-time.h"
+#include "store/lb-store-footage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -162,6 +164,12 @@ rec_run_until (gboolean * flag, guint ms)
 RecSession *
 rec_session_start (const gchar * conf_text)
 {
+  return rec_session_start_clock (conf_text, NULL);
+}
+
+RecSession *
+rec_session_start_clock (const gchar * conf_text, LbClock * clock)
+{
   g_autoptr (GError) error = NULL;
   RecSession *s = g_new0 (RecSession, 1);
 
@@ -172,6 +180,8 @@ rec_session_start (const gchar * conf_text)
   g_assert_no_error (error);
   s->recorder = lb_recorder_new (s->config, s->store, &error);
   g_assert_no_error (error);
+  if (clock)
+    lb_recorder_set_clock (s->recorder, clock);
   gboolean started = lb_recorder_start (s->recorder, &error);
   g_assert_no_error (error);
   g_assert_true (started);
@@ -343,4 +353,62 @@ rec_log_capture_stop (RecLogCapture * c)
   g_string_free (c->text, TRUE);
   g_mutex_clear (&c->lock);
   g_free (c);
+}
+
+/* ---- the index after clock changes ---- */
+
+/* The input's segments in time order: recorded in that order (row ids),
+ * none starting before the end of the one before it, each one's keyframes
+ * inside it and in order. */
+GPtrArray *
+rec_sane_segments (LbStore * store, const gchar * vehicle, const gchar * input)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *segs = lb_store_segment_list (store, vehicle, input, FALSE,
+      &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (segs->len, >, 0);
+  for (guint i = 0; i < segs->len; i++) {
+    const LbSegment *s = segs->pdata[i];
+    g_test_message ("segment %" G_GINT64_FORMAT ": %" G_GINT64_FORMAT
+        " .. %" G_GINT64_FORMAT " ms, epoch %" G_GINT64_FORMAT, s->id,
+        s->start_ns / LB_NS_PER_MS, s->end_ns / LB_NS_PER_MS, s->clock_epoch);
+    g_assert_false (s->open);
+    g_assert_cmpint (s->end_ns, >, s->start_ns);
+    if (i > 0) {
+      const LbSegment *p = segs->pdata[i - 1];
+      g_assert_cmpint (s->id, >, p->id);
+      g_assert_cmpint (s->start_ns, >=, p->end_ns);
+    }
+    g_autoptr (GArray) kfs = lb_store_segment_keyframes (store, s->id, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (kfs->len, >, 0);
+    for (guint k = 0; k < kfs->len; k++) {
+      gint64 t = g_array_index (kfs, LbKeyframe, k).time_ns;
+      g_assert_cmpint (t, >=, s->start_ns);
+      g_assert_cmpint (t, <, s->end_ns);
+      if (k > 0)
+        g_assert_cmpint (t, >, g_array_index (kfs, LbKeyframe, k - 1).time_ns);
+    }
+  }
+  return segs;
+}
+
+/* Nanoseconds of the input's footage in [from, to) recorded while the
+ * clock was not known to be synchronised. */
+gint64
+rec_unsynced_ns (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 from, gint64 to)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ranges = NULL, gaps = NULL, unsynced = NULL;
+  g_assert_true (lb_store_coverage (store, vehicle, input, from, to, &ranges,
+          &gaps, &unsynced, &error));
+  g_assert_no_error (error);
+  gint64 sum = 0;
+  for (guint i = 0; i < unsynced->len; i++) {
+    const LbTimeRange *r = &g_array_index (unsynced, LbTimeRange, i);
+    sum += r->end_ns - r->start_ns;
+  }
+  return sum;
 }

@@ -70,10 +70,27 @@ typedef struct {
 } RecSession;
 
 RecSession *rec_session_start (const gchar *conf_text);
+/* The same, the recorder reading @clock (not owned) as its wall clock. */
+RecSession *rec_session_start_clock (const gchar *conf_text,
+                                     LbClock     *clock);
 /* Stops the recorder cleanly; asserts it reported done within 10 s. */
 void        rec_session_stop  (RecSession *session);
 void        rec_session_free  (RecSession *session);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RecSession, rec_session_free)
+
+/* The segments (LbSegment*) of an input, asserted sane: in time order and
+ * recorded in that order (row ids), none starting before the end of the
+ * one before it, each one's keyframes inside it and in order. */
+GPtrArray  *rec_sane_segments (LbStore     *store,
+                               const gchar *vehicle,
+                               const gchar *input);
+/* Nanoseconds of an input's footage in [@from, @to) recorded while the
+ * clock was not known to be synchronised. */
+gint64      rec_unsynced_ns   (LbStore     *store,
+                               const gchar *vehicle,
+                               const gchar *input,
+                               gint64       from,
+                               gint64       to);
 
 G_END_DECLS

@@ -237,7 +237,7 @@ check_oldest_gone (LbStore * store, GHashTable * seen)
     g_autoptr (GArray) ranges = NULL;
     g_autoptr (GArray) gaps = NULL;
     g_assert_true (lb_store_coverage (store, "v1", inputs[i], first, last,
-            &ranges, &gaps, &error));
+            &ranges, &gaps, NULL, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (ranges->len, ==, 1);
     g_assert_cmpuint (gaps->len, ==, 0);
@@ -355,7 +355,7 @@ test_enospc (void)
   g_autoptr (GArray) ranges = NULL;
   g_autoptr (GArray) gaps = NULL;
   g_assert_true (lb_store_coverage (session->store, "v1", "analog1", t0, t1,
-          &ranges, &gaps, &error));
+          &ranges, &gaps, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (ranges->len, >=, 2);
   gboolean found = FALSE;

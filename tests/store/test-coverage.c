@@ -14,25 +14,34 @@
 static gchar *dir;
 static gchar *conf_path;
 
+/* A segment [start, end) timed in clock epoch @epoch (0: synchronised). */
 static void
-add (LbStore * store, const gchar * input, gint64 start, gint64 end)
+add_timed (LbStore * store, const gchar * vehicle, const gchar * input,
+    gint64 start, gint64 end, gint64 epoch)
 {
   LbSegment *s = g_new0 (LbSegment, 1);
-  s->vehicle = g_strdup ("v1");
+  s->vehicle = g_strdup (vehicle);
   s->input = g_strdup (input);
-  s->path = lb_footage_segment_relpath ("v1", input, start);
+  s->path = lb_footage_segment_relpath (vehicle, input, start);
   s->start_ns = start;
   s->end_ns = end;
   s->codec = g_strdup ("h264");
   s->caps = g_strdup ("video/x-h264");
   s->fps_n = 30;
   s->fps_d = 1;
+  s->clock_epoch = epoch;
   g_autoptr (GPtrArray) a =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
   g_ptr_array_add (a, s);
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_segment_add (store, a, NULL, &error));
   g_assert_no_error (error);
+}
+
+static void
+add (LbStore * store, const gchar * input, gint64 start, gint64 end)
+{
+  add_timed (store, "v1", input, start, end, 0);
 }
 
 static gchar *
@@ -108,6 +117,20 @@ test_binary (void)
   g_assert_cmpstr (out, ==, expect_all);
 }
 
+/* Footage recorded before the clock was synchronised is marked. */
+static void
+test_unsynced (void)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *args[] = { "coverage", "--vehicle", "v2", NULL };
+  g_autofree gchar *out = run_command (args, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==,
+      "v2 c: 2023-11-14T22:13:20Z .. 2023-11-14T22:15:20Z, 2m recorded, 1 range, 0 gaps, 1m30s unsynchronised\n"
+      "  recorded 2023-11-14T22:13:20Z .. 2023-11-14T22:15:20Z  2m\n"
+      "  unsynced 2023-11-14T22:13:20Z .. 2023-11-14T22:14:50Z  1m30s  (clock not synchronised: times may be off)\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -127,9 +150,15 @@ main (int argc, char **argv)
     add (store, "a", T0 + S (60.02), T0 + S (120));     /* touches: no gap */
     add (store, "a", T0 + S (200), T0 + S (230.5));
     add (store, "b", T0 + S (10), T0 + S (20));
+    gint64 epoch = lb_store_clock_epoch (store, "boot", 0, &error);
+    g_assert_no_error (error);
+    add_timed (store, "v2", "c", T0, T0 + S (60), epoch);
+    add_timed (store, "v2", "c", T0 + S (60), T0 + S (90), epoch);
+    add_timed (store, "v2", "c", T0 + S (90), T0 + S (120), 0);
   }
   g_test_add_func ("/coverage/command", test_coverage);
   g_test_add_func ("/coverage/binary", test_binary);
+  g_test_add_func ("/coverage/unsynced", test_unsynced);
   gint ret = g_test_run ();
   lb_test_rm_rf (dir);
   return ret;

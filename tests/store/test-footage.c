@@ -43,9 +43,10 @@ make_segment (const gchar * input, gint64 start, gint64 end, gint64 gop,
   return s;
 }
 
+/* Segments of input @input timed in clock epoch @epoch (0: synchronised). */
 static void
-add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
-    guint n)
+add_timed (LbStore * store, const gchar * input, gint64 epoch,
+    const gint64 (*spans)[2], guint n)
 {
   g_autoptr (GPtrArray) segs =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
@@ -53,8 +54,10 @@ add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
       g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   for (guint i = 0; i < n; i++) {
     GArray *k;
-    g_ptr_array_add (segs, make_segment (input, spans[i][0], spans[i][1],
-            GST_SECOND, &k));
+    LbSegment *s = make_segment (input, spans[i][0], spans[i][1], GST_SECOND,
+        &k);
+    s->clock_epoch = epoch;
+    g_ptr_array_add (segs, s);
     g_ptr_array_add (kfs, k);
   }
   g_autoptr (GError) error = NULL;
@@ -63,9 +66,16 @@ add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
 }
 
 static void
+add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
+    guint n)
+{
+  add_timed (store, input, 0, spans, n);
+}
+
+static void
 test_schema (Fixture * f, gconstpointer data)
 {
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 1);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 2);
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_check_integrity (f->store, &error));
   /* reopening keeps the version, a read-only opener sees it too */
@@ -73,7 +83,7 @@ test_schema (Fixture * f, gconstpointer data)
   lb_store_free (f->store);
   f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 1);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 2);
   g_autoptr (LbStore) ro = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
   g_assert_no_error (error);
   g_autoptr (LbFootagePlan) plan =
@@ -93,7 +103,7 @@ test_migrate_empty_file (void)
   g_autoptr (GError) error = NULL;
   LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 1);
+  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 2);
   g_autofree gchar *plan =
       lb_store_explain (store, lb_store_lookup_sql (), &error);
   g_assert_no_error (error);
@@ -284,7 +294,7 @@ test_lookup (Fixture * f, gconstpointer data)
   g_autoptr (GArray) ranges = NULL, gaps = NULL;
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_coverage (f->store, "v1", "a", T0 - S (10),
-          T0 + S (300), &ranges, &gaps, &error));
+          T0 + S (300), &ranges, &gaps, NULL, &error));
   g_assert_cmpuint (ranges->len, ==, 2);
   g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).start_ns, ==, T0);
   g_assert_cmpint (g_array_index (ranges, LbTimeRange, 0).end_ns, ==,
@@ -376,6 +386,162 @@ test_pins (Fixture * f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* ---- clock epochs ---- */
+
+#define HOUR S (3600)
+
+static GPtrArray *
+retime (LbStore * store, const gchar * boot, gint64 offset)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *groups = NULL;
+  g_assert_true (lb_store_footage_retime (store, boot, offset, &groups,
+          &error));
+  g_assert_no_error (error);
+  return groups;
+}
+
+static GArray *
+unsynced_of (LbStore * store, const gchar * input, gint64 s, gint64 e)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ranges = NULL, gaps = NULL;
+  GArray *unsynced = NULL;
+  g_assert_true (lb_store_coverage (store, "v1", input, s, e, &ranges, &gaps,
+          &unsynced, &error));
+  g_assert_no_error (error);
+  return unsynced;
+}
+
+/* Footage recorded an hour ahead by an unsynchronised clock: marked in
+ * coverage and in the plan; the synchronised anchor moves it (keyframes
+ * included) an hour back, next to the footage before it, unmarked. */
+static void
+test_retime (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 anchor = S (1000);     /* wall − monotonic of the wrong clock */
+  gint64 e1 = lb_store_clock_epoch (f->store, "boot-1", anchor, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (e1, >, 0);
+  g_assert_cmpint (lb_store_clock_epoch (f->store, "boot-1", anchor, &error),
+      ==, e1);
+  const gint64 before[][2] = { {T0 - S (60), T0} };
+  const gint64 ahead[][2] = { {T0 + HOUR, T0 + HOUR + S (60)},
+  {T0 + HOUR + S (60), T0 + HOUR + S (90)}
+  };
+  add_timed (f->store, "a", 0, before, 1);
+  add_timed (f->store, "a", e1, ahead, 2);
+
+  g_autoptr (GArray) u = unsynced_of (f->store, "a", T0 - HOUR, T0 + 2 * HOUR);
+  g_assert_cmpuint (u->len, ==, 1);
+  g_assert_cmpint (g_array_index (u, LbTimeRange, 0).start_ns, ==, T0 + HOUR);
+  g_assert_cmpint (g_array_index (u, LbTimeRange, 0).end_ns, ==,
+      T0 + HOUR + S (90));
+  g_autoptr (LbFootagePlan) p1 = lb_store_lookup (f->store, "v1", "a",
+      T0 + HOUR + S (50), T0 + HOUR + S (70), &error);
+  g_autoptr (GArray) pu = lb_footage_plan_unsynced (p1, p1->start_ns,
+      p1->end_ns);
+  g_assert_cmpuint (pu->len, ==, 1);
+  g_assert_cmpint (g_array_index (pu, LbTimeRange, 0).start_ns, ==,
+      T0 + HOUR + S (50));
+  g_assert_cmpint (g_array_index (pu, LbTimeRange, 0).end_ns, ==,
+      T0 + HOUR + S (70));
+
+  g_autoptr (GPtrArray) groups = retime (f->store, "boot-1", anchor - HOUR);
+  g_assert_cmpuint (groups->len, ==, 1);
+  LbFootageRetime *r = groups->pdata[0];
+  g_assert_true (r->moved);
+  g_assert_cmpint (r->delta_ns, ==, -HOUR);
+  g_assert_cmpuint (r->segments, ==, 2);
+  g_assert_cmpint (r->start_ns, ==, T0 + HOUR);
+  g_assert_cmpint (r->end_ns, ==, T0 + HOUR + S (90));
+
+  g_autoptr (LbFootagePlan) p2 = lb_store_lookup (f->store, "v1", "a",
+      T0 - S (60), T0 + S (90), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (p2->pieces->len, ==, 3);
+  g_assert_cmpuint (p2->gaps->len, ==, 0);
+  LbFootagePiece *moved = p2->pieces->pdata[1];
+  g_assert_cmpint (moved->segment->start_ns, ==, T0);
+  g_assert_cmpint (moved->segment->end_ns, ==, T0 + S (60));
+  g_assert_cmpint (moved->segment->clock_epoch, ==, 0);
+  g_assert_cmpuint (moved->keyframes->len, ==, 60);
+  for (guint i = 0; i < moved->keyframes->len; i++)
+    g_assert_cmpint (g_array_index (moved->keyframes, LbKeyframe, i).time_ns,
+        ==, T0 + S (i));
+  g_autoptr (GArray) u2 = unsynced_of (f->store, "a", T0 - HOUR, T0 + 2 * HOUR);
+  g_assert_cmpuint (u2->len, ==, 0);
+  g_assert_true (lb_store_check_integrity (f->store, &error));
+  g_assert_no_error (error);
+
+  /* nothing left to move */
+  g_autoptr (GPtrArray) again = retime (f->store, "boot-1", anchor - HOUR);
+  g_assert_cmpuint (again->len, ==, 0);
+}
+
+/* Footage whose new place is taken stays where it is, marked, and says by
+ * what; footage of another boot is never moved. */
+static void
+test_retime_blocked (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 anchor = S (1000);
+  gint64 e1 = lb_store_clock_epoch (f->store, "boot-1", anchor, &error);
+  gint64 e0 = lb_store_clock_epoch (f->store, "boot-0", anchor, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (e0, !=, e1);
+  const gint64 taken[][2] = { {T0 + S (30), T0 + S (90)} };
+  const gint64 ahead[][2] = { {T0 + HOUR, T0 + HOUR + S (60)} };
+  const gint64 other[][2] = { {T0 + 2 * HOUR, T0 + 2 * HOUR + S (60)} };
+  add_timed (f->store, "a", 0, taken, 1);
+  add_timed (f->store, "a", e1, ahead, 1);
+  add_timed (f->store, "b", e0, other, 1);
+
+  g_autoptr (GPtrArray) groups = retime (f->store, "boot-1", anchor - HOUR);
+  g_assert_cmpuint (groups->len, ==, 1);
+  LbFootageRetime *r = groups->pdata[0];
+  g_assert_false (r->moved);
+  g_assert_cmpint (r->blocker_start_ns, ==, T0 + S (30));
+  g_assert_cmpint (r->blocker_end_ns, ==, T0 + S (90));
+  g_autoptr (GArray) ua = unsynced_of (f->store, "a", T0, T0 + 3 * HOUR);
+  g_assert_cmpuint (ua->len, ==, 1);
+  g_assert_cmpint (g_array_index (ua, LbTimeRange, 0).start_ns, ==, T0 + HOUR);
+  g_autoptr (GArray) ub = unsynced_of (f->store, "b", T0, T0 + 3 * HOUR);
+  g_assert_cmpuint (ub->len, ==, 1);
+  g_assert_cmpint (g_array_index (ub, LbTimeRange, 0).start_ns, ==,
+      T0 + 2 * HOUR);
+}
+
+/* Two epochs of one input that trade places: each new place is the other's
+ * old one, and both move in the one transaction. */
+static void
+test_retime_together (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 e1 = lb_store_clock_epoch (f->store, "boot-1", S (200), &error);
+  gint64 e2 = lb_store_clock_epoch (f->store, "boot-1", S (-60), &error);
+  g_assert_no_error (error);
+  const gint64 first[][2] = { {T0 + S (200), T0 + S (260)} };
+  const gint64 second[][2] = { {T0, T0 + S (60)} };
+  add_timed (f->store, "a", e1, first, 1);
+  add_timed (f->store, "a", e2, second, 1);
+
+  g_autoptr (GPtrArray) groups = retime (f->store, "boot-1", 0);
+  g_assert_cmpuint (groups->len, ==, 2);
+  for (guint i = 0; i < groups->len; i++)
+    g_assert_true (((LbFootageRetime *) groups->pdata[i])->moved);
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (f->store, "v1", "a", T0,
+      T0 + S (120), &error);
+  g_assert_cmpuint (plan->pieces->len, ==, 2);
+  g_assert_cmpint (((LbFootagePiece *) plan->pieces->pdata[0])->
+      segment->start_ns, ==, T0);
+  g_assert_cmpint (((LbFootagePiece *) plan->pieces->pdata[1])->
+      segment->start_ns, ==, T0 + S (60));
+  g_assert_true (lb_store_check_integrity (f->store, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -388,5 +554,8 @@ main (int argc, char **argv)
   ADD ("/footage/lookup", test_lookup);
   ADD ("/footage/lookup-100k", test_lookup_100k);
   ADD ("/footage/pins", test_pins);
+  ADD ("/footage/retime", test_retime);
+  ADD ("/footage/retime-blocked", test_retime_blocked);
+  ADD ("/footage/retime-together", test_retime_together);
   return g_test_run ();
 }

@@ -68,6 +68,8 @@ assert_coverage_equal (const LbCoverage * a, const LbCoverage * b)
   g_assert_cmpint (a->delivered_end_ns, ==, b->delivered_end_ns);
   g_assert_cmpmem (a->gaps->data, a->gaps->len * sizeof (LbTimeRange),
       b->gaps->data, b->gaps->len * sizeof (LbTimeRange));
+  g_assert_cmpmem (a->unsynced->data, a->unsynced->len * sizeof (LbTimeRange),
+      b->unsynced->data, b->unsynced->len * sizeof (LbTimeRange));
 }
 
 static gint64
@@ -626,6 +628,8 @@ test_coverage_kept (Fixture * f, gconstpointer data)
   gint64 b = make_row (f->store, "rb", "analog2", LB_MEDIA_TYPE_IMAGE, 0.1);
   g_autoptr (LbCoverage) c = coverage_with_gaps (3);
   c->delivered_start_ns = 1001; /* a nanosecond after the request */
+  LbTimeRange unsynced = { 1500, 2000 };        /* clock not synchronised */
+  g_array_append_val (c->unsynced, unsynced);
   g_assert_true (lb_store_api_finish_available (f->store, a, "a.jpg",
           "image/jpeg", 1001, 2000, c, 5, 0.1, &error));
   g_autoptr (LbRetrieval) ra = NULL;
