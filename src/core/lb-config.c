@@ -40,12 +40,16 @@ static const KeySpec key_specs[] = {
   {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
   {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
+  {"server", "tls-certificate", T_STRING, ""},
+  {"server", "tls-key", T_STRING, ""},
   {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
   {"store", "min-free", T_SIZE_PERCENT, "5%"},
 
   {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
+
+  {"metrics", "token", T_STRING, ""},
 
   {"recorder", "enabled", T_BOOL, "true"},
   {"recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9},
@@ -597,8 +601,13 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
         "the store needs a folder");
     return FALSE;
   }
-  config->store_dir = g_path_is_absolute (dir) ? g_strdup (dir)
-      : g_build_filename (config->base_dir, dir, NULL);
+  config->store_dir = lb_config_get_path (config, "store", "dir");
+  if ((*lb_config_get_string (config, "server", "tls-certificate") == '\0') !=
+      (*lb_config_get_string (config, "server", "tls-key") == '\0')) {
+    set_config_error (error, config, "server", "tls-key",
+        "tls-certificate and tls-key go together");
+    return FALSE;
+  }
 
   if (lb_config_get_duration (config, "recorder", "retry-min") >
       lb_config_get_duration (config, "recorder", "retry-max")) {
@@ -784,6 +793,18 @@ lb_config_set (LbConfig * config, const gchar * group, const gchar * key,
   g_hash_table_replace (config->values, vkey (group, key), v);
   g_key_file_set_string (config->kf, group, key, value);
   return TRUE;
+}
+
+gchar *
+lb_config_get_path (LbConfig * config, const gchar * group, const gchar * key)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+
+  const gchar *path = lb_config_get_string (config, group, key);
+  if (path == NULL || *path == '\0')
+    return NULL;
+  return g_path_is_absolute (path) ? g_strdup (path)
+      : g_build_filename (config->base_dir, path, NULL);
 }
 
 const gchar *

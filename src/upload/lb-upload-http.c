@@ -415,6 +415,8 @@ lb_http_send (LbDelivery * d, SoupMessage * msg, const LbHttpBody * body,
   const LbUploadSettings *s = lb_uploader_settings (d->up);
 
   memset (out, 0, sizeof *out);
+  d->requested = TRUE;
+  d->status = 0;
   soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   if (body && !attach_body (d, msg, body))
     return FALSE;
@@ -457,7 +459,7 @@ lb_http_send (LbDelivery * d, SoupMessage * msg, const LbHttpBody * body,
           error->message);
     return FALSE;
   }
-  out->status = soup_message_get_status (msg);
+  out->status = d->status = soup_message_get_status (msg);
   out->reason_phrase = g_strdup (soup_message_get_reason_phrase (msg));
   out->headers =
       soup_message_headers_ref (soup_message_get_response_headers (msg));

@@ -45,6 +45,8 @@ struct _LbDelivery {
   gchar *reason;
   gint64 retry_after_ns;        /* -1: none */
   gboolean answered;            /* the endpoint answered (vs. no answer) */
+  gboolean requested;           /* a request went out (metrics: not local) */
+  guint status;                 /* the last request's answer; 0: none */
   gint64 size;                  /* bytes of the file */
   gchar *sha256;                /* hex, of the file */
   gchar *public_url;            /* urlInfo.url to record, or NULL */

@@ -4,7 +4,9 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "core/lb-time.h"
+#include "jobs/lb-job-metrics.h"
 #include "store/lb-store-api.h"
 #include "config.h"
 
@@ -72,6 +74,45 @@ struct _LbUploader
 };
 
 static void schedule (LbUploader * self);
+
+static const gchar *const failure_classes[] = { "local", "unreachable",
+  "http_429", "http_5xx", "http_4xx"
+};
+
+static void
+count_failures (const gchar * class, guint n)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_upload_failures_total",
+          "Failed upload attempts, by class: local (the file or the URL), "
+          "unreachable (no answer), http_429, http_5xx, http_4xx", "class"),
+      LB_LABELS (class), n);
+}
+
+static void
+count_uploaded (gint64 bytes)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_upload_bytes_total",
+          "Bytes uploaded (acknowledged by the endpoint)", NULL), NULL, bytes);
+}
+
+/* lookback_upload_failures_total{class} of the delivery @d (media only:
+ * webhook events are not uploads): local (no request made: the file, the
+ * URL), unreachable (no answer to the last request), http_429, http_5xx,
+ * http_4xx (any other answer). */
+static void
+count_failure (LbUploader * self, const LbDelivery * d)
+{
+  if (self->kind != LB_UPLOAD_KIND_MEDIA)
+    return;
+  count_failures (!d->requested ? failure_classes[0]
+      : d->status == 0 ? failure_classes[1]
+      : d->status == 429 ? failure_classes[2]
+      : d->status >= 500 ? failure_classes[3] : failure_classes[4], 1);
+}
+
+/* What an operator's line about an upload is about. */
+#define ENTRY_CTX(e) LB_LOG_CTX (.vehicle = (e)->vehicle, .input = \
+    (e)->input, .retrieval_id = (e)->retrieval_id)
 
 static gint64
 now_ns (void)
@@ -438,16 +479,23 @@ transient_failure (LbUploader * self, const gchar * reason,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
-  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = cur->entry->vehicle,.input =
-          cur->entry->input,.retrieval_id =
-          cur->entry->retrieval_id),
-      "%s %" G_GINT64_FORMAT ": %s; retrying in %.3f s (failure %u)",
-      kind_name (self), cur->entry->id, reason, wait / 1e9, self->failures);
+  count_failure (self, cur);
+  /* One line when deliveries start failing; the recovery has its own. */
+  if (self->failures == 1) {
+    g_autofree gchar *max = lb_time_format_duration (self->backoff_max_ns);
+    lb_log (LB_LOG_WARNING, ENTRY_CTX (cur->entry), "%s failed: %s; %ss "
+        "are retried with a backoff of up to %s", kind_name (self), reason,
+        kind_name (self), max);
+  }
+  GST_WARNING ("%s %" G_GINT64_FORMAT
+      " (%s %s): %s; retrying in %.3f s (failure %u)", kind_name (self),
+      cur->entry->id, cur->entry->retrieval_id, cur->entry->input, reason,
+      wait / 1e9, self->failures);
   set_last_error (self, reason);
   if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait,
           reason, &error))
-    lb_log (LB_LOG_ERROR, NULL, "%s %" G_GINT64_FORMAT ": %s",
-        kind_name (self), cur->entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the %s's "
+        "retry: %s", kind_name (self), error->message);
   finish_current (self);
 }
 
@@ -458,15 +506,16 @@ permanent_failure (LbUploader * self, LbUploadEntry * entry,
 {
   g_autoptr (GError) error = NULL;
 
-  lb_log (self->kind == LB_UPLOAD_KIND_MEDIA ? LB_LOG_WARNING : LB_LOG_ERROR,
-      LB_LOG_CTX (.vehicle = entry->vehicle,.input =
-          entry->input,.retrieval_id =
-          entry->retrieval_id), "%s %" G_GINT64_FORMAT " failed: %s",
-      kind_name (self), entry->id, reason);
+  count_failure (self, &self->cur->d);
+  lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "%s refused for good, %s: %s",
+      kind_name (self), self->kind == LB_UPLOAD_KIND_MEDIA ?
+      "the retrieval fails" : "the event is dropped", reason);
   set_last_error (self, reason);
   if (!lb_store_upload_fail (self->store, entry->id, now_ns (), reason, &error))
-    lb_log (LB_LOG_ERROR, NULL, "%s %" G_GINT64_FORMAT ": %s",
-        kind_name (self), entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "cannot record the failed "
+        "%s: %s", kind_name (self), error->message);
+  else if (self->kind == LB_UPLOAD_KIND_MEDIA && entry->retrieval_row)
+    lb_job_metrics_ended (entry->media_type, "failed");
 }
 
 static void
@@ -476,22 +525,32 @@ upload_succeeded (LbUploader * self)
   g_autoptr (GError) error = NULL;
   const gchar *public_url = cur->public_url;
 
+  if (self->failures > 0)
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%ss recovered: the %s "
+        "took an %s after %u failures", kind_name (self),
+        self->kind == LB_UPLOAD_KIND_MEDIA ? "cloud endpoint" : "receiver",
+        self->kind == LB_UPLOAD_KIND_MEDIA ? "upload" : "event",
+        self->failures);
   self->failures = 0;
   self->pause_until_ns = 0;
   if (!lb_store_upload_done (self->store, cur->entry->id, now_ns (), cur->size,
           cur->sha256, public_url, &error)) {
     /* The bytes are there; the entry stays waiting and is uploaded again
      * (same object, same bytes) once the store answers. */
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": recording success: %s",
-        cur->entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the upload; "
+        "it is uploaded again: %s", error->message);
     self->pause_until_ns = now_ns () + self->backoff_min_ns;
   } else {
-    lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = cur->entry->vehicle,.input =
-            cur->entry->input,.retrieval_id = cur->entry->retrieval_id),
-        "%s %" G_GINT64_FORMAT " delivered (%s, %" G_GINT64_FORMAT " bytes)",
-        kind_name (self),
-        cur->entry->id, lb_media_type_to_string (cur->entry->media_type),
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s %s (%"
+        G_GINT64_FORMAT " bytes)",
+        lb_media_type_to_string (cur->entry->media_type),
+        self->kind == LB_UPLOAD_KIND_MEDIA ? "uploaded" : "event delivered",
         cur->size);
+    if (self->kind == LB_UPLOAD_KIND_MEDIA) {
+      count_uploaded (cur->size);
+      if (cur->entry->retrieval_row)
+        lb_job_metrics_ended (cur->entry->media_type, "available");
+    }
   }
   finish_current (self);
 }
@@ -736,6 +795,23 @@ thread_main (gpointer data)
   return NULL;
 }
 
+/* The journal's queue, for GET /metrics (on the rendering thread; reads
+ * the store). */
+static void
+collect_metrics (gpointer data)
+{
+  LbUploader *self = data;
+  LbUploadCounts c;
+
+  if (!lb_store_upload_counts (self->store, &c, NULL))
+    return;
+  lb_metric_set (lb_metrics_gauge ("lookback_upload_queue_length",
+          "Uploads waiting in the journal", NULL), NULL, c.waiting);
+  lb_metric_set (lb_metrics_gauge ("lookback_upload_oldest_age_seconds",
+          "Age of the oldest waiting upload (0 when none waits)", NULL), NULL,
+      c.waiting ? (now_ns () - c.oldest_waiting_ns) / 1e9 : 0);
+}
+
 gboolean
 lb_uploader_start (LbUploader * self, GError ** error)
 {
@@ -754,6 +830,14 @@ lb_uploader_start (LbUploader * self, GError ** error)
   if (self->thread == NULL) {
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
+  }
+  /* every series from 0, so that rates work before the first event; the
+   * upload metrics are the media queue's */
+  if (self->kind == LB_UPLOAD_KIND_MEDIA) {
+    count_uploaded (0);
+    for (guint i = 0; i < G_N_ELEMENTS (failure_classes); i++)
+      count_failures (failure_classes[i], 0);
+    lb_metrics_add_collector (collect_metrics, self);
   }
   return TRUE;
 }
@@ -785,6 +869,8 @@ lb_uploader_stop (LbUploader * self)
 
   if (self->thread == NULL)
     return;
+  if (self->kind == LB_UPLOAD_KIND_MEDIA)
+    lb_metrics_remove_collector (collect_metrics, self);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
