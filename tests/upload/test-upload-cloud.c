@@ -383,13 +383,49 @@ test_s3_multipart_drops (Fixture * f, gconstpointer data)
   }
 }
 
-static gboolean
-two_parts (gpointer data)
+typedef struct
 {
-  Fixture *f = data;
-  g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-kill",
+  Fixture *f;
+  gint64 acked;
+} AckedWait;
+
+static gboolean
+acked_reached (gpointer data)
+{
+  AckedWait *w = data;
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (w->f->store, "r-kill",
       "analog1", NULL);
-  return e && e->acked >= 10 * MiB;
+  return e && e->acked >= w->acked;
+}
+
+/* Runs the uploader in a process of its own (config: the fixture's) on the
+ * queued "r-kill", kills it with SIGKILL once the endpoint acknowledged
+ * @acked bytes, then runs it again to the end; returns the bytes of request
+ * bodies and headers that went through the relay in both runs. */
+static gint64
+kill_and_resume (Fixture * f, gint64 acked)
+{
+  g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
+  const gchar *argv[] = { g_getenv ("LB_UPLOAD_RUNNER"), conf, NULL };
+  g_autoptr (GError) error = NULL;
+  AckedWait w = { f, acked };
+
+  g_autoptr (GSubprocess) first = lb_test_spawn_tied (argv, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_test_wait_for (acked_reached, &w, 60000));
+  g_subprocess_send_signal (first, SIGKILL);
+  g_subprocess_wait (first, NULL, NULL);
+  g_autoptr (LbUploadEntry) mid = entry (f, "r-kill");
+  g_assert_cmpint (mid->state, ==, LB_UPLOAD_WAITING);
+  g_test_message ("killed with %" G_GINT64_FORMAT " bytes acknowledged",
+      mid->acked);
+
+  g_autoptr (GSubprocess) second = lb_test_spawn_tied (argv, &error);
+  g_assert_true (g_subprocess_wait_check (second, NULL, &error));
+  g_assert_no_error (error);
+  gint64 sent = lb_test_relay_bytes_up (f->relay);
+  g_test_message ("%" G_GINT64_FORMAT " bytes through the relay", sent);
+  return sent;
 }
 
 /* kill -9 in the middle of a multipart upload: the next run resumes at the
@@ -401,29 +437,13 @@ test_s3_kill_resume (Fixture * f, gconstpointer data)
   start_s3 (f, 0);
   write_conf (f, "s3", "max-rate=20MiB\n");
   g_autofree gchar *sha = queue (f, "r-kill", size, NULL);
-  g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
-  const gchar *argv[] = { g_getenv ("LB_UPLOAD_RUNNER"), conf, NULL };
+  gint64 sent = kill_and_resume (f, 10 * MiB);
+
   g_autoptr (GError) error = NULL;
-
-  g_autoptr (GSubprocess) first = lb_test_spawn_tied (argv, &error);
-  g_assert_no_error (error);
-  g_assert_true (lb_test_wait_for (two_parts, f, 60000));
-  g_subprocess_send_signal (first, SIGKILL);
-  g_subprocess_wait (first, NULL, NULL);
-  g_autoptr (LbUploadEntry) mid = entry (f, "r-kill");
-  g_assert_cmpint (mid->state, ==, LB_UPLOAD_WAITING);
-  g_test_message ("killed with %" G_GINT64_FORMAT " bytes acknowledged",
-      mid->acked);
-
-  g_autoptr (GSubprocess) second = lb_test_spawn_tied (argv, &error);
-  g_assert_true (g_subprocess_wait_check (second, NULL, &error));
-  g_assert_no_error (error);
   f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
   g_autofree gchar *got = fetch_presigned (f, "r-kill");
   g_assert_cmpstr (got, ==, sha);
-  gint64 sent = lb_test_relay_bytes_up (f->relay);
-  g_test_message ("%" G_GINT64_FORMAT " bytes through the relay for %"
-      G_GSIZE_FORMAT, sent, size);
   g_assert_cmpint (sent - (gint64) size, <=, 5 * MiB + SLACK);
 }
 
@@ -461,6 +481,28 @@ test_tus_drops (Fixture * f, gconstpointer data)
   g_assert_cmpuint (drops, >=, 2);
   g_assert_cmpint (st.bytes_sent - (gint64) size, <=, drops * 4 * MiB);
   lb_upload_stats_clear (&st);
+}
+
+/* kill -9 in the middle of a tus upload: the next run asks the server for
+ * its offset (HEAD) and sends the rest, re-sending at most the chunk that
+ * was in flight. */
+static void
+test_tus_kill_resume (Fixture * f, gconstpointer data)
+{
+  const gsize size = 30 * MiB;
+  start_tus (f, 0);
+  write_conf (f, "tus", "max-rate=20MiB\n");
+  g_autofree gchar *sha = queue (f, "r-kill", size, NULL);
+  gint64 sent = kill_and_resume (f, 8 * MiB);
+
+  g_autoptr (LbUploadEntry) e = entry (f, "r-kill");
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_DONE);
+  g_assert_cmpint (e->acked, ==, (gint64) size);
+  g_autofree gchar *id = g_path_get_basename (e->session);
+  g_autofree gchar *file = g_build_filename (f->dir, "tus", id, NULL);
+  g_autofree gchar *got = lb_test_file_sha256 (file);
+  g_assert_cmpstr (got, ==, sha);
+  g_assert_cmpint (sent - (gint64) size, <=, 4 * MiB + SLACK);
 }
 
 /* ------------------------------------------------------------------ put */
@@ -520,6 +562,7 @@ main (int argc, char **argv)
   ADD ("/upload/s3/multipart-drops", test_s3_multipart_drops);
   ADD ("/upload/s3/kill-resume", test_s3_kill_resume);
   ADD ("/upload/tus/drops", test_tus_drops);
+  ADD ("/upload/tus/kill-resume", test_tus_kill_resume);
   ADD ("/upload/put/expect-and-redirect", test_put_expect_and_redirect);
   return g_test_run ();
 }
