@@ -315,13 +315,20 @@ lb_test_relay_bytes_up (LbTestRelay * r)
   return n;
 }
 
+/* A counter of the relay's or the receiver's, read under its lock. */
+static guint
+read_locked (GMutex * lock, const guint * counter)
+{
+  g_mutex_lock (lock);
+  guint n = *counter;
+  g_mutex_unlock (lock);
+  return n;
+}
+
 guint
 lb_test_relay_drops (LbTestRelay * r)
 {
-  g_mutex_lock (&r->lock);
-  guint n = r->drops;
-  g_mutex_unlock (&r->lock);
-  return n;
+  return read_locked (&r->lock, &r->drops);
 }
 
 void
@@ -485,19 +492,13 @@ lb_test_receiver_port (LbTestReceiver * r)
 guint
 lb_test_receiver_requests (LbTestReceiver * r)
 {
-  g_mutex_lock (&r->lock);
-  guint n = r->requests;
-  g_mutex_unlock (&r->lock);
-  return n;
+  return read_locked (&r->lock, &r->requests);
 }
 
 guint
 lb_test_receiver_bad (LbTestReceiver * r)
 {
-  g_mutex_lock (&r->lock);
-  guint n = r->bad;
-  g_mutex_unlock (&r->lock);
-  return n;
+  return read_locked (&r->lock, &r->bad);
 }
 
 GHashTable *

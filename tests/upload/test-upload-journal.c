@@ -393,27 +393,8 @@ static gint64
 make_row (LbStore * store, const gchar * rid, const gchar * input,
     LbMediaType type, gdouble cost)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) lb_retrieval_free);
-  LbRetrieval *r = lb_retrieval_new ();
-  r->retrieval_id = g_strdup (rid);
-  r->media_id = g_strdup_printf ("m-%s-%s", rid, input);
-  r->org = g_strdup ("acme");
-  r->vehicle = g_strdup ("veh 1");
-  r->input = g_strdup (input);
-  r->media_type = type;
-  r->start_ns = 1000;
-  r->end_ns = type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
-  r->status = LB_RETRIEVAL_PENDING;
-  r->created_ns = lb_time_now ();
-  r->period = g_strdup ("2026-11");
-  r->cost_reserved = cost;
-  g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (store, rows, 1000, NULL,
-          &error));
-  g_assert_no_error (error);
-  return r->id;
+  return lb_test_pending_row (store, rid, "veh 1", input, type, 1000,
+      type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC, cost);
 }
 
 static void

@@ -75,25 +75,10 @@ start_hooks (Fixture * f, guint fail_first, gboolean drop_one,
 static gint64
 make_row (Fixture * f, guint i)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) lb_retrieval_free);
-  LbRetrieval *r = lb_retrieval_new ();
-  r->retrieval_id = g_uuid_string_random ();
-  r->media_id = g_strdup_printf ("media-%u", i);
-  r->org = g_strdup ("acme");
-  r->vehicle = g_strdup ("veh1");
-  r->input = g_strdup ("dashcamRoadFacing");
-  r->media_type = LB_MEDIA_TYPE_IMAGE;
-  r->start_ns = r->end_ns = 1764000000 * LB_NS_PER_SEC;
-  r->status = LB_RETRIEVAL_PENDING;
-  r->created_ns = lb_time_now ();
-  r->period = g_strdup ("2026-11");
-  r->cost_reserved = 0.1;
-  g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL,
-          &error));
-  return r->id;
+  g_autofree gchar *rid = g_uuid_string_random ();
+  gint64 t = 1764000000 * LB_NS_PER_SEC;
+  return lb_test_pending_row (f->store, rid, "veh1", "dashcamRoadFacing",
+      LB_MEDIA_TYPE_IMAGE, t, t, 0.1);
 }
 
 /* Ends row @id: available, failed or unavailable by @i. */
