@@ -121,27 +121,8 @@ start_uploader (Fixture * f, const gchar * protocol, const gchar * extra)
 static gint64
 make_row (Fixture * f, const gchar * rid, const gchar * input)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) lb_retrieval_free);
-  LbRetrieval *r = lb_retrieval_new ();
-  r->retrieval_id = g_strdup (rid);
-  r->media_id = g_strdup_printf ("m-%s-%s", rid, input);
-  r->org = g_strdup ("acme");
-  r->vehicle = g_strdup ("veh 1");
-  r->input = g_strdup (input);
-  r->media_type = LB_MEDIA_TYPE_VIDEO_LOW_RES;
-  r->start_ns = 1000;
-  r->end_ns = 2000;
-  r->status = LB_RETRIEVAL_PENDING;
-  r->created_ns = lb_time_now ();
-  r->period = g_strdup ("2026-11");
-  r->cost_reserved = 1;
-  g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1e6, NULL,
-          &error));
-  g_assert_no_error (error);
-  return r->id;
+  return lb_test_pending_row (f->store, rid, "veh 1", input,
+      LB_MEDIA_TYPE_VIDEO_LOW_RES, 1000, 2000, 1);
 }
 
 /* Makes an output of @size bytes for a new row and queues it; returns its
@@ -210,6 +191,23 @@ fetch_presigned (Fixture * f, const gchar * rid)
   gchar *sha = NULL;
   g_assert_cmpuint (http_get (url, &sha), ==, 200);
   return sha;
+}
+
+/* The relay dropped the link at least @min_drops times while @size bytes
+ * went through, and each drop cost at most one @unit (part, chunk) sent
+ * again. */
+static void
+check_resent (Fixture * f, gsize size, guint min_drops, gint64 unit)
+{
+  guint drops = lb_test_relay_drops (f->relay);
+  LbUploadStats st;
+  g_assert_true (lb_uploader_get_stats (f->up, &st, NULL));
+  g_test_message ("%u drops, %" G_GINT64_FORMAT " body bytes sent for %"
+      G_GSIZE_FORMAT, drops, st.bytes_sent, size);
+  g_assert_cmpuint (drops, >=, min_drops);
+  g_assert_cmpint (st.bytes_sent, >=, (gint64) size);
+  g_assert_cmpint (st.bytes_sent - (gint64) size, <=, drops * unit);
+  lb_upload_stats_clear (&st);
 }
 
 /* ------------------------------------------------------------ signatures */
@@ -362,15 +360,7 @@ test_s3_multipart_drops (Fixture * f, gconstpointer data)
   g_autofree gchar *got = fetch_presigned (f, "r-big");
   g_assert_cmpstr (got, ==, sha);
 
-  guint drops = lb_test_relay_drops (f->relay);
-  LbUploadStats st;
-  g_assert_true (lb_uploader_get_stats (f->up, &st, NULL));
-  g_test_message ("%u drops, %" G_GINT64_FORMAT " body bytes sent for %"
-      G_GSIZE_FORMAT, drops, st.bytes_sent, size);
-  g_assert_cmpuint (drops, >=, 3);
-  g_assert_cmpint (st.bytes_sent, >=, (gint64) size);
-  g_assert_cmpint (st.bytes_sent - (gint64) size, <=, drops * 5 * MiB);
-  lb_upload_stats_clear (&st);
+  check_resent (f, size, 3, 5 * MiB);
 
   g_autoptr (LbUploadEntry) e = entry (f, "r-big");
   g_autoptr (GArray) parts = lb_store_upload_parts (f->store, e->id, NULL);
@@ -449,8 +439,6 @@ test_s3_kill_resume (Fixture * f, gconstpointer data)
 
 /* ------------------------------------------------------------------ tus */
 
-/* A figure of the peer's statistics page (@path). */
-
 /* 18 MiB in 4 MiB PATCHes with their SHA-256 through a link dropped every
  * 6 MiB: the file the tus server holds is the output, every chunk's
  * checksum was checked, each drop cost at most the chunk in flight. */
@@ -473,14 +461,7 @@ test_tus_drops (Fixture * f, gconstpointer data)
   g_assert_cmpstr (got, ==, sha);
   g_assert_cmpint (lb_test_peer_stat (f->peer, "/stats", "checksums"), >=, 5);
 
-  guint drops = lb_test_relay_drops (f->relay);
-  LbUploadStats st;
-  g_assert_true (lb_uploader_get_stats (f->up, &st, NULL));
-  g_test_message ("%u drops, %" G_GINT64_FORMAT " body bytes sent for %"
-      G_GSIZE_FORMAT, drops, st.bytes_sent, size);
-  g_assert_cmpuint (drops, >=, 2);
-  g_assert_cmpint (st.bytes_sent - (gint64) size, <=, drops * 4 * MiB);
-  lb_upload_stats_clear (&st);
+  check_resent (f, size, 2, 4 * MiB);
 }
 
 /* kill -9 in the middle of a tus upload: the next run asks the server for
@@ -507,19 +488,29 @@ test_tus_kill_resume (Fixture * f, gconstpointer data)
 
 /* ------------------------------------------------------------------ put */
 
-/* A refused large file is not sent in full (Expect: 100-continue), and a
- * 307 is followed once. */
+/* A put uploader (a fresh one) to the nginx @ngx at @location. */
 static void
-test_put_expect_and_redirect (Fixture * f, gconstpointer data)
+start_put (Fixture * f, LbTestNginx * ngx, const gchar * location)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/%s/"
+      "{retrievalId}.{ext}", lb_test_nginx_port (ngx), location);
+  g_clear_pointer (&f->up, lb_uploader_free);
+  g_clear_pointer (&f->config, lb_config_free);
+  f->config = lb_test_upload_config (f->dir, tmpl);
+  f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_uploader_start (f->up, &error));
+}
+
+/* A refused large file is not sent in full (Expect: 100-continue: nginx
+ * refuses the body before it is sent, instead of reading it all away). */
+static void
+test_put_expect (Fixture * f, gconstpointer data)
 {
   g_autoptr (LbTestNginx) ngx = lb_test_nginx_new (f->dir, 0);
   lb_test_nginx_start (ngx);
-  g_autofree gchar *tmpl = g_strdup_printf ("http://127.0.0.1:%u/small/"
-      "{retrievalId}.{ext}", lb_test_nginx_port (ngx));
-  f->config = lb_test_upload_config (f->dir, tmpl);
-  g_autoptr (GError) error = NULL;
-  f->up = lb_uploader_new (f->config, f->store, &error);
-  g_assert_true (lb_uploader_start (f->up, &error));
+  start_put (f, ngx, "small");
   g_autofree gchar *sha = queue (f, "r-refused", 16 * MiB, NULL);
   g_assert_true (lb_test_wait_for (settled, f, 60000));
   g_autoptr (LbUploadEntry) e = entry (f, "r-refused");
@@ -531,23 +522,38 @@ test_put_expect_and_redirect (Fixture * f, gconstpointer data)
       st.bytes_sent, 16 * MiB);
   g_assert_cmpint (st.bytes_sent, <, 16 * MiB);
   lb_upload_stats_clear (&st);
-  g_clear_pointer (&f->up, lb_uploader_free);
-  g_clear_pointer (&f->config, lb_config_free);
+}
 
-  g_free (tmpl);
-  tmpl = g_strdup_printf ("http://127.0.0.1:%u/moved/{retrievalId}.{ext}",
-      lb_test_nginx_port (ngx));
-  f->config = lb_test_upload_config (f->dir, tmpl);
-  f->up = lb_uploader_new (f->config, f->store, &error);
-  g_assert_true (lb_uploader_start (f->up, &error));
-  g_autofree gchar *sha2 = queue (f, "r-moved", 100000, NULL);
-  g_assert_true (lb_test_wait_for (settled, f, 20000));
-  g_autoptr (LbUploadEntry) m = entry (f, "r-moved");
-  g_assert_cmpint (m->state, ==, LB_UPLOAD_DONE);
-  g_autofree gchar *path = g_build_filename (lb_test_nginx_root (ngx), "up",
-      "r-moved.mp4", NULL);
-  g_autofree gchar *got = lb_test_file_sha256 (path);
-  g_assert_cmpstr (got, ==, sha2);
+/* A 307 and a 308 are followed, once: a redirect answered by another one
+ * fails the upload. */
+static void
+test_put_redirect (Fixture * f, gconstpointer data)
+{
+  g_autoptr (LbTestNginx) ngx = lb_test_nginx_new (f->dir, 0);
+  lb_test_nginx_start (ngx);
+  const gchar *locations[] = { "moved", "moved308", "twice" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (locations); i++) {
+    g_autofree gchar *rid = g_strdup_printf ("r-%s", locations[i]);
+    g_autofree gchar *name = g_strdup_printf ("%s.mp4", rid);
+    start_put (f, ngx, locations[i]);
+    g_autofree gchar *sha = queue (f, rid, 100000, NULL);
+    g_assert_true (lb_test_wait_for (settled, f, 20000));
+    g_autoptr (LbUploadEntry) e = entry (f, rid);
+    g_autofree gchar *path = g_build_filename (lb_test_nginx_root (ngx), "up",
+        name, NULL);
+    g_autofree gchar *got = lb_test_file_sha256 (path);
+    if (g_str_equal (locations[i], "twice")) {
+      g_assert_cmpint (e->state, ==, LB_UPLOAD_FAILED);
+      g_test_message ("reason: %s", e->last_error);
+      g_assert_nonnull (strstr (e->last_error, "after a redirect"));
+      g_assert_nonnull (strstr (e->last_error, "307"));
+      g_assert_null (got);
+    } else {
+      g_assert_cmpint (e->state, ==, LB_UPLOAD_DONE);
+      g_assert_cmpstr (got, ==, sha);
+    }
+  }
 }
 
 int
@@ -563,6 +569,7 @@ main (int argc, char **argv)
   ADD ("/upload/s3/kill-resume", test_s3_kill_resume);
   ADD ("/upload/tus/drops", test_tus_drops);
   ADD ("/upload/tus/kill-resume", test_tus_kill_resume);
-  ADD ("/upload/put/expect-and-redirect", test_put_expect_and_redirect);
+  ADD ("/upload/put/expect-continue", test_put_expect);
+  ADD ("/upload/put/redirect-once", test_put_redirect);
   return g_test_run ();
 }
