@@ -3,7 +3,7 @@
 
 #include "api/lb-api-conn.h"
 #include "api/lb-api-server.h"
-#include "api/lb-rate-limit.h"
+#include "core/lb-rate-limit.h"
 #include "media/lb-media-item.h"
 #include "store/lb-store-api.h"
 

@@ -13,59 +13,26 @@
 
 /* ------------------------------------------------------------------ rate */
 
-struct _LbRate
-{
-  GMutex lock;
-  gint64 rate;                  /* bytes per second; 0: unlimited */
-  gdouble tokens;               /* bytes that may go now (≤ one second's) */
-  gint64 last_us;               /* monotonic time of the last refill */
-};
-
-LbRate *
-lb_rate_new (gint64 bytes_per_second)
-{
-  LbRate *r = g_new0 (LbRate, 1);
-  g_mutex_init (&r->lock);
-  r->rate = MAX (bytes_per_second, 0);
-  r->last_us = g_get_monotonic_time ();
-  return r;
-}
-
-void
-lb_rate_free (LbRate * rate)
-{
-  if (rate == NULL)
-    return;
-  g_mutex_clear (&rate->lock);
-  g_free (rate);
-}
-
-/* A token bucket of one second's worth: a request may go over the cap for at
- * most that long, never more on average. */
+/* In slices of at most the bucket (one second's worth), so that a block
+ * larger than a second of the cap still goes, at the cap. */
 gboolean
-lb_rate_take (LbRate * r, gsize bytes, GCancellable * cancel)
+lb_rate_take (LbRateLimiter * limiter, gsize bytes, GCancellable * cancel)
 {
-  if (r == NULL || r->rate == 0)
+  if (limiter == NULL)
     return !g_cancellable_is_cancelled (cancel);
-  for (;;) {
-    g_mutex_lock (&r->lock);
-    gint64 now = g_get_monotonic_time ();
-    r->tokens = MIN ((gdouble) r->rate, r->tokens + (now - r->last_us) *
-        (gdouble) r->rate / G_USEC_PER_SEC);
-    r->last_us = now;
-    gboolean go = r->tokens >= (gdouble) MIN ((gint64) bytes, r->rate);
-    if (go)
-      r->tokens -= bytes;
-    gdouble missing = bytes - r->tokens;
-    g_mutex_unlock (&r->lock);
-    if (go)
-      return TRUE;
-    /* sleep in short slices so that a stop is never kept waiting */
-    gint64 wait_us = (gint64) (missing * G_USEC_PER_SEC / r->rate);
-    g_usleep (CLAMP (wait_us, 1000, 50000));
+  gdouble burst = lb_rate_limiter_burst (limiter);
+  gdouble left = bytes;
+  while (left > 0) {
+    gdouble n = MIN (left, burst), wait_s = 0;
+    if (lb_rate_limiter_take_n (limiter, "", n,
+            g_get_monotonic_time () * 1000, &wait_s))
+      left -= n;
+    else                        /* short slices: a stop is never kept waiting */
+      g_usleep (CLAMP ((gint64) (wait_s * G_USEC_PER_SEC), 1000, 50000));
     if (g_cancellable_is_cancelled (cancel))
       return FALSE;
   }
+  return TRUE;
 }
 
 /* ----------------------------------------------------------- body stream */

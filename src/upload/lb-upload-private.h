@@ -12,6 +12,7 @@
 
 #include "upload/lb-uploader.h"
 #include "core/lb-sigv4.h"
+#include "core/lb-rate-limit.h"
 
 #include <libsoup/soup.h>
 
@@ -30,8 +31,6 @@ typedef struct _LbDelivery LbDelivery;
  * outcome (lb_delivery_done(), lb_delivery_retry(), lb_delivery_fail()). */
 typedef void (*LbDeliverFunc) (LbDelivery *d);
 
-/* A bandwidth cap shared by every request of an uploader. */
-typedef struct _LbRate LbRate;
 
 struct _LbDelivery {
   LbUploader *up;
@@ -85,7 +84,9 @@ void        lb_upload_settings_clear (LbUploadSettings  *s);
 
 const LbUploadSettings *lb_uploader_settings (LbUploader *up);
 LbStore    *lb_uploader_store       (LbUploader *up);
-LbRate     *lb_uploader_rate        (LbUploader *up);
+/* [upload] max-rate: the bandwidth cap every request of the uploader
+ * shares (a bucket of one second's bytes), or NULL for none. */
+LbRateLimiter *lb_uploader_rate     (LbUploader *up);
 /* Counts body bytes handed to the network (resends included). */
 void        lb_uploader_count_sent  (LbUploader *up,
                                      gsize       bytes);
@@ -208,10 +209,9 @@ const gchar *lb_tus_pick_checksum   (const gchar  *extensions,
                                      const gchar  *algorithms);
 
 /* --- rate --- */
-LbRate     *lb_rate_new             (gint64        bytes_per_second);
-void        lb_rate_free            (LbRate       *rate);
-/* Waits until @bytes may go (0 rate: at once); FALSE when cancelled. */
-gboolean    lb_rate_take            (LbRate       *rate,
+/* Waits until @bytes may go through @limiter (NULL: at once); FALSE when
+ * cancelled. */
+gboolean    lb_rate_take            (LbRateLimiter *limiter,
                                      gsize         bytes,
                                      GCancellable *cancel);
 

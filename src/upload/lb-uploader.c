@@ -44,7 +44,7 @@ struct _LbUploader
   gint64 backoff_min_ns;
   gint64 backoff_max_ns;
   gint64 keep_ns;
-  LbRate *rate;                 /* [upload] max-rate */
+  LbRateLimiter *rate;          /* [upload] max-rate; NULL: none */
   gssize bytes_sent;            /* atomic */
   LbMediaUrls urls;             /* webhooks: how urlInfo is written */
   gchar *urls_base;
@@ -315,8 +315,10 @@ uploader_new (LbConfig * config, LbStore * store, LbUploadKind kind,
       MAX (self->backoff_min_ns, lb_config_get_duration (config, group,
           "backoff-max"));
   self->keep_ns = lb_config_get_duration (config, "upload", "keep");
-  self->rate = lb_rate_new (kind == LB_UPLOAD_KIND_MEDIA
-      ? lb_config_get_size (config, "upload", "max-rate") : 0);
+  gint64 max_rate = kind == LB_UPLOAD_KIND_MEDIA
+      ? lb_config_get_size (config, "upload", "max-rate") : 0;
+  if (max_rate > 0)
+    self->rate = lb_rate_limiter_new (max_rate, max_rate);
 
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
@@ -383,7 +385,7 @@ lb_uploader_store (LbUploader * self)
   return self->store;
 }
 
-LbRate *
+LbRateLimiter *
 lb_uploader_rate (LbUploader * self)
 {
   return self->rate;
@@ -895,7 +897,7 @@ lb_uploader_free (LbUploader * self)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->stop_cancel);
   lb_upload_settings_clear (&self->set);
-  lb_rate_free (self->rate);
+  lb_rate_limiter_free (self->rate);
   g_free (self->urls_base);
   g_clear_pointer (&self->urls_key, g_bytes_unref);
   g_free (self->last_error);

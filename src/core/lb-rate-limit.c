@@ -1,5 +1,5 @@
 /* lookback — token-bucket rate limiter */
-#include "api/lb-rate-limit.h"
+#include "core/lb-rate-limit.h"
 #include "core/lb-time.h"
 
 typedef struct
@@ -41,10 +41,11 @@ lb_rate_limiter_free (LbRateLimiter * limiter)
 }
 
 gboolean
-lb_rate_limiter_take (LbRateLimiter * limiter, const gchar * key, gint64 now_ns,
-    gdouble * out_retry_after_s)
+lb_rate_limiter_take_n (LbRateLimiter * limiter, const gchar * key,
+    gdouble n, gint64 now_ns, gdouble * out_retry_after_s)
 {
   g_return_val_if_fail (limiter != NULL && key != NULL, FALSE);
+  g_return_val_if_fail (n >= 0 && n <= limiter->burst, FALSE);
 
   if (limiter->per_second <= 0)
     return TRUE;
@@ -66,11 +67,25 @@ lb_rate_limiter_take (LbRateLimiter * limiter, const gchar * key, gint64 now_ns,
   }
   /* The tolerance absorbs rounding: waiting exactly the Retry-After given
    * must be enough. */
-  ok = b->tokens >= 1.0 - 1e-9;
+  ok = b->tokens >= n - 1e-9;
   if (ok)
-    b->tokens = MAX (b->tokens - 1.0, 0.0);
+    b->tokens = MAX (b->tokens - n, 0.0);
   else if (out_retry_after_s)
-    *out_retry_after_s = (1.0 - b->tokens) / limiter->per_second;
+    *out_retry_after_s = (n - b->tokens) / limiter->per_second;
   g_mutex_unlock (&limiter->lock);
   return ok;
+}
+
+gboolean
+lb_rate_limiter_take (LbRateLimiter * limiter, const gchar * key, gint64 now_ns,
+    gdouble * out_retry_after_s)
+{
+  return lb_rate_limiter_take_n (limiter, key, 1.0, now_ns, out_retry_after_s);
+}
+
+gdouble
+lb_rate_limiter_burst (LbRateLimiter * limiter)
+{
+  g_return_val_if_fail (limiter != NULL, 0);
+  return limiter->burst;
 }
