@@ -11,6 +11,9 @@
  *             --outage-s: each stored once, in priority order
  *   webhooks  --events ended retrievals, the receiver failing its first 10
  *             answers and dropping one: events delivered, requests, lost
+ *   max-rate  an object of --rate-s seconds at [upload] max-rate=--rate-mb
+ *             MiB/s to S3: the rate achieved ÷ the cap (at most 1 plus the
+ *             one-second bucket spread over the run)
  * Exit status 1 when a target is missed.  Needs LB_PEERS_DIR (the bench
  * suite's environment sets it).
  */
@@ -30,7 +33,7 @@
 #define MiB (1024 * 1024)
 
 static gint size_mb = 200, drop_mb = 20, retrievals = 200, outage_s = 120,
-    events = 200;
+    events = 200, rate_mb = 2, rate_s = 15;
 static gchar **only;
 static gboolean failed;
 
@@ -61,16 +64,19 @@ bench_close (Bench * b)
   g_free (b->dir);
 }
 
+/* An uploader of @protocol to 127.0.0.1:@port, capped at @max_rate bytes a
+ * second (0: none). */
 static void
-start (Bench * b, const gchar * protocol, guint port)
+start (Bench * b, const gchar * protocol, guint port, gint64 max_rate)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *text = g_strdup_printf ("[store]\ndir=%s\n"
       "[upload]\nprotocol=%s\nurl-template=http://127.0.0.1:%u/files/\n"
       "s3-endpoint=http://127.0.0.1:%u\ns3-bucket=media\n"
       "s3-access-key-id=S3RVER\ns3-secret-access-key=S3RVER\n"
-      "s3-path-style=true\nbackoff-min=50ms\nbackoff-max=1s\ntimeout=20s\n",
-      b->dir, protocol, port, port);
+      "s3-path-style=true\nbackoff-min=50ms\nbackoff-max=1s\ntimeout=20s\n"
+      "max-rate=%" G_GINT64_FORMAT "\n", b->dir, protocol, port, port,
+      max_rate);
   b->config = lb_config_load_data (text, "bench.conf", &error);
   g_assert_no_error (error);
   b->up = lb_uploader_new (b->config, b->store, &error);
@@ -153,7 +159,7 @@ bench_drops (const gchar * protocol)
       "tus-server.js", s3 ? s3args : tusargs);
   g_autoptr (LbTestRelay) relay =
       lb_test_relay_new (lb_test_peer_port (peer), (gint64) drop_mb * MiB);
-  start (&b, protocol, lb_test_relay_port (relay));
+  start (&b, protocol, lb_test_relay_port (relay), 0);
   gint64 t0 = g_get_monotonic_time ();
   g_autofree gchar *sha = queue (&b, 0, LB_MEDIA_TYPE_VIDEO_HIGH_RES,
       (gsize) size_mb * MiB);
@@ -214,7 +220,7 @@ bench_offline (void)
   g_autoptr (LbTestRelay) relay = lb_test_relay_new (lb_test_peer_port (peer),
       0);
   lb_test_relay_set_down (relay, TRUE);
-  start (&b, "s3", lb_test_relay_port (relay));
+  start (&b, "s3", lb_test_relay_port (relay), 0);
   const LbMediaType types[] = { LB_MEDIA_TYPE_HYPERLAPSE,
     LB_MEDIA_TYPE_VIDEO_LOW_RES, LB_MEDIA_TYPE_IMAGE,
     LB_MEDIA_TYPE_VIDEO_HIGH_RES
@@ -238,6 +244,36 @@ bench_offline (void)
       outage_s, n_done, puts, order ? "priority order" : "OUT OF ORDER",
       ok ? "each once" : "MISSED", secs);
   failed |= !ok;
+  bench_close (&b);
+}
+
+/* [upload] max-rate: the time from the poke to the acknowledged object
+ * includes hashing it; the bound is the cap plus the bucket the uploader
+ * starts with (one second's bytes). */
+static void
+bench_rate (void)
+{
+  Bench b = { 0 };
+  bench_open (&b);
+  g_autofree gchar *data = g_build_filename (b.dir, "peer", NULL);
+  g_mkdir (data, 0700);
+  const gchar *args[] = { data, "media", NULL };
+  g_autoptr (LbTestPeer) peer = lb_test_peer_start ("s3-server.js", args);
+  const gint64 cap = (gint64) rate_mb * MiB, size = cap * rate_s;
+  start (&b, "s3", lb_test_peer_port (peer), cap);
+  g_autofree gchar *sha = queue (&b, 0, LB_MEDIA_TYPE_VIDEO_HIGH_RES, size);
+  gint64 t0 = g_get_monotonic_time ();
+  lb_uploader_poke (b.up);
+  gboolean done = lb_test_wait_for (settled, &b, 600 * 1000);
+  gdouble secs = (g_get_monotonic_time () - t0) / 1e6;
+  g_autofree gchar *got = stored_sha (&b, "s3", peer);
+  gboolean intact = done && g_str_equal (got, sha);
+  gdouble ratio = size / secs / cap, bound = (rate_s + 1.0) / rate_s;
+  g_print ("| s3, %" G_GINT64_FORMAT " MiB at max-rate=%dMiB | %.2f MiB/s | "
+      "%.3f of the cap (bound %.3f) | %s | %.1f s |\n", size / MiB, rate_mb,
+      size / secs / MiB, ratio, bound, intact ? "intact (SHA-256)" :
+      "DAMAGED OR MISSING", secs);
+  failed |= !intact || ratio > bound;
   bench_close (&b);
 }
 
@@ -267,20 +303,10 @@ bench_webhooks (void)
   b.up = lb_uploader_new_webhooks (b.config, b.store, NULL);
   lb_uploader_start (b.up, NULL);
   for (gint i = 0; i < events; i++) {
-    g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
-        (GDestroyNotify) lb_retrieval_free);
-    LbRetrieval *r = lb_retrieval_new ();
-    r->retrieval_id = g_uuid_string_random ();
-    r->media_id = g_strdup_printf ("m%d", i);
-    r->org = g_strdup ("acme");
-    r->vehicle = g_strdup ("veh1");
-    r->input = g_strdup ("analog1");
-    r->start_ns = r->end_ns = 1000;
-    r->created_ns = lb_time_now ();
-    r->period = g_strdup ("2026-11");
-    g_ptr_array_add (rows, r);
-    lb_store_api_create_retrieval (b.store, rows, 1e9, NULL, NULL);
-    lb_store_api_finish_unavailable (b.store, r->id, "nothing", NULL);
+    g_autofree gchar *rid = g_uuid_string_random ();
+    gint64 row = lb_test_pending_row (b.store, rid, "veh1", "analog1",
+        LB_MEDIA_TYPE_IMAGE, 1000, 1000, 0.1);
+    lb_store_api_finish_unavailable (b.store, row, "nothing", NULL);
   }
   lb_uploader_poke (b.up);
   gboolean done = lb_test_wait_for (events_settled, &b, 300 * 1000);
@@ -314,8 +340,10 @@ main (int argc, char **argv)
     {"retrievals", 0, 0, G_OPTION_ARG_INT, &retrievals, "queued", "N"},
     {"outage-s", 0, 0, G_OPTION_ARG_INT, &outage_s, "endpoint down", "S"},
     {"events", 0, 0, G_OPTION_ARG_INT, &events, "webhook events", "N"},
+    {"rate-mb", 0, 0, G_OPTION_ARG_INT, &rate_mb, "max-rate", "MiB/s"},
+    {"rate-s", 0, 0, G_OPTION_ARG_INT, &rate_s, "object at max-rate", "S"},
     {"only", 0, 0, G_OPTION_ARG_STRING_ARRAY, &only,
-        "s3, tus, offline or webhooks (repeatable)", "PART"},
+        "s3, tus, offline, webhooks or max-rate (repeatable)", "PART"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("");
@@ -333,5 +361,7 @@ main (int argc, char **argv)
     bench_offline ();
   if (want ("webhooks"))
     bench_webhooks ();
+  if (want ("max-rate"))
+    bench_rate ();
   return failed ? 1 : 0;
 }

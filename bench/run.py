@@ -829,7 +829,7 @@ def bench_delivery(smoke):
     """lb-bench-delivery against the peers of the upload tests: its own
     Markdown rows, and whether every target was met."""
     args = ["--size-mb", "24", "--drop-mb", "11", "--retrievals", "20", "--outage-s", "2",
-            "--events", "20"] if smoke else []
+            "--events", "20", "--rate-mb", "1", "--rate-s", "3"] if smoke else []
     env = dict(os.environ, LB_PEERS_DIR=os.path.join(ROOT, "tests", "peers"))
     log("delivery: %s %s" % (DELIVERY_BENCH, " ".join(args)))
     p = subprocess.run([DELIVERY_BENCH] + args, env=env, stdout=subprocess.PIPE,
@@ -844,7 +844,9 @@ def delivery_lines(res):
             "SigV4 check, the tus reference server, a relay that drops the link, a webhook "
             "receiver that fails). Targets: at most one part (8 MiB) re-sent per drop, the "
             "object intact; every queued retrieval stored once, in priority order, after the "
-            "outage; no webhook event lost, duplicates only retries of an event id.", "",
+            "outage; no webhook event lost, duplicates only retries of an event id; "
+            "`[upload] max-rate` never exceeded (the rate achieved, hashing included, "
+            "÷ the cap, bound by the one-second bucket the uploader starts with).", "",
             res["table"], "", "All targets met: %s. Command: `%s`." % (
                 "yes" if res["ok"] else "**no**", res["cmd"])]
 

@@ -25,8 +25,10 @@ die_with_parent (gpointer data)
 static LbTestPeer *
 spawn_node (const gchar * script, const gchar * const *args)
 {
-  const gchar *dir = g_getenv ("LB_PEERS_DIR");
-  g_assert_nonnull (dir);
+  g_assert_nonnull (g_getenv ("LB_PEERS_DIR"));
+  /* the peer runs in its folder: a relative one is made absolute first */
+  g_autofree gchar *dir = g_canonicalize_filename (g_getenv ("LB_PEERS_DIR"),
+      NULL);
   g_autofree gchar *path = g_build_filename (dir, script, NULL);
   g_autofree gchar *modules = g_build_filename (dir, "node_modules", NULL);
   if (!g_file_test (modules, G_FILE_TEST_IS_DIR))
