@@ -543,11 +543,13 @@ upload_succeeded (LbUploader * self)
         "it is uploaded again: %s", error->message);
     self->pause_until_ns = now_ns () + self->backoff_min_ns;
   } else {
-    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s %s (%"
-        G_GINT64_FORMAT " bytes)",
-        lb_media_type_to_string (cur->entry->media_type),
-        self->kind == LB_UPLOAD_KIND_MEDIA ? "uploaded" : "event delivered",
-        cur->size);
+    if (self->kind == LB_UPLOAD_KIND_WEBHOOK)
+      lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "webhook event %s "
+          "delivered", cur->entry->event_id);
+    else
+      lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
+          G_GINT64_FORMAT " bytes)",
+          lb_media_type_to_string (cur->entry->media_type), cur->size);
     if (self->kind == LB_UPLOAD_KIND_MEDIA) {
       count_uploaded (cur->size);
       if (cur->entry->retrieval_row)
