@@ -397,6 +397,36 @@ make_row (LbStore * store, const gchar * rid, const gchar * input,
       type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC, cost);
 }
 
+/* With webhooks on, a row's end and its event are one transaction: rolled
+ * back together, committed together. */
+static void
+test_event_joins_transaction (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  LbUploadCounts c;
+
+  lb_store_upload_set_webhooks (f->store, TRUE);
+  gint64 row = make_row (f->store, "re", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
+  LB_STORE_LOCK (f->store);
+  g_assert_true (lb_store_begin (f->store, &error));
+  g_assert_true (lb_store_api_finish_failed (f->store, row, "no luck", &error));
+  lb_store_rollback (f->store);
+  LB_STORE_UNLOCK (f->store);
+  g_assert_true (lb_store_upload_counts_kind (f->store,
+          LB_UPLOAD_KIND_WEBHOOK, &c, &error));
+  g_assert_cmpuint (c.waiting, ==, 0);
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, &error));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_PENDING);
+
+  g_assert_true (lb_store_api_finish_failed (f->store, row, "no luck", &error));
+  g_assert_true (lb_store_upload_counts_kind (f->store,
+          LB_UPLOAD_KIND_WEBHOOK, &c, &error));
+  g_assert_cmpuint (c.waiting, ==, 1);
+  g_assert_true (lb_store_upload_counts (f->store, &c, &error));
+  g_assert_cmpuint (c.waiting, ==, 0);
+}
+
 static void
 assert_books (LbStore * store, gdouble used, gdouble reserved)
 {
@@ -774,6 +804,8 @@ main (int argc, char **argv)
       test_enqueue_order, teardown);
   g_test_add ("/upload/journal/joins-transaction", Fixture, NULL, setup,
       test_enqueue_joins_transaction, teardown);
+  g_test_add ("/upload/journal/event-joins-transaction", Fixture, NULL,
+      setup, test_event_joins_transaction, teardown);
   g_test_add ("/upload/journal/config-checked", Fixture, NULL, setup,
       test_config_checked, teardown);
   g_test_add ("/upload/journal/retrieval-rows", Fixture, NULL, setup,
