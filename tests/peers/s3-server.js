@@ -7,10 +7,14 @@
 // the secret of s3rver's account (S3RVER/S3RVER): header signatures and
 // presigned URLs (expiry included); a mismatch is 403 SignatureDoesNotMatch
 // as S3 answers it.  Unsigned requests go through, as s3rver lets them.
-// It also makes UploadPart answer only once the part is on disk (below).
+// It also makes UploadPart answer only once the part is on disk (below),
+// and answers ListParts and AbortMultipartUpload, which s3rver 3.7.1 lacks
+// (405), from the parts s3rver keeps in its uploads folder.
 // LB_S3_PEER_LOG=1 logs each part stored or cut on stderr.
+// A part 2 of an object whose key holds "refuse-part-2" is refused for
+// good (400 InvalidArgument), as a store refuses a part it cannot take.
 // GET /__stats: {"checked": signatures checked, "refused": n, "puts":
-// objects stored whole}.  Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
+// objects stored whole, "aborts": multipart uploads aborted}.  Prints {"port": N} on stdout once it listens; stops on SIGTERM or when
 // stdin closes (the test that started it died).
 'use strict';
 const http = require('http');
@@ -152,6 +156,78 @@ function refuse(res, stats) {
     'provided. Check your key and signing method.</Message></Error>');
 }
 
+function refusedPart(req) {
+  return req.method === 'PUT' && /[?&]partNumber=2(&|$)/.test(req.url)
+    && /[?&]uploadId=/.test(req.url) && req.url.includes('refuse-part-2');
+}
+
+function refusePart(res) {
+  res.writeHead(400, { 'Content-Type': 'application/xml', Connection: 'close' });
+  res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code>' +
+    '<Message>This part is refused.</Message></Error>');
+}
+
+function xmlEscape(t) {
+  return String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function noSuchUpload(res) {
+  res.writeHead(404, { 'Content-Type': 'application/xml' });
+  res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code>' +
+    '<Message>The specified upload does not exist.</Message></Error>');
+}
+
+// The folder s3rver keeps an upload's parts in (PATH /bucket/key?uploadId=).
+function uploadDir(store, url) {
+  const { path, query } = parseTarget(url);
+  const bucketName = decode(path.split('/')[1] || '');
+  if (!/^[0-9a-f]+$/.test(query.uploadId || ''))
+    return null;
+  return pathMod.join(store.getResourcePath(bucketName, undefined, 'uploads'), query.uploadId);
+}
+
+// ListParts: every stored part (a part being written is a ".partial"), at
+// most max-parts (default 1000) after part-number-marker.
+async function listParts(store, req, res) {
+  const dirOf = uploadDir(store, req.url);
+  const { path, query } = parseTarget(req.url);
+  let names;
+  try {
+    names = await fs.promises.readdir(dirOf);
+  } catch (e) {
+    return noSuchUpload(res);
+  }
+  const marker = Number(query['part-number-marker'] || 0);
+  const max = Number(query['max-parts'] || 1000);
+  const numbers = names.filter((n) => /^\d+$/.test(n)).map(Number)
+    .filter((n) => n > marker).sort((a, b) => a - b);
+  const shown = numbers.slice(0, max);
+  let parts = '';
+  for (const n of shown) {
+    const st = await fs.promises.stat(pathMod.join(dirOf, String(n)));
+    const md5 = await fs.promises.readFile(pathMod.join(dirOf, `${n}.md5`), 'utf8');
+    parts += `<Part><PartNumber>${n}</PartNumber><ETag>&quot;${md5}&quot;</ETag>` +
+      `<Size>${st.size}</Size></Part>`;
+  }
+  const truncated = numbers.length > shown.length;
+  res.writeHead(200, { 'Content-Type': 'application/xml' });
+  res.end('<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult>' +
+    `<Key>${xmlEscape(decode(path.split('/').slice(2).join('/')))}</Key>` +
+    `<UploadId>${query.uploadId}</UploadId><PartNumberMarker>${marker}</PartNumberMarker>` +
+    `<NextPartNumberMarker>${shown.length ? shown[shown.length - 1] : marker}</NextPartNumberMarker>` +
+    `<MaxParts>${max}</MaxParts><IsTruncated>${truncated}</IsTruncated>${parts}</ListPartsResult>`);
+}
+
+// AbortMultipartUpload: the parts are dropped.
+async function abortUpload(store, req, res) {
+  const dirOf = uploadDir(store, req.url);
+  if (!dirOf || !fs.existsSync(dirOf))
+    return noSuchUpload(res);
+  await fs.promises.rm(dirOf, { recursive: true, force: true });
+  res.writeHead(204);
+  res.end();
+}
+
 const [dir, bucket, port] = process.argv.slice(2);
 if (!dir || !bucket) {
   console.error('usage: node s3-server.js DIR BUCKET [PORT]');
@@ -164,10 +240,10 @@ const server = new S3rver({
   silent: true,
   configureBuckets: [{ name: bucket }],
 });
-const stats = { checked: 0, refused: 0, puts: 0 };
+const stats = { checked: 0, refused: 0, puts: 0, aborts: 0 };
 server.configureBuckets().then(() => {
   const app = server.callback();
-  const front = http.createServer((req, res) => {
+  const handle = (req, res) => {
     if (req.method === 'GET' && req.url === '/__stats') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(stats));
@@ -179,15 +255,37 @@ server.configureBuckets().then(() => {
         if (!sig.want || sig.want !== sig.given)
           return refuse(res, stats);
       }
-      // whole objects stored (PutObject, CompleteMultipartUpload)
+      const upload = /[?&]uploadId=/.test(req.url);
+      if (refusedPart(req)) {   // without Expect: once the body is read
+        req.resume();
+        req.on('end', () => refusePart(res));
+        return;
+      }
+      // whole objects stored (PutObject, CompleteMultipartUpload), aborts
       res.on('finish', () => {
-        const whole = (req.method === 'PUT' && !/[?&]uploadId=/.test(req.url))
-          || (req.method === 'POST' && /[?&]uploadId=/.test(req.url));
+        const whole = (req.method === 'PUT' && !upload)
+          || (req.method === 'POST' && upload);
         if (whole && res.statusCode === 200)
           stats.puts++;
+        if (req.method === 'DELETE' && upload && res.statusCode === 204)
+          stats.aborts++;
       });
+      const fail = (e) => { res.writeHead(500); res.end(String(e)); };
+      if (upload && req.method === 'GET')
+        return listParts(server.store, req, res).catch(fail);
+      if (upload && req.method === 'DELETE')
+        return abortUpload(server.store, req, res).catch(fail);
       app(req, res);
     }, () => refuse(res, stats));
+  };
+  const front = http.createServer(handle);
+  // Expect: 100-continue: a refused part is answered before its body, as S3
+  // does; anything else is told to go on.
+  front.on('checkContinue', (req, res) => {
+    if (refusedPart(req))
+      return refusePart(res);
+    res.writeContinue();
+    handle(req, res);
   });
   front.listen(Number(port || 0), '127.0.0.1', () => {
     process.stdout.write(JSON.stringify({ port: front.address().port }) + '\n');

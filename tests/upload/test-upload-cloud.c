@@ -379,6 +379,27 @@ typedef struct
   gint64 acked;
 } AckedWait;
 
+/* A part refused for good fails the retrieval and aborts the multipart
+ * upload, so that the store drops the parts it holds. */
+static void
+test_s3_abort (Fixture * f, gconstpointer data)
+{
+  start_s3 (f, 0);
+  start_uploader (f, "s3", NULL);
+  gint64 row = 0;
+  g_autofree gchar *sha = queue (f, "refuse-part-2", 12 * MiB, &row);
+  g_assert_true (lb_test_wait_for (settled, f, 60000));
+  g_autoptr (LbUploadEntry) e = entry (f, "refuse-part-2");
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_FAILED);
+  g_test_message ("reason: %s", e->last_error);
+  g_assert_nonnull (strstr (e->last_error, "InvalidArgument"));
+  g_assert_cmpint (lb_test_peer_stat (f->peer, "/__stats", "aborts"), ==, 1);
+  g_assert_cmpint (lb_test_peer_stat (f->peer, "/__stats", "puts"), ==, 0);
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, NULL));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_FAILED);
+}
+
 static gboolean
 acked_reached (gpointer data)
 {
@@ -389,11 +410,10 @@ acked_reached (gpointer data)
 }
 
 /* Runs the uploader in a process of its own (config: the fixture's) on the
- * queued "r-kill", kills it with SIGKILL once the endpoint acknowledged
- * @acked bytes, then runs it again to the end; returns the bytes of request
- * bodies and headers that went through the relay in both runs. */
-static gint64
-kill_and_resume (Fixture * f, gint64 acked)
+ * queued "r-kill", and kills it with SIGKILL once the endpoint acknowledged
+ * @acked bytes. */
+static void
+run_and_kill (Fixture * f, gint64 acked)
 {
   g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
   const gchar *argv[] = { g_getenv ("LB_UPLOAD_RUNNER"), conf, NULL };
@@ -409,6 +429,16 @@ kill_and_resume (Fixture * f, gint64 acked)
   g_assert_cmpint (mid->state, ==, LB_UPLOAD_WAITING);
   g_test_message ("killed with %" G_GINT64_FORMAT " bytes acknowledged",
       mid->acked);
+}
+
+/* ... then runs it again to the end; returns the bytes of request bodies
+ * and headers that went through the relay in both runs. */
+static gint64
+run_to_end (Fixture * f)
+{
+  g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
+  const gchar *argv[] = { g_getenv ("LB_UPLOAD_RUNNER"), conf, NULL };
+  g_autoptr (GError) error = NULL;
 
   g_autoptr (GSubprocess) second = lb_test_spawn_tied (argv, &error);
   g_assert_true (g_subprocess_wait_check (second, NULL, &error));
@@ -416,6 +446,13 @@ kill_and_resume (Fixture * f, gint64 acked)
   gint64 sent = lb_test_relay_bytes_up (f->relay);
   g_test_message ("%" G_GINT64_FORMAT " bytes through the relay", sent);
   return sent;
+}
+
+static gint64
+kill_and_resume (Fixture * f, gint64 acked)
+{
+  run_and_kill (f, acked);
+  return run_to_end (f);
 }
 
 /* kill -9 in the middle of a multipart upload: the next run resumes at the
@@ -435,6 +472,35 @@ test_s3_kill_resume (Fixture * f, gconstpointer data)
   g_autofree gchar *got = fetch_presigned (f, "r-kill");
   g_assert_cmpstr (got, ==, sha);
   g_assert_cmpint (sent - (gint64) size, <=, 5 * MiB + SLACK);
+}
+
+/* A crash between the endpoint's answers and their record: the journal
+ * knows the upload but none of its parts.  The next run asks the endpoint
+ * (ListParts), takes the parts whose ETag is their MD5, and sends only the
+ * others. */
+static void
+test_s3_list_parts (Fixture * f, gconstpointer data)
+{
+  const gsize size = 30 * MiB;
+  g_autoptr (GError) error = NULL;
+  start_s3 (f, 0);
+  write_conf (f, "s3", "max-rate=20MiB\n");
+  g_autofree gchar *sha = queue (f, "r-kill", size, NULL);
+  run_and_kill (f, 10 * MiB);
+  g_autoptr (LbUploadEntry) mid = entry (f, "r-kill");
+  g_assert_true (lb_store_upload_set_session (f->store, mid->id,
+          mid->session, 0, &error));
+  g_autoptr (GArray) none = lb_store_upload_parts (f->store, mid->id, NULL);
+  g_assert_cmpuint (none->len, ==, 0);
+  gint64 sent = run_to_end (f);
+
+  f->up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  g_autofree gchar *got = fetch_presigned (f, "r-kill");
+  g_assert_cmpstr (got, ==, sha);
+  g_assert_cmpint (sent - (gint64) size, <=, 5 * MiB + SLACK);
+  g_autoptr (GArray) parts = lb_store_upload_parts (f->store, mid->id, NULL);
+  g_assert_cmpuint (parts->len, ==, 6);
 }
 
 /* ------------------------------------------------------------------ tus */
@@ -567,6 +633,8 @@ main (int argc, char **argv)
   ADD ("/upload/s3/wrong-signature", test_s3_wrong_signature);
   ADD ("/upload/s3/multipart-drops", test_s3_multipart_drops);
   ADD ("/upload/s3/kill-resume", test_s3_kill_resume);
+  ADD ("/upload/s3/abort", test_s3_abort);
+  ADD ("/upload/s3/list-parts", test_s3_list_parts);
   ADD ("/upload/tus/drops", test_tus_drops);
   ADD ("/upload/tus/kill-resume", test_tus_kill_resume);
   ADD ("/upload/put/expect-continue", test_put_expect);
