@@ -846,7 +846,8 @@ def delivery_lines(res):
             "object intact; every queued retrieval stored once, in priority order, after the "
             "outage; no webhook event lost, duplicates only retries of an event id; "
             "`[upload] max-rate` never exceeded (the rate achieved, hashing included, "
-            "÷ the cap, bound by the one-second bucket the uploader starts with).", "",
+            "÷ the cap; the bound allows for the one-second bucket the uploader starts "
+            "with).", "",
             res["table"], "", "All targets met: %s. Command: `%s`." % (
                 "yes" if res["ok"] else "**no**", res["cmd"])]
 

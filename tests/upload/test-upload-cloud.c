@@ -505,6 +505,21 @@ test_s3_list_parts (Fixture * f, gconstpointer data)
 
 /* ------------------------------------------------------------------ tus */
 
+/* The upload of @rid is done, all @size bytes acknowledged, and the file
+ * the tus server holds has the SHA-256 @sha. */
+static void
+check_tus_stored (Fixture * f, const gchar * rid, gsize size, const gchar * sha)
+{
+  g_autoptr (LbUploadEntry) e = entry (f, rid);
+  g_assert_cmpint (e->state, ==, LB_UPLOAD_DONE);
+  g_assert_cmpint (e->acked, ==, (gint64) size);
+  /* @tus/file-store keeps the upload under its id, the URL's last part */
+  g_autofree gchar *id = g_path_get_basename (e->session);
+  g_autofree gchar *file = g_build_filename (f->dir, "tus", id, NULL);
+  g_autofree gchar *got = lb_test_file_sha256 (file);
+  g_assert_cmpstr (got, ==, sha);
+}
+
 /* 18 MiB in 4 MiB PATCHes with their SHA-256 through a link dropped every
  * 6 MiB: the file the tus server holds is the output, every chunk's
  * checksum was checked, each drop cost at most the chunk in flight. */
@@ -516,15 +531,7 @@ test_tus_drops (Fixture * f, gconstpointer data)
   start_uploader (f, "tus", NULL);
   g_autofree gchar *sha = queue (f, "r-tus", size, NULL);
   g_assert_true (lb_test_wait_for (settled, f, 120000));
-  g_autoptr (LbUploadEntry) e = entry (f, "r-tus");
-  g_assert_cmpint (e->state, ==, LB_UPLOAD_DONE);
-  g_assert_cmpint (e->acked, ==, (gint64) size);
-
-  /* @tus/file-store keeps the upload under its id, the URL's last part */
-  g_autofree gchar *id = g_path_get_basename (e->session);
-  g_autofree gchar *file = g_build_filename (f->dir, "tus", id, NULL);
-  g_autofree gchar *got = lb_test_file_sha256 (file);
-  g_assert_cmpstr (got, ==, sha);
+  check_tus_stored (f, "r-tus", size, sha);
   g_assert_cmpint (lb_test_peer_stat (f->peer, "/stats", "checksums"), >=, 5);
 
   check_resent (f, size, 2, 4 * MiB);
@@ -542,13 +549,7 @@ test_tus_kill_resume (Fixture * f, gconstpointer data)
   g_autofree gchar *sha = queue (f, "r-kill", size, NULL);
   gint64 sent = kill_and_resume (f, 8 * MiB);
 
-  g_autoptr (LbUploadEntry) e = entry (f, "r-kill");
-  g_assert_cmpint (e->state, ==, LB_UPLOAD_DONE);
-  g_assert_cmpint (e->acked, ==, (gint64) size);
-  g_autofree gchar *id = g_path_get_basename (e->session);
-  g_autofree gchar *file = g_build_filename (f->dir, "tus", id, NULL);
-  g_autofree gchar *got = lb_test_file_sha256 (file);
-  g_assert_cmpstr (got, ==, sha);
+  check_tus_stored (f, "r-kill", size, sha);
   g_assert_cmpint (sent - (gint64) size, <=, 4 * MiB + SLACK);
 }
 
