@@ -12,6 +12,11 @@
                               uploads to the test peers (s3rver, the tus server)
                               through a dropping link, an outage, webhook faults
                               (about 4 minutes)
+    bench/run.sh --only jobs-h265 --update
+                              the jobs on the H.265 corpus (10 min of 1080p; its
+                              first generation takes about 15 CPU-minutes of
+                              x265, then it is cached) and their section of
+                              BENCHMARKS.md replaced
 
 Every figure is a ratio lookback / ffmpeg measured in this run, on the same
 files (BENCH.md in the shared folder explains the targets).  Each output is
@@ -102,20 +107,48 @@ def run(cmd, timeout=None, **kw):
 
 
 class Corpus:
-    def __init__(self, smoke):
+    """Segments of stamped test video.  H.264 (the anchor): 1280x720 High;
+    H.265: 1920x1080 Main, the camera of BENCH.md's next targets.  Both 30 fps,
+    one keyframe a second, no B-frames, 4 Mbit/s, ten 60 s segments (the
+    smoke run: two 10 s segments of 320x180)."""
+
+    def __init__(self, smoke, codec="h264"):
+        self.codec = codec
+        h265 = codec == "h265"
         if smoke:
             self.name, self.width, self.height = "smoke", 320, 180
             self.segments, self.seg_s, self.bitrate = 2, 10, 300
         else:
-            self.name, self.width, self.height = "full", 1280, 720
+            self.name = "full"
+            self.width, self.height = (1920, 1080) if h265 else (1280, 720)
             self.segments, self.seg_s, self.bitrate = 10, 60, 4000
+        if h265:
+            self.name += "-h265"
         self.fps = 30
+        self.made = None  # (wall s, CPU s) of its generation, once made
+        # the corpora live side by side in one store, one input each
+        self.input = "dashcamDriverFacing" if h265 else "dashcamRoadFacing"
         self.dir = os.path.join(CACHE, self.name)
         self.files = [os.path.join(self.dir, "seg%03d.mp4" % i) for i in range(self.segments)]
 
     @property
     def duration_s(self):
         return self.segments * self.seg_s
+
+    @property
+    def label(self):
+        return "%dx%d %s" % (self.width, self.height, "H.265 Main" if self.codec == "h265" else "H.264 High")
+
+    def encoder(self):
+        """x264enc or x265enc, 8-bit 4:2:0, one keyframe a second, no scene
+        cuts, no B-frames (x265: closed GOPs)."""
+        if self.codec == "h265":
+            return ["x265enc", "speed-preset=ultrafast", "key-int-max=%d" % self.fps, "bitrate=%d" % self.bitrate,
+                    "option-string=scenecut=0:open-gop=0:bframes=0",
+                    "!", "video/x-h265,profile=main", "!", "h265parse"]
+        return ["x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=%d" % self.fps,
+                "bitrate=%d" % self.bitrate, "option-string=scenecut=0",
+                "!", "video/x-h264,profile=high", "!", "h264parse"]
 
     def command(self, i):
         """The pipeline that makes segment @i: its frames are stamped with
@@ -132,9 +165,7 @@ class Corpus:
             "!", "video/x-raw,width=%d,height=%d,framerate=%d/1" % (self.width, self.height, self.fps),
             "!", "videoconvert", "!", "video/x-raw,format=I420",
             "!", "lbclockstamp", "source=pts", "offset=%d" % (EPOCH_NS + i * self.seg_s * NS),
-            "!", "x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=%d" % self.fps,
-            "bitrate=%d" % self.bitrate, "option-string=scenecut=0",
-            "!", "video/x-h264,profile=high", "!", "h264parse",
+            "!"] + self.encoder() + [
             "!", "mp4mux", "!", "filesink", "location=%s" % self.files[i],
         ]
 
@@ -143,20 +174,28 @@ class Corpus:
         want = {"commands": [self.command(i) for i in range(self.segments)]}
         if os.path.exists(stamp) and all(os.path.exists(f) for f in self.files):
             with open(stamp) as f:
-                if json.load(f) == want:
-                    return
+                have = json.load(f)
+            self.made = have.pop("made", None)
+            if have == want:
+                return
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        log("generating the %s corpus (%d s of %dx%d) ..." % (self.name, self.duration_s, self.width, self.height))
-        t = time.monotonic()
+        log("generating the %s corpus (%d s of %s) ..." % (self.name, self.duration_s, self.label))
+        t, cpu = time.monotonic(), children_cpu()
         for i in range(self.segments):
             run(self.command(i), env=gst_env())
-        log("corpus made in %.1f s" % (time.monotonic() - t))
+        self.made = (time.monotonic() - t, children_cpu() - cpu)
+        log("corpus made in %.1f s (%.1f CPU-s)" % self.made)
         keyframes = probe_keyframes(self.files[0])
         if keyframes != self.seg_s:
             raise SystemExit("corpus check: %s has %d keyframes, expected %d" % (self.files[0], keyframes, self.seg_s))
         with open(stamp, "w") as f:
-            json.dump(want, f)
+            json.dump(dict(want, made=self.made), f)
+
+
+def children_cpu():
+    ru = os.times()
+    return ru.children_user + ru.children_system
 
 
 def probe_keyframes(path):
@@ -179,7 +218,7 @@ def probe(path):
 
 def read_stamps(path):
     """Decodes @path and returns the stamp of every frame (None if unreadable)."""
-    demux = "jpegdec" if path.endswith(".jpg") else "qtdemux ! h264parse ! avdec_h264"
+    demux = "jpegdec" if path.endswith(".jpg") else "qtdemux ! decodebin"
     desc = "filesrc location=%s ! %s ! videoconvert ! video/x-raw,format=I420 ! lbclockcheck ! fakesink" % (path, demux)
     out = run(["gst-launch-1.0", "-m"] + desc.replace("!", " ! ").split(), env=gst_env()).stdout
     stamps = []
@@ -260,7 +299,9 @@ class Daemon:
             "[retention]", "max-age=0",
             "[limits]", "hyperlapse-max=40min",
         ]
-        for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc")]:
+        # (the recorder is off: the inputs get the corpora's imports)
+        for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc"),
+                                                ("bench", "dashcamDriverFacing", "videotestsrc")]:
             lines += ["[input %s %s]" % (vehicle, name), "source=%s" % source]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -455,7 +496,7 @@ def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
     for job in jobs_for(c):
         if keys and job.key not in keys:
             continue
-        log("job %s: %s" % (job.key, job.title))
+        log("job %s (%s): %s" % (job.key, c.name, job.title))
         lb, ff = [], []
         lb_probe = None
         problems = []
@@ -463,7 +504,7 @@ def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
             pid = daemon.proc.pid
             reset_peak(pid)
             cpu0 = proc_cpu(pid)
-            wall, media, rid = api.retrieve("bench", "dashcamRoadFacing", job.media_type, job.start_ns, job.end_ns)
+            wall, media, rid = api.retrieve("bench", c.input, job.media_type, job.start_ns, job.end_ns)
             usage = Usage(wall, proc_cpu(pid) - cpu0, proc_status(pid, "VmHWM"))
             ext = ".jpg" if job.media_type == "image" else ".mp4"
             out = os.path.join(workdir, "lb-%s%s" % (job.key, ext))
@@ -762,21 +803,12 @@ def year_lines(y):
             "", "Command: `%s`, then lookbackd on that store (bench/run.py `bench_year`)." % y["cmd"]]
 
 
-def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None):
+def jobs_lines(c, results, gaps_prefix=""):
+    """The table of @results (jobs on corpus @c), the analysis of unmet
+    targets (bench/gaps/<prefix><key>.md) and the ffmpeg commands; TRUE when
+    every target is met."""
     ok = True
-    lines = ["# Benchmarks", "",
-             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
-                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
-             "Machine: %s." % machine(), "",
-             "Corpus: %d × %d s segments of %dx%d H.264 High, %d fps, one keyframe per second, %d kbit/s, "
-             "stamped with `lbclockstamp`, one pipeline per segment, the first being `%s`." % (
-                 c.segments, c.seg_s, c.width, c.height, c.fps, c.bitrate, " ".join(c.command(0))),
-             "",
-             "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
-             "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
-             "over the request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
-             "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % runs, "",
-             "| job | lookback wall min/med/max | CPU | peak RSS | ffmpeg wall min/med/max | CPU | peak RSS | ratio | target | met | output check |",
+    lines = ["| job | lookback wall min/med/max | CPU | peak RSS | ffmpeg wall min/med/max | CPU | peak RSS | ratio | target | met | output check |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         j = r["job"]
@@ -793,9 +825,44 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None):
             lines.append("- **%s**: ratio %.2f against a target of %.1f (%.0f%% over)%s. %s" % (
                 j.title, r["ratio"], j.target, 100 * (r["ratio"] / j.target - 1),
                 "; output problems: " + "; ".join(r["problems"]) if r["problems"] else "",
-                gap_note(j.key)))
+                gap_note(gaps_prefix + j.key)))
     lines += ["", "ffmpeg commands (run in the corpus' work folder):", ""]
     lines += ["- %s: `%s`" % (r["job"].key, r["ffmpeg"]) for r in results]
+    return lines, ok
+
+
+def corpus_line(c):
+    made = (" Generated in %.0f s (%.0f CPU-s) on this machine, then cached in `%s`." % (
+        c.made[0], c.made[1], os.path.relpath(c.dir, ROOT)) if c.made else "")
+    return ("Corpus: %d × %d s segments of %s, %d fps, one keyframe per second, no B-frames, %d kbit/s, "
+            "stamped with `lbclockstamp`, one pipeline per segment, the first being `%s`.%s" % (
+                c.segments, c.seg_s, c.label, c.fps, c.bitrate, " ".join(c.command(0)), made))
+
+
+def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None):
+    lines = ["# Benchmarks", "",
+             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
+                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
+             "Machine: %s." % machine(), "",
+             corpus_line(c), "",
+             "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
+             "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
+             "over the request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
+             "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % runs, ""]
+    table, ok = jobs_lines(c, results)
+    lines += table
+    if h265:
+        c5, results5 = h265
+        table5, ok5 = jobs_lines(c5, results5, "h265-")
+        ok &= ok5
+        lines += ["", "## H.265 camera footage", "",
+                  "Measured on %s by `bench/run.py %s`, on the machine above. The same jobs, the same way "
+                  "(%d runs each after a warm-up), on footage of an H.265 camera recorded as it comes: "
+                  "high-res clips and keyframe hyperlapses stay HEVC (remuxed), stills and low-res clips "
+                  "decode it; ffmpeg works on the same files." % (
+                      datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                      " ".join(sys.argv[1:]), runs), "",
+                  corpus_line(c5), ""] + table5
     if api_res:
         lines += ["", "## API", "",
                   "| measure | result | target | met |", "| --- | --- | --- | --- |",
@@ -852,16 +919,49 @@ def delivery_lines(res):
                 "yes" if res["ok"] else "**no**", res["cmd"])]
 
 
+def splice(path, text):
+    """Replaces in the report at @path the sections ("## " headings) that
+    @text has, or appends them; the rest of the file stays as it was."""
+    def sections(t):
+        out, cur = {}, None
+        for line in t.splitlines():
+            if line.startswith("## "):
+                cur = line
+                out[cur] = []
+            if cur:
+                out[cur].append(line)
+        return out
+    new = sections(text)
+    with open(path) as f:
+        old_lines = f.read().splitlines()
+    lines, skip = [], False
+    for line in old_lines:
+        if line.startswith("## "):
+            skip = line in new
+            if skip:
+                lines += new.pop(line)
+        if not skip:
+            lines.append(line)
+    for title, body in new.items():
+        lines += [""] + body
+    with open(path, "w") as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "api", "lookup", "year", "memory", "delivery"],
-                    action="append",
-                    help="run only these parts (repeatable; default: all); writes no report file")
+    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory",
+                                       "delivery"], action="append",
+                    help="run only these parts (repeatable; default: all); writes no report file "
+                    "unless --update")
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: replace the report's sections these parts make (jobs-h265: "
+                    "'## H.265 camera footage', delivery: '## Delivery') in --out, leaving the rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
-                    help="with --only jobs: only these retrievals (repeatable)")
+                    help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
     runs = 1 if args.smoke else args.runs
     global STEP_TIMEOUT_S
@@ -869,35 +969,45 @@ def main():
 
     want = lambda part: not args.only or part in args.only
     c = Corpus(args.smoke)
+    c5 = Corpus(args.smoke, "h265")
     workdir = tempfile.mkdtemp(prefix="lookback-bench-")
     daemon = Daemon(workdir)
     try:
-        results, api_res = [], None
-        if want("jobs") or want("api") or want("memory"):
-            c.ensure()
-            daemon.cli("import", "--vehicle", "bench", "--input", "dashcamRoadFacing", "--start",
-                       rfc3339(EPOCH_NS), *c.files)
+        results, results5, api_res = [], [], None
+        if want("jobs") or want("jobs-h265") or want("api") or want("memory"):
+            corpora = [x for x, part in ((c, "jobs"), (c5, "jobs-h265")) if want(part)
+                       or (x is c and (want("api") or want("memory")))]
+            for x in corpora:
+                x.ensure()
+                daemon.cli("import", "--vehicle", "bench", "--input", x.input, "--start", rfc3339(EPOCH_NS),
+                           *x.files)
             token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
             daemon.start()
             api = Api(daemon.url, token)
             results = bench_jobs(c, api, daemon, runs, workdir, args.smoke, args.job) if want("jobs") else []
+            results5 = bench_jobs(c5, api, daemon, runs, workdir, args.smoke, args.job) \
+                if want("jobs-h265") else []
             api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
             daemon.stop()
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
         year_res = bench_year(workdir, args.smoke) if want("year") else None
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
         del_res = bench_delivery(args.smoke) if want("delivery") else None
-        text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res)
+        text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
+                          (c5, results5) if results5 else None)
         if del_res:
             text += "\n".join(delivery_lines(del_res)) + "\n"
             ok = ok and del_res["ok"]
-        problems = [p for r in results for p in r["problems"]]
+        problems = [p for r in results + results5 for p in r["problems"]]
         if del_res and not del_res["ok"]:
             problems.append("delivery: a target was missed")
-        if args.smoke or args.only:
+        if args.smoke or (args.only and not args.update):
             sys.stdout.write(text)
             if problems:
                 raise SystemExit("bench smoke: wrong outputs: " + "; ".join(problems))
+        elif args.only:
+            splice(args.out, text)
+            log("updated %s with %s" % (args.out, ", ".join(args.only)))
         else:
             with open(args.out, "w") as f:
                 f.write(text)

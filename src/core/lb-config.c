@@ -87,6 +87,7 @@ static const KeySpec key_specs[] = {
   {"jobs", "hyperlapse-framerate", T_INT, "30", 1, 120},
   {"jobs", "hyperlapse-max-output", T_DURATION, "120s", 1e9, 3600e9},
   {"jobs", "hyperlapse-remux-max-bitrate", T_INT, "8000", 0, 1000000},
+  {"jobs", "high-res-codec", T_CHOICE, "copy", 0, 0, "copy|h264"},
 
   {"upload", "url-template", T_STRING, ""},
   {"upload", "public-url-template", T_STRING, ""},

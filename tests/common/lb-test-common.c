@@ -7,9 +7,11 @@
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -92,7 +94,6 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
 
 /* --- lookbackd run by a test ------------------------------------------- */
 
-static void die_with_parent (gpointer data);
 
 /* The API's base URI in lookbackd's start line ("… started: API on URI,
  * …"), or NULL in any other line. */
@@ -145,7 +146,8 @@ lb_test_daemon_start (const gchar * conf, const gchar * const *env)
   LbTestDaemon *d = g_new0 (LbTestDaemon, 1);
 
   g_assert_nonnull (exe);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, lb_test_child_setup, NULL,
+      NULL);
   for (guint i = 0; env && env[i]; i++) {
     g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
     g_subprocess_launcher_setenv (launcher, kv[0], kv[1] ? kv[1] : "", TRUE);
@@ -382,10 +384,57 @@ lb_test_program_clear (LbTestProgram * r)
 }
 
 /* A failed assertion aborts a test: nothing it started outlives it. */
-static void
-die_with_parent (gpointer data)
+void
+lb_test_child_setup (gpointer data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+LbTestCamera *
+lb_test_camera_start (gint port, const gchar * const *args)
+{
+  g_autofree gchar *exe =
+      g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
+      "lb-test-camera", NULL);
+  g_autofree gchar *port_s = g_strdup_printf ("%d", port);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  gint out_fd = -1;
+  LbTestCamera *cam = g_new0 (LbTestCamera, 1);
+
+  g_ptr_array_add (argv, exe);
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, port_s);
+  for (guint i = 0; args && args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv->pdata, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, lb_test_child_setup, NULL, &cam->pid,
+          NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  FILE *f = fdopen (out_fd, "r");
+  gchar line[256] = "";
+  g_assert_nonnull (fgets (line, sizeof line, f));
+  fclose (f);
+  cam->url = g_strdup (g_strstrip (line));
+  g_assert_true (g_str_has_prefix (cam->url, "rtsp://127.0.0.1:"));
+  return cam;
+}
+
+gint
+lb_test_camera_port (LbTestCamera * cam)
+{
+  return atoi (strrchr (cam->url, ':') + 1);
+}
+
+void
+lb_test_camera_kill (LbTestCamera * cam)
+{
+  kill (cam->pid, SIGKILL);
+  waitpid (cam->pid, NULL, 0);
+  g_spawn_close_pid (cam->pid);
+  g_free (cam->url);
+  g_free (cam);
 }
 
 GPid
@@ -399,8 +448,8 @@ lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
   g_assert_nonnull (argv[0]);
   g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-          G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent, NULL, &pid, NULL, NULL,
-          &err_fd, &error));
+          G_SPAWN_STDOUT_TO_DEV_NULL, lb_test_child_setup, NULL, &pid, NULL,
+          NULL, &err_fd, &error));
   g_assert_no_error (error);
   g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
   g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);

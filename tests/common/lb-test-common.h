@@ -155,4 +155,24 @@ JsonNode *lb_test_api_call                (SoupSession       *session,
                                            const gchar       *body,
                                            guint             *status);
 
+/* A GSpawnChildSetupFunc: the child is killed when the test dies (a
+ * failed assertion leaves no camera or daemon running). */
+void      lb_test_child_setup             (gpointer data);
+
+/* An RTSP test camera (tests/tools/lb-test-camera) on loopback, started by
+ * the test: @port 0 picks a free port; @args (NULL-terminated, or NULL)
+ * are more of its options ("--codec", "h265", "--bframes", "2",
+ * "--stamp", …).  Fails the test when it does not start. */
+typedef struct
+{
+  GPid pid;
+  gchar *url;                   /* rtsp://127.0.0.1:PORT/cam */
+} LbTestCamera;
+
+LbTestCamera *lb_test_camera_start       (gint                port,
+                                          const gchar *const *args);
+gint          lb_test_camera_port        (LbTestCamera       *camera);
+/* Kills it (SIGKILL) and frees it. */
+void          lb_test_camera_kill        (LbTestCamera       *camera);
+
 G_END_DECLS

@@ -1,9 +1,10 @@
 /* lookback tests — nginx upload receiver (see lb-test-nginx.h) */
 #include "lb-test-nginx.h"
 
+#include "lb-test-common.h"
+
 #include <gio/gio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 
 struct _LbTestNginx
 {
@@ -33,18 +34,12 @@ lb_test_free_port (void)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 GSubprocess *
 lb_test_spawn_tied (const gchar * const *argv, GError ** error)
 {
   g_autoptr (GSubprocessLauncher) l =
       g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (l, lb_test_child_setup, NULL, NULL);
   return g_subprocess_launcher_spawnv (l, argv, error);
 }
 
