@@ -1,10 +1,10 @@
 /* lookback tests — the cloud peers (see lb-test-peers.h) */
 #include "lb-test-peers.h"
+#include "lb-test-common.h"
 
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 /* ------------------------------------------------------------ node peers */
 
@@ -15,12 +15,6 @@ struct _LbTestPeer
   GOutputStream *in;
   guint port;
 };
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
 
 static LbTestPeer *
 spawn_node (const gchar * script, const gchar * const *args)
@@ -44,7 +38,7 @@ spawn_node (const gchar * script, const gchar * const *args)
   g_autoptr (GSubprocessLauncher) l =
       g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (l, lb_test_child_setup, NULL, NULL);
   g_subprocess_launcher_set_cwd (l, dir);
   g_autoptr (GError) error = NULL;
   LbTestPeer *p = g_new0 (LbTestPeer, 1);
