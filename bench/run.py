@@ -12,6 +12,10 @@
                               uploads to the test peers (s3rver, the tus server)
                               through a dropping link, an outage, webhook faults
                               (about 4 minutes)
+    bench/run.sh --only cluster --update
+                              three nodes sharing one PostgreSQL 15 (about a
+                              minute); --update rewrites that part's section
+                              of BENCHMARKS.md and keeps the rest
     bench/run.sh --only jobs-h265 --update
                               the jobs on the H.265 corpus (10 min of 1080p; its
                               first generation takes about 15 CPU-minutes of
@@ -51,6 +55,7 @@ CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
 LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
 YEAR_BENCH = os.path.join(BUILD, "bench", "lb-bench-year")
 DELIVERY_BENCH = os.path.join(BUILD, "bench", "lb-bench-delivery")
+PG_BINDIR = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15
 # realpath: a worktree may link bench/cache to a shared cache, whose
 # corpus.json names the files by their real path
 CACHE = os.path.realpath(os.environ.get("LB_BENCH_CACHE") or os.path.join(ROOT, "bench", "cache"))
@@ -285,7 +290,7 @@ def reset_peak(pid):
 class Daemon:
     """A lookbackd on a fresh store, uploads off, rate limits raised."""
 
-    def __init__(self, workdir, inputs=None, recorder=False, listen="127.0.0.1:0"):
+    def __init__(self, workdir, inputs=None, recorder=False, listen="127.0.0.1:0", extra=()):
         self.dir = workdir
         self.conf = os.path.join(workdir, "lookback.conf")
         lines = [
@@ -303,6 +308,8 @@ class Daemon:
         for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc"),
                                                 ("bench", "dashcamDriverFacing", "videotestsrc")]:
             lines += ["[input %s %s]" % (vehicle, name), "source=%s" % source]
+        lines += list(extra)
+        os.makedirs(workdir, exist_ok=True)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
@@ -743,6 +750,173 @@ def bench_memory(c, workdir, seconds, smoke):
 
 
 # --------------------------------------------------------------------------
+# Cluster mode: three nodes sharing one PostgreSQL
+
+
+class Postgres:
+    """PostgreSQL 15 in a new folder under /tmp (the postgres user cannot
+    reach /root), run as postgres when root, on a free loopback port."""
+
+    def __init__(self, workdir):
+        self.dir = tempfile.mkdtemp(prefix="lookback-bench-pg-", dir="/tmp")
+        self.user = "postgres" if os.getuid() == 0 else None
+        if self.user:
+            shutil.chown(self.dir, self.user, self.user)
+        self.port = free_port()
+        self.uri = "postgresql://postgres@127.0.0.1:%d/postgres" % self.port
+        self.proc = None
+        run([os.path.join(PG_BINDIR, "initdb"), "-D", os.path.join(self.dir, "data"), "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--no-sync"], user=self.user, cwd="/tmp")
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        self.proc = subprocess.Popen([os.path.join(PG_BINDIR, "postgres"), "-D", os.path.join(self.dir, "data"),
+                                      "-p", str(self.port), "-k", self.dir, "-c", "listen_addresses=127.0.0.1"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, user=self.user, cwd="/tmp")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if subprocess.run([os.path.join(PG_BINDIR, "pg_isready"), "-q", "-h", "127.0.0.1", "-p",
+                               str(self.port)]).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise SystemExit("bench: PostgreSQL did not start (see %s/server.log)" % self.dir)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+WRK_CLUSTER_CREATE = r"""
+counter = 0
+vehicles = {VEHICLES}
+request = function()
+  counter = counter + 1
+  local v = vehicles[counter % #vehicles + 1]
+  local body = string.format('{"vehicleId":"%s","inputs":["dashcamRoadFacing"],"mediaType":"image","startTime":"%s","endTime":"%s"}', v, START, START)
+  return wrk.format("POST", "/cameras/media/retrieval", {["Content-Type"]="application/json", ["Authorization"]="Bearer " .. TOKEN}, body)
+end
+delay = function() return 22 end
+"""
+
+
+def cluster_nodes(workdir, pg):
+    nodes = []
+    for i in range(3):
+        port = free_port()
+        nodes.append(Daemon(os.path.join(workdir, "node%d" % i), listen="127.0.0.1:%d" % port,
+                            inputs=[("bench%d" % i, "dashcamRoadFacing", "videotestsrc")],
+                            extra=["[cluster]", "database=" + pg.uri, "node=node%d" % i,
+                                   "advertise=http://127.0.0.1:%d" % port]))
+    return nodes
+
+
+def wrk_creates(targets, token, workdir, seconds, connections):
+    """One wrk per (daemon, vehicles) target, all at once, each connection
+    pausing 22 ms between requests.  Images long before any footage: each
+    row ends (unavailable) on the node that records its vehicle at once."""
+    procs = []
+    for i, (d, vehicles) in enumerate(targets):
+        script = os.path.join(workdir, "create-%d.lua" % i)
+        with open(script, "w") as f:
+            f.write(WRK_CLUSTER_CREATE.replace("{VEHICLES}", "{%s}" % ", ".join('"%s"' % v for v in vehicles))
+                    .replace("START", '"%s"' % rfc3339(EPOCH_NS + NS)).replace("TOKEN", '"%s"' % token))
+        procs.append(subprocess.Popen(["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--latency", "-s",
+                                       script, d.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return [parse_wrk(p.communicate(timeout=seconds + STEP_TIMEOUT_S)[0]) for p in procs]
+
+
+def wrk_get(d, token, rid, seconds):
+    return parse_wrk(run(["wrk", "-t2", "-c32", "-d%ds" % seconds, "--latency", "-H",
+                          "Authorization: Bearer " + token,
+                          d.url + "/cameras/media/retrieval?retrievalId=" + rid]).stdout)
+
+
+def first_row(d, token, vehicle):
+    """A row for the GETs to read (an image no node can make)."""
+    return Api(d.url, token).call("POST", "/cameras/media/retrieval", {
+        "vehicleId": vehicle, "inputs": ["dashcamRoadFacing"], "mediaType": "image",
+        "startTime": rfc3339(EPOCH_NS), "endTime": rfc3339(EPOCH_NS)})["data"]["retrievalId"]
+
+
+def one_box(workdir, seconds):
+    """The same load on one box (SQLite), in the same run: the reference
+    the cluster's figures are read against on a machine whose load drifts."""
+    d = Daemon(os.path.join(workdir, "one-box"), listen="127.0.0.1:%d" % free_port())
+    try:
+        d.start()
+        token = d.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+        rid = first_row(d, token, "bench")
+        creates = wrk_creates([(d, ["bench"])], token, workdir, seconds, 12)
+        return {"creates": creates, "get": wrk_get(d, token, rid, seconds)}
+    finally:
+        d.stop()
+
+
+def bench_cluster(workdir, seconds):
+    """Three lookbackd nodes sharing one PostgreSQL on this machine: create
+    latency at about 500 req/s spread over the nodes, then GET throughput of
+    each node in turn (wrk, the same run)."""
+    if not shutil.which("wrk") or not os.path.exists(os.path.join(PG_BINDIR, "postgres")):
+        return None
+    pg = Postgres(workdir)
+    nodes = []
+    load = os.getloadavg()[0]
+    try:
+        pg.start()
+        nodes = cluster_nodes(workdir, pg)
+        for d in nodes:
+            d.start()
+        token = nodes[0].cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+        rid = first_row(nodes[0], token, "bench1")
+        # each node creates for the vehicles the other two record
+        creates = wrk_creates([(d, ["bench%d" % j for j in range(3) if j != i]) for i, d in enumerate(nodes)],
+                              token, workdir, seconds, 4)
+        gets = [wrk_get(d, token, rid, seconds) for d in nodes]
+    finally:
+        for d in nodes:
+            d.stop()
+        pg.stop()
+    return {"creates": creates, "gets": gets, "one_box": one_box(workdir, seconds),
+            "load": (load, os.getloadavg()[0]),
+            "create_cmd": "wrk -t1 -c4 -d%ds --latency -s create-N.lua http://NODE_N (one per node, at once; "
+                          "22 ms pause per connection)" % seconds,
+            "get_cmd": "wrk -t2 -c32 -d%ds --latency -H 'Authorization: Bearer …' "
+                       "http://NODE_N/cameras/media/retrieval?retrievalId=… (each node in turn)" % seconds}
+
+
+def cluster_lines(res):
+    met = lambda ok: "yes" if ok else "**no**"
+    one = res["one_box"]
+    p99 = max(c[1].get("99", 1e9) for c in res["creates"])
+    p50 = max(c[1].get("50", 0) for c in res["creates"])
+    rate = sum(c[0] for c in res["creates"])
+    worst_get = min(g[0] for g in res["gets"])
+    gets = " / ".join("%.0f" % g[0] for g in res["gets"])
+    get_p99 = " / ".join("%.2f" % g[1].get("99", 0) for g in res["gets"])
+    return ["", "## Cluster", "",
+            "Measured on %s by `bench/run.sh --only cluster --update`: three lookbackd nodes on this machine "
+            "sharing one PostgreSQL 15 (Debian's, default settings, started by the harness in a folder under "
+            "/tmp), each with one camera input in the registry (recording off, as for the API rows above) and "
+            "`[cluster]` set, nothing else tuned. Each created row is run by the node that owns it (an image "
+            "long before any footage: unavailable, through the shared books) while the load goes on. The "
+            "machine's 1-minute load average (other work included): %.1f at the start, %.1f at the end." % (
+                (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),) + res["load"]), "",
+            "| measure | result | target | met |", "| --- | --- | --- | --- |",
+            "| create latency, ~500 req/s spread over 3 nodes (each for vehicles the others record) | "
+            "p99 %.2f ms (worst node; p50 %.2f ms; %.0f req/s achieved in all) | p99 ≤ 20 ms | %s |" % (
+                p99, p50, rate, met(p99 <= 20)),
+            "| `GET /cameras/media/retrieval` throughput per node | %s req/s (p99 %s ms) | ≥ 5 000 req/s each | %s |" % (
+                gets, get_p99, met(worst_get >= 5000)),
+            "| the same on one box (SQLite), same run, for reference | create p99 %.2f ms (p50 %.2f ms, %.0f req/s, "
+            "12 connections); GET %.0f req/s | | |" % (
+                one["creates"][0][1].get("99", 0), one["creates"][0][1].get("50", 0), one["creates"][0][0],
+                one["get"][0]),
+            "", "Commands: `%s`; `%s`." % (res["create_cmd"], res["get_cmd"])]
+
+
+# --------------------------------------------------------------------------
 # Report
 
 
@@ -839,7 +1013,7 @@ def corpus_line(c):
                 c.segments, c.seg_s, c.label, c.fps, c.bitrate, " ".join(c.command(0)), made))
 
 
-def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None):
+def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None, cluster_res=None):
     lines = ["# Benchmarks", "",
              "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
                  datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
@@ -883,6 +1057,8 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=N
                 max(s), r, "met" if r <= 2 else "**not met**", lookup_res["cmd"])]
     if year_res:
         lines += year_lines(year_res)
+    if cluster_res:
+        lines += cluster_lines(cluster_res)
     if mem_res:
         lines += ["", "## Memory", "",
                   "lookbackd RSS idle with 4 H.264 RTSP cameras (720p, 15 fps, `lb-test-camera`) recording: "
@@ -953,13 +1129,14 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory",
-                                       "delivery"], action="append",
-                    help="run only these parts (repeatable; default: all); writes no report file "
-                    "unless --update")
+    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory", "cluster",
+                                       "delivery"],
+                    action="append", help="run only these parts (repeatable; default: all); writes no report "
+                    "file unless --update")
     ap.add_argument("--update", action="store_true",
                     help="with --only: replace the report's sections these parts make (jobs-h265: "
-                    "'## H.265 camera footage', delivery: '## Delivery') in --out, leaving the rest as it is")
+                    "'## H.265 camera footage'; cluster: '## Cluster'; delivery: '## Delivery') in --out, "
+                    "leaving the rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
@@ -991,10 +1168,11 @@ def main():
             daemon.stop()
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
         year_res = bench_year(workdir, args.smoke) if want("year") else None
+        cluster_res = bench_cluster(workdir, 1 if args.smoke else 10) if want("cluster") else None
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
         del_res = bench_delivery(args.smoke) if want("delivery") else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
-                          (c5, results5) if results5 else None)
+                          (c5, results5) if results5 else None, cluster_res)
         if del_res:
             text += "\n".join(delivery_lines(del_res)) + "\n"
             ok = ok and del_res["ok"]

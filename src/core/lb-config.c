@@ -119,6 +119,12 @@ static const KeySpec key_specs[] = {
   {"webhook", "backoff-min", T_DURATION, "1s", 0.01e9, 3600e9},
   {"webhook", "backoff-max", T_DURATION, "5min", 0.01e9, 86400e9},
 
+  {"cluster", "database", T_STRING, ""},
+  {"cluster", "node", T_STRING, ""},
+  {"cluster", "advertise", T_STRING, ""},
+  {"cluster", "connections", T_INT, "4", 1, 64},
+  {"cluster", "heartbeat", T_DURATION, "2s", 0.1e9, 600e9},
+
   {"input", "source", T_STRING, NULL},
   {"input", "role", T_STRING, ""},
   {"input", "retention-max-age", T_DURATION, ""},

@@ -27,8 +27,10 @@ lb_media_item_url (const LbMediaUrls * urls, const LbRetrieval * r,
         urls->presign_data);
   if (r->public_url)
     return g_strdup (r->public_url);
-  return lb_sign_media_url (urls->sign_key, urls->base_url ? urls->base_url :
-      "", r->media_id, expires_s);
+  /* cluster mode: the node that holds the output serves it */
+  const gchar *base = r->media_base ? r->media_base
+      : urls->base_url ? urls->base_url : "";
+  return lb_sign_media_url (urls->sign_key, base, r->media_id, expires_s);
 }
 
 void

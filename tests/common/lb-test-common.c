@@ -2,6 +2,8 @@
 #include "lb-test-common.h"
 
 #include "core/lb-log.h"
+#include "core/lb-time.h"
+#include "quota/lb-quota.h"
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -218,12 +220,25 @@ lb_test_daemon_stop (LbTestDaemon * d, gint sig)
 {
   g_autoptr (GError) error = NULL;
 
+  gint status;
+
   g_subprocess_send_signal (d->proc, sig);
   g_subprocess_wait (d->proc, NULL, &error);
   g_assert_no_error (error);
   if (g_subprocess_get_if_signaled (d->proc))
-    return 128 + g_subprocess_get_term_sig (d->proc);
-  return g_subprocess_get_exit_status (d->proc);
+    status = 128 + g_subprocess_get_term_sig (d->proc);
+  else
+    status = g_subprocess_get_exit_status (d->proc);
+  if (status != 0 && status != 128 + sig) {
+    /* what it said before it ended badly (a sanitizer's report) */
+    g_mutex_lock (&d->lock);
+    while (!d->ended)
+      g_cond_wait (&d->cond, &d->lock);
+    g_mutex_unlock (&d->lock);
+    g_autofree gchar *out = lb_test_daemon_get_output (d);
+    g_test_message ("lookbackd ended with %d:\n%s", status, out);
+  }
+  return status;
 }
 
 void
@@ -485,9 +500,9 @@ lb_test_http_call (SoupSession * session, const gchar * base_uri,
     soup_message_set_request_body_from_bytes (msg, "application/json", b);
   }
   GBytes *reply = soup_session_send_and_read (session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  return reply;
+  /* nothing answered (a daemon starting or killed): status 0, no body */
+  *status = reply ? soup_message_get_status (msg) : 0;
+  return reply ? reply : g_bytes_new (NULL, 0);
 }
 
 JsonNode *
@@ -500,4 +515,37 @@ lb_test_api_call (SoupSession * session, const gchar * base_uri,
   gsize len;
   const gchar *data = g_bytes_get_data (reply, &len);
   return json_from_string (len ? data : "null", NULL);
+}
+
+GSubprocess *
+lb_test_spawn_tied_logged (const gchar * const *argv, const gchar * log,
+    GError ** error)
+{
+  g_autoptr (GSubprocessLauncher) l =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_child_setup (l, lb_test_child_setup, NULL, NULL);
+  if (log) {
+    g_subprocess_launcher_set_stdout_file_path (l, log);
+    g_subprocess_launcher_set_stderr_file_path (l, log);
+  }
+  return g_subprocess_launcher_spawnv (l, argv, error);
+}
+
+GSubprocess *
+lb_test_spawn_tied (const gchar * const *argv, GError ** error)
+{
+  return lb_test_spawn_tied_logged (argv, NULL, error);
+}
+
+void
+lb_test_assert_books (LbStore * store, const gchar * org, gdouble used,
+    gdouble reserved)
+{
+  g_autoptr (GError) error = NULL;
+  gdouble u = -1, r = -1;
+  g_assert_true (lb_quota_get_usage (store, org, lb_time_now (), &u, &r,
+          &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
 }
