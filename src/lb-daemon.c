@@ -3,6 +3,7 @@
 
 #include "api/lb-api-server.h"
 #include "core/lb-debug.h"
+#include "core/lb-error.h"
 #include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "jobs/lb-jobs.h"
@@ -204,6 +205,13 @@ start_webhooks (LbDaemon * daemon, GError ** error)
   if (presigns (daemon))
     lb_api_server_set_presign (daemon->api, lb_uploader_presign,
         daemon->uploader);
+  if (on && lb_store_is_clustered (daemon->store)) {
+    /* a row's end goes to the node's journal, applied to the database
+     * later: no transaction holds both it and its event yet */
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[webhook] url: "
+        "completion webhooks are not available in cluster mode yet");
+    return FALSE;
+  }
   lb_store_upload_set_webhooks (daemon->store, on);
   if (!on)
     return TRUE;
