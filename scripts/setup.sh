@@ -37,6 +37,8 @@ packages=(
   glib-networking openssl
   # clock tests: lookbackd under a shifted wall clock
   faketime
+  # the web console's test: a real browser driven by Selenium
+  chromium chromium-driver python3-selenium
   # the style check (scripts/gst-indent)
   indent
   # the sanitized run (gcc's ASan/UBSan runtimes) and fuzzing (tests/fuzz/run.sh:

@@ -666,42 +666,72 @@ query_time (LbApiQuery * q, const gchar * name, gboolean required,
   return parse_time (name, text, out, error);
 }
 
+/* startTime and endTime (both required), at most @max_ns apart. */
+static gboolean
+query_window (LbApiQuery * q, gint64 max_ns, const gchar * max_text,
+    gint64 * start_ns, gint64 * end_ns, GError ** error)
+{
+  if (!query_time (q, "startTime", TRUE, start_ns, error) ||
+      !query_time (q, "endTime", TRUE, end_ns, error))
+    return FALSE;
+  if (*end_ns < *start_ns)
+    return invalid (error, "endTime is before startTime.");
+  if (lb_time_diff (*end_ns, *start_ns) > max_ns)
+    return invalid (error, "endTime must be at most %s after startTime.",
+        max_text);
+  return TRUE;
+}
+
+/* The repeated inputs of @q in either spelling, returned in the API's. */
+static GStrv
+query_inputs (LbApiQuery * q, GError ** error)
+{
+  g_auto (GStrv) all = lb_api_query_get_all (q, "inputs");
+
+  if (!check_enum_list ("inputs", all, any_inputs, error))
+    return NULL;
+  for (guint i = 0; all[i]; i++) {
+    gchar *api = g_strdup (api_spelling (all[i]));
+    g_free (all[i]);
+    all[i] = api;
+  }
+  return g_steal_pointer (&all);
+}
+
+/* The `after` cursor of @q, if any (*@out_id stays 0 otherwise). */
+static gboolean
+query_cursor (LbApiQuery * q, gint64 * out_id, GError ** error)
+{
+  const gchar *after = lb_api_query_get (q, "after");
+
+  if (after && *after && !lb_api_cursor_decode (after, out_id))
+    return invalid (error,
+        "after: '%s' is not a cursor returned by this endpoint.", after);
+  return TRUE;
+}
+
 static gboolean
 list_window (LbApiList * l, LbApiQuery * q, GError ** error)
 {
-  if (!query_time (q, "startTime", TRUE, &l->start_ns, error) ||
-      !query_time (q, "endTime", TRUE, &l->end_ns, error) ||
-      !query_time (q, "availableAfterTime", FALSE, &l->available_after_ns,
-          error))
-    return FALSE;
-  if (l->end_ns < l->start_ns)
-    return invalid (error, "endTime is before startTime.");
-  if (lb_time_diff (l->end_ns, l->start_ns) > MAX_LIST_WINDOW_NS)
-    return invalid (error, "endTime must be at most 24 hours after startTime.");
-  return TRUE;
+  return query_window (q, MAX_LIST_WINDOW_NS, "24 hours", &l->start_ns,
+      &l->end_ns, error) && query_time (q, "availableAfterTime", FALSE,
+      &l->available_after_ns, error);
 }
 
 static gboolean
 list_filters (LbApiList * l, LbApiQuery * q, GError ** error)
 {
-  l->inputs = lb_api_query_get_all (q, "inputs");
   g_auto (GStrv) types = lb_api_query_get_all (q, "mediaTypes");
+
+  l->inputs = query_inputs (q, error);
+  if (l->inputs == NULL)
+    return FALSE;
   l->trigger_reasons = lb_api_query_get_all (q, "triggerReasons");
-  if (!check_enum_list ("inputs", l->inputs, any_inputs, error)
-      || !media_type_set ("mediaTypes", types, &l->media_types, error)
+  if (!media_type_set ("mediaTypes", types, &l->media_types, error)
       || !check_enum_list ("triggerReasons", l->trigger_reasons,
           trigger_reasons, error))
     return FALSE;
-  for (guint i = 0; l->inputs[i]; i++) {
-    gchar *api = g_strdup (api_spelling (l->inputs[i]));
-    g_free (l->inputs[i]);
-    l->inputs[i] = api;
-  }
-  const gchar *after = lb_api_query_get (q, "after");
-  if (after && *after && !lb_api_cursor_decode (after, &l->after_id))
-    return invalid (error,
-        "after: '%s' is not a cursor returned by this endpoint.", after);
-  return TRUE;
+  return query_cursor (q, &l->after_id, error);
 }
 
 LbApiList *
@@ -725,6 +755,42 @@ lb_api_list_parse (const gchar * query, GError ** error)
   if (!list_window (l, q, error) || !list_filters (l, q, error))
     return NULL;
   return g_steal_pointer (&l);
+}
+
+/* ------------------------------------------------------------------------- */
+/* GET /cameras/media/coverage */
+
+void
+lb_api_coverage_free (LbApiCoverage * c)
+{
+  if (c == NULL)
+    return;
+  g_strfreev (c->vehicles);
+  g_strfreev (c->inputs);
+  g_free (c);
+}
+
+LbApiCoverage *
+lb_api_coverage_parse (const gchar * query, GError ** error)
+{
+  g_autoptr (LbApiQuery) q = lb_api_query_parse (query, error);
+  g_autoptr (LbApiCoverage) c = g_new0 (LbApiCoverage, 1);
+
+  if (q == NULL)
+    return NULL;
+  c->vehicles = lb_api_query_get_all (q, "vehicleIds");
+  if (g_strv_length (c->vehicles) > MAX_VEHICLES) {
+    invalid (error, "vehicleIds: at most %d vehicles per request.",
+        MAX_VEHICLES);
+    return NULL;
+  }
+  if (!query_window (q, LB_API_COVERAGE_MAX_WINDOW_NS, "7 days",
+          &c->start_ns, &c->end_ns, error))
+    return NULL;
+  c->inputs = query_inputs (q, error);
+  if (c->inputs == NULL || !query_cursor (q, &c->after, error))
+    return NULL;
+  return g_steal_pointer (&c);
 }
 
 /* ------------------------------------------------------------------------- */

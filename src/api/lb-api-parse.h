@@ -10,6 +10,7 @@
 
 #include "core/lb-config.h"
 #include "core/lb-media-type.h"
+#include "core/lb-time.h"
 
 #include <glib.h>
 
@@ -91,7 +92,25 @@ void         lb_api_list_free     (LbApiList *l);
  * dashcamRoadFacing, …: the vendor's quirk). */
 const gchar *lb_api_list_spelling (const gchar *input);
 
-/* The list cursor (endCursor / after): opaque, URL-safe. */
+/* ---------------------------------------------------------------------------
+ * GET /cameras/media/coverage (ours): what was recorded when
+ */
+#define LB_API_COVERAGE_MAX_WINDOW_NS (7 * 24 * 3600 * LB_NS_PER_SEC)
+
+typedef struct {
+  GStrv vehicles;                 /* 0 to 20; none: every vehicle */
+  gint64 start_ns;
+  gint64 end_ns;                  /* start_ns ≤ end_ns ≤ start_ns + 7 days */
+  GStrv inputs;                   /* in the API's spelling; empty: every one */
+  gint64 after;                   /* the cursor: inputs answered before; 0 */
+} LbApiCoverage;
+
+LbApiCoverage *lb_api_coverage_parse (const gchar  *query,
+                                      GError      **error);
+void           lb_api_coverage_free  (LbApiCoverage *c);
+
+/* The list cursor (endCursor / after): opaque, URL-safe; the coverage
+ * cursor too. */
 gchar       *lb_api_cursor_encode (gint64        id);
 gboolean     lb_api_cursor_decode (const gchar  *cursor,
                                    gint64       *out_id);
@@ -114,5 +133,6 @@ LbApiRange   lb_api_range_parse   (const gchar *header,
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbApiQuery, lb_api_query_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbApiCreate, lb_api_create_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbApiList, lb_api_list_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbApiCoverage, lb_api_coverage_free)
 
 G_END_DECLS

@@ -158,7 +158,19 @@ void     lb_api_route_media  (LbApiRequest *req);
 void     lb_api_route_health (LbApiRequest *req);
 void     lb_api_route_openapi (LbApiRequest *req);
 
+void     lb_api_route_coverage (LbApiRequest *req);
+void     lb_api_route_quota  (LbApiRequest *req);
+void     lb_api_route_console (LbApiRequest *req);
+
 gint64   lb_api_now          (LbApiServer *server);
+
+/* JSON of the answers: "name": an RFC 3339 time (UTC); "name": [{"startTime",
+ * "endTime"}, …] of LbTimeRange; "pagination": {"endCursor", "hasNextPage"}. */
+void     lb_api_json_add_time   (JsonBuilder *b, const gchar *name, gint64 ns);
+void     lb_api_json_add_ranges (JsonBuilder *b, const gchar *name,
+                                 const GArray *ranges);
+void     lb_api_json_add_pagination (JsonBuilder *b, const gchar *cursor,
+                                     gboolean more);
 
 /* Metrics (lb-api-metrics.c) */
 void     lb_api_route_metrics (LbApiRequest *req);

@@ -312,12 +312,19 @@ not_reserved:
 /* ------------------------------------------------------------------------- */
 /* Media objects */
 
-static void
-add_time (JsonBuilder * b, const gchar * name, gint64 ns)
+/* The contract's times and ranges: written as the media items write them
+ * (lb-media-item.c), for the routes beside them (coverage, quota). */
+void
+lb_api_json_add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
-  g_autofree gchar *text = lb_time_format_rfc3339 (ns);
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, text);
+  lb_media_json_add_time (b, name, ns);
+}
+
+void
+lb_api_json_add_ranges (JsonBuilder * b, const gchar * name,
+    const GArray * ranges)
+{
+  lb_media_json_add_ranges (b, name, ranges);
 }
 
 /* How this server writes urlInfo: the box's signed URLs under its public
@@ -420,10 +427,23 @@ add_list_item (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
   json_builder_set_member_name (b, "triggerReason");
   json_builder_add_string_value (b, r->trigger_reason);
-  add_time (b, "startTime", r->delivered_start_ns);
-  add_time (b, "endTime", r->delivered_end_ns);
-  add_time (b, "availableAtTime", r->available_ns);
+  lb_api_json_add_time (b, "startTime", r->delivered_start_ns);
+  lb_api_json_add_time (b, "endTime", r->delivered_end_ns);
+  lb_api_json_add_time (b, "availableAtTime", r->available_ns);
   add_url_info (req, b, r);
+  json_builder_end_object (b);
+}
+
+void
+lb_api_json_add_pagination (JsonBuilder * b, const gchar * cursor,
+    gboolean more)
+{
+  json_builder_set_member_name (b, "pagination");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "endCursor");
+  json_builder_add_string_value (b, cursor);
+  json_builder_set_member_name (b, "hasNextPage");
+  json_builder_add_boolean_value (b, more);
   json_builder_end_object (b);
 }
 
@@ -444,13 +464,7 @@ reply_list (LbApiRequest * req, GPtrArray * rows, gboolean more)
     add_list_item (req, b, rows->pdata[i]);
   json_builder_end_array (b);
   json_builder_end_object (b);
-  json_builder_set_member_name (b, "pagination");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "endCursor");
-  json_builder_add_string_value (b, cursor);
-  json_builder_set_member_name (b, "hasNextPage");
-  json_builder_add_boolean_value (b, more);
-  json_builder_end_object (b);
+  lb_api_json_add_pagination (b, cursor, more);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   lb_api_reply_json (req, SOUP_STATUS_OK, root);

@@ -55,6 +55,13 @@ static const Route routes[] = {
       "GET /openapi.json"},
   {"GET", "/metrics", FALSE, lb_api_route_metrics, RUN_ON_WORKER,
       "GET /metrics"},
+  {"GET", "/cameras/media/coverage", FALSE, lb_api_route_coverage,
+      RUN_ON_WORKER, "GET /cameras/media/coverage"},
+  {"GET", "/cameras/media/quota", FALSE, lb_api_route_quota, RUN_ON_WORKER,
+      "GET /cameras/media/quota"},
+  {"GET", "/", FALSE, lb_api_route_console, RUN_ON_LOOP, "GET /"},
+  {"GET", "/console/", TRUE, lb_api_route_console, RUN_ON_LOOP,
+      "GET /console/{file}"},
 };
 
 const gchar *const *

@@ -7,6 +7,10 @@
  *   GET  /media/{mediaId}             a finished file, by signed URL only
  *   GET  /healthz                     liveness and counters (details with a token)
  *   GET  /openapi.json                the OpenAPI 3 document (no auth)
+ *   GET  /cameras/media/coverage      what was recorded when (ours, media:read)
+ *   GET  /cameras/media/quota         the organisation's quota (ours, media:read)
+ *   GET  /metrics                     Prometheus metrics
+ *   GET  /, /console/{file}           the web console's static files (no auth)
  *
  * The server runs in the thread-default GMainContext of the thread that
  * calls lb_api_server_new(); store work and file reads happen on worker

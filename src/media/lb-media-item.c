@@ -3,8 +3,8 @@
 #include "core/lb-sign.h"
 #include "core/lb-time.h"
 
-static void
-add_time (JsonBuilder * b, const gchar * name, gint64 ns)
+void
+lb_media_json_add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
   g_autofree gchar *text = lb_time_format_rfc3339 (ns);
   json_builder_set_member_name (b, name);
@@ -44,21 +44,21 @@ lb_media_item_write_url_info (JsonBuilder * b, const LbRetrieval * r,
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "url");
   json_builder_add_string_value (b, url);
-  add_time (b, "urlExpiryTime", expires_ns);
+  lb_media_json_add_time (b, "urlExpiryTime", expires_ns);
   json_builder_end_object (b);
 }
 
-/* "name": [{"startTime", "endTime"}, …] */
-static void
-add_ranges (JsonBuilder * b, const gchar * name, const GArray * ranges)
+void
+lb_media_json_add_ranges (JsonBuilder * b, const gchar * name,
+    const GArray * ranges)
 {
   json_builder_set_member_name (b, name);
   json_builder_begin_array (b);
   for (guint i = 0; ranges && i < ranges->len; i++) {
     const LbTimeRange *g = &g_array_index (ranges, LbTimeRange, i);
     json_builder_begin_object (b);
-    add_time (b, "startTime", g->start_ns);
-    add_time (b, "endTime", g->end_ns);
+    lb_media_json_add_time (b, "startTime", g->start_ns);
+    lb_media_json_add_time (b, "endTime", g->end_ns);
     json_builder_end_object (b);
   }
   json_builder_end_array (b);
@@ -75,16 +75,16 @@ add_coverage (JsonBuilder * b, const LbCoverage * c)
     return;
   json_builder_set_member_name (b, "coverage");
   json_builder_begin_object (b);
-  add_time (b, "requestedStartTime", c->requested_start_ns);
-  add_time (b, "requestedEndTime", c->requested_end_ns);
-  add_time (b, "deliveredStartTime", c->delivered_start_ns);
-  add_time (b, "deliveredEndTime", c->delivered_end_ns);
+  lb_media_json_add_time (b, "requestedStartTime", c->requested_start_ns);
+  lb_media_json_add_time (b, "requestedEndTime", c->requested_end_ns);
+  lb_media_json_add_time (b, "deliveredStartTime", c->delivered_start_ns);
+  lb_media_json_add_time (b, "deliveredEndTime", c->delivered_end_ns);
   json_builder_set_member_name (b, "offsetMs");
   json_builder_add_double_value (b,
       (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
       1000.0);
-  add_ranges (b, "gaps", c->gaps);
-  add_ranges (b, "unsynchronized", c->unsynced);
+  lb_media_json_add_ranges (b, "gaps", c->gaps);
+  lb_media_json_add_ranges (b, "unsynchronized", c->unsynced);
   json_builder_end_object (b);
 }
 
@@ -111,12 +111,14 @@ lb_media_item_write (JsonBuilder * b, const LbRetrieval * r,
   }
   json_builder_set_member_name (b, "mediaType");
   json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
-  add_time (b, "startTime", available ? r->delivered_start_ns : r->start_ns);
-  add_time (b, "endTime", available ? r->delivered_end_ns : r->end_ns);
+  lb_media_json_add_time (b, "startTime",
+      available ? r->delivered_start_ns : r->start_ns);
+  lb_media_json_add_time (b, "endTime",
+      available ? r->delivered_end_ns : r->end_ns);
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, lb_retrieval_status_to_string (shown));
   if (available) {
-    add_time (b, "availableAtTime", r->available_ns);
+    lb_media_json_add_time (b, "availableAtTime", r->available_ns);
     lb_media_item_write_url_info (b, r, urls, now_ns);
     add_coverage (b, r->coverage);
   }

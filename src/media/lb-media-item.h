@@ -14,6 +14,16 @@
 
 G_BEGIN_DECLS
 
+/* "@name": @ns as the contract writes times (lb_time_format_rfc3339()). */
+void     lb_media_json_add_time   (JsonBuilder   *b,
+                                   const gchar   *name,
+                                   gint64         ns);
+/* "@name": [{"startTime", "endTime"}, …] of @ranges (LbTimeRange; NULL:
+ * an empty array). */
+void     lb_media_json_add_ranges (JsonBuilder   *b,
+                                   const gchar   *name,
+                                   const GArray  *ranges);
+
 /* Makes the URL of an object uploaded to S3 (@object_url, unsigned) usable
  * by anyone holding it until @now_ns + @ttl_ns: a presigned URL. */
 typedef gchar *(*LbMediaPresignFunc) (const gchar *object_url,

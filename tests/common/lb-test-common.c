@@ -43,6 +43,58 @@ lb_test_store_open (const gchar * dir)
   return store;
 }
 
+LbSegment *
+lb_test_segment_new (const gchar * vehicle, const gchar * input,
+    gint64 start_ns, gint64 end_ns, gint64 gop_ns, GArray ** keyframes)
+{
+  LbSegment *s = g_new0 (LbSegment, 1);
+  gint64 off = 1000;
+
+  s->vehicle = g_strdup (vehicle);
+  s->input = g_strdup (input);
+  s->path = lb_footage_segment_relpath (vehicle, input, start_ns);
+  s->start_ns = start_ns;
+  s->end_ns = end_ns;
+  s->codec = g_strdup ("h264");
+  s->caps = g_strdup ("video/x-h264");
+  s->width = 320;
+  s->height = 240;
+  s->fps_n = 30;
+  s->fps_d = 1;
+  s->init_size = 1000;
+  *keyframes = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
+  for (gint64 t = start_ns; t < end_ns; t += gop_ns, off += 5000) {
+    LbKeyframe k = { 0, t, off, 5000, off + 16, 900,
+      (guint) (gop_ns * 30 / LB_NS_PER_SEC)
+    };
+    g_array_append_val (*keyframes, k);
+  }
+  s->bytes = off;
+  return s;
+}
+
+void
+lb_test_add_footage (LbStore * store, const gchar * vehicle,
+    const gchar * input, gint64 epoch, const gint64 (*spans)[2], guint n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) segs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
+  g_autoptr (GPtrArray) kfs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+
+  for (guint i = 0; i < n; i++) {
+    GArray *k;
+    LbSegment *s = lb_test_segment_new (vehicle, input, spans[i][0],
+        spans[i][1], LB_NS_PER_SEC, &k);
+    s->clock_epoch = epoch;
+    g_ptr_array_add (segs, s);
+    g_ptr_array_add (kfs, k);
+  }
+  g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
+  g_assert_no_error (error);
+}
+
 gchar *
 lb_test_store_new (gchar ** out_db)
 {

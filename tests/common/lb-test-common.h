@@ -9,6 +9,7 @@
 #include <libsoup/soup.h>
 
 #include "store/lb-store.h"
+#include "store/lb-store-footage.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,27 @@ void      lb_test_rm_rf                   (const gchar *path);
 /* The store of @dir (<dir>/lookback.db, created when missing), opened
  * (asserted). */
 LbStore  *lb_test_store_open              (const gchar *dir);
+
+/* A closed segment row of @vehicle's @input over [@start_ns, @end_ns) for
+ * lb_store_segment_add(): H.264 320x240 at 30 fps, its path relative in the
+ * store's layout, a keyframe every @gop_ns (5000 bytes each) put in
+ * *@keyframes (LbKeyframe).  No file is written. */
+LbSegment *lb_test_segment_new            (const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       start_ns,
+                                           gint64       end_ns,
+                                           gint64       gop_ns,
+                                           GArray     **keyframes);
+
+/* Adds @n segments of @vehicle's @input over @spans ([start, end) in ns),
+ * timed in clock epoch @epoch (0: synchronised), each with a keyframe every
+ * second (lb_test_segment_new()), in one transaction (asserted). */
+void       lb_test_add_footage            (LbStore     *store,
+                                           const gchar *vehicle,
+                                           const gchar *input,
+                                           gint64       epoch,
+                                           const gint64 (*spans)[2],
+                                           guint        n);
 
 /* A new temporary folder holding an empty store: its database is
  * <dir>/lookback.db.  Returns the folder; *@out_db (if not NULL) gets the

@@ -1,10 +1,11 @@
-/* Fuzz target: the query of GET /cameras/media and its cursor
- * (lb_api_list_parse, lb_api_cursor_decode, src/api/lb-api-parse.c)
+/* Fuzz target: the queries of GET /cameras/media and GET
+ * /cameras/media/coverage and their cursor (lb_api_list_parse,
+ * lb_api_coverage_parse, lb_api_cursor_decode, src/api/lb-api-parse.c)
  *
- * The bytes are a query string.  Either a list request that keeps the
- * contract comes out or LB_ERROR_INVALID; and as a cursor (the `after`
- * value), the bytes decode to a row id only if encoding that id gives a
- * cursor that decodes to it again.
+ * The bytes are a query string.  Either a list (or coverage) request that
+ * keeps the contract comes out or LB_ERROR_INVALID; and as a cursor (the
+ * `after` value), the bytes decode to a row id only if encoding that id
+ * gives a cursor that decodes to it again.
  */
 #include "api/lb-api-parse.h"
 #include "core/lb-error.h"
@@ -49,6 +50,26 @@ check_list (const gchar * query)
     g_assert_cmpstr (lb_api_list_spelling (l->inputs[i]), !=, NULL);
 }
 
+static void
+check_coverage (const gchar * query)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbApiCoverage) c = lb_api_coverage_parse (query, &error);
+
+  if (c == NULL) {
+    g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
+    return;
+  }
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (c->vehicles), <=, 20);
+  g_assert_cmpint (c->start_ns, >=, LB_TIME_MIN);
+  g_assert_cmpint (c->start_ns, <=, c->end_ns);
+  g_assert_cmpint (c->end_ns - c->start_ns, <=, LB_API_COVERAGE_MAX_WINDOW_NS);
+  g_assert_cmpint (c->after, >=, 0);
+  for (guint i = 0; c->inputs[i]; i++)
+    g_assert_cmpstr (lb_api_list_spelling (c->inputs[i]), !=, NULL);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
@@ -56,5 +77,6 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 
   check_cursor (text);
   check_list (text);
+  check_coverage (text);
   return 0;
 }

@@ -19,23 +19,9 @@ static void
 add_timed (LbStore * store, const gchar * vehicle, const gchar * input,
     gint64 start, gint64 end, gint64 epoch)
 {
-  LbSegment *s = g_new0 (LbSegment, 1);
-  s->vehicle = g_strdup (vehicle);
-  s->input = g_strdup (input);
-  s->path = lb_footage_segment_relpath (vehicle, input, start);
-  s->start_ns = start;
-  s->end_ns = end;
-  s->codec = g_strdup ("h264");
-  s->caps = g_strdup ("video/x-h264");
-  s->fps_n = 30;
-  s->fps_d = 1;
-  s->clock_epoch = epoch;
-  g_autoptr (GPtrArray) a =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_ptr_array_add (a, s);
-  g_autoptr (GError) error = NULL;
-  g_assert_true (lb_store_segment_add (store, a, NULL, &error));
-  g_assert_no_error (error);
+  const gint64 span[1][2] = { {start, end} };
+
+  lb_test_add_footage (store, vehicle, input, epoch, span, 1);
 }
 
 static void

@@ -13,56 +13,12 @@
 
 typedef LbTestStoreFixture Fixture;
 
-/* A closed segment [start, end) with one keyframe every @gop seconds at 30 fps. */
-static LbSegment *
-make_segment (const gchar * input, gint64 start, gint64 end, gint64 gop,
-    GArray ** kfs)
-{
-  LbSegment *s = g_new0 (LbSegment, 1);
-  s->vehicle = g_strdup ("v1");
-  s->input = g_strdup (input);
-  s->path = lb_footage_segment_relpath ("v1", input, start);
-  s->start_ns = start;
-  s->end_ns = end;
-  s->codec = g_strdup ("h264");
-  s->caps = g_strdup ("video/x-h264");
-  s->width = 320;
-  s->height = 240;
-  s->fps_n = 30;
-  s->fps_d = 1;
-  s->init_size = 1000;
-  *kfs = g_array_new (FALSE, TRUE, sizeof (LbKeyframe));
-  gint64 off = 1000;
-  for (gint64 t = start; t < end; t += gop) {
-    LbKeyframe k =
-        { 0, t, off, 5000, off + 16, 900, (guint) (gop * 30 / GST_SECOND) };
-    g_array_append_val (*kfs, k);
-    off += 5000;
-  }
-  s->bytes = off;
-  return s;
-}
-
 /* Segments of input @input timed in clock epoch @epoch (0: synchronised). */
 static void
 add_timed (LbStore * store, const gchar * input, gint64 epoch,
     const gint64 (*spans)[2], guint n)
 {
-  g_autoptr (GPtrArray) segs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lb_segment_free);
-  g_autoptr (GPtrArray) kfs =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  for (guint i = 0; i < n; i++) {
-    GArray *k;
-    LbSegment *s = make_segment (input, spans[i][0], spans[i][1], GST_SECOND,
-        &k);
-    s->clock_epoch = epoch;
-    g_ptr_array_add (segs, s);
-    g_ptr_array_add (kfs, k);
-  }
-  g_autoptr (GError) error = NULL;
-  g_assert_true (lb_store_segment_add (store, segs, kfs, &error));
-  g_assert_no_error (error);
+  lb_test_add_footage (store, "v1", input, epoch, spans, n);
 }
 
 static void
@@ -317,7 +273,8 @@ test_lookup_100k (Fixture * f, gconstpointer data)
   for (guint i = 0; i < n; i++) {
     GArray *k;
     gint64 s = T0 + (gint64) i * S (60);
-    g_ptr_array_add (segs, make_segment ("a", s, s + S (60), S (30), &k));
+    g_ptr_array_add (segs, lb_test_segment_new ("v1", "a", s, s + S (60),
+            S (30), &k));
     g_ptr_array_add (kfs, k);
   }
   g_autoptr (GError) error = NULL;
