@@ -8,6 +8,10 @@
                               output checked; writes nothing (meson test runs it)
     bench/run.sh --only year  a year of index alone (about 3 minutes, 1.5 GB of
                               disk in the work folder)
+    bench/run.sh --only delivery
+                              uploads to the test peers (s3rver, the tus server)
+                              through a dropping link, an outage, webhook faults
+                              (about 4 minutes)
     bench/run.sh --only cluster --update
                               three nodes sharing one PostgreSQL 15 (about a
                               minute); --update rewrites that part's section
@@ -50,6 +54,7 @@ LOOKBACK = os.path.join(BUILD, "lookback")
 CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
 LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
 YEAR_BENCH = os.path.join(BUILD, "bench", "lb-bench-year")
+DELIVERY_BENCH = os.path.join(BUILD, "bench", "lb-bench-delivery")
 PG_BINDIR = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15
 # realpath: a worktree may link bench/cache to a shared cache, whose
 # corpus.json names the files by their real path
@@ -1070,6 +1075,33 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=N
     return "\n".join(lines) + "\n", ok
 
 
+def bench_delivery(smoke):
+    """lb-bench-delivery against the peers of the upload tests: its own
+    Markdown rows, and whether every target was met."""
+    args = ["--size-mb", "24", "--drop-mb", "11", "--retrievals", "20", "--outage-s", "2",
+            "--events", "20", "--rate-mb", "1", "--rate-s", "3"] if smoke else []
+    env = dict(os.environ, LB_PEERS_DIR=os.path.join(ROOT, "tests", "peers"))
+    log("delivery: %s %s" % (DELIVERY_BENCH, " ".join(args)))
+    p = subprocess.run([DELIVERY_BENCH] + args, env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True, timeout=STEP_TIMEOUT_S)
+    cmd = "LB_PEERS_DIR=tests/peers build/bench/lb-bench-delivery" + (" " + " ".join(args) if args else "")
+    return {"table": p.stdout.strip(), "ok": p.returncode == 0, "cmd": cmd}
+
+
+def delivery_lines(res):
+    return ["", "## Delivery", "",
+            "Uploads and webhooks against the upload tests' peers on 127.0.0.1 (s3rver behind a "
+            "SigV4 check, the tus reference server, a relay that drops the link, a webhook "
+            "receiver that fails). Targets: at most one part (8 MiB) re-sent per drop, the "
+            "object intact; every queued retrieval stored once, in priority order, after the "
+            "outage; no webhook event lost, duplicates only retries of an event id; "
+            "`[upload] max-rate` never exceeded (the rate achieved, hashing included, "
+            "÷ the cap; the bound allows for the one-second bucket the uploader starts "
+            "with).", "",
+            res["table"], "", "All targets met: %s. Command: `%s`." % (
+                "yes" if res["ok"] else "**no**", res["cmd"])]
+
+
 def splice(path, text):
     """Replaces in the report at @path the sections ("## " headings) that
     @text has, or appends them; the rest of the file stays as it was."""
@@ -1104,12 +1136,14 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory", "cluster"],
+    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory", "cluster",
+                                       "delivery"],
                     action="append", help="run only these parts (repeatable; default: all); writes no report "
                     "file unless --update")
     ap.add_argument("--update", action="store_true",
                     help="with --only: replace the report's sections these parts make (jobs-h265: "
-                    "'## H.265 camera footage'; cluster: '## Cluster') in --out, leaving the rest as it is")
+                    "'## H.265 camera footage'; cluster: '## Cluster'; delivery: '## Delivery') in --out, "
+                    "leaving the rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
@@ -1143,9 +1177,15 @@ def main():
         year_res = bench_year(workdir, args.smoke) if want("year") else None
         cluster_res = bench_cluster(workdir, 1 if args.smoke else 10) if want("cluster") else None
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
+        del_res = bench_delivery(args.smoke) if want("delivery") else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
                           (c5, results5) if results5 else None, cluster_res)
+        if del_res:
+            text += "\n".join(delivery_lines(del_res)) + "\n"
+            ok = ok and del_res["ok"]
         problems = [p for r in results + results5 for p in r["problems"]]
+        if del_res and not del_res["ok"]:
+            problems.append("delivery: a target was missed")
         if args.smoke or (args.only and not args.update):
             sys.stdout.write(text)
             if problems:

@@ -47,6 +47,9 @@ packages=(
   # benchmarks: the side to beat, and the load tools
   ffmpeg wrk hyperfine
 )
+# the upload tests' peers (tests/peers: s3rver, the tus server, the AWS SDK's
+# signer) run on Node.js; a Node.js that brings its own npm is kept
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -63,6 +66,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+fi
+
+# the test peers, pinned by tests/peers/package-lock.json; installed again
+# when the lock file changes
+peers=tests/peers
+if [ ! -f "$peers/node_modules/.package-lock.json" ] ||
+   [ "$peers/package-lock.json" -nt "$peers/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the test peers (npm ci in $peers)"
+  npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 build=build

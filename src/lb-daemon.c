@@ -3,6 +3,7 @@
 
 #include "api/lb-api-server.h"
 #include "core/lb-debug.h"
+#include "core/lb-error.h"
 #include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "jobs/lb-jobs.h"
@@ -24,7 +25,8 @@ struct _LbDaemon
   LbStore *store;
   LbApiServer *api;
   LbJobs *jobs;
-  LbUploader *uploader;         /* NULL when [upload] url-template is empty */
+  LbUploader *uploader;         /* NULL when uploads are off */
+  LbUploader *webhooks;         /* NULL when [webhook] url is empty */
   LbRecorder *recorder;         /* NULL when nothing is recorded */
   LbRetention *retention;       /* its own thread: file deletions stay off the loop */
   gchar *description;
@@ -183,6 +185,52 @@ start_uploads (LbDaemon * daemon, GError ** error)
   return TRUE;
 }
 
+/* S3 without a public-url-template: urlInfo is a presigned URL. */
+static gboolean
+presigns (LbDaemon * daemon)
+{
+  const gchar *pub = lb_config_get_string (daemon->config, "upload",
+      "public-url-template");
+  return daemon->uploader && *pub == '\0'
+      && g_str_equal (lb_config_get_string (daemon->config, "upload",
+          "protocol"), "s3");
+}
+
+/* Webhooks on: every ended media item queues an event (in the transaction
+ * that ends it) and the sender delivers them.  Before the jobs start. */
+static gboolean
+start_webhooks (LbDaemon * daemon, GError ** error)
+{
+  gboolean on = lb_webhooks_enabled (daemon->config);
+  if (presigns (daemon))
+    lb_api_server_set_presign (daemon->api, lb_uploader_presign,
+        daemon->uploader);
+  if (on && lb_store_is_clustered (daemon->store)) {
+    /* a row's end goes to the node's journal, applied to the database
+     * later: no transaction holds both it and its event yet */
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[webhook] url: "
+        "completion webhooks are not available in cluster mode yet");
+    return FALSE;
+  }
+  lb_store_upload_set_webhooks (daemon->store, on);
+  if (!on)
+    return TRUE;
+  daemon->webhooks = lb_uploader_new_webhooks (daemon->config, daemon->store,
+      error);
+  if (daemon->webhooks == NULL)
+    return FALSE;
+  const gchar *pub = lb_config_get_string (daemon->config, "server",
+      "public-url");
+  g_autofree gchar *uri = lb_api_server_get_uri (daemon->api);
+  lb_uploader_set_media_urls (daemon->webhooks, *pub ? pub : uri,
+      presigns (daemon) ? lb_uploader_presign : NULL, daemon->uploader);
+  if (!lb_uploader_start (daemon->webhooks, error))
+    return FALSE;
+  lb_api_server_add_health (daemon->api, "webhooks", lb_upload_health_json,
+      daemon->webhooks, NULL);
+  return TRUE;
+}
+
 gboolean
 lb_daemon_start (LbDaemon * daemon, GError ** error)
 {
@@ -198,7 +246,8 @@ lb_daemon_start (LbDaemon * daemon, GError ** error)
     lb_api_server_add_health (daemon->api, "cluster", cluster_health,
         daemon->store, NULL);
 
-  if (!start_uploads (daemon, error) || !start_jobs (daemon, error))
+  if (!start_uploads (daemon, error) || !start_webhooks (daemon, error)
+      || !start_jobs (daemon, error))
     return FALSE;
 
   g_autofree gchar *uri = lb_api_server_get_uri (daemon->api);
@@ -233,6 +282,8 @@ lb_daemon_finish (LbDaemon * daemon, GError ** error)
     lb_jobs_stop (daemon->jobs);        /* rows in progress go back to pending */
   if (daemon->uploader)
     lb_uploader_stop (daemon->uploader);        /* the upload in flight stays queued */
+  if (daemon->webhooks)
+    lb_uploader_stop (daemon->webhooks);
   GST_INFO ("finished");
   return TRUE;
 }
@@ -254,6 +305,7 @@ lb_daemon_free (LbDaemon * daemon)
   g_clear_pointer (&daemon->api, lb_api_server_free);
   g_clear_pointer (&daemon->jobs, lb_jobs_free);
   g_clear_pointer (&daemon->uploader, lb_uploader_free);
+  g_clear_pointer (&daemon->webhooks, lb_uploader_free);
   g_clear_pointer (&daemon->recorder, lb_recorder_free);
   g_clear_pointer (&daemon->retention, lb_retention_stop);
   g_clear_pointer (&daemon->store, lb_store_free);

@@ -3,7 +3,8 @@
 
 #include "api/lb-api-conn.h"
 #include "api/lb-api-server.h"
-#include "api/lb-rate-limit.h"
+#include "core/lb-rate-limit.h"
+#include "media/lb-media-item.h"
 #include "store/lb-store-api.h"
 
 #include <libsoup/soup.h>
@@ -44,6 +45,8 @@ struct _LbApiServer {
                                  * dropped when the server is freed */
   LbApiCreatedFunc created;     /* set before requests arrive; then read-only */
   gpointer created_data;
+  LbMediaPresignFunc presign;   /* set before requests arrive; then read-only */
+  gpointer presign_data;
   GHashTable *conns;            /* peer "ip:port" → LbApiConn*; protected by lock */
   guint n_closing;              /* of them, closed to make room; lock */
   gint conns_accepted;          /* atomic: counters for /healthz */

@@ -11,6 +11,7 @@
 #include "core/lb-error.h"
 #include "core/lb-log.h"
 #include "core/lb-sign.h"
+#include "media/lb-media-item.h"
 #include "quota/lb-quota.h"
 #include "store/lb-store-cluster.h"
 
@@ -311,120 +312,56 @@ not_reserved:
 /* ------------------------------------------------------------------------- */
 /* Media objects */
 
+/* The contract's times and ranges: written as the media items write them
+ * (lb-media-item.c), for the routes beside them (coverage, quota). */
 void
 lb_api_json_add_time (JsonBuilder * b, const gchar * name, gint64 ns)
 {
-  g_autofree gchar *text = lb_time_format_rfc3339 (ns);
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, text);
-}
-
-static void
-add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
-{
-  LbApiServer *server = req->server;
-  gint64 now_ns = lb_api_now (server);
-  gint64 expires_s =
-      (now_ns + server->url_ttl_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC;
-
-  g_mutex_lock (&server->lock);
-  /* cluster mode: the node that holds the output serves it */
-  g_autofree gchar *base = g_strdup (r->media_base ? r->media_base
-      : server->public_url ? server->public_url : "");
-  g_mutex_unlock (&server->lock);
-  /* An uploaded object is fetched from where it was uploaded. */
-  g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)
-      : lb_sign_media_url (server->sign_key, base, r->media_id, expires_s);
-
-  json_builder_set_member_name (b, "urlInfo");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "url");
-  json_builder_add_string_value (b, url);
-  lb_api_json_add_time (b, "urlExpiryTime", expires_s * LB_NS_PER_SEC);
-  json_builder_end_object (b);
+  lb_media_json_add_time (b, name, ns);
 }
 
 void
 lb_api_json_add_ranges (JsonBuilder * b, const gchar * name,
     const GArray * ranges)
 {
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint i = 0; ranges && i < ranges->len; i++) {
-    const LbTimeRange *g = &g_array_index (ranges, LbTimeRange, i);
-    json_builder_begin_object (b);
-    lb_api_json_add_time (b, "startTime", g->start_ns);
-    lb_api_json_add_time (b, "endTime", g->end_ns);
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
+  lb_media_json_add_ranges (b, name, ranges);
 }
 
-/* The coverage manifest (api-contract.md): requested and delivered range,
- * how far the delivered start is from the requested one, the gaps, and
- * (ours, additive) the delivered parts recorded while the clock was not
- * known to be synchronised. */
+/* How this server writes urlInfo: the box's signed URLs under its public
+ * URL, or the uploaded objects' (presigned when the uploader presigns). */
 static void
-add_coverage (JsonBuilder * b, const LbCoverage * c)
+media_urls (LbApiRequest * req, LbMediaUrls * urls, gchar ** base)
 {
-  if (c == NULL)
-    return;
-  json_builder_set_member_name (b, "coverage");
-  json_builder_begin_object (b);
-  lb_api_json_add_time (b, "requestedStartTime", c->requested_start_ns);
-  lb_api_json_add_time (b, "requestedEndTime", c->requested_end_ns);
-  lb_api_json_add_time (b, "deliveredStartTime", c->delivered_start_ns);
-  lb_api_json_add_time (b, "deliveredEndTime", c->delivered_end_ns);
-  json_builder_set_member_name (b, "offsetMs");
-  json_builder_add_double_value (b,
-      (gdouble) ((c->delivered_start_ns - c->requested_start_ns) / 1000) /
-      1000.0);
-  lb_api_json_add_ranges (b, "gaps", c->gaps);
-  lb_api_json_add_ranges (b, "unsynchronized", c->unsynced);
-  json_builder_end_object (b);
+  LbApiServer *server = req->server;
+
+  g_mutex_lock (&server->lock);
+  *base = g_strdup (server->public_url ? server->public_url : "");
+  g_mutex_unlock (&server->lock);
+  *urls = (LbMediaUrls) {
+  server->sign_key, *base, server->url_ttl_ns, server->presign,
+        server->presign_data};
 }
 
-/* One object of GET /cameras/media/retrieval. */
+static void
+add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
+{
+  LbMediaUrls urls;
+  g_autofree gchar *base = NULL;
+
+  media_urls (req, &urls, &base);
+  lb_media_item_write_url_info (b, r, &urls, lb_api_now (req->server));
+}
+
+/* One object of GET /cameras/media/retrieval (lb-media-item.c, which the
+ * webhook events share). */
 static void
 add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
 {
-  gboolean available = r->status == LB_RETRIEVAL_AVAILABLE;
-  LbRetrievalStatus shown =
-      r->status == LB_RETRIEVAL_RUNNING ? LB_RETRIEVAL_PENDING : r->status;
+  LbMediaUrls urls;
+  g_autofree gchar *base = NULL;
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "vehicleId");
-  json_builder_add_string_value (b, r->vehicle);
-  if (r->input) {
-    json_builder_set_member_name (b, "input");
-    json_builder_add_string_value (b, r->input);
-  }
-  if (r->camera_role) {
-    json_builder_set_member_name (b, "cameraRole");
-    json_builder_add_string_value (b, r->camera_role);
-  }
-  json_builder_set_member_name (b, "mediaType");
-  json_builder_add_string_value (b, lb_media_type_to_string (r->media_type));
-  lb_api_json_add_time (b, "startTime",
-      available ? r->delivered_start_ns : r->start_ns);
-  lb_api_json_add_time (b, "endTime",
-      available ? r->delivered_end_ns : r->end_ns);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, lb_retrieval_status_to_string (shown));
-  if (available) {
-    lb_api_json_add_time (b, "availableAtTime", r->available_ns);
-    add_url_info (req, b, r);
-    add_coverage (b, r->coverage);
-  }
-  if (shown == LB_RETRIEVAL_PENDING) {
-    json_builder_set_member_name (b, "progress");
-    json_builder_add_double_value (b, r->progress);
-  }
-  if (r->failure_reason && !available) {
-    json_builder_set_member_name (b, "failureReason");
-    json_builder_add_string_value (b, r->failure_reason);
-  }
-  json_builder_end_object (b);
+  media_urls (req, &urls, &base);
+  lb_media_item_write (b, r, &urls, lb_api_now (req->server));
 }
 
 static void

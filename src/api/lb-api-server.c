@@ -826,6 +826,15 @@ lb_api_server_add_health (LbApiServer * server, const gchar * name,
 }
 
 void
+lb_api_server_set_presign (LbApiServer * server, LbMediaPresignFunc func,
+    gpointer user_data)
+{
+  g_return_if_fail (server != NULL);
+  server->presign = func;
+  server->presign_data = user_data;
+}
+
+void
 lb_api_server_set_created_func (LbApiServer * server, LbApiCreatedFunc func,
     gpointer user_data)
 {

@@ -21,6 +21,7 @@
 #include "core/lb-config.h"
 #include "core/lb-time.h"
 #include "store/lb-store.h"
+#include "media/lb-media-item.h"
 
 #include <json-glib/json-glib.h>
 
@@ -64,6 +65,13 @@ typedef void (*LbApiCreatedFunc) (gpointer user_data);
 void         lb_api_server_set_created_func (LbApiServer      *server,
                                              LbApiCreatedFunc  func,
                                              gpointer          user_data);
+
+/* Uploaded objects' URLs are presigned by @func (S3 without a
+ * public-url-template) instead of shown as they are.  Set it before the
+ * first request arrives. */
+void         lb_api_server_set_presign (LbApiServer        *server,
+                                        LbMediaPresignFunc  func,
+                                        gpointer            user_data);
 
 /* Every route the server answers, "METHOD /path" in OpenAPI spelling
  * ("GET /media/{mediaId}"), NULL-terminated. */

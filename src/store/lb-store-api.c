@@ -986,6 +986,30 @@ fail:
   return FALSE;
 }
 
+/* update_open_row() for a row that ends (available, failed, unavailable):
+ * with webhooks on, its event is queued in the same transaction. */
+static gboolean
+finish_row (LbStore * store, gint64 id, const gchar * sql, BindFunc bind,
+    gpointer data, const gchar * what, GError ** error)
+{
+  gboolean nested = FALSE, ok;
+
+  LB_STORE_LOCK (store);
+  ok = tx_begin (store, &nested, error);
+  if (ok) {
+    g_autoptr (LbRetrieval) row = NULL;
+    ok = update_open_row (store, id, sql, bind, data, what, error)
+        && get_one (store, FALSE, "id = ?", id, NULL, &row, error)
+        && lb_store_upload_queue_event (store, row, g_get_real_time () * 1000,
+        error)
+        && tx_commit (store, nested, error);
+    if (!ok)
+      tx_rollback (store, nested);
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
+}
+
 static void
 bind_double (sqlite3_stmt * stmt, gpointer data)
 {
@@ -1055,7 +1079,7 @@ lb_store_api_finish_available (LbStore * store, gint64 id,
   Available a = { output_path, content_type, coverage, delivered_start_ns,
     delivered_end_ns, available_ns, MAX (cost, 0.0)
   };
-  return update_open_row (store, id,
+  return finish_row (store, id,
       "UPDATE api_retrievals SET status = 'available', progress = 1,"
       " output_path = ?, content_type = ?, delivered_start_ns = ?, delivered_end_ns = ?,"
       " coverage = ?, available_ns = ?, cost_committed = ?, failure_reason = NULL"
@@ -1078,7 +1102,7 @@ lb_store_api_finish_failed (LbStore * store, gint64 id, const gchar * reason,
     LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_FAILED,.text = reason };
     return lb_store_journal_add (store, &e, error);
   }
-  return update_open_row (store, id,
+  return finish_row (store, id,
       "UPDATE api_retrievals SET status = 'failed', failure_reason = ?,"
       " cost_committed = 0 WHERE id = ?", bind_reason, (gpointer) reason,
       "fail", error);
@@ -1095,7 +1119,7 @@ lb_store_api_finish_unavailable (LbStore * store, gint64 id,
     };
     return lb_store_journal_add (store, &e, error);
   }
-  return update_open_row (store, id,
+  return finish_row (store, id,
       "UPDATE api_retrievals SET status = 'unavailable', failure_reason = ?,"
       " cost_committed = 0 WHERE id = ?", bind_reason, (gpointer) reason,
       "mark unavailable", error);

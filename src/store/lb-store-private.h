@@ -78,6 +78,7 @@ struct _LbStore {
   gchar *path;
   gchar *dir;
   gboolean read_only;
+  gint webhooks;                /* lb_store_upload_set_webhooks(); atomic */
 
   /* Cluster mode (lb-store-cluster.h): the 'api' area's PostgreSQL
    * backend, or NULL on a single box.  Set by lb_store_join_cluster()
@@ -214,6 +215,14 @@ LbCoverage   *lb_store_col_coverage   (sqlite3_stmt     *stmt,
 /* The same text, for the PostgreSQL backend and the local journal. */
 gchar        *lb_store_coverage_to_text   (const LbCoverage *coverage);
 LbCoverage   *lb_store_coverage_from_text (const gchar      *text);
+
+/* Queues the webhook event of @row, which has just ended (lb-store-upload.c;
+ * nothing when webhooks are off).  The caller holds the lock and has the
+ * transaction open that ends the row. */
+gboolean      lb_store_upload_queue_event (LbStore           *store,
+                                           const LbRetrieval *row,
+                                           gint64             now_ns,
+                                           GError           **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStoreStmt, lb_store_stmt_release)

@@ -20,6 +20,16 @@ static const gchar *const upload_steps[] = {
       "  UNIQUE (retrieval_id, input));"
       "CREATE INDEX upload_journal_order ON upload_journal (state, priority, created_ns, id);"
       "CREATE INDEX upload_journal_uploaded ON upload_journal (state, file_deleted, uploaded_ns);",
+  /* 2: kinds of entry (media uploads, webhook events), the endpoint's upload
+   * session (S3 UploadId, tus upload URL) with the bytes it acknowledged, and
+   * the acknowledged parts of an S3 multipart upload.  The UNIQUE constraint
+   * changes, so the table is built anew. */
+  "CREATE TABLE upload_journal_v2 (" "  id INTEGER PRIMARY KEY," "  kind INTEGER NOT NULL DEFAULT 0,"   /* LbUploadKind */
+      "  retrieval_id TEXT NOT NULL," "  vehicle TEXT NOT NULL," "  input TEXT NOT NULL," "  media_type TEXT NOT NULL," "  path TEXT NOT NULL," "  priority INTEGER NOT NULL," "  state INTEGER NOT NULL DEFAULT 0," "  attempts INTEGER NOT NULL DEFAULT 0," "  created_ns INTEGER NOT NULL," "  next_attempt_ns INTEGER NOT NULL," "  uploaded_ns INTEGER NOT NULL DEFAULT 0," "  bytes INTEGER NOT NULL DEFAULT 0," "  sha256 TEXT," "  public_url TEXT," "  last_error TEXT," "  delivered_start_ns INTEGER," "  delivered_end_ns INTEGER," "  coverage_json TEXT," "  file_deleted INTEGER NOT NULL DEFAULT 0," "  retrieval_row INTEGER," "  content_type TEXT," "  cost REAL NOT NULL DEFAULT 0," "  session TEXT,"      /* S3 UploadId or tus upload URL, or NULL */
+      "  acked INTEGER NOT NULL DEFAULT 0,"     /* bytes the endpoint acknowledged */
+      "  event_id TEXT,"        /* webhook events: the event's UUID */
+      "  UNIQUE (kind, retrieval_id, input));" "INSERT INTO upload_journal_v2 (id, retrieval_id, vehicle, input, media_type, path," "  priority, state, attempts, created_ns, next_attempt_ns, uploaded_ns, bytes, sha256," "  public_url, last_error, delivered_start_ns, delivered_end_ns, coverage_json," "  file_deleted, retrieval_row, content_type, cost)" "  SELECT id, retrieval_id, vehicle, input, media_type, path," "  priority, state, attempts, created_ns, next_attempt_ns, uploaded_ns, bytes, sha256," "  public_url, last_error, delivered_start_ns, delivered_end_ns, coverage_json," "  file_deleted, retrieval_row, content_type, cost FROM upload_journal;" "DROP TABLE upload_journal;" "ALTER TABLE upload_journal_v2 RENAME TO upload_journal;" "CREATE INDEX upload_journal_order ON upload_journal (kind, state, priority, created_ns, id);" "CREATE INDEX upload_journal_uploaded ON upload_journal (state, file_deleted, uploaded_ns);" "CREATE INDEX upload_journal_row ON upload_journal (retrieval_row);" "CREATE TABLE upload_parts (" "  entry_id INTEGER NOT NULL," "  part_number INTEGER NOT NULL," "  etag TEXT NOT NULL," "  size INTEGER NOT NULL," "  md5 TEXT NOT NULL,"     /* hex MD5 of the part, sent as Content-MD5 */
+      "  PRIMARY KEY (entry_id, part_number)) WITHOUT ROWID;",
   NULL,
 };
 
@@ -29,7 +39,7 @@ const LbStoreSchema lb_store_upload_schema = { "upload", upload_steps };
   "id, retrieval_id, vehicle, input, media_type, path, priority, state, attempts, " \
   "created_ns, next_attempt_ns, uploaded_ns, bytes, sha256, public_url, last_error, " \
   "delivered_start_ns, delivered_end_ns, coverage_json, file_deleted, retrieval_row, " \
-  "content_type, cost"
+  "content_type, cost, kind, session, acked, event_id"
 
 static void
 init_debug (void)
@@ -52,6 +62,8 @@ lb_upload_entry_free (LbUploadEntry * entry)
   g_free (entry->last_error);
   lb_coverage_free (entry->coverage);
   g_free (entry->content_type);
+  g_free (entry->session);
+  g_free (entry->event_id);
   g_free (entry);
 }
 
@@ -95,6 +107,10 @@ entry_from_row (sqlite3_stmt * stmt)
   e->retrieval_row = sqlite3_column_int64 (stmt, 20);
   e->content_type = col_text (stmt, 21);
   e->cost = sqlite3_column_double (stmt, 22);
+  e->kind = sqlite3_column_int (stmt, 23);
+  e->session = col_text (stmt, 24);
+  e->acked = sqlite3_column_int64 (stmt, 25);
+  e->event_id = col_text (stmt, 26);
   return e;
 }
 
@@ -180,6 +196,10 @@ static gboolean
 row_available (LbStore * store, const LbUploadEntry * e, gint64 now_ns,
     GError ** error)
 {
+  if (e->public_url
+      && !lb_store_api_set_public_url (store, e->retrieval_row, e->public_url,
+          error))
+    return FALSE;
   return lb_store_api_finish_available (store, e->retrieval_row, e->path,
       e->content_type, e->delivered_start_ns, e->delivered_end_ns,
       e->coverage, now_ns, e->cost, error);
@@ -213,7 +233,7 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
         "  priority, created_ns, next_attempt_ns, delivered_start_ns, delivered_end_ns, "
         "  coverage_json, retrieval_row, content_type, cost) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (retrieval_id, input) DO NOTHING", error);
+        "ON CONFLICT (kind, retrieval_id, input) DO NOTHING", error);
     if (ins == NULL)
       goto end;
     sqlite3_bind_text (ins, 1, job->retrieval_id, -1, SQLITE_STATIC);
@@ -244,7 +264,7 @@ lb_store_upload_enqueue (LbStore * store, const LbUploadJob * job,
       goto end;
 
     g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
-        "SELECT id FROM upload_journal WHERE retrieval_id = ? AND input = ?",
+        "SELECT id FROM upload_journal WHERE kind = 0 AND retrieval_id = ? AND input = ?",
         error);
     if (sel == NULL)
       goto end;
@@ -275,6 +295,15 @@ gboolean
 lb_store_upload_next (LbStore * store, gint64 now_ns, gint64 exclude_id,
     LbUploadEntry ** out_entry, gint64 * out_next_ns, GError ** error)
 {
+  return lb_store_upload_next_kind (store, LB_UPLOAD_KIND_MEDIA, now_ns,
+      exclude_id, out_entry, out_next_ns, error);
+}
+
+gboolean
+lb_store_upload_next_kind (LbStore * store, LbUploadKind kind, gint64 now_ns,
+    gint64 exclude_id, LbUploadEntry ** out_entry, gint64 * out_next_ns,
+    GError ** error)
+{
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out_entry != NULL, FALSE);
 
@@ -286,12 +315,13 @@ lb_store_upload_next (LbStore * store, gint64 now_ns, gint64 exclude_id,
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
       "SELECT " ENTRY_COLUMNS " FROM upload_journal "
-      "WHERE state = 0 AND next_attempt_ns <= ? AND id != ? "
-      "ORDER BY state, priority, created_ns, id LIMIT 1", error);
+      "WHERE kind = ? AND state = 0 AND next_attempt_ns <= ? AND id != ? "
+      "ORDER BY kind, state, priority, created_ns, id LIMIT 1", error);
   if (sel == NULL)
     goto out;
-  sqlite3_bind_int64 (sel, 1, now_ns);
-  sqlite3_bind_int64 (sel, 2, exclude_id);
+  sqlite3_bind_int (sel, 1, kind);
+  sqlite3_bind_int64 (sel, 2, now_ns);
+  sqlite3_bind_int64 (sel, 3, exclude_id);
   gint rc = sqlite3_step (sel);
   if (rc == SQLITE_ROW)
     *out_entry = entry_from_row (sel);
@@ -302,10 +332,11 @@ lb_store_upload_next (LbStore * store, gint64 now_ns, gint64 exclude_id,
   if (out_next_ns) {
     g_autoptr (sqlite3_stmt) nxt = lb_store_prepare (store,
         "SELECT MIN(next_attempt_ns) FROM upload_journal "
-        "WHERE state = 0 AND next_attempt_ns > ?", error);
+        "WHERE kind = ? AND state = 0 AND next_attempt_ns > ?", error);
     if (nxt == NULL)
       goto out;
-    sqlite3_bind_int64 (nxt, 1, now_ns);
+    sqlite3_bind_int (nxt, 1, kind);
+    sqlite3_bind_int64 (nxt, 2, now_ns);
     if (sqlite3_step (nxt) == SQLITE_ROW
         && sqlite3_column_type (nxt, 0) != SQLITE_NULL)
       *out_next_ns = sqlite3_column_int64 (nxt, 0);
@@ -362,8 +393,8 @@ lb_store_upload_find (LbStore * store, const gchar * retrieval_id,
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (retrieval_id != NULL && input != NULL, NULL);
-  return get_where (store, "retrieval_id = ? AND input = ?", 0, retrieval_id,
-      input, error);
+  return get_where (store, "kind = 0 AND retrieval_id = ? AND input = ?", 0,
+      retrieval_id, input, error);
 }
 
 static GPtrArray *
@@ -492,6 +523,7 @@ lb_store_upload_done (LbStore * store, gint64 id, gint64 now_ns, gint64 bytes,
       g_autoptr (LbUploadEntry) e =
           get_where (store, "id = ?", id, NULL, NULL, error);
       ok = e != NULL && (e->retrieval_row <= 0
+          || e->kind != LB_UPLOAD_KIND_MEDIA
           || row_available (store, e, now_ns, &row_error)
           || row_gone (e, &row_error, error));
     }
@@ -525,6 +557,7 @@ lb_store_upload_fail (LbStore * store, gint64 id, gint64 now_ns,
       g_autoptr (LbUploadEntry) e =
           get_where (store, "id = ?", id, NULL, NULL, error);
       ok = e != NULL && (e->retrieval_row <= 0
+          || e->kind != LB_UPLOAD_KIND_MEDIA
           || row_failed (store, e->retrieval_row, reason, &row_error)
           || row_gone (e, &row_error, error));
     }
@@ -543,7 +576,8 @@ lb_store_upload_release_waiting (LbStore * store, gint64 now_ns,
   init_debug ();
   guint n = 0;
   g_autoptr (GPtrArray) all =
-      list_where (store, "WHERE state = 0 ORDER BY id", 0, FALSE, error);
+      list_where (store, "WHERE kind = 0 AND state = 0 ORDER BY id", 0, FALSE,
+      error);
   if (all == NULL)
     return FALSE;
   for (guint i = 0; i < all->len; i++) {
@@ -581,8 +615,8 @@ lb_store_upload_expired (LbStore * store, gint64 before_ns, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
   return list_where (store,
-      "WHERE state = 1 AND file_deleted = 0 AND uploaded_ns <= ? ORDER BY uploaded_ns, id",
-      before_ns, TRUE, error);
+      "WHERE kind = 0 AND state = 1 AND file_deleted = 0 AND uploaded_ns <= ? "
+      "ORDER BY uploaded_ns, id", before_ns, TRUE, error);
 }
 
 gboolean
@@ -605,6 +639,13 @@ lb_store_upload_mark_deleted (LbStore * store, gint64 id, GError ** error)
 gboolean
 lb_store_upload_counts (LbStore * store, LbUploadCounts * out, GError ** error)
 {
+  return lb_store_upload_counts_kind (store, LB_UPLOAD_KIND_MEDIA, out, error);
+}
+
+gboolean
+lb_store_upload_counts_kind (LbStore * store, LbUploadKind kind,
+    LbUploadCounts * out, GError ** error)
+{
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
 
@@ -615,8 +656,9 @@ lb_store_upload_counts (LbStore * store, LbUploadCounts * out, GError ** error)
   {
     g_autoptr (LbStoreStmt) sel = lb_store_reader_cached (store,
         "SELECT state, COUNT(*), MIN(created_ns), SUM(bytes) FROM upload_journal "
-        "GROUP BY state", error);
+        "WHERE kind = ? GROUP BY state", error);
     if (sel) {
+      sqlite3_bind_int (sel, 1, kind);
       gint rc;
       while ((rc = sqlite3_step (sel)) == SQLITE_ROW) {
         guint n = sqlite3_column_int (sel, 1);
@@ -653,7 +695,7 @@ lb_store_upload_public_url (LbStore * store, gint64 retrieval_row,
   gchar *url = NULL;
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
-      "SELECT public_url FROM upload_journal WHERE retrieval_row = ? AND state = 1",
+      "SELECT public_url FROM upload_journal WHERE kind = 0 AND retrieval_row = ? AND state = 1",
       error);
   if (sel) {
     sqlite3_bind_int64 (sel, 1, retrieval_row);
@@ -665,4 +707,146 @@ lb_store_upload_public_url (LbStore * store, gint64 retrieval_row,
   }
   LB_STORE_UNLOCK (store);
   return url;
+}
+
+/* --- resumable uploads: the endpoint's session and acknowledged parts --- */
+
+gboolean
+lb_store_upload_set_session (LbStore * store, gint64 id, const gchar * session,
+    gint64 acked, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  gboolean owned, ok = FALSE;
+  LB_STORE_LOCK (store);
+  if (txn_begin (store, &owned, error)) {
+    g_autoptr (sqlite3_stmt) up = lb_store_prepare (store,
+        "UPDATE upload_journal SET session = ?, acked = ? WHERE id = ? AND state = 0",
+        error);
+    if (up) {
+      if (session)
+        sqlite3_bind_text (up, 1, session, -1, SQLITE_STATIC);
+      else
+        sqlite3_bind_null (up, 1);
+      sqlite3_bind_int64 (up, 2, MAX (acked, 0));
+      ok = update_one (store, up, 3, id, error, "recording an upload session");
+    }
+    /* A new (or no) session: the parts of the old one mean nothing. */
+    if (ok && (session == NULL || acked == 0))
+      ok = lb_store_exec_id (store,
+          "DELETE FROM upload_parts WHERE entry_id = ?", id, error,
+          "forgetting the parts of an upload");
+    ok = txn_end (store, owned, ok, error);
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
+}
+
+gboolean
+lb_store_upload_add_part (LbStore * store, gint64 id, const LbUploadPart * part,
+    gint64 acked, GError ** error)
+{
+  g_return_val_if_fail (store != NULL && part != NULL, FALSE);
+  g_return_val_if_fail (part->etag != NULL && part->md5 != NULL, FALSE);
+
+  gboolean owned, ok = FALSE;
+  LB_STORE_LOCK (store);
+  if (txn_begin (store, &owned, error)) {
+    g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
+        "INSERT OR REPLACE INTO upload_parts (entry_id, part_number, etag, size, md5) "
+        "VALUES (?, ?, ?, ?, ?)", error);
+    if (ins) {
+      sqlite3_bind_int64 (ins, 1, id);
+      sqlite3_bind_int (ins, 2, part->number);
+      sqlite3_bind_text (ins, 3, part->etag, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (ins, 4, part->size);
+      sqlite3_bind_text (ins, 5, part->md5, -1, SQLITE_STATIC);
+      ok = step_done (store, ins, error, "recording an uploaded part");
+    }
+    g_autoptr (sqlite3_stmt) up = ok ? lb_store_prepare (store,
+        "UPDATE upload_journal SET acked = ? WHERE id = ? AND state = 0",
+        error) : NULL;
+    if (up) {
+      sqlite3_bind_int64 (up, 1, acked);
+      ok = update_one (store, up, 2, id, error, "recording an uploaded part");
+    } else {
+      ok = FALSE;
+    }
+    ok = txn_end (store, owned, ok, error);
+  }
+  LB_STORE_UNLOCK (store);
+  return ok;
+}
+
+void
+lb_upload_part_clear (LbUploadPart * part)
+{
+  g_clear_pointer (&part->etag, g_free);
+  g_clear_pointer (&part->md5, g_free);
+}
+
+GArray *
+lb_store_upload_parts (LbStore * store, gint64 id, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+
+  g_autoptr (GArray) parts = g_array_new (FALSE, TRUE, sizeof (LbUploadPart));
+  g_array_set_clear_func (parts, (GDestroyNotify) lb_upload_part_clear);
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
+      "SELECT part_number, etag, size, md5 FROM upload_parts WHERE entry_id = ? "
+      "ORDER BY part_number", error);
+  if (sel) {
+    sqlite3_bind_int64 (sel, 1, id);
+    gint rc;
+    while ((rc = sqlite3_step (sel)) == SQLITE_ROW) {
+      LbUploadPart p = { sqlite3_column_int (sel, 0), col_text (sel, 1),
+        sqlite3_column_int64 (sel, 2), col_text (sel, 3)
+      };
+      g_array_append_val (parts, p);
+    }
+    ok = rc == SQLITE_DONE;
+    if (!ok)
+      lb_store_set_error (store, error, "reading the parts of an upload");
+  }
+  LB_STORE_UNLOCK (store);
+  return ok ? g_steal_pointer (&parts) : NULL;
+}
+
+/* --- webhook events --- */
+
+void
+lb_store_upload_set_webhooks (LbStore * store, gboolean on)
+{
+  g_return_if_fail (store != NULL);
+  g_atomic_int_set (&store->webhooks, on ? 1 : 0);
+}
+
+gboolean
+lb_store_upload_queue_event (LbStore * store, const LbRetrieval * row,
+    gint64 now_ns, GError ** error)
+{
+  if (!g_atomic_int_get (&store->webhooks))
+    return TRUE;
+
+  g_autofree gchar *event_id = g_uuid_string_random ();
+  g_autoptr (sqlite3_stmt) ins = lb_store_prepare (store,
+      "INSERT INTO upload_journal (kind, retrieval_id, vehicle, input, media_type, path, "
+      "  priority, created_ns, next_attempt_ns, retrieval_row, event_id) "
+      "VALUES (1, ?, ?, ?, ?, '', 0, ?, ?, ?, ?) "
+      "ON CONFLICT (kind, retrieval_id, input) DO NOTHING", error);
+  if (ins == NULL)
+    return FALSE;
+  sqlite3_bind_text (ins, 1, row->retrieval_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 2, row->vehicle, -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 3, row->input ? row->input
+      : row->camera_role ? row->camera_role : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 4, lb_media_type_to_string (row->media_type), -1,
+      SQLITE_STATIC);
+  sqlite3_bind_int64 (ins, 5, now_ns);
+  sqlite3_bind_int64 (ins, 6, now_ns);
+  sqlite3_bind_int64 (ins, 7, row->id);
+  sqlite3_bind_text (ins, 8, event_id, -1, SQLITE_STATIC);
+  return step_done (store, ins, error, "queueing a webhook event");
 }

@@ -27,6 +27,13 @@
 
 G_BEGIN_DECLS
 
+/* What an entry delivers: a media file to the cloud endpoint, or a webhook
+ * event to the [webhook] url.  Each kind is its own queue. */
+typedef enum {
+  LB_UPLOAD_KIND_MEDIA = 0,
+  LB_UPLOAD_KIND_WEBHOOK = 1,
+} LbUploadKind;
+
 typedef enum {
   LB_UPLOAD_WAITING = 0,
   LB_UPLOAD_DONE = 1,
@@ -79,7 +86,22 @@ typedef struct {
   gint64 retrieval_row;         /* 0 when the entry has no retrieval row */
   gchar *content_type;
   gdouble cost;
+  LbUploadKind kind;
+  gchar *session;               /* resumable uploads: the S3 UploadId or the tus
+                                 * upload URL, NULL until one was opened */
+  gint64 acked;                 /* bytes the endpoint acknowledged in it */
+  gchar *event_id;              /* webhook events: the event's UUID */
 } LbUploadEntry;
+
+/* An acknowledged part of an S3 multipart upload. */
+typedef struct {
+  gint number;                  /* 1… */
+  gchar *etag;                  /* as the endpoint gave it, quotes included */
+  gint64 size;
+  gchar *md5;                   /* hex MD5 of the part (sent as Content-MD5) */
+} LbUploadPart;
+
+void lb_upload_part_clear (LbUploadPart *part);
 
 void lb_upload_entry_free (LbUploadEntry *entry);
 
@@ -108,6 +130,16 @@ gboolean lb_store_upload_next    (LbStore        *store,
                                   LbUploadEntry **out_entry,
                                   gint64         *out_next_ns,
                                   GError        **error);
+
+/* The same for the queue of @kind (lb_store_upload_next() is the media
+ * queue's). */
+gboolean lb_store_upload_next_kind (LbStore        *store,
+                                    LbUploadKind    kind,
+                                    gint64          now_ns,
+                                    gint64          exclude_id,
+                                    LbUploadEntry **out_entry,
+                                    gint64         *out_next_ns,
+                                    GError        **error);
 
 LbUploadEntry *lb_store_upload_get (LbStore      *store,
                                     gint64        id,
@@ -192,9 +224,50 @@ typedef struct {
   gint64 bytes_uploaded;        /* sum over done entries */
 } LbUploadCounts;
 
+/* The media queue's figures (lb_store_upload_counts_kind() for others). */
 gboolean lb_store_upload_counts  (LbStore         *store,
                                   LbUploadCounts  *out,
                                   GError         **error);
+gboolean lb_store_upload_counts_kind (LbStore         *store,
+                                      LbUploadKind     kind,
+                                      LbUploadCounts  *out,
+                                      GError         **error);
+
+/* --- resumable uploads (s3, tus): what the endpoint acknowledged, so that a
+ * restart or a dropped link resumes there --- */
+
+/* Records the endpoint's upload session of a waiting entry and the bytes it
+ * acknowledged.  @session NULL (the session is gone) or @acked 0 (a new
+ * session) forgets the recorded parts too. */
+gboolean lb_store_upload_set_session (LbStore      *store,
+                                      gint64        id,
+                                      const gchar  *session,
+                                      gint64        acked,
+                                      GError      **error);
+
+/* Records an acknowledged part (replacing one of the same number) and the
+ * entry's acknowledged bytes, in one transaction. */
+gboolean lb_store_upload_add_part (LbStore             *store,
+                                   gint64               id,
+                                   const LbUploadPart  *part,
+                                   gint64               acked,
+                                   GError             **error);
+
+/* (element-type LbUploadPart) the recorded parts by number. */
+GArray  *lb_store_upload_parts    (LbStore  *store,
+                                   gint64    id,
+                                   GError  **error);
+
+/* --- webhook events ---
+ *
+ * With webhooks on, every lb_store_api_finish_available(),
+ * _finish_failed() and _finish_unavailable() queues one event (kind
+ * LB_UPLOAD_KIND_WEBHOOK, a new event_id, the row in retrieval_row) in the
+ * same transaction as the row's new status.  An event entry is done when
+ * the receiver took it, failed when its deadline passed; neither touches the
+ * retrieval row.  Set once at start, before jobs run. */
+void     lb_store_upload_set_webhooks (LbStore  *store,
+                                       gboolean  on);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbUploadEntry, lb_upload_entry_free)
 

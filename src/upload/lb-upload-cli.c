@@ -46,9 +46,14 @@ lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv, GString * out,
   if (!lb_store_upload_counts (store, &c, error))
     return FALSE;
 
-  g_string_append_printf (out, "upload to: %s\n", lb_uploader_enabled (config)
-      ? lb_config_get_string (config, "upload", "url-template")
-      : "(none: [upload] url-template is empty; the box serves its own URLs)");
+  const gchar *protocol = lb_config_get_string (config, "upload", "protocol");
+  gboolean s3 = g_str_equal (protocol, "s3");
+  g_string_append_printf (out, "upload to: %s%s%s\n",
+      lb_uploader_enabled (config) ? protocol : "",
+      lb_uploader_enabled (config) ? " " : "", lb_uploader_enabled (config)
+      ? lb_config_get_string (config, "upload", s3 ? "s3-endpoint" :
+          "url-template")
+      : "(none: uploads are off; the box serves its own URLs)");
   g_autofree gchar *oldest =
       c.waiting ? lb_time_format_rfc3339 (c.oldest_waiting_ns) : NULL;
   g_string_append_printf (out,
@@ -66,10 +71,12 @@ lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv, GString * out,
       continue;
     g_autofree gchar *queued = lb_time_format_rfc3339 (e->created_ns);
     g_string_append_printf (out,
-        "%-7s %" G_GINT64_FORMAT " %s %s %s %s queued %s, %d failed "
+        "%-7s %" G_GINT64_FORMAT " %s%s %s %s %s queued %s, %d failed "
         "attempts%s%s\n", state_names[CLAMP (e->state, 0, 3)], e->id,
-        e->retrieval_id, e->input,
-        lb_media_type_to_string (e->media_type), e->path, queued, e->attempts,
+        e->kind == LB_UPLOAD_KIND_WEBHOOK ? "webhook event " : "",
+        e->retrieval_id, e->input, lb_media_type_to_string (e->media_type),
+        e->kind == LB_UPLOAD_KIND_WEBHOOK ? e->event_id : e->path, queued,
+        e->attempts,
         e->last_error ? ", last error: " : "",
         e->last_error ? e->last_error : "");
   }

@@ -1,5 +1,6 @@
 /* lookback — the uploader (see lb-uploader.h) */
 #include "upload/lb-uploader.h"
+#include "upload/lb-upload-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
@@ -22,22 +23,13 @@ GST_DEBUG_CATEGORY_STATIC (lb_upload_debug);
 #define LOG_INTERVAL_NS       (60 * LB_NS_PER_SEC)      /* metrics log line */
 #define SWEEP_INTERVAL_NS     (60 * LB_NS_PER_SEC)      /* at most; less when keep is short */
 #define RETRY_AFTER_CAP_NS    (24 * 3600 * LB_NS_PER_SEC)
-#define EXCERPT_READ          512       /* bytes of an error body read */
-#define EXCERPT_KEEP          200       /* characters kept in the reason */
-#define HASH_BUFFER           (64 * 1024)
 
-/* The upload in flight (uploader thread only). */
+/* The delivery in flight (uploader thread only; its delivery thread owns
+ * d until it reports back). */
 typedef struct
 {
-  LbUploadEntry *entry;
-  SoupMessage *msg;
-  GCancellable *cancel;
-  GSource *connect_timer;
-  gboolean connect_timed_out;
-  gint64 size;
-  gchar *sha256;
-  guint8 excerpt[EXCERPT_READ];
-  GInputStream *response;
+  LbDelivery d;
+  GThread *thread;
 } Current;
 
 struct _LbUploader
@@ -45,16 +37,18 @@ struct _LbUploader
   LbConfig *config;             /* not owned */
   LbStore *store;               /* not owned */
 
-  gchar *url_template;
-  gchar *public_template;       /* NULL when unset */
-  gchar *checksum_header;
-  GPtrArray *header_names;      /* [upload-headers] */
-  GPtrArray *header_values;
-  gint64 connect_timeout_ns;
+  LbUploadKind kind;            /* the queue it drains */
+  LbDeliverFunc deliver;        /* its protocol */
+  LbUploadSettings set;
   gint64 timeout_ns;
   gint64 backoff_min_ns;
   gint64 backoff_max_ns;
   gint64 keep_ns;
+  LbRateLimiter *rate;          /* [upload] max-rate; NULL: none */
+  gssize bytes_sent;            /* atomic */
+  LbMediaUrls urls;             /* webhooks: how urlInfo is written */
+  gchar *urls_base;
+  GBytes *urls_key;
 
   GMainContext *context;
   GMainLoop *loop;
@@ -101,17 +95,19 @@ count_uploaded (gint64 bytes)
           "Bytes uploaded (acknowledged by the endpoint)", NULL), NULL, bytes);
 }
 
-/* lookback_upload_failures_total{class} of the upload in flight @cur (or
- * of none): local (no request made: the file, the URL), unreachable (no
- * answer), http_429, http_5xx, http_4xx. */
+/* lookback_upload_failures_total{class} of the delivery @d (media only:
+ * webhook events are not uploads): local (no request made: the file, the
+ * URL), unreachable (no answer to the last request), http_429, http_5xx,
+ * http_4xx (any other answer). */
 static void
-count_failure (const Current * cur)
+count_failure (LbUploader * self, const LbDelivery * d)
 {
-  guint status = cur && cur->msg ? soup_message_get_status (cur->msg) : 0;
-
-  count_failures (cur == NULL || cur->msg == NULL ? failure_classes[0]
-      : status == 0 ? failure_classes[1] : status == 429 ? failure_classes[2]
-      : status >= 500 ? failure_classes[3] : failure_classes[4], 1);
+  if (self->kind != LB_UPLOAD_KIND_MEDIA)
+    return;
+  count_failures (!d->requested ? failure_classes[0]
+      : d->status == 0 ? failure_classes[1]
+      : d->status == 429 ? failure_classes[2]
+      : d->status >= 500 ? failure_classes[3] : failure_classes[4], 1);
 }
 
 /* What an operator's line about an upload is about. */
@@ -130,8 +126,18 @@ gboolean
 lb_uploader_enabled (LbConfig * config)
 {
   g_return_val_if_fail (config != NULL, FALSE);
+  if (g_str_equal (lb_config_get_string (config, "upload", "protocol"), "s3"))
+    return TRUE;
   const gchar *t = lb_config_get_string (config, "upload", "url-template");
   return t != NULL && *t != '\0';
+}
+
+gboolean
+lb_webhooks_enabled (LbConfig * config)
+{
+  g_return_val_if_fail (config != NULL, FALSE);
+  const gchar *u = lb_config_get_string (config, "webhook", "url");
+  return u != NULL && *u != '\0';
 }
 
 gchar *
@@ -238,18 +244,6 @@ lb_upload_content_type (const gchar * ext)
   return "application/octet-stream";
 }
 
-/* An RFC 9110 token. */
-static gboolean
-header_name_is_valid (const gchar * name)
-{
-  if (name == NULL || *name == '\0')
-    return FALSE;
-  for (const gchar * p = name; *p; p++)
-    if (!g_ascii_isalnum (*p) && !strchr ("!#$%&'*+-.^_`|~", *p))
-      return FALSE;
-  return TRUE;
-}
-
 /* The extension of @path without the dot, or "". */
 static gchar *
 path_ext (const gchar * path)
@@ -259,8 +253,9 @@ path_ext (const gchar * path)
   return g_strdup (dot && dot != base ? dot + 1 : "");
 }
 
-static gchar *
-entry_url (const gchar * tmpl, const LbUploadEntry * e, GError ** error)
+gchar *
+lb_upload_entry_expand (const gchar * tmpl, const LbUploadEntry * e,
+    GError ** error)
 {
   g_autofree gchar *ext = path_ext (e->path);
   return lb_upload_expand_template (tmpl, e->vehicle, e->retrieval_id, e->input,
@@ -273,26 +268,6 @@ entry_file (LbUploader * self, const LbUploadEntry * e)
   if (g_path_is_absolute (e->path))
     return g_strdup (e->path);
   return g_build_filename (lb_store_get_dir (self->store), e->path, NULL);
-}
-
-/* A short, printable, single-line excerpt of an answer's body. */
-static gchar *
-excerpt (const guint8 * data, gsize len)
-{
-  GString *s = g_string_new (NULL);
-  gboolean space = FALSE;
-  for (gsize i = 0; i < len && s->len < EXCERPT_KEEP; i++) {
-    guchar c = data[i];
-    if (g_ascii_isspace (c) || c < 0x20 || c >= 0x7f) {
-      space = s->len > 0;
-      continue;
-    }
-    if (space)
-      g_string_append_c (s, ' ');
-    space = FALSE;
-    g_string_append_c (s, c);
-  }
-  return g_string_free (s, FALSE);
 }
 
 static void
@@ -316,103 +291,116 @@ is_stopping (LbUploader * self)
 
 /* ------------------------------------------------------------- construction */
 
-LbUploader *
-lb_uploader_new (LbConfig * config, LbStore * store, GError ** error)
+static LbUploader *
+uploader_new (LbConfig * config, LbStore * store, LbUploadKind kind,
+    GError ** error)
 {
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (store != NULL, NULL);
 
   LB_DEBUG_INIT (lb_upload_debug, "lookback-upload", "lookback uploader");
 
-  const gchar *tmpl = lb_config_get_string (config, "upload", "url-template");
-  const gchar *pub =
-      lb_config_get_string (config, "upload", "public-url-template");
-  if (tmpl == NULL || *tmpl == '\0') {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
-        "%s: [upload] url-template is empty: nothing to upload to",
-        lb_config_get_source_name (config));
-    return NULL;
-  }
-  /* Check both templates now, with sample values. */
-  const gchar *tmpls[] = { tmpl, pub };
-  for (guint i = 0; i < G_N_ELEMENTS (tmpls); i++) {
-    if (tmpls[i] == NULL || *tmpls[i] == '\0')
-      continue;
-    g_autofree gchar *url =
-        lb_upload_expand_template (tmpls[i], "v", "r", "i", "m", "e",
-        error);
-    if (url == NULL) {
-      g_prefix_error (error, "%s: [upload] %s: ",
-          lb_config_get_source_name (config),
-          i == 0 ? "url-template" : "public-url-template");
-      return NULL;
-    }
-    g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-    const gchar *scheme = uri ? g_uri_get_scheme (uri) : NULL;
-    if (uri == NULL || g_uri_get_host (uri) == NULL
-        || *g_uri_get_host (uri) == '\0'
-        || (g_ascii_strcasecmp (scheme, "http") != 0
-            && g_ascii_strcasecmp (scheme, "https") != 0)) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
-          "%s: [upload] %s: '%s' is not an http:// or https:// URL",
-          lb_config_get_source_name (config),
-          i == 0 ? "url-template" : "public-url-template", tmpls[i]);
-      return NULL;
-    }
-  }
-
+  const gchar *group = kind == LB_UPLOAD_KIND_MEDIA ? "upload" : "webhook";
   g_autoptr (LbUploader) self = g_new0 (LbUploader, 1);
   g_mutex_init (&self->lock);
   self->config = config;
   self->store = store;
-  self->url_template = g_strdup (tmpl);
-  self->public_template = (pub && *pub) ? g_strdup (pub) : NULL;
-  self->checksum_header = g_strdup (lb_config_get_string (config, "upload",
-          "checksum-header"));
-  self->connect_timeout_ns =
-      lb_config_get_duration (config, "upload", "connect-timeout");
-  self->timeout_ns = lb_config_get_duration (config, "upload", "timeout");
-  self->backoff_min_ns =
-      lb_config_get_duration (config, "upload", "backoff-min");
+  self->kind = kind;
+  if (!lb_upload_settings_load (&self->set, config, kind, &self->deliver,
+          error))
+    return NULL;
+  self->timeout_ns = lb_config_get_duration (config, group, "timeout");
+  self->backoff_min_ns = lb_config_get_duration (config, group, "backoff-min");
   self->backoff_max_ns =
-      MAX (self->backoff_min_ns, lb_config_get_duration (config, "upload",
+      MAX (self->backoff_min_ns, lb_config_get_duration (config, group,
           "backoff-max"));
   self->keep_ns = lb_config_get_duration (config, "upload", "keep");
-  self->header_names = g_ptr_array_new_with_free_func (g_free);
-  self->header_values = g_ptr_array_new_with_free_func (g_free);
-
-  g_auto (GStrv) keys = lb_config_get_keys (config, "upload-headers");
-  for (guint i = 0; keys[i]; i++) {
-    g_autofree gchar *value =
-        lb_config_get_free_string (config, "upload-headers", keys[i]);
-    if (value == NULL) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
-          "%s: [upload-headers] %s: no value",
-          lb_config_get_source_name (config), keys[i]);
-      return NULL;
-    }
-    if (!header_name_is_valid (keys[i]) || strpbrk (value, "\r\n")) {
-      g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
-          "%s: [upload-headers] %s: not a valid HTTP header",
-          lb_config_get_source_name (config), keys[i]);
-      return NULL;
-    }
-    g_ptr_array_add (self->header_names, g_strdup (keys[i]));
-    g_ptr_array_add (self->header_values, g_steal_pointer (&value));
-  }
-  if (self->checksum_header && *self->checksum_header &&
-      !header_name_is_valid (self->checksum_header)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG,
-        "%s: [upload] checksum-header: '%s' is not a valid header name",
-        lb_config_get_source_name (config), self->checksum_header);
-    return NULL;
-  }
+  gint64 max_rate = kind == LB_UPLOAD_KIND_MEDIA
+      ? lb_config_get_size (config, "upload", "max-rate") : 0;
+  if (max_rate > 0)
+    self->rate = lb_rate_limiter_new (max_rate, max_rate);
 
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
   self->stop_cancel = g_cancellable_new ();
-  GST_INFO ("uploading to %s", self->url_template);
   return g_steal_pointer (&self);
+}
+
+LbUploader *
+lb_uploader_new (LbConfig * config, LbStore * store, GError ** error)
+{
+  LbUploader *self = uploader_new (config, store, LB_UPLOAD_KIND_MEDIA, error);
+  if (self)
+    lb_log (LB_LOG_INFO, NULL, "uploading with %s to %s",
+        lb_config_get_string (config, "upload", "protocol"),
+        self->set.s3_endpoint ? self->set.s3_endpoint : self->set.url_template);
+  return self;
+}
+
+LbUploader *
+lb_uploader_new_webhooks (LbConfig * config, LbStore * store, GError ** error)
+{
+  g_autoptr (LbUploader) self = uploader_new (config, store,
+      LB_UPLOAD_KIND_WEBHOOK, error);
+  if (self == NULL)
+    return NULL;
+  /* urlInfo as the API writes it, until the daemon says more */
+  self->urls_key = lb_store_api_get_signing_key (store, error);
+  if (self->urls_key == NULL)
+    return NULL;
+  const gchar *pub = lb_config_get_string (config, "server", "public-url");
+  self->urls_base = *pub ? g_strdup (pub) : g_strdup_printf ("http://%s",
+      lb_config_get_string (config, "server", "listen"));
+  self->urls = (LbMediaUrls) {
+  self->urls_key, self->urls_base, lb_config_get_duration (config, "jobs",
+        "url-ttl"), NULL, NULL};
+  self->set.media_urls = &self->urls;
+  lb_log (LB_LOG_INFO, NULL, "sending webhooks to %s", self->set.url_template);
+  return g_steal_pointer (&self);
+}
+
+void
+lb_uploader_set_media_urls (LbUploader * self, const gchar * base_url,
+    LbMediaPresignFunc presign, gpointer presign_data)
+{
+  g_return_if_fail (self != NULL && self->thread == NULL);
+  if (base_url) {
+    g_free (self->urls_base);
+    self->urls_base = g_strdup (base_url);
+    self->urls.base_url = self->urls_base;
+  }
+  self->urls.presign = presign;
+  self->urls.presign_data = presign_data;
+}
+
+const LbUploadSettings *
+lb_uploader_settings (LbUploader * self)
+{
+  return &self->set;
+}
+
+LbStore *
+lb_uploader_store (LbUploader * self)
+{
+  return self->store;
+}
+
+LbRateLimiter *
+lb_uploader_rate (LbUploader * self)
+{
+  return self->rate;
+}
+
+void
+lb_uploader_count_sent (LbUploader * self, gsize bytes)
+{
+  g_atomic_pointer_add (&self->bytes_sent, (gssize) bytes);
+}
+
+GMainContext *
+lb_uploader_context (LbUploader * self)
+{
+  return self->context;
 }
 
 /* ------------------------------------------------------------------ uploads */
@@ -422,17 +410,18 @@ current_free (Current * cur)
 {
   if (cur == NULL)
     return;
-  if (cur->connect_timer) {
-    g_source_destroy (cur->connect_timer);
-    g_source_unref (cur->connect_timer);
+  g_assert (cur->thread == NULL);
+  LbDelivery *d = &cur->d;
+  g_clear_pointer (&d->entry, lb_upload_entry_free);
+  g_free (d->filename);
+  g_clear_object (&d->cancel);
+  g_free (d->reason);
+  g_free (d->sha256);
+  g_free (d->public_url);
+  if (d->file) {
+    lb_digests_clear (d->file);
+    g_free (d->file);
   }
-  if (cur->msg)
-    g_signal_handlers_disconnect_by_data (cur->msg, cur);
-  g_clear_object (&cur->msg);
-  g_clear_object (&cur->cancel);
-  g_clear_object (&cur->response);
-  g_clear_pointer (&cur->entry, lb_upload_entry_free);
-  g_free (cur->sha256);
   g_free (cur);
 }
 
@@ -457,6 +446,12 @@ finish_current (LbUploader * self)
   g_source_unref (idle);
 }
 
+static const gchar *
+kind_name (LbUploader * self)
+{
+  return self->kind == LB_UPLOAD_KIND_MEDIA ? "upload" : "webhook event";
+}
+
 /* No answer (@answered FALSE), or an answer asking us to come back later.
  *
  * The whole queue pauses (backoff over the consecutive failures, or the
@@ -469,7 +464,7 @@ static void
 transient_failure (LbUploader * self, const gchar * reason,
     gint64 retry_after_ns, gboolean answered)
 {
-  Current *cur = self->cur;
+  LbDelivery *cur = &self->cur->d;
   g_autoptr (GError) error = NULL;
   gint64 now = now_ns ();
   gdouble jitter = g_random_double ();
@@ -486,22 +481,23 @@ transient_failure (LbUploader * self, const gchar * reason,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
-  count_failure (cur);
-  /* One line when uploads start failing; the recovery has its own. */
+  count_failure (self, cur);
+  /* One line when deliveries start failing; the recovery has its own. */
   if (self->failures == 1) {
     g_autofree gchar *max = lb_time_format_duration (self->backoff_max_ns);
-    lb_log (LB_LOG_WARNING, ENTRY_CTX (cur->entry), "upload failed: %s; "
-        "uploads are retried with a backoff of up to %s", reason, max);
+    lb_log (LB_LOG_WARNING, ENTRY_CTX (cur->entry), "%s failed: %s; %ss "
+        "are retried with a backoff of up to %s", kind_name (self), reason,
+        kind_name (self), max);
   }
-  GST_WARNING ("upload %" G_GINT64_FORMAT
-      " (%s %s): %s; retrying in %.3f s (failure %u)", cur->entry->id,
-      cur->entry->retrieval_id, cur->entry->input, reason, wait / 1e9,
-      self->failures);
+  GST_WARNING ("%s %" G_GINT64_FORMAT
+      " (%s %s): %s; retrying in %.3f s (failure %u)", kind_name (self),
+      cur->entry->id, cur->entry->retrieval_id, cur->entry->input, reason,
+      wait / 1e9, self->failures);
   set_last_error (self, reason);
   if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait,
           reason, &error))
-    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the upload's "
-        "retry: %s", error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the %s's "
+        "retry: %s", kind_name (self), error->message);
   finish_current (self);
 }
 
@@ -512,29 +508,31 @@ permanent_failure (LbUploader * self, LbUploadEntry * entry,
 {
   g_autoptr (GError) error = NULL;
 
-  count_failure (self->cur);
-  lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "upload refused for good, the "
-      "retrieval fails: %s", reason);
+  count_failure (self, &self->cur->d);
+  lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "%s refused for good, %s: %s",
+      kind_name (self), self->kind == LB_UPLOAD_KIND_MEDIA ?
+      "the retrieval fails" : "the event is dropped", reason);
   set_last_error (self, reason);
   if (!lb_store_upload_fail (self->store, entry->id, now_ns (), reason, &error))
     lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "cannot record the failed "
-        "upload: %s", error->message);
-  else if (entry->retrieval_row)
+        "%s: %s", kind_name (self), error->message);
+  else if (self->kind == LB_UPLOAD_KIND_MEDIA && entry->retrieval_row)
     lb_job_metrics_ended (entry->media_type, "failed");
 }
 
 static void
 upload_succeeded (LbUploader * self)
 {
-  Current *cur = self->cur;
+  LbDelivery *cur = &self->cur->d;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *public_url = NULL;
+  const gchar *public_url = cur->public_url;
 
-  if (self->public_template)
-    public_url = entry_url (self->public_template, cur->entry, NULL);
   if (self->failures > 0)
-    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "uploads recovered: the "
-        "cloud endpoint took an upload after %u failures", self->failures);
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%ss recovered: the %s "
+        "took an %s after %u failures", kind_name (self),
+        self->kind == LB_UPLOAD_KIND_MEDIA ? "cloud endpoint" : "receiver",
+        self->kind == LB_UPLOAD_KIND_MEDIA ? "upload" : "event",
+        self->failures);
   self->failures = 0;
   self->pause_until_ns = 0;
   if (!lb_store_upload_done (self->store, cur->entry->id, now_ns (), cur->size,
@@ -545,239 +543,111 @@ upload_succeeded (LbUploader * self)
         "it is uploaded again: %s", error->message);
     self->pause_until_ns = now_ns () + self->backoff_min_ns;
   } else {
-    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
-        G_GINT64_FORMAT " bytes)",
-        lb_media_type_to_string (cur->entry->media_type), cur->size);
-    count_uploaded (cur->size);
-    if (cur->entry->retrieval_row)
-      lb_job_metrics_ended (cur->entry->media_type, "available");
-  }
-  finish_current (self);
-}
-
-static void
-answered (LbUploader * self, gsize excerpt_len)
-{
-  Current *cur = self->cur;
-  guint status = soup_message_get_status (cur->msg);
-
-  if (SOUP_STATUS_IS_SUCCESSFUL (status)) {
-    upload_succeeded (self);
-    return;
-  }
-  g_autofree gchar *body = excerpt (cur->excerpt, excerpt_len);
-  const gchar *phrase = soup_message_get_reason_phrase (cur->msg);
-  g_autofree gchar *reason =
-      g_strdup_printf ("cloud endpoint answered HTTP %u%s%s%s%s",
-      status, phrase
-      && *phrase ? " " : "", phrase ? phrase : "", *body ? ": " : "", body);
-
-  if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == 429 || status >= 500) {
-    gint64 retry_after = -1;
-    const gchar *ra =
-        soup_message_headers_get_one (soup_message_get_response_headers
-        (cur->msg), "Retry-After");
-    if (!lb_upload_parse_retry_after (ra, now_ns (), &retry_after))
-      retry_after = -1;
-    transient_failure (self, reason, retry_after, TRUE);
-    return;
-  }
-  self->failures = 0;
-  self->pause_until_ns = 0;
-  permanent_failure (self, cur->entry, reason);
-  finish_current (self);
-}
-
-static void
-excerpt_read_cb (GObject * source, GAsyncResult * res, gpointer data)
-{
-  LbUploader *self = data;
-  gsize n = 0;
-  g_autoptr (GError) error = NULL;
-
-  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (source), res, &n, &error)
-      && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-      && is_stopping (self)) {
-    finish_current (self);
-    return;
-  }
-  answered (self, n);
-}
-
-static void
-sent_cb (GObject * source, GAsyncResult * res, gpointer data)
-{
-  LbUploader *self = data;
-  Current *cur = self->cur;
-  g_autoptr (GError) error = NULL;
-
-  cur->response = soup_session_send_finish (SOUP_SESSION (source), res, &error);
-  if (cur->connect_timer) {
-    g_source_destroy (cur->connect_timer);
-    g_clear_pointer (&cur->connect_timer, g_source_unref);
-  }
-  if (cur->response == NULL) {
-    if (is_stopping (self)) {
-      GST_INFO ("upload %" G_GINT64_FORMAT
-          " interrupted by stop; it stays queued", cur->entry->id);
-      finish_current (self);
-      return;
+    if (self->kind == LB_UPLOAD_KIND_WEBHOOK)
+      lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "webhook event %s "
+          "delivered", cur->entry->event_id);
+    else
+      lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
+          G_GINT64_FORMAT " bytes)",
+          lb_media_type_to_string (cur->entry->media_type), cur->size);
+    if (self->kind == LB_UPLOAD_KIND_MEDIA) {
+      count_uploaded (cur->size);
+      if (cur->entry->retrieval_row)
+        lb_job_metrics_ended (cur->entry->media_type, "available");
     }
-    g_autofree gchar *reason = cur->connect_timed_out
-        ?
-        g_strdup_printf
-        ("cloud endpoint unreachable: no connection within %.1f s",
-        self->connect_timeout_ns / 1e9)
-        : g_strdup_printf ("cloud endpoint unreachable: %s", error->message);
-    transient_failure (self, reason, -1, FALSE);
-    return;
   }
-  if (SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (cur->msg))) {
-    answered (self, 0);
-    return;
-  }
-  g_input_stream_read_all_async (cur->response, cur->excerpt,
-      sizeof cur->excerpt, G_PRIORITY_DEFAULT, cur->cancel, excerpt_read_cb,
-      self);
+  finish_current (self);
 }
 
+/* Back on the uploader's thread: the delivery thread has reported. */
 static gboolean
-connect_timeout_cb (gpointer data)
+delivered_cb (gpointer data)
 {
-  Current *cur = data;
-  GST_DEBUG ("upload %" G_GINT64_FORMAT ": connect timeout", cur->entry->id);
-  cur->connect_timed_out = TRUE;
-  g_clear_pointer (&cur->connect_timer, g_source_unref);
-  g_cancellable_cancel (cur->cancel);
+  LbUploader *self = data;
+  Current *cur = self->cur;
+  LbDelivery *d = &cur->d;
+
+  g_thread_join (cur->thread);
+  cur->thread = NULL;
+  switch (d->result) {
+    case LB_DELIVERY_DONE:
+      upload_succeeded (self);
+      break;
+    case LB_DELIVERY_RETRY:
+      transient_failure (self, d->reason, d->retry_after_ns, d->answered);
+      break;
+    case LB_DELIVERY_FAILED:
+      self->failures = 0;
+      self->pause_until_ns = 0;
+      permanent_failure (self, d->entry, d->reason);
+      finish_current (self);
+      break;
+    case LB_DELIVERY_STOPPED:
+      GST_INFO ("upload %" G_GINT64_FORMAT
+          " interrupted by stop; it stays queued", d->entry->id);
+      finish_current (self);
+      break;
+  }
   return G_SOURCE_REMOVE;
 }
 
-/* Once connected (or reusing a connection), the connect timer is over; the
- * session's I/O timeout takes over. */
-static void
-stop_connect_timer (Current * cur)
+/* The delivery thread: the file's size and digests, then the protocol. */
+static gpointer
+delivery_thread (gpointer data)
 {
-  if (cur->connect_timer) {
-    g_source_destroy (cur->connect_timer);
-    g_clear_pointer (&cur->connect_timer, g_source_unref);
+  LbUploader *self = data;
+  LbDelivery *d = &self->cur->d;
+  g_autoptr (GError) error = NULL;
+
+  if (self->kind == LB_UPLOAD_KIND_MEDIA) {
+    g_autoptr (GFile) file = g_file_new_for_path (d->filename);
+    g_autoptr (GFileInfo) info =
+        g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
+        G_FILE_QUERY_INFO_NONE, NULL, &error);
+    d->file = g_new0 (LbDigests, 1);
+    if (info)
+      d->size = g_file_info_get_size (info);
+    if (info == NULL || !lb_file_digests (d->filename, 0, d->size, d->cancel,
+            d->file, &error)) {
+      if (!lb_delivery_stopping (d))
+        lb_delivery_fail (d, "output file %s cannot be read: %s",
+            d->filename, error->message);
+      goto out;
+    }
+    d->sha256 = g_strdup (d->file->sha256_hex);
   }
-}
-
-static void
-network_event_cb (SoupMessage * msg, GSocketClientEvent event, GIOStream * conn,
-    gpointer data)
-{
-  if (event == G_SOCKET_CLIENT_CONNECTED || event == G_SOCKET_CLIENT_COMPLETE)
-    stop_connect_timer (data);
-}
-
-static void
-wrote_headers_cb (SoupMessage * msg, gpointer data)
-{
-  stop_connect_timer (data);
-}
-
-/* SHA-256 of the file, read in blocks (the uploader's own thread). */
-static gchar *
-hash_file (GFile * file, GCancellable * cancel, GError ** error)
-{
-  g_autoptr (GFileInputStream) in = g_file_read (file, cancel, error);
-  if (in == NULL)
-    return NULL;
-  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree guint8 *buf = g_malloc (HASH_BUFFER);
-  for (;;) {
-    gssize n =
-        g_input_stream_read (G_INPUT_STREAM (in), buf, HASH_BUFFER, cancel,
-        error);
-    if (n < 0)
-      return NULL;
-    if (n == 0)
-      break;
-    g_checksum_update (sum, buf, n);
-  }
-  return g_strdup (g_checksum_get_string (sum));
+  self->deliver (d);
+out:;
+  GSource *idle = g_idle_source_new ();
+  g_source_set_callback (idle, delivered_cb, self, NULL);
+  g_source_attach (idle, self->context);
+  g_source_unref (idle);
+  return NULL;
 }
 
 static void
 start_upload (LbUploader * self, LbUploadEntry * entry)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *filename = entry_file (self, entry);
-  g_autoptr (GFile) file = g_file_new_for_path (filename);
-
-  g_autoptr (GFileInfo) info =
-      g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_SIZE,
-      G_FILE_QUERY_INFO_NONE, NULL, &error);
-  if (info == NULL) {
-    g_autofree gchar *reason =
-        g_strdup_printf ("output file %s cannot be read: %s",
-        filename, error->message);
-    permanent_failure (self, entry, reason);
-    lb_upload_entry_free (entry);
-    finish_current (self);
-    return;
-  }
-
   Current *cur = g_new0 (Current, 1);
-  cur->entry = entry;
-  cur->size = g_file_info_get_size (info);
-  cur->cancel = g_cancellable_new ();
+  cur->d.up = self;
+  cur->d.entry = entry;
+  cur->d.filename = entry_file (self, entry);
+  cur->d.cancel = g_cancellable_new ();
+  cur->d.session = self->session;
+  cur->d.retry_after_ns = -1;
   self->cur = cur;
   g_mutex_lock (&self->lock);
   self->uploading = TRUE;
   g_mutex_unlock (&self->lock);
-
-  cur->sha256 = hash_file (file, self->stop_cancel, &error);
-  g_autoptr (GFileInputStream) body = cur->sha256
-      ? g_file_read (file, self->stop_cancel, &error) : NULL;
-  if (body == NULL) {
-    if (is_stopping (self)) {
-      finish_current (self);
-      return;
-    }
-    g_autofree gchar *reason =
-        g_strdup_printf ("output file %s cannot be read: %s",
-        filename, error->message);
-    permanent_failure (self, entry, reason);
-    finish_current (self);
-    return;
+  GST_DEBUG ("delivering %" G_GINT64_FORMAT " (%s %s), attempt %d", entry->id,
+      entry->retrieval_id, entry->input, entry->attempts + 1);
+  cur->thread = g_thread_try_new ("lb-upload-io", delivery_thread, self,
+      &error);
+  if (cur->thread == NULL) {
+    lb_delivery_retry (&cur->d, FALSE, -1, "no thread: %s", error->message);
+    transient_failure (self, cur->d.reason, -1, FALSE);
   }
-
-  g_autofree gchar *url = entry_url (self->url_template, entry, &error);
-  cur->msg = url ? soup_message_new ("PUT", url) : NULL;
-  if (cur->msg == NULL) {
-    g_autofree gchar *reason = g_strdup_printf ("cannot make an upload URL: %s",
-        error ? error->message : url);
-    permanent_failure (self, entry, reason);
-    finish_current (self);
-    return;
-  }
-
-  g_autofree gchar *ext = path_ext (entry->path);
-  SoupMessageHeaders *hdrs = soup_message_get_request_headers (cur->msg);
-  for (guint i = 0; i < self->header_names->len; i++)
-    soup_message_headers_append (hdrs, self->header_names->pdata[i],
-        self->header_values->pdata[i]);
-  if (self->checksum_header && *self->checksum_header)
-    soup_message_headers_replace (hdrs, self->checksum_header, cur->sha256);
-
-  soup_message_set_request_body (cur->msg, lb_upload_content_type (ext),
-      G_INPUT_STREAM (body), cur->size);
-  g_signal_connect (cur->msg, "network-event", G_CALLBACK (network_event_cb),
-      cur);
-  g_signal_connect (cur->msg, "wrote-headers", G_CALLBACK (wrote_headers_cb),
-      cur);
-
-  cur->connect_timer =
-      g_timeout_source_new (MAX (1, self->connect_timeout_ns / LB_NS_PER_MS));
-  g_source_set_callback (cur->connect_timer, connect_timeout_cb, cur, NULL);
-  g_source_attach (cur->connect_timer, self->context);
-
-  GST_DEBUG ("PUT %s (%" G_GINT64_FORMAT " bytes, sha256 %s), attempt %d", url,
-      cur->size, cur->sha256, entry->attempts + 1);
-  soup_session_send_async (self->session, cur->msg, G_PRIORITY_DEFAULT,
-      cur->cancel, sent_cb, self);
 }
 
 /* --------------------------------------------------------------- scheduling */
@@ -833,7 +703,8 @@ schedule (LbUploader * self)
   gint64 now = now_ns ();
   if (now >= self->next_sweep_ns) {
     guint deleted = 0;
-    if (!lb_uploader_sweep (self, now, &deleted, &error)) {
+    if (self->kind == LB_UPLOAD_KIND_MEDIA
+        && !lb_uploader_sweep (self, now, &deleted, &error)) {
       GST_WARNING ("sweep: %s", error->message);
       g_clear_error (&error);
     }
@@ -854,7 +725,8 @@ schedule (LbUploader * self)
 
   LbUploadEntry *entry = NULL;
   gint64 next = 0;
-  if (!lb_store_upload_next (self->store, now, 0, &entry, &next, &error)) {
+  if (!lb_store_upload_next_kind (self->store, self->kind, now, 0, &entry,
+          &next, &error)) {
     GST_WARNING ("reading the journal: %s", error->message);
     set_last_error (self, error->message);
     arm_timer (self, MAX (self->backoff_min_ns, LB_NS_PER_SEC));
@@ -864,7 +736,8 @@ schedule (LbUploader * self)
       && self->failures >= 3) {
     /* The endpoint keeps refusing this one: try another first. */
     LbUploadEntry *other = NULL;
-    if (lb_store_upload_next (self->store, now, entry->id, &other, NULL, NULL)
+    if (lb_store_upload_next_kind (self->store, self->kind, now, entry->id,
+            &other, NULL, NULL)
         && other) {
       GST_INFO ("upload %" G_GINT64_FORMAT
           " refused %u times in a row; trying %" G_GINT64_FORMAT " first",
@@ -912,7 +785,7 @@ thread_main (gpointer data)
 
   /* Stopping: let a cancelled upload call back, then drop the session. */
   if (self->cur)
-    g_cancellable_cancel (self->cur->cancel);
+    g_cancellable_cancel (self->cur->d.cancel);
   while (self->cur)
     g_main_context_iteration (self->context, TRUE);
   if (self->timer) {
@@ -962,11 +835,14 @@ lb_uploader_start (LbUploader * self, GError ** error)
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
-  /* every series from 0, so that rates work before the first event */
-  count_uploaded (0);
-  for (guint i = 0; i < G_N_ELEMENTS (failure_classes); i++)
-    count_failures (failure_classes[i], 0);
-  lb_metrics_add_collector (collect_metrics, self);
+  /* every series from 0, so that rates work before the first event; the
+   * upload metrics are the media queue's */
+  if (self->kind == LB_UPLOAD_KIND_MEDIA) {
+    count_uploaded (0);
+    for (guint i = 0; i < G_N_ELEMENTS (failure_classes); i++)
+      count_failures (failure_classes[i], 0);
+    lb_metrics_add_collector (collect_metrics, self);
+  }
   return TRUE;
 }
 
@@ -985,7 +861,7 @@ stop_cb (gpointer data)
 {
   LbUploader *self = data;
   if (self->cur)
-    g_cancellable_cancel (self->cur->cancel);
+    g_cancellable_cancel (self->cur->d.cancel);
   g_main_loop_quit (self->loop);
   return G_SOURCE_REMOVE;
 }
@@ -997,7 +873,8 @@ lb_uploader_stop (LbUploader * self)
 
   if (self->thread == NULL)
     return;
-  lb_metrics_remove_collector (collect_metrics, self);
+  if (self->kind == LB_UPLOAD_KIND_MEDIA)
+    lb_metrics_remove_collector (collect_metrics, self);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
@@ -1021,11 +898,10 @@ lb_uploader_free (LbUploader * self)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_object (&self->stop_cancel);
-  g_clear_pointer (&self->header_names, g_ptr_array_unref);
-  g_clear_pointer (&self->header_values, g_ptr_array_unref);
-  g_free (self->url_template);
-  g_free (self->public_template);
-  g_free (self->checksum_header);
+  lb_upload_settings_clear (&self->set);
+  lb_rate_limiter_free (self->rate);
+  g_free (self->urls_base);
+  g_clear_pointer (&self->urls_key, g_bytes_unref);
   g_free (self->last_error);
   g_mutex_clear (&self->lock);
   g_free (self);
@@ -1041,13 +917,14 @@ lb_uploader_get_stats (LbUploader * self, LbUploadStats * out, GError ** error)
 
   LbUploadCounts counts;
   memset (out, 0, sizeof *out);
-  if (!lb_store_upload_counts (self->store, &counts, error))
+  if (!lb_store_upload_counts_kind (self->store, self->kind, &counts, error))
     return FALSE;
   out->queue_length = counts.waiting;
   out->oldest_waiting_ns = counts.oldest_waiting_ns;
   out->bytes_uploaded = counts.bytes_uploaded;
   out->done = counts.done;
   out->failed = counts.failed;
+  out->bytes_sent = (gint64) g_atomic_pointer_get (&self->bytes_sent);
   g_mutex_lock (&self->lock);
   out->uploading = self->uploading;
   out->last_error = g_strdup (self->last_error);

@@ -28,6 +28,7 @@
 #include "core/lb-config.h"
 #include "store/lb-store.h"
 #include "store/lb-store-upload.h"
+#include "media/lb-media-item.h"
 
 #include <json-glib/json-glib.h>
 
@@ -35,15 +36,48 @@ G_BEGIN_DECLS
 
 typedef struct _LbUploader LbUploader;
 
-/* TRUE when [upload] url-template is set (else the box serves its own signed
- * URLs and nothing enters the journal). */
+/* TRUE when uploads are on: [upload] protocol=s3, or url-template set (put,
+ * tus); else the box serves its own signed URLs and nothing enters the
+ * journal. */
 gboolean    lb_uploader_enabled  (LbConfig *config);
+
+/* TRUE when [webhook] url is set. */
+gboolean    lb_webhooks_enabled  (LbConfig *config);
 
 /* Checks the [upload] configuration (templates, headers); LB_ERROR_CONFIG
  * when url-template is empty or malformed. */
 LbUploader *lb_uploader_new      (LbConfig  *config,
                                   LbStore   *store,
                                   GError   **error);
+/* The webhook sender: the same machinery (journal, backoff, one thread)
+ * draining the queue of webhook events to [webhook] url.  LB_ERROR_CONFIG
+ * when the url or the secret-file is missing or bad. */
+LbUploader *lb_uploader_new_webhooks (LbConfig  *config,
+                                      LbStore   *store,
+                                      GError   **error);
+/* Webhooks: the base URL of the box's own signed media URLs (the API's
+ * public URL; NULL keeps [server] public-url or listen) and the presigner
+ * of uploaded objects' URLs (NULL: shown as they are).  Before start. */
+void        lb_uploader_set_media_urls (LbUploader        *uploader,
+                                        const gchar       *base_url,
+                                        LbMediaPresignFunc presign,
+                                        gpointer           presign_data);
+
+/* An LbMediaPresignFunc (user_data: the media LbUploader with
+ * protocol=s3): @object_url presigned for GET (SigV4 query signing) until
+ * @now_ns + @ttl_ns (at most 7 days). */
+gchar      *lb_uploader_presign  (const gchar *object_url,
+                                  gint64       now_ns,
+                                  gint64       ttl_ns,
+                                  gpointer     uploader);
+
+/* The Lookback-Signature header of a webhook @body sent at @t_s (Unix
+ * seconds): "t=<t_s>,v1=<hex HMAC-SHA256 of "<t_s>.<body>" under @secret>". */
+gchar      *lb_webhook_signature (GBytes      *secret,
+                                  gint64       t_s,
+                                  const gchar *body,
+                                  gsize        len);
+
 /* Starts the uploader's thread; uploading starts at once.  An uploader that
  * was stopped may be started again. */
 gboolean    lb_uploader_start    (LbUploader  *uploader,
@@ -65,6 +99,7 @@ typedef struct {
   guint queue_length;           /* entries waiting */
   gint64 oldest_waiting_ns;     /* created time of the oldest waiting entry, 0 if none */
   gint64 bytes_uploaded;        /* total over all done entries (journal) */
+  gint64 bytes_sent;            /* body bytes sent since start, resends included */
   guint done;
   guint failed;
   gboolean uploading;           /* an upload is in flight */

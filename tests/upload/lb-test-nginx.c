@@ -54,10 +54,14 @@ lb_test_nginx_new (const gchar * dir, guint port)
       "      %s\n"
       "    }\n"
       "    location /forbidden/ { return 403 \"no such bucket\\n\"; }\n"
+      "    location ~ ^/moved/(.*)$ { return 307 /up/$1; }\n"
+      "    location ~ ^/moved308/(.*)$ { return 308 /up/$1; }\n"
+      "    location ~ ^/twice/(.*)$ { return 307 /moved/$1; }\n"
+      "    location /small/ { client_max_body_size 1m; %s }\n"
       "    location /up/veh+1/r-poison/ { return 500 \"internal trouble\\n\"; }\n"
       "  }\n" "}\n",
       ngx->dir, ngx->dir, ngx->log, tmp, ngx->port, ngx->root, dav, ngx->flag,
-      dav);
+      dav, dav);
   g_autoptr (GError) error = NULL;
   g_assert_true (g_file_set_contents (ngx->conf, conf, -1, &error));
   return ngx;

@@ -6,6 +6,9 @@
  *   /up/...         stores PUT bodies under root/up/...
  *   /flaky/...      503 with "Retry-After: 1" until the flag file exists, then stores
  *   /forbidden/...  403 with the body "no such bucket"
+ *   /moved/...      307 to /up/...
+ *   /small/...      stores PUT bodies of at most 1 MB; 413 before reading a
+ *                   larger one
  *   /up/veh+1/r-poison/...  always 500
  * The access log has one line per request:
  *   msec method uri status request_length "checksum" "content-type" "x-lookback-test"

@@ -1,5 +1,7 @@
 /* lookback tests — small helpers of the upload suite */
 #include "lb-test-upload-util.h"
+#include "store/lb-store-api.h"
+#include "core/lb-time.h"
 
 #include <gio/gio.h>
 
@@ -25,6 +27,34 @@ lb_test_make_file (const gchar * path, gsize size, guint32 seed)
   }
   g_assert_true (g_output_stream_close (G_OUTPUT_STREAM (out), NULL, &error));
   return g_strdup (g_checksum_get_string (sum));
+}
+
+gint64
+lb_test_pending_row (LbStore * store, const gchar * rid, const gchar * vehicle,
+    const gchar * input, LbMediaType type, gint64 start_ns, gint64 end_ns,
+    gdouble cost)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) lb_retrieval_free);
+  LbRetrieval *r = lb_retrieval_new ();
+  r->retrieval_id = g_strdup (rid);
+  r->media_id = g_strdup_printf ("m-%s-%s", rid, input);
+  r->org = g_strdup ("acme");
+  r->vehicle = g_strdup (vehicle);
+  r->input = g_strdup (input);
+  r->media_type = type;
+  r->start_ns = start_ns;
+  r->end_ns = end_ns;
+  r->status = LB_RETRIEVAL_PENDING;
+  r->created_ns = lb_time_now ();
+  r->period = g_strdup ("2026-11");
+  r->cost_reserved = cost;
+  g_ptr_array_add (rows, r);
+  g_assert_true (lb_store_api_create_retrieval (store, rows, 1e6, NULL,
+          &error));
+  g_assert_no_error (error);
+  return r->id;
 }
 
 gchar *

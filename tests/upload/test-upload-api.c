@@ -7,8 +7,11 @@
 #include "store/lb-store-upload.h"
 #include "api-test.h"
 #include "lb-test-nginx.h"
+#include "lb-test-peers.h"
 #include "lb-test-upload-util.h"
+#include "lb-test-common.h"
 
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <string.h>
 
@@ -132,6 +135,9 @@ test_pending_until_uploaded (void)
       g_strdup_printf ("https://cdn.example.invalid/%s/dashcamRoadFacing.jpg",
       rid);
   g_assert_cmpstr (url, ==, want);
+  g_autoptr (ApiReply) shown = api_request (f, "GET", path, f->token, NULL);
+  g_assert_cmpstr (api_json_string (shown, "data.media.0.urlInfo.url"), ==,
+      want);
   g_autoptr (ApiReply) health2 = api_request (f, "GET", "/healthz", f->token,
       NULL);
   g_assert_cmpint (json_node_get_int (api_json_get (health2,
@@ -144,6 +150,81 @@ test_pending_until_uploaded (void)
   api_fixture_free (f);
 }
 
+/* S3 without a public-url-template: urlInfo.url is a presigned GET URL for
+ * [jobs] url-ttl (8 h) that fetches the object from the endpoint. */
+static void
+test_s3_presigned (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *data = g_dir_make_tmp ("lb-s3-XXXXXX", &error);
+  g_assert_no_error (error);
+  const gchar *args[] = { data, "media", NULL };
+  g_autoptr (LbTestPeer) s3 = lb_test_peer_start ("s3-server.js", args);
+  g_autofree gchar *extra = g_strdup_printf ("[upload]\nprotocol=s3\n"
+      "s3-endpoint=http://127.0.0.1:%u\ns3-bucket=media\ns3-region=eu-west-1\n"
+      "s3-access-key-id=S3RVER\ns3-secret-access-key=S3RVER\n"
+      "s3-path-style=true\nbackoff-min=20ms\nbackoff-max=200ms\n"
+      "[api]\nreads-per-second=100000\n", lb_test_peer_port (s3));
+  ApiFixture *f = api_fixture_new (extra);
+  g_autoptr (LbUploader) up = lb_uploader_new (f->config, f->store, &error);
+  g_assert_no_error (error);
+  lb_api_server_set_presign (f->server, lb_uploader_presign, up);
+  g_assert_true (lb_uploader_start (up, &error));
+
+  g_autoptr (ApiReply) created = api_create (f, f->token, "1234", "image",
+      "2026-11-15T11:59:00Z", "2026-11-15T11:59:00Z",
+      "[\"dashcamRoadFacing\"]");
+  const gchar *rid = api_json_string (created, "data.retrievalId");
+  g_autoptr (LbRetrieval) row = NULL;
+  g_assert_true (lb_store_api_claim_next (f->store, API_TEST_START_NS, &row,
+          &error));
+  g_autofree gchar *out = g_build_filename (f->dir, "still.jpg", NULL);
+  g_autofree gchar *sha = lb_test_make_file (out, 40000, 5);
+  gint64 at = 1794743940 * LB_NS_PER_SEC;
+  LbUploadJob job = { rid, "1234", "dashcamRoadFacing", LB_MEDIA_TYPE_IMAGE,
+    out, at, at, NULL, row->id, "image/jpeg", 0.1
+  };
+  g_assert_true (lb_upload_finish_job (f->config, f->store, up, &job,
+          API_TEST_START_NS, &error));
+  g_autofree gchar *path =
+      g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", rid);
+  StatusWait w = { f, path };
+  g_assert_true (lb_test_wait_for (is_available, &w, 20000));
+
+  g_autoptr (ApiReply) got = api_request (f, "GET", path, f->token, NULL);
+  const gchar *url = api_json_string (got, "data.media.0.urlInfo.url");
+  g_test_message ("urlInfo.url: %s", url);
+  g_autofree gchar *key = g_strdup_printf ("/media/1234/%s/"
+      "dashcamRoadFacing.jpg?", rid);
+  g_assert_nonnull (strstr (url, key));
+  g_assert_nonnull (strstr (url, "X-Amz-Expires=28800"));
+  g_assert_nonnull (strstr (url, "X-Amz-Signature="));
+  /* the API's clock is weeks behind: that URL expired long ago */
+  g_autoptr (SoupSession) s = soup_session_new ();
+  g_autoptr (SoupMessage) old = soup_message_new ("GET", url);
+  g_autoptr (GBytes) refused = soup_session_send_and_read (s, old, NULL,
+      &error);
+  g_assert_cmpuint (soup_message_get_status (old), ==, 403);
+
+  /* every GET presigns afresh: at the real time, it fetches the object */
+  lb_clock_advance (f->clock, g_get_real_time () * 1000 -
+      lb_clock_now (f->clock));
+  g_autoptr (ApiReply) now = api_request (f, "GET", path, f->token, NULL);
+  url = api_json_string (now, "data.media.0.urlInfo.url");
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body = soup_session_send_and_read (s, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  g_autofree gchar *fetched = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256,
+      body);
+  g_assert_cmpstr (fetched, ==, sha);
+
+  lb_uploader_stop (up);
+  api_fixture_free (f);
+  g_clear_pointer (&s3, lb_test_peer_free);
+  lb_test_rm_rf (data);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -151,5 +232,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/upload/api/pending-until-uploaded",
       test_pending_until_uploaded);
+  g_test_add_func ("/upload/api/s3-presigned", test_s3_presigned);
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <sqlite3.h>
 #include <string.h>
 
 typedef struct
@@ -208,7 +209,7 @@ test_enqueue_order (Fixture * f, gconstpointer data)
   g_assert_true (lb_store_upload_next (f->store, t + 700, 0, &n, NULL, &error));
   g_assert_cmpint (n->id, ==, v1);
   lb_upload_entry_free (n);
-  g_assert_cmpint (lb_store_schema_version (f->store, "upload"), ==, 1);
+  g_assert_cmpint (lb_store_schema_version (f->store, "upload"), ==, 2);
 }
 
 /* A store function of another area holding the lock and a transaction can
@@ -392,27 +393,38 @@ static gint64
 make_row (LbStore * store, const gchar * rid, const gchar * input,
     LbMediaType type, gdouble cost)
 {
+  return lb_test_pending_row (store, rid, "veh 1", input, type, 1000,
+      type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC, cost);
+}
+
+/* With webhooks on, a row's end and its event are one transaction: rolled
+ * back together, committed together. */
+static void
+test_event_joins_transaction (Fixture * f, gconstpointer data)
+{
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) lb_retrieval_free);
-  LbRetrieval *r = lb_retrieval_new ();
-  r->retrieval_id = g_strdup (rid);
-  r->media_id = g_strdup_printf ("m-%s-%s", rid, input);
-  r->org = g_strdup ("acme");
-  r->vehicle = g_strdup ("veh 1");
-  r->input = g_strdup (input);
-  r->media_type = type;
-  r->start_ns = 1000;
-  r->end_ns = type == LB_MEDIA_TYPE_IMAGE ? 1000 : 1000 + 10 * LB_NS_PER_SEC;
-  r->status = LB_RETRIEVAL_PENDING;
-  r->created_ns = lb_time_now ();
-  r->period = g_strdup ("2026-11");
-  r->cost_reserved = cost;
-  g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (store, rows, 1000, NULL,
-          &error));
-  g_assert_no_error (error);
-  return r->id;
+  LbUploadCounts c;
+
+  lb_store_upload_set_webhooks (f->store, TRUE);
+  gint64 row = make_row (f->store, "re", "analog1", LB_MEDIA_TYPE_IMAGE, 0.1);
+  LB_STORE_LOCK (f->store);
+  g_assert_true (lb_store_begin (f->store, &error));
+  g_assert_true (lb_store_api_finish_failed (f->store, row, "no luck", &error));
+  lb_store_rollback (f->store);
+  LB_STORE_UNLOCK (f->store);
+  g_assert_true (lb_store_upload_counts_kind (f->store,
+          LB_UPLOAD_KIND_WEBHOOK, &c, &error));
+  g_assert_cmpuint (c.waiting, ==, 0);
+  g_autoptr (LbRetrieval) r = NULL;
+  g_assert_true (lb_store_api_get (f->store, row, &r, &error));
+  g_assert_cmpint (r->status, ==, LB_RETRIEVAL_PENDING);
+
+  g_assert_true (lb_store_api_finish_failed (f->store, row, "no luck", &error));
+  g_assert_true (lb_store_upload_counts_kind (f->store,
+          LB_UPLOAD_KIND_WEBHOOK, &c, &error));
+  g_assert_cmpuint (c.waiting, ==, 1);
+  g_assert_true (lb_store_upload_counts (f->store, &c, &error));
+  g_assert_cmpuint (c.waiting, ==, 0);
 }
 
 static void
@@ -686,7 +698,7 @@ test_cli (Fixture * f, gconstpointer data)
   g_assert_true (lb_cli_uploads (config, 1, args, out, &error));
   g_assert_no_error (error);
   g_test_message ("%s", out->str);
-  g_assert_nonnull (strstr (out->str, "upload to: http://h/{retrievalId}"));
+  g_assert_nonnull (strstr (out->str, "upload to: put http://h/{retrievalId}"));
   g_assert_nonnull (strstr (out->str,
           "waiting 1 (oldest queued 2023-11-14T22:13:20"));
   g_assert_nonnull (strstr (out->str, "done 1, failed 1, 77 bytes uploaded"));
@@ -705,6 +717,84 @@ test_cli (Fixture * f, gconstpointer data)
   g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
 }
 
+/* Sessions and parts of resumable uploads: recorded, read back in order,
+ * forgotten with their session; only for a waiting entry. */
+static void
+test_session_parts (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 id = enqueue (f->store, "r1", "analog1", LB_MEDIA_TYPE_HYPERLAPSE,
+      "out/1.mp4", 1000);
+  g_assert_true (lb_store_upload_set_session (f->store, id, "upload-1", 0,
+          &error));
+  LbUploadPart p2 = { 2, (gchar *) "\"b\"", 5, (gchar *) "bb" };
+  LbUploadPart p1 = { 1, (gchar *) "\"a\"", 5, (gchar *) "aa" };
+  g_assert_true (lb_store_upload_add_part (f->store, id, &p2, 5, &error));
+  g_assert_true (lb_store_upload_add_part (f->store, id, &p1, 10, &error));
+  g_autoptr (LbUploadEntry) e = lb_store_upload_get (f->store, id, &error);
+  g_assert_cmpstr (e->session, ==, "upload-1");
+  g_assert_cmpint (e->acked, ==, 10);
+  g_assert_cmpint (e->kind, ==, LB_UPLOAD_KIND_MEDIA);
+  g_autoptr (GArray) parts = lb_store_upload_parts (f->store, id, &error);
+  g_assert_cmpuint (parts->len, ==, 2);
+  g_assert_cmpint (g_array_index (parts, LbUploadPart, 0).number, ==, 1);
+  g_assert_cmpstr (g_array_index (parts, LbUploadPart, 1).etag, ==, "\"b\"");
+
+  /* the session is gone: so are its parts */
+  g_assert_true (lb_store_upload_set_session (f->store, id, NULL, 0, &error));
+  g_autoptr (GArray) none = lb_store_upload_parts (f->store, id, &error);
+  g_assert_cmpuint (none->len, ==, 0);
+
+  g_assert_true (lb_store_upload_done (f->store, id, 2000, 10, "x", NULL,
+          &error));
+  g_assert_false (lb_store_upload_set_session (f->store, id, "late", 1,
+          &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
+}
+
+/* A store of schema 'upload' version 1 with an entry: version 2 keeps it
+ * (a media entry, no session). */
+static void
+test_migrate_v1 (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-upload-v1-XXXXXX", NULL);
+  g_autofree gchar *db = g_build_filename (dir, "lookback.db", NULL);
+  sqlite3 *raw = NULL;
+  g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+  const gchar *v1 =
+      "CREATE TABLE schema_version (area TEXT PRIMARY KEY, version INTEGER NOT NULL);"
+      "INSERT INTO schema_version VALUES ('upload', 1);"
+      "CREATE TABLE upload_journal (id INTEGER PRIMARY KEY, retrieval_id TEXT NOT NULL,"
+      " vehicle TEXT NOT NULL, input TEXT NOT NULL, media_type TEXT NOT NULL,"
+      " path TEXT NOT NULL, priority INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+      " attempts INTEGER NOT NULL DEFAULT 0, created_ns INTEGER NOT NULL,"
+      " next_attempt_ns INTEGER NOT NULL, uploaded_ns INTEGER NOT NULL DEFAULT 0,"
+      " bytes INTEGER NOT NULL DEFAULT 0, sha256 TEXT, public_url TEXT, last_error TEXT,"
+      " delivered_start_ns INTEGER, delivered_end_ns INTEGER, coverage_json TEXT,"
+      " file_deleted INTEGER NOT NULL DEFAULT 0, retrieval_row INTEGER, content_type TEXT,"
+      " cost REAL NOT NULL DEFAULT 0, UNIQUE (retrieval_id, input));"
+      "CREATE INDEX upload_journal_order ON upload_journal (state, priority, created_ns, id);"
+      "CREATE INDEX upload_journal_uploaded ON upload_journal (state, file_deleted, uploaded_ns);"
+      "INSERT INTO upload_journal (retrieval_id, vehicle, input, media_type, path,"
+      " priority, created_ns, next_attempt_ns, attempts) VALUES ('r-old', 'v', 'analog1',"
+      " 'image', 'out/old.jpg', 0, 5, 5, 3);";
+  g_assert_cmpint (sqlite3_exec (raw, v1, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  g_autoptr (GError) error = NULL;
+  LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lb_store_schema_version (store, "upload"), ==, 2);
+  g_autoptr (LbUploadEntry) e = lb_store_upload_find (store, "r-old",
+      "analog1", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (e->attempts, ==, 3);
+  g_assert_cmpint (e->kind, ==, LB_UPLOAD_KIND_MEDIA);
+  g_assert_null (e->session);
+  lb_store_free (store);
+  lb_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -714,6 +804,8 @@ main (int argc, char **argv)
       test_enqueue_order, teardown);
   g_test_add ("/upload/journal/joins-transaction", Fixture, NULL, setup,
       test_enqueue_joins_transaction, teardown);
+  g_test_add ("/upload/journal/event-joins-transaction", Fixture, NULL,
+      setup, test_event_joins_transaction, teardown);
   g_test_add ("/upload/journal/config-checked", Fixture, NULL, setup,
       test_config_checked, teardown);
   g_test_add ("/upload/journal/retrieval-rows", Fixture, NULL, setup,
@@ -723,6 +815,9 @@ main (int argc, char **argv)
   g_test_add ("/upload/journal/coverage-kept", Fixture, NULL, setup,
       test_coverage_kept, teardown);
   g_test_add ("/upload/journal/cli", Fixture, NULL, setup, test_cli, teardown);
+  g_test_add ("/upload/journal/session-parts", Fixture, NULL, setup,
+      test_session_parts, teardown);
+  g_test_add_func ("/upload/journal/migrate-v1", test_migrate_v1);
   g_test_add ("/upload/journal/sweep", Fixture, NULL, setup, test_sweep,
       teardown);
   g_test_add_func ("/upload/template", test_template);

@@ -7,6 +7,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "lb-test-nginx.h"
+#include "lb-test-peers.h"
 #include "lb-test-upload-util.h"
 #include "lb-test-common.h"
 
@@ -85,26 +86,8 @@ static gint64
 make_row (Fixture * f, const gchar * rid, const gchar * input,
     LbMediaType type, gdouble cost)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) lb_retrieval_free);
-  LbRetrieval *r = lb_retrieval_new ();
-  r->retrieval_id = g_strdup (rid);
-  r->media_id = g_strdup_printf ("m-%s", rid);
-  r->org = g_strdup ("acme");
-  r->vehicle = g_strdup ("veh+1");
-  r->input = g_strdup (input);
-  r->media_type = type;
-  r->start_ns = r->end_ns = 1000;
-  r->status = LB_RETRIEVAL_PENDING;
-  r->created_ns = lb_time_now ();
-  r->period = g_strdup ("2026-11");
-  r->cost_reserved = cost;
-  g_ptr_array_add (rows, r);
-  g_assert_true (lb_store_api_create_retrieval (f->store, rows, 1000, NULL,
-          &error));
-  g_assert_no_error (error);
-  return r->id;
+  return lb_test_pending_row (f->store, rid, "veh+1", input, type, 1000,
+      1000, cost);
 }
 
 static gchar *queue_output_row (Fixture * f, const gchar * rid,
@@ -492,123 +475,10 @@ test_forbidden (Fixture * f, gconstpointer data)
 
 /* ---- a slow TCP relay between the uploader and nginx (crash test) ---- */
 
-typedef struct
-{
-  GSocket *listen;
-  guint port, upstream;
-  gint rate;                    /* bytes per second client → nginx; 0: unthrottled */
-  gint64 forwarded;             /* bytes client → nginx */
-  GCancellable *cancel;
-  GThread *thread;
-} Relay;
-
-typedef struct
-{
-  Relay *relay;
-  GSocket *from, *to;
-  GSocketConnection *conn;      /* owns the nginx side's socket */
-  gboolean upstream;            /* client → nginx direction */
-} Pump;
-
-static gpointer
-pump_main (gpointer data)
-{
-  Pump *p = data;
-  gchar buf[16384];
-  for (;;) {
-    gssize n = g_socket_receive (p->from, buf, sizeof buf, NULL, NULL);
-    if (n <= 0)
-      break;
-    gssize off = 0;
-    while (off < n) {
-      gssize w = g_socket_send (p->to, buf + off, n - off, NULL, NULL);
-      if (w <= 0)
-        goto out;
-      off += w;
-    }
-    if (p->upstream) {
-      g_atomic_pointer_add (&p->relay->forwarded, n);
-      gint rate = g_atomic_int_get (&p->relay->rate);
-      if (rate > 0)
-        g_usleep ((gulong) (n * 1e6 / rate));
-    }
-  }
-out:
-  g_socket_shutdown (p->to, FALSE, TRUE, NULL);
-  g_object_unref (p->from);
-  g_object_unref (p->to);
-  g_object_unref (p->conn);
-  g_free (p);
-  return NULL;
-}
-
-static gpointer
-relay_main (gpointer data)
-{
-  Relay *r = data;
-  for (;;) {
-    GSocket *c = g_socket_accept (r->listen, r->cancel, NULL);
-    if (c == NULL)
-      break;
-    g_socket_set_blocking (c, TRUE);
-    g_autoptr (GSocketClient) client = g_socket_client_new ();
-    g_autoptr (GSocketConnection) up = g_socket_client_connect_to_host (client,
-        "127.0.0.1", r->upstream, NULL, NULL);
-    if (up == NULL) {
-      g_object_unref (c);
-      continue;
-    }
-    GSocket *s = g_socket_connection_get_socket (up);
-    Pump *a = g_new0 (Pump, 1), *b = g_new0 (Pump, 1);
-    /* each pump holds both sockets and the connection that owns one */
-    *a = (Pump) {
-    r, g_object_ref (c), g_object_ref (s), g_object_ref (up), TRUE};
-    *b = (Pump) {
-    r, g_object_ref (s), c, g_object_ref (up), FALSE};
-    g_thread_unref (g_thread_new ("relay-up", pump_main, a));
-    g_thread_unref (g_thread_new ("relay-down", pump_main, b));
-  }
-  return NULL;
-}
-
-static Relay *
-relay_new (guint upstream, gint rate)
-{
-  g_autoptr (GError) error = NULL;
-  Relay *r = g_new0 (Relay, 1);
-  r->upstream = upstream;
-  r->rate = rate;
-  r->cancel = g_cancellable_new ();
-  r->listen = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (r->listen, any, TRUE, &error));
-  g_assert_true (g_socket_listen (r->listen, &error));
-  g_autoptr (GSocketAddress) bound =
-      g_socket_get_local_address (r->listen, &error);
-  r->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  r->thread = g_thread_new ("relay", relay_main, r);
-  return r;
-}
-
-/* Stops accepting; pumps end with their connections (the relay itself is
- * left allocated for them). */
-static void
-relay_stop (Relay * r)
-{
-  g_cancellable_cancel (r->cancel);
-  g_thread_join (r->thread);
-  g_socket_close (r->listen, NULL);
-}
-
 static gboolean
 relay_forwarded (gpointer data)
 {
-  Relay *r = data;
-  return g_atomic_pointer_get (&r->forwarded) >= 2 * 1024 * 1024;
+  return lb_test_relay_bytes_up (data) >= 2 * 1024 * 1024;
 }
 
 /* kill -9 of a process uploading a large file, restart: the object on the
@@ -622,12 +492,13 @@ test_crash_mid_upload (Fixture * f, gconstpointer data)
   g_assert_nonnull (runner);
 
   lb_test_nginx_start (f->ngx);
-  static Relay *relay;
-  relay = relay_new (lb_test_nginx_port (f->ngx), 2 * 1024 * 1024);
+  g_autoptr (LbTestRelay) relay = lb_test_relay_new (lb_test_nginx_port
+      (f->ngx), 0);
+  lb_test_relay_set_rate (relay, 2 * 1024 * 1024);
   g_autofree gchar *tmpl =
       g_strdup_printf
       ("http://127.0.0.1:%u/up/{vehicleId}/{retrievalId}/{input}.{ext}",
-      relay->port);
+      lb_test_relay_port (relay));
   g_autofree gchar *conf_text = lb_test_upload_conf_text (f->dir, tmpl);
   g_autofree gchar *conf = g_build_filename (f->dir, "lookback.conf", NULL);
   g_assert_true (g_file_set_contents (conf, conf_text, -1, &error));
@@ -644,8 +515,7 @@ test_crash_mid_upload (Fixture * f, gconstpointer data)
   g_assert_true (g_subprocess_get_if_signaled (p1));
   g_assert_cmpint (g_subprocess_get_term_sig (p1), ==, SIGKILL);
   g_test_message ("killed the uploader after %" G_GINT64_FORMAT
-      " bytes had reached nginx",
-      (gint64) g_atomic_pointer_get (&relay->forwarded));
+      " bytes had reached nginx", lb_test_relay_bytes_up (relay));
 
   g_autoptr (LbUploadEntry) e = lb_store_upload_find (f->store, "r-big",
       "dashcamRoadFacing", &error);
@@ -659,13 +529,12 @@ test_crash_mid_upload (Fixture * f, gconstpointer data)
   g_assert_null (partial);
 
   /* Restart at full speed: the same object, complete. */
-  g_atomic_int_set (&relay->rate, 0);
+  lb_test_relay_set_rate (relay, 0);
   g_autoptr (GSubprocess) p2 = lb_test_spawn_tied (argv, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_wait (p2, NULL, &error));
   g_assert_true (g_subprocess_get_if_exited (p2));
   g_assert_cmpint (g_subprocess_get_exit_status (p2), ==, 0);
-  relay_stop (relay);
 
   g_autofree gchar *got = lb_test_file_sha256 (obj);
   g_assert_cmpstr (got, ==, sha);
