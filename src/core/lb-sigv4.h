@@ -1,9 +1,8 @@
 /* lookback — AWS Signature Version 4 (header and query signing)
  *
  * Written against AWS's specification ("Create a signed AWS API request",
- * "Authenticating requests: using query parameters") and checked against
- * AWS's published test suite (tests/unit/sigv4-vectors) and, in the upload
- * tests, against the AWS SDK for JavaScript's signer.
+ * "Authenticating requests: using query parameters"); checked against the
+ * AWS SDK for JavaScript's signer in the upload tests, and by s3rver.
  *
  * A request is given decoded: the path as the object key reads ("/bucket/a
  * b.mp4"), query names and values as they mean.  The functions encode them
