@@ -14,6 +14,7 @@ typedef struct
   guint64 mark;                 /* count at the last lb_api_conn_mark(); lock */
   gint64 first_after_mark_us;   /* monotonic time of the first byte read after
                                  * the mark, 0 if none yet; lock */
+  gint64 last_read_us;          /* monotonic time of the last byte read; lock */
 } LbCountingInputStream;
 
 typedef struct
@@ -31,10 +32,12 @@ G_DEFINE_TYPE_WITH_CODE (LbCountingInputStream, lb_counting_input_stream,
 {
   if (n <= 0)
     return;
+  gint64 now = g_get_monotonic_time ();
   g_mutex_lock (&self->lock);
   if (self->count == self->mark && self->first_after_mark_us == 0)
-    self->first_after_mark_us = g_get_monotonic_time ();
+    self->first_after_mark_us = now;
   self->count += n;
+  self->last_read_us = now;
   g_mutex_unlock (&self->lock);
 }
 
@@ -130,6 +133,11 @@ struct _LbApiConn
   LbCountingInputStream *in;
   GIOStream *stream;
   gchar *peer;
+  /* The server's context only: */
+  gint64 answered_us;           /* monotonic: accepted, or the last answer sent */
+  guint requests;               /* complete requests received */
+  gboolean busy;                /* a complete request not answered yet */
+  gboolean closing;             /* closed to make room */
 };
 
 LbApiConn *
@@ -155,6 +163,7 @@ lb_api_conn_new (GSocketConnection * conn, guint idle_timeout_s)
   c->peer =
       remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote))
       : g_strdup ("?");
+  c->answered_us = g_get_monotonic_time ();
   return c;
 }
 
@@ -226,4 +235,52 @@ lb_api_conn_shutdown (LbApiConn * c)
 {
   g_socket_shutdown (g_socket_connection_get_socket (c->conn), TRUE, TRUE,
       NULL);
+}
+
+void
+lb_api_conn_request_begins (LbApiConn * c)
+{
+  c->requests++;
+  c->busy = TRUE;
+}
+
+void
+lb_api_conn_request_ends (LbApiConn * c)
+{
+  c->busy = FALSE;
+  c->answered_us = g_get_monotonic_time ();
+}
+
+gboolean
+lb_api_conn_is_busy (LbApiConn * c)
+{
+  return c->busy;
+}
+
+guint
+lb_api_conn_get_requests (LbApiConn * c)
+{
+  return c->requests;
+}
+
+gint64
+lb_api_conn_idle_since_us (LbApiConn * c)
+{
+  g_mutex_lock (&c->in->lock);
+  gint64 read_us = c->in->last_read_us;
+  g_mutex_unlock (&c->in->lock);
+  return MAX (read_us, c->answered_us);
+}
+
+void
+lb_api_conn_close (LbApiConn * c)
+{
+  c->closing = TRUE;
+  lb_api_conn_shutdown (c);
+}
+
+gboolean
+lb_api_conn_is_closing (LbApiConn * c)
+{
+  return c->closing;
 }

@@ -36,6 +36,22 @@ gint64       lb_api_conn_first_byte_us (LbApiConn *c);
 /* Cuts the connection off (both directions). */
 void         lb_api_conn_shutdown   (LbApiConn *c);
 
+/* What the connection limit looks at (the server's context only). */
+/* A complete request arrived: the connection is busy until it is answered. */
+void         lb_api_conn_request_begins (LbApiConn *c);
+/* The answer went out: idle from now. */
+void         lb_api_conn_request_ends   (LbApiConn *c);
+gboolean     lb_api_conn_is_busy        (LbApiConn *c);
+/* Complete requests received so far. */
+guint        lb_api_conn_get_requests   (LbApiConn *c);
+/* Monotonic time (µs) of the last byte read or answer sent (or of the
+ * accept): idle since then unless busy. */
+gint64       lb_api_conn_idle_since_us  (LbApiConn *c);
+/* Shuts the connection down to make room for another; libsoup drops it at
+ * its next read, which closes the socket. */
+void         lb_api_conn_close          (LbApiConn *c);
+gboolean     lb_api_conn_is_closing     (LbApiConn *c);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbApiConn, lb_api_conn_unref)
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "api/lb-api-private.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -20,26 +21,37 @@
 GST_DEBUG_CATEGORY_STATIC (lb_api_debug);
 #define GST_CAT_DEFAULT lb_api_debug
 
+/* Where a route runs: the main loop never waits on the store, so a route
+ * that reads it runs on a worker thread while the message is paused. */
+typedef enum
+{
+  RUN_ON_LOOP,                  /* memory only */
+  RUN_ON_WORKER,
+  RUN_ON_WORKER_IF_TOKEN,       /* a token to look up: a worker; else the loop */
+} RunOn;
+
 typedef struct
 {
   const gchar *method;
   const gchar *path;            /* exact, or a prefix ending in '/' */
   gboolean prefix;
   LbApiRouteFunc func;
-  gboolean in_thread;
+  RunOn run_on;
   const gchar *openapi;         /* "METHOD /path" as in data/openapi.json */
 } Route;
 
 static const Route routes[] = {
-  {"POST", "/cameras/media/retrieval", FALSE, lb_api_route_create, TRUE,
-      "POST /cameras/media/retrieval"},
-  {"GET", "/cameras/media/retrieval", FALSE, lb_api_route_get, TRUE,
+  {"POST", "/cameras/media/retrieval", FALSE, lb_api_route_create,
+      RUN_ON_WORKER, "POST /cameras/media/retrieval"},
+  {"GET", "/cameras/media/retrieval", FALSE, lb_api_route_get, RUN_ON_WORKER,
       "GET /cameras/media/retrieval"},
-  {"GET", "/cameras/media", FALSE, lb_api_route_list, TRUE,
+  {"GET", "/cameras/media", FALSE, lb_api_route_list, RUN_ON_WORKER,
       "GET /cameras/media"},
-  {"GET", "/media/", TRUE, lb_api_route_media, TRUE, "GET /media/{mediaId}"},
-  {"GET", "/healthz", FALSE, lb_api_route_health, FALSE, "GET /healthz"},
-  {"GET", "/openapi.json", FALSE, lb_api_route_openapi, FALSE,
+  {"GET", "/media/", TRUE, lb_api_route_media, RUN_ON_WORKER,
+      "GET /media/{mediaId}"},
+  {"GET", "/healthz", FALSE, lb_api_route_health, RUN_ON_WORKER_IF_TOKEN,
+      "GET /healthz"},
+  {"GET", "/openapi.json", FALSE, lb_api_route_openapi, RUN_ON_LOOP,
       "GET /openapi.json"},
 };
 
@@ -58,8 +70,8 @@ lb_api_now (LbApiServer * server)
   return lb_clock_now (server->clock);
 }
 
-static LbApiServer *
-server_ref (LbApiServer * server)
+LbApiServer *
+lb_api_server_acquire (LbApiServer * server)
 {
   return g_atomic_rc_box_acquire (server);
 }
@@ -68,21 +80,42 @@ static void
 server_clear (gpointer p)
 {
   LbApiServer *server = p;
-  g_clear_object (&server->service);
   g_clear_object (&server->soup);
   g_clear_pointer (&server->sign_key, g_bytes_unref);
   g_clear_pointer (&server->creates, lb_rate_limiter_free);
   g_clear_pointer (&server->reads, lb_rate_limiter_free);
+  g_clear_pointer (&server->health_reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health, g_ptr_array_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
+  g_clear_pointer (&server->sections, json_node_unref);
   g_free (server->uri);
   g_free (server->public_url);
   g_mutex_clear (&server->lock);
+  g_mutex_clear (&server->work_lock);
+  g_cond_clear (&server->work_cond);
+  g_mutex_clear (&server->health_lock);
 }
 
-static void
-server_unref (LbApiServer * server)
+void
+lb_api_work_begin (LbApiServer * server)
+{
+  g_mutex_lock (&server->work_lock);
+  server->working++;
+  g_mutex_unlock (&server->work_lock);
+}
+
+void
+lb_api_work_end (LbApiServer * server)
+{
+  g_mutex_lock (&server->work_lock);
+  if (--server->working == 0)
+    g_cond_broadcast (&server->work_cond);
+  g_mutex_unlock (&server->work_lock);
+}
+
+void
+lb_api_server_release (LbApiServer * server)
 {
   g_atomic_rc_box_release_full (server, server_clear);
 }
@@ -109,7 +142,7 @@ request_clear (gpointer p)
   g_free (req->content_type);
   g_clear_pointer (&req->reply, g_bytes_unref);
   g_clear_pointer (&req->headers, g_ptr_array_unref);
-  server_unref (req->server);
+  lb_api_server_release (req->server);
 }
 
 static void
@@ -149,6 +182,16 @@ lb_api_reply_json (LbApiRequest * req, guint status, JsonNode * node)
 }
 
 void
+lb_api_add_error_members (LbApiRequest * req, JsonBuilder * b,
+    const gchar * message)
+{
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_set_member_name (b, "requestId");
+  json_builder_add_string_value (b, req->request_id);
+}
+
+void
 lb_api_reply_error (LbApiRequest * req, guint status, const gchar * format, ...)
 {
   va_list args;
@@ -158,15 +201,17 @@ lb_api_reply_error (LbApiRequest * req, guint status, const gchar * format, ...)
 
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "message");
-  json_builder_add_string_value (b, message);
-  json_builder_set_member_name (b, "requestId");
-  json_builder_add_string_value (b, req->request_id);
+  lb_api_add_error_members (req, b, message);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   lb_api_reply_json (req, status, root);
-  if (status >= 500)
+  if (status >= 500) {
+    /* /healthz reports it until a probe finds the store well again. */
     g_atomic_int_inc (&req->server->errors);
+    g_mutex_lock (&req->server->health_lock);
+    req->server->store_error_us = g_get_monotonic_time ();
+    g_mutex_unlock (&req->server->health_lock);
+  }
 }
 
 void
@@ -203,7 +248,9 @@ lb_api_reply_gerror (LbApiRequest * req, const GError * error)
     }
   }
   if (status >= 500) {
-    GST_ERROR ("requestId=%s: %s", req->request_id, error->message);
+    lb_log (LB_LOG_ERROR, LB_LOG_CTX (.request_id = req->request_id),
+        "%s %s answered %u: %s", req->method, req->path, status,
+        error->message);
     /* Internal details stay in the log. */
     lb_api_reply_error (req, status, status == SOUP_STATUS_SERVICE_UNAVAILABLE
         ? "The server is busy; try again." :
@@ -214,6 +261,14 @@ lb_api_reply_gerror (LbApiRequest * req, const GError * error)
   lb_api_reply_error (req, status, "%s", error->message);
 }
 
+/* The reason phrase of @status: libsoup 3.2 knows none for 429 (RFC 6585)
+ * and would send "Unknown Error". */
+static const gchar *
+reason_phrase (guint status)
+{
+  return status == LB_HTTP_TOO_MANY_REQUESTS ? "Too Many Requests" : NULL;
+}
+
 /* Writes the reply the route built into @msg (server context). */
 static void
 apply_reply (LbApiRequest * req, SoupServerMessage * msg)
@@ -222,7 +277,8 @@ apply_reply (LbApiRequest * req, SoupServerMessage * msg)
 
   if (req->status == 0)
     lb_api_reply_error (req, SOUP_STATUS_INTERNAL_SERVER_ERROR, "No reply.");
-  soup_server_message_set_status (msg, req->status, NULL);
+  soup_server_message_set_status (msg, req->status,
+      reason_phrase (req->status));
   soup_message_headers_replace (h, "X-Request-Id", req->request_id);
   for (guint i = 0; req->headers && i + 1 < req->headers->len; i += 2)
     soup_message_headers_replace (h, req->headers->pdata[i],
@@ -244,6 +300,7 @@ task_run (GTask * task, gpointer source, gpointer task_data,
   LbApiRequest *req = task_data;
   const Route *route = g_object_get_data (G_OBJECT (task), "lb-route");
   route->func (req);
+  lb_api_work_end (req->server);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -333,11 +390,16 @@ handle (SoupServer * soup, SoupServerMessage * msg, const char *path,
   req->authorization =
       g_strdup (soup_message_headers_get_one (rh, "Authorization"));
   req->range = g_strdup (soup_message_headers_get_one (rh, "Range"));
+  /* The media route answers Range itself; libsoup would apply it again to
+   * any 200 (with a laxer parser that g_critical's on a start beyond
+   * 2^64): it finds none. */
+  soup_message_headers_remove (rh, "Range");
   req->if_none_match =
       g_strdup (soup_message_headers_get_one (rh, "If-None-Match"));
   req->body = soup_message_body_flatten (body);
 
-  if (!route->in_thread) {
+  if (route->run_on == RUN_ON_LOOP || (route->run_on == RUN_ON_WORKER_IF_TOKEN
+          && req->authorization == NULL)) {
     route->func (req);
     apply_reply (req, msg);
     return;
@@ -347,6 +409,7 @@ handle (SoupServer * soup, SoupServerMessage * msg, const char *path,
   g_task_set_task_data (task, g_rc_box_acquire (req), request_unref);
   g_object_set_data (G_OBJECT (task), "lb-route", (gpointer) route);
   g_atomic_int_inc (&server->in_flight);
+  lb_api_work_begin (server);
   soup_server_message_pause (msg);
   g_task_run_in_thread (task, task_run);
 }
@@ -372,57 +435,6 @@ handle_early (SoupServer * soup, SoupServerMessage * msg, const char *path,
     lb_api_add_header (req, "Connection", "close");
     apply_reply (req, msg);
   }
-}
-
-typedef struct
-{
-  LbApiServer *server;          /* strong */
-  LbApiConn *conn;              /* weak: the table holds it */
-} ConnGone;
-
-/* libsoup dropped a connection's stream: the connection is over. */
-static void
-on_stream_gone (gpointer data, GObject * where_the_stream_was)
-{
-  ConnGone *g = data;
-  LbApiServer *server = g->server;
-
-  g_mutex_lock (&server->lock);
-  if (server->conns &&
-      g_hash_table_lookup (server->conns,
-          lb_api_conn_get_peer (g->conn)) == g->conn)
-    g_hash_table_remove (server->conns, lb_api_conn_get_peer (g->conn));
-  g_mutex_unlock (&server->lock);
-  server_unref (server);
-  g_free (g);
-}
-
-/* A new connection: its socket gets the idle timeout (no traffic for that
- * long and libsoup's pending read or write fails), its input is counted
- * (see lb-api-conn.h), and it is handed to libsoup. */
-static gboolean
-on_incoming (GSocketService * service, GSocketConnection * conn,
-    GObject * source, gpointer user_data)
-{
-  LbApiServer *server = user_data;
-  g_autoptr (GSocketAddress) local =
-      g_socket_connection_get_local_address (conn, NULL);
-  g_autoptr (GSocketAddress) remote =
-      g_socket_connection_get_remote_address (conn, NULL);
-  g_autoptr (GError) err = NULL;
-  LbApiConn *c = lb_api_conn_new (conn, server->idle_timeout_s);
-  g_autoptr (GIOStream) stream = lb_api_conn_steal_stream (c);
-  ConnGone *g = g_new0 (ConnGone, 1);
-
-  g->server = server_ref (server);
-  g->conn = c;
-  g_mutex_lock (&server->lock);
-  g_hash_table_replace (server->conns, g_strdup (lb_api_conn_get_peer (c)), c);
-  g_mutex_unlock (&server->lock);
-  g_object_weak_ref (G_OBJECT (stream), on_stream_gone, g);
-  if (!soup_server_accept_iostream (server->soup, stream, local, remote, &err))
-    GST_WARNING ("cannot accept a connection: %s", err->message);
-  return TRUE;
 }
 
 static gboolean request_tick (gpointer user_data);
@@ -501,6 +513,8 @@ on_got_body (SoupServerMessage * msg, gpointer user_data)
   if (req == NULL)
     return;
   req->got_body = TRUE;
+  if (req->conn)
+    lb_api_conn_request_begins (req->conn);
   if (req->timer) {
     g_source_destroy (req->timer);
     g_clear_pointer (&req->timer, g_source_unref);
@@ -515,6 +529,8 @@ on_finished (SoupServerMessage * msg, gpointer user_data)
   if (req == NULL)
     return;
   req->finished = TRUE;
+  if (req->conn)
+    lb_api_conn_request_ends (req->conn);
   if (req->timer) {
     g_source_destroy (req->timer);
     g_clear_pointer (&req->timer, g_source_unref);
@@ -534,7 +550,7 @@ on_request_started (SoupServer * soup, SoupServerMessage * msg,
   LbApiServer *server = user_data;
   LbApiRequest *req = g_rc_box_new0 (LbApiRequest);
 
-  req->server = server_ref (server);
+  req->server = lb_api_server_acquire (server);
   req->request_id = g_uuid_string_random ();
   req->start_us = g_get_monotonic_time ();
   g_atomic_int_inc (&server->requests);
@@ -621,6 +637,9 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
 
   LbApiServer *server = g_atomic_rc_box_new0 (LbApiServer);
   g_mutex_init (&server->lock);
+  g_mutex_init (&server->work_lock);
+  g_cond_init (&server->work_cond);
+  g_mutex_init (&server->health_lock);
   server->config = config;
   server->store = store;
   server->clock = clock;
@@ -638,6 +657,7 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
   gdouble per_second = lb_config_get_double (config, "api", "reads-per-second");
   server->creates = lb_rate_limiter_new (per_minute, per_minute / 60.0);
   server->reads = lb_rate_limiter_new (per_second, per_second);
+  server->health_reads = lb_rate_limiter_new (per_second, per_second);
   server->health = g_ptr_array_new_with_free_func (health_free);
   server->conns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) lb_api_conn_unref);
@@ -698,20 +718,11 @@ lb_api_server_listen (LbApiServer * server, GError ** error)
   }
   g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (addr, port);
   g_autoptr (GSocketAddress) bound = NULL;
-  if (server->service == NULL) {
-    server->service = g_socket_service_new ();
-    /* GSocketListener's default backlog (10) resets bursts of clients. */
-    g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 128);
-    g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming),
-        server);
-  }
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), sa,
-          G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &bound, &err)) {
-    g_set_error (error, LB_ERROR, LB_ERROR_IO, "cannot listen on %s: %s",
+  if (!lb_api_accept_start (server, sa, &bound, &err)) {
+    g_set_error (error, LB_ERROR, LB_ERROR_IO, "[server] listen %s: %s",
         listen, err->message);
     return FALSE;
   }
-  g_socket_service_start (server->service);
 
   GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS (bound);
   g_autofree gchar *ip =
@@ -753,7 +764,9 @@ lb_api_server_add_health (LbApiServer * server, const gchar * name,
   h->func = func;
   h->user_data = user_data;
   h->notify = notify;
+  g_mutex_lock (&server->health_lock);
   g_ptr_array_add (server->health, h);
+  g_mutex_unlock (&server->health_lock);
 }
 
 void
@@ -770,15 +783,18 @@ lb_api_server_free (LbApiServer * server)
 {
   if (server == NULL)
     return;
-  if (server->service) {
-    g_socket_service_stop (server->service);
-    g_socket_listener_close (G_SOCKET_LISTENER (server->service));
-    g_signal_handlers_disconnect_by_data (server->service, server);
-  }
+  lb_api_accept_stop (server);
   soup_server_disconnect (server->soup);
   g_signal_handlers_disconnect_by_data (server->soup, server);
   soup_server_remove_handler (server->soup, NULL);
+  /* Routes and probes on workers use the store (and the health funcs'
+   * objects), which the caller frees next: wait for them.  The store's
+   * busy timeout bounds the wait. */
+  g_mutex_lock (&server->work_lock);
+  while (server->working > 0)
+    g_cond_wait (&server->work_cond, &server->work_lock);
+  g_mutex_unlock (&server->work_lock);
   /* Health callbacks belong to the caller's objects: drop them now. */
   g_ptr_array_set_size (server->health, 0);
-  server_unref (server);
+  lb_api_server_release (server);
 }

@@ -5,7 +5,7 @@
  *   GET  /cameras/media/retrieval     one retrieval (media:read)
  *   GET  /cameras/media               list uploaded media (media:read)
  *   GET  /media/{mediaId}             a finished file, by signed URL only
- *   GET  /healthz                     liveness and counters (no auth)
+ *   GET  /healthz                     liveness and counters (details with a token)
  *   GET  /openapi.json                the OpenAPI 3 document (no auth)
  *
  * The server runs in the thread-default GMainContext of the thread that
@@ -24,7 +24,9 @@ G_BEGIN_DECLS
 
 typedef struct _LbApiServer LbApiServer;
 
-/* Adds members to the /healthz object (called in the server's context). */
+/* Adds members to a /healthz object.  Called on a worker thread, never on
+ * the main loop, by one health probe at a time (it may read the store);
+ * what it adds is shown only to callers with a media:read token. */
 typedef void (*LbApiHealthFunc) (JsonBuilder *builder,
                                  gpointer     user_data);
 
@@ -42,8 +44,8 @@ gboolean     lb_api_server_listen   (LbApiServer  *server,
 /* "http://127.0.0.1:8080" (no trailing slash) once listening, else NULL. */
 gchar       *lb_api_server_get_uri  (LbApiServer  *server);
 
-/* Registers @func to add a member object @name to /healthz.  Call it in the
- * server's context (the thread that created it); @func runs there too. */
+/* Registers @func to add a member object @name to /healthz (see
+ * LbApiHealthFunc).  @user_data must outlive the server. */
 void         lb_api_server_add_health (LbApiServer    *server,
                                        const gchar    *name,
                                        LbApiHealthFunc func,
@@ -63,8 +65,9 @@ void         lb_api_server_set_created_func (LbApiServer      *server,
  * ("GET /media/{mediaId}"), NULL-terminated. */
 const gchar *const *lb_api_server_routes (void);
 
-/* Stops listening and frees the server; requests in flight finish first
- * in the background (they keep what they need alive). */
+/* Stops listening and frees the server, once the work running on worker
+ * threads (routes, health probes: they use the store) has ended.  Messages
+ * in flight are dropped with their connections. */
 void         lb_api_server_free     (LbApiServer  *server);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbApiServer, lb_api_server_free)

@@ -4,6 +4,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 
+#include <math.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_config_debug);
@@ -39,6 +40,7 @@ static const KeySpec key_specs[] = {
   {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
   {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
+  {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
   {"store", "min-free", T_SIZE_PERCENT, "5%"},
@@ -305,7 +307,11 @@ parse_size (const gchar * text, gint64 * out)
     end++;
   for (guint i = 0; i < G_N_ELEMENTS (units); i++)
     if (g_ascii_strcasecmp (end, units[i].suffix) == 0) {
-      *out = (gint64) (v * units[i].mult + 0.5);
+      gdouble bytes = v * units[i].mult;
+      /* a gint64 holds it (and NaN fails both) */
+      if (!(bytes >= 0 && bytes <= (gdouble) G_MAXINT64 / 2))
+        return FALSE;
+      *out = (gint64) (bytes + 0.5);
       return TRUE;
     }
   return FALSE;
@@ -373,7 +379,7 @@ parse_value (const KeySpec * spec, const gchar * text, Value * v, gchar ** why)
       break;
     case T_DOUBLE:
       v->d = g_ascii_strtod (text, &end);
-      if (end == text || *end != '\0') {
+      if (end == text || *end != '\0' || !isfinite (v->d)) {
         *why = g_strdup_printf ("'%s' is not a number", text);
         return FALSE;
       }
@@ -472,6 +478,28 @@ load_inputs (LbConfig * config, GError ** error)
   return TRUE;
 }
 
+/* The value of @key, unescaped, or NULL with the reason: not UTF-8, a bad
+ * escape.  A value ending in a lone backslash is refused before GLib
+ * unescapes it: 2.74 sets its GError twice for it (a warning). */
+static gchar *
+get_string (LbConfig * config, const gchar * group, const gchar * key,
+    GError ** error)
+{
+  g_autofree gchar *value = g_key_file_get_value (config->kf, group, key,
+      NULL);
+  gsize n = value ? strlen (value) : 0, slashes = 0;
+  gchar *text = NULL;
+
+  while (slashes < n && value[n - 1 - slashes] == '\\')
+    slashes++;
+  if (value && slashes % 2 == 0)
+    text = g_key_file_get_string (config->kf, group, key, NULL);
+  if (text == NULL)
+    set_config_error (error, config, group, key,
+        "not UTF-8 text with valid escapes");
+  return text;
+}
+
 static gboolean
 load_key_file (LbConfig * config, const gchar * data, GError ** error)
 {
@@ -514,9 +542,10 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
     g_auto (GStrv) keys =
         g_key_file_get_keys (config->kf, groups[g], NULL, NULL);
     for (guint k = 0; keys[k]; k++) {
-      g_autofree gchar *raw =
-          g_key_file_get_string (config->kf, groups[g], keys[k], NULL);
+      g_autofree gchar *raw = get_string (config, groups[g], keys[k], error);
       g_autofree gchar *why = NULL;
+      if (raw == NULL)
+        return FALSE;
       if (g_strv_contains (free_groups, kind))
         continue;
       const KeySpec *s = find_spec (kind, keys[k]);

@@ -62,7 +62,9 @@ expect (const gchar ** p, gchar c)
  *
  * Strict RFC 3339 date-time: the offset is required, fractional seconds may
  * have any number of digits (kept to the nanosecond), 'T'/'Z' may be lower
- * case.  Dates are checked against the calendar (leap years included).
+ * case.  Dates are checked against the calendar (leap years included), and
+ * the instant against what lookback represents (LB_TIME_MIN to LB_TIME_MAX,
+ * years 1678 to 2261).
  */
 gboolean
 lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
@@ -114,6 +116,10 @@ lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
   if (*p != '\0')
     goto bad;
 
+  /* A year beyond the span is refused before the calendar is consulted
+   * (GDate knows no year 0); offsets still move the edges by a day. */
+  if (year < 1677 || year > 2262)
+    goto out_of_range;
   if (month < 1 || month > 12 || day < 1 ||
       day > g_date_get_days_in_month (month, year) ||
       hour > 23 || minute > 59 || second > 59)
@@ -121,8 +127,17 @@ lb_time_parse_rfc3339 (const gchar * text, gint64 * out_ns, GError ** error)
 
   gint64 days = days_from_civil (year, month, day);
   gint64 secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  /* Years are four digits: secs is far from overflowing, secs × 10⁹ not. */
+  if (secs < LB_TIME_MIN / LB_NS_PER_SEC || secs > LB_TIME_MAX / LB_NS_PER_SEC)
+    goto out_of_range;
   *out_ns = secs * LB_NS_PER_SEC + frac_ns;
   return TRUE;
+
+out_of_range:
+  g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
+      "'%s' is outside the times lookback can represent (years 1678 to 2261)",
+      text);
+  return FALSE;
 
 bad:
   g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
@@ -157,6 +172,15 @@ lb_time_format_rfc3339 (gint64 ns)
         (gint) (sod / 60 % 60), (gint) (sod % 60), ms);
   return g_strdup_printf ("%04" G_GINT64_FORMAT "-%02d-%02dT%02d:%02d:%02dZ", y,
       m, d, (gint) (sod / 3600), (gint) (sod / 60 % 60), (gint) (sod % 60));
+}
+
+gint64
+lb_time_diff (gint64 end_ns, gint64 start_ns)
+{
+  gint64 d;
+  if (__builtin_sub_overflow (end_ns, start_ns, &d))
+    return end_ns > start_ns ? G_MAXINT64 : -G_MAXINT64;
+  return d;
 }
 
 static const struct
@@ -194,18 +218,15 @@ lb_time_parse_duration (const gchar * text, gint64 * out_ns, GError ** error)
     goto bad;
   while (*end == ' ')
     end++;
-  if (*end == '\0') {
-    *out_ns = (gint64) (value * LB_NS_PER_SEC + 0.5);
+  gdouble unit = *end == '\0' ? (gdouble) LB_NS_PER_SEC : 0;
+  for (guint i = 0; unit == 0 && i < G_N_ELEMENTS (duration_units); i++)
+    if (g_ascii_strcasecmp (end, duration_units[i].suffix) == 0)
+      unit = (gdouble) duration_units[i].ns;
+  gdouble ns = value * unit;
+  /* a gint64 holds it, with room for sums (and NaN fails) */
+  if (unit > 0 && ns <= (gdouble) G_MAXINT64 / 2) {
+    *out_ns = (gint64) (ns + 0.5);
     return TRUE;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (duration_units); i++) {
-    if (g_ascii_strcasecmp (end, duration_units[i].suffix) == 0) {
-      gdouble ns = value * (gdouble) duration_units[i].ns;
-      if (ns > (gdouble) G_MAXINT64 / 2)
-        goto bad;
-      *out_ns = (gint64) (ns + 0.5);
-      return TRUE;
-    }
   }
 
 bad:

@@ -585,15 +585,18 @@ lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
   return TRUE;
 }
 
-/* One row selected by @where (with one bound parameter); the lock is held. */
+/* One row selected by @where (with one bound parameter), through the
+ * reader connection or the main one; its lock is held. */
 static gboolean
-get_one (LbStore * store, const gchar * where, gint64 id, const gchar * text,
-    LbRetrieval ** out, GError ** error)
+get_one (LbStore * store, gboolean reader, const gchar * where, gint64 id,
+    const gchar * text, LbRetrieval ** out, GError ** error)
 {
   g_autofree gchar *sql =
       g_strconcat ("SELECT " ROW_COLUMNS " FROM api_retrievals WHERE ",
       where, NULL);
-  g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, sql, error);
+  g_autoptr (LbStoreStmt) stmt = reader
+      ? lb_store_reader_cached (store, sql, error)
+      : lb_store_cached (store, sql, error);
   if (stmt == NULL)
     return FALSE;
   if (text)
@@ -606,7 +609,7 @@ get_one (LbStore * store, const gchar * where, gint64 id, const gchar * text,
     return TRUE;
   }
   if (rc != SQLITE_DONE) {
-    lb_store_set_error (store, error, "reading a retrieval");
+    lb_store_set_stmt_error (store, stmt, error, "reading a retrieval");
     return FALSE;
   }
   if (text)
@@ -626,7 +629,7 @@ lb_store_api_get (LbStore * store, gint64 id, LbRetrieval ** out,
   g_return_val_if_fail (out != NULL, FALSE);
 
   LB_STORE_LOCK (store);
-  gboolean ok = get_one (store, "id = ?", id, NULL, out, error);
+  gboolean ok = get_one (store, FALSE, "id = ?", id, NULL, out, error);
   LB_STORE_UNLOCK (store);
   return ok;
 }
@@ -670,11 +673,11 @@ lb_store_api_get_media (LbStore * store, const gchar * media_id,
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (media_id != NULL && out != NULL, FALSE);
 
-  LB_STORE_LOCK (store);
+  lb_store_reader_lock (store);
   gboolean ok =
-      get_one (store, "media_id = ? AND status = 'available'", 0, media_id,
-      out, error);
-  LB_STORE_UNLOCK (store);
+      get_one (store, TRUE, "media_id = ? AND status = 'available'", 0,
+      media_id, out, error);
+  lb_store_reader_unlock (store);
   return ok;
 }
 
@@ -734,8 +737,9 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
   g_autoptr (GPtrArray) rows =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
   gboolean ok = FALSE;
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store, sql->str, error);
+  /* The last committed state, without waiting for a write in progress. */
+  lb_store_reader_lock (store);
+  sqlite3_stmt *stmt = lb_store_reader_prepare (store, sql->str, error);
   if (stmt) {
     gint c = 1;
     sqlite3_bind_text (stmt, c++, f->org, -1, SQLITE_STATIC);
@@ -750,8 +754,9 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
       sqlite3_bind_int64 (stmt, c++, f->available_after_ns);
     sqlite3_bind_int64 (stmt, c++, (gint64) f->limit + 1);
     ok = collect_rows (store, stmt, rows, error);
+    sqlite3_finalize (stmt);
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   if (!ok)
     return FALSE;
   gboolean more = rows->len > f->limit;
@@ -770,19 +775,21 @@ lb_store_api_count_status (LbStore * store, gint64 * counts, GError ** error)
 
   memset (counts, 0, sizeof (gint64) * (LB_RETRIEVAL_INVALID + 1));
   gboolean ok = FALSE;
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
-      "SELECT status, COUNT (*) FROM api_retrievals GROUP BY status", error);
-  if (stmt) {
-    gint rc;
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-      counts[status_from_string ((const gchar *) sqlite3_column_text (stmt,
-                  0))] += sqlite3_column_int64 (stmt, 1);
-    ok = rc == SQLITE_DONE;
-    if (!ok)
-      lb_store_set_error (store, error, "counting retrievals");
+  lb_store_reader_lock (store);
+  {
+    g_autoptr (LbStoreStmt) stmt = lb_store_reader_cached (store,
+        "SELECT status, COUNT (*) FROM api_retrievals GROUP BY status", error);
+    if (stmt) {
+      gint rc;
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        counts[status_from_string ((const gchar *) sqlite3_column_text (stmt,
+                    0))] += sqlite3_column_int64 (stmt, 1);
+      ok = rc == SQLITE_DONE;
+      if (!ok)
+        lb_store_set_stmt_error (store, stmt, error, "counting retrievals");
+    }
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   return ok;
 }
 
@@ -829,7 +836,7 @@ lb_store_api_claim_next (LbStore * store, gint64 now_ns, LbRetrieval ** out,
       lb_store_set_error (store, error, "claiming a retrieval");
       goto fail;
     }
-    if (!get_one (store, "id = ?", id, NULL, out, error))
+    if (!get_one (store, FALSE, "id = ?", id, NULL, out, error))
       goto fail;
   }
   if (!lb_store_commit (store, error)) {
@@ -865,7 +872,7 @@ update_open_row (LbStore * store, gint64 id, const gchar * sql, BindFunc bind,
   }
   {
     g_autoptr (LbRetrieval) row = NULL;
-    if (!get_one (store, "id = ?", id, NULL, &row, error))
+    if (!get_one (store, FALSE, "id = ?", id, NULL, &row, error))
       goto fail;
     if (row->status != LB_RETRIEVAL_PENDING
         && row->status != LB_RETRIEVAL_RUNNING) {

@@ -125,6 +125,12 @@ void          lb_store_reader_unlock (LbStore *store);
 LbStoreStmt  *lb_store_reader_cached (LbStore      *store,
                                       const gchar  *sql,
                                       GError      **error);
+/* A statement of the reader connection prepared for one use (the caller
+ * finalizes it before _unlock): for SQL built per call, which the cache
+ * must not keep. */
+sqlite3_stmt *lb_store_reader_prepare (LbStore      *store,
+                                       const gchar  *sql,
+                                       GError      **error);
 /* Sets @error from @stmt's connection's last error. */
 void          lb_store_set_stmt_error (LbStore      *store,
                                        sqlite3_stmt *stmt,

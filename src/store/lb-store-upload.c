@@ -610,34 +610,37 @@ lb_store_upload_counts (LbStore * store, LbUploadCounts * out, GError ** error)
 
   gboolean ok = FALSE;
   memset (out, 0, sizeof *out);
-  LB_STORE_LOCK (store);
-  g_autoptr (sqlite3_stmt) sel = lb_store_prepare (store,
-      "SELECT state, COUNT(*), MIN(created_ns), SUM(bytes) FROM upload_journal "
-      "GROUP BY state", error);
-  if (sel) {
-    gint rc;
-    while ((rc = sqlite3_step (sel)) == SQLITE_ROW) {
-      guint n = sqlite3_column_int (sel, 1);
-      switch (sqlite3_column_int (sel, 0)) {
-        case LB_UPLOAD_WAITING:
-          out->waiting = n;
-          out->oldest_waiting_ns = sqlite3_column_int64 (sel, 2);
-          break;
-        case LB_UPLOAD_DONE:
-          out->done = n;
-          out->bytes_uploaded = sqlite3_column_int64 (sel, 3);
-          break;
-        case LB_UPLOAD_FAILED:
-          out->failed = n;
-          break;
+  /* The last committed state, without waiting for a write in progress. */
+  lb_store_reader_lock (store);
+  {
+    g_autoptr (LbStoreStmt) sel = lb_store_reader_cached (store,
+        "SELECT state, COUNT(*), MIN(created_ns), SUM(bytes) FROM upload_journal "
+        "GROUP BY state", error);
+    if (sel) {
+      gint rc;
+      while ((rc = sqlite3_step (sel)) == SQLITE_ROW) {
+        guint n = sqlite3_column_int (sel, 1);
+        switch (sqlite3_column_int (sel, 0)) {
+          case LB_UPLOAD_WAITING:
+            out->waiting = n;
+            out->oldest_waiting_ns = sqlite3_column_int64 (sel, 2);
+            break;
+          case LB_UPLOAD_DONE:
+            out->done = n;
+            out->bytes_uploaded = sqlite3_column_int64 (sel, 3);
+            break;
+          case LB_UPLOAD_FAILED:
+            out->failed = n;
+            break;
+        }
       }
+      if (rc == SQLITE_DONE)
+        ok = TRUE;
+      else
+        lb_store_set_stmt_error (store, sel, error, "counting upload entries");
     }
-    if (rc == SQLITE_DONE)
-      ok = TRUE;
-    else
-      lb_store_set_error (store, error, "counting upload entries");
   }
-  LB_STORE_UNLOCK (store);
+  lb_store_reader_unlock (store);
   return ok;
 }
 

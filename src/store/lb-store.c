@@ -101,6 +101,20 @@ lb_store_reader_cached (LbStore * store, const gchar * sql, GError ** error)
 }
 
 sqlite3_stmt *
+lb_store_reader_prepare (LbStore * store, const gchar * sql, GError ** error)
+{
+  sqlite3 *db = store->rdb ? store->rdb : store->db;
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+    set_db_error (store, db, error, "preparing a statement");
+    GST_ERROR ("could not prepare: %s", sql);
+    return NULL;
+  }
+  return stmt;
+}
+
+sqlite3_stmt *
 lb_store_prepare (LbStore * store, const gchar * sql, GError ** error)
 {
   sqlite3_stmt *stmt = NULL;

@@ -34,10 +34,10 @@ server_thread (gpointer data)
   return NULL;
 }
 
-ApiFixture *
-api_fixture_new (const gchar * extra)
+void
+api_fixture_setup (ApiFixture * f, gconstpointer extra_config)
 {
-  ApiFixture *f = g_new0 (ApiFixture, 1);
+  const gchar *extra = extra_config;
   g_autoptr (GError) error = NULL;
 
   f->dir = g_dir_make_tmp ("lb-api-XXXXXX", &error);
@@ -73,6 +73,19 @@ api_fixture_new (const gchar * extra)
   g_assert_nonnull (f->uri);
   f->session = soup_session_new_with_options ("timeout", 30, NULL);
   f->token = api_fixture_add_token (f, "acme", "media:read,media:write");
+}
+
+void
+api_fixture_setup_default (ApiFixture * f, gconstpointer unused)
+{
+  api_fixture_setup (f, NULL);
+}
+
+ApiFixture *
+api_fixture_new (const gchar * extra)
+{
+  ApiFixture *f = g_new0 (ApiFixture, 1);
+  api_fixture_setup (f, extra);
   return f;
 }
 
@@ -84,11 +97,19 @@ quit_loop (gpointer data)
 }
 
 void
-api_fixture_free (ApiFixture * f)
+api_fixture_stop_server (ApiFixture * f)
 {
   g_clear_object (&f->session);
+  if (f->thread == NULL)
+    return;
   g_main_context_invoke (f->context, quit_loop, f->loop);
-  g_thread_join (f->thread);
+  g_clear_pointer (&f->thread, g_thread_join);
+}
+
+void
+api_fixture_teardown (ApiFixture * f, gconstpointer unused)
+{
+  api_fixture_stop_server (f);
   g_main_loop_unref (f->loop);
   g_main_context_unref (f->context);
   lb_store_free (f->store);
@@ -100,6 +121,12 @@ api_fixture_free (ApiFixture * f)
   g_free (f->token);
   g_mutex_clear (&f->lock);
   g_cond_clear (&f->cond);
+}
+
+void
+api_fixture_free (ApiFixture * f)
+{
+  api_fixture_teardown (f, NULL);
   g_free (f);
 }
 
@@ -143,6 +170,7 @@ api_request_full (ApiFixture * f, SoupSession * session, const gchar * method,
       &error);
   g_assert_no_error (error);
   r->status = soup_message_get_status (msg);
+  r->reason = g_strdup (soup_message_get_reason_phrase (msg));
   r->headers =
       soup_message_headers_ref (soup_message_get_response_headers (msg));
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -167,6 +195,7 @@ api_reply_free (ApiReply * r)
   if (r == NULL)
     return;
   g_bytes_unref (r->body);
+  g_free (r->reason);
   if (r->json)
     json_node_unref (r->json);
   soup_message_headers_unref (r->headers);
@@ -211,6 +240,9 @@ api_assert_error (ApiReply * r, guint status, const gchar * needle)
         (int) g_bytes_get_size (r->body),
         (const gchar *) g_bytes_get_data (r->body, NULL));
   g_assert_cmpuint (r->status, ==, status);
+  /* libsoup's table lacks 429 (RFC 6585) */
+  g_assert_cmpstr (r->reason, ==, status == 429 ? "Too Many Requests"
+      : soup_status_get_phrase (status));
   g_assert_nonnull (r->json);
   g_assert_true (JSON_NODE_HOLDS_OBJECT (r->json));
   const gchar *message = api_json_string (r, "message");

@@ -35,14 +35,26 @@ typedef struct {
 
 typedef struct {
   guint status;
+  gchar *reason;                /* the reason phrase of the status line */
   GBytes *body;
   JsonNode *json;               /* NULL when the body is not JSON */
   SoupMessageHeaders *headers;  /* response headers */
 } ApiReply;
 
 /* Vehicles: 1234 (dashcamRoadFacing, dashcamDriverFacing, analog1 role
- * rearHigh, analog2 role leftSide) and 5678 (dashcamRoadFacing).  @extra is
- * appended to the configuration (may be NULL). */
+ * rearHigh, analog2 role leftSide) and 5678 (dashcamRoadFacing).
+ * @extra_config (a string, may be NULL) is appended to the configuration.
+ * The g_test fixture functions:
+ *   g_test_add ("/api/x", ApiFixture, "[quota]\nallowance=1\n",
+ *       api_fixture_setup, test_x, api_fixture_teardown); */
+void         api_fixture_setup     (ApiFixture *f, gconstpointer extra_config);
+/* The same without extra configuration, whatever the test's data is. */
+void         api_fixture_setup_default (ApiFixture *f, gconstpointer unused);
+void         api_fixture_teardown  (ApiFixture *f, gconstpointer unused);
+/* Stops the server and joins its thread (every log line of a request is
+ * out); teardown does it when the test did not. */
+void         api_fixture_stop_server (ApiFixture *f);
+/* The same fixture outside g_test fixtures (other suites). */
 ApiFixture  *api_fixture_new       (const gchar *extra);
 void         api_fixture_free      (ApiFixture *f);
 gchar       *api_fixture_add_token (ApiFixture *f, const gchar *org, const gchar *scopes);
@@ -60,8 +72,8 @@ void         api_reply_free        (ApiReply *r);
 JsonNode    *api_json_get          (ApiReply *r, const gchar *path);
 const gchar *api_json_string       (ApiReply *r, const gchar *path);
 
-/* Asserts an error reply: @status, a requestId, and a message containing
- * @needle (NULL: any). */
+/* Asserts an error reply: @status with its standard reason phrase, a
+ * requestId, and a message containing @needle (NULL: any). */
 void         api_assert_error      (ApiReply *r, guint status, const gchar *needle);
 
 /* POST /cameras/media/retrieval with a body built from the arguments;

@@ -30,9 +30,8 @@ retry_after_ns (ApiReply * r)
 /* The 101st create in a minute is refused; waiting Retry-After is enough,
  * waiting a little less is not. */
 static void
-test_rate_create (void)
+test_rate_create (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (NULL);
 
   for (guint i = 0; i < 100; i++) {
     g_autoptr (ApiReply) r = create_image (f, f->token);
@@ -72,14 +71,12 @@ test_rate_create (void)
       "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
       "&endTime=2019-06-13T01:00:00Z", f->token, NULL);
   g_assert_cmpuint (read->status, ==, 200);
-  api_fixture_free (f);
 }
 
 /* Five GETs per second per token. */
 static void
-test_rate_reads (void)
+test_rate_reads (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (NULL);
   const gchar *path =
       "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z"
       "&endTime=2019-06-13T01:00:00Z";
@@ -101,7 +98,6 @@ test_rate_reads (void)
   lb_clock_advance (f->clock, wait);
   g_autoptr (ApiReply) ok = api_request (f, "GET", path, f->token, NULL);
   g_assert_cmpuint (ok->status, ==, 200);
-  api_fixture_free (f);
 }
 
 static gint64
@@ -120,9 +116,8 @@ count_rows (ApiFixture * f)
 /* An allowance of 1 s holds ten images; the eleventh is refused with 429 and
  * nothing is written; usage resets when the month turns (UTC). */
 static void
-test_quota_month (void)
+test_quota_month (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new ("[quota]\nallowance=1\n");
 
   for (guint i = 0; i < 10; i++) {
     g_autoptr (ApiReply) r = create_image (f, f->token);
@@ -166,16 +161,13 @@ test_quota_month (void)
   lb_quota_get_usage (f->store, "acme", dec1, &used, &reserved, &error);
   g_assert_cmpfloat_with_epsilon (used, 0.0, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 0.1, 1e-9);
-  api_fixture_free (f);
 }
 
 /* Usage shows in the quotaStatus sentence; other organisations have their
  * own books and their own allowance. */
 static void
-test_quota_status_and_orgs (void)
+test_quota_status_and_orgs (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f =
-      api_fixture_new ("[quota]\nallowance=100\n[org big]\nallowance=1000\n");
   g_autofree gchar *big =
       api_fixture_add_token (f, "big", "media:read,media:write");
 
@@ -199,15 +191,12 @@ test_quota_status_and_orgs (void)
   g_autoptr (ApiReply) g = api_create (f, f->token, "1234", "videoHighRes",
       "2019-06-13T19:00:00Z", "2019-06-13T19:00:59Z", NULL);
   g_assert_cmpuint (g->status, ==, 200);
-  api_fixture_free (f);
 }
 
 /* Costs: image-cost, duration, duration × weights; reserve, commit, refund. */
 static void
-test_quota_costs (void)
+test_quota_costs (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f =
-      api_fixture_new ("[quota]\nlow-res-weight=0.5\nhyperlapse-weight=0.1\n");
   g_autoptr (GError) error = NULL;
   gdouble used, reserved;
 
@@ -255,7 +244,6 @@ test_quota_costs (void)
   g_assert_cmpfloat_with_epsilon (reserved, 0, 1e-9);
   lb_retrieval_free (a);
   lb_retrieval_free (b);
-  api_fixture_free (f);
 }
 
 /* 50 creates at once, from 50 client threads on their own connections,
@@ -291,9 +279,8 @@ racer (gpointer data)
 }
 
 static void
-test_quota_concurrent (void)
+test_quota_concurrent (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new ("[quota]\nallowance=1\n");
   GMutex lock;
   GCond cond;
   gint waiting = 50;
@@ -326,7 +313,6 @@ test_quota_concurrent (void)
   g_assert_cmpint (count_rows (f), ==, 10);
   g_mutex_clear (&lock);
   g_cond_clear (&cond);
-  api_fixture_free (f);
 }
 
 /* The books a create checks (kept by triggers) equal the sums over the rows
@@ -360,9 +346,8 @@ assert_books_match (ApiFixture * f)
 }
 
 static void
-test_quota_books (void)
+test_quota_books (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new ("[quota]\nallowance=1\n");
   g_autoptr (GError) error = NULL;
 
   for (guint i = 0; i < 6; i++) {
@@ -410,7 +395,6 @@ test_quota_books (void)
   g_autoptr (ApiReply) again = create_image (f, f->token);
   g_assert_cmpuint (again->status, ==, 200);
   assert_books_match (f);
-  api_fixture_free (f);
 }
 
 int
@@ -418,12 +402,23 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/api/rate/create-per-minute", test_rate_create);
-  g_test_add_func ("/api/rate/reads-per-second", test_rate_reads);
-  g_test_add_func ("/api/quota/month-rollover", test_quota_month);
-  g_test_add_func ("/api/quota/status-and-orgs", test_quota_status_and_orgs);
-  g_test_add_func ("/api/quota/costs-commit-refund", test_quota_costs);
-  g_test_add_func ("/api/quota/concurrent-creates", test_quota_concurrent);
-  g_test_add_func ("/api/quota/books-follow-every-change", test_quota_books);
+  g_test_add ("/api/rate/create-per-minute", ApiFixture, NULL,
+      api_fixture_setup, test_rate_create, api_fixture_teardown);
+  g_test_add ("/api/rate/reads-per-second", ApiFixture, NULL, api_fixture_setup,
+      test_rate_reads, api_fixture_teardown);
+  g_test_add ("/api/quota/month-rollover", ApiFixture, "[quota]\nallowance=1\n",
+      api_fixture_setup, test_quota_month, api_fixture_teardown);
+  g_test_add ("/api/quota/status-and-orgs", ApiFixture,
+      "[quota]\nallowance=100\n[org big]\nallowance=1000\n", api_fixture_setup,
+      test_quota_status_and_orgs, api_fixture_teardown);
+  g_test_add ("/api/quota/costs-commit-refund", ApiFixture,
+      "[quota]\nlow-res-weight=0.5\nhyperlapse-weight=0.1\n", api_fixture_setup,
+      test_quota_costs, api_fixture_teardown);
+  g_test_add ("/api/quota/concurrent-creates", ApiFixture,
+      "[quota]\nallowance=1\n", api_fixture_setup, test_quota_concurrent,
+      api_fixture_teardown);
+  g_test_add ("/api/quota/books-follow-every-change", ApiFixture,
+      "[quota]\nallowance=1\n", api_fixture_setup, test_quota_books,
+      api_fixture_teardown);
   return g_test_run ();
 }

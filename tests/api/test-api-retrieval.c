@@ -36,9 +36,8 @@ create_id (ApiFixture * f, const gchar * media_type, const gchar * start,
 /* Job-facing store functions and what the API shows of them */
 
 static void
-test_claim_order (void)
+test_claim_order (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
   const gchar *order[] =
       { "hyperlapse", "videoLowRes", "image", "videoHighRes", "image" };
@@ -70,13 +69,11 @@ test_claim_order (void)
   g_assert_true (lb_store_api_claim_next (f->store, lb_clock_now (f->clock),
           &none, &error));
   g_assert_null (none);
-  api_fixture_free (f);
 }
 
 static void
-test_lifecycle (void)
+test_lifecycle (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
   g_autofree gchar *id = create_id (f, "videoHighRes", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:55Z",
@@ -190,14 +187,12 @@ test_lifecycle (void)
   g_assert_cmpfloat_with_epsilon (row->cost_committed, 30.5, 1e-9);
   g_assert_false (lb_store_api_get (f->store, 999999, &row, &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_FOUND);
-  api_fixture_free (f);
 }
 
 /* Footage not recorded yet: defer; a crash leaves rows running: requeue. */
 static void
-test_defer_and_requeue (void)
+test_defer_and_requeue (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
   g_free (create_id (f, "image", IMG, IMG,
           "[\"dashcamRoadFacing\", \"analog1\"]"));
@@ -237,15 +232,13 @@ test_defer_and_requeue (void)
   gdouble used, reserved;
   lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error);
   g_assert_cmpfloat_with_epsilon (reserved, 0.2, 1e-9); /* still reserved */
-  api_fixture_free (f);
 }
 
 /* Another store area (the upload journal) finishes a retrieval inside its
  * own transaction: the api functions join it, and roll back with it. */
 static void
-test_join_transaction (void)
+test_join_transaction (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
   g_autofree gchar *id =
       create_id (f, "image", IMG, IMG, "[\"dashcamRoadFacing\", \"analog1\"]");
@@ -298,7 +291,6 @@ test_join_transaction (void)
   lb_quota_get_usage (f->store, "acme", now, &used, &reserved, &error);
   g_assert_cmpfloat_with_epsilon (used, 0.1, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 0.1, 1e-9);
-  api_fixture_free (f);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -323,9 +315,8 @@ run_cli (ApiFixture * f, const gchar * const *args, gint * out_status)
 }
 
 static void
-test_tokens_cli (void)
+test_tokens_cli (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   gint status;
   const gchar *add[] =
       { "token", "add", "--org", "acme", "--scopes", "media:read", NULL };
@@ -391,14 +382,12 @@ test_tokens_cli (void)
   const gchar *noorg[] = { "token", "add", NULL };
   g_free (run_cli (f, noorg, &status));
   g_assert_false (g_spawn_check_wait_status (status, NULL));
-  api_fixture_free (f);
 }
 
 /* Another organisation sees 404, never someone else's retrieval or media. */
 static void
-test_cross_org (void)
+test_cross_org (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autofree gchar *other =
       api_fixture_add_token (f, "globex", "media:read,media:write");
   g_autofree gchar *id = create_id (f, "image", IMG, IMG, NULL);
@@ -419,16 +408,14 @@ test_cross_org (void)
   g_assert_null (api_json_get (l2, "data.media.0"));
   g_autoptr (ApiReply) again = get_retrieval (f, other, id);
   api_assert_error (again, 404, NULL);
-  api_fixture_free (f);
 }
 
 /* ------------------------------------------------------------------------- */
 /* Pagination over 250 media: no duplicates, no skips */
 
 static void
-test_pagination (void)
+test_pagination (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (GError) error = NULL;
 
   /* 125 retrievals of two inputs each, straight into the store. */
@@ -531,7 +518,6 @@ test_pagination (void)
       g_strdup_printf ("%s&availableAfterTime=%s", path, start);
   g_autoptr (ApiReply) r2 = api_request (f, "GET", p2, f->token, NULL);
   g_assert_null (api_json_get (r2, "data.media.0"));
-  api_fixture_free (f);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -544,10 +530,47 @@ url_path (ApiFixture * f, const gchar * url)
   return g_strdup (url + strlen (f->uri));
 }
 
+/* Range on the 14 bytes "media of row 1" at @path. */
 static void
-test_signed_urls (void)
+check_ranges (ApiFixture * f, const gchar * path)
 {
-  ApiFixture *f = api_fixture_new (FAST);
+  struct
+  {
+    const gchar *range;
+    guint status;
+    const gchar *body;
+    const gchar *cr;
+  } ranges[] = {
+    {"bytes=0-4", 206, "media", "bytes 0-4/14"},
+    {"bytes=9-", 206, "row 1", "bytes 9-13/14"},
+    {"bytes=-3", 206, "w 1", "bytes 11-13/14"},
+    {"bytes=6-100", 206, "of row 1", "bytes 6-13/14"},
+    {"bytes=14-", 416, NULL, "bytes */14"},
+    {"bytes=-0", 416, NULL, "bytes */14"},
+    /* not one well-formed range: ignored, the whole file */
+    {"bytes=--5", 200, "media of row 1", NULL},
+    {"bytes=99999999999999999999-", 200, "media of row 1", NULL},
+    {"bytes=1-2,4-5", 200, "media of row 1", NULL},
+    {"bytes=+1-2", 200, "media of row 1", NULL},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++) {
+    const gchar *h[] = { "Range", ranges[i].range, NULL };
+    g_autoptr (ApiReply) r =
+        api_request_full (f, NULL, "GET", path, NULL, NULL, h);
+    g_assert_cmpuint (r->status, ==, ranges[i].status);
+    g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Range"),
+        ==, ranges[i].cr);
+    if (ranges[i].body)
+      g_assert_cmpmem (g_bytes_get_data (r->body, NULL),
+          g_bytes_get_size (r->body), ranges[i].body, strlen (ranges[i].body));
+    else
+      api_assert_error (r, 416, "Range");
+  }
+}
+
+static void
+test_signed_urls (ApiFixture * f, gconstpointer data)
+{
   g_autoptr (GError) error = NULL;
   g_autofree gchar *id = create_id (f, "image", IMG, IMG, NULL);
   g_assert_cmpuint (api_make_available (f), ==, 1);
@@ -571,33 +594,7 @@ test_signed_urls (void)
   g_assert_cmpstr (soup_message_headers_get_one (ok->headers, "Accept-Ranges"),
       ==, "bytes");
 
-  /* Range */
-  struct
-  {
-    const gchar *range;
-    guint status;
-    const gchar *body;
-    const gchar *cr;
-  } ranges[] = {
-    {"bytes=0-4", 206, "media", "bytes 0-4/14"},
-    {"bytes=9-", 206, "row 1", "bytes 9-13/14"},
-    {"bytes=-3", 206, "w 1", "bytes 11-13/14"},
-    {"bytes=6-100", 206, "of row 1", "bytes 6-13/14"},
-    {"bytes=14-", 416, NULL, "bytes */14"},
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++) {
-    const gchar *h[] = { "Range", ranges[i].range, NULL };
-    g_autoptr (ApiReply) r =
-        api_request_full (f, NULL, "GET", path, NULL, NULL, h);
-    g_assert_cmpuint (r->status, ==, ranges[i].status);
-    g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Content-Range"),
-        ==, ranges[i].cr);
-    if (ranges[i].body)
-      g_assert_cmpmem (g_bytes_get_data (r->body, NULL),
-          g_bytes_get_size (r->body), ranges[i].body, strlen (ranges[i].body));
-    else
-      api_assert_error (r, 416, "Range");
-  }
+  check_ranges (f, path);
   const gchar *inm[] = { "If-None-Match", etag, NULL };
   g_autoptr (ApiReply) nm =
       api_request_full (f, NULL, "GET", path, NULL, NULL, inm);
@@ -642,30 +639,24 @@ test_signed_urls (void)
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (k1), ==, LB_SIGN_KEY_SIZE);
   g_assert_true (g_bytes_equal (k1, k2));
-  api_fixture_free (f);
 }
 
 static void
-test_public_url (void)
+test_public_url (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f =
-      api_fixture_new (FAST
-      "[server]\npublic-url=https://box.example:8443/lb/\n");
   g_autofree gchar *id = create_id (f, "image", IMG, IMG, NULL);
   api_make_available (f);
   g_autoptr (ApiReply) g = get_retrieval (f, f->token, id);
   const gchar *url = api_json_string (g, "data.media.0.urlInfo.url");
   g_assert_true (g_str_has_prefix (url, "https://box.example:8443/lb/media/"));
-  api_fixture_free (f);
 }
 
 /* ------------------------------------------------------------------------- */
 /* OpenAPI, health, logging, timeouts */
 
 static void
-test_openapi (void)
+test_openapi (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   g_autoptr (ApiReply) r = api_request (f, "GET", "/openapi.json", NULL, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_nonnull (r->json);
@@ -706,24 +697,124 @@ test_openapi (void)
   g_assert_true (g_file_get_contents (src, &text, &len, NULL));
   g_assert_cmpmem (text, len, g_bytes_get_data (r->body, NULL),
       g_bytes_get_size (r->body));
-  api_fixture_free (f);
 }
 
 static void
-test_health (void)
+secret_health (JsonBuilder * b, gpointer user_data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
+  json_builder_set_member_name (b, "lastError");
+  json_builder_add_string_value (b, "PUT /srv/outputs/1234/x.jpg: refused");
+}
+
+/* Without a token /healthz tells the status and the server's counters only;
+ * with one it adds the retrievals per status and the modules' objects. */
+static void
+test_health (ApiFixture * f, gconstpointer data)
+{
+  lb_api_server_add_health (f->server, "uploads", secret_health, NULL, NULL);
   g_free (create_id (f, "image", IMG, IMG,
           "[\"dashcamRoadFacing\", \"analog3\"]"));
+
   g_autoptr (ApiReply) r = api_request (f, "GET", "/healthz", NULL, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_cmpstr (api_json_string (r, "status"), ==, "ok");
-  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.pending")),
-      ==, 1);
-  g_assert_cmpint (json_node_get_int (api_json_get (r, "retrievals.invalid")),
-      ==, 1);
   g_assert_cmpint (json_node_get_int (api_json_get (r, "requests")), >=, 2);
-  api_fixture_free (f);
+  g_assert_null (api_json_get (r, "retrievals"));
+  g_assert_null (api_json_get (r, "uploads"));
+  g_autofree gchar *text = g_strndup (g_bytes_get_data (r->body, NULL),
+      g_bytes_get_size (r->body));
+  g_assert_null (strstr (text, "/srv"));
+  g_assert_null (strstr (text, "1234"));
+
+  g_autoptr (ApiReply) t = api_request (f, "GET", "/healthz", f->token, NULL);
+  g_assert_cmpuint (t->status, ==, 200);
+  g_assert_cmpstr (api_json_string (t, "status"), ==, "ok");
+  g_assert_cmpint (json_node_get_int (api_json_get (t, "retrievals.pending")),
+      ==, 1);
+  g_assert_cmpint (json_node_get_int (api_json_get (t, "retrievals.invalid")),
+      ==, 1);
+  g_assert_nonnull (strstr (api_json_string (t, "uploads.lastError"), "/srv"));
+
+  g_autoptr (ApiReply) bad = api_request (f, "GET", "/healthz", "lbt_0", NULL);
+  api_assert_error (bad, 401, NULL);
+}
+
+typedef struct
+{
+  ApiFixture *f;
+  gint done;
+  guint status;
+} AsyncCreate;
+
+static gpointer
+create_in_thread (gpointer data)
+{
+  AsyncCreate *c = data;
+  g_autoptr (SoupSession) session =
+      soup_session_new_with_options ("timeout", 60, NULL);
+  g_autoptr (ApiReply) r = api_request_full (c->f, session, "POST",
+      "/cameras/media/retrieval", c->f->token,
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", \"startTime\": \""
+      IMG "\", \"endTime\": \"" IMG "\", \"inputs\": [\"analog1\"]}", NULL);
+  c->status = r->status;
+  g_atomic_int_set (&c->done, 1);
+  return NULL;
+}
+
+/* Another process holds the store's write lock (sqlite3 … BEGIN EXCLUSIVE):
+ * a create waits for it on its worker thread, and meanwhile /healthz (with
+ * and without a token), /openapi.json and reads answer; the create ends
+ * only once the lock is released.  The main loop never waits on SQLite. */
+static void
+test_health_under_write_lock (ApiFixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) holder = g_subprocess_new
+      (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+      "sqlite3", lb_store_get_path (f->store), NULL);
+  g_assert_no_error (error);
+  GOutputStream *in = g_subprocess_get_stdin_pipe (holder);
+  const gchar *lock = "BEGIN EXCLUSIVE;\nSELECT 'locked';\n";
+  g_output_stream_write_all (in, lock, strlen (lock), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (GDataInputStream) out =
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (holder));
+  g_autofree gchar *line =
+      g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "locked");
+
+  /* The create's commit holds the writer connection while SQLite waits for
+   * the lock (up to its busy timeout): from then on it is stuck. */
+  AsyncCreate c = { f, 0, 0 };
+  GThread *thread = g_thread_new ("create", create_in_thread, &c);
+  while (!g_atomic_int_get (&c.done) && g_rec_mutex_trylock (&f->store->lock)) {
+    g_rec_mutex_unlock (&f->store->lock);
+    g_usleep (1000);
+  }
+
+  g_autoptr (ApiReply) h = api_request (f, "GET", "/healthz", NULL, NULL);
+  g_assert_cmpuint (h->status, ==, 200);
+  g_autoptr (ApiReply) o = api_request (f, "GET", "/openapi.json", NULL, NULL);
+  g_assert_cmpuint (o->status, ==, 200);
+  g_autoptr (ApiReply) t = api_request (f, "GET", "/healthz", f->token, NULL);
+  g_assert_cmpuint (t->status, ==, 200);
+  g_assert_nonnull (api_json_get (t, "retrievals.pending"));
+  g_autoptr (ApiReply) l = api_request (f, "GET", "/cameras/media?vehicleIds="
+      "1234&startTime=2019-06-13T00:00:00Z&endTime=2019-06-13T01:00:00Z",
+      f->token, NULL);
+  g_assert_cmpuint (l->status, ==, 200);
+  /* all answered while the create still waits for the lock */
+  g_assert_false (g_atomic_int_get (&c.done));
+
+  const gchar *release = "COMMIT;\n";
+  g_output_stream_write_all (in, release, strlen (release), NULL, NULL, &error);
+  g_output_stream_close (in, NULL, &error);
+  g_assert_no_error (error);
+  g_subprocess_wait_check (holder, NULL, &error);
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_cmpuint (c.status, ==, 200);
 }
 
 static void
@@ -734,9 +825,8 @@ count_created (gpointer user_data)
 
 /* The created hook runs once per committed create, never for a refused one. */
 static void
-test_created_hook (void)
+test_created_hook (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST "[quota]\nallowance=0.1\n");
   gint created = 0;
 
   lb_api_server_set_created_func (f->server, count_created, &created);
@@ -749,7 +839,6 @@ test_created_hook (void)
       api_create (f, f->token, "1234", "image", IMG, "junk", NULL);
   g_assert_cmpuint (bad->status, ==, 400);
   g_assert_cmpint (g_atomic_int_get (&created), ==, 1);
-  api_fixture_free (f);
 }
 
 static GMutex log_lock;
@@ -769,9 +858,8 @@ capture_log (GstDebugCategory * category, GstDebugLevel level,
 
 /* One log line per request, with its requestId, route, status, duration. */
 static void
-test_request_log (void)
+test_request_log (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (FAST);
   log_text = g_string_new (NULL);
   gst_debug_set_active (TRUE);
   gst_debug_set_threshold_for_name ("lookback-api", GST_LEVEL_INFO);
@@ -785,7 +873,7 @@ test_request_log (void)
   g_assert_cmpuint (h->status, ==, 200);
   g_autofree gchar *hid =
       g_strdup (soup_message_headers_get_one (h->headers, "X-Request-Id"));
-  api_fixture_free (f);         /* joins the server thread: every line is out */
+  api_fixture_stop_server (f);  /* joins the server thread: every line is out */
 
   gst_debug_remove_log_function (capture_log);
   g_mutex_lock (&log_lock);
@@ -826,10 +914,8 @@ closed_within (GSocketConnection * conn, gint64 limit_us)
 /* Slow clients (a request that never completes) and idle connections are
  * cut off. */
 static void
-test_timeouts (void)
+test_timeouts (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f =
-      api_fixture_new ("[server]\nrequest-timeout=1s\nidle-timeout=3s\n");
   g_autoptr (GUri) uri = g_uri_parse (f->uri, G_URI_FLAGS_NONE, NULL);
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_autoptr (GError) error = NULL;
@@ -879,7 +965,6 @@ test_timeouts (void)
   /* a normal request on a fresh connection still works */
   g_autoptr (ApiReply) r = api_request (f, "GET", "/healthz", NULL, NULL);
   g_assert_cmpuint (r->status, ==, 200);
-  api_fixture_free (f);
 }
 
 int
@@ -887,19 +972,38 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/api/jobs/claim-order", test_claim_order);
-  g_test_add_func ("/api/jobs/created-hook", test_created_hook);
-  g_test_add_func ("/api/jobs/lifecycle", test_lifecycle);
-  g_test_add_func ("/api/jobs/defer-and-requeue", test_defer_and_requeue);
-  g_test_add_func ("/api/jobs/join-transaction", test_join_transaction);
-  g_test_add_func ("/api/tokens/cli-hash-revoke", test_tokens_cli);
-  g_test_add_func ("/api/orgs/isolation", test_cross_org);
-  g_test_add_func ("/api/list/pagination-250", test_pagination);
-  g_test_add_func ("/api/media/signed-urls", test_signed_urls);
-  g_test_add_func ("/api/media/public-url", test_public_url);
-  g_test_add_func ("/api/openapi/routes", test_openapi);
-  g_test_add_func ("/api/health", test_health);
-  g_test_add_func ("/api/log/one-line-per-request", test_request_log);
-  g_test_add_func ("/api/server/timeouts", test_timeouts);
+  g_test_add ("/api/jobs/claim-order", ApiFixture, FAST, api_fixture_setup,
+      test_claim_order, api_fixture_teardown);
+  g_test_add ("/api/jobs/created-hook", ApiFixture,
+      FAST "[quota]\nallowance=0.1\n", api_fixture_setup, test_created_hook,
+      api_fixture_teardown);
+  g_test_add ("/api/jobs/lifecycle", ApiFixture, FAST, api_fixture_setup,
+      test_lifecycle, api_fixture_teardown);
+  g_test_add ("/api/jobs/defer-and-requeue", ApiFixture, FAST,
+      api_fixture_setup, test_defer_and_requeue, api_fixture_teardown);
+  g_test_add ("/api/jobs/join-transaction", ApiFixture, FAST, api_fixture_setup,
+      test_join_transaction, api_fixture_teardown);
+  g_test_add ("/api/tokens/cli-hash-revoke", ApiFixture, FAST,
+      api_fixture_setup, test_tokens_cli, api_fixture_teardown);
+  g_test_add ("/api/orgs/isolation", ApiFixture, FAST, api_fixture_setup,
+      test_cross_org, api_fixture_teardown);
+  g_test_add ("/api/list/pagination-250", ApiFixture, FAST, api_fixture_setup,
+      test_pagination, api_fixture_teardown);
+  g_test_add ("/api/media/signed-urls", ApiFixture, FAST, api_fixture_setup,
+      test_signed_urls, api_fixture_teardown);
+  g_test_add ("/api/media/public-url", ApiFixture,
+      FAST "[server]\npublic-url=https://box.example:8443/lb/\n",
+      api_fixture_setup, test_public_url, api_fixture_teardown);
+  g_test_add ("/api/openapi/routes", ApiFixture, FAST, api_fixture_setup,
+      test_openapi, api_fixture_teardown);
+  g_test_add ("/api/health", ApiFixture, FAST, api_fixture_setup, test_health,
+      api_fixture_teardown);
+  g_test_add ("/api/health/under-write-lock", ApiFixture, FAST,
+      api_fixture_setup, test_health_under_write_lock, api_fixture_teardown);
+  g_test_add ("/api/log/one-line-per-request", ApiFixture, FAST,
+      api_fixture_setup, test_request_log, api_fixture_teardown);
+  g_test_add ("/api/server/timeouts", ApiFixture,
+      "[server]\nrequest-timeout=1s\nidle-timeout=3s\n", api_fixture_setup,
+      test_timeouts, api_fixture_teardown);
   return g_test_run ();
 }

@@ -7,8 +7,6 @@
 #include <sqlite3.h>
 #include <string.h>
 
-static ApiFixture *fx;          /* one server for the whole binary */
-
 /* ------------------------------------------------------------------------- */
 /* POST validation: each case is one test. */
 
@@ -27,6 +25,17 @@ static const CreateCase create_cases[] = {
   {"malformed-json", "{\"vehicleId\": \"1234\",", 400, "Malformed JSON"},
   {"not-an-object", "[1, 2, 3]", 400, "JSON object"},
   {"empty-body", "", 400, "JSON object"},
+  /* one object only (json-glib 1.6 leaks what a second value holds) */
+  {"two-values", "{\"vehicleId\": \"1234\"} {\"mediaType\": \"image\"}", 400,
+      "data after the object"},
+  {"value-then-object", "true {\"vehicleId\": \"1234\"}", 400, "JSON object"},
+  {"member-without-comma", "{\"vehicleId\": \"1234\" \"mediaType\": \"image\"}",
+      400, "Malformed JSON body: error at byte 21"},
+  {"nul-escape", "{\"vehicleId\": \"12\\u000034\"}", 400, "Malformed JSON"},
+  {"lone-surrogate", "{\"vehicleId\": \"\\ud800\"}", 400, "Malformed JSON"},
+  {"too-deep",
+        "{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+      400, "Malformed JSON"},
   {"vehicleId-missing",
         "{\"mediaType\": \"image\", " IMG_TIMES ", \"inputs\": [\"analog1\"]}",
       400, "vehicleId"},
@@ -125,6 +134,30 @@ static const CreateCase create_cases[] = {
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:40:01Z\", "
         "\"inputs\": [\"analog1\"]}", 400,
       "endTime: a hyperlapse retrieval covers at most 2400s"},
+  /* Times lookback cannot represent, and a range whose span overflows. */
+  {"startTime-year-9999",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"startTime\": \"9999-12-31T23:59:59Z\", \"endTime\": \"9999-12-31T23:59:59Z\", "
+        "\"inputs\": [\"analog1\"]}", 400,
+      "startTime: '9999-12-31T23:59:59Z' is outside the times"},
+  {"endTime-year-1677",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoLowRes\", "
+        "\"startTime\": \"1678-01-01T00:00:00Z\", \"endTime\": \"1677-12-31T23:59:59Z\", "
+        "\"inputs\": [\"analog1\"]}", 400, "endTime: '1677-12-31T23:59:59Z'"},
+  {"video-span-1678-to-2261",
+        "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"startTime\": \"1678-01-01T00:00:00Z\", \"endTime\": \"2261-12-31T00:00:00Z\", "
+        "\"inputs\": [\"analog1\"]}", 400,
+      "endTime: a videoHighRes retrieval covers at most 60s"},
+  /* Later than now (2026-11-15T12:00:00Z) + pending-deadline (10 min). */
+  {"startTime-years-ahead",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", "
+        "\"startTime\": \"2030-01-01T00:00:00Z\", \"endTime\": \"2030-01-01T00:00:00Z\", "
+        "\"inputs\": [\"analog1\"]}", 400, "startTime: more than 600s after"},
+  {"startTime-past-pending-deadline",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"startTime\": \"2026-11-15T12:10:00.001Z\", \"endTime\": \"2026-11-15T12:10:30Z\", "
+        "\"inputs\": [\"analog1\"]}", 400, "startTime: more than 600s after"},
   {"vehicle-unknown",
       "{\"vehicleId\": \"9999\", \"mediaType\": \"image\", " IMG_TIMES
         ", \"inputs\": [\"analog1\"]}", 404, "'9999'"},
@@ -145,6 +178,10 @@ static const CreateCase create_cases[] = {
       "{\"vehicleId\": \"1234\", \"mediaType\": \"hyperlapse\", "
         "\"startTime\": \"2019-06-13T19:00:00Z\", \"endTime\": \"2019-06-13T19:40:00Z\", "
         "\"inputs\": [\"analog1\"]}", 200, NULL},
+  {"startTime-at-pending-deadline",
+      "{\"vehicleId\": \"1234\", \"mediaType\": \"videoHighRes\", "
+        "\"startTime\": \"2026-11-15T12:10:00Z\", \"endTime\": \"2026-11-15T12:11:00Z\", "
+        "\"inputs\": [\"analog1\"]}", 200, NULL},
   {"unknown-fields-ignored",
         "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
         ", \"inputs\": [\"analog1\"], \"colour\": \"blue\", \"extra\": {\"x\": [1]}}",
@@ -156,11 +193,11 @@ static const CreateCase create_cases[] = {
 };
 
 static void
-test_create_case (gconstpointer data)
+test_create_case (ApiFixture * f, gconstpointer data)
 {
   const CreateCase *c = data;
   g_autoptr (ApiReply) r =
-      api_request (fx, "POST", "/cameras/media/retrieval", fx->token, c->body);
+      api_request (f, "POST", "/cameras/media/retrieval", f->token, c->body);
   if (c->status == 200) {
     g_assert_cmpuint (r->status, ==, 200);
     g_assert_true (g_uuid_string_is_valid (api_json_string (r,
@@ -171,9 +208,9 @@ test_create_case (gconstpointer data)
 }
 
 static void
-test_create_ok (void)
+test_create_ok (ApiFixture * f, gconstpointer data)
 {
-  g_autoptr (ApiReply) r = api_create (fx, fx->token, "1234", "videoHighRes",
+  g_autoptr (ApiReply) r = api_create (f, f->token, "1234", "videoHighRes",
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:55Z",
       "[\"dashcamRoadFacing\"]");
   g_assert_cmpuint (r->status, ==, 200);
@@ -188,7 +225,7 @@ test_create_ok (void)
 
   g_autofree gchar *path =
       g_strdup_printf ("/cameras/media/retrieval?retrievalId=%s", id);
-  g_autoptr (ApiReply) g = api_request (fx, "GET", path, fx->token, NULL);
+  g_autoptr (ApiReply) g = api_request (f, "GET", path, f->token, NULL);
   g_assert_cmpuint (g->status, ==, 200);
   g_assert_cmpstr (api_json_string (g, "data.media.0.vehicleId"), ==, "1234");
   g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==,
@@ -207,16 +244,14 @@ test_create_ok (void)
 
 /* Configured limits replace the defaults. */
 static void
-test_create_limits_configurable (void)
+test_create_limits_configurable (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new ("[limits]\nvideo-high-res-max=10s\n");
   g_autoptr (ApiReply) r = api_create (f, f->token, "1234", "videoHighRes",
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:36Z", NULL);
   api_assert_error (r, 400, "at most 10s");
   g_autoptr (ApiReply) ok = api_create (f, f->token, "1234", "videoHighRes",
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:35Z", NULL);
   g_assert_cmpuint (ok->status, ==, 200);
-  api_fixture_free (f);
 }
 
 static ApiReply *
@@ -231,13 +266,13 @@ get_retrieval (ApiFixture * f, const gchar * token, ApiReply * created)
 
 /* An input the vehicle lacks is invalid; the others proceed. */
 static void
-test_create_input_missing_on_vehicle (void)
+test_create_input_missing_on_vehicle (ApiFixture * f, gconstpointer data)
 {
-  g_autoptr (ApiReply) r = api_create (fx, fx->token, "5678", "image",
+  g_autoptr (ApiReply) r = api_create (f, f->token, "5678", "image",
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:25Z",
       "[\"dashcamRoadFacing\", \"analog3\", \"dashcamRoadFacing\"]");
   g_assert_cmpuint (r->status, ==, 200);
-  g_autoptr (ApiReply) g = get_retrieval (fx, fx->token, r);
+  g_autoptr (ApiReply) g = get_retrieval (f, f->token, r);
   g_assert_cmpuint (g->status, ==, 200);
   g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==,
       "dashcamRoadFacing");
@@ -251,14 +286,14 @@ test_create_input_missing_on_vehicle (void)
 
 /* cameraRoles resolve through the configured roles. */
 static void
-test_create_camera_roles (void)
+test_create_camera_roles (ApiFixture * f, gconstpointer data)
 {
   g_autoptr (ApiReply) r =
-      api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
+      api_request (f, "POST", "/cameras/media/retrieval", f->token,
       "{\"vehicleId\": \"1234\", \"mediaType\": \"image\", " IMG_TIMES
       ", \"cameraRoles\": [\"rearHigh\", \"leftSide\", \"front\"]}");
   g_assert_cmpuint (r->status, ==, 200);
-  g_autoptr (ApiReply) g = get_retrieval (fx, fx->token, r);
+  g_autoptr (ApiReply) g = get_retrieval (f, f->token, r);
   g_assert_cmpstr (api_json_string (g, "data.media.0.cameraRole"), ==,
       "rearHigh");
   g_assert_cmpstr (api_json_string (g, "data.media.0.input"), ==, "analog1");
@@ -313,6 +348,14 @@ static const GetCase get_cases[] = {
       "endTime is before startTime"},
   {"list-range-over-24h", LIST "&endTime=2019-06-14T00:00:00.001Z", 400,
       "endTime must be at most 24 hours"},
+  {"list-window-1678-to-2261", "/cameras/media?vehicleIds=1234"
+        "&startTime=1678-01-01T00:00:00Z&endTime=2261-12-31T00:00:00Z", 400,
+      "endTime must be at most 24 hours"},
+  {"list-endTime-year-9999", LIST "&endTime=9999-12-31T23:59:59Z", 400,
+      "endTime: '9999-12-31T23:59:59Z' is outside the times"},
+  {"list-availableAfterTime-year-1000", LIST "&endTime=2019-06-13T01:00:00Z"
+        "&availableAfterTime=1000-01-01T00:00:00Z", 400,
+      "availableAfterTime: '1000-01-01T00:00:00Z' is outside"},
   {"list-inputs-unknown", LIST "&endTime=2019-06-13T01:00:00Z&inputs=roof", 400,
       "inputs: 'roof'"},
   {"list-mediaTypes-unknown",
@@ -333,10 +376,10 @@ static const GetCase get_cases[] = {
 };
 
 static void
-test_get_case (gconstpointer data)
+test_get_case (ApiFixture * f, gconstpointer data)
 {
   const GetCase *c = data;
-  g_autoptr (ApiReply) r = api_request (fx, "GET", c->path, fx->token, NULL);
+  g_autoptr (ApiReply) r = api_request (f, "GET", c->path, f->token, NULL);
   if (c->status == 200) {
     g_assert_cmpuint (r->status, ==, 200);
     g_assert_nonnull (api_json_get (r, "data.media"));
@@ -350,83 +393,83 @@ test_get_case (gconstpointer data)
 /* Auth and the other status codes */
 
 static void
-test_auth_missing (void)
+test_auth_missing (ApiFixture * f, gconstpointer data)
 {
   g_autoptr (ApiReply) a =
-      api_create (fx, NULL, "1234", "image", "2019-06-13T19:08:25Z",
+      api_create (f, NULL, "1234", "image", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:25Z", NULL);
   api_assert_error (a, 401, "bearer token");
   g_autoptr (ApiReply) b =
-      api_request (fx, "GET", LIST "&endTime=2019-06-13T01:00:00Z", NULL, NULL);
+      api_request (f, "GET", LIST "&endTime=2019-06-13T01:00:00Z", NULL, NULL);
   api_assert_error (b, 401, NULL);
   const gchar *basic[] = { "Authorization", "Basic dXNlcjpwYXNz", NULL };
-  g_autoptr (ApiReply) c = api_request_full (fx, NULL, "GET",
+  g_autoptr (ApiReply) c = api_request_full (f, NULL, "GET",
       "/cameras/media/retrieval?retrievalId=2308cec4-82e0-46f1-8b3c-a3592e5cc21e",
       NULL, NULL, basic);
   api_assert_error (c, 401, NULL);
 }
 
 static void
-test_auth_unknown (void)
+test_auth_unknown (ApiFixture * f, gconstpointer data)
 {
-  g_autoptr (ApiReply) a = api_create (fx, "lbt_0000", "1234", "image",
+  g_autoptr (ApiReply) a = api_create (f, "lbt_0000", "1234", "image",
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:25Z", NULL);
   api_assert_error (a, 401, "Unknown or revoked token");
 }
 
 static void
-test_auth_scopes (void)
+test_auth_scopes (ApiFixture * f, gconstpointer data)
 {
-  g_autofree gchar *reader = api_fixture_add_token (fx, "acme", "media:read");
-  g_autofree gchar *writer = api_fixture_add_token (fx, "acme", "media:write");
+  g_autofree gchar *reader = api_fixture_add_token (f, "acme", "media:read");
+  g_autofree gchar *writer = api_fixture_add_token (f, "acme", "media:write");
 
   g_autoptr (ApiReply) a =
-      api_create (fx, reader, "1234", "image", "2019-06-13T19:08:25Z",
+      api_create (f, reader, "1234", "image", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:25Z", NULL);
   api_assert_error (a, 403, "media:write");
   g_autoptr (ApiReply) b =
-      api_create (fx, writer, "1234", "image", "2019-06-13T19:08:25Z",
+      api_create (f, writer, "1234", "image", "2019-06-13T19:08:25Z",
       "2019-06-13T19:08:25Z", NULL);
   g_assert_cmpuint (b->status, ==, 200);
-  g_autoptr (ApiReply) c = get_retrieval (fx, writer, b);
+  g_autoptr (ApiReply) c = get_retrieval (f, writer, b);
   api_assert_error (c, 403, "media:read");
-  g_autoptr (ApiReply) d = get_retrieval (fx, reader, b);
+  g_autoptr (ApiReply) d = get_retrieval (f, reader, b);
   g_assert_cmpuint (d->status, ==, 200);
   g_autoptr (ApiReply) e =
-      api_request (fx, "GET", LIST "&endTime=2019-06-13T01:00:00Z", writer,
+      api_request (f, "GET", LIST "&endTime=2019-06-13T01:00:00Z", writer,
       NULL);
   api_assert_error (e, 403, "media:read");
 }
 
 static void
-test_unknown_path (void)
+test_unknown_path (ApiFixture * f, gconstpointer data)
 {
   g_autoptr (ApiReply) r =
-      api_request (fx, "GET", "/cameras/media/retrievals", fx->token, NULL);
+      api_request (f, "GET", "/cameras/media/retrievals", f->token, NULL);
   api_assert_error (r, 404, "/cameras/media/retrievals");
-  g_autoptr (ApiReply) m = api_request (fx, "GET", "/media/", NULL, NULL);
+  g_autoptr (ApiReply) m = api_request (f, "GET", "/media/", NULL, NULL);
   api_assert_error (m, 404, NULL);
 }
 
 static void
-test_method_not_allowed (void)
+test_method_not_allowed (ApiFixture * f, gconstpointer data)
 {
   g_autoptr (ApiReply) r =
-      api_request (fx, "DELETE", "/cameras/media/retrieval", fx->token, NULL);
+      api_request (f, "DELETE", "/cameras/media/retrieval", f->token, NULL);
   api_assert_error (r, 405, "DELETE");
   g_assert_cmpstr (soup_message_headers_get_one (r->headers, "Allow"), ==,
       "POST, GET, HEAD");
   g_autoptr (ApiReply) s =
-      api_request (fx, "POST", "/cameras/media", fx->token, "{}");
+      api_request (f, "POST", "/cameras/media", f->token, "{}");
   api_assert_error (s, 405, NULL);
   g_assert_cmpstr (soup_message_headers_get_one (s->headers, "Allow"), ==,
       "GET, HEAD");
-  g_autoptr (ApiReply) t = api_request (fx, "PUT", "/healthz", NULL, "{}");
+  g_autoptr (ApiReply) t = api_request (f, "PUT", "/healthz", NULL, "{}");
   api_assert_error (t, 405, NULL);
 }
 
 static void
-test_body_too_large (void)
+test_body_too_large (ApiFixture * f, gconstpointer data)
 {
   /* default max-body is 64 KiB */
   GString *body = g_string_new ("{\"vehicleId\": \"1234\", \"pad\": \"");
@@ -435,17 +478,15 @@ test_body_too_large (void)
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
   g_string_append (body, "\"}");
   g_autoptr (ApiReply) r =
-      api_request (fx, "POST", "/cameras/media/retrieval", fx->token,
-      body->str);
+      api_request (f, "POST", "/cameras/media/retrieval", f->token, body->str);
   api_assert_error (r, 413, "larger than 65536 bytes");
   g_string_free (body, TRUE);
 }
 
 /* A broken store answers 500 with a requestId, and no internals leak. */
 static void
-test_internal_error (void)
+test_internal_error (ApiFixture * f, gconstpointer data)
 {
-  ApiFixture *f = api_fixture_new (NULL);
   g_autoptr (ApiReply) created = api_create (f, f->token, "1234", "image",
       "2019-06-13T19:08:25Z", "2019-06-13T19:08:25Z", NULL);
   g_assert_cmpuint (created->status, ==, 200);
@@ -463,7 +504,6 @@ test_internal_error (void)
   g_autoptr (ApiReply) h = api_request (f, "GET", "/healthz", NULL, NULL);
   api_assert_error (h, 503, "store");
   g_assert_cmpstr (api_json_string (h, "status"), ==, "degraded");
-  api_fixture_free (f);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -493,22 +533,22 @@ static const TimeCase time_cases[] = {
       "2024-02-28T23:59:30Z", "2024-02-29T00:00:20Z"},
   {"month-end-offset", "2026-01-31T23:30:00-01:00", "2026-01-31T23:30:00-01:00",
       "2026-02-01T00:30:00Z", "2026-02-01T00:30:00Z"},
-  {"year-end-offset", "2027-01-01T04:59:40+05:30", "2027-01-01T05:00:30+05:30",
-      "2026-12-31T23:29:40Z", "2026-12-31T23:30:30Z"},
+  {"year-end-offset", "2026-01-01T04:59:40+05:30", "2026-01-01T05:00:30+05:30",
+      "2025-12-31T23:29:40Z", "2025-12-31T23:30:30Z"},
   {"lower-case", "2019-06-13t19:08:25.5z", "2019-06-13t19:08:25.5z",
       "2019-06-13T19:08:25.500Z", "2019-06-13T19:08:25.500Z"},
 };
 
 static void
-test_time_case (gconstpointer data)
+test_time_case (ApiFixture * f, gconstpointer data)
 {
   const TimeCase *c = data;
   gboolean image = g_str_equal (c->start, c->end);
   g_autoptr (ApiReply) r =
-      api_create (fx, fx->token, "1234", image ? "image" : "videoHighRes",
+      api_create (f, f->token, "1234", image ? "image" : "videoHighRes",
       c->start, c->end, NULL);
   g_assert_cmpuint (r->status, ==, 200);
-  g_autoptr (ApiReply) g = get_retrieval (fx, fx->token, r);
+  g_autoptr (ApiReply) g = get_retrieval (f, f->token, r);
   g_assert_cmpstr (api_json_string (g, "data.media.0.startTime"), ==,
       c->want_start);
   g_assert_cmpstr (api_json_string (g, "data.media.0.endTime"), ==,
@@ -531,11 +571,11 @@ static const BadTime bad_times[] = {
 };
 
 static void
-test_bad_time (gconstpointer data)
+test_bad_time (ApiFixture * f, gconstpointer data)
 {
   const BadTime *c = data;
   g_autoptr (ApiReply) r =
-      api_create (fx, fx->token, "1234", "image", c->text, c->text, NULL);
+      api_create (f, f->token, "1234", "image", c->text, c->text, NULL);
   g_autofree gchar *needle = g_strdup_printf ("startTime: '%s'", c->text);
   api_assert_error (r, 400, needle);
 }
@@ -549,39 +589,50 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (create_cases); i++) {
     g_autofree gchar *name =
         g_strdup_printf ("/api/create/%s", create_cases[i].name);
-    g_test_add_data_func (name, &create_cases[i], test_create_case);
+    g_test_add (name, ApiFixture, &create_cases[i], api_fixture_setup_default,
+        test_create_case, api_fixture_teardown);
   }
-  g_test_add_func ("/api/create/ok", test_create_ok);
-  g_test_add_func ("/api/create/limits-configurable",
-      test_create_limits_configurable);
-  g_test_add_func ("/api/create/input-missing-on-vehicle",
-      test_create_input_missing_on_vehicle);
-  g_test_add_func ("/api/create/camera-roles", test_create_camera_roles);
+  g_test_add ("/api/create/ok", ApiFixture, NULL, api_fixture_setup,
+      test_create_ok, api_fixture_teardown);
+  g_test_add ("/api/create/limits-configurable", ApiFixture,
+      "[limits]\nvideo-high-res-max=10s\n", api_fixture_setup,
+      test_create_limits_configurable, api_fixture_teardown);
+  g_test_add ("/api/create/input-missing-on-vehicle", ApiFixture, NULL,
+      api_fixture_setup, test_create_input_missing_on_vehicle,
+      api_fixture_teardown);
+  g_test_add ("/api/create/camera-roles", ApiFixture, NULL, api_fixture_setup,
+      test_create_camera_roles, api_fixture_teardown);
   for (guint i = 0; i < G_N_ELEMENTS (get_cases); i++) {
     g_autofree gchar *name = g_strdup_printf ("/api/get/%s", get_cases[i].name);
-    g_test_add_data_func (name, &get_cases[i], test_get_case);
+    g_test_add (name, ApiFixture, &get_cases[i], api_fixture_setup_default,
+        test_get_case, api_fixture_teardown);
   }
-  g_test_add_func ("/api/status/401-missing", test_auth_missing);
-  g_test_add_func ("/api/status/401-unknown", test_auth_unknown);
-  g_test_add_func ("/api/status/403-scopes", test_auth_scopes);
-  g_test_add_func ("/api/status/404-path", test_unknown_path);
-  g_test_add_func ("/api/status/405-allow", test_method_not_allowed);
-  g_test_add_func ("/api/status/413-body", test_body_too_large);
-  g_test_add_func ("/api/status/500-503-store", test_internal_error);
+  g_test_add ("/api/status/401-missing", ApiFixture, NULL, api_fixture_setup,
+      test_auth_missing, api_fixture_teardown);
+  g_test_add ("/api/status/401-unknown", ApiFixture, NULL, api_fixture_setup,
+      test_auth_unknown, api_fixture_teardown);
+  g_test_add ("/api/status/403-scopes", ApiFixture, NULL, api_fixture_setup,
+      test_auth_scopes, api_fixture_teardown);
+  g_test_add ("/api/status/404-path", ApiFixture, NULL, api_fixture_setup,
+      test_unknown_path, api_fixture_teardown);
+  g_test_add ("/api/status/405-allow", ApiFixture, NULL, api_fixture_setup,
+      test_method_not_allowed, api_fixture_teardown);
+  g_test_add ("/api/status/413-body", ApiFixture, NULL, api_fixture_setup,
+      test_body_too_large, api_fixture_teardown);
+  g_test_add ("/api/status/500-503-store", ApiFixture, NULL, api_fixture_setup,
+      test_internal_error, api_fixture_teardown);
   for (guint i = 0; i < G_N_ELEMENTS (time_cases); i++) {
     g_autofree gchar *name =
         g_strdup_printf ("/api/time/%s", time_cases[i].name);
-    g_test_add_data_func (name, &time_cases[i], test_time_case);
+    g_test_add (name, ApiFixture, &time_cases[i], api_fixture_setup_default,
+        test_time_case, api_fixture_teardown);
   }
   for (guint i = 0; i < G_N_ELEMENTS (bad_times); i++) {
     g_autofree gchar *name =
         g_strdup_printf ("/api/time/bad/%s", bad_times[i].name);
-    g_test_add_data_func (name, &bad_times[i], test_bad_time);
+    g_test_add (name, ApiFixture, &bad_times[i], api_fixture_setup_default,
+        test_bad_time, api_fixture_teardown);
   }
 
-  fx = api_fixture_new
-      ("[api]\ncreate-per-minute=100000\nreads-per-second=100000\n");
-  int ret = g_test_run ();
-  api_fixture_free (fx);
-  return ret;
+  return g_test_run ();
 }

@@ -99,6 +99,17 @@ test_bad (void)
   expect_bad ("[recorder]\ntime-source=gps\n", "[recorder] time-source");
   expect_bad ("[recorder]\ntime-source=file\ntime-sync-file=\n",
       "[recorder] time-sync-file");
+  /* found by fuzz-config: sizes beyond a gint64 were cast (undefined), a
+   * number could be NaN, a value not UTF-8 made a critical */
+  expect_bad ("[server]\nmax-body=188888888888888888888MiB\n",
+      "[server] max-body");
+  expect_bad ("[quota]\nallowance=nan\n", "[quota] allowance");
+  expect_bad ("[server]\npublic-url=http://x/\\\n", "[server] public-url");
+  expect_bad ("[recorder]\nsegment-duration=1e30\n",
+      "[recorder] segment-duration");
+  expect_bad ("[server]\npublic-url=\xff\xfe\n",
+      "bad.conf:2: [server] public-url");
+  expect_bad ("[upload-headers]\nX-Key=\xc3\n", "[upload-headers] X-Key");
 }
 
 static void

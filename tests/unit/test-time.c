@@ -2,6 +2,8 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 
+#include <string.h>
+
 static gint64
 parse_ok (const gchar * text)
 {
@@ -67,6 +69,44 @@ test_parse_bad (void)
   }
 }
 
+/* Outside years 1678 to 2261 a time is refused, never wrapped around. */
+static void
+test_parse_span (void)
+{
+  const gchar *outside[] = {
+    "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "1677-12-31T23:59:59.999Z",
+    "2262-01-01T00:00:00Z", "2262-04-11T23:47:16Z", "1678-01-01T00:30:00+01:00",
+    "2261-12-31T23:30:00-01:00",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (outside); i++) {
+    g_autoptr (GError) error = NULL;
+    gint64 ns;
+    g_assert_false (lb_time_parse_rfc3339 (outside[i], &ns, &error));
+    g_assert_error (error, LB_ERROR, LB_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "1678 to 2261"));
+  }
+  g_assert_cmpint (parse_ok ("1678-01-01T00:00:00Z"), ==, LB_TIME_MIN);
+  g_assert_cmpint (parse_ok ("1678-01-01T01:00:00+01:00"), ==, LB_TIME_MIN);
+  g_assert_cmpint (parse_ok ("2262-01-01T00:30:00+01:00"), ==,
+      parse_ok ("2261-12-31T23:30:00Z"));
+  g_assert_cmpint (parse_ok ("2261-12-31T23:59:59.999999999Z"), ==,
+      LB_TIME_MAX);
+  g_autofree gchar *min = lb_time_format_rfc3339 (LB_TIME_MIN);
+  g_assert_cmpstr (min, ==, "1678-01-01T00:00:00Z");
+  g_autofree gchar *max = lb_time_format_rfc3339 (LB_TIME_MAX);
+  g_assert_cmpstr (max, ==, "2261-12-31T23:59:59.999Z");
+}
+
+/* Differences of far-apart times saturate instead of wrapping. */
+static void
+test_diff (void)
+{
+  g_assert_cmpint (lb_time_diff (LB_TIME_MAX, LB_TIME_MIN), ==, G_MAXINT64);
+  g_assert_cmpint (lb_time_diff (LB_TIME_MIN, LB_TIME_MAX), ==, -G_MAXINT64);
+  g_assert_cmpint (lb_time_diff (5, 7), ==, -2);
+  g_assert_cmpint (lb_time_diff (LB_TIME_MAX, 0), ==, LB_TIME_MAX);
+}
+
 static void
 test_format (void)
 {
@@ -119,6 +159,9 @@ test_duration (void)
   g_assert_false (lb_time_parse_duration ("-1s", &ns, NULL));
   g_assert_false (lb_time_parse_duration ("ten", &ns, NULL));
   g_assert_false (lb_time_parse_duration ("5 parsecs", &ns, NULL));
+  /* beyond a gint64 (a bare number is seconds): refused, never cast */
+  g_assert_false (lb_time_parse_duration ("1e30", &ns, NULL));
+  g_assert_false (lb_time_parse_duration ("1e999d", &ns, NULL));
 }
 
 static void
@@ -142,6 +185,8 @@ main (int argc, char **argv)
   g_test_add_func ("/time/parse/offsets", test_parse_offsets);
   g_test_add_func ("/time/parse/calendar", test_parse_calendar);
   g_test_add_func ("/time/parse/bad", test_parse_bad);
+  g_test_add_func ("/time/parse/span", test_parse_span);
+  g_test_add_func ("/time/diff", test_diff);
   g_test_add_func ("/time/format", test_format);
   g_test_add_func ("/time/round-trip", test_round_trip);
   g_test_add_func ("/time/duration", test_duration);

@@ -106,7 +106,8 @@ test_pending_until_uploaded (void)
       "pending");
   g_assert_null (api_json_get (pending, "data.media.0.urlInfo"));
   assert_books (f, 0, 0.1);
-  g_autoptr (ApiReply) health = api_request (f, "GET", "/healthz", NULL, NULL);
+  g_autoptr (ApiReply) health = api_request (f, "GET", "/healthz", f->token,
+      NULL);
   g_assert_cmpuint (health->status, ==, 200);
   g_assert_cmpint (json_node_get_int (api_json_get (health, "uploads.waiting")),
       ==, 1);
@@ -131,7 +132,8 @@ test_pending_until_uploaded (void)
       g_strdup_printf ("https://cdn.example.invalid/%s/dashcamRoadFacing.jpg",
       rid);
   g_assert_cmpstr (url, ==, want);
-  g_autoptr (ApiReply) health2 = api_request (f, "GET", "/healthz", NULL, NULL);
+  g_autoptr (ApiReply) health2 = api_request (f, "GET", "/healthz", f->token,
+      NULL);
   g_assert_cmpint (json_node_get_int (api_json_get (health2,
               "uploads.waiting")), ==, 0);
   g_assert_cmpint (json_node_get_int (api_json_get (health2,
