@@ -59,6 +59,11 @@ gboolean     lb_config_set          (LbConfig     *config,
                                      const gchar  *value,
                                      GError      **error);
 
+/* [jobs] workers, 0 resolved: one less than the cores, at least 1; and in
+ * @image_workers (nullable) [jobs] image-workers, the workers that take
+ * images only, besides those. */
+guint        lb_config_get_job_workers (LbConfig *config, guint *image_workers);
+
 /* [store] dir, made absolute (a relative dir is relative to the config
  * file's folder, or to the working directory for the embedded defaults). */
 const gchar *lb_config_get_store_dir (LbConfig *config);
