@@ -168,7 +168,7 @@ lb_clock_check_class_init (LbClockCheckClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Clock check", "Filter/Analyzer/Video",
       "Reads the time lbclockstamp drew into each frame and posts it",
-      "lookback <https://lookback.invalid/>");
+      "the lookback authors");
 
   trans_class->start = GST_DEBUG_FUNCPTR (lb_clock_check_start);
   filter_class->transform_frame_ip =

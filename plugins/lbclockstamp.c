@@ -279,7 +279,7 @@ lb_clock_stamp_class_init (LbClockStampClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Clock stamp", "Filter/Effect/Video",
       "Draws the frame's wall-clock time into the picture as a block code",
-      "lookback <https://lookback.invalid/>");
+      "the lookback authors");
 
   trans_class->start = GST_DEBUG_FUNCPTR (lb_clock_stamp_start);
   filter_class->transform_frame_ip =

@@ -307,7 +307,7 @@ lb_frame_pick_class_init (LbFramePickClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Frame pick", "Filter/Video",
       "Passes the one frame nearest to a target time, then EOS",
-      "lookback <https://lookback.invalid/>");
+      "the lookback authors");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (lb_frame_pick_change_state);
 }

@@ -480,7 +480,7 @@ lb_hyperlapse_class_init (LbHyperlapseClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Hyperlapse", "Filter/Video",
       "Keeps one frame per interval of source time and re-times them to a "
-      "frame rate", "lookback <https://lookback.invalid/>");
+      "frame rate", "the lookback authors");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (lb_hyperlapse_change_state);
 }

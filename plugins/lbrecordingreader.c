@@ -613,7 +613,7 @@ lb_recording_reader_class_init (LbRecordingReaderClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Recording reader", "Source/Video",
       "Reads the samples of a footage plan (inside lbrecordingsrc)",
-      "lookback <https://lookback.invalid/>");
+      "the lookback authors");
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (lb_recording_reader_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (lb_recording_reader_stop);

@@ -494,7 +494,7 @@ lb_recording_src_class_init (LbRecordingSrcClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Recording source", "Source/Video",
       "Reads recorded footage of a vehicle's input for a wall-clock range "
-      "from a lookback store", "lookback <https://lookback.invalid/>");
+      "from a lookback store", "the lookback authors");
 
   element_class->change_state =
       GST_DEBUG_FUNCPTR (lb_recording_src_change_state);

@@ -19,6 +19,18 @@ packages=(
   # tests and the README examples: a test RTSP camera, an upload receiver,
   # curl and jq, process tools
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
+  # the operator's view: a private systemd-journald (and journalctl) for the
+  # journal fields, in a namespace made by unshare; systemd-analyze for the
+  # unit's hardening
+  systemd util-linux
+  # the manual pages: lookback.conf(5) is made from data/lookback.conf by a
+  # Python script; groff checks that every page renders
+  python3 groff-base
+  # GET /metrics is checked with promtool, from Prometheus
+  prometheus
+  # HTTPS: GLib's TLS backend; openssl makes the tests' self-signed
+  # certificates
+  glib-networking openssl
   # clock tests: lookbackd under a shifted wall clock
   faketime
   # the style check (scripts/gst-indent)

@@ -3,6 +3,7 @@
 
 #include "api/lb-api-server.h"
 #include "core/lb-debug.h"
+#include "core/lb-log.h"
 #include "core/lb-time.h"
 #include "jobs/lb-jobs.h"
 #include "lbelements.h"
@@ -191,7 +192,8 @@ lb_daemon_stop (LbDaemon * daemon)
   if (daemon->stopping)
     return;
   daemon->stopping = TRUE;
-  GST_INFO ("stopping");
+  lb_log (LB_LOG_INFO, NULL, "lookbackd stopping%s",
+      daemon->recorder ? ": closing the open segments" : "");
   if (recording_stop (daemon))
     return;                     /* the loop quits once the segments are closed */
   g_main_loop_quit (daemon->loop);

@@ -24,9 +24,14 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("COMMAND [ARGS…]");
   g_autofree gchar *commands = lb_cli_describe ();
 
+  g_autofree gchar *description = g_strconcat (commands,
+      "\n`lookback COMMAND --help` tells more of each.\n"
+      "Exit status: 0 done, 1 a runtime failure, 2 a usage or configuration "
+      "error.\n", NULL);
+
   g_option_context_set_summary (ctx,
       "Works on a lookback store from the command line.");
-  g_option_context_set_description (ctx, commands);
+  g_option_context_set_description (ctx, description);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   g_option_context_set_strict_posix (ctx, TRUE);
@@ -50,6 +55,11 @@ main (int argc, char **argv)
     return 2;
   }
 
+  if (lb_cli_wants_help (argc - 1, argv + 1)) {
+    printf ("%s", cmd->help);
+    return 0;
+  }
+
   g_autoptr (LbConfig) config =
       config_path ? lb_config_load (config_path, &error)
       : lb_config_new_default ();
@@ -68,8 +78,7 @@ main (int argc, char **argv)
   if (!ok) {
     fprintf (stderr, "lookback %s: %s\n", cmd->name,
         error ? error->message : "failed");
-    return (error && error->domain == LB_ERROR
-        && error->code == LB_ERROR_INVALID) ? 2 : 1;
+    return lb_cli_exit_status (error);
   }
   return 0;
 }

@@ -2,10 +2,13 @@
 #include "config.h"
 
 #include "lb-daemon.h"
+#include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-notify.h"
 
 #include <glib-unix.h>
 #include <gst/gst.h>
+#include <signal.h>
 #include <stdio.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -27,11 +30,23 @@ limit_malloc_arenas (void)
 #endif
 }
 
+/* Tells systemd (Type=notify) what lookbackd is doing; nothing without
+ * $NOTIFY_SOCKET.  A refusal is logged and changes nothing else. */
+static void
+notify (const gchar * state)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!lb_notify (state, &error))
+    lb_log (LB_LOG_WARNING, NULL, "%s", error->message);
+}
+
 static gboolean
 on_signal (gpointer user_data)
 {
   LbDaemon *daemon = user_data;
 
+  notify ("STOPPING=1\nSTATUS=closing the open segments");
   lb_daemon_stop (daemon);
   return G_SOURCE_CONTINUE;
 }
@@ -75,6 +90,9 @@ main (int argc, char **argv)
     return 2;
   }
 
+  /* A reader gone (a closed log pipe, a client) is an error to handle
+   * where it happens, never a reason to die. */
+  signal (SIGPIPE, SIG_IGN);
   LbLogLevel level = LB_LOG_INFO;
   lb_log_level_parse (lb_config_get_string (config, "log", "level"), &level);
   lb_log_init (level, LB_LOG_OUTPUT_AUTO);
@@ -82,11 +100,16 @@ main (int argc, char **argv)
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr (LbDaemon) daemon = lb_daemon_new (config, loop, &error);
   if (daemon == NULL || !lb_daemon_start (daemon, &error)) {
-    fprintf (stderr, "lookbackd: %s\n", error->message);
-    return 1;
+    lb_log (LB_LOG_ERROR, NULL, "lookbackd cannot start: %s", error->message);
+    return g_error_matches (error, LB_ERROR, LB_ERROR_CONFIG) ? 2 : 1;
   }
   lb_log (LB_LOG_INFO, NULL, "lookbackd %s started: %s", VERSION,
       lb_daemon_describe (daemon));
+  /* Reconciled and listening: ready; the loop feeds the watchdog. */
+  g_autofree gchar *ready = g_strdup_printf ("READY=1\nSTATUS=%s",
+      lb_daemon_describe (daemon));
+  notify (ready);
+  lb_notify_watchdog_attach (NULL);
 
   g_unix_signal_add (SIGINT, on_signal, daemon);
   g_unix_signal_add (SIGTERM, on_signal, daemon);

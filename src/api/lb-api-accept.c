@@ -203,6 +203,18 @@ refuse (GSocket * sock)
   g_socket_close (sock, NULL);
 }
 
+/* The stream libsoup serves for a connection's @stream: a TLS server
+ * connection over it when the server has a certificate. */
+static GIOStream *
+wrap_stream (LbApiServer * server, GIOStream * stream, GError ** error)
+{
+  if (server->tls == NULL)
+    return g_object_ref (stream);
+  /* The handshake happens with libsoup's first read, on the loop, bounded
+   * by the connection's idle timeout like any other read. */
+  return G_IO_STREAM (g_tls_server_connection_new (stream, server->tls, error));
+}
+
 /* A new connection: its socket gets the idle timeout (no traffic for that
  * long and libsoup's pending read or write fails), its input is counted
  * (see lb-api-conn.h), and it is handed to libsoup. */
@@ -236,7 +248,9 @@ accept_one (LbApiServer * server, GSocket * sock)
   g_hash_table_replace (server->conns, g_strdup (lb_api_conn_get_peer (c)), c);
   g_mutex_unlock (&server->lock);
   g_object_weak_ref (G_OBJECT (stream), on_stream_gone, g);
-  if (!soup_server_accept_iostream (server->soup, stream, local, remote, &err))
+  g_autoptr (GIOStream) served = wrap_stream (server, stream, &err);
+  if (served == NULL ||
+      !soup_server_accept_iostream (server->soup, served, local, remote, &err))
     GST_WARNING ("cannot accept a connection: %s", err->message);
 }
 

@@ -34,6 +34,8 @@ struct _LbApiServer {
   gint64 limit_logged_us;       /* the last line about the limit */
   guint max_conns;              /* [server] max-connections, or derived */
   GBytes *sign_key;
+  GTlsCertificate *tls;         /* [server] tls-certificate and tls-key, or
+                                 * NULL: plain HTTP; read-only */
   LbRateLimiter *creates;
   LbRateLimiter *reads;
   LbRateLimiter *health_reads;  /* /healthz with a token: the same rate, a
@@ -53,6 +55,8 @@ struct _LbApiServer {
   guint request_timeout_s, idle_timeout_s;
   gint64 url_ttl_ns;
   GMutex lock;
+  GHashTable *quota_logged;     /* org → the period ("YYYY-MM") whose
+                                 * exhausted quota was logged; lock */
   gchar *uri;                   /* protected by lock */
   gchar *public_url;            /* protected by lock */
   gint requests;                /* atomic */
@@ -152,5 +156,15 @@ void     lb_api_route_health (LbApiRequest *req);
 void     lb_api_route_openapi (LbApiRequest *req);
 
 gint64   lb_api_now          (LbApiServer *server);
+
+/* Metrics (lb-api-metrics.c) */
+void     lb_api_route_metrics (LbApiRequest *req);
+/* A request ended with @status (main loop). */
+void     lb_api_metrics_request_done (LbApiRequest *req, guint status);
+/* @rows (LbRetrieval*) were created. */
+void     lb_api_metrics_created (GPtrArray *rows);
+/* The server's counters and the quotas are collected from start to stop. */
+void     lb_api_metrics_start (LbApiServer *server);
+void     lb_api_metrics_stop  (LbApiServer *server);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "lb-api-resources.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
 #include "core/lb-sign.h"
 #include "quota/lb-quota.h"
 
@@ -179,6 +180,29 @@ reply_created (LbApiRequest * req, const gchar * retrieval_id, gdouble used,
   lb_api_reply_json (req, SOUP_STATUS_OK, root);
 }
 
+/* The first refusal of an organisation's month is logged; the others are
+ * only answered (a client retrying all month would flood the log). */
+static void
+log_quota_exhausted (LbApiRequest * req, const gchar * org, gint64 now_ns,
+    const GError * error)
+{
+  LbApiServer *server = req->server;
+  g_autofree gchar *period = lb_quota_period (now_ns);
+
+  g_mutex_lock (&server->lock);
+  gboolean first = g_strcmp0 (g_hash_table_lookup (server->quota_logged, org),
+      period) != 0;
+  if (first)
+    g_hash_table_replace (server->quota_logged, g_strdup (org),
+        g_strdup (period));
+  g_mutex_unlock (&server->lock);
+  if (first)
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.request_id = req->request_id),
+        "quota of organisation %s exhausted for %s: creates are refused "
+        "until the month ends or its allowance grows (%s)", org, period,
+        error->message);
+}
+
 void
 lb_api_route_create (LbApiRequest * req)
 {
@@ -214,6 +238,7 @@ lb_api_route_create (LbApiRequest * req)
     goto not_reserved;
   GST_DEBUG ("requestId=%s: retrieval %s, %u rows, org %s", req->request_id,
       retrieval_id, rows->len, token->org);
+  lb_api_metrics_created (rows);
   if (server->created)
     server->created (server->created_data);
   reply_created (req, retrieval_id, used, allowance);
@@ -230,6 +255,7 @@ unknown_vehicle:
 not_reserved:
   lb_api_reply_gerror (req, error);
   if (g_error_matches (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED)) {
+    log_quota_exhausted (req, token->org, now_ns, error);
     /* The real wait: usage resets when the month turns (UTC). */
     g_autofree gchar *wait = g_strdup_printf ("%" G_GINT64_FORMAT,
         (lb_quota_period_end (now_ns) - now_ns + LB_NS_PER_SEC -

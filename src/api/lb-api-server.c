@@ -53,6 +53,8 @@ static const Route routes[] = {
       "GET /healthz"},
   {"GET", "/openapi.json", FALSE, lb_api_route_openapi, RUN_ON_LOOP,
       "GET /openapi.json"},
+  {"GET", "/metrics", FALSE, lb_api_route_metrics, RUN_ON_WORKER,
+      "GET /metrics"},
 };
 
 const gchar *const *
@@ -82,11 +84,13 @@ server_clear (gpointer p)
   LbApiServer *server = p;
   g_clear_object (&server->soup);
   g_clear_pointer (&server->sign_key, g_bytes_unref);
+  g_clear_object (&server->tls);
   g_clear_pointer (&server->creates, lb_rate_limiter_free);
   g_clear_pointer (&server->reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health_reads, lb_rate_limiter_free);
   g_clear_pointer (&server->health, g_ptr_array_unref);
   g_clear_pointer (&server->conns, g_hash_table_unref);
+  g_clear_pointer (&server->quota_logged, g_hash_table_unref);
   g_clear_pointer (&server->context, g_main_context_unref);
   g_clear_pointer (&server->sections, json_node_unref);
   g_free (server->uri);
@@ -537,10 +541,15 @@ on_finished (SoupServerMessage * msg, gpointer user_data)
   }
   if (req->method == NULL)
     return;                     /* the connection closed before a request */
+  guint status = soup_server_message_get_status (msg);
+  gdouble ms = (g_get_monotonic_time () - req->start_us) / 1000.0;
   GST_INFO ("requestId=%s method=%s path=%s route=%s status=%u duration=%.3fms",
       req->request_id, req->method, req->path, req->route ? req->route : "-",
-      soup_server_message_get_status (msg),
-      (g_get_monotonic_time () - req->start_us) / 1000.0);
+      status, ms);
+  /* [log] level=debug: a line per request for operators too */
+  lb_log (LB_LOG_DEBUG, LB_LOG_CTX (.request_id = req->request_id),
+      "%s %s: %u in %.3f ms", req->method, req->path, status, ms);
+  lb_api_metrics_request_done (req, status);
 }
 
 static void
@@ -622,6 +631,32 @@ add_keepalive_listener (SoupServer * soup, GError ** error)
   return TRUE;
 }
 
+/* [server] tls-certificate and tls-key (PEM files), when set: *@out, or
+ * FALSE with a configuration error naming the file. */
+static gboolean
+load_tls (LbConfig * config, GTlsCertificate ** out, GError ** error)
+{
+  g_autofree gchar *cert = lb_config_get_path (config, "server",
+      "tls-certificate");
+  g_autofree gchar *key = lb_config_get_path (config, "server", "tls-key");
+  g_autoptr (GError) err = NULL;
+
+  if (cert == NULL)
+    return TRUE;
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ())) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[server] tls-certificate: "
+        "GLib has no TLS backend here (install glib-networking)");
+    return FALSE;
+  }
+  *out = g_tls_certificate_new_from_files (cert, key, &err);
+  if (*out == NULL) {
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[server] tls-certificate "
+        "%s, tls-key %s: %s", cert, key, err->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 LbApiServer *
 lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
     GError ** error)
@@ -631,6 +666,9 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
 
   LB_DEBUG_INIT (lb_api_debug, "lookback-api", "lookback HTTP API");
 
+  g_autoptr (GTlsCertificate) tls = NULL;
+  if (!load_tls (config, &tls, error))
+    return NULL;
   GBytes *key = lb_store_api_get_signing_key (store, error);
   if (key == NULL)
     return NULL;
@@ -644,6 +682,7 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
   server->store = store;
   server->clock = clock;
   server->sign_key = key;
+  server->tls = g_steal_pointer (&tls);
   server->context = g_main_context_ref_thread_default ();
   server->started_ns = lb_clock_now (clock);
   server->max_body = lb_config_get_size (config, "server", "max-body");
@@ -661,6 +700,8 @@ lb_api_server_new (LbConfig * config, LbStore * store, LbClock * clock,
   server->health = g_ptr_array_new_with_free_func (health_free);
   server->conns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       (GDestroyNotify) lb_api_conn_unref);
+  server->quota_logged = g_hash_table_new_full (g_str_hash, g_str_equal,
+      g_free, g_free);
 
   /* The trailing space makes libsoup append its own product token. */
   server->soup =
@@ -728,8 +769,9 @@ lb_api_server_listen (LbApiServer * server, GError ** error)
   g_autofree gchar *ip =
       g_inet_address_to_string (g_inet_socket_address_get_address (isa));
   g_autofree gchar *uri =
-      g_strdup_printf (strchr (ip, ':') ? "http://[%s]:%u" : "http://%s:%u",
-      ip, g_inet_socket_address_get_port (isa));
+      g_strdup_printf (strchr (ip, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+      server->tls ? "https" : "http", ip,
+      g_inet_socket_address_get_port (isa));
   const gchar *public_url =
       lb_config_get_string (server->config, "server", "public-url");
 
@@ -740,6 +782,7 @@ lb_api_server_listen (LbApiServer * server, GError ** error)
   server->public_url = g_strdup (*public_url ? public_url : uri);
   g_mutex_unlock (&server->lock);
   GST_INFO ("listening on %s", uri);
+  lb_api_metrics_start (server);
   return TRUE;
 }
 
@@ -783,6 +826,7 @@ lb_api_server_free (LbApiServer * server)
 {
   if (server == NULL)
     return;
+  lb_api_metrics_stop (server);
   lb_api_accept_stop (server);
   soup_server_disconnect (server->soup);
   g_signal_handlers_disconnect_by_data (server->soup, server);

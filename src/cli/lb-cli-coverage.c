@@ -121,6 +121,16 @@ cover_input (LbStore * store, const gchar * vehicle, const gchar * input,
   return TRUE;
 }
 
+const gchar lb_cli_coverage_help[] =
+    "usage: lookback [--config FILE] coverage --vehicle ID [--input NAME] "
+    "[--from TIME] [--to TIME]\n\n"
+    "Per input of the vehicle, the recorded ranges and the gaps between\n"
+    "them, from the store of the configuration.\n"
+    "  --vehicle ID     the vehicle (required)\n"
+    "  --input NAME     only this input (default: every input with footage)\n"
+    "  --from TIME      start, RFC 3339 (default: the first footage)\n"
+    "  --to TIME        end, RFC 3339 (default: the last footage)\n";
+
 /**
  * lb_cli_coverage:
  *

@@ -22,6 +22,20 @@ static const gchar usage[] =
     "usage: lookback [--config FILE] import --vehicle ID --input NAME "
     "--start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]";
 
+const gchar lb_cli_import_help[] =
+    "usage: lookback [--config FILE] import --vehicle ID --input NAME\n"
+    "           --start RFC3339 [--framerate N/D] FILE... "
+    "[--start RFC3339 FILE...]\n\n"
+    "Indexes existing recordings (MP4, Matroska, MPEG-TS, Annex-B H.264) as\n"
+    "footage of an input, without transcoding.\n"
+    "  --vehicle ID         the vehicle (required)\n"
+    "  --input NAME         dashcamRoadFacing, dashcamDriverFacing, analog1 … "
+    "analog4\n"
+    "  --start RFC3339      wall-clock time of the first frame of the next "
+    "FILE;\n"
+    "                       the files after it follow each other\n"
+    "  --framerate N/D      frame rate of the Annex-B files after it\n";
+
 /* "--name value" or "--name=value" at argv[*i]; advances *i past it. */
 static gboolean
 take_option (gint argc, gchar ** argv, gint * i, const gchar * name,
@@ -89,7 +103,6 @@ file_arg_free (gpointer p)
 typedef struct
 {
   const gchar *vehicle, *input;
-  gboolean help;
   gboolean pending_start;       /* --start given, no file after it yet */
   gint64 start_ns;
   gint fps_n, fps_d;
@@ -103,9 +116,7 @@ parse_option (gint argc, gchar ** argv, gint * i, Args * a, GError ** error)
   const gchar *arg = argv[*i], *value = NULL;
   g_autoptr (GError) err = NULL;
 
-  if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h")) {
-    a->help = TRUE;
-  } else if (take_option (argc, argv, i, "--vehicle", &value, &err)) {
+  if (take_option (argc, argv, i, "--vehicle", &value, &err)) {
     a->vehicle = value;
   } else if (take_option (argc, argv, i, "--input", &value, &err)) {
     a->input = value;
@@ -140,7 +151,7 @@ parse_args (gint argc, gchar ** argv, Args * a, GError ** error)
 {
   gboolean options_done = FALSE;
 
-  for (gint i = 1; i < argc && !a->help; i++) {
+  for (gint i = 1; i < argc; i++) {
     const gchar *arg = argv[i];
     if (!options_done && g_str_equal (arg, "--")) {
       options_done = TRUE;
@@ -263,10 +274,6 @@ lb_cli_import (LbConfig * config, gint argc, gchar ** argv, GString * out,
 
   if (!parse_args (argc, argv, &a, error))
     return FALSE;
-  if (a.help) {
-    g_string_append_printf (out, "%s\n", usage);
-    return TRUE;
-  }
   if (!check_args (&a, error))
     return FALSE;
   g_autoptr (LbStore) store = open_store (config, error);

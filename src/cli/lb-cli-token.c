@@ -23,6 +23,16 @@ static const gchar usage[] =
     "usage: lookback token add --org ORG --scopes media:read,media:write\n"
     "       lookback token list\n" "       lookback token revoke ID";
 
+const gchar lb_cli_token_help[] =
+    "usage: lookback [--config FILE] token add --org ORG "
+    "[--scopes media:read,media:write]\n"
+    "       lookback [--config FILE] token list\n"
+    "       lookback [--config FILE] token revoke ID\n\n"
+    "API bearer tokens.  add prints a new token once (the store keeps only\n"
+    "its SHA-256) for the organisation ORG with the scopes given (default:\n"
+    "both); list shows ids, organisations and scopes, never the tokens;\n"
+    "revoke ID takes effect at once.\n";
+
 static LbStore *
 open_store (LbConfig * config, GError ** error)
 {

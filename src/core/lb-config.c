@@ -40,12 +40,16 @@ static const KeySpec key_specs[] = {
   {"server", "request-timeout", T_DURATION, "30s", 1e9, 3600e9},
   {"server", "idle-timeout", T_DURATION, "60s", 1e9, 3600e9},
   {"server", "max-body", T_SIZE, "64KiB", 1024, 64 * 1048576.0},
+  {"server", "tls-certificate", T_STRING, ""},
+  {"server", "tls-key", T_STRING, ""},
   {"server", "max-connections", T_INT, "0", 0, 1000000},
 
   {"store", "dir", T_STRING, "lookback-data"},
   {"store", "min-free", T_SIZE_PERCENT, "5%"},
 
   {"log", "level", T_CHOICE, "info", 0, 0, "error|warning|notice|info|debug"},
+
+  {"metrics", "token", T_STRING, ""},
 
   {"recorder", "enabled", T_BOOL, "true"},
   {"recorder", "segment-duration", T_DURATION, "60s", 5e9, 3600e9},
@@ -577,8 +581,13 @@ load_key_file (LbConfig * config, const gchar * data, GError ** error)
         "the store needs a folder");
     return FALSE;
   }
-  config->store_dir = g_path_is_absolute (dir) ? g_strdup (dir)
-      : g_build_filename (config->base_dir, dir, NULL);
+  config->store_dir = lb_config_get_path (config, "store", "dir");
+  if ((*lb_config_get_string (config, "server", "tls-certificate") == '\0') !=
+      (*lb_config_get_string (config, "server", "tls-key") == '\0')) {
+    set_config_error (error, config, "server", "tls-key",
+        "tls-certificate and tls-key go together");
+    return FALSE;
+  }
 
   if (lb_config_get_duration (config, "recorder", "retry-min") >
       lb_config_get_duration (config, "recorder", "retry-max")) {
@@ -777,6 +786,18 @@ lb_config_get_job_workers (LbConfig * config, guint * image_workers)
     *image_workers =
         (guint) lb_config_get_int (config, "jobs", "image-workers");
   return (guint) workers;
+}
+
+gchar *
+lb_config_get_path (LbConfig * config, const gchar * group, const gchar * key)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+
+  const gchar *path = lb_config_get_string (config, group, key);
+  if (path == NULL || *path == '\0')
+    return NULL;
+  return g_path_is_absolute (path) ? g_strdup (path)
+      : g_build_filename (config->base_dir, path, NULL);
 }
 
 const gchar *

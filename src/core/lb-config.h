@@ -7,7 +7,8 @@
  * successful load the typed getters cannot fail.
  *
  * Groups:
- *   [server] [store] [recorder] [retention] [api] [limits] [quota] [jobs]
+ *   [server] [store] [log] [metrics] [recorder] [retention] [api] [limits]
+ *   [quota] [jobs]
  *   [upload] [upload-headers]
  *   [input VEHICLE INPUT]   one camera input of a vehicle this box records
  *   [org NAME]              per-organisation overrides (quota allowance)
@@ -63,6 +64,13 @@ gboolean     lb_config_set          (LbConfig     *config,
  * @image_workers (nullable) [jobs] image-workers, the workers that take
  * images only, besides those. */
 guint        lb_config_get_job_workers (LbConfig *config, guint *image_workers);
+
+/* A key that names a file or folder, made absolute (relative to the
+ * configuration file's folder, or to the working directory for the
+ * embedded defaults); NULL when empty. */
+gchar       *lb_config_get_path      (LbConfig    *config,
+                                      const gchar *group,
+                                      const gchar *key);
 
 /* [store] dir, made absolute (a relative dir is relative to the config
  * file's folder, or to the working directory for the embedded defaults). */

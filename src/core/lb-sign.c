@@ -83,12 +83,21 @@ lb_sign_verify_media (GBytes * key, const gchar * media_id, gint64 expires_s,
   if (media_id == NULL || signature == NULL || now_s > expires_s)
     return FALSE;
   g_autofree gchar *want = lb_sign_media (key, media_id, expires_s);
-  gsize n = strlen (want);
-  if (strlen (signature) != n)
+  g_autofree gchar *given = g_ascii_strdown (signature, -1);
+  return lb_sign_equal (want, given);
+}
+
+gboolean
+lb_sign_equal (const gchar * a, const gchar * b)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, FALSE);
+
+  gsize n = strlen (a);
+  if (strlen (b) != n)
     return FALSE;
   guint diff = 0;
   for (gsize i = 0; i < n; i++)
-    diff |= (guint) (want[i] ^ g_ascii_tolower (signature[i]));
+    diff |= (guint) (a[i] ^ b[i]);
   return diff == 0;
 }
 

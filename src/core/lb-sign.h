@@ -39,6 +39,11 @@ gboolean  lb_sign_verify_media (GBytes      *key,
                                 const gchar *signature,
                                 gint64       now_s);
 
+/* Whether @a and @b are the same string, in a time that depends only on
+ * their lengths (secrets: signatures, hashes of tokens). */
+gboolean  lb_sign_equal        (const gchar *a,
+                                const gchar *b);
+
 /* "@base_url/media/@media_id?expires=@expires_s&signature=…" (@base_url
  * without a trailing slash; one is dropped if present). */
 gchar    *lb_sign_media_url    (GBytes      *key,

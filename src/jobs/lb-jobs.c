@@ -3,7 +3,10 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "jobs/lb-job-kind.h"
+#include "jobs/lb-job-metrics.h"
 #include "jobs/lb-job-run.h"
 #include "jobs/lb-job-waits.h"
 #include "jobs/lb-pipelines.h"
@@ -48,6 +51,7 @@ struct _LbJobs
   GHashTable *failures;         /* row id → transient failures so far; protected by lock */
   GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
+  gboolean claim_failing;       /* protected by lock: logged once */
   LbJobWaits *waits;            /* rows waiting for footage; its own lock */
 };
 
@@ -217,6 +221,10 @@ lb_jobs_poke (LbJobs * jobs)
 
 /* ---- one row ---------------------------------------------------------- */
 
+/* What an operator's line about @row is about. */
+#define ROW_CTX(row) LB_LOG_CTX (.vehicle = (row)->vehicle, .input = \
+    (row)->input, .retrieval_id = (row)->retrieval_id)
+
 typedef struct
 {
   LbJobs *jobs;
@@ -327,10 +335,14 @@ static void
 finish_unavailable (LbJobs * jobs, const LbRetrieval * row, const gchar * why)
 {
   g_autoptr (GError) error = NULL;
-  GST_INFO ("row %" G_GINT64_FORMAT " unavailable: %s", row->id, why);
+  lb_log (LB_LOG_INFO, ROW_CTX (row), "%s unavailable: %s",
+      lb_media_type_to_string (row->media_type), why);
   unpin (jobs, row->id);
   if (!lb_store_api_finish_unavailable (jobs->store, row->id, why, &error))
-    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    lb_log (LB_LOG_ERROR, ROW_CTX (row), "cannot record the retrieval as "
+        "unavailable: %s", error->message);
+  else
+    lb_job_metrics_ended (row->media_type, "unavailable");
   count_finished (jobs, row->id);
 }
 
@@ -364,10 +376,15 @@ fail (LbJobs * jobs, const LbRetrieval * row, const GError * err)
     return;
   }
   g_autoptr (GError) error = NULL;
-  GST_WARNING ("row %" G_GINT64_FORMAT " failed: %s", row->id, err->message);
+  lb_log (LB_LOG_WARNING, ROW_CTX (row), "%s failed%s: %s",
+      lb_media_type_to_string (row->media_type), n > 1 ? " after retries" : "",
+      err->message);
   unpin (jobs, row->id);
   if (!lb_store_api_finish_failed (jobs->store, row->id, err->message, &error))
-    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    lb_log (LB_LOG_ERROR, ROW_CTX (row), "cannot record the retrieval as "
+        "failed: %s", error->message);
+  else
+    lb_job_metrics_ended (row->media_type, "failed");
   count_finished (jobs, row->id);
 }
 
@@ -574,14 +591,19 @@ hand_over (LbJobs * jobs, LbRetrieval * row, const LbJobFootage * f,
   unpin (jobs, row->id);        /* the output exists: the footage may go */
   if (!lb_upload_finish_job (jobs->config, jobs->store, jobs->uploader, &done,
           now_ns (jobs), &error)) {
-    GST_WARNING ("row %" G_GINT64_FORMAT ": %s", row->id, error->message);
+    lb_log (LB_LOG_WARNING, ROW_CTX (row), "cannot hand the output over: %s",
+        error->message);
     g_unlink (final);
     if (!g_error_matches (error, LB_ERROR, LB_ERROR_INVALID))
       fail (jobs, row, error);
     return;
   }
-  GST_INFO ("row %" G_GINT64_FORMAT " available: %s (%s, cost %.3f)", row->id,
-      rel, run->template_used, cost);
+  lb_log (LB_LOG_INFO, ROW_CTX (row), "%s %s: %s (%s, cost %.1f s)",
+      lb_media_type_to_string (row->media_type),
+      jobs->uploader ? "made, waiting for its upload" : "available", rel,
+      run->template_used, cost);
+  if (jobs->uploader == NULL)
+    lb_job_metrics_ended (row->media_type, "available");
   count_finished (jobs, row->id);
 }
 
@@ -603,16 +625,46 @@ process (LbJobs * jobs, LbRetrieval * row, GCancellable * cancellable)
     g_autofree gchar *part = g_strconcat (final, ".part", NULL);
     Progress progress = { jobs, row->id, 0, 0 };
     LbJobRun run = job_run_for (jobs, row, &f, part);
+    gint64 began = g_get_monotonic_time ();
     run.progress = on_progress;
     run.progress_data = &progress;
     run.cancellable = cancellable;
     if (make_output (jobs, row, &run, final, cancellable))
       hand_over (jobs, row, &f, &run, rel, final);
+    lb_job_metrics_duration (row->media_type,
+        (g_get_monotonic_time () - began) / 1e6);
   }
   lb_job_footage_clear (&f);
 }
 
 /* ---- workers ---------------------------------------------------------- */
+
+/* The store cannot hand out work: one line when that starts, one when it
+ * ends, whatever the number of workers and polls. */
+static void
+log_claim_failure (LbJobs * jobs, const GError * error)
+{
+  g_mutex_lock (&jobs->lock);
+  gboolean first = !jobs->claim_failing;
+  jobs->claim_failing = TRUE;
+  g_mutex_unlock (&jobs->lock);
+  if (first)
+    lb_log (LB_LOG_ERROR, NULL, "jobs cannot take retrievals from the "
+        "store: %s", error->message);
+  else
+    GST_WARNING ("claim: %s", error->message);
+}
+
+static void
+log_claim_success (LbJobs * jobs)
+{
+  g_mutex_lock (&jobs->lock);
+  gboolean was = jobs->claim_failing;
+  jobs->claim_failing = FALSE;
+  g_mutex_unlock (&jobs->lock);
+  if (was)
+    lb_log (LB_LOG_INFO, NULL, "jobs take retrievals from the store again");
+}
 
 typedef struct
 {
@@ -639,7 +691,9 @@ worker_main (gpointer data)
     g_autoptr (GError) error = NULL;
     if (!lb_store_api_claim_next_upto (jobs->store, now_ns (jobs),
             w->max_priority, &row, &error))
-      GST_WARNING ("claim: %s", error->message);
+      log_claim_failure (jobs, error);
+    else
+      log_claim_success (jobs);
     if (row) {
       lb_job_waits_remove (jobs->waits, row->id);
       process (jobs, row, w->cancellable);
@@ -673,6 +727,23 @@ remove_partial_outputs (LbJobs * jobs)
   }
 }
 
+/* The queue, for GET /metrics (on the rendering thread; reads the store). */
+static void
+collect_metrics (gpointer data)
+{
+  LbJobs *jobs = data;
+  gint64 count = 0, oldest_ns = 0;
+
+  if (!lb_store_api_pending_summary (jobs->store, &count, &oldest_ns, NULL))
+    return;
+  lb_metric_set (lb_metrics_gauge ("lookback_retrievals_pending",
+          "Retrieval rows pending or running", NULL), NULL, count);
+  lb_metric_set (lb_metrics_gauge ("lookback_retrievals_oldest_pending_age_"
+          "seconds", "Age of the oldest pending or running retrieval row (0 "
+          "when none)", NULL), NULL,
+      count ? MAX (0, now_ns (jobs) - oldest_ns) / 1e9 : 0);
+}
+
 gboolean
 lb_jobs_start (LbJobs * jobs, GError ** error)
 {
@@ -683,9 +754,8 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
   if (!lb_store_api_requeue_running (jobs->store, &requeued, error))
     return FALSE;
   if (requeued)
-    GST_INFO
-        ("%u retrievals were running when lookbackd stopped; they run again",
-        requeued);
+    lb_log (LB_LOG_INFO, NULL, "%u retrievals were running when lookbackd "
+        "stopped; they run again", requeued);
   remove_partial_outputs (jobs);
   if (!watch_footage (jobs, error))
     return FALSE;
@@ -707,6 +777,7 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
   GST_INFO ("%u workers and %u for images only, templates from %s",
       jobs->n_workers, jobs->n_image_workers,
       lb_pipelines_get_dir (jobs->pipelines));
+  lb_metrics_add_collector (collect_metrics, jobs);
   return TRUE;
 }
 
@@ -715,6 +786,7 @@ lb_jobs_stop (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
 
+  lb_metrics_remove_collector (collect_metrics, jobs);
   lb_store_set_footage_func (jobs->store, NULL, NULL);
   g_mutex_lock (&jobs->lock);
   jobs->stopping = TRUE;

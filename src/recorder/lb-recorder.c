@@ -7,6 +7,7 @@
 #include "core/lb-disk.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-segment-writer.h"
@@ -120,6 +121,9 @@ typedef struct
   gint64 last_end_pts;          /* atomic (__atomic): PTS + duration of the
                                  * last buffer to the segment sink */
   gint linked;                  /* atomic: the video branch is linked */
+  guint64 bytes, frames;        /* atomic (__atomic): recorded, for metrics */
+  gint gaps;                    /* atomic: outages after recording began */
+  gint connected;               /* atomic: video flows (live, for metrics) */
   gboolean seen_key;            /* streaming thread: a keyframe reached the sink */
   gboolean sink_eos;            /* the segment sink posted EOS (main thread) */
   /* main thread: what the operator was told */
@@ -146,6 +150,7 @@ struct _LbRecorder
   LbClock *own_wall;            /* wall when the recorder made it */
   LbTimeline *timeline;         /* from start on */
   GPtrArray *inputs;            /* RecInput* */
+  gint created_s;               /* monotonic seconds at start */
   guint watchdog_id;
   gboolean started;
   gboolean stopping;
@@ -168,6 +173,7 @@ typedef struct
 static void start_input (RecInput * in);
 static void drain_input (RecInput * in, gboolean retry, const gchar * why);
 static void check_stopped (LbRecorder * rec);
+static void collect_metrics (gpointer data);
 
 /* --- indexing thread ---------------------------------------------------- */
 
@@ -571,7 +577,9 @@ finish_drain (RecInput * in)
   g_clear_pointer (&in->open_path, g_free);
   teardown_pipeline (in);
   for (guint i = 0; open && open[i]; i++) {
-    GST_WARNING ("%s: %s was not closed cleanly", in->name, open[i]);
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "segment %s was not closed cleanly: it is indexed "
+        "to its last complete fragment", open[i]);
     push_task (rec, TASK_CLOSE, in, open[i], &timings[i]);
   }
   if (in->retry_after_drain && !rec->stopping) {
@@ -588,7 +596,8 @@ on_drain_timeout (gpointer data)
   RecInput *in = data;
 
   in->drain_id = 0;
-  GST_WARNING ("%s: the open segment did not close within %d ms", in->name,
+  lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+          in->input), "the open segment did not close within %d ms",
       DRAIN_TIMEOUT_MS);
   finish_drain (in);
   return G_SOURCE_REMOVE;
@@ -622,9 +631,12 @@ report_lost (RecInput * in, const gchar * why)
 
   g_autofree gchar *every = lb_time_format_duration (in->rec->retry_max_ns);
 
-  if (in->live)
+  if (in->live) {
     in->lost_ns = lb_time_now ();
+    g_atomic_int_inc (&in->gaps);
+  }
   in->live = FALSE;
+  g_atomic_int_set (&in->connected, FALSE);
   if (in->warned)
     return;
   in->warned = TRUE;
@@ -648,6 +660,7 @@ report_live (RecInput * in)
       in->input);
 
   in->live = TRUE;
+  g_atomic_int_set (&in->connected, TRUE);
   in->warned = FALSE;
   if (in->lost_ns == 0) {
     lb_log (LB_LOG_INFO, ctx, "camera connected: recording");
@@ -734,6 +747,19 @@ disk_is_full (LbRecorder * rec)
       && free_b < DISK_RESUME_BYTES;
 }
 
+/* What an operator reads about a pipeline error: GStreamer's message and,
+ * when its debug text ends in a line of its own ("Failed to connect."),
+ * that line. */
+static gchar *
+error_reason (const GError * err, const gchar * dbg)
+{
+  const gchar *detail = dbg ? strrchr (dbg, '\n') : NULL;
+
+  if (detail == NULL || detail[1] == '\0')
+    return g_strdup (err->message);
+  return g_strdup_printf ("%s %s", err->message, detail + 1);
+}
+
 static gboolean
 on_bus (GstBus * bus, GstMessage * msg, gpointer data)
 {
@@ -791,9 +817,10 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer data)
       if (g_error_matches (err, GST_RESOURCE_ERROR,
               GST_RESOURCE_ERROR_NO_SPACE_LEFT) || disk_is_full (in->rec))
         in->disk_full = TRUE;
-      if (in->state == IN_RUNNING)
-        drain_input (in, TRUE, err->message);
-      else if (in->state == IN_DRAINING && (in->writer == NULL ||
+      if (in->state == IN_RUNNING) {
+        g_autofree gchar *why = error_reason (err, dbg);
+        drain_input (in, TRUE, why);
+      } else if (in->state == IN_DRAINING && (in->writer == NULL ||
               lb_segment_writer_count_open (in->writer) == 0))
         finish_drain (in);
       break;
@@ -828,6 +855,8 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   }
   g_atomic_int_set (&in->last_data_s,
       (gint) (g_get_monotonic_time () / G_USEC_PER_SEC));
+  __atomic_fetch_add (&in->bytes, gst_buffer_get_size (buf), __ATOMIC_RELAXED);
+  __atomic_fetch_add (&in->frames, 1, __ATOMIC_RELAXED);
   /* A file starts with a keyframe: what a camera sends before its first
    * one cannot be decoded anyway. */
   if (!in->seen_key) {
@@ -1264,6 +1293,8 @@ lb_recorder_start (LbRecorder * rec, GError ** error)
 
   start_timeline (rec);
   rec->started = TRUE;
+  rec->created_s = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+  lb_metrics_add_collector (collect_metrics, rec);
   rec->index_thread = g_thread_new ("lb-indexer", index_thread_main, rec);
   for (guint i = 0; i < rec->inputs->len; i++)
     start_input (rec->inputs->pdata[i]);
@@ -1368,11 +1399,43 @@ lb_recorder_count_closed (LbRecorder * rec)
   return (guint) g_atomic_int_get (&rec->closed);
 }
 
+/* Per input, for GET /metrics (on the rendering thread: atomics only). */
+static void
+collect_metrics (gpointer data)
+{
+  LbRecorder *rec = data;
+  LbMetric *bytes = lb_metrics_counter ("lookback_input_bytes_total",
+      "Bytes of video recorded", "vehicle,input");
+  LbMetric *frames = lb_metrics_counter ("lookback_input_frames_total",
+      "Frames recorded", "vehicle,input");
+  LbMetric *gaps = lb_metrics_counter ("lookback_input_gaps_total",
+      "Times recording stopped after it had begun (camera lost, disk full)",
+      "vehicle,input");
+  LbMetric *age = lb_metrics_gauge ("lookback_input_last_frame_age_seconds",
+      "Seconds since the last frame was recorded (since the start when none "
+      "was)", "vehicle,input");
+  LbMetric *connected = lb_metrics_gauge ("lookback_input_connected",
+      "1 while video flows from the camera, else 0", "vehicle,input");
+  gint now = (gint) (g_get_monotonic_time () / G_USEC_PER_SEC);
+
+  for (guint i = 0; i < rec->inputs->len; i++) {
+    RecInput *in = rec->inputs->pdata[i];
+    const gchar *const *l = LB_LABELS (in->vehicle, in->input);
+    gint last = g_atomic_int_get (&in->last_data_s);
+    lb_metric_set (bytes, l, __atomic_load_n (&in->bytes, __ATOMIC_RELAXED));
+    lb_metric_set (frames, l, __atomic_load_n (&in->frames, __ATOMIC_RELAXED));
+    lb_metric_set (gaps, l, g_atomic_int_get (&in->gaps));
+    lb_metric_set (age, l, now - (last ? last : rec->created_s));
+    lb_metric_set (connected, l, g_atomic_int_get (&in->connected));
+  }
+}
+
 void
 lb_recorder_free (LbRecorder * rec)
 {
   if (rec == NULL)
     return;
+  lb_metrics_remove_collector (collect_metrics, rec);
   rec->stopping = TRUE;
   if (rec->watchdog_id)
     g_source_remove (rec->watchdog_id);

@@ -4,6 +4,7 @@
 #include "core/lb-disk.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "core/lb-time.h"
 #include "store/lb-store-api.h"
 
@@ -57,12 +58,30 @@ deleted_add (Deleted * d, const LbSegment * seg)
   d->bytes += seg->bytes;
 }
 
+static const gchar *const deletion_reasons[] = { "age", "bytes", "floor" };
+
+/* lookback_retention_deleted_*_total{reason}: @segments and @bytes more
+ * deleted for @reason (one of deletion_reasons). */
+static void
+count_deleted (const gchar * reason, guint segments, gint64 bytes)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_retention_deleted_segments_"
+          "total", "Segments retention deleted, by reason: age (max-age), "
+          "bytes (max-bytes), floor (min-free)", "reason"), LB_LABELS (reason),
+      segments);
+  lb_metric_add (lb_metrics_counter ("lookback_retention_deleted_bytes_total",
+          "Bytes of footage retention deleted, by reason", "reason"),
+      LB_LABELS (reason), bytes);
+}
+
+/* Logs and counts what a pass deleted of one input for @reason. */
 static void
 deleted_log (const Deleted * d, const gchar * vehicle, const gchar * input,
-    const gchar * why)
+    const gchar * reason, const gchar * why)
 {
   if (d->segments == 0)
     return;
+  count_deleted (reason, d->segments, d->bytes);
   g_autofree gchar *a = lb_time_format_rfc3339 (d->first_ns);
   g_autofree gchar *b = lb_time_format_rfc3339 (d->last_ns);
   g_autofree gchar *size = format_size (d->bytes);
@@ -157,8 +176,8 @@ retain_input (LbStore * store, const LbFootageInput * in, gint64 max_age,
 
   if (pinned_old > 0)
     report_pinned (in, total, max_bytes, pinned_old, pinned_bytes, report);
-  deleted_log (&by_age, in->vehicle, in->input, "older than max-age");
-  deleted_log (&by_bytes, in->vehicle, in->input, "over max-bytes");
+  deleted_log (&by_age, in->vehicle, in->input, "age", "older than max-age");
+  deleted_log (&by_bytes, in->vehicle, in->input, "bytes", "over max-bytes");
   return TRUE;
 }
 
@@ -291,7 +310,7 @@ free_to_floor (LbStore * store, gint64 free_b, gint64 floor,
   }
   for (guint i = 0; i < cursors->len; i++) {
     Cursor *c = &g_array_index (cursors, Cursor, i);
-    deleted_log (&c->deleted, c->in->vehicle, c->in->input,
+    deleted_log (&c->deleted, c->in->vehicle, c->in->input, "floor",
         "the disk is at its floor (min-free)");
   }
   *out_free = free_b;
@@ -538,6 +557,39 @@ retention_thread (gpointer data)
   }
 }
 
+/* The store's footage and file system, for GET /metrics (on the rendering
+ * thread; reads the store). */
+static void
+collect_metrics (gpointer data)
+{
+  LbRetention *r = data;
+  LbMetric *footage = lb_metrics_gauge ("lookback_store_footage_bytes",
+      "Bytes of recorded footage in the store", "vehicle,input");
+  gint64 free_b = 0, size_b = 0;
+  GStatBuf st;
+
+  if (lb_disk_space (lb_store_get_dir (r->store), &free_b, &size_b, NULL)) {
+    lb_metric_set (lb_metrics_gauge ("lookback_store_disk_free_bytes",
+            "Free bytes of the store's file system (for lookbackd's user)",
+            NULL), NULL, free_b);
+    lb_metric_set (lb_metrics_gauge ("lookback_store_disk_size_bytes",
+            "Size of the store's file system", NULL), NULL, size_b);
+  }
+  g_autofree gchar *wal = g_strconcat (lb_store_get_path (r->store), "-wal",
+      NULL);
+  lb_metric_set (lb_metrics_gauge ("lookback_store_wal_bytes",
+          "Size of the index's SQLite write-ahead log", NULL), NULL,
+      g_stat (wal, &st) == 0 ? st.st_size : 0);
+  g_autoptr (GPtrArray) inputs = lb_store_footage_inputs (r->store, NULL, NULL);
+  if (inputs == NULL)
+    return;
+  lb_metric_clear (footage);
+  for (guint i = 0; i < inputs->len; i++) {
+    const LbFootageInput *in = g_ptr_array_index (inputs, i);
+    lb_metric_set (footage, LB_LABELS (in->vehicle, in->input), in->bytes);
+  }
+}
+
 LbRetention *
 lb_retention_start (LbStore * store, LbConfig * config,
     const LbRetentionOptions * options)
@@ -558,6 +610,10 @@ lb_retention_start (LbStore * store, LbConfig * config,
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
   r->thread = g_thread_new ("lb-retention", retention_thread, r);
+  /* every reason from 0, so that rates work before the first deletion */
+  for (guint i = 0; i < G_N_ELEMENTS (deletion_reasons); i++)
+    count_deleted (deletion_reasons[i], 0, 0);
+  lb_metrics_add_collector (collect_metrics, r);
   return r;
 }
 
@@ -586,6 +642,7 @@ lb_retention_stop (LbRetention * r)
 {
   if (r == NULL)
     return;
+  lb_metrics_remove_collector (collect_metrics, r);
   g_mutex_lock (&r->lock);
   r->stop = TRUE;
   g_cond_broadcast (&r->cond);

@@ -2,6 +2,7 @@
 #include "recorder/lb-segment-writer.h"
 
 #include "core/lb-debug.h"
+#include "core/lb-log.h"
 #include "store/lb-store-footage.h"
 
 #include <errno.h>
@@ -92,7 +93,8 @@ on_format_location (GstElement * splitmux, guint fragment_id, GstSample * first,
 
   g_autofree gchar *dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0755) < 0)
-    GST_ERROR_OBJECT (splitmux, "cannot create %s: %s", dir,
+    lb_log (LB_LOG_ERROR, LB_LOG_CTX (.vehicle = w->vehicle,.input =
+            w->input), "cannot create the segment folder %s: %s", dir,
         g_strerror (errno));
   GST_INFO_OBJECT (splitmux,
       "segment %u: %s (first frame at %" G_GINT64_FORMAT ", running time %"

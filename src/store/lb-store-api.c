@@ -769,6 +769,33 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
 }
 
 gboolean
+lb_store_api_pending_summary (LbStore * store, gint64 * out_count,
+    gint64 * out_oldest_ns, GError ** error)
+{
+  g_return_val_if_fail (store != NULL && out_count && out_oldest_ns, FALSE);
+
+  gboolean ok = FALSE;
+  lb_store_reader_lock (store);
+  {
+    /* two ranges of the queue index */
+    g_autoptr (LbStoreStmt) stmt = lb_store_reader_cached (store,
+        "SELECT COUNT (*), IFNULL (MIN (created_ns), 0) FROM api_retrievals"
+        " WHERE status IN ('pending', 'running')", error);
+    if (stmt) {
+      ok = sqlite3_step (stmt) == SQLITE_ROW;
+      if (ok) {
+        *out_count = sqlite3_column_int64 (stmt, 0);
+        *out_oldest_ns = sqlite3_column_int64 (stmt, 1);
+      } else {
+        lb_store_set_stmt_error (store, stmt, error, "counting pending rows");
+      }
+    }
+  }
+  lb_store_reader_unlock (store);
+  return ok;
+}
+
+gboolean
 lb_store_api_count_status (LbStore * store, gint64 * counts, GError ** error)
 {
   g_return_val_if_fail (store != NULL && counts != NULL, FALSE);

@@ -173,6 +173,14 @@ gboolean lb_store_api_quota_usage      (LbStore      *store,
                                         gdouble      *out_reserved,
                                         GError      **error);
 
+/* Rows waiting or running (pending, running) and the creation time of the
+ * oldest of them (0 when none); the last committed state, read without
+ * waiting for a write. */
+gboolean lb_store_api_pending_summary  (LbStore      *store,
+                                        gint64       *out_count,
+                                        gint64       *out_oldest_ns,
+                                        GError      **error);
+
 /* Number of rows per status, indexed by LbRetrievalStatus
  * (@counts has LB_RETRIEVAL_INVALID + 1 entries). */
 gboolean lb_store_api_count_status     (LbStore      *store,

@@ -243,13 +243,16 @@ settle (LbStore * store, GPtrArray * groups, GError ** error)
 static gboolean
 move_group (LbStore * store, Group * g, GError ** error)
 {
+  /* Each statement in parentheses: one literal, not a missing comma. */
   static const gchar *const sql[] = {
-    "UPDATE footage_keyframe SET segment_id = -segment_id, "
+    ("UPDATE footage_keyframe SET segment_id = -segment_id, "
         "time_ns = time_ns + ?4 WHERE segment_id IN (SELECT id FROM "
-        "footage_segment WHERE clock_epoch = ?3 AND vehicle = ?1 AND input = ?2)",
+        "footage_segment WHERE clock_epoch = ?3 AND vehicle = ?1 "
+        "AND input = ?2)"),
     "UPDATE footage_keyframe SET segment_id = -segment_id WHERE segment_id < 0",
-    "UPDATE footage_segment SET start_ns = start_ns + ?4, end_ns = end_ns + ?4, "
-        "clock_epoch = NULL WHERE clock_epoch = ?3 AND vehicle = ?1 AND input = ?2",
+    ("UPDATE footage_segment SET start_ns = start_ns + ?4, "
+        "end_ns = end_ns + ?4, clock_epoch = NULL "
+        "WHERE clock_epoch = ?3 AND vehicle = ?1 AND input = ?2"),
   };
   for (guint i = 0; i < G_N_ELEMENTS (sql); i++) {
     g_autoptr (LbStoreStmt) stmt = lb_store_cached (store, sql[i], error);

@@ -6,6 +6,13 @@
 
 gboolean lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv,
     GString * out, GError ** error);
+extern const gchar lb_cli_uploads_help[];
+
+const gchar lb_cli_uploads_help[] =
+    "usage: lookback [--config FILE] uploads [--all]\n\n"
+    "The upload journal: how many uploads wait (and since when), are done\n"
+    "or failed, then each waiting and failed entry with its last error.\n"
+    "  --all    list the done entries too\n";
 
 static const gchar *const state_names[] =
     { "waiting", "done", "failed", "local" };
@@ -25,8 +32,7 @@ lb_cli_uploads (LbConfig * config, gint argc, gchar ** argv, GString * out,
       all = TRUE;
     else {
       g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-          "uploads: unknown argument '%s' (usage: lookback uploads [--all])",
-          argv[i]);
+          "unknown argument '%s' (usage: lookback uploads [--all])", argv[i]);
       return FALSE;
     }
   }

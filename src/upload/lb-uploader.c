@@ -2,7 +2,10 @@
 #include "upload/lb-uploader.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-log.h"
+#include "core/lb-metrics.h"
 #include "core/lb-time.h"
+#include "jobs/lb-job-metrics.h"
 #include "store/lb-store-api.h"
 #include "config.h"
 
@@ -77,6 +80,43 @@ struct _LbUploader
 };
 
 static void schedule (LbUploader * self);
+
+static const gchar *const failure_classes[] = { "local", "unreachable",
+  "http_429", "http_5xx", "http_4xx"
+};
+
+static void
+count_failures (const gchar * class, guint n)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_upload_failures_total",
+          "Failed upload attempts, by class: local (the file or the URL), "
+          "unreachable (no answer), http_429, http_5xx, http_4xx", "class"),
+      LB_LABELS (class), n);
+}
+
+static void
+count_uploaded (gint64 bytes)
+{
+  lb_metric_add (lb_metrics_counter ("lookback_upload_bytes_total",
+          "Bytes uploaded (acknowledged by the endpoint)", NULL), NULL, bytes);
+}
+
+/* lookback_upload_failures_total{class} of the upload in flight @cur (or
+ * of none): local (no request made: the file, the URL), unreachable (no
+ * answer), http_429, http_5xx, http_4xx. */
+static void
+count_failure (const Current * cur)
+{
+  guint status = cur && cur->msg ? soup_message_get_status (cur->msg) : 0;
+
+  count_failures (cur == NULL || cur->msg == NULL ? failure_classes[0]
+      : status == 0 ? failure_classes[1] : status == 429 ? failure_classes[2]
+      : status >= 500 ? failure_classes[3] : failure_classes[4], 1);
+}
+
+/* What an operator's line about an upload is about. */
+#define ENTRY_CTX(e) LB_LOG_CTX (.vehicle = (e)->vehicle, .input = \
+    (e)->input, .retrieval_id = (e)->retrieval_id)
 
 static gint64
 now_ns (void)
@@ -446,6 +486,13 @@ transient_failure (LbUploader * self, const gchar * reason,
   self->last_failed_id = cur->entry->id;
   self->last_failed_answered = answered;
 
+  count_failure (cur);
+  /* One line when uploads start failing; the recovery has its own. */
+  if (self->failures == 1) {
+    g_autofree gchar *max = lb_time_format_duration (self->backoff_max_ns);
+    lb_log (LB_LOG_WARNING, ENTRY_CTX (cur->entry), "upload failed: %s; "
+        "uploads are retried with a backoff of up to %s", reason, max);
+  }
   GST_WARNING ("upload %" G_GINT64_FORMAT
       " (%s %s): %s; retrying in %.3f s (failure %u)", cur->entry->id,
       cur->entry->retrieval_id, cur->entry->input, reason, wait / 1e9,
@@ -453,8 +500,8 @@ transient_failure (LbUploader * self, const gchar * reason,
   set_last_error (self, reason);
   if (!lb_store_upload_retry_later (self->store, cur->entry->id, now + wait,
           reason, &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", cur->entry->id,
-        error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the upload's "
+        "retry: %s", error->message);
   finish_current (self);
 }
 
@@ -465,11 +512,15 @@ permanent_failure (LbUploader * self, LbUploadEntry * entry,
 {
   g_autoptr (GError) error = NULL;
 
-  GST_WARNING ("upload %" G_GINT64_FORMAT " (%s %s) failed: %s", entry->id,
-      entry->retrieval_id, entry->input, reason);
+  count_failure (self->cur);
+  lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "upload refused for good, the "
+      "retrieval fails: %s", reason);
   set_last_error (self, reason);
   if (!lb_store_upload_fail (self->store, entry->id, now_ns (), reason, &error))
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": %s", entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (entry), "cannot record the failed "
+        "upload: %s", error->message);
+  else if (entry->retrieval_row)
+    lb_job_metrics_ended (entry->media_type, "failed");
 }
 
 static void
@@ -481,19 +532,25 @@ upload_succeeded (LbUploader * self)
 
   if (self->public_template)
     public_url = entry_url (self->public_template, cur->entry, NULL);
+  if (self->failures > 0)
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "uploads recovered: the "
+        "cloud endpoint took an upload after %u failures", self->failures);
   self->failures = 0;
   self->pause_until_ns = 0;
   if (!lb_store_upload_done (self->store, cur->entry->id, now_ns (), cur->size,
           cur->sha256, public_url, &error)) {
     /* The bytes are there; the entry stays waiting and is uploaded again
      * (same object, same bytes) once the store answers. */
-    GST_ERROR ("upload %" G_GINT64_FORMAT ": recording success: %s",
-        cur->entry->id, error->message);
+    lb_log (LB_LOG_ERROR, ENTRY_CTX (cur->entry), "cannot record the upload; "
+        "it is uploaded again: %s", error->message);
     self->pause_until_ns = now_ns () + self->backoff_min_ns;
   } else {
-    GST_INFO ("uploaded %" G_GINT64_FORMAT " (%s %s %s, %" G_GINT64_FORMAT
-        " bytes)", cur->entry->id, cur->entry->retrieval_id, cur->entry->input,
+    lb_log (LB_LOG_INFO, ENTRY_CTX (cur->entry), "%s uploaded (%"
+        G_GINT64_FORMAT " bytes)",
         lb_media_type_to_string (cur->entry->media_type), cur->size);
+    count_uploaded (cur->size);
+    if (cur->entry->retrieval_row)
+      lb_job_metrics_ended (cur->entry->media_type, "available");
   }
   finish_current (self);
 }
@@ -869,6 +926,23 @@ thread_main (gpointer data)
   return NULL;
 }
 
+/* The journal's queue, for GET /metrics (on the rendering thread; reads
+ * the store). */
+static void
+collect_metrics (gpointer data)
+{
+  LbUploader *self = data;
+  LbUploadCounts c;
+
+  if (!lb_store_upload_counts (self->store, &c, NULL))
+    return;
+  lb_metric_set (lb_metrics_gauge ("lookback_upload_queue_length",
+          "Uploads waiting in the journal", NULL), NULL, c.waiting);
+  lb_metric_set (lb_metrics_gauge ("lookback_upload_oldest_age_seconds",
+          "Age of the oldest waiting upload (0 when none waits)", NULL), NULL,
+      c.waiting ? (now_ns () - c.oldest_waiting_ns) / 1e9 : 0);
+}
+
 gboolean
 lb_uploader_start (LbUploader * self, GError ** error)
 {
@@ -888,6 +962,11 @@ lb_uploader_start (LbUploader * self, GError ** error)
     g_prefix_error (error, "starting the uploader: ");
     return FALSE;
   }
+  /* every series from 0, so that rates work before the first event */
+  count_uploaded (0);
+  for (guint i = 0; i < G_N_ELEMENTS (failure_classes); i++)
+    count_failures (failure_classes[i], 0);
+  lb_metrics_add_collector (collect_metrics, self);
   return TRUE;
 }
 
@@ -918,6 +997,7 @@ lb_uploader_stop (LbUploader * self)
 
   if (self->thread == NULL)
     return;
+  lb_metrics_remove_collector (collect_metrics, self);
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);

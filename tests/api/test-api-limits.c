@@ -2,6 +2,7 @@
  * injectable clock; concurrent creates never overspend. */
 #include "api-test.h"
 #include "quota/lb-quota.h"
+#include "lb-test-common.h"
 
 #include <gst/gst.h>
 #include <sqlite3.h>
@@ -118,6 +119,7 @@ count_rows (ApiFixture * f)
 static void
 test_quota_month (ApiFixture * f, gconstpointer data)
 {
+  LbTestLogCapture *cap = lb_test_log_capture_start ();
 
   for (guint i = 0; i < 10; i++) {
     g_autoptr (ApiReply) r = create_image (f, f->token);
@@ -161,6 +163,15 @@ test_quota_month (ApiFixture * f, gconstpointer data)
   lb_quota_get_usage (f->store, "acme", dec1, &used, &reserved, &error);
   g_assert_cmpfloat_with_epsilon (used, 0.0, 1e-9);
   g_assert_cmpfloat_with_epsilon (reserved, 0.1, 1e-9);
+
+  /* three refusals in November: the operator reads one line */
+  g_autofree gchar *events = lb_test_log_capture_text (cap);
+  lb_test_log_capture_stop (cap);
+  g_auto (GStrv) lines = g_strsplit (events, "quota of organisation", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 2);
+  g_assert_nonnull (strstr (events, "warning quota of organisation acme "
+          "exhausted for 2026-11: creates are refused until the month ends "
+          "or its allowance grows (The monthly quota is exhausted"));
 }
 
 /* Usage shows in the quotaStatus sentence; other organisations have their

@@ -1,9 +1,13 @@
 /* lookback — helpers shared by every test suite */
 #include "lb-test-common.h"
 
+#include "core/lb-log.h"
+
+#include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -86,6 +90,297 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
   g_clear_pointer (&f->dir, g_free);
 }
 
+/* --- lookbackd run by a test ------------------------------------------- */
+
+static void die_with_parent (gpointer data);
+
+/* The API's base URI in lookbackd's start line ("… started: API on URI,
+ * …"), or NULL in any other line. */
+static gchar *
+api_uri_of (const gchar * line)
+{
+  const gchar *at = strstr (line, "API on ");
+  return at ? g_strndup (at + 7, strcspn (at + 7, ",")) : NULL;
+}
+
+struct _LbTestDaemon
+{
+  GSubprocess *proc;
+  gchar *uri;
+  GThread *reader;
+  GMutex lock;
+  GCond cond;
+  GPtrArray *lines;             /* protected by lock */
+  gboolean ended;               /* protected by lock: stderr closed */
+};
+
+static gpointer
+daemon_reader (gpointer data)
+{
+  LbTestDaemon *d = data;
+  g_autoptr (GDataInputStream) in =
+      g_data_input_stream_new (g_subprocess_get_stderr_pipe (d->proc));
+
+  for (;;) {
+    gchar *line = g_data_input_stream_read_line_utf8 (in, NULL, NULL, NULL);
+    g_mutex_lock (&d->lock);
+    if (line)
+      g_ptr_array_add (d->lines, line);
+    else
+      d->ended = TRUE;
+    g_cond_broadcast (&d->cond);
+    g_mutex_unlock (&d->lock);
+    if (line == NULL)
+      return NULL;
+  }
+}
+
+LbTestDaemon *
+lb_test_daemon_start (const gchar * conf, const gchar * const *env)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  const gchar *exe = g_getenv ("LOOKBACKD");
+  LbTestDaemon *d = g_new0 (LbTestDaemon, 1);
+
+  g_assert_nonnull (exe);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  for (guint i = 0; env && env[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
+    g_subprocess_launcher_setenv (launcher, kv[0], kv[1] ? kv[1] : "", TRUE);
+  }
+  d->proc = g_subprocess_launcher_spawn (launcher, &error, exe, "--config",
+      conf, NULL);
+  g_assert_no_error (error);
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->cond);
+  d->lines = g_ptr_array_new_with_free_func (g_free);
+  d->reader = g_thread_new ("lb-test-daemon", daemon_reader, d);
+
+  g_autofree gchar *line = lb_test_daemon_wait_line (d, "* started: API on *");
+  if (line == NULL) {
+    g_autofree gchar *out = lb_test_daemon_get_output (d);
+    g_error ("lookbackd exited before listening:\n%s", out);
+  }
+  d->uri = api_uri_of (line);
+  return d;
+}
+
+const gchar *
+lb_test_daemon_get_uri (LbTestDaemon * d)
+{
+  return d->uri;
+}
+
+GPid
+lb_test_daemon_get_pid (LbTestDaemon * d)
+{
+  const gchar *id = g_subprocess_get_identifier (d->proc);
+  return id ? (GPid) atoi (id) : 0;
+}
+
+gchar *
+lb_test_daemon_wait_line (LbTestDaemon * d, const gchar * pattern)
+{
+  g_autoptr (GPatternSpec) spec = g_pattern_spec_new (pattern);
+  gchar *found = NULL;
+
+  g_mutex_lock (&d->lock);
+  for (guint i = 0; found == NULL;) {
+    for (; found == NULL && i < d->lines->len; i++)
+      if (g_pattern_spec_match_string (spec, d->lines->pdata[i]))
+        found = g_strdup (d->lines->pdata[i]);
+    if (found || d->ended)
+      break;
+    g_cond_wait (&d->cond, &d->lock);
+  }
+  g_mutex_unlock (&d->lock);
+  return found;
+}
+
+gchar *
+lb_test_daemon_get_output (LbTestDaemon * d)
+{
+  GString *s = g_string_new (NULL);
+
+  g_mutex_lock (&d->lock);
+  for (guint i = 0; i < d->lines->len; i++)
+    g_string_append_printf (s, "%s\n", (const gchar *) d->lines->pdata[i]);
+  g_mutex_unlock (&d->lock);
+  return g_string_free (s, FALSE);
+}
+
+gint
+lb_test_daemon_stop (LbTestDaemon * d, gint sig)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_send_signal (d->proc, sig);
+  g_subprocess_wait (d->proc, NULL, &error);
+  g_assert_no_error (error);
+  if (g_subprocess_get_if_signaled (d->proc))
+    return 128 + g_subprocess_get_term_sig (d->proc);
+  return g_subprocess_get_exit_status (d->proc);
+}
+
+void
+lb_test_daemon_free (LbTestDaemon * d)
+{
+  if (d == NULL)
+    return;
+  if (g_subprocess_get_identifier (d->proc)) {
+    g_subprocess_force_exit (d->proc);
+    g_subprocess_wait (d->proc, NULL, NULL);
+  }
+  g_thread_join (d->reader);
+  g_object_unref (d->proc);
+  g_ptr_array_unref (d->lines);
+  g_mutex_clear (&d->lock);
+  g_cond_clear (&d->cond);
+  g_free (d->uri);
+  g_free (d);
+}
+
+/* --- operator log capture ---------------------------------------------- */
+
+struct _LbTestLogCapture
+{
+  GMutex lock;
+  GString *text;
+};
+
+static void
+capture_event (LbLogLevel level, const GLogField * fields, gsize n,
+    gpointer data)
+{
+  LbTestLogCapture *c = data;
+
+  g_mutex_lock (&c->lock);
+  g_string_append (c->text, lb_log_level_name (level));
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      g_string_append_printf (c->text, " %s", (const gchar *) fields[i].value);
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "LB_INPUT"))
+      g_string_append_printf (c->text, " input=%s",
+          (const gchar *) fields[i].value);
+  for (gsize i = 0; i < n; i++)
+    if (g_str_equal (fields[i].key, "LB_RETRIEVAL_ID"))
+      g_string_append_printf (c->text, " retrieval=%s",
+          (const gchar *) fields[i].value);
+  g_string_append_c (c->text, '\n');
+  g_mutex_unlock (&c->lock);
+}
+
+LbTestLogCapture *
+lb_test_log_capture_start (void)
+{
+  LbTestLogCapture *c = g_new0 (LbTestLogCapture, 1);
+  g_mutex_init (&c->lock);
+  c->text = g_string_new (NULL);
+  lb_log_set_capture (capture_event, c);
+  return c;
+}
+
+gboolean
+lb_test_log_capture_has (LbTestLogCapture * c, const gchar * needle)
+{
+  g_mutex_lock (&c->lock);
+  gboolean has = strstr (c->text->str, needle) != NULL;
+  g_mutex_unlock (&c->lock);
+  return has;
+}
+
+gchar *
+lb_test_log_capture_text (LbTestLogCapture * c)
+{
+  g_mutex_lock (&c->lock);
+  gchar *text = g_strdup (c->text->str);
+  g_mutex_unlock (&c->lock);
+  return text;
+}
+
+void
+lb_test_log_capture_stop (LbTestLogCapture * c)
+{
+  lb_log_set_capture (NULL, NULL);
+  /* in the test's output, for whoever reads a failure */
+  g_test_message ("operator log:\n%s", c->text->str);
+  g_string_free (c->text, TRUE);
+  g_mutex_clear (&c->lock);
+  g_free (c);
+}
+
+/* --- programs run to their end ----------------------------------------- */
+
+void
+lb_test_program_run (LbTestProgram * r, const gchar * cwd,
+    const gchar * const *env, const gchar * const *argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) l =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  if (cwd)
+    g_subprocess_launcher_set_cwd (l, cwd);
+  for (guint i = 0; env && env[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
+    if (kv[1])
+      g_subprocess_launcher_setenv (l, kv[0], kv[1], TRUE);
+    else
+      g_subprocess_launcher_unsetenv (l, kv[0]);
+  }
+  g_autoptr (GSubprocess) p = g_subprocess_launcher_spawnv (l, argv, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out,
+          &r->err, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  r->status = g_subprocess_get_exit_status (p);
+}
+
+void
+lb_test_lookback (LbTestProgram * r, const gchar * conf, const gchar * cwd,
+    const gchar * const *env, const gchar * const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("LOOKBACK"));
+  g_ptr_array_add (argv, (gpointer) "--config");
+  g_ptr_array_add (argv, (gpointer) conf);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  lb_test_program_run (r, cwd, env, (const gchar * const *) argv->pdata);
+}
+
+guint16
+lb_test_dead_port (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr (GInetAddress) lo =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
+  g_assert_no_error (error);
+  /* closed here: bound, never listening, and free again */
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+void
+lb_test_program_clear (LbTestProgram * r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
 /* A failed assertion aborts a test: nothing it started outlives it. */
 static void
 die_with_parent (gpointer data)
@@ -117,11 +412,33 @@ lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
     g_assert_nonnull (line);    /* the daemon died before listening */
     if (log)
       g_string_append_printf (log, "%s\n", line);
-    const gchar *at = strstr (line, "API on ");
-    if (at)
-      *uri = g_strndup (at + 7, strcspn (at + 7, ","));
+    *uri = api_uri_of (line);
   }
   return pid;
+}
+
+GBytes *
+lb_test_http_call (SoupSession * session, const gchar * base_uri,
+    const gchar * token, const gchar * method, const gchar * path,
+    const gchar * body, guint * status)
+{
+  g_autofree gchar *url = g_strconcat (base_uri, path, NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr (GError) error = NULL;
+
+  if (token) {
+    g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+    soup_message_headers_append (soup_message_get_request_headers (msg),
+        "Authorization", auth);
+  }
+  if (body) {
+    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+    soup_message_set_request_body_from_bytes (msg, "application/json", b);
+  }
+  GBytes *reply = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  return reply;
 }
 
 JsonNode *
@@ -129,20 +446,8 @@ lb_test_api_call (SoupSession * session, const gchar * base_uri,
     const gchar * token, const gchar * method, const gchar * path,
     const gchar * body, guint * status)
 {
-  g_autofree gchar *url = g_strconcat (base_uri, path, NULL);
-  g_autoptr (SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr (GError) error = NULL;
-  g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
-  soup_message_headers_append (soup_message_get_request_headers (msg),
-      "Authorization", auth);
-  if (body) {
-    g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
-    soup_message_set_request_body_from_bytes (msg, "application/json", b);
-  }
-  g_autoptr (GBytes) reply =
-      soup_session_send_and_read (session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
+  g_autoptr (GBytes) reply = lb_test_http_call (session, base_uri, token,
+      method, path, body, status);
   gsize len;
   const gchar *data = g_bytes_get_data (reply, &len);
   return json_from_string (len ? data : "null", NULL);

@@ -50,6 +50,78 @@ void      lb_test_store_fixture_teardown  (LbTestStoreFixture *f,
  * them (README, "Tests"). */
 gchar    *lb_test_shared_media            (const gchar *file);
 
+/* A program run to its end by a test, and what it said. */
+typedef struct
+{
+  gint status;                  /* exit status */
+  gchar *out;
+  gchar *err;
+} LbTestProgram;
+
+/* Runs @argv in @cwd (NULL: the test's) with @env changed ("NAME=value";
+ * "NAME" alone unsets it; NULL: none) and waits for it; fails the test if
+ * it cannot start or does not exit by itself. */
+void      lb_test_program_run             (LbTestProgram      *run,
+                                           const gchar        *cwd,
+                                           const gchar *const *env,
+                                           const gchar *const *argv);
+void      lb_test_program_clear           (LbTestProgram      *run);
+
+/* $LOOKBACK --config @conf @args… (NULL-terminated), as
+ * lb_test_program_run() runs it. */
+void      lb_test_lookback                (LbTestProgram      *run,
+                                           const gchar        *conf,
+                                           const gchar        *cwd,
+                                           const gchar *const *env,
+                                           const gchar *const *args);
+
+/* A TCP port on 127.0.0.1 where nothing listens (connecting is refused):
+ * a dead camera, an endpoint that is down. */
+guint16   lb_test_dead_port               (void);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LbTestProgram, lb_test_program_clear)
+
+/* Captures lb_log events ("LEVEL message input=…" per line) from any thread,
+ * instead of writing them. */
+typedef struct _LbTestLogCapture LbTestLogCapture;
+LbTestLogCapture *lb_test_log_capture_start (void);
+/* Whether an event containing @needle was logged (thread-safe). */
+gboolean      lb_test_log_capture_has     (LbTestLogCapture *capture,
+                                           const gchar      *needle);
+/* Every event so far, one per line.  lb_test_log_capture_stop() writes
+ * them to the test output. */
+gchar        *lb_test_log_capture_text    (LbTestLogCapture *capture);
+void          lb_test_log_capture_stop    (LbTestLogCapture *capture);
+
+/* lookbackd run by a test ($LOOKBACKD, built by meson).  Its stderr is read
+ * on a thread of its own, line by line, so that the daemon never blocks on
+ * a full pipe; the test waits for the lines it expects. */
+typedef struct _LbTestDaemon LbTestDaemon;
+
+/* Starts lookbackd --config @conf with @env added to the test's environment
+ * (NULL-terminated "NAME=value" strings, or NULL) and waits until it
+ * listens.  Fails the test if it exits first. */
+LbTestDaemon *lb_test_daemon_start        (const gchar        *conf,
+                                           const gchar *const *env);
+/* "http://127.0.0.1:PORT" (from the daemon's start line). */
+const gchar  *lb_test_daemon_get_uri      (LbTestDaemon *daemon);
+GPid          lb_test_daemon_get_pid      (LbTestDaemon *daemon);
+/* The first stderr line matching the glob @pattern, waiting for it; NULL
+ * when stderr ends (the daemon exited) before one does.  Lines already
+ * seen count too. */
+gchar        *lb_test_daemon_wait_line    (LbTestDaemon *daemon,
+                                           const gchar  *pattern);
+/* Every stderr line so far, each ending in a newline. */
+gchar        *lb_test_daemon_get_output   (LbTestDaemon *daemon);
+/* Sends @sig and waits for the exit; returns the exit status (a killed
+ * daemon: 128 + the signal). */
+gint          lb_test_daemon_stop         (LbTestDaemon *daemon,
+                                           gint          sig);
+/* Kills a daemon still running (SIGKILL) and frees. */
+void          lb_test_daemon_free         (LbTestDaemon *daemon);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbTestDaemon, lb_test_daemon_free)
+
 /* Runs @argv (lookbackd, or a wrapper that execs it) with the environment
  * @envp (NULL: this process's) and reads its output up to the line that
  * says where its API listens: returns its pid (a child of this process,
@@ -60,6 +132,17 @@ GPid      lb_test_daemon_spawn            (const gchar *const *argv,
                                            gchar             **envp,
                                            gchar             **uri,
                                            GString            *log);
+
+/* A request to @base_uri@path with the bearer @token (NULL: none) and the
+ * JSON @body (NULL: none), the server in another process: the body of the
+ * answer; *@status gets the HTTP status. */
+GBytes   *lb_test_http_call               (SoupSession       *session,
+                                           const gchar       *base_uri,
+                                           const gchar       *token,
+                                           const gchar       *method,
+                                           const gchar       *path,
+                                           const gchar       *body,
+                                           guint             *status);
 
 /* A request to the API at @base_uri with the bearer @token (the server runs
  * in another process): its JSON body (JSON null when empty); *@status gets

@@ -3,8 +3,8 @@
  *
  * With G_DEBUG=fatal-criticals (tests/fuzz/run.sh sets it) a critical ends
  * the process with SIGTRAP, which libFuzzer does not catch: the run stops
- * and the input that did it is lost.  A target calls
- * lb_fuzz_abort_on_trouble() from LLVMFuzzerInitialize(): every warning,
+ * and the input that did it is lost.  A target that includes this header
+ * gets an LLVMFuzzerInitialize() that installs a log writer: every warning,
  * critical or error is written as usual, then abort() is called.
  */
 #pragma once
@@ -22,8 +22,11 @@ lb_fuzz_abort_writer (GLogLevelFlags level, const GLogField * fields,
   return G_LOG_WRITER_HANDLED;
 }
 
-static inline void
-lb_fuzz_abort_on_trouble (void)
+int LLVMFuzzerInitialize (int *argc, char ***argv);
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   g_log_set_writer_func (lb_fuzz_abort_writer, NULL, NULL);
+  return 0;
 }

@@ -12,15 +12,7 @@
 
 #include <stdint.h>
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  lb_fuzz_abort_on_trouble ();
-  return 0;
-}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)

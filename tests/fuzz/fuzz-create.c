@@ -13,15 +13,7 @@
 
 #include <stdint.h>
 
-int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t * data, size_t size);
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  lb_fuzz_abort_on_trouble ();
-  return 0;
-}
 
 /* 2026-11-15T12:00:00Z and the default limits. */
 static const LbApiCreateLimits limits = {

@@ -375,6 +375,7 @@ test_retries_then_failed (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   f->fail_code = LB_ERROR_IO;
+  LbTestLogCapture *cap = lb_test_log_capture_start ();
   g_assert_true (lb_jobs_start (f->jobs, &error));
   gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
   /* retries are deferred on the manual clock */
@@ -393,6 +394,16 @@ test_retries_then_failed (Fixture * f, gconstpointer data)
   g_assert_nonnull (strstr (r->failure_reason, "scripted failure"));
   g_assert_cmpuint (f->resolves, ==, 3);        /* 1 + 2 retries */
   assert_books (f, 0, 0);
+  /* the operator reads the failure once, not each retry */
+  g_autofree gchar *events = lb_test_log_capture_text (cap);
+  lb_test_log_capture_stop (cap);
+  g_autofree gchar *line = g_strdup_printf ("warning image failed after "
+      "retries: scripted failure %d input=dashcamRoadFacing retrieval=%s\n",
+      LB_ERROR_IO, r->retrieval_id);
+  const gchar *at = strstr (events, line);
+  g_assert_nonnull (at);
+  g_assert_null (strstr (at + strlen (line), "failed"));
+  g_assert_null (g_strstr_len (events, at - events, "failed"));
   lb_retrieval_free (r);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/lb-config.h"
+#include "lb-test-common.h"
 #include "recorder/lb-recorder.h"
 #include "store/lb-store.h"
 
@@ -50,16 +51,12 @@ void       rec_umount         (const gchar *dir);
  * (0: until the disk is full); returns the bytes written. */
 gint64     rec_fill_disk      (const gchar *path, gint64 leave);
 
-/* Captures lb_log events ("LEVEL message" per line) from any thread. */
-typedef struct _RecLogCapture RecLogCapture;
-RecLogCapture *rec_log_capture_start (void);
-/* Whether an event containing @needle was logged (thread-safe). */
-gboolean       rec_log_capture_has   (RecLogCapture *capture,
-                                      const gchar   *needle);
-/* Every event so far, one per line.  rec_log_capture_stop() writes them
- * to the test output. */
-gchar         *rec_log_capture_text  (RecLogCapture *capture);
-void           rec_log_capture_stop  (RecLogCapture *capture);
+/* The recorder tests' names for the log capture of tests/common. */
+typedef LbTestLogCapture RecLogCapture;
+#define rec_log_capture_start lb_test_log_capture_start
+#define rec_log_capture_has   lb_test_log_capture_has
+#define rec_log_capture_text  lb_test_log_capture_text
+#define rec_log_capture_stop  lb_test_log_capture_stop
 
 /* A recorder on the store and inputs of the configuration @conf_text,
  * started (asserted). */

@@ -96,9 +96,6 @@ test_bad (void)
   expect_bad ("this is not a key file\n", "bad.conf");
   expect_bad ("[store]\nmin-free=100%\n", "[store] min-free");
   expect_bad ("[store]\nmin-free=lots\n", "[store] min-free");
-  expect_bad ("[recorder]\ntime-source=gps\n", "[recorder] time-source");
-  expect_bad ("[recorder]\ntime-source=file\ntime-sync-file=\n",
-      "[recorder] time-sync-file");
   /* found by fuzz-config: sizes beyond a gint64 were cast (undefined), a
    * number could be NaN, a value not UTF-8 made a critical */
   expect_bad ("[server]\nmax-body=188888888888888888888MiB\n",
@@ -110,6 +107,9 @@ test_bad (void)
   expect_bad ("[server]\npublic-url=\xff\xfe\n",
       "bad.conf:2: [server] public-url");
   expect_bad ("[upload-headers]\nX-Key=\xc3\n", "[upload-headers] X-Key");
+  expect_bad ("[recorder]\ntime-source=gps\n", "[recorder] time-source");
+  expect_bad ("[recorder]\ntime-source=file\ntime-sync-file=\n",
+      "[recorder] time-sync-file");
 }
 
 static void

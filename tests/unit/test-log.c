@@ -1,7 +1,11 @@
 /* Unit tests: logs for operators (lb-log) */
+#define _GNU_SOURCE             /* posix_openpt, ptsname */
 #include "core/lb-log.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct
 {
@@ -115,6 +119,35 @@ test_text_output (void)
   g_test_trap_assert_stderr_unmatched ("*\033*");
 }
 
+/* On a terminal the level is coloured; still one line per event. */
+static void
+test_colour_on_terminal (void)
+{
+  if (g_test_subprocess ()) {
+    gint tty = open (g_getenv ("LB_TEST_PTY"), O_RDWR | O_NOCTTY);
+    g_assert_cmpint (tty, >=, 0);
+    g_assert_cmpint (dup2 (tty, STDERR_FILENO), ==, STDERR_FILENO);
+    lb_log_init (LB_LOG_INFO, LB_LOG_OUTPUT_TEXT);
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.input = "cam"), "camera lost");
+    return;
+  }
+  gint master = posix_openpt (O_RDWR | O_NOCTTY);
+  g_assert_cmpint (master, >=, 0);
+  g_assert_cmpint (grantpt (master), ==, 0);
+  g_assert_cmpint (unlockpt (master), ==, 0);
+  g_setenv ("LB_TEST_PTY", ptsname (master), TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+
+  gchar buf[512];
+  gssize n = read (master, buf, sizeof buf - 1);
+  g_assert_cmpint (n, >, 0);
+  buf[n] = '\0';
+  g_assert_nonnull (strstr (buf, "\033[33mWARNING\033[0m camera lost "
+          "input=cam\r\n"));
+  close (master);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -124,5 +157,6 @@ main (int argc, char **argv)
   g_test_add_func ("/log/fields-and-filter", test_fields_and_filter);
   g_test_add_func ("/log/not-fatal", test_not_fatal);
   g_test_add_func ("/log/text-output", test_text_output);
+  g_test_add_func ("/log/colour-on-terminal", test_colour_on_terminal);
   return g_test_run ();
 }

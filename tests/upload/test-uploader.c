@@ -343,6 +343,7 @@ test_down_then_up (Fixture * f, gconstpointer data)
         queue_output (f, rid, "dashcamDriverFacing", types[i], 5000 + i,
         now + i);
   }
+  LbTestLogCapture *cap = lb_test_log_capture_start ();
   start_uploader (f, "up");
   AttemptsWait w = { f, "r0", "dashcamDriverFacing", 3 };
   g_assert_true (lb_test_wait_for (attempts_reached, &w, 10000));
@@ -359,6 +360,20 @@ test_down_then_up (Fixture * f, gconstpointer data)
 
   lb_test_nginx_start (f->ngx);
   g_assert_true (lb_test_wait_for (queue_empty, f, 10000));
+
+  /* The operator reads one line when uploads start failing, however many
+   * attempts fail, and one when they recover. */
+  g_autofree gchar *events = lb_test_log_capture_text (cap);
+  lb_test_log_capture_stop (cap);
+  g_auto (GStrv) parts = g_strsplit (events, "upload failed:", -1);
+  g_assert_cmpuint (g_strv_length (parts), ==, 2);
+  const gchar *failed = strstr (events, "warning upload failed: cloud "
+      "endpoint unreachable");
+  g_assert_nonnull (failed);
+  g_assert_nonnull (strstr (failed, "info uploads recovered: the cloud "
+          "endpoint took an upload after "));
+  g_assert_nonnull (strstr (failed, "info image uploaded (5000 bytes) "
+          "input=dashcamDriverFacing retrieval=r0\n"));
 
   g_autoptr (GPtrArray) log = read_log (f);
   g_assert_cmpuint (log->len, ==, 4);
