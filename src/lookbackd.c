@@ -41,6 +41,22 @@ notify (const gchar * state)
     lb_log (LB_LOG_WARNING, NULL, "%s", error->message);
 }
 
+/* What is freed inside an arena stays resident until the top of the heap
+ * is free, which a long-lived allocation prevents: a thousand idle
+ * connections opened and closed left 17 MB resident, a burst of jobs its
+ * pipelines' buffers.  Every half minute the loop hands the free pages of
+ * every arena back to the kernel (malloc_trim walks them: milliseconds). */
+#define MALLOC_TRIM_INTERVAL_S 30
+
+static gboolean
+trim_malloc (gpointer user_data)
+{
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_signal (gpointer user_data)
 {
@@ -111,6 +127,7 @@ main (int argc, char **argv)
   notify (ready);
   lb_notify_watchdog_attach (NULL);
 
+  g_timeout_add_seconds (MALLOC_TRIM_INTERVAL_S, trim_malloc, NULL);
   g_unix_signal_add (SIGINT, on_signal, daemon);
   g_unix_signal_add (SIGTERM, on_signal, daemon);
   g_main_loop_run (loop);
