@@ -116,6 +116,7 @@ class Plan:
             self.nginx_down = [(10.0, 16.0)]
             self.keep = "10s"     # outputs swept within the run
             self.ballast_at = 30.0
+            self.control = (24.0, 31.0)
             self.phase = (34.0, 44.0)
             self.index_every = 4.0
             self.drain_s = 20
@@ -132,11 +133,14 @@ class Plan:
             self.ballast_at = (int(T * 0.35 / k) + 0.5) * k if k > 0 else T * 0.35
             if args.ballast_at is not None:
                 self.ballast_at = args.ballast_at * 60 or None
-            # 1 000 idle connections between the last kill and the end
+            # between the last kill and the end: wrk with the usual idle
+            # connections (the control: what the machine's load alone
+            # costs), then the same with 1 000
             start = (self.kills[-1] if self.kills else T * 0.6) + 60
-            if start > T - 60:
-                start = T * 0.8
-            self.phase = (start, min(start + 150, T - 30))
+            if start > T - 180:
+                start = max(60.0, T - 180)
+            self.control = (start, start + 70)
+            self.phase = (start + 75, min(start + 155, T - 20))
             self.index_every = 15.0
             self.drain_s = 300
             self.segment_s = args.segment
@@ -706,6 +710,65 @@ def sample(t, d, fs, idle, rets, probe):
     return s
 
 
+class CpuShare:
+    """Where the machine's CPU went during the run, from /proc: lookbackd,
+    the soak's other processes (cameras, nginx, wrk, the clients), and
+    everything else on the machine, by program name (the 2 cores are shared
+    with other work)."""
+
+    def __init__(self, lookbackd_pids):
+        self.lookbackd_pids = lookbackd_pids
+        self.prev = {}                      # pid → (comm, ticks)
+        self.by = collections.Counter()     # "lookbackd" | "soak" | comm → ticks
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _procs():
+        out = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            comm = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            out[int(name)] = (comm.split("/")[0], int(fields[1]), int(fields[11]) + int(fields[12]))
+        return out
+
+    def sample(self):
+        procs = self._procs()
+        ours, todo = set(), [os.getpid()]
+        children = collections.defaultdict(list)
+        for pid, (_, ppid, _) in procs.items():
+            children[ppid].append(pid)
+        while todo:
+            pid = todo.pop()
+            ours.add(pid)
+            todo += children.get(pid, [])
+        lbd = set(self.lookbackd_pids())
+        cur = {}
+        for pid, (comm, _, ticks) in procs.items():
+            cur[pid] = (comm, ticks)
+            before = self.prev.get(pid)
+            # a pid keeps counting across an exec (its comm changes); a
+            # process new since the last sample counts whole
+            delta = ticks - before[1] if before and ticks >= before[1] else ticks if self.prev else 0
+            who = "lookbackd" if pid in lbd else "soak" if pid in ours else comm
+            self.by[who] += max(0, delta)
+        self.prev = cur
+
+    def line(self, seconds):
+        s = {k: v / self.hz for k, v in self.by.items()}
+        others = sorted(((v, k) for k, v in s.items() if k not in ("lookbackd", "soak")), reverse=True)
+        return ("CPU over the run (%.0f s × %d cores = %.0f core-seconds): lookbackd %.0f s, the soak's other "
+                "processes (cameras, nginx, wrk, clients) %.0f s, other work on the machine %.0f s; the largest: "
+                "%s." % (seconds, os.cpu_count(), seconds * os.cpu_count(), s.get("lookbackd", 0), s.get("soak", 0),
+                         sum(v for v, _ in others), ", ".join("%s %.0f s" % (k, v) for v, k in others[:8])))
+
+
 class Prober:
     """API latency at each sample: /healthz without a token, and three
     authenticated GETs of one retrieval."""
@@ -746,9 +809,10 @@ class Soak:
         self.events = []          # (t, text)
         self.kills = []           # {"t", "wall_ns", "life"}
         self.ballast = None
-        self.phase_res = None
+        self.phase_res = self.control_res = None
         self.crashes = []
         self.load_start = os.getloadavg()
+        self.cpu = CpuShare(lambda: [life["pid"] for life in self.d.lives])
 
     def t(self):
         return time.monotonic() - self.t0
@@ -790,7 +854,8 @@ class Soak:
         ev = [(t, "kill") for t in p.kills]
         for down, up in p.nginx_down:
             ev += [(down, "nginx-stop"), (up, "nginx-start")]
-        ev += [(p.phase[0], "phase-start"), (p.phase[1], "phase-end"), (p.seconds, "end")]
+        ev += [(p.control[0], "control-start"), (p.control[1], "control-end"), (p.phase[0], "phase-start"),
+               (p.phase[1], "phase-end"), (p.seconds, "end")]
         if p.ballast_at:
             ev.append((p.ballast_at, "ballast"))
         return sorted(ev)
@@ -812,10 +877,17 @@ class Soak:
             self.event("nginx started")
         elif what == "ballast":
             self.fill_to_floor()
+        elif what == "control-start":
+            secs = max(3, int(self.plan.control[1] - self.plan.control[0]) - 3)
+            self.phase_thread = threading.Thread(target=self.run_phase, args=(secs, 0, "control_res"), daemon=True)
+            self.phase_thread.start()
+            self.event("wrk for %d s with %d idle connections (the control)" % (secs, self.plan.idle))
+        elif what == "control-end":
+            self.phase_thread.join()
         elif what == "phase-start":
             self.idle.target = self.plan.idle_phase
             secs = max(3, int(self.plan.phase[1] - self.plan.phase[0]) - 8)
-            self.phase_thread = threading.Thread(target=self.run_phase, args=(secs,), daemon=True)
+            self.phase_thread = threading.Thread(target=self.run_phase, args=(secs, 5, "phase_res"), daemon=True)
             self.phase_thread.start()
             self.event("%d idle connections; wrk for %d s" % (self.plan.idle_phase, secs))
         elif what == "phase-end":
@@ -823,13 +895,18 @@ class Soak:
             self.idle.target = self.plan.idle
             self.event("back to %d idle connections" % self.plan.idle)
 
-    def run_phase(self, seconds):
-        time.sleep(5)   # the pool opens its connections
+    def run_phase(self, seconds, settle, attr):
+        """wrk for @seconds, after @settle s for the pool to open its
+        connections; the result in self.@attr.  The window of the gap
+        check starts with the phase (the connections' opening included)."""
+        opened = self.t()
+        time.sleep(settle)
         t = self.t()
         res = wrk_phase(self.d.url, self.tokens[-1], "/cameras/media/retrieval?retrievalId=" + self.probe_rid,
                         seconds, self.workdir)
-        res.update(start=t, end=self.t(), held=[s["idle"] for s in self.samples if t <= s["t"] <= t + seconds])
-        self.phase_res = res
+        res.update(start=t, opened=opened, end=self.t(),
+                   held=[s["idle"] for s in self.samples if t <= s["t"] <= t + seconds])
+        setattr(self, attr, res)
 
     def fill_to_floor(self):
         """The ballast: the file system's free space brought below the floor
@@ -857,6 +934,7 @@ class Soak:
                 self.index.snapshot(t)
                 next_index = t + self.plan.index_every
             self.samples.append(sample(t, self.d, self.fs, self.idle, self.rets, probe))
+            self.cpu.sample()
             if self.ballast and "floor_back" not in self.ballast and self.samples[-1]["free"] >= self.min_free:
                 self.ballast["floor_back"] = t
             stop.wait(self.plan.sample_every)
@@ -1200,16 +1278,20 @@ class Checks:
             return
         p99 = r["lat"].get("99", float("inf"))
         held = r["held"]
+        c = self.s.control_res
+        control = "; the control just before, same wrk with %d idle connections: p99 %.2f ms, p50 %.2f ms" % (
+            self.s.plan.idle, c["lat"].get("99", float("inf")), c["lat"].get("50", 0)) if c else ""
         self.add("%d idle connections held: authenticated GET p99 ≤ 50 ms" % self.s.plan.idle_phase,
-                 "p99 %.2f ms, p50 %.2f ms at %.0f req/s; %d to %d connections held%s" % (
+                 "p99 %.2f ms, p50 %.2f ms at %.0f req/s; %d to %d connections held%s%s" % (
                      p99, r["lat"].get("50", 0), r["rps"], min(held or [0]), max(held or [0]),
-                     "; errors: %s %s non-2xx" % (r["errors"], r["non2xx"]) if r["errors"] or r["non2xx"] else ""),
+                     "; errors: %s %s non-2xx" % (r["errors"], r["non2xx"]) if r["errors"] or r["non2xx"] else "",
+                     control),
                  p99 <= IDLE_GET_P99_MS and not r["non2xx"], perf=True)
         t0 = self.s.wall0
         in_phase = [g for g in self.other_gaps
-                    if g[2] >= t0 + r["start"] * NS and g[1] <= t0 + r["end"] * NS]
-        self.add("recording while %d idle connections are held shows no gap" % self.s.plan.idle_phase,
-                 "%d gaps between %.0f s and %.0f s" % (len(in_phase), r["start"], r["end"]), not in_phase)
+                    if g[2] >= t0 + r["opened"] * NS and g[1] <= t0 + r["end"] * NS]
+        self.add("recording while %d idle connections are opened and held shows no gap" % self.s.plan.idle_phase,
+                 "%d gaps between %.0f s and %.0f s" % (len(in_phase), r["opened"], r["end"]), not in_phase)
 
     @property
     def ok(self):
@@ -1232,6 +1314,7 @@ def report(soak, checks, argv):
              "**Load average** (1 min) during the run: %.1f at the start, %.1f median, %.1f … %.1f over the run "
              "(2 cores, shared with other engineers' builds, tests and fuzzers)." % (
                  s.load_start[0], statistics.median(loads), min(loads), max(loads)), "",
+             s.cpu.line(smp[-1]["t"] - smp[0]["t"]), "",
              "## What ran", "",
              "- %d RTSP test camera%s (`lb-test-camera`, %dx%d, %d fps, one keyframe a second) recorded by one "
              "lookbackd for %.1f minutes in %d s segments, `rtspsrc latency=%d`, descriptor limit %d (the unit's "
@@ -1241,8 +1324,10 @@ def report(soak, checks, argv):
              "inputs, recent footage (a fifth reaching a few seconds into the future); a poller reading each to "
              "its end." % (p.clients, 1 / p.rate),
              "- %d idle connections held open (half silent, half one byte into a request; reopened when "
-             "lookbackd closes them: %d opened in all, %d closed by lookbackd), %d between %.0f s and %.0f s." % (
-                 p.idle, s.idle.opened, s.idle.closed_by_server, p.idle_phase, p.phase[0], p.phase[1]),
+             "lookbackd closes them: %d opened in all, %d closed by lookbackd), %d between %.0f s and %.0f s; "
+             "authenticated GETs measured with wrk there and, as a control, between %.0f s and %.0f s." % (
+                 p.idle, s.idle.opened, s.idle.closed_by_server, p.idle_phase, p.phase[0], p.phase[1],
+                 p.control[0], p.control[1]),
              "- Uploads on: every output PUT to nginx, stopped %s." % ", ".join(
                  "%.0f–%.0f s" % d for d in p.nginx_down),
              "- lookbackd killed with -9 and restarted at %s." % ", ".join("%.0f s" % k["t"] for k in s.kills),
