@@ -8,6 +8,15 @@
                               output checked; writes nothing (meson test runs it)
     bench/run.sh --only year  a year of index alone (about 3 minutes, 1.5 GB of
                               disk in the work folder)
+    bench/run.sh --only cluster --update
+                              three nodes sharing one PostgreSQL 15 (about a
+                              minute); --update rewrites that part's section
+                              of BENCHMARKS.md and keeps the rest
+    bench/run.sh --only jobs-h265 --update
+                              the jobs on the H.265 corpus (10 min of 1080p; its
+                              first generation takes about 15 CPU-minutes of
+                              x265, then it is cached) and their section of
+                              BENCHMARKS.md replaced
 
 Every figure is a ratio lookback / ffmpeg measured in this run, on the same
 files (BENCH.md in the shared folder explains the targets).  Each output is
@@ -41,6 +50,7 @@ LOOKBACK = os.path.join(BUILD, "lookback")
 CAMERA = os.path.join(BUILD, "tests", "tools", "lb-test-camera")
 LOOKUP_BENCH = os.path.join(BUILD, "bench", "lb-bench-lookup")
 YEAR_BENCH = os.path.join(BUILD, "bench", "lb-bench-year")
+PG_BINDIR = "/usr/lib/postgresql/15/bin"  # Debian's postgresql-15
 # realpath: a worktree may link bench/cache to a shared cache, whose
 # corpus.json names the files by their real path
 CACHE = os.path.realpath(os.environ.get("LB_BENCH_CACHE") or os.path.join(ROOT, "bench", "cache"))
@@ -97,20 +107,48 @@ def run(cmd, timeout=None, **kw):
 
 
 class Corpus:
-    def __init__(self, smoke):
+    """Segments of stamped test video.  H.264 (the anchor): 1280x720 High;
+    H.265: 1920x1080 Main, the camera of BENCH.md's next targets.  Both 30 fps,
+    one keyframe a second, no B-frames, 4 Mbit/s, ten 60 s segments (the
+    smoke run: two 10 s segments of 320x180)."""
+
+    def __init__(self, smoke, codec="h264"):
+        self.codec = codec
+        h265 = codec == "h265"
         if smoke:
             self.name, self.width, self.height = "smoke", 320, 180
             self.segments, self.seg_s, self.bitrate = 2, 10, 300
         else:
-            self.name, self.width, self.height = "full", 1280, 720
+            self.name = "full"
+            self.width, self.height = (1920, 1080) if h265 else (1280, 720)
             self.segments, self.seg_s, self.bitrate = 10, 60, 4000
+        if h265:
+            self.name += "-h265"
         self.fps = 30
+        self.made = None  # (wall s, CPU s) of its generation, once made
+        # the corpora live side by side in one store, one input each
+        self.input = "dashcamDriverFacing" if h265 else "dashcamRoadFacing"
         self.dir = os.path.join(CACHE, self.name)
         self.files = [os.path.join(self.dir, "seg%03d.mp4" % i) for i in range(self.segments)]
 
     @property
     def duration_s(self):
         return self.segments * self.seg_s
+
+    @property
+    def label(self):
+        return "%dx%d %s" % (self.width, self.height, "H.265 Main" if self.codec == "h265" else "H.264 High")
+
+    def encoder(self):
+        """x264enc or x265enc, 8-bit 4:2:0, one keyframe a second, no scene
+        cuts, no B-frames (x265: closed GOPs)."""
+        if self.codec == "h265":
+            return ["x265enc", "speed-preset=ultrafast", "key-int-max=%d" % self.fps, "bitrate=%d" % self.bitrate,
+                    "option-string=scenecut=0:open-gop=0:bframes=0",
+                    "!", "video/x-h265,profile=main", "!", "h265parse"]
+        return ["x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=%d" % self.fps,
+                "bitrate=%d" % self.bitrate, "option-string=scenecut=0",
+                "!", "video/x-h264,profile=high", "!", "h264parse"]
 
     def command(self, i):
         """The pipeline that makes segment @i: its frames are stamped with
@@ -127,9 +165,7 @@ class Corpus:
             "!", "video/x-raw,width=%d,height=%d,framerate=%d/1" % (self.width, self.height, self.fps),
             "!", "videoconvert", "!", "video/x-raw,format=I420",
             "!", "lbclockstamp", "source=pts", "offset=%d" % (EPOCH_NS + i * self.seg_s * NS),
-            "!", "x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=%d" % self.fps,
-            "bitrate=%d" % self.bitrate, "option-string=scenecut=0",
-            "!", "video/x-h264,profile=high", "!", "h264parse",
+            "!"] + self.encoder() + [
             "!", "mp4mux", "!", "filesink", "location=%s" % self.files[i],
         ]
 
@@ -138,20 +174,28 @@ class Corpus:
         want = {"commands": [self.command(i) for i in range(self.segments)]}
         if os.path.exists(stamp) and all(os.path.exists(f) for f in self.files):
             with open(stamp) as f:
-                if json.load(f) == want:
-                    return
+                have = json.load(f)
+            self.made = have.pop("made", None)
+            if have == want:
+                return
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        log("generating the %s corpus (%d s of %dx%d) ..." % (self.name, self.duration_s, self.width, self.height))
-        t = time.monotonic()
+        log("generating the %s corpus (%d s of %s) ..." % (self.name, self.duration_s, self.label))
+        t, cpu = time.monotonic(), children_cpu()
         for i in range(self.segments):
             run(self.command(i), env=gst_env())
-        log("corpus made in %.1f s" % (time.monotonic() - t))
+        self.made = (time.monotonic() - t, children_cpu() - cpu)
+        log("corpus made in %.1f s (%.1f CPU-s)" % self.made)
         keyframes = probe_keyframes(self.files[0])
         if keyframes != self.seg_s:
             raise SystemExit("corpus check: %s has %d keyframes, expected %d" % (self.files[0], keyframes, self.seg_s))
         with open(stamp, "w") as f:
-            json.dump(want, f)
+            json.dump(dict(want, made=self.made), f)
+
+
+def children_cpu():
+    ru = os.times()
+    return ru.children_user + ru.children_system
 
 
 def probe_keyframes(path):
@@ -174,7 +218,7 @@ def probe(path):
 
 def read_stamps(path):
     """Decodes @path and returns the stamp of every frame (None if unreadable)."""
-    demux = "jpegdec" if path.endswith(".jpg") else "qtdemux ! h264parse ! avdec_h264"
+    demux = "jpegdec" if path.endswith(".jpg") else "qtdemux ! decodebin"
     desc = "filesrc location=%s ! %s ! videoconvert ! video/x-raw,format=I420 ! lbclockcheck ! fakesink" % (path, demux)
     out = run(["gst-launch-1.0", "-m"] + desc.replace("!", " ! ").split(), env=gst_env()).stdout
     stamps = []
@@ -241,7 +285,7 @@ def reset_peak(pid):
 class Daemon:
     """A lookbackd on a fresh store, uploads off, rate limits raised."""
 
-    def __init__(self, workdir, inputs=None, recorder=False, listen="127.0.0.1:0"):
+    def __init__(self, workdir, inputs=None, recorder=False, listen="127.0.0.1:0", extra=()):
         self.dir = workdir
         self.conf = os.path.join(workdir, "lookback.conf")
         lines = [
@@ -255,8 +299,12 @@ class Daemon:
             "[retention]", "max-age=0",
             "[limits]", "hyperlapse-max=40min",
         ]
-        for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc")]:
+        # (the recorder is off: the inputs get the corpora's imports)
+        for vehicle, name, source in inputs or [("bench", "dashcamRoadFacing", "videotestsrc"),
+                                                ("bench", "dashcamDriverFacing", "videotestsrc")]:
             lines += ["[input %s %s]" % (vehicle, name), "source=%s" % source]
+        lines += list(extra)
+        os.makedirs(workdir, exist_ok=True)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
@@ -450,7 +498,7 @@ def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
     for job in jobs_for(c):
         if keys and job.key not in keys:
             continue
-        log("job %s: %s" % (job.key, job.title))
+        log("job %s (%s): %s" % (job.key, c.name, job.title))
         lb, ff = [], []
         lb_probe = None
         problems = []
@@ -458,7 +506,7 @@ def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
             pid = daemon.proc.pid
             reset_peak(pid)
             cpu0 = proc_cpu(pid)
-            wall, media, rid = api.retrieve("bench", "dashcamRoadFacing", job.media_type, job.start_ns, job.end_ns)
+            wall, media, rid = api.retrieve("bench", c.input, job.media_type, job.start_ns, job.end_ns)
             usage = Usage(wall, proc_cpu(pid) - cpu0, proc_status(pid, "VmHWM"))
             ext = ".jpg" if job.media_type == "image" else ".mp4"
             out = os.path.join(workdir, "lb-%s%s" % (job.key, ext))
@@ -841,6 +889,172 @@ def burst_lines(b):
     return lines
 
 
+# Cluster mode: three nodes sharing one PostgreSQL
+
+
+class Postgres:
+    """PostgreSQL 15 in a new folder under /tmp (the postgres user cannot
+    reach /root), run as postgres when root, on a free loopback port."""
+
+    def __init__(self, workdir):
+        self.dir = tempfile.mkdtemp(prefix="lookback-bench-pg-", dir="/tmp")
+        self.user = "postgres" if os.getuid() == 0 else None
+        if self.user:
+            shutil.chown(self.dir, self.user, self.user)
+        self.port = free_port()
+        self.uri = "postgresql://postgres@127.0.0.1:%d/postgres" % self.port
+        self.proc = None
+        run([os.path.join(PG_BINDIR, "initdb"), "-D", os.path.join(self.dir, "data"), "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--no-sync"], user=self.user, cwd="/tmp")
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        self.proc = subprocess.Popen([os.path.join(PG_BINDIR, "postgres"), "-D", os.path.join(self.dir, "data"),
+                                      "-p", str(self.port), "-k", self.dir, "-c", "listen_addresses=127.0.0.1"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, user=self.user, cwd="/tmp")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if subprocess.run([os.path.join(PG_BINDIR, "pg_isready"), "-q", "-h", "127.0.0.1", "-p",
+                               str(self.port)]).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise SystemExit("bench: PostgreSQL did not start (see %s/server.log)" % self.dir)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+WRK_CLUSTER_CREATE = r"""
+counter = 0
+vehicles = {VEHICLES}
+request = function()
+  counter = counter + 1
+  local v = vehicles[counter % #vehicles + 1]
+  local body = string.format('{"vehicleId":"%s","inputs":["dashcamRoadFacing"],"mediaType":"image","startTime":"%s","endTime":"%s"}', v, START, START)
+  return wrk.format("POST", "/cameras/media/retrieval", {["Content-Type"]="application/json", ["Authorization"]="Bearer " .. TOKEN}, body)
+end
+delay = function() return 22 end
+"""
+
+
+def cluster_nodes(workdir, pg):
+    nodes = []
+    for i in range(3):
+        port = free_port()
+        nodes.append(Daemon(os.path.join(workdir, "node%d" % i), listen="127.0.0.1:%d" % port,
+                            inputs=[("bench%d" % i, "dashcamRoadFacing", "videotestsrc")],
+                            extra=["[cluster]", "database=" + pg.uri, "node=node%d" % i,
+                                   "advertise=http://127.0.0.1:%d" % port]))
+    return nodes
+
+
+def wrk_creates(targets, token, workdir, seconds, connections):
+    """One wrk per (daemon, vehicles) target, all at once, each connection
+    pausing 22 ms between requests.  Images long before any footage: each
+    row ends (unavailable) on the node that records its vehicle at once."""
+    procs = []
+    for i, (d, vehicles) in enumerate(targets):
+        script = os.path.join(workdir, "create-%d.lua" % i)
+        with open(script, "w") as f:
+            f.write(WRK_CLUSTER_CREATE.replace("{VEHICLES}", "{%s}" % ", ".join('"%s"' % v for v in vehicles))
+                    .replace("START", '"%s"' % rfc3339(EPOCH_NS + NS)).replace("TOKEN", '"%s"' % token))
+        procs.append(subprocess.Popen(["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--latency", "-s",
+                                       script, d.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return [parse_wrk(p.communicate(timeout=seconds + STEP_TIMEOUT_S)[0]) for p in procs]
+
+
+def wrk_get(d, token, rid, seconds):
+    return parse_wrk(run(["wrk", "-t2", "-c32", "-d%ds" % seconds, "--latency", "-H",
+                          "Authorization: Bearer " + token,
+                          d.url + "/cameras/media/retrieval?retrievalId=" + rid]).stdout)
+
+
+def first_row(d, token, vehicle):
+    """A row for the GETs to read (an image no node can make)."""
+    return Api(d.url, token).call("POST", "/cameras/media/retrieval", {
+        "vehicleId": vehicle, "inputs": ["dashcamRoadFacing"], "mediaType": "image",
+        "startTime": rfc3339(EPOCH_NS), "endTime": rfc3339(EPOCH_NS)})["data"]["retrievalId"]
+
+
+def one_box(workdir, seconds):
+    """The same load on one box (SQLite), in the same run: the reference
+    the cluster's figures are read against on a machine whose load drifts."""
+    d = Daemon(os.path.join(workdir, "one-box"), listen="127.0.0.1:%d" % free_port())
+    try:
+        d.start()
+        token = d.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+        rid = first_row(d, token, "bench")
+        creates = wrk_creates([(d, ["bench"])], token, workdir, seconds, 12)
+        return {"creates": creates, "get": wrk_get(d, token, rid, seconds)}
+    finally:
+        d.stop()
+
+
+def bench_cluster(workdir, seconds):
+    """Three lookbackd nodes sharing one PostgreSQL on this machine: create
+    latency at about 500 req/s spread over the nodes, then GET throughput of
+    each node in turn (wrk, the same run)."""
+    if not shutil.which("wrk") or not os.path.exists(os.path.join(PG_BINDIR, "postgres")):
+        return None
+    pg = Postgres(workdir)
+    nodes = []
+    load = os.getloadavg()[0]
+    try:
+        pg.start()
+        nodes = cluster_nodes(workdir, pg)
+        for d in nodes:
+            d.start()
+        token = nodes[0].cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+        rid = first_row(nodes[0], token, "bench1")
+        # each node creates for the vehicles the other two record
+        creates = wrk_creates([(d, ["bench%d" % j for j in range(3) if j != i]) for i, d in enumerate(nodes)],
+                              token, workdir, seconds, 4)
+        gets = [wrk_get(d, token, rid, seconds) for d in nodes]
+    finally:
+        for d in nodes:
+            d.stop()
+        pg.stop()
+    return {"creates": creates, "gets": gets, "one_box": one_box(workdir, seconds),
+            "load": (load, os.getloadavg()[0]),
+            "create_cmd": "wrk -t1 -c4 -d%ds --latency -s create-N.lua http://NODE_N (one per node, at once; "
+                          "22 ms pause per connection)" % seconds,
+            "get_cmd": "wrk -t2 -c32 -d%ds --latency -H 'Authorization: Bearer …' "
+                       "http://NODE_N/cameras/media/retrieval?retrievalId=… (each node in turn)" % seconds}
+
+
+def cluster_lines(res):
+    met = lambda ok: "yes" if ok else "**no**"
+    one = res["one_box"]
+    p99 = max(c[1].get("99", 1e9) for c in res["creates"])
+    p50 = max(c[1].get("50", 0) for c in res["creates"])
+    rate = sum(c[0] for c in res["creates"])
+    worst_get = min(g[0] for g in res["gets"])
+    gets = " / ".join("%.0f" % g[0] for g in res["gets"])
+    get_p99 = " / ".join("%.2f" % g[1].get("99", 0) for g in res["gets"])
+    return ["", "## Cluster", "",
+            "Measured on %s by `bench/run.sh --only cluster --update`: three lookbackd nodes on this machine "
+            "sharing one PostgreSQL 15 (Debian's, default settings, started by the harness in a folder under "
+            "/tmp), each with one camera input in the registry (recording off, as for the API rows above) and "
+            "`[cluster]` set, nothing else tuned. Each created row is run by the node that owns it (an image "
+            "long before any footage: unavailable, through the shared books) while the load goes on. The "
+            "machine's 1-minute load average (other work included): %.1f at the start, %.1f at the end." % (
+                (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),) + res["load"]), "",
+            "| measure | result | target | met |", "| --- | --- | --- | --- |",
+            "| create latency, ~500 req/s spread over 3 nodes (each for vehicles the others record) | "
+            "p99 %.2f ms (worst node; p50 %.2f ms; %.0f req/s achieved in all) | p99 ≤ 20 ms | %s |" % (
+                p99, p50, rate, met(p99 <= 20)),
+            "| `GET /cameras/media/retrieval` throughput per node | %s req/s (p99 %s ms) | ≥ 5 000 req/s each | %s |" % (
+                gets, get_p99, met(worst_get >= 5000)),
+            "| the same on one box (SQLite), same run, for reference | create p99 %.2f ms (p50 %.2f ms, %.0f req/s, "
+            "12 connections); GET %.0f req/s | | |" % (
+                one["creates"][0][1].get("99", 0), one["creates"][0][1].get("50", 0), one["creates"][0][0],
+                one["get"][0]),
+            "", "Commands: `%s`; `%s`." % (res["create_cmd"], res["get_cmd"])]
+
+
 # --------------------------------------------------------------------------
 # Report
 
@@ -902,21 +1116,12 @@ def year_lines(y):
             "", "Command: `%s`, then lookbackd on that store (bench/run.py `bench_year`)." % y["cmd"]]
 
 
-def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, burst_res=None):
+def jobs_lines(c, results, gaps_prefix=""):
+    """The table of @results (jobs on corpus @c), the analysis of unmet
+    targets (bench/gaps/<prefix><key>.md) and the ffmpeg commands; TRUE when
+    every target is met."""
     ok = True
-    lines = ["# Benchmarks", "",
-             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
-                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
-             "Machine: %s." % machine(), "",
-             "Corpus: %d × %d s segments of %dx%d H.264 High, %d fps, one keyframe per second, %d kbit/s, "
-             "stamped with `lbclockstamp`, one pipeline per segment, the first being `%s`." % (
-                 c.segments, c.seg_s, c.width, c.height, c.fps, c.bitrate, " ".join(c.command(0))),
-             "",
-             "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
-             "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
-             "over the request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
-             "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % runs, "",
-             "| job | lookback wall min/med/max | CPU | peak RSS | ffmpeg wall min/med/max | CPU | peak RSS | ratio | target | met | output check |",
+    lines = ["| job | lookback wall min/med/max | CPU | peak RSS | ffmpeg wall min/med/max | CPU | peak RSS | ratio | target | met | output check |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         j = r["job"]
@@ -933,9 +1138,45 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, burst_
             lines.append("- **%s**: ratio %.2f against a target of %.1f (%.0f%% over)%s. %s" % (
                 j.title, r["ratio"], j.target, 100 * (r["ratio"] / j.target - 1),
                 "; output problems: " + "; ".join(r["problems"]) if r["problems"] else "",
-                gap_note(j.key)))
+                gap_note(gaps_prefix + j.key)))
     lines += ["", "ffmpeg commands (run in the corpus' work folder):", ""]
     lines += ["- %s: `%s`" % (r["job"].key, r["ffmpeg"]) for r in results]
+    return lines, ok
+
+
+def corpus_line(c):
+    made = (" Generated in %.0f s (%.0f CPU-s) on this machine, then cached in `%s`." % (
+        c.made[0], c.made[1], os.path.relpath(c.dir, ROOT)) if c.made else "")
+    return ("Corpus: %d × %d s segments of %s, %d fps, one keyframe per second, no B-frames, %d kbit/s, "
+            "stamped with `lbclockstamp`, one pipeline per segment, the first being `%s`.%s" % (
+                c.segments, c.seg_s, c.label, c.fps, c.bitrate, " ".join(c.command(0)), made))
+
+
+def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None, cluster_res=None,
+           burst_res=None):
+    lines = ["# Benchmarks", "",
+             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
+                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
+             "Machine: %s." % machine(), "",
+             corpus_line(c), "",
+             "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
+             "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
+             "over the request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
+             "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % runs, ""]
+    table, ok = jobs_lines(c, results)
+    lines += table
+    if h265:
+        c5, results5 = h265
+        table5, ok5 = jobs_lines(c5, results5, "h265-")
+        ok &= ok5
+        lines += ["", "## H.265 camera footage", "",
+                  "Measured on %s by `bench/run.py %s`, on the machine above. The same jobs, the same way "
+                  "(%d runs each after a warm-up), on footage of an H.265 camera recorded as it comes: "
+                  "high-res clips and keyframe hyperlapses stay HEVC (remuxed), stills and low-res clips "
+                  "decode it; ffmpeg works on the same files." % (
+                      datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                      " ".join(sys.argv[1:]), runs), "",
+                  corpus_line(c5), ""] + table5
     if api_res:
         lines += ["", "## API", "",
                   "| measure | result | target | met |", "| --- | --- | --- | --- |",
@@ -959,6 +1200,8 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, burst_
     if burst_res:
         lines += burst_lines(burst_res)
         ok &= burst_res["ratio"] <= 0.5 and not burst_res["problems"]
+    if cluster_res:
+        lines += cluster_lines(cluster_res)
     if mem_res:
         lines += ["", "## Memory", "",
                   "lookbackd RSS idle with 4 H.264 RTSP cameras (720p, 15 fps, `lb-test-camera`) recording: "
@@ -968,15 +1211,49 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, burst_
     return "\n".join(lines) + "\n", ok
 
 
+def splice(path, text):
+    """Replaces in the report at @path the sections ("## " headings) that
+    @text has, or appends them; the rest of the file stays as it was."""
+    def sections(t):
+        out, cur = {}, None
+        for line in t.splitlines():
+            if line.startswith("## "):
+                cur = line
+                out[cur] = []
+            if cur:
+                out[cur].append(line)
+        return out
+    new = sections(text)
+    with open(path) as f:
+        old_lines = f.read().splitlines()
+    lines, skip = [], False
+    for line in old_lines:
+        if line.startswith("## "):
+            skip = line in new
+            if skip:
+                lines += new.pop(line)
+        if not skip:
+            lines.append(line)
+    for title, body in new.items():
+        lines += [""] + body
+    with open(path, "w") as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "api", "lookup", "year", "burst", "memory"], action="append",
-                    help="run only these parts (repeatable; default: all); writes no report file")
+    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory", "cluster", "burst"],
+                    action="append", help="run only these parts (repeatable; default: all); writes no report "
+                    "file unless --update")
+    ap.add_argument("--update", action="store_true",
+                    help="with --only: replace the report's sections these parts make (jobs-h265: "
+                    "'## H.265 camera footage'; cluster: '## Cluster'; burst: '## Burst') in --out, leaving the "
+                    "rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
-                    help="with --only jobs: only these retrievals (repeatable)")
+                    help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
     runs = 1 if args.smoke else args.runs
     global STEP_TIMEOUT_S
@@ -984,33 +1261,44 @@ def main():
 
     want = lambda part: not args.only or part in args.only
     c = Corpus(args.smoke)
+    c5 = Corpus(args.smoke, "h265")
     workdir = tempfile.mkdtemp(prefix="lookback-bench-")
     daemon = Daemon(workdir)
     try:
-        results, api_res = [], None
-        if want("jobs") or want("api") or want("memory"):
-            c.ensure()
-            daemon.cli("import", "--vehicle", "bench", "--input", "dashcamRoadFacing", "--start",
-                       rfc3339(EPOCH_NS), *c.files)
+        results, results5, api_res = [], [], None
+        if want("jobs") or want("jobs-h265") or want("api") or want("memory"):
+            corpora = [x for x, part in ((c, "jobs"), (c5, "jobs-h265")) if want(part)
+                       or (x is c and (want("api") or want("memory")))]
+            for x in corpora:
+                x.ensure()
+                daemon.cli("import", "--vehicle", "bench", "--input", x.input, "--start", rfc3339(EPOCH_NS),
+                           *x.files)
             token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
             daemon.start()
             api = Api(daemon.url, token)
             results = bench_jobs(c, api, daemon, runs, workdir, args.smoke, args.job) if want("jobs") else []
+            results5 = bench_jobs(c5, api, daemon, runs, workdir, args.smoke, args.job) \
+                if want("jobs-h265") else []
             api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
             daemon.stop()
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
         year_res = bench_year(workdir, args.smoke) if want("year") else None
+        cluster_res = bench_cluster(workdir, 1 if args.smoke else 10) if want("cluster") else None
         burst_res = None
         if want("burst"):
             c.ensure()
             burst_res = bench_burst(c, workdir, args.smoke, 1 if args.smoke else 3)
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
-        text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res, burst_res)
-        problems = [p for r in results for p in r["problems"]] + (burst_res["problems"] if burst_res else [])
-        if args.smoke or args.only:
+        text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
+                          (c5, results5) if results5 else None, cluster_res, burst_res)
+        problems = [p for r in results + results5 for p in r["problems"]] + (burst_res["problems"] if burst_res else [])
+        if args.smoke or (args.only and not args.update):
             sys.stdout.write(text)
             if problems:
                 raise SystemExit("bench smoke: wrong outputs: " + "; ".join(problems))
+        elif args.only:
+            splice(args.out, text)
+            log("updated %s with %s" % (args.out, ", ".join(args.only)))
         else:
             with open(args.out, "w") as f:
                 f.write(text)

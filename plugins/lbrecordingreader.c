@@ -8,6 +8,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "mp4/lb-mp4.h"
+#include "mp4/lb-nal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,23 +213,20 @@ static gboolean
 check_keyframe (LbRecordingReader * self, GstBuffer * buffer)
 {
   const gchar *codec = current_piece (self)->segment->codec;
-  gboolean h265 = g_strcmp0 (codec, "h265") == 0;
+  LbNalCodec nal_codec = LB_NAL_H264;
+  gboolean known = lb_nal_codec_from_name (codec, &nal_codec);
   gboolean irap = FALSE;
   GstMapInfo map;
   gsize pos = 0;
 
   gst_buffer_map (buffer, &map, GST_MAP_READ);
-  while (pos + 5 <= map.size) {
+  while (known && pos + 5 <= map.size) {
     guint32 len = GST_READ_UINT32_BE (map.data + pos);
+    LbNal nal;
     if (len == 0 || len > map.size - pos - 4)
       break;
-    guint8 header = map.data[pos + 4];
-    if (h265) {
-      guint type = (header >> 1) & 0x3f;
-      irap |= type >= 16 && type <= 23;
-    } else {
-      irap |= (header & 0x1f) == 5;
-    }
+    if (lb_nal_parse (nal_codec, map.data + pos + 4, len, &nal))
+      irap |= nal.keyframe;
     pos += 4 + len;
   }
   gboolean ok = pos == map.size && irap;
@@ -237,8 +235,9 @@ check_keyframe (LbRecordingReader * self, GstBuffer * buffer)
   if (!ok)
     GST_ELEMENT_ERROR (self->owner, STREAM, DEMUX,
         ("The segment file %s is corrupt: the keyframe at offset %"
-            G_GUINT64_FORMAT " is not a %s keyframe.", self->path,
-            GST_BUFFER_OFFSET (buffer), h265 ? "H.265" : "H.264"), (NULL));
+            G_GUINT64_FORMAT " is not an %s keyframe.", self->path,
+            GST_BUFFER_OFFSET (buffer), nal_codec == LB_NAL_H265 ?
+            "H.265" : "H.264"), (NULL));
   return ok;
 }
 

@@ -53,6 +53,7 @@
 #include "lbrecordingsrc.h"
 #include "lbrecordingreader.h"
 
+#include "core/lb-codec.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
@@ -225,8 +226,8 @@ restore_duration (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 static gboolean
 lb_recording_src_ensure_parser (LbRecordingSrc * self, const gchar * codec)
 {
-  const gchar *factory = g_strcmp0 (codec, "h265") == 0 ? "h265parse" :
-      "h264parse";
+  const LbCodec *known = lb_codec_from_name (codec);
+  const gchar *factory = known ? known->parser : "h264parse";
 
   if (self->parser != NULL) {
     g_autofree gchar *current =

@@ -13,12 +13,16 @@ packages=(
   gcc libc6-dev pkg-config meson ninja-build
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev
+  # cluster mode ([cluster] database=): the PostgreSQL client library
+  libpq-dev
   # run: GStreamer elements the recorder and the retrieval pipelines use
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # tests and the README examples: a test RTSP camera, an upload receiver,
   # curl and jq, process tools
   libgstrtspserver-1.0-dev nginx-light curl jq procps sqlite3
+  # the cluster tests and benchmark: a real PostgreSQL 15, started by the test
+  postgresql-15
   # the operator's view: a private systemd-journald (and journalctl) for the
   # journal fields, in a namespace made by unshare; systemd-analyze for the
   # unit's hardening

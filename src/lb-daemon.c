@@ -11,6 +11,7 @@
 #include "recorder/lb-recorder.h"
 #include "recorder/lb-retention.h"
 #include "store/lb-store.h"
+#include "store/lb-store-cluster.h"
 #include "upload/lb-uploader.h"
 
 GST_DEBUG_CATEGORY_STATIC (lb_daemon_debug);
@@ -99,7 +100,9 @@ lb_daemon_new (LbConfig * config, GMainLoop * loop, GError ** error)
    * whatever GST_PLUGIN_PATH says. */
   lb_elements_register (NULL);
   daemon->store = lb_store_open (db_path, LB_STORE_OPEN_DEFAULT, error);
-  if (daemon->store == NULL)
+  /* [cluster] database=: the API area moves to PostgreSQL */
+  if (daemon->store == NULL
+      || !lb_store_join_configured (daemon->store, config, TRUE, error))
     return NULL;
   return g_steal_pointer (&daemon);
 }
@@ -118,8 +121,8 @@ jobs_health (JsonBuilder * b, gpointer user_data)
   json_builder_add_int_value (b, lb_jobs_get_n_finished (jobs));
 }
 
-/* A create has committed: a worker takes it at once instead of at its next
- * poll of the store. */
+/* A create has committed (or, in cluster mode, the store says this node has
+ * work): a worker takes it at once instead of at its next poll. */
 static void
 on_retrieval_created (gpointer user_data)
 {
@@ -137,9 +140,31 @@ start_jobs (LbDaemon * daemon, GError ** error)
     return FALSE;
   lb_api_server_add_health (daemon->api, "jobs", jobs_health, daemon->jobs,
       NULL);
-  lb_api_server_set_created_func (daemon->api, on_retrieval_created,
-      daemon->jobs);
+  /* cluster mode: the database tells the node that owns the rows */
+  if (lb_store_is_clustered (daemon->store))
+    lb_store_set_work_func (daemon->store, on_retrieval_created, daemon->jobs);
+  else
+    lb_api_server_set_created_func (daemon->api, on_retrieval_created,
+        daemon->jobs);
   return TRUE;
+}
+
+/* Cluster mode: the database as this node last saw it. */
+static void
+cluster_health (JsonBuilder * b, gpointer user_data)
+{
+  LbClusterStatus st = { 0 };
+  if (!lb_store_cluster_status (user_data, &st))
+    return;
+  json_builder_set_member_name (b, "databaseReachable");
+  json_builder_add_boolean_value (b, st.connected);
+  json_builder_set_member_name (b, "journal");
+  json_builder_add_int_value (b, st.journal);
+  if (st.last_error) {
+    json_builder_set_member_name (b, "lastError");
+    json_builder_add_string_value (b, st.last_error);
+  }
+  g_free (st.last_error);
 }
 
 /* Uploads on: finished media waits in the journal until the endpoint takes
@@ -171,6 +196,9 @@ lb_daemon_start (LbDaemon * daemon, GError ** error)
   daemon->api = lb_api_server_new (daemon->config, daemon->store, NULL, error);
   if (daemon->api == NULL || !lb_api_server_listen (daemon->api, error))
     return FALSE;
+  if (lb_store_is_clustered (daemon->store))
+    lb_api_server_add_health (daemon->api, "cluster", cluster_health,
+        daemon->store, NULL);
 
   if (!start_uploads (daemon, error) || !start_jobs (daemon, error))
     return FALSE;
@@ -223,6 +251,8 @@ lb_daemon_free (LbDaemon * daemon)
 {
   if (daemon == NULL)
     return;
+  if (daemon->store)
+    lb_store_set_work_func (daemon->store, NULL, NULL);
   g_clear_pointer (&daemon->api, lb_api_server_free);
   g_clear_pointer (&daemon->jobs, lb_jobs_free);
   g_clear_pointer (&daemon->uploader, lb_uploader_free);

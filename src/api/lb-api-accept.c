@@ -84,7 +84,9 @@ lb_api_max_connections (LbConfig * config, guint64 fd_limit,
 typedef struct
 {
   LbApiServer *server;          /* strong */
-  LbApiConn *conn;              /* weak: the table holds it */
+  LbApiConn *conn;              /* strong: a connection from the same peer
+                                 * address may replace it in the table
+                                 * before its stream is gone */
 } ConnGone;
 
 /* libsoup dropped a connection's stream: the connection is over. */
@@ -103,6 +105,7 @@ on_stream_gone (gpointer data, GObject * where_the_stream_was)
     g_hash_table_remove (server->conns, lb_api_conn_get_peer (g->conn));
   }
   g_mutex_unlock (&server->lock);
+  lb_api_conn_unref (g->conn);
   lb_api_server_release (server);
   g_free (g);
 }
@@ -234,12 +237,17 @@ accept_one (LbApiServer * server, GSocket * sock)
       g_socket_connection_get_local_address (conn, NULL);
   g_autoptr (GSocketAddress) remote =
       g_socket_connection_get_remote_address (conn, NULL);
+  if (local == NULL || remote == NULL) {
+    /* reset while it waited in the queue: nobody to answer */
+    g_socket_close (sock, NULL);
+    return;
+  }
   LbApiConn *c = lb_api_conn_new (conn, server->idle_timeout_s);
   g_autoptr (GIOStream) stream = lb_api_conn_steal_stream (c);
   ConnGone *g = g_new0 (ConnGone, 1);
 
   g->server = lb_api_server_acquire (server);
-  g->conn = c;
+  g->conn = lb_api_conn_ref (c);
   g_mutex_lock (&server->lock);
   LbApiConn *old = g_hash_table_lookup (server->conns,
       lb_api_conn_get_peer (c));

@@ -12,6 +12,7 @@
 #include "core/lb-log.h"
 #include "core/lb-sign.h"
 #include "quota/lb-quota.h"
+#include "store/lb-store-cluster.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -114,10 +115,48 @@ contains_row (GPtrArray * rows, const gchar * input, const gchar * role)
   return FALSE;
 }
 
-/* One row per distinct input or camera role asked for: pending with its
- * reservation, or invalid (no reservation) when the vehicle lacks it. */
+/* The inputs of @vehicle (LbClusterInput*): this box's configuration, or in
+ * cluster mode the registry every node writes.  Empty: no such vehicle. */
 static GPtrArray *
-build_rows (LbConfig * config, const LbApiCreate * c,
+vehicle_inputs (LbApiServer * server, const gchar * vehicle, GError ** error)
+{
+  GPtrArray *out = NULL;
+  if (lb_store_is_clustered (server->store))
+    return lb_store_cluster_vehicle (server->store, vehicle, &out, error)
+        ? out : NULL;
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) lb_cluster_input_free);
+  GPtrArray *all = lb_config_get_inputs (server->config);
+  for (guint i = 0; i < all->len; i++) {
+    const LbInputConfig *in = all->pdata[i];
+    if (!g_str_equal (in->vehicle, vehicle))
+      continue;
+    LbClusterInput *ci = g_new0 (LbClusterInput, 1);
+    ci->vehicle = g_strdup (in->vehicle);
+    ci->input = g_strdup (in->input);
+    ci->role = in->role && *in->role ? g_strdup (in->role) : NULL;
+    g_ptr_array_add (out, ci);
+  }
+  return out;
+}
+
+/* The input named @input, or the one whose camera role is @role. */
+static const LbClusterInput *
+find_input (GPtrArray * inputs, const gchar * input, const gchar * role)
+{
+  for (guint i = 0; i < inputs->len; i++) {
+    const LbClusterInput *in = inputs->pdata[i];
+    if (input ? g_str_equal (in->input, input) : g_strcmp0 (in->role,
+            role) == 0)
+      return in;
+  }
+  return NULL;
+}
+
+/* One row per distinct input or camera role asked for: pending with its
+ * reservation, or invalid (no reservation) when the vehicle (whose inputs
+ * are @cameras) lacks it. */
+static GPtrArray *
+build_rows (LbConfig * config, GPtrArray * cameras, const LbApiCreate * c,
     const gchar * retrieval_id, const gchar * org, gint64 now_ns)
 {
   g_autofree gchar *period = lb_quota_period (now_ns);
@@ -130,7 +169,7 @@ build_rows (LbConfig * config, const LbApiCreate * c,
       continue;
     LbRetrieval *r = new_row (c, retrieval_id, org, now_ns, period);
     r->input = g_strdup (c->inputs[i]);
-    if (lb_config_find_input (config, c->vehicle, c->inputs[i]) == NULL) {
+    if (find_input (cameras, c->inputs[i], NULL) == NULL) {
       r->status = LB_RETRIEVAL_INVALID;
       r->failure_reason = g_strdup_printf ("Vehicle %s has no input %s.",
           c->vehicle, c->inputs[i]);
@@ -141,7 +180,7 @@ build_rows (LbConfig * config, const LbApiCreate * c,
   }
   for (guint i = 0; c->camera_roles && c->camera_roles[i]; i++) {
     const gchar *role = c->camera_roles[i];
-    const LbInputConfig *in = lb_config_find_role (config, c->vehicle, role);
+    const LbClusterInput *in = find_input (cameras, NULL, role);
     if (contains_row (rows, in ? in->input : NULL, role))
       continue;
     LbRetrieval *r = new_row (c, retrieval_id, org, now_ns, period);
@@ -212,6 +251,7 @@ lb_api_route_create (LbApiRequest * req)
   g_autoptr (LbToken) token = NULL;
   g_autoptr (LbApiCreate) c = NULL;
   g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GPtrArray) cameras = NULL;
   g_autofree gchar *retrieval_id = NULL;
   LbApiCreateLimits limits;
   gdouble used = 0;
@@ -227,11 +267,14 @@ lb_api_route_create (LbApiRequest * req)
       NULL, req->body ? g_bytes_get_size (req->body) : 0, &limits, &error);
   if (c == NULL)
     goto refused;
-  if (!lb_config_has_vehicle (config, c->vehicle))
+  cameras = vehicle_inputs (server, c->vehicle, &error);
+  if (cameras == NULL)
+    goto refused;
+  if (cameras->len == 0)
     goto unknown_vehicle;
 
   retrieval_id = g_uuid_string_random ();
-  rows = build_rows (config, c, retrieval_id, token->org, now_ns);
+  rows = build_rows (config, cameras, c, retrieval_id, token->org, now_ns);
   gdouble allowance = lb_config_get_org_allowance (config, token->org);
   if (!lb_store_api_create_retrieval (server->store, rows, allowance, &used,
           &error))
@@ -285,8 +328,9 @@ add_url_info (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
       (now_ns + server->url_ttl_ns + LB_NS_PER_SEC - 1) / LB_NS_PER_SEC;
 
   g_mutex_lock (&server->lock);
-  g_autofree gchar *base =
-      g_strdup (server->public_url ? server->public_url : "");
+  /* cluster mode: the node that holds the output serves it */
+  g_autofree gchar *base = g_strdup (r->media_base ? r->media_base
+      : server->public_url ? server->public_url : "");
   g_mutex_unlock (&server->lock);
   /* An uploaded object is fetched from where it was uploaded. */
   g_autofree gchar *url = r->public_url ? g_strdup (r->public_url)

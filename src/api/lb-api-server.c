@@ -247,6 +247,12 @@ lb_api_reply_gerror (LbApiRequest * req, const GError * error)
       case LB_ERROR_BUSY:
         status = SOUP_STATUS_SERVICE_UNAVAILABLE;
         break;
+      case LB_ERROR_OFFLINE:
+        /* the message is written for the caller: say why */
+        lb_api_reply_error (req, SOUP_STATUS_SERVICE_UNAVAILABLE, "%s",
+            error->message);
+        lb_api_add_header (req, "Retry-After", "1");
+        return;
       default:
         break;
     }

@@ -10,6 +10,7 @@
 #include "core/lb-sign.h"
 #include "core/lb-time.h"
 #include "store/lb-store-api.h"
+#include "store/lb-store-cluster.h"
 
 #include <string.h>
 
@@ -33,11 +34,16 @@ const gchar lb_cli_token_help[] =
     "both); list shows ids, organisations and scopes, never the tokens;\n"
     "revoke ID takes effect at once.\n";
 
+/* Tokens live where the API area does: in the cluster's database when
+ * [cluster] database is set. */
 static LbStore *
 open_store (LbConfig * config, GError ** error)
 {
   g_autofree gchar *db = lb_config_get_db_path (config);
-  return lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, error);
+  if (store == NULL || !lb_store_join_configured (store, config, FALSE, error))
+    return NULL;
+  return g_steal_pointer (&store);
 }
 
 /* Checks and normalises a comma-separated scope list. */

@@ -88,6 +88,7 @@ static const KeySpec key_specs[] = {
   {"jobs", "hyperlapse-framerate", T_INT, "30", 1, 120},
   {"jobs", "hyperlapse-max-output", T_DURATION, "120s", 1e9, 3600e9},
   {"jobs", "hyperlapse-remux-max-bitrate", T_INT, "8000", 0, 1000000},
+  {"jobs", "high-res-codec", T_CHOICE, "copy", 0, 0, "copy|h264"},
 
   {"upload", "url-template", T_STRING, ""},
   {"upload", "public-url-template", T_STRING, ""},
@@ -97,6 +98,12 @@ static const KeySpec key_specs[] = {
   {"upload", "backoff-min", T_DURATION, "1s", 0.01e9, 3600e9},
   {"upload", "backoff-max", T_DURATION, "5min", 0.01e9, 86400e9},
   {"upload", "keep", T_DURATION, "24h", 0, 365 * 86400e9},
+
+  {"cluster", "database", T_STRING, ""},
+  {"cluster", "node", T_STRING, ""},
+  {"cluster", "advertise", T_STRING, ""},
+  {"cluster", "connections", T_INT, "4", 1, 64},
+  {"cluster", "heartbeat", T_DURATION, "2s", 0.1e9, 600e9},
 
   {"input", "source", T_STRING, NULL},
   {"input", "role", T_STRING, ""},

@@ -9,7 +9,7 @@
  * Groups:
  *   [server] [store] [log] [metrics] [recorder] [retention] [api] [limits]
  *   [quota] [jobs]
- *   [upload] [upload-headers]
+ *   [upload] [upload-headers] [cluster]
  *   [input VEHICLE INPUT]   one camera input of a vehicle this box records
  *   [org NAME]              per-organisation overrides (quota allowance)
  */

@@ -23,6 +23,8 @@ G_BEGIN_DECLS
  * @LB_ERROR_CONFIG: a bad configuration file or value
  * @LB_ERROR_IO: a file system or network error
  * @LB_ERROR_BUSY: a transient condition; retrying may succeed (503)
+ * @LB_ERROR_OFFLINE: a peer lookback depends on (the cluster's database) is
+ *   unreachable; the message says which, for the caller (503)
  *
  * Only the HTTP layer maps these to status codes.
  */
@@ -41,6 +43,7 @@ typedef enum {
   LB_ERROR_CONFIG,
   LB_ERROR_IO,
   LB_ERROR_BUSY,
+  LB_ERROR_OFFLINE,
 } LbError;
 
 GQuark lb_error_quark (void);

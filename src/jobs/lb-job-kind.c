@@ -33,6 +33,7 @@ struct _LbJobWatch
   guint frames;                 /* protected by lock */
   gboolean clip;                /* drop frames outside [start, end) */
   GstClockTime start, end;
+  GstClockTime tolerance;       /* of the times against the index */
   GstPad *pad;                  /* watched, with the probe probe_id */
   gulong probe_id;
 };
@@ -47,9 +48,13 @@ on_watched_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   if (!GST_CLOCK_TIME_IS_VALID (pts))
     return GST_PAD_PROBE_OK;
   /* Decoders already clip to lbrecordingsrc's segment; this keeps the
-   * delivered range exact behind any other source an operator puts in. */
-  if (r->clip && (pts + (GST_CLOCK_TIME_IS_VALID (dur) ? dur : 0) <= r->start ||
-          pts >= r->end) && !(pts == r->start))
+   * delivered range exact behind any other source an operator puts in.  A
+   * frame that ends within the tolerance after the start is before it:
+   * with reordered frames a decoder can clip the frame before the start to
+   * a nanosecond at the start (its duration rounded up by one). */
+  gboolean before = GST_CLOCK_TIME_IS_VALID (dur) ?
+      pts + dur <= r->start + r->tolerance : pts < r->start;
+  if (r->clip && (before || pts >= r->end))
     return GST_PAD_PROBE_DROP;
   g_mutex_lock (&r->lock);
   if (!GST_CLOCK_TIME_IS_VALID (r->first) || pts < r->first)
@@ -73,6 +78,8 @@ watch_free (LbJobWatch * w)
   g_free (w);
 }
 
+static GstClockTime time_tolerance (const LbJobRun * run);
+
 /* Watches the frames entering element @name of @pass's pipeline; with
  * @clip, those outside [@start, @end) are dropped there. */
 static void
@@ -85,6 +92,7 @@ watch (LbJobPass * pass, const gchar * name, gboolean clip, gint64 start,
   w->clip = clip;
   w->start = start;
   w->end = end;
+  w->tolerance = time_tolerance (pass->run);
   pass->watch = w;
 
   g_autoptr (GstElement) e = lb_pipeline_get (pass->pipeline, name);
@@ -122,21 +130,28 @@ watched (LbJobPass * pass, GstClockTime * first, GstClockTime * last_end,
 
 /* ---- times ---- */
 
-/* The end of a decoded clip, as the decoder and the watch clip it.
- * Index times drift by nanoseconds from the stamps (segment starts are
- * chained from rounded durations), so a frame indexed a few ns before the
- * requested end is the frame AT the end, which is excluded: the end moves
- * back by 1 ms (at most half a frame), as the start already lets a frame
- * straddling it by a few ns count as the first. */
+/* How far index times may be from the stamps: they drift by nanoseconds
+ * (segment starts are chained from rounded durations).  1 ms, at most half
+ * a frame. */
+static GstClockTime
+time_tolerance (const LbJobRun * run)
+{
+  GstClockTime tol = GST_MSECOND;
+  if (run->fps_n > 0 && run->fps_d > 0)
+    tol = MIN (tol, gst_util_uint64_scale (GST_SECOND / 2, run->fps_d,
+            run->fps_n));
+  return tol;
+}
+
+/* The end of a decoded clip, as the decoder and the watch clip it: a frame
+ * indexed a few ns before the requested end is the frame AT the end, which
+ * is excluded, so the end moves back by the tolerance, as the watch lets a
+ * frame that straddles the start by less than it count as before the
+ * start. */
 static gint64
 clip_end (const LbJobRun * run)
 {
-  gint64 tol = GST_MSECOND;
-  if (run->fps_n > 0 && run->fps_d > 0)
-    tol =
-        MIN (tol, (gint64) gst_util_uint64_scale (GST_SECOND / 2, run->fps_d,
-            run->fps_n));
-  return MAX (run->start_ns, run->end_ns - tol);
+  return MAX (run->start_ns, run->end_ns - (gint64) time_tolerance (run));
 }
 
 /* Where lbrecordingsrc starts a remux: the request, or the keyframe that is
@@ -347,6 +362,9 @@ finish_remux (LbJobPass * pass, GError ** error)
 
 /* ---- the table ---- */
 
+/* the codecs kept as they are by the kinds that copy */
+static const gchar *const copied_codecs[] = { "h264", "h265", NULL };
+
 static const LbJobKind kinds[] = {
   {
         .template_name = "image",
@@ -362,7 +380,7 @@ static const LbJobKind kinds[] = {
         .fallback = "video-high-res-transcode",
         .content_type = "video/mp4",
         .extension = ".mp4",
-        .copies_codec = "h264",
+        .copies = copied_codecs,
         .configure = configure_remux,
         .finish = finish_remux,
       },
@@ -388,7 +406,7 @@ static const LbJobKind kinds[] = {
         .fallback = "hyperlapse",
         .content_type = "video/mp4",
         .extension = ".mp4",
-        .copies_codec = "h264",
+        .copies = copied_codecs,
         .optional = TRUE,
         .usable = hyperlapse_remux_usable,
         .configure = configure_hyperlapse,
@@ -437,11 +455,22 @@ lb_job_kind_get_fallback (const LbJobKind * kind)
   return lb_job_kind_find (kind->fallback);
 }
 
+/* Whether @kind keeps @run's footage as it is: a codec it copies, and
+ * H.264 only when the operator's players want nothing else. */
+static gboolean
+copies (const LbJobKind * kind, const LbJobRun * run)
+{
+  if (run->codec == NULL)
+    return TRUE;                /* unknown: the muxer and the fallback decide */
+  if (run->copy_h264_only && !g_str_equal (run->codec, "h264"))
+    return FALSE;
+  return g_strv_contains (kind->copies, run->codec);
+}
+
 static gboolean
 takes (const LbJobKind * kind, LbPipelines * pipelines, const LbJobRun * run)
 {
-  if (kind->copies_codec && run->codec
-      && !g_str_equal (kind->copies_codec, run->codec))
+  if (kind->copies && !copies (kind, run))
     return FALSE;
   /* an operator's template folder from before the kind existed */
   if (lb_pipelines_get_text (pipelines, kind->template_name) == NULL)

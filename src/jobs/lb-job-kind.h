@@ -6,20 +6,23 @@
  * finish reads) and finish (the range the output file really holds), the
  * way gst-rtsp-server gives each media factory its own configure:
  *
- *   template                  media type    copies  fallback
- *   image                     image         -       -
- *   video-high-res            videoHighRes  H.264   video-high-res-transcode
- *   video-high-res-transcode  videoHighRes  -       -
- *   video-low-res             videoLowRes   -       -
- *   hyperlapse-remux          hyperlapse    H.264   hyperlapse
- *   hyperlapse                hyperlapse    -       -
+ *   template                  media type    copies        fallback
+ *   image                     image         -             -
+ *   video-high-res            videoHighRes  H.264, H.265  video-high-res-transcode
+ *   video-high-res-transcode  videoHighRes  -             -
+ *   video-low-res             videoLowRes   -             -
+ *   hyperlapse-remux          hyperlapse    H.264, H.265  hyperlapse
+ *   hyperlapse                hyperlapse    -             -
  *
  * A job starts with the first kind of its media type.  A kind that copies
- * the recorded stream (remux) takes only footage of its codec; the fallback
- * runs instead when the footage is another codec, when the template is
- * missing from an operator's folder (hyperlapse-remux is optional), when
- * the kind's own check says no (copied keyframes too heavy), or when the
- * kind's pipeline refuses the footage while it runs.
+ * the recorded stream (remux) takes only footage of its codecs, and with
+ * [jobs] high-res-codec=h264 (players that cannot play HEVC) only H.264:
+ * its output is in the footage's codec.  The fallback runs instead when the
+ * footage is another codec, when the template is missing from an
+ * operator's folder (hyperlapse-remux is optional), when the kind's own
+ * check says no (copied keyframes too heavy), or when the kind's pipeline
+ * refuses the footage while it runs.  The fallbacks decode whatever comes
+ * and encode H.264.
  *
  * This table is the one place that knows template names and which media
  * type each serves.
@@ -42,7 +45,8 @@ struct _LbJobKind {
   const gchar *fallback;        /* the template run instead, or NULL */
   const gchar *content_type;    /* of the output file */
   const gchar *extension;       /* of the output file, with its dot */
-  const gchar *copies_codec;    /* footage codec it copies without decoding,
+  const gchar *const *copies;   /* footage codecs (lb-codec.h names) it
+                                 * copies without decoding, NULL-terminated,
                                  * or NULL: it decodes whatever comes */
   gboolean optional;            /* a template folder may lack it */
   /* FALSE when this kind should not take @run (NULL: it always may) */

@@ -3,12 +3,12 @@
  * Builds the template of the retrieval's kind (lb-job-kind.h), sets the
  * request's values on the named elements, runs it on the calling thread (a
  * worker: bus messages are popped here, nothing touches the main loop), and
- * writes the output file.  High-res clips from H.264 footage are remuxed
- * frame-exactly (lb-remux.h); when the pre-roll cannot be hidden, the muxer
- * refuses the stream, or the footage is not H.264, they are transcoded.
- * Hyperlapses of H.264 footage remux the recorded keyframes
- * (hyperlapse-remux), and are transcoded when the muxer refuses them or the
- * footage is not H.264.
+ * writes the output file.  High-res clips from H.264 and H.265 footage are
+ * remuxed frame-exactly in the footage's codec (lb-remux.h); when the
+ * pre-roll cannot be hidden, the muxer refuses the stream, or the footage
+ * is neither (or H.265 with [jobs] high-res-codec=h264), they are transcoded
+ * to H.264.  Hyperlapses remux the recorded keyframes (hyperlapse-remux) the
+ * same way, and are transcoded when the muxer refuses them.
  */
 #pragma once
 
@@ -41,6 +41,8 @@ typedef struct {
   gint hyperlapse_framerate;
   gint64 hyperlapse_max_output_ns;
   gint hyperlapse_remux_max_kbps; /* remux only at or below this; 0: never remux */
+  gboolean copy_h264_only;      /* [jobs] high-res-codec=h264: clips copied from
+                                 * footage of another codec are transcoded */
   /* reporting */
   LbJobProgressFunc progress;
   gpointer progress_data;

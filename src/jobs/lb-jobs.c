@@ -525,6 +525,8 @@ job_run_for (LbJobs * jobs, const LbRetrieval * row, const LbJobFootage * f,
         lb_config_get_duration (c, "jobs", "hyperlapse-max-output"),
     .hyperlapse_remux_max_kbps =
         lb_config_get_int (c, "jobs", "hyperlapse-remux-max-bitrate"),
+    .copy_h264_only = g_str_equal (lb_config_get_string (c, "jobs",
+            "high-res-codec"), "h264"),
   };
   return run;
 }

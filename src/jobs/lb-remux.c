@@ -16,8 +16,11 @@ struct _LbRemux
   GstClockTime first_pts;       /* protected by lock */
   GstClockTime stop;            /* the requested end: frames decoded after it go */
   guint samples;                /* protected by lock */
-  GPtrArray *pads;              /* GstPad*, with probe ids in ids */
+  GPtrArray *pads;              /* GstPad*, with probe ids in ids; protected
+                                 * by lock (pads come while it streams) */
   GArray *ids;
+  GstElement *mux;
+  gulong pad_added;
 };
 
 static GstPadProbeReturn
@@ -74,6 +77,26 @@ on_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+static void
+watch_pad (LbRemux * remux, GstPad * pad)
+{
+  gulong id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_data, remux, NULL);
+  g_mutex_lock (&remux->lock);
+  g_ptr_array_add (remux->pads, gst_object_ref (pad));
+  g_array_append_val (remux->ids, id);
+  g_mutex_unlock (&remux->lock);
+}
+
+/* A sink pad requested once the pipeline runs (a demuxer's stream linked
+ * late, a second track). */
+static void
+on_pad_added (GstElement * mux, GstPad * pad, gpointer user_data)
+{
+  if (GST_PAD_IS_SINK (pad))
+    watch_pad (user_data, pad);
+}
+
 LbRemux *
 lb_remux_attach (GstElement * mux, GstClockTime end)
 {
@@ -86,15 +109,14 @@ lb_remux_attach (GstElement * mux, GstClockTime end)
   remux->stop = end;
   remux->pads = g_ptr_array_new_with_free_func (gst_object_unref);
   remux->ids = g_array_new (FALSE, FALSE, sizeof (gulong));
+  remux->mux = gst_object_ref (mux);
+  remux->pad_added = g_signal_connect (mux, "pad-added",
+      G_CALLBACK (on_pad_added), remux);
 
   GstIterator *it = gst_element_iterate_sink_pads (mux);
   GValue v = G_VALUE_INIT;
   while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
-    GstPad *pad = g_value_get_object (&v);
-    gulong id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
-        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_data, remux, NULL);
-    g_ptr_array_add (remux->pads, gst_object_ref (pad));
-    g_array_append_val (remux->ids, id);
+    watch_pad (remux, g_value_get_object (&v));
     g_value_reset (&v);
   }
   g_value_unset (&v);
@@ -163,6 +185,8 @@ lb_remux_free (LbRemux * remux)
 {
   if (remux == NULL)
     return;
+  g_signal_handler_disconnect (remux->mux, remux->pad_added);
+  gst_object_unref (remux->mux);
   for (guint i = 0; i < remux->pads->len; i++)
     gst_pad_remove_probe (remux->pads->pdata[i], g_array_index (remux->ids,
             gulong, i));

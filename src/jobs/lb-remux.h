@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 
 typedef struct _LbRemux LbRemux;
 
-/* Installs the probes on every sink pad @mux has now (link it first).
+/* Installs the probes on every sink pad @mux has, now or later.
  * Samples decoded after @end (in the stream's PTS time base) are dropped;
  * those before it stay, even if shown after it (B-frames' references). */
 LbRemux  *lb_remux_attach     (GstElement   *mux,

@@ -248,8 +248,22 @@ read_offsets (const LbMp4Box * trak, Samples * s, GError ** error)
   return TRUE;
 }
 
+/* Where frame @k (of the sorted composition times) stops being shown: the
+ * next frame's start, or when frames are missing after it (a remux stops
+ * reading at the requested end, and with B-frames a frame shown before the
+ * end can be decoded after it) one frame duration after its start. */
+static gint64
+frame_end (const Samples * s, guint k)
+{
+  const gint64 *v = (const gint64 *) s->ct->data;
+  guint nv = s->ct->len;
+  if (k + 1 == nv)
+    return s->track_end;
+  return MIN (v[k + 1], v[k] + MAX (s->max_duration, 1));
+}
+
 /* The frames shown: from the one nearest @skip_ns after the earliest to
- * the boundary nearest @duration_ns later. */
+ * the frame end nearest @duration_ns later (the earlier on a tie). */
 static gboolean
 choose_frames (Plan * plan, const Samples * s, gint64 skip_ns,
     gint64 duration_ns, LbMp4Trim * result, GError ** error)
@@ -261,13 +275,14 @@ choose_frames (Plan * plan, const Samples * s, gint64 skip_ns,
   gint64 start = v[first], end = s->track_end;
   guint last = nv;              /* one past the last frame shown */
 
-  if (duration_ns > 0 && first + 1 < nv) {
+  if (duration_ns > 0) {
     gint64 want = v[0] + scale (MAX (skip_ns, 0) + duration_ns, ts, 1000000000);
-    /* boundaries after start: v[first+1..nv-1] and the track's end */
-    guint k = first + 1 + nearest (v + first + 1, nv - first - 1, want);
-    if (ABS (v[k] - want) <= ABS (s->track_end - want)) {
-      end = v[k];
-      last = k;
+    for (guint k = first; k < nv; k++) {
+      gint64 e = frame_end (s, k);
+      if (k > first && ABS (e - want) >= ABS (end - want))
+        break;                  /* ends grow: the nearest is behind */
+      end = e;
+      last = k + 1;
     }
   }
   /* Same check, during the pre-roll: qtdemux's position is then the edit's

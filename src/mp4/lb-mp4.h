@@ -113,16 +113,22 @@ gboolean     lb_mp4_read_range     (gint                fd,
  * its mdat first (header size 0, samples appended as they come) and its moof
  * only when the next fragment starts, so a kill leaves the last fragment's
  * samples in a trailing mdat that no moof describes.  This splits that mdat
- * (H.264, AVC length-prefixed) into access units, drops a torn NAL unit at
- * its end, gives each access unit the frame duration of the fragments before
- * it, and appends the moof that describes them: the file becomes a normal
- * fragmented file again (synced to disk before returning).
+ * (H.264 or H.265, length-prefixed NAL units) into access units, drops a
+ * torn NAL unit at its end, gives each access unit the frame duration of
+ * the fragments before it, and appends the moof that describes them: the
+ * file becomes a normal fragmented file again (synced to disk before
+ * returning).  When the earlier fragments have composition offsets
+ * (B-frames), the order of display of the access units comes from their
+ * picture order counts (lb-nal.h) and the moof carries composition offsets;
+ * access units after a hole in that order (a reference frame whose B-frames
+ * were cut off) are left out.
  *
  * @fd must be open for reading and writing.  TRUE with *@out_samples = 0 when
  * there is nothing to recover or recovery is refused (then *@out_note, if
- * given, says why): not H.264, more than one track, B-frames (composition
- * offsets) in the earlier fragments, no earlier sample to take the frame
- * duration from.  The file is then left as it was.  FALSE only on I/O
+ * given, says why): neither H.264 nor H.265, more than one track, no
+ * earlier sample to take the frame duration from, B-frames whose order of
+ * display cannot be told (field pictures, H.264 POC type 1, parameter sets
+ * that do not parse).  The file is then left as it was.  FALSE only on I/O
  * errors. */
 gboolean     lb_mp4_recover_tail   (gint                fd,
                                     guint              *out_samples,

@@ -1,6 +1,7 @@
-/* lookback — `lookback import`: remux existing H.264 recordings into segments */
+/* lookback — `lookback import`: remux existing H.264 and H.265 recordings into segments */
 #include "recorder/lb-import.h"
 
+#include "core/lb-codec.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
@@ -31,7 +32,8 @@ typedef struct
 {
   const LbImportOptions *opt;
   const gchar *path;
-  gboolean elementary;          /* an H.264 elementary stream */
+  const LbCodec *elementary;    /* the codec of an elementary stream, or NULL */
+  gboolean pts_only;            /* the container stores no decode times */
   GstElement *pipeline;
   LbSegmentWriter *writer;
   GstPad *sink_pad;             /* the writer's splitmuxsink's video pad */
@@ -135,15 +137,17 @@ on_decoded (GstElement * sink, GstBuffer * buf, GstPad * pad, gpointer data)
  * numbering the frames in decode order, and see in which order the decoder
  * shows them.  Returns display[n] for each frame n, or NULL. */
 static GArray *
-elementary_display_order (const gchar * path, GError ** error)
+elementary_display_order (const gchar * path, const LbCodec * codec,
+    GError ** error)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (GstElement) p =
-      gst_parse_launch ("filesrc name=src ! h264parse name=parse ! "
-      "avdec_h264 ! fakesink name=sink signal-handoffs=true sync=false", &err);
+  g_autofree gchar *desc = g_strdup_printf ("filesrc name=src ! %s name=parse "
+      "! %s ! fakesink name=sink signal-handoffs=true sync=false",
+      codec->parser, codec->decoder);
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &err);
   if (p == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "cannot decode H.264: %s",
-        err->message);
+    g_set_error (error, LB_ERROR, LB_ERROR_FAILED, "cannot decode %s: %s",
+        codec->label, err->message);
     return NULL;
   }
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
@@ -165,8 +169,8 @@ elementary_display_order (const gchar * path, GError ** error)
   if (msg == NULL || GST_MESSAGE_TYPE (msg) != GST_MESSAGE_EOS || frames == 0 ||
       shown->len != frames) {
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "the H.264 stream does not decode whole " "(%u of %" G_GUINT64_FORMAT
-        " frames)", shown->len, frames);
+        "the %s stream does not decode whole (%u of %" G_GUINT64_FORMAT
+        " frames)", codec->label, shown->len, frames);
     return NULL;
   }
   /* shown[k] = decode index of the k-th frame shown → display[n] = k */
@@ -265,17 +269,27 @@ add_element (Import * imp, const gchar * factory)
   return e;
 }
 
+/* @pad (a stream of @codec) → its parser [→ its timestamper, when the
+ * container stores no decode times (Matroska): mp4mux needs them] → the
+ * segment sink.  (Not otherwise: the timestamper guesses decode times from
+ * the frame rate, which breaks footage whose frames are irregular.) */
 static gboolean
-link_h264 (Import * imp, GstPad * pad)
+link_parser (Import * imp, GstPad * pad, const LbCodec * codec)
 {
-  GstElement *parse = add_element (imp, "h264parse");
-  if (parse == NULL)
+  GstElement *parse = add_element (imp, codec->parser);
+  GstElement *stamp = imp->pts_only ? add_element (imp, codec->timestamper)
+      : NULL;
+  if (parse == NULL || (imp->pts_only && stamp == NULL))
     return FALSE;
   g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
-  g_autoptr (GstPad) out = gst_element_get_static_pad (parse, "src");
-  if (gst_pad_link (pad, in) != GST_PAD_LINK_OK ||
-      gst_pad_link (out, imp->sink_pad) != GST_PAD_LINK_OK)
+  g_autoptr (GstPad) out = gst_element_get_static_pad (stamp ? stamp : parse,
+      "src");
+  if ((stamp && !gst_element_link (parse, stamp))
+      || gst_pad_link (pad, in) != GST_PAD_LINK_OK
+      || gst_pad_link (out, imp->sink_pad) != GST_PAD_LINK_OK)
     return FALSE;
+  if (stamp)
+    gst_element_sync_state_with_parent (stamp);
   gst_element_sync_state_with_parent (parse);
   return TRUE;
 }
@@ -287,8 +301,7 @@ codec_name (const gchar * media)
   {
     const gchar *caps, *name;
   } names[] = {
-    {"video/x-h265", "H.265 (HEVC)"}, {"video/x-vp8", "VP8"}, {"video/x-vp9",
-        "VP9"},
+    {"video/x-vp8", "VP8"}, {"video/x-vp9", "VP9"},
     {"video/x-av1", "AV1"}, {"video/mpeg", "MPEG video"}, {"image/jpeg",
         "Motion JPEG"},
     {"video/x-raw", "uncompressed video"}, {"video/x-divx", "DivX"},
@@ -312,23 +325,27 @@ on_pad_added (GstElement * parsebin, GstPad * pad, gpointer data)
   gboolean video = g_str_has_prefix (media, "video/")
       || g_str_has_prefix (media, "image/");
 
+  const LbCodec *codec = lb_codec_from_media (media);
   g_mutex_lock (&imp->lock);
-  gboolean take = video && !imp->linked && g_str_equal (media, "video/x-h264");
+  gboolean take = video && !imp->linked && codec != NULL;
   gboolean first_video = video && !imp->linked;
   if (take)
     imp->linked = TRUE;
   g_mutex_unlock (&imp->lock);
 
   if (take) {
-    if (!link_h264 (imp, pad))
-      refuse (imp, "cannot set up the remux (h264parse missing?)");
+    if (!link_parser (imp, pad, codec)) {
+      g_autofree gchar *why = g_strdup_printf ("cannot set up the remux (%s "
+          "or %s missing?)", codec->parser, codec->timestamper);
+      refuse (imp, why);
+    }
     return;
   }
   link_fakesink (imp, pad);
   if (first_video) {
     g_autofree gchar *why =
-        g_strdup_printf ("its video is %s; lookback imports H.264 only "
-        "(remuxed, never transcoded)", codec_name (media));
+        g_strdup_printf ("its video is %s; lookback imports H.264 and H.265 "
+        "only (remuxed, never transcoded)", codec_name (media));
     refuse (imp, why);
   }
 }
@@ -390,10 +407,12 @@ typefind_file (const gchar * path, GError ** error)
 }
 
 /* What kind of file @path is; FALSE with the reason for one lookback does
- * not import.  *@elementary for an H.264 elementary stream. */
+ * not import.  *@elementary: the codec of an H.264 or H.265 elementary
+ * stream (Annex B), NULL for a container; *@pts_only for a container
+ * without decode times. */
 static gboolean
 check_file (const gchar * path, const LbImportOptions * opt,
-    gboolean * elementary, GError ** error)
+    const LbCodec ** elementary, gboolean * pts_only, GError ** error)
 {
   g_autoptr (GError) err = NULL;
   g_autoptr (GstCaps) type = typefind_file (path, &err);
@@ -404,20 +423,15 @@ check_file (const gchar * path, const LbImportOptions * opt,
   }
   const gchar *media =
       gst_structure_get_name (gst_caps_get_structure (type, 0));
-  *elementary = g_str_equal (media, "video/x-h264");
+  *elementary = lb_codec_from_media (media);
+  *pts_only = g_str_equal (media, "video/x-matroska")
+      || g_str_equal (media, "video/webm");
   GST_INFO ("%s: %" GST_PTR_FORMAT, path, type);
 
-  if (g_str_equal (media, "video/x-h265")) {
-    g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "%s: an H.265 (HEVC) elementary stream; "
-        "lookback imports H.264 only (remuxed, never transcoded)", path);
-    return FALSE;
-  }
   if (*elementary && opt->fps_n <= 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_INVALID,
-        "%s: an H.264 elementary stream "
-        "(Annex B) carries no timestamps: give its frame rate with --framerate N/D",
-        path);
+        "%s: an %s elementary stream (Annex B) carries no timestamps: give "
+        "its frame rate with --framerate N/D", path, (*elementary)->label);
     return FALSE;
   }
   if (!g_str_has_prefix (media, "video/")
@@ -432,7 +446,7 @@ check_file (const gchar * path, const LbImportOptions * opt,
 
 static void
 import_init (Import * imp, const LbImportOptions * opt, const gchar * path,
-    gboolean elementary)
+    const LbCodec * elementary)
 {
   memset (imp, 0, sizeof *imp);
   imp->opt = opt;
@@ -456,14 +470,14 @@ import_clear (Import * imp)
   g_clear_pointer (&imp->display, g_array_unref);
 }
 
-/* An elementary stream: filesrc ! h264parse ! segment sink, the frames
+/* An elementary stream: filesrc ! its parser ! segment sink, the frames
  * timestamped from their order of display (on_elementary_buffer). */
 static gboolean
 link_elementary (Import * imp, GstElement * src)
 {
   g_autoptr (GError) derr = NULL;
 
-  imp->display = elementary_display_order (imp->path, &derr);
+  imp->display = elementary_display_order (imp->path, imp->elementary, &derr);
   if (imp->display == NULL) {
     imp->failure = g_strdup (derr->message);
     return FALSE;
@@ -473,7 +487,7 @@ link_elementary (Import * imp, GstElement * src)
     if (n > shown)
       imp->reorder = MAX (imp->reorder, n - shown);
   }
-  GstElement *parse = add_element (imp, "h264parse");
+  GstElement *parse = add_element (imp, imp->elementary->parser);
   if (parse == NULL)
     return FALSE;
   g_autoptr (GstPad) parsed = gst_element_get_static_pad (parse, "src");
@@ -484,7 +498,8 @@ link_elementary (Import * imp, GstElement * src)
       && gst_pad_link (parsed, imp->sink_pad) == GST_PAD_LINK_OK;
 }
 
-/* A container: filesrc ! parsebin, whose H.264 stream on_pad_added links. */
+/* A container: filesrc ! parsebin, whose H.264 or H.265 stream on_pad_added
+ * links. */
 static gboolean
 link_container (Import * imp, GstElement * src)
 {
@@ -724,12 +739,14 @@ lb_import_file (const LbImportOptions * opt, const gchar * path,
 
   LB_DEBUG_INIT (lb_import_debug, "lookback-import", "lookback import");
 
-  gboolean elementary = FALSE;
-  if (!check_file (path, opt, &elementary, error))
+  const LbCodec *elementary = NULL;
+  gboolean pts_only = FALSE;
+  if (!check_file (path, opt, &elementary, &pts_only, error))
     return FALSE;
 
   Import imp;
   import_init (&imp, opt, path, elementary);
+  imp.pts_only = pts_only;
   gboolean ok = build_remux (&imp) && run_remux (&imp)
       && check_complete (&imp);
   stop_remux (&imp);

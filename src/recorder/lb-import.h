@@ -1,14 +1,15 @@
-/* lookback — import: existing H.264 recordings into the store
+/* lookback — import: existing H.264 and H.265 recordings into the store
  *
- * A file (MP4/MOV, Matroska/WebM, MPEG-TS, or an H.264 Annex-B elementary
- * stream, which needs a frame rate) is remuxed without transcoding into the
+ * A file (MP4/MOV, Matroska/WebM, MPEG-TS, or an H.264 or H.265 Annex-B
+ * elementary stream, which needs a frame rate) holding H.264 or H.265
+ * video (lb-codec.h) is remuxed without transcoding into the
  * store's segment layout by the recorder's segment writer (video only; audio
  * is dropped; B-frames keep their PTS/DTS), then every segment is indexed
  * with lb_footage_index_file().  The `lookback import` command
  * (src/cli/lb-cli-import.c) calls it for each file it is given.
  *
- * A bad file (truncated, not video, not H.264 — H.265 is refused by name)
- * is reported and skipped: the segment files written for it are removed
+ * A bad file (truncated, not video, another codec — refused by name) is
+ * reported and skipped: the segment files written for it are removed
  * and nothing of it stays in the index.
  */
 #pragma once

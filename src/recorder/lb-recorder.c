@@ -3,6 +3,7 @@
 
 #include "recorder/lb-recorder.h"
 
+#include "core/lb-codec.h"
 #include "core/lb-debug.h"
 #include "core/lb-disk.h"
 #include "core/lb-error.h"
@@ -30,6 +31,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
  * has this much free space (retention or the operator freed it). */
 #define DISK_RESUME_BYTES (8 * 1024 * 1024)
 #define INDEX_PERIOD_US G_USEC_PER_SEC
+
+/* Templates of the codecs recorded as they come (lb-codec.h): at most. */
+#define MAX_COPIED 4
 
 /* ------------------------------------------------------------------------ */
 /* The indexing thread: owns every LbIndexer; all fsync and SQLite work of
@@ -144,7 +148,8 @@ struct _LbRecorder
   GMainContext *context;
   gchar *store_dir;
   gint64 segment_ns, fragment_ns, retry_min_ns, retry_max_ns;
-  gchar *tpl_source, *tpl_h264, *tpl_encode;
+  gchar *tpl_source, *tpl_encode;
+  gchar *tpl_copy[MAX_COPIED];  /* record-<codec>.pipeline of lb_codecs () */
   GstClock *clock;              /* the pipelines' (monotonic) */
   LbClock *wall;                /* the wall clock and its sync status */
   LbClock *own_wall;            /* wall when the recorder made it */
@@ -899,24 +904,26 @@ make_decoder (GstCaps * caps)
   return decoder;
 }
 
-/* The recording branch for a stream @s: record-h264.pipeline as it comes,
- * or record-encode.pipeline whose "enc" (when it has key-int-max) makes one
- * keyframe per fragment-duration of frames (30 when the rate is unknown).
- * Set here only: x264enc applies a template's key-int-max after ours. */
+/* The recording branch for a stream @s: the template of its codec when it
+ * is recorded as it comes (lb-codec.h), or record-encode.pipeline whose "enc"
+ * (when it has key-int-max) makes one keyframe per fragment-duration of
+ * frames (30 when the rate is unknown).  Set here only: x264enc applies a
+ * template's key-int-max after ours. */
 static GstElement *
 make_branch (RecInput * in, const GstStructure * s, GError ** error)
 {
   LbRecorder *rec = in->rec;
   const gchar *media = gst_structure_get_name (s);
-  gboolean h264 = g_str_equal (media, "video/x-h264");
-  GstElement *bin =
-      gst_parse_bin_from_description (h264 ? rec->tpl_h264 : rec->tpl_encode,
-      TRUE, error);
+  guint n;
+  const LbCodec *codecs = lb_codecs (&n);
+  const LbCodec *copy = lb_codec_from_media (media);
+  GstElement *bin = gst_parse_bin_from_description (copy ?
+      rec->tpl_copy[copy - codecs] : rec->tpl_encode, TRUE, error);
 
   if (bin == NULL)
     return NULL;
-  if (h264) {
-    GST_INFO ("%s: recording H.264 as it comes", in->name);
+  if (copy) {
+    GST_INFO ("%s: recording %s as it comes", in->name, copy->label);
     return bin;
   }
   g_autoptr (GstElement) enc = gst_bin_get_by_name (GST_BIN (bin), "enc");
@@ -967,8 +974,8 @@ link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
 }
 
 /* parsebin exposed a stream (streaming thread): the first video stream is
- * recorded (other video than H.264 and raw through the best decoder for
- * it, then the encode template), the others dropped. */
+ * recorded (other video than lb-codec.h's and raw through the best decoder
+ * for it, then the encode template), the others dropped. */
 static void
 on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
 {
@@ -985,8 +992,7 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
     return;
   }
   GstElement *decoder = NULL;
-  if (!g_str_equal (media, "video/x-h264")
-      && !g_str_equal (media, "video/x-raw")
+  if (lb_codec_from_media (media) == NULL && !g_str_equal (media, "video/x-raw")
       && (decoder = make_decoder (caps)) == NULL) {
     GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
             media), (NULL));
@@ -1215,9 +1221,17 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   rec->tasks = g_async_queue_new ();
 
   if (!(rec->tpl_source = read_template ("record-source.pipeline", error)) ||
-      !(rec->tpl_h264 = read_template ("record-h264.pipeline", error)) ||
       !(rec->tpl_encode = read_template ("record-encode.pipeline", error)))
     return NULL;
+  guint n;
+  const LbCodec *codecs = lb_codecs (&n);
+  g_assert (n <= MAX_COPIED);
+  for (guint i = 0; i < n; i++) {
+    g_autofree gchar *file = g_strdup_printf ("record-%s.pipeline",
+        codecs[i].name);
+    if (!(rec->tpl_copy[i] = read_template (file, error)))
+      return NULL;
+  }
   rec->clock = lb_segment_writer_new_clock ();
   LbTimeSource source = LB_TIME_SOURCE_NTP;
   lb_time_source_parse (lb_config_get_string (config, "recorder",
@@ -1460,7 +1474,8 @@ lb_recorder_free (LbRecorder * rec)
   gst_clear_object (&rec->clock);
   g_main_context_unref (rec->context);
   g_free (rec->tpl_source);
-  g_free (rec->tpl_h264);
+  for (guint i = 0; i < MAX_COPIED; i++)
+    g_free (rec->tpl_copy[i]);
   g_free (rec->tpl_encode);
   g_free (rec->store_dir);
   g_free (rec);

@@ -4,13 +4,15 @@
  *
  *   <source from the config> ! <pipelines/record-source.pipeline>
  *       → H.264:           <pipelines/record-h264.pipeline>   (passed through)
+ *       → H.265:           <pipelines/record-h265.pipeline>   (passed through)
  *       → raw video:       <pipelines/record-encode.pipeline> (encoded)
  *       → other video:     the best-ranked decoder for it ! record-encode
  *   ! the splitmuxsink of an LbSegmentWriter (lb-segment-writer.h)
  *
  * record-source.pipeline ends in a parsebin named "parse" (it depayloads
  * RTP and parses what the source gives); its capsfilter "accept" lists, in
- * order of preference, what a source may negotiate (H.264 first, then I420).
+ * order of preference, what a source may negotiate (H.264 and H.265 first:
+ * they are recorded as they come; then I420).
  *
  * running on the MONOTONIC system clock: a step of the wall clock does not
  * disturb capture.  Each file is timed, and named, by the wall clock of its

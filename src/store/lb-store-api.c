@@ -1,6 +1,7 @@
 /* lookback — store area 'api': tokens, retrievals, quota, signing key */
 #include "store/lb-store-api.h"
 #include "store/lb-store-private.h"
+#include "store/lb-store-pg.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
@@ -137,15 +138,27 @@ status_from_string (const gchar * s)
   return LB_RETRIEVAL_FAILED;
 }
 
+LbRetrievalStatus
+lb_store_status_from_text (const gchar * text)
+{
+  return status_from_string (text);
+}
+
 LbMediaType
-lb_store_col_media_type (sqlite3_stmt * stmt, gint col)
+lb_store_media_type_from_text (const gchar * text)
 {
   LbMediaType t = LB_MEDIA_TYPE_VIDEO_HIGH_RES;
-  const gchar *text = (const gchar *) sqlite3_column_text (stmt, col);
   if (!lb_media_type_from_string (text, &t))
     lb_log (LB_LOG_WARNING, NULL,
         "store: unknown media type '%s' in a row: read as videoHighRes", text);
   return t;
+}
+
+LbMediaType
+lb_store_col_media_type (sqlite3_stmt * stmt, gint col)
+{
+  return lb_store_media_type_from_text ((const gchar *)
+      sqlite3_column_text (stmt, col));
 }
 
 LbRetrieval *
@@ -175,6 +188,8 @@ lb_retrieval_free (LbRetrieval * r)
   lb_coverage_free (r->coverage);
   g_free (r->failure_reason);
   g_free (r->public_url);
+  g_free (r->owner);
+  g_free (r->media_base);
   g_free (r);
 }
 
@@ -199,11 +214,7 @@ lb_token_has_scope (const LbToken * token, const gchar * scope)
   return FALSE;
 }
 
-#define ROW_COLUMNS \
-  "id, retrieval_id, media_id, org, vehicle, input, camera_role, media_type, " \
-  "trigger_reason, start_ns, end_ns, status, progress, not_before_ns, created_ns, " \
-  "attempts, period, cost_reserved, cost_committed, output_path, content_type, " \
-  "delivered_start_ns, delivered_end_ns, coverage, available_ns, failure_reason, public_url"
+#define ROW_COLUMNS LB_STORE_ROW_COLUMNS
 
 static gchar *
 col_text (sqlite3_stmt * stmt, gint i)
@@ -326,6 +337,9 @@ lb_store_api_quota_usage (LbStore * store, const gchar * org,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (org != NULL && period != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_quota_usage (store->pg, org, period, out_used,
+        out_reserved, error);
 
   LB_STORE_LOCK (store);
   gboolean ok = quota_books (store, org, period, out_used, out_reserved, error);
@@ -407,6 +421,16 @@ typedef struct
   GError *error;
 } Create;
 
+void
+lb_store_quota_refused (GError ** error, gdouble used, gdouble reserved,
+    gdouble cost, gdouble allowance)
+{
+  g_set_error (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED,
+      "The monthly quota is exhausted: usage %.1f and pending %.1f seconds of "
+      "high-res video, this request needs %.1f more, of %.1f available.",
+      used, reserved, cost, allowance);
+}
+
 /* Checks one create against the quota and inserts its rows, inside the
  * batch's transaction; nothing of it stays on failure.  The lock is held. */
 static gboolean
@@ -426,10 +450,7 @@ create_one (LbStore * store, Create * c, GError ** error)
   if (c->cost > 0 && used + reserved + c->cost > c->allowance + 1e-9) {
     GST_INFO ("org %s, %s: usage %.3f + reserved %.3f + %.3f > allowance %.3f",
         first->org, first->period, used, reserved, c->cost, c->allowance);
-    g_set_error (error, LB_ERROR, LB_ERROR_QUOTA_EXCEEDED,
-        "The monthly quota is exhausted: usage %.1f and pending %.1f seconds of "
-        "high-res video, this request needs %.1f more, of %.1f available.",
-        used, reserved, c->cost, c->allowance);
+    lb_store_quota_refused (error, used, reserved, c->cost, c->allowance);
     goto fail;
   }
   for (guint i = 0; i < c->rows->len; i++)
@@ -499,6 +520,9 @@ lb_store_api_create_retrieval (LbStore * store, GPtrArray * rows,
     if (r->status == LB_RETRIEVAL_PENDING)
       c.cost += r->cost_reserved;
   }
+  if (store->pg)
+    return lb_store_pg_create_retrieval (store->pg, rows, allowance, c.cost,
+        out_used, error);
 
   /* Group commit: the first waiting thread commits everything queued (in
    * order, each create checked against the quota after the ones before it),
@@ -549,6 +573,18 @@ collect_rows (LbStore * store, sqlite3_stmt * stmt, GPtrArray * out,
   return TRUE;
 }
 
+/* No rows: LB_ERROR_NOT_FOUND (and *@rows freed). */
+static gboolean
+any_rows (GPtrArray ** rows, const gchar * retrieval_id, GError ** error)
+{
+  if ((*rows)->len)
+    return TRUE;
+  g_clear_pointer (rows, g_ptr_array_unref);
+  g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
+      "No retrieval with id %s.", retrieval_id);
+  return FALSE;
+}
+
 gboolean
 lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
     const gchar * org, GPtrArray ** out_rows, GError ** error)
@@ -556,6 +592,9 @@ lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (retrieval_id != NULL && org != NULL, FALSE);
   g_return_val_if_fail (out_rows != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_get_retrieval (store->pg, retrieval_id, org, out_rows,
+        error) && any_rows (out_rows, retrieval_id, error);
 
   g_autoptr (GPtrArray) rows =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
@@ -576,13 +615,8 @@ lb_store_api_get_retrieval (LbStore * store, const gchar * retrieval_id,
   lb_store_reader_unlock (store);
   if (!ok)
     return FALSE;
-  if (rows->len == 0) {
-    g_set_error (error, LB_ERROR, LB_ERROR_NOT_FOUND,
-        "No retrieval with id %s.", retrieval_id);
-    return FALSE;
-  }
   *out_rows = g_steal_pointer (&rows);
-  return TRUE;
+  return any_rows (out_rows, retrieval_id, error);
 }
 
 /* One row selected by @where (with one bound parameter), through the
@@ -627,6 +661,8 @@ lb_store_api_get (LbStore * store, gint64 id, LbRetrieval ** out,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_get (store->pg, id, out, error);
 
   LB_STORE_LOCK (store);
   gboolean ok = get_one (store, FALSE, "id = ?", id, NULL, out, error);
@@ -641,6 +677,8 @@ lb_store_api_find (LbStore * store, const gchar * retrieval_id,
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (retrieval_id != NULL && input != NULL
       && out != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_find (store->pg, retrieval_id, input, out, error);
 
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
@@ -672,6 +710,8 @@ lb_store_api_get_media (LbStore * store, const gchar * media_id,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (media_id != NULL && out != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_get_media (store->pg, media_id, out, error);
 
   lb_store_reader_lock (store);
   gboolean ok =
@@ -699,9 +739,9 @@ bind_in (sqlite3_stmt * stmt, gint * c, const gchar * const *values)
     sqlite3_bind_text (stmt, (*c)++, values[i], -1, SQLITE_STATIC);
 }
 
-/* The wire names of the media types in @set, NULL-terminated in @out. */
-static void
-media_type_names (guint set, const gchar * out[LB_MEDIA_TYPE_COUNT + 1])
+void
+lb_store_media_type_names (guint set,
+    const gchar * out[LB_MEDIA_TYPE_COUNT + 1])
 {
   guint n = 0;
   for (guint t = 0; t < LB_MEDIA_TYPE_COUNT; t++)
@@ -719,9 +759,11 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
       && f->vehicles != NULL, FALSE);
   g_return_val_if_fail (f->limit > 0, FALSE);
   g_return_val_if_fail (out_rows != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_list_media (store->pg, f, out_rows, out_more, error);
 
   const gchar *types[LB_MEDIA_TYPE_COUNT + 1];
-  media_type_names (f->media_types, types);
+  lb_store_media_type_names (f->media_types, types);
   g_autoptr (GString) sql =
       g_string_new ("SELECT " ROW_COLUMNS " FROM api_retrievals"
       " WHERE org = ? AND status = 'available' AND id > ?"
@@ -759,13 +801,20 @@ lb_store_api_list_media (LbStore * store, const LbMediaFilter * f,
   lb_store_reader_unlock (store);
   if (!ok)
     return FALSE;
+  lb_store_media_page (g_steal_pointer (&rows), f, out_rows, out_more);
+  return TRUE;
+}
+
+void
+lb_store_media_page (GPtrArray * rows, const LbMediaFilter * f,
+    GPtrArray ** out_rows, gboolean * out_more)
+{
   gboolean more = rows->len > f->limit;
   if (more)
     g_ptr_array_set_size (rows, f->limit);
   if (out_more)
     *out_more = more;
-  *out_rows = g_steal_pointer (&rows);
-  return TRUE;
+  *out_rows = rows;
 }
 
 gboolean
@@ -774,6 +823,9 @@ lb_store_api_pending_summary (LbStore * store, gint64 * out_count,
 {
   g_return_val_if_fail (store != NULL && out_count && out_oldest_ns, FALSE);
 
+  if (store->pg)
+    return lb_store_pg_pending_summary (store->pg, out_count, out_oldest_ns,
+        error);
   gboolean ok = FALSE;
   lb_store_reader_lock (store);
   {
@@ -801,6 +853,8 @@ lb_store_api_count_status (LbStore * store, gint64 * counts, GError ** error)
   g_return_val_if_fail (store != NULL && counts != NULL, FALSE);
 
   memset (counts, 0, sizeof (gint64) * (LB_RETRIEVAL_INVALID + 1));
+  if (store->pg)
+    return lb_store_pg_count_status (store->pg, counts, error);
   gboolean ok = FALSE;
   lb_store_reader_lock (store);
   {
@@ -835,6 +889,8 @@ lb_store_api_claim_next_upto (LbStore * store, gint64 now_ns,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_claim_next (store->pg, now_ns, out, error);
 
   debug_init ();
   *out = NULL;
@@ -951,6 +1007,12 @@ lb_store_api_set_progress (LbStore * store, gint64 id, gdouble progress,
   g_return_val_if_fail (store != NULL, FALSE);
 
   progress = CLAMP (progress, 0.0, 1.0);
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_PROGRESS,.number = progress
+    };
+    return lb_store_journal_add (store, &e, error);
+  }
   return update_open_row (store, id,
       "UPDATE api_retrievals SET progress = ? WHERE id = ?", bind_double,
       &progress, "set the progress of", error);
@@ -989,6 +1051,15 @@ lb_store_api_finish_available (LbStore * store, gint64 id,
   g_return_val_if_fail (output_path != NULL, FALSE);
   g_return_val_if_fail (delivered_end_ns >= delivered_start_ns, FALSE);
 
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_AVAILABLE,.text =
+          output_path,.content_type = content_type,.delivered_start_ns =
+          delivered_start_ns,.delivered_end_ns = delivered_end_ns,.coverage =
+          coverage,.available_ns = available_ns,.number = MAX (cost, 0.0)
+    };
+    return lb_store_journal_add (store, &e, error);
+  }
   Available a = { output_path, content_type, coverage, delivered_start_ns,
     delivered_end_ns, available_ns, MAX (cost, 0.0)
   };
@@ -1010,6 +1081,11 @@ lb_store_api_finish_failed (LbStore * store, gint64 id, const gchar * reason,
     GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_FAILED,.text = reason };
+    return lb_store_journal_add (store, &e, error);
+  }
   return update_open_row (store, id,
       "UPDATE api_retrievals SET status = 'failed', failure_reason = ?,"
       " cost_committed = 0 WHERE id = ?", bind_reason, (gpointer) reason,
@@ -1021,6 +1097,12 @@ lb_store_api_finish_unavailable (LbStore * store, gint64 id,
     const gchar * reason, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_UNAVAILABLE,.text = reason
+    };
+    return lb_store_journal_add (store, &e, error);
+  }
   return update_open_row (store, id,
       "UPDATE api_retrievals SET status = 'unavailable', failure_reason = ?,"
       " cost_committed = 0 WHERE id = ?", bind_reason, (gpointer) reason,
@@ -1038,6 +1120,13 @@ lb_store_api_set_public_url (LbStore * store, gint64 id,
     const gchar * public_url, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_PUBLIC_URL,.text =
+          public_url
+    };
+    return lb_store_journal_add (store, &e, error);
+  }
   return update_open_row (store, id,
       "UPDATE api_retrievals SET public_url = ? WHERE id = ?", bind_reason,
       (gpointer) public_url, "set the public URL of", error);
@@ -1048,6 +1137,13 @@ lb_store_api_defer (LbStore * store, gint64 id, gint64 not_before_ns,
     GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_DEFER,.not_before_ns =
+          not_before_ns
+    };
+    return lb_store_journal_add (store, &e, error);
+  }
   return update_open_row (store, id,
       "UPDATE api_retrievals SET status = 'pending', not_before_ns = ? WHERE id = ?",
       bind_int64, &not_before_ns, "defer", error);
@@ -1057,6 +1153,11 @@ gboolean
 lb_store_api_wake (LbStore * store, gint64 id, GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg) {
+    /* cluster mode: to the node's journal (lb-store-cluster.h) */
+    LbJournalEntry e = {.row = id,.kind = LB_JOURNAL_WAKE };
+    return lb_store_journal_add (store, &e, error);
+  }
 
   LB_STORE_LOCK (store);
   gboolean ok = lb_store_exec_id (store,
@@ -1071,6 +1172,8 @@ gboolean
 lb_store_api_list_open (LbStore * store, GPtrArray ** out_rows, GError ** error)
 {
   g_return_val_if_fail (store != NULL && out_rows != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_list_open (store->pg, out_rows, error);
 
   g_autoptr (GPtrArray) rows =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_retrieval_free);
@@ -1093,6 +1196,12 @@ lb_store_api_requeue_running (LbStore * store, guint * out_count,
     GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg) {
+    /* the node's thread did it when it first reached the database */
+    if (out_count)
+      *out_count = 0;
+    return TRUE;
+  }
 
   debug_init ();
   LB_STORE_LOCK (store);
@@ -1116,6 +1225,9 @@ lb_store_api_token_add (LbStore * store, const gchar * hash, const gchar * org,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (hash != NULL && org != NULL && scopes != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_token_add (store->pg, hash, org, scopes, created_ns,
+        out_id, error);
 
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
@@ -1155,6 +1267,8 @@ lb_store_api_token_lookup (LbStore * store, const gchar * hash, LbToken ** out,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (hash != NULL && out != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_token_lookup (store->pg, hash, out, error);
 
   gboolean ok = FALSE;
   *out = NULL;
@@ -1182,6 +1296,8 @@ gboolean
 lb_store_api_token_list (LbStore * store, GPtrArray ** out, GError ** error)
 {
   g_return_val_if_fail (store != NULL && out != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_token_list (store->pg, out, error);
 
   g_autoptr (GPtrArray) tokens =
       g_ptr_array_new_with_free_func ((GDestroyNotify) lb_token_free);
@@ -1209,6 +1325,8 @@ lb_store_api_token_revoke (LbStore * store, gint64 id, gint64 revoked_ns,
     GError ** error)
 {
   g_return_val_if_fail (store != NULL, FALSE);
+  if (store->pg)
+    return lb_store_pg_token_revoke (store->pg, id, revoked_ns, error);
 
   gboolean ok = FALSE;
   LB_STORE_LOCK (store);
@@ -1235,6 +1353,8 @@ GBytes *
 lb_store_api_get_signing_key (LbStore * store, GError ** error)
 {
   g_return_val_if_fail (store != NULL, NULL);
+  if (store->pg)
+    return lb_store_pg_signing_key (store->pg, error);
 
   GBytes *key = NULL;
   g_autoptr (GBytes) fresh = lb_sign_new_key (error);

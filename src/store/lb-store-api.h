@@ -98,6 +98,10 @@ typedef struct {
   gchar *failure_reason;        /* failed / unavailable / invalid: why; else NULL */
   gchar *public_url;            /* urlInfo.url of an uploaded object, or NULL: the
                                  * box's own signed URL */
+  /* Cluster mode (lb-store-cluster.h); NULL on a single box: */
+  gchar *owner;                 /* the node that records the row's input */
+  gchar *media_base;            /* set when available: the base URL (advertise)
+                                 * of the node that holds the output */
 } LbRetrieval;
 
 LbRetrieval *lb_retrieval_new  (void);
@@ -175,7 +179,7 @@ gboolean lb_store_api_quota_usage      (LbStore      *store,
 
 /* Rows waiting or running (pending, running) and the creation time of the
  * oldest of them (0 when none); the last committed state, read without
- * waiting for a write. */
+ * waiting for a write.  In cluster mode: the rows this node owns. */
 gboolean lb_store_api_pending_summary  (LbStore      *store,
                                         gint64       *out_count,
                                         gint64       *out_oldest_ns,

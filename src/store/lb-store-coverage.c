@@ -80,8 +80,8 @@ add_ranges (JsonBuilder * b, const gchar * name, const GArray * ranges)
   json_builder_end_array (b);
 }
 
-static gchar *
-coverage_to_text (const LbCoverage * c)
+gchar *
+lb_store_coverage_to_text (const LbCoverage * c)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -105,7 +105,8 @@ lb_store_bind_coverage (sqlite3_stmt * stmt, gint col,
     sqlite3_bind_null (stmt, col);
     return;
   }
-  sqlite3_bind_text (stmt, col, coverage_to_text (coverage), -1, g_free);
+  sqlite3_bind_text (stmt, col, lb_store_coverage_to_text (coverage), -1,
+      g_free);
 }
 
 static gboolean
@@ -166,8 +167,8 @@ ranges_from_node (JsonNode * n, GArray * out)
   return TRUE;
 }
 
-static LbCoverage *
-coverage_from_text (const gchar * text)
+LbCoverage *
+lb_store_coverage_from_text (const gchar * text)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, text, -1, NULL))
@@ -196,7 +197,7 @@ lb_store_col_coverage (sqlite3_stmt * stmt, gint col)
   const gchar *text = (const gchar *) sqlite3_column_text (stmt, col);
   if (text == NULL)
     return NULL;
-  LbCoverage *c = coverage_from_text (text);
+  LbCoverage *c = lb_store_coverage_from_text (text);
   if (c == NULL)
     lb_log (LB_LOG_WARNING, NULL,
         "store: a coverage column does not parse; the row shows none");

@@ -78,7 +78,18 @@ struct _LbStore {
   gchar *path;
   gchar *dir;
   gboolean read_only;
+
+  /* Cluster mode (lb-store-cluster.h): the 'api' area's PostgreSQL
+   * backend, or NULL on a single box.  Set by lb_store_join_cluster()
+   * before the store is shared, freed by lb_store_free(); its own locks
+   * come after every lock above (lb-store-pg.c). */
+  struct _LbStorePg *pg;
 };
+
+/* Creates or migrates one area of the schema on the main connection. */
+gboolean lb_store_migrate_area   (LbStore              *store,
+                                  const LbStoreSchema  *schema,
+                                  GError              **error);
 
 /* Makes the store folder private (lb-store-folder.c): the process's umask
  * loses its group and other bits, the folder is created 0700 and the
@@ -159,11 +170,38 @@ void          lb_store_set_error (LbStore      *store,
                                   GError      **error,
                                   const gchar  *what);
 
+/* The columns of a retrieval row, in the order both backends read them. */
+#define LB_STORE_ROW_COLUMNS \
+  "id, retrieval_id, media_id, org, vehicle, input, camera_role, media_type, " \
+  "trigger_reason, start_ns, end_ns, status, progress, not_before_ns, created_ns, " \
+  "attempts, period, cost_reserved, cost_committed, output_path, content_type, " \
+  "delivered_start_ns, delivered_end_ns, coverage, available_ns, failure_reason, public_url"
+
+/* The wire names of the media types in @set, NULL-terminated in @out. */
+void          lb_store_media_type_names (guint        set,
+                                         const gchar *out[LB_MEDIA_TYPE_COUNT + 1]);
+/* A page of the media list: @rows (taken) were read with a limit one above
+ * @f's, to know whether more follow. */
+void          lb_store_media_page     (GPtrArray           *rows,
+                                       const LbMediaFilter *f,
+                                       GPtrArray          **out_rows,
+                                       gboolean            *out_more);
+
+/* A create refused for the quota: LB_ERROR_QUOTA_EXCEEDED saying why. */
+void          lb_store_quota_refused  (GError  **error,
+                                       gdouble   used,
+                                       gdouble   reserved,
+                                       gdouble   cost,
+                                       gdouble   allowance);
+
 /* Rows of the api and upload areas (lb-store-api.c): a media type column
  * holds the wire name; one this build does not know (a newer build's row)
  * reads as a clip. */
 LbMediaType   lb_store_col_media_type (sqlite3_stmt *stmt,
                                        gint          col);
+LbMediaType   lb_store_media_type_from_text (const gchar *text);
+/* "pending" … "invalid"; an unknown word reads as failed. */
+LbRetrievalStatus lb_store_status_from_text (const gchar *text);
 
 /* A coverage column (lb-store-coverage.c): the manifest as the store keeps
  * it.  NULL binds and reads as SQL NULL; a text that does not parse reads
@@ -173,6 +211,9 @@ void          lb_store_bind_coverage  (sqlite3_stmt     *stmt,
                                        const LbCoverage *coverage);
 LbCoverage   *lb_store_col_coverage   (sqlite3_stmt     *stmt,
                                        gint              col);
+/* The same text, for the PostgreSQL backend and the local journal. */
+gchar        *lb_store_coverage_to_text   (const LbCoverage *coverage);
+LbCoverage   *lb_store_coverage_from_text (const gchar      *text);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbStoreStmt, lb_store_stmt_release)

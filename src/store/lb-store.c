@@ -1,5 +1,5 @@
 /* lookback — the store: connection, pragmas, per-area migrations */
-#include "store/lb-store-private.h"
+#include "store/lb-store-pg.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
@@ -198,8 +198,9 @@ lb_store_schema_version (LbStore * store, const gchar * area)
   return version;
 }
 
-static gboolean
-migrate_area (LbStore * store, const LbStoreSchema * schema, GError ** error)
+gboolean
+lb_store_migrate_area (LbStore * store, const LbStoreSchema * schema,
+    GError ** error)
 {
   guint target = schema->steps ? g_strv_length ((GStrv) schema->steps) : 0;
   guint version = lb_store_schema_version (store, schema->area);
@@ -419,7 +420,7 @@ migrate (LbStore * store, GError ** error)
           "  area TEXT PRIMARY KEY, version INTEGER NOT NULL)", error))
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (schemas); i++)
-    if (!migrate_area (store, schemas[i], error))
+    if (!lb_store_migrate_area (store, schemas[i], error))
       return FALSE;
   return TRUE;
 }
@@ -499,6 +500,8 @@ lb_store_free (LbStore * store)
 {
   if (store == NULL)
     return;
+  /* its thread applies the journal: first, while SQLite is open */
+  g_clear_pointer (&store->pg, lb_store_pg_free);
   if (store->checkpointer) {
     g_mutex_lock (&store->state_lock);
     store->ck_stop = TRUE;

@@ -7,6 +7,7 @@
 #include "api-test.h"
 #include "api/lb-api-private.h"
 #include "core/lb-log.h"
+#include "lb-test-common.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -294,6 +295,98 @@ test_emfile_pauses (ApiFixture * f, gconstpointer data)
   g_assert_cmpint (g_atomic_int_get (&resume_logs), ==, 1);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Two connections from the same address: the second replaces the first in
+ * the table while the first's stream still lives. */
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  gboolean held;
+  gboolean released;
+} Hold;
+
+/* On the server's loop: holds it until the test releases it. */
+static gboolean
+hold_loop (gpointer data)
+{
+  Hold *h = data;
+  g_mutex_lock (&h->lock);
+  h->held = TRUE;
+  g_cond_broadcast (&h->cond);
+  while (!h->released)
+    g_cond_wait (&h->cond, &h->lock);
+  g_mutex_unlock (&h->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* A connection to the server from 127.0.0.1:@local, reset at once (no
+ * TIME_WAIT: the address is free again): it waits in the accept queue. */
+static void
+connect_and_reset (ApiFixture * f, guint16 local)
+{
+  gint s = socket (AF_INET, SOCK_STREAM, 0);
+  gint one = 1;
+  struct linger reset = { 1, 0 };
+  struct sockaddr_in a = { 0 };
+
+  g_assert_cmpint (s, >=, 0);
+  g_assert_cmpint (setsockopt (s, SOL_SOCKET, SO_REUSEADDR, &one,
+          sizeof one), ==, 0);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  a.sin_port = htons (local);
+  g_assert_cmpint (bind (s, (struct sockaddr *) &a, sizeof a), ==, 0);
+  a.sin_port = htons (server_port (f));
+  g_assert_cmpint (connect (s, (struct sockaddr *) &a, sizeof a), ==, 0);
+  g_assert_cmpint (setsockopt (s, SOL_SOCKET, SO_LINGER, &reset,
+          sizeof reset), ==, 0);
+  close (s);
+}
+
+/* Both are accepted in one burst under the same peer name; each ends when
+ * libsoup drops its stream, the first after it was replaced (a use after
+ * free under AddressSanitizer when the table held the only reference). */
+static void
+test_same_peer_again (ApiFixture * f, gconstpointer data)
+{
+  Hold h = { 0 };
+  guint16 local = lb_test_dead_port ();
+  g_mutex_init (&h.lock);
+  g_cond_init (&h.cond);
+  g_main_context_invoke (f->context, hold_loop, &h);
+  g_mutex_lock (&h.lock);
+  while (!h.held)
+    g_cond_wait (&h.cond, &h.lock);
+  g_mutex_unlock (&h.lock);
+  connect_and_reset (f, local);
+  connect_and_reset (f, local);
+  g_assert_cmpint (g_atomic_int_get (&f->server->conns_accepted), ==, 0);
+  g_mutex_lock (&h.lock);
+  h.released = TRUE;
+  g_cond_broadcast (&h.cond);
+  g_mutex_unlock (&h.lock);
+
+  /* both accepted, both gone; the server answers the next client */
+  while (g_atomic_int_get (&f->server->conns_accepted) < 2)
+    g_usleep (1000);
+  for (;;) {
+    g_mutex_lock (&f->server->lock);
+    guint open = g_hash_table_size (f->server->conns);
+    g_mutex_unlock (&f->server->lock);
+    if (open == 0)
+      break;
+    g_usleep (1000);
+  }
+  RawClient c = { 0 };
+  raw_client_open (&c, f);
+  g_assert_cmpuint (raw_get (&c, "/healthz", NULL), ==, 200);
+  raw_client_close (&c);
+  g_cond_clear (&h.cond);
+  g_mutex_clear (&h.lock);
+}
+
 /* The derived limit: the descriptor limit less 64 + 16 per input and per
  * worker (image workers too); a configured value that does not fit is
  * lowered; never below 8. */
@@ -336,6 +429,8 @@ main (int argc, char **argv)
       api_fixture_setup, test_flood_of_idle, api_fixture_teardown);
   g_test_add ("/api/connections/emfile-pauses", ApiFixture, CONFIG,
       api_fixture_setup, test_emfile_pauses, api_fixture_teardown);
+  g_test_add ("/api/connections/same-peer-again", ApiFixture, CONFIG,
+      api_fixture_setup, test_same_peer_again, api_fixture_teardown);
   g_test_add ("/api/connections/max-derived", ApiFixture, CONFIG,
       api_fixture_setup, test_max_connections, api_fixture_teardown);
   return g_test_run ();

@@ -2,14 +2,18 @@
 #include "lb-test-common.h"
 
 #include "core/lb-log.h"
+#include "core/lb-time.h"
+#include "quota/lb-quota.h"
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 
 void
 lb_test_rm_rf (const gchar * path)
@@ -92,7 +96,6 @@ lb_test_store_fixture_teardown (LbTestStoreFixture * f, gconstpointer data)
 
 /* --- lookbackd run by a test ------------------------------------------- */
 
-static void die_with_parent (gpointer data);
 
 /* The API's base URI in lookbackd's start line ("… started: API on URI,
  * …"), or NULL in any other line. */
@@ -145,7 +148,8 @@ lb_test_daemon_start (const gchar * conf, const gchar * const *env)
   LbTestDaemon *d = g_new0 (LbTestDaemon, 1);
 
   g_assert_nonnull (exe);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, lb_test_child_setup, NULL,
+      NULL);
   for (guint i = 0; env && env[i]; i++) {
     g_auto (GStrv) kv = g_strsplit (env[i], "=", 2);
     g_subprocess_launcher_setenv (launcher, kv[0], kv[1] ? kv[1] : "", TRUE);
@@ -216,12 +220,25 @@ lb_test_daemon_stop (LbTestDaemon * d, gint sig)
 {
   g_autoptr (GError) error = NULL;
 
+  gint status;
+
   g_subprocess_send_signal (d->proc, sig);
   g_subprocess_wait (d->proc, NULL, &error);
   g_assert_no_error (error);
   if (g_subprocess_get_if_signaled (d->proc))
-    return 128 + g_subprocess_get_term_sig (d->proc);
-  return g_subprocess_get_exit_status (d->proc);
+    status = 128 + g_subprocess_get_term_sig (d->proc);
+  else
+    status = g_subprocess_get_exit_status (d->proc);
+  if (status != 0 && status != 128 + sig) {
+    /* what it said before it ended badly (a sanitizer's report) */
+    g_mutex_lock (&d->lock);
+    while (!d->ended)
+      g_cond_wait (&d->cond, &d->lock);
+    g_mutex_unlock (&d->lock);
+    g_autofree gchar *out = lb_test_daemon_get_output (d);
+    g_test_message ("lookbackd ended with %d:\n%s", status, out);
+  }
+  return status;
 }
 
 void
@@ -382,10 +399,57 @@ lb_test_program_clear (LbTestProgram * r)
 }
 
 /* A failed assertion aborts a test: nothing it started outlives it. */
-static void
-die_with_parent (gpointer data)
+void
+lb_test_child_setup (gpointer data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+LbTestCamera *
+lb_test_camera_start (gint port, const gchar * const *args)
+{
+  g_autofree gchar *exe =
+      g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
+      "lb-test-camera", NULL);
+  g_autofree gchar *port_s = g_strdup_printf ("%d", port);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  gint out_fd = -1;
+  LbTestCamera *cam = g_new0 (LbTestCamera, 1);
+
+  g_ptr_array_add (argv, exe);
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, port_s);
+  for (guint i = 0; args && args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv->pdata, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD, lb_test_child_setup, NULL, &cam->pid,
+          NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  FILE *f = fdopen (out_fd, "r");
+  gchar line[256] = "";
+  g_assert_nonnull (fgets (line, sizeof line, f));
+  fclose (f);
+  cam->url = g_strdup (g_strstrip (line));
+  g_assert_true (g_str_has_prefix (cam->url, "rtsp://127.0.0.1:"));
+  return cam;
+}
+
+gint
+lb_test_camera_port (LbTestCamera * cam)
+{
+  return atoi (strrchr (cam->url, ':') + 1);
+}
+
+void
+lb_test_camera_kill (LbTestCamera * cam)
+{
+  kill (cam->pid, SIGKILL);
+  waitpid (cam->pid, NULL, 0);
+  g_spawn_close_pid (cam->pid);
+  g_free (cam->url);
+  g_free (cam);
 }
 
 GPid
@@ -399,8 +463,8 @@ lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
   g_assert_nonnull (argv[0]);
   g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, envp,
           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-          G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent, NULL, &pid, NULL, NULL,
-          &err_fd, &error));
+          G_SPAWN_STDOUT_TO_DEV_NULL, lb_test_child_setup, NULL, &pid, NULL,
+          NULL, &err_fd, &error));
   g_assert_no_error (error);
   g_autoptr (GInputStream) raw = g_unix_input_stream_new (err_fd, TRUE);
   g_autoptr (GDataInputStream) in = g_data_input_stream_new (raw);
@@ -436,9 +500,9 @@ lb_test_http_call (SoupSession * session, const gchar * base_uri,
     soup_message_set_request_body_from_bytes (msg, "application/json", b);
   }
   GBytes *reply = soup_session_send_and_read (session, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  return reply;
+  /* nothing answered (a daemon starting or killed): status 0, no body */
+  *status = reply ? soup_message_get_status (msg) : 0;
+  return reply ? reply : g_bytes_new (NULL, 0);
 }
 
 JsonNode *
@@ -451,4 +515,37 @@ lb_test_api_call (SoupSession * session, const gchar * base_uri,
   gsize len;
   const gchar *data = g_bytes_get_data (reply, &len);
   return json_from_string (len ? data : "null", NULL);
+}
+
+GSubprocess *
+lb_test_spawn_tied_logged (const gchar * const *argv, const gchar * log,
+    GError ** error)
+{
+  g_autoptr (GSubprocessLauncher) l =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_child_setup (l, lb_test_child_setup, NULL, NULL);
+  if (log) {
+    g_subprocess_launcher_set_stdout_file_path (l, log);
+    g_subprocess_launcher_set_stderr_file_path (l, log);
+  }
+  return g_subprocess_launcher_spawnv (l, argv, error);
+}
+
+GSubprocess *
+lb_test_spawn_tied (const gchar * const *argv, GError ** error)
+{
+  return lb_test_spawn_tied_logged (argv, NULL, error);
+}
+
+void
+lb_test_assert_books (LbStore * store, const gchar * org, gdouble used,
+    gdouble reserved)
+{
+  g_autoptr (GError) error = NULL;
+  gdouble u = -1, r = -1;
+  g_assert_true (lb_quota_get_usage (store, org, lb_time_now (), &u, &r,
+          &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
 }

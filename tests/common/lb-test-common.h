@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -75,8 +75,9 @@ void      lb_test_lookback                (LbTestProgram      *run,
                                            const gchar *const *env,
                                            const gchar *const *args);
 
-/* A TCP port on 127.0.0.1 where nothing listens (connecting is refused):
- * a dead camera, an endpoint that is down. */
+/* A TCP port on 127.0.0.1 where nothing listens (bound, then released:
+ * connecting is refused): a dead camera, an endpoint that is down, or a port
+ * for a server the test starts. */
 guint16   lb_test_dead_port               (void);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LbTestProgram, lb_test_program_clear)
@@ -135,7 +136,8 @@ GPid      lb_test_daemon_spawn            (const gchar *const *argv,
 
 /* A request to @base_uri@path with the bearer @token (NULL: none) and the
  * JSON @body (NULL: none), the server in another process: the body of the
- * answer; *@status gets the HTTP status. */
+ * answer; *@status gets the HTTP status, 0 (and an empty body) when nothing
+ * answered. */
 GBytes   *lb_test_http_call               (SoupSession       *session,
                                            const gchar       *base_uri,
                                            const gchar       *token,
@@ -154,5 +156,39 @@ JsonNode *lb_test_api_call                (SoupSession       *session,
                                            const gchar       *path,
                                            const gchar       *body,
                                            guint             *status);
+
+/* Spawns @argv as a child that is killed when the test dies. */
+GSubprocess *lb_test_spawn_tied           (const gchar * const *argv,
+                                           GError            **error);
+/* The same with its stdout and stderr written to the file @log. */
+GSubprocess *lb_test_spawn_tied_logged    (const gchar * const *argv,
+                                           const gchar        *log,
+                                           GError            **error);
+/* Asserts the quota books of @org this month: committed usage @used and
+ * open reservations @reserved (seconds of high-res video). */
+void      lb_test_assert_books            (LbStore     *store,
+                                           const gchar *org,
+                                           gdouble      used,
+                                           gdouble      reserved);
+
+/* A GSpawnChildSetupFunc: the child is killed when the test dies (a
+ * failed assertion leaves no camera or daemon running). */
+void      lb_test_child_setup             (gpointer data);
+
+/* An RTSP test camera (tests/tools/lb-test-camera) on loopback, started by
+ * the test: @port 0 picks a free port; @args (NULL-terminated, or NULL)
+ * are more of its options ("--codec", "h265", "--bframes", "2",
+ * "--stamp", …).  Fails the test when it does not start. */
+typedef struct
+{
+  GPid pid;
+  gchar *url;                   /* rtsp://127.0.0.1:PORT/cam */
+} LbTestCamera;
+
+LbTestCamera *lb_test_camera_start       (gint                port,
+                                          const gchar *const *args);
+gint          lb_test_camera_port        (LbTestCamera       *camera);
+/* Kills it (SIGKILL) and frees it. */
+void          lb_test_camera_kill        (LbTestCamera       *camera);
 
 G_END_DECLS

@@ -52,6 +52,24 @@ tear_down (Fixture * f, gconstpointer data)
   g_free (f->key);
 }
 
+/* The environment of the programs that speak TLS: in a sanitized build,
+ * GnuTLS loaded at their start (see LB_TEST_TLS_PRELOAD in
+ * tests/meson.build); elsewhere nothing. */
+static const gchar *const *
+tls_env (void)
+{
+  static gchar *preload;
+  static const gchar *env[2];
+  const gchar *value = g_getenv ("LB_TEST_TLS_PRELOAD");
+
+  if (value == NULL)
+    return NULL;
+  if (preload == NULL)
+    preload = g_strconcat ("LD_PRELOAD=", value, NULL);
+  env[0] = preload;
+  return env;
+}
+
 /* A configuration (in the fixture's folder) with @server_keys in [server]. */
 static gchar *
 conf (Fixture * f, const gchar * server_keys)
@@ -85,7 +103,7 @@ test_https (Fixture * f, gconstpointer data)
   /* relative paths: to the configuration's folder */
   g_autofree gchar *path = conf (f, "tls-certificate=cert.pem\n"
       "tls-key=key.pem\n");
-  g_autoptr (LbTestDaemon) d = lb_test_daemon_start (path, NULL);
+  g_autoptr (LbTestDaemon) d = lb_test_daemon_start (path, tls_env ());
   const gchar *uri = lb_test_daemon_get_uri (d);
   g_autofree gchar *healthz = g_strconcat (uri, "/healthz", NULL);
   g_autofree gchar *doc = g_strconcat (uri, "/openapi.json", NULL);
@@ -111,11 +129,11 @@ test_https (Fixture * f, gconstpointer data)
     "--input", "dashcamRoadFacing", "--type", "image", "--start",
     "2026-01-01T10:00:00Z", "--cacert", f->cert, NULL
   };
-  lb_test_program_run (&r, NULL, NULL, retrieve);
+  lb_test_program_run (&r, NULL, tls_env (), retrieve);
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "creating the retrieval: HTTP 401"));
   retrieve[16] = NULL;          /* no --cacert */
-  lb_test_program_run (&s, NULL, NULL, retrieve);
+  lb_test_program_run (&s, NULL, tls_env (), retrieve);
   g_assert_cmpint (s.status, ==, 1);
   g_assert_null (strstr (s.err, "HTTP 401"));
   /* and the server still answers afterwards */

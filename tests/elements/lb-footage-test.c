@@ -22,16 +22,34 @@ lb_test_record_full (const gchar * db, const gchar * vehicle,
     const gchar * input, gint64 origin_ns, guint n_frames, gint64 segment_ns,
     const gchar * x264_options)
 {
+  g_autofree gchar *encoder = g_strdup_printf ("x264enc "
+      "speed-preset=ultrafast key-int-max=%d option-string=scenecut=0 %s ! "
+      "h264parse name=parse", LB_TEST_FPS, x264_options);
+  return lb_test_record_encoded (db, vehicle, input, origin_ns, n_frames,
+      segment_ns, encoder);
+}
+
+gchar *
+lb_test_x265_encoder (guint bframes)
+{
+  return g_strdup_printf ("x265enc speed-preset=ultrafast key-int-max=%d "
+      "option-string=\"scenecut=0:open-gop=0:bframes=%u:b-adapt=0\" ! "
+      "h265parse name=parse", LB_TEST_FPS, bframes);
+}
+
+GPtrArray *
+lb_test_record_encoded (const gchar * db, const gchar * vehicle,
+    const gchar * input, gint64 origin_ns, guint n_frames, gint64 segment_ns,
+    const gchar * encoder)
+{
   g_autoptr (GError) error = NULL;
   g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
   g_autofree gchar *description = g_strdup_printf ("videotestsrc "
       "pattern=ball num-buffers=%u ! video/x-raw,format=I420,width=%d,"
       "height=%d,framerate=%d/1 ! lbclockstamp source=pts offset=%"
-      G_GINT64_FORMAT " ! x264enc speed-preset=ultrafast key-int-max=%d "
-      "option-string=scenecut=0 %s ! h264parse name=parse", n_frames,
-      LB_TEST_WIDTH, LB_TEST_HEIGHT, LB_TEST_FPS, origin_ns, LB_TEST_FPS,
-      x264_options);
+      G_GINT64_FORMAT " ! %s", n_frames, LB_TEST_WIDTH, LB_TEST_HEIGHT,
+      LB_TEST_FPS, origin_ns, encoder);
   GstElement *pipeline = gst_parse_launch (description, &error);
   g_assert_no_error (error);
 

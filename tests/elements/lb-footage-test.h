@@ -41,6 +41,21 @@ GPtrArray *lb_test_record_full    (const gchar *db,
                                    gint64       segment_ns,
                                    const gchar *x264_options);
 
+/* The same with another encoder: @encoder is the chain after the stamp,
+ * ending in a parser named "parse" (e.g. "x265enc … ! h265parse
+ * name=parse"). */
+GPtrArray *lb_test_record_encoded (const gchar *db,
+                                   const gchar *vehicle,
+                                   const gchar *input,
+                                   gint64       origin_ns,
+                                   guint        n_frames,
+                                   gint64       segment_ns,
+                                   const gchar *encoder);
+
+/* x265enc making one keyframe (IDR) per second of LB_TEST_FPS, with
+ * @bframes B-frames in a fixed pattern, then h265parse name=parse. */
+gchar     *lb_test_x265_encoder   (guint        bframes);
+
 /* The recording of a test suite is made once, before the suite forks its
  * tests, by the test program itself in a child process (so that the
  * process that forks never ran a GStreamer thread):

@@ -287,6 +287,31 @@ GST_START_TEST (test_gap_inside_range)
 
 GST_END_TEST;
 
+/* lbrecordingsrc's output for @vehicle/cam from @start to @end is @media
+ * whose frames are mostly reordered (DTS before PTS: B-frames). */
+static void
+assert_reordered (const gchar * db, const gchar * vehicle, const gchar * start,
+    const gchar * end, const gchar * media)
+{
+  GstElement *src = gst_element_factory_make ("lbrecordingsrc", NULL);
+  g_object_set (src, "db", db, "vehicle", vehicle, "input", "cam",
+      "start-time", start, "end-time", end, NULL);
+  GstHarness *h = gst_harness_new_with_element (src, NULL, "src");
+  gst_object_unref (src);
+  g_autoptr (GPtrArray) buffers = pull_all (h);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (gst_structure_has_name (gst_caps_get_structure (caps, 0),
+          media));
+  guint reordered = 0;
+  for (guint i = 0; i < buffers->len; i++) {
+    GstBuffer *b = g_ptr_array_index (buffers, i);
+    reordered += GST_BUFFER_DTS (b) < GST_BUFFER_PTS (b);
+  }
+  fail_unless (reordered > buffers->len / 2, "%u of %u", reordered,
+      buffers->len);
+  gst_harness_teardown (h);
+}
+
 /* Footage with B-frames (DTS before PTS, decode order ≠ display order):
  * decoded, every frame of the range once, in order, across a file
  * boundary; the last frames in display order are not lost to an early
@@ -303,20 +328,7 @@ GST_START_TEST (test_bframes)
   /* the reader's output really has reordered frames */
   g_autofree gchar *start_text = ns_string (FRAME (45) + 10 * MS);
   g_autofree gchar *end_text = ns_string (FRAME (255) + 10 * MS);
-  GstElement *src = gst_element_factory_make ("lbrecordingsrc", NULL);
-  g_object_set (src, "db", bdb, "vehicle", "b", "input", "cam", "start-time",
-      start_text, "end-time", end_text, NULL);
-  GstHarness *h = gst_harness_new_with_element (src, NULL, "src");
-  gst_object_unref (src);
-  g_autoptr (GPtrArray) buffers = pull_all (h);
-  guint reordered = 0;
-  for (guint i = 0; i < buffers->len; i++) {
-    GstBuffer *b = g_ptr_array_index (buffers, i);
-    reordered += GST_BUFFER_DTS (b) < GST_BUFFER_PTS (b);
-  }
-  fail_unless (reordered > buffers->len / 2, "%u of %u", reordered,
-      buffers->len);
-  gst_harness_teardown (h);
+  assert_reordered (bdb, "b", start_text, end_text, "video/x-h264");
 
   g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
       "db=\"%s\" vehicle=b input=cam start-time=%s end-time=%s ! avdec_h264 ! "
@@ -331,6 +343,49 @@ GST_START_TEST (test_bframes)
     fail_unless (gst_structure_get_int64 (g_ptr_array_index (checks, i),
             "stamp", &stamp), "frame %u unreadable", i);
     fail_unless_equals_int64 (stamp, FRAME (45 + i));
+  }
+  lb_test_rm_rf (dir);
+}
+
+GST_END_TEST;
+
+/* H.265 with B-frames, recorded as it comes: parsed by h265parse, every
+ * frame of a range across a file boundary decoded once, in order; with
+ * mode=keyframes, the keyframes alone, one per second. */
+GST_START_TEST (test_h265_bframes)
+{
+  g_autofree gchar *hdb = NULL;
+  g_autofree gchar *dir = lb_test_store_new (&hdb);
+  g_autofree gchar *x265 = lb_test_x265_encoder (2);
+  g_autoptr (GPtrArray) files = lb_test_record_encoded (hdb, "h", "cam",
+      WALL0, 10 * LB_TEST_FPS, 5 * SEC, x265);
+  fail_unless_equals_int (files->len, 2);
+
+  g_autofree gchar *start_text = ns_string (FRAME (45) + 10 * MS);
+  g_autofree gchar *end_text = ns_string (FRAME (255) + 10 * MS);
+  assert_reordered (hdb, "h", start_text, end_text, "video/x-h265");
+
+  for (guint keyframes = 0; keyframes < 2; keyframes++) {
+    g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
+        "db=\"%s\" vehicle=h input=cam start-time=%s end-time=%s mode=%s ! "
+        "avdec_h265 ! lbclockcheck ! fakesink", hdb, start_text, end_text,
+        keyframes ? "keyframes" : "all");
+    g_autoptr (LbTestRun) run = lb_test_run_launch (description,
+        GST_CLOCK_TIME_NONE, 30);
+    fail_unless (run->error == NULL, "%s", run->error ? run->error->message :
+        "");
+    g_autoptr (GPtrArray) checks = lb_test_run_messages (run, "lbclockcheck");
+    /* all: frames 45..255; keyframes: those of seconds 1..8 (the one
+     * before the start, then every one up to the end) */
+    guint from = keyframes ? LB_TEST_FPS : 45;
+    guint step = keyframes ? LB_TEST_FPS : 1;
+    fail_unless_equals_int (checks->len, keyframes ? 8 : 255 - 45 + 1);
+    for (guint i = 0; i < checks->len; i++) {
+      gint64 stamp = 0;
+      fail_unless (gst_structure_get_int64 (g_ptr_array_index (checks, i),
+              "stamp", &stamp), "frame %u unreadable", i);
+      fail_unless_equals_int64 (stamp, FRAME (from + i * step));
+    }
   }
   lb_test_rm_rf (dir);
 }
@@ -754,6 +809,7 @@ lbrecordingsrc_suite (void)
   tcase_add_test (tc, test_keyframes_mode);
   tcase_add_test (tc, test_gap_inside_range);
   tcase_add_test (tc, test_bframes);
+  tcase_add_test (tc, test_h265_bframes);
   tcase_add_test (tc, test_shared_media);
   tcase_add_test (tc, test_restart);
   tcase_add_test (tc, test_stop_early);

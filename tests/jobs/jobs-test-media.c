@@ -158,15 +158,12 @@ jt_info_free (JtInfo * info)
 }
 
 GArray *
-jt_read_stamps (const gchar * path)
+jt_read_frames (const gchar * description)
 {
-  g_autofree gchar *d =
-      g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
-      "! lbclockcheck ! fakesink", path);
   g_autoptr (GError) error = NULL;
-  g_autoptr (GstElement) p = gst_parse_launch (d, &error);
+  g_autoptr (GstElement) p = gst_parse_launch (description, &error);
   g_assert_no_error (error);
-  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (JtFrame));
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   gst_element_set_state (p, GST_STATE_PLAYING);
   for (;;) {
@@ -176,17 +173,33 @@ jt_read_stamps (const gchar * path)
     if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
       g_autoptr (GError) err = NULL;
       gst_message_parse_error (m, &err, NULL);
-      g_error ("%s: %s", path, err->message);
+      g_error ("%s: %s", description, err->message);
     }
     if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS)
       break;
     const GstStructure *s = gst_message_get_structure (m);
-    gint64 stamp;
+    JtFrame f;
+    guint64 pts = 0;
     if (gst_structure_has_name (s, "lbclockcheck")) {
-      g_assert_true (gst_structure_get_int64 (s, "stamp", &stamp));
-      g_array_append_val (stamps, stamp);
+      g_assert_true (gst_structure_get_int64 (s, "stamp", &f.stamp));
+      g_assert_true (gst_structure_get_uint64 (s, "pts", &pts));
+      f.pts = (gint64) pts;
+      g_array_append_val (frames, f);
     }
   }
   gst_element_set_state (p, GST_STATE_NULL);
+  return frames;
+}
+
+GArray *
+jt_read_stamps (const gchar * path)
+{
+  g_autofree gchar *d =
+      g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert "
+      "! lbclockcheck ! fakesink", path);
+  g_autoptr (GArray) frames = jt_read_frames (d);
+  GArray *stamps = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; i < frames->len; i++)
+    g_array_append_val (stamps, g_array_index (frames, JtFrame, i).stamp);
   return stamps;
 }

@@ -38,6 +38,16 @@ JtInfo    *jt_discover        (const gchar *path);
 /* The lbclockcheck stamp of every frame a player shows of @path, in order
  * (gint64); fails the test on a pipeline error or an unreadable frame. */
 GArray    *jt_read_stamps     (const gchar *path);
+
+typedef struct {
+  gint64 stamp;                 /* drawn in the frame */
+  gint64 pts;                   /* its time at lbclockcheck */
+} JtFrame;
+
+/* Runs @description (… ! lbclockcheck ! fakesink) to EOS: each frame's
+ * stamp and time (JtFrame), in order; fails the test on an error or an
+ * unreadable frame. */
+GArray    *jt_read_frames     (const gchar *description);
 #define STAMP(a, i) g_array_index ((a), gint64, (i))
 void       jt_info_free       (JtInfo *info);
 

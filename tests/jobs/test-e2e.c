@@ -48,9 +48,11 @@ import_footage (Fixture * f, const gchar * input, gint64 start, guint seconds)
   import_footage_codec (f, input, start, seconds, "h264");
 }
 
+/* Runs @launch (a description ending in a muxer) into the segment of
+ * @input starting at @start, and indexes it. */
 static void
-import_footage_codec (Fixture * f, const gchar * input, gint64 start,
-    guint seconds, const gchar * codec)
+index_made (Fixture * f, const gchar * input, gint64 start,
+    const gchar * launch)
 {
   g_autoptr (GError) error = NULL;
   const gchar *store_dir = lb_config_get_store_dir (f->api->config);
@@ -58,35 +60,61 @@ import_footage_codec (Fixture * f, const gchar * input, gint64 start,
       lb_footage_segment_path (store_dir, "1234", input, start);
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_mkdir_with_parents (dir, 0755);
-  g_autofree gchar *d =
-      g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
-      "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
-      "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
-      "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000 "
-      "! filesink location=\"%s\"", seconds * 30, start, g_str_equal (codec,
-          "h265") ?
-      "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
-      "! h265parse" : g_str_equal (codec, "h264-high") ?
-      /* H.264 with another SPS than the default's (Constrained Baseline) */
-      "x264enc speed-preset=superfast bframes=0 key-int-max=30 option-string=scenecut=0 "
-      "! video/x-h264,profile=high ! h264parse" :
-      "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
-      "option-string=scenecut=0 ! h264parse", path);
+  g_autofree gchar *d = g_strdup_printf ("%s ! filesink location=\"%s\"",
+      launch, path);
   jt_run_launch (d);
-  gint64 id = 0;
   g_assert_true (lb_footage_index_file (f->api->store, "1234", input, path,
-          start, &id, &error));
+          start, NULL, &error));
   g_assert_no_error (error);
   lb_jobs_poke (f->jobs);
 }
 
+/* A recording from ../shared/media, remuxed by mp4mux (@parser: the
+ * codec's) into the segment of @input starting at @start. */
+static void
+index_shared (Fixture * f, const gchar * file, const gchar * parser,
+    const gchar * input, gint64 start)
+{
+  g_autofree gchar *src = lb_test_shared_media (file);
+  g_autofree gchar *launch = g_strdup_printf ("filesrc location=\"%s\" ! "
+      "qtdemux ! %s ! mp4mux fragment-duration=1000", src, parser);
+  index_made (f, input, start, launch);
+}
+
+static void
+import_footage_codec (Fixture * f, const gchar * input, gint64 start,
+    guint seconds, const gchar * codec)
+{
+  g_autofree gchar *d =
+      g_strdup_printf ("videotestsrc pattern=smpte horizontal-speed=3 "
+      "num-buffers=%u ! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! lbclockstamp source=pts offset=%" G_GINT64_FORMAT " ! videoconvert "
+      "! video/x-raw,format=I420 ! %s ! mp4mux fragment-duration=1000",
+      seconds * 30, start, g_str_equal (codec,
+          "h265") ?
+      "x265enc speed-preset=ultrafast key-int-max=30 option-string=scenecut=0:bframes=0 "
+      "! h265parse" : g_str_equal (codec, "h265-b") ?
+      /* B-frames in a fixed pattern, closed GOPs */
+      "x265enc speed-preset=ultrafast key-int-max=30 "
+      "option-string=scenecut=0:open-gop=0:bframes=2:b-adapt=0 ! h265parse" :
+      g_str_equal (codec, "h264-high") ?
+      /* H.264 with another SPS than the default's (Constrained Baseline) */
+      "x264enc speed-preset=superfast bframes=0 key-int-max=30 option-string=scenecut=0 "
+      "! video/x-h264,profile=high ! h264parse" :
+      "x264enc speed-preset=ultrafast bframes=0 key-int-max=30 "
+      "option-string=scenecut=0 ! h264parse");
+  index_made (f, input, start, d);
+}
+
+/* @data: more [jobs] keys, or NULL */
 static void
 set_up (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  f->api =
-      api_fixture_new ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
-      "[api]\nreads-per-second=10000\n");
+  g_autofree gchar *conf =
+      g_strdup_printf ("[jobs]\nworkers=1\nretries=1\npending-deadline=5s\n"
+      "%s[api]\nreads-per-second=10000\n", data ? (const gchar *) data : "");
+  f->api = api_fixture_new (conf);
   f->jobs = lb_jobs_new (f->api->config, f->api->store, NULL, &error);
   g_assert_no_error (error);
   lb_jobs_set_clock (f->jobs, f->api->clock);
@@ -206,27 +234,41 @@ test_image (Fixture * f, gconstpointer data)
   assert_books (f, 0.2, 0);
 }
 
+/* A clip of @input from @start to @end: an MP4 of @video (caps name) at
+ * @w x @h whose frames are exactly those stamped @start to @end. */
 static void
-check_clip (Fixture * f, const gchar * media_type, gint64 start, gint64 end,
-    gint w, gint h)
+check_clip_of (Fixture * f, const gchar * input, const gchar * media_type,
+    gint64 start, gint64 end, gint w, gint h, const gchar * video)
 {
-  g_autofree gchar *id =
-      create (f, media_type, start, end, "dashcamRoadFacing");
+  g_autofree gchar *id = create (f, media_type, start, end, input);
   g_autoptr (ApiReply) r = poll_done (f, id, 60);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
   g_autofree gchar *file = download (f, r, "clip.mp4");
   g_autoptr (JtInfo) info = jt_discover (file);
   g_assert_cmpstr (info->container, ==, "video/quicktime");
-  g_assert_cmpstr (info->video, ==, "video/x-h264");
+  g_assert_cmpstr (info->video, ==, video);
   g_assert_cmpint (info->width, ==, w);
   g_assert_cmpint (info->height, ==, h);
   g_assert_cmpint (ABS (GST_CLOCK_DIFF (end - start, info->duration)), <=,
       FRAME);
   g_autoptr (GArray) stamps = jt_read_stamps (file);
   guint frames = (end - start) / FRAME;
+  for (guint i = 0; i < stamps->len && stamps->len != frames; i++)
+    g_test_message ("frame %u: stamp %+" G_GINT64_FORMAT " ns from the start",
+        i, STAMP (stamps, i) - start);
   g_assert_cmpuint (stamps->len, ==, frames);
   g_assert_cmpint (STAMP (stamps, 0), ==, start);
-  g_assert_cmpint (STAMP (stamps, stamps->len - 1), ==, start + F (frames - 1));
+  /* (F () rounds: a ns either way) */
+  g_assert_cmpint (ABS (STAMP (stamps, stamps->len - 1) - (start +
+              F (frames - 1))), <=, 1);
+}
+
+static void
+check_clip (Fixture * f, const gchar * media_type, gint64 start, gint64 end,
+    gint w, gint h)
+{
+  check_clip_of (f, "dashcamRoadFacing", media_type, start, end, w, h,
+      "video/x-h264");
 }
 
 static void
@@ -246,24 +288,62 @@ test_high_res_across_segments (Fixture * f, gconstpointer data)
   assert_books (f, 2.0, 0);
 }
 
-/* H.265 footage: high-res is transcoded to H.264, still frame-exact. */
+/* H.265 footage with B-frames: the clip is remuxed, HEVC as recorded,
+ * frame-exact from a mid-GOP start, across fragments. */
 static void
-test_high_res_from_h265 (Fixture * f, gconstpointer data)
+test_high_res_h265 (Fixture * f, gconstpointer data)
 {
-  import_footage_codec (f, "dashcamDriverFacing", T0, 3, "h265");
-  g_autofree gchar *id = create (f, "videoHighRes", T0 + F (15), T0 + F (75),
+  import_footage_codec (f, "dashcamDriverFacing", T0, 4, "h265-b");
+  check_clip_of (f, "dashcamDriverFacing", "videoHighRes", T0 + F (15),
+      T0 + F (75), 160, 120, "video/x-h265");
+  check_clip_of (f, "dashcamDriverFacing", "videoHighRes", T0 + F (44),
+      T0 + F (104), 160, 120, "video/x-h265");
+  assert_books (f, 4.0, 0);
+}
+
+/* [jobs] high-res-codec=h264 (players without HEVC): the same clip is
+ * transcoded to H.264, still frame-exact. */
+static void
+test_high_res_h265_as_h264 (Fixture * f, gconstpointer data)
+{
+  import_footage_codec (f, "dashcamDriverFacing", T0, 3, "h265-b");
+  check_clip_of (f, "dashcamDriverFacing", "videoHighRes", T0 + F (15),
+      T0 + F (75), 160, 120, "video/x-h264");
+}
+
+/* The other retrievals from H.265 footage with B-frames: the still is the
+ * frame nearest the time, the low-res clip an H.264 transcode of exactly
+ * the range, the hyperlapse its keyframes remuxed as they are (HEVC). */
+static void
+test_h265_retrievals (Fixture * f, gconstpointer data)
+{
+  import_footage_codec (f, "dashcamDriverFacing", T0, 10, "h265-b");
+  const gint64 times[][2] = { {2510, 75}, {2520, 76}, {2990, 90} };
+  for (guint i = 0; i < G_N_ELEMENTS (times); i++) {
+    gint64 t = T0 + times[i][0] * LB_NS_PER_MS;
+    g_autofree gchar *id = create (f, "image", t, t, "dashcamDriverFacing");
+    g_autoptr (ApiReply) r = poll_done (f, id, 30);
+    g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==,
+        "available");
+    g_autofree gchar *still = download (f, r, "still.jpg");
+    g_autoptr (GArray) stamps = jt_read_stamps (still);
+    g_assert_cmpuint (stamps->len, ==, 1);
+    g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (times[i][1]));
+  }
+  check_clip_of (f, "dashcamDriverFacing", "videoLowRes", T0 + F (40),
+      T0 + F (100), 160, 120, "video/x-h264");
+
+  g_autofree gchar *id = create (f, "hyperlapse", T0, T0 + 10 * LB_NS_PER_SEC,
       "dashcamDriverFacing");
   g_autoptr (ApiReply) r = poll_done (f, id, 60);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
-  g_autofree gchar *file = download (f, r, "hevc.mp4");
+  g_autofree gchar *file = download (f, r, "lapse.mp4");
   g_autoptr (JtInfo) info = jt_discover (file);
-  g_assert_cmpstr (info->video, ==, "video/x-h264");
-  g_assert_cmpint (info->width, ==, 160);
-  g_assert_cmpint (ABS (GST_CLOCK_DIFF (F (60), info->duration)), <=, FRAME);
+  g_assert_cmpstr (info->video, ==, "video/x-h265");
   g_autoptr (GArray) stamps = jt_read_stamps (file);
-  g_assert_cmpuint (stamps->len, ==, 60);
-  g_assert_cmpint (STAMP (stamps, 0), ==, T0 + F (15));
-  g_assert_cmpint (STAMP (stamps, 59), ==, T0 + F (74));
+  g_assert_cmpuint (stamps->len, ==, 10);
+  for (guint i = 0; i < stamps->len; i++)
+    g_assert_cmpint (STAMP (stamps, i), ==, T0 + i * LB_NS_PER_SEC);
 }
 
 static void
@@ -370,21 +450,8 @@ test_pending_deadline (Fixture * f, gconstpointer data)
 static void
 test_one_fps_recording (Fixture * f, gconstpointer data)
 {
-  g_autofree gchar *src = lb_test_shared_media ("moonfire-clip.mp4");
-  g_autoptr (GError) error = NULL;
-  const gchar *store_dir = lb_config_get_store_dir (f->api->config);
   gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
-  g_autofree gchar *path =
-      lb_footage_segment_path (store_dir, "1234", "dashcamDriverFacing", t2);
-  g_autofree gchar *dir = g_path_get_dirname (path);
-  g_mkdir_with_parents (dir, 0755);
-  g_autofree gchar *d =
-      g_strdup_printf ("filesrc location=\"%s\" ! qtdemux ! h264parse "
-      "! mp4mux fragment-duration=1000 ! filesink location=\"%s\"", src, path);
-  jt_run_launch (d);
-  g_assert_true (lb_footage_index_file (f->api->store, "1234",
-          "dashcamDriverFacing", path, t2, NULL, &error));
-  g_assert_no_error (error);
+  index_shared (f, "moonfire-clip.mp4", "h264parse", "dashcamDriverFacing", t2);
 
   /* 3.4 s: the frame at 3.000133 s is 0.4 s away, the next 0.6 s */
   g_autofree gchar *id =
@@ -415,6 +482,47 @@ test_one_fps_recording (Fixture * f, gconstpointer data)
   gdouble coffset =
       json_node_get_double (api_json_get (c, "data.media.0.coverage.offsetMs"));
   g_assert_cmpfloat (ABS (coffset), <, 4.0);    /* the frame at 2.0029 s (or 2.0) */
+}
+
+/* The HEVC clip of ../shared/media (Big Buck Bunny, 480x240, 30 fps, a
+ * keyframe every 2 s), imported as recorded elsewhere: the still is at the
+ * frame nearest the time, the high-res clip is an HEVC remux whose frames
+ * are the source's own, from the frame at the start to the one before the
+ * end. */
+static void
+test_shared_hevc (Fixture * f, gconstpointer data)
+{
+  g_autofree gchar *src = lb_test_shared_media ("bbb-hevc.mp4");
+  gint64 t2 = T0 + 20 * LB_NS_PER_SEC;
+  index_shared (f, "bbb-hevc.mp4", "h265parse", "dashcamDriverFacing", t2);
+
+  g_autofree gchar *id = create (f, "image", t2 + 2510 * LB_NS_PER_MS,
+      t2 + 2510 * LB_NS_PER_MS, "dashcamDriverFacing");
+  g_autoptr (ApiReply) r = poll_done (f, id, 30);
+  g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
+  g_autofree gchar *delivered = rfc (t2 + F (75));
+  g_assert_cmpstr (api_json_string (r, "data.media.0.startTime"), ==,
+      delivered);
+  g_autofree gchar *still = download (f, r, "bbb.jpg");
+  g_autoptr (JtInfo) info = jt_discover (still);
+  g_assert_cmpint (info->width, ==, 480);
+  g_assert_cmpint (info->height, ==, 240);
+
+  g_autofree gchar *cid = create (f, "videoHighRes", t2 + F (45), t2 + F (105),
+      "dashcamDriverFacing");
+  g_autoptr (ApiReply) c = poll_done (f, cid, 30);
+  g_assert_cmpstr (api_json_string (c, "data.media.0.status"), ==, "available");
+  g_autofree gchar *clip = download (f, c, "bbb.mp4");
+  g_autoptr (JtInfo) cinfo = jt_discover (clip);
+  g_assert_cmpstr (cinfo->video, ==, "video/x-h265");
+  g_autoptr (JtDecoded) source = jt_decode (src);
+  g_autoptr (JtDecoded) frames = jt_decode (clip);
+  g_assert_cmpuint (source->frames->len, ==, 150);
+  g_assert_cmpuint (frames->frames->len, ==, 60);
+  g_assert_true (g_bytes_equal (frames->frames->pdata[0],
+          source->frames->pdata[45]));
+  g_assert_true (g_bytes_equal (frames->frames->pdata[59],
+          source->frames->pdata[104]));
 }
 
 static guint
@@ -497,7 +605,10 @@ main (int argc, char **argv)
   ADD ("/jobs/e2e/image", test_image);
   ADD ("/jobs/e2e/high-res", test_high_res);
   ADD ("/jobs/e2e/high-res-across-segments", test_high_res_across_segments);
-  ADD ("/jobs/e2e/high-res-from-h265", test_high_res_from_h265);
+  ADD ("/jobs/e2e/high-res-h265", test_high_res_h265);
+  g_test_add ("/jobs/e2e/high-res-h265-as-h264", Fixture,
+      "high-res-codec=h264\n", set_up, test_high_res_h265_as_h264, tear_down);
+  ADD ("/jobs/e2e/h265-retrievals", test_h265_retrievals);
   ADD ("/jobs/e2e/low-res", test_low_res);
   ADD ("/jobs/e2e/hyperlapse", test_hyperlapse);
   ADD ("/jobs/e2e/hyperlapse-codec-data-changes",
@@ -506,6 +617,7 @@ main (int argc, char **argv)
   ADD ("/jobs/e2e/late-footage", test_late_footage);
   ADD ("/jobs/e2e/pending-deadline", test_pending_deadline);
   ADD ("/jobs/e2e/one-fps-recording", test_one_fps_recording);
+  ADD ("/jobs/e2e/shared-hevc", test_shared_hevc);
   ADD ("/jobs/e2e/corrupt-segment", test_corrupt_segment);
   ADD ("/jobs/e2e/full-disk", test_full_disk);
   return g_test_run ();

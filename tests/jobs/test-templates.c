@@ -79,12 +79,21 @@ build (LbPipelines * p, LbJobRun * run, const gchar * template_name)
   return gst_object_ref (pass->pipeline);
 }
 
-/* The template a job of @run starts with. */
+/* The template a job of @run starts with (@h264_only: [jobs]
+ * high-res-codec=h264). */
+static const gchar *
+chosen_with (LbPipelines * p, LbMediaType media_type, const gchar * codec,
+    gboolean h264_only)
+{
+  LbJobRun run = make_run (media_type, codec);
+  run.copy_h264_only = h264_only;
+  return lb_job_kind_choose (p, &run)->template_name;
+}
+
 static const gchar *
 chosen (LbPipelines * p, LbMediaType media_type, const gchar * codec)
 {
-  LbJobRun run = make_run (media_type, codec);
-  return lb_job_kind_choose (p, &run)->template_name;
+  return chosen_with (p, media_type, codec, FALSE);
 }
 
 static gint64
@@ -109,8 +118,9 @@ get_i64 (GstElement * pipeline, const gchar * name, const gchar * prop)
   return g_value_get_int64 (&i);
 }
 
-/* The high-res pipeline for H.264 footage remuxes: no encoder, whatever
- * the request; other codecs transcode. */
+/* The high-res pipeline for H.264 and H.265 footage remuxes: no encoder,
+ * whatever the request; other codecs transcode, and so does H.265 when the
+ * operator asks for H.264 clips ([jobs] high-res-codec=h264). */
 static void
 test_high_res_has_no_encoder (void)
 {
@@ -128,7 +138,13 @@ test_high_res_has_no_encoder (void)
   g_assert_cmpint (get_i64 (remux, "src", "end-time"), ==, run.end_ns);
 
   g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h265"), ==,
+      "video-high-res");
+  g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "vp9"), ==,
       "video-high-res-transcode");
+  g_assert_cmpstr (chosen_with (p, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h264",
+          TRUE), ==, "video-high-res");
+  g_assert_cmpstr (chosen_with (p, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h265",
+          TRUE), ==, "video-high-res-transcode");
   LbJobRun hevc = make_run (LB_MEDIA_TYPE_VIDEO_HIGH_RES, "h265");
   g_autoptr (GstElement) transcode =
       build (p, &hevc, "video-high-res-transcode");
@@ -141,7 +157,9 @@ test_high_res_has_no_encoder (void)
   g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_HYPERLAPSE, NULL), ==,
       "hyperlapse-remux");
   g_assert_cmpstr (chosen (p, LB_MEDIA_TYPE_HYPERLAPSE, "h265"), ==,
-      "hyperlapse");
+      "hyperlapse-remux");
+  g_assert_cmpstr (chosen_with (p, LB_MEDIA_TYPE_HYPERLAPSE, "h265", TRUE),
+      ==, "hyperlapse");
   LbJobRun hl = make_run (LB_MEDIA_TYPE_HYPERLAPSE, "h264");
   g_autoptr (GstElement) lapse = build (p, &hl, "hyperlapse-remux");
   g_assert_no_error (error);
@@ -268,14 +286,14 @@ test_kinds_table (void)
     const LbJobKind *fb = lb_job_kind_get_fallback (k);
     if (k->fallback == NULL) {
       g_assert_null (fb);
-      g_assert_null (k->copies_codec);
+      g_assert_null (k->copies);
       g_assert_false (k->optional);
       continue;
     }
     g_assert_nonnull (fb);
     g_assert_cmpint (fb->media_type, ==, k->media_type);
     g_assert_null (fb->fallback);
-    g_assert_null (fb->copies_codec);
+    g_assert_null (fb->copies);
     g_assert_cmpstr (fb->content_type, ==, k->content_type);
   }
 }

@@ -21,8 +21,8 @@ rec_decode_count (const gchar * path, gchar ** error_text)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p =
-      gst_parse_launch ("filesrc name=src ! qtdemux ! h264parse ! "
-      "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
+      gst_parse_launch ("filesrc name=src ! qtdemux ! decodebin ! "
+      "fakesink name=sink signal-handoffs=true", &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
@@ -60,7 +60,7 @@ rec_demux_frames (const gchar * path)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src ! qtdemux ! "
-      "video/x-h264 ! appsink name=sink sync=false", &error);
+      "video/x-h264;video/x-h265 ! appsink name=sink sync=false", &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");

@@ -18,8 +18,8 @@ typedef struct {
   GBytes *bytes;                /* the sample as stored (keyframes only) */
 } RecFrame;
 
-/* Decodes @path (qtdemux ! h264parse ! avdec_h264) to the end; returns the
- * decoded frame count, or -1 when the pipeline fails. */
+/* Decodes @path (qtdemux ! decodebin: H.264 or H.265) to the end; returns
+ * the decoded frame count, or -1 when the pipeline fails. */
 gint       rec_decode_count   (const gchar *path, gchar **error_text);
 
 /* Demuxes @path (no decoding): every video sample in decode order.

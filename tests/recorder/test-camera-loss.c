@@ -16,53 +16,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-typedef struct
-{
-  GPid pid;
-  gchar *url;
-} Camera;
-
-static Camera *
-camera_start (gint port)
-{
-  g_autofree gchar *exe =
-      g_build_filename (g_getenv ("LB_BUILD_ROOT"), "tests", "tools",
-      "lb-test-camera", NULL);
-  g_autofree gchar *port_s = g_strdup_printf ("%d", port);
-  const gchar *argv[] = { exe, "--port", port_s, NULL };
-  g_autoptr (GError) error = NULL;
-  gint out_fd = -1;
-  Camera *cam = g_new0 (Camera, 1);
-
-  g_assert_true (g_spawn_async_with_pipes (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &cam->pid, NULL, &out_fd, NULL,
-          &error));
-  g_assert_no_error (error);
-  FILE *f = fdopen (out_fd, "r");
-  gchar line[256] = "";
-  g_assert_nonnull (fgets (line, sizeof line, f));
-  fclose (f);
-  cam->url = g_strdup (g_strstrip (line));
-  g_assert_true (g_str_has_prefix (cam->url, "rtsp://127.0.0.1:"));
-  return cam;
-}
-
-static gint
-camera_port (Camera * cam)
-{
-  return atoi (strrchr (cam->url, ':') + 1);
-}
-
-static void
-camera_kill (Camera * cam)
-{
-  kill (cam->pid, SIGKILL);
-  waitpid (cam->pid, NULL, 0);
-  g_spawn_close_pid (cam->pid);
-  g_free (cam->url);
-  g_free (cam);
-}
-
 static gboolean
 wait_recording (LbRecorder * rec, guint ms)
 {
@@ -79,8 +32,8 @@ static void
 test_camera_loss (void)
 {
   g_autofree gchar *dir = g_dir_make_tmp ("lb-cam-XXXXXX", NULL);
-  Camera *cam = camera_start (0);
-  gint port = camera_port (cam);
+  LbTestCamera *cam = lb_test_camera_start (0, NULL);
+  gint port = lb_test_camera_port (cam);
   g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "[recorder]\nsegment-duration=5s\nretry-min=200ms\nretry-max=800ms\n"
       "[input veh-2 analog1]\n"
@@ -96,19 +49,19 @@ test_camera_loss (void)
 
   /* The camera goes away for a few seconds. */
   gint64 t_lost = lb_time_now ();
-  camera_kill (cam);
+  lb_test_camera_kill (cam);
   rec_run_for (3000);
   g_assert_cmpuint (lb_recorder_count_recording (rec), ==, 0);
   g_assert_cmpuint (lb_recorder_count_closed (rec), >=, 1);
   gint64 t_back = lb_time_now ();
-  cam = camera_start (port);
+  cam = lb_test_camera_start (port, NULL);
 
   /* ... and comes back at the same address: recording resumes by itself. */
   g_assert_true (wait_recording (rec, 10000));
   rec_run_for (3000);
   rec_session_stop (session);
   gint64 t1 = lb_time_now ();
-  camera_kill (cam);
+  lb_test_camera_kill (cam);
 
   g_autoptr (LbFootagePlan) plan =
       lb_store_lookup (store, "veh-2", "analog1", t0, t1, &error);

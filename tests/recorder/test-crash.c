@@ -1,8 +1,10 @@
 /* Crash: lookbackd killed with SIGKILL while recording keeps everything up
  * to the GOP being captured at the kill; the next start reconciles it
  * (recovering the fragment whose moof was not written yet); a SIGTERM stops
- * it cleanly (exit 0) with every segment closed and indexed.  Broken files
- * in the segments folder are quarantined at start, never fatal. */
+ * it cleanly (exit 0) with every segment closed and indexed.  So from an
+ * encoded test source, and from RTSP test cameras sending H.265 (with and
+ * without B-frames) and H.264 with B-frames, recorded as they come.  Broken
+ * files in the segments folder are quarantined at start, never fatal. */
 #include "rec-util.h"
 
 #include "core/lb-config.h"
@@ -32,7 +34,7 @@ daemon_start (const gchar * conf, const gchar * log)
   GPid pid = 0;
 
   g_assert_true (g_spawn_async (NULL, (gchar **) argv, NULL,
-          G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
+          G_SPAWN_DO_NOT_REAP_CHILD, lb_test_child_setup, NULL, &pid, &error));
   g_assert_no_error (error);
   return pid;
 }
@@ -66,8 +68,8 @@ play_count (const gchar * db, gint64 start_ns, gint64 end_ns)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p =
-      gst_parse_launch ("lbrecordingsrc name=src ! h264parse ! "
-      "avdec_h264 ! fakesink name=sink signal-handoffs=true", &error);
+      gst_parse_launch ("lbrecordingsrc name=src ! decodebin ! "
+      "fakesink name=sink signal-handoffs=true", &error);
   g_assert_no_error (error);
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
@@ -93,35 +95,106 @@ play_count (const gchar * db, gint64 start_ns, gint64 end_ns)
   return count;
 }
 
-static void
-test_crash (void)
+typedef struct
 {
+  const gchar *camera[8];       /* lb-test-camera options; {NULL}: an
+                                 * encoded videotestsrc instead */
+  const gchar *codec;           /* recorded as */
+  gboolean bframes;
+  /* What may be lost beyond the GOP being captured: the frame mp4mux
+   * holds, and for a camera the frames still in transit at the kill (the
+   * RTP jitter buffer's 200 ms, the timestamper's reorder window). */
+  gint64 margin_ns;
+} CrashCase;
+
+/* The segment file once it exists, then the wall clock of its first frame
+ * (the file is named by it). */
+static gint64
+first_frame_time (const gchar * segdir, gint64 t0)
+{
+  for (guint i = 0; i < 150 && count_files (segdir) == 0; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_files (segdir), ==, 1);
+  g_autoptr (GPtrArray) files = rec_list_mp4 (segdir);
+  g_autofree gchar *base = g_path_get_basename (files->pdata[0]);
+  gint64 first_ns = g_ascii_strtoll (base, NULL, 10);
+  g_assert_cmpint (first_ns, >=, t0 - LB_NS_PER_SEC);
+  return first_ns;
+}
+
+/* The killed segment: closed by reconcile, indexed up to the last frame on
+ * disk, every frame of it decodes (the recovered ones included), and the
+ * last fragment (recovered or not) plays in full. */
+static void
+check_killed (const CrashCase * c, const gchar * db, LbFootagePiece * killed,
+    gint64 t0, gint64 t_kill)
+{
+  g_assert_false (killed->segment->open);
+  g_assert_cmpstr (killed->segment->codec, ==, c->codec);
+  g_assert_cmpint (killed->segment->start_ns, >=, t0 - LB_NS_PER_SEC);
+  g_assert_cmpint (killed->segment->end_ns, <=, t_kill);
+  g_test_message ("killed at %" G_GINT64_FORMAT " ms, indexed to %"
+      G_GINT64_FORMAT " ms",
+      (t_kill - killed->segment->start_ns) / LB_NS_PER_MS,
+      (killed->segment->end_ns - killed->segment->start_ns) / LB_NS_PER_MS);
+  /* splitmuxsink holds the GOP being captured back (to decide where to
+   * split) and mp4mux the last frame of the GOP before it (to time it);
+   * reconcile recovers the rest of that GOP, whose moof mp4mux had not
+   * written yet: at most one GOP (1 s) is lost, and the margin */
+  g_assert_cmpint (killed->segment->end_ns, >=,
+      t_kill - LB_NS_PER_SEC - c->margin_ns);
+  g_assert_cmpuint (killed->keyframes->len, >=, 4);
+  guint rows_frames = 0;
+  for (guint i = 0; i < killed->keyframes->len; i++)
+    rows_frames += g_array_index (killed->keyframes, LbKeyframe, i).frames;
+  gint64 indexed_frames =
+      (killed->segment->end_ns -
+      killed->segment->start_ns) * FPS / LB_NS_PER_SEC;
+  g_autofree gchar *decode_error = NULL;
+  gint n = rec_decode_count (killed->segment->path, &decode_error);
+  g_assert_null (decode_error);
+  /* (qtdemux shows all but the B-frames' delay of a fragmented file) */
+  if (!c->bframes)
+    g_assert_cmpint (n, ==, (gint) rows_frames);
+  g_assert_cmpint (play_count (db, killed->segment->start_ns,
+          killed->segment->end_ns), ==, (gint) rows_frames);
+  /* (a camera's frames are timed by their arrival: not one every 1/FPS) */
+  if (c->camera[0] == NULL)
+    g_assert_cmpint (ABS ((gint64) rows_frames - indexed_frames), <=, 1);
+  LbKeyframe *last = &g_array_index (killed->keyframes, LbKeyframe,
+      killed->keyframes->len - 1);
+  g_assert_cmpint (play_count (db, last->time_ns, killed->segment->end_ns), ==,
+      (gint) last->frames);
+}
+
+static void
+test_crash (gconstpointer data)
+{
+  const CrashCase *c = data;
   g_autofree gchar *dir = g_dir_make_tmp ("lb-crash-XXXXXX", NULL);
   g_autofree gchar *conf = g_build_filename (dir, "lookback.conf", NULL);
   g_autofree gchar *log = g_build_filename (dir, "lookbackd.log", NULL);
   g_autofree gchar *segdir = g_build_filename (dir, "store", "segments", NULL);
+  LbTestCamera *cam = c->camera[0] ? lb_test_camera_start (0, c->camera)
+      : NULL;
+  /* B-frames: the RTP timestamps as they are (the jitter buffer's default
+   * slaving to arrival times puts B-frames out of order; README) */
+  g_autofree gchar *source = cam ?
+      g_strdup_printf ("rtspsrc location=%s protocols=tcp latency=200%s",
+      cam->url, c->bframes ? " buffer-mode=synced" : "") :
+      g_strdup_printf ("videotestsrc is-live=true pattern=ball ! "
+      "video/x-raw,width=160,height=120,framerate=%d/1", FPS);
   g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
       "[store]\ndir=store\n"
       "[recorder]\nsegment-duration=60s\nfragment-duration=1s\n"
-      "[input veh-4 dashcamRoadFacing]\n"
-      "source=videotestsrc is-live=true pattern=ball ! "
-      "video/x-raw,width=160,height=120,framerate=%d/1\n", FPS);
+      "[input veh-4 dashcamRoadFacing]\nsource=%s\n", source);
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
 
   gint64 t0 = lb_time_now ();
   GPid pid = daemon_start (conf, log);
-  /* Wait until the segment file exists, then record a few seconds more. */
-  for (guint i = 0; i < 100 && count_files (segdir) == 0; i++)
-    g_usleep (100 * 1000);
-  g_assert_cmpuint (count_files (segdir), ==, 1);
   /* Kill just before the 6th keyframe, the worst moment: the GOP being
-   * captured is nearly complete.  (The file is named by the wall clock of
-   * its first frame.) */
-  g_autoptr (GPtrArray) files = rec_list_mp4 (segdir);
-  g_autofree gchar *base = g_path_get_basename (files->pdata[0]);
-  gint64 first_ns = g_ascii_strtoll (base, NULL, 10);
-  g_assert_cmpint (first_ns, >=, t0);
-  gint64 kill_at = first_ns + 5900 * LB_NS_PER_MS;
+   * captured is nearly complete. */
+  gint64 kill_at = first_frame_time (segdir, t0) + 5900 * LB_NS_PER_MS;
   while (lb_time_now () < kill_at)
     g_usleep (MAX (1000, (kill_at - lb_time_now ()) / 1000));
   gint64 t_kill = lb_time_now ();
@@ -131,18 +204,18 @@ test_crash (void)
 
   /* Restart (reconcile closes the killed segment), record a little, stop. */
   pid = daemon_start (conf, log);
-  for (guint i = 0; i < 100 && count_files (segdir) < 2; i++)
+  for (guint i = 0; i < 150 && count_files (segdir) < 2; i++)
     g_usleep (100 * 1000);
   g_assert_cmpuint (count_files (segdir), ==, 2);
   g_usleep (2500 * 1000);
   kill (pid, SIGTERM);
   gint status = daemon_wait (pid, 15000);
   g_spawn_close_pid (pid);
-  if (status != 0) {
-    g_autofree gchar *logtext = NULL;
-    g_file_get_contents (log, &logtext, NULL, NULL);
-    g_test_message ("lookbackd log:\n%s", logtext);
-  }
+  if (cam)
+    lb_test_camera_kill (cam);
+  g_autofree gchar *logtext = NULL;
+  g_file_get_contents (log, &logtext, NULL, NULL);
+  g_test_message ("lookbackd log:\n%s", logtext);
   g_assert_cmpint (status, ==, 0);
   gint64 t_end = lb_time_now ();
 
@@ -153,56 +226,27 @@ test_crash (void)
   g_assert_true (lb_store_check_integrity (store, &error));
   g_assert_no_error (error);
 
-  g_autoptr (LbFootagePlan) plan =
-      lb_store_lookup (store, "veh-4", "dashcamRoadFacing", t0, t_end, &error);
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh-4",
+      "dashcamRoadFacing", t0 - LB_NS_PER_SEC, t_end, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, 2);
-  LbFootagePiece *killed = plan->pieces->pdata[0];
-  LbFootagePiece *clean = plan->pieces->pdata[1];
-
-  /* The killed segment: closed by reconcile, indexed up to the last frame
-   * on disk.  splitmuxsink holds the GOP being captured back (to decide
-   * where to split) and mp4mux the last frame of the GOP before it (to time
-   * it); reconcile recovers the rest of that GOP, whose moof mp4mux had not
-   * written yet.  So at most one GOP (1 s) + one frame is lost; allow a
-   * small scheduling margin. */
-  g_assert_false (killed->segment->open);
-  g_assert_cmpint (killed->segment->start_ns, >=, t0);
-  g_assert_cmpint (killed->segment->end_ns, <=, t_kill);
-  g_test_message ("killed at %" G_GINT64_FORMAT " ms, indexed to %"
-      G_GINT64_FORMAT " ms",
-      (t_kill - killed->segment->start_ns) / LB_NS_PER_MS,
-      (killed->segment->end_ns - killed->segment->start_ns) / LB_NS_PER_MS);
-  g_assert_cmpint (killed->segment->end_ns, >=, t_kill - 1300 * LB_NS_PER_MS);
-  g_assert_cmpuint (killed->keyframes->len, >=, 4);
-  /* ... and it decodes: every frame the file holds, recovered ones
-   * included, is indexed and decodes without error. */
-  guint rows_frames = 0;
-  for (guint i = 0; i < killed->keyframes->len; i++)
-    rows_frames += g_array_index (killed->keyframes, LbKeyframe, i).frames;
-  gint64 indexed_frames =
-      (killed->segment->end_ns -
-      killed->segment->start_ns) * FPS / LB_NS_PER_SEC;
-  g_autofree gchar *decode_error = NULL;
-  gint n = rec_decode_count (killed->segment->path, &decode_error);
-  g_assert_null (decode_error);
-  g_assert_cmpint (n, ==, (gint) rows_frames);
-  g_assert_cmpint (ABS (n - indexed_frames), <=, 1);
-  /* lbrecordingsrc plays the last fragment, recovered or not, in full */
-  LbKeyframe *last = &g_array_index (killed->keyframes, LbKeyframe,
-      killed->keyframes->len - 1);
-  g_assert_cmpint (play_count (db, last->time_ns, killed->segment->end_ns), ==,
-      (gint) last->frames);
+  check_killed (c, db, plan->pieces->pdata[0], t0, t_kill);
 
   /* The clean stop closed and indexed the second segment to its end. */
+  LbFootagePiece *clean = plan->pieces->pdata[1];
   g_assert_false (clean->segment->open);
   g_assert_cmpint (clean->segment->start_ns, >, t_kill);
   g_assert_cmpint (clean->segment->end_ns, >=,
       clean->segment->start_ns + 2 * LB_NS_PER_SEC);
-  gint m = rec_decode_count (clean->segment->path, NULL);
+  guint clean_rows = 0;
+  for (guint i = 0; i < clean->keyframes->len; i++)
+    clean_rows += g_array_index (clean->keyframes, LbKeyframe, i).frames;
   gint64 clean_frames =
       (clean->segment->end_ns - clean->segment->start_ns) * FPS / LB_NS_PER_SEC;
-  g_assert_cmpint (ABS (m - clean_frames), <=, 1);
+  if (c->camera[0] == NULL)
+    g_assert_cmpint (ABS ((gint64) clean_rows - clean_frames), <=, 1);
+  g_assert_cmpint (play_count (db, clean->segment->start_ns,
+          clean->segment->end_ns), ==, (gint) clean_rows);
   lb_test_rm_rf (dir);
 }
 
@@ -329,7 +373,23 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/recorder/crash", test_crash);
+  static const CrashCase encoded =
+      { {NULL}, "h264", FALSE, 100 * LB_NS_PER_MS };
+  static const CrashCase h265 = { {"--codec", "h265", "--fps", "15", NULL},
+  "h265", FALSE, 400 * LB_NS_PER_MS
+  };
+  static const CrashCase h265_b = { {"--codec", "h265", "--bframes", "2",
+      "--fps", "15", NULL}, "h265", TRUE, 600 * LB_NS_PER_MS
+  };
+  static const CrashCase h264_b = { {"--codec", "h264", "--bframes", "2",
+      "--fps", "15", NULL}, "h264", TRUE, 600 * LB_NS_PER_MS
+  };
+  g_test_add_data_func ("/recorder/crash", &encoded, test_crash);
+  g_test_add_data_func ("/recorder/crash/rtsp-h265", &h265, test_crash);
+  g_test_add_data_func ("/recorder/crash/rtsp-h265-bframes", &h265_b,
+      test_crash);
+  g_test_add_data_func ("/recorder/crash/rtsp-h264-bframes", &h264_b,
+      test_crash);
   g_test_add_func ("/recorder/broken-files", test_broken_files);
   return g_test_run ();
 }

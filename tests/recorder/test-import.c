@@ -48,18 +48,18 @@ fixture_tear_down (Fixture * fx, gconstpointer data)
   g_free (fx->media);
 }
 
-/* Encodes @frames frames of test video with @tail (muxer ! filesink). */
+/* Encodes @frames frames of test video with @encoder (… ! parser) then
+ * @tail (muxer ! filesink). */
 static gchar *
-make_media (Fixture * fx, const gchar * name, guint frames, const gchar * tail)
+make_media_with (Fixture * fx, const gchar * name, guint frames,
+    const gchar * encoder, const gchar * tail)
 {
   g_autofree gchar *path = g_build_filename (fx->media, name, NULL);
   g_autofree gchar *desc =
       g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball ! "
       "video/x-raw,width=160,height=120,framerate=%d/1 ! videoconvert ! "
-      "video/x-raw,format=I420 ! x264enc speed-preset=ultrafast bframes=0 key-int-max=%d "
-      "option-string=scenecut=0 ! h264parse ! %s location=\"%s\"", frames, FPS,
-      FPS, tail,
-      path);
+      "video/x-raw,format=I420 ! %s ! %s location=\"%s\"", frames, FPS,
+      encoder, tail, path);
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
@@ -71,6 +71,15 @@ make_media (Fixture * fx, const gchar * name, guint frames, const gchar * tail)
   g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
   gst_element_set_state (p, GST_STATE_NULL);
   return g_steal_pointer (&path);
+}
+
+/* H.264 without B-frames, a keyframe a second */
+static gchar *
+make_media (Fixture * fx, const gchar * name, guint frames, const gchar * tail)
+{
+  g_autofree gchar *x264 = g_strdup_printf ("x264enc speed-preset=ultrafast "
+      "bframes=0 key-int-max=%d option-string=scenecut=0 ! h264parse", FPS);
+  return make_media_with (fx, name, frames, x264, tail);
 }
 
 static gboolean
@@ -343,6 +352,82 @@ test_annexb_bframes (Fixture * fx, gconstpointer data)
   g_assert_cmpint (rec_decode_count (piece->segment->path, NULL), ==, 30);
 }
 
+/* The frames of @path and of @ref match: sizes (keyframes may differ by
+ * their parameter sets), times from the first, and DTS never after PTS;
+ * TRUE when some were reordered (B-frames). */
+static gboolean
+same_frames (const gchar * path, const gchar * ref, guint n)
+{
+  g_autoptr (GArray) got = rec_demux_frames (path);
+  g_autoptr (GArray) want = rec_demux_frames (ref);
+  g_assert_cmpuint (got->len, ==, n);
+  g_assert_cmpuint (want->len, ==, n);
+  gint64 g0 = g_array_index (got, RecFrame, 0).pts_ns;
+  gint64 w0 = g_array_index (want, RecFrame, 0).pts_ns;
+  gboolean reordered = FALSE;
+  for (guint i = 0; i < n; i++) {
+    const RecFrame *g = &g_array_index (got, RecFrame, i);
+    const RecFrame *w = &g_array_index (want, RecFrame, i);
+    if (!w->key)
+      g_assert_cmpuint (g->size, ==, w->size);
+    g_assert_cmpint (g->key, ==, w->key);
+    g_assert_cmpint (ABS ((g->pts_ns - g0) - (w->pts_ns - w0)), <=,
+        LB_NS_PER_MS);
+    g_assert_cmpint (g->dts_ns, <=, g->pts_ns);
+    reordered |= g->pts_ns != g->dts_ns;
+  }
+  return reordered;
+}
+
+/* H.265 with B-frames in every container the import takes, and as an
+ * Annex-B stream: remuxed as they are (codec h265, the same frames at the
+ * same times, keyframes indexed once a second). */
+static void
+test_h265_files (Fixture * fx, gconstpointer data)
+{
+  g_autofree gchar *x265 = g_strdup_printf ("x265enc speed-preset=ultrafast "
+      "key-int-max=%d option-string=\"scenecut=0:open-gop=0:bframes=2:"
+      "b-adapt=0\" ! h265parse", FPS);
+  g_autofree gchar *mp4 = make_media_with (fx, "a.mp4", 2 * FPS, x265,
+      "mp4mux ! filesink");
+  g_autofree gchar *mkv = make_media_with (fx, "b.mkv", 2 * FPS, x265,
+      "matroskamux ! filesink");
+  g_autofree gchar *ts = make_media_with (fx, "c.ts", 2 * FPS, x265,
+      "mpegtsmux ! filesink");
+  g_autofree gchar *es = make_media_with (fx, "d.h265", 2 * FPS, x265,
+      "video/x-h265,stream-format=byte-stream ! filesink");
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *fps = g_strdup_printf ("%d", FPS);
+
+  gboolean ok = run_import (fx, out, &error, "--start", "2026-03-04T10:00:00Z",
+      mp4, mkv, ts, NULL) && run_import (fx, out, &error, "--start",
+      "2026-03-04T11:00:00Z", "--framerate", fps, es, NULL);
+  g_test_message ("%s", out->str);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+
+  g_autoptr (LbStore) store = open_store (fx);
+  const gchar *files[] = { mp4, mkv, ts, es };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    gint64 t = at (i < 3 ? "2026-03-04T10:00:00Z" : "2026-03-04T11:00:00Z") +
+        (i < 3 ? i : 0) * 2 * LB_NS_PER_SEC;
+    g_autoptr (LbFootagePlan) plan = lookup (store, t + LB_NS_PER_SEC / 10,
+        t + 19 * LB_NS_PER_SEC / 10);
+    g_assert_cmpuint (plan->pieces->len, ==, 1);
+    LbFootagePiece *p = plan->pieces->pdata[0];
+    g_test_message ("%s: %s", files[i], p->segment->path);
+    g_assert_cmpint (ABS (p->segment->start_ns - t), <=, LB_NS_PER_SEC / FPS);
+    g_assert_cmpint (ABS (p->segment->end_ns - (t + 2 * LB_NS_PER_SEC)), <=,
+        LB_NS_PER_SEC / FPS);
+    g_assert_cmpstr (p->segment->codec, ==, "h265");
+    g_assert_cmpuint (p->keyframes->len, ==, 2);
+    g_assert_cmpint (rec_decode_count (p->segment->path, NULL), ==, 2 * FPS);
+    /* the frames of the MP4 itself, at their times */
+    g_assert_true (same_frames (p->segment->path, mp4, 2 * FPS));
+  }
+}
+
 static void
 test_usage (Fixture * fx, gconstpointer data)
 {
@@ -386,7 +471,7 @@ test_shared_media (Fixture * fx, gconstpointer data)
     {"gst-h264-aac.mp4", NULL, 15, 1000, NULL}, /* audio dropped */
     {"exnvr-30-10s.h264", "30", 300, 10000, NULL},      /* Annex B */
     {"exnvr-30-10s.h264", NULL, 0, 0, "--framerate"},
-    {"bbb-hevc.mp4", NULL, 0, 0, "H.265"},
+    {"bbb-hevc.mp4", NULL, 150, 5000, NULL},    /* H.265 */
   };
   g_autoptr (LbStore) store = open_store (fx);
   gint64 t = at ("2026-04-01T00:00:00Z");
@@ -444,6 +529,8 @@ main (int argc, char **argv)
       test_bad_files, fixture_tear_down);
   g_test_add ("/import/annexb-bframes", Fixture, NULL, fixture_set_up,
       test_annexb_bframes, fixture_tear_down);
+  g_test_add ("/import/h265-files", Fixture, NULL, fixture_set_up,
+      test_h265_files, fixture_tear_down);
   g_test_add ("/import/usage", Fixture, NULL, fixture_set_up, test_usage,
       fixture_tear_down);
   g_test_add ("/import/shared-media", Fixture, NULL, fixture_set_up,

@@ -34,20 +34,27 @@ lbt_record (const gchar * path, const LbtRecording * rec)
   g_autofree gchar *dir = g_path_get_dirname (path);
   g_autofree gchar *tmpl = g_build_filename (dir, "lbt-rec-%03d.mp4", NULL);
   g_autofree gchar *first = g_build_filename (dir, "lbt-rec-000.mp4", NULL);
+  gint gop = rec->gop ? rec->gop : 30;
+  g_autofree gchar *encoder = g_strcmp0 (rec->codec, "h265") == 0 ?
+      /* closed GOPs (IDR), a fixed pattern of B-frames */
+      g_strdup_printf ("x265enc name=enc speed-preset=ultrafast key-int-max=%d "
+      "option-string=\"scenecut=0:open-gop=0:bframes=%d:b-adapt=0\" ! "
+      "h265parse name=parse", gop, rec->bframes) :
+      g_strdup_printf ("x264enc name=enc speed-preset=superfast bframes=%d "
+      "key-int-max=%d option-string=scenecut=0:slices=%d ! "
+      "video/x-h264,profile=%s ! h264parse name=parse", rec->bframes, gop,
+      rec->slices,
+      rec->bframes ? "main" : "high");
   g_autofree gchar *desc =
       g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball ! "
       "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! "
-      "video/x-raw,format=I420 ! x264enc name=enc speed-preset=superfast bframes=%d "
-      "key-int-max=%d option-string=scenecut=0:slices=%d ! video/x-h264,profile=%s ! "
-      "h264parse ! "
+      "video/x-raw,format=I420 ! %s ! "
       "splitmuxsink name=sink async-finalize=true muxer-factory=mp4mux "
       "muxer-properties=\"properties,fragment-duration=(uint)%u,fragment-mode=(int)1\" "
       "location=%s max-size-time=3600000000000",
       rec->frames, rec->width ? rec->width : 160,
       rec->height ? rec->height : 120,
-      rec->fps ? rec->fps : 30, rec->bframes, rec->gop ? rec->gop : 30,
-      rec->slices,
-      rec->bframes ? "main" : "high",
+      rec->fps ? rec->fps : 30, encoder,
       rec->fragment_ms ? rec->fragment_ms : 1000, tmpl);
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);
@@ -57,30 +64,13 @@ lbt_record (const gchar * path, const LbtRecording * rec)
   g_mutex_init (&c.lock);
   g_cond_init (&c.cond);
   if (rec->crash) {
-    GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-    GstPad *pad = gst_element_get_static_pad (sink, "video");
-    if (pad == NULL) {
-      /* request pad: probe the upstream h264parse src instead */
-      GstElement *enc = gst_bin_get_by_name (GST_BIN (pipeline), "enc");
-      GstPad *encsrc = gst_element_get_static_pad (enc, "src");
-      GstPad *peer = gst_pad_get_peer (encsrc); /* capsfilter sink */
-      GstElement *cf = gst_pad_get_parent_element (peer);
-      GstPad *cfsrc = gst_element_get_static_pad (cf, "src");
-      GstPad *ppeer = gst_pad_get_peer (cfsrc); /* h264parse sink */
-      GstElement *parse = gst_pad_get_parent_element (ppeer);
-      pad = gst_element_get_static_pad (parse, "src");
-      gst_object_unref (parse);
-      gst_object_unref (ppeer);
-      gst_object_unref (cfsrc);
-      gst_object_unref (cf);
-      gst_object_unref (peer);
-      gst_object_unref (encsrc);
-      gst_object_unref (enc);
-    }
+    /* the sink's pad is a request pad: probe the parser's src instead */
+    GstElement *parse = gst_bin_get_by_name (GST_BIN (pipeline), "parse");
+    GstPad *pad = gst_element_get_static_pad (parse, "src");
+    gst_object_unref (parse);
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, drop_eos, &c,
         NULL);
     gst_object_unref (pad);
-    gst_object_unref (sink);
   }
 
   gboolean ok = TRUE;

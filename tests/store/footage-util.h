@@ -14,6 +14,7 @@ typedef struct {
   guint fragment_ms;            /* mp4mux fragment-duration */
   gboolean crash;               /* stop without EOS: the file stays "growing" */
   gint slices;                  /* x264 slices per picture (0: its default) */
+  const gchar *codec;           /* "h264" (NULL) or "h265" (x265enc) */
 } LbtRecording;
 
 /* Records @rec into @path (a fragmented MP4 written by splitmuxsink with

@@ -84,6 +84,16 @@ sample_table (GstByteWriter * w, const LbtSynth * s, guint32 chunk_offset)
       (guint32) (s->stts_count ? s->stts_count : s->samples));
   gst_byte_writer_put_uint32_be (w, s->delta ? s->delta : 1);
   end (w, at);
+  if (s->cto) {
+    at = begin (w, "ctts");
+    gst_byte_writer_put_uint32_be (w, 0x01000000);      /* version 1: signed */
+    gst_byte_writer_put_uint32_be (w, s->samples);
+    for (guint32 i = 0; i < s->samples; i++) {
+      gst_byte_writer_put_uint32_be (w, 1);
+      gst_byte_writer_put_uint32_be (w, (guint32) s->cto[i]);
+    }
+    end (w, at);
+  }
   if (s->sync_all) {
     at = begin (w, "stss");
     gst_byte_writer_put_uint32_be (w, 0);

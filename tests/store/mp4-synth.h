@@ -20,6 +20,8 @@ typedef struct {
   guint32 mvhd_cut;             /* payload bytes of mvhd kept (0: all) */
   guint32 mdhd_cut;             /* payload bytes of mdhd kept (0: all) */
   guint64 stts_count;           /* stts sample count (0: samples) */
+  const gint32 *cto;            /* a ctts: each sample's composition offset
+                                 * (samples of them), or NULL */
 } LbtSynth;
 
 /* The bytes of the file @synth describes. */

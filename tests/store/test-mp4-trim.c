@@ -81,6 +81,34 @@ test_many_sync_samples (void)
   g_assert_cmpuint (sync, ==, 9998);
 }
 
+/* B-frames, remuxed up to the requested end: the frame shown last before
+ * the end can be decoded after a later reference, and the reference
+ * decoded after the end is not in the file.  Decode order (display slots):
+ * I0 P3 B1 B2 P6 B4 B5 P9 B7 — B8 missing.  A clip of frames 3..7 (the
+ * pre-roll 0..2 hidden, ending where 8 would start) ends at the end of
+ * frame 7, not at the start of frame 7 (as near the end as 9's start). */
+static void
+test_bframes_end (void)
+{
+  static const gint32 slot[] = { 0, 3, 1, 2, 6, 4, 5, 9, 7 };
+  gint32 cto[G_N_ELEMENTS (slot)];
+  for (guint i = 0; i < G_N_ELEMENTS (slot); i++)
+    cto[i] = slot[i] + 1 - (gint32) i;  /* one frame of delay */
+  LbtSynth s = {.samples = G_N_ELEMENTS (slot),.sample_size = 10,
+    .timescale = 30,.cto = cto
+  };
+  g_autofree gchar *path = g_build_filename (tmpdir, "bframes.mp4", NULL);
+  lbt_synth_write (path, &s);
+  LbMp4Trim trim;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_trim (path, 3 * GST_SECOND / 30, 5 * GST_SECOND / 30,
+          &trim, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (trim.frames, ==, 5);
+  g_assert_cmpint (trim.skip_ns, ==, 3 * GST_SECOND / 30);
+  g_assert_cmpint (ABS (trim.duration_ns - 5 * GST_SECOND / 30), <=, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -89,6 +117,7 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("lb-mp4-trim-XXXXXX", NULL);
   g_test_add_func ("/mp4/trim/cut-v1-headers", test_cut_v1_headers);
   g_test_add_func ("/mp4/trim/many-sync-samples", test_many_sync_samples);
+  g_test_add_func ("/mp4/trim/bframes-end", test_bframes_end);
   gint ret = g_test_run ();
   g_autofree gchar *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
   (void) !system (cmd);

@@ -1,16 +1,68 @@
-/* lb-test-camera — a tiny RTSP camera for tests (and demos)
+/* lb-test-camera — an RTSP camera on loopback for tests, benchmarks and demos
  *
  *   lb-test-camera [--port N] [--width W] [--height H] [--fps F]
+ *                  [--codec h264|h265] [--bframes N] [--gop N]
+ *                  [--bitrate KBPS] [--stamp] [--loop FILE]
+ *                  [--audio none|aac|opus|pcma] [--sub-stream WxH]
  *
- * Serves live H.264 (videotestsrc → x264enc, one keyframe a second) at
- * rtsp://127.0.0.1:PORT/cam on loopback only; port 0 (the default) picks a
- * free one.  Prints the URL on one line of stdout once it listens, then runs
- * until killed.  "--port N" lets a test restart the camera at the same URL.
+ * Serves one video stream at rtsp://127.0.0.1:PORT/cam on loopback only;
+ * port 0 (the default) picks a free one.  Prints the URL on one line of
+ * stdout once it listens, then runs until killed.  "--port N" lets a test
+ * restart the camera at the same URL.
+ *
+ * Live (the default): videotestsrc encoded as it plays, H.264 (x264enc) or
+ * H.265 (x265enc), one keyframe every --gop frames (default: one a second),
+ * closed GOPs, without B-frames unless --bframes N asks for N between
+ * references.  With --stamp every frame carries, drawn by lbclockstamp (the
+ * lookback plugin must be on GST_PLUGIN_PATH), the wall-clock time of its
+ * capture: the camera's pipelines run on the realtime clock.
+ *
+ * --loop FILE serves a file encoded beforehand (H.264 or H.265 in any
+ * container GStreamer reads; its frames are held in memory, at most 512 MiB)
+ * over and over at its own pace, the timestamps going on from loop to loop:
+ * a camera that costs almost nothing itself, for measuring what recording
+ * costs.  The encoding options do not apply then.
+ *
+ * Room for what comes next (parsed and checked, refused for now):
+ * --audio adds an audio stream to the same session (AAC, Opus or PCMA), and
+ * --sub-stream WxH serves a second, smaller profile at /sub.
+ *
+ * Exit status: 2 for bad options (or one not implemented yet), 1 when the
+ * camera cannot start.
  */
 #include <glib-unix.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <stdio.h>
+#include <string.h>
+
+/* The most bytes of a --loop file held in memory. */
+#define LOOP_MAX_BYTES (512 * 1024 * 1024)
+
+typedef struct
+{
+  gint port, width, height, fps, bframes, gop, bitrate;
+  gchar *codec, *loop, *audio, *sub_stream;
+  gboolean stamp;
+} Options;
+
+/* A --loop file: its caps and encoded frames, in decode order. */
+typedef struct
+{
+  GstCaps *caps;
+  GPtrArray *frames;            /* GstBuffer, times from the first DTS */
+  GstClockTime duration;        /* of one pass */
+} Loop;
+
+/* One served pass over a Loop (per media: each gets its own appsrc). */
+typedef struct
+{
+  const Loop *loop;
+  guint next;
+  guint64 pass;
+} LoopFeed;
 
 static gboolean
 on_signal (gpointer loop)
@@ -19,16 +71,265 @@ on_signal (gpointer loop)
   return G_SOURCE_REMOVE;
 }
 
+/* ---- options ---- */
+
+static gboolean
+check_options (const Options * o, GError ** error)
+{
+  const gchar *audio[] = { "none", "aac", "opus", "pcma" };
+  gboolean known_audio = FALSE;
+  gint w = 0, h = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (audio); i++)
+    known_audio |= g_strcmp0 (o->audio, audio[i]) == 0;
+  if (g_strcmp0 (o->codec, "h264") != 0 && g_strcmp0 (o->codec, "h265") != 0)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--codec must be h264 or h265, not '%s'", o->codec);
+  else if (o->width < 80 || o->height < 48 || o->fps < 1 || o->fps > 120)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "the picture must be at least 80x48 at 1 to 120 fps");
+  else if (o->bframes < 0 || o->bframes > 4 || o->gop < 0 || o->bitrate < 0)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--bframes is 0 to 4; --gop and --bitrate are not negative");
+  else if (!known_audio)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--audio must be none, aac, opus or pcma, not '%s'", o->audio);
+  else if (o->sub_stream && (sscanf (o->sub_stream, "%dx%d", &w, &h) != 2
+          || w < 80 || h < 48))
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--sub-stream must be WxH, at least 80x48, not '%s'", o->sub_stream);
+  else if (g_strcmp0 (o->audio, "none") != 0)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "--audio %s is not implemented yet", o->audio);
+  else if (o->sub_stream)
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+        "--sub-stream is not implemented yet");
+  return error == NULL || *error == NULL;
+}
+
+/* ---- live: encoded as it plays ---- */
+
+static gchar *
+encoder_description (const Options * o)
+{
+  gint gop = o->gop > 0 ? o->gop : o->fps;
+  g_autofree gchar *rate = o->bitrate > 0 ?
+      g_strdup_printf (" bitrate=%d", o->bitrate) : g_strdup ("");
+
+  if (g_str_equal (o->codec, "h265"))
+    /* closed GOPs (IDR, no leading pictures), a fixed B-frame pattern */
+    return g_strdup_printf ("x265enc speed-preset=ultrafast%s key-int-max=%d%s "
+        "option-string=\"scenecut=0:open-gop=0:bframes=%d:b-adapt=0\" "
+        "! h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1",
+        o->bframes == 0 ? " tune=zerolatency" : "", gop, rate, o->bframes);
+  /* x264's ultrafast preset makes no B-frames whatever it is asked, nor
+   * does the Constrained Baseline that rtph264pay's caps prefer */
+  return g_strdup_printf ("x264enc speed-preset=%s bframes=%d "
+      "b-adapt=false key-int-max=%d%s option-string=scenecut=0 "
+      "! video/x-h264,profile=%s "
+      "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1",
+      o->bframes == 0 ? "ultrafast tune=zerolatency" : "superfast",
+      o->bframes, gop, rate, o->bframes == 0 ? "constrained-baseline" : "high");
+}
+
+static gchar *
+live_launch (const Options * o)
+{
+  g_autofree gchar *enc = encoder_description (o);
+
+  return g_strdup_printf ("( videotestsrc is-live=true pattern=ball "
+      "! video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert "
+      "! video/x-raw,format=I420 %s ! %s )", o->width, o->height, o->fps,
+      o->stamp ? "! lbclockstamp" : "", enc);
+}
+
+/* ---- loop: a file encoded beforehand ---- */
+
+static void
+loop_free (Loop * l)
+{
+  if (l == NULL)
+    return;
+  gst_clear_caps (&l->caps);
+  g_clear_pointer (&l->frames, g_ptr_array_unref);
+  g_free (l);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Loop, loop_free);
+
+static void
+on_parsed_pad (GstElement * parsebin, GstPad * pad, gpointer sink)
+{
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, "sink");
+  g_autoptr (GstCaps) caps = gst_pad_query_caps (pad, NULL);
+  const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps,
+          0));
+
+  if (!gst_pad_is_linked (sinkpad) && (g_str_equal (media, "video/x-h264")
+          || g_str_equal (media, "video/x-h265")))
+    gst_pad_link (pad, sinkpad);
+}
+
+/* Appends @sample's buffer to @l (times from the first frame's DTS);
+ * FALSE once the frames are over LOOP_MAX_BYTES. */
+static gboolean
+loop_add (Loop * l, GstSample * sample, gsize * bytes, GstClockTime * base,
+    GstClockTime * end)
+{
+  GstBuffer *b = gst_buffer_copy (gst_sample_get_buffer (sample));
+  GstClockTime dts = GST_BUFFER_DTS_IS_VALID (b) ? GST_BUFFER_DTS (b) :
+      GST_BUFFER_PTS (b);
+
+  if (l->caps == NULL)
+    l->caps = gst_caps_copy (gst_sample_get_caps (sample));
+  if (!GST_CLOCK_TIME_IS_VALID (*base))
+    *base = dts;
+  GST_BUFFER_DTS (b) = dts - MIN (dts, *base);
+  GST_BUFFER_PTS (b) = GST_BUFFER_PTS (b) - MIN (GST_BUFFER_PTS (b), *base);
+  *end = MAX (*end, GST_BUFFER_PTS (b) + (GST_BUFFER_DURATION_IS_VALID (b) ?
+          GST_BUFFER_DURATION (b) : 0));
+  *bytes += gst_buffer_get_size (b);
+  g_ptr_array_add (l->frames, b);
+  return *bytes <= LOOP_MAX_BYTES;
+}
+
+/* The encoded frames of @path (filesrc ! parsebin ! appsink). */
+static Loop *
+loop_load (const gchar * path, GError ** error)
+{
+  g_autoptr (GstElement) p = gst_parse_launch ("filesrc name=src "
+      "! parsebin name=parse appsink name=sink sync=false "
+      "caps=\"video/x-h264,alignment=au;video/x-h265,alignment=au\"", error);
+  if (p == NULL)
+    return NULL;
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (p), "src");
+  g_autoptr (GstElement) parse = gst_bin_get_by_name (GST_BIN (p), "parse");
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  g_autoptr (Loop) l = g_new0 (Loop, 1);
+  GstClockTime base = GST_CLOCK_TIME_NONE, end = 0;
+  gsize bytes = 0;
+  GstSample *s;
+
+  l->frames = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_buffer_unref);
+  g_object_set (src, "location", path, NULL);
+  g_signal_connect (parse, "pad-added", G_CALLBACK (on_parsed_pad), sink);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while ((s = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+              10 * GST_SECOND))) {
+    gboolean room = loop_add (l, s, &bytes, &base, &end);
+    gst_sample_unref (s);
+    if (!room) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
+          "%s: more than %d MiB of frames", path, LOOP_MAX_BYTES >> 20);
+      break;
+    }
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  if (error && *error)
+    return NULL;
+  if (l->frames->len == 0 || end == 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        "%s: no H.264 or H.265 video with timestamps in it", path);
+    return NULL;
+  }
+  l->duration = end;
+  return g_steal_pointer (&l);
+}
+
+/* appsrc wants more: the next frame, a pass later after the last one. */
+static void
+on_need_data (GstAppSrc * src, guint length, gpointer data)
+{
+  LoopFeed *feed = data;
+  const Loop *l = feed->loop;
+  GstBuffer *b = gst_buffer_copy (l->frames->pdata[feed->next]);
+  GstClockTime shift = feed->pass * l->duration;
+
+  GST_BUFFER_PTS (b) += shift;
+  GST_BUFFER_DTS (b) += shift;
+  if (feed->next == 0 && feed->pass > 0)
+    GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+  if (++feed->next == l->frames->len) {
+    feed->next = 0;
+    feed->pass++;
+  }
+  gst_app_src_push_buffer (src, b);
+}
+
+static void
+on_media_configure (GstRTSPMediaFactory * factory, GstRTSPMedia * media,
+    gpointer data)
+{
+  const Loop *l = data;
+  g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (bin), "src");
+  LoopFeed *feed = g_new0 (LoopFeed, 1);
+  GstAppSrcCallbacks cb = {.need_data = on_need_data };
+
+  feed->loop = l;
+  g_object_set (src, "caps", l->caps, "format", GST_FORMAT_TIME,
+      "is-live", TRUE, "max-buffers", (guint64) 4, NULL);
+  gst_app_src_set_callbacks (GST_APP_SRC (src), &cb, feed, g_free);
+}
+
+static gchar *
+loop_launch (const Loop * l)
+{
+  gboolean h265 = gst_structure_has_name (gst_caps_get_structure (l->caps, 0),
+      "video/x-h265");
+  /* clocksync paces the frames at their own times */
+  return g_strdup_printf ("( appsrc name=src ! clocksync ! %s "
+      "! %s name=pay0 pt=96 config-interval=-1 )",
+      h265 ? "h265parse" : "h264parse", h265 ? "rtph265pay" : "rtph264pay");
+}
+
+/* ---- the server ---- */
+
+static GstRTSPMediaFactory *
+make_factory (const Options * o, const Loop * loop, GstClock * clock)
+{
+  GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+  g_autofree gchar *launch = loop ? loop_launch (loop) : live_launch (o);
+
+  gst_rtsp_media_factory_set_launch (factory, launch);
+  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  gst_rtsp_media_factory_set_clock (factory, clock);
+  if (loop)
+    g_signal_connect (factory, "media-configure",
+        G_CALLBACK (on_media_configure), (gpointer) loop);
+  return factory;
+}
+
 int
 main (int argc, char **argv)
 {
-  gint port = 0, width = 160, height = 120, fps = 15;
+  Options o = {.width = 160,.height = 120,.fps = 15 };
   g_autoptr (GError) error = NULL;
   GOptionEntry entries[] = {
-    {"port", 0, 0, G_OPTION_ARG_INT, &port, "TCP port (0: any free port)", "N"},
-    {"width", 0, 0, G_OPTION_ARG_INT, &width, "Frame width", "W"},
-    {"height", 0, 0, G_OPTION_ARG_INT, &height, "Frame height", "H"},
-    {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "Frames per second", "F"},
+    {"port", 0, 0, G_OPTION_ARG_INT, &o.port, "TCP port (0: any free port)",
+        "N"},
+    {"width", 0, 0, G_OPTION_ARG_INT, &o.width, "Frame width (160)", "W"},
+    {"height", 0, 0, G_OPTION_ARG_INT, &o.height, "Frame height (120)", "H"},
+    {"fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second (15)", "F"},
+    {"codec", 0, 0, G_OPTION_ARG_STRING, &o.codec, "h264 (default) or h265",
+        "C"},
+    {"bframes", 0, 0, G_OPTION_ARG_INT, &o.bframes,
+        "B-frames between references, 0 to 4 (0)", "N"},
+    {"gop", 0, 0, G_OPTION_ARG_INT, &o.gop,
+        "Frames per keyframe (default: one keyframe a second)", "N"},
+    {"bitrate", 0, 0, G_OPTION_ARG_INT, &o.bitrate,
+        "Encoder bitrate in kbit/s (the encoder's default)", "KBPS"},
+    {"stamp", 0, 0, G_OPTION_ARG_NONE, &o.stamp,
+          "Draw the wall-clock time of capture into each frame (lbclockstamp)",
+        NULL},
+    {"loop", 0, 0, G_OPTION_ARG_FILENAME, &o.loop,
+        "Serve this encoded file over and over instead of encoding", "FILE"},
+    {"audio", 0, 0, G_OPTION_ARG_STRING, &o.audio,
+          "Audio stream: none (default), aac, opus or pcma (not implemented yet)",
+        "A"},
+    {"sub-stream", 0, 0, G_OPTION_ARG_STRING, &o.sub_stream,
+        "A second profile of this size at /sub (not implemented yet)", "WxH"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
@@ -39,36 +340,45 @@ main (int argc, char **argv)
     fprintf (stderr, "lb-test-camera: %s\n", error->message);
     return 2;
   }
+  if (o.codec == NULL)
+    o.codec = g_strdup ("h264");
+  if (o.audio == NULL)
+    o.audio = g_strdup ("none");
+  if (!check_options (&o, &error)) {
+    fprintf (stderr, "lb-test-camera: %s\n", error->message);
+    return 2;
+  }
+  g_autoptr (Loop) loop = NULL;
+  if (o.loop && (loop = loop_load (o.loop, &error)) == NULL) {
+    fprintf (stderr, "lb-test-camera: %s\n", error->message);
+    return 1;
+  }
 
-  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr (GMainLoop) main_loop = g_main_loop_new (NULL, FALSE);
   g_autoptr (GstRTSPServer) server = gst_rtsp_server_new ();
-  g_autofree gchar *service = g_strdup_printf ("%d", port);
+  g_autofree gchar *service = g_strdup_printf ("%d", o.port);
   gst_rtsp_server_set_address (server, "127.0.0.1");
   gst_rtsp_server_set_service (server, service);
-
-  g_autofree gchar *launch =
-      g_strdup_printf ("( videotestsrc is-live=true pattern=ball ! "
-      "video/x-raw,width=%d,height=%d,framerate=%d/1 ! videoconvert ! "
-      "video/x-raw,format=I420 ! x264enc speed-preset=ultrafast tune=zerolatency "
-      "bframes=0 key-int-max=%d option-string=scenecut=0 ! "
-      "rtph264pay name=pay0 pt=96 config-interval=-1 )", width, height, fps,
-      fps);
-  GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
-  gst_rtsp_media_factory_set_launch (factory, launch);
-  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  g_autoptr (GstClock) clock = g_object_new (GST_TYPE_SYSTEM_CLOCK,
+      "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
   g_autoptr (GstRTSPMountPoints) mounts =
       gst_rtsp_server_get_mount_points (server);
-  gst_rtsp_mount_points_add_factory (mounts, "/cam", factory);
+  gst_rtsp_mount_points_add_factory (mounts, "/cam", make_factory (&o, loop,
+          clock));
 
   if (gst_rtsp_server_attach (server, NULL) == 0) {
-    fprintf (stderr, "lb-test-camera: cannot listen on 127.0.0.1:%d\n", port);
+    fprintf (stderr, "lb-test-camera: cannot listen on 127.0.0.1:%d\n", o.port);
     return 1;
   }
   printf ("rtsp://127.0.0.1:%d/cam\n", gst_rtsp_server_get_bound_port (server));
   fflush (stdout);
 
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
-  g_main_loop_run (loop);
+  g_unix_signal_add (SIGINT, on_signal, main_loop);
+  g_unix_signal_add (SIGTERM, on_signal, main_loop);
+  g_main_loop_run (main_loop);
+  g_free (o.codec);
+  g_free (o.loop);
+  g_free (o.audio);
+  g_free (o.sub_stream);
   return 0;
 }

@@ -1,9 +1,10 @@
 /* lookback tests — nginx upload receiver (see lb-test-nginx.h) */
 #include "lb-test-nginx.h"
 
+#include "lb-test-common.h"
+
 #include <gio/gio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 
 struct _LbTestNginx
 {
@@ -16,38 +17,6 @@ struct _LbTestNginx
   GSubprocess *proc;
 };
 
-guint
-lb_test_free_port (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) sock =
-      g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-      G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert_true (g_socket_bind (sock, any, FALSE, &error));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-GSubprocess *
-lb_test_spawn_tied (const gchar * const *argv, GError ** error)
-{
-  g_autoptr (GSubprocessLauncher) l =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_child_setup (l, die_with_parent, NULL, NULL);
-  return g_subprocess_launcher_spawnv (l, argv, error);
-}
-
 LbTestNginx *
 lb_test_nginx_new (const gchar * dir, guint port)
 {
@@ -57,7 +26,7 @@ lb_test_nginx_new (const gchar * dir, guint port)
   ngx->flag = g_build_filename (ngx->dir, "flaky-ok", NULL);
   ngx->conf = g_build_filename (ngx->dir, "nginx.conf", NULL);
   ngx->log = g_build_filename (ngx->dir, "access.log", NULL);
-  ngx->port = port ? port : lb_test_free_port ();
+  ngx->port = port ? port : lb_test_dead_port ();
   g_autofree gchar *tmp = g_build_filename (ngx->dir, "body-tmp", NULL);
   g_assert_cmpint (g_mkdir_with_parents (ngx->root, 0755), ==, 0);
   g_assert_cmpint (g_mkdir_with_parents (tmp, 0755), ==, 0);

@@ -14,12 +14,11 @@
 
 #include <gio/gio.h>
 
+#include "lb-test-common.h"
+
 G_BEGIN_DECLS
 
 typedef struct _LbTestNginx LbTestNginx;
-
-/* A free TCP port on 127.0.0.1 (bound then released). */
-guint         lb_test_free_port        (void);
 
 /* Writes the configuration under @dir (nothing runs yet); port 0 picks one. */
 LbTestNginx  *lb_test_nginx_new        (const gchar *dir, guint port);
@@ -34,10 +33,6 @@ const gchar  *lb_test_nginx_flag       (LbTestNginx *ngx);
 /* The access log, split in lines (empty lines dropped). */
 GStrv         lb_test_nginx_log_lines  (LbTestNginx *ngx);
 void          lb_test_nginx_free       (LbTestNginx *ngx);
-
-/* Spawns @argv as a child that is killed when the test dies. */
-GSubprocess  *lb_test_spawn_tied       (const gchar * const *argv,
-                                        GError            **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbTestNginx, lb_test_nginx_free)
 

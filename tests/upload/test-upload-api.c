@@ -58,7 +58,7 @@ static void
 test_pending_until_uploaded (void)
 {
   g_autoptr (GError) error = NULL;
-  guint port = lb_test_free_port ();
+  guint port = lb_test_dead_port ();
   g_autofree gchar *extra = g_strdup_printf ("[upload]\n"
       "url-template=http://127.0.0.1:%u/up/{vehicleId}/{retrievalId}/{input}.{ext}\n"
       "public-url-template=https://cdn.example.invalid/{retrievalId}/{input}.{ext}\n"
