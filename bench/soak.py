@@ -702,6 +702,11 @@ def sample(t, d, fs, idle, rets, probe):
             s["age"] = t - d.lives[-1]["start"]
         except (OSError, ValueError):
             pass
+        if not s.get("rss"):
+            # read while the kernel tore the process down (a kill): no
+            # memory, no descriptors; not a sample of lookbackd at work
+            for k in ("rss", "threads", "fds", "socks", "age"):
+                s.pop(k, None)
     s["wal"] = size_of(d.db + "-wal")
     s["db"] = size_of(d.db)
     s["free"] = fs.free()
