@@ -750,6 +750,150 @@ def bench_memory(c, workdir, seconds, smoke):
 
 
 # --------------------------------------------------------------------------
+# Burst: many stills created at once
+
+
+BURST_INPUTS = ["dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2"]
+
+
+def burst_plan(c, n):
+    """@n stills over the 4 inputs: each input holds two consecutive segments
+    of the corpus (its own two when there are enough), and its stills fall
+    on frames spread over them, at every position in the GOP.  Returns
+    (first segment of each input, [(input index, segment, offset s,
+    wall-clock ns)])."""
+    firsts = [(2 * i) % max(1, c.segments - 1) for i in range(len(BURST_INPUTS))]
+    frames = c.seg_s * c.fps
+    stills = []
+    for j in range(n):
+        i = j % len(BURST_INPUTS)
+        seg = firsts[i] + (j // len(BURST_INPUTS)) % 2
+        frame = (j * 7919 + 13) % frames
+        ms = frame * 1000 // c.fps   # at or just before the frame: both sides pick it
+        stills.append((i, seg, ms / 1000, EPOCH_NS + (seg * c.seg_s * 1000 + ms) * 10**6))
+    return firsts, stills
+
+
+def jobs_finished(api):
+    """Retrievals lookbackd's workers have finished since it started (from
+    /healthz with a token: a counter in memory, cheap to poll)."""
+    return api.call("GET", "/healthz")["jobs"]["finished"]
+
+
+def burst_lookback(api, daemon, stills):
+    """Creates every still at once (8 clients), then watches lookbackd's
+    count of finished jobs until all are (burst_check() then checks that
+    each is available).  Returns (Usage, retrieval ids)."""
+    pid = daemon.proc.pid
+    cpu0 = proc_cpu(pid)
+    done0 = jobs_finished(api)
+    t = time.monotonic()
+    rids = [None] * len(stills)
+
+    def create(k):
+        for j in range(k, len(stills), 8):
+            i, _, _, at = stills[j]
+            rids[j] = api.call("POST", "/cameras/media/retrieval", {
+                "vehicleId": "bench", "inputs": [BURST_INPUTS[i]], "mediaType": "image",
+                "startTime": rfc3339(at), "endTime": rfc3339(at)})["data"]["retrievalId"]
+    threads = [threading.Thread(target=create, args=(k,)) for k in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    while jobs_finished(api) - done0 < len(stills):
+        if time.monotonic() - t > STEP_TIMEOUT_S:
+            raise SystemExit("bench: the burst did not end within %d s" % STEP_TIMEOUT_S)
+        time.sleep(0.02)
+    return Usage(time.monotonic() - t, proc_cpu(pid) - cpu0, proc_status(pid, "VmHWM")), rids
+
+
+def burst_ffmpeg(c, stills, workdir):
+    """The same stills, one ffmpeg each, two at a time."""
+    args = os.path.join(workdir, "burst-args.txt")
+    with open(args, "w") as f:
+        for j, (_, seg, off, _) in enumerate(stills):
+            f.write("-ss %.3f -i %s -frames:v 1 -q:v 2 ff-burst-%03d.jpg\n" % (off, c.files[seg], j))
+    cmd = ["xargs", "-P2", "-L1", "ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
+    t = time.monotonic()
+    with open(args) as f:
+        p = subprocess.Popen(cmd, cwd=workdir, stdin=f)
+        _, status, ru = os.wait4(p.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("bench: %s < %s failed" % (" ".join(cmd), args))
+    return Usage(time.monotonic() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss), " ".join(cmd) + " < burst-args.txt"
+
+
+def burst_check(api, c, stills, rids, workdir, sample):
+    """Every retrieval is available; the stills of @sample show their frame."""
+    problems = []
+    for j, rid in enumerate(rids):
+        media = api.call("GET", "/cameras/media/retrieval?retrievalId=" + rid)["data"]["media"][0]
+        if media["status"] != "available":
+            problems.append("still %d is %s: %s" % (j, media["status"], media.get("failureReason")))
+        elif j in sample:
+            out = os.path.join(workdir, "lb-burst.jpg")
+            api.download(media["urlInfo"]["url"], out)
+            job = Job("burst", "", "image", stills[j][3], stills[j][3], None, 0)
+            problems += ["still %d: %s" % (j, p) for p in check_output(job, c, out)]
+    return problems
+
+
+def bench_burst(c, workdir, smoke, runs):
+    """100 stills (smoke: 20) over 4 inputs created at once, against the
+    same stills cut by ffmpeg two at a time, in alternating rounds."""
+    n = 20 if smoke else 100
+    firsts, stills = burst_plan(c, n)
+    d = Daemon(tempfile.mkdtemp(dir=workdir), inputs=[("bench", name, "videotestsrc") for name in BURST_INPUTS])
+    for i, name in enumerate(BURST_INPUTS):
+        d.cli("import", "--vehicle", "bench", "--input", name, "--start",
+              rfc3339(EPOCH_NS + firsts[i] * c.seg_s * NS), *c.files[firsts[i]:firsts[i] + 2])
+    token = d.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
+    d.start()
+    try:
+        api = Api(d.url, token)
+        lb, ff, problems = [], [], []
+        workers = json.loads(urllib.request.urlopen(urllib.request.Request(
+            d.url + "/healthz", headers={"Authorization": "Bearer " + token}), timeout=30).read())
+        for r in range(runs + 1):   # the first round is the warm-up
+            usage, rids = burst_lookback(api, d, stills)
+            ffu, ffcmd = burst_ffmpeg(c, stills, workdir)
+            if r == 0:
+                problems = burst_check(api, c, stills, rids, workdir,
+                                       set(range(n)) if smoke else set(range(0, n, 10)))
+            if r > 0 or runs == 0:
+                lb.append(usage)
+                ff.append(ffu)
+            log("  burst round %d: lookback %.2f s, ffmpeg -P2 %.2f s" % (r, usage.wall, ffu.wall))
+    finally:
+        d.stop()
+    ratio = statistics.median(u.wall for u in lb) / statistics.median(u.wall for u in ff)
+    return {"n": n, "lb": lb, "ff": ff, "ratio": ratio, "problems": problems, "ffmpeg": ffcmd,
+            "size": "%dx%d" % (c.width, c.height), "seg_s": c.seg_s,
+            "workers": "%s job workers + %s for images only" % (
+                (workers.get("jobs") or {}).get("workers"), (workers.get("jobs") or {}).get("imageWorkers"))}
+
+
+def burst_lines(b):
+    met = b["ratio"] <= 0.5 and not b["problems"]
+    lines = ["", "## Burst", "",
+             "%d image retrievals over 4 inputs (%s, two %d s segments each, frames at every position in the GOP), "
+             "created at once by 8 clients, timed from the first POST until lookbackd has finished them all "
+             "(`/healthz`, polled every 20 ms; each is then checked `available`; lookbackd: %s, uploads "
+             "off), against the same %d stills cut by ffmpeg two at "
+             "a time; a warm-up round, then %d rounds alternating." % (b["n"], b["size"], b["seg_s"], b["workers"], b["n"],
+                                                         len(b["lb"])),
+             "", "| burst | lookback wall min/med/max | CPU | ffmpeg -P2 wall min/med/max | CPU | ratio | target | met |"
+             " output check |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+             "| %d stills | %s | %s | %s | %s | %.2f | ≤ 0.5 | %s | %s |" % (
+                 (b["n"],) + fmt_usage(b["lb"])[:2] + fmt_usage(b["ff"])[:2] +
+                 (b["ratio"], "yes" if met else "**no**", "; ".join(b["problems"][:3]) or "ok")),
+             "", "ffmpeg: `%s`, each line `-ss OFFSET -i SEGMENT -frames:v 1 -q:v 2 OUT.jpg`." % b["ffmpeg"]]
+    if not met:
+        lines += ["", gap_note("burst")]
+    return lines
+
+
 # Cluster mode: three nodes sharing one PostgreSQL
 
 
@@ -1020,7 +1164,8 @@ def corpus_line(c):
                 c.segments, c.seg_s, c.label, c.fps, c.bitrate, " ".join(c.command(0)), made))
 
 
-def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None, cluster_res=None):
+def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None, cluster_res=None,
+           burst_res=None):
     lines = ["# Benchmarks", "",
              "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
                  datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
@@ -1064,6 +1209,9 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=N
                 max(s), r, "met" if r <= 2 else "**not met**", lookup_res["cmd"])]
     if year_res:
         lines += year_lines(year_res)
+    if burst_res:
+        lines += burst_lines(burst_res)
+        ok &= burst_res["ratio"] <= 0.5 and not burst_res["problems"]
     if cluster_res:
         lines += cluster_lines(cluster_res)
     if mem_res:
@@ -1137,13 +1285,13 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory", "cluster",
-                                       "delivery"],
+                                       "delivery", "burst"],
                     action="append", help="run only these parts (repeatable; default: all); writes no report "
                     "file unless --update")
     ap.add_argument("--update", action="store_true",
                     help="with --only: replace the report's sections these parts make (jobs-h265: "
-                    "'## H.265 camera footage'; cluster: '## Cluster'; delivery: '## Delivery') in --out, "
-                    "leaving the rest as it is")
+                    "'## H.265 camera footage'; cluster: '## Cluster'; delivery: '## Delivery'; burst: "
+                    "'## Burst') in --out, leaving the rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
@@ -1176,14 +1324,18 @@ def main():
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
         year_res = bench_year(workdir, args.smoke) if want("year") else None
         cluster_res = bench_cluster(workdir, 1 if args.smoke else 10) if want("cluster") else None
+        burst_res = None
+        if want("burst"):
+            c.ensure()
+            burst_res = bench_burst(c, workdir, args.smoke, 1 if args.smoke else 3)
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
         del_res = bench_delivery(args.smoke) if want("delivery") else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
-                          (c5, results5) if results5 else None, cluster_res)
+                          (c5, results5) if results5 else None, cluster_res, burst_res)
         if del_res:
             text += "\n".join(delivery_lines(del_res)) + "\n"
             ok = ok and del_res["ok"]
-        problems = [p for r in results + results5 for p in r["problems"]]
+        problems = [p for r in results + results5 for p in r["problems"]] + (burst_res["problems"] if burst_res else [])
         if del_res and not del_res["ok"]:
             problems.append("delivery: a target was missed")
         if args.smoke or (args.only and not args.update):

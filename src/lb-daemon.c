@@ -117,6 +117,8 @@ jobs_health (JsonBuilder * b, gpointer user_data)
   LbJobs *jobs = user_data;
   json_builder_set_member_name (b, "workers");
   json_builder_add_int_value (b, lb_jobs_get_n_workers (jobs));
+  json_builder_set_member_name (b, "imageWorkers");
+  json_builder_add_int_value (b, lb_jobs_get_n_image_workers (jobs));
   json_builder_set_member_name (b, "finished");
   json_builder_add_int_value (b, lb_jobs_get_n_finished (jobs));
 }

@@ -10,6 +10,25 @@
 #include <gst/gst.h>
 #include <signal.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+/* Two malloc arenas, set before any thread starts.  glibc gives each thread
+ * that allocates under contention an arena of its own, up to 8 per core, and
+ * what is freed in an arena stays there for that arena's next allocations:
+ * with a streaming thread per camera and the pipelines of every job, RSS
+ * climbed from 36 MB to 247 MB in 15 minutes of recording and retrievals,
+ * and was still climbing (issue 10); with two arenas the same load levels
+ * off.  MALLOC_ARENA_MAX in the environment, when set, wins. */
+static void
+limit_malloc_arenas (void)
+{
+#ifdef __GLIBC__
+  if (g_getenv ("MALLOC_ARENA_MAX") == NULL)
+    mallopt (M_ARENA_MAX, 2);
+#endif
+}
 
 /* Tells systemd (Type=notify) what lookbackd is doing; nothing without
  * $NOTIFY_SOCKET.  A refusal is logged and changes nothing else. */
@@ -20,6 +39,22 @@ notify (const gchar * state)
 
   if (!lb_notify (state, &error))
     lb_log (LB_LOG_WARNING, NULL, "%s", error->message);
+}
+
+/* What is freed inside an arena stays resident until the top of the heap
+ * is free, which a long-lived allocation prevents: a thousand idle
+ * connections opened and closed left 17 MB resident, a burst of jobs its
+ * pipelines' buffers.  Every half minute the loop hands the free pages of
+ * every arena back to the kernel (malloc_trim walks them: milliseconds). */
+#define MALLOC_TRIM_INTERVAL_S 30
+
+static gboolean
+trim_malloc (gpointer user_data)
+{
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -44,8 +79,10 @@ main (int argc, char **argv)
     {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_autoptr (GOptionContext) ctx = NULL;
 
+  limit_malloc_arenas ();
+  ctx = g_option_context_new (NULL);
   g_option_context_set_summary (ctx,
       "Records cameras and answers media retrieval requests over HTTP.\n"
       "Without --config it runs on the embedded defaults: a demo vehicle with "
@@ -90,6 +127,7 @@ main (int argc, char **argv)
   notify (ready);
   lb_notify_watchdog_attach (NULL);
 
+  g_timeout_add_seconds (MALLOC_TRIM_INTERVAL_S, trim_malloc, NULL);
   g_unix_signal_add (SIGINT, on_signal, daemon);
   g_unix_signal_add (SIGTERM, on_signal, daemon);
   g_main_loop_run (loop);

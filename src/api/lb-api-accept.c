@@ -59,11 +59,10 @@ lb_api_max_connections (LbConfig * config, guint64 fd_limit,
 {
   g_return_val_if_fail (config != NULL, MIN_CONNECTIONS);
 
-  gint64 workers = lb_config_get_int (config, "jobs", "workers");
-  if (workers == 0)
-    workers = MAX (1, (gint64) g_get_num_processors () - 1);
+  guint image_workers = 0;
+  guint64 workers = lb_config_get_job_workers (config, &image_workers);
   guint64 reserve = RESERVE_BASE + RESERVE_PER_PIPELINE *
-      (lb_config_get_inputs (config)->len + (guint64) workers);
+      (lb_config_get_inputs (config)->len + workers + image_workers);
   guint64 room = fd_limit > reserve ? fd_limit - reserve : 0;
   gint64 configured = lb_config_get_int (config, "server", "max-connections");
 

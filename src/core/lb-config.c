@@ -77,6 +77,7 @@ static const KeySpec key_specs[] = {
   {"quota", "hyperlapse-weight", T_DOUBLE, "0.05", 0, 1e9},
 
   {"jobs", "workers", T_INT, "0", 0, 64},
+  {"jobs", "image-workers", T_INT, "1", 0, 64},
   {"jobs", "retries", T_INT, "3", 0, 100},
   {"jobs", "pending-deadline", T_DURATION, "10min", 0, 30 * 86400e9},
   {"jobs", "url-ttl", T_DURATION, "8h", 1e9, 7 * 86400e9},
@@ -804,6 +805,19 @@ lb_config_set (LbConfig * config, const gchar * group, const gchar * key,
   g_hash_table_replace (config->values, vkey (group, key), v);
   g_key_file_set_string (config->kf, group, key, value);
   return TRUE;
+}
+
+guint
+lb_config_get_job_workers (LbConfig * config, guint * image_workers)
+{
+  g_return_val_if_fail (config != NULL, 1);
+  gint64 workers = lb_config_get_int (config, "jobs", "workers");
+  if (workers <= 0)
+    workers = MAX (1, (gint64) g_get_num_processors () - 1);
+  if (image_workers)
+    *image_workers =
+        (guint) lb_config_get_int (config, "jobs", "image-workers");
+  return (guint) workers;
 }
 
 gchar *

@@ -62,6 +62,11 @@ gboolean     lb_config_set          (LbConfig     *config,
                                      const gchar  *value,
                                      GError      **error);
 
+/* [jobs] workers, 0 resolved: one less than the cores, at least 1; and in
+ * @image_workers (nullable) [jobs] image-workers, the workers that take
+ * images only, besides those. */
+guint        lb_config_get_job_workers (LbConfig *config, guint *image_workers);
+
 /* A key that names a file or folder, made absolute (relative to the
  * configuration file's folder, or to the working directory for the
  * embedded defaults); NULL when empty. */

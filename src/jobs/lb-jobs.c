@@ -35,7 +35,8 @@ struct _LbJobs
   LbJobsResolveFunc resolve;
   gpointer resolve_data;
 
-  guint n_workers;
+  guint n_workers;              /* take any row */
+  guint n_image_workers;        /* take images only */
   gint retries;
   gint64 pending_deadline;
 
@@ -144,10 +145,7 @@ lb_jobs_new (LbConfig * config, LbStore * store, LbUploader * uploader,
       g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   jobs->waits = lb_job_waits_new ();
 
-  gint64 workers = lb_config_get_int (config, "jobs", "workers");
-  if (workers <= 0)
-    workers = MAX (1, (gint64) g_get_num_processors () - 1);
-  jobs->n_workers = workers;
+  jobs->n_workers = lb_config_get_job_workers (config, &jobs->n_image_workers);
   jobs->retries = lb_config_get_int (config, "jobs", "retries");
   jobs->pending_deadline =
       lb_config_get_duration (config, "jobs", "pending-deadline");
@@ -192,6 +190,13 @@ lb_jobs_get_n_workers (LbJobs * jobs)
 {
   g_return_val_if_fail (jobs != NULL, 0);
   return jobs->n_workers;
+}
+
+guint
+lb_jobs_get_n_image_workers (LbJobs * jobs)
+{
+  g_return_val_if_fail (jobs != NULL, 0);
+  return jobs->n_image_workers;
 }
 
 guint
@@ -667,6 +672,7 @@ typedef struct
 {
   LbJobs *jobs;
   GCancellable *cancellable;
+  gint max_priority;            /* the rows it takes (lb_media_type_priority) */
 } Worker;
 
 static gpointer
@@ -685,7 +691,8 @@ worker_main (gpointer data)
 
     g_autoptr (LbRetrieval) row = NULL;
     g_autoptr (GError) error = NULL;
-    if (!lb_store_api_claim_next (jobs->store, now_ns (jobs), &row, &error))
+    if (!lb_store_api_claim_next_upto (jobs->store, now_ns (jobs),
+            w->max_priority, &row, &error))
       log_claim_failure (jobs, error);
     else
       log_claim_success (jobs);
@@ -756,15 +763,21 @@ lb_jobs_start (LbJobs * jobs, GError ** error)
     return FALSE;
 
   jobs->stopping = FALSE;
-  for (guint i = 0; i < jobs->n_workers; i++) {
+  /* The image workers: a still decodes at most one GOP, so a burst of them
+   * may use every core while the long jobs leave recording one. */
+  for (guint i = 0; i < jobs->n_workers + jobs->n_image_workers; i++) {
     Worker *w = g_new0 (Worker, 1);
     w->jobs = jobs;
     w->cancellable = g_cancellable_new ();
+    w->max_priority = i < jobs->n_workers ? G_MAXINT :
+        lb_media_type_priority (LB_MEDIA_TYPE_IMAGE);
     g_ptr_array_add (jobs->cancellables, w->cancellable);
-    g_autofree gchar *name = g_strdup_printf ("lb-job-%u", i);
+    g_autofree gchar *name = g_strdup_printf (i < jobs->n_workers ?
+        "lb-job-%u" : "lb-job-image-%u", i);
     g_ptr_array_add (jobs->threads, g_thread_new (name, worker_main, w));
   }
-  GST_INFO ("%u workers, templates from %s", jobs->n_workers,
+  GST_INFO ("%u workers and %u for images only, templates from %s",
+      jobs->n_workers, jobs->n_image_workers,
       lb_pipelines_get_dir (jobs->pipelines));
   lb_metrics_add_collector (collect_metrics, jobs);
   return TRUE;

@@ -103,7 +103,10 @@ void     lb_jobs_poke         (LbJobs  *jobs);
 void     lb_jobs_stop         (LbJobs  *jobs);
 void     lb_jobs_free         (LbJobs  *jobs);
 
+/* Workers taking any row ([jobs] workers), and those taking images only
+ * ([jobs] image-workers). */
 guint    lb_jobs_get_n_workers (LbJobs *jobs);
+guint    lb_jobs_get_n_image_workers (LbJobs *jobs);
 /* Rows finished since start (available, failed or unavailable). */
 guint    lb_jobs_get_n_finished (LbJobs *jobs);
 

@@ -880,6 +880,13 @@ gboolean
 lb_store_api_claim_next (LbStore * store, gint64 now_ns, LbRetrieval ** out,
     GError ** error)
 {
+  return lb_store_api_claim_next_upto (store, now_ns, G_MAXINT, out, error);
+}
+
+gboolean
+lb_store_api_claim_next_upto (LbStore * store, gint64 now_ns,
+    gint max_priority, LbRetrieval ** out, GError ** error)
+{
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
   if (store->pg)
@@ -893,10 +900,11 @@ lb_store_api_claim_next (LbStore * store, gint64 now_ns, LbRetrieval ** out,
   {
     g_autoptr (LbStoreStmt) pick = lb_store_cached (store,
         "SELECT id FROM api_retrievals WHERE status = 'pending' AND not_before_ns <= ?"
-        " ORDER BY priority, created_ns, id LIMIT 1", error);
+        " AND priority <= ? ORDER BY priority, created_ns, id LIMIT 1", error);
     if (pick == NULL)
       goto fail;
     sqlite3_bind_int64 (pick, 1, now_ns);
+    sqlite3_bind_int (pick, 2, max_priority);
     gint rc = sqlite3_step (pick);
     if (rc == SQLITE_DONE) {
       lb_store_stmt_release (g_steal_pointer (&pick));  /* before unlocking */

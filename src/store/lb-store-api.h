@@ -219,6 +219,13 @@ gboolean lb_store_api_claim_next       (LbStore      *store,
                                         gint64        now_ns,
                                         LbRetrieval **out,
                                         GError      **error);
+/* The same, among the rows of lb_media_type_priority() @max_priority or
+ * more urgent only (0: images). */
+gboolean lb_store_api_claim_next_upto  (LbStore      *store,
+                                        gint64        now_ns,
+                                        gint          max_priority,
+                                        LbRetrieval **out,
+                                        GError      **error);
 
 /* Progress (clamped to 0–1) of a pending or running row, shown by the API. */
 gboolean lb_store_api_set_progress     (LbStore      *store,

@@ -22,8 +22,9 @@
 
 #define FD_LIMIT 256
 #define FLOOD 300
-/* 5 inputs and 1 worker: a reserve of 64 + 16 × 6 = 160, 96 connections. */
-#define CONFIG "[jobs]\nworkers=1\n"
+/* 5 inputs and 1 worker (no image worker): a reserve of 64 + 16 × 6 = 160,
+ * 96 connections. */
+#define CONFIG "[jobs]\nworkers=1\nimage-workers=0\n"
 #define LIST "/cameras/media?vehicleIds=1234&startTime=2019-06-13T00:00:00Z" \
     "&endTime=2019-06-13T01:00:00Z"
 
@@ -387,7 +388,8 @@ test_same_peer_again (ApiFixture * f, gconstpointer data)
 }
 
 /* The derived limit: the descriptor limit less 64 + 16 per input and per
- * worker; a configured value that does not fit is lowered; never below 8. */
+ * worker (image workers too); a configured value that does not fit is
+ * lowered; never below 8. */
 static void
 test_max_connections (ApiFixture * f, gconstpointer data)
 {
@@ -398,6 +400,13 @@ test_max_connections (ApiFixture * f, gconstpointer data)
   g_assert_cmpuint (reserve, ==, 160);
   g_assert_cmpuint (lb_api_max_connections (f->config, 100, NULL), ==, 8);
   g_autoptr (GError) error = NULL;
+  g_assert_true (lb_config_set (f->config, "jobs", "image-workers", "2",
+          &error));
+  g_assert_cmpuint (lb_api_max_connections (f->config, 1024, &reserve), ==,
+      1024 - 192);
+  g_assert_cmpuint (reserve, ==, 192);
+  g_assert_true (lb_config_set (f->config, "jobs", "image-workers", "0",
+          &error));
   g_assert_true (lb_config_set (f->config, "server", "max-connections", "500",
           &error));
   g_assert_cmpuint (lb_api_max_connections (f->config, 1024, NULL), ==, 500);

@@ -60,6 +60,11 @@ typedef struct
   LbClock *clock;
   LbJobs *jobs;
   GMutex lock;
+  GCond cond;
+  /* the gated resolver: rows other than images wait while the gate is
+   * closed; blocked counts them */
+  gboolean gate_closed;
+  guint blocked;
   /* the scripted resolver */
   gint64 last_ns;               /* LB_TIME_NONE: nothing recorded */
   gboolean covered;
@@ -92,6 +97,22 @@ scripted_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
   out->width = 64;
   out->height = 48;
   return TRUE;
+}
+
+static gboolean
+gated_resolve (LbStore * store, const LbRetrieval * row, LbJobFootage * out,
+    gpointer user_data, GError ** error)
+{
+  Fixture *f = user_data;
+  if (row->media_type != LB_MEDIA_TYPE_IMAGE) {
+    g_mutex_lock (&f->lock);
+    f->blocked++;
+    g_cond_broadcast (&f->cond);
+    while (f->gate_closed)
+      g_cond_wait (&f->cond, &f->lock);
+    g_mutex_unlock (&f->lock);
+  }
+  return scripted_resolve (store, row, out, user_data, error);
 }
 
 static void
@@ -131,6 +152,7 @@ set_up (Fixture * f, gconstpointer data)
   g_assert_no_error (error);
   f->clock = lb_clock_new_manual (T0 + 60 * LB_NS_PER_SEC);
   g_mutex_init (&f->lock);
+  g_cond_init (&f->cond);
   f->last_ns = T0 + 3600 * LB_NS_PER_SEC;
   f->covered = TRUE;
   make_jobs (f);
@@ -152,6 +174,7 @@ tear_down (Fixture * f, gconstpointer data)
   g_free (f->dir);
   g_free (f->pipelines_dir);
   g_mutex_clear (&f->lock);
+  g_cond_clear (&f->cond);
 }
 
 static gint64
@@ -663,6 +686,45 @@ test_pending_after_restart (Fixture * f, gconstpointer data)
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
 }
 
+/* A burst of stills is not stuck behind long jobs: with both workers busy
+ * on clips, the image worker makes the image — and never takes a clip. */
+static void
+test_image_workers (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  lb_jobs_set_resolver (f->jobs, gated_resolve, f);
+  f->gate_closed = TRUE;
+  g_assert_cmpuint (lb_jobs_get_n_image_workers (f->jobs), ==, 1);
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  gint64 clips[3];
+  for (guint i = 0; i < G_N_ELEMENTS (clips); i++)
+    clips[i] = create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, T0, T0 + LB_NS_PER_SEC);
+  g_mutex_lock (&f->lock);
+  while (f->blocked < 2)
+    g_cond_wait (&f->cond, &f->lock);
+  g_mutex_unlock (&f->lock);
+
+  gint64 image = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
+  g_autoptr (LbRetrieval) r = wait_done (f, image, 20);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+  guint pending = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (clips); i++) {
+    g_autoptr (LbRetrieval) c = get (f, clips[i]);
+    pending += c->status == LB_RETRIEVAL_PENDING;
+  }
+  g_assert_cmpuint (pending, ==, 1);
+  g_mutex_lock (&f->lock);
+  g_assert_cmpuint (f->blocked, ==, 2);
+  f->gate_closed = FALSE;
+  g_cond_broadcast (&f->cond);
+  g_mutex_unlock (&f->lock);
+  for (guint i = 0; i < G_N_ELEMENTS (clips); i++) {
+    g_autoptr (LbRetrieval) c = wait_done (f, clips[i], 20);
+    g_assert_cmpstr (lb_retrieval_status_to_string (c->status), ==,
+        "available");
+  }
+}
+
 static void
 test_default_workers (void)
 {
@@ -677,6 +739,7 @@ test_default_workers (void)
   g_assert_no_error (error);
   g_assert_cmpuint (lb_jobs_get_n_workers (jobs), ==, MAX (1,
           g_get_num_processors () - 1));
+  g_assert_cmpuint (lb_jobs_get_n_image_workers (jobs), ==, 1);
   g_clear_pointer (&jobs, lb_jobs_free);
   g_clear_pointer (&store, lb_store_free);
   lb_test_rm_rf (dir);
@@ -703,6 +766,7 @@ main (int argc, char **argv)
   ADD ("/jobs/scheduler/full-disk", test_full_disk, NULL);
   ADD ("/jobs/scheduler/hands-over-to-upload", test_hands_over_to_upload,
       "[upload]\nurl-template=http://127.0.0.1:9/{retrievalId}.{ext}\n");
+  ADD ("/jobs/scheduler/image-workers", test_image_workers, NULL);
   g_test_add_func ("/jobs/scheduler/default-workers", test_default_workers);
   return g_test_run ();
 }
