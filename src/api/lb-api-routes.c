@@ -364,20 +364,30 @@ add_retrieval_media (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r)
   lb_media_item_write (b, r, &urls, lb_api_now (req->server));
 }
 
+typedef void (*AddRow) (LbApiRequest * req, JsonBuilder * b, LbRetrieval * r);
+
+/* "data": {"media": [one item per row, written by @add]} */
+static void
+add_data_media (LbApiRequest * req, JsonBuilder * b, GPtrArray * rows,
+    AddRow add)
+{
+  json_builder_set_member_name (b, "data");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "media");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < rows->len; i++)
+    add (req, b, rows->pdata[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+}
+
 static void
 reply_retrieval (LbApiRequest * req, GPtrArray * rows)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "data");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "media");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < rows->len; i++)
-    add_retrieval_media (req, b, rows->pdata[i]);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  add_data_media (req, b, rows, add_retrieval_media);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   lb_api_reply_json (req, SOUP_STATUS_OK, root);
@@ -456,14 +466,7 @@ reply_list (LbApiRequest * req, GPtrArray * rows, gboolean more)
               1])->id) : g_strdup ("");
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "data");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "media");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < rows->len; i++)
-    add_list_item (req, b, rows->pdata[i]);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  add_data_media (req, b, rows, add_list_item);
   lb_api_json_add_pagination (b, cursor, more);
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);

@@ -38,8 +38,7 @@
  * GOP, a quarter of --bitrate (when given), no audio, stamped (--stamp)
  * with the wall clock of its capture like the main stream.
  *
- * Exit status: 2 for bad options (or one not implemented yet), 1 when the
- * camera cannot start.
+ * Exit status: 2 for bad options, 1 when the camera cannot start.
  */
 #include <glib-unix.h>
 #include <gst/app/gstappsink.h>
