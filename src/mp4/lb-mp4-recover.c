@@ -3,10 +3,10 @@
  * See lb_mp4_recover_tail() in lb-mp4.h.  The steps, each in its own
  * function: read the complete fragments (their last samples give the
  * timing), find the moof-less mdat after them, check that its samples can
- * be described (H.264 or H.265, one track, a frame duration), split its
- * bytes into access units, give them their order of display when the
- * stream has B-frames, then cut the torn bytes, close the mdat and append
- * the moof.  A step that finds nothing to do, or a reason not to, ends the
+ * be described (H.264 or H.265, one track, a frame duration: that of the
+ * last fragment whose samples have one), split its bytes into access
+ * units, give them their order of display when the stream has B-frames,
+ * then cut the torn bytes, close the mdat and append the moof.  A step that finds nothing to do, or a reason not to, ends the
  * recovery with the file as it was.
  */
 #include "mp4/lb-mp4.h"
@@ -49,6 +49,7 @@ typedef struct
   LbMp4Sample last;             /* the last sample, when have_last */
   gboolean have_last;
   GArray *last_samples;         /* LbMp4Sample of the last fragment with any */
+  GArray *timed_samples;        /* ... of the last one with a non-zero duration */
   /* the trailing mdat */
   LbMp4FileBox mdat;
   gint64 payload, payload_end;
@@ -113,10 +114,16 @@ note_fragment (Tail * t, const LbMp4Fragment * f)
     return;
   g_clear_pointer (&t->last_samples, g_array_unref);
   t->last_samples = g_array_ref (f->samples);
+  gboolean timed = FALSE;
   for (guint i = 0; i < f->samples->len; i++) {
     const LbMp4Sample *s = &g_array_index (f->samples, LbMp4Sample, i);
     t->cto |= s->pts_ns != s->dts_ns;
     t->end_ns = MAX (t->end_ns, s->pts_ns + s->duration_ns);
+    timed |= s->duration_ns > 0;
+  }
+  if (timed) {
+    g_clear_pointer (&t->timed_samples, g_array_unref);
+    t->timed_samples = g_array_ref (f->samples);
   }
   t->last = g_array_index (f->samples, LbMp4Sample, f->samples->len - 1);
   t->have_last = TRUE;
@@ -194,6 +201,33 @@ ns_to_ticks (const Tail * t, gint64 ns)
       GST_SECOND);
 }
 
+/* The frame duration of the tail, in ticks (0: none): the median of the
+ * non-zero sample durations of the last fragment that has any (a fragment
+ * of one sample of duration 0 comes with cameras whose keyframes are
+ * sliced), else the defaults of the fragments (trex), else the frame rate
+ * read from the moov. */
+static guint64
+frame_duration (const Tail * t)
+{
+  if (t->timed_samples) {
+    g_autoptr (GArray) durations = g_array_new (FALSE, FALSE, sizeof (gint64));
+    for (guint i = 0; i < t->timed_samples->len; i++) {
+      gint64 d = g_array_index (t->timed_samples, LbMp4Sample, i).duration_ns;
+      if (d > 0)
+        g_array_append_val (durations, d);
+    }
+    g_array_sort (durations, cmp_gint64);
+    return ns_to_ticks (t, g_array_index (durations, gint64,
+            durations->len / 2));
+  }
+  if (t->init->trex_duration > 0)
+    return t->init->trex_duration;
+  if (t->init->fps_n > 0 && t->init->fps_d > 0)
+    return gst_util_uint64_scale_round (t->init->timescale, t->init->fps_d,
+        t->init->fps_n);
+  return 0;
+}
+
 /* Whether the earlier fragments tell how to describe the tail's samples:
  * sets the frame duration, the first decode (and presentation) time and
  * the NAL length size; with B-frames, the parameter sets that tell their
@@ -209,13 +243,7 @@ check_recoverable (Tail * t)
     return refuse (t, "more than one track");
   if (!t->have_last || t->last.dts_ns < 0)
     return refuse (t, "no earlier sample to take the frame duration from");
-  g_autoptr (GArray) durations = g_array_new (FALSE, FALSE, sizeof (gint64));
-  for (guint i = 0; i < t->last_samples->len; i++)
-    g_array_append_val (durations, g_array_index (t->last_samples,
-            LbMp4Sample, i).duration_ns);
-  g_array_sort (durations, cmp_gint64);
-  gint64 dur_ns = g_array_index (durations, gint64, durations->len / 2);
-  guint64 dur_ticks = ns_to_ticks (t, dur_ns);
+  guint64 dur_ticks = frame_duration (t);
   if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
     return refuse (t, "no usable frame duration");
   t->duration = (guint32) dur_ticks;
@@ -598,6 +626,7 @@ lb_mp4_recover_tail (gint fd, guint * out_samples, gchar ** out_note,
   g_clear_pointer (&t.init, lb_mp4_init_free);
   g_clear_pointer (&t.order, lb_nal_order_free);
   g_clear_pointer (&t.last_samples, g_array_unref);
+  g_clear_pointer (&t.timed_samples, g_array_unref);
   g_array_unref (t.aus);
   return s != STEP_FAILED;
 }

@@ -1026,6 +1026,122 @@ test_recover_slices (Fixture * f, gconstpointer data)
   }
 }
 
+static void
+put_be (GByteArray * a, guint64 v, guint bytes)
+{
+  for (guint i = bytes; i > 0; i--) {
+    guint8 b = (guint8) (v >> (8 * (i - 1)));
+    g_byte_array_append (a, &b, 1);
+  }
+}
+
+/* A moof for one sample of @size bytes at @data_pos, decode time @dts
+ * ticks, duration 0, a keyframe: what mp4mux writes for the first part of
+ * a keyframe that came as two buffers of one timestamp. */
+static void
+put_zero_duration_moof (GByteArray * a, guint32 track, gint64 data_pos,
+    guint64 dts, guint32 size)
+{
+  const guint tfhd = 24, tfdt = 20, trun = 32, traf = 8 + tfhd + tfdt + trun;
+  put_be (a, 8 + 16 + traf, 4);
+  g_byte_array_append (a, (const guint8 *) "moof", 4);
+  put_be (a, 16, 4);
+  g_byte_array_append (a, (const guint8 *) "mfhd", 4);
+  put_be (a, 0, 4);
+  put_be (a, 99, 4);
+  put_be (a, traf, 4);
+  g_byte_array_append (a, (const guint8 *) "traf", 4);
+  put_be (a, tfhd, 4);
+  g_byte_array_append (a, (const guint8 *) "tfhd", 4);
+  put_be (a, 0x000001, 4);      /* base-data-offset */
+  put_be (a, track, 4);
+  put_be (a, (guint64) data_pos, 8);
+  put_be (a, tfdt, 4);
+  g_byte_array_append (a, (const guint8 *) "tfdt", 4);
+  put_be (a, 0x01000000, 4);
+  put_be (a, dts, 8);
+  put_be (a, trun, 4);
+  g_byte_array_append (a, (const guint8 *) "trun", 4);
+  put_be (a, 0x000701, 4);      /* data offset, duration, size, flags */
+  put_be (a, 1, 4);
+  put_be (a, 0, 4);
+  put_be (a, 0, 4);             /* duration 0 */
+  put_be (a, size, 4);
+  put_be (a, 0x02000000, 4);
+}
+
+/* The last complete fragment holds one sample of duration 0 (cameras that
+ * slice their keyframes): the tail still gets the frame duration of the
+ * fragments before it, and decode times that go on from that sample. */
+static void
+test_recover_zero_duration (Fixture * f, gconstpointer data)
+{
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, 2, &r);
+  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
+  g_autoptr (GBytes) src = lbt_read_bytes (growing_path);
+  const guint8 *d = g_bytes_get_data (src, NULL);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_read_init_path (growing_path, &init, &error));
+
+  /* the file up to F2, then F2's keyframe as a fragment of its own whose
+   * sample lasts 0, then the rest of F2 without a moof, cut after frame 19 */
+  g_autoptr (GByteArray) a = g_byte_array_new ();
+  g_byte_array_append (a, d, r.mdat_pos);
+  put_be (a, 8 + s[0].size, 4);
+  g_byte_array_append (a, (const guint8 *) "mdat", 4);
+  gint64 key_pos = a->len;
+  g_byte_array_append (a, d + s[0].offset, s[0].size);
+  put_zero_duration_moof (a, init->track_id, key_pos,
+      gst_util_uint64_scale_round (s[0].dts_ns, init->timescale, GST_SECOND),
+      s[0].size);
+  put_be (a, 0, 4);
+  g_byte_array_append (a, (const guint8 *) "mdat", 4);
+  gint64 tail_pos = a->len;
+  g_byte_array_append (a, d + s[1].offset, s[20].offset - s[1].offset);
+  g_autofree gchar *path = g_build_filename (f->dir, "zero.mp4", NULL);
+  g_assert_true (g_file_set_contents (path, (const gchar *) a->data, a->len,
+          NULL));
+
+  gint fd = g_open (path, O_RDWR, 0);
+  g_assert_cmpint (fd, >=, 0);
+  guint n = 0;
+  g_autofree gchar *note = NULL;
+  g_assert_true (lb_mp4_recover_tail (fd, &n, &note, &error));
+  g_assert_no_error (error);
+  g_test_message ("recovered %u (%s)", n, note ? note : "");
+  g_assert_cmpuint (n, ==, 19);
+
+  /* the recovered fragment: F2's frames 1 to 19, one frame apart from the
+   * keyframe's decode time on */
+  g_autoptr (LbMp4Init) again = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &again, &error));
+  gint64 size = file_size (path), off = lb_mp4_first_offset (again);
+  g_autoptr (LbMp4Fragment) last = NULL;
+  for (;;) {
+    g_autoptr (LbMp4Fragment) fr = NULL;
+    g_assert_true (lb_mp4_read_fragment (fd, again, off, size, &fr, &error));
+    g_assert_no_error (error);
+    if (fr == NULL || fr->next_offset >= size) {
+      last = g_steal_pointer (&fr);
+      break;
+    }
+    off = fr->next_offset;
+  }
+  close (fd);
+  g_assert_nonnull (last);
+  g_assert_cmpuint (last->samples->len, ==, 19);
+  for (guint i = 0; i < 19; i++) {
+    const LbMp4Sample *got = &g_array_index (last->samples, LbMp4Sample, i);
+    g_assert_cmpint (got->offset, ==, tail_pos + s[i + 1].offset - s[1].offset);
+    g_assert_cmpuint (got->size, ==, s[i + 1].size);
+    g_assert_cmpint (got->duration_ns, ==, s[i + 1].duration_ns);
+    g_assert_cmpint (ABS (got->dts_ns - (s[0].dts_ns + (gint64) i *
+                s[1].duration_ns)), <=, 1000);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1071,6 +1187,7 @@ main (int argc, char **argv)
   ADD_RECOVER ("/indexer/recover-tail/h265-bframes", h265_b);
   ADD_RECOVER ("/indexer/recover-tail/h265-bframes-after-moov", h265_b_moov);
   ADD ("/indexer/recover-slices", test_recover_slices);
+  ADD ("/indexer/recover-zero-duration", test_recover_zero_duration);
   gint ret = g_test_run ();
   lb_test_rm_rf (media_dir);
   return ret;
