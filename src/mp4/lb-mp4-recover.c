@@ -668,11 +668,24 @@ video_closed (const Tail * t, guint k, gint64 frame_ns)
   return TRUE;
 }
 
-/* How many of the tail's video samples are kept (the longest run whose
- * frames are shown without a hole), and the running time their
- * presentation ends at. */
+/* Where the presentation of the first @k video samples of the tail ends
+ * (running time). */
+static gint64
+video_end (const Tail * t, guint k, gint64 frame_ns)
+{
+  const LbMp4JournalEntry *v =
+      &g_array_index (t->jv, LbMp4JournalEntry, t->video_count);
+  gint64 end = G_MININT64;
+  for (guint i = 0; i < k; i++)
+    end = MAX (end, v[i].pts_ns + (v[i].duration_ns > 0 ?
+            v[i].duration_ns : frame_ns));
+  return end;
+}
+
+/* How many of the tail's video samples are kept: the longest run whose
+ * frames are shown without a hole and end by @limit_ns (running time). */
 static guint
-keep_video (const Tail * t, gint64 * end_ns)
+keep_video (const Tail * t, gint64 limit_ns)
 {
   const LbMp4JournalEntry *v =
       &g_array_index (t->jv, LbMp4JournalEntry, t->video_count);
@@ -682,12 +695,9 @@ keep_video (const Tail * t, gint64 * end_ns)
   for (guint i = 0; i < t->jv->len - t->video_count; i++)
     bframes |= v[i].dts_ns >= 0 && v[i].pts_ns != v[i].dts_ns;
   guint keep = t->pv->len;
-  while (bframes && keep > 0 && !video_closed (t, keep, frame_ns))
+  while (keep > 0 && ((bframes && !video_closed (t, keep, frame_ns))
+          || video_end (t, keep, frame_ns) > limit_ns))
     keep--;
-  *end_ns = G_MININT64;
-  for (guint i = 0; i < keep; i++)
-    *end_ns = MAX (*end_ns, v[i].pts_ns + (v[i].duration_ns > 0 ?
-            v[i].duration_ns : frame_ns));
   return keep;
 }
 
@@ -740,19 +750,40 @@ time_track (Tail * t, OutTrack * o, const GArray * journal, guint first,
   return STEP_ON;
 }
 
-/* The samples the moof describes: the video ones shown without a hole,
- * and the audio up to where that video ends (never beyond: clips stay in
- * sync). */
+/* Where the video kept must end for its audio to end with it: the audio
+ * in the tail lags the video (the muxer writes a frame once the audio
+ * before it is in, not the audio that goes with it), so the video stops
+ * at most one audio frame after the audio.  Unbounded when the audio had
+ * stopped (its last frame a second or more before the video's end): a
+ * camera whose audio drops keeps its video. */
+static gint64
+video_limit (const Tail * t)
+{
+  gint64 frame_ns = gst_util_uint64_scale_round (t->duration, GST_SECOND,
+      t->init->timescale);
+  gint64 vend = video_end (t, t->pv->len, frame_ns);
+  if (t->pa->len == 0)
+    return G_MAXINT64;
+  guint last = t->audio_count + t->pa->len - 1;
+  gint64 aend = audio_end (t->ja, last);
+  gint64 aframe = aend - g_array_index (t->ja, LbMp4JournalEntry, last).pts_ns;
+  return vend - aend >= GST_SECOND ? G_MAXINT64 : aend + MAX (aframe, 0);
+}
+
+/* The samples the moof describes: the video ones shown without a hole (up
+ * to where the audio ends), and the audio up to where that video ends
+ * (never beyond): the two tracks end within one audio frame. */
 static Step
 describe_journal (Tail * t)
 {
-  gint64 video_end;
-  guint keep = keep_video (t, &video_end);
+  guint keep = keep_video (t, video_limit (t));
   if (keep == 0)
     return refuse (t, "no run of frames shown one after the other");
+  gint64 vend = video_end (t, keep, gst_util_uint64_scale_round (t->duration,
+          GST_SECOND, t->init->timescale));
   guint keep_audio = 0;
   while (keep_audio < t->pa->len
-      && audio_end (t->ja, t->audio_count + keep_audio) <= video_end)
+      && audio_end (t->ja, t->audio_count + keep_audio) <= vend)
     keep_audio++;
   t->out[0].track_id = t->init->track_id;
   t->out[0].decode_time = t->decode_time;
