@@ -260,6 +260,24 @@ frame_duration (const Tail * t)
   return 0;
 }
 
+/* The timing of the tail from the complete fragments: the frame duration,
+ * the decode time of its first sample and the presentation time after
+ * the last frame shown. */
+static Step
+check_timing (Tail * t)
+{
+  if (!t->have_last || t->last.dts_ns < 0)
+    return refuse (t, "no earlier sample to take the frame duration from");
+  guint64 dur_ticks = frame_duration (t);
+  if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
+    return refuse (t, "no usable frame duration");
+  t->duration = (guint32) dur_ticks;
+  t->decode_time = ns_to_ticks (t, t->last.dts_ns)
+      + ns_to_ticks (t, t->last.duration_ns);
+  t->presentation_time = ns_to_ticks (t, t->end_ns);
+  return STEP_ON;
+}
+
 /* Whether the earlier fragments tell how to describe the tail's samples:
  * sets the frame duration, the first decode (and presentation) time and
  * the NAL length size; with B-frames, the parameter sets that tell their
@@ -273,15 +291,8 @@ check_recoverable (Tail * t)
     return refuse (t, "%s is neither H.264 nor H.265", init->codec);
   if (init->tracks != 1)
     return refuse (t, "more than one track, and no sample journal");
-  if (!t->have_last || t->last.dts_ns < 0)
-    return refuse (t, "no earlier sample to take the frame duration from");
-  guint64 dur_ticks = frame_duration (t);
-  if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
-    return refuse (t, "no usable frame duration");
-  t->duration = (guint32) dur_ticks;
-  t->decode_time = ns_to_ticks (t, t->last.dts_ns)
-      + ns_to_ticks (t, t->last.duration_ns);
-  t->presentation_time = ns_to_ticks (t, t->end_ns);
+  if (check_timing (t) != STEP_ON)
+    return STEP_OVER;
   gsize cd_len;
   const guint8 *cd = g_bytes_get_data (init->codec_data, &cd_len);
   if (!lb_nal_config_length_size (t->codec, cd, cd_len, &t->nal_len))
@@ -567,14 +578,8 @@ check_journal (Tail * t, GError ** error)
   LbMp4Init *init = t->init;
   if (init->audio == NULL || init->tracks != 2 || init->codec_data == NULL)
     return refuse (t, "not one video and one AAC or Opus track");
-  if (!t->have_last || t->last.dts_ns < 0)
-    return refuse (t, "no earlier sample to take the frame duration from");
-  guint64 dur = frame_duration (t);
-  if (dur == 0 || dur > G_MAXUINT32)
-    return refuse (t, "no usable frame duration");
-  t->duration = (guint32) dur;
-  t->decode_time = ns_to_ticks (t, t->last.dts_ns)
-      + ns_to_ticks (t, t->last.duration_ns);
+  if (check_timing (t) != STEP_ON)
+    return STEP_OVER;
   if (t->payload_end - t->payload > MAX_TAIL)
     return refuse (t, "trailing mdat too large");
   gsize len;

@@ -28,26 +28,6 @@ check_journal (GBytes * journal)
   g_assert_cmpuint (video->len + audio->len, ==, (len - 8) / 32);
 }
 
-static void
-check_recovered (gint fd, GBytes * journal, guint samples)
-{
-  g_autoptr (LbMp4Init) init = NULL;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (lb_mp4_read_init (fd, &init, &error));
-  g_autoptr (LbMp4Fragment) last = fuzz_mp4_scan (fd, init, &error);
-  g_assert_nonnull (last);
-  g_assert_cmpuint (last->samples->len, ==, samples);
-  g_assert_cmpint (last->next_offset, ==, fuzz_mp4_file_size (fd));
-  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_YET);
-
-  guint again = 1;
-  g_autofree gchar *note = NULL;
-  g_clear_error (&error);
-  g_assert_true (lb_mp4_recover_tail_journal (fd, journal, &again, &note,
-          &error));
-  g_assert_cmpuint (again, ==, 0);
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
@@ -65,7 +45,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   g_autoptr (GError) error = NULL;
   if (lb_mp4_recover_tail_journal (fd, journal, &samples, &note, &error)) {
     if (samples > 0)
-      check_recovered (fd, journal, samples);
+      fuzz_mp4_check_recovered (fd, journal, samples);
     else
       g_assert_cmpint (fuzz_mp4_file_size (fd), ==, (gint64) file_size);
   } else {

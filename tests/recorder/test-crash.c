@@ -95,17 +95,7 @@ play_count (const gchar * db, const gchar * input, gint64 start_ns,
       "start-time", start, "end-time", end, NULL);
   g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
       &count);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_assert_nonnull (msg);
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    g_autoptr (GError) err = NULL;
-    gst_message_parse_error (msg, &err, NULL);
-    g_error ("lbrecordingsrc: %s", err->message);
-  }
+  lb_test_play_to_eos (p);
   return count;
 }
 
@@ -295,13 +285,7 @@ read_spans (const gchar * path, Span * video, Span * audio)
     g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), names[i]);
     g_signal_connect (sink, "handoff", G_CALLBACK (on_clip_buffer), spans[i]);
   }
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_assert_nonnull (msg);
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  lb_test_play_to_eos (p);
 }
 
 /* A videoHighRes clip of [@start, @end) of the audio input: its video and

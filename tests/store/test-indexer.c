@@ -755,13 +755,7 @@ decode_count (const gchar * path)
   gint count = 0;
   g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
       &count);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_assert_nonnull (msg);
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  lb_test_play_to_eos (p);
   return count;
 }
 
