@@ -423,6 +423,14 @@ test_crash (gconstpointer data)
   gint64 lost = check_input (c, store, db, VIDEO_INPUT, t0, t_kill, t_end,
       &plan);
   if (c->audio) {
+    /* reconcile used the killed segment's sample journal, the clean stop
+     * removed the other's: none is left */
+    g_autofree gchar *adir = g_build_filename (dir, "store", "segments",
+        VEHICLE, AUDIO_INPUT, NULL);
+    g_autoptr (GDir) d = g_dir_open (adir, 0, NULL);
+    g_assert_nonnull (d);
+    for (const gchar * n; (n = g_dir_read_name (d));)
+      g_assert_false (g_str_has_suffix (n, ".journal"));
     /* the same camera, the same kill: the input with audio loses no more,
      * but for the audio still in transit at the kill (0.3 s, as in
      * check_killed_audio): its video is kept as far as its audio goes, so

@@ -479,6 +479,64 @@ test_audio (Fixture * fx, gconstpointer data)
   }
 }
 
+/* Matroska files with H.264 and G.711 (A-law, µ-law) or raw PCM audio,
+ * imported for an input with audio=true: the audio is encoded to AAC as
+ * the recorder does, as long as the video. */
+static void
+test_audio_encoded (Fixture * fx, gconstpointer data)
+{
+  static const struct
+  {
+    const gchar *name;
+    gint rate;
+    const gchar *encode;
+  } cases[] = {
+    {"pcma", 8000, "audio/x-raw,rate=8000,channels=1 ! alawenc"},
+    {"pcmu", 8000, "audio/x-raw,rate=8000,channels=1 ! mulawenc"},
+    {"raw", 16000, "audio/x-raw,format=S16LE,rate=16000,channels=1"},
+  };
+  g_autoptr (LbStore) store = open_store (fx);
+  gint64 t = at ("2026-03-06T10:00:00Z");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++, t += 3600 * LB_NS_PER_SEC) {
+    g_autofree gchar *name = g_strdup_printf ("%s.mkv", cases[i].name);
+    g_autofree gchar *path = g_build_filename (fx->media, name, NULL);
+    g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d "
+        "pattern=ball ! video/x-raw,width=160,height=120,framerate=%d/1 "
+        "! videoconvert ! video/x-raw,format=I420 ! x264enc "
+        "speed-preset=ultrafast bframes=0 key-int-max=%d "
+        "option-string=scenecut=0 ! h264parse ! matroskamux name=m "
+        "! filesink location=\"%s\" audiotestsrc wave=ticks "
+        "samplesperbuffer=%d num-buffers=20 ! %s ! m.", 2 * FPS, FPS, FPS,
+        path, cases[i].rate / 10, cases[i].encode);
+    run_to_eos (desc);
+    LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
+          "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
+      .start_ns = t,.audio = TRUE
+    };
+    g_autoptr (GString) out = g_string_new (NULL);
+    g_autoptr (GError) error = NULL;
+    gint64 end = 0;
+    gboolean ok = lb_import_file (&opt, path, &end, out, &error);
+    g_assert_no_error (error);
+    g_assert_true (ok);
+    g_autoptr (LbFootagePlan) plan = lookup (store, t, t + 2 * LB_NS_PER_SEC);
+    g_assert_cmpuint (plan->pieces->len, ==, 1);
+    LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
+    g_autoptr (LbMp4Init) init = NULL;
+    g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+    g_test_message ("%s: %u AAC frames", cases[i].name,
+        init->audio ? init->audio->samples->len : 0);
+    g_assert_cmpstr (seg->audio, ==, "aac");
+    g_assert_nonnull (init->audio);
+    g_assert_cmpstr (init->audio->codec, ==, "aac");
+    /* 2 s of 1024-sample frames at 48 kHz (the encoder's last frame or
+     * two may be padding) */
+    g_assert_cmpint (ABS ((gint) init->audio->samples->len - 2 * 48000 / 1024),
+        <=, 2);
+  }
+}
+
 static void
 test_usage (Fixture * fx, gconstpointer data)
 {
@@ -584,6 +642,8 @@ main (int argc, char **argv)
       test_h265_files, fixture_tear_down);
   g_test_add ("/import/audio", Fixture, NULL, fixture_set_up, test_audio,
       fixture_tear_down);
+  g_test_add ("/import/audio-encoded", Fixture, NULL, fixture_set_up,
+      test_audio_encoded, fixture_tear_down);
   g_test_add ("/import/usage", Fixture, NULL, fixture_set_up, test_usage,
       fixture_tear_down);
   g_test_add ("/import/shared-media", Fixture, NULL, fixture_set_up,
