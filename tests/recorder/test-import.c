@@ -429,6 +429,32 @@ test_h265_files (Fixture * fx, gconstpointer data)
   }
 }
 
+/* Imports @path (2 s) at @start for an input with @audio: its segment's
+ * init, and the index's audio codec of it (*@out_audio, NULL: none). */
+static LbMp4Init *
+import_one (LbStore * store, const gchar * path, gint64 start,
+    gboolean audio, gchar ** out_audio)
+{
+  LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
+        "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
+    .start_ns = start,.audio = audio
+  };
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  gint64 end = 0;
+  gboolean ok = lb_import_file (&opt, path, &end, out, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_autoptr (LbFootagePlan) plan = lookup (store, start,
+      start + 2 * LB_NS_PER_SEC);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+  LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
+  LbMp4Init *init = NULL;
+  g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+  *out_audio = g_strdup (seg->audio);
+  return init;
+}
+
 /* An MP4 with AAC audio: imported for an input with audio=true, its
  * segment carries the audio (as long as the video) and the index says so;
  * for one without, neither. */
@@ -449,28 +475,15 @@ test_audio (Fixture * fx, gconstpointer data)
   const gchar *start[] = { "2026-03-05T10:00:00Z", "2026-03-05T11:00:00Z" };
 
   for (guint with = 0; with < 2; with++) {
-    LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
-          "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
-      .start_ns = at (start[with]),.audio = with == 1
-    };
-    g_autoptr (GString) out = g_string_new (NULL);
-    g_autoptr (GError) error = NULL;
-    gint64 end = 0;
-    gboolean ok = lb_import_file (&opt, path, &end, out, &error);
-    g_assert_no_error (error);
-    g_assert_true (ok);
-    g_autoptr (LbFootagePlan) plan = lookup (store, opt.start_ns,
-        opt.start_ns + 2 * LB_NS_PER_SEC);
-    g_assert_cmpuint (plan->pieces->len, ==, 1);
-    LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
-    g_autoptr (LbMp4Init) init = NULL;
-    g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+    g_autofree gchar *audio = NULL;
+    g_autoptr (LbMp4Init) init = import_one (store, path, at (start[with]),
+        with == 1, &audio);
     if (!with) {
-      g_assert_null (seg->audio);
+      g_assert_null (audio);
       g_assert_null (init->audio);
       continue;
     }
-    g_assert_cmpstr (seg->audio, ==, "aac");
+    g_assert_cmpstr (audio, ==, "aac");
     g_assert_nonnull (init->audio);
     g_assert_cmpstr (init->audio->codec, ==, "aac");
     /* 2 s of 1024-sample frames at 48 kHz */
@@ -510,24 +523,11 @@ test_audio_encoded (Fixture * fx, gconstpointer data)
         "samplesperbuffer=%d num-buffers=20 ! %s ! m.", 2 * FPS, FPS, FPS,
         path, cases[i].rate / 10, cases[i].encode);
     run_to_eos (desc);
-    LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
-          "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
-      .start_ns = t,.audio = TRUE
-    };
-    g_autoptr (GString) out = g_string_new (NULL);
-    g_autoptr (GError) error = NULL;
-    gint64 end = 0;
-    gboolean ok = lb_import_file (&opt, path, &end, out, &error);
-    g_assert_no_error (error);
-    g_assert_true (ok);
-    g_autoptr (LbFootagePlan) plan = lookup (store, t, t + 2 * LB_NS_PER_SEC);
-    g_assert_cmpuint (plan->pieces->len, ==, 1);
-    LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
-    g_autoptr (LbMp4Init) init = NULL;
-    g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+    g_autofree gchar *audio = NULL;
+    g_autoptr (LbMp4Init) init = import_one (store, path, t, TRUE, &audio);
     g_test_message ("%s: %u AAC frames", cases[i].name,
         init->audio ? init->audio->samples->len : 0);
-    g_assert_cmpstr (seg->audio, ==, "aac");
+    g_assert_cmpstr (audio, ==, "aac");
     g_assert_nonnull (init->audio);
     g_assert_cmpstr (init->audio->codec, ==, "aac");
     /* 2 s of 1024-sample frames at 48 kHz (the encoder's last frame or
