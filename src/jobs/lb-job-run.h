@@ -35,6 +35,16 @@ typedef struct {
   gint fps_n, fps_d;            /* 0/1 when unknown */
   const GArray *keyframes_ns;   /* gint64, in time order, or NULL */
   gint64 keyframe_bytes;        /* bytes of those keyframes' samples; 0: unknown */
+  /* the same about the input's sub-stream when it covers the whole range
+   * (videoLowRes; lb-store-footage.h): the kinds that read it
+   * (LbJobKind.sub_stream) run on it.  input NULL: none. */
+  struct {
+    const gchar *input;         /* the input it is indexed as */
+    const gchar *codec;
+    gint width, height, fps_n, fps_d;
+    const GArray *keyframes_ns;
+    gint64 keyframe_bytes;
+  } sub;
   /* [jobs] settings */
   gint low_res_width, low_res_height, low_res_bitrate;
   gint64 hyperlapse_interval_ns;
@@ -52,6 +62,7 @@ typedef struct {
   guint frames;
   const gchar *content_type;
   const gchar *template_used;   /* the kind's template that made the file */
+  gboolean sub_stream_used;     /* it was made from the sub-stream */
 } LbJobRun;
 
 /**
