@@ -8,7 +8,10 @@
  * pre-roll cannot be hidden, the muxer refuses the stream, or the footage
  * is neither (or H.265 with [jobs] high-res-codec=h264), they are transcoded
  * to H.264.  Hyperlapses remux the recorded keyframes (hyperlapse-remux) the
- * same way, and are transcoded when the muxer refuses them.
+ * same way, and are transcoded when the muxer refuses them.  Low-res clips
+ * are a remux of the input's recorded sub-stream, the same way, when it
+ * covers the whole range (LbJobRun.sub), else a transcode of the main
+ * stream.
  */
 #pragma once
 

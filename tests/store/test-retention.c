@@ -125,6 +125,15 @@ test_age (Fixture * f, gconstpointer data)
   g_assert_cmpstr (k2, ==, "00001");
 }
 
+/* A pass with the configuration @text: what is kept (kept()). */
+static gchar *
+kept_after (Fixture * f, const gchar * text, GString * report)
+{
+  g_autoptr (LbConfig) c = config (text);
+  g_assert_true (run (f, c, report));
+  return kept (f);
+}
+
 /* A sub-stream's footage is the input's: its settings hold for it. */
 static void
 test_sub_stream (Fixture * f, gconstpointer data)
@@ -132,11 +141,10 @@ test_sub_stream (Fixture * f, gconstpointer data)
   g_autofree gchar *sub = lb_footage_sub_input ("analog1");
   add_five (f, NOW - MIN_NS, FALSE);
   add_five_of (f, sub, NOW - MIN_NS / 2, FALSE);
-  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\n"
-      "[input v1 analog1]\nsource=videotestsrc\nretention-max-age=100s\n");
   g_autoptr (GString) report = g_string_new (NULL);
-  g_assert_true (run (f, c, report));
-  g_autofree gchar *k = kept (f);
+  g_autofree gchar *k = kept_after (f, "[retention]\nmax-age=0\n"
+      "[input v1 analog1]\nsource=videotestsrc\nretention-max-age=100s\n",
+      report);
   g_assert_cmpstr (k, ==, "0000100011");
 }
 
@@ -144,11 +152,10 @@ static void
 test_bytes (Fixture * f, gconstpointer data)
 {
   add_five (f, NOW, FALSE);
-  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\n"
-      "[input v1 analog1]\nsource=videotestsrc\nretention-max-bytes=3000\n");
   g_autoptr (GString) report = g_string_new (NULL);
-  g_assert_true (run (f, c, report));
-  g_autofree gchar *k = kept (f);
+  g_autofree gchar *k = kept_after (f, "[retention]\nmax-age=0\n"
+      "[input v1 analog1]\nsource=videotestsrc\nretention-max-bytes=3000\n",
+      report);
   g_assert_cmpstr (k, ==, "00111");
   g_assert_nonnull (strstr (report->str, "over max-bytes"));
   /* oldest first: the report names the first segment before the second */
