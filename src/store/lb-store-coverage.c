@@ -194,8 +194,10 @@ lb_store_coverage_from_text (const gchar * text)
   JsonNode *unsynced = json_object_get_member (o, "unsynced");
   if (unsynced && !ranges_from_node (unsynced, c->unsynced))
     return NULL;
-  c->sub_stream = g_strcmp0 (json_object_get_string_member_with_default (o,
-          "stream", NULL), "sub") == 0;
+  JsonNode *stream = json_object_get_member (o, "stream");
+  c->sub_stream = stream && JSON_NODE_HOLDS_VALUE (stream)
+      && json_node_get_value_type (stream) == G_TYPE_STRING
+      && g_strcmp0 (json_node_get_string (stream), "sub") == 0;
   return g_steal_pointer (&c);
 }
 
