@@ -93,25 +93,23 @@ lb_footage_sub_input (const gchar * input)
   return g_strconcat (input, SUB_SUFFIX, NULL);
 }
 
+/* Whether @input is the input of a sub-stream. */
+static gboolean
+is_sub_input (const gchar * input)
+{
+  return strlen (input) > strlen (SUB_SUFFIX)
+      && g_str_has_suffix (input, SUB_SUFFIX);
+}
+
 gchar *
 lb_footage_main_input (const gchar * input, gboolean * is_sub)
 {
   g_return_val_if_fail (input != NULL, NULL);
-  gsize n = strlen (input);
-  gboolean sub = n > strlen (SUB_SUFFIX) && g_str_has_suffix (input,
-      SUB_SUFFIX);
+  gboolean sub = is_sub_input (input);
   if (is_sub)
     *is_sub = sub;
-  return sub ? g_strndup (input, n - strlen (SUB_SUFFIX)) : g_strdup (input);
-}
-
-/* The stream column of a segment of @input. */
-static const gchar *
-stream_of (const gchar * input)
-{
-  gboolean sub = FALSE;
-  g_free (lb_footage_main_input (input, &sub));
-  return sub ? "sub" : "main";
+  return sub ? g_strndup (input, strlen (input) - strlen (SUB_SUFFIX))
+      : g_strdup (input);
 }
 
 /* ---- segment file layout ---- */
@@ -381,7 +379,8 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   sqlite3_bind_text (ins, 17, segment->audio, -1, SQLITE_STATIC);
   sqlite3_bind_text (ins, 18, segment->audio ? segment->audio_caps : NULL, -1,
       SQLITE_STATIC);
-  sqlite3_bind_text (ins, 19, stream_of (segment->input), -1, SQLITE_STATIC);
+  sqlite3_bind_text (ins, 19, is_sub_input (segment->input) ? "sub" : "main",
+      -1, SQLITE_STATIC);
   if (!step_done (store, ins, error, "inserting a segment"))
     return FALSE;
   segment->id = sqlite3_last_insert_rowid (store->db);
