@@ -2,8 +2,9 @@
  * --audio, on loopback) whose audio is a tick once a second, at the
  * camera's running times 0 s, 1 s, 2 s, … — the times lbclockstamp draws
  * into the frames captured with them.  With audio=true the segments carry
- * the audio (AAC and Opus as they come, PCMA encoded to AAC) and the index
- * says so; a high-res and a low-res clip across a segment boundary (and,
+ * the audio (AAC and Opus as they come, PCMA encoded to AAC) from the
+ * first segment on, also when the camera's audio starts 1.5 s after its
+ * video, and the index says so; a high-res and a low-res clip across a segment boundary (and,
  * for AAC, across a gap in the recording) each have one audio track as
  * long as their video, and each tick in them sounds with the frame stamped
  * with the same second, within one audio frame.  A hyperlapse carries no
@@ -36,6 +37,7 @@ typedef struct
   const gchar *camera;          /* lb-test-camera --audio */
   const gchar *bframes;         /* lb-test-camera --bframes ("0": x264
                                  * zerolatency, keyframes in slices) */
+  const gchar *late;            /* lb-test-camera --audio-late (ms) */
   gboolean audio;               /* the input's audio= */
   const gchar *recorded;        /* LbSegment.audio */
   const gchar *caps;            /* caps name of the clips' audio */
@@ -354,11 +356,20 @@ boundary (const LbFootagePlan * plan)
 #define AAC_FRAME 21333334
 #define OPUS_FRAME 20000000
 static AudioCase cases[] = {
-  {"1001", "aac", "2", TRUE, "aac", "audio/mpeg", AAC_FRAME,.sub = TRUE},
-  {"1002", "aac", "2", TRUE, "aac", "audio/mpeg", AAC_FRAME, TRUE},
-  {"1003", "opus", "0", TRUE, "opus", "audio/x-opus", OPUS_FRAME},
-  {"1004", "pcma", "2", TRUE, "aac", "audio/mpeg", AAC_FRAME},
-  {"1005", "aac", "0", FALSE, NULL, NULL, AAC_FRAME},
+  {.vehicle = "1001",.camera = "aac",.bframes = "2",.audio = TRUE,
+        .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
+      .sub = TRUE},
+  {.vehicle = "1002",.camera = "aac",.bframes = "2",.audio = TRUE,
+        .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
+      .gap = TRUE},
+  {.vehicle = "1003",.camera = "opus",.bframes = "0",.audio = TRUE,
+      .recorded = "opus",.caps = "audio/x-opus",.frame_ns = OPUS_FRAME},
+  /* its audio starts 1.5 s after its video, every time it connects */
+  {.vehicle = "1004",.camera = "pcma",.bframes = "2",.late = "1500",
+      .audio = TRUE,.recorded = "aac",.caps = "audio/mpeg",.frame_ns =
+        AAC_FRAME},
+  {.vehicle = "1005",.camera = "aac",.bframes = "0",
+      .frame_ns = AAC_FRAME},
 };
 
 /* The recording all the cases read, started by the first that asks. */
@@ -372,8 +383,8 @@ static LbTestCamera *
 start_camera (const AudioCase * c, gint port)
 {
   const gchar *args[] = { "--audio", c->camera, "--stamp", "--fps",
-    G_STRINGIFY (FPS), "--bframes", c->bframes,
-    c->sub ? "--sub-stream" : NULL, "96x64", NULL
+    G_STRINGIFY (FPS), "--bframes", c->bframes, "--audio-late",
+    c->late ? c->late : "0", c->sub ? "--sub-stream" : NULL, "96x64", NULL
   };
   return lb_test_camera_start (port, args);
 }
@@ -499,7 +510,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/jobs/audio/aac", &cases[0], test_audio);
   g_test_add_data_func ("/jobs/audio/aac-gap", &cases[1], test_audio);
   g_test_add_data_func ("/jobs/audio/opus-sliced", &cases[2], test_audio);
-  g_test_add_data_func ("/jobs/audio/pcma", &cases[3], test_audio);
+  g_test_add_data_func ("/jobs/audio/pcma-late", &cases[3], test_audio);
   g_test_add_data_func ("/jobs/audio/off", &cases[4], test_audio_off);
   gint ret = g_test_run ();
   if (rec.d) {
