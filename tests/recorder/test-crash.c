@@ -3,7 +3,8 @@
  * (recovering the fragment whose moof was not written yet); a SIGTERM stops
  * it cleanly (exit 0) with every segment closed and indexed.  So from an
  * encoded test source, and from RTSP test cameras sending H.265 (with and
- * without B-frames) and H.264 with B-frames, recorded as they come.  Broken
+ * without B-frames) and H.264 with B-frames, recorded as they come; a
+ * camera's sub-stream recorded with it loses no more than its main stream.  Broken
  * files in the segments folder are quarantined at start, never fatal. */
 #include "rec-util.h"
 
@@ -65,9 +66,10 @@ count_files (const gchar * dir)
   return files->len;
 }
 
-/* Frames lbrecordingsrc gives for [@start_ns, @end_ns) of the test input. */
+/* Frames lbrecordingsrc gives for [@start_ns, @end_ns) of @input. */
 static gint
-play_count (const gchar * db, gint64 start_ns, gint64 end_ns)
+play_count (const gchar * db, const gchar * input, gint64 start_ns,
+    gint64 end_ns)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GstElement) p =
@@ -80,7 +82,7 @@ play_count (const gchar * db, gint64 start_ns, gint64 end_ns)
   g_autofree gchar *end = g_strdup_printf ("%" G_GINT64_FORMAT, end_ns);
   gint count = 0;
 
-  g_object_set (src, "db", db, "vehicle", "veh-4", "input", "dashcamRoadFacing",
+  g_object_set (src, "db", db, "vehicle", "veh-4", "input", input,
       "start-time", start, "end-time", end, NULL);
   g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
       &count);
@@ -109,6 +111,8 @@ typedef struct
    * RTP jitter buffer's 200 ms, the timestamper's reorder window). */
   gint64 margin_ns;
   gboolean audio;               /* audio=true (the camera sends AAC) */
+  gboolean sub;                 /* its sub-stream is recorded too (the
+                                 * camera has --sub-stream) */
 } CrashCase;
 
 /* The segment file once it exists, then the wall clock of its first frame
@@ -161,8 +165,8 @@ check_killed_audio (const LbSegment * seg)
  * disk, every frame of it decodes (the recovered ones included), and the
  * last fragment (recovered or not) plays in full. */
 static void
-check_killed (const CrashCase * c, const gchar * db, LbFootagePiece * killed,
-    gint64 t0, gint64 t_kill)
+check_killed (const CrashCase * c, const gchar * db, const gchar * input,
+    LbFootagePiece * killed, gint64 t0, gint64 t_kill)
 {
   g_assert_false (killed->segment->open);
   g_assert_cmpstr (killed->segment->codec, ==, c->codec);
@@ -198,15 +202,15 @@ check_killed (const CrashCase * c, const gchar * db, LbFootagePiece * killed,
   /* (qtdemux shows all but the B-frames' delay of a fragmented file) */
   if (!c->bframes)
     g_assert_cmpint (n, ==, (gint) rows_frames);
-  g_assert_cmpint (play_count (db, killed->segment->start_ns,
+  g_assert_cmpint (play_count (db, input, killed->segment->start_ns,
           killed->segment->end_ns), ==, (gint) rows_frames);
   /* (a camera's frames are timed by their arrival: not one every 1/FPS) */
   if (c->camera[0] == NULL)
     g_assert_cmpint (ABS ((gint64) rows_frames - indexed_frames), <=, 1);
   LbKeyframe *last = &g_array_index (killed->keyframes, LbKeyframe,
       killed->keyframes->len - 1);
-  g_assert_cmpint (play_count (db, last->time_ns, killed->segment->end_ns), ==,
-      (gint) last->frames);
+  g_assert_cmpint (play_count (db, input, last->time_ns,
+          killed->segment->end_ns), ==, (gint) last->frames);
 }
 
 static void
@@ -216,7 +220,9 @@ test_crash (gconstpointer data)
   g_autofree gchar *dir = g_dir_make_tmp ("lb-crash-XXXXXX", NULL);
   g_autofree gchar *conf = g_build_filename (dir, "lookback.conf", NULL);
   g_autofree gchar *log = g_build_filename (dir, "lookbackd.log", NULL);
-  g_autofree gchar *segdir = g_build_filename (dir, "store", "segments", NULL);
+  g_autofree gchar *segdir = g_build_filename (dir, "store", "segments",
+      "veh-4", "dashcamRoadFacing", NULL);
+  g_autofree gchar *subdir = g_strconcat (segdir, ".sub", NULL);
   LbTestCamera *cam = c->camera[0] ? lb_test_camera_start (0, c->camera)
       : NULL;
   /* B-frames: the RTP timestamps as they are (the jitter buffer's default
@@ -226,11 +232,14 @@ test_crash (gconstpointer data)
       cam->url, c->bframes ? " buffer-mode=synced" : "") :
       g_strdup_printf ("videotestsrc is-live=true pattern=ball ! "
       "video/x-raw,width=160,height=120,framerate=%d/1", FPS);
+  g_autofree gchar *sub = c->sub ? g_strdup_printf ("sub-source=rtspsrc "
+      "location=%.*s/sub protocols=tcp latency=200\n",
+      (int) strlen (cam->url) - 4, cam->url) : g_strdup ("");
   g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
       "[store]\ndir=store\n"
       "[recorder]\nsegment-duration=60s\nfragment-duration=1s\n"
-      "[input veh-4 dashcamRoadFacing]\nsource=%s\naudio=%s\n", source,
-      c->audio ? "true" : "false");
+      "[input veh-4 dashcamRoadFacing]\nsource=%s\naudio=%s\n%s", source,
+      c->audio ? "true" : "false", sub);
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
 
   gint64 t0 = lb_time_now ();
@@ -247,9 +256,12 @@ test_crash (gconstpointer data)
 
   /* Restart (reconcile closes the killed segment), record a little, stop. */
   pid = daemon_start (conf, log);
-  for (guint i = 0; i < 150 && count_files (segdir) < 2; i++)
+  for (guint i = 0; i < 150 && (count_files (segdir) < 2 || (c->sub
+              && count_files (subdir) < 2)); i++)
     g_usleep (100 * 1000);
   g_assert_cmpuint (count_files (segdir), ==, 2);
+  if (c->sub)
+    g_assert_cmpuint (count_files (subdir), ==, 2);
   g_usleep (2500 * 1000);
   kill (pid, SIGTERM);
   gint status = daemon_wait (pid, 15000);
@@ -273,7 +285,18 @@ test_crash (gconstpointer data)
       "dashcamRoadFacing", t0 - LB_NS_PER_SEC, t_end, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (plan->pieces->len, ==, 2);
-  check_killed (c, db, plan->pieces->pdata[0], t0, t_kill);
+  check_killed (c, db, "dashcamRoadFacing", plan->pieces->pdata[0], t0, t_kill);
+  if (c->sub) {
+    /* the sub-stream: as much kept as of the main stream */
+    g_autoptr (LbFootagePlan) subs = lb_store_lookup (store, "veh-4",
+        "dashcamRoadFacing.sub", t0 - LB_NS_PER_SEC, t_end, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (subs->pieces->len, ==, 2);
+    check_killed (c, db, "dashcamRoadFacing.sub", subs->pieces->pdata[0], t0,
+        t_kill);
+    g_assert_cmpint (((LbFootagePiece *) subs->pieces->pdata[0])->segment->
+        width, ==, 96);
+  }
 
   /* The clean stop closed and indexed the second segment to its end. */
   LbFootagePiece *clean = plan->pieces->pdata[1];
@@ -288,8 +311,9 @@ test_crash (gconstpointer data)
       (clean->segment->end_ns - clean->segment->start_ns) * FPS / LB_NS_PER_SEC;
   if (c->camera[0] == NULL)
     g_assert_cmpint (ABS ((gint64) clean_rows - clean_frames), <=, 1);
-  g_assert_cmpint (play_count (db, clean->segment->start_ns,
-          clean->segment->end_ns), ==, (gint) clean_rows);
+  g_assert_cmpint (play_count (db, "dashcamRoadFacing",
+          clean->segment->start_ns, clean->segment->end_ns), ==,
+      (gint) clean_rows);
   lb_test_rm_rf (dir);
 }
 
@@ -418,8 +442,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   static const CrashCase encoded =
       { {NULL}, "h264", FALSE, 100 * LB_NS_PER_MS };
-  static const CrashCase h265 = { {"--codec", "h265", "--fps", "15", NULL},
-  "h265", FALSE, 400 * LB_NS_PER_MS
+  static const CrashCase h265 = { {"--codec", "h265", "--fps", "15",
+      "--sub-stream", "96x64", NULL}, "h265", FALSE, 400 * LB_NS_PER_MS,
+  .sub = TRUE
   };
   static const CrashCase h265_b = { {"--codec", "h265", "--bframes", "2",
       "--fps", "15", NULL}, "h265", TRUE, 600 * LB_NS_PER_MS
@@ -428,7 +453,8 @@ main (int argc, char **argv)
       "--fps", "15", NULL}, "h264", TRUE, 600 * LB_NS_PER_MS
   };
   g_test_add_data_func ("/recorder/crash", &encoded, test_crash);
-  g_test_add_data_func ("/recorder/crash/rtsp-h265", &h265, test_crash);
+  g_test_add_data_func ("/recorder/crash/rtsp-h265-sub-stream", &h265,
+      test_crash);
   g_test_add_data_func ("/recorder/crash/rtsp-h265-bframes", &h265_b,
       test_crash);
   g_test_add_data_func ("/recorder/crash/rtsp-h264-bframes", &h264_b,
