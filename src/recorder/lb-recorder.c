@@ -27,6 +27,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
 #define START_TIMEOUT_S 15
 /* Longest wait for splitmuxsink to close the open file after EOS. */
 #define DRAIN_TIMEOUT_MS 5000
+/* With audio=true, how long a new pipeline's video waits for the audio
+ * stream before it is recorded alone (audio_settled). */
+#define AUDIO_WAIT_US (3 * G_USEC_PER_SEC)
 /* After a full disk, recording starts again once the store's file system
  * has this much free space (retention or the operator freed it). */
 #define DISK_RESUME_BYTES (8 * 1024 * 1024)
@@ -109,6 +112,7 @@ typedef struct
 {
   LbRecorder *rec;
   gchar *vehicle, *input, *source;
+  const gchar *source_key;      /* its config key: "source", "sub-source" */
   gchar *name;                  /* "vehicle/input", for logs */
   InState state;
   GstElement *pipeline;
@@ -127,6 +131,10 @@ typedef struct
   gint linked;                  /* atomic: the video branch is linked */
   gboolean audio;               /* record its audio (audio=true) */
   gint audio_linked;            /* atomic: the audio branch is linked */
+  gint audio_ready;             /* atomic: … and has its segment sink pad */
+  gint64 first_video_us;        /* streaming thread: monotonic time of the
+                                 * first video buffer of this pipeline */
+  gboolean audio_waited;        /* streaming thread: gave up waiting */
   guint64 bytes, frames;        /* atomic (__atomic): recorded, for metrics */
   gint gaps;                    /* atomic: outages after recording began */
   gint connected;               /* atomic: video flows (live, for metrics) */
@@ -520,6 +528,7 @@ teardown_pipeline (RecInput * in)
   g_clear_pointer (&in->writer, lb_segment_writer_free);
   g_atomic_int_set (&in->linked, 0);
   g_atomic_int_set (&in->audio_linked, 0);
+  g_atomic_int_set (&in->audio_ready, 0);
 }
 
 static gboolean
@@ -881,6 +890,31 @@ buffer_with_pts (GstPadProbeInfo * info)
   return buf;
 }
 
+/* Whether a new pipeline's video may go to the segment sink (its
+ * streaming thread).  mp4mux takes no new track once it has written a
+ * sample, and a camera's audio stream often shows up a moment after its
+ * video: with audio=true the video waits (dropped until its first
+ * keyframe after) for the audio's pad, at most AUDIO_WAIT_US; a stream
+ * later than that is refused and the camera started again (link_audio).
+ * Dropping rather than blocking: a source may add the audio pad from the
+ * very thread that carries the video. */
+static gboolean
+audio_settled (RecInput * in)
+{
+  if (!in->audio || g_atomic_int_get (&in->audio_ready) || in->audio_waited)
+    return TRUE;
+  gint64 now = g_get_monotonic_time ();
+  if (in->first_video_us == 0)
+    in->first_video_us = now;
+  if (now - in->first_video_us < AUDIO_WAIT_US)
+    return FALSE;
+  in->audio_waited = TRUE;
+  lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = in->vehicle,.input = in->input),
+      "no audio stream within %d s of the video: recording video alone",
+      (gint) (AUDIO_WAIT_US / G_USEC_PER_SEC));
+  return TRUE;
+}
+
 static GstPadProbeReturn
 on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
@@ -896,7 +930,8 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   /* A file starts with a keyframe: what a camera sends before its first
    * one cannot be decoded anyway. */
   if (!in->seen_key) {
-    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)
+        || !audio_settled (in))
       return GST_PAD_PROBE_DROP;
     in->seen_key = TRUE;
   }
@@ -1084,6 +1119,7 @@ link_audio (RecInput * in, GstElement * parse, GstPad * pad, GstCaps * caps)
       in, NULL);
   g_autofree gchar *debug = NULL;
   const gchar *failed = link_branch (in, pad, decoder, bin, sink_pad, &debug);
+  g_atomic_int_set (&in->audio_ready, 1);
   if (failed)
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
         ("%s", debug ? debug : ""));
@@ -1257,8 +1293,9 @@ build_pipeline (RecInput * in, GError ** error)
       gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
 
   if (el == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[input %s %s] source: %s",
-        in->vehicle, in->input, err->message);
+    g_autofree gchar *input = lb_footage_main_input (in->input, NULL);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[input %s %s] %s: %s",
+        in->vehicle, input, in->source_key, err->message);
     return FALSE;
   }
   if (!GST_IS_PIPELINE (el)) {
@@ -1319,6 +1356,8 @@ start_input (RecInput * in)
   g_atomic_int_set (&in->last_data_s, 0);
   __atomic_store_n (&in->last_end_pts, 0, __ATOMIC_RELAXED);
   in->seen_key = FALSE;
+  in->first_video_us = 0;
+  in->audio_waited = FALSE;
   in->sink_eos = FALSE;
   in->disk_full = FALSE;
   in->started_s = g_get_monotonic_time () / G_USEC_PER_SEC;
@@ -1419,6 +1458,26 @@ rec_input_free (gpointer p)
   g_free (in);
 }
 
+/* One recorded stream of @ic: its main stream, or its sub-stream
+ * (sub-source=), recorded as an input of its own (@input, taken;
+ * lb-store-footage.h) with its own pipeline, files, timeline and retries. */
+static void
+add_input (LbRecorder * rec, const LbInputConfig * ic, gchar * input,
+    const gchar * source)
+{
+  RecInput *in = g_new0 (RecInput, 1);
+
+  in->rec = rec;
+  in->vehicle = g_strdup (ic->vehicle);
+  in->input = input;
+  in->source = g_strdup (source);
+  in->source_key = source == ic->source ? "source" : "sub-source";
+  in->audio = ic->audio;
+  in->name = g_strdup_printf ("%s/%s", ic->vehicle, input);
+  in->backoff_ns = rec->retry_min_ns;
+  g_ptr_array_add (rec->inputs, in);
+}
+
 LbRecorder *
 lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
 {
@@ -1475,15 +1534,9 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   GPtrArray *inputs = lb_config_get_inputs (config);
   for (guint i = 0; i < inputs->len; i++) {
     const LbInputConfig *ic = inputs->pdata[i];
-    RecInput *in = g_new0 (RecInput, 1);
-    in->rec = rec;
-    in->vehicle = g_strdup (ic->vehicle);
-    in->input = g_strdup (ic->input);
-    in->source = g_strdup (ic->source);
-    in->audio = ic->audio;
-    in->name = g_strdup_printf ("%s/%s", ic->vehicle, ic->input);
-    in->backoff_ns = rec->retry_min_ns;
-    g_ptr_array_add (rec->inputs, in);
+    add_input (rec, ic, g_strdup (ic->input), ic->source);
+    if (ic->sub_source)
+      add_input (rec, ic, lb_footage_sub_input (ic->input), ic->sub_source);
   }
   return g_steal_pointer (&rec);
 }

@@ -9,6 +9,11 @@
  *       → other video:     the best-ranked decoder for it ! record-encode
  *   ! the splitmuxsink of an LbSegmentWriter (lb-segment-writer.h)
  *
+ * An input with sub-source= gets a second pipeline of the same shape for its
+ * camera's sub-stream, recorded as the input INPUT.sub (lb-store-footage.h):
+ * its own files, timeline, retries and log lines, never disturbing the main
+ * stream's.
+ *
  * record-source.pipeline ends in a parsebin named "parse" (it depayloads
  * RTP and parses what the source gives); its capsfilter "accept" lists, in
  * order of preference, what a source may negotiate (H.264 and H.265 first:

@@ -2,14 +2,17 @@
  * --audio, on loopback) whose audio is a tick once a second, at the
  * camera's running times 0 s, 1 s, 2 s, … — the times lbclockstamp draws
  * into the frames captured with them.  With audio=true the segments carry
- * the audio (AAC and Opus as they come, PCMA encoded to AAC) and the index
- * says so; a high-res and a low-res clip across a segment boundary (and,
+ * the audio (AAC and Opus as they come, PCMA encoded to AAC) from the
+ * first segment on, also when the camera's audio starts 1.5 s after its
+ * video, and the index says so; a high-res and a low-res clip across a segment boundary (and,
  * for AAC, across a gap in the recording) each have one audio track as
  * long as their video, and each tick in them sounds with the frame stamped
  * with the same second, within one audio frame.  A hyperlapse carries no
  * audio (a still is a JPEG); with audio=false (the default) nothing of it is
  * recorded.  One lookbackd records every case at once, one camera and one
- * vehicle each. */
+ * vehicle each.  A camera whose sub-stream (sub-source=) has no audio
+ * gives low-res clips transcoded from the main stream, with its audio:
+ * every output here comes from the main stream. */
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
 #include "jobs-test-daemon.h"
@@ -20,6 +23,7 @@
 #include <gst/pbutils/pbutils.h>
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #define INPUT "dashcamRoadFacing"
@@ -33,6 +37,7 @@ typedef struct
   const gchar *camera;          /* lb-test-camera --audio */
   const gchar *bframes;         /* lb-test-camera --bframes ("0": x264
                                  * zerolatency, keyframes in slices) */
+  const gchar *late;            /* lb-test-camera --audio-late (ms) */
   gboolean audio;               /* the input's audio= */
   const gchar *recorded;        /* LbSegment.audio */
   const gchar *caps;            /* caps name of the clips' audio */
@@ -40,6 +45,7 @@ typedef struct
   gboolean gap;                 /* the camera drops out for a while */
   LbTestCamera *cam;            /* running */
   gint64 back;                  /* gap: when the camera came back */
+  gboolean sub;                 /* its sub-stream (no audio) is recorded */
 } AudioCase;
 
 /* Waits until the index holds @span of @vehicle's footage (from @since);
@@ -300,6 +306,26 @@ check_silent (const gchar * path)
   g_assert_cmpuint (s.audio_tracks, ==, 0);
 }
 
+/* @c's sub-stream covers [@start, @end): only its want of audio keeps a
+ * low-res clip from being its remux. */
+static void
+check_sub_covers (JtDaemon * d, const AudioCase * c, gint64 start, gint64 end)
+{
+  g_autoptr (LbStore) store = jt_daemon_open_store (d);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *sub = lb_footage_sub_input (INPUT);
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, c->vehicle, sub,
+      start, end, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, >=, 1);
+  g_assert_cmpuint (plan->gaps->len, ==, 0);
+  const LbSegment *first =
+      ((LbFootagePiece *) g_ptr_array_index (plan->pieces, 0))->segment;
+  g_assert_cmpint (first->start_ns, <=, start);
+  g_assert_cmpint (plan->last_ns, >=, end);
+  g_assert_null (first->audio);
+}
+
 static gchar *
 retrieve (JtDaemon * d, const AudioCase * c, const gchar * media_type,
     gint64 start, gint64 end)
@@ -308,6 +334,8 @@ retrieve (JtDaemon * d, const AudioCase * c, const gchar * media_type,
       media_type, start, end, 60);
   g_assert_cmpstr (json_object_get_string_member (m, "status"), ==,
       "available");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member
+          (m, "coverage"), "stream"), ==, "main");
   gchar *path = g_strdup_printf ("%s/out-%s-%s.%s", d->dir, c->vehicle,
       media_type, g_str_equal (media_type, "image") ? "jpg" : "mp4");
   jt_daemon_download (d, m, path);
@@ -328,11 +356,20 @@ boundary (const LbFootagePlan * plan)
 #define AAC_FRAME 21333334
 #define OPUS_FRAME 20000000
 static AudioCase cases[] = {
-  {"1001", "aac", "2", TRUE, "aac", "audio/mpeg", AAC_FRAME},
-  {"1002", "aac", "2", TRUE, "aac", "audio/mpeg", AAC_FRAME, TRUE},
-  {"1003", "opus", "0", TRUE, "opus", "audio/x-opus", OPUS_FRAME},
-  {"1004", "pcma", "2", TRUE, "aac", "audio/mpeg", AAC_FRAME},
-  {"1005", "aac", "0", FALSE, NULL, NULL, AAC_FRAME},
+  {.vehicle = "1001",.camera = "aac",.bframes = "2",.audio = TRUE,
+        .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
+      .sub = TRUE},
+  {.vehicle = "1002",.camera = "aac",.bframes = "2",.audio = TRUE,
+        .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
+      .gap = TRUE},
+  {.vehicle = "1003",.camera = "opus",.bframes = "0",.audio = TRUE,
+      .recorded = "opus",.caps = "audio/x-opus",.frame_ns = OPUS_FRAME},
+  /* its audio starts 1.5 s after its video, every time it connects */
+  {.vehicle = "1004",.camera = "pcma",.bframes = "2",.late = "1500",
+      .audio = TRUE,.recorded = "aac",.caps = "audio/mpeg",.frame_ns =
+        AAC_FRAME},
+  {.vehicle = "1005",.camera = "aac",.bframes = "0",
+      .frame_ns = AAC_FRAME},
 };
 
 /* The recording all the cases read, started by the first that asks. */
@@ -346,7 +383,8 @@ static LbTestCamera *
 start_camera (const AudioCase * c, gint port)
 {
   const gchar *args[] = { "--audio", c->camera, "--stamp", "--fps",
-    G_STRINGIFY (FPS), "--bframes", c->bframes, NULL
+    G_STRINGIFY (FPS), "--bframes", c->bframes, "--audio-late",
+    c->late ? c->late : "0", c->sub ? "--sub-stream" : NULL, "96x64", NULL
   };
   return lb_test_camera_start (port, args);
 }
@@ -367,6 +405,10 @@ recording (void)
     g_string_append_printf (conf, "[input %s " INPUT "]\nsource=rtspsrc "
         "location=%s protocols=tcp latency=200 buffer-mode=synced\n%s",
         c->vehicle, c->cam->url, c->audio ? "audio=true\n" : "");
+    if (c->sub)
+      g_string_append_printf (conf, "sub-source=rtspsrc location=%.*s/sub "
+          "protocols=tcp latency=200 buffer-mode=synced\n",
+          (int) strlen (c->cam->url) - 4, c->cam->url);
   }
   rec.t0 = lb_time_now ();
   rec.d = jt_daemon_new (conf->str);
@@ -430,6 +472,8 @@ test_audio (gconstpointer data)
       LB_NS_PER_SEC * 7 / 2 : 0);
   g_autofree gchar *hi = retrieve (d, c, "videoHighRes", start, end);
   check_sync (hi, reference, c, c->gap ? 2 : 3);
+  if (c->sub)
+    check_sub_covers (d, c, start, end);
   g_autofree gchar *lo = retrieve (d, c, "videoLowRes", start, end);
   check_sync (lo, reference, c, c->gap ? 2 : 3);
   g_autofree gchar *lapse = retrieve (d, c, "hyperlapse", plan->first_ns,
@@ -466,7 +510,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/jobs/audio/aac", &cases[0], test_audio);
   g_test_add_data_func ("/jobs/audio/aac-gap", &cases[1], test_audio);
   g_test_add_data_func ("/jobs/audio/opus-sliced", &cases[2], test_audio);
-  g_test_add_data_func ("/jobs/audio/pcma", &cases[3], test_audio);
+  g_test_add_data_func ("/jobs/audio/pcma-late", &cases[3], test_audio);
   g_test_add_data_func ("/jobs/audio/off", &cases[4], test_audio_off);
   gint ret = g_test_run ();
   if (rec.d) {

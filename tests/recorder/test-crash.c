@@ -8,8 +8,9 @@
  * camera with audio (AAC, Opus) is recorded by two inputs at once, one
  * with audio=true: a kill loses no more of the input with audio, audio or
  * video, than of the one without, and clips of the audio input made after
- * the restart have both tracks start and end together.  Broken files in
- * the segments folder are quarantined at start, never fatal. */
+ * the restart have both tracks start and end together.  A camera's
+ * sub-stream recorded with it loses no more than its main stream.  Broken
+ * files in the segments folder are quarantined at start, never fatal. */
 #include "rec-util.h"
 
 #include "core/lb-config.h"
@@ -111,6 +112,8 @@ typedef struct
   gint64 margin_ns;
   const gchar *audio;           /* the camera's audio (--audio), NULL: none;
                                  * AUDIO_INPUT records it */
+  gboolean sub;                 /* VIDEO_INPUT records its sub-stream too
+                                 * (the camera has --sub-stream) */
 } CrashCase;
 
 /* The segment file once it exists, then the wall clock of its first frame
@@ -336,10 +339,14 @@ crash_config (const CrashCase * c, LbTestCamera * cam)
       "video/x-raw,width=160,height=120,framerate=%d/1", FPS);
   g_autofree gchar *audio = c->audio ? g_strdup_printf ("[input " VEHICLE
       " " AUDIO_INPUT "]\nsource=%s\naudio=true\n", source) : g_strdup ("");
+  g_autofree gchar *sub = c->sub ? g_strdup_printf ("sub-source=rtspsrc "
+      "location=%.*s/sub protocols=tcp latency=200\n",
+      (int) strlen (cam->url) - 4, cam->url) : g_strdup ("");
   return g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
       "[store]\ndir=store\n"
       "[recorder]\nsegment-duration=60s\nfragment-duration=1s\n"
-      "[input " VEHICLE " " VIDEO_INPUT "]\nsource=%s\n%s", source, audio);
+      "[input " VEHICLE " " VIDEO_INPUT "]\nsource=%s\n%s%s", source, sub,
+      audio);
 }
 
 /* Records, kills lookbackd just before the 6th keyframe (the worst moment:
@@ -408,7 +415,8 @@ test_crash (gconstpointer data)
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
 
   gint64 t0 = lb_time_now ();
-  gint64 t_kill = record_and_kill (dir, conf, c->audio ? 2 : 1, t0);
+  gint64 t_kill = record_and_kill (dir, conf, 1 + (c->audio != NULL) +
+      (c->sub != FALSE), t0);
   if (cam)
     lb_test_camera_kill (cam);
   gint64 t_end = lb_time_now ();
@@ -422,6 +430,13 @@ test_crash (gconstpointer data)
   g_autoptr (LbFootagePlan) plan = NULL;
   gint64 lost = check_input (c, store, db, VIDEO_INPUT, t0, t_kill, t_end,
       &plan);
+  if (c->sub) {
+    /* the sub-stream: as much kept as of the main stream */
+    g_autoptr (LbFootagePlan) subs = NULL;
+    check_input (c, store, db, VIDEO_INPUT ".sub", t0, t_kill, t_end, &subs);
+    g_assert_cmpint (((LbFootagePiece *) subs->pieces->pdata[0])->segment->
+        width, ==, 96);
+  }
   if (c->audio) {
     /* reconcile used the killed segment's sample journal, the clean stop
      * removed the other's: none is left */
@@ -582,8 +597,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   static const CrashCase encoded =
       { {NULL}, "h264", FALSE, 100 * LB_NS_PER_MS };
-  static const CrashCase h265 = { {"--codec", "h265", "--fps", "15", NULL},
-  "h265", FALSE, 400 * LB_NS_PER_MS
+  static const CrashCase h265 = { {"--codec", "h265", "--fps", "15",
+      "--sub-stream", "96x64", NULL}, "h265", FALSE, 400 * LB_NS_PER_MS,
+  .sub = TRUE
   };
   static const CrashCase h265_b = { {"--codec", "h265", "--bframes", "2",
       "--fps", "15", NULL}, "h265", TRUE, 600 * LB_NS_PER_MS
@@ -600,7 +616,8 @@ main (int argc, char **argv)
   600 * LB_NS_PER_MS, "aac"
   };
   g_test_add_data_func ("/recorder/crash", &encoded, test_crash);
-  g_test_add_data_func ("/recorder/crash/rtsp-h265", &h265, test_crash);
+  g_test_add_data_func ("/recorder/crash/rtsp-h265-sub-stream", &h265,
+      test_crash);
   g_test_add_data_func ("/recorder/crash/rtsp-h265-bframes", &h265_b,
       test_crash);
   g_test_add_data_func ("/recorder/crash/rtsp-h264", &h264, test_crash);

@@ -627,11 +627,36 @@ test_shared_media (Fixture * fx, gconstpointer data)
   }
 }
 
+/* --sub-stream: the files are the input's sub-stream, indexed as such. */
+static void
+test_sub_stream (Fixture * fx, gconstpointer data)
+{
+  g_autofree gchar *mp4 =
+      make_media (fx, "sub.mp4", 2 * FPS, "mp4mux ! filesink");
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (run_import (fx, out, &error, "--sub-stream", "--start",
+          "2026-03-01T10:00:00Z", mp4, NULL));
+  g_assert_no_error (error);
+
+  g_autoptr (LbStore) store = open_store (fx);
+  gint64 t = at ("2026-03-01T10:00:00Z");
+  g_autoptr (LbFootagePlan) main = lookup (store, t, t + 2 * LB_NS_PER_SEC);
+  g_assert_cmpuint (main->pieces->len, ==, 0);
+  g_autofree gchar *sub = lb_footage_sub_input ("dashcamDriverFacing");
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh 3", sub, t,
+      t + 2 * LB_NS_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  g_test_add ("/import/sub-stream", Fixture, NULL, fixture_set_up,
+      test_sub_stream, fixture_tear_down);
   g_test_add ("/import/good-files", Fixture, NULL, fixture_set_up,
       test_good_files, fixture_tear_down);
   g_test_add ("/import/bad-files", Fixture, NULL, fixture_set_up,
