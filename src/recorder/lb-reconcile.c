@@ -320,7 +320,7 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
   /* a FIFO or a device would block or never end a read: never opened */
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
     return quarantine (store, path, 0, "not a regular file", report, error);
-  recover_tail (path, report);
+  g_free (recover_tail (path, report));
   if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
           &local)) {
     g_string_append_printf (report, "indexed unknown file %s\n", path);
