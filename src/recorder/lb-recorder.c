@@ -499,6 +499,13 @@ read_template (const gchar * name, GError ** error)
   return g_strstrip (text);
 }
 
+gchar *
+lb_recorder_read_template (const gchar * name, GError ** error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  return read_template (name, error);
+}
+
 /* --- one input ---------------------------------------------------------- */
 
 static void
@@ -961,6 +968,13 @@ make_decoder (GstCaps * caps)
   gst_plugin_feature_list_free (fit);
   gst_plugin_feature_list_free (all);
   return decoder;
+}
+
+GstElement *
+lb_recorder_make_decoder (GstCaps * caps)
+{
+  g_return_val_if_fail (GST_IS_CAPS (caps), NULL);
+  return make_decoder (caps);
 }
 
 /* The recording branch for a stream @s: the template of its codec when it

@@ -112,4 +112,12 @@ GstPad     *lb_recorder_drop_stream     (GstElement *pipeline,
                                          GstPad     *pad);
 void        lb_recorder_release_dropped (GstElement *pipeline);
 
+/* The text of the pipeline template @name ("record-audio-encode.pipeline"):
+ * the source tree's when run from it, else the installed one.  For the
+ * importer, which encodes audio as the recorder does. */
+gchar      *lb_recorder_read_template   (const gchar *name,
+                                         GError     **error);
+/* A new instance of the best decoder of @caps, or NULL. */
+GstElement *lb_recorder_make_decoder    (GstCaps     *caps);
+
 G_END_DECLS
