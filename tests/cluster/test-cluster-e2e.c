@@ -121,8 +121,16 @@ node_stop (Node * n, gint sig)
     return;
   g_subprocess_send_signal (n->proc, sig);
   g_assert_true (g_subprocess_wait (n->proc, NULL, NULL));
-  if (sig == SIGTERM)
-    g_assert_cmpint (g_subprocess_get_exit_status (n->proc), ==, 0);
+  if (sig == SIGTERM && !g_subprocess_get_successful (n->proc)) {
+    g_autofree gchar *text = NULL;
+    g_file_get_contents (n->log, &text, NULL, NULL);
+    g_test_message ("%s ended badly (signal %d, status %d):\n%s", n->name,
+        g_subprocess_get_if_signaled (n->proc) ?
+        g_subprocess_get_term_sig (n->proc) : 0,
+        g_subprocess_get_if_exited (n->proc) ?
+        g_subprocess_get_exit_status (n->proc) : -1, text ? text : "");
+    g_assert_true (g_subprocess_get_successful (n->proc));
+  }
   g_clear_object (&n->proc);
 }
 
