@@ -81,6 +81,17 @@ jt_daemon_stop (JtDaemon * d, gint sig)
   return status;
 }
 
+void
+jt_daemon_finish (JtDaemon * d)
+{
+  if (d == NULL)
+    return;
+  gint status = jt_daemon_stop (d, SIGTERM);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  jt_daemon_free (d);
+}
+
 JsonNode *
 jt_daemon_request (JtDaemon * d, const gchar * method, const gchar * path,
     const gchar * body, guint * status)

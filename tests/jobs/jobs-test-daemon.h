@@ -31,6 +31,9 @@ void       jt_daemon_free       (JtDaemon *daemon);
 void       jt_daemon_start      (JtDaemon *daemon);
 /* Sends @sig and waits: the wait status. */
 gint       jt_daemon_stop       (JtDaemon *daemon, gint sig);
+/* Stops it with SIGTERM, asserts a clean exit (0: no leak in the sanitized
+ * run either) and frees it; NULL: nothing. */
+void       jt_daemon_finish     (JtDaemon *daemon);
 /* Opens its store (it may be running). */
 LbStore   *jt_daemon_open_store (JtDaemon *daemon);
 

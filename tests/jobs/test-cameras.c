@@ -388,10 +388,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/jobs/cameras/h264-sliced", &cases[3], test_camera);
   g_test_add_func ("/jobs/cameras/sub-stream", test_sub_stream);
   gint ret = g_test_run ();
-  if (rec.d) {
-    g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (rec.d, SIGTERM)), ==, 0);
-    jt_daemon_free (rec.d);
-  }
+  jt_daemon_finish (rec.d);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     if (cases[i].cam)
       lb_test_camera_kill (cases[i].cam);
