@@ -34,7 +34,13 @@ typedef struct
   const gchar *caps;            /* caps name of the clips' audio */
   gint64 frame_ns;              /* one audio frame of the recording */
   gboolean gap;                 /* the camera drops out for a while */
+  const gchar *source;          /* the source element and its options */
 } AudioCase;
+
+/* rtspsrc with the RTP times as the camera stamped them; lbrtspsrc (what
+ * data/lookback.conf recommends) needs no options */
+#define RTSPSRC "rtspsrc protocols=tcp latency=200 buffer-mode=synced"
+#define LBRTSPSRC "lbrtspsrc"
 
 /* Waits until the index holds @span of the input's footage (from @since);
  * its plan. */
@@ -318,14 +324,13 @@ boundary (const LbFootagePlan * plan)
 }
 
 static JtDaemon *
-start_daemon (LbTestCamera * cam, gboolean audio)
+start_daemon (LbTestCamera * cam, const gchar * source, gboolean audio)
 {
   g_autofree gchar *conf = g_strdup_printf ("[recorder]\nsegment-duration=5s\n"
       "retry-min=1s\nretry-max=1s\n"
       "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n"
-      "[input " VEHICLE " " INPUT "]\nsource=rtspsrc location=%s "
-      "protocols=tcp latency=200 buffer-mode=synced\n%s", cam->url,
-      audio ? "audio=true\n" : "");
+      "[input " VEHICLE " " INPUT "]\nsource=%s location=%s\n%s", source,
+      cam->url, audio ? "audio=true\n" : "");
   JtDaemon *d = jt_daemon_new (conf);
   jt_daemon_start (d);
   return d;
@@ -343,7 +348,7 @@ test_audio (gconstpointer data)
   LbTestCamera *cam = lb_test_camera_start (0, args);
   gint port = lb_test_camera_port (cam);
   gint64 t0 = lb_time_now ();
-  g_autoptr (JtDaemon) d = start_daemon (cam, TRUE);
+  g_autoptr (JtDaemon) d = start_daemon (cam, c->source, TRUE);
   if (c->gap) {
     /* 8 s, then the camera drops out for 3 s and comes back for 9 s */
     g_autoptr (LbFootagePlan) before = wait_recorded (d, t0, 8 * LB_NS_PER_SEC);
@@ -403,7 +408,7 @@ test_audio_off (void)
   const gchar *args[] = { "--audio", "aac", "--stamp", NULL };
   LbTestCamera *cam = lb_test_camera_start (0, args);
   gint64 t0 = lb_time_now ();
-  g_autoptr (JtDaemon) d = start_daemon (cam, FALSE);
+  g_autoptr (JtDaemon) d = start_daemon (cam, LBRTSPSRC, FALSE);
   g_autoptr (LbFootagePlan) plan = wait_recorded (d, t0, 3 * LB_NS_PER_SEC);
   const LbSegment *seg =
       ((LbFootagePiece *) g_ptr_array_index (plan->pieces, 0))->segment;
@@ -418,13 +423,20 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  /* one frame: 1024 samples of 48 kHz AAC, 20 ms of Opus */
-  static const AudioCase aac = { "aac", "aac", "audio/mpeg", 21333334 };
-  static const AudioCase aac_gap = { "aac", "aac", "audio/mpeg", 21333334,
-    TRUE
+  /* one frame: 1024 samples of 48 kHz AAC, 20 ms of Opus; AAC and G.711
+   * through lbrtspsrc, the others through rtspsrc */
+  static const AudioCase aac = { "aac", "aac", "audio/mpeg", 21333334,
+    FALSE, LBRTSPSRC
   };
-  static const AudioCase opus = { "opus", "opus", "audio/x-opus", 20000000 };
-  static const AudioCase pcma = { "pcma", "aac", "audio/mpeg", 21333334 };
+  static const AudioCase aac_gap = { "aac", "aac", "audio/mpeg", 21333334,
+    TRUE, RTSPSRC
+  };
+  static const AudioCase opus = { "opus", "opus", "audio/x-opus", 20000000,
+    FALSE, RTSPSRC
+  };
+  static const AudioCase pcma = { "pcma", "aac", "audio/mpeg", 21333334,
+    FALSE, LBRTSPSRC
+  };
   g_test_add_data_func ("/jobs/audio/aac", &aac, test_audio);
   g_test_add_data_func ("/jobs/audio/aac-gap", &aac_gap, test_audio);
   g_test_add_data_func ("/jobs/audio/opus", &opus, test_audio);

@@ -30,7 +30,17 @@ typedef struct
   const gchar *codec;           /* "h264" / "h265" */
   const gchar *bframes;         /* B-frames between references */
   const gchar *clip_video;      /* caps of a high-res clip (remuxed) */
+  const gchar *source;          /* the source element and its options */
 } CameraCase;
+
+/* The RTP times as the camera stamped them: lbrtspsrc's own, rtspsrc's with
+ * buffer-mode=synced (as README asks for B-frame cameras).  rtspsrc's
+ * default re-times frames by their arrival: on a loaded machine a frame then
+ * lasts 30 to 430 ms instead of 67, and players (which show a frame for
+ * 1/fps) disagree with the recorded times on which frame is on screen at a
+ * clip's start. */
+#define RTSPSRC "rtspsrc protocols=tcp latency=200 buffer-mode=synced"
+#define LBRTSPSRC "lbrtspsrc"
 
 typedef JtFrame Frame;          /* pts: recorded wall clock; stamp: capture */
 
@@ -145,15 +155,10 @@ test_camera (gconstpointer data)
     "--stamp", "--fps", G_STRINGIFY (FPS), NULL
   };
   LbTestCamera *cam = lb_test_camera_start (0, args);
-  /* The RTP times as the camera stamped them (buffer-mode=synced, as
-   * README asks for B-frame cameras).  rtspsrc's default re-times frames by
-   * their arrival: on a loaded machine a frame then lasts 30 to 430 ms
-   * instead of 67, and players (which show a frame for 1/fps) disagree with
-   * the recorded times on which frame is on screen at a clip's start. */
   g_autofree gchar *conf = g_strdup_printf ("[recorder]\nsegment-duration=5s\n"
       "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n"
-      "[input " VEHICLE " " INPUT "]\nsource=rtspsrc location=%s "
-      "protocols=tcp latency=200 buffer-mode=synced\n", cam->url);
+      "[input " VEHICLE " " INPUT "]\nsource=%s location=%s\n", c->source,
+      cam->url);
   g_autoptr (JtDaemon) d = jt_daemon_new (conf);
   gint64 t0 = lb_time_now ();
   jt_daemon_start (d);
@@ -237,9 +242,11 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  static const CameraCase h265 = { "h265", "0", "video/x-h265" };
-  static const CameraCase h265_b = { "h265", "2", "video/x-h265" };
-  static const CameraCase h264_b = { "h264", "2", "video/x-h264" };
+  /* H.265 and H.264 with B-frames through lbrtspsrc (what
+   * data/lookback.conf recommends), H.265 with B-frames through rtspsrc */
+  static const CameraCase h265 = { "h265", "0", "video/x-h265", LBRTSPSRC };
+  static const CameraCase h265_b = { "h265", "2", "video/x-h265", RTSPSRC };
+  static const CameraCase h264_b = { "h264", "2", "video/x-h264", LBRTSPSRC };
   g_test_add_data_func ("/jobs/cameras/h265", &h265, test_camera);
   g_test_add_data_func ("/jobs/cameras/h265-bframes", &h265_b, test_camera);
   g_test_add_data_func ("/jobs/cameras/h264-bframes", &h264_b, test_camera);
