@@ -31,8 +31,10 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 lbrtspsrc location=rtsp://127.0.0.1:8554/cam ! parsebin ! mp4mux fragment-duration=1000 ! filesink location=cam.mp4
+ * gst-launch-1.0 lbrtspsrc location=rtsp://127.0.0.1:8554/cam ! parsebin ! fakesink num-buffers=60
  * ]|
+ * Receives 60 frames of the camera's video, parsed as they come (H.264 or
+ * H.265): parsebin plugs the depayloader and the parser from the caps.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
