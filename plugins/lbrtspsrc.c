@@ -47,6 +47,7 @@
 #include <gst/rtsp/rtsp.h>
 #include <gst/sdp/sdp.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstRTSPMessage, gst_rtsp_message_free);
@@ -733,10 +734,10 @@ parse_rtp_info (LbRtspSrc * self, const LbRtspFrame * f)
   }
 }
 
-/* Waits up to @wait_us for bytes (or the stop) and reads what is there.
- * One poll () on the socket and the cancellable's fd, made once per
- * session: g_socket_condition_timed_wait () makes and closes an eventfd per
- * call when given a cancellable. */
+/* Waits up to @wait_us for bytes (or the stop) and reads what is there
+ * (what is there already without a poll ()).  The poll is on the socket and
+ * the cancellable's fd, made once per session: g_socket_condition_timed_wait
+ * () makes and closes an eventfd per call when given a cancellable. */
 static gboolean
 read_some (LbRtspSrc * self, GSocket * sock, gint64 wait_us, GError ** error)
 {
@@ -746,22 +747,31 @@ read_some (LbRtspSrc * self, GSocket * sock, gint64 wait_us, GError ** error)
   };
   gssize n;
 
-  if (g_poll (fds, 2, (gint) MIN ((wait_us + 999) / 1000, G_MAXINT)) < 0
-      && errno != EINTR) {
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-        "poll: %s", g_strerror (errno));
-    return FALSE;
-  }
   if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
     return FALSE;
-  if (!(fds[0].revents & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+  n = recv (fds[0].fd, self->buf + self->buf_len, READ_BUFFER - self->buf_len,
+      MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    if (g_poll (fds, 2, (gint) MIN ((wait_us + 999) / 1000, G_MAXINT)) < 0
+        && errno != EINTR) {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+          "poll: %s", g_strerror (errno));
+      return FALSE;
+    }
+    if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+      return FALSE;
+    n = recv (fds[0].fd, self->buf + self->buf_len,
+        READ_BUFFER - self->buf_len, MSG_DONTWAIT);
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "timeout");
     return FALSE;
   }
-  n = g_socket_receive_with_blocking (sock, (gchar *) self->buf +
-      self->buf_len, READ_BUFFER - self->buf_len, FALSE, NULL, error);
-  if (n < 0)
+  if (n < 0) {
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+        "%s: %s", self->request_uri, g_strerror (errno));
     return FALSE;
+  }
   if (n == 0) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
         "%s: the camera closed the connection", self->request_uri);

@@ -211,13 +211,14 @@ GST_START_TEST (test_no_camera)
 
 GST_END_TEST;
 
-/* The camera dies while playing: an error on the bus (lookbackd restarts
- * the input's pipeline on it). */
+/* The camera dies while playing: EOS, then an error on the bus (lookbackd
+ * restarts the input's pipeline on it).  (An appsink holds an EOS until
+ * its buffers are taken, unless wait-on-eos=false.) */
 GST_START_TEST (test_camera_killed)
 {
   LbTestCamera *cam = lb_test_camera_start (0, NULL);
   g_autofree gchar *d = g_strdup_printf ("lbrtspsrc location=%s "
-      "! parsebin ! appsink name=v sync=false", cam->url);
+      "! parsebin ! appsink name=v sync=false wait-on-eos=false", cam->url);
   GstElement *p = launch (d);
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   GstClockTime first;
