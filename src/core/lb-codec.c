@@ -3,9 +3,9 @@
 
 static const LbCodec codecs[] = {
   {"h264", "H.264", "video/x-h264", "h264parse", "avdec_h264",
-      "h264timestamper"},
+      "h264timestamper", "H264", "rtph264depay"},
   {"h265", "H.265", "video/x-h265", "h265parse", "avdec_h265",
-      "h265timestamper"},
+      "h265timestamper", "H265", "rtph265depay"},
 };
 
 const LbCodec *
@@ -30,6 +30,20 @@ lb_codec_from_media (const gchar * media)
 {
   for (guint i = 0; media && i < G_N_ELEMENTS (codecs); i++)
     if (g_str_equal (codecs[i].media, media))
+      return &codecs[i];
+  return NULL;
+}
+
+const LbCodec *
+lb_codec_from_rtp (const GstStructure * s)
+{
+  g_return_val_if_fail (s != NULL, NULL);
+  if (!gst_structure_has_name (s, "application/x-rtp")
+      || g_strcmp0 (gst_structure_get_string (s, "media"), "video") != 0)
+    return NULL;
+  const gchar *encoding = gst_structure_get_string (s, "encoding-name");
+  for (guint i = 0; encoding && i < G_N_ELEMENTS (codecs); i++)
+    if (g_ascii_strcasecmp (codecs[i].rtp_encoding, encoding) == 0)
       return &codecs[i];
   return NULL;
 }

@@ -9,7 +9,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gst/gst.h>
 
 G_BEGIN_DECLS
 
@@ -22,6 +22,8 @@ typedef struct {
   const gchar *timestamper;     /* "h264timestamper": DTS from PTS, for
                                  * streams that carry PTS only (RTP,
                                  * Matroska) */
+  const gchar *rtp_encoding;    /* "H264": encoding-name of its RTP caps */
+  const gchar *depayloader;     /* "rtph264depay" */
 } LbCodec;
 
 /* Every codec of the table; @n (out) gets their number. */
@@ -29,6 +31,9 @@ const LbCodec *lb_codecs            (guint        *n);
 /* The codec of @name / of media type @media, or NULL. */
 const LbCodec *lb_codec_from_name   (const gchar  *name);
 const LbCodec *lb_codec_from_media  (const gchar  *media);
+/* The codec of RTP caps @s (application/x-rtp, media=video, its
+ * encoding-name), or NULL. */
+const LbCodec *lb_codec_from_rtp    (const GstStructure *s);
 
 /* The audio codecs stored as they come (with audio=true): AAC and Opus.
  * Any other audio (G.711, raw, MP3, …) is encoded to AAC by the recorder

@@ -152,8 +152,10 @@ quarantine (LbStore * store, const gchar * path, gint64 segment_id,
 /* ---- reconcile ---- */
 
 /* The writer of @path died: give the samples of its trailing moof-less mdat
- * a moof (lb_mp4_recover_tail) so that the scan indexes them too. */
-static void
+ * a moof (lb_mp4_recover_tail) so that the scan indexes them too.  What
+ * came of it, for the operator's line: "" (nothing to recover), "N frames
+ * of its torn tail recovered" or why not. */
+static gchar *
 recover_tail (const gchar * path, GString * report)
 {
   gint fd = open (path, O_RDWR | O_CLOEXEC);
@@ -161,24 +163,30 @@ recover_tail (const gchar * path, GString * report)
     g_string_append_printf (report,
         "did not recover the torn tail of %s: open: %s\n", path,
         g_strerror (errno));
-    return;
+    return g_strdup_printf ("its torn tail not recovered (open: %s)",
+        g_strerror (errno));
   }
   guint n = 0;
   g_autofree gchar *note = NULL;
   g_autoptr (GError) error = NULL;
+  gchar *said = NULL;
   if (!lb_mp4_recover_tail (fd, &n, &note, &error)) {
     g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
         path, error->message);
     GST_WARNING ("%s: tail recovery failed: %s", path, error->message);
+    said = g_strdup_printf ("its torn tail not recovered (%s)", error->message);
   } else if (n > 0) {
     g_string_append_printf (report,
         "recovered %u frames from the torn tail of %s\n", n, path);
     GST_INFO ("%s: recovered %u frames from the torn tail", path, n);
+    said = g_strdup_printf ("%u frames of its torn tail recovered", n);
   } else if (note) {
     g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
         path, note);
+    said = g_strdup_printf ("its torn tail not recovered (%s)", note);
   }
   close (fd);
+  return said ? said : g_strdup ("");
 }
 
 static gboolean
@@ -188,7 +196,7 @@ reindex_open (LbStore * store, LbSegment * seg, GString * report,
   g_autoptr (GArray) rows = NULL;
   gint64 size = 0;
   g_autoptr (GError) local = NULL;
-  recover_tail (seg->path, report);
+  g_autofree gchar *recovered = recover_tail (seg->path, report);
   g_autoptr (LbSegment) fresh =
       lb_footage_scan_file (seg->vehicle, seg->input, seg->path, seg->start_ns,
       &rows, &size, &local);
@@ -231,8 +239,8 @@ reindex_open (LbStore * store, LbSegment * seg, GString * report,
       size > fresh->bytes ? " (torn tail cut off)" : "");
   lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = seg->vehicle,.input =
           seg->input), "segment %s left open by a crash: closed at its last "
-      "whole fragment%s", seg->path,
-      size > fresh->bytes ? " (its torn tail cut off)" : "");
+      "whole fragment%s%s%s", seg->path, *recovered ? "; " : "", recovered,
+      size > fresh->bytes ? " (the rest of its torn tail cut off)" : "");
   return TRUE;
 }
 

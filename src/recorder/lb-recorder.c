@@ -27,6 +27,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_recorder_debug);
 #define START_TIMEOUT_S 15
 /* Longest wait for splitmuxsink to close the open file after EOS. */
 #define DRAIN_TIMEOUT_MS 5000
+/* With audio=true, how long a new pipeline's video waits for the audio
+ * stream before it is recorded alone (audio_settled). */
+#define AUDIO_WAIT_US (3 * G_USEC_PER_SEC)
 /* After a full disk, recording starts again once the store's file system
  * has this much free space (retention or the operator freed it). */
 #define DISK_RESUME_BYTES (8 * 1024 * 1024)
@@ -127,6 +130,10 @@ typedef struct
   gint linked;                  /* atomic: the video branch is linked */
   gboolean audio;               /* record its audio (audio=true) */
   gint audio_linked;            /* atomic: the audio branch is linked */
+  gint audio_ready;             /* atomic: … and has its segment sink pad */
+  gint64 first_video_us;        /* streaming thread: monotonic time of the
+                                 * first video buffer of this pipeline */
+  gboolean audio_waited;        /* streaming thread: gave up waiting */
   guint64 bytes, frames;        /* atomic (__atomic): recorded, for metrics */
   gint gaps;                    /* atomic: outages after recording began */
   gint connected;               /* atomic: video flows (live, for metrics) */
@@ -513,6 +520,7 @@ teardown_pipeline (RecInput * in)
   g_clear_pointer (&in->writer, lb_segment_writer_free);
   g_atomic_int_set (&in->linked, 0);
   g_atomic_int_set (&in->audio_linked, 0);
+  g_atomic_int_set (&in->audio_ready, 0);
 }
 
 static gboolean
@@ -874,6 +882,31 @@ buffer_with_pts (GstPadProbeInfo * info)
   return buf;
 }
 
+/* Whether a new pipeline's video may go to the segment sink (its
+ * streaming thread).  mp4mux takes no new track once it has written a
+ * sample, and a camera's audio stream often shows up a moment after its
+ * video: with audio=true the video waits (dropped until its first
+ * keyframe after) for the audio's pad, at most AUDIO_WAIT_US; a stream
+ * later than that is refused and the camera started again (link_audio).
+ * Dropping rather than blocking: a source may add the audio pad from the
+ * very thread that carries the video. */
+static gboolean
+audio_settled (RecInput * in)
+{
+  if (!in->audio || g_atomic_int_get (&in->audio_ready) || in->audio_waited)
+    return TRUE;
+  gint64 now = g_get_monotonic_time ();
+  if (in->first_video_us == 0)
+    in->first_video_us = now;
+  if (now - in->first_video_us < AUDIO_WAIT_US)
+    return FALSE;
+  in->audio_waited = TRUE;
+  lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = in->vehicle,.input = in->input),
+      "no audio stream within %d s of the video: recording video alone",
+      (gint) (AUDIO_WAIT_US / G_USEC_PER_SEC));
+  return TRUE;
+}
+
 static GstPadProbeReturn
 on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
@@ -889,7 +922,8 @@ on_sink_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   /* A file starts with a keyframe: what a camera sends before its first
    * one cannot be decoded anyway. */
   if (!in->seen_key) {
-    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)
+        || !audio_settled (in))
       return GST_PAD_PROBE_DROP;
     in->seen_key = TRUE;
   }
@@ -968,21 +1002,21 @@ make_branch (RecInput * in, const GstStructure * s, GError ** error)
   return bin;
 }
 
-/* parsebin's @pad → [@decoder] → @bin → @sink_pad of the segment sink, all
+/* parsebin's @pad → [@head] → @bin → @sink_pad of the segment sink, all
  * added to the pipeline.  NULL, or what failed (*@debug: details). */
 static const gchar *
-link_branch (RecInput * in, GstPad * pad, GstElement * decoder,
+link_branch (RecInput * in, GstPad * pad, GstElement * head,
     GstElement * bin, GstPad * sink_pad, gchar ** debug)
 {
   gst_bin_add (GST_BIN (in->pipeline), bin);
-  if (decoder) {
-    gst_bin_add (GST_BIN (in->pipeline), decoder);
-    if (!gst_element_link (decoder, bin))
-      return "cannot link the decoder";
-    gst_element_sync_state_with_parent (decoder);
+  if (head) {
+    gst_bin_add (GST_BIN (in->pipeline), head);
+    if (!gst_element_link (head, bin))
+      return "cannot link the depayloader or decoder";
+    gst_element_sync_state_with_parent (head);
   }
   g_autoptr (GstPad) binsink =
-      gst_element_get_static_pad (decoder ? decoder : bin, "sink");
+      gst_element_get_static_pad (head ? head : bin, "sink");
   g_autoptr (GstPad) binsrc = gst_element_get_static_pad (bin, "src");
   GstPadLinkReturn r1 = GST_PAD_LINK_REFUSED, r2 = GST_PAD_LINK_REFUSED;
   if (binsink == NULL || binsrc == NULL ||
@@ -1070,6 +1104,7 @@ link_audio (RecInput * in, GstElement * parse, GstPad * pad, GstCaps * caps)
       in, NULL);
   g_autofree gchar *debug = NULL;
   const gchar *failed = link_branch (in, pad, decoder, bin, sink_pad, &debug);
+  g_atomic_int_set (&in->audio_ready, 1);
   if (failed)
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
         ("%s", debug ? debug : ""));
@@ -1079,10 +1114,31 @@ link_audio (RecInput * in, GstElement * parse, GstPad * pad, GstCaps * caps)
         as_is ? "as it comes" : "encoded to AAC");
 }
 
+/* *@head: the element before the recording branch of a stream of @caps
+ * (@media, @rtp: its codec when it is RTP of one recorded as it comes):
+ * that codec's depayloader; for video lb-codec.h does not record as it
+ * comes, the best decoder (its frames go to the encode template); none for
+ * lb-codec.h's codecs and raw video.  FALSE when the element is missing. */
+static gboolean
+make_head (GstCaps * caps, const gchar * media, const LbCodec * rtp,
+    GstElement ** head)
+{
+  *head = NULL;
+  if (rtp)
+    *head = gst_element_factory_make (rtp->depayloader, NULL);
+  else if (lb_codec_from_media (media) == NULL
+      && !g_str_equal (media, "video/x-raw"))
+    *head = make_decoder (caps);
+  else
+    return TRUE;
+  return *head != NULL;
+}
+
 /* parsebin exposed a stream (streaming thread): the first video stream is
  * recorded (other video than lb-codec.h's and raw through the best decoder
- * for it, then the encode template), and with audio=true the first audio
- * stream; the others are dropped. */
+ * for it, then the encode template; RTP of lb-codec.h's codecs through its
+ * depayloader, see on_autoplug_continue), and with audio=true the first
+ * audio stream; the others are dropped. */
 static void
 on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
 {
@@ -1090,7 +1146,8 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
   g_autoptr (GstCaps) caps = pad_caps (pad);
   const GstStructure *s = gst_caps_get_structure (caps, 0);
   const gchar *media = gst_structure_get_name (s);
-  gboolean video = g_str_has_prefix (media, "video/")
+  const LbCodec *rtp = lb_codec_from_rtp (s);
+  gboolean video = rtp || g_str_has_prefix (media, "video/")
       || g_str_has_prefix (media, "image/");
 
   if (in->audio && g_str_has_prefix (media, "audio/")
@@ -1103,28 +1160,45 @@ on_pad_added (GstElement * parse, GstPad * pad, gpointer data)
     gst_object_unref (lb_recorder_drop_stream (in->pipeline, pad));
     return;
   }
-  GstElement *decoder = NULL;
-  if (lb_codec_from_media (media) == NULL && !g_str_equal (media, "video/x-raw")
-      && (decoder = make_decoder (caps)) == NULL) {
-    GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no decoder for %s",
-            media), (NULL));
+  GstElement *head;
+  if (!make_head (caps, media, rtp, &head)) {
+    GST_ELEMENT_ERROR (parse, CORE, MISSING_PLUGIN, ("no %s for %s",
+            rtp ? "depayloader" : "decoder", media), (NULL));
     return;
   }
   g_autoptr (GError) error = NULL;
-  GstElement *bin = make_branch (in, s, &error);
+  g_autoptr (GstStructure) stored =
+      rtp ? gst_structure_new_empty (rtp->media) : NULL;
+  GstElement *bin = make_branch (in, stored ? stored : s, &error);
   if (bin == NULL) {
-    if (decoder)
-      gst_object_unref (gst_object_ref_sink (decoder));
+    if (head)
+      gst_object_unref (gst_object_ref_sink (head));
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("bad recording template: %s",
             error->message), (NULL));
     return;
   }
   g_autofree gchar *debug = NULL;
-  const gchar *failed = link_branch (in, pad, decoder, bin, in->sink_pad,
-      &debug);
+  const gchar *failed = link_branch (in, pad, head, bin, in->sink_pad, &debug);
   if (failed)
     GST_ELEMENT_ERROR (parse, CORE, NEGOTIATION, ("%s (%s)", failed, media),
         ("%s", debug ? debug : ""));
+}
+
+/* parsebin found a stream of @caps and asks whether to plug more (a
+ * streaming thread).  RTP of a codec recorded as it comes is exposed as
+ * RTP: inside parsebin its depayloader would start with nothing linked
+ * downstream and, with no one to ask for whole access units, send NAL
+ * units, which the parser then cuts by the specification's rules — a
+ * keyframe whose slices each carry SPS/PPS (as rtph264pay with
+ * config-interval=-1 sends a sliced keyframe) became two samples of one
+ * timestamp.  Linked by on_pad_added to the codec's template first, the
+ * depayloader sends access units as the camera framed them. */
+static gboolean
+on_autoplug_continue (GstElement * parse, GstPad * pad, GstCaps * caps,
+    gpointer data)
+{
+  return gst_caps_is_empty (caps) || gst_caps_is_any (caps)
+      || lb_codec_from_rtp (gst_caps_get_structure (caps, 0)) == NULL;
 }
 
 /* A source's pad that gst-launch's linking left alone (rtspsrc links its
@@ -1242,6 +1316,9 @@ build_pipeline (RecInput * in, GError ** error)
       in, NULL);
   lb_segment_writer_set_placer (in->writer, place_file, in);
   g_signal_connect (parse, "pad-added", G_CALLBACK (on_pad_added), in);
+  if (g_signal_lookup ("autoplug-continue", G_OBJECT_TYPE (parse)))
+    g_signal_connect (parse, "autoplug-continue",
+        G_CALLBACK (on_autoplug_continue), in);
   if (in->audio)
     watch_sources (in, parse);
   gst_pipeline_use_clock (GST_PIPELINE (in->pipeline), rec->clock);
@@ -1263,6 +1340,8 @@ start_input (RecInput * in)
   g_atomic_int_set (&in->last_data_s, 0);
   __atomic_store_n (&in->last_end_pts, 0, __ATOMIC_RELAXED);
   in->seen_key = FALSE;
+  in->first_video_us = 0;
+  in->audio_waited = FALSE;
   in->sink_eos = FALSE;
   in->disk_full = FALSE;
   in->started_s = g_get_monotonic_time () / G_USEC_PER_SEC;

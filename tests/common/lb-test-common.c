@@ -504,6 +504,22 @@ lb_test_camera_kill (LbTestCamera * cam)
   g_free (cam);
 }
 
+/* The rest of a daemon's stderr, after the line that says where it
+ * listens, to the test's stderr (what meson shows of a failed test), until
+ * the daemon closes it. */
+static gpointer
+relay_stderr (gpointer data)
+{
+  g_autoptr (GDataInputStream) in = data;
+  gchar *line;
+
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, NULL))) {
+    g_printerr ("lookbackd: %s\n", line);
+    g_free (line);
+  }
+  return NULL;
+}
+
 GPid
 lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
     GString * log)
@@ -530,6 +546,8 @@ lb_test_daemon_spawn (const gchar * const *argv, gchar ** envp, gchar ** uri,
       g_string_append_printf (log, "%s\n", line);
     *uri = api_uri_of (line);
   }
+  g_thread_unref (g_thread_new ("daemon-stderr", relay_stderr,
+          g_steal_pointer (&in)));
   return pid;
 }
 

@@ -149,8 +149,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbTestDaemon, lb_test_daemon_free)
  * @envp (NULL: this process's) and reads its output up to the line that
  * says where its API listens: returns its pid (a child of this process,
  * killed if this process dies), *@uri gets the API's base URI, and the
- * lines read are appended to @log (nullable).  Its standard output goes to
- * /dev/null. */
+ * lines read are appended to @log (nullable); the rest of its standard
+ * error goes to this process's, each line prefixed "lookbackd: " (meson
+ * shows it for a failed test).  Its standard output goes to /dev/null. */
 GPid      lb_test_daemon_spawn            (const gchar *const *argv,
                                            gchar             **envp,
                                            gchar             **uri,

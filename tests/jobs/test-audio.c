@@ -2,13 +2,15 @@
  * --audio, on loopback) whose audio is a tick once a second, at the
  * camera's running times 0 s, 1 s, 2 s, … — the times lbclockstamp draws
  * into the frames captured with them.  With audio=true the segments carry
- * the audio (AAC and Opus as they come, PCMA encoded to AAC) and the index
- * says so; a high-res and a low-res clip across a segment boundary (and,
+ * the audio (AAC and Opus as they come, PCMA encoded to AAC) from the
+ * first segment on, also when the camera's audio starts 1.5 s after its
+ * video, and the index says so; a high-res and a low-res clip across a segment boundary (and,
  * for AAC, across a gap in the recording) each have one audio track as
  * long as their video, and each tick in them sounds with the frame stamped
  * with the same second, within one audio frame.  A hyperlapse carries no
  * audio (a still is a JPEG); with audio=false (the default) nothing of it is
- * recorded. */
+ * recorded.  One lookbackd records every case at once, one camera and one
+ * vehicle each. */
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
 #include "jobs-test-daemon.h"
@@ -21,7 +23,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#define VEHICLE "1234"
 #define INPUT "dashcamRoadFacing"
 #define FPS 15
 /* footage recorded before the retrievals */
@@ -29,12 +30,19 @@
 
 typedef struct
 {
+  const gchar *vehicle;         /* its input: VEHICLE INPUT */
   const gchar *camera;          /* lb-test-camera --audio */
+  const gchar *bframes;         /* lb-test-camera --bframes ("0": x264
+                                 * zerolatency, keyframes in slices) */
+  const gchar *late;            /* lb-test-camera --audio-late (ms) */
+  gboolean audio;               /* the input's audio= */
   const gchar *recorded;        /* LbSegment.audio */
   const gchar *caps;            /* caps name of the clips' audio */
   gint64 frame_ns;              /* one audio frame of the recording */
   gboolean gap;                 /* the camera drops out for a while */
   const gchar *source;          /* the source element and its options */
+  LbTestCamera *cam;            /* running */
+  gint64 back;                  /* gap: when the camera came back */
 } AudioCase;
 
 /* rtspsrc with the RTP times as the camera stamped them; lbrtspsrc (what
@@ -42,15 +50,15 @@ typedef struct
 #define RTSPSRC "rtspsrc protocols=tcp latency=200 buffer-mode=synced"
 #define LBRTSPSRC "lbrtspsrc"
 
-/* Waits until the index holds @span of the input's footage (from @since);
+/* Waits until the index holds @span of @vehicle's footage (from @since);
  * its plan. */
 static LbFootagePlan *
-wait_recorded (JtDaemon * d, gint64 since, gint64 span)
+wait_recorded (JtDaemon * d, const gchar * vehicle, gint64 since, gint64 span)
 {
   g_autoptr (LbStore) store = jt_daemon_open_store (d);
   for (guint i = 0; i < 900; i++) {
     g_autoptr (GError) error = NULL;
-    LbFootagePlan *plan = lb_store_lookup (store, VEHICLE, INPUT, since,
+    LbFootagePlan *plan = lb_store_lookup (store, vehicle, INPUT, since,
         lb_time_now (), &error);
     g_assert_no_error (error);
     if (plan->pieces->len > 0 && plan->last_ns - MAX (since,
@@ -301,14 +309,15 @@ check_silent (const gchar * path)
 }
 
 static gchar *
-retrieve (JtDaemon * d, const gchar * media_type, gint64 start, gint64 end)
+retrieve (JtDaemon * d, const AudioCase * c, const gchar * media_type,
+    gint64 start, gint64 end)
 {
-  g_autoptr (JsonObject) m = jt_daemon_retrieve (d, VEHICLE, INPUT,
+  g_autoptr (JsonObject) m = jt_daemon_retrieve (d, c->vehicle, INPUT,
       media_type, start, end, 60);
   g_assert_cmpstr (json_object_get_string_member (m, "status"), ==,
       "available");
-  gchar *path = g_strdup_printf ("%s/out-%s.%s", d->dir, media_type,
-      g_str_equal (media_type, "image") ? "jpg" : "mp4");
+  gchar *path = g_strdup_printf ("%s/out-%s-%s.%s", d->dir, c->vehicle,
+      media_type, g_str_equal (media_type, "image") ? "jpg" : "mp4");
   jt_daemon_download (d, m, path);
   return path;
 }
@@ -323,43 +332,93 @@ boundary (const LbFootagePlan * plan)
           2))->segment->start_ns;
 }
 
-static JtDaemon *
-start_daemon (LbTestCamera * cam, const gchar * source, gboolean audio)
+/* one frame: 1024 samples of 48 kHz AAC, 20 ms of Opus */
+#define AAC_FRAME 21333334
+#define OPUS_FRAME 20000000
+/* AAC, late G.711 and audio off through lbrtspsrc; the lost camera and
+ * Opus through rtspsrc */
+static AudioCase cases[] = {
+  {.vehicle = "1001",.camera = "aac",.bframes = "2",.audio = TRUE,
+        .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
+      .source = LBRTSPSRC},
+  {.vehicle = "1002",.camera = "aac",.bframes = "2",.audio = TRUE,
+        .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
+      .gap = TRUE,.source = RTSPSRC},
+  {.vehicle = "1003",.camera = "opus",.bframes = "0",.audio = TRUE,
+        .recorded = "opus",.caps = "audio/x-opus",.frame_ns = OPUS_FRAME,
+      .source = RTSPSRC},
+  /* its audio starts 1.5 s after its video, every time it connects */
+  {.vehicle = "1004",.camera = "pcma",.bframes = "2",.late = "1500",
+      .audio = TRUE,.recorded = "aac",.caps = "audio/mpeg",.frame_ns =
+        AAC_FRAME,.source = LBRTSPSRC},
+  {.vehicle = "1005",.camera = "aac",.bframes = "0",
+      .frame_ns = AAC_FRAME,.source = LBRTSPSRC},
+};
+
+/* The recording all the cases read, started by the first that asks. */
+static struct
 {
-  g_autofree gchar *conf = g_strdup_printf ("[recorder]\nsegment-duration=5s\n"
+  JtDaemon *d;
+  gint64 t0;
+} rec;
+
+static LbTestCamera *
+start_camera (const AudioCase * c, gint port)
+{
+  const gchar *args[] = { "--audio", c->camera, "--stamp", "--fps",
+    G_STRINGIFY (FPS), "--bframes", c->bframes, "--audio-late",
+    c->late ? c->late : "0", NULL
+  };
+  return lb_test_camera_start (port, args);
+}
+
+/* Every case's camera recorded by one lookbackd; the gap case's camera
+ * drops out after 8 s for 3 s. */
+static JtDaemon *
+recording (void)
+{
+  if (rec.d)
+    return rec.d;
+  g_autoptr (GString) conf = g_string_new ("[recorder]\nsegment-duration=5s\n"
       "retry-min=1s\nretry-max=1s\n"
-      "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n"
-      "[input " VEHICLE " " INPUT "]\nsource=%s location=%s\n%s", source,
-      cam->url, audio ? "audio=true\n" : "");
-  JtDaemon *d = jt_daemon_new (conf);
-  jt_daemon_start (d);
-  return d;
+      "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n");
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    AudioCase *c = &cases[i];
+    c->cam = start_camera (c, 0);
+    g_string_append_printf (conf, "[input %s " INPUT "]\nsource=%s "
+        "location=%s\n%s", c->vehicle, c->source, c->cam->url,
+        c->audio ? "audio=true\n" : "");
+  }
+  rec.t0 = lb_time_now ();
+  rec.d = jt_daemon_new (conf->str);
+  jt_daemon_start (rec.d);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    AudioCase *c = &cases[i];
+    if (!c->gap)
+      continue;
+    g_autoptr (LbFootagePlan) before = wait_recorded (rec.d, c->vehicle,
+        rec.t0, 8 * LB_NS_PER_SEC);
+    gint port = lb_test_camera_port (c->cam);
+    lb_test_camera_kill (c->cam);
+    g_usleep (3 * G_USEC_PER_SEC);
+    c->back = lb_time_now ();
+    c->cam = start_camera (c, port);
+  }
+  return rec.d;
 }
 
 static void
 test_audio (gconstpointer data)
 {
   const AudioCase *c = data;
-  /* B-frames: the camera's encoder without them (x264 zerolatency) cuts
-   * frames into slices that the recording does not put back together */
-  const gchar *args[] = { "--audio", c->camera, "--stamp", "--fps",
-    G_STRINGIFY (FPS), "--bframes", "2", NULL
-  };
-  LbTestCamera *cam = lb_test_camera_start (0, args);
-  gint port = lb_test_camera_port (cam);
-  gint64 t0 = lb_time_now ();
-  g_autoptr (JtDaemon) d = start_daemon (cam, c->source, TRUE);
+  JtDaemon *d = recording ();
   if (c->gap) {
     /* 8 s, then the camera drops out for 3 s and comes back for 9 s */
-    g_autoptr (LbFootagePlan) before = wait_recorded (d, t0, 8 * LB_NS_PER_SEC);
-    lb_test_camera_kill (cam);
-    g_usleep (3 * G_USEC_PER_SEC);
-    gint64 back = lb_time_now ();
-    cam = lb_test_camera_start (port, args);
-    g_autoptr (LbFootagePlan) after = wait_recorded (d, back,
+    g_autoptr (LbFootagePlan) after = wait_recorded (d, c->vehicle, c->back,
         9 * LB_NS_PER_SEC);
   }
-  g_autoptr (LbFootagePlan) plan = wait_recorded (d, t0, RECORDED);
+  g_autoptr (LbFootagePlan) plan = wait_recorded (d, c->vehicle, rec.t0,
+      RECORDED);
   for (guint i = 0; i < plan->pieces->len; i++) {
     const LbSegment *seg =
         ((LbFootagePiece *) g_ptr_array_index (plan->pieces, i))->segment;
@@ -376,46 +435,48 @@ test_audio (gconstpointer data)
   }
   g_assert_true (!c->gap || after_gap > 0);
   /* the recording as lookback received it: all of it, with its audio */
-  g_autofree gchar *reference = g_build_filename (d->dir, "recording.mp4",
-      NULL);
+  g_autofree gchar *reference = g_strdup_printf ("%s/recording-%s.mp4",
+      d->dir, c->vehicle);
   g_autofree gchar *db = g_build_filename (d->dir, "lookback.db", NULL);
   g_autofree gchar *copy = g_strdup_printf ("lbrecordingsrc name=src "
-      "audio=true db=\"%s\" vehicle=" VEHICLE " input=" INPUT
+      "audio=true db=\"%s\" vehicle=%s input=" INPUT
       " start-time=%" G_GINT64_FORMAT " end-time=%" G_GINT64_FORMAT
       " ! queue ! mp4mux name=mux ! filesink location=\"%s\" src.audio "
-      "! queue ! mux.", db, plan->first_ns, plan->last_ns, reference);
+      "! queue ! mux.", db, c->vehicle, plan->first_ns, plan->last_ns,
+      reference);
   jt_run_launch (copy);
   /* 4 s from mid-GOP across a segment boundary (or the gap) */
   gint64 start = b - 2 * LB_NS_PER_SEC - LB_NS_PER_SEC / 3;
   gint64 end = start + 4 * LB_NS_PER_SEC + after_gap + (c->gap ?
       LB_NS_PER_SEC * 7 / 2 : 0);
-  g_autofree gchar *hi = retrieve (d, "videoHighRes", start, end);
+  g_autofree gchar *hi = retrieve (d, c, "videoHighRes", start, end);
   check_sync (hi, reference, c, c->gap ? 2 : 3);
-  g_autofree gchar *lo = retrieve (d, "videoLowRes", start, end);
+  g_autofree gchar *lo = retrieve (d, c, "videoLowRes", start, end);
   check_sync (lo, reference, c, c->gap ? 2 : 3);
-  g_autofree gchar *lapse = retrieve (d, "hyperlapse", plan->first_ns,
+  g_autofree gchar *lapse = retrieve (d, c, "hyperlapse", plan->first_ns,
       plan->last_ns);
   check_silent (lapse);
-
-  g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (d, SIGTERM)), ==, 0);
-  lb_test_camera_kill (cam);
 }
 
 /* audio=false (the default): the camera's audio is not recorded. */
 static void
-test_audio_off (void)
+test_audio_off (gconstpointer data)
 {
-  const gchar *args[] = { "--audio", "aac", "--stamp", NULL };
-  LbTestCamera *cam = lb_test_camera_start (0, args);
-  gint64 t0 = lb_time_now ();
-  g_autoptr (JtDaemon) d = start_daemon (cam, LBRTSPSRC, FALSE);
-  g_autoptr (LbFootagePlan) plan = wait_recorded (d, t0, 3 * LB_NS_PER_SEC);
-  const LbSegment *seg =
-      ((LbFootagePiece *) g_ptr_array_index (plan->pieces, 0))->segment;
-  g_assert_null (seg->audio);
-  g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (d, SIGTERM)), ==, 0);
-  check_silent (seg->path);
-  lb_test_camera_kill (cam);
+  const AudioCase *c = data;
+  JtDaemon *d = recording ();
+  g_autoptr (LbFootagePlan) plan = wait_recorded (d, c->vehicle, rec.t0,
+      RECORDED);
+  guint closed = 0;
+  for (guint i = 0; i < plan->pieces->len; i++) {
+    const LbSegment *seg =
+        ((LbFootagePiece *) g_ptr_array_index (plan->pieces, i))->segment;
+    g_assert_null (seg->audio);
+    if (!seg->open) {
+      check_silent (seg->path);
+      closed++;
+    }
+  }
+  g_assert_cmpuint (closed, >=, 2);
 }
 
 int
@@ -423,24 +484,18 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  /* one frame: 1024 samples of 48 kHz AAC, 20 ms of Opus; AAC and G.711
-   * through lbrtspsrc, the others through rtspsrc */
-  static const AudioCase aac = { "aac", "aac", "audio/mpeg", 21333334,
-    FALSE, LBRTSPSRC
-  };
-  static const AudioCase aac_gap = { "aac", "aac", "audio/mpeg", 21333334,
-    TRUE, RTSPSRC
-  };
-  static const AudioCase opus = { "opus", "opus", "audio/x-opus", 20000000,
-    FALSE, RTSPSRC
-  };
-  static const AudioCase pcma = { "pcma", "aac", "audio/mpeg", 21333334,
-    FALSE, LBRTSPSRC
-  };
-  g_test_add_data_func ("/jobs/audio/aac", &aac, test_audio);
-  g_test_add_data_func ("/jobs/audio/aac-gap", &aac_gap, test_audio);
-  g_test_add_data_func ("/jobs/audio/opus", &opus, test_audio);
-  g_test_add_data_func ("/jobs/audio/pcma", &pcma, test_audio);
-  g_test_add_func ("/jobs/audio/off", test_audio_off);
-  return g_test_run ();
+  g_test_add_data_func ("/jobs/audio/aac", &cases[0], test_audio);
+  g_test_add_data_func ("/jobs/audio/aac-gap", &cases[1], test_audio);
+  g_test_add_data_func ("/jobs/audio/opus-sliced", &cases[2], test_audio);
+  g_test_add_data_func ("/jobs/audio/pcma-late", &cases[3], test_audio);
+  g_test_add_data_func ("/jobs/audio/off", &cases[4], test_audio_off);
+  gint ret = g_test_run ();
+  if (rec.d) {
+    g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (rec.d, SIGTERM)), ==, 0);
+    jt_daemon_free (rec.d);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    if (cases[i].cam)
+      lb_test_camera_kill (cases[i].cam);
+  return ret;
 }

@@ -1,13 +1,14 @@
 /* Real cameras end to end: lookbackd records an RTSP test camera
  * (lb-test-camera on loopback, every frame stamped with the wall clock of
- * its capture) sending H.265 with or without B-frames, or H.264 with
- * B-frames, as it comes; then every retrieval type is asked over the API
+ * its capture) sending H.265 or H.264 with or without B-frames (H.264
+ * without them has its keyframes in slices), as it comes; then every retrieval type is asked over the API
  * and checked frame by frame.  The truth is the recording itself: what
  * lbrecordingsrc reads back gives each recorded frame's time and stamp, and
  * each output must hold exactly the frames it should (lbclockcheck reads
  * their stamps): the still the frame nearest the time, the clips the frames
  * from the one at the start to the one before the end, across a segment
- * boundary, the hyperlapse the keyframes. */
+ * boundary, the hyperlapse the keyframes.  One lookbackd records every
+ * camera at once, one vehicle each. */
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
 #include "jobs-test-daemon.h"
@@ -19,7 +20,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define VEHICLE "1234"
 #define INPUT "dashcamRoadFacing"
 #define FPS 15
 /* footage recorded before the retrievals */
@@ -27,10 +27,14 @@
 
 typedef struct
 {
+  const gchar *vehicle;         /* its input: VEHICLE INPUT */
   const gchar *codec;           /* "h264" / "h265" */
-  const gchar *bframes;         /* B-frames between references */
+  const gchar *bframes;         /* B-frames between references ("0" with
+                                 * H.264: x264 zerolatency, keyframes in
+                                 * slices) */
   const gchar *clip_video;      /* caps of a high-res clip (remuxed) */
   const gchar *source;          /* the source element and its options */
+  LbTestCamera *cam;            /* running */
 } CameraCase;
 
 /* The RTP times as the camera stamped them: lbrtspsrc's own, rtspsrc's with
@@ -47,26 +51,27 @@ typedef JtFrame Frame;          /* pts: recorded wall clock; stamp: capture */
 /* Every frame lbrecordingsrc gives for [@start, @end) (@keyframes: mode),
  * decoded: its time and its stamp, in the order shown. */
 static GArray *
-recorded_frames (const gchar * db, gint64 start, gint64 end, gboolean keyframes)
+recorded_frames (const gchar * db, const gchar * vehicle, gint64 start,
+    gint64 end, gboolean keyframes)
 {
   g_autofree gchar *d = g_strdup_printf ("lbrecordingsrc db=\"%s\" "
-      "vehicle=" VEHICLE " input=" INPUT " start-time=%" G_GINT64_FORMAT
+      "vehicle=%s input=" INPUT " start-time=%" G_GINT64_FORMAT
       " end-time=%" G_GINT64_FORMAT " mode=%s ! decodebin ! videoconvert ! "
-      "lbclockcheck ! fakesink", db, start, end, keyframes ? "keyframes" :
-      "all");
+      "lbclockcheck ! fakesink", db, vehicle, start, end, keyframes ?
+      "keyframes" : "all");
   return jt_read_frames (d);
 }
 
 #define AT(a, i) g_array_index ((a), Frame, (i))
 
-/* Waits until the index holds @span of the input's footage; its start. */
+/* Waits until the index holds @span of @vehicle's footage; its start. */
 static gint64
-wait_recorded (JtDaemon * d, gint64 since, gint64 span)
+wait_recorded (JtDaemon * d, const gchar * vehicle, gint64 since, gint64 span)
 {
   g_autoptr (LbStore) store = jt_daemon_open_store (d);
   for (guint i = 0; i < 600; i++) {
     g_autoptr (GError) error = NULL;
-    g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, VEHICLE, INPUT,
+    g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, vehicle, INPUT,
         since, lb_time_now (), &error);
     g_assert_no_error (error);
     if (plan->first_ns != LB_TIME_NONE && plan->last_ns - plan->first_ns >=
@@ -81,15 +86,15 @@ wait_recorded (JtDaemon * d, gint64 since, gint64 span)
 /* The stamps of an output of @media_type for [@start, @end): it must be
  * available; its file gets checked for @video (caps name, NULL: a still). */
 static GArray *
-retrieve (JtDaemon * d, const gchar * media_type, gint64 start, gint64 end,
-    const gchar * video)
+retrieve (JtDaemon * d, const gchar * vehicle, const gchar * media_type,
+    gint64 start, gint64 end, const gchar * video)
 {
-  g_autoptr (JsonObject) m = jt_daemon_retrieve (d, VEHICLE, INPUT,
+  g_autoptr (JsonObject) m = jt_daemon_retrieve (d, vehicle, INPUT,
       media_type, start, end, 60);
   g_assert_cmpstr (json_object_get_string_member (m, "status"), ==,
       "available");
-  g_autofree gchar *name = g_strdup_printf ("out-%s%s", media_type,
-      video ? ".mp4" : ".jpg");
+  g_autofree gchar *name = g_strdup_printf ("out-%s-%s%s", vehicle,
+      media_type, video ? ".mp4" : ".jpg");
   g_autofree gchar *path = g_build_filename (d->dir, name, NULL);
   jt_daemon_download (d, m, path);
   g_test_message ("%s %" G_GINT64_FORMAT " – %" G_GINT64_FORMAT ": %s",
@@ -147,57 +152,86 @@ check_recording (GArray * all)
   }
 }
 
+/* H.265 and H.264 with B-frames through lbrtspsrc (what
+ * data/lookback.conf recommends), the others through rtspsrc */
+static CameraCase cases[] = {
+  {"2001", "h265", "0", "video/x-h265", LBRTSPSRC},
+  {"2002", "h265", "2", "video/x-h265", RTSPSRC},
+  {"2003", "h264", "2", "video/x-h264", LBRTSPSRC},
+  {"2004", "h264", "0", "video/x-h264", RTSPSRC},
+};
+
+/* The recording all the cases read, started by the first that asks. */
+static struct
+{
+  JtDaemon *d;
+  gint64 t0;
+} rec;
+
+/* Every case's camera recorded by one lookbackd. */
+static JtDaemon *
+recording (void)
+{
+  if (rec.d)
+    return rec.d;
+  g_autoptr (GString) conf = g_string_new ("[recorder]\nsegment-duration=5s\n"
+      "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n");
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    CameraCase *c = &cases[i];
+    const gchar *args[] = { "--codec", c->codec, "--bframes", c->bframes,
+      "--stamp", "--fps", G_STRINGIFY (FPS), NULL
+    };
+    c->cam = lb_test_camera_start (0, args);
+    g_string_append_printf (conf, "[input %s " INPUT "]\nsource=%s "
+        "location=%s\n", c->vehicle, c->source, c->cam->url);
+  }
+  rec.t0 = lb_time_now ();
+  rec.d = jt_daemon_new (conf->str);
+  jt_daemon_start (rec.d);
+  return rec.d;
+}
+
 static void
 test_camera (gconstpointer data)
 {
   const CameraCase *c = data;
-  const gchar *args[] = { "--codec", c->codec, "--bframes", c->bframes,
-    "--stamp", "--fps", G_STRINGIFY (FPS), NULL
-  };
-  LbTestCamera *cam = lb_test_camera_start (0, args);
-  g_autofree gchar *conf = g_strdup_printf ("[recorder]\nsegment-duration=5s\n"
-      "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n"
-      "[input " VEHICLE " " INPUT "]\nsource=%s location=%s\n", c->source,
-      cam->url);
-  g_autoptr (JtDaemon) d = jt_daemon_new (conf);
-  gint64 t0 = lb_time_now ();
-  jt_daemon_start (d);
-  gint64 first = wait_recorded (d, t0, RECORDED);
+  JtDaemon *d = recording ();
+  const gchar *v = c->vehicle;
+  gint64 first = wait_recorded (d, v, rec.t0, RECORDED);
 
   g_autofree gchar *db = g_build_filename (d->dir, "lookback.db", NULL);
-  g_autoptr (GArray) all = recorded_frames (db, first, first + RECORDED, FALSE);
-  g_autoptr (GArray) keys = recorded_frames (db, first, first + RECORDED, TRUE);
+  g_autoptr (GArray) all = recorded_frames (db, v, first, first + RECORDED,
+      FALSE);
+  g_autoptr (GArray) keys = recorded_frames (db, v, first, first + RECORDED,
+      TRUE);
   check_recording (all);
 
   /* stills: a third and two thirds of the way between two frames */
   for (guint i = 40; i <= 100; i += 60) {
     gint64 gap = AT (all, i + 1).pts - AT (all, i).pts;
-    g_autoptr (GArray) a = retrieve (d, "image", AT (all, i).pts + gap / 3,
+    g_autoptr (GArray) a = retrieve (d, v, "image", AT (all, i).pts + gap / 3,
         AT (all, i).pts + gap / 3, NULL);
     assert_stamps (a, all, i, 1);
-    g_autoptr (GArray) b = retrieve (d, "image", AT (all, i).pts + 2 * gap / 3,
-        AT (all, i).pts + 2 * gap / 3, NULL);
+    g_autoptr (GArray) b = retrieve (d, v, "image",
+        AT (all, i).pts + 2 * gap / 3, AT (all, i).pts + 2 * gap / 3, NULL);
     assert_stamps (b, all, i + 1, 1);
   }
   /* 4 s from mid-GOP, across a segment boundary (5 s files) */
   guint from = 52, n = 4 * FPS;
-  g_autoptr (GArray) hi = retrieve (d, "videoHighRes", AT (all, from).pts,
+  g_autoptr (GArray) hi = retrieve (d, v, "videoHighRes", AT (all, from).pts,
       AT (all, from + n).pts, c->clip_video);
   assert_stamps (hi, all, from, n);
-  g_autoptr (GArray) lo = retrieve (d, "videoLowRes", AT (all, from).pts,
+  g_autoptr (GArray) lo = retrieve (d, v, "videoLowRes", AT (all, from).pts,
       AT (all, from + n).pts, "video/x-h264");
   assert_stamps (lo, all, from, n);
   /* the hyperlapse: keyframes only (one a second), one per second */
   gint64 lstart = AT (keys, 1).pts - LB_NS_PER_SEC / 2;
   gint64 lend = AT (keys, keys->len - 2).pts;
-  g_autoptr (GArray) lapse = retrieve (d, "hyperlapse", lstart, lend,
+  g_autoptr (GArray) lapse = retrieve (d, v, "hyperlapse", lstart, lend,
       c->clip_video);
   g_autoptr (GArray) kept = lapse_of (keys, lstart, lend);
   g_assert_cmpuint (kept->len, >=, keys->len - 4);
   assert_stamps (lapse, kept, 0, kept->len);
-
-  g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (d, SIGTERM)), ==, 0);
-  lb_test_camera_kill (cam);
 }
 
 /* The size of the video at @uri (an RTSP stream, read with discoverer). */
@@ -242,14 +276,18 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  /* H.265 and H.264 with B-frames through lbrtspsrc (what
-   * data/lookback.conf recommends), H.265 with B-frames through rtspsrc */
-  static const CameraCase h265 = { "h265", "0", "video/x-h265", LBRTSPSRC };
-  static const CameraCase h265_b = { "h265", "2", "video/x-h265", RTSPSRC };
-  static const CameraCase h264_b = { "h264", "2", "video/x-h264", LBRTSPSRC };
-  g_test_add_data_func ("/jobs/cameras/h265", &h265, test_camera);
-  g_test_add_data_func ("/jobs/cameras/h265-bframes", &h265_b, test_camera);
-  g_test_add_data_func ("/jobs/cameras/h264-bframes", &h264_b, test_camera);
+  g_test_add_data_func ("/jobs/cameras/h265", &cases[0], test_camera);
+  g_test_add_data_func ("/jobs/cameras/h265-bframes", &cases[1], test_camera);
+  g_test_add_data_func ("/jobs/cameras/h264-bframes", &cases[2], test_camera);
+  g_test_add_data_func ("/jobs/cameras/h264-sliced", &cases[3], test_camera);
   g_test_add_func ("/jobs/cameras/sub-stream", test_sub_stream);
-  return g_test_run ();
+  gint ret = g_test_run ();
+  if (rec.d) {
+    g_assert_cmpint (WEXITSTATUS (jt_daemon_stop (rec.d, SIGTERM)), ==, 0);
+    jt_daemon_free (rec.d);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    if (cases[i].cam)
+      lb_test_camera_kill (cases[i].cam);
+  return ret;
 }

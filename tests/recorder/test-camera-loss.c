@@ -97,10 +97,19 @@ test_camera_loss (void)
       found = TRUE;
   }
   g_assert_true (found);
-  /* Every segment decodes. */
+  /* Every segment decodes, one frame a sample: the camera's keyframes are
+   * sliced, each slice led by SPS/PPS (x264 tune=zerolatency sent by
+   * rtph264pay config-interval=-1), and each is still stored as one
+   * access unit, never two samples of one time. */
   for (guint i = 0; i < plan->pieces->len; i++) {
     LbFootagePiece *p = plan->pieces->pdata[i];
-    g_assert_cmpint (rec_decode_count (p->segment->path, NULL), >, 0);
+    g_autoptr (GArray) frames = rec_demux_frames (p->segment->path);
+    g_assert_nonnull (frames);
+    for (guint k = 1; k < frames->len; k++)
+      g_assert_cmpint (g_array_index (frames, RecFrame, k).dts_ns, >,
+          g_array_index (frames, RecFrame, k - 1).dts_ns);
+    g_assert_cmpint (rec_decode_count (p->segment->path, NULL), ==,
+        frames->len);
   }
   /* The operator heard of it: connected, lost once (not once per retry),
    * back with the length of the gap. */

@@ -294,9 +294,14 @@ test_reconcile (Fixture * f, gconstpointer data)
   lbt_write_file (stray, "x");
 
   g_autoptr (GString) report = g_string_new (NULL);
+  LbTestLogCapture *log = lb_test_log_capture_start ();
   g_assert_true (lb_footage_reconcile (f->store, report, &error));
   g_assert_no_error (error);
   g_test_message ("%s", report->str);
+  /* the operator hears what became of the torn tail */
+  g_assert_true (lb_test_log_capture_has (log, "left open by a crash: closed "
+          "at its last whole fragment; 30 frames of its torn tail recovered"));
+  lb_test_log_capture_stop (log);
 
   /* (a) closed, re-indexed to its last complete fragment, tail cut off */
   g_autoptr (GPtrArray) segs =

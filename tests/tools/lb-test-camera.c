@@ -3,7 +3,8 @@
  *   lb-test-camera [--port N] [--width W] [--height H] [--fps F]
  *                  [--codec h264|h265] [--bframes N] [--gop N]
  *                  [--bitrate KBPS] [--stamp] [--loop FILE]
- *                  [--audio none|aac|opus|pcma] [--sub-stream WxH]
+ *                  [--audio none|aac|opus|pcma] [--audio-late MS]
+ *                  [--sub-stream WxH]
  *                  [--user U --password P [--auth basic|digest]]
  *
  * Serves one video stream at rtsp://127.0.0.1:PORT/cam on loopback only;
@@ -32,7 +33,10 @@
  * second of the wall clock), so a test knows where each tick belongs
  * between the stamps of the frames around it.
  * AAC (voaacenc, 48 kHz), Opus (opusenc, 48 kHz) or PCMA (G.711 A-law,
- * 8 kHz).
+ * 8 kHz).  --audio-late MS: the audio of the first MS milliseconds is not
+ * sent, so its stream shows up that much after the video's, as with
+ * cameras whose audio starts late; each client then gets a media of its
+ * own, started when it connects.
  *
  * --sub-stream WxH (live only) serves a second profile at /sub, as IP
  * cameras do: the same test picture at WxH, the same codec, B-frames and
@@ -57,7 +61,7 @@
 
 typedef struct
 {
-  gint port, width, height, fps, bframes, gop, bitrate;
+  gint port, width, height, fps, bframes, gop, bitrate, audio_late;
   gchar *codec, *loop, *audio, *sub_stream, *user, *password, *auth;
   gboolean stamp;
 } Options;
@@ -102,9 +106,11 @@ check_options (const Options * o, GError ** error)
   else if (o->width < 80 || o->height < 48 || o->fps < 1 || o->fps > 120)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "the picture must be at least 80x48 at 1 to 120 fps");
-  else if (o->bframes < 0 || o->bframes > 4 || o->gop < 0 || o->bitrate < 0)
+  else if (o->bframes < 0 || o->bframes > 4 || o->gop < 0 || o->bitrate < 0
+      || o->audio_late < 0)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "--bframes is 0 to 4; --gop and --bitrate are not negative");
+        "--bframes is 0 to 4; --gop, --bitrate and --audio-late are not "
+        "negative");
   else if (!known_audio)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--audio must be none, aac, opus or pcma, not '%s'", o->audio);
@@ -188,20 +194,45 @@ on_first_tick (GstPad * pad, GstPadProbeInfo * info, gpointer data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* --audio-late: what comes before @data ms is not sent. */
+static GstPadProbeReturn
+on_early_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstClockTime pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  if (GST_CLOCK_TIME_IS_VALID (pts)
+      && pts < (GstClockTime) GPOINTER_TO_INT (data) * GST_MSECOND)
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* Drops what @element sends before @ms (when not 0). */
+static void
+send_late (GstElement * element, gint ms)
+{
+  if (element == NULL || ms == 0)
+    return;
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (element, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_early_buffer,
+      GINT_TO_POINTER (ms), NULL);
+}
+
 static void
 on_live_configure (GstRTSPMediaFactory * factory, GstRTSPMedia * media,
     gpointer data)
 {
+  const Options *o = data;
   g_autoptr (GstElement) bin = gst_rtsp_media_get_element (media);
   g_autoptr (GstElement) ticks = gst_bin_get_by_name (GST_BIN (bin), "ticks");
   g_autoptr (GstElement) stamp = gst_bin_get_by_name (GST_BIN (bin), "stamp");
 
-  if (ticks == NULL || stamp == NULL)
-    return;
-  g_object_set (stamp, "offset", g_get_real_time () * GST_USECOND, NULL);
-  g_autoptr (GstPad) pad = gst_element_get_static_pad (ticks, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_tick,
-      gst_object_ref (stamp), gst_object_unref);
+  if (ticks && stamp) {
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (ticks, "src");
+    g_object_set (stamp, "offset", g_get_real_time () * GST_USECOND, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_first_tick,
+        gst_object_ref (stamp), gst_object_unref);
+  }
+  send_late (ticks, o->audio_late);
 }
 
 static gchar *
@@ -388,7 +419,9 @@ make_factory (const Options * o, const Loop * loop, GstClock * clock)
   g_autofree gchar *launch = loop ? loop_launch (loop) : live_launch (o);
 
   gst_rtsp_media_factory_set_launch (factory, launch);
-  gst_rtsp_media_factory_set_shared (factory, TRUE);
+  /* one media for every client, but a camera whose audio starts late does
+   * so at each connection */
+  gst_rtsp_media_factory_set_shared (factory, o->audio_late == 0);
   gst_rtsp_media_factory_set_clock (factory, clock);
   if (o->user)
     gst_rtsp_media_factory_add_role (factory, "viewer",
@@ -399,7 +432,7 @@ make_factory (const Options * o, const Loop * loop, GstClock * clock)
         G_CALLBACK (on_media_configure), (gpointer) loop);
   else
     g_signal_connect (factory, "media-configure",
-        G_CALLBACK (on_live_configure), NULL);
+        G_CALLBACK (on_live_configure), (gpointer) o);
   return factory;
 }
 
@@ -430,6 +463,8 @@ main (int argc, char **argv)
     {"audio", 0, 0, G_OPTION_ARG_STRING, &o.audio,
           "Audio stream of ticks: none (default), aac, opus or pcma",
         "A"},
+    {"audio-late", 0, 0, G_OPTION_ARG_INT, &o.audio_late,
+        "Send no audio of the first MS milliseconds (0)", "MS"},
     {"sub-stream", 0, 0, G_OPTION_ARG_STRING, &o.sub_stream,
         "A second profile of this size at /sub", "WxH"},
     {"user", 0, 0, G_OPTION_ARG_STRING, &o.user,
