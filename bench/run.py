@@ -25,6 +25,11 @@
                               first generation takes about 15 CPU-minutes of
                               x265, then it is cached) and their section of
                               BENCHMARKS.md replaced
+    bench/run.sh --only sub-stream --update
+                              the low-res clip remuxed from a recorded 640x360
+                              sub-stream of the H.264 corpus (imported with
+                              `lookback import --sub-stream`) against ffmpeg's
+                              transcode of the main stream; its section replaced
 
 Every figure is a ratio lookback / ffmpeg measured in this run, on the same
 files (BENCH.md in the shared folder explains the targets).  Each output is
@@ -121,7 +126,7 @@ class Corpus:
     one keyframe a second, no B-frames, 4 Mbit/s, ten 60 s segments (the
     smoke run: two 10 s segments of 320x180)."""
 
-    def __init__(self, smoke, codec="h264"):
+    def __init__(self, smoke, codec="h264", sub=False):
         self.codec = codec
         h265 = codec == "h265"
         if smoke:
@@ -133,6 +138,13 @@ class Corpus:
             self.segments, self.seg_s, self.bitrate = 10, 60, 4000
         if h265:
             self.name += "-h265"
+        if sub:
+            # a camera's sub-stream: the same frames (and stamps) at half
+            # the size, at a low-res bitrate (the smoke corpus' is already
+            # as low as the stamps survive)
+            self.name += "-sub"
+            self.width, self.height = self.width // 2, self.height // 2
+            self.bitrate = self.bitrate if smoke else self.bitrate // 8
         self.fps = 30
         self.made = None  # (wall s, CPU s) of its generation, once made
         # the corpora live side by side in one store, one input each
@@ -502,9 +514,18 @@ def stats(values):
     return min(values), statistics.median(values), max(values)
 
 
-def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
+def sub_stream_job(c, sub):
+    """The low-res clip of jobs_for(@c), from the vehicle that has the
+    recorded sub-stream @sub too: a remux of it, against the same ffmpeg
+    transcode of the main stream."""
+    lo = next(j for j in jobs_for(c) if j.key == "lo")
+    return Job("lo-sub", "%s, remuxed from a recorded %dx%d sub-stream" % (lo.title, sub.width, sub.height),
+               lo.media_type, lo.start_ns, lo.end_ns, lo.ffmpeg_args, 0.1)
+
+
+def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None, jobs=None, vehicle="bench"):
     results = []
-    for job in jobs_for(c):
+    for job in jobs or jobs_for(c):
         if keys and job.key not in keys:
             continue
         log("job %s (%s): %s" % (job.key, c.name, job.title))
@@ -515,7 +536,7 @@ def bench_jobs(c, api, daemon, runs, workdir, smoke, keys=None):
             pid = daemon.proc.pid
             reset_peak(pid)
             cpu0 = proc_cpu(pid)
-            wall, media, rid = api.retrieve("bench", c.input, job.media_type, job.start_ns, job.end_ns)
+            wall, media, rid = api.retrieve(vehicle, c.input, job.media_type, job.start_ns, job.end_ns)
             usage = Usage(wall, proc_cpu(pid) - cpu0, proc_status(pid, "VmHWM"))
             ext = ".jpg" if job.media_type == "image" else ".mp4"
             out = os.path.join(workdir, "lb-%s%s" % (job.key, ext))
@@ -1300,8 +1321,21 @@ def corpus_line(c):
                 c.segments, c.seg_s, c.label, c.fps, c.bitrate, " ".join(c.command(0)), made))
 
 
+def sub_stream_lines(sub, results, runs):
+    table, ok = jobs_lines(sub, results, "sub-")
+    return ["", "## Low-res from a recorded sub-stream", "",
+            "Measured on %s by `bench/run.py %s`, on the machine above (%d runs after a warm-up). The "
+            "vehicle `bench-sub` has the H.264 corpus as its main stream and, as its sub-stream "
+            "(`lookback import --sub-stream`), the same frames at %dx%d: a low-res clip the "
+            "sub-stream covers is its remux, frame-exact (edit list), against ffmpeg's transcode of "
+            "the main stream to the same size." % (
+                datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                " ".join(sys.argv[1:]), runs, sub.width, sub.height), "",
+            corpus_line(sub), ""] + table, ok
+
+
 def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None, cluster_res=None,
-           burst_res=None):
+           burst_res=None, sub=None):
     lines = ["# Benchmarks", "",
              "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
                  datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
@@ -1325,6 +1359,10 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=N
                       datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                       " ".join(sys.argv[1:]), runs), "",
                   corpus_line(c5), ""] + table5
+    if sub:
+        sub_table, sub_ok = sub_stream_lines(sub[0], sub[1], runs)
+        lines += sub_table
+        ok &= sub_ok
     if api_res:
         lines += ["", "## API", "",
                   "| measure | result | target | met |", "| --- | --- | --- | --- |",
@@ -1420,14 +1458,15 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny corpus, one run per job, no report file")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--only", choices=["jobs", "jobs-h265", "api", "lookup", "year", "memory", "cluster",
-                                       "delivery", "burst", "recorder"],
+    ap.add_argument("--only", choices=["jobs", "jobs-h265", "sub-stream", "api", "lookup", "year", "memory",
+                                       "cluster", "delivery", "burst", "recorder"],
                     action="append", help="run only these parts (repeatable; default: all); writes no report "
                     "file unless --update")
     ap.add_argument("--update", action="store_true",
                     help="with --only: replace the report's sections these parts make (jobs-h265: "
-                    "'## H.265 camera footage'; cluster: '## Cluster'; delivery: '## Delivery'; burst: "
-                    "'## Burst'; recorder: '## Recorder') in --out, leaving the rest as it is")
+                    "'## H.265 camera footage'; sub-stream: '## Low-res from a recorded sub-stream'; "
+                    "cluster: '## Cluster'; delivery: '## Delivery'; burst: '## Burst'; recorder: "
+                    "'## Recorder') in --out, leaving the rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
@@ -1438,23 +1477,34 @@ def main():
     want = lambda part: not args.only or part in args.only
     c = Corpus(args.smoke)
     c5 = Corpus(args.smoke, "h265")
+    cs = Corpus(args.smoke, sub=True)
     workdir = tempfile.mkdtemp(prefix="lookback-bench-")
-    daemon = Daemon(workdir)
+    daemon = Daemon(workdir, inputs=[("bench", "dashcamRoadFacing", "videotestsrc"),
+                                     ("bench", "dashcamDriverFacing", "videotestsrc"),
+                                     ("bench-sub", c.input, "videotestsrc")])
     try:
-        results, results5, api_res = [], [], None
-        if want("jobs") or want("jobs-h265") or want("api") or want("memory"):
+        results, results5, results_sub, api_res = [], [], [], None
+        if want("jobs") or want("jobs-h265") or want("sub-stream") or want("api") or want("memory"):
             corpora = [x for x, part in ((c, "jobs"), (c5, "jobs-h265")) if want(part)
                        or (x is c and (want("api") or want("memory")))]
             for x in corpora:
                 x.ensure()
                 daemon.cli("import", "--vehicle", "bench", "--input", x.input, "--start", rfc3339(EPOCH_NS),
                            *x.files)
+            if want("sub-stream"):
+                for x, flags in ((c, []), (cs, ["--sub-stream"])):
+                    x.ensure()
+                    daemon.cli("import", "--vehicle", "bench-sub", "--input", c.input, *flags,
+                               "--start", rfc3339(EPOCH_NS), *x.files)
             token = daemon.cli("token", "add", "--org", "bench", "--scopes", "media:read,media:write").strip()
             daemon.start()
             api = Api(daemon.url, token)
             results = bench_jobs(c, api, daemon, runs, workdir, args.smoke, args.job) if want("jobs") else []
             results5 = bench_jobs(c5, api, daemon, runs, workdir, args.smoke, args.job) \
                 if want("jobs-h265") else []
+            results_sub = bench_jobs(c, api, daemon, runs, workdir, args.smoke,
+                                     jobs=[sub_stream_job(c, cs)], vehicle="bench-sub") \
+                if want("sub-stream") else []
             api_res = bench_api(api, workdir, 2 if args.smoke else 10) if want("api") else None
             daemon.stop()
         lookup_res = bench_lookup(args.smoke) if want("lookup") else None
@@ -1468,7 +1518,8 @@ def main():
         del_res = bench_delivery(args.smoke) if want("delivery") else None
         rec_res = bench_recorder(workdir, args.smoke) if want("recorder") else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
-                          (c5, results5) if results5 else None, cluster_res, burst_res)
+                          (c5, results5) if results5 else None, cluster_res, burst_res,
+                          (cs, results_sub) if results_sub else None)
         if del_res:
             text += "\n".join(delivery_lines(del_res)) + "\n"
             ok = ok and del_res["ok"]
@@ -1476,7 +1527,7 @@ def main():
             rec_text, rec_ok = recorder_lines(rec_res)
             text += "\n".join(rec_text) + "\n"
             ok = ok and (rec_ok or args.smoke)
-        problems = [p for r in results + results5 for p in r["problems"]] + (burst_res["problems"] if burst_res else [])
+        problems = [p for r in results + results5 + results_sub for p in r["problems"]] + (burst_res["problems"] if burst_res else [])
         if del_res and not del_res["ok"]:
             problems.append("delivery: a target was missed")
         if args.smoke or (args.only and not args.update):

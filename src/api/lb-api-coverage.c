@@ -6,7 +6,8 @@
  *   and the parts recorded while the clock was not known to be synchronised
  *   within the window (at most 7 days), and the first and last recorded
  *   times of the input whatever the window.  What a timeline draws, and
- *   what a client needs before it asks for a retrieval.
+ *   what a client needs before it asks for a retrieval.  An input with a
+ *   sub-stream (sub-source=) has the same about it in `subStream`.
  *
  * GET /cameras/media/quota
  *   The calling token's organisation: usage, reservations and allowance
@@ -109,31 +110,21 @@ select_inputs (LbConfig * config, const LbApiCoverage * c, GError ** error)
   return g_steal_pointer (&out);
 }
 
-/* One object of the coverage answer. */
+/* The members about one stream of @in (@input: as it is indexed). */
 static gboolean
-add_input (LbStore * store, JsonBuilder * b, const LbInputConfig * in,
-    const LbApiCoverage * c, GError ** error)
+add_stream (LbStore * store, JsonBuilder * b, const LbInputConfig * in,
+    const gchar * input, const LbApiCoverage * c, GError ** error)
 {
   gint64 first, last;
   g_autoptr (GArray) ranges = NULL, gaps = NULL, unsynced = NULL;
 
-  if (!lb_store_footage_extent (store, in->vehicle, in->input, &first, &last,
-          error)
-      || !lb_store_coverage (store, in->vehicle, in->input, c->start_ns,
+  if (!lb_store_footage_extent (store, in->vehicle, input, &first, &last, error)
+      || !lb_store_coverage (store, in->vehicle, input, c->start_ns,
           c->end_ns, &ranges, &gaps, &unsynced, error))
     return FALSE;
   gint64 merged = coarsen (ranges, gaps, MAX_RANGES);
   merged = MAX (merged, coarsen (unsynced, NULL, MAX_RANGES));
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "vehicleId");
-  json_builder_add_string_value (b, in->vehicle);
-  json_builder_set_member_name (b, "input");
-  json_builder_add_string_value (b, in->input);
-  if (in->role) {
-    json_builder_set_member_name (b, "cameraRole");
-    json_builder_add_string_value (b, in->role);
-  }
   if (first != LB_TIME_NONE) {
     lb_api_json_add_time (b, "firstRecordedTime", first);
     lb_api_json_add_time (b, "lastRecordedTime", last);
@@ -144,6 +135,33 @@ add_input (LbStore * store, JsonBuilder * b, const LbInputConfig * in,
   if (merged > 0) {
     json_builder_set_member_name (b, "gapsMergedUpToMs");
     json_builder_add_double_value (b, (gdouble) (merged / 1000) / 1000.0);
+  }
+  return TRUE;
+}
+
+/* One object of the coverage answer. */
+static gboolean
+add_input (LbStore * store, JsonBuilder * b, const LbInputConfig * in,
+    const LbApiCoverage * c, GError ** error)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "vehicleId");
+  json_builder_add_string_value (b, in->vehicle);
+  json_builder_set_member_name (b, "input");
+  json_builder_add_string_value (b, in->input);
+  if (in->role) {
+    json_builder_set_member_name (b, "cameraRole");
+    json_builder_add_string_value (b, in->role);
+  }
+  if (!add_stream (store, b, in, in->input, c, error))
+    return FALSE;
+  if (in->sub_source) {
+    g_autofree gchar *sub = lb_footage_sub_input (in->input);
+    json_builder_set_member_name (b, "subStream");
+    json_builder_begin_object (b);
+    if (!add_stream (store, b, in, sub, c, error))
+      return FALSE;
+    json_builder_end_object (b);
   }
   json_builder_end_object (b);
   return TRUE;

@@ -1,11 +1,12 @@
 /* lookback — `lookback import`: existing H.264 recordings into the store
  *
- *   lookback [--config FILE] import --vehicle ID --input NAME
+ *   lookback [--config FILE] import --vehicle ID --input NAME [--sub-stream]
  *            --start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]
  *
  * --start is the wall-clock time of the first frame of the next FILE; the
  * files after it follow each other (each starts where the previous one
  * ended) until another --start.  --framerate applies to the files after it.
+ * --sub-stream: the files are the input's sub-stream (lb-store-footage.h).
  * Each FILE is imported by lb_import_file() (src/recorder/lb-import.h); a
  * bad one is reported and skipped, and the command fails at the end.
  */
@@ -13,6 +14,7 @@
 #include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "recorder/lb-import.h"
+#include "store/lb-store-footage.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -20,10 +22,11 @@
 
 static const gchar usage[] =
     "usage: lookback [--config FILE] import --vehicle ID --input NAME "
-    "--start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]";
+    "[--sub-stream] --start RFC3339 [--framerate N/D] FILE... [--start RFC3339 FILE...]";
 
 const gchar lb_cli_import_help[] =
-    "usage: lookback [--config FILE] import --vehicle ID --input NAME\n"
+    "usage: lookback [--config FILE] import --vehicle ID --input NAME "
+    "[--sub-stream]\n"
     "           --start RFC3339 [--framerate N/D] FILE... "
     "[--start RFC3339 FILE...]\n\n"
     "Indexes existing recordings (MP4, Matroska, MPEG-TS, Annex-B H.264) as\n"
@@ -31,6 +34,9 @@ const gchar lb_cli_import_help[] =
     "  --vehicle ID         the vehicle (required)\n"
     "  --input NAME         dashcamRoadFacing, dashcamDriverFacing, analog1 … "
     "analog4\n"
+    "  --sub-stream         the files are the input's sub-stream (its "
+    "low-resolution\n"
+    "                       profile, as sub-source= records it)\n"
     "  --start RFC3339      wall-clock time of the first frame of the next "
     "FILE;\n"
     "                       the files after it follow each other\n"
@@ -103,6 +109,7 @@ file_arg_free (gpointer p)
 typedef struct
 {
   const gchar *vehicle, *input;
+  gboolean sub_stream;          /* --sub-stream */
   gboolean pending_start;       /* --start given, no file after it yet */
   gint64 start_ns;
   gint fps_n, fps_d;
@@ -116,7 +123,9 @@ parse_option (gint argc, gchar ** argv, gint * i, Args * a, GError ** error)
   const gchar *arg = argv[*i], *value = NULL;
   g_autoptr (GError) err = NULL;
 
-  if (take_option (argc, argv, i, "--vehicle", &value, &err)) {
+  if (g_str_equal (arg, "--sub-stream")) {
+    a->sub_stream = TRUE;
+  } else if (take_option (argc, argv, i, "--vehicle", &value, &err)) {
     a->vehicle = value;
   } else if (take_option (argc, argv, i, "--input", &value, &err)) {
     a->input = value;
@@ -224,8 +233,10 @@ import_files (LbConfig * config, LbStore * store, const Args * a,
 {
   const LbInputConfig *input = lb_config_find_input (config, a->vehicle,
       a->input);
+  g_autofree gchar *key = a->sub_stream ? lb_footage_sub_input (a->input)
+      : g_strdup (a->input);
   LbImportOptions opt = {
-    .store = store,.vehicle = a->vehicle,.input = a->input,
+    .store = store,.vehicle = a->vehicle,.input = key,
     .segment_duration_ns =
         lb_config_get_duration (config, "recorder", "segment-duration"),
     .audio = input && input->audio,

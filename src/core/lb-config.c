@@ -131,6 +131,7 @@ static const KeySpec key_specs[] = {
   {"input", "retention-max-age", T_DURATION, ""},
   {"input", "retention-max-bytes", T_SIZE, ""},
   {"input", "audio", T_BOOL, "false"},
+  {"input", "sub-source", T_STRING, ""},
 
   {"org", "allowance", T_DOUBLE, "", 0, 1e15},
 };
@@ -210,6 +211,7 @@ input_config_free (gpointer p)
   g_free (in->input);
   g_free (in->role);
   g_free (in->source);
+  g_free (in->sub_source);
   g_free (in);
 }
 
@@ -511,6 +513,10 @@ load_inputs (LbConfig * config, GError ** error)
     g_autofree gchar *k3 = vkey (groups[i], "audio");
     Value *audio = g_hash_table_lookup (config->values, k3);
     in->audio = audio && audio->i != 0;
+    in->sub_source = g_key_file_get_string (config->kf, groups[i],
+        "sub-source", NULL);
+    if (in->sub_source && !*g_strstrip (in->sub_source))
+      g_clear_pointer (&in->sub_source, g_free);
   }
   return TRUE;
 }

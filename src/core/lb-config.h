@@ -28,6 +28,8 @@ typedef struct {
   gint64 retention_max_bytes;   /* 0 = no limit */
   gboolean audio;               /* record the camera's audio (off by default:
                                  * in-cab audio is personal data) */
+  gchar *sub_source;            /* gst-launch fragment of the camera's
+                                 * sub-stream (recorded as well), or NULL */
 } LbInputConfig;
 
 typedef struct _LbConfig LbConfig;

@@ -395,6 +395,19 @@ static const LbJobKind kinds[] = {
         .finish = finish_watched,
       },
   {
+        .template_name = "video-low-res-remux",
+        .audio = TRUE,
+        .sub_stream = TRUE,
+        .media_type = LB_MEDIA_TYPE_VIDEO_LOW_RES,
+        .fallback = "video-low-res",
+        .content_type = "video/mp4",
+        .extension = ".mp4",
+        .copies = copied_codecs,
+        .optional = TRUE,
+        .configure = configure_remux,
+        .finish = finish_remux,
+      },
+  {
         .template_name = "video-low-res",
         .audio = TRUE,
         .media_type = LB_MEDIA_TYPE_VIDEO_LOW_RES,
@@ -463,16 +476,19 @@ lb_job_kind_get_fallback (const LbJobKind * kind)
 static gboolean
 copies (const LbJobKind * kind, const LbJobRun * run)
 {
-  if (run->codec == NULL)
+  const gchar *codec = kind->sub_stream ? run->sub.codec : run->codec;
+  if (codec == NULL)
     return TRUE;                /* unknown: the muxer and the fallback decide */
-  if (run->copy_h264_only && !g_str_equal (run->codec, "h264"))
+  if (run->copy_h264_only && !g_str_equal (codec, "h264"))
     return FALSE;
-  return g_strv_contains (kind->copies, run->codec);
+  return g_strv_contains (kind->copies, codec);
 }
 
 static gboolean
 takes (const LbJobKind * kind, LbPipelines * pipelines, const LbJobRun * run)
 {
+  if (kind->sub_stream && run->sub.input == NULL)
+    return FALSE;
   if (kind->copies && !copies (kind, run))
     return FALSE;
   /* an operator's template folder from before the kind existed */

@@ -10,6 +10,7 @@
  *   image                     image         -             -
  *   video-high-res            videoHighRes  H.264, H.265  video-high-res-transcode
  *   video-high-res-transcode  videoHighRes  -             -
+ *   video-low-res-remux       videoLowRes   H.264, H.265  video-low-res
  *   video-low-res             videoLowRes   -             -
  *   hyperlapse-remux          hyperlapse    H.264, H.265  hyperlapse
  *   hyperlapse                hyperlapse    -             -
@@ -22,7 +23,10 @@
  * operator's folder (hyperlapse-remux is optional), when the kind's own
  * check says no (copied keyframes too heavy), or when the kind's pipeline
  * refuses the footage while it runs.  The fallbacks decode whatever comes
- * and encode H.264.
+ * and encode H.264.  A kind that reads the sub-stream (video-low-res-remux:
+ * the high-res remux, on the sub-stream) takes a job only when the
+ * sub-stream covers its whole range (LbJobRun.sub); it runs on the
+ * sub-stream's footage.
  *
  * This table is the one place that knows template names and which media
  * type each serves.
@@ -51,6 +55,7 @@ struct _LbJobKind {
   gboolean optional;            /* a template folder may lack it */
   gboolean audio;               /* its clips carry the footage's audio
                                  * (lbrecordingsrc audio=true into "mux") */
+  gboolean sub_stream;          /* reads the sub-stream (LbJobRun.sub) */
   /* FALSE when this kind should not take @run (NULL: it always may) */
   gboolean (*usable)    (const LbJobRun *run);
   /* Sets the kind's values on @pass->pipeline and attaches its watches. */

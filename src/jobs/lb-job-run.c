@@ -114,16 +114,50 @@ run_pipeline (LbJobPass * pass, GError ** error)
   return ok;
 }
 
-/* Runs @kind: its pipeline to EOS, then its finish. */
+/* Runs @kind on @run: its pipeline to EOS, then its finish. */
+static gboolean
+run_pass (LbPipelines * pipelines, LbJobRun * run, const LbJobKind * kind,
+    GError ** error)
+{
+  g_autoptr (LbJobPass) pass = lb_job_pass_new (pipelines, run, kind, error);
+  return pass && run_pipeline (pass, error)
+      && lb_job_pass_finish (pass, error);
+}
+
+/* @run as its sub-stream's footage gives it (kinds that read it). */
+static LbJobRun
+on_sub_stream (const LbJobRun * run)
+{
+  LbJobRun sub = *run;
+
+  sub.input = run->sub.input;
+  sub.codec = run->sub.codec;
+  sub.width = run->sub.width;
+  sub.height = run->sub.height;
+  sub.fps_n = run->sub.fps_n;
+  sub.fps_d = run->sub.fps_d;
+  sub.keyframes_ns = run->sub.keyframes_ns;
+  sub.keyframe_bytes = run->sub.keyframe_bytes;
+  return sub;
+}
+
+/* Runs @kind (on the sub-stream when it reads it). */
 static gboolean
 run_kind (LbPipelines * pipelines, LbJobRun * run, const LbJobKind * kind,
     GError ** error)
 {
-  g_autoptr (LbJobPass) pass = lb_job_pass_new (pipelines, run, kind, error);
-  if (pass == NULL || !run_pipeline (pass, error)
-      || !lb_job_pass_finish (pass, error))
+  if (kind->sub_stream) {
+    LbJobRun sub = on_sub_stream (run);
+    if (!run_pass (pipelines, &sub, kind, error))
+      return FALSE;
+    run->delivered_start_ns = sub.delivered_start_ns;
+    run->delivered_end_ns = sub.delivered_end_ns;
+    run->frames = sub.frames;
+  } else if (!run_pass (pipelines, run, kind, error)) {
     return FALSE;
+  }
   run->template_used = kind->template_name;
+  run->sub_stream_used = kind->sub_stream;
   return TRUE;
 }
 

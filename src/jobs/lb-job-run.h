@@ -8,7 +8,10 @@
  * pre-roll cannot be hidden, the muxer refuses the stream, or the footage
  * is neither (or H.265 with [jobs] high-res-codec=h264), they are transcoded
  * to H.264.  Hyperlapses remux the recorded keyframes (hyperlapse-remux) the
- * same way, and are transcoded when the muxer refuses them.
+ * same way, and are transcoded when the muxer refuses them.  Low-res clips
+ * are a remux of the input's recorded sub-stream, the same way, when it
+ * covers the whole range (LbJobRun.sub), else a transcode of the main
+ * stream.
  */
 #pragma once
 
@@ -35,6 +38,16 @@ typedef struct {
   gint fps_n, fps_d;            /* 0/1 when unknown */
   const GArray *keyframes_ns;   /* gint64, in time order, or NULL */
   gint64 keyframe_bytes;        /* bytes of those keyframes' samples; 0: unknown */
+  /* the same about the input's sub-stream when it covers the whole range
+   * (videoLowRes; lb-store-footage.h): the kinds that read it
+   * (LbJobKind.sub_stream) run on it.  input NULL: none. */
+  struct {
+    const gchar *input;         /* the input it is indexed as */
+    const gchar *codec;
+    gint width, height, fps_n, fps_d;
+    const GArray *keyframes_ns;
+    gint64 keyframe_bytes;
+  } sub;
   /* [jobs] settings */
   gint low_res_width, low_res_height, low_res_bitrate;
   gint64 hyperlapse_interval_ns;
@@ -52,6 +65,7 @@ typedef struct {
   guint frames;
   const gchar *content_type;
   const gchar *template_used;   /* the kind's template that made the file */
+  gboolean sub_stream_used;     /* it was made from the sub-stream */
 } LbJobRun;
 
 /**

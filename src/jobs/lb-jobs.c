@@ -62,14 +62,21 @@ lb_job_footage_clear (LbJobFootage * f)
   g_clear_pointer (&f->unsynced, g_array_unref);
   g_clear_pointer (&f->keyframes_ns, g_array_unref);
   g_clear_pointer (&f->codec, g_free);
+  g_clear_pointer (&f->sub_input, g_free);
+  if (f->sub) {
+    lb_job_footage_clear (f->sub);
+    g_clear_pointer (&f->sub, g_free);
+  }
 }
 
-gboolean
-lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
-    LbJobFootage * out, gpointer user_data, GError ** error)
+/* What the index has for @row's range of @input (the row's, or its
+ * sub-stream's) into @out. */
+static gboolean
+resolve_input (LbStore * store, const LbRetrieval * row, const gchar * input,
+    LbJobFootage * out, GError ** error)
 {
   LbFootagePlan *plan =
-      lb_store_lookup (store, row->vehicle, row->input, row->start_ns,
+      lb_store_lookup (store, row->vehicle, input, row->start_ns,
       row->end_ns, error);
   if (plan == NULL)
     return FALSE;
@@ -105,6 +112,8 @@ lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
       out->fps_d = seg->fps_d;
     }
     out->covered_end_ns = to;
+    out->audio |= seg->audio != NULL;
+    out->silent |= seg->audio == NULL;
     for (guint k = 0; piece->keyframes && k < piece->keyframes->len; k++) {
       const LbKeyframe *kf = &g_array_index (piece->keyframes, LbKeyframe, k);
       g_array_append_val (out->keyframes_ns, kf->time_ns);
@@ -112,6 +121,40 @@ lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
     }
   }
   lb_footage_plan_free (plan);
+  return TRUE;
+}
+
+/* The sub-stream of @row's input when it covers the whole range without a
+ * gap, and carries audio all along when the main stream (@main) has any;
+ * else NULL (a lookup failure of it too: the main stream is transcoded). */
+static LbJobFootage *
+resolve_sub (LbStore * store, const LbRetrieval * row,
+    const LbJobFootage * main)
+{
+  g_autofree gchar *input = lb_footage_sub_input (row->input);
+  LbJobFootage *sub = g_new0 (LbJobFootage, 1);
+
+  if (!resolve_input (store, row, input, sub, NULL)
+      || sub->covered_start_ns != row->start_ns
+      || sub->covered_end_ns < row->end_ns || sub->gaps->len > 0
+      || (main->audio && sub->silent)) {
+    lb_job_footage_clear (sub);
+    g_clear_pointer (&sub, g_free);
+  } else {
+    sub->sub_input = g_steal_pointer (&input);
+  }
+  return sub;
+}
+
+gboolean
+lb_jobs_resolve_from_index (LbStore * store, const LbRetrieval * row,
+    LbJobFootage * out, gpointer user_data, GError ** error)
+{
+  if (!resolve_input (store, row, row->input, out, error))
+    return FALSE;
+  if (row->media_type == LB_MEDIA_TYPE_VIDEO_LOW_RES
+      && row->start_ns < row->end_ns)
+    out->sub = resolve_sub (store, row, out);
   return TRUE;
 }
 
@@ -279,6 +322,7 @@ coverage_of (const LbRetrieval * row, const LbJobFootage * f,
   c->requested_end_ns = row->end_ns;
   c->delivered_start_ns = run->delivered_start_ns;
   c->delivered_end_ns = run->delivered_end_ns;
+  c->sub_stream = run->sub_stream_used;
   if (f->gaps)
     g_array_append_vals (c->gaps, f->gaps->data, f->gaps->len);
   clip_ranges (f->unsynced, c->delivered_start_ns, c->delivered_end_ns,
@@ -528,6 +572,17 @@ job_run_for (LbJobs * jobs, const LbRetrieval * row, const LbJobFootage * f,
     .copy_h264_only = g_str_equal (lb_config_get_string (c, "jobs",
             "high-res-codec"), "h264"),
   };
+  if (f->sub) {
+    const LbJobFootage *s = f->sub;
+    run.sub.input = s->sub_input;
+    run.sub.codec = s->codec;
+    run.sub.width = s->width;
+    run.sub.height = s->height;
+    run.sub.fps_n = s->fps_n;
+    run.sub.fps_d = s->fps_d;
+    run.sub.keyframes_ns = s->keyframes_ns;
+    run.sub.keyframe_bytes = s->keyframe_bytes;
+  }
   return run;
 }
 

@@ -42,7 +42,8 @@ G_BEGIN_DECLS
 typedef struct _LbJobs LbJobs;
 
 /* What the footage index says about one row's input and range. */
-typedef struct {
+typedef struct _LbJobFootage LbJobFootage;
+struct _LbJobFootage {
   gint64 first_ns, last_ns;     /* extent of all the input's footage; LB_TIME_NONE: none */
   gint64 covered_start_ns;      /* footage inside the requested range (an image: the */
   gint64 covered_end_ns;        /* requested time itself); LB_TIME_NONE: none */
@@ -55,7 +56,13 @@ typedef struct {
   gint64 keyframe_bytes;        /* their samples' bytes */
   gchar *codec;                 /* "h264", "h265", NULL */
   gint width, height, fps_n, fps_d;
-} LbJobFootage;
+  gboolean audio;               /* some of the footage found carries audio */
+  gboolean silent;              /* some of it carries none */
+  gchar *sub_input;             /* a sub-stream's: the input it is indexed as */
+  LbJobFootage *sub;            /* videoLowRes: the input's sub-stream over
+                                 * the range when it covers all of it
+                                 * (lb-store-footage.h), else NULL */
+};
 
 void lb_job_footage_clear (LbJobFootage *footage);
 

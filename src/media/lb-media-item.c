@@ -67,7 +67,8 @@ lb_media_json_add_ranges (JsonBuilder * b, const gchar * name,
 /* The coverage manifest (api-contract.md): requested and delivered range,
  * how far the delivered start is from the requested one, the gaps, and
  * (ours, additive) the delivered parts recorded while the clock was not
- * known to be synchronised. */
+ * known to be synchronised and the stream it was made from ("main", or
+ * "sub": the camera's sub-stream). */
 static void
 add_coverage (JsonBuilder * b, const LbCoverage * c)
 {
@@ -85,6 +86,8 @@ add_coverage (JsonBuilder * b, const LbCoverage * c)
       1000.0);
   lb_media_json_add_ranges (b, "gaps", c->gaps);
   lb_media_json_add_ranges (b, "unsynchronized", c->unsynced);
+  json_builder_set_member_name (b, "stream");
+  json_builder_add_string_value (b, c->sub_stream ? "sub" : "main");
   json_builder_end_object (b);
 }
 

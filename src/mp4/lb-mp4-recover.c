@@ -3,14 +3,15 @@
  * See lb_mp4_recover_tail() in lb-mp4.h.  The steps, each in its own
  * function: read the complete fragments (their last samples give the
  * timing), find the moof-less mdat after them, check that its samples can
- * be described (H.264 or H.265, one track, a frame duration), split its
- * bytes into access units, give them their order of display when the
- * stream has B-frames, then cut the torn bytes, close the mdat and append
- * the moof.  A step that finds nothing to do, or a reason not to, ends the
+ * be described (H.264 or H.265, one track, a frame duration: that of the
+ * last fragment whose samples have one), split its bytes into access
+ * units, give them their order of display when the stream has B-frames,
+ * then cut the torn bytes, close the mdat and append the moof.  A step that finds nothing to do, or a reason not to, ends the
  * recovery with the file as it was.
  */
 #include "mp4/lb-mp4.h"
 #include "mp4/lb-mp4-box.h"
+#include "mp4/lb-mp4-journal.h"
 #include "mp4/lb-nal.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
@@ -36,6 +37,24 @@ typedef struct
   gint64 cto;                   /* composition offset, ticks */
 } AccessUnit;
 
+/* A sample of the new moof: its bytes in the mdat payload, its duration
+ * and composition offset in ticks of its track. */
+typedef struct
+{
+  gsize start, end;
+  guint32 duration;
+  gint64 cto;
+  gboolean sync;
+} OutSample;
+
+typedef struct
+{
+  guint32 track_id;
+  guint64 decode_time;          /* of its first sample, ticks */
+  gboolean cto;                 /* composition offsets are written */
+  GArray *samples;              /* OutSample, decode order */
+} OutTrack;
+
 typedef struct
 {
   gint fd;
@@ -49,6 +68,7 @@ typedef struct
   LbMp4Sample last;             /* the last sample, when have_last */
   gboolean have_last;
   GArray *last_samples;         /* LbMp4Sample of the last fragment with any */
+  GArray *timed_samples;        /* ... of the last one with a non-zero duration */
   /* the trailing mdat */
   LbMp4FileBox mdat;
   gint64 payload, payload_end;
@@ -64,6 +84,18 @@ typedef struct
   gint64 step;                  /* order keys from one frame shown to the next */
   gint64 last_key;              /* of the last frame shown before the tail */
   GArray *aus;                  /* AccessUnit */
+  /* with a journal (a file with audio) */
+  GBytes *journal;
+  guint video_count;            /* video samples of the complete fragments */
+  guint audio_count;
+  guint64 audio_decode_time;    /* ticks after their last audio sample */
+  GArray *jv, *ja;              /* LbMp4JournalEntry of each track */
+  GArray *pv, *pa;              /* gsize: where the tail's samples start
+                                 * (from the payload), from jv[video_count]
+                                 * and ja[audio_count] on */
+  /* what the new moof describes: video, then audio when there is any */
+  OutTrack out[2];
+  guint n_out;
   gchar *note;                  /* why nothing is recovered, when it is refused */
 } Tail;
 
@@ -109,14 +141,21 @@ note_fragment (Tail * t, const LbMp4Fragment * f)
 {
   t->fragments++;
   t->cursor = f->next_offset;
+  t->video_count += f->samples->len;
   if (f->samples->len == 0)
     return;
   g_clear_pointer (&t->last_samples, g_array_unref);
   t->last_samples = g_array_ref (f->samples);
+  gboolean timed = FALSE;
   for (guint i = 0; i < f->samples->len; i++) {
     const LbMp4Sample *s = &g_array_index (f->samples, LbMp4Sample, i);
     t->cto |= s->pts_ns != s->dts_ns;
     t->end_ns = MAX (t->end_ns, s->pts_ns + s->duration_ns);
+    timed |= s->duration_ns > 0;
+  }
+  if (timed) {
+    g_clear_pointer (&t->timed_samples, g_array_unref);
+    t->timed_samples = g_array_ref (f->samples);
   }
   t->last = g_array_index (f->samples, LbMp4Sample, f->samples->len - 1);
   t->have_last = TRUE;
@@ -194,6 +233,51 @@ ns_to_ticks (const Tail * t, gint64 ns)
       GST_SECOND);
 }
 
+/* The frame duration of the tail, in ticks (0: none): the median of the
+ * non-zero sample durations of the last fragment that has any (a fragment
+ * of one sample of duration 0 comes with cameras whose keyframes are
+ * sliced), else the defaults of the fragments (trex), else the frame rate
+ * read from the moov. */
+static guint64
+frame_duration (const Tail * t)
+{
+  if (t->timed_samples) {
+    g_autoptr (GArray) durations = g_array_new (FALSE, FALSE, sizeof (gint64));
+    for (guint i = 0; i < t->timed_samples->len; i++) {
+      gint64 d = g_array_index (t->timed_samples, LbMp4Sample, i).duration_ns;
+      if (d > 0)
+        g_array_append_val (durations, d);
+    }
+    g_array_sort (durations, cmp_gint64);
+    return ns_to_ticks (t, g_array_index (durations, gint64,
+            durations->len / 2));
+  }
+  if (t->init->trex_duration > 0)
+    return t->init->trex_duration;
+  if (t->init->fps_n > 0 && t->init->fps_d > 0)
+    return gst_util_uint64_scale_round (t->init->timescale, t->init->fps_d,
+        t->init->fps_n);
+  return 0;
+}
+
+/* The timing of the tail from the complete fragments: the frame duration,
+ * the decode time of its first sample and the presentation time after
+ * the last frame shown. */
+static Step
+check_timing (Tail * t)
+{
+  if (!t->have_last || t->last.dts_ns < 0)
+    return refuse (t, "no earlier sample to take the frame duration from");
+  guint64 dur_ticks = frame_duration (t);
+  if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
+    return refuse (t, "no usable frame duration");
+  t->duration = (guint32) dur_ticks;
+  t->decode_time = ns_to_ticks (t, t->last.dts_ns)
+      + ns_to_ticks (t, t->last.duration_ns);
+  t->presentation_time = ns_to_ticks (t, t->end_ns);
+  return STEP_ON;
+}
+
 /* Whether the earlier fragments tell how to describe the tail's samples:
  * sets the frame duration, the first decode (and presentation) time and
  * the NAL length size; with B-frames, the parameter sets that tell their
@@ -206,22 +290,9 @@ check_recoverable (Tail * t)
       || init->codec_data == NULL)
     return refuse (t, "%s is neither H.264 nor H.265", init->codec);
   if (init->tracks != 1)
-    return refuse (t, "more than one track");
-  if (!t->have_last || t->last.dts_ns < 0)
-    return refuse (t, "no earlier sample to take the frame duration from");
-  g_autoptr (GArray) durations = g_array_new (FALSE, FALSE, sizeof (gint64));
-  for (guint i = 0; i < t->last_samples->len; i++)
-    g_array_append_val (durations, g_array_index (t->last_samples,
-            LbMp4Sample, i).duration_ns);
-  g_array_sort (durations, cmp_gint64);
-  gint64 dur_ns = g_array_index (durations, gint64, durations->len / 2);
-  guint64 dur_ticks = ns_to_ticks (t, dur_ns);
-  if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
-    return refuse (t, "no usable frame duration");
-  t->duration = (guint32) dur_ticks;
-  t->decode_time = ns_to_ticks (t, t->last.dts_ns)
-      + ns_to_ticks (t, t->last.duration_ns);
-  t->presentation_time = ns_to_ticks (t, t->end_ns);
+    return refuse (t, "more than one track, and no sample journal");
+  if (check_timing (t) != STEP_ON)
+    return STEP_OVER;
   gsize cd_len;
   const guint8 *cd = g_bytes_get_data (init->codec_data, &cd_len);
   if (!lb_nal_config_length_size (t->codec, cd, cd_len, &t->nal_len))
@@ -456,37 +527,336 @@ order_tail (Tail * t)
   return STEP_ON;
 }
 
-/* ---- the new moof ---- */
+/* ---- a file with audio: the sample journal (lb-mp4-journal.h) ---- */
 
-/* The trun of the access units of @t: sizes, durations, flags and, with
- * B-frames, composition offsets (version 1, signed, when one is below 0). */
-static void
-write_trun (const Tail * t, GstByteWriter * w)
+static gint64
+ticks_of (gint64 ns, guint32 timescale)
 {
-  const AccessUnit *aus = (const AccessUnit *) t->aus->data;
-  gboolean signed_cto = FALSE;
-  for (guint i = 0; i < t->aus->len; i++)
-    signed_cto |= aus[i].cto < 0;
-  guint at = lb_mp4_box_begin (w, FOURCC ('t', 'r', 'u', 'n'));
-  /* data-offset, duration, size, flags (+ composition offsets) */
-  gst_byte_writer_put_uint32_be (w, (signed_cto ? 0x01000000 : 0) |
-      (t->order ? 0x000f01 : 0x000701));
-  gst_byte_writer_put_uint32_be (w, t->aus->len);
-  gst_byte_writer_put_uint32_be (w, 0); /* data offset from base */
-  for (guint i = 0; i < t->aus->len; i++) {
-    gst_byte_writer_put_uint32_be (w, t->duration);
-    gst_byte_writer_put_uint32_be (w, (guint32) (aus[i].end - aus[i].start));
-    /* sync: depends on no other; else depends on others, non-sync */
-    gst_byte_writer_put_uint32_be (w, aus[i].keyframe ? 0x02000000 :
-        0x01010000);
-    if (t->order)
-      gst_byte_writer_put_uint32_be (w, (guint32) (gint32) aus[i].cto);
-  }
-  lb_mp4_box_end (w, at);
+  gint64 t = (gint64) gst_util_uint64_scale_round (ABS (ns), timescale,
+      GST_SECOND);
+  return ns < 0 ? -t : t;
 }
 
-/* moof (mfhd, traf: tfhd with base-data-offset, tfdt, trun) for the access
- * units of @t. */
+static gint64
+decode_ns (const LbMp4JournalEntry * e)
+{
+  return e->dts_ns >= 0 ? e->dts_ns : e->pts_ns;
+}
+
+/* The audio samples of the complete fragments: how many, and the decode
+ * time after the last one. */
+static Step
+count_audio (Tail * t, GError ** error)
+{
+  const LbMp4Init *a = t->init->audio;
+  g_autoptr (LbMp4Fragment) f = NULL;
+  GError *local = NULL;
+  if (!lb_mp4_read_range (t->fd, a, 0, t->cursor, &f, &local)) {
+    if (local->code == LB_ERROR_IO) {
+      g_propagate_error (error, local);
+      return STEP_FAILED;
+    }
+    refuse (t, "%s", local->message);
+    g_error_free (local);
+    return STEP_OVER;
+  }
+  t->audio_count = f->samples->len;
+  if (t->audio_count > 0) {
+    const LbMp4Sample *s = &g_array_index (f->samples, LbMp4Sample,
+        f->samples->len - 1);
+    t->audio_decode_time = ticks_of (s->dts_ns, a->timescale) +
+        ticks_of (s->duration_ns, a->timescale);
+  }
+  return STEP_ON;
+}
+
+/* Whether the journal describes the file: its records parse and cover
+ * the complete fragments' samples of both tracks. */
+static Step
+check_journal (Tail * t, GError ** error)
+{
+  LbMp4Init *init = t->init;
+  if (init->audio == NULL || init->tracks != 2 || init->codec_data == NULL)
+    return refuse (t, "not one video and one AAC or Opus track");
+  if (check_timing (t) != STEP_ON)
+    return STEP_OVER;
+  if (t->payload_end - t->payload > MAX_TAIL)
+    return refuse (t, "trailing mdat too large");
+  gsize len;
+  const guint8 *d = g_bytes_get_data (t->journal, &len);
+  GError *local = NULL;
+  if (!lb_mp4_journal_parse (d, len, &t->jv, &t->ja, &local)) {
+    refuse (t, "%s", local->message);
+    g_error_free (local);
+    return STEP_OVER;
+  }
+  Step s = count_audio (t, error);
+  if (s != STEP_ON)
+    return s;
+  if (t->video_count > t->jv->len || t->audio_count > t->ja->len)
+    return refuse (t, "the sample journal does not cover the complete "
+        "fragments");
+  return STEP_ON;
+}
+
+/* Whether the journal's @e is what lies at @p of the @len bytes @d. */
+static gboolean
+entry_at (const LbMp4JournalEntry * e, const guint8 * d, gsize len, gsize p)
+{
+  if (e->size == 0 || e->size > len - p)
+    return FALSE;
+  gsize n = MIN (e->size, 32);
+  return lb_mp4_journal_digest (e->size, d + p, d + p + e->size - n) ==
+      e->digest;
+}
+
+/* Walks the trailing mdat: each sample there is the next one of the video
+ * or the audio journal whose size and digest match its bytes; the walk
+ * ends at the first that matches neither (torn, or never journaled). */
+static Step
+place_samples (Tail * t, GError ** error)
+{
+  gsize len = t->payload_end - t->payload;
+  g_autofree guint8 *d = g_malloc (len);
+  if (!lb_mp4_pread (t->fd, d, len, t->payload, error))
+    return STEP_FAILED;
+  guint vi = t->video_count, ai = t->audio_count;
+  gsize p = 0;
+  while (p < len) {
+    const LbMp4JournalEntry *v = vi < t->jv->len ?
+        &g_array_index (t->jv, LbMp4JournalEntry, vi) : NULL;
+    const LbMp4JournalEntry *a = ai < t->ja->len ?
+        &g_array_index (t->ja, LbMp4JournalEntry, ai) : NULL;
+    if (v && entry_at (v, d, len, p)) {
+      g_array_append_val (t->pv, p);
+      p += v->size;
+      vi++;
+    } else if (a && entry_at (a, d, len, p)) {
+      g_array_append_val (t->pa, p);
+      p += a->size;
+      ai++;
+    } else {
+      break;
+    }
+  }
+  if (t->pv->len == 0)
+    return refuse (t, "no complete video sample in the trailing mdat");
+  return STEP_ON;
+}
+
+static gint
+cmp_gint64_p (gconstpointer a, gconstpointer b)
+{
+  return cmp_gint64 (a, b);
+}
+
+/* Whether the first @k video samples of the tail, with B-frames, show
+ * one frame after the other without a hole: no later one is shown before
+ * their last, and no two are more than one and a half frames apart. */
+static gboolean
+video_closed (const Tail * t, guint k, gint64 frame_ns)
+{
+  const LbMp4JournalEntry *v =
+      &g_array_index (t->jv, LbMp4JournalEntry, t->video_count);
+  guint total = t->jv->len - t->video_count;
+  g_autofree gint64 *pts = g_new (gint64, k);
+  gint64 max = G_MININT64;
+  for (guint i = 0; i < k; i++)
+    max = MAX (max, pts[i] = v[i].pts_ns);
+  for (guint i = k; i < total; i++)
+    if (v[i].pts_ns <= max)
+      return FALSE;
+  qsort (pts, k, sizeof (gint64), cmp_gint64_p);
+  for (guint i = 1; i < k; i++)
+    if (pts[i] - pts[i - 1] > frame_ns * 3 / 2)
+      return FALSE;
+  return TRUE;
+}
+
+/* Where the presentation of the first @k video samples of the tail ends
+ * (running time). */
+static gint64
+video_end (const Tail * t, guint k, gint64 frame_ns)
+{
+  const LbMp4JournalEntry *v =
+      &g_array_index (t->jv, LbMp4JournalEntry, t->video_count);
+  gint64 end = G_MININT64;
+  for (guint i = 0; i < k; i++)
+    end = MAX (end, v[i].pts_ns + (v[i].duration_ns > 0 ?
+            v[i].duration_ns : frame_ns));
+  return end;
+}
+
+/* How many of the tail's video samples are kept: the longest run whose
+ * frames are shown without a hole and end by @limit_ns (running time). */
+static guint
+keep_video (const Tail * t, gint64 limit_ns)
+{
+  const LbMp4JournalEntry *v =
+      &g_array_index (t->jv, LbMp4JournalEntry, t->video_count);
+  gint64 frame_ns = gst_util_uint64_scale_round (t->duration, GST_SECOND,
+      t->init->timescale);
+  gboolean bframes = FALSE;
+  for (guint i = 0; i < t->jv->len - t->video_count; i++)
+    bframes |= v[i].dts_ns >= 0 && v[i].pts_ns != v[i].dts_ns;
+  guint keep = t->pv->len;
+  while (keep > 0 && ((bframes && !video_closed (t, keep, frame_ns))
+          || video_end (t, keep, frame_ns) > limit_ns))
+    keep--;
+  return keep;
+}
+
+/* The presentation end of the audio journal's entry @i. */
+static gint64
+audio_end (const GArray * ja, guint i)
+{
+  const LbMp4JournalEntry *a = &g_array_index (ja, LbMp4JournalEntry, i);
+  if (a->duration_ns > 0)
+    return a->pts_ns + a->duration_ns;
+  if (i + 1 < ja->len)
+    return g_array_index (ja, LbMp4JournalEntry, i + 1).pts_ns;
+  if (i > 0)
+    return 2 * a->pts_ns - g_array_index (ja, LbMp4JournalEntry, i - 1).pts_ns;
+  return a->pts_ns;
+}
+
+/* The first @keep samples of a track's tail as the samples of @o: decode
+ * times from the journal, on from @o->decode_time (the complete
+ * fragments' end); the duration of the last from its record (or the one
+ * before it). */
+static Step
+time_track (Tail * t, OutTrack * o, const GArray * journal, guint first,
+    const GArray * starts, guint keep, guint32 timescale)
+{
+  const LbMp4JournalEntry *e =
+      &g_array_index (journal, LbMp4JournalEntry, first);
+  guint total = journal->len - first;
+  gint64 base = decode_ns (&e[0]);
+  gint64 prev = 0;
+  for (guint i = 0; i < keep; i++) {
+    gint64 dts = ticks_of (decode_ns (&e[i]) - base, timescale);
+    gint64 next = i + 1 < total ? ticks_of (decode_ns (&e[i + 1]) - base,
+        timescale) : dts + (e[i].duration_ns > 0 ?
+        ticks_of (e[i].duration_ns, timescale) : prev);
+    if (next < dts || next - dts > G_MAXUINT32)
+      return refuse (t, "decode times of the sample journal go backwards");
+    gint64 cto = e[i].pts_ns >= 0 && e[i].dts_ns >= 0 ?
+        ticks_of (e[i].pts_ns - base, timescale) - dts : 0;
+    if (cto < G_MININT32 || cto > G_MAXINT32)
+      return refuse (t, "composition offsets out of range");
+    gsize start = g_array_index (starts, gsize, i);
+    OutSample s = {.start = start,.end = start + e[i].size,
+      .duration = (guint32) (next - dts),.cto = cto,.sync = e[i].sync
+    };
+    o->cto |= cto != 0;
+    g_array_append_val (o->samples, s);
+    prev = next - dts;
+  }
+  return STEP_ON;
+}
+
+/* Where the video kept must end for its audio to end with it: the audio
+ * in the tail lags the video (the muxer writes a frame once the audio
+ * before it is in, not the audio that goes with it), so the video stops
+ * at most one audio frame after the audio.  Unbounded when the audio had
+ * stopped (its last frame a second or more before the video's end): a
+ * camera whose audio drops keeps its video. */
+static gint64
+video_limit (const Tail * t)
+{
+  gint64 frame_ns = gst_util_uint64_scale_round (t->duration, GST_SECOND,
+      t->init->timescale);
+  gint64 vend = video_end (t, t->pv->len, frame_ns);
+  if (t->pa->len == 0)
+    return G_MAXINT64;
+  guint last = t->audio_count + t->pa->len - 1;
+  gint64 aend = audio_end (t->ja, last);
+  gint64 aframe = aend - g_array_index (t->ja, LbMp4JournalEntry, last).pts_ns;
+  return vend - aend >= GST_SECOND ? G_MAXINT64 : aend + MAX (aframe, 0);
+}
+
+/* The samples the moof describes: the video ones shown without a hole (up
+ * to where the audio ends), and the audio up to where that video ends
+ * (never beyond): the two tracks end within one audio frame. */
+static Step
+describe_journal (Tail * t)
+{
+  guint keep = keep_video (t, video_limit (t));
+  if (keep == 0)
+    return refuse (t, "no run of frames shown one after the other");
+  gint64 vend = video_end (t, keep, gst_util_uint64_scale_round (t->duration,
+          GST_SECOND, t->init->timescale));
+  guint keep_audio = 0;
+  while (keep_audio < t->pa->len
+      && audio_end (t->ja, t->audio_count + keep_audio) <= vend)
+    keep_audio++;
+  t->out[0].track_id = t->init->track_id;
+  t->out[0].decode_time = t->decode_time;
+  t->out[1].track_id = t->init->audio->track_id;
+  t->out[1].decode_time = t->audio_decode_time;
+  t->n_out = 2;
+  Step s = time_track (t, &t->out[0], t->jv, t->video_count, t->pv, keep,
+      t->init->timescale);
+  if (s == STEP_ON)
+    s = time_track (t, &t->out[1], t->ja, t->audio_count, t->pa, keep_audio,
+        t->init->audio->timescale);
+  return s;
+}
+
+/* ---- the new moof ---- */
+
+/* The access units of the tail as the video track of the new moof. */
+static Step
+describe_aus (Tail * t)
+{
+  OutTrack *o = &t->out[0];
+  o->track_id = t->init->track_id;
+  o->decode_time = t->decode_time;
+  o->cto = t->order != NULL;
+  for (guint i = 0; i < t->aus->len; i++) {
+    const AccessUnit *au = &g_array_index (t->aus, AccessUnit, i);
+    OutSample s = {.start = au->start,.end = au->end,.duration = t->duration,
+      .cto = au->cto,.sync = au->keyframe
+    };
+    g_array_append_val (o->samples, s);
+  }
+  t->n_out = 1;
+  return STEP_ON;
+}
+
+/* The truns of @o: one per run of samples whose bytes follow one another
+ * (sizes, durations, flags and, with B-frames, composition offsets:
+ * version 1, signed, when one is below 0). */
+static void
+write_truns (const OutTrack * o, GstByteWriter * w)
+{
+  const OutSample *s = (const OutSample *) o->samples->data;
+  guint n = o->samples->len;
+  gboolean signed_cto = FALSE;
+  for (guint i = 0; i < n; i++)
+    signed_cto |= s[i].cto < 0;
+  for (guint i = 0, j; i < n; i = j) {
+    for (j = i + 1; j < n && s[j].start == s[j - 1].end; j++);
+    guint at = lb_mp4_box_begin (w, FOURCC ('t', 'r', 'u', 'n'));
+    /* data-offset, duration, size, flags (+ composition offsets) */
+    gst_byte_writer_put_uint32_be (w, (signed_cto ? 0x01000000 : 0) |
+        (o->cto ? 0x000f01 : 0x000701));
+    gst_byte_writer_put_uint32_be (w, j - i);
+    gst_byte_writer_put_uint32_be (w, (guint32) s[i].start);    /* from base */
+    for (guint k = i; k < j; k++) {
+      gst_byte_writer_put_uint32_be (w, s[k].duration);
+      gst_byte_writer_put_uint32_be (w, (guint32) (s[k].end - s[k].start));
+      /* sync: depends on no other; else depends on others, non-sync */
+      gst_byte_writer_put_uint32_be (w, s[k].sync ? 0x02000000 : 0x01010000);
+      if (o->cto)
+        gst_byte_writer_put_uint32_be (w, (guint32) (gint32) s[k].cto);
+    }
+    lb_mp4_box_end (w, at);
+  }
+}
+
+/* moof (mfhd, then per track a traf: tfhd with base-data-offset, tfdt,
+ * truns) for the samples of t->out. */
 static guint8 *
 build_moof (const Tail * t, gsize * size)
 {
@@ -497,18 +867,23 @@ build_moof (const Tail * t, gsize * size)
   gst_byte_writer_put_uint32_be (&w, 0);
   gst_byte_writer_put_uint32_be (&w, t->fragments + 1);
   lb_mp4_box_end (&w, at);
-  guint traf = lb_mp4_box_begin (&w, FOURCC ('t', 'r', 'a', 'f'));
-  at = lb_mp4_box_begin (&w, FOURCC ('t', 'f', 'h', 'd'));
-  gst_byte_writer_put_uint32_be (&w, 0x000001); /* base-data-offset-present */
-  gst_byte_writer_put_uint32_be (&w, t->init->track_id);
-  gst_byte_writer_put_uint64_be (&w, (guint64) t->payload);
-  lb_mp4_box_end (&w, at);
-  at = lb_mp4_box_begin (&w, FOURCC ('t', 'f', 'd', 't'));
-  gst_byte_writer_put_uint32_be (&w, 0x01000000);       /* version 1 */
-  gst_byte_writer_put_uint64_be (&w, t->decode_time);
-  lb_mp4_box_end (&w, at);
-  write_trun (t, &w);
-  lb_mp4_box_end (&w, traf);
+  for (guint k = 0; k < t->n_out; k++) {
+    const OutTrack *o = &t->out[k];
+    if (o->samples->len == 0)
+      continue;
+    guint traf = lb_mp4_box_begin (&w, FOURCC ('t', 'r', 'a', 'f'));
+    at = lb_mp4_box_begin (&w, FOURCC ('t', 'f', 'h', 'd'));
+    gst_byte_writer_put_uint32_be (&w, 0x000001);       /* base-data-offset-present */
+    gst_byte_writer_put_uint32_be (&w, o->track_id);
+    gst_byte_writer_put_uint64_be (&w, (guint64) t->payload);
+    lb_mp4_box_end (&w, at);
+    at = lb_mp4_box_begin (&w, FOURCC ('t', 'f', 'd', 't'));
+    gst_byte_writer_put_uint32_be (&w, 0x01000000);     /* version 1 */
+    gst_byte_writer_put_uint64_be (&w, o->decode_time);
+    lb_mp4_box_end (&w, at);
+    write_truns (o, &w);
+    lb_mp4_box_end (&w, traf);
+  }
   lb_mp4_box_end (&w, moof);
   *size = gst_byte_writer_get_pos (&w);
   return gst_byte_writer_reset_and_get_data (&w);
@@ -531,8 +906,11 @@ static Step
 write_moof (Tail * t, GError ** error)
 {
   gint64 pos = t->mdat.pos;
-  gint64 new_end = t->payload +
-      (gint64) g_array_index (t->aus, AccessUnit, t->aus->len - 1).end;
+  gsize end = 0;
+  for (guint k = 0; k < t->n_out; k++)
+    for (guint i = 0; i < t->out[k].samples->len; i++)
+      end = MAX (end, g_array_index (t->out[k].samples, OutSample, i).end);
+  gint64 new_end = t->payload + (gint64) end;
   gint64 mdat_size = new_end - pos;
   if (t->mdat.header_size == 8 && mdat_size > G_MAXUINT32)
     return refuse (t, "trailing mdat too large for its header");
@@ -557,47 +935,95 @@ write_moof (Tail * t, GError ** error)
   if (!lb_mp4_pwrite (t->fd, moof, moof_size, new_end, error)
       || !sync_or_fail (t->fd, error))
     return STEP_FAILED;
-  GST_INFO ("recovered %u samples (%" G_GINT64_FORMAT
+  GST_INFO ("recovered %u video and %u audio samples (%" G_GINT64_FORMAT
       " bytes) of a moof-less mdat at %" G_GINT64_FORMAT "; %" G_GINT64_FORMAT
-      " torn bytes cut", t->aus->len, new_end - t->payload, pos,
+      " torn bytes cut", t->out[0].samples->len, t->n_out > 1 ?
+      t->out[1].samples->len : 0, new_end - t->payload, pos,
       t->file_size - new_end);
   return STEP_ON;
 }
 
+/* The steps of a file of one video track, told apart by its NAL units. */
+static Step
+recover_video (Tail * t, GError ** error)
+{
+  Step s = check_recoverable (t);
+  if (s == STEP_ON && t->order)
+    s = calibrate_order (t, error);
+  if (s == STEP_ON)
+    s = split_tail (t, error);
+  if (s == STEP_ON && t->order)
+    s = order_tail (t);
+  if (s == STEP_ON)
+    s = describe_aus (t);
+  return s;
+}
+
+/* The steps of a file with audio, told apart by its sample journal. */
+static Step
+recover_with_journal (Tail * t, GError ** error)
+{
+  Step s = check_journal (t, error);
+  if (s == STEP_ON)
+    s = place_samples (t, error);
+  if (s == STEP_ON)
+    s = describe_journal (t);
+  return s;
+}
+
+static void
+tail_clear (Tail * t)
+{
+  g_free (t->note);
+  g_clear_pointer (&t->init, lb_mp4_init_free);
+  g_clear_pointer (&t->order, lb_nal_order_free);
+  g_clear_pointer (&t->last_samples, g_array_unref);
+  g_clear_pointer (&t->timed_samples, g_array_unref);
+  g_clear_pointer (&t->jv, g_array_unref);
+  g_clear_pointer (&t->ja, g_array_unref);
+  g_array_unref (t->pv);
+  g_array_unref (t->pa);
+  g_array_unref (t->aus);
+  for (guint k = 0; k < G_N_ELEMENTS (t->out); k++)
+    g_array_unref (t->out[k].samples);
+}
+
 gboolean
-lb_mp4_recover_tail (gint fd, guint * out_samples, gchar ** out_note,
-    GError ** error)
+lb_mp4_recover_tail_journal (gint fd, GBytes * journal, guint * out_samples,
+    gchar ** out_note, GError ** error)
 {
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (out_samples != NULL, FALSE);
   LB_DEBUG_INIT (lb_mp4_recover_debug, "lookback-mp4-recover",
       "crash recovery of MP4 tails");
 
-  Tail t = {.fd = fd };
+  Tail t = {.fd = fd,.journal = journal };
   t.aus = g_array_new (FALSE, FALSE, sizeof (AccessUnit));
+  t.pv = g_array_new (FALSE, FALSE, sizeof (gsize));
+  t.pa = g_array_new (FALSE, FALSE, sizeof (gsize));
+  for (guint k = 0; k < G_N_ELEMENTS (t.out); k++)
+    t.out[k].samples = g_array_new (FALSE, FALSE, sizeof (OutSample));
   Step s = read_fragments (&t, error);
   if (s == STEP_ON)
     s = find_mdat (&t, error);
   if (s == STEP_ON)
-    s = check_recoverable (&t);
-  if (s == STEP_ON && t.order)
-    s = calibrate_order (&t, error);
-  if (s == STEP_ON)
-    s = split_tail (&t, error);
-  if (s == STEP_ON && t.order)
-    s = order_tail (&t);
+    s = journal && t.init->audio ? recover_with_journal (&t, error) :
+        recover_video (&t, error);
   if (s == STEP_ON)
     s = write_moof (&t, error);
 
-  *out_samples = s == STEP_ON ? t.aus->len : 0;
+  *out_samples = s == STEP_ON ? t.out[0].samples->len : 0;
   if (t.note)
     GST_INFO ("no tail recovery: %s", t.note);
   if (out_note)
     *out_note = g_steal_pointer (&t.note);
-  g_free (t.note);
-  g_clear_pointer (&t.init, lb_mp4_init_free);
-  g_clear_pointer (&t.order, lb_nal_order_free);
-  g_clear_pointer (&t.last_samples, g_array_unref);
-  g_array_unref (t.aus);
+  tail_clear (&t);
   return s != STEP_FAILED;
+}
+
+gboolean
+lb_mp4_recover_tail (gint fd, guint * out_samples, gchar ** out_note,
+    GError ** error)
+{
+  return lb_mp4_recover_tail_journal (fd, NULL, out_samples, out_note, error);
 }

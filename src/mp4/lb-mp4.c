@@ -735,6 +735,9 @@ typedef struct
   gint64 moof_pos;
   gint64 base;                  /* base data offset */
   guint32 def_duration, def_size, def_flags;
+  gboolean tf_duration, tf_size;        /* tfhd gave those defaults */
+  gboolean have_first;          /* the traf's first sample is read: */
+  guint32 first_duration, first_size;
   gint64 dts;                   /* decode time of the next sample (ticks) */
   gint64 data_pos;              /* offset of the next sample */
   GArray *samples;
@@ -771,6 +774,9 @@ parse_tfhd (Traf * t, const LbMp4Box * traf, gboolean * ours)
     return FALSE;
   if (tf & 0x1)
     t->base = (gint64) bdo;
+  t->tf_duration = (tf & 0x8) != 0;
+  t->tf_size = (tf & 0x10) != 0;
+  t->have_first = FALSE;
   if (((tf & 0x2) && !gst_byte_reader_skip (&r, 4))
       || ((tf & 0x8) && !gst_byte_reader_get_uint32_be (&r, &t->def_duration))
       || ((tf & 0x10) && !gst_byte_reader_get_uint32_be (&r, &t->def_size))
@@ -826,12 +832,21 @@ parse_trun (Traf * t, const LbMp4Box * trun)
     t->bad = "more samples than lookback reads in one fragment";
     return FALSE;
   }
-  if (!(flags & 0x200) && count > 0 && t->def_size == 0) {
+  /* mp4mux 1.22 leaves a field out of a trun whose samples match its
+   * default, even after it has dropped that default from the tfhd (whose
+   * value stays the traf's first sample's): such a field, in neither the
+   * tfhd nor the trex, is the traf's first sample's */
+  guint32 def_duration = t->def_duration, def_size = t->def_size;
+  if (t->have_first && !t->tf_duration && def_duration == 0)
+    def_duration = t->first_duration;
+  if (t->have_first && !t->tf_size && def_size == 0)
+    def_size = t->first_size;
+  if (!(flags & 0x200) && count > 0 && def_size == 0) {
     t->bad = "samples of no size";
     return FALSE;
   }
   for (guint32 i = 0; i < count; i++) {
-    guint32 dur = t->def_duration, sz = t->def_size;
+    guint32 dur = def_duration, sz = def_size;
     guint32 fl = i == 0 && (flags & 0x4) ? first_flags : t->def_flags;
     gint64 cto = 0;
     if (flags & 0x100)
@@ -856,6 +871,11 @@ parse_trun (Traf * t, const LbMp4Box * trun)
       .sync = (fl & 0x10000) == 0,
     };
     g_array_append_val (t->samples, s);
+    if (!t->have_first) {
+      t->have_first = TRUE;
+      t->first_duration = dur;
+      t->first_size = sz;
+    }
     if (sz > 0) {
       *t->dmin = MIN (*t->dmin, t->data_pos);
       *t->dmax = MAX (*t->dmax, t->data_pos + (gint64) sz);

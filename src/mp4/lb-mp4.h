@@ -136,15 +136,33 @@ gboolean     lb_mp4_read_range     (gint                fd,
  *
  * @fd must be open for reading and writing.  TRUE with *@out_samples = 0 when
  * there is nothing to recover or recovery is refused (then *@out_note, if
- * given, says why): neither H.264 nor H.265, more than one track, no
- * earlier sample to take the frame duration from, B-frames whose order of
- * display cannot be told (field pictures, H.264 POC type 1, parameter sets
- * that do not parse).  The file is then left as it was.  FALSE only on I/O
- * errors. */
+ * given, says why): neither H.264 nor H.265, more than one track (and no
+ * journal), no earlier sample to take the frame duration from (that of the
+ * last fragment whose samples have a non-zero one, else trex's default,
+ * else the frame rate), B-frames whose order of display cannot be told
+ * (field pictures, H.264 POC type 1, parameter sets that do not parse).
+ * The file is then left as it was.  FALSE only on I/O errors. */
 gboolean     lb_mp4_recover_tail   (gint                fd,
                                     guint              *out_samples,
                                     gchar             **out_note,
                                     GError            **error);
+
+/* The same for a file with a video and an AAC or Opus track, whose samples
+ * lie interleaved in the trailing mdat: @journal (the bytes of its sample
+ * journal, lb-mp4-journal.h; NULL: none) tells them apart.  Each sample
+ * there is the next one of its track's journal whose size and digest match
+ * its bytes; the video samples kept are those shown one after the other
+ * without a hole (B-frames: their order of display from the journal's
+ * times), the audio ones those that end no later than that video: never
+ * audio beyond the kept video, so that clips stay in sync.  Times come
+ * from the journal, on from the end of each track's complete fragments.
+ * *@out_samples counts the video samples.  A file of one video track is
+ * recovered as by lb_mp4_recover_tail() (the journal is not needed). */
+gboolean     lb_mp4_recover_tail_journal (gint          fd,
+                                          GBytes       *journal,
+                                          guint        *out_samples,
+                                          gchar       **out_note,
+                                          GError      **error);
 
 gint64       lb_mp4_to_ns          (const LbMp4Init *init,
                                     gint64           ticks);

@@ -316,17 +316,58 @@ link_parser (Import * imp, GstPad * pad, const LbCodec * codec)
   return TRUE;
 }
 
-/* With options->audio: an AAC or Opus stream → its parser → the segment
- * sink's audio pad (the first such stream; others are dropped). */
+/* The elements of an audio stream of @caps that is not AAC or Opus, from
+ * its decoder (*@head; none for raw audio) to its AAC (*@tail): decoded,
+ * then encoded as the recorder does (record-audio-encode.pipeline).
+ * FALSE when that cannot be set up. */
+static gboolean
+add_audio_encoder (Import * imp, GstCaps * caps, GstElement ** head,
+    GstElement ** tail)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *media = gst_structure_get_name (gst_caps_get_structure (caps,
+          0));
+  g_autofree gchar *tpl =
+      lb_recorder_read_template ("record-audio-encode.pipeline", &error);
+  GstElement *dec = g_str_equal (media, "audio/x-raw") ? NULL :
+      lb_recorder_make_decoder (caps);
+  GstElement *bin = tpl ? gst_parse_bin_from_description (tpl, TRUE,
+      &error) : NULL;
+  if (bin == NULL || (dec == NULL && !g_str_equal (media, "audio/x-raw"))) {
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = imp->opt->vehicle,.input =
+            imp->opt->input), "importing %s without its audio (%s): %s",
+        imp->path, media, error ? error->message : "no decoder for it");
+    if (dec)
+      gst_object_unref (gst_object_ref_sink (dec));
+    if (bin)
+      gst_object_unref (gst_object_ref_sink (bin));
+    return FALSE;
+  }
+  gst_bin_add (GST_BIN (imp->pipeline), bin);
+  if (dec) {
+    gst_bin_add (GST_BIN (imp->pipeline), dec);
+    if (!gst_element_link (dec, bin))
+      return FALSE;
+    gst_element_sync_state_with_parent (bin);
+  }
+  *head = dec ? dec : bin;
+  *tail = bin;
+  return TRUE;
+}
+
+/* With options->audio: the first audio stream → the segment sink's audio
+ * pad: AAC and Opus as they are (their parser), G.711, raw and any other
+ * audio that decodes encoded to AAC, as the recorder does; the others are
+ * dropped. */
 static gboolean
 take_audio (Import * imp, GstPad * pad, GstCaps * caps)
 {
   const GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *media = gst_structure_get_name (s);
   gint version = 0;
   gst_structure_get_int (s, "mpegversion", &version);
-  const LbAudioCodec *codec =
-      lb_audio_codec_from_media (gst_structure_get_name (s), version);
-  if (!imp->opt->audio || codec == NULL)
+  const LbAudioCodec *codec = lb_audio_codec_from_media (media, version);
+  if (!imp->opt->audio || !g_str_has_prefix (media, "audio/"))
     return FALSE;
   g_mutex_lock (&imp->lock);
   gboolean take = !imp->audio_linked;
@@ -334,20 +375,25 @@ take_audio (Import * imp, GstPad * pad, GstCaps * caps)
   g_mutex_unlock (&imp->lock);
   if (!take)
     return FALSE;
-  GstElement *parse = add_element (imp, codec->parser);
+  GstElement *head = NULL, *tail = NULL;
+  if (codec)
+    head = tail = add_element (imp, codec->parser);
+  else if (!add_audio_encoder (imp, caps, &head, &tail))
+    return FALSE;
   GstElement *queue = add_queue (imp);
   g_autoptr (GstPad) sink = gst_element_request_pad_simple
       (lb_segment_writer_get_sink (imp->writer), "audio_%u");
-  if (parse == NULL || queue == NULL || sink == NULL)
+  if (head == NULL || queue == NULL || sink == NULL)
     return FALSE;
-  g_autoptr (GstPad) in = gst_element_get_static_pad (parse, "sink");
+  g_autoptr (GstPad) in = gst_element_get_static_pad (head, "sink");
   g_autoptr (GstPad) out = gst_element_get_static_pad (queue, "src");
-  if (!gst_element_link (parse, queue) || gst_pad_link (pad, in) !=
+  if (!gst_element_link (tail, queue) || gst_pad_link (pad, in) !=
       GST_PAD_LINK_OK || gst_pad_link (out, sink) != GST_PAD_LINK_OK)
     return FALSE;
   gst_element_sync_state_with_parent (queue);
-  gst_element_sync_state_with_parent (parse);
-  GST_INFO ("%s: importing its %s audio", imp->path, codec->label);
+  gst_element_sync_state_with_parent (head);
+  GST_INFO ("%s: importing its %s audio%s", imp->path, codec ? codec->label :
+      media, codec ? "" : ", encoded to AAC");
   return TRUE;
 }
 

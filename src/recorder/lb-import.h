@@ -4,8 +4,9 @@
  * elementary stream, which needs a frame rate) holding H.264 or H.265
  * video (lb-codec.h) is remuxed without transcoding into the
  * store's segment layout by the recorder's segment writer (B-frames keep
- * their PTS/DTS; with @audio its first AAC or Opus stream goes along as it
- * is, any other audio is dropped), then every segment is indexed
+ * their PTS/DTS; with @audio its first audio stream goes along: AAC or
+ * Opus as it is, G.711, raw and other audio encoded to AAC as the
+ * recorder does), then every segment is indexed
  * with lb_footage_index_file().  The `lookback import` command
  * (src/cli/lb-cli-import.c) calls it for each file it is given.
  *
@@ -27,7 +28,8 @@ typedef struct {
   gint64 start_ns;              /* wall clock of the file's first frame */
   gint fps_n, fps_d;            /* for elementary streams; 0/0 = none given */
   gboolean audio;               /* the input records audio (audio=true):
-                                 * keep the file's AAC or Opus */
+                                 * keep the file's audio (AAC, Opus) or
+                                 * encode it to AAC (G.711, raw, …) */
 } LbImportOptions;
 
 /* Imports the file at @path.  On success *@out_end_ns is the wall clock just

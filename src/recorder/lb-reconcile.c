@@ -2,6 +2,7 @@
 #include "recorder/lb-reconcile.h"
 #include "recorder/lb-indexer.h"
 #include "mp4/lb-mp4.h"
+#include "mp4/lb-mp4-journal.h"
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
@@ -151,10 +152,43 @@ quarantine (LbStore * store, const gchar * path, gint64 segment_id,
 
 /* ---- reconcile ---- */
 
+/* The sample journal of @path (a segment with audio), NULL when there is
+ * none or it cannot be read; it is read only up to the size of a full
+ * journal. */
+static GBytes *
+read_journal (const gchar * path, GString * report)
+{
+  g_autofree gchar *jpath = lb_mp4_journal_path (path);
+  gint fd = open (jpath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  gsize max = 8 + 32 * (gsize) (LB_MP4_JOURNAL_MAX_RECORDS + 1), len = 0;
+  g_autofree guint8 *data = g_malloc (max);
+  for (;;) {
+    gssize n = read (fd, data + len, max - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      g_string_append_printf (report, "cannot read %s: %s\n", jpath,
+          g_strerror (errno));
+      close (fd);
+      return NULL;
+    }
+    len += n;
+    if (n == 0 || len == max)
+      break;
+  }
+  close (fd);
+  return g_bytes_new_take (g_realloc (g_steal_pointer (&data), MAX (len, 1)),
+      len);
+}
+
 /* The writer of @path died: give the samples of its trailing moof-less mdat
- * a moof (lb_mp4_recover_tail) so that the scan indexes them too.  What
- * came of it, for the operator's line: "" (nothing to recover), "N frames
- * of its torn tail recovered" or why not. */
+ * a moof (lb_mp4_recover_tail_journal, with the sample journal of a
+ * segment with audio) so that the scan indexes them too; the journal is
+ * removed once it has served.  What came of it, for the operator's line:
+ * "" (nothing to recover), "N frames of its torn tail recovered" or why
+ * not. */
 static gchar *
 recover_tail (const gchar * path, GString * report)
 {
@@ -169,15 +203,17 @@ recover_tail (const gchar * path, GString * report)
   guint n = 0;
   g_autofree gchar *note = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) journal = read_journal (path, report);
   gchar *said = NULL;
-  if (!lb_mp4_recover_tail (fd, &n, &note, &error)) {
+  if (!lb_mp4_recover_tail_journal (fd, journal, &n, &note, &error)) {
     g_string_append_printf (report, "did not recover the torn tail of %s: %s\n",
         path, error->message);
     GST_WARNING ("%s: tail recovery failed: %s", path, error->message);
     said = g_strdup_printf ("its torn tail not recovered (%s)", error->message);
   } else if (n > 0) {
     g_string_append_printf (report,
-        "recovered %u frames from the torn tail of %s\n", n, path);
+        "recovered %u frames from the torn tail of %s%s\n", n, path,
+        journal ? " (with its sample journal)" : "");
     GST_INFO ("%s: recovered %u frames from the torn tail", path, n);
     said = g_strdup_printf ("%u frames of its torn tail recovered", n);
   } else if (note) {
@@ -186,6 +222,9 @@ recover_tail (const gchar * path, GString * report)
     said = g_strdup_printf ("its torn tail not recovered (%s)", note);
   }
   close (fd);
+  g_autofree gchar *jpath = lb_mp4_journal_path (path);
+  if (error == NULL)
+    g_unlink (jpath);
   return said ? said : g_strdup ("");
 }
 
@@ -281,7 +320,7 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
   /* a FIFO or a device would block or never end a read: never opened */
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
     return quarantine (store, path, 0, "not a regular file", report, error);
-  recover_tail (path, report);
+  g_free (recover_tail (path, report));
   if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
           &local)) {
     g_string_append_printf (report, "indexed unknown file %s\n", path);
@@ -322,6 +361,21 @@ unknown_names (const gchar * dir, const gint64 * newest)
   return names;
 }
 
+/* The sample journals of @names still there once their segments' tails
+ * are recovered (their segment closed, or gone) are not needed. */
+static void
+remove_stale_journals (const gchar * dir, GPtrArray * names, GString * report)
+{
+  for (guint i = 0; i < names->len; i++) {
+    const gchar *n = g_ptr_array_index (names, i);
+    g_autofree gchar *path = g_build_filename (dir, n, NULL);
+    if (g_str_has_suffix (n, LB_MP4_JOURNAL_SUFFIX)
+        && g_file_test (path, G_FILE_TEST_IS_REGULAR) && g_unlink (path) == 0)
+      g_string_append_printf (report, "removed the stale sample journal %s\n",
+          path);
+  }
+}
+
 static gboolean
 walk_segments (LbStore * store, const gchar * dir, guint depth,
     GHashTable * newest, GString * report, GError ** error)
@@ -333,6 +387,8 @@ walk_segments (LbStore * store, const gchar * dir, guint depth,
     const gchar *n = *(const gchar **) &g_ptr_array_index (names, i);
     g_autofree gchar *path = g_build_filename (dir, n, NULL);
     gboolean ok = TRUE;
+    if (g_str_has_suffix (n, LB_MP4_JOURNAL_SUFFIX))
+      continue;                 /* below */
     if (g_file_test (path, G_FILE_TEST_IS_DIR)
         && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
       if (depth < 2)
@@ -345,6 +401,7 @@ walk_segments (LbStore * store, const gchar * dir, guint depth,
     if (!ok)
       return FALSE;
   }
+  remove_stale_journals (dir, names, report);
   return TRUE;
 }
 

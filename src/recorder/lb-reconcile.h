@@ -6,8 +6,11 @@
  *
  *   - open segments (the writer died) are re-indexed up to their last
  *     complete fragment and closed.  First the fragment whose moof the
- *     killed muxer had not written yet gets one (lb_mp4_recover_tail: H.264
- *     without B-frames), so that only what never reached the file is lost;
+ *     killed muxer had not written yet gets one (lb_mp4_recover_tail_journal:
+ *     H.264 or H.265, with B-frames, and with audio by the sample journal
+ *     the writer kept beside the segment, removed once used; journals left
+ *     without an open segment are removed too), so that only what never
+ *     reached the file is lost;
  *     whatever is still torn after that is cut off the file.  An open row
  *     whose file is gone is removed;
  *   - then the two places a crash leaves the index and the files apart: an

@@ -112,6 +112,7 @@ typedef struct
 {
   LbRecorder *rec;
   gchar *vehicle, *input, *source;
+  const gchar *source_key;      /* its config key: "source", "sub-source" */
   gchar *name;                  /* "vehicle/input", for logs */
   InState state;
   GstElement *pipeline;
@@ -496,6 +497,13 @@ read_template (const gchar * name, GError ** error)
     return NULL;
   }
   return g_strstrip (text);
+}
+
+gchar *
+lb_recorder_read_template (const gchar * name, GError ** error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  return read_template (name, error);
 }
 
 /* --- one input ---------------------------------------------------------- */
@@ -962,6 +970,13 @@ make_decoder (GstCaps * caps)
   return decoder;
 }
 
+GstElement *
+lb_recorder_make_decoder (GstCaps * caps)
+{
+  g_return_val_if_fail (GST_IS_CAPS (caps), NULL);
+  return make_decoder (caps);
+}
+
 /* The recording branch for a stream @s: the template of its codec when it
  * is recorded as it comes (lb-codec.h), or record-encode.pipeline whose "enc"
  * (when it has key-int-max) makes one keyframe per fragment-duration of
@@ -1278,8 +1293,9 @@ build_pipeline (RecInput * in, GError ** error)
       gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
 
   if (el == NULL) {
-    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[input %s %s] source: %s",
-        in->vehicle, in->input, err->message);
+    g_autofree gchar *input = lb_footage_main_input (in->input, NULL);
+    g_set_error (error, LB_ERROR, LB_ERROR_CONFIG, "[input %s %s] %s: %s",
+        in->vehicle, input, in->source_key, err->message);
     return FALSE;
   }
   if (!GST_IS_PIPELINE (el)) {
@@ -1442,6 +1458,26 @@ rec_input_free (gpointer p)
   g_free (in);
 }
 
+/* One recorded stream of @ic: its main stream, or its sub-stream
+ * (sub-source=), recorded as an input of its own (@input, taken;
+ * lb-store-footage.h) with its own pipeline, files, timeline and retries. */
+static void
+add_input (LbRecorder * rec, const LbInputConfig * ic, gchar * input,
+    const gchar * source)
+{
+  RecInput *in = g_new0 (RecInput, 1);
+
+  in->rec = rec;
+  in->vehicle = g_strdup (ic->vehicle);
+  in->input = input;
+  in->source = g_strdup (source);
+  in->source_key = source == ic->source ? "source" : "sub-source";
+  in->audio = ic->audio;
+  in->name = g_strdup_printf ("%s/%s", ic->vehicle, input);
+  in->backoff_ns = rec->retry_min_ns;
+  g_ptr_array_add (rec->inputs, in);
+}
+
 LbRecorder *
 lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
 {
@@ -1498,15 +1534,9 @@ lb_recorder_new (LbConfig * config, LbStore * store, GError ** error)
   GPtrArray *inputs = lb_config_get_inputs (config);
   for (guint i = 0; i < inputs->len; i++) {
     const LbInputConfig *ic = inputs->pdata[i];
-    RecInput *in = g_new0 (RecInput, 1);
-    in->rec = rec;
-    in->vehicle = g_strdup (ic->vehicle);
-    in->input = g_strdup (ic->input);
-    in->source = g_strdup (ic->source);
-    in->audio = ic->audio;
-    in->name = g_strdup_printf ("%s/%s", ic->vehicle, ic->input);
-    in->backoff_ns = rec->retry_min_ns;
-    g_ptr_array_add (rec->inputs, in);
+    add_input (rec, ic, g_strdup (ic->input), ic->source);
+    if (ic->sub_source)
+      add_input (rec, ic, lb_footage_sub_input (ic->input), ic->sub_source);
   }
   return g_steal_pointer (&rec);
 }

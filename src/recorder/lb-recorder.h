@@ -9,6 +9,11 @@
  *       → other video:     the best-ranked decoder for it ! record-encode
  *   ! the splitmuxsink of an LbSegmentWriter (lb-segment-writer.h)
  *
+ * An input with sub-source= gets a second pipeline of the same shape for its
+ * camera's sub-stream, recorded as the input INPUT.sub (lb-store-footage.h):
+ * its own files, timeline, retries and log lines, never disturbing the main
+ * stream's.
+ *
  * record-source.pipeline ends in a parsebin named "parse" (it depayloads
  * RTP and parses what the source gives); its capsfilter "accept" lists, in
  * order of preference, what a source may negotiate (H.264 and H.265 first:
@@ -106,5 +111,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbRecorder, lb_recorder_free)
 GstPad     *lb_recorder_drop_stream     (GstElement *pipeline,
                                          GstPad     *pad);
 void        lb_recorder_release_dropped (GstElement *pipeline);
+
+/* The text of the pipeline template @name ("record-audio-encode.pipeline"):
+ * the source tree's when run from it, else the installed one.  For the
+ * importer, which encodes audio as the recorder does. */
+gchar      *lb_recorder_read_template   (const gchar *name,
+                                         GError     **error);
+/* A new instance of the best decoder of @caps, or NULL. */
+GstElement *lb_recorder_make_decoder    (GstCaps     *caps);
 
 G_END_DECLS

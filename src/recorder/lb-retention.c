@@ -359,8 +359,10 @@ retention_pass (LbStore * store, LbConfig * config, gint64 now_ns,
     return FALSE;
   for (guint i = 0; i < inputs->len; i++) {
     const LbFootageInput *in = g_ptr_array_index (inputs, i);
+    /* a sub-stream keeps its camera input's settings */
+    g_autofree gchar *main_input = lb_footage_main_input (in->input, NULL);
     const LbInputConfig *ic =
-        lb_config_find_input (config, in->vehicle, in->input);
+        lb_config_find_input (config, in->vehicle, main_input);
     /* an input no longer configured keeps the [retention] defaults */
     gint64 max_age = ic ? ic->retention_max_age
         : lb_config_get_duration (config, "retention", "max-age");

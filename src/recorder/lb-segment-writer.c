@@ -3,6 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-log.h"
+#include "mp4/lb-mp4-journal.h"
 #include "store/lb-store-footage.h"
 
 #include <errno.h>
@@ -26,7 +27,215 @@ struct _LbSegmentWriter
   gpointer place_data;
   guint files;                  /* files named; protected by lock */
   GHashTable *starts;           /* location → LbSegmentTiming*; protected by lock */
+  GstElement *new_muxer;        /* the muxer of the next file, until it is
+                                 * named; protected by lock */
+  gulong muxer_handler;
 };
+
+/* ---- the sample journal of a file with audio (lb-mp4-journal.h) ---- */
+
+/* What a muxer (one per file: async-finalize) journals, set when its file
+ * is named.  The journal is created at the first sample when the muxer has
+ * an audio pad, else never (one video track needs none). */
+typedef struct
+{
+  GMutex lock;
+  gchar *path;                  /* the segment */
+  gchar *vehicle, *input;
+  gboolean decided;             /* protected by lock */
+  LbMp4Journal *journal;        /* protected by lock */
+  gboolean stopped;             /* a write failed or it is full (logged) */
+} MuxerJournal;
+
+static GQuark
+muxer_journal_quark (void)
+{
+  return g_quark_from_static_string ("lb-muxer-journal");
+}
+
+static GQuark
+pad_segment_quark (void)
+{
+  return g_quark_from_static_string ("lb-pad-segment");
+}
+
+static void
+muxer_journal_free (gpointer data)
+{
+  MuxerJournal *mj = data;
+  g_clear_pointer (&mj->journal, lb_mp4_journal_close);
+  g_mutex_clear (&mj->lock);
+  g_free (mj->path);
+  g_free (mj->vehicle);
+  g_free (mj->input);
+  g_free (mj);
+}
+
+static gboolean
+has_audio_pad (GstElement * muxer)
+{
+  gboolean audio = FALSE;
+  GST_OBJECT_LOCK (muxer);
+  for (GList * l = muxer->sinkpads; l; l = l->next)
+    audio |= g_str_has_prefix (GST_OBJECT_NAME (l->data), "audio");
+  GST_OBJECT_UNLOCK (muxer);
+  return audio;
+}
+
+/* The journal of @muxer's file, created at its first sample (NULL: none). */
+static LbMp4Journal *
+muxer_journal (MuxerJournal * mj, GstElement * muxer)
+{
+  g_mutex_lock (&mj->lock);
+  if (!mj->decided) {
+    mj->decided = TRUE;
+    g_autoptr (GError) error = NULL;
+    if (has_audio_pad (muxer)
+        && !(mj->journal = lb_mp4_journal_create (mj->path, &error)))
+      lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = mj->vehicle,.input =
+              mj->input), "no sample journal for %s (%s): a crash will cut "
+          "its last fragment off", mj->path, error->message);
+  }
+  LbMp4Journal *j = mj->journal;
+  g_mutex_unlock (&mj->lock);
+  return j;
+}
+
+static gint64
+running_ns (const GstSegment * seg, GstClockTime ts)
+{
+  guint64 rt;
+  if (!GST_CLOCK_TIME_IS_VALID (ts) || seg == NULL
+      || seg->format != GST_FORMAT_TIME)
+    return -1;
+  gint sign = gst_segment_to_running_time_full (seg, GST_FORMAT_TIME, ts,
+      &rt);
+  return sign > 0 ? (gint64) rt : sign < 0 ? -(gint64) rt : -1;
+}
+
+static void
+journal_buffer (MuxerJournal * mj, LbMp4Journal * j, GstPad * pad,
+    GstBuffer * buf)
+{
+  const GstSegment *seg = g_object_get_qdata (G_OBJECT (pad),
+      pad_segment_quark ());
+  gsize size = gst_buffer_get_size (buf), n = MIN (size, 32);
+  guint8 head[32], tail[32];
+  gst_buffer_extract (buf, 0, head, n);
+  gst_buffer_extract (buf, size - n, tail, n);
+  LbMp4JournalEntry e = {
+    .track = g_str_has_prefix (GST_OBJECT_NAME (pad), "audio") ?
+        LB_MP4_JOURNAL_AUDIO : LB_MP4_JOURNAL_VIDEO,
+    .sync = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT),
+    .size = (guint32) size,
+    .digest = lb_mp4_journal_digest ((guint32) size, head, tail),
+    .dts_ns = running_ns (seg, GST_BUFFER_DTS (buf)),
+    .pts_ns = running_ns (seg, GST_BUFFER_PTS (buf)),
+    .duration_ns = GST_BUFFER_DURATION_IS_VALID (buf) ?
+        (gint64) GST_BUFFER_DURATION (buf) : 0,
+  };
+  if (!lb_mp4_journal_append (j, &e) && !g_atomic_int_exchange (&mj->stopped,
+          TRUE))
+    lb_log (LB_LOG_WARNING, LB_LOG_CTX (.vehicle = mj->vehicle,.input =
+            mj->input), "the sample journal of %s is full or cannot be "
+        "written: a crash will cut its last fragment off", mj->path);
+}
+
+/* Every sample a muxer receives, before it writes it (streaming threads). */
+static GstPadProbeReturn
+on_muxer_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstElement *muxer = user_data;
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      const GstSegment *seg;
+      gst_event_parse_segment (ev, &seg);
+      g_object_set_qdata_full (G_OBJECT (pad), pad_segment_quark (),
+          gst_segment_copy (seg), (GDestroyNotify) gst_segment_free);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  MuxerJournal *mj = g_object_get_qdata (G_OBJECT (muxer),
+      muxer_journal_quark ());
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  LbMp4Journal *j = mj && buf ? muxer_journal (mj, muxer) : NULL;
+  if (j && gst_buffer_get_size (buf) > 0)
+    journal_buffer (mj, j, pad, buf);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Journals what @pad receives (once per pad). */
+static void
+probe_muxer_pad (GstElement * muxer, GstPad * pad)
+{
+  static const gchar *mark = "lb-journal-probe";
+  if (!GST_PAD_IS_SINK (pad) || g_object_get_data (G_OBJECT (pad), mark))
+    return;
+  g_object_set_data (G_OBJECT (pad), mark, GINT_TO_POINTER (1));
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER |
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_muxer_data, muxer, NULL);
+}
+
+static void
+on_muxer_pad_added (GstElement * muxer, GstPad * pad, gpointer user_data)
+{
+  probe_muxer_pad (muxer, pad);
+}
+
+static void
+probe_existing_pad (const GValue * v, gpointer muxer)
+{
+  probe_muxer_pad (muxer, g_value_get_object (v));
+}
+
+/* splitmuxsink made the muxer of the next file (it is named next); it
+ * says so again for the same muxer at each NULL to READY. */
+static void
+on_muxer_added (GstElement * splitmux, GstElement * muxer, gpointer user_data)
+{
+  static const gchar *mark = "lb-journal-pads";
+  LbSegmentWriter *w = user_data;
+  if (!g_object_get_data (G_OBJECT (muxer), mark)) {
+    g_object_set_data (G_OBJECT (muxer), mark, GINT_TO_POINTER (1));
+    g_signal_connect (muxer, "pad-added", G_CALLBACK (on_muxer_pad_added),
+        NULL);
+    GstIterator *it = gst_element_iterate_sink_pads (muxer);
+    while (gst_iterator_foreach (it, probe_existing_pad, muxer) ==
+        GST_ITERATOR_RESYNC)
+      gst_iterator_resync (it);
+    gst_iterator_free (it);
+  }
+  g_mutex_lock (&w->lock);
+  gst_object_replace ((GstObject **) & w->new_muxer, GST_OBJECT (muxer));
+  g_mutex_unlock (&w->lock);
+}
+
+/* The file @path is named: the muxer made for it journals into its
+ * journal (under w->lock). */
+static void
+bind_journal (LbSegmentWriter * w, const gchar * path)
+{
+  if (w->new_muxer == NULL)
+    return;
+  MuxerJournal *mj = g_new0 (MuxerJournal, 1);
+  g_mutex_init (&mj->lock);
+  mj->path = g_strdup (path);
+  mj->vehicle = g_strdup (w->vehicle);
+  mj->input = g_strdup (w->input);
+  g_object_set_qdata_full (G_OBJECT (w->new_muxer), muxer_journal_quark (),
+      mj, muxer_journal_free);
+  gst_clear_object (&w->new_muxer);
+}
+
+/* The journal of a closed file is not needed any more. */
+static void
+remove_journal (const gchar * path)
+{
+  g_autofree gchar *journal = lb_mp4_journal_path (path);
+  if (g_unlink (journal) != 0 && errno != ENOENT)
+    GST_WARNING ("cannot remove %s: %s", journal, g_strerror (errno));
+}
 
 /* The timing of @first, the first buffer of a new file (under w->lock). */
 static void
@@ -89,6 +298,7 @@ on_format_location (GstElement * splitmux, guint fragment_id, GstSample * first,
         ++name_ns);
   }
   g_hash_table_insert (w->starts, g_strdup (path), timing);
+  bind_journal (w, path);
   g_mutex_unlock (&w->lock);
 
   g_autofree gchar *dir = g_path_get_dirname (path);
@@ -222,6 +432,8 @@ lb_segment_writer_new (const gchar * store_dir, const gchar * vehicle,
   w->starts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   w->location_handler = g_signal_connect (sink, "format-location-full",
       G_CALLBACK (on_format_location), w);
+  w->muxer_handler = g_signal_connect (sink, "muxer-added",
+      G_CALLBACK (on_muxer_added), w);
   return w;
 }
 
@@ -231,6 +443,8 @@ lb_segment_writer_free (LbSegmentWriter * w)
   if (w == NULL)
     return;
   g_signal_handler_disconnect (w->sink, w->location_handler);
+  g_signal_handler_disconnect (w->sink, w->muxer_handler);
+  gst_clear_object (&w->new_muxer);
   gst_object_unref (w->sink);
   g_free (w->store_dir);
   g_free (w->vehicle);
@@ -356,6 +570,8 @@ lb_segment_writer_parse_message (LbSegmentWriter * w, GstMessage * message,
   g_mutex_unlock (&w->lock);
   if (v == NULL)
     return LB_SEGMENT_EVENT_NONE;
+  if (ev == LB_SEGMENT_EVENT_CLOSED)
+    remove_journal (location);
 
   if (out_path)
     *out_path = g_strdup (location);

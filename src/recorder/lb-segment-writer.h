@@ -18,6 +18,11 @@
  *     the muxer (except the one mp4mux holds to time it); the samples of the
  *     last fragment, whose moof is not written yet, are recovered at the next
  *     start (lb_footage_reconcile, lb-reconcile.h);
+ *   - beside a file with audio, its sample journal (lb-mp4-journal.h:
+ *     one record per sample the muxer receives, written at once, never
+ *     fsynced; removed when the file closes): the video and audio samples
+ *     of a torn last fragment lie interleaved, and an audio frame carries
+ *     no length, so recovery needs it;
  *   - a new file every @segment_duration_ns, at a keyframe;
  *   - files named <store>/segments/<vehicle>/<input>/<start_ns>.mp4 where
  *     start_ns is the wall-clock time of the file's first frame when it was

@@ -57,6 +57,7 @@ typedef struct {
   GArray *gaps;                 /* LbTimeRange (lb-store-footage.h), in order */
   GArray *unsynced;             /* LbTimeRange, in order; an image's instant
                                  * is a range of length 0 */
+  gboolean sub_stream;          /* made from the input's sub-stream */
 } LbCoverage;
 
 LbCoverage  *lb_coverage_new   (void);

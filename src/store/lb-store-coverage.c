@@ -6,7 +6,9 @@
  *    "deliveredEndNs": …, "gaps": [[start, end], …],
  *    "unsynced": [[start, end], …]}
  *
- * ("unsynced" is left out when empty; rows written before it have none.)
+ * ("unsynced" is left out when empty; rows written before it have none;
+ * "stream": "sub" is there when the output was made from the input's
+ * sub-stream.)
  *
  * Rows written by the first wave hold the API's own coverage object
  * instead (RFC 3339 times in "requestedStartTime" …, gaps as objects with
@@ -92,6 +94,10 @@ lb_store_coverage_to_text (const LbCoverage * c)
   add_ranges (b, "gaps", c->gaps);
   if (c->unsynced && c->unsynced->len > 0)
     add_ranges (b, "unsynced", c->unsynced);
+  if (c->sub_stream) {
+    json_builder_set_member_name (b, "stream");
+    json_builder_add_string_value (b, "sub");
+  }
   json_builder_end_object (b);
   g_autoptr (JsonNode) root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
@@ -188,6 +194,10 @@ lb_store_coverage_from_text (const gchar * text)
   JsonNode *unsynced = json_object_get_member (o, "unsynced");
   if (unsynced && !ranges_from_node (unsynced, c->unsynced))
     return NULL;
+  JsonNode *stream = json_object_get_member (o, "stream");
+  c->sub_stream = stream && JSON_NODE_HOLDS_VALUE (stream)
+      && json_node_get_value_type (stream) == G_TYPE_STRING
+      && g_strcmp0 (json_node_get_string (stream), "sub") == 0;
   return g_steal_pointer (&c);
 }
 

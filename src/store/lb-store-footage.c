@@ -74,10 +74,43 @@ static const gchar *const footage_steps[] = {
   /* 3: segments that carry audio (audio=true): its codec and caps */
   "ALTER TABLE footage_segment ADD COLUMN audio TEXT;"
       "ALTER TABLE footage_segment ADD COLUMN audio_caps TEXT;",
+  /* 4: the stream of the camera a segment holds: 'main', or 'sub' (its
+   * sub-stream, sub-source=, indexed as the input INPUT.sub) */
+  "ALTER TABLE footage_segment ADD COLUMN stream TEXT NOT NULL DEFAULT 'main';",
   NULL,
 };
 
 const LbStoreSchema lb_store_footage_schema = { "footage", footage_steps };
+
+/* ---- streams: a camera's sub-stream is an input of its own ---- */
+
+#define SUB_SUFFIX ".sub"
+
+gchar *
+lb_footage_sub_input (const gchar * input)
+{
+  g_return_val_if_fail (input != NULL && *input, NULL);
+  return g_strconcat (input, SUB_SUFFIX, NULL);
+}
+
+/* Whether @input is the input of a sub-stream. */
+static gboolean
+is_sub_input (const gchar * input)
+{
+  return strlen (input) > strlen (SUB_SUFFIX)
+      && g_str_has_suffix (input, SUB_SUFFIX);
+}
+
+gchar *
+lb_footage_main_input (const gchar * input, gboolean * is_sub)
+{
+  g_return_val_if_fail (input != NULL, NULL);
+  gboolean sub = is_sub_input (input);
+  if (is_sub)
+    *is_sub = sub;
+  return sub ? g_strndup (input, strlen (input) - strlen (SUB_SUFFIX))
+      : g_strdup (input);
+}
 
 /* ---- segment file layout ---- */
 
@@ -314,9 +347,9 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   g_autoptr (LbStoreStmt) ins = lb_store_cached (store,
       "INSERT INTO footage_segment (vehicle, input, path, start_ns, end_ns, media_base_ns, "
       "codec, caps, width, height, fps_n, fps_d, init_size, bytes, open, clock_epoch, "
-      "audio, audio_caps) "
+      "audio, audio_caps, stream) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULLIF (?16, 0), "
-      "?17, ?18)", error);
+      "?17, ?18, ?19)", error);
   g_autoptr (LbStoreStmt) inp =
       lb_store_cached (store,
       "INSERT INTO footage_input (vehicle, input, segments, bytes, max_segment_ns) "
@@ -346,6 +379,8 @@ insert_segment (LbStore * store, LbSegment * segment, GError ** error)
   sqlite3_bind_text (ins, 17, segment->audio, -1, SQLITE_STATIC);
   sqlite3_bind_text (ins, 18, segment->audio ? segment->audio_caps : NULL, -1,
       SQLITE_STATIC);
+  sqlite3_bind_text (ins, 19, is_sub_input (segment->input) ? "sub" : "main",
+      -1, SQLITE_STATIC);
   if (!step_done (store, ins, error, "inserting a segment"))
     return FALSE;
   segment->id = sqlite3_last_insert_rowid (store->db);
@@ -906,13 +941,16 @@ lb_store_segment_is_pinned (LbStore * store, const LbSegment * segment,
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (segment != NULL, FALSE);
   gboolean pinned = FALSE;
+  /* a pin of an input holds its sub-stream's footage too (a low-res clip
+   * may be made from either) */
+  g_autofree gchar *input = lb_footage_main_input (segment->input, NULL);
   LB_STORE_LOCK (store);
   g_autoptr (sqlite3_stmt) stmt = lb_store_prepare (store,
       "SELECT 1 FROM footage_pin WHERE vehicle = ? AND input = ? AND start_ns < ? "
       "AND end_ns > ? LIMIT 1", error);
   if (stmt) {
     sqlite3_bind_text (stmt, 1, segment->vehicle, -1, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 2, segment->input, -1, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 2, input, -1, SQLITE_STATIC);
     sqlite3_bind_int64 (stmt, 3, MAX (segment->end_ns, segment->start_ns + 1));
     sqlite3_bind_int64 (stmt, 4, segment->start_ns);
     pinned = sqlite3_step (stmt) == SQLITE_ROW;

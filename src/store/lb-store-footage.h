@@ -94,6 +94,23 @@ void           lb_footage_plan_free (LbFootagePlan *plan);
 void           lb_segment_free      (LbSegment *segment);
 LbSegment     *lb_segment_copy      (const LbSegment *segment);
 
+/* ---- streams ----
+ *
+ * A camera's sub-stream (its low-resolution second profile, [input]
+ * sub-source=) is indexed as an input of its own, INPUT.sub: its own
+ * segment files (segments/VEHICLE/INPUT.sub/), rows, totals and extent, so
+ * that everything that reads an input's footage reads its main stream
+ * only; the segment rows carry their stream ('main' or 'sub').  Input names
+ * are the API's (lb_config_is_api_input()): none ends in ".sub".  A pin of
+ * an input holds the footage of both its streams. */
+
+/* The input under which @input's sub-stream is indexed. */
+gchar         *lb_footage_sub_input    (const gchar  *input);
+/* The camera input of @input: itself, or the input whose sub-stream it is
+ * (*@is_sub, nullable, says which). */
+gchar         *lb_footage_main_input   (const gchar  *input,
+                                        gboolean     *is_sub);
+
 /* ---- write side (the indexer, the importer, retention) ---- */
 
 /* Inserts an open segment row from @segment (vehicle, input, path — absolute

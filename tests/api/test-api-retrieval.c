@@ -116,6 +116,7 @@ test_lifecycle (ApiFixture * f, gconstpointer data)
   /* recorded before the clock was synchronised: the last 5 s */
   LbTimeRange unsynced = { a->end_ns - 5 * LB_NS_PER_SEC, a->end_ns };
   g_array_append_val (coverage->unsynced, unsynced);
+  coverage->sub_stream = TRUE;  /* made from the camera's sub-stream */
   gint64 avail_ns = lb_clock_now (f->clock) + 1500 * LB_NS_PER_MS;
   lb_store_api_finish_available (f->store, a->id, file, "video/mp4",
       a->start_ns - 500 * LB_NS_PER_MS, a->end_ns, coverage, avail_ns,
@@ -169,6 +170,8 @@ test_lifecycle (ApiFixture * f, gconstpointer data)
   g_assert_cmpstr (api_json_string (g,
           "data.media.0.coverage.unsynchronized.0.endTime"), ==,
       "2019-06-13T19:08:55Z");
+  g_assert_cmpstr (api_json_string (g, "data.media.0.coverage.stream"), ==,
+      "sub");
   g_assert_null (api_json_get (g, "data.media.0.progress"));
   g_assert_cmpstr (api_json_string (g, "data.media.1.status"), ==, "failed");
   g_assert_cmpstr (api_json_string (g, "data.media.1.failureReason"), ==,

@@ -211,6 +211,7 @@ test_create_elsewhere (void)
   g_autoptr (LbCoverage) c = lb_coverage_new ();
   c->requested_start_ns = c->requested_end_ns = at;
   c->delivered_start_ns = c->delivered_end_ns = at + 5;
+  c->sub_stream = TRUE;
   g_assert_true (lb_store_api_set_progress (n2->store, id, 0.5, &error));
   g_assert_true (lb_store_api_finish_available (n2->store, id, "outputs/x.jpg",
           "image/jpeg", at + 5, at + 5, c, lb_time_now (), 0.1, &error));
@@ -220,6 +221,7 @@ test_create_elsewhere (void)
   g_assert_cmpint (done->status, ==, LB_RETRIEVAL_AVAILABLE);
   g_assert_cmpstr (done->media_base, ==, "http://n2.example");
   g_assert_cmpint (done->coverage->delivered_start_ns, ==, at + 5);
+  g_assert_true (done->coverage->sub_stream);
   lb_test_assert_books (n1->store, "o1", 0.1, 0);
 
   /* the same rows from every node: by request, by media id, in the list */

@@ -619,3 +619,19 @@ lb_test_assert_books (LbStore * store, const gchar * org, gdouble used,
   g_assert_cmpfloat_with_epsilon (u, used, 1e-6);
   g_assert_cmpfloat_with_epsilon (r, reserved, 1e-6);
 }
+
+void
+lb_test_play_to_eos (GstElement * pipeline)
+{
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_assert_nonnull (msg);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    g_error ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message);
+  }
+}

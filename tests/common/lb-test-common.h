@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -213,5 +214,9 @@ LbTestCamera *lb_test_camera_start       (gint                port,
 gint          lb_test_camera_port        (LbTestCamera       *camera);
 /* Kills it (SIGKILL) and frees it. */
 void          lb_test_camera_kill        (LbTestCamera       *camera);
+
+/* Plays @pipeline to its end and stops it: fails the test on an error
+ * (with its message) or when it does not end within 30 s. */
+void          lb_test_play_to_eos        (GstElement         *pipeline);
 
 G_END_DECLS

@@ -124,3 +124,26 @@ fuzz_mp4_scan (gint fd, const LbMp4Init * init, GError ** stop)
   }
   g_assert_not_reached ();
 }
+
+/* After a recovery of @fd (with @journal, or none) that gave @samples:
+ * the file reads again, its last fragment holds exactly those samples and
+ * nothing follows it, and a second recovery finds nothing more to do. */
+static inline void
+fuzz_mp4_check_recovered (gint fd, GBytes * journal, guint samples)
+{
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &init, &error));
+  g_autoptr (LbMp4Fragment) last = fuzz_mp4_scan (fd, init, &error);
+  g_assert_nonnull (last);
+  g_assert_cmpuint (last->samples->len, ==, samples);
+  g_assert_cmpint (last->next_offset, ==, fuzz_mp4_file_size (fd));
+  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_YET);
+
+  guint again = 1;
+  g_autofree gchar *note = NULL;
+  g_clear_error (&error);
+  g_assert_true (lb_mp4_recover_tail_journal (fd, journal, &again, &note,
+          &error));
+  g_assert_cmpuint (again, ==, 0);
+}

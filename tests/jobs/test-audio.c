@@ -10,7 +10,9 @@
  * with the same second, within one audio frame.  A hyperlapse carries no
  * audio (a still is a JPEG); with audio=false (the default) nothing of it is
  * recorded.  One lookbackd records every case at once, one camera and one
- * vehicle each. */
+ * vehicle each.  A camera whose sub-stream (sub-source=) has no audio
+ * gives low-res clips transcoded from the main stream, with its audio:
+ * every output here comes from the main stream. */
 #include "core/lb-time.h"
 #include "store/lb-store-footage.h"
 #include "jobs-test-daemon.h"
@@ -21,6 +23,7 @@
 #include <gst/pbutils/pbutils.h>
 #include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #define INPUT "dashcamRoadFacing"
@@ -43,6 +46,7 @@ typedef struct
   const gchar *source;          /* the source element and its options */
   LbTestCamera *cam;            /* running */
   gint64 back;                  /* gap: when the camera came back */
+  gboolean sub;                 /* its sub-stream (no audio) is recorded */
 } AudioCase;
 
 /* rtspsrc with the RTP times as the camera stamped them; lbrtspsrc (what
@@ -308,6 +312,26 @@ check_silent (const gchar * path)
   g_assert_cmpuint (s.audio_tracks, ==, 0);
 }
 
+/* @c's sub-stream covers [@start, @end): only its want of audio keeps a
+ * low-res clip from being its remux. */
+static void
+check_sub_covers (JtDaemon * d, const AudioCase * c, gint64 start, gint64 end)
+{
+  g_autoptr (LbStore) store = jt_daemon_open_store (d);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *sub = lb_footage_sub_input (INPUT);
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, c->vehicle, sub,
+      start, end, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, >=, 1);
+  g_assert_cmpuint (plan->gaps->len, ==, 0);
+  const LbSegment *first =
+      ((LbFootagePiece *) g_ptr_array_index (plan->pieces, 0))->segment;
+  g_assert_cmpint (first->start_ns, <=, start);
+  g_assert_cmpint (plan->last_ns, >=, end);
+  g_assert_null (first->audio);
+}
+
 static gchar *
 retrieve (JtDaemon * d, const AudioCase * c, const gchar * media_type,
     gint64 start, gint64 end)
@@ -316,6 +340,8 @@ retrieve (JtDaemon * d, const AudioCase * c, const gchar * media_type,
       media_type, start, end, 60);
   g_assert_cmpstr (json_object_get_string_member (m, "status"), ==,
       "available");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member
+          (m, "coverage"), "stream"), ==, "main");
   gchar *path = g_strdup_printf ("%s/out-%s-%s.%s", d->dir, c->vehicle,
       media_type, g_str_equal (media_type, "image") ? "jpg" : "mp4");
   jt_daemon_download (d, m, path);
@@ -340,7 +366,7 @@ boundary (const LbFootagePlan * plan)
 static AudioCase cases[] = {
   {.vehicle = "1001",.camera = "aac",.bframes = "2",.audio = TRUE,
         .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
-      .source = LBRTSPSRC},
+      .sub = TRUE,.source = LBRTSPSRC},
   {.vehicle = "1002",.camera = "aac",.bframes = "2",.audio = TRUE,
         .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
       .gap = TRUE,.source = RTSPSRC},
@@ -367,7 +393,7 @@ start_camera (const AudioCase * c, gint port)
 {
   const gchar *args[] = { "--audio", c->camera, "--stamp", "--fps",
     G_STRINGIFY (FPS), "--bframes", c->bframes, "--audio-late",
-    c->late ? c->late : "0", NULL
+    c->late ? c->late : "0", c->sub ? "--sub-stream" : NULL, "96x64", NULL
   };
   return lb_test_camera_start (port, args);
 }
@@ -388,6 +414,9 @@ recording (void)
     g_string_append_printf (conf, "[input %s " INPUT "]\nsource=%s "
         "location=%s\n%s", c->vehicle, c->source, c->cam->url,
         c->audio ? "audio=true\n" : "");
+    if (c->sub)
+      g_string_append_printf (conf, "sub-source=%s location=%.*s/sub\n",
+          c->source, (int) strlen (c->cam->url) - 4, c->cam->url);
   }
   rec.t0 = lb_time_now ();
   rec.d = jt_daemon_new (conf->str);
@@ -451,6 +480,8 @@ test_audio (gconstpointer data)
       LB_NS_PER_SEC * 7 / 2 : 0);
   g_autofree gchar *hi = retrieve (d, c, "videoHighRes", start, end);
   check_sync (hi, reference, c, c->gap ? 2 : 3);
+  if (c->sub)
+    check_sub_covers (d, c, start, end);
   g_autofree gchar *lo = retrieve (d, c, "videoLowRes", start, end);
   check_sync (lo, reference, c, c->gap ? 2 : 3);
   g_autofree gchar *lapse = retrieve (d, c, "hyperlapse", plan->first_ns,

@@ -17,6 +17,7 @@ static const struct
   {"image", {"src", "pick", "enc", "sink"}, TRUE},
   {"video-high-res", {"src", "mux", "sink"}, FALSE},
   {"video-high-res-transcode", {"src", "enc", "mux", "sink"}, TRUE},
+  {"video-low-res-remux", {"src", "mux", "sink"}, FALSE},
   {"video-low-res", {"src", "size", "enc", "mux", "sink"}, TRUE},
   {"hyperlapse", {"src", "lapse", "enc", "mux", "sink"}, TRUE},
   {"hyperlapse-remux", {"src", "lapse", "mux", "sink"}, FALSE},

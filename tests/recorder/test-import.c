@@ -429,6 +429,32 @@ test_h265_files (Fixture * fx, gconstpointer data)
   }
 }
 
+/* Imports @path (2 s) at @start for an input with @audio: its segment's
+ * init, and the index's audio codec of it (*@out_audio, NULL: none). */
+static LbMp4Init *
+import_one (LbStore * store, const gchar * path, gint64 start,
+    gboolean audio, gchar ** out_audio)
+{
+  LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
+        "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
+    .start_ns = start,.audio = audio
+  };
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  gint64 end = 0;
+  gboolean ok = lb_import_file (&opt, path, &end, out, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_autoptr (LbFootagePlan) plan = lookup (store, start,
+      start + 2 * LB_NS_PER_SEC);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+  LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
+  LbMp4Init *init = NULL;
+  g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+  *out_audio = g_strdup (seg->audio);
+  return init;
+}
+
 /* An MP4 with AAC audio: imported for an input with audio=true, its
  * segment carries the audio (as long as the video) and the index says so;
  * for one without, neither. */
@@ -449,33 +475,65 @@ test_audio (Fixture * fx, gconstpointer data)
   const gchar *start[] = { "2026-03-05T10:00:00Z", "2026-03-05T11:00:00Z" };
 
   for (guint with = 0; with < 2; with++) {
-    LbImportOptions opt = {.store = store,.vehicle = "veh 3",.input =
-          "dashcamDriverFacing",.segment_duration_ns = 5 * LB_NS_PER_SEC,
-      .start_ns = at (start[with]),.audio = with == 1
-    };
-    g_autoptr (GString) out = g_string_new (NULL);
-    g_autoptr (GError) error = NULL;
-    gint64 end = 0;
-    gboolean ok = lb_import_file (&opt, path, &end, out, &error);
-    g_assert_no_error (error);
-    g_assert_true (ok);
-    g_autoptr (LbFootagePlan) plan = lookup (store, opt.start_ns,
-        opt.start_ns + 2 * LB_NS_PER_SEC);
-    g_assert_cmpuint (plan->pieces->len, ==, 1);
-    LbSegment *seg = ((LbFootagePiece *) plan->pieces->pdata[0])->segment;
-    g_autoptr (LbMp4Init) init = NULL;
-    g_assert_true (lb_mp4_read_init_path (seg->path, &init, &error));
+    g_autofree gchar *audio = NULL;
+    g_autoptr (LbMp4Init) init = import_one (store, path, at (start[with]),
+        with == 1, &audio);
     if (!with) {
-      g_assert_null (seg->audio);
+      g_assert_null (audio);
       g_assert_null (init->audio);
       continue;
     }
-    g_assert_cmpstr (seg->audio, ==, "aac");
+    g_assert_cmpstr (audio, ==, "aac");
     g_assert_nonnull (init->audio);
     g_assert_cmpstr (init->audio->codec, ==, "aac");
     /* 2 s of 1024-sample frames at 48 kHz */
     g_assert_cmpint (ABS ((gint) init->audio->samples->len - 2 * 48000 / 1024),
         <=, 1);
+  }
+}
+
+/* Matroska files with H.264 and G.711 (A-law, µ-law) or raw PCM audio,
+ * imported for an input with audio=true: the audio is encoded to AAC as
+ * the recorder does, as long as the video. */
+static void
+test_audio_encoded (Fixture * fx, gconstpointer data)
+{
+  static const struct
+  {
+    const gchar *name;
+    gint rate;
+    const gchar *encode;
+  } cases[] = {
+    {"pcma", 8000, "audio/x-raw,rate=8000,channels=1 ! alawenc"},
+    {"pcmu", 8000, "audio/x-raw,rate=8000,channels=1 ! mulawenc"},
+    {"raw", 16000, "audio/x-raw,format=S16LE,rate=16000,channels=1"},
+  };
+  g_autoptr (LbStore) store = open_store (fx);
+  gint64 t = at ("2026-03-06T10:00:00Z");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++, t += 3600 * LB_NS_PER_SEC) {
+    g_autofree gchar *name = g_strdup_printf ("%s.mkv", cases[i].name);
+    g_autofree gchar *path = g_build_filename (fx->media, name, NULL);
+    g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%d "
+        "pattern=ball ! video/x-raw,width=160,height=120,framerate=%d/1 "
+        "! videoconvert ! video/x-raw,format=I420 ! x264enc "
+        "speed-preset=ultrafast bframes=0 key-int-max=%d "
+        "option-string=scenecut=0 ! h264parse ! matroskamux name=m "
+        "! filesink location=\"%s\" audiotestsrc wave=ticks "
+        "samplesperbuffer=%d num-buffers=20 ! %s ! m.", 2 * FPS, FPS, FPS,
+        path, cases[i].rate / 10, cases[i].encode);
+    run_to_eos (desc);
+    g_autofree gchar *audio = NULL;
+    g_autoptr (LbMp4Init) init = import_one (store, path, t, TRUE, &audio);
+    g_test_message ("%s: %u AAC frames", cases[i].name,
+        init->audio ? init->audio->samples->len : 0);
+    g_assert_cmpstr (audio, ==, "aac");
+    g_assert_nonnull (init->audio);
+    g_assert_cmpstr (init->audio->codec, ==, "aac");
+    /* 2 s of 1024-sample frames at 48 kHz (the encoder's last frame or
+     * two may be padding) */
+    g_assert_cmpint (ABS ((gint) init->audio->samples->len - 2 * 48000 / 1024),
+        <=, 2);
   }
 }
 
@@ -569,11 +627,36 @@ test_shared_media (Fixture * fx, gconstpointer data)
   }
 }
 
+/* --sub-stream: the files are the input's sub-stream, indexed as such. */
+static void
+test_sub_stream (Fixture * fx, gconstpointer data)
+{
+  g_autofree gchar *mp4 =
+      make_media (fx, "sub.mp4", 2 * FPS, "mp4mux ! filesink");
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (run_import (fx, out, &error, "--sub-stream", "--start",
+          "2026-03-01T10:00:00Z", mp4, NULL));
+  g_assert_no_error (error);
+
+  g_autoptr (LbStore) store = open_store (fx);
+  gint64 t = at ("2026-03-01T10:00:00Z");
+  g_autoptr (LbFootagePlan) main = lookup (store, t, t + 2 * LB_NS_PER_SEC);
+  g_assert_cmpuint (main->pieces->len, ==, 0);
+  g_autofree gchar *sub = lb_footage_sub_input ("dashcamDriverFacing");
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "veh 3", sub, t,
+      t + 2 * LB_NS_PER_SEC, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (plan->pieces->len, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  g_test_add ("/import/sub-stream", Fixture, NULL, fixture_set_up,
+      test_sub_stream, fixture_tear_down);
   g_test_add ("/import/good-files", Fixture, NULL, fixture_set_up,
       test_good_files, fixture_tear_down);
   g_test_add ("/import/bad-files", Fixture, NULL, fixture_set_up,
@@ -584,6 +667,8 @@ main (int argc, char **argv)
       test_h265_files, fixture_tear_down);
   g_test_add ("/import/audio", Fixture, NULL, fixture_set_up, test_audio,
       fixture_tear_down);
+  g_test_add ("/import/audio-encoded", Fixture, NULL, fixture_set_up,
+      test_audio_encoded, fixture_tear_down);
   g_test_add ("/import/usage", Fixture, NULL, fixture_set_up, test_usage,
       fixture_tear_down);
   g_test_add ("/import/shared-media", Fixture, NULL, fixture_set_up,

@@ -6,6 +6,7 @@
 
 #include <gst/gst.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
 
 #define T0 G_GINT64_CONSTANT (1700000000000000000)
@@ -31,7 +32,7 @@ add_segments (LbStore * store, const gchar * input, const gint64 (*spans)[2],
 static void
 test_schema (Fixture * f, gconstpointer data)
 {
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 3);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 4);
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_check_integrity (f->store, &error));
   /* reopening keeps the version, a read-only opener sees it too */
@@ -39,7 +40,7 @@ test_schema (Fixture * f, gconstpointer data)
   lb_store_free (f->store);
   f->store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 3);
+  g_assert_cmpint (lb_store_schema_version (f->store, "footage"), ==, 4);
   g_autoptr (LbStore) ro = lb_store_open (db, LB_STORE_OPEN_READ_ONLY, &error);
   g_assert_no_error (error);
   g_autoptr (LbFootagePlan) plan =
@@ -59,7 +60,7 @@ test_migrate_empty_file (void)
   g_autoptr (GError) error = NULL;
   LbStore *store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 3);
+  g_assert_cmpint (lb_store_schema_version (store, "footage"), ==, 4);
   g_autofree gchar *plan =
       lb_store_explain (store, lb_store_lookup_sql (), &error);
   g_assert_no_error (error);
@@ -538,6 +539,69 @@ test_audio (Fixture * f, gconstpointer data)
   lb_segment_free (with);
 }
 
+/* The stream column of the segment row @id. */
+static gchar *
+stream_of (LbStore * store, gint64 id)
+{
+  sqlite3 *raw = NULL;
+  sqlite3_stmt *stmt = NULL;
+  g_assert_cmpint (sqlite3_open_v2 (lb_store_get_path (store), &raw,
+          SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (raw,
+          "SELECT stream FROM footage_segment WHERE id = ?", -1, &stmt, NULL),
+      ==, SQLITE_OK);
+  sqlite3_bind_int64 (stmt, 1, id);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  gchar *stream = g_strdup ((const gchar *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (raw);
+  return stream;
+}
+
+/* A sub-stream is indexed as INPUT.sub: its rows say so, the input's own
+ * lookups do not see them, and a pin of the input holds them. */
+static void
+test_sub_stream (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *sub = lb_footage_sub_input ("a");
+  gboolean is_sub = FALSE;
+  g_autofree gchar *main_of_sub = lb_footage_main_input (sub, &is_sub);
+  g_autofree gchar *main_of_main = lb_footage_main_input ("a", &is_sub);
+  g_assert_cmpstr (sub, ==, "a.sub");
+  g_assert_cmpstr (main_of_sub, ==, "a");
+  g_assert_cmpstr (main_of_main, ==, "a");
+  g_assert_false (is_sub);
+
+  const gint64 spans[][2] = { {T0, T0 + S (60)} };
+  const gint64 sub_spans[][2] = { {T0 + S (10), T0 + S (70)} };
+  add_segments (f->store, "a", spans, 1);
+  add_segments (f->store, sub, sub_spans, 1);
+  g_autoptr (GPtrArray) mains =
+      lb_store_segment_oldest (f->store, "v1", "a", G_MININT64, 10, &error);
+  g_autoptr (GPtrArray) subs =
+      lb_store_segment_oldest (f->store, "v1", sub, G_MININT64, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mains->len, ==, 1);
+  g_assert_cmpuint (subs->len, ==, 1);
+  const LbSegment *m = mains->pdata[0], *s = subs->pdata[0];
+  g_autofree gchar *ms = stream_of (f->store, m->id);
+  g_autofree gchar *ss = stream_of (f->store, s->id);
+  g_assert_cmpstr (ms, ==, "main");
+  g_assert_cmpstr (ss, ==, "sub");
+
+  gint64 last = 0;
+  g_assert_true (lb_store_footage_extent (f->store, "v1", "a", NULL, &last,
+          &error));
+  g_assert_cmpint (last, ==, T0 + S (60));
+  g_assert_false (lb_store_segment_is_pinned (f->store, s, &error));
+  g_assert_true (lb_store_pin (f->store, "r1", "v1", "a", T0 + S (65),
+          T0 + S (66), &error));
+  g_assert_true (lb_store_segment_is_pinned (f->store, s, &error));
+  g_assert_false (lb_store_segment_is_pinned (f->store, m, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -554,5 +618,6 @@ main (int argc, char **argv)
   ADD ("/footage/retime-blocked", test_retime_blocked);
   ADD ("/footage/retime-together", test_retime_together);
   ADD ("/footage/audio", test_audio);
+  ADD ("/footage/sub-stream", test_sub_stream);
   return g_test_run ();
 }

@@ -1,6 +1,8 @@
 /* The indexer on real segments made at test time; reconcile at start-up */
 #include "recorder/lb-indexer.h"
 #include "recorder/lb-reconcile.h"
+#include "recorder/lb-segment-writer.h"
+#include "mp4/lb-mp4-journal.h"
 #include "mp4/lb-mp4.h"
 #include "core/lb-error.h"
 #include "footage-util.h"
@@ -758,13 +760,7 @@ decode_count (const gchar * path)
   gint count = 0;
   g_signal_connect_swapped (sink, "handoff", G_CALLBACK (g_atomic_int_inc),
       &count);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  g_autoptr (GstBus) bus = gst_element_get_bus (p);
-  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_assert_nonnull (msg);
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  lb_test_play_to_eos (p);
   return count;
 }
 
@@ -1031,6 +1027,271 @@ test_recover_slices (Fixture * f, gconstpointer data)
   }
 }
 
+static void
+put_be (GByteArray * a, guint64 v, guint bytes)
+{
+  for (guint i = bytes; i > 0; i--) {
+    guint8 b = (guint8) (v >> (8 * (i - 1)));
+    g_byte_array_append (a, &b, 1);
+  }
+}
+
+/* A moof for one sample of @size bytes at @data_pos, decode time @dts
+ * ticks, duration 0, a keyframe: what mp4mux writes for the first part of
+ * a keyframe that came as two buffers of one timestamp. */
+static void
+put_zero_duration_moof (GByteArray * a, guint32 track, gint64 data_pos,
+    guint64 dts, guint32 size)
+{
+  const guint tfhd = 24, tfdt = 20, trun = 32, traf = 8 + tfhd + tfdt + trun;
+  put_be (a, 8 + 16 + traf, 4);
+  g_byte_array_append (a, (const guint8 *) "moof", 4);
+  put_be (a, 16, 4);
+  g_byte_array_append (a, (const guint8 *) "mfhd", 4);
+  put_be (a, 0, 4);
+  put_be (a, 99, 4);
+  put_be (a, traf, 4);
+  g_byte_array_append (a, (const guint8 *) "traf", 4);
+  put_be (a, tfhd, 4);
+  g_byte_array_append (a, (const guint8 *) "tfhd", 4);
+  put_be (a, 0x000001, 4);      /* base-data-offset */
+  put_be (a, track, 4);
+  put_be (a, (guint64) data_pos, 8);
+  put_be (a, tfdt, 4);
+  g_byte_array_append (a, (const guint8 *) "tfdt", 4);
+  put_be (a, 0x01000000, 4);
+  put_be (a, dts, 8);
+  put_be (a, trun, 4);
+  g_byte_array_append (a, (const guint8 *) "trun", 4);
+  put_be (a, 0x000701, 4);      /* data offset, duration, size, flags */
+  put_be (a, 1, 4);
+  put_be (a, 0, 4);
+  put_be (a, 0, 4);             /* duration 0 */
+  put_be (a, size, 4);
+  put_be (a, 0x02000000, 4);
+}
+
+/* The last complete fragment holds one sample of duration 0 (cameras that
+ * slice their keyframes): the tail still gets the frame duration of the
+ * fragments before it, and decode times that go on from that sample. */
+static void
+test_recover_zero_duration (Fixture * f, gconstpointer data)
+{
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, 2, &r);
+  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
+  g_autoptr (GBytes) src = lbt_read_bytes (growing_path);
+  const guint8 *d = g_bytes_get_data (src, NULL);
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_read_init_path (growing_path, &init, &error));
+
+  /* the file up to F2, then F2's keyframe as a fragment of its own whose
+   * sample lasts 0, then the rest of F2 without a moof, cut after frame 19 */
+  g_autoptr (GByteArray) a = g_byte_array_new ();
+  g_byte_array_append (a, d, r.mdat_pos);
+  put_be (a, 8 + s[0].size, 4);
+  g_byte_array_append (a, (const guint8 *) "mdat", 4);
+  gint64 key_pos = a->len;
+  g_byte_array_append (a, d + s[0].offset, s[0].size);
+  put_zero_duration_moof (a, init->track_id, key_pos,
+      gst_util_uint64_scale_round (s[0].dts_ns, init->timescale, GST_SECOND),
+      s[0].size);
+  put_be (a, 0, 4);
+  g_byte_array_append (a, (const guint8 *) "mdat", 4);
+  gint64 tail_pos = a->len;
+  g_byte_array_append (a, d + s[1].offset, s[20].offset - s[1].offset);
+  g_autofree gchar *path = g_build_filename (f->dir, "zero.mp4", NULL);
+  g_assert_true (g_file_set_contents (path, (const gchar *) a->data, a->len,
+          NULL));
+
+  gint fd = g_open (path, O_RDWR, 0);
+  g_assert_cmpint (fd, >=, 0);
+  guint n = 0;
+  g_autofree gchar *note = NULL;
+  g_assert_true (lb_mp4_recover_tail (fd, &n, &note, &error));
+  g_assert_no_error (error);
+  g_test_message ("recovered %u (%s)", n, note ? note : "");
+  g_assert_cmpuint (n, ==, 19);
+
+  /* the recovered fragment: F2's frames 1 to 19, one frame apart from the
+   * keyframe's decode time on */
+  g_autoptr (LbMp4Init) again = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &again, &error));
+  gint64 size = file_size (path), off = lb_mp4_first_offset (again);
+  g_autoptr (LbMp4Fragment) last = NULL;
+  for (;;) {
+    g_autoptr (LbMp4Fragment) fr = NULL;
+    g_assert_true (lb_mp4_read_fragment (fd, again, off, size, &fr, &error));
+    g_assert_no_error (error);
+    if (fr == NULL || fr->next_offset >= size) {
+      last = g_steal_pointer (&fr);
+      break;
+    }
+    off = fr->next_offset;
+  }
+  close (fd);
+  g_assert_nonnull (last);
+  g_assert_cmpuint (last->samples->len, ==, 19);
+  for (guint i = 0; i < 19; i++) {
+    const LbMp4Sample *got = &g_array_index (last->samples, LbMp4Sample, i);
+    g_assert_cmpint (got->offset, ==, tail_pos + s[i + 1].offset - s[1].offset);
+    g_assert_cmpuint (got->size, ==, s[i + 1].size);
+    g_assert_cmpint (got->duration_ns, ==, s[i + 1].duration_ns);
+    g_assert_cmpint (ABS (got->dts_ns - (s[0].dts_ns + (gint64) i *
+                s[1].duration_ns)), <=, 1000);
+  }
+}
+
+/* ---- recovery of a torn tail with audio, by its sample journal ---- */
+
+/* 30 fps H.264 (GOP 30) and its @audio ("aac", "opus") from live sources,
+ * written by the segment writer as the recorder does; 3.7 s in, @path and
+ * its journal as they are then: what a kill leaves.  The fourth GOP is
+ * the torn tail (about 20 frames of it). */
+static void
+record_av_killed (const gchar * dir, const gchar * audio, const gchar * path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc is-live=true "
+      "pattern=ball ! video/x-raw,width=160,height=120,framerate=30/1 ! "
+      "videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset="
+      "ultrafast tune=zerolatency key-int-max=30 option-string=scenecut=0 ! "
+      "h264parse ! queue name=vq audiotestsrc is-live=true "
+      "samplesperbuffer=960 wave=ticks ! audio/x-raw,rate=48000,channels=1 ! "
+      "audioconvert ! %s ! queue name=aq", g_str_equal (audio, "aac") ?
+      "voaacenc ! aacparse" : "opusenc ! opusparse");
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  g_autoptr (LbSegmentWriter) w = lb_segment_writer_new (dir, "v1", audio,
+      60 * GST_SECOND, GST_SECOND);
+  GstElement *sink = lb_segment_writer_get_sink (w);
+  gst_bin_add (GST_BIN (p), sink);
+  const gchar *queues[] = { "vq", "aq" }, *pads[] = { "video", "audio_%u" };
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr (GstElement) q = gst_bin_get_by_name (GST_BIN (p), queues[i]);
+    g_autoptr (GstPad) src = gst_element_get_static_pad (q, "src");
+    g_autoptr (GstPad) in = gst_element_request_pad_simple (sink, pads[i]);
+    g_assert_cmpint (gst_pad_link (src, in), ==, GST_PAD_LINK_OK);
+  }
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_usleep (3700 * 1000);
+  g_auto (GStrv) open = lb_segment_writer_list_open (w);
+  g_assert_cmpuint (g_strv_length (open), ==, 1);
+  g_autofree gchar *journal = lb_mp4_journal_path (open[0]);
+  g_autofree gchar *to_journal = lb_mp4_journal_path (path);
+  /* the file first: the journal, written before the muxer writes a
+   * sample, covers it */
+  g_autoptr (GBytes) file = lbt_read_bytes (open[0]);
+  g_autoptr (GBytes) jbytes = lbt_read_bytes (journal);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_nonnull (file);
+  g_assert_nonnull (jbytes);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (file, NULL),
+          g_bytes_get_size (file), NULL));
+  g_assert_true (g_file_set_contents (to_journal, g_bytes_get_data (jbytes,
+              NULL), g_bytes_get_size (jbytes), NULL));
+}
+
+/* The last complete fragment of @path: its video and its audio samples;
+ * *@frames: the video samples of all complete fragments. */
+static void
+last_fragment (const gchar * path, GArray ** video, GArray ** audio,
+    LbMp4Init ** out_init, guint * frames)
+{
+  g_autoptr (GError) error = NULL;
+  gint fd = g_open (path, O_RDONLY, 0);
+  g_assert_true (lb_mp4_read_init (fd, out_init, &error));
+  LbMp4Init *init = *out_init;
+  gint64 size = file_size (path), off = lb_mp4_first_offset (init);
+  *frames = 0;
+  *video = *audio = NULL;
+  for (;;) {
+    g_autoptr (LbMp4Fragment) f = NULL;
+    if (!lb_mp4_read_fragment (fd, init, off, size, &f, &error)) {
+      g_assert_error (error, LB_ERROR, LB_ERROR_NOT_YET);       /* torn */
+      break;
+    }
+    g_assert_nonnull (f);
+    *frames += f->samples->len;
+    g_clear_pointer (video, g_array_unref);
+    g_clear_pointer (audio, g_array_unref);
+    g_autoptr (LbMp4Fragment) a = NULL;
+    g_assert_true (lb_mp4_read_range (fd, init->audio, f->offset, f->size,
+            &a, &error));
+    *video = g_array_ref (f->samples);
+    *audio = g_array_ref (a->samples);
+    if (f->next_offset >= size)
+      break;
+    off = f->next_offset;
+  }
+  close (fd);
+}
+
+
+/* A file with audio: without its journal its torn GOP is not recovered;
+ * with it, the GOP's frames in the file are, with the audio that goes with
+ * them, ending within one audio frame of the video, and the file reads
+ * again.  Cut inside the tail, fewer frames are. */
+static void
+test_recover_journal (Fixture * f, gconstpointer data)
+{
+  const gchar *audio = data;
+  g_autofree gchar *rec = g_build_filename (f->dir, "rec", NULL);
+  g_autofree gchar *path = g_build_filename (f->dir, "killed.mp4", NULL);
+  record_av_killed (rec, audio, path);
+  g_autofree gchar *jpath = lb_mp4_journal_path (path);
+  g_autoptr (GBytes) journal = lbt_read_bytes (jpath);
+  g_autoptr (GBytes) killed = lbt_read_bytes (path);
+  g_autoptr (GError) error = NULL;
+  guint before;
+  {
+    g_autoptr (GArray) v = NULL, a = NULL;
+    g_autoptr (LbMp4Init) init = NULL;
+    last_fragment (path, &v, &a, &init, &before);
+  }
+
+  for (guint cut = 0; cut < 3; cut++) {
+    /* the file as killed, then cut 1000 bytes short, then torn further */
+    gsize len = g_bytes_get_size (killed) - (cut == 0 ? 0 : cut * 1000 + 7);
+    g_assert_true (g_file_set_contents (path, g_bytes_get_data (killed, NULL),
+            len, NULL));
+    gint fd = g_open (path, O_RDWR, 0);
+    guint n = 1;
+    g_autofree gchar *note = NULL;
+    g_assert_true (lb_mp4_recover_tail (fd, &n, &note, &error));
+    g_assert_cmpuint (n, ==, 0);        /* audio: the file alone cannot tell */
+    g_assert_cmpint (file_size (path), ==, (gint64) len);
+    g_clear_pointer (&note, g_free);
+    g_assert_true (lb_mp4_recover_tail_journal (fd, journal, &n, &note,
+            &error));
+    g_assert_no_error (error);
+    close (fd);
+    g_test_message ("%s cut %u: %u frames recovered (%s)", audio, cut, n,
+        note ? note : "");
+    g_assert_cmpuint (n, <=, 30);
+    g_assert_cmpuint (n, >=, cut == 0 ? 10 : 1);
+
+    g_autoptr (GArray) v = NULL, a = NULL;
+    g_autoptr (LbMp4Init) init = NULL;
+    guint frames;
+    last_fragment (path, &v, &a, &init, &frames);
+    g_assert_cmpuint (frames, ==, before + n);
+    g_assert_cmpuint (v->len, ==, n);
+    g_assert_cmpuint (a->len, >, 0);
+    gint64 vend = 0, aend = 0, aframe = 0;
+    for (guint i = 0; i < v->len; i++) {
+      const LbMp4Sample *s = &g_array_index (v, LbMp4Sample, i);
+      vend = MAX (vend, s->pts_ns + s->duration_ns + init->edit_ns);
+    }
+    const LbMp4Sample *al = &g_array_index (a, LbMp4Sample, a->len - 1);
+    aend = al->pts_ns + al->duration_ns + init->audio->edit_ns;
+    aframe = al->duration_ns;
+    g_assert_cmpint (aend, <=, vend);
+    g_assert_cmpint (vend - aend, <=, aframe);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1076,6 +1337,13 @@ main (int argc, char **argv)
   ADD_RECOVER ("/indexer/recover-tail/h265-bframes", h265_b);
   ADD_RECOVER ("/indexer/recover-tail/h265-bframes-after-moov", h265_b_moov);
   ADD ("/indexer/recover-slices", test_recover_slices);
+  ADD ("/indexer/recover-zero-duration", test_recover_zero_duration);
+  g_test_add ("/indexer/recover-journal/aac", Fixture, "aac",
+      lb_test_store_fixture_setup, test_recover_journal,
+      lb_test_store_fixture_teardown);
+  g_test_add ("/indexer/recover-journal/opus", Fixture, "opus",
+      lb_test_store_fixture_setup, test_recover_journal,
+      lb_test_store_fixture_teardown);
   gint ret = g_test_run ();
   lb_test_rm_rf (media_dir);
   return ret;

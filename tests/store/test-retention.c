@@ -37,19 +37,20 @@ fixture_teardown (Fixture * f, gconstpointer data)
   lb_test_store_fixture_teardown ((LbTestStoreFixture *) f, data);
 }
 
-/* Five one-minute segments of 1000 bytes each, ending @age_min minutes ago
- * for the newest; the newest is open when @open_last. */
+/* Five one-minute segments of 1000 bytes each of @input, the newest ending
+ * at @newest_end; the newest is open when @open_last. */
 static void
-add_five (Fixture * f, gint64 newest_end, gboolean open_last)
+add_five_of (Fixture * f, const gchar * input, gint64 newest_end,
+    gboolean open_last)
 {
   g_autoptr (GPtrArray) add = g_ptr_array_new ();
   for (gint i = 0; i < 5; i++) {
     LbSegment *s = g_new0 (LbSegment, 1);
     s->vehicle = g_strdup ("v1");
-    s->input = g_strdup ("analog1");
+    s->input = g_strdup (input);
     s->start_ns = newest_end - (5 - i) * MIN_NS;
     s->end_ns = s->start_ns + MIN_NS;
-    s->path = lb_footage_segment_path (f->dir, "v1", "analog1", s->start_ns);
+    s->path = lb_footage_segment_path (f->dir, "v1", input, s->start_ns);
     s->codec = g_strdup ("h264");
     s->caps = g_strdup ("video/x-h264");
     s->fps_n = 30;
@@ -63,6 +64,12 @@ add_five (Fixture * f, gint64 newest_end, gboolean open_last)
   g_autoptr (GError) error = NULL;
   g_assert_true (lb_store_segment_add (f->store, add, NULL, &error));
   g_assert_no_error (error);
+}
+
+static void
+add_five (Fixture * f, gint64 newest_end, gboolean open_last)
+{
+  add_five_of (f, "analog1", newest_end, open_last);
 }
 
 static LbConfig *
@@ -118,15 +125,37 @@ test_age (Fixture * f, gconstpointer data)
   g_assert_cmpstr (k2, ==, "00001");
 }
 
+/* A pass with the configuration @text: what is kept (kept()). */
+static gchar *
+kept_after (Fixture * f, const gchar * text, GString * report)
+{
+  g_autoptr (LbConfig) c = config (text);
+  g_assert_true (run (f, c, report));
+  return kept (f);
+}
+
+/* A sub-stream's footage is the input's: its settings hold for it. */
+static void
+test_sub_stream (Fixture * f, gconstpointer data)
+{
+  g_autofree gchar *sub = lb_footage_sub_input ("analog1");
+  add_five (f, NOW - MIN_NS, FALSE);
+  add_five_of (f, sub, NOW - MIN_NS / 2, FALSE);
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_autofree gchar *k = kept_after (f, "[retention]\nmax-age=0\n"
+      "[input v1 analog1]\nsource=videotestsrc\nretention-max-age=100s\n",
+      report);
+  g_assert_cmpstr (k, ==, "0000100011");
+}
+
 static void
 test_bytes (Fixture * f, gconstpointer data)
 {
   add_five (f, NOW, FALSE);
-  g_autoptr (LbConfig) c = config ("[retention]\nmax-age=0\n"
-      "[input v1 analog1]\nsource=videotestsrc\nretention-max-bytes=3000\n");
   g_autoptr (GString) report = g_string_new (NULL);
-  g_assert_true (run (f, c, report));
-  g_autofree gchar *k = kept (f);
+  g_autofree gchar *k = kept_after (f, "[retention]\nmax-age=0\n"
+      "[input v1 analog1]\nsource=videotestsrc\nretention-max-bytes=3000\n",
+      report);
   g_assert_cmpstr (k, ==, "00111");
   g_assert_nonnull (strstr (report->str, "over max-bytes"));
   /* oldest first: the report names the first segment before the second */
@@ -312,6 +341,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/retention/age", test_age);
+  ADD ("/retention/sub-stream", test_sub_stream);
   ADD ("/retention/bytes", test_bytes);
   ADD ("/retention/pinned", test_pinned);
   ADD ("/retention/open-stays", test_open_stays);

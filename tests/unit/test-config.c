@@ -48,7 +48,7 @@ test_inputs_and_roles (void)
       "[retention]\nmax-age=7d\n"
       "[input 1234 analog1]\nsource=videotestsrc\nrole=rearHigh\nretention-max-bytes=1GiB\n"
       "[input 1234 dashcamRoadFacing]\nsource=videotestsrc\naudio=true\n"
-      "[org acme]\nallowance=42\n";
+      "sub-source=videotestsrc pattern=ball\n" "[org acme]\nallowance=42\n";
   g_autoptr (GError) error = NULL;
   g_autoptr (LbConfig) config =
       lb_config_load_data (text, "/etc/lb/test.conf", &error);
@@ -64,6 +64,10 @@ test_inputs_and_roles (void)
   g_assert_false (in->audio);
   g_assert_true (lb_config_find_input (config, "1234",
           "dashcamRoadFacing")->audio);
+  /* a sub-stream only when asked for */
+  g_assert_null (in->sub_source);
+  g_assert_cmpstr (lb_config_find_input (config, "1234",
+          "dashcamRoadFacing")->sub_source, ==, "videotestsrc pattern=ball");
   g_assert_cmpfloat (lb_config_get_org_allowance (config, "acme"), ==, 42);
   g_assert_cmpfloat (lb_config_get_org_allowance (config, "other"), ==, 900000);
 }
