@@ -510,8 +510,9 @@ main (int argc, char **argv)
       gst_rtsp_server_get_mount_points (server);
   gst_rtsp_mount_points_add_factory (mounts, "/cam", make_factory (&o, loop,
           clock));
+  /* the factories keep a pointer to their options: alive as long as main */
+  Options sub = o;
   if (o.sub_stream) {
-    Options sub = o;
     sscanf (o.sub_stream, "%dx%d", &sub.width, &sub.height);
     sub.bitrate = o.bitrate / 4;
     sub.audio = (gchar *) "none";
