@@ -361,16 +361,16 @@ boundary (const LbFootagePlan * plan)
 /* one frame: 1024 samples of 48 kHz AAC, 20 ms of Opus */
 #define AAC_FRAME 21333334
 #define OPUS_FRAME 20000000
-/* AAC (also lost and back: lbrtspsrc's error, the recorder's restart),
- * late G.711 and audio off through lbrtspsrc; Opus through rtspsrc
- * (tests/recorder/test-camera-loss.c loses a camera through rtspsrc) */
+/* AAC, late G.711 and audio off through lbrtspsrc; the lost camera and
+ * Opus through rtspsrc (tests/recorder/test-camera-loss.c loses a camera
+ * through lbrtspsrc) */
 static AudioCase cases[] = {
   {.vehicle = "1001",.camera = "aac",.bframes = "2",.audio = TRUE,
         .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
       .sub = TRUE,.source = LBRTSPSRC},
   {.vehicle = "1002",.camera = "aac",.bframes = "2",.audio = TRUE,
         .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
-      .gap = TRUE,.source = LBRTSPSRC},
+      .gap = TRUE,.source = RTSPSRC},
   {.vehicle = "1003",.camera = "opus",.bframes = "0",.audio = TRUE,
         .recorded = "opus",.caps = "audio/x-opus",.frame_ns = OPUS_FRAME,
       .source = RTSPSRC},
