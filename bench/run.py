@@ -16,6 +16,10 @@
                               three nodes sharing one PostgreSQL 15 (about a
                               minute); --update rewrites that part's section
                               of BENCHMARKS.md and keeps the rest
+    bench/run.sh --only recorder --update
+                              recording cost: lookbackd against ffmpeg segment
+                              copy on the same looping RTSP test cameras, 4 and
+                              16 cameras (about 6 minutes)
     bench/run.sh --only jobs-h265 --update
                               the jobs on the H.265 corpus (10 min of 1080p; its
                               first generation takes about 15 CPU-minutes of
@@ -771,6 +775,138 @@ def bench_memory(c, workdir, seconds, smoke):
 
 
 # --------------------------------------------------------------------------
+# Recorder: what recording costs per camera
+
+
+RECORDER_INPUTS = ["dashcamRoadFacing", "dashcamDriverFacing", "analog1", "analog2"]
+
+
+def recorder_loop(smoke):
+    """The file the test cameras loop (cached): 720p, 15 fps, 2 Mbit/s
+    H.264 High, one keyframe a second, 30 s (smoke: 320x180, 5 s)."""
+    w, h, secs, rate = (320, 180, 5, 300) if smoke else (1280, 720, 30, 2000)
+    path = os.path.join(CACHE, "recorder", "loop-%dx%d-%ds-%dk.mp4" % (w, h, secs, rate))
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        log("generating the recorder's camera loop %s ..." % path)
+        run(["gst-launch-1.0", "-q", "videotestsrc", "pattern=smpte", "horizontal-speed=7",
+             "num-buffers=%d" % (secs * 15), "!", "video/x-raw,width=%d,height=%d,framerate=15/1" % (w, h),
+             "!", "x264enc", "speed-preset=superfast", "bframes=0", "key-int-max=15", "bitrate=%d" % rate,
+             "option-string=scenecut=0", "!", "video/x-h264,profile=high", "!", "h264parse",
+             "!", "mp4mux", "!", "filesink", "location=" + path + ".part"], env=gst_env())
+        os.rename(path + ".part", path)
+    return path
+
+
+def cpu_over(pids, warm_s, seconds):
+    """CPU-seconds the processes @pids spend in @seconds, after @warm_s."""
+    time.sleep(warm_s)
+    c0 = sum(proc_cpu(p) for p in pids)
+    time.sleep(seconds)
+    return sum(proc_cpu(p) for p in pids) - c0
+
+
+def recorder_lookbackd(urls, source, workdir, warm_s, seconds):
+    """lookbackd recording @urls through @source: CPU-s per camera per minute
+    and its RSS at the end."""
+    inputs = [("rec%d" % (i // 4), RECORDER_INPUTS[i % 4], "%s location=%s" % (source, u))
+              for i, u in enumerate(urls)]
+    d = Daemon(tempfile.mkdtemp(dir=workdir), inputs=inputs, recorder=True)
+    d.start()
+    try:
+        cpu = cpu_over([d.proc.pid], warm_s, seconds)
+        rss = proc_status(d.proc.pid, "VmRSS")
+        d.log.seek(0)
+        connected = d.log.read().count("camera connected")
+    finally:
+        d.stop()
+        shutil.rmtree(d.dir, ignore_errors=True)
+    if connected < len(urls):
+        raise SystemExit("bench: lookbackd recorded %d cameras of %d" % (connected, len(urls)))
+    return cpu / seconds * 60 / len(urls), rss
+
+
+def recorder_ffmpeg(urls, workdir, warm_s, seconds):
+    """One `ffmpeg -c copy -f segment` per camera: CPU-s per camera per minute."""
+    out = tempfile.mkdtemp(dir=workdir)
+    procs = []
+    try:
+        for i, u in enumerate(urls):
+            os.makedirs(os.path.join(out, str(i)))
+            procs.append(subprocess.Popen(
+                ["ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", u, "-c", "copy",
+                 "-f", "segment", "-segment_time", "60", os.path.join(out, str(i), "%05d.mp4")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        cpu = cpu_over([p.pid for p in procs], warm_s, seconds)
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit("bench: an ffmpeg recorder ended early")
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        shutil.rmtree(out, ignore_errors=True)
+    return cpu / seconds * 60 / len(urls)
+
+
+def bench_recorder(workdir, smoke):
+    """lookbackd (lbrtspsrc; rtspsrc for reference at 4 cameras) against
+    ffmpeg segment copy on the same looping cameras, one after the other."""
+    loop = recorder_loop(smoke)
+    counts, warm_s, seconds = ((2,), 3, 3) if smoke else ((4, 16), 8, 40)
+    rows = []
+    for n in counts:
+        cams = []
+        try:
+            for _ in range(n):
+                p = subprocess.Popen([CAMERA, "--loop", loop], stdout=subprocess.PIPE, text=True, env=gst_env())
+                cams.append((p, readline_within(p, 60, "lb-test-camera's URL")))
+            urls = [u for _, u in cams]
+            cam_cpu0 = sum(proc_cpu(p.pid) for p, _ in cams)
+            t0 = time.monotonic()
+            lb, rss = recorder_lookbackd(urls, "lbrtspsrc", workdir, warm_s, seconds)
+            ff = recorder_ffmpeg(urls, workdir, warm_s, seconds)
+            ref = recorder_lookbackd(urls, "rtspsrc protocols=tcp latency=100", workdir, warm_s, seconds)[0] \
+                if n == counts[0] else None
+            cam = (sum(proc_cpu(p.pid) for p, _ in cams) - cam_cpu0) / (time.monotonic() - t0) * 60 / n
+            log("  recorder, %d cameras: lookbackd %.3f, ffmpeg %.3f CPU-s per camera per minute, RSS %.1f MiB"
+                % (n, lb, ff, rss / 1024))
+            rows.append({"n": n, "lb": lb, "ff": ff, "rss_kib": rss, "rtspsrc": ref, "camera": cam})
+        finally:
+            for p, _ in cams:
+                p.terminate()
+                p.wait()
+    return {"rows": rows, "seconds": seconds, "warm": warm_s, "loop": os.path.basename(loop)}
+
+
+def recorder_lines(res):
+    lines = ["", "## Recorder", "",
+             "Recording cost per camera: lookbackd (`source=lbrtspsrc location=URL`) against one "
+             "`ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 60` per camera, on the same "
+             "`lb-test-camera --loop %s` streams (H.264 High at 15 fps, one keyframe a second) on "
+             "loopback, one after the other in this run: CPU-seconds of the recorder's process(es) over %d s "
+             "after a %d s warm-up, per camera per minute. The row with rtspsrc (`rtspsrc protocols=tcp "
+             "latency=100`) is for reference." % (res["loop"], res["seconds"], res["warm"]), "",
+             "| cameras | lookbackd | ffmpeg segment copy | ratio | target | met | lookbackd RSS |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    ok = True
+    for r in res["rows"]:
+        ratio = r["lb"] / r["ff"]
+        met = ratio <= 1.0 and (r["n"] < 16 or r["rss_kib"] <= 65536)
+        ok &= met
+        lines.append("| %d | %.3f CPU-s/min | %.3f CPU-s/min | %.2f | ≤ 1.0%s | %s | %.1f MiB |" % (
+            r["n"], r["lb"], r["ff"], ratio, ", RSS ≤ 64 MiB" if r["n"] >= 16 else "",
+            "yes" if met else "**no**", r["rss_kib"] / 1024))
+        if r["rtspsrc"] is not None:
+            lines.append("| %d, rtspsrc | %.3f CPU-s/min | | %.2f | (reference) | | |" % (
+                r["n"], r["rtspsrc"], r["rtspsrc"] / r["ff"]))
+    lines += ["", "The test cameras themselves: %s CPU-s per camera per minute (not counted)." %
+              ", ".join("%.3f" % r["camera"] for r in res["rows"])]
+    if not ok:
+        lines += ["", gap_note("recorder")]
+    return lines, ok
+
+
+# --------------------------------------------------------------------------
 # Burst: many stills created at once
 
 
@@ -1323,14 +1459,14 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="timed runs per job after the warm-up")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--only", choices=["jobs", "jobs-h265", "sub-stream", "api", "lookup", "year", "memory",
-                                       "cluster", "delivery", "burst"],
+                                       "cluster", "delivery", "burst", "recorder"],
                     action="append", help="run only these parts (repeatable; default: all); writes no report "
                     "file unless --update")
     ap.add_argument("--update", action="store_true",
                     help="with --only: replace the report's sections these parts make (jobs-h265: "
                     "'## H.265 camera footage'; sub-stream: '## Low-res from a recorded sub-stream'; "
-                    "cluster: '## Cluster'; delivery: '## Delivery'; burst: '## Burst') in --out, leaving "
-                    "the rest as it is")
+                    "cluster: '## Cluster'; delivery: '## Delivery'; burst: '## Burst'; recorder: "
+                    "'## Recorder') in --out, leaving the rest as it is")
     ap.add_argument("--job", choices=["still", "hi", "lo", "hl-key", "hl-naive"], action="append",
                     help="with --only jobs / jobs-h265: only these retrievals (repeatable)")
     args = ap.parse_args()
@@ -1380,12 +1516,17 @@ def main():
             burst_res = bench_burst(c, workdir, args.smoke, 1 if args.smoke else 3)
         mem_res = bench_memory(c, workdir, 20, args.smoke) if want("memory") and not args.smoke else None
         del_res = bench_delivery(args.smoke) if want("delivery") else None
+        rec_res = bench_recorder(workdir, args.smoke) if want("recorder") else None
         text, ok = report(c, results, api_res, lookup_res, mem_res, runs, year_res,
                           (c5, results5) if results5 else None, cluster_res, burst_res,
                           (cs, results_sub) if results_sub else None)
         if del_res:
             text += "\n".join(delivery_lines(del_res)) + "\n"
             ok = ok and del_res["ok"]
+        if rec_res:
+            rec_text, rec_ok = recorder_lines(rec_res)
+            text += "\n".join(rec_text) + "\n"
+            ok = ok and (rec_ok or args.smoke)
         problems = [p for r in results + results5 + results_sub for p in r["problems"]] + (burst_res["problems"] if burst_res else [])
         if del_res and not del_res["ok"]:
             problems.append("delivery: a target was missed")

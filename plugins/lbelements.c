@@ -6,6 +6,7 @@
 #include "lbframepick.h"
 #include "lbhyperlapse.h"
 #include "lbrecordingsrc.h"
+#include "lbrtspsrc.h"
 
 gboolean
 lb_elements_register (GstPlugin * plugin)
@@ -17,5 +18,6 @@ lb_elements_register (GstPlugin * plugin)
   ok &= GST_ELEMENT_REGISTER (lbframepick, plugin);
   ok &= GST_ELEMENT_REGISTER (lbhyperlapse, plugin);
   ok &= GST_ELEMENT_REGISTER (lbrecordingsrc, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbrtspsrc, plugin);
   return ok;
 }

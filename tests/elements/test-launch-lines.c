@@ -11,6 +11,7 @@
 #include "store/lb-store.h"
 #include "lbelements.h"
 #include "lb-footage-test.h"
+#include "lb-test-common.h"
 
 /* lbrecordingsrc's line reads lookback-data/lookback.db in its folder:
  * vehicle "demo", input "dashcamRoadFacing", from 2026-01-01T00:00:00Z. */
@@ -92,8 +93,17 @@ test_launch_lines (gconstpointer data)
   g_assert_cmpuint (lines->len, >, 0);
   if (g_str_equal (element, "lbrecordingsrc"))
     make_demo_store (tmp);
-  for (guint i = 0; i < lines->len; i++)
-    run_line (g_ptr_array_index (lines, i), tmp);
+  /* lbrtspsrc's line records a test camera, at whatever port it got */
+  LbTestCamera *cam = g_str_equal (element, "lbrtspsrc") ?
+      lb_test_camera_start (0, NULL) : NULL;
+  for (guint i = 0; i < lines->len; i++) {
+    g_autoptr (GString) line = g_string_new (g_ptr_array_index (lines, i));
+    if (cam)
+      g_string_replace (line, "rtsp://127.0.0.1:8554/cam", cam->url, 0);
+    run_line (line->str, tmp);
+  }
+  if (cam)
+    lb_test_camera_kill (cam);
   lb_test_rm_rf (tmp);
 }
 
@@ -102,7 +112,7 @@ main (int argc, char **argv)
 {
   static const gchar *const elements[] = {
     "lbclockstamp", "lbclockcheck", "lbframepick", "lbhyperlapse",
-    "lbrecordingsrc",
+    "lbrecordingsrc", "lbrtspsrc",
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -43,10 +43,16 @@ typedef struct
   const gchar *caps;            /* caps name of the clips' audio */
   gint64 frame_ns;              /* one audio frame of the recording */
   gboolean gap;                 /* the camera drops out for a while */
+  const gchar *source;          /* the source element and its options */
   LbTestCamera *cam;            /* running */
   gint64 back;                  /* gap: when the camera came back */
   gboolean sub;                 /* its sub-stream (no audio) is recorded */
 } AudioCase;
+
+/* rtspsrc with the RTP times as the camera stamped them; lbrtspsrc (what
+ * data/lookback.conf recommends) needs no options */
+#define RTSPSRC "rtspsrc protocols=tcp latency=200 buffer-mode=synced"
+#define LBRTSPSRC "lbrtspsrc"
 
 /* Waits until the index holds @span of @vehicle's footage (from @since);
  * its plan. */
@@ -355,21 +361,25 @@ boundary (const LbFootagePlan * plan)
 /* one frame: 1024 samples of 48 kHz AAC, 20 ms of Opus */
 #define AAC_FRAME 21333334
 #define OPUS_FRAME 20000000
+/* AAC, late G.711 and audio off through lbrtspsrc; the lost camera and
+ * Opus through rtspsrc (tests/recorder/test-camera-loss.c loses a camera
+ * through lbrtspsrc) */
 static AudioCase cases[] = {
   {.vehicle = "1001",.camera = "aac",.bframes = "2",.audio = TRUE,
         .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
-      .sub = TRUE},
+      .sub = TRUE,.source = LBRTSPSRC},
   {.vehicle = "1002",.camera = "aac",.bframes = "2",.audio = TRUE,
         .recorded = "aac",.caps = "audio/mpeg",.frame_ns = AAC_FRAME,
-      .gap = TRUE},
+      .gap = TRUE,.source = RTSPSRC},
   {.vehicle = "1003",.camera = "opus",.bframes = "0",.audio = TRUE,
-      .recorded = "opus",.caps = "audio/x-opus",.frame_ns = OPUS_FRAME},
+        .recorded = "opus",.caps = "audio/x-opus",.frame_ns = OPUS_FRAME,
+      .source = RTSPSRC},
   /* its audio starts 1.5 s after its video, every time it connects */
   {.vehicle = "1004",.camera = "pcma",.bframes = "2",.late = "1500",
       .audio = TRUE,.recorded = "aac",.caps = "audio/mpeg",.frame_ns =
-        AAC_FRAME},
+        AAC_FRAME,.source = LBRTSPSRC},
   {.vehicle = "1005",.camera = "aac",.bframes = "0",
-      .frame_ns = AAC_FRAME},
+      .frame_ns = AAC_FRAME,.source = LBRTSPSRC},
 };
 
 /* The recording all the cases read, started by the first that asks. */
@@ -402,13 +412,12 @@ recording (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     AudioCase *c = &cases[i];
     c->cam = start_camera (c, 0);
-    g_string_append_printf (conf, "[input %s " INPUT "]\nsource=rtspsrc "
-        "location=%s protocols=tcp latency=200 buffer-mode=synced\n%s",
-        c->vehicle, c->cam->url, c->audio ? "audio=true\n" : "");
+    g_string_append_printf (conf, "[input %s " INPUT "]\nsource=%s "
+        "location=%s\n%s", c->vehicle, c->source, c->cam->url,
+        c->audio ? "audio=true\n" : "");
     if (c->sub)
-      g_string_append_printf (conf, "sub-source=rtspsrc location=%.*s/sub "
-          "protocols=tcp latency=200 buffer-mode=synced\n",
-          (int) strlen (c->cam->url) - 4, c->cam->url);
+      g_string_append_printf (conf, "sub-source=%s location=%.*s/sub\n",
+          c->source, (int) strlen (c->cam->url) - 4, c->cam->url);
   }
   rec.t0 = lb_time_now ();
   rec.d = jt_daemon_new (conf->str);

@@ -37,8 +37,18 @@ typedef struct
                                  * H.264: x264 zerolatency, keyframes in
                                  * slices) */
   const gchar *clip_video;      /* caps of a high-res clip (remuxed) */
+  const gchar *source;          /* the source element and its options */
   LbTestCamera *cam;            /* running */
 } CameraCase;
+
+/* The RTP times as the camera stamped them: lbrtspsrc's own, rtspsrc's with
+ * buffer-mode=synced (as README asks for B-frame cameras).  rtspsrc's
+ * default re-times frames by their arrival: on a loaded machine a frame then
+ * lasts 30 to 430 ms instead of 67, and players (which show a frame for
+ * 1/fps) disagree with the recorded times on which frame is on screen at a
+ * clip's start. */
+#define RTSPSRC "rtspsrc protocols=tcp latency=200 buffer-mode=synced"
+#define LBRTSPSRC "lbrtspsrc"
 
 typedef JtFrame Frame;          /* pts: recorded wall clock; stamp: capture */
 
@@ -162,11 +172,13 @@ check_recording (GArray * all)
   }
 }
 
+/* H.265 and H.264 with B-frames through lbrtspsrc (what
+ * data/lookback.conf recommends), the others through rtspsrc */
 static CameraCase cases[] = {
-  {"2001", "h265", "0", "video/x-h265"},
-  {"2002", "h265", "2", "video/x-h265"},
-  {"2003", "h264", "2", "video/x-h264"},
-  {"2004", "h264", "0", "video/x-h264"},
+  {"2001", "h265", "0", "video/x-h265", LBRTSPSRC},
+  {"2002", "h265", "2", "video/x-h265", RTSPSRC},
+  {"2003", "h264", "2", "video/x-h264", LBRTSPSRC},
+  {"2004", "h264", "0", "video/x-h264", RTSPSRC},
 };
 
 /* The recording all the cases read, started by the first that asks. */
@@ -187,11 +199,6 @@ recording (void)
 {
   if (rec.d)
     return rec.d;
-  /* The RTP times as the camera stamped them (buffer-mode=synced, as
-   * README asks for B-frame cameras).  rtspsrc's default re-times frames by
-   * their arrival: on a loaded machine a frame then lasts 30 to 430 ms
-   * instead of 67, and players (which show a frame for 1/fps) disagree with
-   * the recorded times on which frame is on screen at a clip's start. */
   g_autoptr (GString) conf = g_string_new ("[recorder]\nsegment-duration=5s\n"
       "[jobs]\nworkers=1\n[api]\nreads-per-second=10000\n");
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -200,9 +207,8 @@ recording (void)
       "--stamp", "--fps", G_STRINGIFY (FPS), NULL
     };
     c->cam = lb_test_camera_start (0, args);
-    g_string_append_printf (conf, "[input %s " INPUT "]\nsource=rtspsrc "
-        "location=%s protocols=tcp latency=200 buffer-mode=synced\n",
-        c->vehicle, c->cam->url);
+    g_string_append_printf (conf, "[input %s " INPUT "]\nsource=%s "
+        "location=%s\n", c->vehicle, c->source, c->cam->url);
   }
   /* the sub-stream of a camera with one; the main stream from another
    * (the last case's), so that the sub-stream alone can drop */

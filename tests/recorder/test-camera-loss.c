@@ -1,6 +1,7 @@
-/* Camera loss: an RTSP camera (lb-test-camera) stops and comes back; the
- * recorder closes and indexes the open segment, retries with backoff and
- * resumes by itself; the gap shows in the index. */
+/* Camera loss: an RTSP camera (lb-test-camera, recorded through lbrtspsrc)
+ * stops and comes back; the recorder closes and indexes the open segment,
+ * retries with backoff and resumes by itself; the gap shows in the index.
+ * (tests/jobs/test-audio.c loses a camera recorded through rtspsrc.) */
 #include "rec-util.h"
 
 #include "core/lb-config.h"
@@ -37,7 +38,7 @@ test_camera_loss (void)
   g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
       "[recorder]\nsegment-duration=5s\nretry-min=200ms\nretry-max=800ms\n"
       "[input veh-2 analog1]\n"
-      "source=rtspsrc location=%s protocols=tcp latency=0\n", dir, cam->url);
+      "source=lbrtspsrc location=%s\n", dir, cam->url);
   g_autoptr (GError) error = NULL;
   gint64 t0 = lb_time_now ();
   RecLogCapture *log = rec_log_capture_start ();

@@ -5,6 +5,7 @@
  *                  [--bitrate KBPS] [--stamp] [--loop FILE]
  *                  [--audio none|aac|opus|pcma] [--audio-late MS]
  *                  [--sub-stream WxH]
+ *                  [--user U --password P [--auth basic|digest]]
  *
  * Serves one video stream at rtsp://127.0.0.1:PORT/cam on loopback only;
  * port 0 (the default) picks a free one.  Prints the URL on one line of
@@ -42,6 +43,9 @@
  * GOP, a quarter of --bitrate (when given), no audio, stamped (--stamp)
  * with the wall clock of its capture like the main stream.
  *
+ * --user and --password make the camera ask for them (401), with Basic
+ * authentication or, with --auth digest, Digest.
+ *
  * Exit status: 2 for bad options, 1 when the camera cannot start.
  */
 #include <glib-unix.h>
@@ -58,7 +62,7 @@
 typedef struct
 {
   gint port, width, height, fps, bframes, gop, bitrate, audio_late;
-  gchar *codec, *loop, *audio, *sub_stream;
+  gchar *codec, *loop, *audio, *sub_stream, *user, *password, *auth;
   gboolean stamp;
 } Options;
 
@@ -117,6 +121,11 @@ check_options (const Options * o, GError ** error)
   else if (g_strcmp0 (o->audio, "none") != 0 && o->loop)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--audio needs the live camera, not --loop");
+  else if ((o->user == NULL) != (o->password == NULL)
+      || (o->auth && g_strcmp0 (o->auth, "basic")
+          && g_strcmp0 (o->auth, "digest")))
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "--user and --password go together; --auth is basic or digest");
   else if (o->sub_stream && o->loop)
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
         "--sub-stream needs the live camera, not --loop");
@@ -384,6 +393,25 @@ loop_launch (const Loop * l)
 
 /* ---- the server ---- */
 
+/* --user and --password: the camera asks every client for them. */
+static void
+add_auth (GstRTSPServer * server, const Options * o)
+{
+  g_autoptr (GstRTSPAuth) auth = gst_rtsp_auth_new ();
+  GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
+      G_TYPE_STRING, "viewer", NULL);
+
+  if (g_strcmp0 (o->auth, "digest") == 0) {
+    gst_rtsp_auth_set_supported_methods (auth, GST_RTSP_AUTH_DIGEST);
+    gst_rtsp_auth_add_digest (auth, o->user, o->password, token);
+  } else {
+    g_autofree gchar *basic = gst_rtsp_auth_make_basic (o->user, o->password);
+    gst_rtsp_auth_add_basic (auth, basic, token);
+  }
+  gst_rtsp_token_unref (token);
+  gst_rtsp_server_set_auth (server, auth);
+}
+
 static GstRTSPMediaFactory *
 make_factory (const Options * o, const Loop * loop, GstClock * clock)
 {
@@ -395,6 +423,10 @@ make_factory (const Options * o, const Loop * loop, GstClock * clock)
    * so at each connection */
   gst_rtsp_media_factory_set_shared (factory, o->audio_late == 0);
   gst_rtsp_media_factory_set_clock (factory, clock);
+  if (o->user)
+    gst_rtsp_media_factory_add_role (factory, "viewer",
+        GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+        GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, NULL);
   if (loop)
     g_signal_connect (factory, "media-configure",
         G_CALLBACK (on_media_configure), (gpointer) loop);
@@ -435,6 +467,12 @@ main (int argc, char **argv)
         "Send no audio of the first MS milliseconds (0)", "MS"},
     {"sub-stream", 0, 0, G_OPTION_ARG_STRING, &o.sub_stream,
         "A second profile of this size at /sub", "WxH"},
+    {"user", 0, 0, G_OPTION_ARG_STRING, &o.user,
+        "Ask clients for this user name", "U"},
+    {"password", 0, 0, G_OPTION_ARG_STRING, &o.password,
+        "... and this password", "P"},
+    {"auth", 0, 0, G_OPTION_ARG_STRING, &o.auth,
+        "basic (default) or digest", "A"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
@@ -464,6 +502,8 @@ main (int argc, char **argv)
   g_autofree gchar *service = g_strdup_printf ("%d", o.port);
   gst_rtsp_server_set_address (server, "127.0.0.1");
   gst_rtsp_server_set_service (server, service);
+  if (o.user)
+    add_auth (server, &o);
   g_autoptr (GstClock) clock = g_object_new (GST_TYPE_SYSTEM_CLOCK,
       "clock-type", GST_CLOCK_TYPE_REALTIME, NULL);
   g_autoptr (GstRTSPMountPoints) mounts =
@@ -494,5 +534,8 @@ main (int argc, char **argv)
   g_free (o.loop);
   g_free (o.audio);
   g_free (o.sub_stream);
+  g_free (o.user);
+  g_free (o.password);
+  g_free (o.auth);
   return 0;
 }
