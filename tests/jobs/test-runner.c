@@ -117,8 +117,9 @@ test_image_nearest (Fixture * f, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (targets); i++) {
     gint64 t = targets[i][0] * GST_MSECOND;
     LbJobRun run = make_run (f, LB_MEDIA_TYPE_IMAGE, t, t, out);
-    g_assert_true (lb_job_run (f->pipelines, &run, &error));
+    gboolean ran = lb_job_run (f->pipelines, &run, &error);
     g_assert_no_error (error);
+    g_assert_true (ran);
     g_assert_cmpstr (run.content_type, ==, "image/jpeg");
     g_assert_cmpstr (run.template_used, ==, "image");
     g_autoptr (GArray) stamps = jt_read_stamps (out);
@@ -156,8 +157,9 @@ test_high_res_remux (Fixture * f, gconstpointer data)
   g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
   LbJobRun run =
       make_run (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, F (15), F (75), out);
-  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  gboolean ran = lb_job_run (f->pipelines, &run, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   g_assert_cmpstr (run.template_used, ==, "video-high-res");
   g_assert_cmpint (ABS (run.delivered_start_ns - (gint64) (F (15))), <=, 1);
   g_assert_cmpint (ABS (run.delivered_end_ns - (gint64) (F (75))), <=, 1);
@@ -173,8 +175,9 @@ test_high_res_long_preroll_transcodes (Fixture * f, gconstpointer data)
   g_autofree gchar *out = g_build_filename (f->dir, "hi.mp4", NULL);
   LbJobRun run =
       make_run (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, F (70), F (100), out);
-  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  gboolean ran = lb_job_run (f->pipelines, &run, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   g_assert_cmpstr (run.template_used, ==, "video-high-res-transcode");
   check_clip (out, 70, 30, 320, 180);
 }
@@ -185,8 +188,9 @@ test_low_res (Fixture * f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "lo.mp4", NULL);
   LbJobRun run = make_run (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, F (30), F (90), out);
-  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  gboolean ran = lb_job_run (f->pipelines, &run, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   /* 320x180 into 160x120: 160x90 */
   check_clip (out, 30, 60, 160, 90);
   g_assert_cmpint (run.delivered_start_ns, ==, F (30));
@@ -196,8 +200,9 @@ test_low_res (Fixture * f, gconstpointer data)
    * excluded; frame 30, 3 ns before the start, is the first. */
   LbJobRun drift =
       make_run (f, LB_MEDIA_TYPE_VIDEO_LOW_RES, F (30) + 3, F (90) + 3, out);
-  g_assert_true (lb_job_run (f->pipelines, &drift, &error));
+  ran = lb_job_run (f->pipelines, &drift, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   check_clip (out, 30, 60, 160, 90);
   g_assert_cmpuint (drift.frames, ==, 60);
 }
@@ -210,8 +215,9 @@ test_hyperlapse (Fixture * f, gconstpointer data)
   /* here the source sends every frame, not keyframes only: lbhyperlapse
    * still keeps one per second */
   LbJobRun run = make_run (f, LB_MEDIA_TYPE_HYPERLAPSE, 0, 4 * GST_SECOND, out);
-  g_assert_true (lb_job_run (f->pipelines, &run, &error));
+  gboolean ran = lb_job_run (f->pipelines, &run, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   /* H.264: the recorded keyframes are remuxed (the delta frames this
    * source also sends are skipped) */
   g_assert_cmpstr (run.template_used, ==, "hyperlapse-remux");
@@ -244,8 +250,9 @@ test_hyperlapse_heavy_keyframes (Fixture * f, gconstpointer data)
     /* 4 keyframes of 40 kB at 30 fps: 9600 kbit/s */
     run.keyframe_bytes = 4 * 40000;
     run.hyperlapse_remux_max_kbps = caps_kbps[c];
-    g_assert_true (lb_job_run (f->pipelines, &run, &error));
+    gboolean ran = lb_job_run (f->pipelines, &run, &error);
     g_assert_no_error (error);
+    g_assert_true (ran);
     g_assert_cmpstr (run.template_used, ==, "hyperlapse");
     g_autoptr (GArray) stamps = jt_read_stamps (out);
     g_assert_cmpuint (stamps->len, ==, 4);
@@ -257,8 +264,9 @@ test_hyperlapse_heavy_keyframes (Fixture * f, gconstpointer data)
       make_run (f, LB_MEDIA_TYPE_HYPERLAPSE, 0, 4 * GST_SECOND, out);
   light.keyframes_ns = keyframes;
   light.keyframe_bytes = 4 * 20000;     /* 4800 kbit/s */
-  g_assert_true (lb_job_run (f->pipelines, &light, &error));
+  gboolean ran = lb_job_run (f->pipelines, &light, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   g_assert_cmpstr (light.template_used, ==, "hyperlapse-remux");
 }
 

@@ -308,8 +308,9 @@ check_clip_sync (const gchar * dir, const gchar * db, const LbSegment * seg,
     .output_path = out,.codec = seg->codec,.width = seg->width,
     .height = seg->height,.fps_n = FPS,.fps_d = 1,
   };
-  g_assert_true (lb_job_run (pipelines, &run, &error));
+  gboolean ran = lb_job_run (pipelines, &run, &error);
   g_assert_no_error (error);
+  g_assert_true (ran);
   Span v, a;
   read_spans (out, &v, &a);
   g_test_message ("clip %s: video %" G_GINT64_FORMAT " – %" G_GINT64_FORMAT
