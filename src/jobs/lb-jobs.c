@@ -262,24 +262,28 @@ lb_jobs_get_n_image_workers (LbJobs * jobs)
   return jobs->n_image_workers;
 }
 
+/* @counter, one of @jobs' counters protected by its lock. */
+static guint
+read_counter (LbJobs * jobs, const guint * counter)
+{
+  g_mutex_lock (&jobs->lock);
+  guint n = *counter;
+  g_mutex_unlock (&jobs->lock);
+  return n;
+}
+
 guint
 lb_jobs_get_n_finished (LbJobs * jobs)
 {
   g_return_val_if_fail (jobs != NULL, 0);
-  g_mutex_lock (&jobs->lock);
-  guint n = jobs->finished;
-  g_mutex_unlock (&jobs->lock);
-  return n;
+  return read_counter (jobs, &jobs->finished);
 }
 
 guint
 lb_jobs_get_n_claims (LbJobs * jobs)
 {
   g_return_val_if_fail (jobs != NULL, 0);
-  g_mutex_lock (&jobs->lock);
-  guint n = jobs->claims;
-  g_mutex_unlock (&jobs->lock);
-  return n;
+  return read_counter (jobs, &jobs->claims);
 }
 
 /* The lock is held. */
