@@ -65,9 +65,9 @@ struct _LbJobs
   guint finished;               /* protected by lock */
   gboolean claim_failing;       /* protected by lock: logged once */
   GArray *dues;                 /* gint64 wall times at which rows deferred in
-                                 * the store become claimable, those not
-                                 * passed yet (one per row deferred, at most);
-                                 * protected by lock */
+                                 * the store become claimable, each once,
+                                 * those no claim has passed yet (at most
+                                 * one per pending row); protected by lock */
   guint claims;                 /* claims tried; protected by lock */
   gboolean clustered;
   LbJobWaits *waits;            /* rows waiting for footage; its own lock */
@@ -310,23 +310,26 @@ static void
 note_due (LbJobs * jobs, gint64 ns)
 {
   g_mutex_lock (&jobs->lock);
-  if (ns != G_MAXINT64)
+  gboolean known = ns == G_MAXINT64;
+  for (guint i = 0; !known && i < jobs->dues->len; i++)
+    known = g_array_index (jobs->dues, gint64, i) == ns;
+  if (!known)
     g_array_append_val (jobs->dues, ns);
   poke_locked (jobs);
   g_mutex_unlock (&jobs->lock);
 }
 
-/* The earliest due time after @now_ns (G_MAXINT64: none); those passed are
- * dropped (a claim after them has seen their rows). */
+/* The earliest due time after @claimed_ns, when a claim looked (G_MAXINT64:
+ * none); those before are dropped (that claim has seen their rows). */
 static gint64
-next_due (LbJobs * jobs, gint64 now_ns)
+next_due (LbJobs * jobs, gint64 claimed_ns)
 {
   gint64 next = lb_job_waits_next_due (jobs->waits);
 
   g_mutex_lock (&jobs->lock);
   for (guint i = jobs->dues->len; i-- > 0;) {
     gint64 due = g_array_index (jobs->dues, gint64, i);
-    if (due <= now_ns)
+    if (due <= claimed_ns)
       g_array_remove_index_fast (jobs->dues, i);
     else
       next = MIN (next, due);
@@ -809,14 +812,15 @@ typedef struct
   gint max_priority;            /* the rows it takes (lb_media_type_priority) */
 } Worker;
 
-/* When an idle worker looks again unpoked (monotonic time): at the next
- * due time it knows of, at the latest after IDLE_FALLBACK (CLUSTER_POLL;
+/* When an idle worker whose claim looked at @claimed_ns looks again
+ * unpoked (monotonic time): at the next due time it knows of (at once when
+ * one passed since), at the latest after IDLE_FALLBACK (CLUSTER_POLL;
  * CLAIM_RETRY when its claim @failed). */
 static gint64
-idle_until (LbJobs * jobs, gboolean failed)
+idle_until (LbJobs * jobs, gint64 claimed_ns, gboolean failed)
 {
+  gint64 due = next_due (jobs, claimed_ns);
   gint64 now = now_ns (jobs);
-  gint64 due = next_due (jobs, now);
   gint64 span = failed ? CLAIM_RETRY :
       jobs->clustered ? CLUSTER_POLL : IDLE_FALLBACK;
 
@@ -844,8 +848,9 @@ worker_main (gpointer data)
     g_mutex_lock (&jobs->lock);
     jobs->claims++;
     g_mutex_unlock (&jobs->lock);
-    gboolean failed = !lb_store_api_claim_next_upto (jobs->store,
-        now_ns (jobs), w->max_priority, &row, &error);
+    gint64 looked = now_ns (jobs);
+    gboolean failed = !lb_store_api_claim_next_upto (jobs->store, looked,
+        w->max_priority, &row, &error);
     if (failed)
       log_claim_failure (jobs, error);
     else
@@ -857,7 +862,7 @@ worker_main (gpointer data)
     }
     if (check_waiting (jobs))
       continue;
-    gint64 until = idle_until (jobs, failed);
+    gint64 until = idle_until (jobs, looked, failed);
     g_mutex_lock (&jobs->lock);
     while (!jobs->stopping && jobs->pokes == pokes)
       if (!g_cond_wait_until (&jobs->cond, &jobs->lock, until))
