@@ -200,12 +200,16 @@ configure_image (LbJobPass * pass, GError ** error)
    * before any frame that can be the nearest (image_start()): the time
    * lbframepick posts is the real frame's.  It ends a while after the
    * target: the next frame may be the nearest one (lbframepick ends the
-   * stream as soon as it has chosen). */
+   * stream as soon as it has chosen), but the source stops reading as soon
+   * as no later frame can be nearer (nearest-time): the decoder drains
+   * then, rather than decoding frames past the target before it lets the
+   * target out (frame threads hold one back each). */
   gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
       (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d,
       run->fps_n) : GST_SECOND / 2;
   set_i64 (p, "src", "start-time", image_start (run, frame));
   set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
+  set_i64 (p, "src", "nearest-time", run->start_ns);
   set_i64 (p, "pick", "target-time", run->start_ns);
   watch (pass, "enc", FALSE, run->start_ns, clip_end (run));
   return TRUE;
