@@ -574,7 +574,7 @@ gboolean
 lb_job_pass_finish (LbJobPass * pass, GError ** error)
 {
   g_return_val_if_fail (pass != NULL, FALSE);
-  gst_clear_object (&pass->pipeline);   /* streaming threads gone */
+  gst_clear_object (&pass->pipeline);   /* nothing flows after EOS */
   return pass->kind->finish (pass, error);
 }
 

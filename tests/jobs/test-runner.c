@@ -4,6 +4,7 @@
  * filesrc ! qtdemux, whose timestamps are the stamps (lbclockstamp
  * source=pts), so lbclockcheck tells exactly which frames came out. */
 #include "jobs/lb-job-kind.h"
+#include "jobs/lb-job-run.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
@@ -130,6 +131,54 @@ test_image_nearest (Fixture * f, gconstpointer data)
     g_assert_cmpstr (info->video, ==, "image/jpeg");
     g_assert_cmpint (info->width, ==, 320);
   }
+}
+
+/* How many of this process's descriptors are open on @path. */
+static guint
+open_on (const gchar * path)
+{
+  g_autoptr (GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  g_assert_nonnull (fds);
+  while ((name = g_dir_read_name (fds)) != NULL) {
+    g_autofree gchar *link = g_build_filename ("/proc/self/fd", name, NULL);
+    g_autofree gchar *target = g_file_read_link (link, NULL);
+    n += target != NULL && g_str_equal (target, path);
+  }
+  return n;
+}
+
+/* A still's run returns at EOS with its file whole; its pipeline stops on
+ * another thread, and lb_job_run_drain() waits for it: then nothing holds
+ * the footage or the output open. */
+static void
+test_image_stops_after (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "still.jpg", NULL);
+
+  for (guint i = 0; i < 4; i++) {
+    gint64 t = F (30 + 7 * i);
+    LbJobRun run = make_run (f, LB_MEDIA_TYPE_IMAGE, t, t, out);
+    gboolean ran = lb_job_run (f->pipelines, &run, &error);
+    g_assert_no_error (error);
+    g_assert_true (ran);
+    /* whole at once: a JPEG that ends with its EOI marker, the frame */
+    g_autofree gchar *jpeg = NULL;
+    gsize size = 0;
+    g_assert_true (g_file_get_contents (out, &jpeg, &size, NULL));
+    g_assert_cmpuint (size, >, 4);
+    g_assert_cmpint ((guint8) jpeg[size - 2], ==, 0xff);
+    g_assert_cmpint ((guint8) jpeg[size - 1], ==, 0xd9);
+    g_autoptr (GArray) stamps = jt_read_stamps (out);
+    g_assert_cmpuint (stamps->len, ==, 1);
+    g_assert_cmpint (STAMP (stamps, 0), ==, t);
+  }
+  lb_job_run_drain ();
+  g_assert_cmpuint (open_on (f->src_720), ==, 0);
+  g_assert_cmpuint (open_on (out), ==, 0);
 }
 
 static void
@@ -290,6 +339,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/runner/image-nearest", test_image_nearest);
+  ADD ("/jobs/runner/image-stops-after", test_image_stops_after);
   ADD ("/jobs/runner/high-res-remux", test_high_res_remux);
   ADD ("/jobs/runner/high-res-long-preroll-transcodes",
       test_high_res_long_preroll_transcodes);
