@@ -131,9 +131,13 @@ first_frame_time (const gchar * segdir, gint64 t0)
   return first_ns;
 }
 
-/* The killed segment's audio reaches as far as its video (within 0.3 s,
- * the camera's audio frames in transit at the kill): a crash loses no
- * more audio than video. */
+/* The camera's audio still in transit at a kill: what rtspsrc's jitter
+ * buffer holds (latency=200, crash_config) and the AAC frames behind the
+ * video; a sanitized run on a loaded machine saw 314 ms. */
+#define AUDIO_TRANSIT_NS (400 * LB_NS_PER_MS)
+
+/* The killed segment's audio reaches as far as its video (within
+ * AUDIO_TRANSIT_NS): a crash loses no more audio than video. */
 static void
 check_killed_audio (const CrashCase * c, const LbSegment * seg)
 {
@@ -159,7 +163,7 @@ check_killed_audio (const CrashCase * c, const LbSegment * seg)
   g_test_message ("video indexed to %" G_GINT64_FORMAT " ms, audio to %"
       G_GINT64_FORMAT " ms", (seg->end_ns - seg->start_ns) / LB_NS_PER_MS,
       (audio_end - seg->start_ns) / LB_NS_PER_MS);
-  g_assert_cmpint (audio_end, >=, seg->end_ns - 300 * LB_NS_PER_MS);
+  g_assert_cmpint (audio_end, >=, seg->end_ns - AUDIO_TRANSIT_NS);
 }
 
 /* The killed segment: closed by reconcile, indexed up to the last frame on
@@ -350,31 +354,47 @@ crash_config (const CrashCase * c, LbTestCamera * cam)
       audio);
 }
 
-/* Records, kills lookbackd just before the 6th keyframe (the worst moment:
- * the GOP being captured is nearly complete), restarts it (reconcile
+/* Records, kills lookbackd just before the 6th keyframe of the input that
+ * started last (the worst moment: the GOP being captured is nearly
+ * complete; the inputs record one camera, whose keyframes they share),
+ * restarts it (reconcile
  * closes the killed segments), records a little and stops it; the kill's
  * wall clock. */
 static gint64
-record_and_kill (const gchar * dir, const gchar * conf, guint inputs, gint64 t0)
+record_and_kill (const gchar * dir, const gchar * conf, const CrashCase * c,
+    gint64 t0)
 {
   g_autofree gchar *log = g_build_filename (dir, "lookbackd.log", NULL);
-  g_autofree gchar *segdir = g_build_filename (dir, "store", "segments",
-      VEHICLE, VIDEO_INPUT, NULL);
   g_autofree gchar *all = g_build_filename (dir, "store", "segments", NULL);
+  const gchar *inputs[] = { VIDEO_INPUT, c->sub ? VIDEO_INPUT ".sub" : NULL,
+    c->audio ? AUDIO_INPUT : NULL
+  };
   GPid pid = daemon_start (conf, log);
-  gint64 kill_at = first_frame_time (segdir, t0) + 5900 * LB_NS_PER_MS;
+  /* each input's pipeline starts on its own (one with audio waits for the
+   * audio's pad): timed from the one whose first frame came last */
+  gint64 first_ns = 0;
+  guint n = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (inputs); i++) {
+    if (inputs[i] == NULL)
+      continue;
+    g_autofree gchar *segdir = g_build_filename (all, VEHICLE, inputs[i],
+        NULL);
+    first_ns = MAX (first_ns, first_frame_time (segdir, t0));
+    n++;
+  }
+  gint64 kill_at = first_ns + 5900 * LB_NS_PER_MS;
   while (lb_time_now () < kill_at)
     g_usleep (MAX (1000, (kill_at - lb_time_now ()) / 1000));
   gint64 t_kill = lb_time_now ();
   kill (pid, SIGKILL);
   g_assert_cmpint (daemon_wait (pid, 5000), ==, 128 + SIGKILL);
   g_spawn_close_pid (pid);
-  g_assert_cmpuint (count_files (all), ==, inputs);
+  g_assert_cmpuint (count_files (all), ==, n);
 
   pid = daemon_start (conf, log);
-  for (guint i = 0; i < 150 && count_files (all) < 2 * inputs; i++)
+  for (guint i = 0; i < 150 && count_files (all) < 2 * n; i++)
     g_usleep (100 * 1000);
-  g_assert_cmpuint (count_files (all), ==, 2 * inputs);
+  g_assert_cmpuint (count_files (all), ==, 2 * n);
   g_usleep (2500 * 1000);
   kill (pid, SIGTERM);
   gint status = daemon_wait (pid, 15000);
@@ -416,8 +436,7 @@ test_crash (gconstpointer data)
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
 
   gint64 t0 = lb_time_now ();
-  gint64 t_kill = record_and_kill (dir, conf, 1 + (c->audio != NULL) +
-      (c->sub != FALSE), t0);
+  gint64 t_kill = record_and_kill (dir, conf, c, t0);
   if (cam)
     lb_test_camera_kill (cam);
   gint64 t_end = lb_time_now ();
@@ -448,7 +467,7 @@ test_crash (gconstpointer data)
     for (const gchar * n; (n = g_dir_read_name (d));)
       g_assert_false (g_str_has_suffix (n, ".journal"));
     /* the same camera, the same kill: the input with audio loses no more,
-     * but for the audio still in transit at the kill (0.3 s, as in
+     * but for the audio still in transit at the kill (as in
      * check_killed_audio): its video is kept as far as its audio goes, so
      * that clips end with both */
     g_autoptr (LbFootagePlan) aplan = NULL;
@@ -456,7 +475,7 @@ test_crash (gconstpointer data)
         &aplan);
     g_test_message ("lost %" G_GINT64_FORMAT " ms without audio, %"
         G_GINT64_FORMAT " ms with", lost / LB_NS_PER_MS, alost / LB_NS_PER_MS);
-    g_assert_cmpint (alost, <=, lost + 300 * LB_NS_PER_MS);
+    g_assert_cmpint (alost, <=, lost + AUDIO_TRANSIT_NS);
     /* clips made after the restart: the killed segment's last GOP (its
      * recovered tail), and its last three.  (They start and end at frames:
      * a clip starts with the frame shown at its start, which may begin a
