@@ -189,6 +189,17 @@ lb_job_waits_remove (LbJobWaits * waits, gint64 id)
   g_mutex_unlock (&waits->lock);
 }
 
+gint64
+lb_job_waits_next_due (LbJobWaits * waits)
+{
+  g_return_val_if_fail (waits != NULL, G_MAXINT64);
+
+  g_mutex_lock (&waits->lock);
+  gint64 due = waits->next_due_ns;
+  g_mutex_unlock (&waits->lock);
+  return due;
+}
+
 guint
 lb_job_waits_count (LbJobWaits * waits)
 {

@@ -56,6 +56,9 @@ GPtrArray  *lb_job_waits_take_due  (LbJobWaits        *waits,
 void        lb_job_waits_remove    (LbJobWaits        *waits,
                                     gint64             id);
 
+/* The earliest time a row is due again (G_MAXINT64: none is); a row
+ * handed out counts again once retried. */
+gint64      lb_job_waits_next_due  (LbJobWaits        *waits);
 /* Rows waiting. */
 guint       lb_job_waits_count     (LbJobWaits        *waits);
 

@@ -11,6 +11,7 @@
 #include "jobs/lb-job-waits.h"
 #include "jobs/lb-pipelines.h"
 #include "quota/lb-quota.h"
+#include "store/lb-store-cluster.h"
 #include "store/lb-store-footage.h"
 #include "upload/lb-uploader.h"
 
@@ -21,7 +22,18 @@ GST_DEBUG_CATEGORY_STATIC (lb_jobs_debug);
 #define GST_CAT_DEFAULT lb_jobs_debug
 
 
-#define POLL_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)   /* until the API pokes on create */
+/* An idle worker sleeps until it is poked (the API created a retrieval, the
+ * store committed footage a waiting row needs, a row was deferred) or until
+ * the next time it knows a row is due: a retry, a pending deadline, a
+ * waiting row's next check.  What no poke tells on a single box — the wall
+ * clock stepping forward past a due time — waits at most IDLE_FALLBACK. */
+#define IDLE_FALLBACK (30 * G_TIME_SPAN_SECOND)
+/* Cluster mode: other nodes create rows and take over a dead node's rows,
+ * and the NOTIFY that pokes this node is lost while its connection is
+ * down; the workers look at the database every CLUSTER_POLL besides. */
+#define CLUSTER_POLL (1 * G_TIME_SPAN_SECOND)
+/* A store that cannot hand out work is asked again this often. */
+#define CLAIM_RETRY (1 * G_TIME_SPAN_SECOND)
 
 struct _LbJobs
 {
@@ -52,6 +64,12 @@ struct _LbJobs
   GHashTable *pinned;           /* row ids whose footage is pinned; protected by lock */
   guint finished;               /* protected by lock */
   gboolean claim_failing;       /* protected by lock: logged once */
+  GArray *dues;                 /* gint64 wall times at which rows deferred in
+                                 * the store become claimable, each once,
+                                 * those no claim has passed yet (at most
+                                 * one per pending row); protected by lock */
+  guint claims;                 /* claims tried; protected by lock */
+  gboolean clustered;
   LbJobWaits *waits;            /* rows waiting for footage; its own lock */
 };
 
@@ -187,6 +205,8 @@ lb_jobs_new (LbConfig * config, LbStore * store, LbUploader * uploader,
   jobs->pinned =
       g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   jobs->waits = lb_job_waits_new ();
+  jobs->dues = g_array_new (FALSE, FALSE, sizeof (gint64));
+  jobs->clustered = lb_store_is_clustered (store);
 
   jobs->n_workers = lb_config_get_job_workers (config, &jobs->n_image_workers);
   jobs->retries = lb_config_get_int (config, "jobs", "retries");
@@ -242,14 +262,36 @@ lb_jobs_get_n_image_workers (LbJobs * jobs)
   return jobs->n_image_workers;
 }
 
+/* @counter, one of @jobs' counters protected by its lock. */
+static guint
+read_counter (LbJobs * jobs, const guint * counter)
+{
+  g_mutex_lock (&jobs->lock);
+  guint n = *counter;
+  g_mutex_unlock (&jobs->lock);
+  return n;
+}
+
 guint
 lb_jobs_get_n_finished (LbJobs * jobs)
 {
   g_return_val_if_fail (jobs != NULL, 0);
-  g_mutex_lock (&jobs->lock);
-  guint n = jobs->finished;
-  g_mutex_unlock (&jobs->lock);
-  return n;
+  return read_counter (jobs, &jobs->finished);
+}
+
+guint
+lb_jobs_get_n_claims (LbJobs * jobs)
+{
+  g_return_val_if_fail (jobs != NULL, 0);
+  return read_counter (jobs, &jobs->claims);
+}
+
+/* The lock is held. */
+static void
+poke_locked (LbJobs * jobs)
+{
+  jobs->pokes++;
+  g_cond_broadcast (&jobs->cond);
 }
 
 void
@@ -257,9 +299,43 @@ lb_jobs_poke (LbJobs * jobs)
 {
   g_return_if_fail (jobs != NULL);
   g_mutex_lock (&jobs->lock);
-  jobs->pokes++;
-  g_cond_broadcast (&jobs->cond);
+  poke_locked (jobs);
   g_mutex_unlock (&jobs->lock);
+}
+
+/* A row deferred in the store until @ns: the workers look again then (and
+ * now, since a sleeping one may wait past it).  G_MAXINT64: the row is held
+ * (for its upload), never due. */
+static void
+note_due (LbJobs * jobs, gint64 ns)
+{
+  g_mutex_lock (&jobs->lock);
+  gboolean known = ns == G_MAXINT64;
+  for (guint i = 0; !known && i < jobs->dues->len; i++)
+    known = g_array_index (jobs->dues, gint64, i) == ns;
+  if (!known)
+    g_array_append_val (jobs->dues, ns);
+  poke_locked (jobs);
+  g_mutex_unlock (&jobs->lock);
+}
+
+/* The earliest due time after @claimed_ns, when a claim looked (G_MAXINT64:
+ * none); those before are dropped (that claim has seen their rows). */
+static gint64
+next_due (LbJobs * jobs, gint64 claimed_ns)
+{
+  gint64 next = lb_job_waits_next_due (jobs->waits);
+
+  g_mutex_lock (&jobs->lock);
+  for (guint i = jobs->dues->len; i-- > 0;) {
+    gint64 due = g_array_index (jobs->dues, gint64, i);
+    if (due <= claimed_ns)
+      g_array_remove_index_fast (jobs->dues, i);
+    else
+      next = MIN (next, due);
+  }
+  g_mutex_unlock (&jobs->lock);
+  return next;
 }
 
 /* ---- one row ---------------------------------------------------------- */
@@ -397,6 +473,7 @@ defer (LbJobs * jobs, const LbRetrieval * row, gint64 not_before)
   if (!lb_store_api_defer (jobs->store, row->id, not_before, &error))
     GST_WARNING ("row %" G_GINT64_FORMAT ": defer: %s", row->id,
         error->message);
+  note_due (jobs, not_before);
 }
 
 /* A failure: retried while transient and under [jobs] retries. */
@@ -458,7 +535,7 @@ check_waiting (LbJobs * jobs)
 {
   gint64 now = now_ns (jobs);
   g_autoptr (GPtrArray) due = lb_job_waits_take_due (jobs->waits, now);
-  gboolean woke = FALSE;
+  gboolean woke = FALSE, retried = FALSE;
 
   for (guint i = 0; due && i < due->len; i++) {
     const LbRetrieval *row = due->pdata[i];
@@ -470,6 +547,7 @@ check_waiting (LbJobs * jobs)
     lb_job_footage_clear (&f);
     if (!ready) {
       lb_job_waits_retry (jobs->waits, row->id, now);
+      retried = TRUE;
       continue;
     }
     lb_job_waits_remove (jobs->waits, row->id);
@@ -479,6 +557,8 @@ check_waiting (LbJobs * jobs)
     GST_DEBUG ("row %" G_GINT64_FORMAT ": its footage is there", row->id);
     woke = TRUE;
   }
+  if (retried)                  /* the sleeping workers see the next check */
+    lb_jobs_poke (jobs);
   return woke;
 }
 
@@ -505,8 +585,10 @@ watch_footage (LbJobs * jobs, GError ** error)
     return FALSE;
   for (guint i = 0; i < rows->len; i++) {
     const LbRetrieval *row = rows->pdata[i];
-    if (row->status == LB_RETRIEVAL_PENDING && row->not_before_ns > now)
+    if (row->status == LB_RETRIEVAL_PENDING && row->not_before_ns > now) {
       lb_job_waits_add (jobs->waits, row, now, TRUE);
+      note_due (jobs, row->not_before_ns);
+    }
   }
   return TRUE;
 }
@@ -730,6 +812,23 @@ typedef struct
   gint max_priority;            /* the rows it takes (lb_media_type_priority) */
 } Worker;
 
+/* When an idle worker whose claim looked at @claimed_ns looks again
+ * unpoked (monotonic time): at the next due time it knows of (at once when
+ * one passed since), at the latest after IDLE_FALLBACK (CLUSTER_POLL;
+ * CLAIM_RETRY when its claim @failed). */
+static gint64
+idle_until (LbJobs * jobs, gint64 claimed_ns, gboolean failed)
+{
+  gint64 due = next_due (jobs, claimed_ns);
+  gint64 now = now_ns (jobs);
+  gint64 span = failed ? CLAIM_RETRY :
+      jobs->clustered ? CLUSTER_POLL : IDLE_FALLBACK;
+
+  if (due != G_MAXINT64)
+    span = CLAMP ((due - now) / 1000 + 1, 0, span);     /* ns to µs, rounded up */
+  return g_get_monotonic_time () + span;
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -746,8 +845,13 @@ worker_main (gpointer data)
 
     g_autoptr (LbRetrieval) row = NULL;
     g_autoptr (GError) error = NULL;
-    if (!lb_store_api_claim_next_upto (jobs->store, now_ns (jobs),
-            w->max_priority, &row, &error))
+    g_mutex_lock (&jobs->lock);
+    jobs->claims++;
+    g_mutex_unlock (&jobs->lock);
+    gint64 looked = now_ns (jobs);
+    gboolean failed = !lb_store_api_claim_next_upto (jobs->store, looked,
+        w->max_priority, &row, &error);
+    if (failed)
       log_claim_failure (jobs, error);
     else
       log_claim_success (jobs);
@@ -758,7 +862,7 @@ worker_main (gpointer data)
     }
     if (check_waiting (jobs))
       continue;
-    gint64 until = g_get_monotonic_time () + POLL_INTERVAL;
+    gint64 until = idle_until (jobs, looked, failed);
     g_mutex_lock (&jobs->lock);
     while (!jobs->stopping && jobs->pokes == pokes)
       if (!g_cond_wait_until (&jobs->cond, &jobs->lock, until))
@@ -869,6 +973,7 @@ lb_jobs_free (LbJobs * jobs)
   g_ptr_array_unref (jobs->cancellables);
   g_hash_table_unref (jobs->failures);
   g_hash_table_unref (jobs->pinned);
+  g_array_unref (jobs->dues);
   lb_job_waits_free (jobs->waits);
   lb_pipelines_free (jobs->pipelines);
   g_free (jobs->outputs_dir);

@@ -102,8 +102,10 @@ void     lb_jobs_set_resolver (LbJobs            *jobs,
  * workers. */
 gboolean lb_jobs_start        (LbJobs  *jobs,
                                GError **error);
-/* A retrieval was created: look now, not at the next poll.  Any thread.
- * (New footage needs no poke: the engine watches the store's commits.) */
+/* A retrieval was created (or, tests, the manual clock was advanced): look
+ * now.  Idle workers sleep until poked or until a row they know of is due
+ * (at most 30 s; 1 s in cluster mode).  Any thread.  (New footage needs no
+ * poke: the engine watches the store's commits.) */
 void     lb_jobs_poke         (LbJobs  *jobs);
 /* Stops the workers (blocking until they have): a row in progress goes back
  * to pending and runs again at the next start. */
@@ -116,6 +118,9 @@ guint    lb_jobs_get_n_workers (LbJobs *jobs);
 guint    lb_jobs_get_n_image_workers (LbJobs *jobs);
 /* Rows finished since start (available, failed or unavailable). */
 guint    lb_jobs_get_n_finished (LbJobs *jobs);
+/* Claims the workers tried since start (tests: an idle engine tries none
+ * until poked or a row is due). */
+guint    lb_jobs_get_n_claims (LbJobs *jobs);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LbJobs, lb_jobs_free)
 

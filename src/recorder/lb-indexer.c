@@ -352,12 +352,13 @@ lb_indexer_retime (LbIndexer * ix, gint64 delta_ns, gint64 clock_epoch)
   ix->clock_epoch = clock_epoch;
 }
 
-gboolean
-lb_indexer_update (LbIndexer * ix, GError ** error)
+/* The fragments completed since the last update, their bytes synced (and
+ * the segment row begun): TRUE with @out filled when there are rows to
+ * commit, TRUE with @out->segment_id 0 when nothing new is there. */
+static gboolean
+prepare (LbIndexer * ix, LbSegmentAppend * out, GError ** error)
 {
-  g_return_val_if_fail (ix != NULL, FALSE);
-  g_return_val_if_fail (!ix->finished, FALSE);
-
+  out->segment_id = 0;
   if (ix->sc.fd < 0) {
     ix->sc.fd = open (ix->path, O_RDONLY | O_CLOEXEC);
     if (ix->sc.fd < 0) {
@@ -393,14 +394,77 @@ lb_indexer_update (LbIndexer * ix, GError ** error)
       return FALSE;
     ix->segment_id = seg->id;
   }
-  if (!lb_store_segment_append (ix->store, ix->segment_id, ix->c.extend_end,
-          ix->c.extend_frames, ix->c.rows, ix->c.end_ns, ix->sc.cursor, error))
-    return FALSE;
+  out->segment_id = ix->segment_id;
+  out->extend_end = ix->c.extend_end;
+  out->extend_frames = ix->c.extend_frames;
+  out->keyframes = ix->c.rows;
+  out->end_ns = ix->c.end_ns;
+  out->bytes = ix->sc.cursor;
+  return TRUE;
+}
+
+static void
+committed (LbIndexer * ix)
+{
   GST_DEBUG ("%s: %u new keyframe rows, end %" G_GINT64_FORMAT ", %"
       G_GINT64_FORMAT " bytes", ix->path, ix->c.rows->len, ix->c.end_ns,
       ix->sc.cursor);
   collector_committed (&ix->c);
+}
+
+gboolean
+lb_indexer_update (LbIndexer * ix, GError ** error)
+{
+  g_return_val_if_fail (ix != NULL, FALSE);
+  g_return_val_if_fail (!ix->finished, FALSE);
+
+  LbSegmentAppend a;
+  if (!prepare (ix, &a, error))
+    return FALSE;
+  if (a.segment_id == 0)
+    return TRUE;
+  if (!lb_store_segment_append_all (ix->store, &a, 1, error))
+    return FALSE;
+  committed (ix);
   return TRUE;
+}
+
+void
+lb_indexer_update_all (LbIndexer ** indexers, guint n, GError ** errors)
+{
+  g_return_if_fail (indexers != NULL || n == 0);
+  g_return_if_fail (errors != NULL || n == 0);
+
+  g_autoptr (GArray) appends =
+      g_array_sized_new (FALSE, FALSE, sizeof (LbSegmentAppend), n);
+  g_autofree guint *which = g_new (guint, n + 1);
+  LbStore *store = NULL;
+  for (guint i = 0; i < n; i++) {
+    LbSegmentAppend a;
+    g_return_if_fail (!indexers[i]->finished);
+    g_return_if_fail (store == NULL || store == indexers[i]->store);
+    store = indexers[i]->store;
+    if (prepare (indexers[i], &a, &errors[i]) && a.segment_id != 0) {
+      which[appends->len] = i;
+      g_array_append_val (appends, a);
+    }
+  }
+  if (appends->len == 0)
+    return;
+  /* one transaction for all: one sync of the store's log, not one a file */
+  if (lb_store_segment_append_all (store,
+          (LbSegmentAppend *) appends->data, appends->len, NULL)) {
+    for (guint k = 0; k < appends->len; k++)
+      committed (indexers[which[k]]);
+    return;
+  }
+  /* one bad segment (its row removed) does not hold the others back */
+  for (guint k = 0; k < appends->len; k++) {
+    LbIndexer *ix = indexers[which[k]];
+    if (lb_store_segment_append_all (store,
+            &g_array_index (appends, LbSegmentAppend, k), 1, &errors[which[k]]))
+      committed (ix);
+  }
 }
 
 gboolean

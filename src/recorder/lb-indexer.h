@@ -33,6 +33,14 @@ LbIndexer *lb_indexer_new     (LbStore      *store,
 gboolean   lb_indexer_update  (LbIndexer    *indexer,
                                GError      **error);
 
+/* lb_indexer_update() of @n indexers over one store, the new rows of all
+ * committed in ONE transaction (after each file is synced): one sync of
+ * the store's log a round, not one a file.  @errors (@n, each NULL on
+ * entry) gets each indexer's failure. */
+void       lb_indexer_update_all (LbIndexer **indexers,
+                                  guint       n,
+                                  GError    **errors);
+
 /* A last update, then the segment row is closed.  After a failure (a full
  * disk, a busy store) it may be called again. */
 gboolean   lb_indexer_finish  (LbIndexer    *indexer,

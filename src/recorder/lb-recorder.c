@@ -291,26 +291,33 @@ index_finish (LbRecorder * rec, OpenFile * f)
   return TRUE;
 }
 
+/* The files being written are indexed together: their rows in one
+ * transaction (lb_indexer_update_all()). */
 static void
 index_update_all (LbRecorder * rec)
 {
   GHashTableIter it;
   gpointer value;
+  g_autoptr (GPtrArray) files = g_ptr_array_new ();
+  g_autoptr (GPtrArray) indexers = g_ptr_array_new ();
 
   g_hash_table_iter_init (&it, rec->open_files);
   while (g_hash_table_iter_next (&it, NULL, &value)) {
     OpenFile *f = value;
-    g_autoptr (GError) error = NULL;
     if (f->closing) {
       if (index_finish (rec, f))
         g_hash_table_iter_remove (&it);
-      continue;
+    } else if (ensure_indexer (rec, f, TRUE)) {
+      g_ptr_array_add (files, f);
+      g_ptr_array_add (indexers, f->indexer);
     }
-    if (!ensure_indexer (rec, f, TRUE))
-      continue;
-    if (!lb_indexer_update (f->indexer, &error) &&
-        !g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
-      index_warn (f, "index update failed", error);
+  }
+  g_autofree GError **errors = g_new0 (GError *, files->len + 1);
+  lb_indexer_update_all ((LbIndexer **) indexers->pdata, indexers->len, errors);
+  for (guint i = 0; i < files->len; i++) {
+    if (errors[i] && !g_error_matches (errors[i], LB_ERROR, LB_ERROR_NOT_YET))
+      index_warn (files->pdata[i], "index update failed", errors[i]);
+    g_clear_error (&errors[i]);
   }
 }
 

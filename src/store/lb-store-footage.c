@@ -616,6 +616,59 @@ move_segment_end (LbStore * store, gint64 segment_id, const gchar * vehicle,
   return step_done (store, inp, error, "counting bytes");
 }
 
+/* One append inside the caller's transaction; @vehicle and @input get the
+ * segment's. */
+static gboolean
+append_one (LbStore * store, const LbSegmentAppend * a, gchar ** vehicle,
+    gchar ** input, GError ** error)
+{
+  gint64 start_ns, old_bytes;
+
+  if (!segment_head (store, a->segment_id, vehicle, input, &start_ns,
+          &old_bytes, error))
+    return FALSE;
+  if ((a->extend_end > 0 || a->extend_frames > 0)
+      && !extend_last_keyframe (store, a->segment_id, a->extend_end,
+          a->extend_frames, error))
+    return FALSE;
+  return insert_keyframes (store, a->segment_id, a->keyframes, error)
+      && move_segment_end (store, a->segment_id, *vehicle, *input,
+      a->bytes - old_bytes, a->end_ns, a->bytes, a->end_ns - start_ns, error);
+}
+
+gboolean
+lb_store_segment_append_all (LbStore * store, const LbSegmentAppend * appends,
+    guint n, GError ** error)
+{
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (appends != NULL || n == 0, FALSE);
+  for (guint i = 0; i < n; i++)
+    g_return_val_if_fail (appends[i].segment_id > 0, FALSE);
+  debug_init ();
+  if (n == 0)
+    return TRUE;
+  if (!store_writable (store, error))
+    return FALSE;
+
+  g_auto (GStrv) vehicles = g_new0 (gchar *, n + 1);
+  g_auto (GStrv) inputs = g_new0 (gchar *, n + 1);
+  gboolean ok = FALSE;
+  LB_STORE_LOCK (store);
+  if (!lb_store_begin (store, error))
+    goto out;
+  for (guint i = 0; i < n; i++)
+    if (!append_one (store, &appends[i], &vehicles[i], &inputs[i], error)) {
+      lb_store_rollback (store);
+      goto out;
+    }
+  ok = lb_store_commit (store, error);
+out:
+  LB_STORE_UNLOCK (store);
+  for (guint i = 0; ok && i < n; i++)
+    lb_store_footage_added (store, vehicles[i], inputs[i], appends[i].end_ns);
+  return ok;
+}
+
 gboolean
 lb_store_segment_append (LbStore * store, gint64 segment_id, gint64 extend_end,
     guint extend_frames, GArray * keyframes, gint64 end_ns, gint64 bytes,
@@ -623,36 +676,10 @@ lb_store_segment_append (LbStore * store, gint64 segment_id, gint64 extend_end,
 {
   g_return_val_if_fail (store != NULL, FALSE);
   g_return_val_if_fail (segment_id > 0, FALSE);
-  debug_init ();
-  if (!store_writable (store, error))
-    return FALSE;
-
-  g_autofree gchar *vehicle = NULL, *input = NULL;
-  gint64 start_ns, old_bytes;
-  gboolean ok = FALSE;
-  LB_STORE_LOCK (store);
-  if (!lb_store_begin (store, error))
-    goto out;
-  if (!segment_head (store, segment_id, &vehicle, &input, &start_ns,
-          &old_bytes, error))
-    goto fail;
-  if ((extend_end > 0 || extend_frames > 0)
-      && !extend_last_keyframe (store, segment_id, extend_end, extend_frames,
-          error))
-    goto fail;
-  if (!insert_keyframes (store, segment_id, keyframes, error)
-      || !move_segment_end (store, segment_id, vehicle, input,
-          bytes - old_bytes, end_ns, bytes, end_ns - start_ns, error))
-    goto fail;
-  ok = lb_store_commit (store, error);
-  goto out;
-fail:
-  lb_store_rollback (store);
-out:
-  LB_STORE_UNLOCK (store);
-  if (ok)
-    lb_store_footage_added (store, vehicle, input, end_ns);
-  return ok;
+  LbSegmentAppend a = { segment_id, extend_end, extend_frames, keyframes,
+    end_ns, bytes
+  };
+  return lb_store_segment_append_all (store, &a, 1, error);
 }
 
 gboolean

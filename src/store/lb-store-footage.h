@@ -162,6 +162,23 @@ gboolean       lb_store_segment_append (LbStore      *store,
                                         gint64        bytes,
                                         GError      **error);
 
+/* What lb_store_segment_append() takes, for one segment. */
+typedef struct {
+  gint64 segment_id;
+  gint64 extend_end;
+  guint extend_frames;
+  GArray *keyframes;            /* LbKeyframe, may be NULL */
+  gint64 end_ns;
+  gint64 bytes;
+} LbSegmentAppend;
+
+/* lb_store_segment_append() of @n segments (the files being recorded) in
+ * ONE transaction: all or none. */
+gboolean       lb_store_segment_append_all (LbStore               *store,
+                                            const LbSegmentAppend *appends,
+                                            guint                  n,
+                                            GError               **error);
+
 /* Marks the segment closed (no more appends). */
 gboolean       lb_store_segment_finish (LbStore      *store,
                                         gint64        segment_id,

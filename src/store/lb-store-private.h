@@ -72,6 +72,7 @@ struct _LbStore {
                                  * by state_lock */
   /* The watcher of new footage (lb_store_set_footage_func()): called with
    * state_lock held, so that removing it waits for a call in progress. */
+  gint n_commits;               /* atomic: commits the WAL took */
   LbFootageFunc footage_func;   /* protected by state_lock */
   gpointer footage_data;        /* protected by state_lock */
 

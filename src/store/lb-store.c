@@ -270,6 +270,7 @@ wal_hook (void *data, sqlite3 * db, const char *name, int pages)
 {
   LbStore *store = data;
 
+  g_atomic_int_inc (&store->n_commits);
   if (pages >= wal_pages (store, 2)) {
     gint log = 0, done = 0;
     sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
@@ -547,6 +548,13 @@ lb_store_footage_added (LbStore * store, const gchar * vehicle,
   if (store->footage_func)
     store->footage_func (vehicle, input, end_ns, store->footage_data);
   g_mutex_unlock (&store->state_lock);
+}
+
+guint
+lb_store_get_n_commits (LbStore * store)
+{
+  g_return_val_if_fail (store != NULL, 0);
+  return g_atomic_int_get (&store->n_commits);
 }
 
 guint64

@@ -51,6 +51,9 @@ void         lb_store_set_wal_limit (LbStore  *store,
 /* Rows inserted, updated or deleted through this store since it was opened
  * (SQLite's total_changes): how much it writes, for tests and counters. */
 guint64      lb_store_get_n_changes (LbStore *store);
+/* Transactions this store committed to its write-ahead log since it was
+ * opened (each one a sync of the log): how often it writes, for tests. */
+guint        lb_store_get_n_commits (LbStore *store);
 
 /* PRAGMA integrity_check: TRUE when it answers "ok". */
 gboolean     lb_store_check_integrity (LbStore  *store,

@@ -106,6 +106,20 @@ import_footage_codec (Fixture * f, const gchar * input, gint64 start,
   index_made (f, input, start, d);
 }
 
+/* The manual clock runs on: the workers look again. */
+static void
+advance (Fixture * f, gint64 ns)
+{
+  lb_clock_advance (f->api->clock, ns);
+  lb_jobs_poke (f->jobs);
+}
+
+static void
+on_created (gpointer jobs)
+{
+  lb_jobs_poke (jobs);
+}
+
 /* @data: more [jobs] keys, or NULL */
 static void
 set_up (Fixture * f, gconstpointer data)
@@ -119,6 +133,8 @@ set_up (Fixture * f, gconstpointer data)
   g_assert_no_error (error);
   lb_jobs_set_clock (f->jobs, f->api->clock);
   g_assert_true (lb_jobs_start (f->jobs, &error));
+  /* as lookbackd does: a create pokes the workers */
+  lb_api_server_set_created_func (f->api->server, on_created, f->jobs);
   import_footage (f, "dashcamRoadFacing", T0, 10);
 }
 
@@ -419,7 +435,7 @@ test_late_footage (Fixture * f, gconstpointer data)
   }
   import_footage (f, "dashcamDriverFacing",
       API_TEST_START_NS - 3 * LB_NS_PER_SEC, 3);
-  lb_clock_advance (f->api->clock, 2 * LB_NS_PER_SEC);
+  advance (f, 2 * LB_NS_PER_SEC);
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "available");
   assert_books (f, 0.1, 0);
@@ -436,7 +452,7 @@ test_pending_deadline (Fixture * f, gconstpointer data)
     g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==, "pending");
   }
   /* the deadline is 5 s after the requested time */
-  lb_clock_advance (f->api->clock, 10 * LB_NS_PER_SEC);
+  advance (f, 10 * LB_NS_PER_SEC);
   g_autoptr (ApiReply) r = poll_done (f, id, 30);
   g_assert_cmpstr (api_json_string (r, "data.media.0.status"), ==,
       "unavailable");
@@ -583,7 +599,7 @@ test_full_disk (Fixture * f, gconstpointer data)
     r = poll_done (f, id, 0.2);
     if (g_strcmp0 (api_json_string (r, "data.media.0.status"), "pending") != 0)
       break;
-    lb_clock_advance (f->api->clock, LB_NS_PER_SEC);
+    advance (f, LB_NS_PER_SEC);
   }
   if (!f->mounted) {
     struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };

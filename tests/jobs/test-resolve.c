@@ -243,12 +243,14 @@ test_decisions (Fixture * f, gconstpointer data)
 
   gint64 before = create (f, LB_MEDIA_TYPE_VIDEO_HIGH_RES, "road", T0 - S (100),
       T0 - S (90));
+  lb_jobs_poke (jobs);          /* as the API does on create */
   g_assert_cmpint (status_after (f, before, 10), ==, LB_RETRIEVAL_UNAVAILABLE);
 
   /* the clock is at T0 + 120 s; a request at T0 + 100 s on an input whose
    * footage ends at T0 + 60 s: not recorded yet */
   gint64 later =
       create (f, LB_MEDIA_TYPE_IMAGE, "road", T0 + S (100), T0 + S (100));
+  lb_jobs_poke (jobs);
   g_assert_cmpint (status_after (f, later, 0.5), ==, LB_RETRIEVAL_PENDING);
   g_autoptr (LbSegment) probe = g_new0 (LbSegment, 1);
   probe->vehicle = g_strdup ("v1");
@@ -258,6 +260,7 @@ test_decisions (Fixture * f, gconstpointer data)
   g_assert_true (lb_store_segment_is_pinned (f->store, probe, &error));
   /* deadline: 30 s after the requested time */
   lb_clock_set (f->clock, T0 + S (131));
+  lb_jobs_poke (jobs);          /* the manual clock jumped past the deadline */
   g_assert_cmpint (status_after (f, later, 10), ==, LB_RETRIEVAL_UNAVAILABLE);
   g_assert_false (lb_store_segment_is_pinned (f->store, probe, &error));
   gdouble used, reserved;

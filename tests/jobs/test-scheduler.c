@@ -206,6 +206,15 @@ create (Fixture * f, LbMediaType media_type, gint64 start, gint64 end)
   return r->id;
 }
 
+/* The manual clock runs on: the workers look again. */
+static void
+advance (Fixture * f, gint64 ns)
+{
+  lb_clock_advance (f->clock, ns);
+  if (f->jobs)
+    lb_jobs_poke (f->jobs);
+}
+
 static LbRetrieval *
 get (Fixture * f, gint64 id)
 {
@@ -294,6 +303,28 @@ test_image_available (Fixture * f, gconstpointer data)
   g_assert_cmpuint (lb_jobs_get_n_finished (f->jobs), ==, 1);
 }
 
+/* An idle engine does not poll the store: once each worker has looked,
+ * none claims again until poked; a created row (poked, as the API does)
+ * still runs at once, well before the idle fallback (30 s). */
+static void
+test_idle_quiet (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_jobs_start (f->jobs, &error));
+  guint workers =
+      lb_jobs_get_n_workers (f->jobs) + lb_jobs_get_n_image_workers (f->jobs);
+  while (lb_jobs_get_n_claims (f->jobs) < workers)
+    g_usleep (10000);
+  g_usleep (G_USEC_PER_SEC);
+  g_assert_cmpuint (lb_jobs_get_n_claims (f->jobs), ==, workers);
+
+  gint64 id = create (f, LB_MEDIA_TYPE_IMAGE, T0, T0);
+  g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
+  g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
+  /* the poke, the claim of the row and one more look per worker */
+  g_assert_cmpuint (lb_jobs_get_n_claims (f->jobs), <=, 3 * workers + 1);
+}
+
 /* Footage exists after the requested time but none at it: unavailable at
  * once, refunded, nothing written. */
 static void
@@ -336,7 +367,7 @@ test_footage_arrives_late (Fixture * f, gconstpointer data)
   g_mutex_unlock (&f->lock);
   g_assert_cmpuint (resolves, >=, 1);
   /* re-checked every second of the (manual) clock */
-  lb_clock_advance (f->clock, 2 * LB_NS_PER_SEC);
+  advance (f, 2 * LB_NS_PER_SEC);
   g_autoptr (LbRetrieval) r = wait_done (f, id, 20);
   g_assert_cmpstr (lb_retrieval_status_to_string (r->status), ==, "available");
   g_assert_cmpstr (r->content_type, ==, "video/mp4");
@@ -382,7 +413,7 @@ test_retries_then_failed (Fixture * f, gconstpointer data)
   gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
   while (g_get_monotonic_time () < until) {
-    lb_clock_advance (f->clock, LB_NS_PER_SEC);
+    advance (f, LB_NS_PER_SEC);
     r = get (f, id);
     if (r->status == LB_RETRIEVAL_FAILED)
       break;
@@ -509,7 +540,7 @@ test_full_disk (Fixture * f, gconstpointer data)
   gint64 until = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   LbRetrieval *r = NULL;
   while (g_get_monotonic_time () < until) {
-    lb_clock_advance (f->clock, LB_NS_PER_SEC);
+    advance (f, LB_NS_PER_SEC);
     r = get (f, id);
     if (r->status == LB_RETRIEVAL_FAILED || r->status == LB_RETRIEVAL_AVAILABLE)
       break;
@@ -643,8 +674,7 @@ test_pending_quiet (Fixture * f, gconstpointer data)
 
   guint64 writes = lb_store_get_n_changes (f->store);
   for (guint round = 1; round <= 3; round++) {
-    lb_clock_advance (f->clock, (G_GINT64_CONSTANT (1) << round) *
-        LB_NS_PER_SEC);
+    advance (f, (G_GINT64_CONSTANT (1) << round) * LB_NS_PER_SEC);
     wait_resolves (f, N * (round + 1));
   }
   g_assert_cmpuint (lb_store_get_n_changes (f->store), ==, writes);
@@ -752,6 +782,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn, data) g_test_add (name, Fixture, data, set_up, fn, tear_down)
   ADD ("/jobs/scheduler/image-available", test_image_available, NULL);
+  ADD ("/jobs/scheduler/idle-quiet", test_idle_quiet, NULL);
   ADD ("/jobs/scheduler/unavailable", test_unavailable, NULL);
   ADD ("/jobs/scheduler/footage-arrives-late", test_footage_arrives_late, NULL);
   ADD ("/jobs/scheduler/pending-deadline", test_pending_deadline, NULL);

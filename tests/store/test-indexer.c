@@ -157,6 +157,56 @@ test_growing (Fixture * f, gconstpointer data)
       T0);
 }
 
+/* Three files being recorded are indexed together: their new rows in one
+ * commit (one sync of the store's log, after a segment row begun for
+ * each), and a file whose segment row went away does not hold the others
+ * back. */
+static void
+test_update_all (Fixture * f, gconstpointer data)
+{
+  const gchar *inputs[] = { "a", "b", "c" };
+  gchar *paths[3];
+  LbIndexer *ix[3];
+  GError *errors[3] = { NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbMp4Init) init = NULL;
+  g_assert_true (lb_mp4_read_init_path (growing_path, &init, &error));
+
+  for (guint i = 0; i < 3; i++) {
+    paths[i] = lb_footage_segment_path (f->dir, "v1", inputs[i], T0);
+    ix[i] = lb_indexer_new (f->store, "v1", inputs[i], paths[i], T0, &error);
+    g_assert_no_error (error);
+    copy_prefix (growing_path, paths[i], init->init_size + 20);
+  }
+  guint commits = lb_store_get_n_commits (f->store);
+  lb_indexer_update_all (ix, 3, errors);
+  g_assert_cmpuint (lb_store_get_n_commits (f->store), ==, commits + 3 + 1);
+  for (guint i = 0; i < 3; i++) {
+    g_assert_no_error (errors[i]);
+    check_rows (f->store, lb_indexer_get_segment_id (ix[i]), 1);
+  }
+  /* nothing new: no commit */
+  lb_indexer_update_all (ix, 3, errors);
+  g_assert_cmpuint (lb_store_get_n_commits (f->store), ==, commits + 3 + 1);
+
+  /* b's row is gone (retention): a and c are indexed all the same */
+  g_assert_true (lb_store_segment_delete (f->store,
+          lb_indexer_get_segment_id (ix[1]), &error));
+  for (guint i = 0; i < 3; i++)
+    copy_prefix (growing_path, paths[i], -1);
+  lb_indexer_update_all (ix, 3, errors);
+  g_assert_error (errors[1], LB_ERROR, LB_ERROR_NOT_FOUND);
+  g_clear_error (&errors[1]);
+  for (guint i = 0; i < 3; i += 2) {
+    g_assert_no_error (errors[i]);
+    check_rows (f->store, lb_indexer_get_segment_id (ix[i]), 3);
+  }
+  for (guint i = 0; i < 3; i++) {
+    lb_indexer_free (ix[i]);
+    g_free (paths[i]);
+  }
+}
+
 static void
 test_complete_file (Fixture * f, gconstpointer data)
 {
@@ -1322,6 +1372,7 @@ main (int argc, char **argv)
   };
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, lb_test_store_fixture_setup, fn, lb_test_store_fixture_teardown)
   ADD ("/indexer/growing", test_growing);
+  ADD ("/indexer/update-all", test_update_all);
   ADD ("/indexer/complete-file", test_complete_file);
   ADD ("/indexer/truncated", test_truncated);
   ADD ("/indexer/refused", test_refused);
