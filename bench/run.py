@@ -1339,17 +1339,24 @@ def sub_stream_lines(sub, results, runs):
 
 def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=None, cluster_res=None,
            burst_res=None, sub=None):
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # Everything measured sits under a "## " heading, so that --update
+    # replaces it (splice); the head says when the whole report was written.
     lines = ["# Benchmarks", "",
-             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again." % datetime.datetime.now(
-                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "",
-             "Machine: %s." % machine(), "",
-             corpus_line(c), "",
-             "Each job: a warm-up, then %d runs alternating lookback and ffmpeg. lookback is timed from the "
-             "POST over HTTP to the poll that sees `available` (uploads off); its CPU is lookbackd's CPU time "
-             "over the request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
-             "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % runs, ""]
-    table, ok = jobs_lines(c, results)
-    lines += table
+             "Written by `bench/run.sh` on %s. Do not edit by hand: run it again (`--only PART --update` "
+             "rewrites one section, which then says when it was measured)." % now, "",
+             "Machine: %s." % machine()]
+    ok = True
+    if results:
+        table, ok = jobs_lines(c, results)
+        lines += ["", "## H.264 camera footage", "",
+                  "Measured on %s by `bench/run.py %s`, on the machine above. Each job: a warm-up, then %d "
+                  "runs alternating lookback and ffmpeg. lookback is timed from the POST over HTTP to the "
+                  "poll that sees `available` (uploads off); its CPU is lookbackd's CPU time over the "
+                  "request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
+                  "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % (
+                      now, " ".join(sys.argv[1:]), runs), "",
+                  corpus_line(c), ""] + table
     if h265:
         c5, results5 = h265
         table5, ok5 = jobs_lines(c5, results5, "h265-")
@@ -1358,9 +1365,7 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=N
                   "Measured on %s by `bench/run.py %s`, on the machine above. The same jobs, the same way "
                   "(%d runs each after a warm-up), on footage of an H.265 camera recorded as it comes: "
                   "high-res clips and keyframe hyperlapses stay HEVC (remuxed), stills and low-res clips "
-                  "decode it; ffmpeg works on the same files." % (
-                      datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                      " ".join(sys.argv[1:]), runs), "",
+                  "decode it; ffmpeg works on the same files." % (now, " ".join(sys.argv[1:]), runs), "",
                   corpus_line(c5), ""] + table5
     if sub:
         sub_table, sub_ok = sub_stream_lines(sub[0], sub[1], runs)
@@ -1466,7 +1471,8 @@ def main():
                     action="append", help="run only these parts (repeatable; default: all); writes no report "
                     "file unless --update")
     ap.add_argument("--update", action="store_true",
-                    help="with --only: replace the report's sections these parts make (jobs-h265: "
+                    help="with --only: replace the report's sections these parts make (jobs: "
+                    "'## H.264 camera footage'; jobs-h265: "
                     "'## H.265 camera footage'; sub-stream: '## Low-res from a recorded sub-stream'; "
                     "cluster: '## Cluster'; delivery: '## Delivery'; burst: '## Burst'; recorder: "
                     "'## Recorder') in --out, leaving the rest as it is")

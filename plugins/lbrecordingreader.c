@@ -31,6 +31,8 @@ struct _LbRecordingReader
   gint64 start_ns, end_ns;
   gboolean keyframes_only;
   gboolean audio;               /* reads the audio track (exactly the range) */
+  gint64 nearest_ns;            /* LB_TIME_NONE, or: stop once no later
+                                 * frame can be nearer to it */
 
   /* streaming thread only */
   guint piece;                  /* index in plan->pieces */
@@ -52,6 +54,8 @@ struct _LbRecordingReader
   gint64 last_dts;
   guint64 frames;
   gint64 first_pts, last_pts;
+  guint64 nearest_distance;     /* of the pushed frame nearest nearest_ns */
+  gboolean nearest_pushed;      /* no later frame can be nearer: done */
   GQueue durations;             /* keyframes mode: Timing of buffers pushed
                                  * and not yet out of the parser */
 
@@ -383,6 +387,30 @@ next_keyframe (LbRecordingReader * self, GstBuffer ** out)
   return GST_FLOW_OK;
 }
 
+/* With a nearest time: whether the sample decoded at @dts, and every one
+ * after it, is farther from it than a frame already pushed.  A frame is
+ * shown no earlier than it is decoded (dts <= pts) and decode times only
+ * grow, so once the decode time is past the nearest time by the distance
+ * of the best frame pushed, no later frame can beat it (a tie goes to the
+ * earlier frame, which is pushed already). */
+static gboolean
+nearest_pushed (LbRecordingReader * self, gint64 dts)
+{
+  if (self->nearest_ns == LB_TIME_NONE || self->audio || dts < self->nearest_ns)
+    return FALSE;
+  return (guint64) (dts - self->nearest_ns) >= self->nearest_distance;
+}
+
+static void
+note_nearest (LbRecordingReader * self, gint64 pts)
+{
+  if (self->nearest_ns == LB_TIME_NONE)
+    return;
+  guint64 d = pts > self->nearest_ns ? (guint64) (pts - self->nearest_ns) :
+      (guint64) (self->nearest_ns - pts);
+  self->nearest_distance = MIN (self->nearest_distance, d);
+}
+
 /* mode all: the next sample of the current fragment, reading the fragment
  * when needed. */
 static GstFlowReturn
@@ -455,6 +483,12 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
   if (self->need_sync && !s->sync)
     return GST_FLOW_OK;
   self->need_sync = FALSE;
+  if (nearest_pushed (self, dts)) {
+    GST_DEBUG_OBJECT (self, "the frame nearest %" G_GINT64_FORMAT
+        " is pushed", self->nearest_ns);
+    self->nearest_pushed = TRUE;
+    return GST_FLOW_OK;
+  }
 
   GstBuffer *buffer = read_bytes (self, s->offset, s->size);
   if (buffer == NULL)
@@ -464,6 +498,7 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
     gst_buffer_unref (buffer);
     return GST_FLOW_ERROR;
   }
+  note_nearest (self, pts);
   *out = finish_buffer (self, buffer, pts, dts, s->duration_ns, s->sync);
   return GST_FLOW_OK;
 }
@@ -491,6 +526,10 @@ lb_recording_reader_create (GstPushSrc * src, GstBuffer ** out)
   while (*out == NULL) {
     GstFlowReturn ret;
 
+    if (self->nearest_pushed) {
+      post_done (self);
+      return GST_FLOW_EOS;
+    }
     if (self->piece >= self->plan->pieces->len) {
       announce_gaps (self, LB_TIME_NONE);
       post_done (self);
@@ -546,6 +585,8 @@ lb_recording_reader_start (GstBaseSrc * src)
   self->frames = 0;
   self->first_pts = LB_TIME_NONE;
   self->last_pts = LB_TIME_NONE;
+  self->nearest_distance = G_MAXUINT64;
+  self->nearest_pushed = FALSE;
   g_queue_clear_full (&self->durations, g_free);
   GST_OBJECT_LOCK (self);
   self->bytes_read = 0;
@@ -593,6 +634,13 @@ lb_recording_reader_configure (LbRecordingReader * self, GstElement * owner,
   self->start_ns = start_ns;
   self->end_ns = end_ns;
   self->keyframes_only = keyframes_only;
+}
+
+void
+lb_recording_reader_set_nearest (LbRecordingReader * self, gint64 nearest_ns)
+{
+  g_return_if_fail (LB_IS_RECORDING_READER (self));
+  self->nearest_ns = nearest_ns;
 }
 
 void
@@ -688,6 +736,7 @@ static void
 lb_recording_reader_init (LbRecordingReader * self)
 {
   self->fd = -1;
+  self->nearest_ns = LB_TIME_NONE;
   g_queue_init (&self->durations);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
   gst_base_src_set_live (GST_BASE_SRC (self), FALSE);

@@ -26,6 +26,12 @@ void     lb_recording_reader_configure      (LbRecordingReader *reader,
                                              gint64             end_ns,
                                              gboolean           keyframes_only);
 
+/* mode all, video: ends the stream as soon as no later sample can be
+ * nearer to @nearest_ns than one pushed (LB_TIME_NONE: reads to the end).
+ * Call with configure. */
+void     lb_recording_reader_set_nearest    (LbRecordingReader *reader,
+                                             gint64             nearest_ns);
+
 /* Reads the audio track instead of the video (call with configure):
  * the audio frames that sound in [start, end) (the first may begin up to a
  * frame before start), from the pieces whose

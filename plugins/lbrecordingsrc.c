@@ -30,6 +30,13 @@
  * `lbrecordingsrc name=src audio=true … ! mp4mux name=mux ! filesink …
  * src.audio ! mux.`.
  *
+ * With #LbRecordingSrc:nearest-time (and `mode=all`) the stream ends as
+ * soon as no later frame can be nearer to that time than one already
+ * pushed (decode times only grow and no frame is shown before it is
+ * decoded), so the frame nearest to it is the last one a decoder needs:
+ * for a still, the decoder drains at once instead of decoding frames after
+ * it.  The segment is still [start-time, end-time).
+ *
  * With `mode=keyframes` only the keyframes are pushed, and only their bytes
  * are read (their offsets and sizes come from the index); each lasts until
  * the next one.  #LbRecordingSrc:bytes-read counts the sample bytes read.
@@ -88,6 +95,7 @@ struct _LbRecordingSrc
   gchar *input;
   gchar *start_time;
   gchar *end_time;
+  gchar *nearest_time;
   LbRecordingSrcMode mode;
   gboolean audio;
 };
@@ -100,6 +108,7 @@ enum
   PROP_INPUT,
   PROP_START_TIME,
   PROP_END_TIME,
+  PROP_NEAREST_TIME,
   PROP_MODE,
   PROP_AUDIO,
   PROP_BYTES_READ,
@@ -325,10 +334,10 @@ static gboolean
 lb_recording_src_prepare (LbRecordingSrc * self)
 {
   g_autofree gchar *db = NULL, *vehicle = NULL, *input = NULL;
-  g_autofree gchar *start_text = NULL, *end_text = NULL;
+  g_autofree gchar *start_text = NULL, *end_text = NULL, *nearest_text = NULL;
   g_autoptr (GError) error = NULL;
   LbRecordingSrcMode mode;
-  gint64 start_ns, end_ns;
+  gint64 start_ns, end_ns, nearest_ns = LB_TIME_NONE;
 
   GST_OBJECT_LOCK (self);
   db = g_strdup (self->db);
@@ -336,6 +345,7 @@ lb_recording_src_prepare (LbRecordingSrc * self)
   input = g_strdup (self->input);
   start_text = g_strdup (self->start_time);
   end_text = g_strdup (self->end_time);
+  nearest_text = g_strdup (self->nearest_time);
   mode = self->mode;
   gboolean audio = self->audio && self->audio_reader == NULL;
   GST_OBJECT_UNLOCK (self);
@@ -349,7 +359,8 @@ lb_recording_src_prepare (LbRecordingSrc * self)
   }
   if (!parse_time ("start-time", start_text, &start_ns, &error) ||
       (end_text != NULL && !parse_time ("end-time", end_text, &end_ns,
-              &error))) {
+              &error)) || (nearest_text != NULL
+          && !parse_time ("nearest-time", nearest_text, &nearest_ns, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
         (NULL));
     return FALSE;
@@ -413,6 +424,8 @@ lb_recording_src_prepare (LbRecordingSrc * self)
   lb_recording_reader_configure (LB_RECORDING_READER (self->reader),
       GST_ELEMENT (self), lb_store_get_dir (store), g_steal_pointer (&plan),
       start_ns, end_ns, mode == LB_RECORDING_SRC_MODE_KEYFRAMES);
+  lb_recording_reader_set_nearest (LB_RECORDING_READER (self->reader),
+      nearest_ns);
   return TRUE;
 }
 
@@ -466,6 +479,10 @@ lb_recording_src_set_property (GObject * object, guint prop_id,
       g_free (self->end_time);
       self->end_time = g_value_dup_string (value);
       break;
+    case PROP_NEAREST_TIME:
+      g_free (self->nearest_time);
+      self->nearest_time = g_value_dup_string (value);
+      break;
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
       break;
@@ -508,6 +525,9 @@ lb_recording_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_END_TIME:
       g_value_set_string (value, self->end_time);
       break;
+    case PROP_NEAREST_TIME:
+      g_value_set_string (value, self->nearest_time);
+      break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
       break;
@@ -531,6 +551,7 @@ lb_recording_src_finalize (GObject * object)
   g_free (self->input);
   g_free (self->start_time);
   g_free (self->end_time);
+  g_free (self->nearest_time);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -566,6 +587,12 @@ lb_recording_src_class_init (LbRecordingSrcClass * klass)
       g_param_spec_string ("end-time", "End time",
           "End of the range (exclusive), same formats as start-time; unset: "
           "the GOP holding start-time only", NULL, flags));
+  g_object_class_install_property (gobject_class, PROP_NEAREST_TIME,
+      g_param_spec_string ("nearest-time", "Nearest time",
+          "With mode=all: end the stream as soon as no later frame can be "
+          "nearer to this time (same formats as start-time) than one "
+          "already pushed, so that the nearest frame is the last a decoder "
+          "needs; unset: read to end-time", NULL, flags));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "all: every frame from the keyframe at or before the start; "

@@ -94,8 +94,9 @@ LbJobPass       *lb_job_pass_new       (LbPipelines      *pipelines,
                                         LbJobRun         *run,
                                         const LbJobKind  *kind,
                                         GError          **error);
-/* After the pipeline reached EOS: drops it (its streaming threads are gone
- * then) and calls the kind's finish. */
+/* After the pipeline reached EOS: drops it (no buffer flows any more; a
+ * still's may still be stopping on another thread) and calls the kind's
+ * finish. */
 gboolean         lb_job_pass_finish    (LbJobPass        *pass,
                                         GError          **error);
 void             lb_job_pass_free      (LbJobPass        *pass);

@@ -44,6 +44,62 @@ error_code_for (GError * err)
   return LB_ERROR_FAILED;
 }
 
+/* ---- a still's pipeline stopped off the job's path ---- */
+
+/* At EOS a still's file is whole (filesink flushes it at EOS): the row
+ * can be handed over at once, while one thread here stops the pipeline
+ * (joins the decoder's threads, frees its frames, closes the files).  At
+ * most RETIRE_MAX pipelines wait for it; past that a job stops its own. */
+#define RETIRE_MAX 2
+
+static GMutex retire_lock;
+static GCond retire_cond;
+static guint retire_pending;    /* protected by retire_lock */
+static GThreadPool *retire_pool;        /* protected by retire_lock */
+
+static void
+retire_one (gpointer data, gpointer user_data)
+{
+  GstElement *p = data;
+
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+  g_mutex_lock (&retire_lock);
+  retire_pending--;
+  g_cond_broadcast (&retire_cond);
+  g_mutex_unlock (&retire_lock);
+}
+
+/* Stops @p, now or (@later) on the retiring thread when it has room. */
+static void
+stop_pipeline (GstElement * p, gboolean later)
+{
+  gboolean room = FALSE;
+
+  if (later) {
+    g_mutex_lock (&retire_lock);
+    if (retire_pool == NULL)
+      retire_pool = g_thread_pool_new (retire_one, NULL, 1, FALSE, NULL);
+    room = retire_pending < RETIRE_MAX;
+    if (room)
+      retire_pending++;
+    g_mutex_unlock (&retire_lock);
+  }
+  if (room)
+    g_thread_pool_push (retire_pool, gst_object_ref (p), NULL);
+  else
+    gst_element_set_state (p, GST_STATE_NULL);
+}
+
+void
+lb_job_run_drain (void)
+{
+  g_mutex_lock (&retire_lock);
+  while (retire_pending > 0)
+    g_cond_wait (&retire_cond, &retire_lock);
+  g_mutex_unlock (&retire_lock);
+}
+
 /* Runs @pass's pipeline to EOS on this thread; progress from the
  * position. */
 static gboolean
@@ -110,7 +166,7 @@ run_pipeline (LbJobPass * pass, GError ** error)
         break;
     }
   }
-  gst_element_set_state (p, GST_STATE_NULL);
+  stop_pipeline (p, ok && pass->kind->media_type == LB_MEDIA_TYPE_IMAGE);
   return ok;
 }
 

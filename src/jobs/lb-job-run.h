@@ -80,4 +80,14 @@ gboolean     lb_job_run          (LbPipelines  *pipelines,
                                   LbJobRun     *run,
                                   GError      **error);
 
+/**
+ * lb_job_run_drain:
+ *
+ * Waits until the pipelines of stills that lb_job_run() left to stop
+ * once their output was whole have stopped (a still's run returns at
+ * EOS; its pipeline stops on another thread).  Call before the store or
+ * the process goes away.
+ */
+void         lb_job_run_drain    (void);
+
 G_END_DECLS

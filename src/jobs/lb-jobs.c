@@ -853,6 +853,7 @@ lb_jobs_stop (LbJobs * jobs)
     g_cancellable_cancel (jobs->cancellables->pdata[i]);
   for (guint i = 0; i < jobs->threads->len; i++)
     g_thread_join (jobs->threads->pdata[i]);
+  lb_job_run_drain ();          /* stills' pipelines still stopping */
   g_ptr_array_set_size (jobs->threads, 0);
   g_ptr_array_set_size (jobs->cancellables, 0);
 }

@@ -312,6 +312,51 @@ assert_reordered (const gchar * db, const gchar * vehicle, const gchar * start,
   gst_harness_teardown (h);
 }
 
+/* With nearest-time the stream ends as soon as no later frame can be
+ * nearer to it than one pushed: the nearest frame is the last a decoder
+ * needs (before it, after it, and on either side of a gap). */
+GST_START_TEST (test_nearest_time)
+{
+  const struct
+  {
+    gint64 start, nearest, end;
+    guint frames;               /* pushed from the keyframe at start */
+    gint64 last;                /* PTS of the last one */
+  } cases[] = {
+    /* frame 100 is 10 ms before: frame 101 (23 ms after) is not read */
+    {FRAME (90), FRAME (100) + 10 * MS, WALL0 + 5 * SEC, 11, FRAME (100)},
+    /* frame 101 is 13 ms after: the nearest, and the last */
+    {FRAME (90), FRAME (100) + 20 * MS, WALL0 + 5 * SEC, 12, FRAME (101)},
+    /* exactly on frame 119, the last of its GOP */
+    {FRAME (90), FRAME (119), WALL0 + 5 * SEC, 30, FRAME (119)},
+    /* in the gap, nearer its start: recording B is not read */
+    {FRAME (1170), WALL0 + 45 * SEC, WALL1 + SEC, 30, FRAME (1199)},
+    /* in the gap, nearer its end: B's first frame ends the stream */
+    {FRAME (1170), WALL0 + 55 * SEC, WALL1 + SEC, 31, FRAME1 (0)},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GstBus) bus = gst_bus_new ();
+    GstHarness *h = source_harness (cases[i].start, cases[i].end, "all", bus);
+    g_autofree gchar *nearest = ns_string (cases[i].nearest);
+    g_object_set (h->element, "nearest-time", nearest, NULL);
+    g_autoptr (GPtrArray) buffers = pull_all (h);
+
+    fail_unless_equals_int (buffers->len, cases[i].frames);
+    assert_time (GST_BUFFER_PTS (g_ptr_array_index (buffers, 0)),
+        cases[i].start);
+    assert_time (GST_BUFFER_PTS (g_ptr_array_index (buffers,
+                buffers->len - 1)), cases[i].last);
+    /* the segment is still the range asked for */
+    assert_segment (h, cases[i].start, cases[i].end);
+    fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+    gst_element_set_bus (h->element, NULL);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
 /* Footage with B-frames (DTS before PTS, decode order ≠ display order):
  * decoded, every frame of the range once, in order, across a file
  * boundary; the last frames in display order are not lost to an early
@@ -343,6 +388,44 @@ GST_START_TEST (test_bframes)
     fail_unless (gst_structure_get_int64 (g_ptr_array_index (checks, i),
             "stamp", &stamp), "frame %u unreadable", i);
     fail_unless_equals_int64 (stamp, FRAME (45 + i));
+  }
+  lb_test_rm_rf (dir);
+}
+
+GST_END_TEST;
+
+/* nearest-time on reordered footage: the stream ends before frames that
+ * are decoded later yet shown nearer are lost, so the frame lbframepick
+ * picks after a decoder is still the nearest, at every place in a GOP. */
+GST_START_TEST (test_nearest_time_bframes)
+{
+  g_autofree gchar *bdb = NULL;
+  g_autofree gchar *dir = lb_test_store_new (&bdb);
+  g_autoptr (GPtrArray) files = lb_test_record_full (bdb, "b", "cam", WALL0,
+      3 * LB_TEST_FPS, 5 * SEC, "speed-preset=superfast bframes=2 "
+      "b-adapt=false");
+
+  for (guint k = LB_TEST_FPS; k < 2 * LB_TEST_FPS; k += 2) {
+    for (guint after = 0; after < 2; after++) {
+      /* 10 ms after frame k: k is the nearest; 20 ms after: k + 1 */
+      gint64 target = FRAME (k) + (after ? 20 : 10) * MS;
+      g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
+          "db=\"%s\" vehicle=b input=cam start-time=%" G_GINT64_FORMAT
+          " end-time=%" G_GINT64_FORMAT " nearest-time=%" G_GINT64_FORMAT
+          " ! avdec_h264 ! lbframepick target-time=%" G_GINT64_FORMAT
+          " ! lbclockcheck ! fakesink", bdb, FRAME (LB_TEST_FPS),
+          target + SEC, target, target);
+      g_autoptr (LbTestRun) run = lb_test_run_launch (description,
+          GST_CLOCK_TIME_NONE, 30);
+      fail_unless (run->error == NULL, "%s", run->error ?
+          run->error->message : "");
+      g_autoptr (GPtrArray) checks = lb_test_run_messages (run, "lbclockcheck");
+      gint64 stamp = 0;
+      fail_unless_equals_int (checks->len, 1);
+      fail_unless (gst_structure_get_int64 (g_ptr_array_index (checks, 0),
+              "stamp", &stamp));
+      fail_unless_equals_int64 (stamp, FRAME (k + after));
+    }
   }
   lb_test_rm_rf (dir);
 }
@@ -595,7 +678,7 @@ GST_START_TEST (test_properties)
   pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "bytes-read");
   fail_if (pspec->flags & G_PARAM_WRITABLE);
   static const gchar *const names[] = { "db", "vehicle", "input",
-    "start-time", "end-time", "mode", "bytes-read"
+    "start-time", "end-time", "nearest-time", "mode", "bytes-read"
   };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
     pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), names[i]);
@@ -808,7 +891,9 @@ lbrecordingsrc_suite (void)
   tcase_add_test (tc, test_seamless_across_files);
   tcase_add_test (tc, test_keyframes_mode);
   tcase_add_test (tc, test_gap_inside_range);
+  tcase_add_test (tc, test_nearest_time);
   tcase_add_test (tc, test_bframes);
+  tcase_add_test (tc, test_nearest_time_bframes);
   tcase_add_test (tc, test_h265_bframes);
   tcase_add_test (tc, test_shared_media);
   tcase_add_test (tc, test_restart);

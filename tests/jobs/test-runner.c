@@ -4,6 +4,7 @@
  * filesrc ! qtdemux, whose timestamps are the stamps (lbclockstamp
  * source=pts), so lbclockcheck tells exactly which frames came out. */
 #include "jobs/lb-job-kind.h"
+#include "jobs/lb-job-run.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
 #include "core/lb-time.h"
@@ -39,10 +40,12 @@ make_source (const gchar * path, gint w, gint h, guint frames)
 
 /* Copies the real templates with the recording source swapped for @src. */
 static LbPipelines *
-swapped_templates (const gchar * dir, const gchar * src)
+swapped_templates_full (const gchar * dir, const gchar * src,
+    const gchar * tail)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *tdir = g_build_filename (dir, "templates", NULL);
+  g_autofree gchar *tdir = g_build_filename (dir, *tail ? "templates-parsed" :
+      "templates", NULL);
   g_mkdir (tdir, 0755);
   guint n;
   const LbJobKind *kinds = lb_job_kinds (&n);
@@ -57,7 +60,8 @@ swapped_templates (const gchar * dir, const gchar * src)
     g_autoptr (GRegex) re =
         g_regex_new ("lbrecordingsrc name=src( mode=keyframes)?", 0, 0, NULL);
     g_autofree gchar *repl =
-        g_strdup_printf ("filesrc name=src location=\"%s\" ! qtdemux", src);
+        g_strdup_printf ("filesrc name=src location=\"%s\" ! qtdemux%s", src,
+        tail);
     g_autofree gchar *out =
         g_regex_replace_literal (re, text, -1, 0, repl, 0, &error);
     g_assert_no_error (error);
@@ -67,6 +71,12 @@ swapped_templates (const gchar * dir, const gchar * src)
   LbPipelines *p = lb_pipelines_load (tdir, &error);
   g_assert_no_error (error);
   return p;
+}
+
+static LbPipelines *
+swapped_templates (const gchar * dir, const gchar * src)
+{
+  return swapped_templates_full (dir, src, "");
 }
 
 static void
@@ -130,6 +140,101 @@ test_image_nearest (Fixture * f, gconstpointer data)
     g_assert_cmpstr (info->video, ==, "image/jpeg");
     g_assert_cmpint (info->width, ==, 320);
   }
+}
+
+/* How many of this process's descriptors are open on @path. */
+static guint
+open_on (const gchar * path)
+{
+  g_autoptr (GDir) fds = g_dir_open ("/proc/self/fd", 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  g_assert_nonnull (fds);
+  while ((name = g_dir_read_name (fds)) != NULL) {
+    g_autofree gchar *link = g_build_filename ("/proc/self/fd", name, NULL);
+    g_autofree gchar *target = g_file_read_link (link, NULL);
+    n += target != NULL && g_str_equal (target, path);
+  }
+  return n;
+}
+
+/* A still's run returns at EOS with its file whole; its pipeline stops on
+ * another thread, and lb_job_run_drain() waits for it: then nothing holds
+ * the footage or the output open. */
+static void
+test_image_stops_after (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "still.jpg", NULL);
+
+  for (guint i = 0; i < 4; i++) {
+    gint64 t = F (30 + 7 * i);
+    LbJobRun run = make_run (f, LB_MEDIA_TYPE_IMAGE, t, t, out);
+    gboolean ran = lb_job_run (f->pipelines, &run, &error);
+    g_assert_no_error (error);
+    g_assert_true (ran);
+    /* whole at once: a JPEG that ends with its EOI marker, the frame */
+    g_autofree gchar *jpeg = NULL;
+    gsize size = 0;
+    g_assert_true (g_file_get_contents (out, &jpeg, &size, NULL));
+    g_assert_cmpuint (size, >, 4);
+    g_assert_cmpint ((guint8) jpeg[size - 2], ==, 0xff);
+    g_assert_cmpint ((guint8) jpeg[size - 1], ==, 0xd9);
+    g_autoptr (GArray) stamps = jt_read_stamps (out);
+    g_assert_cmpuint (stamps->len, ==, 1);
+    g_assert_cmpint (STAMP (stamps, 0), ==, t);
+  }
+  lb_job_run_drain ();
+  g_assert_cmpuint (open_on (f->src_720), ==, 0);
+  g_assert_cmpuint (open_on (out), ==, 0);
+}
+
+/* How many elements of @factory @bin holds, at any depth. */
+static guint
+count_elements (GstElement * bin, const gchar * factory)
+{
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (bin));
+  GValue v = G_VALUE_INIT;
+  guint n = 0;
+
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElementFactory *f = gst_element_get_factory (g_value_get_object (&v));
+    n += f && g_str_equal (GST_OBJECT_NAME (f), factory);
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  return n;
+}
+
+/* Behind a source that parses (lbrecordingsrc does), a still's decodebin
+ * plugs the decoder straight away, not a second parser first. */
+static void
+test_image_no_second_parser (Fixture * f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = g_build_filename (f->dir, "parsed.jpg", NULL);
+  LbPipelines *parsed = swapped_templates_full (f->dir, f->src_720,
+      " ! h264parse");
+  LbJobRun run = make_run (f, LB_MEDIA_TYPE_IMAGE, F (40), F (40), out);
+  g_autoptr (LbJobPass) pass = lb_job_pass_new (parsed, &run,
+      lb_job_kind_for (LB_MEDIA_TYPE_IMAGE), &error);
+  g_assert_no_error (error);
+
+  gst_element_set_state (pass->pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pass->pipeline);
+  g_autoptr (GstMessage) m = gst_bus_timed_pop_filtered (bus,
+      30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  g_assert_cmpuint (count_elements (pass->pipeline, "avdec_h264"), ==, 1);
+  g_assert_cmpuint (count_elements (pass->pipeline, "h264parse"), ==, 1);
+  gst_element_set_state (pass->pipeline, GST_STATE_NULL);
+  g_autoptr (GArray) stamps = jt_read_stamps (out);
+  g_assert_cmpuint (stamps->len, ==, 1);
+  g_assert_cmpint (STAMP (stamps, 0), ==, F (40));
+  lb_pipelines_free (parsed);
 }
 
 static void
@@ -290,6 +395,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/runner/image-nearest", test_image_nearest);
+  ADD ("/jobs/runner/image-stops-after", test_image_stops_after);
+  ADD ("/jobs/runner/image-no-second-parser", test_image_no_second_parser);
   ADD ("/jobs/runner/high-res-remux", test_high_res_remux);
   ADD ("/jobs/runner/high-res-long-preroll-transcodes",
       test_high_res_long_preroll_transcodes);
