@@ -15,6 +15,11 @@
  * order), no UDP.  Cameras that only stream over UDP, multicast or RTSP over
  * HTTP/TLS need rtspsrc.
  *
+ * A live camera (its SDP's range starts "now") is played from now, as
+ * rtspsrc does: asked for a range from 0, some servers seek their live
+ * pipeline, which throws away what the encoder holds and restarts the
+ * stream's clock for every client of the camera.
+ *
  * Timestamps come from the RTP timestamps (unwrapped to 64 bits), mapped to
  * the running time at which the first packet arrived.  Streams named in the
  * PLAY response's RTP-Info share one mapping from the start; RTCP sender
@@ -123,6 +128,7 @@ struct _LbRtspSrc
   GstRTSPUrl *url;
   gchar *request_uri, *base_uri;
   gboolean use_get_parameter, tried_auth;
+  gboolean live;                /* the SDP's range starts now */
   GPtrArray *streams;           /* LbRtspStream, video first */
   GstFlowCombiner *flows;
   guint next_pad;
@@ -326,6 +332,29 @@ stream_from_media (LbRtspSrc * self, const GstSDPMessage * sdp,
   return s;
 }
 
+/* Whether the SDP's range (the session's, else the first medium's with
+ * one) starts "now": a live camera, which PLAY then asks for from now, as
+ * rtspsrc does.  Asked for "npt=0.000-", gst-rtsp-server seeks its live
+ * pipeline: it flushes what the encoder holds (with B-frames and
+ * lookahead, half a second and more of footage that is never sent) and
+ * pauses the camera's clock meanwhile. */
+static gboolean
+sdp_is_live (const GstSDPMessage * sdp)
+{
+  const gchar *val = gst_sdp_message_get_attribute_val (sdp, "range");
+  GstRTSPTimeRange *range = NULL;
+  gboolean live = FALSE;
+
+  for (guint i = 0; val == NULL && i < gst_sdp_message_medias_len (sdp); i++)
+    val = gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (sdp, i),
+        "range");
+  if (val && gst_rtsp_range_parse (val, &range) == GST_RTSP_OK) {
+    live = range->min.type == GST_RTSP_TIME_NOW;
+    gst_rtsp_range_free (range);
+  }
+  return live;
+}
+
 static gboolean
 parse_sdp (LbRtspSrc * self, GstRTSPMessage * res, GError ** error)
 {
@@ -341,6 +370,7 @@ parse_sdp (LbRtspSrc * self, GstRTSPMessage * res, GError ** error)
         "DESCRIBE %s: no SDP in the answer", self->request_uri);
     return FALSE;
   }
+  self->live = sdp_is_live (sdp);
   for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
     LbRtspStream *s = stream_from_media (self, sdp,
         gst_sdp_message_get_media (sdp, i));
@@ -790,7 +820,8 @@ play (LbRtspSrc * self, GSocket * sock, GError ** error)
   GstRTSPResult r;
   LbRtspFrame f;
 
-  gst_rtsp_message_add_header (req, GST_RTSP_HDR_RANGE, "npt=0.000-");
+  gst_rtsp_message_add_header (req, GST_RTSP_HDR_RANGE, self->live ?
+      "npt=now-" : "npt=0.000-");
   if ((r = gst_rtsp_connection_send_usec (self->conn, req,
               self->tcp_timeout)) != GST_RTSP_OK) {
     set_error (error, r, "PLAY", self->base_uri);
@@ -1057,7 +1088,7 @@ reset (LbRtspSrc * self)
   }
   g_ptr_array_set_size (self->streams, 0);
   self->next_pad = 0;
-  self->tried_auth = self->use_get_parameter = FALSE;
+  self->tried_auth = self->use_get_parameter = self->live = FALSE;
   self->have_common_anchor = FALSE;
   self->buf_len = 0;
 }

@@ -169,6 +169,74 @@ GST_START_TEST (test_auth_digest_url)
 
 GST_END_TEST;
 
+static gint
+compare_times (gconstpointer a, gconstpointer b)
+{
+  GstClockTime x = *(const GstClockTime *) a, y = *(const GstClockTime *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* The PTS of @n more frames of appsink @name in @p, appended to @times. */
+static void
+pull_times (GstElement * p, const gchar * name, guint n, GArray * times)
+{
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (p), name);
+
+  for (guint i = 0; i < n; i++) {
+    g_autoptr (GstSample) s = gst_app_sink_try_pull_sample (GST_APP_SINK
+        (sink), 20 * GST_SECOND);
+    fail_unless (s != NULL, "%s: %u frames of %u", name, i, n);
+    GstClockTime pts = GST_BUFFER_PTS (gst_sample_get_buffer (s));
+    fail_unless (GST_CLOCK_TIME_IS_VALID (pts));
+    g_array_append_val (times, pts);
+  }
+}
+
+/* A live camera is played from now: a second client of a camera (its media
+ * shared) takes nothing from the first one's stream.  Asked for the
+ * stream from 0, gst-rtsp-server seeks its live pipeline: it flushes the
+ * frames its encoder holds (with B-frames, half a second of them), pauses
+ * and starts its clock again, and the first client's RTP times step back
+ * by what it has played. */
+GST_START_TEST (test_live_from_now)
+{
+  const gchar *args[] = { "--bframes", "2", NULL };
+  LbTestCamera *cam = lb_test_camera_start (0, args);
+  g_autofree gchar *d = g_strdup_printf ("lbrtspsrc location=%s "
+      "! rtph264depay ! appsink name=v sync=false "
+      "caps=video/x-h264,alignment=au", cam->url);
+  GstElement *first = launch (d), *second = launch (d);
+
+  g_autoptr (GArray) times = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  g_autoptr (GArray) joined = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+
+  gst_element_set_state (first, GST_STATE_PLAYING);
+  pull_times (first, "v", FRAMES, times);
+  gst_element_set_state (second, GST_STATE_PLAYING);
+  pull_times (second, "v", FRAMES, joined);
+  /* what the first client got before, meanwhile and after: 15 frames a
+   * second, one after the other (a B-frame comes after the frame it
+   * precedes: the ends may miss a few) */
+  pull_times (first, "v", 3 * FRAMES, times);
+  g_array_sort (times, compare_times);
+  for (guint i = 3; i + 4 < times->len; i++) {
+    GstClockTime a = g_array_index (times, GstClockTime, i);
+    GstClockTime b = g_array_index (times, GstClockTime, i + 1);
+    fail_unless (ABS (GST_CLOCK_DIFF (a, b) - GST_SECOND / 15) < GST_MSECOND,
+        "the first client's frames at %" GST_TIME_FORMAT " and %"
+        GST_TIME_FORMAT " when the second one joined", GST_TIME_ARGS (a),
+        GST_TIME_ARGS (b));
+  }
+  gst_element_set_state (second, GST_STATE_NULL);
+  gst_element_set_state (first, GST_STATE_NULL);
+  gst_object_unref (second);
+  gst_object_unref (first);
+  lb_test_camera_kill (cam);
+}
+
+GST_END_TEST;
+
 /* The error a pipeline from lbrtspsrc at @url (with @props) ends with. */
 static GError *
 run_error (const gchar * url, const gchar * props)
@@ -253,6 +321,7 @@ lbrtspsrc_suite (void)
   tcase_add_test (tc, test_auth_refused);
   tcase_add_test (tc, test_no_camera);
   tcase_add_test (tc, test_camera_killed);
+  tcase_add_test (tc, test_live_from_now);
   return s;
 }
 
