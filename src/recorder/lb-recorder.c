@@ -132,6 +132,11 @@ typedef struct
   gboolean audio;               /* record its audio (audio=true) */
   gint audio_linked;            /* atomic: the audio branch is linked */
   gint audio_ready;             /* atomic: … and has its segment sink pad */
+  gint maybe_audio;             /* atomic: the source added a pad that is or
+                                 * may carry audio (not video RTP of
+                                 * lb-codec.h) */
+  gint no_audio;                /* atomic: the source added all its pads,
+                                 * none of them audio: nothing to wait for */
   gint64 first_video_us;        /* streaming thread: monotonic time of the
                                  * first video buffer of this pipeline */
   gboolean audio_waited;        /* streaming thread: gave up waiting */
@@ -536,6 +541,8 @@ teardown_pipeline (RecInput * in)
   g_atomic_int_set (&in->linked, 0);
   g_atomic_int_set (&in->audio_linked, 0);
   g_atomic_int_set (&in->audio_ready, 0);
+  g_atomic_int_set (&in->maybe_audio, 0);
+  g_atomic_int_set (&in->no_audio, 0);
 }
 
 static gboolean
@@ -904,12 +911,21 @@ buffer_with_pts (GstPadProbeInfo * info)
  * keyframe after) for the audio's pad, at most AUDIO_WAIT_US; a stream
  * later than that is refused and the camera started again (link_audio).
  * Dropping rather than blocking: a source may add the audio pad from the
- * very thread that carries the video. */
+ * very thread that carries the video.  A source that said it has added
+ * all its pads, none of them audio (on_no_more_pads), is not waited for:
+ * a camera without audio, or a sub-stream profile without it. */
 static gboolean
 audio_settled (RecInput * in)
 {
   if (!in->audio || g_atomic_int_get (&in->audio_ready) || in->audio_waited)
     return TRUE;
+  if (g_atomic_int_get (&in->no_audio)) {
+    in->audio_waited = TRUE;
+    lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = in->vehicle,.input =
+            in->input), "the camera sends no audio stream: recording video "
+        "alone");
+    return TRUE;
+  }
   gint64 now = g_get_monotonic_time ();
   if (in->first_video_us == 0)
     in->first_video_us = now;
@@ -1232,10 +1248,14 @@ on_source_pad (GstElement * source, GstPad * pad, gpointer data)
 {
   RecInput *in = data;
 
-  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC || gst_pad_is_linked (pad))
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
     return;
   g_autoptr (GstCaps) caps = pad_caps (pad);
   const GstStructure *s = gst_caps_get_structure (caps, 0);
+  if (lb_codec_from_rtp (s) == NULL)
+    g_atomic_int_set (&in->maybe_audio, 1);
+  if (gst_pad_is_linked (pad))
+    return;
   const gchar *media = gst_structure_get_string (s, "media");
   if (!g_str_has_prefix (gst_structure_get_name (s), "audio/")
       && g_strcmp0 (media, "audio") != 0)
@@ -1251,6 +1271,18 @@ on_source_pad (GstElement * source, GstPad * pad, gpointer data)
             in->input), "not recording audio: the camera's audio stream "
         "does not link");
   gst_element_sync_state_with_parent (parse);
+}
+
+/* A source added all its pads (rtspsrc and lbrtspsrc say so once they
+ * know the camera's streams): when each is video RTP of a codec recorded
+ * as it comes, which carries no audio, no audio stream is coming. */
+static void
+on_no_more_pads (GstElement * source, gpointer data)
+{
+  RecInput *in = data;
+
+  if (!g_atomic_int_get (&in->maybe_audio))
+    g_atomic_int_set (&in->no_audio, 1);
 }
 
 /* Every element of the capture pipeline that may add streams later. */
@@ -1269,6 +1301,7 @@ watch_sources (RecInput * in, GstElement * parse)
       if (e != parse && GST_PAD_TEMPLATE_DIRECTION (t) == GST_PAD_SRC
           && GST_PAD_TEMPLATE_PRESENCE (t) == GST_PAD_SOMETIMES) {
         g_signal_connect (e, "pad-added", G_CALLBACK (on_source_pad), in);
+        g_signal_connect (e, "no-more-pads", G_CALLBACK (on_no_more_pads), in);
         break;
       }
     }

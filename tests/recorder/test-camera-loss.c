@@ -171,6 +171,30 @@ test_source_eos (void)
   lb_test_rm_rf (dir);
 }
 
+/* audio=true, a camera without audio: the recording starts as soon as the
+ * source has said what streams the camera sends (no-more-pads), not
+ * after the wait for a late audio stream (test-audio's PCMA camera). */
+static void
+test_no_audio_stream (gconstpointer data)
+{
+  const gchar *element = data;
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-noaudio-XXXXXX", NULL);
+  LbTestCamera *cam = lb_test_camera_start (0, NULL);
+  g_autofree gchar *conf = g_strdup_printf ("[store]\ndir=%s\n"
+      "[input veh-7 analog1]\nsource=%s location=%s\naudio=true\n", dir,
+      element, cam->url);
+  RecLogCapture *log = rec_log_capture_start ();
+  g_autoptr (RecSession) session = rec_session_start (conf);
+  g_assert_true (wait_recording (session->recorder, 10000));
+  rec_session_stop (session);
+  lb_test_camera_kill (cam);
+  g_assert_true (rec_log_capture_has (log, "info the camera sends no audio "
+          "stream: recording video alone input=analog1"));
+  g_assert_false (rec_log_capture_has (log, "no audio stream within"));
+  rec_log_capture_stop (log);
+  lb_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -178,5 +202,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/recorder/camera-loss", test_camera_loss);
   g_test_add_func ("/recorder/source-eos", test_source_eos);
+  g_test_add_data_func ("/recorder/no-audio-stream/lbrtspsrc", "lbrtspsrc",
+      test_no_audio_stream);
+  g_test_add_data_func ("/recorder/no-audio-stream/rtspsrc",
+      "rtspsrc protocols=tcp", test_no_audio_stream);
   return g_test_run ();
 }
