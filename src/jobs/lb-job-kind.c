@@ -31,7 +31,9 @@ struct _LbJobWatch
   GMutex lock;
   GstClockTime first, last_end; /* protected by lock */
   guint frames;                 /* protected by lock */
-  gboolean clip;                /* drop frames outside [start, end) */
+  gboolean clip;                /* drop frames outside [start, end), and
+                                 * those not after the last one passed */
+  GstClockTime last_pts;        /* clip: of the last frame passed */
   GstClockTime start, end;
   GstClockTime tolerance;       /* of the times against the index */
   GstPad *pad;                  /* watched, with the probe probe_id */
@@ -56,6 +58,18 @@ on_watched_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       pts + dur <= r->start + r->tolerance : pts < r->start;
   if (r->clip && (before || pts >= r->end))
     return GST_PAD_PROBE_DROP;
+  /* An encoder takes frames in the order they show.  Footage whose times
+   * disagree with the order of its pictures (B-frames whose times step
+   * mid-GOP, as rtpbin's lip-sync steps them) makes the decoder hand on a
+   * frame timed before the one it showed last as of that one's time: two
+   * frames of one time, which x264enc and mp4mux refuse.  The first is
+   * kept (the streaming thread is the only writer of last_pts). */
+  if (r->clip && GST_CLOCK_TIME_IS_VALID (r->last_pts) && pts <= r->last_pts) {
+    GST_DEBUG ("frame at %" GST_TIME_FORMAT " not after the last one: left "
+        "out", GST_TIME_ARGS (pts));
+    return GST_PAD_PROBE_DROP;
+  }
+  r->last_pts = pts;
   g_mutex_lock (&r->lock);
   if (!GST_CLOCK_TIME_IS_VALID (r->first) || pts < r->first)
     r->first = pts;
@@ -88,7 +102,7 @@ watch (LbJobPass * pass, const gchar * name, gboolean clip, gint64 start,
 {
   LbJobWatch *w = g_new0 (LbJobWatch, 1);
   g_mutex_init (&w->lock);
-  w->first = w->last_end = GST_CLOCK_TIME_NONE;
+  w->first = w->last_end = w->last_pts = GST_CLOCK_TIME_NONE;
   w->clip = clip;
   w->start = start;
   w->end = end;
