@@ -1457,6 +1457,12 @@ def splice(path, text):
             lines.append(line)
     for title, body in new.items():
         lines += [""] + body
+    spaced = []
+    for line in lines:
+        if line.startswith("## ") and spaced and spaced[-1] != "":
+            spaced.append("")   # a section spliced in keeps its blank line
+        spaced.append(line)
+    lines = spaced
     with open(path, "w") as f:
         f.write("\n".join(lines).rstrip("\n") + "\n")
 
