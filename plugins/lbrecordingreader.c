@@ -394,7 +394,7 @@ next_keyframe (LbRecordingReader * self, GstBuffer ** out)
  * of the best frame pushed, no later frame can beat it (a tie goes to the
  * earlier frame, which is pushed already). */
 static gboolean
-nearest_pushed (LbRecordingReader * self, gint64 dts)
+past_nearest (LbRecordingReader * self, gint64 dts)
 {
   if (self->nearest_ns == LB_TIME_NONE || self->audio || dts < self->nearest_ns)
     return FALSE;
@@ -406,9 +406,8 @@ note_nearest (LbRecordingReader * self, gint64 pts)
 {
   if (self->nearest_ns == LB_TIME_NONE)
     return;
-  guint64 d = pts > self->nearest_ns ? (guint64) (pts - self->nearest_ns) :
-      (guint64) (self->nearest_ns - pts);
-  self->nearest_distance = MIN (self->nearest_distance, d);
+  self->nearest_distance = MIN (self->nearest_distance,
+      (guint64) ABS (pts - self->nearest_ns));
 }
 
 /* mode all: the next sample of the current fragment, reading the fragment
@@ -483,7 +482,7 @@ next_sample (LbRecordingReader * self, GstBuffer ** out)
   if (self->need_sync && !s->sync)
     return GST_FLOW_OK;
   self->need_sync = FALSE;
-  if (nearest_pushed (self, dts)) {
+  if (past_nearest (self, dts)) {
     GST_DEBUG_OBJECT (self, "the frame nearest %" G_GINT64_FORMAT
         " is pushed", self->nearest_ns);
     self->nearest_pushed = TRUE;

@@ -14,6 +14,17 @@
 #include <malloc.h>
 #endif
 
+/* glibc's @param set to @value, unless glibc's environment variable @env
+ * sets it (before any thread starts). */
+#ifdef __GLIBC__
+static void
+set_malloc_option (int param, int value, const gchar * env)
+{
+  if (g_getenv (env) == NULL)
+    mallopt (param, value);
+}
+#endif
+
 /* Two malloc arenas, set before any thread starts.  glibc gives each thread
  * that allocates under contention an arena of its own, up to 8 per core, and
  * what is freed in an arena stays there for that arena's next allocations:
@@ -25,8 +36,7 @@ static void
 limit_malloc_arenas (void)
 {
 #ifdef __GLIBC__
-  if (g_getenv ("MALLOC_ARENA_MAX") == NULL)
-    mallopt (M_ARENA_MAX, 2);
+  set_malloc_option (M_ARENA_MAX, 2, "MALLOC_ARENA_MAX");
 #endif
 }
 
@@ -46,10 +56,10 @@ static void
 keep_freed_frames (void)
 {
 #ifdef __GLIBC__
-  if (g_getenv ("MALLOC_MMAP_THRESHOLD_") == NULL)
-    mallopt (M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-  if (g_getenv ("MALLOC_TRIM_THRESHOLD_") == NULL)
-    mallopt (M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+  set_malloc_option (M_MMAP_THRESHOLD, MMAP_THRESHOLD,
+      "MALLOC_MMAP_THRESHOLD_");
+  set_malloc_option (M_TRIM_THRESHOLD, TRIM_THRESHOLD,
+      "MALLOC_TRIM_THRESHOLD_");
 #endif
 }
 

@@ -70,9 +70,9 @@ struct _LbStore {
   GQueue gc_queue;              /* waiting creates; protected by state_lock */
   gboolean gc_leader;           /* a thread is committing a batch; protected
                                  * by state_lock */
+  gint n_commits;               /* atomic: commits the WAL took */
   /* The watcher of new footage (lb_store_set_footage_func()): called with
    * state_lock held, so that removing it waits for a call in progress. */
-  gint n_commits;               /* atomic: commits the WAL took */
   LbFootageFunc footage_func;   /* protected by state_lock */
   gpointer footage_data;        /* protected by state_lock */
 
