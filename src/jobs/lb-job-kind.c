@@ -448,6 +448,7 @@ static const LbJobKind kinds[] = {
         .media_type = LB_MEDIA_TYPE_IMAGE,
         .content_type = "image/jpeg",
         .extension = ".jpg",
+        .stop_after = TRUE,
         .configure = configure_image,
         .finish = finish_image,
       },

@@ -56,6 +56,10 @@ struct _LbJobKind {
   gboolean audio;               /* its clips carry the footage's audio
                                  * (lbrecordingsrc audio=true into "mux") */
   gboolean sub_stream;          /* reads the sub-stream (LbJobRun.sub) */
+  gboolean stop_after;          /* its output is whole at EOS and its finish
+                                 * reads no file: the pipeline is stopped
+                                 * after the row is handed over
+                                 * (lb-job-run.c) */
   /* FALSE when this kind should not take @run (NULL: it always may) */
   gboolean (*usable)    (const LbJobRun *run);
   /* Sets the kind's values on @pass->pipeline and attaches its watches. */

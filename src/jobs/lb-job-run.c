@@ -166,7 +166,7 @@ run_pipeline (LbJobPass * pass, GError ** error)
         break;
     }
   }
-  stop_pipeline (p, ok && pass->kind->media_type == LB_MEDIA_TYPE_IMAGE);
+  stop_pipeline (p, ok && pass->kind->stop_after);
   return ok;
 }
 
