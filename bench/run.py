@@ -1383,7 +1383,8 @@ def report(c, results, api_res, lookup_res, mem_res, runs, year_res=None, h265=N
         lines += ["", "## H.264 camera footage", "",
                   "Measured on %s by `bench/run.py %s`, on the machine above. Each job: a warm-up, then %d "
                   "runs alternating lookback and ffmpeg. lookback is timed from the POST over HTTP to the "
-                  "poll that sees `available` (uploads off); its CPU is lookbackd's CPU time over the "
+                  "poll that sees `available` (polled every 2 ms on the POST's keep-alive connection; "
+                  "uploads off); its CPU is lookbackd's CPU time over the "
                   "request, its memory lookbackd's peak RSS (VmHWM reset before each run). ffmpeg is timed "
                   "as a whole process. Ratio = median wall lookback / median wall ffmpeg." % (
                       now, " ".join(sys.argv[1:]), runs), "",
