@@ -125,6 +125,37 @@ first_piece (LbRecordingReader * self)
   return NULL;
 }
 
+/* A segment still being recorded is finalised when its file closes:
+ * mp4mux invalidates the file's first moov, grows the first mdat over every
+ * fragment, then appends the final moov.  Read in between, the file has no
+ * moov (LB_ERROR_NOT_YET) for the time mp4mux takes to write one; the reader
+ * waits for it, up to FINALISE_WAIT_US, polling every FINALISE_POLL_US.  A
+ * closed segment without a moov is corrupt at once. */
+#define FINALISE_WAIT_US (2 * G_USEC_PER_SEC)
+#define FINALISE_POLL_US (10 * 1000)
+
+static gboolean
+read_init (LbRecordingReader * self, const LbSegment * segment,
+    GError ** error)
+{
+  gint64 deadline = g_get_monotonic_time () + FINALISE_WAIT_US;
+
+  while (TRUE) {
+    GError *local = NULL;
+    if (lb_mp4_read_init (self->fd, &self->init, &local))
+      return TRUE;
+    if (!segment->open || !g_error_matches (local, LB_ERROR, LB_ERROR_NOT_YET)
+        || g_get_monotonic_time () >= deadline) {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+    GST_DEBUG_OBJECT (self, "%s has no moov (%s): its recording is closing "
+        "it, waiting", self->path, local->message);
+    g_error_free (local);
+    g_usleep (FINALISE_POLL_US);
+  }
+}
+
 /* Opens the file of the current piece; FALSE after posting an error. */
 static gboolean
 open_piece (LbRecordingReader * self)
@@ -179,8 +210,7 @@ open_piece (LbRecordingReader * self)
     }
   }
 
-  if (!self->keyframes_only &&
-      !lb_mp4_read_init (self->fd, &self->init, &error)) {
+  if (!self->keyframes_only && !read_init (self, piece->segment, &error)) {
     GST_ELEMENT_ERROR (self->owner, STREAM, DEMUX,
         ("The segment file %s is corrupt: %s", self->path, error->message),
         (NULL));

@@ -50,6 +50,11 @@
  * first and last buffer pushed; the first may be before the start) and
  * `gaps` (#guint).
  *
+ * Footage still being recorded reads like any other, up to its last
+ * indexed fragment; when the recording closes a segment file while it is
+ * read (mp4mux rewrites the file's index then), the element waits for the
+ * new index, up to 2 s.
+ *
  * Errors (the pipeline fails to start, or stops with an error message): no
  * store at #LbRecordingSrc:db (RESOURCE NOT_FOUND); a missing or malformed
  * property (RESOURCE SETTINGS); nothing recorded for the vehicle and input,

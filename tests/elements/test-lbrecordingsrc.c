@@ -4,6 +4,9 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "core/lb-time.h"
 #include "recorder/lb-indexer.h"
@@ -879,6 +882,115 @@ GST_START_TEST (test_error_missing_segment)
 
 GST_END_TEST;
 
+/* ---- a segment read while its recording closes it ---- */
+
+/* The index row of @cdb's only segment ("v"/"c") marked open again, as it
+ * is while the recorder finalises its file. */
+static void
+reopen_segment (const gchar * cdb)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbStore) store = lb_store_open (cdb, LB_STORE_OPEN_DEFAULT,
+      &error);
+  g_assert_no_error (error);
+  g_autoptr (LbFootagePlan) plan = lb_store_lookup (store, "v", "c", WALL0,
+      WALL0 + 3 * SEC, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_int (plan->pieces->len, 1);
+  LbFootagePiece *piece = g_ptr_array_index (plan->pieces, 0);
+  fail_unless (lb_store_segment_delete (store, piece->segment->id, &error));
+  piece->segment->open = TRUE;
+  g_autoptr (GPtrArray) segments = g_ptr_array_new ();
+  g_autoptr (GPtrArray) keyframes = g_ptr_array_new ();
+  g_ptr_array_add (segments, piece->segment);
+  g_ptr_array_add (keyframes, piece->keyframes);
+  fail_unless (lb_store_segment_add (store, segments, keyframes, &error));
+  g_assert_no_error (error);
+}
+
+/* Cuts @path before its last top-level box, the moov mp4mux appends when
+ * it finalises the file (its first mdat already covers every fragment),
+ * and returns that box. */
+static GBytes *
+cut_final_moov (const gchar * path)
+{
+  g_autofree gchar *data = NULL;
+  gsize size = 0, pos = 0, last = 0;
+
+  fail_unless (g_file_get_contents (path, &data, &size, NULL));
+  while (pos + 8 <= size) {
+    guint64 box = GST_READ_UINT32_BE (data + pos);
+    if (box == 1)
+      box = GST_READ_UINT64_BE (data + pos + 8);
+    fail_unless (box >= 8 && box <= size - pos, "bad box at %" G_GSIZE_FORMAT,
+        pos);
+    last = pos;
+    pos += box;
+  }
+  fail_unless_equals_uint64 (pos, size);
+  fail_unless (memcmp (data + last + 4, "moov", 4) == 0);
+  fail_unless_equals_int (truncate (path, (off_t) last), 0);
+  return g_bytes_new (data + last, size - last);
+}
+
+typedef struct
+{
+  const gchar *path;
+  GBytes *moov;
+} Finalise;
+
+/* The muxer's last step, 300 ms late: the moov appended in place. */
+static gpointer
+finalise_later (gpointer data)
+{
+  Finalise *f = data;
+  gsize n = 0;
+  const gchar *bytes = g_bytes_get_data (f->moov, &n);
+
+  g_usleep (300 * 1000);
+  gint fd = open (f->path, O_WRONLY | O_APPEND);
+  fail_unless (fd >= 0);
+  fail_unless_equals_int64 (write (fd, bytes, n), (gint64) n);
+  close (fd);
+  return NULL;
+}
+
+/* A range read while the recorder closes its segment: the open segment's
+ * file has no moov for a moment (mp4mux has grown the first mdat over the
+ * fragments and not yet appended the final moov); the source waits for it
+ * instead of calling the file corrupt. */
+GST_START_TEST (test_segment_being_finalised)
+{
+  g_autofree gchar *cdb = NULL, *file = NULL;
+  g_autofree gchar *dir = corrupt_store (&cdb, &file);
+  g_autofree gchar *description = g_strdup_printf ("lbrecordingsrc "
+      "db=\"%s\" vehicle=v input=c start-time=%" G_GINT64_FORMAT
+      " end-time=%" G_GINT64_FORMAT " ! fakesink sync=false", cdb, WALL0,
+      WALL0 + 3 * SEC);
+
+  reopen_segment (cdb);
+  Finalise f = { file, cut_final_moov (file) };
+  GThread *later = g_thread_new ("finalise", finalise_later, &f);
+  g_autoptr (LbTestRun) run = lb_test_run_launch (description,
+      GST_CLOCK_TIME_NONE, 30);
+  g_thread_join (later);
+  g_bytes_unref (f.moov);
+
+  fail_unless (run->error == NULL, "%s", run->error ? run->error->message :
+      "");
+  fail_unless (run->eos);
+  g_autoptr (GPtrArray) done = lb_test_run_messages (run,
+      "lbrecordingsrc-done");
+  fail_unless_equals_int (done->len, 1);
+  guint64 frames = 0;
+  fail_unless (gst_structure_get_uint64 (g_ptr_array_index (done, 0),
+          "frames", &frames));
+  fail_unless_equals_uint64 (frames, 3 * LB_TEST_FPS);
+  lb_test_rm_rf (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 lbrecordingsrc_suite (void)
 {
@@ -909,6 +1021,7 @@ lbrecordingsrc_suite (void)
   tcase_add_test (tc, test_error_corrupt_segment);
   tcase_add_test (tc, test_error_truncated_segment);
   tcase_add_test (tc, test_error_missing_segment);
+  tcase_add_test (tc, test_segment_being_finalised);
   return s;
 }
 
