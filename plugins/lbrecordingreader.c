@@ -135,8 +135,7 @@ first_piece (LbRecordingReader * self)
 #define FINALISE_POLL_US (10 * 1000)
 
 static gboolean
-read_init (LbRecordingReader * self, const LbSegment * segment,
-    GError ** error)
+read_init (LbRecordingReader * self, const LbSegment * segment, GError ** error)
 {
   gint64 deadline = g_get_monotonic_time () + FINALISE_WAIT_US;
 

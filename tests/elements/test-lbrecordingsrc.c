@@ -976,8 +976,7 @@ GST_START_TEST (test_segment_being_finalised)
   g_thread_join (later);
   g_bytes_unref (f.moov);
 
-  fail_unless (run->error == NULL, "%s", run->error ? run->error->message :
-      "");
+  fail_unless (run->error == NULL, "%s", run->error ? run->error->message : "");
   fail_unless (run->eos);
   g_autoptr (GPtrArray) done = lb_test_run_messages (run,
       "lbrecordingsrc-done");
