@@ -7,6 +7,7 @@
 #include "lbhyperlapse.h"
 #include "lbrecordingsrc.h"
 #include "lbrtspsrc.h"
+#include "lbstilldec.h"
 
 gboolean
 lb_elements_register (GstPlugin * plugin)
@@ -19,5 +20,6 @@ lb_elements_register (GstPlugin * plugin)
   ok &= GST_ELEMENT_REGISTER (lbhyperlapse, plugin);
   ok &= GST_ELEMENT_REGISTER (lbrecordingsrc, plugin);
   ok &= GST_ELEMENT_REGISTER (lbrtspsrc, plugin);
+  ok &= GST_ELEMENT_REGISTER (lbstilldec, plugin);
   return ok;
 }

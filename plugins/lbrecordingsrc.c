@@ -3,7 +3,7 @@
 /**
  * SECTION:element-lbrecordingsrc
  * @title: lbrecordingsrc
- * @see_also: lbframepick, lbhyperlapse
+ * @see_also: lbstilldec, lbframepick, lbhyperlapse
  *
  * Pushes the footage a lookback store recorded for one vehicle and input
  * between #LbRecordingSrc:start-time and #LbRecordingSrc:end-time, as

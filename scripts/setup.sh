@@ -13,6 +13,8 @@ packages=(
   gcc libc6-dev pkg-config meson ninja-build
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev
+  # lbstilldec decodes a still with libavcodec itself
+  libavcodec-dev libavutil-dev
   # cluster mode ([cluster] database=): the PostgreSQL client library
   libpq-dev
   # run: GStreamer elements the recorder and the retrieval pipelines use

@@ -202,80 +202,20 @@ image_start (const LbJobRun * run, gint64 frame)
   return start;
 }
 
-/* ---- decodebin: straight to a decoder ---- */
-
-/* What decodebin may plug (parsers, decoders, demuxers), best first,
- * looked up once per process: the walk over the whole registry, which
- * decodebin makes again in every pipeline, is most of its start-up. */
-static gpointer
-list_decodable (gpointer unused)
-{
-  GList *l = gst_element_factory_list_get_elements
-      (GST_ELEMENT_FACTORY_TYPE_DECODABLE, GST_RANK_MARGINAL);
-  return g_list_sort (l, gst_plugin_feature_rank_compare_func);
-}
-
-/* decodebin's autoplug-factories, as its own (the factories that take
- * @caps, best first) but from the list looked up once; parsed caps
- * (lbrecordingsrc parses) go straight to the decoders, where decodebin
- * would plug a second parser first.  A handler's answer is final
- * (decodebin's own does not run after it). */
-static GValueArray *
-on_autoplug_factories (GstElement * dec, GstPad * pad, GstCaps * caps,
-    gpointer user_data)
-{
-  static GOnce once = G_ONCE_INIT;
-  GList *all = g_once (&once, list_decodable, NULL);
-  gboolean parsed = FALSE;
-
-  if (gst_caps_get_size (caps) == 1)
-    gst_structure_get_boolean (gst_caps_get_structure (caps, 0), "parsed",
-        &parsed);
-  GList *fit = gst_element_factory_list_filter (all, caps, GST_PAD_SINK,
-      gst_caps_is_fixed (caps));
-  G_GNUC_BEGIN_IGNORE_DEPRECATIONS;
-  GValueArray *out = g_value_array_new (g_list_length (fit));
-  for (GList * l = fit; l; l = l->next) {
-    GValue v = G_VALUE_INIT;
-    if (parsed && !gst_element_factory_list_is_type (l->data,
-            GST_ELEMENT_FACTORY_TYPE_DECODER))
-      continue;
-    g_value_init (&v, GST_TYPE_ELEMENT_FACTORY);
-    g_value_set_object (&v, l->data);
-    g_value_array_append (out, &v);
-    g_value_unset (&v);
-  }
-  G_GNUC_END_IGNORE_DEPRECATIONS;
-  gst_plugin_feature_list_free (fit);
-  return out;
-}
-
-/* The template's decodebin ("dec"), when it is one, skips its search. */
-static void
-speed_up_decodebin (LbJobPass * pass)
-{
-  g_autoptr (GstElement) dec = lb_pipeline_get (pass->pipeline, "dec");
-  if (dec && g_signal_lookup ("autoplug-factories", G_OBJECT_TYPE (dec)))
-    g_signal_connect (dec, "autoplug-factories",
-        G_CALLBACK (on_autoplug_factories), NULL);
-}
-
-/* ---- image: lbframepick's frame, JPEG ---- */
+/* ---- image: lbstilldec's frame, JPEG ---- */
 
 static gboolean
 configure_image (LbJobPass * pass, GError ** error)
 {
   LbJobRun *run = pass->run;
   GstElement *p = pass->pipeline;
-  /* A still: decoders clip to the source's segment and move the PTS of
-   * the frame that straddles its start onto it, so the segment starts
-   * before any frame that can be the nearest (image_start()): the time
-   * lbframepick posts is the real frame's.  It ends a while after the
-   * target: the next frame may be the nearest one (lbframepick ends the
-   * stream as soon as it has chosen), but the source stops reading as soon
-   * as no later frame can be nearer (nearest-time): the decoder drains
-   * then, rather than decoding frames past the target before it lets the
-   * target out (frame threads hold one back each). */
+  /* A still: the source starts at the keyframe before any frame that can
+   * be the nearest (image_start()) and ends a while after the target (the
+   * next frame may be the nearest one), but it stops reading as soon as no
+   * later frame can be nearer (nearest-time): the decoder drains then,
+   * rather than decoding frames past the target before it lets the target
+   * out (frame threads hold one back each).  lbstilldec passes the nearest
+   * frame alone, with its own time. */
   gint64 frame = run->fps_n > 0 && run->fps_d > 0 ?
       (gint64) gst_util_uint64_scale (GST_SECOND, run->fps_d,
       run->fps_n) : GST_SECOND / 2;
@@ -283,7 +223,6 @@ configure_image (LbJobPass * pass, GError ** error)
   set_i64 (p, "src", "end-time", run->start_ns + MAX (GST_SECOND, 2 * frame));
   set_i64 (p, "src", "nearest-time", run->start_ns);
   set_i64 (p, "pick", "target-time", run->start_ns);
-  speed_up_decodebin (pass);
   watch (pass, "enc", FALSE, run->start_ns, clip_end (run));
   return TRUE;
 }

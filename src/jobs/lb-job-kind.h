@@ -73,8 +73,8 @@ struct _LbJobPass {
   const LbJobKind *kind;
   LbJobRun *run;                /* not owned */
   GstElement *pipeline;         /* NULL once it has run */
-  gint64 picked_ns;             /* frame-time of lbframepick (element "pick"),
-                                 * LB_TIME_NONE until it posts */
+  gint64 picked_ns;             /* frame-time of the element "pick"
+                                 * (lbstilldec), LB_TIME_NONE until it posts */
   LbRemux *remux;               /* kinds that copy: the muxer's watch */
   LbJobWatch *watch;            /* kinds that decode: frames reaching an element */
 };

@@ -11,13 +11,15 @@
 GST_DEBUG_CATEGORY_STATIC (lb_job_run_debug);
 #define GST_CAT_DEFAULT lb_job_run_debug
 
-/* The time lbframepick says it chose: its documented frame-time field. */
+/* The time the template's "pick" (lbstilldec, or lbframepick behind a
+ * decoder) says it chose: their documented frame-time field. */
 static gboolean
 picked_time (GstMessage * msg, gint64 * out)
 {
   const GstStructure *s = gst_message_get_structure (msg);
   guint64 t;
-  if (s == NULL || !gst_structure_has_name (s, "lbframepick")
+  if (s == NULL || !(gst_structure_has_name (s, "lbstilldec")
+          || gst_structure_has_name (s, "lbframepick"))
       || !gst_structure_get_uint64 (s, "frame-time", &t))
     return FALSE;
   *out = (gint64) t;

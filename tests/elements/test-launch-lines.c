@@ -112,7 +112,7 @@ main (int argc, char **argv)
 {
   static const gchar *const elements[] = {
     "lbclockstamp", "lbclockcheck", "lbframepick", "lbhyperlapse",
-    "lbrecordingsrc", "lbrtspsrc",
+    "lbrecordingsrc", "lbrtspsrc", "lbstilldec",
   };
 
   g_test_init (&argc, &argv, NULL);

@@ -1,4 +1,4 @@
-/* Jobs tests: the real templates' downstream (decodebin, lbframepick,
+/* Jobs tests: the real templates' downstream (decodebin, lbstilldec,
  * videoscale, x264enc, lbhyperlapse, mp4mux + edit list) run by the job
  * runner on stamped footage; only the source is swapped for
  * filesrc ! qtdemux, whose timestamps are the stamps (lbclockstamp
@@ -208,10 +208,10 @@ count_elements (GstElement * bin, const gchar * factory)
   return n;
 }
 
-/* Behind a source that parses (lbrecordingsrc does), a still's decodebin
- * plugs the decoder straight away, not a second parser first. */
+/* A still decodes with lbstilldec behind the source's own parser: no
+ * decodebin, no GstVideoDecoder, no second parser. */
 static void
-test_image_no_second_parser (Fixture * f, gconstpointer data)
+test_image_still_decoder (Fixture * f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *out = g_build_filename (f->dir, "parsed.jpg", NULL);
@@ -228,7 +228,8 @@ test_image_no_second_parser (Fixture * f, gconstpointer data)
       30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   g_assert_nonnull (m);
   g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
-  g_assert_cmpuint (count_elements (pass->pipeline, "avdec_h264"), ==, 1);
+  g_assert_cmpuint (count_elements (pass->pipeline, "lbstilldec"), ==, 1);
+  g_assert_cmpuint (count_elements (pass->pipeline, "avdec_h264"), ==, 0);
   g_assert_cmpuint (count_elements (pass->pipeline, "h264parse"), ==, 1);
   gst_element_set_state (pass->pipeline, GST_STATE_NULL);
   g_autoptr (GArray) stamps = jt_read_stamps (out);
@@ -452,7 +453,7 @@ main (int argc, char **argv)
 #define ADD(name, fn) g_test_add (name, Fixture, NULL, set_up, fn, tear_down)
   ADD ("/jobs/runner/image-nearest", test_image_nearest);
   ADD ("/jobs/runner/image-stops-after", test_image_stops_after);
-  ADD ("/jobs/runner/image-no-second-parser", test_image_no_second_parser);
+  ADD ("/jobs/runner/image-still-decoder", test_image_still_decoder);
   ADD ("/jobs/runner/high-res-remux", test_high_res_remux);
   ADD ("/jobs/runner/high-res-long-preroll-transcodes",
       test_high_res_long_preroll_transcodes);
