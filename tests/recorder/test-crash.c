@@ -394,6 +394,13 @@ record_and_kill (const gchar * dir, const gchar * conf, const CrashCase * c,
   pid = daemon_start (conf, log);
   for (guint i = 0; i < 150 && count_files (all) < 2 * n; i++)
     g_usleep (100 * 1000);
+  if (count_files (all) != 2 * n) {
+    /* say why before failing: which input did not start again */
+    g_autofree gchar *so_far = NULL;
+    g_file_get_contents (log, &so_far, NULL, NULL);
+    g_test_message ("lookbackd log (an input made no file after the "
+        "restart):\n%s", so_far);
+  }
   g_assert_cmpuint (count_files (all), ==, 2 * n);
   g_usleep (2500 * 1000);
   kill (pid, SIGTERM);
