@@ -368,6 +368,7 @@ lb_still_dec_take (LbStillDec * self, AVFrame * f)
   GstClockTime target = lb_still_dec_get_target (self);
 
   if (f->pts == AV_NOPTS_VALUE) {
+    /* (its packet had none: no time to be near to) */
     GST_DEBUG_OBJECT (self, "a frame without a PTS: ignored");
     return GST_FLOW_OK;
   }
@@ -463,7 +464,8 @@ lb_still_dec_drain (LbStillDec * self)
     return TRUE;
   if (self->candidate == NULL || self->candidate->buf[0] == NULL) {
     GST_ELEMENT_ERROR (self, STREAM, DECODE, ("No frame decoded: the stream "
-            "ended before the decoder gave one."), ("target-time %"
+            "ended before the decoder gave one with a timestamp."),
+        ("target-time %"
             GST_TIME_FORMAT ", %" G_GUINT64_FORMAT " packets refused",
             GST_TIME_ARGS (lb_still_dec_get_target (self)), self->refused));
     return FALSE;
