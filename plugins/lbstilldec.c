@@ -53,6 +53,7 @@
 #include <gst/video/video.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/pixdesc.h>
+#include <gmodule.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (lb_still_dec_debug);
@@ -117,26 +118,142 @@ G_DEFINE_TYPE_WITH_CODE (LbStillDec, lb_still_dec, GST_TYPE_ELEMENT,
 GST_ELEMENT_REGISTER_DEFINE (lbstilldec, "lbstilldec", GST_RANK_NONE,
     LB_TYPE_STILL_DEC);
 
+/* ---- libavcodec, opened at the first still ---- */
+
+/* Linked, libavcodec and the codec libraries it pulls in (x264, x265,
+ * vpx, aom, dav1d …) would cost every lookbackd ~12 MiB of RSS from its
+ * start, stills or not: the element opens them when it first needs a
+ * decoder, by the sonames of the headers it was built with, and keeps
+ * them. */
+typedef struct
+{
+  const AVCodec *(*find_decoder) (enum AVCodecID id);
+  const char *(*get_name) (enum AVCodecID id);
+  AVCodecContext *(*alloc_context3) (const AVCodec * codec);
+  void (*free_context) (AVCodecContext ** ctx);
+  int (*open2) (AVCodecContext * ctx, const AVCodec * codec,
+      AVDictionary ** options);
+  int (*send_packet) (AVCodecContext * ctx, const AVPacket * packet);
+  int (*receive_frame) (AVCodecContext * ctx, AVFrame * frame);
+  void (*flush_buffers) (AVCodecContext * ctx);
+  AVPacket *(*packet_alloc) (void);
+  void (*packet_free) (AVPacket ** packet);
+  int (*new_packet) (AVPacket * packet, int size);
+  void (*packet_unref) (AVPacket * packet);
+  AVFrame *(*frame_alloc) (void);
+  void (*frame_free) (AVFrame ** frame);
+  void (*frame_unref) (AVFrame * frame);
+  void (*frame_move_ref) (AVFrame * dst, AVFrame * src);
+  void *(*mallocz) (size_t size);
+  const char *(*get_pix_fmt_name) (enum AVPixelFormat format);
+  int (*strerror) (int error, char *buf, size_t size);
+} Libav;
+
+typedef struct
+{
+  const gchar *name;
+  gsize offset;
+  gboolean util;                /* in libavutil, else libavcodec */
+} LibavSymbol;
+
+#define SYM(field, name, util) { name, G_STRUCT_OFFSET (Libav, field), util }
+static const LibavSymbol libav_symbols[] = {
+  SYM (find_decoder, "avcodec_find_decoder", FALSE),
+  SYM (get_name, "avcodec_get_name", FALSE),
+  SYM (alloc_context3, "avcodec_alloc_context3", FALSE),
+  SYM (free_context, "avcodec_free_context", FALSE),
+  SYM (open2, "avcodec_open2", FALSE),
+  SYM (send_packet, "avcodec_send_packet", FALSE),
+  SYM (receive_frame, "avcodec_receive_frame", FALSE),
+  SYM (flush_buffers, "avcodec_flush_buffers", FALSE),
+  SYM (packet_alloc, "av_packet_alloc", FALSE),
+  SYM (packet_free, "av_packet_free", FALSE),
+  SYM (new_packet, "av_new_packet", FALSE),
+  SYM (packet_unref, "av_packet_unref", FALSE),
+  SYM (frame_alloc, "av_frame_alloc", TRUE),
+  SYM (frame_free, "av_frame_free", TRUE),
+  SYM (frame_unref, "av_frame_unref", TRUE),
+  SYM (frame_move_ref, "av_frame_move_ref", TRUE),
+  SYM (mallocz, "av_mallocz", TRUE),
+  SYM (get_pix_fmt_name, "av_get_pix_fmt_name", TRUE),
+  SYM (strerror, "av_strerror", TRUE),
+};
+
+#undef SYM
+
+static Libav libav;
+static gchar *libav_error;      /* why it could not be opened, or NULL */
+
+static gpointer
+libav_open (gpointer unused)
+{
+  g_autofree gchar *codec_name = g_strdup_printf ("libavcodec.so.%d",
+      LIBAVCODEC_VERSION_MAJOR);
+  g_autofree gchar *util_name = g_strdup_printf ("libavutil.so.%d",
+      LIBAVUTIL_VERSION_MAJOR);
+  GModule *codec = g_module_open (codec_name, G_MODULE_BIND_LOCAL);
+  GModule *util = g_module_open (util_name, G_MODULE_BIND_LOCAL);
+
+  if (codec == NULL || util == NULL) {
+    libav_error = g_strdup (g_module_error ());
+    return NULL;
+  }
+  g_module_make_resident (codec);
+  g_module_make_resident (util);
+  for (guint i = 0; i < G_N_ELEMENTS (libav_symbols); i++) {
+    const LibavSymbol *sym = &libav_symbols[i];
+    gpointer *slot = G_STRUCT_MEMBER_P (&libav, sym->offset);
+    if (!g_module_symbol (sym->util ? util : codec, sym->name, slot)) {
+      libav_error = g_strdup_printf ("no %s in %s", sym->name,
+          sym->util ? util_name : codec_name);
+      return NULL;
+    }
+  }
+  return &libav;
+}
+
+/* libavcodec, or NULL with *@why. */
+static const Libav *
+libav_get (const gchar ** why)
+{
+  static GOnce once = G_ONCE_INIT;
+  const Libav *av = g_once (&once, libav_open, NULL);
+  *why = libav_error;
+  return av;
+}
+
+/* The text of libav error @code. */
+static gchar *
+libav_strerror (int code)
+{
+  gchar text[AV_ERROR_MAX_STRING_SIZE] = "";
+  if (libav.strerror == NULL || libav.strerror (code, text, sizeof text) < 0)
+    return g_strdup_printf ("error %d", code);
+  return g_strdup (text);
+}
+
 /* ---- the decoder ---- */
 
 static void
 lb_still_dec_close (LbStillDec * self)
 {
-  avcodec_free_context (&self->ctx);
-  gst_clear_caps (&self->in_caps);
-  av_packet_free (&self->packet);
-  av_frame_free (&self->frame);
-  av_frame_free (&self->candidate);
   gst_clear_event (&self->segment);
+  gst_clear_caps (&self->in_caps);
+  if (self->packet == NULL)
+    return;                     /* libavcodec never opened */
+  libav.free_context (&self->ctx);
+  libav.packet_free (&self->packet);
+  libav.frame_free (&self->frame);
+  libav.frame_free (&self->candidate);
 }
 
 static void
 lb_still_dec_reset (LbStillDec * self)
 {
   if (self->ctx)
-    avcodec_flush_buffers (self->ctx);
+    libav.flush_buffers (self->ctx);
   if (self->candidate)
-    av_frame_unref (self->candidate);
+    libav.frame_unref (self->candidate);
   gst_clear_event (&self->segment);
   gst_segment_init (&self->in_segment, GST_FORMAT_TIME);
   self->done = FALSE;
@@ -160,24 +277,32 @@ lb_still_dec_open (LbStillDec * self, GstCaps * caps)
   if (self->ctx && self->in_caps && gst_caps_is_equal (caps, self->in_caps))
     return TRUE;
 
+  const gchar *why = NULL;
+  const Libav *av = libav_get (&why);
+  if (av == NULL) {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Cannot load libavcodec: %s.",
+            why), (NULL));
+    return FALSE;
+  }
   GstStructure *s = gst_caps_get_structure (caps, 0);
   enum AVCodecID id = gst_structure_has_name (s, "video/x-h265") ?
       AV_CODEC_ID_HEVC : AV_CODEC_ID_H264;
-  const AVCodec *codec = avcodec_find_decoder (id);
+  const AVCodec *codec = av->find_decoder (id);
   if (codec == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("libavcodec has no %s decoder.",
-            avcodec_get_name (id)), (NULL));
+            av->get_name (id)), (NULL));
     return FALSE;
   }
 
-  avcodec_free_context (&self->ctx);
-  self->ctx = avcodec_alloc_context3 (codec);
+  av->free_context (&self->ctx);
+  self->ctx = av->alloc_context3 (codec);
   const GValue *v = gst_structure_get_value (s, "codec_data");
   if (v && G_VALUE_HOLDS (v, GST_TYPE_BUFFER)) {
     GstMapInfo map;
     GstBuffer *data = gst_value_get_buffer (v);
     gst_buffer_map (data, &map, GST_MAP_READ);
-    self->ctx->extradata = av_mallocz (map.size + AV_INPUT_BUFFER_PADDING_SIZE);
+    self->ctx->extradata =
+        av->mallocz (map.size + AV_INPUT_BUFFER_PADDING_SIZE);
     memcpy (self->ctx->extradata, map.data, map.size);
     self->ctx->extradata_size = (int) map.size;
     gst_buffer_unmap (data, &map);
@@ -189,19 +314,20 @@ lb_still_dec_open (LbStillDec * self, GstCaps * caps)
   self->ctx->thread_count = (int) lb_still_dec_threads (self);
   self->ctx->thread_type = FF_THREAD_FRAME;
 
-  int ret = avcodec_open2 (self->ctx, codec, NULL);
+  int ret = av->open2 (self->ctx, codec, NULL);
   if (ret < 0) {
+    g_autofree gchar *text = libav_strerror (ret);
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("libavcodec cannot open its "
-            "%s decoder: %s.", codec->name, av_err2str (ret)),
+            "%s decoder: %s.", codec->name, text),
         ("caps %" GST_PTR_FORMAT, caps));
-    avcodec_free_context (&self->ctx);
+    av->free_context (&self->ctx);
     return FALSE;
   }
   gst_caps_replace (&self->in_caps, caps);
   if (self->packet == NULL) {
-    self->packet = av_packet_alloc ();
-    self->frame = av_frame_alloc ();
-    self->candidate = av_frame_alloc ();
+    self->packet = av->packet_alloc ();
+    self->frame = av->frame_alloc ();
+    self->candidate = av->frame_alloc ();
   }
   GST_DEBUG_OBJECT (self, "%s decoder open, %d frame threads", codec->name,
       self->ctx->thread_count);
@@ -265,7 +391,7 @@ lb_still_dec_output (LbStillDec * self, const AVFrame * f)
   if (format == GST_VIDEO_FORMAT_UNKNOWN) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The decoded frame's pixel "
             "format %s is not one lbstilldec passes.",
-            av_get_pix_fmt_name (f->format)), (NULL));
+            libav.get_pix_fmt_name (f->format)), (NULL));
     return NULL;
   }
   gst_video_info_set_format (&info, format, f->width, f->height);
@@ -354,7 +480,7 @@ lb_still_dec_finish (LbStillDec * self, const AVFrame * f)
               "frame-time", G_TYPE_UINT64, (guint64) MAX (t, 0),
               "distance", G_TYPE_INT64, t - (gint64) target,
               "frames", G_TYPE_UINT64, self->frames, NULL)));
-  av_frame_unref (self->candidate);
+  libav.frame_unref (self->candidate);
   GstFlowReturn ret = gst_pad_push (self->srcpad, buffer);
   gst_pad_push_event (self->srcpad, gst_event_new_eos ());
   return ret == GST_FLOW_OK ? GST_FLOW_EOS : ret;
@@ -376,8 +502,8 @@ lb_still_dec_take (LbStillDec * self, AVFrame * f)
   gint64 t = stream_time (self, f->pts);
   if (t < (gint64) target) {
     /* the nearest before the target is the latest, in order */
-    av_frame_unref (self->candidate);
-    av_frame_move_ref (self->candidate, f);
+    libav.frame_unref (self->candidate);
+    libav.frame_move_ref (self->candidate, f);
     return GST_FLOW_OK;
   }
   /* at or past the target: later frames can only be farther */
@@ -395,15 +521,16 @@ lb_still_dec_receive (LbStillDec * self)
   GstFlowReturn ret = GST_FLOW_OK;
 
   while (ret == GST_FLOW_OK) {
-    int r = avcodec_receive_frame (self->ctx, self->frame);
+    int r = libav.receive_frame (self->ctx, self->frame);
     if (r == AVERROR (EAGAIN) || r == AVERROR_EOF)
       break;
     if (r < 0) {
-      GST_WARNING_OBJECT (self, "decoding failed: %s", av_err2str (r));
+      g_autofree gchar *text = libav_strerror (r);
+      GST_WARNING_OBJECT (self, "decoding failed: %s", text);
       break;
     }
     ret = lb_still_dec_take (self, self->frame);
-    av_frame_unref (self->frame);
+    libav.frame_unref (self->frame);
   }
   return ret;
 }
@@ -421,7 +548,7 @@ lb_still_dec_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   }
   /* libavcodec reads past the end of a packet: a padded copy */
   gst_buffer_map (buffer, &map, GST_MAP_READ);
-  if (av_new_packet (self->packet, (int) map.size) < 0) {
+  if (libav.new_packet (self->packet, (int) map.size) < 0) {
     gst_buffer_unmap (buffer, &map);
     gst_buffer_unref (buffer);
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Out of memory."), (NULL));
@@ -438,19 +565,19 @@ lb_still_dec_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
   gst_buffer_unref (buffer);
 
   while (ret == GST_FLOW_OK) {
-    int r = avcodec_send_packet (self->ctx, self->packet);
+    int r = libav.send_packet (self->ctx, self->packet);
     if (r == AVERROR (EAGAIN)) {
       ret = lb_still_dec_receive (self);
       continue;
     }
     if (r < 0) {
+      g_autofree gchar *text = libav_strerror (r);
       self->refused++;
-      GST_WARNING_OBJECT (self, "the decoder refused a packet: %s",
-          av_err2str (r));
+      GST_WARNING_OBJECT (self, "the decoder refused a packet: %s", text);
     }
     break;
   }
-  av_packet_unref (self->packet);
+  libav.packet_unref (self->packet);
   return ret == GST_FLOW_OK ? lb_still_dec_receive (self) : ret;
 }
 
@@ -458,7 +585,7 @@ lb_still_dec_chain (GstPad * pad, GstObject * parent, GstBuffer * buffer)
 static gboolean
 lb_still_dec_drain (LbStillDec * self)
 {
-  if (self->ctx && avcodec_send_packet (self->ctx, NULL) == 0)
+  if (self->ctx && libav.send_packet (self->ctx, NULL) == 0)
     lb_still_dec_receive (self);
   if (self->done)
     return TRUE;

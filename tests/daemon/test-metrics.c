@@ -140,6 +140,20 @@ scrape_until (Fixture * f, const gchar * token, const gchar * series,
   }
 }
 
+/* Whether lookbackd maps libavcodec: lbstilldec opens it at the first
+ * still, so a lookbackd that records and makes none does not pay the RSS
+ * of it and of the codec libraries it pulls in. */
+static gboolean
+maps_libavcodec (Fixture * f)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/maps",
+      (int) lb_test_daemon_get_pid (f->daemon));
+  g_autofree gchar *maps = NULL;
+
+  g_assert_true (g_file_get_contents (path, &maps, NULL, NULL));
+  return strstr (maps, "/libavcodec.so") != NULL;
+}
+
 #define LIVE_L "{vehicle=\"" VEHICLE "\",input=\"" LIVE "\"}"
 #define DEAD_L "{vehicle=\"" VEHICLE "\",input=\"" DEAD "\"}"
 
@@ -174,7 +188,9 @@ test_recording_jobs_retention (Fixture * f, gconstpointer data)
   g_assert_cmpfloat (value (c, "lookback_input_last_frame_age_seconds"
           DEAD_L), >=, 0);
 
-  /* a still: created, ended available, one job, the organisation charged */
+  /* a still: created, ended available, one job, the organisation charged;
+   * libavcodec is opened for it, not before */
+  g_assert_false (maps_libavcodec (f));
   g_free (request (f, "POST", "/cameras/media/retrieval", f->token,
           "{\"vehicleId\":\"" VEHICLE "\",\"mediaType\":\"image\","
           "\"inputs\":[\"" DEAD "\"],\"startTime\":\"2026-01-01T10:00:01Z\","
@@ -182,6 +198,7 @@ test_recording_jobs_retention (Fixture * f, gconstpointer data)
   g_autofree gchar *d = scrape_until (f, NULL,
       "lookback_retrievals_ended_total{media_type=\"image\","
       "status=\"available\"}", 1);
+  g_assert_true (maps_libavcodec (f));
   g_assert_cmpfloat (value (d, "lookback_retrievals_created_total"
           "{media_type=\"image\",status=\"pending\"}"), ==, 1);
   g_assert_cmpfloat (value (d, "lookback_job_duration_seconds_count"
