@@ -278,8 +278,7 @@ lb_still_dec_open (LbStillDec * self, GstCaps * caps)
     return TRUE;
 
   const gchar *why = NULL;
-  const Libav *av = libav_get (&why);
-  if (av == NULL) {
+  if (libav_get (&why) == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("Cannot load libavcodec: %s.",
             why), (NULL));
     return FALSE;
@@ -287,22 +286,22 @@ lb_still_dec_open (LbStillDec * self, GstCaps * caps)
   GstStructure *s = gst_caps_get_structure (caps, 0);
   enum AVCodecID id = gst_structure_has_name (s, "video/x-h265") ?
       AV_CODEC_ID_HEVC : AV_CODEC_ID_H264;
-  const AVCodec *codec = av->find_decoder (id);
+  const AVCodec *codec = libav.find_decoder (id);
   if (codec == NULL) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("libavcodec has no %s decoder.",
-            av->get_name (id)), (NULL));
+            libav.get_name (id)), (NULL));
     return FALSE;
   }
 
-  av->free_context (&self->ctx);
-  self->ctx = av->alloc_context3 (codec);
+  libav.free_context (&self->ctx);
+  self->ctx = libav.alloc_context3 (codec);
   const GValue *v = gst_structure_get_value (s, "codec_data");
   if (v && G_VALUE_HOLDS (v, GST_TYPE_BUFFER)) {
     GstMapInfo map;
     GstBuffer *data = gst_value_get_buffer (v);
     gst_buffer_map (data, &map, GST_MAP_READ);
     self->ctx->extradata =
-        av->mallocz (map.size + AV_INPUT_BUFFER_PADDING_SIZE);
+        libav.mallocz (map.size + AV_INPUT_BUFFER_PADDING_SIZE);
     memcpy (self->ctx->extradata, map.data, map.size);
     self->ctx->extradata_size = (int) map.size;
     gst_buffer_unmap (data, &map);
@@ -314,20 +313,20 @@ lb_still_dec_open (LbStillDec * self, GstCaps * caps)
   self->ctx->thread_count = (int) lb_still_dec_threads (self);
   self->ctx->thread_type = FF_THREAD_FRAME;
 
-  int ret = av->open2 (self->ctx, codec, NULL);
+  int ret = libav.open2 (self->ctx, codec, NULL);
   if (ret < 0) {
     g_autofree gchar *text = libav_strerror (ret);
     GST_ELEMENT_ERROR (self, LIBRARY, INIT, ("libavcodec cannot open its "
             "%s decoder: %s.", codec->name, text),
         ("caps %" GST_PTR_FORMAT, caps));
-    av->free_context (&self->ctx);
+    libav.free_context (&self->ctx);
     return FALSE;
   }
   gst_caps_replace (&self->in_caps, caps);
   if (self->packet == NULL) {
-    self->packet = av->packet_alloc ();
-    self->frame = av->frame_alloc ();
-    self->candidate = av->frame_alloc ();
+    self->packet = libav.packet_alloc ();
+    self->frame = libav.frame_alloc ();
+    self->candidate = libav.frame_alloc ();
   }
   GST_DEBUG_OBJECT (self, "%s decoder open, %d frame threads", codec->name,
       self->ctx->thread_count);
@@ -729,13 +728,13 @@ lb_still_dec_class_init (LbStillDecClass * klass)
   /**
    * LbStillDec:target-time:
    *
-   * The time, in ns in the PTS domain (wall-clock ns since the epoch behind
-   * lbrecordingsrc), that the frame passed is nearest to.
+   * The time, in ns of stream time (behind lbrecordingsrc, the PTS:
+   * wall-clock ns since the epoch), that the frame passed is nearest to.
    */
   g_object_class_install_property (gobject_class, PROP_TARGET_TIME,
       g_param_spec_uint64 ("target-time", "Target time",
-          "Pass the frame whose PTS is nearest to this time, in ns (behind "
-          "lbrecordingsrc: wall-clock ns since the Unix epoch)",
+          "Pass the frame whose stream time is nearest to this time, in ns "
+          "(behind lbrecordingsrc: wall-clock ns since the Unix epoch)",
           0, G_MAXUINT64, DEFAULT_TARGET_TIME,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
