@@ -5,6 +5,7 @@
 #include "core/lb-time.h"
 #include "quota/lb-quota.h"
 
+#include <execinfo.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
@@ -14,6 +15,42 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- where a test died ---- */
+
+#ifndef __SANITIZE_ADDRESS__
+/* A test program that aborts (a failed assertion, a critical under
+ * G_DEBUG=fatal-criticals, which raises SIGTRAP or SIGABRT) prints its
+ * stack first: the log of a rare failure then says where.  The system
+ * libraries have no symbols: their frames are addresses in a library, which
+ * `objdump -d` and the library's strings place.  Not in the sanitized build:
+ * ASan prints its own stacks, and a leak report must end the log. */
+static void
+on_fatal_signal (gint sig)
+{
+  static const gchar head[] = "test program died; its stack:\n";
+  gpointer frames[64];
+  gint n = backtrace (frames, G_N_ELEMENTS (frames));
+
+  if (write (STDERR_FILENO, head, sizeof head - 1) > 0)
+    backtrace_symbols_fd (frames, n, STDERR_FILENO);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void install_fatal_handlers (void) __attribute__((constructor));
+
+static void
+install_fatal_handlers (void)
+{
+  gpointer frame;
+
+  backtrace (&frame, 1);        /* loads libgcc now, not in the handler */
+  signal (SIGABRT, on_fatal_signal);
+  signal (SIGTRAP, on_fatal_signal);
+}
+#endif
 
 void
 lb_test_rm_rf (const gchar * path)
