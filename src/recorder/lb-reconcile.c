@@ -228,6 +228,81 @@ recover_tail (const gchar * path, GString * report)
   return said ? said : g_strdup ("");
 }
 
+/* The start time in a segment file's name ("<start_ns>.mp4"). */
+static gboolean
+name_start (const gchar * name, gint64 * start_ns)
+{
+  g_autofree gchar *num = g_str_has_suffix (name, ".mp4") ?
+      g_strndup (name, strlen (name) - 4) : NULL;
+  return num && g_ascii_string_to_signed (num, 10, G_MININT64, G_MAXINT64,
+      start_ns, NULL);
+}
+
+/* The newest segment file of @path's folder named before @start_ns (its
+ * input's previous segment), NULL when there is none: the folder's names
+ * are read, no file is opened. */
+static gchar *
+previous_segment (const gchar * path, gint64 start_ns)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autofree gchar *best = NULL;
+  gint64 best_start = G_MININT64, start;
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d)))
+    if (name_start (name, &start) && start < start_ns && start > best_start) {
+      best_start = start;
+      g_free (best);
+      best = g_strdup (name);
+    }
+  return best ? g_build_filename (dir, best, NULL) : NULL;
+}
+
+/* Recovers the frames of @path, when it has no moov (its writer died
+ * within its first fragment), from its input's previous segment
+ * (lb_mp4_recover_first): a file with audio (a sample journal) is left
+ * alone.  What came of it, for the operator's line: "" (it has a moov),
+ * "N frames recovered …" or why not. */
+static gchar *
+recover_first (const gchar * path, gint64 start_ns, GString * report)
+{
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (GError) error = NULL;
+  if (lb_mp4_read_init_path (path, &init, &error)
+      || !g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
+    return g_strdup ("");
+  g_clear_error (&error);
+  g_autofree gchar *jpath = lb_mp4_journal_path (path);
+  g_autofree gchar *prev = previous_segment (path, start_ns);
+  g_autofree gchar *note = NULL;
+  guint n = 0;
+  if (g_file_test (jpath, G_FILE_TEST_EXISTS)) {
+    note = g_strdup ("it has audio");
+  } else {
+    gint fd = open (path, O_RDWR | O_CLOEXEC);
+    gint pfd = prev ? open (prev, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+      note = g_strdup_printf ("open: %s", g_strerror (errno));
+    else if (!lb_mp4_recover_first (fd, pfd, &n, &note, &error))
+      note = g_strdup (error->message);
+    if (fd >= 0)
+      close (fd);
+    if (pfd >= 0)
+      close (pfd);
+  }
+  if (n > 0) {
+    g_string_append_printf (report, "recovered %u frames of %s, which had "
+        "no moov (its codec and timing from %s)\n", n, path, prev);
+    return g_strdup_printf ("it had no moov: %u frames recovered (its codec "
+        "and timing from %s)", n, prev);
+  }
+  g_string_append_printf (report, "did not recover %s, which has no moov: "
+      "%s\n", path, note ? note : "nothing to recover");
+  return g_strdup_printf ("not recovered: %s", note ? note :
+      "nothing to recover");
+}
+
 static gboolean
 reindex_open (LbStore * store, LbSegment * seg, GString * report,
     GError ** error)
@@ -320,28 +395,23 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
   /* a FIFO or a device would block or never end a read: never opened */
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
     return quarantine (store, path, 0, "not a regular file", report, error);
+  g_autofree gchar *first = recover_first (path, start_ns, report);
   g_free (recover_tail (path, report));
   if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
           &local)) {
     g_string_append_printf (report, "indexed unknown file %s\n", path);
     lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = vehicle,.input = input),
-        "segment file %s was not in the index: indexed", path);
+        "segment file %s was not in the index: indexed%s%s", path,
+        *first ? "; " : "", first);
     return TRUE;
   }
-  if (g_error_matches (local, LB_ERROR, LB_ERROR_CORRUPT))
-    return quarantine (store, path, 0, local->message, report, error);
+  if (g_error_matches (local, LB_ERROR, LB_ERROR_CORRUPT)) {
+    g_autofree gchar *why = *first ? g_strdup_printf ("%s; %s",
+        local->message, first) : g_strdup (local->message);
+    return quarantine (store, path, 0, why, report, error);
+  }
   g_propagate_error (error, g_steal_pointer (&local));
   return FALSE;
-}
-
-/* The start time in a segment file's name ("<start_ns>.mp4"). */
-static gboolean
-name_start (const gchar * name, gint64 * start_ns)
-{
-  g_autofree gchar *num = g_str_has_suffix (name, ".mp4") ?
-      g_strndup (name, strlen (name) - 4) : NULL;
-  return num && g_ascii_string_to_signed (num, 10, G_MININT64, G_MAXINT64,
-      start_ns, NULL);
 }
 
 /* Files under @dir that may be unknown to the index.  In an input's folder

@@ -737,8 +737,8 @@ ref_fragment_clear (RefFragment * r)
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RefFragment, ref_fragment_clear)
-/* The @index-th fragment (0: the moov's) of @src, which must be a moof
- * fragment whose mdat holds only its samples. */
+/* The @index-th fragment (0: the moov's) of @src, whose mdat holds only
+ * its samples. */
      static void find_fragment (const gchar * src, guint index, RefFragment * r)
 {
   g_autoptr (GError) error = NULL;
@@ -775,7 +775,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RefFragment, ref_fragment_clear)
   r->mdat_pos = first->offset - 8;
   r->payload_end = last->offset + last->size;
   g_assert_cmpint (memcmp (d + r->mdat_pos + 4, "mdat", 4), ==, 0);
-  g_assert_cmpint (memcmp (d + r->payload_end + 4, "moof", 4), ==, 0);
+  /* the moov describes the first fragment, a moof each later one */
+  g_assert_cmpint (memcmp (d + r->payload_end + 4, index ? "moof" : "moov",
+          4), ==, 0);
 }
 
 /* What a kill leaves: @src up to @len bytes, where the reference
@@ -1193,6 +1195,251 @@ test_recover_zero_duration (Fixture * f, gconstpointer data)
   }
 }
 
+/* ---- a file killed within its first fragment: no moov yet ---- */
+
+static gboolean
+same_bytes (const gchar * a, GBytes * b)
+{
+  g_autoptr (GBytes) now = lbt_read_bytes (a);
+  return g_bytes_equal (now, b);
+}
+
+/* Recovers the moov-less file @path with the previous segment @previous
+ * (NULL: none) and checks that exactly @expect frames of @r (the first
+ * fragment of the recording @src) were recovered: the file then reads as
+ * the muxer's own once its moov is written (the same samples, times and
+ * flags), qtdemux and ffprobe decode them all, and a second recovery
+ * finds nothing to do.  With @expect 0, the file is left as it was. */
+static void
+check_first_recovered (const gchar * path, const gchar * previous,
+    const gchar * src, const RefFragment * r, guint expect)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) before = lbt_read_bytes (path);
+  gint fd = g_open (path, O_RDWR, 0);
+  gint pfd = previous ? g_open (previous, O_RDONLY, 0) : -1;
+  g_assert_cmpint (fd, >=, 0);
+  guint n = G_MAXUINT;
+  g_autofree gchar *note = NULL;
+  g_assert_true (lb_mp4_recover_first (fd, pfd, &n, &note, &error));
+  g_assert_no_error (error);
+  g_test_message ("%u frames recovered (%s)", n, note ? note : "");
+  g_assert_cmpuint (n, ==, expect);
+  if (expect == 0) {
+    g_assert_true (same_bytes (path, before));
+    close (fd);
+    if (pfd >= 0)
+      close (pfd);
+    return;
+  }
+  g_autoptr (LbMp4Init) init = NULL, ref = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &init, &error));
+  g_assert_true (lb_mp4_read_init_path (src, &ref, &error));
+  g_assert_true (init->fragmented);
+  g_assert_cmpstr (init->codec, ==, ref->codec);
+  g_assert_cmpstr (init->caps, ==, ref->caps);
+  g_assert_cmpuint (init->timescale, ==, ref->timescale);
+  g_assert_cmpint (init->edit_ns, ==, ref->edit_ns);
+  g_assert_cmpint (init->fps_n, ==, ref->fps_n);
+  gint64 size = file_size (path);
+  g_autoptr (LbMp4Fragment) fr = NULL, next = NULL;
+  g_assert_true (lb_mp4_read_fragment (fd, init, lb_mp4_first_offset (init),
+          size, &fr, &error));
+  g_assert_cmpuint (fr->samples->len, ==, expect);
+  g_assert_cmpint (fr->next_offset, ==, size);
+  for (guint i = 0; i < expect; i++) {
+    LbMp4Sample *a = &g_array_index (fr->samples, LbMp4Sample, i);
+    LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
+    g_assert_cmpint (a->offset, ==, b->offset);
+    g_assert_cmpuint (a->size, ==, b->size);
+    g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
+    g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
+    g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
+    g_assert_cmpint (a->sync, ==, b->sync);
+  }
+  g_assert_false (lb_mp4_read_fragment (fd, init, fr->next_offset, size,
+          &next, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_YET);
+  g_clear_error (&error);
+  g_assert_cmpint (decode_count (path), ==, (gint) expect);
+  g_assert_cmpint (ffprobe_count (path), ==, (gint) expect);
+
+  guint again = G_MAXUINT;
+  g_assert_true (lb_mp4_recover_first (fd, pfd, &again, NULL, &error));
+  g_assert_cmpuint (again, ==, 0);
+  g_assert_true (lb_mp4_recover_tail (fd, &again, NULL, &error));
+  g_assert_cmpuint (again, ==, 0);
+  g_assert_cmpint (file_size (path), ==, size);
+  close (fd);
+  close (pfd);
+}
+
+/* A kill within a file's first fragment (before the muxer wrote its moov,
+ * which describes that fragment): with the input's previous segment, the
+ * frames whose bytes are whole are recovered (with B-frames those shown
+ * before any that was cut off), H.264 and H.265. */
+static void
+test_recover_first (Fixture * f, gconstpointer data)
+{
+  const gchar *src = *(const gchar **) data;
+  g_auto (RefFragment) r;
+  find_fragment (src, 0, &r);
+  g_assert_cmpuint (r.samples->len, ==, 30);
+  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
+  /* the previous segment: another file of the same encoder */
+  g_autofree gchar *previous = g_build_filename (f->dir, "previous.mp4", NULL);
+  copy_prefix (src, previous, -1);
+  static const struct
+  {
+    const gchar *what;
+    gint kind;
+    guint whole;                /* frames whose bytes are whole */
+  } cases[] = {
+    {"inside the mdat header", 0, 0},
+    {"right after the mdat header", 1, 0},
+    {"mid-NAL in frame 10", 2, 10},
+    {"between frames 19 and 20", 3, 20},
+    {"exactly at the end", 4, 30},
+    {"mdat closed, moov torn", 5, 30},
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    g_autofree gchar *name = g_strdup_printf ("first-%u.mp4", c);
+    g_autofree gchar *path = g_build_filename (f->dir, name, NULL);
+    gint64 len = 0;
+    switch (cases[c].kind) {
+      case 0:
+        len = r.mdat_pos + 5;
+        break;
+      case 1:
+        len = r.mdat_pos + 8;
+        break;
+      case 2:
+        len = s[10].offset + s[10].size / 2;
+        break;
+      case 3:
+        len = s[20].offset;
+        break;
+      case 4:
+      case 5:
+        len = r.payload_end + (cases[c].kind == 5 ? 20 : 0);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
+    write_killed (src, path, &r, len, cases[c].kind == 5);
+    check_first_recovered (path, previous, src, &r, shown_prefix (&r,
+            cases[c].whole));
+  }
+}
+
+/* Without a previous segment, with one of another codec or size (its
+ * parameter sets are not the file's) or with garbage for samples, a
+ * moov-less file is left as it was. */
+static void
+test_recover_first_refused (Fixture * f, gconstpointer data)
+{
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, 0, &r);
+  g_autofree gchar *path = g_build_filename (f->dir, "first.mp4", NULL);
+  g_autofree gchar *other = g_build_filename (f->dir, "other.mp4", NULL);
+  g_autofree gchar *h265 = g_build_filename (f->dir, "h265.mp4", NULL);
+  LbtRecording small = {.frames = 10,.fps = 30,.gop = 30,.width = 176,
+    .height = 144
+  };
+  g_assert_true (lbt_record (other, &small));
+  copy_prefix (bframes_path[1], h265, -1);
+  write_killed (growing_path, path, &r, r.payload_end, FALSE);
+
+  check_first_recovered (path, NULL, growing_path, &r, 0);
+  check_first_recovered (path, other, growing_path, &r, 0);
+  check_first_recovered (path, h265, growing_path, &r, 0);
+  /* the previous segment is moov-less too */
+  g_autofree gchar *moovless = g_build_filename (f->dir, "moovless.mp4", NULL);
+  write_killed (growing_path, moovless, &r, r.payload_end, FALSE);
+  check_first_recovered (path, moovless, growing_path, &r, 0);
+
+  /* garbage after the ftyp, and the frames cut into pieces */
+  g_autoptr (GBytes) b = lbt_read_bytes (growing_path);
+  const guint8 *d = g_bytes_get_data (b, NULL);
+  g_autoptr (GByteArray) a = g_byte_array_new ();
+  g_byte_array_append (a, d, r.mdat_pos + 8);
+  memset (a->data + r.mdat_pos, 0, 4);
+  for (guint i = 0; i < 20000; i++) {
+    guint8 x = (guint8) g_test_rand_int ();
+    g_byte_array_append (a, &x, 1);
+  }
+  g_assert_true (g_file_set_contents (path, (const gchar *) a->data, a->len,
+          NULL));
+  check_first_recovered (path, growing_path, growing_path, &r, 0);
+  g_byte_array_set_size (a, r.mdat_pos + 8);
+  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
+  for (guint i = 0; i < 30; i += 2)
+    g_byte_array_append (a, d + s[i].offset, s[i].size / 2);
+  g_assert_true (g_file_set_contents (path, (const gchar *) a->data, a->len,
+          NULL));
+  gint fd = g_open (path, O_RDWR, 0);
+  gint pfd = g_open (growing_path, O_RDONLY, 0);
+  guint n = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_recover_first (fd, pfd, &n, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("from the pieces: %u frames", n);
+  g_assert_cmpuint (n, <=, 1);
+  close (fd);
+  close (pfd);
+}
+
+/* At a start, a segment file without a moov is recovered from its input's
+ * previous segment and indexed instead of quarantined; one without a
+ * previous segment is quarantined as before. */
+static void
+test_reconcile_first (Fixture * f, gconstpointer data)
+{
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, 0, &r);
+  g_autofree gchar *previous =
+      lb_footage_segment_path (f->dir, "v1", "a", T0 - 10 * GST_SECOND);
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  g_autofree gchar *alone = lb_footage_segment_path (f->dir, "v1", "b", T0);
+  copy_prefix (final_path, previous, -1);
+  write_killed (growing_path, path, &r, r.samples->len ?
+      g_array_index (r.samples, LbMp4Sample, 20).offset : 0, FALSE);
+  write_killed (growing_path, alone, &r, r.payload_end, FALSE);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", report->str);
+  g_autofree gchar *line = g_strdup_printf ("recovered 20 frames of %s, "
+      "which had no moov", path);
+  g_assert_nonnull (strstr (report->str, line));
+
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_list (f->store, "v1", "a", FALSE, &error);
+  g_assert_cmpuint (segs->len, ==, 2);
+  LbSegment *seg = g_ptr_array_index (segs, 1);
+  g_assert_cmpstr (seg->path, ==, path);
+  g_assert_cmpint (seg->start_ns, ==, T0);
+  g_assert_cmpint (seg->bytes, ==, file_size (path));
+  const LbMp4Sample *s19 = &g_array_index (r.samples, LbMp4Sample, 19);
+  g_assert_cmpint (ABS (seg->end_ns - (T0 + s19->pts_ns + s19->duration_ns)),
+      <=, 1);
+  g_autoptr (GArray) kf = lb_store_segment_keyframes (f->store, seg->id,
+      &error);
+  g_assert_cmpuint (kf->len, ==, 1);
+  g_assert_cmpuint (g_array_index (kf, LbKeyframe, 0).frames, ==, 20);
+  g_assert_cmpint (decode_count (path), ==, 20);
+
+  g_assert_true (quarantined (f, alone));
+  g_assert_nonnull (strstr (report->str, "no previous segment"));
+
+  g_autoptr (GString) again = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, again, &error));
+  g_assert_null (strstr (again->str, "recovered"));
+}
+
 /* ---- recovery of a torn tail with audio, by its sample journal ---- */
 
 /* 30 fps H.264 (GOP 30) and its @audio ("aac", "opus") from live sources,
@@ -1391,6 +1638,17 @@ main (int argc, char **argv)
   ADD_RECOVER ("/indexer/recover-tail/h265-bframes-after-moov", h265_b_moov);
   ADD ("/indexer/recover-slices", test_recover_slices);
   ADD ("/indexer/recover-zero-duration", test_recover_zero_duration);
+  g_test_add ("/indexer/recover-first/h264", Fixture, &growing_path,
+      lb_test_store_fixture_setup, test_recover_first,
+      lb_test_store_fixture_teardown);
+  g_test_add ("/indexer/recover-first/h264-bframes", Fixture,
+      &bframes_path[0], lb_test_store_fixture_setup, test_recover_first,
+      lb_test_store_fixture_teardown);
+  g_test_add ("/indexer/recover-first/h265-bframes", Fixture,
+      &bframes_path[1], lb_test_store_fixture_setup, test_recover_first,
+      lb_test_store_fixture_teardown);
+  ADD ("/indexer/recover-first-refused", test_recover_first_refused);
+  ADD ("/indexer/reconcile-first", test_reconcile_first);
   g_test_add ("/indexer/recover-journal/aac", Fixture, "aac",
       lb_test_store_fixture_setup, test_recover_journal,
       lb_test_store_fixture_teardown);
