@@ -1046,7 +1046,13 @@ find_first_mdat (Tail * t, GError ** error)
       || !lb_mp4_file_box_is_whole (&ftyp, t->file_size))
     return refuse (t, "no ftyp");
   t->cursor = ftyp.size;
-  return find_mdat (t, error);
+  Step s = find_mdat (t, error);
+  /* the muxer writes the mdat's size with the moov: a closed one is whole
+   * (a recovery killed before its moov was written) */
+  if (s == STEP_ON && t->mdat.size != 0
+      && !lb_mp4_file_box_is_whole (&t->mdat, t->file_size))
+    return refuse (t, "a closed mdat cut short");
+  return s;
 }
 
 /* The moov of the input's previous segment (@fd): it gives the track, its
@@ -1148,6 +1154,19 @@ contains (const guint8 * hay, gsize hay_len, const guint8 * needle, gsize len)
     if (memcmp (hay + i, needle, len) == 0)
       return TRUE;
   return FALSE;
+}
+
+/* A closed mdat holds the frames kept and nothing else: else it is not
+ * what the muxer (or this recovery, killed) leaves, and cutting it would
+ * lose what follows them. */
+static Step
+check_closed (Tail * t)
+{
+  const AccessUnit *last = &g_array_index (t->aus, AccessUnit,
+      t->aus->len - 1);
+  if (t->mdat.size != 0 && (gint64) last->end != t->payload_end - t->payload)
+    return refuse (t, "its closed mdat holds more than whole frames");
+  return STEP_ON;
 }
 
 /* The first access unit is a keyframe, and the parameter sets it carries
@@ -1411,6 +1430,8 @@ recover_first (Tail * t, gint fd, GError ** error)
     s = check_first_unit (t, error);
   if (s == STEP_ON && t->order)
     s = order_tail (t);
+  if (s == STEP_ON)
+    s = check_closed (t);
   if (s == STEP_ON)
     s = describe_aus (t);
   if (s == STEP_ON)

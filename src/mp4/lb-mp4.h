@@ -183,7 +183,9 @@ gboolean     lb_mp4_recover_tail_journal (gint          fd,
  * as it was (*@out_note, if given, says why): no previous segment, one
  * that is not a single H.264 or H.265 track (a file with audio), no frame
  * duration in it, a first frame that is not a keyframe, in-band parameter
- * sets that are not those of its codec data, or no whole access unit.
+ * sets that are not those of its codec data, no whole access unit, or a
+ * closed mdat (a size in its header) that is cut short or holds more than
+ * whole frames (not what a kill leaves: a damaged file is not cut).
  * FALSE only on I/O errors. */
 gboolean     lb_mp4_recover_first  (gint                fd,
                                     gint                previous_fd,
