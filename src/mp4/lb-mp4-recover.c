@@ -173,7 +173,7 @@ read_fragments (Tail * t, GError ** error)
 {
   GError *local = NULL;
   if (!lb_mp4_read_init (t->fd, &t->init, &local))
-    return read_failed (local, STEP_OVER, error);       /* no moov: nothing describes the samples */
+    return read_failed (local, STEP_OVER, error);       /* no moov: lb_mp4_recover_first() */
   if (!t->init->fragmented)
     return STEP_OVER;           /* finalised: complete */
   if (!lb_mp4_file_size (t->fd, &t->file_size, error))

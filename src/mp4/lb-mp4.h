@@ -15,7 +15,9 @@
  * stay valid.  A file cut by a crash keeps every complete mdat+moof pair,
  * and its last mdat (header size 0 while mp4mux writes into it) holds the
  * samples of a fragment whose moof was not written: lb_mp4_recover_tail()
- * gives it one.
+ * gives it one.  Until the second fragment begins the file is only
+ * "ftyp | free | mdat (first GOP, header size 0)": lb_mp4_recover_first()
+ * gives it the moov.
  *
  * A "fragment" here is a byte range holding whole samples of the video
  * track: one moof and its mdat (+ padding boxes) in fragmented files, or one
