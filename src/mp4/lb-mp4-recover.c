@@ -959,20 +959,6 @@ append_box (Tail * t, guint8 * box, gsize size, gint64 at, GError ** error)
   return STEP_ON;
 }
 
-/* Each step leaves a file this function can recover again: cut the torn
- * bytes, close the mdat, sync, then append the moof and sync. */
-static Step
-write_moof (Tail * t, GError ** error)
-{
-  gint64 new_end;
-  Step s = close_mdat (t, &new_end, error);
-  if (s != STEP_ON)
-    return s;
-  gsize moof_size;
-  guint8 *moof = build_moof (t, &moof_size);
-  return append_box (t, moof, moof_size, new_end, error);
-}
-
 /* The steps of a file of one video track, told apart by its NAL units. */
 static Step
 recover_video (Tail * t, GError ** error)
@@ -1399,18 +1385,20 @@ build_moov (const Tail * t, gsize * size)
   return gst_byte_writer_reset_and_get_data (&w);
 }
 
-/* As write_moof(), with a moov after the mdat: the layout of the muxer's
- * file once its first fragment is described. */
+/* Each step leaves a file this function can recover again: cut the torn
+ * bytes, close the mdat, sync, then append the moof (the moov of a file
+ * that had none: the layout of the muxer's file once its first fragment
+ * is described) and sync. */
 static Step
-write_moov (Tail * t, GError ** error)
+write_index (Tail * t, GError ** error)
 {
   gint64 new_end;
   Step s = close_mdat (t, &new_end, error);
   if (s != STEP_ON)
     return s;
-  gsize moov_size;
-  guint8 *moov = build_moov (t, &moov_size);
-  return append_box (t, moov, moov_size, new_end, error);
+  gsize size;
+  guint8 *box = t->first ? build_moov (t, &size) : build_moof (t, &size);
+  return append_box (t, box, size, new_end, error);
 }
 
 /* The steps of a file without a moov, with the previous segment @fd. */
@@ -1435,7 +1423,7 @@ recover_first (Tail * t, gint fd, GError ** error)
   if (s == STEP_ON)
     s = describe_aus (t);
   if (s == STEP_ON)
-    s = write_moov (t, error);
+    s = write_index (t, error);
   return s;
 }
 
@@ -1501,7 +1489,7 @@ lb_mp4_recover_tail_journal (gint fd, GBytes * journal, guint * out_samples,
     s = journal && t.init->audio ? recover_with_journal (&t, error) :
         recover_video (&t, error);
   if (s == STEP_ON)
-    s = write_moof (&t, error);
+    s = write_index (&t, error);
   return tail_finish (&t, s, out_samples, out_note);
 }
 

@@ -837,6 +837,24 @@ ffprobe_count (const gchar * path)
   return (gint) g_ascii_strtoll (out, NULL, 10);
 }
 
+/* @got holds @expect samples: the first @expect of the reference
+ * fragment @r, with the muxer's own sizes, offsets, times and flags. */
+static void
+check_same_samples (const GArray * got, const RefFragment * r, guint expect)
+{
+  g_assert_cmpuint (got->len, ==, expect);
+  for (guint i = 0; i < expect; i++) {
+    const LbMp4Sample *a = &g_array_index (got, LbMp4Sample, i);
+    const LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
+    g_assert_cmpint (a->offset, ==, b->offset);
+    g_assert_cmpuint (a->size, ==, b->size);
+    g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
+    g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
+    g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
+    g_assert_cmpint (a->sync, ==, b->sync);
+  }
+}
+
 /* Reconciles the killed file at @path (unknown to the index) and checks
  * that exactly @expect frames of the reference fragment were recovered,
  * timed and flagged like the muxer would have, and that all decode. */
@@ -894,17 +912,7 @@ check_recovered (LbStore * store, const gchar * path, const gchar * input,
     g_autoptr (LbMp4Fragment) range = NULL;
     g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &range,
             &error));
-    g_assert_cmpuint (range->samples->len, ==, expect);
-    for (guint i = 0; i < expect; i++) {
-      LbMp4Sample *a = &g_array_index (range->samples, LbMp4Sample, i);
-      LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
-      g_assert_cmpint (a->offset, ==, b->offset);
-      g_assert_cmpuint (a->size, ==, b->size);
-      g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
-      g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
-      g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
-      g_assert_cmpint (a->sync, ==, b->sync);
-    }
+    check_same_samples (range->samples, r, expect);
   }
   close (fd);
   /* (qtdemux 1.22 ends the presentation of a file with moof fragments as
@@ -950,6 +958,42 @@ typedef struct
   guint index;                  /* the killed fragment */
 } RecoverCase;
 
+/* Where the kills of the recovery tests cut the fragment @r, and how many
+ * of its frames are whole then. */
+static const struct
+{
+  const gchar *what;
+  guint whole;
+} kill_cuts[] = {
+  {"inside the mdat header", 0},
+  {"right after the mdat header", 0},
+  {"inside the first NAL length", 0},
+  {"mid-NAL in frame 10", 10},
+  {"between frames 19 and 20", 20},
+  {"between frames 21 and 22", 22},
+  {"exactly at the end", 30},
+  {"mdat closed, nothing after it", 30},
+  {"mdat closed, then a torn box", 30},
+};
+
+/* The length of the file cut by kill_cuts[@cut], and whether its mdat
+ * is closed (*@keep_size). */
+static gint64
+kill_cut (const RefFragment * r, guint cut, gboolean * keep_size)
+{
+  const LbMp4Sample *s = (const LbMp4Sample *) r->samples->data;
+  const gint64 len[] = {
+    r->mdat_pos + 5, r->mdat_pos + 8, s[0].offset + 2,
+    s[10].offset + s[10].size / 2, s[20].offset, s[22].offset,
+    r->payload_end, r->payload_end, r->payload_end + 20,
+  };
+  G_STATIC_ASSERT (G_N_ELEMENTS (len) == G_N_ELEMENTS (kill_cuts));
+  *keep_size = cut >= 7;
+  g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", kill_cuts[cut].what,
+      len[cut]);
+  return len[cut];
+}
+
 /* The killed fragment is the one after the moov's (index 1) or after a
  * moof fragment (2), of a recording with or without B-frames: the frames
  * whose bytes are whole are recovered, with B-frames those shown before
@@ -966,64 +1010,14 @@ test_recover_tail (Fixture * f, gconstpointer data)
   const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
   g_assert_true (s[0].sync);
   g_assert_true (s[10].size > 8);
-  static const struct
-  {
-    const gchar *what;
-    gint kind;
-    guint whole;                /* frames whose bytes are whole */
-  } cases[] = {
-    {"inside the mdat header", 0, 0},
-    {"right after the mdat header", 1, 0},
-    {"inside the first NAL length", 2, 0},
-    {"mid-NAL in frame 10", 3, 10},
-    {"between frames 19 and 20", 4, 20},
-    {"between frames 21 and 22", 8, 22},
-    {"exactly at the end", 5, 30},
-    {"mdat closed, moof not written", 6, 30},
-    {"mdat closed, moof torn", 7, 30},
-  };
-  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+  for (guint c = 0; c < G_N_ELEMENTS (kill_cuts); c++) {
     g_autofree gchar *input = g_strdup_printf ("c%u", c);
     g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", input, T0);
-    gint64 len = 0;
-    gboolean keep_size = FALSE;
-    switch (cases[c].kind) {
-      case 0:
-        len = r.mdat_pos + 5;
-        break;
-      case 1:
-        len = r.mdat_pos + 8;
-        break;
-      case 2:
-        len = s[0].offset + 2;
-        break;
-      case 3:
-        len = s[10].offset + s[10].size / 2;
-        break;
-      case 4:
-        len = s[20].offset;
-        break;
-      case 8:
-        len = s[22].offset;
-        break;
-      case 5:
-        len = r.payload_end;
-        break;
-      case 6:
-        len = r.payload_end;
-        keep_size = TRUE;
-        break;
-      case 7:
-        len = r.payload_end + 20;
-        keep_size = TRUE;
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
+    gboolean keep_size;
+    gint64 len = kill_cut (&r, c, &keep_size);
     write_killed (*rc->path, path, &r, len, keep_size);
     check_recovered (f->store, path, input, &r, shown_prefix (&r,
-            cases[c].whole));
+            kill_cuts[c].whole));
   }
 }
 
@@ -1245,18 +1239,8 @@ check_first_recovered (const gchar * path, const gchar * previous,
   g_autoptr (LbMp4Fragment) fr = NULL, next = NULL;
   g_assert_true (lb_mp4_read_fragment (fd, init, lb_mp4_first_offset (init),
           size, &fr, &error));
-  g_assert_cmpuint (fr->samples->len, ==, expect);
   g_assert_cmpint (fr->next_offset, ==, size);
-  for (guint i = 0; i < expect; i++) {
-    LbMp4Sample *a = &g_array_index (fr->samples, LbMp4Sample, i);
-    LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
-    g_assert_cmpint (a->offset, ==, b->offset);
-    g_assert_cmpuint (a->size, ==, b->size);
-    g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
-    g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
-    g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
-    g_assert_cmpint (a->sync, ==, b->sync);
-  }
+  check_same_samples (fr->samples, r, expect);
   g_assert_false (lb_mp4_read_fragment (fd, init, fr->next_offset, size,
           &next, &error));
   g_assert_error (error, LB_ERROR, LB_ERROR_NOT_YET);
@@ -1285,51 +1269,17 @@ test_recover_first (Fixture * f, gconstpointer data)
   g_auto (RefFragment) r;
   find_fragment (src, 0, &r);
   g_assert_cmpuint (r.samples->len, ==, 30);
-  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
   /* the previous segment: another file of the same encoder */
   g_autofree gchar *previous = g_build_filename (f->dir, "previous.mp4", NULL);
   copy_prefix (src, previous, -1);
-  static const struct
-  {
-    const gchar *what;
-    gint kind;
-    guint whole;                /* frames whose bytes are whole */
-  } cases[] = {
-    {"inside the mdat header", 0, 0},
-    {"right after the mdat header", 1, 0},
-    {"mid-NAL in frame 10", 2, 10},
-    {"between frames 19 and 20", 3, 20},
-    {"exactly at the end", 4, 30},
-    {"mdat closed, moov torn", 5, 30},
-  };
-  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+  for (guint c = 0; c < G_N_ELEMENTS (kill_cuts); c++) {
     g_autofree gchar *name = g_strdup_printf ("first-%u.mp4", c);
     g_autofree gchar *path = g_build_filename (f->dir, name, NULL);
-    gint64 len = 0;
-    switch (cases[c].kind) {
-      case 0:
-        len = r.mdat_pos + 5;
-        break;
-      case 1:
-        len = r.mdat_pos + 8;
-        break;
-      case 2:
-        len = s[10].offset + s[10].size / 2;
-        break;
-      case 3:
-        len = s[20].offset;
-        break;
-      case 4:
-      case 5:
-        len = r.payload_end + (cases[c].kind == 5 ? 20 : 0);
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
-    write_killed (src, path, &r, len, cases[c].kind == 5);
+    gboolean keep_size;
+    gint64 len = kill_cut (&r, c, &keep_size);
+    write_killed (src, path, &r, len, keep_size);
     check_first_recovered (path, previous, src, &r, shown_prefix (&r,
-            cases[c].whole));
+            kill_cuts[c].whole));
   }
 }
 
@@ -1403,8 +1353,8 @@ test_reconcile_first (Fixture * f, gconstpointer data)
   g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
   g_autofree gchar *alone = lb_footage_segment_path (f->dir, "v1", "b", T0);
   copy_prefix (final_path, previous, -1);
-  write_killed (growing_path, path, &r, r.samples->len ?
-      g_array_index (r.samples, LbMp4Sample, 20).offset : 0, FALSE);
+  write_killed (growing_path, path, &r,
+      g_array_index (r.samples, LbMp4Sample, 20).offset, FALSE);
   write_killed (growing_path, alone, &r, r.payload_end, FALSE);
 
   g_autoptr (GError) error = NULL;
