@@ -30,6 +30,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_mp4_recover_debug);
 
 #define FOURCC LB_MP4_FOURCC
 #define MAX_TAIL (256 * 1024 * 1024)
+/* The frames of the previous segment's first GOP read to learn the order
+ * of display (lb_mp4_recover_first): 20 s at 30 fps. */
+#define MAX_TEMPLATE_GOP 600
 
 typedef struct
 {
@@ -1083,7 +1086,8 @@ read_template (Tail * t, gint fd, GError ** error)
 /* What the previous segment (@fd) tells of the file's samples: their codec
  * and NAL length size, the frame duration, the decode and presentation
  * time of the first (as its first GOP's) and, with B-frames, the step of
- * its picture order counts from one frame shown to the next. */
+ * its picture order counts from one frame shown to the next (learnt from
+ * its first GOP, at most MAX_TEMPLATE_GOP frames of it). */
 static Step
 check_first (Tail * t, gint fd, GError ** error)
 {
@@ -1093,7 +1097,7 @@ check_first (Tail * t, gint fd, GError ** error)
     return refuse (t, "%s is neither H.264 nor H.265", init->codec);
   const LbMp4Sample *s = (const LbMp4Sample *) init->samples->data;
   guint gop = 1;
-  while (gop < init->samples->len && !s[gop].sync)
+  while (gop < init->samples->len && gop < MAX_TEMPLATE_GOP && !s[gop].sync)
     gop++;
   g_autoptr (GArray) first = g_array_sized_new (FALSE, FALSE,
       sizeof (LbMp4Sample), gop);
@@ -1123,7 +1127,11 @@ check_first (Tail * t, gint fd, GError ** error)
   if (!lb_nal_order_add_config (t->order, cd, cd_len))
     return refuse (t, "the parameter sets of the codec data do not parse");
   t->last_samples = g_array_ref (first);
-  return calibrate_order (t, fd, error);
+  GError *local = NULL;
+  Step step = calibrate_order (t, fd, &local);
+  if (step == STEP_FAILED)      /* its table points past its end */
+    return read_refused (t, local, "the previous segment: ", error);
+  return step;
 }
 
 static gboolean

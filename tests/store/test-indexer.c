@@ -1309,6 +1309,24 @@ test_recover_first_refused (Fixture * f, gconstpointer data)
   write_killed (growing_path, moovless, &r, r.payload_end, FALSE);
   check_first_recovered (path, moovless, growing_path, &r, 0);
 
+  /* with B-frames, a previous segment whose frames are not there (its
+   * moov moved up over its mdat): the order of display cannot be learnt */
+  g_auto (RefFragment) rb;
+  find_fragment (bframes_path[0], 0, &rb);
+  g_autofree gchar *path_b = g_build_filename (f->dir, "first-b.mp4", NULL);
+  g_autofree gchar *hollow = g_build_filename (f->dir, "hollow.mp4", NULL);
+  write_killed (bframes_path[0], path_b, &rb, rb.payload_end, FALSE);
+  g_autoptr (GBytes) bb = lbt_read_bytes (bframes_path[0]);
+  const guint8 *db = g_bytes_get_data (bb, NULL);
+  guint32 moov_size = GST_READ_UINT32_BE (db + rb.payload_end);
+  g_autoptr (GByteArray) h = g_byte_array_new ();
+  g_byte_array_append (h, db, rb.mdat_pos);
+  g_byte_array_append (h, db + rb.payload_end, moov_size);
+  g_assert_true (g_file_set_contents (hollow, (const gchar *) h->data, h->len,
+          NULL));
+  check_first_recovered (path_b, hollow, bframes_path[0], &rb, 0);
+  check_first_recovered (path_b, bframes_path[0], bframes_path[0], &rb, 30);
+
   /* garbage after the ftyp, and the frames cut into pieces */
   g_autoptr (GBytes) b = lbt_read_bytes (growing_path);
   const guint8 *d = g_bytes_get_data (b, NULL);
