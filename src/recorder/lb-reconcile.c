@@ -284,8 +284,10 @@ recover_first (const gchar * path, gint64 start_ns, GString * report)
     gint pfd = prev ? open (prev, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
       note = g_strdup_printf ("open: %s", g_strerror (errno));
-    else if (!lb_mp4_recover_first (fd, pfd, &n, &note, &error))
+    else if (!lb_mp4_recover_first (fd, pfd, &n, &note, &error)) {
+      g_free (note);
       note = g_strdup (error->message);
+    }
     if (fd >= 0)
       close (fd);
     if (pfd >= 0)
