@@ -22,6 +22,10 @@ GST_DEBUG_CATEGORY_STATIC (lb_reconcile_debug);
 #define QUARANTINE_MAX_FILES 32
 #define QUARANTINE_MAX_BYTES (G_GINT64_CONSTANT (1) << 30)
 
+/* A file without a moov takes its codec data from the previous segment
+ * only when it begins where that one ends, within this (not_continued). */
+#define CONTINUED_MAX_GAP_NS (250 * G_GINT64_CONSTANT (1000000))
+
 /* ---- quarantine ---- */
 
 typedef struct
@@ -259,13 +263,40 @@ previous_segment (const gchar * path, gint64 start_ns)
   return best ? g_build_filename (dir, best, NULL) : NULL;
 }
 
+/* Whether the file named for @start_ns continues the recording of @prev:
+ * @prev's row ends where it begins.  Only then is @prev's codec data its
+ * own (a camera's stream arrives without in-band parameter sets over RTSP,
+ * so nothing in the file says otherwise): a camera whose stream changed
+ * comes back through a new connection, and its first file begins after a
+ * gap of a reconnect (at least retry-min, and the wait for a keyframe).
+ * NULL when it does, else why not. */
+static gchar *
+not_continued (LbStore * store, const gchar * prev, gint64 start_ns)
+{
+  g_autoptr (GError) error = NULL;
+  if (prev == NULL)
+    return NULL;                /* lb_mp4_recover_first says so */
+  gint64 id = lb_store_segment_find_path (store, prev, &error);
+  g_autoptr (LbSegment) seg = id ? lb_store_segment_get (store, id, &error)
+      : NULL;
+  if (seg == NULL)
+    return g_strdup_printf ("the previous segment %s is not in the index%s%s",
+        prev, error ? ": " : "", error ? error->message : "");
+  if (ABS (start_ns - seg->end_ns) <= CONTINUED_MAX_GAP_NS)
+    return NULL;
+  return g_strdup_printf ("it does not continue the previous segment %s "
+      "(%.3f s from its end), whose codec data may not be its own", prev,
+      (start_ns - seg->end_ns) / 1e9);
+}
+
 /* Recovers the frames of @path, when it has no moov (its writer died
- * within its first fragment), from its input's previous segment
- * (lb_mp4_recover_first): a file with audio (a sample journal) is left
+ * within its first fragment), from its input's previous segment when it
+ * continues that one (lb_mp4_recover_first): a file with audio (a sample journal) is left
  * alone.  What came of it, for the operator's line: "" (it has a moov),
  * "N frames recovered …" or why not. */
 static gchar *
-recover_first (const gchar * path, gint64 start_ns, GString * report)
+recover_first (LbStore * store, const gchar * path, gint64 start_ns,
+    GString * report)
 {
   g_autoptr (LbMp4Init) init = NULL;
   g_autoptr (GError) error = NULL;
@@ -279,7 +310,7 @@ recover_first (const gchar * path, gint64 start_ns, GString * report)
   guint n = 0;
   if (g_file_test (jpath, G_FILE_TEST_EXISTS)) {
     note = g_strdup ("it has audio");
-  } else {
+  } else if ((note = not_continued (store, prev, start_ns)) == NULL) {
     gint fd = open (path, O_RDWR | O_CLOEXEC);
     gint pfd = prev ? open (prev, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
@@ -397,7 +428,7 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
   /* a FIFO or a device would block or never end a read: never opened */
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
     return quarantine (store, path, 0, "not a regular file", report, error);
-  g_autofree gchar *first = recover_first (path, start_ns, report);
+  g_autofree gchar *first = recover_first (store, path, start_ns, report);
   g_free (recover_tail (path, report));
   if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
           &local)) {

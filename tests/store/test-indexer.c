@@ -1361,19 +1361,53 @@ test_recover_first_refused (Fixture * f, gconstpointer data)
 /* At a start, a segment file without a moov is recovered from its input's
  * previous segment and indexed instead of quarantined; one without a
  * previous segment is quarantined as before. */
+/* How long final_path lasts as the index sees it: indexed for a moment as
+ * input @input's at @start (then removed), its row's end less @start. */
+static gint64
+indexed_duration (Fixture * f, const gchar * input, gint64 start)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *probe = lb_footage_segment_path (f->dir, "v1", input,
+      start);
+  gint64 id;
+  copy_prefix (final_path, probe, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", input, probe, start,
+          &id, &error));
+  g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_store_segment_delete (f->store, id, &error));
+  g_assert_cmpint (g_unlink (probe), ==, 0);
+  return seg->end_ns - start;
+}
+
 static void
 test_reconcile_first (Fixture * f, gconstpointer data)
 {
   g_auto (RefFragment) r;
   find_fragment (growing_path, 0, &r);
+  /* the file killed at T0 continues the previous segment (of the index,
+   * as the recorder left it), ending at T0; the file of input "c" is not
+   * continued (a reconnect's gap of 2 s before it) */
+  gint64 prev_start = T0 - indexed_duration (f, "a", T0 - 10 * GST_SECOND);
+  gint64 gap_start = T0 - indexed_duration (f, "c", T0 - 10 * GST_SECOND);
   g_autofree gchar *previous =
-      lb_footage_segment_path (f->dir, "v1", "a", T0 - 10 * GST_SECOND);
+      lb_footage_segment_path (f->dir, "v1", "a", prev_start);
   g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
   g_autofree gchar *alone = lb_footage_segment_path (f->dir, "v1", "b", T0);
+  g_autofree gchar *after_gap = lb_footage_segment_path (f->dir, "v1", "c",
+      T0 + 2 * GST_SECOND);
   copy_prefix (final_path, previous, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", previous,
+          prev_start, NULL, NULL));
+  g_autofree gchar *gap_previous =
+      lb_footage_segment_path (f->dir, "v1", "c", gap_start);
+  copy_prefix (final_path, gap_previous, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", "c", gap_previous,
+          gap_start, NULL, NULL));
   write_killed (growing_path, path, &r,
       g_array_index (r.samples, LbMp4Sample, 20).offset, FALSE);
   write_killed (growing_path, alone, &r, r.payload_end, FALSE);
+  write_killed (growing_path, after_gap, &r, r.payload_end, FALSE);
 
   g_autoptr (GError) error = NULL;
   g_autoptr (GString) report = g_string_new (NULL);
@@ -1402,6 +1436,10 @@ test_reconcile_first (Fixture * f, gconstpointer data)
 
   g_assert_true (quarantined (f, alone));
   g_assert_nonnull (strstr (report->str, "no previous segment"));
+  g_assert_true (quarantined (f, after_gap));
+  g_autofree gchar *gap_line = g_strdup_printf ("does not continue the "
+      "previous segment %s (2.000 s from its end)", gap_previous);
+  g_assert_nonnull (strstr (report->str, gap_line));
 
   g_autoptr (GString) again = g_string_new (NULL);
   g_assert_true (lb_footage_reconcile (f->store, again, &error));
