@@ -153,6 +153,9 @@ main (int argc, char **argv)
     lb_log (LB_LOG_ERROR, NULL, "lookbackd cannot start: %s", error->message);
     return g_error_matches (error, LB_ERROR, LB_ERROR_CONFIG) ? 2 : 1;
   }
+  /* before saying it started: a stop asked for from then on is clean */
+  g_unix_signal_add (SIGINT, on_signal, daemon);
+  g_unix_signal_add (SIGTERM, on_signal, daemon);
   lb_log (LB_LOG_INFO, NULL, "lookbackd %s started: %s", VERSION,
       lb_daemon_describe (daemon));
   /* Reconciled and listening: ready; the loop feeds the watchdog. */
@@ -162,8 +165,6 @@ main (int argc, char **argv)
   lb_notify_watchdog_attach (NULL);
 
   g_timeout_add_seconds (MALLOC_TRIM_INTERVAL_S, trim_malloc, NULL);
-  g_unix_signal_add (SIGINT, on_signal, daemon);
-  g_unix_signal_add (SIGTERM, on_signal, daemon);
   g_main_loop_run (loop);
 
   if (!lb_daemon_finish (daemon, &error)) {

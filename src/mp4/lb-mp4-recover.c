@@ -8,6 +8,10 @@
  * units, give them their order of display when the stream has B-frames,
  * then cut the torn bytes, close the mdat and append the moof.  A step that finds nothing to do, or a reason not to, ends the
  * recovery with the file as it was.
+ *
+ * A file without a moov (lb_mp4_recover_first) goes through the same
+ * steps, its track, sample entry and timing taken from the input's
+ * previous segment, and gets a moov instead of a moof.
  */
 #include "mp4/lb-mp4.h"
 #include "mp4/lb-mp4-box.h"
@@ -26,6 +30,9 @@ GST_DEBUG_CATEGORY_STATIC (lb_mp4_recover_debug);
 
 #define FOURCC LB_MP4_FOURCC
 #define MAX_TAIL (256 * 1024 * 1024)
+/* The frames of the previous segment's first GOP read to learn the order
+ * of display (lb_mp4_recover_first): 20 s at 30 fps. */
+#define MAX_TEMPLATE_GOP 600
 
 typedef struct
 {
@@ -96,6 +103,9 @@ typedef struct
   /* what the new moof describes: video, then audio when there is any */
   OutTrack out[2];
   guint n_out;
+  /* a file without a moov (lb_mp4_recover_first) */
+  gboolean first;
+  GBytes *stsd;                 /* the previous segment's stsd box, whole */
   gchar *note;                  /* why nothing is recovered, when it is refused */
 } Tail;
 
@@ -166,7 +176,7 @@ read_fragments (Tail * t, GError ** error)
 {
   GError *local = NULL;
   if (!lb_mp4_read_init (t->fd, &t->init, &local))
-    return read_failed (local, STEP_OVER, error);       /* no moov: nothing describes the samples */
+    return read_failed (local, STEP_OVER, error);       /* no moov: lb_mp4_recover_first() */
   if (!t->init->fragmented)
     return STEP_OVER;           /* finalised: complete */
   if (!lb_mp4_file_size (t->fd, &t->file_size, error))
@@ -417,12 +427,13 @@ cmp_shown (gconstpointer a, gconstpointer b)
   return x->pts_ns < y->pts_ns ? -1 : x->pts_ns > y->pts_ns;
 }
 
-/* The order keys of the last complete fragment's frames against their
- * presentation times: how far apart the keys of two frames shown one after
- * the other are (t->step), and the key of the last frame shown
- * (t->last_key).  The order state then goes on into the tail. */
+/* The order keys of the frames of t->last_samples (the last complete
+ * fragment's, in @fd) against their presentation times: how far apart the
+ * keys of two frames shown one after the other are (t->step), and the key
+ * of the last frame shown (t->last_key).  The order state then goes on
+ * into the tail. */
 static Step
-calibrate_order (Tail * t, GError ** error)
+calibrate_order (Tail * t, gint fd, GError ** error)
 {
   const LbMp4Sample *s = (const LbMp4Sample *) t->last_samples->data;
   guint n = t->last_samples->len;
@@ -434,7 +445,7 @@ calibrate_order (Tail * t, GError ** error)
     if (s[i].size > MAX_TAIL)
       return refuse (t, "a frame of the last fragment is too large");
     g_autofree guint8 *d = g_malloc (s[i].size);
-    if (!lb_mp4_pread (t->fd, d, s[i].size, s[i].offset, error))
+    if (!lb_mp4_pread (fd, d, s[i].size, s[i].offset, error))
       return STEP_FAILED;
     shown[i].pts_ns = s[i].pts_ns;
     if (!push_access_unit (t, d, s[i].size, &shown[i].key))
@@ -900,21 +911,22 @@ sync_or_fail (gint fd, GError ** error)
   return TRUE;
 }
 
-/* Each step leaves a file this function can recover again: cut the torn
- * bytes, close the mdat, sync, then append the moof and sync. */
+/* Cuts the torn bytes after the samples of t->out and closes the mdat
+ * (its size written), synced: *@new_end is where the samples end.  The file
+ * is then recovered again as it would have been before. */
 static Step
-write_moof (Tail * t, GError ** error)
+close_mdat (Tail * t, gint64 * new_end, GError ** error)
 {
   gint64 pos = t->mdat.pos;
   gsize end = 0;
   for (guint k = 0; k < t->n_out; k++)
     for (guint i = 0; i < t->out[k].samples->len; i++)
       end = MAX (end, g_array_index (t->out[k].samples, OutSample, i).end);
-  gint64 new_end = t->payload + (gint64) end;
-  gint64 mdat_size = new_end - pos;
+  *new_end = t->payload + (gint64) end;
+  gint64 mdat_size = *new_end - pos;
   if (t->mdat.header_size == 8 && mdat_size > G_MAXUINT32)
     return refuse (t, "trailing mdat too large for its header");
-  if (t->file_size > new_end && ftruncate (t->fd, new_end) != 0) {
+  if (t->file_size > *new_end && ftruncate (t->fd, *new_end) != 0) {
     g_set_error (error, LB_ERROR, LB_ERROR_IO, "truncate: %s",
         g_strerror (errno));
     return STEP_FAILED;
@@ -930,16 +942,23 @@ write_moof (Tail * t, GError ** error)
   }
   if (!written || !sync_or_fail (t->fd, error))
     return STEP_FAILED;
-  gsize moof_size;
-  g_autofree guint8 *moof = build_moof (t, &moof_size);
-  if (!lb_mp4_pwrite (t->fd, moof, moof_size, new_end, error)
+  return STEP_ON;
+}
+
+/* Appends the @size bytes of @box at @at (the end of the samples), synced,
+ * and says what was recovered. */
+static Step
+append_box (Tail * t, guint8 * box, gsize size, gint64 at, GError ** error)
+{
+  g_autofree guint8 *owned = box;
+  if (!lb_mp4_pwrite (t->fd, owned, size, at, error)
       || !sync_or_fail (t->fd, error))
     return STEP_FAILED;
   GST_INFO ("recovered %u video and %u audio samples (%" G_GINT64_FORMAT
-      " bytes) of a moof-less mdat at %" G_GINT64_FORMAT "; %" G_GINT64_FORMAT
+      " bytes) of a %s mdat at %" G_GINT64_FORMAT "; %" G_GINT64_FORMAT
       " torn bytes cut", t->out[0].samples->len, t->n_out > 1 ?
-      t->out[1].samples->len : 0, new_end - t->payload, pos,
-      t->file_size - new_end);
+      t->out[1].samples->len : 0, at - t->payload, t->first ? "moov-less" :
+      "moof-less", t->mdat.pos, t->file_size - at);
   return STEP_ON;
 }
 
@@ -949,7 +968,7 @@ recover_video (Tail * t, GError ** error)
 {
   Step s = check_recoverable (t);
   if (s == STEP_ON && t->order)
-    s = calibrate_order (t, error);
+    s = calibrate_order (t, t->fd, error);
   if (s == STEP_ON)
     s = split_tail (t, error);
   if (s == STEP_ON && t->order)
@@ -971,6 +990,451 @@ recover_with_journal (Tail * t, GError ** error)
   return s;
 }
 
+/* ---- a file without a moov: its first fragment (lb_mp4_recover_first) ---- */
+
+/* An error of a read that refuses the recovery (I/O fails it): @what and
+ * the error's message are the note. */
+static Step
+read_refused (Tail * t, GError * local, const gchar * what, GError ** error)
+{
+  if (local->code == LB_ERROR_IO) {
+    g_propagate_error (error, local);
+    return STEP_FAILED;
+  }
+  refuse (t, "%s%s", what, local->message);
+  g_error_free (local);
+  return STEP_OVER;
+}
+
+/* The file has no moov yet (else there is nothing to do here). */
+static Step
+check_no_moov (Tail * t, GError ** error)
+{
+  g_autoptr (LbMp4Init) init = NULL;
+  GError *local = NULL;
+  if (lb_mp4_read_init (t->fd, &init, &local))
+    return STEP_OVER;
+  if (local->code != LB_ERROR_NOT_YET)
+    return read_refused (t, local, "", error);
+  g_error_free (local);
+  return STEP_ON;
+}
+
+/* Its first box is an ftyp, and the mdat of the first fragment follows
+ * (after padding). */
+static Step
+find_first_mdat (Tail * t, GError ** error)
+{
+  LbMp4FileBox ftyp;
+  GError *local = NULL;
+  if (!lb_mp4_file_size (t->fd, &t->file_size, error))
+    return STEP_FAILED;
+  if (!lb_mp4_file_box (t->fd, 0, t->file_size, &ftyp, &local))
+    return read_failed (local, STEP_OVER, error);
+  if (ftyp.type != FOURCC ('f', 't', 'y', 'p')
+      || !lb_mp4_file_box_is_whole (&ftyp, t->file_size))
+    return refuse (t, "no ftyp");
+  t->cursor = ftyp.size;
+  Step s = find_mdat (t, error);
+  /* the muxer writes the mdat's size with the moov: a closed one is whole
+   * (a recovery killed before its moov was written) */
+  if (s == STEP_ON && t->mdat.size != 0
+      && !lb_mp4_file_box_is_whole (&t->mdat, t->file_size))
+    return refuse (t, "a closed mdat cut short");
+  return s;
+}
+
+/* The moov of the input's previous segment (@fd): it gives the track, its
+ * sample entry (the stsd box, kept whole) and the timing. */
+static Step
+read_template (Tail * t, gint fd, GError ** error)
+{
+  static const guint32 path[] = {
+    FOURCC ('t', 'r', 'a', 'k'), FOURCC ('m', 'd', 'i', 'a'),
+    FOURCC ('m', 'i', 'n', 'f'), FOURCC ('s', 't', 'b', 'l'),
+    FOURCC ('s', 't', 's', 'd'),
+  };
+  GError *local = NULL;
+  if (fd < 0)
+    return refuse (t, "no previous segment to take the codec and the timing "
+        "from");
+  if (!lb_mp4_read_init (fd, &t->init, &local))
+    return read_refused (t, local, "the previous segment does not parse: ",
+        error);
+  if (t->init->tracks != 1)
+    return refuse (t, "the previous segment is not one video track");
+  if (t->init->samples->len == 0)
+    return refuse (t, "the previous segment's moov describes no sample");
+  gint64 size;
+  LbMp4FileBox box;
+  gsize len;
+  if (!lb_mp4_file_size (fd, &size, error))
+    return STEP_FAILED;
+  if (!lb_mp4_file_box (fd, t->init->moov_offset, size, &box, &local))
+    return read_refused (t, local, "the previous segment: ", error);
+  g_autofree guint8 *moov = lb_mp4_file_box_load (fd, &box, box.size, &len,
+      &local);
+  if (moov == NULL)
+    return read_refused (t, local, "the previous segment: ", error);
+  LbMp4Box stsd;
+  if (!lb_mp4_box_find_path (moov, len, path, G_N_ELEMENTS (path), &stsd))
+    return refuse (t, "the previous segment has no stsd");
+  t->stsd = g_bytes_new (stsd.data, stsd.size);
+  return STEP_ON;
+}
+
+/* What the previous segment (@fd) tells of the file's samples: their codec
+ * and NAL length size, the frame duration, the decode and presentation
+ * time of the first (as its first GOP's) and, with B-frames, the step of
+ * its picture order counts from one frame shown to the next (learnt from
+ * its first GOP, at most MAX_TEMPLATE_GOP frames of it). */
+static Step
+check_first (Tail * t, gint fd, GError ** error)
+{
+  LbMp4Init *init = t->init;
+  if (!lb_nal_codec_from_name (init->codec, &t->codec)
+      || init->codec_data == NULL)
+    return refuse (t, "%s is neither H.264 nor H.265", init->codec);
+  const LbMp4Sample *s = (const LbMp4Sample *) init->samples->data;
+  guint gop = 1;
+  while (gop < init->samples->len && gop < MAX_TEMPLATE_GOP && !s[gop].sync)
+    gop++;
+  g_autoptr (GArray) first = g_array_sized_new (FALSE, FALSE,
+      sizeof (LbMp4Sample), gop);
+  g_array_append_vals (first, s, gop);
+  gboolean timed = FALSE;
+  for (guint i = 0; i < gop; i++) {
+    t->cto |= s[i].pts_ns != s[i].dts_ns;
+    timed |= s[i].duration_ns > 0;
+  }
+  if (timed)
+    t->timed_samples = g_array_ref (first);
+  guint64 dur_ticks = frame_duration (t);
+  if (dur_ticks == 0 || dur_ticks > G_MAXUINT32)
+    return refuse (t, "no usable frame duration in the previous segment");
+  t->duration = (guint32) dur_ticks;
+  t->decode_time = 0;
+  t->presentation_time = ns_to_ticks (t, s[0].pts_ns - s[0].dts_ns);
+  gsize cd_len;
+  const guint8 *cd = g_bytes_get_data (init->codec_data, &cd_len);
+  if (!lb_nal_config_length_size (t->codec, cd, cd_len, &t->nal_len))
+    return refuse (t, "bad codec data (%s)", init->sample_entry);
+  if (t->payload_end - t->payload > MAX_TAIL)
+    return refuse (t, "mdat too large");
+  if (!t->cto)
+    return STEP_ON;
+  t->order = lb_nal_order_new (t->codec);
+  if (!lb_nal_order_add_config (t->order, cd, cd_len))
+    return refuse (t, "the parameter sets of the codec data do not parse");
+  t->last_samples = g_array_ref (first);
+  GError *local = NULL;
+  Step step = calibrate_order (t, fd, &local);
+  if (step == STEP_FAILED)      /* its table points past its end */
+    return read_refused (t, local, "the previous segment: ", error);
+  return step;
+}
+
+static gboolean
+is_parameter_set (LbNalCodec codec, guint type)
+{
+  return codec == LB_NAL_H264 ? type == 7 || type == 8 : type >= 32
+      && type <= 34;
+}
+
+static gboolean
+contains (const guint8 * hay, gsize hay_len, const guint8 * needle, gsize len)
+{
+  for (gsize i = 0; len <= hay_len && i <= hay_len - len; i++)
+    if (memcmp (hay + i, needle, len) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* A closed mdat holds the frames kept and nothing else: else it is not
+ * what the muxer (or this recovery, killed) leaves, and cutting it would
+ * lose what follows them. */
+static Step
+check_closed (Tail * t)
+{
+  const AccessUnit *last = &g_array_index (t->aus, AccessUnit,
+      t->aus->len - 1);
+  if (t->mdat.size != 0 && (gint64) last->end != t->payload_end - t->payload)
+    return refuse (t, "its closed mdat holds more than whole frames");
+  return STEP_ON;
+}
+
+/* The first access unit is a keyframe, and the parameter sets it carries
+ * (if any) are in the previous segment's codec data: else the sample entry
+ * (its codec data, width and height) would not be this file's. */
+static Step
+check_first_unit (Tail * t, GError ** error)
+{
+  const AccessUnit *au = &g_array_index (t->aus, AccessUnit, 0);
+  if (!au->keyframe)
+    return refuse (t, "the first frame is not a keyframe");
+  gsize len = au->end - au->start, cd_len;
+  const guint8 *cd = g_bytes_get_data (t->init->codec_data, &cd_len);
+  g_autofree guint8 *d = g_malloc (len);
+  if (!lb_mp4_pread (t->fd, d, len, t->payload + au->start, error))
+    return STEP_FAILED;
+  for (gsize p = 0; p + t->nal_len < len;) {
+    guint32 n = 0;
+    for (guint i = 0; i < t->nal_len; i++)
+      n = (n << 8) | d[p + i];
+    LbNal info;
+    if (n == 0 || n > len - p - t->nal_len
+        || !lb_nal_parse (t->codec, d + p + t->nal_len, n, &info))
+      break;
+    if (is_parameter_set (t->codec, info.type)
+        && !contains (cd, cd_len, d + p + t->nal_len, n))
+      return refuse (t, "its parameter sets are not those of the previous "
+          "segment");
+    p += t->nal_len + n;
+  }
+  return STEP_ON;
+}
+
+static guint
+full_box_begin (GstByteWriter * w, guint32 type, guint32 version_flags)
+{
+  guint at = lb_mp4_box_begin (w, type);
+  gst_byte_writer_put_uint32_be (w, version_flags);
+  return at;
+}
+
+static void
+put_u32s (GstByteWriter * w, const guint32 * v, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    gst_byte_writer_put_uint32_be (w, v[i]);
+}
+
+/* A box of runs of equal @values (stts, ctts): count, then per run its
+ * length and value. */
+static void
+put_runs (GstByteWriter * w, guint32 type, guint32 version_flags,
+    const guint32 * values, guint n)
+{
+  guint at = full_box_begin (w, type, version_flags);
+  guint count_at = gst_byte_writer_get_pos (w);
+  guint runs = 0;
+  gst_byte_writer_put_uint32_be (w, 0);
+  for (guint i = 0, j; i < n; i = j) {
+    for (j = i + 1; j < n && values[j] == values[i]; j++);
+    gst_byte_writer_put_uint32_be (w, j - i);
+    gst_byte_writer_put_uint32_be (w, values[i]);
+    runs++;
+  }
+  lb_mp4_patch32 (w, count_at, runs);
+  lb_mp4_box_end (w, at);
+}
+
+/* The sample table of @o, whose samples start at @base of the file: one
+ * chunk per sample. */
+static void
+write_stbl (const Tail * t, const OutTrack * o, GstByteWriter * w)
+{
+  const OutSample *s = (const OutSample *) o->samples->data;
+  guint n = o->samples->len, syncs = 0;
+  gboolean co64 = FALSE, negative = FALSE;
+  g_autofree guint32 *v = g_new (guint32, n);
+  guint stbl = lb_mp4_box_begin (w, FOURCC ('s', 't', 'b', 'l'));
+  gsize stsd_len;
+  const guint8 *stsd = g_bytes_get_data (t->stsd, &stsd_len);
+  gst_byte_writer_put_data (w, stsd, stsd_len);
+  for (guint i = 0; i < n; i++) {
+    v[i] = s[i].duration;
+    syncs += s[i].sync;
+    negative |= s[i].cto < 0;
+    co64 |= t->payload + (gint64) s[i].start > G_MAXUINT32;
+  }
+  put_runs (w, FOURCC ('s', 't', 't', 's'), 0, v, n);
+  for (guint i = 0; i < n; i++)
+    v[i] = (guint32) (gint32) s[i].cto;
+  if (o->cto)
+    put_runs (w, FOURCC ('c', 't', 't', 's'), negative ? 0x01000000 : 0, v, n);
+  guint at = full_box_begin (w, FOURCC ('s', 't', 's', 's'), 0);
+  gst_byte_writer_put_uint32_be (w, syncs);
+  for (guint i = 0; i < n; i++)
+    if (s[i].sync)
+      gst_byte_writer_put_uint32_be (w, i + 1);
+  lb_mp4_box_end (w, at);
+  at = full_box_begin (w, FOURCC ('s', 't', 's', 'c'), 0);
+  put_u32s (w, (const guint32[]) {
+        1, 1, 1, 1
+      }, 4);
+  lb_mp4_box_end (w, at);
+  at = full_box_begin (w, FOURCC ('s', 't', 's', 'z'), 0);
+  put_u32s (w, (const guint32[]) {
+        0, n
+      }, 2);
+  for (guint i = 0; i < n; i++)
+    gst_byte_writer_put_uint32_be (w, (guint32) (s[i].end - s[i].start));
+  lb_mp4_box_end (w, at);
+  at = full_box_begin (w, co64 ? FOURCC ('c', 'o', '6', '4') :
+      FOURCC ('s', 't', 'c', 'o'), 0);
+  gst_byte_writer_put_uint32_be (w, n);
+  for (guint i = 0; i < n; i++) {
+    guint64 off = (guint64) t->payload + s[i].start;
+    if (co64)
+      gst_byte_writer_put_uint64_be (w, off);
+    else
+      gst_byte_writer_put_uint32_be (w, (guint32) off);
+  }
+  lb_mp4_box_end (w, at);
+  lb_mp4_box_end (w, stbl);
+}
+
+static const guint32 unity_matrix[9] = {
+  0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000
+};
+
+/* mdia (mdhd, hdlr, minf) of the video track: @duration in its ticks. */
+static void
+write_mdia (const Tail * t, const OutTrack * o, guint32 duration,
+    GstByteWriter * w)
+{
+  guint mdia = lb_mp4_box_begin (w, FOURCC ('m', 'd', 'i', 'a'));
+  guint at = full_box_begin (w, FOURCC ('m', 'd', 'h', 'd'), 0);
+  /* times of creation and modification, timescale, duration, 'und' */
+  put_u32s (w, (const guint32[]) {
+        0, 0, t->init->timescale, duration, 0x55c40000
+      }, 5);
+  lb_mp4_box_end (w, at);
+  at = full_box_begin (w, FOURCC ('h', 'd', 'l', 'r'), 0);
+  put_u32s (w, (const guint32[]) {
+        0, FOURCC ('v', 'i', 'd', 'e'), 0, 0, 0
+      }, 5);
+  gst_byte_writer_put_data (w, (const guint8 *) "VideoHandler", 13);
+  lb_mp4_box_end (w, at);
+  guint minf = lb_mp4_box_begin (w, FOURCC ('m', 'i', 'n', 'f'));
+  at = full_box_begin (w, FOURCC ('v', 'm', 'h', 'd'), 1);
+  put_u32s (w, (const guint32[]) {
+        0, 0
+      }, 2);
+  lb_mp4_box_end (w, at);
+  guint dinf = lb_mp4_box_begin (w, FOURCC ('d', 'i', 'n', 'f'));
+  at = full_box_begin (w, FOURCC ('d', 'r', 'e', 'f'), 0);
+  /* one entry: the data is in this file */
+  put_u32s (w, (const guint32[]) {
+        1, 12, FOURCC ('u', 'r', 'l', ' '), 1
+      }, 4);
+  lb_mp4_box_end (w, at);
+  lb_mp4_box_end (w, dinf);
+  write_stbl (t, o, w);
+  lb_mp4_box_end (w, minf);
+  lb_mp4_box_end (w, mdia);
+}
+
+/* The moov of a file of one video track whose samples are those of t->out
+ * (decode times from 0): mvhd, trak (tkhd, an edit list that starts at
+ * the first frame shown, mdia) and mvex, so that more fragments could
+ * follow as in the muxer's files. */
+static guint8 *
+build_moov (const Tail * t, gsize * size)
+{
+  const OutTrack *o = &t->out[0];
+  const OutSample *s = (const OutSample *) o->samples->data;
+  const LbMp4Init *init = t->init;
+  guint32 movie_ts = init->movie_timescale ? init->movie_timescale :
+      init->timescale;
+  guint64 duration = 0;
+  gint64 first_shown = G_MAXINT64;
+  for (guint i = 0; i < o->samples->len; i++) {
+    first_shown = MIN (first_shown, (gint64) duration + s[i].cto);
+    duration += s[i].duration;
+  }
+  guint32 dur = (guint32) MIN (duration, G_MAXUINT32);
+  guint32 movie_dur = (guint32) MIN (gst_util_uint64_scale (duration,
+          movie_ts, init->timescale), G_MAXUINT32);
+  GstByteWriter w;
+  gst_byte_writer_init (&w);
+  guint moov = lb_mp4_box_begin (&w, FOURCC ('m', 'o', 'o', 'v'));
+  guint at = full_box_begin (&w, FOURCC ('m', 'v', 'h', 'd'), 0);
+  /* times, timescale, duration, rate 1, volume 1, reserved */
+  put_u32s (&w, (const guint32[]) {
+        0, 0, movie_ts, movie_dur, 0x00010000, 0x01000000, 0, 0
+      }, 8);
+  put_u32s (&w, unity_matrix, 9);
+  put_u32s (&w, (const guint32[]) {
+        0, 0, 0, 0, 0, 0, o->track_id + 1
+      }, 7);
+  lb_mp4_box_end (&w, at);
+  guint trak = lb_mp4_box_begin (&w, FOURCC ('t', 'r', 'a', 'k'));
+  at = full_box_begin (&w, FOURCC ('t', 'k', 'h', 'd'), 7);
+  /* times, id, reserved, duration, reserved, layer, group, volume */
+  put_u32s (&w, (const guint32[]) {
+        0, 0, o->track_id, 0, movie_dur, 0, 0, 0, 0
+      }, 9);
+  put_u32s (&w, unity_matrix, 9);
+  put_u32s (&w, (const guint32[]) {
+        (guint32) init->width << 16, (guint32) init->height << 16
+      }, 2);
+  lb_mp4_box_end (&w, at);
+  guint edts = lb_mp4_box_begin (&w, FOURCC ('e', 'd', 't', 's'));
+  at = full_box_begin (&w, FOURCC ('e', 'l', 's', 't'), 0);
+  put_u32s (&w, (const guint32[]) {
+        1, movie_dur, (guint32) CLAMP (first_shown, 0, G_MAXINT32), 0x00010000
+      },
+      4);
+  lb_mp4_box_end (&w, at);
+  lb_mp4_box_end (&w, edts);
+  write_mdia (t, o, dur, &w);
+  lb_mp4_box_end (&w, trak);
+  guint mvex = lb_mp4_box_begin (&w, FOURCC ('m', 'v', 'e', 'x'));
+  at = full_box_begin (&w, FOURCC ('t', 'r', 'e', 'x'), 0);
+  put_u32s (&w, (const guint32[]) {
+        o->track_id, 1, 0, 0, 0
+      }, 5);
+  lb_mp4_box_end (&w, at);
+  lb_mp4_box_end (&w, mvex);
+  lb_mp4_box_end (&w, moov);
+  *size = gst_byte_writer_get_pos (&w);
+  return gst_byte_writer_reset_and_get_data (&w);
+}
+
+/* Each step leaves a file this function can recover again: cut the torn
+ * bytes, close the mdat, sync, then append the moof (the moov of a file
+ * that had none: the layout of the muxer's file once its first fragment
+ * is described) and sync. */
+static Step
+write_index (Tail * t, GError ** error)
+{
+  gint64 new_end;
+  Step s = close_mdat (t, &new_end, error);
+  if (s != STEP_ON)
+    return s;
+  gsize size;
+  guint8 *box = t->first ? build_moov (t, &size) : build_moof (t, &size);
+  return append_box (t, box, size, new_end, error);
+}
+
+/* The steps of a file without a moov, with the previous segment @fd. */
+static Step
+recover_first (Tail * t, gint fd, GError ** error)
+{
+  Step s = check_no_moov (t, error);
+  if (s == STEP_ON)
+    s = find_first_mdat (t, error);
+  if (s == STEP_ON)
+    s = read_template (t, fd, error);
+  if (s == STEP_ON)
+    s = check_first (t, fd, error);
+  if (s == STEP_ON)
+    s = split_tail (t, error);
+  if (s == STEP_ON)
+    s = check_first_unit (t, error);
+  if (s == STEP_ON && t->order)
+    s = order_tail (t);
+  if (s == STEP_ON)
+    s = check_closed (t);
+  if (s == STEP_ON)
+    s = describe_aus (t);
+  if (s == STEP_ON)
+    s = write_index (t, error);
+  return s;
+}
+
 static void
 tail_clear (Tail * t)
 {
@@ -979,6 +1443,7 @@ tail_clear (Tail * t)
   g_clear_pointer (&t->order, lb_nal_order_free);
   g_clear_pointer (&t->last_samples, g_array_unref);
   g_clear_pointer (&t->timed_samples, g_array_unref);
+  g_clear_pointer (&t->stsd, g_bytes_unref);
   g_clear_pointer (&t->jv, g_array_unref);
   g_clear_pointer (&t->ja, g_array_unref);
   g_array_unref (t->pv);
@@ -988,21 +1453,43 @@ tail_clear (Tail * t)
     g_array_unref (t->out[k].samples);
 }
 
+static void
+tail_init (Tail * t, gint fd, GBytes * journal)
+{
+  memset (t, 0, sizeof (*t));
+  t->fd = fd;
+  t->journal = journal;
+  t->aus = g_array_new (FALSE, FALSE, sizeof (AccessUnit));
+  t->pv = g_array_new (FALSE, FALSE, sizeof (gsize));
+  t->pa = g_array_new (FALSE, FALSE, sizeof (gsize));
+  for (guint k = 0; k < G_N_ELEMENTS (t->out); k++)
+    t->out[k].samples = g_array_new (FALSE, FALSE, sizeof (OutSample));
+  LB_DEBUG_INIT (lb_mp4_recover_debug, "lookback-mp4-recover",
+      "crash recovery of MP4 tails");
+}
+
+/* What came of the steps: the video samples recovered, the note. */
+static gboolean
+tail_finish (Tail * t, Step s, guint * out_samples, gchar ** out_note)
+{
+  *out_samples = s == STEP_ON ? t->out[0].samples->len : 0;
+  if (t->note)
+    GST_INFO ("no %s recovery: %s", t->first ? "moov-less" : "tail", t->note);
+  if (out_note)
+    *out_note = g_steal_pointer (&t->note);
+  tail_clear (t);
+  return s != STEP_FAILED;
+}
+
 gboolean
 lb_mp4_recover_tail_journal (gint fd, GBytes * journal, guint * out_samples,
     gchar ** out_note, GError ** error)
 {
   g_return_val_if_fail (fd >= 0, FALSE);
   g_return_val_if_fail (out_samples != NULL, FALSE);
-  LB_DEBUG_INIT (lb_mp4_recover_debug, "lookback-mp4-recover",
-      "crash recovery of MP4 tails");
 
-  Tail t = {.fd = fd,.journal = journal };
-  t.aus = g_array_new (FALSE, FALSE, sizeof (AccessUnit));
-  t.pv = g_array_new (FALSE, FALSE, sizeof (gsize));
-  t.pa = g_array_new (FALSE, FALSE, sizeof (gsize));
-  for (guint k = 0; k < G_N_ELEMENTS (t.out); k++)
-    t.out[k].samples = g_array_new (FALSE, FALSE, sizeof (OutSample));
+  Tail t;
+  tail_init (&t, fd, journal);
   Step s = read_fragments (&t, error);
   if (s == STEP_ON)
     s = find_mdat (&t, error);
@@ -1010,15 +1497,22 @@ lb_mp4_recover_tail_journal (gint fd, GBytes * journal, guint * out_samples,
     s = journal && t.init->audio ? recover_with_journal (&t, error) :
         recover_video (&t, error);
   if (s == STEP_ON)
-    s = write_moof (&t, error);
+    s = write_index (&t, error);
+  return tail_finish (&t, s, out_samples, out_note);
+}
 
-  *out_samples = s == STEP_ON ? t.out[0].samples->len : 0;
-  if (t.note)
-    GST_INFO ("no tail recovery: %s", t.note);
-  if (out_note)
-    *out_note = g_steal_pointer (&t.note);
-  tail_clear (&t);
-  return s != STEP_FAILED;
+gboolean
+lb_mp4_recover_first (gint fd, gint previous_fd, guint * out_samples,
+    gchar ** out_note, GError ** error)
+{
+  g_return_val_if_fail (fd >= 0, FALSE);
+  g_return_val_if_fail (out_samples != NULL, FALSE);
+
+  Tail t;
+  tail_init (&t, fd, NULL);
+  t.first = TRUE;
+  Step s = recover_first (&t, previous_fd, error);
+  return tail_finish (&t, s, out_samples, out_note);
 }
 
 gboolean

@@ -15,7 +15,9 @@
  * stay valid.  A file cut by a crash keeps every complete mdat+moof pair,
  * and its last mdat (header size 0 while mp4mux writes into it) holds the
  * samples of a fragment whose moof was not written: lb_mp4_recover_tail()
- * gives it one.
+ * gives it one.  Until the second fragment begins the file is only
+ * "ftyp | free | mdat (first GOP, header size 0)": lb_mp4_recover_first()
+ * gives it the moov.
  *
  * A "fragment" here is a byte range holding whole samples of the video
  * track: one moof and its mdat (+ padding boxes) in fragmented files, or one
@@ -163,6 +165,35 @@ gboolean     lb_mp4_recover_tail_journal (gint          fd,
                                           guint        *out_samples,
                                           gchar       **out_note,
                                           GError      **error);
+
+/* Crash recovery of a file whose writer died within its first fragment:
+ * mp4mux writes a file's moov only when its second fragment begins, so
+ * such a file holds an ftyp and the first GOP's mdat (header size 0) but
+ * nothing that describes it.  @previous_fd is the input's previous segment
+ * (a file lookback recorded before it, with a moov; -1: none): its sample
+ * entry (codec data, width, height), timescale and frame duration are
+ * taken for this file, whose samples are split into access units as by
+ * lb_mp4_recover_tail() (B-frames: their order of display from their
+ * picture order counts, with the step learnt from the previous segment's
+ * first GOP).  The torn bytes are cut, the mdat closed and a moov appended
+ * that describes the samples in its sample table and has an mvex, as the
+ * muxer's own once its first fragment is over; each step synced, and a
+ * file cut by a kill during the recovery is recovered again.
+ *
+ * TRUE with *@out_samples = 0 when there is nothing to do (the file has a
+ * moov: see lb_mp4_recover_tail()) or recovery is refused, the file left
+ * as it was (*@out_note, if given, says why): no previous segment, one
+ * that is not a single H.264 or H.265 track (a file with audio), no frame
+ * duration in it, a first frame that is not a keyframe, in-band parameter
+ * sets that are not those of its codec data, no whole access unit, or a
+ * closed mdat (a size in its header) that is cut short or holds more than
+ * whole frames (not what a kill leaves: a damaged file is not cut).
+ * FALSE only on I/O errors. */
+gboolean     lb_mp4_recover_first  (gint                fd,
+                                    gint                previous_fd,
+                                    guint              *out_samples,
+                                    gchar             **out_note,
+                                    GError            **error);
 
 gint64       lb_mp4_to_ns          (const LbMp4Init *init,
                                     gint64           ticks);

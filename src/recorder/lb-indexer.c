@@ -534,6 +534,8 @@ lb_footage_scan_file (const gchar * vehicle, const gchar * input,
   LbSegment *seg = NULL;
   GError *local = NULL;
   if (!lb_mp4_read_init (sc.fd, &sc.init, &local)) {
+    /* (reconcile gives a file killed before its first moov one first,
+     * when it can: lb_mp4_recover_first) */
     g_set_error (error, LB_ERROR, LB_ERROR_CORRUPT, "%s: %s", path,
         local->code ==
         LB_ERROR_NOT_YET ? "no complete fragment (no moov)" : local->message);

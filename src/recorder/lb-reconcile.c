@@ -22,6 +22,10 @@ GST_DEBUG_CATEGORY_STATIC (lb_reconcile_debug);
 #define QUARANTINE_MAX_FILES 32
 #define QUARANTINE_MAX_BYTES (G_GINT64_CONSTANT (1) << 30)
 
+/* A file without a moov takes its codec data from the previous segment
+ * only when it begins where that one ends, within this (not_continued). */
+#define CONTINUED_MAX_GAP_NS (250 * G_GINT64_CONSTANT (1000000))
+
 /* ---- quarantine ---- */
 
 typedef struct
@@ -228,6 +232,110 @@ recover_tail (const gchar * path, GString * report)
   return said ? said : g_strdup ("");
 }
 
+/* The start time in a segment file's name ("<start_ns>.mp4"). */
+static gboolean
+name_start (const gchar * name, gint64 * start_ns)
+{
+  g_autofree gchar *num = g_str_has_suffix (name, ".mp4") ?
+      g_strndup (name, strlen (name) - 4) : NULL;
+  return num && g_ascii_string_to_signed (num, 10, G_MININT64, G_MAXINT64,
+      start_ns, NULL);
+}
+
+/* The newest segment file of @path's folder named before @start_ns (its
+ * input's previous segment), NULL when there is none: the folder's names
+ * are read, no file is opened. */
+static gchar *
+previous_segment (const gchar * path, gint64 start_ns)
+{
+  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autofree gchar *best = NULL;
+  gint64 best_start = G_MININT64, start;
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d)))
+    if (name_start (name, &start) && start < start_ns && start > best_start) {
+      best_start = start;
+      g_free (best);
+      best = g_strdup (name);
+    }
+  return best ? g_build_filename (dir, best, NULL) : NULL;
+}
+
+/* Whether the file named for @start_ns continues the recording of @prev:
+ * @prev's row ends where it begins.  Only then is @prev's codec data its
+ * own (a camera's stream arrives without in-band parameter sets over RTSP,
+ * so nothing in the file says otherwise): a camera whose stream changed
+ * comes back through a new connection, and its first file begins after a
+ * gap of a reconnect (at least retry-min, and the wait for a keyframe).
+ * NULL when it does, else why not. */
+static gchar *
+not_continued (LbStore * store, const gchar * prev, gint64 start_ns)
+{
+  g_autoptr (GError) error = NULL;
+  if (prev == NULL)
+    return NULL;                /* lb_mp4_recover_first says so */
+  gint64 id = lb_store_segment_find_path (store, prev, &error);
+  g_autoptr (LbSegment) seg = id ? lb_store_segment_get (store, id, &error)
+      : NULL;
+  if (seg == NULL)
+    return g_strdup_printf ("the previous segment %s is not in the index%s%s",
+        prev, error ? ": " : "", error ? error->message : "");
+  if (ABS (start_ns - seg->end_ns) <= CONTINUED_MAX_GAP_NS)
+    return NULL;
+  return g_strdup_printf ("it does not continue the previous segment %s "
+      "(%.3f s from its end), whose codec data may not be its own", prev,
+      (start_ns - seg->end_ns) / 1e9);
+}
+
+/* Recovers the frames of @path, when it has no moov (its writer died
+ * within its first fragment), from its input's previous segment when it
+ * continues that one (lb_mp4_recover_first): a file with audio (a sample journal) is left
+ * alone.  What came of it, for the operator's line: "" (it has a moov),
+ * "N frames recovered …" or why not. */
+static gchar *
+recover_first (LbStore * store, const gchar * path, gint64 start_ns,
+    GString * report)
+{
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (GError) error = NULL;
+  if (lb_mp4_read_init_path (path, &init, &error)
+      || !g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
+    return g_strdup ("");
+  g_clear_error (&error);
+  g_autofree gchar *jpath = lb_mp4_journal_path (path);
+  g_autofree gchar *prev = previous_segment (path, start_ns);
+  g_autofree gchar *note = NULL;
+  guint n = 0;
+  if (g_file_test (jpath, G_FILE_TEST_EXISTS)) {
+    note = g_strdup ("it has audio");
+  } else if ((note = not_continued (store, prev, start_ns)) == NULL) {
+    gint fd = open (path, O_RDWR | O_CLOEXEC);
+    gint pfd = prev ? open (prev, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+      note = g_strdup_printf ("open: %s", g_strerror (errno));
+    else if (!lb_mp4_recover_first (fd, pfd, &n, &note, &error)) {
+      g_free (note);
+      note = g_strdup (error->message);
+    }
+    if (fd >= 0)
+      close (fd);
+    if (pfd >= 0)
+      close (pfd);
+  }
+  if (n > 0) {
+    g_string_append_printf (report, "recovered %u frames of %s, which had "
+        "no moov (its codec and timing from %s)\n", n, path, prev);
+    return g_strdup_printf ("it had no moov: %u frames recovered (its codec "
+        "and timing from %s)", n, prev);
+  }
+  g_string_append_printf (report, "did not recover %s, which has no moov: "
+      "%s\n", path, note ? note : "nothing to recover");
+  return g_strdup_printf ("not recovered: %s", note ? note :
+      "nothing to recover");
+}
+
 static gboolean
 reindex_open (LbStore * store, LbSegment * seg, GString * report,
     GError ** error)
@@ -320,28 +428,23 @@ reconcile_unknown (LbStore * store, const gchar * path, guint depth,
   /* a FIFO or a device would block or never end a read: never opened */
   if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
     return quarantine (store, path, 0, "not a regular file", report, error);
+  g_autofree gchar *first = recover_first (store, path, start_ns, report);
   g_free (recover_tail (path, report));
   if (lb_footage_index_file (store, vehicle, input, path, start_ns, &id,
           &local)) {
     g_string_append_printf (report, "indexed unknown file %s\n", path);
     lb_log (LB_LOG_INFO, LB_LOG_CTX (.vehicle = vehicle,.input = input),
-        "segment file %s was not in the index: indexed", path);
+        "segment file %s was not in the index: indexed%s%s", path,
+        *first ? "; " : "", first);
     return TRUE;
   }
-  if (g_error_matches (local, LB_ERROR, LB_ERROR_CORRUPT))
-    return quarantine (store, path, 0, local->message, report, error);
+  if (g_error_matches (local, LB_ERROR, LB_ERROR_CORRUPT)) {
+    g_autofree gchar *why = *first ? g_strdup_printf ("%s; %s",
+        local->message, first) : g_strdup (local->message);
+    return quarantine (store, path, 0, why, report, error);
+  }
   g_propagate_error (error, g_steal_pointer (&local));
   return FALSE;
-}
-
-/* The start time in a segment file's name ("<start_ns>.mp4"). */
-static gboolean
-name_start (const gchar * name, gint64 * start_ns)
-{
-  g_autofree gchar *num = g_str_has_suffix (name, ".mp4") ?
-      g_strndup (name, strlen (name) - 4) : NULL;
-  return num && g_ascii_string_to_signed (num, 10, G_MININT64, G_MAXINT64,
-      start_ns, NULL);
 }
 
 /* Files under @dir that may be unknown to the index.  In an input's folder

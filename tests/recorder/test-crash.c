@@ -9,11 +9,14 @@
  * with audio=true: a kill loses no more of the input with audio, audio or
  * video, than of the one without, and clips of the audio input made after
  * the restart have both tracks start and end together.  A camera's
- * sub-stream recorded with it loses no more than its main stream.  Broken
+ * sub-stream recorded with it loses no more than its main stream.  A kill
+ * within a new segment's first fragment (before its moov is written) loses
+ * no more: the file's frames are recovered at the next start.  Broken
  * files in the segments folder are quarantined at start, never fatal. */
 #include "rec-util.h"
 
 #include "core/lb-config.h"
+#include "core/lb-error.h"
 #include "core/lb-time.h"
 #include "jobs/lb-job-run.h"
 #include "jobs/lb-pipelines.h"
@@ -617,6 +620,92 @@ test_broken_files (void)
   lb_test_rm_rf (dir);
 }
 
+/* A segment file of @segdir newer than @tried, stopped (SIGSTOP) within
+ * its first fragment: it has samples but no moov yet (mp4mux writes it when
+ * the second fragment begins).  A file caught later is let go on. */
+static gchar *
+stop_in_first_fragment (GPid pid, const gchar * segdir)
+{
+  g_autofree gchar *tried = NULL;
+  for (guint i = 0; i < 6000; i++, g_usleep (10 * 1000)) {
+    g_autoptr (GPtrArray) files = rec_list_mp4 (segdir);
+    const gchar *last = files->len >= 2 ? files->pdata[files->len - 1] : NULL;
+    GStatBuf st;
+    /* (48 bytes: ftyp, free and the mdat header, without a sample) */
+    if (last == NULL || g_strcmp0 (last, tried) == 0 || g_stat (last, &st) != 0
+        || st.st_size <= 48)
+      continue;
+    kill (pid, SIGSTOP);
+    g_autoptr (LbMp4Init) init = NULL;
+    g_autoptr (GError) error = NULL;
+    if (!lb_mp4_read_init_path (last, &init, &error)
+        && g_error_matches (error, LB_ERROR, LB_ERROR_NOT_YET))
+      return g_strdup (last);
+    g_free (tried);
+    tried = g_strdup (last);
+    kill (pid, SIGCONT);
+  }
+  g_assert_not_reached ();
+}
+
+/* lookbackd killed within a new segment's first fragment, before the
+ * muxer wrote the file's moov: the next start recovers the file's frames
+ * from the input's previous segment and indexes them; nothing is
+ * quarantined. */
+static void
+test_crash_first_fragment (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-crash-first-XXXXXX", NULL);
+  g_autofree gchar *conf = g_build_filename (dir, "lookback.conf", NULL);
+  g_autofree gchar *log = g_build_filename (dir, "lookbackd.log", NULL);
+  g_autofree gchar *segdir = g_build_filename (dir, "store", "segments",
+      VEHICLE, VIDEO_INPUT, NULL);
+  static const gchar *args[] = { "--codec", "h264", "--bframes", "2",
+    "--fps", "15", NULL
+  };
+  LbTestCamera *cam = lb_test_camera_start (0, args);
+  g_autofree gchar *text = g_strdup_printf ("[server]\nlisten=127.0.0.1:0\n"
+      "[store]\ndir=store\n[recorder]\nsegment-duration=5s\n"
+      "fragment-duration=1s\n[input " VEHICLE " " VIDEO_INPUT "]\n"
+      "source=rtspsrc location=%s protocols=tcp latency=200 "
+      "buffer-mode=synced\n", cam->url);
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+
+  GPid pid = daemon_start (conf, log);
+  g_autofree gchar *victim = stop_in_first_fragment (pid, segdir);
+  kill (pid, SIGKILL);
+  g_assert_cmpint (daemon_wait (pid, 5000), ==, 128 + SIGKILL);
+  g_spawn_close_pid (pid);
+  g_autofree gchar *log2 = g_build_filename (dir, "restart.log", NULL);
+  pid = daemon_start (conf, log2);
+  g_autofree gchar *uri = daemon_uri (pid, log2);
+  g_assert_nonnull (uri);
+  kill (pid, SIGTERM);
+  g_assert_cmpint (daemon_wait (pid, 15000), ==, 0);
+  g_spawn_close_pid (pid);
+  lb_test_camera_kill (cam);
+  g_autofree gchar *logtext = NULL;
+  g_file_get_contents (log2, &logtext, NULL, NULL);
+  g_test_message ("lookbackd log:\n%s", logtext);
+
+  g_autofree gchar *line = g_strdup_printf ("segment file %s was not in the "
+      "index: indexed; it had no moov: ", victim);
+  g_assert_nonnull (strstr (logtext, line));
+  g_autofree gchar *db = g_build_filename (dir, "store", "lookback.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbStore) store = lb_store_open (db, LB_STORE_OPEN_DEFAULT, &error);
+  g_assert_no_error (error);
+  gint64 id = lb_store_segment_find_path (store, victim, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (id, !=, 0);
+  g_autoptr (GArray) kf = lb_store_segment_keyframes (store, id, &error);
+  g_assert_cmpuint (kf->len, ==, 1);
+  g_assert_cmpuint (g_array_index (kf, LbKeyframe, 0).frames, >=, 1);
+  g_autofree gchar *qdir = g_build_filename (dir, "store", "quarantine", NULL);
+  g_assert_false (g_file_test (qdir, G_FILE_TEST_EXISTS));
+  lb_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -650,6 +739,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/recorder/crash/rtsp-h264", &h264, test_crash);
   g_test_add_data_func ("/recorder/crash/rtsp-h264-bframes-aac", &h264_b_aac,
       test_crash);
+  g_test_add_func ("/recorder/crash/first-fragment", test_crash_first_fragment);
   g_test_add_func ("/recorder/broken-files", test_broken_files);
   return g_test_run ();
 }

@@ -737,8 +737,8 @@ ref_fragment_clear (RefFragment * r)
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RefFragment, ref_fragment_clear)
-/* The @index-th fragment (0: the moov's) of @src, which must be a moof
- * fragment whose mdat holds only its samples. */
+/* The @index-th fragment (0: the moov's) of @src, whose mdat holds only
+ * its samples. */
      static void find_fragment (const gchar * src, guint index, RefFragment * r)
 {
   g_autoptr (GError) error = NULL;
@@ -775,7 +775,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RefFragment, ref_fragment_clear)
   r->mdat_pos = first->offset - 8;
   r->payload_end = last->offset + last->size;
   g_assert_cmpint (memcmp (d + r->mdat_pos + 4, "mdat", 4), ==, 0);
-  g_assert_cmpint (memcmp (d + r->payload_end + 4, "moof", 4), ==, 0);
+  /* the moov describes the first fragment, a moof each later one */
+  g_assert_cmpint (memcmp (d + r->payload_end + 4, index ? "moof" : "moov",
+          4), ==, 0);
 }
 
 /* What a kill leaves: @src up to @len bytes, where the reference
@@ -835,6 +837,24 @@ ffprobe_count (const gchar * path)
   return (gint) g_ascii_strtoll (out, NULL, 10);
 }
 
+/* @got holds @expect samples: the first @expect of the reference
+ * fragment @r, with the muxer's own sizes, offsets, times and flags. */
+static void
+check_same_samples (const GArray * got, const RefFragment * r, guint expect)
+{
+  g_assert_cmpuint (got->len, ==, expect);
+  for (guint i = 0; i < expect; i++) {
+    const LbMp4Sample *a = &g_array_index (got, LbMp4Sample, i);
+    const LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
+    g_assert_cmpint (a->offset, ==, b->offset);
+    g_assert_cmpuint (a->size, ==, b->size);
+    g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
+    g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
+    g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
+    g_assert_cmpint (a->sync, ==, b->sync);
+  }
+}
+
 /* Reconciles the killed file at @path (unknown to the index) and checks
  * that exactly @expect frames of the reference fragment were recovered,
  * timed and flagged like the muxer would have, and that all decode. */
@@ -892,17 +912,7 @@ check_recovered (LbStore * store, const gchar * path, const gchar * input,
     g_autoptr (LbMp4Fragment) range = NULL;
     g_assert_true (lb_mp4_read_range (fd, init, k->offset, k->size, &range,
             &error));
-    g_assert_cmpuint (range->samples->len, ==, expect);
-    for (guint i = 0; i < expect; i++) {
-      LbMp4Sample *a = &g_array_index (range->samples, LbMp4Sample, i);
-      LbMp4Sample *b = &g_array_index (r->samples, LbMp4Sample, i);
-      g_assert_cmpint (a->offset, ==, b->offset);
-      g_assert_cmpuint (a->size, ==, b->size);
-      g_assert_cmpint (a->dts_ns, ==, b->dts_ns);
-      g_assert_cmpint (a->pts_ns, ==, b->pts_ns);
-      g_assert_cmpint (a->duration_ns, ==, b->duration_ns);
-      g_assert_cmpint (a->sync, ==, b->sync);
-    }
+    check_same_samples (range->samples, r, expect);
   }
   close (fd);
   /* (qtdemux 1.22 ends the presentation of a file with moof fragments as
@@ -948,6 +958,42 @@ typedef struct
   guint index;                  /* the killed fragment */
 } RecoverCase;
 
+/* Where the kills of the recovery tests cut the fragment @r, and how many
+ * of its frames are whole then. */
+static const struct
+{
+  const gchar *what;
+  guint whole;
+} kill_cuts[] = {
+  {"inside the mdat header", 0},
+  {"right after the mdat header", 0},
+  {"inside the first NAL length", 0},
+  {"mid-NAL in frame 10", 10},
+  {"between frames 19 and 20", 20},
+  {"between frames 21 and 22", 22},
+  {"exactly at the end", 30},
+  {"mdat closed, nothing after it", 30},
+  {"mdat closed, then a torn box", 30},
+};
+
+/* The length of the file cut by kill_cuts[@cut], and whether its mdat
+ * is closed (*@keep_size). */
+static gint64
+kill_cut (const RefFragment * r, guint cut, gboolean * keep_size)
+{
+  const LbMp4Sample *s = (const LbMp4Sample *) r->samples->data;
+  const gint64 len[] = {
+    r->mdat_pos + 5, r->mdat_pos + 8, s[0].offset + 2,
+    s[10].offset + s[10].size / 2, s[20].offset, s[22].offset,
+    r->payload_end, r->payload_end, r->payload_end + 20,
+  };
+  G_STATIC_ASSERT (G_N_ELEMENTS (len) == G_N_ELEMENTS (kill_cuts));
+  *keep_size = cut >= 7;
+  g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", kill_cuts[cut].what,
+      len[cut]);
+  return len[cut];
+}
+
 /* The killed fragment is the one after the moov's (index 1) or after a
  * moof fragment (2), of a recording with or without B-frames: the frames
  * whose bytes are whole are recovered, with B-frames those shown before
@@ -964,64 +1010,14 @@ test_recover_tail (Fixture * f, gconstpointer data)
   const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
   g_assert_true (s[0].sync);
   g_assert_true (s[10].size > 8);
-  static const struct
-  {
-    const gchar *what;
-    gint kind;
-    guint whole;                /* frames whose bytes are whole */
-  } cases[] = {
-    {"inside the mdat header", 0, 0},
-    {"right after the mdat header", 1, 0},
-    {"inside the first NAL length", 2, 0},
-    {"mid-NAL in frame 10", 3, 10},
-    {"between frames 19 and 20", 4, 20},
-    {"between frames 21 and 22", 8, 22},
-    {"exactly at the end", 5, 30},
-    {"mdat closed, moof not written", 6, 30},
-    {"mdat closed, moof torn", 7, 30},
-  };
-  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+  for (guint c = 0; c < G_N_ELEMENTS (kill_cuts); c++) {
     g_autofree gchar *input = g_strdup_printf ("c%u", c);
     g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", input, T0);
-    gint64 len = 0;
-    gboolean keep_size = FALSE;
-    switch (cases[c].kind) {
-      case 0:
-        len = r.mdat_pos + 5;
-        break;
-      case 1:
-        len = r.mdat_pos + 8;
-        break;
-      case 2:
-        len = s[0].offset + 2;
-        break;
-      case 3:
-        len = s[10].offset + s[10].size / 2;
-        break;
-      case 4:
-        len = s[20].offset;
-        break;
-      case 8:
-        len = s[22].offset;
-        break;
-      case 5:
-        len = r.payload_end;
-        break;
-      case 6:
-        len = r.payload_end;
-        keep_size = TRUE;
-        break;
-      case 7:
-        len = r.payload_end + 20;
-        keep_size = TRUE;
-        break;
-      default:
-        g_assert_not_reached ();
-    }
-    g_test_message ("cut %s (%" G_GINT64_FORMAT " bytes)", cases[c].what, len);
+    gboolean keep_size;
+    gint64 len = kill_cut (&r, c, &keep_size);
     write_killed (*rc->path, path, &r, len, keep_size);
     check_recovered (f->store, path, input, &r, shown_prefix (&r,
-            cases[c].whole));
+            kill_cuts[c].whole));
   }
 }
 
@@ -1191,6 +1187,263 @@ test_recover_zero_duration (Fixture * f, gconstpointer data)
     g_assert_cmpint (ABS (got->dts_ns - (s[0].dts_ns + (gint64) i *
                 s[1].duration_ns)), <=, 1000);
   }
+}
+
+/* ---- a file killed within its first fragment: no moov yet ---- */
+
+static gboolean
+same_bytes (const gchar * a, GBytes * b)
+{
+  g_autoptr (GBytes) now = lbt_read_bytes (a);
+  return g_bytes_equal (now, b);
+}
+
+/* Recovers the moov-less file @path with the previous segment @previous
+ * (NULL: none) and checks that exactly @expect frames of @r (the first
+ * fragment of the recording @src) were recovered: the file then reads as
+ * the muxer's own once its moov is written (the same samples, times and
+ * flags), qtdemux and ffprobe decode them all, and a second recovery
+ * finds nothing to do.  With @expect 0, the file is left as it was. */
+static void
+check_first_recovered (const gchar * path, const gchar * previous,
+    const gchar * src, const RefFragment * r, guint expect)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) before = lbt_read_bytes (path);
+  gint fd = g_open (path, O_RDWR, 0);
+  gint pfd = previous ? g_open (previous, O_RDONLY, 0) : -1;
+  g_assert_cmpint (fd, >=, 0);
+  guint n = G_MAXUINT;
+  g_autofree gchar *note = NULL;
+  g_assert_true (lb_mp4_recover_first (fd, pfd, &n, &note, &error));
+  g_assert_no_error (error);
+  g_test_message ("%u frames recovered (%s)", n, note ? note : "");
+  g_assert_cmpuint (n, ==, expect);
+  if (expect == 0) {
+    g_assert_true (same_bytes (path, before));
+    close (fd);
+    if (pfd >= 0)
+      close (pfd);
+    return;
+  }
+  g_autoptr (LbMp4Init) init = NULL, ref = NULL;
+  g_assert_true (lb_mp4_read_init (fd, &init, &error));
+  g_assert_true (lb_mp4_read_init_path (src, &ref, &error));
+  g_assert_true (init->fragmented);
+  g_assert_cmpstr (init->codec, ==, ref->codec);
+  g_assert_cmpstr (init->caps, ==, ref->caps);
+  g_assert_cmpuint (init->timescale, ==, ref->timescale);
+  g_assert_cmpint (init->edit_ns, ==, ref->edit_ns);
+  g_assert_cmpint (init->fps_n, ==, ref->fps_n);
+  gint64 size = file_size (path);
+  g_autoptr (LbMp4Fragment) fr = NULL, next = NULL;
+  g_assert_true (lb_mp4_read_fragment (fd, init, lb_mp4_first_offset (init),
+          size, &fr, &error));
+  g_assert_cmpint (fr->next_offset, ==, size);
+  check_same_samples (fr->samples, r, expect);
+  g_assert_false (lb_mp4_read_fragment (fd, init, fr->next_offset, size,
+          &next, &error));
+  g_assert_error (error, LB_ERROR, LB_ERROR_NOT_YET);
+  g_clear_error (&error);
+  g_assert_cmpint (decode_count (path), ==, (gint) expect);
+  g_assert_cmpint (ffprobe_count (path), ==, (gint) expect);
+
+  guint again = G_MAXUINT;
+  g_assert_true (lb_mp4_recover_first (fd, pfd, &again, NULL, &error));
+  g_assert_cmpuint (again, ==, 0);
+  g_assert_true (lb_mp4_recover_tail (fd, &again, NULL, &error));
+  g_assert_cmpuint (again, ==, 0);
+  g_assert_cmpint (file_size (path), ==, size);
+  close (fd);
+  close (pfd);
+}
+
+/* A kill within a file's first fragment (before the muxer wrote its moov,
+ * which describes that fragment): with the input's previous segment, the
+ * frames whose bytes are whole are recovered (with B-frames those shown
+ * before any that was cut off), H.264 and H.265. */
+static void
+test_recover_first (Fixture * f, gconstpointer data)
+{
+  const gchar *src = *(const gchar **) data;
+  g_auto (RefFragment) r;
+  find_fragment (src, 0, &r);
+  g_assert_cmpuint (r.samples->len, ==, 30);
+  /* the previous segment: another file of the same encoder */
+  g_autofree gchar *previous = g_build_filename (f->dir, "previous.mp4", NULL);
+  copy_prefix (src, previous, -1);
+  for (guint c = 0; c < G_N_ELEMENTS (kill_cuts); c++) {
+    g_autofree gchar *name = g_strdup_printf ("first-%u.mp4", c);
+    g_autofree gchar *path = g_build_filename (f->dir, name, NULL);
+    gboolean keep_size;
+    gint64 len = kill_cut (&r, c, &keep_size);
+    write_killed (src, path, &r, len, keep_size);
+    check_first_recovered (path, previous, src, &r, shown_prefix (&r,
+            kill_cuts[c].whole));
+  }
+}
+
+/* Without a previous segment, with one of another codec or size (its
+ * parameter sets are not the file's) or with garbage for samples, a
+ * moov-less file is left as it was. */
+static void
+test_recover_first_refused (Fixture * f, gconstpointer data)
+{
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, 0, &r);
+  g_autofree gchar *path = g_build_filename (f->dir, "first.mp4", NULL);
+  g_autofree gchar *other = g_build_filename (f->dir, "other.mp4", NULL);
+  g_autofree gchar *h265 = g_build_filename (f->dir, "h265.mp4", NULL);
+  LbtRecording small = {.frames = 10,.fps = 30,.gop = 30,.width = 176,
+    .height = 144
+  };
+  g_assert_true (lbt_record (other, &small));
+  copy_prefix (bframes_path[1], h265, -1);
+  write_killed (growing_path, path, &r, r.payload_end, FALSE);
+
+  check_first_recovered (path, NULL, growing_path, &r, 0);
+  check_first_recovered (path, other, growing_path, &r, 0);
+  check_first_recovered (path, h265, growing_path, &r, 0);
+  /* the previous segment is moov-less too */
+  g_autofree gchar *moovless = g_build_filename (f->dir, "moovless.mp4", NULL);
+  write_killed (growing_path, moovless, &r, r.payload_end, FALSE);
+  check_first_recovered (path, moovless, growing_path, &r, 0);
+
+  /* with B-frames, a previous segment whose frames are not there (its
+   * moov moved up over its mdat): the order of display cannot be learnt */
+  g_auto (RefFragment) rb;
+  find_fragment (bframes_path[0], 0, &rb);
+  g_autofree gchar *path_b = g_build_filename (f->dir, "first-b.mp4", NULL);
+  g_autofree gchar *hollow = g_build_filename (f->dir, "hollow.mp4", NULL);
+  write_killed (bframes_path[0], path_b, &rb, rb.payload_end, FALSE);
+  g_autoptr (GBytes) bb = lbt_read_bytes (bframes_path[0]);
+  const guint8 *db = g_bytes_get_data (bb, NULL);
+  guint32 moov_size = GST_READ_UINT32_BE (db + rb.payload_end);
+  g_autoptr (GByteArray) h = g_byte_array_new ();
+  g_byte_array_append (h, db, rb.mdat_pos);
+  g_byte_array_append (h, db + rb.payload_end, moov_size);
+  g_assert_true (g_file_set_contents (hollow, (const gchar *) h->data, h->len,
+          NULL));
+  check_first_recovered (path_b, hollow, bframes_path[0], &rb, 0);
+  check_first_recovered (path_b, bframes_path[0], bframes_path[0], &rb, 30);
+
+  /* garbage after the ftyp, and the frames cut into pieces */
+  g_autoptr (GBytes) b = lbt_read_bytes (growing_path);
+  const guint8 *d = g_bytes_get_data (b, NULL);
+  g_autoptr (GByteArray) a = g_byte_array_new ();
+  g_byte_array_append (a, d, r.mdat_pos + 8);
+  memset (a->data + r.mdat_pos, 0, 4);
+  for (guint i = 0; i < 20000; i++) {
+    guint8 x = (guint8) g_test_rand_int ();
+    g_byte_array_append (a, &x, 1);
+  }
+  g_assert_true (g_file_set_contents (path, (const gchar *) a->data, a->len,
+          NULL));
+  check_first_recovered (path, growing_path, growing_path, &r, 0);
+  g_byte_array_set_size (a, r.mdat_pos + 8);
+  const LbMp4Sample *s = (const LbMp4Sample *) r.samples->data;
+  for (guint i = 0; i < 30; i += 2)
+    g_byte_array_append (a, d + s[i].offset, s[i].size / 2);
+  g_assert_true (g_file_set_contents (path, (const gchar *) a->data, a->len,
+          NULL));
+  gint fd = g_open (path, O_RDWR, 0);
+  gint pfd = g_open (growing_path, O_RDONLY, 0);
+  guint n = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (lb_mp4_recover_first (fd, pfd, &n, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("from the pieces: %u frames", n);
+  g_assert_cmpuint (n, <=, 1);
+  close (fd);
+  close (pfd);
+}
+
+/* At a start, a segment file without a moov is recovered from its input's
+ * previous segment and indexed instead of quarantined; one without a
+ * previous segment is quarantined as before. */
+/* How long final_path lasts as the index sees it: indexed for a moment as
+ * input @input's at @start (then removed), its row's end less @start. */
+static gint64
+indexed_duration (Fixture * f, const gchar * input, gint64 start)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *probe = lb_footage_segment_path (f->dir, "v1", input,
+      start);
+  gint64 id;
+  copy_prefix (final_path, probe, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", input, probe, start,
+          &id, &error));
+  g_autoptr (LbSegment) seg = lb_store_segment_get (f->store, id, &error);
+  g_assert_no_error (error);
+  g_assert_true (lb_store_segment_delete (f->store, id, &error));
+  g_assert_cmpint (g_unlink (probe), ==, 0);
+  return seg->end_ns - start;
+}
+
+static void
+test_reconcile_first (Fixture * f, gconstpointer data)
+{
+  g_auto (RefFragment) r;
+  find_fragment (growing_path, 0, &r);
+  /* the file killed at T0 continues the previous segment (of the index,
+   * as the recorder left it), ending at T0; the file of input "c" is not
+   * continued (a reconnect's gap of 2 s before it) */
+  gint64 prev_start = T0 - indexed_duration (f, "a", T0 - 10 * GST_SECOND);
+  gint64 gap_start = T0 - indexed_duration (f, "c", T0 - 10 * GST_SECOND);
+  g_autofree gchar *previous =
+      lb_footage_segment_path (f->dir, "v1", "a", prev_start);
+  g_autofree gchar *path = lb_footage_segment_path (f->dir, "v1", "a", T0);
+  g_autofree gchar *alone = lb_footage_segment_path (f->dir, "v1", "b", T0);
+  g_autofree gchar *after_gap = lb_footage_segment_path (f->dir, "v1", "c",
+      T0 + 2 * GST_SECOND);
+  copy_prefix (final_path, previous, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", "a", previous,
+          prev_start, NULL, NULL));
+  g_autofree gchar *gap_previous =
+      lb_footage_segment_path (f->dir, "v1", "c", gap_start);
+  copy_prefix (final_path, gap_previous, -1);
+  g_assert_true (lb_footage_index_file (f->store, "v1", "c", gap_previous,
+          gap_start, NULL, NULL));
+  write_killed (growing_path, path, &r,
+      g_array_index (r.samples, LbMp4Sample, 20).offset, FALSE);
+  write_killed (growing_path, alone, &r, r.payload_end, FALSE);
+  write_killed (growing_path, after_gap, &r, r.payload_end, FALSE);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, report, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", report->str);
+  g_autofree gchar *line = g_strdup_printf ("recovered 20 frames of %s, "
+      "which had no moov", path);
+  g_assert_nonnull (strstr (report->str, line));
+
+  g_autoptr (GPtrArray) segs =
+      lb_store_segment_list (f->store, "v1", "a", FALSE, &error);
+  g_assert_cmpuint (segs->len, ==, 2);
+  LbSegment *seg = g_ptr_array_index (segs, 1);
+  g_assert_cmpstr (seg->path, ==, path);
+  g_assert_cmpint (seg->start_ns, ==, T0);
+  g_assert_cmpint (seg->bytes, ==, file_size (path));
+  const LbMp4Sample *s19 = &g_array_index (r.samples, LbMp4Sample, 19);
+  g_assert_cmpint (ABS (seg->end_ns - (T0 + s19->pts_ns + s19->duration_ns)),
+      <=, 1);
+  g_autoptr (GArray) kf = lb_store_segment_keyframes (f->store, seg->id,
+      &error);
+  g_assert_cmpuint (kf->len, ==, 1);
+  g_assert_cmpuint (g_array_index (kf, LbKeyframe, 0).frames, ==, 20);
+  g_assert_cmpint (decode_count (path), ==, 20);
+
+  g_assert_true (quarantined (f, alone));
+  g_assert_nonnull (strstr (report->str, "no previous segment"));
+  g_assert_true (quarantined (f, after_gap));
+  g_autofree gchar *gap_line = g_strdup_printf ("does not continue the "
+      "previous segment %s (2.000 s from its end)", gap_previous);
+  g_assert_nonnull (strstr (report->str, gap_line));
+
+  g_autoptr (GString) again = g_string_new (NULL);
+  g_assert_true (lb_footage_reconcile (f->store, again, &error));
+  g_assert_null (strstr (again->str, "recovered"));
 }
 
 /* ---- recovery of a torn tail with audio, by its sample journal ---- */
@@ -1391,6 +1644,17 @@ main (int argc, char **argv)
   ADD_RECOVER ("/indexer/recover-tail/h265-bframes-after-moov", h265_b_moov);
   ADD ("/indexer/recover-slices", test_recover_slices);
   ADD ("/indexer/recover-zero-duration", test_recover_zero_duration);
+  g_test_add ("/indexer/recover-first/h264", Fixture, &growing_path,
+      lb_test_store_fixture_setup, test_recover_first,
+      lb_test_store_fixture_teardown);
+  g_test_add ("/indexer/recover-first/h264-bframes", Fixture,
+      &bframes_path[0], lb_test_store_fixture_setup, test_recover_first,
+      lb_test_store_fixture_teardown);
+  g_test_add ("/indexer/recover-first/h265-bframes", Fixture,
+      &bframes_path[1], lb_test_store_fixture_setup, test_recover_first,
+      lb_test_store_fixture_teardown);
+  ADD ("/indexer/recover-first-refused", test_recover_first_refused);
+  ADD ("/indexer/reconcile-first", test_reconcile_first);
   g_test_add ("/indexer/recover-journal/aac", Fixture, "aac",
       lb_test_store_fixture_setup, test_recover_journal,
       lb_test_store_fixture_teardown);
