@@ -134,6 +134,9 @@ first_frame_time (const gchar * segdir, gint64 t0)
   return first_ns;
 }
 
+/* How long a restarted lookbackd may take to make a file for each input. */
+#define RESTART_WAIT_S 30
+
 /* The camera's audio still in transit at a kill: what rtspsrc's jitter
  * buffer holds (latency=200, crash_config) and the AAC frames behind the
  * video; a sanitized run on a loaded machine saw 314 ms. */
@@ -395,7 +398,12 @@ record_and_kill (const gchar * dir, const gchar * conf, const CrashCase * c,
   g_assert_cmpuint (count_files (all), ==, n);
 
   pid = daemon_start (conf, log);
-  for (guint i = 0; i < 150 && count_files (all) < 2 * n; i++)
+  /* Each input makes its file at its first keyframe, 1 to 2 s after the
+   * start.  A camera that does not answer the new connection (seen twice
+   * in the loaded plain suite: neither input of the camera connected
+   * within 15 s) is given up by rtspsrc after its tcp-timeout, 20 s, and
+   * the recorder connects again: that is waited for too. */
+  for (guint i = 0; i < RESTART_WAIT_S * 10 && count_files (all) < 2 * n; i++)
     g_usleep (100 * 1000);
   if (count_files (all) != 2 * n) {
     /* say why before failing: which input did not start again */
