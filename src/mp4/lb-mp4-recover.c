@@ -13,6 +13,7 @@
  * steps, its track, sample entry and timing taken from the input's
  * previous segment, and gets a moov instead of a moof.
  */
+#define _GNU_SOURCE             /* memmem */
 #include "mp4/lb-mp4.h"
 #include "mp4/lb-mp4-box.h"
 #include "mp4/lb-mp4-journal.h"
@@ -320,6 +321,28 @@ check_recoverable (Tail * t)
 
 /* ---- its access units ---- */
 
+/* The NAL unit at *@p of the @len bytes @d, length-prefixed by
+ * t->nal_len bytes: its bytes (*@nal, *@n) and what it is (@info); *@p
+ * then moves past it.  FALSE at the end of @d, or where a unit is torn or
+ * does not parse (*@p left there). */
+static gboolean
+next_nal (const Tail * t, const guint8 * d, gsize len, gsize * p,
+    const guint8 ** nal, guint32 * n, LbNal * info)
+{
+  if (*p + t->nal_len >= len)
+    return FALSE;
+  guint32 size = 0;
+  for (guint i = 0; i < t->nal_len; i++)
+    size = (size << 8) | d[*p + i];
+  if (size == 0 || size > len - *p - t->nal_len
+      || !lb_nal_parse (t->codec, d + *p + t->nal_len, size, info))
+    return FALSE;
+  *nal = d + *p + t->nal_len;
+  *n = size;
+  *p += t->nal_len + size;
+  return TRUE;
+}
+
 /* Splits @len bytes of length-prefixed NAL units into access units; with
  * t->order, each gets its place in the order of display.  Only units whose
  * end is known (a following unit starts) go to t->aus; the last one, whose
@@ -331,24 +354,19 @@ split_access_units (Tail * t, const guint8 * d, gsize len, AccessUnit * last)
 {
   AccessUnit cur = { 0 };
   gboolean open = FALSE;
-  gsize p = 0;
-  guint nal_len = t->nal_len;
-  while (p + nal_len < len) {
-    guint32 n = 0;
-    for (guint i = 0; i < nal_len; i++)
-      n = (n << 8) | d[p + i];
-    const guint8 *nal = d + p + nal_len;
-    LbNal info;
-    if (n == 0 || n > len - p - nal_len || !lb_nal_parse (t->codec, nal, n,
-            &info))
-      break;                    /* torn (or garbage) */
+  gsize p = 0, at = 0;
+  const guint8 *nal;
+  guint32 n;
+  LbNal info;
+  /* (it ends where a unit is torn, or at garbage) */
+  while (next_nal (t, d, len, &p, &nal, &n, &info)) {
     if (open && cur.vcl > 0 && info.starts_access_unit) {
       g_array_append_val (t->aus, cur);
       open = FALSE;
     }
     if (!open) {
       memset (&cur, 0, sizeof (cur));
-      cur.start = p;
+      cur.start = at;
       open = TRUE;
     }
     if (t->order && !lb_nal_order_push (t->order, nal, n, &info, &cur.key)) {
@@ -360,8 +378,7 @@ split_access_units (Tail * t, const guint8 * d, gsize len, AccessUnit * last)
       cur.keyframe |= info.keyframe;
       cur.has_key |= info.first_slice;
     }
-    p += nal_len + n;
-    cur.end = p;
+    cur.end = at = p;
   }
   memset (last, 0, sizeof (*last));
   if (open && cur.vcl > 0)
@@ -398,20 +415,15 @@ push_access_unit (Tail * t, const guint8 * d, gsize len, gint64 * key)
 {
   gboolean keyed = FALSE;
   gsize p = 0;
-  while (p + t->nal_len < len) {
-    guint32 n = 0;
-    for (guint i = 0; i < t->nal_len; i++)
-      n = (n << 8) | d[p + i];
-    const guint8 *nal = d + p + t->nal_len;
-    LbNal info;
-    if (n == 0 || n > len - p - t->nal_len
-        || !lb_nal_parse (t->codec, nal, n, &info)
-        || !lb_nal_order_push (t->order, nal, n, &info, key))
+  const guint8 *nal;
+  guint32 n;
+  LbNal info;
+  while (next_nal (t, d, len, &p, &nal, &n, &info)) {
+    if (!lb_nal_order_push (t->order, nal, n, &info, key))
       return FALSE;
     keyed |= info.vcl && info.first_slice;
-    p += t->nal_len + n;
   }
-  return keyed && p == len;
+  return keyed && p == len;     /* (not when a unit does not parse) */
 }
 
 typedef struct
@@ -1141,15 +1153,6 @@ is_parameter_set (LbNalCodec codec, guint type)
       && type <= 34;
 }
 
-static gboolean
-contains (const guint8 * hay, gsize hay_len, const guint8 * needle, gsize len)
-{
-  for (gsize i = 0; len <= hay_len && i <= hay_len - len; i++)
-    if (memcmp (hay + i, needle, len) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /* A closed mdat holds the frames kept and nothing else: else it is not
  * what the muxer (or this recovery, killed) leaves, and cutting it would
  * lose what follows them. */
@@ -1177,20 +1180,15 @@ check_first_unit (Tail * t, GError ** error)
   g_autofree guint8 *d = g_malloc (len);
   if (!lb_mp4_pread (t->fd, d, len, t->payload + au->start, error))
     return STEP_FAILED;
-  for (gsize p = 0; p + t->nal_len < len;) {
-    guint32 n = 0;
-    for (guint i = 0; i < t->nal_len; i++)
-      n = (n << 8) | d[p + i];
-    LbNal info;
-    if (n == 0 || n > len - p - t->nal_len
-        || !lb_nal_parse (t->codec, d + p + t->nal_len, n, &info))
-      break;
+  gsize p = 0;
+  const guint8 *nal;
+  guint32 n;
+  LbNal info;
+  while (next_nal (t, d, len, &p, &nal, &n, &info))
     if (is_parameter_set (t->codec, info.type)
-        && !contains (cd, cd_len, d + p + t->nal_len, n))
+        && memmem (cd, cd_len, nal, n) == NULL)
       return refuse (t, "its parameter sets are not those of the previous "
           "segment");
-    p += t->nal_len + n;
-  }
   return STEP_ON;
 }
 
