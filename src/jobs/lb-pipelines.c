@@ -6,6 +6,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-mux-guard.h"
 
 #include <string.h>
 
@@ -131,6 +132,11 @@ lb_pipelines_build (LbPipelines * pipelines, const gchar * name,
     gst_bin_add (GST_BIN (wrap), pipeline);
     pipeline = wrap;
   }
+  /* a clip across segments whose codec data differ sends mp4mux new caps
+   * at each */
+  g_autoptr (GstElement) mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
+  if (mux)
+    lb_mux_guard_caps (mux);
   return pipeline;
 }
 

@@ -3,6 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-log.h"
+#include "core/lb-mux-guard.h"
 #include "mp4/lb-mp4-journal.h"
 #include "store/lb-store-footage.h"
 
@@ -57,60 +58,6 @@ static GQuark
 pad_segment_quark (void)
 {
   return g_quark_from_static_string ("lb-pad-segment");
-}
-
-/* ---- the caps a muxer pad received, kept alive ---- */
-
-/* mp4mux 1.22.0 checks a caps event, in the thread that sends it, against
- * the caps it configured from the previous one, which its own thread may
- * replace — and free — meanwhile, with no lock on either side
- * (gst_qt_mux_can_renegotiate; fixed in 1.22.1 by "qtmux: Fix assertion on
- * caps update").  A camera whose stream starts with a few caps in a row
- * (H.265 with B-frames: the parser's caps, then its updates) crashed
- * lookbackd in about one start in twenty.  Each muxer pad keeps the last
- * CAPS_KEPT caps it received alive, so the caps mp4mux compares with is
- * never freed under it: that is always one of the caps events queued
- * between its two threads, those sent since the last buffer or two (its
- * pad queues one buffer at a time).  A muxer lasts one file, so this is
- * every caps of a file but for a stream that changes caps more often than
- * that; the oldest then go. */
-#define CAPS_KEPT 64
-
-typedef struct
-{
-  GstCaps *caps[CAPS_KEPT];
-  guint next;                   /* the slot the next caps goes to */
-} KeptCaps;
-
-static void
-kept_caps_free (gpointer p)
-{
-  KeptCaps *k = p;
-  for (guint i = 0; i < CAPS_KEPT; i++)
-    gst_clear_caps (&k->caps[i]);
-  g_free (k);
-}
-
-static GQuark
-pad_caps_quark (void)
-{
-  return g_quark_from_static_string ("lb-pad-kept-caps");
-}
-
-/* @pad's streaming thread, before the muxer sees @ev. */
-static void
-keep_caps (GstPad * pad, GstEvent * ev)
-{
-  GstCaps *caps;
-  KeptCaps *k = g_object_get_qdata (G_OBJECT (pad), pad_caps_quark ());
-  if (k == NULL) {
-    k = g_new0 (KeptCaps, 1);
-    g_object_set_qdata_full (G_OBJECT (pad), pad_caps_quark (), k,
-        kept_caps_free);
-  }
-  gst_event_parse_caps (ev, &caps);
-  gst_caps_replace (&k->caps[k->next], caps);
-  k->next = (k->next + 1) % CAPS_KEPT;
 }
 
 static void
@@ -195,8 +142,7 @@ journal_buffer (MuxerJournal * mj, LbMp4Journal * j, GstPad * pad,
         "written: a crash will cut its last fragment off", mj->path);
 }
 
-/* Every sample a muxer receives, before it writes it, and its caps
- * (streaming threads). */
+/* Every sample a muxer receives, before it writes it (streaming threads). */
 static GstPadProbeReturn
 on_muxer_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
@@ -208,8 +154,6 @@ on_muxer_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
       gst_event_parse_segment (ev, &seg);
       g_object_set_qdata_full (G_OBJECT (pad), pad_segment_quark (),
           gst_segment_copy (seg), (GDestroyNotify) gst_segment_free);
-    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
-      keep_caps (pad, ev);
     }
     return GST_PAD_PROBE_OK;
   }
@@ -222,7 +166,7 @@ on_muxer_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Journals what @pad receives and keeps its caps (once per pad). */
+/* Journals what @pad receives (once per pad). */
 static void
 probe_muxer_pad (GstElement * muxer, GstPad * pad)
 {
@@ -253,6 +197,7 @@ on_muxer_added (GstElement * splitmux, GstElement * muxer, gpointer user_data)
 {
   static const gchar *mark = "lb-journal-pads";
   LbSegmentWriter *w = user_data;
+  lb_mux_guard_caps (muxer);
   if (!g_object_get_data (G_OBJECT (muxer), mark)) {
     g_object_set_data (G_OBJECT (muxer), mark, GINT_TO_POINTER (1));
     g_signal_connect (muxer, "pad-added", G_CALLBACK (on_muxer_pad_added),

@@ -3,11 +3,14 @@
 
 #include "core/lb-log.h"
 #include "core/lb-time.h"
+#include "mp4/lb-mp4.h"
 #include "quota/lb-quota.h"
 
 #include <execinfo.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
+#include <gst/app/gstappsink.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
@@ -671,4 +674,77 @@ lb_test_play_to_eos (GstElement * pipeline)
     gst_message_parse_error (msg, &err, NULL);
     g_error ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message);
   }
+}
+
+/* @n frames of H.264 and their caps in *@caps. */
+static GPtrArray *
+encoded_frames (guint n, GstCaps ** caps)
+{
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc num-buffers=%u ! "
+      "video/x-raw,width=64,height=48,framerate=15/1 ! x264enc "
+      "key-int-max=15 speed-preset=ultrafast ! h264parse ! "
+      "video/x-h264,stream-format=avc,alignment=au ! appsink name=out "
+      "sync=false", n);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) out = gst_bin_get_by_name (GST_BIN (p), "out");
+  GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_buffer_unref);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  GstSample *sample;
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (out)))) {
+    g_ptr_array_add (frames, gst_buffer_ref (gst_sample_get_buffer (sample)));
+    gst_caps_replace (caps, gst_sample_get_caps (sample));
+    gst_sample_unref (sample);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_cmpuint (frames->len, ==, n);
+  return frames;
+}
+
+void
+lb_test_push_caps_changes (GstPad * sink, guint frames, guint changes)
+{
+  g_autoptr (GstCaps) caps = NULL;
+  g_autoptr (GPtrArray) encoded = encoded_frames (frames, &caps);
+  g_autoptr (GstPad) src = gst_pad_new ("src", GST_PAD_SRC);
+  gst_pad_set_active (src, TRUE);
+  g_assert_cmpint (gst_pad_link (src, sink), ==, GST_PAD_LINK_OK);
+
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (src, gst_event_new_stream_start ("caps-changes"));
+  gst_pad_push_event (src, gst_event_new_caps (caps));
+  gst_pad_push_event (src, gst_event_new_segment (&segment));
+  for (guint i = 0; i < encoded->len; i++) {
+    for (guint j = 0; j < changes; j++) {
+      g_autoptr (GstCaps) next = gst_caps_copy (caps);
+      gst_caps_set_simple (next, "framerate", GST_TYPE_FRACTION,
+          15 + (i * changes + j) % 2, 1, NULL);
+      g_assert_true (gst_pad_push_event (src, gst_event_new_caps (next)));
+    }
+    GstBuffer *buf = gst_buffer_copy (encoded->pdata[i]);
+    GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = i * GST_SECOND / 15;
+    GST_BUFFER_DURATION (buf) = GST_SECOND / 15;
+    g_assert_cmpint (gst_pad_push (src, buf), ==, GST_FLOW_OK);
+  }
+  gst_pad_push_event (src, gst_event_new_eos ());
+  gst_pad_unlink (src, sink);
+}
+
+guint
+lb_test_mp4_video_samples (const gchar * path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbMp4Init) init = NULL;
+  g_autoptr (LbMp4Fragment) all = NULL;
+  gint fd = g_open (path, O_RDONLY, 0);
+  g_assert_cmpint (fd, >=, 0);
+  gboolean ok = lb_mp4_read_init (fd, &init, &error) &&
+      lb_mp4_read_range (fd, init, 0, G_MAXINT64, &all, &error);
+  close (fd);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return all->samples->len;
 }

@@ -219,4 +219,17 @@ void          lb_test_camera_kill        (LbTestCamera       *camera);
  * (with its message) or when it does not end within 30 s. */
 void          lb_test_play_to_eos        (GstElement         *pipeline);
 
+/* Pushes @frames frames of 64x48 H.264 (stream-format avc, as the
+ * recorder's parsers give it, 15 fps from 0) into @sink — a muxer's pad,
+ * or one that leads to one, of a pipeline that is PLAYING — each frame
+ * after @changes caps that differ from the frame's in their rate only
+ * (mp4mux takes those as renegotiations), then EOS.  A stream that changes
+ * caps often, as some cameras' do at their start (lb-mux-guard.h). */
+void          lb_test_push_caps_changes  (GstPad             *sink,
+                                          guint               frames,
+                                          guint               changes);
+/* The video samples of the MP4 file @path, as lookback's reader finds
+ * them (fails the test when it does not read). */
+guint         lb_test_mp4_video_samples  (const gchar        *path);
+
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "jobs/lb-job-kind.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
+#include "lb-test-common.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -355,6 +356,47 @@ test_missing_template (void)
   g_rmdir (dir);
 }
 
+/* A clip's muxer takes many caps changes (footage across segments whose
+ * codec data differ) without crashing: lb_pipelines_build guards the
+ * template's "mux" (lb-mux-guard.h).  Without it mp4mux 1.22.0 freed caps
+ * it was still comparing in most runs. */
+static void
+test_mux_caps_changes (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (GstElement) pipeline =
+      lb_pipelines_build (p, "video-high-res", &error);
+  g_assert_no_error (error);
+  /* the muxer and the file alone, fed by the test */
+  g_autoptr (GstElement) src = lb_pipeline_get (pipeline, "src");
+  g_autoptr (GstElement) mux = lb_pipeline_get (pipeline, "mux");
+  g_autoptr (GstElement) sink = lb_pipeline_get (pipeline, "sink");
+  gst_bin_remove (GST_BIN (pipeline), src);
+  g_autofree gchar *dir = g_dir_make_tmp ("lb-templates-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree gchar *out = g_build_filename (dir, "out.mp4", NULL);
+  g_object_set (sink, "location", out, NULL);
+  GstIterator *it = gst_element_iterate_sink_pads (mux);
+  GValue v = G_VALUE_INIT;
+  g_assert_cmpint (gst_iterator_next (it, &v), ==, GST_ITERATOR_OK);
+  GstPad *in = g_value_get_object (&v);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  lb_test_push_caps_changes (in, 300, 4);
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+      60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  g_assert_cmpuint (lb_test_mp4_video_samples (out), ==, 300);
+  g_unlink (out);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -370,5 +412,6 @@ main (int argc, char **argv)
   g_test_add_func ("/jobs/templates/kinds-table", test_kinds_table);
   g_test_add_func ("/jobs/templates/swapped-encoder", test_swapped_encoder);
   g_test_add_func ("/jobs/templates/missing-template", test_missing_template);
+  g_test_add_func ("/jobs/templates/mux-caps-changes", test_mux_caps_changes);
   return g_test_run ();
 }
