@@ -22,7 +22,8 @@ kept_caps_free (gpointer p)
   g_free (k);
 }
 
-/* @pad's streaming thread, before the muxer sees the event. */
+/* Before the muxer sees the event, under @pad's stream lock (caps events
+ * are serialized): one thread at a time. */
 static GstPadProbeReturn
 on_event (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
