@@ -145,6 +145,16 @@ read_failed (GError * local, Step over, GError ** error)
   return over;
 }
 
+/* An error of a read that refuses the recovery (I/O fails it): @what and
+ * the error's message are the note. */
+static Step
+read_refused (Tail * t, GError * local, const gchar * what, GError ** error)
+{
+  if (local->code != LB_ERROR_IO)
+    refuse (t, "%s%s", what, local->message);
+  return read_failed (local, STEP_OVER, error);
+}
+
 /* ---- the complete fragments ---- */
 
 static void
@@ -574,15 +584,8 @@ count_audio (Tail * t, GError ** error)
   const LbMp4Init *a = t->init->audio;
   g_autoptr (LbMp4Fragment) f = NULL;
   GError *local = NULL;
-  if (!lb_mp4_read_range (t->fd, a, 0, t->cursor, &f, &local)) {
-    if (local->code == LB_ERROR_IO) {
-      g_propagate_error (error, local);
-      return STEP_FAILED;
-    }
-    refuse (t, "%s", local->message);
-    g_error_free (local);
-    return STEP_OVER;
-  }
+  if (!lb_mp4_read_range (t->fd, a, 0, t->cursor, &f, &local))
+    return read_refused (t, local, "", error);
   t->audio_count = f->samples->len;
   if (t->audio_count > 0) {
     const LbMp4Sample *s = &g_array_index (f->samples, LbMp4Sample,
@@ -1003,20 +1006,6 @@ recover_with_journal (Tail * t, GError ** error)
 }
 
 /* ---- a file without a moov: its first fragment (lb_mp4_recover_first) ---- */
-
-/* An error of a read that refuses the recovery (I/O fails it): @what and
- * the error's message are the note. */
-static Step
-read_refused (Tail * t, GError * local, const gchar * what, GError ** error)
-{
-  if (local->code == LB_ERROR_IO) {
-    g_propagate_error (error, local);
-    return STEP_FAILED;
-  }
-  refuse (t, "%s%s", what, local->message);
-  g_error_free (local);
-  return STEP_OVER;
-}
 
 /* The file has no moov yet (else there is nothing to do here). */
 static Step

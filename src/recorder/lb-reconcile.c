@@ -6,6 +6,7 @@
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
 #include "core/lb-log.h"
+#include "core/lb-time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,7 @@ GST_DEBUG_CATEGORY_STATIC (lb_reconcile_debug);
 
 /* A file without a moov takes its codec data from the previous segment
  * only when it begins where that one ends, within this (not_continued). */
-#define CONTINUED_MAX_GAP_NS (250 * G_GINT64_CONSTANT (1000000))
+#define CONTINUED_MAX_GAP_NS (250 * LB_NS_PER_MS)
 
 /* ---- quarantine ---- */
 

@@ -1358,9 +1358,6 @@ test_recover_first_refused (Fixture * f, gconstpointer data)
   close (pfd);
 }
 
-/* At a start, a segment file without a moov is recovered from its input's
- * previous segment and indexed instead of quarantined; one without a
- * previous segment is quarantined as before. */
 /* How long final_path lasts as the index sees it: indexed for a moment as
  * input @input's at @start (then removed), its row's end less @start. */
 static gint64
@@ -1380,6 +1377,9 @@ indexed_duration (Fixture * f, const gchar * input, gint64 start)
   return seg->end_ns - start;
 }
 
+/* At a start, a segment file without a moov is recovered from its input's
+ * previous segment and indexed instead of quarantined; one without a
+ * previous segment is quarantined as before. */
 static void
 test_reconcile_first (Fixture * f, gconstpointer data)
 {
