@@ -3,6 +3,7 @@
 
 #include "core/lb-debug.h"
 #include "core/lb-error.h"
+#include "core/lb-mux-guard.h"
 #include "core/lb-time.h"
 #include "jobs/lb-job-kind.h"
 
@@ -102,6 +103,16 @@ lb_job_run_drain (void)
   g_mutex_unlock (&retire_lock);
 }
 
+/* An error (the posting thread, before a failed source sends its EOS):
+ * the muxer @data is told not to finalise its file (lb-mux-guard.h). */
+static GstBusSyncReply
+on_bus_sync (GstBus * bus, GstMessage * m, gpointer data)
+{
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR)
+    lb_mux_guard_failed (data);
+  return GST_BUS_PASS;
+}
+
 /* Runs @pass's pipeline to EOS on this thread; progress from the
  * position. */
 static gboolean
@@ -112,7 +123,10 @@ run_pipeline (LbJobPass * pass, GError ** error)
   g_autoptr (GstBus) bus = gst_element_get_bus (p);
   gboolean ok = FALSE, done = FALSE;
   gint64 span = MAX (run->end_ns - run->start_ns, 1);
+  GstElement *mux = lb_pipeline_get (p, "mux");
 
+  if (mux)
+    gst_bus_set_sync_handler (bus, on_bus_sync, mux, gst_object_unref);
   if (gst_element_set_state (p, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     /* the bus says why */
     g_autoptr (GstMessage) m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
@@ -124,6 +138,7 @@ run_pipeline (LbJobPass * pass, GError ** error)
       g_set_error (error, LB_ERROR, LB_ERROR_FAILED,
           "the pipeline does not start");
     }
+    gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
     gst_element_set_state (p, GST_STATE_NULL);
     return FALSE;
   }
@@ -168,6 +183,7 @@ run_pipeline (LbJobPass * pass, GError ** error)
         break;
     }
   }
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
   stop_pipeline (p, ok && pass->kind->stop_after);
   return ok;
 }

@@ -136,7 +136,7 @@ lb_pipelines_build (LbPipelines * pipelines, const gchar * name,
    * at each */
   g_autoptr (GstElement) mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
   if (mux)
-    lb_mux_guard_caps (mux);
+    lb_mux_guard (mux);
   return pipeline;
 }
 

@@ -197,7 +197,7 @@ on_muxer_added (GstElement * splitmux, GstElement * muxer, gpointer user_data)
 {
   static const gchar *mark = "lb-journal-pads";
   LbSegmentWriter *w = user_data;
-  lb_mux_guard_caps (muxer);
+  lb_mux_guard (muxer);
   if (!g_object_get_data (G_OBJECT (muxer), mark)) {
     g_object_set_data (G_OBJECT (muxer), mark, GINT_TO_POINTER (1));
     g_signal_connect (muxer, "pad-added", G_CALLBACK (on_muxer_pad_added),

@@ -729,7 +729,6 @@ lb_test_push_caps_changes (GstPad * sink, guint frames, guint changes)
     GST_BUFFER_DURATION (buf) = GST_SECOND / 15;
     g_assert_cmpint (gst_pad_push (src, buf), ==, GST_FLOW_OK);
   }
-  gst_pad_push_event (src, gst_event_new_eos ());
   gst_pad_unlink (src, sink);
 }
 

@@ -223,7 +223,7 @@ void          lb_test_play_to_eos        (GstElement         *pipeline);
  * recorder's parsers give it, 15 fps from 0) into @sink — a muxer's pad,
  * or one that leads to one, of a pipeline that is PLAYING — each frame
  * after @changes caps that differ from the frame's in their rate only
- * (mp4mux takes those as renegotiations), then EOS.  A stream that changes
+ * (mp4mux takes those as renegotiations); no EOS.  A stream that changes
  * caps often, as some cameras' do at their start (lb-mux-guard.h). */
 void          lb_test_push_caps_changes  (GstPad             *sink,
                                           guint               frames,

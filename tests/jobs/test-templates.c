@@ -4,6 +4,7 @@
 #include "jobs/lb-job-kind.h"
 #include "jobs/lb-pipelines.h"
 #include "core/lb-error.h"
+#include "core/lb-mux-guard.h"
 #include "lb-test-common.h"
 
 #include <glib/gstdio.h>
@@ -356,12 +357,13 @@ test_missing_template (void)
   g_rmdir (dir);
 }
 
-/* A clip's muxer takes many caps changes (footage across segments whose
- * codec data differ) without crashing: lb_pipelines_build guards the
- * template's "mux" (lb-mux-guard.h).  Without it mp4mux 1.22.0 freed caps
- * it was still comparing in most runs. */
-static void
-test_mux_caps_changes (void)
+/* The video-high-res template's muxer and file alone (*@dir, *@out), fed
+ * @frames frames after @changes caps changes each (lb_test_push_caps_changes),
+ * told the pipeline @failed (lb_mux_guard_failed), then sent EOS; stopped
+ * at the EOS or error it posts (NULL: none within 2 s when @failed). */
+static GstMessage *
+feed_mux (guint frames, guint changes, gboolean failed, gchar ** dir,
+    gchar ** out)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LbPipelines) p = lb_pipelines_load (NULL, &error);
@@ -374,25 +376,60 @@ test_mux_caps_changes (void)
   g_autoptr (GstElement) mux = lb_pipeline_get (pipeline, "mux");
   g_autoptr (GstElement) sink = lb_pipeline_get (pipeline, "sink");
   gst_bin_remove (GST_BIN (pipeline), src);
-  g_autofree gchar *dir = g_dir_make_tmp ("lb-templates-XXXXXX", &error);
+  *dir = g_dir_make_tmp ("lb-templates-XXXXXX", &error);
   g_assert_no_error (error);
-  g_autofree gchar *out = g_build_filename (dir, "out.mp4", NULL);
-  g_object_set (sink, "location", out, NULL);
+  *out = g_build_filename (*dir, "out.mp4", NULL);
+  g_object_set (sink, "location", *out, NULL);
   GstIterator *it = gst_element_iterate_sink_pads (mux);
   GValue v = G_VALUE_INIT;
   g_assert_cmpint (gst_iterator_next (it, &v), ==, GST_ITERATOR_OK);
   GstPad *in = g_value_get_object (&v);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  lb_test_push_caps_changes (in, 300, 4);
+  lb_test_push_caps_changes (in, frames, changes);
+  if (failed)
+    lb_mux_guard_failed (mux);
+  gst_pad_send_event (in, gst_event_new_eos ());
   g_value_unset (&v);
   gst_iterator_free (it);
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
   g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
-      60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+      (failed ? 2 : 60) * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   gst_element_set_state (pipeline, GST_STATE_NULL);
+  return g_steal_pointer (&msg);
+}
+
+/* A clip's muxer takes many caps changes (footage across segments whose
+ * codec data differ) without crashing: lb_pipelines_build guards the
+ * template's "mux" (lb-mux-guard.h).  Without it mp4mux 1.22.0 freed caps
+ * it was still comparing in most runs. */
+static void
+test_mux_caps_changes (void)
+{
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *out = NULL;
+  g_autoptr (GstMessage) msg = feed_mux (300, 4, FALSE, &dir, &out);
   g_assert_nonnull (msg);
   g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
   g_assert_cmpuint (lb_test_mp4_video_samples (out), ==, 300);
+  g_unlink (out);
+  g_rmdir (dir);
+}
+
+/* A failed job's muxer does not finalise its file at the EOS a failed
+ * source sends after its error (lb_mux_guard_failed, which the job runner
+ * calls at an error): mp4mux 1.22.0 would, while the pipeline is being
+ * stopped, and make criticals.  The EOS never reaches it; with faststart
+ * nothing was written. */
+static void
+test_mux_failed_eos (void)
+{
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *out = NULL;
+  g_autoptr (GstMessage) msg = feed_mux (30, 0, TRUE, &dir, &out);
+  g_assert_null (msg);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (out, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 0);
   g_unlink (out);
   g_rmdir (dir);
 }
@@ -413,5 +450,6 @@ main (int argc, char **argv)
   g_test_add_func ("/jobs/templates/swapped-encoder", test_swapped_encoder);
   g_test_add_func ("/jobs/templates/missing-template", test_missing_template);
   g_test_add_func ("/jobs/templates/mux-caps-changes", test_mux_caps_changes);
+  g_test_add_func ("/jobs/templates/mux-failed-eos", test_mux_failed_eos);
   return g_test_run ();
 }

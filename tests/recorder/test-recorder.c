@@ -197,6 +197,7 @@ test_writer_caps_changes (void)
   g_autoptr (GstPad) in = gst_element_request_pad_simple (sink, "video");
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   lb_test_push_caps_changes (in, CAPS_FRAMES, CAPS_CHANGES);
+  gst_pad_send_event (in, gst_event_new_eos ());
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
   g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
       60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
